@@ -1,0 +1,439 @@
+"""The paper exchange: a simulated venue that fills orders from market data, with fees and limits.
+
+It keeps its own books (balances and orders in the paper_* tables), apart from our view of the
+orders, so that paper and live trading take the same path: we send, the venue answers, and after a
+crash we ask the venue what happened by client order id. Writes are group-committed: every order
+placed in the same event-loop turn is stored in one transaction, and each caller gets its answer only
+once its order is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from tradewire.adapters.store.tables import paper_balances, paper_orders
+from tradewire.adapters.store.upsert import upsert
+from tradewire.domain.markets import Market, OrderRejected
+from tradewire.domain.money import ZERO
+from tradewire.domain.orders import ExchangeOrder, OrderRequest, OrderSide, OrderType, Trade
+from tradewire.ports import ExchangeError, MarketData, OrderOutcomeUnknown
+
+log = logging.getLogger("tradewire.paper")
+
+
+@dataclass(slots=True)
+class _Order:
+    account_id: int
+    client_order_id: str
+    symbol: str
+    side: OrderSide
+    type: OrderType
+    amount: Decimal
+    price: Decimal | None
+    status: str  # open | closed | canceled | rejected
+    filled: Decimal
+    average: Decimal | None
+    fee: Decimal
+    fee_currency: str
+    reason: str | None
+    created_ms: int
+    updated_ms: int
+    id: int | None = None
+
+    def view(self) -> ExchangeOrder:
+        trades: tuple[Trade, ...] = ()
+        if self.filled > 0 and self.average is not None:
+            trades = (
+                Trade(
+                    trade_id=f"{self.client_order_id}-1",
+                    amount=self.filled,
+                    price=self.average,
+                    fee=self.fee,
+                    fee_currency=self.fee_currency,
+                    timestamp_ms=self.updated_ms,
+                ),
+            )
+        return ExchangeOrder(
+            exchange_order_id=f"paper-{self.account_id}-{self.client_order_id}",
+            client_order_id=self.client_order_id,
+            symbol=self.symbol,
+            side=self.side,
+            type=self.type,
+            status=self.status,
+            amount=self.amount,
+            filled=self.filled,
+            average=self.average,
+            price=self.price,
+            trades=trades,
+            reason=self.reason,
+        )
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "account_id": self.account_id,
+            "client_order_id": self.client_order_id,
+            "symbol": self.symbol,
+            "side": self.side.value,
+            "type": self.type.value,
+            "amount": self.amount,
+            "price": self.price,
+            "status": self.status,
+            "filled": self.filled,
+            "average": self.average,
+            "fee": self.fee,
+            "fee_currency": self.fee_currency,
+            "reason": self.reason,
+            "created_ms": self.created_ms,
+            "updated_ms": self.updated_ms,
+        }
+
+
+@dataclass(slots=True)
+class _Wallet:
+    free: Decimal = ZERO
+    used: Decimal = ZERO
+
+
+class PaperVenue:
+    """One simulated venue serving every paper account."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        feed: MarketData,
+        markets: Mapping[str, Market],
+        fee_rate: Decimal = Decimal("0.001"),
+        starting_balance: Mapping[str, Decimal] | None = None,
+        recent_orders: int = 20_000,
+    ) -> None:
+        self._engine = engine
+        self._feed = feed
+        self._markets = dict(markets)
+        self._fee_rate = fee_rate
+        self._starting = dict(starting_balance or {"USDT": Decimal(10_000)})
+        self._wallets: dict[int, dict[str, _Wallet]] = {}
+        self._open: dict[tuple[int, str], _Order] = {}
+        self._recent: OrderedDict[tuple[int, str], _Order] = OrderedDict()
+        self._recent_max = recent_orders
+        self._dirty_wallets: set[tuple[int, str]] = set()
+        self._dirty_orders: dict[tuple[int, str], _Order] = {}
+        self._waiters: list[asyncio.Future[None]] = []
+        self._flush_task: asyncio.Task[None] | None = None
+        self._started = False
+
+    # -- life cycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load every paper balance and open order into memory (one query each)."""
+        if self._started:
+            return
+        await asyncio.to_thread(self._load)
+        self._started = True
+
+    def _load(self) -> None:
+        wallets: dict[int, dict[str, _Wallet]] = defaultdict(dict)
+        with self._engine.connect() as conn:
+            for row in conn.execute(select(paper_balances)):
+                wallets[row.account_id][row.asset] = _Wallet(row.free, row.used)
+            for row in conn.execute(select(paper_orders).where(paper_orders.c.status == "open")):
+                order = _order_from_row(row._mapping)
+                self._open[(order.account_id, order.client_order_id)] = order
+        self._wallets = dict(wallets)
+
+    def account(self, account_id: int) -> PaperExchange:
+        """The Exchange port for one paper account."""
+        return PaperExchange(self, account_id)
+
+    @property
+    def markets(self) -> Mapping[str, Market]:
+        return self._markets
+
+    # -- trading --------------------------------------------------------------------------------
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        return self._feed.last_price(symbol)
+
+    def balance(self, account_id: int) -> dict[str, Decimal]:
+        """Total (free + reserved) per asset."""
+        return {asset: w.free + w.used for asset, w in self._wallet(account_id).items()}
+
+    async def create_order(self, account_id: int, request: OrderRequest) -> ExchangeOrder:
+        """Place an order; a client order id seen before returns the first order (idempotency)."""
+        key = (account_id, request.client_order_id)
+        existing = self._open.get(key) or self._recent.get(key)
+        if existing is None:
+            existing = await asyncio.to_thread(self._load_order, account_id, request.client_order_id)
+        if existing is not None:
+            return existing.view()
+        order = self._execute(account_id, request)
+        self._remember(order)
+        await self._durable()
+        if order.status == "rejected":
+            raise ExchangeError(order.reason or "rejected")
+        return order.view()
+
+    async def fetch_order(self, account_id: int, client_order_id: str) -> ExchangeOrder | None:
+        key = (account_id, client_order_id)
+        order = self._open.get(key) or self._recent.get(key)
+        if order is None:
+            order = await asyncio.to_thread(self._load_order, account_id, client_order_id)
+        return order.view() if order else None
+
+    async def cancel_order(self, account_id: int, client_order_id: str) -> ExchangeOrder:
+        key = (account_id, client_order_id)
+        order = self._open.get(key)
+        if order is None:
+            known = await self.fetch_order(account_id, client_order_id)
+            if known is None:
+                raise ExchangeError(f"order {client_order_id} not found")
+            return known  # already final: a cancel that lost the race to a fill reports the fill
+        self._release(order)
+        order.status, order.updated_ms = "canceled", _now_ms()
+        self._remember(order)
+        await self._durable()
+        return order.view()
+
+    async def match_resting_orders(self) -> int:
+        """Fill open limit orders whose price the market has reached; returns how many filled."""
+        filled = 0
+        for order in list(self._open.values()):
+            price = self._feed.last_price(order.symbol)
+            assert order.price is not None
+            if price is None or not _crosses(order.side, order.price, price):
+                continue
+            self._release(order)
+            self._fill(order, order.price)
+            self._remember(order)
+            filled += 1
+        if filled:
+            await self._durable()
+        return filled
+
+    # -- matching -------------------------------------------------------------------------------
+
+    def _execute(self, account_id: int, request: OrderRequest) -> _Order:
+        now = _now_ms()
+        market = self._markets.get(request.symbol)
+        order = _Order(
+            account_id=account_id,
+            client_order_id=request.client_order_id,
+            symbol=request.symbol,
+            side=request.side,
+            type=request.type,
+            amount=request.amount,
+            price=request.price,
+            status="open",
+            filled=ZERO,
+            average=None,
+            fee=ZERO,
+            fee_currency=market.quote if market else "",
+            reason=None,
+            created_ms=now,
+            updated_ms=now,
+        )
+        price = self._feed.last_price(request.symbol)
+        reason = self._refusal(account_id, market, request, price)
+        if reason:
+            order.status, order.reason = "rejected", reason
+            return order
+        assert market is not None and price is not None
+        if request.type is OrderType.MARKET or _crosses(request.side, request.price or price, price):
+            self._fill(order, price)
+        else:
+            self._reserve(order)
+        return order
+
+    def _refusal(
+        self, account_id: int, market: Market | None, request: OrderRequest, price: Decimal | None
+    ) -> str | None:
+        if market is None:
+            return f"unknown market {request.symbol}"
+        if price is None:
+            return f"no market price for {request.symbol}"
+        if request.type is OrderType.LIMIT and request.price is None:
+            return "limit order without a price"
+        reference = request.price if request.type is OrderType.LIMIT and request.price else price
+        try:
+            amount, _ = market.prepare(request.amount, reference)
+        except OrderRejected as exc:
+            return str(exc)
+        if amount != request.amount:
+            return f"amount {request.amount} does not match the {market.symbol} step {market.amount_step}"
+        wallet = self._wallet(account_id)
+        if request.side is OrderSide.BUY:
+            need = request.amount * reference * (1 + self._fee_rate)
+            have = wallet.get(market.quote, _Wallet()).free
+            if have < need:
+                return f"insufficient balance: need {need:.8f} {market.quote}, have {have:f}"
+        else:
+            have = wallet.get(market.base, _Wallet()).free
+            if have < request.amount:
+                return f"insufficient balance: need {request.amount} {market.base}, have {have}"
+        return None
+
+    def _fill(self, order: _Order, price: Decimal) -> None:
+        market = self._markets[order.symbol]
+        wallet = self._wallet(order.account_id)
+        cost = order.amount * price
+        fee = cost * self._fee_rate
+        base = wallet.setdefault(market.base, _Wallet())
+        quote = wallet.setdefault(market.quote, _Wallet())
+        if order.side is OrderSide.BUY:
+            quote.free -= cost + fee
+            base.free += order.amount
+        else:
+            base.free -= order.amount
+            quote.free += cost - fee
+        self._dirty_wallets.update({(order.account_id, market.base), (order.account_id, market.quote)})
+        order.status, order.filled, order.average, order.fee = "closed", order.amount, price, fee
+        order.fee_currency, order.updated_ms = market.quote, _now_ms()
+
+    def _reserve(self, order: _Order, sign: int = 1) -> None:
+        market = self._markets[order.symbol]
+        wallet = self._wallet(order.account_id)
+        assert order.price is not None
+        if order.side is OrderSide.BUY:
+            asset, amount = market.quote, order.amount * order.price * (1 + self._fee_rate)
+        else:
+            asset, amount = market.base, order.amount
+        held = wallet.setdefault(asset, _Wallet())
+        held.free -= sign * amount
+        held.used += sign * amount
+        self._dirty_wallets.add((order.account_id, asset))
+
+    def _release(self, order: _Order) -> None:
+        self._reserve(order, sign=-1)
+
+    def _wallet(self, account_id: int) -> dict[str, _Wallet]:
+        wallet = self._wallets.get(account_id)
+        if wallet is None:
+            wallet = {asset: _Wallet(free=amount) for asset, amount in self._starting.items()}
+            self._wallets[account_id] = wallet
+            self._dirty_wallets.update((account_id, asset) for asset in wallet)
+        return wallet
+
+    def _remember(self, order: _Order) -> None:
+        key = (order.account_id, order.client_order_id)
+        self._dirty_orders[key] = order
+        if order.status == "open":
+            self._open[key] = order
+            return
+        self._open.pop(key, None)
+        self._recent[key] = order
+        self._recent.move_to_end(key)
+        while len(self._recent) > self._recent_max:
+            self._recent.popitem(last=False)
+
+    # -- durability (group commit) ----------------------------------------------------------------
+
+    async def _durable(self) -> None:
+        """Wait until everything changed so far is committed; one transaction per event-loop turn."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        if self._flush_task is None:
+            self._flush_task = asyncio.get_running_loop().create_task(self._flush())
+        await future
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # let every order placed in this turn join the batch
+        waiters, self._waiters = self._waiters, []
+        wallets = [
+            {"account_id": a, "asset": asset, "free": w.free, "used": w.used}
+            for a, asset in self._dirty_wallets
+            if (w := self._wallets[a][asset])
+        ]
+        orders = [order.row() for order in self._dirty_orders.values()]
+        self._dirty_wallets, self._dirty_orders = set(), {}
+        self._flush_task = None
+        try:
+            await asyncio.to_thread(self._write, wallets, orders)
+        except Exception as exc:
+            log.exception("paper venue: commit failed; reloading its books")
+            await asyncio.to_thread(self._load)
+            self._recent.clear()
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(OrderOutcomeUnknown(f"paper venue commit failed: {exc}"))
+            return
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _write(self, wallets: list[dict[str, Any]], orders: list[dict[str, Any]]) -> None:
+        with self._engine.begin() as conn:
+            upsert(conn, paper_balances, wallets, ["account_id", "asset"])
+            upsert(conn, paper_orders, orders, ["account_id", "client_order_id"])
+
+    def _load_order(self, account_id: int, client_order_id: str) -> _Order | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(paper_orders).where(
+                    paper_orders.c.account_id == account_id,
+                    paper_orders.c.client_order_id == client_order_id,
+                )
+            ).first()
+        return _order_from_row(row._mapping) if row else None
+
+
+class PaperExchange:
+    """The Exchange port for one paper account of a PaperVenue."""
+
+    def __init__(self, venue: PaperVenue, account_id: int) -> None:
+        self._venue = venue
+        self.account_id = account_id
+
+    async def markets(self) -> Mapping[str, Market]:
+        return self._venue.markets
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        return self._venue.last_price(symbol)
+
+    async def fetch_balance(self) -> Mapping[str, Decimal]:
+        return self._venue.balance(self.account_id)
+
+    async def create_order(self, request: OrderRequest) -> ExchangeOrder:
+        return await self._venue.create_order(self.account_id, request)
+
+    async def fetch_order(self, symbol: str, client_order_id: str) -> ExchangeOrder | None:
+        return await self._venue.fetch_order(self.account_id, client_order_id)
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> ExchangeOrder:
+        return await self._venue.cancel_order(self.account_id, client_order_id)
+
+
+def _crosses(side: OrderSide, limit: Decimal, price: Decimal) -> bool:
+    return price <= limit if side is OrderSide.BUY else price >= limit
+
+
+def _order_from_row(row: Any) -> _Order:
+    return _Order(
+        id=row["id"],
+        account_id=row["account_id"],
+        client_order_id=row["client_order_id"],
+        symbol=row["symbol"],
+        side=OrderSide(row["side"]),
+        type=OrderType(row["type"]),
+        amount=row["amount"],
+        price=row["price"],
+        status=row["status"],
+        filled=row["filled"],
+        average=row["average"],
+        fee=row["fee"],
+        fee_currency=row["fee_currency"],
+        reason=row["reason"],
+        created_ms=row["created_ms"],
+        updated_ms=row["updated_ms"],
+    )
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

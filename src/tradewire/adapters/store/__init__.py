@@ -1,0 +1,1 @@
+"""SQLAlchemy store: SQLite (WAL) by default, PostgreSQL by URL; schema managed by Alembic."""

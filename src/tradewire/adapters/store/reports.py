@@ -1,0 +1,104 @@
+"""Read models for the API: signals, intents, orders, positions and the execution log, per owner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, Select, func, select
+
+from tradewire.adapters.store.tables import (
+    execution_intents,
+    execution_log,
+    orders,
+    positions,
+    signals,
+    strategies,
+)
+
+
+class SqlReports:
+    """Every query is scoped: providers see their strategies' signals, users their own trading."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def signals_of_provider(
+        self, owner_id: int, strategy_id: int | None, limit: int, before_id: int | None
+    ) -> list[dict[str, Any]]:
+        counts = (
+            select(func.count())
+            .select_from(execution_intents)
+            .where(execution_intents.c.signal_id == signals.c.id)
+            .scalar_subquery()
+        )
+        query = (
+            select(signals, strategies.c.slug.label("strategy_slug"), counts.label("intent_count"))
+            .join(strategies, strategies.c.id == signals.c.strategy_id)
+            .where(strategies.c.owner_id == owner_id)
+        )
+        if strategy_id is not None:
+            query = query.where(signals.c.strategy_id == strategy_id)
+        return self._page(query, signals.c.id, limit, before_id, _signal)
+
+    def intents(
+        self, user_id: int, signal_id: int | None, limit: int, before_id: int | None
+    ) -> list[dict[str, Any]]:
+        query = (
+            select(
+                execution_intents,
+                signals.c.action,
+                signals.c.symbol,
+                signals.c.received_at,
+                strategies.c.slug.label("strategy_slug"),
+            )
+            .join(signals, signals.c.id == execution_intents.c.signal_id)
+            .join(strategies, strategies.c.id == signals.c.strategy_id)
+            .where(execution_intents.c.user_id == user_id)
+        )
+        if signal_id is not None:
+            query = query.where(execution_intents.c.signal_id == signal_id)
+        return self._page(query, execution_intents.c.id, limit, before_id, dict)
+
+    def orders(
+        self, user_id: int, state: str | None, limit: int, before_id: int | None
+    ) -> list[dict[str, Any]]:
+        query = select(orders).where(orders.c.user_id == user_id)
+        if state is not None:
+            query = query.where(orders.c.state == state)
+        return self._page(query, orders.c.id, limit, before_id, _order)
+
+    def positions(
+        self, user_id: int, status: str | None, limit: int, before_id: int | None
+    ) -> list[dict[str, Any]]:
+        query = select(positions).where(positions.c.user_id == user_id)
+        if status is not None:
+            query = query.where(positions.c.status == status)
+        return self._page(query, positions.c.id, limit, before_id, dict)
+
+    def execution_log(
+        self, user_id: int, intent_id: int | None, limit: int, before_id: int | None
+    ) -> list[dict[str, Any]]:
+        query = select(execution_log).where(execution_log.c.user_id == user_id)
+        if intent_id is not None:
+            query = query.where(execution_log.c.intent_id == intent_id)
+        return self._page(query, execution_log.c.id, limit, before_id, dict)
+
+    def _page(
+        self, query: Select[Any], id_column: Any, limit: int, before_id: int | None, shape: Any
+    ) -> list[dict[str, Any]]:
+        if before_id is not None:
+            query = query.where(id_column < before_id)
+        query = query.order_by(id_column.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [shape(dict(r._mapping)) for r in conn.execute(query)]
+
+
+def _signal(r: dict[str, Any]) -> dict[str, Any]:
+    r.pop("dedup_key", None)
+    return r
+
+
+def _order(r: dict[str, Any]) -> dict[str, Any]:
+    r.pop("next_check_at", None)
+    r.pop("check_attempts", None)
+    return r

@@ -1,0 +1,696 @@
+"""The execution pipeline's persistence: batched, transactional, idempotent.
+
+Every method is synchronous and runs one transaction; the services call them from a worker thread.
+Unique keys make every write safe to repeat: (strategy, dedup key) for signals, (signal,
+subscription) for intents, intent and client order id for orders, (order, trade id) for fills.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+
+from tradewire.adapters.store.tables import (
+    exchange_accounts,
+    execution_intents,
+    execution_log,
+    fills,
+    orders,
+    positions,
+    signals,
+    strategies,
+    subscriptions,
+)
+from tradewire.adapters.store.upsert import insert_ignore
+from tradewire.domain.execution import IntentStatus, LogStatus, Sizing, SizingMode, SubscriptionStatus
+from tradewire.domain.money import ZERO, fmt
+from tradewire.domain.orders import (
+    IllegalTransition,
+    OrderSide,
+    OrderState,
+    OrderType,
+    next_check_delay_s,
+    transition,
+)
+from tradewire.domain.positions import Position, PositionStatus
+from tradewire.domain.signals import MarketPosition, SignalAction, SignalIntent
+from tradewire.services.records import (
+    NewOrder,
+    NewSignal,
+    OrderOutcome,
+    OrderRecord,
+    Rejection,
+    SubscriptionTarget,
+    WorkItem,
+)
+
+log = logging.getLogger("tradewire.store")
+
+OPEN_CHECK_S = 2.0
+
+
+class SqlStore:
+    """Signals, intents, orders, fills, positions and the execution log in one SQL database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- ingest -----------------------------------------------------------------------------------
+
+    def webhook_strategy(self, slug: str) -> tuple[int, str] | None:
+        """(strategy id, passphrase hash) for a webhook slug."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(strategies.c.id, strategies.c.passphrase_hash).where(strategies.c.slug == slug)
+            ).first()
+        return (row.id, row.passphrase_hash) if row else None
+
+    def find_signal(self, strategy_id: int, dedup_keys: Sequence[str]) -> int | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(signals.c.id).where(
+                    signals.c.strategy_id == strategy_id, signals.c.dedup_key.in_(list(dedup_keys))
+                )
+            ).scalar()
+
+    def insert_signal(self, signal: NewSignal) -> tuple[int, bool]:
+        """Store a signal; returns (id, True), or (first id, False) if the same signal came before."""
+        row = {
+            "strategy_id": signal.strategy_id,
+            "dedup_key": signal.dedup_key,
+            "status": "received",
+            "action": signal.action.value,
+            "ticker": signal.ticker,
+            "symbol": signal.symbol,
+            "contracts": signal.contracts,
+            "price": signal.price,
+            "signal_time": signal.signal_time,
+            "details": signal.details,
+            "received_at": signal.received_at,
+        }
+        try:
+            with self.engine.begin() as conn:
+                signal_id = conn.execute(signals.insert().values(row)).inserted_primary_key
+                assert signal_id is not None
+                return int(signal_id[0]), True
+        except IntegrityError:
+            existing = self.find_signal(signal.strategy_id, [signal.dedup_key])
+            if existing is None:
+                raise
+            return existing, False
+
+    # -- routing ----------------------------------------------------------------------------------
+
+    def signal_route_info(self, signal_id: int) -> tuple[int, str, str] | None:
+        """(strategy id, symbol, status) of a signal."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(signals.c.strategy_id, signals.c.symbol, signals.c.status).where(
+                    signals.c.id == signal_id
+                )
+            ).first()
+        return (row.strategy_id, row.symbol, row.status) if row else None
+
+    def active_targets(self, strategy_id: int) -> list[SubscriptionTarget]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    subscriptions.c.id,
+                    subscriptions.c.user_id,
+                    subscriptions.c.account_id,
+                    subscriptions.c.pairs,
+                ).where(
+                    subscriptions.c.strategy_id == strategy_id,
+                    subscriptions.c.status == SubscriptionStatus.ACTIVE.value,
+                )
+            ).all()
+        return [SubscriptionTarget(r.id, r.user_id, r.account_id, r.pairs) for r in rows]
+
+    def create_intents(self, signal_id: int, targets: Sequence[SubscriptionTarget], now: datetime) -> None:
+        """One intent per target (repeats are ignored), and the signal marked routed, atomically."""
+        rows = [
+            {
+                "signal_id": signal_id,
+                "subscription_id": t.subscription_id,
+                "account_id": t.account_id,
+                "user_id": t.user_id,
+                "status": IntentStatus.CREATED.value,
+                "reason": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for t in targets
+        ]
+        with self.engine.begin() as conn:
+            insert_ignore(conn, execution_intents, rows, ["signal_id", "subscription_id"])
+            conn.execute(
+                update(signals)
+                .where(signals.c.id == signal_id, signals.c.status == "received")
+                .values(status="routed", routed_at=now)
+            )
+
+    def unrouted_signal_ids(self, received_before: datetime | None = None) -> list[int]:
+        query = select(signals.c.id).where(signals.c.status == "received").order_by(signals.c.id)
+        if received_before is not None:
+            query = query.where(signals.c.received_at <= received_before)
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    # -- execution --------------------------------------------------------------------------------
+
+    def pending_work(
+        self, signal_id: int | None = None, created_before: datetime | None = None, limit: int = 5000
+    ) -> list[WorkItem]:
+        """Intents still in 'created', with their signal, subscription and account."""
+        query = (
+            select(
+                execution_intents.c.id,
+                execution_intents.c.signal_id,
+                execution_intents.c.subscription_id,
+                execution_intents.c.account_id,
+                execution_intents.c.user_id,
+                exchange_accounts.c.mode,
+                exchange_accounts.c.exchange,
+                signals.c.symbol,
+                signals.c.action,
+                signals.c.contracts,
+                signals.c.price,
+                signals.c.details,
+                subscriptions.c.sizing_mode,
+                subscriptions.c.sizing_value,
+            )
+            .join(signals, signals.c.id == execution_intents.c.signal_id)
+            .join(subscriptions, subscriptions.c.id == execution_intents.c.subscription_id)
+            .join(exchange_accounts, exchange_accounts.c.id == execution_intents.c.account_id)
+            .where(execution_intents.c.status == IntentStatus.CREATED.value)
+            .order_by(execution_intents.c.id)
+            .limit(limit)
+        )
+        if signal_id is not None:
+            query = query.where(execution_intents.c.signal_id == signal_id)
+        if created_before is not None:
+            query = query.where(execution_intents.c.created_at <= created_before)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [_work_item(r._mapping) for r in rows]
+
+    def open_position_amounts(self, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], Decimal]:
+        """Open position size per (subscription id, symbol)."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return {}
+        result: dict[tuple[int, str], Decimal] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(wanted, 500):
+                rows = conn.execute(
+                    select(positions.c.subscription_id, positions.c.symbol, positions.c.amount).where(
+                        positions.c.status == PositionStatus.OPEN.value,
+                        tuple_(positions.c.subscription_id, positions.c.symbol).in_(chunk),
+                    )
+                )
+                result.update({(r.subscription_id, r.symbol): r.amount for r in rows})
+        return result
+
+    def save_decisions(
+        self, rejections: Sequence[Rejection], new_orders: Sequence[NewOrder], now: datetime
+    ) -> list[OrderRecord]:
+        """Reject intents with their reasons and store new orders (state NEW), in one transaction."""
+        with self.engine.begin() as conn:
+            if rejections:
+                conn.execute(
+                    update(execution_intents)
+                    .where(
+                        execution_intents.c.id == bindparam("iid"),
+                        execution_intents.c.status == IntentStatus.CREATED.value,
+                    )
+                    .values(status=IntentStatus.REJECTED.value, reason=bindparam("why"), updated_at=now),
+                    [{"iid": r.item.intent_id, "why": r.reason} for r in rejections],
+                )
+                conn.execute(
+                    execution_log.insert(),
+                    [_log_row(r.item, r.log_status, r.reason, None, None, now) for r in rejections],
+                )
+            if not new_orders:
+                return []
+            rows = [_order_row(o, now) for o in new_orders]
+            insert_ignore(conn, orders, rows, ["intent_id"])
+            conn.execute(
+                update(execution_intents)
+                .where(
+                    execution_intents.c.id == bindparam("iid"),
+                    execution_intents.c.status == IntentStatus.CREATED.value,
+                )
+                .values(status=IntentStatus.ORDERED.value, updated_at=now),
+                [{"iid": o.item.intent_id} for o in new_orders],
+            )
+            return self._orders_where(conn, orders.c.intent_id.in_([o.item.intent_id for o in new_orders]))
+
+    def claim_for_submission(self, order_ids: Sequence[int], now: datetime) -> set[int]:
+        """Move NEW orders to SUBMITTED before they are sent; returns the ids this caller claimed."""
+        if not order_ids:
+            return set()
+        claimed: set[int] = set()
+        with self.engine.begin() as conn:
+            for chunk in _chunks(list(order_ids), 900):
+                result = conn.execute(
+                    update(orders)
+                    .where(orders.c.id.in_(chunk), orders.c.state == OrderState.NEW.value)
+                    .values(
+                        state=OrderState.SUBMITTED.value,
+                        updated_at=now,
+                        next_check_at=now + timedelta(seconds=next_check_delay_s(0)),
+                    )
+                    .returning(orders.c.id)
+                )
+                claimed.update(result.scalars())
+        return claimed
+
+    def orders_in_states(self, states: Sequence[OrderState]) -> list[OrderRecord]:
+        with self.engine.connect() as conn:
+            return self._orders_where(conn, orders.c.state.in_([s.value for s in states]))
+
+    def due_orders(self, now: datetime, limit: int = 1000) -> list[OrderRecord]:
+        """Non-terminal orders whose next status check is due."""
+        with self.engine.connect() as conn:
+            return self._orders_where(
+                conn,
+                orders.c.next_check_at.is_not(None) & (orders.c.next_check_at <= now),
+                limit=limit,
+            )
+
+    def _orders_where(self, conn: Connection, condition: Any, limit: int | None = None) -> list[OrderRecord]:
+        query = (
+            select(orders, exchange_accounts.c.exchange)
+            .join(exchange_accounts, exchange_accounts.c.id == orders.c.account_id)
+            .where(condition)
+            .order_by(orders.c.id)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        return [_order_record(r._mapping) for r in conn.execute(query)]
+
+    def record_outcomes(self, outcomes: Sequence[OrderOutcome], now: datetime) -> None:
+        """Apply what exchanges said: order states, new fills, positions, log and intents, atomically."""
+        if not outcomes:
+            return
+        with self.engine.begin() as conn:
+            _Recorder(conn, now).apply(outcomes)
+
+
+class _Recorder:
+    """One transaction's worth of order outcomes."""
+
+    def __init__(self, conn: Connection, now: datetime) -> None:
+        self.conn = conn
+        self.now = now
+        self.order_updates: list[dict[str, Any]] = []
+        self.fill_rows: list[dict[str, Any]] = []
+        self.log_rows: list[dict[str, Any]] = []
+        self.intent_updates: list[dict[str, Any]] = []
+        self.position_fills: list[tuple[OrderRecord, Decimal, Decimal, Decimal]] = []
+
+    def apply(self, outcomes: Sequence[OrderOutcome]) -> None:
+        order_ids = [o.order.order_id for o in outcomes]
+        current = self._current_states(order_ids)
+        seen_trades = self._stored_trades(order_ids)
+        for outcome in outcomes:
+            state = current.get(outcome.order.order_id)
+            if state is None:
+                continue
+            self._one(replace(outcome.order, state=state), outcome, seen_trades)
+        self._write()
+
+    def _one(self, order: OrderRecord, outcome: OrderOutcome, seen: set[tuple[int, str]]) -> None:
+        if outcome.unknown_reason is not None:
+            attempts = order.check_attempts + 1
+            self.order_updates.append(
+                _order_update(
+                    order, state=order.state, attempts=attempts, now=self.now, reason=outcome.unknown_reason
+                )
+            )
+            if order.check_attempts == 0:
+                self._log(order, LogStatus.PENDING, outcome.unknown_reason, outcome.response)
+            return
+        if outcome.rejected_reason is not None or outcome.exchange_order is None:
+            reason = outcome.rejected_reason or "rejected by the exchange"
+            if not self._allowed(order, OrderState.REJECTED):
+                return
+            self.order_updates.append(
+                _order_update(
+                    order,
+                    state=OrderState.REJECTED,
+                    attempts=order.check_attempts,
+                    now=self.now,
+                    reason=reason,
+                )
+            )
+            self._log(order, LogStatus.FAILED, reason, outcome.response)
+            self._intent(order, IntentStatus.FAILED, reason)
+            return
+        view = outcome.exchange_order
+        target = view.state
+        if not self._allowed(order, target):
+            return
+        fee = sum((t.fee for t in view.trades), ZERO)
+        update_row = _order_update(
+            order, state=target, attempts=order.check_attempts + 1, now=self.now, reason=view.reason
+        )
+        update_row.update(
+            exchange_order_id=view.exchange_order_id,
+            filled=view.filled,
+            average=view.average,
+            fee=fee,
+            fee_currency=view.trades[0].fee_currency if view.trades else None,
+        )
+        self.order_updates.append(update_row)
+        for trade in view.trades:
+            if (order.order_id, trade.trade_id) in seen:
+                continue
+            seen.add((order.order_id, trade.trade_id))
+            self.fill_rows.append(
+                {
+                    "order_id": order.order_id,
+                    "account_id": order.account_id,
+                    "trade_id": trade.trade_id,
+                    "amount": trade.amount,
+                    "price": trade.price,
+                    "fee": trade.fee,
+                    "fee_currency": trade.fee_currency,
+                    "executed_at": datetime.fromtimestamp(trade.timestamp_ms / 1000, tz=self.now.tzinfo),
+                }
+            )
+            self.position_fills.append((order, trade.amount, trade.price, trade.fee))
+        if target != order.state:
+            status, text = _log_verdict(target, view)
+            self._log(order, status, text, outcome.response)
+            if target.is_terminal:
+                self._intent(order, IntentStatus.FAILED if view.filled == 0 else IntentStatus.DONE, text)
+
+    def _allowed(self, order: OrderRecord, target: OrderState) -> bool:
+        try:
+            transition(order.state, target)
+        except IllegalTransition as exc:
+            log.warning(
+                "order %s (client %s): %s; keeping %s",
+                order.order_id,
+                order.client_order_id,
+                exc,
+                order.state.value,
+            )
+            return False
+        return True
+
+    def _log(self, order: OrderRecord, status: LogStatus, reason: str, response: dict[str, Any]) -> None:
+        self.log_rows.append(
+            {
+                "intent_id": order.intent_id,
+                "signal_id": None,
+                "subscription_id": order.subscription_id,
+                "account_id": order.account_id,
+                "user_id": order.user_id,
+                "order_id": order.order_id,
+                "status": status.value,
+                "reason": reason,
+                "exchange_response": response or None,
+                "created_at": self.now,
+            }
+        )
+
+    def _intent(self, order: OrderRecord, status: IntentStatus, reason: str) -> None:
+        if order.intent_id is not None:
+            self.intent_updates.append({"iid": order.intent_id, "st": status.value, "why": reason})
+
+    def _current_states(self, order_ids: list[int]) -> dict[int, OrderState]:
+        result: dict[int, OrderState] = {}
+        for chunk in _chunks(order_ids, 900):
+            rows = self.conn.execute(select(orders.c.id, orders.c.state).where(orders.c.id.in_(chunk)))
+            result.update({r.id: OrderState(r.state) for r in rows})
+        return result
+
+    def _stored_trades(self, order_ids: list[int]) -> set[tuple[int, str]]:
+        seen: set[tuple[int, str]] = set()
+        for chunk in _chunks(order_ids, 900):
+            rows = self.conn.execute(
+                select(fills.c.order_id, fills.c.trade_id).where(fills.c.order_id.in_(chunk))
+            )
+            seen.update((r.order_id, r.trade_id) for r in rows)
+        return seen
+
+    def _write(self) -> None:
+        conn = self.conn
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in self.order_updates:
+            groups.setdefault(tuple(row), []).append(row)
+        for columns, rows in groups.items():
+            conn.execute(
+                update(orders)
+                .where(orders.c.id == bindparam("oid"))
+                .values({k: bindparam(k) for k in columns if k != "oid"}),
+                rows,
+            )
+        if self.fill_rows:
+            conn.execute(fills.insert(), self.fill_rows)
+        self._apply_positions()
+        if self.log_rows:
+            conn.execute(execution_log.insert(), self.log_rows)
+        if self.intent_updates:
+            conn.execute(
+                update(execution_intents)
+                .where(execution_intents.c.id == bindparam("iid"))
+                .values(status=bindparam("st"), reason=bindparam("why"), updated_at=self.now),
+                self.intent_updates,
+            )
+
+    def _apply_positions(self) -> None:
+        if not self.position_fills:
+            return
+        keys = {(o.subscription_id, o.symbol) for o, *_ in self.position_fills}
+        existing: dict[tuple[int | None, str], tuple[int, Position]] = {}
+        for chunk in _chunks(sorted(keys, key=lambda k: (k[0] or 0, k[1])), 500):
+            rows = self.conn.execute(
+                select(positions).where(
+                    positions.c.status == PositionStatus.OPEN.value,
+                    tuple_(positions.c.subscription_id, positions.c.symbol).in_(chunk),
+                )
+            )
+            for r in rows:
+                existing[(r.subscription_id, r.symbol)] = (r.id, _position(r._mapping))
+        touched: dict[tuple[int | None, str], tuple[int | None, Position, OrderRecord]] = {}
+        for order, amount, price, fee in self.position_fills:
+            key = (order.subscription_id, order.symbol)
+            position_id, position, _ = touched.get(key) or (
+                *existing.get(key, (None, Position(order.symbol))),
+                order,
+            )
+            if order.side is OrderSide.SELL and amount > position.amount:
+                log.error(
+                    "order %s sold %s %s but position holds %s; position left unchanged",
+                    order.client_order_id,
+                    amount,
+                    order.symbol,
+                    position.amount,
+                )
+                continue
+            touched[key] = (position_id, position.apply_fill(order.side, amount, price, fee), order)
+        inserts, updates = [], []
+        for (_, _symbol), (position_id, position, order) in touched.items():
+            row = _position_row(position, self.now)
+            if position_id is None:
+                row.update(
+                    account_id=order.account_id,
+                    subscription_id=order.subscription_id,
+                    user_id=order.user_id,
+                    mode=order.mode,
+                    symbol=position.symbol,
+                    side="long",
+                    opened_at=self.now,
+                )
+                inserts.append(row)
+            else:
+                row["pid"] = position_id
+                updates.append(row)
+        if inserts:
+            self.conn.execute(positions.insert(), inserts)
+        if updates:
+            self.conn.execute(
+                update(positions)
+                .where(positions.c.id == bindparam("pid"))
+                .values({k: bindparam(k) for k in updates[0] if k != "pid"}),
+                updates,
+            )
+
+
+def _log_verdict(state: OrderState, view: Any) -> tuple[LogStatus, str]:
+    filled = fmt(view.filled)
+    average = fmt(view.average) if view.average is not None else "-"
+    if state is OrderState.FILLED:
+        return LogStatus.SUCCESS, f"filled {filled} {view.symbol} at {average}"
+    if state is OrderState.PARTIALLY_FILLED:
+        return (
+            LogStatus.PARTIAL,
+            f"partially filled {filled} of {fmt(view.amount)} {view.symbol} at {average}",
+        )
+    if state is OrderState.OPEN:
+        return LogStatus.SUCCESS, f"order open on the exchange for {fmt(view.amount)} {view.symbol}"
+    if view.filled > 0:
+        return LogStatus.PARTIAL, f"{state.value} after filling {filled} of {fmt(view.amount)} {view.symbol}"
+    return LogStatus.FAILED, f"{state.value}: {view.reason or 'no fill'}"
+
+
+def _order_update(
+    order: OrderRecord, state: OrderState, attempts: int, now: datetime, reason: str | None
+) -> dict[str, Any]:
+    next_check = None
+    if not state.is_terminal:
+        delay = (
+            OPEN_CHECK_S
+            if state in (OrderState.OPEN, OrderState.PARTIALLY_FILLED)
+            else next_check_delay_s(attempts)
+        )
+        next_check = now + timedelta(seconds=delay)
+    return {
+        "oid": order.order_id,
+        "state": state.value,
+        "check_attempts": attempts,
+        "next_check_at": next_check,
+        "updated_at": now,
+        "reason": reason,
+    }
+
+
+def _work_item(r: Any) -> WorkItem:
+    details = r["details"] or {}
+    intent = SignalIntent(
+        action=SignalAction(r["action"]),
+        ticker=details.get("ticker", ""),
+        market_position=_market_position(details.get("market_position")),
+        market_position_size=_decimal(details.get("market_position_size")),
+        prev_market_position_size=_decimal(details.get("prev_market_position_size")),
+    )
+    return WorkItem(
+        intent_id=r["id"],
+        signal_id=r["signal_id"],
+        subscription_id=r["subscription_id"],
+        account_id=r["account_id"],
+        user_id=r["user_id"],
+        mode=r["mode"],
+        exchange=r["exchange"],
+        symbol=r["symbol"],
+        action=intent.action,
+        contracts=r["contracts"],
+        signal_price=r["price"],
+        market_position=intent.market_position,
+        exit_fraction=intent.exit_fraction,
+        sizing=Sizing(SizingMode(r["sizing_mode"]), r["sizing_value"]),
+    )
+
+
+def _market_position(value: Any) -> MarketPosition | None:
+    return MarketPosition(value) if value else None
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _order_row(order: NewOrder, now: datetime) -> dict[str, Any]:
+    item = order.item
+    return {
+        "intent_id": item.intent_id,
+        "account_id": item.account_id,
+        "subscription_id": item.subscription_id,
+        "user_id": item.user_id,
+        "mode": item.mode,
+        "client_order_id": order.client_order_id,
+        "exchange_order_id": None,
+        "symbol": item.symbol,
+        "side": order.side.value,
+        "type": order.type.value,
+        "amount": order.amount,
+        "price": order.price,
+        "state": OrderState.NEW.value,
+        "filled": ZERO,
+        "average": None,
+        "fee": ZERO,
+        "fee_currency": None,
+        "reason": None,
+        "created_at": now,
+        "updated_at": now,
+        "next_check_at": now,
+        "check_attempts": 0,
+    }
+
+
+def _order_record(r: Any) -> OrderRecord:
+    return OrderRecord(
+        order_id=r["id"],
+        intent_id=r["intent_id"],
+        account_id=r["account_id"],
+        subscription_id=r["subscription_id"],
+        user_id=r["user_id"],
+        mode=r["mode"],
+        exchange=r["exchange"],
+        client_order_id=r["client_order_id"],
+        symbol=r["symbol"],
+        side=OrderSide(r["side"]),
+        type=OrderType(r["type"]),
+        amount=r["amount"],
+        price=r["price"],
+        state=OrderState(r["state"]),
+        check_attempts=r["check_attempts"],
+    )
+
+
+def _log_row(
+    item: WorkItem, status: LogStatus, reason: str, order_id: int | None, response: Any, now: datetime
+) -> dict[str, Any]:
+    return {
+        "intent_id": item.intent_id,
+        "signal_id": item.signal_id,
+        "subscription_id": item.subscription_id,
+        "account_id": item.account_id,
+        "user_id": item.user_id,
+        "order_id": order_id,
+        "status": status.value,
+        "reason": reason,
+        "exchange_response": response,
+        "created_at": now,
+    }
+
+
+def _position(r: Any) -> Position:
+    return Position(
+        symbol=r["symbol"],
+        amount=r["amount"],
+        avg_entry=r["avg_entry"],
+        cost_basis=r["cost_basis"],
+        realized_pnl=r["realized_pnl"],
+        fees=r["fees"],
+        status=PositionStatus(r["status"]),
+    )
+
+
+def _position_row(p: Position, now: datetime) -> dict[str, Any]:
+    return {
+        "status": p.status.value,
+        "amount": p.amount,
+        "avg_entry": p.avg_entry,
+        "cost_basis": p.cost_basis,
+        "realized_pnl": p.realized_pnl,
+        "fees": p.fees,
+        "close_reason": p.close_reason.value if p.close_reason else None,
+        "closed_at": now if p.status is PositionStatus.CLOSED else None,
+        "updated_at": now,
+    }
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

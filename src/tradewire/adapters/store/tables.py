@@ -1,0 +1,279 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations (migrations/versions) create it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from tradewire.adapters.store.types import Money, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+# BigInteger ids that are still SQLite rowids (INTEGER PRIMARY KEY) on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _id() -> Column[int]:
+    return Column("id", Id, primary_key=True, autoincrement=True)
+
+
+users = Table(
+    "users",
+    metadata,
+    _id(),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+exchange_accounts = Table(
+    "exchange_accounts",
+    metadata,
+    _id(),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(64), nullable=False),
+    Column("exchange", String(32), nullable=False),
+    Column("mode", String(8), nullable=False),  # paper | live
+    Column("sandbox", Boolean, nullable=False, default=False),
+    Column("api_key_enc", Text),
+    Column("api_secret_enc", Text),
+    Column("api_password_enc", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("user_id", "name", name="uq_exchange_accounts_user_name"),
+)
+
+strategies = Table(
+    "strategies",
+    metadata,
+    _id(),
+    Column("owner_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("slug", String(64), nullable=False, unique=True),
+    Column("name", String(128), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("source", String(32), nullable=False),  # tradingview | indicator | ml | ai
+    Column("passphrase_hash", String(255), nullable=False),
+    Column("is_public", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    _id(),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("strategy_id", Id, ForeignKey("strategies.id", ondelete="CASCADE"), nullable=False),
+    Column("account_id", Id, ForeignKey("exchange_accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("status", String(16), nullable=False),  # ACTIVE | PAUSED | CANCELLED
+    Column("pairs", JSON),  # null: every pair; else a list of unified symbols
+    Column("sizing_mode", String(16), nullable=False),  # fixed_quote | equity_pct | signal
+    Column("sizing_value", Money(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("strategy_id", "account_id", name="uq_subscriptions_strategy_account"),
+    Index("ix_subscriptions_strategy_status", "strategy_id", "status"),
+)
+
+signals = Table(
+    "signals",
+    metadata,
+    _id(),
+    Column("strategy_id", Id, ForeignKey("strategies.id", ondelete="CASCADE"), nullable=False),
+    Column("dedup_key", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # received | routed
+    Column("action", String(8), nullable=False),
+    Column("ticker", String(64), nullable=False),
+    Column("symbol", String(32), nullable=False),
+    Column("contracts", Money()),
+    Column("price", Money()),
+    Column("signal_time", UTCDateTime()),
+    Column("details", JSON, nullable=False),  # the parsed alert, never the passphrase
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("routed_at", UTCDateTime()),
+    UniqueConstraint("strategy_id", "dedup_key", name="uq_signals_strategy_dedup"),
+    Index("ix_signals_strategy_received", "strategy_id", "received_at"),
+    Index(
+        "ix_signals_unrouted",
+        "status",
+        postgresql_where=text("status = 'received'"),
+        sqlite_where=text("status = 'received'"),
+    ),
+)
+
+execution_intents = Table(
+    "execution_intents",
+    metadata,
+    _id(),
+    Column("signal_id", Id, ForeignKey("signals.id", ondelete="CASCADE"), nullable=False),
+    Column("subscription_id", Id, ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False),
+    Column("account_id", Id, ForeignKey("exchange_accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("signal_id", "subscription_id", name="uq_execution_intents_signal_subscription"),
+    Index(
+        "ix_execution_intents_pending",
+        "status",
+        postgresql_where=text("status = 'created'"),
+        sqlite_where=text("status = 'created'"),
+    ),
+    Index("ix_execution_intents_user", "user_id", "id"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    _id(),
+    Column("intent_id", Id, ForeignKey("execution_intents.id", ondelete="SET NULL"), unique=True),
+    Column("account_id", Id, ForeignKey("exchange_accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("subscription_id", Id, ForeignKey("subscriptions.id", ondelete="SET NULL")),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("mode", String(8), nullable=False),
+    Column("client_order_id", String(36), nullable=False, unique=True),
+    Column("exchange_order_id", String(64)),
+    Column("symbol", String(32), nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("type", String(8), nullable=False),
+    Column("amount", Money(), nullable=False),
+    Column("price", Money()),
+    Column("state", String(20), nullable=False),
+    Column("filled", Money(), nullable=False),
+    Column("average", Money()),
+    Column("fee", Money(), nullable=False),
+    Column("fee_currency", String(16)),
+    Column("reason", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("next_check_at", UTCDateTime()),  # null once terminal
+    Column("check_attempts", Integer, nullable=False, default=0),
+    Index(
+        "ix_orders_due",
+        "next_check_at",
+        postgresql_where=text("next_check_at IS NOT NULL"),
+        sqlite_where=text("next_check_at IS NOT NULL"),
+    ),
+    Index("ix_orders_user", "user_id", "id"),
+)
+
+fills = Table(
+    "fills",
+    metadata,
+    _id(),
+    Column("order_id", Id, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    Column("account_id", Id, ForeignKey("exchange_accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("trade_id", String(64), nullable=False),
+    Column("amount", Money(), nullable=False),
+    Column("price", Money(), nullable=False),
+    Column("fee", Money(), nullable=False),
+    Column("fee_currency", String(16), nullable=False),
+    Column("executed_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("order_id", "trade_id", name="uq_fills_order_trade"),
+)
+
+positions = Table(
+    "positions",
+    metadata,
+    _id(),
+    Column("account_id", Id, ForeignKey("exchange_accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("subscription_id", Id, ForeignKey("subscriptions.id", ondelete="SET NULL")),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("mode", String(8), nullable=False),
+    Column("symbol", String(32), nullable=False),
+    Column("side", String(8), nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("amount", Money(), nullable=False),
+    Column("avg_entry", Money(), nullable=False),
+    Column("cost_basis", Money(), nullable=False),
+    Column("realized_pnl", Money(), nullable=False),
+    Column("fees", Money(), nullable=False),
+    Column("close_reason", String(16)),
+    Column("opened_at", UTCDateTime(), nullable=False),
+    Column("closed_at", UTCDateTime()),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    # One open position per subscription and symbol.
+    Index(
+        "uq_positions_open",
+        "subscription_id",
+        "symbol",
+        unique=True,
+        postgresql_where=text("status = 'open'"),
+        sqlite_where=text("status = 'open'"),
+    ),
+    Index("ix_positions_user", "user_id", "status"),
+)
+
+execution_log = Table(
+    "execution_log",
+    metadata,
+    _id(),
+    Column("intent_id", Id, ForeignKey("execution_intents.id", ondelete="CASCADE")),
+    Column("signal_id", Id, ForeignKey("signals.id", ondelete="CASCADE")),
+    Column("subscription_id", Id, ForeignKey("subscriptions.id", ondelete="SET NULL")),
+    Column("account_id", Id, ForeignKey("exchange_accounts.id", ondelete="CASCADE")),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE")),
+    Column("order_id", Id, ForeignKey("orders.id", ondelete="SET NULL")),
+    Column("status", String(8), nullable=False),  # SUCCESS | FAILED | PARTIAL | SKIPPED
+    Column("reason", Text, nullable=False),
+    Column("exchange_response", JSON),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_execution_log_intent", "intent_id"),
+    Index("ix_execution_log_user", "user_id", "id"),
+)
+
+# The paper exchange's own books: a simulated venue, kept apart from our view of the orders.
+paper_balances = Table(
+    "paper_balances",
+    metadata,
+    Column("account_id", Id, ForeignKey("exchange_accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("asset", String(16), primary_key=True),
+    Column("free", Money(), nullable=False),
+    Column("used", Money(), nullable=False),
+)
+
+paper_orders = Table(
+    "paper_orders",
+    metadata,
+    _id(),
+    Column("account_id", Id, ForeignKey("exchange_accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("client_order_id", String(36), nullable=False),
+    Column("symbol", String(32), nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("type", String(8), nullable=False),
+    Column("amount", Money(), nullable=False),
+    Column("price", Money()),
+    Column("status", String(16), nullable=False),  # open | closed | canceled | rejected
+    Column("filled", Money(), nullable=False),
+    Column("average", Money()),
+    Column("fee", Money(), nullable=False),
+    Column("fee_currency", String(16), nullable=False),
+    Column("reason", Text),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+    UniqueConstraint("account_id", "client_order_id", name="uq_paper_orders_account_client"),
+    Index(
+        "ix_paper_orders_open",
+        "status",
+        postgresql_where=text("status = 'open'"),
+        sqlite_where=text("status = 'open'"),
+    ),
+)

@@ -1,0 +1,557 @@
+"""TradingView webhook bodies read as trading signals: JSON templates and plain-text alerts, no I/O.
+
+TradingView POSTs the alert message verbatim, as `application/json` only when the rendered text is
+valid JSON and as `text/plain` otherwise; users also send JSON as text, so the body's shape decides.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from tradewire.domain.money import MoneyError, to_decimal
+from tradewire.domain.signals import MarketPosition, SignalAction, SignalIntent
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_COMMENT_CHARS = 500
+
+# As seconds, epochs this large would be past the year 5000, so they can only be milliseconds.
+_EPOCH_MS_THRESHOLD = Decimal(10) ** 11
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+_ACTIONS: dict[str, SignalAction] = {
+    **dict.fromkeys(("buy", "long", "enter_long", "entry_long"), SignalAction.BUY),
+    **dict.fromkeys(("sell", "short", "enter_short", "entry_short"), SignalAction.SELL),
+    **dict.fromkeys(
+        (
+            "close",
+            "exit",
+            "flat",
+            "close_all",
+            "exit_all",
+            "flatten",
+            "close_long",
+            "exit_long",
+            "close_short",
+            "exit_short",
+            "cover",
+        ),
+        SignalAction.EXIT,
+    ),
+}
+
+# Order matters: the first key found is the passphrase.
+_PASSPHRASE_KEYS = ("passphrase", "password", "secret", "token")
+_TEXT_PASSPHRASE_KEYS = frozenset((*_PASSPHRASE_KEYS, "pass"))
+
+_KeyPath = tuple[str, ...]
+# Where each field may sit in a JSON body, most specific first: flat fields win over the nested
+# strategy ones, and `order` as a plain string comes after `order.action` because it may be an object.
+_FIELD_PATHS: dict[str, tuple[_KeyPath, ...]] = {
+    "action": (
+        ("action",),
+        ("side",),
+        ("signal",),
+        ("order_action",),
+        ("order", "action"),
+        ("order",),
+        ("strategy", "order_action"),
+        ("strategy", "order", "action"),
+    ),
+    "ticker": (("ticker",), ("symbol",), ("pair",)),
+    "contracts": (
+        ("contracts",),
+        ("quantity",),
+        ("qty",),
+        ("amount",),
+        ("size",),
+        ("order_contracts",),
+        ("order", "contracts"),
+        ("strategy", "order_contracts"),
+        ("strategy", "order", "contracts"),
+    ),
+    "price": (
+        ("price",),
+        ("order_price",),
+        ("order", "price"),
+        ("strategy", "order_price"),
+        ("strategy", "order", "price"),
+        ("close",),
+        ("bar", "close"),
+    ),
+    # {{timenow}} is when the alert fired; {{time}} and bar.time are the bar's open time.
+    "time": (("timenow",), ("timestamp",), ("time",), ("strategy", "time"), ("bar", "time")),
+    "exchange": (("exchange",),),
+    "interval": (("interval",), ("timeframe",)),
+    "order_id": (
+        ("order_id",),
+        ("id",),
+        ("order", "id"),
+        ("strategy", "order_id"),
+        ("strategy", "order", "id"),
+    ),
+    "comment": (
+        ("comment",),
+        ("order", "comment"),
+        ("strategy", "order_comment"),
+        ("strategy", "order", "comment"),
+    ),
+    "market_position": (("market_position",), ("strategy", "market_position")),
+    "prev_market_position": (("prev_market_position",), ("strategy", "prev_market_position")),
+    "market_position_size": (("market_position_size",), ("strategy", "market_position_size")),
+    "prev_market_position_size": (
+        ("prev_market_position_size",),
+        ("strategy", "prev_market_position_size"),
+    ),
+    # Signed, as {{strategy.position_size}}: negative means short.
+    "position_size": (("position_size",), ("strategy", "position_size")),
+}
+
+# `key=value` words in text alerts use the flat JSON names; `close=` would read as a price, so not it.
+_TEXT_KEYS: dict[str, str] = {
+    path[0]: field
+    for field, paths in _FIELD_PATHS.items()
+    for path in paths
+    if len(path) == 1 and path[0] != "close"
+}
+
+# TradingView's default strategy alert: "Order buy @ 0.01 filled on BTCUSDT. New strategy position is 0.01".
+_DEFAULT_STRATEGY_MESSAGE = re.compile(
+    r"(?:^|\border\s+)(?P<action>[a-z_]+)\s+@\s+(?P<contracts>\S+)\s+filled\s+on\s+(?P<ticker>\S+?)\.?"
+    r"(?:\s+new\s+strategy\s+position\s+is\s+(?P<position>\S+?))?\.?$",
+    re.IGNORECASE,
+)
+
+# Field name -> (the name as the sender wrote it, for error messages; the raw value).
+_Fields = dict[str, tuple[str, object]]
+
+
+class AlertError(ValueError):
+    """The body cannot be read as a trading signal; str(exc) says what is wrong, for a 4xx answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedAlert:
+    """A webhook body read as a signal, with what the caller needs to authenticate and deduplicate it."""
+
+    intent: SignalIntent
+    passphrase: str | None
+    dedup_material: str
+    has_timestamp: bool
+
+
+def parse_alert(body: bytes, content_type: str | None) -> ParsedAlert:
+    """Read a TradingView webhook body (JSON or plain text) as a signal; AlertError if it is not one."""
+    text = _decode(body)
+    if text.startswith(("{", "[")) or _is_json_media_type(content_type):
+        return _parse_json(text)
+    return _parse_text(text)
+
+
+def _decode(body: bytes) -> str:
+    if len(body) > MAX_BODY_BYTES:
+        raise AlertError(f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise AlertError(f"body is not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
+    text = text.strip()
+    if not text:
+        raise AlertError("empty body: expected a JSON object or a text alert such as 'buy BTCUSDT'")
+    return text
+
+
+def _is_json_media_type(content_type: str | None) -> bool:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+# --- JSON bodies -------------------------------------------------------------------------------
+
+
+def _parse_json(text: str) -> ParsedAlert:
+    exact = _load_json(text, parse_float=Decimal)
+    if not isinstance(exact, dict):
+        raise AlertError(f"body is JSON but not an object (got {_json_kind(exact)}); expected {{...}}")
+    fields = _json_fields(exact)
+    return ParsedAlert(
+        intent=_build_intent(fields),
+        passphrase=_json_passphrase(exact),
+        dedup_material=_json_dedup_material(text),
+        has_timestamp="time" in fields,
+    )
+
+
+def _load_json(text: str, parse_float: Callable[[str], Any] = float) -> object:
+    try:
+        return json.loads(text, parse_float=parse_float, parse_constant=_reject_json_constant)
+    except json.JSONDecodeError as exc:
+        raise AlertError(
+            f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
+    except RecursionError as exc:
+        raise AlertError("body is not valid JSON: nested too deeply") from exc
+    except ValueError as exc:  # NaN/Infinity, or integers past Python's digit limit
+        raise AlertError(f"body is not valid JSON: {exc}") from exc
+
+
+def _reject_json_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number"
+
+
+def _json_dedup_material(text: str) -> str:
+    """The spec'd canonical form: plain json.loads floats, passphrase keys dropped, keys sorted."""
+    plain = _load_json(text)
+    if not isinstance(plain, dict):  # pragma: no cover - the exact parse already checked this
+        raise AlertError("body is JSON but not an object")
+    kept = {key: value for key, value in plain.items() if key.lower() not in _PASSPHRASE_KEYS}
+    return json.dumps(kept, sort_keys=True, separators=(",", ":"))
+
+
+def _json_passphrase(obj: dict[str, Any]) -> str | None:
+    lowered = {key.lower(): value for key, value in obj.items()}
+    for key in _PASSPHRASE_KEYS:
+        value = lowered.get(key)
+        if value is None:
+            continue
+        # Users write `"passphrase": 1234` too; anything else is a template mistake.
+        if isinstance(value, str | int | Decimal) and not isinstance(value, bool):
+            return str(value)
+        raise AlertError(f"field {key!r} must be text")
+    return None
+
+
+def _json_fields(obj: dict[str, Any]) -> _Fields:
+    lowered = _lower_keys(obj)
+    fields: _Fields = {}
+    for field, paths in _FIELD_PATHS.items():
+        found = _first_value(lowered, paths)
+        if found is not None:
+            fields[field] = found
+    return fields
+
+
+def _lower_keys(value: object) -> object:
+    # Keys are matched case-insensitively because hand-written templates say "Ticker" or "ACTION".
+    if isinstance(value, dict):
+        return {str(key).lower(): _lower_keys(item) for key, item in value.items()}
+    return value
+
+
+def _first_value(obj: object, paths: tuple[_KeyPath, ...]) -> tuple[str, object] | None:
+    """First non-null value along `paths`; an object sitting where a value belongs is a last resort."""
+    container: tuple[str, object] | None = None
+    for path in paths:
+        value = _dig(obj, path)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            return ".".join(path), value
+        container = container or (".".join(path), value)
+    return container
+
+
+def _dig(obj: object, path: _KeyPath) -> object:
+    for key in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+# --- Plain-text bodies -------------------------------------------------------------------------
+
+
+def _parse_text(text: str) -> ParsedAlert:
+    passphrase: str | None = None
+    kept: list[str] = []
+    for word in text.split():
+        key, sep, value = word.partition("=")
+        if sep and key.lower() in _TEXT_PASSPHRASE_KEYS:
+            passphrase = value if passphrase is None else passphrase
+            continue
+        kept.append(word)
+    normalised = " ".join(kept)
+    fields = _default_message_fields(normalised)
+    if fields is None:
+        fields = _dsl_fields(kept)
+    return ParsedAlert(
+        intent=_build_intent(fields),
+        passphrase=passphrase,
+        dedup_material=normalised,
+        has_timestamp="time" in fields,
+    )
+
+
+def _default_message_fields(text: str) -> _Fields | None:
+    match = _DEFAULT_STRATEGY_MESSAGE.search(text)
+    if match is None:
+        return None
+    # In the default message the number after '@' is the order size, not a price.
+    fields: _Fields = {
+        "action": ("action", match["action"]),
+        "contracts": ("contracts", match["contracts"]),
+        "ticker": ("ticker", match["ticker"]),
+    }
+    if match["position"] is not None:
+        fields["position_size"] = ("strategy position", match["position"])
+    return fields
+
+
+def _dsl_fields(words: list[str]) -> _Fields:
+    """`BUY BTCUSDT 0.01 @ 96388.12`, `BTCUSDT sell`, `close long BINANCE:BTCUSDT`, `buy X qty=1`..."""
+    fields: _Fields = {}
+    tokens: list[str] = []
+    for word in words:
+        key, sep, value = word.partition("=")
+        if not sep:
+            # "0.01@96000" and "@96000" are the same as "0.01 @ 96000".
+            tokens.extend(piece for piece in re.split(r"(@)", word) if piece)
+            continue
+        field = _TEXT_KEYS.get(key.lower())
+        if field is None:
+            raise AlertError(f"unknown field {key!r} in text alert")
+        _put(fields, field, key, value)
+    _read_positional(tokens, fields)
+    return fields
+
+
+def _read_positional(tokens: list[str], fields: _Fields) -> None:
+    index = 0
+    bare_size_seen = False
+    while index < len(tokens):
+        piece = tokens[index]
+        if piece == "@":
+            if index + 1 >= len(tokens):
+                raise AlertError("'@' must be followed by a price")
+            _put(fields, "price", "@", tokens[index + 1])
+            index += 2
+            continue
+        action, used = _text_action(tokens, index)
+        if action is not None:
+            if "action" in fields:
+                raise AlertError(f"unexpected second action {action!r} in text alert")
+            _put(fields, "action", "action", action)
+            index += used
+            continue
+        if _is_number(piece):
+            # After a bare size, another bare number was most likely meant as the price.
+            if bare_size_seen:
+                raise AlertError(
+                    f"unexpected number {piece!r} in text alert; "
+                    f"write a price as '@ {piece}' or 'price={piece}'"
+                )
+            _put(fields, "contracts", "contracts", piece)
+            bare_size_seen = True
+        elif "ticker" not in fields:
+            _put(fields, "ticker", "ticker", piece)
+        else:
+            raise AlertError(f"unexpected word {piece!r} in text alert")
+        index += 1
+
+
+def _text_action(tokens: list[str], index: int) -> tuple[str | None, int]:
+    """The action word at `index` and how many tokens it spans: 'close long' and 'enter long' are one."""
+    if index + 1 < len(tokens):
+        pair = f"{tokens[index]}_{tokens[index + 1]}"
+        if _action_key(pair) in _ACTIONS:
+            return pair, 2
+    if _action_key(tokens[index]) in _ACTIONS:
+        return tokens[index], 1
+    return None, 0
+
+
+def _is_number(token: str) -> bool:
+    try:
+        to_decimal(token)
+    except MoneyError:
+        return False
+    return True
+
+
+def _put(fields: _Fields, field: str, name: str, value: str) -> None:
+    if field in fields:
+        raise AlertError(f"{field} given twice in text alert")
+    fields[field] = (name, value)
+
+
+# --- Building the intent -----------------------------------------------------------------------
+
+
+def _build_intent(fields: _Fields) -> SignalIntent:
+    action = _action(fields)
+    ticker = _required_text(fields, "ticker", "the alert must name a symbol ('ticker' or 'symbol')")
+    market_position, market_position_size = _market_position(fields)
+    # A buy or sell that leaves the strategy flat closes the position rather than opening one.
+    if market_position is MarketPosition.FLAT and action is not SignalAction.EXIT:
+        action = SignalAction.EXIT
+    return SignalIntent(
+        action=action,
+        ticker=ticker,
+        contracts=_positive(fields, "contracts"),
+        price=_positive(fields, "price"),
+        market_position=market_position,
+        prev_market_position=_position(fields, "prev_market_position"),
+        market_position_size=market_position_size,
+        prev_market_position_size=_non_negative(fields, "prev_market_position_size"),
+        exchange=_optional_text(fields, "exchange"),
+        interval=_optional_text(fields, "interval"),
+        order_id=_optional_text(fields, "order_id"),
+        signal_time=_signal_time(fields),
+        comment=_comment(fields),
+    )
+
+
+def _action(fields: _Fields) -> SignalAction:
+    raw = _required_text(fields, "action", "the alert must say buy, sell or close/exit")
+    action = _ACTIONS.get(_action_key(raw))
+    if action is None:
+        raise AlertError(f"unknown action {raw!r}; expected buy, sell or close/exit")
+    return action
+
+
+def _action_key(raw: str) -> str:
+    return re.sub(r"[\s-]+", "_", raw.strip().lower())
+
+
+def _market_position(fields: _Fields) -> tuple[MarketPosition | None, Decimal | None]:
+    """The position after the order and its size, falling back to the signed strategy.position_size."""
+    position = _position(fields, "market_position")
+    size = _non_negative(fields, "market_position_size")
+    signed = _number(fields, "position_size")
+    if signed is not None:
+        if position is None:
+            position = _side_of(signed)
+        if size is None:
+            size = abs(signed)
+    return position, size
+
+
+def _side_of(signed_size: Decimal) -> MarketPosition:
+    if signed_size > 0:
+        return MarketPosition.LONG
+    if signed_size < 0:
+        return MarketPosition.SHORT
+    return MarketPosition.FLAT
+
+
+def _position(fields: _Fields, field: str) -> MarketPosition | None:
+    raw = _optional_text(fields, field)
+    if raw is None:
+        return None
+    try:
+        return MarketPosition(raw.lower())
+    except ValueError:
+        name = fields[field][0]
+        raise AlertError(f"field {name!r} is {raw!r}; expected long, short or flat") from None
+
+
+def _required_text(fields: _Fields, field: str, hint: str) -> str:
+    if field not in fields:
+        raise AlertError(f"missing {field}: {hint}")
+    text = _optional_text(fields, field)
+    if text is None:
+        raise AlertError(f"field {fields[field][0]!r} is empty: {hint}")
+    return text
+
+
+def _optional_text(fields: _Fields, field: str) -> str | None:
+    if field not in fields:
+        return None
+    name, value = fields[field]
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise AlertError(f"field {name!r} must be text")
+    text = str(value).strip()
+    _reject_placeholder(name, text)
+    return text or None
+
+
+def _number(fields: _Fields, field: str) -> Decimal | None:
+    if field not in fields:
+        return None
+    name, value = fields[field]
+    if isinstance(value, str):
+        if not value.strip():
+            raise AlertError(f"field {name!r} is empty; expected a number")
+        _reject_placeholder(name, value)
+    try:
+        return to_decimal(value)
+    except MoneyError:
+        raise AlertError(f"field {name!r} is not a number: {value!r}") from None
+
+
+def _positive(fields: _Fields, field: str) -> Decimal | None:
+    value = _number(fields, field)
+    if value is not None and value <= 0:
+        raise AlertError(f"field {fields[field][0]!r} must be positive, got {value}")
+    return value
+
+
+def _non_negative(fields: _Fields, field: str) -> Decimal | None:
+    value = _number(fields, field)
+    if value is not None and value < 0:
+        raise AlertError(f"field {fields[field][0]!r} must not be negative, got {value}")
+    return value
+
+
+def _reject_placeholder(name: str, text: str) -> None:
+    # A template pasted into a test tool (not rendered by TradingView) still has its {{...}}.
+    if "{{" in text:
+        raise AlertError(f"field {name!r} holds an unrendered placeholder {text!r}")
+
+
+def _comment(fields: _Fields) -> str | None:
+    comment = _optional_text(fields, "comment")
+    return comment[:MAX_COMMENT_CHARS] if comment is not None else None
+
+
+def _signal_time(fields: _Fields) -> datetime | None:
+    if "time" not in fields:
+        return None
+    name, value = fields["time"]
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise AlertError(f"field {name!r} is empty; expected an ISO 8601 time or epoch seconds")
+        if re.fullmatch(r"[+-]?\d+(?:\.\d+)?", text):
+            return _from_epoch(name, Decimal(text))
+        return _from_iso(name, text)
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return _from_epoch(name, Decimal(value))
+    raise AlertError(f"field {name!r} must be an ISO 8601 time or epoch seconds")
+
+
+def _from_iso(name: str, text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise AlertError(f"field {name!r} is not a time: {text!r}") from None
+    # TradingView's times are UTC; a time without an offset can only mean UTC.
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _from_epoch(name: str, value: Decimal) -> datetime:
+    seconds = value / 1000 if abs(value) >= _EPOCH_MS_THRESHOLD else value
+    try:
+        return _EPOCH + timedelta(microseconds=int(seconds * 1_000_000))
+    except OverflowError:
+        raise AlertError(f"field {name!r} is out of range: {value}") from None

@@ -1,0 +1,53 @@
+"""The FastAPI application: REST, webhook, health; the trading loop runs in its lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.requests import Request
+from fastapi.responses import JSONResponse
+
+from tradewire import __version__
+from tradewire.api import routes, webhooks
+from tradewire.runtime import Runtime
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    """An app serving `runtime`; starting the app starts recovery and the trading loop."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="tradewire",
+        version=__version__,
+        description="Trading signals in, orders out for every subscriber. Paper trading by default.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.include_router(webhooks.router)
+    app.include_router(routes.router)
+
+    @app.get("/health", tags=["health"])
+    async def health() -> dict[str, object]:
+        """Liveness: the process answers and knows its market data."""
+        return {"status": "ok", "version": __version__, "markets": len(runtime.venue.markets)}
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Say what is wrong without echoing submitted values (they may hold API keys or passwords).
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return JSONResponse(status_code=422, content={"detail": errors})
+
+    return app

@@ -1,0 +1,70 @@
+"""Logins: scrypt-hashed passwords and short-lived JWT bearer tokens."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordBearer
+
+from tradewire.adapters.passwords import verify_secret
+from tradewire.adapters.store.members import User
+from tradewire.runtime import Runtime
+
+ALGORITHM = "HS256"
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
+
+
+def issue_token(runtime: Runtime, user: User) -> str:
+    now = runtime.clock.now()
+    claims = {
+        "sub": str(user.id),
+        "name": user.username,
+        "iat": now,
+        "exp": now + timedelta(minutes=runtime.settings.jwt_ttl_minutes),
+    }
+    return jwt.encode(claims, runtime.jwt_secret, algorithm=ALGORITHM)
+
+
+async def authenticate(runtime: Runtime, username: str, password: str) -> User | None:
+    user = await asyncio.to_thread(runtime.members.user_by_name, username)
+    if user is None:
+        # Spend the same time as a real check so a timing probe cannot tell which usernames exist.
+        await asyncio.to_thread(verify_secret, password, _DUMMY_HASH)
+        return None
+    return user if await asyncio.to_thread(verify_secret, password, user.password_hash) else None
+
+
+async def current_user(runtime: RuntimeDep, token: Annotated[str | None, Depends(oauth2)]) -> User:
+    unauthorized = HTTPException(
+        status_code=status.HTTP_401_UNAUTHORIZED,
+        detail="not authenticated: send 'Authorization: Bearer <token>' from POST /api/v1/auth/token",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+    if not token:
+        raise unauthorized
+    try:
+        claims = jwt.decode(token, runtime.jwt_secret, algorithms=[ALGORITHM])
+        user_id = int(claims["sub"])
+    except (jwt.PyJWTError, KeyError, ValueError) as exc:
+        raise unauthorized from exc
+    user = await asyncio.to_thread(runtime.members.user_by_id, user_id)
+    if user is None:
+        raise unauthorized
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+_DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="

@@ -1,0 +1,390 @@
+"""REST: logins, strategies, exchange accounts, subscriptions, and the trading records of each owner."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request, status
+
+from tradewire.adapters.passwords import hash_secret
+from tradewire.adapters.store.members import Conflict, NotFound
+from tradewire.api.auth import CurrentUser, RuntimeDep, authenticate, issue_token
+from tradewire.api.schemas import (
+    AccountCreate,
+    AccountOut,
+    BalanceOut,
+    ExecutionLogOut,
+    IntentOut,
+    MarketOut,
+    OrderOut,
+    PassphraseOut,
+    PositionOut,
+    SignalOut,
+    StrategyCreate,
+    StrategyCreated,
+    StrategyOut,
+    StrategyUpdate,
+    SubscriptionCreate,
+    SubscriptionOut,
+    SubscriptionUpdate,
+    Token,
+    UserCreate,
+    UserOut,
+)
+from tradewire.domain.execution import SubscriptionStatus
+from tradewire.services.execution import account_equity
+
+router = APIRouter(prefix="/api/v1")
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Before = Annotated[int | None, Query(ge=1, description="page: only ids below this one")]
+
+
+def _http(exc: Exception) -> HTTPException:
+    if isinstance(exc, NotFound):
+        return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
+    if isinstance(exc, Conflict):
+        return HTTPException(status.HTTP_409_CONFLICT, str(exc))
+    raise exc
+
+
+async def _db(fn: Any, *args: Any) -> Any:
+    try:
+        return await asyncio.to_thread(fn, *args)
+    except (NotFound, Conflict) as exc:
+        raise _http(exc) from exc
+
+
+# -- auth and users -------------------------------------------------------------------------------
+
+
+@router.post("/auth/token", response_model=Token, tags=["auth"])
+async def login(
+    runtime: RuntimeDep,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+) -> Token:
+    """Exchange a username and password (form fields, OAuth2 password flow) for a bearer token."""
+    user = await authenticate(runtime, username, password)
+    if user is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "wrong username or password", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return Token(access_token=issue_token(runtime, user))
+
+
+@router.post("/users", response_model=UserOut, status_code=201, tags=["auth"])
+async def sign_up(body: UserCreate, runtime: RuntimeDep) -> UserOut:
+    """Create a user (when sign-up is enabled)."""
+    if not runtime.settings.signup_enabled:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "sign-up is disabled on this server")
+    password_hash = await asyncio.to_thread(hash_secret, body.password)
+    user_id = await _db(runtime.members.create_user, body.username, password_hash, runtime.clock.now())
+    return UserOut(id=user_id, username=body.username)
+
+
+@router.get("/me", response_model=UserOut, tags=["auth"])
+async def me(user: CurrentUser) -> UserOut:
+    return UserOut(id=user.id, username=user.username)
+
+
+# -- strategies -----------------------------------------------------------------------------------
+
+
+def _webhook_url(request: Request, slug: str) -> str:
+    return str(request.url_for("tradingview_alert", slug=slug))
+
+
+@router.post("/strategies", response_model=StrategyCreated, status_code=201, tags=["strategies"])
+async def create_strategy(
+    body: StrategyCreate, request: Request, runtime: RuntimeDep, user: CurrentUser
+) -> StrategyCreated:
+    """Publish a webhook strategy; the passphrase is returned once and stored hashed."""
+    passphrase = body.passphrase or secrets.token_urlsafe(18)
+    slug = body.slug or _slugify(body.name)
+    values = {
+        "owner_id": user.id,
+        "slug": slug,
+        "name": body.name,
+        "description": body.description,
+        "source": "tradingview",
+        "passphrase_hash": await asyncio.to_thread(hash_secret, passphrase),
+        "is_public": body.is_public,
+        "created_at": runtime.clock.now(),
+    }
+    strategy_id = await _db(runtime.members.create_strategy, values)
+    data = await _db(runtime.members.strategy, user.id, strategy_id)
+    return StrategyCreated(**data, webhook_url=_webhook_url(request, slug), passphrase=passphrase)
+
+
+@router.get("/strategies", response_model=list[StrategyOut], tags=["strategies"])
+async def list_strategies(request: Request, runtime: RuntimeDep, user: CurrentUser) -> list[StrategyOut]:
+    """Your strategies and every public one (with its active subscriber count)."""
+    rows = await _db(runtime.members.strategies_visible, user.id)
+    return [_strategy_out(request, row) for row in rows]
+
+
+@router.get("/strategies/{strategy_id}", response_model=StrategyOut, tags=["strategies"])
+async def get_strategy(
+    strategy_id: int, request: Request, runtime: RuntimeDep, user: CurrentUser
+) -> StrategyOut:
+    return _strategy_out(request, await _db(runtime.members.strategy, user.id, strategy_id))
+
+
+@router.patch("/strategies/{strategy_id}", response_model=StrategyOut, tags=["strategies"])
+async def update_strategy(
+    strategy_id: int, body: StrategyUpdate, request: Request, runtime: RuntimeDep, user: CurrentUser
+) -> StrategyOut:
+    values = body.model_dump(exclude_none=True)
+    if not values:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "nothing to change")
+    await _db(runtime.members.update_strategy, user.id, strategy_id, values)
+    return _strategy_out(request, await _db(runtime.members.strategy, user.id, strategy_id))
+
+
+@router.post("/strategies/{strategy_id}/passphrase", response_model=PassphraseOut, tags=["strategies"])
+async def rotate_passphrase(strategy_id: int, runtime: RuntimeDep, user: CurrentUser) -> PassphraseOut:
+    """Replace the webhook passphrase; the old one stops working at once."""
+    passphrase = secrets.token_urlsafe(18)
+    await _db(
+        runtime.members.set_strategy_passphrase,
+        user.id,
+        strategy_id,
+        await asyncio.to_thread(hash_secret, passphrase),
+    )
+    return PassphraseOut(passphrase=passphrase)
+
+
+def _strategy_out(request: Request, row: dict[str, Any]) -> StrategyOut:
+    url = _webhook_url(request, row["slug"]) if row["is_owner"] else None
+    return StrategyOut(**row, webhook_url=url)
+
+
+def _slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:48] or "strategy"
+    return f"{slug}-{secrets.token_hex(3)}"
+
+
+# -- exchange accounts ----------------------------------------------------------------------------
+
+
+@router.post("/accounts", response_model=AccountOut, status_code=201, tags=["accounts"])
+async def create_account(body: AccountCreate, runtime: RuntimeDep, user: CurrentUser) -> AccountOut:
+    """Add an exchange account. API keys are encrypted at rest and never returned."""
+    box = runtime.secret_box
+    if body.mode == "live" and box is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            "live accounts need TRADEWIRE_ENCRYPTION_KEY set on the server to encrypt their API keys",
+        )
+    values = {
+        "user_id": user.id,
+        "name": body.name,
+        "exchange": body.exchange,
+        "mode": body.mode,
+        "sandbox": body.sandbox,
+        "created_at": runtime.clock.now(),
+    }
+    account_id = await _db(runtime.members.create_account, values)
+    if body.mode == "live" and box is not None:
+        fields = {"api_key": body.api_key, "api_secret": body.api_secret, "api_password": body.api_password}
+        sealed = {
+            f"{name}_enc": box.encrypt(value, f"account:{account_id}:{name}") if value else None
+            for name, value in fields.items()
+        }
+        await _db(runtime.members.set_account_secrets, account_id, sealed)
+    return AccountOut(**await _db(runtime.members.account, user.id, account_id))
+
+
+@router.get("/accounts", response_model=list[AccountOut], tags=["accounts"])
+async def list_accounts(runtime: RuntimeDep, user: CurrentUser) -> list[AccountOut]:
+    return [AccountOut(**row) for row in await _db(runtime.members.accounts, user.id)]
+
+
+@router.get("/accounts/{account_id}", response_model=AccountOut, tags=["accounts"])
+async def get_account(account_id: int, runtime: RuntimeDep, user: CurrentUser) -> AccountOut:
+    return AccountOut(**await _db(runtime.members.account, user.id, account_id))
+
+
+@router.get("/accounts/{account_id}/balance", response_model=BalanceOut, tags=["accounts"])
+async def account_balance(account_id: int, runtime: RuntimeDep, user: CurrentUser) -> BalanceOut:
+    """Balances per asset and equity in the quote currency (paper accounts)."""
+    account = await _db(runtime.members.account, user.id, account_id)
+    quote = runtime.settings.paper_quote_currency
+    if account["mode"] != "paper":
+        raise HTTPException(status.HTTP_409_CONFLICT, "live balances need the live exchange adapter")
+    exchange = runtime.venue.account(account_id)
+    balances = dict(await exchange.fetch_balance())
+    return BalanceOut(
+        account_id=account_id,
+        balances={k: v for k, v in balances.items() if v != 0},
+        equity=await account_equity(exchange, quote),
+        quote=quote,
+    )
+
+
+@router.delete("/accounts/{account_id}", status_code=204, tags=["accounts"])
+async def delete_account(account_id: int, runtime: RuntimeDep, user: CurrentUser) -> None:
+    await _db(runtime.members.delete_account, user.id, account_id)
+
+
+# -- subscriptions --------------------------------------------------------------------------------
+
+
+@router.post("/subscriptions", response_model=SubscriptionOut, status_code=201, tags=["subscriptions"])
+async def subscribe(body: SubscriptionCreate, runtime: RuntimeDep, user: CurrentUser) -> SubscriptionOut:
+    """Subscribe one of your exchange accounts to a strategy (yours, or a public one)."""
+    await _db(runtime.members.strategy, user.id, body.strategy_id)
+    await _db(runtime.members.account, user.id, body.account_id)
+    unknown = [p for p in body.pairs or [] if p not in runtime.catalog]
+    if unknown:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"unknown pairs: {unknown}")
+    now = runtime.clock.now()
+    values = {
+        "user_id": user.id,
+        "strategy_id": body.strategy_id,
+        "account_id": body.account_id,
+        "status": SubscriptionStatus.ACTIVE.value,
+        "pairs": body.pairs,
+        "sizing_mode": body.sizing_mode.value,
+        "sizing_value": body.sizing_value,
+        "created_at": now,
+        "updated_at": now,
+    }
+    subscription_id = await _db(runtime.members.create_subscription, values)
+    return SubscriptionOut(**await _db(runtime.members.subscription, user.id, subscription_id))
+
+
+@router.get("/subscriptions", response_model=list[SubscriptionOut], tags=["subscriptions"])
+async def list_subscriptions(runtime: RuntimeDep, user: CurrentUser) -> list[SubscriptionOut]:
+    return [SubscriptionOut(**row) for row in await _db(runtime.members.subscriptions, user.id)]
+
+
+@router.get("/subscriptions/{subscription_id}", response_model=SubscriptionOut, tags=["subscriptions"])
+async def get_subscription(subscription_id: int, runtime: RuntimeDep, user: CurrentUser) -> SubscriptionOut:
+    return SubscriptionOut(**await _db(runtime.members.subscription, user.id, subscription_id))
+
+
+@router.patch("/subscriptions/{subscription_id}", response_model=SubscriptionOut, tags=["subscriptions"])
+async def update_subscription(
+    subscription_id: int, body: SubscriptionUpdate, runtime: RuntimeDep, user: CurrentUser
+) -> SubscriptionOut:
+    """Pause, resume or cancel; change the pair filter or the sizing."""
+    values: dict[str, Any] = {}
+    if body.status is not None:
+        values["status"] = body.status
+    if body.pairs is not None:
+        unknown = [p for p in body.pairs if p not in runtime.catalog]
+        if unknown:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"unknown pairs: {unknown}")
+        values["pairs"] = body.pairs
+    if body.all_pairs:
+        values["pairs"] = None
+    if body.sizing_mode is not None:
+        values.update(sizing_mode=body.sizing_mode.value, sizing_value=body.sizing_value)
+    if not values:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "nothing to change")
+    values["updated_at"] = runtime.clock.now()
+    await _db(runtime.members.update_subscription, user.id, subscription_id, values)
+    return SubscriptionOut(**await _db(runtime.members.subscription, user.id, subscription_id))
+
+
+# -- trading records ------------------------------------------------------------------------------
+
+
+@router.get("/signals", response_model=list[SignalOut], tags=["records"])
+async def list_signals(
+    runtime: RuntimeDep,
+    user: CurrentUser,
+    strategy_id: int | None = None,
+    limit: Limit = 100,
+    before_id: Before = None,
+) -> list[SignalOut]:
+    """Signals of your own strategies, newest first, with how many subscriptions each reached."""
+    rows = await _db(runtime.reports.signals_of_provider, user.id, strategy_id, limit, before_id)
+    return [SignalOut(**row) for row in rows]
+
+
+@router.get("/intents", response_model=list[IntentOut], tags=["records"])
+async def list_intents(
+    runtime: RuntimeDep,
+    user: CurrentUser,
+    signal_id: int | None = None,
+    limit: Limit = 100,
+    before_id: Before = None,
+) -> list[IntentOut]:
+    """What each signal did on your subscriptions, and why (or why not)."""
+    rows = await _db(runtime.reports.intents, user.id, signal_id, limit, before_id)
+    return [IntentOut(**row) for row in rows]
+
+
+@router.get("/orders", response_model=list[OrderOut], tags=["records"])
+async def list_orders(
+    runtime: RuntimeDep,
+    user: CurrentUser,
+    state: str | None = None,
+    limit: Limit = 100,
+    before_id: Before = None,
+) -> list[OrderOut]:
+    rows = await _db(runtime.reports.orders, user.id, state, limit, before_id)
+    return [OrderOut(**row) for row in rows]
+
+
+@router.get("/positions", response_model=list[PositionOut], tags=["records"])
+async def list_positions(
+    runtime: RuntimeDep,
+    user: CurrentUser,
+    status_: Annotated[str | None, Query(alias="status", pattern="^(open|closed)$")] = None,
+    limit: Limit = 100,
+    before_id: Before = None,
+) -> list[PositionOut]:
+    """Positions with realised PnL, and unrealised PnL at the current price for open ones."""
+    rows = await _db(runtime.reports.positions, user.id, status_, limit, before_id)
+    result = []
+    for row in rows:
+        mark = runtime.feed.last_price(row["symbol"]) if row["status"] == "open" else None
+        unrealized = (mark - row["avg_entry"]) * row["amount"] if mark is not None else None
+        result.append(
+            PositionOut(
+                **row,
+                net_realized_pnl=row["realized_pnl"] - row["fees"],
+                mark_price=mark,
+                unrealized_pnl=unrealized,
+            )
+        )
+    return result
+
+
+@router.get("/execution-log", response_model=list[ExecutionLogOut], tags=["records"])
+async def list_execution_log(
+    runtime: RuntimeDep,
+    user: CurrentUser,
+    intent_id: int | None = None,
+    limit: Limit = 100,
+    before_id: Before = None,
+) -> list[ExecutionLogOut]:
+    """Every execution attempt on your accounts: SUCCESS, FAILED, PARTIAL, SKIPPED or PENDING."""
+    rows = await _db(runtime.reports.execution_log, user.id, intent_id, limit, before_id)
+    return [ExecutionLogOut(**row) for row in rows]
+
+
+@router.get("/markets", response_model=list[MarketOut], tags=["markets"])
+async def list_markets(runtime: RuntimeDep) -> list[MarketOut]:
+    """The paper exchange's markets, their current price and where that price comes from."""
+    return [
+        MarketOut(
+            symbol=m.symbol,
+            id=m.id,
+            base=m.base,
+            quote=m.quote,
+            price=runtime.feed.last_price(m.symbol),
+            price_source=runtime.feed.source(m.symbol),
+            simulated=runtime.feed.is_simulated(m.symbol),
+            amount_step=m.amount_step,
+            price_step=m.price_step,
+            min_cost=m.min_cost,
+        )
+        for m in runtime.venue.markets.values()
+    ]

@@ -1,0 +1,301 @@
+"""Request and response bodies. Money is a decimal string in JSON, never a float."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from tradewire.domain.execution import SizingMode, SubscriptionStatus
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
+SYMBOL = re.compile(r"^[A-Z0-9]{1,16}/[A-Z0-9]{1,16}(:[A-Z0-9]{1,16})?$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (the OAuth2 token type, not a secret)
+
+
+class UserCreate(Strict):
+    username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    password: str = Field(min_length=8, max_length=256)
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+
+
+class AccountCreate(Strict):
+    name: str = Field(min_length=1, max_length=64)
+    exchange: str = Field(default="paper", min_length=2, max_length=32, pattern=r"^[a-z0-9]+$")
+    mode: Literal["paper", "live"] = "paper"
+    sandbox: bool = False
+    api_key: str | None = Field(default=None, max_length=512, repr=False)
+    api_secret: str | None = Field(default=None, max_length=2048, repr=False)
+    api_password: str | None = Field(default=None, max_length=512, repr=False)
+
+    @model_validator(mode="after")
+    def _keys_match_mode(self) -> AccountCreate:
+        if self.mode == "live" and (not self.api_key or not self.api_secret):
+            raise ValueError("a live account needs api_key and api_secret")
+        if self.mode == "paper" and self.exchange != "paper":
+            raise ValueError("paper accounts trade on the 'paper' exchange")
+        if self.mode == "live" and self.exchange == "paper":
+            raise ValueError("a live account needs a real exchange id (binance, bybit, okx, ...)")
+        return self
+
+
+class AccountOut(BaseModel):
+    id: int
+    name: str
+    exchange: str
+    mode: str
+    sandbox: bool
+    has_api_key: bool
+    created_at: datetime
+
+
+class BalanceOut(BaseModel):
+    account_id: int
+    balances: dict[str, Decimal]
+    equity: Decimal | None
+    quote: str
+
+
+class StrategyCreate(Strict):
+    name: str = Field(min_length=1, max_length=128)
+    slug: str | None = Field(default=None, description="webhook slug; derived from the name if absent")
+    description: str = Field(default="", max_length=4000)
+    is_public: bool = False
+    passphrase: str | None = Field(
+        default=None, min_length=8, max_length=256, description="generated when absent", repr=False
+    )
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str | None) -> str | None:
+        if value is not None and not SLUG.match(value):
+            raise ValueError(
+                "slug must be 3-64 characters of a-z, 0-9 and '-', not starting or ending with '-'"
+            )
+        return value
+
+
+class StrategyUpdate(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=128)
+    description: str | None = Field(default=None, max_length=4000)
+    is_public: bool | None = None
+
+
+class StrategyOut(BaseModel):
+    id: int
+    slug: str
+    name: str
+    description: str
+    source: str
+    is_public: bool
+    owner: str
+    is_owner: bool
+    subscriber_count: int
+    created_at: datetime
+    webhook_url: str | None = None
+
+
+class StrategyCreated(StrategyOut):
+    passphrase: str = Field(description="shown once: keep it, it is stored hashed")
+
+
+class PassphraseOut(BaseModel):
+    passphrase: str
+
+
+class SubscriptionCreate(Strict):
+    strategy_id: int
+    account_id: int
+    pairs: list[str] | None = Field(default=None, description="unified symbols; null for every pair")
+    sizing_mode: SizingMode = SizingMode.FIXED_QUOTE
+    sizing_value: Decimal = Field(default=Decimal(100), gt=0)
+
+    @field_validator("pairs")
+    @classmethod
+    def _pairs(cls, value: list[str] | None) -> list[str] | None:
+        return _check_pairs(value)
+
+    @model_validator(mode="after")
+    def _sizing(self) -> SubscriptionCreate:
+        _check_sizing(self.sizing_mode, self.sizing_value)
+        return self
+
+
+class SubscriptionUpdate(Strict):
+    status: Literal["ACTIVE", "PAUSED", "CANCELLED"] | None = None
+    pairs: list[str] | None = None
+    all_pairs: bool | None = Field(default=None, description="true to drop the pair filter")
+    sizing_mode: SizingMode | None = None
+    sizing_value: Decimal | None = Field(default=None, gt=0)
+
+    @field_validator("pairs")
+    @classmethod
+    def _pairs(cls, value: list[str] | None) -> list[str] | None:
+        return _check_pairs(value)
+
+    @model_validator(mode="after")
+    def _sizing(self) -> SubscriptionUpdate:
+        if (self.sizing_mode is None) != (self.sizing_value is None):
+            raise ValueError("give sizing_mode and sizing_value together")
+        if self.sizing_mode is not None and self.sizing_value is not None:
+            _check_sizing(self.sizing_mode, self.sizing_value)
+        if self.pairs is not None and self.all_pairs:
+            raise ValueError("give either pairs or all_pairs, not both")
+        return self
+
+
+class SubscriptionOut(BaseModel):
+    id: int
+    strategy_id: int
+    strategy_slug: str
+    account_id: int
+    account_name: str
+    mode: str
+    status: SubscriptionStatus
+    pairs: list[str] | None
+    sizing_mode: SizingMode
+    sizing_value: Decimal
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookAccepted(BaseModel):
+    signal_id: int
+    duplicate: bool
+    symbol: str
+    action: str
+
+
+class SignalOut(BaseModel):
+    id: int
+    strategy_id: int
+    strategy_slug: str
+    status: str
+    action: str
+    ticker: str
+    symbol: str
+    contracts: Decimal | None
+    price: Decimal | None
+    signal_time: datetime | None
+    details: dict[str, Any]
+    received_at: datetime
+    routed_at: datetime | None
+    intent_count: int
+
+
+class IntentOut(BaseModel):
+    id: int
+    signal_id: int
+    subscription_id: int
+    account_id: int
+    strategy_slug: str
+    action: str
+    symbol: str
+    status: str
+    reason: str | None
+    received_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrderOut(BaseModel):
+    id: int
+    intent_id: int | None
+    account_id: int
+    subscription_id: int | None
+    mode: str
+    client_order_id: str
+    exchange_order_id: str | None
+    symbol: str
+    side: str
+    type: str
+    amount: Decimal
+    price: Decimal | None
+    state: str
+    filled: Decimal
+    average: Decimal | None
+    fee: Decimal
+    fee_currency: str | None
+    reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PositionOut(BaseModel):
+    id: int
+    account_id: int
+    subscription_id: int | None
+    mode: str
+    symbol: str
+    side: str
+    status: str
+    amount: Decimal
+    avg_entry: Decimal
+    realized_pnl: Decimal
+    fees: Decimal
+    net_realized_pnl: Decimal
+    mark_price: Decimal | None
+    unrealized_pnl: Decimal | None
+    close_reason: str | None
+    opened_at: datetime
+    closed_at: datetime | None
+
+
+class ExecutionLogOut(BaseModel):
+    id: int
+    intent_id: int | None
+    signal_id: int | None
+    subscription_id: int | None
+    account_id: int | None
+    order_id: int | None
+    status: str
+    reason: str
+    exchange_response: dict[str, Any] | None
+    created_at: datetime
+
+
+class MarketOut(BaseModel):
+    symbol: str
+    id: str
+    base: str
+    quote: str
+    price: Decimal | None
+    price_source: str
+    simulated: bool
+    amount_step: Decimal
+    price_step: Decimal
+    min_cost: Decimal | None
+
+
+def _check_pairs(value: list[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    if not value:
+        raise ValueError("pairs must not be empty; use null for every pair")
+    cleaned = [p.strip().upper() for p in value]
+    bad = [p for p in cleaned if not SYMBOL.match(p)]
+    if bad:
+        raise ValueError(f"pairs must be unified symbols like 'BTC/USDT': {bad}")
+    return sorted(set(cleaned))
+
+
+def _check_sizing(mode: SizingMode, value: Decimal) -> None:
+    if not value.is_finite() or value <= 0:
+        raise ValueError("sizing_value must be a positive number")
+    if mode is SizingMode.EQUITY_PCT and value > 100:
+        raise ValueError("sizing_value is a percentage of equity and must be at most 100")

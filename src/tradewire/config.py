@@ -1,0 +1,87 @@
+"""Typed settings from TRADEWIRE_* environment variables and an optional TOML file; safe defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("TRADEWIRE_CONFIG", "tradewire.toml"))
+
+
+class Settings(BaseSettings):
+    """Every setting has a safe default: SQLite under ./var, paper trading, bound to localhost."""
+
+    model_config = SettingsConfigDict(env_prefix="TRADEWIRE_", extra="ignore", frozen=True)
+
+    var_dir: Path = Path("var")
+    database_url: str = ""  # empty: sqlite:///<var_dir>/tradewire.db
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    data_dir: Path | None = None  # real candles; defaults to ../shared/data when it exists
+    encryption_key: SecretStr | None = None  # base64 of 32 bytes; required once a live account exists
+    encryption_old_keys: list[SecretStr] = Field(default_factory=list)  # still readable, for rotation
+    jwt_secret: SecretStr | None = None  # empty: generated once into <var_dir>/jwt.secret
+    jwt_ttl_minutes: int = Field(default=720, gt=0)
+    paper_fee_rate: str = "0.001"
+    paper_starting_balance: str = "10000"
+    paper_quote_currency: str = "USDT"
+    feed_interval_s: float = Field(default=1.0, gt=0)
+    feed_seed: int = 7
+    reconcile_interval_s: float = Field(default=2.0, gt=0)
+    dedup_window_s: int = Field(default=60, gt=0)
+    signup_enabled: bool = True
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("paper_fee_rate", "paper_starting_balance")
+    @classmethod
+    def _decimal_text(cls, value: str) -> str:
+        from decimal import Decimal, InvalidOperation
+
+        try:
+            number = Decimal(value)
+        except InvalidOperation as exc:
+            raise ValueError(f"not a number: {value!r}") from exc
+        if not number.is_finite() or number < 0:
+            raise ValueError(f"must be a non-negative number: {value!r}")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Precedence: explicit arguments, then the environment, then the TOML file.
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, _config_file()))
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.var_dir / 'tradewire.db'}"
+
+    @property
+    def effective_data_dir(self) -> Path | None:
+        if self.data_dir is not None:
+            return self.data_dir
+        from tradewire.adapters.candles_parquet import default_data_dir
+
+        return default_data_dir()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and TOML file, with explicit overrides on top."""
+    return Settings(**overrides)

@@ -1,0 +1,80 @@
+"""OHLCV candles as columns of numpy arrays (pure: reading them from disk lives in adapters/)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+_UNIT_MS = {
+    "s": 1_000,
+    "m": 60_000,
+    "h": 3_600_000,
+    "d": 86_400_000,
+    "w": 604_800_000,
+}
+_TIMEFRAME = re.compile(r"(\d+)([smhdw])")
+
+
+def timeframe_ms(tf: str) -> int:
+    """Length of a ccxt timeframe ('1m', '5m', '1h', '4h', '1d', '1w'…) in milliseconds.
+
+    Months ('1M') are refused: they have no fixed length.
+    """
+    match = _TIMEFRAME.fullmatch(tf)
+    if match is None or int(match.group(1)) <= 0:
+        raise ValueError(f"unknown timeframe {tf!r}: expected a count and a unit, like '1m', '4h' or '1d'")
+    return int(match.group(1)) * _UNIT_MS[match.group(2)]
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Candles:
+    """One series of candles for a symbol and timeframe, sorted by open time.
+
+    `ts` is the candle open time in ms since the epoch (int64); prices and base volume are float64.
+    Gaps (missing candles) are allowed: rows are simply absent. The arrays are read-only views.
+    """
+
+    symbol: str
+    timeframe: str
+    ts: npt.NDArray[np.int64]
+    open: npt.NDArray[np.float64]
+    high: npt.NDArray[np.float64]
+    low: npt.NDArray[np.float64]
+    close: npt.NDArray[np.float64]
+    volume: npt.NDArray[np.float64]
+
+    def __post_init__(self) -> None:
+        ts = _frozen_column("ts", self.ts, np.int64)
+        object.__setattr__(self, "ts", ts)
+        for name in ("open", "high", "low", "close", "volume"):
+            column = _frozen_column(name, getattr(self, name), np.float64)
+            if len(column) != len(ts):
+                raise ValueError(
+                    f"{self.symbol} {self.timeframe}: column {name!r} has {len(column)} rows, "
+                    f"ts has {len(ts)}"
+                )
+            object.__setattr__(self, name, column)
+        if len(ts) > 1:
+            steps = np.diff(ts)
+            if not bool((steps > 0).all()):
+                row = int(np.argmax(steps <= 0)) + 1
+                raise ValueError(
+                    f"{self.symbol} {self.timeframe}: ts must be strictly increasing, "
+                    f"row {row} has {int(ts[row])} after {int(ts[row - 1])}"
+                )
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+
+def _frozen_column(name: str, values: object, dtype: type[np.generic]) -> npt.NDArray[np.generic]:
+    array = np.asarray(values, dtype=dtype)
+    if array.ndim != 1:
+        raise ValueError(f"column {name!r} must be one-dimensional, got shape {array.shape}")
+    # A view, so making it read-only does not touch the caller's array; frozen means the data too.
+    view = array.view()
+    view.flags.writeable = False
+    return view

@@ -1,0 +1,145 @@
+"""Execution intents and how one signal becomes one order (or a reasoned skip) for one subscription."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from tradewire.domain.markets import Market, OrderRejected
+from tradewire.domain.money import ZERO
+from tradewire.domain.orders import OrderSide, OrderType
+from tradewire.domain.signals import MarketPosition, SignalAction
+
+
+class IntentStatus(StrEnum):
+    """created → ordered → done | failed, or created → rejected (never reached an exchange)."""
+
+    CREATED = "created"
+    ORDERED = "ordered"
+    DONE = "done"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+class LogStatus(StrEnum):
+    """Outcome of one execution attempt, as the execution log records it."""
+
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    PARTIAL = "PARTIAL"
+    SKIPPED = "SKIPPED"
+    PENDING = "PENDING"  # sent, outcome not yet known: the order is looked up, never blindly resent
+
+
+class SubscriptionStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    PAUSED = "PAUSED"
+    CANCELLED = "CANCELLED"
+
+
+class SizingMode(StrEnum):
+    """How a subscription sizes entries: a fixed quote amount, a share of equity, or the signal's size."""
+
+    FIXED_QUOTE = "fixed_quote"
+    EQUITY_PCT = "equity_pct"
+    SIGNAL = "signal"
+
+
+@dataclass(frozen=True, slots=True)
+class Sizing:
+    """A subscription's sizing rule; `value` is quote units, a percentage, or a multiplier of contracts."""
+
+    mode: SizingMode
+    value: Decimal
+
+    def __post_init__(self) -> None:
+        if self.value <= 0:
+            raise ValueError("sizing value must be positive")
+        if self.mode is SizingMode.EQUITY_PCT and self.value > 100:
+            raise ValueError("equity percentage must be at most 100")
+
+    def base_amount(self, price: Decimal, equity: Decimal | None, contracts: Decimal | None) -> Decimal:
+        """Order amount in base units before rounding; raises SizingError when it cannot be computed."""
+        if self.mode is SizingMode.FIXED_QUOTE:
+            return self.value / price
+        if self.mode is SizingMode.EQUITY_PCT:
+            if equity is None or equity <= 0:
+                raise SizingError("account equity is zero or unknown")
+            return equity * self.value / 100 / price
+        if contracts is None:
+            raise SizingError("the signal carries no contracts to copy (sizing mode 'signal')")
+        return contracts * self.value
+
+
+class SizingError(ValueError):
+    """The order size cannot be computed."""
+
+
+def pair_matches(pairs: Sequence[str] | None, symbol: str) -> bool:
+    """A subscription with no pair list takes every pair; otherwise only the listed ones."""
+    return pairs is None or symbol in pairs
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPlan:
+    """An order ready to be stored and sent."""
+
+    side: OrderSide
+    type: OrderType
+    amount: Decimal
+    reference_price: Decimal
+    limit_price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """Why a signal did not trade on one subscription."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpotSignal:
+    """The parts of a signal that decide a spot order."""
+
+    action: SignalAction
+    contracts: Decimal | None
+    market_position: MarketPosition | None
+    exit_fraction: Decimal
+
+
+def plan_spot_order(
+    signal: SpotSignal,
+    sizing: Sizing,
+    market: Market,
+    price: Decimal,
+    position_amount: Decimal,
+    equity: Decimal | None,
+) -> OrderPlan | Skip:
+    """Decide the market order a spot account places for a signal.
+
+    Spot accounts hold longs only: BUY opens or adds to the long, SELL and EXIT reduce or close it.
+    A short entry can only close the long (the short side needs a derivatives account).
+    """
+    if signal.action is SignalAction.BUY:
+        if signal.market_position is MarketPosition.FLAT:
+            return Skip("signal closes a short; spot accounts hold no short positions")
+        try:
+            amount = sizing.base_amount(price, equity, signal.contracts)
+        except SizingError as exc:
+            return Skip(str(exc))
+        return _checked(OrderSide.BUY, amount, price, market)
+    if position_amount <= ZERO:
+        return Skip(f"no open long position in {market.symbol} to close")
+    amount = position_amount * signal.exit_fraction if signal.exit_fraction < 1 else position_amount
+    return _checked(OrderSide.SELL, amount, price, market)
+
+
+def _checked(side: OrderSide, amount: Decimal, price: Decimal, market: Market) -> OrderPlan | Skip:
+    try:
+        rounded, _ = market.prepare(amount, price)
+    except OrderRejected as exc:
+        return Skip(str(exc))
+    return OrderPlan(side=side, type=OrderType.MARKET, amount=rounded, reference_price=price)

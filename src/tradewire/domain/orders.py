@@ -1,0 +1,137 @@
+"""Orders and their state machine, written as a transition table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+
+class OrderSide(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+
+
+class OrderState(StrEnum):
+    """Where an order stands. Only exchange events move an order past SUBMITTED."""
+
+    NEW = "new"  # stored, not yet sent
+    SUBMITTED = "submitted"  # sent; outcome unknown until the exchange answers
+    OPEN = "open"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+
+TERMINAL_STATES = frozenset({OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED, OrderState.EXPIRED})
+
+_S = OrderState
+# An ambiguous outcome (timeout) keeps an order SUBMITTED: it is never turned into REJECTED by us.
+ORDER_STATE_TABLE: dict[OrderState, frozenset[OrderState]] = {
+    _S.NEW: frozenset({_S.SUBMITTED}),
+    _S.SUBMITTED: frozenset(
+        {_S.SUBMITTED, _S.OPEN, _S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELED, _S.REJECTED, _S.EXPIRED}
+    ),
+    _S.OPEN: frozenset({_S.OPEN, _S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELED, _S.EXPIRED}),
+    _S.PARTIALLY_FILLED: frozenset({_S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELED, _S.EXPIRED}),
+    _S.FILLED: frozenset(),
+    _S.CANCELED: frozenset(),
+    _S.REJECTED: frozenset(),
+    _S.EXPIRED: frozenset(),
+}
+
+
+class IllegalTransition(RuntimeError):
+    """An order was asked to move along an edge the state table does not have."""
+
+
+def transition(current: OrderState, target: OrderState) -> OrderState:
+    """Return `target` if the table allows current → target, else raise IllegalTransition."""
+    if target not in ORDER_STATE_TABLE[current]:
+        raise IllegalTransition(f"order cannot go from {current.value} to {target.value}")
+    return target
+
+
+def state_from_exchange(status: str, filled: Decimal, amount: Decimal) -> OrderState:
+    """Map a ccxt unified order status ('open', 'closed', 'canceled', ...) and fill to our state."""
+    status = status.lower()
+    if status in {"closed", "filled"}:
+        return OrderState.FILLED
+    if status in {"canceled", "cancelled"}:
+        return OrderState.CANCELED
+    if status == "rejected":
+        return OrderState.REJECTED
+    if status == "expired":
+        return OrderState.EXPIRED
+    if status in {"open", "new", "partially_filled"}:
+        if filled > 0:
+            return OrderState.FILLED if filled >= amount else OrderState.PARTIALLY_FILLED
+        return OrderState.OPEN
+    raise ValueError(f"unknown exchange order status {status!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """What we ask an exchange to do; `client_order_id` makes a retry find the first order."""
+
+    client_order_id: str
+    symbol: str
+    side: OrderSide
+    type: OrderType
+    amount: Decimal
+    price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One execution of an order on the exchange (ccxt's trade structure, the parts we keep)."""
+
+    trade_id: str
+    amount: Decimal
+    price: Decimal
+    fee: Decimal
+    fee_currency: str
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeOrder:
+    """An exchange's view of one order (ccxt's order structure, the parts we keep)."""
+
+    exchange_order_id: str
+    client_order_id: str
+    symbol: str
+    side: OrderSide
+    type: OrderType
+    status: str
+    amount: Decimal
+    filled: Decimal
+    average: Decimal | None
+    price: Decimal | None
+    trades: tuple[Trade, ...] = ()
+    reason: str | None = None
+
+    @property
+    def state(self) -> OrderState:
+        return state_from_exchange(self.status, self.filled, self.amount)
+
+
+def client_order_id_for(intent_id: int, prefix: str = "tw") -> str:
+    """Client order id derived from the execution intent, so every retry reuses it (<= 36 chars)."""
+    return f"{prefix}-{intent_id:010d}"
+
+
+def next_check_delay_s(attempts: int, base_s: float = 1.0, cap_s: float = 60.0) -> float:
+    """Exponential backoff between status checks of one order: 1, 2, 4, … seconds, capped."""
+    return float(min(cap_s, base_s * (2 ** min(attempts, 16))))

@@ -1,0 +1,86 @@
+"""Position accounting: average entry, realised and unrealised PnL, fees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from enum import StrEnum
+
+from tradewire.domain.money import ZERO
+from tradewire.domain.orders import OrderSide
+
+
+class PositionStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class CloseReason(StrEnum):
+    SIGNAL = "SIGNAL"
+    SL = "SL"
+    TP = "TP"
+    TRAILING = "TRAILING"
+    TIMEOUT = "TIMEOUT"
+    RISK = "RISK"
+    MANUAL = "MANUAL"
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A long spot position in one symbol (quote-denominated PnL; fees kept apart from price PnL)."""
+
+    symbol: str
+    amount: Decimal = ZERO
+    avg_entry: Decimal = ZERO
+    cost_basis: Decimal = ZERO
+    realized_pnl: Decimal = ZERO
+    fees: Decimal = ZERO
+    status: PositionStatus = PositionStatus.OPEN
+    close_reason: CloseReason | None = None
+
+    def apply_fill(
+        self,
+        side: OrderSide,
+        amount: Decimal,
+        price: Decimal,
+        fee: Decimal,
+        reason: CloseReason = CloseReason.SIGNAL,
+    ) -> Position:
+        """The position after one fill: buys raise the size and re-average, sells realise PnL."""
+        if amount <= 0:
+            raise ValueError("fill amount must be positive")
+        if side is OrderSide.BUY:
+            new_amount = self.amount + amount
+            cost_basis = self.cost_basis + amount * price
+            return replace(
+                self,
+                amount=new_amount,
+                cost_basis=cost_basis,
+                avg_entry=cost_basis / new_amount,
+                fees=self.fees + fee,
+                status=PositionStatus.OPEN,
+                close_reason=None,
+            )
+        if amount > self.amount:
+            raise ValueError(f"cannot sell {amount} of a {self.amount} {self.symbol} position")
+        remaining = self.amount - amount
+        realized = self.realized_pnl + (price - self.avg_entry) * amount
+        closed = remaining == 0
+        return replace(
+            self,
+            amount=remaining,
+            cost_basis=ZERO if closed else self.avg_entry * remaining,
+            realized_pnl=realized,
+            fees=self.fees + fee,
+            status=PositionStatus.CLOSED if closed else PositionStatus.OPEN,
+            close_reason=reason if closed else None,
+        )
+
+    def unrealized_pnl(self, mark: Decimal) -> Decimal:
+        """Price PnL of what is still held, at `mark`."""
+        return (mark - self.avg_entry) * self.amount
+
+    @property
+    def net_realized_pnl(self) -> Decimal:
+        """Realised price PnL less every fee paid on this position."""
+        return self.realized_pnl - self.fees

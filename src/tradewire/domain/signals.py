@@ -1,0 +1,64 @@
+"""Trading signals as the rest of the platform sees them, whatever their source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class SignalAction(StrEnum):
+    """What the signal asks for. EXIT flattens the position whatever its side."""
+
+    BUY = "buy"
+    SELL = "sell"
+    EXIT = "exit"
+
+
+class MarketPosition(StrEnum):
+    """The strategy's position after (or before) the signal, as TradingView reports it."""
+
+    LONG = "long"
+    SHORT = "short"
+    FLAT = "flat"
+
+
+@dataclass(frozen=True, slots=True)
+class SignalIntent:
+    """A parsed signal before its ticker is resolved to a market.
+
+    `ticker` is the source's raw text (e.g. 'BINANCE:BTCUSDT.P'); `contracts` and `price` are the
+    provider's own order size and price, which subscribers may or may not follow.
+    """
+
+    action: SignalAction
+    ticker: str
+    contracts: Decimal | None = None
+    price: Decimal | None = None
+    market_position: MarketPosition | None = None
+    prev_market_position: MarketPosition | None = None
+    market_position_size: Decimal | None = None
+    prev_market_position_size: Decimal | None = None
+    exchange: str | None = None
+    interval: str | None = None
+    order_id: str | None = None
+    signal_time: datetime | None = None
+    comment: str | None = None
+
+    @property
+    def exit_fraction(self) -> Decimal:
+        """Share of a long position a SELL closes: all of it unless the strategy stays long smaller."""
+        if self.action is SignalAction.EXIT:
+            return Decimal(1)
+        if (
+            self.action is SignalAction.SELL
+            and self.market_position is MarketPosition.LONG
+            and self.prev_market_position_size
+            and self.market_position_size is not None
+            and self.prev_market_position_size > 0
+        ):
+            remaining = self.market_position_size / self.prev_market_position_size
+            if 0 < remaining < 1:
+                return 1 - remaining
+        return Decimal(1)

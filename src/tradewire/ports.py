@@ -1,0 +1,94 @@
+"""The interfaces between the services and the outside world (implemented in adapters/)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from tradewire.domain.markets import Market
+from tradewire.domain.orders import ExchangeOrder, OrderRequest
+
+
+class ExchangeError(Exception):
+    """The exchange answered and refused (the order did not happen)."""
+
+
+class OrderOutcomeUnknown(Exception):
+    """We cannot tell whether the exchange took the order (timeout, lost connection)."""
+
+
+class ExchangeUnavailable(Exception):
+    """No adapter can reach this account's exchange (unknown exchange, live trading not configured)."""
+
+
+class Exchange(Protocol):
+    """One exchange account, as ccxt would present it. Paper and live implement the same port."""
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        """Latest known price (cached ticker or feed); None if unknown."""
+        ...
+
+    async def markets(self) -> Mapping[str, Market]:
+        """Markets by unified symbol, loaded once and cached."""
+        ...
+
+    async def fetch_balance(self) -> Mapping[str, Decimal]:
+        """Total balance per asset."""
+        ...
+
+    async def create_order(self, request: OrderRequest) -> ExchangeOrder:
+        """Place an order. Raises ExchangeError on refusal, OrderOutcomeUnknown when unsure."""
+        ...
+
+    async def fetch_order(self, symbol: str, client_order_id: str) -> ExchangeOrder | None:
+        """The order with this client order id, or None if the exchange does not know it."""
+        ...
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> ExchangeOrder:
+        """Cancel an open order; returns its final state (which may be filled if the cancel lost a race)."""
+        ...
+
+
+class ExchangeDirectory(Protocol):
+    """Finds the Exchange for an account; raises ExchangeUnavailable with a reason a user can read."""
+
+    def for_account(self, account_id: int, exchange: str, mode: str) -> Exchange:
+        """The Exchange port of one exchange account."""
+        ...
+
+
+class MarketData(Protocol):
+    """Current prices for the symbols the platform knows."""
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        """The latest trade or close price, or None if the symbol has no data."""
+        ...
+
+    def symbols(self) -> list[str]:
+        """Every symbol with a price."""
+        ...
+
+
+class Clock(Protocol):
+    """Wall clock in live trading, a simulated one in backtests."""
+
+    def now(self) -> datetime:
+        """Current time, timezone-aware UTC."""
+        ...
+
+
+Handler = Callable[[Mapping[str, Any]], Awaitable[None]]
+
+
+class Bus(Protocol):
+    """At-least-once message delivery; every handler is idempotent, keyed by the ids it carries."""
+
+    async def publish(self, topic: str, message: Mapping[str, Any]) -> None:
+        """Deliver `message` to every subscriber of `topic`."""
+        ...
+
+    def subscribe(self, topic: str, handler: Handler) -> None:
+        """Call `handler` for each message on `topic`."""
+        ...

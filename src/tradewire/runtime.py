@@ -1,0 +1,171 @@
+"""Wires settings to adapters and services: the one place that knows which implementation is used."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from tradewire.adapters.bus import InProcessBus
+from tradewire.adapters.clock import SystemClock
+from tradewire.adapters.exchanges import AccountExchanges
+from tradewire.adapters.paper.catalog import demo_markets
+from tradewire.adapters.paper.feed import ReplayFeed, build_demo_feed
+from tradewire.adapters.paper.venue import PaperVenue
+from tradewire.adapters.secrets_box import SecretBox, SecretsError, decode_key
+from tradewire.adapters.store.db import make_engine, upgrade
+from tradewire.adapters.store.members import SqlMembers
+from tradewire.adapters.store.reports import SqlReports
+from tradewire.adapters.store.sql import SqlStore
+from tradewire.config import Settings
+from tradewire.domain.symbols import SymbolCatalog
+from tradewire.services.execution import Executor
+from tradewire.services.ingest import SignalIngest
+from tradewire.services.pipeline import Pipeline
+from tradewire.services.reconcile import Reconciler
+from tradewire.services.routing import SignalRouter
+
+log = logging.getLogger("tradewire.runtime")
+
+
+class StartupError(RuntimeError):
+    """The platform cannot start safely with this configuration."""
+
+
+@dataclass
+class Runtime:
+    """Everything one server process runs."""
+
+    settings: Settings
+    engine: Engine
+    store: SqlStore
+    members: SqlMembers
+    reports: SqlReports
+    feed: ReplayFeed
+    venue: PaperVenue
+    bus: InProcessBus
+    clock: SystemClock
+    ingest: SignalIngest
+    pipeline: Pipeline
+    secret_box: SecretBox | None
+    jwt_secret: str
+    catalog: SymbolCatalog
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        """Recover what a previous process left, then run the trading loop in the background."""
+        await self.venue.start()
+        await self.bus.start()
+        await self.pipeline.recover()
+        loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._tasks = [
+            loop.create_task(self.pipeline.run(self._stop)),
+            loop.create_task(self._run_market(self._stop)),
+        ]
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.bus.stop()
+
+    async def _run_market(self, stop: asyncio.Event) -> None:
+        """Advance the paper market and fill resting paper limit orders the price reached."""
+        while not stop.is_set():
+            self.feed.step()
+            try:
+                await self.venue.match_resting_orders()
+            except Exception:
+                log.exception("paper matching failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.settings.feed_interval_s)
+
+
+def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
+    """Build every adapter and service for `settings`; raises StartupError on unsafe configuration."""
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    if migrate:
+        upgrade(engine)
+    members = SqlMembers(engine)
+    secret_box = _secret_box(settings)
+    if secret_box is None and members.live_account_count() > 0:
+        raise StartupError(
+            "live exchange accounts exist but TRADEWIRE_ENCRYPTION_KEY is not set; "
+            "set it to the key their API keys were encrypted with"
+        )
+    markets = demo_markets()
+    feed = build_demo_feed(settings.effective_data_dir, markets, seed=settings.feed_seed)
+    venue = PaperVenue(
+        engine,
+        feed,
+        markets,
+        fee_rate=Decimal(settings.paper_fee_rate),
+        starting_balance={settings.paper_quote_currency: Decimal(settings.paper_starting_balance)},
+    )
+    store = SqlStore(engine)
+    bus = InProcessBus()
+    clock = SystemClock()
+    exchanges = AccountExchanges(venue)
+    catalog = SymbolCatalog.of(markets, {m.id: m.symbol for m in markets.values()})
+    executor = Executor(store, exchanges, bus, clock)
+    pipeline = Pipeline(
+        store,
+        SignalRouter(store, clock),
+        executor,
+        Reconciler(store, exchanges, clock),
+        bus,
+        clock,
+        sweep_interval_s=settings.reconcile_interval_s,
+    )
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        store=store,
+        members=members,
+        reports=SqlReports(engine),
+        feed=feed,
+        venue=venue,
+        bus=bus,
+        clock=clock,
+        ingest=SignalIngest(store, lambda: catalog, bus, clock, settings.dedup_window_s),
+        pipeline=pipeline,
+        secret_box=secret_box,
+        jwt_secret=_jwt_secret(settings),
+        catalog=catalog,
+    )
+
+
+def _secret_box(settings: Settings) -> SecretBox | None:
+    if settings.encryption_key is None:
+        return None
+    try:
+        current = decode_key(settings.encryption_key.get_secret_value())
+        older = tuple(decode_key(k.get_secret_value()) for k in settings.encryption_old_keys)
+    except SecretsError as exc:
+        raise StartupError(f"TRADEWIRE_ENCRYPTION_KEY: {exc}") from exc
+    return SecretBox(current, older)
+
+
+def _jwt_secret(settings: Settings) -> str:
+    """The configured JWT secret, or one generated once and kept (mode 0600) under var/."""
+    if settings.jwt_secret is not None:
+        return settings.jwt_secret.get_secret_value()
+    path = Path(settings.var_dir) / "jwt.secret"
+    if path.exists():
+        return path.read_text().strip()
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value

@@ -1,0 +1,1 @@
+"""Use cases: ingest signals, route them to subscriptions, execute, reconcile, recover."""

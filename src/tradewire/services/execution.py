@@ -1,0 +1,156 @@
+"""Execution: decide each intent's order, store it, send it, record what the exchange says."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from decimal import Decimal
+
+from tradewire import failpoints
+from tradewire.adapters.store.sql import SqlStore
+from tradewire.domain.execution import OrderPlan, Skip, SpotSignal, plan_spot_order
+from tradewire.domain.money import ZERO
+from tradewire.domain.orders import OrderRequest, client_order_id_for
+from tradewire.ports import (
+    Bus,
+    Clock,
+    Exchange,
+    ExchangeDirectory,
+    ExchangeError,
+    ExchangeUnavailable,
+    OrderOutcomeUnknown,
+)
+from tradewire.services.records import NewOrder, OrderOutcome, OrderRecord, Rejection, WorkItem
+
+log = logging.getLogger("tradewire.execution")
+
+ORDERS_UPDATED = "orders.updated"
+
+
+class Executor:
+    """Turns execution intents into orders, each sent at most once per client order id."""
+
+    def __init__(
+        self, store: SqlStore, exchanges: ExchangeDirectory, bus: Bus, clock: Clock, concurrency: int = 256
+    ) -> None:
+        self._store = store
+        self._exchanges = exchanges
+        self._bus = bus
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._slots = asyncio.Semaphore(concurrency)
+
+    async def execute_pending(self, signal_id: int | None = None) -> int:
+        """Decide, store and send every intent still 'created'; returns how many orders were sent."""
+        async with self._lock:
+            work = await asyncio.to_thread(self._store.pending_work, signal_id)
+            if not work:
+                return 0
+            rejections, new_orders = await self._decide(work)
+            records = await asyncio.to_thread(
+                self._store.save_decisions, rejections, new_orders, self._clock.now()
+            )
+            failpoints.hit("after_orders_stored")
+            for rejection in rejections:
+                log.info(
+                    "intent %s (subscription %s) skipped: %s",
+                    rejection.item.intent_id,
+                    rejection.item.subscription_id,
+                    rejection.reason,
+                )
+            return await self._submit(records)
+
+    async def resume(self, records: Sequence[OrderRecord]) -> int:
+        """Send NEW orders left by a crash; orders already SUBMITTED are looked up, never resent blind."""
+        async with self._lock:
+            return await self._submit([r for r in records if r.state.value == "new"])
+
+    async def _decide(self, work: Sequence[WorkItem]) -> tuple[list[Rejection], list[NewOrder]]:
+        positions = await asyncio.to_thread(
+            self._store.open_position_amounts, [(w.subscription_id, w.symbol) for w in work]
+        )
+        rejections: list[Rejection] = []
+        new_orders: list[NewOrder] = []
+        for item in work:
+            decision = await self._plan(item, positions.get((item.subscription_id, item.symbol), ZERO))
+            if isinstance(decision, Skip):
+                rejections.append(Rejection(item, decision.reason))
+            else:
+                new_orders.append(
+                    NewOrder(
+                        item=item,
+                        client_order_id=client_order_id_for(item.intent_id),
+                        side=decision.side,
+                        type=decision.type,
+                        amount=decision.amount,
+                        price=decision.limit_price,
+                    )
+                )
+        return rejections, new_orders
+
+    async def _plan(self, item: WorkItem, position_amount: Decimal) -> OrderPlan | Skip:
+        try:
+            exchange = self._exchanges.for_account(item.account_id, item.exchange, item.mode)
+        except ExchangeUnavailable as exc:
+            return Skip(str(exc))
+        market = (await exchange.markets()).get(item.symbol)
+        if market is None:
+            return Skip(f"{item.symbol} is not listed on {item.exchange}")
+        price = exchange.last_price(item.symbol) or item.signal_price
+        if price is None:
+            return Skip(f"no price for {item.symbol}: the exchange has none and the signal carries none")
+        equity = (
+            await account_equity(exchange, market.quote) if item.sizing.mode.value == "equity_pct" else None
+        )
+        signal = SpotSignal(item.action, item.contracts, item.market_position, item.exit_fraction)
+        return plan_spot_order(signal, item.sizing, market, price, position_amount, equity)
+
+    async def _submit(self, records: Sequence[OrderRecord]) -> int:
+        claimed = await asyncio.to_thread(
+            self._store.claim_for_submission, [r.order_id for r in records], self._clock.now()
+        )
+        mine = [r for r in records if r.order_id in claimed]
+        if not mine:
+            return 0
+        outcomes = await asyncio.gather(*(self._send(r) for r in mine))
+        failpoints.hit("after_orders_sent")
+        await asyncio.to_thread(self._store.record_outcomes, outcomes, self._clock.now())
+        await self._bus.publish(ORDERS_UPDATED, {"order_ids": [r.order_id for r in mine]})
+        return len(mine)
+
+    async def _send(self, order: OrderRecord) -> OrderOutcome:
+        request = OrderRequest(
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=order.side,
+            type=order.type,
+            amount=order.amount,
+            price=order.price,
+        )
+        async with self._slots:
+            try:
+                exchange = self._exchanges.for_account(order.account_id, order.exchange, order.mode)
+                view = await exchange.create_order(request)
+            except (ExchangeError, ExchangeUnavailable) as exc:
+                log.info("order %s (%s) rejected: %s", order.order_id, order.client_order_id, exc)
+                return OrderOutcome(order, rejected_reason=str(exc))
+            except OrderOutcomeUnknown as exc:
+                return OrderOutcome(order, unknown_reason=f"outcome unknown: {exc}")
+            except Exception as exc:  # an ambiguous failure is never a rejection
+                log.exception("order %s (%s): unexpected error", order.order_id, order.client_order_id)
+                return OrderOutcome(order, unknown_reason=f"outcome unknown: {type(exc).__name__}: {exc}")
+        return OrderOutcome(order, exchange_order=view)
+
+
+async def account_equity(exchange: Exchange, quote: str) -> Decimal:
+    """Account value in `quote`: the quote balance plus every other asset at its last price."""
+    total = ZERO
+    for asset, amount in (await exchange.fetch_balance()).items():
+        if amount == 0:
+            continue
+        if asset == quote:
+            total += amount
+        elif (price := exchange.last_price(f"{asset}/{quote}")) is not None:
+            total += amount * price
+    return total

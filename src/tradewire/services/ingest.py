@@ -1,0 +1,145 @@
+"""Signal ingest: authenticate, parse, resolve the market, store once, then hand over to routing."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tradewire.adapters.passwords import VerifiedSecrets
+from tradewire.adapters.tradingview import AlertError, parse_alert
+from tradewire.domain.money import fmt
+from tradewire.domain.symbols import SymbolCatalog, UnknownSymbol
+from tradewire.ports import Bus, Clock
+from tradewire.services.records import NewSignal
+
+log = logging.getLogger("tradewire.ingest")
+
+SIGNAL_RECEIVED = "signal.received"
+
+
+class IngestRejected(Exception):
+    """A request that creates nothing; `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    signal_id: int
+    duplicate: bool
+    symbol: str
+    action: str
+
+
+class SignalIngest:
+    """Turns one webhook request into at most one stored signal."""
+
+    def __init__(
+        self,
+        store: Any,
+        catalog: Callable[[], SymbolCatalog],
+        bus: Bus,
+        clock: Clock,
+        dedup_window_s: int = 60,
+    ) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._bus = bus
+        self._clock = clock
+        self._window = dedup_window_s
+        self._secrets = VerifiedSecrets()
+
+    async def receive_tradingview(
+        self, slug: str, body: bytes, content_type: str | None, url_passphrase: str | None
+    ) -> Ingested:
+        """Store the alert as a signal (or find its first delivery); raises IngestRejected."""
+        strategy = await asyncio.to_thread(self._store.webhook_strategy, slug)
+        if strategy is None:
+            raise self._reject(404, f"no strategy with webhook slug {slug!r}", slug)
+        strategy_id, passphrase_hash = strategy
+        try:
+            alert = parse_alert(body, content_type)
+        except AlertError as exc:
+            if url_passphrase is not None and not await self._verify(url_passphrase, passphrase_hash):
+                raise self._reject(401, "wrong passphrase", slug) from exc
+            raise self._reject(400, str(exc), slug) from exc
+        passphrase = url_passphrase if url_passphrase is not None else alert.passphrase
+        if not passphrase:
+            raise self._reject(
+                401, 'missing passphrase: put "passphrase" in the alert body or ?passphrase= in the URL', slug
+            )
+        if not await self._verify(passphrase, passphrase_hash):
+            raise self._reject(401, "wrong passphrase", slug)
+        intent = alert.intent
+        try:
+            symbol = self._catalog().resolve(intent.ticker)
+        except UnknownSymbol as exc:
+            raise self._reject(422, str(exc), slug) from exc
+        now = self._clock.now()
+        keys = self._dedup_keys(alert.dedup_material, alert.has_timestamp, now.timestamp())
+        signal = NewSignal(
+            strategy_id=strategy_id,
+            dedup_key=keys[0],
+            action=intent.action,
+            ticker=intent.ticker,
+            symbol=symbol,
+            contracts=intent.contracts,
+            price=intent.price,
+            signal_time=intent.signal_time,
+            details=_details(alert.intent),
+            received_at=now,
+        )
+        signal_id, created = await asyncio.to_thread(self._store_once, signal, keys)
+        if created:
+            await self._bus.publish(SIGNAL_RECEIVED, {"signal_id": signal_id})
+            log.info("signal %s stored: %s %s (strategy %s)", signal_id, intent.action.value, symbol, slug)
+        else:
+            log.info("signal %s delivered again (strategy %s): ignored", signal_id, slug)
+        return Ingested(signal_id, not created, symbol, intent.action.value)
+
+    def _store_once(self, signal: NewSignal, keys: list[str]) -> tuple[int, bool]:
+        if len(keys) > 1 and (earlier := self._store.find_signal(signal.strategy_id, keys[1:])):
+            return earlier, False
+        result: tuple[int, bool] = self._store.insert_signal(signal)
+        return result
+
+    def _dedup_keys(self, material: str, has_timestamp: bool, now_s: float) -> list[str]:
+        """Bodies with a timestamp are duplicates forever; bodies without one, within the window."""
+        if has_timestamp:
+            return [_sha(material)]
+        bucket = int(now_s // self._window)
+        return [_sha(f"{material}|{bucket}"), _sha(f"{material}|{bucket - 1}")]
+
+    async def _verify(self, passphrase: str, stored: str) -> bool:
+        return await asyncio.to_thread(self._secrets.verify, passphrase, stored)
+
+    @staticmethod
+    def _reject(status: int, message: str, slug: str) -> IngestRejected:
+        log.warning("webhook for %r rejected (%s): %s", slug, status, message)
+        return IngestRejected(status, message)
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _details(intent: Any) -> dict[str, Any]:
+    fields = {
+        "ticker": intent.ticker,
+        "exchange": intent.exchange,
+        "interval": intent.interval,
+        "order_id": intent.order_id,
+        "comment": intent.comment,
+        "market_position": intent.market_position.value if intent.market_position else None,
+        "prev_market_position": intent.prev_market_position.value if intent.prev_market_position else None,
+        "market_position_size": fmt(intent.market_position_size),
+        "prev_market_position_size": fmt(intent.prev_market_position_size),
+    }
+    return {k: v for k, v in fields.items() if v is not None}
