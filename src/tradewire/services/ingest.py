@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tradewire import failpoints
 from tradewire.adapters.passwords import VerifiedSecrets
 from tradewire.adapters.tradingview import AlertError, parse_alert
 from tradewire.domain.money import fmt
@@ -97,6 +98,7 @@ class SignalIngest:
             received_at=now,
         )
         signal_id, created = await asyncio.to_thread(self._store_once, signal, keys)
+        failpoints.hit("after_signal_stored")
         if created:
             await self._bus.publish(SIGNAL_RECEIVED, {"signal_id": signal_id})
             log.info("signal %s stored: %s %s (strategy %s)", signal_id, intent.action.value, symbol, slug)

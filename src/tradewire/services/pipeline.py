@@ -53,7 +53,11 @@ class Pipeline:
         sent = await self._executor.execute_pending()
         stranded = await asyncio.to_thread(self._store.orders_in_states, [OrderState.NEW])
         resumed = await self._executor.resume(stranded)
-        checked = await self._reconciler.check_due()
+        unsettled = await asyncio.to_thread(
+            self._store.orders_in_states,
+            [OrderState.SUBMITTED, OrderState.OPEN, OrderState.PARTIALLY_FILLED],
+        )
+        checked = await self._reconciler.check(unsettled)
         log.info(
             "recovery: %d signals routed, %d orders sent, %d stranded orders sent, %d orders checked",
             len(signal_ids),

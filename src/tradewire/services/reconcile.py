@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 from tradewire.adapters.store.sql import SqlStore
 from tradewire.domain.orders import OrderRequest, OrderState
@@ -24,12 +25,16 @@ class Reconciler:
     async def check_due(self, limit: int = 1000) -> int:
         """Check every order whose next check is due; returns how many were checked."""
         due = await asyncio.to_thread(self._store.due_orders, self._clock.now(), limit)
-        due = [o for o in due if o.state is not OrderState.NEW]
-        if not due:
+        return await self.check(due)
+
+    async def check(self, orders: Sequence[OrderRecord]) -> int:
+        """Ask the exchange about each order (NEW ones are the executor's) and record the answers."""
+        sent = [o for o in orders if o.state is not OrderState.NEW and not o.state.is_terminal]
+        if not sent:
             return 0
-        outcomes = await asyncio.gather(*(self._check(order) for order in due))
+        outcomes = await asyncio.gather(*(self._check(order) for order in sent))
         await asyncio.to_thread(self._store.record_outcomes, outcomes, self._clock.now())
-        return len(due)
+        return len(sent)
 
     async def _check(self, order: OrderRecord) -> OrderOutcome:
         try:

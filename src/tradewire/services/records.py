@@ -98,6 +98,7 @@ class OrderRecord:
     price: Decimal | None
     state: OrderState
     check_attempts: int = 0
+    signal_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

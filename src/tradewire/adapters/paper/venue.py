@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, tuple_
 
+from tradewire.adapters.store.db import write_transaction
 from tradewire.adapters.store.tables import paper_balances, paper_orders
 from tradewire.adapters.store.upsert import upsert
 from tradewire.domain.markets import Market, OrderRejected
@@ -126,8 +127,10 @@ class PaperVenue:
         self._recent_max = recent_orders
         self._dirty_wallets: set[tuple[int, str]] = set()
         self._dirty_orders: dict[tuple[int, str], _Order] = {}
+        self._requests: list[tuple[int, OrderRequest, asyncio.Future[_Order]]] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._flush_task: asyncio.Task[None] | None = None
+        self._write_lock = asyncio.Lock()
         self._started = False
 
     # -- life cycle -------------------------------------------------------------------------------
@@ -167,16 +170,19 @@ class PaperVenue:
         return {asset: w.free + w.used for asset, w in self._wallet(account_id).items()}
 
     async def create_order(self, account_id: int, request: OrderRequest) -> ExchangeOrder:
-        """Place an order; a client order id seen before returns the first order (idempotency)."""
+        """Place an order; a client order id seen before returns the first order (idempotency).
+
+        Orders are matched in batches: every order placed in one event-loop turn is checked against
+        the venue's books in one query, matched, and committed in one transaction.
+        """
         key = (account_id, request.client_order_id)
-        existing = self._open.get(key) or self._recent.get(key)
-        if existing is None:
-            existing = await asyncio.to_thread(self._load_order, account_id, request.client_order_id)
-        if existing is not None:
-            return existing.view()
-        order = self._execute(account_id, request)
-        self._remember(order)
-        await self._durable()
+        known = self._open.get(key) or self._recent.get(key)
+        if known is not None:
+            return known.view()
+        future: asyncio.Future[_Order] = asyncio.get_running_loop().create_future()
+        self._requests.append((account_id, request, future))
+        self._schedule_flush()
+        order = await future
         if order.status == "rejected":
             raise ExchangeError(order.reason or "rejected")
         return order.view()
@@ -336,42 +342,86 @@ class PaperVenue:
     # -- durability (group commit) ----------------------------------------------------------------
 
     async def _durable(self) -> None:
-        """Wait until everything changed so far is committed; one transaction per event-loop turn."""
+        """Wait until everything changed so far is committed."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(future)
+        self._schedule_flush()
+        await future
+
+    def _schedule_flush(self) -> None:
         if self._flush_task is None:
             self._flush_task = asyncio.get_running_loop().create_task(self._flush())
-        await future
 
     async def _flush(self) -> None:
         await asyncio.sleep(0)  # let every order placed in this turn join the batch
+        requests, self._requests = self._requests, []
         waiters, self._waiters = self._waiters, []
-        wallets = [
-            {"account_id": a, "asset": asset, "free": w.free, "used": w.used}
-            for a, asset in self._dirty_wallets
-            if (w := self._wallets[a][asset])
-        ]
-        orders = [order.row() for order in self._dirty_orders.values()]
-        self._dirty_wallets, self._dirty_orders = set(), {}
         self._flush_task = None
+        matched: list[tuple[asyncio.Future[_Order], _Order]] = []
+        failure: Exception | None = None
         try:
-            await asyncio.to_thread(self._write, wallets, orders)
+            known = await asyncio.to_thread(
+                self._load_orders, [(a, r.client_order_id) for a, r, _ in requests]
+            )
+            for account_id, request, future in requests:
+                key = (account_id, request.client_order_id)
+                order = self._open.get(key) or self._recent.get(key) or known.get(key)
+                if order is None:
+                    order = self._execute(account_id, request)
+                    self._remember(order)
+                matched.append((future, order))
+            async with self._write_lock:
+                wallets = [
+                    {"account_id": a, "asset": asset, "free": w.free, "used": w.used}
+                    for a, asset in self._dirty_wallets
+                    if (w := self._wallets[a][asset])
+                ]
+                orders = [order.row() for order in self._dirty_orders.values()]
+                self._dirty_wallets, self._dirty_orders = set(), {}
+                await asyncio.to_thread(self._write, wallets, orders)
         except Exception as exc:
             log.exception("paper venue: commit failed; reloading its books")
+            failure = exc
             await asyncio.to_thread(self._load)
             self._recent.clear()
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_exception(OrderOutcomeUnknown(f"paper venue commit failed: {exc}"))
-            return
+        for future, order in matched:
+            if not future.done():
+                if failure is None:
+                    future.set_result(order)
+                else:
+                    future.set_exception(OrderOutcomeUnknown(f"paper venue commit failed: {failure}"))
+        for _account, _request, future in requests:
+            if not future.done():
+                future.set_exception(OrderOutcomeUnknown(f"paper venue commit failed: {failure}"))
         for waiter in waiters:
             if not waiter.done():
-                waiter.set_result(None)
+                if failure is None:
+                    waiter.set_result(None)
+                else:
+                    waiter.set_exception(OrderOutcomeUnknown(f"paper venue commit failed: {failure}"))
 
     def _write(self, wallets: list[dict[str, Any]], orders: list[dict[str, Any]]) -> None:
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             upsert(conn, paper_balances, wallets, ["account_id", "asset"])
             upsert(conn, paper_orders, orders, ["account_id", "client_order_id"])
+
+    def _load_orders(self, keys: list[tuple[int, str]]) -> dict[tuple[int, str], _Order]:
+        """Orders the venue already has for these (account, client order id) keys."""
+        found: dict[tuple[int, str], _Order] = {}
+        if not keys:
+            return found
+        with self._engine.connect() as conn:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                rows = conn.execute(
+                    select(paper_orders).where(
+                        tuple_(paper_orders.c.account_id, paper_orders.c.client_order_id).in_(chunk)
+                    )
+                )
+                for row in rows:
+                    order = _order_from_row(row._mapping)
+                    found[(order.account_id, order.client_order_id)] = order
+        return found
 
     def _load_order(self, account_id: int, client_order_id: str) -> _Order | None:
         with self._engine.connect() as conn:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from tradewire.adapters.store.db import write_transaction
 from tradewire.adapters.store.tables import exchange_accounts, strategies, subscriptions, users
 from tradewire.domain.execution import SubscriptionStatus
 
@@ -40,7 +41,7 @@ class SqlMembers:
 
     def create_user(self, username: str, password_hash: str, now: datetime) -> int:
         try:
-            with self.engine.begin() as conn:
+            with write_transaction(self.engine) as conn:
                 key = conn.execute(
                     users.insert().values(username=username, password_hash=password_hash, created_at=now)
                 ).inserted_primary_key
@@ -50,7 +51,7 @@ class SqlMembers:
         return int(key[0])
 
     def set_password(self, user_id: int, password_hash: str) -> None:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
 
     def user_by_name(self, username: str) -> User | None:
@@ -67,7 +68,7 @@ class SqlMembers:
 
     def create_account(self, values: dict[str, Any]) -> int:
         try:
-            with self.engine.begin() as conn:
+            with write_transaction(self.engine) as conn:
                 key = conn.execute(exchange_accounts.insert().values(values)).inserted_primary_key
         except IntegrityError as exc:
             raise Conflict(f"you already have an account named {values['name']!r}") from exc
@@ -75,7 +76,7 @@ class SqlMembers:
         return int(key[0])
 
     def set_account_secrets(self, account_id: int, secrets: dict[str, str | None]) -> None:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(
                 update(exchange_accounts).where(exchange_accounts.c.id == account_id).values(secrets)
             )
@@ -124,7 +125,7 @@ class SqlMembers:
             return [dict(r._mapping) for r in rows]
 
     def delete_account(self, user_id: int, account_id: int) -> None:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             active = conn.execute(
                 select(func.count())
                 .select_from(subscriptions)
@@ -147,7 +148,7 @@ class SqlMembers:
 
     def create_strategy(self, values: dict[str, Any]) -> int:
         try:
-            with self.engine.begin() as conn:
+            with write_transaction(self.engine) as conn:
                 key = conn.execute(strategies.insert().values(values)).inserted_primary_key
         except IntegrityError as exc:
             raise Conflict(f"the webhook slug {values['slug']!r} is taken") from exc
@@ -155,7 +156,7 @@ class SqlMembers:
         return int(key[0])
 
     def set_strategy_passphrase(self, owner_id: int, strategy_id: int, passphrase_hash: str) -> None:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             result = conn.execute(
                 update(strategies)
                 .where(strategies.c.id == strategy_id, strategies.c.owner_id == owner_id)
@@ -165,7 +166,7 @@ class SqlMembers:
             raise NotFound(f"no strategy {strategy_id} of yours")
 
     def update_strategy(self, owner_id: int, strategy_id: int, values: dict[str, Any]) -> None:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             result = conn.execute(
                 update(strategies)
                 .where(strategies.c.id == strategy_id, strategies.c.owner_id == owner_id)
@@ -220,7 +221,7 @@ class SqlMembers:
 
     def create_subscription(self, values: dict[str, Any]) -> int:
         try:
-            with self.engine.begin() as conn:
+            with write_transaction(self.engine) as conn:
                 key = conn.execute(subscriptions.insert().values(values)).inserted_primary_key
         except IntegrityError as exc:
             raise Conflict("this account is already subscribed to this strategy") from exc
@@ -229,7 +230,7 @@ class SqlMembers:
 
     def create_subscriptions(self, rows: Sequence[dict[str, Any]]) -> None:
         """Many subscriptions in one transaction (demo seeding, benchmarks)."""
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(subscriptions.insert(), list(rows))
 
     def subscriptions(self, user_id: int) -> list[dict[str, Any]]:
@@ -249,7 +250,7 @@ class SqlMembers:
         return _subscription(row._mapping)
 
     def update_subscription(self, user_id: int, subscription_id: int, values: dict[str, Any]) -> None:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             current = conn.execute(
                 select(subscriptions.c.status).where(
                     subscriptions.c.id == subscription_id, subscriptions.c.user_id == user_id

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
+from tradewire.adapters.store.db import write_transaction
 from tradewire.adapters.store.tables import (
     exchange_accounts,
     execution_intents,
@@ -96,7 +97,7 @@ class SqlStore:
             "received_at": signal.received_at,
         }
         try:
-            with self.engine.begin() as conn:
+            with write_transaction(self.engine) as conn:
                 signal_id = conn.execute(signals.insert().values(row)).inserted_primary_key
                 assert signal_id is not None
                 return int(signal_id[0]), True
@@ -148,7 +149,7 @@ class SqlStore:
             }
             for t in targets
         ]
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             insert_ignore(conn, execution_intents, rows, ["signal_id", "subscription_id"])
             conn.execute(
                 update(signals)
@@ -222,7 +223,7 @@ class SqlStore:
         self, rejections: Sequence[Rejection], new_orders: Sequence[NewOrder], now: datetime
     ) -> list[OrderRecord]:
         """Reject intents with their reasons and store new orders (state NEW), in one transaction."""
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             if rejections:
                 conn.execute(
                     update(execution_intents)
@@ -257,7 +258,7 @@ class SqlStore:
         if not order_ids:
             return set()
         claimed: set[int] = set()
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             for chunk in _chunks(list(order_ids), 900):
                 result = conn.execute(
                     update(orders)
@@ -287,8 +288,9 @@ class SqlStore:
 
     def _orders_where(self, conn: Connection, condition: Any, limit: int | None = None) -> list[OrderRecord]:
         query = (
-            select(orders, exchange_accounts.c.exchange)
+            select(orders, exchange_accounts.c.exchange, execution_intents.c.signal_id)
             .join(exchange_accounts, exchange_accounts.c.id == orders.c.account_id)
+            .outerjoin(execution_intents, execution_intents.c.id == orders.c.intent_id)
             .where(condition)
             .order_by(orders.c.id)
         )
@@ -300,7 +302,7 @@ class SqlStore:
         """Apply what exchanges said: order states, new fills, positions, log and intents, atomically."""
         if not outcomes:
             return
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             _Recorder(conn, now).apply(outcomes)
 
 
@@ -411,7 +413,7 @@ class _Recorder:
         self.log_rows.append(
             {
                 "intent_id": order.intent_id,
-                "signal_id": None,
+                "signal_id": order.signal_id,
                 "subscription_id": order.subscription_id,
                 "account_id": order.account_id,
                 "user_id": order.user_id,
@@ -645,6 +647,7 @@ def _order_record(r: Any) -> OrderRecord:
         price=r["price"],
         state=OrderState(r["state"]),
         check_attempts=r["check_attempts"],
+        signal_id=r["signal_id"],
     )
 
 

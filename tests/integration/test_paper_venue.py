@@ -1,0 +1,156 @@
+"""The paper exchange: fills from the price feed, fees, limits, idempotency, durability."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, event
+
+from tests.support import now
+from tradewire.adapters.paper.catalog import demo_markets
+from tradewire.adapters.paper.feed import ReplayFeed
+from tradewire.adapters.paper.venue import PaperVenue
+from tradewire.adapters.store.members import SqlMembers
+from tradewire.domain.orders import OrderRequest, OrderSide, OrderType
+from tradewire.ports import ExchangeError
+
+
+def _venue(engine: Engine, price: str = "50000") -> tuple[PaperVenue, ReplayFeed]:
+    markets = demo_markets()
+    feed = ReplayFeed({}, markets)
+    feed.set_price("BTC/USDT", Decimal(price))
+    return PaperVenue(engine, feed, markets, starting_balance={"USDT": Decimal(10_000)}), feed
+
+
+def _accounts(engine: Engine, count: int) -> list[int]:
+    members = SqlMembers(engine)
+    user = members.create_user("paper-owner", "x", now())
+    return [
+        members.create_account(
+            {
+                "user_id": user,
+                "name": f"p{i}",
+                "exchange": "paper",
+                "mode": "paper",
+                "sandbox": False,
+                "created_at": now(),
+            }
+        )
+        for i in range(count)
+    ]
+
+
+def _buy(
+    client_id: str, amount: str = "0.01", kind: OrderType = OrderType.MARKET, price: str | None = None
+) -> OrderRequest:
+    return OrderRequest(
+        client_id, "BTC/USDT", OrderSide.BUY, kind, Decimal(amount), Decimal(price) if price else None
+    )
+
+
+async def test_a_market_buy_fills_at_the_feed_price_with_the_fee(sqlite_engine: Engine) -> None:
+    [account] = _accounts(sqlite_engine, 1)
+    venue, _ = _venue(sqlite_engine)
+    await venue.start()
+
+    order = await venue.account(account).create_order(_buy("c-1"))
+
+    assert order.status == "closed"
+    assert order.average == Decimal(50000)
+    assert order.trades[0].fee == Decimal("0.5")
+    assert venue.balance(account) == {"USDT": Decimal("9499.5"), "BTC": Decimal("0.01")}
+
+
+async def test_the_same_client_order_id_never_trades_twice(sqlite_engine: Engine) -> None:
+    [account] = _accounts(sqlite_engine, 1)
+    venue, _ = _venue(sqlite_engine)
+    await venue.start()
+
+    first = await venue.account(account).create_order(_buy("c-1"))
+    second = await venue.account(account).create_order(_buy("c-1"))
+    restarted, _ = _venue(sqlite_engine)
+    await restarted.start()
+    third = await restarted.account(account).create_order(_buy("c-1"))
+
+    assert first == second == third
+    assert restarted.balance(account)["BTC"] == Decimal("0.01")
+
+
+async def test_insufficient_balance_is_refused_and_changes_nothing(sqlite_engine: Engine) -> None:
+    [account] = _accounts(sqlite_engine, 1)
+    venue, _ = _venue(sqlite_engine)
+    await venue.start()
+
+    with pytest.raises(ExchangeError, match="insufficient balance"):
+        await venue.account(account).create_order(_buy("c-1", amount="1"))
+
+    assert venue.balance(account) == {"USDT": Decimal(10_000)}
+    assert (await venue.account(account).fetch_order("BTC/USDT", "c-1")) is not None  # known, as rejected
+
+
+async def test_orders_below_minimum_notional_are_refused(sqlite_engine: Engine) -> None:
+    [account] = _accounts(sqlite_engine, 1)
+    venue, _ = _venue(sqlite_engine, price="96388.12")
+    await venue.start()
+
+    with pytest.raises(ExchangeError, match="minimum notional"):
+        await venue.account(account).create_order(_buy("c-1", amount="0.00005"))
+
+
+async def test_a_resting_limit_order_reserves_funds_and_fills_when_the_price_reaches_it(
+    sqlite_engine: Engine,
+) -> None:
+    [account] = _accounts(sqlite_engine, 1)
+    venue, feed = _venue(sqlite_engine)
+    await venue.start()
+
+    placed = await venue.account(account).create_order(_buy("c-1", kind=OrderType.LIMIT, price="49000"))
+    reserved = venue.balance(account)
+    untouched = await venue.match_resting_orders()
+    feed.set_price("BTC/USDT", Decimal("48900"))
+    matched = await venue.match_resting_orders()
+    final = await venue.account(account).fetch_order("BTC/USDT", "c-1")
+
+    assert placed.status == "open"
+    assert reserved["USDT"] == Decimal(10_000)  # free + used
+    assert untouched == 0 and matched == 1
+    assert final is not None and final.status == "closed" and final.average == Decimal(49000)
+    assert venue.balance(account)["USDT"] == Decimal(10_000) - Decimal(490) - Decimal("0.49")
+
+
+async def test_cancelling_releases_the_reserve_and_a_late_cancel_reports_the_fill(
+    sqlite_engine: Engine,
+) -> None:
+    [account] = _accounts(sqlite_engine, 1)
+    venue, feed = _venue(sqlite_engine)
+    await venue.start()
+    exchange = venue.account(account)
+    await exchange.create_order(_buy("c-1", kind=OrderType.LIMIT, price="40000"))
+    await exchange.create_order(_buy("c-2", kind=OrderType.LIMIT, price="45000"))
+
+    canceled = await exchange.cancel_order("BTC/USDT", "c-1")
+    feed.set_price("BTC/USDT", Decimal("44000"))
+    await venue.match_resting_orders()
+    late = await exchange.cancel_order("BTC/USDT", "c-2")
+
+    assert canceled.status == "canceled"
+    assert late.status == "closed"
+    assert venue.balance(account)["BTC"] == Decimal("0.01")
+
+
+async def test_orders_placed_together_are_committed_in_one_transaction(sqlite_engine: Engine) -> None:
+    accounts = _accounts(sqlite_engine, 50)
+    venue, _ = _venue(sqlite_engine)
+    await venue.start()
+    commits: list[int] = []
+    event.listen(sqlite_engine, "commit", lambda _conn: commits.append(1))
+
+    results = await asyncio.gather(*(venue.account(a).create_order(_buy(f"c-{a}")) for a in accounts))
+
+    assert all(r.status == "closed" for r in results)
+    assert len(commits) == 1
+    restarted, _ = _venue(sqlite_engine)
+    await restarted.start()
+    assert all(restarted.balance(a)["BTC"] == Decimal("0.01") for a in accounts)

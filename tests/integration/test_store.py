@@ -1,0 +1,224 @@
+"""The store on SQLite and PostgreSQL: exact money, idempotent writes, one order per intent."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
+
+from tests.support import now, seed_marketplace
+from tradewire.adapters.store.sql import SqlStore
+from tradewire.adapters.store.tables import execution_intents, fills, orders, positions, signals
+from tradewire.domain.execution import LogStatus, Sizing, SizingMode
+from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderState, OrderType, Trade
+from tradewire.domain.signals import SignalAction
+from tradewire.services.records import NewOrder, NewSignal, OrderOutcome, Rejection, SubscriptionTarget
+
+
+def _signal(strategy_id: int, key: str = "k1") -> NewSignal:
+    return NewSignal(
+        strategy_id=strategy_id,
+        dedup_key=key,
+        action=SignalAction.BUY,
+        ticker="BTCUSDT",
+        symbol="BTC/USDT",
+        contracts=Decimal("0.001234567"),
+        price=Decimal("96388.12"),
+        signal_time=None,
+        details={"ticker": "BTCUSDT"},
+        received_at=now(),
+    )
+
+
+def _count(engine: Engine, table: object) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
+
+
+def _routed(engine: Engine, subscribers: int = 3) -> tuple[SqlStore, int, list[SubscriptionTarget]]:
+    seeded = seed_marketplace(engine, [{} for _ in range(subscribers)])
+    store = SqlStore(engine)
+    signal_id, _ = store.insert_signal(_signal(seeded.strategy_id))
+    targets = store.active_targets(seeded.strategy_id)
+    store.create_intents(signal_id, targets, now())
+    return store, signal_id, targets
+
+
+def _filled(amount: str, price: str, trade_id: str = "t-1", status: str = "closed") -> ExchangeOrder:
+    return ExchangeOrder(
+        exchange_order_id="x-1",
+        client_order_id="c",
+        symbol="BTC/USDT",
+        side=OrderSide.BUY,
+        type=OrderType.MARKET,
+        status=status,
+        amount=Decimal(amount),
+        filled=Decimal(amount),
+        average=Decimal(price),
+        price=None,
+        trades=(
+            Trade(trade_id, Decimal(amount), Decimal(price), Decimal("0.01"), "USDT", 1_700_000_000_000),
+        ),
+    )
+
+
+def _ordered(store: SqlStore, signal_id: int) -> list:  # type: ignore[type-arg]
+    work = store.pending_work(signal_id)
+    new_orders = [
+        NewOrder(w, f"tw-{w.intent_id:010d}", OrderSide.BUY, OrderType.MARKET, Decimal("0.001"), None)
+        for w in work
+    ]
+    return store.save_decisions([], new_orders, now())
+
+
+def test_a_signal_delivered_twice_is_stored_once(engine: Engine) -> None:
+    seeded = seed_marketplace(engine, [{}])
+    store = SqlStore(engine)
+
+    first = store.insert_signal(_signal(seeded.strategy_id))
+    second = store.insert_signal(_signal(seeded.strategy_id))
+
+    assert first == (first[0], True)
+    assert second == (first[0], False)
+    assert _count(engine, signals) == 1
+
+
+def test_money_round_trips_exactly(engine: Engine) -> None:
+    seeded = seed_marketplace(engine, [{}])
+    store = SqlStore(engine)
+
+    signal_id, _ = store.insert_signal(_signal(seeded.strategy_id))
+
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(signals.c.contracts, signals.c.price).where(signals.c.id == signal_id)
+        ).one()
+    assert row.contracts == Decimal("0.001234567")
+    assert row.price == Decimal("96388.12")
+
+
+def test_routing_twice_creates_one_intent_per_subscription(engine: Engine) -> None:
+    store, signal_id, targets = _routed(engine)
+
+    store.create_intents(signal_id, targets, now())
+
+    assert _count(engine, execution_intents) == len(targets) == 3
+    assert store.unrouted_signal_ids() == []
+
+
+def test_an_intent_gets_at_most_one_order_and_one_claim(engine: Engine) -> None:
+    store, signal_id, _ = _routed(engine)
+    work = store.pending_work(signal_id)
+    records = _ordered(store, signal_id)
+
+    replay = [
+        NewOrder(w, f"other-{w.intent_id}", OrderSide.BUY, OrderType.MARKET, Decimal(1), None) for w in work
+    ]
+    again = store.save_decisions([], replay, now())
+    first_claim = store.claim_for_submission([r.order_id for r in records], now())
+    second_claim = store.claim_for_submission([r.order_id for r in records], now())
+
+    assert len(records) == 3
+    assert {r.client_order_id for r in again} == {r.client_order_id for r in records}
+    assert _count(engine, orders) == 3
+    assert first_claim == {r.order_id for r in records}
+    assert second_claim == set()
+    assert store.pending_work(signal_id) == []
+
+
+def test_the_same_exchange_answer_recorded_twice_counts_once(engine: Engine) -> None:
+    store, signal_id, _ = _routed(engine, subscribers=1)
+    [record] = _ordered(store, signal_id)
+    store.claim_for_submission([record.order_id], now())
+    outcome = OrderOutcome(record, exchange_order=_filled("0.001", "96388.12"))
+
+    store.record_outcomes([outcome], now())
+    store.record_outcomes([outcome], now())
+
+    assert _count(engine, fills) == 1
+    with engine.connect() as conn:
+        position = conn.execute(select(positions)).one()
+        order = conn.execute(select(orders)).one()
+    assert position.amount == Decimal("0.001")
+    assert position.avg_entry == Decimal("96388.12")
+    assert order.state == OrderState.FILLED.value
+    assert order.next_check_at is None
+
+
+def test_a_stale_answer_cannot_move_a_filled_order_back(engine: Engine) -> None:
+    store, signal_id, _ = _routed(engine, subscribers=1)
+    [record] = _ordered(store, signal_id)
+    store.claim_for_submission([record.order_id], now())
+    store.record_outcomes([OrderOutcome(record, exchange_order=_filled("0.001", "100"))], now())
+
+    stale = _filled("0.001", "100", status="open")
+    store.record_outcomes([OrderOutcome(record, exchange_order=stale)], now())
+
+    with engine.connect() as conn:
+        assert conn.execute(select(orders.c.state)).scalar_one() == OrderState.FILLED.value
+
+
+def test_an_unknown_outcome_keeps_the_order_submitted_with_a_next_check(engine: Engine) -> None:
+    store, signal_id, _ = _routed(engine, subscribers=1)
+    [record] = _ordered(store, signal_id)
+    store.claim_for_submission([record.order_id], now())
+
+    store.record_outcomes([OrderOutcome(record, unknown_reason="outcome unknown: timeout")], now())
+
+    with engine.connect() as conn:
+        order = conn.execute(select(orders)).one()
+    assert order.state == OrderState.SUBMITTED.value
+    assert order.next_check_at is not None
+    assert store.due_orders(now() + timedelta(minutes=5))[0].order_id == record.order_id
+
+
+def test_rejections_are_stored_with_their_reason(engine: Engine) -> None:
+    store, signal_id, _ = _routed(engine, subscribers=2)
+    work = store.pending_work(signal_id)
+
+    store.save_decisions([Rejection(w, "below minimum notional", LogStatus.SKIPPED) for w in work], [], now())
+
+    with engine.connect() as conn:
+        rows = conn.execute(select(execution_intents.c.status, execution_intents.c.reason)).all()
+    assert {(r.status, r.reason) for r in rows} == {("rejected", "below minimum notional")}
+
+
+def test_only_one_open_position_per_subscription_and_symbol(engine: Engine) -> None:
+    seeded = seed_marketplace(engine, [{}])
+    row = {
+        "account_id": seeded.account_ids[0],
+        "subscription_id": seeded.subscription_ids[0],
+        "user_id": seeded.subscriber_ids[0],
+        "mode": "paper",
+        "symbol": "BTC/USDT",
+        "side": "long",
+        "status": "open",
+        "amount": Decimal(1),
+        "avg_entry": Decimal(1),
+        "cost_basis": Decimal(1),
+        "realized_pnl": Decimal(0),
+        "fees": Decimal(0),
+        "opened_at": now(),
+        "updated_at": now(),
+    }
+    with engine.begin() as conn:
+        conn.execute(positions.insert().values(row))
+        conn.execute(positions.insert().values({**row, "status": "closed"}))
+
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(positions.insert().values(row))
+
+
+def test_sizing_is_read_back_from_the_subscription(engine: Engine) -> None:
+    seeded = seed_marketplace(engine, [{"sizing_mode": "equity_pct", "sizing_value": "2.5"}])
+    store = SqlStore(engine)
+    signal_id, _ = store.insert_signal(_signal(seeded.strategy_id))
+    store.create_intents(signal_id, store.active_targets(seeded.strategy_id), now())
+
+    [work] = store.pending_work(signal_id)
+
+    assert work.sizing == Sizing(SizingMode.EQUITY_PCT, Decimal("2.5"))
+    assert work.contracts == Decimal("0.001234567")

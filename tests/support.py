@@ -1,0 +1,163 @@
+"""Helpers the tests share: seeding marketplace records fast, and serving a runtime over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from sqlalchemy import Engine
+
+from tradewire.adapters.passwords import hash_secret
+from tradewire.adapters.store.members import SqlMembers
+from tradewire.config import Settings
+from tradewire.runtime import Runtime, build_runtime
+
+# Hashing is deliberately slow; tests that create many users share one hash of this password.
+PASSWORD = "correct horse battery"
+_PASSWORD_HASH = hash_secret(PASSWORD)
+PASSPHRASE = "abcdefgh"
+_PASSPHRASE_HASH = hash_secret(PASSPHRASE)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Seeded:
+    provider_id: int
+    strategy_id: int
+    slug: str
+    subscriber_ids: list[int]
+    account_ids: list[int]
+    subscription_ids: list[int]
+
+
+def seed_marketplace(
+    engine: Engine,
+    subscriptions: list[dict[str, Any]],
+    slug: str = "tv-test",
+) -> Seeded:
+    """A provider with a webhook strategy (passphrase 'abcdefgh') and one subscriber per entry.
+
+    Each entry may set sizing_mode, sizing_value, pairs and status.
+    """
+    members = SqlMembers(engine)
+    provider_id = members.create_user(f"provider-{slug}", _PASSWORD_HASH, now())
+    strategy_id = members.create_strategy(
+        {
+            "owner_id": provider_id,
+            "slug": slug,
+            "name": f"Strategy {slug}",
+            "description": "",
+            "source": "tradingview",
+            "passphrase_hash": _PASSPHRASE_HASH,
+            "is_public": True,
+            "created_at": now(),
+        }
+    )
+    users, accounts, rows = [], [], []
+    for number, spec in enumerate(subscriptions, start=1):
+        user_id = members.create_user(f"{slug}-sub{number}", _PASSWORD_HASH, now())
+        account_id = members.create_account(
+            {
+                "user_id": user_id,
+                "name": "paper",
+                "exchange": "paper",
+                "mode": "paper",
+                "sandbox": False,
+                "created_at": now(),
+            }
+        )
+        users.append(user_id)
+        accounts.append(account_id)
+        rows.append(
+            {
+                "user_id": user_id,
+                "strategy_id": strategy_id,
+                "account_id": account_id,
+                "status": spec.get("status", "ACTIVE"),
+                "pairs": spec.get("pairs"),
+                "sizing_mode": spec.get("sizing_mode", "fixed_quote"),
+                "sizing_value": Decimal(str(spec.get("sizing_value", "100"))),
+                "created_at": now(),
+                "updated_at": now(),
+            }
+        )
+    members.create_subscriptions(rows)
+    subscription_ids = [s["id"] for u in users for s in members.subscriptions(u)]
+    return Seeded(provider_id, strategy_id, slug, users, accounts, subscription_ids)
+
+
+def make_runtime(tmp_path: Path, database_url: str | None = None, **overrides: Any) -> Runtime:
+    settings = Settings(
+        var_dir=tmp_path / "var",
+        database_url=database_url or "",
+        data_dir=tmp_path / "no-data",  # simulated prices unless a test pins them
+        feed_interval_s=3600,
+        reconcile_interval_s=0.2,
+        **overrides,
+    )
+    return build_runtime(settings)
+
+
+def pin_prices(runtime: Runtime, prices: dict[str, str]) -> None:
+    for symbol, price in prices.items():
+        runtime.feed.set_price(symbol, Decimal(price))
+
+
+class ServedRuntime:
+    """A runtime served by uvicorn on 127.0.0.1 in a background thread: real HTTP, real lifespan."""
+
+    def __init__(self, runtime: Runtime, port: int) -> None:
+        from tradewire.api.app import create_app
+
+        self.runtime = runtime
+        self.url = f"http://127.0.0.1:{port}"
+        config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_config=None)
+        self.server = uvicorn.Server(config)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.loop.run_until_complete(self.server.serve())
+
+    def __enter__(self) -> ServedRuntime:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until the trading loop has handled every signal received so far."""
+        assert self.loop is not None
+        future = asyncio.run_coroutine_threadsafe(self.runtime.bus.drain(), self.loop)
+        future.result(timeout)
+
+    def run(self, coro: Any, timeout: float = 10.0) -> Any:
+        """Run a coroutine on the server's loop (the paper venue lives there)."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def token(self, username: str, password: str = PASSWORD) -> dict[str, str]:
+        response = httpx.post(
+            f"{self.url}/api/v1/auth/token", data={"username": username, "password": password}
+        )
+        response.raise_for_status()
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
