@@ -139,7 +139,7 @@ async def update_strategy(
 ) -> StrategyOut:
     values = body.model_dump(exclude_none=True)
     if not values:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "nothing to change")
+        raise HTTPException(422, "nothing to change")
     await _db(runtime.members.update_strategy, user.id, strategy_id, values)
     return _strategy_out(request, await _db(runtime.members.strategy, user.id, strategy_id))
 
@@ -176,7 +176,7 @@ async def create_account(body: AccountCreate, runtime: RuntimeDep, user: Current
     box = runtime.secret_box
     if body.mode == "live" and box is None:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            422,
             "live accounts need TRADEWIRE_ENCRYPTION_KEY set on the server to encrypt their API keys",
         )
     values = {
@@ -240,7 +240,7 @@ async def subscribe(body: SubscriptionCreate, runtime: RuntimeDep, user: Current
     await _db(runtime.members.account, user.id, body.account_id)
     unknown = [p for p in body.pairs or [] if p not in runtime.catalog]
     if unknown:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"unknown pairs: {unknown}")
+        raise HTTPException(422, f"unknown pairs: {unknown}")
     now = runtime.clock.now()
     values = {
         "user_id": user.id,
@@ -278,14 +278,14 @@ async def update_subscription(
     if body.pairs is not None:
         unknown = [p for p in body.pairs if p not in runtime.catalog]
         if unknown:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"unknown pairs: {unknown}")
+            raise HTTPException(422, f"unknown pairs: {unknown}")
         values["pairs"] = body.pairs
     if body.all_pairs:
         values["pairs"] = None
     if body.sizing_mode is not None:
         values.update(sizing_mode=body.sizing_mode.value, sizing_value=body.sizing_value)
     if not values:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "nothing to change")
+        raise HTTPException(422, "nothing to change")
     values["updated_at"] = runtime.clock.now()
     await _db(runtime.members.update_subscription, user.id, subscription_id, values)
     return SubscriptionOut(**await _db(runtime.members.subscription, user.id, subscription_id))

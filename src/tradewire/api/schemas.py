@@ -5,14 +5,23 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
 from tradewire.domain.execution import SizingMode, SubscriptionStatus
+from tradewire.domain.money import fmt
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
 SYMBOL = re.compile(r"^[A-Z0-9]{1,16}/[A-Z0-9]{1,16}(:[A-Z0-9]{1,16})?$")
+
+
+def _plain(value: Decimal) -> str:
+    return fmt(value) or "0"
+
+
+# Money in responses: an exact decimal string without exponent ("10000", never "1E+4").
+Money = Annotated[Decimal, PlainSerializer(_plain, return_type=str, when_used="json")]
 
 
 class Strict(BaseModel):
@@ -66,8 +75,8 @@ class AccountOut(BaseModel):
 
 class BalanceOut(BaseModel):
     account_id: int
-    balances: dict[str, Decimal]
-    equity: Decimal | None
+    balances: dict[str, Money]
+    equity: Money | None
     quote: str
 
 
@@ -169,7 +178,7 @@ class SubscriptionOut(BaseModel):
     status: SubscriptionStatus
     pairs: list[str] | None
     sizing_mode: SizingMode
-    sizing_value: Decimal
+    sizing_value: Money
     created_at: datetime
     updated_at: datetime
 
@@ -189,8 +198,8 @@ class SignalOut(BaseModel):
     action: str
     ticker: str
     symbol: str
-    contracts: Decimal | None
-    price: Decimal | None
+    contracts: Money | None
+    price: Money | None
     signal_time: datetime | None
     details: dict[str, Any]
     received_at: datetime
@@ -224,12 +233,12 @@ class OrderOut(BaseModel):
     symbol: str
     side: str
     type: str
-    amount: Decimal
-    price: Decimal | None
+    amount: Money
+    price: Money | None
     state: str
-    filled: Decimal
-    average: Decimal | None
-    fee: Decimal
+    filled: Money
+    average: Money | None
+    fee: Money
     fee_currency: str | None
     reason: str | None
     created_at: datetime
@@ -244,13 +253,13 @@ class PositionOut(BaseModel):
     symbol: str
     side: str
     status: str
-    amount: Decimal
-    avg_entry: Decimal
-    realized_pnl: Decimal
-    fees: Decimal
-    net_realized_pnl: Decimal
-    mark_price: Decimal | None
-    unrealized_pnl: Decimal | None
+    amount: Money
+    avg_entry: Money
+    realized_pnl: Money
+    fees: Money
+    net_realized_pnl: Money
+    mark_price: Money | None
+    unrealized_pnl: Money | None
     close_reason: str | None
     opened_at: datetime
     closed_at: datetime | None
@@ -274,12 +283,12 @@ class MarketOut(BaseModel):
     id: str
     base: str
     quote: str
-    price: Decimal | None
+    price: Money | None
     price_source: str
     simulated: bool
-    amount_step: Decimal
-    price_step: Decimal
-    min_cost: Decimal | None
+    amount_step: Money
+    price_step: Money
+    min_cost: Money | None
 
 
 def _check_pairs(value: list[str] | None) -> list[str] | None:

@@ -28,7 +28,7 @@ async def tradingview_alert(
     """Take an alert exactly as TradingView sends it (JSON or plain text)."""
     body = await request.body()
     if len(body) > MAX_BODY:
-        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY} bytes")
+        raise HTTPException(413, f"body over {MAX_BODY} bytes")
     try:
         result = await runtime.ingest.receive_tradingview(
             slug, body, request.headers.get("content-type"), passphrase

@@ -10,7 +10,7 @@ from sqlalchemy import DateTime, Numeric, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from tradewire.domain.money import fmt
+from tradewire.domain.money import fmt, normalize
 
 
 class Money(TypeDecorator[Decimal]):
@@ -34,8 +34,7 @@ class Money(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        result = value if isinstance(value, Decimal) else Decimal(str(value))
-        return result.normalize() if result != 0 else Decimal(0)
+        return normalize(value if isinstance(value, Decimal) else Decimal(str(value)))
 
 
 class UTCDateTime(TypeDecorator[datetime]):

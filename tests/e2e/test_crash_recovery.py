@@ -1,0 +1,138 @@
+"""Kill the real server at each dangerous gap, restart it, and find every order placed exactly once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+
+BIN = Path(sys.executable).with_name("tradewire")
+ALERT = {
+    "passphrase": None,
+    "time": "2025-01-15T14:30:05Z",
+    "ticker": "BINANCE:BTCUSDT",
+    "action": "buy",
+    "contracts": "0.001",
+}
+SUBSCRIBERS = 5
+FAILPOINTS = ["after_signal_stored", "after_intents", "after_orders_stored", "after_orders_sent"]
+
+
+def _env(var_dir: Path, failpoint: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWIRE_")}
+    env.update(
+        TRADEWIRE_VAR_DIR=str(var_dir),
+        TRADEWIRE_DATA_DIR=str(var_dir / "no-candles"),  # seeded simulated prices
+        TRADEWIRE_FEED_INTERVAL_S="3600",
+        TRADEWIRE_RECONCILE_INTERVAL_S="0.5",
+        TRADEWIRE_CONFIG=str(var_dir / "absent.toml"),
+    )
+    if failpoint:
+        env["TRADEWIRE_FAILPOINT"] = failpoint
+    return env
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("server did not become healthy")
+
+
+def _rows(db: Path, query: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(query).fetchall()
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("failpoint", FAILPOINTS)
+def test_a_crash_at_any_step_is_finished_once_on_restart(
+    failpoint: str, tmp_path: Path, processes: list[subprocess.Popen[str]]
+) -> None:
+    # Arrange: the demo, armed to die at the failpoint.
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    demo = subprocess.Popen(
+        [str(BIN), "demo", "--json", "--subscribers", str(SUBSCRIBERS), "--port", str(port)],
+        env=_env(tmp_path, failpoint),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    processes.append(demo)
+    assert demo.stdout is not None
+    info = json.loads(demo.stdout.readline())
+    _wait_healthy(url, demo)
+    alert = {**ALERT, "passphrase": info["passphrase"]}
+
+    # Act: the alert kills it; a restart without the failpoint recovers; TradingView's retry arrives.
+    try:
+        httpx.post(info["webhook_url"], json=alert, timeout=10)
+    except httpx.HTTPError:
+        assert failpoint == "after_signal_stored"  # died before answering
+    assert demo.wait(20) == 137
+    server = subprocess.Popen(
+        [str(BIN), "serve", "--port", str(port)],
+        env=_env(tmp_path, None),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    processes.append(server)
+    _wait_healthy(url, server)
+    retry = httpx.post(info["webhook_url"], json=alert, timeout=10)
+    db = tmp_path / "tradewire.db"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        unsettled = _rows(db, "SELECT count(*) FROM orders WHERE state NOT IN ('filled')")[0][0]
+        placed = _rows(db, "SELECT count(*) FROM orders")[0][0]
+        if placed == SUBSCRIBERS and unsettled == 0:
+            break
+        time.sleep(0.2)
+
+    # Assert: one signal, one intent per subscriber, one order per intent, sent once, filled once.
+    assert retry.status_code == 202 and retry.json()["duplicate"] is True
+    assert _rows(db, "SELECT count(*) FROM signals") == [(1,)]
+    assert _rows(db, "SELECT status, count(*) FROM execution_intents GROUP BY status") == [
+        ("done", SUBSCRIBERS)
+    ]
+    per_intent = _rows(db, "SELECT intent_id, count(*), min(state) FROM orders GROUP BY intent_id")
+    assert len(per_intent) == SUBSCRIBERS
+    assert all(count == 1 and state == "filled" for _, count, state in per_intent)
+    assert _rows(db, "SELECT count(*), count(DISTINCT client_order_id) FROM paper_orders") == [
+        (SUBSCRIBERS, SUBSCRIBERS)
+    ]
+    assert _rows(db, "SELECT count(*) FROM fills") == [(SUBSCRIBERS,)]
+    assert _rows(db, "SELECT count(*) FROM positions WHERE status = 'open'") == [(SUBSCRIBERS,)]
+    assert _rows(db, "SELECT count(*) FROM positions WHERE amount = '0.001'")[0][0] >= 1
