@@ -40,7 +40,7 @@ def test_to_decimal_reads_floats_through_their_shortest_repr(value: float, expec
 def test_to_decimal_does_not_use_the_binary_expansion_of_a_float() -> None:
     result = to_decimal(0.1)
 
-    assert result != Decimal(0.1)
+    assert result != Decimal.from_float(0.1)
     assert result == Decimal("0.1")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
@@ -52,23 +52,23 @@ class Position:
         if side is OrderSide.BUY:
             new_amount = self.amount + amount
             cost_basis = self.cost_basis + amount * price
-            return replace(
-                self,
+            return Position(
+                symbol=self.symbol,
                 amount=new_amount,
-                cost_basis=cost_basis,
                 avg_entry=cost_basis / new_amount,
+                cost_basis=cost_basis,
+                realized_pnl=self.realized_pnl,
                 fees=self.fees + fee,
-                status=PositionStatus.OPEN,
-                close_reason=None,
             )
         if amount > self.amount:
             raise ValueError(f"cannot sell {amount} of a {self.amount} {self.symbol} position")
         remaining = self.amount - amount
         realized = self.realized_pnl + (price - self.avg_entry) * amount
         closed = remaining == 0
-        return replace(
-            self,
+        return Position(
+            symbol=self.symbol,
             amount=remaining,
+            avg_entry=self.avg_entry,
             cost_basis=ZERO if closed else self.avg_entry * remaining,
             realized_pnl=realized,
             fees=self.fees + fee,

@@ -20,9 +20,9 @@ from typing import Any
 
 from sqlalchemy import Engine, select, tuple_
 
+from tradewire.adapters.store import bulk
 from tradewire.adapters.store.db import write_transaction
 from tradewire.adapters.store.tables import paper_balances, paper_orders
-from tradewire.adapters.store.upsert import upsert
 from tradewire.domain.markets import Market, OrderRejected
 from tradewire.domain.money import ZERO
 from tradewire.domain.orders import ExchangeOrder, OrderRequest, OrderSide, OrderType, Trade
@@ -402,8 +402,8 @@ class PaperVenue:
 
     def _write(self, wallets: list[dict[str, Any]], orders: list[dict[str, Any]]) -> None:
         with write_transaction(self._engine) as conn:
-            upsert(conn, paper_balances, wallets, ["account_id", "asset"])
-            upsert(conn, paper_orders, orders, ["account_id", "client_order_id"])
+            bulk.insert(conn, paper_balances, wallets, update_conflicts_on=["account_id", "asset"])
+            bulk.insert(conn, paper_orders, orders, update_conflicts_on=["account_id", "client_order_id"])
 
     def _load_orders(self, keys: list[tuple[int, str]]) -> dict[tuple[int, str], _Order]:
         """Orders the venue already has for these (account, client order id) keys."""

@@ -230,6 +230,8 @@ class SqlMembers:
 
     def create_subscriptions(self, rows: Sequence[dict[str, Any]]) -> None:
         """Many subscriptions in one transaction (demo seeding, benchmarks)."""
+        if not rows:
+            return  # an empty executemany would insert one row of defaults
         with write_transaction(self.engine) as conn:
             conn.execute(subscriptions.insert(), list(rows))
 

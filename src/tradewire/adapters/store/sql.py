@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
+from tradewire.adapters.store import bulk
 from tradewire.adapters.store.db import write_transaction
 from tradewire.adapters.store.tables import (
     exchange_accounts,
@@ -29,7 +29,6 @@ from tradewire.adapters.store.tables import (
     strategies,
     subscriptions,
 )
-from tradewire.adapters.store.upsert import insert_ignore
 from tradewire.domain.execution import IntentStatus, LogStatus, Sizing, SizingMode, SubscriptionStatus
 from tradewire.domain.money import ZERO, fmt
 from tradewire.domain.orders import (
@@ -150,7 +149,7 @@ class SqlStore:
             for t in targets
         ]
         with write_transaction(self.engine) as conn:
-            insert_ignore(conn, execution_intents, rows, ["signal_id", "subscription_id"])
+            bulk.insert(conn, execution_intents, rows, ignore_conflicts_on=["signal_id", "subscription_id"])
             conn.execute(
                 update(signals)
                 .where(signals.c.id == signal_id, signals.c.status == "received")
@@ -234,23 +233,24 @@ class SqlStore:
                     .values(status=IntentStatus.REJECTED.value, reason=bindparam("why"), updated_at=now),
                     [{"iid": r.item.intent_id, "why": r.reason} for r in rejections],
                 )
-                conn.execute(
-                    execution_log.insert(),
+                bulk.insert(
+                    conn,
+                    execution_log,
                     [_log_row(r.item, r.log_status, r.reason, None, None, now) for r in rejections],
                 )
             if not new_orders:
                 return []
             rows = [_order_row(o, now) for o in new_orders]
-            insert_ignore(conn, orders, rows, ["intent_id"])
-            conn.execute(
-                update(execution_intents)
-                .where(
-                    execution_intents.c.id == bindparam("iid"),
-                    execution_intents.c.status == IntentStatus.CREATED.value,
+            bulk.insert(conn, orders, rows, ignore_conflicts_on=["intent_id"])
+            for chunk in _chunks([o.item.intent_id for o in new_orders], 900):
+                conn.execute(
+                    update(execution_intents)
+                    .where(
+                        execution_intents.c.id.in_(chunk),
+                        execution_intents.c.status == IntentStatus.CREATED.value,
+                    )
+                    .values(status=IntentStatus.ORDERED.value, updated_at=now)
                 )
-                .values(status=IntentStatus.ORDERED.value, updated_at=now),
-                [{"iid": o.item.intent_id} for o in new_orders],
-            )
             return self._orders_where(conn, orders.c.intent_id.in_([o.item.intent_id for o in new_orders]))
 
     def claim_for_submission(self, order_ids: Sequence[int], now: datetime) -> set[int]:
@@ -326,52 +326,44 @@ class _Recorder:
             state = current.get(outcome.order.order_id)
             if state is None:
                 continue
-            self._one(replace(outcome.order, state=state), outcome, seen_trades)
+            self._one(outcome.order, state, outcome, seen_trades)
         self._write()
 
-    def _one(self, order: OrderRecord, outcome: OrderOutcome, seen: set[tuple[int, str]]) -> None:
+    def _one(
+        self, order: OrderRecord, state: OrderState, outcome: OrderOutcome, seen: set[tuple[int, str]]
+    ) -> None:
+        """Apply one outcome; `state` is the order's state in the database now (the record may be older)."""
         if outcome.unknown_reason is not None:
             attempts = order.check_attempts + 1
             self.order_updates.append(
-                _order_update(
-                    order, state=order.state, attempts=attempts, now=self.now, reason=outcome.unknown_reason
-                )
+                _order_update(order.order_id, state, attempts, self.now, outcome.unknown_reason)
             )
             if order.check_attempts == 0:
                 self._log(order, LogStatus.PENDING, outcome.unknown_reason, outcome.response)
             return
-        if outcome.rejected_reason is not None or outcome.exchange_order is None:
+        view = outcome.exchange_order
+        if outcome.rejected_reason is not None or view is None:
             reason = outcome.rejected_reason or "rejected by the exchange"
-            if not self._allowed(order, OrderState.REJECTED):
+            if not _allowed(order, state, OrderState.REJECTED):
                 return
             self.order_updates.append(
-                _order_update(
-                    order,
-                    state=OrderState.REJECTED,
-                    attempts=order.check_attempts,
-                    now=self.now,
-                    reason=reason,
-                )
+                _order_update(order.order_id, OrderState.REJECTED, order.check_attempts, self.now, reason)
             )
             self._log(order, LogStatus.FAILED, reason, outcome.response)
             self._intent(order, IntentStatus.FAILED, reason)
             return
-        view = outcome.exchange_order
         target = view.state
-        if not self._allowed(order, target):
+        if not _allowed(order, state, target):
             return
-        fee = sum((t.fee for t in view.trades), ZERO)
-        update_row = _order_update(
-            order, state=target, attempts=order.check_attempts + 1, now=self.now, reason=view.reason
-        )
-        update_row.update(
+        row = _order_update(order.order_id, target, order.check_attempts + 1, self.now, view.reason)
+        row.update(
             exchange_order_id=view.exchange_order_id,
             filled=view.filled,
             average=view.average,
-            fee=fee,
+            fee=sum((t.fee for t in view.trades), ZERO),
             fee_currency=view.trades[0].fee_currency if view.trades else None,
         )
-        self.order_updates.append(update_row)
+        self.order_updates.append(row)
         for trade in view.trades:
             if (order.order_id, trade.trade_id) in seen:
                 continue
@@ -385,29 +377,15 @@ class _Recorder:
                     "price": trade.price,
                     "fee": trade.fee,
                     "fee_currency": trade.fee_currency,
-                    "executed_at": datetime.fromtimestamp(trade.timestamp_ms / 1000, tz=self.now.tzinfo),
+                    "executed_at": datetime.fromtimestamp(trade.timestamp_ms / 1000, tz=UTC),
                 }
             )
             self.position_fills.append((order, trade.amount, trade.price, trade.fee))
-        if target != order.state:
+        if target != state:
             status, text = _log_verdict(target, view)
             self._log(order, status, text, outcome.response)
             if target.is_terminal:
                 self._intent(order, IntentStatus.FAILED if view.filled == 0 else IntentStatus.DONE, text)
-
-    def _allowed(self, order: OrderRecord, target: OrderState) -> bool:
-        try:
-            transition(order.state, target)
-        except IllegalTransition as exc:
-            log.warning(
-                "order %s (client %s): %s; keeping %s",
-                order.order_id,
-                order.client_order_id,
-                exc,
-                order.state.value,
-            )
-            return False
-        return True
 
     def _log(self, order: OrderRecord, status: LogStatus, reason: str, response: dict[str, Any]) -> None:
         self.log_rows.append(
@@ -450,24 +428,26 @@ class _Recorder:
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for row in self.order_updates:
             groups.setdefault(tuple(row), []).append(row)
-        for columns, rows in groups.items():
-            conn.execute(
-                update(orders)
-                .where(orders.c.id == bindparam("oid"))
-                .values({k: bindparam(k) for k in columns if k != "oid"}),
-                rows,
-            )
-        if self.fill_rows:
-            conn.execute(fills.insert(), self.fill_rows)
+        for rows in groups.values():
+            bulk.update_by(conn, orders, "id", rows)
+        bulk.insert(conn, fills, self.fill_rows)
         self._apply_positions()
-        if self.log_rows:
-            conn.execute(execution_log.insert(), self.log_rows)
-        if self.intent_updates:
+        bulk.insert(conn, execution_log, self.log_rows)
+        done = [u["iid"] for u in self.intent_updates if u["st"] == IntentStatus.DONE.value]
+        failed = [u for u in self.intent_updates if u["st"] != IntentStatus.DONE.value]
+        for chunk in _chunks(done, 900):
+            # The fill is in the execution log; the intent only records that it is done.
+            conn.execute(
+                update(execution_intents)
+                .where(execution_intents.c.id.in_(chunk))
+                .values(status=IntentStatus.DONE.value, updated_at=self.now)
+            )
+        if failed:
             conn.execute(
                 update(execution_intents)
                 .where(execution_intents.c.id == bindparam("iid"))
                 .values(status=bindparam("st"), reason=bindparam("why"), updated_at=self.now),
-                self.intent_updates,
+                failed,
             )
 
     def _apply_positions(self) -> None:
@@ -516,17 +496,21 @@ class _Recorder:
                 )
                 inserts.append(row)
             else:
-                row["pid"] = position_id
+                row["id"] = position_id
                 updates.append(row)
-        if inserts:
-            self.conn.execute(positions.insert(), inserts)
-        if updates:
-            self.conn.execute(
-                update(positions)
-                .where(positions.c.id == bindparam("pid"))
-                .values({k: bindparam(k) for k in updates[0] if k != "pid"}),
-                updates,
-            )
+        bulk.insert(self.conn, positions, inserts)
+        bulk.update_by(self.conn, positions, "id", updates)
+
+
+def _allowed(order: OrderRecord, state: OrderState, target: OrderState) -> bool:
+    try:
+        transition(state, target)
+    except IllegalTransition as exc:
+        log.warning(
+            "order %s (client %s): %s; keeping %s", order.order_id, order.client_order_id, exc, state.value
+        )
+        return False
+    return True
 
 
 def _log_verdict(state: OrderState, view: Any) -> tuple[LogStatus, str]:
@@ -547,18 +531,14 @@ def _log_verdict(state: OrderState, view: Any) -> tuple[LogStatus, str]:
 
 
 def _order_update(
-    order: OrderRecord, state: OrderState, attempts: int, now: datetime, reason: str | None
+    order_id: int, state: OrderState, attempts: int, now: datetime, reason: str | None
 ) -> dict[str, Any]:
     next_check = None
     if not state.is_terminal:
-        delay = (
-            OPEN_CHECK_S
-            if state in (OrderState.OPEN, OrderState.PARTIALLY_FILLED)
-            else next_check_delay_s(attempts)
-        )
-        next_check = now + timedelta(seconds=delay)
+        resting = state in (OrderState.OPEN, OrderState.PARTIALLY_FILLED)
+        next_check = now + timedelta(seconds=OPEN_CHECK_S if resting else next_check_delay_s(attempts))
     return {
-        "oid": order.order_id,
+        "id": order_id,
         "state": state.value,
         "check_attempts": attempts,
         "next_check_at": next_check,

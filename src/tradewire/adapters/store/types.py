@@ -10,8 +10,6 @@ from sqlalchemy import DateTime, Numeric, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from tradewire.domain.money import fmt, normalize
-
 
 class Money(TypeDecorator[Decimal]):
     """Exact decimal: NUMERIC on PostgreSQL, text on SQLite (whose NUMERIC is a float)."""
@@ -29,12 +27,13 @@ class Money(TypeDecorator[Decimal]):
             return None
         if dialect.name == "postgresql":
             return value
-        return fmt(value)
+        return format(value, "f")  # plain text, no exponent; trailing zeros are dropped on read
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return normalize(value if isinstance(value, Decimal) else Decimal(str(value)))
+        # Trailing zeros may remain ("0.0020"); they compare equal and the API prints values normalised.
+        return value if isinstance(value, Decimal) else Decimal(value)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -48,7 +47,8 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
+        if value.tzinfo is not UTC:
+            value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:

@@ -1,0 +1,242 @@
+"""Benchmark: one TradingView webhook fanned out to N paper subscribers, on SQLite, over real HTTP.
+
+Prints, per N, the webhook acknowledgement latency and the time from sending the request to the last
+subscriber's fill being recorded, as p50 / p99 / min over repeated runs. Targets (issue #2): ack p99 <
+20 ms; 1,000 subscribers filled in < 250 ms (p50).
+
+    .venv/bin/python bench/fanout.py [--subscribers 1,100,1000] [--runs 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from sqlalchemy import func, select
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from tradewire.adapters.passwords import hash_secret  # noqa: E402
+from tradewire.adapters.store.db import write_transaction  # noqa: E402
+from tradewire.adapters.store.tables import (  # noqa: E402
+    exchange_accounts,
+    execution_intents,
+    orders,
+    strategies,
+    subscriptions,
+    users,
+)
+from tradewire.api.app import create_app  # noqa: E402
+from tradewire.config import Settings  # noqa: E402
+from tradewire.runtime import Runtime, build_runtime  # noqa: E402
+from tradewire.services.execution import ORDERS_UPDATED  # noqa: E402
+
+PASSPHRASE = "bench-passphrase"
+
+
+def seed(runtime: Runtime, subscribers: int) -> str:
+    """A provider, a strategy and N users each with a paper account and a subscription, in bulk."""
+    now = datetime.now(UTC)
+    password_hash = hash_secret("bench-password")
+    with write_transaction(runtime.engine) as conn:
+        conn.execute(
+            users.insert(), [{"username": "provider", "password_hash": password_hash, "created_at": now}]
+        )
+        provider = conn.execute(select(users.c.id).where(users.c.username == "provider")).scalar_one()
+        conn.execute(
+            strategies.insert(),
+            [
+                {
+                    "owner_id": provider,
+                    "slug": "bench",
+                    "name": "bench",
+                    "description": "",
+                    "source": "tradingview",
+                    "passphrase_hash": hash_secret(PASSPHRASE),
+                    "is_public": True,
+                    "created_at": now,
+                }
+            ],
+        )
+        strategy = conn.execute(select(strategies.c.id)).scalar_one()
+        conn.execute(
+            users.insert(),
+            [
+                {"username": f"u{i}", "password_hash": password_hash, "created_at": now}
+                for i in range(subscribers)
+            ],
+        )
+        user_ids = list(
+            conn.execute(select(users.c.id).where(users.c.id != provider).order_by(users.c.id)).scalars()
+        )
+        conn.execute(
+            exchange_accounts.insert(),
+            [
+                {
+                    "user_id": u,
+                    "name": "paper",
+                    "exchange": "paper",
+                    "mode": "paper",
+                    "sandbox": False,
+                    "created_at": now,
+                }
+                for u in user_ids
+            ],
+        )
+        accounts = dict(
+            conn.execute(select(exchange_accounts.c.user_id, exchange_accounts.c.id)).tuples().all()
+        )
+        conn.execute(
+            subscriptions.insert(),
+            [
+                {
+                    "user_id": u,
+                    "strategy_id": strategy,
+                    "account_id": accounts[u],
+                    "status": "ACTIVE",
+                    "pairs": None,
+                    "sizing_mode": "fixed_quote",
+                    "sizing_value": Decimal(100),
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for u in user_ids
+            ],
+        )
+    return "bench"
+
+
+class Server:
+    """uvicorn on 127.0.0.1 in a background thread, plus a hook that timestamps recorded fills."""
+
+    def __init__(self, runtime: Runtime, port: int) -> None:
+        self.runtime = runtime
+        self.url = f"http://127.0.0.1:{port}"
+        self.server = uvicorn.Server(
+            uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_config=None)
+        )
+        self.recorded: list[tuple[float, int]] = []
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True)
+
+    async def _serve(self) -> None:
+        async def on_orders(message: Mapping[str, Any]) -> None:
+            self.recorded.append((time.perf_counter(), len(message["order_ids"])))
+
+        self.runtime.bus.subscribe(ORDERS_UPDATED, on_orders)
+        await self.server.serve()
+
+    def __enter__(self) -> Server:
+        self.thread.start()
+        while not self.server.started:
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def wait_for_orders(server: Server, expected: int, timeout: float = 30.0) -> float:
+    """perf_counter time at which `expected` more orders had been recorded."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        total = sum(n for _, n in server.recorded)
+        if total >= expected:
+            return server.recorded[-1][0]
+        time.sleep(0.0005)
+    raise TimeoutError(f"only {sum(n for _, n in server.recorded)} of {expected} orders recorded")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def bench(subscribers: int, runs: int, warmup: int, port: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            var_dir=Path(tmp), data_dir=Path(tmp) / "none", feed_interval_s=3600, reconcile_interval_s=5
+        )
+        runtime = build_runtime(settings)
+        slug = seed(runtime, subscribers)
+        runtime.feed.set_price("BTC/USDT", Decimal("50000"))
+        acks: list[float] = []
+        fills: list[float] = []
+        with Server(runtime, port) as server, httpx.Client(base_url=server.url) as client:
+            url = f"/api/v1/webhooks/tradingview/{slug}"
+            expected = 0
+            for run in range(warmup + runs):
+                action = "buy" if run % 2 == 0 else "sell"
+                body = {
+                    "passphrase": PASSPHRASE,
+                    "ticker": "BTCUSDT",
+                    "action": action,
+                    "time": f"2025-01-01T00:00:{run:02d}Z",
+                    "order_id": str(run),
+                }
+                started = time.perf_counter()
+                response = client.post(url, json=body)
+                acked = time.perf_counter()
+                assert response.status_code == 202, response.text
+                expected += subscribers
+                done = wait_for_orders(server, expected)
+                if run >= warmup:
+                    acks.append((acked - started) * 1000)
+                    fills.append((done - started) * 1000)
+        with runtime.engine.connect() as conn:
+            filled = conn.execute(
+                select(func.count()).select_from(orders).where(orders.c.state == "filled")
+            ).scalar_one()
+            intents = conn.execute(select(func.count()).select_from(execution_intents)).scalar_one()
+        assert filled == intents == expected, (filled, intents, expected)
+    return {
+        "ack_p50": statistics.median(acks),
+        "ack_p99": percentile(acks, 0.99),
+        "ack_min": min(acks),
+        "fill_p50": statistics.median(fills),
+        "fill_p99": percentile(fills, 0.99),
+        "fill_min": min(fills),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--subscribers", default="1,100,1000", help="comma-separated N values")
+    parser.add_argument("--runs", type=int, default=30, help="measured webhooks per N")
+    parser.add_argument("--warmup", type=int, default=2, help="unmeasured webhooks first")
+    parser.add_argument("--port", type=int, default=18765)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    print(
+        f"fan-out benchmark: SQLite, paper venue, real HTTP; {args.runs} runs per N (after {args.warmup} warm-up)"
+    )
+    print(
+        f"{'N':>6} | {'ack p50':>8} {'ack p99':>8} {'ack min':>8} | {'fill p50':>9} {'fill p99':>9} {'fill min':>9}  (ms)"
+    )
+    for n in (int(x) for x in args.subscribers.split(",")):
+        r = bench(n, args.runs, args.warmup, args.port)
+        print(
+            f"{n:>6} | {r['ack_p50']:8.2f} {r['ack_p99']:8.2f} {r['ack_min']:8.2f} | "
+            f"{r['fill_p50']:9.1f} {r['fill_p99']:9.1f} {r['fill_min']:9.1f}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

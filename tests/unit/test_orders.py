@@ -1,0 +1,221 @@
+"""The order state machine, exchange status mapping, client order ids and status-check backoff."""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+
+import pytest
+
+from tradewire.domain.orders import (
+    ORDER_STATE_TABLE,
+    TERMINAL_STATES,
+    ExchangeOrder,
+    IllegalTransition,
+    OrderSide,
+    OrderState,
+    OrderType,
+    client_order_id_for,
+    next_check_delay_s,
+    state_from_exchange,
+    transition,
+)
+
+S = OrderState
+
+# Written by hand from the lifecycle (not copied from ORDER_STATE_TABLE):
+#   NEW is only ever sent; SUBMITTED may stay SUBMITTED (ambiguous outcome) or get any exchange verdict;
+#   OPEN may be re-observed, fill (partly or fully), be canceled or expire, but an accepted order is
+#   never rejected; PARTIALLY_FILLED cannot go back to OPEN; terminal states have no exits.
+EXPECTED_EDGES: frozenset[tuple[OrderState, OrderState]] = frozenset(
+    {
+        (S.NEW, S.SUBMITTED),
+        (S.SUBMITTED, S.SUBMITTED),
+        (S.SUBMITTED, S.OPEN),
+        (S.SUBMITTED, S.PARTIALLY_FILLED),
+        (S.SUBMITTED, S.FILLED),
+        (S.SUBMITTED, S.CANCELED),
+        (S.SUBMITTED, S.REJECTED),
+        (S.SUBMITTED, S.EXPIRED),
+        (S.OPEN, S.OPEN),
+        (S.OPEN, S.PARTIALLY_FILLED),
+        (S.OPEN, S.FILLED),
+        (S.OPEN, S.CANCELED),
+        (S.OPEN, S.EXPIRED),
+        (S.PARTIALLY_FILLED, S.PARTIALLY_FILLED),
+        (S.PARTIALLY_FILLED, S.FILLED),
+        (S.PARTIALLY_FILLED, S.CANCELED),
+        (S.PARTIALLY_FILLED, S.EXPIRED),
+    }
+)
+EXPECTED_TERMINAL = frozenset({S.FILLED, S.CANCELED, S.REJECTED, S.EXPIRED})
+
+ALL_PAIRS = list(itertools.product(list(OrderState), repeat=2))
+
+
+# --- transition table ------------------------------------------------------------------------------
+
+
+def test_the_state_enum_has_the_eight_expected_states() -> None:
+    assert {state.value for state in OrderState} == {
+        "new",
+        "submitted",
+        "open",
+        "partially_filled",
+        "filled",
+        "canceled",
+        "rejected",
+        "expired",
+    }
+
+
+def test_the_table_has_a_row_for_every_state() -> None:
+    assert set(ORDER_STATE_TABLE) == set(OrderState)
+
+
+@pytest.mark.parametrize(
+    ("current", "target"), ALL_PAIRS, ids=[f"{a.value}->{b.value}" for a, b in ALL_PAIRS]
+)
+def test_transition_allows_exactly_the_expected_edges(current: OrderState, target: OrderState) -> None:
+    if (current, target) in EXPECTED_EDGES:
+        assert transition(current, target) is target
+    else:
+        with pytest.raises(IllegalTransition, match=f"from {current.value} to {target.value}"):
+            transition(current, target)
+
+
+def test_the_expected_edges_cover_the_whole_table() -> None:
+    table_edges = {(current, target) for current, targets in ORDER_STATE_TABLE.items() for target in targets}
+
+    assert table_edges == EXPECTED_EDGES
+
+
+def test_terminal_states_are_the_four_final_outcomes() -> None:
+    assert TERMINAL_STATES == EXPECTED_TERMINAL
+    assert {state for state in OrderState if state.is_terminal} == EXPECTED_TERMINAL
+
+
+@pytest.mark.parametrize("terminal", sorted(EXPECTED_TERMINAL))
+def test_terminal_states_have_no_exits(terminal: OrderState) -> None:
+    for target in OrderState:
+        with pytest.raises(IllegalTransition):
+            transition(terminal, target)
+
+
+@pytest.mark.parametrize("state", sorted(set(OrderState) - EXPECTED_TERMINAL))
+def test_every_non_terminal_state_can_reach_a_terminal_state(state: OrderState) -> None:
+    reachable = {state}
+    frontier = [state]
+    while frontier:
+        for target in ORDER_STATE_TABLE[frontier.pop()]:
+            if target not in reachable:
+                reachable.add(target)
+                frontier.append(target)
+
+    assert reachable & EXPECTED_TERMINAL
+
+
+# --- state_from_exchange -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "filled", "amount", "expected"),
+    [
+        ("open", "0", "1", S.OPEN),
+        ("open", "0.4", "1", S.PARTIALLY_FILLED),
+        ("open", "1", "1", S.FILLED),
+        ("new", "0", "1", S.OPEN),
+        ("partially_filled", "0.5", "1", S.PARTIALLY_FILLED),
+        ("closed", "1", "1", S.FILLED),
+        ("filled", "1", "1", S.FILLED),
+        ("canceled", "0", "1", S.CANCELED),
+        ("cancelled", "0", "1", S.CANCELED),
+        ("canceled", "0.3", "1", S.CANCELED),
+        ("expired", "0", "1", S.EXPIRED),
+        ("rejected", "0", "1", S.REJECTED),
+        ("OPEN", "0", "1", S.OPEN),
+        ("Closed", "1", "1", S.FILLED),
+    ],
+)
+def test_state_from_exchange_maps_ccxt_statuses_and_fills(
+    status: str, filled: str, amount: str, expected: OrderState
+) -> None:
+    assert state_from_exchange(status, Decimal(filled), Decimal(amount)) is expected
+
+
+@pytest.mark.parametrize("status", ["", "pending", "unknown", "done"])
+def test_state_from_exchange_rejects_an_unknown_status(status: str) -> None:
+    with pytest.raises(ValueError, match="unknown exchange order status"):
+        state_from_exchange(status, Decimal(0), Decimal(1))
+
+
+def test_exchange_order_state_comes_from_its_status_and_fill() -> None:
+    order = ExchangeOrder(
+        exchange_order_id="123",
+        client_order_id="tw-0000000001",
+        symbol="BTC/USDT",
+        side=OrderSide.BUY,
+        type=OrderType.MARKET,
+        status="open",
+        amount=Decimal("0.002"),
+        filled=Decimal("0.001"),
+        average=Decimal("96388.12"),
+        price=None,
+    )
+
+    assert order.state is S.PARTIALLY_FILLED
+
+
+# --- client_order_id_for ---------------------------------------------------------------------------
+
+
+def test_client_order_id_is_deterministic() -> None:
+    assert client_order_id_for(42) == client_order_id_for(42)
+
+
+def test_client_order_id_has_the_prefix_and_a_zero_padded_intent_id() -> None:
+    assert client_order_id_for(42) == "tw-0000000042"
+    assert client_order_id_for(42, prefix="x") == "x-0000000042"
+
+
+@pytest.mark.parametrize("intent_id", [0, 1, 9_999_999_999, 10_000_000_000, 2**63 - 1])
+def test_client_order_id_fits_in_36_characters(intent_id: int) -> None:
+    assert len(client_order_id_for(intent_id)) <= 36
+
+
+def test_client_order_ids_differ_per_intent() -> None:
+    intent_ids = [0, 1, 2, 10, 99, 100, 12345, 10_000_000_000, 2**63 - 1]
+
+    ids = {client_order_id_for(intent_id) for intent_id in intent_ids}
+
+    assert len(ids) == len(intent_ids)
+
+
+# --- next_check_delay_s ----------------------------------------------------------------------------
+
+
+def test_next_check_delay_doubles_from_the_base() -> None:
+    delays = [next_check_delay_s(attempt) for attempt in range(6)]
+
+    assert delays == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0]
+
+
+def test_next_check_delay_never_decreases() -> None:
+    delays = [next_check_delay_s(attempt) for attempt in range(40)]
+
+    assert delays == sorted(delays)
+
+
+@pytest.mark.parametrize("attempts", [6, 7, 16, 17, 100, 10_000])
+def test_next_check_delay_is_capped(attempts: int) -> None:
+    assert next_check_delay_s(attempts) == 60.0
+
+
+def test_next_check_delay_respects_a_custom_base_and_cap() -> None:
+    assert next_check_delay_s(0, base_s=0.5, cap_s=3.0) == 0.5
+    assert next_check_delay_s(2, base_s=0.5, cap_s=3.0) == 2.0
+    assert next_check_delay_s(3, base_s=0.5, cap_s=3.0) == 3.0
+
+
+def test_next_check_delay_is_a_float() -> None:
+    assert isinstance(next_check_delay_s(3), float)
