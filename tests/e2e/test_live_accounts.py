@@ -23,7 +23,13 @@ def _create_live_account(served: ServedRuntime, headers: dict[str, str]) -> http
     return httpx.post(
         f"{served.url}/api/v1/accounts",
         headers=headers,
-        json={"name": "binance", "exchange": "binance", "mode": "live", "api_key": API_KEY, "api_secret": API_SECRET},
+        json={
+            "name": "binance",
+            "exchange": "binance",
+            "mode": "live",
+            "api_key": API_KEY,
+            "api_secret": API_SECRET,
+        },
     )
 
 
@@ -85,9 +91,12 @@ def test_wrong_logins_get_401_without_telling_which_part_was_wrong(tmp_path: Pat
     seeded = seed_marketplace(runtime.engine, [])
     with ServedRuntime(runtime, free_port()) as served:
         wrong_password = httpx.post(
-            f"{served.url}/api/v1/auth/token", data={"username": f"provider-{seeded.slug}", "password": "nope-nope"}
+            f"{served.url}/api/v1/auth/token",
+            data={"username": f"provider-{seeded.slug}", "password": "nope-nope"},
         )
-        no_user = httpx.post(f"{served.url}/api/v1/auth/token", data={"username": "ghost", "password": PASSWORD})
+        no_user = httpx.post(
+            f"{served.url}/api/v1/auth/token", data={"username": "ghost", "password": PASSWORD}
+        )
         forged = httpx.get(f"{served.url}/api/v1/me", headers={"Authorization": "Bearer abc.def.ghi"})
 
     assert wrong_password.status_code == no_user.status_code == forged.status_code == 401

@@ -51,10 +51,10 @@ def _signal(
     action: SignalAction,
     market_position: MarketPosition | None = None,
     contracts: Decimal | None = None,
-    exit_fraction: Decimal = D(1),
+    exit_ratio: tuple[Decimal, Decimal] = (D(1), D(1)),
 ) -> SpotSignal:
     return SpotSignal(
-        action=action, contracts=contracts, market_position=market_position, exit_fraction=exit_fraction
+        action=action, contracts=contracts, market_position=market_position, exit_ratio=exit_ratio
     )
 
 
@@ -199,13 +199,6 @@ def test_buy_that_closes_a_short_is_skipped(market: Market) -> None:
     assert "short" in plan.reason
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: plan_spot_order only skips BUY when market_position is FLAT; a BUY that reduces a short "
-        "(market_position SHORT) opens a spot long although the strategy is still short"
-    ),
-)
 def test_buy_that_only_reduces_a_short_is_skipped(market: Market) -> None:
     sizing = Sizing(SizingMode.FIXED_QUOTE, D("100"))
 
@@ -301,11 +294,11 @@ def test_short_entry_sell_closes_the_long(market: Market) -> None:
     assert plan.amount == D("0.002")
 
 
-def test_sell_with_exit_fraction_one_half_sells_half_rounded_down_to_the_step(market: Market) -> None:
+def test_sell_with_exit_ratio_one_half_sells_half_rounded_down_to_the_step(market: Market) -> None:
     sizing = Sizing(SizingMode.FIXED_QUOTE, D("100"))
 
     plan = plan_spot_order(
-        _signal(SignalAction.SELL, MarketPosition.LONG, exit_fraction=D("0.5")),
+        _signal(SignalAction.SELL, MarketPosition.LONG, exit_ratio=(D(1), D(2))),
         sizing,
         market,
         PRICE,
@@ -330,7 +323,7 @@ def test_partial_sell_that_falls_below_the_minimum_notional_is_skipped(market: M
     sizing = Sizing(SizingMode.FIXED_QUOTE, D("100"))
 
     plan = plan_spot_order(
-        _signal(SignalAction.SELL, MarketPosition.LONG, exit_fraction=D("0.5")),
+        _signal(SignalAction.SELL, MarketPosition.LONG, exit_ratio=(D(1), D(2))),
         sizing,
         market,
         PRICE,
@@ -342,14 +335,6 @@ def test_partial_sell_that_falls_below_the_minimum_notional_is_skipped(market: M
     assert "minimum notional" in plan.reason
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: exit_fraction is 1 - size/prev rounded to 28 digits, and position * fraction lands just "
-        "below 0.01 (0.009999999999999999999999999999), so a 0.0152 -> 0.0052 partial exit truncates "
-        "to 0.00999 instead of 0.01"
-    ),
-)
 def test_partial_exit_mirroring_the_strategy_sells_the_exact_reduction(market: Market) -> None:
     intent = _intent(
         SignalAction.SELL,
@@ -357,7 +342,7 @@ def test_partial_exit_mirroring_the_strategy_sells_the_exact_reduction(market: M
         prev_market_position_size=D("0.0152"),
         market_position_size=D("0.0052"),
     )
-    signal = _signal(SignalAction.SELL, MarketPosition.LONG, exit_fraction=intent.exit_fraction)
+    signal = _signal(SignalAction.SELL, MarketPosition.LONG, exit_ratio=intent.exit_ratio)
 
     plan = plan_spot_order(
         signal, Sizing(SizingMode.FIXED_QUOTE, D("100")), market, PRICE, D("0.0152"), equity=None

@@ -151,13 +151,6 @@ def test_quantize_down_result_is_normalized_without_exponent() -> None:
     assert str(result) == "10"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: quantize_down divides value/step at the context precision (28 digits); a 28-digit value and "
-        "a non-power-of-ten step round the quotient up to an integer, so the result exceeds the value"
-    ),
-)
 def test_quantize_down_never_exceeds_a_value_with_full_context_precision() -> None:
     value = Decimal("0.7499999999999999999999999999")
 
@@ -265,12 +258,5 @@ def test_fmt_round_trips_through_to_decimal() -> None:
     assert to_decimal(text) == value
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: normalize() quantizes whole numbers to Decimal(1) under the default 28-digit context, which "
-        "raises decimal.InvalidOperation for integers of more than 28 digits (e.g. 1E+30)"
-    ),
-)
 def test_fmt_writes_whole_numbers_beyond_context_precision_in_full() -> None:
     assert fmt(Decimal("1E+30")) == "1" + "0" * 30

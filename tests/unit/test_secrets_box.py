@@ -131,14 +131,6 @@ def test_a_truncated_payload_of_at_least_a_nonce_fails_with_secrets_error() -> N
         box.decrypt(f"{prefix}:{key_id}:{short}", CONTEXT)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: SecretBox.decrypt passes blob[:12] to AESGCM.decrypt without a length check; a payload "
-        "shorter than 8 bytes makes cryptography raise a bare ValueError('Nonce must be between 8 and "
-        "128 bytes') instead of SecretsError"
-    ),
-)
 @pytest.mark.parametrize("blob", [b"", b"abc"])
 def test_a_payload_shorter_than_a_nonce_fails_with_secrets_error(blob: bytes) -> None:
     box = SecretBox(KEY_A)

@@ -62,6 +62,8 @@ class SecretBox:
             blob = base64.b64decode(payload, validate=True)
         except (ValueError, binascii.Error) as exc:
             raise SecretsError("malformed ciphertext") from exc
+        if len(blob) < 12 + 16:  # nonce + authentication tag
+            raise SecretsError("malformed ciphertext")
         if prefix != _PREFIX:
             raise SecretsError(f"unknown ciphertext version {prefix!r}")
         aead = self._keys.get(key_id)

@@ -107,7 +107,7 @@ class SpotSignal:
     action: SignalAction
     contracts: Decimal | None
     market_position: MarketPosition | None
-    exit_fraction: Decimal
+    exit_ratio: tuple[Decimal, Decimal] = (Decimal(1), Decimal(1))
 
 
 def plan_spot_order(
@@ -124,8 +124,8 @@ def plan_spot_order(
     A short entry can only close the long (the short side needs a derivatives account).
     """
     if signal.action is SignalAction.BUY:
-        if signal.market_position is MarketPosition.FLAT:
-            return Skip("signal closes a short; spot accounts hold no short positions")
+        if signal.market_position in (MarketPosition.FLAT, MarketPosition.SHORT):
+            return Skip("signal covers a short; spot accounts hold no short positions")
         try:
             amount = sizing.base_amount(price, equity, signal.contracts)
         except SizingError as exc:
@@ -133,7 +133,8 @@ def plan_spot_order(
         return _checked(OrderSide.BUY, amount, price, market)
     if position_amount <= ZERO:
         return Skip(f"no open long position in {market.symbol} to close")
-    amount = position_amount * signal.exit_fraction if signal.exit_fraction < 1 else position_amount
+    sold, before = signal.exit_ratio
+    amount = position_amount if sold >= before else position_amount * sold / before
     return _checked(OrderSide.SELL, amount, price, market)
 
 

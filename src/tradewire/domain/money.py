@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 
 ZERO = Decimal(0)
+# Enough digits that dividing any realistic amount by a step is exact before it is rounded.
+_WIDE = 100
 
 
 class MoneyError(ValueError):
@@ -40,16 +42,18 @@ def quantize_down(value: Decimal, step: Decimal) -> Decimal:
     """Largest multiple of `step` that is <= value (for non-negative values): amounts are truncated."""
     if step <= 0:
         raise MoneyError("step must be positive")
-    units = (value / step).to_integral_value(rounding=ROUND_DOWN)
-    return normalize(units * step)
+    with localcontext(prec=_WIDE):
+        units = (value / step).to_integral_value(rounding=ROUND_DOWN)
+        return normalize(units * step)
 
 
 def quantize_nearest(value: Decimal, step: Decimal) -> Decimal:
     """Nearest multiple of `step` (half to even): prices are rounded."""
     if step <= 0:
         raise MoneyError("step must be positive")
-    units = (value / step).to_integral_value(rounding=ROUND_HALF_EVEN)
-    return normalize(units * step)
+    with localcontext(prec=_WIDE):
+        units = (value / step).to_integral_value(rounding=ROUND_HALF_EVEN)
+        return normalize(units * step)
 
 
 def normalize(value: Decimal) -> Decimal:
@@ -59,7 +63,8 @@ def normalize(value: Decimal) -> Decimal:
     normalized = value.normalize()
     _sign, _digits, exponent = normalized.as_tuple()
     if isinstance(exponent, int) and exponent > 0:
-        return normalized.quantize(Decimal(1))
+        with localcontext(prec=_WIDE):
+            return normalized.quantize(Decimal(1))
     return normalized
 
 

@@ -47,18 +47,21 @@ class SignalIntent:
     comment: str | None = None
 
     @property
-    def exit_fraction(self) -> Decimal:
-        """Share of a long position a SELL closes: all of it unless the strategy stays long smaller."""
-        if self.action is SignalAction.EXIT:
-            return Decimal(1)
+    def exit_ratio(self) -> tuple[Decimal, Decimal]:
+        """Share of a long position a SELL closes, as (sold, before): all of it, (1, 1), unless the
+        strategy stays long with less. Kept as two numbers so `amount × sold ÷ before` stays exact."""
         if (
             self.action is SignalAction.SELL
             and self.market_position is MarketPosition.LONG
             and self.prev_market_position_size
             and self.market_position_size is not None
-            and self.prev_market_position_size > 0
+            and 0 < self.market_position_size < self.prev_market_position_size
         ):
-            remaining = self.market_position_size / self.prev_market_position_size
-            if 0 < remaining < 1:
-                return 1 - remaining
-        return Decimal(1)
+            return self.prev_market_position_size - self.market_position_size, self.prev_market_position_size
+        return Decimal(1), Decimal(1)
+
+    @property
+    def exit_fraction(self) -> Decimal:
+        """exit_ratio as one (rounded) number, for display."""
+        sold, before = self.exit_ratio
+        return sold / before

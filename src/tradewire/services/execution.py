@@ -103,7 +103,7 @@ class Executor:
         equity = (
             await account_equity(exchange, market.quote) if item.sizing.mode.value == "equity_pct" else None
         )
-        signal = SpotSignal(item.action, item.contracts, item.market_position, item.exit_fraction)
+        signal = SpotSignal(item.action, item.contracts, item.market_position, item.exit_ratio)
         return plan_spot_order(signal, item.sizing, market, price, position_amount, equity)
 
     async def _submit(self, records: Sequence[OrderRecord]) -> int:

@@ -54,7 +54,7 @@ class WorkItem:
     contracts: Decimal | None
     signal_price: Decimal | None
     market_position: MarketPosition | None
-    exit_fraction: Decimal
+    exit_ratio: tuple[Decimal, Decimal]
     sizing: Sizing
 
 

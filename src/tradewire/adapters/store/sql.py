@@ -569,7 +569,7 @@ def _work_item(r: Any) -> WorkItem:
         contracts=r["contracts"],
         signal_price=r["price"],
         market_position=intent.market_position,
-        exit_fraction=intent.exit_fraction,
+        exit_ratio=intent.exit_ratio,
         sizing=Sizing(SizingMode(r["sizing_mode"]), r["sizing_value"]),
     )
 
