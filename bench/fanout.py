@@ -224,10 +224,12 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     print(
-        f"fan-out benchmark: SQLite, paper venue, real HTTP; {args.runs} runs per N (after {args.warmup} warm-up)"
+        f"fan-out benchmark: SQLite, paper venue, real HTTP; "
+        f"{args.runs} runs per N (after {args.warmup} warm-up)"
     )
     print(
-        f"{'N':>6} | {'ack p50':>8} {'ack p99':>8} {'ack min':>8} | {'fill p50':>9} {'fill p99':>9} {'fill min':>9}  (ms)"
+        f"{'N':>6} | {'ack p50':>8} {'ack p99':>8} {'ack min':>8} | "
+        f"{'fill p50':>9} {'fill p99':>9} {'fill min':>9}  (ms)"
     )
     for n in (int(x) for x in args.subscribers.split(",")):
         r = bench(n, args.runs, args.warmup, args.port)
