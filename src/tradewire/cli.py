@@ -48,7 +48,9 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
     import uvicorn
 
     from tradewire.api.app import create_app
+    from tradewire.runtime import tune_gc
 
+    tune_gc()
     uvicorn.run(create_app(runtime), host=host, port=port, log_config=None, access_log=False)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import secrets
@@ -89,6 +90,18 @@ class Runtime:
                 log.exception("paper matching failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.settings.feed_interval_s)
+
+
+def tune_gc(threshold: int = 50_000) -> None:
+    """Server-process garbage collection: fewer young-generation passes while a fan-out allocates.
+
+    A 1,000-subscriber signal allocates hundreds of thousands of short-lived objects; CPython's
+    default threshold (700) runs a collection every few hundred of them, which measured ~25 % of a
+    fan-out's time. Objects alive after start-up are frozen out of collections altogether.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(threshold, 20, 50)
 
 
 def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:

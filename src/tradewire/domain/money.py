@@ -40,19 +40,19 @@ def to_decimal(value: object) -> Decimal:
 
 def quantize_down(value: Decimal, step: Decimal) -> Decimal:
     """Largest multiple of `step` that is <= value (for non-negative values): amounts are truncated."""
-    if step <= 0:
-        raise MoneyError("step must be positive")
-    with localcontext(prec=_WIDE):
-        units = (value / step).to_integral_value(rounding=ROUND_DOWN)
-        return normalize(units * step)
+    return _quantize(value, step, ROUND_DOWN)
 
 
 def quantize_nearest(value: Decimal, step: Decimal) -> Decimal:
     """Nearest multiple of `step` (half to even): prices are rounded."""
+    return _quantize(value, step, ROUND_HALF_EVEN)
+
+
+def _quantize(value: Decimal, step: Decimal, rounding: str) -> Decimal:
     if step <= 0:
         raise MoneyError("step must be positive")
     with localcontext(prec=_WIDE):
-        units = (value / step).to_integral_value(rounding=ROUND_HALF_EVEN)
+        units = (value / step).to_integral_value(rounding=rounding)
         return normalize(units * step)
 
 

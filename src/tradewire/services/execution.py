@@ -11,7 +11,7 @@ from tradewire import failpoints
 from tradewire.adapters.store.sql import SqlStore
 from tradewire.domain.execution import OrderPlan, Skip, SpotSignal, plan_spot_order
 from tradewire.domain.money import ZERO
-from tradewire.domain.orders import OrderRequest, client_order_id_for
+from tradewire.domain.orders import client_order_id_for
 from tradewire.ports import (
     Bus,
     Clock,
@@ -32,34 +32,46 @@ class Executor:
     """Turns execution intents into orders, each sent at most once per client order id."""
 
     def __init__(
-        self, store: SqlStore, exchanges: ExchangeDirectory, bus: Bus, clock: Clock, concurrency: int = 256
+        self,
+        store: SqlStore,
+        exchanges: ExchangeDirectory,
+        bus: Bus,
+        clock: Clock,
+        concurrency: int = 256,
+        page: int = 2000,
     ) -> None:
         self._store = store
         self._exchanges = exchanges
         self._bus = bus
         self._clock = clock
         self._lock = asyncio.Lock()
-        self._slots = asyncio.Semaphore(concurrency)
+        self._slots = asyncio.Semaphore(concurrency)  # requests in flight at once, over all accounts
+        self._page = page  # intents decided and stored per transaction
 
     async def execute_pending(self, signal_id: int | None = None) -> int:
         """Decide, store and send every intent still 'created'; returns how many orders were sent."""
+        sent = 0
         async with self._lock:
-            work = await asyncio.to_thread(self._store.pending_work, signal_id)
-            if not work:
-                return 0
-            rejections, new_orders = await self._decide(work)
-            records = await asyncio.to_thread(
-                self._store.save_decisions, rejections, new_orders, self._clock.now()
-            )
-            failpoints.hit("after_orders_stored")
-            for rejection in rejections:
-                log.info(
-                    "intent %s (subscription %s) skipped: %s",
-                    rejection.item.intent_id,
-                    rejection.item.subscription_id,
-                    rejection.reason,
+            while True:
+                work = await asyncio.to_thread(self._store.pending_work, signal_id, None, self._page)
+                if not work:
+                    break
+                rejections, new_orders = await self._decide(work)
+                records = await asyncio.to_thread(
+                    self._store.save_decisions, rejections, new_orders, self._clock.now()
                 )
-            return await self._submit(records)
+                failpoints.hit("after_orders_stored")
+                for rejection in rejections:
+                    log.info(
+                        "intent %s (subscription %s) skipped: %s",
+                        rejection.item.intent_id,
+                        rejection.item.subscription_id,
+                        rejection.reason,
+                    )
+                sent += await self._submit(records)
+                if len(work) < self._page:
+                    break
+        return sent
 
     async def resume(self, records: Sequence[OrderRecord]) -> int:
         """Send NEW orders left by a crash; orders already SUBMITTED are looked up, never resent blind."""
@@ -120,18 +132,10 @@ class Executor:
         return len(mine)
 
     async def _send(self, order: OrderRecord) -> OrderOutcome:
-        request = OrderRequest(
-            client_order_id=order.client_order_id,
-            symbol=order.symbol,
-            side=order.side,
-            type=order.type,
-            amount=order.amount,
-            price=order.price,
-        )
         async with self._slots:
             try:
                 exchange = self._exchanges.for_account(order.account_id, order.exchange, order.mode)
-                view = await exchange.create_order(request)
+                view = await exchange.create_order(order.request())
             except (ExchangeError, ExchangeUnavailable) as exc:
                 log.info("order %s (%s) rejected: %s", order.order_id, order.client_order_id, exc)
                 return OrderOutcome(order, rejected_reason=str(exc))

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 
 from tradewire.adapters.store.sql import SqlStore
-from tradewire.domain.orders import OrderRequest, OrderState
+from tradewire.domain.orders import OrderState
 from tradewire.ports import Clock, ExchangeDirectory, ExchangeError, ExchangeUnavailable, OrderOutcomeUnknown
 from tradewire.services.records import OrderOutcome, OrderRecord
 
@@ -45,11 +45,7 @@ class Reconciler:
                 log.info(
                     "order %s (%s) unknown to the exchange: sending it", order.order_id, order.client_order_id
                 )
-                view = await exchange.create_order(
-                    OrderRequest(
-                        order.client_order_id, order.symbol, order.side, order.type, order.amount, order.price
-                    )
-                )
+                view = await exchange.create_order(order.request())
         except ExchangeError as exc:
             return OrderOutcome(order, rejected_reason=str(exc))
         except (OrderOutcomeUnknown, ExchangeUnavailable) as exc:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from tradewire.domain.execution import LogStatus, Sizing
-from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderState, OrderType
+from tradewire.domain.orders import ExchangeOrder, OrderRequest, OrderSide, OrderState, OrderType
 from tradewire.domain.signals import MarketPosition, SignalAction
 
 
@@ -99,6 +99,10 @@ class OrderRecord:
     state: OrderState
     check_attempts: int = 0
     signal_id: int | None = None
+
+    def request(self) -> OrderRequest:
+        """The request that (re)sends this order, always under its own client order id."""
+        return OrderRequest(self.client_order_id, self.symbol, self.side, self.type, self.amount, self.price)
 
 
 @dataclass(frozen=True, slots=True)
