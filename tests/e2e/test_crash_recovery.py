@@ -93,6 +93,8 @@ def test_a_crash_at_any_step_is_finished_once_on_restart(
     processes.append(demo)
     assert demo.stdout is not None
     info = json.loads(demo.stdout.readline())
+    assert {"api", "webhook_url", "passphrase", "provider", "subscribers"} <= set(info)
+    assert len(info["subscribers"]) == SUBSCRIBERS
     _wait_healthy(url, demo)
     alert = {**ALERT, "passphrase": info["passphrase"]}
 
@@ -121,7 +123,14 @@ def test_a_crash_at_any_step_is_finished_once_on_restart(
             break
         time.sleep(0.2)
 
-    # Assert: one signal, one intent per subscriber, one order per intent, sent once, filled once.
+    subscriber = info["subscribers"][0]
+    login = httpx.post(f"{url}/api/v1/auth/token", data=subscriber, timeout=10)
+    positions = httpx.get(
+        f"{url}/api/v1/positions", headers={"Authorization": f"Bearer {login.json()['access_token']}"}
+    )
+
+    # Assert: the demo's logins work; one signal, one intent per subscriber, one order per intent, sent once, filled once.
+    assert [p["symbol"] for p in positions.json()] == ["BTC/USDT"]
     assert retry.status_code == 202 and retry.json()["duplicate"] is True
     assert _rows(db, "SELECT count(*) FROM signals") == [(1,)]
     assert _rows(db, "SELECT status, count(*) FROM execution_intents GROUP BY status") == [
