@@ -129,7 +129,8 @@ def test_a_crash_at_any_step_is_finished_once_on_restart(
         f"{url}/api/v1/positions", headers={"Authorization": f"Bearer {login.json()['access_token']}"}
     )
 
-    # Assert: the demo's logins work; one signal, one intent per subscriber, one order per intent, sent once, filled once.
+    # Assert: the demo's logins work; one signal, one intent per subscriber, one order per intent,
+    # sent once, filled once.
     assert [p["symbol"] for p in positions.json()] == ["BTC/USDT"]
     assert retry.status_code == 202 and retry.json()["duplicate"] is True
     assert _rows(db, "SELECT count(*) FROM signals") == [(1,)]
