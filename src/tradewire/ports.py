@@ -5,14 +5,31 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Protocol
 
 from tradewire.domain.markets import Market
 from tradewire.domain.orders import ExchangeOrder, OrderRequest
 
 
+class ErrorKind(StrEnum):
+    """The small taxonomy every exchange failure is sorted into, for users and for retry decisions."""
+
+    NETWORK = "network"  # timeout, connection lost: the outcome may be unknown
+    RATE_LIMITED = "rate_limited"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    INVALID_ORDER = "invalid_order"
+    AUTHENTICATION = "authentication"
+    UNAVAILABLE = "exchange_unavailable"  # 5xx, maintenance, circuit open
+    REJECTED = "rejected"  # any other refusal
+
+
 class ExchangeError(Exception):
     """The exchange answered and refused (the order did not happen)."""
+
+    def __init__(self, message: str, kind: ErrorKind = ErrorKind.REJECTED) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class OrderOutcomeUnknown(Exception):
@@ -20,11 +37,23 @@ class OrderOutcomeUnknown(Exception):
 
 
 class ExchangeUnavailable(Exception):
-    """No adapter can reach this account's exchange (unknown exchange, live trading not configured)."""
+    """The exchange cannot be asked now (no adapter, circuit open, down, rate limited); nothing was sent."""
+
+    def __init__(self, message: str, kind: ErrorKind = ErrorKind.UNAVAILABLE) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class Exchange(Protocol):
     """One exchange account, as ccxt would present it. Paper and live implement the same port."""
+
+    @property
+    def dedupes_client_order_ids(self) -> bool:
+        """True if the exchange refuses a client order id it has ever seen (so a resend is safe).
+
+        Binance only refuses ids of *open* orders: resending a filled order's id would trade twice.
+        """
+        ...
 
     def last_price(self, symbol: str) -> Decimal | None:
         """Latest known price (cached ticker or feed); None if unknown."""

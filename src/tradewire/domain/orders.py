@@ -121,6 +121,8 @@ class ExchangeOrder:
     price: Decimal | None
     trades: tuple[Trade, ...] = ()
     reason: str | None = None
+    fee: Decimal | None = None  # cumulative, when the exchange reports it on the order
+    fee_currency: str | None = None
 
     @property
     def state(self) -> OrderState:

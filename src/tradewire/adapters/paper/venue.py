@@ -441,6 +441,8 @@ class PaperExchange:
         self._venue = venue
         self.account_id = account_id
 
+    dedupes_client_order_ids = True  # the paper venue answers any id it has ever seen with that order
+
     async def markets(self) -> Mapping[str, Market]:
         return self._venue.markets
 

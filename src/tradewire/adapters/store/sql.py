@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -32,10 +33,12 @@ from tradewire.adapters.store.tables import (
 from tradewire.domain.execution import IntentStatus, LogStatus, Sizing, SizingMode, SubscriptionStatus
 from tradewire.domain.money import ZERO, fmt
 from tradewire.domain.orders import (
+    ExchangeOrder,
     IllegalTransition,
     OrderSide,
     OrderState,
     OrderType,
+    Trade,
     next_check_delay_s,
     transition,
 )
@@ -306,6 +309,64 @@ class SqlStore:
             _Recorder(conn, now).apply(outcomes)
 
 
+@dataclass
+class _StoredOrder:
+    """An order's recorded state and fill totals, kept current while one batch is applied."""
+
+    state: OrderState
+    filled: Decimal
+    cost: Decimal  # Σ amount × price of the recorded fills
+    fee: Decimal
+    fee_currency: str | None
+
+    @property
+    def average(self) -> Decimal | None:
+        return self.cost / self.filled if self.filled else None
+
+    def add(self, trade: Trade) -> None:
+        self.filled += trade.amount
+        self.cost += trade.amount * trade.price
+        self.fee += trade.fee
+        self.fee_currency = self.fee_currency or trade.fee_currency or None
+
+
+def _new_fills(
+    order_id: int, stored: _StoredOrder, view: ExchangeOrder, seen: set[tuple[int, str]]
+) -> list[Trade]:
+    """The fills of `view` not yet recorded, never more in total than the exchange says is filled.
+
+    Exchanges that list an order's trades give them with their ids; where they only report the
+    cumulative fill (ccxt's `filled` / `average` / `fee`), the increment since the last record becomes
+    one fill whose id is the cumulative amount, so seeing the same state twice records nothing.
+    """
+    fresh: list[Trade] = []
+    total = stored.filled
+    for trade in view.trades:
+        if (order_id, trade.trade_id) in seen or total + trade.amount > view.filled:
+            continue
+        seen.add((order_id, trade.trade_id))
+        fresh.append(trade)
+        total += trade.amount
+    missing = view.filled - total
+    if missing > 0 and view.average is not None:
+        cost_so_far = stored.cost + sum((t.amount * t.price for t in fresh), ZERO)
+        fee_so_far = stored.fee + sum((t.fee for t in fresh), ZERO)
+        trade_id = f"cum:{fmt(view.filled)}"
+        if (order_id, trade_id) not in seen:
+            seen.add((order_id, trade_id))
+            fresh.append(
+                Trade(
+                    trade_id=trade_id,
+                    amount=missing,
+                    price=(view.average * view.filled - cost_so_far) / missing,
+                    fee=max(ZERO, (view.fee or ZERO) - fee_so_far),
+                    fee_currency=view.fee_currency or "",
+                    timestamp_ms=0,
+                )
+            )
+    return fresh
+
+
 class _Recorder:
     """One transaction's worth of order outcomes."""
 
@@ -320,19 +381,19 @@ class _Recorder:
 
     def apply(self, outcomes: Sequence[OrderOutcome]) -> None:
         order_ids = [o.order.order_id for o in outcomes]
-        current = self._current_states(order_ids)
+        stored = self._stored_orders(order_ids)
         seen_trades = self._stored_trades(order_ids)
         for outcome in outcomes:
-            state = current.get(outcome.order.order_id)
-            if state is None:
-                continue
-            self._one(outcome.order, state, outcome, seen_trades)
+            current = stored.get(outcome.order.order_id)
+            if current is not None:
+                self._one(outcome.order, current, outcome, seen_trades)
         self._write()
 
     def _one(
-        self, order: OrderRecord, state: OrderState, outcome: OrderOutcome, seen: set[tuple[int, str]]
+        self, order: OrderRecord, stored: _StoredOrder, outcome: OrderOutcome, seen: set[tuple[int, str]]
     ) -> None:
-        """Apply one outcome; `state` is the order's state in the database now (the record may be older)."""
+        """Apply one outcome to the order as the database has it now (the record may be older)."""
+        state = stored.state
         if outcome.unknown_reason is not None:
             attempts = order.check_attempts + 1
             self.order_updates.append(
@@ -349,25 +410,14 @@ class _Recorder:
             self.order_updates.append(
                 _order_update(order.order_id, OrderState.REJECTED, order.check_attempts, self.now, reason)
             )
+            stored.state = OrderState.REJECTED
             self._log(order, LogStatus.FAILED, reason, outcome.response)
             self._intent(order, IntentStatus.FAILED, reason)
             return
         target = view.state
         if not _allowed(order, state, target):
             return
-        row = _order_update(order.order_id, target, order.check_attempts + 1, self.now, view.reason)
-        row.update(
-            exchange_order_id=view.exchange_order_id,
-            filled=view.filled,
-            average=view.average,
-            fee=sum((t.fee for t in view.trades), ZERO),
-            fee_currency=view.trades[0].fee_currency if view.trades else None,
-        )
-        self.order_updates.append(row)
-        for trade in view.trades:
-            if (order.order_id, trade.trade_id) in seen:
-                continue
-            seen.add((order.order_id, trade.trade_id))
+        for trade in _new_fills(order.order_id, stored, view, seen):
             self.fill_rows.append(
                 {
                     "order_id": order.order_id,
@@ -377,10 +427,23 @@ class _Recorder:
                     "price": trade.price,
                     "fee": trade.fee,
                     "fee_currency": trade.fee_currency,
-                    "executed_at": datetime.fromtimestamp(trade.timestamp_ms / 1000, tz=UTC),
+                    "executed_at": datetime.fromtimestamp(trade.timestamp_ms / 1000, tz=UTC)
+                    if trade.timestamp_ms
+                    else self.now,
                 }
             )
             self.position_fills.append((order, trade.amount, trade.price, trade.fee))
+            stored.add(trade)
+        row = _order_update(order.order_id, target, order.check_attempts + 1, self.now, view.reason)
+        row.update(
+            exchange_order_id=view.exchange_order_id,
+            filled=stored.filled,
+            average=stored.average,
+            fee=stored.fee,
+            fee_currency=stored.fee_currency,
+        )
+        self.order_updates.append(row)
+        stored.state = target
         if target != state:
             status, text = _log_verdict(target, view)
             self._log(order, status, text, outcome.response)
@@ -407,11 +470,21 @@ class _Recorder:
         if order.intent_id is not None:
             self.intent_updates.append({"iid": order.intent_id, "st": status.value, "why": reason})
 
-    def _current_states(self, order_ids: list[int]) -> dict[int, OrderState]:
-        result: dict[int, OrderState] = {}
+    def _stored_orders(self, order_ids: list[int]) -> dict[int, _StoredOrder]:
+        result: dict[int, _StoredOrder] = {}
+        columns = (
+            orders.c.id,
+            orders.c.state,
+            orders.c.filled,
+            orders.c.average,
+            orders.c.fee,
+            orders.c.fee_currency,
+        )
         for chunk in _chunks(order_ids, 900):
-            rows = self.conn.execute(select(orders.c.id, orders.c.state).where(orders.c.id.in_(chunk)))
-            result.update({r.id: OrderState(r.state) for r in rows})
+            for r in self.conn.execute(select(*columns).where(orders.c.id.in_(chunk))):
+                result[r.id] = _StoredOrder(
+                    OrderState(r.state), r.filled, (r.average or ZERO) * r.filled, r.fee, r.fee_currency
+                )
         return result
 
     def _stored_trades(self, order_ids: list[int]) -> set[tuple[int, str]]:

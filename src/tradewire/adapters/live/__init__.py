@@ -1,0 +1,1 @@
+"""Live exchanges through ccxt: idempotent orders, error taxonomy, rate limits, circuit breaker."""

@@ -1,0 +1,340 @@
+"""The Exchange port on ccxt's async API: one client per exchange account.
+
+Orders are idempotent: the client order id (derived from the execution intent) goes out with every
+create, and a create whose outcome is unclear (timeout, lost connection, 5xx, 429) is never simply
+repeated: the order is looked up by its client order id first, and if it cannot be found the outcome
+stays unknown for the reconciler to settle. Reads and cancels are retried with backoff and jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import ccxt
+import ccxt.async_support as ccxt_async
+
+from tradewire.adapters.live.client_ids import dialect_for
+from tradewire.adapters.live.errors import is_ambiguous, is_duplicate, kind_of
+from tradewire.adapters.live.guards import CircuitBreaker, RateLimiter
+from tradewire.domain.markets import DECIMAL_PLACES, TICK_SIZE, Market
+from tradewire.domain.money import to_decimal
+from tradewire.domain.orders import ExchangeOrder, OrderRequest, OrderSide, OrderType, Trade
+from tradewire.ports import ErrorKind, ExchangeError, ExchangeUnavailable, OrderOutcomeUnknown
+
+log = logging.getLogger("tradewire.live")
+T = TypeVar("T")
+
+# Options that keep ccxt to spot endpoints (no margin, futures or wallet calls when loading markets).
+SPOT_OPTIONS: dict[str, dict[str, Any]] = {
+    "binance": {"defaultType": "spot", "fetchMarkets": ["spot"], "fetchCurrencies": False},
+    "bybit": {"defaultType": "spot", "fetchMarkets": ["spot"], "fetchCurrencies": False},
+}
+
+
+@dataclass(frozen=True)
+class LiveAccount:
+    """What it takes to trade one live account. Secrets are plaintext only in memory."""
+
+    account_id: int
+    exchange: str
+    api_key: str = field(repr=False)
+    secret: str = field(repr=False)
+    password: str | None = field(default=None, repr=False)
+    sandbox: bool = False
+    api_urls: Mapping[str, str] = field(default_factory=dict)  # overrides of ccxt's urls['api'][key]
+    timeout_ms: int = 10_000
+    requests_per_second: float | None = None  # None: ccxt's own figure for the exchange
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4
+    base_s: float = 0.2
+    cap_s: float = 5.0
+    lookup_attempts: int = 3  # lookups of an order after an unclear create
+
+
+def make_client(account: LiveAccount) -> ccxt_async.Exchange:
+    """A ccxt async client for the account, pointed at its sandbox or base-URL overrides."""
+    klass = getattr(ccxt_async, account.exchange, None)
+    if klass is None:
+        raise ExchangeUnavailable(f"ccxt does not know the exchange {account.exchange!r}")
+    config: dict[str, Any] = {
+        "apiKey": account.api_key,
+        "secret": account.secret,
+        "enableRateLimit": False,  # our own limiter is shared by every subscription of the account
+        "timeout": account.timeout_ms,
+        "options": dict(SPOT_OPTIONS.get(account.exchange, {"defaultType": "spot"})),
+    }
+    if account.password:
+        config["password"] = account.password
+    client: ccxt_async.Exchange = klass(config)
+    if account.sandbox:
+        client.set_sandbox_mode(True)
+    if account.api_urls:
+        api = client.urls.get("api")
+        if not isinstance(api, dict):
+            client.urls["api"] = api = {}
+        unknown = set(account.api_urls) - set(api)
+        if unknown:
+            raise ExchangeUnavailable(f"{account.exchange} has no API url keys {sorted(unknown)}")
+        api.update(account.api_urls)
+    return client
+
+
+class CcxtExchange:
+    """One live exchange account behind the Exchange port."""
+
+    dedupes_client_order_ids = False  # Binance and others only refuse ids of *open* orders
+
+    def __init__(
+        self,
+        account: LiveAccount,
+        client: ccxt_async.Exchange | None = None,
+        retry: RetryPolicy | None = None,
+        breaker: CircuitBreaker | None = None,
+        limiter: RateLimiter | None = None,
+        markets_ttl_s: float = 3600.0,
+    ) -> None:
+        self.account = account
+        self.client = client or make_client(account)
+        self._ids = dialect_for(account.exchange)
+        self._retry = retry or RetryPolicy()
+        self._breaker = breaker or CircuitBreaker()
+        rate = account.requests_per_second or 1000.0 / max(float(self.client.rateLimit or 50), 1.0)
+        self._limiter = limiter or RateLimiter(rate=rate, burst=max(1.0, rate / 2))
+        self._markets: dict[str, Market] = {}
+        self._markets_loaded_at = 0.0
+        self._markets_ttl = markets_ttl_s
+        self._markets_lock = asyncio.Lock()
+        self._prices: dict[str, Decimal] = {}
+
+    # -- Exchange port ------------------------------------------------------------------------------
+
+    async def markets(self) -> Mapping[str, Market]:
+        """Markets loaded once and refreshed after `markets_ttl_s`."""
+        if self._markets and time.monotonic() - self._markets_loaded_at < self._markets_ttl:
+            return self._markets
+        async with self._markets_lock:
+            if not self._markets or time.monotonic() - self._markets_loaded_at >= self._markets_ttl:
+                raw = await self._read(lambda: self.client.load_markets(reload=bool(self._markets)))
+                mode = DECIMAL_PLACES if self.client.precisionMode == ccxt.DECIMAL_PLACES else TICK_SIZE
+                self._markets = {
+                    symbol: Market.from_ccxt(m, mode) for symbol, m in raw.items() if m.get("spot", True)
+                }
+                self._markets_loaded_at = time.monotonic()
+        return self._markets
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        return self._prices.get(symbol)
+
+    def remember_price(self, symbol: str, price: Decimal) -> None:
+        """Prices arrive from the shared ticker cache (one fetch_tickers per exchange)."""
+        self._prices[symbol] = price
+
+    async def fetch_balance(self) -> Mapping[str, Decimal]:
+        raw = await self._read(self.client.fetch_balance)
+        totals = raw.get("total") or {}
+        return {asset: to_decimal(amount) for asset, amount in totals.items() if amount is not None}
+
+    async def create_order(self, request: OrderRequest) -> ExchangeOrder:
+        """Place an order at most once; see the module docstring."""
+        if not self._breaker.allow():
+            raise ExchangeUnavailable(
+                f"{self.account.exchange} circuit open after repeated failures; retry in "
+                f"{self._breaker.retry_in():.0f}s (the order was not sent)"
+            )
+        await self._limiter.acquire()
+        params = self._ids.create_params(request.client_order_id)
+        try:
+            raw = await self.client.create_order(
+                request.symbol,
+                request.type.value,
+                request.side.value,
+                float(request.amount),
+                float(request.price) if request.price is not None else None,
+                params,
+            )
+        except Exception as exc:
+            return await self._after_failed_create(request, exc)
+        self._breaker.success()
+        order = self._order(raw, request)
+        log.info(
+            "order %s placed on %s (account %s): %s %s %s, exchange id %s, status %s",
+            request.client_order_id,
+            self.account.exchange,
+            self.account.account_id,
+            request.side.value,
+            request.amount,
+            request.symbol,
+            order.exchange_order_id,
+            order.status,
+        )
+        return order
+
+    async def fetch_order(self, symbol: str, client_order_id: str) -> ExchangeOrder | None:
+        raw = await self._read(lambda: self._ids.fetch(self.client, symbol, client_order_id))
+        return self._order(raw) if raw else None
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[ExchangeOrder]:
+        """Every open order of the account (one call), for batched reconciliation."""
+        raws = await self._read(lambda: self.client.fetch_open_orders(symbol))
+        return [self._order(raw) for raw in raws if raw.get("clientOrderId")]
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> ExchangeOrder:
+        """Cancel, then report the order as the exchange now has it (a lost race shows the fill)."""
+        try:
+            await self._read(lambda: self._ids.cancel(self.client, symbol, client_order_id))
+        except ExchangeError as exc:
+            log.info("cancel of %s refused (%s); checking its state", client_order_id, exc)
+        final = await self.fetch_order(symbol, client_order_id)
+        if final is None:
+            raise ExchangeError(
+                f"order {client_order_id} not found on {self.account.exchange}", ErrorKind.REJECTED
+            )
+        return final
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    async def _after_failed_create(self, request: OrderRequest, exc: Exception) -> ExchangeOrder:
+        if is_duplicate(exc):
+            log.warning(
+                "order %s: exchange reports a duplicate; using the first order", request.client_order_id
+            )
+            found = await self._lookup(request)
+            if found is not None:
+                return found
+            raise OrderOutcomeUnknown(
+                f"duplicate client order id but the order cannot be found: {exc}"
+            ) from exc
+        if not is_ambiguous(exc):
+            self._breaker.success()  # the exchange answered: it is up
+            raise ExchangeError(f"{kind_of(exc).value}: {_message(exc)}", kind_of(exc)) from exc
+        self._breaker.failure()
+        self._note_retry_after()
+        log.warning(
+            "order %s: unclear outcome (%s: %s); looking it up by client order id before anything else",
+            request.client_order_id,
+            type(exc).__name__,
+            _message(exc),
+        )
+        found = await self._lookup(request)
+        if found is not None:
+            return found
+        raise OrderOutcomeUnknown(f"{kind_of(exc).value}: {_message(exc)}") from exc
+
+    async def _lookup(self, request: OrderRequest) -> ExchangeOrder | None:
+        for attempt in range(self._retry.lookup_attempts):
+            try:
+                found = await self.fetch_order(request.symbol, request.client_order_id)
+            except (ExchangeUnavailable, ExchangeError) as exc:
+                log.info("lookup %d of %s failed: %s", attempt + 1, request.client_order_id, exc)
+                found = None
+            if found is not None:
+                return found
+            await asyncio.sleep(_backoff(attempt, self._retry))
+        return None
+
+    async def _read(self, call: Callable[[], Awaitable[T]]) -> T:
+        """A read or cancel: retried with exponential backoff and jitter on transient failures."""
+        last: Exception | None = None
+        for attempt in range(self._retry.attempts):
+            if not self._breaker.allow():
+                raise ExchangeUnavailable(
+                    f"{self.account.exchange} circuit open; retry in {self._breaker.retry_in():.0f}s"
+                )
+            await self._limiter.acquire()
+            try:
+                result = await call()
+            except ccxt.OrderNotFound:
+                self._breaker.success()
+                raise
+            except Exception as exc:
+                if not is_ambiguous(exc):
+                    self._breaker.success()
+                    raise ExchangeError(f"{kind_of(exc).value}: {_message(exc)}", kind_of(exc)) from exc
+                self._breaker.failure()
+                self._note_retry_after()
+                last = exc
+                await asyncio.sleep(_backoff(attempt, self._retry))
+                continue
+            self._breaker.success()
+            return result
+        assert last is not None
+        raise ExchangeUnavailable(f"{kind_of(last).value}: {_message(last)}", kind_of(last)) from last
+
+    def _note_retry_after(self) -> None:
+        headers = getattr(self.client, "last_response_headers", None) or {}
+        value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+        try:
+            seconds = float(value) if value is not None else 0.0
+        except ValueError:
+            seconds = 0.0
+        if seconds > 0:
+            self._limiter.penalize(seconds)
+
+    def _order(self, raw: Mapping[str, Any], request: OrderRequest | None = None) -> ExchangeOrder:
+        return order_from_ccxt(raw, request)
+
+
+def order_from_ccxt(raw: Mapping[str, Any], request: OrderRequest | None = None) -> ExchangeOrder:
+    """ccxt's unified order structure as our ExchangeOrder (missing fields filled from the request)."""
+    amount = _dec(raw.get("amount")) or (request.amount if request else Decimal(0))
+    filled = _dec(raw.get("filled")) or Decimal(0)
+    fee = raw.get("fee") or {}
+    fees = raw.get("fees") or ([fee] if fee else [])
+    fee_total = sum((_dec(f.get("cost")) or Decimal(0) for f in fees), Decimal(0)) if fees else None
+    trades = tuple(
+        Trade(
+            trade_id=str(t["id"]),
+            amount=_dec(t.get("amount")) or Decimal(0),
+            price=_dec(t.get("price")) or Decimal(0),
+            fee=_dec((t.get("fee") or {}).get("cost")) or Decimal(0),
+            fee_currency=str((t.get("fee") or {}).get("currency") or ""),
+            timestamp_ms=int(t.get("timestamp") or 0),
+        )
+        for t in raw.get("trades") or []
+        if t.get("id") is not None
+    )
+    side = raw.get("side") or (request.side.value if request else "buy")
+    kind = raw.get("type") or (request.type.value if request else "market")
+    return ExchangeOrder(
+        exchange_order_id=str(raw.get("id") or ""),
+        client_order_id=str(raw.get("clientOrderId") or (request.client_order_id if request else "")),
+        symbol=str(raw.get("symbol") or (request.symbol if request else "")),
+        side=OrderSide(side),
+        type=OrderType(kind) if kind in ("market", "limit") else OrderType.LIMIT,
+        status=str(raw.get("status") or "open"),
+        amount=amount,
+        filled=filled,
+        average=_dec(raw.get("average")),
+        price=_dec(raw.get("price")),
+        trades=trades,
+        fee=fee_total,
+        fee_currency=(fees[0].get("currency") if fees else None),
+    )
+
+
+def _dec(value: Any) -> Decimal | None:
+    return None if value is None or value == "" else to_decimal(value)
+
+
+def _backoff(attempt: int, policy: RetryPolicy) -> float:
+    delay = min(policy.cap_s, policy.base_s * 2.0**attempt)
+    jitter: float = random.uniform(0, delay / 2)  # noqa: S311 (jitter, not security)
+    return delay / 2 + jitter
+
+
+def _message(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."

@@ -1,0 +1,86 @@
+"""How each exchange takes, finds and cancels an order by its client order id.
+
+ccxt unifies `clientOrderId` on create, but looking an order up by it differs per exchange; anything
+not listed here falls back to scanning open and recent closed orders.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ccxt
+import ccxt.async_support as ccxt_async
+
+
+class ClientIdDialect:
+    """The generic way: ccxt's unified param on create, a scan of open and closed orders to find."""
+
+    def create_params(self, client_order_id: str) -> dict[str, Any]:
+        return {"clientOrderId": client_order_id}
+
+    async def fetch(
+        self, client: ccxt_async.Exchange, symbol: str, client_order_id: str
+    ) -> dict[str, Any] | None:
+        for capability, method in (
+            ("fetchOpenOrders", client.fetch_open_orders),
+            ("fetchClosedOrders", client.fetch_closed_orders),
+        ):
+            if not client.has.get(capability):
+                continue
+            for order in await method(symbol):
+                if order.get("clientOrderId") == client_order_id:
+                    return dict(order)
+        return None
+
+    async def cancel(self, client: ccxt_async.Exchange, symbol: str, client_order_id: str) -> None:
+        order = await self.fetch(client, symbol, client_order_id)
+        if order is None:
+            raise ccxt.OrderNotFound(f"order {client_order_id} not found")
+        await client.cancel_order(order["id"], symbol)
+
+
+class BinanceIds(ClientIdDialect):
+    """Binance: newClientOrderId on create, origClientOrderId to fetch or cancel (any status)."""
+
+    def create_params(self, client_order_id: str) -> dict[str, Any]:
+        return {"newClientOrderId": client_order_id}
+
+    async def fetch(
+        self, client: ccxt_async.Exchange, symbol: str, client_order_id: str
+    ) -> dict[str, Any] | None:
+        try:
+            return dict(await client.fetch_order("", symbol, {"origClientOrderId": client_order_id}))
+        except ccxt.OrderNotFound:
+            return None
+
+    async def cancel(self, client: ccxt_async.Exchange, symbol: str, client_order_id: str) -> None:
+        await client.cancel_order("", symbol, {"origClientOrderId": client_order_id})
+
+
+class BybitIds(ClientIdDialect):
+    """Bybit v5: orderLinkId on create; the realtime query finds open orders, history the rest."""
+
+    def create_params(self, client_order_id: str) -> dict[str, Any]:
+        return {"orderLinkId": client_order_id}
+
+    async def fetch(
+        self, client: ccxt_async.Exchange, symbol: str, client_order_id: str
+    ) -> dict[str, Any] | None:
+        market = client.market(symbol)
+        request = {"category": "spot", "symbol": market["id"], "orderLinkId": client_order_id}
+        for endpoint in ("privateGetV5OrderRealtime", "privateGetV5OrderHistory"):
+            response = await getattr(client, endpoint)(request)
+            rows = ((response or {}).get("result") or {}).get("list") or []
+            if rows:
+                return dict(client.parse_order(rows[0], market))
+        return None
+
+    async def cancel(self, client: ccxt_async.Exchange, symbol: str, client_order_id: str) -> None:
+        await client.cancel_order(None, symbol, {"orderLinkId": client_order_id})
+
+
+DIALECTS: dict[str, ClientIdDialect] = {"binance": BinanceIds(), "bybit": BybitIds()}
+
+
+def dialect_for(exchange_id: str) -> ClientIdDialect:
+    return DIALECTS.get(exchange_id, ClientIdDialect())
