@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
 from tradewire.domain.markets import Market
-from tradewire.domain.orders import ExchangeOrder, OrderRequest
+from tradewire.domain.orders import ExchangeOrder, OrderRequest, OrderState
+from tradewire.domain.records import (
+    NewOrder,
+    NewSignal,
+    OrderOutcome,
+    OrderRecord,
+    Rejection,
+    SubscriptionTarget,
+    WorkItem,
+)
 
 
 class ErrorKind(StrEnum):
@@ -106,6 +115,32 @@ class Clock(Protocol):
     def now(self) -> datetime:
         """Current time, timezone-aware UTC."""
         ...
+
+
+class Store(Protocol):
+    """Persistence of the execution pipeline; every method is one transaction, safe to repeat."""
+
+    def webhook_strategy(self, slug: str) -> tuple[int, str] | None: ...
+    def find_signal(self, strategy_id: int, dedup_keys: Sequence[str]) -> int | None: ...
+    def insert_signal(self, signal: NewSignal) -> tuple[int, bool]: ...
+    def signal_route_info(self, signal_id: int) -> tuple[int, str, str] | None: ...
+    def active_targets(self, strategy_id: int) -> list[SubscriptionTarget]: ...
+    def create_intents(
+        self, signal_id: int, targets: Sequence[SubscriptionTarget], now: datetime
+    ) -> None: ...
+    def unrouted_signal_ids(self, received_before: datetime | None = None) -> list[int]: ...
+    def pending_work(
+        self, signal_id: int | None = None, created_before: datetime | None = None, limit: int = 5000
+    ) -> list[WorkItem]: ...
+    def open_position_amounts(self, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], Decimal]: ...
+    def save_decisions(
+        self, rejections: Sequence[Rejection], new_orders: Sequence[NewOrder], now: datetime
+    ) -> list[OrderRecord]: ...
+    def claim_for_submission(self, order_ids: Sequence[int], now: datetime) -> set[int]: ...
+    def orders_in_states(self, states: Sequence[OrderState]) -> list[OrderRecord]: ...
+    def unsettled_orders(self, account_id: int | None = None) -> list[OrderRecord]: ...
+    def due_orders(self, now: datetime, limit: int = 1000) -> list[OrderRecord]: ...
+    def record_outcomes(self, outcomes: Sequence[OrderOutcome], now: datetime) -> None: ...
 
 
 Handler = Callable[[Mapping[str, Any]], Awaitable[None]]

@@ -58,6 +58,8 @@ class Runtime:
     secret_box: SecretBox | None
     jwt_secret: str
     catalog: SymbolCatalog
+    exchanges: AccountExchanges
+    reconciler: Reconciler
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -79,6 +81,7 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.bus.stop()
+        await self.exchanges.close()
 
     async def _run_market(self, stop: asyncio.Event) -> None:
         """Advance the paper market and fill resting paper limit orders the price reached."""
@@ -129,14 +132,15 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
     store = SqlStore(engine)
     bus = InProcessBus()
     clock = SystemClock()
-    exchanges = AccountExchanges(venue)
+    exchanges = AccountExchanges(venue, members.live_account, secret_box)
     catalog = SymbolCatalog.of(markets, {m.id: m.symbol for m in markets.values()})
     executor = Executor(store, exchanges, bus, clock)
+    reconciler = Reconciler(store, exchanges, clock)
     pipeline = Pipeline(
         store,
         SignalRouter(store, clock),
         executor,
-        Reconciler(store, exchanges, clock),
+        reconciler,
         bus,
         clock,
         sweep_interval_s=settings.reconcile_interval_s,
@@ -156,6 +160,8 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
         secret_box=secret_box,
         jwt_secret=_jwt_secret(settings),
         catalog=catalog,
+        exchanges=exchanges,
+        reconciler=reconciler,
     )
 
 

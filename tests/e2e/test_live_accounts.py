@@ -19,6 +19,10 @@ API_KEY = "live-api-key-0123456789"
 API_SECRET = "live-api-secret-abcdefghijklmnop"
 
 
+# Nothing listens on port 1 of the loopback: a live account pointed there never leaves the machine.
+UNREACHABLE = {key: "http://127.0.0.1:1/api/v3" for key in ("public", "private", "v1", "sapi")}
+
+
 def _create_live_account(served: ServedRuntime, headers: dict[str, str]) -> httpx.Response:
     return httpx.post(
         f"{served.url}/api/v1/accounts",
@@ -29,6 +33,7 @@ def _create_live_account(served: ServedRuntime, headers: dict[str, str]) -> http
             "mode": "live",
             "api_key": API_KEY,
             "api_secret": API_SECRET,
+            "api_urls": UNREACHABLE,
         },
     )
 
@@ -54,7 +59,7 @@ def test_api_keys_are_sealed_at_rest_and_write_only(tmp_path: Path, caplog: pyte
     assert box.decrypt(row.api_secret_enc, f"account:{row.id}:api_secret") == API_SECRET
 
 
-def test_a_live_subscription_is_told_why_it_did_not_trade(tmp_path: Path) -> None:
+def test_an_unreachable_exchange_is_the_reason_on_record_and_nothing_is_ordered(tmp_path: Path) -> None:
     runtime = make_runtime(tmp_path, encryption_key=generate_key())
     seeded = seed_marketplace(runtime.engine, [])
     with ServedRuntime(runtime, free_port()) as served:
@@ -73,7 +78,8 @@ def test_a_live_subscription_is_told_why_it_did_not_trade(tmp_path: Path) -> Non
 
     assert orders == []
     assert intents[0]["status"] == "rejected"
-    assert "live trading on 'binance' is not available" in intents[0]["reason"]
+    assert "binance markets could not be loaded" in intents[0]["reason"]
+    assert "network" in intents[0]["reason"] or "unavailable" in intents[0]["reason"]
 
 
 def test_the_server_refuses_to_start_with_live_accounts_and_no_key(tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ from tradewire.adapters.store.sql import SqlStore
 from tradewire.adapters.store.tables import execution_intents, fills, orders, positions, signals
 from tradewire.domain.execution import LogStatus, Sizing, SizingMode
 from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderState, OrderType, Trade
+from tradewire.domain.records import NewOrder, NewSignal, OrderOutcome, Rejection, SubscriptionTarget
 from tradewire.domain.signals import SignalAction
-from tradewire.services.records import NewOrder, NewSignal, OrderOutcome, Rejection, SubscriptionTarget
 
 
 def _signal(strategy_id: int, key: str = "k1") -> NewSignal:

@@ -185,6 +185,7 @@ async def create_account(body: AccountCreate, runtime: RuntimeDep, user: Current
         "exchange": body.exchange,
         "mode": body.mode,
         "sandbox": body.sandbox,
+        "api_urls": body.api_urls,
         "created_at": runtime.clock.now(),
     }
     account_id = await _db(runtime.members.create_account, values)

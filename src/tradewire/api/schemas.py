@@ -51,6 +51,22 @@ class AccountCreate(Strict):
     api_key: str | None = Field(default=None, max_length=512, repr=False)
     api_secret: str | None = Field(default=None, max_length=2048, repr=False)
     api_password: str | None = Field(default=None, max_length=512, repr=False)
+    api_urls: dict[str, str] | None = Field(
+        default=None,
+        description="override ccxt's urls['api'] entries (a proxy, a local endpoint); live accounts only",
+    )
+
+    @field_validator("api_urls")
+    @classmethod
+    def _urls(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is None:
+            return None
+        for key, url in value.items():
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,31}", key):
+                raise ValueError(f"api_urls key {key!r} is not a ccxt urls['api'] key")
+            if not re.fullmatch(r"https?://[^\s]{1,500}", url):
+                raise ValueError(f"api_urls[{key!r}] must be an http(s) URL")
+        return value
 
     @model_validator(mode="after")
     def _keys_match_mode(self) -> AccountCreate:
@@ -60,6 +76,13 @@ class AccountCreate(Strict):
             raise ValueError("paper accounts trade on the 'paper' exchange")
         if self.mode == "live" and self.exchange == "paper":
             raise ValueError("a live account needs a real exchange id (binance, bybit, okx, ...)")
+        if self.mode == "live":
+            import ccxt
+
+            if self.exchange not in ccxt.exchanges:
+                raise ValueError(f"unknown exchange {self.exchange!r}; ccxt ids such as binance, bybit, okx")
+        if self.mode == "paper" and self.api_urls:
+            raise ValueError("api_urls are for live accounts")
         return self
 
 
@@ -69,6 +92,7 @@ class AccountOut(BaseModel):
     exchange: str
     mode: str
     sandbox: bool
+    api_urls: dict[str, str] | None = None
     has_api_key: bool
     created_at: datetime
 

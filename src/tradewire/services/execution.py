@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from tradewire import failpoints
-from tradewire.adapters.store.sql import SqlStore
 from tradewire.domain.execution import OrderPlan, Skip, SpotSignal, plan_spot_order
 from tradewire.domain.money import ZERO
 from tradewire.domain.orders import client_order_id_for
+from tradewire.domain.records import NewOrder, OrderOutcome, OrderRecord, Rejection, WorkItem
 from tradewire.ports import (
     Bus,
     Clock,
@@ -20,8 +20,8 @@ from tradewire.ports import (
     ExchangeError,
     ExchangeUnavailable,
     OrderOutcomeUnknown,
+    Store,
 )
-from tradewire.services.records import NewOrder, OrderOutcome, OrderRecord, Rejection, WorkItem
 
 log = logging.getLogger("tradewire.execution")
 
@@ -33,7 +33,7 @@ class Executor:
 
     def __init__(
         self,
-        store: SqlStore,
+        store: Store,
         exchanges: ExchangeDirectory,
         bus: Bus,
         clock: Clock,
@@ -106,7 +106,10 @@ class Executor:
             exchange = self._exchanges.for_account(item.account_id, item.exchange, item.mode)
         except ExchangeUnavailable as exc:
             return Skip(str(exc))
-        market = (await exchange.markets()).get(item.symbol)
+        try:
+            market = (await exchange.markets()).get(item.symbol)
+        except (ExchangeUnavailable, ExchangeError) as exc:
+            return Skip(f"{item.exchange} markets could not be loaded: {exc}")
         if market is None:
             return Skip(f"{item.symbol} is not listed on {item.exchange}")
         price = exchange.last_price(item.symbol) or item.signal_price

@@ -13,9 +13,9 @@ from tradewire import failpoints
 from tradewire.adapters.passwords import VerifiedSecrets
 from tradewire.adapters.tradingview import AlertError, parse_alert
 from tradewire.domain.money import fmt
+from tradewire.domain.records import NewSignal
 from tradewire.domain.symbols import SymbolCatalog, UnknownSymbol
-from tradewire.ports import Bus, Clock
-from tradewire.services.records import NewSignal
+from tradewire.ports import Bus, Clock, Store
 
 log = logging.getLogger("tradewire.ingest")
 
@@ -44,7 +44,7 @@ class SignalIngest:
 
     def __init__(
         self,
-        store: Any,
+        store: Store,
         catalog: Callable[[], SymbolCatalog],
         bus: Bus,
         clock: Clock,

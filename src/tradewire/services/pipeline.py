@@ -9,9 +9,8 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from tradewire.adapters.store.sql import SqlStore
 from tradewire.domain.orders import OrderState
-from tradewire.ports import Bus, Clock
+from tradewire.ports import Bus, Clock, Store
 from tradewire.services.execution import Executor
 from tradewire.services.ingest import SIGNAL_RECEIVED
 from tradewire.services.reconcile import Reconciler
@@ -29,7 +28,7 @@ class Pipeline:
 
     def __init__(
         self,
-        store: SqlStore,
+        store: Store,
         router: SignalRouter,
         executor: Executor,
         reconciler: Reconciler,

@@ -4,55 +4,139 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
-from tradewire.adapters.store.sql import SqlStore
-from tradewire.domain.orders import OrderState
-from tradewire.ports import Clock, ExchangeDirectory, ExchangeError, ExchangeUnavailable, OrderOutcomeUnknown
-from tradewire.services.records import OrderOutcome, OrderRecord
+from tradewire.domain.orders import ExchangeOrder, OrderState, OrderType
+from tradewire.domain.records import OrderOutcome, OrderRecord
+from tradewire.ports import (
+    Clock,
+    Exchange,
+    ExchangeDirectory,
+    ExchangeError,
+    ExchangeUnavailable,
+    OrderOutcomeUnknown,
+    Store,
+)
 
 log = logging.getLogger("tradewire.reconcile")
+
+
+@dataclass(frozen=True)
+class ReconcilePolicy:
+    """When a missing order is concluded never-placed, and when resting limit orders are withdrawn."""
+
+    lost_after_s: float = 120.0  # an order not found by its client id for this long never reached it...
+    lost_after_checks: int = 3  # ...and in at least this many lookups
+    limit_order_timeout_s: float = 0.0  # cancel unfilled limit orders after this long; 0: never
 
 
 class Reconciler:
     """Moves orders through the state machine from what each exchange says about them."""
 
-    def __init__(self, store: SqlStore, exchanges: ExchangeDirectory, clock: Clock) -> None:
+    def __init__(
+        self, store: Store, exchanges: ExchangeDirectory, clock: Clock, policy: ReconcilePolicy | None = None
+    ) -> None:
         self._store = store
         self._exchanges = exchanges
         self._clock = clock
+        self._policy = policy or ReconcilePolicy()
 
     async def check_due(self, limit: int = 1000) -> int:
         """Check every order whose next check is due; returns how many were checked."""
         due = await asyncio.to_thread(self._store.due_orders, self._clock.now(), limit)
         return await self.check(due)
 
+    async def sync_account(self, account_id: int) -> int:
+        """Check every unsettled order of one account now ("sync now")."""
+        unsettled = await asyncio.to_thread(self._store.unsettled_orders, account_id)
+        return await self.check(unsettled)
+
     async def check(self, orders: Sequence[OrderRecord]) -> int:
-        """Ask the exchange about each order (NEW ones are the executor's) and record the answers."""
+        """Ask the exchanges about these orders (NEW ones are the executor's) and record the answers."""
         sent = [o for o in orders if o.state is not OrderState.NEW and not o.state.is_terminal]
         if not sent:
             return 0
-        outcomes = await asyncio.gather(*(self._check(order) for order in sent))
+        by_account: dict[int, list[OrderRecord]] = defaultdict(list)
+        for order in sent:
+            by_account[order.account_id].append(order)
+        batches = await asyncio.gather(*(self._check_account(group) for group in by_account.values()))
+        outcomes = [outcome for batch in batches for outcome in batch]
         await asyncio.to_thread(self._store.record_outcomes, outcomes, self._clock.now())
         return len(sent)
 
-    async def _check(self, order: OrderRecord) -> OrderOutcome:
+    async def _check_account(self, orders: list[OrderRecord]) -> list[OrderOutcome]:
+        first = orders[0]
         try:
-            exchange = self._exchanges.for_account(order.account_id, order.exchange, order.mode)
-            view = await exchange.fetch_order(order.symbol, order.client_order_id)
-            if view is None and order.state is OrderState.SUBMITTED:
-                # The exchange never saw it: sending it now, under the same client order id, is safe.
-                log.info(
-                    "order %s (%s) unknown to the exchange: sending it", order.order_id, order.client_order_id
-                )
-                view = await exchange.create_order(order.request())
+            exchange = self._exchanges.for_account(first.account_id, first.exchange, first.mode)
+        except ExchangeUnavailable as exc:
+            return [OrderOutcome(o, unknown_reason=f"status check failed: {exc}") for o in orders]
+        open_now = await self._open_orders(exchange, orders)
+        return [await self._check(exchange, order, open_now.get(order.client_order_id)) for order in orders]
+
+    async def _open_orders(self, exchange: Exchange, orders: list[OrderRecord]) -> dict[str, ExchangeOrder]:
+        """One call for all of an account's open orders, where the adapter offers it."""
+        fetch_open = getattr(exchange, "fetch_open_orders", None)
+        if fetch_open is None or len(orders) < 2:
+            return {}
+        try:
+            return {o.client_order_id: o for o in await fetch_open()}
+        except (ExchangeError, ExchangeUnavailable) as exc:
+            log.info("batched open-orders check failed (%s); checking one by one", exc)
+            return {}
+
+    async def _check(
+        self, exchange: Exchange, order: OrderRecord, known: ExchangeOrder | None
+    ) -> OrderOutcome:
+        try:
+            view = known or await exchange.fetch_order(order.symbol, order.client_order_id)
+            if view is None:
+                return await self._missing(exchange, order)
+            if self._expired_limit(order, view):
+                log.info("limit order %s unfilled after its timeout: cancelling", order.client_order_id)
+                view = await exchange.cancel_order(order.symbol, order.client_order_id)
         except ExchangeError as exc:
-            return OrderOutcome(order, rejected_reason=str(exc))
+            return OrderOutcome(order, unknown_reason=f"status check refused: {exc}")
         except (OrderOutcomeUnknown, ExchangeUnavailable) as exc:
             return OrderOutcome(order, unknown_reason=f"status check failed: {exc}")
         except Exception as exc:
-            log.exception("order %s: status check failed", order.order_id)
+            log.exception("order %s (%s): status check failed", order.order_id, order.client_order_id)
             return OrderOutcome(order, unknown_reason=f"status check failed: {type(exc).__name__}: {exc}")
-        if view is None:
-            return OrderOutcome(order, unknown_reason="the exchange does not know this order yet")
         return OrderOutcome(order, exchange_order=view)
+
+    async def _missing(self, exchange: Exchange, order: OrderRecord) -> OrderOutcome:
+        """The exchange does not know the client order id (yet)."""
+        if order.state is not OrderState.SUBMITTED:
+            return OrderOutcome(order, unknown_reason="the exchange no longer reports this order")
+        if exchange.dedupes_client_order_ids:
+            # The exchange would answer a second create with the first order: sending is safe.
+            log.info("order %s unknown to the exchange: sending it", order.client_order_id)
+            try:
+                return OrderOutcome(order, exchange_order=await exchange.create_order(order.request()))
+            except ExchangeError as exc:
+                return OrderOutcome(order, rejected_reason=str(exc))
+        age = self._age_s(order.created_at)
+        if age >= self._policy.lost_after_s and order.check_attempts + 1 >= self._policy.lost_after_checks:
+            return OrderOutcome(
+                order,
+                rejected_reason=(
+                    f"never reached the exchange: not found by client order id {order.client_order_id} "
+                    f"in {order.check_attempts + 1} checks over {age:.0f}s"
+                ),
+            )
+        # Not resent: on this exchange a second create could trade twice if the first one exists.
+        return OrderOutcome(order, unknown_reason="not (yet) visible on the exchange; checking again")
+
+    def _expired_limit(self, order: OrderRecord, view: ExchangeOrder) -> bool:
+        timeout = self._policy.limit_order_timeout_s
+        return (
+            timeout > 0
+            and order.type is OrderType.LIMIT
+            and view.state in (OrderState.OPEN, OrderState.PARTIALLY_FILLED)
+            and self._age_s(order.created_at) >= timeout
+        )
+
+    def _age_s(self, created_at: datetime | None) -> float:
+        return 0.0 if created_at is None else (self._clock.now() - created_at).total_seconds()

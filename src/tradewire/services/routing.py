@@ -6,9 +6,8 @@ import asyncio
 import logging
 
 from tradewire import failpoints
-from tradewire.adapters.store.sql import SqlStore
 from tradewire.domain.execution import pair_matches
-from tradewire.ports import Clock
+from tradewire.ports import Clock, Store
 
 log = logging.getLogger("tradewire.routing")
 
@@ -16,7 +15,7 @@ log = logging.getLogger("tradewire.routing")
 class SignalRouter:
     """Fans a signal out to its strategy's subscriptions."""
 
-    def __init__(self, store: SqlStore, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock) -> None:
         self._store = store
         self._clock = clock
 

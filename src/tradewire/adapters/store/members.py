@@ -101,6 +101,16 @@ class SqlMembers:
             raise NotFound(f"no exchange account {account_id}")
         return _public_account(row._mapping)
 
+    def live_account(self, account_id: int) -> dict[str, Any] | None:
+        """A live account's connection details, secrets still encrypted (server-side use only)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(exchange_accounts).where(
+                    exchange_accounts.c.id == account_id, exchange_accounts.c.mode == "live"
+                )
+            ).first()
+        return dict(row._mapping) if row else None
+
     def live_account_count(self) -> int:
         with self.engine.connect() as conn:
             return int(
@@ -286,6 +296,7 @@ def _public_account(r: Any) -> dict[str, Any]:
         "exchange": r["exchange"],
         "mode": r["mode"],
         "sandbox": r["sandbox"],
+        "api_urls": r["api_urls"],
         "has_api_key": r["api_key_enc"] is not None,
         "created_at": r["created_at"],
     }

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from tradewire.adapters.store import bulk
@@ -43,8 +43,7 @@ from tradewire.domain.orders import (
     transition,
 )
 from tradewire.domain.positions import Position, PositionStatus
-from tradewire.domain.signals import MarketPosition, SignalAction, SignalIntent
-from tradewire.services.records import (
+from tradewire.domain.records import (
     NewOrder,
     NewSignal,
     OrderOutcome,
@@ -53,6 +52,7 @@ from tradewire.services.records import (
     SubscriptionTarget,
     WorkItem,
 )
+from tradewire.domain.signals import MarketPosition, SignalAction, SignalIntent
 
 log = logging.getLogger("tradewire.store")
 
@@ -279,6 +279,15 @@ class SqlStore:
     def orders_in_states(self, states: Sequence[OrderState]) -> list[OrderRecord]:
         with self.engine.connect() as conn:
             return self._orders_where(conn, orders.c.state.in_([s.value for s in states]))
+
+    def unsettled_orders(self, account_id: int | None = None) -> list[OrderRecord]:
+        """Every order not yet in a final state (of one account, or all)."""
+        unsettled = [OrderState.SUBMITTED, OrderState.OPEN, OrderState.PARTIALLY_FILLED]
+        condition: ColumnElement[bool] = orders.c.state.in_([s.value for s in unsettled])
+        if account_id is not None:
+            condition = and_(condition, orders.c.account_id == account_id)
+        with self.engine.connect() as conn:
+            return self._orders_where(conn, condition)
 
     def due_orders(self, now: datetime, limit: int = 1000) -> list[OrderRecord]:
         """Non-terminal orders whose next status check is due."""
@@ -701,6 +710,7 @@ def _order_record(r: Any) -> OrderRecord:
         state=OrderState(r["state"]),
         check_attempts=r["check_attempts"],
         signal_id=r["signal_id"],
+        created_at=r["created_at"],
     )
 
 

@@ -58,6 +58,7 @@ exchange_accounts = Table(
     Column("api_secret_enc", Text),
     Column("api_password_enc", Text),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("api_urls", JSON),  # overrides of ccxt's urls['api'][key], e.g. a proxy or a local endpoint
     UniqueConstraint("user_id", "name", name="uq_exchange_accounts_user_name"),
 )
 

@@ -99,6 +99,7 @@ class OrderRecord:
     state: OrderState
     check_attempts: int = 0
     signal_id: int | None = None
+    created_at: datetime | None = None
 
     def request(self) -> OrderRequest:
         """The request that (re)sends this order, always under its own client order id."""
