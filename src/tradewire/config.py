@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     feed_seed: int = 7
     reconcile_interval_s: float = Field(default=2.0, gt=0)
     dedup_window_s: int = Field(default=60, gt=0)
+    lost_order_after_s: float = Field(default=120.0, gt=0)  # a SUBMITTED order not found this long...
+    lost_order_checks: int = Field(default=3, ge=1)  # ...in this many lookups never reached the exchange
+    limit_order_timeout_s: float = Field(default=0.0, ge=0)  # cancel unfilled limit orders; 0: never
+    ticker_ttl_s: float = Field(default=10.0, gt=0)
     signup_enabled: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"

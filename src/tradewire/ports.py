@@ -64,8 +64,8 @@ class Exchange(Protocol):
         """
         ...
 
-    def last_price(self, symbol: str) -> Decimal | None:
-        """Latest known price (cached ticker or feed); None if unknown."""
+    async def price(self, symbol: str) -> Decimal | None:
+        """A recent price (the feed, or a cached ticker no older than its TTL); None if unknown."""
         ...
 
     async def markets(self) -> Mapping[str, Market]:

@@ -30,7 +30,7 @@ from tradewire.domain.symbols import SymbolCatalog
 from tradewire.services.execution import Executor
 from tradewire.services.ingest import SignalIngest
 from tradewire.services.pipeline import Pipeline
-from tradewire.services.reconcile import Reconciler
+from tradewire.services.reconcile import ReconcilePolicy, Reconciler
 from tradewire.services.routing import SignalRouter
 
 log = logging.getLogger("tradewire.runtime")
@@ -132,10 +132,19 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
     store = SqlStore(engine)
     bus = InProcessBus()
     clock = SystemClock()
-    exchanges = AccountExchanges(venue, members.live_account, secret_box)
+    exchanges = AccountExchanges(venue, members.live_account, secret_box, ticker_ttl_s=settings.ticker_ttl_s)
     catalog = SymbolCatalog.of(markets, {m.id: m.symbol for m in markets.values()})
     executor = Executor(store, exchanges, bus, clock)
-    reconciler = Reconciler(store, exchanges, clock)
+    reconciler = Reconciler(
+        store,
+        exchanges,
+        clock,
+        ReconcilePolicy(
+            lost_after_s=settings.lost_order_after_s,
+            lost_after_checks=settings.lost_order_checks,
+            limit_order_timeout_s=settings.limit_order_timeout_s,
+        ),
+    )
     pipeline = Pipeline(
         store,
         SignalRouter(store, clock),

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tradewire.adapters.live.ccxt_exchange import CcxtExchange, LiveAccount
+from tradewire.adapters.live.tickers import TickerCache
 from tradewire.adapters.paper.venue import PaperVenue
 from tradewire.adapters.secrets_box import SecretBox, SecretsError
 from tradewire.ports import Exchange, ExchangeUnavailable
@@ -25,20 +26,25 @@ class AccountExchanges:
         paper: PaperVenue,
         live_loader: LiveLoader | None = None,
         secret_box: SecretBox | None = None,
-        live_factory: Callable[[LiveAccount], CcxtExchange] = CcxtExchange,
+        live_factory: Callable[..., CcxtExchange] = CcxtExchange,
+        ticker_ttl_s: float = 10.0,
     ) -> None:
+        self._ticker_ttl = ticker_ttl_s
         self._paper = paper
         self._load = live_loader
         self._box = secret_box
         self._factory = live_factory
         self._live: dict[int, CcxtExchange] = {}
+        self._tickers: dict[str, TickerCache] = {}
 
     def for_account(self, account_id: int, exchange: str, mode: str) -> Exchange:
         if mode == "paper":
             return self._paper.account(account_id)
         live = self._live.get(account_id)
         if live is None:
-            live = self._live[account_id] = self._factory(self._live_account(account_id, exchange))
+            account = self._live_account(account_id, exchange)
+            tickers = self._tickers.setdefault(_ticker_key(account), TickerCache(self._ticker_ttl))
+            live = self._live[account_id] = self._factory(account, tickers=tickers)
         return live
 
     def live_accounts(self) -> dict[int, CcxtExchange]:
@@ -78,3 +84,9 @@ class AccountExchanges:
             sandbox=bool(row.get("sandbox")),
             api_urls=dict(row.get("api_urls") or {}),
         )
+
+
+def _ticker_key(account: LiveAccount) -> str:
+    """Accounts share prices when they reach the same exchange at the same addresses."""
+    urls = ",".join(f"{k}={v}" for k, v in sorted(account.api_urls.items()))
+    return f"{account.exchange}|{account.sandbox}|{urls}"

@@ -226,9 +226,17 @@ async def account_balance(account_id: int, runtime: RuntimeDep, user: CurrentUse
     )
 
 
+@router.post("/accounts/{account_id}/sync", tags=["accounts"])
+async def sync_account(account_id: int, runtime: RuntimeDep, user: CurrentUser) -> dict[str, int]:
+    """Check every unsettled order of the account with its exchange now, instead of at the next check."""
+    await _db(runtime.members.account, user.id, account_id)
+    return {"checked": await runtime.reconciler.sync_account(account_id)}
+
+
 @router.delete("/accounts/{account_id}", status_code=204, tags=["accounts"])
 async def delete_account(account_id: int, runtime: RuntimeDep, user: CurrentUser) -> None:
     await _db(runtime.members.delete_account, user.id, account_id)
+    runtime.exchanges.forget(account_id)
 
 
 # -- subscriptions --------------------------------------------------------------------------------

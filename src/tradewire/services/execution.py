@@ -112,7 +112,10 @@ class Executor:
             return Skip(f"{item.exchange} markets could not be loaded: {exc}")
         if market is None:
             return Skip(f"{item.symbol} is not listed on {item.exchange}")
-        price = exchange.last_price(item.symbol) or item.signal_price
+        try:
+            price = await exchange.price(item.symbol) or item.signal_price
+        except (ExchangeUnavailable, ExchangeError) as exc:
+            return Skip(f"no price for {item.symbol} from {item.exchange}: {exc}")
         if price is None:
             return Skip(f"no price for {item.symbol}: the exchange has none and the signal carries none")
         equity = (
@@ -158,6 +161,6 @@ async def account_equity(exchange: Exchange, quote: str) -> Decimal:
             continue
         if asset == quote:
             total += amount
-        elif (price := exchange.last_price(f"{asset}/{quote}")) is not None:
+        elif (price := await exchange.price(f"{asset}/{quote}")) is not None:
             total += amount * price
     return total

@@ -23,6 +23,7 @@ import ccxt.async_support as ccxt_async
 from tradewire.adapters.live.client_ids import dialect_for
 from tradewire.adapters.live.errors import is_ambiguous, is_duplicate, kind_of
 from tradewire.adapters.live.guards import CircuitBreaker, RateLimiter
+from tradewire.adapters.live.tickers import TickerCache
 from tradewire.domain.markets import DECIMAL_PLACES, TICK_SIZE, Market
 from tradewire.domain.money import to_decimal
 from tradewire.domain.orders import ExchangeOrder, OrderRequest, OrderSide, OrderType, Trade
@@ -102,6 +103,7 @@ class CcxtExchange:
         breaker: CircuitBreaker | None = None,
         limiter: RateLimiter | None = None,
         markets_ttl_s: float = 3600.0,
+        tickers: TickerCache | None = None,
     ) -> None:
         self.account = account
         self.client = client or make_client(account)
@@ -114,7 +116,7 @@ class CcxtExchange:
         self._markets_loaded_at = 0.0
         self._markets_ttl = markets_ttl_s
         self._markets_lock = asyncio.Lock()
-        self._prices: dict[str, Decimal] = {}
+        self._tickers = tickers or TickerCache()
 
     # -- Exchange port ------------------------------------------------------------------------------
 
@@ -132,12 +134,13 @@ class CcxtExchange:
                 self._markets_loaded_at = time.monotonic()
         return self._markets
 
-    def last_price(self, symbol: str) -> Decimal | None:
-        return self._prices.get(symbol)
-
-    def remember_price(self, symbol: str, price: Decimal) -> None:
-        """Prices arrive from the shared ticker cache (one fetch_tickers per exchange)."""
-        self._prices[symbol] = price
+    async def price(self, symbol: str) -> Decimal | None:
+        """From the exchange's shared ticker cache: one fetch_tickers for all symbols in use."""
+        return await self._tickers.price(
+            symbol,
+            lambda symbols: self._read(lambda: self.client.fetch_tickers(symbols)),
+            lambda one: self._read(lambda: self.client.fetch_ticker(one)),
+        )
 
     async def fetch_balance(self) -> Mapping[str, Decimal]:
         raw = await self._read(self.client.fetch_balance)

@@ -446,6 +446,9 @@ class PaperExchange:
     async def markets(self) -> Mapping[str, Market]:
         return self._venue.markets
 
+    async def price(self, symbol: str) -> Decimal | None:
+        return self._venue.last_price(symbol)
+
     def last_price(self, symbol: str) -> Decimal | None:
         return self._venue.last_price(symbol)
 

@@ -1,0 +1,68 @@
+"""Prices for live accounts: one fetch_tickers call per exchange for every symbol in use, cached."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+from tradewire.domain.money import to_decimal
+
+log = logging.getLogger("tradewire.tickers")
+
+Fetch = Callable[[list[str]], Awaitable[dict[str, Any]]]
+FetchOne = Callable[[str], Awaitable[dict[str, Any]]]
+
+
+class TickerCache:
+    """Shared by every account of one exchange. A stale or unknown symbol triggers one batched
+    refresh of all symbols asked for so far; if the batch call fails, symbols are fetched one by one."""
+
+    def __init__(self, ttl_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl_s
+        self._clock = clock
+        self._prices: dict[str, tuple[float, Decimal]] = {}
+        self._wanted: set[str] = set()
+        self._lock = asyncio.Lock()
+        self.batch_calls = 0
+        self.single_calls = 0
+
+    def cached(self, symbol: str) -> Decimal | None:
+        """The price if fresh, else None."""
+        entry = self._prices.get(symbol)
+        if entry is None or self._clock() - entry[0] > self._ttl:
+            return None
+        return entry[1]
+
+    async def price(self, symbol: str, fetch_many: Fetch, fetch_one: FetchOne) -> Decimal | None:
+        """A fresh price, refreshing the whole set of symbols in use with one call if needed."""
+        self._wanted.add(symbol)
+        if (fresh := self.cached(symbol)) is not None:
+            return fresh
+        async with self._lock:
+            if (fresh := self.cached(symbol)) is not None:  # another caller refreshed meanwhile
+                return fresh
+            symbols = sorted(self._wanted)
+            try:
+                self.batch_calls += 1
+                self._store(await fetch_many(symbols))
+            except Exception as exc:
+                log.warning(
+                    "fetch_tickers for %d symbols failed (%s); fetching %s alone", len(symbols), exc, symbol
+                )
+                try:
+                    self.single_calls += 1
+                    self._store({symbol: await fetch_one(symbol)})
+                except Exception as single_exc:
+                    log.warning("fetch_ticker %s failed: %s", symbol, single_exc)
+        return self.cached(symbol)
+
+    def _store(self, tickers: dict[str, Any]) -> None:
+        now = self._clock()
+        for symbol, ticker in tickers.items():
+            value = (ticker or {}).get("last") or (ticker or {}).get("close")
+            if value is not None:
+                self._prices[symbol] = (now, to_decimal(value))
