@@ -222,3 +222,62 @@ def test_sizing_is_read_back_from_the_subscription(engine: Engine) -> None:
 
     assert work.sizing == Sizing(SizingMode.EQUITY_PCT, Decimal("2.5"))
     assert work.contracts == Decimal("0.001234567")
+
+
+def _cumulative(filled: str, average: str, fee: str, status: str = "open") -> ExchangeOrder:
+    """An exchange that reports only the order's running totals (no trade list), as ccxt often does."""
+    return ExchangeOrder(
+        exchange_order_id="x-1",
+        client_order_id="c",
+        symbol="BTC/USDT",
+        side=OrderSide.BUY,
+        type=OrderType.LIMIT,
+        status=status,
+        amount=Decimal("0.003"),
+        filled=Decimal(filled),
+        average=Decimal(average),
+        price=Decimal("100"),
+        fee=Decimal(fee),
+        fee_currency="USDT",
+    )
+
+
+def test_partial_fills_seen_as_running_totals_become_exact_fills(engine: Engine) -> None:
+    store, signal_id, _ = _routed(engine, subscribers=1)
+    [record] = _ordered(store, signal_id)
+    store.claim_for_submission([record.order_id], now())
+
+    for view in (
+        _cumulative("0.001", "100", "0.0001"),
+        _cumulative("0.001", "100", "0.0001"),  # the same state seen twice
+        _cumulative("0.002", "99", "0.0002"),
+        _cumulative("0.003", "99", "0.0003", status="closed"),
+    ):
+        store.record_outcomes([OrderOutcome(record, exchange_order=view)], now())
+
+    with engine.connect() as conn:
+        recorded = conn.execute(select(fills.c.amount, fills.c.price, fills.c.fee).order_by(fills.c.id)).all()
+        order = conn.execute(select(orders)).one()
+        position = conn.execute(select(positions)).one()
+    assert [(r.amount, r.price) for r in recorded] == [
+        (Decimal("0.001"), Decimal(100)),
+        (Decimal("0.001"), Decimal(98)),  # (99 × 0.002 − 100 × 0.001) ÷ 0.001
+        (Decimal("0.001"), Decimal(99)),
+    ]
+    assert sum(r.fee for r in recorded) == Decimal("0.0003")
+    assert (order.state, order.filled, order.average) == ("filled", Decimal("0.003"), Decimal(99))
+    assert position.amount == Decimal("0.003") and position.avg_entry == Decimal(99)
+
+
+def test_an_exchange_that_lists_trades_after_reporting_totals_is_not_counted_twice(engine: Engine) -> None:
+    store, signal_id, _ = _routed(engine, subscribers=1)
+    [record] = _ordered(store, signal_id)
+    store.claim_for_submission([record.order_id], now())
+    store.record_outcomes([OrderOutcome(record, exchange_order=_cumulative("0.001", "100", "0"))], now())
+
+    listed = _filled("0.001", "100", trade_id="real-1", status="open")
+    store.record_outcomes([OrderOutcome(record, exchange_order=listed)], now())
+
+    with engine.connect() as conn:
+        amounts = list(conn.execute(select(fills.c.amount)).scalars())
+    assert sum(amounts) == Decimal("0.001")
