@@ -132,7 +132,13 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
     store = SqlStore(engine)
     bus = InProcessBus()
     clock = SystemClock()
-    exchanges = AccountExchanges(venue, members.live_account, secret_box, ticker_ttl_s=settings.ticker_ttl_s)
+    exchanges = AccountExchanges(
+        venue,
+        members.live_account,
+        secret_box,
+        ticker_ttl_s=settings.ticker_ttl_s,
+        timeout_ms=settings.exchange_timeout_ms,
+    )
     catalog = SymbolCatalog.of(markets, {m.id: m.symbol for m in markets.values()})
     executor = Executor(store, exchanges, bus, clock)
     reconciler = Reconciler(

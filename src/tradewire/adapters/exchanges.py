@@ -28,8 +28,10 @@ class AccountExchanges:
         secret_box: SecretBox | None = None,
         live_factory: Callable[..., CcxtExchange] = CcxtExchange,
         ticker_ttl_s: float = 10.0,
+        timeout_ms: int = 10_000,
     ) -> None:
         self._ticker_ttl = ticker_ttl_s
+        self._timeout_ms = timeout_ms
         self._paper = paper
         self._load = live_loader
         self._box = secret_box
@@ -83,6 +85,7 @@ class AccountExchanges:
             password=secrets["api_password"],
             sandbox=bool(row.get("sandbox")),
             api_urls=dict(row.get("api_urls") or {}),
+            timeout_ms=self._timeout_ms,
         )
 
 

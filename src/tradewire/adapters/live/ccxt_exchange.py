@@ -32,10 +32,24 @@ from tradewire.ports import ErrorKind, ExchangeError, ExchangeUnavailable, Order
 log = logging.getLogger("tradewire.live")
 T = TypeVar("T")
 
-# Options that keep ccxt to spot endpoints (no margin, futures or wallet calls when loading markets).
+# Options that keep ccxt to the spot endpoints we use (checked against a local fake of each API).
 SPOT_OPTIONS: dict[str, dict[str, Any]] = {
-    "binance": {"defaultType": "spot", "fetchMarkets": ["spot"], "fetchCurrencies": False},
-    "bybit": {"defaultType": "spot", "fetchMarkets": ["spot"], "fetchCurrencies": False},
+    "binance": {
+        "defaultType": "spot",
+        "fetchMarkets": {"types": ["spot"]},  # not the futures exchangeInfo endpoints
+        "fetchCurrencies": False,  # not sapi capital/config
+        "fetchMargins": False,  # not sapi margin pairs
+        "fetchOpenOrders": {"warnWithoutSymbol": False},  # one call for all of an account's open orders
+    },
+    "bybit": {
+        "defaultType": "spot",
+        "fetchMarkets": {"types": ["spot"]},
+        # A unified trading account (what Bybit opens today): skips the account-type lookups.
+        "enableUnifiedMargin": False,
+        "enableUnifiedAccount": True,
+        "unifiedMarginStatus": 6,
+        "fetchOrder": {"acknowledged": True},  # by-id lookups only reach the last 500 orders: understood
+    },
 }
 
 
@@ -168,6 +182,11 @@ class CcxtExchange:
         except Exception as exc:
             return await self._after_failed_create(request, exc)
         self._breaker.success()
+        if raw.get("status") is None:  # Bybit answers a create with ids only: ask for the order itself
+            found = await self._lookup(request)
+            if found is not None:
+                return found
+            raw = {**raw, "status": "open"}  # accepted (it has an id); the reconciler will see the rest
         order = self._order(raw, request)
         log.info(
             "order %s placed on %s (account %s): %s %s %s, exchange id %s, status %s",

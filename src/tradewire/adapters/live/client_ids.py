@@ -58,7 +58,7 @@ class BinanceIds(ClientIdDialect):
 
 
 class BybitIds(ClientIdDialect):
-    """Bybit v5: orderLinkId on create; the realtime query finds open orders, history the rest."""
+    """Bybit v5: orderLinkId on create, fetch and cancel."""
 
     def create_params(self, client_order_id: str) -> dict[str, Any]:
         return {"orderLinkId": client_order_id}
@@ -66,14 +66,12 @@ class BybitIds(ClientIdDialect):
     async def fetch(
         self, client: ccxt_async.Exchange, symbol: str, client_order_id: str
     ) -> dict[str, Any] | None:
-        market = client.market(symbol)
-        request = {"category": "spot", "symbol": market["id"], "orderLinkId": client_order_id}
-        for endpoint in ("privateGetV5OrderRealtime", "privateGetV5OrderHistory"):
-            response = await getattr(client, endpoint)(request)
-            rows = ((response or {}).get("result") or {}).get("list") or []
-            if rows:
-                return dict(client.parse_order(rows[0], market))
-        return None
+        # Queried by id, /v5/order/realtime answers orders in any status. The id must be '' (None
+        # would be sent as the text 'None'); ccxt's generic clientOrderId is ignored by Bybit.
+        try:
+            return dict(await client.fetch_order("", symbol, {"orderLinkId": client_order_id}))
+        except ccxt.OrderNotFound:
+            return None
 
     async def cancel(self, client: ccxt_async.Exchange, symbol: str, client_order_id: str) -> None:
         await client.cancel_order(None, symbol, {"orderLinkId": client_order_id})

@@ -1,0 +1,2190 @@
+"""A local fake Binance / Bybit spot REST server for driving the *real* ccxt async client.
+
+The server runs uvicorn + Starlette in a daemon thread on ``127.0.0.1`` (random free port).
+Point a ccxt client at it with ``ccxt.async_support.binance(fake.ccxt_config())`` (the config
+carries the ``urls['api']`` overrides, credentials and the options ccxt needs to stay on the
+spot endpoints).
+
+What it models, per flavor:
+
+* **binance** – ``/api/v3`` spot REST: exchangeInfo, time, ping, ticker/24hr, ticker/price,
+  ticker/bookTicker, depth, klines, account, order (POST/GET/DELETE), openOrders (GET/DELETE),
+  allOrders, myTrades.  Signed endpoints need ``X-MBX-APIKEY`` plus ``timestamp`` and an HMAC
+  ``signature`` (verified).  Response shapes follow the recorded responses in
+  ``shared/data/ccxt/binance_spot_response_excerpt.json``: decimals are 8-dp strings and, like
+  that recording, integer ids/timestamps are also strings (the live API sends JSON integers;
+  ccxt parses both the same way).
+* **bybit** – ``/v5`` unified-account spot: market/time, instruments-info, tickers, orderbook,
+  kline, asset/coin/query-info, user/query-api, account/info, account/wallet-balance,
+  order/create, order/cancel, order/realtime, order/history, execution/list.  Private endpoints
+  need the ``X-BAPI-*`` headers with a valid HMAC.
+
+Matching: market orders fill at once at the current price (one taker trade); a limit order
+that crosses the current price fills at once at the *current* price (taker, price improvement
+like a real book); otherwise it rests and is filled by :meth:`FakeExchange.fill` or when
+:meth:`FakeExchange.set_price` moves the price through it (maker, at its limit price).
+Commission is 0.1 %: on binance always in the quote asset (the trade says so in
+``commissionAsset``); on bybit in the received asset (base for buys, quote for sells), because
+ccxt infers bybit's fee currency from the side and would otherwise report the wrong asset.
+
+Everything in here is test-only; no network beyond 127.0.0.1 is ever used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import itertools
+import json
+import secrets
+import socket
+import string
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+Flavor = Literal["binance", "bybit"]
+
+FEE_RATE = Decimal("0.001")
+_MAX_PRICE = Decimal("1000000")
+_MAX_QTY = Decimal("9000")
+_MAX_NOTIONAL = Decimal("9000000")
+_E8 = Decimal("0.00000001")
+
+# Hosts ccxt uses in urls['api']; every key is redirected so that no request can leave the box.
+_BINANCE_API_PATHS = {
+    "public": "/api/v3",
+    "private": "/api/v3",
+    "v1": "/api/v1",
+    "sapi": "/sapi/v1",
+    "sapiV2": "/sapi/v2",
+    "sapiV3": "/sapi/v3",
+    "sapiV4": "/sapi/v4",
+    "dapiPublic": "/dapi/v1",
+    "dapiPrivate": "/dapi/v1",
+    "dapiPrivateV2": "/dapi/v2",
+    "dapiData": "/futures/data",
+    "eapiPublic": "/eapi/v1",
+    "eapiPrivate": "/eapi/v1",
+    "fapiPublic": "/fapi/v1",
+    "fapiPublicV2": "/fapi/v2",
+    "fapiPublicV3": "/fapi/v3",
+    "fapiPrivate": "/fapi/v1",
+    "fapiPrivateV2": "/fapi/v2",
+    "fapiPrivateV3": "/fapi/v3",
+    "fapiData": "/futures/data",
+    "papi": "/papi/v1",
+    "papiV2": "/papi/v2",
+}
+_BYBIT_API_KEYS = ("spot", "futures", "v2", "public", "private")
+
+
+@dataclass(frozen=True)
+class MarketSpec:
+    """A spot market of the fake exchange; numbers are decimal strings."""
+
+    symbol: str = "BTC/USDT"
+    base: str = ""
+    quote: str = ""
+    amount_step: str = "0.00001"
+    price_tick: str = "0.01"
+    min_qty: str = "0.00001"
+    min_notional: str = "5"
+
+    def __post_init__(self) -> None:
+        base, _, quote = self.symbol.partition("/")
+        if not self.base:
+            object.__setattr__(self, "base", base)
+        if not self.quote:
+            object.__setattr__(self, "quote", quote)
+
+    @property
+    def market_id(self) -> str:
+        """The exchange's id for the market, e.g. ``BTCUSDT``."""
+        return f"{self.base}{self.quote}"
+
+
+DEFAULT_MARKETS: tuple[MarketSpec, ...] = (
+    MarketSpec("BTC/USDT", "BTC", "USDT", "0.00001", "0.01", "0.00001", "5"),
+    MarketSpec("ETH/USDT", "ETH", "USDT", "0.0001", "0.01", "0.0001", "5"),
+)
+DEFAULT_PRICES: dict[str, str] = {"BTC/USDT": "60000", "ETH/USDT": "3000"}
+DEFAULT_BALANCES: dict[str, str] = {"USDT": "10000"}
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One HTTP request as the fake saw it (status 0: connection dropped without a response)."""
+
+    method: str
+    path: str
+    params: dict[str, Any]
+    status: int
+
+
+@dataclass
+class _Fault:
+    method: str
+    path_contains: str
+    status: int
+    times: int
+    retry_after: int | None
+    body: str | None
+
+
+@dataclass
+class _Order:
+    order_id: str
+    client_order_id: str
+    symbol: str
+    side: str  # buy | sell
+    kind: str  # market | limit
+    amount: Decimal  # base quantity
+    price: Decimal | None
+    time_in_force: str
+    post_only: bool
+    created_ms: int
+    updated_ms: int
+    last_price_on_created: Decimal
+    status: str = "open"  # open | closed | canceled | expired
+    filled: Decimal = Decimal(0)
+    cost: Decimal = Decimal(0)
+    fee: Decimal = Decimal(0)
+    fee_asset: str = ""
+    reserved: Decimal = Decimal(0)  # funds still locked for the unfilled part
+    quote_order_qty: Decimal | None = None
+    requested_qty: Decimal | None = None  # bybit: qty as sent (quote units for quoteCoin orders)
+    market_unit: str = ""
+    iceberg_qty: Decimal | None = None
+    stp_mode: str = "EXPIRE_MAKER"
+    cancel_type: str = "UNKNOWN"
+    reject_reason: str = "EC_NoError"
+
+
+@dataclass
+class _Trade:
+    trade_id: str
+    order_id: str
+    client_order_id: str
+    symbol: str
+    side: str
+    price: Decimal
+    amount: Decimal
+    cost: Decimal
+    fee: Decimal
+    fee_asset: str
+    is_maker: bool
+    time_ms: int
+
+
+@dataclass
+class _Ticker:
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    volume: Decimal = Decimal(0)
+    quote_volume: Decimal = Decimal(0)
+    last_qty: Decimal = Decimal(0)
+    first_trade_id: int = -1
+    last_trade_id: int = -1
+    count: int = 0
+
+
+class _ApiError(Exception):
+    """An error answer in the exchange's own format."""
+
+    def __init__(self, status: int, payload: Any) -> None:
+        super().__init__(payload)
+        self.status = status
+        self.payload = payload
+
+
+class _Reject(Exception):
+    """A matching-engine rejection; each flavor maps the kind to its own error."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+@dataclass
+class _Req:
+    method: str
+    path: str
+    params: dict[str, Any]
+    raw_query: str
+    body: str
+    headers: dict[str, str]
+
+
+@dataclass
+class _Resp:
+    status: int
+    payload: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _d8(value: Decimal) -> str:
+    return f"{value:.8f}"
+
+
+def _plain(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
+def _q8(value: Decimal) -> Decimal:
+    return value.quantize(_E8, rounding=ROUND_HALF_UP)
+
+
+def _floor_to(value: Decimal, step: Decimal) -> Decimal:
+    return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
+
+
+def _places(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def _fixed(value: Decimal, step: Decimal) -> str:
+    return f"{value:.{_places(step)}f}"
+
+
+def _binance_client_id() -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(22))
+
+
+class FakeExchange:
+    """A stateful fake spot exchange served over HTTP for the real ccxt client (see module doc)."""
+
+    def __init__(
+        self,
+        flavor: Flavor,
+        *,
+        markets: list[MarketSpec] | None = None,
+        balances: dict[str, str] | None = None,
+        prices: dict[str, str] | None = None,
+        api_key: str = "test-key",
+        api_secret: str = "test-secret",  # noqa: S107 - a fake's test credential
+    ) -> None:
+        if flavor not in ("binance", "bybit"):
+            raise ValueError(f"unknown flavor {flavor!r}")
+        self.flavor: Flavor = flavor
+        self.api_key = api_key
+        self.api_secret = api_secret
+        specs = list(markets) if markets is not None else list(DEFAULT_MARKETS)
+        self._markets: dict[str, MarketSpec] = {spec.symbol: spec for spec in specs}
+        self._by_id: dict[str, MarketSpec] = {spec.market_id: spec for spec in specs}
+        given_prices = DEFAULT_PRICES if prices is None else prices
+        # A market needs a price to trade; unknown ones start at 1 (tests set what they use).
+        self._prices: dict[str, Decimal] = {s: Decimal(given_prices.get(s, "1")) for s in self._markets}
+        self._tickers = {s: _Ticker(p, p, p) for s, p in self._prices.items()}
+        self._free: dict[str, Decimal] = {}
+        self._locked: dict[str, Decimal] = {}
+        for spec in specs:
+            for asset in (spec.base, spec.quote):
+                self._free.setdefault(asset, Decimal(0))
+                self._locked.setdefault(asset, Decimal(0))
+        for asset, amount in (DEFAULT_BALANCES if balances is None else balances).items():
+            self._free[asset] = Decimal(amount)
+            self._locked.setdefault(asset, Decimal(0))
+        self._orders: list[_Order] = []
+        self._orders_by_id: dict[str, _Order] = {}
+        self._trades: list[_Trade] = []
+        self._order_ids = itertools.count(4_000_000_001)
+        self._trade_ids = itertools.count(300_000_001)
+        self._book_ids = itertools.count(25_000_001)
+        self._faults: list[_Fault] = []
+        self._delays: list[float] = []
+        self._drops = 0
+        self._hidden: dict[str, int] = {}
+        self._fill_checks: dict[str, list[Decimal]] = {}
+        self._log: list[RequestRecord] = []
+        self._create_cids: list[str | None] = []
+        # Real exchanges differ on who pays the commission in which asset (see module doc).
+        self._fee_in_base_on_buy = flavor == "bybit"
+        self._lock = threading.RLock()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._base_url: str | None = None
+        self._sock: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._routes = self._binance_routes() if flavor == "binance" else self._bybit_routes()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> str:
+        """Start serving in a daemon thread; returns the base URL (``http://127.0.0.1:PORT``)."""
+        if self._base_url is not None:
+            return self._base_url
+        # proto=IPPROTO_TCP makes asyncio set TCP_NODELAY on accepted connections; without it
+        # uvicorn's separate header/body writes meet delayed ACKs (+40 ms per request).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        app = Starlette(
+            routes=[Route("/{path:path}", self._endpoint, methods=["GET", "POST", "DELETE", "PUT"])]
+        )
+        config = uvicorn.Config(
+            self._outer_app(app),
+            log_level="warning",
+            access_log=False,
+            log_config=None,
+            http="h11",
+            ws="none",
+            lifespan="off",
+            loop="asyncio",
+        )
+        server = uvicorn.Server(config)
+        ready = threading.Event()
+        thread = threading.Thread(
+            target=asyncio.run,
+            args=(self._serve(server, sock, ready),),
+            name=f"fake-{self.flavor}",
+            daemon=True,
+        )
+        thread.start()
+        if not ready.wait(timeout=10) or not server.started:
+            raise RuntimeError("fake exchange server did not start")
+        self._server, self._thread = server, thread
+        self._sock = sock
+        self._base_url = f"http://127.0.0.1:{port}"
+        return self._base_url
+
+    async def _serve(self, server: uvicorn.Server, sock: socket.socket, ready: threading.Event) -> None:
+        # uvicorn's own run loop polls for exit every 0.1 s and lingers 0.1 s on shutdown; a test
+        # double starts and stops per test, so serve until an event and then hang up at once.
+        config = server.config
+        if not config.loaded:
+            config.load()
+        server.lifespan = config.lifespan_class(config)
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        try:
+            await server.startup(sockets=[sock])
+        finally:
+            ready.set()
+        await self._stopping.wait()
+        for listener in server.servers:
+            listener.close()
+        for connection in list(server.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()
+        # Let handlers that were holding a delayed response finish quietly.
+        pending = set(server.server_state.tasks)
+        if pending:
+            await asyncio.wait(pending, timeout=2)
+
+    def stop(self) -> None:
+        """Stop the server: close the port and every connection (held-back responses are abandoned)."""
+        thread, loop, stopping = self._thread, self._loop, self._stopping
+        if thread is None or loop is None or stopping is None:
+            return
+        with contextlib.suppress(RuntimeError):  # loop already closed
+            loop.call_soon_threadsafe(stopping.set)
+        thread.join(timeout=10)
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.close()
+        self._server = self._thread = None
+        self._loop = self._stopping = None
+        self._base_url = None
+
+    def __enter__(self) -> FakeExchange:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """The URL the server listens on (raises if not started)."""
+        if self._base_url is None:
+            raise RuntimeError("fake exchange not started")
+        return self._base_url
+
+    # ------------------------------------------------------------------ ccxt wiring
+
+    def ccxt_urls(self) -> dict[str, str]:
+        """``urls['api']`` for a ccxt client of this flavor: every key points at the fake."""
+        if self.flavor == "binance":
+            return {key: self.base_url + path for key, path in _BINANCE_API_PATHS.items()}
+        return dict.fromkeys(_BYBIT_API_KEYS, self.base_url)
+
+    def ccxt_config(self) -> dict[str, Any]:
+        """Constructor config for ``ccxt.async_support.<flavor>`` talking to this fake."""
+        options: dict[str, Any]
+        if self.flavor == "binance":
+            options = {
+                "defaultType": "spot",
+                # Only GET /api/v3/exchangeInfo (default also loads linear+inverse futures).
+                "fetchMarkets": {"types": ["spot"]},
+                # Otherwise load_markets calls sapi capital/config/getall.
+                "fetchCurrencies": False,
+                # Otherwise load_markets (with keys) calls sapi margin/allPairs + isolated pairs.
+                "fetchMargins": False,
+                # Allow fetch_open_orders() without a symbol (ccxt raises a warning error otherwise).
+                "fetchOpenOrders": {"warnWithoutSymbol": False},
+            }
+        else:
+            options = {
+                "defaultType": "spot",
+                # Only spot instruments-info (default also loads linear, inverse and options).
+                "fetchMarkets": {"types": ["spot"]},
+                # A unified trading account (UTA 2.0); skips user/query-api + account/info calls.
+                "enableUnifiedMargin": False,
+                "enableUnifiedAccount": True,
+                "unifiedMarginStatus": 6,
+                # ccxt refuses fetch_order on UTA without this acknowledgement (last-500 limit).
+                "fetchOrder": {"acknowledged": True},
+            }
+        return {
+            "apiKey": self.api_key,
+            "secret": self.api_secret,
+            "enableRateLimit": False,
+            "timeout": 5000,
+            "options": options,
+            "urls": {"api": self.ccxt_urls()},
+        }
+
+    # ------------------------------------------------------------------ market & state control
+
+    def set_price(self, symbol: str, price: str) -> None:
+        """Move the market price; resting limit orders it crosses fill (maker, at their limit)."""
+        with self._lock:
+            spec = self._markets[symbol]
+            value = Decimal(price)
+            self._prices[symbol] = value
+            ticker = self._tickers[symbol]
+            ticker.high = max(ticker.high, value)
+            ticker.low = min(ticker.low, value)
+            for order in list(self._orders):
+                if order.symbol != spec.symbol or order.status != "open" or order.price is None:
+                    continue
+                crossed = order.price >= value if order.side == "buy" else order.price <= value
+                if crossed:
+                    self._execute(order, order.amount - order.filled, order.price, maker=True)
+
+    def fill(self, client_order_id: str, amount: str | None = None, price: str | None = None) -> None:
+        """(Partially) fill an open order as maker; ``amount=None`` fills the rest."""
+        with self._lock:
+            order = self._latest_open(client_order_id)
+            remaining = order.amount - order.filled
+            qty = remaining if amount is None else Decimal(amount)
+            if qty <= 0 or qty > remaining:
+                raise ValueError(f"cannot fill {qty} of {client_order_id}: {remaining} remaining")
+            px = Decimal(price) if price is not None else order.price or self._prices[order.symbol]
+            self._execute(order, qty, px, maker=True)
+
+    def cancel_manually(self, client_order_id: str) -> None:
+        """Cancel an open order as if the user did it on the exchange's website."""
+        with self._lock:
+            order = self._latest_open(client_order_id)
+            self._cancel(order, cancel_type="CancelByUser")
+
+    def order(self, client_order_id: str) -> dict[str, Any] | None:
+        """The fake's own record of the latest order with this client order id (or None).
+
+        Keys: id, client_order_id, symbol, side, type (market|limit), post_only, time_in_force,
+        price, amount, filled, remaining, cost, fee, fee_asset (decimal strings), status
+        (open|closed|canceled|expired), exchange_status (the flavor's wording), created_ms,
+        updated_ms.
+        """
+        with self._lock:
+            found = self._latest(client_order_id)
+            return None if found is None else self._order_record(found)
+
+    @property
+    def orders(self) -> list[dict[str, Any]]:
+        """All orders ever accepted, oldest first (copies)."""
+        with self._lock:
+            return [self._order_record(order) for order in self._orders]
+
+    @property
+    def trades(self) -> list[dict[str, Any]]:
+        """All executions, oldest first (copies)."""
+        with self._lock:
+            return [self._trade_record(trade) for trade in self._trades]
+
+    @property
+    def balances(self) -> dict[str, dict[str, str]]:
+        """``{asset: {"free", "locked", "total"}}`` as decimal strings (copies)."""
+        with self._lock:
+            return {
+                asset: {
+                    "free": _plain(self._free[asset]),
+                    "locked": _plain(self._locked[asset]),
+                    "total": _plain(self._free[asset] + self._locked[asset]),
+                }
+                for asset in self._free
+            }
+
+    @property
+    def request_log(self) -> list[RequestRecord]:
+        """Every request that reached the server, in arrival order (copy)."""
+        with self._lock:
+            return list(self._log)
+
+    def creates(self, client_order_id: str | None = None) -> int:
+        """How many order-create requests reached the server (accepted, rejected or faulted)."""
+        with self._lock:
+            if client_order_id is None:
+                return len(self._create_cids)
+            return sum(1 for cid in self._create_cids if cid == client_order_id)
+
+    # ------------------------------------------------------------------ faults
+
+    def fail_next(
+        self,
+        method: str,
+        path_contains: str,
+        status: int = 500,
+        times: int = 1,
+        retry_after: int | None = None,
+        body: str | None = None,
+    ) -> None:
+        """Answer the next ``times`` matching requests with ``status`` instead of executing them.
+
+        ``method`` is an HTTP method or ``"*"``.  Without ``body`` the answer is what the
+        exchange's edge sends: an HTML page for 5xx, the exchange's rate-limit JSON for 429/418.
+        ``retry_after`` adds a ``Retry-After`` header.
+        """
+        with self._lock:
+            self._faults.append(_Fault(method.upper(), path_contains, status, times, retry_after, body))
+
+    def delay_next_create(self, seconds: float, times: int = 1) -> None:
+        """The next creates execute at once but their response is held back ``seconds``."""
+        with self._lock:
+            self._delays.extend([seconds] * times)
+
+    def drop_next_create(self, times: int = 1) -> None:
+        """The next creates execute but the connection is closed without any response."""
+        with self._lock:
+            self._drops += times
+
+    def hide_order(self, client_order_id: str, lookups: int) -> None:
+        """The next ``lookups`` lookups of this order (by id/client id, open-order lists, cancel) miss it."""
+        with self._lock:
+            self._hidden[client_order_id] = lookups
+
+    def fill_on_checks(self, client_order_id: str, amounts: list[str]) -> None:
+        """Each following status check (fetch by id/client id) first fills the next amount."""
+        with self._lock:
+            self._fill_checks[client_order_id] = [Decimal(a) for a in amounts]
+
+    # ------------------------------------------------------------------ records
+
+    def _order_record(self, order: _Order) -> dict[str, Any]:
+        return {
+            "id": order.order_id,
+            "client_order_id": order.client_order_id,
+            "symbol": order.symbol,
+            "side": order.side,
+            "type": order.kind,
+            "post_only": order.post_only,
+            "time_in_force": order.time_in_force,
+            "price": None if order.price is None else _plain(order.price),
+            "amount": _plain(order.amount),
+            "filled": _plain(order.filled),
+            "remaining": _plain(order.amount - order.filled),
+            "cost": _plain(order.cost),
+            "fee": _plain(order.fee),
+            "fee_asset": order.fee_asset or None,
+            "status": order.status,
+            "exchange_status": self._exchange_status(order),
+            "created_ms": order.created_ms,
+            "updated_ms": order.updated_ms,
+        }
+
+    @staticmethod
+    def _trade_record(trade: _Trade) -> dict[str, Any]:
+        return {
+            "id": trade.trade_id,
+            "order_id": trade.order_id,
+            "client_order_id": trade.client_order_id,
+            "symbol": trade.symbol,
+            "side": trade.side,
+            "price": _plain(trade.price),
+            "amount": _plain(trade.amount),
+            "cost": _plain(trade.cost),
+            "fee": _plain(trade.fee),
+            "fee_asset": trade.fee_asset,
+            "taker_or_maker": "maker" if trade.is_maker else "taker",
+            "time_ms": trade.time_ms,
+        }
+
+    def _exchange_status(self, order: _Order) -> str:
+        if self.flavor == "binance":
+            if order.status == "open":
+                return "PARTIALLY_FILLED" if order.filled > 0 else "NEW"
+            return {"closed": "FILLED", "canceled": "CANCELED", "expired": "EXPIRED"}[order.status]
+        if order.status == "open":
+            return "PartiallyFilled" if order.filled > 0 else "New"
+        if order.status == "closed":
+            return "Filled"
+        # bybit reports a cancelled partial fill as PartiallyFilledCanceled (ccxt: 'closed').
+        return "PartiallyFilledCanceled" if order.filled > 0 else "Cancelled"
+
+    # ------------------------------------------------------------------ matching engine
+
+    def _latest(self, client_order_id: str) -> _Order | None:
+        for order in reversed(self._orders):
+            if order.client_order_id == client_order_id:
+                return order
+        return None
+
+    def _latest_open(self, client_order_id: str) -> _Order:
+        for order in reversed(self._orders):
+            if order.client_order_id == client_order_id and order.status == "open":
+                return order
+        raise KeyError(f"no open order with client order id {client_order_id!r}")
+
+    def _place(
+        self,
+        spec: MarketSpec,
+        side: str,
+        kind: str,
+        *,
+        client_order_id: str,
+        amount: Decimal | None,
+        quote_qty: Decimal | None = None,
+        price: Decimal | None = None,
+        time_in_force: str = "GTC",
+        post_only: bool = False,
+        reject_post_only: bool = True,
+        unique_among: Literal["open", "all"] = "open",
+        iceberg_qty: Decimal | None = None,
+        stp_mode: str = "EXPIRE_MAKER",
+        requested_qty: Decimal | None = None,
+        market_unit: str = "",
+    ) -> _Order:
+        """Validate, reserve and match a new order; raises ``_Reject(kind)``."""
+        clashes = (
+            o
+            for o in self._orders
+            if o.client_order_id == client_order_id and (unique_among == "all" or o.status == "open")
+        )
+        if any(True for _ in clashes):
+            raise _Reject("duplicate")
+        step, tick = Decimal(spec.amount_step), Decimal(spec.price_tick)
+        min_qty, min_notional = Decimal(spec.min_qty), Decimal(spec.min_notional)
+        current = self._prices[spec.symbol]
+        if kind == "limit":
+            assert price is not None
+            if price % tick != 0:
+                raise _Reject("price_tick")
+            if price < tick or price > _MAX_PRICE:
+                raise _Reject("price_range")
+        if quote_qty is not None:
+            # Market order sized in quote: as much base as the quote buys, on the lot step.
+            if quote_qty < min_notional:
+                raise _Reject("notional")
+            amount = _floor_to(quote_qty / current, step)
+        assert amount is not None
+        if amount % step != 0:
+            raise _Reject("qty_step")
+        if amount < min_qty or amount <= 0:
+            raise _Reject("qty_min")
+        if amount > _MAX_QTY:
+            raise _Reject("qty_max")
+        reference = price if kind == "limit" and price is not None else current
+        if amount * reference < min_notional:
+            raise _Reject("notional")
+        crosses = kind == "market" or (
+            price is not None and (price >= current if side == "buy" else price <= current)
+        )
+        if post_only and crosses and reject_post_only:
+            raise _Reject("would_take")
+        fee_in_quote = side == "buy" and not self._fee_in_base_on_buy
+        if side == "buy":
+            unit_price = reference if kind == "limit" else current
+            need = amount * unit_price * (1 + FEE_RATE if fee_in_quote else 1)
+            asset = spec.quote
+        else:
+            need, asset = amount, spec.base
+        if self._free.get(asset, Decimal(0)) < need:
+            raise _Reject("insufficient")
+        now = _now_ms()
+        order = _Order(
+            order_id=self._new_order_id(),
+            client_order_id=client_order_id,
+            symbol=spec.symbol,
+            side=side,
+            kind=kind,
+            amount=amount,
+            price=price if kind == "limit" else None,
+            time_in_force=time_in_force,
+            post_only=post_only,
+            created_ms=now,
+            updated_ms=now,
+            last_price_on_created=current,
+            quote_order_qty=quote_qty,
+            requested_qty=requested_qty,
+            market_unit=market_unit,
+            iceberg_qty=iceberg_qty,
+            stp_mode=stp_mode,
+        )
+        self._orders.append(order)
+        self._orders_by_id[order.order_id] = order
+        if kind == "limit":
+            # Lock the funds of a limit order until it fills or is cancelled.
+            order.reserved = need
+            self._free[asset] -= need
+            self._locked[asset] = self._locked.get(asset, Decimal(0)) + need
+        if crosses and post_only:
+            # bybit accepts a crossing PostOnly order and cancels it at once.
+            order.reject_reason = "EC_PostOnlyWillTakeLiquidity"
+            self._cancel(order)
+        elif crosses:
+            self._execute(order, amount, current, maker=False)
+        elif time_in_force in ("IOC", "FOK"):
+            self._cancel(order, status="expired")
+        return order
+
+    def _new_order_id(self) -> str:
+        if self.flavor == "binance":
+            return str(next(self._order_ids))
+        return str(uuid.uuid4())
+
+    def _new_trade_id(self) -> str:
+        if self.flavor == "binance":
+            return str(next(self._trade_ids))
+        return str(uuid.uuid4())
+
+    def _execute(self, order: _Order, qty: Decimal, price: Decimal, *, maker: bool) -> None:
+        spec = self._markets[order.symbol]
+        base, quote = spec.base, spec.quote
+        cost = qty * price
+        remaining_before = order.amount - order.filled
+        if order.side == "buy":
+            if self._fee_in_base_on_buy:
+                fee, fee_asset = _q8(qty * FEE_RATE), base
+            else:
+                fee, fee_asset = _q8(cost * FEE_RATE), quote
+            if order.reserved > 0:
+                release = (
+                    order.reserved if qty >= remaining_before else order.reserved * qty / remaining_before
+                )
+                self._unlock(quote, release, order)
+            self._free[quote] -= cost + (fee if fee_asset == quote else 0)
+            self._free[base] = self._free.get(base, Decimal(0)) + qty - (fee if fee_asset == base else 0)
+        else:
+            fee, fee_asset = _q8(cost * FEE_RATE), quote
+            if order.reserved > 0:
+                self._unlock(base, min(order.reserved, qty), order)
+            self._free[base] -= qty
+            self._free[quote] = self._free.get(quote, Decimal(0)) + cost - fee
+        now = _now_ms()
+        order.filled += qty
+        order.cost += cost
+        order.fee += fee
+        order.fee_asset = fee_asset
+        order.updated_ms = now
+        if order.filled >= order.amount:
+            order.status = "closed"
+            if order.reserved > 0:
+                self._unlock(quote if order.side == "buy" else base, order.reserved, order)
+        trade = _Trade(
+            trade_id=self._new_trade_id(),
+            order_id=order.order_id,
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=order.side,
+            price=price,
+            amount=qty,
+            cost=cost,
+            fee=fee,
+            fee_asset=fee_asset,
+            is_maker=maker,
+            time_ms=now,
+        )
+        self._trades.append(trade)
+        ticker = self._tickers[order.symbol]
+        ticker.volume += qty
+        ticker.quote_volume += cost
+        ticker.last_qty = qty
+        ticker.count += 1
+        if self.flavor == "binance":
+            ticker.last_trade_id = int(trade.trade_id)
+            if ticker.first_trade_id < 0:
+                ticker.first_trade_id = ticker.last_trade_id
+
+    def _unlock(self, asset: str, amount: Decimal, order: _Order) -> None:
+        self._locked[asset] -= amount
+        self._free[asset] += amount
+        order.reserved -= amount
+
+    def _cancel(self, order: _Order, *, status: str = "canceled", cancel_type: str = "UNKNOWN") -> None:
+        spec = self._markets[order.symbol]
+        if order.reserved > 0:
+            self._unlock(spec.quote if order.side == "buy" else spec.base, order.reserved, order)
+        order.status = status
+        order.cancel_type = cancel_type
+        order.updated_ms = _now_ms()
+
+    def _lookup_hidden(self, order: _Order) -> bool:
+        """Consume one hidden lookup of this order; True while it is still hidden."""
+        left = self._hidden.get(order.client_order_id, 0)
+        if left <= 0:
+            return False
+        self._hidden[order.client_order_id] = left - 1
+        return True
+
+    def _status_check(self, order: _Order) -> None:
+        """A direct status check: apply the next scheduled partial fill, if any."""
+        pending = self._fill_checks.get(order.client_order_id)
+        if not pending or order.status != "open":
+            return
+        qty = min(pending.pop(0), order.amount - order.filled)
+        if qty > 0:
+            self._execute(order, qty, order.price or self._prices[order.symbol], maker=True)
+
+    # ------------------------------------------------------------------ HTTP plumbing
+
+    def _outer_app(self, app: Starlette) -> Callable[..., Any]:
+        async def outer(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                # uvicorn's send() is a bound method of its request cycle, which holds the
+                # socket transport; keep it so a create can be answered by a dropped connection.
+                transport = getattr(getattr(send, "__self__", None), "transport", None)
+                scope.setdefault("extensions", {})["tradewire.transport"] = transport
+            await app(scope, receive, send)
+
+        return outer
+
+    async def _endpoint(self, request: Request) -> Response:
+        method = request.method.upper()
+        path = request.url.path
+        raw_query = request.scope.get("query_string", b"").decode("latin-1")
+        body_bytes = await request.body()
+        body = body_bytes.decode("utf-8", errors="replace")
+        params = self._parse_params(raw_query, body, request.headers.get("content-type", ""))
+        req = _Req(method, path, params, raw_query, body, {k.lower(): v for k, v in request.headers.items()})
+        logged = {k: v for k, v in params.items() if k != "signature"}
+        is_create = self._is_create(method, path)
+        hold = 0.0
+        drop = False
+        with self._lock:
+            if is_create:
+                cid = (
+                    params.get("newClientOrderId") if self.flavor == "binance" else params.get("orderLinkId")
+                )
+                self._create_cids.append(None if cid is None else str(cid))
+            fault = self._take_fault(method, path)
+            if fault is not None:
+                response = self._fault_response(fault)
+                self._log.append(RequestRecord(method, path, logged, response.status_code))
+                return response
+            resp = self._dispatch(req)
+            if is_create:
+                if self._drops > 0:
+                    self._drops -= 1
+                    drop = True
+                elif self._delays:
+                    hold = self._delays.pop(0)
+            self._log.append(RequestRecord(method, path, logged, 0 if drop else resp.status))
+        if drop:
+            transport = request.scope.get("extensions", {}).get("tradewire.transport")
+            if transport is None:
+                raise RuntimeError("cannot drop the connection: uvicorn transport not reachable")
+            transport.abort()
+            # Let uvicorn see the connection as lost so it doesn't try to answer with a 500.
+            for _ in range(3):
+                await asyncio.sleep(0)
+            return Response(status_code=204)
+        if hold > 0 and self._stopping is not None:
+            # Hold the answer back, but let stop() end the wait (the connection is gone by then).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=hold)
+        return self._render(resp)
+
+    @staticmethod
+    def _parse_params(raw_query: str, body: str, content_type: str) -> dict[str, Any]:
+        params: dict[str, Any] = dict(parse_qsl(raw_query, keep_blank_values=True))
+        if body:
+            if "json" in content_type:
+                with contextlib.suppress(ValueError):
+                    decoded = json.loads(body)
+                    if isinstance(decoded, dict):
+                        params.update(decoded)
+            else:
+                params.update(parse_qsl(body, keep_blank_values=True))
+        return params
+
+    def _is_create(self, method: str, path: str) -> bool:
+        if method != "POST":
+            return False
+        return path == ("/api/v3/order" if self.flavor == "binance" else "/v5/order/create")
+
+    def _take_fault(self, method: str, path: str) -> _Fault | None:
+        for fault in self._faults:
+            if fault.times > 0 and fault.method in ("*", method) and fault.path_contains in path:
+                fault.times -= 1
+                if fault.times == 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
+    def _fault_response(self, fault: _Fault) -> Response:
+        headers: dict[str, str] = {}
+        if fault.retry_after is not None:
+            headers["Retry-After"] = str(fault.retry_after)
+        body = fault.body
+        if body is None:
+            body = self._default_fault_body(fault.status)
+        try:
+            json.loads(body)
+            media = "application/json"
+        except ValueError:
+            media = "text/html" if body.lstrip().startswith("<") else "text/plain"
+        return Response(body, status_code=fault.status, headers=headers, media_type=media)
+
+    def _default_fault_body(self, status: int) -> str:
+        if status >= 500:
+            return f"<html><head><title>{status}</title></head><body><h1>{status}</h1></body></html>"
+        if self.flavor == "binance":
+            if status == 429:
+                msg = (
+                    "Too many requests; current limit of IP(127.0.0.1) is 6000 requests per minute."
+                    " Please use WebSocket Streams for live updates to avoid polling the API."
+                )
+                return json.dumps({"code": -1003, "msg": msg})
+            if status == 418:
+                msg = (
+                    f"Way too many requests; IP(127.0.0.1) banned until {_now_ms() + 120_000}."
+                    " Please use WebSocket Streams for live updates to avoid bans."
+                )
+                return json.dumps({"code": -1003, "msg": msg})
+            return json.dumps(
+                {"code": -1000, "msg": "An unknown error occurred while processing the request."}
+            )
+        if status == 429:
+            return json.dumps(
+                self._bybit_envelope({}, 10006, "Too many visits. Exceeded the API Rate Limit.")
+            )
+        if status == 418:
+            return "<html><body>IP banned</body></html>"
+        return json.dumps(self._bybit_envelope({}, 10016, "Server error."))
+
+    def _dispatch(self, req: _Req) -> _Resp:
+        handler = self._routes.get((req.method, req.path))
+        if handler is None:
+            # Unknown endpoints answer like the exchange edge: 404 without a JSON body.
+            return _Resp(404, None)
+        try:
+            if self._is_private(req.path):
+                self._authenticate(req)
+            result = handler(req)
+        except _ApiError as error:
+            return _Resp(error.status, error.payload)
+        except (ValueError, ArithmeticError, TypeError):
+            # A malformed number/JSON parameter: answer like the exchange, not with a 500.
+            if self.flavor == "binance":
+                return _Resp(400, {"code": -1100, "msg": "Illegal characters found in a parameter."})
+            return _Resp(200, self._bybit_envelope({}, 10001, "params error"))
+        if isinstance(result, _Resp):
+            return result
+        if self.flavor == "bybit":
+            return _Resp(200, self._bybit_envelope(result))
+        return _Resp(200, result, {"X-MBX-USED-WEIGHT-1M": "1"})
+
+    @staticmethod
+    def _render(resp: _Resp) -> Response:
+        if resp.payload is None:
+            return Response("", status_code=resp.status, headers=resp.headers, media_type="text/html")
+        text = json.dumps(resp.payload, separators=(",", ":"))
+        return Response(text, status_code=resp.status, headers=resp.headers, media_type="application/json")
+
+    def _is_private(self, path: str) -> bool:
+        if self.flavor == "binance":
+            return path in {
+                "/api/v3/account",
+                "/api/v3/order",
+                "/api/v3/openOrders",
+                "/api/v3/allOrders",
+                "/api/v3/myTrades",
+            }
+        return path.startswith(("/v5/order/", "/v5/account/", "/v5/execution/", "/v5/asset/", "/v5/user/"))
+
+    def _authenticate(self, req: _Req) -> None:
+        if self.flavor == "binance":
+            self._binance_auth(req)
+        else:
+            self._bybit_auth(req)
+
+    def _sign(self, payload: str) -> str:
+        return hmac.new(self.api_secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+
+    # ------------------------------------------------------------------ binance
+
+    def _binance_routes(self) -> dict[tuple[str, str], Callable[[_Req], Any]]:
+        return {
+            ("GET", "/api/v3/ping"): lambda req: {},
+            ("GET", "/api/v3/time"): lambda req: {"serverTime": _now_ms()},
+            ("GET", "/api/v3/exchangeInfo"): self._b_exchange_info,
+            ("GET", "/api/v3/ticker/24hr"): self._b_ticker_24hr,
+            ("GET", "/api/v3/ticker/price"): self._b_ticker_price,
+            ("GET", "/api/v3/ticker/bookTicker"): self._b_book_ticker,
+            ("GET", "/api/v3/depth"): self._b_depth,
+            ("GET", "/api/v3/klines"): self._b_klines,
+            ("GET", "/api/v3/account"): self._b_account,
+            ("POST", "/api/v3/order"): self._b_new_order,
+            ("GET", "/api/v3/order"): self._b_get_order,
+            ("DELETE", "/api/v3/order"): self._b_cancel_order,
+            ("GET", "/api/v3/openOrders"): self._b_open_orders,
+            ("DELETE", "/api/v3/openOrders"): self._b_cancel_all,
+            ("GET", "/api/v3/allOrders"): self._b_all_orders,
+            ("GET", "/api/v3/myTrades"): self._b_my_trades,
+        }
+
+    @staticmethod
+    def _b_error(code: int, msg: str, status: int = 400) -> _ApiError:
+        return _ApiError(status, {"code": code, "msg": msg})
+
+    @classmethod
+    def _b_mandatory(cls, name: str) -> _ApiError:
+        return cls._b_error(
+            -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+        )
+
+    def _binance_auth(self, req: _Req) -> None:
+        key = req.headers.get("x-mbx-apikey")
+        if not key:
+            raise self._b_error(-2014, "API-key format invalid.", 401)
+        if key != self.api_key:
+            raise self._b_error(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+        if not req.params.get("timestamp"):
+            raise self._b_mandatory("timestamp")
+        signature = req.params.get("signature")
+        if not signature:
+            raise self._b_mandatory("signature")
+        # Binance signs the query string followed by the body, both without the signature.
+        unsigned = "".join(
+            "&".join(part for part in raw.split("&") if part and not part.startswith("signature="))
+            for raw in (req.raw_query, req.body)
+        )
+        if not hmac.compare_digest(self._sign(unsigned), str(signature)):
+            raise self._b_error(-1022, "Signature for this request is not valid.")
+        try:
+            stamp = int(req.params["timestamp"])
+            window = int(req.params.get("recvWindow", 5000))
+        except ValueError:
+            raise self._b_error(-1100, "Illegal characters found in parameter 'timestamp'.") from None
+        now = _now_ms()
+        if stamp > now + 1000:
+            raise self._b_error(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
+        if now - stamp > window:
+            raise self._b_error(-1021, "Timestamp for this request is outside of the recvWindow.")
+
+    def _b_spec(self, market_id: str | None) -> MarketSpec:
+        if not market_id:
+            raise self._b_mandatory("symbol")
+        spec = self._by_id.get(str(market_id))
+        if spec is None:
+            raise self._b_error(-1121, "Invalid symbol.")
+        return spec
+
+    def _b_decimal(self, params: dict[str, Any], name: str) -> Decimal | None:
+        raw = params.get(name)
+        if raw is None or raw == "":
+            return None
+        try:
+            value: Decimal | None = Decimal(str(raw))
+        except InvalidOperation:
+            value = None
+        if value is None or not value.is_finite() or value < 0:
+            raise self._b_error(
+                -1100,
+                f"Illegal characters found in parameter '{name}'; legal range is "
+                "'^([0-9]{1,20})(\\.[0-9]{1,20})?$'.",
+            )
+        return value
+
+    def _b_exchange_info(self, req: _Req) -> dict[str, Any]:
+        wanted: list[MarketSpec] = list(self._markets.values())
+        if req.params.get("symbol"):
+            wanted = [self._b_spec(req.params["symbol"])]
+        elif req.params.get("symbols"):
+            wanted = [self._b_spec(mid) for mid in json.loads(req.params["symbols"])]
+        return {
+            "timezone": "UTC",
+            "serverTime": _now_ms(),
+            "rateLimits": [
+                {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
+                {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+                {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
+                {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
+            ],
+            "exchangeFilters": [],
+            "symbols": [self._b_symbol_info(spec) for spec in wanted],
+        }
+
+    @staticmethod
+    def _b_symbol_info(spec: MarketSpec) -> dict[str, Any]:
+        # Only filters the fake enforces are advertised (so ccxt's limits mean what they say).
+        return {
+            "symbol": spec.market_id,
+            "status": "TRADING",
+            "baseAsset": spec.base,
+            "baseAssetPrecision": 8,
+            "quoteAsset": spec.quote,
+            "quotePrecision": 8,
+            "quoteAssetPrecision": 8,
+            "baseCommissionPrecision": 8,
+            "quoteCommissionPrecision": 8,
+            "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
+            "icebergAllowed": True,
+            "ocoAllowed": False,
+            "otoAllowed": False,
+            "quoteOrderQtyMarketAllowed": True,
+            "allowTrailingStop": False,
+            "cancelReplaceAllowed": False,
+            "amendAllowed": False,
+            "isSpotTradingAllowed": True,
+            "isMarginTradingAllowed": False,
+            "filters": [
+                {
+                    "filterType": "PRICE_FILTER",
+                    "minPrice": _d8(Decimal(spec.price_tick)),
+                    "maxPrice": _d8(_MAX_PRICE),
+                    "tickSize": _d8(Decimal(spec.price_tick)),
+                },
+                {
+                    "filterType": "LOT_SIZE",
+                    "minQty": _d8(Decimal(spec.min_qty)),
+                    "maxQty": _d8(_MAX_QTY),
+                    "stepSize": _d8(Decimal(spec.amount_step)),
+                },
+                {
+                    "filterType": "NOTIONAL",
+                    "minNotional": _d8(Decimal(spec.min_notional)),
+                    "applyMinToMarket": True,
+                    "maxNotional": _d8(_MAX_NOTIONAL),
+                    "applyMaxToMarket": False,
+                    "avgPriceMins": 5,
+                },
+            ],
+            "permissions": [],
+            "permissionSets": [["SPOT"]],
+            "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
+            "allowedSelfTradePreventionModes": ["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"],
+        }
+
+    def _b_ticker_json(self, spec: MarketSpec) -> dict[str, Any]:
+        price = self._prices[spec.symbol]
+        ticker = self._tickers[spec.symbol]
+        change = price - ticker.open
+        percent = (change / ticker.open * 100) if ticker.open else Decimal(0)
+        vwap = ticker.quote_volume / ticker.volume if ticker.volume else price
+        now = _now_ms()
+        return {
+            "symbol": spec.market_id,
+            "priceChange": _d8(change),
+            "priceChangePercent": f"{percent:.3f}",
+            "weightedAvgPrice": _d8(vwap),
+            "prevClosePrice": _d8(ticker.open),
+            "lastPrice": _d8(price),
+            "lastQty": _d8(ticker.last_qty),
+            "bidPrice": _d8(price),
+            "bidQty": _d8(Decimal(1)),
+            "askPrice": _d8(price),
+            "askQty": _d8(Decimal(1)),
+            "openPrice": _d8(ticker.open),
+            "highPrice": _d8(ticker.high),
+            "lowPrice": _d8(ticker.low),
+            "volume": _d8(ticker.volume),
+            "quoteVolume": _d8(ticker.quote_volume),
+            "openTime": str(now - 86_400_000),
+            "closeTime": str(now),
+            "firstId": str(ticker.first_trade_id),
+            "lastId": str(ticker.last_trade_id),
+            "count": str(ticker.count),
+        }
+
+    def _b_selected(self, req: _Req) -> list[MarketSpec] | MarketSpec:
+        if req.params.get("symbol"):
+            return self._b_spec(req.params["symbol"])
+        if req.params.get("symbols"):
+            return [self._b_spec(mid) for mid in json.loads(req.params["symbols"])]
+        return list(self._markets.values())
+
+    def _b_ticker_24hr(self, req: _Req) -> Any:
+        selected = self._b_selected(req)
+        if isinstance(selected, MarketSpec):
+            return self._b_ticker_json(selected)
+        return [self._b_ticker_json(spec) for spec in selected]
+
+    def _b_ticker_price(self, req: _Req) -> Any:
+        def one(spec: MarketSpec) -> dict[str, str]:
+            return {"symbol": spec.market_id, "price": _d8(self._prices[spec.symbol])}
+
+        selected = self._b_selected(req)
+        return one(selected) if isinstance(selected, MarketSpec) else [one(s) for s in selected]
+
+    def _b_book_ticker(self, req: _Req) -> Any:
+        def one(spec: MarketSpec) -> dict[str, str]:
+            price = _d8(self._prices[spec.symbol])
+            size = _d8(Decimal(1))
+            return {
+                "symbol": spec.market_id,
+                "bidPrice": price,
+                "bidQty": size,
+                "askPrice": price,
+                "askQty": size,
+            }
+
+        selected = self._b_selected(req)
+        return one(selected) if isinstance(selected, MarketSpec) else [one(s) for s in selected]
+
+    def _book_levels(self, spec: MarketSpec, depth: int) -> tuple[list[Decimal], list[Decimal]]:
+        # A synthetic book around the current price: asks from the price up, bids one tick below.
+        price, tick = self._prices[spec.symbol], Decimal(spec.price_tick)
+        asks = [price + tick * i for i in range(depth)]
+        bids = [price - tick * (i + 1) for i in range(depth) if price - tick * (i + 1) > 0]
+        return bids, asks
+
+    def _b_depth(self, req: _Req) -> dict[str, Any]:
+        spec = self._b_spec(req.params.get("symbol"))
+        depth = min(int(req.params.get("limit", 100)), 20)
+        bids, asks = self._book_levels(spec, depth)
+        size = _d8(Decimal(1))
+        return {
+            "lastUpdateId": str(next(self._book_ids)),
+            "bids": [[_d8(p), size] for p in bids],
+            "asks": [[_d8(p), size] for p in asks],
+        }
+
+    _INTERVALS_MS: dict[str, int] = {
+        "1s": 1_000,
+        "1m": 60_000,
+        "3m": 180_000,
+        "5m": 300_000,
+        "15m": 900_000,
+        "30m": 1_800_000,
+        "1h": 3_600_000,
+        "2h": 7_200_000,
+        "4h": 14_400_000,
+        "6h": 21_600_000,
+        "8h": 28_800_000,
+        "12h": 43_200_000,
+        "1d": 86_400_000,
+        "3d": 259_200_000,
+        "1w": 604_800_000,
+    }
+
+    def _candle_opens(self, interval_ms: int, start: int | None, end: int | None, limit: int) -> list[int]:
+        now = _now_ms()
+        last_open = ((end if end is not None else now) // interval_ms) * interval_ms
+        if start is not None:
+            first = -(-start // interval_ms) * interval_ms
+            opens = list(range(first, last_open + 1, interval_ms))[:limit]
+        else:
+            opens = [last_open - interval_ms * i for i in range(limit)][::-1]
+        return opens
+
+    def _b_klines(self, req: _Req) -> list[list[Any]]:
+        spec = self._b_spec(req.params.get("symbol"))
+        interval = req.params.get("interval")
+        if not interval:
+            raise self._b_mandatory("interval")
+        interval_ms = self._INTERVALS_MS.get(str(interval))
+        if interval_ms is None:
+            raise self._b_error(-1120, "Invalid interval.")
+        limit = min(int(req.params.get("limit", 500)), 1000)
+        start = int(req.params["startTime"]) if req.params.get("startTime") else None
+        end = int(req.params["endTime"]) if req.params.get("endTime") else None
+        price = _d8(self._prices[spec.symbol])
+        zero = _d8(Decimal(0))
+        # Flat candles at the current price: the fake has no price history.
+        return [
+            [o, price, price, price, price, zero, o + interval_ms - 1, zero, 0, zero, zero, "0"]
+            for o in self._candle_opens(interval_ms, start, end, limit)
+        ]
+
+    def _b_account(self, req: _Req) -> dict[str, Any]:
+        balances = [
+            {"asset": asset, "free": _d8(self._free[asset]), "locked": _d8(self._locked[asset])}
+            for asset in self._free
+        ]
+        if str(req.params.get("omitZeroBalances", "")).lower() == "true":
+            balances = [b for b in balances if Decimal(b["free"]) or Decimal(b["locked"])]
+        updated = max([o.updated_ms for o in self._orders], default=_now_ms())
+        return {
+            "makerCommission": "10",
+            "takerCommission": "10",
+            "buyerCommission": "0",
+            "sellerCommission": "0",
+            "commissionRates": {
+                "maker": _d8(FEE_RATE),
+                "taker": _d8(FEE_RATE),
+                "buyer": _d8(Decimal(0)),
+                "seller": _d8(Decimal(0)),
+            },
+            "canTrade": True,
+            "canWithdraw": True,
+            "canDeposit": True,
+            "brokered": False,
+            "requireSelfTradePrevention": False,
+            "preventSor": False,
+            "updateTime": str(updated),
+            "accountType": "SPOT",
+            "balances": balances,
+            "permissions": ["SPOT"],
+            "uid": "365859102",
+        }
+
+    _B_REJECTS: dict[str, tuple[int, str]] = {
+        "duplicate": (-2010, "Duplicate order sent."),
+        "insufficient": (-2010, "Account has insufficient balance for requested action."),
+        "would_take": (-2010, "Order would immediately match and take."),
+        "price_tick": (-1013, "Filter failure: PRICE_FILTER"),
+        "price_range": (-1013, "Filter failure: PRICE_FILTER"),
+        "qty_step": (-1013, "Filter failure: LOT_SIZE"),
+        "qty_min": (-1013, "Filter failure: LOT_SIZE"),
+        "qty_max": (-1013, "Filter failure: LOT_SIZE"),
+        "notional": (-1013, "Filter failure: NOTIONAL"),
+    }
+
+    def _b_new_order(self, req: _Req) -> Any:
+        p = req.params
+        spec = self._b_spec(p.get("symbol"))
+        side = str(p.get("side", "")).upper()
+        if not side:
+            raise self._b_mandatory("side")
+        if side not in ("BUY", "SELL"):
+            raise self._b_error(-1117, "Invalid side.")
+        order_type = str(p.get("type", "")).upper()
+        if not order_type:
+            raise self._b_mandatory("type")
+        if order_type not in ("LIMIT", "MARKET", "LIMIT_MAKER"):
+            # The fake only implements these three spot types.
+            raise self._b_error(-1116, "Invalid orderType.")
+        quantity = self._b_decimal(p, "quantity")
+        quote_qty = self._b_decimal(p, "quoteOrderQty")
+        price = self._b_decimal(p, "price")
+        tif = str(p.get("timeInForce") or "")
+        if order_type in ("LIMIT", "LIMIT_MAKER"):
+            if order_type == "LIMIT" and not tif:
+                raise self._b_mandatory("timeInForce")
+            if quantity is None:
+                raise self._b_mandatory("quantity")
+            if price is None:
+                raise self._b_mandatory("price")
+        elif quantity is None and quote_qty is None:
+            raise self._b_error(
+                -1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!"
+            )
+        if tif and tif not in ("GTC", "IOC", "FOK"):
+            raise self._b_error(-1115, "Invalid timeInForce.")
+        cid = str(p.get("newClientOrderId") or _binance_client_id())
+        try:
+            order = self._place(
+                spec,
+                side.lower(),
+                "market" if order_type == "MARKET" else "limit",
+                client_order_id=cid,
+                amount=quantity if order_type != "MARKET" or quote_qty is None else None,
+                quote_qty=quote_qty if order_type == "MARKET" and quantity is None else None,
+                price=price if order_type != "MARKET" else None,
+                time_in_force=tif or "GTC",
+                post_only=order_type == "LIMIT_MAKER",
+                unique_among="open",
+                iceberg_qty=self._b_decimal(p, "icebergQty"),
+                stp_mode=str(p.get("selfTradePreventionMode") or "EXPIRE_MAKER"),
+            )
+        except _Reject as reject:
+            code, msg = self._B_REJECTS[reject.kind]
+            raise self._b_error(code, msg) from None
+        default_resp = "FULL" if order_type in ("MARKET", "LIMIT") else "ACK"
+        return self._b_new_order_json(order, str(p.get("newOrderRespType") or default_resp))
+
+    def _b_type(self, order: _Order) -> str:
+        if order.kind == "market":
+            return "MARKET"
+        return "LIMIT_MAKER" if order.post_only else "LIMIT"
+
+    def _b_new_order_json(self, order: _Order, resp_type: str) -> dict[str, Any]:
+        spec = self._markets[order.symbol]
+        head = {
+            "symbol": spec.market_id,
+            "orderId": order.order_id,
+            "orderListId": "-1",
+            "clientOrderId": order.client_order_id,
+            "transactTime": str(order.updated_ms),
+        }
+        if resp_type == "ACK":
+            return head
+        result: dict[str, Any] = {
+            **head,
+            "price": _d8(order.price or Decimal(0)),
+            "origQty": _d8(order.amount),
+            "executedQty": _d8(order.filled),
+            "origQuoteOrderQty": _d8(order.quote_order_qty or Decimal(0)),
+            "cummulativeQuoteQty": _d8(order.cost),
+            "status": self._exchange_status(order),
+            "timeInForce": order.time_in_force,
+            "type": self._b_type(order),
+            "side": order.side.upper(),
+            "workingTime": str(order.created_ms),
+        }
+        if order.iceberg_qty is not None:
+            result["icebergQty"] = _d8(order.iceberg_qty)
+        if resp_type == "FULL":
+            result["fills"] = [
+                {
+                    "price": _d8(t.price),
+                    "qty": _d8(t.amount),
+                    "commission": _d8(t.fee),
+                    "commissionAsset": t.fee_asset,
+                    "tradeId": t.trade_id,
+                }
+                for t in self._trades
+                if t.order_id == order.order_id
+            ]
+        result["selfTradePreventionMode"] = order.stp_mode
+        return result
+
+    def _b_query_json(self, order: _Order) -> dict[str, Any]:
+        spec = self._markets[order.symbol]
+        return {
+            "symbol": spec.market_id,
+            "orderId": order.order_id,
+            "orderListId": "-1",
+            "clientOrderId": order.client_order_id,
+            "price": _d8(order.price or Decimal(0)),
+            "origQty": _d8(order.amount),
+            "executedQty": _d8(order.filled),
+            "cummulativeQuoteQty": _d8(order.cost),
+            "status": self._exchange_status(order),
+            "timeInForce": order.time_in_force,
+            "type": self._b_type(order),
+            "side": order.side.upper(),
+            "stopPrice": _d8(Decimal(0)),
+            "icebergQty": _d8(order.iceberg_qty or Decimal(0)),
+            "time": str(order.created_ms),
+            "updateTime": str(order.updated_ms),
+            "isWorking": True,
+            "workingTime": str(order.created_ms),
+            "origQuoteOrderQty": _d8(order.quote_order_qty or Decimal(0)),
+            "selfTradePreventionMode": order.stp_mode,
+        }
+
+    def _b_find(self, spec: MarketSpec, params: dict[str, Any]) -> _Order | None:
+        order_id = params.get("orderId")
+        cid = params.get("origClientOrderId")
+        if not order_id and not cid:
+            raise self._b_error(
+                -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!"
+            )
+        for order in reversed(self._orders):
+            if order.symbol != spec.symbol:
+                continue
+            if order_id and order.order_id != str(order_id):
+                continue
+            if cid and order.client_order_id != str(cid):
+                continue
+            return order
+        return None
+
+    def _b_get_order(self, req: _Req) -> dict[str, Any]:
+        spec = self._b_spec(req.params.get("symbol"))
+        order = self._b_find(spec, req.params)
+        if order is None or self._lookup_hidden(order):
+            raise self._b_error(-2013, "Order does not exist.")
+        self._status_check(order)
+        return self._b_query_json(order)
+
+    def _b_cancel_json(self, order: _Order, cancel_cid: str) -> dict[str, Any]:
+        spec = self._markets[order.symbol]
+        # Note: clientOrderId here is the *cancel request's* id, the original is origClientOrderId.
+        return {
+            "symbol": spec.market_id,
+            "origClientOrderId": order.client_order_id,
+            "orderId": order.order_id,
+            "orderListId": "-1",
+            "clientOrderId": cancel_cid,
+            "transactTime": str(order.updated_ms),
+            "price": _d8(order.price or Decimal(0)),
+            "origQty": _d8(order.amount),
+            "executedQty": _d8(order.filled),
+            "origQuoteOrderQty": _d8(order.quote_order_qty or Decimal(0)),
+            "cummulativeQuoteQty": _d8(order.cost),
+            "status": self._exchange_status(order),
+            "timeInForce": order.time_in_force,
+            "type": self._b_type(order),
+            "side": order.side.upper(),
+            "selfTradePreventionMode": order.stp_mode,
+        }
+
+    def _b_cancel_order(self, req: _Req) -> dict[str, Any]:
+        spec = self._b_spec(req.params.get("symbol"))
+        order = self._b_find(spec, req.params)
+        if order is None or self._lookup_hidden(order) or order.status != "open":
+            raise self._b_error(-2011, "Unknown order sent.")
+        self._cancel(order)
+        return self._b_cancel_json(order, str(req.params.get("newClientOrderId") or _binance_client_id()))
+
+    def _b_visible_open(self, spec: MarketSpec | None) -> list[_Order]:
+        result = []
+        for order in self._orders:
+            if order.status != "open" or (spec is not None and order.symbol != spec.symbol):
+                continue
+            if self._lookup_hidden(order):
+                continue
+            result.append(order)
+        return result
+
+    def _b_open_orders(self, req: _Req) -> list[dict[str, Any]]:
+        spec = self._b_spec(req.params["symbol"]) if req.params.get("symbol") else None
+        return [self._b_query_json(order) for order in self._b_visible_open(spec)]
+
+    def _b_cancel_all(self, req: _Req) -> list[dict[str, Any]]:
+        spec = self._b_spec(req.params.get("symbol"))
+        orders = self._b_visible_open(spec)
+        if not orders:
+            raise self._b_error(-2011, "Unknown order sent.")
+        result = []
+        for order in orders:
+            self._cancel(order)
+            result.append(self._b_cancel_json(order, _binance_client_id()))
+        return result
+
+    @staticmethod
+    def _window(items: list[Any], params: dict[str, Any], stamp: Callable[[Any], int]) -> list[Any]:
+        if params.get("startTime"):
+            items = [i for i in items if stamp(i) >= int(params["startTime"])]
+        if params.get("endTime"):
+            items = [i for i in items if stamp(i) <= int(params["endTime"])]
+        return items
+
+    def _b_all_orders(self, req: _Req) -> list[dict[str, Any]]:
+        spec = self._b_spec(req.params.get("symbol"))
+        limit = min(int(req.params.get("limit", 500)), 1000)
+        orders = [o for o in self._orders if o.symbol == spec.symbol]
+        orders = self._window(orders, req.params, lambda o: o.created_ms)
+        if req.params.get("orderId"):
+            # orderId: that order and newer ones, oldest first.
+            orders = [o for o in orders if int(o.order_id) >= int(req.params["orderId"])][:limit]
+        else:
+            orders = orders[-limit:]
+        return [self._b_query_json(o) for o in orders]
+
+    def _b_trade_json(self, trade: _Trade) -> dict[str, Any]:
+        spec = self._markets[trade.symbol]
+        return {
+            "symbol": spec.market_id,
+            "id": trade.trade_id,
+            "orderId": trade.order_id,
+            "orderListId": "-1",
+            "price": _d8(trade.price),
+            "qty": _d8(trade.amount),
+            "quoteQty": _d8(trade.cost),
+            "commission": _d8(trade.fee),
+            "commissionAsset": trade.fee_asset,
+            "time": str(trade.time_ms),
+            "isBuyer": trade.side == "buy",
+            "isMaker": trade.is_maker,
+            "isBestMatch": True,
+        }
+
+    def _b_my_trades(self, req: _Req) -> list[dict[str, Any]]:
+        spec = self._b_spec(req.params.get("symbol"))
+        limit = min(int(req.params.get("limit", 500)), 1000)
+        trades = [t for t in self._trades if t.symbol == spec.symbol]
+        if req.params.get("orderId"):
+            trades = [t for t in trades if t.order_id == str(req.params["orderId"])]
+        trades = self._window(trades, req.params, lambda t: t.time_ms)
+        if req.params.get("fromId"):
+            trades = [t for t in trades if int(t.trade_id) >= int(req.params["fromId"])][:limit]
+        else:
+            trades = trades[-limit:]
+        return [self._b_trade_json(t) for t in trades]
+
+    # ------------------------------------------------------------------ bybit
+
+    def _bybit_routes(self) -> dict[tuple[str, str], Callable[[_Req], Any]]:
+        return {
+            ("GET", "/v5/market/time"): self._y_time,
+            ("GET", "/v5/market/instruments-info"): self._y_instruments,
+            ("GET", "/v5/market/tickers"): self._y_tickers,
+            ("GET", "/v5/market/orderbook"): self._y_orderbook,
+            ("GET", "/v5/market/kline"): self._y_kline,
+            ("GET", "/v5/asset/coin/query-info"): self._y_coin_info,
+            ("GET", "/v5/user/query-api"): self._y_query_api,
+            ("GET", "/v5/account/info"): self._y_account_info,
+            ("GET", "/v5/account/wallet-balance"): self._y_wallet_balance,
+            ("POST", "/v5/order/create"): self._y_create,
+            ("POST", "/v5/order/cancel"): self._y_cancel,
+            ("GET", "/v5/order/realtime"): self._y_realtime,
+            ("GET", "/v5/order/history"): self._y_history,
+            ("GET", "/v5/execution/list"): self._y_executions,
+        }
+
+    @staticmethod
+    def _bybit_envelope(result: Any, code: int = 0, msg: str = "OK") -> dict[str, Any]:
+        return {"retCode": code, "retMsg": msg, "result": result, "retExtInfo": {}, "time": _now_ms()}
+
+    @classmethod
+    def _y_error(cls, code: int, msg: str, status: int = 200) -> _ApiError:
+        # bybit answers business errors with HTTP 200 and a non-zero retCode.
+        return _ApiError(status, cls._bybit_envelope({}, code, msg))
+
+    def _bybit_auth(self, req: _Req) -> None:
+        key = req.headers.get("x-bapi-api-key")
+        if not key or key != self.api_key:
+            raise self._y_error(10003, "API key is invalid.", 401)
+        stamp = req.headers.get("x-bapi-timestamp", "")
+        window = req.headers.get("x-bapi-recv-window", "5000")
+        signature = req.headers.get("x-bapi-sign", "")
+        payload = stamp + key + window + (req.body if req.method == "POST" else req.raw_query)
+        if not signature or not hmac.compare_digest(self._sign(payload), signature):
+            raise self._y_error(10004, f"error sign! origin_string[{payload}]", 401)
+        now = _now_ms()
+        try:
+            stamp_ms, window_ms = int(stamp), int(window)
+        except ValueError:
+            raise self._y_error(10002, "invalid request, please check your timestamp") from None
+        if not now - window_ms <= stamp_ms < now + 1000:
+            raise self._y_error(
+                10002,
+                "invalid request, please check your server timestamp or recv_window param. "
+                f"req_timestamp[{stamp_ms}],server_timestamp[{now}],recv_window[{window_ms}]",
+            )
+
+    def _y_category(self, params: dict[str, Any]) -> None:
+        category = params.get("category")
+        if not category:
+            raise self._y_error(10001, "params error: category is empty")
+        if category != "spot":
+            # The fake only has a spot market; other categories exist on the real exchange.
+            raise self._y_error(10001, f"params error: category {category} not served by the fake")
+
+    def _y_spec(self, market_id: Any) -> MarketSpec:
+        spec = self._by_id.get(str(market_id)) if market_id else None
+        if spec is None:
+            raise self._y_error(10001, "params error: symbol invalid")
+        return spec
+
+    def _y_time(self, req: _Req) -> dict[str, Any]:
+        ns = time.time_ns()
+        return {"timeSecond": str(ns // 1_000_000_000), "timeNano": str(ns)}
+
+    def _y_instruments(self, req: _Req) -> dict[str, Any]:
+        self._y_category(req.params)
+        specs = list(self._markets.values())
+        if req.params.get("symbol"):
+            specs = [s for s in specs if s.market_id == req.params["symbol"]]
+        return {
+            "category": "spot",
+            "list": [
+                {
+                    "symbol": spec.market_id,
+                    "baseCoin": spec.base,
+                    "quoteCoin": spec.quote,
+                    "innovation": "0",
+                    "status": "Trading",
+                    "marginTrading": "none",
+                    "stTag": "0",
+                    "lotSizeFilter": {
+                        "basePrecision": spec.amount_step,
+                        "quotePrecision": "0.00000001",
+                        "minOrderQty": spec.min_qty,
+                        "maxOrderQty": _plain(_MAX_QTY),
+                        "minOrderAmt": spec.min_notional,
+                        "maxOrderAmt": _plain(_MAX_NOTIONAL),
+                    },
+                    "priceFilter": {"tickSize": spec.price_tick},
+                    "riskParameters": {"priceLimitRatioX": "0.05", "priceLimitRatioY": "0.05"},
+                }
+                for spec in specs
+            ],
+        }
+
+    def _y_ticker_json(self, spec: MarketSpec) -> dict[str, str]:
+        price = self._prices[spec.symbol]
+        ticker = self._tickers[spec.symbol]
+        tick = Decimal(spec.price_tick)
+        pcnt = (price - ticker.open) / ticker.open if ticker.open else Decimal(0)
+        return {
+            "symbol": spec.market_id,
+            "bid1Price": _fixed(price, tick),
+            "bid1Size": "1",
+            "ask1Price": _fixed(price, tick),
+            "ask1Size": "1",
+            "lastPrice": _fixed(price, tick),
+            "prevPrice24h": _fixed(ticker.open, tick),
+            "price24hPcnt": f"{pcnt:.4f}",
+            "highPrice24h": _fixed(ticker.high, tick),
+            "lowPrice24h": _fixed(ticker.low, tick),
+            "turnover24h": _plain(ticker.quote_volume),
+            "volume24h": _plain(ticker.volume),
+            "usdIndexPrice": _plain(price),
+        }
+
+    def _y_tickers(self, req: _Req) -> dict[str, Any]:
+        self._y_category(req.params)
+        specs = list(self._markets.values())
+        if req.params.get("symbol"):
+            specs = [self._y_spec(req.params["symbol"])]
+        return {"category": "spot", "list": [self._y_ticker_json(spec) for spec in specs]}
+
+    def _y_orderbook(self, req: _Req) -> dict[str, Any]:
+        self._y_category(req.params)
+        spec = self._y_spec(req.params.get("symbol"))
+        bids, asks = self._book_levels(spec, min(int(req.params.get("limit", 1)), 200))
+        tick = Decimal(spec.price_tick)
+        now = _now_ms()
+        seq = next(self._book_ids)
+        return {
+            "s": spec.market_id,
+            "b": [[_fixed(p, tick), "1"] for p in bids],
+            "a": [[_fixed(p, tick), "1"] for p in asks],
+            "ts": now,
+            "u": seq,
+            "seq": seq,
+            "cts": now,
+        }
+
+    _Y_INTERVALS_MS: dict[str, int] = {
+        "1": 60_000,
+        "3": 180_000,
+        "5": 300_000,
+        "15": 900_000,
+        "30": 1_800_000,
+        "60": 3_600_000,
+        "120": 7_200_000,
+        "240": 14_400_000,
+        "360": 21_600_000,
+        "720": 43_200_000,
+        "D": 86_400_000,
+        "W": 604_800_000,
+    }
+
+    def _y_kline(self, req: _Req) -> dict[str, Any]:
+        self._y_category(req.params)
+        spec = self._y_spec(req.params.get("symbol"))
+        interval_ms = self._Y_INTERVALS_MS.get(str(req.params.get("interval")))
+        if interval_ms is None:
+            raise self._y_error(10001, "params error: interval invalid")
+        limit = min(int(req.params.get("limit", 200)), 1000)
+        start = int(req.params["start"]) if req.params.get("start") else None
+        end = int(req.params["end"]) if req.params.get("end") else None
+        price = _fixed(self._prices[spec.symbol], Decimal(spec.price_tick))
+        opens = self._candle_opens(interval_ms, start, end, limit)
+        # bybit lists candles newest first; flat at the current price (no history in the fake).
+        rows = [[str(o), price, price, price, price, "0", "0"] for o in reversed(opens)]
+        return {"category": "spot", "symbol": spec.market_id, "list": rows}
+
+    def _y_coin_info(self, req: _Req) -> dict[str, Any]:
+        coins = [c for c in self._free if not req.params.get("coin") or c == req.params["coin"]]
+        return {
+            "rows": [
+                {
+                    "name": coin,
+                    "coin": coin,
+                    "remainAmount": "1000000",
+                    "chains": [
+                        {
+                            "chainType": coin,
+                            "confirmation": "1",
+                            "withdrawFee": "0",
+                            "depositMin": "0",
+                            "withdrawMin": "0",
+                            "chain": coin,
+                            "chainDeposit": "1",
+                            "chainWithdraw": "1",
+                            "minAccuracy": "8",
+                            "withdrawPercentageFee": "0",
+                            "contractAddress": "",
+                            "safeConfirmNumber": "1",
+                            "depositLimit": "",
+                        }
+                    ],
+                }
+                for coin in coins
+            ]
+        }
+
+    def _y_query_api(self, req: _Req) -> dict[str, Any]:
+        return {
+            "id": "1",
+            "note": "tradewire-fake",
+            "apiKey": self.api_key,
+            "readOnly": 0,
+            "secret": "",
+            "permissions": {"Spot": ["SpotTrade"], "Wallet": ["AccountTransfer"]},
+            "ips": ["*"],
+            "type": 1,
+            "deadlineDay": 90,
+            "expiredAt": "",
+            "createdAt": "",
+            "unified": 0,
+            "uta": 1,
+            "userID": 365859102,
+            "inviterID": 0,
+            "vipLevel": "No VIP",
+            "mktMakerLevel": "0",
+            "affiliateID": 0,
+            "rsaPublicKey": "",
+            "isMaster": True,
+            "parentUid": "0",
+        }
+
+    def _y_account_info(self, req: _Req) -> dict[str, Any]:
+        return {
+            "marginMode": "REGULAR_MARGIN",
+            "updatedTime": str(_now_ms()),
+            "unifiedMarginStatus": 6,
+            "dcpStatus": "OFF",
+            "timeWindow": 10,
+            "smpGroup": 0,
+            "isMasterTrader": False,
+            "spotHedgingStatus": "OFF",
+        }
+
+    def _y_wallet_balance(self, req: _Req) -> dict[str, Any]:
+        account_type = req.params.get("accountType")
+        if account_type != "UNIFIED":
+            raise self._y_error(10001, "accountType only support UNIFIED.")
+        wanted = {c for c in str(req.params.get("coin", "")).split(",") if c}
+        coins = []
+        for asset in self._free:
+            if wanted and asset not in wanted:
+                continue
+            total = self._free[asset] + self._locked[asset]
+            coins.append(
+                {
+                    "availableToBorrow": "",
+                    "bonus": "0",
+                    "accruedInterest": "0",
+                    # UTA 2.0 no longer fills availableToWithdraw; ccxt derives free = total - used.
+                    "availableToWithdraw": "",
+                    "totalOrderIM": "0",
+                    "equity": _plain(total),
+                    "totalPositionMM": "0",
+                    "usdValue": _plain(total),
+                    "spotHedgingQty": "0",
+                    "unrealisedPnl": "0",
+                    "collateralSwitch": True,
+                    "borrowAmount": "0",
+                    "totalPositionIM": "0",
+                    "walletBalance": _plain(total),
+                    "cumRealisedPnl": "0",
+                    "locked": _plain(self._locked[asset]),
+                    "marginCollateral": True,
+                    "coin": asset,
+                }
+            )
+        return {
+            "list": [
+                {
+                    "totalEquity": "0",
+                    "accountIMRate": "0",
+                    "totalMarginBalance": "0",
+                    "totalInitialMargin": "0",
+                    "accountType": "UNIFIED",
+                    "totalAvailableBalance": "0",
+                    "accountMMRate": "0",
+                    "totalPerpUPL": "0",
+                    "totalWalletBalance": "0",
+                    "accountLTV": "0",
+                    "totalMaintenanceMargin": "0",
+                    "coin": coins,
+                }
+            ]
+        }
+
+    _Y_REJECTS: dict[str, tuple[int, str]] = {
+        # 12141 is what bybit spot answered in a response ccxt recorded in its exceptions map.
+        "duplicate": (12141, "Duplicate clientOrderId."),
+        "insufficient": (170131, "Insufficient balance."),
+        "would_take": (170218, "The LIMIT-MAKER order is rejected due to invalid price."),
+        "price_tick": (170134, "Order price has too many decimals."),
+        "price_range": (170133, "Order price lower than the minimum."),
+        "qty_step": (170137, "Order quantity has too many decimals."),
+        "qty_min": (170136, "Order quantity exceeded lower limit."),
+        "qty_max": (170135, "Order quantity exceeded upper limit."),
+        "notional": (170140, "Order value exceeded lower limit."),
+    }
+
+    @staticmethod
+    def _y_str(params: dict[str, Any], name: str) -> str:
+        value = params.get(name)
+        return "" if value is None else str(value)
+
+    def _y_decimal(self, params: dict[str, Any], name: str) -> Decimal | None:
+        raw = self._y_str(params, name)
+        if not raw:
+            return None
+        try:
+            value = Decimal(raw)
+        except InvalidOperation:
+            raise self._y_error(10001, f"params error: {name} invalid") from None
+        if not value.is_finite() or value <= 0:
+            raise self._y_error(10001, f"params error: {name} invalid")
+        return value
+
+    def _y_create(self, req: _Req) -> dict[str, Any]:
+        p = req.params
+        self._y_category(p)
+        spec = self._by_id.get(self._y_str(p, "symbol"))
+        if spec is None:
+            raise self._y_error(170121, "Invalid symbol.")
+        side = self._y_str(p, "side")
+        order_type = self._y_str(p, "orderType")
+        if side not in ("Buy", "Sell"):
+            raise self._y_error(10001, "params error: side invalid")
+        if order_type not in ("Market", "Limit"):
+            raise self._y_error(10001, "params error: orderType invalid")
+        if self._y_str(p, "orderFilter") not in ("", "Order"):
+            # Conditional (StopOrder / tpslOrder) spot orders are not modelled by the fake.
+            raise self._y_error(10001, "params error: orderFilter not served by the fake")
+        qty = self._y_decimal(p, "qty")
+        if qty is None:
+            raise self._y_error(10001, "params error: qty invalid")
+        price = self._y_decimal(p, "price")
+        tif = self._y_str(p, "timeInForce") or ("IOC" if order_type == "Market" else "GTC")
+        if tif not in ("GTC", "IOC", "FOK", "PostOnly"):
+            raise self._y_error(10001, "params error: timeInForce invalid")
+        link_id = self._y_str(p, "orderLinkId") or f"{_now_ms()}{secrets.randbelow(10**6):06d}"
+        market_unit = ""
+        amount: Decimal | None = qty
+        quote_qty: Decimal | None = None
+        if order_type == "Market":
+            # Spot market buys are sized in quote coin unless marketUnit says otherwise.
+            market_unit = self._y_str(p, "marketUnit") or ("quoteCoin" if side == "Buy" else "baseCoin")
+            if market_unit not in ("baseCoin", "quoteCoin"):
+                raise self._y_error(10001, "params error: marketUnit invalid")
+            if market_unit == "quoteCoin":
+                amount, quote_qty = None, qty
+        elif price is None:
+            raise self._y_error(10001, "params error: price invalid")
+        try:
+            order = self._place(
+                spec,
+                side.lower(),
+                order_type.lower(),
+                client_order_id=link_id,
+                amount=amount,
+                quote_qty=quote_qty,
+                price=price if order_type == "Limit" else None,
+                time_in_force="GTC" if tif == "PostOnly" else tif,
+                post_only=tif == "PostOnly",
+                reject_post_only=False,
+                unique_among="all",
+                requested_qty=qty,
+                market_unit=market_unit,
+            )
+        except _Reject as reject:
+            code, msg = self._Y_REJECTS[reject.kind]
+            raise self._y_error(code, msg) from None
+        return {"orderId": order.order_id, "orderLinkId": order.client_order_id}
+
+    def _y_order_json(self, order: _Order) -> dict[str, Any]:
+        spec = self._markets[order.symbol]
+        step, tick = Decimal(spec.amount_step), Decimal(spec.price_tick)
+        remaining = order.amount - order.filled if order.status == "open" else Decimal(0)
+        avg = order.cost / order.filled if order.filled else Decimal(0)
+        tif = "IOC" if order.kind == "market" else "PostOnly" if order.post_only else order.time_in_force
+        qty = order.requested_qty if order.requested_qty is not None else order.amount
+        leaves_value = remaining * (order.price or self._prices[order.symbol])
+        cancel_type = order.cancel_type if order.status in ("canceled", "expired") else "UNKNOWN"
+        result: dict[str, Any] = {
+            "orderId": order.order_id,
+            "orderLinkId": order.client_order_id,
+            "blockTradeId": "",
+            "symbol": spec.market_id,
+            "price": _fixed(order.price, tick) if order.price is not None else "0",
+            "qty": _plain(qty),
+            "side": order.side.capitalize(),
+            "isLeverage": "0",
+            "positionIdx": 0,
+            "orderStatus": self._exchange_status(order),
+            "cancelType": cancel_type,
+            "rejectReason": order.reject_reason,
+            "avgPrice": _plain(avg) if order.filled else "0",
+            "leavesQty": _fixed(remaining, step),
+            "leavesValue": _plain(leaves_value),
+            "cumExecQty": _fixed(order.filled, step),
+            "cumExecValue": _plain(order.cost),
+            "cumExecFee": _plain(order.fee),
+            "timeInForce": tif,
+            "orderType": order.kind.capitalize(),
+            "stopOrderType": "",
+            "orderIv": "",
+            "marketUnit": order.market_unit,
+            "triggerPrice": "0",
+            "takeProfit": "0",
+            "stopLoss": "0",
+            "tpTriggerBy": "",
+            "slTriggerBy": "",
+            "triggerDirection": 0,
+            "triggerBy": "",
+            "lastPriceOnCreated": _fixed(order.last_price_on_created, tick),
+            "reduceOnly": False,
+            "closeOnTrigger": False,
+            "smpType": "None",
+            "smpGroup": 0,
+            "smpOrderId": "",
+            "tpLimitPrice": "",
+            "slLimitPrice": "",
+            "placeType": "",
+            "createdTime": str(order.created_ms),
+            "updatedTime": str(order.updated_ms),
+        }
+        if order.fee > 0:
+            result["cumFeeDetail"] = {order.fee_asset: _plain(order.fee)}
+        return result
+
+    def _y_matching(self, params: dict[str, Any], orders: list[_Order]) -> tuple[list[_Order], bool]:
+        """Filter by symbol / orderId / orderLinkId (empty values count as absent)."""
+        symbol, order_id, link_id = (self._y_str(params, k) for k in ("symbol", "orderId", "orderLinkId"))
+        if symbol:
+            orders = [o for o in orders if self._markets[o.symbol].market_id == symbol]
+        if order_id:
+            orders = [o for o in orders if o.order_id == order_id]
+        if link_id:
+            orders = [o for o in orders if o.client_order_id == link_id]
+        return orders, bool(order_id or link_id)
+
+    @staticmethod
+    def _y_limit(params: dict[str, Any], default: int, maximum: int) -> int:
+        raw = params.get("limit")
+        return min(int(raw), maximum) if raw not in (None, "") else default
+
+    def _y_realtime(self, req: _Req) -> dict[str, Any]:
+        p = req.params
+        self._y_category(p)
+        orders, by_id = self._y_matching(p, list(self._orders))
+        if not by_id:
+            # openOnly=0 (default): open orders only; by id the order shows in any status.
+            wanted_open = self._y_str(p, "openOnly") in ("", "0")
+            orders = [o for o in orders if (o.status == "open") == wanted_open]
+        visible = []
+        for order in orders:
+            if (by_id or order.status == "open") and self._lookup_hidden(order):
+                continue
+            if by_id:
+                self._status_check(order)
+            visible.append(order)
+        visible.reverse()  # newest first (orders are kept in arrival order)
+        limit = self._y_limit(p, 20, 50)
+        return {
+            "nextPageCursor": "",
+            "category": "spot",
+            "list": [self._y_order_json(o) for o in visible[:limit]],
+        }
+
+    def _y_history(self, req: _Req) -> dict[str, Any]:
+        p = req.params
+        self._y_category(p)
+        # History holds orders in a final state; live ones are served by /v5/order/realtime.
+        orders = [o for o in self._orders if o.status != "open"]
+        orders, by_id = self._y_matching(p, orders)
+        status = self._y_str(p, "orderStatus")
+        if status:
+            orders = [o for o in orders if self._exchange_status(o) == status]
+        orders = self._window(orders, p, lambda o: o.created_ms)
+        if by_id:
+            orders = [o for o in orders if not self._lookup_hidden(o)]
+        orders.reverse()  # newest first
+        limit = self._y_limit(p, 20, 50)
+        return {
+            "nextPageCursor": "",
+            "category": "spot",
+            "list": [self._y_order_json(o) for o in orders[:limit]],
+        }
+
+    def _y_cancel(self, req: _Req) -> dict[str, Any]:
+        p = req.params
+        self._y_category(p)
+        spec = self._by_id.get(self._y_str(p, "symbol"))
+        if spec is None:
+            raise self._y_error(170121, "Invalid symbol.")
+        candidates, by_id = self._y_matching(p, list(self._orders))
+        if not by_id:
+            raise self._y_error(10001, "params error: orderId or orderLinkId is required")
+        order = candidates[-1] if candidates else None
+        if order is None or self._lookup_hidden(order) or order.status != "open":
+            raise self._y_error(170213, "Order does not exist.")
+        self._cancel(order, cancel_type="CancelByUser")
+        return {"orderId": order.order_id, "orderLinkId": order.client_order_id}
+
+    def _y_execution_json(self, trade: _Trade) -> dict[str, Any]:
+        order = self._orders_by_id[trade.order_id]
+        spec = self._markets[trade.symbol]
+        step, tick = Decimal(spec.amount_step), Decimal(spec.price_tick)
+        price = self._prices[trade.symbol]
+        return {
+            "symbol": spec.market_id,
+            "orderType": order.kind.capitalize(),
+            "underlyingPrice": "",
+            "orderLinkId": trade.client_order_id,
+            "side": trade.side.capitalize(),
+            "indexPrice": "",
+            "orderId": trade.order_id,
+            "stopOrderType": "",
+            "leavesQty": _fixed(order.amount - order.filled, step),
+            "execTime": str(trade.time_ms),
+            "feeCurrency": trade.fee_asset,
+            "isMaker": trade.is_maker,
+            "execFee": _plain(trade.fee),
+            "feeRate": _plain(FEE_RATE),
+            "execId": trade.trade_id,
+            "tradeIv": "",
+            "blockTradeId": "",
+            "markPrice": _fixed(price, tick),
+            "execPrice": _fixed(trade.price, tick),
+            "markIv": "",
+            "orderQty": _fixed(order.amount, step),
+            "orderPrice": _fixed(order.price, tick) if order.price is not None else "0",
+            "execValue": _plain(trade.cost),
+            "execType": "Trade",
+            "execQty": _fixed(trade.amount, step),
+            "closedSize": "",
+            "seq": self._trades.index(trade) + 1,
+        }
+
+    def _y_executions(self, req: _Req) -> dict[str, Any]:
+        p = req.params
+        self._y_category(p)
+        exec_type = self._y_str(p, "execType")
+        trades = list(self._trades) if exec_type in ("", "Trade") else []
+        symbol, order_id, link_id = (self._y_str(p, k) for k in ("symbol", "orderId", "orderLinkId"))
+        if symbol:
+            trades = [t for t in trades if self._markets[t.symbol].market_id == symbol]
+        if order_id:
+            trades = [t for t in trades if t.order_id == order_id]
+        if link_id:
+            trades = [t for t in trades if t.client_order_id == link_id]
+        trades = self._window(trades, p, lambda t: t.time_ms)
+        trades.reverse()  # newest first
+        limit = self._y_limit(p, 50, 100)
+        return {
+            "nextPageCursor": "",
+            "category": "spot",
+            "list": [self._y_execution_json(t) for t in trades[:limit]],
+        }
