@@ -98,14 +98,14 @@ def seed_marketplace(
 
 
 def make_runtime(tmp_path: Path, database_url: str | None = None, **overrides: Any) -> Runtime:
-    settings = Settings(
-        var_dir=tmp_path / "var",
-        database_url=database_url or "",
-        data_dir=tmp_path / "no-data",  # simulated prices unless a test pins them
-        feed_interval_s=3600,
-        reconcile_interval_s=0.2,
-        **overrides,
-    )
+    defaults: dict[str, Any] = {
+        "var_dir": tmp_path / "var",
+        "database_url": database_url or "",
+        "data_dir": tmp_path / "no-data",  # simulated prices unless a test pins them
+        "feed_interval_s": 3600,
+        "reconcile_interval_s": 0.2,
+    }
+    settings = Settings(**{**defaults, **overrides})
     return build_runtime(settings)
 
 

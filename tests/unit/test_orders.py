@@ -197,7 +197,7 @@ def test_client_order_ids_differ_per_intent() -> None:
 def test_next_check_delay_doubles_from_the_base() -> None:
     delays = [next_check_delay_s(attempt) for attempt in range(6)]
 
-    assert delays == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0]
+    assert delays == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0]
 
 
 def test_next_check_delay_never_decreases() -> None:
@@ -208,7 +208,7 @@ def test_next_check_delay_never_decreases() -> None:
 
 @pytest.mark.parametrize("attempts", [6, 7, 16, 17, 100, 10_000])
 def test_next_check_delay_is_capped(attempts: int) -> None:
-    assert next_check_delay_s(attempts) == 60.0
+    assert next_check_delay_s(attempts) == 30.0
 
 
 def test_next_check_delay_respects_a_custom_base_and_cap() -> None:

@@ -134,6 +134,9 @@ def client_order_id_for(intent_id: int, prefix: str = "tw") -> str:
     return f"{prefix}-{intent_id:010d}"
 
 
-def next_check_delay_s(attempts: int, base_s: float = 1.0, cap_s: float = 60.0) -> float:
-    """Exponential backoff between status checks of one order: 1, 2, 4, … seconds, capped."""
+def next_check_delay_s(attempts: int, base_s: float = 0.5, cap_s: float = 30.0) -> float:
+    """Exponential backoff between status checks of one order: 0.5, 1, 2, 4, … seconds, capped.
+
+    Starts short: an order whose outcome is unknown should be settled within seconds.
+    """
     return float(min(cap_s, base_s * (2 ** min(attempts, 16))))
