@@ -79,10 +79,9 @@ class Live:
             assert order.filled == Decimal(theirs["filled"])
             recorded = sum((f.amount for f in self.rows(fills) if f.order_id == order.id), Decimal(0))
             assert recorded == order.filled
+        # What our positions hold (dust of closed ones included) is what the exchange account holds.
         held = sum((p.amount for p in self.rows(positions)), Decimal(0))
-        bought = sum((o.filled for o in ours if o.side == "buy"), Decimal(0))
-        sold = sum((o.filled for o in ours if o.side == "sell"), Decimal(0))
-        assert held == bought - sold
+        assert held == Decimal(self.fake.balances.get("BTC", {}).get("total", "0"))
 
 
 def _live_account(runtime: Runtime, user_id: int, fake: FakeExchange, name: str = "live") -> int:
@@ -347,3 +346,69 @@ async def test_a_restart_with_orders_in_every_state_settles_them_all(
     assert states == ["filled", "filled", "canceled", "filled"]
     assert fake.creates(client_order_id_for(4)) == 1
     restarted.agrees_with_exchange()
+
+
+async def test_bybit_trades_end_to_end_through_its_own_client_id_field(tmp_path: Path) -> None:
+    with FakeExchange("bybit", prices={"BTC/USDT": "60000"}, balances={"USDT": "10000"}) as bybit:
+        live = await _start(tmp_path, bybit)
+        try:
+            bybit.delay_next_create(2.0)  # and one create whose answer we never see in time
+            await live.alert("buy")
+            await live.until(lambda: [o.state for o in live.rows(orders)] == ["filled"])
+            await live.alert("sell", market_position="flat", time="2025-01-01T00:00:00Z")
+            await live.until(lambda: [o.state for o in live.rows(orders)] == ["filled", "filled"])
+        finally:
+            await live.runtime.stop()
+
+    assert bybit.creates(FIRST) == 1
+    assert [p.status for p in live.rows(positions)] == ["closed"]
+    live.agrees_with_exchange()
+
+
+async def test_many_accounts_on_one_exchange_share_one_ticker_call(
+    tmp_path: Path, fake: FakeExchange
+) -> None:
+    live = await _start(tmp_path, fake, accounts=4)
+    try:
+        await live.alert("buy")
+        await live.until(lambda: [o.state for o in live.rows(orders)] == ["filled"] * 4)
+    finally:
+        await live.runtime.stop()
+
+    tickers = [r for r in fake.request_log if "ticker" in r.path]
+    assert len(tickers) == 1
+    live.agrees_with_exchange()
+
+
+async def test_an_unfilled_limit_order_is_cancelled_after_its_timeout_and_a_lost_race_keeps_the_fill(
+    tmp_path: Path, fake: FakeExchange
+) -> None:
+    live = await _start(tmp_path, fake, limit_order_timeout_s=0.5)
+    try:
+        untouched = await _resting_limit(live, price="50000", amount="0.001")
+        raced = await _resting_limit(live, price="51000", amount="0.001")
+        fake.fill(raced)  # filled on the exchange just before our cancel arrives
+        await live.until(lambda: {o.state for o in live.rows(orders)} == {"canceled", "filled"})
+    finally:
+        await live.runtime.stop()
+
+    states = {o.client_order_id: o.state for o in live.rows(orders)}
+    assert states == {untouched: "canceled", raced: "filled"}
+    live.agrees_with_exchange()
+
+
+async def test_repeated_exchange_failures_open_the_circuit_and_orders_are_not_sent(
+    tmp_path: Path, fake: FakeExchange
+) -> None:
+    live = await _start(tmp_path, fake)
+    try:
+        fake.fail_next("*", "/api/v3", status=503, times=40)
+        await live.alert("buy")
+        [intent] = live.rows(execution_intents)
+        creates = fake.creates()
+    finally:
+        await live.runtime.stop()
+
+    assert intent.status == "rejected"
+    assert "circuit open" in intent.reason or "could not be loaded" in intent.reason
+    assert creates == 0

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from tradewire.domain.orders import OrderSide
-from tradewire.domain.positions import CloseReason, Position, PositionStatus
+from tradewire.domain.positions import CloseReason, Position, PositionStatus, position_change
 
 BUY = OrderSide.BUY
 SELL = OrderSide.SELL
@@ -205,3 +205,39 @@ def test_selling_in_small_pieces_closes_exactly_at_zero() -> None:
     assert position.realized_pnl == D("3")
     assert position.fees == D("0.003")
     assert position.net_realized_pnl == D("2.997")
+
+
+def test_a_buy_fee_taken_in_the_base_asset_leaves_less_to_hold() -> None:
+    held, fee_in_quote = position_change(
+        OrderSide.BUY, D("0.002"), D("60000"), D("0.000002"), "BTC", "BTC/USDT"
+    )
+
+    assert held == D("0.001998")
+    assert fee_in_quote == D("0.12")
+
+
+def test_a_fee_in_the_quote_asset_changes_nothing_held() -> None:
+    assert position_change(OrderSide.SELL, D("0.5"), D("100"), D("0.05"), "USDT", "ETH/USDT") == (
+        D("0.5"),
+        D("0.05"),
+    )
+
+
+def test_a_fee_in_a_third_asset_is_not_converted() -> None:
+    assert position_change(OrderSide.BUY, D("1"), D("100"), D("0.01"), "BNB", "ETH/USDT") == (D("1"), D(0))
+
+
+def test_a_remainder_below_the_smallest_order_closes_the_position_as_dust() -> None:
+    position = Position("BTC/USDT").apply_fill(OrderSide.BUY, D("0.001998"), D("60000"), D("0.12"))
+
+    after = position.apply_fill(OrderSide.SELL, D("0.00199"), D("61000"), D("0.12")).settle_dust(D("0.00001"))
+
+    assert after.status is PositionStatus.CLOSED
+    assert after.amount == D("0.000008")
+    assert after.close_reason is CloseReason.SIGNAL
+
+
+def test_a_sellable_remainder_stays_open() -> None:
+    position = Position("BTC/USDT", amount=D("0.5"), avg_entry=D("1"), cost_basis=D("0.5"))
+
+    assert position.settle_dust(D("0.00001")) is position

@@ -52,6 +52,11 @@ class Market:
             active=market.get("active") is not False,
         )
 
+    @property
+    def min_sellable(self) -> Decimal:
+        """The smallest amount an order can carry (one step, or the minimum amount if larger)."""
+        return max(self.amount_step, self.min_amount or self.amount_step)
+
     def amount_to_precision(self, amount: Decimal) -> Decimal:
         """Truncate an amount to the market's step, as exchanges do."""
         return quantize_down(amount, self.amount_step)

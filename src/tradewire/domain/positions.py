@@ -76,6 +76,30 @@ class Position:
             close_reason=reason if closed else None,
         )
 
+    def settle_dust(self, min_sellable: Decimal | None) -> Position:
+        """Close a position whose remainder can no longer be sold (below the market's minimum).
+
+        Fees taken in the base asset and step rounding leave such remainders after a full exit; the
+        dust stays recorded as the closed position's amount.
+        """
+        if (
+            min_sellable is None
+            or self.status is not PositionStatus.OPEN
+            or self.amount <= 0
+            or self.amount >= min_sellable
+        ):
+            return self
+        return Position(
+            symbol=self.symbol,
+            amount=self.amount,
+            avg_entry=self.avg_entry,
+            cost_basis=self.cost_basis,
+            realized_pnl=self.realized_pnl,
+            fees=self.fees,
+            status=PositionStatus.CLOSED,
+            close_reason=CloseReason.SIGNAL,
+        )
+
     def unrealized_pnl(self, mark: Decimal) -> Decimal:
         """Price PnL of what is still held, at `mark`."""
         return (mark - self.avg_entry) * self.amount
@@ -84,3 +108,21 @@ class Position:
     def net_realized_pnl(self) -> Decimal:
         """Realised price PnL less every fee paid on this position."""
         return self.realized_pnl - self.fees
+
+
+def position_change(
+    side: OrderSide, amount: Decimal, price: Decimal, fee: Decimal, fee_currency: str, symbol: str
+) -> tuple[Decimal, Decimal]:
+    """(base units the position changes by, fee in quote units) for one fill.
+
+    Exchanges such as Bybit take a buy's fee in the asset bought: 0.002 BTC bought with a 0.1 % fee
+    leaves 0.001998 BTC to hold. A fee in a third asset (BNB) is not converted here.
+    """
+    base, _, quote = symbol.partition("/")
+    quote = quote.split(":")[0]
+    if fee_currency == base:
+        held = amount - fee if side is OrderSide.BUY else amount + fee
+        return held, fee * price
+    if fee_currency in (quote, ""):
+        return amount, fee
+    return amount, Decimal(0)

@@ -115,3 +115,4 @@ class OrderOutcome:
     rejected_reason: str | None = None
     unknown_reason: str | None = None
     response: dict[str, Any] = field(default_factory=dict)
+    min_sellable: Decimal | None = None  # below this a remaining position is dust (market minimum)

@@ -150,7 +150,9 @@ class Executor:
             except Exception as exc:  # an ambiguous failure is never a rejection
                 log.exception("order %s (%s): unexpected error", order.order_id, order.client_order_id)
                 return OrderOutcome(order, unknown_reason=f"outcome unknown: {type(exc).__name__}: {exc}")
-        return OrderOutcome(order, exchange_order=view)
+        return OrderOutcome(
+            order, exchange_order=view, min_sellable=await min_sellable(exchange, order.symbol)
+        )
 
 
 async def account_equity(exchange: Exchange, quote: str) -> Decimal:
@@ -164,3 +166,12 @@ async def account_equity(exchange: Exchange, quote: str) -> Decimal:
         elif (price := await exchange.price(f"{asset}/{quote}")) is not None:
             total += amount * price
     return total
+
+
+async def min_sellable(exchange: Exchange, symbol: str) -> Decimal | None:
+    """The market's smallest order amount (a position left below it is dust), if the market is known."""
+    try:
+        market = (await exchange.markets()).get(symbol)
+    except (ExchangeUnavailable, ExchangeError):
+        return None
+    return market.min_sellable if market else None

@@ -20,6 +20,7 @@ from tradewire.ports import (
     OrderOutcomeUnknown,
     Store,
 )
+from tradewire.services.execution import min_sellable
 
 log = logging.getLogger("tradewire.reconcile")
 
@@ -104,7 +105,9 @@ class Reconciler:
         except Exception as exc:
             log.exception("order %s (%s): status check failed", order.order_id, order.client_order_id)
             return OrderOutcome(order, unknown_reason=f"status check failed: {type(exc).__name__}: {exc}")
-        return OrderOutcome(order, exchange_order=view)
+        return OrderOutcome(
+            order, exchange_order=view, min_sellable=await min_sellable(exchange, order.symbol)
+        )
 
     async def _missing(self, exchange: Exchange, order: OrderRecord) -> OrderOutcome:
         """The exchange does not know the client order id (yet)."""

@@ -42,7 +42,7 @@ from tradewire.domain.orders import (
     next_check_delay_s,
     transition,
 )
-from tradewire.domain.positions import Position, PositionStatus
+from tradewire.domain.positions import Position, PositionStatus, position_change
 from tradewire.domain.records import (
     NewOrder,
     NewSignal,
@@ -386,7 +386,7 @@ class _Recorder:
         self.fill_rows: list[dict[str, Any]] = []
         self.log_rows: list[dict[str, Any]] = []
         self.intent_updates: list[dict[str, Any]] = []
-        self.position_fills: list[tuple[OrderRecord, Decimal, Decimal, Decimal]] = []
+        self.position_fills: list[tuple[OrderRecord, Trade, Decimal | None]] = []
 
     def apply(self, outcomes: Sequence[OrderOutcome]) -> None:
         order_ids = [o.order.order_id for o in outcomes]
@@ -441,7 +441,7 @@ class _Recorder:
                     else self.now,
                 }
             )
-            self.position_fills.append((order, trade.amount, trade.price, trade.fee))
+            self.position_fills.append((order, trade, outcome.min_sellable))
             stored.add(trade)
         row = _order_update(order.order_id, target, order.check_attempts + 1, self.now, view.reason)
         row.update(
@@ -547,8 +547,11 @@ class _Recorder:
             for r in rows:
                 existing[(r.subscription_id, r.symbol)] = (r.id, _position(r._mapping))
         touched: dict[tuple[int | None, str], tuple[int | None, Position, OrderRecord]] = {}
-        for order, amount, price, fee in self.position_fills:
+        for order, trade, min_sellable in self.position_fills:
             key = (order.subscription_id, order.symbol)
+            amount, fee = position_change(
+                order.side, trade.amount, trade.price, trade.fee, trade.fee_currency, order.symbol
+            )
             position_id, position, _ = touched.get(key) or (
                 *existing.get(key, (None, Position(order.symbol))),
                 order,
@@ -562,7 +565,10 @@ class _Recorder:
                     position.amount,
                 )
                 continue
-            touched[key] = (position_id, position.apply_fill(order.side, amount, price, fee), order)
+            changed = position.apply_fill(order.side, amount, trade.price, fee)
+            if order.side is OrderSide.SELL:
+                changed = changed.settle_dust(min_sellable)
+            touched[key] = (position_id, changed, order)
         inserts, updates = [], []
         for (_, _symbol), (position_id, position, order) in touched.items():
             row = _position_row(position, self.now)
