@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -38,6 +39,7 @@ class AccountExchanges:
         self._factory = live_factory
         self._live: dict[int, CcxtExchange] = {}
         self._tickers: dict[str, TickerCache] = {}
+        self._in_flight: asyncio.Semaphore | None = None  # requests open at once, all live accounts
 
     def for_account(self, account_id: int, exchange: str, mode: str) -> Exchange:
         if mode == "paper":
@@ -46,7 +48,9 @@ class AccountExchanges:
         if live is None:
             account = self._live_account(account_id, exchange)
             tickers = self._tickers.setdefault(_ticker_key(account), TickerCache(self._ticker_ttl))
-            live = self._live[account_id] = self._factory(account, tickers=tickers)
+            if self._in_flight is None:
+                self._in_flight = asyncio.Semaphore(256)
+            live = self._live[account_id] = self._factory(account, tickers=tickers, in_flight=self._in_flight)
         return live
 
     def live_accounts(self) -> dict[int, CcxtExchange]:

@@ -37,7 +37,6 @@ class Executor:
         exchanges: ExchangeDirectory,
         bus: Bus,
         clock: Clock,
-        concurrency: int = 256,
         page: int = 2000,
     ) -> None:
         self._store = store
@@ -45,7 +44,6 @@ class Executor:
         self._bus = bus
         self._clock = clock
         self._lock = asyncio.Lock()
-        self._slots = asyncio.Semaphore(concurrency)  # requests in flight at once, over all accounts
         self._page = page  # intents decided and stored per transaction
 
     async def execute_pending(self, signal_id: int | None = None) -> int:
@@ -138,18 +136,17 @@ class Executor:
         return len(mine)
 
     async def _send(self, order: OrderRecord) -> OrderOutcome:
-        async with self._slots:
-            try:
-                exchange = self._exchanges.for_account(order.account_id, order.exchange, order.mode)
-                view = await exchange.create_order(order.request())
-            except (ExchangeError, ExchangeUnavailable) as exc:
-                log.info("order %s (%s) rejected: %s", order.order_id, order.client_order_id, exc)
-                return OrderOutcome(order, rejected_reason=str(exc))
-            except OrderOutcomeUnknown as exc:
-                return OrderOutcome(order, unknown_reason=f"outcome unknown: {exc}")
-            except Exception as exc:  # an ambiguous failure is never a rejection
-                log.exception("order %s (%s): unexpected error", order.order_id, order.client_order_id)
-                return OrderOutcome(order, unknown_reason=f"outcome unknown: {type(exc).__name__}: {exc}")
+        try:
+            exchange = self._exchanges.for_account(order.account_id, order.exchange, order.mode)
+            view = await exchange.create_order(order.request())
+        except (ExchangeError, ExchangeUnavailable) as exc:
+            log.info("order %s (%s) rejected: %s", order.order_id, order.client_order_id, exc)
+            return OrderOutcome(order, rejected_reason=str(exc))
+        except OrderOutcomeUnknown as exc:
+            return OrderOutcome(order, unknown_reason=f"outcome unknown: {exc}")
+        except Exception as exc:  # an ambiguous failure is never a rejection
+            log.exception("order %s (%s): unexpected error", order.order_id, order.client_order_id)
+            return OrderOutcome(order, unknown_reason=f"outcome unknown: {type(exc).__name__}: {exc}")
         return OrderOutcome(
             order, exchange_order=view, min_sellable=await min_sellable(exchange, order.symbol)
         )

@@ -118,6 +118,7 @@ class CcxtExchange:
         limiter: RateLimiter | None = None,
         markets_ttl_s: float = 3600.0,
         tickers: TickerCache | None = None,
+        in_flight: asyncio.Semaphore | None = None,
     ) -> None:
         self.account = account
         self.client = client or make_client(account)
@@ -131,6 +132,8 @@ class CcxtExchange:
         self._markets_ttl = markets_ttl_s
         self._markets_lock = asyncio.Lock()
         self._tickers = tickers or TickerCache()
+        # Requests open at once over every live account of the process (sockets, memory).
+        self._in_flight = in_flight or asyncio.Semaphore(256)
 
     # -- Exchange port ------------------------------------------------------------------------------
 
@@ -171,14 +174,15 @@ class CcxtExchange:
         await self._limiter.acquire()
         params = self._ids.create_params(request.client_order_id)
         try:
-            raw = await self.client.create_order(
-                request.symbol,
-                request.type.value,
-                request.side.value,
-                float(request.amount),
-                float(request.price) if request.price is not None else None,
-                params,
-            )
+            async with self._in_flight:
+                raw = await self.client.create_order(
+                    request.symbol,
+                    request.type.value,
+                    request.side.value,
+                    float(request.amount),
+                    float(request.price) if request.price is not None else None,
+                    params,
+                )
         except Exception as exc:
             return await self._after_failed_create(request, exc)
         self._breaker.success()
@@ -277,7 +281,8 @@ class CcxtExchange:
                 )
             await self._limiter.acquire()
             try:
-                result = await call()
+                async with self._in_flight:
+                    result = await call()
             except ccxt.OrderNotFound:
                 self._breaker.success()
                 raise
