@@ -14,6 +14,7 @@ from tradewire.adapters.passwords import VerifiedSecrets
 from tradewire.adapters.tradingview import AlertError, parse_alert
 from tradewire.domain.money import fmt
 from tradewire.domain.records import NewSignal
+from tradewire.domain.signals import SignalIntent
 from tradewire.domain.symbols import SymbolCatalog, UnknownSymbol
 from tradewire.ports import Bus, Clock, Store
 
@@ -132,7 +133,7 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _details(intent: Any) -> dict[str, Any]:
+def _details(intent: SignalIntent) -> dict[str, Any]:
     fields = {
         "ticker": intent.ticker,
         "exchange": intent.exchange,

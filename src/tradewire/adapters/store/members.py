@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, Table, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tradewire.adapters.store.db import write_transaction
@@ -37,18 +37,21 @@ class SqlMembers:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    def _insert(self, table: Table, values: dict[str, Any], conflict: str) -> int:
+        """Insert one row and return its id; a uniqueness violation becomes Conflict(conflict)."""
+        try:
+            with write_transaction(self.engine) as conn:
+                key = conn.execute(table.insert().values(values)).inserted_primary_key
+        except IntegrityError as exc:
+            raise Conflict(conflict) from exc
+        assert key is not None
+        return int(key[0])
+
     # -- users ------------------------------------------------------------------------------------
 
     def create_user(self, username: str, password_hash: str, now: datetime) -> int:
-        try:
-            with write_transaction(self.engine) as conn:
-                key = conn.execute(
-                    users.insert().values(username=username, password_hash=password_hash, created_at=now)
-                ).inserted_primary_key
-        except IntegrityError as exc:
-            raise Conflict(f"username {username!r} is taken") from exc
-        assert key is not None
-        return int(key[0])
+        values = {"username": username, "password_hash": password_hash, "created_at": now}
+        return self._insert(users, values, f"username {username!r} is taken")
 
     def set_password(self, user_id: int, password_hash: str) -> None:
         with write_transaction(self.engine) as conn:
@@ -67,13 +70,9 @@ class SqlMembers:
     # -- exchange accounts ------------------------------------------------------------------------
 
     def create_account(self, values: dict[str, Any]) -> int:
-        try:
-            with write_transaction(self.engine) as conn:
-                key = conn.execute(exchange_accounts.insert().values(values)).inserted_primary_key
-        except IntegrityError as exc:
-            raise Conflict(f"you already have an account named {values['name']!r}") from exc
-        assert key is not None
-        return int(key[0])
+        return self._insert(
+            exchange_accounts, values, f"you already have an account named {values['name']!r}"
+        )
 
     def set_account_secrets(self, account_id: int, secrets: dict[str, str | None]) -> None:
         with write_transaction(self.engine) as conn:
@@ -157,13 +156,7 @@ class SqlMembers:
     # -- strategies -------------------------------------------------------------------------------
 
     def create_strategy(self, values: dict[str, Any]) -> int:
-        try:
-            with write_transaction(self.engine) as conn:
-                key = conn.execute(strategies.insert().values(values)).inserted_primary_key
-        except IntegrityError as exc:
-            raise Conflict(f"the webhook slug {values['slug']!r} is taken") from exc
-        assert key is not None
-        return int(key[0])
+        return self._insert(strategies, values, f"the webhook slug {values['slug']!r} is taken")
 
     def set_strategy_passphrase(self, owner_id: int, strategy_id: int, passphrase_hash: str) -> None:
         with write_transaction(self.engine) as conn:
@@ -230,13 +223,7 @@ class SqlMembers:
     # -- subscriptions ----------------------------------------------------------------------------
 
     def create_subscription(self, values: dict[str, Any]) -> int:
-        try:
-            with write_transaction(self.engine) as conn:
-                key = conn.execute(subscriptions.insert().values(values)).inserted_primary_key
-        except IntegrityError as exc:
-            raise Conflict("this account is already subscribed to this strategy") from exc
-        assert key is not None
-        return int(key[0])
+        return self._insert(subscriptions, values, "this account is already subscribed to this strategy")
 
     def create_subscriptions(self, rows: Sequence[dict[str, Any]]) -> None:
         """Many subscriptions in one transaction (demo seeding, benchmarks)."""
