@@ -268,6 +268,8 @@ async def test_partial_fills_over_several_checks_are_all_recorded(live: Live) ->
 
     limit_fills = [f for f in live.rows(fills) if f.order_id == live.rows(orders)[-1].id]
     assert [f.amount for f in limit_fills] == [Decimal("0.001")] * 3
+    fake_trade_ids = {str(t["id"]) for t in live.fake.trades}
+    assert {f.trade_id for f in limit_fills} <= fake_trade_ids  # the exchange's own trade ids
     assert sum(r.status == "PARTIAL" for r in live.rows(execution_log)) >= 1
     live.agrees_with_exchange()
 
@@ -372,8 +374,11 @@ async def test_many_accounts_on_one_exchange_share_one_ticker_call(
     try:
         await live.alert("buy")
         await live.until(lambda: [o.state for o in live.rows(orders)] == ["filled"] * 4)
+        budgets = {id(e.public_limiter) for e in live.runtime.exchanges.live_accounts().values()}
     finally:
         await live.runtime.stop()
+
+    assert len(budgets) == 1  # one public-call budget for the exchange, whatever the account count
 
     tickers = [r for r in fake.request_log if "ticker" in r.path]
     assert len(tickers) == 1

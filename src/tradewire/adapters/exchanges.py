@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tradewire.adapters.live.ccxt_exchange import CcxtExchange, LiveAccount
+from tradewire.adapters.live.guards import RateLimiter
 from tradewire.adapters.live.tickers import TickerCache
 from tradewire.adapters.paper.venue import PaperVenue
 from tradewire.adapters.secrets_box import SecretBox, SecretsError
@@ -40,6 +41,7 @@ class AccountExchanges:
         self._live: dict[int, CcxtExchange] = {}
         self._tickers: dict[str, TickerCache] = {}
         self._in_flight: asyncio.Semaphore | None = None  # requests open at once, all live accounts
+        self._public: dict[str, RateLimiter] = {}  # public-call budget per exchange
 
     def for_account(self, account_id: int, exchange: str, mode: str) -> Exchange:
         if mode == "paper":
@@ -50,7 +52,12 @@ class AccountExchanges:
             tickers = self._tickers.setdefault(_ticker_key(account), TickerCache(self._ticker_ttl))
             if self._in_flight is None:
                 self._in_flight = asyncio.Semaphore(256)
-            live = self._live[account_id] = self._factory(account, tickers=tickers, in_flight=self._in_flight)
+            key = _ticker_key(account)
+            live = self._live[account_id] = self._factory(
+                account, tickers=tickers, in_flight=self._in_flight, public_limiter=self._public.get(key)
+            )
+            # The first account's client sets the budget (ccxt's rate for the exchange); others share it.
+            self._public.setdefault(key, live.public_limiter)
         return live
 
     def live_accounts(self) -> dict[int, CcxtExchange]:

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -119,6 +119,7 @@ class CcxtExchange:
         markets_ttl_s: float = 3600.0,
         tickers: TickerCache | None = None,
         in_flight: asyncio.Semaphore | None = None,
+        public_limiter: RateLimiter | None = None,
     ) -> None:
         self.account = account
         self.client = client or make_client(account)
@@ -127,6 +128,8 @@ class CcxtExchange:
         self._breaker = breaker or CircuitBreaker()
         rate = account.requests_per_second or 1000.0 / max(float(self.client.rateLimit or 50), 1.0)
         self._limiter = limiter or RateLimiter(rate=rate, burst=max(1.0, rate / 2))
+        # Public calls (markets, tickers) spend a budget shared by every account of the exchange.
+        self._public = public_limiter or RateLimiter(rate=rate, burst=max(1.0, rate / 2))
         self._markets: dict[str, Market] = {}
         self._markets_loaded_at = 0.0
         self._markets_ttl = markets_ttl_s
@@ -134,6 +137,11 @@ class CcxtExchange:
         self._tickers = tickers or TickerCache()
         # Requests open at once over every live account of the process (sockets, memory).
         self._in_flight = in_flight or asyncio.Semaphore(256)
+
+    @property
+    def public_limiter(self) -> RateLimiter:
+        """The budget for public calls (markets, tickers), to share with the exchange's other accounts."""
+        return self._public
 
     # -- Exchange port ------------------------------------------------------------------------------
 
@@ -143,7 +151,9 @@ class CcxtExchange:
             return self._markets
         async with self._markets_lock:
             if not self._markets or time.monotonic() - self._markets_loaded_at >= self._markets_ttl:
-                raw = await self._read(lambda: self.client.load_markets(reload=bool(self._markets)))
+                raw = await self._read(
+                    lambda: self.client.load_markets(reload=bool(self._markets)), limiter=self._public
+                )
                 mode = DECIMAL_PLACES if self.client.precisionMode == ccxt.DECIMAL_PLACES else TICK_SIZE
                 self._markets = {
                     symbol: Market.from_ccxt(m, mode) for symbol, m in raw.items() if m.get("spot", True)
@@ -155,8 +165,8 @@ class CcxtExchange:
         """From the exchange's shared ticker cache: one fetch_tickers for all symbols in use."""
         return await self._tickers.price(
             symbol,
-            lambda symbols: self._read(lambda: self.client.fetch_tickers(symbols)),
-            lambda one: self._read(lambda: self.client.fetch_ticker(one)),
+            lambda symbols: self._read(lambda: self.client.fetch_tickers(symbols), limiter=self._public),
+            lambda one: self._read(lambda: self.client.fetch_ticker(one), limiter=self._public),
         )
 
     async def fetch_balance(self) -> Mapping[str, Decimal]:
@@ -208,6 +218,18 @@ class CcxtExchange:
     async def fetch_order(self, symbol: str, client_order_id: str) -> ExchangeOrder | None:
         raw = await self._read(lambda: self._ids.fetch(self.client, symbol, client_order_id))
         return self._order(raw) if raw else None
+
+    async def fetch_order_trades(self, symbol: str, exchange_order_id: str) -> tuple[Trade, ...]:
+        """The order's executions from the account's trade history (ids, prices, fees of each)."""
+        if self.client.has.get("fetchOrderTrades"):
+            raws = await self._read(lambda: self.client.fetch_order_trades(exchange_order_id, symbol))
+        else:
+            raws = [
+                t
+                for t in await self._read(lambda: self.client.fetch_my_trades(symbol))
+                if str(t.get("order")) == exchange_order_id
+            ]
+        return trades_from_ccxt(raws)
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[ExchangeOrder]:
         """Every open order of the account (one call), for batched reconciliation."""
@@ -271,7 +293,7 @@ class CcxtExchange:
             await asyncio.sleep(_backoff(attempt, self._retry))
         return None
 
-    async def _read(self, call: Callable[[], Awaitable[T]]) -> T:
+    async def _read(self, call: Callable[[], Awaitable[T]], limiter: RateLimiter | None = None) -> T:
         """A read or cancel: retried with exponential backoff and jitter on transient failures."""
         last: Exception | None = None
         for attempt in range(self._retry.attempts):
@@ -279,7 +301,7 @@ class CcxtExchange:
                 raise ExchangeUnavailable(
                     f"{self.account.exchange} circuit open; retry in {self._breaker.retry_in():.0f}s"
                 )
-            await self._limiter.acquire()
+            await (limiter or self._limiter).acquire()
             try:
                 async with self._in_flight:
                     result = await call()
@@ -321,18 +343,7 @@ def order_from_ccxt(raw: Mapping[str, Any], request: OrderRequest | None = None)
     fee = raw.get("fee") or {}
     fees = raw.get("fees") or ([fee] if fee else [])
     fee_total = sum((_dec(f.get("cost")) or Decimal(0) for f in fees), Decimal(0)) if fees else None
-    trades = tuple(
-        Trade(
-            trade_id=str(t["id"]),
-            amount=_dec(t.get("amount")) or Decimal(0),
-            price=_dec(t.get("price")) or Decimal(0),
-            fee=_dec((t.get("fee") or {}).get("cost")) or Decimal(0),
-            fee_currency=str((t.get("fee") or {}).get("currency") or ""),
-            timestamp_ms=int(t.get("timestamp") or 0),
-        )
-        for t in raw.get("trades") or []
-        if t.get("id") is not None
-    )
+    trades = trades_from_ccxt(raw.get("trades") or [])
     side = raw.get("side") or (request.side.value if request else "buy")
     kind = raw.get("type") or (request.type.value if request else "market")
     return ExchangeOrder(
@@ -350,6 +361,23 @@ def order_from_ccxt(raw: Mapping[str, Any], request: OrderRequest | None = None)
         fee=fee_total,
         fee_currency=(fees[0].get("currency") if fees else None),
     )
+
+
+def trades_from_ccxt(raws: Sequence[Mapping[str, Any]]) -> tuple[Trade, ...]:
+    """ccxt's unified trade structures (those with an id) as our Trades, oldest first."""
+    trades = [
+        Trade(
+            trade_id=str(t["id"]),
+            amount=_dec(t.get("amount")) or Decimal(0),
+            price=_dec(t.get("price")) or Decimal(0),
+            fee=_dec((t.get("fee") or {}).get("cost")) or Decimal(0),
+            fee_currency=str((t.get("fee") or {}).get("currency") or ""),
+            timestamp_ms=int(t.get("timestamp") or 0),
+        )
+        for t in raws
+        if t.get("id") is not None
+    ]
+    return tuple(sorted(trades, key=lambda t: (t.timestamp_ms, t.trade_id)))
 
 
 def _dec(value: Any) -> Decimal | None:
