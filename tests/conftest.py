@@ -84,3 +84,26 @@ def engine(request: pytest.FixtureRequest) -> Engine:
     fixture = "sqlite_engine" if request.param == "sqlite" else "postgres_engine"
     result: Engine = request.getfixturevalue(fixture)
     return result
+
+
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", ""}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_traffic_beyond_this_machine() -> Iterator[None]:
+    """Tests talk to loopback only: resolving any other host name fails the test loudly."""
+    import socket
+
+    real = socket.getaddrinfo
+
+    def guarded(host: object, *args: object, **kwargs: object) -> object:
+        name = host.decode() if isinstance(host, bytes) else str(host or "")
+        if name not in _LOCAL_HOSTS and not name.startswith("127."):
+            raise OSError(f"test tried to reach {name!r}: only 127.0.0.1 is allowed in tests")
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    socket.getaddrinfo = guarded  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        socket.getaddrinfo = real

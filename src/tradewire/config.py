@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     limit_order_timeout_s: float = Field(default=0.0, ge=0)  # cancel unfilled limit orders; 0: never
     ticker_ttl_s: float = Field(default=10.0, gt=0)
     exchange_timeout_ms: int = Field(default=10_000, ge=100)  # one HTTP request to a live exchange
+    exchange_streams: bool = True  # follow live accounts' order updates over WebSocket where ccxt can
     signup_enabled: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"

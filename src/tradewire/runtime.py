@@ -32,6 +32,7 @@ from tradewire.services.ingest import SignalIngest
 from tradewire.services.pipeline import Pipeline
 from tradewire.services.reconcile import ReconcilePolicy, Reconciler
 from tradewire.services.routing import SignalRouter
+from tradewire.services.streams import OrderStreams
 
 log = logging.getLogger("tradewire.runtime")
 
@@ -74,6 +75,9 @@ class Runtime:
             loop.create_task(self.pipeline.run(self._stop)),
             loop.create_task(self._run_market(self._stop)),
         ]
+        if self.settings.exchange_streams:
+            streams = OrderStreams(self.exchanges.live_accounts, self.reconciler)
+            self._tasks.append(loop.create_task(streams.run(self._stop)))
 
     async def stop(self) -> None:
         self._stop.set()

@@ -62,10 +62,11 @@ class AccountCreate(Strict):
         if value is None:
             return None
         for key, url in value.items():
-            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,31}", key):
-                raise ValueError(f"api_urls key {key!r} is not a ccxt urls['api'] key")
-            if not re.fullmatch(r"https?://[^\s]{1,500}", url):
-                raise ValueError(f"api_urls[{key!r}] must be an http(s) URL")
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,31}(\.[A-Za-z][A-Za-z0-9-]{0,31})?", key):
+                raise ValueError(f"api_urls key {key!r} is not a ccxt urls['api'] key (or 'ws.<key>')")
+            scheme = "wss?" if key.startswith("ws") else "https?"
+            if not re.fullmatch(scheme + r"://[^\s]{1,500}", url):
+                raise ValueError(f"api_urls[{key!r}] must be a {scheme.rstrip('?')}(s) URL")
         return value
 
     @model_validator(mode="after")

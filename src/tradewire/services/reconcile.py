@@ -55,6 +55,23 @@ class Reconciler:
         unsettled = await asyncio.to_thread(self._store.unsettled_orders, account_id)
         return await self.check(unsettled)
 
+    async def apply_pushed(self, account_id: int, exchange: Exchange, views: Sequence[ExchangeOrder]) -> int:
+        """Record order updates an exchange pushed (a stream), for the orders that are ours."""
+        latest = {view.client_order_id: view for view in views}
+        ours = await asyncio.to_thread(self._store.orders_by_client_ids, account_id, list(latest))
+        outcomes = [
+            OrderOutcome(
+                order,
+                exchange_order=await _with_trade_history(exchange, order, latest[order.client_order_id]),
+                min_sellable=await min_sellable(exchange, order.symbol),
+            )
+            for order in ours
+            if order.state is not OrderState.NEW and not order.state.is_terminal
+        ]
+        if outcomes:
+            await asyncio.to_thread(self._store.record_outcomes, outcomes, self._clock.now())
+        return len(outcomes)
+
     async def check(self, orders: Sequence[OrderRecord]) -> int:
         """Ask the exchanges about these orders (NEW ones are the executor's) and record the answers."""
         sent = [o for o in orders if o.state is not OrderState.NEW and not o.state.is_terminal]

@@ -76,11 +76,18 @@ class RetryPolicy:
     lookup_attempts: int = 3  # lookups of an order after an unclear create
 
 
-def make_client(account: LiveAccount) -> ccxt_async.Exchange:
-    """A ccxt async client for the account, pointed at its sandbox or base-URL overrides."""
-    klass = getattr(ccxt_async, account.exchange, None)
+def make_client(account: LiveAccount, streaming: bool = False) -> ccxt_async.Exchange:
+    """A ccxt async client (or ccxt pro, for streams) for the account, pointed at its sandbox or its
+    base-URL overrides. Keys like 'ws.spot' override nested entries (urls['api']['ws']['spot'])."""
+    if streaming:
+        import ccxt.pro as ccxt_pro
+
+        klass = getattr(ccxt_pro, account.exchange, None)
+    else:
+        klass = getattr(ccxt_async, account.exchange, None)
     if klass is None:
-        raise ExchangeUnavailable(f"ccxt does not know the exchange {account.exchange!r}")
+        kind = "streams for" if streaming else "the exchange"
+        raise ExchangeUnavailable(f"ccxt does not know {kind} {account.exchange!r}")
     config: dict[str, Any] = {
         "apiKey": account.api_key,
         "secret": account.secret,
@@ -97,11 +104,24 @@ def make_client(account: LiveAccount) -> ccxt_async.Exchange:
         api = client.urls.get("api")
         if not isinstance(api, dict):
             client.urls["api"] = api = {}
-        unknown = set(account.api_urls) - set(api)
-        if unknown:
-            raise ExchangeUnavailable(f"{account.exchange} has no API url keys {sorted(unknown)}")
-        api.update(account.api_urls)
+        _override_urls(api, account.api_urls, streaming, account.exchange)
     return client
+
+
+def _override_urls(api: dict[str, Any], overrides: Mapping[str, str], streaming: bool, exchange: str) -> None:
+    for key, url in overrides.items():
+        path = key.split(".")
+        if path[0] == "ws" and not streaming:
+            continue  # stream addresses are for the streaming client only
+        node = api
+        for part in path[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                raise ExchangeUnavailable(f"{exchange} has no API url key {key!r}")
+            node = child
+        if path[-1] not in node:
+            raise ExchangeUnavailable(f"{exchange} has no API url key {key!r}")
+        node[path[-1]] = url
 
 
 class CcxtExchange:
@@ -135,6 +155,7 @@ class CcxtExchange:
         self._markets_ttl = markets_ttl_s
         self._markets_lock = asyncio.Lock()
         self._tickers = tickers or TickerCache()
+        self._stream: ccxt_async.Exchange | None = None  # ccxt pro client, created when first watched
         # Requests open at once over every live account of the process (sockets, memory).
         self._in_flight = in_flight or asyncio.Semaphore(256)
 
@@ -249,8 +270,39 @@ class CcxtExchange:
             )
         return final
 
+    @property
+    def streams_orders(self) -> bool:
+        """True if ccxt can push this exchange's order updates (watch_orders).
+
+        An account whose REST addresses are overridden (a proxy, a local endpoint) streams only
+        through an overridden stream address too: never around its proxy to the public host.
+        """
+        overrides = self.account.api_urls
+        if overrides and not any(key.startswith("ws") for key in overrides):
+            return False
+        import ccxt.pro as ccxt_pro
+
+        klass = getattr(ccxt_pro, self.account.exchange, None)
+        return bool(klass is not None and klass().has.get("watchOrders"))
+
+    async def watch_orders(self) -> list[ExchangeOrder]:
+        """The next order updates the exchange pushes (ccxt pro); raises when the stream breaks."""
+        if self._stream is None:
+            self._stream = make_client(self.account, streaming=True)
+            await self.markets()
+            self._stream.set_markets(self.client.markets)
+        try:
+            raws = await self._stream.watch_orders()
+        except Exception as exc:
+            raise ExchangeUnavailable(
+                f"{kind_of(exc).value}: order stream: {_message(exc)}", kind_of(exc)
+            ) from exc
+        return [self._order(raw) for raw in raws if raw.get("clientOrderId")]
+
     async def close(self) -> None:
         await self.client.close()
+        if self._stream is not None:
+            await self._stream.close()
 
     # -- internals ---------------------------------------------------------------------------------
 

@@ -289,6 +289,16 @@ class SqlStore:
         with self.engine.connect() as conn:
             return self._orders_where(conn, condition)
 
+    def orders_by_client_ids(self, account_id: int, client_order_ids: Sequence[str]) -> list[OrderRecord]:
+        """The account's orders with these client order ids."""
+        if not client_order_ids:
+            return []
+        with self.engine.connect() as conn:
+            return self._orders_where(
+                conn,
+                and_(orders.c.account_id == account_id, orders.c.client_order_id.in_(list(client_order_ids))),
+            )
+
     def due_orders(self, now: datetime, limit: int = 1000) -> list[OrderRecord]:
         """Non-terminal orders whose next status check is due."""
         with self.engine.connect() as conn:
