@@ -84,7 +84,20 @@ class Live:
         assert held == Decimal(self.fake.balances.get("BTC", {}).get("total", "0"))
 
 
-def _live_account(runtime: Runtime, user_id: int, fake: FakeExchange, name: str = "live") -> int:
+def _flatten(urls: dict[str, Any], prefix: str) -> dict[str, str]:
+    """Nested ccxt url dicts as the dotted keys an account's api_urls take ('ws.ws-api.spot')."""
+    flat: dict[str, str] = {}
+    for key, value in urls.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _live_account(
+    runtime: Runtime, user_id: int, fake: FakeExchange, name: str = "live", streams: bool = False
+) -> int:
     assert runtime.secret_box is not None
     account_id = runtime.members.create_account(
         {
@@ -93,7 +106,7 @@ def _live_account(runtime: Runtime, user_id: int, fake: FakeExchange, name: str 
             "exchange": fake.flavor,
             "mode": "live",
             "sandbox": False,
-            "api_urls": fake.ccxt_urls(),
+            "api_urls": {**fake.ccxt_urls(), **(_flatten(fake.ccxt_ws_urls(), "ws.") if streams else {})},
             "created_at": now(),
         }
     )
@@ -114,6 +127,7 @@ async def _start(
     accounts: int = 1,
     key: str | None = None,
     seed: bool = True,
+    streams: bool = False,
     **settings: Any,
 ) -> Live:
     runtime = make_test_runtime(tmp_path, encryption_key=key or generate_key(), **{**FAST, **settings})
@@ -123,7 +137,7 @@ async def _start(
     seeded = seed_marketplace(runtime.engine, [])
     account_ids = []
     for number in range(accounts):
-        account_id = _live_account(runtime, seeded.provider_id, fake, f"live{number}")
+        account_id = _live_account(runtime, seeded.provider_id, fake, f"live{number}", streams)
         runtime.members.create_subscription(
             {
                 "user_id": seeded.provider_id,
@@ -417,3 +431,37 @@ async def test_repeated_exchange_failures_open_the_circuit_and_orders_are_not_se
     assert intent.status == "rejected"
     assert "circuit open" in intent.reason or "could not be loaded" in intent.reason
     assert creates == 0
+
+
+async def test_pushed_order_updates_settle_orders_before_any_poll(tmp_path: Path, fake: FakeExchange) -> None:
+    # Polling every 30 s: only the stream can settle the order within the test's few seconds.
+    live = await _start(tmp_path, fake, streams=True, reconcile_interval_s=30)
+    try:
+        coid = await _resting_limit(live, price="59000", amount="0.002")
+        await live.until(lambda: fake.stream_connections == 1)
+        fake.fill(coid, amount="0.001")
+        await live.until(lambda: live.rows(orders)[-1].state == "partially_filled", timeout=5)
+        fake.fill(coid)
+        settled_in = await live.until(lambda: live.rows(orders)[-1].state == "filled", timeout=5)
+    finally:
+        await live.runtime.stop()
+
+    assert settled_in < 5
+    live.agrees_with_exchange()
+
+
+async def test_a_broken_stream_reconnects_and_polling_covers_the_gap(
+    tmp_path: Path, fake: FakeExchange
+) -> None:
+    live = await _start(tmp_path, fake, streams=True)
+    try:
+        coid = await _resting_limit(live, price="59000", amount="0.002")
+        await live.until(lambda: fake.stream_connections == 1)
+        fake.drop_streams()
+        fake.fill(coid)
+        await live.until(lambda: live.rows(orders)[-1].state == "filled")
+        await live.until(lambda: fake.stream_connections == 1, timeout=15)
+    finally:
+        await live.runtime.stop()
+
+    live.agrees_with_exchange()

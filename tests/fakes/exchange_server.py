@@ -27,34 +27,50 @@ Commission is 0.1 %: on binance always in the quote asset (the trade says so in
 ``commissionAsset``); on bybit in the received asset (base for buys, quote for sells), because
 ccxt infers bybit's fee currency from the side and would otherwise report the wrong asset.
 
+Binance flavor also serves the **spot user-data stream** the way ccxt pro 4.5.90 consumes it: the
+WebSocket API (``/ws-api/v3``, ``urls['api']['ws']['ws-api']['spot']``) with
+``userDataStream.subscribe.signature`` (HMAC-signed ``apiKey`` + ``timestamp``), after which every
+change of an order (REST create, fill, cancel, ``fill()``, ``cancel_manually()``, ``set_price()``
+crossing, ``fill_on_checks``) is pushed as ``{"subscriptionId": n, "event": {"e":
+"executionReport", ...}}`` followed by an ``outboundAccountPosition`` when balances moved.  The
+legacy listenKey stream (``POST /api/v3/userDataStream`` + ``/ws/<listenKey>``) is not modelled:
+ccxt no longer uses it for spot.  Use ``ccxt.pro.binance(fake.ccxt_pro_config())``.  uvicorn's own
+WebSocket support needs ``websockets``/``wsproto`` (not installed), so the fake brings a small
+RFC 6455 protocol (``_WebSocketProtocol``) that uvicorn hands upgraded connections to.
+
 Everything in here is test-only; no network beyond 127.0.0.1 is ever used.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import hmac
 import itertools
 import json
+import logging
 import secrets
 import socket
 import string
+import struct
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+from http import HTTPStatus
 from typing import Any, Literal
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 Flavor = Literal["binance", "bybit"]
 
@@ -90,6 +106,24 @@ _BINANCE_API_PATHS = {
     "papiV2": "/papi/v2",
 }
 _BYBIT_API_KEYS = ("spot", "futures", "v2", "public", "private")
+# urls['api']['ws'] of ccxt.pro.binance; only the spot WebSocket API (user-data stream) is served,
+# the others point at paths the fake refuses (403 on the handshake) so nothing leaves the box.
+_BINANCE_WS_PATHS: dict[str, str] = {
+    "spot": "/ws",
+    "margin": "/ws",
+    "linear": "/fstream/ws",
+    "inverse": "/dstream/ws",
+    "stock": "/equity/ws",
+    "option": "/eoptions/public/ws",
+    "optionMarket": "/eoptions/market/ws",
+    "optionPrivate": "/eoptions/private/ws",
+    "papi": "/pm/ws",
+}
+_BINANCE_WS_API_PATHS: dict[str, str] = {
+    "spot": "/ws-api/v3",
+    "linear": "/ws-fapi/v1",
+    "inverse": "/ws-dapi/v1",
+}
 
 
 @dataclass(frozen=True)
@@ -220,6 +254,18 @@ class _Reject(Exception):
         self.kind = kind
 
 
+@dataclass(eq=False)
+class _StreamConn:
+    """One connection to the binance WebSocket API; user-data subscriptions ride on it."""
+
+    queue: asyncio.Queue[str | None]  # outgoing text frames in order; None: close the connection
+    transport: asyncio.BaseTransport | None
+    return_rate_limits: bool = True
+    subscriptions: dict[int, str] = field(default_factory=dict)  # subscriptionId -> apiKey
+    next_subscription: int = 0
+    weight: int = 0
+
+
 @dataclass
 class _Req:
     method: str
@@ -321,6 +367,13 @@ class FakeExchange:
         self._create_cids: list[str | None] = []
         # Real exchanges differ on who pays the commission in which asset (see module doc).
         self._fee_in_base_on_buy = flavor == "bybit"
+        # binance WebSocket API: connections (guarded by _lock) and executionReport ids ("I").
+        self._ws_conns: set[_StreamConn] = set()
+        self._exec_ids = itertools.count(9_000_000_001)
+        # Binance's WebSocket API pings every 20 s and drops a connection whose pong is a minute late;
+        # set these before start() to exercise the keepalive in a test (None: no pings).
+        self.ws_ping_interval: float | None = 20.0
+        self.ws_pong_timeout: float | None = 60.0
         self._lock = threading.RLock()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -343,16 +396,21 @@ class FakeExchange:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        app = Starlette(
-            routes=[Route("/{path:path}", self._endpoint, methods=["GET", "POST", "DELETE", "PUT"])]
-        )
+        routes: list[BaseRoute] = [
+            Route("/{path:path}", self._endpoint, methods=["GET", "POST", "DELETE", "PUT"])
+        ]
+        if self.flavor == "binance":
+            routes.append(WebSocketRoute(_BINANCE_WS_API_PATHS["spot"], self._b_ws_api))
+        app = Starlette(routes=routes)
         config = uvicorn.Config(
             self._outer_app(app),
             log_level="warning",
             access_log=False,
             log_config=None,
             http="h11",
-            ws="none",
+            ws=_WebSocketProtocol if self.flavor == "binance" else "none",
+            ws_ping_interval=self.ws_ping_interval,
+            ws_ping_timeout=self.ws_pong_timeout,
             lifespan="off",
             loop="asyncio",
         )
@@ -411,6 +469,8 @@ class FakeExchange:
         self._server = self._thread = None
         self._loop = self._stopping = None
         self._base_url = None
+        with self._lock:
+            self._ws_conns.clear()
 
     def __enter__(self) -> FakeExchange:
         self.start()
@@ -470,6 +530,29 @@ class FakeExchange:
             "urls": {"api": self.ccxt_urls()},
         }
 
+    def ccxt_ws_urls(self) -> dict[str, Any]:
+        """``urls['api']['ws']`` for ``ccxt.pro.binance``: every key points at the fake.
+
+        Only ``['ws-api']['spot']`` (the spot WebSocket API, which carries the user-data stream) is
+        served; market-data streams and the futures/options endpoints are refused at the handshake.
+        """
+        if self.flavor != "binance":
+            raise NotImplementedError(
+                f"the fake serves no WebSocket streams for {self.flavor}: only binance spot has a "
+                "user-data stream (use REST polling against the bybit fake)"
+            )
+        ws_base = "ws" + self.base_url.removeprefix("http")
+        urls: dict[str, Any] = {key: ws_base + path for key, path in _BINANCE_WS_PATHS.items()}
+        urls["ws-api"] = {key: ws_base + path for key, path in _BINANCE_WS_API_PATHS.items()}
+        return urls
+
+    def ccxt_pro_config(self) -> dict[str, Any]:
+        """Constructor config for ``ccxt.pro.binance`` talking to this fake (REST and WebSocket)."""
+        ws_urls = self.ccxt_ws_urls()  # raises for bybit
+        config = self.ccxt_config()
+        config["urls"] = {"api": {**self.ccxt_urls(), "ws": ws_urls}}
+        return config
+
     # ------------------------------------------------------------------ market & state control
 
     def set_price(self, symbol: str, price: str) -> None:
@@ -503,7 +586,8 @@ class FakeExchange:
         """Cancel an open order as if the user did it on the exchange's website."""
         with self._lock:
             order = self._latest_open(client_order_id)
-            self._cancel(order, cancel_type="CancelByUser")
+            # binance: a cancel from the website carries a web_* client id of its own.
+            self._cancel(order, cancel_type="CancelByUser", cancel_client_id=f"web_{uuid.uuid4().hex}")
 
     def order(self, client_order_id: str) -> dict[str, Any] | None:
         """The fake's own record of the latest order with this client order id (or None).
@@ -541,6 +625,34 @@ class FakeExchange:
                 }
                 for asset in self._free
             }
+
+    @property
+    def stream_connections(self) -> int:
+        """WebSocket API connections with an active user-data subscription (binance)."""
+        with self._lock:
+            return sum(1 for conn in self._ws_conns if conn.subscriptions)
+
+    def drop_streams(self, *, abort: bool = False) -> int:
+        """Close every WebSocket API connection (and so every user-data stream); returns how many.
+
+        The subscriptions end at once: later order changes are not pushed to them.  Events already
+        queued still go out, then a close frame (1001, going away).  ``abort=True`` resets the TCP
+        connection instead (no close frame, queued events lost), like a network failure.
+        """
+        with self._lock:
+            conns = list(self._ws_conns)
+            for conn in conns:
+                conn.subscriptions.clear()
+        loop = self._loop
+        if loop is None:
+            return 0
+        for conn in conns:
+            with contextlib.suppress(RuntimeError):  # loop already closed
+                if abort and conn.transport is not None:
+                    loop.call_soon_threadsafe(conn.transport.abort)  # type: ignore[attr-defined]
+                else:
+                    loop.call_soon_threadsafe(conn.queue.put_nowait, None)
+        return len(conns)
 
     @property
     def request_log(self) -> list[RequestRecord]:
@@ -754,6 +866,7 @@ class FakeExchange:
             order.reserved = need
             self._free[asset] -= need
             self._locked[asset] = self._locked.get(asset, Decimal(0)) + need
+        self._b_stream_order(order, "NEW", balances=kind == "limit")
         if crosses and post_only:
             # bybit accepts a crossing PostOnly order and cancels it at once.
             order.reject_reason = "EC_PostOnlyWillTakeLiquidity"
@@ -831,19 +944,33 @@ class FakeExchange:
             ticker.last_trade_id = int(trade.trade_id)
             if ticker.first_trade_id < 0:
                 ticker.first_trade_id = ticker.last_trade_id
+        self._b_stream_order(order, "TRADE", trade=trade)
 
     def _unlock(self, asset: str, amount: Decimal, order: _Order) -> None:
         self._locked[asset] -= amount
         self._free[asset] += amount
         order.reserved -= amount
 
-    def _cancel(self, order: _Order, *, status: str = "canceled", cancel_type: str = "UNKNOWN") -> None:
+    def _cancel(
+        self,
+        order: _Order,
+        *,
+        status: str = "canceled",
+        cancel_type: str = "UNKNOWN",
+        cancel_client_id: str | None = None,
+    ) -> None:
+        """End an open order; ``cancel_client_id`` is the cancel request's own client id (binance)."""
         spec = self._markets[order.symbol]
-        if order.reserved > 0:
+        had_funds = order.reserved > 0
+        if had_funds:
             self._unlock(spec.quote if order.side == "buy" else spec.base, order.reserved, order)
         order.status = status
         order.cancel_type = cancel_type
         order.updated_ms = _now_ms()
+        if status == "canceled":
+            self._b_stream_order(order, "CANCELED", cancel_client_id=cancel_client_id, balances=had_funds)
+        else:
+            self._b_stream_order(order, "EXPIRED", balances=had_funds)
 
     def _lookup_hidden(self, order: _Order) -> bool:
         """Consume one hidden lookup of this order; True while it is still hidden."""
@@ -1544,8 +1671,9 @@ class FakeExchange:
         order = self._b_find(spec, req.params)
         if order is None or self._lookup_hidden(order) or order.status != "open":
             raise self._b_error(-2011, "Unknown order sent.")
-        self._cancel(order)
-        return self._b_cancel_json(order, str(req.params.get("newClientOrderId") or _binance_client_id()))
+        cancel_cid = str(req.params.get("newClientOrderId") or _binance_client_id())
+        self._cancel(order, cancel_client_id=cancel_cid)
+        return self._b_cancel_json(order, cancel_cid)
 
     def _b_visible_open(self, spec: MarketSpec | None) -> list[_Order]:
         result = []
@@ -1568,8 +1696,9 @@ class FakeExchange:
             raise self._b_error(-2011, "Unknown order sent.")
         result = []
         for order in orders:
-            self._cancel(order)
-            result.append(self._b_cancel_json(order, _binance_client_id()))
+            cancel_cid = _binance_client_id()
+            self._cancel(order, cancel_client_id=cancel_cid)
+            result.append(self._b_cancel_json(order, cancel_cid))
         return result
 
     @staticmethod
@@ -1622,6 +1751,253 @@ class FakeExchange:
         else:
             trades = trades[-limit:]
         return [self._b_trade_json(t) for t in trades]
+
+    # ------------------------------------------------------------------ binance WebSocket API
+
+    def _b_stream_order(
+        self,
+        order: _Order,
+        exec_type: str,
+        *,
+        trade: _Trade | None = None,
+        cancel_client_id: str | None = None,
+        balances: bool = True,
+    ) -> None:
+        """Push an order change to every user-data subscription (called under ``_lock``)."""
+        loop = self._loop
+        if self.flavor != "binance" or loop is None:
+            return
+        targets = [
+            (conn, subscription)
+            for conn in self._ws_conns
+            for subscription, key in conn.subscriptions.items()
+            if key == self.api_key
+        ]
+        if not targets:
+            return
+        events = [self._b_execution_report(order, exec_type, trade, cancel_client_id)]
+        if balances:
+            events.append(self._b_account_position(order))
+        for conn, subscription in targets:
+            for event in events:
+                text = json.dumps({"subscriptionId": subscription, "event": event}, separators=(",", ":"))
+                # From any thread: call_soon_threadsafe keeps the events in order per connection.
+                with contextlib.suppress(RuntimeError):  # loop already closed
+                    loop.call_soon_threadsafe(conn.queue.put_nowait, text)
+
+    def _b_execution_report(
+        self, order: _Order, exec_type: str, trade: _Trade | None, cancel_client_id: str | None
+    ) -> dict[str, Any]:
+        spec = self._markets[order.symbol]
+        zero = _d8(Decimal(0))
+        canceled = exec_type == "CANCELED"
+        report: dict[str, Any] = {
+            "e": "executionReport",
+            "E": _now_ms(),
+            "s": spec.market_id,
+            # A cancel reports the cancel request's client id in c and the order's own in C.
+            "c": (cancel_client_id or _binance_client_id()) if canceled else order.client_order_id,
+            "S": order.side.upper(),
+            "o": self._b_type(order),
+            "f": order.time_in_force,
+            "q": _d8(order.amount),
+            "p": _d8(order.price or Decimal(0)),
+            "P": zero,
+            "F": _d8(order.iceberg_qty or Decimal(0)),
+            "g": -1,
+            "C": order.client_order_id if canceled else "",
+            "x": exec_type,
+            "X": self._exchange_status(order),
+            "r": "NONE",
+            "i": int(order.order_id),
+            "l": _d8(trade.amount) if trade else zero,
+            "z": _d8(order.filled),
+            "L": _d8(trade.price) if trade else zero,
+            "n": _d8(trade.fee) if trade else "0",
+            "N": trade.fee_asset if trade else None,
+            "T": trade.time_ms if trade else order.updated_ms,
+            "t": int(trade.trade_id) if trade else -1,
+            "I": next(self._exec_ids),
+            "w": order.kind == "limit" and order.status == "open",
+            "m": trade.is_maker if trade else False,
+            "M": trade is not None,
+            "O": order.created_ms,
+            "Z": _d8(order.cost),
+            "Y": _d8(trade.cost) if trade else zero,
+            "Q": _d8(order.quote_order_qty or Decimal(0)),
+        }
+        if order.kind == "limit":
+            report["W"] = order.created_ms  # working time: only for orders that went on the book
+        report["V"] = order.stp_mode
+        return report
+
+    def _b_account_position(self, order: _Order) -> dict[str, Any]:
+        spec = self._markets[order.symbol]
+        return {
+            "e": "outboundAccountPosition",
+            "E": _now_ms(),
+            "u": order.updated_ms,
+            "B": [
+                {
+                    "a": asset,
+                    "f": _d8(self._free.get(asset, Decimal(0))),
+                    "l": _d8(self._locked.get(asset, Decimal(0))),
+                }
+                for asset in (spec.base, spec.quote)
+            ],
+        }
+
+    async def _b_ws_api(self, websocket: WebSocket) -> None:
+        """``/ws-api/v3``: JSON requests in, responses and user-data events out (one pump task)."""
+        await websocket.accept()
+        query = dict(parse_qsl(websocket.scope.get("query_string", b"").decode("latin-1")))
+        conn = _StreamConn(
+            queue=asyncio.Queue(),
+            transport=websocket.scope.get("extensions", {}).get("tradewire.transport"),
+            return_rate_limits=str(query.get("returnRateLimits", "true")).lower() != "false",
+        )
+        with self._lock:
+            self._ws_conns.add(conn)
+        pump = asyncio.create_task(self._b_ws_pump(websocket, conn))
+        try:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                text = message.get("text")
+                if text is None:
+                    text = (message.get("bytes") or b"").decode("utf-8", errors="replace")
+                with self._lock:
+                    self._b_ws_call(conn, text)
+        finally:
+            with self._lock:
+                self._ws_conns.discard(conn)
+                conn.subscriptions.clear()
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+
+    @staticmethod
+    async def _b_ws_pump(websocket: WebSocket, conn: _StreamConn) -> None:
+        while True:
+            text = await conn.queue.get()
+            try:
+                if text is None:
+                    await websocket.close(code=1001, reason="going away")
+                    return
+                await websocket.send_text(text)
+            except (WebSocketDisconnect, OSError, RuntimeError):
+                return  # the peer is gone; the receive side cleans up
+
+    def _b_ws_reply(
+        self,
+        conn: _StreamConn,
+        request_id: Any,
+        *,
+        result: Any = None,
+        error: _ApiError | None = None,
+        rate_limits: bool | None = None,
+    ) -> None:
+        reply: dict[str, Any] = {"id": request_id, "status": 200 if error is None else error.status}
+        if error is None:
+            reply["result"] = result
+        else:
+            reply["error"] = error.payload
+        if conn.return_rate_limits if rate_limits is None else rate_limits:
+            reply["rateLimits"] = [
+                {
+                    "rateLimitType": "REQUEST_WEIGHT",
+                    "interval": "MINUTE",
+                    "intervalNum": 1,
+                    "limit": 6000,
+                    "count": conn.weight,
+                }
+            ]
+        conn.queue.put_nowait(json.dumps(reply, separators=(",", ":")))
+
+    def _b_ws_call(self, conn: _StreamConn, text: str) -> None:
+        """Answer one WebSocket API request (on the server loop, under ``_lock``)."""
+        conn.weight += 2
+        try:
+            request = json.loads(text)
+        except ValueError:
+            request = None
+        if not isinstance(request, dict) or not isinstance(request.get("params", {}), dict):
+            error = self._b_error(-1000, "Malformed request: expected a JSON object with id, method, params.")
+            self._b_ws_reply(conn, None, error=error)
+            return
+        request_id = request.get("id")
+        method = request.get("method")
+        params: dict[str, Any] = request.get("params") or {}
+        flag = params.get("returnRateLimits")
+        rate_limits = None if flag is None else str(flag).lower() != "false"
+        try:
+            if method == "userDataStream.subscribe.signature":
+                result: Any = self._b_ws_subscribe(conn, params)
+            elif method == "userDataStream.unsubscribe":
+                result = self._b_ws_unsubscribe(conn, params)
+            elif method == "session.subscriptions":
+                result = [{"subscriptionId": sid} for sid in conn.subscriptions]
+            elif method == "ping":
+                result = {}
+            elif method == "time":
+                result = {"serverTime": _now_ms()}
+            else:
+                # Not modelled: session.logon (Ed25519 keys only), userDataStream.subscribe, trading.
+                raise self._b_error(
+                    -1000,
+                    f"The fake WebSocket API does not serve method {method!r} (served: "
+                    "userDataStream.subscribe.signature, userDataStream.unsubscribe, "
+                    "session.subscriptions, ping, time).",
+                )
+        except _ApiError as error:
+            self._b_ws_reply(conn, request_id, error=error, rate_limits=rate_limits)
+            return
+        self._b_ws_reply(conn, request_id, result=result, rate_limits=rate_limits)
+
+    def _b_ws_subscribe(self, conn: _StreamConn, params: dict[str, Any]) -> dict[str, int]:
+        for name in ("apiKey", "timestamp", "signature"):
+            if params.get(name) in (None, ""):
+                raise self._b_mandatory(name)
+        if params["apiKey"] != self.api_key:
+            raise self._b_error(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+
+        def text(value: Any) -> str:
+            return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+        # WebSocket API signature: every other param, sorted by name, as key=value&... (HMAC-SHA256).
+        payload = "&".join(f"{k}={text(v)}" for k, v in sorted(params.items()) if k != "signature")
+        if not hmac.compare_digest(self._sign(payload), str(params["signature"])):
+            raise self._b_error(-1022, "Signature for this request is not valid.")
+        try:
+            stamp = int(params["timestamp"])
+            window = float(params.get("recvWindow", 5000))
+        except (TypeError, ValueError):
+            raise self._b_error(-1100, "Illegal characters found in parameter 'timestamp'.") from None
+        if window > 60000:
+            raise self._b_error(-1131, "recvWindow must be less than 60000")
+        now = _now_ms()
+        if stamp > now + 1000:
+            raise self._b_error(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
+        if now - stamp > window:
+            raise self._b_error(-1021, "Timestamp for this request is outside of the recvWindow.")
+        if self.api_key in conn.subscriptions.values():
+            # Binance allows one subscription per account and connection (the fake's wording).
+            raise self._b_error(-1000, "This account already has a user data stream on this connection.")
+        subscription = conn.next_subscription
+        conn.next_subscription += 1
+        conn.subscriptions[subscription] = self.api_key
+        return {"subscriptionId": subscription}
+
+    def _b_ws_unsubscribe(self, conn: _StreamConn, params: dict[str, Any]) -> dict[str, Any]:
+        wanted = params.get("subscriptionId")
+        ended = [sid for sid in conn.subscriptions if wanted is None or str(sid) == str(wanted)]
+        for sid in ended:
+            del conn.subscriptions[sid]
+            event = {"e": "eventStreamTerminated", "E": _now_ms()}
+            text = json.dumps({"subscriptionId": sid, "event": event}, separators=(",", ":"))
+            conn.queue.put_nowait(text)
+        return {}
 
     # ------------------------------------------------------------------ bybit
 
@@ -2188,3 +2564,364 @@ class FakeExchange:
             "category": "spot",
             "list": [self._y_execution_json(t) for t in trades[:limit]],
         }
+
+
+# ---------------------------------------------------------------------- WebSocket transport
+
+_WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+_OP_CONTINUATION, _OP_TEXT, _OP_BINARY = 0x0, 0x1, 0x2
+_OP_CLOSE, _OP_PING, _OP_PONG = 0x8, 0x9, 0xA
+_ws_logger = logging.getLogger("uvicorn.error")
+
+
+class _ClientGone(ConnectionError):
+    """The WebSocket peer is gone (Starlette turns an OSError from send into WebSocketDisconnect)."""
+
+
+def _ws_frame(opcode: int, payload: bytes = b"") -> bytes:
+    """One final, unmasked (server-to-client) frame."""
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x80 | opcode, size)
+    elif size < 1 << 16:
+        header = struct.pack("!BBH", 0x80 | opcode, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x80 | opcode, 127, size)
+    return header + payload
+
+
+def _ws_unmask(payload: bytes, mask: bytes) -> bytes:
+    size = len(payload)
+    if not size:
+        return payload
+    key = int.from_bytes((mask * (size // 4 + 1))[:size], "big")
+    return (int.from_bytes(payload, "big") ^ key).to_bytes(size, "big")
+
+
+class _WebSocketProtocol(asyncio.Protocol):
+    """Server side of RFC 6455 for uvicorn's ``ws=`` setting, speaking ASGI to the app.
+
+    uvicorn hands over the connection after the HTTP upgrade request (replayed through
+    ``data_received``).  Supported: text/binary messages (fragmented too), ping/pong (answers
+    pings; sends its own every ``ws_ping_interval`` and closes with 1011 when no pong arrives
+    within ``ws_ping_timeout``), the close handshake, close before accept (HTTP 403).  No
+    extensions: a permessage-deflate offer is declined by not answering it, so frames are never
+    compressed.
+    """
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        server_state: Any,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        if not config.loaded:
+            config.load()
+        self.config = config
+        self.app = config.loaded_app
+        self.app_state = app_state
+        self.loop = _loop or asyncio.get_event_loop()
+        self.connections = server_state.connections
+        self.tasks = server_state.tasks
+        self.transport: asyncio.Transport | None = None
+        self.incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.buffer = bytearray()
+        self.scope: dict[str, Any] = {}
+        self.key = ""
+        self.handshake_seen = False
+        self.accepted = False
+        self.rejected = False
+        self.close_sent = False
+        self.disconnected = False  # the app has been told (or will be, via the queue)
+        self.message: bytearray | None = None  # fragments of the message being received
+        self.message_opcode = _OP_TEXT
+        self.ping_timer: asyncio.TimerHandle | None = None
+        self.pong_timer: asyncio.TimerHandle | None = None
+        self.close_timer: asyncio.TimerHandle | None = None
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.connections.discard(self)
+        for timer in (self.ping_timer, self.pong_timer, self.close_timer):
+            if timer is not None:
+                timer.cancel()
+        self._tell_app_disconnect(1006, "")
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.handshake_seen:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self.buffer) > 65536:
+                    self._reject_http(431, "Request Header Fields Too Large")
+                return
+            head = bytes(self.buffer[:end])
+            del self.buffer[: end + 4]
+            self.handshake_seen = True
+            self._handshake(head)
+        elif self.accepted:
+            self._parse_frames()
+
+    def eof_received(self) -> bool | None:
+        return None  # close the transport
+
+    def shutdown(self) -> None:
+        """Called by ``uvicorn.Server.shutdown``: going away."""
+        if self.accepted:
+            self._close(1012, "service restart")
+        if self.transport is not None:
+            self.transport.close()
+
+    # handshake
+
+    def _handshake(self, head: bytes) -> None:
+        lines = head.decode("latin-1").split("\r\n")
+        method, target, *_ = [*lines[0].split(" "), "", ""]
+        headers: list[tuple[bytes, bytes]] = []
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers.append((name.strip().lower().encode("latin-1"), value.strip().encode("latin-1")))
+        by_name = dict(headers)
+        self.key = by_name.get(b"sec-websocket-key", b"").decode("latin-1")
+        if (
+            method != "GET"
+            or not self.key
+            or by_name.get(b"sec-websocket-version") != b"13"
+            or b"websocket" not in by_name.get(b"upgrade", b"").lower()
+        ):
+            self._reject_http(400, "Bad WebSocket handshake")
+            return
+        assert self.transport is not None
+        raw_path, _, query = target.partition("?")
+        offered = by_name.get(b"sec-websocket-protocol", b"").decode("latin-1")
+        server, client = self.transport.get_extra_info("sockname"), self.transport.get_extra_info("peername")
+        self.scope = {
+            "type": "websocket",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "scheme": "ws",
+            "server": tuple(server[:2]) if server else None,
+            "client": tuple(client[:2]) if client else None,
+            "root_path": "",
+            "path": unquote(raw_path),
+            "raw_path": raw_path.encode("latin-1"),
+            "query_string": query.encode("latin-1"),
+            "headers": headers,
+            "subprotocols": [p.strip() for p in offered.split(",") if p.strip()],
+            "state": self.app_state.copy(),
+            # The app may reach the socket (FakeExchange.drop_streams(abort=True)).
+            "extensions": {"tradewire.transport": self.transport},
+        }
+        self.incoming.put_nowait({"type": "websocket.connect"})
+        task = self.loop.create_task(self._run_asgi())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def _reject_http(self, status: int, body: str) -> None:
+        self.rejected = True
+        data = body.encode()
+        head = (
+            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+            "content-type: text/plain; charset=utf-8\r\n"
+            f"content-length: {len(data)}\r\nconnection: close\r\n\r\n"
+        )
+        self._write(head.encode("latin-1") + data)
+        if self.transport is not None:
+            self.transport.close()
+
+    # ASGI
+
+    async def _run_asgi(self) -> None:
+        try:
+            await self.app(self.scope, self._receive, self._send)
+        except _ClientGone:
+            pass
+        except Exception:
+            _ws_logger.exception("Exception in ASGI application")
+            if not self.accepted and not self.rejected:
+                self._reject_http(500, "Internal Server Error")
+            else:
+                self._close(1011, "internal error")
+            return
+        if not self.accepted and not self.rejected:
+            self._reject_http(500, "Internal Server Error")
+        elif self.accepted:
+            self._close(1000, "")
+
+    async def _receive(self) -> dict[str, Any]:
+        return await self.incoming.get()
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if not self.accepted:
+            if self.rejected or self.disconnected:
+                raise _ClientGone("the WebSocket peer is gone")
+            if kind == "websocket.accept":
+                # RFC 6455 fixes SHA-1 for the accept token (not a security use).
+                digest = hashlib.sha1((self.key + _WS_GUID).encode(), usedforsecurity=False).digest()
+                accept = base64.b64encode(digest).decode()
+                lines = [
+                    "HTTP/1.1 101 Switching Protocols",
+                    "Upgrade: websocket",
+                    "Connection: Upgrade",
+                    f"Sec-WebSocket-Accept: {accept}",
+                ]
+                if message.get("subprotocol"):
+                    lines.append(f"Sec-WebSocket-Protocol: {message['subprotocol']}")
+                extra = message.get("headers", [])
+                lines += [f"{n.decode('latin-1')}: {v.decode('latin-1')}" for n, v in extra]
+                self._write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+                self.accepted = True
+                self._schedule_ping()
+                if self.buffer:
+                    self._parse_frames()
+            elif kind == "websocket.close":
+                # Closing before accepting refuses the handshake, like uvicorn does.
+                self._reject_http(403, "")
+                self._tell_app_disconnect(1006, "")
+            else:
+                raise RuntimeError(f"Expected 'websocket.accept' or 'websocket.close', got {kind!r}")
+            return
+        if self.close_sent or self.transport is None or self.transport.is_closing():
+            raise _ClientGone("the WebSocket connection is closed")
+        if kind == "websocket.send":
+            if message.get("bytes") is not None:
+                self._write(_ws_frame(_OP_BINARY, message["bytes"]))
+            else:
+                self._write(_ws_frame(_OP_TEXT, str(message.get("text", "")).encode()))
+        elif kind == "websocket.close":
+            self._close(int(message.get("code") or 1000), str(message.get("reason") or ""))
+        else:
+            raise RuntimeError(f"Expected 'websocket.send' or 'websocket.close', got {kind!r}")
+
+    # frames
+
+    def _write(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def _parse_frames(self) -> None:
+        buf = self.buffer
+        while self.transport is not None and not self.transport.is_closing() and len(buf) >= 2:
+            first, second = buf[0], buf[1]
+            size, offset = second & 0x7F, 2
+            if size == 126:
+                if len(buf) < 4:
+                    return
+                size, offset = struct.unpack_from("!H", buf, 2)[0], 4
+            elif size == 127:
+                if len(buf) < 10:
+                    return
+                size, offset = struct.unpack_from("!Q", buf, 2)[0], 10
+            if first & 0x70 or not second & 0x80:
+                # RSV bits without a negotiated extension, or an unmasked client frame.
+                self._fail(1002, "protocol error")
+                return
+            if size > self.config.ws_max_size:
+                self._fail(1009, "message too big")
+                return
+            if len(buf) < offset + 4 + size:
+                return
+            mask = bytes(buf[offset : offset + 4])
+            payload = _ws_unmask(bytes(buf[offset + 4 : offset + 4 + size]), mask)
+            del buf[: offset + 4 + size]
+            self._frame(bool(first & 0x80), first & 0x0F, payload)
+
+    def _frame(self, fin: bool, opcode: int, payload: bytes) -> None:
+        if opcode >= _OP_CLOSE:
+            if not fin or len(payload) > 125:
+                self._fail(1002, "protocol error")
+            elif opcode == _OP_CLOSE:
+                self._peer_closed(payload)
+            elif opcode == _OP_PING:
+                self._write(_ws_frame(_OP_PONG, payload))
+            elif opcode == _OP_PONG:
+                if self.pong_timer is not None:
+                    self.pong_timer.cancel()
+                    self.pong_timer = None
+            else:
+                self._fail(1002, "protocol error")
+            return
+        if opcode == _OP_CONTINUATION and self.message is not None:
+            self.message += payload
+        elif opcode in (_OP_TEXT, _OP_BINARY) and self.message is None:
+            self.message, self.message_opcode = bytearray(payload), opcode
+        else:
+            self._fail(1002, "protocol error")
+            return
+        if len(self.message) > self.config.ws_max_size:
+            self._fail(1009, "message too big")
+            return
+        if not fin:
+            return
+        data, self.message = bytes(self.message), None
+        if self.close_sent:
+            return
+        if self.message_opcode == _OP_BINARY:
+            self.incoming.put_nowait({"type": "websocket.receive", "bytes": data})
+            return
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            self._fail(1007, "invalid UTF-8")
+            return
+        self.incoming.put_nowait({"type": "websocket.receive", "text": text})
+
+    def _peer_closed(self, payload: bytes) -> None:
+        if self.close_sent:
+            # The peer's answer to our close frame: the closing handshake is complete.
+            if self.transport is not None:
+                self.transport.close()
+            return
+        code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+        self.close_sent = True
+        self._write(_ws_frame(_OP_CLOSE, payload[:2]))  # echo the status code
+        self._tell_app_disconnect(code, payload[2:].decode("utf-8", errors="replace"))
+        if self.transport is not None:
+            self.transport.close()
+
+    def _close(self, code: int, reason: str) -> None:
+        """Start the closing handshake; the transport closes on the peer's answer or after 1 s."""
+        if self.close_sent or self.transport is None or self.transport.is_closing():
+            return
+        self.close_sent = True
+        self._write(_ws_frame(_OP_CLOSE, struct.pack("!H", code) + reason.encode()[:123]))
+        self._tell_app_disconnect(code, reason)
+        self.close_timer = self.loop.call_later(1.0, self.transport.close)
+
+    def _fail(self, code: int, reason: str) -> None:
+        self._close(code, reason)
+        if self.transport is not None:
+            self.transport.close()
+
+    def _tell_app_disconnect(self, code: int, reason: str) -> None:
+        if not self.disconnected:
+            self.disconnected = True
+            self.incoming.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+
+    # keepalive
+
+    def _schedule_ping(self) -> None:
+        interval = self.config.ws_ping_interval
+        if interval and interval > 0:
+            self.ping_timer = self.loop.call_later(interval, self._ping)
+
+    def _ping(self) -> None:
+        self.ping_timer = None
+        if self.close_sent or self.transport is None or self.transport.is_closing():
+            return
+        self._write(_ws_frame(_OP_PING))  # Binance pings with an empty payload
+        timeout = self.config.ws_ping_timeout
+        if timeout and self.pong_timer is None:
+            self.pong_timer = self.loop.call_later(timeout, self._pong_missed)
+        self._schedule_ping()
+
+    def _pong_missed(self) -> None:
+        self.pong_timer = None
+        self._fail(1011, "keepalive ping timeout")

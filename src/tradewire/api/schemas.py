@@ -62,7 +62,7 @@ class AccountCreate(Strict):
         if value is None:
             return None
         for key, url in value.items():
-            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,31}(\.[A-Za-z][A-Za-z0-9-]{0,31})?", key):
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,31}(\.[A-Za-z][A-Za-z0-9-]{0,31}){0,3}", key):
                 raise ValueError(f"api_urls key {key!r} is not a ccxt urls['api'] key (or 'ws.<key>')")
             scheme = "wss?" if key.startswith("ws") else "https?"
             if not re.fullmatch(scheme + r"://[^\s]{1,500}", url):
