@@ -127,7 +127,7 @@ async def orders_per_second(info: dict[str, Any], orders: int, tag: str) -> floa
 
 async def reconcile_seconds(info: dict[str, Any], count: int, tag: str) -> float:
     """Place `count` resting limit orders, record them as ours, then time one reconciliation."""
-    from tests.support import now, seed_marketplace
+    from tests.support import add_live_subscriber, now, seed_marketplace
 
     from tradewire.domain.orders import client_order_id_for
     from tradewire.domain.records import NewOrder, NewSignal
@@ -139,39 +139,10 @@ async def reconcile_seconds(info: dict[str, Any], count: int, tag: str) -> float
             Settings(var_dir=Path(tmp), data_dir=Path(tmp) / "none", encryption_key=key, feed_interval_s=3600)
         )
         seeded = seed_marketplace(runtime.engine, [])
-        box = runtime.secret_box
-        assert box is not None
-        account_id = runtime.members.create_account(
-            {
-                "user_id": seeded.provider_id,
-                "name": "live",
-                "exchange": "binance",
-                "mode": "live",
-                "sandbox": False,
-                "api_urls": info["urls"],
-                "created_at": now(),
-            }
+        add_live_subscriber(
+            runtime, seeded, "binance", info["urls"], info["config"]["apiKey"], info["config"]["secret"]
         )
-        runtime.members.set_account_secrets(
-            account_id,
-            {
-                "api_key_enc": box.encrypt(info["config"]["apiKey"], f"account:{account_id}:api_key"),
-                "api_secret_enc": box.encrypt(info["config"]["secret"], f"account:{account_id}:api_secret"),
-            },
-        )
-        runtime.members.create_subscription(
-            {
-                "user_id": seeded.provider_id,
-                "strategy_id": seeded.strategy_id,
-                "account_id": account_id,
-                "status": "ACTIVE",
-                "pairs": None,
-                "sizing_mode": "fixed_quote",
-                "sizing_value": Decimal(100),
-                "created_at": now(),
-                "updated_at": now(),
-            }
-        )
+        account_id = next(iter(runtime.members.accounts(seeded.provider_id)))["id"]
         new_orders = []
         for i in range(count):
             signal_id, _ = runtime.store.insert_signal(

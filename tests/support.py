@@ -161,3 +161,50 @@ class ServedRuntime:
         )
         response.raise_for_status()
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def add_live_subscriber(
+    runtime: Runtime,
+    seeded: Seeded,
+    exchange: str,
+    api_urls: dict[str, str],
+    api_key: str,
+    api_secret: str,
+    name: str = "live",
+    quote_amount: str = "100",
+) -> int:
+    """A live account of the provider (keys encrypted as the API does) subscribed to its strategy."""
+    box = runtime.secret_box
+    assert box is not None, "live accounts need an encryption key"
+    account_id = runtime.members.create_account(
+        {
+            "user_id": seeded.provider_id,
+            "name": name,
+            "exchange": exchange,
+            "mode": "live",
+            "sandbox": False,
+            "api_urls": api_urls,
+            "created_at": now(),
+        }
+    )
+    runtime.members.set_account_secrets(
+        account_id,
+        {
+            "api_key_enc": box.encrypt(api_key, f"account:{account_id}:api_key"),
+            "api_secret_enc": box.encrypt(api_secret, f"account:{account_id}:api_secret"),
+        },
+    )
+    runtime.members.create_subscription(
+        {
+            "user_id": seeded.provider_id,
+            "strategy_id": seeded.strategy_id,
+            "account_id": account_id,
+            "status": "ACTIVE",
+            "pairs": None,
+            "sizing_mode": "fixed_quote",
+            "sizing_value": Decimal(quote_amount),
+            "created_at": now(),
+            "updated_at": now(),
+        }
+    )
+    return account_id

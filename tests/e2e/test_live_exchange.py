@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.fakes.exchange_server import FakeExchange
+from tests.support import add_live_subscriber, now, seed_marketplace
 from tests.support import make_runtime as make_test_runtime
-from tests.support import now, seed_marketplace
 from tradewire.adapters.secrets_box import generate_key
 from tradewire.adapters.store.tables import execution_intents, execution_log, fills, orders, positions
 from tradewire.domain.orders import OrderSide, OrderType, client_order_id_for
@@ -95,32 +95,6 @@ def _flatten(urls: dict[str, Any], prefix: str) -> dict[str, str]:
     return flat
 
 
-def _live_account(
-    runtime: Runtime, user_id: int, fake: FakeExchange, name: str = "live", streams: bool = False
-) -> int:
-    assert runtime.secret_box is not None
-    account_id = runtime.members.create_account(
-        {
-            "user_id": user_id,
-            "name": name,
-            "exchange": fake.flavor,
-            "mode": "live",
-            "sandbox": False,
-            "api_urls": {**fake.ccxt_urls(), **(_flatten(fake.ccxt_ws_urls(), "ws.") if streams else {})},
-            "created_at": now(),
-        }
-    )
-    box = runtime.secret_box
-    runtime.members.set_account_secrets(
-        account_id,
-        {
-            "api_key_enc": box.encrypt(fake.api_key, f"account:{account_id}:api_key"),
-            "api_secret_enc": box.encrypt(fake.api_secret, f"account:{account_id}:api_secret"),
-        },
-    )
-    return account_id
-
-
 async def _start(
     tmp_path: Path,
     fake: FakeExchange,
@@ -135,23 +109,13 @@ async def _start(
         await runtime.start()
         return Live(runtime, fake, "tv-test", [])
     seeded = seed_marketplace(runtime.engine, [])
-    account_ids = []
-    for number in range(accounts):
-        account_id = _live_account(runtime, seeded.provider_id, fake, f"live{number}", streams)
-        runtime.members.create_subscription(
-            {
-                "user_id": seeded.provider_id,
-                "strategy_id": seeded.strategy_id,
-                "account_id": account_id,
-                "status": "ACTIVE",
-                "pairs": None,
-                "sizing_mode": "fixed_quote",
-                "sizing_value": Decimal(120),
-                "created_at": now(),
-                "updated_at": now(),
-            }
+    urls = {**fake.ccxt_urls(), **(_flatten(fake.ccxt_ws_urls(), "ws.") if streams else {})}
+    account_ids = [
+        add_live_subscriber(
+            runtime, seeded, fake.flavor, urls, fake.api_key, fake.api_secret, f"live{n}", quote_amount="120"
         )
-        account_ids.append(account_id)
+        for n in range(accounts)
+    ]
     await runtime.start()
     return Live(runtime, fake, seeded.slug, account_ids)
 
