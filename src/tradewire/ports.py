@@ -19,6 +19,7 @@ from tradewire.domain.records import (
     SubscriptionTarget,
     WorkItem,
 )
+from tradewire.domain.sizing import TradeStats
 
 
 class ErrorKind(StrEnum):
@@ -133,6 +134,7 @@ class Store(Protocol):
         self, signal_id: int | None = None, created_before: datetime | None = None, limit: int = 5000
     ) -> list[WorkItem]: ...
     def open_position_amounts(self, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], Decimal]: ...
+    def strategy_stats(self, strategy_id: int, last: int = 500) -> TradeStats: ...
     def save_decisions(
         self, rejections: Sequence[Rejection], new_orders: Sequence[NewOrder], now: datetime
     ) -> list[OrderRecord]: ...

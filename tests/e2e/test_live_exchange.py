@@ -193,7 +193,8 @@ async def test_a_create_the_exchange_never_executed_is_concluded_absent_and_not_
 
 
 async def test_insufficient_balance_is_a_clear_refusal(tmp_path: Path) -> None:
-    with FakeExchange("binance", prices={"BTC/USDT": "60000"}, balances={"USDT": "50"}) as poor:
+    # Plenty of equity (in BTC), too little free USDT for a 120 USDT buy.
+    with FakeExchange("binance", prices={"BTC/USDT": "60000"}, balances={"USDT": "50", "BTC": "1"}) as poor:
         live = await _start(tmp_path, poor)
         try:
             await live.alert("buy")

@@ -262,3 +262,37 @@ def test_the_api_rejects_bad_input_clearly_and_changes_nothing(platform: Platfor
     assert platform.count(signals) == 0
     assert platform.get("/api/v1/subscriptions", 0)[0]["sizing_mode"] == "fixed_quote"
     assert len(platform.get("/api/v1/accounts", 0)) == 1
+
+
+def test_risk_based_sizing_is_set_through_the_api_and_explained_in_the_log(platform: Platform) -> None:
+    headers = platform.users[0]["headers"]
+    account = platform.http.post("/api/v1/accounts", headers=headers, json={"name": "risky"}).json()
+    base = {"strategy_id": platform.strategy["id"], "account_id": account["id"], "pairs": ["BTC/USDT"]}
+    missing_stop = platform.http.post(
+        "/api/v1/subscriptions",
+        headers=headers,
+        json={**base, "sizing_mode": "risk_pct", "sizing_value": "2"},
+    )
+    created = platform.http.post(
+        "/api/v1/subscriptions",
+        headers=headers,
+        json={
+            **base,
+            "sizing_mode": "risk_pct",
+            "sizing_value": "2",
+            "sizing_params": {"stop_loss_pct": "5"},
+        },
+    )
+
+    body = {"passphrase": "abcdefgh", "ticker": "BTCUSDT", "action": "buy"}
+    platform.http.post(platform.webhook, json=body)
+    platform.served.settle()
+
+    assert missing_stop.status_code == 422 and "stop_loss_pct" in missing_stop.text
+    assert created.status_code == 201, created.text
+    assert created.json()["sizing_params"]["stop_loss_pct"] == "5"
+    [order] = [o for o in platform.get("/api/v1/orders", 0) if o["account_id"] == account["id"]]
+    # equity 10,000 × 2 % ÷ 5 % = 4,000, capped at 20 % = 2,000 → 2,000 / 96,388.12 to the step
+    assert order["amount"] == "0.02074"
+    [entry] = [r for r in platform.get("/api/v1/execution-log", 0) if r["order_id"] == order["id"]]
+    assert "capped at 20 % of equity = 2000" in entry["reason"]

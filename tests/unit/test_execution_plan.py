@@ -86,25 +86,25 @@ def test_sizing_allows_values_above_100_outside_equity_mode(mode: SizingMode) ->
     assert Sizing(mode, D("250")).value == D("250")
 
 
-# --- Sizing.base_amount ----------------------------------------------------------------------------
+# --- Sizing.entry -----------------------------------------------------------------------------------
 
 
 def test_fixed_quote_sizing_divides_the_quote_amount_by_the_price() -> None:
     sizing = Sizing(SizingMode.FIXED_QUOTE, D("100"))
 
-    assert sizing.base_amount(D("50000"), equity=None, contracts=None) == D("0.002")
+    assert sizing.entry(D("50000"), equity=D("10000"), contracts=None).amount == D("0.002")
 
 
 def test_fixed_quote_sizing_ignores_equity_and_contracts() -> None:
     sizing = Sizing(SizingMode.FIXED_QUOTE, D("100"))
 
-    assert sizing.base_amount(D("50000"), equity=D("1"), contracts=D("7")) == D("0.002")
+    assert sizing.entry(D("50000"), equity=D("1000"), contracts=D("7")).amount == D("0.002")
 
 
 def test_equity_pct_sizing_takes_a_share_of_equity_at_the_price() -> None:
     sizing = Sizing(SizingMode.EQUITY_PCT, D("2"))
 
-    assert sizing.base_amount(D("50000"), equity=D("10000"), contracts=None) == D("0.004")
+    assert sizing.entry(D("50000"), equity=D("10000"), contracts=None).amount == D("0.004")
 
 
 @pytest.mark.parametrize("equity", [None, D("0"), D("-5")])
@@ -112,20 +112,20 @@ def test_equity_pct_sizing_raises_when_equity_is_unknown_or_not_positive(equity:
     sizing = Sizing(SizingMode.EQUITY_PCT, D("2"))
 
     with pytest.raises(SizingError, match="equity"):
-        sizing.base_amount(D("50000"), equity=equity, contracts=None)
+        sizing.entry(D("50000"), equity=equity, contracts=None)
 
 
 def test_signal_sizing_multiplies_the_contracts() -> None:
     sizing = Sizing(SizingMode.SIGNAL, D("1.5"))
 
-    assert sizing.base_amount(D("50000"), equity=None, contracts=D("0.004")) == D("0.006")
+    assert sizing.entry(D("50000"), equity=D("10000"), contracts=D("0.004")).amount == D("0.006")
 
 
 def test_signal_sizing_raises_when_the_signal_has_no_contracts() -> None:
     sizing = Sizing(SizingMode.SIGNAL, D("1"))
 
     with pytest.raises(SizingError, match="no contracts"):
-        sizing.base_amount(D("50000"), equity=D("10000"), contracts=None)
+        sizing.entry(D("50000"), equity=D("10000"), contracts=None)
 
 
 # --- pair_matches ----------------------------------------------------------------------------------
@@ -157,10 +157,13 @@ def test_pair_matches_compares_exact_unified_symbols() -> None:
 def test_buy_opens_a_long_with_a_rounded_market_order(market: Market) -> None:
     sizing = Sizing(SizingMode.FIXED_QUOTE, D("100"))
 
-    plan = plan_spot_order(_signal(SignalAction.BUY), sizing, market, PRICE, D(0), equity=None)
+    plan = plan_spot_order(_signal(SignalAction.BUY), sizing, market, PRICE, D(0), equity=D("10000"))
 
     assert plan == OrderPlan(
-        side=OrderSide.BUY, type=OrderType.MARKET, amount=D("0.00103"), reference_price=PRICE
+        side=OrderSide.BUY,
+        type=OrderType.MARKET,
+        amount=D("0.00103"),
+        reference_price=PRICE,
     )
     assert plan.limit_price is None
 
@@ -181,7 +184,7 @@ def test_buy_in_signal_mode_copies_the_contracts(market: Market) -> None:
     sizing = Sizing(SizingMode.SIGNAL, D("2"))
 
     plan = plan_spot_order(
-        _signal(SignalAction.BUY, contracts=D("0.0012345")), sizing, market, PRICE, D(0), None
+        _signal(SignalAction.BUY, contracts=D("0.0012345")), sizing, market, PRICE, D(0), D("10000")
     )
 
     assert isinstance(plan, OrderPlan)
@@ -192,7 +195,7 @@ def test_buy_that_closes_a_short_is_skipped(market: Market) -> None:
     sizing = Sizing(SizingMode.FIXED_QUOTE, D("100"))
 
     plan = plan_spot_order(
-        _signal(SignalAction.BUY, MarketPosition.FLAT), sizing, market, PRICE, D(0), equity=None
+        _signal(SignalAction.BUY, MarketPosition.FLAT), sizing, market, PRICE, D(0), equity=D("10000")
     )
 
     assert isinstance(plan, Skip)
@@ -203,7 +206,7 @@ def test_buy_that_only_reduces_a_short_is_skipped(market: Market) -> None:
     sizing = Sizing(SizingMode.FIXED_QUOTE, D("100"))
 
     plan = plan_spot_order(
-        _signal(SignalAction.BUY, MarketPosition.SHORT), sizing, market, PRICE, D(0), equity=None
+        _signal(SignalAction.BUY, MarketPosition.SHORT), sizing, market, PRICE, D(0), equity=D("10000")
     )
 
     assert isinstance(plan, Skip)
@@ -221,7 +224,7 @@ def test_buy_in_equity_mode_with_unknown_equity_is_skipped(market: Market) -> No
 def test_buy_in_signal_mode_without_contracts_is_skipped(market: Market) -> None:
     sizing = Sizing(SizingMode.SIGNAL, D("1"))
 
-    plan = plan_spot_order(_signal(SignalAction.BUY), sizing, market, PRICE, D(0), equity=None)
+    plan = plan_spot_order(_signal(SignalAction.BUY), sizing, market, PRICE, D(0), equity=D("10000"))
 
     assert isinstance(plan, Skip)
     assert "contracts" in plan.reason
@@ -230,7 +233,7 @@ def test_buy_in_signal_mode_without_contracts_is_skipped(market: Market) -> None
 def test_buy_below_the_minimum_notional_is_skipped_with_the_market_reason(market: Market) -> None:
     sizing = Sizing(SizingMode.FIXED_QUOTE, D("4.9"))
 
-    plan = plan_spot_order(_signal(SignalAction.BUY), sizing, market, PRICE, D(0), equity=None)
+    plan = plan_spot_order(_signal(SignalAction.BUY), sizing, market, PRICE, D(0), equity=D("10000"))
 
     assert isinstance(plan, Skip)
     assert "minimum notional" in plan.reason
@@ -239,7 +242,7 @@ def test_buy_below_the_minimum_notional_is_skipped_with_the_market_reason(market
 def test_buy_too_small_for_one_step_is_skipped(market: Market) -> None:
     sizing = Sizing(SizingMode.FIXED_QUOTE, D("0.5"))
 
-    plan = plan_spot_order(_signal(SignalAction.BUY), sizing, market, PRICE, D(0), equity=None)
+    plan = plan_spot_order(_signal(SignalAction.BUY), sizing, market, PRICE, D(0), equity=D("10000"))
 
     assert isinstance(plan, Skip)
     assert "step" in plan.reason

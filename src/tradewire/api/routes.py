@@ -35,6 +35,7 @@ from tradewire.api.schemas import (
     UserOut,
 )
 from tradewire.domain.execution import SubscriptionStatus
+from tradewire.domain.sizing import Sizing, SizingMode
 from tradewire.services.execution import account_equity
 
 router = APIRouter(prefix="/api/v1")
@@ -259,6 +260,7 @@ async def subscribe(body: SubscriptionCreate, runtime: RuntimeDep, user: Current
         "pairs": body.pairs,
         "sizing_mode": body.sizing_mode.value,
         "sizing_value": body.sizing_value,
+        "sizing_params": body.sizing_params.domain().to_json() if body.sizing_params else None,
         "created_at": now,
         "updated_at": now,
     }
@@ -293,6 +295,15 @@ async def update_subscription(
         values["pairs"] = None
     if body.sizing_mode is not None:
         values.update(sizing_mode=body.sizing_mode.value, sizing_value=body.sizing_value)
+    if body.sizing_params is not None:
+        current = await _db(runtime.members.subscription, user.id, subscription_id)
+        mode = body.sizing_mode or SizingMode(current["sizing_mode"])
+        value = body.sizing_value or current["sizing_value"]
+        try:
+            Sizing(mode, value, body.sizing_params.domain())
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        values["sizing_params"] = body.sizing_params.domain().to_json()
     if not values:
         raise HTTPException(422, "nothing to change")
     values["updated_at"] = runtime.clock.now()

@@ -9,8 +9,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
-from tradewire.domain.execution import SizingMode, SubscriptionStatus
+from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.money import fmt
+from tradewire.domain.sizing import Sizing, SizingMode, SizingParams
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
 SYMBOL = re.compile(r"^[A-Z0-9]{1,16}/[A-Z0-9]{1,16}(:[A-Z0-9]{1,16})?$")
@@ -152,12 +153,26 @@ class PassphraseOut(BaseModel):
     passphrase: str
 
 
+class SizingParamsIn(Strict):
+    """Beyond the mode's own value: the cap on every entry, the stop distance risk sizing divides by,
+    and Kelly's fallback."""
+
+    max_position_pct: Decimal = Field(default=Decimal(20), gt=0, le=100, description="cap, % of equity")
+    stop_loss_pct: Decimal | None = Field(default=None, gt=0, lt=100, description="% below entry")
+    risk_pct: Decimal = Field(default=Decimal(1), gt=0, le=100, description="Kelly's fallback risk, %")
+    min_trades_for_kelly: int = Field(default=20, ge=1, le=100_000)
+
+    def domain(self) -> SizingParams:
+        return SizingParams(**self.model_dump())
+
+
 class SubscriptionCreate(Strict):
     strategy_id: int
     account_id: int
     pairs: list[str] | None = Field(default=None, description="unified symbols; null for every pair")
     sizing_mode: SizingMode = SizingMode.FIXED_QUOTE
     sizing_value: Decimal = Field(default=Decimal(100), gt=0)
+    sizing_params: SizingParamsIn | None = None
 
     @field_validator("pairs")
     @classmethod
@@ -166,7 +181,7 @@ class SubscriptionCreate(Strict):
 
     @model_validator(mode="after")
     def _sizing(self) -> SubscriptionCreate:
-        _check_sizing(self.sizing_mode, self.sizing_value)
+        _check_sizing(self.sizing_mode, self.sizing_value, self.sizing_params)
         return self
 
 
@@ -176,6 +191,7 @@ class SubscriptionUpdate(Strict):
     all_pairs: bool | None = Field(default=None, description="true to drop the pair filter")
     sizing_mode: SizingMode | None = None
     sizing_value: Decimal | None = Field(default=None, gt=0)
+    sizing_params: SizingParamsIn | None = None
 
     @field_validator("pairs")
     @classmethod
@@ -187,7 +203,7 @@ class SubscriptionUpdate(Strict):
         if (self.sizing_mode is None) != (self.sizing_value is None):
             raise ValueError("give sizing_mode and sizing_value together")
         if self.sizing_mode is not None and self.sizing_value is not None:
-            _check_sizing(self.sizing_mode, self.sizing_value)
+            _check_sizing(self.sizing_mode, self.sizing_value, self.sizing_params)
         if self.pairs is not None and self.all_pairs:
             raise ValueError("give either pairs or all_pairs, not both")
         return self
@@ -204,6 +220,7 @@ class SubscriptionOut(BaseModel):
     pairs: list[str] | None
     sizing_mode: SizingMode
     sizing_value: Money
+    sizing_params: dict[str, Any] | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -328,8 +345,7 @@ def _check_pairs(value: list[str] | None) -> list[str] | None:
     return sorted(set(cleaned))
 
 
-def _check_sizing(mode: SizingMode, value: Decimal) -> None:
+def _check_sizing(mode: SizingMode, value: Decimal, params: SizingParamsIn | None) -> None:
     if not value.is_finite() or value <= 0:
         raise ValueError("sizing_value must be a positive number")
-    if mode is SizingMode.EQUITY_PCT and value > 100:
-        raise ValueError("sizing_value is a percentage of equity and must be at most 100")
+    Sizing(mode, value, params.domain() if params else SizingParams())  # its own checks, its own words

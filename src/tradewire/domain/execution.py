@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 
@@ -11,6 +11,7 @@ from tradewire.domain.markets import Market, OrderRejected
 from tradewire.domain.money import ZERO
 from tradewire.domain.orders import OrderSide, OrderType
 from tradewire.domain.signals import MarketPosition, SignalAction
+from tradewire.domain.sizing import Sizing, SizingError, SizingMode, TradeStats
 
 
 class IntentStatus(StrEnum):
@@ -39,44 +40,6 @@ class SubscriptionStatus(StrEnum):
     CANCELLED = "CANCELLED"
 
 
-class SizingMode(StrEnum):
-    """How a subscription sizes entries: a fixed quote amount, a share of equity, or the signal's size."""
-
-    FIXED_QUOTE = "fixed_quote"
-    EQUITY_PCT = "equity_pct"
-    SIGNAL = "signal"
-
-
-@dataclass(frozen=True, slots=True)
-class Sizing:
-    """A subscription's sizing rule; `value` is quote units, a percentage, or a multiplier of contracts."""
-
-    mode: SizingMode
-    value: Decimal
-
-    def __post_init__(self) -> None:
-        if self.value <= 0:
-            raise ValueError("sizing value must be positive")
-        if self.mode is SizingMode.EQUITY_PCT and self.value > 100:
-            raise ValueError("equity percentage must be at most 100")
-
-    def base_amount(self, price: Decimal, equity: Decimal | None, contracts: Decimal | None) -> Decimal:
-        """Order amount in base units before rounding; raises SizingError when it cannot be computed."""
-        if self.mode is SizingMode.FIXED_QUOTE:
-            return self.value / price
-        if self.mode is SizingMode.EQUITY_PCT:
-            if equity is None or equity <= 0:
-                raise SizingError("account equity is zero or unknown")
-            return equity * self.value / 100 / price
-        if contracts is None:
-            raise SizingError("the signal carries no contracts to copy (sizing mode 'signal')")
-        return contracts * self.value
-
-
-class SizingError(ValueError):
-    """The order size cannot be computed."""
-
-
 def pair_matches(pairs: Sequence[str] | None, symbol: str) -> bool:
     """A subscription with no pair list takes every pair; otherwise only the listed ones."""
     return pairs is None or symbol in pairs
@@ -91,6 +54,7 @@ class OrderPlan:
     amount: Decimal
     reference_price: Decimal
     limit_price: Decimal | None = None
+    sizing_note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +81,7 @@ def plan_spot_order(
     price: Decimal,
     position_amount: Decimal,
     equity: Decimal | None,
+    stats: TradeStats | None = None,
 ) -> OrderPlan | Skip:
     """Decide the market order a spot account places for a signal.
 
@@ -127,10 +92,11 @@ def plan_spot_order(
         if signal.market_position in (MarketPosition.FLAT, MarketPosition.SHORT):
             return Skip("signal covers a short; spot accounts hold no short positions")
         try:
-            amount = sizing.base_amount(price, equity, signal.contracts)
+            sized = sizing.entry(price, equity, signal.contracts, stats)
         except SizingError as exc:
             return Skip(str(exc))
-        return _checked(OrderSide.BUY, amount, price, market)
+        plan = _checked(OrderSide.BUY, sized.amount, price, market)
+        return plan if isinstance(plan, Skip) or not sized.note else replace(plan, sizing_note=sized.note)
     if position_amount <= ZERO:
         return Skip(f"no open long position in {market.symbol} to close")
     sold, before = signal.exit_ratio
@@ -144,3 +110,6 @@ def _checked(side: OrderSide, amount: Decimal, price: Decimal, market: Market) -
     except OrderRejected as exc:
         return Skip(str(exc))
     return OrderPlan(side=side, type=OrderType.MARKET, amount=rounded, reference_price=price)
+
+
+__all__ = ["Sizing", "SizingError", "SizingMode", "TradeStats"]

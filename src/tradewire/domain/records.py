@@ -56,6 +56,7 @@ class WorkItem:
     market_position: MarketPosition | None
     exit_ratio: tuple[Decimal, Decimal]
     sizing: Sizing
+    strategy_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,7 @@ class NewOrder:
     type: OrderType
     amount: Decimal
     price: Decimal | None
+    sizing_note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,7 @@ class OrderRecord:
     check_attempts: int = 0
     signal_id: int | None = None
     created_at: datetime | None = None
+    sizing_note: str | None = None
 
     def request(self) -> OrderRequest:
         """The request that (re)sends this order, always under its own client order id."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from tradewire import failpoints
@@ -12,6 +12,8 @@ from tradewire.domain.execution import OrderPlan, Skip, SpotSignal, plan_spot_or
 from tradewire.domain.money import ZERO
 from tradewire.domain.orders import client_order_id_for
 from tradewire.domain.records import NewOrder, OrderOutcome, OrderRecord, Rejection, WorkItem
+from tradewire.domain.signals import SignalAction
+from tradewire.domain.sizing import TradeStats
 from tradewire.ports import (
     Bus,
     Clock,
@@ -80,10 +82,15 @@ class Executor:
         positions = await asyncio.to_thread(
             self._store.open_position_amounts, [(w.subscription_id, w.symbol) for w in work]
         )
+        stats: dict[int, TradeStats] = {}
+        for strategy_id in {w.strategy_id for w in work if w.sizing.needs_stats}:
+            stats[strategy_id] = await asyncio.to_thread(self._store.strategy_stats, strategy_id)
         rejections: list[Rejection] = []
         new_orders: list[NewOrder] = []
         for item in work:
-            decision = await self._plan(item, positions.get((item.subscription_id, item.symbol), ZERO))
+            decision = await self._plan(
+                item, positions.get((item.subscription_id, item.symbol), ZERO), stats.get(item.strategy_id)
+            )
             if isinstance(decision, Skip):
                 rejections.append(Rejection(item, decision.reason))
             else:
@@ -95,11 +102,14 @@ class Executor:
                         type=decision.type,
                         amount=decision.amount,
                         price=decision.limit_price,
+                        sizing_note=decision.sizing_note,
                     )
                 )
         return rejections, new_orders
 
-    async def _plan(self, item: WorkItem, position_amount: Decimal) -> OrderPlan | Skip:
+    async def _plan(
+        self, item: WorkItem, position_amount: Decimal, stats: TradeStats | None
+    ) -> OrderPlan | Skip:
         try:
             exchange = self._exchanges.for_account(item.account_id, item.exchange, item.mode)
         except ExchangeUnavailable as exc:
@@ -116,11 +126,21 @@ class Executor:
             return Skip(f"no price for {item.symbol} from {item.exchange}: {exc}")
         if price is None:
             return Skip(f"no price for {item.symbol}: the exchange has none and the signal carries none")
-        equity = (
-            await account_equity(exchange, market.quote) if item.sizing.mode.value == "equity_pct" else None
-        )
+        equity = None
+        if item.action is SignalAction.BUY:  # every entry is capped at a share of equity
+            try:
+                balance = await exchange.fetch_balance()
+                cash = balance.get(market.quote, ZERO)
+                # The quote balance alone is a lower bound of equity: when the size fits under its
+                # cap, valuing every other asset would change nothing.
+                if item.sizing.fits_cap_of(cash, price, item.contracts):
+                    equity = cash
+                else:
+                    equity = await account_equity(exchange, market.quote, balance)
+            except (ExchangeUnavailable, ExchangeError) as exc:
+                return Skip(f"account equity unavailable: {exc}")
         signal = SpotSignal(item.action, item.contracts, item.market_position, item.exit_ratio)
-        return plan_spot_order(signal, item.sizing, market, price, position_amount, equity)
+        return plan_spot_order(signal, item.sizing, market, price, position_amount, equity, stats)
 
     async def _submit(self, records: Sequence[OrderRecord]) -> int:
         claimed = await asyncio.to_thread(
@@ -152,10 +172,12 @@ class Executor:
         )
 
 
-async def account_equity(exchange: Exchange, quote: str) -> Decimal:
+async def account_equity(
+    exchange: Exchange, quote: str, balance: Mapping[str, Decimal] | None = None
+) -> Decimal:
     """Account value in `quote`: the quote balance plus every other asset at its last price."""
     total = ZERO
-    for asset, amount in (await exchange.fetch_balance()).items():
+    for asset, amount in (balance if balance is not None else await exchange.fetch_balance()).items():
         if amount == 0:
             continue
         if asset == quote:

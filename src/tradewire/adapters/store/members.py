@@ -319,6 +319,7 @@ def _subscription(r: Any) -> dict[str, Any]:
         "pairs": r["pairs"],
         "sizing_mode": r["sizing_mode"],
         "sizing_value": value,
+        "sizing_params": r["sizing_params"],
         "created_at": r["created_at"],
         "updated_at": r["updated_at"],
     }

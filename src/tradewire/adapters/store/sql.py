@@ -30,7 +30,7 @@ from tradewire.adapters.store.tables import (
     strategies,
     subscriptions,
 )
-from tradewire.domain.execution import IntentStatus, LogStatus, Sizing, SizingMode, SubscriptionStatus
+from tradewire.domain.execution import IntentStatus, LogStatus, SubscriptionStatus
 from tradewire.domain.money import ZERO, fmt
 from tradewire.domain.orders import (
     ExchangeOrder,
@@ -53,6 +53,7 @@ from tradewire.domain.records import (
     WorkItem,
 )
 from tradewire.domain.signals import MarketPosition, SignalAction, SignalIntent
+from tradewire.domain.sizing import Sizing, SizingMode, SizingParams, TradeStats
 
 log = logging.getLogger("tradewire.store")
 
@@ -188,6 +189,8 @@ class SqlStore:
                 signals.c.details,
                 subscriptions.c.sizing_mode,
                 subscriptions.c.sizing_value,
+                subscriptions.c.sizing_params,
+                subscriptions.c.strategy_id,
             )
             .join(signals, signals.c.id == execution_intents.c.signal_id)
             .join(subscriptions, subscriptions.c.id == execution_intents.c.subscription_id)
@@ -203,6 +206,29 @@ class SqlStore:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [_work_item(r._mapping) for r in rows]
+
+    def strategy_stats(self, strategy_id: int, last: int = 500) -> TradeStats:
+        """Wins, losses and average net results of the strategy's last closed positions."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(positions.c.realized_pnl, positions.c.fees)
+                .join(subscriptions, subscriptions.c.id == positions.c.subscription_id)
+                .where(
+                    subscriptions.c.strategy_id == strategy_id,
+                    positions.c.status == PositionStatus.CLOSED.value,
+                )
+                .order_by(positions.c.id.desc())
+                .limit(last)
+            ).all()
+        results = [r.realized_pnl - r.fees for r in rows]
+        wins = [x for x in results if x > 0]
+        losses = [-x for x in results if x <= 0]
+        return TradeStats(
+            wins=len(wins),
+            losses=len(losses),
+            average_win=sum(wins, ZERO) / len(wins) if wins else ZERO,
+            average_loss=sum(losses, ZERO) / len(losses) if losses else ZERO,
+        )
 
     def open_position_amounts(self, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], Decimal]:
         """Open position size per (subscription id, symbol)."""
@@ -465,6 +491,8 @@ class _Recorder:
         stored.state = target
         if target != state:
             status, text = _log_verdict(target, view)
+            if order.sizing_note and state in (OrderState.NEW, OrderState.SUBMITTED):
+                text = f"{text}; sized: {order.sizing_note}"
             self._log(order, status, text, outcome.response)
             if target.is_terminal:
                 self._intent(order, IntentStatus.FAILED if view.filled == 0 else IntentStatus.DONE, text)
@@ -668,7 +696,10 @@ def _work_item(r: Any) -> WorkItem:
         signal_price=r["price"],
         market_position=intent.market_position,
         exit_ratio=intent.exit_ratio,
-        sizing=Sizing(SizingMode(r["sizing_mode"]), r["sizing_value"]),
+        sizing=Sizing(
+            SizingMode(r["sizing_mode"]), r["sizing_value"], SizingParams.from_json(r["sizing_params"])
+        ),
+        strategy_id=r["strategy_id"],
     )
 
 
@@ -705,6 +736,7 @@ def _order_row(order: NewOrder, now: datetime) -> dict[str, Any]:
         "updated_at": now,
         "next_check_at": now,
         "check_attempts": 0,
+        "sizing_note": order.sizing_note,
     }
 
 
@@ -727,6 +759,7 @@ def _order_record(r: Any) -> OrderRecord:
         check_attempts=r["check_attempts"],
         signal_id=r["signal_id"],
         created_at=r["created_at"],
+        sizing_note=r["sizing_note"],
     )
 
 

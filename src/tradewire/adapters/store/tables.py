@@ -87,6 +87,7 @@ subscriptions = Table(
     Column("pairs", JSON),  # null: every pair; else a list of unified symbols
     Column("sizing_mode", String(16), nullable=False),  # fixed_quote | equity_pct | signal
     Column("sizing_value", Money(), nullable=False),
+    Column("sizing_params", JSON),  # SizingParams: cap, stop distance, Kelly fallback; null = defaults
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     UniqueConstraint("strategy_id", "account_id", name="uq_subscriptions_strategy_account"),
@@ -166,6 +167,7 @@ orders = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("next_check_at", UTCDateTime()),  # null once terminal
+    Column("sizing_note", Text),  # how the amount was reached, for the execution log
     Column("check_attempts", Integer, nullable=False, default=0),
     Index(
         "ix_orders_due",
