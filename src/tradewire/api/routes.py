@@ -43,19 +43,14 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 Before = Annotated[int | None, Query(ge=1, description="page: only ids below this one")]
 
 
-def _http(exc: Exception) -> HTTPException:
-    if isinstance(exc, NotFound):
-        return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
-    if isinstance(exc, Conflict):
-        return HTTPException(status.HTTP_409_CONFLICT, str(exc))
-    raise exc
-
-
 async def _db(fn: Any, *args: Any) -> Any:
+    """Run a store call off the event loop; NotFound answers 404 and Conflict 409, with its message."""
     try:
         return await asyncio.to_thread(fn, *args)
-    except (NotFound, Conflict) as exc:
-        raise _http(exc) from exc
+    except NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except Conflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
 
 
 # -- auth and users -------------------------------------------------------------------------------
