@@ -172,6 +172,7 @@ def add_live_subscriber(
     api_secret: str,
     name: str = "live",
     quote_amount: str = "100",
+    api_password: str | None = None,
 ) -> int:
     """A live account of the provider (keys encrypted as the API does) subscribed to its strategy."""
     box = runtime.secret_box
@@ -192,6 +193,9 @@ def add_live_subscriber(
         {
             "api_key_enc": box.encrypt(api_key, f"account:{account_id}:api_key"),
             "api_secret_enc": box.encrypt(api_secret, f"account:{account_id}:api_secret"),
+            "api_password_enc": box.encrypt(api_password, f"account:{account_id}:api_password")
+            if api_password
+            else None,
         },
     )
     runtime.members.create_subscription(

@@ -109,10 +109,19 @@ async def _start(
         await runtime.start()
         return Live(runtime, fake, "tv-test", [])
     seeded = seed_marketplace(runtime.engine, [])
-    urls = {**fake.ccxt_urls(), **(_flatten(fake.ccxt_ws_urls(), "ws.") if streams else {})}
+    urls = {**_flatten(fake.ccxt_urls(), ""), **(_flatten(fake.ccxt_ws_urls(), "ws.") if streams else {})}
+    password = fake.ccxt_config().get("password")
     account_ids = [
         add_live_subscriber(
-            runtime, seeded, fake.flavor, urls, fake.api_key, fake.api_secret, f"live{n}", quote_amount="120"
+            runtime,
+            seeded,
+            fake.flavor,
+            urls,
+            fake.api_key,
+            fake.api_secret,
+            f"live{n}",
+            quote_amount="120",
+            api_password=password,
         )
         for n in range(accounts)
     ]
@@ -429,4 +438,25 @@ async def test_a_broken_stream_reconnects_and_polling_covers_the_gap(
     finally:
         await live.runtime.stop()
 
+    live.agrees_with_exchange()
+
+
+@pytest.mark.parametrize(
+    ("flavor", "ticker"), [("okx", "BTCUSDT"), ("mexc", "BTCUSDT"), ("coinbase", "BTCUSDC")]
+)
+async def test_okx_mexc_and_coinbase_trade_end_to_end(tmp_path: Path, flavor: str, ticker: str) -> None:
+    prices = {"BTC/USDT": "60000", "BTC/USDC": "60000"}
+    with FakeExchange(flavor, prices=prices, balances={"USDT": "10000", "USDC": "10000"}) as exchange:  # type: ignore[arg-type]
+        live = await _start(tmp_path, exchange)
+        try:
+            exchange.delay_next_create(2.0)  # one create whose answer comes too late
+            await live.alert("buy", ticker=ticker)
+            await live.until(lambda: [o.state for o in live.rows(orders)] == ["filled"])
+            await live.alert("sell", ticker=ticker, market_position="flat", time="2025-01-01T00:00:00Z")
+            await live.until(lambda: [o.state for o in live.rows(orders)] == ["filled", "filled"])
+        finally:
+            await live.runtime.stop()
+
+    assert exchange.creates(FIRST) == 1
+    assert [p.status for p in live.rows(positions)] == ["closed"]
     live.agrees_with_exchange()

@@ -1,4 +1,4 @@
-"""A local fake Binance / Bybit spot REST server for driving the *real* ccxt async client.
+"""A local fake Binance / Bybit / OKX / MEXC / Coinbase spot REST server for the *real* ccxt client.
 
 The server runs uvicorn + Starlette in a daemon thread on ``127.0.0.1`` (random free port).
 Point a ccxt client at it with ``ccxt.async_support.binance(fake.ccxt_config())`` (the config
@@ -18,14 +18,32 @@ What it models, per flavor:
   kline, asset/coin/query-info, user/query-api, account/info, account/wallet-balance,
   order/create, order/cancel, order/realtime, order/history, execution/list.  Private endpoints
   need the ``X-BAPI-*`` headers with a valid HMAC.
+* **okx** – ``/api/v5`` spot (``tdMode=cash``): public/time, public/instruments, market/ticker(s),
+  asset/currencies, account/balance, trade/order (POST/GET), trade/batch-orders, trade/cancel-order,
+  trade/orders-pending, trade/orders-history(-archive), trade/fills(-history).  Private endpoints need
+  ``OK-ACCESS-KEY/-PASSPHRASE/-TIMESTAMP`` and a valid base64 HMAC ``OK-ACCESS-SIGN``.  Envelope
+  ``{"code": "0", "msg": "", "data": [...]}``; order failures are ``code "1"`` with ``sCode``/``sMsg``
+  per order.  ``clOrdId`` must be 1-32 alphanumerics and is unique among *open* orders.
+* **mexc** – ``/api/v3`` spot (binance-like): ping, time, exchangeInfo, ticker/24hr, ticker/price,
+  capital/config/getall, account, order (POST/GET/DELETE), openOrders, allOrders, myTrades, plus the
+  futures ``/api/v1/contract/detail`` list (empty) that ccxt's load_markets always asks for.
+  ``X-MEXC-APIKEY`` + HMAC ``signature`` over the query string.  Create answers carry ids only.
+* **coinbase** – Advanced Trade ``/api/v3/brokerage``: time, market/products (+ ``/{id}/ticker``),
+  transaction_summary, accounts, orders (POST), orders/batch_cancel, orders/historical/{id},
+  orders/historical/batch, orders/historical/fills; and the v2 currencies, currencies/crypto,
+  exchange-rates, time that ccxt loads.  Private endpoints need ``Authorization: Bearer <JWT>``
+  (ES256, verified against the EC key in ``api_secret``; ``kid``/``sub`` = the key name, ``uri`` =
+  method + path).  A reused ``client_order_id`` creates nothing and answers with the existing order.
+  Default markets are BTC/USDC and ETH/USDC.
 
 Matching: market orders fill at once at the current price (one taker trade); a limit order
 that crosses the current price fills at once at the *current* price (taker, price improvement
 like a real book); otherwise it rests and is filled by :meth:`FakeExchange.fill` or when
 :meth:`FakeExchange.set_price` moves the price through it (maker, at its limit price).
-Commission is 0.1 %: on binance always in the quote asset (the trade says so in
-``commissionAsset``); on bybit in the received asset (base for buys, quote for sells), because
-ccxt infers bybit's fee currency from the side and would otherwise report the wrong asset.
+Commission is 0.1 %: on binance and coinbase always in the quote asset (binance says so in
+``commissionAsset``; ccxt assumes the quote for coinbase); on bybit, okx and mexc in the received
+asset (base for buys, quote for sells), because ccxt infers bybit's fee currency from the side and
+would otherwise report the wrong asset, and okx/mexc spot charge that way.
 
 Binance flavor also serves the **spot user-data stream** the way ccxt pro 4.5.90 consumes it: the
 WebSocket API (``/ws-api/v3``, ``urls['api']['ws']['ws-api']['spot']``) with
@@ -3569,12 +3587,9 @@ class FakeExchange:
         return self._m_order_json(order)
 
     def _m_open_orders(self, req: _Req) -> list[dict[str, Any]]:
-        spec = self._m_spec(req.params["symbol"]) if req.params.get("symbol") else None
-        orders = [
-            o
-            for o in self._orders
-            if o.status == "open" and (spec is None or o.symbol == spec.symbol) and not self._lookup_hidden(o)
-        ]
+        spec = self._m_spec(req.params.get("symbol"))  # mexc: symbol is mandatory here
+        orders = [o for o in self._orders if o.status == "open" and o.symbol == spec.symbol]
+        orders = [o for o in orders if not self._lookup_hidden(o)]
         return [self._m_order_json(o) for o in orders]
 
     def _m_all_orders(self, req: _Req) -> list[dict[str, Any]]:
@@ -3640,12 +3655,12 @@ class FakeExchange:
     def _c_route(method: str, path: str) -> tuple[tuple[str, str], dict[str, str]]:
         """Map a concrete coinbase path onto its templated route (and the path parameters)."""
         parts = path.split("/")
-        if path.startswith("/api/v3/brokerage/orders/historical/") and len(parts) == 7:
-            if parts[6] not in ("batch", "fills"):
-                return (method, "/api/v3/brokerage/orders/historical/{order_id}"), {"order_id": parts[6]}
-        if path.startswith(("/api/v3/brokerage/market/products/", "/api/v3/brokerage/products/")):
-            if parts[-1] == "ticker":
-                return (method, "/".join([*parts[:-2], "{product_id}", "ticker"])), {"product_id": parts[-2]}
+        historical = path.startswith("/api/v3/brokerage/orders/historical/") and len(parts) == 7
+        if historical and parts[6] not in ("batch", "fills"):
+            return (method, "/api/v3/brokerage/orders/historical/{order_id}"), {"order_id": parts[6]}
+        products = path.startswith(("/api/v3/brokerage/market/products/", "/api/v3/brokerage/products/"))
+        if products and parts[-1] == "ticker":
+            return (method, "/".join([*parts[:-2], "{product_id}", "ticker"])), {"product_id": parts[-2]}
         return (method, path), {}
 
     @staticmethod
@@ -3876,7 +3891,8 @@ class FakeExchange:
 
     def _c_create(self, req: _Req) -> dict[str, Any]:
         p = req.params
-        config = p.get("order_configuration") if isinstance(p.get("order_configuration"), dict) else {}
+        raw_config = p.get("order_configuration")
+        config: dict[str, Any] = raw_config if isinstance(raw_config, dict) else {}
         cid = str(p.get("client_order_id") or "")
         side = str(p.get("side") or "")
 
@@ -3980,7 +3996,7 @@ class FakeExchange:
             return {"market_market_ioc": {"base_size": _fixed(order.amount, step)}}
         body: dict[str, Any] = {
             "base_size": _fixed(order.amount, step),
-            "limit_price": _plain(order.price or 0),
+            "limit_price": _plain(order.price or Decimal(0)),
         }
         if order.time_in_force == "IOC":
             return {"sor_limit_ioc": body}

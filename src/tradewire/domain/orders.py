@@ -130,8 +130,11 @@ class ExchangeOrder:
 
 
 def client_order_id_for(intent_id: int, prefix: str = "tw") -> str:
-    """Client order id derived from the execution intent, so every retry reuses it (<= 36 chars)."""
-    return f"{prefix}-{intent_id:010d}"
+    """Client order id derived from the execution intent, so every retry reuses it.
+
+    Letters and digits only, at most 32 characters: the strictest rule among the exchanges (OKX).
+    """
+    return f"{prefix}{intent_id:010d}"
 
 
 def next_check_delay_s(attempts: int, base_s: float = 0.5, cap_s: float = 30.0) -> float:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 
 from tradewire import failpoints
 from tradewire.domain.execution import OrderPlan, Skip, SpotSignal, plan_spot_order
 from tradewire.domain.money import ZERO
-from tradewire.domain.orders import client_order_id_for
+from tradewire.domain.orders import ExchangeOrder, client_order_id_for
 from tradewire.domain.records import NewOrder, OrderOutcome, OrderRecord, Rejection, WorkItem
 from tradewire.domain.signals import SignalAction
 from tradewire.domain.sizing import TradeStats
@@ -167,6 +168,7 @@ class Executor:
         except Exception as exc:  # an ambiguous failure is never a rejection
             log.exception("order %s (%s): unexpected error", order.order_id, order.client_order_id)
             return OrderOutcome(order, unknown_reason=f"outcome unknown: {type(exc).__name__}: {exc}")
+        view = await with_trade_history(exchange, order, view)
         return OrderOutcome(
             order, exchange_order=view, min_sellable=await min_sellable(exchange, order.symbol)
         )
@@ -194,3 +196,18 @@ async def min_sellable(exchange: Exchange, symbol: str) -> Decimal | None:
     except (ExchangeUnavailable, ExchangeError):
         return None
     return market.min_sellable if market else None
+
+
+async def with_trade_history(exchange: Exchange, order: OrderRecord, view: ExchangeOrder) -> ExchangeOrder:
+    """Fill in an order's executions from the account's trade history when the order view lists none,
+    so each fill is recorded with the exchange's own trade id, price and fee (and the fee's asset,
+    which decides what a position holds)."""
+    fetch = getattr(exchange, "fetch_order_trades", None)
+    if fetch is None or view.trades or view.filled <= 0 or not view.exchange_order_id:
+        return view
+    try:
+        trades = await fetch(order.symbol, view.exchange_order_id)
+    except (ExchangeError, ExchangeUnavailable) as exc:
+        log.info("trade history of %s unavailable (%s); using the order's totals", order.client_order_id, exc)
+        return view
+    return replace(view, trades=tuple(trades))

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from tradewire.domain.orders import ExchangeOrder, OrderState, OrderType
@@ -20,7 +20,7 @@ from tradewire.ports import (
     OrderOutcomeUnknown,
     Store,
 )
-from tradewire.services.execution import min_sellable
+from tradewire.services.execution import min_sellable, with_trade_history
 
 log = logging.getLogger("tradewire.reconcile")
 
@@ -62,7 +62,7 @@ class Reconciler:
         outcomes = [
             OrderOutcome(
                 order,
-                exchange_order=await _with_trade_history(exchange, order, latest[order.client_order_id]),
+                exchange_order=await with_trade_history(exchange, order, latest[order.client_order_id]),
                 min_sellable=await min_sellable(exchange, order.symbol),
             )
             for order in ours
@@ -115,7 +115,7 @@ class Reconciler:
             if self._expired_limit(order, view):
                 log.info("limit order %s unfilled after its timeout: cancelling", order.client_order_id)
                 view = await exchange.cancel_order(order.symbol, order.client_order_id)
-            view = await _with_trade_history(exchange, order, view)
+            view = await with_trade_history(exchange, order, view)
         except ExchangeError as exc:
             return OrderOutcome(order, unknown_reason=f"status check refused: {exc}")
         except (OrderOutcomeUnknown, ExchangeUnavailable) as exc:
@@ -161,17 +161,3 @@ class Reconciler:
 
     def _age_s(self, created_at: datetime | None) -> float:
         return 0.0 if created_at is None else (self._clock.now() - created_at).total_seconds()
-
-
-async def _with_trade_history(exchange: Exchange, order: OrderRecord, view: ExchangeOrder) -> ExchangeOrder:
-    """Fill in an order's executions from the account's trade history when the order view lists none,
-    so each fill is recorded with the exchange's own trade id, price and fee."""
-    fetch = getattr(exchange, "fetch_order_trades", None)
-    if fetch is None or view.trades or view.filled <= 0 or not view.exchange_order_id:
-        return view
-    try:
-        trades = await fetch(order.symbol, view.exchange_order_id)
-    except (ExchangeError, ExchangeUnavailable) as exc:
-        log.info("trade history of %s unavailable (%s); using the order's totals", order.client_order_id, exc)
-        return view
-    return replace(view, trades=tuple(trades))

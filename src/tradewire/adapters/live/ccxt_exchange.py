@@ -50,6 +50,16 @@ SPOT_OPTIONS: dict[str, dict[str, Any]] = {
         "unifiedMarginStatus": 6,
         "fetchOrder": {"acknowledged": True},  # by-id lookups only reach the last 500 orders: understood
     },
+    "okx": {
+        "defaultType": "spot",
+        "fetchMarkets": {"types": ["spot"]},
+        "createOrder": "privatePostTradeOrder",  # one order, not a batch of one
+    },
+    "mexc": {"defaultType": "spot"},
+    "coinbase": {
+        "fetchBalance": "v3PrivateGetBrokerageAccounts",  # Advanced Trade accounts, not v2 wallets
+        "fetchTime": "v3PublicGetBrokerageTime",
+    },
 }
 
 
@@ -204,6 +214,16 @@ class CcxtExchange:
             )
         await self._limiter.acquire()
         params = self._ids.create_params(request.client_order_id)
+        price = request.price
+        # Exchanges that size market buys in quote (Coinbase) need a price to turn amount into cost.
+        quote_sized = bool(self.client.options.get("createMarketBuyOrderRequiresPrice"))
+        if (
+            price is None
+            and quote_sized
+            and request.type is OrderType.MARKET
+            and request.side is OrderSide.BUY
+        ):
+            price = await self.price(request.symbol)
         try:
             async with self._in_flight:
                 raw = await self.client.create_order(
@@ -211,7 +231,7 @@ class CcxtExchange:
                     request.type.value,
                     request.side.value,
                     float(request.amount),
-                    float(request.price) if request.price is not None else None,
+                    float(price) if price is not None else None,
                     params,
                 )
         except Exception as exc:

@@ -77,7 +77,53 @@ class BybitIds(ClientIdDialect):
         await client.cancel_order(None, symbol, {"orderLinkId": client_order_id})
 
 
-DIALECTS: dict[str, ClientIdDialect] = {"binance": BinanceIds(), "bybit": BybitIds()}
+class OkxIds(ClientIdDialect):
+    """OKX v5: clOrdId (letters and digits only) on create, fetch and cancel."""
+
+    def create_params(self, client_order_id: str) -> dict[str, Any]:
+        return {"clOrdId": client_order_id}
+
+    async def fetch(
+        self, client: ccxt_async.Exchange, symbol: str, client_order_id: str
+    ) -> dict[str, Any] | None:
+        try:
+            return dict(await client.fetch_order("", symbol, {"clOrdId": client_order_id}))
+        except ccxt.OrderNotFound:
+            return None
+
+    async def cancel(self, client: ccxt_async.Exchange, symbol: str, client_order_id: str) -> None:
+        await client.cancel_order("", symbol, {"clOrdId": client_order_id})
+
+
+class MexcIds(BinanceIds):
+    """MEXC spot v3 (Binance-like); ccxt reports its unknown-order answer as a plain ExchangeError."""
+
+    async def fetch(
+        self, client: ccxt_async.Exchange, symbol: str, client_order_id: str
+    ) -> dict[str, Any] | None:
+        try:
+            return await super().fetch(client, symbol, client_order_id)
+        except ccxt.ExchangeError as exc:
+            if "-2013" in str(exc) or "does not exist" in str(exc).lower():
+                return None
+            raise
+
+
+class CoinbaseIds(ClientIdDialect):
+    """Coinbase Advanced Trade: client_order_id on create (ccxt drops the unified one); no lookup by
+    it, so orders are found by scanning the open and closed lists."""
+
+    def create_params(self, client_order_id: str) -> dict[str, Any]:
+        return {"client_order_id": client_order_id}
+
+
+DIALECTS: dict[str, ClientIdDialect] = {
+    "binance": BinanceIds(),
+    "bybit": BybitIds(),
+    "okx": OkxIds(),
+    "mexc": MexcIds(),
+    "coinbase": CoinbaseIds(),
+}
 
 
 def dialect_for(exchange_id: str) -> ClientIdDialect:

@@ -62,6 +62,8 @@ DEMO_MARKETS: tuple[dict[str, Any], ...] = (
     _spot("DOGE/USDT", amount_step=1, price_tick=0.00001, min_cost=5, max_amount=9_000_000, max_price=1_000),
     _spot("ADA/USDT", amount_step=0.1, price_tick=0.0001, min_cost=5, max_amount=900_000, max_price=1_000),
     _spot("LTC/USDT", amount_step=0.001, price_tick=0.01, min_cost=5, max_amount=900_000, max_price=100_000),
+    _spot("BTC/USDC", amount_step=0.00001, price_tick=0.01, min_cost=5, max_amount=9000, max_price=1_000_000),
+    _spot("ETH/USDC", amount_step=0.0001, price_tick=0.01, min_cost=5, max_amount=9000, max_price=1_000_000),
     _spot(
         "ETH/BTC",
         amount_step=0.0001,
@@ -108,6 +110,8 @@ SIMULATED_START_PRICES: dict[str, float] = {
     "DOGE/USDT": 0.15,
     "ADA/USDT": 0.45,
     "LTC/USDT": 80.0,
+    "BTC/USDC": 65_000.0,
+    "ETH/USDC": 3_400.0,
     "ETH/BTC": 0.0523,
     "ADA/BTC": 0.0000069,
     "NEO/BTC": 0.000185,
