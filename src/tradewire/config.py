@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     ticker_ttl_s: float = Field(default=10.0, gt=0)
     exchange_timeout_ms: int = Field(default=10_000, ge=100)  # one HTTP request to a live exchange
     exchange_streams: bool = True  # follow live accounts' order updates over WebSocket where ccxt can
+    paper_prices_from: str | None = None  # e.g. "binance": paper markets follow its public tickers
+    paper_prices_urls: dict[str, str] = Field(default_factory=dict)  # overrides of that client's urls
+    paper_prices_interval_s: float = Field(default=5.0, gt=0)
     signup_enabled: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"

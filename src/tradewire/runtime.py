@@ -19,6 +19,7 @@ from tradewire.adapters.clock import SystemClock
 from tradewire.adapters.exchanges import AccountExchanges
 from tradewire.adapters.paper.catalog import demo_markets
 from tradewire.adapters.paper.feed import ReplayFeed, build_demo_feed
+from tradewire.adapters.paper.live_prices import PublicPriceFeed
 from tradewire.adapters.paper.venue import PaperVenue
 from tradewire.adapters.secrets_box import SecretBox, SecretsError, decode_key
 from tradewire.adapters.store.db import make_engine, upgrade
@@ -75,6 +76,17 @@ class Runtime:
             loop.create_task(self.pipeline.run(self._stop)),
             loop.create_task(self._run_market(self._stop)),
         ]
+        if self.settings.paper_prices_from:
+            public = PublicPriceFeed(
+                self.settings.paper_prices_from,
+                self.feed,
+                list(self.venue.markets),
+                self.settings.paper_prices_urls,
+                self.settings.exchange_timeout_ms,
+            )
+            self._tasks.append(
+                loop.create_task(public.run(self.settings.paper_prices_interval_s, self._stop))
+            )
         if self.settings.exchange_streams:
             streams = OrderStreams(self.exchanges.live_accounts, self.reconciler)
             self._tasks.append(loop.create_task(streams.run(self._stop)))

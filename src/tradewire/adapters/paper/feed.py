@@ -150,6 +150,7 @@ class ReplayFeed:
         self._sources: dict[str, PriceSource] = dict(sources)
         self._markets: Mapping[str, Market] = markets or {}
         self._pinned: dict[str, Decimal] = {}
+        self._live: dict[str, str] = {}  # symbols following a real market: the source's label
         self._prices: dict[str, Decimal] = {}
         for symbol in self._sources:
             self._refresh(symbol)
@@ -164,6 +165,8 @@ class ReplayFeed:
 
     def source(self, symbol: str) -> str:
         """Where the symbol's prices come from, e.g. 'candles:binance/BTC_USDT-1m.parquet'."""
+        if symbol in self._live:
+            return self._live[symbol]
         found = self._sources.get(symbol)
         if found is not None:
             return found.label
@@ -173,6 +176,8 @@ class ReplayFeed:
 
     def is_simulated(self, symbol: str) -> bool:
         """True if the symbol's series is synthetic (a symbol that only has a pinned price is not)."""
+        if symbol in self._live:
+            return False
         found = self._sources.get(symbol)
         if found is not None:
             return found.simulated
@@ -212,7 +217,13 @@ class ReplayFeed:
     def unpin(self, symbol: str) -> None:
         """Let the symbol follow its series again (a symbol with no series loses its price)."""
         self._pinned.pop(symbol, None)
+        self._live.pop(symbol, None)
         self._refresh(symbol)
+
+    def follow_live(self, symbol: str, price: Decimal, label: str) -> None:
+        """Hold `symbol` at a real market price from `label` (e.g. 'live:binance') until unpin()."""
+        self.set_price(symbol, price)
+        self._live[symbol] = label
 
     def _refresh(self, symbol: str) -> None:
         found = self._sources.get(symbol)

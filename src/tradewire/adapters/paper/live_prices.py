@@ -1,0 +1,87 @@
+"""Real prices for the paper market, from an exchange's public tickers when the network is there."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+
+import ccxt.async_support as ccxt_async
+
+from tradewire.adapters.live.ccxt_exchange import SPOT_OPTIONS
+from tradewire.adapters.paper.feed import ReplayFeed
+from tradewire.domain.money import to_decimal
+
+log = logging.getLogger("tradewire.paper.prices")
+
+
+class PublicPriceFeed:
+    """Polls one fetch_tickers for the paper markets and holds the feed at those prices.
+
+    When the exchange cannot be reached the feed falls back to its replayed or simulated prices (and
+    says so in the log and in each market's price source), and follows the exchange again when it
+    answers.
+    """
+
+    def __init__(
+        self,
+        exchange: str,
+        feed: ReplayFeed,
+        symbols: Sequence[str],
+        api_urls: Mapping[str, str] | None = None,
+        timeout_ms: int = 10_000,
+    ) -> None:
+        klass = getattr(ccxt_async, exchange, None)
+        if klass is None:
+            raise ValueError(f"ccxt does not know the exchange {exchange!r}")
+        self._client = klass({"timeout": timeout_ms, "options": dict(SPOT_OPTIONS.get(exchange, {}))})
+        if api_urls:
+            self._client.urls["api"].update(api_urls)
+        self._exchange = exchange
+        self._feed = feed
+        self._symbols = list(symbols)
+        self._following: set[str] = set()
+        self._reachable: bool | None = None
+
+    async def refresh(self) -> int:
+        """One fetch_tickers; returns how many markets now follow the exchange (0 if unreachable)."""
+        try:
+            if not self._client.markets:
+                await self._client.load_markets()
+            listed = [s for s in self._symbols if s in self._client.markets]
+            tickers = await self._client.fetch_tickers(listed)
+        except Exception as exc:
+            self._fall_back(exc)
+            return 0
+        if self._reachable is not True:
+            log.info("paper prices: following %s's public tickers", self._exchange)
+        self._reachable = True
+        for symbol, ticker in tickers.items():
+            last = (ticker or {}).get("last")
+            if last is not None and symbol in self._symbols:
+                self._feed.follow_live(symbol, to_decimal(last), f"live:{self._exchange}")
+                self._following.add(symbol)
+        return len(self._following)
+
+    async def run(self, interval_s: float, stop: asyncio.Event) -> None:
+        try:
+            while not stop.is_set():
+                await self.refresh()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), interval_s)
+        finally:
+            await self._client.close()
+
+    def _fall_back(self, exc: Exception) -> None:
+        if self._reachable is not False:
+            log.warning(
+                "paper prices: %s unreachable (%s: %s); using replayed or simulated prices",
+                self._exchange,
+                type(exc).__name__,
+                str(exc)[:200],
+            )
+        self._reachable = False
+        for symbol in self._following:
+            self._feed.unpin(symbol)
+        self._following.clear()
