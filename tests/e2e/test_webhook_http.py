@@ -296,3 +296,30 @@ def test_risk_based_sizing_is_set_through_the_api_and_explained_in_the_log(platf
     assert order["amount"] == "0.02074"
     [entry] = [r for r in platform.get("/api/v1/execution-log", 0) if r["order_id"] == order["id"]]
     assert "capped at 20 % of equity = 2000" in entry["reason"]
+
+
+def test_a_signal_refused_by_a_risk_rule_says_why_through_the_api(platform: Platform) -> None:
+    headers = platform.users[0]["headers"]
+    subscription = platform.users[0]["subscription"]["id"]
+    limited = platform.http.patch(
+        f"/api/v1/subscriptions/{subscription}",
+        headers=headers,
+        json={"risk_limits": {"max_positions_total": 1}},
+    )
+    for ticker in ("ETHUSDT", "SOLUSDT"):
+        platform.http.post(
+            platform.webhook, json={"passphrase": "abcdefgh", "ticker": ticker, "action": "buy"}
+        )
+        platform.served.settle()
+
+    [refused] = [i for i in platform.get("/api/v1/intents", 0) if i["symbol"] == "SOL/USDT"]
+    [entry] = [r for r in platform.get("/api/v1/execution-log", 0) if r["intent_id"] == refused["id"]]
+    assert limited.status_code == 200 and limited.json()["risk_limits"]["max_positions_total"] == 1
+    assert refused["status"] == "rejected"
+    assert refused["reason"] == "rejected by risk: positions_total: 1 open, limit 1"
+    assert entry["status"] == "SKIPPED"
+    assert {c["rule"]: c["passed"] for c in entry["exchange_response"]["risk"]} == {
+        "positions_per_strategy": True,
+        "positions_total": False,
+        "daily_loss": True,
+    }

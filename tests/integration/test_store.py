@@ -281,3 +281,15 @@ def test_an_exchange_that_lists_trades_after_reporting_totals_is_not_counted_twi
     with engine.connect() as conn:
         amounts = list(conn.execute(select(fills.c.amount)).scalars())
     assert sum(amounts) == Decimal("0.001")
+
+
+def test_the_migrations_build_exactly_the_schema_the_code_declares(engine: Engine) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from tradewire.adapters.store.tables import metadata
+
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+
+    assert differences == []

@@ -256,6 +256,7 @@ async def subscribe(body: SubscriptionCreate, runtime: RuntimeDep, user: Current
         "sizing_mode": body.sizing_mode.value,
         "sizing_value": body.sizing_value,
         "sizing_params": body.sizing_params.domain().to_json() if body.sizing_params else None,
+        "risk_limits": body.risk_limits.as_json() if body.risk_limits else None,
         "created_at": now,
         "updated_at": now,
     }
@@ -299,6 +300,8 @@ async def update_subscription(
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
         values["sizing_params"] = body.sizing_params.domain().to_json()
+    if body.risk_limits is not None:
+        values["risk_limits"] = body.risk_limits.as_json()
     if not values:
         raise HTTPException(422, "nothing to change")
     values["updated_at"] = runtime.clock.now()

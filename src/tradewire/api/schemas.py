@@ -166,6 +166,19 @@ class SizingParamsIn(Strict):
         return SizingParams(**self.model_dump())
 
 
+class RiskLimitsIn(Strict):
+    """Limits on new entries (exits are never blocked)."""
+
+    max_positions_per_strategy: int = Field(default=20, ge=1, le=10_000)
+    max_positions_total: int = Field(default=50, ge=1, le=10_000)
+    daily_loss_pct: Decimal = Field(default=Decimal(5), gt=0, le=100)
+    daily_loss_quote: Decimal | None = Field(default=None, gt=0)
+    max_signal_age_s: int | None = Field(default=None, ge=1, description="older signals are stale")
+
+    def as_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
 class SubscriptionCreate(Strict):
     strategy_id: int
     account_id: int
@@ -173,6 +186,7 @@ class SubscriptionCreate(Strict):
     sizing_mode: SizingMode = SizingMode.FIXED_QUOTE
     sizing_value: Decimal = Field(default=Decimal(100), gt=0)
     sizing_params: SizingParamsIn | None = None
+    risk_limits: RiskLimitsIn | None = None
 
     @field_validator("pairs")
     @classmethod
@@ -192,6 +206,7 @@ class SubscriptionUpdate(Strict):
     sizing_mode: SizingMode | None = None
     sizing_value: Decimal | None = Field(default=None, gt=0)
     sizing_params: SizingParamsIn | None = None
+    risk_limits: RiskLimitsIn | None = None
 
     @field_validator("pairs")
     @classmethod
@@ -221,6 +236,7 @@ class SubscriptionOut(BaseModel):
     sizing_mode: SizingMode
     sizing_value: Money
     sizing_params: dict[str, Any] | None = None
+    risk_limits: dict[str, Any] | None = None
     created_at: datetime
     updated_at: datetime
 

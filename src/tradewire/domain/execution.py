@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from tradewire.domain.markets import Market, OrderRejected
 from tradewire.domain.money import ZERO
@@ -59,9 +60,10 @@ class OrderPlan:
 
 @dataclass(frozen=True, slots=True)
 class Skip:
-    """Why a signal did not trade on one subscription."""
+    """Why a signal did not trade on one subscription (and, for risk rules, each rule's numbers)."""
 
     reason: str
+    details: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 from tradewire.domain.execution import LogStatus, Sizing
 from tradewire.domain.orders import ExchangeOrder, OrderRequest, OrderSide, OrderState, OrderType
+from tradewire.domain.risk import RiskLimits
 from tradewire.domain.signals import MarketPosition, SignalAction
 
 
@@ -57,6 +58,8 @@ class WorkItem:
     exit_ratio: tuple[Decimal, Decimal]
     sizing: Sizing
     strategy_id: int = 0
+    risk: RiskLimits = field(default_factory=RiskLimits)
+    signal_at: datetime | None = None  # when the signal was emitted (or received, if it has no time)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,7 @@ class Rejection:
     item: WorkItem
     reason: str
     log_status: LogStatus = LogStatus.SKIPPED
+    details: dict[str, Any] | None = None  # e.g. each risk rule's verdict and numbers
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from tradewire.domain.execution import OrderPlan, Skip, SpotSignal, plan_spot_or
 from tradewire.domain.money import ZERO
 from tradewire.domain.orders import ExchangeOrder, client_order_id_for
 from tradewire.domain.records import NewOrder, OrderOutcome, OrderRecord, Rejection, WorkItem
+from tradewire.domain.risk import RiskContext, assess_entry
 from tradewire.domain.signals import SignalAction
 from tradewire.domain.sizing import TradeStats
 from tradewire.ports import (
@@ -86,14 +87,23 @@ class Executor:
         stats: dict[int, TradeStats] = {}
         for strategy_id in {w.strategy_id for w in work if w.sizing.needs_stats}:
             stats[strategy_id] = await asyncio.to_thread(self._store.strategy_stats, strategy_id)
+        now = self._clock.now()
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        entries = [w.account_id for w in work if w.action is SignalAction.BUY]
+        risk = (
+            await asyncio.to_thread(self._store.risk_snapshot, entries, midnight) if entries else ({}, {}, {})
+        )
         rejections: list[Rejection] = []
         new_orders: list[NewOrder] = []
         for item in work:
             decision = await self._plan(
-                item, positions.get((item.subscription_id, item.symbol), ZERO), stats.get(item.strategy_id)
+                item,
+                positions.get((item.subscription_id, item.symbol), ZERO),
+                stats.get(item.strategy_id),
+                risk,
             )
             if isinstance(decision, Skip):
-                rejections.append(Rejection(item, decision.reason))
+                rejections.append(Rejection(item, decision.reason, details=decision.details))
             else:
                 new_orders.append(
                     NewOrder(
@@ -109,7 +119,11 @@ class Executor:
         return rejections, new_orders
 
     async def _plan(
-        self, item: WorkItem, position_amount: Decimal, stats: TradeStats | None
+        self,
+        item: WorkItem,
+        position_amount: Decimal,
+        stats: TradeStats | None,
+        risk: tuple[dict[int, int], dict[int, int], dict[int, Decimal]],
     ) -> OrderPlan | Skip:
         try:
             exchange = self._exchanges.for_account(item.account_id, item.exchange, item.mode)
@@ -138,8 +152,23 @@ class Executor:
                     equity = cash
                 else:
                     equity = await account_equity(exchange, market.quote, balance)
+                per_subscription, per_account, realized = risk
+                today = realized.get(item.account_id, ZERO)
+                if today < 0 and equity is cash:  # a loss is measured against the full equity
+                    equity = await account_equity(exchange, market.quote, balance)
             except (ExchangeUnavailable, ExchangeError) as exc:
                 return Skip(f"account equity unavailable: {exc}")
+            age = (self._clock.now() - item.signal_at).total_seconds() if item.signal_at else None
+            context = RiskContext(
+                per_subscription.get(item.subscription_id, 0),
+                per_account.get(item.account_id, 0),
+                today,
+                equity,
+                age,
+            )
+            assessment = assess_entry(item.risk, context)
+            if not assessment.approved:
+                return Skip(assessment.reason, details={"risk": [c.as_json() for c in assessment.checks]})
         signal = SpotSignal(item.action, item.contracts, item.market_position, item.exit_ratio)
         return plan_spot_order(signal, item.sizing, market, price, position_amount, equity, stats)
 

@@ -320,6 +320,7 @@ def _subscription(r: Any) -> dict[str, Any]:
         "sizing_mode": r["sizing_mode"],
         "sizing_value": value,
         "sizing_params": r["sizing_params"],
+        "risk_limits": r["risk_limits"],
         "created_at": r["created_at"],
         "updated_at": r["updated_at"],
     }

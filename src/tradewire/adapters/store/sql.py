@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from tradewire.adapters.store import bulk
@@ -52,6 +52,7 @@ from tradewire.domain.records import (
     SubscriptionTarget,
     WorkItem,
 )
+from tradewire.domain.risk import RiskLimits
 from tradewire.domain.signals import MarketPosition, SignalAction, SignalIntent
 from tradewire.domain.sizing import Sizing, SizingMode, SizingParams, TradeStats
 
@@ -191,6 +192,9 @@ class SqlStore:
                 subscriptions.c.sizing_value,
                 subscriptions.c.sizing_params,
                 subscriptions.c.strategy_id,
+                subscriptions.c.risk_limits,
+                signals.c.signal_time,
+                signals.c.received_at,
             )
             .join(signals, signals.c.id == execution_intents.c.signal_id)
             .join(subscriptions, subscriptions.c.id == execution_intents.c.subscription_id)
@@ -206,6 +210,36 @@ class SqlStore:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [_work_item(r._mapping) for r in rows]
+
+    def risk_snapshot(
+        self, account_ids: Sequence[int], since: datetime
+    ) -> tuple[dict[int, int], dict[int, int], dict[int, Decimal]]:
+        """(open positions per subscription, open positions per account, net PnL realised since
+        `since` per account) for the given accounts."""
+        per_subscription: dict[int, int] = {}
+        per_account: dict[int, int] = {}
+        realized: dict[int, Decimal] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(account_ids)), 900):
+                rows = conn.execute(
+                    select(positions.c.account_id, positions.c.subscription_id, func.count())
+                    .where(positions.c.account_id.in_(chunk), positions.c.status == PositionStatus.OPEN.value)
+                    .group_by(positions.c.account_id, positions.c.subscription_id)
+                )
+                for account_id, subscription_id, count in rows:
+                    per_account[account_id] = per_account.get(account_id, 0) + count
+                    if subscription_id is not None:
+                        per_subscription[subscription_id] = count
+                closed = conn.execute(
+                    select(positions.c.account_id, positions.c.realized_pnl, positions.c.fees).where(
+                        positions.c.account_id.in_(chunk),
+                        positions.c.status == PositionStatus.CLOSED.value,
+                        positions.c.closed_at >= since,
+                    )
+                )
+                for account_id, pnl, fees in closed:
+                    realized[account_id] = realized.get(account_id, ZERO) + pnl - fees
+        return per_subscription, per_account, realized
 
     def strategy_stats(self, strategy_id: int, last: int = 500) -> TradeStats:
         """Wins, losses and average net results of the strategy's last closed positions."""
@@ -265,7 +299,7 @@ class SqlStore:
                 bulk.insert(
                     conn,
                     execution_log,
-                    [_log_row(r.item, r.log_status, r.reason, None, None, now) for r in rejections],
+                    [_log_row(r.item, r.log_status, r.reason, None, r.details, now) for r in rejections],
                 )
             if not new_orders:
                 return []
@@ -700,6 +734,8 @@ def _work_item(r: Any) -> WorkItem:
             SizingMode(r["sizing_mode"]), r["sizing_value"], SizingParams.from_json(r["sizing_params"])
         ),
         strategy_id=r["strategy_id"],
+        risk=RiskLimits.from_json(r["risk_limits"]),
+        signal_at=r["signal_time"] or r["received_at"],
     )
 
 

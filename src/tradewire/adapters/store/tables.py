@@ -88,6 +88,7 @@ subscriptions = Table(
     Column("sizing_mode", String(16), nullable=False),  # fixed_quote | equity_pct | signal
     Column("sizing_value", Money(), nullable=False),
     Column("sizing_params", JSON),  # SizingParams: cap, stop distance, Kelly fallback; null = defaults
+    Column("risk_limits", JSON),  # RiskLimits for new entries; null = defaults
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     UniqueConstraint("strategy_id", "account_id", name="uq_subscriptions_strategy_account"),
@@ -223,6 +224,7 @@ positions = Table(
         sqlite_where=text("status = 'open'"),
     ),
     Index("ix_positions_user", "user_id", "status"),
+    Index("ix_positions_account_status", "account_id", "status"),
 )
 
 execution_log = Table(
