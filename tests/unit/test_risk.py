@@ -26,10 +26,10 @@ def test_positions_per_strategy_limit(open_now: int, approved: bool) -> None:
     assessment = assess_entry(RiskLimits(), _context(open_positions_subscription=open_now))
 
     assert assessment.approved is approved
-    assert any(
-        c.rule == "positions_per_strategy" and f"{open_now} open, limit 20" in c.detail
-        for c in assessment.checks
-    )
+    if not approved:  # a refusal reports every rule with its numbers
+        assert any(
+            c.rule == "positions_per_strategy" and "20 open, limit 20" in c.detail for c in assessment.checks
+        )
 
 
 @pytest.mark.parametrize(("open_now", "approved"), [(49, True), (50, False)])

@@ -75,7 +75,9 @@ class Assessment:
 
 
 def assess_entry(limits: RiskLimits, context: RiskContext) -> Assessment:
-    """Every rule for a new entry, in order; all of them are evaluated so the log shows each."""
+    """Every rule for a new entry, in order; when one fails, all are reported with their numbers."""
+    if _all_pass(limits, context):
+        return _APPROVED  # the common case, without building a thousand explanations per signal
     checks = [
         _at_most(
             "positions_per_strategy", context.open_positions_subscription, limits.max_positions_per_strategy
@@ -87,6 +89,20 @@ def assess_entry(limits: RiskLimits, context: RiskContext) -> Assessment:
         age, limit = context.signal_age_s, limits.max_signal_age_s
         checks.append(Check("signal_age", age <= limit, f"signal is {age:.0f}s old, limit {limit}s"))
     return Assessment(tuple(checks))
+
+
+def _all_pass(limits: RiskLimits, context: RiskContext) -> bool:
+    if context.open_positions_subscription >= limits.max_positions_per_strategy:
+        return False
+    if context.open_positions_account >= limits.max_positions_total:
+        return False
+    if context.realized_today < 0 and not _daily_loss(limits, context).passed:
+        return False
+    age, limit = context.signal_age_s, limits.max_signal_age_s
+    return limit is None or age is None or age <= limit
+
+
+_APPROVED = Assessment()
 
 
 def _at_most(rule: str, open_now: int, limit: int) -> Check:
