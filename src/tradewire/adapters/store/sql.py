@@ -314,7 +314,36 @@ class SqlStore:
                     )
                     .values(status=IntentStatus.ORDERED.value, updated_at=now)
                 )
-            return self._orders_where(conn, orders.c.intent_id.in_([o.item.intent_id for o in new_orders]))
+            return self._stored_new_orders(conn, new_orders, now)
+
+    def _stored_new_orders(
+        self, conn: Connection, new_orders: Sequence[NewOrder], now: datetime
+    ) -> list[OrderRecord]:
+        """The records of orders just inserted, built from what we inserted plus their ids; an order
+        that already existed for its intent (a repeat after a crash) is read back whole."""
+        wanted = {o.item.intent_id: o for o in new_orders}
+        ids: dict[int, int] = {}
+        existing: list[int] = []
+        for chunk in _chunks(list(wanted), 900):
+            rows = conn.execute(
+                select(orders.c.id, orders.c.intent_id, orders.c.client_order_id, orders.c.state).where(
+                    orders.c.intent_id.in_(chunk)
+                )
+            )
+            for order_id, intent_id, client_order_id, state in rows:
+                mine = wanted[intent_id]
+                if client_order_id == mine.client_order_id and state == OrderState.NEW.value:
+                    ids[intent_id] = order_id
+                else:
+                    existing.append(order_id)
+        records = [
+            _new_order_record(ids[intent_id], order, now)
+            for intent_id, order in wanted.items()
+            if intent_id in ids
+        ]
+        if existing:
+            records += self._orders_where(conn, orders.c.id.in_(existing))
+        return sorted(records, key=lambda r: r.order_id)
 
     def claim_for_submission(self, order_ids: Sequence[int], now: datetime) -> set[int]:
         """Move NEW orders to SUBMITTED before they are sent; returns the ids this caller claimed."""
@@ -774,6 +803,30 @@ def _order_row(order: NewOrder, now: datetime) -> dict[str, Any]:
         "check_attempts": 0,
         "sizing_note": order.sizing_note,
     }
+
+
+def _new_order_record(order_id: int, order: NewOrder, now: datetime) -> OrderRecord:
+    item = order.item
+    return OrderRecord(
+        order_id=order_id,
+        intent_id=item.intent_id,
+        account_id=item.account_id,
+        subscription_id=item.subscription_id,
+        user_id=item.user_id,
+        mode=item.mode,
+        exchange=item.exchange,
+        client_order_id=order.client_order_id,
+        symbol=item.symbol,
+        side=order.side,
+        type=order.type,
+        amount=order.amount,
+        price=order.price,
+        state=OrderState.NEW,
+        check_attempts=0,
+        signal_id=item.signal_id,
+        created_at=now,
+        sizing_note=order.sizing_note,
+    )
 
 
 def _order_record(r: Any) -> OrderRecord:
