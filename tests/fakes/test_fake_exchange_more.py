@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import ccxt
-import ccxt.async_support as ccxt_async
 import pytest
 
 from tests.fakes.exchange_server import FakeExchange, Flavor
+from tests.fakes.test_fake_exchange import client, connect
 
 FLAVORS: list[Flavor] = ["okx", "mexc", "coinbase"]
 QUOTE: dict[str, str] = {"okx": "USDT", "mexc": "USDT", "coinbase": "USDC"}
@@ -31,21 +31,6 @@ def fake(request: pytest.FixtureRequest) -> Iterator[FakeExchange]:
     quote = QUOTE[request.param]
     with FakeExchange(request.param, balances={quote: "10000", "BTC": "0.5"}) as server:
         yield server
-
-
-def client(fake: FakeExchange, **overrides: Any) -> Any:
-    # timeout_on_exit: close() otherwise sleeps 250 ms (for websocket clients we don't use).
-    return getattr(ccxt_async, fake.flavor)({**fake.ccxt_config(), "timeout_on_exit": 0, **overrides})
-
-
-async def connect(fake: FakeExchange, **overrides: Any) -> Any:
-    exchange = client(fake, **overrides)
-    try:
-        await exchange.load_markets()
-    except BaseException:
-        await exchange.close()
-        raise
-    return exchange
 
 
 @pytest.fixture
