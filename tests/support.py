@@ -41,6 +41,10 @@ class Seeded:
     subscription_ids: list[int]
 
 
+# The tests trade one pair again and again within seconds; the 15-minute cooldown is tested on its own.
+NO_COOLDOWN: dict[str, Any] = {"cooldown_s": 0}
+
+
 def seed_marketplace(
     engine: Engine,
     subscriptions: list[dict[str, Any]],
@@ -88,6 +92,8 @@ def seed_marketplace(
                 "pairs": spec.get("pairs"),
                 "sizing_mode": spec.get("sizing_mode", "fixed_quote"),
                 "sizing_value": Decimal(str(spec.get("sizing_value", "100"))),
+                "risk_limits": spec.get("risk_limits", NO_COOLDOWN),
+                "exit_rules": spec.get("exit_rules"),
                 "created_at": now(),
                 "updated_at": now(),
             }
@@ -207,6 +213,7 @@ def add_live_subscriber(
             "pairs": None,
             "sizing_mode": "fixed_quote",
             "sizing_value": Decimal(quote_amount),
+            "risk_limits": NO_COOLDOWN,
             "created_at": now(),
             "updated_at": now(),
         }

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     feed_interval_s: float = Field(default=1.0, gt=0)
     feed_seed: int = 7
     reconcile_interval_s: float = Field(default=2.0, gt=0)
+    # How often every open position's stop loss, take profit, trailing stop and time limit are checked.
+    monitor_interval_s: float = Field(default=1.0, gt=0)
     dedup_window_s: int = Field(default=60, gt=0)
     lost_order_after_s: float = Field(default=120.0, gt=0)  # a SUBMITTED order not found this long...
     lost_order_checks: int = Field(default=3, ge=1)  # ...in this many lookups never reached the exchange

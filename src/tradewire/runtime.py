@@ -30,6 +30,7 @@ from tradewire.config import Settings
 from tradewire.domain.symbols import SymbolCatalog
 from tradewire.services.execution import Executor
 from tradewire.services.ingest import SignalIngest
+from tradewire.services.monitor import ExitMonitor
 from tradewire.services.pipeline import Pipeline
 from tradewire.services.reconcile import ReconcilePolicy, Reconciler
 from tradewire.services.routing import SignalRouter
@@ -62,6 +63,7 @@ class Runtime:
     catalog: SymbolCatalog
     exchanges: AccountExchanges
     reconciler: Reconciler
+    monitor: ExitMonitor
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -75,6 +77,7 @@ class Runtime:
         self._tasks = [
             loop.create_task(self.pipeline.run(self._stop)),
             loop.create_task(self._run_market(self._stop)),
+            loop.create_task(self.monitor.run(self._stop)),
         ]
         if self.settings.paper_prices_from:
             public = PublicPriceFeed(
@@ -96,6 +99,10 @@ class Runtime:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        try:
+            await self.monitor.flush()
+        except Exception:
+            log.exception("could not save trailing stops' best prices")
         await self.bus.stop()
         await self.exchanges.close()
 
@@ -169,7 +176,7 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
     )
     pipeline = Pipeline(
         store,
-        SignalRouter(store, clock),
+        SignalRouter(store, clock, feed.last_price),
         executor,
         reconciler,
         bus,
@@ -193,6 +200,7 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
         catalog=catalog,
         exchanges=exchanges,
         reconciler=reconciler,
+        monitor=ExitMonitor(store, exchanges, clock, executor.resume, interval_s=settings.monitor_interval_s),
     )
 
 

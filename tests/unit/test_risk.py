@@ -65,13 +65,21 @@ def test_a_signal_older_than_the_limit_is_stale(age: float, approved: bool) -> N
 def test_every_rule_is_reported_even_when_one_fails() -> None:
     assessment = assess_entry(RiskLimits(max_signal_age_s=60), _context(open_positions_account=50))
 
-    assert [c.rule for c in assessment.checks] == [
+    verdicts = {c.rule: c.passed for c in assessment.checks}
+    assert list(verdicts) == [
+        "trading_state",
+        "pair_blacklist",
         "positions_per_strategy",
         "positions_total",
         "daily_loss",
+        "drawdown",
+        "strategy_drawdown",
+        "correlation",
+        "cooldown",
+        "risk_reward",
         "signal_age",
     ]
-    assert [c.passed for c in assessment.checks] == [True, False, True, True]
+    assert [rule for rule, passed in verdicts.items() if not passed] == ["positions_total"]
 
 
 def test_limits_read_from_json_with_defaults() -> None:

@@ -108,6 +108,9 @@ _FIELD_PATHS: dict[str, tuple[_KeyPath, ...]] = {
         ("prev_market_position_size",),
         ("strategy", "prev_market_position_size"),
     ),
+    # Absolute price levels for the position's stop loss and take profit.
+    "stop_loss": (("stop_loss",), ("stoploss",), ("sl",), ("stop",), ("strategy", "stop_loss")),
+    "take_profit": (("take_profit",), ("takeprofit",), ("tp",), ("target",), ("strategy", "take_profit")),
     # Signed, as {{strategy.position_size}}: negative means short.
     "position_size": (("position_size",), ("strategy", "position_size")),
 }
@@ -402,11 +405,14 @@ def _build_intent(fields: _Fields) -> SignalIntent:
     # A buy or sell that leaves the strategy flat closes the position rather than opening one.
     if market_position is MarketPosition.FLAT and action is not SignalAction.EXIT:
         action = SignalAction.EXIT
+    _check_levels(action, fields)
     return SignalIntent(
         action=action,
         ticker=ticker,
         contracts=_positive(fields, "contracts"),
         price=_positive(fields, "price"),
+        stop_loss=_positive(fields, "stop_loss"),
+        take_profit=_positive(fields, "take_profit"),
         market_position=market_position,
         prev_market_position=_position(fields, "prev_market_position"),
         market_position_size=market_position_size,
@@ -417,6 +423,19 @@ def _build_intent(fields: _Fields) -> SignalIntent:
         signal_time=_signal_time(fields),
         comment=_comment(fields),
     )
+
+
+def _check_levels(action: SignalAction, fields: _Fields) -> None:
+    """A long entry's stop must lie below its price and its target above (when the alert has both)."""
+    price, stop, target = (_positive(fields, f) for f in ("price", "stop_loss", "take_profit"))
+    if action is not SignalAction.BUY:
+        return
+    if stop is not None and target is not None and stop >= target:
+        raise AlertError(f"stop_loss {stop} must be below take_profit {target} for a buy")
+    if price is not None and stop is not None and stop >= price:
+        raise AlertError(f"stop_loss {stop} must be below the price {price} for a buy")
+    if price is not None and target is not None and target <= price:
+        raise AlertError(f"take_profit {target} must be above the price {price} for a buy")
 
 
 def _action(fields: _Fields) -> SignalAction:

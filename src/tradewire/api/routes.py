@@ -35,6 +35,7 @@ from tradewire.api.schemas import (
     UserOut,
 )
 from tradewire.domain.execution import SubscriptionStatus
+from tradewire.domain.risk import TradingState
 from tradewire.domain.sizing import Sizing, SizingMode
 from tradewire.services.execution import account_equity
 
@@ -257,6 +258,7 @@ async def subscribe(body: SubscriptionCreate, runtime: RuntimeDep, user: Current
         "sizing_value": body.sizing_value,
         "sizing_params": body.sizing_params.domain().to_json() if body.sizing_params else None,
         "risk_limits": body.risk_limits.as_json() if body.risk_limits else None,
+        "exit_rules": body.exit_rules.domain().as_json() if body.exit_rules else None,
         "created_at": now,
         "updated_at": now,
     }
@@ -302,6 +304,13 @@ async def update_subscription(
         values["sizing_params"] = body.sizing_params.domain().to_json()
     if body.risk_limits is not None:
         values["risk_limits"] = body.risk_limits.as_json()
+    if body.exit_rules is not None:
+        values["exit_rules"] = body.exit_rules.domain().as_json()
+    if body.trading_state is not None:
+        values["trading_state"] = body.trading_state.value
+        values["state_reason"] = f"set to {body.trading_state.value} by {user.username}"
+        if body.trading_state is TradingState.ACTIVE:
+            values["reset_drawdown"] = True  # the drawdown is measured afresh from here
     if not values:
         raise HTTPException(422, "nothing to change")
     values["updated_at"] = runtime.clock.now()

@@ -10,7 +10,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
 from tradewire.domain.execution import SubscriptionStatus
+from tradewire.domain.exits import ExitRules
 from tradewire.domain.money import fmt
+from tradewire.domain.risk import TradingState
 from tradewire.domain.sizing import Sizing, SizingMode, SizingParams
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
@@ -167,16 +169,51 @@ class SizingParamsIn(Strict):
 
 
 class RiskLimitsIn(Strict):
-    """Limits on new entries (exits are never blocked)."""
+    """Limits on new entries (exits are never blocked by them). Omitted fields take their defaults."""
 
     max_positions_per_strategy: int = Field(default=20, ge=1, le=10_000)
     max_positions_total: int = Field(default=50, ge=1, le=10_000)
     daily_loss_pct: Decimal = Field(default=Decimal(5), gt=0, le=100)
     daily_loss_quote: Decimal | None = Field(default=None, gt=0)
+    close_on_daily_loss: bool = Field(default=False, description="close open positions once breached")
+    max_position_quote: Decimal | None = Field(default=None, gt=0, description="largest entry, quote")
+    drawdown_warn_pct: Decimal = Field(default=Decimal(15), gt=0, le=100)
+    drawdown_pause_pct: Decimal = Field(default=Decimal(25), gt=0, le=100)
+    max_correlated: int = Field(default=3, ge=1, le=1_000)
+    correlation_threshold: Decimal = Field(default=Decimal("0.7"), gt=0, lt=1)
+    cooldown_s: int = Field(default=900, ge=0, le=30 * 86_400, description="0 turns it off")
+    min_risk_reward: Decimal | None = Field(default=Decimal(1), gt=0, description="null turns it off")
     max_signal_age_s: int | None = Field(default=None, ge=1, description="older signals are stale")
+
+    @model_validator(mode="after")
+    def _drawdown(self) -> RiskLimitsIn:
+        if self.drawdown_warn_pct > self.drawdown_pause_pct:
+            raise ValueError("drawdown_warn_pct must not exceed drawdown_pause_pct")
+        return self
 
     def as_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+
+class ExitRulesIn(Strict):
+    """Automatic exits of every position the subscription opens; null (or omitted) turns one off."""
+
+    stop_loss_pct: Decimal | None = Field(default=None, gt=0, lt=100, description="% below entry")
+    take_profit_pct: Decimal | None = Field(default=None, gt=0, le=10_000, description="% above entry")
+    trailing_pct: Decimal | None = Field(default=None, gt=0, lt=100, description="% below the best price")
+    trailing_activation_pct: Decimal | None = Field(
+        default=None, gt=0, le=10_000, description="profit % before the trailing stop starts"
+    )
+    max_hold_s: int | None = Field(default=None, ge=60, description="time limit, seconds")
+
+    @model_validator(mode="after")
+    def _trailing(self) -> ExitRulesIn:
+        if self.trailing_activation_pct is not None and self.trailing_pct is None:
+            raise ValueError("trailing_activation_pct needs trailing_pct")
+        return self
+
+    def domain(self) -> ExitRules:
+        return ExitRules(**self.model_dump())
 
 
 class SubscriptionCreate(Strict):
@@ -187,6 +224,7 @@ class SubscriptionCreate(Strict):
     sizing_value: Decimal = Field(default=Decimal(100), gt=0)
     sizing_params: SizingParamsIn | None = None
     risk_limits: RiskLimitsIn | None = None
+    exit_rules: ExitRulesIn | None = None
 
     @field_validator("pairs")
     @classmethod
@@ -207,6 +245,10 @@ class SubscriptionUpdate(Strict):
     sizing_value: Decimal | None = Field(default=None, gt=0)
     sizing_params: SizingParamsIn | None = None
     risk_limits: RiskLimitsIn | None = None
+    exit_rules: ExitRulesIn | None = None
+    trading_state: TradingState | None = Field(
+        default=None, description="ACTIVE resumes (and restarts the drawdown from here); REDUCING: exits only"
+    )
 
     @field_validator("pairs")
     @classmethod
@@ -237,6 +279,11 @@ class SubscriptionOut(BaseModel):
     sizing_value: Money
     sizing_params: dict[str, Any] | None = None
     risk_limits: dict[str, Any] | None = None
+    exit_rules: dict[str, Any] | None = None
+    trading_state: TradingState = TradingState.ACTIVE
+    state_reason: str | None = None
+    pnl_total: Money = Decimal(0)
+    pnl_peak: Money = Decimal(0)
     created_at: datetime
     updated_at: datetime
 

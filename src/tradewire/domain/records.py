@@ -8,9 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from tradewire.domain.execution import LogStatus, Sizing
+from tradewire.domain.exit_plan import ExitPlan
+from tradewire.domain.exits import ExitRules
 from tradewire.domain.orders import ExchangeOrder, OrderRequest, OrderSide, OrderState, OrderType
-from tradewire.domain.risk import RiskLimits
+from tradewire.domain.positions import CloseReason
+from tradewire.domain.risk import RiskLimits, TradingState
 from tradewire.domain.signals import MarketPosition, SignalAction
+from tradewire.domain.track_record import PairRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,29 @@ class WorkItem:
     strategy_id: int = 0
     risk: RiskLimits = field(default_factory=RiskLimits)
     signal_at: datetime | None = None  # when the signal was emitted (or received, if it has no time)
+    exit_rules: ExitRules = field(default_factory=ExitRules)
+    state: TradingState = TradingState.ACTIVE
+    pnl_total: Decimal = Decimal(0)  # the subscription's net realised results, all time
+    pnl_peak: Decimal = Decimal(0)
+    strategy_drawdown_pct: Decimal | None = None
+    stop_loss: Decimal | None = None  # the signal's own levels
+    take_profit: Decimal | None = None
+
+    def exit_plan(self) -> ExitPlan | None:
+        plan = ExitPlan(self.exit_rules, self.stop_loss, self.take_profit)
+        return None if plan.is_empty else plan
+
+
+@dataclass(frozen=True, slots=True)
+class RiskSnapshot:
+    """What the store knows that the risk rules need, for one page of entries."""
+
+    per_subscription: dict[int, int] = field(default_factory=dict)  # open positions
+    per_account: dict[int, int] = field(default_factory=dict)
+    open_symbols: dict[int, list[str]] = field(default_factory=dict)  # per account
+    realized_today: dict[int, Decimal] = field(default_factory=dict)  # per account, net
+    last_trade: dict[tuple[int, str], datetime] = field(default_factory=dict)  # (subscription, symbol)
+    pairs: dict[tuple[int, str], PairRecord] = field(default_factory=dict)  # (strategy, symbol)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +97,7 @@ class Rejection:
     reason: str
     log_status: LogStatus = LogStatus.SKIPPED
     details: dict[str, Any] | None = None  # e.g. each risk rule's verdict and numbers
+    pause_reason: str | None = None  # set: the subscription turns REDUCING (drawdown pause)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +111,54 @@ class NewOrder:
     amount: Decimal
     price: Decimal | None
     sizing_note: str | None = None
+    exit_plan: ExitPlan | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewExit:
+    """An order the platform places itself to close (part of) a position, with the reason."""
+
+    position_id: int
+    account_id: int
+    subscription_id: int | None
+    user_id: int
+    mode: str
+    exchange: str
+    symbol: str
+    amount: Decimal
+    reason: CloseReason
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class WatchedPosition:
+    """An open position as the exit monitor sees it: its levels and what an exit order needs."""
+
+    position_id: int
+    account_id: int
+    subscription_id: int | None
+    user_id: int
+    mode: str
+    exchange: str
+    symbol: str
+    is_open: bool
+    amount: Decimal
+    avg_entry: Decimal
+    stop_loss: Decimal | None
+    take_profit: Decimal | None
+    trailing_pct: Decimal | None
+    trailing_activation_pct: Decimal | None
+    best_price: Decimal | None
+    deadline_at: datetime | None
+    state: TradingState
+    risk: RiskLimits
+    updated_at: datetime
+
+    @property
+    def automated(self) -> bool:
+        return any(
+            v is not None for v in (self.stop_loss, self.take_profit, self.trailing_pct, self.deadline_at)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +183,9 @@ class OrderRecord:
     signal_id: int | None = None
     created_at: datetime | None = None
     sizing_note: str | None = None
+    exit_plan: ExitPlan | None = None
+    position_id: int | None = None
+    close_reason: CloseReason | None = None
 
     def request(self) -> OrderRequest:
         """The request that (re)sends this order, always under its own client order id."""

@@ -36,6 +36,8 @@ class SignalIntent:
     ticker: str
     contracts: Decimal | None = None
     price: Decimal | None = None
+    stop_loss: Decimal | None = None  # absolute price levels the provider asks the position to keep
+    take_profit: Decimal | None = None
     market_position: MarketPosition | None = None
     prev_market_position: MarketPosition | None = None
     market_position_size: Decimal | None = None

@@ -6,7 +6,7 @@ Every method ends in the same cap, a maximum share of equity (20 % by default). 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -129,6 +129,14 @@ class Sizing:
     @property
     def needs_stats(self) -> bool:
         return self.mode is SizingMode.KELLY
+
+    def with_stop(self, price: Decimal, stop: Decimal | None) -> Sizing:
+        """Risk-based sizing measured by the stop the position will really keep (the signal's level or
+        the exit rules'), rather than the configured distance, when there is one below the price."""
+        if stop is None or not 0 < stop < price or self.mode not in (SizingMode.RISK_PCT, SizingMode.KELLY):
+            return self
+        distance = (price - stop) / price * HUNDRED
+        return replace(self, params=replace(self.params, stop_loss_pct=distance))
 
     def fits_cap_of(self, floor: Decimal, price: Decimal, contracts: Decimal | None) -> bool:
         """True if a size that needs no equity surely stays under the cap of any equity >= `floor`

@@ -10,10 +10,19 @@ from decimal import Decimal
 
 from tradewire import failpoints
 from tradewire.domain.execution import OrderPlan, Skip, SpotSignal, plan_spot_order
+from tradewire.domain.exit_plan import ExitPlan
 from tradewire.domain.money import ZERO
-from tradewire.domain.orders import ExchangeOrder, client_order_id_for
-from tradewire.domain.records import NewOrder, OrderOutcome, OrderRecord, Rejection, WorkItem
-from tradewire.domain.risk import RiskContext, assess_entry
+from tradewire.domain.orders import ExchangeOrder, OrderSide, client_order_id_for
+from tradewire.domain.records import NewOrder, OrderOutcome, OrderRecord, Rejection, RiskSnapshot, WorkItem
+from tradewire.domain.risk import (
+    RiskContext,
+    TradingState,
+    assess_entry,
+    assess_exit,
+    drawdown_pct,
+    risk_reward,
+)
+from tradewire.domain.risk import summary as risk_summary
 from tradewire.domain.signals import SignalAction
 from tradewire.domain.sizing import TradeStats
 from tradewire.ports import (
@@ -26,6 +35,7 @@ from tradewire.ports import (
     OrderOutcomeUnknown,
     Store,
 )
+from tradewire.services.correlations import Correlations
 
 log = logging.getLogger("tradewire.execution")
 
@@ -42,6 +52,7 @@ class Executor:
         bus: Bus,
         clock: Clock,
         page: int = 2000,
+        correlations: Correlations | None = None,
     ) -> None:
         self._store = store
         self._exchanges = exchanges
@@ -49,6 +60,7 @@ class Executor:
         self._clock = clock
         self._lock = asyncio.Lock()
         self._page = page  # intents decided and stored per transaction
+        self._correlation = correlations or Correlations(clock)
 
     async def execute_pending(self, signal_id: int | None = None) -> int:
         """Decide, store and send every intent still 'created'; returns how many orders were sent."""
@@ -87,12 +99,16 @@ class Executor:
         stats: dict[int, TradeStats] = {}
         for strategy_id in {w.strategy_id for w in work if w.sizing.needs_stats}:
             stats[strategy_id] = await asyncio.to_thread(self._store.strategy_stats, strategy_id)
-        now = self._clock.now()
-        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        entries = [w.account_id for w in work if w.action is SignalAction.BUY]
-        risk = (
-            await asyncio.to_thread(self._store.risk_snapshot, entries, midnight) if entries else ({}, {}, {})
-        )
+        entries = [w for w in work if w.action is SignalAction.BUY]
+        risk = RiskSnapshot()
+        if entries:
+            risk = await asyncio.to_thread(
+                self._store.risk_snapshot,
+                [w.account_id for w in entries],
+                self._clock.now().date().isoformat(),
+                [(w.subscription_id, w.symbol) for w in entries if w.risk.cooldown_s > 0],
+                [(w.strategy_id, w.symbol) for w in entries],
+            )
         rejections: list[Rejection] = []
         new_orders: list[NewOrder] = []
         for item in work:
@@ -102,7 +118,9 @@ class Executor:
                 stats.get(item.strategy_id),
                 risk,
             )
-            if isinstance(decision, Skip):
+            if isinstance(decision, Rejection):
+                rejections.append(decision)
+            elif isinstance(decision, Skip):
                 rejections.append(Rejection(item, decision.reason, details=decision.details))
             else:
                 new_orders.append(
@@ -114,6 +132,7 @@ class Executor:
                         amount=decision.amount,
                         price=decision.limit_price,
                         sizing_note=decision.sizing_note,
+                        exit_plan=item.exit_plan() if decision.side is OrderSide.BUY else None,
                     )
                 )
         return rejections, new_orders
@@ -123,8 +142,10 @@ class Executor:
         item: WorkItem,
         position_amount: Decimal,
         stats: TradeStats | None,
-        risk: tuple[dict[int, int], dict[int, int], dict[int, Decimal]],
-    ) -> OrderPlan | Skip:
+        risk: RiskSnapshot,
+    ) -> OrderPlan | Skip | Rejection:
+        if item.action is not SignalAction.BUY and not (verdict := assess_exit(item.state)).approved:
+            return Skip(verdict.reason, details={"risk": verdict.as_json()})
         try:
             exchange = self._exchanges.for_account(item.account_id, item.exchange, item.mode)
         except ExchangeUnavailable as exc:
@@ -141,36 +162,84 @@ class Executor:
             return Skip(f"no price for {item.symbol} from {item.exchange}: {exc}")
         if price is None:
             return Skip(f"no price for {item.symbol}: the exchange has none and the signal carries none")
-        equity = None
-        if item.action is SignalAction.BUY:  # every entry is capped at a share of equity
-            try:
-                balance = await exchange.fetch_balance()
-                cash = balance.get(market.quote, ZERO)
-                # The quote balance alone is a lower bound of equity: when the size fits under its
-                # cap, valuing every other asset would change nothing.
-                if item.sizing.fits_cap_of(cash, price, item.contracts):
-                    equity = cash
-                else:
-                    equity = await account_equity(exchange, market.quote, balance)
-                per_subscription, per_account, realized = risk
-                today = realized.get(item.account_id, ZERO)
-                if today < 0 and equity is cash:  # a loss is measured against the full equity
-                    equity = await account_equity(exchange, market.quote, balance)
-            except (ExchangeUnavailable, ExchangeError) as exc:
-                return Skip(f"account equity unavailable: {exc}")
-            age = (self._clock.now() - item.signal_at).total_seconds() if item.signal_at else None
-            context = RiskContext(
-                per_subscription.get(item.subscription_id, 0),
-                per_account.get(item.account_id, 0),
-                today,
-                equity,
-                age,
-            )
-            assessment = assess_entry(item.risk, context)
-            if not assessment.approved:
-                return Skip(assessment.reason, details={"risk": [c.as_json() for c in assessment.checks]})
         signal = SpotSignal(item.action, item.contracts, item.market_position, item.exit_ratio)
-        return plan_spot_order(signal, item.sizing, market, price, position_amount, equity, stats)
+        if item.action is not SignalAction.BUY:
+            return plan_spot_order(signal, item.sizing, market, price, position_amount, None, stats)
+        plan_exits = item.exit_plan()
+        stop = plan_exits.stop_at(price) if plan_exits else None
+        sizing = item.sizing.with_stop(price, stop)
+        try:
+            balance = await exchange.fetch_balance()
+            cash = balance.get(market.quote, ZERO)
+            today = risk.realized_today.get(item.account_id, ZERO)
+            # The quote balance alone is a lower bound of equity: when the size fits under its cap and
+            # nothing is measured against equity, valuing every other asset would change nothing.
+            if (
+                sizing.fits_cap_of(cash, price, item.contracts)
+                and today >= 0
+                and item.pnl_total >= item.pnl_peak
+            ):
+                equity = cash
+            else:
+                equity = await account_equity(exchange, market.quote, balance)
+        except (ExchangeUnavailable, ExchangeError) as exc:
+            return Skip(f"account equity unavailable: {exc}")
+        planned = plan_spot_order(signal, sizing, market, price, position_amount, equity, stats)
+        if isinstance(planned, Skip):
+            return planned
+        context = await self._risk_context(item, exchange, risk, equity, price, planned, plan_exits)
+        assessment = assess_entry(item.risk, context)
+        if not assessment.approved:
+            details = {"risk": assessment.as_json()}
+            if assessment.failed("drawdown") and item.state is TradingState.ACTIVE:
+                why = (
+                    f"paused: subscription drawdown {context.drawdown_pct:.1f}% "
+                    f"reached {item.risk.drawdown_pause_pct}%"
+                )
+                return Rejection(item, assessment.reason, details=details, pause_reason=why)
+            return Skip(assessment.reason, details=details)
+        notes = [planned.sizing_note] if planned.sizing_note else []
+        notes.append(risk_summary(item.risk, context))
+        notes.extend(f"warning: {w}" for w in assessment.warnings)
+        return replace(planned, sizing_note="; ".join(notes))
+
+    async def _risk_context(
+        self,
+        item: WorkItem,
+        exchange: Exchange,
+        risk: RiskSnapshot,
+        equity: Decimal,
+        price: Decimal,
+        planned: OrderPlan,
+        plan_exits: ExitPlan | None,
+    ) -> RiskContext:
+        now = self._clock.now()
+        last = risk.last_trade.get((item.subscription_id, item.symbol))
+        pair = risk.pairs.get((item.strategy_id, item.symbol))
+        open_symbols = risk.open_symbols.get(item.account_id, [])
+        correlated: tuple[tuple[str, float], ...] = ()
+        others = {s for s in open_symbols if s != item.symbol}
+        if len(others) >= item.risk.max_correlated:  # fewer can never breach the limit
+            correlated = await self._correlation.correlated(
+                exchange, item.exchange, item.symbol, sorted(others), float(item.risk.correlation_threshold)
+            )
+        return RiskContext(
+            open_positions_subscription=risk.per_subscription.get(item.subscription_id, 0),
+            open_positions_account=risk.per_account.get(item.account_id, 0),
+            realized_today=risk.realized_today.get(item.account_id, ZERO),
+            equity=equity,
+            signal_age_s=(now - item.signal_at).total_seconds() if item.signal_at else None,
+            notional=planned.amount * price,
+            since_last_trade_s=(now - last).total_seconds() if last else None,
+            drawdown_pct=drawdown_pct(item.pnl_peak, item.pnl_total, equity),
+            strategy_drawdown_pct=item.strategy_drawdown_pct,
+            correlated=correlated,
+            risk_reward=risk_reward(True, price, plan_exits.stop_at(price), plan_exits.target_at(price))
+            if plan_exits
+            else None,
+            state=item.state,
+            blacklisted=pair.blocking(now) if pair else None,
+        )
 
     async def _submit(self, records: Sequence[OrderRecord]) -> int:
         claimed = await asyncio.to_thread(

@@ -144,5 +144,7 @@ def _details(intent: SignalIntent) -> dict[str, Any]:
         "prev_market_position": intent.prev_market_position.value if intent.prev_market_position else None,
         "market_position_size": fmt(intent.market_position_size),
         "prev_market_position_size": fmt(intent.prev_market_position_size),
+        "stop_loss": fmt(intent.stop_loss),
+        "take_profit": fmt(intent.take_profit),
     }
     return {k: v for k, v in fields.items() if v is not None}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from decimal import Decimal
 
 from tradewire import failpoints
 from tradewire.domain.execution import pair_matches
@@ -15,9 +17,12 @@ log = logging.getLogger("tradewire.routing")
 class SignalRouter:
     """Fans a signal out to its strategy's subscriptions."""
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, market_price: Callable[[str], Decimal | None] | None = None
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._market_price = market_price  # prices signals without one for the strategy's track record
 
     async def route(self, signal_id: int) -> int:
         """Create the signal's intents (idempotent); returns how many subscriptions match."""
@@ -28,7 +33,8 @@ class SignalRouter:
         strategy_id, symbol, _status = info
         targets = await asyncio.to_thread(self._store.active_targets, strategy_id)
         matching = [t for t in targets if pair_matches(t.pairs, symbol)]
-        await asyncio.to_thread(self._store.create_intents, signal_id, matching, self._clock.now())
+        price = self._market_price(symbol) if self._market_price else None
+        await asyncio.to_thread(self._store.create_intents, signal_id, matching, self._clock.now(), price)
         failpoints.hit("after_intents")
         log.info("signal %s routed to %d of %d active subscriptions", signal_id, len(matching), len(targets))
         return len(matching)

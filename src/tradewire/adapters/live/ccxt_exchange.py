@@ -200,6 +200,15 @@ class CcxtExchange:
             lambda one: self._read(lambda: self.client.fetch_ticker(one), limiter=self._public),
         )
 
+    async def recent_closes(self, symbol: str, timeframe: str, limit: int) -> list[float] | None:
+        """Closes of the latest `limit` candles (public), oldest first; None if the exchange has none."""
+        if not self.client.has.get("fetchOHLCV"):
+            return None
+        rows = await self._read(
+            lambda: self.client.fetch_ohlcv(symbol, timeframe, limit=limit), limiter=self._public
+        )
+        return [float(row[4]) for row in rows if row and row[4] is not None]
+
     async def fetch_balance(self) -> Mapping[str, Decimal]:
         raw = await self._read(self.client.fetch_balance)
         totals = raw.get("total") or {}

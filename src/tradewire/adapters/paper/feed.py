@@ -81,6 +81,10 @@ class ReplaySource:
         """The close of the current candle."""
         return self._closes[self._index]
 
+    def history(self, limit: int) -> list[float]:
+        """The closes of the last `limit` candles up to the current one (none from the future)."""
+        return self._closes[max(0, self._index + 1 - limit) : self._index + 1]
+
     def step(self) -> None:
         """Next candle; after the last one, start again from the first."""
         self._index += 1
@@ -184,6 +188,11 @@ class ReplayFeed:
         if symbol in self._pinned:
             return False
         raise KeyError(f"no price source for {symbol!r}")
+
+    def recent_closes(self, symbol: str, limit: int) -> list[float] | None:
+        """Closes of the replayed candles up to now; None for a simulated or unknown series."""
+        found = self._sources.get(symbol)
+        return found.history(limit) if isinstance(found, ReplaySource) else None
 
     def is_pinned(self, symbol: str) -> bool:
         """True while set_price() holds the symbol's price."""

@@ -165,6 +165,10 @@ class PaperVenue:
     def last_price(self, symbol: str) -> Decimal | None:
         return self._feed.last_price(symbol)
 
+    def recent_closes(self, symbol: str, limit: int) -> list[float] | None:
+        history = getattr(self._feed, "recent_closes", None)
+        return history(symbol, limit) if history is not None else None
+
     def balance(self, account_id: int) -> dict[str, Decimal]:
         """Total (free + reserved) per asset."""
         return {asset: w.free + w.used for asset, w in self._wallet(account_id).items()}
@@ -451,6 +455,10 @@ class PaperExchange:
 
     def last_price(self, symbol: str) -> Decimal | None:
         return self._venue.last_price(symbol)
+
+    async def recent_closes(self, symbol: str, timeframe: str, limit: int) -> list[float] | None:
+        """The replayed candles' closes up to now (the paper market's own timeframe); None if simulated."""
+        return self._venue.recent_closes(symbol, limit)
 
     async def fetch_balance(self) -> Mapping[str, Decimal]:
         return self._venue.balance(self.account_id)

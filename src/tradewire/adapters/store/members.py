@@ -259,6 +259,8 @@ class SqlMembers:
                 raise NotFound(f"no subscription {subscription_id}")
             if current == SubscriptionStatus.CANCELLED.value:
                 raise Conflict("a cancelled subscription cannot change; subscribe again")
+            if values.pop("reset_drawdown", False):
+                values["pnl_peak"] = subscriptions.c.pnl_total
             conn.execute(update(subscriptions).where(subscriptions.c.id == subscription_id).values(values))
 
     @staticmethod
@@ -321,6 +323,11 @@ def _subscription(r: Any) -> dict[str, Any]:
         "sizing_value": value,
         "sizing_params": r["sizing_params"],
         "risk_limits": r["risk_limits"],
+        "exit_rules": r["exit_rules"],
+        "trading_state": r["trading_state"],
+        "state_reason": r["state_reason"],
+        "pnl_total": r["pnl_total"],
+        "pnl_peak": r["pnl_peak"],
         "created_at": r["created_at"],
         "updated_at": r["updated_at"],
     }

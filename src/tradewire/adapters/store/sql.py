@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from tradewire.adapters.store import bulk
 from tradewire.adapters.store.db import write_transaction
 from tradewire.adapters.store.tables import (
+    account_daily_pnl,
     exchange_accounts,
     execution_intents,
     execution_log,
@@ -28,9 +29,12 @@ from tradewire.adapters.store.tables import (
     positions,
     signals,
     strategies,
+    strategy_pairs,
     subscriptions,
 )
 from tradewire.domain.execution import IntentStatus, LogStatus, SubscriptionStatus
+from tradewire.domain.exit_plan import ExitPlan
+from tradewire.domain.exits import ExitRules
 from tradewire.domain.money import ZERO, fmt
 from tradewire.domain.orders import (
     ExchangeOrder,
@@ -42,19 +46,23 @@ from tradewire.domain.orders import (
     next_check_delay_s,
     transition,
 )
-from tradewire.domain.positions import Position, PositionStatus, position_change
+from tradewire.domain.positions import CloseReason, Position, PositionStatus, position_change
 from tradewire.domain.records import (
+    NewExit,
     NewOrder,
     NewSignal,
     OrderOutcome,
     OrderRecord,
     Rejection,
+    RiskSnapshot,
     SubscriptionTarget,
+    WatchedPosition,
     WorkItem,
 )
-from tradewire.domain.risk import RiskLimits
+from tradewire.domain.risk import RiskLimits, TradingState
 from tradewire.domain.signals import MarketPosition, SignalAction, SignalIntent
 from tradewire.domain.sizing import Sizing, SizingMode, SizingParams, TradeStats
+from tradewire.domain.track_record import PairRecord, PairStatus, StrategyCurve
 
 log = logging.getLogger("tradewire.store")
 
@@ -138,8 +146,15 @@ class SqlStore:
             ).all()
         return [SubscriptionTarget(r.id, r.user_id, r.account_id, r.pairs) for r in rows]
 
-    def create_intents(self, signal_id: int, targets: Sequence[SubscriptionTarget], now: datetime) -> None:
-        """One intent per target (repeats are ignored), and the signal marked routed, atomically."""
+    def create_intents(
+        self,
+        signal_id: int,
+        targets: Sequence[SubscriptionTarget],
+        now: datetime,
+        market_price: Decimal | None = None,
+    ) -> None:
+        """One intent per target (repeats are ignored), the signal marked routed and counted in its
+        strategy's track record (at its own price, else `market_price`), atomically and once."""
         rows = [
             {
                 "signal_id": signal_id,
@@ -155,11 +170,13 @@ class SqlStore:
         ]
         with write_transaction(self.engine) as conn:
             bulk.insert(conn, execution_intents, rows, ignore_conflicts_on=["signal_id", "subscription_id"])
-            conn.execute(
+            routed = conn.execute(
                 update(signals)
                 .where(signals.c.id == signal_id, signals.c.status == "received")
                 .values(status="routed", routed_at=now)
             )
+            if routed.rowcount == 1:
+                _track(conn, signal_id, market_price, now)
 
     def unrouted_signal_ids(self, received_before: datetime | None = None) -> list[int]:
         query = select(signals.c.id).where(signals.c.status == "received").order_by(signals.c.id)
@@ -193,11 +210,18 @@ class SqlStore:
                 subscriptions.c.sizing_params,
                 subscriptions.c.strategy_id,
                 subscriptions.c.risk_limits,
+                subscriptions.c.exit_rules,
+                subscriptions.c.trading_state,
+                subscriptions.c.pnl_total,
+                subscriptions.c.pnl_peak,
+                strategies.c.track_index,
+                strategies.c.track_peak,
                 signals.c.signal_time,
                 signals.c.received_at,
             )
             .join(signals, signals.c.id == execution_intents.c.signal_id)
             .join(subscriptions, subscriptions.c.id == execution_intents.c.subscription_id)
+            .join(strategies, strategies.c.id == subscriptions.c.strategy_id)
             .join(exchange_accounts, exchange_accounts.c.id == execution_intents.c.account_id)
             .where(execution_intents.c.status == IntentStatus.CREATED.value)
             .order_by(execution_intents.c.id)
@@ -212,34 +236,54 @@ class SqlStore:
         return [_work_item(r._mapping) for r in rows]
 
     def risk_snapshot(
-        self, account_ids: Sequence[int], since: datetime
-    ) -> tuple[dict[int, int], dict[int, int], dict[int, Decimal]]:
-        """(open positions per subscription, open positions per account, net PnL realised since
-        `since` per account) for the given accounts."""
-        per_subscription: dict[int, int] = {}
-        per_account: dict[int, int] = {}
-        realized: dict[int, Decimal] = {}
+        self,
+        account_ids: Sequence[int],
+        day: str,
+        pair_keys: Sequence[tuple[int, str]] = (),
+        strategy_pairs_keys: Sequence[tuple[int, str]] = (),
+    ) -> RiskSnapshot:
+        """Open positions per subscription and account (and their symbols), net results of the UTC
+        `day` per account, the last trade per (subscription, symbol) in `pair_keys`, and the
+        strategies' pair records for `strategy_pairs_keys`."""
+        snap = RiskSnapshot()
         with self.engine.connect() as conn:
             for chunk in _chunks(sorted(set(account_ids)), 900):
                 rows = conn.execute(
-                    select(positions.c.account_id, positions.c.subscription_id, func.count())
-                    .where(positions.c.account_id.in_(chunk), positions.c.status == PositionStatus.OPEN.value)
-                    .group_by(positions.c.account_id, positions.c.subscription_id)
-                )
-                for account_id, subscription_id, count in rows:
-                    per_account[account_id] = per_account.get(account_id, 0) + count
-                    if subscription_id is not None:
-                        per_subscription[subscription_id] = count
-                closed = conn.execute(
-                    select(positions.c.account_id, positions.c.realized_pnl, positions.c.fees).where(
-                        positions.c.account_id.in_(chunk),
-                        positions.c.status == PositionStatus.CLOSED.value,
-                        positions.c.closed_at >= since,
+                    select(positions.c.account_id, positions.c.subscription_id, positions.c.symbol).where(
+                        positions.c.account_id.in_(chunk), positions.c.status == PositionStatus.OPEN.value
                     )
                 )
-                for account_id, pnl, fees in closed:
-                    realized[account_id] = realized.get(account_id, ZERO) + pnl - fees
-        return per_subscription, per_account, realized
+                for account_id, subscription_id, symbol in rows:
+                    snap.per_account[account_id] = snap.per_account.get(account_id, 0) + 1
+                    snap.open_symbols.setdefault(account_id, []).append(symbol)
+                    if subscription_id is not None:
+                        snap.per_subscription[subscription_id] = (
+                            snap.per_subscription.get(subscription_id, 0) + 1
+                        )
+                daily = conn.execute(
+                    select(account_daily_pnl.c.account_id, account_daily_pnl.c.pnl).where(
+                        account_daily_pnl.c.account_id.in_(chunk), account_daily_pnl.c.day == day
+                    )
+                )
+                snap.realized_today.update({a: pnl for a, pnl in daily})
+            for keys in _chunks(sorted(set(pair_keys)), 450):
+                rows = conn.execute(
+                    select(positions.c.subscription_id, positions.c.symbol, func.max(positions.c.updated_at))
+                    .where(tuple_(positions.c.subscription_id, positions.c.symbol).in_(keys))
+                    .group_by(positions.c.subscription_id, positions.c.symbol)
+                )
+                for subscription_id, symbol, last in rows:
+                    if last is not None:  # MAX() bypasses the column type on SQLite
+                        snap.last_trade[(subscription_id, symbol)] = _utc(last)
+            for keys in _chunks(sorted(set(strategy_pairs_keys)), 450):
+                rows = conn.execute(
+                    select(strategy_pairs).where(
+                        tuple_(strategy_pairs.c.strategy_id, strategy_pairs.c.symbol).in_(keys)
+                    )
+                )
+                for r in rows:
+                    snap.pairs[(r.strategy_id, r.symbol)] = _pair_record(r._mapping)
+        return snap
 
     def strategy_stats(self, strategy_id: int, last: int = 500) -> TradeStats:
         """Wins, losses and average net results of the strategy's last closed positions."""
@@ -301,6 +345,16 @@ class SqlStore:
                     execution_log,
                     [_log_row(r.item, r.log_status, r.reason, None, r.details, now) for r in rejections],
                 )
+                pauses = {r.item.subscription_id: r.pause_reason for r in rejections if r.pause_reason}
+                for subscription_id, why in pauses.items():
+                    conn.execute(
+                        update(subscriptions)
+                        .where(
+                            subscriptions.c.id == subscription_id,
+                            subscriptions.c.trading_state == TradingState.ACTIVE.value,
+                        )
+                        .values(trading_state=TradingState.REDUCING.value, state_reason=why, updated_at=now)
+                    )
             if not new_orders:
                 return []
             rows = [_order_row(o, now) for o in new_orders]
@@ -408,6 +462,122 @@ class SqlStore:
         if limit is not None:
             query = query.limit(limit)
         return [_order_record(r._mapping) for r in conn.execute(query)]
+
+    # -- exit automation --------------------------------------------------------------------------
+
+    def watched_positions(self, changed_since: datetime | None = None) -> list[WatchedPosition]:
+        """Open positions (all, or every position changed since a time, open or not), with levels."""
+        query = (
+            select(
+                positions,
+                exchange_accounts.c.exchange,
+                subscriptions.c.trading_state,
+                subscriptions.c.risk_limits,
+            )
+            .join(exchange_accounts, exchange_accounts.c.id == positions.c.account_id)
+            .outerjoin(subscriptions, subscriptions.c.id == positions.c.subscription_id)
+        )
+        if changed_since is None:
+            query = query.where(positions.c.status == PositionStatus.OPEN.value)
+        else:
+            query = query.where(positions.c.updated_at >= changed_since)
+        with self.engine.connect() as conn:
+            return [_watched(r._mapping) for r in conn.execute(query)]
+
+    def positions_exiting(self) -> set[int]:
+        """Positions with an automated exit order still in flight."""
+        unsettled = [s.value for s in OrderState if not s.is_terminal]
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(orders.c.position_id).where(
+                    orders.c.position_id.is_not(None), orders.c.state.in_(unsettled)
+                )
+            )
+            return {r for (r,) in rows}
+
+    def save_exits(self, exits: Sequence[NewExit], now: datetime) -> list[OrderRecord]:
+        """Store the platform's own exit orders (state NEW) before they are sent: one per position
+        at a time, each under a client order id derived from the position and its attempt number."""
+        if not exits:
+            return []
+        with write_transaction(self.engine) as conn:
+            position_ids = [e.position_id for e in exits]
+            attempts: dict[int, int] = {}
+            busy: set[int] = set()
+            for chunk in _chunks(position_ids, 900):
+                rows = conn.execute(
+                    select(orders.c.position_id, orders.c.state).where(orders.c.position_id.in_(chunk))
+                )
+                for position_id, state in rows:
+                    attempts[position_id] = attempts.get(position_id, 0) + 1
+                    if not OrderState(state).is_terminal:
+                        busy.add(position_id)
+            rows_out = []
+            for e in exits:
+                if e.position_id in busy:
+                    continue  # an exit is in flight already: never two at once
+                rows_out.append(
+                    {
+                        "intent_id": None,
+                        "account_id": e.account_id,
+                        "subscription_id": e.subscription_id,
+                        "user_id": e.user_id,
+                        "mode": e.mode,
+                        "client_order_id": exit_client_order_id(
+                            e.position_id, attempts.get(e.position_id, 0)
+                        ),
+                        "exchange_order_id": None,
+                        "symbol": e.symbol,
+                        "side": OrderSide.SELL.value,
+                        "type": OrderType.MARKET.value,
+                        "amount": e.amount,
+                        "price": None,
+                        "state": OrderState.NEW.value,
+                        "filled": ZERO,
+                        "average": None,
+                        "fee": ZERO,
+                        "fee_currency": None,
+                        "reason": None,
+                        "created_at": now,
+                        "updated_at": now,
+                        "next_check_at": now,
+                        "check_attempts": 0,
+                        "sizing_note": e.note,
+                        "exit_plan": None,
+                        "position_id": e.position_id,
+                        "close_reason": e.reason.value,
+                    }
+                )
+            bulk.insert(conn, orders, rows_out, ignore_conflicts_on=["client_order_id"])
+            ids = [r["client_order_id"] for r in rows_out]
+            if not ids:
+                return []
+            return self._orders_where(conn, orders.c.client_order_id.in_(ids))
+
+    def save_best_prices(self, best: dict[int, Decimal]) -> None:
+        """Persist trailing stops' best prices (so a restart keeps the stop where it had climbed)."""
+        if not best:
+            return
+        with write_transaction(self.engine) as conn:
+            bulk.update_by(
+                conn,
+                positions,
+                "id",
+                [{"id": pid, "best_price": price} for pid, price in sorted(best.items())],
+            )
+
+    def realized_on(self, account_ids: Sequence[int], day: str) -> dict[int, Decimal]:
+        """Net realised results of the UTC `day` per account."""
+        result: dict[int, Decimal] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(account_ids)), 900):
+                rows = conn.execute(
+                    select(account_daily_pnl.c.account_id, account_daily_pnl.c.pnl).where(
+                        account_daily_pnl.c.account_id.in_(chunk), account_daily_pnl.c.day == day
+                    )
+                )
+                result.update({a: pnl for a, pnl in rows})
+        return result
 
     def record_outcomes(self, outcomes: Sequence[OrderOutcome], now: datetime) -> None:
         """Apply what exchanges said: order states, new fills, positions, log and intents, atomically."""
@@ -555,7 +725,8 @@ class _Recorder:
         if target != state:
             status, text = _log_verdict(target, view)
             if order.sizing_note and state in (OrderState.NEW, OrderState.SUBMITTED):
-                text = f"{text}; sized: {order.sizing_note}"
+                label = order.close_reason.value if order.close_reason else "sized"
+                text = f"{text}; {label}: {order.sizing_note}"
             self._log(order, status, text, outcome.response)
             if target.is_terminal:
                 self._intent(order, IntentStatus.FAILED if view.filled == 0 else IntentStatus.DONE, text)
@@ -638,6 +809,7 @@ class _Recorder:
             return
         keys = {(o.subscription_id, o.symbol) for o, *_ in self.position_fills}
         existing: dict[tuple[int | None, str], tuple[int, Position]] = {}
+        levels: dict[tuple[int | None, str], dict[str, Any]] = {}
         for chunk in _chunks(sorted(keys, key=lambda k: (k[0] or 0, k[1])), 500):
             rows = self.conn.execute(
                 select(positions).where(
@@ -646,7 +818,9 @@ class _Recorder:
                 )
             )
             for r in rows:
-                existing[(r.subscription_id, r.symbol)] = (r.id, _position(r._mapping))
+                key = (r.subscription_id, r.symbol)
+                existing[key] = (r.id, _position(r._mapping))
+                levels[key] = {c: r._mapping[c] for c in (*_LEVEL_COLUMNS, "opened_at")}
         touched: dict[tuple[int | None, str], tuple[int | None, Position, OrderRecord]] = {}
         for order, trade, min_sellable in self.position_fills:
             key = (order.subscription_id, order.symbol)
@@ -666,13 +840,22 @@ class _Recorder:
                     position.amount,
                 )
                 continue
-            changed = position.apply_fill(order.side, amount, trade.price, fee)
+            changed = position.apply_fill(
+                order.side, amount, trade.price, fee, order.close_reason or CloseReason.SIGNAL
+            )
             if order.side is OrderSide.SELL:
                 changed = changed.settle_dust(min_sellable)
+            else:
+                levels[key] = self._levels_after_buy(order, changed, trade.price, levels.get(key))
             touched[key] = (position_id, changed, order)
         inserts, updates = [], []
-        for (_, _symbol), (position_id, position, order) in touched.items():
+        closed: list[tuple[OrderRecord, Decimal]] = []
+        for key, (position_id, position, order) in touched.items():
             row = _position_row(position, self.now)
+            row.update(levels.get(key) or dict.fromkeys(_LEVEL_COLUMNS))
+            row.pop("opened_at", None)
+            if position.status is PositionStatus.CLOSED:
+                closed.append((order, position.realized_pnl - position.fees))
             if position_id is None:
                 row.update(
                     account_id=order.account_id,
@@ -689,6 +872,80 @@ class _Recorder:
                 updates.append(row)
         bulk.insert(self.conn, positions, inserts)
         bulk.update_by(self.conn, positions, "id", updates)
+        if closed:
+            self._add_results(closed)
+
+    def _levels_after_buy(
+        self, order: OrderRecord, position: Position, price: Decimal, before: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """Exit levels of a position after a buy: from the entry's plan at the new average entry
+        (a DCA add moves percentage levels), keeping the best price and the original time limit."""
+        opened_at = (before or {}).get("opened_at") or self.now
+        best = max((before or {}).get("best_price") or price, price)
+        if order.exit_plan is None:  # an entry without automation leaves the levels as they were
+            return dict(before) if before else {**dict.fromkeys(_LEVEL_COLUMNS), "opened_at": opened_at}
+        lv = order.exit_plan.levels(position.avg_entry, opened_at.timestamp(), best)
+        return {
+            "stop_loss": lv.stop_loss,
+            "take_profit": lv.take_profit,
+            "trailing_pct": lv.trailing_pct,
+            "trailing_activation_pct": lv.trailing_activation_pct,
+            "best_price": lv.best_price,
+            "deadline_at": datetime.fromtimestamp(lv.deadline_s, tz=UTC)
+            if lv.deadline_s is not None
+            else None,
+            "opened_at": opened_at,
+        }
+
+    def _add_results(self, closed: list[tuple[OrderRecord, Decimal]]) -> None:
+        """Closed positions' net results into the account's day and the subscription's running total."""
+        day = self.now.date().isoformat()
+        per_account: dict[int, Decimal] = {}
+        per_subscription: dict[int, Decimal] = {}
+        for order, net in closed:
+            per_account[order.account_id] = per_account.get(order.account_id, ZERO) + net
+            if order.subscription_id is not None:
+                per_subscription[order.subscription_id] = (
+                    per_subscription.get(order.subscription_id, ZERO) + net
+                )
+        current: dict[int, Decimal] = {}
+        for chunk in _chunks(sorted(per_account), 900):
+            rows = self.conn.execute(
+                select(account_daily_pnl.c.account_id, account_daily_pnl.c.pnl)
+                .where(account_daily_pnl.c.account_id.in_(chunk), account_daily_pnl.c.day == day)
+                .with_for_update()
+            )
+            current.update({a: pnl for a, pnl in rows})
+        bulk.insert(
+            self.conn,
+            account_daily_pnl,
+            [
+                {"account_id": a, "day": day, "pnl": current.get(a, ZERO) + net}
+                for a, net in sorted(per_account.items())
+            ],
+            update_conflicts_on=["account_id", "day"],
+        )
+        totals: list[dict[str, Any]] = []
+        for chunk in _chunks(sorted(per_subscription), 900):
+            rows = self.conn.execute(
+                select(subscriptions.c.id, subscriptions.c.pnl_total, subscriptions.c.pnl_peak)
+                .where(subscriptions.c.id.in_(chunk))
+                .with_for_update()
+            )
+            for sid, total, peak in rows:
+                new_total = total + per_subscription[sid]
+                totals.append({"id": sid, "pnl_total": new_total, "pnl_peak": max(peak, new_total)})
+        bulk.update_by(self.conn, subscriptions, "id", totals)
+
+
+_LEVEL_COLUMNS = (
+    "stop_loss",
+    "take_profit",
+    "trailing_pct",
+    "trailing_activation_pct",
+    "best_price",
+    "deadline_at",
+)
 
 
 def _allowed(order: OrderRecord, state: OrderState, target: OrderState) -> bool:
@@ -765,6 +1022,13 @@ def _work_item(r: Any) -> WorkItem:
         strategy_id=r["strategy_id"],
         risk=RiskLimits.from_json(r["risk_limits"]),
         signal_at=r["signal_time"] or r["received_at"],
+        exit_rules=ExitRules.from_json(r["exit_rules"]),
+        state=TradingState(r["trading_state"]),
+        pnl_total=r["pnl_total"],
+        pnl_peak=r["pnl_peak"],
+        strategy_drawdown_pct=StrategyCurve(r["track_index"], r["track_peak"]).drawdown_pct,
+        stop_loss=_decimal(details.get("stop_loss")),
+        take_profit=_decimal(details.get("take_profit")),
     )
 
 
@@ -802,6 +1066,7 @@ def _order_row(order: NewOrder, now: datetime) -> dict[str, Any]:
         "next_check_at": now,
         "check_attempts": 0,
         "sizing_note": order.sizing_note,
+        "exit_plan": order.exit_plan.as_json() if order.exit_plan else None,
     }
 
 
@@ -826,6 +1091,7 @@ def _new_order_record(order_id: int, order: NewOrder, now: datetime) -> OrderRec
         signal_id=item.signal_id,
         created_at=now,
         sizing_note=order.sizing_note,
+        exit_plan=order.exit_plan,
     )
 
 
@@ -849,6 +1115,9 @@ def _order_record(r: Any) -> OrderRecord:
         signal_id=r["signal_id"],
         created_at=r["created_at"],
         sizing_note=r["sizing_note"],
+        exit_plan=ExitPlan.from_json(r["exit_plan"]),
+        position_id=r["position_id"],
+        close_reason=CloseReason(r["close_reason"]) if r["close_reason"] else None,
     )
 
 
@@ -891,6 +1160,141 @@ def _position_row(p: Position, now: datetime) -> dict[str, Any]:
         "fees": p.fees,
         "close_reason": p.close_reason.value if p.close_reason else None,
         "closed_at": now if p.status is PositionStatus.CLOSED else None,
+        "updated_at": now,
+    }
+
+
+def _track(conn: Connection, signal_id: int, market_price: Decimal | None, now: datetime) -> None:
+    """Move the strategy's virtual position on the signal's pair, and its curve when a trade closes."""
+    signal = conn.execute(
+        select(
+            signals.c.strategy_id, signals.c.symbol, signals.c.action, signals.c.price, signals.c.details
+        ).where(signals.c.id == signal_id)
+    ).one()
+    price = signal.price or market_price
+    if price is None:
+        log.info("signal %s has no price and none is known: not counted in the track record", signal_id)
+        return
+    key = (signal.strategy_id, signal.symbol)
+    found = conn.execute(
+        select(strategy_pairs)
+        .where(strategy_pairs.c.strategy_id == key[0], strategy_pairs.c.symbol == key[1])
+        .with_for_update()
+    ).first()
+    before = _pair_record(found._mapping) if found else PairRecord(signal.symbol)
+    record = before.reviewed(now)
+    action = SignalAction(signal.action)
+    details = signal.details or {}
+    if action is SignalAction.BUY and details.get("market_position") not in ("short", "flat"):
+        record = record.after_entry(price)
+    elif action is not SignalAction.BUY and not _partial_exit(details, action):
+        record = record.after_exit(price, now)
+    if record == before:
+        return
+    bulk.insert(
+        conn, strategy_pairs, [pair_row(key[0], record, now)], update_conflicts_on=["strategy_id", "symbol"]
+    )
+    if record.trades > before.trades:
+        ret = _trade_return(before, price)
+        row = conn.execute(
+            select(strategies.c.track_index, strategies.c.track_peak)
+            .where(strategies.c.id == key[0])
+            .with_for_update()
+        ).one()
+        curve = StrategyCurve(row.track_index, row.track_peak).after_trade(ret)
+        conn.execute(
+            update(strategies)
+            .where(strategies.c.id == key[0])
+            .values(track_index=curve.index, track_peak=curve.peak)
+        )
+
+
+def _trade_return(before: PairRecord, exit_price: Decimal) -> Decimal:
+    assert before.open_entry is not None
+    return (exit_price / before.open_entry - 1) * 100
+
+
+def _partial_exit(details: dict[str, Any], action: SignalAction) -> bool:
+    intent = SignalIntent(
+        action=action,
+        ticker="",
+        market_position=_market_position(details.get("market_position")),
+        market_position_size=_decimal(details.get("market_position_size")),
+        prev_market_position_size=_decimal(details.get("prev_market_position_size")),
+    )
+    sold, before = intent.exit_ratio
+    return sold < before
+
+
+def exit_client_order_id(position_id: int, attempt: int) -> str:
+    """'tx' + the position id + 'a' + the attempt: letters and digits only, unique per exit attempt."""
+    return f"tx{position_id:010d}a{attempt}"
+
+
+def _watched(r: Any) -> WatchedPosition:
+    return WatchedPosition(
+        position_id=r["id"],
+        account_id=r["account_id"],
+        subscription_id=r["subscription_id"],
+        user_id=r["user_id"],
+        mode=r["mode"],
+        exchange=r["exchange"],
+        symbol=r["symbol"],
+        is_open=r["status"] == PositionStatus.OPEN.value,
+        amount=r["amount"],
+        avg_entry=r["avg_entry"],
+        stop_loss=r["stop_loss"],
+        take_profit=r["take_profit"],
+        trailing_pct=r["trailing_pct"],
+        trailing_activation_pct=r["trailing_activation_pct"],
+        best_price=r["best_price"],
+        deadline_at=r["deadline_at"],
+        state=TradingState(r["trading_state"] or TradingState.ACTIVE.value),
+        risk=RiskLimits.from_json(r["risk_limits"]),
+        updated_at=r["updated_at"],
+    )
+
+
+def _utc(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _pair_record(r: Any) -> PairRecord:
+    return PairRecord(
+        symbol=r["symbol"],
+        trades=r["trades"],
+        wins=r["wins"],
+        gross_return_pct=r["gross_return_pct"],
+        window_trades=r["window_trades"],
+        window_return_pct=r["window_return_pct"],
+        consecutive_losses=r["consecutive_losses"],
+        open_entry=r["open_entry"],
+        status=PairStatus(r["status"]),
+        status_reason=r["status_reason"],
+        status_until=r["status_until"],
+        manual=r["manual"],
+    )
+
+
+def pair_row(strategy_id: int, p: PairRecord, now: datetime) -> dict[str, Any]:
+    """A strategy_pairs row for one PairRecord."""
+    return {
+        "strategy_id": strategy_id,
+        "symbol": p.symbol,
+        "trades": p.trades,
+        "wins": p.wins,
+        "gross_return_pct": p.gross_return_pct,
+        "window_trades": p.window_trades,
+        "window_return_pct": p.window_return_pct,
+        "consecutive_losses": p.consecutive_losses,
+        "open_entry": p.open_entry,
+        "status": p.status.value,
+        "status_reason": p.status_reason,
+        "status_until": p.status_until,
+        "manual": p.manual,
         "updated_at": now,
     }
 

@@ -74,6 +74,29 @@ strategies = Table(
     Column("passphrase_hash", String(255), nullable=False),
     Column("is_public", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    # The strategy's own compounded track record (StrategyCurve), from its signals.
+    Column("track_index", Money(), nullable=False, server_default="1"),
+    Column("track_peak", Money(), nullable=False, server_default="1"),
+)
+
+# The strategy's results per pair from its own signals, and the pair's blacklist status (PairRecord).
+strategy_pairs = Table(
+    "strategy_pairs",
+    metadata,
+    Column("strategy_id", Id, ForeignKey("strategies.id", ondelete="CASCADE"), primary_key=True),
+    Column("symbol", String(32), primary_key=True),
+    Column("trades", Integer, nullable=False),
+    Column("wins", Integer, nullable=False),
+    Column("gross_return_pct", Money(), nullable=False),
+    Column("window_trades", Integer, nullable=False),
+    Column("window_return_pct", Money(), nullable=False),
+    Column("consecutive_losses", Integer, nullable=False),
+    Column("open_entry", Money()),
+    Column("status", String(16), nullable=False),
+    Column("status_reason", Text),
+    Column("status_until", UTCDateTime()),
+    Column("manual", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 subscriptions = Table(
@@ -89,6 +112,11 @@ subscriptions = Table(
     Column("sizing_value", Money(), nullable=False),
     Column("sizing_params", JSON),  # SizingParams: cap, stop distance, Kelly fallback; null = defaults
     Column("risk_limits", JSON),  # RiskLimits for new entries; null = defaults
+    Column("exit_rules", JSON),  # ExitRules: stop loss, take profit, trailing stop, time limit
+    Column("trading_state", String(16), nullable=False, server_default="ACTIVE"),  # TradingState
+    Column("state_reason", Text),  # why the state last changed (e.g. the drawdown that paused it)
+    Column("pnl_total", Money(), nullable=False, server_default="0"),  # net realised, all time
+    Column("pnl_peak", Money(), nullable=False, server_default="0"),  # highest pnl_total: drawdown base
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     UniqueConstraint("strategy_id", "account_id", name="uq_subscriptions_strategy_account"),
@@ -170,6 +198,10 @@ orders = Table(
     Column("next_check_at", UTCDateTime()),  # null once terminal
     Column("sizing_note", Text),  # how the amount was reached, for the execution log
     Column("check_attempts", Integer, nullable=False, default=0),
+    # Orders the platform placed itself (stop loss, take profit, ...): the position and the reason.
+    Column("position_id", Id, ForeignKey("positions.id", ondelete="SET NULL")),
+    Column("close_reason", String(16)),
+    Column("exit_plan", JSON),  # an entry's ExitPlan: the rules and levels its position will keep
     Index(
         "ix_orders_due",
         "next_check_at",
@@ -214,6 +246,13 @@ positions = Table(
     Column("opened_at", UTCDateTime(), nullable=False),
     Column("closed_at", UTCDateTime()),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # Exit automation: absolute levels (null: none), the best price since entry, the time limit.
+    Column("stop_loss", Money()),
+    Column("take_profit", Money()),
+    Column("trailing_pct", Money()),
+    Column("trailing_activation_pct", Money()),
+    Column("best_price", Money()),
+    Column("deadline_at", UTCDateTime()),
     # One open position per subscription and symbol.
     Index(
         "uq_positions_open",
@@ -225,6 +264,17 @@ positions = Table(
     ),
     Index("ix_positions_user", "user_id", "status"),
     Index("ix_positions_account_status", "account_id", "status"),
+    Index("ix_positions_subscription_symbol", "subscription_id", "symbol", "updated_at"),
+    Index("ix_positions_updated", "updated_at"),  # the exit monitor follows changes since its last look
+)
+
+# Net realised results per account and UTC day: the daily loss limit reads one row.
+account_daily_pnl = Table(
+    "account_daily_pnl",
+    metadata,
+    Column("account_id", Id, ForeignKey("exchange_accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD, UTC
+    Column("pnl", Money(), nullable=False),
 )
 
 execution_log = Table(

@@ -1,0 +1,287 @@
+"""The exit monitor: every open position's stop loss, take profit, trailing stop and time limit,
+checked together on every price update, and closed with its reason when one is hit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from tradewire.domain.exits import ExitBook, ExitLevels
+from tradewire.domain.money import ZERO, fmt
+from tradewire.domain.positions import CloseReason
+from tradewire.domain.records import NewExit, OrderRecord, WatchedPosition
+from tradewire.domain.risk import HUNDRED, TradingState
+from tradewire.ports import Clock, ExchangeDirectory, ExchangeError, ExchangeUnavailable, Store
+from tradewire.services.execution import account_equity
+
+log = logging.getLogger("tradewire.monitor")
+
+RETRY_AFTER = timedelta(seconds=30)  # a refused exit is tried again, not every tick
+BEST_PRICE_EVERY = timedelta(seconds=10)  # trailing stops' best prices written back at most this often
+
+
+@dataclass
+class MonitorStats:
+    evaluations: int = 0
+    exits: int = 0
+    last_batch_ms: float = 0.0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+class ExitMonitor:
+    """Keeps an ExitBook of the open positions that have exit levels, in step with the database.
+
+    Each tick: follow positions changed since the last look, read a price per (exchange, symbol),
+    evaluate the whole book at once, and store then send one market sell per triggered position
+    (persisted before it is sent, under a client order id derived from the position, so a restart
+    neither loses nor repeats it). Orders are sent through `send`, the executor's resume path.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        exchanges: ExchangeDirectory,
+        clock: Clock,
+        send: Callable[[Sequence[OrderRecord]], object],
+        interval_s: float = 1.0,
+        full_reload_s: float = 60.0,
+    ) -> None:
+        self._store = store
+        self._exchanges = exchanges
+        self._clock = clock
+        self._send = send
+        self._interval = interval_s
+        self._full_reload = timedelta(seconds=full_reload_s)
+        self._book = ExitBook()
+        self._positions: dict[int, WatchedPosition] = {}
+        self._watermark: datetime | None = None
+        self._loaded_at: datetime | None = None
+        self._retry_at: dict[int, datetime] = {}
+        self._daily_checked_at: datetime | None = None
+        self._best_saved_at: datetime | None = None
+        self._unsaved_best: dict[int, Decimal] = {}
+        self.stats = MonitorStats()
+
+    @property
+    def book(self) -> ExitBook:
+        return self._book
+
+    async def tick(self) -> int:
+        """One round: sync, price, evaluate, exit. Returns how many exits were sent."""
+        await self._sync()
+        now = self._clock.now()
+        self._retry_refused(now)
+        prices = await self._prices()
+        started = asyncio.get_running_loop().time()
+        triggers = self._book.evaluate(prices, now.timestamp())
+        self.stats.last_batch_ms = (asyncio.get_running_loop().time() - started) * 1000
+        self.stats.evaluations += 1
+        exits = []
+        for trigger in triggers:
+            position = self._positions.get(trigger.position_id)
+            if position is None:
+                continue
+            if position.state is TradingState.HALTED:
+                continue  # stays marked: a halted subscription gets no orders until it is reloaded
+            level = "" if math.isnan(trigger.trigger_level) else f" at {_num(trigger.trigger_level)}"
+            seen = "" if math.isnan(trigger.price) else f", price {_num(trigger.price)}"
+            exits.append(_exit(position, trigger.reason, f"{_describe(trigger.reason)}{level}{seen}"))
+        exits += await self._daily_loss_exits(now)
+        sent = await self._place(exits, now)
+        if self._best_saved_at is None or now - self._best_saved_at >= BEST_PRICE_EVERY:
+            await self._save_best_prices()
+            self._best_saved_at = now
+        return sent
+
+    async def close(self, position: WatchedPosition, reason: CloseReason, note: str) -> int:
+        """Close one position now (a user's manual close, a risk rule), through the same path."""
+        return await self._place([_exit(position, reason, note)], self._clock.now())
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("exit monitor tick failed; retrying next interval")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._interval)
+
+    async def _sync(self) -> None:
+        now = self._clock.now()
+        if self._loaded_at is None or now - self._loaded_at >= self._full_reload:
+            rows = await asyncio.to_thread(self._store.watched_positions, None)
+            exiting = await asyncio.to_thread(self._store.positions_exiting)
+            self._book = ExitBook()
+            self._positions = {}
+            for row in rows:
+                self._watch(row)
+            self._book.mark_exiting(p for p in exiting if p in self._book)
+            self._loaded_at = now
+        else:
+            assert self._watermark is not None
+            # A second of overlap: rows committed while the last query ran are not missed.
+            for row in await asyncio.to_thread(self._store.watched_positions, self._watermark):
+                self._watch(row)
+        self._watermark = now - timedelta(seconds=1)
+
+    def _watch(self, row: WatchedPosition) -> None:
+        known = self._positions.get(row.position_id)
+        if known is not None and row.updated_at <= known.updated_at and row.position_id in self._book:
+            return  # a view of the position already seen (the sync windows overlap)
+        if not row.is_open or not row.automated or row.amount <= 0:
+            self._positions.pop(row.position_id, None)
+            self._book.remove(row.position_id)
+            self._retry_at.pop(row.position_id, None)
+            return
+        self._positions[row.position_id] = row
+        best = row.best_price or row.avg_entry
+        if row.position_id in self._book:  # keep a best price the book has moved further
+            tracked = self._book.levels_of(row.position_id).best_price
+            if tracked > best:
+                best = self._unsaved_best[row.position_id] = tracked
+        self._book.upsert(
+            row.position_id,
+            _key(row.exchange, row.symbol),
+            ExitLevels(
+                side="long",
+                stop_loss=row.stop_loss,
+                take_profit=row.take_profit,
+                trailing_pct=row.trailing_pct,
+                trailing_activation_pct=row.trailing_activation_pct,
+                best_price=best,
+                entry_price=row.avg_entry,
+                deadline_s=row.deadline_at.timestamp() if row.deadline_at else None,
+            ),
+        )
+
+    def _retry_refused(self, now: datetime) -> None:
+        """Positions whose exit went nowhere (refused, or still unsettled) may trigger again; the store
+        never lets two exits of one position be in flight at once."""
+        due = [pid for pid, at in self._retry_at.items() if now >= at]
+        for pid in due:
+            del self._retry_at[pid]
+        self._book.unmark_exiting(p for p in due if p in self._book)
+
+    async def _prices(self) -> dict[str, float]:
+        """One price per (exchange, symbol) in the book, from any account on that exchange."""
+        wanted: dict[str, WatchedPosition] = {}
+        for position in self._positions.values():
+            wanted.setdefault(_key(position.exchange, position.symbol), position)
+        prices: dict[str, float] = {}
+        for key, position in wanted.items():
+            try:
+                exchange = self._exchanges.for_account(position.account_id, position.exchange, position.mode)
+                price = await exchange.price(position.symbol)
+            except (ExchangeUnavailable, ExchangeError) as exc:
+                log.info("no price for %s: %s (its exits wait for the next tick)", key, exc)
+                continue
+            if price is not None and price > 0:
+                prices[key] = float(price)
+        return prices
+
+    async def _daily_loss_exits(self, now: datetime) -> list[NewExit]:
+        """Close the open positions of subscriptions that ask for it once their account's daily loss
+        limit is breached (checked every 30 s: it only moves when positions close)."""
+        if self._daily_checked_at is not None and now - self._daily_checked_at < timedelta(seconds=30):
+            return []
+        self._daily_checked_at = now
+        closing = [p for p in self._positions.values() if p.risk.close_on_daily_loss]
+        if not closing:
+            return []
+        realized = await asyncio.to_thread(
+            self._store.realized_on, [p.account_id for p in closing], now.date().isoformat()
+        )
+        exits = []
+        for position in closing:
+            loss = -realized.get(position.account_id, ZERO)
+            if loss <= 0 or self._book.is_exiting(position.position_id):
+                continue
+            limit = await self._daily_limit(position)
+            if limit is not None and loss >= limit:
+                note = f"daily loss {fmt(loss)} reached the limit {fmt(limit)}: closing open positions"
+                exits.append(_exit(position, CloseReason.RISK, note))
+        return exits
+
+    async def _daily_limit(self, position: WatchedPosition) -> Decimal | None:
+        bounds = [position.risk.daily_loss_quote] if position.risk.daily_loss_quote else []
+        try:
+            exchange = self._exchanges.for_account(position.account_id, position.exchange, position.mode)
+            quote = position.symbol.split("/")[1]
+            equity = await account_equity(exchange, quote)
+            bounds.append(equity * position.risk.daily_loss_pct / HUNDRED)
+        except (ExchangeUnavailable, ExchangeError, IndexError):
+            pass
+        return min(bounds) if bounds else None
+
+    async def _place(self, exits: list[NewExit], now: datetime) -> int:
+        if not exits:
+            return 0
+        self._book.mark_exiting(e.position_id for e in exits if e.position_id in self._book)
+        records = await asyncio.to_thread(self._store.save_exits, exits, now)
+        for e in exits:
+            self._retry_at[e.position_id] = now + RETRY_AFTER
+            self.stats.reasons[e.reason.value] = self.stats.reasons.get(e.reason.value, 0) + 1
+            log.info(
+                "position %s (%s, account %s): %s %s",
+                e.position_id,
+                e.symbol,
+                e.account_id,
+                e.reason.value,
+                e.note,
+            )
+        if records:
+            result = self._send(records)
+            if asyncio.iscoroutine(result):
+                await result
+        self.stats.exits += len(records)
+        return len(records)
+
+    async def flush(self) -> None:
+        """Write back the best prices not yet saved (at shutdown)."""
+        await self._save_best_prices()
+
+    async def _save_best_prices(self) -> None:
+        ids, best = self._book.best_price_changes()
+        changed = {pid: b for pid, b in self._unsaved_best.items() if pid in self._book}
+        changed.update({int(i): Decimal(repr(float(b))) for i, b in zip(ids, best, strict=True)})
+        self._unsaved_best.clear()
+        if changed:
+            await asyncio.to_thread(self._store.save_best_prices, changed)
+
+
+def _key(exchange: str, symbol: str) -> str:
+    return f"{exchange}|{symbol}"
+
+
+def _exit(position: WatchedPosition, reason: CloseReason, note: str) -> NewExit:
+    return NewExit(
+        position_id=position.position_id,
+        account_id=position.account_id,
+        subscription_id=position.subscription_id,
+        user_id=position.user_id,
+        mode=position.mode,
+        exchange=position.exchange,
+        symbol=position.symbol,
+        amount=position.amount,
+        reason=reason,
+        note=note,
+    )
+
+
+def _describe(reason: CloseReason) -> str:
+    return {
+        CloseReason.SL: "stop loss",
+        CloseReason.TP: "take profit",
+        CloseReason.TRAILING: "trailing stop",
+        CloseReason.TIMEOUT: "time limit reached",
+    }.get(reason, reason.value)
+
+
+def _num(value: float) -> str:
+    return fmt(Decimal(repr(value))) or repr(value)
