@@ -138,3 +138,22 @@ class _Shifted:
 
     def now(self) -> datetime:
         return self._clock.now() + timedelta(seconds=self._seconds)  # type: ignore[no-any-return]
+
+
+async def test_a_breached_daily_loss_closes_the_open_positions_when_configured(
+    engine: Engine, tmp_path: Path
+) -> None:
+    limits = {"cooldown_s": 0, "daily_loss_quote": "1", "close_on_daily_loss": True}
+    runtime, slug, _ = await _started(engine, tmp_path, [{"risk_limits": limits}])
+    try:
+        await _buy(runtime, slug)
+        await runtime.ingest.receive_tradingview(slug, _body(ticker="ETHUSDT", action="buy"), None, None)
+        await runtime.bus.drain()
+        pin_prices(runtime, {"BTC/USDT": "40000"})  # BTC closed 20 % lower: a loss of about 20
+        await runtime.ingest.receive_tradingview(slug, _body(ticker="BTCUSDT", action="sell"), None, None)
+        await runtime.bus.drain()
+        assert await runtime.monitor.tick() == 1
+    finally:
+        await runtime.stop()
+    eth = next(p for p in _rows(engine, positions) if p.symbol == "ETH/USDT")
+    assert eth.status == "closed" and eth.close_reason == "RISK"

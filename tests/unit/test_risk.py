@@ -6,7 +6,16 @@ from decimal import Decimal as D
 
 import pytest
 
-from tradewire.domain.risk import RiskContext, RiskLimits, assess_entry
+from tradewire.domain.risk import (
+    RiskContext,
+    RiskLimits,
+    TradingState,
+    assess_entry,
+    assess_exit,
+    drawdown_pct,
+    risk_reward,
+    summary,
+)
 
 
 def _context(**overrides: object) -> RiskContext:
@@ -87,3 +96,90 @@ def test_limits_read_from_json_with_defaults() -> None:
     assert RiskLimits.from_json({"max_positions_total": 3, "daily_loss_quote": "250"}) == RiskLimits(
         max_positions_total=3, daily_loss_quote=D(250)
     )
+
+
+# -- the rules added with the exit automation ---------------------------------------------------
+
+
+def test_only_an_active_subscription_takes_entries_and_only_halted_blocks_exits() -> None:
+    for state in (TradingState.REDUCING, TradingState.HALTED):
+        refused = assess_entry(RiskLimits(), _context(state=state))
+        assert not refused.approved and refused.failed("trading_state")
+    assert assess_exit(TradingState.REDUCING).approved
+    assert not assess_exit(TradingState.HALTED).approved
+
+
+def test_a_blacklisted_pair_is_refused_with_the_reason() -> None:
+    refused = assess_entry(RiskLimits(), _context(blacklisted="5 consecutive losing trades"))
+
+    assert refused.reason == "rejected by risk: pair_blacklist: 5 consecutive losing trades"
+
+
+@pytest.mark.parametrize(("notional", "approved"), [(D(500), True), (D("500.01"), False)])
+def test_max_position_size_per_trade(notional: D, approved: bool) -> None:
+    limits = RiskLimits(max_position_quote=D(500))
+
+    assert assess_entry(limits, _context(notional=notional)).approved is approved
+
+
+@pytest.mark.parametrize(
+    ("drawdown", "approved", "warned"),
+    [(D("14.9"), True, False), (D(15), True, True), (D("24.9"), True, True), (D(25), False, False)],
+)
+def test_drawdown_warns_at_15_and_pauses_at_25_percent(drawdown: D, approved: bool, warned: bool) -> None:
+    for field in ("drawdown_pct", "strategy_drawdown_pct"):
+        assessment = assess_entry(RiskLimits(), _context(**{field: drawdown}))
+
+        assert assessment.approved is approved
+        assert bool(assessment.warnings) is warned
+
+
+@pytest.mark.parametrize(("open_correlated", "approved"), [(2, True), (3, False)])
+def test_at_most_three_correlated_open_pairs(open_correlated: int, approved: bool) -> None:
+    correlated = tuple((f"C{i}/USDT", 0.9) for i in range(open_correlated))
+
+    assessment = assess_entry(RiskLimits(), _context(correlated=correlated))
+
+    assert assessment.approved is approved
+    if not approved:
+        assert "3 open pairs correlate above 0.7 (C0/USDT 0.90" in assessment.reason
+
+
+@pytest.mark.parametrize(("since", "approved"), [(899.9, False), (900.0, True), (None, True)])
+def test_cooldown_after_a_trade_on_the_same_pair(since: float | None, approved: bool) -> None:
+    assert assess_entry(RiskLimits(), _context(since_last_trade_s=since)).approved is approved
+    assert assess_entry(RiskLimits(cooldown_s=0), _context(since_last_trade_s=1.0)).approved
+
+
+@pytest.mark.parametrize(("rr", "approved"), [(D("0.99"), False), (D(1), True), (None, True)])
+def test_minimum_risk_reward(rr: D | None, approved: bool) -> None:
+    assert assess_entry(RiskLimits(), _context(risk_reward=rr)).approved is approved
+    assert assess_entry(RiskLimits(min_risk_reward=None), _context(risk_reward=D("0.1"))).approved
+
+
+def test_risk_reward_and_drawdown_arithmetic() -> None:
+    assert risk_reward(True, D(100), D(95), D(110)) == D(2)
+    assert risk_reward(True, D(100), None, D(110)) is None
+    assert risk_reward(True, D(100), D(101), D(110)) is None  # a stop above a long's entry protects nothing
+    # results fell from +1,000 to -500 with 8,500 equity left: 1,500 of the 10,000 there was at the peak
+    assert drawdown_pct(D(1000), D(-500), D(8500)) == D(15)
+    assert drawdown_pct(D(100), D(200), D(5000)) == D(0)
+    assert drawdown_pct(D(100), D(50), None) is None
+
+
+def test_an_approval_keeps_its_numbers_in_a_compact_summary() -> None:
+    context = _context(open_positions_subscription=3, drawdown_pct=D("2.5"), risk_reward=D(2))
+
+    text = summary(RiskLimits(), context)
+
+    assert text == "risk ok: positions 3/20, account 0/50, day 0, drawdown 2.5%/25%, R/R 2.00"
+
+
+def test_all_limits_round_trip_through_json() -> None:
+    limits = RiskLimits(
+        cooldown_s=0, min_risk_reward=None, close_on_daily_loss=True, max_position_quote=D(250)
+    )
+
+    assert RiskLimits.from_json(limits.as_json()) == limits
+    with pytest.raises(ValueError, match="drawdown_warn_pct"):
+        RiskLimits(drawdown_warn_pct=D(30))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request, status
@@ -20,7 +21,10 @@ from tradewire.api.schemas import (
     IntentOut,
     MarketOut,
     OrderOut,
+    PairOut,
+    PairOverride,
     PassphraseOut,
+    PositionClose,
     PositionOut,
     SignalOut,
     StrategyCreate,
@@ -35,8 +39,10 @@ from tradewire.api.schemas import (
     UserOut,
 )
 from tradewire.domain.execution import SubscriptionStatus
+from tradewire.domain.positions import CloseReason
 from tradewire.domain.risk import TradingState
 from tradewire.domain.sizing import Sizing, SizingMode
+from tradewire.domain.track_record import PairRecord
 from tradewire.services.execution import account_equity
 
 router = APIRouter(prefix="/api/v1")
@@ -152,6 +158,53 @@ async def rotate_passphrase(strategy_id: int, runtime: RuntimeDep, user: Current
         await asyncio.to_thread(hash_secret, passphrase),
     )
     return PassphraseOut(passphrase=passphrase)
+
+
+@router.get("/strategies/{strategy_id}/pairs", response_model=list[PairOut], tags=["strategies"])
+async def strategy_pairs(strategy_id: int, runtime: RuntimeDep, user: CurrentUser) -> list[PairOut]:
+    """The strategy's own performance per pair (measured on its signals) and each pair's blacklist
+    status: blacklisted after 5 consecutive losses or a return below -10 % over 3+ trades, reviewed
+    weekly, whitelisted for 30 days when re-enabled."""
+    now = runtime.clock.now()
+    return [
+        _pair_out(p.reviewed(now)) for p in await _db(runtime.members.strategy_pairs, user.id, strategy_id)
+    ]
+
+
+@router.put("/strategies/{strategy_id}/pairs", response_model=PairOut, tags=["strategies"])
+async def override_pair(
+    strategy_id: int, body: PairOverride, runtime: RuntimeDep, user: CurrentUser
+) -> PairOut:
+    """Blacklist a pair for your strategy, re-enable it (a 30-day whitelist), or hand it back to the
+    automatic rules (NORMAL)."""
+    if body.symbol not in runtime.catalog:
+        raise HTTPException(422, f"unknown pair {body.symbol!r}")
+    record = await _db(
+        runtime.members.override_pair,
+        user.id,
+        strategy_id,
+        body.symbol,
+        body.status,
+        user.username,
+        runtime.clock.now(),
+    )
+    return _pair_out(record)
+
+
+def _pair_out(p: PairRecord) -> PairOut:
+    return PairOut(
+        symbol=p.symbol,
+        trades=p.trades,
+        wins=p.wins,
+        win_rate_pct=p.win_rate_pct.quantize(Decimal("0.01")),
+        return_pct=p.gross_return_pct.quantize(Decimal("0.0001")),
+        consecutive_losses=p.consecutive_losses,
+        open=p.open_entry is not None,
+        status=p.status,
+        status_reason=p.status_reason,
+        status_until=p.status_until,
+        manual=p.manual,
+    )
 
 
 def _strategy_out(request: Request, row: dict[str, Any]) -> StrategyOut:
@@ -382,6 +435,24 @@ async def list_positions(
             )
         )
     return result
+
+
+@router.post("/positions/{position_id}/close", response_model=PositionClose, tags=["records"])
+async def close_position(position_id: int, runtime: RuntimeDep, user: CurrentUser) -> PositionClose:
+    """Close an open position now with a market order (close reason MANUAL)."""
+    position = await _db(runtime.store.watched_position, user.id, position_id)
+    if position is None:
+        raise HTTPException(404, f"no position {position_id}")
+    if not position.is_open:
+        raise HTTPException(409, f"position {position_id} is already closed")
+    if position.state is TradingState.HALTED:
+        raise HTTPException(
+            409, "the subscription is HALTED: no orders at all; set it ACTIVE or REDUCING first"
+        )
+    sent = await runtime.monitor.close(position, CloseReason.MANUAL, f"closed by {user.username}")
+    if not sent:
+        raise HTTPException(409, f"an exit of position {position_id} is already in flight")
+    return PositionClose(position_id=position_id, status="closing")
 
 
 @router.get("/execution-log", response_model=list[ExecutionLogOut], tags=["records"])

@@ -14,6 +14,7 @@ from tradewire.domain.exits import ExitRules
 from tradewire.domain.money import fmt
 from tradewire.domain.risk import TradingState
 from tradewire.domain.sizing import Sizing, SizingMode, SizingParams
+from tradewire.domain.track_record import PairStatus
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
 SYMBOL = re.compile(r"^[A-Z0-9]{1,16}/[A-Z0-9]{1,16}(:[A-Z0-9]{1,16})?$")
@@ -145,6 +146,27 @@ class StrategyOut(BaseModel):
     subscriber_count: int
     created_at: datetime
     webhook_url: str | None = None
+
+
+class PairOut(BaseModel):
+    """A strategy's own results on one pair (from its signals) and the pair's blacklist status."""
+
+    symbol: str
+    trades: int
+    wins: int
+    win_rate_pct: Money
+    return_pct: Money = Field(description="compounded over every closed trade, gross of fees")
+    consecutive_losses: int
+    open: bool = Field(description="the strategy is in a trade on this pair now")
+    status: PairStatus
+    status_reason: str | None
+    status_until: datetime | None = Field(description="blacklisted: next review; whitelisted: expiry")
+    manual: bool
+
+
+class PairOverride(Strict):
+    symbol: str = Field(description="unified symbol, e.g. ETH/USDT")
+    status: PairStatus = Field(description="BLACKLISTED, WHITELISTED (30 days) or NORMAL")
 
 
 class StrategyCreated(StrategyOut):
@@ -368,6 +390,17 @@ class PositionOut(BaseModel):
     close_reason: str | None
     opened_at: datetime
     closed_at: datetime | None
+    stop_loss: Money | None = None
+    take_profit: Money | None = None
+    trailing_pct: Money | None = None
+    trailing_activation_pct: Money | None = None
+    best_price: Money | None = Field(default=None, description="best price since entry (trailing stop)")
+    deadline_at: datetime | None = Field(default=None, description="time limit")
+
+
+class PositionClose(BaseModel):
+    position_id: int
+    status: str
 
 
 class ExecutionLogOut(BaseModel):

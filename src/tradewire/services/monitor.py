@@ -63,9 +63,9 @@ class ExitMonitor:
         self._watermark: datetime | None = None
         self._loaded_at: datetime | None = None
         self._retry_at: dict[int, datetime] = {}
-        self._daily_checked_at: datetime | None = None
         self._best_saved_at: datetime | None = None
         self._unsaved_best: dict[int, Decimal] = {}
+        self._lock = asyncio.Lock()  # one tick at a time; a manual close waits for the tick
         self.stats = MonitorStats()
 
     @property
@@ -74,6 +74,10 @@ class ExitMonitor:
 
     async def tick(self) -> int:
         """One round: sync, price, evaluate, exit. Returns how many exits were sent."""
+        async with self._lock:
+            return await self._tick()
+
+    async def _tick(self) -> int:
         await self._sync()
         now = self._clock.now()
         self._retry_refused(now)
@@ -101,7 +105,8 @@ class ExitMonitor:
 
     async def close(self, position: WatchedPosition, reason: CloseReason, note: str) -> int:
         """Close one position now (a user's manual close, a risk rule), through the same path."""
-        return await self._place([_exit(position, reason, note)], self._clock.now())
+        async with self._lock:
+            return await self._place([_exit(position, reason, note)], self._clock.now())
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -134,12 +139,15 @@ class ExitMonitor:
         known = self._positions.get(row.position_id)
         if known is not None and row.updated_at <= known.updated_at and row.position_id in self._book:
             return  # a view of the position already seen (the sync windows overlap)
-        if not row.is_open or not row.automated or row.amount <= 0:
+        if not row.is_open or row.amount <= 0 or not (row.automated or row.risk.close_on_daily_loss):
             self._positions.pop(row.position_id, None)
             self._book.remove(row.position_id)
             self._retry_at.pop(row.position_id, None)
             return
         self._positions[row.position_id] = row
+        if not row.automated:  # watched only for the daily loss limit
+            self._book.remove(row.position_id)
+            return
         best = row.best_price or row.avg_entry
         if row.position_id in self._book:  # keep a best price the book has moved further
             tracked = self._book.levels_of(row.position_id).best_price
@@ -187,10 +195,7 @@ class ExitMonitor:
 
     async def _daily_loss_exits(self, now: datetime) -> list[NewExit]:
         """Close the open positions of subscriptions that ask for it once their account's daily loss
-        limit is breached (checked every 30 s: it only moves when positions close)."""
-        if self._daily_checked_at is not None and now - self._daily_checked_at < timedelta(seconds=30):
-            return []
-        self._daily_checked_at = now
+        limit is breached (equity is only valued for accounts that lost money today)."""
         closing = [p for p in self._positions.values() if p.risk.close_on_daily_loss]
         if not closing:
             return []
@@ -200,8 +205,8 @@ class ExitMonitor:
         exits = []
         for position in closing:
             loss = -realized.get(position.account_id, ZERO)
-            if loss <= 0 or self._book.is_exiting(position.position_id):
-                continue
+            if loss <= 0 or position.position_id in self._retry_at:
+                continue  # no loss, or an exit of this position was placed moments ago
             limit = await self._daily_limit(position)
             if limit is not None and loss >= limit:
                 note = f"daily loss {fmt(loss)} reached the limit {fmt(limit)}: closing open positions"
@@ -244,7 +249,8 @@ class ExitMonitor:
 
     async def flush(self) -> None:
         """Write back the best prices not yet saved (at shutdown)."""
-        await self._save_best_prices()
+        async with self._lock:
+            await self._save_best_prices()
 
     async def _save_best_prices(self) -> None:
         ids, best = self._book.best_price_changes()

@@ -11,9 +11,18 @@ from typing import Any
 from sqlalchemy import Engine, Table, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from tradewire.adapters.store import bulk
 from tradewire.adapters.store.db import write_transaction
-from tradewire.adapters.store.tables import exchange_accounts, strategies, subscriptions, users
+from tradewire.adapters.store.sql import pair_record, pair_row
+from tradewire.adapters.store.tables import (
+    exchange_accounts,
+    strategies,
+    strategy_pairs,
+    subscriptions,
+    users,
+)
 from tradewire.domain.execution import SubscriptionStatus
+from tradewire.domain.track_record import PairRecord, PairStatus
 
 
 class Conflict(ValueError):
@@ -197,6 +206,40 @@ class SqlMembers:
         if row is None:
             raise NotFound(f"no strategy {strategy_id}")
         return _public_strategy(row._mapping, user_id)
+
+    def strategy_pairs(self, user_id: int, strategy_id: int) -> list[PairRecord]:
+        """The strategy's record per pair (for strategies the user may see)."""
+        self.strategy(user_id, strategy_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(strategy_pairs)
+                .where(strategy_pairs.c.strategy_id == strategy_id)
+                .order_by(strategy_pairs.c.symbol)
+            )
+            return [pair_record(r._mapping) for r in rows]
+
+    def override_pair(
+        self, user_id: int, strategy_id: int, symbol: str, status: PairStatus, who: str, now: datetime
+    ) -> PairRecord:
+        """The owner's decision on a pair: blacklist it, re-enable it (30-day whitelist) or reset it."""
+        with write_transaction(self.engine) as conn:
+            owner = conn.execute(select(strategies.c.owner_id).where(strategies.c.id == strategy_id)).scalar()
+            if owner is None or owner != user_id:
+                raise NotFound(f"no strategy {strategy_id} of yours")
+            found = conn.execute(
+                select(strategy_pairs)
+                .where(strategy_pairs.c.strategy_id == strategy_id, strategy_pairs.c.symbol == symbol)
+                .with_for_update()
+            ).first()
+            record = pair_record(found._mapping) if found else PairRecord(symbol)
+            record = record.overridden(status, now, who)
+            bulk.insert(
+                conn,
+                strategy_pairs,
+                [pair_row(strategy_id, record, now)],
+                update_conflicts_on=["strategy_id", "symbol"],
+            )
+            return record
 
     def strategy_by_slug(self, slug: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:

@@ -282,7 +282,7 @@ class SqlStore:
                     )
                 )
                 for r in rows:
-                    snap.pairs[(r.strategy_id, r.symbol)] = _pair_record(r._mapping)
+                    snap.pairs[(r.strategy_id, r.symbol)] = pair_record(r._mapping)
         return snap
 
     def strategy_stats(self, strategy_id: int, last: int = 500) -> TradeStats:
@@ -483,6 +483,22 @@ class SqlStore:
             query = query.where(positions.c.updated_at >= changed_since)
         with self.engine.connect() as conn:
             return [_watched(r._mapping) for r in conn.execute(query)]
+
+    def watched_position(self, user_id: int, position_id: int) -> WatchedPosition | None:
+        """One of the user's positions as the exit monitor sees it."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    positions,
+                    exchange_accounts.c.exchange,
+                    subscriptions.c.trading_state,
+                    subscriptions.c.risk_limits,
+                )
+                .join(exchange_accounts, exchange_accounts.c.id == positions.c.account_id)
+                .outerjoin(subscriptions, subscriptions.c.id == positions.c.subscription_id)
+                .where(positions.c.id == position_id, positions.c.user_id == user_id)
+            ).first()
+        return _watched(row._mapping) if row else None
 
     def positions_exiting(self) -> set[int]:
         """Positions with an automated exit order still in flight."""
@@ -1181,7 +1197,7 @@ def _track(conn: Connection, signal_id: int, market_price: Decimal | None, now: 
         .where(strategy_pairs.c.strategy_id == key[0], strategy_pairs.c.symbol == key[1])
         .with_for_update()
     ).first()
-    before = _pair_record(found._mapping) if found else PairRecord(signal.symbol)
+    before = pair_record(found._mapping) if found else PairRecord(signal.symbol)
     record = before.reviewed(now)
     action = SignalAction(signal.action)
     details = signal.details or {}
@@ -1262,7 +1278,7 @@ def _utc(value: Any) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _pair_record(r: Any) -> PairRecord:
+def pair_record(r: Any) -> PairRecord:
     return PairRecord(
         symbol=r["symbol"],
         trades=r["trades"],
