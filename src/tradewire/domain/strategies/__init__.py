@@ -1,0 +1,1 @@
+"""Built-in indicator strategies and the small interface every strategy implements."""
