@@ -111,6 +111,9 @@ def seed(runtime: Runtime, subscribers: int) -> str:
                     "pairs": None,
                     "sizing_mode": "fixed_quote",
                     "sizing_value": Decimal(100),
+                    # Every risk rule at its default but the cooldown, cut to 1 s (the runs wait it
+                    # out) so each run still pays for the cooldown lookup as production does.
+                    "risk_limits": {"cooldown_s": 1},
                     "created_at": now,
                     "updated_at": now,
                 }
@@ -190,6 +193,8 @@ def bench(subscribers: int, runs: int, warmup: int, port: int) -> dict[str, floa
                     "time": f"2025-01-01T00:00:{run:02d}Z",
                     "order_id": str(run),
                 }
+                if run:
+                    time.sleep(1.05)  # the 1 s cooldown on the pair
                 started = time.perf_counter()
                 response = client.post(url, json=body)
                 acked = time.perf_counter()

@@ -109,3 +109,11 @@ def test_strategy_curve_compounds_and_measures_drawdown() -> None:
 
     assert curve.index == D("0.88") and curve.peak == D("1.1")
     assert curve.drawdown_pct == D(20)
+
+
+def test_a_flat_trade_neither_extends_nor_ends_a_losing_streak() -> None:
+    record = PairRecord("ETH/USDT")
+    for exit_ in ("99", "99", "100", "100", "100", "99"):
+        record = _trade(record, "100", exit_)
+
+    assert record.consecutive_losses == 3 and record.status is PairStatus.NORMAL

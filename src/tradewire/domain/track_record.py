@@ -67,7 +67,8 @@ class PairRecord:
             gross_return_pct=_compound(self.gross_return_pct, ret),
             window_trades=self.window_trades + 1,
             window_return_pct=_compound(self.window_return_pct, ret),
-            consecutive_losses=0 if won else self.consecutive_losses + 1,
+            # A flat trade (gross 0) is neither: it leaves the losing streak as it was.
+            consecutive_losses=0 if won else self.consecutive_losses + int(ret < 0),
         )
         return record._judged(now)
 
