@@ -94,6 +94,7 @@ def seed_marketplace(
                 "sizing_value": Decimal(str(spec.get("sizing_value", "100"))),
                 "risk_limits": spec.get("risk_limits", NO_COOLDOWN),
                 "exit_rules": spec.get("exit_rules"),
+                "dca": spec.get("dca"),
                 "created_at": now(),
                 "updated_at": now(),
             }

@@ -219,3 +219,33 @@ def test_a_trader_closes_a_position_by_hand(desk: Desk) -> None:
     assert closed["status"] == "closed" and closed["close_reason"] == "MANUAL"
     sells = [e for e in desk.get("/api/v1/execution-log") if "MANUAL: closed by trader" in e["reason"]]
     assert len(sells) == 1 and sells[0]["status"] == "SUCCESS"
+
+
+def test_dca_and_exit_rules_are_set_through_the_api_and_shown_on_the_position(desk: Desk) -> None:
+    bad = desk.http.patch(
+        f"/api/v1/subscriptions/{desk.subscription}",
+        headers=desk.trader,
+        json={"dca": {"mode": "sideways", "tranches": 3}, "exit_rules": {"stop_loss_pct": "150"}},
+    )
+    assert bad.status_code == 422
+    assert desk.get(f"/api/v1/subscriptions/{desk.subscription}")["dca"] is None  # nothing changed
+
+    changed = desk.http.patch(
+        f"/api/v1/subscriptions/{desk.subscription}",
+        headers=desk.trader,
+        json={
+            "sizing_mode": "fixed_quote",
+            "sizing_value": "300",
+            "dca": {"mode": "pyramid_down", "tranches": 3, "step_pct": "1.5"},
+            "exit_rules": {"stop_loss_pct": "8", "take_profit_pct": "12", "trailing_pct": "3"},
+        },
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["dca"] == {"mode": "pyramid_down", "tranches": 3, "step_pct": "1.5"}
+
+    desk.alert("ETHUSDT", "buy")
+
+    [position] = desk.get("/api/v1/positions")
+    assert position["phase"] == "BUILDING"
+    assert [t["number"] for t in position["tranches"]["pending"]] == [2, 3]
+    assert position["stop_loss"] is not None and position["trailing_pct"] == "3"

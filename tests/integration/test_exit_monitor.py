@@ -157,3 +157,63 @@ async def test_a_breached_daily_loss_closes_the_open_positions_when_configured(
         await runtime.stop()
     eth = next(p for p in _rows(engine, positions) if p.symbol == "ETH/USDT")
     assert eth.status == "closed" and eth.close_reason == "RISK"
+
+
+async def test_a_dca_position_is_built_in_tranches_then_reduced_and_closed(
+    engine: Engine, tmp_path: Path
+) -> None:
+    spec = {
+        "sizing_value": "300",
+        "dca": {"mode": "equal", "tranches": 3, "step_pct": "2"},
+        "exit_rules": {"stop_loss_pct": "10"},
+    }
+    runtime, slug, _ = await _started(engine, tmp_path, [spec])
+    try:
+        await _buy(runtime, slug)
+        [position] = _rows(engine, positions)
+        assert position.phase == "BUILDING" and position.amount == Decimal("0.002")
+        assert [t["trigger"] for t in position.tranches["pending"]] == ["49000", "48000"]
+
+        pin_prices(runtime, {"BTC/USDT": "49500"})
+        assert await runtime.monitor.tick() == 0
+        pin_prices(runtime, {"BTC/USDT": "48900"})  # through the second tranche's trigger
+        assert await runtime.monitor.tick() == 1
+        assert await runtime.monitor.tick() == 0  # bought once
+        [position] = _rows(engine, positions)
+        assert position.phase == "BUILDING" and position.amount == Decimal("0.004")
+        assert position.avg_entry == Decimal("49450")  # (50,000 + 48,900) / 2
+        assert position.stop_loss == Decimal("44505")  # 10 % below the new average entry
+
+        pin_prices(runtime, {"BTC/USDT": "48000"})
+        assert await runtime.monitor.tick() == 1
+        [position] = _rows(engine, positions)
+        assert position.phase == "OPEN" and position.amount == Decimal("0.006")
+        assert position.tranches["pending"] == []
+
+        # A partial sell (the strategy stays long with half) reduces; the exit closes.
+        await runtime.ingest.receive_tradingview(
+            slug,
+            _body(
+                ticker="BTCUSDT",
+                action="sell",
+                market_position="long",
+                market_position_size="1",
+                prev_market_position_size="2",
+            ),
+            None,
+            None,
+        )
+        await runtime.bus.drain()
+        [position] = _rows(engine, positions)
+        assert position.phase == "REDUCING" and position.amount == Decimal("0.003")
+        await runtime.ingest.receive_tradingview(slug, _body(ticker="BTCUSDT", action="exit"), None, None)
+        await runtime.bus.drain()
+    finally:
+        await runtime.stop()
+    [position] = _rows(engine, positions)
+    assert position.phase == "CLOSED" and position.status == "closed"
+    tranche_orders = [o for o in _rows(engine, orders) if o.tranche is not None]
+    assert [(o.tranche, o.client_order_id[:2], o.state) for o in tranche_orders] == [
+        (2, "td", "filled"),
+        (3, "td", "filled"),
+    ]

@@ -312,6 +312,7 @@ async def subscribe(body: SubscriptionCreate, runtime: RuntimeDep, user: Current
         "sizing_params": body.sizing_params.domain().to_json() if body.sizing_params else None,
         "risk_limits": body.risk_limits.as_json() if body.risk_limits else None,
         "exit_rules": body.exit_rules.domain().as_json() if body.exit_rules else None,
+        "dca": body.dca.domain().as_json() if body.dca else None,
         "created_at": now,
         "updated_at": now,
     }
@@ -359,6 +360,12 @@ async def update_subscription(
         values["risk_limits"] = body.risk_limits.as_json()
     if body.exit_rules is not None:
         values["exit_rules"] = body.exit_rules.domain().as_json()
+    if body.dca is not None and body.no_dca:
+        raise HTTPException(422, "give either dca or no_dca, not both")
+    if body.dca is not None:
+        values["dca"] = body.dca.domain().as_json()
+    if body.no_dca:
+        values["dca"] = None
     if body.trading_state is not None:
         values["trading_state"] = body.trading_state.value
         values["state_reason"] = f"set to {body.trading_state.value} by {user.username}"

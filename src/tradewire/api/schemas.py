@@ -15,6 +15,7 @@ from tradewire.domain.money import fmt
 from tradewire.domain.risk import TradingState
 from tradewire.domain.sizing import Sizing, SizingMode, SizingParams
 from tradewire.domain.track_record import PairStatus
+from tradewire.domain.tranches import DcaMode, DcaPlan
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
 SYMBOL = re.compile(r"^[A-Z0-9]{1,16}/[A-Z0-9]{1,16}(:[A-Z0-9]{1,16})?$")
@@ -238,6 +239,28 @@ class ExitRulesIn(Strict):
         return ExitRules(**self.model_dump())
 
 
+class DcaIn(Strict):
+    """Build each new position from several entries (tranches), `step_pct` apart from the first fill."""
+
+    mode: DcaMode = Field(
+        default=DcaMode.EQUAL,
+        description="equal; pyramid_down (more as it falls); pyramid_up (less as it rises); adaptive",
+    )
+    tranches: int = Field(default=3, ge=2, le=10)
+    step_pct: Decimal = Field(default=Decimal(2), gt=0, lt=50)
+
+    def domain(self) -> DcaPlan:
+        try:
+            return DcaPlan(self.mode, self.tranches, self.step_pct)
+        except ValueError as exc:
+            raise ValueError(str(exc)) from exc
+
+    @model_validator(mode="after")
+    def _valid(self) -> DcaIn:
+        self.domain()
+        return self
+
+
 class SubscriptionCreate(Strict):
     strategy_id: int
     account_id: int
@@ -247,6 +270,7 @@ class SubscriptionCreate(Strict):
     sizing_params: SizingParamsIn | None = None
     risk_limits: RiskLimitsIn | None = None
     exit_rules: ExitRulesIn | None = None
+    dca: DcaIn | None = None
 
     @field_validator("pairs")
     @classmethod
@@ -268,6 +292,8 @@ class SubscriptionUpdate(Strict):
     sizing_params: SizingParamsIn | None = None
     risk_limits: RiskLimitsIn | None = None
     exit_rules: ExitRulesIn | None = None
+    dca: DcaIn | None = None
+    no_dca: bool | None = Field(default=None, description="true: one entry per position again")
     trading_state: TradingState | None = Field(
         default=None, description="ACTIVE resumes (and restarts the drawdown from here); REDUCING: exits only"
     )
@@ -302,6 +328,7 @@ class SubscriptionOut(BaseModel):
     sizing_params: dict[str, Any] | None = None
     risk_limits: dict[str, Any] | None = None
     exit_rules: dict[str, Any] | None = None
+    dca: dict[str, Any] | None = None
     trading_state: TradingState = TradingState.ACTIVE
     state_reason: str | None = None
     pnl_total: Money = Decimal(0)
@@ -396,6 +423,8 @@ class PositionOut(BaseModel):
     trailing_activation_pct: Money | None = None
     best_price: Money | None = Field(default=None, description="best price since entry (trailing stop)")
     deadline_at: datetime | None = Field(default=None, description="time limit")
+    phase: str = Field(default="OPEN", description="BUILDING (DCA tranches to buy), OPEN, REDUCING, CLOSED")
+    tranches: dict[str, Any] | None = Field(default=None, description="DCA: plan, first fill, pending")
 
 
 class PositionClose(BaseModel):

@@ -9,10 +9,11 @@ from enum import StrEnum
 from typing import Any
 
 from tradewire.domain.markets import Market, OrderRejected
-from tradewire.domain.money import ZERO
+from tradewire.domain.money import ZERO, fmt
 from tradewire.domain.orders import OrderSide, OrderType
 from tradewire.domain.signals import MarketPosition, SignalAction
 from tradewire.domain.sizing import Sizing, SizingError, SizingMode, TradeStats
+from tradewire.domain.tranches import DcaPlan
 
 
 class IntentStatus(StrEnum):
@@ -56,6 +57,7 @@ class OrderPlan:
     reference_price: Decimal
     limit_price: Decimal | None = None
     sizing_note: str | None = None
+    later: tuple[Decimal, ...] = ()  # DCA: the tranches after this first one, bought by the monitor
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,22 @@ def plan_spot_order(
     sold, before = signal.exit_ratio
     amount = position_amount if sold >= before else position_amount * sold / before
     return _checked(OrderSide.SELL, amount, price, market)
+
+
+def split_into_tranches(plan: OrderPlan, dca: DcaPlan, market: Market) -> OrderPlan | Skip:
+    """A new position's entry split by its DCA plan: this order buys the first tranche; the later ones
+    must each be big enough for the market at today's price, or the entry is refused as a whole."""
+    first, later = dca.split(plan.amount)
+    amounts = (first, *later)
+    for number, amount in enumerate(amounts, start=1):
+        try:
+            market.prepare(amount, plan.reference_price)
+        except OrderRejected as exc:
+            return Skip(f"DCA in {dca.tranches} tranches: tranche {number} would be refused: {exc}")
+    rounded, _ = market.prepare(first, plan.reference_price)
+    note = f"DCA {dca.mode.value}: tranche 1/{dca.tranches} of {fmt(plan.amount)} in all"
+    sizing = f"{plan.sizing_note}; {note}" if plan.sizing_note else note
+    return replace(plan, amount=rounded, later=later, sizing_note=sizing)
 
 
 def _checked(side: OrderSide, amount: Decimal, price: Decimal, market: Market) -> OrderPlan | Skip:

@@ -1,13 +1,15 @@
-"""What an entry asks of the position it opens: the subscription's exit rules and the signal's levels."""
+"""What an entry asks of the position it opens: the subscription's exit rules, the signal's levels,
+and the DCA tranches still to buy."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from tradewire.domain.exits import ExitLevels, ExitRules
 from tradewire.domain.money import fmt
+from tradewire.domain.tranches import DcaPlan
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,10 +19,17 @@ class ExitPlan:
     rules: ExitRules
     stop_loss: Decimal | None = None
     take_profit: Decimal | None = None
+    dca: DcaPlan | None = None
+    later: tuple[Decimal, ...] = field(default=())  # DCA: amounts of tranches 2 ... n
 
     @property
     def is_empty(self) -> bool:
-        return self.stop_loss is None and self.take_profit is None and not self.rules.as_json()
+        return (
+            self.stop_loss is None
+            and self.take_profit is None
+            and not self.rules.as_json()
+            and not self.later
+        )
 
     def levels(self, entry: Decimal, opened_at_s: float, best: Decimal | None = None) -> ExitLevels:
         """The position's levels at its current average entry (a DCA add moves percentage levels)."""
@@ -57,6 +66,9 @@ class ExitPlan:
             data["stop_loss"] = fmt(self.stop_loss)
         if self.take_profit is not None:
             data["take_profit"] = fmt(self.take_profit)
+        if self.dca is not None and self.later:
+            data["dca"] = self.dca.as_json()
+            data["later"] = [fmt(a) for a in self.later]
         return data
 
     @classmethod
@@ -67,4 +79,6 @@ class ExitPlan:
             ExitRules.from_json(data.get("rules")),
             Decimal(data["stop_loss"]) if data.get("stop_loss") else None,
             Decimal(data["take_profit"]) if data.get("take_profit") else None,
+            DcaPlan.from_json(data.get("dca")),
+            tuple(Decimal(a) for a in data.get("later") or ()),
         )

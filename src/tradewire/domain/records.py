@@ -15,6 +15,7 @@ from tradewire.domain.positions import CloseReason
 from tradewire.domain.risk import RiskLimits, TradingState
 from tradewire.domain.signals import MarketPosition, SignalAction
 from tradewire.domain.track_record import PairRecord
+from tradewire.domain.tranches import DcaPlan, PositionPhase, Tranche
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +72,10 @@ class WorkItem:
     strategy_drawdown_pct: Decimal | None = None
     stop_loss: Decimal | None = None  # the signal's own levels
     take_profit: Decimal | None = None
+    dca: DcaPlan | None = None
 
-    def exit_plan(self) -> ExitPlan | None:
-        plan = ExitPlan(self.exit_rules, self.stop_loss, self.take_profit)
+    def exit_plan(self, later: tuple[Decimal, ...] = ()) -> ExitPlan | None:
+        plan = ExitPlan(self.exit_rules, self.stop_loss, self.take_profit, self.dca if later else None, later)
         return None if plan.is_empty else plan
 
 
@@ -115,8 +117,8 @@ class NewOrder:
 
 
 @dataclass(frozen=True, slots=True)
-class NewExit:
-    """An order the platform places itself to close (part of) a position, with the reason."""
+class AutoOrder:
+    """An order the platform places itself on a position: an exit with its reason, or a DCA tranche."""
 
     position_id: int
     account_id: int
@@ -126,8 +128,13 @@ class NewExit:
     exchange: str
     symbol: str
     amount: Decimal
-    reason: CloseReason
+    reason: CloseReason | None  # None: a DCA tranche (a buy)
     note: str
+    tranche: int | None = None
+
+    @property
+    def side(self) -> OrderSide:
+        return OrderSide.BUY if self.tranche is not None else OrderSide.SELL
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,12 +160,20 @@ class WatchedPosition:
     state: TradingState
     risk: RiskLimits
     updated_at: datetime
+    phase: PositionPhase = PositionPhase.OPEN
+    dca: DcaPlan | None = None
+    first_fill: Decimal | None = None
+    pending: tuple[Tranche, ...] = ()
 
     @property
     def automated(self) -> bool:
         return any(
             v is not None for v in (self.stop_loss, self.take_profit, self.trailing_pct, self.deadline_at)
         )
+
+    @property
+    def next_tranche(self) -> Tranche | None:
+        return self.pending[0] if self.pending and self.phase is PositionPhase.BUILDING else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +201,7 @@ class OrderRecord:
     exit_plan: ExitPlan | None = None
     position_id: int | None = None
     close_reason: CloseReason | None = None
+    tranche: int | None = None
 
     def request(self) -> OrderRequest:
         """The request that (re)sends this order, always under its own client order id."""

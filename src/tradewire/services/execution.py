@@ -9,7 +9,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from tradewire import failpoints
-from tradewire.domain.execution import OrderPlan, Skip, SpotSignal, plan_spot_order
+from tradewire.domain.execution import OrderPlan, Skip, SpotSignal, plan_spot_order, split_into_tranches
 from tradewire.domain.exit_plan import ExitPlan
 from tradewire.domain.money import ZERO
 from tradewire.domain.orders import ExchangeOrder, OrderSide, client_order_id_for
@@ -132,7 +132,7 @@ class Executor:
                         amount=decision.amount,
                         price=decision.limit_price,
                         sizing_note=decision.sizing_note,
-                        exit_plan=item.exit_plan() if decision.side is OrderSide.BUY else None,
+                        exit_plan=item.exit_plan(decision.later) if decision.side is OrderSide.BUY else None,
                     )
                 )
         return rejections, new_orders
@@ -198,6 +198,11 @@ class Executor:
                 )
                 return Rejection(item, assessment.reason, details=details, pause_reason=why)
             return Skip(assessment.reason, details=details)
+        if item.dca is not None and position_amount <= 0:
+            split = split_into_tranches(planned, item.dca, market)
+            if isinstance(split, Skip):
+                return split
+            planned = split
         notes = [planned.sizing_note] if planned.sizing_note else []
         notes.append(risk_summary(item.risk, context))
         notes.extend(f"warning: {w}" for w in assessment.warnings)

@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from tradewire.domain.exits import ExitBook, ExitLevels
+from tradewire.domain.markets import OrderRejected
 from tradewire.domain.money import ZERO, fmt
 from tradewire.domain.positions import CloseReason
-from tradewire.domain.records import NewExit, OrderRecord, WatchedPosition
+from tradewire.domain.records import AutoOrder, OrderRecord, WatchedPosition
 from tradewire.domain.risk import HUNDRED, TradingState
 from tradewire.ports import Clock, ExchangeDirectory, ExchangeError, ExchangeUnavailable, Store
 from tradewire.services.execution import account_equity
@@ -59,6 +60,8 @@ class ExitMonitor:
         self._interval = interval_s
         self._full_reload = timedelta(seconds=full_reload_s)
         self._book = ExitBook()
+        self._adds = ExitBook()  # DCA: each building position's next tranche, as a price level
+        self._adds_tranche: dict[int, int] = {}  # position id -> the tranche number in _adds
         self._positions: dict[int, WatchedPosition] = {}
         self._watermark: datetime | None = None
         self._loaded_at: datetime | None = None
@@ -97,6 +100,8 @@ class ExitMonitor:
             seen = "" if math.isnan(trigger.price) else f", price {_num(trigger.price)}"
             exits.append(_exit(position, trigger.reason, f"{_describe(trigger.reason)}{level}{seen}"))
         exits += await self._daily_loss_exits(now)
+        exiting = {e.position_id for e in exits}
+        exits += [t for t in await self._tranche_orders(prices, now) if t.position_id not in exiting]
         sent = await self._place(exits, now)
         if self._best_saved_at is None or now - self._best_saved_at >= BEST_PRICE_EVERY:
             await self._save_best_prices()
@@ -123,10 +128,13 @@ class ExitMonitor:
             rows = await asyncio.to_thread(self._store.watched_positions, None)
             exiting = await asyncio.to_thread(self._store.positions_exiting)
             self._book = ExitBook()
+            self._adds = ExitBook()
+            self._adds_tranche = {}
             self._positions = {}
             for row in rows:
                 self._watch(row)
             self._book.mark_exiting(p for p in exiting if p in self._book)
+            self._adds.mark_exiting(p for p in exiting if p in self._adds)
             self._loaded_at = now
         else:
             assert self._watermark is not None
@@ -139,13 +147,16 @@ class ExitMonitor:
         known = self._positions.get(row.position_id)
         if known is not None and row.updated_at <= known.updated_at and row.position_id in self._book:
             return  # a view of the position already seen (the sync windows overlap)
-        if not row.is_open or row.amount <= 0 or not (row.automated or row.risk.close_on_daily_loss):
+        wanted = row.automated or row.risk.close_on_daily_loss or row.next_tranche is not None
+        if not row.is_open or row.amount <= 0 or not wanted:
             self._positions.pop(row.position_id, None)
             self._book.remove(row.position_id)
+            self._forget_tranche(row.position_id)
             self._retry_at.pop(row.position_id, None)
             return
         self._positions[row.position_id] = row
-        if not row.automated:  # watched only for the daily loss limit
+        self._watch_tranche(row)
+        if not row.automated:  # watched only for the daily loss limit or its tranches
             self._book.remove(row.position_id)
             return
         best = row.best_price or row.avg_entry
@@ -168,6 +179,76 @@ class ExitMonitor:
             ),
         )
 
+    def _watch_tranche(self, row: WatchedPosition) -> None:
+        tranche = row.next_tranche
+        if tranche is None or row.dca is None or row.state is not TradingState.ACTIVE:
+            self._forget_tranche(row.position_id)
+            return
+        if self._adds_tranche.get(row.position_id) == tranche.number:
+            return  # already waiting for this one (perhaps with its order in flight)
+        self._forget_tranche(row.position_id)  # a new tranche starts unmarked
+        entry = row.first_fill or row.avg_entry
+        rising = row.dca.rising
+        self._adds.upsert(
+            row.position_id,
+            _key(row.exchange, row.symbol),
+            ExitLevels(
+                side="long",
+                stop_loss=None if rising else tranche.trigger,
+                take_profit=tranche.trigger if rising else None,
+                trailing_pct=None,
+                trailing_activation_pct=None,
+                best_price=entry,
+                entry_price=entry,
+                deadline_s=None,
+            ),
+        )
+        self._adds_tranche[row.position_id] = tranche.number
+
+    def _forget_tranche(self, position_id: int) -> None:
+        self._adds.remove(position_id)
+        self._adds_tranche.pop(position_id, None)
+
+    async def _tranche_orders(self, prices: dict[str, float], now: datetime) -> list[AutoOrder]:
+        """The DCA tranches whose trigger price was reached, sized and rounded for their market."""
+        orders = []
+        for trigger in self._adds.evaluate(prices, now.timestamp()):
+            position = self._positions.get(trigger.position_id)
+            tranche = position.next_tranche if position else None
+            if position is None or tranche is None or position.dca is None:
+                continue
+            price = Decimal(repr(trigger.price))
+            amount = position.dca.amount_at(tranche, position.first_fill or position.avg_entry, price)
+            try:
+                exchange = self._exchanges.for_account(position.account_id, position.exchange, position.mode)
+                market = (await exchange.markets()).get(position.symbol)
+                if market is None:
+                    raise OrderRejected(f"{position.symbol} is not listed on {position.exchange}")
+                amount, _ = market.prepare(amount, price)
+            except (OrderRejected, ExchangeUnavailable, ExchangeError) as exc:
+                log.warning(
+                    "position %s: DCA tranche %s not bought: %s", position.position_id, tranche.number, exc
+                )
+                continue
+            total = position.dca.tranches
+            note = f"DCA tranche {tranche.number}/{total} at {fmt(tranche.trigger)}, price {fmt(price)}"
+            orders.append(
+                AutoOrder(
+                    position_id=position.position_id,
+                    account_id=position.account_id,
+                    subscription_id=position.subscription_id,
+                    user_id=position.user_id,
+                    mode=position.mode,
+                    exchange=position.exchange,
+                    symbol=position.symbol,
+                    amount=amount,
+                    reason=None,
+                    note=note,
+                    tranche=tranche.number,
+                )
+            )
+        return orders
+
     def _retry_refused(self, now: datetime) -> None:
         """Positions whose exit went nowhere (refused, or still unsettled) may trigger again; the store
         never lets two exits of one position be in flight at once."""
@@ -175,6 +256,7 @@ class ExitMonitor:
         for pid in due:
             del self._retry_at[pid]
         self._book.unmark_exiting(p for p in due if p in self._book)
+        self._adds.unmark_exiting(p for p in due if p in self._adds)
 
     async def _prices(self) -> dict[str, float]:
         """One price per (exchange, symbol) in the book, from any account on that exchange."""
@@ -193,7 +275,7 @@ class ExitMonitor:
                 prices[key] = float(price)
         return prices
 
-    async def _daily_loss_exits(self, now: datetime) -> list[NewExit]:
+    async def _daily_loss_exits(self, now: datetime) -> list[AutoOrder]:
         """Close the open positions of subscriptions that ask for it once their account's daily loss
         limit is breached (equity is only valued for accounts that lost money today)."""
         closing = [p for p in self._positions.values() if p.risk.close_on_daily_loss]
@@ -224,21 +306,17 @@ class ExitMonitor:
             pass
         return min(bounds) if bounds else None
 
-    async def _place(self, exits: list[NewExit], now: datetime) -> int:
+    async def _place(self, exits: list[AutoOrder], now: datetime) -> int:
         if not exits:
             return 0
-        self._book.mark_exiting(e.position_id for e in exits if e.position_id in self._book)
-        records = await asyncio.to_thread(self._store.save_exits, exits, now)
+        self._book.mark_exiting(e.position_id for e in exits if e.reason and e.position_id in self._book)
+        records = await asyncio.to_thread(self._store.save_auto_orders, exits, now)
         for e in exits:
             self._retry_at[e.position_id] = now + RETRY_AFTER
-            self.stats.reasons[e.reason.value] = self.stats.reasons.get(e.reason.value, 0) + 1
+            what = e.reason.value if e.reason else "DCA"
+            self.stats.reasons[what] = self.stats.reasons.get(what, 0) + 1
             log.info(
-                "position %s (%s, account %s): %s %s",
-                e.position_id,
-                e.symbol,
-                e.account_id,
-                e.reason.value,
-                e.note,
+                "position %s (%s, account %s): %s %s", e.position_id, e.symbol, e.account_id, what, e.note
             )
         if records:
             result = self._send(records)
@@ -265,8 +343,8 @@ def _key(exchange: str, symbol: str) -> str:
     return f"{exchange}|{symbol}"
 
 
-def _exit(position: WatchedPosition, reason: CloseReason, note: str) -> NewExit:
-    return NewExit(
+def _exit(position: WatchedPosition, reason: CloseReason, note: str) -> AutoOrder:
+    return AutoOrder(
         position_id=position.position_id,
         account_id=position.account_id,
         subscription_id=position.subscription_id,

@@ -367,6 +367,7 @@ def _subscription(r: Any) -> dict[str, Any]:
         "sizing_params": r["sizing_params"],
         "risk_limits": r["risk_limits"],
         "exit_rules": r["exit_rules"],
+        "dca": r["dca"],
         "trading_state": r["trading_state"],
         "state_reason": r["state_reason"],
         "pnl_total": r["pnl_total"],

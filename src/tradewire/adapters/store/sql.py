@@ -48,7 +48,7 @@ from tradewire.domain.orders import (
 )
 from tradewire.domain.positions import CloseReason, Position, PositionStatus, position_change
 from tradewire.domain.records import (
-    NewExit,
+    AutoOrder,
     NewOrder,
     NewSignal,
     OrderOutcome,
@@ -63,6 +63,7 @@ from tradewire.domain.risk import RiskLimits, TradingState
 from tradewire.domain.signals import MarketPosition, SignalAction, SignalIntent
 from tradewire.domain.sizing import Sizing, SizingMode, SizingParams, TradeStats
 from tradewire.domain.track_record import PairRecord, PairStatus, StrategyCurve
+from tradewire.domain.tranches import DcaPlan, PositionPhase, Tranche, phase_after
 
 log = logging.getLogger("tradewire.store")
 
@@ -211,6 +212,7 @@ class SqlStore:
                 subscriptions.c.strategy_id,
                 subscriptions.c.risk_limits,
                 subscriptions.c.exit_rules,
+                subscriptions.c.dca,
                 subscriptions.c.trading_state,
                 subscriptions.c.pnl_total,
                 subscriptions.c.pnl_peak,
@@ -511,9 +513,10 @@ class SqlStore:
             )
             return {r for (r,) in rows}
 
-    def save_exits(self, exits: Sequence[NewExit], now: datetime) -> list[OrderRecord]:
-        """Store the platform's own exit orders (state NEW) before they are sent: one per position
-        at a time, each under a client order id derived from the position and its attempt number."""
+    def save_auto_orders(self, exits: Sequence[AutoOrder], now: datetime) -> list[OrderRecord]:
+        """Store the platform's own orders (exits and DCA tranches, state NEW) before they are sent:
+        one per position at a time, each under a client order id derived from the position, the
+        tranche and the attempt number, so neither a retry nor a restart can place it twice."""
         if not exits:
             return []
         with write_transaction(self.engine) as conn:
@@ -539,12 +542,12 @@ class SqlStore:
                         "subscription_id": e.subscription_id,
                         "user_id": e.user_id,
                         "mode": e.mode,
-                        "client_order_id": exit_client_order_id(
-                            e.position_id, attempts.get(e.position_id, 0)
+                        "client_order_id": auto_client_order_id(
+                            e.position_id, attempts.get(e.position_id, 0), e.tranche
                         ),
                         "exchange_order_id": None,
                         "symbol": e.symbol,
-                        "side": OrderSide.SELL.value,
+                        "side": e.side.value,
                         "type": OrderType.MARKET.value,
                         "amount": e.amount,
                         "price": None,
@@ -561,7 +564,8 @@ class SqlStore:
                         "sizing_note": e.note,
                         "exit_plan": None,
                         "position_id": e.position_id,
-                        "close_reason": e.reason.value,
+                        "close_reason": e.reason.value if e.reason else None,
+                        "tranche": e.tranche,
                     }
                 )
             bulk.insert(conn, orders, rows_out, ignore_conflicts_on=["client_order_id"])
@@ -861,6 +865,7 @@ class _Recorder:
             )
             if order.side is OrderSide.SELL:
                 changed = changed.settle_dust(min_sellable)
+                levels[key] = _automation_after_sell(changed, levels.get(key))
             else:
                 levels[key] = self._levels_after_buy(order, changed, trade.price, levels.get(key))
             touched[key] = (position_id, changed, order)
@@ -894,13 +899,29 @@ class _Recorder:
     def _levels_after_buy(
         self, order: OrderRecord, position: Position, price: Decimal, before: dict[str, Any] | None
     ) -> dict[str, Any]:
-        """Exit levels of a position after a buy: from the entry's plan at the new average entry
-        (a DCA add moves percentage levels), keeping the best price and the original time limit."""
-        opened_at = (before or {}).get("opened_at") or self.now
-        best = max((before or {}).get("best_price") or price, price)
-        if order.exit_plan is None:  # an entry without automation leaves the levels as they were
-            return dict(before) if before else {**dict.fromkeys(_LEVEL_COLUMNS), "opened_at": opened_at}
-        lv = order.exit_plan.levels(position.avg_entry, opened_at.timestamp(), best)
+        """Automation of a position after a buy: exit levels from the entry's plan at the new average
+        entry (a DCA tranche moves percentage levels), the best price and original time limit kept;
+        DCA tranches scheduled from the first fill, and ticked off as they fill."""
+        before = before or {}
+        opened_at = before.get("opened_at") or self.now
+        dca = before.get("tranches")
+        plan = order.exit_plan or (ExitPlan.from_json(dca["plan"]) if dca else None)
+        if plan is None:  # an entry without automation leaves everything as it was
+            return {
+                **dict.fromkeys(_LEVEL_COLUMNS),
+                **before,
+                "phase": before.get("phase") or "OPEN",
+                "opened_at": opened_at,
+            }
+        best = max(before.get("best_price") or price, price)
+        lv = plan.levels(position.avg_entry, opened_at.timestamp(), best)
+        if dca is None and plan.dca is not None and plan.later:
+            pending = plan.dca.schedule(plan.later, price)
+            dca = {"plan": plan.as_json(), "first": fmt(price), "pending": [t.as_json() for t in pending]}
+        elif dca is not None and order.tranche is not None:
+            dca = {**dca, "pending": [t for t in dca["pending"] if int(t["number"]) != order.tranche]}
+        phase_before = PositionPhase(before["phase"]) if before.get("phase") else None
+        phase = phase_after(True, False, len(dca["pending"]) if dca else 0, phase_before)
         return {
             "stop_loss": lv.stop_loss,
             "take_profit": lv.take_profit,
@@ -910,6 +931,8 @@ class _Recorder:
             "deadline_at": datetime.fromtimestamp(lv.deadline_s, tz=UTC)
             if lv.deadline_s is not None
             else None,
+            "phase": phase.value,
+            "tranches": dca,
             "opened_at": opened_at,
         }
 
@@ -954,6 +977,15 @@ class _Recorder:
         bulk.update_by(self.conn, subscriptions, "id", totals)
 
 
+def _automation_after_sell(position: Position, before: dict[str, Any] | None) -> dict[str, Any]:
+    """A sale ends the building of a position: the tranches still to buy are dropped."""
+    after = {**dict.fromkeys(_LEVEL_COLUMNS), **(before or {})}
+    after["phase"] = phase_after(position.status is PositionStatus.OPEN, True, 0, None).value
+    if after.get("tranches"):
+        after["tranches"] = {**after["tranches"], "pending": []}
+    return after
+
+
 _LEVEL_COLUMNS = (
     "stop_loss",
     "take_profit",
@@ -961,6 +993,8 @@ _LEVEL_COLUMNS = (
     "trailing_activation_pct",
     "best_price",
     "deadline_at",
+    "phase",
+    "tranches",
 )
 
 
@@ -1045,6 +1079,7 @@ def _work_item(r: Any) -> WorkItem:
         strategy_drawdown_pct=StrategyCurve(r["track_index"], r["track_peak"]).drawdown_pct,
         stop_loss=_decimal(details.get("stop_loss")),
         take_profit=_decimal(details.get("take_profit")),
+        dca=DcaPlan.from_json(r["dca"]),
     )
 
 
@@ -1134,6 +1169,7 @@ def _order_record(r: Any) -> OrderRecord:
         exit_plan=ExitPlan.from_json(r["exit_plan"]),
         position_id=r["position_id"],
         close_reason=CloseReason(r["close_reason"]) if r["close_reason"] else None,
+        tranche=r["tranche"],
     )
 
 
@@ -1242,9 +1278,12 @@ def _partial_exit(details: dict[str, Any], action: SignalAction) -> bool:
     return sold < before
 
 
-def exit_client_order_id(position_id: int, attempt: int) -> str:
-    """'tx' + the position id + 'a' + the attempt: letters and digits only, unique per exit attempt."""
-    return f"tx{position_id:010d}a{attempt}"
+def auto_client_order_id(position_id: int, attempt: int, tranche: int | None = None) -> str:
+    """'tx' (an exit) or 'td' + tranche (a DCA buy), the position id and the attempt number: letters
+    and digits only, unique per attempt."""
+    if tranche is None:
+        return f"tx{position_id:010d}a{attempt}"
+    return f"td{position_id:010d}t{tranche}a{attempt}"
 
 
 def _watched(r: Any) -> WatchedPosition:
@@ -1268,6 +1307,10 @@ def _watched(r: Any) -> WatchedPosition:
         state=TradingState(r["trading_state"] or TradingState.ACTIVE.value),
         risk=RiskLimits.from_json(r["risk_limits"]),
         updated_at=r["updated_at"],
+        phase=PositionPhase(r["phase"]),
+        dca=DcaPlan.from_json((r["tranches"] or {}).get("plan", {}).get("dca")),
+        first_fill=Decimal(r["tranches"]["first"]) if r["tranches"] else None,
+        pending=tuple(Tranche.from_json(t) for t in (r["tranches"] or {}).get("pending", [])),
     )
 
 

@@ -117,6 +117,7 @@ subscriptions = Table(
     Column("state_reason", Text),  # why the state last changed (e.g. the drawdown that paused it)
     Column("pnl_total", Money(), nullable=False, server_default="0"),  # net realised, all time
     Column("pnl_peak", Money(), nullable=False, server_default="0"),  # highest pnl_total: drawdown base
+    Column("dca", JSON),  # DcaPlan: entries split into tranches; null = one entry
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     UniqueConstraint("strategy_id", "account_id", name="uq_subscriptions_strategy_account"),
@@ -202,6 +203,7 @@ orders = Table(
     Column("position_id", Id, ForeignKey("positions.id", ondelete="SET NULL")),
     Column("close_reason", String(16)),
     Column("exit_plan", JSON),  # an entry's ExitPlan: the rules and levels its position will keep
+    Column("tranche", Integer),  # a DCA tranche bought by the platform: its number (2 ... n)
     Index(
         "ix_orders_due",
         "next_check_at",
@@ -253,6 +255,8 @@ positions = Table(
     Column("trailing_activation_pct", Money()),
     Column("best_price", Money()),
     Column("deadline_at", UTCDateTime()),
+    Column("phase", String(12), nullable=False, server_default="OPEN"),  # PositionPhase
+    Column("tranches", JSON),  # DCA: the plan, the first fill and the tranches still to buy
     # One open position per subscription and symbol.
     Index(
         "uq_positions_open",
