@@ -109,9 +109,17 @@ class Executor:
                 [(w.subscription_id, w.symbol) for w in entries if w.risk.cooldown_s > 0],
                 [(w.strategy_id, w.symbol) for w in entries],
             )
+        exits = [(w.subscription_id, w.symbol) for w in work if w.action is not SignalAction.BUY]
+        in_flight = await asyncio.to_thread(self._store.exits_in_flight, exits) if exits else set()
         rejections: list[Rejection] = []
         new_orders: list[NewOrder] = []
         for item in work:
+            if (item.subscription_id, item.symbol) in in_flight:
+                reason = (
+                    "an automated exit of this position (stop loss, take profit, ...) is already in flight"
+                )
+                rejections.append(Rejection(item, reason))
+                continue
             decision = await self._plan(
                 item,
                 positions.get((item.subscription_id, item.symbol), ZERO),

@@ -327,6 +327,24 @@ class SqlStore:
                 result.update({(r.subscription_id, r.symbol): r.amount for r in rows})
         return result
 
+    def exits_in_flight(self, keys: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
+        """(subscription, symbol) pairs whose position has an automated exit order still unsettled."""
+        wanted = sorted(set(keys))
+        unsettled = [st.value for st in OrderState if not st.is_terminal]
+        found: set[tuple[int, str]] = set()
+        with self.engine.connect() as conn:
+            for chunk in _chunks(wanted, 450):
+                rows = conn.execute(
+                    select(orders.c.subscription_id, orders.c.symbol).where(
+                        orders.c.position_id.is_not(None),
+                        orders.c.side == OrderSide.SELL.value,
+                        orders.c.state.in_(unsettled),
+                        tuple_(orders.c.subscription_id, orders.c.symbol).in_(chunk),
+                    )
+                )
+                found.update((r.subscription_id, r.symbol) for r in rows)
+        return found
+
     def save_decisions(
         self, rejections: Sequence[Rejection], new_orders: Sequence[NewOrder], now: datetime
     ) -> list[OrderRecord]:
