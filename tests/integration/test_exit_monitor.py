@@ -12,7 +12,9 @@ from typing import Any
 from sqlalchemy import Engine, Table, select
 
 from tests.support import make_runtime, pin_prices, seed_marketplace
-from tradewire.adapters.store.tables import execution_log, orders, positions
+from tradewire.adapters.store.tables import execution_intents, execution_log, orders, positions
+from tradewire.domain.positions import CloseReason
+from tradewire.domain.records import AutoOrder
 from tradewire.runtime import Runtime
 
 
@@ -217,3 +219,37 @@ async def test_a_dca_position_is_built_in_tranches_then_reduced_and_closed(
         (2, "td", "filled"),
         (3, "td", "filled"),
     ]
+
+
+async def test_a_signal_exit_waits_while_an_automated_exit_is_in_flight(
+    engine: Engine, tmp_path: Path
+) -> None:
+    runtime, slug, subs = await _started(engine, tmp_path, [{"exit_rules": {"stop_loss_pct": "2"}}])
+    try:
+        await _buy(runtime, slug)
+        [position] = _rows(engine, positions)
+        # A stop-loss exit stored but not yet settled (as while the exchange is slow to answer).
+        [stored] = runtime.store.save_auto_orders(
+            [
+                AutoOrder(
+                    position_id=position.id,
+                    account_id=position.account_id,
+                    subscription_id=subs[0],
+                    user_id=position.user_id,
+                    mode="paper",
+                    exchange="paper",
+                    symbol="BTC/USDT",
+                    amount=position.amount,
+                    reason=CloseReason.SL,
+                    note="stop loss",
+                )
+            ],
+            runtime.clock.now(),
+        )
+        await runtime.ingest.receive_tradingview(slug, _body(ticker="BTCUSDT", action="exit"), None, None)
+        await runtime.bus.drain()
+    finally:
+        await runtime.stop()
+    intents = _rows(engine, execution_intents)
+    assert intents[-1].status == "rejected" and "automated exit" in intents[-1].reason
+    assert [o.client_order_id for o in _rows(engine, orders) if o.side == "sell"] == [stored.client_order_id]
