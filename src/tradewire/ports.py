@@ -8,6 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
+from tradewire.domain.candles import Candles
 from tradewire.domain.markets import Market
 from tradewire.domain.orders import ExchangeOrder, OrderRequest, OrderState
 from tradewire.domain.records import (
@@ -113,6 +114,14 @@ class MarketData(Protocol):
         ...
 
 
+class CandleSource(Protocol):
+    """Closed candles of one market (the paper market's replay, or an exchange's public API)."""
+
+    async def closed_candles(self, symbol: str, timeframe: str, limit: int) -> Candles | None:
+        """The latest `limit` closed candles, oldest first; None when there are none to be had."""
+        ...
+
+
 class Clock(Protocol):
     """Wall clock in live trading, a simulated one in backtests."""
 
@@ -136,6 +145,8 @@ class Store(Protocol):
         now: datetime,
         market_price: Decimal | None = None,
     ) -> None: ...
+    def strategy_definitions(self) -> list[tuple[int, dict[str, Any]]]: ...
+    def last_signal_at(self, strategy_id: int, symbol: str) -> datetime | None: ...
     def unrouted_signal_ids(self, received_before: datetime | None = None) -> list[int]: ...
     def pending_work(
         self, signal_id: int | None = None, created_before: datetime | None = None, limit: int = 5000

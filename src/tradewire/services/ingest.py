@@ -7,6 +7,8 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from tradewire import failpoints
@@ -14,7 +16,7 @@ from tradewire.adapters.passwords import VerifiedSecrets
 from tradewire.adapters.tradingview import AlertError, parse_alert
 from tradewire.domain.money import fmt
 from tradewire.domain.records import NewSignal
-from tradewire.domain.signals import SignalIntent
+from tradewire.domain.signals import SignalAction, SignalIntent
 from tradewire.domain.symbols import SymbolCatalog, UnknownSymbol
 from tradewire.ports import Bus, Clock, Store
 
@@ -106,6 +108,37 @@ class SignalIngest:
         else:
             log.info("signal %s delivered again (strategy %s): ignored", signal_id, slug)
         return Ingested(signal_id, not created, symbol, intent.action.value)
+
+    async def receive_strategy_signal(
+        self,
+        strategy_id: int,
+        action: SignalAction,
+        symbol: str,
+        price: Decimal,
+        signal_time: datetime,
+        details: dict[str, Any],
+        dedup_material: str,
+    ) -> Ingested:
+        """Store a signal of one of the platform's own strategies (an indicator strategy or a bot) and
+        route it like a webhook's: once per `dedup_material` (the strategy, pair, timeframe and candle),
+        so a restart that evaluates the same candle again changes nothing."""
+        signal = NewSignal(
+            strategy_id=strategy_id,
+            dedup_key=_sha(dedup_material),
+            action=action,
+            ticker=symbol,
+            symbol=symbol,
+            contracts=None,
+            price=price,
+            signal_time=signal_time,
+            details=details,
+            received_at=self._clock.now(),
+        )
+        signal_id, created = await asyncio.to_thread(self._store.insert_signal, signal)
+        if created:
+            await self._bus.publish(SIGNAL_RECEIVED, {"signal_id": signal_id})
+            log.info("signal %s from strategy %s: %s %s", signal_id, strategy_id, action.value, symbol)
+        return Ingested(signal_id, not created, symbol, action.value)
 
     def _store_once(self, signal: NewSignal, keys: list[str]) -> tuple[int, bool]:
         if len(keys) > 1 and (earlier := self._store.find_signal(signal.strategy_id, keys[1:])):

@@ -19,6 +19,7 @@ from tradewire.adapters.paper.catalog import SIMULATED_START_PRICES
 from tradewire.domain.candles import Candles, timeframe_ms
 from tradewire.domain.markets import Market
 from tradewire.domain.money import to_decimal
+from tradewire.domain.strategies.confirmation import resample
 
 log = logging.getLogger("tradewire.feed")
 
@@ -65,6 +66,18 @@ class ReplaySource:
         # and indexing a list is the cheapest step.
         self._closes: list[float] = closes[usable].tolist()
         self._ts: list[int] = candles.ts[usable].tolist()
+        self._candles = Candles(
+            symbol=candles.symbol,
+            timeframe=candles.timeframe,
+            ts=candles.ts[usable],
+            open=candles.open[usable],
+            high=candles.high[usable],
+            low=candles.low[usable],
+            close=closes[usable],
+            volume=candles.volume[usable],
+        )
+        # Each loop replays the series shifted by its span, so time only moves forward.
+        self._span = int(self._ts[-1] - self._ts[0]) + timeframe_ms(candles.timeframe)
         self._index = 0
         self.loops = 0
         self.label = label or f"candles:{candles.symbol}-{candles.timeframe}"
@@ -84,6 +97,22 @@ class ReplaySource:
     def history(self, limit: int) -> list[float]:
         """The closes of the last `limit` candles up to the current one (none from the future)."""
         return self._closes[max(0, self._index + 1 - limit) : self._index + 1]
+
+    def candles(self, limit: int) -> Candles:
+        """The last `limit` candles up to the current one (closed as far as the paper market goes)."""
+        start = max(0, self._index + 1 - limit)
+        c = self._candles
+        cut = slice(start, self._index + 1)
+        return Candles(
+            symbol=c.symbol,
+            timeframe=c.timeframe,
+            ts=c.ts[cut] + self.loops * self._span,
+            open=c.open[cut],
+            high=c.high[cut],
+            low=c.low[cut],
+            close=c.close[cut],
+            volume=c.volume[cut],
+        )
 
     def step(self) -> None:
         """Next candle; after the last one, start again from the first."""
@@ -189,6 +218,25 @@ class ReplayFeed:
             return False
         raise KeyError(f"no price source for {symbol!r}")
 
+    def closed_candles(self, symbol: str, timeframe: str, limit: int) -> Candles | None:
+        """The replayed candles up to now in `timeframe` (the series' own or a multiple of it, built from
+        completed candles only); None for a simulated series or a finer timeframe."""
+        found = self._sources.get(symbol)
+        if not isinstance(found, ReplaySource):
+            return None
+        base = found.candles(1)
+        base_ms, want_ms = timeframe_ms(base.timeframe), timeframe_ms(timeframe)
+        if want_ms == base_ms:
+            return found.candles(limit)
+        if want_ms < base_ms or want_ms % base_ms:
+            return None
+        ratio = want_ms // base_ms
+        series = resample(found.candles((limit + 1) * ratio), timeframe)
+        # The last bucket is complete only once its last base candle has closed.
+        if len(series) and series.ts[-1] + want_ms > int(base.ts[-1]) + base_ms:
+            series = _head(series, len(series) - 1)
+        return _head(series, len(series), keep_last=limit)
+
     def recent_closes(self, symbol: str, limit: int) -> list[float] | None:
         """Closes of the replayed candles up to now; None for a simulated or unknown series."""
         found = self._sources.get(symbol)
@@ -251,6 +299,21 @@ class ReplayFeed:
         rounded = market.price_to_precision(price)
         # A price below half a tick would round to zero, which no order can use; one tick is the floor.
         return rounded if rounded > 0 else market.price_step
+
+
+def _head(c: Candles, n: int, keep_last: int | None = None) -> Candles:
+    start = max(0, n - keep_last) if keep_last is not None else 0
+    cut = slice(start, n)
+    return Candles(
+        symbol=c.symbol,
+        timeframe=c.timeframe,
+        ts=c.ts[cut],
+        open=c.open[cut],
+        high=c.high[cut],
+        low=c.low[cut],
+        close=c.close[cut],
+        volume=c.volume[cut],
+    )
 
 
 def build_demo_feed(

@@ -179,6 +179,27 @@ class SqlStore:
             if routed.rowcount == 1:
                 _track(conn, signal_id, market_price, now)
 
+    def strategy_definitions(self) -> list[tuple[int, dict[str, Any]]]:
+        """(id, definition) of every strategy the platform runs itself (indicator strategies, bots)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(strategies.c.id, strategies.c.definition)
+                .where(strategies.c.definition.is_not(None))
+                .order_by(strategies.c.id)
+            )
+            return [(r.id, r.definition) for r in rows if r.definition]
+
+    def last_signal_at(self, strategy_id: int, symbol: str) -> datetime | None:
+        """When the strategy last signalled on the pair (its cooldown starts there)."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(signals.c.received_at)
+                .where(signals.c.strategy_id == strategy_id, signals.c.symbol == symbol)
+                .order_by(signals.c.id.desc())
+                .limit(1)
+            ).scalar()
+        return found
+
     def unrouted_signal_ids(self, received_before: datetime | None = None) -> list[int]:
         query = select(signals.c.id).where(signals.c.status == "received").order_by(signals.c.id)
         if received_before is not None:

@@ -1,0 +1,265 @@
+"""The server runs the platform's own strategies: on every closed candle of each published indicator
+strategy (and bot), compute its signals on the candles so far and emit the new one as a signal,
+routed to its subscribers exactly like a TradingView alert."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from tradewire.domain.candles import Candles, timeframe_ms
+from tradewire.domain.signals import SignalAction
+from tradewire.domain.strategies.base import Signals, Strategy
+from tradewire.domain.strategies.confirmation import Confirmation, confirm
+from tradewire.domain.strategies.definition import StrategyDefinition
+from tradewire.ports import CandleSource, Clock, Store
+from tradewire.services.ingest import SignalIngest
+
+log = logging.getLogger("tradewire.strategies")
+
+
+@dataclass
+class PendingEntry:
+    """A bot's entry waiting out its confirmation period."""
+
+    candle_ts: int
+    since: datetime
+    price: Decimal
+    temperature: int
+    details: dict[str, Any]
+
+
+@dataclass
+class _Loaded:
+    definition: StrategyDefinition
+    strategy: Strategy
+    raw: dict[str, Any]
+
+
+class StrategyRunner:
+    """Evaluates every published built-in strategy on the candles it watches, once per closed candle.
+
+    Definitions are read again on every tick, so a changed bot or strategy applies at once, without a
+    restart. A signal's dedup key is the strategy, pair, timeframe, candle and action: evaluating the
+    same candle again (after a restart) finds the signal already stored and sends nothing twice.
+    Bots add their rules: an entry needs `min_temperature` (its multi-timeframe score), must hold for
+    `confirmation_minutes` (no exit signal meanwhile), and waits out `cooldown_minutes` after the
+    bot's last signal on the pair. Exits go at once.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        ingest: SignalIngest,
+        candles: Callable[[str], CandleSource | None],
+        clock: Clock,
+        interval_s: float = 5.0,
+    ) -> None:
+        self._store = store
+        self._ingest = ingest
+        self._candles = candles
+        self._clock = clock
+        self._interval = interval_s
+        self._loaded: dict[int, _Loaded] = {}
+        self._seen: dict[tuple[int, str], int] = {}  # last candle evaluated per (strategy, pair)
+        self._pending: dict[tuple[int, str], PendingEntry] = {}
+        self._broken: dict[int, str] = {}  # definitions that no longer validate, logged once
+
+    async def tick(self) -> int:
+        """One round over every strategy and pair; returns how many signals were emitted."""
+        emitted = 0
+        for strategy_id, loaded in (await self._load()).items():
+            definition = loaded.definition
+            if not definition.enabled:
+                continue
+            source = self._candles(definition.candles_from)
+            if source is None:
+                continue
+            for symbol in definition.symbols:
+                try:
+                    emitted += await self._evaluate(strategy_id, loaded, source, symbol)
+                except Exception:
+                    log.exception("strategy %s on %s: evaluation failed", strategy_id, symbol)
+        return emitted
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("strategy runner tick failed; retrying next interval")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._interval)
+
+    async def _load(self) -> dict[int, _Loaded]:
+        rows = await asyncio.to_thread(self._store.strategy_definitions)
+        loaded: dict[int, _Loaded] = {}
+        for strategy_id, raw in rows:
+            known = self._loaded.get(strategy_id)
+            if known is not None and known.raw == raw:
+                loaded[strategy_id] = known
+                continue
+            try:
+                definition = StrategyDefinition.model_validate(raw)
+                loaded[strategy_id] = _Loaded(definition, definition.build(), raw)
+            except (ValidationError, ValueError) as exc:
+                if self._broken.get(strategy_id) != str(exc):
+                    log.error("strategy %s: its definition is not valid, skipped: %s", strategy_id, exc)
+                    self._broken[strategy_id] = str(exc)
+                continue
+            if known is not None:
+                log.info("strategy %s: definition changed, applied", strategy_id)
+                self._forget(strategy_id)
+        self._loaded = loaded
+        return loaded
+
+    def _forget(self, strategy_id: int) -> None:
+        for key in [k for k in self._seen if k[0] == strategy_id]:
+            del self._seen[key]
+        for key in [k for k in self._pending if k[0] == strategy_id]:
+            del self._pending[key]
+
+    async def _evaluate(self, strategy_id: int, loaded: _Loaded, source: CandleSource, symbol: str) -> int:
+        definition = loaded.definition
+        key = (strategy_id, symbol)
+        candles = await source.closed_candles(symbol, definition.timeframe, definition.history)
+        if candles is None or len(candles) <= loaded.strategy.warmup:
+            return 0
+        last = int(candles.ts[-1])
+        fresh = self._seen.get(key) != last
+        self._seen[key] = last
+        signals = loaded.strategy.signals(candles) if fresh or key in self._pending else None
+        emitted = 0
+        if signals is not None and fresh:
+            emitted += await self._on_candle(strategy_id, definition, symbol, candles, signals)
+        if key in self._pending and signals is not None:
+            emitted += await self._confirm_pending(strategy_id, definition, symbol, candles, signals)
+        return emitted
+
+    async def _on_candle(
+        self,
+        strategy_id: int,
+        definition: StrategyDefinition,
+        symbol: str,
+        candles: Candles,
+        signals: Signals,
+    ) -> int:
+        i = len(candles) - 1
+        price = Decimal(repr(float(candles.close[i])))
+        closed_at = datetime.fromtimestamp(
+            (int(candles.ts[i]) + timeframe_ms(definition.timeframe)) / 1000, tz=UTC
+        )
+        details: dict[str, Any] = {
+            "source": "strategy",
+            "builtin": definition.builtin,
+            "timeframe": definition.timeframe,
+            "candle": datetime.fromtimestamp(int(candles.ts[i]) / 1000, tz=UTC).isoformat(),
+        }
+        if bool(signals.exits[i]):
+            self._pending.pop((strategy_id, symbol), None)
+            return await self._emit(
+                strategy_id, symbol, SignalAction.EXIT, price, closed_at, details, candles
+            )
+        if not bool(signals.entries[i]):
+            return 0
+        for name, levels in (("stop_loss", signals.stop_loss), ("take_profit", signals.take_profit)):
+            if levels is not None and levels[i] == levels[i]:  # NaN: no level
+                details[name] = str(Decimal(repr(float(levels[i]))))
+        verdict = self._confirmation(definition, candles)
+        if verdict is not None:
+            details["confirmation"] = verdict.as_json()
+            if definition.confirmation is not None and not definition.confirmation.accepts(verdict):
+                log.info("strategy %s %s: entry skipped, %s priority", strategy_id, symbol, verdict.priority)
+                return 0
+        bot = definition.bot
+        if bot is None:
+            return await self._emit(strategy_id, symbol, SignalAction.BUY, price, closed_at, details, candles)
+        temperature = verdict.score if verdict is not None else 0
+        details["temperature"] = temperature
+        if temperature < bot.min_temperature:
+            log.info(
+                "bot %s %s: entry too cold (%s < %s)", strategy_id, symbol, temperature, bot.min_temperature
+            )
+            return 0
+        self._pending[(strategy_id, symbol)] = PendingEntry(
+            int(candles.ts[i]), self._clock.now(), price, temperature, details
+        )
+        return await self._confirm_pending(strategy_id, definition, symbol, candles, signals)
+
+    async def _confirm_pending(
+        self,
+        strategy_id: int,
+        definition: StrategyDefinition,
+        symbol: str,
+        candles: Candles,
+        signals: Signals,
+    ) -> int:
+        """A bot's entry goes once it has held for the confirmation period and the cooldown is over."""
+        key = (strategy_id, symbol)
+        pending = self._pending[key]
+        bot = definition.bot
+        assert bot is not None
+        after = candles.ts > pending.candle_ts
+        if bool(signals.exits[after].any()):
+            del self._pending[key]
+            log.info("bot %s %s: entry did not hold (an exit signal followed)", strategy_id, symbol)
+            return 0
+        now = self._clock.now()
+        if now - pending.since < timedelta(minutes=bot.confirmation_minutes):
+            return 0
+        last = await asyncio.to_thread(self._store.last_signal_at, strategy_id, symbol)
+        if last is not None and now - last < timedelta(minutes=bot.cooldown_minutes):
+            return 0  # still pending: it goes when the cooldown ends, if it still holds
+        del self._pending[key]
+        details = {**pending.details, "held_minutes": round((now - pending.since).total_seconds() / 60, 1)}
+        candle_closed = datetime.fromtimestamp(
+            (pending.candle_ts + timeframe_ms(definition.timeframe)) / 1000, tz=UTC
+        )
+        return await self._emit(
+            strategy_id,
+            symbol,
+            SignalAction.BUY,
+            pending.price,
+            candle_closed,
+            details,
+            candles,
+            pending.candle_ts,
+        )
+
+    def _confirmation(self, definition: StrategyDefinition, candles: Candles) -> Confirmation | None:
+        timeframes = (
+            tuple(definition.confirmation.timeframes)
+            if definition.confirmation is not None
+            else (definition.timeframe,)
+            if definition.bot is not None
+            else None
+        )
+        if timeframes is None:
+            return None
+        return confirm(candles, len(candles) - 1, timeframes)
+
+    async def _emit(
+        self,
+        strategy_id: int,
+        symbol: str,
+        action: SignalAction,
+        price: Decimal,
+        at: datetime,
+        details: dict[str, Any],
+        candles: Candles,
+        candle_ts: int | None = None,
+    ) -> int:
+        ts = candle_ts if candle_ts is not None else int(candles.ts[-1])
+        material = f"strategy:{strategy_id}:{symbol}:{candles.timeframe}:{ts}:{action.value}"
+        ingested = await self._ingest.receive_strategy_signal(
+            strategy_id, action, symbol, price, at, details, material
+        )
+        return 0 if ingested.duplicate else 1
