@@ -19,9 +19,9 @@ each candle's open, high and low keep their ratio to that candle's close. It is 
 Parquet file every engine reads itself.
 
 Prints, as min / median over repeated runs:
-  1. our whole command on the long series: a fresh process that reads the Parquet file, computes the
-     signals and runs the backtest with its report (target <= 1.0 s), with the interpreter start-up and
-     the imports shown apart (`ours_command` holds the one line to switch to `tradewire backtest`);
+  1. our whole command on the long series: `tradewire backtest ... --json`, a fresh process that reads
+     the Parquet file, computes the signals, runs the backtest and prints its report and trades as
+     JSON (target <= 1.0 s), with the interpreter start-up and the imports shown apart;
   2. vectorbt (Portfolio.from_signals with sl_stop / tp_stop from the fill price, fees), a fresh process
      each time: import, first run (numba JIT compilation) and a second, warm run;
   3. backtesting.py (Backtest with commission, the same rules), a fresh process each time;
@@ -77,32 +77,32 @@ FEE = 0.001
 SL_PCT, TP_PCT = Decimal(2), Decimal(4)
 FAST, SLOW, RSI_PERIOD, RSI_MAX = 12, 26, 14, 70.0
 
-# Our whole command: today a `python -c`; once the CLI exists, the one line to change is
-# `return ["tradewire", "backtest", "--strategy", "ema_cross", "--data", str(path), ...]` in ours_command.
-OURS = """
-import json, sys, time
-from decimal import Decimal
-from pathlib import Path
-from tradewire.adapters.candles_parquet import read_candles
-from tradewire.domain.backtest import BacktestConfig, run_backtest
-from tradewire.domain.exits import ExitRules
-from tradewire.domain.sizing import Sizing, SizingMode
-from tradewire.domain.strategies.builtin import EmaCross
-candles = read_candles(Path(sys.argv[1]), "LONG/BTC", "5m")
-config = BacktestConfig(
-    initial_capital=float(sys.argv[2]),
-    fee_rate=0.001,
-    sizing=Sizing(SizingMode.FIXED_QUOTE, Decimal(sys.argv[3])),
-    exit_rules=ExitRules(stop_loss_pct=Decimal(2), take_profit_pct=Decimal(4)),
-)
-result = run_backtest(EmaCross(), {"LONG/BTC": candles}, config)
-report = result.report
-print(json.dumps({"trades": len(result.trades), "path": result.path, "final_equity": report.final_equity}))
-"""
-
 
 def ours_command(path: Path, python: str = sys.executable) -> list[str]:
-    return [python, "-c", OURS, str(path), str(CAPITAL), str(STAKE)]
+    """Our whole command: `tradewire backtest` of the environment `python` belongs to, JSON out."""
+    return [
+        str(Path(python).parent / "tradewire"),
+        "backtest",
+        "--strategy",
+        "ema_cross",
+        "--data",
+        str(path),
+        "--symbol",
+        LONG_SYMBOL,
+        "--timeframe",
+        "5m",
+        "--capital",
+        str(CAPITAL),
+        "--stake",
+        str(STAKE),
+        "--fee",
+        str(FEE),
+        "--sl-pct",
+        str(SL_PCT),
+        "--tp-pct",
+        str(TP_PCT),
+        "--json",
+    ]
 
 
 PROJECT_PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -329,7 +329,10 @@ def repeat(runs: int, command: list[str]) -> tuple[list[float], list[dict[str, A
         wall, out = timed(command)
         walls.append(wall)
         lines = [line for line in out.splitlines() if line.startswith("{")]
-        reports.append(json.loads(lines[-1]) if lines else {})
+        report = json.loads(lines[-1]) if lines else {}
+        if isinstance(report.get("trades"), list):  # `tradewire backtest --json` lists them
+            report["trades"] = len(report["trades"])
+        reports.append(report)
     return walls, reports
 
 
@@ -342,7 +345,8 @@ def fmt_times(values: Sequence[float]) -> str:
 def measure(path: Path, runs: int, bt_runs: int, skip: set[str]) -> None:
     print(f"\n1-3. Whole command on the long series ({path.name}), fresh process per run, min / median:")
     imports = (
-        "import numpy, pyarrow.parquet, talib; from tradewire.domain.backtest import run_backtest; "
+        "import numpy, pyarrow.parquet, talib, tradewire.cli, tradewire.services.backtests; "
+        "from tradewire.domain.backtest import run_backtest; "
         "from tradewire.adapters.candles_parquet import read_candles; "
         "from tradewire.domain.strategies.builtin import EmaCross"
     )

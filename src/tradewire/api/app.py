@@ -11,7 +11,7 @@ from fastapi.requests import Request
 from fastapi.responses import JSONResponse
 
 from tradewire import __version__
-from tradewire.api import routes, webhooks
+from tradewire.api import backtests, routes, webhooks
 from tradewire.runtime import Runtime
 
 
@@ -35,6 +35,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.include_router(webhooks.router)
     app.include_router(routes.router)
+    app.include_router(backtests.router)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, object]:

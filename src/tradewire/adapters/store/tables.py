@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -77,6 +78,9 @@ strategies = Table(
     # The strategy's own compounded track record (StrategyCurve), from its signals.
     Column("track_index", Money(), nullable=False, server_default="1"),
     Column("track_peak", Money(), nullable=False, server_default="1"),
+    # An indicator strategy's recipe (the live signal runner and backtests read it); null for webhooks:
+    # {"builtin": name, "params": {...}, "timeframe": "5m", "symbols": [...], "confirmation": {...}|null}
+    Column("definition", JSON),
 )
 
 # The strategy's results per pair from its own signals, and the pair's blacklist status (PairRecord).
@@ -335,4 +339,27 @@ paper_orders = Table(
         postgresql_where=text("status = 'open'"),
         sqlite_where=text("status = 'open'"),
     ),
+)
+
+# Backtests run by the server for a user: the request, its progress, and the result once done.
+backtests = Table(
+    "backtests",
+    metadata,
+    _id(),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("strategy_id", Id, ForeignKey("strategies.id", ondelete="SET NULL")),  # filed under it
+    Column("strategy_name", String(64), nullable=False),  # the built-in that ran
+    Column("params", JSON, nullable=False),  # its parameters
+    Column("config", JSON, nullable=False),  # capital, costs, stake, exit rules, window, confirmation
+    Column("symbols", JSON, nullable=False),  # unified symbols
+    Column("timeframe", String(8), nullable=False),
+    Column("status", String(8), nullable=False),  # queued | running | done | failed
+    Column("progress", Float, nullable=False, server_default="0"),  # 0..1
+    Column("error", Text),
+    Column("result", JSON),  # BacktestResult.to_json(): report, trades, thinned equity curve
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
+    Index("ix_backtests_strategy", "strategy_id", "id"),
+    Index("ix_backtests_user", "user_id", "id"),
 )
