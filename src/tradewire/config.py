@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     reconcile_interval_s: float = Field(default=2.0, gt=0)
     # How often every open position's stop loss, take profit, trailing stop and time limit are checked.
     monitor_interval_s: float = Field(default=1.0, gt=0)
+    # How often the platform's own strategies and bots look for newly closed candles.
+    strategy_interval_s: float = Field(default=5.0, gt=0)
+    # Overrides of ccxt's API urls per exchange for public candles, e.g. {"binance": {"public": "..."}}.
+    candles_urls: dict[str, dict[str, str]] = Field(default_factory=dict)
     dedup_window_s: int = Field(default=60, gt=0)
     lost_order_after_s: float = Field(default=120.0, gt=0)  # a SUBMITTED order not found this long...
     lost_order_checks: int = Field(default=3, ge=1)  # ...in this many lookups never reached the exchange

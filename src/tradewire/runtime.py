@@ -17,23 +17,29 @@ from sqlalchemy import Engine
 from tradewire.adapters.bus import InProcessBus
 from tradewire.adapters.clock import SystemClock
 from tradewire.adapters.exchanges import AccountExchanges
+from tradewire.adapters.live.candles import PublicCandles
 from tradewire.adapters.paper.catalog import demo_markets
 from tradewire.adapters.paper.feed import ReplayFeed, build_demo_feed
 from tradewire.adapters.paper.live_prices import PublicPriceFeed
 from tradewire.adapters.paper.venue import PaperVenue
 from tradewire.adapters.secrets_box import SecretBox, SecretsError, decode_key
+from tradewire.adapters.store.backtests import SqlBacktests
 from tradewire.adapters.store.db import make_engine, upgrade
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.reports import SqlReports
 from tradewire.adapters.store.sql import SqlStore
 from tradewire.config import Settings
+from tradewire.domain.candles import Candles
 from tradewire.domain.symbols import SymbolCatalog
+from tradewire.ports import CandleSource
+from tradewire.services.backtests import BacktestService
 from tradewire.services.execution import Executor
 from tradewire.services.ingest import SignalIngest
 from tradewire.services.monitor import ExitMonitor
 from tradewire.services.pipeline import Pipeline
 from tradewire.services.reconcile import ReconcilePolicy, Reconciler
 from tradewire.services.routing import SignalRouter
+from tradewire.services.strategy_runner import StrategyRunner
 from tradewire.services.streams import OrderStreams
 
 log = logging.getLogger("tradewire.runtime")
@@ -64,6 +70,9 @@ class Runtime:
     exchanges: AccountExchanges
     reconciler: Reconciler
     monitor: ExitMonitor
+    strategies: StrategyRunner
+    candles: CandleSources
+    backtests: BacktestService
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -72,12 +81,14 @@ class Runtime:
         await self.venue.start()
         await self.bus.start()
         await self.pipeline.recover()
+        await self.backtests.start()
         loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         self._tasks = [
             loop.create_task(self.pipeline.run(self._stop)),
             loop.create_task(self._run_market(self._stop)),
             loop.create_task(self.monitor.run(self._stop)),
+            loop.create_task(self.strategies.run(self._stop)),
         ]
         if self.settings.paper_prices_from:
             public = PublicPriceFeed(
@@ -99,12 +110,14 @@ class Runtime:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.backtests.stop()
         try:
             await self.monitor.flush()
         except Exception:
             log.exception("could not save trailing stops' best prices")
         await self.bus.stop()
         await self.exchanges.close()
+        await self.candles.close()
 
     async def _run_market(self, stop: asyncio.Event) -> None:
         """Advance the paper market and fill resting paper limit orders the price reached."""
@@ -116,6 +129,40 @@ class Runtime:
                 log.exception("paper matching failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.settings.feed_interval_s)
+
+
+class CandleSources:
+    """Where the platform's own strategies read closed candles: the paper market, or an exchange's
+    public API (one client per exchange, opened on first use)."""
+
+    def __init__(self, feed: ReplayFeed, urls: dict[str, dict[str, str]], timeout_ms: int) -> None:
+        self._feed = feed
+        self._urls = urls
+        self._timeout = timeout_ms
+        self._public: dict[str, PublicCandles] = {}
+
+    def for_name(self, name: str) -> CandleSource | None:
+        if name == "paper":
+            return _PaperCandles(self._feed)
+        if name not in self._public:
+            try:
+                self._public[name] = PublicCandles(name, self._urls.get(name), self._timeout)
+            except ValueError as exc:
+                log.error("candles from %r: %s", name, exc)
+                return None
+        return self._public[name]
+
+    async def close(self) -> None:
+        for client in self._public.values():
+            await client.close()
+
+
+class _PaperCandles:
+    def __init__(self, feed: ReplayFeed) -> None:
+        self._feed = feed
+
+    async def closed_candles(self, symbol: str, timeframe: str, limit: int) -> Candles | None:
+        return self._feed.closed_candles(symbol, timeframe, limit)
 
 
 def tune_gc(threshold: int = 50_000) -> None:
@@ -163,6 +210,8 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
         timeout_ms=settings.exchange_timeout_ms,
     )
     catalog = SymbolCatalog.of(markets, {m.id: m.symbol for m in markets.values()})
+    ingest = SignalIngest(store, lambda: catalog, bus, clock, settings.dedup_window_s)
+    candles = CandleSources(feed, settings.candles_urls, settings.exchange_timeout_ms)
     executor = Executor(store, exchanges, bus, clock)
     reconciler = Reconciler(
         store,
@@ -193,14 +242,19 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
         venue=venue,
         bus=bus,
         clock=clock,
-        ingest=SignalIngest(store, lambda: catalog, bus, clock, settings.dedup_window_s),
+        ingest=ingest,
         pipeline=pipeline,
         secret_box=secret_box,
         jwt_secret=_jwt_secret(settings),
         catalog=catalog,
         exchanges=exchanges,
         reconciler=reconciler,
+        strategies=StrategyRunner(
+            store, ingest, candles.for_name, clock, interval_s=settings.strategy_interval_s
+        ),
+        candles=candles,
         monitor=ExitMonitor(store, exchanges, clock, executor.resume, interval_s=settings.monitor_interval_s),
+        backtests=BacktestService(SqlBacktests(engine), clock, settings.effective_data_dir),
     )
 
 

@@ -17,6 +17,9 @@ from tradewire.api.schemas import (
     AccountCreate,
     AccountOut,
     BalanceOut,
+    BotCreate,
+    BotOut,
+    BotUpdate,
     ExecutionLogOut,
     IntentOut,
     MarketOut,
@@ -42,7 +45,9 @@ from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.positions import CloseReason
 from tradewire.domain.risk import TradingState
 from tradewire.domain.sizing import Sizing, SizingMode
+from tradewire.domain.strategies.definition import BotSettings, StrategyDefinition
 from tradewire.domain.track_record import PairRecord
+from tradewire.runtime import Runtime
 from tradewire.services.execution import account_equity
 
 router = APIRouter(prefix="/api/v1")
@@ -104,7 +109,10 @@ def _webhook_url(request: Request, slug: str) -> str:
 async def create_strategy(
     body: StrategyCreate, request: Request, runtime: RuntimeDep, user: CurrentUser
 ) -> StrategyCreated:
-    """Publish a webhook strategy; the passphrase is returned once and stored hashed."""
+    """Publish a strategy: a TradingView webhook (its passphrase is returned once and stored hashed),
+    or with `definition` a built-in strategy the server runs on closed candles."""
+    if body.definition is not None:
+        _check_definition(runtime, body.definition)
     passphrase = body.passphrase or secrets.token_urlsafe(18)
     slug = body.slug or _slugify(body.name)
     values = {
@@ -112,14 +120,24 @@ async def create_strategy(
         "slug": slug,
         "name": body.name,
         "description": body.description,
-        "source": "tradingview",
+        "source": "tradingview" if body.definition is None else "indicator",
         "passphrase_hash": await asyncio.to_thread(hash_secret, passphrase),
         "is_public": body.is_public,
         "created_at": runtime.clock.now(),
+        "definition": body.definition.model_dump(mode="json") if body.definition else None,
     }
     strategy_id = await _db(runtime.members.create_strategy, values)
     data = await _db(runtime.members.strategy, user.id, strategy_id)
+    if body.definition is not None:
+        return StrategyCreated(**data)
     return StrategyCreated(**data, webhook_url=_webhook_url(request, slug), passphrase=passphrase)
+
+
+def _check_definition(runtime: Runtime, definition: StrategyDefinition) -> None:
+    if definition.candles_from == "paper":
+        unknown = [s for s in definition.symbols if s not in runtime.catalog]
+        if unknown:
+            raise HTTPException(422, f"unknown pairs: {unknown}")
 
 
 @router.get("/strategies", response_model=list[StrategyOut], tags=["strategies"])
@@ -140,9 +158,16 @@ async def get_strategy(
 async def update_strategy(
     strategy_id: int, body: StrategyUpdate, request: Request, runtime: RuntimeDep, user: CurrentUser
 ) -> StrategyOut:
-    values = body.model_dump(exclude_none=True)
+    values = body.model_dump(exclude_none=True, mode="json")
     if not values:
         raise HTTPException(422, "nothing to change")
+    if body.definition is not None:
+        current = await _db(runtime.members.strategy, user.id, strategy_id)
+        if current["source"] != "indicator":
+            raise HTTPException(
+                409, f"strategy {strategy_id} is a {current['source']} strategy, not a built-in one"
+            )
+        _check_definition(runtime, body.definition)
     await _db(runtime.members.update_strategy, user.id, strategy_id, values)
     return _strategy_out(request, await _db(runtime.members.strategy, user.id, strategy_id))
 
@@ -208,7 +233,7 @@ def _pair_out(p: PairRecord) -> PairOut:
 
 
 def _strategy_out(request: Request, row: dict[str, Any]) -> StrategyOut:
-    url = _webhook_url(request, row["slug"]) if row["is_owner"] else None
+    url = _webhook_url(request, row["slug"]) if row["is_owner"] and row["source"] == "tradingview" else None
     return StrategyOut(**row, webhook_url=url)
 
 
@@ -376,6 +401,119 @@ async def update_subscription(
     values["updated_at"] = runtime.clock.now()
     await _db(runtime.members.update_subscription, user.id, subscription_id, values)
     return SubscriptionOut(**await _db(runtime.members.subscription, user.id, subscription_id))
+
+
+# -- bots -----------------------------------------------------------------------------------------
+
+
+@router.post("/bots", response_model=BotOut, status_code=201, tags=["bots"])
+async def create_bot(body: BotCreate, runtime: RuntimeDep, user: CurrentUser) -> BotOut:
+    """A personal strategy the server runs for you, trading your paper account unless you name another."""
+    _check_definition(runtime, body.definition)
+    account_id = body.account_id
+    if account_id is None:
+        account_id = await _db(_paper_account, runtime, user.id)
+    else:
+        await _db(runtime.members.account, user.id, account_id)
+    now = runtime.clock.now()
+    strategy = {
+        "owner_id": user.id,
+        "slug": f"bot-{user.id}-{secrets.token_hex(4)}",
+        "name": body.name,
+        "description": "",
+        "source": "bot",
+        "passphrase_hash": await asyncio.to_thread(hash_secret, secrets.token_urlsafe(18)),
+        "is_public": False,
+        "created_at": now,
+        "definition": body.definition.model_dump(mode="json"),
+    }
+    subscription = {
+        "user_id": user.id,
+        "account_id": account_id,
+        "status": SubscriptionStatus.ACTIVE.value if body.definition.enabled else "PAUSED",
+        "pairs": None,
+        "sizing_mode": body.sizing_mode.value,
+        "sizing_value": body.sizing_value,
+        "risk_limits": body.risk_limits.as_json() if body.risk_limits else None,
+        "exit_rules": body.exit_rules.domain().as_json() if body.exit_rules else None,
+        "dca": body.dca.domain().as_json() if body.dca else None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    bot_id, _ = await _db(runtime.members.create_bot, strategy, subscription)
+    return _bot_out((await _db(runtime.members.bots, user.id, bot_id))[0])
+
+
+@router.get("/bots", response_model=list[BotOut], tags=["bots"])
+async def list_bots(runtime: RuntimeDep, user: CurrentUser) -> list[BotOut]:
+    return [_bot_out(row) for row in await _db(runtime.members.bots, user.id)]
+
+
+@router.get("/bots/{bot_id}", response_model=BotOut, tags=["bots"])
+async def get_bot(bot_id: int, runtime: RuntimeDep, user: CurrentUser) -> BotOut:
+    return _bot_out((await _db(runtime.members.bots, user.id, bot_id))[0])
+
+
+@router.patch("/bots/{bot_id}", response_model=BotOut, tags=["bots"])
+async def update_bot(bot_id: int, body: BotUpdate, runtime: RuntimeDep, user: CurrentUser) -> BotOut:
+    """Change a bot's strategy, pairs, timeframe or rules; the server applies it on its next round."""
+    _check_definition(runtime, body.definition)
+    [row] = await _db(runtime.members.bots, user.id, bot_id)
+    definition = body.definition
+    if definition.bot is None:
+        definition = definition.model_copy(update={"bot": BotSettings()})
+    status = row["status"] if definition.enabled else "PAUSED"
+    await _db(runtime.members.set_bot_running, user.id, bot_id, definition.model_dump(mode="json"), status)
+    return _bot_out((await _db(runtime.members.bots, user.id, bot_id))[0])
+
+
+@router.post("/bots/{bot_id}/start", response_model=BotOut, tags=["bots"])
+async def start_bot(bot_id: int, runtime: RuntimeDep, user: CurrentUser) -> BotOut:
+    return await _run_bot(runtime, user.id, bot_id, running=True)
+
+
+@router.post("/bots/{bot_id}/stop", response_model=BotOut, tags=["bots"])
+async def stop_bot(bot_id: int, runtime: RuntimeDep, user: CurrentUser) -> BotOut:
+    """Stop evaluating the bot and pause its subscription; open positions keep their exits."""
+    return await _run_bot(runtime, user.id, bot_id, running=False)
+
+
+async def _run_bot(runtime: Runtime, user_id: int, bot_id: int, running: bool) -> BotOut:
+    [row] = await _db(runtime.members.bots, user_id, bot_id)
+    definition = {**row["definition"], "enabled": running}
+    status = SubscriptionStatus.ACTIVE.value if running else SubscriptionStatus.PAUSED.value
+    await _db(runtime.members.set_bot_running, user_id, bot_id, definition, status)
+    return _bot_out((await _db(runtime.members.bots, user_id, bot_id))[0])
+
+
+def _paper_account(runtime: Runtime, user_id: int) -> int:
+    """The user's paper account (the first one, or a new one named 'paper')."""
+    for account in runtime.members.accounts(user_id):
+        if account["mode"] == "paper":
+            return int(account["id"])
+    values = {
+        "user_id": user_id,
+        "name": "paper",
+        "exchange": "paper",
+        "mode": "paper",
+        "sandbox": False,
+        "created_at": runtime.clock.now(),
+    }
+    return int(runtime.members.create_account(values))
+
+
+def _bot_out(row: dict[str, Any]) -> BotOut:
+    return BotOut(
+        id=row["id"],
+        name=row["name"],
+        definition=row["definition"],
+        running=bool(row["definition"].get("enabled", True))
+        and row["status"] == SubscriptionStatus.ACTIVE.value,
+        subscription_id=row["subscription_id"],
+        account_id=row["account_id"],
+        mode=row["mode"],
+        created_at=row["created_at"],
+    )
 
 
 # -- trading records ------------------------------------------------------------------------------

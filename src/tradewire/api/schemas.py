@@ -14,6 +14,7 @@ from tradewire.domain.exits import ExitRules
 from tradewire.domain.money import fmt
 from tradewire.domain.risk import TradingState
 from tradewire.domain.sizing import Sizing, SizingMode, SizingParams
+from tradewire.domain.strategies.definition import BotSettings, StrategyDefinition
 from tradewire.domain.track_record import PairStatus
 from tradewire.domain.tranches import DcaMode, DcaPlan
 
@@ -118,6 +119,9 @@ class StrategyCreate(Strict):
     passphrase: str | None = Field(
         default=None, min_length=8, max_length=256, description="generated when absent", repr=False
     )
+    definition: StrategyDefinition | None = Field(
+        default=None, description="a built-in strategy the server runs; absent for a TradingView webhook"
+    )
 
     @field_validator("slug")
     @classmethod
@@ -133,6 +137,7 @@ class StrategyUpdate(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=128)
     description: str | None = Field(default=None, max_length=4000)
     is_public: bool | None = None
+    definition: StrategyDefinition | None = Field(default=None, description="applies without a restart")
 
 
 class StrategyOut(BaseModel):
@@ -147,6 +152,7 @@ class StrategyOut(BaseModel):
     subscriber_count: int
     created_at: datetime
     webhook_url: str | None = None
+    definition: dict[str, Any] | None = None
 
 
 class PairOut(BaseModel):
@@ -171,7 +177,9 @@ class PairOverride(Strict):
 
 
 class StrategyCreated(StrategyOut):
-    passphrase: str = Field(description="shown once: keep it, it is stored hashed")
+    passphrase: str | None = Field(
+        default=None, description="webhook strategies: shown once, keep it (it is stored hashed)"
+    )
 
 
 class PassphraseOut(BaseModel):
@@ -474,3 +482,38 @@ def _check_sizing(mode: SizingMode, value: Decimal, params: SizingParamsIn | Non
     if not value.is_finite() or value <= 0:
         raise ValueError("sizing_value must be a positive number")
     Sizing(mode, value, params.domain() if params else SizingParams())  # its own checks, its own words
+
+
+class BotCreate(Strict):
+    """A personal strategy the server runs for its owner, on the owner's paper account by default."""
+
+    name: str = Field(min_length=1, max_length=128)
+    definition: StrategyDefinition
+    account_id: int | None = Field(default=None, description="default: your paper account")
+    sizing_mode: SizingMode = SizingMode.FIXED_QUOTE
+    sizing_value: Decimal = Field(default=Decimal(100), gt=0)
+    risk_limits: RiskLimitsIn | None = None
+    exit_rules: ExitRulesIn | None = None
+    dca: DcaIn | None = None
+
+    @model_validator(mode="after")
+    def _bot(self) -> BotCreate:
+        if self.definition.bot is None:
+            self.definition = self.definition.model_copy(update={"bot": BotSettings()})
+        _check_sizing(self.sizing_mode, self.sizing_value, None)
+        return self
+
+
+class BotUpdate(Strict):
+    definition: StrategyDefinition = Field(description="the bot's new definition; applies without a restart")
+
+
+class BotOut(BaseModel):
+    id: int
+    name: str
+    definition: dict[str, Any]
+    running: bool
+    subscription_id: int
+    account_id: int
+    mode: str
+    created_at: datetime

@@ -167,6 +167,69 @@ class SqlMembers:
     def create_strategy(self, values: dict[str, Any]) -> int:
         return self._insert(strategies, values, f"the webhook slug {values['slug']!r} is taken")
 
+    def create_bot(self, strategy: dict[str, Any], subscription: dict[str, Any]) -> tuple[int, int]:
+        """A bot: a private strategy and its owner's subscription to it, in one transaction."""
+        try:
+            with write_transaction(self.engine) as conn:
+                key = conn.execute(strategies.insert().values(strategy)).inserted_primary_key
+                assert key is not None
+                strategy_id = int(key[0])
+                sub = conn.execute(
+                    subscriptions.insert().values({**subscription, "strategy_id": strategy_id})
+                ).inserted_primary_key
+                assert sub is not None
+        except IntegrityError as exc:
+            raise Conflict(f"the name {strategy['slug']!r} is taken") from exc
+        return strategy_id, int(sub[0])
+
+    def bots(self, user_id: int, bot_id: int | None = None) -> list[dict[str, Any]]:
+        """The user's bots with their subscription (one each)."""
+        query = (
+            select(
+                strategies.c.id,
+                strategies.c.name,
+                strategies.c.definition,
+                strategies.c.created_at,
+                subscriptions.c.id.label("subscription_id"),
+                subscriptions.c.account_id,
+                subscriptions.c.status,
+                exchange_accounts.c.mode,
+            )
+            .join(subscriptions, subscriptions.c.strategy_id == strategies.c.id)
+            .join(exchange_accounts, exchange_accounts.c.id == subscriptions.c.account_id)
+            .where(
+                strategies.c.owner_id == user_id,
+                strategies.c.source == "bot",
+                subscriptions.c.user_id == user_id,
+            )
+            .order_by(strategies.c.id)
+        )
+        if bot_id is not None:
+            query = query.where(strategies.c.id == bot_id)
+        with self.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(query)]
+        if bot_id is not None and not rows:
+            raise NotFound(f"no bot {bot_id}")
+        return rows
+
+    def set_bot_running(self, user_id: int, bot_id: int, definition: dict[str, Any], status: str) -> None:
+        """Start or stop a bot: its definition (what the server evaluates) and its subscription together."""
+        with write_transaction(self.engine) as conn:
+            done = conn.execute(
+                update(strategies)
+                .where(
+                    strategies.c.id == bot_id, strategies.c.owner_id == user_id, strategies.c.source == "bot"
+                )
+                .values(definition=definition)
+            )
+            if done.rowcount == 0:
+                raise NotFound(f"no bot {bot_id}")
+            conn.execute(
+                update(subscriptions)
+                .where(subscriptions.c.strategy_id == bot_id, subscriptions.c.user_id == user_id)
+                .values(status=status)
+            )
+
     def set_strategy_passphrase(self, owner_id: int, strategy_id: int, passphrase_hash: str) -> None:
         with write_transaction(self.engine) as conn:
             result = conn.execute(
@@ -347,6 +410,7 @@ def _public_strategy(r: Any, viewer_id: int) -> dict[str, Any]:
         "subscriber_count": r["subscriber_count"],
         "created_at": r["created_at"],
         "is_owner": own,
+        "definition": r["definition"],
     }
     return data
 

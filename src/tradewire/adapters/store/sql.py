@@ -82,7 +82,9 @@ class SqlStore:
         """(strategy id, passphrase hash) for a webhook slug."""
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(strategies.c.id, strategies.c.passphrase_hash).where(strategies.c.slug == slug)
+                select(strategies.c.id, strategies.c.passphrase_hash).where(
+                    strategies.c.slug == slug, strategies.c.source == "tradingview"
+                )
             ).first()
         return (row.id, row.passphrase_hash) if row else None
 
