@@ -17,13 +17,14 @@ from tradewire.domain.markets import OrderRejected
 from tradewire.domain.money import ZERO, fmt
 from tradewire.domain.positions import CloseReason
 from tradewire.domain.records import AutoOrder, OrderRecord, WatchedPosition
-from tradewire.domain.risk import HUNDRED, TradingState
+from tradewire.domain.risk import HUNDRED, RiskLimits, TradingState
 from tradewire.ports import Clock, ExchangeDirectory, ExchangeError, ExchangeUnavailable, Store
 from tradewire.services.execution import account_equity
 
 log = logging.getLogger("tradewire.monitor")
 
 RETRY_AFTER = timedelta(seconds=30)  # a refused exit is tried again, not every tick
+CLOSERS_EVERY = timedelta(seconds=10)  # subscriptions closing on a daily loss breach, re-read
 BEST_PRICE_EVERY = timedelta(seconds=10)  # trailing stops' best prices written back at most this often
 
 
@@ -67,6 +68,8 @@ class ExitMonitor:
         self._loaded_at: datetime | None = None
         self._retry_at: dict[int, datetime] = {}
         self._best_saved_at: datetime | None = None
+        self._closers: list[tuple[int, int, RiskLimits]] = []
+        self._closers_at: datetime | None = None
         self._unsaved_best: dict[int, Decimal] = {}
         self._lock = asyncio.Lock()  # one tick at a time; a manual close waits for the tick
         self.stats = MonitorStats()
@@ -147,7 +150,7 @@ class ExitMonitor:
         known = self._positions.get(row.position_id)
         if known is not None and row.updated_at <= known.updated_at and row.position_id in self._book:
             return  # a view of the position already seen (the sync windows overlap)
-        wanted = row.automated or row.risk.close_on_daily_loss or row.next_tranche is not None
+        wanted = row.automated or row.next_tranche is not None
         if not row.is_open or row.amount <= 0 or not wanted:
             self._positions.pop(row.position_id, None)
             self._book.remove(row.position_id)
@@ -156,7 +159,7 @@ class ExitMonitor:
             return
         self._positions[row.position_id] = row
         self._watch_tranche(row)
-        if not row.automated:  # watched only for the daily loss limit or its tranches
+        if not row.automated:  # watched only for its DCA tranches
             self._book.remove(row.position_id)
             return
         best = row.best_price or row.avg_entry
@@ -278,30 +281,36 @@ class ExitMonitor:
     async def _daily_loss_exits(self, now: datetime) -> list[AutoOrder]:
         """Close the open positions of subscriptions that ask for it once their account's daily loss
         limit is breached (equity is only valued for accounts that lost money today)."""
-        closing = [p for p in self._positions.values() if p.risk.close_on_daily_loss]
-        if not closing:
+        if self._closers_at is None or now - self._closers_at >= CLOSERS_EVERY:
+            self._closers = await asyncio.to_thread(self._store.daily_loss_closers)
+            self._closers_at = now
+        if not self._closers:
             return []
         realized = await asyncio.to_thread(
-            self._store.realized_on, [p.account_id for p in closing], now.date().isoformat()
+            self._store.realized_on, [account for _, account, _ in self._closers], now.date().isoformat()
         )
+        losing = [c for c in self._closers if realized.get(c[1], ZERO) < 0]
+        if not losing:
+            return []
+        limits = {sid: lim for sid, _, lim in losing}
         exits = []
-        for position in closing:
-            loss = -realized.get(position.account_id, ZERO)
-            if loss <= 0 or position.position_id in self._retry_at:
-                continue  # no loss, or an exit of this position was placed moments ago
-            limit = await self._daily_limit(position)
+        for position in await asyncio.to_thread(self._store.open_positions_of, list(limits)):
+            if position.position_id in self._retry_at or position.subscription_id is None:
+                continue  # an exit of this position was placed moments ago
+            loss = -realized[position.account_id]
+            limit = await self._daily_limit(position, limits[position.subscription_id])
             if limit is not None and loss >= limit:
                 note = f"daily loss {fmt(loss)} reached the limit {fmt(limit)}: closing open positions"
                 exits.append(_exit(position, CloseReason.RISK, note))
         return exits
 
-    async def _daily_limit(self, position: WatchedPosition) -> Decimal | None:
-        bounds = [position.risk.daily_loss_quote] if position.risk.daily_loss_quote else []
+    async def _daily_limit(self, position: WatchedPosition, risk: RiskLimits) -> Decimal | None:
+        bounds = [risk.daily_loss_quote] if risk.daily_loss_quote else []
         try:
             exchange = self._exchanges.for_account(position.account_id, position.exchange, position.mode)
             quote = position.symbol.split("/")[1]
             equity = await account_equity(exchange, quote)
-            bounds.append(equity * position.risk.daily_loss_pct / HUNDRED)
+            bounds.append(equity * risk.daily_loss_pct / HUNDRED)
         except (ExchangeUnavailable, ExchangeError, IndexError):
             pass
         return min(bounds) if bounds else None

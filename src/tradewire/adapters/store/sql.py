@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, func, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from tradewire.adapters.store import bulk
@@ -523,7 +523,16 @@ class SqlStore:
         if changed_since is None:
             query = query.where(positions.c.status == PositionStatus.OPEN.value)
         else:
-            query = query.where(positions.c.updated_at >= changed_since)
+            # Between full loads only positions with automation matter: a fan-out's thousand plain
+            # positions are not read back every second.
+            automated = or_(
+                positions.c.stop_loss.is_not(None),
+                positions.c.take_profit.is_not(None),
+                positions.c.trailing_pct.is_not(None),
+                positions.c.deadline_at.is_not(None),
+                positions.c.tranches.is_not(None),
+            )
+            query = query.where(positions.c.updated_at >= changed_since, automated)
         with self.engine.connect() as conn:
             return [_watched(r._mapping) for r in conn.execute(query)]
 
@@ -542,6 +551,41 @@ class SqlStore:
                 .where(positions.c.id == position_id, positions.c.user_id == user_id)
             ).first()
         return _watched(row._mapping) if row else None
+
+    def daily_loss_closers(self) -> list[tuple[int, int, RiskLimits]]:
+        """(subscription, account, limits) of active subscriptions that close their positions once
+        the account's daily loss limit is breached."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(subscriptions.c.id, subscriptions.c.account_id, subscriptions.c.risk_limits).where(
+                    subscriptions.c.risk_limits.is_not(None),
+                    subscriptions.c.status == SubscriptionStatus.ACTIVE.value,
+                )
+            )
+            found = [(r.id, r.account_id, RiskLimits.from_json(r.risk_limits)) for r in rows]
+        return [f for f in found if f[2].close_on_daily_loss]
+
+    def open_positions_of(self, subscription_ids: Sequence[int]) -> list[WatchedPosition]:
+        """The open positions of these subscriptions, as the exit monitor sees them."""
+        result: list[WatchedPosition] = []
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(subscription_ids)), 900):
+                rows = conn.execute(
+                    select(
+                        positions,
+                        exchange_accounts.c.exchange,
+                        subscriptions.c.trading_state,
+                        subscriptions.c.risk_limits,
+                    )
+                    .join(exchange_accounts, exchange_accounts.c.id == positions.c.account_id)
+                    .join(subscriptions, subscriptions.c.id == positions.c.subscription_id)
+                    .where(
+                        positions.c.subscription_id.in_(chunk),
+                        positions.c.status == PositionStatus.OPEN.value,
+                    )
+                )
+                result.extend(_watched(r._mapping) for r in rows)
+        return result
 
     def positions_exiting(self) -> set[int]:
         """Positions with an automated exit order still in flight."""

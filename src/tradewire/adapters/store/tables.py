@@ -260,7 +260,9 @@ positions = Table(
     Column("best_price", Money()),
     Column("deadline_at", UTCDateTime()),
     Column("phase", String(12), nullable=False, server_default="OPEN"),  # PositionPhase
-    Column("tranches", JSON),  # DCA: the plan, the first fill and the tranches still to buy
+    Column(
+        "tranches", JSON(none_as_null=True)
+    ),  # DCA: the plan, the first fill and the tranches still to buy
     # One open position per subscription and symbol.
     Index(
         "uq_positions_open",
