@@ -18,7 +18,7 @@ from tradewire.domain.candles import Candles
 from tradewire.domain.strategies.builtin import build_strategy
 from tradewire.runtime import Runtime
 from tradewire.services.ingest import SignalIngest
-from tradewire.services.strategy_runner import StrategyRunner
+from tradewire.services.strategy_runner import RECOVERY_CANDLES, StrategyRunner
 
 SERIES = "ohlcv/freqtrade/ETH_BTC-5m.parquet"
 STEPS = 700
@@ -50,8 +50,12 @@ class Replay:
 
 
 class Clock:
-    def __init__(self) -> None:
+    """Stands still until moved; starts when the given candle closes."""
+
+    def __init__(self, candles: Candles | None = None, index: int = 0) -> None:
         self.at = datetime(2026, 1, 1, tzinfo=UTC)
+        if candles is not None:
+            self.at = datetime.fromtimestamp((int(candles.ts[index]) + 300_000) / 1000, tz=UTC)
 
     def now(self) -> datetime:
         return self.at
@@ -94,7 +98,7 @@ async def test_live_signals_are_the_backtest_signals_and_never_sent_twice(
     last = replay.closed - 1  # the last candle the runner saw closed
     expected = [
         (_iso(int(candles.ts[i])), "exit" if full.exits[i] else "buy")
-        for i in range(30, last)
+        for i in range(30 - RECOVERY_CANDLES, last)
         if full.entries[i] or full.exits[i]
     ]
     emitted = _emitted(engine)
@@ -129,7 +133,9 @@ async def test_a_changed_definition_applies_without_a_restart(
         replay.advance()
 
     fast = build_strategy("ema_cross", {"fast": 3, "slow": 8}).signals(candles)
-    first = next(i for i in range(330, len(candles)) if fast.entries[i] or fast.exits[i])
+    # Re-enabled, it first looks back over the last RECOVERY_CANDLES candles (closed while it was off).
+    start = 330 - RECOVERY_CANDLES
+    first = next(i for i in range(start, len(candles)) if fast.entries[i] or fast.exits[i])
     assert _emitted(engine)[0][0] == _iso(int(candles.ts[first]))
 
 
@@ -147,7 +153,7 @@ async def test_a_bot_entry_must_be_warm_hold_its_confirmation_period_and_respect
     )
     runtime = make_runtime(tmp_path, engine.url.render_as_string(hide_password=False))
     entry = next(i for i in range(30, len(candles)) if entries[i])
-    replay, clock = Replay(candles, entry + 1), Clock()
+    replay, clock = Replay(candles, entry + 1), Clock(candles, entry)
     runner = _runner(runtime, replay, clock)
 
     await runner.tick()  # the entry candle has just closed
@@ -173,7 +179,7 @@ async def test_a_bot_waits_out_its_cooldown_after_a_signal_on_the_pair(
     definition = {"builtin": "ema_cross", "params": params, "timeframe": "5m", "symbols": ["ETH/BTC"]}
     _define(engine, seeded.strategy_id, {**definition, "bot": bot})
     runtime = make_runtime(tmp_path, engine.url.render_as_string(hide_password=False))
-    replay, clock = Replay(candles, 30), Clock()
+    replay, clock = Replay(candles, 30), Clock(candles, 29)
     ingest = SignalIngest(runtime.store, lambda: runtime.catalog, runtime.bus, clock)
     runner = StrategyRunner(runtime.store, ingest, lambda name: replay, clock)
     for _ in range(1500):
@@ -189,3 +195,36 @@ async def test_a_bot_waits_out_its_cooldown_after_a_signal_on_the_pair(
         assert rows[i].received_at - rows[i - 1].received_at >= timedelta(minutes=120)
     entries = build_strategy("ema_cross", params).signals(candles).entries[30:1530]
     assert len(buys) < int(entries.sum())  # some entries fell inside a cooldown
+
+
+async def test_a_restart_keeps_a_bot_entry_waiting_and_recovers_a_signal_missed_while_down(
+    engine: Engine, tmp_path: Path, data_dir: Path
+) -> None:
+    candles = read_candles(data_dir / SERIES, "ETH/BTC", "5m")
+    entries = build_strategy("ema_cross", {}).signals(candles).entries
+    seeded = seed_marketplace(engine, [])
+    bot = {"min_temperature": 0, "confirmation_minutes": 10, "cooldown_minutes": 0}
+    _define(
+        engine,
+        seeded.strategy_id,
+        {"builtin": "ema_cross", "timeframe": "5m", "symbols": ["ETH/BTC"], "bot": bot},
+    )
+    runtime = make_runtime(tmp_path, engine.url.render_as_string(hide_password=False))
+    entry = next(i for i in range(30, len(candles)) if entries[i])
+    replay, clock = Replay(candles, entry + 1), Clock(candles, entry)
+    await _runner(runtime, replay, clock).tick()  # the entry is seen, then the server stops
+    assert _emitted(engine) == []
+
+    # Down for 7 minutes: a candle closed meanwhile. The new process rebuilds the waiting entry from
+    # the candles, with its clock running from the entry candle's close.
+    clock.at += timedelta(minutes=7)
+    replay.advance()
+    again = _runner(runtime, replay, clock)
+    await again.tick()
+    assert _emitted(engine) == []
+    clock.at += timedelta(minutes=3)
+    await again.tick()
+    await again.tick()
+
+    [(candle, action, details)] = _emitted(engine)
+    assert (candle, action) == (_iso(int(candles.ts[entry])), "buy") and details["held_minutes"] == 10.0

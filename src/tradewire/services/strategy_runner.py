@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 
 from tradewire.domain.candles import Candles, timeframe_ms
@@ -24,6 +25,8 @@ from tradewire.ports import CandleSource, Clock, Store
 from tradewire.services.ingest import SignalIngest
 
 log = logging.getLogger("tradewire.strategies")
+
+RECOVERY_CANDLES = 3  # after a start, the candles re-evaluated for signals missed while down
 
 
 @dataclass
@@ -134,12 +137,22 @@ class StrategyRunner:
         if candles is None or len(candles) <= loaded.strategy.warmup:
             return 0
         last = int(candles.ts[-1])
-        fresh = self._seen.get(key) != last
+        seen = self._seen.get(key)
+        fresh = seen != last
         self._seen[key] = last
         signals = loaded.strategy.signals(candles) if fresh or key in self._pending else None
         emitted = 0
         if signals is not None and fresh:
-            emitted += await self._on_candle(strategy_id, definition, symbol, candles, signals)
+            # Every candle closed since the last look, in order (a slow round or a fast market may
+            # close several); after a start, the last few, so a signal due while the server was down
+            # still goes (once: the dedup key finds those already sent).
+            first = (
+                int(np.searchsorted(candles.ts, seen, side="right"))
+                if seen is not None
+                else len(candles) - RECOVERY_CANDLES
+            )
+            for i in range(max(first, loaded.strategy.warmup), len(candles)):
+                emitted += await self._on_candle(strategy_id, definition, symbol, candles, signals, i)
         if key in self._pending and signals is not None:
             emitted += await self._confirm_pending(strategy_id, definition, symbol, candles, signals)
         return emitted
@@ -151,8 +164,8 @@ class StrategyRunner:
         symbol: str,
         candles: Candles,
         signals: Signals,
+        i: int,
     ) -> int:
-        i = len(candles) - 1
         price = Decimal(repr(float(candles.close[i])))
         closed_at = datetime.fromtimestamp(
             (int(candles.ts[i]) + timeframe_ms(definition.timeframe)) / 1000, tz=UTC
@@ -166,14 +179,14 @@ class StrategyRunner:
         if bool(signals.exits[i]):
             self._pending.pop((strategy_id, symbol), None)
             return await self._emit(
-                strategy_id, symbol, SignalAction.EXIT, price, closed_at, details, candles
+                strategy_id, symbol, SignalAction.EXIT, price, closed_at, details, candles, i
             )
         if not bool(signals.entries[i]):
             return 0
         for name, levels in (("stop_loss", signals.stop_loss), ("take_profit", signals.take_profit)):
             if levels is not None and levels[i] == levels[i]:  # NaN: no level
                 details[name] = str(Decimal(repr(float(levels[i]))))
-        verdict = self._confirmation(definition, candles)
+        verdict = self._confirmation(definition, candles, i)
         if verdict is not None:
             details["confirmation"] = verdict.as_json()
             if definition.confirmation is not None and not definition.confirmation.accepts(verdict):
@@ -181,7 +194,9 @@ class StrategyRunner:
                 return 0
         bot = definition.bot
         if bot is None:
-            return await self._emit(strategy_id, symbol, SignalAction.BUY, price, closed_at, details, candles)
+            return await self._emit(
+                strategy_id, symbol, SignalAction.BUY, price, closed_at, details, candles, i
+            )
         temperature = verdict.score if verdict is not None else 0
         details["temperature"] = temperature
         if temperature < bot.min_temperature:
@@ -189,10 +204,12 @@ class StrategyRunner:
                 "bot %s %s: entry too cold (%s < %s)", strategy_id, symbol, temperature, bot.min_temperature
             )
             return 0
+        # The confirmation period runs from the candle's close, not from when the server saw it: a
+        # restart rebuilds the same pending entry from the candles and keeps its clock.
         self._pending[(strategy_id, symbol)] = PendingEntry(
-            int(candles.ts[i]), self._clock.now(), price, temperature, details
+            int(candles.ts[i]), closed_at, price, temperature, details
         )
-        return await self._confirm_pending(strategy_id, definition, symbol, candles, signals)
+        return 0
 
     async def _confirm_pending(
         self,
@@ -220,21 +237,18 @@ class StrategyRunner:
             return 0  # still pending: it goes when the cooldown ends, if it still holds
         del self._pending[key]
         details = {**pending.details, "held_minutes": round((now - pending.since).total_seconds() / 60, 1)}
-        candle_closed = datetime.fromtimestamp(
-            (pending.candle_ts + timeframe_ms(definition.timeframe)) / 1000, tz=UTC
-        )
         return await self._emit(
             strategy_id,
             symbol,
             SignalAction.BUY,
             pending.price,
-            candle_closed,
+            pending.since,
             details,
             candles,
-            pending.candle_ts,
+            candle_ts=pending.candle_ts,
         )
 
-    def _confirmation(self, definition: StrategyDefinition, candles: Candles) -> Confirmation | None:
+    def _confirmation(self, definition: StrategyDefinition, candles: Candles, i: int) -> Confirmation | None:
         timeframes = (
             tuple(definition.confirmation.timeframes)
             if definition.confirmation is not None
@@ -244,7 +258,7 @@ class StrategyRunner:
         )
         if timeframes is None:
             return None
-        return confirm(candles, len(candles) - 1, timeframes)
+        return confirm(candles, i, timeframes)
 
     async def _emit(
         self,
@@ -255,9 +269,10 @@ class StrategyRunner:
         at: datetime,
         details: dict[str, Any],
         candles: Candles,
+        index: int | None = None,
         candle_ts: int | None = None,
     ) -> int:
-        ts = candle_ts if candle_ts is not None else int(candles.ts[-1])
+        ts = candle_ts if candle_ts is not None else int(candles.ts[-1 if index is None else index])
         material = f"strategy:{strategy_id}:{symbol}:{candles.timeframe}:{ts}:{action.value}"
         ingested = await self._ingest.receive_strategy_signal(
             strategy_id, action, symbol, price, at, details, material
