@@ -35,18 +35,7 @@ class Replay:
         self.closed += 1
 
     async def closed_candles(self, symbol: str, timeframe: str, limit: int) -> Candles | None:
-        c, end = self.candles, self.closed
-        cut = slice(max(0, end - limit), end)
-        return Candles(
-            symbol=symbol,
-            timeframe=timeframe,
-            ts=c.ts[cut],
-            open=c.open[cut],
-            high=c.high[cut],
-            low=c.low[cut],
-            close=c.close[cut],
-            volume=c.volume[cut],
-        )
+        return self.candles.rows(max(0, self.closed - limit), self.closed)
 
 
 class Clock:

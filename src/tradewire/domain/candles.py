@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -68,6 +69,19 @@ class Candles:
 
     def __len__(self) -> int:
         return len(self.ts)
+
+    def rows(self, start: int | None = None, stop: int | None = None) -> Candles:
+        """The candles in rows [start, stop), as slicing a list would take them (views, no copy)."""
+        part = slice(start, stop)
+        return dataclasses.replace(
+            self,
+            ts=self.ts[part],
+            open=self.open[part],
+            high=self.high[part],
+            low=self.low[part],
+            close=self.close[part],
+            volume=self.volume[part],
+        )
 
 
 def _frozen_column(name: str, values: object, dtype: type[np.generic]) -> npt.NDArray[np.generic]:

@@ -3,7 +3,7 @@ and the DCA tranches still to buy."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -34,18 +34,7 @@ class ExitPlan:
     def levels(self, entry: Decimal, opened_at_s: float, best: Decimal | None = None) -> ExitLevels:
         """The position's levels at its current average entry (a DCA add moves percentage levels)."""
         levels = self.rules.levels("long", entry, opened_at_s, self.stop_loss, self.take_profit)
-        if best is not None and best > levels.best_price:
-            return ExitLevels(
-                side=levels.side,
-                stop_loss=levels.stop_loss,
-                take_profit=levels.take_profit,
-                trailing_pct=levels.trailing_pct,
-                trailing_activation_pct=levels.trailing_activation_pct,
-                best_price=best,
-                entry_price=levels.entry_price,
-                deadline_s=levels.deadline_s,
-            )
-        return levels
+        return replace(levels, best_price=best) if best is not None and best > levels.best_price else levels
 
     def stop_at(self, price: Decimal) -> Decimal | None:
         """The stop price an entry at `price` would get."""

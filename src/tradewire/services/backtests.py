@@ -261,16 +261,7 @@ def window(candles: Candles, start: datetime | None, end: datetime | None) -> Ca
         return candles
     first = 0 if start is None else int(np.searchsorted(candles.ts, _ms(start), side="left"))
     stop = len(candles) if end is None else int(np.searchsorted(candles.ts, _ms(end), side="left"))
-    part = slice(first, max(first, stop))
-    return dataclasses.replace(
-        candles,
-        ts=candles.ts[part],
-        open=candles.open[part],
-        high=candles.high[part],
-        low=candles.low[part],
-        close=candles.close[part],
-        volume=candles.volume[part],
-    )
+    return candles.rows(first, max(first, stop))
 
 
 def utc(value: datetime) -> datetime:

@@ -7,6 +7,7 @@ import logging
 import math
 import zlib
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -69,12 +70,7 @@ class ReplaySource:
         self._candles = Candles(
             symbol=candles.symbol,
             timeframe=candles.timeframe,
-            ts=candles.ts[usable],
-            open=candles.open[usable],
-            high=candles.high[usable],
-            low=candles.low[usable],
-            close=closes[usable],
-            volume=candles.volume[usable],
+            **{c: getattr(candles, c)[usable] for c in ("ts", "open", "high", "low", "close", "volume")},
         )
         # Each loop replays the series shifted by its span, so time only moves forward.
         self._span = int(self._ts[-1] - self._ts[0]) + timeframe_ms(candles.timeframe)
@@ -100,19 +96,8 @@ class ReplaySource:
 
     def candles(self, limit: int) -> Candles:
         """The last `limit` candles up to the current one (closed as far as the paper market goes)."""
-        start = max(0, self._index + 1 - limit)
-        c = self._candles
-        cut = slice(start, self._index + 1)
-        return Candles(
-            symbol=c.symbol,
-            timeframe=c.timeframe,
-            ts=c.ts[cut] + self.loops * self._span,
-            open=c.open[cut],
-            high=c.high[cut],
-            low=c.low[cut],
-            close=c.close[cut],
-            volume=c.volume[cut],
-        )
+        window = self._candles.rows(max(0, self._index + 1 - limit), self._index + 1)
+        return replace(window, ts=window.ts + self.loops * self._span) if self.loops else window
 
     def step(self) -> None:
         """Next candle; after the last one, start again from the first."""
@@ -234,8 +219,8 @@ class ReplayFeed:
         series = resample(found.candles((limit + 1) * ratio), timeframe)
         # The last bucket is complete only once its last base candle has closed.
         if len(series) and series.ts[-1] + want_ms > int(base.ts[-1]) + base_ms:
-            series = _head(series, len(series) - 1)
-        return _head(series, len(series), keep_last=limit)
+            series = series.rows(stop=-1)
+        return series.rows(max(0, len(series) - limit))
 
     def recent_closes(self, symbol: str, limit: int) -> list[float] | None:
         """Closes of the replayed candles up to now; None for a simulated or unknown series."""
@@ -299,21 +284,6 @@ class ReplayFeed:
         rounded = market.price_to_precision(price)
         # A price below half a tick would round to zero, which no order can use; one tick is the floor.
         return rounded if rounded > 0 else market.price_step
-
-
-def _head(c: Candles, n: int, keep_last: int | None = None) -> Candles:
-    start = max(0, n - keep_last) if keep_last is not None else 0
-    cut = slice(start, n)
-    return Candles(
-        symbol=c.symbol,
-        timeframe=c.timeframe,
-        ts=c.ts[cut],
-        open=c.open[cut],
-        high=c.high[cut],
-        low=c.low[cut],
-        close=c.close[cut],
-        volume=c.volume[cut],
-    )
 
 
 def build_demo_feed(

@@ -510,16 +510,7 @@ class SqlStore:
 
     def watched_positions(self, changed_since: datetime | None = None) -> list[WatchedPosition]:
         """Open positions (all, or every position changed since a time, open or not), with levels."""
-        query = (
-            select(
-                positions,
-                exchange_accounts.c.exchange,
-                subscriptions.c.trading_state,
-                subscriptions.c.risk_limits,
-            )
-            .join(exchange_accounts, exchange_accounts.c.id == positions.c.account_id)
-            .outerjoin(subscriptions, subscriptions.c.id == positions.c.subscription_id)
-        )
+        query = _watched_select()
         if changed_since is None:
             query = query.where(positions.c.status == PositionStatus.OPEN.value)
         else:
@@ -540,15 +531,7 @@ class SqlStore:
         """One of the user's positions as the exit monitor sees it."""
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(
-                    positions,
-                    exchange_accounts.c.exchange,
-                    subscriptions.c.trading_state,
-                    subscriptions.c.risk_limits,
-                )
-                .join(exchange_accounts, exchange_accounts.c.id == positions.c.account_id)
-                .outerjoin(subscriptions, subscriptions.c.id == positions.c.subscription_id)
-                .where(positions.c.id == position_id, positions.c.user_id == user_id)
+                _watched_select().where(positions.c.id == position_id, positions.c.user_id == user_id)
             ).first()
         return _watched(row._mapping) if row else None
 
@@ -571,15 +554,7 @@ class SqlStore:
         with self.engine.connect() as conn:
             for chunk in _chunks(sorted(set(subscription_ids)), 900):
                 rows = conn.execute(
-                    select(
-                        positions,
-                        exchange_accounts.c.exchange,
-                        subscriptions.c.trading_state,
-                        subscriptions.c.risk_limits,
-                    )
-                    .join(exchange_accounts, exchange_accounts.c.id == positions.c.account_id)
-                    .join(subscriptions, subscriptions.c.id == positions.c.subscription_id)
-                    .where(
+                    _watched_select().where(
                         positions.c.subscription_id.in_(chunk),
                         positions.c.status == PositionStatus.OPEN.value,
                     )
@@ -1369,6 +1344,21 @@ def auto_client_order_id(position_id: int, attempt: int, tranche: int | None = N
     if tranche is None:
         return f"tx{position_id:010d}a{attempt}"
     return f"td{position_id:010d}t{tranche}a{attempt}"
+
+
+def _watched_select() -> Any:
+    """Positions with what the exit monitor needs beside them: the exchange, the trading state, the
+    risk limits (a position without a subscription reads as ACTIVE with default limits)."""
+    return (
+        select(
+            positions,
+            exchange_accounts.c.exchange,
+            subscriptions.c.trading_state,
+            subscriptions.c.risk_limits,
+        )
+        .join(exchange_accounts, exchange_accounts.c.id == positions.c.account_id)
+        .outerjoin(subscriptions, subscriptions.c.id == positions.c.subscription_id)
+    )
 
 
 def _watched(r: Any) -> WatchedPosition:

@@ -275,12 +275,4 @@ def _check_timeframe(base: str, timeframe: str) -> int:
 
 def _head(candles: Candles, k: int) -> Candles:
     """The first k candles (views, no copy)."""
-    return dataclasses.replace(
-        candles,
-        ts=candles.ts[:k],
-        open=candles.open[:k],
-        high=candles.high[:k],
-        low=candles.low[:k],
-        close=candles.close[:k],
-        volume=candles.volume[:k],
-    )
+    return candles.rows(stop=k)
