@@ -13,6 +13,7 @@ from tradewire.domain.money import (
     normalize,
     quantize_down,
     quantize_nearest,
+    storable,
     to_decimal,
 )
 
@@ -260,3 +261,60 @@ def test_fmt_round_trips_through_to_decimal() -> None:
 
 def test_fmt_writes_whole_numbers_beyond_context_precision_in_full() -> None:
     assert fmt(Decimal("1E+30")) == "1" + "0" * 30
+
+
+def test_normalize_keeps_every_digit_storage_holds() -> None:
+    value = Decimal("12345678901234567890.123456789012345678")
+
+    assert normalize(value) == value
+    assert fmt(value) == "12345678901234567890.123456789012345678"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (Decimal("1E+100"), "1E+100"),
+        (Decimal("1E+400000"), "1E+400000"),
+        (Decimal("1E+999999"), "1E+999999"),
+        (Decimal("1E-400000"), "1E-400000"),
+        (Decimal("-2.5E+1000"), "-2.5E+1000"),
+    ],
+)
+def test_fmt_of_a_number_no_storage_holds_is_short_and_never_fails(value: Decimal, expected: str) -> None:
+    # Rows written before the bounds existed may hold such numbers; reading them must not fail.
+    assert fmt(value) == expected
+
+
+# --- storable ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text", ["99999999999999999999.999999999999999999", "-99999999999999999999", "0.000000000000000001", "0"]
+)
+def test_storable_keeps_numbers_within_numeric_38_18(text: str) -> None:
+    assert storable(Decimal(text)) == Decimal(text)
+
+
+def test_storable_rounds_past_18_decimals_half_even() -> None:
+    assert storable(Decimal("0.0000000000000000025")) == Decimal("0.000000000000000002")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1E+20", "too large"),
+        ("-1E+20", "too large"),
+        ("1E+400000", "too large"),
+        ("1E-19", "too small"),
+        ("Infinity", "not a finite number"),
+        ("NaN", "not a finite number"),
+    ],
+)
+def test_storable_refuses_what_storage_cannot_hold(text: str, message: str) -> None:
+    with pytest.raises(MoneyError, match=message):
+        storable(Decimal(text), "size")
+
+
+def test_quantizing_a_number_too_large_to_round_is_a_money_error() -> None:
+    with pytest.raises(MoneyError, match="too large to round"):
+        quantize_down(Decimal("1E+400000"), Decimal("0.001"))

@@ -301,13 +301,24 @@ def test_quoted_and_unquoted_numbers_read_the_same() -> None:
 
 def test_json_number_digits_are_kept_beyond_float_precision() -> None:
     # Arrange
-    body = b'{"action":"buy","ticker":"BTCUSDT","contracts":0.12345678901234567890}'
+    body = b'{"action":"buy","ticker":"BTCUSDT","contracts":0.123456789012345678}'
 
     # Act
     intent = parse_alert(body, JSON).intent
 
     # Assert
-    assert intent.contracts == Decimal("0.12345678901234567890")
+    assert intent.contracts == Decimal("0.123456789012345678")
+
+
+def test_json_numbers_are_rounded_to_the_18_decimals_storage_keeps() -> None:
+    # Arrange
+    body = b'{"action":"buy","ticker":"BTCUSDT","contracts":0.12345678901234567890}'
+
+    # Act
+    intent = parse_alert(body, JSON).intent
+
+    # Assert: what NUMERIC(38, 18) would keep, on every database alike
+    assert intent.contracts == Decimal("0.123456789012345679")
 
 
 @pytest.mark.parametrize(
@@ -1136,3 +1147,90 @@ def test_default_strategy_message_after_a_prefix_and_with_a_passphrase_is_read()
     assert alert.intent.market_position is None
     assert alert.passphrase == "pw"
     assert "pw" not in alert.dedup_material.split()
+
+
+# --- bounds: what storage holds, and bounded work before authentication ----------------------------
+
+
+@pytest.mark.parametrize(
+    "contracts",
+    ["1e100", '"1e400000"', '"1e400"', "100000000000000000000", '"1e-19"', "1e999999"],
+)
+def test_numbers_storage_cannot_hold_are_rejected_naming_the_field(contracts: str) -> None:
+    # Arrange
+    body = f'{{"action":"buy","ticker":"BTCUSDT","contracts":{contracts}}}'.encode()
+
+    # Act / Assert
+    with pytest.raises(AlertError, match=r"field 'contracts' .* too (large|small)"):
+        parse_alert(body, JSON)
+
+
+@pytest.mark.parametrize("field", ["price", "stop_loss", "take_profit", "market_position_size"])
+def test_every_number_field_is_bounded(field: str) -> None:
+    body = f'{{"action":"sell","ticker":"BTCUSDT","{field}":1e25}}'.encode()
+
+    with pytest.raises(AlertError, match=f"field '{field}' .* too large"):
+        parse_alert(body, JSON)
+
+
+def test_the_largest_storable_number_is_accepted() -> None:
+    body = b'{"action":"buy","ticker":"BTCUSDT","contracts":"99999999999999999999.999999999999999999"}'
+
+    assert parse_alert(body, JSON).intent.contracts == Decimal("99999999999999999999.999999999999999999")
+
+
+@pytest.mark.parametrize("value", ["1e900000", "1e999999", '"1' + "0" * 5000 + '"', "-1e20", "253402300800000"])
+def test_epochs_beyond_the_year_9999_are_rejected_without_being_converted(value: str) -> None:
+    body = f'{{"action":"buy","ticker":"BTCUSDT","time":{value}}}'.encode()
+
+    with pytest.raises(AlertError, match="field 'time' is out of range"):
+        parse_alert(body, JSON)
+
+
+def test_an_iso_time_that_leaves_the_calendar_in_utc_is_rejected() -> None:
+    body = b'{"action":"buy","ticker":"BTCUSDT","time":"9999-12-31T23:00:00-05:00"}'
+
+    with pytest.raises(AlertError, match="field 'time' is out of range"):
+        parse_alert(body, JSON)
+
+
+@pytest.mark.parametrize("depth", [17, 500, 950])
+def test_json_nested_deeper_than_an_alert_is_rejected(depth: int) -> None:
+    body = ('{"action":"buy","ticker":"BTCUSDT","x":' + '{"a":' * depth + "1" + "}" * depth + "}").encode()
+
+    with pytest.raises(AlertError, match="nested more than 16 levels"):
+        parse_alert(body, JSON)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"passphrase":"\\ud800","action":"buy","ticker":"BTCUSDT"}',
+        b'{"action":"buy","ticker":"BTCUSDT","comment":"x\\udfffy"}',
+        b'{"action":"buy","ticker":"BTCUSDT","\\ud800":1}',
+    ],
+)
+def test_unpaired_surrogates_are_not_text(body: bytes) -> None:
+    with pytest.raises(AlertError, match="surrogate"):
+        parse_alert(body, JSON)
+
+
+def test_a_paired_surrogate_escape_is_ordinary_text() -> None:
+    body = b'{"action":"buy","ticker":"BTCUSDT","comment":"\\ud83d\\ude80 moon"}'
+
+    assert parse_alert(body, JSON).intent.comment == "\U0001f680 moon"
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"action":"buy","ticker":"BTCUSDT","comment":"a\\u0000b"}', b"buy BTCUSDT\x00"]
+)
+def test_nul_characters_are_not_text(body: bytes) -> None:
+    with pytest.raises(AlertError, match="NUL"):
+        parse_alert(body, JSON if body.startswith(b"{") else TEXT)
+
+
+def test_a_ticker_longer_than_storage_holds_is_rejected() -> None:
+    body = ('{"action":"buy","ticker":"' + "X" * 60 + ':BTCUSDT"}').encode()
+
+    with pytest.raises(AlertError, match="'ticker' is 68 characters long; the limit is 64"):
+        parse_alert(body, JSON)

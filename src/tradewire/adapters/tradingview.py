@@ -14,15 +14,23 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tradewire.domain.money import MoneyError, to_decimal
+from tradewire.domain.money import MoneyError, describe, storable, to_decimal
 from tradewire.domain.signals import MarketPosition, SignalAction, SignalIntent
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_COMMENT_CHARS = 500
+# TradingView templates nest two levels ({"strategy": {"order": ...}}); deeper bodies are not alerts,
+# and a bound keeps every walk over the body short whatever a sender (signed in or not) posts.
+MAX_JSON_DEPTH = 16
+MAX_TICKER_CHARS = 64  # signals.ticker
+MAX_TEXT_CHARS = 200  # exchange, interval, order id: kept in the signal's details
 
 # As seconds, epochs this large would be past the year 5000, so they can only be milliseconds.
 _EPOCH_MS_THRESHOLD = Decimal(10) ** 11
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Milliseconds at the end of year 9999, the last moment a datetime holds. Compared before any
+# arithmetic, so an epoch such as 1e900000 is refused without being converted.
+_EPOCH_MS_LIMIT = Decimal(253402300800000)
 
 _ACTIONS: dict[str, SignalAction] = {
     **dict.fromkeys(("buy", "long", "enter_long", "entry_long"), SignalAction.BUY),
@@ -166,6 +174,8 @@ def _decode(body: bytes) -> str:
     text = text.strip()
     if not text:
         raise AlertError("empty body: expected a JSON object or a text alert such as 'buy BTCUSDT'")
+    if "\x00" in text:
+        raise AlertError("body holds a NUL character, which is not text")
     return text
 
 
@@ -181,6 +191,7 @@ def _parse_json(text: str) -> ParsedAlert:
     exact = _load_json(text, parse_float=Decimal)
     if not isinstance(exact, dict):
         raise AlertError(f"body is JSON but not an object (got {_json_kind(exact)}); expected {{...}}")
+    _check_json_shape(exact)
     fields = _json_fields(exact)
     return ParsedAlert(
         intent=_build_intent(fields),
@@ -205,6 +216,33 @@ def _load_json(text: str, parse_float: Callable[[str], Any] = float) -> object:
 
 def _reject_json_constant(name: str) -> object:
     raise ValueError(f"{name} is not a JSON number")
+
+
+def _check_json_shape(root: object) -> None:
+    """Nesting within MAX_JSON_DEPTH and every key and string real text (no unpaired UTF-16 surrogate
+    such as "\\ud800", no NUL), walked without recursion: the later walks rely on both."""
+    pending: list[tuple[object, int]] = [(root, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            _check_text(value)
+        elif isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise AlertError(f"body is nested more than {MAX_JSON_DEPTH} levels deep")
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            pending.extend((item, depth + 1) for item in items)
+
+
+def _check_text(text: str) -> None:
+    if "\x00" in text:
+        raise AlertError("body holds a NUL character (\\u0000), which is not text")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise AlertError(
+                "body holds an unpaired UTF-16 surrogate escape (such as \\ud800), which is not text"
+            ) from None
 
 
 def _json_kind(value: object) -> str:
@@ -401,6 +439,7 @@ def _put(fields: _Fields, field: str, name: str, value: str) -> None:
 def _build_intent(fields: _Fields) -> SignalIntent:
     action = _action(fields)
     ticker = _required_text(fields, "ticker", "the alert must name a symbol ('ticker' or 'symbol')")
+    _check_length(fields, "ticker", ticker, MAX_TICKER_CHARS)
     market_position, market_position_size = _market_position(fields)
     # A buy or sell that leaves the strategy flat closes the position rather than opening one.
     if market_position is MarketPosition.FLAT and action is not SignalAction.EXIT:
@@ -417,9 +456,9 @@ def _build_intent(fields: _Fields) -> SignalIntent:
         prev_market_position=_position(fields, "prev_market_position"),
         market_position_size=market_position_size,
         prev_market_position_size=_non_negative(fields, "prev_market_position_size"),
-        exchange=_optional_text(fields, "exchange"),
-        interval=_optional_text(fields, "interval"),
-        order_id=_optional_text(fields, "order_id"),
+        exchange=_short_text(fields, "exchange"),
+        interval=_short_text(fields, "interval"),
+        order_id=_short_text(fields, "order_id"),
         signal_time=_signal_time(fields),
         comment=_comment(fields),
     )
@@ -459,7 +498,7 @@ def _market_position(fields: _Fields) -> tuple[MarketPosition | None, Decimal | 
         if position is None:
             position = _side_of(signed)
         if size is None:
-            size = abs(signed)
+            size = signed.copy_abs()
     return position, size
 
 
@@ -502,7 +541,20 @@ def _optional_text(fields: _Fields, field: str) -> str | None:
     return text or None
 
 
+def _short_text(fields: _Fields, field: str) -> str | None:
+    text = _optional_text(fields, field)
+    if text is not None:
+        _check_length(fields, field, text, MAX_TEXT_CHARS)
+    return text
+
+
+def _check_length(fields: _Fields, field: str, text: str, limit: int) -> None:
+    if len(text) > limit:
+        raise AlertError(f"field {fields[field][0]!r} is {len(text)} characters long; the limit is {limit}")
+
+
 def _number(fields: _Fields, field: str) -> Decimal | None:
+    """The field as an exact number that storage holds (below 1e20, 18 decimals), else AlertError."""
     if field not in fields:
         return None
     name, value = fields[field]
@@ -511,22 +563,31 @@ def _number(fields: _Fields, field: str) -> Decimal | None:
             raise AlertError(f"field {name!r} is empty; expected a number")
         _reject_placeholder(name, value)
     try:
-        return to_decimal(value)
+        number = to_decimal(value)
     except MoneyError:
-        raise AlertError(f"field {name!r} is not a number: {value!r}") from None
+        raise AlertError(f"field {name!r} is not a number: {_quoted(value)}") from None
+    try:
+        return storable(number, f"field {name!r}")
+    except MoneyError as exc:
+        raise AlertError(str(exc)) from None
+
+
+def _quoted(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 def _positive(fields: _Fields, field: str) -> Decimal | None:
     value = _number(fields, field)
     if value is not None and value <= 0:
-        raise AlertError(f"field {fields[field][0]!r} must be positive, got {value}")
+        raise AlertError(f"field {fields[field][0]!r} must be positive, got {describe(value)}")
     return value
 
 
 def _non_negative(fields: _Fields, field: str) -> Decimal | None:
     value = _number(fields, field)
     if value is not None and value < 0:
-        raise AlertError(f"field {fields[field][0]!r} must not be negative, got {value}")
+        raise AlertError(f"field {fields[field][0]!r} must not be negative, got {describe(value)}")
     return value
 
 
@@ -550,7 +611,7 @@ def _signal_time(fields: _Fields) -> datetime | None:
         if not text:
             raise AlertError(f"field {name!r} is empty; expected an ISO 8601 time or epoch seconds")
         if re.fullmatch(r"[+-]?\d+(?:\.\d+)?", text):
-            return _from_epoch(name, Decimal(text))
+            return _from_epoch(name, Decimal(text))  # digits only: at most the body's 64 KiB of them
         return _from_iso(name, text)
     if isinstance(value, int | Decimal) and not isinstance(value, bool):
         return _from_epoch(name, Decimal(value))
@@ -561,16 +622,21 @@ def _from_iso(name: str, text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise AlertError(f"field {name!r} is not a time: {text!r}") from None
+        raise AlertError(f"field {name!r} is not a time: {_quoted(text)}") from None
     # TradingView's times are UTC; a time without an offset can only mean UTC.
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is past the year 9999 in UTC
+        raise AlertError(f"field {name!r} is out of range: {_quoted(text)}") from None
 
 
 def _from_epoch(name: str, value: Decimal) -> datetime:
-    seconds = value / 1000 if abs(value) >= _EPOCH_MS_THRESHOLD else value
+    if not value.is_finite() or value.copy_abs() >= _EPOCH_MS_LIMIT:
+        raise AlertError(f"field {name!r} is out of range: {describe(value)} (epoch seconds or milliseconds)")
+    seconds = value / 1000 if value.copy_abs() >= _EPOCH_MS_THRESHOLD else value
     try:
         return _EPOCH + timedelta(microseconds=int(seconds * 1_000_000))
-    except OverflowError:
-        raise AlertError(f"field {name!r} is out of range: {value}") from None
+    except (OverflowError, ArithmeticError):
+        raise AlertError(f"field {name!r} is out of range: {describe(value)}") from None

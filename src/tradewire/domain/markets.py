@@ -75,8 +75,11 @@ class Market:
             raise OrderRejected(f"market {self.symbol} is not active")
         if price <= 0:
             raise OrderRejected(f"price must be positive, got {price}")
-        rounded_price = self.price_to_precision(price)
-        rounded = self.amount_to_precision(amount)
+        try:
+            rounded_price = self.price_to_precision(price)
+            rounded = self.amount_to_precision(amount)
+        except MoneyError as exc:  # a number no market trades (e.g. an absurd signal size)
+            raise OrderRejected(f"{self.symbol}: {exc}") from None
         if rounded <= 0:
             raise OrderRejected(
                 f"amount {amount} is below the {self.symbol} step of {self.amount_step} {self.base}"

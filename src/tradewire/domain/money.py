@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
+from decimal import (
+    MAX_EMAX,
+    MIN_EMIN,
+    ROUND_DOWN,
+    ROUND_HALF_EVEN,
+    Decimal,
+    InvalidOperation,
+    localcontext,
+)
 
 ZERO = Decimal(0)
 # Enough digits that dividing any realistic amount by a step is exact before it is rounded.
 _WIDE = 100
+
+# What every stored amount and price must fit: NUMERIC(38, 18) on PostgreSQL (adapters/store/types.py),
+# so below 10^20 in size and at most 18 decimal places.
+MAX_INTEGER_DIGITS = 20
+MAX_SCALE = 18
+STORABLE_LIMIT = Decimal(10) ** MAX_INTEGER_DIGITS  # exclusive
+SMALLEST_STORABLE = Decimal(10) ** -MAX_SCALE
 
 
 class MoneyError(ValueError):
@@ -38,6 +53,41 @@ def to_decimal(value: object) -> Decimal:
     return result
 
 
+def storable(value: Decimal, what: str = "number") -> Decimal:
+    """`value` rounded to the 18 decimals storage keeps; MoneyError if it is not finite, is 10^20 or
+    more in size, or is a non-zero amount that 18 decimals would store as zero.
+
+    Only comparisons and one bounded rounding are done, so a huge exponent costs nothing to refuse.
+    """
+    if not value.is_finite():
+        raise MoneyError(f"{what} is not a finite number")
+    if value.copy_abs() >= STORABLE_LIMIT:
+        raise MoneyError(f"{what} {describe(value)} is too large: it must be below 1e{MAX_INTEGER_DIGITS}")
+    if value != 0 and value.copy_abs() < SMALLEST_STORABLE:
+        raise MoneyError(f"{what} {describe(value)} is too small: at most {MAX_SCALE} decimal places are kept")
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MAX_SCALE:
+        with localcontext(prec=MAX_INTEGER_DIGITS + MAX_SCALE + 2):
+            return value.quantize(SMALLEST_STORABLE, rounding=ROUND_HALF_EVEN)
+    return value
+
+
+def is_storable(value: Decimal | None) -> bool:
+    """True for None and for a value storage holds as it is (what a row written by this version holds)."""
+    if value is None:
+        return True
+    try:
+        return storable(value) == value
+    except MoneyError:
+        return False
+
+
+def describe(value: Decimal) -> str:
+    """A short text for a number in a message, whatever its size (scientific when it would be long)."""
+    text = str(value)
+    return text if len(text) <= 40 else f"{value:.6E}"
+
+
 def quantize_down(value: Decimal, step: Decimal) -> Decimal:
     """Largest multiple of `step` that is <= value (for non-negative values): amounts are truncated."""
     return _quantize(value, step, ROUND_DOWN)
@@ -51,25 +101,42 @@ def quantize_nearest(value: Decimal, step: Decimal) -> Decimal:
 def _quantize(value: Decimal, step: Decimal, rounding: str) -> Decimal:
     if step <= 0:
         raise MoneyError("step must be positive")
-    with localcontext(prec=_WIDE):
-        units = (value / step).to_integral_value(rounding=rounding)
-        return normalize(units * step)
+    try:
+        with localcontext(prec=_WIDE):
+            units = (value / step).to_integral_value(rounding=rounding)
+            # More units than the context's digits would have been rounded: refuse rather than guess.
+            if units.adjusted() >= _WIDE:
+                raise MoneyError(f"{describe(value)} is too large to round to a step of {step}")
+            return normalize(units * step)
+    except ArithmeticError as exc:
+        raise MoneyError(f"{describe(value)} cannot be rounded to a step of {step}") from exc
 
 
 def normalize(value: Decimal) -> Decimal:
-    """Drop trailing zeros without switching to exponent notation for whole numbers."""
+    """Drop trailing zeros, exactly, without exponent notation for whole numbers of up to 100 digits
+    (larger ones, which storage cannot hold anyway, keep their exponent rather than be written out)."""
     if value == 0:
         return ZERO
-    normalized = value.normalize()
-    _sign, _digits, exponent = normalized.as_tuple()
-    if isinstance(exponent, int) and exponent > 0:
+    _sign, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int):
+        return value  # NaN and infinities have no digits to drop
+    # As many digits as the value has, so nothing is rounded; any exponent, so nothing overflows.
+    with localcontext(prec=max(len(digits), 1), Emax=MAX_EMAX, Emin=MIN_EMIN) as context:
+        normalized = value.normalize(context)
+    exponent = normalized.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if 0 < exponent and normalized.adjusted() < _WIDE:
         with localcontext(prec=_WIDE):
             return normalized.quantize(Decimal(1))
     return normalized
 
 
 def fmt(value: Decimal | None) -> str | None:
-    """Decimal as plain text (no exponent), for storage and JSON."""
+    """Decimal as plain text (no exponent), for storage and JSON; a value beyond 100 digits either side
+    of the point (none that storage holds) is written in scientific notation instead of in full."""
     if value is None:
         return None
-    return format(normalize(value), "f")
+    normalized = normalize(value)
+    if not normalized.is_finite() or not -_WIDE <= normalized.adjusted() < _WIDE:
+        return str(normalized)
+    return format(normalized, "f")
