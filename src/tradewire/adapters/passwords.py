@@ -51,13 +51,23 @@ class VerifiedSecrets:
         self._max = max_entries
 
     def verify(self, secret: str, stored: str) -> bool:
-        digest = hashlib.sha256(secret.encode()).digest()
-        known = self._verified.get(stored)
+        known = self.lookup(secret, stored)
         if known is not None:
-            return hmac.compare_digest(known, digest)
+            return known
         if not verify_secret(secret, stored):
             return False
-        if len(self._verified) >= self._max:
-            self._verified.pop(next(iter(self._verified)))
-        self._verified[stored] = digest
+        self.remember(secret, stored)
         return True
+
+    def lookup(self, secret: str, stored: str) -> bool | None:
+        """True or False when `stored` has a verified secret in memory (no scrypt); None otherwise."""
+        known = self._verified.get(stored)
+        if known is None:
+            return None
+        return hmac.compare_digest(known, hashlib.sha256(secret.encode()).digest())
+
+    def remember(self, secret: str, stored: str) -> None:
+        """Keep `secret` as verified for `stored` (call only after verify_secret said it matches)."""
+        if stored not in self._verified and len(self._verified) >= self._max:
+            self._verified.pop(next(iter(self._verified)))
+        self._verified[stored] = hashlib.sha256(secret.encode()).digest()

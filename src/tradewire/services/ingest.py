@@ -12,13 +12,13 @@ from decimal import Decimal
 from typing import Any
 
 from tradewire import failpoints
-from tradewire.adapters.passwords import VerifiedSecrets
 from tradewire.adapters.tradingview import AlertError, parse_alert
 from tradewire.domain.money import fmt
 from tradewire.domain.records import NewSignal
 from tradewire.domain.signals import SignalAction, SignalIntent
 from tradewire.domain.symbols import SymbolCatalog, UnknownSymbol
 from tradewire.ports import Bus, Clock, Store
+from tradewire.services.passphrases import PassphraseChecks, Throttled
 
 log = logging.getLogger("tradewire.ingest")
 
@@ -28,10 +28,11 @@ SIGNAL_RECEIVED = "signal.received"
 class IngestRejected(Exception):
     """A request that creates nothing; `status` is the HTTP status to answer with."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, retry_after_s: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after_s = retry_after_s  # with 429: when to try again
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,18 +53,27 @@ class SignalIngest:
         bus: Bus,
         clock: Clock,
         dedup_window_s: int = 60,
+        passphrases: PassphraseChecks | None = None,
     ) -> None:
         self._store = store
         self._catalog = catalog
         self._bus = bus
         self._clock = clock
         self._window = dedup_window_s
-        self._secrets = VerifiedSecrets()
+        self._passphrases = passphrases or PassphraseChecks()
 
     async def receive_tradingview(
-        self, slug: str, body: bytes, content_type: str | None, url_passphrase: str | None
+        self,
+        slug: str,
+        body: bytes,
+        content_type: str | None,
+        url_passphrase: str | None,
+        client: str | None = None,
     ) -> Ingested:
-        """Store the alert as a signal (or find its first delivery); raises IngestRejected."""
+        """Store the alert as a signal (or find its first delivery); raises IngestRejected.
+
+        Everything before the passphrase check is bounded by the body's size (parse_alert), and the
+        check itself by PassphraseChecks, per `client` address and overall."""
         strategy = await asyncio.to_thread(self._store.webhook_strategy, slug)
         if strategy is None:
             raise self._reject(404, f"no strategy with webhook slug {slug!r}", slug)
@@ -71,7 +81,9 @@ class SignalIngest:
         try:
             alert = parse_alert(body, content_type)
         except AlertError as exc:
-            if url_passphrase is not None and not await self._verify(url_passphrase, passphrase_hash):
+            if url_passphrase is not None and not await self._verify(
+                strategy_id, client, url_passphrase, passphrase_hash, slug
+            ):
                 raise self._reject(401, "wrong passphrase", slug) from exc
             raise self._reject(400, str(exc), slug) from exc
         passphrase = url_passphrase if url_passphrase is not None else alert.passphrase
@@ -79,7 +91,7 @@ class SignalIngest:
             raise self._reject(
                 401, 'missing passphrase: put "passphrase" in the alert body or ?passphrase= in the URL', slug
             )
-        if not await self._verify(passphrase, passphrase_hash):
+        if not await self._verify(strategy_id, client, passphrase, passphrase_hash, slug):
             raise self._reject(401, "wrong passphrase", slug)
         intent = alert.intent
         try:
@@ -153,13 +165,18 @@ class SignalIngest:
         bucket = int(now_s // self._window)
         return [_sha(f"{material}|{bucket}"), _sha(f"{material}|{bucket - 1}")]
 
-    async def _verify(self, passphrase: str, stored: str) -> bool:
-        return await asyncio.to_thread(self._secrets.verify, passphrase, stored)
+    async def _verify(
+        self, strategy_id: int, client: str | None, passphrase: str, stored: str, slug: str
+    ) -> bool:
+        try:
+            return await self._passphrases.check(strategy_id, client, passphrase, stored)
+        except Throttled as exc:
+            raise self._reject(429, str(exc), slug, exc.retry_after_s) from exc
 
     @staticmethod
-    def _reject(status: int, message: str, slug: str) -> IngestRejected:
+    def _reject(status: int, message: str, slug: str, retry_after_s: int | None = None) -> IngestRejected:
         log.warning("webhook for %r rejected (%s): %s", slug, status, message)
-        return IngestRejected(status, message)
+        return IngestRejected(status, message, retry_after_s)
 
 
 def _sha(text: str) -> str:
