@@ -13,6 +13,7 @@ from tradewire.domain.markets import Market
 from tradewire.domain.orders import ExchangeOrder, OrderRequest, OrderState
 from tradewire.domain.records import (
     AutoOrder,
+    FailedAttempt,
     NewOrder,
     NewSignal,
     OrderOutcome,
@@ -20,6 +21,7 @@ from tradewire.domain.records import (
     Rejection,
     RiskSnapshot,
     SubscriptionTarget,
+    UnreadableWork,
     WatchedPosition,
     WorkItem,
 )
@@ -152,6 +154,10 @@ class Store(Protocol):
     def pending_work(
         self, signal_id: int | None = None, created_before: datetime | None = None, limit: int = 5000
     ) -> list[WorkItem]: ...
+    def pending_work_page(
+        self, signal_id: int | None = None, after_id: int = 0, limit: int = 5000
+    ) -> tuple[list[WorkItem], list[UnreadableWork]]: ...
+    def routing_failed(self, signal_id: int, reason: str, attempts_allowed: int, now: datetime) -> bool: ...
     def open_position_amounts(self, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], Decimal]: ...
     def strategy_stats(self, strategy_id: int, last: int = 500) -> TradeStats: ...
     def risk_snapshot(
@@ -162,8 +168,13 @@ class Store(Protocol):
         strategy_pairs_keys: Sequence[tuple[int, str]] = (),
     ) -> RiskSnapshot: ...
     def save_decisions(
-        self, rejections: Sequence[Rejection], new_orders: Sequence[NewOrder], now: datetime
+        self,
+        rejections: Sequence[Rejection],
+        new_orders: Sequence[NewOrder],
+        now: datetime,
+        failures: Sequence[FailedAttempt] = (),
     ) -> list[OrderRecord]: ...
+    def postpone_checks(self, records: Sequence[OrderRecord], reason: str, now: datetime) -> None: ...
     def claim_for_submission(self, order_ids: Sequence[int], now: datetime) -> set[int]: ...
     def orders_in_states(self, states: Sequence[OrderState]) -> list[OrderRecord]: ...
     def unsettled_orders(self, account_id: int | None = None) -> list[OrderRecord]: ...

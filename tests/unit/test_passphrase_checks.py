@@ -46,7 +46,9 @@ def test_a_client_that_keeps_failing_is_throttled_without_hashing() -> None:
     checks = _checks(verify, clock, failures_allowed=3, refill_s=10)
 
     async def scenario() -> list[bool | int]:
-        results: list[bool | int] = [await checks.check(1, "203.0.113.9", f"guess{n}", STORED) for n in range(3)]
+        results: list[bool | int] = [
+            await checks.check(1, "203.0.113.9", f"guess{n}", STORED) for n in range(3)
+        ]
         try:
             await checks.check(1, "203.0.113.9", "guess3", STORED)
         except Throttled as exc:
@@ -83,7 +85,10 @@ def test_other_clients_and_other_strategies_keep_their_own_allowance() -> None:
 
     async def scenario() -> tuple[bool, bool]:
         await checks.check(1, "attacker", "wrong", STORED)
-        return (await checks.check(1, "tradingview", RIGHT, STORED), await checks.check(2, "attacker", RIGHT, STORED))
+        return (
+            await checks.check(1, "tradingview", RIGHT, STORED),
+            await checks.check(2, "attacker", RIGHT, STORED),
+        )
 
     assert asyncio.run(scenario()) == (True, True)
 

@@ -1179,7 +1179,9 @@ def test_the_largest_storable_number_is_accepted() -> None:
     assert parse_alert(body, JSON).intent.contracts == Decimal("99999999999999999999.999999999999999999")
 
 
-@pytest.mark.parametrize("value", ["1e900000", "1e999999", '"1' + "0" * 5000 + '"', "-1e20", "253402300800000"])
+@pytest.mark.parametrize(
+    "value", ["1e900000", "1e999999", '"1' + "0" * 5000 + '"', "-1e20", "253402300800000"]
+)
 def test_epochs_beyond_the_year_9999_are_rejected_without_being_converted(value: str) -> None:
     body = f'{{"action":"buy","ticker":"BTCUSDT","time":{value}}}'.encode()
 

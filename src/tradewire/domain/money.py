@@ -64,7 +64,9 @@ def storable(value: Decimal, what: str = "number") -> Decimal:
     if value.copy_abs() >= STORABLE_LIMIT:
         raise MoneyError(f"{what} {describe(value)} is too large: it must be below 1e{MAX_INTEGER_DIGITS}")
     if value != 0 and value.copy_abs() < SMALLEST_STORABLE:
-        raise MoneyError(f"{what} {describe(value)} is too small: at most {MAX_SCALE} decimal places are kept")
+        raise MoneyError(
+            f"{what} {describe(value)} is too small: at most {MAX_SCALE} decimal places are kept"
+        )
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -MAX_SCALE:
         with localcontext(prec=MAX_INTEGER_DIGITS + MAX_SCALE + 2):
@@ -125,7 +127,7 @@ def normalize(value: Decimal) -> Decimal:
         normalized = value.normalize(context)
     exponent = normalized.as_tuple().exponent
     assert isinstance(exponent, int)
-    if 0 < exponent and normalized.adjusted() < _WIDE:
+    if exponent > 0 and normalized.adjusted() < _WIDE:
         with localcontext(prec=_WIDE):
             return normalized.quantize(Decimal(1))
     return normalized

@@ -73,10 +73,29 @@ class WorkItem:
     stop_loss: Decimal | None = None  # the signal's own levels
     take_profit: Decimal | None = None
     dca: DcaPlan | None = None
+    attempts: int = 0  # earlier decisions of this intent that failed with an error
 
     def exit_plan(self, later: tuple[Decimal, ...] = ()) -> ExitPlan | None:
         plan = ExitPlan(self.exit_rules, self.stop_loss, self.take_profit, self.dca if later else None, later)
         return None if plan.is_empty else plan
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadableWork:
+    """A pending intent whose stored rows cannot be read as a WorkItem (e.g. written by an older
+    version): it fails at once with the reason, rather than failing its page on every sweep."""
+
+    intent_id: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FailedAttempt:
+    """An intent whose decision failed with an error; `final`: it is marked failed, never tried again."""
+
+    intent_id: int
+    reason: str
+    final: bool
 
 
 @dataclass(frozen=True, slots=True)

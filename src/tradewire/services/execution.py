@@ -6,14 +6,23 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 
 from tradewire import failpoints
 from tradewire.domain.execution import OrderPlan, Skip, SpotSignal, plan_spot_order, split_into_tranches
 from tradewire.domain.exit_plan import ExitPlan
-from tradewire.domain.money import ZERO
+from tradewire.domain.money import ZERO, describe, is_storable
 from tradewire.domain.orders import ExchangeOrder, OrderSide, client_order_id_for
-from tradewire.domain.records import NewOrder, OrderOutcome, OrderRecord, Rejection, RiskSnapshot, WorkItem
+from tradewire.domain.records import (
+    FailedAttempt,
+    NewOrder,
+    OrderOutcome,
+    OrderRecord,
+    Rejection,
+    RiskSnapshot,
+    WorkItem,
+)
 from tradewire.domain.risk import (
     RiskContext,
     TradingState,
@@ -24,7 +33,7 @@ from tradewire.domain.risk import (
 )
 from tradewire.domain.risk import summary as risk_summary
 from tradewire.domain.signals import SignalAction
-from tradewire.domain.sizing import TradeStats
+from tradewire.domain.sizing import SizingMode, TradeStats
 from tradewire.ports import (
     Bus,
     Clock,
@@ -40,6 +49,12 @@ from tradewire.services.correlations import Correlations
 log = logging.getLogger("tradewire.execution")
 
 ORDERS_UPDATED = "orders.updated"
+
+# An intent whose decision fails with an error this many times is marked failed with the reason
+# (a sweep runs every 2 s: a passing fault such as a lost database connection heals long before).
+ATTEMPTS_ALLOWED = 5
+
+_Decisions = tuple[list[Rejection], list[NewOrder], list[FailedAttempt]]
 
 
 class Executor:
@@ -63,17 +78,23 @@ class Executor:
         self._correlation = correlations or Correlations(clock)
 
     async def execute_pending(self, signal_id: int | None = None) -> int:
-        """Decide, store and send every intent still 'created'; returns how many orders were sent."""
+        """Decide, store and send every intent still 'created'; returns how many orders were sent.
+
+        Pages go forward by intent id, so an intent that fails (and stays 'created' until its last
+        attempt) is tried once per call, and fails alone: its page is decided and sent all the same."""
         sent = 0
+        after = 0
         async with self._lock:
             while True:
-                work = await asyncio.to_thread(self._store.pending_work, signal_id, None, self._page)
-                if not work:
-                    break
-                rejections, new_orders = await self._decide(work)
-                records = await asyncio.to_thread(
-                    self._store.save_decisions, rejections, new_orders, self._clock.now()
+                work, unreadable = await asyncio.to_thread(
+                    self._store.pending_work_page, signal_id, after, self._page
                 )
+                if not work and not unreadable:
+                    break
+                after = max([w.intent_id for w in work] + [u.intent_id for u in unreadable])
+                rejections, new_orders, failures = await self._decide(work)
+                failures += [FailedAttempt(u.intent_id, u.reason, final=True) for u in unreadable]
+                records = await self._save(rejections, new_orders, failures)
                 failpoints.hit("after_orders_stored")
                 for rejection in rejections:
                     log.info(
@@ -83,16 +104,65 @@ class Executor:
                         rejection.reason,
                     )
                 sent += await self._submit(records)
-                if len(work) < self._page:
+                if len(work) + len(unreadable) < self._page:
                     break
         return sent
+
+    async def _save(
+        self, rejections: list[Rejection], new_orders: list[NewOrder], failures: list[FailedAttempt]
+    ) -> list[OrderRecord]:
+        """Store a page's decisions in one transaction; if that fails, each on its own, so a decision
+        the database refuses (a number beyond its column, say) fails only its own intent."""
+        now = self._clock.now()
+        try:
+            return await asyncio.to_thread(self._store.save_decisions, rejections, new_orders, now, failures)
+        except Exception:
+            log.exception("storing a page of decisions failed; storing them one by one")
+        records: list[OrderRecord] = []
+        singles: list[tuple[WorkItem | None, int, _Decisions]] = [
+            *((r.item, r.item.intent_id, ([r], [], [])) for r in rejections),
+            *((o.item, o.item.intent_id, ([], [o], [])) for o in new_orders),
+            *((None, f.intent_id, ([], [], [f])) for f in failures),
+        ]
+        for item, intent_id, (rejected, ordered, failed) in singles:
+            try:
+                records += await asyncio.to_thread(self._store.save_decisions, rejected, ordered, now, failed)
+            except Exception as exc:
+                log.exception("intent %s: its decision could not be stored", intent_id)
+                attempts = item.attempts if item is not None else ATTEMPTS_ALLOWED
+                failure = _failure(intent_id, attempts, f"its decision could not be stored: {_error(exc)}")
+                try:
+                    await asyncio.to_thread(self._store.save_decisions, [], [], now, [failure])
+                except Exception:
+                    log.exception("intent %s: the failure could not be stored either", intent_id)
+        return sorted(records, key=lambda r: r.order_id)
 
     async def resume(self, records: Sequence[OrderRecord]) -> int:
         """Send NEW orders left by a crash; orders already SUBMITTED are looked up, never resent blind."""
         async with self._lock:
             return await self._submit([r for r in records if r.state.value == "new"])
 
-    async def _decide(self, work: Sequence[WorkItem]) -> tuple[list[Rejection], list[NewOrder]]:
+    async def _decide(self, work: Sequence[WorkItem]) -> _Decisions:
+        """Each item's decision; an item whose decision raises fails alone (FailedAttempt)."""
+        if not work:
+            return [], [], []
+        try:
+            return await self._decide_page(work)
+        except Exception as exc:
+            if len(work) == 1:
+                item = work[0]
+                log.exception("intent %s: deciding it failed", item.intent_id)
+                return [], [], [_failure(item.intent_id, item.attempts, _error(exc))]
+            log.exception("deciding a page of %d intents failed; deciding them one by one", len(work))
+        decisions: _Decisions = ([], [], [])
+        for item in work:
+            rejected, ordered, failed = await self._decide([item])
+            decisions[0].extend(rejected)
+            decisions[1].extend(ordered)
+            decisions[2].extend(failed)
+        return decisions
+
+    async def _decide_page(self, work: Sequence[WorkItem]) -> _Decisions:
         positions = await asyncio.to_thread(
             self._store.open_position_amounts, [(w.subscription_id, w.symbol) for w in work]
         )
@@ -113,6 +183,7 @@ class Executor:
         in_flight = await asyncio.to_thread(self._store.exits_in_flight, exits) if exits else set()
         rejections: list[Rejection] = []
         new_orders: list[NewOrder] = []
+        failures: list[FailedAttempt] = []
         for item in work:
             if (item.subscription_id, item.symbol) in in_flight:
                 reason = (
@@ -120,12 +191,19 @@ class Executor:
                 )
                 rejections.append(Rejection(item, reason))
                 continue
-            decision = await self._plan(
-                item,
-                positions.get((item.subscription_id, item.symbol), ZERO),
-                stats.get(item.strategy_id),
-                risk,
-            )
+            try:
+                decision = await self._plan(
+                    item,
+                    positions.get((item.subscription_id, item.symbol), ZERO),
+                    stats.get(item.strategy_id),
+                    risk,
+                )
+            except Exception as exc:
+                log.exception(
+                    "intent %s (subscription %s): deciding it failed", item.intent_id, item.subscription_id
+                )
+                failures.append(_failure(item.intent_id, item.attempts, _error(exc)))
+                continue
             if isinstance(decision, Rejection):
                 rejections.append(decision)
             elif isinstance(decision, Skip):
@@ -143,7 +221,7 @@ class Executor:
                         exit_plan=item.exit_plan(decision.later) if decision.side is OrderSide.BUY else None,
                     )
                 )
-        return rejections, new_orders
+        return rejections, new_orders, failures
 
     async def _plan(
         self,
@@ -154,6 +232,8 @@ class Executor:
     ) -> OrderPlan | Skip | Rejection:
         if item.action is not SignalAction.BUY and not (verdict := assess_exit(item.state)).approved:
             return Skip(verdict.reason, details={"risk": verdict.as_json()})
+        if (beyond := _beyond_storage(item)) is not None:
+            return Skip(beyond)
         try:
             exchange = self._exchanges.for_account(item.account_id, item.exchange, item.mode)
         except ExchangeUnavailable as exc:
@@ -263,7 +343,7 @@ class Executor:
             return 0
         outcomes = await asyncio.gather(*(self._send(r) for r in mine))
         failpoints.hit("after_orders_sent")
-        await asyncio.to_thread(self._store.record_outcomes, outcomes, self._clock.now())
+        await record_outcomes(self._store, outcomes, self._clock.now())
         await self._bus.publish(ORDERS_UPDATED, {"order_ids": [r.order_id for r in mine]})
         return len(mine)
 
@@ -283,6 +363,63 @@ class Executor:
         return OrderOutcome(
             order, exchange_order=view, min_sellable=await min_sellable(exchange, order.symbol)
         )
+
+
+async def record_outcomes(store: Store, outcomes: Sequence[OrderOutcome], now: datetime) -> None:
+    """Record what the exchanges said in one transaction; if that fails, each order on its own, and
+    an order whose report cannot be recorded is checked again later (the exchange keeps the truth),
+    so one such order never holds up the others' fills, positions and checks."""
+    if not outcomes:
+        return
+    try:
+        await asyncio.to_thread(store.record_outcomes, outcomes, now)
+        return
+    except Exception as exc:
+        if len(outcomes) == 1:
+            await _postpone(store, outcomes[0].order, exc, now)
+            return
+        log.exception("recording %d order reports failed; recording them one by one", len(outcomes))
+    for outcome in outcomes:
+        try:
+            await asyncio.to_thread(store.record_outcomes, [outcome], now)
+        except Exception as exc:
+            await _postpone(store, outcome.order, exc, now)
+
+
+async def _postpone(store: Store, order: OrderRecord, exc: Exception, now: datetime) -> None:
+    log.error(
+        "order %s (%s): its report could not be recorded; checking it again later",
+        order.order_id,
+        order.client_order_id,
+        exc_info=exc,
+    )
+    try:
+        reason = f"report not recorded ({_error(exc)}); checking again"
+        await asyncio.to_thread(store.postpone_checks, [order], reason, now)
+    except Exception:
+        log.exception("order %s: postponing its next check failed too", order.order_id)
+
+
+def _failure(intent_id: int, attempts: int, reason: str) -> FailedAttempt:
+    tries = attempts + 1
+    final = tries >= ATTEMPTS_ALLOWED
+    text = f"failed {tries} times, not tried again; last: {reason}" if final else f"attempt {tries}: {reason}"
+    return FailedAttempt(intent_id, text, final)
+
+
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _beyond_storage(item: WorkItem) -> str | None:
+    """Why a signal stored before its numbers were bounded (by an older version) cannot trade."""
+    levels = {"price": item.signal_price, "stop loss": item.stop_loss, "take profit": item.take_profit}
+    if item.sizing.mode is SizingMode.SIGNAL:
+        levels["size (contracts)"] = item.contracts
+    for name, value in levels.items():
+        if value is not None and not is_storable(value):
+            return f"the signal's {name} {describe(value)} is beyond what can be stored or traded"
+    return None
 
 
 async def account_equity(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
-from datetime import timedelta
-from typing import Any
+from collections.abc import Awaitable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from tradewire.domain.orders import OrderState
 from tradewire.ports import Bus, Clock, Store
@@ -17,6 +17,11 @@ from tradewire.services.reconcile import Reconciler
 from tradewire.services.routing import SignalRouter
 
 log = logging.getLogger("tradewire.pipeline")
+
+_T = TypeVar("_T")
+
+# A signal whose routing fails with an error this many times is marked failed with the reason.
+ROUTING_ATTEMPTS_ALLOWED = 5
 
 
 class Pipeline:
@@ -45,18 +50,16 @@ class Pipeline:
         bus.subscribe(SIGNAL_RECEIVED, self._on_signal)
 
     async def recover(self) -> None:
-        """Finish whatever a previous process started: route, execute, send or look up."""
-        signal_ids = await asyncio.to_thread(self._store.unrouted_signal_ids)
+        """Finish whatever a previous process started: route, execute, send or look up.
+
+        Each step, and each signal, stands alone: a row that cannot be handled is logged (and counted
+        towards its failed state), the start-up goes on, and the sweep tries the rest again."""
+        signal_ids: list[int] = await self._step("reading unrouted signals", self._unrouted(), [])
         for signal_id in signal_ids:
-            await self._router.route(signal_id)
-        sent = await self._executor.execute_pending()
-        stranded = await asyncio.to_thread(self._store.orders_in_states, [OrderState.NEW])
-        resumed = await self._executor.resume(stranded)
-        unsettled = await asyncio.to_thread(
-            self._store.orders_in_states,
-            [OrderState.SUBMITTED, OrderState.OPEN, OrderState.PARTIALLY_FILLED],
-        )
-        checked = await self._reconciler.check(unsettled)
+            await self._route(signal_id)
+        sent: int = await self._step("executing pending intents", self._executor.execute_pending(), 0)
+        resumed: int = await self._step("sending stranded orders", self._resume_stranded(), 0)
+        checked: int = await self._step("checking unsettled orders", self._check_unsettled(), 0)
         log.info(
             "recovery: %d signals routed, %d orders sent, %d stranded orders sent, %d orders checked",
             len(signal_ids),
@@ -67,16 +70,60 @@ class Pipeline:
 
     async def _on_signal(self, message: Mapping[str, Any]) -> None:
         signal_id = int(message["signal_id"])
-        await self._router.route(signal_id)
-        await self._executor.execute_pending(signal_id)
+        if await self._route(signal_id):
+            await self._executor.execute_pending(signal_id)
 
     async def sweep(self) -> None:
-        """Catch up on anything a lost message left behind, and check orders that are due."""
+        """Catch up on anything a lost message left behind, and check orders that are due: each
+        step runs whatever the one before it met, so due orders are checked on every sweep."""
         grace = self._clock.now() - timedelta(seconds=self._sweep_interval)
-        for signal_id in await asyncio.to_thread(self._store.unrouted_signal_ids, grace):
+        for signal_id in await self._step("reading unrouted signals", self._unrouted(grace), []):
+            await self._route(signal_id)
+        await self._step("executing pending intents", self._executor.execute_pending(), 0)
+        await self._step("checking due orders", self._reconciler.check_due(), 0)
+
+    async def _route(self, signal_id: int) -> bool:
+        """Route one signal; an error counts an attempt, and the last allowed one marks it failed."""
+        try:
             await self._router.route(signal_id)
-        await self._executor.execute_pending()
-        await self._reconciler.check_due()
+            return True
+        except Exception as exc:
+            log.exception("signal %s: routing failed", signal_id)
+            reason = f"{type(exc).__name__}: {exc}"
+            try:
+                failed = await asyncio.to_thread(
+                    self._store.routing_failed, signal_id, reason, ROUTING_ATTEMPTS_ALLOWED, self._clock.now()
+                )
+            except Exception:
+                log.exception("signal %s: the failed routing attempt could not be recorded", signal_id)
+                return False
+            if failed:
+                log.error(
+                    "signal %s: routing failed %d times; marked failed", signal_id, ROUTING_ATTEMPTS_ALLOWED
+                )
+            return False
+
+    async def _unrouted(self, received_before: datetime | None = None) -> list[int]:
+        return await asyncio.to_thread(self._store.unrouted_signal_ids, received_before)
+
+    async def _resume_stranded(self) -> int:
+        stranded = await asyncio.to_thread(self._store.orders_in_states, [OrderState.NEW])
+        return await self._executor.resume(stranded)
+
+    async def _check_unsettled(self) -> int:
+        unsettled = await asyncio.to_thread(
+            self._store.orders_in_states,
+            [OrderState.SUBMITTED, OrderState.OPEN, OrderState.PARTIALLY_FILLED],
+        )
+        return await self._reconciler.check(unsettled)
+
+    @staticmethod
+    async def _step(what: str, work: Awaitable[_T], fallback: _T) -> _T:
+        try:
+            return await work
+        except Exception:
+            log.exception("%s failed; going on with the next step", what)
+            return fallback
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sweep every interval until `stop` is set."""

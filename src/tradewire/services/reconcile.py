@@ -20,7 +20,7 @@ from tradewire.ports import (
     OrderOutcomeUnknown,
     Store,
 )
-from tradewire.services.execution import min_sellable, with_trade_history
+from tradewire.services.execution import min_sellable, record_outcomes, with_trade_history
 
 log = logging.getLogger("tradewire.reconcile")
 
@@ -68,8 +68,7 @@ class Reconciler:
             for order in ours
             if order.state is not OrderState.NEW and not order.state.is_terminal
         ]
-        if outcomes:
-            await asyncio.to_thread(self._store.record_outcomes, outcomes, self._clock.now())
+        await record_outcomes(self._store, outcomes, self._clock.now())
         return len(outcomes)
 
     async def check(self, orders: Sequence[OrderRecord]) -> int:
@@ -82,10 +81,21 @@ class Reconciler:
             by_account[order.account_id].append(order)
         batches = await asyncio.gather(*(self._check_account(group) for group in by_account.values()))
         outcomes = [outcome for batch in batches for outcome in batch]
-        await asyncio.to_thread(self._store.record_outcomes, outcomes, self._clock.now())
+        await record_outcomes(self._store, outcomes, self._clock.now())
         return len(sent)
 
     async def _check_account(self, orders: list[OrderRecord]) -> list[OrderOutcome]:
+        """The account's outcomes; an error nobody foresaw makes them unknown, never fails the others."""
+        try:
+            return await self._check_orders(orders)
+        except Exception as exc:
+            log.exception("account %s: status checks failed", orders[0].account_id)
+            return [
+                OrderOutcome(o, unknown_reason=f"status check failed: {type(exc).__name__}: {exc}")
+                for o in orders
+            ]
+
+    async def _check_orders(self, orders: list[OrderRecord]) -> list[OrderOutcome]:
         first = orders[0]
         try:
             exchange = self._exchanges.for_account(first.account_id, first.exchange, first.mode)

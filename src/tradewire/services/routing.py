@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from tradewire import failpoints
 from tradewire.domain.execution import pair_matches
+from tradewire.domain.records import SubscriptionTarget
 from tradewire.ports import Clock, Store
 
 log = logging.getLogger("tradewire.routing")
@@ -32,9 +33,19 @@ class SignalRouter:
             return 0
         strategy_id, symbol, _status = info
         targets = await asyncio.to_thread(self._store.active_targets, strategy_id)
-        matching = [t for t in targets if pair_matches(t.pairs, symbol)]
+        matching = [t for t in targets if _matches(t, symbol)]
         price = self._market_price(symbol) if self._market_price else None
         await asyncio.to_thread(self._store.create_intents, signal_id, matching, self._clock.now(), price)
         failpoints.hit("after_intents")
         log.info("signal %s routed to %d of %d active subscriptions", signal_id, len(matching), len(targets))
         return len(matching)
+
+
+def _matches(target: SubscriptionTarget, symbol: str) -> bool:
+    """A subscription whose stored pair list cannot be read receives nothing (and says so in the log);
+    its signal still reaches every other subscriber."""
+    try:
+        return pair_matches(target.pairs, symbol)
+    except Exception:
+        log.exception("subscription %s: its pair list cannot be read; skipped", target.subscription_id)
+        return False

@@ -49,6 +49,7 @@ from tradewire.domain.orders import (
 from tradewire.domain.positions import CloseReason, Position, PositionStatus, position_change
 from tradewire.domain.records import (
     AutoOrder,
+    FailedAttempt,
     NewOrder,
     NewSignal,
     OrderOutcome,
@@ -56,6 +57,7 @@ from tradewire.domain.records import (
     Rejection,
     RiskSnapshot,
     SubscriptionTarget,
+    UnreadableWork,
     WatchedPosition,
     WorkItem,
 )
@@ -179,7 +181,13 @@ class SqlStore:
                 .values(status="routed", routed_at=now)
             )
             if routed.rowcount == 1:
-                _track(conn, signal_id, market_price, now)
+                try:
+                    # The strategy's statistics never hold up its subscribers' trades: a track-record
+                    # update that fails (an old row's absurd price overflowing the column) is skipped.
+                    with conn.begin_nested():
+                        _track(conn, signal_id, market_price, now)
+                except Exception:
+                    log.exception("signal %s: not counted in the track record", signal_id)
 
     def strategy_definitions(self) -> list[tuple[int, dict[str, Any]]]:
         """(id, definition) of every strategy the platform runs itself (indicator strategies, bots)."""
@@ -209,12 +217,47 @@ class SqlStore:
         with self.engine.connect() as conn:
             return list(conn.execute(query).scalars())
 
+    def routing_failed(self, signal_id: int, reason: str, attempts_allowed: int, now: datetime) -> bool:
+        """Count a failed routing attempt; at `attempts_allowed` the signal is marked failed with the
+        reason and no longer swept. Returns True when it was marked failed."""
+        with write_transaction(self.engine) as conn:
+            row = conn.execute(
+                update(signals)
+                .where(signals.c.id == signal_id, signals.c.status == "received")
+                .values(attempts=signals.c.attempts + 1, reason=_bounded_reason(reason))
+                .returning(signals.c.attempts)
+            ).first()
+            if row is None or row.attempts < attempts_allowed:
+                return False
+            conn.execute(
+                update(signals)
+                .where(signals.c.id == signal_id)
+                .values(
+                    status="failed",
+                    reason=_bounded_reason(f"routing failed {row.attempts} times; last: {reason}"),
+                )
+            )
+            return True
+
     # -- execution --------------------------------------------------------------------------------
 
     def pending_work(
         self, signal_id: int | None = None, created_before: datetime | None = None, limit: int = 5000
     ) -> list[WorkItem]:
-        """Intents still in 'created', with their signal, subscription and account."""
+        """Intents still in 'created', with their signal, subscription and account (readable ones)."""
+        work, _unreadable = self._pending(signal_id, created_before, 0, limit)
+        return work
+
+    def pending_work_page(
+        self, signal_id: int | None = None, after_id: int = 0, limit: int = 5000
+    ) -> tuple[list[WorkItem], list[UnreadableWork]]:
+        """Up to `limit` intents in 'created' with an id above `after_id`, in id order: the readable
+        ones as WorkItems, and those whose rows cannot be read (so one bad row fails alone)."""
+        return self._pending(signal_id, None, after_id, limit)
+
+    def _pending(
+        self, signal_id: int | None, created_before: datetime | None, after_id: int, limit: int
+    ) -> tuple[list[WorkItem], list[UnreadableWork]]:
         query = (
             select(
                 execution_intents.c.id,
@@ -243,12 +286,16 @@ class SqlStore:
                 strategies.c.track_peak,
                 signals.c.signal_time,
                 signals.c.received_at,
+                execution_intents.c.attempts,
             )
             .join(signals, signals.c.id == execution_intents.c.signal_id)
             .join(subscriptions, subscriptions.c.id == execution_intents.c.subscription_id)
             .join(strategies, strategies.c.id == subscriptions.c.strategy_id)
             .join(exchange_accounts, exchange_accounts.c.id == execution_intents.c.account_id)
-            .where(execution_intents.c.status == IntentStatus.CREATED.value)
+            .where(
+                execution_intents.c.status == IntentStatus.CREATED.value,
+                execution_intents.c.id > after_id,
+            )
             .order_by(execution_intents.c.id)
             .limit(limit)
         )
@@ -257,8 +304,18 @@ class SqlStore:
         if created_before is not None:
             query = query.where(execution_intents.c.created_at <= created_before)
         with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return [_work_item(r._mapping) for r in rows]
+            rows = _readable_rows(conn, query, execution_intents.c.id)
+        work: list[WorkItem] = []
+        unreadable: list[UnreadableWork] = []
+        for intent_id, row in rows:
+            if isinstance(row, str):
+                unreadable.append(UnreadableWork(intent_id, row))
+                continue
+            try:
+                work.append(_work_item(row._mapping))
+            except Exception as exc:  # a row an older version (or a hand) wrote: it fails alone
+                unreadable.append(UnreadableWork(intent_id, f"stored intent cannot be read: {_error(exc)}"))
+        return work, unreadable
 
     def risk_snapshot(
         self,
@@ -369,10 +426,17 @@ class SqlStore:
         return found
 
     def save_decisions(
-        self, rejections: Sequence[Rejection], new_orders: Sequence[NewOrder], now: datetime
+        self,
+        rejections: Sequence[Rejection],
+        new_orders: Sequence[NewOrder],
+        now: datetime,
+        failures: Sequence[FailedAttempt] = (),
     ) -> list[OrderRecord]:
-        """Reject intents with their reasons and store new orders (state NEW), in one transaction."""
+        """Reject intents with their reasons, count failed attempts (a final one marks the intent
+        failed and logs it), and store new orders (state NEW), in one transaction."""
         with write_transaction(self.engine) as conn:
+            if failures:
+                _record_failures(conn, failures, now)
             if rejections:
                 conn.execute(
                     update(execution_intents)
@@ -461,6 +525,23 @@ class SqlStore:
                 )
                 claimed.update(result.scalars())
         return claimed
+
+    def postpone_checks(self, records: Sequence[OrderRecord], reason: str, now: datetime) -> None:
+        """Orders whose exchange report could not be recorded: checked again later, backing off as
+        after any failed check, so they neither block the others nor are ever given up."""
+        with write_transaction(self.engine) as conn:
+            for order in records:
+                attempts = order.check_attempts + 1
+                conn.execute(
+                    update(orders)
+                    .where(orders.c.id == order.order_id, orders.c.next_check_at.is_not(None))
+                    .values(
+                        check_attempts=attempts,
+                        next_check_at=now + timedelta(seconds=next_check_delay_s(attempts)),
+                        reason=_bounded_reason(reason),
+                        updated_at=now,
+                    )
+                )
 
     def orders_in_states(self, states: Sequence[OrderState]) -> list[OrderRecord]:
         with self.engine.connect() as conn:
@@ -1140,6 +1221,7 @@ def _work_item(r: Any) -> WorkItem:
         stop_loss=_decimal(details.get("stop_loss")),
         take_profit=_decimal(details.get("take_profit")),
         dca=DcaPlan.from_json(r["dca"]),
+        attempts=r.get("attempts") or 0,
     )
 
 
@@ -1436,3 +1518,73 @@ def pair_row(strategy_id: int, p: PairRecord, now: datetime) -> dict[str, Any]:
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+# Attempts and reasons: bounded, and text every database stores (PostgreSQL refuses NUL).
+MAX_REASON_CHARS = 1000
+
+
+def _bounded_reason(reason: str) -> str:
+    text = reason.replace("\x00", "")
+    return text if len(text) <= MAX_REASON_CHARS else f"{text[: MAX_REASON_CHARS - 3]}..."
+
+
+def _error(exc: BaseException) -> str:
+    return _bounded_reason(f"{type(exc).__name__}: {exc}")
+
+
+def _record_failures(conn: Connection, failures: Sequence[FailedAttempt], now: datetime) -> None:
+    """Count each failed attempt; a final one marks the intent failed and writes it to the log."""
+    for failure in failures:
+        values: dict[str, Any] = {
+            "attempts": execution_intents.c.attempts + 1,
+            "reason": _bounded_reason(failure.reason),
+            "updated_at": now,
+        }
+        if failure.final:
+            values["status"] = IntentStatus.FAILED.value
+        row = conn.execute(
+            update(execution_intents)
+            .where(
+                execution_intents.c.id == failure.intent_id,
+                execution_intents.c.status == IntentStatus.CREATED.value,
+            )
+            .values(values)
+            .returning(
+                execution_intents.c.signal_id,
+                execution_intents.c.subscription_id,
+                execution_intents.c.account_id,
+                execution_intents.c.user_id,
+            )
+        ).first()
+        if row is None or not failure.final:
+            continue
+        conn.execute(
+            execution_log.insert().values(
+                intent_id=failure.intent_id,
+                signal_id=row.signal_id,
+                subscription_id=row.subscription_id,
+                account_id=row.account_id,
+                user_id=row.user_id,
+                status=LogStatus.FAILED.value,
+                reason=_bounded_reason(failure.reason),
+                created_at=now,
+            )
+        )
+
+
+def _readable_rows(conn: Connection, query: Any, key: Any) -> list[tuple[int, Any]]:
+    """(key, row) for each row of `query`, or (key, why) for a row whose columns cannot be read (a
+    stored value an older version wrote that no longer converts): read one by one only then."""
+    try:
+        return [(row._mapping[key], row) for row in conn.execute(query).all()]
+    except Exception:  # a column type could not convert a value: find the row, keep the rest
+        log.exception("a stored row could not be read; reading the page row by row")
+    ids = list(conn.execute(query.with_only_columns(key)).scalars())
+    result: list[tuple[int, Any]] = []
+    for row_id in ids:
+        try:
+            result.append((row_id, conn.execute(query.where(key == row_id)).one()))
+        except Exception as exc:
+            result.append((row_id, f"stored intent cannot be read: {_error(exc)}"))
+    return result

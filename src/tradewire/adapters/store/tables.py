@@ -134,7 +134,7 @@ signals = Table(
     _id(),
     Column("strategy_id", Id, ForeignKey("strategies.id", ondelete="CASCADE"), nullable=False),
     Column("dedup_key", String(64), nullable=False),
-    Column("status", String(16), nullable=False),  # received | routed
+    Column("status", String(16), nullable=False),  # received | routed | failed (routing kept failing)
     Column("action", String(8), nullable=False),
     Column("ticker", String(64), nullable=False),
     Column("symbol", String(32), nullable=False),
@@ -144,6 +144,8 @@ signals = Table(
     Column("details", JSON, nullable=False),  # the parsed alert, never the passphrase
     Column("received_at", UTCDateTime(), nullable=False),
     Column("routed_at", UTCDateTime()),
+    Column("attempts", Integer, nullable=False, server_default="0"),  # routing attempts that failed
+    Column("reason", Text),  # why routing failed (the last error)
     UniqueConstraint("strategy_id", "dedup_key", name="uq_signals_strategy_dedup"),
     Index("ix_signals_strategy_received", "strategy_id", "received_at"),
     Index(
@@ -166,6 +168,7 @@ execution_intents = Table(
     Column("reason", Text),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),  # decisions that failed with an error
     UniqueConstraint("signal_id", "subscription_id", name="uq_execution_intents_signal_subscription"),
     Index(
         "ix_execution_intents_pending",
