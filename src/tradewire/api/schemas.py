@@ -367,6 +367,7 @@ class SignalOut(BaseModel):
     received_at: datetime
     routed_at: datetime | None
     intent_count: int
+    reason: str | None = None  # status "failed": why routing kept failing
 
 
 class IntentOut(BaseModel):

@@ -250,6 +250,8 @@ class Executor:
             return Skip(f"no price for {item.symbol} from {item.exchange}: {exc}")
         if price is None:
             return Skip(f"no price for {item.symbol}: the exchange has none and the signal carries none")
+        if not is_storable(price):
+            return Skip(f"the signal's price {describe(price)} is beyond what can be stored or traded")
         signal = SpotSignal(item.action, item.contracts, item.market_position, item.exit_ratio)
         if item.action is not SignalAction.BUY:
             return plan_spot_order(signal, item.sizing, market, price, position_amount, None, stats)
@@ -413,7 +415,7 @@ def _error(exc: BaseException) -> str:
 
 def _beyond_storage(item: WorkItem) -> str | None:
     """Why a signal stored before its numbers were bounded (by an older version) cannot trade."""
-    levels = {"price": item.signal_price, "stop loss": item.stop_loss, "take profit": item.take_profit}
+    levels = {"stop loss": item.stop_loss, "take profit": item.take_profit}
     if item.sizing.mode is SizingMode.SIGNAL:
         levels["size (contracts)"] = item.contracts
     for name, value in levels.items():
