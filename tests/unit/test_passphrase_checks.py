@@ -93,16 +93,26 @@ def test_other_clients_and_other_strategies_keep_their_own_allowance() -> None:
     assert asyncio.run(scenario()) == (True, True)
 
 
-def test_a_known_right_passphrase_passes_and_a_wrong_one_costs_no_hash_whatever_the_record() -> None:
+def test_a_known_right_passphrase_always_passes_and_wrong_ones_are_still_throttled_without_hashing() -> None:
+    # Arrange: the right passphrase has been seen once; then someone guesses from the same address
     verify, clock = CountingVerify(), Clock()
-    checks = _checks(verify, clock, failures_allowed=1)
+    checks = _checks(verify, clock, failures_allowed=2, refill_s=10)
 
-    async def scenario() -> list[bool]:
-        first = await checks.check(1, "shared", RIGHT, STORED)
-        wrong = [await checks.check(1, "shared", f"guess{n}", STORED) for n in range(50)]
-        return [first, *wrong[-1:], await checks.check(1, "shared", RIGHT, STORED)]
+    async def scenario() -> list[bool | str]:
+        outcome: list[bool | str] = [await checks.check(1, "shared", RIGHT, STORED)]
+        for n in range(3):
+            try:
+                outcome.append(await checks.check(1, "shared", f"guess{n}", STORED))
+            except Throttled:
+                outcome.append("throttled")
+        outcome.append(await checks.check(1, "shared", RIGHT, STORED))
+        return outcome
 
-    assert asyncio.run(scenario()) == [True, False, True]
+    # Act
+    outcome = asyncio.run(scenario())
+
+    # Assert: two wrong guesses answered, the third throttled, the right one still passes; one hash
+    assert outcome == [True, False, False, "throttled", True]
     assert verify.calls == 1
 
 

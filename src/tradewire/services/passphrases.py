@@ -2,7 +2,8 @@
 
 A passphrase is stored as scrypt (16 MiB, tens of milliseconds of CPU per check) so a stolen database
 does not give it away; that cost is what a flood of wrong passphrases would spend. Once a strategy's
-right passphrase has been seen, checks compare a SHA-256 in memory and cost nothing. Until then:
+right passphrase has been seen, checks compare a SHA-256 in memory and cost nothing, and wrong ones
+still spend the client's failure budget below (online guessing stays slow). Until then:
 
 - identical checks running at once share one scrypt (a burst of TradingView alerts after a restart
   costs one check, not one per alert);
@@ -68,13 +69,18 @@ class PassphraseChecks:
     async def check(self, strategy_id: int, client: str | None, secret: str, stored: str) -> bool:
         """True if `secret` matches `stored`; raises Throttled instead of hashing past the bounds."""
         known = self._known.lookup(secret, stored)
-        if known is not None:
-            return known
+        if known is True:
+            return True
+        key = (strategy_id, client or "?")
+        if known is False:
+            # No hashing to bound here, but online guessing is: wrong guesses still spend the
+            # address's tokens, while the right passphrase (above) is never refused.
+            self._take(key)
+            return False
         digest = hashlib.sha256(secret.encode()).digest()
         running = self._in_flight.get((stored, digest))
         if running is not None:
             return await asyncio.shield(running)
-        key = (strategy_id, client or "?")
         self._take(key)
         if self._admitted >= self._policy.queued:
             self._give_back(key)
