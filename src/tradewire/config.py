@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     limit_order_timeout_s: float = Field(default=0.0, ge=0)  # cancel unfilled limit orders; 0: never
     ticker_ttl_s: float = Field(default=10.0, gt=0)
     exchange_timeout_ms: int = Field(default=10_000, ge=100)  # one HTTP request to a live exchange
+    # First wait before a live exchange read or order lookup is tried again (doubles each time, jittered).
+    exchange_retry_base_s: float = Field(default=0.2, gt=0, le=60)
     exchange_streams: bool = True  # follow live accounts' order updates over WebSocket where ccxt can
     paper_prices_from: str | None = None  # e.g. "binance": paper markets follow its public tickers
     paper_prices_urls: dict[str, str] = Field(default_factory=dict)  # overrides of that client's urls

@@ -39,6 +39,7 @@ class ErrorKind(StrEnum):
     AUTHENTICATION = "authentication"
     UNAVAILABLE = "exchange_unavailable"  # 5xx, maintenance, circuit open
     REJECTED = "rejected"  # any other refusal
+    UNKNOWN = "unknown"  # an error nobody classified: whether the request happened is unknown
 
 
 class ExchangeError(Exception):

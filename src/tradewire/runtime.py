@@ -18,6 +18,7 @@ from tradewire.adapters.bus import InProcessBus
 from tradewire.adapters.clock import SystemClock
 from tradewire.adapters.exchanges import AccountExchanges
 from tradewire.adapters.live.candles import PublicCandles
+from tradewire.adapters.live.ccxt_exchange import RetryPolicy
 from tradewire.adapters.paper.catalog import demo_markets
 from tradewire.adapters.paper.feed import ReplayFeed, build_demo_feed
 from tradewire.adapters.paper.live_prices import PublicPriceFeed
@@ -208,6 +209,7 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
         secret_box,
         ticker_ttl_s=settings.ticker_ttl_s,
         timeout_ms=settings.exchange_timeout_ms,
+        retry=RetryPolicy(base_s=settings.exchange_retry_base_s),
     )
     catalog = SymbolCatalog.of(markets, {m.id: m.symbol for m in markets.values()})
     ingest = SignalIngest(store, lambda: catalog, bus, clock, settings.dedup_window_s)

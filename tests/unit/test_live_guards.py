@@ -91,7 +91,9 @@ async def test_retry_after_holds_every_caller_back() -> None:
         (ccxt.InvalidOrder("LOT_SIZE"), ErrorKind.INVALID_ORDER, False),
         (ccxt.AuthenticationError("bad key"), ErrorKind.AUTHENTICATION, False),
         (ccxt.PermissionDenied("no trading"), ErrorKind.AUTHENTICATION, False),
-        (ccxt.ExchangeError("something"), ErrorKind.REJECTED, False),
+        # Default-deny: an error nobody listed as a refusal leaves the outcome unknown.
+        (ccxt.ExchangeError("something"), ErrorKind.UNKNOWN, True),
+        (ccxt.OperationFailed('binance {"code":-1001,"msg":"Internal error"}'), ErrorKind.UNKNOWN, True),
     ],
 )
 def test_ccxt_errors_sort_into_the_taxonomy(exc: Exception, kind: ErrorKind, ambiguous: bool) -> None:

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from tradewire.adapters.live.ccxt_exchange import CcxtExchange, LiveAccount
+from tradewire.adapters.live.ccxt_exchange import CcxtExchange, LiveAccount, RetryPolicy
 from tradewire.adapters.live.guards import RateLimiter
 from tradewire.adapters.live.tickers import TickerCache
 from tradewire.adapters.paper.venue import PaperVenue
@@ -31,7 +31,9 @@ class AccountExchanges:
         live_factory: Callable[..., CcxtExchange] = CcxtExchange,
         ticker_ttl_s: float = 10.0,
         timeout_ms: int = 10_000,
+        retry: RetryPolicy | None = None,
     ) -> None:
+        self._retry = retry or RetryPolicy()
         self._ticker_ttl = ticker_ttl_s
         self._timeout_ms = timeout_ms
         self._paper = paper
@@ -54,7 +56,11 @@ class AccountExchanges:
                 self._in_flight = asyncio.Semaphore(256)
             key = _ticker_key(account)
             live = self._live[account_id] = self._factory(
-                account, tickers=tickers, in_flight=self._in_flight, public_limiter=self._public.get(key)
+                account,
+                retry=self._retry,
+                tickers=tickers,
+                in_flight=self._in_flight,
+                public_limiter=self._public.get(key),
             )
             # The first account's client sets the budget (ccxt's rate for the exchange); others share it.
             self._public.setdefault(key, live.public_limiter)

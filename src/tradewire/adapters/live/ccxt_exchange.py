@@ -1,9 +1,11 @@
 """The Exchange port on ccxt's async API: one client per exchange account.
 
 Orders are idempotent: the client order id (derived from the execution intent) goes out with every
-create, and a create whose outcome is unclear (timeout, lost connection, 5xx, 429) is never simply
-repeated: the order is looked up by its client order id first, and if it cannot be found the outcome
-stays unknown for the reconciler to settle. Reads and cancels are retried with backoff and jitter.
+create. A failed create is a refusal only when the exchange definitively refused it (see
+`errors.is_refusal`); any other failure (timeout, lost connection, any 5xx whatever its body, 429, an
+error class nobody listed) is never simply repeated: the order is looked up by its client order id
+first, and if it cannot be found the outcome stays unknown for the reconciler to settle. Reads and
+cancels are retried with backoff and jitter on everything but a definitive answer.
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ import ccxt
 import ccxt.async_support as ccxt_async
 
 from tradewire.adapters.live.client_ids import dialect_for
-from tradewire.adapters.live.errors import is_ambiguous, is_duplicate, kind_of
+from tradewire.adapters.live.errors import (
+    answered,
+    is_duplicate,
+    is_not_found,
+    is_refusal,
+    kind_of,
+    remember_http_status,
+)
 from tradewire.adapters.live.guards import CircuitBreaker, RateLimiter
 from tradewire.adapters.live.tickers import TickerCache
 from tradewire.domain.markets import DECIMAL_PLACES, TICK_SIZE, Market
@@ -153,6 +162,7 @@ class CcxtExchange:
     ) -> None:
         self.account = account
         self.client = client or make_client(account)
+        remember_http_status(self.client)
         self._ids = dialect_for(account.exchange)
         self._retry = retry or RetryPolicy()
         self._breaker = breaker or CircuitBreaker()
@@ -318,6 +328,7 @@ class CcxtExchange:
         """The next order updates the exchange pushes (ccxt pro); raises when the stream breaks."""
         if self._stream is None:
             self._stream = make_client(self.account, streaming=True)
+            remember_http_status(self._stream)
             await self.markets()
             self._stream.set_markets(self.client.markets)
         try:
@@ -346,10 +357,14 @@ class CcxtExchange:
             raise OrderOutcomeUnknown(
                 f"duplicate client order id but the order cannot be found: {exc}"
             ) from exc
-        if not is_ambiguous(exc):
+        if is_refusal(exc):
             self._breaker.success()  # the exchange answered: it is up
             raise ExchangeError(f"{kind_of(exc).value}: {_message(exc)}", kind_of(exc)) from exc
-        self._breaker.failure()
+        # Default-deny: anything else may have placed the order.
+        if answered(exc):
+            self._breaker.success()
+        else:
+            self._breaker.failure()
         self._note_retry_after()
         log.warning(
             "order %s: unclear outcome (%s: %s); looking it up by client order id before anything else",
@@ -375,7 +390,9 @@ class CcxtExchange:
         return None
 
     async def _read(self, call: Callable[[], Awaitable[T]], limiter: RateLimiter | None = None) -> T:
-        """A read or cancel: retried with exponential backoff and jitter on transient failures."""
+        """A read or cancel: retried with exponential backoff and jitter on every failure that is not a
+        definitive answer; ExchangeError means the exchange answered (refused, or no such order),
+        ExchangeUnavailable that it could not be asked or never gave an answer to rely on."""
         last: Exception | None = None
         for attempt in range(self._retry.attempts):
             if not self._breaker.allow():
@@ -386,14 +403,18 @@ class CcxtExchange:
             try:
                 async with self._in_flight:
                     result = await call()
-            except ccxt.OrderNotFound:
-                self._breaker.success()
-                raise
             except Exception as exc:
-                if not is_ambiguous(exc):
+                if is_not_found(exc):  # a definitive answer about the order (a cancel of an unknown id)
+                    self._breaker.success()
+                    raise ExchangeError(f"order not found: {_message(exc)}", ErrorKind.INVALID_ORDER) from exc
+                if is_refusal(exc):
                     self._breaker.success()
                     raise ExchangeError(f"{kind_of(exc).value}: {_message(exc)}", kind_of(exc)) from exc
-                self._breaker.failure()
+                # Anything else is not an answer to rely on: asked again, then reported unavailable.
+                if answered(exc):
+                    self._breaker.success()
+                else:
+                    self._breaker.failure()
                 self._note_retry_after()
                 last = exc
                 await asyncio.sleep(_backoff(attempt, self._retry))
@@ -472,5 +493,6 @@ def _backoff(attempt: int, policy: RetryPolicy) -> float:
 
 
 def _message(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    """The exception's text on one line (an edge's HTML page included), at most 300 characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 300 else text[:297] + "..."

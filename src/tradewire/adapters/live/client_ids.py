@@ -11,6 +11,8 @@ from typing import Any
 import ccxt
 import ccxt.async_support as ccxt_async
 
+from tradewire.adapters.live.errors import http_status, is_not_found
+
 
 class ClientIdDialect:
     """The generic way: ccxt's unified param on create, a scan of open and closed orders to find."""
@@ -50,8 +52,10 @@ class BinanceIds(ClientIdDialect):
     ) -> dict[str, Any] | None:
         try:
             return dict(await client.fetch_order("", symbol, {"origClientOrderId": client_order_id}))
-        except ccxt.OrderNotFound:
-            return None
+        except ccxt.OrderNotFound as exc:
+            if is_not_found(exc):
+                return None
+            raise
 
     async def cancel(self, client: ccxt_async.Exchange, symbol: str, client_order_id: str) -> None:
         await client.cancel_order("", symbol, {"origClientOrderId": client_order_id})
@@ -70,8 +74,10 @@ class BybitIds(ClientIdDialect):
         # would be sent as the text 'None'); ccxt's generic clientOrderId is ignored by Bybit.
         try:
             return dict(await client.fetch_order("", symbol, {"orderLinkId": client_order_id}))
-        except ccxt.OrderNotFound:
-            return None
+        except ccxt.OrderNotFound as exc:
+            if is_not_found(exc):
+                return None
+            raise
 
     async def cancel(self, client: ccxt_async.Exchange, symbol: str, client_order_id: str) -> None:
         await client.cancel_order(None, symbol, {"orderLinkId": client_order_id})
@@ -88,8 +94,10 @@ class OkxIds(ClientIdDialect):
     ) -> dict[str, Any] | None:
         try:
             return dict(await client.fetch_order("", symbol, {"clOrdId": client_order_id}))
-        except ccxt.OrderNotFound:
-            return None
+        except ccxt.OrderNotFound as exc:
+            if is_not_found(exc):
+                return None
+            raise
 
     async def cancel(self, client: ccxt_async.Exchange, symbol: str, client_order_id: str) -> None:
         await client.cancel_order("", symbol, {"clOrdId": client_order_id})
@@ -104,7 +112,8 @@ class MexcIds(BinanceIds):
         try:
             return await super().fetch(client, symbol, client_order_id)
         except ccxt.ExchangeError as exc:
-            if "-2013" in str(exc) or "does not exist" in str(exc).lower():
+            said_absent = "-2013" in str(exc) or "does not exist" in str(exc).lower()
+            if said_absent and (http_status(exc) or 0) < 500:
                 return None
             raise
 
