@@ -230,14 +230,26 @@ def test_a_fee_in_a_third_asset_is_not_converted() -> None:
 def test_a_remainder_below_the_smallest_order_closes_the_position_as_dust() -> None:
     position = Position("BTC/USDT").apply_fill(OrderSide.BUY, D("0.001998"), D("60000"), D("0.12"))
 
-    after = position.apply_fill(OrderSide.SELL, D("0.00199"), D("61000"), D("0.12")).settle_dust(D("0.00001"))
+    sold = position.apply_fill(OrderSide.SELL, D("0.00199"), D("61000"), D("0.12"))
+    after = sold.settle_dust(D("0.00001"), CloseReason.SIGNAL)
 
     assert after.status is PositionStatus.CLOSED
     assert after.amount == D("0.000008")
     assert after.close_reason is CloseReason.SIGNAL
 
 
+@pytest.mark.parametrize("reason", list(CloseReason))
+def test_dust_left_by_a_sale_closes_the_position_with_that_sale_s_reason(reason: CloseReason) -> None:
+    position = Position("BTC/USDT").apply_fill(OrderSide.BUY, D("0.001998"), D("60000"), D("0.12"))
+
+    sold = position.apply_fill(OrderSide.SELL, D("0.00199"), D("58000"), D("0.12"), reason)
+    after = sold.settle_dust(D("0.00001"), reason)
+
+    assert sold.status is PositionStatus.OPEN  # the sale alone leaves 0.000008 behind
+    assert after.status is PositionStatus.CLOSED and after.close_reason is reason
+
+
 def test_a_sellable_remainder_stays_open() -> None:
     position = Position("BTC/USDT", amount=D("0.5"), avg_entry=D("1"), cost_basis=D("0.5"))
 
-    assert position.settle_dust(D("0.00001")) is position
+    assert position.settle_dust(D("0.00001"), CloseReason.SL) is position

@@ -76,11 +76,12 @@ class Position:
             close_reason=reason if closed else None,
         )
 
-    def settle_dust(self, min_sellable: Decimal | None) -> Position:
+    def settle_dust(self, min_sellable: Decimal | None, reason: CloseReason) -> Position:
         """Close a position whose remainder can no longer be sold (below the market's minimum).
 
         Fees taken in the base asset and step rounding leave such remainders after a full exit; the
-        dust stays recorded as the closed position's amount.
+        dust stays recorded as the closed position's amount. `reason` is that of the sale that left
+        the dust (a stop loss stays a stop loss), so it has no default.
         """
         if (
             min_sellable is None
@@ -97,7 +98,7 @@ class Position:
             realized_pnl=self.realized_pnl,
             fees=self.fees,
             status=PositionStatus.CLOSED,
-            close_reason=CloseReason.SIGNAL,
+            close_reason=reason,
         )
 
     def unrealized_pnl(self, mark: Decimal) -> Decimal:

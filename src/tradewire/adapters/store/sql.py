@@ -1001,11 +1001,10 @@ class _Recorder:
                     position.amount,
                 )
                 continue
-            changed = position.apply_fill(
-                order.side, amount, trade.price, fee, order.close_reason or CloseReason.SIGNAL
-            )
+            reason = order.close_reason or CloseReason.SIGNAL
+            changed = position.apply_fill(order.side, amount, trade.price, fee, reason)
             if order.side is OrderSide.SELL:
-                changed = changed.settle_dust(min_sellable)
+                changed = changed.settle_dust(min_sellable, reason)
                 levels[key] = _automation_after_sell(changed, levels.get(key))
             else:
                 levels[key] = self._levels_after_buy(order, changed, trade.price, levels.get(key))
