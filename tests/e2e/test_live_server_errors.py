@@ -9,6 +9,7 @@ filled with a position; if it did not, it is concluded never-placed, and it is n
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -17,6 +18,7 @@ import pytest
 
 from tests.e2e.test_live_exchange import FIRST, Live, _start
 from tests.fakes.exchange_server import FLAVORS, FakeExchange
+from tradewire.adapters.store.db import make_engine, upgrade
 from tradewire.adapters.store.tables import execution_intents, execution_log, orders, positions
 
 pytestmark = pytest.mark.slow
@@ -36,6 +38,24 @@ QUICK = {
     "lost_order_after_s": 0.001,
     "lost_order_checks": 2,
 }
+
+
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty database at the latest schema, copied for each case (migrating costs more than a case)."""
+    path = tmp_path_factory.mktemp("schema") / "tradewire.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def case_dir(tmp_path: Path, migrated: Path) -> Path:
+    """A runtime directory whose SQLite database already has the schema."""
+    (tmp_path / "var").mkdir()
+    shutil.copy(migrated, tmp_path / "var" / "tradewire.db")
+    return tmp_path
 
 
 @pytest.fixture(scope="module", params=FLAVORS)
@@ -88,7 +108,7 @@ def _assert_never_placed(live: Live) -> None:
 @pytest.mark.parametrize("kind", ["json", "html"])
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 async def test_a_create_answered_with_a_server_error_is_looked_up_and_settled_as_the_exchange_has_it(
-    tmp_path: Path,
+    case_dir: Path,
     exchange: FakeExchange,
     status: int,
     kind: Literal["json", "html"],
@@ -96,7 +116,7 @@ async def test_a_create_answered_with_a_server_error_is_looked_up_and_settled_as
 ) -> None:
     body = exchange.server_error_body(status, kind)
 
-    live, first = await _buy_through(tmp_path, exchange, status, body, processed)
+    live, first = await _buy_through(case_dir, exchange, status, body, processed)
 
     assert first == ("filled" if processed else "submitted")  # never "rejected" without a lookup
     if processed:
@@ -134,11 +154,11 @@ _MISLEADING = [
 @pytest.mark.parametrize("processed", [True, False], ids=["processed", "not_processed"])
 @pytest.mark.parametrize(("flavor", "status", "payload"), _MISLEADING)
 async def test_an_answer_that_names_a_refusal_but_does_not_know_the_outcome_is_looked_up(
-    tmp_path: Path, flavor: str, status: int, payload: dict[str, object], processed: bool
+    case_dir: Path, flavor: str, status: int, payload: dict[str, object], processed: bool
 ) -> None:
     prices = {"BTC/USDT": "60000"}
     with FakeExchange(flavor, prices=prices, balances={"USDT": "10000"}) as fake:  # type: ignore[arg-type]
-        live, first = await _buy_through(tmp_path, fake, status, json.dumps(payload), processed)
+        live, first = await _buy_through(case_dir, fake, status, json.dumps(payload), processed)
 
     assert first == ("filled" if processed else "submitted")
     if processed:
@@ -148,11 +168,11 @@ async def test_an_answer_that_names_a_refusal_but_does_not_know_the_outcome_is_l
 
 
 async def test_a_lookup_answered_with_a_5xx_saying_no_such_order_is_not_counted_as_a_miss(
-    tmp_path: Path,
+    case_dir: Path,
 ) -> None:
     no_such_order = json.dumps({"code": -2013, "msg": "Order does not exist."})  # ccxt: OrderNotFound
     with FakeExchange("binance", prices={"BTC/USDT": "60000"}, balances={"USDT": "10000"}) as fake:
-        live = await _start(tmp_path, fake, **QUICK)
+        live = await _start(case_dir, fake, **QUICK)
         try:
             fake.drop_next_create()  # placed, but the answer is lost
             fake.hide_order(FIRST, lookups=3)  # and the adapter's own lookups miss it: one miss so far
