@@ -40,6 +40,9 @@ Matching: market orders fill at once at the current price (one taker trade); a l
 that crosses the current price fills at once at the *current* price (taker, price improvement
 like a real book); otherwise it rests and is filled by :meth:`FakeExchange.fill` or when
 :meth:`FakeExchange.set_price` moves the price through it (maker, at its limit price).
+A fill can also land on an order after its cancel was answered (:meth:`FakeExchange.fill_after_cancel`,
+:meth:`FakeExchange.fill_canceled`), as when a trade and a cancel cross on the wire: the order stays
+canceled with more executed (filled once nothing remains), and the trade is in the history.
 Commission is 0.1 %: on binance and coinbase always in the quote asset (binance says so in
 ``commissionAsset``; ccxt assumes the quote for coinbase); on bybit, okx and mexc in the received
 asset (base for buys, quote for sells), because ccxt infers bybit's fee currency from the side and
@@ -49,7 +52,7 @@ Binance flavor also serves the **spot user-data stream** the way ccxt pro 4.5.90
 WebSocket API (``/ws-api/v3``, ``urls['api']['ws']['ws-api']['spot']``) with
 ``userDataStream.subscribe.signature`` (HMAC-signed ``apiKey`` + ``timestamp``), after which every
 change of an order (REST create, fill, cancel, ``fill()``, ``cancel_manually()``, ``set_price()``
-crossing, ``fill_on_checks``) is pushed as ``{"subscriptionId": n, "event": {"e":
+crossing, ``fill_on_checks``, ``fill_after_cancel``) is pushed as ``{"subscriptionId": n, "event": {"e":
 "executionReport", ...}}`` followed by an ``outboundAccountPosition`` when balances moved.  The
 legacy listenKey stream (``POST /api/v3/userDataStream`` + ``/ws/<listenKey>``) is not modelled:
 ccxt no longer uses it for spot.  Use ``ccxt.pro.binance(fake.ccxt_pro_config())``.  uvicorn's own
@@ -541,6 +544,8 @@ class FakeExchange:
         self._drops = 0
         self._hidden: dict[str, int] = {}
         self._fill_checks: dict[str, list[Decimal]] = {}
+        self._late_fills: dict[str, tuple[Decimal, Decimal | None, float]] = {}
+        self._timers: list[threading.Timer] = []
         self._log: list[RequestRecord] = []
         self._create_cids: list[str | None] = []
         # Real exchanges differ on who pays the commission in which asset (see module doc).
@@ -659,6 +664,8 @@ class FakeExchange:
 
     def stop(self) -> None:
         """Stop the server: close the port and every connection (held-back responses are abandoned)."""
+        for timer in self._timers:
+            timer.cancel()
         thread, loop, stopping = self._thread, self._loop, self._stopping
         if thread is None or loop is None or stopping is None:
             return
@@ -807,6 +814,51 @@ class FakeExchange:
             order = self._latest_open(client_order_id)
             # binance: a cancel from the website carries a web_* client id of its own.
             self._cancel(order, cancel_type="CancelByUser", cancel_client_id=f"web_{uuid.uuid4().hex}")
+
+    def fill_after_cancel(
+        self, client_order_id: str, amount: str, price: str | None = None, delay_s: float = 0.3
+    ) -> None:
+        """The next cancel of this order (ours, by hand, or a cancel-all) is answered "canceled" as
+        usual, and ``delay_s`` later a trade of ``amount`` lands on it all the same: the fill raced
+        the cancel on the wire.  It shows in later order lookups (still canceled, more executed, or
+        filled if nothing remains), in the trade history, and on the user-data stream.
+        """
+        with self._lock:
+            self._late_fills[client_order_id] = (
+                Decimal(amount),
+                None if price is None else Decimal(price),
+                delay_s,
+            )
+
+    def fill_canceled(self, client_order_id: str, amount: str, price: str | None = None) -> None:
+        """A trade of ``amount`` on the latest (canceled or expired) order with this client id, now."""
+        with self._lock:
+            order = self._latest(client_order_id)
+            if order is None or order.status not in ("canceled", "expired"):
+                raise KeyError(f"no canceled order with client order id {client_order_id!r}")
+            self._late_fill(order, Decimal(amount), None if price is None else Decimal(price))
+
+    def _late_fill(self, order: _Order, qty: Decimal, price: Decimal | None) -> None:
+        remaining = order.amount - order.filled
+        if qty <= 0 or qty > remaining:
+            raise ValueError(f"cannot fill {qty} of {order.client_order_id}: {remaining} remaining")
+        self._execute(order, qty, price or order.price or self._prices[order.symbol], maker=True)
+
+    def _land_late_fill(self, order: _Order) -> None:
+        """Called under ``_lock`` once an order is canceled: schedule the fill that raced the cancel."""
+        late = self._late_fills.pop(order.client_order_id, None)
+        if late is None:
+            return
+        qty, price, delay = late
+
+        def land() -> None:
+            with self._lock:
+                self._late_fill(order, qty, price)
+
+        timer = threading.Timer(delay, land)
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
 
     def order(self, client_order_id: str) -> dict[str, Any] | None:
         """The fake's own record of the latest order with this client order id (or None).
@@ -1248,6 +1300,7 @@ class FakeExchange:
             self._b_stream_order(order, "CANCELED", cancel_client_id=cancel_client_id, balances=had_funds)
         else:
             self._b_stream_order(order, "EXPIRED", balances=had_funds)
+        self._land_late_fill(order)
 
     def _lookup_hidden(self, order: _Order) -> bool:
         """Consume one hidden lookup of this order; True while it is still hidden."""

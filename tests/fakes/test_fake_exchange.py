@@ -7,11 +7,13 @@ ccxt parses the fake's answers into the recorded unified fields.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
 import re
 from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -318,6 +320,40 @@ async def test_manual_cancel_of_a_partial_fill(fake: FakeExchange, ex: Any) -> N
     # binance says CANCELED; bybit says PartiallyFilledCanceled, which ccxt maps to 'closed'.
     assert order["status"] == ("canceled" if fake.flavor == "binance" else "closed")
     assert fake.balances["USDT"]["locked"] == "0"
+
+
+async def test_a_fill_that_raced_a_cancel_lands_after_the_canceled_answer(
+    fake: FakeExchange, ex: Any
+) -> None:
+    await ex.create_order(BTC, "limit", "buy", 0.01, 50000, {"clientOrderId": "race-1"})
+    fake.fill_after_cancel("race-1", "0.004", delay_s=0.2)
+
+    answered = await cancel_by_cid(ex, "race-1")
+    right_after = await fetch_by_cid(ex, "race-1")
+    await asyncio.sleep(0.4)
+    later = await fetch_by_cid(ex, "race-1")
+    trades = await ex.fetch_my_trades(BTC)
+
+    # binance answers the cancel with the order, bybit with its ids only.
+    assert answered["status"] == ("canceled" if fake.flavor == "binance" else None)
+    assert (answered["filled"] or 0) == 0
+    assert right_after["filled"] == 0
+    assert later["filled"] == pytest.approx(0.004)
+    # binance keeps CANCELED; bybit says PartiallyFilledCanceled, which ccxt maps to 'closed'.
+    assert later["status"] == ("canceled" if fake.flavor == "binance" else "closed")
+    assert [t["amount"] for t in trades if t["order"] == later["id"]] == [pytest.approx(0.004)]
+    fee_in_base = Decimal("0.000004") if fake.flavor == "bybit" else 0  # bybit charges buys in the base
+    assert Decimal(fake.balances["BTC"]["total"]) == Decimal("0.504") - fee_in_base
+
+
+async def test_a_late_fill_that_completes_a_canceled_order_reads_filled(fake: FakeExchange, ex: Any) -> None:
+    await ex.create_order(BTC, "limit", "buy", 0.01, 50000, {"clientOrderId": "race-2"})
+    await cancel_by_cid(ex, "race-2")
+
+    fake.fill_canceled("race-2", "0.01")
+
+    order = await fetch_by_cid(ex, "race-2")
+    assert order["status"] == "closed" and order["filled"] == pytest.approx(0.01)
 
 
 # ----------------------------------------------------------------------------- rejections
