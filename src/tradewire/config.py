@@ -48,7 +48,11 @@ class Settings(BaseSettings):
     dedup_window_s: int = Field(default=60, gt=0)
     lost_order_after_s: float = Field(default=120.0, gt=0)  # a SUBMITTED order not found this long...
     lost_order_checks: int = Field(default=3, ge=1)  # ...in this many lookups never reached the exchange
-    limit_order_timeout_s: float = Field(default=0.0, ge=0)  # cancel unfilled limit orders; 0: never
+    # Cancel limit orders still unfilled after this long (a subscription may set its own); 0: never.
+    limit_order_timeout_s: float = Field(default=0.0, ge=0, le=30 * 86_400)
+    # An order seen canceled or expired is looked up again this many seconds later (and again after
+    # each late fill), for fills the exchange reports after the cancel; [] turns the checks off.
+    late_fill_checks_s: list[float] = Field(default_factory=lambda: [2.0, 10.0, 60.0], max_length=10)
     ticker_ttl_s: float = Field(default=10.0, gt=0)
     exchange_timeout_ms: int = Field(default=10_000, ge=100)  # one HTTP request to a live exchange
     # First wait before a live exchange read or order lookup is tried again (doubles each time, jittered).
@@ -72,6 +76,13 @@ class Settings(BaseSettings):
             raise ValueError(f"not a number: {value!r}") from exc
         if not number.is_finite() or number < 0:
             raise ValueError(f"must be a non-negative number: {value!r}")
+        return value
+
+    @field_validator("late_fill_checks_s")
+    @classmethod
+    def _rising(cls, value: list[float]) -> list[float]:
+        if any(not 0 < v <= 86_400 for v in value) or value != sorted(set(value)):
+            raise ValueError("must be rising numbers of seconds, each above 0 and at most 86400")
         return value
 
     @classmethod

@@ -200,7 +200,7 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
         fee_rate=Decimal(settings.paper_fee_rate),
         starting_balance={settings.paper_quote_currency: Decimal(settings.paper_starting_balance)},
     )
-    store = SqlStore(engine)
+    store = SqlStore(engine, late_fill_checks_s=settings.late_fill_checks_s)
     bus = InProcessBus()
     clock = SystemClock()
     exchanges = AccountExchanges(

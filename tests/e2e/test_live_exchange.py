@@ -216,8 +216,11 @@ async def test_insufficient_balance_is_a_clear_refusal(tmp_path: Path) -> None:
     assert poor.orders == []
 
 
-async def _resting_limit(live: Live, price: str = "59000", amount: str = "0.003") -> str:
-    """A limit buy below the market, stored and sent through our store and executor like any order.
+async def _resting_limit(
+    live: Live, price: str = "59000", amount: str = "0.003", side: OrderSide = OrderSide.BUY
+) -> str:
+    """A limit order away from the market (a buy below it by default), stored and sent through our
+    store and executor like any order.
 
     The signal, its intent and the order are stored without yielding to the event loop, so the
     trading loop cannot turn the intent into a market order first.
@@ -242,7 +245,7 @@ async def _resting_limit(live: Live, price: str = "59000", amount: str = "0.003"
     [work] = runtime.store.pending_work(signal_id)
     coid = client_order_id_for(work.intent_id)
     records = runtime.store.save_decisions(
-        [], [NewOrder(work, coid, OrderSide.BUY, OrderType.LIMIT, Decimal(amount), Decimal(price))], now()
+        [], [NewOrder(work, coid, side, OrderType.LIMIT, Decimal(amount), Decimal(price))], now()
     )
     await Executor(runtime.store, runtime.exchanges, runtime.bus, runtime.clock).resume(records)
     return coid

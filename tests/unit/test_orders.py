@@ -15,7 +15,9 @@ from tradewire.domain.orders import (
     OrderSide,
     OrderState,
     OrderType,
+    after_report,
     client_order_id_for,
+    late_fill_check_delay_s,
     next_check_delay_s,
     state_from_exchange,
     transition,
@@ -26,7 +28,9 @@ S = OrderState
 # Written by hand from the lifecycle (not copied from ORDER_STATE_TABLE):
 #   NEW is only ever sent; SUBMITTED may stay SUBMITTED (ambiguous outcome) or get any exchange verdict;
 #   OPEN may be re-observed, fill (partly or fully), be canceled or expire, but an accepted order is
-#   never rejected; PARTIALLY_FILLED cannot go back to OPEN; terminal states have no exits.
+#   never rejected; PARTIALLY_FILLED cannot go back to OPEN; a canceled or expired order may be
+#   re-observed (with fills reported late) or turn out filled, never reopen; FILLED and REJECTED
+#   have no exits.
 EXPECTED_EDGES: frozenset[tuple[OrderState, OrderState]] = frozenset(
     {
         (S.NEW, S.SUBMITTED),
@@ -46,6 +50,10 @@ EXPECTED_EDGES: frozenset[tuple[OrderState, OrderState]] = frozenset(
         (S.PARTIALLY_FILLED, S.FILLED),
         (S.PARTIALLY_FILLED, S.CANCELED),
         (S.PARTIALLY_FILLED, S.EXPIRED),
+        (S.CANCELED, S.CANCELED),
+        (S.CANCELED, S.FILLED),
+        (S.EXPIRED, S.EXPIRED),
+        (S.EXPIRED, S.FILLED),
     }
 )
 EXPECTED_TERMINAL = frozenset({S.FILLED, S.CANCELED, S.REJECTED, S.EXPIRED})
@@ -96,10 +104,35 @@ def test_terminal_states_are_the_four_final_outcomes() -> None:
 
 
 @pytest.mark.parametrize("terminal", sorted(EXPECTED_TERMINAL))
-def test_terminal_states_have_no_exits(terminal: OrderState) -> None:
-    for target in OrderState:
+def test_a_final_order_never_reopens(terminal: OrderState) -> None:
+    for target in (S.NEW, S.SUBMITTED, S.OPEN, S.PARTIALLY_FILLED, S.REJECTED):
         with pytest.raises(IllegalTransition):
             transition(terminal, target)
+
+
+@pytest.mark.parametrize(
+    ("current", "reported", "expected"),
+    [
+        (S.CANCELED, S.FILLED, S.FILLED),  # a fill crossed the cancel on the wire
+        (S.CANCELED, S.CANCELED, S.CANCELED),  # more fills, still canceled
+        (S.CANCELED, S.PARTIALLY_FILLED, S.CANCELED),  # a stale update: its fills count, not its state
+        (S.EXPIRED, S.FILLED, S.FILLED),
+        (S.FILLED, S.OPEN, S.FILLED),
+        (S.OPEN, S.PARTIALLY_FILLED, S.PARTIALLY_FILLED),
+        (S.PARTIALLY_FILLED, S.OPEN, S.PARTIALLY_FILLED),
+    ],
+)
+def test_a_report_moves_an_order_only_along_the_table(
+    current: OrderState, reported: OrderState, expected: OrderState
+) -> None:
+    assert after_report(current, reported) is expected
+
+
+def test_late_fill_checks_are_few_and_end() -> None:
+    delays = [late_fill_check_delay_s(done, (2.0, 10.0, 60.0)) for done in range(5)]
+
+    assert delays == [2.0, 8.0, 50.0, None, None]
+    assert late_fill_check_delay_s(0, ()) is None
 
 
 @pytest.mark.parametrize("state", sorted(set(OrderState) - EXPECTED_TERMINAL))

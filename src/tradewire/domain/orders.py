@@ -36,8 +36,14 @@ class OrderState(StrEnum):
 
 TERMINAL_STATES = frozenset({OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED, OrderState.EXPIRED})
 
+# Final states that a late report may still add fills to: a fill and a cancel acknowledgement can cross
+# on the wire (NautilusTrader's table marks CANCELED -> FILLED a "real world possibility"), and an
+# exchange's trade history can lag its order status. Such orders are checked a few more times.
+LATE_FILL_STATES = frozenset({OrderState.CANCELED, OrderState.EXPIRED})
+
 _S = OrderState
 # An ambiguous outcome (timeout) keeps an order SUBMITTED: it is never turned into REJECTED by us.
+# A canceled or expired order stays final, but the exchange may still report that it filled.
 ORDER_STATE_TABLE: dict[OrderState, frozenset[OrderState]] = {
     _S.NEW: frozenset({_S.SUBMITTED}),
     _S.SUBMITTED: frozenset(
@@ -46,9 +52,9 @@ ORDER_STATE_TABLE: dict[OrderState, frozenset[OrderState]] = {
     _S.OPEN: frozenset({_S.OPEN, _S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELED, _S.EXPIRED}),
     _S.PARTIALLY_FILLED: frozenset({_S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELED, _S.EXPIRED}),
     _S.FILLED: frozenset(),
-    _S.CANCELED: frozenset(),
+    _S.CANCELED: frozenset({_S.CANCELED, _S.FILLED}),
     _S.REJECTED: frozenset(),
-    _S.EXPIRED: frozenset(),
+    _S.EXPIRED: frozenset({_S.EXPIRED, _S.FILLED}),
 }
 
 
@@ -61,6 +67,15 @@ def transition(current: OrderState, target: OrderState) -> OrderState:
     if target not in ORDER_STATE_TABLE[current]:
         raise IllegalTransition(f"order cannot go from {current.value} to {target.value}")
     return target
+
+
+def after_report(current: OrderState, reported: OrderState) -> OrderState:
+    """The state an exchange report moves an order to: `reported` along a table edge, else `current`.
+
+    An exchange never reopens a final order, so a report the table refuses (a stale "open" that
+    crossed a cancel on the wire) leaves the state as it is; the fills it carries count all the same.
+    """
+    return reported if reported in ORDER_STATE_TABLE[current] else current
 
 
 def state_from_exchange(status: str, filled: Decimal, amount: Decimal) -> OrderState:
@@ -135,6 +150,20 @@ def client_order_id_for(intent_id: int, prefix: str = "tw") -> str:
     Letters and digits only, at most 32 characters: the strictest rule among the exchanges (OKX).
     """
     return f"{prefix}{intent_id:010d}"
+
+
+# When an order seen canceled or expired is checked again for late fills, in seconds after it was
+# seen so (and after each late fill): trades normally show within a second or two, a lagging trade
+# history within tens of seconds. Three lookups per cancel keep the cost of the window small.
+LATE_FILL_CHECKS_S: tuple[float, ...] = (2.0, 10.0, 60.0)
+
+
+def late_fill_check_delay_s(done: int, schedule: tuple[float, ...] = LATE_FILL_CHECKS_S) -> float | None:
+    """Seconds until the next late-fill check after `done` of them, or None once the window is over."""
+    if done >= len(schedule):
+        return None
+    previous = schedule[done - 1] if done > 0 else 0.0
+    return max(0.0, schedule[done] - previous)
 
 
 def next_check_delay_s(attempts: int, base_s: float = 0.5, cap_s: float = 30.0) -> float:

@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from tradewire.domain.entry_order import EntryOrder
 from tradewire.domain.execution import LogStatus, Sizing
 from tradewire.domain.exit_plan import ExitPlan
 from tradewire.domain.exits import ExitRules
@@ -74,6 +75,8 @@ class WorkItem:
     take_profit: Decimal | None = None
     dca: DcaPlan | None = None
     attempts: int = 0  # earlier decisions of this intent that failed with an error
+    order_type: OrderType | None = None  # what the signal asks for (an alert's order_type)
+    entry: EntryOrder = field(default_factory=EntryOrder)  # the subscription's entry order
 
     def exit_plan(self, later: tuple[Decimal, ...] = ()) -> ExitPlan | None:
         plan = ExitPlan(self.exit_rules, self.stop_loss, self.take_profit, self.dca if later else None, later)
@@ -221,6 +224,8 @@ class OrderRecord:
     position_id: int | None = None
     close_reason: CloseReason | None = None
     tranche: int | None = None
+    filled: Decimal = Decimal(0)  # as recorded so far
+    limit_timeout_s: int | None = None  # the subscription's limit order timeout; None: the default
 
     def request(self) -> OrderRequest:
         """The request that (re)sends this order, always under its own client order id."""

@@ -13,7 +13,7 @@ from tradewire import failpoints
 from tradewire.domain.execution import OrderPlan, Skip, SpotSignal, plan_spot_order, split_into_tranches
 from tradewire.domain.exit_plan import ExitPlan
 from tradewire.domain.money import ZERO, describe, is_storable
-from tradewire.domain.orders import ExchangeOrder, OrderSide, client_order_id_for
+from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderType, client_order_id_for
 from tradewire.domain.records import (
     FailedAttempt,
     NewOrder,
@@ -254,7 +254,13 @@ class Executor:
             return Skip(f"the signal's price {describe(price)} is beyond what can be stored or traded")
         signal = SpotSignal(item.action, item.contracts, item.market_position, item.exit_ratio)
         if item.action is not SignalAction.BUY:
+            # Exits are market orders: a resting sell could leave the position open past its signal.
             return plan_spot_order(signal, item.sizing, market, price, position_amount, None, stats)
+        limit = item.entry.limit_price(OrderSide.BUY, price, item.order_type, item.signal_price, market)
+        if isinstance(limit, str):
+            return Skip(limit)
+        if limit is not None:
+            price = limit.price  # sized, checked and risk-assessed at the price it may fill at
         plan_exits = item.exit_plan()
         stop = plan_exits.stop_at(price) if plan_exits else None
         sizing = item.sizing.with_stop(price, stop)
@@ -293,7 +299,11 @@ class Executor:
             if isinstance(split, Skip):
                 return split
             planned = split
+        if limit is not None:
+            planned = replace(planned, type=OrderType.LIMIT, limit_price=limit.price)
         notes = [planned.sizing_note] if planned.sizing_note else []
+        if limit is not None:
+            notes.append(limit.note)
         notes.append(risk_summary(item.risk, context))
         notes.extend(f"warning: {w}" for w in assessment.warnings)
         return replace(planned, sizing_note="; ".join(notes))
@@ -451,9 +461,10 @@ async def min_sellable(exchange: Exchange, symbol: str) -> Decimal | None:
 async def with_trade_history(exchange: Exchange, order: OrderRecord, view: ExchangeOrder) -> ExchangeOrder:
     """Fill in an order's executions from the account's trade history when the order view lists none,
     so each fill is recorded with the exchange's own trade id, price and fee (and the fee's asset,
-    which decides what a position holds)."""
+    which decides what a position holds). Nothing is fetched when the order has no fill we have not
+    recorded: a resting or canceled order checked again costs one request, not two."""
     fetch = getattr(exchange, "fetch_order_trades", None)
-    if fetch is None or view.trades or view.filled <= 0 or not view.exchange_order_id:
+    if fetch is None or view.trades or view.filled <= order.filled or not view.exchange_order_id:
         return view
     try:
         trades = await fetch(order.symbol, view.exchange_order_id)

@@ -1,4 +1,5 @@
-"""The exchange is the truth: every non-terminal order is checked until it reaches a final state."""
+"""The exchange is the truth: every non-terminal order is checked until it reaches a final state, and
+an order seen canceled or expired a few times more, for fills the exchange reports late."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from tradewire.domain.orders import ExchangeOrder, OrderState, OrderType
+from tradewire.domain.orders import LATE_FILL_STATES, ExchangeOrder, OrderState, OrderType
 from tradewire.domain.records import OrderOutcome, OrderRecord
 from tradewire.ports import (
     Clock,
@@ -32,6 +33,7 @@ class ReconcilePolicy:
     lost_after_s: float = 120.0  # an order not found by its client id for this long never reached it...
     lost_after_checks: int = 3  # ...and in at least this many lookups
     limit_order_timeout_s: float = 0.0  # cancel unfilled limit orders after this long; 0: never
+    # (a subscription's own timeout, on its orders' records, wins over this default)
 
 
 class Reconciler:
@@ -56,7 +58,8 @@ class Reconciler:
         return await self.check(unsettled)
 
     async def apply_pushed(self, account_id: int, exchange: Exchange, views: Sequence[ExchangeOrder]) -> int:
-        """Record order updates an exchange pushed (a stream), for the orders that are ours."""
+        """Record order updates an exchange pushed (a stream), for the orders that are ours: every
+        update of an unsettled order, and of a final one when it reports fills we have not recorded."""
         latest = {view.client_order_id: view for view in views}
         ours = await asyncio.to_thread(self._store.orders_by_client_ids, account_id, list(latest))
         outcomes = [
@@ -66,14 +69,16 @@ class Reconciler:
                 min_sellable=await min_sellable(exchange, order.symbol),
             )
             for order in ours
-            if order.state is not OrderState.NEW and not order.state.is_terminal
+            if order.state is not OrderState.NEW
+            and (not order.state.is_terminal or latest[order.client_order_id].filled > order.filled)
         ]
         await record_outcomes(self._store, outcomes, self._clock.now())
         return len(outcomes)
 
     async def check(self, orders: Sequence[OrderRecord]) -> int:
-        """Ask the exchanges about these orders (NEW ones are the executor's) and record the answers."""
-        sent = [o for o in orders if o.state is not OrderState.NEW and not o.state.is_terminal]
+        """Ask the exchanges about these orders (NEW ones are the executor's, final ones are done except
+        canceled and expired ones, which the store hands out for their late-fill checks)."""
+        sent = [o for o in orders if _checkable(o.state)]
         if not sent:
             return 0
         by_account: dict[int, list[OrderRecord]] = defaultdict(list)
@@ -161,7 +166,9 @@ class Reconciler:
         return OrderOutcome(order, unknown_reason="not (yet) visible on the exchange; checking again")
 
     def _expired_limit(self, order: OrderRecord, view: ExchangeOrder) -> bool:
-        timeout = self._policy.limit_order_timeout_s
+        timeout = (
+            order.limit_timeout_s if order.limit_timeout_s is not None else self._policy.limit_order_timeout_s
+        )
         return (
             timeout > 0
             and order.type is OrderType.LIMIT
@@ -171,3 +178,7 @@ class Reconciler:
 
     def _age_s(self, created_at: datetime | None) -> float:
         return 0.0 if created_at is None else (self._clock.now() - created_at).total_seconds()
+
+
+def _checkable(state: OrderState) -> bool:
+    return state is not OrderState.NEW and (not state.is_terminal or state in LATE_FILL_STATES)

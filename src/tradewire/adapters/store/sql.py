@@ -32,17 +32,22 @@ from tradewire.adapters.store.tables import (
     strategy_pairs,
     subscriptions,
 )
+from tradewire.domain.entry_order import EntryOrder
 from tradewire.domain.execution import IntentStatus, LogStatus, SubscriptionStatus
 from tradewire.domain.exit_plan import ExitPlan
 from tradewire.domain.exits import ExitRules
 from tradewire.domain.money import ZERO, fmt
 from tradewire.domain.orders import (
+    LATE_FILL_CHECKS_S,
+    LATE_FILL_STATES,
     ExchangeOrder,
     IllegalTransition,
     OrderSide,
     OrderState,
     OrderType,
     Trade,
+    after_report,
+    late_fill_check_delay_s,
     next_check_delay_s,
     transition,
 )
@@ -75,8 +80,10 @@ OPEN_CHECK_S = 2.0
 class SqlStore:
     """Signals, intents, orders, fills, positions and the execution log in one SQL database."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, late_fill_checks_s: Sequence[float] = LATE_FILL_CHECKS_S) -> None:
         self.engine = engine
+        # When an order seen canceled or expired is checked again for fills reported late.
+        self._late_fill_checks = tuple(late_fill_checks_s)
 
     # -- ingest -----------------------------------------------------------------------------------
 
@@ -279,6 +286,7 @@ class SqlStore:
                 subscriptions.c.risk_limits,
                 subscriptions.c.exit_rules,
                 subscriptions.c.dca,
+                subscriptions.c.entry_order,
                 subscriptions.c.trading_state,
                 subscriptions.c.pnl_total,
                 subscriptions.c.pnl_peak,
@@ -548,9 +556,13 @@ class SqlStore:
             return self._orders_where(conn, orders.c.state.in_([s.value for s in states]))
 
     def unsettled_orders(self, account_id: int | None = None) -> list[OrderRecord]:
-        """Every order not yet in a final state (of one account, or all)."""
+        """Every order not yet in a final state, and every canceled or expired one still watched for
+        late fills (of one account, or all)."""
         unsettled = [OrderState.SUBMITTED, OrderState.OPEN, OrderState.PARTIALLY_FILLED]
-        condition: ColumnElement[bool] = orders.c.state.in_([s.value for s in unsettled])
+        watched = and_(
+            orders.c.state.in_([s.value for s in LATE_FILL_STATES]), orders.c.next_check_at.is_not(None)
+        )
+        condition: ColumnElement[bool] = or_(orders.c.state.in_([s.value for s in unsettled]), watched)
         if account_id is not None:
             condition = and_(condition, orders.c.account_id == account_id)
         with self.engine.connect() as conn:
@@ -577,9 +589,15 @@ class SqlStore:
 
     def _orders_where(self, conn: Connection, condition: Any, limit: int | None = None) -> list[OrderRecord]:
         query = (
-            select(orders, exchange_accounts.c.exchange, execution_intents.c.signal_id)
+            select(
+                orders,
+                exchange_accounts.c.exchange,
+                execution_intents.c.signal_id,
+                subscriptions.c.entry_order,
+            )
             .join(exchange_accounts, exchange_accounts.c.id == orders.c.account_id)
             .outerjoin(execution_intents, execution_intents.c.id == orders.c.intent_id)
+            .outerjoin(subscriptions, subscriptions.c.id == orders.c.subscription_id)
             .where(condition)
             .order_by(orders.c.id)
         )
@@ -745,7 +763,7 @@ class SqlStore:
         if not outcomes:
             return
         with write_transaction(self.engine) as conn:
-            _Recorder(conn, now).apply(outcomes)
+            _Recorder(conn, now, self._late_fill_checks).apply(outcomes)
 
 
 @dataclass
@@ -757,6 +775,7 @@ class _StoredOrder:
     cost: Decimal  # Σ amount × price of the recorded fills
     fee: Decimal
     fee_currency: str | None
+    late_checks: int = 0
 
     @property
     def average(self) -> Decimal | None:
@@ -809,9 +828,12 @@ def _new_fills(
 class _Recorder:
     """One transaction's worth of order outcomes."""
 
-    def __init__(self, conn: Connection, now: datetime) -> None:
+    def __init__(
+        self, conn: Connection, now: datetime, late_fill_checks: tuple[float, ...] = LATE_FILL_CHECKS_S
+    ) -> None:
         self.conn = conn
         self.now = now
+        self.late_fill_checks = late_fill_checks
         self.order_updates: list[dict[str, Any]] = []
         self.fill_rows: list[dict[str, Any]] = []
         self.log_rows: list[dict[str, Any]] = []
@@ -831,12 +853,16 @@ class _Recorder:
     def _one(
         self, order: OrderRecord, stored: _StoredOrder, outcome: OrderOutcome, seen: set[tuple[int, str]]
     ) -> None:
-        """Apply one outcome to the order as the database has it now (the record may be older)."""
+        """Apply one outcome to the order as the database has it now (the record may be older).
+
+        Every fill the exchange reports is recorded, whatever state the order is in: a fill reported
+        after we saw the order canceled is real money. The state itself only moves along the table.
+        """
         state = stored.state
         if outcome.unknown_reason is not None:
             attempts = order.check_attempts + 1
             self.order_updates.append(
-                _order_update(order.order_id, state, attempts, self.now, outcome.unknown_reason)
+                self._update(order.order_id, state, attempts, outcome.unknown_reason, stored.late_checks + 1)
             )
             if order.check_attempts == 0:
                 self._log(order, LogStatus.PENDING, outcome.unknown_reason, outcome.response)
@@ -853,10 +879,18 @@ class _Recorder:
             self._log(order, LogStatus.FAILED, reason, outcome.response)
             self._intent(order, IntentStatus.FAILED, reason)
             return
-        target = view.state
-        if not _allowed(order, state, target):
-            return
-        for trade in _new_fills(order.order_id, stored, view, seen):
+        target = after_report(state, view.state)
+        if target is not view.state and view.state is not state:
+            log.warning(
+                "order %s (client %s): the exchange reports %s after %s; keeping %s, recording its fills",
+                order.order_id,
+                order.client_order_id,
+                view.state.value,
+                state.value,
+                state.value,
+            )
+        fresh = _new_fills(order.order_id, stored, view, seen)
+        for trade in fresh:
             self.fill_rows.append(
                 {
                     "order_id": order.order_id,
@@ -873,7 +907,10 @@ class _Recorder:
             )
             self.position_fills.append((order, trade, outcome.min_sellable))
             stored.add(trade)
-        row = _order_update(order.order_id, target, order.check_attempts + 1, self.now, view.reason)
+        # A window of late-fill checks opens when an order is seen canceled or expired, and again
+        # after each late fill; each check without news uses one of its few lookups.
+        late_checks = 0 if target is not state or fresh else stored.late_checks + 1
+        row = self._update(order.order_id, target, order.check_attempts + 1, view.reason, late_checks)
         row.update(
             exchange_order_id=view.exchange_order_id,
             filled=stored.filled,
@@ -882,15 +919,43 @@ class _Recorder:
             fee_currency=stored.fee_currency,
         )
         self.order_updates.append(row)
-        stored.state = target
+        stored.state, stored.late_checks = target, late_checks
         if target != state:
             status, text = _log_verdict(target, view)
+            if state.is_terminal:
+                text = f"{text} (reported after the order was {state.value})"
             if order.sizing_note and state in (OrderState.NEW, OrderState.SUBMITTED):
                 label = order.close_reason.value if order.close_reason else "sized"
                 text = f"{text}; {label}: {order.sizing_note}"
             self._log(order, status, text, outcome.response)
             if target.is_terminal:
-                self._intent(order, IntentStatus.FAILED if view.filled == 0 else IntentStatus.DONE, text)
+                if stored.filled == 0:
+                    self._intent(order, IntentStatus.FAILED, text)
+                else:
+                    self._intent(order, IntentStatus.DONE, text, late=state.is_terminal)
+        elif fresh and state.is_terminal:
+            more = sum((t.amount for t in fresh), ZERO)
+            average = fmt(stored.average) if stored.average is not None else "-"
+            text = (
+                f"{fmt(more)} {order.symbol} more filled after the order was {state.value}: "
+                f"{fmt(stored.filled)} of {fmt(order.amount)} filled in all at {average}"
+            )
+            self._log(order, LogStatus.PARTIAL, text, outcome.response)
+            self._intent(order, IntentStatus.DONE, text, late=True)
+
+    def _update(
+        self, order_id: int, state: OrderState, attempts: int, reason: str | None, late_checks: int
+    ) -> dict[str, Any]:
+        """An order row's new state and its next check: none once final, except for the few late-fill
+        checks of a canceled or expired order."""
+        row = _order_update(order_id, state, attempts, self.now, reason)
+        if state in LATE_FILL_STATES:
+            delay = late_fill_check_delay_s(late_checks, self.late_fill_checks)
+            row["next_check_at"] = None if delay is None else self.now + timedelta(seconds=delay)
+            row["late_checks"] = late_checks
+        else:
+            row["late_checks"] = 0
+        return row
 
     def _log(self, order: OrderRecord, status: LogStatus, reason: str, response: dict[str, Any]) -> None:
         self.log_rows.append(
@@ -908,9 +973,12 @@ class _Recorder:
             }
         )
 
-    def _intent(self, order: OrderRecord, status: IntentStatus, reason: str) -> None:
+    def _intent(self, order: OrderRecord, status: IntentStatus, reason: str, late: bool = False) -> None:
+        """`late`: a fill reported after the order was final turns a failed intent done, with why."""
         if order.intent_id is not None:
-            self.intent_updates.append({"iid": order.intent_id, "st": status.value, "why": reason})
+            self.intent_updates.append(
+                {"iid": order.intent_id, "st": status.value, "why": reason, "late": late}
+            )
 
     def _stored_orders(self, order_ids: list[int]) -> dict[int, _StoredOrder]:
         result: dict[int, _StoredOrder] = {}
@@ -921,11 +989,20 @@ class _Recorder:
             orders.c.average,
             orders.c.fee,
             orders.c.fee_currency,
+            orders.c.late_checks,
         )
-        for chunk in _chunks(order_ids, 900):
-            for r in self.conn.execute(select(*columns).where(orders.c.id.in_(chunk))):
+        # Locked in id order (PostgreSQL): a pushed update and a poll of the same order are applied
+        # one after the other, each seeing the other's fills, so no fill is counted twice.
+        for chunk in _chunks(sorted(set(order_ids)), 900):
+            query = select(*columns).where(orders.c.id.in_(chunk)).order_by(orders.c.id).with_for_update()
+            for r in self.conn.execute(query):
                 result[r.id] = _StoredOrder(
-                    OrderState(r.state), r.filled, (r.average or ZERO) * r.filled, r.fee, r.fee_currency
+                    OrderState(r.state),
+                    r.filled,
+                    (r.average or ZERO) * r.filled,
+                    r.fee,
+                    r.fee_currency,
+                    r.late_checks,
                 )
         return result
 
@@ -948,8 +1025,13 @@ class _Recorder:
         bulk.insert(conn, fills, self.fill_rows)
         self._apply_positions()
         bulk.insert(conn, execution_log, self.log_rows)
-        done = [u["iid"] for u in self.intent_updates if u["st"] == IntentStatus.DONE.value]
-        failed = [u for u in self.intent_updates if u["st"] != IntentStatus.DONE.value]
+        plain_done = [u for u in self.intent_updates if u["st"] == IntentStatus.DONE.value and not u["late"]]
+        done = [u["iid"] for u in plain_done]
+        failed = [
+            {k: u[k] for k in ("iid", "st", "why")}
+            for u in self.intent_updates
+            if u["st"] != IntentStatus.DONE.value or u["late"]
+        ]
         for chunk in _chunks(done, 900):
             # The fill is in the execution log; the intent only records that it is done.
             conn.execute(
@@ -1221,7 +1303,13 @@ def _work_item(r: Any) -> WorkItem:
         take_profit=_decimal(details.get("take_profit")),
         dca=DcaPlan.from_json(r["dca"]),
         attempts=r.get("attempts") or 0,
+        order_type=_order_type(details.get("order_type")),
+        entry=EntryOrder.from_json(r["entry_order"]),
     )
+
+
+def _order_type(value: Any) -> OrderType | None:
+    return OrderType(value) if value in (OrderType.MARKET.value, OrderType.LIMIT.value) else None
 
 
 def _market_position(value: Any) -> MarketPosition | None:
@@ -1311,7 +1399,18 @@ def _order_record(r: Any) -> OrderRecord:
         position_id=r["position_id"],
         close_reason=CloseReason(r["close_reason"]) if r["close_reason"] else None,
         tranche=r["tranche"],
+        filled=r["filled"],
+        limit_timeout_s=_limit_timeout(r["entry_order"]) if r["type"] == OrderType.LIMIT.value else None,
     )
+
+
+def _limit_timeout(entry_order: Any) -> int | None:
+    """The subscription's own limit order timeout (None: the platform's default)."""
+    try:
+        return EntryOrder.from_json(entry_order).limit_order_timeout_s
+    except (ValueError, TypeError):
+        log.error("unreadable entry order settings %r: the default limit order timeout applies", entry_order)
+        return None
 
 
 def _log_row(

@@ -122,6 +122,7 @@ subscriptions = Table(
     Column("pnl_total", Money(), nullable=False, server_default="0"),  # net realised, all time
     Column("pnl_peak", Money(), nullable=False, server_default="0"),  # highest pnl_total: drawdown base
     Column("dca", JSON),  # DcaPlan: entries split into tranches; null = one entry
+    Column("entry_order", JSON),  # EntryOrder: market or limit entries, limit timeout; null = defaults
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     UniqueConstraint("strategy_id", "account_id", name="uq_subscriptions_strategy_account"),
@@ -211,6 +212,8 @@ orders = Table(
     Column("close_reason", String(16)),
     Column("exit_plan", JSON),  # an entry's ExitPlan: the rules and levels its position will keep
     Column("tranche", Integer),  # a DCA tranche bought by the platform: its number (2 ... n)
+    # Checks for late fills done since the order was last seen canceled or expired (or filled late).
+    Column("late_checks", Integer, nullable=False, server_default="0"),
     Index(
         "ix_orders_due",
         "next_check_at",
