@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tradewire.adapters.tradingview import MAX_BODY_BYTES, AlertError, ParsedAlert, parse_alert
+from tradewire.domain.orders import OrderType
 from tradewire.domain.signals import MarketPosition, SignalAction
 
 JSON = "application/json"
@@ -1236,3 +1237,51 @@ def test_a_ticker_longer_than_storage_holds_is_rejected() -> None:
 
     with pytest.raises(AlertError, match="'ticker' is 68 characters long; the limit is 64"):
         parse_alert(body, JSON)
+
+
+# --- order type ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"order_type": "limit", "price": "96000.5"},
+        {"order_type": "LIMIT", "price": 96000.5},
+        {"order": {"type": "limit", "price": "96000.5"}},
+        {"strategy": {"order": {"type": "Limit", "price": "96000.5"}}},
+    ],
+)
+def test_a_limit_order_is_read_with_its_price(payload: dict[str, Any]) -> None:
+    intent = _parse_json(_order(**payload)).intent
+
+    assert (intent.order_type, intent.price) == (OrderType.LIMIT, Decimal("96000.5"))
+
+
+def test_a_market_order_and_no_order_type_are_told_apart() -> None:
+    assert _parse_json(_order(order_type="market")).intent.order_type is OrderType.MARKET
+    assert _parse_json(_order()).intent.order_type is None
+
+
+def test_order_type_in_a_text_alert() -> None:
+    intent = _parse_text("buy BTCUSDT order_type=limit price=96000").intent
+
+    assert (intent.order_type, intent.price) == (OrderType.LIMIT, Decimal("96000"))
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"order_type": "limit"}, "order_type limit needs a price"),
+        ({"order_type": "stop", "price": "1"}, "expected market or limit"),
+        ({"order_type": 5, "price": "1"}, "expected market or limit"),
+        ({"order_type": True}, "must be text"),
+        ({"order_type": "limit", "price": "0"}, "must be positive"),
+        ({"order_type": "limit", "price": "NaN"}, "not a"),
+        ({"order_type": "limit", "price": "{{strategy.order.price}}"}, "unrendered placeholder"),
+    ],
+)
+def test_a_bad_order_type_or_limit_price_is_refused_with_a_reason(
+    payload: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(AlertError, match=message):
+        _parse_json(_order(**payload))

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from tradewire.domain.money import MoneyError, describe, storable, to_decimal
+from tradewire.domain.orders import OrderType
 from tradewire.domain.signals import MarketPosition, SignalAction, SignalIntent
 
 MAX_BODY_BYTES = 64 * 1024
@@ -119,6 +120,14 @@ _FIELD_PATHS: dict[str, tuple[_KeyPath, ...]] = {
     # Absolute price levels for the position's stop loss and take profit.
     "stop_loss": (("stop_loss",), ("stoploss",), ("sl",), ("stop",), ("strategy", "stop_loss")),
     "take_profit": (("take_profit",), ("takeprofit",), ("tp",), ("target",), ("strategy", "take_profit")),
+    # market | limit; a limit order's price is the alert's price ({{strategy.order.price}}).
+    "order_type": (
+        ("order_type",),
+        ("ordertype",),
+        ("order", "type"),
+        ("strategy", "order_type"),
+        ("strategy", "order", "type"),
+    ),
     # Signed, as {{strategy.position_size}}: negative means short.
     "position_size": (("position_size",), ("strategy", "position_size")),
 }
@@ -461,7 +470,23 @@ def _build_intent(fields: _Fields) -> SignalIntent:
         order_id=_short_text(fields, "order_id"),
         signal_time=_signal_time(fields),
         comment=_comment(fields),
+        order_type=_order_type(fields),
     )
+
+
+def _order_type(fields: _Fields) -> OrderType | None:
+    """market or limit; a limit order needs the alert's price (its limit)."""
+    raw = _optional_text(fields, "order_type")
+    if raw is None:
+        return None
+    try:
+        kind = OrderType(raw.lower())
+    except ValueError:
+        name = fields["order_type"][0]
+        raise AlertError(f"field {name!r} is {raw[:40]!r}; expected market or limit") from None
+    if kind is OrderType.LIMIT and _positive(fields, "price") is None:
+        raise AlertError('order_type limit needs a price: add "price": "{{strategy.order.price}}"')
+    return kind
 
 
 def _check_levels(action: SignalAction, fields: _Fields) -> None:

@@ -338,6 +338,7 @@ async def subscribe(body: SubscriptionCreate, runtime: RuntimeDep, user: Current
         "risk_limits": body.risk_limits.as_json() if body.risk_limits else None,
         "exit_rules": body.exit_rules.domain().as_json() if body.exit_rules else None,
         "dca": body.dca.domain().as_json() if body.dca else None,
+        "entry_order": body.entry_order.domain().as_json() if body.entry_order else None,
         "created_at": now,
         "updated_at": now,
     }
@@ -359,7 +360,7 @@ async def get_subscription(subscription_id: int, runtime: RuntimeDep, user: Curr
 async def update_subscription(
     subscription_id: int, body: SubscriptionUpdate, runtime: RuntimeDep, user: CurrentUser
 ) -> SubscriptionOut:
-    """Pause, resume or cancel; change the pair filter or the sizing."""
+    """Pause, resume or cancel; change the pair filter, the sizing, the risk, exit or entry settings."""
     values: dict[str, Any] = {}
     if body.status is not None:
         values["status"] = body.status
@@ -391,6 +392,8 @@ async def update_subscription(
         values["dca"] = body.dca.domain().as_json()
     if body.no_dca:
         values["dca"] = None
+    if body.entry_order is not None:
+        values["entry_order"] = body.entry_order.domain().as_json()
     if body.trading_state is not None:
         values["trading_state"] = body.trading_state.value
         values["state_reason"] = f"set to {body.trading_state.value} by {user.username}"

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
+from tradewire.domain.entry_order import MAX_TIMEOUT_S, EntryKind, EntryOrder
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.exits import ExitRules
 from tradewire.domain.money import fmt
@@ -269,6 +270,37 @@ class DcaIn(Strict):
         return self
 
 
+class EntryOrderIn(Strict):
+    """The order an entry becomes. Exits (signal sells, stop loss, take profit, ...) are always market
+    orders."""
+
+    type: EntryKind = Field(
+        default=EntryKind.SIGNAL,
+        description=(
+            "signal: as the alert says (a limit at its price for order_type limit, else market); "
+            "market: always market; limit_signal: a limit at the alert's price; "
+            "limit_offset: a limit offset_pct below the market for a buy"
+        ),
+    )
+    offset_pct: Decimal | None = Field(
+        default=None, ge=0, lt=50, decimal_places=4, description="limit_offset: % below the market"
+    )
+    limit_order_timeout_s: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_TIMEOUT_S,
+        description="cancel a limit order unfilled after this long; null: the platform's default; 0: never",
+    )
+
+    def domain(self) -> EntryOrder:
+        return EntryOrder(self.type, self.offset_pct, self.limit_order_timeout_s)
+
+    @model_validator(mode="after")
+    def _valid(self) -> EntryOrderIn:
+        self.domain()
+        return self
+
+
 class SubscriptionCreate(Strict):
     strategy_id: int
     account_id: int
@@ -279,6 +311,7 @@ class SubscriptionCreate(Strict):
     risk_limits: RiskLimitsIn | None = None
     exit_rules: ExitRulesIn | None = None
     dca: DcaIn | None = None
+    entry_order: EntryOrderIn | None = None
 
     @field_validator("pairs")
     @classmethod
@@ -302,6 +335,7 @@ class SubscriptionUpdate(Strict):
     exit_rules: ExitRulesIn | None = None
     dca: DcaIn | None = None
     no_dca: bool | None = Field(default=None, description="true: one entry per position again")
+    entry_order: EntryOrderIn | None = None
     trading_state: TradingState | None = Field(
         default=None, description="ACTIVE resumes (and restarts the drawdown from here); REDUCING: exits only"
     )
@@ -337,6 +371,7 @@ class SubscriptionOut(BaseModel):
     risk_limits: dict[str, Any] | None = None
     exit_rules: dict[str, Any] | None = None
     dca: dict[str, Any] | None = None
+    entry_order: dict[str, Any] | None = None
     trading_state: TradingState = TradingState.ACTIVE
     state_reason: str | None = None
     pnl_total: Money = Decimal(0)

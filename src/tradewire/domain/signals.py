@@ -7,6 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from tradewire.domain.orders import OrderType
+
 
 class SignalAction(StrEnum):
     """What the signal asks for. EXIT flattens the position whatever its side."""
@@ -47,6 +49,7 @@ class SignalIntent:
     order_id: str | None = None
     signal_time: datetime | None = None
     comment: str | None = None
+    order_type: OrderType | None = None  # the provider's order: market, or limit at `price`
 
     @property
     def exit_ratio(self) -> tuple[Decimal, Decimal]:

@@ -196,5 +196,6 @@ def _details(intent: SignalIntent) -> dict[str, Any]:
         "prev_market_position_size": fmt(intent.prev_market_position_size),
         "stop_loss": fmt(intent.stop_loss),
         "take_profit": fmt(intent.take_profit),
+        "order_type": intent.order_type.value if intent.order_type else None,
     }
     return {k: v for k, v in fields.items() if v is not None}

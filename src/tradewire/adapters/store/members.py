@@ -432,6 +432,7 @@ def _subscription(r: Any) -> dict[str, Any]:
         "risk_limits": r["risk_limits"],
         "exit_rules": r["exit_rules"],
         "dca": r["dca"],
+        "entry_order": r["entry_order"],
         "trading_state": r["trading_state"],
         "state_reason": r["state_reason"],
         "pnl_total": r["pnl_total"],
