@@ -293,3 +293,70 @@ def test_the_migrations_build_exactly_the_schema_the_code_declares(engine: Engin
         differences = compare_metadata(MigrationContext.configure(conn), metadata)
 
     assert differences == []
+
+
+def _canceled(filled: str, trades: tuple[Trade, ...] = (), average: str | None = "59000") -> ExchangeOrder:
+    return ExchangeOrder(
+        exchange_order_id="x-1",
+        client_order_id="c",
+        symbol="BTC/USDT",
+        side=OrderSide.BUY,
+        type=OrderType.LIMIT,
+        status="canceled",
+        amount=Decimal("0.003"),
+        filled=Decimal(filled),
+        average=Decimal(average) if average else None,
+        price=Decimal("59000"),
+        trades=trades,
+    )
+
+
+def test_a_fill_reported_after_the_cancel_is_recorded_once_whatever_its_source(engine: Engine) -> None:
+    store, signal_id, _ = _routed(engine, subscribers=1)
+    [record] = _ordered(store, signal_id)
+    store.claim_for_submission([record.order_id], now())
+    store.record_outcomes([OrderOutcome(record, exchange_order=_canceled("0"))], now())
+
+    # The order status shows the late fill before the trade history lists it, then both do; a
+    # stream repeats the trade.
+    trade = Trade("t-9", Decimal("0.001"), Decimal("59000"), Decimal("0.059"), "USDT", 1_700_000_000_000)
+    later = now() + timedelta(seconds=3)
+    store.record_outcomes([OrderOutcome(record, exchange_order=_canceled("0.001"))], later)
+    store.record_outcomes([OrderOutcome(record, exchange_order=_canceled("0.001", (trade,)))], later)
+    store.record_outcomes([OrderOutcome(record, exchange_order=_canceled("0.001", (trade,)))], later)
+
+    with engine.connect() as conn:
+        order = conn.execute(select(orders)).one()
+        recorded = conn.execute(select(fills.c.amount)).scalars().all()
+        position = conn.execute(select(positions)).one()
+        intent = conn.execute(select(execution_intents)).one()
+    assert (order.state, order.filled) == ("canceled", Decimal("0.001"))
+    assert recorded == [Decimal("0.001")]
+    assert position.amount == Decimal("0.001")
+    assert intent.status == "done"
+    # The window of late-fill checks restarted with the fill, and two checks without news followed.
+    assert order.late_checks == 2 and order.next_check_at is not None
+
+
+def test_a_canceled_order_is_due_for_its_late_fill_checks_and_then_no_more(engine: Engine) -> None:
+    store, signal_id, _ = _routed(engine, subscribers=1)
+    [record] = _ordered(store, signal_id)
+    store.claim_for_submission([record.order_id], now())
+    start = now()
+    store.record_outcomes([OrderOutcome(record, exchange_order=_canceled("0"))], start)
+
+    due_at = []
+    moment = start
+    for _ in range(5):
+        [due] = store.due_orders(moment + timedelta(hours=1)) or [None]
+        if due is None:
+            break
+        with engine.connect() as conn:
+            next_check = conn.execute(select(orders.c.next_check_at)).scalar_one()
+        due_at.append(round((next_check - moment).total_seconds()))
+        moment = next_check
+        store.record_outcomes([OrderOutcome(due, exchange_order=_canceled("0"))], moment)
+
+    assert due_at == [2, 8, 50]
+    assert store.due_orders(moment + timedelta(days=1)) == []
+    assert [o.order_id for o in store.unsettled_orders()] == []

@@ -87,3 +87,9 @@ def test_settings_round_trip_through_json() -> None:
     assert EntryOrder.from_json(None) == EntryOrder()
     with pytest.raises(ValueError, match="unknown entry order setting"):
         EntryOrder.from_json({"type": "market", "offset": "1"})
+
+
+def test_a_price_beyond_exact_arithmetic_is_a_reason_not_a_crash() -> None:
+    found = _price(EntryOrder(EntryKind.LIMIT_SIGNAL), price=Decimal("1e400"))
+
+    assert found == "limit price 1e+400 is out of range for BTC/USDT"

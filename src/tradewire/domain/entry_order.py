@@ -105,7 +105,10 @@ class EntryOrder:
             if signal_price is None:
                 return "a limit order at the alert's price needs a price in the alert"
             raw, note = signal_price, "limit at the alert's price"
-        price = _to_tick(raw, market.price_step, side)
+        try:
+            price = _to_tick(raw, market.price_step, side)
+        except ArithmeticError:  # beyond what exact arithmetic holds: no market trades there
+            return f"limit price {raw:.6g} is out of range for {market.symbol}"
         if price <= 0:
             return f"limit price {fmt(raw)} is below the {market.symbol} tick of {fmt(market.price_step)}"
         return LimitPrice(price, f"{note}: {fmt(price)}")
