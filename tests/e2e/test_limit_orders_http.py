@@ -96,7 +96,7 @@ def live(tmp_path: Path, fake: FakeExchange) -> Iterator[Platform]:
 def test_a_limit_alert_rests_fills_in_part_by_hand_and_the_timeout_cancels_the_rest(
     live: Platform, fake: FakeExchange
 ) -> None:
-    entry = {"type": "limit_signal", "limit_order_timeout_s": 3}
+    entry = {"type": "limit_signal", "limit_order_timeout_s": 4}
     changed = live.set_entry(entry)
     assert changed.status_code == 200, changed.text
     assert changed.json()["entry_order"] == entry
@@ -111,7 +111,10 @@ def test_a_limit_alert_rests_fills_in_part_by_hand_and_the_timeout_cancels_the_r
     assert live.get("positions") == []
 
     fake.fill(order["client_order_id"], amount="0.001")  # by hand, on the exchange's own site
-    live.until(lambda: live.order()["state"] == "partially_filled")
+    # "Sync now" rather than the next check (2 s): a loaded machine could meet the timeout first.
+    synced = live.http.post(f"/api/v1/accounts/{live.account_id}/sync", headers=live.headers)
+    assert synced.json() == {"checked": 1}
+    assert live.order()["state"] == "partially_filled"
     [position] = live.get("positions")
     assert (position["status"], position["amount"], position["avg_entry"]) == ("open", "0.001", "59000")
 
