@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from tradewire.domain.markets import Market
-from tradewire.domain.money import fmt, quantize_down, to_decimal
+from tradewire.domain.money import MoneyError, fmt, quantize_down, to_decimal
 from tradewire.domain.orders import OrderSide, OrderType
 
 # Offsets beyond this put a limit order so far from the market that it is a mistake, not a plan.
@@ -107,7 +107,7 @@ class EntryOrder:
             raw, note = signal_price, "limit at the alert's price"
         try:
             price = _to_tick(raw, market.price_step, side)
-        except ArithmeticError:  # beyond what exact arithmetic holds: no market trades there
+        except (ArithmeticError, MoneyError):  # beyond what exact arithmetic holds: no market trades there
             return f"limit price {raw:.6g} is out of range for {market.symbol}"
         if price <= 0:
             return f"limit price {fmt(raw)} is below the {market.symbol} tick of {fmt(market.price_step)}"
