@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from tradewire import __version__
 from tradewire.api import backtests, routes, webhooks
+from tradewire.api.fields import printable
 from tradewire.runtime import Runtime
 
 
@@ -45,8 +46,13 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         # Say what is wrong without echoing submitted values (they may hold API keys or passwords).
+        # Keys from the body may be in `loc`: escape what JSON cannot carry (unpaired surrogates).
         errors = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            {
+                "loc": [p if isinstance(p, int) else printable(str(p))[:100] for p in e.get("loc", ())],
+                "msg": printable(str(e.get("msg", ""))),
+                "type": e.get("type", ""),
+            }
             for e in exc.errors()
         ]
         return JSONResponse(status_code=422, content={"detail": errors})

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from tradewire.adapters.store.members import NotFound
 from tradewire.api.auth import CurrentUser, RuntimeDep
-from tradewire.api.routes import _db
+from tradewire.api.fields import DbId
+from tradewire.api.routes import Before, Limit, _db
 from tradewire.api.schemas import SYMBOL, ExitRulesIn, Strict
 from tradewire.domain.exits import ExitRules
 from tradewire.domain.strategies.confirmation import DEFAULT_TIMEFRAMES, MtfParams
@@ -42,7 +43,7 @@ class BacktestCreate(Strict):
         default=None, max_length=64, description="built-in: ema_cross, rsi_mean_reversion, macd, ..."
     )
     params: dict[str, Any] | None = Field(default=None, description="the strategy's parameters")
-    strategy_id: int | None = Field(default=None, description="a strategy whose definition names a built-in")
+    strategy_id: DbId | None = Field(default=None, description="a strategy whose definition names a built-in")
     symbols: list[str] | None = Field(
         default=None, min_length=1, max_length=MAX_SYMBOLS, description="unified symbols, e.g. ETH/BTC"
     )
@@ -151,7 +152,7 @@ async def create_backtest(
 
 
 @router.get("/backtests/{backtest_id}", response_model=BacktestOut)
-async def get_backtest(backtest_id: int, runtime: RuntimeDep, user: CurrentUser) -> BacktestOut:
+async def get_backtest(backtest_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> BacktestOut:
     """One of your backtests: status, progress, error, and the result once done."""
     return BacktestOut(**await _db(runtime.backtests.store.get, user.id, backtest_id))
 
@@ -161,7 +162,7 @@ async def get_backtest(backtest_id: int, runtime: RuntimeDep, user: CurrentUser)
     response_class=Response,
     responses={200: {"content": {"image/png": {}}, "description": "the equity curve and its drawdown"}},
 )
-async def backtest_equity_png(backtest_id: int, runtime: RuntimeDep, user: CurrentUser) -> Response:
+async def backtest_equity_png(backtest_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> Response:
     """The equity curve of a finished backtest, with its drawdown underneath (PNG)."""
     row = await _db(runtime.backtests.store.get, user.id, backtest_id)
     if row["status"] != "done" or not row["result"]:
@@ -174,11 +175,11 @@ async def backtest_equity_png(backtest_id: int, runtime: RuntimeDep, user: Curre
 
 @router.get("/strategies/{strategy_id}/backtests", response_model=list[BacktestSummary])
 async def strategy_backtests(
-    strategy_id: int,
+    strategy_id: DbId,
     runtime: RuntimeDep,
     user: CurrentUser,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: Annotated[int | None, Query(ge=1, description="page: only ids below this one")] = None,
+    limit: Limit = 100,
+    before_id: Before = None,
 ) -> list[BacktestSummary]:
     """Your backtests filed under a strategy you can see, newest first (without their results)."""
     rows = await _db(runtime.backtests.store.of_strategy, user.id, strategy_id, limit, before_id)

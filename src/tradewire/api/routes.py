@@ -9,10 +9,12 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request, status
+from pydantic import AfterValidator
 
 from tradewire.adapters.passwords import hash_secret
 from tradewire.adapters.store.members import Conflict, NotFound
 from tradewire.api.auth import CurrentUser, RuntimeDep, authenticate, issue_token
+from tradewire.api.fields import DbId, clean_text
 from tradewire.api.schemas import (
     AccountCreate,
     AccountOut,
@@ -42,6 +44,7 @@ from tradewire.api.schemas import (
     UserOut,
 )
 from tradewire.domain.execution import SubscriptionStatus
+from tradewire.domain.orders import OrderState
 from tradewire.domain.positions import CloseReason
 from tradewire.domain.risk import TradingState
 from tradewire.domain.sizing import Sizing, SizingMode
@@ -52,7 +55,7 @@ from tradewire.services.execution import account_equity
 
 router = APIRouter(prefix="/api/v1")
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Before = Annotated[int | None, Query(ge=1, description="page: only ids below this one")]
+Before = Annotated[DbId | None, Query(description="page: only ids below this one")]
 
 
 async def _db(fn: Any, *args: Any) -> Any:
@@ -71,8 +74,8 @@ async def _db(fn: Any, *args: Any) -> Any:
 @router.post("/auth/token", response_model=Token, tags=["auth"])
 async def login(
     runtime: RuntimeDep,
-    username: Annotated[str, Form()],
-    password: Annotated[str, Form()],
+    username: Annotated[str, AfterValidator(clean_text), Form(max_length=64)],
+    password: Annotated[str, AfterValidator(clean_text), Form(max_length=256)],
 ) -> Token:
     """Exchange a username and password (form fields, OAuth2 password flow) for a bearer token."""
     user = await authenticate(runtime, username, password)
@@ -149,20 +152,20 @@ async def list_strategies(request: Request, runtime: RuntimeDep, user: CurrentUs
 
 @router.get("/strategies/{strategy_id}", response_model=StrategyOut, tags=["strategies"])
 async def get_strategy(
-    strategy_id: int, request: Request, runtime: RuntimeDep, user: CurrentUser
+    strategy_id: DbId, request: Request, runtime: RuntimeDep, user: CurrentUser
 ) -> StrategyOut:
     return _strategy_out(request, await _db(runtime.members.strategy, user.id, strategy_id))
 
 
 @router.patch("/strategies/{strategy_id}", response_model=StrategyOut, tags=["strategies"])
 async def update_strategy(
-    strategy_id: int, body: StrategyUpdate, request: Request, runtime: RuntimeDep, user: CurrentUser
+    strategy_id: DbId, body: StrategyUpdate, request: Request, runtime: RuntimeDep, user: CurrentUser
 ) -> StrategyOut:
+    current = await _own_strategy(runtime, user.id, strategy_id)
     values = body.model_dump(exclude_none=True, mode="json")
     if not values:
         raise HTTPException(422, "nothing to change")
     if body.definition is not None:
-        current = await _db(runtime.members.strategy, user.id, strategy_id)
         if current["source"] != "indicator":
             raise HTTPException(
                 409, f"strategy {strategy_id} is a {current['source']} strategy, not a built-in one"
@@ -173,8 +176,9 @@ async def update_strategy(
 
 
 @router.post("/strategies/{strategy_id}/passphrase", response_model=PassphraseOut, tags=["strategies"])
-async def rotate_passphrase(strategy_id: int, runtime: RuntimeDep, user: CurrentUser) -> PassphraseOut:
+async def rotate_passphrase(strategy_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> PassphraseOut:
     """Replace the webhook passphrase; the old one stops working at once."""
+    await _own_strategy(runtime, user.id, strategy_id)  # before spending a hash on it
     passphrase = secrets.token_urlsafe(18)
     await _db(
         runtime.members.set_strategy_passphrase,
@@ -186,7 +190,7 @@ async def rotate_passphrase(strategy_id: int, runtime: RuntimeDep, user: Current
 
 
 @router.get("/strategies/{strategy_id}/pairs", response_model=list[PairOut], tags=["strategies"])
-async def strategy_pairs(strategy_id: int, runtime: RuntimeDep, user: CurrentUser) -> list[PairOut]:
+async def strategy_pairs(strategy_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> list[PairOut]:
     """The strategy's own performance per pair (measured on its signals) and each pair's blacklist
     status: blacklisted after 5 consecutive losses or a return below -10 % over 3+ trades, reviewed
     weekly, whitelisted for 30 days when re-enabled."""
@@ -198,10 +202,11 @@ async def strategy_pairs(strategy_id: int, runtime: RuntimeDep, user: CurrentUse
 
 @router.put("/strategies/{strategy_id}/pairs", response_model=PairOut, tags=["strategies"])
 async def override_pair(
-    strategy_id: int, body: PairOverride, runtime: RuntimeDep, user: CurrentUser
+    strategy_id: DbId, body: PairOverride, runtime: RuntimeDep, user: CurrentUser
 ) -> PairOut:
     """Blacklist a pair for your strategy, re-enable it (a 30-day whitelist), or hand it back to the
     automatic rules (NORMAL)."""
+    await _own_strategy(runtime, user.id, strategy_id)
     if body.symbol not in runtime.catalog:
         raise HTTPException(422, f"unknown pair {body.symbol!r}")
     record = await _db(
@@ -214,6 +219,18 @@ async def override_pair(
         runtime.clock.now(),
     )
     return _pair_out(record)
+
+
+async def _own_strategy(runtime: Runtime, user_id: int, strategy_id: int) -> dict[str, Any]:
+    """The user's own strategy, or 404: checked before anything else about the request, so another
+    user's strategy (public or not) answers exactly like one that does not exist."""
+    try:
+        row: dict[str, Any] = await _db(runtime.members.strategy, user_id, strategy_id)
+    except HTTPException:
+        row = {"is_owner": False}
+    if not row["is_owner"]:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no strategy {strategy_id} of yours")
+    return row
 
 
 def _pair_out(p: PairRecord) -> PairOut:
@@ -280,12 +297,12 @@ async def list_accounts(runtime: RuntimeDep, user: CurrentUser) -> list[AccountO
 
 
 @router.get("/accounts/{account_id}", response_model=AccountOut, tags=["accounts"])
-async def get_account(account_id: int, runtime: RuntimeDep, user: CurrentUser) -> AccountOut:
+async def get_account(account_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> AccountOut:
     return AccountOut(**await _db(runtime.members.account, user.id, account_id))
 
 
 @router.get("/accounts/{account_id}/balance", response_model=BalanceOut, tags=["accounts"])
-async def account_balance(account_id: int, runtime: RuntimeDep, user: CurrentUser) -> BalanceOut:
+async def account_balance(account_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> BalanceOut:
     """Balances per asset and equity in the quote currency (paper accounts)."""
     account = await _db(runtime.members.account, user.id, account_id)
     quote = runtime.settings.paper_quote_currency
@@ -302,14 +319,14 @@ async def account_balance(account_id: int, runtime: RuntimeDep, user: CurrentUse
 
 
 @router.post("/accounts/{account_id}/sync", tags=["accounts"])
-async def sync_account(account_id: int, runtime: RuntimeDep, user: CurrentUser) -> dict[str, int]:
+async def sync_account(account_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> dict[str, int]:
     """Check every unsettled order of the account with its exchange now, instead of at the next check."""
     await _db(runtime.members.account, user.id, account_id)
     return {"checked": await runtime.reconciler.sync_account(account_id)}
 
 
 @router.delete("/accounts/{account_id}", status_code=204, tags=["accounts"])
-async def delete_account(account_id: int, runtime: RuntimeDep, user: CurrentUser) -> None:
+async def delete_account(account_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> None:
     await _db(runtime.members.delete_account, user.id, account_id)
     runtime.exchanges.forget(account_id)
 
@@ -352,15 +369,16 @@ async def list_subscriptions(runtime: RuntimeDep, user: CurrentUser) -> list[Sub
 
 
 @router.get("/subscriptions/{subscription_id}", response_model=SubscriptionOut, tags=["subscriptions"])
-async def get_subscription(subscription_id: int, runtime: RuntimeDep, user: CurrentUser) -> SubscriptionOut:
+async def get_subscription(subscription_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> SubscriptionOut:
     return SubscriptionOut(**await _db(runtime.members.subscription, user.id, subscription_id))
 
 
 @router.patch("/subscriptions/{subscription_id}", response_model=SubscriptionOut, tags=["subscriptions"])
 async def update_subscription(
-    subscription_id: int, body: SubscriptionUpdate, runtime: RuntimeDep, user: CurrentUser
+    subscription_id: DbId, body: SubscriptionUpdate, runtime: RuntimeDep, user: CurrentUser
 ) -> SubscriptionOut:
     """Pause, resume or cancel; change the pair filter, the sizing, the risk, exit or entry settings."""
+    current = await _db(runtime.members.subscription, user.id, subscription_id)  # yours, before all else
     values: dict[str, Any] = {}
     if body.status is not None:
         values["status"] = body.status
@@ -374,7 +392,6 @@ async def update_subscription(
     if body.sizing_mode is not None:
         values.update(sizing_mode=body.sizing_mode.value, sizing_value=body.sizing_value)
     if body.sizing_params is not None:
-        current = await _db(runtime.members.subscription, user.id, subscription_id)
         mode = body.sizing_mode or SizingMode(current["sizing_mode"])
         value = body.sizing_value or current["sizing_value"]
         try:
@@ -412,12 +429,12 @@ async def update_subscription(
 @router.post("/bots", response_model=BotOut, status_code=201, tags=["bots"])
 async def create_bot(body: BotCreate, runtime: RuntimeDep, user: CurrentUser) -> BotOut:
     """A personal strategy the server runs for you, trading your paper account unless you name another."""
-    _check_definition(runtime, body.definition)
     account_id = body.account_id
+    if account_id is not None:
+        await _db(runtime.members.account, user.id, account_id)
+    _check_definition(runtime, body.definition)
     if account_id is None:
         account_id = await _db(_paper_account, runtime, user.id)
-    else:
-        await _db(runtime.members.account, user.id, account_id)
     now = runtime.clock.now()
     strategy = {
         "owner_id": user.id,
@@ -453,15 +470,15 @@ async def list_bots(runtime: RuntimeDep, user: CurrentUser) -> list[BotOut]:
 
 
 @router.get("/bots/{bot_id}", response_model=BotOut, tags=["bots"])
-async def get_bot(bot_id: int, runtime: RuntimeDep, user: CurrentUser) -> BotOut:
+async def get_bot(bot_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> BotOut:
     return _bot_out((await _db(runtime.members.bots, user.id, bot_id))[0])
 
 
 @router.patch("/bots/{bot_id}", response_model=BotOut, tags=["bots"])
-async def update_bot(bot_id: int, body: BotUpdate, runtime: RuntimeDep, user: CurrentUser) -> BotOut:
+async def update_bot(bot_id: DbId, body: BotUpdate, runtime: RuntimeDep, user: CurrentUser) -> BotOut:
     """Change a bot's strategy, pairs, timeframe or rules; the server applies it on its next round."""
-    _check_definition(runtime, body.definition)
     [row] = await _db(runtime.members.bots, user.id, bot_id)
+    _check_definition(runtime, body.definition)
     definition = body.definition
     if definition.bot is None:
         definition = definition.model_copy(update={"bot": BotSettings()})
@@ -471,12 +488,12 @@ async def update_bot(bot_id: int, body: BotUpdate, runtime: RuntimeDep, user: Cu
 
 
 @router.post("/bots/{bot_id}/start", response_model=BotOut, tags=["bots"])
-async def start_bot(bot_id: int, runtime: RuntimeDep, user: CurrentUser) -> BotOut:
+async def start_bot(bot_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> BotOut:
     return await _run_bot(runtime, user.id, bot_id, running=True)
 
 
 @router.post("/bots/{bot_id}/stop", response_model=BotOut, tags=["bots"])
-async def stop_bot(bot_id: int, runtime: RuntimeDep, user: CurrentUser) -> BotOut:
+async def stop_bot(bot_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> BotOut:
     """Stop evaluating the bot and pause its subscription; open positions keep their exits."""
     return await _run_bot(runtime, user.id, bot_id, running=False)
 
@@ -526,7 +543,7 @@ def _bot_out(row: dict[str, Any]) -> BotOut:
 async def list_signals(
     runtime: RuntimeDep,
     user: CurrentUser,
-    strategy_id: int | None = None,
+    strategy_id: DbId | None = None,
     limit: Limit = 100,
     before_id: Before = None,
 ) -> list[SignalOut]:
@@ -539,7 +556,7 @@ async def list_signals(
 async def list_intents(
     runtime: RuntimeDep,
     user: CurrentUser,
-    signal_id: int | None = None,
+    signal_id: DbId | None = None,
     limit: Limit = 100,
     before_id: Before = None,
 ) -> list[IntentOut]:
@@ -552,7 +569,7 @@ async def list_intents(
 async def list_orders(
     runtime: RuntimeDep,
     user: CurrentUser,
-    state: str | None = None,
+    state: OrderState | None = None,
     limit: Limit = 100,
     before_id: Before = None,
 ) -> list[OrderOut]:
@@ -586,7 +603,7 @@ async def list_positions(
 
 
 @router.post("/positions/{position_id}/close", response_model=PositionClose, tags=["records"])
-async def close_position(position_id: int, runtime: RuntimeDep, user: CurrentUser) -> PositionClose:
+async def close_position(position_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> PositionClose:
     """Close an open position now with a market order (close reason MANUAL)."""
     position = await _db(runtime.store.watched_position, user.id, position_id)
     if position is None:
@@ -607,7 +624,7 @@ async def close_position(position_id: int, runtime: RuntimeDep, user: CurrentUse
 async def list_execution_log(
     runtime: RuntimeDep,
     user: CurrentUser,
-    intent_id: int | None = None,
+    intent_id: DbId | None = None,
     limit: Limit = 100,
     before_id: Before = None,
 ) -> list[ExecutionLogOut]:

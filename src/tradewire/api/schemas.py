@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
+from tradewire.api.fields import Amount, DbId, OneLine, check_body
 from tradewire.domain.entry_order import MAX_TIMEOUT_S, EntryKind, EntryOrder
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.exits import ExitRules
@@ -21,6 +22,7 @@ from tradewire.domain.tranches import DcaMode, DcaPlan
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
 SYMBOL = re.compile(r"^[A-Z0-9]{1,16}/[A-Z0-9]{1,16}(:[A-Z0-9]{1,16})?$")
+MAX_PAIRS = 500  # a subscription's pair filter (an exchange lists a few thousand at most)
 
 
 def _plain(value: Decimal) -> str:
@@ -32,7 +34,14 @@ Money = Annotated[Decimal, PlainSerializer(_plain, return_type=str, when_used="j
 
 
 class Strict(BaseModel):
+    """Every request body: unknown fields refused, and no text, nesting or size storage cannot hold."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        return check_body(data)
 
 
 class Token(BaseModel):
@@ -42,7 +51,7 @@ class Token(BaseModel):
 
 class UserCreate(Strict):
     username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-    password: str = Field(min_length=8, max_length=256)
+    password: str = Field(min_length=8, max_length=256, repr=False)
 
 
 class UserOut(BaseModel):
@@ -51,7 +60,7 @@ class UserOut(BaseModel):
 
 
 class AccountCreate(Strict):
-    name: str = Field(min_length=1, max_length=64)
+    name: Annotated[str, OneLine] = Field(min_length=1, max_length=64)
     exchange: str = Field(default="paper", min_length=2, max_length=32, pattern=r"^[a-z0-9]+$")
     mode: Literal["paper", "live"] = "paper"
     sandbox: bool = False
@@ -60,6 +69,7 @@ class AccountCreate(Strict):
     api_password: str | None = Field(default=None, max_length=512, repr=False)
     api_urls: dict[str, str] | None = Field(
         default=None,
+        max_length=16,
         description="override ccxt's urls['api'] entries (a proxy, a local endpoint); live accounts only",
     )
 
@@ -72,7 +82,7 @@ class AccountCreate(Strict):
             if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,31}(\.[A-Za-z][A-Za-z0-9-]{0,31}){0,3}", key):
                 raise ValueError(f"api_urls key {key!r} is not a ccxt urls['api'] key (or 'ws.<key>')")
             scheme = "wss?" if key.startswith("ws") else "https?"
-            if not re.fullmatch(scheme + r"://[^\s]{1,500}", url):
+            if not re.fullmatch(scheme + r"://[^\s\x00-\x1f\x7f]{1,500}", url):
                 raise ValueError(f"api_urls[{key!r}] must be a {scheme.rstrip('?')}(s) URL")
         return value
 
@@ -113,7 +123,7 @@ class BalanceOut(BaseModel):
 
 
 class StrategyCreate(Strict):
-    name: str = Field(min_length=1, max_length=128)
+    name: Annotated[str, OneLine] = Field(min_length=1, max_length=128)
     slug: str | None = Field(default=None, description="webhook slug; derived from the name if absent")
     description: str = Field(default="", max_length=4000)
     is_public: bool = False
@@ -135,7 +145,7 @@ class StrategyCreate(Strict):
 
 
 class StrategyUpdate(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=128)
+    name: Annotated[str, OneLine] | None = Field(default=None, min_length=1, max_length=128)
     description: str | None = Field(default=None, max_length=4000)
     is_public: bool | None = None
     definition: StrategyDefinition | None = Field(default=None, description="applies without a restart")
@@ -173,7 +183,7 @@ class PairOut(BaseModel):
 
 
 class PairOverride(Strict):
-    symbol: str = Field(description="unified symbol, e.g. ETH/USDT")
+    symbol: str = Field(pattern=SYMBOL.pattern, description="unified symbol, e.g. ETH/USDT")
     status: PairStatus = Field(description="BLACKLISTED, WHITELISTED (30 days) or NORMAL")
 
 
@@ -191,9 +201,9 @@ class SizingParamsIn(Strict):
     """Beyond the mode's own value: the cap on every entry, the stop distance risk sizing divides by,
     and Kelly's fallback."""
 
-    max_position_pct: Decimal = Field(default=Decimal(20), gt=0, le=100, description="cap, % of equity")
-    stop_loss_pct: Decimal | None = Field(default=None, gt=0, lt=100, description="% below entry")
-    risk_pct: Decimal = Field(default=Decimal(1), gt=0, le=100, description="Kelly's fallback risk, %")
+    max_position_pct: Amount = Field(default=Decimal(20), gt=0, le=100, description="cap, % of equity")
+    stop_loss_pct: Amount | None = Field(default=None, gt=0, lt=100, description="% below entry")
+    risk_pct: Amount = Field(default=Decimal(1), gt=0, le=100, description="Kelly's fallback risk, %")
     min_trades_for_kelly: int = Field(default=20, ge=1, le=100_000)
 
     def domain(self) -> SizingParams:
@@ -205,17 +215,19 @@ class RiskLimitsIn(Strict):
 
     max_positions_per_strategy: int = Field(default=20, ge=1, le=10_000)
     max_positions_total: int = Field(default=50, ge=1, le=10_000)
-    daily_loss_pct: Decimal = Field(default=Decimal(5), gt=0, le=100)
-    daily_loss_quote: Decimal | None = Field(default=None, gt=0)
+    daily_loss_pct: Amount = Field(default=Decimal(5), gt=0, le=100)
+    daily_loss_quote: Amount | None = Field(default=None, gt=0)
     close_on_daily_loss: bool = Field(default=False, description="close open positions once breached")
-    max_position_quote: Decimal | None = Field(default=None, gt=0, description="largest entry, quote")
-    drawdown_warn_pct: Decimal = Field(default=Decimal(15), gt=0, le=100)
-    drawdown_pause_pct: Decimal = Field(default=Decimal(25), gt=0, le=100)
+    max_position_quote: Amount | None = Field(default=None, gt=0, description="largest entry, quote")
+    drawdown_warn_pct: Amount = Field(default=Decimal(15), gt=0, le=100)
+    drawdown_pause_pct: Amount = Field(default=Decimal(25), gt=0, le=100)
     max_correlated: int = Field(default=3, ge=1, le=1_000)
-    correlation_threshold: Decimal = Field(default=Decimal("0.7"), gt=0, lt=1)
+    correlation_threshold: Amount = Field(default=Decimal("0.7"), gt=0, lt=1)
     cooldown_s: int = Field(default=900, ge=0, le=30 * 86_400, description="0 turns it off")
-    min_risk_reward: Decimal | None = Field(default=Decimal(1), gt=0, description="null turns it off")
-    max_signal_age_s: int | None = Field(default=None, ge=1, description="older signals are stale")
+    min_risk_reward: Amount | None = Field(default=Decimal(1), gt=0, description="null turns it off")
+    max_signal_age_s: int | None = Field(
+        default=None, ge=1, le=365 * 86_400, description="older signals are stale"
+    )
 
     @model_validator(mode="after")
     def _drawdown(self) -> RiskLimitsIn:
@@ -230,13 +242,15 @@ class RiskLimitsIn(Strict):
 class ExitRulesIn(Strict):
     """Automatic exits of every position the subscription opens; null (or omitted) turns one off."""
 
-    stop_loss_pct: Decimal | None = Field(default=None, gt=0, lt=100, description="% below entry")
-    take_profit_pct: Decimal | None = Field(default=None, gt=0, le=10_000, description="% above entry")
-    trailing_pct: Decimal | None = Field(default=None, gt=0, lt=100, description="% below the best price")
-    trailing_activation_pct: Decimal | None = Field(
+    stop_loss_pct: Amount | None = Field(default=None, gt=0, lt=100, description="% below entry")
+    take_profit_pct: Amount | None = Field(default=None, gt=0, le=10_000, description="% above entry")
+    trailing_pct: Amount | None = Field(default=None, gt=0, lt=100, description="% below the best price")
+    trailing_activation_pct: Amount | None = Field(
         default=None, gt=0, le=10_000, description="profit % before the trailing stop starts"
     )
-    max_hold_s: int | None = Field(default=None, ge=60, description="time limit, seconds")
+    max_hold_s: int | None = Field(
+        default=None, ge=60, le=10 * 365 * 86_400, description="time limit, seconds"
+    )
 
     @model_validator(mode="after")
     def _trailing(self) -> ExitRulesIn:
@@ -256,7 +270,7 @@ class DcaIn(Strict):
         description="equal; pyramid_down (more as it falls); pyramid_up (less as it rises); adaptive",
     )
     tranches: int = Field(default=3, ge=2, le=10)
-    step_pct: Decimal = Field(default=Decimal(2), gt=0, lt=50)
+    step_pct: Amount = Field(default=Decimal(2), gt=0, lt=50)
 
     def domain(self) -> DcaPlan:
         try:
@@ -302,11 +316,13 @@ class EntryOrderIn(Strict):
 
 
 class SubscriptionCreate(Strict):
-    strategy_id: int
-    account_id: int
-    pairs: list[str] | None = Field(default=None, description="unified symbols; null for every pair")
+    strategy_id: DbId
+    account_id: DbId
+    pairs: list[str] | None = Field(
+        default=None, max_length=MAX_PAIRS, description="unified symbols; null for every pair"
+    )
     sizing_mode: SizingMode = SizingMode.FIXED_QUOTE
-    sizing_value: Decimal = Field(default=Decimal(100), gt=0)
+    sizing_value: Amount = Field(default=Decimal(100), gt=0)
     sizing_params: SizingParamsIn | None = None
     risk_limits: RiskLimitsIn | None = None
     exit_rules: ExitRulesIn | None = None
@@ -326,10 +342,10 @@ class SubscriptionCreate(Strict):
 
 class SubscriptionUpdate(Strict):
     status: Literal["ACTIVE", "PAUSED", "CANCELLED"] | None = None
-    pairs: list[str] | None = None
+    pairs: list[str] | None = Field(default=None, max_length=MAX_PAIRS)
     all_pairs: bool | None = Field(default=None, description="true to drop the pair filter")
     sizing_mode: SizingMode | None = None
-    sizing_value: Decimal | None = Field(default=None, gt=0)
+    sizing_value: Amount | None = Field(default=None, gt=0)
     sizing_params: SizingParamsIn | None = None
     risk_limits: RiskLimitsIn | None = None
     exit_rules: ExitRulesIn | None = None
@@ -523,11 +539,11 @@ def _check_sizing(mode: SizingMode, value: Decimal, params: SizingParamsIn | Non
 class BotCreate(Strict):
     """A personal strategy the server runs for its owner, on the owner's paper account by default."""
 
-    name: str = Field(min_length=1, max_length=128)
+    name: Annotated[str, OneLine] = Field(min_length=1, max_length=128)
     definition: StrategyDefinition
-    account_id: int | None = Field(default=None, description="default: your paper account")
+    account_id: DbId | None = Field(default=None, description="default: your paper account")
     sizing_mode: SizingMode = SizingMode.FIXED_QUOTE
-    sizing_value: Decimal = Field(default=Decimal(100), gt=0)
+    sizing_value: Amount = Field(default=Decimal(100), gt=0)
     risk_limits: RiskLimitsIn | None = None
     exit_rules: ExitRulesIn | None = None
     dca: DcaIn | None = None

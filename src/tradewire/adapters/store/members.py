@@ -143,7 +143,16 @@ class SqlMembers:
             return [dict(r._mapping) for r in rows]
 
     def delete_account(self, user_id: int, account_id: int) -> None:
+        """Delete one of the user's accounts; whose it is is checked first, so another user's account
+        answers NotFound whatever its subscriptions."""
         with write_transaction(self.engine) as conn:
+            owned = conn.execute(
+                select(exchange_accounts.c.id).where(
+                    exchange_accounts.c.id == account_id, exchange_accounts.c.user_id == user_id
+                )
+            ).first()
+            if owned is None:
+                raise NotFound(f"no exchange account {account_id}")
             active = conn.execute(
                 select(func.count())
                 .select_from(subscriptions)
@@ -154,13 +163,11 @@ class SqlMembers:
             ).scalar_one()
             if active:
                 raise Conflict("the account still has subscriptions; cancel them first")
-            result = conn.execute(
+            conn.execute(
                 exchange_accounts.delete().where(
                     exchange_accounts.c.id == account_id, exchange_accounts.c.user_id == user_id
                 )
             )
-        if result.rowcount == 0:
-            raise NotFound(f"no exchange account {account_id}")
 
     # -- strategies -------------------------------------------------------------------------------
 

@@ -3,14 +3,19 @@ watches, its multi-timeframe confirmation, and for a bot the schedule rules arou
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from tradewire.domain.candles import timeframe_ms
 from tradewire.domain.strategies.base import Strategy
 from tradewire.domain.strategies.builtin import STRATEGIES, build_strategy
 from tradewire.domain.strategies.confirmation import MtfParams
+
+# A unified symbol as signals and orders store it (32 characters at most).
+Symbol = Annotated[
+    str, StringConstraints(pattern=r"^[A-Z0-9]{1,16}/[A-Z0-9]{1,16}(:[A-Z0-9]{1,16})?$", max_length=32)
+]
 
 
 class BotSettings(BaseModel):
@@ -30,13 +35,14 @@ class StrategyDefinition(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    builtin: str = Field(description=f"one of: {', '.join(sorted(STRATEGIES))}")
+    builtin: str = Field(max_length=64, description=f"one of: {', '.join(sorted(STRATEGIES))}")
     params: dict[str, Any] = Field(default_factory=dict)
-    timeframe: str = "5m"
-    symbols: list[str] = Field(min_length=1, max_length=50, description="unified symbols, e.g. BTC/USDT")
+    timeframe: str = Field(default="5m", max_length=8)
+    symbols: list[Symbol] = Field(min_length=1, max_length=50, description="unified symbols, e.g. BTC/USDT")
     confirmation: MtfParams | None = Field(default=None, description="multi-timeframe confirmation")
     candles_from: str = Field(
         default="paper",
+        pattern=r"^[a-z0-9]{2,32}$",
         description="where candles come from: 'paper' (the paper market) or a ccxt exchange id",
     )
     bot: BotSettings | None = Field(default=None, description="set for a bot: its schedule rules")
