@@ -138,10 +138,10 @@ def _print_demo(api: str, webhook: str, seed: DemoSeed, runtime: Runtime) -> Non
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "head") -> None:
     """Create or migrate the database schema."""
-    from tradewire.adapters.store.db import disposable_engine, upgrade
+    from tradewire.adapters.store.db import disposable_engine, private_dir, upgrade
 
     settings = _settings()
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.var_dir)
     upgrade(disposable_engine(settings.effective_database_url), revision)
     typer.echo(f"database at {revision}")
 
@@ -154,7 +154,7 @@ def user_create(
     """Create a user; the password is prompted for (or read from stdin)."""
     from tradewire.adapters.clock import SystemClock
     from tradewire.adapters.passwords import hash_secret
-    from tradewire.adapters.store.db import disposable_engine, upgrade
+    from tradewire.adapters.store.db import disposable_engine, private_dir, upgrade
     from tradewire.adapters.store.members import Conflict, SqlMembers
 
     password = (
@@ -166,7 +166,7 @@ def user_create(
         typer.echo("error: the password needs at least 8 characters", err=True)
         raise typer.Exit(2)
     settings = _settings()
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.var_dir)
     engine = disposable_engine(settings.effective_database_url)
     upgrade(engine)
     try:

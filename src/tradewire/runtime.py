@@ -25,7 +25,7 @@ from tradewire.adapters.paper.live_prices import PublicPriceFeed
 from tradewire.adapters.paper.venue import PaperVenue
 from tradewire.adapters.secrets_box import SecretBox, SecretsError, decode_key
 from tradewire.adapters.store.backtests import SqlBacktests
-from tradewire.adapters.store.db import make_engine, upgrade
+from tradewire.adapters.store.db import make_engine, private_dir, upgrade
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.reports import SqlReports
 from tradewire.adapters.store.sql import SqlStore
