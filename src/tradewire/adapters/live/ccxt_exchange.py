@@ -36,6 +36,7 @@ from tradewire.adapters.live.tickers import TickerCache
 from tradewire.domain.markets import DECIMAL_PLACES, TICK_SIZE, Market
 from tradewire.domain.money import to_decimal
 from tradewire.domain.orders import ExchangeOrder, OrderRequest, OrderSide, OrderType, Trade
+from tradewire.logs import register_secret
 from tradewire.ports import ErrorKind, ExchangeError, ExchangeUnavailable, OrderOutcomeUnknown
 
 log = logging.getLogger("tradewire.live")
@@ -98,6 +99,7 @@ class RetryPolicy:
 def make_client(account: LiveAccount, streaming: bool = False) -> ccxt_async.Exchange:
     """A ccxt async client (or ccxt pro, for streams) for the account, pointed at its sandbox or its
     base-URL overrides. Keys like 'ws.spot' override nested entries (urls['api']['ws']['spot'])."""
+    register_secret(account.api_key, account.secret, account.password)  # blanked in every log
     if streaming:
         import ccxt.pro as ccxt_pro
 
