@@ -74,6 +74,7 @@ def live_account(info: dict[str, Any], rate: float | None) -> LiveAccount:
         secret=config["secret"],
         api_urls=info["urls"],
         requests_per_second=rate,
+        private_urls_allowed=True,  # the local fake exchange
     )
 
 

@@ -111,6 +111,8 @@ def make_runtime(tmp_path: Path, database_url: str | None = None, **overrides: A
         "data_dir": tmp_path / "no-data",  # simulated prices unless a test pins them
         "feed_interval_s": 3600,
         "reconcile_interval_s": 0.2,
+        # Live accounts in tests trade on local fakes (http://127.0.0.1); tests of the guard turn it off.
+        "allow_private_exchange_urls": True,
     }
     settings = Settings(**{**defaults, **overrides})
     return build_runtime(settings)

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     exchange_timeout_ms: int = Field(default=10_000, ge=100)  # one HTTP request to a live exchange
     # First wait before a live exchange read or order lookup is tried again (doubles each time, jittered).
     exchange_retry_base_s: float = Field(default=0.2, gt=0, le=60)
+    # Let users point live accounts' api_urls at loopback and private addresses, and over plain http
+    # (a local proxy or test exchange). Off: https/wss to public hosts only.
+    allow_private_exchange_urls: bool = False
     exchange_streams: bool = True  # follow live accounts' order updates over WebSocket where ccxt can
     paper_prices_from: str | None = None  # e.g. "binance": paper markets follow its public tickers
     paper_prices_urls: dict[str, str] = Field(default_factory=dict)  # overrides of that client's urls

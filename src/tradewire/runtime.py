@@ -180,7 +180,7 @@ def tune_gc(threshold: int = 50_000) -> None:
 
 def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
     """Build every adapter and service for `settings`; raises StartupError on unsafe configuration."""
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.var_dir)
     engine = make_engine(settings.effective_database_url)
     if migrate:
         upgrade(engine)
@@ -210,6 +210,7 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
         ticker_ttl_s=settings.ticker_ttl_s,
         timeout_ms=settings.exchange_timeout_ms,
         retry=RetryPolicy(base_s=settings.exchange_retry_base_s),
+        allow_private_urls=settings.allow_private_exchange_urls,
     )
     catalog = SymbolCatalog.of(markets, {m.id: m.symbol for m in markets.values()})
     ingest = SignalIngest(store, lambda: catalog, bus, clock, settings.dedup_window_s)

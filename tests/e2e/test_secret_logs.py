@@ -65,12 +65,17 @@ async def _trade(flavor: str) -> tuple[FakeExchange, list[str]]:
         secret=fake.api_secret,
         password=fake.api_password if flavor == "okx" else None,
         api_urls=_flatten(fake.ccxt_urls()),
+        private_urls_allowed=True,
     )
     exchange = CcxtExchange(account)
     try:
         await exchange.fetch_balance()
         request = OrderRequest(
-            client_order_id_for(1), SYMBOL.get(flavor, "BTC/USDT"), OrderSide.BUY, OrderType.MARKET, Decimal("0.001")
+            client_order_id_for(1),
+            SYMBOL.get(flavor, "BTC/USDT"),
+            OrderSide.BUY,
+            OrderType.MARKET,
+            Decimal("0.001"),
         )
         await exchange.create_order(request)
         await exchange.fetch_order(request.symbol, request.client_order_id)

@@ -32,8 +32,10 @@ class AccountExchanges:
         ticker_ttl_s: float = 10.0,
         timeout_ms: int = 10_000,
         retry: RetryPolicy | None = None,
+        allow_private_urls: bool = False,
     ) -> None:
         self._retry = retry or RetryPolicy()
+        self._allow_private_urls = allow_private_urls
         self._ticker_ttl = ticker_ttl_s
         self._timeout_ms = timeout_ms
         self._paper = paper
@@ -103,6 +105,7 @@ class AccountExchanges:
             sandbox=bool(row.get("sandbox")),
             api_urls=dict(row.get("api_urls") or {}),
             timeout_ms=self._timeout_ms,
+            private_urls_allowed=self._allow_private_urls,
         )
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Query, Request, status
 from pydantic import AfterValidator
 
+from tradewire.adapters.live.addresses import AddressRefused, check_urls
 from tradewire.adapters.passwords import hash_secret
 from tradewire.adapters.store.members import Conflict, NotFound
 from tradewire.api.auth import CurrentUser, RuntimeDep, authenticate, issue_token
@@ -271,6 +272,10 @@ async def create_account(body: AccountCreate, runtime: RuntimeDep, user: Current
             422,
             "live accounts need TRADEWIRE_ENCRYPTION_KEY set on the server to encrypt their API keys",
         )
+    try:
+        await check_urls(body.api_urls or {}, runtime.settings.allow_private_exchange_urls)
+    except AddressRefused as exc:
+        raise HTTPException(422, str(exc)) from exc
     values = {
         "user_id": user.id,
         "name": body.name,

@@ -70,7 +70,8 @@ class AccountCreate(Strict):
     api_urls: dict[str, str] | None = Field(
         default=None,
         max_length=16,
-        description="override ccxt's urls['api'] entries (a proxy, a local endpoint); live accounts only",
+        description="override ccxt's urls['api'] entries (a proxy); live accounts only; https (wss for "
+        "'ws.' keys) to public hosts unless the server allows private addresses",
     )
 
     @field_validator("api_urls")

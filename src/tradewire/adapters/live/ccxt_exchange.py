@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import ccxt
 import ccxt.async_support as ccxt_async
 
+from tradewire.adapters.live.addresses import AddressRefused, check_static, guard_connections
 from tradewire.adapters.live.client_ids import dialect_for
 from tradewire.adapters.live.errors import (
     answered,
@@ -86,6 +87,8 @@ class LiveAccount:
     api_urls: Mapping[str, str] = field(default_factory=dict)  # overrides of ccxt's urls['api'][key]
     timeout_ms: int = 10_000
     requests_per_second: float | None = None  # None: ccxt's own figure for the exchange
+    # api_urls may reach loopback and private addresses (the operator's choice; local fakes in tests).
+    private_urls_allowed: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,15 @@ class RetryPolicy:
 
 def make_client(account: LiveAccount, streaming: bool = False) -> ccxt_async.Exchange:
     """A ccxt async client (or ccxt pro, for streams) for the account, pointed at its sandbox or its
-    base-URL overrides. Keys like 'ws.spot' override nested entries (urls['api']['ws']['spot'])."""
+    base-URL overrides. Keys like 'ws.spot' override nested entries (urls['api']['ws']['spot']).
+
+    Overridden addresses are the user's: unless private ones are allowed, they must be https/wss to
+    public hosts, checked again on every connection the client opens."""
+    if account.api_urls and not account.private_urls_allowed:
+        try:
+            check_static(account.api_urls)
+        except AddressRefused as exc:
+            raise ExchangeUnavailable(f"account {account.account_id}: {exc}") from exc
     register_secret(account.api_key, account.secret, account.password)  # blanked in every log
     if streaming:
         import ccxt.pro as ccxt_pro
@@ -126,6 +137,8 @@ def make_client(account: LiveAccount, streaming: bool = False) -> ccxt_async.Exc
         if not isinstance(api, dict):
             client.urls["api"] = api = {}
         _override_urls(api, account.api_urls, streaming, account.exchange)
+        if not account.private_urls_allowed:
+            guard_connections(client)
     return client
 
 
