@@ -169,11 +169,14 @@ def test_the_widest_amounts_storage_holds_are_kept_exactly(site: Site, value: st
 def test_other_bodies_and_queries_out_of_bounds_are_refused(site: Site) -> None:
     a = site.alice
     before = site.snapshot()
+    backtest = {"strategy": "ema_cross", "symbols": ["BTC/USDT"], "timeframe": "5m"}
     deep: Any = 1
     for _ in range(20):
         deep = {"a": deep}
     cases = [
         ("POST", "/api/v1/backtests", {"strategy": "ema_cross", "params": deep, "symbols": ["BTC/USDT"]}),
+        ("POST", "/api/v1/backtests", {**backtest, "start": "0001-01-01T00:00:00+05:00"}),
+        ("POST", "/api/v1/backtests", {**backtest, "end": "9999-12-31T23:59:59-05:00"}),
         ("POST", "/api/v1/bots", {"name": "b", "definition": {**BOT_DEFINITION, "symbols": ["X" * 40]}}),
         ("POST", "/api/v1/bots", {"name": "b", "definition": {**BOT_DEFINITION, "candles_from": "a\x00"}}),
         (

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from tradewire.adapters.store.members import NotFound
 from tradewire.api.auth import CurrentUser, RuntimeDep
-from tradewire.api.fields import DbId
+from tradewire.api.fields import DbId, UtcTime
 from tradewire.api.routes import Before, Limit, _db
 from tradewire.api.schemas import SYMBOL, ExitRulesIn, Strict
 from tradewire.domain.exits import ExitRules
@@ -48,8 +48,8 @@ class BacktestCreate(Strict):
         default=None, min_length=1, max_length=MAX_SYMBOLS, description="unified symbols, e.g. ETH/BTC"
     )
     timeframe: str | None = Field(default=None, max_length=8, description="candle timeframe, e.g. 5m")
-    start: datetime | None = Field(default=None, description="first candle's open time (UTC if no zone)")
-    end: datetime | None = Field(default=None, description="candles open before this (UTC if no zone)")
+    start: UtcTime | None = Field(default=None, description="first candle's open time (UTC if no zone)")
+    end: UtcTime | None = Field(default=None, description="candles open before this (UTC if no zone)")
     capital: float = Field(default=10_000.0, gt=0, le=1e15, allow_inf_nan=False)
     fee: float = Field(default=0.001, ge=0, lt=1, allow_inf_nan=False, description="per side, 0.001 = 0.1 %")
     slippage: float = Field(default=0.0, ge=0, lt=1, allow_inf_nan=False, description="fraction of price")

@@ -9,6 +9,7 @@ digits (the precision money arithmetic runs at), text has no NUL or unpaired sur
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -70,6 +71,19 @@ def one_line(value: str) -> str:
     return value
 
 
+def utc_time(value: datetime) -> datetime:
+    """`value` in UTC (a naive one is taken to be UTC); refused when UTC cannot represent it
+    (0001-01-01 at +05:00 is before the first representable instant)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("is out of range once converted to UTC") from exc
+
+
+# A moment in time, in UTC.
+UtcTime = Annotated[datetime, AfterValidator(utc_time)]
 # A decimal a Money column or a JSON setting keeps exactly.
 Amount = Annotated[Decimal, AfterValidator(storable_decimal)]
 # Names: no control characters (the length is the column's, given per field).
