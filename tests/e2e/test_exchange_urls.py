@@ -91,10 +91,10 @@ REFUSED = [
 ]
 
 
-@pytest.mark.parametrize("url", REFUSED)
-def test_private_or_plain_addresses_are_refused_and_nothing_is_stored(site: Site, url: str) -> None:
-    response = site.create({"public": url})
-    assert response.status_code == 422, response.text
+def test_private_or_plain_addresses_are_refused_and_nothing_is_stored(site: Site) -> None:
+    for url in REFUSED:
+        response = site.create({"public": url})
+        assert response.status_code == 422, (url, response.text)
     assert site.live_accounts() == 0
 
 
