@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     paper_prices_from: str | None = None  # e.g. "binance": paper markets follow its public tickers
     paper_prices_urls: dict[str, str] = Field(default_factory=dict)  # overrides of that client's urls
     paper_prices_interval_s: float = Field(default=5.0, gt=0)
+    # Largest request body any endpoint reads (the webhook keeps its own 64 KiB); 413 beyond it.
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
     signup_enabled: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"

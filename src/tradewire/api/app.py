@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from tradewire import __version__
 from tradewire.api import backtests, routes, webhooks
+from tradewire.api.body_limit import BodyLimit
 from tradewire.api.fields import printable
 from tradewire.runtime import Runtime
 
@@ -34,6 +35,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_body_bytes)
     app.include_router(webhooks.router)
     app.include_router(routes.router)
     app.include_router(backtests.router)
