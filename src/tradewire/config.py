@@ -45,7 +45,6 @@ class Settings(BaseSettings):
     strategy_interval_s: float = Field(default=5.0, gt=0)
     # Overrides of ccxt's API urls per exchange for public candles, e.g. {"binance": {"public": "..."}}.
     candles_urls: dict[str, dict[str, str]] = Field(default_factory=dict)
-    dedup_window_s: int = Field(default=60, gt=0)
     lost_order_after_s: float = Field(default=120.0, gt=0)  # a SUBMITTED order not found this long...
     lost_order_checks: int = Field(default=3, ge=1)  # ...in this many lookups never reached the exchange
     # Cancel limit orders still unfilled after this long (a subscription may set its own); 0: never.

@@ -213,7 +213,7 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
         allow_private_urls=settings.allow_private_exchange_urls,
     )
     catalog = SymbolCatalog.of(markets, {m.id: m.symbol for m in markets.values()})
-    ingest = SignalIngest(store, lambda: catalog, bus, clock, settings.dedup_window_s)
+    ingest = SignalIngest(store, lambda: catalog, bus, clock)
     candles = CandleSources(feed, settings.candles_urls, settings.exchange_timeout_ms)
     executor = Executor(store, exchanges, bus, clock)
     reconciler = Reconciler(

@@ -129,6 +129,7 @@ async def create_strategy(
         "is_public": body.is_public,
         "created_at": runtime.clock.now(),
         "definition": body.definition.model_dump(mode="json") if body.definition else None,
+        "dedup_window_s": body.dedup_window_s,
     }
     strategy_id = await _db(runtime.members.create_strategy, values)
     data = await _db(runtime.members.strategy, user.id, strategy_id)

@@ -123,6 +123,13 @@ class BalanceOut(BaseModel):
     quote: str
 
 
+DEDUP_WINDOW_MAX_S = 86_400
+DEDUP_WINDOW_DOC = (
+    "seconds: a webhook alert without a time field is a duplicate of an identical alert that arrived "
+    "at most this long before it (alerts with a time field are duplicates forever)"
+)
+
+
 class StrategyCreate(Strict):
     name: Annotated[str, OneLine] = Field(min_length=1, max_length=128)
     slug: str | None = Field(default=None, description="webhook slug; derived from the name if absent")
@@ -134,6 +141,7 @@ class StrategyCreate(Strict):
     definition: StrategyDefinition | None = Field(
         default=None, description="a built-in strategy the server runs; absent for a TradingView webhook"
     )
+    dedup_window_s: int = Field(default=60, ge=1, le=DEDUP_WINDOW_MAX_S, description=DEDUP_WINDOW_DOC)
 
     @field_validator("slug")
     @classmethod
@@ -150,6 +158,9 @@ class StrategyUpdate(Strict):
     description: str | None = Field(default=None, max_length=4000)
     is_public: bool | None = None
     definition: StrategyDefinition | None = Field(default=None, description="applies without a restart")
+    dedup_window_s: int | None = Field(
+        default=None, ge=1, le=DEDUP_WINDOW_MAX_S, description=DEDUP_WINDOW_DOC
+    )
 
 
 class StrategyOut(BaseModel):
@@ -165,6 +176,7 @@ class StrategyOut(BaseModel):
     created_at: datetime
     webhook_url: str | None = None
     definition: dict[str, Any] | None = None
+    dedup_window_s: int = Field(description=DEDUP_WINDOW_DOC)
 
 
 class PairOut(BaseModel):

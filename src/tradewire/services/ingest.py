@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from tradewire import failpoints
-from tradewire.adapters.tradingview import AlertError, parse_alert
+from tradewire.adapters.tradingview import AlertError, ParsedAlert, parse_alert
 from tradewire.domain.money import fmt
 from tradewire.domain.records import NewSignal
 from tradewire.domain.signals import SignalAction, SignalIntent
@@ -52,14 +52,12 @@ class SignalIngest:
         catalog: Callable[[], SymbolCatalog],
         bus: Bus,
         clock: Clock,
-        dedup_window_s: int = 60,
         passphrases: PassphraseChecks | None = None,
     ) -> None:
         self._store = store
         self._catalog = catalog
         self._bus = bus
         self._clock = clock
-        self._window = dedup_window_s
         self._passphrases = passphrases or PassphraseChecks()
 
     async def receive_tradingview(
@@ -99,10 +97,9 @@ class SignalIngest:
         except UnknownSymbol as exc:
             raise self._reject(422, str(exc), slug) from exc
         now = self._clock.now()
-        keys = self._dedup_keys(alert.dedup_material, alert.has_timestamp, now.timestamp())
         signal = NewSignal(
             strategy_id=strategy_id,
-            dedup_key=keys[0],
+            dedup_key=_dedup_key(alert.dedup_material, alert.has_timestamp, now),
             action=intent.action,
             ticker=intent.ticker,
             symbol=symbol,
@@ -112,7 +109,7 @@ class SignalIngest:
             details=_details(alert.intent),
             received_at=now,
         )
-        signal_id, created = await asyncio.to_thread(self._store_once, signal, keys)
+        signal_id, created = await asyncio.to_thread(self._store_once, signal, alert)
         failpoints.hit("after_signal_stored")
         if created:
             await self._bus.publish(SIGNAL_RECEIVED, {"signal_id": signal_id})
@@ -152,18 +149,12 @@ class SignalIngest:
             log.info("signal %s from strategy %s: %s %s", signal_id, strategy_id, action.value, symbol)
         return Ingested(signal_id, not created, symbol, action.value)
 
-    def _store_once(self, signal: NewSignal, keys: list[str]) -> tuple[int, bool]:
-        if len(keys) > 1 and (earlier := self._store.find_signal(signal.strategy_id, keys[1:])):
-            return earlier, False
-        result: tuple[int, bool] = self._store.insert_signal(signal)
-        return result
-
-    def _dedup_keys(self, material: str, has_timestamp: bool, now_s: float) -> list[str]:
-        """Bodies with a timestamp are duplicates forever; bodies without one, within the window."""
-        if has_timestamp:
-            return [_sha(material)]
-        bucket = int(now_s // self._window)
-        return [_sha(f"{material}|{bucket}"), _sha(f"{material}|{bucket - 1}")]
+    def _store_once(self, signal: NewSignal, alert: ParsedAlert) -> tuple[int, bool]:
+        """Alerts with a time of their own are duplicates forever; alerts without one, within the
+        strategy's duplicate window after an identical stored alert."""
+        if alert.has_timestamp:
+            return self._store.insert_signal(signal)
+        return self._store.insert_signal_in_window(signal, _sha(alert.dedup_material))
 
     async def _verify(
         self, strategy_id: int, client: str | None, passphrase: str, stored: str, slug: str
@@ -181,6 +172,12 @@ class SignalIngest:
 
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _dedup_key(material: str, has_timestamp: bool, now: datetime) -> str:
+    """The unique key: the content for alerts with a time; for the others, also the moment it was
+    stored (their window is checked on the content key)."""
+    return _sha(material if has_timestamp else f"{material}|{now.isoformat()}")
 
 
 def _details(intent: SignalIntent) -> dict[str, Any]:

@@ -418,6 +418,7 @@ def _public_strategy(r: Any, viewer_id: int) -> dict[str, Any]:
         "created_at": r["created_at"],
         "is_owner": own,
         "definition": r["definition"],
+        "dedup_window_s": r["dedup_window_s"],
     }
     return data
 

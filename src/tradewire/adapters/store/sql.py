@@ -107,19 +107,7 @@ class SqlStore:
 
     def insert_signal(self, signal: NewSignal) -> tuple[int, bool]:
         """Store a signal; returns (id, True), or (first id, False) if the same signal came before."""
-        row = {
-            "strategy_id": signal.strategy_id,
-            "dedup_key": signal.dedup_key,
-            "status": "received",
-            "action": signal.action.value,
-            "ticker": signal.ticker,
-            "symbol": signal.symbol,
-            "contracts": signal.contracts,
-            "price": signal.price,
-            "signal_time": signal.signal_time,
-            "details": signal.details,
-            "received_at": signal.received_at,
-        }
+        row = _signal_row(signal)
         try:
             with write_transaction(self.engine) as conn:
                 signal_id = conn.execute(signals.insert().values(row)).inserted_primary_key
@@ -130,6 +118,38 @@ class SqlStore:
             if existing is None:
                 raise
             return existing, False
+
+    def insert_signal_in_window(self, signal: NewSignal, content_key: str) -> tuple[int, bool]:
+        """Store a signal unless one with the same content was stored at most the strategy's
+        `dedup_window_s` seconds before it; returns (id, True) or (that earlier id, False).
+
+        The window slides exactly from each stored signal (not from clock buckets). The strategy's row
+        is locked for the check and the insert, so two deliveries of one alert at the same moment
+        cannot both pass the check (SQLite serialises writers already).
+        """
+        with write_transaction(self.engine) as conn:
+            window_s = conn.execute(
+                select(strategies.c.dedup_window_s)
+                .where(strategies.c.id == signal.strategy_id)
+                .with_for_update()
+            ).scalar_one()
+            earlier = conn.execute(
+                select(signals.c.id)
+                .where(
+                    signals.c.strategy_id == signal.strategy_id,
+                    signals.c.content_key == content_key,
+                    signals.c.received_at >= signal.received_at - timedelta(seconds=window_s),
+                )
+                .order_by(signals.c.received_at.desc())
+                .limit(1)
+            ).scalar()
+            if earlier is not None:
+                return int(earlier), False
+            key = conn.execute(
+                signals.insert().values({**_signal_row(signal), "content_key": content_key})
+            ).inserted_primary_key
+            assert key is not None
+            return int(key[0]), True
 
     # -- routing ----------------------------------------------------------------------------------
 
@@ -1686,3 +1706,19 @@ def _readable_rows(conn: Connection, query: Any, key: Any) -> list[tuple[int, An
         except Exception as exc:
             result.append((row_id, f"stored intent cannot be read: {_error(exc)}"))
     return result
+
+
+def _signal_row(signal: NewSignal) -> dict[str, Any]:
+    return {
+        "strategy_id": signal.strategy_id,
+        "dedup_key": signal.dedup_key,
+        "status": "received",
+        "action": signal.action.value,
+        "ticker": signal.ticker,
+        "symbol": signal.symbol,
+        "contracts": signal.contracts,
+        "price": signal.price,
+        "signal_time": signal.signal_time,
+        "details": signal.details,
+        "received_at": signal.received_at,
+    }

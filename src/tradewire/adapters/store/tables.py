@@ -81,6 +81,9 @@ strategies = Table(
     # An indicator strategy's recipe (the live signal runner and backtests read it); null for webhooks:
     # {"builtin": name, "params": {...}, "timeframe": "5m", "symbols": [...], "confirmation": {...}|null}
     Column("definition", JSON),
+    # Webhook alerts without a time of their own are duplicates of an identical alert stored at most
+    # this many seconds earlier (exact, sliding; see SqlStore.insert_signal_in_window).
+    Column("dedup_window_s", Integer, nullable=False, server_default="60"),
 )
 
 # The strategy's results per pair from its own signals, and the pair's blacklist status (PairRecord).
@@ -147,8 +150,11 @@ signals = Table(
     Column("routed_at", UTCDateTime()),
     Column("attempts", Integer, nullable=False, server_default="0"),  # routing attempts that failed
     Column("reason", Text),  # why routing failed (the last error)
+    # The alert's content without its passphrase, for the duplicate window of alerts without a time.
+    Column("content_key", String(64)),
     UniqueConstraint("strategy_id", "dedup_key", name="uq_signals_strategy_dedup"),
     Index("ix_signals_strategy_received", "strategy_id", "received_at"),
+    Index("ix_signals_strategy_content", "strategy_id", "content_key", "received_at"),
     Index(
         "ix_signals_unrouted",
         "status",
