@@ -164,6 +164,7 @@ def test_buy_opens_a_long_with_a_rounded_market_order(market: Market) -> None:
         type=OrderType.MARKET,
         amount=D("0.00103"),
         reference_price=PRICE,
+        sizing_note="fixed 100 USDT",
     )
     assert plan.limit_price is None
 
@@ -272,7 +273,11 @@ def test_sell_or_exit_closes_the_full_position(market: Market, action: SignalAct
     plan = plan_spot_order(_signal(action), sizing, market, PRICE, D("0.01523"), equity=None)
 
     assert plan == OrderPlan(
-        side=OrderSide.SELL, type=OrderType.MARKET, amount=D("0.01523"), reference_price=PRICE
+        side=OrderSide.SELL,
+        type=OrderType.MARKET,
+        amount=D("0.01523"),
+        reference_price=PRICE,
+        sizing_note="the whole position 0.01523",
     )
 
 

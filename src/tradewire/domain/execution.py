@@ -96,16 +96,21 @@ def plan_spot_order(
         if signal.market_position in (MarketPosition.FLAT, MarketPosition.SHORT):
             return Skip("signal covers a short; spot accounts hold no short positions")
         try:
-            sized = sizing.entry(price, equity, signal.contracts, stats)
+            sized = sizing.entry(price, equity, signal.contracts, stats, market.quote)
         except SizingError as exc:
             return Skip(str(exc))
         plan = _checked(OrderSide.BUY, sized.amount, price, market)
-        return plan if isinstance(plan, Skip) or not sized.note else replace(plan, sizing_note=sized.note)
+        return plan if isinstance(plan, Skip) else replace(plan, sizing_note=sized.note)
     if position_amount <= ZERO:
         return Skip(f"no open long position in {market.symbol} to close")
     sold, before = signal.exit_ratio
-    amount = position_amount if sold >= before else position_amount * sold / before
-    return _checked(OrderSide.SELL, amount, price, market)
+    if sold >= before:
+        amount, note = position_amount, f"the whole position {fmt(position_amount)}"
+    else:
+        amount = position_amount * sold / before
+        note = f"the strategy sold {fmt(sold)} of {fmt(before)}: that share of {fmt(position_amount)}"
+    plan = _checked(OrderSide.SELL, amount, price, market)
+    return plan if isinstance(plan, Skip) else replace(plan, sizing_note=note)
 
 
 def split_into_tranches(plan: OrderPlan, dca: DcaPlan, market: Market) -> OrderPlan | Skip:

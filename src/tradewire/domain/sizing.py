@@ -96,8 +96,7 @@ class TradeStats:
 
 @dataclass(frozen=True, slots=True)
 class SizedEntry:
-    """An entry's size and how it was reached (kept in the execution log; empty when it is simply the
-    subscription's fixed amount)."""
+    """An entry's size and how it was reached (kept in the execution log next to the fill)."""
 
     amount: Decimal
     note: str
@@ -155,15 +154,19 @@ class Sizing:
         equity: Decimal | None,
         contracts: Decimal | None,
         stats: TradeStats | None = None,
+        currency: str = "",
     ) -> SizedEntry:
-        """The entry's base amount (before market rounding), capped; raises SizingError."""
+        """The entry's base amount (before market rounding), capped, and how it was reached (every mode
+        says so; `currency` names the quote in it); raises SizingError."""
         quote, how = self._quote_value(price, equity, contracts, stats or TradeStats())
+        if self.mode is SizingMode.FIXED_QUOTE:
+            how = " ".join(("fixed", fmt(self.value) or "", currency)).rstrip()
         if equity is None or equity <= 0:
             raise SizingError("account equity is zero or unknown")
         cap = equity * self.params.max_position_pct / HUNDRED
         if quote > cap:
             capped = f"capped at {fmt(self.params.max_position_pct)} % of equity = {fmt(cap)}"
-            how = f"{how}, {capped}" if how else f"{fmt(quote)} {capped}"
+            how = f"{how}, {capped}"
             quote = cap
         return SizedEntry(quote / price, how)
 

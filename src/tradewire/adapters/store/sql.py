@@ -944,7 +944,10 @@ class _Recorder:
             status, text = _log_verdict(target, view)
             if state.is_terminal:
                 text = f"{text} (reported after the order was {state.value})"
-            if order.sizing_note and state in (OrderState.NEW, OrderState.SUBMITTED):
+            # The first answer and the final fill both say how the order was sized (a live order may
+            # be seen open first and filled on a later check).
+            first = state in (OrderState.NEW, OrderState.SUBMITTED)
+            if order.sizing_note and (first or (target.is_terminal and stored.filled > 0)):
                 label = order.close_reason.value if order.close_reason else "sized"
                 text = f"{text}; {label}: {order.sizing_note}"
             self._log(order, status, text, outcome.response)
