@@ -392,7 +392,7 @@ def test_max_drawdown_and_sharpe_match_plain_python_loops_on_a_random_curve() ->
 # ---------------------------------------------------------------- JSON and CLI rows
 
 
-def test_as_json_has_no_nan_or_infinity_and_rounds_floats() -> None:
+def test_as_json_has_no_nan_or_infinity_and_keeps_full_precision() -> None:
     unbounded = build_report([trade(pnl=5.0)], daily(3), [1010.0, 1030.0, 1035.0], 1000.0, DAY_MS)
     reports = [unbounded, hand_report(FOUR_TRADES), build_report([], [], [], 1000.0, DAY_MS)]
 
@@ -401,19 +401,20 @@ def test_as_json_has_no_nan_or_infinity_and_rounds_floats() -> None:
     for payload in payloads:
         json.dumps(payload, allow_nan=False)  # raises on NaN or ±inf
     assert payloads[0]["profit_factor"] is None and payloads[0]["sortino"] is None
-    assert payloads[1]["sharpe"] == round(0.5 * SQRT_365, 4)
+    assert payloads[1]["sharpe"] == hand_report(FOUR_TRADES).sharpe == pytest.approx(0.5 * SQRT_365)
+    assert payloads[1]["sharpe"] != round(payloads[1]["sharpe"], 4)  # programs get every digit
     assert payloads[1]["per_pair"][0] == {
         "symbol": "BTC/USDT",
         "trades": 2,
         "win_rate_pct": 50.0,
-        "pnl": -0.6,
-        "avg_return_pct": 2.3,
+        "pnl": pytest.approx(-0.6, abs=1e-12),
+        "avg_return_pct": pytest.approx(2.3, abs=1e-12),
     }
     assert payloads[1]["per_exit_reason"][0] == {
         "reason": "SL",
         "trades": 1,
         "win_rate_pct": 0.0,
-        "pnl": -10.4,
+        "pnl": pytest.approx(-10.4, abs=1e-12),
     }
 
 

@@ -36,9 +36,6 @@ YEAR_MS = 365 * DAY_MS
 _SIDES = frozenset({"long", "short"})
 # Below this a per-candle standard deviation is float noise from a flat or constant-growth curve.
 _NO_VARIATION = 1e-12
-_QUOTE_FIELDS = frozenset(
-    {"pnl", "expectancy", "avg_win", "avg_loss", "fees_paid", "initial_capital", "final_equity"}
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +125,8 @@ class Report:
     per_exit_reason: tuple[ExitReasonRow, ...]
 
     def as_json(self) -> dict[str, Any]:
-        """A JSON-safe dict: floats rounded (money to 8 places, the rest to 4), inf and NaN as None."""
+        """A JSON-safe dict for programs: every float at full precision, inf and NaN as None (only the
+        tables for people round)."""
         return _jsonable(self)
 
     def summary_rows(self) -> list[tuple[str, str]]:
@@ -382,18 +380,15 @@ def _jsonable(record: Report | PairRow | ExitReasonRow) -> dict[str, Any]:
         if isinstance(value, tuple):
             result[field.name] = [_jsonable(row) for row in value]
         elif isinstance(value, float):
-            result[field.name] = _rounded(value, 8 if field.name in _QUOTE_FIELDS else 4)
+            result[field.name] = _finite(value)
         else:
             result[field.name] = value
     return result
 
 
-def _rounded(value: float, digits: int) -> float | None:
-    if not math.isfinite(value):
-        return None
-    rounded = round(float(value), digits)
-    # `+ 0.0` turns -0.0 into 0.0, which reads better in a report.
-    return rounded + 0.0
+def _finite(value: float) -> float | None:
+    # `+ 0.0` turns -0.0 into 0.0, which reads better in a report; the value is otherwise untouched.
+    return float(value) + 0.0 if math.isfinite(value) else None
 
 
 def _num(value: float) -> str:

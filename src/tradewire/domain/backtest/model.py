@@ -107,7 +107,8 @@ class BacktestResult:
     skipped_entries: int = 0
 
     def to_json(self, max_equity_points: int | None = 2_000) -> dict[str, Any]:
-        """A JSON-safe dict; the equity curve thinned to about `max_equity_points` (None: every point)."""
+        """A JSON-safe dict at full precision; the equity curve thinned to about `max_equity_points`
+        (None: every point)."""
         ts, equity = self.ts_ms, self.equity
         if max_equity_points is not None and len(ts) > max(max_equity_points, 2):
             keep = np.unique(np.linspace(0, len(ts) - 1, max_equity_points).round().astype(np.int64))
@@ -120,7 +121,7 @@ class BacktestResult:
             "report": self.report.as_json(),
             "skipped_entries": self.skipped_entries,
             "trades": [_trade_json(t) for t in self.trades],
-            "equity": {"ts_ms": ts.tolist(), "equity": [round(float(v), 8) for v in equity]},
+            "equity": {"ts_ms": ts.tolist(), "equity": equity.tolist()},
         }
 
     def equity_png(self, title: str = "Equity") -> bytes:
@@ -146,9 +147,9 @@ def _trade_json(trade: ClosedTrade) -> dict[str, Any]:
         "entry_price": trade.entry_price,
         "exit_price": trade.exit_price,
         "amount": trade.amount,
-        "fees": round(trade.fees, 10),
-        "pnl": round(trade.pnl, 10),
-        "return_pct": round(trade.return_pct, 6),
+        "fees": trade.fees,
+        "pnl": trade.pnl,
+        "return_pct": trade.return_pct,
         "exit_reason": trade.exit_reason,
     }
 
