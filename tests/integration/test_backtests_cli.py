@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -96,6 +97,22 @@ def test_json_is_the_result_of_run_backtest(eth_btc: Path) -> None:
     assert got["report"] == expected["report"]
     assert got["equity"] == expected["equity"]
     assert got["path"] == "fast"
+
+
+def test_json_carries_full_precision_while_the_table_rounds(eth_btc: Path) -> None:
+    done = tradewire("backtest", "--strategy", "ema_cross", "--data", str(eth_btc), *SETTINGS, "--json")
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    result = direct({"ETH/BTC": eth_btc})
+    report = result.report
+
+    for name in ("sharpe", "sortino", "calmar", "total_return_pct", "max_drawdown_pct", "final_equity"):
+        assert got["report"][name] == getattr(report, name), name  # exactly the float computed
+    assert got["report"]["sharpe"] != round(report.sharpe, 4)
+    assert [t["pnl"] for t in got["trades"]] == [t.pnl for t in result.trades]
+    assert [t["return_pct"] for t in got["trades"]] == [t.return_pct for t in result.trades]
+    table = tradewire("backtest", "--strategy", "ema_cross", "--data", str(eth_btc), *SETTINGS)
+    assert f"{report.sharpe:,.2f}" in table.stdout and repr(report.sharpe) not in table.stdout
 
 
 def test_event_driven_gives_the_same_trades(eth_btc: Path) -> None:
@@ -189,6 +206,40 @@ def test_a_missing_file_or_column_is_one_clear_line_and_exit_2(tmp_path: Path, n
         assert done.returncode == 2
         assert done.stdout == ""
         assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: ")
+        assert words in done.stderr
+
+
+BAD_ROW = 1200
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "words"),
+    [
+        ("close", float("nan"), "close is missing (NaN)"),
+        ("high", float("inf"), "high is infinite"),
+        ("low", float("-inf"), "low is infinite"),
+        ("open", 0.0, "open is 0 (a price must be above 0)"),
+        ("low", -1.0, "low is -1 (a price must be above 0)"),
+        ("high", 0.05, "high 0.05 is below low"),
+        ("volume", -5.0, "volume is -5 (it cannot be negative)"),
+        ("volume", float("nan"), "volume is missing (NaN)"),
+    ],
+)
+def test_a_candle_no_market_can_print_is_one_line_naming_the_file_and_row(
+    eth_btc: Path, tmp_path: Path, column: str, value: float, words: str
+) -> None:
+    table = pq.read_table(eth_btc).slice(0, 3000)
+    columns = {name: table.column(name).to_numpy().copy() for name in table.column_names}
+    columns[column][BAD_ROW] = value
+    path = tmp_path / "ETH_BTC-5m.parquet"
+    pq.write_table(pa.table(columns), path)
+
+    for extra in ([], ["--json"]):
+        done = tradewire("backtest", "--strategy", "ema_cross", "--data", str(path), *extra)
+        assert done.returncode == 2
+        assert done.stdout == ""
+        assert done.stderr.count("\n") == 1, done.stderr
+        assert done.stderr.startswith(f"error: {path}: row {BAD_ROW} (opened 2018-01-14 08:55 UTC): ")
         assert words in done.stderr
 
 

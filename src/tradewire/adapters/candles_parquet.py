@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +30,8 @@ class CandleFileError(ValueError):
 
 
 def read_candles(path: Path, symbol: str, timeframe: str) -> Candles:
-    """Load one candle series; raises CandleFileError if columns are missing or the rows are unusable."""
+    """Load one candle series; raises CandleFileError (one line naming the file, and the row when one
+    row is at fault) if columns are missing or a row is not a candle a market can print."""
     try:
         schema = pq.read_schema(path)
     except pa.ArrowInvalid as exc:  # the file exists but is not Parquet; a missing file stays an OSError
@@ -42,7 +45,7 @@ def read_candles(path: Path, symbol: str, timeframe: str) -> Candles:
     if table.column("ts").null_count:
         raise CandleFileError(f"{path}: column 'ts' has empty values")
     try:
-        return Candles(
+        candles = Candles(
             symbol=symbol,
             timeframe=timeframe,
             ts=_ts_ms(table.column("ts")),
@@ -54,6 +57,49 @@ def read_candles(path: Path, symbol: str, timeframe: str) -> Candles:
         )
     except ValueError as exc:
         raise CandleFileError(f"{path}: {exc}") from exc
+    problem = first_bad_row(candles)
+    if problem is not None:
+        row, why = problem
+        opened = datetime.fromtimestamp(int(candles.ts[row]) / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+        raise CandleFileError(f"{path}: row {row} (opened {opened} UTC): {why}; fix or drop that candle")
+    return candles
+
+
+def first_bad_row(candles: Candles) -> tuple[int, str] | None:
+    """The first candle no market can print, and why: a missing or infinite value, a price at or
+    below 0, a high below the low, open or close (or a low above them), a negative volume."""
+    o, h, lo, c, v = candles.open, candles.high, candles.low, candles.close, candles.volume
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(o) | ~np.isfinite(h) | ~np.isfinite(lo) | ~np.isfinite(c) | ~np.isfinite(v)
+        bad |= (o <= 0) | (h <= 0) | (lo <= 0) | (c <= 0) | (v < 0)
+        bad |= (h < lo) | (h < o) | (h < c) | (lo > o) | (lo > c)
+    if not bool(bad.any()):
+        return None
+    row = int(np.argmax(bad))
+    values = {"open": o[row], "high": h[row], "low": lo[row], "close": c[row], "volume": v[row]}
+    return row, _why(values)
+
+
+def _why(values: dict[str, float]) -> str:
+    for name, value in values.items():
+        if math.isnan(value):
+            return f"{name} is missing (NaN)"
+        if math.isinf(value):
+            return f"{name} is infinite"
+    for name in ("open", "high", "low", "close"):
+        if values[name] <= 0:
+            return f"{name} is {values[name]:g} (a price must be above 0)"
+    if values["volume"] < 0:
+        return f"volume is {values['volume']:g} (it cannot be negative)"
+    high, low = values["high"], values["low"]
+    if high < low:
+        return f"high {high:g} is below low {low:g}"
+    for name in ("open", "close"):
+        if high < values[name]:
+            return f"high {high:g} is below the {name} {values[name]:g}"
+        if low > values[name]:
+            return f"low {low:g} is above the {name} {values[name]:g}"
+    raise AssertionError("first_bad_row found a row with nothing wrong")  # pragma: no cover
 
 
 def find_series(
@@ -115,5 +161,5 @@ def _ts_ms(column: pa.ChunkedArray) -> npt.NDArray[np.int64]:
 
 
 def _floats(column: pa.ChunkedArray) -> npt.NDArray[np.float64]:
-    # Missing values become NaN rather than failing the whole series.
+    # Missing values become NaN, which first_bad_row then reports with their row.
     return np.asarray(column.cast(pa.float64()).to_numpy(), dtype=np.float64)
