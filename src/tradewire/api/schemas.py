@@ -366,7 +366,11 @@ class SubscriptionUpdate(Strict):
     no_dca: bool | None = Field(default=None, description="true: one entry per position again")
     entry_order: EntryOrderIn | None = None
     trading_state: TradingState | None = Field(
-        default=None, description="ACTIVE resumes (and restarts the drawdown from here); REDUCING: exits only"
+        default=None,
+        description=(
+            "ACTIVE resumes (and restarts the drawdown from here); REDUCING: exits only (no entries, no DCA "
+            "tranches); HALTED: no orders at all, not even stop losses or a manual close"
+        ),
     )
 
     @field_validator("pairs")

@@ -127,6 +127,13 @@ class Assessment:
         return [c.as_json() for c in self.checks]
 
 
+_STATE_MEANS = {
+    TradingState.ACTIVE: "",
+    TradingState.REDUCING: ": exits only",
+    TradingState.HALTED: ": no orders at all",
+}
+
+
 def assess_entry(limits: RiskLimits, context: RiskContext) -> Assessment:
     """Every rule for a new entry, in order; when one fails, all are reported with their numbers."""
     warnings = _warnings(limits, context)
@@ -134,6 +141,14 @@ def assess_entry(limits: RiskLimits, context: RiskContext) -> Assessment:
         # The common case, without building a thousand explanations per signal.
         return Assessment(warnings=warnings) if warnings else _APPROVED
     return Assessment(tuple(_checks(limits, context)), warnings)
+
+
+def allows(state: TradingState, entry: bool) -> bool:
+    """Whether a subscription in `state` may place an order: ACTIVE any, REDUCING exits only (a DCA
+    tranche is an entry), HALTED none at all."""
+    if state is TradingState.HALTED:
+        return False
+    return state is TradingState.ACTIVE or not entry
 
 
 def assess_exit(state: TradingState) -> Assessment:
@@ -194,7 +209,7 @@ def _checks(limits: RiskLimits, context: RiskContext) -> list[Check]:
         Check(
             "trading_state",
             state is TradingState.ACTIVE,
-            f"subscription is {state.value}" + ("" if state is TradingState.ACTIVE else ": exits only"),
+            f"subscription is {state.value}" + _STATE_MEANS[state],
         ),
         Check(
             "pair_blacklist",

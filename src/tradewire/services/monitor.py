@@ -17,7 +17,7 @@ from tradewire.domain.markets import OrderRejected
 from tradewire.domain.money import ZERO, fmt
 from tradewire.domain.positions import CloseReason
 from tradewire.domain.records import AutoOrder, OrderRecord, WatchedPosition
-from tradewire.domain.risk import HUNDRED, RiskLimits, TradingState
+from tradewire.domain.risk import HUNDRED, RiskLimits, TradingState, allows
 from tradewire.ports import Clock, ExchangeDirectory, ExchangeError, ExchangeUnavailable, Store
 from tradewire.services.execution import account_equity
 
@@ -97,7 +97,7 @@ class ExitMonitor:
             position = self._positions.get(trigger.position_id)
             if position is None:
                 continue
-            if position.state is TradingState.HALTED:
+            if not allows(position.state, entry=False):
                 continue  # stays marked: a halted subscription gets no orders until it is reloaded
             level = "" if math.isnan(trigger.trigger_level) else f" at {_num(trigger.trigger_level)}"
             seen = "" if math.isnan(trigger.price) else f", price {_num(trigger.price)}"

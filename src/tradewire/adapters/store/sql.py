@@ -66,7 +66,7 @@ from tradewire.domain.records import (
     WatchedPosition,
     WorkItem,
 )
-from tradewire.domain.risk import RiskLimits, TradingState
+from tradewire.domain.risk import RiskLimits, TradingState, allows
 from tradewire.domain.signals import MarketPosition, SignalAction, SignalIntent
 from tradewire.domain.sizing import Sizing, SizingMode, SizingParams, TradeStats
 from tradewire.domain.track_record import PairRecord, PairStatus, StrategyCurve
@@ -710,10 +710,16 @@ class SqlStore:
                     attempts[position_id] = attempts.get(position_id, 0) + 1
                     if not OrderState(state).is_terminal:
                         busy.add(position_id)
+            states = _trading_states(conn, {e.subscription_id for e in exits} - {None})
             rows_out = []
             for e in exits:
                 if e.position_id in busy:
                     continue  # an exit is in flight already: never two at once
+                state = states.get(e.subscription_id) if e.subscription_id is not None else None
+                if state is not None and not allows(state, entry=e.side is OrderSide.BUY):
+                    # Read in this transaction: a state set moments ago wins over the monitor's copy.
+                    log.info("position %s: no order, the subscription is %s", e.position_id, state.value)
+                    continue
                 rows_out.append(
                     {
                         "intent_id": None,
@@ -1709,6 +1715,16 @@ def _readable_rows(conn: Connection, query: Any, key: Any) -> list[tuple[int, An
         except Exception as exc:
             result.append((row_id, f"stored intent cannot be read: {_error(exc)}"))
     return result
+
+
+def _trading_states(conn: Connection, subscription_ids: set[int]) -> dict[int, TradingState]:
+    states: dict[int, TradingState] = {}
+    for chunk in _chunks(sorted(subscription_ids), 900):
+        rows = conn.execute(
+            select(subscriptions.c.id, subscriptions.c.trading_state).where(subscriptions.c.id.in_(chunk))
+        )
+        states.update({sid: TradingState(state or TradingState.ACTIVE.value) for sid, state in rows})
+    return states
 
 
 def _signal_row(signal: NewSignal) -> dict[str, Any]:

@@ -1,0 +1,69 @@
+"""The store places the platform's own orders only as the subscription's trading state allows, read
+in the same transaction: ACTIVE anything, REDUCING exits but no DCA tranche, HALTED nothing."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, select, update
+
+from tests.support import now, seed_marketplace
+from tradewire.adapters.store.sql import SqlStore
+from tradewire.adapters.store.tables import positions, subscriptions
+from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderType, Trade
+from tradewire.domain.positions import CloseReason
+from tradewire.domain.records import AutoOrder, NewOrder, NewSignal, OrderOutcome
+from tradewire.domain.signals import SignalAction
+
+
+def _open_position(engine: Engine) -> tuple[SqlStore, AutoOrder, AutoOrder]:
+    seeded = seed_marketplace(engine, [{}])
+    store = SqlStore(engine)
+    signal = NewSignal(
+        seeded.strategy_id, "k", SignalAction.BUY, "BTCUSDT", "BTC/USDT", None, None, None, {}, now()
+    )
+    signal_id, _ = store.insert_signal(signal)
+    store.create_intents(signal_id, store.active_targets(seeded.strategy_id), now())
+    [work] = store.pending_work(signal_id)
+    new = NewOrder(work, "tw-1", OrderSide.BUY, OrderType.MARKET, Decimal("0.002"), None)
+    [record] = store.save_decisions([], [new], now())
+    store.claim_for_submission([record.order_id], now())
+    trade = Trade("t-1", Decimal("0.002"), Decimal(100), Decimal(0), "USDT", 1_700_000_000_000)
+    filled = ExchangeOrder(
+        "x-1", "tw-1", "BTC/USDT", OrderSide.BUY, OrderType.MARKET, "closed", Decimal("0.002"),
+        Decimal("0.002"), Decimal(100), None, trades=(trade,),
+    )  # fmt: skip
+    store.record_outcomes([OrderOutcome(record, exchange_order=filled)], now())
+    with engine.connect() as conn:
+        position_id = conn.execute(select(positions.c.id)).scalar_one()
+    common = {
+        "position_id": position_id,
+        "account_id": work.account_id,
+        "subscription_id": work.subscription_id,
+        "user_id": work.user_id,
+        "mode": "paper",
+        "exchange": "paper",
+        "symbol": "BTC/USDT",
+        "amount": Decimal("0.001"),
+    }
+    stop = AutoOrder(**common, reason=CloseReason.SL, note="stop loss")  # type: ignore[arg-type]
+    tranche = AutoOrder(**common, reason=None, note="DCA tranche 2/2", tranche=2)  # type: ignore[arg-type]
+    return store, stop, tranche
+
+
+@pytest.mark.parametrize(
+    ("state", "allowed"),
+    [("ACTIVE", {"stop", "tranche"}), ("REDUCING", {"stop"}), ("HALTED", set())],
+)
+@pytest.mark.parametrize("kind", ["stop", "tranche"])
+def test_the_platform_s_own_orders_follow_the_trading_state(
+    engine: Engine, state: str, allowed: set[str], kind: str
+) -> None:
+    store, stop, tranche = _open_position(engine)
+    with engine.begin() as conn:
+        conn.execute(update(subscriptions).values(trading_state=state))
+
+    placed = store.save_auto_orders([stop if kind == "stop" else tranche], now())
+
+    assert bool(placed) is (kind in allowed)
