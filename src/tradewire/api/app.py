@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from tradewire import __version__
 from tradewire.api import backtests, routes, webhooks
 from tradewire.api.body_limit import BodyLimit
+from tradewire.api.docs import mount_docs
 from tradewire.api.fields import printable
 from tradewire.runtime import Runtime
 
@@ -33,9 +34,12 @@ def create_app(runtime: Runtime) -> FastAPI:
         version=__version__,
         description="Trading signals in, orders out for every subscriber. Paper trading by default.",
         lifespan=lifespan,
+        docs_url=None,  # served by mount_docs from local assets, not a CDN
+        redoc_url=None,
     )
     app.state.runtime = runtime
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_body_bytes)
+    mount_docs(app)
     app.include_router(webhooks.router)
     app.include_router(routes.router)
     app.include_router(backtests.router)
