@@ -264,7 +264,9 @@ def backtest(
     as_json: Annotated[
         bool, typer.Option("--json", help="print the result as JSON (report, trades, equity curve)")
     ] = False,
-    plot: Annotated[Path | None, typer.Option(help="write the equity curve to this PNG file")] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="write a chart (price and trades, equity, drawdown) to this PNG file")
+    ] = None,
     trades: Annotated[
         int, typer.Option(min=0, help="also print the last N trades (the JSON has them all)")
     ] = 0,
@@ -313,8 +315,10 @@ def backtest(
         if bar is not None:
             bar.close()
     if plot is not None:
+        from tradewire.adapters.charts import result_chart_png
+
         try:
-            plot.write_bytes(result.equity_png(request.title()))
+            plot.write_bytes(result_chart_png(result, candles, request.title()))
         except OSError as exc:
             _fail(f"--plot: cannot write {plot}: {exc.strerror or exc}", 1)
     if as_json:
@@ -322,7 +326,7 @@ def backtest(
     else:
         sys.stdout.write(_backtest_text(request.title(), candles, result, trades))
         if plot is not None:
-            sys.stdout.write(f"\nEquity curve written to {plot}\n")
+            sys.stdout.write(f"\nChart written to {plot}\n")
 
 
 def _json_object(text: str | None) -> dict[str, Any]:

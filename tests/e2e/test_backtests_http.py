@@ -4,6 +4,7 @@ by a restart when their process stopped before finishing."""
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from matplotlib.image import imread
 from sqlalchemy import Engine, func, select, update
 
 from tests.conftest import free_port
@@ -156,6 +158,12 @@ def test_a_backtest_runs_in_the_background_and_its_result_is_run_backtest_s(
     assert png.status_code == 200
     assert png.headers["content-type"] == "image/png"
     assert png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert imread(io.BytesIO(png.content), format="png").shape[:2] == (900, 1400)
+    title = f"Backtest #{accepted['id']}: ema_cross {', '.join(PAIRS)} 5m".encode()
+    assert b"tEXtTitle\x00" + title in png.content
+    # The price panel reads the candles again: the same series the backtest ran on.
+    again = desk.served.runtime.backtests.candles_of(body)
+    assert again is not None and set(again) == set(PAIRS) and all(len(c) for c in again.values())
 
 
 def test_a_strategy_s_definition_is_backtested_and_filed_under_it(desk: Desk, data_dir: Path) -> None:

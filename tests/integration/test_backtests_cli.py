@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from matplotlib.image import imread
 
 from tests.conftest import free_port
 from tests.fakes.exchange_server import FakeExchange
@@ -81,7 +82,9 @@ def test_the_summary_shows_the_figures_of_run_backtest(eth_btc: Path, tmp_path: 
     assert "Last 4 trades" in lines
     last_exit = expected.trades[-1]
     assert lines[-3].split()[-2] == f"{last_exit.return_pct:+.2f}"
-    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    chart = plot.read_bytes()
+    assert chart[:8] == b"\x89PNG\r\n\x1a\n" and b"tEXtTitle\x00ema_cross ETH/BTC 5m" in chart
+    assert imread(plot).shape[:2] == (900, 1400)
 
 
 def test_json_is_the_result_of_run_backtest(eth_btc: Path) -> None:

@@ -417,7 +417,6 @@ def test_metrics_json_and_progress(fast: bool) -> None:
     assert data["config"]["exit_rules"] == {"stop_loss_pct": "2", "take_profit_pct": "4"}
     assert len(data["equity"]["ts_ms"]) == len(bars)
     assert len(result.to_json(max_equity_points=3)["equity"]["equity"]) == 3
-    assert result.equity_png().startswith(b"\x89PNG")
 
 
 # --- Real data: the fast path gives exactly the event-driven trades -------------------------------------

@@ -6,14 +6,11 @@ import itertools
 import json
 import math
 import statistics
-import struct
-import zlib
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
-from tradewire.domain import charts
 from tradewire.domain.metrics import (
     DAY_MS,
     ClosedTrade,
@@ -21,7 +18,6 @@ from tradewire.domain.metrics import (
     PairRow,
     Report,
     build_report,
-    equity_curve_png,
 )
 
 HOUR_MS = 3_600_000
@@ -429,111 +425,3 @@ def test_summary_rows_are_labelled_strings_for_a_cli_table() -> None:
     assert rows["Max drawdown duration"] == "3d"
     assert rows["Profit factor"] == "∞"
     assert rows["Trades"] == "1"
-
-
-# ---------------------------------------------------------------- PNG
-
-
-def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    chunks, at = [], 8
-    while at < len(data):
-        (length,) = struct.unpack(">I", data[at : at + 4])
-        kind, body = data[at + 4 : at + 8], data[at + 8 : at + 8 + length]
-        (crc,) = struct.unpack(">I", data[at + 8 + length : at + 12 + length])
-        assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF, f"bad CRC in {kind!r}"
-        chunks.append((kind, body))
-        at += 12 + length
-    return chunks
-
-
-def decode_png(data: bytes) -> npt.NDArray[np.uint8]:
-    chunks = png_chunks(data)
-    assert chunks[0][0] == b"IHDR" and chunks[-1] == (b"IEND", b"")
-    width, height, depth, color, _, _, _ = struct.unpack(">IIBBBBB", chunks[0][1])
-    assert (depth, color) == (8, 2)  # 8-bit RGB
-    raw = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
-    rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, 1 + 3 * width)
-    assert (rows[:, 0] == 0).all()  # filter type "none" on every scanline
-    return rows[:, 1:].reshape(height, width, 3)
-
-
-def pixels_of(image: npt.NDArray[np.uint8], color: tuple[int, int, int]) -> npt.NDArray[np.bool_]:
-    result: npt.NDArray[np.bool_] = (image == np.array(color, dtype=np.uint8)).all(axis=2)
-    return result
-
-
-def test_encoded_png_decodes_back_to_the_same_pixels() -> None:
-    image = np.random.default_rng(7).integers(0, 256, size=(5, 7, 3), dtype=np.uint8)
-
-    data = charts.encode_png(image, text={"Title": "roundtrip"})
-
-    assert np.array_equal(decode_png(data), image)
-    assert (b"tEXt", b"Title\x00roundtrip") in png_chunks(data)
-
-
-def test_line_chart_has_the_requested_size_axes_and_a_rising_curve() -> None:
-    data = charts.line_chart_png(np.arange(50, dtype=np.float64), 200, 100)
-
-    image = decode_png(data)
-
-    assert image.shape == (100, 200, 3)
-    assert pixels_of(image, charts.BACKGROUND).mean() > 0.8
-    assert pixels_of(image, charts.AXIS)[charts.MARGIN : 100 - charts.MARGIN, charts.MARGIN].all()
-    line = pixels_of(image, charts.LINE)
-    columns = np.flatnonzero(line.any(axis=0))
-    # Every column of the plot area carries the curve, and an increasing series climbs left to right.
-    assert columns.min() <= charts.MARGIN + 2 and columns.max() >= 200 - charts.MARGIN - 1
-    assert len(columns) == columns.max() - columns.min() + 1
-    mean_rows = [np.flatnonzero(line[:, c]).mean() for c in columns]
-    assert all(b <= a for a, b in itertools.pairwise(mean_rows))
-    assert mean_rows[0] - mean_rows[-1] > 60
-
-
-def test_line_chart_of_many_points_keeps_a_one_point_spike() -> None:
-    values = np.zeros(100_000)
-    values[50_000] = 1.0
-
-    image = decode_png(charts.line_chart_png(values, 300, 120))
-
-    line = pixels_of(image, charts.LINE)
-    assert line[charts.MARGIN, :].any()  # the spike reaches the top row of the plot area
-    assert line.any(axis=0).sum() >= 300 - 2 * charts.MARGIN - 2
-
-
-@pytest.mark.parametrize("values", [[], [5.0], [3.0, 3.0, 3.0]])
-def test_line_chart_of_degenerate_series_is_still_a_valid_png(values: list[float]) -> None:
-    image = decode_png(charts.line_chart_png(values, 100, 60))
-
-    assert image.shape == (60, 100, 3)
-
-
-def test_line_chart_refuses_nan_and_a_canvas_smaller_than_its_margins() -> None:
-    with pytest.raises(ValueError, match="finite"):
-        charts.line_chart_png([1.0, math.nan], 100, 60)
-    with pytest.raises(ValueError, match="too small"):
-        charts.line_chart_png([1.0, 2.0], 20, 20)
-
-
-def test_equity_curve_png_draws_the_curve_and_its_drawdown_with_the_title() -> None:
-    equity = 1000.0 * np.cumprod(1 + np.random.default_rng(3).normal(0, 0.01, 500))
-    ts = T0 + np.arange(500, dtype=np.int64) * HOUR_MS
-
-    data = equity_curve_png(ts, equity, "BTC/USDT 1h")
-
-    image = decode_png(data)
-    assert image.shape == (300, 800, 3)
-    assert (b"tEXt", b"Title\x00BTC/USDT 1h") in png_chunks(data)
-    line, area = pixels_of(image, charts.LINE), pixels_of(image, charts.AREA)
-    assert line.any(axis=0).sum() > 700
-    # The drawdown sits under the curve.
-    assert area.any() and np.flatnonzero(area.any(axis=1)).min() > np.flatnonzero(line.any(axis=1)).max()
-
-
-def test_equity_curve_png_without_a_drawdown_leaves_the_drawdown_panel_empty() -> None:
-    data = equity_curve_png(daily(30), np.linspace(1000.0, 1300.0, 30), "up only")
-
-    image = decode_png(data)
-
-    assert not pixels_of(image, charts.AREA).any()
-    assert pixels_of(image, charts.LINE).any()

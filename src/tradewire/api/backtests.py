@@ -15,6 +15,7 @@ from tradewire.api.routes import Before, Limit, _db
 from tradewire.api.schemas import SYMBOL, ExitRulesIn, Strict
 from tradewire.domain.exits import ExitRules
 from tradewire.domain.strategies.confirmation import DEFAULT_TIMEFRAMES, MtfParams
+from tradewire.runtime import Runtime
 from tradewire.services.backtests import MAX_SYMBOLS, BacktestInputError, BacktestRequest, utc
 
 router = APIRouter(prefix="/api/v1", tags=["backtests"])
@@ -160,16 +161,19 @@ async def get_backtest(backtest_id: DbId, runtime: RuntimeDep, user: CurrentUser
 @router.get(
     "/backtests/{backtest_id}/equity.png",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}, "description": "the equity curve and its drawdown"}},
+    responses={
+        200: {"content": {"image/png": {}}, "description": "price and trades, equity curve and drawdown"}
+    },
 )
 async def backtest_equity_png(backtest_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> Response:
-    """The equity curve of a finished backtest, with its drawdown underneath (PNG)."""
+    """A finished backtest's chart (PNG): the price with its trades, the equity curve in the quote
+    currency and the drawdown, on dated axes."""
     row = await _db(runtime.backtests.store.get, user.id, backtest_id)
     if row["status"] != "done" or not row["result"]:
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"backtest {backtest_id} is {row['status']}: no equity curve yet"
         )
-    png = await _db(_equity_png, row)
+    png = await _db(_equity_png, runtime, row)
     return Response(content=png, media_type="image/png")
 
 
@@ -186,10 +190,9 @@ async def strategy_backtests(
     return [BacktestSummary(**row) for row in rows]
 
 
-def _equity_png(row: dict[str, Any]) -> bytes:
-    from tradewire.domain.metrics import equity_curve_png
+def _equity_png(runtime: Runtime, row: dict[str, Any]) -> bytes:
+    from tradewire.adapters.charts import stored_chart_png
 
-    curve = row["result"]["equity"]
-    symbols = ", ".join(row["symbols"])
-    title = f"#{row['id']} {row['strategy_name']} {symbols} {row['timeframe']}"
-    return equity_curve_png(curve["ts_ms"], curve["equity"], title)
+    symbols = list(row["symbols"])
+    title = f"Backtest #{row['id']}: {row['strategy_name']} {', '.join(symbols)} {row['timeframe']}"
+    return stored_chart_png(row["result"], title, symbols, runtime.backtests.candles_of(row))

@@ -10,8 +10,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tradewire.domain.charts import line_chart_png
-
 DAY_MS = 86_400_000
 YEAR_MS = 365 * DAY_MS
 """Crypto markets trade every day, so a year is 365 days of candles (not 252 trading days)."""
@@ -318,17 +316,6 @@ def exposure_pct(trades: Sequence[ClosedTrade], ts_ms: npt.NDArray[np.int64], ti
     np.add.at(change, stop[inside], -1)
     open_trades = np.cumsum(change[:-1])
     return float((open_trades > 0).mean()) * 100.0
-
-
-def equity_curve_png(
-    ts_ms: npt.ArrayLike, equity: npt.ArrayLike, title: str, *, width: int = 800, height: int = 300
-) -> bytes:
-    """PNG of the equity curve over time, with its drawdown (percent below the running peak) underneath."""
-    ts, values = _curve(ts_ms, equity)
-    peaks = np.maximum.accumulate(values) if len(values) else values
-    drawdown = np.zeros(len(values), dtype=np.float64)
-    np.divide(values - peaks, peaks, out=drawdown, where=peaks > 0)
-    return line_chart_png(values, width, height, x=ts.astype(np.float64), area=drawdown * 100.0, title=title)
 
 
 def _curve(

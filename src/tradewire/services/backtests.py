@@ -422,6 +422,15 @@ class BacktestService:
             result.path,
         )
 
+    def candles_of(self, row: Mapping[str, Any]) -> dict[str, Candles] | None:
+        """The candles a stored backtest ran on, read again (for its chart); None when they are no
+        longer on this server or no longer readable."""
+        try:
+            return self._candles(BacktestRequest.from_row(row))
+        except ValueError as exc:
+            log.info("backtest %s: its candles cannot be read again: %s", row.get("id"), exc)
+            return None
+
     def _candles(self, request: BacktestRequest) -> dict[str, Candles]:
         paths = locate(self.data_dir, request.symbols, request.timeframe)
         return load(paths, request.timeframe, request.start, request.end)

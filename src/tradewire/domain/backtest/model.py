@@ -20,7 +20,7 @@ import numpy.typing as npt
 from tradewire.domain.candles import Candles, timeframe_ms
 from tradewire.domain.exit_plan import ExitPlan
 from tradewire.domain.exits import ExitRules
-from tradewire.domain.metrics import ClosedTrade, Report, equity_curve_png
+from tradewire.domain.metrics import ClosedTrade, Report
 from tradewire.domain.money import fmt, to_decimal
 from tradewire.domain.sizing import Sizing, SizingMode
 from tradewire.domain.strategies.base import Strategy
@@ -123,9 +123,6 @@ class BacktestResult:
             "trades": [_trade_json(t) for t in self.trades],
             "equity": {"ts_ms": ts.tolist(), "equity": equity.tolist()},
         }
-
-    def equity_png(self, title: str = "Equity") -> bytes:
-        return equity_curve_png(self.ts_ms, self.equity, title)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
