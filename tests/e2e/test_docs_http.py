@@ -25,7 +25,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedRuntime]:
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
-def test_documentation_pages_reference_only_assets_the_server_serves(served: ServedRuntime, page: str) -> None:
+def test_documentation_pages_reference_only_assets_the_server_serves(
+    served: ServedRuntime, page: str
+) -> None:
     http = httpx.Client(base_url=served.url, timeout=10)
     html = http.get(page)
     assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
