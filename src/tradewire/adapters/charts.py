@@ -263,9 +263,9 @@ def _draw_drawdown(ax: Any, times: npt.NDArray[np.int64], values: FloatArray, re
 
 
 def _date_axis(ax: Any, times: npt.NDArray[np.int64]) -> None:
-    locator = AutoDateLocator(minticks=5, maxticks=10)
+    locator = AutoDateLocator(minticks=5, maxticks=10)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     ax.set_xlabel("Date (UTC)")
     if len(times) > 1:
         ax.set_xlim(_days(times[:1])[0], _days(times[-1:])[0])

@@ -710,7 +710,9 @@ class SqlStore:
                     attempts[position_id] = attempts.get(position_id, 0) + 1
                     if not OrderState(state).is_terminal:
                         busy.add(position_id)
-            states = _trading_states(conn, {e.subscription_id for e in exits} - {None})
+            states = _trading_states(
+                conn, {e.subscription_id for e in exits if e.subscription_id is not None}
+            )
             rows_out = []
             for e in exits:
                 if e.position_id in busy:
