@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 SUBSCRIBERS ?= 3
+PORT ?=
+KEEP ?=
 
 .PHONY: run test lint bench install clean
 
@@ -19,9 +21,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Start the platform on its embedded defaults: SQLite under ./var, in-process bus, paper trading.
+## Start the demo on its embedded defaults: a fresh var/demo.db (KEEP=1 keeps the last one), in-process
+## bus, paper trading, on 127.0.0.1:8000 (PORT=N for another port).
 run: $(STAMP)
-	$(BIN)/tradewire demo --subscribers $(SUBSCRIBERS)
+	$(BIN)/tradewire demo --subscribers $(SUBSCRIBERS)$(if $(PORT), --port $(PORT))$(if $(filter 1 yes true,$(KEEP)), --keep)
 
 ## Run the whole test suite.
 test: $(STAMP)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 if TYPE_CHECKING:
+    import socket
     from collections.abc import Sequence
     from datetime import datetime
 
@@ -35,10 +36,16 @@ app.add_typer(data_app, name="data")
 
 
 def _settings(**overrides: object) -> Settings:
+    from pydantic import ValidationError
+
     from tradewire.config import load_settings
     from tradewire.logs import configure
 
-    settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    try:
+        settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        _fail(f"invalid setting (option, TRADEWIRE_* variable or tradewire.toml): {problems}")
     configure(settings.log_level, settings.log_format)
     return settings
 
@@ -53,25 +60,51 @@ def _runtime(settings: Settings) -> Runtime:
         raise typer.Exit(2) from exc
 
 
-def _serve(runtime: Runtime, host: str, port: int) -> None:
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything else happens: a busy port is reported at once,
+    before a demo prints logins or resets its database."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        _fail(
+            f"cannot listen on {host}:{port}: {reason} (is another tradewire running?); stop it or pick "
+            f"another port: --port N, TRADEWIRE_PORT=N, or make run PORT=N",
+            1,
+        )
+    return sock
+
+
+def _serve(runtime: Runtime, sock: socket.socket) -> None:
     import uvicorn
 
     from tradewire.api.app import create_app
     from tradewire.runtime import tune_gc
 
     tune_gc()
-    uvicorn.run(create_app(runtime), host=host, port=port, log_config=None, access_log=False)
+    config = uvicorn.Config(create_app(runtime), log_config=None, access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address (default 127.0.0.1)")] = None,
-    port: Annotated[int | None, typer.Option(help="port (default 8000)")] = None,
+    port: Annotated[int | None, typer.Option(min=0, max=65535, help="port (default 8000)")] = None,
 ) -> None:
     """Run the platform: API, webhook receiver and the server-side trading loop."""
     settings = _settings(host=host, port=port)
+    sock = _listen(settings.host, settings.port)
     runtime = _runtime(settings)
-    _serve(runtime, settings.host, settings.port)
+    _serve(runtime, sock)
+
+
+DEMO_DATABASE = "demo.db"
 
 
 @app.command()
@@ -81,15 +114,40 @@ def demo(
         bool, typer.Option("--json", help="print the demo's details as JSON on line one")
     ] = False,
     host: Annotated[str | None, typer.Option(help="bind address (default 127.0.0.1)")] = None,
-    port: Annotated[int | None, typer.Option(help="port (default 8000)")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="port (default 8000; 0: any free port)")
+    ] = None,
+    keep: Annotated[
+        bool,
+        typer.Option(
+            "--keep", help="keep the previous demo's data (users, trades) instead of starting afresh"
+        ),
+    ] = False,
 ) -> None:
-    """Seed a provider, a webhook strategy and paper subscribers, then serve the platform."""
+    """Seed a provider, a webhook strategy and paper subscribers, then serve the platform.
+
+    Every run starts from an empty demo database (<var dir>/demo.db) unless --keep is given; the
+    database of `tradewire serve` is never touched. With TRADEWIRE_DATABASE_URL set, the demo only
+    adds itself to that database, with --keep.
+    """
     from tradewire.demo import seed_demo
 
     settings = _settings(host=host, port=port)
+    if settings.database_url and not keep:
+        _fail(
+            "TRADEWIRE_DATABASE_URL is set and the demo never empties a database it does not own; "
+            "add --keep to seed the demo into it, or unset it to use a fresh var/demo.db"
+        )
+    sock = _listen(settings.host, settings.port)
+    if not settings.database_url:
+        database = settings.var_dir / DEMO_DATABASE
+        if not keep:
+            _remove_sqlite(database)
+        settings = _settings(host=host, port=port, database_url=f"sqlite:///{database}")
     runtime = _runtime(settings)
     seed = seed_demo(runtime.members, runtime.clock, subscribers)
-    api = f"http://{settings.host}:{settings.port}"
+    bound = sock.getsockname()[1]
+    api = f"http://{settings.host}:{bound}"
     webhook = f"{api}/api/v1/webhooks/tradingview/{seed.slug}"
     if as_json:
         info = {
@@ -103,15 +161,27 @@ def demo(
         sys.stdout.write(json.dumps(info) + "\n")
         sys.stdout.flush()
     else:
-        _print_demo(api, webhook, seed, runtime)
-    _serve(runtime, settings.host, settings.port)
+        _print_demo(api, webhook, seed, runtime, kept=keep)
+    _serve(runtime, sock)
 
 
-def _print_demo(api: str, webhook: str, seed: DemoSeed, runtime: Runtime) -> None:
+def _remove_sqlite(database: Path) -> None:
+    """Delete a SQLite database with its write-ahead log and shared-memory files."""
+    for path in (
+        database,
+        database.with_name(database.name + "-wal"),
+        database.with_name(database.name + "-shm"),
+    ):
+        path.unlink(missing_ok=True)
+
+
+def _print_demo(api: str, webhook: str, seed: DemoSeed, runtime: Runtime, kept: bool) -> None:
     simulated = [s for s in runtime.feed.symbols() if runtime.feed.is_simulated(s)]
+    data = "kept from the last run (--keep)" if kept else "fresh (make run KEEP=1 / --keep keeps it)"
     lines = [
         "",
         "tradewire demo (PAPER trading: no real money, no real exchange)",
+        f"  demo data:    {data}",
         f"  API docs:     {api}/docs",
         f"  webhook URL:  {webhook}",
         f"  passphrase:   {seed.passphrase}",

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from tradewire.adapters.passwords import hash_secret
 from tradewire.adapters.store.members import SqlMembers
-from tradewire.adapters.store.tables import exchange_accounts, strategies, subscriptions
+from tradewire.adapters.store.tables import exchange_accounts, strategies, subscriptions, users
 from tradewire.domain.execution import SizingMode, SubscriptionStatus
 from tradewire.ports import Clock
 
@@ -42,7 +42,8 @@ class DemoSeed:
 
 
 def seed_demo(members: SqlMembers, clock: Clock, subscribers: int) -> DemoSeed:
-    """Create (or refresh) the demo users, accounts and subscriptions; new passwords every run."""
+    """Create (or, in a kept demo database, refresh) the demo users, accounts and subscriptions; new
+    passwords every run for every login the strategy's subscriptions have."""
     now = clock.now()
     provider = _login(members, "provider", now)
     passphrase = secrets.token_urlsafe(12)
@@ -79,7 +80,25 @@ def seed_demo(members: SqlMembers, clock: Clock, subscribers: int) -> DemoSeed:
         )
     if new_subscriptions:
         members.create_subscriptions(new_subscriptions)
+    # A kept demo may have more subscribers than asked for this time: they trade too, so they are
+    # shown with new passwords like the others (the banner lists everyone the strategy counts).
+    for username in _other_subscribers(members, strategy_id, {login.username for login in logins}):
+        logins.append(_login(members, username, now))
     return DemoSeed(strategy_id, DEMO_SLUG, passphrase, provider, logins)
+
+
+def _other_subscribers(members: SqlMembers, strategy_id: int, known: set[str]) -> list[str]:
+    with members.engine.connect() as conn:
+        names = conn.execute(
+            select(users.c.username)
+            .join(subscriptions, subscriptions.c.user_id == users.c.id)
+            .where(
+                subscriptions.c.strategy_id == strategy_id,
+                subscriptions.c.status == SubscriptionStatus.ACTIVE.value,
+            )
+            .order_by(subscriptions.c.id)
+        ).scalars()
+        return [name for name in dict.fromkeys(names) if name not in known]
 
 
 def _login(members: SqlMembers, username: str, now: Any) -> Login:

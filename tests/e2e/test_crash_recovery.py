@@ -104,9 +104,10 @@ def test_a_crash_at_any_step_is_finished_once_on_restart(
     except httpx.HTTPError:
         assert failpoint == "after_signal_stored"  # died before answering
     assert demo.wait(20) == 137
+    db = tmp_path / "demo.db"  # the demo's own database, served again as it was
     server = subprocess.Popen(
         [str(BIN), "serve", "--port", str(port)],
-        env=_env(tmp_path, None),
+        env={**_env(tmp_path, None), "TRADEWIRE_DATABASE_URL": f"sqlite:///{db}"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -114,7 +115,6 @@ def test_a_crash_at_any_step_is_finished_once_on_restart(
     processes.append(server)
     _wait_healthy(url, server)
     retry = httpx.post(info["webhook_url"], json=alert, timeout=10)
-    db = tmp_path / "tradewire.db"
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         unsettled = _rows(db, "SELECT count(*) FROM orders WHERE state NOT IN ('filled')")[0][0]
