@@ -13,7 +13,15 @@ import pytest
 from matplotlib.dates import ConciseDateFormatter
 from matplotlib.image import imread
 
-from tradewire.adapters.charts import ChartTrade, PriceSeries, backtest_chart, backtest_chart_png, envelope
+from tradewire.adapters.charts import (
+    ChartTrade,
+    PriceSeries,
+    UnchartableResult,
+    backtest_chart,
+    backtest_chart_png,
+    envelope,
+    stored_chart_png,
+)
 
 MINUTE_MS = 60_000
 T0 = 1_514_764_800_000  # 2018-01-01 00:00 UTC
@@ -123,3 +131,26 @@ def test_half_a_million_candles_draw_in_a_few_seconds() -> None:
 def test_the_domain_does_not_import_a_plotting_library(module: str) -> None:
     code = f"import sys, {module}; sys.exit('matplotlib' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_a_result_stored_without_config_trades_or_report_is_still_charted() -> None:
+    # A result an older version stored: only the equity curve
+    stored = {"equity": {"ts_ms": [T0, T0 + MINUTE_MS, T0 + 2 * MINUTE_MS], "equity": [100.0, 101.0, 99.0]}}
+
+    png = stored_chart_png(stored, "old result", ["BTC/USDT"], None)
+
+    assert png.startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {},
+        {"equity": {}},
+        {"equity": {"ts_ms": [T0], "equity": []}},
+        {"equity": {"ts_ms": [], "equity": [1.0]}},
+    ],
+)
+def test_a_result_without_an_equity_curve_is_refused_with_a_reason(stored: dict[str, object]) -> None:
+    with pytest.raises(UnchartableResult, match="no equity curve"):
+        stored_chart_png(stored, "broken", ["BTC/USDT"], None)

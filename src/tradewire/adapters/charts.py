@@ -93,17 +93,26 @@ def stored_chart_png(
 ) -> bytes:
     """The chart of a stored result (`BacktestResult.to_json()`: a thinned equity curve); the price
     panel needs the candles again (None: the chart shows equity and drawdown only)."""
-    curve = stored["equity"]
+    curve = stored.get("equity") or {}
+    ts_ms, equity = curve.get("ts_ms") or [], curve.get("equity") or []
+    if not equity or len(ts_ms) != len(equity):
+        raise UnchartableResult("the stored result has no equity curve to draw")
+    # Results stored by older versions may lack the config, trades or report: chart what is there.
+    capital = (stored.get("config") or {}).get("initial_capital", equity[0])
     return backtest_chart_png(
         title=title,
         symbols=symbols,
-        ts_ms=curve["ts_ms"],
-        equity=curve["equity"],
-        initial_capital=float(stored["config"]["initial_capital"]),
-        trades=[ChartTrade.from_json(t) for t in stored["trades"]],
+        ts_ms=ts_ms,
+        equity=equity,
+        initial_capital=float(capital),
+        trades=[ChartTrade.from_json(t) for t in stored.get("trades") or []],
         prices=None if candles is None else {s: PriceSeries(c.ts, c.close) for s, c in candles.items()},
-        report=stored["report"],
+        report=stored.get("report"),
     )
+
+
+class UnchartableResult(ValueError):
+    """A stored backtest result without the data a chart needs."""
 
 
 def backtest_chart_png(**chart: Any) -> bytes:

@@ -173,7 +173,15 @@ async def backtest_equity_png(backtest_id: DbId, runtime: RuntimeDep, user: Curr
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"backtest {backtest_id} is {row['status']}: no equity curve yet"
         )
-    png = await _db(_equity_png, runtime, row)
+    from tradewire.adapters.charts import UnchartableResult
+
+    try:
+        png = await _db(_equity_png, runtime, row)
+    except (UnchartableResult, KeyError, TypeError, ValueError) as exc:
+        # A result stored by an older version (or damaged) is a conflict to report, never a 500.
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"backtest {backtest_id}'s stored result cannot be charted: {exc}"
+        ) from exc
     return Response(content=png, media_type="image/png")
 
 
