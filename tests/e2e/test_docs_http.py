@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, unavailable
 from tests.support import ServedRuntime, make_runtime
 
 _REFERENCE = re.compile(r"""(?:src|href|url)\s*[=:(]\s*['"]([^'"]+)['"]""")
@@ -52,7 +52,7 @@ def _chromium() -> str | None:
 def test_a_headless_browser_renders_the_swagger_ui(served: ServedRuntime, tmp_path: Path) -> None:
     browser = _chromium()
     if browser is None:
-        pytest.skip("no Chromium on this machine (Debian: apt-get install chromium)")
+        unavailable("no Chromium on this machine (Debian: apt-get install chromium; .ci/run installs it)")
     done = subprocess.run(
         [browser, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path}",
          "--virtual-time-budget=10000", "--dump-dom", f"{served.url}/docs"],
