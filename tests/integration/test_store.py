@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -13,8 +14,15 @@ from tests.support import now, seed_marketplace
 from tradewire.adapters.store.sql import SqlStore
 from tradewire.adapters.store.tables import execution_intents, fills, orders, positions, signals
 from tradewire.domain.execution import LogStatus, Sizing, SizingMode
-from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderState, OrderType, Trade
-from tradewire.domain.records import NewOrder, NewSignal, OrderOutcome, Rejection, SubscriptionTarget
+from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderState, OrderType, RejectionKind, Trade
+from tradewire.domain.records import (
+    NewOrder,
+    NewSignal,
+    OrderOutcome,
+    OrderRecord,
+    Rejection,
+    SubscriptionTarget,
+)
 from tradewire.domain.signals import SignalAction
 
 
@@ -360,3 +368,67 @@ def test_a_canceled_order_is_due_for_its_late_fill_checks_and_then_no_more(engin
     assert due_at == [2, 8, 50]
     assert store.due_orders(moment + timedelta(days=1)) == []
     assert [o.order_id for o in store.unsettled_orders()] == []
+
+
+def _lost(store: SqlStore, signal_id: int) -> OrderRecord:
+    """An order sent, then concluded never to have reached the exchange (our conclusion)."""
+    [record] = _ordered(store, signal_id)
+    store.claim_for_submission([record.order_id], now())
+    lost = OrderOutcome(record, rejected_reason="never reached the exchange", rejection=RejectionKind.LOST)
+    store.record_outcomes([lost], now())
+    [due] = store.due_orders(now() + timedelta(hours=1))
+    assert (due.state, due.rejection) == (OrderState.REJECTED, RejectionKind.LOST)
+    return due
+
+
+def test_an_order_concluded_lost_that_shows_up_resting_waits_for_its_fill(engine: Engine) -> None:
+    store, signal_id, _ = _routed(engine, subscribers=1)
+    lost = _lost(store, signal_id)
+
+    resting = replace(_canceled("0"), status="open", amount=Decimal("0.001"))
+    store.record_outcomes([OrderOutcome(lost, exchange_order=resting)], now())
+    with engine.connect() as conn:
+        order, intent = conn.execute(select(orders)).one(), conn.execute(select(execution_intents)).one()
+    [record] = store.unsettled_orders()
+    store.record_outcomes([OrderOutcome(record, exchange_order=_filled("0.001", "59000"))], now())
+    with engine.connect() as conn:
+        filled, done = conn.execute(select(orders)).one(), conn.execute(select(execution_intents)).one()
+
+    assert (order.state, order.rejection, order.late_checks) == ("open", None, 0)
+    assert order.next_check_at is not None
+    assert intent.status == "ordered" and "found on the exchange" in intent.reason
+    assert (filled.state, filled.filled) == ("filled", Decimal("0.001"))
+    assert done.status == "done"
+    assert _count(engine, fills) == 1
+
+
+def test_an_order_concluded_lost_that_the_exchange_reports_rejected_is_final(engine: Engine) -> None:
+    store, signal_id, _ = _routed(engine, subscribers=1)
+    lost = _lost(store, signal_id)
+
+    refused = replace(_canceled("0", average=None), status="rejected", reason="insufficient balance")
+    store.record_outcomes([OrderOutcome(lost, exchange_order=refused)], now())
+
+    with engine.connect() as conn:
+        order, intent = conn.execute(select(orders)).one(), conn.execute(select(execution_intents)).one()
+    assert (order.state, order.rejection, order.next_check_at) == ("rejected", "exchange", None)
+    assert "insufficient balance" in order.reason and intent.status == "failed"
+    assert store.due_orders(now() + timedelta(days=1)) == []
+
+
+def test_a_refused_or_unsent_order_is_never_looked_up_again(engine: Engine) -> None:
+    store, signal_id, _ = _routed(engine, subscribers=2)
+    first, second = _ordered(store, signal_id)
+    store.claim_for_submission([first.order_id, second.order_id], now())
+    store.record_outcomes(
+        [
+            OrderOutcome(first, rejected_reason="insufficient_funds: balance"),
+            OrderOutcome(second, rejected_reason="circuit open", rejection=RejectionKind.NOT_SENT),
+        ],
+        now(),
+    )
+
+    with engine.connect() as conn:
+        rows = conn.execute(select(orders.c.rejection, orders.c.next_check_at).order_by(orders.c.id)).all()
+    assert [tuple(r) for r in rows] == [("exchange", None), ("not_sent", None)]
+    assert store.due_orders(now() + timedelta(days=1)) == [] and store.unsettled_orders() == []

@@ -15,10 +15,12 @@ from tradewire.domain.orders import (
     OrderSide,
     OrderState,
     OrderType,
+    RejectionKind,
     after_report,
     client_order_id_for,
     late_fill_check_delay_s,
     next_check_delay_s,
+    rechecked,
     state_from_exchange,
     transition,
 )
@@ -26,7 +28,8 @@ from tradewire.domain.orders import (
 S = OrderState
 
 # Written by hand from the lifecycle (not copied from ORDER_STATE_TABLE):
-#   NEW is only ever sent; SUBMITTED may stay SUBMITTED (ambiguous outcome) or get any exchange verdict;
+#   NEW is sent, or rejected unsent (its subscription was halted meanwhile); SUBMITTED may stay
+#   SUBMITTED (ambiguous outcome) or get any exchange verdict;
 #   OPEN may be re-observed, fill (partly or fully), be canceled or expire, but an accepted order is
 #   never rejected; PARTIALLY_FILLED cannot go back to OPEN; a canceled or expired order may be
 #   re-observed (with fills reported late) or turn out filled, never reopen; FILLED and REJECTED
@@ -34,6 +37,7 @@ S = OrderState
 EXPECTED_EDGES: frozenset[tuple[OrderState, OrderState]] = frozenset(
     {
         (S.NEW, S.SUBMITTED),
+        (S.NEW, S.REJECTED),
         (S.SUBMITTED, S.SUBMITTED),
         (S.SUBMITTED, S.OPEN),
         (S.SUBMITTED, S.PARTIALLY_FILLED),
@@ -126,6 +130,47 @@ def test_a_report_moves_an_order_only_along_the_table(
     current: OrderState, reported: OrderState, expected: OrderState
 ) -> None:
     assert after_report(current, reported) is expected
+
+
+# Only our own conclusion "never reached the exchange" can be overturned by the exchange: such an
+# order takes what the exchange reports (a late "open" included). Refusals and unsent orders stay final.
+EXPECTED_LOST_EDGES = frozenset({S.OPEN, S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED, S.REJECTED})
+
+
+@pytest.mark.parametrize("target", list(OrderState), ids=[s.value for s in OrderState])
+@pytest.mark.parametrize("kind", [None, *RejectionKind], ids=["none", *[k.value for k in RejectionKind]])
+def test_only_an_order_concluded_lost_leaves_rejected(target: OrderState, kind: RejectionKind | None) -> None:
+    if kind is RejectionKind.LOST and target in EXPECTED_LOST_EDGES:
+        assert transition(S.REJECTED, target, kind) is target
+        assert after_report(S.REJECTED, target, kind) is target
+    else:
+        with pytest.raises(IllegalTransition):
+            transition(S.REJECTED, target, kind)
+        assert after_report(S.REJECTED, target, kind) is S.REJECTED
+
+
+@pytest.mark.parametrize("state", [s for s in OrderState if s is not S.REJECTED], ids=lambda s: s.value)
+def test_the_rejection_kind_changes_nothing_outside_rejected(state: OrderState) -> None:
+    for target in OrderState:
+        allowed = (state, target) in EXPECTED_EDGES
+        for kind in RejectionKind:
+            if allowed:
+                assert transition(state, target, kind) is target
+            else:
+                with pytest.raises(IllegalTransition):
+                    transition(state, target, kind)
+
+
+def test_final_orders_looked_up_again_are_canceled_expired_and_concluded_lost_ones() -> None:
+    looked_up = {
+        (state, kind) for state in OrderState for kind in [None, *RejectionKind] if rechecked(state, kind)
+    }
+
+    assert looked_up == {
+        *((S.CANCELED, k) for k in [None, *RejectionKind]),
+        *((S.EXPIRED, k) for k in [None, *RejectionKind]),
+        (S.REJECTED, RejectionKind.LOST),
+    }
 
 
 def test_late_fill_checks_are_few_and_end() -> None:

@@ -472,6 +472,9 @@ class OrderOut(BaseModel):
     fee: Money
     fee_currency: str | None
     reason: str | None
+    # A rejected order: "exchange" (the exchange refused it), "not_sent" (we did not send it) or
+    # "lost" (not found on the exchange: looked up a few more times, applied if it shows up).
+    rejection: str | None = None
     created_at: datetime
     updated_at: datetime
 

@@ -36,16 +36,27 @@ class OrderState(StrEnum):
 
 TERMINAL_STATES = frozenset({OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED, OrderState.EXPIRED})
 
+
+class RejectionKind(StrEnum):
+    """Who decided that an order is REJECTED. Only our own conclusion that an order was lost can be
+    overturned by the exchange; a refusal by the exchange and an order we never sent stay final."""
+
+    EXCHANGE = "exchange"  # the exchange definitively refused the create
+    NOT_SENT = "not_sent"  # we did not send it (its subscription's trading state, no exchange to ask)
+    LOST = "lost"  # we concluded it never reached the exchange: not found by its client order id
+
+
 # Final states that a late report may still add fills to: a fill and a cancel acknowledgement can cross
 # on the wire (NautilusTrader's table marks CANCELED -> FILLED a "real world possibility"), and an
 # exchange's trade history can lag its order status. Such orders are checked a few more times.
 LATE_FILL_STATES = frozenset({OrderState.CANCELED, OrderState.EXPIRED})
 
 _S = OrderState
-# An ambiguous outcome (timeout) keeps an order SUBMITTED: it is never turned into REJECTED by us.
+# An ambiguous outcome (timeout) keeps an order SUBMITTED until it is found, or concluded lost after
+# bounded lookups. A NEW order may be rejected before it is sent (its subscription was halted).
 # A canceled or expired order stays final, but the exchange may still report that it filled.
 ORDER_STATE_TABLE: dict[OrderState, frozenset[OrderState]] = {
-    _S.NEW: frozenset({_S.SUBMITTED}),
+    _S.NEW: frozenset({_S.SUBMITTED, _S.REJECTED}),
     _S.SUBMITTED: frozenset(
         {_S.SUBMITTED, _S.OPEN, _S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELED, _S.REJECTED, _S.EXPIRED}
     ),
@@ -58,24 +69,47 @@ ORDER_STATE_TABLE: dict[OrderState, frozenset[OrderState]] = {
 }
 
 
+# A REJECTED order that we concluded lost was rejected by our conclusion, not by the exchange: if the
+# exchange reports it after all (an order index that lags, a 5xx that hid it), it takes the state the
+# exchange reports. These are the only edges out of REJECTED, and only for RejectionKind.LOST.
+CONCLUDED_LOST_EDGES: frozenset[OrderState] = frozenset(
+    {_S.OPEN, _S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELED, _S.EXPIRED, _S.REJECTED}
+)
+
+
+def edges(current: OrderState, rejection: RejectionKind | None = None) -> frozenset[OrderState]:
+    """The states an order in `current` (rejected as `rejection`, if it is REJECTED) may move to."""
+    if current is OrderState.REJECTED and rejection is RejectionKind.LOST:
+        return CONCLUDED_LOST_EDGES
+    return ORDER_STATE_TABLE[current]
+
+
+def rechecked(state: OrderState, rejection: RejectionKind | None = None) -> bool:
+    """Whether a final order is still looked up a few times: for fills reported late (canceled,
+    expired), or because we, not the exchange, concluded it never arrived (REJECTED as LOST)."""
+    return state in LATE_FILL_STATES or (state is OrderState.REJECTED and rejection is RejectionKind.LOST)
+
+
 class IllegalTransition(RuntimeError):
     """An order was asked to move along an edge the state table does not have."""
 
 
-def transition(current: OrderState, target: OrderState) -> OrderState:
+def transition(current: OrderState, target: OrderState, rejection: RejectionKind | None = None) -> OrderState:
     """Return `target` if the table allows current → target, else raise IllegalTransition."""
-    if target not in ORDER_STATE_TABLE[current]:
+    if target not in edges(current, rejection):
         raise IllegalTransition(f"order cannot go from {current.value} to {target.value}")
     return target
 
 
-def after_report(current: OrderState, reported: OrderState) -> OrderState:
+def after_report(
+    current: OrderState, reported: OrderState, rejection: RejectionKind | None = None
+) -> OrderState:
     """The state an exchange report moves an order to: `reported` along a table edge, else `current`.
 
     An exchange never reopens a final order, so a report the table refuses (a stale "open" that
     crossed a cancel on the wire) leaves the state as it is; the fills it carries count all the same.
     """
-    return reported if reported in ORDER_STATE_TABLE[current] else current
+    return reported if reported in edges(current, rejection) else current
 
 
 def state_from_exchange(status: str, filled: Decimal, amount: Decimal) -> OrderState:
@@ -152,9 +186,10 @@ def client_order_id_for(intent_id: int, prefix: str = "tw") -> str:
     return f"{prefix}{intent_id:010d}"
 
 
-# When an order seen canceled or expired is checked again for late fills, in seconds after it was
-# seen so (and after each late fill): trades normally show within a second or two, a lagging trade
-# history within tens of seconds. Three lookups per cancel keep the cost of the window small.
+# When an order seen canceled or expired (or concluded lost) is checked again for late fills, in
+# seconds after it was seen so (and after each late fill): trades normally show within a second or
+# two, a lagging trade history or order index within tens of seconds. Three lookups per order keep
+# the cost of the window small.
 LATE_FILL_CHECKS_S: tuple[float, ...] = (2.0, 10.0, 60.0)
 
 

@@ -11,7 +11,14 @@ from tradewire.domain.entry_order import EntryOrder
 from tradewire.domain.execution import LogStatus, Sizing
 from tradewire.domain.exit_plan import ExitPlan
 from tradewire.domain.exits import ExitRules
-from tradewire.domain.orders import ExchangeOrder, OrderRequest, OrderSide, OrderState, OrderType
+from tradewire.domain.orders import (
+    ExchangeOrder,
+    OrderRequest,
+    OrderSide,
+    OrderState,
+    OrderType,
+    RejectionKind,
+)
 from tradewire.domain.positions import CloseReason
 from tradewire.domain.risk import RiskLimits, TradingState
 from tradewire.domain.signals import MarketPosition, SignalAction
@@ -226,6 +233,7 @@ class OrderRecord:
     tranche: int | None = None
     filled: Decimal = Decimal(0)  # as recorded so far
     limit_timeout_s: int | None = None  # the subscription's limit order timeout; None: the default
+    rejection: RejectionKind | None = None  # who decided it is REJECTED (None: not rejected)
 
     def request(self) -> OrderRequest:
         """The request that (re)sends this order, always under its own client order id."""
@@ -242,3 +250,4 @@ class OrderOutcome:
     unknown_reason: str | None = None
     response: dict[str, Any] = field(default_factory=dict)
     min_sellable: Decimal | None = None  # below this a remaining position is dust (market minimum)
+    rejection: RejectionKind = RejectionKind.EXCHANGE  # with rejected_reason: who decided it

@@ -13,7 +13,7 @@ from tradewire import failpoints
 from tradewire.domain.execution import OrderPlan, Skip, SpotSignal, plan_spot_order, split_into_tranches
 from tradewire.domain.exit_plan import ExitPlan
 from tradewire.domain.money import ZERO, describe, is_storable
-from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderType, client_order_id_for
+from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderType, RejectionKind, client_order_id_for
 from tradewire.domain.records import (
     FailedAttempt,
     NewOrder,
@@ -363,9 +363,12 @@ class Executor:
         try:
             exchange = self._exchanges.for_account(order.account_id, order.exchange, order.mode)
             view = await exchange.create_order(order.request())
-        except (ExchangeError, ExchangeUnavailable) as exc:
+        except ExchangeError as exc:
             log.info("order %s (%s) rejected: %s", order.order_id, order.client_order_id, exc)
             return OrderOutcome(order, rejected_reason=str(exc))
+        except ExchangeUnavailable as exc:  # nothing was sent
+            log.info("order %s (%s) not sent: %s", order.order_id, order.client_order_id, exc)
+            return OrderOutcome(order, rejected_reason=str(exc), rejection=RejectionKind.NOT_SENT)
         except OrderOutcomeUnknown as exc:
             return OrderOutcome(order, unknown_reason=f"outcome unknown: {exc}")
         except Exception as exc:  # an ambiguous failure is never a rejection

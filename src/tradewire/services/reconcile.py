@@ -1,5 +1,6 @@
-"""The exchange is the truth: every non-terminal order is checked until it reaches a final state, and
-an order seen canceled or expired a few times more, for fills the exchange reports late."""
+"""The exchange is the truth: every non-terminal order is checked until it reaches a final state, an
+order seen canceled or expired a few times more, for fills the exchange reports late, and an order we
+concluded never reached the exchange a few times more too, in case the exchange shows it late."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from tradewire.domain.orders import LATE_FILL_STATES, ExchangeOrder, OrderState, OrderType
+from tradewire.domain.orders import ExchangeOrder, OrderState, OrderType, RejectionKind, rechecked
 from tradewire.domain.records import OrderOutcome, OrderRecord
 from tradewire.ports import (
     Clock,
@@ -59,7 +60,8 @@ class Reconciler:
 
     async def apply_pushed(self, account_id: int, exchange: Exchange, views: Sequence[ExchangeOrder]) -> int:
         """Record order updates an exchange pushed (a stream), for the orders that are ours: every
-        update of an unsettled order, and of a final one when it reports fills we have not recorded."""
+        update of an unsettled order, of one we concluded lost (the exchange has it after all), and
+        of a final one when it reports fills we have not recorded."""
         latest = {view.client_order_id: view for view in views}
         ours = await asyncio.to_thread(self._store.orders_by_client_ids, account_id, list(latest))
         outcomes = [
@@ -70,15 +72,19 @@ class Reconciler:
             )
             for order in ours
             if order.state is not OrderState.NEW
-            and (not order.state.is_terminal or latest[order.client_order_id].filled > order.filled)
+            and (
+                not order.state.is_terminal
+                or order.rejection is RejectionKind.LOST
+                or latest[order.client_order_id].filled > order.filled
+            )
         ]
         await record_outcomes(self._store, outcomes, self._clock.now())
         return len(outcomes)
 
     async def check(self, orders: Sequence[OrderRecord]) -> int:
         """Ask the exchanges about these orders (NEW ones are the executor's, final ones are done except
-        canceled and expired ones, which the store hands out for their late-fill checks)."""
-        sent = [o for o in orders if _checkable(o.state)]
+        canceled, expired and concluded-lost ones, which the store hands out for their late checks)."""
+        sent = [o for o in orders if _checkable(o)]
         if not sent:
             return 0
         by_account: dict[int, list[OrderRecord]] = defaultdict(list)
@@ -155,12 +161,15 @@ class Reconciler:
                 return OrderOutcome(order, rejected_reason=str(exc))
         age = self._age_s(order.created_at)
         if age >= self._policy.lost_after_s and order.check_attempts + 1 >= self._policy.lost_after_checks:
+            # Our conclusion, not the exchange's: the order is looked up a few times more
+            # (late_fill_checks_s), and applied as the exchange has it if it shows up after all.
             return OrderOutcome(
                 order,
                 rejected_reason=(
                     f"never reached the exchange: not found by client order id {order.client_order_id} "
                     f"in {order.check_attempts + 1} checks over {age:.0f}s"
                 ),
+                rejection=RejectionKind.LOST,
             )
         # Not resent: on this exchange a second create could trade twice if the first one exists.
         return OrderOutcome(order, unknown_reason="not (yet) visible on the exchange; checking again")
@@ -180,5 +189,6 @@ class Reconciler:
         return 0.0 if created_at is None else (self._clock.now() - created_at).total_seconds()
 
 
-def _checkable(state: OrderState) -> bool:
-    return state is not OrderState.NEW and (not state.is_terminal or state in LATE_FILL_STATES)
+def _checkable(order: OrderRecord) -> bool:
+    state = order.state
+    return state is not OrderState.NEW and (not state.is_terminal or rechecked(state, order.rejection))

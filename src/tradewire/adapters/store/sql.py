@@ -39,16 +39,18 @@ from tradewire.domain.exits import ExitRules
 from tradewire.domain.money import ZERO, fmt
 from tradewire.domain.orders import (
     LATE_FILL_CHECKS_S,
-    LATE_FILL_STATES,
+    TERMINAL_STATES,
     ExchangeOrder,
     IllegalTransition,
     OrderSide,
     OrderState,
     OrderType,
+    RejectionKind,
     Trade,
     after_report,
     late_fill_check_delay_s,
     next_check_delay_s,
+    rechecked,
     transition,
 )
 from tradewire.domain.positions import CloseReason, Position, PositionStatus, position_change
@@ -576,11 +578,11 @@ class SqlStore:
             return self._orders_where(conn, orders.c.state.in_([s.value for s in states]))
 
     def unsettled_orders(self, account_id: int | None = None) -> list[OrderRecord]:
-        """Every order not yet in a final state, and every canceled or expired one still watched for
-        late fills (of one account, or all)."""
+        """Every order not yet in a final state, and every final one still looked up a few times
+        (canceled or expired: late fills; concluded lost: a late sighting), of one account or all."""
         unsettled = [OrderState.SUBMITTED, OrderState.OPEN, OrderState.PARTIALLY_FILLED]
         watched = and_(
-            orders.c.state.in_([s.value for s in LATE_FILL_STATES]), orders.c.next_check_at.is_not(None)
+            orders.c.state.in_([s.value for s in TERMINAL_STATES]), orders.c.next_check_at.is_not(None)
         )
         condition: ColumnElement[bool] = or_(orders.c.state.in_([s.value for s in unsettled]), watched)
         if account_id is not None:
@@ -804,6 +806,7 @@ class _StoredOrder:
     fee: Decimal
     fee_currency: str | None
     late_checks: int = 0
+    rejection: RejectionKind | None = None
 
     @property
     def average(self) -> Decimal | None:
@@ -886,28 +889,40 @@ class _Recorder:
         Every fill the exchange reports is recorded, whatever state the order is in: a fill reported
         after we saw the order canceled is real money. The state itself only moves along the table.
         """
-        state = stored.state
+        state, rejection = stored.state, stored.rejection
         if outcome.unknown_reason is not None:
             attempts = order.check_attempts + 1
-            self.order_updates.append(
-                self._update(order.order_id, state, attempts, outcome.unknown_reason, stored.late_checks + 1)
+            row = self._update(
+                order.order_id, state, attempts, outcome.unknown_reason, stored.late_checks + 1, rejection
             )
+            if state.is_terminal:
+                del row["reason"]  # a final order keeps why it is final; a failed re-check changes nothing
+            self.order_updates.append(row)
             if order.check_attempts == 0:
                 self._log(order, LogStatus.PENDING, outcome.unknown_reason, outcome.response)
             return
         view = outcome.exchange_order
         if outcome.rejected_reason is not None or view is None:
             reason = outcome.rejected_reason or "rejected by the exchange"
-            if not _allowed(order, state, OrderState.REJECTED):
+            if state is OrderState.REJECTED or not _allowed(order, state, OrderState.REJECTED):
                 return
+            # Concluded lost (our conclusion, not the exchange's): looked up a few more times.
             self.order_updates.append(
-                _order_update(order.order_id, OrderState.REJECTED, order.check_attempts, self.now, reason)
+                self._update(
+                    order.order_id, OrderState.REJECTED, order.check_attempts, reason, 0, outcome.rejection
+                )
             )
-            stored.state = OrderState.REJECTED
+            stored.state, stored.rejection, stored.late_checks = OrderState.REJECTED, outcome.rejection, 0
             self._log(order, LogStatus.FAILED, reason, outcome.response)
             self._intent(order, IntentStatus.FAILED, reason)
             return
-        target = after_report(state, view.state)
+        target = after_report(state, view.state, rejection)
+        # An order we concluded lost that the exchange reports after all: found (any state but
+        # rejected), or refused by the exchange itself.
+        found = rejection is RejectionKind.LOST and target is not OrderState.REJECTED
+        refused_late = rejection is RejectionKind.LOST and view.state is OrderState.REJECTED
+        if target is OrderState.REJECTED and view.state is OrderState.REJECTED:
+            rejection = RejectionKind.EXCHANGE
         if target is not view.state and view.state is not state:
             log.warning(
                 "order %s (client %s): the exchange reports %s after %s; keeping %s, recording its fills",
@@ -938,7 +953,12 @@ class _Recorder:
         # A window of late-fill checks opens when an order is seen canceled or expired, and again
         # after each late fill; each check without news uses one of its few lookups.
         late_checks = 0 if target is not state or fresh else stored.late_checks + 1
-        row = self._update(order.order_id, target, order.check_attempts + 1, view.reason, late_checks)
+        why = view.reason
+        if refused_late:
+            why = f"rejected by the exchange after we concluded it never reached it: {why or '-'}"
+        row = self._update(order.order_id, target, order.check_attempts + 1, why, late_checks, rejection)
+        if target is OrderState.REJECTED and state is OrderState.REJECTED and not refused_late:
+            del row["reason"]  # nothing new: it stays rejected for the reason it was
         row.update(
             exchange_order_id=view.exchange_order_id,
             filled=stored.filled,
@@ -948,22 +968,37 @@ class _Recorder:
         )
         self.order_updates.append(row)
         stored.state, stored.late_checks = target, late_checks
+        stored.rejection = rejection if target is OrderState.REJECTED else None
+        if found:
+            log.warning(
+                "order %s (client %s): found on the exchange (%s) after we concluded it never reached it",
+                order.order_id,
+                order.client_order_id,
+                target.value,
+            )
         if target != state:
             status, text = _log_verdict(target, view)
-            if state.is_terminal:
+            if found:
+                text = f"{text} (found on the exchange after we concluded it never reached it)"
+            elif state.is_terminal:
                 text = f"{text} (reported after the order was {state.value})"
             # The first answer and the final fill both say how the order was sized (a live order may
             # be seen open first and filled on a later check).
-            first = state in (OrderState.NEW, OrderState.SUBMITTED)
+            first = state in (OrderState.NEW, OrderState.SUBMITTED) or found
             if order.sizing_note and (first or (target.is_terminal and stored.filled > 0)):
                 label = order.close_reason.value if order.close_reason else "sized"
                 text = f"{text}; {label}: {order.sizing_note}"
             self._log(order, status, text, outcome.response)
-            if target.is_terminal:
-                if stored.filled == 0:
-                    self._intent(order, IntentStatus.FAILED, text)
-                else:
-                    self._intent(order, IntentStatus.DONE, text, late=state.is_terminal)
+            if not target.is_terminal:
+                if found:  # in flight again: the intent waits for the order, like any other
+                    self._intent(order, IntentStatus.ORDERED, text, late=True)
+            elif stored.filled == 0:
+                self._intent(order, IntentStatus.FAILED, text)
+            else:
+                self._intent(order, IntentStatus.DONE, text, late=state.is_terminal)
+        elif refused_late and why is not None:
+            self._log(order, LogStatus.FAILED, why, outcome.response)
+            self._intent(order, IntentStatus.FAILED, why)
         elif fresh and state.is_terminal:
             more = sum((t.amount for t in fresh), ZERO)
             average = fmt(stored.average) if stored.average is not None else "-"
@@ -975,12 +1010,19 @@ class _Recorder:
             self._intent(order, IntentStatus.DONE, text, late=True)
 
     def _update(
-        self, order_id: int, state: OrderState, attempts: int, reason: str | None, late_checks: int
+        self,
+        order_id: int,
+        state: OrderState,
+        attempts: int,
+        reason: str | None,
+        late_checks: int,
+        rejection: RejectionKind | None = None,
     ) -> dict[str, Any]:
-        """An order row's new state and its next check: none once final, except for the few late-fill
-        checks of a canceled or expired order."""
+        """An order row's new state and its next check: none once final, except for the few late
+        checks of a canceled or expired order, or of one we concluded lost."""
         row = _order_update(order_id, state, attempts, self.now, reason)
-        if state in LATE_FILL_STATES:
+        row["rejection"] = rejection.value if rejection is not None and state is OrderState.REJECTED else None
+        if rechecked(state, rejection):
             delay = late_fill_check_delay_s(late_checks, self.late_fill_checks)
             row["next_check_at"] = None if delay is None else self.now + timedelta(seconds=delay)
             row["late_checks"] = late_checks
@@ -1021,6 +1063,7 @@ class _Recorder:
             orders.c.fee,
             orders.c.fee_currency,
             orders.c.late_checks,
+            orders.c.rejection,
         )
         # Locked in id order (PostgreSQL): a pushed update and a poll of the same order are applied
         # one after the other, each seeing the other's fills, so no fill is counted twice.
@@ -1034,6 +1077,7 @@ class _Recorder:
                     r.fee,
                     r.fee_currency,
                     r.late_checks,
+                    _rejection(r.rejection),
                 )
         return result
 
@@ -1251,6 +1295,14 @@ _LEVEL_COLUMNS = (
 )
 
 
+def _rejection(value: Any) -> RejectionKind | None:
+    """A stored rejection kind; one this version cannot read is taken as final (never looked up)."""
+    try:
+        return RejectionKind(value) if value else None
+    except ValueError:
+        return RejectionKind.EXCHANGE
+
+
 def _allowed(order: OrderRecord, state: OrderState, target: OrderState) -> bool:
     try:
         transition(state, target)
@@ -1432,6 +1484,7 @@ def _order_record(r: Any) -> OrderRecord:
         tranche=r["tranche"],
         filled=r["filled"],
         limit_timeout_s=_limit_timeout(r["entry_order"]) if r["type"] == OrderType.LIMIT.value else None,
+        rejection=_rejection(r["rejection"]),
     )
 
 

@@ -220,6 +220,9 @@ orders = Table(
     Column("tranche", Integer),  # a DCA tranche bought by the platform: its number (2 ... n)
     # Checks for late fills done since the order was last seen canceled or expired (or filled late).
     Column("late_checks", Integer, nullable=False, server_default="0"),
+    # Who decided a rejected order is rejected (RejectionKind): the exchange, we before sending, or
+    # we concluding it lost; only a lost one is looked up again. Null: not rejected, or from before.
+    Column("rejection", String(16)),
     Index(
         "ix_orders_due",
         "next_check_at",
