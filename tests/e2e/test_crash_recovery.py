@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -146,3 +147,71 @@ def test_a_crash_at_any_step_is_finished_once_on_restart(
     assert _rows(db, "SELECT count(*) FROM fills") == [(SUBSCRIBERS,)]
     assert _rows(db, "SELECT count(*) FROM positions WHERE status = 'open'") == [(SUBSCRIBERS,)]
     assert _rows(db, "SELECT count(*) FROM positions WHERE amount = '0.001'")[0][0] >= 1
+
+
+@pytest.mark.slow
+def test_orders_stored_before_a_halt_are_not_sent_on_restart(
+    tmp_path: Path, processes: list[subprocess.Popen[str]]
+) -> None:
+    # Arrange: the demo dies right after its orders are stored (NEW, not sent); meanwhile two of the
+    # subscriptions are set HALTED and one REDUCING (an entry is refused there too).
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    demo = subprocess.Popen(
+        [str(BIN), "demo", "--json", "--subscribers", str(SUBSCRIBERS), "--port", str(port)],
+        env=_env(tmp_path, "after_orders_stored"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    processes.append(demo)
+    assert demo.stdout is not None
+    info = json.loads(demo.stdout.readline())
+    _wait_healthy(url, demo)
+    with contextlib.suppress(httpx.HTTPError):  # the answer may or may not leave before the crash
+        httpx.post(info["webhook_url"], json={**ALERT, "passphrase": info["passphrase"]}, timeout=10)
+    assert demo.wait(20) == 137
+    db = tmp_path / "demo.db"
+    assert _rows(db, "SELECT state, count(*) FROM orders GROUP BY state") == [("new", SUBSCRIBERS)]
+    halted = [r[0] for r in _rows(db, "SELECT subscription_id FROM orders ORDER BY id")[:3]]
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE subscriptions SET trading_state = 'HALTED' WHERE id IN (?, ?)", halted[:2])
+        conn.execute("UPDATE subscriptions SET trading_state = 'REDUCING' WHERE id = ?", halted[2:])
+
+    # Act: start again; recovery resumes the stored orders.
+    server = subprocess.Popen(
+        [str(BIN), "serve", "--port", str(port)],
+        env={**_env(tmp_path, None), "TRADEWIRE_DATABASE_URL": f"sqlite:///{db}"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    processes.append(server)
+    _wait_healthy(url, server)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if not _rows(db, "SELECT count(*) FROM orders WHERE state IN ('new', 'submitted')")[0][0]:
+            break
+        time.sleep(0.2)
+
+    # Assert: the refused orders never reached the paper exchange; their intents say why.
+    refused = _rows(
+        db,
+        "SELECT o.subscription_id, o.state, o.rejection, o.reason, i.status, i.reason FROM orders o "
+        f"JOIN execution_intents i ON i.id = o.intent_id WHERE o.subscription_id IN {tuple(halted)} "
+        "ORDER BY o.id",
+    )
+    assert [r[1:3] + r[4:5] for r in refused] == [("rejected", "not_sent", "failed")] * 3
+    assert [r[5] for r in refused] == [
+        "not sent: subscription HALTED (no orders at all)",
+        "not sent: subscription HALTED (no orders at all)",
+        "not sent: subscription REDUCING (exits only, no entries)",
+    ]
+    assert all(r[3] == r[5] for r in refused)
+    sent = _rows(db, "SELECT client_order_id FROM paper_orders")
+    refused_ids = _rows(db, f"SELECT client_order_id FROM orders WHERE subscription_id IN {tuple(halted)}")
+    assert len(sent) == SUBSCRIBERS - 3 and not set(sent) & set(refused_ids)
+    assert _rows(db, "SELECT state, count(*) FROM orders WHERE state != 'rejected' GROUP BY state") == [
+        ("filled", SUBSCRIBERS - 3)
+    ]
+    assert _rows(db, f"SELECT count(*) FROM positions WHERE subscription_id IN {tuple(halted)}") == [(0,)]

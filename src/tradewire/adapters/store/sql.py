@@ -537,15 +537,23 @@ class SqlStore:
         return sorted(records, key=lambda r: r.order_id)
 
     def claim_for_submission(self, order_ids: Sequence[int], now: datetime) -> set[int]:
-        """Move NEW orders to SUBMITTED before they are sent; returns the ids this caller claimed."""
+        """Move NEW orders to SUBMITTED before they are sent; returns the ids this caller claimed.
+
+        The subscription's trading state is read in the same transaction: an order stored before its
+        subscription was set HALTED (or REDUCING, for an entry) is not sent but rejected with the
+        reason, and its intent fails, however long it waited (a crash, a restart, a busy executor)."""
         if not order_ids:
             return set()
         claimed: set[int] = set()
         with write_transaction(self.engine) as conn:
-            for chunk in _chunks(list(order_ids), 900):
+            for chunk in _chunks(sorted(set(order_ids)), 900):
+                refused = self._refused_by_trading_state(conn, chunk, now)
+                sendable = [order_id for order_id in chunk if order_id not in refused]
+                if not sendable:
+                    continue
                 result = conn.execute(
                     update(orders)
-                    .where(orders.c.id.in_(chunk), orders.c.state == OrderState.NEW.value)
+                    .where(orders.c.id.in_(sendable), orders.c.state == OrderState.NEW.value)
                     .values(
                         state=OrderState.SUBMITTED.value,
                         updated_at=now,
@@ -555,6 +563,39 @@ class SqlStore:
                 )
                 claimed.update(result.scalars())
         return claimed
+
+    def _refused_by_trading_state(
+        self, conn: Connection, order_ids: Sequence[int], now: datetime
+    ) -> set[int]:
+        """Reject the NEW orders among `order_ids` that their subscription's trading state forbids
+        now (locked, so no other caller sends them meanwhile); returns their ids."""
+        rows = conn.execute(
+            select(orders.c.id, orders.c.side, subscriptions.c.trading_state)
+            .select_from(orders.outerjoin(subscriptions, subscriptions.c.id == orders.c.subscription_id))
+            .where(orders.c.id.in_(order_ids), orders.c.state == OrderState.NEW.value)
+            .order_by(orders.c.id)
+            .with_for_update(of=orders)
+        ).all()
+        why: dict[int, str] = {}
+        for order_id, side, stored_state in rows:
+            if stored_state is None:  # an order without a subscription: nothing to obey
+                continue
+            state = _trading_state(stored_state)
+            if not allows(state, entry=side == OrderSide.BUY.value):
+                rule = "no orders at all" if state is TradingState.HALTED else "exits only, no entries"
+                why[order_id] = f"not sent: subscription {state.value} ({rule})"
+        if not why:
+            return set()
+        records = self._orders_where(conn, orders.c.id.in_(list(why)))
+        for record in records:
+            log.info("order %s (%s): %s", record.order_id, record.client_order_id, why[record.order_id])
+        _Recorder(conn, now, self._late_fill_checks).apply(
+            [
+                OrderOutcome(r, rejected_reason=why[r.order_id], rejection=RejectionKind.NOT_SENT)
+                for r in records
+            ]
+        )
+        return set(why)
 
     def postpone_checks(self, records: Sequence[OrderRecord], reason: str, now: datetime) -> None:
         """Orders whose exchange report could not be recorded: checked again later, backing off as
@@ -1770,6 +1811,14 @@ def _readable_rows(conn: Connection, query: Any, key: Any) -> list[tuple[int, An
         except Exception as exc:
             result.append((row_id, f"stored intent cannot be read: {_error(exc)}"))
     return result
+
+
+def _trading_state(value: Any) -> TradingState:
+    """A stored trading state; one this version cannot read allows no order (default-deny)."""
+    try:
+        return TradingState(value or TradingState.ACTIVE.value)
+    except ValueError:
+        return TradingState.HALTED
 
 
 def _trading_states(conn: Connection, subscription_ids: set[int]) -> dict[int, TradingState]:
