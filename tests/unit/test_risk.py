@@ -5,13 +5,17 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tradewire.domain.risk import (
+    RULES,
     RiskContext,
     RiskLimits,
     TradingState,
     assess_entry,
     assess_exit,
+    checks,
     drawdown_pct,
     risk_reward,
     summary,
@@ -183,3 +187,73 @@ def test_all_limits_round_trip_through_json() -> None:
     assert RiskLimits.from_json(limits.as_json()) == limits
     with pytest.raises(ValueError, match="drawdown_warn_pct"):
         RiskLimits(drawdown_warn_pct=D(30))
+
+
+# -- every rule is written once: the fast verdict and the explanations agree ---------------------
+
+_amounts = st.decimals(min_value=-10_000, max_value=10_000, places=2)
+_percents = st.decimals(min_value=0, max_value=100, places=1)
+_seconds = st.floats(min_value=0, max_value=7_200, allow_nan=False)
+
+
+@st.composite
+def _limits(draw: st.DrawFn) -> RiskLimits:
+    warn, pause = sorted((draw(_percents), draw(_percents)))
+    return RiskLimits(
+        max_positions_per_strategy=draw(st.integers(0, 30)),
+        max_positions_total=draw(st.integers(0, 60)),
+        daily_loss_pct=draw(_percents),  # 0 included: a limit no loss can stay under
+        daily_loss_quote=draw(st.none() | st.decimals(min_value=0, max_value=2_000, places=2)),
+        max_position_quote=draw(st.none() | st.decimals(min_value=0, max_value=5_000, places=2)),
+        drawdown_warn_pct=warn,
+        drawdown_pause_pct=pause,
+        max_correlated=draw(st.integers(0, 5)),
+        cooldown_s=draw(st.integers(0, 3_600)),
+        min_risk_reward=draw(st.none() | st.decimals(min_value=0, max_value=5, places=2)),
+        max_signal_age_s=draw(st.none() | st.integers(0, 3_600)),
+    )
+
+
+_contexts = st.builds(
+    RiskContext,
+    open_positions_subscription=st.integers(0, 30),
+    open_positions_account=st.integers(0, 60),
+    realized_today=_amounts,
+    equity=st.none() | _amounts,
+    signal_age_s=st.none() | _seconds,
+    notional=st.none() | st.decimals(min_value=0, max_value=10_000, places=2),
+    since_last_trade_s=st.none() | _seconds,
+    drawdown_pct=st.none() | _percents,
+    strategy_drawdown_pct=st.none() | _percents,
+    correlated=st.lists(
+        st.tuples(st.sampled_from(["ETH/USDT", "SOL/USDT"]), st.floats(0.7, 1)), max_size=6
+    ).map(tuple),
+    risk_reward=st.none() | st.decimals(min_value=0, max_value=5, places=2),
+    state=st.sampled_from(TradingState),
+    blacklisted=st.none() | st.just("3 consecutive losing trades"),
+)
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(_limits(), _contexts)
+def test_the_verdict_is_all_checks_passed(limits: RiskLimits, context: RiskContext) -> None:
+    explained = checks(limits, context)
+
+    assessment = assess_entry(limits, context)
+
+    assert assessment.approved is all(c.passed for c in explained)
+    # An approval builds no explanations; a refusal carries every rule's, the failed among them.
+    assert assessment.checks == (() if assessment.approved else explained)
+    for rule in RULES:  # a rule with nothing to measure is not listed, so it must not block
+        if rule.detail(limits, context) is None:
+            assert rule.passes(limits, context), rule.name
+
+
+def test_no_loss_today_never_trips_the_daily_loss_rule() -> None:
+    # A zero limit (0 % of equity) with nothing lost: the fast path always approved this, and the
+    # explanation now says the same instead of reporting "lost 0 today, limit 0" as failed.
+    limits = RiskLimits(daily_loss_pct=D(0), max_positions_total=0)
+
+    assessment = assess_entry(limits, _context())
+
+    assert assessment.reason == "rejected by risk: positions_total: 0 open, limit 0"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from enum import StrEnum
@@ -140,7 +141,7 @@ def assess_entry(limits: RiskLimits, context: RiskContext) -> Assessment:
     if _all_pass(limits, context):
         # The common case, without building a thousand explanations per signal.
         return Assessment(warnings=warnings) if warnings else _APPROVED
-    return Assessment(tuple(_checks(limits, context)), warnings)
+    return Assessment(checks(limits, context), warnings)
 
 
 def allows(state: TradingState, entry: bool) -> bool:
@@ -174,94 +175,173 @@ def summary(limits: RiskLimits, context: RiskContext) -> str:
     return "risk ok: " + ", ".join(parts)
 
 
-def _all_pass(limits: RiskLimits, context: RiskContext) -> bool:
-    if context.state is not TradingState.ACTIVE or context.blacklisted is not None:
-        return False
-    if context.open_positions_subscription >= limits.max_positions_per_strategy:
-        return False
-    if context.open_positions_account >= limits.max_positions_total:
-        return False
-    if context.realized_today < 0 and not _daily_loss(limits, context).passed:
-        return False
-    if (
-        (cap := limits.max_position_quote) is not None
-        and context.notional is not None
-        and context.notional > cap
-    ):
-        return False
-    for drawdown in (context.drawdown_pct, context.strategy_drawdown_pct):
-        if drawdown is not None and drawdown >= limits.drawdown_pause_pct:
-            return False
-    if len(context.correlated) >= limits.max_correlated:
-        return False
-    if _cooling_down(limits, context):
-        return False
-    rr, least = context.risk_reward, limits.min_risk_reward
-    if rr is not None and least is not None and rr < least:
-        return False
-    age, limit = context.signal_age_s, limits.max_signal_age_s
-    return limit is None or age is None or age <= limit
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One entry rule, written once: its name, whether an entry passes it, and why.
+
+    `passes` is total: a rule with nothing to measure (no cap set, no stop and target) passes.
+    `detail` explains the verdict with its numbers, or is None when there is nothing to measure
+    (the rule is then left out of the list an owner reads). Only rejections build details: the
+    approved common case asks the predicates alone.
+    """
+
+    name: str
+    passes: Callable[[RiskLimits, RiskContext], bool]
+    detail: Callable[[RiskLimits, RiskContext], str | None]
 
 
-def _checks(limits: RiskLimits, context: RiskContext) -> list[Check]:
-    state = context.state
-    checks = [
-        Check(
-            "trading_state",
-            state is TradingState.ACTIVE,
-            f"subscription is {state.value}" + _STATE_MEANS[state],
-        ),
-        Check(
-            "pair_blacklist",
-            context.blacklisted is None,
-            context.blacklisted or "pair is not blacklisted for this strategy",
-        ),
-        _at_most(
-            "positions_per_strategy", context.open_positions_subscription, limits.max_positions_per_strategy
-        ),
-        _at_most("positions_total", context.open_positions_account, limits.max_positions_total),
-        _daily_loss(limits, context),
-    ]
-    if limits.max_position_quote is not None and context.notional is not None:
-        cap, size = limits.max_position_quote, context.notional
-        checks.append(Check("max_position_size", size <= cap, f"entry of {fmt(size)}, limit {fmt(cap)}"))
-    checks.append(_drawdown("drawdown", "subscription", context.drawdown_pct, limits))
-    checks.append(_drawdown("strategy_drawdown", "strategy", context.strategy_drawdown_pct, limits))
+def _daily_loss_limit(limits: RiskLimits, context: RiskContext) -> Decimal | None:
+    """The smaller of the equity-based and the quote limit; None without either."""
+    bounds = []
+    if context.equity is not None and context.equity > 0:
+        bounds.append(context.equity * limits.daily_loss_pct / HUNDRED)
+    if limits.daily_loss_quote is not None:
+        bounds.append(limits.daily_loss_quote)
+    return min(bounds) if bounds else None
+
+
+def _daily_loss_passes(limits: RiskLimits, context: RiskContext) -> bool:
+    if context.realized_today >= 0:
+        return True  # no loss today blocks nothing, whatever the limit
+    limit = _daily_loss_limit(limits, context)
+    return limit is None or -context.realized_today < limit
+
+
+def _daily_loss_detail(limits: RiskLimits, context: RiskContext) -> str:
+    loss = -context.realized_today if context.realized_today < 0 else Decimal(0)
+    limit = _daily_loss_limit(limits, context)
+    if limit is None:
+        return f"lost {fmt(loss)} today; no equity to measure it against"
+    return f"lost {fmt(loss)} today, limit {fmt(limit)} until 00:00 UTC"
+
+
+def _cooling_down(limits: RiskLimits, context: RiskContext) -> bool:
+    since = context.since_last_trade_s
+    return limits.cooldown_s > 0 and since is not None and since < limits.cooldown_s
+
+
+def _cooldown_detail(limits: RiskLimits, context: RiskContext) -> str | None:
+    if limits.cooldown_s <= 0:
+        return None
+    since = context.since_last_trade_s
+    if since is None:
+        return f"no trade on this pair yet, cooldown {limits.cooldown_s}s"
+    return f"last trade on this pair {since:.0f}s ago, cooldown {limits.cooldown_s}s"
+
+
+def _drawdown_detail(who: str, drawdown: Decimal | None, limits: RiskLimits) -> str:
+    if drawdown is None:
+        return f"no {who} results yet"
+    return f"{who} drawdown {drawdown:.1f}%, pause at {limits.drawdown_pause_pct}%"
+
+
+def _correlation_detail(limits: RiskLimits, context: RiskContext) -> str:
     pairs = ", ".join(f"{symbol} {rho:.2f}" for symbol, rho in context.correlated) or "none"
-    checks.append(
-        Check(
-            "correlation",
-            len(context.correlated) < limits.max_correlated,
-            f"{len(context.correlated)} open pairs correlate above {limits.correlation_threshold} "
-            f"({pairs}), limit {limits.max_correlated}",
-        )
+    return (
+        f"{len(context.correlated)} open pairs correlate above {limits.correlation_threshold} "
+        f"({pairs}), limit {limits.max_correlated}"
     )
-    if limits.cooldown_s > 0:
-        since = context.since_last_trade_s
-        checks.append(
-            Check(
-                "cooldown",
-                not _cooling_down(limits, context),
-                f"last trade on this pair {since:.0f}s ago, cooldown {limits.cooldown_s}s"
-                if since is not None
-                else f"no trade on this pair yet, cooldown {limits.cooldown_s}s",
-            )
-        )
-    if limits.min_risk_reward is not None:
-        rr = context.risk_reward
-        checks.append(
-            Check(
-                "risk_reward",
-                rr is None or rr >= limits.min_risk_reward,
-                f"R/R {rr:.2f}, minimum {limits.min_risk_reward}"
-                if rr is not None
-                else "no stop and target to measure R/R by",
-            )
-        )
-    if limits.max_signal_age_s is not None and context.signal_age_s is not None:
-        age, limit = context.signal_age_s, limits.max_signal_age_s
-        checks.append(Check("signal_age", age <= limit, f"signal is {age:.0f}s old, limit {limit}s"))
-    return checks
+
+
+def _risk_reward_detail(limits: RiskLimits, context: RiskContext) -> str | None:
+    if limits.min_risk_reward is None:
+        return None
+    if context.risk_reward is None:
+        return "no stop and target to measure R/R by"
+    return f"R/R {context.risk_reward:.2f}, minimum {limits.min_risk_reward}"
+
+
+# Every rule for a new entry, in the order an owner reads them. A new entry adds a position unless
+# one is open already; counting it strictly (`<` the limit) is the safe side.
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "trading_state",
+        lambda lim, ctx: ctx.state is TradingState.ACTIVE,
+        lambda lim, ctx: f"subscription is {ctx.state.value}" + _STATE_MEANS[ctx.state],
+    ),
+    Rule(
+        "pair_blacklist",
+        lambda lim, ctx: ctx.blacklisted is None,
+        lambda lim, ctx: ctx.blacklisted or "pair is not blacklisted for this strategy",
+    ),
+    Rule(
+        "positions_per_strategy",
+        lambda lim, ctx: ctx.open_positions_subscription < lim.max_positions_per_strategy,
+        lambda lim, ctx: f"{ctx.open_positions_subscription} open, limit {lim.max_positions_per_strategy}",
+    ),
+    Rule(
+        "positions_total",
+        lambda lim, ctx: ctx.open_positions_account < lim.max_positions_total,
+        lambda lim, ctx: f"{ctx.open_positions_account} open, limit {lim.max_positions_total}",
+    ),
+    Rule("daily_loss", _daily_loss_passes, _daily_loss_detail),
+    Rule(
+        "max_position_size",
+        lambda lim, ctx: (
+            lim.max_position_quote is None or ctx.notional is None or ctx.notional <= lim.max_position_quote
+        ),
+        lambda lim, ctx: (
+            None
+            if lim.max_position_quote is None or ctx.notional is None
+            else f"entry of {fmt(ctx.notional)}, limit {fmt(lim.max_position_quote)}"
+        ),
+    ),
+    Rule(
+        "drawdown",
+        lambda lim, ctx: ctx.drawdown_pct is None or ctx.drawdown_pct < lim.drawdown_pause_pct,
+        lambda lim, ctx: _drawdown_detail("subscription", ctx.drawdown_pct, lim),
+    ),
+    Rule(
+        "strategy_drawdown",
+        lambda lim, ctx: (
+            ctx.strategy_drawdown_pct is None or ctx.strategy_drawdown_pct < lim.drawdown_pause_pct
+        ),
+        lambda lim, ctx: _drawdown_detail("strategy", ctx.strategy_drawdown_pct, lim),
+    ),
+    Rule(
+        "correlation",
+        lambda lim, ctx: len(ctx.correlated) < lim.max_correlated,
+        _correlation_detail,
+    ),
+    Rule("cooldown", lambda lim, ctx: not _cooling_down(lim, ctx), _cooldown_detail),
+    Rule(
+        "risk_reward",
+        lambda lim, ctx: (
+            ctx.risk_reward is None or lim.min_risk_reward is None or ctx.risk_reward >= lim.min_risk_reward
+        ),
+        _risk_reward_detail,
+    ),
+    Rule(
+        "signal_age",
+        lambda lim, ctx: (
+            lim.max_signal_age_s is None
+            or ctx.signal_age_s is None
+            or ctx.signal_age_s <= lim.max_signal_age_s
+        ),
+        lambda lim, ctx: (
+            None
+            if lim.max_signal_age_s is None or ctx.signal_age_s is None
+            else f"signal is {ctx.signal_age_s:.0f}s old, limit {lim.max_signal_age_s}s"
+        ),
+    ),
+)
+_PREDICATES = tuple(rule.passes for rule in RULES)
+
+
+def checks(limits: RiskLimits, context: RiskContext) -> tuple[Check, ...]:
+    """Every rule's verdict with its numbers (rules with nothing to measure left out)."""
+    return tuple(
+        Check(rule.name, rule.passes(limits, context), detail)
+        for rule in RULES
+        if (detail := rule.detail(limits, context)) is not None
+    )
+
+
+def _all_pass(limits: RiskLimits, context: RiskContext) -> bool:
+    for passes in _PREDICATES:  # noqa: SIM110 (a loop: faster than all() over a generator)
+        if not passes(limits, context):
+            return False
+    return True
 
 
 def _warnings(limits: RiskLimits, context: RiskContext) -> tuple[str, ...]:
@@ -279,39 +359,6 @@ def _warnings(limits: RiskLimits, context: RiskContext) -> tuple[str, ...]:
 
 
 _APPROVED = Assessment()
-
-
-def _at_most(rule: str, open_now: int, limit: int) -> Check:
-    # A new entry adds a position unless one is open already; counting it strictly is the safe side.
-    return Check(rule, open_now < limit, f"{open_now} open, limit {limit}")
-
-
-def _cooling_down(limits: RiskLimits, context: RiskContext) -> bool:
-    since = context.since_last_trade_s
-    return limits.cooldown_s > 0 and since is not None and since < limits.cooldown_s
-
-
-def _drawdown(rule: str, who: str, drawdown: Decimal | None, limits: RiskLimits) -> Check:
-    if drawdown is None:
-        return Check(rule, True, f"no {who} results yet")
-    return Check(
-        rule,
-        drawdown < limits.drawdown_pause_pct,
-        f"{who} drawdown {drawdown:.1f}%, pause at {limits.drawdown_pause_pct}%",
-    )
-
-
-def _daily_loss(limits: RiskLimits, context: RiskContext) -> Check:
-    loss = -context.realized_today if context.realized_today < 0 else Decimal(0)
-    bounds = []
-    if context.equity is not None and context.equity > 0:
-        bounds.append(context.equity * limits.daily_loss_pct / HUNDRED)
-    if limits.daily_loss_quote is not None:
-        bounds.append(limits.daily_loss_quote)
-    if not bounds:
-        return Check("daily_loss", True, f"lost {fmt(loss)} today; no equity to measure it against")
-    limit = min(bounds)
-    return Check("daily_loss", loss < limit, f"lost {fmt(loss)} today, limit {fmt(limit)} until 00:00 UTC")
 
 
 def drawdown_pct(peak: Decimal, current: Decimal, equity: Decimal | None) -> Decimal | None:
