@@ -1,4 +1,5 @@
-"""Read candle series from the shared Parquet data directory: `ohlcv/<source>/<BASE>_<QUOTE>-<tf>.parquet`."""
+"""Candle series in the Parquet data directory, `ohlcv/<source>/<BASE>_<QUOTE>-<tf>.parquet`: read,
+found, and merged with freshly downloaded candles."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ PREFERRED_TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h", "1d")
 PREFERRED_SOURCE = "binance"
 
 _ASSET = re.compile(r"[A-Za-z0-9]+")
+_SOURCE = re.compile(r"[a-z0-9_]+")  # ccxt exchange ids
 
 
 class CandleFileError(ValueError):
@@ -134,6 +136,40 @@ def timeframe_of(path: Path) -> str:
     if not sep or not timeframe:
         raise CandleFileError(f"{path}: file name does not end in '-<timeframe>.parquet'")
     return timeframe
+
+
+def series_path(data_dir: Path, source: str, symbol: str, timeframe: str) -> Path:
+    """Where the series of `symbol` ('BTC/USDT') from `source` lives; ValueError for a symbol (or
+    source) that could name a file outside the data directory."""
+    if not _SOURCE.fullmatch(source):
+        raise ValueError(f"not a source name like 'binance': {source!r}")
+    return data_dir / "ohlcv" / source / f"{_series_stem(symbol)}-{timeframe}.parquet"
+
+
+def merge_candles(
+    target: Path, rows: Sequence[Sequence[float]], symbol: str, timeframe: str
+) -> tuple[int, int]:
+    """Merge [ts, open, high, low, close, volume] rows into the series file (new values win on equal
+    times), written whole and then renamed over the old file, so a reader never sees half a file.
+    Returns (rows in the file, rows added); CandleFileError when the existing file cannot be read."""
+    fresh = np.array(rows, dtype=np.float64).reshape(-1, 6)
+    columns = {"ts": fresh[:, 0].astype(np.int64), **{c: fresh[:, i] for i, c in enumerate(COLUMNS[1:], 1)}}
+    before = 0
+    if target.exists():
+        try:
+            old = read_candles(target, symbol, timeframe)
+        except (CandleFileError, OSError) as exc:
+            raise CandleFileError(f"cannot merge into {target}: {exc}") from exc
+        before = len(old)
+        keep = ~np.isin(old.ts, columns["ts"])
+        columns = {c: np.concatenate([getattr(old, c)[keep], columns[c]]) for c in COLUMNS}
+    order = np.argsort(columns["ts"], kind="stable")
+    table = pa.table({c: columns[c][order] for c in COLUMNS})
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(target.name + ".tmp")
+    pq.write_table(table, temporary)
+    temporary.replace(target)
+    return table.num_rows, table.num_rows - before
 
 
 def default_data_dir() -> Path | None:

@@ -6,10 +6,10 @@ import logging
 import time
 from collections.abc import Mapping
 
-import ccxt.async_support as ccxt_async
+import ccxt
 import numpy as np
 
-from tradewire.adapters.live.ccxt_exchange import SPOT_OPTIONS
+from tradewire.adapters.live.clients import build_client
 from tradewire.domain.candles import Candles, timeframe_ms
 
 log = logging.getLogger("tradewire.candles")
@@ -21,12 +21,12 @@ class PublicCandles:
     def __init__(
         self, exchange: str, api_urls: Mapping[str, str] | None = None, timeout_ms: int = 10_000
     ) -> None:
-        klass = getattr(ccxt_async, exchange, None)
-        if klass is None:
-            raise ValueError(f"ccxt does not know the exchange {exchange!r}")
-        self._client = klass({"timeout": timeout_ms, "options": dict(SPOT_OPTIONS.get(exchange, {}))})
-        if api_urls:
-            self._client.urls["api"].update(api_urls)
+        self._client = build_client(
+            exchange,
+            api_urls=api_urls,
+            timeout_ms=timeout_ms,
+            private_urls_allowed=True,  # operator's urls
+        )
         self.exchange = exchange
 
     async def closed_candles(self, symbol: str, timeframe: str, limit: int) -> Candles | None:
@@ -34,7 +34,7 @@ class PublicCandles:
         step = timeframe_ms(timeframe)
         try:
             rows = await self._client.fetch_ohlcv(symbol, timeframe, limit=limit + 1)
-        except ccxt_async.BaseError as exc:
+        except ccxt.BaseError as exc:
             log.warning("%s: no %s candles for %s: %s", self.exchange, timeframe, symbol, exc)
             return None
         now_ms = int(time.time() * 1000)

@@ -22,8 +22,8 @@ from typing import Any, TypeVar
 import ccxt
 import ccxt.async_support as ccxt_async
 
-from tradewire.adapters.live.addresses import AddressRefused, check_static, guard_connections
 from tradewire.adapters.live.client_ids import dialect_for
+from tradewire.adapters.live.clients import ClientError, Credentials, build_client, offers
 from tradewire.adapters.live.errors import (
     answered,
     is_duplicate,
@@ -37,41 +37,10 @@ from tradewire.adapters.live.tickers import TickerCache
 from tradewire.domain.markets import DECIMAL_PLACES, TICK_SIZE, Market
 from tradewire.domain.money import to_decimal
 from tradewire.domain.orders import ExchangeOrder, OrderRequest, OrderSide, OrderType, Trade
-from tradewire.logs import register_secret
 from tradewire.ports import ErrorKind, ExchangeError, ExchangeUnavailable, OrderOutcomeUnknown
 
 log = logging.getLogger("tradewire.live")
 T = TypeVar("T")
-
-# Options that keep ccxt to the spot endpoints we use (checked against a local fake of each API).
-SPOT_OPTIONS: dict[str, dict[str, Any]] = {
-    "binance": {
-        "defaultType": "spot",
-        "fetchMarkets": {"types": ["spot"]},  # not the futures exchangeInfo endpoints
-        "fetchCurrencies": False,  # not sapi capital/config
-        "fetchMargins": False,  # not sapi margin pairs
-        "fetchOpenOrders": {"warnWithoutSymbol": False},  # one call for all of an account's open orders
-    },
-    "bybit": {
-        "defaultType": "spot",
-        "fetchMarkets": {"types": ["spot"]},
-        # A unified trading account (what Bybit opens today): skips the account-type lookups.
-        "enableUnifiedMargin": False,
-        "enableUnifiedAccount": True,
-        "unifiedMarginStatus": 6,
-        "fetchOrder": {"acknowledged": True},  # by-id lookups only reach the last 500 orders: understood
-    },
-    "okx": {
-        "defaultType": "spot",
-        "fetchMarkets": {"types": ["spot"]},
-        "createOrder": "privatePostTradeOrder",  # one order, not a batch of one
-    },
-    "mexc": {"defaultType": "spot"},
-    "coinbase": {
-        "fetchBalance": "v3PrivateGetBrokerageAccounts",  # Advanced Trade accounts, not v2 wallets
-        "fetchTime": "v3PublicGetBrokerageTime",
-    },
-}
 
 
 @dataclass(frozen=True)
@@ -100,62 +69,22 @@ class RetryPolicy:
 
 
 def make_client(account: LiveAccount, streaming: bool = False) -> ccxt_async.Exchange:
-    """A ccxt async client (or ccxt pro, for streams) for the account, pointed at its sandbox or its
-    base-URL overrides. Keys like 'ws.spot' override nested entries (urls['api']['ws']['spot']).
-
-    Overridden addresses are the user's: unless private ones are allowed, they must be https/wss to
-    public hosts, checked again on every connection the client opens."""
-    if account.api_urls and not account.private_urls_allowed:
-        try:
-            check_static(account.api_urls)
-        except AddressRefused as exc:
-            raise ExchangeUnavailable(f"account {account.account_id}: {exc}") from exc
-    register_secret(account.api_key, account.secret, account.password)  # blanked in every log
-    if streaming:
-        import ccxt.pro as ccxt_pro
-
-        klass = getattr(ccxt_pro, account.exchange, None)
-    else:
-        klass = getattr(ccxt_async, account.exchange, None)
-    if klass is None:
-        kind = "streams for" if streaming else "the exchange"
-        raise ExchangeUnavailable(f"ccxt does not know {kind} {account.exchange!r}")
-    config: dict[str, Any] = {
-        "apiKey": account.api_key,
-        "secret": account.secret,
-        "enableRateLimit": False,  # our own limiter is shared by every subscription of the account
-        "timeout": account.timeout_ms,
-        "options": dict(SPOT_OPTIONS.get(account.exchange, {"defaultType": "spot"})),
-    }
-    if account.password:
-        config["password"] = account.password
-    client: ccxt_async.Exchange = klass(config)
-    if account.sandbox:
-        client.set_sandbox_mode(True)
-    if account.api_urls:
-        api = client.urls.get("api")
-        if not isinstance(api, dict):
-            client.urls["api"] = api = {}
-        _override_urls(api, account.api_urls, streaming, account.exchange)
-        if not account.private_urls_allowed:
-            guard_connections(client)
+    """The account's client (ccxt pro, for streams), pointed at its sandbox or its base-URL overrides,
+    which are the user's: unless private addresses are allowed they are checked as `build_client` says."""
+    try:
+        client: ccxt_async.Exchange = build_client(
+            account.exchange,
+            flavour="pro" if streaming else "async",
+            credentials=Credentials(account.api_key, account.secret, account.password),
+            api_urls=account.api_urls,
+            timeout_ms=account.timeout_ms,
+            sandbox=account.sandbox,
+            private_urls_allowed=account.private_urls_allowed,
+            throttle=False,  # our own limiter is shared by every subscription of the account
+        )
+    except ClientError as exc:
+        raise ExchangeUnavailable(f"account {account.account_id}: {exc}") from exc
     return client
-
-
-def _override_urls(api: dict[str, Any], overrides: Mapping[str, str], streaming: bool, exchange: str) -> None:
-    for key, url in overrides.items():
-        path = key.split(".")
-        if path[0] == "ws" and not streaming:
-            continue  # stream addresses are for the streaming client only
-        node = api
-        for part in path[:-1]:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                raise ExchangeUnavailable(f"{exchange} has no API url key {key!r}")
-            node = child
-        if path[-1] not in node:
-            raise ExchangeUnavailable(f"{exchange} has no API url key {key!r}")
-        node[path[-1]] = url
 
 
 class CcxtExchange:
@@ -334,10 +263,7 @@ class CcxtExchange:
         overrides = self.account.api_urls
         if overrides and not any(key.startswith("ws") for key in overrides):
             return False
-        import ccxt.pro as ccxt_pro
-
-        klass = getattr(ccxt_pro, self.account.exchange, None)
-        return bool(klass is not None and klass().has.get("watchOrders"))
+        return offers(self.account.exchange, "watchOrders", "pro")
 
     async def watch_orders(self) -> list[ExchangeOrder]:
         """The next order updates the exchange pushes (ccxt pro); raises when the stream breaks."""

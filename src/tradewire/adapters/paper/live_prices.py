@@ -7,9 +7,7 @@ import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 
-import ccxt.async_support as ccxt_async
-
-from tradewire.adapters.live.ccxt_exchange import SPOT_OPTIONS
+from tradewire.adapters.live.clients import build_client
 from tradewire.adapters.paper.feed import ReplayFeed
 from tradewire.domain.money import to_decimal
 
@@ -32,12 +30,12 @@ class PublicPriceFeed:
         api_urls: Mapping[str, str] | None = None,
         timeout_ms: int = 10_000,
     ) -> None:
-        klass = getattr(ccxt_async, exchange, None)
-        if klass is None:
-            raise ValueError(f"ccxt does not know the exchange {exchange!r}")
-        self._client = klass({"timeout": timeout_ms, "options": dict(SPOT_OPTIONS.get(exchange, {}))})
-        if api_urls:
-            self._client.urls["api"].update(api_urls)
+        self._client = build_client(
+            exchange,
+            api_urls=api_urls,
+            timeout_ms=timeout_ms,
+            private_urls_allowed=True,  # operator's urls
+        )
         self._exchange = exchange
         self._feed = feed
         self._symbols = list(symbols)

@@ -1,0 +1,3 @@
+from tradewire.cli import app
+
+app()
