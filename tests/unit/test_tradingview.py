@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tradewire.adapters.tradingview import MAX_BODY_BYTES, AlertError, ParsedAlert, parse_alert
+from tradewire.domain.alerts.tradingview import MAX_BODY_BYTES, AlertError, ParsedAlert, parse_alert
 from tradewire.domain.orders import OrderType
 from tradewire.domain.signals import MarketPosition, SignalAction
 

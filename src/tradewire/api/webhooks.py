@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
-from tradewire.adapters.tradingview import MAX_BODY_BYTES
 from tradewire.api.auth import RuntimeDep
 from tradewire.api.schemas import WebhookAccepted
+from tradewire.domain.alerts.tradingview import MAX_BODY_BYTES
 from tradewire.services.ingest import IngestRejected
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])

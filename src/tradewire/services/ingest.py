@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from tradewire import failpoints
-from tradewire.adapters.tradingview import AlertError, ParsedAlert, parse_alert
+from tradewire.domain.alerts.tradingview import AlertError, ParsedAlert, parse_alert
 from tradewire.domain.money import fmt
 from tradewire.domain.records import NewSignal
 from tradewire.domain.signals import SignalAction, SignalIntent

@@ -10,49 +10,19 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tradewire.domain.money import MoneyError, describe, storable, to_decimal
-from tradewire.domain.orders import OrderType
-from tradewire.domain.signals import MarketPosition, SignalAction, SignalIntent
+from tradewire.domain.alerts.fields import ACTIONS, AlertError, Fields, action_key, build_intent
+from tradewire.domain.money import MoneyError, to_decimal
+from tradewire.domain.signals import SignalIntent
+
+__all__ = ["MAX_BODY_BYTES", "AlertError", "ParsedAlert", "parse_alert"]
 
 MAX_BODY_BYTES = 64 * 1024
-MAX_COMMENT_CHARS = 500
 # TradingView templates nest two levels ({"strategy": {"order": ...}}); deeper bodies are not alerts,
 # and a bound keeps every walk over the body short whatever a sender (signed in or not) posts.
 MAX_JSON_DEPTH = 16
-MAX_TICKER_CHARS = 64  # signals.ticker
-MAX_TEXT_CHARS = 200  # exchange, interval, order id: kept in the signal's details
-
-# As seconds, epochs this large would be past the year 5000, so they can only be milliseconds.
-_EPOCH_MS_THRESHOLD = Decimal(10) ** 11
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# Milliseconds at the end of year 9999, the last moment a datetime holds. Compared before any
-# arithmetic, so an epoch such as 1e900000 is refused without being converted.
-_EPOCH_MS_LIMIT = Decimal(253402300800000)
-
-_ACTIONS: dict[str, SignalAction] = {
-    **dict.fromkeys(("buy", "long", "enter_long", "entry_long"), SignalAction.BUY),
-    **dict.fromkeys(("sell", "short", "enter_short", "entry_short"), SignalAction.SELL),
-    **dict.fromkeys(
-        (
-            "close",
-            "exit",
-            "flat",
-            "close_all",
-            "exit_all",
-            "flatten",
-            "close_long",
-            "exit_long",
-            "close_short",
-            "exit_short",
-            "cover",
-        ),
-        SignalAction.EXIT,
-    ),
-}
 
 # Order matters: the first key found is the passphrase.
 _PASSPHRASE_KEYS = ("passphrase", "password", "secret", "token")
@@ -147,13 +117,6 @@ _DEFAULT_STRATEGY_MESSAGE = re.compile(
     re.IGNORECASE,
 )
 
-# Field name -> (the name as the sender wrote it, for error messages; the raw value).
-_Fields = dict[str, tuple[str, object]]
-
-
-class AlertError(ValueError):
-    """The body cannot be read as a trading signal; str(exc) says what is wrong, for a 4xx answer."""
-
 
 @dataclass(frozen=True, slots=True)
 class ParsedAlert:
@@ -203,7 +166,7 @@ def _parse_json(text: str) -> ParsedAlert:
     _check_json_shape(exact)
     fields = _json_fields(exact)
     return ParsedAlert(
-        intent=_build_intent(fields),
+        intent=build_intent(fields),
         passphrase=_json_passphrase(exact),
         dedup_material=_json_dedup_material(text),
         has_timestamp="time" in fields,
@@ -288,9 +251,9 @@ def _json_passphrase(obj: dict[str, Any]) -> str | None:
     return None
 
 
-def _json_fields(obj: dict[str, Any]) -> _Fields:
+def _json_fields(obj: dict[str, Any]) -> Fields:
     lowered = _lower_keys(obj)
-    fields: _Fields = {}
+    fields: Fields = {}
     for field, paths in _FIELD_PATHS.items():
         found = _first_value(lowered, paths)
         if found is not None:
@@ -343,19 +306,19 @@ def _parse_text(text: str) -> ParsedAlert:
     if fields is None:
         fields = _dsl_fields(kept)
     return ParsedAlert(
-        intent=_build_intent(fields),
+        intent=build_intent(fields),
         passphrase=passphrase,
         dedup_material=normalised,
         has_timestamp="time" in fields,
     )
 
 
-def _default_message_fields(text: str) -> _Fields | None:
+def _default_message_fields(text: str) -> Fields | None:
     match = _DEFAULT_STRATEGY_MESSAGE.search(text)
     if match is None:
         return None
     # In the default message the number after '@' is the order size, not a price.
-    fields: _Fields = {
+    fields: Fields = {
         "action": ("action", match["action"]),
         "contracts": ("contracts", match["contracts"]),
         "ticker": ("ticker", match["ticker"]),
@@ -365,9 +328,9 @@ def _default_message_fields(text: str) -> _Fields | None:
     return fields
 
 
-def _dsl_fields(words: list[str]) -> _Fields:
+def _dsl_fields(words: list[str]) -> Fields:
     """`BUY BTCUSDT 0.01 @ 96388.12`, `BTCUSDT sell`, `close long BINANCE:BTCUSDT`, `buy X qty=1`..."""
-    fields: _Fields = {}
+    fields: Fields = {}
     tokens: list[str] = []
     for word in words:
         key, sep, value = word.partition("=")
@@ -383,7 +346,7 @@ def _dsl_fields(words: list[str]) -> _Fields:
     return fields
 
 
-def _read_positional(tokens: list[str], fields: _Fields) -> None:
+def _read_positional(tokens: list[str], fields: Fields) -> None:
     index = 0
     bare_size_seen = False
     while index < len(tokens):
@@ -421,9 +384,9 @@ def _text_action(tokens: list[str], index: int) -> tuple[str | None, int]:
     """The action word at `index` and how many tokens it spans: 'close long' and 'enter long' are one."""
     if index + 1 < len(tokens):
         pair = f"{tokens[index]}_{tokens[index + 1]}"
-        if _action_key(pair) in _ACTIONS:
+        if action_key(pair) in ACTIONS:
             return pair, 2
-    if _action_key(tokens[index]) in _ACTIONS:
+    if action_key(tokens[index]) in ACTIONS:
         return tokens[index], 1
     return None, 0
 
@@ -436,232 +399,7 @@ def _is_number(token: str) -> bool:
     return True
 
 
-def _put(fields: _Fields, field: str, name: str, value: str) -> None:
+def _put(fields: Fields, field: str, name: str, value: str) -> None:
     if field in fields:
         raise AlertError(f"{field} given twice in text alert")
     fields[field] = (name, value)
-
-
-# --- Building the intent -----------------------------------------------------------------------
-
-
-def _build_intent(fields: _Fields) -> SignalIntent:
-    action = _action(fields)
-    ticker = _required_text(fields, "ticker", "the alert must name a symbol ('ticker' or 'symbol')")
-    _check_length(fields, "ticker", ticker, MAX_TICKER_CHARS)
-    market_position, market_position_size = _market_position(fields)
-    # A buy or sell that leaves the strategy flat closes the position rather than opening one.
-    if market_position is MarketPosition.FLAT and action is not SignalAction.EXIT:
-        action = SignalAction.EXIT
-    _check_levels(action, fields)
-    return SignalIntent(
-        action=action,
-        ticker=ticker,
-        contracts=_positive(fields, "contracts"),
-        price=_positive(fields, "price"),
-        stop_loss=_positive(fields, "stop_loss"),
-        take_profit=_positive(fields, "take_profit"),
-        market_position=market_position,
-        prev_market_position=_position(fields, "prev_market_position"),
-        market_position_size=market_position_size,
-        prev_market_position_size=_non_negative(fields, "prev_market_position_size"),
-        exchange=_short_text(fields, "exchange"),
-        interval=_short_text(fields, "interval"),
-        order_id=_short_text(fields, "order_id"),
-        signal_time=_signal_time(fields),
-        comment=_comment(fields),
-        order_type=_order_type(fields),
-    )
-
-
-def _order_type(fields: _Fields) -> OrderType | None:
-    """market or limit; a limit order needs the alert's price (its limit)."""
-    raw = _optional_text(fields, "order_type")
-    if raw is None:
-        return None
-    try:
-        kind = OrderType(raw.lower())
-    except ValueError:
-        name = fields["order_type"][0]
-        raise AlertError(f"field {name!r} is {raw[:40]!r}; expected market or limit") from None
-    if kind is OrderType.LIMIT and _positive(fields, "price") is None:
-        raise AlertError('order_type limit needs a price: add "price": "{{strategy.order.price}}"')
-    return kind
-
-
-def _check_levels(action: SignalAction, fields: _Fields) -> None:
-    """A long entry's stop must lie below its price and its target above (when the alert has both)."""
-    price, stop, target = (_positive(fields, f) for f in ("price", "stop_loss", "take_profit"))
-    if action is not SignalAction.BUY:
-        return
-    if stop is not None and target is not None and stop >= target:
-        raise AlertError(f"stop_loss {stop} must be below take_profit {target} for a buy")
-    if price is not None and stop is not None and stop >= price:
-        raise AlertError(f"stop_loss {stop} must be below the price {price} for a buy")
-    if price is not None and target is not None and target <= price:
-        raise AlertError(f"take_profit {target} must be above the price {price} for a buy")
-
-
-def _action(fields: _Fields) -> SignalAction:
-    raw = _required_text(fields, "action", "the alert must say buy, sell or close/exit")
-    action = _ACTIONS.get(_action_key(raw))
-    if action is None:
-        raise AlertError(f"unknown action {raw!r}; expected buy, sell or close/exit")
-    return action
-
-
-def _action_key(raw: str) -> str:
-    return re.sub(r"[\s-]+", "_", raw.strip().lower())
-
-
-def _market_position(fields: _Fields) -> tuple[MarketPosition | None, Decimal | None]:
-    """The position after the order and its size, falling back to the signed strategy.position_size."""
-    position = _position(fields, "market_position")
-    size = _non_negative(fields, "market_position_size")
-    signed = _number(fields, "position_size")
-    if signed is not None:
-        if position is None:
-            position = _side_of(signed)
-        if size is None:
-            size = signed.copy_abs()
-    return position, size
-
-
-def _side_of(signed_size: Decimal) -> MarketPosition:
-    if signed_size > 0:
-        return MarketPosition.LONG
-    if signed_size < 0:
-        return MarketPosition.SHORT
-    return MarketPosition.FLAT
-
-
-def _position(fields: _Fields, field: str) -> MarketPosition | None:
-    raw = _optional_text(fields, field)
-    if raw is None:
-        return None
-    try:
-        return MarketPosition(raw.lower())
-    except ValueError:
-        name = fields[field][0]
-        raise AlertError(f"field {name!r} is {raw!r}; expected long, short or flat") from None
-
-
-def _required_text(fields: _Fields, field: str, hint: str) -> str:
-    if field not in fields:
-        raise AlertError(f"missing {field}: {hint}")
-    text = _optional_text(fields, field)
-    if text is None:
-        raise AlertError(f"field {fields[field][0]!r} is empty: {hint}")
-    return text
-
-
-def _optional_text(fields: _Fields, field: str) -> str | None:
-    if field not in fields:
-        return None
-    name, value = fields[field]
-    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise AlertError(f"field {name!r} must be text")
-    text = str(value).strip()
-    _reject_placeholder(name, text)
-    return text or None
-
-
-def _short_text(fields: _Fields, field: str) -> str | None:
-    text = _optional_text(fields, field)
-    if text is not None:
-        _check_length(fields, field, text, MAX_TEXT_CHARS)
-    return text
-
-
-def _check_length(fields: _Fields, field: str, text: str, limit: int) -> None:
-    if len(text) > limit:
-        raise AlertError(f"field {fields[field][0]!r} is {len(text)} characters long; the limit is {limit}")
-
-
-def _number(fields: _Fields, field: str) -> Decimal | None:
-    """The field as an exact number that storage holds (below 1e20, 18 decimals), else AlertError."""
-    if field not in fields:
-        return None
-    name, value = fields[field]
-    if isinstance(value, str):
-        if not value.strip():
-            raise AlertError(f"field {name!r} is empty; expected a number")
-        _reject_placeholder(name, value)
-    try:
-        number = to_decimal(value)
-    except MoneyError:
-        raise AlertError(f"field {name!r} is not a number: {_quoted(value)}") from None
-    try:
-        return storable(number, f"field {name!r}")
-    except MoneyError as exc:
-        raise AlertError(str(exc)) from None
-
-
-def _quoted(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else f"{text[:57]}..."
-
-
-def _positive(fields: _Fields, field: str) -> Decimal | None:
-    value = _number(fields, field)
-    if value is not None and value <= 0:
-        raise AlertError(f"field {fields[field][0]!r} must be positive, got {describe(value)}")
-    return value
-
-
-def _non_negative(fields: _Fields, field: str) -> Decimal | None:
-    value = _number(fields, field)
-    if value is not None and value < 0:
-        raise AlertError(f"field {fields[field][0]!r} must not be negative, got {describe(value)}")
-    return value
-
-
-def _reject_placeholder(name: str, text: str) -> None:
-    # A template pasted into a test tool (not rendered by TradingView) still has its {{...}}.
-    if "{{" in text:
-        raise AlertError(f"field {name!r} holds an unrendered placeholder {text!r}")
-
-
-def _comment(fields: _Fields) -> str | None:
-    comment = _optional_text(fields, "comment")
-    return comment[:MAX_COMMENT_CHARS] if comment is not None else None
-
-
-def _signal_time(fields: _Fields) -> datetime | None:
-    if "time" not in fields:
-        return None
-    name, value = fields["time"]
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            raise AlertError(f"field {name!r} is empty; expected an ISO 8601 time or epoch seconds")
-        if re.fullmatch(r"[+-]?\d+(?:\.\d+)?", text):
-            return _from_epoch(name, Decimal(text))  # digits only: at most the body's 64 KiB of them
-        return _from_iso(name, text)
-    if isinstance(value, int | Decimal) and not isinstance(value, bool):
-        return _from_epoch(name, Decimal(value))
-    raise AlertError(f"field {name!r} must be an ISO 8601 time or epoch seconds")
-
-
-def _from_iso(name: str, text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise AlertError(f"field {name!r} is not a time: {_quoted(text)}") from None
-    # TradingView's times are UTC; a time without an offset can only mean UTC.
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is past the year 9999 in UTC
-        raise AlertError(f"field {name!r} is out of range: {_quoted(text)}") from None
-
-
-def _from_epoch(name: str, value: Decimal) -> datetime:
-    if not value.is_finite() or value.copy_abs() >= _EPOCH_MS_LIMIT:
-        raise AlertError(f"field {name!r} is out of range: {describe(value)} (epoch seconds or milliseconds)")
-    seconds = value / 1000 if value.copy_abs() >= _EPOCH_MS_THRESHOLD else value
-    try:
-        return _EPOCH + timedelta(microseconds=int(seconds * 1_000_000))
-    except (OverflowError, ArithmeticError):
-        raise AlertError(f"field {name!r} is out of range: {describe(value)}") from None
