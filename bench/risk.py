@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 import timeit
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,36 +23,26 @@ sys.path.insert(0, str(ROOT / "src"))
 from tradewire.domain.risk import RiskContext, RiskLimits, assess_entry  # noqa: E402
 
 LIMITS = RiskLimits(max_position_quote=Decimal(5_000), max_signal_age_s=300)
+QUIET = RiskContext(
+    open_positions_subscription=2,
+    open_positions_account=5,
+    realized_today=Decimal(0),
+    equity=Decimal(10_000),
+    signal_age_s=0.4,
+    notional=Decimal(1_000),
+)
 CASES = {
-    "approved, quiet day": RiskContext(
-        open_positions_subscription=2,
-        open_positions_account=5,
-        realized_today=Decimal(0),
-        equity=Decimal(10_000),
-        signal_age_s=0.4,
-        notional=Decimal(1_000),
-    ),
-    "approved, losing day, all measured": RiskContext(
-        open_positions_subscription=2,
-        open_positions_account=5,
+    "approved, quiet day": QUIET,
+    "approved, losing day, all measured": replace(
+        QUIET,
         realized_today=Decimal(-120),
-        equity=Decimal(10_000),
-        signal_age_s=0.4,
-        notional=Decimal(1_000),
         since_last_trade_s=3_600.0,
         drawdown_pct=Decimal(3),
         strategy_drawdown_pct=Decimal(4),
         correlated=(("ETH/USDT", 0.8),),
         risk_reward=Decimal(2),
     ),
-    "rejected (positions full)": RiskContext(
-        open_positions_subscription=20,
-        open_positions_account=5,
-        realized_today=Decimal(0),
-        equity=Decimal(10_000),
-        signal_age_s=0.4,
-        notional=Decimal(1_000),
-    ),
+    "rejected (positions full)": replace(QUIET, open_positions_subscription=20),
 }
 
 

@@ -328,3 +328,27 @@ def test_download_bad_input_exits_2(fake: FakeExchange, tmp_path: Path) -> None:
     assert unknown.returncode == 2 and "unknown timeframe '7x'" in unknown.stderr
     bad_key = download({"nope": fake.base_url}, tmp_path, since)
     assert bad_key.returncode == 2 and "has no API url key 'nope'" in bad_key.stderr
+
+
+@pytest.mark.parametrize(
+    ("exchange", "symbol", "words"),
+    [
+        ("binance", "NOPE/USDT", "error: binance has no market NOPE/USDT"),
+        ("Exchange", "BTC/USDT", "error: --exchange: ccxt does not know 'Exchange'"),  # ccxt's base class
+        ("binance", "../BTC/USDT", "error: --symbol: not a unified symbol like 'BTC/USDT'"),
+    ],
+)
+def test_download_of_no_market_is_one_line_and_exit_2(
+    fake: FakeExchange, tmp_path: Path, exchange: str, symbol: str, words: str
+) -> None:
+    since = (datetime.now(UTC) - timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M")
+    overrides = [arg for key, url in fake.ccxt_urls().items() for arg in ("--api-url", f"{key}={url}")]
+
+    done = tradewire(
+        "data", "download", "--exchange", exchange, "--symbol", symbol, "--since", since,
+        "--out", str(tmp_path), *overrides,
+    )  # fmt: skip
+
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith(words), done.stderr
+    assert not (tmp_path / "ohlcv").exists()
