@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # each late fill), for fills the exchange reports after the cancel; [] turns the checks off.
     late_fill_checks_s: list[float] = Field(default_factory=lambda: [2.0, 10.0, 60.0], max_length=10)
     ticker_ttl_s: float = Field(default=10.0, gt=0)
+    markets_refresh_s: float = Field(default=3600.0, gt=0)  # live exchanges' market lists reloaded
+    markets_retry_s: float = Field(default=30.0, gt=0)  # a market list that failed to load, tried again
+    balance_ttl_s: float = Field(default=5.0, ge=0)  # GET /accounts/{id}/balance of a live account
     exchange_timeout_ms: int = Field(default=10_000, ge=100)  # one HTTP request to a live exchange
     # First wait before a live exchange read or order lookup is tried again (doubles each time, jittered).
     exchange_retry_base_s: float = Field(default=0.2, gt=0, le=60)

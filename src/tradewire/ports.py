@@ -14,12 +14,14 @@ from tradewire.domain.orders import ExchangeOrder, OrderRequest, OrderState
 from tradewire.domain.records import (
     AutoOrder,
     FailedAttempt,
+    LiveVenue,
     NewOrder,
     NewSignal,
     OrderOutcome,
     OrderRecord,
     Rejection,
     RiskSnapshot,
+    StrategyVenues,
     SubscriptionTarget,
     UnreadableWork,
     WatchedPosition,
@@ -27,6 +29,7 @@ from tradewire.domain.records import (
 )
 from tradewire.domain.risk import RiskLimits
 from tradewire.domain.sizing import TradeStats
+from tradewire.domain.symbols import Resolution
 
 
 class ErrorKind(StrEnum):
@@ -106,6 +109,18 @@ class ExchangeDirectory(Protocol):
         ...
 
 
+class SymbolResolver(Protocol):
+    """Resolves tickers against the market lists of the venues a strategy's subscribers trade on."""
+
+    def resolve(self, venues: StrategyVenues, ticker: str) -> Resolution:
+        """From the lists already loaded, without I/O; a venue not loaded yet is reported `unknown`."""
+        ...
+
+    async def resolve_loading(self, venues: StrategyVenues, ticker: str, timeout_s: float) -> Resolution:
+        """After loading the lists still missing (bounded by `timeout_s`)."""
+        ...
+
+
 class MarketData(Protocol):
     """Current prices for the symbols the platform knows."""
 
@@ -142,6 +157,10 @@ class Store(Protocol):
     def insert_signal(self, signal: NewSignal) -> tuple[int, bool]: ...
     def insert_signal_in_window(self, signal: NewSignal, content_key: str) -> tuple[int, bool]: ...
     def signal_route_info(self, signal_id: int) -> tuple[int, str, str] | None: ...
+    def strategy_venues(self, strategy_id: int) -> StrategyVenues: ...
+    def live_venues_in_use(self) -> list[LiveVenue]: ...
+    def signal_ticker(self, signal_id: int) -> str | None: ...
+    def resolve_signal(self, signal_id: int, symbol: str) -> None: ...
     def active_targets(self, strategy_id: int) -> list[SubscriptionTarget]: ...
     def create_intents(
         self,
@@ -149,6 +168,7 @@ class Store(Protocol):
         targets: Sequence[SubscriptionTarget],
         now: datetime,
         market_price: Decimal | None = None,
+        status: str = "routed",
     ) -> None: ...
     def strategy_definitions(self) -> list[tuple[int, dict[str, Any]]]: ...
     def last_signal_at(self, strategy_id: int, symbol: str) -> datetime | None: ...

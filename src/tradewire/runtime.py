@@ -42,6 +42,7 @@ from tradewire.services.reconcile import ReconcilePolicy, Reconciler
 from tradewire.services.routing import SignalRouter
 from tradewire.services.strategy_runner import StrategyRunner
 from tradewire.services.streams import OrderStreams
+from tradewire.services.valuation import Valuations
 
 log = logging.getLogger("tradewire.runtime")
 
@@ -74,6 +75,7 @@ class Runtime:
     strategies: StrategyRunner
     candles: CandleSources
     backtests: BacktestService
+    valuations: Valuations
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -90,6 +92,7 @@ class Runtime:
             loop.create_task(self._run_market(self._stop)),
             loop.create_task(self.monitor.run(self._stop)),
             loop.create_task(self.strategies.run(self._stop)),
+            loop.create_task(self.exchanges.keep_markets_loaded(self.store.live_venues_in_use, self._stop)),
         ]
         if self.settings.paper_prices_from:
             public = PublicPriceFeed(
@@ -211,9 +214,11 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
         timeout_ms=settings.exchange_timeout_ms,
         retry=RetryPolicy(base_s=settings.exchange_retry_base_s),
         allow_private_urls=settings.allow_private_exchange_urls,
+        markets_ttl_s=settings.markets_refresh_s,
+        markets_retry_s=settings.markets_retry_s,
     )
     catalog = SymbolCatalog.of(markets, {m.id: m.symbol for m in markets.values()})
-    ingest = SignalIngest(store, lambda: catalog, bus, clock)
+    ingest = SignalIngest(store, exchanges, bus, clock)
     candles = CandleSources(feed, settings.candles_urls, settings.exchange_timeout_ms)
     executor = Executor(store, exchanges, bus, clock)
     reconciler = Reconciler(
@@ -228,7 +233,14 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
     )
     pipeline = Pipeline(
         store,
-        SignalRouter(store, clock, feed.last_price),
+        SignalRouter(
+            store,
+            clock,
+            feed.last_price,
+            exchanges,
+            # A market list still loading when routing needs it: a few requests' time, then decide.
+            resolve_timeout_s=settings.exchange_timeout_ms / 1000 + 5.0,
+        ),
         executor,
         reconciler,
         bus,
@@ -258,6 +270,13 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
         candles=candles,
         monitor=ExitMonitor(store, exchanges, clock, executor.resume, interval_s=settings.monitor_interval_s),
         backtests=BacktestService(SqlBacktests(engine), clock, settings.effective_data_dir),
+        valuations=Valuations(
+            exchanges,
+            clock,
+            # A request's timeout and the retries' pauses; then the answer says the exchange did not reply.
+            timeout_s=settings.exchange_timeout_ms / 1000 + 5.0,
+            balance_ttl_s=settings.balance_ttl_s,
+        ),
     )
 
 

@@ -169,7 +169,7 @@ async def test_a_bot_waits_out_its_cooldown_after_a_signal_on_the_pair(
     _define(engine, seeded.strategy_id, {**definition, "bot": bot})
     runtime = make_runtime(tmp_path, engine.url.render_as_string(hide_password=False))
     replay, clock = Replay(candles, 30), Clock(candles, 29)
-    ingest = SignalIngest(runtime.store, lambda: runtime.catalog, runtime.bus, clock)
+    ingest = SignalIngest(runtime.store, runtime.exchanges, runtime.bus, clock)
     runner = StrategyRunner(runtime.store, ingest, lambda name: replay, clock)
     for _ in range(1500):
         await runner.tick()

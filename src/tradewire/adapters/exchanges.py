@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from tradewire.adapters.live.ccxt_exchange import CcxtExchange, LiveAccount, RetryPolicy
 from tradewire.adapters.live.guards import RateLimiter
+from tradewire.adapters.live.markets import VenueMarkets
 from tradewire.adapters.live.tickers import TickerCache
 from tradewire.adapters.paper.venue import PaperVenue
 from tradewire.adapters.secrets_box import SecretBox, SecretsError
-from tradewire.ports import Exchange, ExchangeUnavailable
+from tradewire.domain.records import LiveVenue, StrategyVenues
+from tradewire.domain.symbols import Resolution, SymbolCatalog, UnknownSymbol
+from tradewire.ports import Exchange, ExchangeError, ExchangeUnavailable
 
 log = logging.getLogger("tradewire.exchanges")
 
@@ -33,10 +37,20 @@ class AccountExchanges:
         timeout_ms: int = 10_000,
         retry: RetryPolicy | None = None,
         allow_private_urls: bool = False,
+        markets_ttl_s: float = 3600.0,
+        markets_retry_s: float = 30.0,
     ) -> None:
         self._retry = retry or RetryPolicy()
         self._allow_private_urls = allow_private_urls
         self._ticker_ttl = ticker_ttl_s
+        self._markets_ttl = markets_ttl_s
+        self._markets_retry = markets_retry_s  # a failed market list load is tried again after this
+        self._venues: dict[str, VenueMarkets] = {}
+        self._keys: dict[LiveVenue, str] = {}  # each live account's venue key, computed once
+        self._loading: dict[int, asyncio.Task[None]] = {}  # background loads, by id of the venue
+        self._paper_catalog = SymbolCatalog.of(
+            paper.markets, {m.id: m.symbol for m in paper.markets.values()}
+        )
         self._timeout_ms = timeout_ms
         self._paper = paper
         self._load = live_loader
@@ -63,6 +77,8 @@ class AccountExchanges:
                 tickers=tickers,
                 in_flight=self._in_flight,
                 public_limiter=self._public.get(key),
+                venue=self._venue(key, exchange),
+                markets_ttl_s=self._markets_ttl,
             )
             # The first account's client sets the budget (ccxt's rate for the exchange); others share it.
             self._public.setdefault(key, live.public_limiter)
@@ -77,9 +93,130 @@ class AccountExchanges:
         self._live.pop(account_id, None)
 
     async def close(self) -> None:
+        for task in self._loading.values():
+            task.cancel()
+        await asyncio.gather(*self._loading.values(), return_exceptions=True)
         for live in self._live.values():
             await live.close()
         self._live.clear()
+
+    # -- market lists: tickers are resolved against the venues a strategy's subscribers trade on ----
+
+    def resolve(self, venues: StrategyVenues, ticker: str) -> Resolution:
+        """Resolve a ticker against the market lists already loaded, without any I/O (the webhook's
+        path). A venue whose list is not loaded yet is `unknown` and its load is started in the
+        background."""
+        listed: list[tuple[str, str]] = []
+        lacking: list[str] = []
+        unknown: dict[str, str] = {}
+        if venues.paper:
+            self._look_up("paper", self._paper_catalog, ticker, listed, lacking)
+        for name, venue, ref in self._live_venues(venues.live):
+            if venue.catalog is None:
+                unknown[name] = _not_loaded(venue)
+                self._load_soon(venue, ref)
+            else:
+                self._look_up(name, venue.catalog, ticker, listed, lacking)
+        symbol = listed[0][1] if listed else None
+        return Resolution(
+            symbol=symbol,
+            listed_on=tuple(dict.fromkeys(name for name, found in listed if found == symbol)),
+            lacking=tuple(dict.fromkeys(lacking)),
+            unknown=unknown,
+        )
+
+    async def resolve_loading(self, venues: StrategyVenues, ticker: str, timeout_s: float) -> Resolution:
+        """Resolve after loading every venue list that is missing (routing's path, off the webhook)."""
+        waits = []
+        for _, venue, ref in self._live_venues(venues.live):
+            if venue.catalog is None:
+                waits.append(self._load_now(venue, ref))
+        if waits:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*waits, return_exceptions=True), timeout_s)
+        return self.resolve(venues, ticker)
+
+    def market_lists(self) -> list[dict[str, Any]]:
+        """Each live venue's market list: loaded or not, its age, markets, and the last failure."""
+        return [
+            {
+                "exchange": venue.name,
+                "loaded": venue.loaded,
+                "markets": len(venue.markets),
+                "age_s": venue.age(),
+                "error": venue.error,
+            }
+            for venue in self._venues.values()
+        ]
+
+    async def load_markets(self, venues: Iterable[LiveVenue]) -> None:
+        """Load each venue's market list once, whatever the number of its accounts: those not loaded
+        (a failed one again after `markets_retry_s`) and those older than `markets_ttl_s`. Failures
+        are kept on the venue (the reason a webhook or an intent reports) and logged."""
+        for _, venue, ref in self._live_venues(venues):
+            age = venue.age()
+            retry = self._markets_retry
+            if (age >= self._markets_ttl) if age is not None else not venue.failed_within(retry):
+                await self._load_now(venue, ref)
+
+    async def keep_markets_loaded(
+        self, venues_in_use: Callable[[], list[LiveVenue]], stop: asyncio.Event
+    ) -> None:
+        """At start and then every `markets_retry_s`: load the lists of the venues in use, refresh
+        those older than `markets_ttl_s`, so the webhook finds them loaded."""
+        while not stop.is_set():
+            try:
+                await self.load_markets(await asyncio.to_thread(venues_in_use))
+            except Exception:
+                log.exception("market lists could not be refreshed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._markets_retry)
+
+    def _live_venues(self, refs: Iterable[LiveVenue]) -> list[tuple[str, VenueMarkets, LiveVenue]]:
+        """One entry per distinct venue: its display name, its shared market list, an account on it."""
+        seen: dict[str, tuple[str, VenueMarkets, LiveVenue]] = {}
+        for ref in refs:
+            key = self._keys.get(ref)
+            if key is None:
+                key = self._keys[ref] = venue_key(ref.exchange, ref.sandbox, dict(ref.api_urls))
+            if key not in seen:
+                seen[key] = (ref.exchange, self._venue(key, ref.exchange), ref)
+        return list(seen.values())
+
+    def _venue(self, key: str, exchange: str) -> VenueMarkets:
+        return self._venues.setdefault(key, VenueMarkets(exchange))
+
+    @staticmethod
+    def _look_up(
+        name: str, catalog: SymbolCatalog, ticker: str, listed: list[tuple[str, str]], lacking: list[str]
+    ) -> None:
+        try:
+            listed.append((name, catalog.resolve(ticker)))
+        except UnknownSymbol:
+            lacking.append(name)
+
+    def _load_soon(self, venue: VenueMarkets, ref: LiveVenue) -> None:
+        key = id(venue)
+        if key in self._loading or venue.failed_within(self._markets_retry):
+            return
+        with contextlib.suppress(RuntimeError):  # no running loop: the next routing loads it
+            task = asyncio.get_running_loop().create_task(self._load_now(venue, ref))
+            self._loading[key] = task
+            task.add_done_callback(lambda _: self._loading.pop(key, None))
+
+    async def _load_now(self, venue: VenueMarkets, ref: LiveVenue) -> None:
+        try:
+            live = self.for_account(ref.account_id, ref.exchange, "live")
+            if not isinstance(live, CcxtExchange):
+                return
+            # Asked for explicitly (start, background, routing): load even after a recent failure.
+            await live.reload_markets(only_if_older_than=self._markets_ttl)
+        except (ExchangeUnavailable, ExchangeError) as exc:
+            venue.failed(str(exc))
+            log.warning("%s markets could not be loaded: %s", venue.name, exc)
+        except Exception as exc:  # a load that fails in an unexpected way must not end the caller
+            venue.failed(f"{type(exc).__name__}: {exc}")
+            log.exception("%s markets could not be loaded", venue.name)
 
     def _live_account(self, account_id: int, exchange: str) -> LiveAccount:
         row = self._load(account_id) if self._load else None
@@ -110,6 +247,17 @@ class AccountExchanges:
 
 
 def _ticker_key(account: LiveAccount) -> str:
-    """Accounts share prices when they reach the same exchange at the same addresses."""
-    urls = ",".join(f"{k}={v}" for k, v in sorted(account.api_urls.items()))
-    return f"{account.exchange}|{account.sandbox}|{urls}"
+    """Accounts share prices and markets when they reach the same exchange at the same addresses."""
+    return venue_key(account.exchange, account.sandbox, account.api_urls)
+
+
+def venue_key(exchange: str, sandbox: bool, api_urls: Mapping[str, str]) -> str:
+    """What identifies one venue: the exchange, its sandbox flag and any overridden addresses."""
+    urls = ",".join(f"{k}={v}" for k, v in sorted(api_urls.items()))
+    return f"{exchange}|{bool(sandbox)}|{urls}"
+
+
+def _not_loaded(venue: VenueMarkets) -> str:
+    if venue.error:
+        return f"{venue.name} markets could not be loaded: {venue.error}"
+    return f"{venue.name} markets are not loaded yet"

@@ -19,6 +19,7 @@ from tradewire.api.fields import DbId, clean_text
 from tradewire.api.schemas import (
     AccountCreate,
     AccountOut,
+    AssetBalanceOut,
     BalanceOut,
     BotCreate,
     BotOut,
@@ -51,8 +52,9 @@ from tradewire.domain.risk import TradingState
 from tradewire.domain.sizing import Sizing, SizingMode
 from tradewire.domain.strategies.definition import BotSettings, StrategyDefinition
 from tradewire.domain.track_record import PairRecord
+from tradewire.ports import ExchangeError, ExchangeUnavailable
 from tradewire.runtime import Runtime
-from tradewire.services.execution import account_equity
+from tradewire.services.valuation import BalanceUnavailable
 
 router = APIRouter(prefix="/api/v1")
 Limit = Annotated[int, Query(ge=1, le=1000)]
@@ -308,19 +310,40 @@ async def get_account(account_id: DbId, runtime: RuntimeDep, user: CurrentUser) 
 
 
 @router.get("/accounts/{account_id}/balance", response_model=BalanceOut, tags=["accounts"])
-async def account_balance(account_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> BalanceOut:
-    """Balances per asset and equity in the quote currency (paper accounts)."""
+async def account_balance(
+    account_id: DbId,
+    runtime: RuntimeDep,
+    user: CurrentUser,
+    quote: Annotated[
+        str | None, Query(pattern=r"^[A-Z0-9]{1,16}$", description="equity currency (default USDT)")
+    ] = None,
+) -> BalanceOut:
+    """Balances per asset (free, used, total) and equity in the quote currency, from the account's own
+    exchange: the paper market, or the live exchange (asked at most every `balance_ttl_s`). Assets that
+    cannot be valued are listed in `unvalued`. 503 when the exchange cannot be reached, 502 when it
+    refuses (e.g. keys), 504 when it does not answer in time."""
     account = await _db(runtime.members.account, user.id, account_id)
-    quote = runtime.settings.paper_quote_currency
-    if account["mode"] != "paper":
-        raise HTTPException(status.HTTP_409_CONFLICT, "live balances need the live exchange adapter")
-    exchange = runtime.venue.account(account_id)
-    balances = dict(await exchange.fetch_balance())
+    currency = quote or runtime.settings.paper_quote_currency
+    try:
+        found = await runtime.valuations.balance(account_id, account["exchange"], account["mode"], currency)
+    except BalanceUnavailable as exc:
+        code = 504 if exc.timed_out else 502 if exc.refused else 503
+        raise HTTPException(code, str(exc)) from exc
+    valuation = found.valuation
     return BalanceOut(
         account_id=account_id,
-        balances={k: v for k, v in balances.items() if v != 0},
-        equity=await account_equity(exchange, quote),
-        quote=quote,
+        mode=account["mode"],
+        exchange=account["exchange"],
+        balances={asset: b.total for asset, b in found.assets.items() if b.total != 0},
+        assets={
+            asset: AssetBalanceOut(free=b.free, used=b.used, total=b.total)
+            for asset, b in found.assets.items()
+        },
+        equity=valuation.equity,
+        quote=currency,
+        values=valuation.values,
+        unvalued=valuation.unvalued,
+        as_of=found.as_of,
     )
 
 
@@ -344,10 +367,8 @@ async def delete_account(account_id: DbId, runtime: RuntimeDep, user: CurrentUse
 async def subscribe(body: SubscriptionCreate, runtime: RuntimeDep, user: CurrentUser) -> SubscriptionOut:
     """Subscribe one of your exchange accounts to a strategy (yours, or a public one)."""
     await _db(runtime.members.strategy, user.id, body.strategy_id)
-    await _db(runtime.members.account, user.id, body.account_id)
-    unknown = [p for p in body.pairs or [] if p not in runtime.catalog]
-    if unknown:
-        raise HTTPException(422, f"unknown pairs: {unknown}")
+    account = await _db(runtime.members.account, user.id, body.account_id)
+    await _check_pairs(runtime, account, body.pairs)
     now = runtime.clock.now()
     values = {
         "user_id": user.id,
@@ -367,6 +388,27 @@ async def subscribe(body: SubscriptionCreate, runtime: RuntimeDep, user: Current
     }
     subscription_id = await _db(runtime.members.create_subscription, values)
     return SubscriptionOut(**await _db(runtime.members.subscription, user.id, subscription_id))
+
+
+async def _check_pairs(runtime: Runtime, account: dict[str, Any], pairs: list[str] | None) -> None:
+    """A pair filter names markets of the account's own venue (a live exchange lists its own)."""
+    if not pairs:
+        return
+    if account["mode"] == "paper":
+        listed: Any = runtime.venue.markets
+    else:
+        try:
+            exchange = runtime.exchanges.for_account(account["id"], account["exchange"], "live")
+            listed = await asyncio.wait_for(
+                exchange.markets(), runtime.settings.exchange_timeout_ms / 1000 + 5
+            )
+        except (ExchangeUnavailable, ExchangeError, TimeoutError) as exc:
+            raise HTTPException(
+                503, f"cannot check the pairs: {account['exchange']} markets could not be loaded: {exc}"
+            ) from exc
+    unknown = [p for p in pairs if p not in listed]
+    if unknown:
+        raise HTTPException(422, f"unknown pairs on {account['exchange']}: {unknown}")
 
 
 @router.get("/subscriptions", response_model=list[SubscriptionOut], tags=["subscriptions"])
@@ -389,9 +431,9 @@ async def update_subscription(
     if body.status is not None:
         values["status"] = body.status
     if body.pairs is not None:
-        unknown = [p for p in body.pairs if p not in runtime.catalog]
-        if unknown:
-            raise HTTPException(422, f"unknown pairs: {unknown}")
+        current = await _db(runtime.members.subscription, user.id, subscription_id)
+        account = await _db(runtime.members.account, user.id, current["account_id"])
+        await _check_pairs(runtime, account, body.pairs)
         values["pairs"] = body.pairs
     if body.all_pairs:
         values["pairs"] = None
@@ -593,19 +635,28 @@ async def list_positions(
 ) -> list[PositionOut]:
     """Positions with realised PnL, and unrealised PnL at the current price for open ones."""
     rows = await _db(runtime.reports.positions, user.id, status_, limit, before_id)
+    marks = await runtime.valuations.marks(_mark_key(row) for row in rows if row["status"] == "open")
     result = []
     for row in rows:
-        mark = runtime.feed.last_price(row["symbol"]) if row["status"] == "open" else None
-        unrealized = (mark - row["avg_entry"]) * row["amount"] if mark is not None else None
+        mark = marks.get(_mark_key(row))
+        price = mark.price if mark else None
+        unrealized = (price - row["avg_entry"]) * row["amount"] if price is not None else None
         result.append(
             PositionOut(
                 **row,
                 net_realized_pnl=row["realized_pnl"] - row["fees"],
-                mark_price=mark,
+                mark_price=price,
                 unrealized_pnl=unrealized,
+                mark_source=mark.source if mark else None,
+                mark_error=mark.error if mark and price is None else None,
             )
         )
     return result
+
+
+def _mark_key(row: dict[str, Any]) -> tuple[int, str, str, str]:
+    """A position is marked by its own account's venue: the paper market, or its live exchange."""
+    return (row["account_id"], row["exchange"], row["mode"], row["symbol"])
 
 
 @router.post("/positions/{position_id}/close", response_model=PositionClose, tags=["records"])

@@ -116,11 +116,25 @@ class AccountOut(BaseModel):
     created_at: datetime
 
 
+class AssetBalanceOut(BaseModel):
+    free: Money
+    used: Money = Field(description="held by open orders")
+    total: Money
+
+
 class BalanceOut(BaseModel):
     account_id: int
-    balances: dict[str, Money]
-    equity: Money | None
+    mode: str = "paper"
+    exchange: str = "paper"
+    balances: dict[str, Money] = Field(description="total per asset")
+    assets: dict[str, AssetBalanceOut] = Field(default_factory=dict, description="free, used, total")
+    equity: Money | None = Field(description="in `quote`: the assets valued at the account's own prices")
     quote: str
+    values: dict[str, Money] = Field(default_factory=dict, description="each asset's value in `quote`")
+    unvalued: dict[str, str] = Field(
+        default_factory=dict, description="assets left out of equity (no price in `quote`), with why"
+    )
+    as_of: datetime | None = Field(default=None, description="when the exchange was asked (cached briefly)")
 
 
 DEDUP_WINDOW_MAX_S = 86_400
@@ -416,7 +430,9 @@ class SubscriptionOut(BaseModel):
 class WebhookAccepted(BaseModel):
     signal_id: int
     duplicate: bool
-    symbol: str
+    symbol: str | None = Field(
+        description="null: a subscriber's exchange list was still loading; resolved when routed"
+    )
     action: str
 
 
@@ -451,6 +467,10 @@ class IntentOut(BaseModel):
     received_at: datetime
     created_at: datetime
     updated_at: datetime
+    order_id: int | None = None
+    sizing_equity: Money | None = Field(
+        default=None, description="the account equity (quote) the entry was sized against"
+    )
 
 
 class OrderOut(BaseModel):
@@ -477,6 +497,9 @@ class OrderOut(BaseModel):
     rejection: str | None = None
     created_at: datetime
     updated_at: datetime
+    sizing_equity: Money | None = Field(
+        default=None, description="the account equity (quote) the entry was sized against"
+    )
 
 
 class PositionOut(BaseModel):
@@ -494,6 +517,9 @@ class PositionOut(BaseModel):
     net_realized_pnl: Money
     mark_price: Money | None
     unrealized_pnl: Money | None
+    exchange: str | None = None
+    mark_source: str | None = Field(default=None, description="'paper' or the live account's exchange")
+    mark_error: str | None = Field(default=None, description="why an open position has no mark")
     close_reason: str | None
     opened_at: datetime
     closed_at: datetime | None

@@ -58,6 +58,7 @@ class OrderPlan:
     limit_price: Decimal | None = None
     sizing_note: str | None = None
     later: tuple[Decimal, ...] = ()  # DCA: the tranches after this first one, bought by the monitor
+    sizing_equity: Decimal | None = None  # the account equity an entry was sized against
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,28 @@ class NewSignal:
 
 
 @dataclass(frozen=True, slots=True)
+class LiveVenue:
+    """A live account, as much of it as names the exchange it reaches (its markets are that venue's)."""
+
+    account_id: int
+    exchange: str
+    sandbox: bool = False
+    api_urls: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyVenues:
+    """Where a strategy's active subscribers trade: the paper market, and live accounts."""
+
+    paper: bool
+    live: tuple[LiveVenue, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.paper and not self.live
+
+
+@dataclass(frozen=True, slots=True)
 class SubscriptionTarget:
     """An active subscription that may receive a signal."""
 
@@ -71,6 +93,7 @@ class WorkItem:
     exit_ratio: tuple[Decimal, Decimal]
     sizing: Sizing
     strategy_id: int = 0
+    ticker: str = ""  # as the alert spelled it (the symbol is empty when no venue resolved it)
     risk: RiskLimits = field(default_factory=RiskLimits)
     signal_at: datetime | None = None  # when the signal was emitted (or received, if it has no time)
     exit_rules: ExitRules = field(default_factory=ExitRules)
@@ -143,6 +166,7 @@ class NewOrder:
     price: Decimal | None
     sizing_note: str | None = None
     exit_plan: ExitPlan | None = None
+    sizing_equity: Decimal | None = None  # the account equity the amount was sized against
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,11 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class UnknownSymbol(ValueError):
     """No market we know matches the ticker."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """A ticker resolved against the market lists of several venues.
+
+    `symbol` is set when a venue lists it. `listed_on` names those venues; `lacking` the venues whose
+    loaded lists do not have it; `unknown` the venues whose list is not loaded (with why), which
+    neither accept nor refuse.
+    """
+
+    symbol: str | None
+    listed_on: tuple[str, ...] = ()
+    lacking: tuple[str, ...] = ()
+    unknown: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def refused(self) -> bool:
+        """No venue lists it, and every venue's list is known: the ticker is unknown for certain."""
+        return self.symbol is None and not self.unknown
+
+    def explain(self, ticker: str) -> str:
+        """Why the ticker has no symbol, naming each venue."""
+        parts = [f"not listed on {', '.join(self.lacking)}"] if self.lacking else []
+        parts += [f"{venue}: {why}" for venue, why in self.unknown.items()]
+        return f"unknown symbol {ticker!r}: {'; '.join(parts) or 'no market matches it'}"
 
 
 @dataclass(frozen=True, slots=True)

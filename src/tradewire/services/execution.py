@@ -12,7 +12,7 @@ from decimal import Decimal
 from tradewire import failpoints
 from tradewire.domain.execution import OrderPlan, Skip, SpotSignal, plan_spot_order, split_into_tranches
 from tradewire.domain.exit_plan import ExitPlan
-from tradewire.domain.money import ZERO, describe, is_storable
+from tradewire.domain.money import ZERO, MoneyError, describe, is_storable, storable
 from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderType, RejectionKind, client_order_id_for
 from tradewire.domain.records import (
     FailedAttempt,
@@ -219,6 +219,7 @@ class Executor:
                         price=decision.limit_price,
                         sizing_note=decision.sizing_note,
                         exit_plan=item.exit_plan(decision.later) if decision.side is OrderSide.BUY else None,
+                        sizing_equity=decision.sizing_equity,
                     )
                 )
         return rejections, new_orders, failures
@@ -243,7 +244,8 @@ class Executor:
         except (ExchangeUnavailable, ExchangeError) as exc:
             return Skip(f"{item.exchange} markets could not be loaded: {exc}")
         if market is None:
-            return Skip(f"{item.symbol} is not listed on {item.exchange}")
+            what = item.symbol or f"ticker {item.ticker!r} (no venue of this strategy lists it)"
+            return Skip(f"{what} is not listed on {item.exchange}")
         try:
             price = await exchange.price(item.symbol) or item.signal_price
         except (ExchangeUnavailable, ExchangeError) as exc:
@@ -306,7 +308,7 @@ class Executor:
             notes.append(limit.note)
         notes.append(risk_summary(item.risk, context))
         notes.extend(f"warning: {w}" for w in assessment.warnings)
-        return replace(planned, sizing_note="; ".join(notes))
+        return replace(planned, sizing_note="; ".join(notes), sizing_equity=_storable(equity))
 
     async def _risk_context(
         self,
@@ -435,6 +437,14 @@ def _beyond_storage(item: WorkItem) -> str | None:
         if value is not None and not is_storable(value):
             return f"the signal's {name} {describe(value)} is beyond what can be stored or traded"
     return None
+
+
+def _storable(value: Decimal) -> Decimal | None:
+    """The equity an entry was sized against, if storage holds it (an absurd one stays in the note)."""
+    try:
+        return storable(value, "equity")
+    except MoneyError:
+        return None
 
 
 async def account_equity(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -14,10 +13,9 @@ from typing import Any
 from tradewire import failpoints
 from tradewire.domain.alerts.tradingview import AlertError, ParsedAlert, parse_alert
 from tradewire.domain.money import fmt
-from tradewire.domain.records import NewSignal
+from tradewire.domain.records import NewSignal, StrategyVenues
 from tradewire.domain.signals import SignalAction, SignalIntent
-from tradewire.domain.symbols import SymbolCatalog, UnknownSymbol
-from tradewire.ports import Bus, Clock, Store
+from tradewire.ports import Bus, Clock, Store, SymbolResolver
 from tradewire.services.passphrases import PassphraseChecks, Throttled
 
 log = logging.getLogger("tradewire.ingest")
@@ -39,8 +37,12 @@ class IngestRejected(Exception):
 class Ingested:
     signal_id: int
     duplicate: bool
-    symbol: str
+    symbol: str | None  # None: resolved when routed (a venue's market list was not loaded yet)
     action: str
+
+
+# A strategy nobody subscribes to (yet) keeps its record on the paper market's list.
+PAPER_ONLY = StrategyVenues(paper=True)
 
 
 class SignalIngest:
@@ -49,13 +51,13 @@ class SignalIngest:
     def __init__(
         self,
         store: Store,
-        catalog: Callable[[], SymbolCatalog],
+        symbols: SymbolResolver,
         bus: Bus,
         clock: Clock,
         passphrases: PassphraseChecks | None = None,
     ) -> None:
         self._store = store
-        self._catalog = catalog
+        self._symbols = symbols
         self._bus = bus
         self._clock = clock
         self._passphrases = passphrases or PassphraseChecks()
@@ -92,10 +94,7 @@ class SignalIngest:
         if not await self._verify(strategy_id, client, passphrase, passphrase_hash, slug):
             raise self._reject(401, "wrong passphrase", slug)
         intent = alert.intent
-        try:
-            symbol = self._catalog().resolve(intent.ticker)
-        except UnknownSymbol as exc:
-            raise self._reject(422, str(exc), slug) from exc
+        symbol = await self._resolve(strategy_id, intent.ticker, slug)
         now = self._clock.now()
         signal = NewSignal(
             strategy_id=strategy_id,
@@ -113,10 +112,28 @@ class SignalIngest:
         failpoints.hit("after_signal_stored")
         if created:
             await self._bus.publish(SIGNAL_RECEIVED, {"signal_id": signal_id})
-            log.info("signal %s stored: %s %s (strategy %s)", signal_id, intent.action.value, symbol, slug)
+            log.info(
+                "signal %s stored: %s %s (strategy %s)",
+                signal_id,
+                intent.action.value,
+                symbol or f"{intent.ticker!r} (resolved when routed)",
+                slug,
+            )
         else:
             log.info("signal %s delivered again (strategy %s): ignored", signal_id, slug)
-        return Ingested(signal_id, not created, symbol, intent.action.value)
+        return Ingested(signal_id, not created, symbol or None, intent.action.value)
+
+    async def _resolve(self, strategy_id: int, ticker: str, slug: str) -> str:
+        """The unified symbol of `ticker` on a venue the strategy's subscribers trade on; "" when no
+        loaded list has it but a venue's list is not loaded yet (the signal is kept and routing decides
+        per subscriber, once the list is there); raises 422 when every list is known and none has it."""
+        if not ticker.strip():
+            raise self._reject(422, "ticker is empty", slug)
+        venues = await asyncio.to_thread(self._store.strategy_venues, strategy_id)
+        resolution = self._symbols.resolve(PAPER_ONLY if venues.empty else venues, ticker)
+        if resolution.refused:
+            raise self._reject(422, resolution.explain(ticker), slug)
+        return resolution.symbol or ""
 
     async def receive_strategy_signal(
         self,

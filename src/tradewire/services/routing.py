@@ -10,7 +10,8 @@ from decimal import Decimal
 from tradewire import failpoints
 from tradewire.domain.execution import pair_matches
 from tradewire.domain.records import SubscriptionTarget
-from tradewire.ports import Clock, Store
+from tradewire.ports import Clock, Store, SymbolResolver
+from tradewire.services.ingest import PAPER_ONLY
 
 log = logging.getLogger("tradewire.routing")
 
@@ -19,11 +20,19 @@ class SignalRouter:
     """Fans a signal out to its strategy's subscriptions."""
 
     def __init__(
-        self, store: Store, clock: Clock, market_price: Callable[[str], Decimal | None] | None = None
+        self,
+        store: Store,
+        clock: Clock,
+        market_price: Callable[[str], Decimal | None] | None = None,
+        symbols: SymbolResolver | None = None,
+        resolve_timeout_s: float = 15.0,
     ) -> None:
         self._store = store
         self._clock = clock
         self._market_price = market_price  # prices signals without one for the strategy's track record
+        self._symbols = symbols
+        self._resolve_timeout = resolve_timeout_s
+        self._resolving: set[int] = set()  # signals waiting for a market list (the sweep leaves them)
 
     async def route(self, signal_id: int) -> int:
         """Create the signal's intents (idempotent); returns how many subscriptions match."""
@@ -31,14 +40,49 @@ class SignalRouter:
         if info is None:
             log.warning("signal %s not found; nothing to route", signal_id)
             return 0
-        strategy_id, symbol, _status = info
+        strategy_id, symbol, stored_status = info
+        if stored_status == "unresolved":
+            return 0  # decided once: its intents say why
         targets = await asyncio.to_thread(self._store.active_targets, strategy_id)
-        matching = [t for t in targets if _matches(t, symbol)]
-        price = self._market_price(symbol) if self._market_price else None
-        await asyncio.to_thread(self._store.create_intents, signal_id, matching, self._clock.now(), price)
+        status = "routed"
+        if not symbol:
+            if signal_id in self._resolving:
+                return 0
+            self._resolving.add(signal_id)
+            try:
+                symbol = await self._resolve(signal_id, strategy_id)
+            finally:
+                self._resolving.discard(signal_id)
+            status = "routed" if symbol else "unresolved"
+        if symbol:
+            matching = [t for t in targets if _matches(t, symbol)]
+        else:
+            # No venue lists the ticker (or a list could not be loaded): every subscriber without a
+            # pair filter gets an intent that execution skips with its own venue's reason.
+            matching = [t for t in targets if not t.pairs]
+        price = self._market_price(symbol) if self._market_price and symbol else None
+        await asyncio.to_thread(
+            self._store.create_intents, signal_id, matching, self._clock.now(), price, status
+        )
         failpoints.hit("after_intents")
         log.info("signal %s routed to %d of %d active subscriptions", signal_id, len(matching), len(targets))
         return len(matching)
+
+    async def _resolve(self, signal_id: int, strategy_id: int) -> str:
+        """Resolve the ticker of a signal stored before a venue's market list was loaded."""
+        ticker = await asyncio.to_thread(self._store.signal_ticker, signal_id) or ""
+        if self._symbols is None:
+            return ""
+        venues = await asyncio.to_thread(self._store.strategy_venues, strategy_id)
+        resolution = await self._symbols.resolve_loading(
+            PAPER_ONLY if venues.empty else venues, ticker, self._resolve_timeout
+        )
+        if resolution.symbol is None:
+            log.warning("signal %s: %s", signal_id, resolution.explain(ticker))
+            return ""
+        await asyncio.to_thread(self._store.resolve_signal, signal_id, resolution.symbol)
+        log.info("signal %s: %r resolved to %s", signal_id, ticker, resolution.symbol)
+        return resolution.symbol
 
 
 def _matches(target: SubscriptionTarget, symbol: str) -> bool:

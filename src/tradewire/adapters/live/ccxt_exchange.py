@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -33,7 +32,9 @@ from tradewire.adapters.live.errors import (
     remember_http_status,
 )
 from tradewire.adapters.live.guards import CircuitBreaker, RateLimiter
+from tradewire.adapters.live.markets import RECENT_FAILURE_S, VenueMarkets
 from tradewire.adapters.live.tickers import TickerCache
+from tradewire.domain.balances import AssetBalance
 from tradewire.domain.markets import DECIMAL_PLACES, TICK_SIZE, Market
 from tradewire.domain.money import to_decimal
 from tradewire.domain.orders import ExchangeOrder, OrderRequest, OrderSide, OrderType, Trade
@@ -103,6 +104,7 @@ class CcxtExchange:
         tickers: TickerCache | None = None,
         in_flight: asyncio.Semaphore | None = None,
         public_limiter: RateLimiter | None = None,
+        venue: VenueMarkets | None = None,
     ) -> None:
         self.account = account
         self.client = client or make_client(account)
@@ -114,14 +116,18 @@ class CcxtExchange:
         self._limiter = limiter or RateLimiter(rate=rate, burst=max(1.0, rate / 2))
         # Public calls (markets, tickers) spend a budget shared by every account of the exchange.
         self._public = public_limiter or RateLimiter(rate=rate, burst=max(1.0, rate / 2))
-        self._markets: dict[str, Market] = {}
-        self._markets_loaded_at = 0.0
+        # Markets are shared with the exchange's other accounts (one load for all of them).
+        self._venue = venue or VenueMarkets(account.exchange)
         self._markets_ttl = markets_ttl_s
-        self._markets_lock = asyncio.Lock()
         self._tickers = tickers or TickerCache()
         self._stream: ccxt_async.Exchange | None = None  # ccxt pro client, created when first watched
         # Requests open at once over every live account of the process (sockets, memory).
         self._in_flight = in_flight or asyncio.Semaphore(256)
+
+    @property
+    def venue(self) -> VenueMarkets:
+        """The exchange's market list, shared with its other accounts."""
+        return self._venue
 
     @property
     def public_limiter(self) -> RateLimiter:
@@ -131,28 +137,62 @@ class CcxtExchange:
     # -- Exchange port ------------------------------------------------------------------------------
 
     async def markets(self) -> Mapping[str, Market]:
-        """Markets loaded once and refreshed after `markets_ttl_s`."""
-        if self._markets and time.monotonic() - self._markets_loaded_at < self._markets_ttl:
-            return self._markets
-        async with self._markets_lock:
-            if not self._markets or time.monotonic() - self._markets_loaded_at >= self._markets_ttl:
+        """Markets loaded once per exchange (shared by its accounts) and refreshed after `markets_ttl_s`."""
+        venue = self._venue
+        if not venue.loaded and venue.failed_within(RECENT_FAILURE_S) and venue.error:
+            raise ExchangeUnavailable(venue.error)  # just tried (for another account, or routing)
+        age = venue.age()
+        if (age is None or age >= self._markets_ttl) and not (venue.loaded and venue.failed_within(60.0)):
+            try:
+                await self.reload_markets(only_if_older_than=self._markets_ttl)
+            except (ExchangeUnavailable, ExchangeError):
+                if not venue.loaded:
+                    raise
+                log.warning("%s markets could not be refreshed; using the list loaded before", venue.name)
+        if venue.source is not None and venue.source is not self.client and not self.client.markets:
+            self.client.set_markets_from_exchange(venue.source)  # ccxt's own tables, without a request
+        return venue.markets
+
+    async def reload_markets(self, only_if_older_than: float = 0.0) -> Mapping[str, Market]:
+        """Load the exchange's market list now (unless another account just did); a failure is
+        remembered on the venue (its reason is what a webhook or an intent reports) and raised."""
+        venue = self._venue
+        async with venue.lock:
+            age = venue.age()
+            if age is not None and age < only_if_older_than:
+                return venue.markets
+            try:
                 raw = await self._read(
-                    lambda: self.client.load_markets(reload=bool(self._markets)), limiter=self._public
+                    lambda: self.client.load_markets(reload=venue.loaded), limiter=self._public
                 )
-                mode = DECIMAL_PLACES if self.client.precisionMode == ccxt.DECIMAL_PLACES else TICK_SIZE
-                self._markets = {
-                    symbol: Market.from_ccxt(m, mode) for symbol, m in raw.items() if m.get("spot", True)
-                }
-                self._markets_loaded_at = time.monotonic()
-        return self._markets
+            except (ExchangeUnavailable, ExchangeError) as exc:
+                venue.failed(str(exc))
+                raise
+            mode = DECIMAL_PLACES if self.client.precisionMode == ccxt.DECIMAL_PLACES else TICK_SIZE
+            venue.store(
+                {symbol: Market.from_ccxt(m, mode) for symbol, m in raw.items() if m.get("spot", True)},
+                self.client,
+            )
+        return venue.markets
 
     async def price(self, symbol: str) -> Decimal | None:
-        """From the exchange's shared ticker cache: one fetch_tickers for all symbols in use."""
+        """From the exchange's shared ticker cache: one fetch_tickers for all symbols in use.
+
+        A symbol the exchange does not list has no price (and is never asked for: one unknown symbol
+        would make every batched fetch_tickers call fail)."""
+        if self._venue.loaded and symbol not in self._venue.markets:
+            return None
         return await self._tickers.price(
             symbol,
             lambda symbols: self._read(lambda: self.client.fetch_tickers(symbols), limiter=self._public),
             lambda one: self._read(lambda: self.client.fetch_ticker(one), limiter=self._public),
         )
+
+    def price_error(self, symbol: str) -> str | None:
+        """Why the last attempt to price `symbol` failed, if it did."""
+        if self._venue.loaded and symbol not in self._venue.markets:
+            return f"{symbol} is not listed on {self.account.exchange}"
+        return self._tickers.error(symbol)
 
     async def recent_closes(self, symbol: str, timeframe: str, limit: int) -> list[float] | None:
         """Closes of the latest `limit` candles (public), oldest first; None if the exchange has none."""
@@ -167,6 +207,18 @@ class CcxtExchange:
         raw = await self._read(self.client.fetch_balance)
         totals = raw.get("total") or {}
         return {asset: to_decimal(amount) for asset, amount in totals.items() if amount is not None}
+
+    async def fetch_balance_detail(self) -> Mapping[str, AssetBalance]:
+        """Free, used (in open orders) and total per asset, as the exchange reports them."""
+        raw = await self._read(self.client.fetch_balance)
+        free, used, total = (raw.get(part) or {} for part in ("free", "used", "total"))
+        detail: dict[str, AssetBalance] = {}
+        for asset in {*free, *used, *total}:
+            parts = [_dec(side.get(asset)) for side in (free, used, total)]
+            if all(p is None for p in parts):
+                continue
+            detail[asset] = AssetBalance.of(*parts)
+        return detail
 
     async def create_order(self, request: OrderRequest) -> ExchangeOrder:
         """Place an order at most once; see the module docstring."""
@@ -338,7 +390,8 @@ class CcxtExchange:
         for attempt in range(self._retry.attempts):
             if not self._breaker.allow():
                 raise ExchangeUnavailable(
-                    f"{self.account.exchange} circuit open; retry in {self._breaker.retry_in():.0f}s"
+                    f"{ErrorKind.UNAVAILABLE.value}: {self.account.exchange} circuit open after "
+                    f"repeated failures; retry in {self._breaker.retry_in():.0f}s"
                 )
             await (limiter or self._limiter).acquire()
             try:

@@ -26,6 +26,7 @@ class TickerCache:
         self._clock = clock
         self._prices: dict[str, tuple[float, Decimal]] = {}
         self._wanted: set[str] = set()
+        self._errors: dict[str, str] = {}  # why the last refresh of a symbol gave no price
         self._lock = asyncio.Lock()
         self.batch_calls = 0
         self.single_calls = 0
@@ -58,7 +59,15 @@ class TickerCache:
                     self._store({symbol: await fetch_one(symbol)})
                 except Exception as single_exc:
                     log.warning("fetch_ticker %s failed: %s", symbol, single_exc)
-        return self.cached(symbol)
+                    self._errors[symbol] = str(single_exc) or type(single_exc).__name__
+        found = self.cached(symbol)
+        if found is None:
+            self._errors.setdefault(symbol, "the exchange reported no price")
+        return found
+
+    def error(self, symbol: str) -> str | None:
+        """Why the last refresh left `symbol` without a price (None if it has one)."""
+        return None if self.cached(symbol) is not None else self._errors.get(symbol)
 
     def _store(self, tickers: dict[str, Any]) -> None:
         now = self._clock()
@@ -66,3 +75,4 @@ class TickerCache:
             value = (ticker or {}).get("last") or (ticker or {}).get("close")
             if value is not None:
                 self._prices[symbol] = (now, to_decimal(value))
+                self._errors.pop(symbol, None)

@@ -23,6 +23,7 @@ from sqlalchemy import Engine, select, tuple_
 from tradewire.adapters.store import bulk
 from tradewire.adapters.store.db import write_transaction
 from tradewire.adapters.store.tables import paper_balances, paper_orders
+from tradewire.domain.balances import AssetBalance
 from tradewire.domain.markets import Market, OrderRejected
 from tradewire.domain.money import ZERO
 from tradewire.domain.orders import ExchangeOrder, OrderRequest, OrderSide, OrderType, Trade
@@ -172,6 +173,13 @@ class PaperVenue:
     def balance(self, account_id: int) -> dict[str, Decimal]:
         """Total (free + reserved) per asset."""
         return {asset: w.free + w.used for asset, w in self._wallet(account_id).items()}
+
+    def balance_detail(self, account_id: int) -> dict[str, AssetBalance]:
+        """Free, reserved by open orders, and total per asset."""
+        return {
+            asset: AssetBalance(w.free, w.used, w.free + w.used)
+            for asset, w in self._wallet(account_id).items()
+        }
 
     async def create_order(self, account_id: int, request: OrderRequest) -> ExchangeOrder:
         """Place an order; a client order id seen before returns the first order (idempotency).
@@ -462,6 +470,17 @@ class PaperExchange:
 
     async def fetch_balance(self) -> Mapping[str, Decimal]:
         return self._venue.balance(self.account_id)
+
+    async def fetch_balance_detail(self) -> Mapping[str, AssetBalance]:
+        return self._venue.balance_detail(self.account_id)
+
+    def price_error(self, symbol: str) -> str | None:
+        """Why the paper market has no price for `symbol`."""
+        if symbol not in self._venue.markets:
+            return f"{symbol} is not listed on the paper market"
+        return (
+            None if self._venue.last_price(symbol) is not None else f"the paper market has no {symbol} price"
+        )
 
     async def create_order(self, request: OrderRequest) -> ExchangeOrder:
         return await self._venue.create_order(self.account_id, request)

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, func, select
 
 from tradewire.adapters.store.tables import (
+    exchange_accounts,
     execution_intents,
     execution_log,
     orders,
@@ -50,9 +51,12 @@ class SqlReports:
                 signals.c.symbol,
                 signals.c.received_at,
                 strategies.c.slug.label("strategy_slug"),
+                orders.c.id.label("order_id"),
+                orders.c.sizing_equity,
             )
             .join(signals, signals.c.id == execution_intents.c.signal_id)
             .join(strategies, strategies.c.id == signals.c.strategy_id)
+            .outerjoin(orders, orders.c.intent_id == execution_intents.c.id)
             .where(execution_intents.c.user_id == user_id)
         )
         if signal_id is not None:
@@ -70,7 +74,11 @@ class SqlReports:
     def positions(
         self, user_id: int, status: str | None, limit: int, before_id: int | None
     ) -> list[dict[str, Any]]:
-        query = select(positions).where(positions.c.user_id == user_id)
+        query = (
+            select(positions, exchange_accounts.c.exchange)
+            .join(exchange_accounts, exchange_accounts.c.id == positions.c.account_id)
+            .where(positions.c.user_id == user_id)
+        )
         if status is not None:
             query = query.where(positions.c.status == status)
         return self._page(query, positions.c.id, limit, before_id, dict)

@@ -57,12 +57,14 @@ from tradewire.domain.positions import CloseReason, Position, PositionStatus, po
 from tradewire.domain.records import (
     AutoOrder,
     FailedAttempt,
+    LiveVenue,
     NewOrder,
     NewSignal,
     OrderOutcome,
     OrderRecord,
     Rejection,
     RiskSnapshot,
+    StrategyVenues,
     SubscriptionTarget,
     UnreadableWork,
     WatchedPosition,
@@ -77,6 +79,32 @@ from tradewire.domain.tranches import DcaPlan, PositionPhase, Tranche, phase_aft
 log = logging.getLogger("tradewire.store")
 
 OPEN_CHECK_S = 2.0
+
+
+_ACTIVE_SUBSCRIPTIONS = subscriptions.join(
+    exchange_accounts, exchange_accounts.c.id == subscriptions.c.account_id
+)
+_OF_STRATEGY = and_(
+    subscriptions.c.strategy_id == bindparam("strategy_id"),
+    subscriptions.c.status == SubscriptionStatus.ACTIVE.value,
+)
+_PAPER_SUBSCRIBER = (
+    select(subscriptions.c.id)
+    .select_from(_ACTIVE_SUBSCRIPTIONS)
+    .where(_OF_STRATEGY, exchange_accounts.c.mode == "paper")
+    .limit(1)
+)
+_LIVE_SUBSCRIBERS = (
+    select(
+        exchange_accounts.c.id,
+        exchange_accounts.c.exchange,
+        exchange_accounts.c.sandbox,
+        exchange_accounts.c.api_urls,
+    )
+    .select_from(_ACTIVE_SUBSCRIPTIONS)
+    .where(_OF_STRATEGY, exchange_accounts.c.mode == "live")
+    .order_by(exchange_accounts.c.id)
+)
 
 
 class SqlStore:
@@ -165,6 +193,53 @@ class SqlStore:
             ).first()
         return (row.strategy_id, row.symbol, row.status) if row else None
 
+    def strategy_venues(self, strategy_id: int) -> StrategyVenues:
+        """Where the strategy's active subscribers trade: whether any is on paper (one row at most,
+        however many), and each live account. Asked on every webhook: the statements are built once."""
+        with self.engine.connect() as conn:
+            paper = conn.execute(_PAPER_SUBSCRIBER, {"strategy_id": strategy_id}).first()
+            live = conn.execute(_LIVE_SUBSCRIBERS, {"strategy_id": strategy_id}).all()
+        return StrategyVenues(paper is not None, tuple(_live_venue(r) for r in live))
+
+    def live_venues_in_use(self) -> list[LiveVenue]:
+        """Every live account with an active subscription (their market lists are kept loaded)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    exchange_accounts.c.id,
+                    exchange_accounts.c.exchange,
+                    exchange_accounts.c.sandbox,
+                    exchange_accounts.c.api_urls,
+                )
+                .where(
+                    exchange_accounts.c.mode == "live",
+                    exchange_accounts.c.id.in_(
+                        select(subscriptions.c.account_id).where(
+                            subscriptions.c.status == SubscriptionStatus.ACTIVE.value
+                        )
+                    ),
+                )
+                .order_by(exchange_accounts.c.id)
+            ).all()
+        return [_live_venue(r) for r in rows]
+
+    def signal_ticker(self, signal_id: int) -> str | None:
+        """The ticker a signal arrived with."""
+        with self.engine.connect() as conn:
+            found: str | None = conn.execute(
+                select(signals.c.ticker).where(signals.c.id == signal_id)
+            ).scalar()
+        return found
+
+    def resolve_signal(self, signal_id: int, symbol: str) -> None:
+        """Give a signal stored before its ticker could be resolved the symbol it resolved to."""
+        with write_transaction(self.engine) as conn:
+            conn.execute(
+                update(signals)
+                .where(signals.c.id == signal_id, signals.c.symbol == "", signals.c.status == "received")
+                .values(symbol=symbol)
+            )
+
     def active_targets(self, strategy_id: int) -> list[SubscriptionTarget]:
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -186,9 +261,12 @@ class SqlStore:
         targets: Sequence[SubscriptionTarget],
         now: datetime,
         market_price: Decimal | None = None,
+        status: str = "routed",
     ) -> None:
         """One intent per target (repeats are ignored), the signal marked routed and counted in its
-        strategy's track record (at its own price, else `market_price`), atomically and once."""
+        strategy's track record (at its own price, else `market_price`), atomically and once.
+
+        A signal whose ticker no venue resolved is marked `status` 'unresolved' and not counted."""
         rows = [
             {
                 "signal_id": signal_id,
@@ -207,9 +285,9 @@ class SqlStore:
             routed = conn.execute(
                 update(signals)
                 .where(signals.c.id == signal_id, signals.c.status == "received")
-                .values(status="routed", routed_at=now)
+                .values(status=status, routed_at=now)
             )
-            if routed.rowcount == 1:
+            if routed.rowcount == 1 and status == "routed":
                 try:
                     # The strategy's statistics never hold up its subscribers' trades: a track-record
                     # update that fails (an old row's absurd price overflowing the column) is skipped.
@@ -297,6 +375,7 @@ class SqlStore:
                 exchange_accounts.c.mode,
                 exchange_accounts.c.exchange,
                 signals.c.symbol,
+                signals.c.ticker,
                 signals.c.action,
                 signals.c.contracts,
                 signals.c.price,
@@ -1407,6 +1486,7 @@ def _work_item(r: Any) -> WorkItem:
         mode=r["mode"],
         exchange=r["exchange"],
         symbol=r["symbol"],
+        ticker=r["ticker"],
         action=intent.action,
         contracts=r["contracts"],
         signal_price=r["price"],
@@ -1434,6 +1514,13 @@ def _work_item(r: Any) -> WorkItem:
 
 def _order_type(value: Any) -> OrderType | None:
     return OrderType(value) if value in (OrderType.MARKET.value, OrderType.LIMIT.value) else None
+
+
+def _live_venue(r: Any) -> LiveVenue:
+    urls = r.api_urls if isinstance(r.api_urls, dict) else {}
+    return LiveVenue(
+        r.id, r.exchange, bool(r.sandbox), tuple(sorted((str(k), str(v)) for k, v in urls.items()))
+    )
 
 
 def _market_position(value: Any) -> MarketPosition | None:
@@ -1470,6 +1557,7 @@ def _order_row(order: NewOrder, now: datetime) -> dict[str, Any]:
         "next_check_at": now,
         "check_attempts": 0,
         "sizing_note": order.sizing_note,
+        "sizing_equity": order.sizing_equity,
         "exit_plan": order.exit_plan.as_json() if order.exit_plan else None,
     }
 

@@ -212,6 +212,7 @@ orders = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("next_check_at", UTCDateTime()),  # null once terminal
     Column("sizing_note", Text),  # how the amount was reached, for the execution log
+    Column("sizing_equity", Money()),  # the account equity (quote) an entry was sized against
     Column("check_attempts", Integer, nullable=False, default=0),
     # Orders the platform placed itself (stop loss, take profit, ...): the position and the reason.
     Column("position_id", Id, ForeignKey("positions.id", ondelete="SET NULL")),
