@@ -107,3 +107,15 @@ def test_in_is_true_for_known_unified_symbols(catalog: SymbolCatalog, symbol: st
 @pytest.mark.parametrize("symbol", ["BTCUSDT", "DOGE/USDT", "ETH/USDT:USDT", "", None, 1])
 def test_in_is_false_for_other_spellings_and_unknown_symbols(catalog: SymbolCatalog, symbol: object) -> None:
     assert symbol not in catalog
+
+
+def test_a_resolution_refuses_only_when_every_venue_list_is_known() -> None:
+    from tradewire.domain.symbols import Resolution
+
+    known = Resolution(None, lacking=("paper", "binance"))
+    waiting = Resolution(None, lacking=("paper",), unknown={"binance": "binance markets are not loaded yet"})
+
+    assert known.refused and not waiting.refused
+    assert known.explain("SUIUSDT") == "unknown symbol 'SUIUSDT': not listed on paper, binance"
+    assert "binance markets are not loaded yet" in waiting.explain("SUIUSDT")
+    assert not Resolution("SUI/USDT", listed_on=("binance",), lacking=("paper",)).refused
