@@ -33,7 +33,7 @@ class ManualClock:
 def _ingest(engine: Engine, tmp_path: Path, clock: ManualClock | TickingClock) -> tuple[SignalIngest, int]:
     seeded = seed_marketplace(engine, [])
     runtime = make_runtime(tmp_path, engine.url.render_as_string(hide_password=False))
-    return SignalIngest(runtime.store, lambda: runtime.catalog, runtime.bus, clock), seeded.strategy_id
+    return SignalIngest(runtime.store, runtime.exchanges, runtime.bus, clock), seeded.strategy_id
 
 
 async def _send(ingest: SignalIngest, body: str = ALERT) -> Ingested:
