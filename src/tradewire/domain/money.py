@@ -7,8 +7,14 @@ from decimal import (
     MIN_EMIN,
     ROUND_DOWN,
     ROUND_HALF_EVEN,
+    Context,
     Decimal,
+    Inexact,
     InvalidOperation,
+    Overflow,
+    Rounded,
+    Subnormal,
+    Underflow,
     localcontext,
 )
 
@@ -114,17 +120,27 @@ def _quantize(value: Decimal, step: Decimal, rounding: str) -> Decimal:
         raise MoneyError(f"{describe(value)} cannot be rounded to a step of {step}") from exc
 
 
+# Normalizes exactly or raises: the hot path for every stored amount (few digits, small exponent).
+_EXACT = Context(
+    prec=28, Emax=999_999, Emin=-999_999, traps=[Inexact, Rounded, Overflow, Underflow, Subnormal]
+)
+
+
 def normalize(value: Decimal) -> Decimal:
     """Drop trailing zeros, exactly, without exponent notation for whole numbers of up to 100 digits
     (larger ones, which storage cannot hold anyway, keep their exponent rather than be written out)."""
     if value == 0:
         return ZERO
-    _sign, digits, exponent = value.as_tuple()
-    if not isinstance(exponent, int):
+    if not value.is_finite():
         return value  # NaN and infinities have no digits to drop
-    # As many digits as the value has, so nothing is rounded; any exponent, so nothing overflows.
-    with localcontext(prec=max(len(digits), 1), Emax=MAX_EMAX, Emin=MIN_EMIN) as context:
-        normalized = value.normalize(context)
+    try:
+        normalized = value.normalize(_EXACT)
+    except ArithmeticError:
+        # More digits or a wider exponent than the fast context holds: as many digits as the value
+        # has, so nothing is rounded, and any exponent, so nothing overflows.
+        digits = len(value.as_tuple().digits)
+        with localcontext(prec=max(digits, 1), Emax=MAX_EMAX, Emin=MIN_EMIN) as context:
+            normalized = value.normalize(context)
     exponent = normalized.as_tuple().exponent
     assert isinstance(exponent, int)
     if exponent > 0 and normalized.adjusted() < _WIDE:
