@@ -40,7 +40,7 @@ from tradewire.runtime import build_runtime  # noqa: E402
 
 SERVER = """
 import json, sys, time
-from tests.fakes.exchange_server import FakeExchange
+from tests.fakes.exchange import FakeExchange
 fake = FakeExchange(
     "binance", balances={"USDT": "100000000", "BTC": "1000"}, prices={"BTC/USDT": "60000"}
 )

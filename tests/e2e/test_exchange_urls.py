@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 
 from tests.conftest import free_port
 from tests.e2e.owned import Owned, seed_user
-from tests.fakes.exchange_server import FakeExchange
+from tests.fakes.exchange import FakeExchange
 from tests.support import ServedRuntime, make_runtime, now
 from tradewire.adapters.live.addresses import AddressRefused, check_urls, guard_connections, is_public
 from tradewire.adapters.secrets_box import generate_key

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine
 
 from tests.e2e.test_live_exchange import Live, _start
-from tests.fakes.exchange_server import FakeExchange
+from tests.fakes.exchange import FakeExchange
 from tests.support import now
 from tradewire.adapters.secrets_box import generate_key
 from tradewire.adapters.store.tables import execution_intents, orders, positions

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.e2e.test_live_exchange import _resting_limit, _start
-from tests.fakes.exchange_server import FakeExchange
+from tests.fakes.exchange import FakeExchange
 from tradewire.adapters.store.tables import (
     account_daily_pnl,
     execution_intents,

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.e2e.test_live_exchange import _flatten
-from tests.fakes.exchange_server import FakeExchange
+from tests.fakes.exchange import FakeExchange
 from tests.support import (
     PASSPHRASE,
     ServedRuntime,

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.fakes.exchange_server import FakeExchange
+from tests.fakes.exchange import FakeExchange
 from tests.support import add_live_subscriber, now, seed_marketplace
 from tests.support import make_runtime as make_test_runtime
 from tradewire.adapters.secrets_box import generate_key

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 
 from tests.e2e.test_live_exchange import _start
-from tests.fakes.exchange_server import FakeExchange
+from tests.fakes.exchange import FakeExchange
 from tradewire.adapters.store.tables import orders, positions, subscriptions
 
 pytestmark = pytest.mark.slow

@@ -17,7 +17,7 @@ from typing import Literal
 import pytest
 
 from tests.e2e.test_live_exchange import FIRST, Live, _start
-from tests.fakes.exchange_server import FLAVORS, FakeExchange
+from tests.fakes.exchange import FLAVORS, FakeExchange
 from tradewire.adapters.store.db import make_engine, upgrade
 from tradewire.adapters.store.tables import execution_intents, execution_log, orders, positions
 

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine
 
 from tests.e2e.test_live_exchange import FIRST, Live, _start
-from tests.fakes.exchange_server import FakeExchange
+from tests.fakes.exchange import FakeExchange
 from tradewire.adapters.store.tables import execution_intents, execution_log, fills, orders, positions
 
 pytestmark = pytest.mark.slow

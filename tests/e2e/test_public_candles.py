@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.exchange_server import FakeExchange
+from tests.fakes.exchange import FakeExchange
 from tests.support import make_runtime
 from tradewire.adapters.live.candles import PublicCandles
 

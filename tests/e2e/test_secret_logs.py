@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.exchange_server import FakeExchange
+from tests.fakes.exchange import FakeExchange
 from tradewire.adapters.live.ccxt_exchange import CcxtExchange, LiveAccount
 from tradewire.domain.orders import OrderRequest, OrderSide, OrderType, client_order_id_for
 from tradewire.logs import configure, redact

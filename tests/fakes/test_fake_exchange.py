@@ -8,6 +8,7 @@ ccxt parses the fake's answers into the recorded unified fields.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -21,7 +22,7 @@ import ccxt
 import ccxt.async_support as ccxt_async
 import pytest
 
-from tests.fakes.exchange_server import FakeExchange, Flavor, MarketSpec
+from tests.fakes.exchange import FakeExchange, Flavor, MarketSpec, binance
 
 FLAVORS: list[Flavor] = ["binance", "bybit"]
 BTC = "BTC/USDT"
@@ -50,36 +51,43 @@ async def connect(fake: FakeExchange, **overrides: Any) -> Any:
     return exchange
 
 
-@pytest.fixture
-async def ex(fake: FakeExchange) -> AsyncIterator[Any]:
-    exchange = await connect(fake)
+@contextlib.asynccontextmanager
+async def connected(fake: FakeExchange, **overrides: Any) -> AsyncIterator[Any]:
+    """A connected ccxt client for the duration of a block (or a fixture)."""
+    exchange = await connect(fake, **overrides)
     try:
         yield exchange
     finally:
         await exchange.close()
 
 
-async def fetch_by_cid(ex: Any, cid: str, symbol: str = BTC) -> dict[str, Any]:
-    """Fetch an order by client order id the way each flavor supports it in ccxt."""
+@pytest.fixture
+async def ex(fake: FakeExchange) -> AsyncIterator[Any]:
+    async with connected(fake) as exchange:
+        yield exchange
+
+
+async def by_cid(ex: Any, action: str, cid: str, symbol: str = BTC) -> dict[str, Any]:
+    """Fetch or cancel an order by client order id the way each flavor supports it in ccxt."""
     order: dict[str, Any]
     if ex.id == "binance":
         # ccxt maps clientOrderId to origClientOrderId.
-        order = await ex.fetch_order_with_client_order_id(cid, symbol)
+        order = await getattr(ex, f"{action}_order_with_client_order_id")(cid, symbol)
     else:
-        # bybit: ccxt always sends orderId=<id>; '' is ignored, None would be sent as "None".
-        order = await ex.fetch_order("", symbol, {"orderLinkId": cid})
+        # bybit: ccxt does not translate clientOrderId, orderLinkId goes through as is; a fetch always
+        # sends orderId=<id> ('' is ignored, None would be sent as "None").
+        order = await getattr(ex, f"{action}_order")(
+            "" if action == "fetch" else None, symbol, {"orderLinkId": cid}
+        )
     return order
+
+
+async def fetch_by_cid(ex: Any, cid: str, symbol: str = BTC) -> dict[str, Any]:
+    return await by_cid(ex, "fetch", cid, symbol)
 
 
 async def cancel_by_cid(ex: Any, cid: str, symbol: str = BTC) -> dict[str, Any]:
-    """Cancel an order by client order id the way each flavor supports it in ccxt."""
-    order: dict[str, Any]
-    if ex.id == "binance":
-        order = await ex.cancel_order_with_client_order_id(cid, symbol)
-    else:
-        # bybit: ccxt does not translate clientOrderId for cancels; orderLinkId goes through as is.
-        order = await ex.cancel_order(None, symbol, {"orderLinkId": cid})
-    return order
+    return await by_cid(ex, "cancel", cid, symbol)
 
 
 async def order_by_cid_after_create(ex: Any, created: dict[str, Any], cid: str) -> dict[str, Any]:
@@ -152,16 +160,22 @@ async def test_ohlcv_and_order_book(fake: FakeExchange, ex: Any) -> None:
 # ----------------------------------------------------------------------------- trading
 
 
-async def test_market_buy_fills_and_moves_balances(fake: FakeExchange, ex: Any) -> None:
-    created = await ex.create_order(BTC, "market", "buy", 0.01, None, {"clientOrderId": "mkt-1"})
-    assert created["clientOrderId"] == "mkt-1"
-    order = await order_by_cid_after_create(ex, created, "mkt-1")
+def taker_buy_of_0_01_at_60000(fake: FakeExchange, order: dict[str, Any]) -> dict[str, Any]:
+    """Check that a market buy of 0.01 BTC filled at once at 60000, in one taker trade; returns it."""
     assert order["status"] == "closed"
     assert order["filled"] == pytest.approx(0.01)
     assert order["cost"] == pytest.approx(600)
     assert order["average"] == pytest.approx(60000)
     [trade] = fake.trades
     assert trade["taker_or_maker"] == "taker" and trade["side"] == "buy"
+    return trade
+
+
+async def test_market_buy_fills_and_moves_balances(fake: FakeExchange, ex: Any) -> None:
+    created = await ex.create_order(BTC, "market", "buy", 0.01, None, {"clientOrderId": "mkt-1"})
+    assert created["clientOrderId"] == "mkt-1"
+    order = await order_by_cid_after_create(ex, created, "mkt-1")
+    trade = taker_buy_of_0_01_at_60000(fake, order)
     # binance: commission in quote; bybit: in the received (base) asset, like the real venue.
     fee_asset = "USDT" if fake.flavor == "binance" else "BTC"
     assert trade["fee_asset"] == fee_asset
@@ -463,20 +477,6 @@ def create_path(fake: FakeExchange) -> str:
     return "/api/v3/order" if fake.flavor == "binance" else "/v5/order/create"
 
 
-@pytest.mark.parametrize(
-    ("status", "error"),
-    [(500, ccxt.ExchangeNotAvailable), (503, ccxt.ExchangeNotAvailable), (504, ccxt.RequestTimeout)],
-)
-async def test_5xx_is_a_network_error_and_is_consumed(
-    fake: FakeExchange, ex: Any, status: int, error: type[Exception]
-) -> None:
-    fake.fail_next("GET", balance_path(fake), status=status)
-    with pytest.raises(error):
-        await ex.fetch_balance()
-    assert issubclass(error, ccxt.NetworkError)
-    assert (await ex.fetch_balance())["free"]["USDT"] == pytest.approx(10000)
-
-
 async def test_failed_create_reaches_the_server_but_creates_nothing(fake: FakeExchange, ex: Any) -> None:
     fake.fail_next("POST", create_path(fake), status=502, times=2)
     for _ in range(2):
@@ -579,7 +579,7 @@ async def test_bybit_generic_fetch_by_client_order_id_is_unsafe() -> None:
 def test_binance_errors_map_as_for_the_production_url() -> None:
     # ccxt's binance picks extra exception tables by URL prefix (https://api.binance.com/...),
     # which a 127.0.0.1 URL never matches: make sure that changes nothing for what the fake sends.
-    bodies = [*FakeExchange._B_REJECTS.values()]
+    bodies = [*binance.REJECTS.values()]
     bodies += [
         (-2013, "Order does not exist."),
         (-2011, "Unknown order sent."),
@@ -741,11 +741,8 @@ def honest_fake() -> Iterator[FakeExchange]:
 
 @pytest.fixture
 async def bex(honest_fake: FakeExchange) -> AsyncIterator[Any]:
-    exchange = await connect(honest_fake)
-    try:
+    async with connected(honest_fake) as exchange:
         yield exchange
-    finally:
-        await exchange.close()
 
 
 def last_json(ex: Any) -> Any:

@@ -15,8 +15,9 @@ from typing import Any
 import ccxt
 import pytest
 
-from tests.fakes.exchange_server import FakeExchange, Flavor
-from tests.fakes.test_fake_exchange import client, connect
+from tests.fakes.exchange import FLAVORS as ALL_FLAVORS
+from tests.fakes.exchange import FakeExchange, Flavor
+from tests.fakes.test_fake_exchange import client, connect, connected, taker_buy_of_0_01_at_60000
 
 FLAVORS: list[Flavor] = ["okx", "mexc", "coinbase"]
 QUOTE: dict[str, str] = {"okx": "USDT", "mexc": "USDT", "coinbase": "USDC"}
@@ -35,11 +36,8 @@ def fake(request: pytest.FixtureRequest) -> Iterator[FakeExchange]:
 
 @pytest.fixture
 async def ex(fake: FakeExchange) -> AsyncIterator[Any]:
-    exchange = await connect(fake)
-    try:
+    async with connected(fake) as exchange:
         yield exchange
-    finally:
-        await exchange.close()
 
 
 # ----------------------------------------------------------------------------- per-exchange dialect
@@ -178,12 +176,7 @@ async def test_market_buy_fills_and_moves_balances(fake: FakeExchange, ex: Any) 
     assert created["clientOrderId"] == (None if fake.flavor == "mexc" else "mkt1")
     order = await fetch_by_cid(ex, fake, "mkt1")
     assert order["id"] == created["id"] and order["clientOrderId"] == "mkt1"
-    assert order["status"] == "closed"
-    assert order["filled"] == pytest.approx(0.01)
-    assert order["cost"] == pytest.approx(600)
-    assert order["average"] == pytest.approx(60000)
-    [trade] = fake.trades
-    assert trade["taker_or_maker"] == "taker" and trade["side"] == "buy"
+    trade = taker_buy_of_0_01_at_60000(fake, order)
     # okx and mexc take the commission from what a buy receives (base); coinbase always in quote.
     fee_asset = quote if fake.flavor == "coinbase" else "BTC"
     assert trade["fee_asset"] == fee_asset
@@ -392,6 +385,8 @@ async def test_wrong_credentials(fake: FakeExchange) -> None:
 
 
 BALANCE_PATH = {
+    "binance": "/api/v3/account",
+    "bybit": "/v5/account/wallet-balance",
     "okx": "/api/v5/account/balance",
     "mexc": "/api/v3/account",
     "coinbase": "/api/v3/brokerage/accounts",
@@ -399,17 +394,22 @@ BALANCE_PATH = {
 CREATE_PATH = {"okx": "/api/v5/trade/order", "mexc": "/api/v3/order", "coinbase": "/api/v3/brokerage/orders"}
 
 
+@pytest.mark.parametrize("flavor", ALL_FLAVORS)
 @pytest.mark.parametrize(
     ("status", "error"),
     [(500, ccxt.ExchangeNotAvailable), (503, ccxt.ExchangeNotAvailable), (504, ccxt.RequestTimeout)],
 )
 async def test_5xx_is_a_network_error_and_is_consumed(
-    fake: FakeExchange, ex: Any, status: int, error: type[Exception]
+    flavor: Flavor, status: int, error: type[Exception]
 ) -> None:
-    fake.fail_next("GET", BALANCE_PATH[fake.flavor], status=status)
-    with pytest.raises(error):
-        await ex.fetch_balance()
-    assert (await ex.fetch_balance())["free"][QUOTE[fake.flavor]] == pytest.approx(10000)
+    quote = QUOTE.get(flavor, "USDT")
+    with FakeExchange(flavor, balances={quote: "10000", "BTC": "0.5"}) as fake:
+        async with connected(fake) as ex:
+            fake.fail_next("GET", BALANCE_PATH[fake.flavor], status=status)
+            with pytest.raises(error):
+                await ex.fetch_balance()
+            assert issubclass(error, ccxt.NetworkError)
+            assert (await ex.fetch_balance())["free"][quote] == pytest.approx(10000)
 
 
 async def test_failed_create_reaches_the_server_but_creates_nothing(fake: FakeExchange, ex: Any) -> None:

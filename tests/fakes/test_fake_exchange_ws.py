@@ -20,7 +20,7 @@ import ccxt
 import ccxt.pro
 import pytest
 
-from tests.fakes.exchange_server import FakeExchange
+from tests.fakes.exchange import FakeExchange
 
 BTC = "BTC/USDT"
 WAIT = 3.0  # seconds; every event arrives in milliseconds

@@ -19,7 +19,7 @@ import pytest
 from matplotlib.image import imread
 
 from tests.conftest import free_port
-from tests.fakes.exchange_server import FakeExchange
+from tests.fakes.exchange import FakeExchange
 from tradewire.adapters.candles_parquet import read_candles
 from tradewire.domain.backtest import BacktestConfig, BacktestResult, run_backtest
 from tradewire.domain.candles import Candles
