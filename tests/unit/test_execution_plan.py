@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.unit.test_markets import BINANCE_BTC_USDT  # the market ccxt returns for Binance spot BTC/USDT
 from tradewire.domain.execution import (
     OrderPlan,
     Sizing,
@@ -23,23 +24,6 @@ from tradewire.domain.signals import MarketPosition, SignalAction, SignalIntent
 
 D = Decimal
 PRICE = D("96388.12")
-
-BINANCE_BTC_USDT: dict[str, Any] = {
-    "id": "BTCUSDT",
-    "symbol": "BTC/USDT",
-    "base": "BTC",
-    "quote": "USDT",
-    "type": "spot",
-    "spot": True,
-    "active": True,
-    "precision": {"amount": 1e-05, "price": 0.01, "base": 1e-08, "quote": 1e-08},
-    "limits": {
-        "leverage": {"min": None, "max": None},
-        "amount": {"min": 1e-05, "max": 9000.0},
-        "price": {"min": 0.01, "max": 1000000.0},
-        "cost": {"min": 5.0, "max": 9000000.0},
-    },
-}
 
 
 @pytest.fixture
@@ -60,6 +44,16 @@ def _signal(
 
 def _intent(action: SignalAction, **fields: Any) -> SignalIntent:
     return SignalIntent(action=action, ticker="BINANCE:BTCUSDT", **fields)
+
+
+BUY, SELL, EXIT = SignalAction.BUY, SignalAction.SELL, SignalAction.EXIT
+LONG, FLAT, SHORT = MarketPosition.LONG, MarketPosition.FLAT, MarketPosition.SHORT
+FIXED_100 = Sizing(SizingMode.FIXED_QUOTE, D("100"))
+HALF = (D(1), D(2))
+# The exit ratio of a SELL that leaves a long of 0.0052 out of 0.0152, as the strategy reported it.
+MIRRORED = _intent(
+    SELL, market_position=LONG, prev_market_position_size=D("0.0152"), market_position_size=D("0.0052")
+).exit_ratio
 
 
 # --- Sizing validation -----------------------------------------------------------------------------
@@ -89,370 +83,239 @@ def test_sizing_allows_values_above_100_outside_equity_mode(mode: SizingMode) ->
 # --- Sizing.entry -----------------------------------------------------------------------------------
 
 
-def test_fixed_quote_sizing_divides_the_quote_amount_by_the_price() -> None:
-    sizing = Sizing(SizingMode.FIXED_QUOTE, D("100"))
+@pytest.mark.parametrize(
+    ("mode", "value", "equity", "contracts", "amount"),
+    [
+        pytest.param(
+            SizingMode.FIXED_QUOTE, "100", "10000", None, "0.002", id="fixed-quote-divides-by-price"
+        ),
+        pytest.param(
+            SizingMode.FIXED_QUOTE, "100", "1000", "7", "0.002", id="fixed-quote-ignores-equity-contracts"
+        ),
+        pytest.param(
+            SizingMode.EQUITY_PCT, "2", "10000", None, "0.004", id="equity-pct-takes-a-share-of-equity"
+        ),
+        pytest.param(
+            SizingMode.SIGNAL, "1.5", "10000", "0.004", "0.006", id="signal-multiplies-the-contracts"
+        ),
+    ],
+)
+def test_sizing_entry_amount(
+    mode: SizingMode, value: str, equity: str, contracts: str | None, amount: str
+) -> None:
+    sizing = Sizing(mode, D(value))
 
-    assert sizing.entry(D("50000"), equity=D("10000"), contracts=None).amount == D("0.002")
+    entry = sizing.entry(D("50000"), equity=D(equity), contracts=None if contracts is None else D(contracts))
 
-
-def test_fixed_quote_sizing_ignores_equity_and_contracts() -> None:
-    sizing = Sizing(SizingMode.FIXED_QUOTE, D("100"))
-
-    assert sizing.entry(D("50000"), equity=D("1000"), contracts=D("7")).amount == D("0.002")
-
-
-def test_equity_pct_sizing_takes_a_share_of_equity_at_the_price() -> None:
-    sizing = Sizing(SizingMode.EQUITY_PCT, D("2"))
-
-    assert sizing.entry(D("50000"), equity=D("10000"), contracts=None).amount == D("0.004")
-
-
-@pytest.mark.parametrize("equity", [None, D("0"), D("-5")])
-def test_equity_pct_sizing_raises_when_equity_is_unknown_or_not_positive(equity: Decimal | None) -> None:
-    sizing = Sizing(SizingMode.EQUITY_PCT, D("2"))
-
-    with pytest.raises(SizingError, match="equity"):
-        sizing.entry(D("50000"), equity=equity, contracts=None)
-
-
-def test_signal_sizing_multiplies_the_contracts() -> None:
-    sizing = Sizing(SizingMode.SIGNAL, D("1.5"))
-
-    assert sizing.entry(D("50000"), equity=D("10000"), contracts=D("0.004")).amount == D("0.006")
+    assert entry.amount == D(amount)
 
 
-def test_signal_sizing_raises_when_the_signal_has_no_contracts() -> None:
-    sizing = Sizing(SizingMode.SIGNAL, D("1"))
+@pytest.mark.parametrize(
+    ("mode", "equity", "contracts", "reason"),
+    [
+        *[
+            pytest.param(SizingMode.EQUITY_PCT, equity, None, "equity", id=f"equity-pct-with-equity-{equity}")
+            for equity in (None, D("0"), D("-5"))
+        ],
+        pytest.param(SizingMode.SIGNAL, D("10000"), None, "no contracts", id="signal-without-contracts"),
+    ],
+)
+def test_sizing_entry_raises_without_what_the_rule_needs(
+    mode: SizingMode, equity: Decimal | None, contracts: Decimal | None, reason: str
+) -> None:
+    sizing = Sizing(mode, D("2") if mode is SizingMode.EQUITY_PCT else D("1"))
 
-    with pytest.raises(SizingError, match="no contracts"):
-        sizing.entry(D("50000"), equity=D("10000"), contracts=None)
+    with pytest.raises(SizingError, match=reason):
+        sizing.entry(D("50000"), equity=equity, contracts=contracts)
 
 
 # --- pair_matches ----------------------------------------------------------------------------------
 
 
-def test_pair_matches_every_symbol_when_there_is_no_pair_list() -> None:
-    assert pair_matches(None, "BTC/USDT")
+@pytest.mark.parametrize(
+    ("pairs", "symbol", "matches"),
+    [
+        pytest.param(None, "BTC/USDT", True, id="no-pair-list-takes-every-symbol"),
+        pytest.param(["ETH/USDT", "BTC/USDT"], "BTC/USDT", True, id="a-listed-symbol"),
+        pytest.param(["ETH/USDT"], "BTC/USDT", False, id="an-unlisted-symbol"),
+        pytest.param([], "BTC/USDT", False, id="an-empty-list-takes-nothing"),
+        pytest.param(["BTC/USDT"], "BTC/USDT:USDT", False, id="exact-unified-symbols-only"),
+    ],
+)
+def test_pair_matches(pairs: list[str] | None, symbol: str, matches: bool) -> None:
+    assert pair_matches(pairs, symbol) is matches
 
 
-def test_pair_matches_a_listed_symbol() -> None:
-    assert pair_matches(["ETH/USDT", "BTC/USDT"], "BTC/USDT")
+# --- plan_spot_order -------------------------------------------------------------------------------
 
 
-def test_pair_matches_rejects_an_unlisted_symbol() -> None:
-    assert not pair_matches(["ETH/USDT"], "BTC/USDT")
-
-
-def test_pair_matches_with_an_empty_list_takes_nothing() -> None:
-    assert not pair_matches([], "BTC/USDT")
-
-
-def test_pair_matches_compares_exact_unified_symbols() -> None:
-    assert not pair_matches(["BTC/USDT"], "BTC/USDT:USDT")
-
-
-# --- plan_spot_order: BUY --------------------------------------------------------------------------
-
-
-def test_buy_opens_a_long_with_a_rounded_market_order(market: Market) -> None:
-    sizing = Sizing(SizingMode.FIXED_QUOTE, D("100"))
-
-    plan = plan_spot_order(_signal(SignalAction.BUY), sizing, market, PRICE, D(0), equity=D("10000"))
-
-    assert plan == OrderPlan(
-        side=OrderSide.BUY,
-        type=OrderType.MARKET,
-        amount=D("0.00103"),
-        reference_price=PRICE,
-        sizing_note="fixed 100 USDT",
+def _market_order(side: OrderSide, amount: str, note: str) -> OrderPlan:
+    return OrderPlan(
+        side=side, type=OrderType.MARKET, amount=D(amount), reference_price=PRICE, sizing_note=note
     )
+
+
+@pytest.mark.parametrize(
+    ("signal", "position", "equity", "expected"),
+    [
+        pytest.param(
+            _signal(BUY),
+            "0",
+            "10000",
+            _market_order(OrderSide.BUY, "0.00103", "fixed 100 USDT"),
+            id="buy-opens-a-long-with-a-rounded-market-order",
+        ),
+        *[
+            pytest.param(
+                _signal(action),
+                "0.01523",
+                None,
+                _market_order(OrderSide.SELL, "0.01523", "the whole position 0.01523"),
+                id=f"{action.value}-closes-the-full-position",
+            )
+            for action in (SELL, EXIT)
+        ],
+    ],
+)
+def test_plan_spot_order_builds_the_market_order(
+    market: Market, signal: SpotSignal, position: str, equity: str | None, expected: OrderPlan
+) -> None:
+    plan = plan_spot_order(
+        signal, FIXED_100, market, PRICE, D(position), None if equity is None else D(equity)
+    )
+
+    assert plan == expected
     assert plan.limit_price is None
 
 
-def test_buy_with_market_position_long_adds_to_the_long(market: Market) -> None:
-    sizing = Sizing(SizingMode.EQUITY_PCT, D("2"))
-
-    plan = plan_spot_order(
-        _signal(SignalAction.BUY, MarketPosition.LONG), sizing, market, D("50000"), D("0.01"), D("10000")
-    )
-
-    assert isinstance(plan, OrderPlan)
-    assert plan.side is OrderSide.BUY
-    assert plan.amount == D("0.004")
-
-
-def test_buy_in_signal_mode_copies_the_contracts(market: Market) -> None:
-    sizing = Sizing(SizingMode.SIGNAL, D("2"))
-
-    plan = plan_spot_order(
-        _signal(SignalAction.BUY, contracts=D("0.0012345")), sizing, market, PRICE, D(0), D("10000")
-    )
-
-    assert isinstance(plan, OrderPlan)
-    assert plan.amount == D("0.00246")
+# id, signal, sizing, price, position, equity -> side, amount
+PLACED: list[tuple[str, SpotSignal, Sizing, str, str, str | None, OrderSide, str]] = [
+    ("buy-long-adds-to-the-long", _signal(BUY, LONG), Sizing(SizingMode.EQUITY_PCT, D("2")), "50000", "0.01",
+     "10000", OrderSide.BUY, "0.004"),
+    ("buy-in-signal-mode-copies-the-contracts", _signal(BUY, contracts=D("0.0012345")),
+     Sizing(SizingMode.SIGNAL, D("2")), str(PRICE), "0", "10000", OrderSide.BUY, "0.00246"),
+    # No contracts: the signal sizing would fail for a BUY.
+    ("sell-ignores-the-sizing-rule", _signal(SELL), Sizing(SizingMode.SIGNAL, D("1")), str(PRICE), "0.002",
+     None, OrderSide.SELL, "0.002"),
+    ("short-entry-sell-closes-the-long", _signal(SELL, SHORT), FIXED_100, str(PRICE), "0.002", None,
+     OrderSide.SELL, "0.002"),
+    # 0.007615 truncated to the step.
+    ("sell-half-rounds-down-to-the-step", _signal(SELL, LONG, exit_ratio=HALF), FIXED_100, str(PRICE),
+     "0.01523", None, OrderSide.SELL, "0.00761"),
+    ("partial-exit-mirroring-the-strategy", _signal(SELL, LONG, exit_ratio=MIRRORED),
+     FIXED_100, str(PRICE), "0.0152", None, OrderSide.SELL, "0.01"),
+]  # fmt: skip
 
 
-def test_buy_that_closes_a_short_is_skipped(market: Market) -> None:
-    sizing = Sizing(SizingMode.FIXED_QUOTE, D("100"))
-
-    plan = plan_spot_order(
-        _signal(SignalAction.BUY, MarketPosition.FLAT), sizing, market, PRICE, D(0), equity=D("10000")
-    )
-
-    assert isinstance(plan, Skip)
-    assert "short" in plan.reason
-
-
-def test_buy_that_only_reduces_a_short_is_skipped(market: Market) -> None:
-    sizing = Sizing(SizingMode.FIXED_QUOTE, D("100"))
-
-    plan = plan_spot_order(
-        _signal(SignalAction.BUY, MarketPosition.SHORT), sizing, market, PRICE, D(0), equity=D("10000")
-    )
-
-    assert isinstance(plan, Skip)
-
-
-def test_buy_in_equity_mode_with_unknown_equity_is_skipped(market: Market) -> None:
-    sizing = Sizing(SizingMode.EQUITY_PCT, D("2"))
-
-    plan = plan_spot_order(_signal(SignalAction.BUY), sizing, market, PRICE, D(0), equity=None)
-
-    assert isinstance(plan, Skip)
-    assert "equity" in plan.reason
-
-
-def test_buy_in_signal_mode_without_contracts_is_skipped(market: Market) -> None:
-    sizing = Sizing(SizingMode.SIGNAL, D("1"))
-
-    plan = plan_spot_order(_signal(SignalAction.BUY), sizing, market, PRICE, D(0), equity=D("10000"))
-
-    assert isinstance(plan, Skip)
-    assert "contracts" in plan.reason
-
-
-def test_buy_below_the_minimum_notional_is_skipped_with_the_market_reason(market: Market) -> None:
-    sizing = Sizing(SizingMode.FIXED_QUOTE, D("4.9"))
-
-    plan = plan_spot_order(_signal(SignalAction.BUY), sizing, market, PRICE, D(0), equity=D("10000"))
-
-    assert isinstance(plan, Skip)
-    assert "minimum notional" in plan.reason
-
-
-def test_buy_too_small_for_one_step_is_skipped(market: Market) -> None:
-    sizing = Sizing(SizingMode.FIXED_QUOTE, D("0.5"))
-
-    plan = plan_spot_order(_signal(SignalAction.BUY), sizing, market, PRICE, D(0), equity=D("10000"))
-
-    assert isinstance(plan, Skip)
-    assert "step" in plan.reason
-
-
-# --- plan_spot_order: SELL / EXIT ------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("action", [SignalAction.SELL, SignalAction.EXIT])
-@pytest.mark.parametrize("position_amount", [D(0), D("-0.001")])
-def test_sell_or_exit_without_a_position_is_skipped(
-    market: Market, action: SignalAction, position_amount: Decimal
+@pytest.mark.parametrize(
+    ("signal", "sizing", "price", "position", "equity", "side", "amount"),
+    [pytest.param(*row[1:], id=row[0]) for row in PLACED],
+)
+def test_plan_spot_order_places(
+    market: Market,
+    signal: SpotSignal,
+    sizing: Sizing,
+    price: str,
+    position: str,
+    equity: str | None,
+    side: OrderSide,
+    amount: str,
 ) -> None:
-    sizing = Sizing(SizingMode.FIXED_QUOTE, D("100"))
+    plan = plan_spot_order(
+        signal, sizing, market, D(price), D(position), None if equity is None else D(equity)
+    )
 
-    plan = plan_spot_order(_signal(action), sizing, market, PRICE, position_amount, equity=None)
+    assert isinstance(plan, OrderPlan)
+    assert plan.side is side
+    assert plan.amount == D(amount)
+
+
+# id, signal, sizing, position, equity -> what the reason names
+SKIPPED: list[tuple[str, SpotSignal, Sizing, str, str | None, list[str]]] = [
+    ("buy-that-closes-a-short", _signal(BUY, FLAT), FIXED_100, "0", "10000", ["short"]),
+    ("buy-that-only-reduces-a-short", _signal(BUY, SHORT), FIXED_100, "0", "10000", []),
+    ("buy-in-equity-mode-with-unknown-equity", _signal(BUY), Sizing(SizingMode.EQUITY_PCT, D("2")), "0", None,
+     ["equity"]),
+    ("buy-in-signal-mode-without-contracts", _signal(BUY), Sizing(SizingMode.SIGNAL, D("1")), "0", "10000",
+     ["contracts"]),
+    ("buy-below-the-minimum-notional", _signal(BUY), Sizing(SizingMode.FIXED_QUOTE, D("4.9")), "0", "10000",
+     ["minimum notional"]),
+    ("buy-too-small-for-one-step", _signal(BUY), Sizing(SizingMode.FIXED_QUOTE, D("0.5")), "0", "10000",
+     ["step"]),
+    *[
+        (f"{action.value}-without-a-position-{position}", _signal(action), FIXED_100, position, None,
+         ["no open long position", "BTC/USDT"])
+        for action in (SELL, EXIT)
+        for position in ("0", "-0.001")
+    ],
+    ("sell-of-a-dust-position", _signal(EXIT), FIXED_100, "0.00005", None, ["minimum notional"]),
+    ("partial-sell-that-falls-below-the-minimum-notional", _signal(SELL, LONG, exit_ratio=HALF), FIXED_100,
+     "0.0001", None, ["minimum notional"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("signal", "sizing", "position", "equity", "reasons"),
+    [pytest.param(*row[1:], id=row[0]) for row in SKIPPED],
+)
+def test_plan_spot_order_skips_with_the_reason(
+    market: Market, signal: SpotSignal, sizing: Sizing, position: str, equity: str | None, reasons: list[str]
+) -> None:
+    plan = plan_spot_order(signal, sizing, market, PRICE, D(position), None if equity is None else D(equity))
 
     assert isinstance(plan, Skip)
-    assert "no open long position" in plan.reason
-    assert "BTC/USDT" in plan.reason
-
-
-@pytest.mark.parametrize("action", [SignalAction.SELL, SignalAction.EXIT])
-def test_sell_or_exit_closes_the_full_position(market: Market, action: SignalAction) -> None:
-    sizing = Sizing(SizingMode.FIXED_QUOTE, D("100"))
-
-    plan = plan_spot_order(_signal(action), sizing, market, PRICE, D("0.01523"), equity=None)
-
-    assert plan == OrderPlan(
-        side=OrderSide.SELL,
-        type=OrderType.MARKET,
-        amount=D("0.01523"),
-        reference_price=PRICE,
-        sizing_note="the whole position 0.01523",
-    )
-
-
-def test_sell_ignores_the_sizing_rule(market: Market) -> None:
-    sizing = Sizing(SizingMode.SIGNAL, D("1"))  # no contracts: would fail for a BUY
-
-    plan = plan_spot_order(_signal(SignalAction.SELL), sizing, market, PRICE, D("0.002"), equity=None)
-
-    assert isinstance(plan, OrderPlan)
-    assert plan.amount == D("0.002")
-
-
-def test_short_entry_sell_closes_the_long(market: Market) -> None:
-    sizing = Sizing(SizingMode.FIXED_QUOTE, D("100"))
-
-    plan = plan_spot_order(
-        _signal(SignalAction.SELL, MarketPosition.SHORT), sizing, market, PRICE, D("0.002"), None
-    )
-
-    assert isinstance(plan, OrderPlan)
-    assert plan.side is OrderSide.SELL
-    assert plan.amount == D("0.002")
-
-
-def test_sell_with_exit_ratio_one_half_sells_half_rounded_down_to_the_step(market: Market) -> None:
-    sizing = Sizing(SizingMode.FIXED_QUOTE, D("100"))
-
-    plan = plan_spot_order(
-        _signal(SignalAction.SELL, MarketPosition.LONG, exit_ratio=(D(1), D(2))),
-        sizing,
-        market,
-        PRICE,
-        D("0.01523"),
-        equity=None,
-    )
-
-    assert isinstance(plan, OrderPlan)
-    assert plan.amount == D("0.00761")  # 0.007615 truncated
-
-
-def test_sell_of_a_dust_position_is_skipped_with_the_minimum_notional_reason(market: Market) -> None:
-    sizing = Sizing(SizingMode.FIXED_QUOTE, D("100"))
-
-    plan = plan_spot_order(_signal(SignalAction.EXIT), sizing, market, PRICE, D("0.00005"), equity=None)
-
-    assert isinstance(plan, Skip)
-    assert "minimum notional" in plan.reason
-
-
-def test_partial_sell_that_falls_below_the_minimum_notional_is_skipped(market: Market) -> None:
-    sizing = Sizing(SizingMode.FIXED_QUOTE, D("100"))
-
-    plan = plan_spot_order(
-        _signal(SignalAction.SELL, MarketPosition.LONG, exit_ratio=(D(1), D(2))),
-        sizing,
-        market,
-        PRICE,
-        D("0.0001"),
-        equity=None,
-    )
-
-    assert isinstance(plan, Skip)
-    assert "minimum notional" in plan.reason
-
-
-def test_partial_exit_mirroring_the_strategy_sells_the_exact_reduction(market: Market) -> None:
-    intent = _intent(
-        SignalAction.SELL,
-        market_position=MarketPosition.LONG,
-        prev_market_position_size=D("0.0152"),
-        market_position_size=D("0.0052"),
-    )
-    signal = _signal(SignalAction.SELL, MarketPosition.LONG, exit_ratio=intent.exit_ratio)
-
-    plan = plan_spot_order(
-        signal, Sizing(SizingMode.FIXED_QUOTE, D("100")), market, PRICE, D("0.0152"), equity=None
-    )
-
-    assert isinstance(plan, OrderPlan)
-    assert plan.amount == D("0.01")
+    for reason in reasons:
+        assert reason in plan.reason
 
 
 # --- SignalIntent.exit_fraction --------------------------------------------------------------------
 
 
-def test_exit_fraction_of_an_exit_is_one() -> None:
-    intent = _intent(
-        SignalAction.EXIT,
-        market_position=MarketPosition.LONG,
-        prev_market_position_size=D("0.0152"),
-        market_position_size=D("0.0052"),
-    )
-
-    assert intent.exit_fraction == D(1)
-
-
-def test_exit_fraction_of_a_sell_that_stays_long_is_the_share_sold() -> None:
-    intent = _intent(
-        SignalAction.SELL,
-        market_position=MarketPosition.LONG,
-        prev_market_position_size=D("0.0152"),
-        market_position_size=D("0.0052"),
-    )
-
-    assert intent.exit_fraction == D("0.0100") / D("0.0152")
-
-
-def test_exit_fraction_of_a_sell_to_half_is_one_half() -> None:
-    intent = _intent(
-        SignalAction.SELL,
-        market_position=MarketPosition.LONG,
-        prev_market_position_size=D("2"),
-        market_position_size=D("1"),
-    )
-
-    assert intent.exit_fraction == D("0.5")
-
-
-def test_exit_fraction_of_a_sell_to_flat_is_one() -> None:
-    intent = _intent(
-        SignalAction.SELL,
-        market_position=MarketPosition.FLAT,
-        prev_market_position_size=D("0.0152"),
-        market_position_size=D("0"),
-    )
-
-    assert intent.exit_fraction == D(1)
-
-
-def test_exit_fraction_of_a_sell_into_a_short_is_one() -> None:
-    intent = _intent(
-        SignalAction.SELL,
-        market_position=MarketPosition.SHORT,
-        prev_market_position_size=D("0.0152"),
-        market_position_size=D("0.01"),
-    )
-
-    assert intent.exit_fraction == D(1)
-
-
 @pytest.mark.parametrize(
-    ("prev", "size"),
-    [(None, D("0.0052")), (D("0.0152"), None), (D("0"), D("0.0052")), (D("-1"), D("0.5"))],
+    ("action", "market_position", "prev", "size", "fraction"),
+    [
+        pytest.param(
+            SignalAction.SELL,
+            MarketPosition.LONG,
+            D("0.0152"),
+            D("0.0052"),
+            D("0.0100") / D("0.0152"),
+            id="sell-that-stays-long-is-the-share-sold",
+        ),
+        pytest.param(SignalAction.SELL, MarketPosition.LONG, D("2"), D("1"), D("0.5"), id="sell-to-half"),
+        pytest.param(SignalAction.EXIT, MarketPosition.LONG, D("0.0152"), D("0.0052"), D(1), id="an-exit"),
+        pytest.param(SignalAction.SELL, MarketPosition.FLAT, D("0.0152"), D("0"), D(1), id="sell-to-flat"),
+        pytest.param(
+            SignalAction.SELL, MarketPosition.SHORT, D("0.0152"), D("0.01"), D(1), id="sell-into-a-short"
+        ),
+        pytest.param(SignalAction.BUY, MarketPosition.LONG, D("0.0052"), D("0.0152"), D(1), id="a-buy"),
+        # Without usable sizes.
+        pytest.param(SignalAction.SELL, MarketPosition.LONG, None, D("0.0052"), D(1), id="no-previous-size"),
+        pytest.param(SignalAction.SELL, MarketPosition.LONG, D("0.0152"), None, D(1), id="no-size"),
+        pytest.param(
+            SignalAction.SELL, MarketPosition.LONG, D("0"), D("0.0052"), D(1), id="previous-size-zero"
+        ),
+        pytest.param(
+            SignalAction.SELL, MarketPosition.LONG, D("-1"), D("0.5"), D(1), id="previous-size-negative"
+        ),
+        # The remaining share is not strictly between zero and one.
+        *[
+            pytest.param(
+                SignalAction.SELL, MarketPosition.LONG, D("0.0152"), size, D(1), id=f"remaining-{size}"
+            )
+            for size in (D("0.0152"), D("0.02"), D("0"))
+        ],
+    ],
 )
-def test_exit_fraction_without_usable_sizes_is_one(prev: Decimal | None, size: Decimal | None) -> None:
-    intent = _intent(
-        SignalAction.SELL,
-        market_position=MarketPosition.LONG,
-        prev_market_position_size=prev,
-        market_position_size=size,
-    )
-
-    assert intent.exit_fraction == D(1)
-
-
-@pytest.mark.parametrize("size", [D("0.0152"), D("0.02"), D("0")])
-def test_exit_fraction_is_one_when_the_remaining_share_is_not_strictly_between_zero_and_one(
-    size: Decimal,
+def test_exit_fraction(
+    action: SignalAction,
+    market_position: MarketPosition,
+    prev: Decimal | None,
+    size: Decimal | None,
+    fraction: Decimal,
 ) -> None:
     intent = _intent(
-        SignalAction.SELL,
-        market_position=MarketPosition.LONG,
-        prev_market_position_size=D("0.0152"),
-        market_position_size=size,
+        action, market_position=market_position, prev_market_position_size=prev, market_position_size=size
     )
 
-    assert intent.exit_fraction == D(1)
-
-
-def test_exit_fraction_of_a_buy_is_one() -> None:
-    intent = _intent(
-        SignalAction.BUY,
-        market_position=MarketPosition.LONG,
-        prev_market_position_size=D("0.0052"),
-        market_position_size=D("0.0152"),
-    )
-
-    assert intent.exit_fraction == D(1)
+    assert intent.exit_fraction == fraction
