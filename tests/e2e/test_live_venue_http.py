@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.fakes.exchange_server import DEFAULT_MARKETS, FakeExchange, MarketSpec
+from tests.fakes.exchange import DEFAULT_MARKETS, FakeExchange, MarketSpec
 from tests.support import (
     PASSPHRASE,
     Seeded,
