@@ -137,7 +137,13 @@ async def reconcile_seconds(info: dict[str, Any], count: int, tag: str) -> float
     with tempfile.TemporaryDirectory() as tmp:
         key = generate_key()
         runtime = build_runtime(
-            Settings(var_dir=Path(tmp), data_dir=Path(tmp) / "none", encryption_key=key, feed_interval_s=3600)
+            Settings(
+                var_dir=Path(tmp),
+                data_dir=Path(tmp) / "none",
+                encryption_key=key,
+                feed_interval_s=3600,
+                allow_private_exchange_urls=True,  # the fake exchange is on 127.0.0.1
+            )
         )
         seeded = seed_marketplace(runtime.engine, [])
         add_live_subscriber(
