@@ -130,7 +130,7 @@ async def reconcile_seconds(info: dict[str, Any], count: int, tag: str) -> float
     """Place `count` resting limit orders, record them as ours, then time one reconciliation."""
     from tests.support import add_live_subscriber, now, seed_marketplace
 
-    from tradewire.domain.orders import client_order_id_for
+    from tradewire.domain.client_ids import intent_client_order_id
     from tradewire.domain.records import NewOrder, NewSignal
     from tradewire.domain.signals import SignalAction
 
@@ -171,7 +171,7 @@ async def reconcile_seconds(info: dict[str, Any], count: int, tag: str) -> float
             new_orders.append(
                 NewOrder(
                     work,
-                    client_order_id_for(work.intent_id, prefix=f"t{tag}"),
+                    intent_client_order_id(work.intent_id, prefix=f"t{tag}"),
                     OrderSide.BUY,
                     OrderType.LIMIT,
                     Decimal("0.0002"),

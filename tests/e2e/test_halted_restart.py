@@ -20,7 +20,8 @@ from tests.fakes.exchange import FakeExchange
 from tests.support import now
 from tradewire.adapters.secrets_box import generate_key
 from tradewire.adapters.store.tables import execution_intents, orders, positions
-from tradewire.domain.orders import OrderSide, OrderType, client_order_id_for
+from tradewire.domain.client_ids import intent_client_order_id
+from tradewire.domain.orders import OrderSide, OrderType
 from tradewire.domain.records import NewOrder, NewSignal
 from tradewire.domain.signals import SignalAction
 
@@ -47,7 +48,7 @@ def _stored_not_sent(live: Live, side: OrderSide, amount: str) -> str:
     signal_id, _ = store.insert_signal(signal)
     store.create_intents(signal_id, store.active_targets(info[0]), now())
     [work] = store.pending_work(signal_id)
-    coid = client_order_id_for(work.intent_id)
+    coid = intent_client_order_id(work.intent_id)
     store.save_decisions([], [NewOrder(work, coid, side, OrderType.MARKET, Decimal(amount), None)], now())
     return coid
 

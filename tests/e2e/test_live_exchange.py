@@ -23,7 +23,8 @@ from tests.support import add_live_subscriber, now, seed_marketplace
 from tests.support import make_runtime as make_test_runtime
 from tradewire.adapters.secrets_box import generate_key
 from tradewire.adapters.store.tables import execution_intents, execution_log, fills, orders, positions
-from tradewire.domain.orders import OrderSide, OrderType, client_order_id_for
+from tradewire.domain.client_ids import intent_client_order_id
+from tradewire.domain.orders import OrderSide, OrderType
 from tradewire.domain.records import NewOrder, NewSignal
 from tradewire.domain.signals import SignalAction
 from tradewire.runtime import Runtime
@@ -31,7 +32,7 @@ from tradewire.services.execution import Executor
 
 pytestmark = pytest.mark.slow
 
-FIRST = client_order_id_for(1)  # a fresh database's first intent
+FIRST = intent_client_order_id(1)  # a fresh database's first intent
 FAST = {"exchange_timeout_ms": 800, "reconcile_interval_s": 0.2}
 # Conclude "never reached the exchange" quickly (production: 120 s and 3 lookups).
 QUICK_TO_CONCLUDE = {"lost_order_after_s": 1.0, "lost_order_checks": 2}
@@ -243,7 +244,7 @@ async def _resting_limit(
     signal_id, _ = runtime.store.insert_signal(signal)
     runtime.store.create_intents(signal_id, runtime.store.active_targets(info[0]), now())
     [work] = runtime.store.pending_work(signal_id)
-    coid = client_order_id_for(work.intent_id)
+    coid = intent_client_order_id(work.intent_id)
     records = runtime.store.save_decisions(
         [], [NewOrder(work, coid, side, OrderType.LIMIT, Decimal(amount), Decimal(price))], now()
     )
@@ -320,7 +321,7 @@ async def test_a_restart_with_orders_in_every_state_settles_them_all(
     partial = await _resting_limit(live, price="58000", amount="0.003")
     fake.fill(partial, amount="0.001")
     fake.drop_next_create()
-    fake.hide_order(client_order_id_for(4), lookups=1000)
+    fake.hide_order(intent_client_order_id(4), lookups=1000)
     await live.alert("buy", time="2025-04-04T00:00:00Z")  # its outcome is unknown to us
     await live.runtime.stop()
     assert [o.state for o in live.rows(orders)] == ["filled", "open", "open", "submitted"]
@@ -328,7 +329,7 @@ async def test_a_restart_with_orders_in_every_state_settles_them_all(
     # While we are down the resting order fills, the partial one is cancelled, the unknown one shows.
     fake.fill(resting)
     fake.cancel_manually(partial)
-    fake.hide_order(client_order_id_for(4), lookups=0)
+    fake.hide_order(intent_client_order_id(4), lookups=0)
     restarted = await _start(tmp_path, fake, accounts=0, key=key, seed=False)
     try:
         await restarted.until(lambda: all(o.state in ("filled", "canceled") for o in restarted.rows(orders)))
@@ -337,7 +338,7 @@ async def test_a_restart_with_orders_in_every_state_settles_them_all(
 
     states = [o.state for o in restarted.rows(orders)]
     assert states == ["filled", "filled", "canceled", "filled"]
-    assert fake.creates(client_order_id_for(4)) == 1
+    assert fake.creates(intent_client_order_id(4)) == 1
     restarted.agrees_with_exchange()
 
 

@@ -15,7 +15,8 @@ import pytest
 
 from tests.fakes.exchange import FakeExchange
 from tradewire.adapters.live.ccxt_exchange import CcxtExchange, LiveAccount
-from tradewire.domain.orders import OrderRequest, OrderSide, OrderType, client_order_id_for
+from tradewire.domain.client_ids import intent_client_order_id
+from tradewire.domain.orders import OrderRequest, OrderSide, OrderType
 from tradewire.logs import configure, redact
 
 FLAVORS = ["binance", "bybit", "okx", "mexc", "coinbase"]
@@ -71,7 +72,7 @@ async def _trade(flavor: str) -> tuple[FakeExchange, list[str]]:
     try:
         await exchange.fetch_balance()
         request = OrderRequest(
-            client_order_id_for(1),
+            intent_client_order_id(1),
             SYMBOL.get(flavor, "BTC/USDT"),
             OrderSide.BUY,
             OrderType.MARKET,

@@ -1,4 +1,4 @@
-"""The order state machine, exchange status mapping, client order ids and status-check backoff."""
+"""The order state machine, exchange status mapping and status-check backoff."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from tradewire.domain.orders import (
     OrderType,
     RejectionKind,
     after_report,
-    client_order_id_for,
     late_fill_check_delay_s,
     next_check_delay_s,
     rechecked,
@@ -242,32 +241,6 @@ def test_exchange_order_state_comes_from_its_status_and_fill() -> None:
     )
 
     assert order.state is S.PARTIALLY_FILLED
-
-
-# --- client_order_id_for ---------------------------------------------------------------------------
-
-
-def test_client_order_id_is_deterministic() -> None:
-    assert client_order_id_for(42) == client_order_id_for(42)
-
-
-def test_client_order_id_has_the_prefix_and_a_zero_padded_intent_id() -> None:
-    assert client_order_id_for(42) == "tw0000000042"
-    assert client_order_id_for(42, prefix="x") == "x0000000042"
-    assert client_order_id_for(42).isalnum()
-
-
-@pytest.mark.parametrize("intent_id", [0, 1, 9_999_999_999, 10_000_000_000, 2**63 - 1])
-def test_client_order_id_fits_in_36_characters(intent_id: int) -> None:
-    assert len(client_order_id_for(intent_id)) <= 32
-
-
-def test_client_order_ids_differ_per_intent() -> None:
-    intent_ids = [0, 1, 2, 10, 99, 100, 12345, 10_000_000_000, 2**63 - 1]
-
-    ids = {client_order_id_for(intent_id) for intent_id in intent_ids}
-
-    assert len(ids) == len(intent_ids)
 
 
 # --- next_check_delay_s ----------------------------------------------------------------------------

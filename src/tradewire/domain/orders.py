@@ -178,14 +178,6 @@ class ExchangeOrder:
         return state_from_exchange(self.status, self.filled, self.amount)
 
 
-def client_order_id_for(intent_id: int, prefix: str = "tw") -> str:
-    """Client order id derived from the execution intent, so every retry reuses it.
-
-    Letters and digits only, at most 32 characters: the strictest rule among the exchanges (OKX).
-    """
-    return f"{prefix}{intent_id:010d}"
-
-
 # When an order seen canceled or expired (or concluded lost) is checked again for late fills, in
 # seconds after it was seen so (and after each late fill): trades normally show within a second or
 # two, a lagging trade history or order index within tens of seconds. Three lookups per order keep

@@ -10,10 +10,11 @@ from datetime import datetime
 from decimal import Decimal
 
 from tradewire import failpoints
+from tradewire.domain.client_ids import intent_client_order_id
 from tradewire.domain.execution import OrderPlan, Skip, SpotSignal, plan_spot_order, split_into_tranches
 from tradewire.domain.exit_plan import ExitPlan
 from tradewire.domain.money import ZERO, MoneyError, describe, is_storable, storable
-from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderType, RejectionKind, client_order_id_for
+from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderType, RejectionKind
 from tradewire.domain.records import (
     FailedAttempt,
     NewOrder,
@@ -212,7 +213,7 @@ class Executor:
                 new_orders.append(
                     NewOrder(
                         item=item,
-                        client_order_id=client_order_id_for(item.intent_id),
+                        client_order_id=intent_client_order_id(item.intent_id),
                         side=decision.side,
                         type=decision.type,
                         amount=decision.amount,

@@ -32,6 +32,7 @@ from tradewire.adapters.store.tables import (
     strategy_pairs,
     subscriptions,
 )
+from tradewire.domain.client_ids import position_client_order_id
 from tradewire.domain.entry_order import EntryOrder
 from tradewire.domain.execution import IntentStatus, LogStatus, SubscriptionStatus
 from tradewire.domain.exit_plan import ExitPlan
@@ -851,7 +852,7 @@ class SqlStore:
                         "subscription_id": e.subscription_id,
                         "user_id": e.user_id,
                         "mode": e.mode,
-                        "client_order_id": auto_client_order_id(
+                        "client_order_id": position_client_order_id(
                             e.position_id, attempts.get(e.position_id, 0), e.tranche
                         ),
                         "exchange_order_id": None,
@@ -1729,14 +1730,6 @@ def _partial_exit(details: dict[str, Any], action: SignalAction) -> bool:
     )
     sold, before = intent.exit_ratio
     return sold < before
-
-
-def auto_client_order_id(position_id: int, attempt: int, tranche: int | None = None) -> str:
-    """'tx' (an exit) or 'td' + tranche (a DCA buy), the position id and the attempt number: letters
-    and digits only, unique per attempt."""
-    if tranche is None:
-        return f"tx{position_id:010d}a{attempt}"
-    return f"td{position_id:010d}t{tranche}a{attempt}"
 
 
 def _watched_select() -> Any:
