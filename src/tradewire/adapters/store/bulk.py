@@ -8,7 +8,8 @@ same on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -49,12 +50,26 @@ def update_by(conn: Connection, table: Table, key: str, rows: Sequence[Row]) -> 
 
 
 def _tuples(conn: Connection, table: Table, columns: list[str], rows: Sequence[Row]) -> list[tuple[Any, ...]]:
+    """The rows' values in `columns` order, each converted as its column binds it (only the columns
+    whose type converts: a fan-out writes thousands of rows a batch)."""
     dialect = conn.dialect
-    converters: list[Callable[[Any], Any] | None] = [table.c[c].type.bind_processor(dialect) for c in columns]
-    if not any(converters):
-        return [tuple(row[c] for c in columns) for row in rows]
-    pairs = list(zip(columns, converters, strict=True))
-    return [tuple(convert(row[c]) if convert else row[c] for c, convert in pairs) for row in rows]
+    converters: list[tuple[int, Callable[[Any], Any]]] = []
+    for index, column in enumerate(columns):
+        processor = table.c[column].type.bind_processor(dialect)
+        if processor is not None:
+            converters.append((index, processor))
+    values_of: Callable[[Row], tuple[Any, ...]] = (
+        itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
+    )
+    if not converters:
+        return [values_of(row) for row in rows]
+    result: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = list(values_of(row))
+        for index, convert in converters:
+            values[index] = convert(values[index])
+        result.append(tuple(values))
+    return result
 
 
 def _mark(conn: Connection) -> str:
@@ -63,3 +78,9 @@ def _mark(conn: Connection) -> str:
 
 def _q(name: str) -> str:
     return f'"{name}"'
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    """`items` in slices of at most `size`: bound the parameters of one IN (...) or VALUES list."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

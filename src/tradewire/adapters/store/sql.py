@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,13 +17,14 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, func,
 from sqlalchemy.exc import IntegrityError
 
 from tradewire.adapters.store import bulk
+from tradewire.adapters.store.bulk import chunks as _chunks
 from tradewire.adapters.store.db import write_transaction
+from tradewire.adapters.store.settlement import settle, stored_rejection
 from tradewire.adapters.store.tables import (
     account_daily_pnl,
     exchange_accounts,
     execution_intents,
     execution_log,
-    fills,
     orders,
     positions,
     signals,
@@ -37,24 +37,17 @@ from tradewire.domain.entry_order import EntryOrder
 from tradewire.domain.execution import IntentStatus, LogStatus, SubscriptionStatus
 from tradewire.domain.exit_plan import ExitPlan
 from tradewire.domain.exits import ExitRules
-from tradewire.domain.money import ZERO, fmt
+from tradewire.domain.money import ZERO
 from tradewire.domain.orders import (
     LATE_FILL_CHECKS_S,
     TERMINAL_STATES,
-    ExchangeOrder,
-    IllegalTransition,
     OrderSide,
     OrderState,
     OrderType,
     RejectionKind,
-    Trade,
-    after_report,
-    late_fill_check_delay_s,
     next_check_delay_s,
-    rechecked,
-    transition,
 )
-from tradewire.domain.positions import CloseReason, Position, PositionStatus, position_change
+from tradewire.domain.positions import CloseReason, PositionStatus
 from tradewire.domain.records import (
     AutoOrder,
     FailedAttempt,
@@ -75,11 +68,9 @@ from tradewire.domain.risk import RiskLimits, TradingState, allows
 from tradewire.domain.signals import MarketPosition, SignalAction, SignalIntent
 from tradewire.domain.sizing import Sizing, SizingMode, SizingParams, TradeStats
 from tradewire.domain.track_record import PairRecord, PairStatus, StrategyCurve
-from tradewire.domain.tranches import DcaPlan, PositionPhase, Tranche, phase_after
+from tradewire.domain.tranches import DcaPlan, PositionPhase, Tranche
 
 log = logging.getLogger("tradewire.store")
-
-OPEN_CHECK_S = 2.0
 
 
 _ACTIVE_SUBSCRIPTIONS = subscriptions.join(
@@ -669,12 +660,11 @@ class SqlStore:
         records = self._orders_where(conn, orders.c.id.in_(list(why)))
         for record in records:
             log.info("order %s (%s): %s", record.order_id, record.client_order_id, why[record.order_id])
-        _Recorder(conn, now, self._late_fill_checks).apply(
-            [
-                OrderOutcome(r, rejected_reason=why[r.order_id], rejection=RejectionKind.NOT_SENT)
-                for r in records
-            ]
-        )
+        refusals = [
+            OrderOutcome(r, rejected_reason=why[r.order_id], rejection=RejectionKind.NOT_SENT)
+            for r in records
+        ]
+        settle(conn, refusals, now, self._late_fill_checks)
         return set(why)
 
     def postpone_checks(self, records: Sequence[OrderRecord], reason: str, now: datetime) -> None:
@@ -914,559 +904,7 @@ class SqlStore:
         if not outcomes:
             return
         with write_transaction(self.engine) as conn:
-            _Recorder(conn, now, self._late_fill_checks).apply(outcomes)
-
-
-@dataclass
-class _StoredOrder:
-    """An order's recorded state and fill totals, kept current while one batch is applied."""
-
-    state: OrderState
-    filled: Decimal
-    cost: Decimal  # Σ amount × price of the recorded fills
-    fee: Decimal
-    fee_currency: str | None
-    late_checks: int = 0
-    rejection: RejectionKind | None = None
-
-    @property
-    def average(self) -> Decimal | None:
-        return self.cost / self.filled if self.filled else None
-
-    def add(self, trade: Trade) -> None:
-        self.filled += trade.amount
-        self.cost += trade.amount * trade.price
-        self.fee += trade.fee
-        self.fee_currency = self.fee_currency or trade.fee_currency or None
-
-
-def _new_fills(
-    order_id: int, stored: _StoredOrder, view: ExchangeOrder, seen: set[tuple[int, str]]
-) -> list[Trade]:
-    """The fills of `view` not yet recorded, never more in total than the exchange says is filled.
-
-    Exchanges that list an order's trades give them with their ids; where they only report the
-    cumulative fill (ccxt's `filled` / `average` / `fee`), the increment since the last record becomes
-    one fill whose id is the cumulative amount, so seeing the same state twice records nothing.
-    """
-    fresh: list[Trade] = []
-    total = stored.filled
-    for trade in view.trades:
-        if (order_id, trade.trade_id) in seen or total + trade.amount > view.filled:
-            continue
-        seen.add((order_id, trade.trade_id))
-        fresh.append(trade)
-        total += trade.amount
-    missing = view.filled - total
-    if missing > 0 and view.average is not None:
-        cost_so_far = stored.cost + sum((t.amount * t.price for t in fresh), ZERO)
-        fee_so_far = stored.fee + sum((t.fee for t in fresh), ZERO)
-        trade_id = f"cum:{fmt(view.filled)}"
-        if (order_id, trade_id) not in seen:
-            seen.add((order_id, trade_id))
-            fresh.append(
-                Trade(
-                    trade_id=trade_id,
-                    amount=missing,
-                    price=(view.average * view.filled - cost_so_far) / missing,
-                    fee=max(ZERO, (view.fee or ZERO) - fee_so_far),
-                    fee_currency=view.fee_currency or "",
-                    timestamp_ms=0,
-                )
-            )
-    return fresh
-
-
-class _Recorder:
-    """One transaction's worth of order outcomes."""
-
-    def __init__(
-        self, conn: Connection, now: datetime, late_fill_checks: tuple[float, ...] = LATE_FILL_CHECKS_S
-    ) -> None:
-        self.conn = conn
-        self.now = now
-        self.late_fill_checks = late_fill_checks
-        self.order_updates: list[dict[str, Any]] = []
-        self.fill_rows: list[dict[str, Any]] = []
-        self.log_rows: list[dict[str, Any]] = []
-        self.intent_updates: list[dict[str, Any]] = []
-        self.position_fills: list[tuple[OrderRecord, Trade, Decimal | None]] = []
-
-    def apply(self, outcomes: Sequence[OrderOutcome]) -> None:
-        order_ids = [o.order.order_id for o in outcomes]
-        stored = self._stored_orders(order_ids)
-        seen_trades = self._stored_trades(order_ids)
-        for outcome in outcomes:
-            current = stored.get(outcome.order.order_id)
-            if current is not None:
-                self._one(outcome.order, current, outcome, seen_trades)
-        self._write()
-
-    def _one(
-        self, order: OrderRecord, stored: _StoredOrder, outcome: OrderOutcome, seen: set[tuple[int, str]]
-    ) -> None:
-        """Apply one outcome to the order as the database has it now (the record may be older).
-
-        Every fill the exchange reports is recorded, whatever state the order is in: a fill reported
-        after we saw the order canceled is real money. The state itself only moves along the table.
-        """
-        state, rejection = stored.state, stored.rejection
-        if outcome.unknown_reason is not None:
-            attempts = order.check_attempts + 1
-            row = self._update(
-                order.order_id, state, attempts, outcome.unknown_reason, stored.late_checks + 1, rejection
-            )
-            if state.is_terminal:
-                del row["reason"]  # a final order keeps why it is final; a failed re-check changes nothing
-            self.order_updates.append(row)
-            if order.check_attempts == 0:
-                self._log(order, LogStatus.PENDING, outcome.unknown_reason, outcome.response)
-            return
-        view = outcome.exchange_order
-        if outcome.rejected_reason is not None or view is None:
-            reason = outcome.rejected_reason or "rejected by the exchange"
-            if state is OrderState.REJECTED or not _allowed(order, state, OrderState.REJECTED):
-                return
-            # Concluded lost (our conclusion, not the exchange's): looked up a few more times.
-            self.order_updates.append(
-                self._update(
-                    order.order_id, OrderState.REJECTED, order.check_attempts, reason, 0, outcome.rejection
-                )
-            )
-            stored.state, stored.rejection, stored.late_checks = OrderState.REJECTED, outcome.rejection, 0
-            self._log(order, LogStatus.FAILED, reason, outcome.response)
-            self._intent(order, IntentStatus.FAILED, reason)
-            return
-        target = after_report(state, view.state, rejection)
-        # An order we concluded lost that the exchange reports after all: found (any state but
-        # rejected), or refused by the exchange itself.
-        found = rejection is RejectionKind.LOST and target is not OrderState.REJECTED
-        refused_late = rejection is RejectionKind.LOST and view.state is OrderState.REJECTED
-        if target is OrderState.REJECTED and view.state is OrderState.REJECTED:
-            rejection = RejectionKind.EXCHANGE
-        if target is not view.state and view.state is not state:
-            log.warning(
-                "order %s (client %s): the exchange reports %s after %s; keeping %s, recording its fills",
-                order.order_id,
-                order.client_order_id,
-                view.state.value,
-                state.value,
-                state.value,
-            )
-        fresh = _new_fills(order.order_id, stored, view, seen)
-        for trade in fresh:
-            self.fill_rows.append(
-                {
-                    "order_id": order.order_id,
-                    "account_id": order.account_id,
-                    "trade_id": trade.trade_id,
-                    "amount": trade.amount,
-                    "price": trade.price,
-                    "fee": trade.fee,
-                    "fee_currency": trade.fee_currency,
-                    "executed_at": datetime.fromtimestamp(trade.timestamp_ms / 1000, tz=UTC)
-                    if trade.timestamp_ms
-                    else self.now,
-                }
-            )
-            self.position_fills.append((order, trade, outcome.min_sellable))
-            stored.add(trade)
-        # A window of late-fill checks opens when an order is seen canceled or expired, and again
-        # after each late fill; each check without news uses one of its few lookups.
-        late_checks = 0 if target is not state or fresh else stored.late_checks + 1
-        why = view.reason
-        if refused_late:
-            why = f"rejected by the exchange after we concluded it never reached it: {why or '-'}"
-        row = self._update(order.order_id, target, order.check_attempts + 1, why, late_checks, rejection)
-        if target is OrderState.REJECTED and state is OrderState.REJECTED and not refused_late:
-            del row["reason"]  # nothing new: it stays rejected for the reason it was
-        row.update(
-            exchange_order_id=view.exchange_order_id,
-            filled=stored.filled,
-            average=stored.average,
-            fee=stored.fee,
-            fee_currency=stored.fee_currency,
-        )
-        self.order_updates.append(row)
-        stored.state, stored.late_checks = target, late_checks
-        stored.rejection = rejection if target is OrderState.REJECTED else None
-        if found:
-            log.warning(
-                "order %s (client %s): found on the exchange (%s) after we concluded it never reached it",
-                order.order_id,
-                order.client_order_id,
-                target.value,
-            )
-        if target != state:
-            status, text = _log_verdict(target, view)
-            if found:
-                text = f"{text} (found on the exchange after we concluded it never reached it)"
-            elif state.is_terminal:
-                text = f"{text} (reported after the order was {state.value})"
-            # The first answer and the final fill both say how the order was sized (a live order may
-            # be seen open first and filled on a later check).
-            first = state in (OrderState.NEW, OrderState.SUBMITTED) or found
-            if order.sizing_note and (first or (target.is_terminal and stored.filled > 0)):
-                label = order.close_reason.value if order.close_reason else "sized"
-                text = f"{text}; {label}: {order.sizing_note}"
-            self._log(order, status, text, outcome.response)
-            if not target.is_terminal:
-                if found:  # in flight again: the intent waits for the order, like any other
-                    self._intent(order, IntentStatus.ORDERED, text, late=True)
-            elif stored.filled == 0:
-                self._intent(order, IntentStatus.FAILED, text)
-            else:
-                self._intent(order, IntentStatus.DONE, text, late=state.is_terminal)
-        elif refused_late and why is not None:
-            self._log(order, LogStatus.FAILED, why, outcome.response)
-            self._intent(order, IntentStatus.FAILED, why)
-        elif fresh and state.is_terminal:
-            more = sum((t.amount for t in fresh), ZERO)
-            average = fmt(stored.average) if stored.average is not None else "-"
-            text = (
-                f"{fmt(more)} {order.symbol} more filled after the order was {state.value}: "
-                f"{fmt(stored.filled)} of {fmt(order.amount)} filled in all at {average}"
-            )
-            self._log(order, LogStatus.PARTIAL, text, outcome.response)
-            self._intent(order, IntentStatus.DONE, text, late=True)
-
-    def _update(
-        self,
-        order_id: int,
-        state: OrderState,
-        attempts: int,
-        reason: str | None,
-        late_checks: int,
-        rejection: RejectionKind | None = None,
-    ) -> dict[str, Any]:
-        """An order row's new state and its next check: none once final, except for the few late
-        checks of a canceled or expired order, or of one we concluded lost."""
-        row = _order_update(order_id, state, attempts, self.now, reason)
-        row["rejection"] = rejection.value if rejection is not None and state is OrderState.REJECTED else None
-        if rechecked(state, rejection):
-            delay = late_fill_check_delay_s(late_checks, self.late_fill_checks)
-            row["next_check_at"] = None if delay is None else self.now + timedelta(seconds=delay)
-            row["late_checks"] = late_checks
-        else:
-            row["late_checks"] = 0
-        return row
-
-    def _log(self, order: OrderRecord, status: LogStatus, reason: str, response: dict[str, Any]) -> None:
-        self.log_rows.append(
-            {
-                "intent_id": order.intent_id,
-                "signal_id": order.signal_id,
-                "subscription_id": order.subscription_id,
-                "account_id": order.account_id,
-                "user_id": order.user_id,
-                "order_id": order.order_id,
-                "status": status.value,
-                "reason": reason,
-                "exchange_response": response or None,
-                "created_at": self.now,
-            }
-        )
-
-    def _intent(self, order: OrderRecord, status: IntentStatus, reason: str, late: bool = False) -> None:
-        """`late`: a fill reported after the order was final turns a failed intent done, with why."""
-        if order.intent_id is not None:
-            self.intent_updates.append(
-                {"iid": order.intent_id, "st": status.value, "why": reason, "late": late}
-            )
-
-    def _stored_orders(self, order_ids: list[int]) -> dict[int, _StoredOrder]:
-        result: dict[int, _StoredOrder] = {}
-        columns = (
-            orders.c.id,
-            orders.c.state,
-            orders.c.filled,
-            orders.c.average,
-            orders.c.fee,
-            orders.c.fee_currency,
-            orders.c.late_checks,
-            orders.c.rejection,
-        )
-        # Locked in id order (PostgreSQL): a pushed update and a poll of the same order are applied
-        # one after the other, each seeing the other's fills, so no fill is counted twice.
-        for chunk in _chunks(sorted(set(order_ids)), 900):
-            query = select(*columns).where(orders.c.id.in_(chunk)).order_by(orders.c.id).with_for_update()
-            for r in self.conn.execute(query):
-                result[r.id] = _StoredOrder(
-                    OrderState(r.state),
-                    r.filled,
-                    (r.average or ZERO) * r.filled,
-                    r.fee,
-                    r.fee_currency,
-                    r.late_checks,
-                    _rejection(r.rejection),
-                )
-        return result
-
-    def _stored_trades(self, order_ids: list[int]) -> set[tuple[int, str]]:
-        seen: set[tuple[int, str]] = set()
-        for chunk in _chunks(order_ids, 900):
-            rows = self.conn.execute(
-                select(fills.c.order_id, fills.c.trade_id).where(fills.c.order_id.in_(chunk))
-            )
-            seen.update((r.order_id, r.trade_id) for r in rows)
-        return seen
-
-    def _write(self) -> None:
-        conn = self.conn
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for row in self.order_updates:
-            groups.setdefault(tuple(row), []).append(row)
-        for rows in groups.values():
-            bulk.update_by(conn, orders, "id", rows)
-        bulk.insert(conn, fills, self.fill_rows)
-        self._apply_positions()
-        bulk.insert(conn, execution_log, self.log_rows)
-        plain_done = [u for u in self.intent_updates if u["st"] == IntentStatus.DONE.value and not u["late"]]
-        done = [u["iid"] for u in plain_done]
-        failed = [
-            {k: u[k] for k in ("iid", "st", "why")}
-            for u in self.intent_updates
-            if u["st"] != IntentStatus.DONE.value or u["late"]
-        ]
-        for chunk in _chunks(done, 900):
-            # The fill is in the execution log; the intent only records that it is done.
-            conn.execute(
-                update(execution_intents)
-                .where(execution_intents.c.id.in_(chunk))
-                .values(status=IntentStatus.DONE.value, updated_at=self.now)
-            )
-        if failed:
-            conn.execute(
-                update(execution_intents)
-                .where(execution_intents.c.id == bindparam("iid"))
-                .values(status=bindparam("st"), reason=bindparam("why"), updated_at=self.now),
-                failed,
-            )
-
-    def _apply_positions(self) -> None:
-        if not self.position_fills:
-            return
-        keys = {(o.subscription_id, o.symbol) for o, *_ in self.position_fills}
-        existing: dict[tuple[int | None, str], tuple[int, Position]] = {}
-        levels: dict[tuple[int | None, str], dict[str, Any]] = {}
-        for chunk in _chunks(sorted(keys, key=lambda k: (k[0] or 0, k[1])), 500):
-            rows = self.conn.execute(
-                select(positions).where(
-                    positions.c.status == PositionStatus.OPEN.value,
-                    tuple_(positions.c.subscription_id, positions.c.symbol).in_(chunk),
-                )
-            )
-            for r in rows:
-                key = (r.subscription_id, r.symbol)
-                existing[key] = (r.id, _position(r._mapping))
-                levels[key] = {c: r._mapping[c] for c in (*_LEVEL_COLUMNS, "opened_at")}
-        touched: dict[tuple[int | None, str], tuple[int | None, Position, OrderRecord]] = {}
-        for order, trade, min_sellable in self.position_fills:
-            key = (order.subscription_id, order.symbol)
-            amount, fee = position_change(
-                order.side, trade.amount, trade.price, trade.fee, trade.fee_currency, order.symbol
-            )
-            position_id, position, _ = touched.get(key) or (
-                *existing.get(key, (None, Position(order.symbol))),
-                order,
-            )
-            if order.side is OrderSide.SELL and amount > position.amount:
-                log.error(
-                    "order %s sold %s %s but position holds %s; position left unchanged",
-                    order.client_order_id,
-                    amount,
-                    order.symbol,
-                    position.amount,
-                )
-                continue
-            reason = order.close_reason or CloseReason.SIGNAL
-            changed = position.apply_fill(order.side, amount, trade.price, fee, reason)
-            if order.side is OrderSide.SELL:
-                changed = changed.settle_dust(min_sellable, reason)
-                levels[key] = _automation_after_sell(changed, levels.get(key))
-            else:
-                levels[key] = self._levels_after_buy(order, changed, trade.price, levels.get(key))
-            touched[key] = (position_id, changed, order)
-        inserts, updates = [], []
-        closed: list[tuple[OrderRecord, Decimal]] = []
-        for key, (position_id, position, order) in touched.items():
-            row = _position_row(position, self.now)
-            row.update(levels.get(key) or dict.fromkeys(_LEVEL_COLUMNS))
-            row.pop("opened_at", None)
-            if position.status is PositionStatus.CLOSED:
-                closed.append((order, position.realized_pnl - position.fees))
-            if position_id is None:
-                row.update(
-                    account_id=order.account_id,
-                    subscription_id=order.subscription_id,
-                    user_id=order.user_id,
-                    mode=order.mode,
-                    symbol=position.symbol,
-                    side="long",
-                    opened_at=self.now,
-                )
-                inserts.append(row)
-            else:
-                row["id"] = position_id
-                updates.append(row)
-        bulk.insert(self.conn, positions, inserts)
-        bulk.update_by(self.conn, positions, "id", updates)
-        if closed:
-            self._add_results(closed)
-
-    def _levels_after_buy(
-        self, order: OrderRecord, position: Position, price: Decimal, before: dict[str, Any] | None
-    ) -> dict[str, Any]:
-        """Automation of a position after a buy: exit levels from the entry's plan at the new average
-        entry (a DCA tranche moves percentage levels), the best price and original time limit kept;
-        DCA tranches scheduled from the first fill, and ticked off as they fill."""
-        before = before or {}
-        opened_at = before.get("opened_at") or self.now
-        dca = before.get("tranches")
-        plan = order.exit_plan or (ExitPlan.from_json(dca["plan"]) if dca else None)
-        if plan is None:  # an entry without automation leaves everything as it was
-            return {
-                **dict.fromkeys(_LEVEL_COLUMNS),
-                **before,
-                "phase": before.get("phase") or "OPEN",
-                "opened_at": opened_at,
-            }
-        best = max(before.get("best_price") or price, price)
-        lv = plan.levels(position.avg_entry, opened_at.timestamp(), best)
-        if dca is None and plan.dca is not None and plan.later:
-            pending = plan.dca.schedule(plan.later, price)
-            dca = {"plan": plan.as_json(), "first": fmt(price), "pending": [t.as_json() for t in pending]}
-        elif dca is not None and order.tranche is not None:
-            dca = {**dca, "pending": [t for t in dca["pending"] if int(t["number"]) != order.tranche]}
-        phase_before = PositionPhase(before["phase"]) if before.get("phase") else None
-        phase = phase_after(True, False, len(dca["pending"]) if dca else 0, phase_before)
-        return {
-            "stop_loss": lv.stop_loss,
-            "take_profit": lv.take_profit,
-            "trailing_pct": lv.trailing_pct,
-            "trailing_activation_pct": lv.trailing_activation_pct,
-            "best_price": lv.best_price,
-            "deadline_at": datetime.fromtimestamp(lv.deadline_s, tz=UTC)
-            if lv.deadline_s is not None
-            else None,
-            "phase": phase.value,
-            "tranches": dca,
-            "opened_at": opened_at,
-        }
-
-    def _add_results(self, closed: list[tuple[OrderRecord, Decimal]]) -> None:
-        """Closed positions' net results into the account's day and the subscription's running total."""
-        day = self.now.date().isoformat()
-        per_account: dict[int, Decimal] = {}
-        per_subscription: dict[int, Decimal] = {}
-        for order, net in closed:
-            per_account[order.account_id] = per_account.get(order.account_id, ZERO) + net
-            if order.subscription_id is not None:
-                per_subscription[order.subscription_id] = (
-                    per_subscription.get(order.subscription_id, ZERO) + net
-                )
-        current: dict[int, Decimal] = {}
-        for chunk in _chunks(sorted(per_account), 900):
-            rows = self.conn.execute(
-                select(account_daily_pnl.c.account_id, account_daily_pnl.c.pnl)
-                .where(account_daily_pnl.c.account_id.in_(chunk), account_daily_pnl.c.day == day)
-                .with_for_update()
-            )
-            current.update({a: pnl for a, pnl in rows})
-        bulk.insert(
-            self.conn,
-            account_daily_pnl,
-            [
-                {"account_id": a, "day": day, "pnl": current.get(a, ZERO) + net}
-                for a, net in sorted(per_account.items())
-            ],
-            update_conflicts_on=["account_id", "day"],
-        )
-        totals: list[dict[str, Any]] = []
-        for chunk in _chunks(sorted(per_subscription), 900):
-            rows = self.conn.execute(
-                select(subscriptions.c.id, subscriptions.c.pnl_total, subscriptions.c.pnl_peak)
-                .where(subscriptions.c.id.in_(chunk))
-                .with_for_update()
-            )
-            for sid, total, peak in rows:
-                new_total = total + per_subscription[sid]
-                totals.append({"id": sid, "pnl_total": new_total, "pnl_peak": max(peak, new_total)})
-        bulk.update_by(self.conn, subscriptions, "id", totals)
-
-
-def _automation_after_sell(position: Position, before: dict[str, Any] | None) -> dict[str, Any]:
-    """A sale ends the building of a position: the tranches still to buy are dropped."""
-    after = {**dict.fromkeys(_LEVEL_COLUMNS), **(before or {})}
-    after["phase"] = phase_after(position.status is PositionStatus.OPEN, True, 0, None).value
-    if after.get("tranches"):
-        after["tranches"] = {**after["tranches"], "pending": []}
-    return after
-
-
-_LEVEL_COLUMNS = (
-    "stop_loss",
-    "take_profit",
-    "trailing_pct",
-    "trailing_activation_pct",
-    "best_price",
-    "deadline_at",
-    "phase",
-    "tranches",
-)
-
-
-def _rejection(value: Any) -> RejectionKind | None:
-    """A stored rejection kind; one this version cannot read is taken as final (never looked up)."""
-    try:
-        return RejectionKind(value) if value else None
-    except ValueError:
-        return RejectionKind.EXCHANGE
-
-
-def _allowed(order: OrderRecord, state: OrderState, target: OrderState) -> bool:
-    try:
-        transition(state, target)
-    except IllegalTransition as exc:
-        log.warning(
-            "order %s (client %s): %s; keeping %s", order.order_id, order.client_order_id, exc, state.value
-        )
-        return False
-    return True
-
-
-def _log_verdict(state: OrderState, view: Any) -> tuple[LogStatus, str]:
-    filled = fmt(view.filled)
-    average = fmt(view.average) if view.average is not None else "-"
-    if state is OrderState.FILLED:
-        return LogStatus.SUCCESS, f"filled {filled} {view.symbol} at {average}"
-    if state is OrderState.PARTIALLY_FILLED:
-        return (
-            LogStatus.PARTIAL,
-            f"partially filled {filled} of {fmt(view.amount)} {view.symbol} at {average}",
-        )
-    if state is OrderState.OPEN:
-        return LogStatus.SUCCESS, f"order open on the exchange for {fmt(view.amount)} {view.symbol}"
-    if view.filled > 0:
-        return LogStatus.PARTIAL, f"{state.value} after filling {filled} of {fmt(view.amount)} {view.symbol}"
-    return LogStatus.FAILED, f"{state.value}: {view.reason or 'no fill'}"
-
-
-def _order_update(
-    order_id: int, state: OrderState, attempts: int, now: datetime, reason: str | None
-) -> dict[str, Any]:
-    next_check = None
-    if not state.is_terminal:
-        resting = state in (OrderState.OPEN, OrderState.PARTIALLY_FILLED)
-        next_check = now + timedelta(seconds=OPEN_CHECK_S if resting else next_check_delay_s(attempts))
-    return {
-        "id": order_id,
-        "state": state.value,
-        "check_attempts": attempts,
-        "next_check_at": next_check,
-        "updated_at": now,
-        "reason": reason,
-    }
+            settle(conn, outcomes, now, self._late_fill_checks)
 
 
 def _work_item(r: Any) -> WorkItem:
@@ -1614,7 +1052,7 @@ def _order_record(r: Any) -> OrderRecord:
         tranche=r["tranche"],
         filled=r["filled"],
         limit_timeout_s=_limit_timeout(r["entry_order"]) if r["type"] == OrderType.LIMIT.value else None,
-        rejection=_rejection(r["rejection"]),
+        rejection=stored_rejection(r["rejection"]),
     )
 
 
@@ -1641,32 +1079,6 @@ def _log_row(
         "reason": reason,
         "exchange_response": response,
         "created_at": now,
-    }
-
-
-def _position(r: Any) -> Position:
-    return Position(
-        symbol=r["symbol"],
-        amount=r["amount"],
-        avg_entry=r["avg_entry"],
-        cost_basis=r["cost_basis"],
-        realized_pnl=r["realized_pnl"],
-        fees=r["fees"],
-        status=PositionStatus(r["status"]),
-    )
-
-
-def _position_row(p: Position, now: datetime) -> dict[str, Any]:
-    return {
-        "status": p.status.value,
-        "amount": p.amount,
-        "avg_entry": p.avg_entry,
-        "cost_basis": p.cost_basis,
-        "realized_pnl": p.realized_pnl,
-        "fees": p.fees,
-        "close_reason": p.close_reason.value if p.close_reason else None,
-        "closed_at": now if p.status is PositionStatus.CLOSED else None,
-        "updated_at": now,
     }
 
 
@@ -1817,11 +1229,6 @@ def pair_row(strategy_id: int, p: PairRecord, now: datetime) -> dict[str, Any]:
         "manual": p.manual,
         "updated_at": now,
     }
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 # Attempts and reasons: bounded, and text every database stores (PostgreSQL refuses NUL).

@@ -1,0 +1,337 @@
+"""Saving what settlement decided: the store loads what the domain needs for a batch of exchange
+reports (in bulk, locked where two batches could race), calls domain/settlement, and writes the
+result in the caller's transaction. No decision is taken here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select, tuple_, update
+
+from tradewire.adapters.store import bulk
+from tradewire.adapters.store.tables import (
+    account_daily_pnl,
+    execution_intents,
+    execution_log,
+    fills,
+    orders,
+    positions,
+    subscriptions,
+)
+from tradewire.domain.execution import IntentStatus
+from tradewire.domain.money import ZERO
+from tradewire.domain.orders import LATE_FILL_CHECKS_S, OrderState, RejectionKind
+from tradewire.domain.positions import Position, PositionStatus
+from tradewire.domain.records import OrderOutcome
+from tradewire.domain.settlement import (
+    Anomaly,
+    Automation,
+    LogEntry,
+    OpenPosition,
+    OrderChange,
+    OrdersSettled,
+    PositionChange,
+    PositionKey,
+    RealisedResults,
+    RunningTotal,
+    StoredOrder,
+    realised_results,
+    settle_orders,
+    settle_positions,
+)
+from tradewire.domain.tranches import PositionPhase
+
+log = logging.getLogger("tradewire.store")
+
+
+def settle(
+    conn: Connection,
+    outcomes: Sequence[OrderOutcome],
+    now: datetime,
+    late_fill_checks: tuple[float, ...] = LATE_FILL_CHECKS_S,
+) -> None:
+    """Settle a batch of exchange reports and save the result, within `conn`'s transaction."""
+    order_ids = [o.order.order_id for o in outcomes]
+    settled = settle_orders(
+        outcomes, _stored_orders(conn, order_ids), _stored_trades(conn, order_ids), now, late_fill_checks
+    )
+    moved = settle_positions(settled.fills, _open_positions(conn, settled.position_keys), now)
+    results = realised_results(moved.closed, now)
+    _report(settled.anomalies + moved.anomalies)
+    _save_orders(conn, settled, now)
+    _save_positions(conn, moved.changes, now)
+    _save_results(conn, results)
+    bulk.insert(conn, execution_log, [_log_row(e, now) for e in settled.log])
+    _save_intents(conn, settled, now)
+
+
+def stored_rejection(value: Any) -> RejectionKind | None:
+    """A stored rejection kind; one this version cannot read is taken as final (never looked up)."""
+    try:
+        return RejectionKind(value) if value else None
+    except ValueError:
+        return RejectionKind.EXCHANGE
+
+
+# -- what the domain needs ---------------------------------------------------------------------------
+
+
+def _stored_orders(conn: Connection, order_ids: list[int]) -> dict[int, StoredOrder]:
+    result: dict[int, StoredOrder] = {}
+    columns = (
+        orders.c.id,
+        orders.c.state,
+        orders.c.filled,
+        orders.c.average,
+        orders.c.fee,
+        orders.c.fee_currency,
+        orders.c.late_checks,
+        orders.c.rejection,
+    )
+    # Locked in id order (PostgreSQL): a pushed update and a poll of the same order are applied one
+    # after the other, each seeing the other's fills, so no fill is counted twice.
+    for chunk in bulk.chunks(sorted(set(order_ids)), 900):
+        query = select(*columns).where(orders.c.id.in_(chunk)).order_by(orders.c.id).with_for_update()
+        for r in conn.execute(query):
+            result[r.id] = StoredOrder(
+                OrderState(r.state),
+                r.filled,
+                (r.average or ZERO) * r.filled,
+                r.fee,
+                r.fee_currency,
+                r.late_checks,
+                stored_rejection(r.rejection),
+            )
+    return result
+
+
+def _stored_trades(conn: Connection, order_ids: list[int]) -> set[tuple[int, str]]:
+    seen: set[tuple[int, str]] = set()
+    for chunk in bulk.chunks(order_ids, 900):
+        rows = conn.execute(select(fills.c.order_id, fills.c.trade_id).where(fills.c.order_id.in_(chunk)))
+        seen.update((r.order_id, r.trade_id) for r in rows)
+    return seen
+
+
+def _open_positions(conn: Connection, keys: set[PositionKey]) -> dict[PositionKey, OpenPosition]:
+    found: dict[PositionKey, OpenPosition] = {}
+    for chunk in bulk.chunks(sorted(keys, key=lambda k: (k[0] or 0, k[1])), 500):
+        rows = conn.execute(
+            select(positions).where(
+                positions.c.status == PositionStatus.OPEN.value,
+                tuple_(positions.c.subscription_id, positions.c.symbol).in_(chunk),
+            )
+        )
+        for r in rows:
+            found[(r.subscription_id, r.symbol)] = _open_position(r._mapping)
+    return found
+
+
+def _open_position(r: Any) -> OpenPosition:
+    position = Position(
+        symbol=r["symbol"],
+        amount=r["amount"],
+        avg_entry=r["avg_entry"],
+        cost_basis=r["cost_basis"],
+        realized_pnl=r["realized_pnl"],
+        fees=r["fees"],
+        status=PositionStatus(r["status"]),
+    )
+    automation = Automation(
+        stop_loss=r["stop_loss"],
+        take_profit=r["take_profit"],
+        trailing_pct=r["trailing_pct"],
+        trailing_activation_pct=r["trailing_activation_pct"],
+        best_price=r["best_price"],
+        deadline_at=r["deadline_at"],
+        phase=PositionPhase(r["phase"]) if r["phase"] else None,
+        tranches=r["tranches"],
+    )
+    return OpenPosition(r["id"], position, automation, r["opened_at"])
+
+
+# -- what it decided ---------------------------------------------------------------------------------
+
+
+def _report(anomalies: Iterable[Anomaly]) -> None:
+    for anomaly in anomalies:
+        log.log(logging.ERROR if anomaly.severe else logging.WARNING, "%s", anomaly.text)
+
+
+def _save_orders(conn: Connection, settled: OrdersSettled, now: datetime) -> None:
+    # Rows with the same columns go in one statement each (an order keeping its reason has none).
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for change in settled.orders:
+        row = _order_row(change, now)
+        groups.setdefault(tuple(row), []).append(row)
+    for rows in groups.values():
+        bulk.update_by(conn, orders, "id", rows)
+    bulk.insert(
+        conn,
+        fills,
+        [
+            {
+                "order_id": f.order.order_id,
+                "account_id": f.order.account_id,
+                "trade_id": f.trade.trade_id,
+                "amount": f.trade.amount,
+                "price": f.trade.price,
+                "fee": f.trade.fee,
+                "fee_currency": f.trade.fee_currency,
+                "executed_at": f.executed_at,
+            }
+            for f in settled.fills
+        ],
+    )
+
+
+def _order_row(change: OrderChange, now: datetime) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": change.order_id,
+        "state": change.state.value,
+        "check_attempts": change.check_attempts,
+        "next_check_at": change.next_check_at,
+        "updated_at": now,
+    }
+    if not change.keeps_reason:
+        row["reason"] = change.reason
+    row["rejection"] = change.rejection.value if change.rejection is not None else None
+    row["late_checks"] = change.late_checks
+    if change.totals is not None:
+        totals = change.totals
+        row.update(
+            exchange_order_id=totals.exchange_order_id,
+            filled=totals.filled,
+            average=totals.average,
+            fee=totals.fee,
+            fee_currency=totals.fee_currency,
+        )
+    return row
+
+
+def _save_positions(conn: Connection, changes: Sequence[PositionChange], now: datetime) -> None:
+    inserts, updates = [], []
+    for change in changes:
+        row = _position_row(change, now)
+        if change.position_id is None:
+            order = change.order
+            row.update(
+                account_id=order.account_id,
+                subscription_id=order.subscription_id,
+                user_id=order.user_id,
+                mode=order.mode,
+                symbol=change.position.symbol,
+                side="long",
+                opened_at=now,
+            )
+            inserts.append(row)
+        else:
+            row["id"] = change.position_id
+            updates.append(row)
+    bulk.insert(conn, positions, inserts)
+    bulk.update_by(conn, positions, "id", updates)
+
+
+def _position_row(change: PositionChange, now: datetime) -> dict[str, Any]:
+    p, a = change.position, change.automation
+    return {
+        "status": p.status.value,
+        "amount": p.amount,
+        "avg_entry": p.avg_entry,
+        "cost_basis": p.cost_basis,
+        "realized_pnl": p.realized_pnl,
+        "fees": p.fees,
+        "close_reason": p.close_reason.value if p.close_reason else None,
+        "closed_at": now if p.status is PositionStatus.CLOSED else None,
+        "updated_at": now,
+        "stop_loss": a.stop_loss,
+        "take_profit": a.take_profit,
+        "trailing_pct": a.trailing_pct,
+        "trailing_activation_pct": a.trailing_activation_pct,
+        "best_price": a.best_price,
+        "deadline_at": a.deadline_at,
+        "phase": a.phase.value if a.phase else None,
+        "tranches": a.tranches,
+    }
+
+
+def _save_results(conn: Connection, results: RealisedResults) -> None:
+    """Add closed positions' results to the account's day and the subscription's running total, each
+    read locked so two batches closing positions of one account add up."""
+    if not results.per_account:
+        return
+    day = results.day
+    current: dict[int, Decimal] = {}
+    for chunk in bulk.chunks(sorted(results.per_account), 900):
+        rows = conn.execute(
+            select(account_daily_pnl.c.account_id, account_daily_pnl.c.pnl)
+            .where(account_daily_pnl.c.account_id.in_(chunk), account_daily_pnl.c.day == day)
+            .with_for_update()
+        )
+        current.update({a: pnl for a, pnl in rows})
+    bulk.insert(
+        conn,
+        account_daily_pnl,
+        [{"account_id": a, "day": day, "pnl": pnl} for a, pnl in results.daily_after(current).items()],
+        update_conflicts_on=["account_id", "day"],
+    )
+    totals: dict[int, RunningTotal] = {}
+    for chunk in bulk.chunks(sorted(results.per_subscription), 900):
+        rows = conn.execute(
+            select(subscriptions.c.id, subscriptions.c.pnl_total, subscriptions.c.pnl_peak)
+            .where(subscriptions.c.id.in_(chunk))
+            .with_for_update()
+        )
+        totals.update({sid: RunningTotal(total, peak) for sid, total, peak in rows})
+    bulk.update_by(
+        conn,
+        subscriptions,
+        "id",
+        [
+            {"id": sid, "pnl_total": t.total, "pnl_peak": t.peak}
+            for sid, t in results.totals_after(totals).items()
+        ],
+    )
+
+
+def _log_row(entry: LogEntry, now: datetime) -> dict[str, Any]:
+    order = entry.order
+    return {
+        "intent_id": order.intent_id,
+        "signal_id": order.signal_id,
+        "subscription_id": order.subscription_id,
+        "account_id": order.account_id,
+        "user_id": order.user_id,
+        "order_id": order.order_id,
+        "status": entry.status.value,
+        "reason": entry.reason,
+        "exchange_response": entry.response or None,
+        "created_at": now,
+    }
+
+
+def _save_intents(conn: Connection, settled: OrdersSettled, now: datetime) -> None:
+    done = [change.intent_id for change in settled.intents if change.plain_done]
+    with_reason = [
+        {"iid": change.intent_id, "st": change.status.value, "why": change.reason}
+        for change in settled.intents
+        if not change.plain_done
+    ]
+    for chunk in bulk.chunks(done, 900):
+        # The fill is in the execution log; the intent only records that it is done.
+        conn.execute(
+            update(execution_intents)
+            .where(execution_intents.c.id.in_(chunk))
+            .values(status=IntentStatus.DONE.value, updated_at=now)
+        )
+    if with_reason:
+        conn.execute(
+            update(execution_intents)
+            .where(execution_intents.c.id == bindparam("iid"))
+            .values(status=bindparam("st"), reason=bindparam("why"), updated_at=now),
+            with_reason,
+        )
