@@ -22,15 +22,14 @@ from tradewire.adapters.store.tables import (
     positions,
     subscriptions,
 )
-from tradewire.domain.execution import IntentStatus
+from tradewire.domain.execution import IntentStatus, LogStatus
 from tradewire.domain.money import ZERO
 from tradewire.domain.orders import LATE_FILL_CHECKS_S, OrderState, RejectionKind
 from tradewire.domain.positions import Position, PositionStatus
-from tradewire.domain.records import OrderOutcome
+from tradewire.domain.records import OrderOutcome, OrderRecord, WorkItem
 from tradewire.domain.settlement import (
     Anomaly,
     Automation,
-    LogEntry,
     OpenPosition,
     OrderChange,
     OrdersSettled,
@@ -65,7 +64,10 @@ def settle(
     _save_orders(conn, settled, now)
     _save_positions(conn, moved.changes, now)
     _save_results(conn, results)
-    bulk.insert(conn, execution_log, [_log_row(e, now) for e in settled.log])
+    entries = [
+        log_row(e.order, e.status, e.reason, e.order.order_id, e.response or None, now) for e in settled.log
+    ]
+    bulk.insert(conn, execution_log, entries)
     _save_intents(conn, settled, now)
 
 
@@ -131,26 +133,23 @@ def _open_positions(conn: Connection, keys: set[PositionKey]) -> dict[PositionKe
     return found
 
 
+# The position columns that hold its exit levels, named as Automation names them.
+_LEVELS = ("stop_loss", "take_profit", "trailing_pct", "trailing_activation_pct", "best_price", "deadline_at")
+
+
 def _open_position(r: Any) -> OpenPosition:
     position = Position(
-        symbol=r["symbol"],
-        amount=r["amount"],
-        avg_entry=r["avg_entry"],
-        cost_basis=r["cost_basis"],
-        realized_pnl=r["realized_pnl"],
-        fees=r["fees"],
-        status=PositionStatus(r["status"]),
+        r["symbol"],
+        r["amount"],
+        r["avg_entry"],
+        r["cost_basis"],
+        r["realized_pnl"],
+        r["fees"],
+        PositionStatus(r["status"]),
     )
-    automation = Automation(
-        stop_loss=r["stop_loss"],
-        take_profit=r["take_profit"],
-        trailing_pct=r["trailing_pct"],
-        trailing_activation_pct=r["trailing_activation_pct"],
-        best_price=r["best_price"],
-        deadline_at=r["deadline_at"],
-        phase=PositionPhase(r["phase"]) if r["phase"] else None,
-        tranches=r["tranches"],
-    )
+    levels: dict[str, Any] = {name: r[name] for name in _LEVELS}
+    phase = PositionPhase(r["phase"]) if r["phase"] else None
+    automation = Automation(**levels, phase=phase, tranches=r["tranches"])
     return OpenPosition(r["id"], position, automation, r["opened_at"])
 
 
@@ -202,14 +201,7 @@ def _order_row(change: OrderChange, now: datetime) -> dict[str, Any]:
     row["rejection"] = change.rejection.value if change.rejection is not None else None
     row["late_checks"] = change.late_checks
     if change.totals is not None:
-        totals = change.totals
-        row.update(
-            exchange_order_id=totals.exchange_order_id,
-            filled=totals.filled,
-            average=totals.average,
-            fee=totals.fee,
-            fee_currency=totals.fee_currency,
-        )
+        row.update(change.totals._asdict())  # named as the order's columns
     return row
 
 
@@ -298,18 +290,25 @@ def _save_results(conn: Connection, results: RealisedResults) -> None:
     )
 
 
-def _log_row(entry: LogEntry, now: datetime) -> dict[str, Any]:
-    order = entry.order
+def log_row(
+    about: WorkItem | OrderRecord,
+    status: LogStatus,
+    reason: str,
+    order_id: int | None,
+    response: Any,
+    now: datetime,
+) -> dict[str, Any]:
+    """An execution_log row about an intent's work item or an order (its intent, signal, owner)."""
     return {
-        "intent_id": order.intent_id,
-        "signal_id": order.signal_id,
-        "subscription_id": order.subscription_id,
-        "account_id": order.account_id,
-        "user_id": order.user_id,
-        "order_id": order.order_id,
-        "status": entry.status.value,
-        "reason": entry.reason,
-        "exchange_response": entry.response or None,
+        "intent_id": about.intent_id,
+        "signal_id": about.signal_id,
+        "subscription_id": about.subscription_id,
+        "account_id": about.account_id,
+        "user_id": about.user_id,
+        "order_id": order_id,
+        "status": status.value,
+        "reason": reason,
+        "exchange_response": response,
         "created_at": now,
     }
 

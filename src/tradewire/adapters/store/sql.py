@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from tradewire.adapters.store import bulk
 from tradewire.adapters.store.bulk import chunks as _chunks
 from tradewire.adapters.store.db import write_transaction
-from tradewire.adapters.store.settlement import settle, stored_rejection
+from tradewire.adapters.store.settlement import log_row, settle, stored_rejection
 from tradewire.adapters.store.tables import (
     account_daily_pnl,
     exchange_accounts,
@@ -551,7 +551,7 @@ class SqlStore:
                 bulk.insert(
                     conn,
                     execution_log,
-                    [_log_row(r.item, r.log_status, r.reason, None, r.details, now) for r in rejections],
+                    [log_row(r.item, r.log_status, r.reason, None, r.details, now) for r in rejections],
                 )
                 pauses = {r.item.subscription_id: r.pause_reason for r in rejections if r.pause_reason}
                 for subscription_id, why in pauses.items():
@@ -1063,23 +1063,6 @@ def _limit_timeout(entry_order: Any) -> int | None:
     except (ValueError, TypeError):
         log.error("unreadable entry order settings %r: the default limit order timeout applies", entry_order)
         return None
-
-
-def _log_row(
-    item: WorkItem, status: LogStatus, reason: str, order_id: int | None, response: Any, now: datetime
-) -> dict[str, Any]:
-    return {
-        "intent_id": item.intent_id,
-        "signal_id": item.signal_id,
-        "subscription_id": item.subscription_id,
-        "account_id": item.account_id,
-        "user_id": item.user_id,
-        "order_id": order_id,
-        "status": status.value,
-        "reason": reason,
-        "exchange_response": response,
-        "created_at": now,
-    }
 
 
 def _track(conn: Connection, signal_id: int, market_price: Decimal | None, now: datetime) -> None:
