@@ -314,12 +314,13 @@ def log_row(
 
 
 def _save_intents(conn: Connection, settled: OrdersSettled, now: datetime) -> None:
-    done = [change.intent_id for change in settled.intents if change.plain_done]
-    with_reason = [
-        {"iid": change.intent_id, "st": change.status.value, "why": change.reason}
-        for change in settled.intents
-        if not change.plain_done
-    ]
+    done: list[int] = []
+    with_reason: list[dict[str, Any]] = []
+    for change in settled.intents:
+        if change.plain_done:
+            done.append(change.intent_id)
+        else:
+            with_reason.append({"iid": change.intent_id, "st": change.status.value, "why": change.reason})
     for chunk in bulk.chunks(done, 900):
         # The fill is in the execution log; the intent only records that it is done.
         conn.execute(

@@ -300,19 +300,19 @@ class _Batch:
         view: ExchangeOrder,
         seen: set[tuple[int, str]],
     ) -> None:
-        state, rejection = stored.state, stored.rejection
-        target = after_report(state, view.state, rejection)
+        state, rejection, reported = stored.state, stored.rejection, view.state
+        target = after_report(state, reported, rejection)
         # An order we concluded lost that the exchange reports after all: found (any state but
         # rejected), or refused by the exchange itself.
         found = rejection is RejectionKind.LOST and target is not OrderState.REJECTED
-        refused_late = rejection is RejectionKind.LOST and view.state is OrderState.REJECTED
-        if target is OrderState.REJECTED and view.state is OrderState.REJECTED:
+        refused_late = rejection is RejectionKind.LOST and reported is OrderState.REJECTED
+        if target is OrderState.REJECTED and reported is OrderState.REJECTED:
             rejection = RejectionKind.EXCHANGE
-        if target is not view.state and view.state is not state:
+        if target is not reported and reported is not state:
             self.result.anomalies.append(
                 Anomaly(
                     f"order {order.order_id} (client {order.client_order_id}): the exchange reports "
-                    f"{view.state.value} after {state.value}; keeping {state.value}, recording its fills"
+                    f"{reported.value} after {state.value}; keeping {state.value}, recording its fills"
                 )
             )
         fresh = new_fills(order.order_id, stored, view, seen)

@@ -65,6 +65,10 @@ class ClosedResult(NamedTuple):
     net: Decimal
 
 
+NO_AUTOMATION = Automation()  # a new position's, before its first fill
+_PLAIN_OPEN = Automation(phase=PositionPhase.OPEN)  # a position opened without automation
+
+
 @dataclass(slots=True)
 class PositionsSettled:
     """Every position a batch moved (in the order first moved), what closed, and what to log."""
@@ -95,7 +99,7 @@ def settle_positions(
                 known.opened_at,
             )
         else:
-            position_id, position, automation, opened_at = None, Position(order.symbol), Automation(), now
+            position_id, position, automation, opened_at = None, Position(order.symbol), NO_AUTOMATION, now
         amount, fee = position_change(
             order.side, trade.amount, trade.price, trade.fee, trade.fee_currency, order.symbol
         )
@@ -135,7 +139,9 @@ def automation_after_buy(
     dca = before.tranches
     plan = order.exit_plan or (ExitPlan.from_json(dca["plan"]) if dca else None)
     if plan is None:
-        return before if before.phase is not None else before._replace(phase=PositionPhase.OPEN)
+        if before.phase is not None:
+            return before
+        return _PLAIN_OPEN if before == NO_AUTOMATION else before._replace(phase=PositionPhase.OPEN)
     best = max(before.best_price or price, price)
     levels = plan.levels(position.avg_entry, opened_at.timestamp(), best)
     if dca is None and plan.dca is not None and plan.later:
