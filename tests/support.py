@@ -222,3 +222,14 @@ def add_live_subscriber(
         }
     )
     return account_id
+
+
+def flatten_urls(urls: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested ccxt url dicts as the dotted keys an account's api_urls take ('ws.ws-api.spot')."""
+    flat: dict[str, str] = {}
+    for key, value in urls.items():
+        if isinstance(value, dict):
+            flat.update(flatten_urls(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

@@ -13,12 +13,12 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.e2e.test_live_exchange import _flatten
 from tests.fakes.exchange import FakeExchange
 from tests.support import (
     PASSPHRASE,
     ServedRuntime,
     add_live_subscriber,
+    flatten_urls,
     make_runtime,
     pin_prices,
     seed_marketplace,
@@ -82,7 +82,7 @@ def live(tmp_path: Path, fake: FakeExchange) -> Iterator[Platform]:
         runtime,
         seeded,
         "binance",
-        _flatten(fake.ccxt_urls(), ""),
+        flatten_urls(fake.ccxt_urls(), ""),
         fake.api_key,
         fake.api_secret,
         quote_amount="120",

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.fakes.exchange import FakeExchange
-from tests.support import add_live_subscriber, now, seed_marketplace
+from tests.support import add_live_subscriber, flatten_urls, now, seed_marketplace
 from tests.support import make_runtime as make_test_runtime
 from tradewire.adapters.secrets_box import generate_key
 from tradewire.adapters.store.tables import execution_intents, execution_log, fills, orders, positions
@@ -85,17 +85,6 @@ class Live:
         assert held == Decimal(self.fake.balances.get("BTC", {}).get("total", "0"))
 
 
-def _flatten(urls: dict[str, Any], prefix: str) -> dict[str, str]:
-    """Nested ccxt url dicts as the dotted keys an account's api_urls take ('ws.ws-api.spot')."""
-    flat: dict[str, str] = {}
-    for key, value in urls.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 async def _start(
     tmp_path: Path,
     fake: FakeExchange,
@@ -110,7 +99,10 @@ async def _start(
         await runtime.start()
         return Live(runtime, fake, "tv-test", [])
     seeded = seed_marketplace(runtime.engine, [])
-    urls = {**_flatten(fake.ccxt_urls(), ""), **(_flatten(fake.ccxt_ws_urls(), "ws.") if streams else {})}
+    urls = {
+        **flatten_urls(fake.ccxt_urls(), ""),
+        **(flatten_urls(fake.ccxt_ws_urls(), "ws.") if streams else {}),
+    }
     password = fake.ccxt_config().get("password")
     account_ids = [
         add_live_subscriber(

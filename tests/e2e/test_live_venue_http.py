@@ -23,6 +23,7 @@ from tests.support import (
     Seeded,
     ServedRuntime,
     add_live_subscriber,
+    flatten_urls,
     make_runtime,
     now,
     pin_prices,
@@ -42,16 +43,6 @@ FAST = {
 }
 # Nothing listens on port 1 of the loopback.
 UNREACHABLE = {key: "http://127.0.0.1:1/api/v3" for key in ("public", "private", "v1", "sapi")}
-
-
-def _flatten(urls: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    flat: dict[str, str] = {}
-    for key, value in urls.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 @dataclass
@@ -129,7 +120,7 @@ def platform(
     """Paper subscribers as given, and the provider's own live accounts on the fake (120 USDT entries)."""
     runtime = make_runtime(tmp_path, encryption_key=generate_key(), **{**FAST, **settings})
     seeded = seed_marketplace(runtime.engine, paper)
-    urls = _flatten(fake.ccxt_urls())
+    urls = flatten_urls(fake.ccxt_urls())
     live = [
         add_live_subscriber(
             runtime, seeded, "binance", urls, fake.api_key, fake.api_secret, f"live{n}", quote_amount="120"

@@ -9,11 +9,11 @@ import re
 import secrets
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
 from tests.fakes.exchange import FakeExchange
+from tests.support import flatten_urls
 from tradewire.adapters.live.ccxt_exchange import CcxtExchange, LiveAccount
 from tradewire.domain.client_ids import intent_client_order_id
 from tradewire.domain.orders import OrderRequest, OrderSide, OrderType
@@ -36,16 +36,6 @@ def restore_logging() -> Iterator[None]:
         logging.getLogger("ccxt").setLevel(ccxt_level)
 
 
-def _flatten(urls: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    flat: dict[str, str] = {}
-    for key, value in urls.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 async def _trade(flavor: str) -> tuple[FakeExchange, list[str]]:
     """Signed calls (balance, an order, its lookup) through our adapter; the secrets that went out."""
     key = f"key-{secrets.token_hex(12)}" if flavor != "coinbase" else None
@@ -65,7 +55,7 @@ async def _trade(flavor: str) -> tuple[FakeExchange, list[str]]:
         api_key=fake.api_key,
         secret=fake.api_secret,
         password=fake.api_password if flavor == "okx" else None,
-        api_urls=_flatten(fake.ccxt_urls()),
+        api_urls=flatten_urls(fake.ccxt_urls()),
         private_urls_allowed=True,
     )
     exchange = CcxtExchange(account)
