@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select, update
 from tests.support import now, seed_marketplace
 from tradewire.adapters.store.sql import SqlStore
 from tradewire.adapters.store.tables import positions, subscriptions
-from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderType, Trade
+from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderState, OrderType, Trade
 from tradewire.domain.positions import CloseReason
 from tradewire.domain.records import AutoOrder, NewOrder, NewSignal, OrderOutcome
 from tradewire.domain.signals import SignalAction
@@ -67,3 +67,41 @@ def test_the_platform_s_own_orders_follow_the_trading_state(
     placed = store.save_auto_orders([stop if kind == "stop" else tranche], now())
 
     assert bool(placed) is (kind in allowed)
+
+
+@pytest.mark.parametrize(
+    ("state", "claimed_sides"),
+    [
+        ("ACTIVE", {"buy", "sell"}),
+        ("REDUCING", {"sell"}),
+        ("HALTED", set()),
+        ("WINDING_DOWN", set()),  # a state this version cannot read allows nothing (default-deny)
+    ],
+)
+def test_claiming_new_orders_obeys_the_trading_state_read_at_claim_time(
+    engine: Engine, state: str, claimed_sides: set[str]
+) -> None:
+    seeded = seed_marketplace(engine, [{}])
+    store = SqlStore(engine)
+    new_orders = []
+    for n, side in enumerate([OrderSide.BUY, OrderSide.SELL]):
+        action = SignalAction.BUY if side is OrderSide.BUY else SignalAction.SELL
+        signal = NewSignal(
+            seeded.strategy_id, f"k{n}", action, "BTCUSDT", "BTC/USDT", None, None, None, {}, now()
+        )
+        signal_id, _ = store.insert_signal(signal)
+        store.create_intents(signal_id, store.active_targets(seeded.strategy_id), now())
+        [work] = store.pending_work(signal_id)
+        new_orders.append(NewOrder(work, f"tw-{n}", side, OrderType.MARKET, Decimal("0.002"), None))
+    records = store.save_decisions([], new_orders, now())
+    with engine.begin() as conn:  # set after the orders were stored, before they are claimed
+        conn.execute(update(subscriptions).values(trading_state=state))
+
+    claimed = store.claim_for_submission([r.order_id for r in records], now())
+
+    by_id = {r.order_id: r.side.value for r in records}
+    assert {by_id[i] for i in claimed} == claimed_sides
+    states = {r.side.value: r.state.value for r in store.orders_in_states(list(OrderState))}
+    for side in ("buy", "sell"):
+        assert states[side] == ("submitted" if side in claimed_sides else "rejected")
+    assert store.claim_for_submission([r.order_id for r in records], now()) == set()  # never twice

@@ -59,7 +59,7 @@ class EntryOrder:
     def from_json(cls, data: Mapping[str, Any] | None) -> EntryOrder:
         """From stored JSON; null is the default (as the alert says, the platform's timeout)."""
         if not data:
-            return cls()
+            return _DEFAULT  # most subscriptions: read for every pending intent, so built once
         unknown = sorted(set(data) - {"type", "offset_pct", "limit_order_timeout_s"})
         if unknown:
             raise ValueError(f"unknown entry order setting(s) {', '.join(unknown)}")
@@ -112,6 +112,9 @@ class EntryOrder:
         if price <= 0:
             return f"limit price {fmt(raw)} is below the {market.symbol} tick of {fmt(market.price_step)}"
         return LimitPrice(price, f"{note}: {fmt(price)}")
+
+
+_DEFAULT = EntryOrder()
 
 
 def _to_tick(price: Decimal, tick: Decimal, side: OrderSide) -> Decimal:

@@ -100,8 +100,7 @@ def plan_spot_order(
             sized = sizing.entry(price, equity, signal.contracts, stats, market.quote)
         except SizingError as exc:
             return Skip(str(exc))
-        plan = _checked(OrderSide.BUY, sized.amount, price, market)
-        return plan if isinstance(plan, Skip) else replace(plan, sizing_note=sized.note)
+        return _checked(OrderSide.BUY, sized.amount, price, market, sized.note)
     if position_amount <= ZERO:
         return Skip(f"no open long position in {market.symbol} to close")
     sold, before = signal.exit_ratio
@@ -110,8 +109,7 @@ def plan_spot_order(
     else:
         amount = position_amount * sold / before
         note = f"the strategy sold {fmt(sold)} of {fmt(before)}: that share of {fmt(position_amount)}"
-    plan = _checked(OrderSide.SELL, amount, price, market)
-    return plan if isinstance(plan, Skip) else replace(plan, sizing_note=note)
+    return _checked(OrderSide.SELL, amount, price, market, note)
 
 
 def split_into_tranches(plan: OrderPlan, dca: DcaPlan, market: Market) -> OrderPlan | Skip:
@@ -130,12 +128,16 @@ def split_into_tranches(plan: OrderPlan, dca: DcaPlan, market: Market) -> OrderP
     return replace(plan, amount=rounded, later=later, sizing_note=sizing)
 
 
-def _checked(side: OrderSide, amount: Decimal, price: Decimal, market: Market) -> OrderPlan | Skip:
+def _checked(
+    side: OrderSide, amount: Decimal, price: Decimal, market: Market, note: str | None
+) -> OrderPlan | Skip:
     try:
         rounded, _ = market.prepare(amount, price)
     except OrderRejected as exc:
         return Skip(str(exc))
-    return OrderPlan(side=side, type=OrderType.MARKET, amount=rounded, reference_price=price)
+    return OrderPlan(
+        side=side, type=OrderType.MARKET, amount=rounded, reference_price=price, sizing_note=note
+    )
 
 
 __all__ = ["Sizing", "SizingError", "SizingMode", "TradeStats"]

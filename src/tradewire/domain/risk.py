@@ -52,19 +52,19 @@ class RiskLimits:
         if not data:
             return _DEFAULT
         values: dict[str, Any] = {}
-        for f in fields(cls):
-            if f.name not in data:
+        for name in _LIMIT_NAMES:
+            if name not in data:
                 continue
-            raw = data[f.name]
-            default = getattr(_DEFAULT, f.name)
+            raw = data[name]
+            default = getattr(_DEFAULT, name)
             if isinstance(default, bool):
-                values[f.name] = bool(raw)
-            elif isinstance(default, int) and f.name != "max_signal_age_s":
-                values[f.name] = int(raw)
-            elif f.name == "max_signal_age_s":
-                values[f.name] = int(raw) if raw else None
+                values[name] = bool(raw)
+            elif isinstance(default, int) and name != "max_signal_age_s":
+                values[name] = int(raw)
+            elif name == "max_signal_age_s":
+                values[name] = int(raw) if raw else None
             else:
-                values[f.name] = _opt_decimal(raw)
+                values[name] = _opt_decimal(raw)
         return cls(**values)
 
     def as_json(self) -> dict[str, Any]:
@@ -74,6 +74,7 @@ class RiskLimits:
 
 
 _DEFAULT = RiskLimits()
+_LIMIT_NAMES = tuple(f.name for f in fields(RiskLimits))  # read once: every pending intent parses limits
 
 
 @dataclass(frozen=True, slots=True)

@@ -302,14 +302,19 @@ class Executor:
             if isinstance(split, Skip):
                 return split
             planned = split
-        if limit is not None:
-            planned = replace(planned, type=OrderType.LIMIT, limit_price=limit.price)
         notes = [planned.sizing_note] if planned.sizing_note else []
         if limit is not None:
             notes.append(limit.note)
         notes.append(risk_summary(item.risk, context))
         notes.extend(f"warning: {w}" for w in assessment.warnings)
-        return replace(planned, sizing_note="; ".join(notes), sizing_equity=_storable(equity))
+        # One copy of the plan with everything decided since (a replace per field costs ~1,000 × µs).
+        return replace(
+            planned,
+            type=OrderType.LIMIT if limit is not None else planned.type,
+            limit_price=limit.price if limit is not None else planned.limit_price,
+            sizing_note="; ".join(notes),
+            sizing_equity=_storable(equity),
+        )
 
     async def _risk_context(
         self,

@@ -618,22 +618,33 @@ class SqlStore:
         claimed: set[int] = set()
         with write_transaction(self.engine) as conn:
             for chunk in _chunks(sorted(set(order_ids)), 900):
-                refused = self._refused_by_trading_state(conn, chunk, now)
-                sendable = [order_id for order_id in chunk if order_id not in refused]
-                if not sendable:
-                    continue
-                result = conn.execute(
-                    update(orders)
-                    .where(orders.c.id.in_(sendable), orders.c.state == OrderState.NEW.value)
-                    .values(
-                        state=OrderState.SUBMITTED.value,
-                        updated_at=now,
-                        next_check_at=now + timedelta(seconds=next_check_delay_s(0)),
-                    )
-                    .returning(orders.c.id)
-                )
-                claimed.update(result.scalars())
+                # One statement claims every order its subscription allows now (all of them, but for a
+                # paused subscription); only the rest are read, refused with the reason, or claimed.
+                mine = self._claim(conn, chunk, now, _allowed_by_trading_state())
+                claimed |= mine
+                rest = [order_id for order_id in chunk if order_id not in mine]
+                if rest:
+                    refused = self._refused_by_trading_state(conn, rest, now)
+                    claimed |= self._claim(conn, [i for i in rest if i not in refused], now)
         return claimed
+
+    @staticmethod
+    def _claim(
+        conn: Connection, order_ids: Sequence[int], now: datetime, *conditions: ColumnElement[bool]
+    ) -> set[int]:
+        if not order_ids:
+            return set()
+        result = conn.execute(
+            update(orders)
+            .where(orders.c.id.in_(order_ids), orders.c.state == OrderState.NEW.value, *conditions)
+            .values(
+                state=OrderState.SUBMITTED.value,
+                updated_at=now,
+                next_check_at=now + timedelta(seconds=next_check_delay_s(0)),
+            )
+            .returning(orders.c.id)
+        )
+        return set(result.scalars())
 
     def _refused_by_trading_state(
         self, conn: Connection, order_ids: Sequence[int], now: datetime
@@ -1282,6 +1293,22 @@ def _readable_rows(conn: Connection, query: Any, key: Any) -> list[tuple[int, An
         except Exception as exc:
             result.append((row_id, f"stored intent cannot be read: {_error(exc)}"))
     return result
+
+
+def _allowed_by_trading_state() -> ColumnElement[bool]:
+    """SQL for `allows` on an order row: no subscription, or one ACTIVE (or unset), or REDUCING for a
+    sale. A state this version cannot read allows nothing, as `_trading_state` reads it."""
+    forbidding = select(subscriptions.c.id).where(
+        subscriptions.c.id == orders.c.subscription_id,
+        ~or_(
+            func.coalesce(subscriptions.c.trading_state, "").in_(["", TradingState.ACTIVE.value]),
+            and_(
+                subscriptions.c.trading_state == TradingState.REDUCING.value,
+                orders.c.side != OrderSide.BUY.value,
+            ),
+        ),
+    )
+    return ~forbidding.exists()
 
 
 def _trading_state(value: Any) -> TradingState:
