@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import Engine, update
 
 from tests.conftest import free_port
 from tests.fakes.exchange import DEFAULT_MARKETS, FakeExchange, MarketSpec
@@ -30,6 +31,7 @@ from tests.support import (
     seed_marketplace,
 )
 from tradewire.adapters.secrets_box import generate_key
+from tradewire.adapters.store.tables import exchange_accounts
 
 pytestmark = pytest.mark.slow
 
@@ -115,6 +117,7 @@ def platform(
     paper: list[dict[str, Any]],
     wait_for_markets: bool = True,
     live_accounts: int = 1,
+    before_start: Callable[[Engine, list[int]], None] | None = None,
     **settings: Any,
 ) -> Iterator[Platform]:
     """Paper subscribers as given, and the provider's own live accounts on the fake (120 USDT entries)."""
@@ -127,6 +130,8 @@ def platform(
         )
         for n in range(live_accounts)
     ]
+    if before_start is not None:
+        before_start(runtime.engine, live)
     with ServedRuntime(runtime, free_port()) as served:
         found = Platform(served, fake, seeded, live[0])
         if wait_for_markets:  # loaded at start, in the background
@@ -305,3 +310,27 @@ def test_a_signal_no_venue_can_resolve_is_skipped_for_each_subscriber_with_its_r
     assert live["status"] == "rejected" and "binance markets could not be loaded" in live["reason"]
     assert paper["status"] == "rejected" and "'SUIUSDT'" in paper["reason"] and "paper" in paper["reason"]
     assert signal["status"] == "unresolved" and signal["symbol"] == ""
+
+
+def test_an_account_whose_keys_cannot_be_read_does_not_keep_the_market_list_from_the_others(
+    tmp_path: Path, fake: FakeExchange
+) -> None:
+    def spoil_first_keys(engine: Engine, accounts: list[int]) -> None:
+        with engine.begin() as conn:  # as after a key rotation gone wrong: this one cannot decrypt
+            conn.execute(
+                update(exchange_accounts)
+                .where(exchange_accounts.c.id == accounts[0])
+                .values(api_key_enc="not-a-token")
+            )
+
+    with platform(tmp_path, fake, [], live_accounts=2, before_start=spoil_first_keys) as p:
+        [state] = p.markets_state()
+        accepted = p.alert("SUIUSDT")
+        [order] = until(lambda: p.filled(p.provider()))
+        refused = until(lambda: [i for i in p.get("/intents", p.provider()) if i["status"] == "rejected"])
+
+    assert state["loaded"] and state["markets"] > 0  # through the second account
+    assert accepted.status_code == 202 and accepted.json()["symbol"] == "SUI/USDT"
+    assert order["account_id"] == p.live_account + 1 and order["symbol"] == "SUI/USDT"
+    assert [i["account_id"] for i in refused] == [p.live_account]
+    assert "cannot be decrypted" in refused[0]["reason"]

@@ -16,11 +16,15 @@ from tradewire.adapters.paper.venue import PaperVenue
 from tradewire.adapters.secrets_box import SecretBox, SecretsError
 from tradewire.domain.records import LiveVenue, StrategyVenues
 from tradewire.domain.symbols import Resolution, SymbolCatalog, UnknownSymbol
-from tradewire.ports import Exchange, ExchangeError, ExchangeUnavailable
+from tradewire.ports import ErrorKind, Exchange, ExchangeError, ExchangeUnavailable
 
 log = logging.getLogger("tradewire.exchanges")
 
 LiveLoader = Callable[[int], dict[str, Any] | None]
+
+# A venue's market list is loaded through one of its accounts; when an account cannot (its keys cannot
+# be read, or the exchange refuses them), the next is tried, up to this many per load.
+ACCOUNTS_TRIED_PER_LOAD = 5
 
 
 class AccountExchanges:
@@ -111,10 +115,10 @@ class AccountExchanges:
         unknown: dict[str, str] = {}
         if venues.paper:
             self._look_up("paper", self._paper_catalog, ticker, listed, lacking)
-        for name, venue, ref in self._live_venues(venues.live):
+        for name, venue, refs in self._live_venues(venues.live):
             if venue.catalog is None:
                 unknown[name] = _not_loaded(venue)
-                self._load_soon(venue, ref)
+                self._load_soon(venue, refs)
             else:
                 self._look_up(name, venue.catalog, ticker, listed, lacking)
         symbol = listed[0][1] if listed else None
@@ -128,9 +132,9 @@ class AccountExchanges:
     async def resolve_loading(self, venues: StrategyVenues, ticker: str, timeout_s: float) -> Resolution:
         """Resolve after loading every venue list that is missing (routing's path, off the webhook)."""
         waits = []
-        for _, venue, ref in self._live_venues(venues.live):
+        for _, venue, refs in self._live_venues(venues.live):
             if venue.catalog is None:
-                waits.append(self._load_now(venue, ref))
+                waits.append(self._load_now(venue, refs))
         if waits:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.gather(*waits, return_exceptions=True), timeout_s)
@@ -153,11 +157,11 @@ class AccountExchanges:
         """Load each venue's market list once, whatever the number of its accounts: those not loaded
         (a failed one again after `markets_retry_s`) and those older than `markets_ttl_s`. Failures
         are kept on the venue (the reason a webhook or an intent reports) and logged."""
-        for _, venue, ref in self._live_venues(venues):
+        for _, venue, refs in self._live_venues(venues):
             age = venue.age()
             retry = self._markets_retry
             if (age >= self._markets_ttl) if age is not None else not venue.failed_within(retry):
-                await self._load_now(venue, ref)
+                await self._load_now(venue, refs)
 
     async def keep_markets_loaded(
         self, venues_in_use: Callable[[], list[LiveVenue]], stop: asyncio.Event
@@ -172,15 +176,19 @@ class AccountExchanges:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self._markets_retry)
 
-    def _live_venues(self, refs: Iterable[LiveVenue]) -> list[tuple[str, VenueMarkets, LiveVenue]]:
-        """One entry per distinct venue: its display name, its shared market list, an account on it."""
-        seen: dict[str, tuple[str, VenueMarkets, LiveVenue]] = {}
+    def _live_venues(self, refs: Iterable[LiveVenue]) -> list[tuple[str, VenueMarkets, list[LiveVenue]]]:
+        """One entry per distinct venue: its display name, its shared market list, its accounts
+        (the first few, in the order given: any of them can load the list)."""
+        seen: dict[str, tuple[str, VenueMarkets, list[LiveVenue]]] = {}
         for ref in refs:
             key = self._keys.get(ref)
             if key is None:
                 key = self._keys[ref] = venue_key(ref.exchange, ref.sandbox, dict(ref.api_urls))
-            if key not in seen:
-                seen[key] = (ref.exchange, self._venue(key, ref.exchange), ref)
+            entry = seen.get(key)
+            if entry is None:
+                seen[key] = (ref.exchange, self._venue(key, ref.exchange), [ref])
+            elif len(entry[2]) < ACCOUNTS_TRIED_PER_LOAD:
+                entry[2].append(ref)
         return list(seen.values())
 
     def _venue(self, key: str, exchange: str) -> VenueMarkets:
@@ -195,28 +203,41 @@ class AccountExchanges:
         except UnknownSymbol:
             lacking.append(name)
 
-    def _load_soon(self, venue: VenueMarkets, ref: LiveVenue) -> None:
+    def _load_soon(self, venue: VenueMarkets, refs: list[LiveVenue]) -> None:
         key = id(venue)
         if key in self._loading or venue.failed_within(self._markets_retry):
             return
         with contextlib.suppress(RuntimeError):  # no running loop: the next routing loads it
-            task = asyncio.get_running_loop().create_task(self._load_now(venue, ref))
+            task = asyncio.get_running_loop().create_task(self._load_now(venue, refs))
             self._loading[key] = task
             task.add_done_callback(lambda _: self._loading.pop(key, None))
 
-    async def _load_now(self, venue: VenueMarkets, ref: LiveVenue) -> None:
-        try:
-            live = self.for_account(ref.account_id, ref.exchange, "live")
+    async def _load_now(self, venue: VenueMarkets, refs: list[LiveVenue]) -> None:
+        """Load the venue's list through the first of its accounts that can: an account whose keys
+        cannot be read, or that the exchange refuses (ccxt reads some lists through private calls
+        when keys are set), must not leave every other account on that exchange without a list."""
+        for ref in refs:
+            try:
+                live = self.for_account(ref.account_id, ref.exchange, "live")
+            except ExchangeUnavailable as exc:  # this account's client cannot be built: the next
+                venue.failed(str(exc))
+                log.warning("%s markets: account %s cannot be used: %s", venue.name, ref.account_id, exc)
+                continue
             if not isinstance(live, CcxtExchange):
                 return
-            # Asked for explicitly (start, background, routing): load even after a recent failure.
-            await live.reload_markets(only_if_older_than=self._markets_ttl)
-        except (ExchangeUnavailable, ExchangeError) as exc:
-            venue.failed(str(exc))
-            log.warning("%s markets could not be loaded: %s", venue.name, exc)
-        except Exception as exc:  # a load that fails in an unexpected way must not end the caller
-            venue.failed(f"{type(exc).__name__}: {exc}")
-            log.exception("%s markets could not be loaded", venue.name)
+            try:
+                # Asked for explicitly (start, background, routing): load even after a recent failure.
+                await live.reload_markets(only_if_older_than=self._markets_ttl)
+                return
+            except (ExchangeUnavailable, ExchangeError) as exc:
+                venue.failed(str(exc))
+                log.warning("%s markets could not be loaded: %s", venue.name, exc)
+                if exc.kind is not ErrorKind.AUTHENTICATION:  # the exchange's failure, not the keys'
+                    return
+            except Exception as exc:  # a load that fails in an unexpected way must not end the caller
+                venue.failed(f"{type(exc).__name__}: {exc}")
+                log.exception("%s markets could not be loaded", venue.name)
+                return
 
     def _live_account(self, account_id: int, exchange: str) -> LiveAccount:
         row = self._load(account_id) if self._load else None
