@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
-from tests.e2e.test_live_exchange import _start
+from tests.e2e.test_live_exchange import Live, _start
 from tests.fakes.exchange import FakeExchange
 from tradewire.adapters.store.tables import orders, positions, subscriptions
+from tradewire.services import monitor as monitor_module
 
 pytestmark = pytest.mark.slow
 
@@ -49,4 +51,78 @@ async def test_a_stop_loss_that_leaves_dust_closes_the_position_with_reason_sl(
     assert sell.side == "sell" and sell.close_reason == "SL" and sell.filled == Decimal("0.00199")
     assert closed.status == "closed" and closed.amount == Decimal("0.000008")  # the dust, kept on record
     assert closed.close_reason == "SL"
+    live.agrees_with_exchange()
+
+
+QUICK_LATE_CHECKS = {"late_fill_checks_s": [0.5, 1.0, 1.5]}
+
+
+async def _stop_loss_resting(tmp_path: Path, fake: FakeExchange, monkeypatch: pytest.MonkeyPatch) -> Live:
+    """A live position whose stop loss was hit, its market sell resting open on a thin book."""
+    # The worst case: a monitor that tries a position's exit again on its very next tick.
+    monkeypatch.setattr(monitor_module, "RETRY_AFTER", timedelta(0))
+    live = await _start(tmp_path, fake, monitor_interval_s=3600, ticker_ttl_s=0.001, **QUICK_LATE_CHECKS)
+    [subscription] = live.rows(subscriptions)
+    live.runtime.members.update_subscription(
+        subscription.user_id, subscription.id, {"exit_rules": {"stop_loss_pct": "2"}}
+    )
+    await live.alert("buy")
+    await live.until(lambda: [o.state for o in live.rows(orders)] == ["filled"])
+    fake.rest_next_market_orders()
+    fake.set_price("BTC/USDT", "58000")
+    assert await live.runtime.monitor.tick() == 1
+    await live.until(lambda: [o.state for o in live.rows(orders)] == ["filled", "open"])
+    return live
+
+
+def _sales(fake: FakeExchange) -> list[Decimal]:
+    return [Decimal(t["amount"]) for t in fake.trades if t["side"] == "sell"]
+
+
+async def test_a_stop_loss_canceled_by_hand_that_fills_afterwards_sells_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeExchange("binance", prices={"BTC/USDT": "60000"}, balances={"USDT": "10000"}) as fake:
+        live = await _stop_loss_resting(tmp_path, fake, monkeypatch)
+        try:
+            exit_id = live.rows(orders)[-1].client_order_id
+            fake.fill_after_cancel(exit_id, "0.002", delay_s=1.5)  # lands after we saw it canceled
+            fake.cancel_manually(exit_id)
+            await live.runtime.reconciler.sync_account(live.account_ids[0])  # the user's "sync now"
+            assert live.rows(orders)[-1].state == "canceled"
+
+            assert await live.runtime.monitor.tick() == 0  # it may still fill: no second exit
+            await live.until(lambda: [p.status for p in live.rows(positions)] == ["closed"])
+            await live.until(lambda: live.rows(orders)[-1].next_check_at is None)
+            assert await live.runtime.monitor.tick() == 0
+        finally:
+            await live.runtime.stop()
+
+    assert _sales(fake) == [Decimal("0.002")]  # exactly one sale
+    [_, sold] = live.rows(orders)
+    assert sold.filled == Decimal("0.002") and sold.client_order_id == exit_id
+    [closed] = live.rows(positions)
+    assert (closed.amount, closed.close_reason) == (0, "SL")
+    live.agrees_with_exchange()
+
+
+async def test_a_stop_loss_canceled_by_hand_without_a_fill_is_placed_again_once_its_checks_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeExchange("binance", prices={"BTC/USDT": "60000"}, balances={"USDT": "10000"}) as fake:
+        live = await _stop_loss_resting(tmp_path, fake, monkeypatch)
+        try:
+            fake.cancel_manually(live.rows(orders)[-1].client_order_id)
+            await live.until(lambda: live.rows(orders)[-1].state == "canceled")
+            assert await live.runtime.monitor.tick() == 0  # held while its late checks run
+
+            await live.until(lambda: live.rows(orders)[-1].next_check_at is None)
+            assert await live.runtime.monitor.tick() == 1  # the next attempt, at once
+            await live.until(lambda: [o.state for o in live.rows(orders)] == ["filled", "canceled", "filled"])
+        finally:
+            await live.runtime.stop()
+
+    assert _sales(fake) == [Decimal("0.002")]
+    [closed] = live.rows(positions)
+    assert (closed.status, closed.close_reason) == ("closed", "SL")
     live.agrees_with_exchange()

@@ -67,6 +67,8 @@ class ExitMonitor:
         self._watermark: datetime | None = None
         self._loaded_at: datetime | None = None
         self._retry_at: dict[int, datetime] = {}
+        # Positions whose exit (or tranche) was held back because an earlier attempt may still fill.
+        self._waiting: set[int] = set()
         self._best_saved_at: datetime | None = None
         self._closers: list[tuple[int, int, RiskLimits]] = []
         self._closers_at: datetime | None = None
@@ -87,6 +89,7 @@ class ExitMonitor:
         await self._sync()
         now = self._clock.now()
         self._retry_refused(now)
+        await self._release_settled()
         prices = await self._prices()
         started = asyncio.get_running_loop().time()
         triggers = self._book.evaluate(prices, now.timestamp())
@@ -138,6 +141,8 @@ class ExitMonitor:
                 self._watch(row)
             self._book.mark_exiting(p for p in exiting if p in self._book)
             self._adds.mark_exiting(p for p in exiting if p in self._adds)
+            # Marked until their attempts settle (those placed moments ago keep their retry time).
+            self._waiting = {p for p in exiting if p in self._positions and p not in self._retry_at}
             self._loaded_at = now
         else:
             assert self._watermark is not None
@@ -156,6 +161,7 @@ class ExitMonitor:
             self._book.remove(row.position_id)
             self._forget_tranche(row.position_id)
             self._retry_at.pop(row.position_id, None)
+            self._waiting.discard(row.position_id)
             return
         self._positions[row.position_id] = row
         self._watch_tranche(row)
@@ -261,6 +267,19 @@ class ExitMonitor:
         self._book.unmark_exiting(p for p in due if p in self._book)
         self._adds.unmark_exiting(p for p in due if p in self._adds)
 
+    async def _release_settled(self) -> None:
+        """Positions held back by an earlier attempt that may still fill: once none may (no late fill
+        came, or it closed the position, which the sync sees), their next attempt goes out at once."""
+        if not self._waiting:
+            return
+        busy = await asyncio.to_thread(self._store.positions_exiting, sorted(self._waiting))
+        settled = self._waiting - busy
+        self._waiting = busy
+        for pid in settled:
+            self._retry_at.pop(pid, None)
+        self._book.unmark_exiting(p for p in settled if p in self._book)
+        self._adds.unmark_exiting(p for p in settled if p in self._adds)
+
     async def _prices(self) -> dict[str, float]:
         """One price per (exchange, symbol) in the book, from any account on that exchange."""
         wanted: dict[str, WatchedPosition] = {}
@@ -295,8 +314,9 @@ class ExitMonitor:
         limits = {sid: lim for sid, _, lim in losing}
         exits = []
         for position in await asyncio.to_thread(self._store.open_positions_of, list(limits)):
-            if position.position_id in self._retry_at or position.subscription_id is None:
-                continue  # an exit of this position was placed moments ago
+            pid = position.position_id
+            if pid in self._retry_at or pid in self._waiting or position.subscription_id is None:
+                continue  # an exit of this position was placed moments ago, or waits for one
             loss = -realized[position.account_id]
             limit = await self._daily_limit(position, limits[position.subscription_id])
             if limit is not None and loss >= limit:
@@ -320,9 +340,17 @@ class ExitMonitor:
             return 0
         self._book.mark_exiting(e.position_id for e in exits if e.reason and e.position_id in self._book)
         records = await asyncio.to_thread(self._store.save_auto_orders, exits, now)
+        held = {e.position_id for e in exits} - {r.position_id for r in records}
+        # Those waiting for an earlier attempt (not refused for a halted subscription) stay marked
+        # until it settles, then go out at once (see _release_settled).
+        waiting = await asyncio.to_thread(self._store.positions_exiting, sorted(held)) if held else set()
+        self._waiting |= waiting
         for e in exits:
-            self._retry_at[e.position_id] = now + RETRY_AFTER
             what = e.reason.value if e.reason else "DCA"
+            if e.position_id in waiting:
+                log.info("position %s: %s waits, an earlier order may still fill", e.position_id, what)
+                continue
+            self._retry_at[e.position_id] = now + RETRY_AFTER
             self.stats.reasons[what] = self.stats.reasons.get(what, 0) + 1
             log.info(
                 "position %s (%s, account %s): %s %s", e.position_id, e.symbol, e.account_id, what, e.note

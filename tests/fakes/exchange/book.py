@@ -227,6 +227,8 @@ class Book:
         self._order_id, self._trade_id = order_id, trade_id
         self._fee_in_base_on_buy = fee_in_base_on_buy
         self._min_notional = min_notional
+        # The next this many market orders find no liquidity and rest open until filled or canceled.
+        self.resting_market_orders = 0
 
     def latest(self, client_order_id: str) -> Order | None:
         for order in reversed(self.orders):
@@ -316,6 +318,9 @@ class Book:
         crosses = kind == "market" or (
             price is not None and (price >= current if side == "buy" else price <= current)
         )
+        rests = kind == "market" and self.resting_market_orders > 0
+        if rests:
+            self.resting_market_orders -= 1
         if post_only and crosses and reject_post_only:
             raise Reject("would_take")
         fee_in_quote = side == "buy" and not self._fee_in_base_on_buy
@@ -359,7 +364,7 @@ class Book:
             # bybit and okx accept a crossing post-only order and cancel it at once.
             order.reject_reason = "EC_PostOnlyWillTakeLiquidity"
             self.cancel(order)
-        elif crosses:
+        elif crosses and not rests:
             self.execute(order, amount, current, maker=False)
         elif time_in_force in ("IOC", "FOK"):
             self.cancel(order, status="expired")
@@ -486,6 +491,7 @@ class Book:
 
     def reset(self) -> None:
         """Forget every order and trade; balances back to where they started."""
+        self.resting_market_orders = 0
         self.orders.clear()
         self.orders_by_id.clear()
         self.trades.clear()

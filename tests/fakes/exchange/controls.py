@@ -40,6 +40,12 @@ class ExchangeControls:
             # binance: a cancel from the website carries a web_* client id of its own.
             self._book.cancel(order, cancel_type="CancelByUser", cancel_client_id=f"web_{uuid.uuid4().hex}")
 
+    def rest_next_market_orders(self, times: int = 1) -> None:
+        """The next ``times`` market orders find no liquidity: they rest open (a thin book) until
+        filled (:meth:`fill`) or canceled (:meth:`cancel_manually`)."""
+        with self._book.lock:
+            self._book.resting_market_orders = times
+
     def fill_after_cancel(
         self, client_order_id: str, amount: str, price: str | None = None, delay_s: float = 0.3
     ) -> None:

@@ -17,6 +17,11 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, func,
 from sqlalchemy.exc import IntegrityError
 
 from tradewire.adapters.store import bulk
+from tradewire.adapters.store.attempts import (
+    lock_open_positions,
+    may_still_fill,
+    positions_with_live_attempts,
+)
 from tradewire.adapters.store.bulk import chunks as _chunks
 from tradewire.adapters.store.db import write_transaction
 from tradewire.adapters.store.settlement import log_row, settle, stored_rejection
@@ -509,9 +514,9 @@ class SqlStore:
         return result
 
     def exits_in_flight(self, keys: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
-        """(subscription, symbol) pairs whose position has an automated exit order still unsettled."""
+        """(subscription, symbol) pairs whose position has an automated exit order that may still
+        fill: unsettled, or canceled or concluded lost and still looked up for a late fill."""
         wanted = sorted(set(keys))
-        unsettled = [st.value for st in OrderState if not st.is_terminal]
         found: set[tuple[int, str]] = set()
         with self.engine.connect() as conn:
             for chunk in _chunks(wanted, 450):
@@ -519,7 +524,7 @@ class SqlStore:
                     select(orders.c.subscription_id, orders.c.symbol).where(
                         orders.c.position_id.is_not(None),
                         orders.c.side == OrderSide.SELL.value,
-                        orders.c.state.in_(unsettled),
+                        may_still_fill(),
                         tuple_(orders.c.subscription_id, orders.c.symbol).in_(chunk),
                     )
                 )
@@ -805,14 +810,16 @@ class SqlStore:
                 result.extend(_watched(r._mapping) for r in rows)
         return result
 
-    def positions_exiting(self) -> set[int]:
-        """Positions with an automated exit order still in flight."""
-        unsettled = [s.value for s in OrderState if not s.is_terminal]
+    def positions_exiting(self, position_ids: Iterable[int] | None = None) -> set[int]:
+        """Positions (all, or among `position_ids`) with an own order that may still fill: in
+        flight, or canceled or concluded lost and still looked up for a late fill."""
         with self.engine.connect() as conn:
+            if position_ids is not None:
+                return positions_with_live_attempts(conn, position_ids)
             rows = conn.execute(
-                select(orders.c.position_id).where(
-                    orders.c.position_id.is_not(None), orders.c.state.in_(unsettled)
-                )
+                select(orders.c.position_id)
+                .where(orders.c.position_id.is_not(None), may_still_fill())
+                .distinct()
             )
             return {r for (r,) in rows}
 
@@ -824,23 +831,31 @@ class SqlStore:
             return []
         with write_transaction(self.engine) as conn:
             position_ids = [e.position_id for e in exits]
+            # Locked first: a settlement of these positions commits before this reads, or waits.
+            open_amounts = lock_open_positions(conn, position_ids)
+            busy = positions_with_live_attempts(conn, position_ids)
             attempts: dict[int, int] = {}
-            busy: set[int] = set()
-            for chunk in _chunks(position_ids, 900):
+            for chunk in _chunks(sorted(set(position_ids)), 900):
                 rows = conn.execute(
-                    select(orders.c.position_id, orders.c.state).where(orders.c.position_id.in_(chunk))
+                    select(orders.c.position_id, func.count())
+                    .where(orders.c.position_id.in_(chunk))
+                    .group_by(orders.c.position_id)
                 )
-                for position_id, state in rows:
-                    attempts[position_id] = attempts.get(position_id, 0) + 1
-                    if not OrderState(state).is_terminal:
-                        busy.add(position_id)
+                attempts.update({position_id: count for position_id, count in rows})
             states = _trading_states(
                 conn, {e.subscription_id for e in exits if e.subscription_id is not None}
             )
             rows_out = []
             for e in exits:
                 if e.position_id in busy:
-                    continue  # an exit is in flight already: never two at once
+                    # An earlier attempt is in flight, or may still fill late: never two at once.
+                    continue
+                held = open_amounts.get(e.position_id, ZERO)
+                if held <= 0:
+                    log.info("position %s: no order, the position is closed", e.position_id)
+                    continue
+                # An exit sells what is left (an earlier attempt may have filled in part).
+                amount = min(e.amount, held) if e.reason is not None else e.amount
                 state = states.get(e.subscription_id) if e.subscription_id is not None else None
                 if state is not None and not allows(state, entry=e.side is OrderSide.BUY):
                     # Read in this transaction: a state set moments ago wins over the monitor's copy.
@@ -860,7 +875,7 @@ class SqlStore:
                         "symbol": e.symbol,
                         "side": e.side.value,
                         "type": OrderType.MARKET.value,
-                        "amount": e.amount,
+                        "amount": amount,
                         "price": None,
                         "state": OrderState.NEW.value,
                         "filled": ZERO,

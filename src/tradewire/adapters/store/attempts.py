@@ -1,0 +1,54 @@
+"""Which of the platform's own orders on a position (exits, DCA tranches) may still fill.
+
+An attempt may still fill while it is unsettled, and also once it is canceled, expired or concluded
+lost for as long as it is looked up again (its late-check window, `next_check_at` set): the exchange
+may still report a fill that raced the cancel, or show the order we could not find. Until that is
+known, no next attempt of the same position is placed, or the account could sell (or buy) twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from sqlalchemy import ColumnElement, Connection, or_, select
+
+from tradewire.adapters.store import bulk
+from tradewire.adapters.store.tables import orders, positions
+from tradewire.domain.orders import OrderState
+from tradewire.domain.positions import PositionStatus
+
+_UNSETTLED = [s.value for s in OrderState if not s.is_terminal]
+
+
+def may_still_fill() -> ColumnElement[bool]:
+    """Orders not settled yet, or final but still in their window of late checks."""
+    # A final order keeps a next check only while it is re-checked (canceled, expired, lost).
+    return or_(orders.c.state.in_(_UNSETTLED), orders.c.next_check_at.is_not(None))
+
+
+def positions_with_live_attempts(conn: Connection, position_ids: Iterable[int]) -> set[int]:
+    """The positions among `position_ids` with an own order that may still fill."""
+    found: set[int] = set()
+    for chunk in bulk.chunks(sorted(set(position_ids)), 900):
+        rows = conn.execute(
+            select(orders.c.position_id).where(orders.c.position_id.in_(chunk), may_still_fill()).distinct()
+        )
+        found.update(r for (r,) in rows)
+    return found
+
+
+def lock_open_positions(conn: Connection, position_ids: Iterable[int]) -> dict[int, Decimal]:
+    """The amounts of the open positions among `position_ids`, their rows locked in id order
+    (PostgreSQL; SQLite's write transaction serialises writers): a settlement of the same position
+    waits for this transaction, and this one sees what a settlement before it committed."""
+    amounts: dict[int, Decimal] = {}
+    for chunk in bulk.chunks(sorted(set(position_ids)), 900):
+        rows = conn.execute(
+            select(positions.c.id, positions.c.amount, positions.c.status)
+            .where(positions.c.id.in_(chunk))
+            .order_by(positions.c.id)
+            .with_for_update()
+        )
+        amounts.update({r.id: r.amount for r in rows if r.status == PositionStatus.OPEN.value})
+    return amounts
