@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, tuple_, update
 
+from tradewire import failpoints
 from tradewire.adapters.store import bulk
 from tradewire.adapters.store.tables import (
     account_daily_pnl,
@@ -58,7 +59,9 @@ def settle(
     settled = settle_orders(
         outcomes, _stored_orders(conn, order_ids), _stored_trades(conn, order_ids), now, late_fill_checks
     )
-    moved = settle_positions(settled.fills, _open_positions(conn, settled.position_keys), now)
+    held = _open_positions(conn, settled.position_keys)
+    failpoints.reached("settlement_positions_read")
+    moved = settle_positions(settled.fills, held, now)
     results = realised_results(moved.closed, now)
     _report(settled.anomalies + moved.anomalies)
     _save_orders(conn, settled, now)
@@ -120,16 +123,21 @@ def _stored_trades(conn: Connection, order_ids: list[int]) -> set[tuple[int, str
 
 
 def _open_positions(conn: Connection, keys: set[PositionKey]) -> dict[PositionKey, OpenPosition]:
-    found: dict[PositionKey, OpenPosition] = {}
+    """The open positions these fills move, locked (PostgreSQL) until the transaction ends: two
+    batches moving one position are applied one after the other, the second seeing the first's
+    changes. Rows are locked in id order across all chunks, so two batches never deadlock."""
+    open_now = positions.c.status == PositionStatus.OPEN.value
+    ids: list[int] = []
     for chunk in bulk.chunks(sorted(keys, key=lambda k: (k[0] or 0, k[1])), 500):
-        rows = conn.execute(
-            select(positions).where(
-                positions.c.status == PositionStatus.OPEN.value,
-                tuple_(positions.c.subscription_id, positions.c.symbol).in_(chunk),
-            )
-        )
-        for r in rows:
-            found[(r.subscription_id, r.symbol)] = _open_position(r._mapping)
+        pair = tuple_(positions.c.subscription_id, positions.c.symbol)
+        ids += conn.execute(select(positions.c.id).where(open_now, pair.in_(chunk))).scalars()
+    found: dict[PositionKey, OpenPosition] = {}
+    for chunk in bulk.chunks(sorted(set(ids)), 900):
+        # Read again under the lock: a batch that held it may have closed the position meanwhile.
+        query = select(positions).where(positions.c.id.in_(chunk)).order_by(positions.c.id).with_for_update()
+        for r in conn.execute(query):
+            if r.status == PositionStatus.OPEN.value:
+                found[(r.subscription_id, r.symbol)] = _open_position(r._mapping)
     return found
 
 

@@ -1,0 +1,86 @@
+"""Two settlements of different orders of one position, at the same time on PostgreSQL (the reconciler
+and the submit path, two tranches): each sees what the other saved, so the amounts add up."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+from sqlalchemy import Engine, select
+
+from tests.support import now, seed_marketplace
+from tradewire import failpoints
+from tradewire.adapters.store.sql import SqlStore
+from tradewire.adapters.store.tables import positions
+from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderType, Trade
+from tradewire.domain.records import NewOrder, NewSignal, OrderOutcome
+from tradewire.domain.signals import SignalAction
+
+HOLD_S = 1.0  # how long the first settlement waits for the second to catch up with it
+
+
+def _filled_buy(store: SqlStore, strategy_id: int, n: int, amount: str) -> OrderOutcome:
+    """A buy of `amount` BTC at 100, stored and sent, and the exchange's report that it filled."""
+    signal = NewSignal(
+        strategy_id, f"k{n}", SignalAction.BUY, "BTCUSDT", "BTC/USDT", None, None, None, {}, now()
+    )
+    signal_id, _ = store.insert_signal(signal)
+    store.create_intents(signal_id, store.active_targets(strategy_id), now())
+    [work] = store.pending_work(signal_id)
+    coid = f"tw-{n}"
+    [record] = store.save_decisions(
+        [], [NewOrder(work, coid, OrderSide.BUY, OrderType.MARKET, Decimal(amount), None)], now()
+    )
+    store.claim_for_submission([record.order_id], now())
+    trade = Trade(f"t-{n}", Decimal(amount), Decimal(100), Decimal(0), "USDT", 1_700_000_000_000)
+    view = ExchangeOrder(
+        f"x-{n}", coid, "BTC/USDT", OrderSide.BUY, OrderType.MARKET, "closed", Decimal(amount),
+        Decimal(amount), Decimal(100), None, trades=(trade,),
+    )  # fmt: skip
+    return OrderOutcome(record, exchange_order=view)
+
+
+def test_two_settlements_of_one_position_at_once_both_count(postgres_engine: Engine) -> None:
+    engine = postgres_engine
+    seeded = seed_marketplace(engine, [{}])
+    store = SqlStore(engine)
+    store.record_outcomes([_filled_buy(store, seeded.strategy_id, 1, "0.002")], now())  # the position
+    first, second = (_filled_buy(store, seeded.strategy_id, n, "0.001") for n in (2, 3))
+
+    held, caught_up = threading.Event(), threading.Event()
+    arrivals: list[str] = []
+    lock = threading.Lock()
+
+    def hold_the_first() -> None:
+        with lock:
+            arrivals.append(threading.current_thread().name)
+            is_first = len(arrivals) == 1
+        if is_first:
+            held.set()
+            caught_up.wait(HOLD_S)  # a row lock keeps the second one out until this one commits
+        else:
+            caught_up.set()
+
+    errors: list[BaseException] = []
+
+    def settle(outcome: OrderOutcome) -> None:
+        try:
+            store.record_outcomes([outcome], now())
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    with failpoints.hooked("settlement_positions_read", hold_the_first):
+        one = threading.Thread(target=settle, args=(first,), name="first")
+        two = threading.Thread(target=settle, args=(second,), name="second")
+        one.start()
+        assert held.wait(10)  # the first has read the position and is held
+        two.start()
+        one.join(30)
+        two.join(30)
+
+    assert errors == []
+    assert arrivals == ["first", "second"]
+    with engine.connect() as conn:
+        [(amount, cost)] = conn.execute(select(positions.c.amount, positions.c.cost_basis)).all()
+    assert amount == Decimal("0.004")  # 0.002 + 0.001 + 0.001: neither settlement lost
+    assert cost == Decimal("0.4")
