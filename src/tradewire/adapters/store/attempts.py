@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, Connection, or_, select
+from sqlalchemy import ColumnElement, Connection, func, or_, select
 
 from tradewire.adapters.store import bulk
 from tradewire.adapters.store.tables import orders, positions
@@ -36,6 +36,19 @@ def positions_with_live_attempts(conn: Connection, position_ids: Iterable[int]) 
         )
         found.update(r for (r,) in rows)
     return found
+
+
+def attempts_made(conn: Connection, position_ids: Iterable[int]) -> dict[int, int]:
+    """How many own orders each position has had: the next one's attempt number."""
+    counts: dict[int, int] = {}
+    for chunk in bulk.chunks(sorted(set(position_ids)), 900):
+        rows = conn.execute(
+            select(orders.c.position_id, func.count())
+            .where(orders.c.position_id.in_(chunk))
+            .group_by(orders.c.position_id)
+        )
+        counts.update({position_id: count for position_id, count in rows})
+    return counts
 
 
 def lock_open_positions(conn: Connection, position_ids: Iterable[int]) -> dict[int, Decimal]:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tradewire.adapters.store import bulk
 from tradewire.adapters.store.attempts import (
+    attempts_made,
     lock_open_positions,
     may_still_fill,
     positions_with_live_attempts,
@@ -834,14 +835,7 @@ class SqlStore:
             # Locked first: a settlement of these positions commits before this reads, or waits.
             open_amounts = lock_open_positions(conn, position_ids)
             busy = positions_with_live_attempts(conn, position_ids)
-            attempts: dict[int, int] = {}
-            for chunk in _chunks(sorted(set(position_ids)), 900):
-                rows = conn.execute(
-                    select(orders.c.position_id, func.count())
-                    .where(orders.c.position_id.in_(chunk))
-                    .group_by(orders.c.position_id)
-                )
-                attempts.update({position_id: count for position_id, count in rows})
+            attempts = attempts_made(conn, position_ids)
             states = _trading_states(
                 conn, {e.subscription_id for e in exits if e.subscription_id is not None}
             )
