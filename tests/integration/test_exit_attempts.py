@@ -14,9 +14,10 @@ from sqlalchemy import Engine, select
 from tests.integration.test_trading_state_orders import _open_position
 from tests.support import now
 from tradewire.adapters.store.sql import SqlStore
-from tradewire.adapters.store.tables import orders, positions
+from tradewire.adapters.store.tables import orders, positions, subscriptions
 from tradewire.domain.orders import LATE_FILL_CHECKS_S, ExchangeOrder, OrderSide, OrderType, RejectionKind
-from tradewire.domain.records import AutoOrder, OrderOutcome, OrderRecord
+from tradewire.domain.records import AutoOrder, NewOrder, NewSignal, OrderOutcome, OrderRecord
+from tradewire.domain.signals import SignalAction
 
 
 def _report(store: SqlStore, order: OrderRecord, status: str, filled: str = "0") -> None:
@@ -128,3 +129,29 @@ def test_a_signal_sell_waits_while_an_automated_exit_may_still_fill(engine: Engi
     assert store.exits_in_flight([key]) == {key}
     _close_window(store, engine, first, final)
     assert store.exits_in_flight([key]) == set()
+
+
+def test_no_automated_exit_while_a_signal_s_sell_of_the_position_may_still_fill(engine: Engine) -> None:
+    store, stop, _ = _open_position(engine)
+    with engine.connect() as conn:
+        strategy_id = conn.execute(select(subscriptions.c.strategy_id)).scalar_one()
+    signal = NewSignal(
+        strategy_id, "sell", SignalAction.SELL, "BTCUSDT", "BTC/USDT", None, None, None, {}, now()
+    )
+    signal_id, _ = store.insert_signal(signal)
+    store.create_intents(signal_id, store.active_targets(strategy_id), now())
+    [work] = store.pending_work(signal_id)
+    [sell] = store.save_decisions(
+        [], [NewOrder(work, "tw-2", OrderSide.SELL, OrderType.MARKET, Decimal("0.002"), None)], now()
+    )
+    store.claim_for_submission([sell.order_id], now())
+    pid = stop.position_id
+
+    assert store.save_auto_orders([stop], now()) == []  # the signal's sell is in flight
+    assert store.positions_exiting([pid]) == {pid} and pid in store.positions_exiting()
+    _report(store, sell, "canceled")
+    assert store.save_auto_orders([stop], now()) == []  # it may still fill
+    _close_window(store, engine, sell, "canceled")
+
+    assert store.positions_exiting([pid]) == set()
+    assert [o.position_id for o in store.save_auto_orders([stop], now())] == [pid]

@@ -1,21 +1,23 @@
-"""Which of the platform's own orders on a position (exits, DCA tranches) may still fill.
+"""Which orders on a position may still fill: its own (exits, DCA tranches) and signals' sells.
 
 An attempt may still fill while it is unsettled, and also once it is canceled, expired or concluded
 lost for as long as it is looked up again (its late-check window, `next_check_at` set): the exchange
 may still report a fill that raced the cancel, or show the order we could not find. Until that is
-known, no next attempt of the same position is placed, or the account could sell (or buy) twice.
+known, no next attempt of the same position is placed, or the account could sell (or buy) twice;
+neither is an automated exit while a signal's sell of the position may still fill.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, union
 
 from tradewire.adapters.store import bulk
 from tradewire.adapters.store.tables import orders, positions
-from tradewire.domain.orders import OrderState
+from tradewire.domain.orders import OrderSide, OrderState
 from tradewire.domain.positions import PositionStatus
 
 _UNSETTLED = [s.value for s in OrderState if not s.is_terminal]
@@ -27,15 +29,33 @@ def may_still_fill() -> ColumnElement[bool]:
     return or_(orders.c.state.in_(_UNSETTLED), orders.c.next_check_at.is_not(None))
 
 
-def positions_with_live_attempts(conn: Connection, position_ids: Iterable[int]) -> set[int]:
-    """The positions among `position_ids` with an own order that may still fill."""
+def positions_with_live_attempts(conn: Connection, position_ids: Iterable[int] | None = None) -> set[int]:
+    """The positions (among `position_ids`, or all open ones) with an order that may still fill: one
+    of their own (an exit, a tranche), or a signal's sell of the same subscription and symbol."""
+    if position_ids is None:
+        return {r for (r,) in conn.execute(_live_attempts(None))}
     found: set[int] = set()
-    for chunk in bulk.chunks(sorted(set(position_ids)), 900):
-        rows = conn.execute(
-            select(orders.c.position_id).where(orders.c.position_id.in_(chunk), may_still_fill()).distinct()
-        )
-        found.update(r for (r,) in rows)
+    for chunk in bulk.chunks(sorted(set(position_ids)), 450):
+        found.update(r for (r,) in conn.execute(_live_attempts(chunk)))
     return found
+
+
+def _live_attempts(position_ids: Sequence[int] | None) -> Any:
+    own = select(orders.c.position_id).where(orders.c.position_id.is_not(None), may_still_fill())
+    same_pair = and_(
+        orders.c.subscription_id == positions.c.subscription_id, orders.c.symbol == positions.c.symbol
+    )
+    signal_sells = (
+        select(positions.c.id)
+        .join(orders, same_pair)
+        .where(orders.c.position_id.is_(None), orders.c.side == OrderSide.SELL.value, may_still_fill())
+    )
+    if position_ids is None:
+        signal_sells = signal_sells.where(positions.c.status == PositionStatus.OPEN.value)
+    else:
+        own = own.where(orders.c.position_id.in_(position_ids))
+        signal_sells = signal_sells.where(positions.c.id.in_(position_ids))
+    return union(own, signal_sells)
 
 
 def attempts_made(conn: Connection, position_ids: Iterable[int]) -> dict[int, int]:

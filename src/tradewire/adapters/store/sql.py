@@ -812,17 +812,10 @@ class SqlStore:
         return result
 
     def positions_exiting(self, position_ids: Iterable[int] | None = None) -> set[int]:
-        """Positions (all, or among `position_ids`) with an own order that may still fill: in
-        flight, or canceled or concluded lost and still looked up for a late fill."""
+        """Positions (all, or among `position_ids`) with an order that may still fill (see
+        store/attempts.py): in flight, or canceled or concluded lost and still looked up."""
         with self.engine.connect() as conn:
-            if position_ids is not None:
-                return positions_with_live_attempts(conn, position_ids)
-            rows = conn.execute(
-                select(orders.c.position_id)
-                .where(orders.c.position_id.is_not(None), may_still_fill())
-                .distinct()
-            )
-            return {r for (r,) in rows}
+            return positions_with_live_attempts(conn, position_ids)
 
     def save_auto_orders(self, exits: Sequence[AutoOrder], now: datetime) -> list[OrderRecord]:
         """Store the platform's own orders (exits and DCA tranches, state NEW) before they are sent:
