@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -79,26 +80,38 @@ def _sales(fake: FakeExchange) -> list[Decimal]:
     return [Decimal(t["amount"]) for t in fake.trades if t["side"] == "sell"]
 
 
-async def test_a_stop_loss_canceled_by_hand_that_fills_afterwards_sells_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def _canceled_by_hand(live: Live, late_fill: str | None = None) -> str:
+    """The user cancels the resting exit on the exchange's website (a fill of `late_fill` racing
+    the cancel lands 1.5 s later); the account's "sync now" sees it canceled."""
+    exit_id: str = live.rows(orders)[-1].client_order_id
+    if late_fill is not None:
+        live.fake.fill_after_cancel(exit_id, late_fill, delay_s=1.5)
+    live.fake.cancel_manually(exit_id)
+    await live.runtime.reconciler.sync_account(live.account_ids[0])
+    assert live.rows(orders)[-1].state == "canceled"
+    return exit_id
+
+
+@pytest.fixture
+def binance() -> Iterator[FakeExchange]:
     with FakeExchange("binance", prices={"BTC/USDT": "60000"}, balances={"USDT": "10000"}) as fake:
-        live = await _stop_loss_resting(tmp_path, fake, monkeypatch)
-        try:
-            exit_id = live.rows(orders)[-1].client_order_id
-            fake.fill_after_cancel(exit_id, "0.002", delay_s=1.5)  # lands after we saw it canceled
-            fake.cancel_manually(exit_id)
-            await live.runtime.reconciler.sync_account(live.account_ids[0])  # the user's "sync now"
-            assert live.rows(orders)[-1].state == "canceled"
+        yield fake
 
-            assert await live.runtime.monitor.tick() == 0  # it may still fill: no second exit
-            await live.until(lambda: [p.status for p in live.rows(positions)] == ["closed"])
-            await live.until(lambda: live.rows(orders)[-1].next_check_at is None)
-            assert await live.runtime.monitor.tick() == 0
-        finally:
-            await live.runtime.stop()
 
-    assert _sales(fake) == [Decimal("0.002")]  # exactly one sale
+async def test_a_stop_loss_canceled_by_hand_that_fills_afterwards_sells_once(
+    tmp_path: Path, binance: FakeExchange, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live = await _stop_loss_resting(tmp_path, binance, monkeypatch)
+    try:
+        exit_id = await _canceled_by_hand(live, late_fill="0.002")
+        assert await live.runtime.monitor.tick() == 0  # it may still fill: no second exit
+        await live.until(lambda: [p.status for p in live.rows(positions)] == ["closed"])
+        await live.until(lambda: live.rows(orders)[-1].next_check_at is None)
+        assert await live.runtime.monitor.tick() == 0
+    finally:
+        await live.runtime.stop()
+
+    assert _sales(binance) == [Decimal("0.002")]  # exactly one sale
     [_, sold] = live.rows(orders)
     assert sold.filled == Decimal("0.002") and sold.client_order_id == exit_id
     [closed] = live.rows(positions)
@@ -107,22 +120,19 @@ async def test_a_stop_loss_canceled_by_hand_that_fills_afterwards_sells_once(
 
 
 async def test_a_stop_loss_canceled_by_hand_without_a_fill_is_placed_again_once_its_checks_end(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, binance: FakeExchange, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with FakeExchange("binance", prices={"BTC/USDT": "60000"}, balances={"USDT": "10000"}) as fake:
-        live = await _stop_loss_resting(tmp_path, fake, monkeypatch)
-        try:
-            fake.cancel_manually(live.rows(orders)[-1].client_order_id)
-            await live.until(lambda: live.rows(orders)[-1].state == "canceled")
-            assert await live.runtime.monitor.tick() == 0  # held while its late checks run
+    live = await _stop_loss_resting(tmp_path, binance, monkeypatch)
+    try:
+        await _canceled_by_hand(live)
+        assert await live.runtime.monitor.tick() == 0  # held while its late checks run
+        await live.until(lambda: live.rows(orders)[-1].next_check_at is None)
+        assert await live.runtime.monitor.tick() == 1  # the next attempt, at once
+        await live.until(lambda: [o.state for o in live.rows(orders)] == ["filled", "canceled", "filled"])
+    finally:
+        await live.runtime.stop()
 
-            await live.until(lambda: live.rows(orders)[-1].next_check_at is None)
-            assert await live.runtime.monitor.tick() == 1  # the next attempt, at once
-            await live.until(lambda: [o.state for o in live.rows(orders)] == ["filled", "canceled", "filled"])
-        finally:
-            await live.runtime.stop()
-
-    assert _sales(fake) == [Decimal("0.002")]
+    assert _sales(binance) == [Decimal("0.002")]
     [closed] = live.rows(positions)
     assert (closed.status, closed.close_reason) == ("closed", "SL")
     live.agrees_with_exchange()
