@@ -127,11 +127,17 @@ def _open_positions(conn: Connection, keys: set[PositionKey]) -> dict[PositionKe
     batches moving one position are applied one after the other, the second seeing the first's
     changes. Rows are locked in id order across all chunks, so two batches never deadlock."""
     open_now = positions.c.status == PositionStatus.OPEN.value
+    found: dict[PositionKey, OpenPosition] = {}
+    if conn.dialect.name == "sqlite":  # one writer at a time (the write transaction): one plain read
+        for chunk in bulk.chunks(sorted(keys, key=lambda k: (k[0] or 0, k[1])), 500):
+            pair = tuple_(positions.c.subscription_id, positions.c.symbol)
+            for r in conn.execute(select(positions).where(open_now, pair.in_(chunk))):
+                found[(r.subscription_id, r.symbol)] = _open_position(r._mapping)
+        return found
     ids: list[int] = []
     for chunk in bulk.chunks(sorted(keys, key=lambda k: (k[0] or 0, k[1])), 500):
         pair = tuple_(positions.c.subscription_id, positions.c.symbol)
         ids += conn.execute(select(positions.c.id).where(open_now, pair.in_(chunk))).scalars()
-    found: dict[PositionKey, OpenPosition] = {}
     for chunk in bulk.chunks(sorted(set(ids)), 900):
         # Read again under the lock: a batch that held it may have closed the position meanwhile.
         query = select(positions).where(positions.c.id.in_(chunk)).order_by(positions.c.id).with_for_update()
