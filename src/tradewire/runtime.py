@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from tradewire.adapters.bus import InProcessBus
+from tradewire.adapters.candles_parquet import ParquetArchive
 from tradewire.adapters.clock import SystemClock
 from tradewire.adapters.exchanges import AccountExchanges
 from tradewire.adapters.live.candles import PublicCandles
@@ -23,6 +24,7 @@ from tradewire.adapters.paper.catalog import demo_markets
 from tradewire.adapters.paper.feed import ReplayFeed, build_demo_feed
 from tradewire.adapters.paper.live_prices import PublicPriceFeed
 from tradewire.adapters.paper.venue import PaperVenue
+from tradewire.adapters.passwords import verify_secret
 from tradewire.adapters.secrets_box import SecretBox, SecretsError, decode_key
 from tradewire.adapters.store.backtests import SqlBacktests
 from tradewire.adapters.store.db import make_engine, private_dir, upgrade
@@ -37,6 +39,7 @@ from tradewire.services.backtests import BacktestService
 from tradewire.services.execution import Executor
 from tradewire.services.ingest import SignalIngest
 from tradewire.services.monitor import ExitMonitor
+from tradewire.services.passphrases import PassphraseChecks
 from tradewire.services.pipeline import Pipeline
 from tradewire.services.reconcile import ReconcilePolicy, Reconciler
 from tradewire.services.routing import SignalRouter
@@ -218,7 +221,7 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
         markets_retry_s=settings.markets_retry_s,
     )
     catalog = SymbolCatalog.of(markets, {m.id: m.symbol for m in markets.values()})
-    ingest = SignalIngest(store, exchanges, bus, clock)
+    ingest = SignalIngest(store, exchanges, bus, clock, PassphraseChecks(verify_secret))
     candles = CandleSources(feed, settings.candles_urls, settings.exchange_timeout_ms)
     executor = Executor(store, exchanges, bus, clock)
     reconciler = Reconciler(
@@ -269,7 +272,9 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
         ),
         candles=candles,
         monitor=ExitMonitor(store, exchanges, clock, executor.resume, interval_s=settings.monitor_interval_s),
-        backtests=BacktestService(SqlBacktests(engine), clock, settings.effective_data_dir),
+        backtests=BacktestService(
+            SqlBacktests(engine), clock, ParquetArchive.at(settings.effective_data_dir)
+        ),
         valuations=Valuations(
             exchanges,
             clock,

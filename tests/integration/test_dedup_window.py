@@ -11,8 +11,10 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select, update
 
 from tests.support import PASSPHRASE, make_runtime, seed_marketplace
+from tradewire.adapters.passwords import verify_secret
 from tradewire.adapters.store.tables import signals, strategies
 from tradewire.services.ingest import Ingested, SignalIngest
+from tradewire.services.passphrases import PassphraseChecks
 
 # A clock that sits exactly on a minute: the old 60 s buckets started there.
 T0 = datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -33,7 +35,9 @@ class ManualClock:
 def _ingest(engine: Engine, tmp_path: Path, clock: ManualClock | TickingClock) -> tuple[SignalIngest, int]:
     seeded = seed_marketplace(engine, [])
     runtime = make_runtime(tmp_path, engine.url.render_as_string(hide_password=False))
-    return SignalIngest(runtime.store, runtime.exchanges, runtime.bus, clock), seeded.strategy_id
+    return SignalIngest(
+        runtime.store, runtime.exchanges, runtime.bus, clock, PassphraseChecks(verify_secret)
+    ), seeded.strategy_id
 
 
 async def _send(ingest: SignalIngest, body: str = ALERT) -> Ingested:

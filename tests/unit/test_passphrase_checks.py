@@ -37,7 +37,7 @@ class CountingVerify:
 
 
 def _checks(verify: CountingVerify, clock: Clock, **policy: float) -> PassphraseChecks:
-    return PassphraseChecks(PassphrasePolicy(**policy), monotonic=clock, verify=verify)  # type: ignore[arg-type]
+    return PassphraseChecks(verify, PassphrasePolicy(**policy), monotonic=clock)  # type: ignore[arg-type]
 
 
 def test_a_client_that_keeps_failing_is_throttled_without_hashing() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 import tradewire.adapters.passwords as passwords
-from tradewire.adapters.passwords import VerifiedSecrets, hash_secret, verify_secret
+from tradewire.adapters.passwords import hash_secret, verify_secret
+from tradewire.services.passphrases import VerifiedSecrets
 
 SECRET = "correct horse battery staple"
 
@@ -95,17 +96,17 @@ def test_verify_rejects_a_hash_whose_digest_was_altered(stored: str) -> None:
 
 
 def test_verified_secrets_accepts_the_right_secret(stored: str) -> None:
-    assert VerifiedSecrets().verify(SECRET, stored) is True
+    assert VerifiedSecrets(passwords.verify_secret).verify(SECRET, stored) is True
 
 
 def test_verified_secrets_rejects_a_wrong_secret(stored: str) -> None:
-    assert VerifiedSecrets().verify("wrong", stored) is False
+    assert VerifiedSecrets(passwords.verify_secret).verify("wrong", stored) is False
 
 
 def test_a_second_verify_of_the_right_secret_skips_scrypt(
     stored: str, counted_verify: list[tuple[str, str]]
 ) -> None:
-    cache = VerifiedSecrets()
+    cache = VerifiedSecrets(passwords.verify_secret)
 
     first = cache.verify(SECRET, stored)
     second = cache.verify(SECRET, stored)
@@ -117,7 +118,7 @@ def test_a_second_verify_of_the_right_secret_skips_scrypt(
 def test_a_wrong_secret_after_a_cached_right_one_is_still_rejected(
     stored: str, counted_verify: list[tuple[str, str]]
 ) -> None:
-    cache = VerifiedSecrets()
+    cache = VerifiedSecrets(passwords.verify_secret)
     cache.verify(SECRET, stored)
 
     result = cache.verify("wrong", stored)
@@ -127,7 +128,7 @@ def test_a_wrong_secret_after_a_cached_right_one_is_still_rejected(
 
 
 def test_a_wrong_secret_is_not_cached(stored: str, counted_verify: list[tuple[str, str]]) -> None:
-    cache = VerifiedSecrets()
+    cache = VerifiedSecrets(passwords.verify_secret)
 
     first = cache.verify("wrong", stored)
     second = cache.verify("wrong", stored)
@@ -138,7 +139,7 @@ def test_a_wrong_secret_is_not_cached(stored: str, counted_verify: list[tuple[st
 
 
 def test_a_new_stored_hash_is_verified_again(counted_verify: list[tuple[str, str]]) -> None:
-    cache = VerifiedSecrets()
+    cache = VerifiedSecrets(passwords.verify_secret)
     old_hash, new_hash = hash_secret(SECRET), hash_secret("new passphrase")
     cache.verify(SECRET, old_hash)
 
@@ -148,7 +149,7 @@ def test_a_new_stored_hash_is_verified_again(counted_verify: list[tuple[str, str
 
 
 def test_the_oldest_entry_is_evicted_when_the_cache_is_full(counted_verify: list[tuple[str, str]]) -> None:
-    cache = VerifiedSecrets(max_entries=1)
+    cache = VerifiedSecrets(passwords.verify_secret, max_entries=1)
     first_hash, second_hash = hash_secret("one"), hash_secret("two")
     cache.verify("one", first_hash)
     cache.verify("two", second_hash)

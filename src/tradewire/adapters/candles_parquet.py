@@ -130,6 +130,24 @@ def find_series(
     return None
 
 
+class ParquetArchive:
+    """The services' CandleArchive (ports/archive.py): the series files under one data directory."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+
+    @classmethod
+    def at(cls, data_dir: Path | None) -> ParquetArchive | None:
+        """The archive of `data_dir`; None when the server has no data directory."""
+        return None if data_dir is None else cls(data_dir)
+
+    def find(self, symbol: str, timeframe: str) -> Path | None:
+        return find_series(self.data_dir, symbol, (timeframe,))
+
+    def read(self, path: Path, symbol: str, timeframe: str) -> Candles:
+        return read_candles(path, symbol, timeframe)
+
+
 def timeframe_of(path: Path) -> str:
     """The timeframe in a series file name ('BTC_USDT-1m.parquet' -> '1m')."""
     _, sep, timeframe = path.stem.rpartition("-")

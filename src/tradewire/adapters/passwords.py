@@ -1,4 +1,7 @@
-"""Password and passphrase hashing (scrypt, stdlib) with constant-time verification."""
+"""Password and passphrase hashing (scrypt, stdlib) with constant-time verification.
+
+`verify_secret` is the services' `SecretCheck` (ports/secrets.py); the cache of passphrases already
+verified lives with its user, services/passphrases.py."""
 
 from __future__ import annotations
 
@@ -37,37 +40,3 @@ def verify_secret(secret: str, stored: str) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(digest, expected)
-
-
-class VerifiedSecrets:
-    """Remembers (stored hash, secret digest) pairs already verified, so hot paths skip scrypt.
-
-    Only a SHA-256 of the secret is kept in memory, keyed by the stored hash: changing the stored hash
-    (a new passphrase) invalidates the entry.
-    """
-
-    def __init__(self, max_entries: int = 4096) -> None:
-        self._verified: dict[str, bytes] = {}
-        self._max = max_entries
-
-    def verify(self, secret: str, stored: str) -> bool:
-        known = self.lookup(secret, stored)
-        if known is not None:
-            return known
-        if not verify_secret(secret, stored):
-            return False
-        self.remember(secret, stored)
-        return True
-
-    def lookup(self, secret: str, stored: str) -> bool | None:
-        """True or False when `stored` has a verified secret in memory (no scrypt); None otherwise."""
-        known = self._verified.get(stored)
-        if known is None:
-            return None
-        return hmac.compare_digest(known, hashlib.sha256(secret.encode()).digest())
-
-    def remember(self, secret: str, stored: str) -> None:
-        """Keep `secret` as verified for `stored` (call only after verify_secret said it matches)."""
-        if stored not in self._verified and len(self._verified) >= self._max:
-            self._verified.pop(next(iter(self._verified)))
-        self._verified[stored] = hashlib.sha256(secret.encode()).digest()

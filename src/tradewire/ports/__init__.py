@@ -1,9 +1,11 @@
 """The interfaces between the services and the outside world (implemented in adapters/).
 
 One module per kind of thing: `exchange` (exchanges, market data, candles, time), `store` (what the
-execution pipeline keeps) and `bus` (messages between the services). Everything is re-exported here.
+execution pipeline keeps), `bus` (messages between the services), `archive` (candle history on this
+server) and `secrets` (checking a secret against its hash). Everything is re-exported here.
 """
 
+from tradewire.ports.archive import CandleArchive
 from tradewire.ports.bus import Bus, Handler
 from tradewire.ports.exchange import (
     CandleSource,
@@ -17,10 +19,12 @@ from tradewire.ports.exchange import (
     OrderOutcomeUnknown,
     SymbolResolver,
 )
+from tradewire.ports.secrets import SecretCheck
 from tradewire.ports.store import Store
 
 __all__ = [
     "Bus",
+    "CandleArchive",
     "CandleSource",
     "Clock",
     "ErrorKind",
@@ -31,6 +35,7 @@ __all__ = [
     "Handler",
     "MarketData",
     "OrderOutcomeUnknown",
+    "SecretCheck",
     "Store",
     "SymbolResolver",
 ]

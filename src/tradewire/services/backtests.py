@@ -28,7 +28,6 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from tradewire.adapters.candles_parquet import CandleFileError, find_series, read_candles
 from tradewire.domain.backtest import BacktestConfig, BacktestResult, run_backtest
 from tradewire.domain.candles import Candles, timeframe_ms
 from tradewire.domain.exits import ExitRules
@@ -36,6 +35,7 @@ from tradewire.domain.sizing import Sizing, SizingMode
 from tradewire.domain.strategies.base import Signals, Strategy, StrategyParams
 from tradewire.domain.strategies.builtin import build_strategy
 from tradewire.domain.strategies.confirmation import MtfParams, confirm_all
+from tradewire.ports.archive import CandleArchive
 
 log = logging.getLogger("tradewire.backtests")
 
@@ -211,10 +211,8 @@ class Confirmed:
 # -- market data ------------------------------------------------------------------------------------
 
 
-def locate(data_dir: Path | None, symbols: Sequence[str], timeframe: str) -> dict[str, Path]:
-    """Every symbol's candle file in `timeframe` under `data_dir`; BacktestInputError if one is missing."""
-    if data_dir is None:
-        raise BacktestInputError("no market data on this server: set TRADEWIRE_DATA_DIR")
+def locate(archive: CandleArchive, symbols: Sequence[str], timeframe: str) -> dict[str, Path]:
+    """Every symbol's candle file in `timeframe` in `archive`; BacktestInputError if one is missing."""
     if not symbols:
         raise BacktestInputError("give at least one symbol")
     if len(symbols) > MAX_SYMBOLS:
@@ -225,7 +223,7 @@ def locate(data_dir: Path | None, symbols: Sequence[str], timeframe: str) -> dic
     missing: list[str] = []
     for symbol in symbols:
         try:
-            path = find_series(data_dir, symbol, (timeframe,))
+            path = archive.find(symbol, timeframe)
         except ValueError as exc:
             raise BacktestInputError(str(exc)) from None
         if path is None:
@@ -238,14 +236,18 @@ def locate(data_dir: Path | None, symbols: Sequence[str], timeframe: str) -> dic
 
 
 def load(
-    paths: Mapping[str, Path], timeframe: str, start: datetime | None = None, end: datetime | None = None
+    archive: CandleArchive,
+    paths: Mapping[str, Path],
+    timeframe: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> dict[str, Candles]:
     """Read every file and keep the window; BacktestInputError for an unreadable file or no candles."""
     series: dict[str, Candles] = {}
     for symbol, path in paths.items():
         try:
-            candles = read_candles(path, symbol, timeframe)
-        except (CandleFileError, ValueError) as exc:
+            candles = archive.read(path, symbol, timeframe)
+        except ValueError as exc:
             raise BacktestInputError(str(exc)) from None
         except OSError as exc:
             raise BacktestInputError(f"{path}: cannot read it ({exc.strerror or exc})") from None
@@ -321,12 +323,12 @@ class BacktestService:
         self,
         store: BacktestRecords,
         clock: _Clock,
-        data_dir: Path | None,
+        archive: CandleArchive | None,
         progress_every_s: float = PROGRESS_EVERY_S,
     ) -> None:
         self.store = store
         self.clock = clock
-        self.data_dir = data_dir
+        self.archive = archive
         self.progress_every_s = progress_every_s
         self._queue: asyncio.Queue[int] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
@@ -432,8 +434,10 @@ class BacktestService:
             return None
 
     def _candles(self, request: BacktestRequest) -> dict[str, Candles]:
-        paths = locate(self.data_dir, request.symbols, request.timeframe)
-        return load(paths, request.timeframe, request.start, request.end)
+        if self.archive is None:
+            raise BacktestInputError("no market data on this server: set TRADEWIRE_DATA_DIR")
+        paths = locate(self.archive, request.symbols, request.timeframe)
+        return load(self.archive, paths, request.timeframe, request.start, request.end)
 
     def _progress(self, backtest_id: int) -> Callable[[float], None]:
         last = [time.monotonic()]

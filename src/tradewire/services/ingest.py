@@ -54,13 +54,13 @@ class SignalIngest:
         symbols: SymbolResolver,
         bus: Bus,
         clock: Clock,
-        passphrases: PassphraseChecks | None = None,
+        passphrases: PassphraseChecks,
     ) -> None:
         self._store = store
         self._symbols = symbols
         self._bus = bus
         self._clock = clock
-        self._passphrases = passphrases or PassphraseChecks()
+        self._passphrases = passphrases
 
     async def receive_tradingview(
         self,

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tradewire.adapters.passwords import VerifiedSecrets, verify_secret
+from tradewire.ports.secrets import SecretCheck
 
 
 class Throttled(Exception):
@@ -48,19 +49,54 @@ class PassphrasePolicy:
     max_clients: int = 10_000  # failure records kept in memory, least recently used dropped first
 
 
+class VerifiedSecrets:
+    """Remembers (stored hash, secret digest) pairs already verified, so hot paths skip scrypt.
+
+    Only a SHA-256 of the secret is kept in memory, keyed by the stored hash: changing the stored hash
+    (a new passphrase) invalidates the entry.
+    """
+
+    def __init__(self, check: SecretCheck, max_entries: int = 4096) -> None:
+        self._check = check
+        self._verified: dict[str, bytes] = {}
+        self._max = max_entries
+
+    def verify(self, secret: str, stored: str) -> bool:
+        known = self.lookup(secret, stored)
+        if known is not None:
+            return known
+        if not self._check(secret, stored):
+            return False
+        self.remember(secret, stored)
+        return True
+
+    def lookup(self, secret: str, stored: str) -> bool | None:
+        """True or False when `stored` has a verified secret in memory (no scrypt); None otherwise."""
+        known = self._verified.get(stored)
+        if known is None:
+            return None
+        return hmac.compare_digest(known, hashlib.sha256(secret.encode()).digest())
+
+    def remember(self, secret: str, stored: str) -> None:
+        """Keep `secret` as verified for `stored` (call only after the check said it matches)."""
+        if stored not in self._verified and len(self._verified) >= self._max:
+            self._verified.pop(next(iter(self._verified)))
+        self._verified[stored] = hashlib.sha256(secret.encode()).digest()
+
+
 class PassphraseChecks:
     """Verifies passphrases against stored scrypt hashes with bounded work per client and overall."""
 
     def __init__(
         self,
+        verify: SecretCheck,
         policy: PassphrasePolicy | None = None,
         monotonic: Callable[[], float] = time.monotonic,
-        verify: Callable[[str, str], bool] = verify_secret,
     ) -> None:
         self._policy = policy or PassphrasePolicy()
         self._now = monotonic
         self._verify = verify
-        self._known = VerifiedSecrets()
+        self._known = VerifiedSecrets(verify)
         self._in_flight: dict[tuple[str, bytes], asyncio.Future[bool]] = {}
         self._tokens: OrderedDict[tuple[int, str], tuple[float, float]] = OrderedDict()
         self._admitted = 0
