@@ -4,105 +4,28 @@ It keeps its own books (balances and orders in the paper_* tables), apart from o
 orders, so that paper and live trading take the same path: we send, the venue answers, and after a
 crash we ask the venue what happened by client order id. Writes are group-committed: every order
 placed in the same event-loop turn is stored in one transaction, and each caller gets its answer only
-once its order is durable.
+once its order is durable. The books themselves (orders, wallets and their tables) are in books.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import Engine, select, tuple_
+from sqlalchemy import Engine
 
-from tradewire.adapters.store import bulk
-from tradewire.adapters.store.db import write_transaction
-from tradewire.adapters.store.tables import paper_balances, paper_orders
+from tradewire.adapters.paper import books
+from tradewire.adapters.paper.books import OrderKey, PaperOrder, Wallet, now_ms
 from tradewire.domain.balances import AssetBalance
 from tradewire.domain.markets import Market, OrderRejected
 from tradewire.domain.money import ZERO
-from tradewire.domain.orders import ExchangeOrder, OrderRequest, OrderSide, OrderType, Trade
+from tradewire.domain.orders import ExchangeOrder, OrderRequest, OrderSide, OrderType
 from tradewire.ports import ExchangeError, MarketData, OrderOutcomeUnknown
 
 log = logging.getLogger("tradewire.paper")
-
-
-@dataclass(slots=True)
-class _Order:
-    account_id: int
-    client_order_id: str
-    symbol: str
-    side: OrderSide
-    type: OrderType
-    amount: Decimal
-    price: Decimal | None
-    status: str  # open | closed | canceled | rejected
-    filled: Decimal
-    average: Decimal | None
-    fee: Decimal
-    fee_currency: str
-    reason: str | None
-    created_ms: int
-    updated_ms: int
-    id: int | None = None
-
-    def view(self) -> ExchangeOrder:
-        trades: tuple[Trade, ...] = ()
-        if self.filled > 0 and self.average is not None:
-            trades = (
-                Trade(
-                    trade_id=f"{self.client_order_id}-1",
-                    amount=self.filled,
-                    price=self.average,
-                    fee=self.fee,
-                    fee_currency=self.fee_currency,
-                    timestamp_ms=self.updated_ms,
-                ),
-            )
-        return ExchangeOrder(
-            exchange_order_id=f"paper-{self.account_id}-{self.client_order_id}",
-            client_order_id=self.client_order_id,
-            symbol=self.symbol,
-            side=self.side,
-            type=self.type,
-            status=self.status,
-            amount=self.amount,
-            filled=self.filled,
-            average=self.average,
-            price=self.price,
-            trades=trades,
-            reason=self.reason,
-        )
-
-    def row(self) -> dict[str, Any]:
-        return {
-            "account_id": self.account_id,
-            "client_order_id": self.client_order_id,
-            "symbol": self.symbol,
-            "side": self.side.value,
-            "type": self.type.value,
-            "amount": self.amount,
-            "price": self.price,
-            "status": self.status,
-            "filled": self.filled,
-            "average": self.average,
-            "fee": self.fee,
-            "fee_currency": self.fee_currency,
-            "reason": self.reason,
-            "created_ms": self.created_ms,
-            "updated_ms": self.updated_ms,
-        }
-
-
-@dataclass(slots=True)
-class _Wallet:
-    free: Decimal = ZERO
-    used: Decimal = ZERO
 
 
 class PaperVenue:
@@ -122,13 +45,13 @@ class PaperVenue:
         self._markets = dict(markets)
         self._fee_rate = fee_rate
         self._starting = dict(starting_balance or {"USDT": Decimal(10_000)})
-        self._wallets: dict[int, dict[str, _Wallet]] = {}
-        self._open: dict[tuple[int, str], _Order] = {}
-        self._recent: OrderedDict[tuple[int, str], _Order] = OrderedDict()
+        self._wallets: dict[int, dict[str, Wallet]] = {}
+        self._open: dict[OrderKey, PaperOrder] = {}
+        self._recent: OrderedDict[OrderKey, PaperOrder] = OrderedDict()
         self._recent_max = recent_orders
-        self._dirty_wallets: set[tuple[int, str]] = set()
-        self._dirty_orders: dict[tuple[int, str], _Order] = {}
-        self._requests: list[tuple[int, OrderRequest, asyncio.Future[_Order]]] = []
+        self._dirty_wallets: set[OrderKey] = set()
+        self._dirty_orders: dict[OrderKey, PaperOrder] = {}
+        self._requests: list[tuple[int, OrderRequest, asyncio.Future[PaperOrder]]] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._flush_task: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
@@ -144,14 +67,8 @@ class PaperVenue:
         self._started = True
 
     def _load(self) -> None:
-        wallets: dict[int, dict[str, _Wallet]] = defaultdict(dict)
-        with self._engine.connect() as conn:
-            for row in conn.execute(select(paper_balances)):
-                wallets[row.account_id][row.asset] = _Wallet(row.free, row.used)
-            for row in conn.execute(select(paper_orders).where(paper_orders.c.status == "open")):
-                order = _order_from_row(row._mapping)
-                self._open[(order.account_id, order.client_order_id)] = order
-        self._wallets = dict(wallets)
+        self._wallets, open_orders = books.load(self._engine)
+        self._open.update(open_orders)
 
     def account(self, account_id: int) -> PaperExchange:
         """The Exchange port for one paper account."""
@@ -191,7 +108,7 @@ class PaperVenue:
         known = self._open.get(key) or self._recent.get(key)
         if known is not None:
             return known.view()
-        future: asyncio.Future[_Order] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[PaperOrder] = asyncio.get_running_loop().create_future()
         self._requests.append((account_id, request, future))
         self._schedule_flush()
         order = await future
@@ -203,7 +120,7 @@ class PaperVenue:
         key = (account_id, client_order_id)
         order = self._open.get(key) or self._recent.get(key)
         if order is None:
-            order = await asyncio.to_thread(self._load_order, account_id, client_order_id)
+            order = await asyncio.to_thread(books.load_order, self._engine, account_id, client_order_id)
         return order.view() if order else None
 
     async def cancel_order(self, account_id: int, client_order_id: str) -> ExchangeOrder:
@@ -215,7 +132,7 @@ class PaperVenue:
                 raise ExchangeError(f"order {client_order_id} not found")
             return known  # already final: a cancel that lost the race to a fill reports the fill
         self._release(order)
-        order.status, order.updated_ms = "canceled", _now_ms()
+        order.status, order.updated_ms = "canceled", now_ms()
         self._remember(order)
         await self._durable()
         return order.view()
@@ -238,10 +155,10 @@ class PaperVenue:
 
     # -- matching -------------------------------------------------------------------------------
 
-    def _execute(self, account_id: int, request: OrderRequest) -> _Order:
-        now = _now_ms()
+    def _execute(self, account_id: int, request: OrderRequest) -> PaperOrder:
+        now = now_ms()
         market = self._markets.get(request.symbol)
-        order = _Order(
+        order = PaperOrder(
             account_id=account_id,
             client_order_id=request.client_order_id,
             symbol=request.symbol,
@@ -289,22 +206,22 @@ class PaperVenue:
         wallet = self._wallet(account_id)
         if request.side is OrderSide.BUY:
             need = request.amount * reference * (1 + self._fee_rate)
-            have = wallet.get(market.quote, _Wallet()).free
+            have = wallet.get(market.quote, Wallet()).free
             if have < need:
                 return f"insufficient balance: need {need:.8f} {market.quote}, have {have:f}"
         else:
-            have = wallet.get(market.base, _Wallet()).free
+            have = wallet.get(market.base, Wallet()).free
             if have < request.amount:
                 return f"insufficient balance: need {request.amount} {market.base}, have {have}"
         return None
 
-    def _fill(self, order: _Order, price: Decimal) -> None:
+    def _fill(self, order: PaperOrder, price: Decimal) -> None:
         market = self._markets[order.symbol]
         wallet = self._wallet(order.account_id)
         cost = order.amount * price
         fee = cost * self._fee_rate
-        base = wallet.setdefault(market.base, _Wallet())
-        quote = wallet.setdefault(market.quote, _Wallet())
+        base = wallet.setdefault(market.base, Wallet())
+        quote = wallet.setdefault(market.quote, Wallet())
         if order.side is OrderSide.BUY:
             quote.free -= cost + fee
             base.free += order.amount
@@ -313,9 +230,9 @@ class PaperVenue:
             quote.free += cost - fee
         self._dirty_wallets.update({(order.account_id, market.base), (order.account_id, market.quote)})
         order.status, order.filled, order.average, order.fee = "closed", order.amount, price, fee
-        order.fee_currency, order.updated_ms = market.quote, _now_ms()
+        order.fee_currency, order.updated_ms = market.quote, now_ms()
 
-    def _reserve(self, order: _Order, sign: int = 1) -> None:
+    def _reserve(self, order: PaperOrder, sign: int = 1) -> None:
         market = self._markets[order.symbol]
         wallet = self._wallet(order.account_id)
         assert order.price is not None
@@ -323,23 +240,23 @@ class PaperVenue:
             asset, amount = market.quote, order.amount * order.price * (1 + self._fee_rate)
         else:
             asset, amount = market.base, order.amount
-        held = wallet.setdefault(asset, _Wallet())
+        held = wallet.setdefault(asset, Wallet())
         held.free -= sign * amount
         held.used += sign * amount
         self._dirty_wallets.add((order.account_id, asset))
 
-    def _release(self, order: _Order) -> None:
+    def _release(self, order: PaperOrder) -> None:
         self._reserve(order, sign=-1)
 
-    def _wallet(self, account_id: int) -> dict[str, _Wallet]:
+    def _wallet(self, account_id: int) -> dict[str, Wallet]:
         wallet = self._wallets.get(account_id)
         if wallet is None:
-            wallet = {asset: _Wallet(free=amount) for asset, amount in self._starting.items()}
+            wallet = {asset: Wallet(free=amount) for asset, amount in self._starting.items()}
             self._wallets[account_id] = wallet
             self._dirty_wallets.update((account_id, asset) for asset in wallet)
         return wallet
 
-    def _remember(self, order: _Order) -> None:
+    def _remember(self, order: PaperOrder) -> None:
         key = (order.account_id, order.client_order_id)
         self._dirty_orders[key] = order
         if order.status == "open":
@@ -369,11 +286,11 @@ class PaperVenue:
         requests, self._requests = self._requests, []
         waiters, self._waiters = self._waiters, []
         self._flush_task = None
-        matched: list[tuple[asyncio.Future[_Order], _Order]] = []
+        matched: list[tuple[asyncio.Future[PaperOrder], PaperOrder]] = []
         failure: Exception | None = None
         try:
             known = await asyncio.to_thread(
-                self._load_orders, [(a, r.client_order_id) for a, r, _ in requests]
+                books.load_orders, self._engine, [(a, r.client_order_id) for a, r, _ in requests]
             )
             for account_id, request, future in requests:
                 key = (account_id, request.client_order_id)
@@ -390,7 +307,7 @@ class PaperVenue:
                 ]
                 orders = [order.row() for order in self._dirty_orders.values()]
                 self._dirty_wallets, self._dirty_orders = set(), {}
-                await asyncio.to_thread(self._write, wallets, orders)
+                await asyncio.to_thread(books.write, self._engine, wallets, orders)
         except Exception as exc:
             log.exception("paper venue: commit failed; reloading its books")
             failure = exc
@@ -411,39 +328,6 @@ class PaperVenue:
                     waiter.set_result(None)
                 else:
                     waiter.set_exception(OrderOutcomeUnknown(f"paper venue commit failed: {failure}"))
-
-    def _write(self, wallets: list[dict[str, Any]], orders: list[dict[str, Any]]) -> None:
-        with write_transaction(self._engine) as conn:
-            bulk.insert(conn, paper_balances, wallets, update_conflicts_on=["account_id", "asset"])
-            bulk.insert(conn, paper_orders, orders, update_conflicts_on=["account_id", "client_order_id"])
-
-    def _load_orders(self, keys: list[tuple[int, str]]) -> dict[tuple[int, str], _Order]:
-        """Orders the venue already has for these (account, client order id) keys."""
-        found: dict[tuple[int, str], _Order] = {}
-        if not keys:
-            return found
-        with self._engine.connect() as conn:
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
-                rows = conn.execute(
-                    select(paper_orders).where(
-                        tuple_(paper_orders.c.account_id, paper_orders.c.client_order_id).in_(chunk)
-                    )
-                )
-                for row in rows:
-                    order = _order_from_row(row._mapping)
-                    found[(order.account_id, order.client_order_id)] = order
-        return found
-
-    def _load_order(self, account_id: int, client_order_id: str) -> _Order | None:
-        with self._engine.connect() as conn:
-            row = conn.execute(
-                select(paper_orders).where(
-                    paper_orders.c.account_id == account_id,
-                    paper_orders.c.client_order_id == client_order_id,
-                )
-            ).first()
-        return _order_from_row(row._mapping) if row else None
 
 
 class PaperExchange:
@@ -494,28 +378,3 @@ class PaperExchange:
 
 def _crosses(side: OrderSide, limit: Decimal, price: Decimal) -> bool:
     return price <= limit if side is OrderSide.BUY else price >= limit
-
-
-def _order_from_row(row: Any) -> _Order:
-    return _Order(
-        id=row["id"],
-        account_id=row["account_id"],
-        client_order_id=row["client_order_id"],
-        symbol=row["symbol"],
-        side=OrderSide(row["side"]),
-        type=OrderType(row["type"]),
-        amount=row["amount"],
-        price=row["price"],
-        status=row["status"],
-        filled=row["filled"],
-        average=row["average"],
-        fee=row["fee"],
-        fee_currency=row["fee_currency"],
-        reason=row["reason"],
-        created_ms=row["created_ms"],
-        updated_ms=row["updated_ms"],
-    )
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)

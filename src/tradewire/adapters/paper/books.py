@@ -1,0 +1,152 @@
+"""The paper venue's own books: its orders and per-asset wallets, in memory and in the paper_* tables."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, select, tuple_
+
+from tradewire.adapters.store import bulk
+from tradewire.adapters.store.db import write_transaction
+from tradewire.adapters.store.tables import paper_balances, paper_orders
+from tradewire.domain.money import ZERO
+from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderType, Trade
+
+OrderKey = tuple[int, str]  # (account id, client order id)
+
+
+@dataclass(slots=True)
+class PaperOrder:
+    """An order as the paper venue keeps it (a row of paper_orders)."""
+
+    account_id: int
+    client_order_id: str
+    symbol: str
+    side: OrderSide
+    type: OrderType
+    amount: Decimal
+    price: Decimal | None
+    status: str  # open | closed | canceled | rejected
+    filled: Decimal
+    average: Decimal | None
+    fee: Decimal
+    fee_currency: str
+    reason: str | None
+    created_ms: int
+    updated_ms: int
+    id: int | None = None
+
+    @property
+    def key(self) -> OrderKey:
+        return (self.account_id, self.client_order_id)
+
+    def view(self) -> ExchangeOrder:
+        """The order as an exchange reports it: one trade for the whole fill."""
+        trades: tuple[Trade, ...] = ()
+        if self.filled > 0 and self.average is not None:
+            trades = (
+                Trade(
+                    trade_id=f"{self.client_order_id}-1",
+                    amount=self.filled,
+                    price=self.average,
+                    fee=self.fee,
+                    fee_currency=self.fee_currency,
+                    timestamp_ms=self.updated_ms,
+                ),
+            )
+        return ExchangeOrder(
+            exchange_order_id=f"paper-{self.account_id}-{self.client_order_id}",
+            client_order_id=self.client_order_id,
+            symbol=self.symbol,
+            side=self.side,
+            type=self.type,
+            status=self.status,
+            amount=self.amount,
+            filled=self.filled,
+            average=self.average,
+            price=self.price,
+            trades=trades,
+            reason=self.reason,
+        )
+
+    def row(self) -> dict[str, Any]:
+        """The paper_orders columns to save (the id is the table's)."""
+        values = {name: getattr(self, name) for name in _SAVED}
+        values["side"], values["type"] = self.side.value, self.type.value
+        return values
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> PaperOrder:
+        values = {name: row[name] for name in _SAVED}
+        values["side"], values["type"] = OrderSide(row["side"]), OrderType(row["type"])
+        return cls(**values, id=row["id"])
+
+
+_SAVED = tuple(field.name for field in fields(PaperOrder) if field.name != "id")
+
+
+@dataclass(slots=True)
+class Wallet:
+    """One asset of one paper account: free, and reserved by open orders."""
+
+    free: Decimal = ZERO
+    used: Decimal = ZERO
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def load(engine: Engine) -> tuple[dict[int, dict[str, Wallet]], dict[OrderKey, PaperOrder]]:
+    """Every account's wallets and every open order (one query each)."""
+    wallets: dict[int, dict[str, Wallet]] = defaultdict(dict)
+    open_orders: dict[OrderKey, PaperOrder] = {}
+    with engine.connect() as conn:
+        for row in conn.execute(select(paper_balances)):
+            wallets[row.account_id][row.asset] = Wallet(row.free, row.used)
+        for row in conn.execute(select(paper_orders).where(paper_orders.c.status == "open")):
+            order = PaperOrder.from_row(row._mapping)
+            open_orders[order.key] = order
+    return dict(wallets), open_orders
+
+
+def load_orders(engine: Engine, keys: list[OrderKey]) -> dict[OrderKey, PaperOrder]:
+    """Orders the venue already has for these (account, client order id) keys."""
+    found: dict[OrderKey, PaperOrder] = {}
+    if not keys:
+        return found
+    with engine.connect() as conn:
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            rows = conn.execute(
+                select(paper_orders).where(
+                    tuple_(paper_orders.c.account_id, paper_orders.c.client_order_id).in_(chunk)
+                )
+            )
+            for row in rows:
+                order = PaperOrder.from_row(row._mapping)
+                found[order.key] = order
+    return found
+
+
+def load_order(engine: Engine, account_id: int, client_order_id: str) -> PaperOrder | None:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(paper_orders).where(
+                paper_orders.c.account_id == account_id,
+                paper_orders.c.client_order_id == client_order_id,
+            )
+        ).first()
+    return PaperOrder.from_row(row._mapping) if row else None
+
+
+def write(engine: Engine, wallets: list[dict[str, Any]], orders: list[dict[str, Any]]) -> None:
+    """Save changed wallets and orders in one transaction."""
+    with write_transaction(engine) as conn:
+        bulk.insert(conn, paper_balances, wallets, update_conflicts_on=["account_id", "asset"])
+        bulk.insert(conn, paper_orders, orders, update_conflicts_on=["account_id", "client_order_id"])
