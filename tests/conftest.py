@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from tradewire.adapters.candles_parquet import read_candles
 from tradewire.adapters.store.db import make_engine, upgrade
+from tradewire.domain.candles import Candles
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRE_SERVICES = os.environ.get("TRADEWIRE_REQUIRE_SERVICES") == "1"
@@ -40,6 +42,12 @@ def data_dir() -> Path:
         unavailable("real data directory ../shared/data not found (set TRADEWIRE_DATA_DIR)")
     assert path is not None
     return path
+
+
+@pytest.fixture(scope="module")
+def eth_btc_5m(data_dir: Path) -> Candles:
+    """Real ETH/BTC 5m candles (freqtrade's test series)."""
+    return read_candles(data_dir / "ohlcv/freqtrade/ETH_BTC-5m.parquet", "ETH/BTC", "5m")
 
 
 def free_port() -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -32,26 +31,9 @@ HOUR = 3_600_000
 
 
 @pytest.fixture(scope="module")
-def eth_btc_5m(data_dir: Path) -> Candles:
-    return read_candles(data_dir / "ohlcv/freqtrade/ETH_BTC-5m.parquet", "ETH/BTC", "5m")
-
-
-@pytest.fixture(scope="module")
 def unittest_1m(data_dir: Path) -> Candles:
     """Nov 2017 1m candles with 538 gaps."""
     return read_candles(data_dir / "ohlcv/freqtrade/UNITTEST_BTC-1m.parquet", "UNITTEST/BTC", "1m")
-
-
-def head(candles: Candles, k: int) -> Candles:
-    return dataclasses.replace(
-        candles,
-        ts=candles.ts[:k],
-        open=candles.open[:k],
-        high=candles.high[:k],
-        low=candles.low[:k],
-        close=candles.close[:k],
-        volume=candles.volume[:k],
-    )
 
 
 def five_minute(close: npt.ArrayLike, ts: npt.ArrayLike | None = None) -> Candles:
@@ -90,7 +72,7 @@ def independent_votes(candles: Candles, i: int, timeframe: str) -> dict[str, boo
     """The votes at base candle i on `timeframe`, from the loop-built candles that ended by i's close."""
     close_at = int(candles.ts[i]) + timeframe_ms(candles.timeframe)
     step = timeframe_ms(timeframe)
-    rows = [row for row in loop_resample(head(candles, i + 1), timeframe) if row[0] + step <= close_at]
+    rows = [row for row in loop_resample(candles.rows(stop=i + 1), timeframe) if row[0] + step <= close_at]
     if not rows:
         return dict.fromkeys(INDICATORS, False)
     close = np.array([row[4] for row in rows])
@@ -153,7 +135,7 @@ def test_resample_leaves_empty_buckets_out() -> None:
 
 def test_resample_to_the_candles_own_timeframe_changes_nothing(eth_btc_5m: Candles) -> None:
     assert resample(eth_btc_5m, "5m") is eth_btc_5m
-    assert len(resample(head(eth_btc_5m, 0), "1h")) == 0
+    assert len(resample(eth_btc_5m.rows(stop=0), "1h")) == 0
 
 
 @pytest.mark.parametrize(
@@ -360,7 +342,7 @@ def test_confirm_all_never_changes_when_later_candles_are_cut_off(eth_btc_5m: Ca
     scores, priorities = confirm_all(eth_btc_5m)
 
     for k in (1, 11, 12, 13, 400, 2881, len(eth_btc_5m) - 1):
-        cut_scores, cut_priorities = confirm_all(head(eth_btc_5m, k))
+        cut_scores, cut_priorities = confirm_all(eth_btc_5m.rows(stop=k))
 
         np.testing.assert_array_equal(cut_scores, scores[:k])
         np.testing.assert_array_equal(cut_priorities, priorities[:k])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,18 +41,6 @@ def assert_same_series(actual: FloatArray, expected: FloatArray, rtol: float = 1
 def leading_nans(values: npt.NDArray[np.generic]) -> int:
     valid = np.flatnonzero(~np.isnan(values))
     return int(valid[0]) if valid.size else len(values)
-
-
-def head(candles: Candles, k: int) -> Candles:
-    return dataclasses.replace(
-        candles,
-        ts=candles.ts[:k],
-        open=candles.open[:k],
-        high=candles.high[:k],
-        low=candles.low[:k],
-        close=candles.close[:k],
-        volume=candles.volume[:k],
-    )
 
 
 # --- equal to TA-Lib on real candles ---------------------------------------------------------------
@@ -241,7 +228,7 @@ def test_values_before_a_cut_do_not_depend_on_later_candles(candles: Candles, na
     cuts = [1, 2, 15, 34, 101, len(candles) // 2, len(candles) - 1]
 
     for k in cuts:
-        truncated = compute(head(candles, k))
+        truncated = compute(candles.rows(stop=k))
 
         for line, reference in zip(truncated, full, strict=True):
             np.testing.assert_array_equal(line, reference[:k], err_msg=f"{name} cut at {k}")
@@ -255,7 +242,7 @@ def test_crossings_before_a_cut_do_not_depend_on_later_candles(candles: Candles)
     full = compute(candles)
 
     for k in [1, 2, 27, 101, len(candles) // 2]:
-        for line, reference in zip(compute(head(candles, k)), full, strict=True):
+        for line, reference in zip(compute(candles.rows(stop=k)), full, strict=True):
             np.testing.assert_array_equal(line, reference[:k])
 
 
@@ -375,7 +362,7 @@ def test_a_gap_in_any_input_blanks_the_stochastic_from_there_on(candles: Candles
 
 
 def test_a_gap_blanks_only_the_sma_and_vwap_windows_that_hold_it(candles: Candles) -> None:
-    c = head(candles, 200)
+    c = candles.rows(stop=200)
     close = c.close.copy()
     close[100] = np.nan
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 
@@ -51,25 +50,8 @@ def candles(request: pytest.FixtureRequest, data_dir: Path) -> Candles:
 
 
 @pytest.fixture(scope="module")
-def eth_btc_5m(data_dir: Path) -> Candles:
-    return read_candles(data_dir / "ohlcv/freqtrade/ETH_BTC-5m.parquet", "ETH/BTC", "5m")
-
-
-@pytest.fixture(scope="module")
 def btc_usd_1h(data_dir: Path) -> Candles:
     return read_candles(data_dir / "ohlcv/bitfinex/BTC_USD-1h.parquet", "BTC/USD", "1h")
-
-
-def head(candles: Candles, k: int) -> Candles:
-    return dataclasses.replace(
-        candles,
-        ts=candles.ts[:k],
-        open=candles.open[:k],
-        high=candles.high[:k],
-        low=candles.low[:k],
-        close=candles.close[:k],
-        volume=candles.volume[:k],
-    )
 
 
 def closes(values: list[float], timeframe: str = "1h") -> Candles:
@@ -123,7 +105,7 @@ def test_signals_never_change_when_later_candles_are_cut_off(
     n = len(candles)
 
     for k in sorted({1, strategy.warmup, strategy.warmup + 1, 60, 137, n // 3, n // 2, n - 1}):
-        cut = strategy.signals(head(candles, k))
+        cut = strategy.signals(candles.rows(stop=k))
 
         assert_same_signals(cut, truncated(full, k))
 
@@ -168,7 +150,7 @@ def test_signals_on_fewer_candles_than_the_warmup_are_all_false(eth_btc_5m: Cand
         strategy = build_strategy(name, None)
 
         for k in (0, 1, 2, strategy.warmup):
-            signals = strategy.signals(head(eth_btc_5m, k))
+            signals = strategy.signals(eth_btc_5m.rows(stop=k))
 
             assert len(signals) == k
             assert not signals.entries.any() and not signals.exits.any()
