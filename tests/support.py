@@ -17,7 +17,11 @@ from sqlalchemy import Engine
 
 from tradewire.adapters.passwords import hash_secret
 from tradewire.adapters.store.members import SqlMembers
+from tradewire.adapters.store.sql import SqlStore
 from tradewire.config import Settings
+from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderType, Trade
+from tradewire.domain.records import NewOrder, NewSignal, OrderRecord, WorkItem
+from tradewire.domain.signals import SignalAction
 from tradewire.runtime import Runtime, build_runtime
 
 # Hashing is deliberately slow; tests that create many users share one hash of this password.
@@ -233,3 +237,55 @@ def flatten_urls(urls: dict[str, Any], prefix: str = "") -> dict[str, str]:
         else:
             flat[f"{prefix}{key}"] = value
     return flat
+
+
+def reported(
+    status: str,
+    amount: str,
+    filled: str,
+    average: str | None = None,
+    *,
+    type: OrderType = OrderType.MARKET,
+    price: str | None = None,
+    client_order_id: str = "c",
+    trades: tuple[Trade, ...] = (),
+    reason: str | None = None,
+    fee: str | None = None,
+    fee_currency: str | None = None,
+) -> ExchangeOrder:
+    """What an exchange reports of our BTC/USDT buy (its order "x-1"), amounts as decimal strings."""
+    return ExchangeOrder(
+        exchange_order_id="x-1",
+        client_order_id=client_order_id,
+        symbol="BTC/USDT",
+        side=OrderSide.BUY,
+        type=type,
+        status=status,
+        amount=Decimal(amount),
+        filled=Decimal(filled),
+        average=None if average is None else Decimal(average),
+        price=None if price is None else Decimal(price),
+        trades=trades,
+        reason=reason,
+        fee=None if fee is None else Decimal(fee),
+        fee_currency=fee_currency,
+    )
+
+
+def claimed_buy(engine: Engine, sizing_note: str | None = None) -> tuple[SqlStore, WorkItem, OrderRecord]:
+    """One subscriber's market buy of 0.002 BTC/USDT ("tw-1") from a buy signal, stored and claimed
+    for submission: the store, the intent's work and the order."""
+    seeded = seed_marketplace(engine, [{}])
+    store = SqlStore(engine)
+    signal = NewSignal(
+        seeded.strategy_id, "k", SignalAction.BUY, "BTCUSDT", "BTC/USDT", None, None, None, {}, now()
+    )
+    signal_id, _ = store.insert_signal(signal)
+    store.create_intents(signal_id, store.active_targets(seeded.strategy_id), now())
+    [work] = store.pending_work(signal_id)
+    new = NewOrder(
+        work, "tw-1", OrderSide.BUY, OrderType.MARKET, Decimal("0.002"), None, sizing_note=sizing_note
+    )
+    [record] = store.save_decisions([], [new], now())
+    store.claim_for_submission([record.order_id], now())
+    return store, work, record

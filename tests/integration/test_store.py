@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
-from tests.support import now, seed_marketplace
+from tests.support import now, reported, seed_marketplace
 from tradewire.adapters.store.sql import SqlStore
 from tradewire.adapters.store.tables import execution_intents, fills, orders, positions, signals
 from tradewire.domain.execution import LogStatus, Sizing, SizingMode
@@ -56,21 +56,8 @@ def _routed(engine: Engine, subscribers: int = 3) -> tuple[SqlStore, int, list[S
 
 
 def _filled(amount: str, price: str, trade_id: str = "t-1", status: str = "closed") -> ExchangeOrder:
-    return ExchangeOrder(
-        exchange_order_id="x-1",
-        client_order_id="c",
-        symbol="BTC/USDT",
-        side=OrderSide.BUY,
-        type=OrderType.MARKET,
-        status=status,
-        amount=Decimal(amount),
-        filled=Decimal(amount),
-        average=Decimal(price),
-        price=None,
-        trades=(
-            Trade(trade_id, Decimal(amount), Decimal(price), Decimal("0.01"), "USDT", 1_700_000_000_000),
-        ),
-    )
+    trade = Trade(trade_id, Decimal(amount), Decimal(price), Decimal("0.01"), "USDT", 1_700_000_000_000)
+    return reported(status, amount, amount, price, trades=(trade,))
 
 
 def _ordered(store: SqlStore, signal_id: int) -> list:  # type: ignore[type-arg]
@@ -234,19 +221,8 @@ def test_sizing_is_read_back_from_the_subscription(engine: Engine) -> None:
 
 def _cumulative(filled: str, average: str, fee: str, status: str = "open") -> ExchangeOrder:
     """An exchange that reports only the order's running totals (no trade list), as ccxt often does."""
-    return ExchangeOrder(
-        exchange_order_id="x-1",
-        client_order_id="c",
-        symbol="BTC/USDT",
-        side=OrderSide.BUY,
-        type=OrderType.LIMIT,
-        status=status,
-        amount=Decimal("0.003"),
-        filled=Decimal(filled),
-        average=Decimal(average),
-        price=Decimal("100"),
-        fee=Decimal(fee),
-        fee_currency="USDT",
+    return reported(
+        status, "0.003", filled, average, type=OrderType.LIMIT, price="100", fee=fee, fee_currency="USDT"
     )
 
 
@@ -304,19 +280,7 @@ def test_the_migrations_build_exactly_the_schema_the_code_declares(engine: Engin
 
 
 def _canceled(filled: str, trades: tuple[Trade, ...] = (), average: str | None = "59000") -> ExchangeOrder:
-    return ExchangeOrder(
-        exchange_order_id="x-1",
-        client_order_id="c",
-        symbol="BTC/USDT",
-        side=OrderSide.BUY,
-        type=OrderType.LIMIT,
-        status="canceled",
-        amount=Decimal("0.003"),
-        filled=Decimal(filled),
-        average=Decimal(average) if average else None,
-        price=Decimal("59000"),
-        trades=trades,
-    )
+    return reported("canceled", "0.003", filled, average, type=OrderType.LIMIT, price="59000", trades=trades)
 
 
 def test_a_fill_reported_after_the_cancel_is_recorded_once_whatever_its_source(engine: Engine) -> None:

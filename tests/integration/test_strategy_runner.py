@@ -71,6 +71,22 @@ def _iso(ts: int) -> str:
     return datetime.fromtimestamp(ts / 1000, tz=UTC).isoformat()
 
 
+def _bot_at_its_first_entry(
+    engine: Engine, tmp_path: Path, candles: Candles, bot: dict[str, int]
+) -> tuple[Runtime, int, Replay, Clock]:
+    """A bot on ema_cross's defaults, the market and clock at the close of its first entry candle."""
+    entries = build_strategy("ema_cross", {}).signals(candles).entries
+    seeded = seed_marketplace(engine, [])
+    _define(
+        engine,
+        seeded.strategy_id,
+        {"builtin": "ema_cross", "timeframe": "5m", "symbols": ["ETH/BTC"], "bot": bot},
+    )
+    runtime = make_runtime(tmp_path, engine.url.render_as_string(hide_password=False))
+    entry = next(i for i in range(30, len(candles)) if entries[i])
+    return runtime, entry, Replay(candles, entry + 1), Clock(candles, entry)
+
+
 async def test_live_signals_are_the_backtest_signals_and_never_sent_twice(
     engine: Engine, tmp_path: Path, data_dir: Path
 ) -> None:
@@ -134,17 +150,8 @@ async def test_a_bot_entry_must_be_warm_hold_its_confirmation_period_and_respect
     engine: Engine, tmp_path: Path, data_dir: Path
 ) -> None:
     candles = read_candles(data_dir / SERIES, "ETH/BTC", "5m")
-    entries = build_strategy("ema_cross", {}).signals(candles).entries
-    seeded = seed_marketplace(engine, [])
     bot = {"min_temperature": 0, "confirmation_minutes": 10, "cooldown_minutes": 15}
-    _define(
-        engine,
-        seeded.strategy_id,
-        {"builtin": "ema_cross", "timeframe": "5m", "symbols": ["ETH/BTC"], "bot": bot},
-    )
-    runtime = make_runtime(tmp_path, engine.url.render_as_string(hide_password=False))
-    entry = next(i for i in range(30, len(candles)) if entries[i])
-    replay, clock = Replay(candles, entry + 1), Clock(candles, entry)
+    runtime, entry, replay, clock = _bot_at_its_first_entry(engine, tmp_path, candles, bot)
     runner = _runner(runtime, replay, clock)
 
     await runner.tick()  # the entry candle has just closed
@@ -194,17 +201,8 @@ async def test_a_restart_keeps_a_bot_entry_waiting_and_recovers_a_signal_missed_
     engine: Engine, tmp_path: Path, data_dir: Path
 ) -> None:
     candles = read_candles(data_dir / SERIES, "ETH/BTC", "5m")
-    entries = build_strategy("ema_cross", {}).signals(candles).entries
-    seeded = seed_marketplace(engine, [])
     bot = {"min_temperature": 0, "confirmation_minutes": 10, "cooldown_minutes": 0}
-    _define(
-        engine,
-        seeded.strategy_id,
-        {"builtin": "ema_cross", "timeframe": "5m", "symbols": ["ETH/BTC"], "bot": bot},
-    )
-    runtime = make_runtime(tmp_path, engine.url.render_as_string(hide_password=False))
-    entry = next(i for i in range(30, len(candles)) if entries[i])
-    replay, clock = Replay(candles, entry + 1), Clock(candles, entry)
+    runtime, entry, replay, clock = _bot_at_its_first_entry(engine, tmp_path, candles, bot)
     await _runner(runtime, replay, clock).tick()  # the entry is seen, then the server stops
     assert _emitted(engine) == []
 

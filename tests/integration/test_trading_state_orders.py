@@ -8,32 +8,19 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, select, update
 
-from tests.support import now, seed_marketplace
+from tests.support import claimed_buy, now, reported, seed_marketplace
 from tradewire.adapters.store.sql import SqlStore
 from tradewire.adapters.store.tables import positions, subscriptions
-from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderState, OrderType, Trade
+from tradewire.domain.orders import OrderSide, OrderState, OrderType, Trade
 from tradewire.domain.positions import CloseReason
 from tradewire.domain.records import AutoOrder, NewOrder, NewSignal, OrderOutcome
 from tradewire.domain.signals import SignalAction
 
 
 def _open_position(engine: Engine) -> tuple[SqlStore, AutoOrder, AutoOrder]:
-    seeded = seed_marketplace(engine, [{}])
-    store = SqlStore(engine)
-    signal = NewSignal(
-        seeded.strategy_id, "k", SignalAction.BUY, "BTCUSDT", "BTC/USDT", None, None, None, {}, now()
-    )
-    signal_id, _ = store.insert_signal(signal)
-    store.create_intents(signal_id, store.active_targets(seeded.strategy_id), now())
-    [work] = store.pending_work(signal_id)
-    new = NewOrder(work, "tw-1", OrderSide.BUY, OrderType.MARKET, Decimal("0.002"), None)
-    [record] = store.save_decisions([], [new], now())
-    store.claim_for_submission([record.order_id], now())
+    store, work, record = claimed_buy(engine)
     trade = Trade("t-1", Decimal("0.002"), Decimal(100), Decimal(0), "USDT", 1_700_000_000_000)
-    filled = ExchangeOrder(
-        "x-1", "tw-1", "BTC/USDT", OrderSide.BUY, OrderType.MARKET, "closed", Decimal("0.002"),
-        Decimal("0.002"), Decimal(100), None, trades=(trade,),
-    )  # fmt: skip
+    filled = reported("closed", "0.002", "0.002", "100", client_order_id="tw-1", trades=(trade,))
     store.record_outcomes([OrderOutcome(record, exchange_order=filled)], now())
     with engine.connect() as conn:
         position_id = conn.execute(select(positions.c.id)).scalar_one()

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from tests.support import reported
 from tradewire.domain.execution import IntentStatus, LogStatus
 from tradewire.domain.exit_plan import ExitPlan
 from tradewire.domain.exits import ExitRules
@@ -79,19 +80,8 @@ def _view(
     reason: str | None = None,
     amount: str = "0.002",
 ) -> ExchangeOrder:
-    return ExchangeOrder(
-        exchange_order_id="x-1",
-        client_order_id="tw0000000010",
-        symbol="BTC/USDT",
-        side=OrderSide.BUY,
-        type=OrderType.MARKET,
-        status=status,
-        amount=D(amount),
-        filled=D(filled),
-        average=D(average) if average is not None else None,
-        price=None,
-        trades=trades,
-        reason=reason,
+    return reported(
+        status, amount, filled, average, client_order_id="tw0000000010", trades=trades, reason=reason
     )
 
 
