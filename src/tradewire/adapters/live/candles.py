@@ -9,7 +9,7 @@ from collections.abc import Mapping
 import ccxt
 import numpy as np
 
-from tradewire.adapters.live.clients import build_client
+from tradewire.adapters.live.clients import public_client
 from tradewire.domain.candles import Candles, timeframe_ms
 
 log = logging.getLogger("tradewire.candles")
@@ -21,12 +21,7 @@ class PublicCandles:
     def __init__(
         self, exchange: str, api_urls: Mapping[str, str] | None = None, timeout_ms: int = 10_000
     ) -> None:
-        self._client = build_client(
-            exchange,
-            api_urls=api_urls,
-            timeout_ms=timeout_ms,
-            private_urls_allowed=True,  # operator's urls
-        )
+        self._client = public_client(exchange, api_urls, timeout_ms)
         self.exchange = exchange
 
     async def closed_candles(self, symbol: str, timeframe: str, limit: int) -> Candles | None:

@@ -350,15 +350,8 @@ class CcxtExchange:
             raise OrderOutcomeUnknown(
                 f"duplicate client order id but the order cannot be found: {exc}"
             ) from exc
-        if is_refusal(exc):
-            self._breaker.success()  # the exchange answered: it is up
-            raise ExchangeError(f"{kind_of(exc).value}: {_message(exc)}", kind_of(exc)) from exc
+        self._refused_or_unclear(exc)
         # Default-deny: anything else may have placed the order.
-        if answered(exc):
-            self._breaker.success()
-        else:
-            self._breaker.failure()
-        self._note_retry_after()
         log.warning(
             "order %s: unclear outcome (%s: %s); looking it up by client order id before anything else",
             request.client_order_id,
@@ -369,6 +362,19 @@ class CcxtExchange:
         if found is not None:
             return found
         raise OrderOutcomeUnknown(f"{kind_of(exc).value}: {_message(exc)}") from exc
+
+    def _refused_or_unclear(self, exc: Exception) -> None:
+        """Raise ExchangeError when `exc` is the exchange's refusal (it answered: it is up). Otherwise
+        the outcome is unclear: the breaker hears whether the exchange answered at all, and a
+        Retry-After it sent is kept."""
+        if is_refusal(exc):
+            self._breaker.success()
+            raise ExchangeError(f"{kind_of(exc).value}: {_message(exc)}", kind_of(exc)) from exc
+        if answered(exc):
+            self._breaker.success()
+        else:
+            self._breaker.failure()
+        self._note_retry_after()
 
     async def _lookup(self, request: OrderRequest) -> ExchangeOrder | None:
         for attempt in range(self._retry.lookup_attempts):
@@ -401,15 +407,8 @@ class CcxtExchange:
                 if is_not_found(exc):  # a definitive answer about the order (a cancel of an unknown id)
                     self._breaker.success()
                     raise ExchangeError(f"order not found: {_message(exc)}", ErrorKind.INVALID_ORDER) from exc
-                if is_refusal(exc):
-                    self._breaker.success()
-                    raise ExchangeError(f"{kind_of(exc).value}: {_message(exc)}", kind_of(exc)) from exc
+                self._refused_or_unclear(exc)
                 # Anything else is not an answer to rely on: asked again, then reported unavailable.
-                if answered(exc):
-                    self._breaker.success()
-                else:
-                    self._breaker.failure()
-                self._note_retry_after()
                 last = exc
                 await asyncio.sleep(_backoff(attempt, self._retry))
                 continue

@@ -149,6 +149,18 @@ def build_client(
     return client
 
 
+def public_client(
+    exchange: str,
+    api_urls: Mapping[str, Any] | None = None,
+    timeout_ms: int = 10_000,
+    flavour: Flavour = "async",
+) -> Any:
+    """A ccxt client for an exchange's public data (candles, tickers), at the operator's own urls."""
+    return build_client(
+        exchange, flavour=flavour, api_urls=api_urls, timeout_ms=timeout_ms, private_urls_allowed=True
+    )
+
+
 def _override_urls(api: dict[str, Any], overrides: Mapping[str, Any], streaming: bool, exchange: str) -> None:
     for key, url in overrides.items():
         path = key.split(".")

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 
 import ccxt
 
-from tradewire.adapters.live.clients import build_client
+from tradewire.adapters.live.clients import public_client
 from tradewire.domain.candles import timeframe_ms
 
 # [open time ms, open, high, low, close, volume]; a value the exchange left out is NaN.
@@ -41,9 +41,7 @@ def download_candles(
     Raises ClientError (unknown exchange or url key), UnknownMarket or DownloadFailed.
     """
     step = timeframe_ms(timeframe)
-    client = build_client(
-        exchange, flavour="sync", api_urls=api_urls, timeout_ms=timeout_ms, private_urls_allowed=True
-    )
+    client = public_client(exchange, api_urls, timeout_ms, flavour="sync")
     rows: dict[int, Row] = {}
     cursor = start_ms
     try:

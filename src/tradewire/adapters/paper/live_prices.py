@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 
-from tradewire.adapters.live.clients import build_client
+from tradewire.adapters.live.clients import public_client
 from tradewire.adapters.paper.feed import ReplayFeed
 from tradewire.domain.money import to_decimal
 
@@ -30,12 +30,7 @@ class PublicPriceFeed:
         api_urls: Mapping[str, str] | None = None,
         timeout_ms: int = 10_000,
     ) -> None:
-        self._client = build_client(
-            exchange,
-            api_urls=api_urls,
-            timeout_ms=timeout_ms,
-            private_urls_allowed=True,  # operator's urls
-        )
+        self._client = public_client(exchange, api_urls, timeout_ms)
         self._exchange = exchange
         self._feed = feed
         self._symbols = list(symbols)
