@@ -10,8 +10,9 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -58,6 +59,44 @@ def _wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 30)
     raise AssertionError("server did not become healthy")
 
 
+def _demo(
+    var_dir: Path, port: int, failpoint: str, processes: list[subprocess.Popen[str]]
+) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """The demo, armed to die at `failpoint`, once healthy, and what it printed of itself."""
+    demo = subprocess.Popen(
+        [str(BIN), "demo", "--json", "--subscribers", str(SUBSCRIBERS), "--port", str(port)],
+        env=_env(var_dir, failpoint),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    processes.append(demo)
+    assert demo.stdout is not None
+    info = json.loads(demo.stdout.readline())
+    _wait_healthy(f"http://127.0.0.1:{port}", demo)
+    return demo, info
+
+
+def _serve(var_dir: Path, port: int, db: Path, processes: list[subprocess.Popen[str]]) -> None:
+    """The server again on the demo's database `db`, without a failpoint, once healthy."""
+    server = subprocess.Popen(
+        [str(BIN), "serve", "--port", str(port)],
+        env={**_env(var_dir, None), "TRADEWIRE_DATABASE_URL": f"sqlite:///{db}"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    processes.append(server)
+    _wait_healthy(f"http://127.0.0.1:{port}", server)
+
+
+def _until(done: Callable[[], bool], timeout_s: float = 15) -> None:
+    """Wait for `done` (the assertions after it say what was missing if it never came)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not done():
+        time.sleep(0.2)
+
+
 def _rows(db: Path, query: str) -> list[tuple[object, ...]]:
     with sqlite3.connect(db) as conn:
         return conn.execute(query).fetchall()
@@ -84,19 +123,9 @@ def test_a_crash_at_any_step_is_finished_once_on_restart(
     # Arrange: the demo, armed to die at the failpoint.
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    demo = subprocess.Popen(
-        [str(BIN), "demo", "--json", "--subscribers", str(SUBSCRIBERS), "--port", str(port)],
-        env=_env(tmp_path, failpoint),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    processes.append(demo)
-    assert demo.stdout is not None
-    info = json.loads(demo.stdout.readline())
+    demo, info = _demo(tmp_path, port, failpoint, processes)
     assert {"api", "webhook_url", "passphrase", "provider", "subscribers"} <= set(info)
     assert len(info["subscribers"]) == SUBSCRIBERS
-    _wait_healthy(url, demo)
     alert = {**ALERT, "passphrase": info["passphrase"]}
 
     # Act: the alert kills it; a restart without the failpoint recovers; TradingView's retry arrives.
@@ -106,23 +135,14 @@ def test_a_crash_at_any_step_is_finished_once_on_restart(
         assert failpoint == "after_signal_stored"  # died before answering
     assert demo.wait(20) == 137
     db = tmp_path / "demo.db"  # the demo's own database, served again as it was
-    server = subprocess.Popen(
-        [str(BIN), "serve", "--port", str(port)],
-        env={**_env(tmp_path, None), "TRADEWIRE_DATABASE_URL": f"sqlite:///{db}"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    processes.append(server)
-    _wait_healthy(url, server)
+    _serve(tmp_path, port, db, processes)
     retry = httpx.post(info["webhook_url"], json=alert, timeout=10)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        unsettled = _rows(db, "SELECT count(*) FROM orders WHERE state NOT IN ('filled')")[0][0]
-        placed = _rows(db, "SELECT count(*) FROM orders")[0][0]
-        if placed == SUBSCRIBERS and unsettled == 0:
-            break
-        time.sleep(0.2)
+    _until(
+        lambda: (
+            _rows(db, "SELECT count(*) FROM orders")[0][0] == SUBSCRIBERS
+            and _rows(db, "SELECT count(*) FROM orders WHERE state NOT IN ('filled')")[0][0] == 0
+        )
+    )
 
     subscriber = info["subscribers"][0]
     login = httpx.post(f"{url}/api/v1/auth/token", data=subscriber, timeout=10)
@@ -156,18 +176,7 @@ def test_orders_stored_before_a_halt_are_not_sent_on_restart(
     # Arrange: the demo dies right after its orders are stored (NEW, not sent); meanwhile two of the
     # subscriptions are set HALTED and one REDUCING (an entry is refused there too).
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    demo = subprocess.Popen(
-        [str(BIN), "demo", "--json", "--subscribers", str(SUBSCRIBERS), "--port", str(port)],
-        env=_env(tmp_path, "after_orders_stored"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    processes.append(demo)
-    assert demo.stdout is not None
-    info = json.loads(demo.stdout.readline())
-    _wait_healthy(url, demo)
+    demo, info = _demo(tmp_path, port, "after_orders_stored", processes)
     with contextlib.suppress(httpx.HTTPError):  # the answer may or may not leave before the crash
         httpx.post(info["webhook_url"], json={**ALERT, "passphrase": info["passphrase"]}, timeout=10)
     assert demo.wait(20) == 137
@@ -179,20 +188,8 @@ def test_orders_stored_before_a_halt_are_not_sent_on_restart(
         conn.execute("UPDATE subscriptions SET trading_state = 'REDUCING' WHERE id = ?", halted[2:])
 
     # Act: start again; recovery resumes the stored orders.
-    server = subprocess.Popen(
-        [str(BIN), "serve", "--port", str(port)],
-        env={**_env(tmp_path, None), "TRADEWIRE_DATABASE_URL": f"sqlite:///{db}"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    processes.append(server)
-    _wait_healthy(url, server)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if not _rows(db, "SELECT count(*) FROM orders WHERE state IN ('new', 'submitted')")[0][0]:
-            break
-        time.sleep(0.2)
+    _serve(tmp_path, port, db, processes)
+    _until(lambda: not _rows(db, "SELECT count(*) FROM orders WHERE state IN ('new', 'submitted')")[0][0])
 
     # Assert: the refused orders never reached the paper exchange; their intents say why.
     refused = _rows(

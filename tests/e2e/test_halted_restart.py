@@ -8,7 +8,6 @@ exchange, across a restart, on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,14 +25,6 @@ from tradewire.domain.records import NewOrder, NewSignal
 from tradewire.domain.signals import SignalAction
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def fake() -> AsyncIterator[FakeExchange]:
-    exchange = FakeExchange("binance", prices={"BTC/USDT": "60000"}, balances={"USDT": "10000"})
-    exchange.start()
-    yield exchange  # type: ignore[misc]
-    exchange.stop()
 
 
 def _stored_not_sent(live: Live, side: OrderSide, amount: str) -> str:

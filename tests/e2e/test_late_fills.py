@@ -8,7 +8,6 @@ user-data stream), and the position, balance, results and intent follow.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,14 +30,6 @@ from tradewire.domain.orders import OrderSide
 pytestmark = pytest.mark.slow
 
 QUICK_LATE_CHECKS = {"late_fill_checks_s": [0.5, 1.0, 1.5]}
-
-
-@pytest.fixture
-def fake() -> AsyncIterator[FakeExchange]:
-    exchange = FakeExchange("binance", prices={"BTC/USDT": "60000"}, balances={"USDT": "10000"})
-    exchange.start()
-    yield exchange  # type: ignore[misc]
-    exchange.stop()
 
 
 def _order_lookups(fake: FakeExchange, coid: str) -> int:

@@ -67,12 +67,6 @@ class Platform:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeExchange]:
-    with FakeExchange("binance", prices={"BTC/USDT": "60000"}, balances={"USDT": "10000"}) as exchange:
-        yield exchange
-
-
-@pytest.fixture
 def live(tmp_path: Path, fake: FakeExchange) -> Iterator[Platform]:
     runtime = make_runtime(
         tmp_path, encryption_key=generate_key(), exchange_timeout_ms=800, exchange_streams=False

@@ -10,7 +10,6 @@ position, intent done). One the exchange never had stays concluded lost, and the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +30,6 @@ QUICK: dict[str, Any] = {
     "late_fill_checks_s": [0.5, 1.5, 3.0],  # then looked up three more times
 }
 ORDER_PATHS = {"/api/v3/order", "/api/v3/openOrders", "/api/v3/allOrders", "/api/v3/myTrades"}
-
-
-@pytest.fixture
-def fake() -> AsyncIterator[FakeExchange]:
-    exchange = FakeExchange("binance", prices={"BTC/USDT": "60000"}, balances={"USDT": "10000"})
-    exchange.start()
-    yield exchange  # type: ignore[misc]
-    exchange.stop()
 
 
 async def _live(engine: Engine, tmp_path: Path, fake: FakeExchange) -> Live:

@@ -72,9 +72,12 @@ def _iso(ts: int) -> str:
 
 
 def _bot_at_its_first_entry(
-    engine: Engine, tmp_path: Path, candles: Candles, bot: dict[str, int]
-) -> tuple[Runtime, int, Replay, Clock]:
-    """A bot on ema_cross's defaults, the market and clock at the close of its first entry candle."""
+    engine: Engine, tmp_path: Path, data_dir: Path, cooldown_minutes: int
+) -> tuple[Runtime, Candles, int, Replay, Clock]:
+    """A bot on ema_cross's defaults holding entries 10 minutes, the market and clock at the close of
+    its first entry candle."""
+    candles = read_candles(data_dir / SERIES, "ETH/BTC", "5m")
+    bot = {"min_temperature": 0, "confirmation_minutes": 10, "cooldown_minutes": cooldown_minutes}
     entries = build_strategy("ema_cross", {}).signals(candles).entries
     seeded = seed_marketplace(engine, [])
     _define(
@@ -84,7 +87,7 @@ def _bot_at_its_first_entry(
     )
     runtime = make_runtime(tmp_path, engine.url.render_as_string(hide_password=False))
     entry = next(i for i in range(30, len(candles)) if entries[i])
-    return runtime, entry, Replay(candles, entry + 1), Clock(candles, entry)
+    return runtime, candles, entry, Replay(candles, entry + 1), Clock(candles, entry)
 
 
 async def test_live_signals_are_the_backtest_signals_and_never_sent_twice(
@@ -149,9 +152,7 @@ async def test_a_changed_definition_applies_without_a_restart(
 async def test_a_bot_entry_must_be_warm_hold_its_confirmation_period_and_respect_the_cooldown(
     engine: Engine, tmp_path: Path, data_dir: Path
 ) -> None:
-    candles = read_candles(data_dir / SERIES, "ETH/BTC", "5m")
-    bot = {"min_temperature": 0, "confirmation_minutes": 10, "cooldown_minutes": 15}
-    runtime, entry, replay, clock = _bot_at_its_first_entry(engine, tmp_path, candles, bot)
+    runtime, candles, entry, replay, clock = _bot_at_its_first_entry(engine, tmp_path, data_dir, 15)
     runner = _runner(runtime, replay, clock)
 
     await runner.tick()  # the entry candle has just closed
@@ -200,9 +201,7 @@ async def test_a_bot_waits_out_its_cooldown_after_a_signal_on_the_pair(
 async def test_a_restart_keeps_a_bot_entry_waiting_and_recovers_a_signal_missed_while_down(
     engine: Engine, tmp_path: Path, data_dir: Path
 ) -> None:
-    candles = read_candles(data_dir / SERIES, "ETH/BTC", "5m")
-    bot = {"min_temperature": 0, "confirmation_minutes": 10, "cooldown_minutes": 0}
-    runtime, entry, replay, clock = _bot_at_its_first_entry(engine, tmp_path, candles, bot)
+    runtime, candles, entry, replay, clock = _bot_at_its_first_entry(engine, tmp_path, data_dir, 0)
     await _runner(runtime, replay, clock).tick()  # the entry is seen, then the server stops
     assert _emitted(engine) == []
 
