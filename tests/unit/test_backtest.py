@@ -80,15 +80,20 @@ class Scripted:
         return Signals(entries=entries, exits=exits, stop_loss=stop_loss)
 
 
-class EmaCrossRef:
-    """The reference strategy, written here so these tests do not depend on the built-in catalogue."""
+class _NoParams:
+    """A test strategy without parameters."""
 
-    name: ClassVar[str] = "ema_cross_ref"
     Params: ClassVar[type[StrategyParams]] = StrategyParams
-    warmup = 26
 
     def __init__(self) -> None:
         self.params = StrategyParams()
+
+
+class EmaCrossRef(_NoParams):
+    """The reference strategy, written here so these tests do not depend on the built-in catalogue."""
+
+    name: ClassVar[str] = "ema_cross_ref"
+    warmup = 26
 
     def signals(self, candles: Candles) -> Signals:
         fast, slow = ind.ema(candles.close, 12), ind.ema(candles.close, 26)
@@ -97,16 +102,12 @@ class EmaCrossRef:
         return Signals(entries=entries, exits=exits)
 
 
-class AboveEma:
+class AboveEma(_NoParams):
     """Signals an entry on EVERY candle above EMA(20) (so, many while in a position), exits on a cross
     below EMA(50): after a stop the next entry comes before the next exit signal."""
 
     name: ClassVar[str] = "above_ema"
-    Params: ClassVar[type[StrategyParams]] = StrategyParams
     warmup = 50
-
-    def __init__(self) -> None:
-        self.params = StrategyParams()
 
     def signals(self, candles: Candles) -> Signals:
         entries = candles.close > ind.ema(candles.close, 20)
@@ -114,15 +115,11 @@ class AboveEma:
         return Signals(entries=entries & ~exits, exits=exits)
 
 
-class CrossNoExit:
+class CrossNoExit(_NoParams):
     """Entries on EMA crosses, no exit signal at all: only stops, time limits and END close trades."""
 
     name: ClassVar[str] = "cross_no_exit"
-    Params: ClassVar[type[StrategyParams]] = StrategyParams
     warmup = 26
-
-    def __init__(self) -> None:
-        self.params = StrategyParams()
 
     def signals(self, candles: Candles) -> Signals:
         entries = ind.crossed_above(ind.ema(candles.close, 12), ind.ema(candles.close, 26))

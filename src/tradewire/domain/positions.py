@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -90,16 +91,7 @@ class Position:
             or self.amount >= min_sellable
         ):
             return self
-        return Position(
-            symbol=self.symbol,
-            amount=self.amount,
-            avg_entry=self.avg_entry,
-            cost_basis=self.cost_basis,
-            realized_pnl=self.realized_pnl,
-            fees=self.fees,
-            status=PositionStatus.CLOSED,
-            close_reason=reason,
-        )
+        return dataclasses.replace(self, status=PositionStatus.CLOSED, close_reason=reason)
 
     def unrealized_pnl(self, mark: Decimal) -> Decimal:
         """Price PnL of what is still held, at `mark`."""
