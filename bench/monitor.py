@@ -103,34 +103,25 @@ def filled_book(size: int, seed: int) -> tuple[ExitBook, Market, float]:
     return book, market, per_add_us
 
 
-def time_evaluate(size: int, runs: int, batches: int) -> tuple[list[float], list[int], float]:
+def time_evaluate(
+    size: int, runs: int, batches: int, bars: bool = False, seed: int = 0
+) -> tuple[list[float], list[int], float]:
+    """Per batch: ms to evaluate (`bars`: one candle per symbol, else one price each) and positions
+    triggered; and the median µs to add a position."""
     timings, triggered, adds = [], [], []
     for run in range(runs):
-        book, market, per_add_us = filled_book(size, seed=run)
+        book, market, per_add_us = filled_book(size, seed=seed + run)
         adds.append(per_add_us)
+        evaluate = book.evaluate_bars if bars else book.evaluate
         for _ in range(batches):
-            prices = market.step()
+            moves = market.bars() if bars else market.step()
             started = time.perf_counter()
-            triggers = book.evaluate(prices, market.now)
+            triggers = evaluate(moves, market.now)
             timings.append((time.perf_counter() - started) * 1000)
             triggered.append(len(triggers))
             replace_triggered(book, market, triggers)
             assert len(book) == size
     return timings, triggered, statistics.median(adds)
-
-
-def time_evaluate_bars(size: int, runs: int, batches: int) -> tuple[list[float], list[int]]:
-    timings, triggered = [], []
-    for run in range(runs):
-        book, market, _ = filled_book(size, seed=100 + run)
-        for _ in range(batches):
-            bars = market.bars()
-            started = time.perf_counter()
-            triggers = book.evaluate_bars(bars, market.now)
-            timings.append((time.perf_counter() - started) * 1000)
-            triggered.append(len(triggers))
-            replace_triggered(book, market, triggers)
-    return timings, triggered
 
 
 def main() -> None:
@@ -162,8 +153,8 @@ def main() -> None:
         )
         previous = median
     largest = SIZES[-1]
-    bar_timings, bar_triggered = time_evaluate_bars(
-        largest, max(1, args.runs // 2), max(10, args.batches // 4)
+    bar_timings, bar_triggered, _ = time_evaluate(
+        largest, max(1, args.runs // 2), max(10, args.batches // 4), bars=True, seed=100
     )
     print("ExitBook.evaluate_bars, one candle per symbol per batch")
     print(header)

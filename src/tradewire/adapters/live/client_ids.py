@@ -6,7 +6,7 @@ not listed here falls back to scanning open and recent closed orders.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import ccxt
 import ccxt.async_support as ccxt_async
@@ -41,66 +41,51 @@ class ClientIdDialect:
         await client.cancel_order(order["id"], symbol)
 
 
-class BinanceIds(ClientIdDialect):
+class LookupByParam(ClientIdDialect):
+    """An exchange that takes our id as one parameter on create and finds or cancels an order in any
+    status by another (`lookup_param`)."""
+
+    create_param: ClassVar[str]
+    lookup_param: ClassVar[str]
+    cancel_order_id: ClassVar[str | None] = ""  # what goes in ccxt's order id argument of a cancel
+
+    def create_params(self, client_order_id: str) -> dict[str, Any]:
+        return {self.create_param: client_order_id}
+
+    async def fetch(
+        self, client: ccxt_async.Exchange, symbol: str, client_order_id: str
+    ) -> dict[str, Any] | None:
+        # The order id is '' (Bybit would send None as the text 'None').
+        try:
+            return dict(await client.fetch_order("", symbol, {self.lookup_param: client_order_id}))
+        except ccxt.OrderNotFound as exc:
+            if is_not_found(exc):
+                return None
+            raise
+
+    async def cancel(self, client: ccxt_async.Exchange, symbol: str, client_order_id: str) -> None:
+        await client.cancel_order(self.cancel_order_id, symbol, {self.lookup_param: client_order_id})
+
+
+class BinanceIds(LookupByParam):
     """Binance: newClientOrderId on create, origClientOrderId to fetch or cancel (any status)."""
 
-    def create_params(self, client_order_id: str) -> dict[str, Any]:
-        return {"newClientOrderId": client_order_id}
-
-    async def fetch(
-        self, client: ccxt_async.Exchange, symbol: str, client_order_id: str
-    ) -> dict[str, Any] | None:
-        try:
-            return dict(await client.fetch_order("", symbol, {"origClientOrderId": client_order_id}))
-        except ccxt.OrderNotFound as exc:
-            if is_not_found(exc):
-                return None
-            raise
-
-    async def cancel(self, client: ccxt_async.Exchange, symbol: str, client_order_id: str) -> None:
-        await client.cancel_order("", symbol, {"origClientOrderId": client_order_id})
+    create_param = "newClientOrderId"
+    lookup_param = "origClientOrderId"
 
 
-class BybitIds(ClientIdDialect):
-    """Bybit v5: orderLinkId on create, fetch and cancel."""
+class BybitIds(LookupByParam):
+    """Bybit v5: orderLinkId on create, fetch and cancel. Queried by it, /v5/order/realtime answers
+    orders in any status; ccxt's generic clientOrderId is ignored by Bybit."""
 
-    def create_params(self, client_order_id: str) -> dict[str, Any]:
-        return {"orderLinkId": client_order_id}
-
-    async def fetch(
-        self, client: ccxt_async.Exchange, symbol: str, client_order_id: str
-    ) -> dict[str, Any] | None:
-        # Queried by id, /v5/order/realtime answers orders in any status. The id must be '' (None
-        # would be sent as the text 'None'); ccxt's generic clientOrderId is ignored by Bybit.
-        try:
-            return dict(await client.fetch_order("", symbol, {"orderLinkId": client_order_id}))
-        except ccxt.OrderNotFound as exc:
-            if is_not_found(exc):
-                return None
-            raise
-
-    async def cancel(self, client: ccxt_async.Exchange, symbol: str, client_order_id: str) -> None:
-        await client.cancel_order(None, symbol, {"orderLinkId": client_order_id})
+    create_param = lookup_param = "orderLinkId"
+    cancel_order_id = None
 
 
-class OkxIds(ClientIdDialect):
+class OkxIds(LookupByParam):
     """OKX v5: clOrdId (letters and digits only) on create, fetch and cancel."""
 
-    def create_params(self, client_order_id: str) -> dict[str, Any]:
-        return {"clOrdId": client_order_id}
-
-    async def fetch(
-        self, client: ccxt_async.Exchange, symbol: str, client_order_id: str
-    ) -> dict[str, Any] | None:
-        try:
-            return dict(await client.fetch_order("", symbol, {"clOrdId": client_order_id}))
-        except ccxt.OrderNotFound as exc:
-            if is_not_found(exc):
-                return None
-            raise
-
-    async def cancel(self, client: ccxt_async.Exchange, symbol: str, client_order_id: str) -> None:
-        await client.cancel_order("", symbol, {"clOrdId": client_order_id})
+    create_param = lookup_param = "clOrdId"
 
 
 class MexcIds(BinanceIds):
