@@ -39,7 +39,6 @@ from tradewire.services.backtests import BacktestService
 from tradewire.services.execution import Executor
 from tradewire.services.ingest import SignalIngest
 from tradewire.services.monitor import ExitMonitor
-from tradewire.services.passphrases import PassphraseChecks
 from tradewire.services.pipeline import Pipeline
 from tradewire.services.reconcile import ReconcilePolicy, Reconciler
 from tradewire.services.routing import SignalRouter
@@ -221,7 +220,7 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
         markets_retry_s=settings.markets_retry_s,
     )
     catalog = SymbolCatalog.of(markets, {m.id: m.symbol for m in markets.values()})
-    ingest = SignalIngest(store, exchanges, bus, clock, PassphraseChecks(verify_secret))
+    ingest = SignalIngest(store, exchanges, bus, clock, verify_secret)
     candles = CandleSources(feed, settings.candles_urls, settings.exchange_timeout_ms)
     executor = Executor(store, exchanges, bus, clock)
     reconciler = Reconciler(

@@ -14,7 +14,6 @@ from tests.support import PASSPHRASE, make_runtime, seed_marketplace
 from tradewire.adapters.passwords import verify_secret
 from tradewire.adapters.store.tables import signals, strategies
 from tradewire.services.ingest import Ingested, SignalIngest
-from tradewire.services.passphrases import PassphraseChecks
 
 # A clock that sits exactly on a minute: the old 60 s buckets started there.
 T0 = datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -36,7 +35,7 @@ def _ingest(engine: Engine, tmp_path: Path, clock: ManualClock | TickingClock) -
     seeded = seed_marketplace(engine, [])
     runtime = make_runtime(tmp_path, engine.url.render_as_string(hide_password=False))
     return SignalIngest(
-        runtime.store, runtime.exchanges, runtime.bus, clock, PassphraseChecks(verify_secret)
+        runtime.store, runtime.exchanges, runtime.bus, clock, verify_secret
     ), seeded.strategy_id
 
 

@@ -19,7 +19,6 @@ from tradewire.domain.candles import Candles
 from tradewire.domain.strategies.builtin import build_strategy
 from tradewire.runtime import Runtime
 from tradewire.services.ingest import SignalIngest
-from tradewire.services.passphrases import PassphraseChecks
 from tradewire.services.strategy_runner import RECOVERY_CANDLES, StrategyRunner
 
 SERIES = "ohlcv/freqtrade/ETH_BTC-5m.parquet"
@@ -179,9 +178,7 @@ async def test_a_bot_waits_out_its_cooldown_after_a_signal_on_the_pair(
     _define(engine, seeded.strategy_id, {**definition, "bot": bot})
     runtime = make_runtime(tmp_path, engine.url.render_as_string(hide_password=False))
     replay, clock = Replay(candles, 30), Clock(candles, 29)
-    ingest = SignalIngest(
-        runtime.store, runtime.exchanges, runtime.bus, clock, PassphraseChecks(verify_secret)
-    )
+    ingest = SignalIngest(runtime.store, runtime.exchanges, runtime.bus, clock, verify_secret)
     runner = StrategyRunner(runtime.store, ingest, lambda name: replay, clock)
     for _ in range(1500):
         await runner.tick()

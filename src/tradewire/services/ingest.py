@@ -15,7 +15,7 @@ from tradewire.domain.alerts.tradingview import AlertError, ParsedAlert, parse_a
 from tradewire.domain.money import fmt
 from tradewire.domain.records import NewSignal, StrategyVenues
 from tradewire.domain.signals import SignalAction, SignalIntent
-from tradewire.ports import Bus, Clock, Store, SymbolResolver
+from tradewire.ports import Bus, Clock, SecretCheck, Store, SymbolResolver
 from tradewire.services.passphrases import PassphraseChecks, Throttled
 
 log = logging.getLogger("tradewire.ingest")
@@ -46,7 +46,8 @@ PAPER_ONLY = StrategyVenues(paper=True)
 
 
 class SignalIngest:
-    """Turns one webhook request into at most one stored signal."""
+    """Turns one webhook request into at most one stored signal; `verify` checks a passphrase against
+    its stored hash (scrypt, behind PassphraseChecks' bounds)."""
 
     def __init__(
         self,
@@ -54,13 +55,13 @@ class SignalIngest:
         symbols: SymbolResolver,
         bus: Bus,
         clock: Clock,
-        passphrases: PassphraseChecks,
+        verify: SecretCheck,
     ) -> None:
         self._store = store
         self._symbols = symbols
         self._bus = bus
         self._clock = clock
-        self._passphrases = passphrases
+        self._passphrases = PassphraseChecks(verify)
 
     async def receive_tradingview(
         self,
