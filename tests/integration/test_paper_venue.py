@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import Engine, event
 
 from tests.support import now
+from tradewire.adapters.paper import books
 from tradewire.adapters.paper.catalog import demo_markets
 from tradewire.adapters.paper.feed import ReplayFeed
 from tradewire.adapters.paper.venue import PaperVenue
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.domain.orders import OrderRequest, OrderSide, OrderType
-from tradewire.ports import ExchangeError
+from tradewire.ports import ExchangeError, OrderOutcomeUnknown
 
 
 def _venue(engine: Engine, price: str = "50000") -> tuple[PaperVenue, ReplayFeed]:
@@ -154,3 +155,27 @@ async def test_orders_placed_together_are_committed_in_one_transaction(sqlite_en
     restarted, _ = _venue(sqlite_engine)
     await restarted.start()
     assert all(restarted.balance(a)["BTC"] == Decimal("0.01") for a in accounts)
+
+
+async def test_an_order_whose_commit_failed_is_forgotten_with_its_reserve(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [account] = _accounts(sqlite_engine, 1)
+    venue, feed = _venue(sqlite_engine)
+    await venue.start()
+    exchange = venue.account(account)
+    real_write = books.write
+
+    def failing_write(*args: object) -> None:
+        monkeypatch.setattr(books, "write", real_write)  # once
+        raise OSError("disk I/O error")
+
+    monkeypatch.setattr(books, "write", failing_write)
+    with pytest.raises(OrderOutcomeUnknown):
+        await exchange.create_order(_buy("c-1", kind=OrderType.LIMIT, price="49000"))
+    feed.set_price("BTC/USDT", Decimal("48000"))
+    matched = await venue.match_resting_orders()
+
+    assert matched == 0  # the order never reached the books: nothing of it may fill later
+    assert await exchange.fetch_order("BTC/USDT", "c-1") is None
+    assert venue.balance(account) == {"USDT": Decimal(10_000)}

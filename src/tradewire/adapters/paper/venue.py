@@ -67,8 +67,9 @@ class PaperVenue:
         self._started = True
 
     def _load(self) -> None:
-        self._wallets, open_orders = books.load(self._engine)
-        self._open.update(open_orders)
+        # Replaced, not merged: after a failed commit, an order that never reached the books must
+        # not stay open in memory (it could fill later against funds the reloaded wallet never lent).
+        self._wallets, self._open = books.load(self._engine)
 
     def account(self, account_id: int) -> PaperExchange:
         """The Exchange port for one paper account."""
