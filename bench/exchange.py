@@ -149,7 +149,7 @@ async def reconcile_seconds(info: dict[str, Any], count: int, tag: str) -> float
         add_live_subscriber(
             runtime, seeded, "binance", info["urls"], info["config"]["apiKey"], info["config"]["secret"]
         )
-        account_id = next(iter(runtime.members.accounts(seeded.provider_id)))["id"]
+        account_id = runtime.members.accounts(seeded.provider_id)[0].id
         new_orders = []
         for i in range(count):
             signal_id, _ = runtime.store.insert_signal(

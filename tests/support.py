@@ -104,7 +104,7 @@ def seed_marketplace(
             }
         )
     members.create_subscriptions(rows)
-    subscription_ids = [s["id"] for u in users for s in members.subscriptions(u)]
+    subscription_ids = [s.id for u in users for s in members.subscriptions(u)]
     return Seeded(provider_id, strategy_id, slug, users, accounts, subscription_ids)
 
 

@@ -13,6 +13,7 @@ from tradewire.adapters.passwords import hash_secret
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.tables import exchange_accounts, strategies, subscriptions, users
 from tradewire.domain.execution import SizingMode, SubscriptionStatus
+from tradewire.domain.members import AccountMode, StrategySource
 from tradewire.ports import Clock
 
 DEMO_SLUG = "demo-tradingview"
@@ -126,7 +127,7 @@ def _strategy(members: SqlMembers, provider: Login, passphrase: str, now: Any) -
             "slug": DEMO_SLUG,
             "name": "Demo TradingView strategy",
             "description": "Send TradingView alerts here; every subscriber trades them on paper.",
-            "source": "tradingview",
+            "source": StrategySource.TRADINGVIEW.value,
             "passphrase_hash": hash_secret(passphrase),
             "is_public": True,
             "created_at": now,
@@ -148,7 +149,7 @@ def _paper_account(members: SqlMembers, user_id: int, now: Any) -> int:
             "user_id": user_id,
             "name": "paper",
             "exchange": "paper",
-            "mode": "paper",
+            "mode": AccountMode.PAPER.value,
             "sandbox": False,
             "created_at": now,
         }

@@ -8,12 +8,15 @@ import gc
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
+from tradewire.adapters.account_guards import ExchangeAccountGuards
 from tradewire.adapters.bus import InProcessBus
 from tradewire.adapters.candles_parquet import ParquetArchive
 from tradewire.adapters.clock import SystemClock
@@ -24,7 +27,7 @@ from tradewire.adapters.paper.catalog import demo_markets
 from tradewire.adapters.paper.feed import ReplayFeed, build_demo_feed
 from tradewire.adapters.paper.live_prices import PublicPriceFeed
 from tradewire.adapters.paper.venue import PaperVenue
-from tradewire.adapters.passwords import verify_secret
+from tradewire.adapters.passwords import ScryptPasswords, verify_secret
 from tradewire.adapters.secrets_box import SecretBox, SecretsError, decode_key
 from tradewire.adapters.store.backtests import SqlBacktests
 from tradewire.adapters.store.db import make_engine, private_dir, upgrade
@@ -38,9 +41,11 @@ from tradewire.ports import CandleSource
 from tradewire.services.backtests import BacktestService
 from tradewire.services.execution import Executor
 from tradewire.services.ingest import SignalIngest
+from tradewire.services.members import Marketplace, build_marketplace
 from tradewire.services.monitor import ExitMonitor
 from tradewire.services.pipeline import Pipeline
 from tradewire.services.reconcile import ReconcilePolicy, Reconciler
+from tradewire.services.records import Records
 from tradewire.services.routing import SignalRouter
 from tradewire.services.strategy_runner import StrategyRunner
 from tradewire.services.streams import OrderStreams
@@ -78,6 +83,8 @@ class Runtime:
     candles: CandleSources
     backtests: BacktestService
     valuations: Valuations
+    marketplace: Marketplace
+    records: Records
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -124,6 +131,15 @@ class Runtime:
         await self.bus.stop()
         await self.exchanges.close()
         await self.candles.close()
+
+    def backtest_chart_png(self, row: Mapping[str, Any]) -> bytes:
+        """A stored backtest's chart: price and trades, equity, drawdown (ValueError when its stored
+        result cannot be charted)."""
+        from tradewire.adapters.charts import stored_chart_png  # matplotlib loads on the first chart
+
+        symbols = list(row["symbols"])
+        title = f"Backtest #{row['id']}: {row['strategy_name']} {', '.join(symbols)} {row['timeframe']}"
+        return stored_chart_png(row["result"], title, symbols, self.backtests.candles_of(row))
 
     async def _run_market(self, stop: asyncio.Event) -> None:
         """Advance the paper market and fill resting paper limit orders the price reached."""
@@ -249,12 +265,21 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
         clock,
         sweep_interval_s=settings.reconcile_interval_s,
     )
+    monitor = ExitMonitor(store, exchanges, clock, executor.resume, interval_s=settings.monitor_interval_s)
+    valuations = Valuations(
+        exchanges,
+        clock,
+        # A request's timeout and the retries' pauses; then the answer says the exchange did not reply.
+        timeout_s=settings.exchange_timeout_ms / 1000 + 5.0,
+        balance_ttl_s=settings.balance_ttl_s,
+    )
+    reports = SqlReports(engine)
     return Runtime(
         settings=settings,
         engine=engine,
         store=store,
         members=members,
-        reports=SqlReports(engine),
+        reports=reports,
         feed=feed,
         venue=venue,
         bus=bus,
@@ -270,17 +295,23 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
             store, ingest, candles.for_name, clock, interval_s=settings.strategy_interval_s
         ),
         candles=candles,
-        monitor=ExitMonitor(store, exchanges, clock, executor.resume, interval_s=settings.monitor_interval_s),
+        monitor=monitor,
         backtests=BacktestService(
             SqlBacktests(engine), clock, ParquetArchive.at(settings.effective_data_dir)
         ),
-        valuations=Valuations(
+        valuations=valuations,
+        marketplace=build_marketplace(
+            members,
+            ScryptPasswords(),
+            ExchangeAccountGuards(secret_box, exchanges, settings.allow_private_exchange_urls),
             exchanges,
             clock,
-            # A request's timeout and the retries' pauses; then the answer says the exchange did not reply.
-            timeout_s=settings.exchange_timeout_ms / 1000 + 5.0,
-            balance_ttl_s=settings.balance_ttl_s,
+            paper_pairs=catalog,
+            paper_markets=venue.markets,
+            markets_timeout_s=settings.exchange_timeout_ms / 1000 + 5,
+            signup_enabled=settings.signup_enabled,
         ),
+        records=Records(reports, store.watched_position, valuations, monitor),
     )
 
 

@@ -14,6 +14,7 @@ from tradewire.adapters.live.markets import VenueMarkets
 from tradewire.adapters.live.tickers import TickerCache
 from tradewire.adapters.paper.venue import PaperVenue
 from tradewire.adapters.secrets_box import SecretBox, SecretsError
+from tradewire.domain.members import AccountMode
 from tradewire.domain.records import LiveVenue, StrategyVenues
 from tradewire.domain.symbols import Resolution, SymbolCatalog, UnknownSymbol
 from tradewire.ports import ErrorKind, Exchange, ExchangeError, ExchangeUnavailable
@@ -66,7 +67,7 @@ class AccountExchanges:
         self._public: dict[str, RateLimiter] = {}  # public-call budget per exchange
 
     def for_account(self, account_id: int, exchange: str, mode: str) -> Exchange:
-        if mode == "paper":
+        if mode == AccountMode.PAPER:
             return self._paper.account(account_id)
         live = self._live.get(account_id)
         if live is None:
@@ -222,7 +223,7 @@ class AccountExchanges:
         when keys are set), must not leave every other account on that exchange without a list."""
         for ref in refs:
             try:
-                live = self.for_account(ref.account_id, ref.exchange, "live")
+                live = self.for_account(ref.account_id, ref.exchange, AccountMode.LIVE)
             except ExchangeUnavailable as exc:  # this account's client cannot be built: the next
                 venue.failed(str(exc))
                 log.warning("%s markets: account %s cannot be used: %s", venue.name, ref.account_id, exc)

@@ -40,3 +40,13 @@ def verify_secret(secret: str, stored: str) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(digest, expected)
+
+
+class ScryptPasswords:
+    """`tradewire.ports.Passwords` with scrypt."""
+
+    def hash(self, secret: str) -> str:
+        return hash_secret(secret)
+
+    def verify(self, secret: str, stored: str) -> bool:
+        return verify_secret(secret, stored)

@@ -11,10 +11,12 @@ from fastapi.requests import Request
 from fastapi.responses import JSONResponse
 
 from tradewire import __version__
-from tradewire.api import backtests, routes, webhooks
+from tradewire.api import backtests, webhooks
 from tradewire.api.body_limit import BodyLimit
 from tradewire.api.docs import mount_docs
+from tradewire.api.errors import install_error_answers
 from tradewire.api.fields import printable
+from tradewire.api.routers import accounts, auth, bots, markets, records, strategies, subscriptions
 from tradewire.runtime import Runtime
 
 
@@ -40,8 +42,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_body_bytes)
     mount_docs(app)
+    install_error_answers(app)
     app.include_router(webhooks.router)
-    app.include_router(routes.router)
+    for resource in (auth, strategies, accounts, subscriptions, bots, records, markets):
+        app.include_router(resource.router)
     app.include_router(backtests.router)
 
     @app.get("/health", tags=["health"])

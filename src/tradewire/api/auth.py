@@ -1,8 +1,7 @@
-"""Logins: scrypt-hashed passwords and short-lived JWT bearer tokens."""
+"""Bearer tokens: short-lived JWTs issued at login, and the user each request is made by."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Annotated
 
@@ -10,8 +9,7 @@ import jwt
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 
-from tradewire.adapters.passwords import verify_secret
-from tradewire.adapters.store.members import User
+from tradewire.domain.members import User
 from tradewire.runtime import Runtime
 
 ALGORITHM = "HS256"
@@ -37,15 +35,6 @@ def issue_token(runtime: Runtime, user: User) -> str:
     return jwt.encode(claims, runtime.jwt_secret, algorithm=ALGORITHM)
 
 
-async def authenticate(runtime: Runtime, username: str, password: str) -> User | None:
-    user = await asyncio.to_thread(runtime.members.user_by_name, username)
-    if user is None:
-        # Spend the same time as a real check so a timing probe cannot tell which usernames exist.
-        await asyncio.to_thread(verify_secret, password, _DUMMY_HASH)
-        return None
-    return user if await asyncio.to_thread(verify_secret, password, user.password_hash) else None
-
-
 async def current_user(runtime: RuntimeDep, token: Annotated[str | None, Depends(oauth2)]) -> User:
     unauthorized = HTTPException(
         status_code=status.HTTP_401_UNAUTHORIZED,
@@ -59,12 +48,10 @@ async def current_user(runtime: RuntimeDep, token: Annotated[str | None, Depends
         user_id = int(claims["sub"])
     except (jwt.PyJWTError, KeyError, ValueError) as exc:
         raise unauthorized from exc
-    user = await asyncio.to_thread(runtime.members.user_by_id, user_id)
+    user = await runtime.marketplace.logins.user(user_id)
     if user is None:
         raise unauthorized
     return user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
-
-_DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="

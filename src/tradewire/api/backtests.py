@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from tradewire.adapters.store.members import NotFound
 from tradewire.api.auth import CurrentUser, RuntimeDep
 from tradewire.api.fields import DbId, UtcTime
-from tradewire.api.routes import Before, Limit, _db
-from tradewire.api.schemas import SYMBOL, ExitRulesIn, Strict
+from tradewire.api.paging import Before, Limit
+from tradewire.api.schemas.common import SYMBOL, Strict
+from tradewire.api.schemas.settings import ExitRulesIn
 from tradewire.domain.exits import ExitRules
 from tradewire.domain.strategies.confirmation import DEFAULT_TIMEFRAMES, MtfParams
-from tradewire.runtime import Runtime
 from tradewire.services.backtests import MAX_SYMBOLS, BacktestInputError, BacktestRequest, utc
 
 router = APIRouter(prefix="/api/v1", tags=["backtests"])
@@ -144,8 +144,6 @@ async def create_backtest(
             exit_rules=body.exit_rules.domain() if body.exit_rules else ExitRules(),
         )
         backtest_id = await service.submit(user.id, backtest)
-    except NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except BacktestInputError as exc:
         raise HTTPException(422, str(exc)) from exc
     url = str(request.url_for("get_backtest", backtest_id=backtest_id))
@@ -155,7 +153,7 @@ async def create_backtest(
 @router.get("/backtests/{backtest_id}", response_model=BacktestOut)
 async def get_backtest(backtest_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> BacktestOut:
     """One of your backtests: status, progress, error, and the result once done."""
-    return BacktestOut(**await _db(runtime.backtests.store.get, user.id, backtest_id))
+    return BacktestOut(**await asyncio.to_thread(runtime.backtests.store.get, user.id, backtest_id))
 
 
 @router.get(
@@ -168,16 +166,14 @@ async def get_backtest(backtest_id: DbId, runtime: RuntimeDep, user: CurrentUser
 async def backtest_equity_png(backtest_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> Response:
     """A finished backtest's chart (PNG): the price with its trades, the equity curve in the quote
     currency and the drawdown, on dated axes."""
-    row = await _db(runtime.backtests.store.get, user.id, backtest_id)
+    row = await asyncio.to_thread(runtime.backtests.store.get, user.id, backtest_id)
     if row["status"] != "done" or not row["result"]:
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"backtest {backtest_id} is {row['status']}: no equity curve yet"
         )
-    from tradewire.adapters.charts import UnchartableResult
-
     try:
-        png = await _db(_equity_png, runtime, row)
-    except (UnchartableResult, KeyError, TypeError, ValueError) as exc:
+        png = await asyncio.to_thread(runtime.backtest_chart_png, row)
+    except (KeyError, TypeError, ValueError) as exc:
         # A result stored by an older version (or damaged) is a conflict to report, never a 500.
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"backtest {backtest_id}'s stored result cannot be charted: {exc}"
@@ -194,13 +190,7 @@ async def strategy_backtests(
     before_id: Before = None,
 ) -> list[BacktestSummary]:
     """Your backtests filed under a strategy you can see, newest first (without their results)."""
-    rows = await _db(runtime.backtests.store.of_strategy, user.id, strategy_id, limit, before_id)
+    rows = await asyncio.to_thread(
+        runtime.backtests.store.of_strategy, user.id, strategy_id, limit, before_id
+    )
     return [BacktestSummary(**row) for row in rows]
-
-
-def _equity_png(runtime: Runtime, row: dict[str, Any]) -> bytes:
-    from tradewire.adapters.charts import stored_chart_png
-
-    symbols = list(row["symbols"])
-    title = f"Backtest #{row['id']}: {row['strategy_name']} {', '.join(symbols)} {row['timeframe']}"
-    return stored_chart_png(row["result"], title, symbols, runtime.backtests.candles_of(row))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
 from tradewire.api.auth import RuntimeDep
-from tradewire.api.schemas import WebhookAccepted
+from tradewire.api.schemas.records import WebhookAccepted
 from tradewire.domain.alerts.tradingview import MAX_BODY_BYTES
 from tradewire.services.ingest import IngestRejected
 

@@ -30,7 +30,8 @@ def user_create(
     from tradewire.adapters.clock import SystemClock
     from tradewire.adapters.passwords import hash_secret
     from tradewire.adapters.store.db import disposable_engine, private_dir, upgrade
-    from tradewire.adapters.store.members import Conflict, SqlMembers
+    from tradewire.adapters.store.members import SqlMembers
+    from tradewire.domain.members import Conflict
 
     password = (
         sys.stdin.readline().rstrip("\n")

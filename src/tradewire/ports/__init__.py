@@ -1,8 +1,10 @@
 """The interfaces between the services and the outside world (implemented in adapters/).
 
 One module per kind of thing: `exchange` (exchanges, market data, candles, time), `store` (what the
-execution pipeline keeps), `bus` (messages between the services), `archive` (candle history on this
-server) and `secrets` (checking a secret against its hash). Everything is re-exported here.
+execution pipeline keeps), `members` (the marketplace's users, accounts, strategies, subscriptions),
+`reports` (what owners read of their trading), `bus` (messages between the services), `archive`
+(candle history on this server) and `secrets` (checking a secret against its hash). Everything is
+re-exported here.
 """
 
 from tradewire.ports.archive import CandleArchive
@@ -19,10 +21,13 @@ from tradewire.ports.exchange import (
     OrderOutcomeUnknown,
     SymbolResolver,
 )
+from tradewire.ports.members import AccountGuards, Members, Passwords
+from tradewire.ports.reports import Reports
 from tradewire.ports.secrets import SecretCheck
 from tradewire.ports.store import Store
 
 __all__ = [
+    "AccountGuards",
     "Bus",
     "CandleArchive",
     "CandleSource",
@@ -34,7 +39,10 @@ __all__ = [
     "ExchangeUnavailable",
     "Handler",
     "MarketData",
+    "Members",
     "OrderOutcomeUnknown",
+    "Passwords",
+    "Reports",
     "SecretCheck",
     "Store",
     "SymbolResolver",

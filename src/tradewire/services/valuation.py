@@ -16,6 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from tradewire.domain.balances import AssetBalance, Valuation, value_in
+from tradewire.domain.members import AccountMode
 from tradewire.ports import Clock, Exchange, ExchangeDirectory, ExchangeError, ExchangeUnavailable
 
 log = logging.getLogger("tradewire.valuation")
@@ -81,7 +82,7 @@ class Valuations:
         """The account's balance and equity in `quote`; raises BalanceUnavailable."""
         key = (account_id, quote)
         cached = self._balances.get(key)
-        if mode != "paper" and cached and self._monotonic() - cached[0] < self._ttl:
+        if mode != AccountMode.PAPER and cached and self._monotonic() - cached[0] < self._ttl:
             return cached[1]
         try:
             venue = self._exchanges.for_account(account_id, exchange, mode)
@@ -94,7 +95,7 @@ class Valuations:
             raise BalanceUnavailable(f"{exchange} unreachable: {exc}") from exc
         except ExchangeError as exc:
             raise BalanceUnavailable(f"{exchange} refused: {exc}", refused=True) from exc
-        if mode != "paper":
+        if mode != AccountMode.PAPER:
             self._balances[key] = (self._monotonic(), result)
         return result
 
@@ -115,7 +116,7 @@ class Valuations:
         return AccountBalance(shown, valuation, self._clock.now())
 
     async def _mark(self, account_id: int, exchange: str, mode: str, symbol: str) -> Mark:
-        source = "paper" if mode == "paper" else exchange
+        source = "paper" if mode == AccountMode.PAPER else exchange
         try:
             venue = self._exchanges.for_account(account_id, exchange, mode)
             found = await asyncio.wait_for(_price(venue, symbol), self._timeout)

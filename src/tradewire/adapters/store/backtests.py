@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 
 from tradewire.adapters.store.db import write_transaction
-from tradewire.adapters.store.members import NotFound
 from tradewire.adapters.store.tables import backtests, strategies
+from tradewire.domain.members import NotFound
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 UNFINISHED = (QUEUED, RUNNING)

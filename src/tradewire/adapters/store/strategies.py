@@ -1,0 +1,230 @@
+"""Strategies (webhook, built-in and bots), their per-pair records, and bots with their subscription."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from tradewire.adapters.store import bulk
+from tradewire.adapters.store.db import write_transaction
+from tradewire.adapters.store.member_rows import MemberRows, bot_of, strategy_of
+from tradewire.adapters.store.sql import pair_record, pair_row
+from tradewire.adapters.store.subscriptions import subscription_row
+from tradewire.adapters.store.tables import (
+    exchange_accounts,
+    strategies,
+    strategy_pairs,
+    subscriptions,
+    users,
+)
+from tradewire.domain.execution import SubscriptionStatus
+from tradewire.domain.members import (
+    Bot,
+    Conflict,
+    NewStrategy,
+    NewSubscription,
+    NotFound,
+    Strategy,
+    StrategyChanges,
+    StrategySource,
+)
+from tradewire.domain.track_record import PairRecord, PairStatus
+
+
+class SqlStrategies(MemberRows):
+    """Strategies as each user may see them (their own and every public one); bots are private."""
+
+    def add_strategy(self, strategy: NewStrategy) -> int:
+        return self.create_strategy(strategy_row(strategy))
+
+    def create_strategy(self, values: dict[str, Any]) -> int:
+        """One strategy from its column values (seeding and tests; the API goes through add_strategy)."""
+        return self._insert(strategies, values, f"the webhook slug {values['slug']!r} is taken")
+
+    def add_bot(self, strategy: NewStrategy, subscription: NewSubscription) -> int:
+        bot_id, _ = self.create_bot(strategy_row(strategy), subscription_row(subscription))
+        return bot_id
+
+    def create_bot(self, strategy: dict[str, Any], subscription: dict[str, Any]) -> tuple[int, int]:
+        """A bot: a private strategy and its owner's subscription to it, in one transaction."""
+        try:
+            with write_transaction(self.engine) as conn:
+                key = conn.execute(strategies.insert().values(strategy)).inserted_primary_key
+                assert key is not None
+                strategy_id = int(key[0])
+                sub = conn.execute(
+                    subscriptions.insert().values({**subscription, "strategy_id": strategy_id})
+                ).inserted_primary_key
+                assert sub is not None
+        except IntegrityError as exc:
+            raise Conflict(f"the name {strategy['slug']!r} is taken") from exc
+        return strategy_id, int(sub[0])
+
+    def bots(self, user_id: int, bot_id: int | None = None) -> list[Bot]:
+        """The user's bots with their subscription (one each)."""
+        query = (
+            select(
+                strategies.c.id,
+                strategies.c.name,
+                strategies.c.definition,
+                strategies.c.created_at,
+                subscriptions.c.id.label("subscription_id"),
+                subscriptions.c.account_id,
+                subscriptions.c.status,
+                exchange_accounts.c.mode,
+            )
+            .join(subscriptions, subscriptions.c.strategy_id == strategies.c.id)
+            .join(exchange_accounts, exchange_accounts.c.id == subscriptions.c.account_id)
+            .where(
+                strategies.c.owner_id == user_id,
+                strategies.c.source == StrategySource.BOT.value,
+                subscriptions.c.user_id == user_id,
+            )
+            .order_by(strategies.c.id)
+        )
+        if bot_id is not None:
+            query = query.where(strategies.c.id == bot_id)
+        with self.engine.connect() as conn:
+            rows = [bot_of(r._mapping) for r in conn.execute(query)]
+        if bot_id is not None and not rows:
+            raise NotFound(f"no bot {bot_id}")
+        return rows
+
+    def set_bot_running(
+        self, user_id: int, bot_id: int, definition: Mapping[str, Any], status: SubscriptionStatus
+    ) -> None:
+        """Start or stop a bot: its definition (what the server evaluates) and its subscription together."""
+        with write_transaction(self.engine) as conn:
+            done = conn.execute(
+                update(strategies)
+                .where(
+                    strategies.c.id == bot_id,
+                    strategies.c.owner_id == user_id,
+                    strategies.c.source == StrategySource.BOT.value,
+                )
+                .values(definition=dict(definition))
+            )
+            if done.rowcount == 0:
+                raise NotFound(f"no bot {bot_id}")
+            conn.execute(
+                update(subscriptions)
+                .where(subscriptions.c.strategy_id == bot_id, subscriptions.c.user_id == user_id)
+                .values(status=status.value)
+            )
+
+    def set_strategy_passphrase(self, owner_id: int, strategy_id: int, passphrase_hash: str) -> None:
+        self._update_own(owner_id, strategy_id, {"passphrase_hash": passphrase_hash})
+
+    def change_strategy(self, owner_id: int, strategy_id: int, changes: StrategyChanges) -> None:
+        values: dict[str, Any] = {
+            name: getattr(changes, name)
+            for name in ("name", "description", "is_public", "dedup_window_s")
+            if getattr(changes, name) is not None
+        }
+        if changes.definition is not None:
+            # As a PATCH body's exclude_none dump always stored it: settings left out are not kept as null.
+            values["definition"] = changes.definition.model_dump(mode="json", exclude_none=True)
+        self._update_own(owner_id, strategy_id, values)
+
+    def _update_own(self, owner_id: int, strategy_id: int, values: dict[str, Any]) -> None:
+        with write_transaction(self.engine) as conn:
+            result = conn.execute(
+                update(strategies)
+                .where(strategies.c.id == strategy_id, strategies.c.owner_id == owner_id)
+                .values(values)
+            )
+        if result.rowcount == 0:
+            raise NotFound(f"no strategy {strategy_id} of yours")
+
+    def strategies_visible(self, user_id: int) -> list[Strategy]:
+        """The user's own strategies and every public one."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                self._strategy_query().where((strategies.c.owner_id == user_id) | strategies.c.is_public)
+            )
+            return [strategy_of(r._mapping, user_id) for r in rows]
+
+    def strategy(self, user_id: int, strategy_id: int) -> Strategy:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                self._strategy_query().where(
+                    strategies.c.id == strategy_id,
+                    (strategies.c.owner_id == user_id) | strategies.c.is_public,
+                )
+            ).first()
+        if row is None:
+            raise NotFound(f"no strategy {strategy_id}")
+        return strategy_of(row._mapping, user_id)
+
+    def strategy_pairs(self, user_id: int, strategy_id: int) -> list[PairRecord]:
+        """The strategy's record per pair (for strategies the user may see)."""
+        self.strategy(user_id, strategy_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(strategy_pairs)
+                .where(strategy_pairs.c.strategy_id == strategy_id)
+                .order_by(strategy_pairs.c.symbol)
+            )
+            return [pair_record(r._mapping) for r in rows]
+
+    def override_pair(
+        self, user_id: int, strategy_id: int, symbol: str, status: PairStatus, who: str, now: datetime
+    ) -> PairRecord:
+        """The owner's decision on a pair: blacklist it, re-enable it (30-day whitelist) or reset it."""
+        with write_transaction(self.engine) as conn:
+            owner = conn.execute(select(strategies.c.owner_id).where(strategies.c.id == strategy_id)).scalar()
+            if owner is None or owner != user_id:
+                raise NotFound(f"no strategy {strategy_id} of yours")
+            found = conn.execute(
+                select(strategy_pairs)
+                .where(strategy_pairs.c.strategy_id == strategy_id, strategy_pairs.c.symbol == symbol)
+                .with_for_update()
+            ).first()
+            record = pair_record(found._mapping) if found else PairRecord(symbol)
+            record = record.overridden(status, now, who)
+            bulk.insert(
+                conn,
+                strategy_pairs,
+                [pair_row(strategy_id, record, now)],
+                update_conflicts_on=["strategy_id", "symbol"],
+            )
+            return record
+
+    @staticmethod
+    def _strategy_query() -> Any:
+        active = (
+            select(func.count())
+            .select_from(subscriptions)
+            .where(
+                subscriptions.c.strategy_id == strategies.c.id,
+                subscriptions.c.status == SubscriptionStatus.ACTIVE.value,
+            )
+            .scalar_subquery()
+        )
+        return (
+            select(strategies, users.c.username.label("owner"), active.label("subscriber_count"))
+            .join(users, users.c.id == strategies.c.owner_id)
+            .order_by(strategies.c.id)
+        )
+
+
+def strategy_row(strategy: NewStrategy) -> dict[str, Any]:
+    """A new strategy's column values."""
+    row: dict[str, Any] = {
+        "owner_id": strategy.owner_id,
+        "slug": strategy.slug,
+        "name": strategy.name,
+        "description": strategy.description,
+        "source": strategy.source.value,
+        "passphrase_hash": strategy.passphrase_hash,
+        "is_public": strategy.is_public,
+        "created_at": strategy.created_at,
+        "definition": strategy.definition.model_dump(mode="json") if strategy.definition else None,
+    }
+    if strategy.dedup_window_s is not None:
+        row["dedup_window_s"] = strategy.dedup_window_s
+    return row

@@ -1,0 +1,134 @@
+"""Subscriptions: an exchange account following a strategy, with its sizing, risk, exit and entry settings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select, update
+
+from tradewire.adapters.store.db import write_transaction
+from tradewire.adapters.store.member_rows import MemberRows, subscription_of
+from tradewire.adapters.store.tables import exchange_accounts, strategies, subscriptions
+from tradewire.domain.execution import SubscriptionStatus
+from tradewire.domain.members import (
+    UNSET,
+    Conflict,
+    NewSubscription,
+    NotFound,
+    Subscription,
+    SubscriptionChanges,
+)
+
+
+class SqlSubscriptions(MemberRows):
+    """Subscriptions scoped to their owner; a cancelled one never changes again."""
+
+    def add_subscription(self, subscription: NewSubscription) -> int:
+        return self.create_subscription(subscription_row(subscription))
+
+    def create_subscription(self, values: dict[str, Any]) -> int:
+        """One subscription from its column values (seeding and tests; the API uses add_subscription)."""
+        return self._insert(subscriptions, values, "this account is already subscribed to this strategy")
+
+    def create_subscriptions(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Many subscriptions in one transaction (demo seeding, benchmarks)."""
+        if not rows:
+            return  # an empty executemany would insert one row of defaults
+        with write_transaction(self.engine) as conn:
+            conn.execute(subscriptions.insert(), list(rows))
+
+    def subscriptions(self, user_id: int) -> list[Subscription]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(self._subscription_query().where(subscriptions.c.user_id == user_id))
+            return [subscription_of(r._mapping) for r in rows]
+
+    def subscription(self, user_id: int, subscription_id: int) -> Subscription:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                self._subscription_query().where(
+                    subscriptions.c.id == subscription_id, subscriptions.c.user_id == user_id
+                )
+            ).first()
+        if row is None:
+            raise NotFound(f"no subscription {subscription_id}")
+        return subscription_of(row._mapping)
+
+    def change_subscription(self, user_id: int, subscription_id: int, changes: SubscriptionChanges) -> None:
+        self.update_subscription(user_id, subscription_id, changes_row(changes))
+
+    def update_subscription(self, user_id: int, subscription_id: int, values: dict[str, Any]) -> None:
+        """Change a subscription's columns; `reset_drawdown` restarts the drawdown from the current PnL."""
+        with write_transaction(self.engine) as conn:
+            current = conn.execute(
+                select(subscriptions.c.status).where(
+                    subscriptions.c.id == subscription_id, subscriptions.c.user_id == user_id
+                )
+            ).scalar()
+            if current is None:
+                raise NotFound(f"no subscription {subscription_id}")
+            if current == SubscriptionStatus.CANCELLED.value:
+                raise Conflict("a cancelled subscription cannot change; subscribe again")
+            if values.pop("reset_drawdown", False):
+                values["pnl_peak"] = subscriptions.c.pnl_total
+            conn.execute(update(subscriptions).where(subscriptions.c.id == subscription_id).values(values))
+
+    @staticmethod
+    def _subscription_query() -> Any:
+        return (
+            select(
+                subscriptions,
+                strategies.c.slug.label("strategy_slug"),
+                exchange_accounts.c.name.label("account_name"),
+                exchange_accounts.c.mode.label("mode"),
+            )
+            .join(strategies, strategies.c.id == subscriptions.c.strategy_id)
+            .join(exchange_accounts, exchange_accounts.c.id == subscriptions.c.account_id)
+            .order_by(subscriptions.c.id)
+        )
+
+
+def subscription_row(s: NewSubscription) -> dict[str, Any]:
+    """A new subscription's column values (JSON settings as their domain types write them)."""
+    return {
+        "user_id": s.user_id,
+        "strategy_id": s.strategy_id,
+        "account_id": s.account_id,
+        "status": s.status.value,
+        "pairs": s.pairs,
+        "sizing_mode": s.sizing_mode.value,
+        "sizing_value": s.sizing_value,
+        "sizing_params": s.sizing_params.to_json() if s.sizing_params else None,
+        "risk_limits": s.risk_limits.as_json() if s.risk_limits else None,
+        "exit_rules": s.exit_rules.as_json() if s.exit_rules else None,
+        "dca": s.dca.as_json() if s.dca else None,
+        "entry_order": s.entry_order.as_json() if s.entry_order else None,
+        "created_at": s.created_at,
+        "updated_at": s.created_at,
+    }
+
+
+def changes_row(c: SubscriptionChanges) -> dict[str, Any]:
+    """The columns a change sets (None: left as it is; UNSET: cleared)."""
+    values: dict[str, Any] = {"updated_at": c.updated_at}
+    if c.status is not None:
+        values["status"] = c.status.value
+    if c.pairs is not None:
+        values["pairs"] = None if c.pairs is UNSET else c.pairs
+    if c.sizing_mode is not None:
+        values.update(sizing_mode=c.sizing_mode.value, sizing_value=c.sizing_value)
+    if c.sizing_params is not None:
+        values["sizing_params"] = c.sizing_params.to_json()
+    if c.risk_limits is not None:
+        values["risk_limits"] = c.risk_limits.as_json()
+    if c.exit_rules is not None:
+        values["exit_rules"] = c.exit_rules.as_json()
+    if c.dca is not None:
+        values["dca"] = None if c.dca is UNSET else c.dca.as_json()
+    if c.entry_order is not None:
+        values["entry_order"] = c.entry_order.as_json()
+    if c.trading_state is not None:
+        values.update(trading_state=c.trading_state.value, state_reason=c.state_reason)
+    if c.reset_drawdown:
+        values["reset_drawdown"] = True
+    return values

@@ -1,0 +1,69 @@
+"""Bots: a personal strategy the server runs for its owner."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from tradewire.api.auth import CurrentUser, RuntimeDep
+from tradewire.api.fields import DbId
+from tradewire.api.schemas.bots import BotCreate, BotOut, BotUpdate
+from tradewire.domain.members import Bot
+from tradewire.services.members.bots import BotRequest
+
+router = APIRouter(prefix="/api/v1", tags=["bots"])
+
+
+@router.post("/bots", response_model=BotOut, status_code=201)
+async def create_bot(body: BotCreate, runtime: RuntimeDep, user: CurrentUser) -> BotOut:
+    """A personal strategy the server runs for you, trading your paper account unless you name another."""
+    request = BotRequest(
+        name=body.name,
+        definition=body.definition,
+        account_id=body.account_id,
+        sizing_mode=body.sizing_mode,
+        sizing_value=body.sizing_value,
+        risk_limits=body.risk_limits.domain() if body.risk_limits else None,
+        exit_rules=body.exit_rules.domain() if body.exit_rules else None,
+        dca=body.dca.domain() if body.dca else None,
+    )
+    return _bot_out(await runtime.marketplace.bots.create(user.id, request))
+
+
+@router.get("/bots", response_model=list[BotOut])
+async def list_bots(runtime: RuntimeDep, user: CurrentUser) -> list[BotOut]:
+    return [_bot_out(bot) for bot in await runtime.marketplace.bots.owned(user.id)]
+
+
+@router.get("/bots/{bot_id}", response_model=BotOut)
+async def get_bot(bot_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> BotOut:
+    return _bot_out(await runtime.marketplace.bots.get(user.id, bot_id))
+
+
+@router.patch("/bots/{bot_id}", response_model=BotOut)
+async def update_bot(bot_id: DbId, body: BotUpdate, runtime: RuntimeDep, user: CurrentUser) -> BotOut:
+    """Change a bot's strategy, pairs, timeframe or rules; the server applies it on its next round."""
+    return _bot_out(await runtime.marketplace.bots.change(user.id, bot_id, body.definition))
+
+
+@router.post("/bots/{bot_id}/start", response_model=BotOut)
+async def start_bot(bot_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> BotOut:
+    return _bot_out(await runtime.marketplace.bots.run(user.id, bot_id, running=True))
+
+
+@router.post("/bots/{bot_id}/stop", response_model=BotOut)
+async def stop_bot(bot_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> BotOut:
+    """Stop evaluating the bot and pause its subscription; open positions keep their exits."""
+    return _bot_out(await runtime.marketplace.bots.run(user.id, bot_id, running=False))
+
+
+def _bot_out(bot: Bot) -> BotOut:
+    return BotOut(
+        id=bot.id,
+        name=bot.name,
+        definition=bot.definition,
+        running=bot.running,
+        subscription_id=bot.subscription_id,
+        account_id=bot.account_id,
+        mode=bot.mode,
+        created_at=bot.created_at,
+    )

@@ -1,0 +1,102 @@
+"""Trading records of each owner: signals, intents, orders, positions (and closing one), the execution log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from tradewire.api.auth import CurrentUser, RuntimeDep
+from tradewire.api.fields import DbId
+from tradewire.api.paging import Before, Limit
+from tradewire.api.schemas.records import (
+    ExecutionLogOut,
+    IntentOut,
+    OrderOut,
+    PositionClose,
+    PositionOut,
+    SignalOut,
+)
+from tradewire.domain.orders import OrderState
+
+router = APIRouter(prefix="/api/v1", tags=["records"])
+
+
+@router.get("/signals", response_model=list[SignalOut])
+async def list_signals(
+    runtime: RuntimeDep,
+    user: CurrentUser,
+    strategy_id: DbId | None = None,
+    limit: Limit = 100,
+    before_id: Before = None,
+) -> list[SignalOut]:
+    """Signals of your own strategies, newest first, with how many subscriptions each reached."""
+    rows = await runtime.records.signals(user.id, strategy_id, limit, before_id)
+    return [SignalOut(**row) for row in rows]
+
+
+@router.get("/intents", response_model=list[IntentOut])
+async def list_intents(
+    runtime: RuntimeDep,
+    user: CurrentUser,
+    signal_id: DbId | None = None,
+    limit: Limit = 100,
+    before_id: Before = None,
+) -> list[IntentOut]:
+    """What each signal did on your subscriptions, and why (or why not)."""
+    rows = await runtime.records.intents(user.id, signal_id, limit, before_id)
+    return [IntentOut(**row) for row in rows]
+
+
+@router.get("/orders", response_model=list[OrderOut])
+async def list_orders(
+    runtime: RuntimeDep,
+    user: CurrentUser,
+    state: OrderState | None = None,
+    limit: Limit = 100,
+    before_id: Before = None,
+) -> list[OrderOut]:
+    rows = await runtime.records.orders(user.id, state, limit, before_id)
+    return [OrderOut(**row) for row in rows]
+
+
+@router.get("/positions", response_model=list[PositionOut])
+async def list_positions(
+    runtime: RuntimeDep,
+    user: CurrentUser,
+    status_: Annotated[str | None, Query(alias="status", pattern="^(open|closed)$")] = None,
+    limit: Limit = 100,
+    before_id: Before = None,
+) -> list[PositionOut]:
+    """Positions with realised PnL, and unrealised PnL at the current price for open ones."""
+    return [
+        PositionOut(
+            **p.row,
+            net_realized_pnl=p.net_realized_pnl,
+            mark_price=p.price,
+            unrealized_pnl=p.unrealized_pnl,
+            mark_source=p.mark.source if p.mark else None,
+            mark_error=p.mark.error if p.mark and p.price is None else None,
+        )
+        for p in await runtime.records.positions(user.id, status_, limit, before_id)
+    ]
+
+
+@router.post("/positions/{position_id}/close", response_model=PositionClose)
+async def close_position(position_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> PositionClose:
+    """Close an open position now with a market order (close reason MANUAL)."""
+    await runtime.records.close_position(user, position_id)
+    return PositionClose(position_id=position_id, status="closing")
+
+
+@router.get("/execution-log", response_model=list[ExecutionLogOut])
+async def list_execution_log(
+    runtime: RuntimeDep,
+    user: CurrentUser,
+    intent_id: DbId | None = None,
+    limit: Limit = 100,
+    before_id: Before = None,
+) -> list[ExecutionLogOut]:
+    """Every execution attempt on your accounts: SUCCESS, FAILED, PARTIAL, SKIPPED or PENDING."""
+    rows = await runtime.records.execution_log(user.id, intent_id, limit, before_id)
+    return [ExecutionLogOut(**row) for row in rows]

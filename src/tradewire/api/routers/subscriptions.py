@@ -1,0 +1,66 @@
+"""Subscriptions: an exchange account follows a strategy, with its sizing, risk, exit and entry rules."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter
+
+from tradewire.api.auth import CurrentUser, RuntimeDep
+from tradewire.api.fields import DbId
+from tradewire.api.schemas.subscriptions import SubscriptionCreate, SubscriptionOut, SubscriptionUpdate
+from tradewire.domain.execution import SubscriptionStatus
+from tradewire.services.members.subscriptions import SubscriptionPatch, SubscriptionRequest
+
+router = APIRouter(prefix="/api/v1", tags=["subscriptions"])
+
+
+@router.post("/subscriptions", response_model=SubscriptionOut, status_code=201)
+async def subscribe(body: SubscriptionCreate, runtime: RuntimeDep, user: CurrentUser) -> SubscriptionOut:
+    """Subscribe one of your exchange accounts to a strategy (yours, or a public one)."""
+    request = SubscriptionRequest(
+        strategy_id=body.strategy_id,
+        account_id=body.account_id,
+        pairs=body.pairs,
+        sizing_mode=body.sizing_mode,
+        sizing_value=body.sizing_value,
+        sizing_params=body.sizing_params.domain() if body.sizing_params else None,
+        risk_limits=body.risk_limits.domain() if body.risk_limits else None,
+        exit_rules=body.exit_rules.domain() if body.exit_rules else None,
+        dca=body.dca.domain() if body.dca else None,
+        entry_order=body.entry_order.domain() if body.entry_order else None,
+    )
+    return SubscriptionOut(**asdict(await runtime.marketplace.subscriptions.subscribe(user.id, request)))
+
+
+@router.get("/subscriptions", response_model=list[SubscriptionOut])
+async def list_subscriptions(runtime: RuntimeDep, user: CurrentUser) -> list[SubscriptionOut]:
+    return [SubscriptionOut(**asdict(s)) for s in await runtime.marketplace.subscriptions.owned(user.id)]
+
+
+@router.get("/subscriptions/{subscription_id}", response_model=SubscriptionOut)
+async def get_subscription(subscription_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> SubscriptionOut:
+    return SubscriptionOut(**asdict(await runtime.marketplace.subscriptions.get(user.id, subscription_id)))
+
+
+@router.patch("/subscriptions/{subscription_id}", response_model=SubscriptionOut)
+async def update_subscription(
+    subscription_id: DbId, body: SubscriptionUpdate, runtime: RuntimeDep, user: CurrentUser
+) -> SubscriptionOut:
+    """Pause, resume or cancel; change the pair filter, the sizing, the risk, exit or entry settings."""
+    patch = SubscriptionPatch(
+        status=None if body.status is None else SubscriptionStatus(body.status),
+        pairs=body.pairs,
+        all_pairs=bool(body.all_pairs),
+        sizing_mode=body.sizing_mode,
+        sizing_value=body.sizing_value,
+        sizing_params=body.sizing_params.domain() if body.sizing_params else None,
+        risk_limits=body.risk_limits.domain() if body.risk_limits else None,
+        exit_rules=body.exit_rules.domain() if body.exit_rules else None,
+        dca=body.dca.domain() if body.dca else None,
+        no_dca=bool(body.no_dca),
+        entry_order=body.entry_order.domain() if body.entry_order else None,
+        trading_state=body.trading_state,
+    )
+    subscription = await runtime.marketplace.subscriptions.change(user, subscription_id, patch)
+    return SubscriptionOut(**asdict(subscription))

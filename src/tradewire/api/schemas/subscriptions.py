@@ -1,0 +1,110 @@
+"""Subscriptions: an exchange account following a strategy."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from tradewire.api.fields import Amount, DbId
+from tradewire.api.schemas.common import Money, Strict
+from tradewire.api.schemas.settings import (
+    MAX_PAIRS,
+    DcaIn,
+    EntryOrderIn,
+    ExitRulesIn,
+    RiskLimitsIn,
+    SizingParamsIn,
+    check_pairs,
+    check_sizing,
+)
+from tradewire.domain.execution import SubscriptionStatus
+from tradewire.domain.risk import TradingState
+from tradewire.domain.sizing import SizingMode
+
+
+class SubscriptionCreate(Strict):
+    strategy_id: DbId
+    account_id: DbId
+    pairs: list[str] | None = Field(
+        default=None, max_length=MAX_PAIRS, description="unified symbols; null for every pair"
+    )
+    sizing_mode: SizingMode = SizingMode.FIXED_QUOTE
+    sizing_value: Amount = Field(default=Decimal(100), gt=0)
+    sizing_params: SizingParamsIn | None = None
+    risk_limits: RiskLimitsIn | None = None
+    exit_rules: ExitRulesIn | None = None
+    dca: DcaIn | None = None
+    entry_order: EntryOrderIn | None = None
+
+    @field_validator("pairs")
+    @classmethod
+    def _pairs(cls, value: list[str] | None) -> list[str] | None:
+        return check_pairs(value)
+
+    @model_validator(mode="after")
+    def _sizing(self) -> SubscriptionCreate:
+        check_sizing(self.sizing_mode, self.sizing_value, self.sizing_params)
+        return self
+
+
+class SubscriptionUpdate(Strict):
+    status: Literal["ACTIVE", "PAUSED", "CANCELLED"] | None = None
+    pairs: list[str] | None = Field(default=None, max_length=MAX_PAIRS)
+    all_pairs: bool | None = Field(default=None, description="true to drop the pair filter")
+    sizing_mode: SizingMode | None = None
+    sizing_value: Amount | None = Field(default=None, gt=0)
+    sizing_params: SizingParamsIn | None = None
+    risk_limits: RiskLimitsIn | None = None
+    exit_rules: ExitRulesIn | None = None
+    dca: DcaIn | None = None
+    no_dca: bool | None = Field(default=None, description="true: one entry per position again")
+    entry_order: EntryOrderIn | None = None
+    trading_state: TradingState | None = Field(
+        default=None,
+        description=(
+            "ACTIVE resumes (and restarts the drawdown from here); REDUCING: exits only (no entries, no DCA "
+            "tranches); HALTED: no orders at all, not even stop losses or a manual close"
+        ),
+    )
+
+    @field_validator("pairs")
+    @classmethod
+    def _pairs(cls, value: list[str] | None) -> list[str] | None:
+        return check_pairs(value)
+
+    @model_validator(mode="after")
+    def _sizing(self) -> SubscriptionUpdate:
+        if (self.sizing_mode is None) != (self.sizing_value is None):
+            raise ValueError("give sizing_mode and sizing_value together")
+        if self.sizing_mode is not None and self.sizing_value is not None:
+            check_sizing(self.sizing_mode, self.sizing_value, self.sizing_params)
+        if self.pairs is not None and self.all_pairs:
+            raise ValueError("give either pairs or all_pairs, not both")
+        return self
+
+
+class SubscriptionOut(BaseModel):
+    id: int
+    strategy_id: int
+    strategy_slug: str
+    account_id: int
+    account_name: str
+    mode: str
+    status: SubscriptionStatus
+    pairs: list[str] | None
+    sizing_mode: SizingMode
+    sizing_value: Money
+    sizing_params: dict[str, Any] | None = None
+    risk_limits: dict[str, Any] | None = None
+    exit_rules: dict[str, Any] | None = None
+    dca: dict[str, Any] | None = None
+    entry_order: dict[str, Any] | None = None
+    trading_state: TradingState = TradingState.ACTIVE
+    state_reason: str | None = None
+    pnl_total: Money = Decimal(0)
+    pnl_peak: Money = Decimal(0)
+    created_at: datetime
+    updated_at: datetime

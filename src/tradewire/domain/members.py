@@ -1,0 +1,231 @@
+"""The marketplace's members and what they own: users, exchange accounts, strategies, subscriptions and
+bots, as the use cases read and write them (no I/O here; the store keeps them)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from tradewire.domain.entry_order import EntryOrder
+from tradewire.domain.execution import SubscriptionStatus
+from tradewire.domain.exits import ExitRules
+from tradewire.domain.risk import RiskLimits, TradingState
+from tradewire.domain.sizing import SizingMode, SizingParams
+from tradewire.domain.strategies.definition import StrategyDefinition
+from tradewire.domain.tranches import DcaPlan
+
+
+class AccountMode(StrEnum):
+    """Paper (simulated fills on the server's market) or live (a real exchange, with API keys)."""
+
+    PAPER = "paper"
+    LIVE = "live"
+
+
+class StrategySource(StrEnum):
+    """Where a strategy's signals come from."""
+
+    TRADINGVIEW = "tradingview"  # webhook alerts
+    INDICATOR = "indicator"  # a built-in strategy the server runs on closed candles
+    BOT = "bot"  # a private built-in strategy its owner subscribes to
+
+
+class Conflict(ValueError):
+    """The record would break a uniqueness rule (a taken name, a repeated subscription)."""
+
+
+class NotFound(LookupError):
+    """No such record, or not one the caller may see."""
+
+
+class Invalid(ValueError):
+    """The request is well formed but cannot be done as asked (an unknown pair, nothing to change)."""
+
+
+class Forbidden(PermissionError):
+    """The server does not allow this (sign-up turned off)."""
+
+
+class Unavailable(RuntimeError):
+    """Something the request needs to be checked against cannot be reached now (an exchange)."""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    username: str
+    password_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """An exchange account as its owner sees it: never its API keys, only whether it has one."""
+
+    id: int
+    name: str
+    exchange: str
+    mode: AccountMode
+    sandbox: bool
+    api_urls: dict[str, str] | None
+    has_api_key: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccount:
+    user_id: int
+    name: str
+    exchange: str
+    mode: AccountMode
+    sandbox: bool
+    api_urls: Mapping[str, str] | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SealedSecrets:
+    """An account's API credentials, each encrypted (None where not given)."""
+
+    api_key: str | None
+    api_secret: str | None
+    api_password: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Strategy:
+    """A strategy as `viewer` sees it (public ones are visible to everyone; `is_owner` says whose)."""
+
+    id: int
+    slug: str
+    name: str
+    description: str
+    source: str
+    is_public: bool
+    owner: str
+    subscriber_count: int
+    created_at: datetime
+    is_owner: bool
+    definition: dict[str, Any] | None
+    dedup_window_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewStrategy:
+    owner_id: int
+    slug: str
+    name: str
+    description: str
+    source: StrategySource
+    passphrase_hash: str
+    is_public: bool
+    created_at: datetime
+    definition: StrategyDefinition | None = None
+    dedup_window_s: int | None = None  # None: the store's default
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyChanges:
+    """What an owner changes on a strategy; None leaves a field as it is."""
+
+    name: str | None = None
+    description: str | None = None
+    is_public: bool | None = None
+    definition: StrategyDefinition | None = None
+    dedup_window_s: int | None = None
+
+    def is_empty(self) -> bool:
+        return all(getattr(self, name) is None for name in self.__slots__)
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A subscription with its settings as stored (JSON settings as the owner gave them)."""
+
+    id: int
+    strategy_id: int
+    strategy_slug: str
+    account_id: int
+    account_name: str
+    mode: AccountMode
+    status: SubscriptionStatus
+    pairs: list[str] | None
+    sizing_mode: SizingMode
+    sizing_value: Decimal
+    sizing_params: dict[str, Any] | None
+    risk_limits: dict[str, Any] | None
+    exit_rules: dict[str, Any] | None
+    dca: dict[str, Any] | None
+    entry_order: dict[str, Any] | None
+    trading_state: TradingState
+    state_reason: str | None
+    pnl_total: Decimal
+    pnl_peak: Decimal
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewSubscription:
+    user_id: int
+    account_id: int
+    strategy_id: int  # 0 for a bot's, whose strategy is created with it
+    status: SubscriptionStatus
+    pairs: list[str] | None
+    sizing_mode: SizingMode
+    sizing_value: Decimal
+    created_at: datetime
+    sizing_params: SizingParams | None = None
+    risk_limits: RiskLimits | None = None
+    exit_rules: ExitRules | None = None
+    dca: DcaPlan | None = None
+    entry_order: EntryOrder | None = None
+
+
+class Unset(StrEnum):
+    """A setting turned off (stored as null), as opposed to None: left as it is."""
+
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionChanges:
+    """What an owner changes on a subscription; None leaves a field as it is, UNSET clears it."""
+
+    updated_at: datetime
+    status: SubscriptionStatus | None = None
+    pairs: list[str] | Unset | None = None
+    sizing_mode: SizingMode | None = None
+    sizing_value: Decimal | None = None
+    sizing_params: SizingParams | None = None
+    risk_limits: RiskLimits | None = None
+    exit_rules: ExitRules | None = None
+    dca: DcaPlan | Unset | None = None
+    entry_order: EntryOrder | None = None
+    trading_state: TradingState | None = None
+    state_reason: str | None = None
+    reset_drawdown: bool = False  # measure the drawdown afresh from the current PnL
+
+
+@dataclass(frozen=True, slots=True)
+class Bot:
+    """A bot: its private strategy and its owner's one subscription to it."""
+
+    id: int
+    name: str
+    definition: dict[str, Any]
+    created_at: datetime
+    subscription_id: int
+    account_id: int
+    status: SubscriptionStatus
+    mode: AccountMode
+
+    @property
+    def running(self) -> bool:
+        return bool(self.definition.get("enabled", True)) and self.status is SubscriptionStatus.ACTIVE

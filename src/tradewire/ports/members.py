@@ -1,0 +1,109 @@
+"""What the marketplace's use cases keep: users, exchange accounts, strategies, subscriptions, bots.
+
+Every read of private data is scoped to its owner: another user's record raises NotFound, exactly like
+one that does not exist. A uniqueness violation raises Conflict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from tradewire.domain.execution import SubscriptionStatus
+from tradewire.domain.members import (
+    Account,
+    Bot,
+    NewAccount,
+    NewStrategy,
+    NewSubscription,
+    SealedSecrets,
+    Strategy,
+    StrategyChanges,
+    Subscription,
+    SubscriptionChanges,
+    User,
+)
+from tradewire.domain.track_record import PairRecord, PairStatus
+
+
+class Members(Protocol):
+    """The marketplace's records (implemented by SqlMembers, and in memory for tests)."""
+
+    def create_user(self, username: str, password_hash: str, now: datetime) -> int: ...
+
+    def user_by_name(self, username: str) -> User | None: ...
+
+    def user_by_id(self, user_id: int) -> User | None: ...
+
+    def add_account(self, account: NewAccount) -> int: ...
+
+    def seal_account(self, account_id: int, secrets: SealedSecrets) -> None: ...
+
+    def accounts(self, user_id: int) -> list[Account]: ...
+
+    def account(self, user_id: int, account_id: int) -> Account: ...
+
+    def delete_account(self, user_id: int, account_id: int) -> None:
+        """Conflict while the account has subscriptions that are not cancelled."""
+
+    def add_strategy(self, strategy: NewStrategy) -> int: ...
+
+    def strategies_visible(self, user_id: int) -> list[Strategy]: ...
+
+    def strategy(self, user_id: int, strategy_id: int) -> Strategy: ...
+
+    def change_strategy(self, owner_id: int, strategy_id: int, changes: StrategyChanges) -> None: ...
+
+    def set_strategy_passphrase(self, owner_id: int, strategy_id: int, passphrase_hash: str) -> None: ...
+
+    def strategy_pairs(self, user_id: int, strategy_id: int) -> list[PairRecord]: ...
+
+    def override_pair(
+        self, user_id: int, strategy_id: int, symbol: str, status: PairStatus, who: str, now: datetime
+    ) -> PairRecord: ...
+
+    def add_subscription(self, subscription: NewSubscription) -> int: ...
+
+    def subscriptions(self, user_id: int) -> list[Subscription]: ...
+
+    def subscription(self, user_id: int, subscription_id: int) -> Subscription: ...
+
+    def change_subscription(self, user_id: int, subscription_id: int, changes: SubscriptionChanges) -> None:
+        """Conflict when the subscription is cancelled."""
+
+    def add_bot(self, strategy: NewStrategy, subscription: NewSubscription) -> int:
+        """A private strategy and its owner's subscription to it, together; the bot's id."""
+
+    def bots(self, user_id: int, bot_id: int | None = None) -> list[Bot]: ...
+
+    def set_bot_running(
+        self, user_id: int, bot_id: int, definition: Mapping[str, Any], status: SubscriptionStatus
+    ) -> None: ...
+
+
+class Passwords(Protocol):
+    """Slow, salted hashing of passwords and webhook passphrases, with constant-time checks."""
+
+    def hash(self, secret: str) -> str: ...
+
+    def verify(self, secret: str, stored: str) -> bool: ...
+
+
+class AccountGuards(Protocol):
+    """What a new exchange account is checked and sealed with before it is kept."""
+
+    def is_exchange_id(self, exchange: str) -> bool:
+        """A venue the server can trade on (a ccxt id)."""
+
+    async def check_urls(self, urls: Mapping[str, str]) -> None:
+        """ValueError (with the reason) for an API URL the server must not call (a private address)."""
+
+    def can_seal(self) -> bool:
+        """Whether API keys can be encrypted at rest (an encryption key is configured)."""
+
+    def seal(self, secret: str, context: str) -> str:
+        """`secret` encrypted, bound to `context` (which account and field it belongs to)."""
+
+    def forget(self, account_id: int) -> None:
+        """Drop what is cached of a deleted account (its exchange client)."""

@@ -1,0 +1,27 @@
+"""What each owner reads of their trading: pages of rows, newest first, scoped to the owner."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+Row = dict[str, Any]  # a read model's columns by name, as the API shows them
+
+
+class Reports(Protocol):
+    """Pages (`limit` rows with ids below `before_id`, newest first) of what an owner may see."""
+
+    def signals_of_provider(
+        self, owner_id: int, strategy_id: int | None, limit: int, before_id: int | None
+    ) -> list[Row]: ...
+
+    def intents(
+        self, user_id: int, signal_id: int | None, limit: int, before_id: int | None
+    ) -> list[Row]: ...
+
+    def orders(self, user_id: int, state: str | None, limit: int, before_id: int | None) -> list[Row]: ...
+
+    def positions(self, user_id: int, status: str | None, limit: int, before_id: int | None) -> list[Row]: ...
+
+    def execution_log(
+        self, user_id: int, intent_id: int | None, limit: int, before_id: int | None
+    ) -> list[Row]: ...

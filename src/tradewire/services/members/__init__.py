@@ -1,0 +1,51 @@
+"""The marketplace's use cases: logins, exchange accounts, strategies, subscriptions and bots.
+
+Each takes typed requests and returns the domain's records; errors are the domain's (NotFound,
+Conflict, Invalid, Unavailable, Forbidden), for the API to map to its status codes. They reach storage,
+hashing, encryption and URL guards only through ports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container
+from dataclasses import dataclass
+
+from tradewire.ports import AccountGuards, Clock, ExchangeDirectory, Members, Passwords
+from tradewire.services.members.accounts import Accounts
+from tradewire.services.members.bots import Bots
+from tradewire.services.members.logins import Logins
+from tradewire.services.members.strategies import Strategies
+from tradewire.services.members.subscriptions import Subscriptions
+
+
+@dataclass(frozen=True, slots=True)
+class Marketplace:
+    logins: Logins
+    accounts: Accounts
+    strategies: Strategies
+    subscriptions: Subscriptions
+    bots: Bots
+
+
+def build_marketplace(
+    members: Members,
+    passwords: Passwords,
+    guards: AccountGuards,
+    exchanges: ExchangeDirectory,
+    clock: Clock,
+    *,
+    paper_pairs: Container[str],
+    paper_markets: Container[str],
+    markets_timeout_s: float,
+    signup_enabled: bool,
+) -> Marketplace:
+    """The use cases over one set of ports; `paper_pairs` is what built-in strategies may name,
+    `paper_markets` what a paper account's pair filter may name."""
+    accounts = Accounts(members, guards, clock)
+    return Marketplace(
+        logins=Logins(members, passwords, clock, signup_enabled=signup_enabled),
+        accounts=accounts,
+        strategies=Strategies(members, passwords, clock, paper_pairs),
+        subscriptions=Subscriptions(members, exchanges, clock, paper_markets, markets_timeout_s),
+        bots=Bots(members, accounts, passwords, clock, paper_pairs),
+    )

@@ -1,0 +1,120 @@
+"""Bots: a personal built-in strategy the server runs for its owner, with its one subscription."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Container
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tradewire.domain.execution import SubscriptionStatus
+from tradewire.domain.exits import ExitRules
+from tradewire.domain.members import Bot, NewStrategy, NewSubscription, StrategySource
+from tradewire.domain.risk import RiskLimits
+from tradewire.domain.sizing import SizingMode
+from tradewire.domain.strategies.definition import BotSettings, StrategyDefinition
+from tradewire.domain.tranches import DcaPlan
+from tradewire.ports import Clock, Members, Passwords
+from tradewire.services.members.accounts import Accounts
+from tradewire.services.members.strategies import check_definition, new_passphrase
+
+
+@dataclass(frozen=True, slots=True)
+class BotRequest:
+    name: str
+    definition: StrategyDefinition
+    account_id: int | None = None  # None: the owner's paper account
+    sizing_mode: SizingMode = SizingMode.FIXED_QUOTE
+    sizing_value: Decimal = Decimal(100)
+    risk_limits: RiskLimits | None = None
+    exit_rules: ExitRules | None = None
+    dca: DcaPlan | None = None
+
+
+class Bots:
+    """A user's bots: create, retune, start and stop them (stopping pauses the subscription; open
+    positions keep their exits)."""
+
+    def __init__(
+        self,
+        members: Members,
+        accounts: Accounts,
+        passwords: Passwords,
+        clock: Clock,
+        paper_pairs: Container[str],
+    ) -> None:
+        self._members = members
+        self._accounts = accounts
+        self._passwords = passwords
+        self._clock = clock
+        self._paper_pairs = paper_pairs
+
+    async def create(self, user_id: int, request: BotRequest) -> Bot:
+        account_id = request.account_id
+        if account_id is not None:
+            await self._accounts.get(user_id, account_id)
+        definition = _with_bot_settings(request.definition)
+        check_definition(definition, self._paper_pairs)
+        if account_id is None:
+            account_id = await self._accounts.paper_account(user_id)
+        now = self._clock.now()
+        strategy = NewStrategy(
+            owner_id=user_id,
+            slug=f"bot-{user_id}-{secrets.token_hex(4)}",
+            name=request.name,
+            description="",
+            source=StrategySource.BOT,
+            passphrase_hash=await asyncio.to_thread(self._passwords.hash, new_passphrase()),
+            is_public=False,
+            created_at=now,
+            definition=definition,
+        )
+        subscription = NewSubscription(
+            user_id=user_id,
+            account_id=account_id,
+            strategy_id=0,  # the bot's own, created with it
+            status=SubscriptionStatus.ACTIVE if definition.enabled else SubscriptionStatus.PAUSED,
+            pairs=None,
+            sizing_mode=request.sizing_mode,
+            sizing_value=request.sizing_value,
+            created_at=now,
+            risk_limits=request.risk_limits,
+            exit_rules=request.exit_rules,
+            dca=request.dca,
+        )
+        bot_id = await asyncio.to_thread(self._members.add_bot, strategy, subscription)
+        return await self.get(user_id, bot_id)
+
+    async def owned(self, user_id: int) -> list[Bot]:
+        return await asyncio.to_thread(self._members.bots, user_id)
+
+    async def get(self, user_id: int, bot_id: int) -> Bot:
+        [bot] = await asyncio.to_thread(self._members.bots, user_id, bot_id)
+        return bot
+
+    async def change(self, user_id: int, bot_id: int, definition: StrategyDefinition) -> Bot:
+        """A new definition; the server applies it on its next round."""
+        current = await self.get(user_id, bot_id)
+        check_definition(definition, self._paper_pairs)
+        definition = _with_bot_settings(definition)
+        status = current.status if definition.enabled else SubscriptionStatus.PAUSED
+        await asyncio.to_thread(
+            self._members.set_bot_running, user_id, bot_id, definition.model_dump(mode="json"), status
+        )
+        return await self.get(user_id, bot_id)
+
+    async def run(self, user_id: int, bot_id: int, running: bool) -> Bot:
+        """Start (or stop) evaluating the bot, and resume (or pause) its subscription."""
+        current = await self.get(user_id, bot_id)
+        definition = {**current.definition, "enabled": running}
+        status = SubscriptionStatus.ACTIVE if running else SubscriptionStatus.PAUSED
+        await asyncio.to_thread(self._members.set_bot_running, user_id, bot_id, definition, status)
+        return await self.get(user_id, bot_id)
+
+
+def _with_bot_settings(definition: StrategyDefinition) -> StrategyDefinition:
+    """A bot's definition always carries its bot settings (the defaults when absent)."""
+    if definition.bot is None:
+        return definition.model_copy(update={"bot": BotSettings()})
+    return definition

@@ -1,0 +1,151 @@
+"""Strategies: publish one (a webhook or a built-in), change it, rotate its passphrase, rule on its pairs."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from collections.abc import Container
+from dataclasses import dataclass, field
+
+from tradewire.domain.members import (
+    Conflict,
+    Invalid,
+    NewStrategy,
+    NotFound,
+    Strategy,
+    StrategyChanges,
+    StrategySource,
+    User,
+)
+from tradewire.domain.strategies.definition import StrategyDefinition
+from tradewire.domain.track_record import PairRecord, PairStatus
+from tradewire.ports import Clock, Members, Passwords
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyRequest:
+    """A strategy to publish: a TradingView webhook, or with `definition` a built-in one."""
+
+    name: str
+    slug: str | None = None
+    description: str = ""
+    is_public: bool = False
+    passphrase: str | None = field(default=None, repr=False)
+    definition: StrategyDefinition | None = None
+    dedup_window_s: int = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    strategy: Strategy
+    passphrase: str | None  # a webhook's: shown once, stored hashed
+
+
+def check_definition(definition: StrategyDefinition, paper_pairs: Container[str]) -> None:
+    """A definition that trades on the paper market names its pairs (Invalid otherwise)."""
+    if definition.candles_from == "paper":
+        unknown = [s for s in definition.symbols if s not in paper_pairs]
+        if unknown:
+            raise Invalid(f"unknown pairs: {unknown}")
+
+
+def new_passphrase() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class Strategies:
+    """The strategies a user publishes and sees; only the owner changes one."""
+
+    def __init__(
+        self, members: Members, passwords: Passwords, clock: Clock, paper_pairs: Container[str]
+    ) -> None:
+        self._members = members
+        self._passwords = passwords
+        self._clock = clock
+        self._paper_pairs = paper_pairs
+
+    async def publish(self, user_id: int, request: StrategyRequest) -> Published:
+        if request.definition is not None:
+            check_definition(request.definition, self._paper_pairs)
+        passphrase = request.passphrase or new_passphrase()
+        new = NewStrategy(
+            owner_id=user_id,
+            slug=request.slug or _slugify(request.name),
+            name=request.name,
+            description=request.description,
+            source=StrategySource.TRADINGVIEW if request.definition is None else StrategySource.INDICATOR,
+            passphrase_hash=await asyncio.to_thread(self._passwords.hash, passphrase),
+            is_public=request.is_public,
+            created_at=self._clock.now(),
+            definition=request.definition,
+            dedup_window_s=request.dedup_window_s,
+        )
+        strategy_id = await asyncio.to_thread(self._members.add_strategy, new)
+        strategy = await self.get(user_id, strategy_id)
+        return Published(strategy, passphrase if request.definition is None else None)
+
+    async def visible(self, user_id: int) -> list[Strategy]:
+        """The user's strategies and every public one."""
+        return await asyncio.to_thread(self._members.strategies_visible, user_id)
+
+    async def get(self, user_id: int, strategy_id: int) -> Strategy:
+        return await asyncio.to_thread(self._members.strategy, user_id, strategy_id)
+
+    async def change(self, user_id: int, strategy_id: int, changes: StrategyChanges) -> Strategy:
+        current = await self.own(user_id, strategy_id)
+        if changes.is_empty():
+            raise Invalid("nothing to change")
+        if changes.definition is not None:
+            if current.source != StrategySource.INDICATOR:
+                raise Conflict(f"strategy {strategy_id} is a {current.source} strategy, not a built-in one")
+            check_definition(changes.definition, self._paper_pairs)
+        await asyncio.to_thread(self._members.change_strategy, user_id, strategy_id, changes)
+        return await self.get(user_id, strategy_id)
+
+    async def rotate_passphrase(self, user_id: int, strategy_id: int) -> str:
+        """A new webhook passphrase; the old one stops working at once."""
+        await self.own(user_id, strategy_id)  # before spending a hash on it
+        passphrase = new_passphrase()
+        passphrase_hash = await asyncio.to_thread(self._passwords.hash, passphrase)
+        await asyncio.to_thread(self._members.set_strategy_passphrase, user_id, strategy_id, passphrase_hash)
+        return passphrase
+
+    async def pairs(self, user_id: int, strategy_id: int) -> list[PairRecord]:
+        """The strategy's record per pair, each reviewed as of now."""
+        now = self._clock.now()
+        records = await asyncio.to_thread(self._members.strategy_pairs, user_id, strategy_id)
+        return [p.reviewed(now) for p in records]
+
+    async def override_pair(
+        self, user: User, strategy_id: int, symbol: str, status: PairStatus
+    ) -> PairRecord:
+        """The owner blacklists a pair, re-enables it (a 30-day whitelist) or hands it back to the rules."""
+        await self.own(user.id, strategy_id)
+        if symbol not in self._paper_pairs:
+            raise Invalid(f"unknown pair {symbol!r}")
+        return await asyncio.to_thread(
+            self._members.override_pair,
+            user.id,
+            strategy_id,
+            symbol,
+            status,
+            user.username,
+            self._clock.now(),
+        )
+
+    async def own(self, user_id: int, strategy_id: int) -> Strategy:
+        """The user's own strategy, or NotFound: checked before anything else about the request, so
+        another user's strategy (public or not) answers exactly like one that does not exist."""
+        try:
+            strategy = await self.get(user_id, strategy_id)
+        except NotFound:
+            strategy = None
+        if strategy is None or not strategy.is_owner:
+            raise NotFound(f"no strategy {strategy_id} of yours")
+        return strategy
+
+
+def _slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:48] or "strategy"
+    return f"{slug}-{secrets.token_hex(3)}"

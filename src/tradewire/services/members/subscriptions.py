@@ -1,0 +1,169 @@
+"""Subscriptions: an account follows a strategy; its owner pauses, resumes, cancels or retunes it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Container
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tradewire.domain.entry_order import EntryOrder
+from tradewire.domain.execution import SubscriptionStatus
+from tradewire.domain.exits import ExitRules
+from tradewire.domain.members import (
+    UNSET,
+    Account,
+    AccountMode,
+    Invalid,
+    NewSubscription,
+    Subscription,
+    SubscriptionChanges,
+    Unavailable,
+    Unset,
+    User,
+)
+from tradewire.domain.risk import RiskLimits, TradingState
+from tradewire.domain.sizing import Sizing, SizingMode, SizingParams
+from tradewire.domain.tranches import DcaPlan
+from tradewire.ports import Clock, ExchangeDirectory, ExchangeError, ExchangeUnavailable, Members
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRequest:
+    strategy_id: int
+    account_id: int
+    pairs: list[str] | None = None
+    sizing_mode: SizingMode = SizingMode.FIXED_QUOTE
+    sizing_value: Decimal = Decimal(100)
+    sizing_params: SizingParams | None = None
+    risk_limits: RiskLimits | None = None
+    exit_rules: ExitRules | None = None
+    dca: DcaPlan | None = None
+    entry_order: EntryOrder | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionPatch:
+    """What the owner asks to change; None leaves a setting as it is."""
+
+    status: SubscriptionStatus | None = None
+    pairs: list[str] | None = None
+    all_pairs: bool = False  # drop the pair filter
+    sizing_mode: SizingMode | None = None
+    sizing_value: Decimal | None = None
+    sizing_params: SizingParams | None = None
+    risk_limits: RiskLimits | None = None
+    exit_rules: ExitRules | None = None
+    dca: DcaPlan | None = None
+    no_dca: bool = False  # one entry per position again
+    entry_order: EntryOrder | None = None
+    trading_state: TradingState | None = None
+
+
+class Subscriptions:
+    """A user's subscriptions; a pair filter names markets of the account's own venue."""
+
+    def __init__(
+        self,
+        members: Members,
+        exchanges: ExchangeDirectory,
+        clock: Clock,
+        paper_markets: Container[str],
+        markets_timeout_s: float,
+    ) -> None:
+        self._members = members
+        self._exchanges = exchanges
+        self._clock = clock
+        self._paper_markets = paper_markets
+        self._timeout_s = markets_timeout_s
+
+    async def subscribe(self, user_id: int, request: SubscriptionRequest) -> Subscription:
+        """Subscribe one of the user's accounts to a strategy they can see."""
+        await asyncio.to_thread(self._members.strategy, user_id, request.strategy_id)
+        account = await asyncio.to_thread(self._members.account, user_id, request.account_id)
+        await self._check_pairs(account, request.pairs)
+        new = NewSubscription(
+            user_id=user_id,
+            account_id=request.account_id,
+            strategy_id=request.strategy_id,
+            status=SubscriptionStatus.ACTIVE,
+            pairs=request.pairs,
+            sizing_mode=request.sizing_mode,
+            sizing_value=request.sizing_value,
+            created_at=self._clock.now(),
+            sizing_params=request.sizing_params,
+            risk_limits=request.risk_limits,
+            exit_rules=request.exit_rules,
+            dca=request.dca,
+            entry_order=request.entry_order,
+        )
+        subscription_id = await asyncio.to_thread(self._members.add_subscription, new)
+        return await self.get(user_id, subscription_id)
+
+    async def owned(self, user_id: int) -> list[Subscription]:
+        return await asyncio.to_thread(self._members.subscriptions, user_id)
+
+    async def get(self, user_id: int, subscription_id: int) -> Subscription:
+        return await asyncio.to_thread(self._members.subscription, user_id, subscription_id)
+
+    async def change(self, user: User, subscription_id: int, patch: SubscriptionPatch) -> Subscription:
+        """Pause, resume or cancel; change the pair filter, the sizing, the risk, exit or entry settings."""
+        current = await self.get(user.id, subscription_id)  # yours, before all else
+        pairs: list[str] | Unset | None = None
+        if patch.pairs is not None:
+            account = await asyncio.to_thread(self._members.account, user.id, current.account_id)
+            await self._check_pairs(account, patch.pairs)
+            pairs = patch.pairs
+        if patch.all_pairs:
+            pairs = UNSET
+        if patch.sizing_params is not None:
+            try:
+                Sizing(
+                    patch.sizing_mode or current.sizing_mode,
+                    patch.sizing_value or current.sizing_value,
+                    patch.sizing_params,
+                )
+            except ValueError as exc:
+                raise Invalid(str(exc)) from exc
+        if patch.dca is not None and patch.no_dca:
+            raise Invalid("give either dca or no_dca, not both")
+        state = patch.trading_state
+        changes = SubscriptionChanges(
+            updated_at=self._clock.now(),
+            status=patch.status,
+            pairs=pairs,
+            sizing_mode=patch.sizing_mode,
+            sizing_value=patch.sizing_value if patch.sizing_mode is not None else None,
+            sizing_params=patch.sizing_params,
+            risk_limits=patch.risk_limits,
+            exit_rules=patch.exit_rules,
+            dca=UNSET if patch.no_dca else patch.dca,
+            entry_order=patch.entry_order,
+            trading_state=state,
+            state_reason=None if state is None else f"set to {state.value} by {user.username}",
+            # Back to ACTIVE: the drawdown is measured afresh from here.
+            reset_drawdown=state is TradingState.ACTIVE,
+        )
+        if changes == SubscriptionChanges(updated_at=changes.updated_at):
+            raise Invalid("nothing to change")
+        await asyncio.to_thread(self._members.change_subscription, user.id, subscription_id, changes)
+        return await self.get(user.id, subscription_id)
+
+    async def _check_pairs(self, account: Account, pairs: list[str] | None) -> None:
+        """A pair filter names markets of the account's own venue (a live exchange lists its own)."""
+        if not pairs:
+            return
+        listed: Container[str]
+        if account.mode is AccountMode.PAPER:
+            listed = self._paper_markets
+        else:
+            try:
+                exchange = self._exchanges.for_account(account.id, account.exchange, AccountMode.LIVE)
+                listed = await asyncio.wait_for(exchange.markets(), self._timeout_s)
+            except (ExchangeUnavailable, ExchangeError, TimeoutError) as exc:
+                raise Unavailable(
+                    f"cannot check the pairs: {account.exchange} markets could not be loaded: {exc}"
+                ) from exc
+        unknown = [p for p in pairs if p not in listed]
+        if unknown:
+            raise Invalid(f"unknown pairs on {account.exchange}: {unknown}")
