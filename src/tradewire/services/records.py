@@ -4,9 +4,10 @@ positions marked at their venue's price, and closing a position by hand."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
 from tradewire.domain.members import Conflict, NotFound, User
 from tradewire.domain.orders import OrderState
@@ -15,8 +16,20 @@ from tradewire.domain.records import WatchedPosition
 from tradewire.domain.risk import TradingState
 from tradewire.ports import Reports
 from tradewire.ports.reports import Row
-from tradewire.services.monitor import ExitMonitor
-from tradewire.services.valuation import Mark, MarkKey, Valuations
+from tradewire.services.valuation import Mark, MarkKey
+
+
+class Marks(Protocol):
+    """Current prices of open positions at their own venue (services.valuation.Valuations)."""
+
+    async def marks(self, keys: Iterable[MarkKey]) -> dict[MarkKey, Mark]: ...
+
+
+class Closer(Protocol):
+    """Closes a position through the exit path (services.monitor.ExitMonitor); 0 when an exit of it
+    is already in flight."""
+
+    async def close(self, position: WatchedPosition, reason: CloseReason, note: str) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +61,8 @@ class Records:
         self,
         reports: Reports,
         position_of: Callable[[int, int], WatchedPosition | None],
-        valuations: Valuations,
-        monitor: ExitMonitor,
+        valuations: Marks,
+        monitor: Closer,
     ) -> None:
         self._reports = reports
         self._position_of = position_of

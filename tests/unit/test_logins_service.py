@@ -1,0 +1,41 @@
+"""Sign-up and password checks without a database."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fakes.memory_members import desk
+from tradewire.domain.members import Conflict, Forbidden
+
+
+async def test_sign_up_keeps_a_hash_and_refuses_a_taken_name() -> None:
+    d = desk()
+
+    user = await d.market.logins.sign_up("alice", "password-1")
+    with pytest.raises(Conflict, match="username 'alice' is taken"):
+        await d.market.logins.sign_up("alice", "password-2")
+
+    assert d.members.users[user.id].password_hash == "hashed:password-1"
+
+
+async def test_sign_up_can_be_turned_off() -> None:
+    d = desk(signup_enabled=False)
+
+    with pytest.raises(Forbidden, match="sign-up is disabled on this server"):
+        await d.market.logins.sign_up("alice", "password-1")
+
+    assert d.members.users == {}
+
+
+async def test_only_the_right_password_authenticates_and_an_unknown_name_costs_a_check_too() -> None:
+    d = desk()
+    alice = d.user("alice")
+
+    right = await d.market.logins.authenticate("alice", "password-1")
+    wrong = await d.market.logins.authenticate("alice", "password-2")
+    checks_before = d.passwords.verified
+    nobody = await d.market.logins.authenticate("nobody", "password-1")
+
+    assert (right, wrong, nobody) == (alice, None, None)
+    assert d.passwords.verified == checks_before + 1  # the same work as for a real user
+    assert await d.market.logins.user(alice.id) == alice
