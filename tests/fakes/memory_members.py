@@ -16,7 +16,6 @@ from typing import Any
 
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.members import (
-    UNSET,
     Account,
     Bot,
     Conflict,
@@ -222,11 +221,7 @@ class MemoryMembers:
             pairs=s.pairs,
             sizing_mode=s.sizing_mode,
             sizing_value=s.sizing_value,
-            sizing_params=s.sizing_params.to_json() if s.sizing_params else None,
-            risk_limits=s.risk_limits.as_json() if s.risk_limits else None,
-            exit_rules=s.exit_rules.as_json() if s.exit_rules else None,
-            dca=s.dca.as_json() if s.dca else None,
-            entry_order=s.entry_order.as_json() if s.entry_order else None,
+            **s.settings.as_json(),
             trading_state=TradingState.ACTIVE,
             state_reason=None,
             pnl_total=Decimal(0),
@@ -250,25 +245,14 @@ class MemoryMembers:
         if current.status is SubscriptionStatus.CANCELLED:
             raise Conflict("a cancelled subscription cannot change; subscribe again")
         c = changes
-        values: dict[str, Any] = {"updated_at": c.updated_at}
-        if c.status is not None:
-            values["status"] = c.status
-        if c.pairs is not None:
-            values["pairs"] = None if c.pairs is UNSET else c.pairs
-        if c.sizing_mode is not None:
-            values.update(sizing_mode=c.sizing_mode, sizing_value=c.sizing_value)
-        if c.sizing_params is not None:
-            values["sizing_params"] = c.sizing_params.to_json()
-        if c.risk_limits is not None:
-            values["risk_limits"] = c.risk_limits.as_json()
-        if c.exit_rules is not None:
-            values["exit_rules"] = c.exit_rules.as_json()
-        if c.dca is not None:
-            values["dca"] = None if c.dca is UNSET else c.dca.as_json()
-        if c.entry_order is not None:
-            values["entry_order"] = c.entry_order.as_json()
-        if c.trading_state is not None:
-            values.update(trading_state=c.trading_state, state_reason=c.state_reason)
+        values: dict[str, Any] = {"updated_at": c.updated_at, **c.settings.given()}
+        for name in ("status", "pairs", "sizing_mode", "sizing_value", "trading_state", "state_reason"):
+            if getattr(c, name) is not None:
+                values[name] = getattr(c, name)
+        if c.all_pairs:
+            values["pairs"] = None
+        if c.no_dca:
+            values["dca"] = None
         if c.reset_drawdown:
             values["pnl_peak"] = current.pnl_total
         self.subscriptions_[subscription_id] = replace(current, **values)

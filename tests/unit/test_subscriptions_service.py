@@ -10,7 +10,15 @@ import pytest
 
 from tests.fakes.memory_members import Desk, desk
 from tradewire.domain.execution import SubscriptionStatus
-from tradewire.domain.members import AccountMode, Conflict, Invalid, NotFound, Unavailable, User
+from tradewire.domain.members import (
+    AccountMode,
+    Conflict,
+    Invalid,
+    NotFound,
+    SubscriptionSettings,
+    Unavailable,
+    User,
+)
 from tradewire.domain.risk import RiskLimits, TradingState
 from tradewire.domain.sizing import SizingMode, SizingParams
 from tradewire.domain.tranches import DcaMode, DcaPlan
@@ -18,6 +26,8 @@ from tradewire.ports import ExchangeUnavailable
 from tradewire.services.members.accounts import AccountRequest
 from tradewire.services.members.strategies import StrategyRequest
 from tradewire.services.members.subscriptions import SubscriptionPatch, SubscriptionRequest
+
+DCA = DcaPlan(DcaMode.EQUAL, 3, Decimal(2))
 
 
 @dataclass
@@ -96,8 +106,9 @@ async def test_settings_are_kept_as_their_domain_types_write_them() -> None:
         s.paper_id,
         sizing_mode=SizingMode.EQUITY_PCT,
         sizing_value=Decimal("2.5"),
-        risk_limits=RiskLimits(daily_loss_pct=Decimal("3")),
-        dca=DcaPlan(DcaMode.EQUAL, 3, Decimal(2)),
+        settings=SubscriptionSettings(
+            risk_limits=RiskLimits(daily_loss_pct=Decimal("3")), dca=DcaPlan(DcaMode.EQUAL, 3, Decimal(2))
+        ),
     )
 
     made = await s.d.market.subscriptions.subscribe(s.alice.id, request)
@@ -112,7 +123,7 @@ async def test_a_change_needs_something_to_change_and_not_both_dca_and_no_dca() 
     s = await setup()
     subs = s.d.market.subscriptions
     made = await subs.subscribe(s.alice.id, SubscriptionRequest(s.strategy_id, s.paper_id))
-    both = SubscriptionPatch(dca=DcaPlan(DcaMode.EQUAL, 3, Decimal(2)), no_dca=True)
+    both = SubscriptionPatch(settings=SubscriptionSettings(dca=DCA), no_dca=True)
 
     with pytest.raises(Invalid, match="nothing to change"):
         await subs.change(s.alice, made.id, SubscriptionPatch())
@@ -132,14 +143,20 @@ async def test_new_sizing_params_are_checked_against_the_current_sizing_mode() -
         s.paper_id,
         sizing_mode=SizingMode.RISK_PCT,
         sizing_value=Decimal(1),
-        sizing_params=SizingParams(stop_loss_pct=Decimal(2)),
+        settings=SubscriptionSettings(sizing_params=SizingParams(stop_loss_pct=Decimal(2))),
     )
     made = await subs.subscribe(s.alice.id, request)
 
     with pytest.raises(Invalid, match="risk-based sizing needs stop_loss_pct"):
-        await subs.change(s.alice, made.id, SubscriptionPatch(sizing_params=SizingParams()))
+        await subs.change(
+            s.alice, made.id, SubscriptionPatch(settings=SubscriptionSettings(sizing_params=SizingParams()))
+        )
     wider = await subs.change(
-        s.alice, made.id, SubscriptionPatch(sizing_params=SizingParams(stop_loss_pct=Decimal(5)))
+        s.alice,
+        made.id,
+        SubscriptionPatch(
+            settings=SubscriptionSettings(sizing_params=SizingParams(stop_loss_pct=Decimal(5)))
+        ),
     )
 
     assert wider.sizing_params == SizingParams(stop_loss_pct=Decimal(5)).to_json()
@@ -166,7 +183,7 @@ async def test_resuming_trading_restarts_the_drawdown_and_says_who_did_it() -> N
 async def test_all_pairs_drops_the_filter_and_no_dca_the_tranches() -> None:
     s = await setup()
     request = SubscriptionRequest(
-        s.strategy_id, s.paper_id, ["BTC/USDT"], dca=DcaPlan(DcaMode.EQUAL, 3, Decimal(2))
+        s.strategy_id, s.paper_id, ["BTC/USDT"], settings=SubscriptionSettings(dca=DCA)
     )
     made = await s.d.market.subscriptions.subscribe(s.alice.id, request)
 

@@ -4,7 +4,7 @@ bots, as the use cases read and write them (no I/O here; the store keeps them)."
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -169,6 +169,31 @@ class Subscription:
 
 
 @dataclass(frozen=True, slots=True)
+class SubscriptionSettings:
+    """A subscription's own rules, kept as JSON; None: the platform's defaults (in a change: as it is)."""
+
+    sizing_params: SizingParams | None = None
+    risk_limits: RiskLimits | None = None
+    exit_rules: ExitRules | None = None
+    dca: DcaPlan | None = None
+    entry_order: EntryOrder | None = None
+
+    def as_json(self) -> dict[str, dict[str, Any] | None]:
+        """Each setting as it is stored (None where it is not set)."""
+        return {
+            "sizing_params": self.sizing_params.to_json() if self.sizing_params else None,
+            "risk_limits": self.risk_limits.as_json() if self.risk_limits else None,
+            "exit_rules": self.exit_rules.as_json() if self.exit_rules else None,
+            "dca": self.dca.as_json() if self.dca else None,
+            "entry_order": self.entry_order.as_json() if self.entry_order else None,
+        }
+
+    def given(self) -> dict[str, dict[str, Any]]:
+        """Only the settings that are set, as they are stored."""
+        return {name: value for name, value in self.as_json().items() if value is not None}
+
+
+@dataclass(frozen=True, slots=True)
 class NewSubscription:
     user_id: int
     account_id: int
@@ -178,36 +203,21 @@ class NewSubscription:
     sizing_mode: SizingMode
     sizing_value: Decimal
     created_at: datetime
-    sizing_params: SizingParams | None = None
-    risk_limits: RiskLimits | None = None
-    exit_rules: ExitRules | None = None
-    dca: DcaPlan | None = None
-    entry_order: EntryOrder | None = None
-
-
-class Unset(StrEnum):
-    """A setting turned off (stored as null), as opposed to None: left as it is."""
-
-    UNSET = "unset"
-
-
-UNSET = Unset.UNSET
+    settings: SubscriptionSettings = field(default_factory=SubscriptionSettings)
 
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionChanges:
-    """What an owner changes on a subscription; None leaves a field as it is, UNSET clears it."""
+    """What an owner changes on a subscription; None (and False) leave a field as it is."""
 
     updated_at: datetime
     status: SubscriptionStatus | None = None
-    pairs: list[str] | Unset | None = None
+    pairs: list[str] | None = None
+    all_pairs: bool = False  # drop the pair filter
     sizing_mode: SizingMode | None = None
     sizing_value: Decimal | None = None
-    sizing_params: SizingParams | None = None
-    risk_limits: RiskLimits | None = None
-    exit_rules: ExitRules | None = None
-    dca: DcaPlan | Unset | None = None
-    entry_order: EntryOrder | None = None
+    settings: SubscriptionSettings = field(default_factory=SubscriptionSettings)
+    no_dca: bool = False  # one entry per position again
     trading_state: TradingState | None = None
     state_reason: str | None = None
     reset_drawdown: bool = False  # measure the drawdown afresh from the current PnL

@@ -12,7 +12,6 @@ from tradewire.adapters.store.member_rows import MemberRows, subscription_of
 from tradewire.adapters.store.tables import exchange_accounts, strategies, subscriptions
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.members import (
-    UNSET,
     Conflict,
     NewSubscription,
     NotFound,
@@ -98,35 +97,23 @@ def subscription_row(s: NewSubscription) -> dict[str, Any]:
         "pairs": s.pairs,
         "sizing_mode": s.sizing_mode.value,
         "sizing_value": s.sizing_value,
-        "sizing_params": s.sizing_params.to_json() if s.sizing_params else None,
-        "risk_limits": s.risk_limits.as_json() if s.risk_limits else None,
-        "exit_rules": s.exit_rules.as_json() if s.exit_rules else None,
-        "dca": s.dca.as_json() if s.dca else None,
-        "entry_order": s.entry_order.as_json() if s.entry_order else None,
+        **s.settings.as_json(),
         "created_at": s.created_at,
         "updated_at": s.created_at,
     }
 
 
 def changes_row(c: SubscriptionChanges) -> dict[str, Any]:
-    """The columns a change sets (None: left as it is; UNSET: cleared)."""
-    values: dict[str, Any] = {"updated_at": c.updated_at}
+    """The columns a change sets."""
+    values: dict[str, Any] = {"updated_at": c.updated_at, **c.settings.given()}
     if c.status is not None:
         values["status"] = c.status.value
-    if c.pairs is not None:
-        values["pairs"] = None if c.pairs is UNSET else c.pairs
+    if c.pairs is not None or c.all_pairs:
+        values["pairs"] = c.pairs
     if c.sizing_mode is not None:
         values.update(sizing_mode=c.sizing_mode.value, sizing_value=c.sizing_value)
-    if c.sizing_params is not None:
-        values["sizing_params"] = c.sizing_params.to_json()
-    if c.risk_limits is not None:
-        values["risk_limits"] = c.risk_limits.as_json()
-    if c.exit_rules is not None:
-        values["exit_rules"] = c.exit_rules.as_json()
-    if c.dca is not None:
-        values["dca"] = None if c.dca is UNSET else c.dca.as_json()
-    if c.entry_order is not None:
-        values["entry_order"] = c.entry_order.as_json()
+    if c.no_dca:
+        values["dca"] = None
     if c.trading_state is not None:
         values.update(trading_state=c.trading_state.value, state_reason=c.state_reason)
     if c.reset_drawdown:

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from tradewire.api.auth import CurrentUser, RuntimeDep
 from tradewire.api.fields import DbId
 from tradewire.api.schemas.bots import BotCreate, BotOut, BotUpdate
-from tradewire.domain.members import Bot
+from tradewire.domain.members import Bot, SubscriptionSettings
 from tradewire.services.members.bots import BotRequest
 
 router = APIRouter(prefix="/api/v1", tags=["bots"])
@@ -22,9 +22,11 @@ async def create_bot(body: BotCreate, runtime: RuntimeDep, user: CurrentUser) ->
         account_id=body.account_id,
         sizing_mode=body.sizing_mode,
         sizing_value=body.sizing_value,
-        risk_limits=body.risk_limits.domain() if body.risk_limits else None,
-        exit_rules=body.exit_rules.domain() if body.exit_rules else None,
-        dca=body.dca.domain() if body.dca else None,
+        settings=SubscriptionSettings(
+            risk_limits=body.risk_limits.domain() if body.risk_limits else None,
+            exit_rules=body.exit_rules.domain() if body.exit_rules else None,
+            dca=body.dca.domain() if body.dca else None,
+        ),
     )
     return _bot_out(await runtime.marketplace.bots.create(user.id, request))
 

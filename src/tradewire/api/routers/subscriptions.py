@@ -24,11 +24,7 @@ async def subscribe(body: SubscriptionCreate, runtime: RuntimeDep, user: Current
         pairs=body.pairs,
         sizing_mode=body.sizing_mode,
         sizing_value=body.sizing_value,
-        sizing_params=body.sizing_params.domain() if body.sizing_params else None,
-        risk_limits=body.risk_limits.domain() if body.risk_limits else None,
-        exit_rules=body.exit_rules.domain() if body.exit_rules else None,
-        dca=body.dca.domain() if body.dca else None,
-        entry_order=body.entry_order.domain() if body.entry_order else None,
+        settings=body.settings(),
     )
     return SubscriptionOut(**asdict(await runtime.marketplace.subscriptions.subscribe(user.id, request)))
 
@@ -54,12 +50,8 @@ async def update_subscription(
         all_pairs=bool(body.all_pairs),
         sizing_mode=body.sizing_mode,
         sizing_value=body.sizing_value,
-        sizing_params=body.sizing_params.domain() if body.sizing_params else None,
-        risk_limits=body.risk_limits.domain() if body.risk_limits else None,
-        exit_rules=body.exit_rules.domain() if body.exit_rules else None,
-        dca=body.dca.domain() if body.dca else None,
+        settings=body.settings(),
         no_dca=bool(body.no_dca),
-        entry_order=body.entry_order.domain() if body.entry_order else None,
         trading_state=body.trading_state,
     )
     subscription = await runtime.marketplace.subscriptions.change(user, subscription_id, patch)

@@ -5,16 +5,13 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Container
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from tradewire.domain.execution import SubscriptionStatus
-from tradewire.domain.exits import ExitRules
-from tradewire.domain.members import Bot, NewStrategy, NewSubscription, StrategySource
-from tradewire.domain.risk import RiskLimits
+from tradewire.domain.members import Bot, NewStrategy, NewSubscription, StrategySource, SubscriptionSettings
 from tradewire.domain.sizing import SizingMode
 from tradewire.domain.strategies.definition import BotSettings, StrategyDefinition
-from tradewire.domain.tranches import DcaPlan
 from tradewire.ports import Clock, Members, Passwords
 from tradewire.services.members.accounts import Accounts
 from tradewire.services.members.strategies import check_definition, new_passphrase
@@ -27,9 +24,7 @@ class BotRequest:
     account_id: int | None = None  # None: the owner's paper account
     sizing_mode: SizingMode = SizingMode.FIXED_QUOTE
     sizing_value: Decimal = Decimal(100)
-    risk_limits: RiskLimits | None = None
-    exit_rules: ExitRules | None = None
-    dca: DcaPlan | None = None
+    settings: SubscriptionSettings = field(default_factory=SubscriptionSettings)
 
 
 class Bots:
@@ -79,9 +74,7 @@ class Bots:
             sizing_mode=request.sizing_mode,
             sizing_value=request.sizing_value,
             created_at=now,
-            risk_limits=request.risk_limits,
-            exit_rules=request.exit_rules,
-            dca=request.dca,
+            settings=request.settings,
         )
         bot_id = await asyncio.to_thread(self._members.add_bot, strategy, subscription)
         return await self.get(user_id, bot_id)

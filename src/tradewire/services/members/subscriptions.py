@@ -4,27 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Container
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
-from tradewire.domain.entry_order import EntryOrder
 from tradewire.domain.execution import SubscriptionStatus
-from tradewire.domain.exits import ExitRules
 from tradewire.domain.members import (
-    UNSET,
     Account,
     AccountMode,
     Invalid,
     NewSubscription,
     Subscription,
     SubscriptionChanges,
+    SubscriptionSettings,
     Unavailable,
-    Unset,
     User,
 )
-from tradewire.domain.risk import RiskLimits, TradingState
-from tradewire.domain.sizing import Sizing, SizingMode, SizingParams
-from tradewire.domain.tranches import DcaPlan
+from tradewire.domain.risk import TradingState
+from tradewire.domain.sizing import Sizing, SizingMode
 from tradewire.ports import Clock, ExchangeDirectory, ExchangeError, ExchangeUnavailable, Members
 
 
@@ -35,28 +31,20 @@ class SubscriptionRequest:
     pairs: list[str] | None = None
     sizing_mode: SizingMode = SizingMode.FIXED_QUOTE
     sizing_value: Decimal = Decimal(100)
-    sizing_params: SizingParams | None = None
-    risk_limits: RiskLimits | None = None
-    exit_rules: ExitRules | None = None
-    dca: DcaPlan | None = None
-    entry_order: EntryOrder | None = None
+    settings: SubscriptionSettings = field(default_factory=SubscriptionSettings)
 
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionPatch:
-    """What the owner asks to change; None leaves a setting as it is."""
+    """What the owner asks to change; None (and False) leave a setting as it is."""
 
     status: SubscriptionStatus | None = None
     pairs: list[str] | None = None
     all_pairs: bool = False  # drop the pair filter
     sizing_mode: SizingMode | None = None
     sizing_value: Decimal | None = None
-    sizing_params: SizingParams | None = None
-    risk_limits: RiskLimits | None = None
-    exit_rules: ExitRules | None = None
-    dca: DcaPlan | None = None
+    settings: SubscriptionSettings = field(default_factory=SubscriptionSettings)
     no_dca: bool = False  # one entry per position again
-    entry_order: EntryOrder | None = None
     trading_state: TradingState | None = None
 
 
@@ -91,11 +79,7 @@ class Subscriptions:
             sizing_mode=request.sizing_mode,
             sizing_value=request.sizing_value,
             created_at=self._clock.now(),
-            sizing_params=request.sizing_params,
-            risk_limits=request.risk_limits,
-            exit_rules=request.exit_rules,
-            dca=request.dca,
-            entry_order=request.entry_order,
+            settings=request.settings,
         )
         subscription_id = await asyncio.to_thread(self._members.add_subscription, new)
         return await self.get(user_id, subscription_id)
@@ -109,36 +93,31 @@ class Subscriptions:
     async def change(self, user: User, subscription_id: int, patch: SubscriptionPatch) -> Subscription:
         """Pause, resume or cancel; change the pair filter, the sizing, the risk, exit or entry settings."""
         current = await self.get(user.id, subscription_id)  # yours, before all else
-        pairs: list[str] | Unset | None = None
         if patch.pairs is not None:
             account = await asyncio.to_thread(self._members.account, user.id, current.account_id)
             await self._check_pairs(account, patch.pairs)
-            pairs = patch.pairs
-        if patch.all_pairs:
-            pairs = UNSET
-        if patch.sizing_params is not None:
+        params = patch.settings.sizing_params
+        if params is not None:
             try:
                 Sizing(
                     patch.sizing_mode or current.sizing_mode,
                     patch.sizing_value or current.sizing_value,
-                    patch.sizing_params,
+                    params,
                 )
             except ValueError as exc:
                 raise Invalid(str(exc)) from exc
-        if patch.dca is not None and patch.no_dca:
+        if patch.settings.dca is not None and patch.no_dca:
             raise Invalid("give either dca or no_dca, not both")
         state = patch.trading_state
         changes = SubscriptionChanges(
             updated_at=self._clock.now(),
             status=patch.status,
-            pairs=pairs,
+            pairs=patch.pairs,
+            all_pairs=patch.all_pairs,
             sizing_mode=patch.sizing_mode,
             sizing_value=patch.sizing_value if patch.sizing_mode is not None else None,
-            sizing_params=patch.sizing_params,
-            risk_limits=patch.risk_limits,
-            exit_rules=patch.exit_rules,
-            dca=UNSET if patch.no_dca else patch.dca,
-            entry_order=patch.entry_order,
+            settings=patch.settings,
+            no_dca=patch.no_dca,
             trading_state=state,
             state_reason=None if state is None else f"set to {state.value} by {user.username}",
             # Back to ACTIVE: the drawdown is measured afresh from here.
