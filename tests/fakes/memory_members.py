@@ -240,20 +240,24 @@ class MemoryMembers:
             raise NotFound(f"no subscription {subscription_id}")
         return self.subscriptions_[subscription_id]
 
-    def change_subscription(self, user_id: int, subscription_id: int, changes: SubscriptionChanges) -> None:
+    def change_subscription(
+        self, user_id: int, subscription_id: int, changes: SubscriptionChanges, who: str, now: datetime
+    ) -> None:
         current = self.subscription(user_id, subscription_id)
         if current.status is SubscriptionStatus.CANCELLED:
             raise Conflict("a cancelled subscription cannot change; subscribe again")
         c = changes
-        values: dict[str, Any] = {"updated_at": c.updated_at, **c.settings.given()}
-        for name in ("status", "pairs", "sizing_mode", "sizing_value", "trading_state", "state_reason"):
+        values: dict[str, Any] = {**c.settings.given(), "updated_at": now}
+        if c.trading_state is not None:
+            values["state_reason"] = c.state_reason(who)
+        for name in ("status", "pairs", "sizing_mode", "sizing_value", "trading_state"):
             if getattr(c, name) is not None:
                 values[name] = getattr(c, name)
         if c.all_pairs:
             values["pairs"] = None
         if c.no_dca:
             values["dca"] = None
-        if c.reset_drawdown:
+        if c.resets_drawdown:
             values["pnl_peak"] = current.pnl_total
         self.subscriptions_[subscription_id] = replace(current, **values)
 

@@ -15,6 +15,7 @@ from tradewire.domain.members import (
     Conflict,
     Invalid,
     NotFound,
+    SubscriptionChanges,
     SubscriptionSettings,
     Unavailable,
     User,
@@ -25,7 +26,7 @@ from tradewire.domain.tranches import DcaMode, DcaPlan
 from tradewire.ports import ExchangeUnavailable
 from tradewire.services.members.accounts import AccountRequest
 from tradewire.services.members.strategies import StrategyRequest
-from tradewire.services.members.subscriptions import SubscriptionPatch, SubscriptionRequest
+from tradewire.services.members.subscriptions import SubscriptionRequest
 
 DCA = DcaPlan(DcaMode.EQUAL, 3, Decimal(2))
 
@@ -123,14 +124,14 @@ async def test_a_change_needs_something_to_change_and_not_both_dca_and_no_dca() 
     s = await setup()
     subs = s.d.market.subscriptions
     made = await subs.subscribe(s.alice.id, SubscriptionRequest(s.strategy_id, s.paper_id))
-    both = SubscriptionPatch(settings=SubscriptionSettings(dca=DCA), no_dca=True)
+    both = SubscriptionChanges(settings=SubscriptionSettings(dca=DCA), no_dca=True)
 
     with pytest.raises(Invalid, match="nothing to change"):
-        await subs.change(s.alice, made.id, SubscriptionPatch())
+        await subs.change(s.alice, made.id, SubscriptionChanges())
     with pytest.raises(Invalid, match="give either dca or no_dca, not both"):
         await subs.change(s.alice, made.id, both)
     with pytest.raises(NotFound, match=f"no subscription {made.id}"):
-        await subs.change(s.bob, made.id, SubscriptionPatch(status=SubscriptionStatus.PAUSED))
+        await subs.change(s.bob, made.id, SubscriptionChanges(status=SubscriptionStatus.PAUSED))
 
     assert await subs.get(s.alice.id, made.id) == made
 
@@ -149,12 +150,12 @@ async def test_new_sizing_params_are_checked_against_the_current_sizing_mode() -
 
     with pytest.raises(Invalid, match="risk-based sizing needs stop_loss_pct"):
         await subs.change(
-            s.alice, made.id, SubscriptionPatch(settings=SubscriptionSettings(sizing_params=SizingParams()))
+            s.alice, made.id, SubscriptionChanges(settings=SubscriptionSettings(sizing_params=SizingParams()))
         )
     wider = await subs.change(
         s.alice,
         made.id,
-        SubscriptionPatch(
+        SubscriptionChanges(
             settings=SubscriptionSettings(sizing_params=SizingParams(stop_loss_pct=Decimal(5)))
         ),
     )
@@ -170,10 +171,10 @@ async def test_resuming_trading_restarts_the_drawdown_and_says_who_did_it() -> N
     s.d.members.subscriptions_[made.id] = replace(made, pnl_total=Decimal(-40), pnl_peak=Decimal(10))
 
     reducing = await s.d.market.subscriptions.change(
-        s.alice, made.id, SubscriptionPatch(trading_state=TradingState.REDUCING)
+        s.alice, made.id, SubscriptionChanges(trading_state=TradingState.REDUCING)
     )
     active = await s.d.market.subscriptions.change(
-        s.alice, made.id, SubscriptionPatch(trading_state=TradingState.ACTIVE)
+        s.alice, made.id, SubscriptionChanges(trading_state=TradingState.ACTIVE)
     )
 
     assert (reducing.state_reason, reducing.pnl_peak) == ("set to REDUCING by alice", Decimal(10))
@@ -188,7 +189,7 @@ async def test_all_pairs_drops_the_filter_and_no_dca_the_tranches() -> None:
     made = await s.d.market.subscriptions.subscribe(s.alice.id, request)
 
     changed = await s.d.market.subscriptions.change(
-        s.alice, made.id, SubscriptionPatch(all_pairs=True, no_dca=True)
+        s.alice, made.id, SubscriptionChanges(all_pairs=True, no_dca=True)
     )
 
     assert (changed.pairs, changed.dca) == (None, None)
@@ -199,12 +200,12 @@ async def test_a_cancelled_subscription_never_changes_again() -> None:
     made = await s.d.market.subscriptions.subscribe(
         s.alice.id, SubscriptionRequest(s.strategy_id, s.paper_id)
     )
-    cancel = SubscriptionPatch(status=SubscriptionStatus.CANCELLED)
+    cancel = SubscriptionChanges(status=SubscriptionStatus.CANCELLED)
     await s.d.market.subscriptions.change(s.alice, made.id, cancel)
 
     with pytest.raises(Conflict, match="a cancelled subscription cannot change"):
         await s.d.market.subscriptions.change(
-            s.alice, made.id, SubscriptionPatch(status=SubscriptionStatus.ACTIVE)
+            s.alice, made.id, SubscriptionChanges(status=SubscriptionStatus.ACTIVE)
         )
 
     assert (await s.d.market.subscriptions.get(s.alice.id, made.id)).status is SubscriptionStatus.CANCELLED

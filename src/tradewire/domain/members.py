@@ -208,19 +208,28 @@ class NewSubscription:
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionChanges:
-    """What an owner changes on a subscription; None (and False) leave a field as it is."""
+    """What an owner changes on a subscription; None (and False) leave a setting as it is."""
 
-    updated_at: datetime
     status: SubscriptionStatus | None = None
     pairs: list[str] | None = None
     all_pairs: bool = False  # drop the pair filter
     sizing_mode: SizingMode | None = None
-    sizing_value: Decimal | None = None
+    sizing_value: Decimal | None = None  # given with sizing_mode
     settings: SubscriptionSettings = field(default_factory=SubscriptionSettings)
     no_dca: bool = False  # one entry per position again
     trading_state: TradingState | None = None
-    state_reason: str | None = None
-    reset_drawdown: bool = False  # measure the drawdown afresh from the current PnL
+
+    def is_empty(self) -> bool:
+        return self == SubscriptionChanges()
+
+    @property
+    def resets_drawdown(self) -> bool:
+        """Back to ACTIVE: the drawdown is measured afresh from the current PnL."""
+        return self.trading_state is TradingState.ACTIVE
+
+    def state_reason(self, who: str) -> str | None:
+        """Why the trading state changed, kept with it (None: it does not change)."""
+        return None if self.trading_state is None else f"set to {self.trading_state.value} by {who}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,8 +69,10 @@ class Members(Protocol):
 
     def subscription(self, user_id: int, subscription_id: int) -> Subscription: ...
 
-    def change_subscription(self, user_id: int, subscription_id: int, changes: SubscriptionChanges) -> None:
-        """Conflict when the subscription is cancelled."""
+    def change_subscription(
+        self, user_id: int, subscription_id: int, changes: SubscriptionChanges, who: str, now: datetime
+    ) -> None:
+        """Apply `who`'s changes at `now`; Conflict when the subscription is cancelled."""
 
     def add_bot(self, strategy: NewStrategy, subscription: NewSubscription) -> int:
         """A private strategy and its owner's subscription to it, together; the bot's id."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -53,8 +54,10 @@ class SqlSubscriptions(MemberRows):
             raise NotFound(f"no subscription {subscription_id}")
         return subscription_of(row._mapping)
 
-    def change_subscription(self, user_id: int, subscription_id: int, changes: SubscriptionChanges) -> None:
-        self.update_subscription(user_id, subscription_id, changes_row(changes))
+    def change_subscription(
+        self, user_id: int, subscription_id: int, changes: SubscriptionChanges, who: str, now: datetime
+    ) -> None:
+        self.update_subscription(user_id, subscription_id, changes_row(changes, who, now))
 
     def update_subscription(self, user_id: int, subscription_id: int, values: dict[str, Any]) -> None:
         """Change a subscription's columns; `reset_drawdown` restarts the drawdown from the current PnL."""
@@ -103,9 +106,9 @@ def subscription_row(s: NewSubscription) -> dict[str, Any]:
     }
 
 
-def changes_row(c: SubscriptionChanges) -> dict[str, Any]:
+def changes_row(c: SubscriptionChanges, who: str, now: datetime) -> dict[str, Any]:
     """The columns a change sets."""
-    values: dict[str, Any] = {"updated_at": c.updated_at, **c.settings.given()}
+    values: dict[str, Any] = {**c.settings.given(), "updated_at": now}
     if c.status is not None:
         values["status"] = c.status.value
     if c.pairs is not None or c.all_pairs:
@@ -115,7 +118,7 @@ def changes_row(c: SubscriptionChanges) -> dict[str, Any]:
     if c.no_dca:
         values["dca"] = None
     if c.trading_state is not None:
-        values.update(trading_state=c.trading_state.value, state_reason=c.state_reason)
-    if c.reset_drawdown:
+        values.update(trading_state=c.trading_state.value, state_reason=c.state_reason(who))
+    if c.resets_drawdown:
         values["reset_drawdown"] = True
     return values

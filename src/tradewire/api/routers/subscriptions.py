@@ -10,7 +10,8 @@ from tradewire.api.auth import CurrentUser, RuntimeDep
 from tradewire.api.fields import DbId
 from tradewire.api.schemas.subscriptions import SubscriptionCreate, SubscriptionOut, SubscriptionUpdate
 from tradewire.domain.execution import SubscriptionStatus
-from tradewire.services.members.subscriptions import SubscriptionPatch, SubscriptionRequest
+from tradewire.domain.members import SubscriptionChanges
+from tradewire.services.members.subscriptions import SubscriptionRequest
 
 router = APIRouter(prefix="/api/v1", tags=["subscriptions"])
 
@@ -44,7 +45,7 @@ async def update_subscription(
     subscription_id: DbId, body: SubscriptionUpdate, runtime: RuntimeDep, user: CurrentUser
 ) -> SubscriptionOut:
     """Pause, resume or cancel; change the pair filter, the sizing, the risk, exit or entry settings."""
-    patch = SubscriptionPatch(
+    changes = SubscriptionChanges(
         status=None if body.status is None else SubscriptionStatus(body.status),
         pairs=body.pairs,
         all_pairs=bool(body.all_pairs),
@@ -54,5 +55,5 @@ async def update_subscription(
         no_dca=bool(body.no_dca),
         trading_state=body.trading_state,
     )
-    subscription = await runtime.marketplace.subscriptions.change(user, subscription_id, patch)
+    subscription = await runtime.marketplace.subscriptions.change(user, subscription_id, changes)
     return SubscriptionOut(**asdict(subscription))

@@ -19,7 +19,6 @@ from tradewire.domain.members import (
     Unavailable,
     User,
 )
-from tradewire.domain.risk import TradingState
 from tradewire.domain.sizing import Sizing, SizingMode
 from tradewire.ports import Clock, ExchangeDirectory, ExchangeError, ExchangeUnavailable, Members
 
@@ -32,20 +31,6 @@ class SubscriptionRequest:
     sizing_mode: SizingMode = SizingMode.FIXED_QUOTE
     sizing_value: Decimal = Decimal(100)
     settings: SubscriptionSettings = field(default_factory=SubscriptionSettings)
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriptionPatch:
-    """What the owner asks to change; None (and False) leave a setting as it is."""
-
-    status: SubscriptionStatus | None = None
-    pairs: list[str] | None = None
-    all_pairs: bool = False  # drop the pair filter
-    sizing_mode: SizingMode | None = None
-    sizing_value: Decimal | None = None
-    settings: SubscriptionSettings = field(default_factory=SubscriptionSettings)
-    no_dca: bool = False  # one entry per position again
-    trading_state: TradingState | None = None
 
 
 class Subscriptions:
@@ -90,42 +75,31 @@ class Subscriptions:
     async def get(self, user_id: int, subscription_id: int) -> Subscription:
         return await asyncio.to_thread(self._members.subscription, user_id, subscription_id)
 
-    async def change(self, user: User, subscription_id: int, patch: SubscriptionPatch) -> Subscription:
+    async def change(self, user: User, subscription_id: int, changes: SubscriptionChanges) -> Subscription:
         """Pause, resume or cancel; change the pair filter, the sizing, the risk, exit or entry settings."""
         current = await self.get(user.id, subscription_id)  # yours, before all else
-        if patch.pairs is not None:
+        if changes.pairs is not None:
             account = await asyncio.to_thread(self._members.account, user.id, current.account_id)
-            await self._check_pairs(account, patch.pairs)
-        params = patch.settings.sizing_params
+            await self._check_pairs(account, changes.pairs)
+        params = changes.settings.sizing_params
         if params is not None:
+            mode = changes.sizing_mode or current.sizing_mode
             try:
-                Sizing(
-                    patch.sizing_mode or current.sizing_mode,
-                    patch.sizing_value or current.sizing_value,
-                    params,
-                )
+                Sizing(mode, changes.sizing_value or current.sizing_value, params)
             except ValueError as exc:
                 raise Invalid(str(exc)) from exc
-        if patch.settings.dca is not None and patch.no_dca:
+        if changes.settings.dca is not None and changes.no_dca:
             raise Invalid("give either dca or no_dca, not both")
-        state = patch.trading_state
-        changes = SubscriptionChanges(
-            updated_at=self._clock.now(),
-            status=patch.status,
-            pairs=patch.pairs,
-            all_pairs=patch.all_pairs,
-            sizing_mode=patch.sizing_mode,
-            sizing_value=patch.sizing_value if patch.sizing_mode is not None else None,
-            settings=patch.settings,
-            no_dca=patch.no_dca,
-            trading_state=state,
-            state_reason=None if state is None else f"set to {state.value} by {user.username}",
-            # Back to ACTIVE: the drawdown is measured afresh from here.
-            reset_drawdown=state is TradingState.ACTIVE,
-        )
-        if changes == SubscriptionChanges(updated_at=changes.updated_at):
+        if changes.is_empty():
             raise Invalid("nothing to change")
-        await asyncio.to_thread(self._members.change_subscription, user.id, subscription_id, changes)
+        await asyncio.to_thread(
+            self._members.change_subscription,
+            user.id,
+            subscription_id,
+            changes,
+            user.username,
+            self._clock.now(),
+        )
         return await self.get(user.id, subscription_id)
 
     async def _check_pairs(self, account: Account, pairs: list[str] | None) -> None:
