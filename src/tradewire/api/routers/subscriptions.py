@@ -8,7 +8,12 @@ from fastapi import APIRouter
 
 from tradewire.api.auth import CurrentUser, RuntimeDep
 from tradewire.api.fields import DbId
-from tradewire.api.schemas.subscriptions import SubscriptionCreate, SubscriptionOut, SubscriptionUpdate
+from tradewire.api.schemas.subscriptions import (
+    SubscriptionCreate,
+    SubscriptionOut,
+    SubscriptionUpdate,
+    settings_of,
+)
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.members import SubscriptionChanges
 from tradewire.services.members.subscriptions import SubscriptionRequest
@@ -25,7 +30,7 @@ async def subscribe(body: SubscriptionCreate, runtime: RuntimeDep, user: Current
         pairs=body.pairs,
         sizing_mode=body.sizing_mode,
         sizing_value=body.sizing_value,
-        settings=body.settings(),
+        settings=settings_of(body),
     )
     return SubscriptionOut(**asdict(await runtime.marketplace.subscriptions.subscribe(user.id, request)))
 
@@ -51,7 +56,7 @@ async def update_subscription(
         all_pairs=bool(body.all_pairs),
         sizing_mode=body.sizing_mode,
         sizing_value=body.sizing_value,
-        settings=body.settings(),
+        settings=settings_of(body),
         no_dca=bool(body.no_dca),
         trading_state=body.trading_state,
     )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from tradewire.api.fields import Amount
 from tradewire.api.schemas.common import SYMBOL, Strict
@@ -145,6 +146,10 @@ def check_pairs(value: list[str] | None) -> list[str] | None:
     if bad:
         raise ValueError(f"pairs must be unified symbols like 'BTC/USDT': {bad}")
     return sorted(set(cleaned))
+
+
+# A subscription's pair filter: unified symbols, upper case, sorted, without repeats; null for every pair.
+PairFilter = Annotated[list[str] | None, AfterValidator(check_pairs)]
 
 
 def check_sizing(mode: SizingMode, value: Decimal, params: SizingParamsIn | None) -> None:

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from tradewire.api.fields import Amount, DbId
 from tradewire.api.schemas.common import Money, Strict
@@ -15,9 +15,9 @@ from tradewire.api.schemas.settings import (
     DcaIn,
     EntryOrderIn,
     ExitRulesIn,
+    PairFilter,
     RiskLimitsIn,
     SizingParamsIn,
-    check_pairs,
     check_sizing,
 )
 from tradewire.domain.execution import SubscriptionStatus
@@ -29,7 +29,7 @@ from tradewire.domain.sizing import SizingMode
 class SubscriptionCreate(Strict):
     strategy_id: DbId
     account_id: DbId
-    pairs: list[str] | None = Field(
+    pairs: PairFilter = Field(
         default=None, max_length=MAX_PAIRS, description="unified symbols; null for every pair"
     )
     sizing_mode: SizingMode = SizingMode.FIXED_QUOTE
@@ -40,14 +40,6 @@ class SubscriptionCreate(Strict):
     dca: DcaIn | None = None
     entry_order: EntryOrderIn | None = None
 
-    @field_validator("pairs")
-    @classmethod
-    def _pairs(cls, value: list[str] | None) -> list[str] | None:
-        return check_pairs(value)
-
-    def settings(self) -> SubscriptionSettings:
-        return _settings(self)
-
     @model_validator(mode="after")
     def _sizing(self) -> SubscriptionCreate:
         check_sizing(self.sizing_mode, self.sizing_value, self.sizing_params)
@@ -56,7 +48,7 @@ class SubscriptionCreate(Strict):
 
 class SubscriptionUpdate(Strict):
     status: Literal["ACTIVE", "PAUSED", "CANCELLED"] | None = None
-    pairs: list[str] | None = Field(default=None, max_length=MAX_PAIRS)
+    pairs: PairFilter = Field(default=None, max_length=MAX_PAIRS)
     all_pairs: bool | None = Field(default=None, description="true to drop the pair filter")
     sizing_mode: SizingMode | None = None
     sizing_value: Amount | None = Field(default=None, gt=0)
@@ -73,14 +65,6 @@ class SubscriptionUpdate(Strict):
             "tranches); HALTED: no orders at all, not even stop losses or a manual close"
         ),
     )
-
-    @field_validator("pairs")
-    @classmethod
-    def _pairs(cls, value: list[str] | None) -> list[str] | None:
-        return check_pairs(value)
-
-    def settings(self) -> SubscriptionSettings:
-        return _settings(self)
 
     @model_validator(mode="after")
     def _sizing(self) -> SubscriptionUpdate:
@@ -117,7 +101,7 @@ class SubscriptionOut(BaseModel):
     updated_at: datetime
 
 
-def _settings(body: SubscriptionCreate | SubscriptionUpdate) -> SubscriptionSettings:
+def settings_of(body: SubscriptionCreate | SubscriptionUpdate) -> SubscriptionSettings:
     """The body's settings as the domain's types (None where the body has none)."""
     return SubscriptionSettings(
         sizing_params=body.sizing_params.domain() if body.sizing_params else None,
