@@ -73,7 +73,7 @@ class AssetBalanceOut(BaseModel):
 
 class BalanceOut(BaseModel):
     account_id: int
-    mode: str = "paper"
+    mode: str = AccountMode.PAPER
     exchange: str = "paper"
     balances: dict[str, Money] = Field(description="total per asset")
     assets: dict[str, AssetBalanceOut] = Field(default_factory=dict, description="free, used, total")
