@@ -315,8 +315,10 @@ class PlainPasswords:
 
     def __init__(self) -> None:
         self.verified = 0
+        self.hashed = 0
 
     def hash(self, secret: str) -> str:
+        self.hashed += 1
         return f"hashed:{secret}"
 
     def verify(self, secret: str, stored: str) -> bool:

@@ -117,3 +117,19 @@ async def test_only_the_owner_rules_on_a_known_pair() -> None:
 
     assert record.status is PairStatus.BLACKLISTED and record.manual
     assert [p.symbol for p in await d.market.strategies.pairs(bob.id, strategy.id)] == ["BTC/USDT"]
+
+
+async def test_another_users_strategy_is_not_found_before_anything_else_is_checked_or_hashed() -> None:
+    d = desk()
+    alice, bob = d.user("alice"), d.user("bob")
+    public = (await d.market.strategies.publish(alice.id, StrategyRequest("P", is_public=True))).strategy
+    hashed = d.passwords.hashed
+
+    with pytest.raises(NotFound, match=f"no strategy {public.id} of yours"):
+        await d.market.strategies.change(bob.id, public.id, StrategyChanges(definition=EMA))
+    with pytest.raises(NotFound, match=f"no strategy {public.id} of yours"):
+        await d.market.strategies.override_pair(bob, public.id, "NOPE/USDT", PairStatus.BLACKLISTED)
+    with pytest.raises(NotFound, match=f"no strategy {public.id} of yours"):
+        await d.market.strategies.rotate_passphrase(bob.id, public.id)
+
+    assert d.passwords.hashed == hashed
