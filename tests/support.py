@@ -56,9 +56,15 @@ def seed_marketplace(
 ) -> Seeded:
     """A provider with a webhook strategy (passphrase 'abcdefgh') and one subscriber per entry.
 
-    Each entry may set sizing_mode, sizing_value, pairs and status.
+    Each entry may set sizing_mode, sizing_value, pairs and status (seed_members: and more).
     """
-    members = SqlMembers(engine)
+    return seed_members(SqlMembers(engine), subscriptions, slug)
+
+
+def seed_members(members: Any, subscriptions: list[dict[str, Any]], slug: str = "tv-test") -> Seeded:
+    """seed_marketplace through any members store with SqlMembers' methods (the SQL one, or the
+    in-memory twin's MemoryMembers). An entry may also set sizing_params, risk_limits, exit_rules, dca,
+    entry_order and trading_state, and an `account` dict overriding its paper account's columns."""
     provider_id = members.create_user(f"provider-{slug}", _PASSWORD_HASH, now())
     strategy_id = members.create_strategy(
         {
@@ -83,6 +89,7 @@ def seed_marketplace(
                 "mode": "paper",
                 "sandbox": False,
                 "created_at": now(),
+                **spec.get("account", {}),
             }
         )
         users.append(user_id)
@@ -101,6 +108,9 @@ def seed_marketplace(
                 "dca": spec.get("dca"),
                 "created_at": now(),
                 "updated_at": now(),
+                "sizing_params": spec.get("sizing_params"),
+                "entry_order": spec.get("entry_order"),
+                "trading_state": spec.get("trading_state", "ACTIVE"),
             }
         )
     members.create_subscriptions(rows)

@@ -1,0 +1,329 @@
+"""The twin's execution half: pending intents, decisions, orders, claims and exchange reports."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from tests.fakes.memory_store.settlement import settle
+from tests.fakes.memory_store.tables import Row, Tables
+from tradewire.adapters.store.settlement import log_row
+from tradewire.adapters.store.sql import (
+    _bounded_reason,
+    _error,
+    _new_order_record,
+    _order_record,
+    _order_row,
+    _trading_state,
+    _work_item,
+)
+from tradewire.domain.execution import IntentStatus, LogStatus
+from tradewire.domain.money import ZERO
+from tradewire.domain.orders import (
+    LATE_FILL_CHECKS_S,
+    TERMINAL_STATES,
+    OrderSide,
+    OrderState,
+    RejectionKind,
+    next_check_delay_s,
+)
+from tradewire.domain.positions import PositionStatus
+from tradewire.domain.records import (
+    FailedAttempt,
+    NewOrder,
+    OrderOutcome,
+    OrderRecord,
+    Rejection,
+    UnreadableWork,
+    WorkItem,
+)
+from tradewire.domain.risk import TradingState, allows
+from tradewire.domain.sizing import TradeStats
+
+log = logging.getLogger("tradewire.store")
+
+CREATED = IntentStatus.CREATED.value
+OPEN = PositionStatus.OPEN.value
+UNSETTLED = {s.value for s in OrderState if not s.is_terminal}
+
+
+class OrdersTwin:
+    """Intents decided, orders stored, claimed and settled from exchange reports, as SqlStore does."""
+
+    tables: Tables
+    late_fill_checks: tuple[float, ...] = LATE_FILL_CHECKS_S
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def pending_work(
+        self, signal_id: int | None = None, created_before: datetime | None = None, limit: int = 5000
+    ) -> list[WorkItem]:
+        work, _unreadable = self._pending(signal_id, created_before, 0, limit)
+        return work
+
+    def pending_work_page(
+        self, signal_id: int | None = None, after_id: int = 0, limit: int = 5000
+    ) -> tuple[list[WorkItem], list[UnreadableWork]]:
+        return self._pending(signal_id, None, after_id, limit)
+
+    def _pending(
+        self, signal_id: int | None, created_before: datetime | None, after_id: int, limit: int
+    ) -> tuple[list[WorkItem], list[UnreadableWork]]:
+        work: list[WorkItem] = []
+        unreadable: list[UnreadableWork] = []
+        for intent in self.tables.where("execution_intents", status=CREATED):
+            if len(work) + len(unreadable) >= limit:
+                break
+            if intent["id"] <= after_id or (signal_id is not None and intent["signal_id"] != signal_id):
+                continue
+            if created_before is not None and intent["created_at"] > created_before:
+                continue
+            row = self._work_row(intent)
+            if row is None:  # an inner join finds no row
+                continue
+            try:
+                work.append(_work_item(row))
+            except Exception as exc:  # a row an older version (or a hand) wrote: it fails alone
+                unreadable.append(
+                    UnreadableWork(intent["id"], f"stored intent cannot be read: {_error(exc)}")
+                )
+        return work, unreadable
+
+    def _work_row(self, intent: Row) -> Row | None:
+        """The columns SqlStore selects for a work item: the intent joined to its signal, subscription,
+        strategy and account."""
+        signal = self.tables["signals"].get(intent["signal_id"])
+        sub = self.tables["subscriptions"].get(intent["subscription_id"])
+        account = self.tables["exchange_accounts"].get(intent["account_id"])
+        strategy = self.tables["strategies"].get(sub["strategy_id"]) if sub else None
+        if signal is None or sub is None or account is None or strategy is None:
+            return None
+        row = {k: signal[k] for k in ("symbol", "ticker", "action", "contracts", "price", "details")}
+        row |= {k: signal[k] for k in ("signal_time", "received_at")}
+        row |= {k: sub[k] for k in _SUBSCRIPTION_COLUMNS}
+        row |= {
+            k: intent[k] for k in ("id", "signal_id", "subscription_id", "account_id", "user_id", "attempts")
+        }
+        return row | {
+            "mode": account["mode"],
+            "exchange": account["exchange"],
+            "track_index": strategy["track_index"],
+            "track_peak": strategy["track_peak"],
+        }
+
+    def strategy_stats(self, strategy_id: int, last: int = 500) -> TradeStats:
+        subs = {s["id"] for s in self.tables.where("subscriptions", strategy_id=strategy_id)}
+        closed = [
+            p
+            for p in self.tables.where("positions", status=PositionStatus.CLOSED.value)
+            if p["subscription_id"] in subs
+        ]
+        results = [p["realized_pnl"] - p["fees"] for p in reversed(closed)][:last]
+        wins = [x for x in results if x > 0]
+        losses = [-x for x in results if x <= 0]
+        return TradeStats(
+            wins=len(wins),
+            losses=len(losses),
+            average_win=sum(wins, ZERO) / len(wins) if wins else ZERO,
+            average_loss=sum(losses, ZERO) / len(losses) if losses else ZERO,
+        )
+
+    def open_position_amounts(self, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], Decimal]:
+        wanted = set(keys)
+        return {
+            (p["subscription_id"], p["symbol"]): p["amount"]
+            for p in self.tables.where("positions", status=OPEN)
+            if (p["subscription_id"], p["symbol"]) in wanted
+        }
+
+    def exits_in_flight(self, keys: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
+        wanted = set(keys)
+        return {
+            (o["subscription_id"], o["symbol"])
+            for o in self.tables.where("orders", side=OrderSide.SELL.value)
+            if o["position_id"] is not None
+            and o["state"] in UNSETTLED
+            and (o["subscription_id"], o["symbol"]) in wanted
+        }
+
+    def orders_in_states(self, states: Sequence[OrderState]) -> list[OrderRecord]:
+        wanted = {s.value for s in states}
+        return self._orders_where(lambda o: o["state"] in wanted)
+
+    def unsettled_orders(self, account_id: int | None = None) -> list[OrderRecord]:
+        unsettled = {OrderState.SUBMITTED.value, OrderState.OPEN.value, OrderState.PARTIALLY_FILLED.value}
+        terminal = {s.value for s in TERMINAL_STATES}
+
+        def wanted(o: Row) -> bool:
+            watched = o["state"] in terminal and o["next_check_at"] is not None
+            return (o["state"] in unsettled or watched) and account_id in (None, o["account_id"])
+
+        return self._orders_where(wanted)
+
+    def orders_by_client_ids(self, account_id: int, client_order_ids: Sequence[str]) -> list[OrderRecord]:
+        ids = set(client_order_ids)
+        return self._orders_where(lambda o: o["account_id"] == account_id and o["client_order_id"] in ids)
+
+    def due_orders(self, now: datetime, limit: int = 1000) -> list[OrderRecord]:
+        return self._orders_where(lambda o: o["next_check_at"] is not None and o["next_check_at"] <= now)[
+            :limit
+        ]
+
+    def _orders_where(self, condition: Callable[[Row], bool]) -> list[OrderRecord]:
+        """OrderRecords of the orders meeting `condition`, in id order, with their account's exchange,
+        their intent's signal and their subscription's entry order settings."""
+        records = []
+        for order in self.tables.where("orders"):
+            account = self.tables["exchange_accounts"].get(order["account_id"])
+            if account is None or not condition(order):
+                continue
+            intent = self.tables["execution_intents"].get(order["intent_id"] or 0)
+            sub = self.tables["subscriptions"].get(order["subscription_id"] or 0)
+            row = order | {
+                "exchange": account["exchange"],
+                "signal_id": intent["signal_id"] if intent else None,
+                "entry_order": sub["entry_order"] if sub else None,
+            }
+            records.append(_order_record(row))
+        return records
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def save_decisions(
+        self,
+        rejections: Sequence[Rejection],
+        new_orders: Sequence[NewOrder],
+        now: datetime,
+        failures: Sequence[FailedAttempt] = (),
+    ) -> list[OrderRecord]:
+        with self.tables.transaction():
+            self._record_failures(failures, now)
+            intents = self.tables["execution_intents"]
+            for r in rejections:
+                intent = intents.get(r.item.intent_id)
+                if intent is not None and intent["status"] == CREATED:
+                    intent.update(status=IntentStatus.REJECTED.value, reason=r.reason, updated_at=now)
+            for r in rejections:
+                self.tables.insert_new(
+                    "execution_log", log_row(r.item, r.log_status, r.reason, None, r.details, now)
+                )
+            pauses = {r.item.subscription_id: r.pause_reason for r in rejections if r.pause_reason}
+            for subscription_id, why in pauses.items():
+                sub = self.tables["subscriptions"].get(subscription_id)
+                if sub is not None and sub["trading_state"] == TradingState.ACTIVE.value:
+                    sub.update(trading_state=TradingState.REDUCING.value, state_reason=why, updated_at=now)
+            if not new_orders:
+                return []
+            for o in new_orders:
+                self.tables.insert("orders", _order_row(o, now), ignore_conflicts_on=("intent_id",))
+            for o in new_orders:
+                intent = intents.get(o.item.intent_id)
+                if intent is not None and intent["status"] == CREATED:
+                    intent.update(status=IntentStatus.ORDERED.value, updated_at=now)
+            return self._stored_new_orders(new_orders, now)
+
+    def _stored_new_orders(self, new_orders: Sequence[NewOrder], now: datetime) -> list[OrderRecord]:
+        wanted = {o.item.intent_id: o for o in new_orders}
+        records: list[OrderRecord] = []
+        existing: set[int] = set()
+        for order in self.tables.where("orders"):
+            mine = wanted.get(order["intent_id"])
+            if mine is None:
+                continue
+            if order["client_order_id"] == mine.client_order_id and order["state"] == OrderState.NEW.value:
+                records.append(_new_order_record(order["id"], mine, now))
+            else:
+                existing.add(order["id"])
+        records += self._orders_where(lambda o: o["id"] in existing)
+        return sorted(records, key=lambda r: r.order_id)
+
+    def _record_failures(self, failures: Sequence[FailedAttempt], now: datetime) -> None:
+        for failure in failures:
+            intent = self.tables["execution_intents"].get(failure.intent_id)
+            if intent is None or intent["status"] != CREATED:
+                continue
+            intent.update(
+                attempts=intent["attempts"] + 1, reason=_bounded_reason(failure.reason), updated_at=now
+            )
+            if not failure.final:
+                continue
+            intent["status"] = IntentStatus.FAILED.value
+            entry = {k: intent[k] for k in ("signal_id", "subscription_id", "account_id", "user_id")}
+            entry |= {"intent_id": failure.intent_id, "status": LogStatus.FAILED.value, "created_at": now}
+            self.tables.insert_new("execution_log", entry | {"reason": _bounded_reason(failure.reason)})
+
+    def claim_for_submission(self, order_ids: Sequence[int], now: datetime) -> set[int]:
+        if not order_ids:
+            return set()
+        claimed: set[int] = set()
+        with self.tables.transaction():
+            ids = sorted(set(order_ids))
+            refused = self._refused_by_trading_state(ids, now)
+            for order_id in ids:
+                order = self.tables["orders"].get(order_id)
+                if order_id in refused or order is None or order["state"] != OrderState.NEW.value:
+                    continue
+                next_check = now + timedelta(seconds=next_check_delay_s(0))
+                order.update(state=OrderState.SUBMITTED.value, updated_at=now, next_check_at=next_check)
+                claimed.add(order_id)
+        return claimed
+
+    def _refused_by_trading_state(self, order_ids: Sequence[int], now: datetime) -> set[int]:
+        why: dict[int, str] = {}
+        for order_id in order_ids:
+            order = self.tables["orders"].get(order_id)
+            if order is None or order["state"] != OrderState.NEW.value:
+                continue
+            sub = self.tables["subscriptions"].get(order["subscription_id"] or 0)
+            if sub is None:  # an order without a subscription: nothing to obey
+                continue
+            state = _trading_state(sub["trading_state"])
+            if not allows(state, entry=order["side"] == OrderSide.BUY.value):
+                rule = "no orders at all" if state is TradingState.HALTED else "exits only, no entries"
+                why[order_id] = f"not sent: subscription {state.value} ({rule})"
+        if not why:
+            return set()
+        records = self._orders_where(lambda o: o["id"] in why)
+        refusals = [
+            OrderOutcome(r, rejected_reason=why[r.order_id], rejection=RejectionKind.NOT_SENT)
+            for r in records
+        ]
+        settle(self.tables, refusals, now, self.late_fill_checks)
+        return set(why)
+
+    def postpone_checks(self, records: Sequence[OrderRecord], reason: str, now: datetime) -> None:
+        with self.tables.transaction():
+            for record in records:
+                order = self.tables["orders"].get(record.order_id)
+                if order is None or order["next_check_at"] is None:
+                    continue
+                attempts = record.check_attempts + 1
+                order.update(
+                    check_attempts=attempts,
+                    next_check_at=now + timedelta(seconds=next_check_delay_s(attempts)),
+                    reason=_bounded_reason(reason),
+                    updated_at=now,
+                )
+
+    def record_outcomes(self, outcomes: Sequence[OrderOutcome], now: datetime) -> None:
+        if not outcomes:
+            return
+        with self.tables.transaction():
+            settle(self.tables, outcomes, now, self.late_fill_checks)
+
+
+_SUBSCRIPTION_COLUMNS: tuple[str, ...] = (
+    "sizing_mode",
+    "sizing_value",
+    "sizing_params",
+    "strategy_id",
+    "risk_limits",
+    "exit_rules",
+    "dca",
+    "entry_order",
+    "trading_state",
+    "pnl_total",
+    "pnl_peak",
+)

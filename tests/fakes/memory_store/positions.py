@@ -1,0 +1,177 @@
+"""The twin's positions: what the risk rules and the exit monitor read, and the platform's own orders."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from tests.fakes.memory_store.tables import Row, Tables
+from tradewire.adapters.store.sql import _watched, pair_record
+from tradewire.domain.client_ids import position_client_order_id
+from tradewire.domain.execution import SubscriptionStatus
+from tradewire.domain.money import ZERO
+from tradewire.domain.orders import OrderSide, OrderState, OrderType
+from tradewire.domain.positions import PositionStatus
+from tradewire.domain.records import AutoOrder, OrderRecord, RiskSnapshot, WatchedPosition
+from tradewire.domain.risk import RiskLimits, TradingState, allows
+
+log = logging.getLogger("tradewire.store")
+
+OPEN = PositionStatus.OPEN.value
+_LEVELS = ("stop_loss", "take_profit", "trailing_pct", "deadline_at", "tranches")
+
+
+class PositionsTwin:
+    """Open positions and their levels, realised results, and exits stored before they are sent."""
+
+    tables: Tables
+
+    def _orders_where(self, condition: Callable[[Row], bool]) -> list[OrderRecord]:
+        raise NotImplementedError  # OrdersTwin's
+
+    def risk_snapshot(
+        self,
+        account_ids: Sequence[int],
+        day: str,
+        pair_keys: Sequence[tuple[int, str]] = (),
+        strategy_pairs_keys: Sequence[tuple[int, str]] = (),
+    ) -> RiskSnapshot:
+        snap = RiskSnapshot()
+        accounts = set(account_ids)
+        for p in self.tables.where("positions", status=OPEN):
+            if p["account_id"] not in accounts:
+                continue
+            account_id = p["account_id"]
+            snap.per_account[account_id] = snap.per_account.get(account_id, 0) + 1
+            snap.open_symbols.setdefault(account_id, []).append(p["symbol"])
+            if p["subscription_id"] is not None:
+                sid = p["subscription_id"]
+                snap.per_subscription[sid] = snap.per_subscription.get(sid, 0) + 1
+        snap.realized_today.update(self.realized_on(account_ids, day))
+        keys = set(pair_keys)
+        for p in self.tables.where("positions"):
+            key = (p["subscription_id"], p["symbol"])
+            if key in keys and (key not in snap.last_trade or p["updated_at"] > snap.last_trade[key]):
+                snap.last_trade[key] = p["updated_at"]
+        for key in set(strategy_pairs_keys):
+            if key in self.tables.strategy_pairs:
+                snap.pairs[key] = pair_record(self.tables.strategy_pairs[key])
+        return snap
+
+    def realized_on(self, account_ids: Sequence[int], day: str) -> dict[int, Decimal]:
+        daily = self.tables.account_daily_pnl
+        return {a: daily[(a, day)] for a in sorted(set(account_ids)) if (a, day) in daily}
+
+    def watched_positions(self, changed_since: datetime | None = None) -> list[WatchedPosition]:
+        if changed_since is None:
+            return self._watched(lambda p: p["status"] == OPEN)
+        # Between full loads only positions with automation matter, as in the SQL store.
+        return self._watched(
+            lambda p: p["updated_at"] >= changed_since and any(p[c] is not None for c in _LEVELS)
+        )
+
+    def watched_position(self, user_id: int, position_id: int) -> WatchedPosition | None:
+        found = self._watched(lambda p: p["id"] == position_id and p["user_id"] == user_id)
+        return found[0] if found else None
+
+    def _watched(self, condition: Callable[[Row], bool]) -> list[WatchedPosition]:
+        """Positions with their account's exchange and their subscription's trading state and limits."""
+        result = []
+        for p in self.tables.where("positions"):
+            account = self.tables["exchange_accounts"].get(p["account_id"])
+            if account is None or not condition(p):
+                continue
+            sub = self.tables["subscriptions"].get(p["subscription_id"] or 0)
+            row = p | {
+                "exchange": account["exchange"],
+                "trading_state": sub["trading_state"] if sub else None,
+                "risk_limits": sub["risk_limits"] if sub else None,
+            }
+            result.append(_watched(row))
+        return result
+
+    def daily_loss_closers(self) -> list[tuple[int, int, RiskLimits]]:
+        subs = self.tables.where("subscriptions", status=SubscriptionStatus.ACTIVE.value)
+        found = [
+            (s["id"], s["account_id"], RiskLimits.from_json(s["risk_limits"]))
+            for s in subs
+            if s["risk_limits"]
+        ]
+        return [f for f in found if f[2].close_on_daily_loss]
+
+    def open_positions_of(self, subscription_ids: Sequence[int]) -> list[WatchedPosition]:
+        wanted = set(subscription_ids)
+        return self._watched(lambda p: p["status"] == OPEN and p["subscription_id"] in wanted)
+
+    def positions_exiting(self) -> set[int]:
+        return {
+            o["position_id"]
+            for o in self.tables.where("orders")
+            if o["position_id"] is not None and not OrderState(o["state"]).is_terminal
+        }
+
+    def save_auto_orders(self, exits: Sequence[AutoOrder], now: datetime) -> list[OrderRecord]:
+        if not exits:
+            return []
+        with self.tables.transaction():
+            wanted = {e.position_id for e in exits}
+            attempts: dict[int, int] = {}
+            busy: set[int] = set()
+            for o in self.tables.where("orders"):
+                if o["position_id"] in wanted:
+                    attempts[o["position_id"]] = attempts.get(o["position_id"], 0) + 1
+                    if not OrderState(o["state"]).is_terminal:
+                        busy.add(o["position_id"])
+            client_ids = []
+            for e in exits:
+                if e.position_id in busy:
+                    continue  # an exit is in flight already: never two at once
+                if (state := self._trading_state_of(e.subscription_id)) is not None and not allows(
+                    state, entry=e.side is OrderSide.BUY
+                ):
+                    log.info("position %s: no order, the subscription is %s", e.position_id, state.value)
+                    continue
+                client_id = position_client_order_id(e.position_id, attempts.get(e.position_id, 0), e.tranche)
+                self.tables.insert(
+                    "orders", _auto_order(e, client_id, now), ignore_conflicts_on=("client_order_id",)
+                )
+                client_ids.append(client_id)
+            if not client_ids:
+                return []
+            return self._orders_where(lambda o: o["client_order_id"] in client_ids)
+
+    def _trading_state_of(self, subscription_id: int | None) -> TradingState | None:
+        sub = self.tables["subscriptions"].get(subscription_id or 0)
+        return TradingState(sub["trading_state"] or TradingState.ACTIVE.value) if sub else None
+
+    def save_best_prices(self, best: dict[int, Decimal]) -> None:
+        for position_id, price in best.items():
+            if position_id in self.tables["positions"]:
+                self.tables["positions"][position_id]["best_price"] = price
+
+
+def _auto_order(e: AutoOrder, client_order_id: str, now: datetime) -> Row:
+    """An exit or DCA tranche order row, state NEW, due at once (the other columns keep their default)."""
+    return dict(
+        account_id=e.account_id,
+        subscription_id=e.subscription_id,
+        user_id=e.user_id,
+        mode=e.mode,
+        client_order_id=client_order_id,
+        symbol=e.symbol,
+        side=e.side.value,
+        type=OrderType.MARKET.value,
+        amount=e.amount,
+        state=OrderState.NEW.value,
+        filled=ZERO,
+        fee=ZERO,
+        created_at=now,
+        updated_at=now,
+        next_check_at=now,
+        sizing_note=e.note,
+        position_id=e.position_id,
+        close_reason=e.reason.value if e.reason else None,
+        tranche=e.tranche,
+    )

@@ -1,0 +1,188 @@
+"""The twin's signals, routing and the strategies' track records (SqlStore's ingest and routing half)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+from tests.fakes.memory_store.tables import Row, Tables, UniqueViolation, read
+from tradewire.adapters.store.sql import (
+    _bounded_reason,
+    _live_venue,
+    _partial_exit,
+    _signal_row,
+    _trade_return,
+    pair_record,
+    pair_row,
+)
+from tradewire.domain.execution import IntentStatus, SubscriptionStatus
+from tradewire.domain.records import LiveVenue, NewSignal, StrategyVenues, SubscriptionTarget
+from tradewire.domain.signals import SignalAction
+from tradewire.domain.track_record import PairRecord, StrategyCurve
+
+log = logging.getLogger("tradewire.store")
+
+ACTIVE = SubscriptionStatus.ACTIVE.value
+
+
+class SignalsTwin:
+    """Signals stored once, routed once, and counted in their strategy's track record."""
+
+    tables: Tables
+
+    def webhook_strategy(self, slug: str) -> tuple[int, str] | None:
+        found = self.tables.where("strategies", slug=slug, source="tradingview")
+        return (found[0]["id"], found[0]["passphrase_hash"]) if found else None
+
+    def find_signal(self, strategy_id: int, dedup_keys: Sequence[str]) -> int | None:
+        keys = set(dedup_keys)
+        found = [
+            s["id"] for s in self.tables.where("signals", strategy_id=strategy_id) if s["dedup_key"] in keys
+        ]
+        return found[0] if found else None
+
+    def insert_signal(self, signal: NewSignal) -> tuple[int, bool]:
+        try:
+            with self.tables.transaction():
+                return self.tables.insert_new("signals", _signal_row(signal)), True
+        except UniqueViolation:
+            existing = self.find_signal(signal.strategy_id, [signal.dedup_key])
+            if existing is None:
+                raise
+            return existing, False
+
+    def insert_signal_in_window(self, signal: NewSignal, content_key: str) -> tuple[int, bool]:
+        with self.tables.transaction():
+            window_s = self.tables["strategies"][signal.strategy_id]["dedup_window_s"]
+            since = signal.received_at - timedelta(seconds=window_s)
+            earlier = [
+                s
+                for s in self.tables.where("signals", strategy_id=signal.strategy_id, content_key=content_key)
+                if s["received_at"] >= since
+            ]
+            if earlier:
+                return max(earlier, key=lambda s: s["received_at"])["id"], False
+            row = {**_signal_row(signal), "content_key": content_key}
+            return self.tables.insert_new("signals", row), True
+
+    def signal_route_info(self, signal_id: int) -> tuple[int, str, str] | None:
+        s = self.tables["signals"].get(signal_id)
+        return (s["strategy_id"], s["symbol"], s["status"]) if s else None
+
+    def strategy_venues(self, strategy_id: int) -> StrategyVenues:
+        accounts = [
+            self.tables["exchange_accounts"][sub["account_id"]]
+            for sub in self.tables.where("subscriptions", strategy_id=strategy_id, status=ACTIVE)
+        ]
+        live = sorted((a for a in accounts if a["mode"] == "live"), key=lambda a: a["id"])
+        paper = any(a["mode"] == "paper" for a in accounts)
+        return StrategyVenues(paper, tuple(_venue(a) for a in live))
+
+    def live_venues_in_use(self) -> list[LiveVenue]:
+        used = {s["account_id"] for s in self.tables.where("subscriptions", status=ACTIVE)}
+        return [_venue(a) for a in self.tables.where("exchange_accounts", mode="live") if a["id"] in used]
+
+    def signal_ticker(self, signal_id: int) -> str | None:
+        s = self.tables["signals"].get(signal_id)
+        return s["ticker"] if s else None
+
+    def resolve_signal(self, signal_id: int, symbol: str) -> None:
+        s = self.tables["signals"].get(signal_id)
+        if s is not None and s["symbol"] == "" and s["status"] == "received":
+            s["symbol"] = symbol
+
+    def active_targets(self, strategy_id: int) -> list[SubscriptionTarget]:
+        return [
+            SubscriptionTarget(s["id"], s["user_id"], s["account_id"], read(s["pairs"]))
+            for s in self.tables.where("subscriptions", strategy_id=strategy_id, status=ACTIVE)
+        ]
+
+    def create_intents(
+        self,
+        signal_id: int,
+        targets: Sequence[SubscriptionTarget],
+        now: datetime,
+        market_price: Decimal | None = None,
+        status: str = "routed",
+    ) -> None:
+        with self.tables.transaction():
+            for t in targets:
+                intent = {
+                    "signal_id": signal_id,
+                    "subscription_id": t.subscription_id,
+                    "account_id": t.account_id,
+                    "user_id": t.user_id,
+                    "status": IntentStatus.CREATED.value,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                self.tables.insert(
+                    "execution_intents", intent, ignore_conflicts_on=("signal_id", "subscription_id")
+                )
+            signal = self.tables["signals"].get(signal_id)
+            if signal is None or signal["status"] != "received":
+                return
+            signal.update(status=status, routed_at=now)
+            if status == "routed":
+                try:
+                    with self.tables.transaction():
+                        self._track(signal, market_price, now)
+                except Exception:
+                    log.exception("signal %s: not counted in the track record", signal_id)
+
+    def _track(self, signal: Row, market_price: Decimal | None, now: datetime) -> None:
+        """As SqlStore: the strategy's virtual position on the pair, and its curve when a trade closes."""
+        price = signal["price"] or market_price
+        if price is None:
+            return
+        key = (signal["strategy_id"], signal["symbol"])
+        found = self.tables.strategy_pairs.get(key)
+        before = pair_record(found) if found else PairRecord(signal["symbol"])
+        record = before.reviewed(now)
+        action = SignalAction(signal["action"])
+        details = signal["details"] or {}
+        if action is SignalAction.BUY and details.get("market_position") not in ("short", "flat"):
+            record = record.after_entry(price)
+        elif action is not SignalAction.BUY and not _partial_exit(details, action):
+            record = record.after_exit(price, now)
+        if record == before:
+            return
+        self.tables.strategy_pairs[key] = pair_row(key[0], record, now)
+        if record.trades > before.trades:
+            strategy = self.tables["strategies"][key[0]]
+            curve = StrategyCurve(strategy["track_index"], strategy["track_peak"])
+            curve = curve.after_trade(_trade_return(before, price))
+            strategy.update(track_index=curve.index, track_peak=curve.peak)
+
+    def strategy_definitions(self) -> list[tuple[int, dict[str, Any]]]:
+        return [(s["id"], read(s["definition"])) for s in self.tables.where("strategies") if s["definition"]]
+
+    def last_signal_at(self, strategy_id: int, symbol: str) -> datetime | None:
+        found = self.tables.where("signals", strategy_id=strategy_id, symbol=symbol)
+        return found[-1]["received_at"] if found else None
+
+    def unrouted_signal_ids(self, received_before: datetime | None = None) -> list[int]:
+        return [
+            s["id"]
+            for s in self.tables.where("signals", status="received")
+            if received_before is None or s["received_at"] <= received_before
+        ]
+
+    def routing_failed(self, signal_id: int, reason: str, attempts_allowed: int, now: datetime) -> bool:
+        signal = self.tables["signals"].get(signal_id)
+        if signal is None or signal["status"] != "received":
+            return False
+        signal.update(attempts=signal["attempts"] + 1, reason=_bounded_reason(reason))
+        if signal["attempts"] < attempts_allowed:
+            return False
+        why = f"routing failed {signal['attempts']} times; last: {reason}"
+        signal.update(status="failed", reason=_bounded_reason(why))
+        return True
+
+
+def _venue(account: Row) -> LiveVenue:
+    return _live_venue(SimpleNamespace(**account))
