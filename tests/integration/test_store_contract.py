@@ -1,0 +1,593 @@
+"""The in-memory twin (tests/fakes/memory_store) keeps its contract: every scenario here runs on
+SqlStore (SQLite and PostgreSQL) and on MemoryStore, asserts what each returns, and then holds every
+table of the two equal, row by row (ids compared by their order, since PostgreSQL's sequences skip
+the values an ignored conflict drew)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy import Engine, select
+
+from tests.fakes.memory_store import MemoryMembers, MemoryStore, Tables
+from tests.support import Seeded, seed_members
+from tradewire.adapters.store import tables as sql_tables
+from tradewire.adapters.store.members import SqlMembers
+from tradewire.adapters.store.sql import SqlStore
+from tradewire.domain.execution import LogStatus
+from tradewire.domain.exit_plan import ExitPlan
+from tradewire.domain.exits import ExitRules
+from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderState, OrderType, RejectionKind, Trade
+from tradewire.domain.positions import CloseReason
+from tradewire.domain.records import (
+    AutoOrder,
+    FailedAttempt,
+    NewOrder,
+    NewSignal,
+    OrderOutcome,
+    OrderRecord,
+    Rejection,
+    WorkItem,
+)
+from tradewire.domain.signals import SignalAction
+
+# Not on a whole second: SQLite compares times as text, and rows written in bulk keep no ".000000" (a
+# whole-second time written so would compare below the same time as a query parameter).
+NOW = datetime(2026, 1, 5, 12, 0, 0, 250_000, tzinfo=UTC)
+DAY = NOW.date().isoformat()
+T = TypeVar("T")
+
+# The tables compared, and the columns that hold another table's id.
+COMPARED = ("signals", "execution_intents", "orders", "fills", "positions", "execution_log")
+REFERENCES = {
+    "signal_id": "signals",
+    "intent_id": "execution_intents",
+    "order_id": "orders",
+    "position_id": "positions",
+}
+SUBSCRIPTION_STATE = ("id", "trading_state", "state_reason", "pnl_total", "pnl_peak")
+
+
+@dataclass
+class Twin:
+    """A store with what seeds it and what reads its tables back."""
+
+    name: str
+    store: Any
+    members: Any
+    rows: Callable[[str], list[dict[str, Any]]]
+    keyed: Callable[[str], dict[tuple[Any, ...], Any]]  # account_daily_pnl, strategy_pairs
+
+    def n(self, table: str, row_id: int | None) -> int | None:
+        """A row's number in its table, 1 for the first row made (ids themselves may skip values)."""
+        ids = [r["id"] for r in self.rows(table)]
+        return None if row_id is None else ids.index(row_id) + 1
+
+
+def _sql_twin(name: str, engine: Engine) -> Twin:
+    def rows(table: str) -> list[dict[str, Any]]:
+        t = sql_tables.metadata.tables[table]
+        with engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(t).order_by(t.c.id))]
+
+    def keyed(table: str) -> dict[tuple[Any, ...], Any]:
+        with engine.connect() as conn:
+            if table == "account_daily_pnl":
+                found = conn.execute(select(sql_tables.account_daily_pnl))
+                return {(r.account_id, r.day): r.pnl for r in found}
+            found = conn.execute(select(sql_tables.strategy_pairs))
+            return {(r.strategy_id, r.symbol): dict(r._mapping) for r in found}
+
+    return Twin(name, SqlStore(engine), SqlMembers(engine), rows, keyed)
+
+
+def _memory_twin() -> Twin:
+    tables = Tables()
+
+    def keyed(table: str) -> dict[tuple[Any, ...], Any]:
+        return dict(tables.account_daily_pnl if table == "account_daily_pnl" else tables.strategy_pairs)
+
+    return Twin("memory", MemoryStore(tables), MemoryMembers(tables), tables.where, keyed)
+
+
+@pytest.fixture
+def twins(engine: Engine) -> Iterator[list[Twin]]:
+    """SqlStore (on SQLite, then PostgreSQL) and MemoryStore; afterwards, their tables must be equal."""
+    pair = [_sql_twin(engine.dialect.name, engine), _memory_twin()]
+    yield pair
+    sql, memory = (_snapshot(t) for t in pair)
+    for table in sql:
+        assert sql[table] == memory[table], f"{table}: {pair[0].name} and the twin differ"
+
+
+def _snapshot(twin: Twin) -> dict[str, Any]:
+    """Every compared table, its ids (and ids it refers to) replaced by their rank in id order."""
+    ranks = {table: {row["id"]: n for n, row in enumerate(twin.rows(table))} for table in COMPARED}
+    result: dict[str, Any] = {}
+    for table in COMPARED:
+        result[table] = [
+            {
+                column: ranks[REFERENCES[column]].get(value) if column in REFERENCES and value else value
+                for column, value in row.items()
+                if column != "id"
+            }
+            for row in twin.rows(table)
+        ]
+    result["subscriptions"] = [{c: r[c] for c in SUBSCRIPTION_STATE} for r in twin.rows("subscriptions")]
+    result["strategies"] = [(r["track_index"], r["track_peak"]) for r in twin.rows("strategies")]
+    result["account_daily_pnl"] = twin.keyed("account_daily_pnl")
+    result["strategy_pairs"] = twin.keyed("strategy_pairs")
+    return result
+
+
+def each(twins: list[Twin], scenario: Callable[[Twin], T]) -> list[T]:
+    """Run a scenario on every twin; returns what it returned on each."""
+    return [scenario(t) for t in twins]
+
+
+# -- building blocks ---------------------------------------------------------------------------------
+
+
+def _signal(strategy_id: int, key: str = "k1", **changes: Any) -> NewSignal:
+    values: dict[str, Any] = {
+        "strategy_id": strategy_id,
+        "dedup_key": key,
+        "action": SignalAction.BUY,
+        "ticker": "BTCUSDT",
+        "symbol": "BTC/USDT",
+        "contracts": Decimal("0.001234567"),
+        "price": Decimal("100"),
+        "signal_time": None,
+        "details": {"ticker": "BTCUSDT"},
+        "received_at": NOW,
+    }
+    return NewSignal(**{**values, **changes})
+
+
+def _routed(twin: Twin, subscribers: list[dict[str, Any]], key: str = "k1") -> tuple[Seeded, list[WorkItem]]:
+    seeded = seed_members(twin.members, subscribers)
+    signal_id, _ = twin.store.insert_signal(_signal(seeded.strategy_id, key))
+    twin.store.create_intents(signal_id, twin.store.active_targets(seeded.strategy_id), NOW)
+    return seeded, twin.store.pending_work(signal_id)
+
+
+def _buy(item: WorkItem, amount: str = "0.003", plan: ExitPlan | None = None) -> NewOrder:
+    cid = f"tw{item.intent_id:010d}"
+    return NewOrder(item, cid, OrderSide.BUY, OrderType.MARKET, Decimal(amount), None, "note", plan)
+
+
+def _sent(twin: Twin, work: list[WorkItem], plan: ExitPlan | None = None) -> list[OrderRecord]:
+    records: list[OrderRecord] = twin.store.save_decisions([], [_buy(w, plan=plan) for w in work], NOW)
+    twin.store.claim_for_submission([r.order_id for r in records], NOW)
+    return records
+
+
+def _view(
+    record: OrderRecord, status: str, filled: str, trades: tuple[Trade, ...] = (), average: str | None = None
+) -> ExchangeOrder:
+    return ExchangeOrder(
+        exchange_order_id=f"x-{record.client_order_id}",
+        client_order_id=record.client_order_id,
+        symbol=record.symbol,
+        side=record.side,
+        type=record.type,
+        status=status,
+        amount=record.amount,
+        filled=Decimal(filled),
+        average=Decimal(average) if average else None,
+        price=None,
+        trades=trades,
+    )
+
+
+def _trade(trade_id: str, amount: str, price: str, fee: str = "0.01") -> Trade:
+    return Trade(trade_id, Decimal(amount), Decimal(price), Decimal(fee), "USDT", 1_767_614_400_000)
+
+
+def _intents(twin: Twin) -> list[tuple[str, str | None, int]]:
+    return [(r["status"], r["reason"], r["attempts"]) for r in twin.rows("execution_intents")]
+
+
+# -- signals -----------------------------------------------------------------------------------------
+
+
+def test_signals_are_stored_once_within_their_window_and_fail_after_their_attempts(twins: list[Twin]) -> None:
+    def scenario(t: Twin) -> list[Any]:
+        seeded = seed_members(t.members, [{}])
+        first = t.store.insert_signal(_signal(seeded.strategy_id))
+        again = t.store.insert_signal(_signal(seeded.strategy_id))
+        later = _signal(seeded.strategy_id, "w1", symbol="", received_at=NOW + timedelta(seconds=1))
+        windowed = t.store.insert_signal_in_window(later, "content")
+        same = replace_signal(later, "w2", NOW + timedelta(seconds=61))
+        inside = t.store.insert_signal_in_window(same, "content")
+        outside = t.store.insert_signal_in_window(
+            replace_signal(later, "w3", NOW + timedelta(seconds=62)), "content"
+        )
+        t.store.resolve_signal(windowed[0], "ETH/USDT")
+        failed = [t.store.routing_failed(first[0], "boom", 2, NOW) for _ in range(3)]
+        stored = [(t.n("signals", i), new) for i, new in (first, again, windowed, inside, outside)]
+        return [
+            *stored,
+            t.n("signals", t.store.find_signal(seeded.strategy_id, ["nope", "k1"])),
+            t.store.webhook_strategy("tv-test")
+            == (seeded.strategy_id, t.rows("strategies")[0]["passphrase_hash"]),
+            t.store.webhook_strategy("other"),
+            t.store.signal_route_info(windowed[0]),
+            t.store.signal_ticker(windowed[0]),
+            t.store.last_signal_at(seeded.strategy_id, "BTC/USDT"),
+            [t.n("signals", i) for i in t.store.unrouted_signal_ids()],
+            [t.n("signals", i) for i in t.store.unrouted_signal_ids(NOW + timedelta(seconds=30))],
+            failed,
+            _signal_state(t.rows("signals")[0]),
+        ]
+
+    sql, memory = each(twins, scenario)
+    assert sql == memory
+    assert memory[:5] == [(1, True), (1, False), (2, True), (2, False), (3, True)]
+    assert memory[5:11] == [1, True, None, (1, "ETH/USDT", "received"), "BTCUSDT", NOW]
+    assert memory[11:13] == [[2, 3], [2]]
+    assert memory[13] == [False, True, False]
+    assert memory[14] == ("failed", "routing failed 2 times; last: boom", 2)
+
+
+def _signal_state(row: dict[str, Any]) -> tuple[str, str | None, int]:
+    return row["status"], row["reason"], row["attempts"]
+
+
+def replace_signal(signal: NewSignal, key: str, at: datetime) -> NewSignal:
+    return _signal(signal.strategy_id, key, symbol=signal.symbol, received_at=at)
+
+
+def test_routing_creates_one_intent_per_active_subscription_once_and_counts_the_track_record(
+    twins: list[Twin],
+) -> None:
+    def scenario(t: Twin) -> list[Any]:
+        live = {"account": {"name": "live", "exchange": "binance", "mode": "live", "api_urls": {"rest": "u"}}}
+        seeded = seed_members(t.members, [{}, {"status": "PAUSED"}, live, {"pairs": ["ETH/USDT"]}])
+        targets = t.store.active_targets(seeded.strategy_id)
+        buy, _ = t.store.insert_signal(_signal(seeded.strategy_id, "b"))
+        t.store.create_intents(buy, targets, NOW)
+        t.store.create_intents(buy, targets, NOW)  # routed again: nothing new
+        sell, _ = t.store.insert_signal(
+            _signal(seeded.strategy_id, "s", action=SignalAction.SELL, price=None)
+        )
+        t.store.create_intents(sell, targets[:1], NOW, market_price=Decimal("110"))
+        page, unreadable = t.store.pending_work_page(None, 0, 2)
+        rest, _ = t.store.pending_work_page(None, page[-1].intent_id, 10)
+        return [
+            [(x.subscription_id, x.pairs) for x in targets],
+            t.store.strategy_venues(seeded.strategy_id),
+            t.store.live_venues_in_use(),
+            [t.n("execution_intents", w.intent_id) for w in page],
+            unreadable,
+            [t.n("execution_intents", w.intent_id) for w in rest],
+            [t.n("execution_intents", w.intent_id) for w in t.store.pending_work(sell)],
+            t.store.unrouted_signal_ids(),
+            t.store.risk_snapshot([], DAY, (), [(seeded.strategy_id, "BTC/USDT")]).pairs,
+        ]
+
+    sql, memory = each(twins, scenario)
+    assert sql == memory
+    assert memory[0] == [(1, None), (3, None), (4, ["ETH/USDT"])]
+    assert memory[1].paper and [v.exchange for v in memory[1].live] == ["binance"]
+    assert memory[2] == list(memory[1].live)
+    assert memory[3:7] == [[1, 2], [], [3, 4], [4]]
+    [record] = memory[8].values()
+    assert (record.trades, record.wins, record.open_entry) == (1, 1, None)
+    assert twins[1].rows("strategies")[0]["track_index"] == Decimal("1.1")
+
+
+# -- decisions and claims ----------------------------------------------------------------------------
+
+
+def test_decisions_reject_order_and_count_failures_in_one_go(twins: list[Twin]) -> None:
+    def scenario(t: Twin) -> list[Any]:
+        _seeded, work = _routed(t, [{}, {}, {}, {}])
+        rejected = [
+            Rejection(work[0], "below minimum", details={"risk": 1}),
+            Rejection(work[1], "drawdown", LogStatus.SKIPPED, pause_reason="paused: drawdown"),
+        ]
+        failures = [FailedAttempt(work[3].intent_id, "attempt 1: boom", final=False)]
+        records = t.store.save_decisions(rejected, [_buy(work[2])], NOW, failures)
+        replay = t.store.save_decisions([], [replace_order(_buy(work[2]), "other")], NOW)
+        t.store.save_decisions([], [], NOW, [FailedAttempt(work[3].intent_id, "failed 5 times", final=True)])
+        return [
+            [(r.order_id, r.client_order_id, r.state, r.sizing_note) for r in records],
+            [(r.order_id, r.client_order_id, r.state) for r in replay],
+            _intents(t),
+            [(r["status"], r["reason"], r["intent_id"]) for r in t.rows("execution_log")],
+            [(r["trading_state"], r["state_reason"]) for r in t.rows("subscriptions")],
+            t.store.pending_work(),
+        ]
+
+    sql, memory = each(twins, scenario)
+    assert sql == memory
+    assert memory[0] == [(1, "tw0000000003", OrderState.NEW, "note")]
+    assert memory[1] == [(1, "tw0000000003", OrderState.NEW)]
+    assert memory[2] == [
+        ("rejected", "below minimum", 0),
+        ("rejected", "drawdown", 0),
+        ("ordered", None, 0),
+        ("failed", "failed 5 times", 2),
+    ]
+    assert memory[3] == [
+        ("SKIPPED", "below minimum", 1),
+        ("SKIPPED", "drawdown", 2),
+        ("FAILED", "failed 5 times", 4),
+    ]
+    assert memory[4][1] == ("REDUCING", "paused: drawdown") and memory[4][0] == ("ACTIVE", None)
+    assert memory[5] == []
+
+
+def replace_order(order: NewOrder, client_order_id: str) -> NewOrder:
+    return NewOrder(order.item, client_order_id, order.side, order.type, order.amount, order.price)
+
+
+def test_claims_are_single_and_obey_the_trading_state_and_postponed_checks_back_off(
+    twins: list[Twin],
+) -> None:
+    def scenario(t: Twin) -> list[Any]:
+        _seeded, work = _routed(t, [{}, {"trading_state": "HALTED"}, {"trading_state": "REDUCING"}, {}])
+        records = t.store.save_decisions([], [_buy(w) for w in work], NOW)
+        first = t.store.claim_for_submission([r.order_id for r in records], NOW)
+        second = t.store.claim_for_submission([r.order_id for r in records], NOW)
+        t.store.postpone_checks([records[0]], "report not recorded", NOW)
+        t.store.postpone_checks([records[1]], "never checked: it is final", NOW)
+        return [
+            first,
+            second,
+            [(o.order_id, o.state, o.rejection) for o in t.store.orders_in_states(list(OrderState))],
+            [(r["check_attempts"], r["next_check_at"], r["reason"]) for r in t.rows("orders")],
+            _intents(t)[1:3],
+            [o.order_id for o in t.store.due_orders(NOW + timedelta(seconds=5))],
+            [o.order_id for o in t.store.unsettled_orders(records[3].account_id)],
+            [o.order_id for o in t.store.orders_by_client_ids(records[0].account_id, ["tw0000000001", "x"])],
+        ]
+
+    sql, memory = each(twins, scenario)
+    assert sql == memory
+    assert memory[0] == {1, 4} and memory[1] == set()
+    assert memory[2] == [
+        (1, OrderState.SUBMITTED, None),
+        (2, OrderState.REJECTED, RejectionKind.NOT_SENT),
+        (3, OrderState.REJECTED, RejectionKind.NOT_SENT),
+        (4, OrderState.SUBMITTED, None),
+    ]
+    assert memory[3][0] == (1, NOW + timedelta(seconds=1), "report not recorded")
+    assert memory[3][1] == (0, None, "not sent: subscription HALTED (no orders at all)")
+    assert memory[4] == [
+        ("failed", "not sent: subscription HALTED (no orders at all)", 0),
+        ("failed", "not sent: subscription REDUCING (exits only, no entries)", 0),
+    ]
+    assert memory[5:] == [[1, 4], [4], [1]]
+
+
+# -- exchange reports --------------------------------------------------------------------------------
+
+
+def test_partial_fills_repeats_and_a_fill_after_the_cancel_are_each_counted_once(twins: list[Twin]) -> None:
+    def scenario(t: Twin) -> list[Any]:
+        _seeded, work = _routed(t, [{}, {}])
+        first, second = _sent(t, work)
+        one = _trade("t1", "0.001", "100")
+        two = _trade("t2", "0.001", "103")
+        t.store.record_outcomes([OrderOutcome(first, _view(first, "open", "0.001", (one,)))], NOW)
+        t.store.record_outcomes([OrderOutcome(first, _view(first, "open", "0.001", (one,)))], NOW)
+        t.store.record_outcomes([OrderOutcome(first, _view(first, "closed", "0.002", (one, two)))], NOW)
+        t.store.record_outcomes([OrderOutcome(second, _view(second, "canceled", "0"))], NOW)
+        late = NOW + timedelta(seconds=3)
+        t.store.record_outcomes(
+            [OrderOutcome(second, _view(second, "canceled", "0.001", average="90"))], late
+        )
+        t.store.record_outcomes([OrderOutcome(second, unknown_reason="status check failed: timeout")], late)
+        return [
+            [(r["state"], r["filled"], r["average"], r["fee"], r["next_check_at"]) for r in t.rows("orders")],
+            [(r["order_id"], r["trade_id"], r["amount"], r["price"]) for r in t.rows("fills")],
+            [(r["amount"], r["avg_entry"], r["fees"]) for r in t.rows("positions")],
+            _intents(t),
+            [o.order_id for o in t.store.unsettled_orders()],
+        ]
+
+    sql, memory = each(twins, scenario)
+    assert sql == memory
+    assert [o[:3] for o in memory[0]] == [
+        ("filled", Decimal("0.002"), Decimal("101.5")),
+        ("canceled", Decimal("0.001"), Decimal("90")),
+    ]
+    assert memory[0][0][4] is None and memory[0][1][4] is not None
+    assert [f[1:] for f in memory[1]][:2] == [
+        ("t1", Decimal("0.001"), Decimal(100)),
+        ("t2", Decimal("0.001"), Decimal(103)),
+    ]
+    assert len(memory[1]) == 3
+    assert memory[2] == [
+        (Decimal("0.002"), Decimal("101.5"), Decimal("0.02")),
+        (Decimal("0.001"), Decimal(90), Decimal(0)),
+    ]
+    assert [i[0] for i in memory[3]] == ["done", "done"]
+    assert memory[4] == [2]
+
+
+def test_a_rejection_and_an_order_concluded_lost_then_found(twins: list[Twin]) -> None:
+    def scenario(t: Twin) -> list[Any]:
+        _seeded, work = _routed(t, [{}, {}])
+        refused, lost = _sent(t, work)
+        t.store.record_outcomes(
+            [
+                OrderOutcome(refused, rejected_reason="insufficient funds"),
+                OrderOutcome(lost, rejected_reason="never reached it", rejection=RejectionKind.LOST),
+            ],
+            NOW,
+        )
+        [due] = t.store.due_orders(NOW + timedelta(hours=1))
+        t.store.record_outcomes([OrderOutcome(due, _view(due, "open", "0"))], NOW + timedelta(seconds=5))
+        return [
+            [(r["state"], r["rejection"], r["reason"], r["next_check_at"] is None) for r in t.rows("orders")],
+            _intents(t),
+            [(r["status"], r["reason"]) for r in t.rows("execution_log")],
+        ]
+
+    sql, memory = each(twins, scenario)
+    assert sql == memory
+    assert memory[0][0] == ("rejected", "exchange", "insufficient funds", True)
+    assert memory[0][1][:2] == ("open", None) and memory[0][1][3] is False
+    assert memory[1][0][0] == "failed" and memory[1][1][0] == "ordered"
+
+
+# -- positions and the platform's own orders ---------------------------------------------------------
+
+
+def test_an_exit_closes_the_position_once_and_its_result_reaches_the_day_and_the_subscription(
+    twins: list[Twin],
+) -> None:
+    plan = ExitPlan(ExitRules(stop_loss_pct=Decimal(5), take_profit_pct=Decimal(10)))
+
+    def scenario(t: Twin) -> list[Any]:
+        seeded, work = _routed(t, [{"risk_limits": {"cooldown_s": 60, "close_on_daily_loss": True}}, {}])
+        entries = _sent(t, work, plan)
+        for entry in entries:
+            t.store.record_outcomes(
+                [
+                    OrderOutcome(
+                        entry,
+                        _view(entry, "closed", "0.003", (_trade(f"b{entry.order_id}", "0.003", "100"),)),
+                    )
+                ],
+                NOW,
+            )
+        [watched, plain] = t.store.watched_positions()
+        exit_order = AutoOrder(
+            watched.position_id,
+            watched.account_id,
+            watched.subscription_id,
+            watched.user_id,
+            "paper",
+            "paper",
+            "BTC/USDT",
+            watched.amount,
+            CloseReason.TP,
+            "take profit at 110",
+        )
+        first = t.store.save_auto_orders([exit_order], NOW)
+        busy = t.store.save_auto_orders([exit_order], NOW)
+        in_flight = (
+            t.store.exits_in_flight([(watched.subscription_id, "BTC/USDT"), (2, "BTC/USDT")]),
+            t.store.positions_exiting(),
+        )
+        t.store.claim_for_submission([first[0].order_id], NOW)
+        later = NOW + timedelta(seconds=10)
+        sale = _view(first[0], "closed", "0.003", (_trade("s1", "0.003", "90"),))
+        t.store.record_outcomes([OrderOutcome(first[0], sale)], later)
+        t.store.save_best_prices({plain.position_id: Decimal("105")})
+        retry = t.store.save_auto_orders([exit_order], later)
+        sub_ids = [watched.subscription_id, plain.subscription_id]
+        return [
+            (watched.stop_loss, watched.take_profit, plain.stop_loss),
+            [(r.client_order_id, r.side, r.close_reason, r.position_id) for r in first],
+            busy,
+            in_flight,
+            [
+                (r["status"], r["amount"], r["realized_pnl"], r["close_reason"], r["best_price"])
+                for r in t.rows("positions")
+            ],
+            t.store.realized_on([watched.account_id, plain.account_id], DAY),
+            t.store.risk_snapshot(
+                [watched.account_id, plain.account_id], DAY, [(s, "BTC/USDT") for s in sub_ids]
+            ),
+            t.store.strategy_stats(seeded.strategy_id),
+            t.store.open_position_amounts([(s, "BTC/USDT") for s in sub_ids]),
+            [(p.position_id, p.is_open) for p in t.store.watched_positions(later)],
+            t.store.daily_loss_closers(),
+            [p.position_id for p in t.store.open_positions_of(sub_ids)],
+            [r.client_order_id for r in retry],
+            [(r["pnl_total"], r["pnl_peak"]) for r in t.rows("subscriptions")],
+        ]
+
+    sql, memory = each(twins, scenario)
+    assert sql == memory
+    assert memory[0] == (Decimal(95), Decimal(110), Decimal(95))
+    assert memory[1] == [("tx0000000001a0", OrderSide.SELL, CloseReason.TP, 1)]
+    assert memory[2] == [] and memory[3] == ({(1, "BTC/USDT")}, {1})
+    closed, still_open = memory[4]
+    assert closed[:4] == ("closed", Decimal(0), Decimal("-0.030"), "TP") and still_open[4] == Decimal(105)
+    net = Decimal("-0.030") - Decimal("0.02")
+    assert memory[5] == {1: net}
+    snap = memory[6]
+    assert (snap.per_account, snap.realized_today, snap.per_subscription) == ({2: 1}, {1: net}, {2: 1})
+    assert snap.last_trade[(1, "BTC/USDT")] == NOW + timedelta(seconds=10)
+    assert (memory[7].wins, memory[7].losses, memory[7].average_loss) == (0, 1, -net)
+    assert memory[8] == {(2, "BTC/USDT"): Decimal("0.003")}
+    assert memory[9] == [(1, False)]
+    assert [c[:2] for c in memory[10]] == [(1, 1)] and memory[11] == [2]
+    # The store numbers a later exit on (whether the position is open is the monitor's question).
+    assert memory[12] == ["tx0000000001a1"]
+    assert memory[13][0] == (net, Decimal(0))
+
+
+def test_a_new_exit_after_a_refused_one_gets_the_next_attempt_and_a_halted_subscription_none(
+    twins: list[Twin],
+) -> None:
+    def scenario(t: Twin) -> list[Any]:
+        _seeded, work = _routed(t, [{}, {}])
+        for entry in _sent(t, work):
+            t.store.record_outcomes(
+                [
+                    OrderOutcome(
+                        entry,
+                        _view(entry, "closed", "0.003", (_trade(f"b{entry.order_id}", "0.003", "100"),)),
+                    )
+                ],
+                NOW,
+            )
+        positions = t.store.watched_positions()
+        exits = [
+            AutoOrder(
+                p.position_id,
+                p.account_id,
+                p.subscription_id,
+                p.user_id,
+                "paper",
+                "paper",
+                p.symbol,
+                p.amount,
+                CloseReason.SL,
+                "stop",
+            )
+            for p in positions
+        ]
+        [first] = t.store.save_auto_orders(exits[:1], NOW)
+        t.store.claim_for_submission([first.order_id], NOW)
+        t.store.record_outcomes([OrderOutcome(first, rejected_reason="market closed")], NOW)
+        t.members.update_subscription(
+            positions[1].user_id, positions[1].subscription_id, {"trading_state": "HALTED"}
+        )
+        again = t.store.save_auto_orders(exits, NOW)
+        tranche = AutoOrder(
+            positions[0].position_id,
+            positions[0].account_id,
+            positions[0].subscription_id,
+            positions[0].user_id,
+            "paper",
+            "paper",
+            "BTC/USDT",
+            Decimal("0.001"),
+            None,
+            "DCA 2/3",
+            tranche=2,
+        )
+        return [
+            [(r.client_order_id, r.state) for r in again],
+            t.store.save_auto_orders([tranche], NOW),
+            [(p.position_id, p.state) for p in t.store.watched_positions()],
+        ]
+
+    sql, memory = each(twins, scenario)
+    assert sql == memory
+    assert memory[0] == [("tx0000000001a1", OrderState.NEW)]
+    assert memory[1] == []  # an exit is in flight on that position
+    assert [s for _, s in memory[2]] == ["ACTIVE", "HALTED"]
