@@ -483,6 +483,7 @@ def test_an_exit_closes_the_position_once_and_its_result_reaches_the_day_and_the
         later = NOW + timedelta(seconds=10)
         sale = _view(first[0], "closed", "0.003", (_trade("s1", "0.003", "90"),))
         t.store.record_outcomes([OrderOutcome(first[0], sale)], later)
+        after_sale = t.store.exits_in_flight([(watched.subscription_id, "BTC/USDT")])
         t.store.save_best_prices({plain.position_id: Decimal("105")})
         retry = t.store.save_auto_orders([exit_order], later)
         sub_ids = [watched.subscription_id, plain.subscription_id]
@@ -506,6 +507,8 @@ def test_an_exit_closes_the_position_once_and_its_result_reaches_the_day_and_the
             [p.position_id for p in t.store.open_positions_of(sub_ids)],
             [r.client_order_id for r in retry],
             [(r["pnl_total"], r["pnl_peak"]) for r in t.rows("subscriptions")],
+            after_sale,
+            t.store.risk_snapshot([watched.account_id], DAY).per_account,
         ]
 
     sql, memory = each(twins, scenario)
@@ -527,6 +530,8 @@ def test_an_exit_closes_the_position_once_and_its_result_reaches_the_day_and_the
     # The store numbers a later exit on (whether the position is open is the monitor's question).
     assert memory[12] == ["tx0000000001a1"]
     assert memory[13][0] == (net, Decimal(0))
+    assert memory[14] == set()  # the sale is final: no exit in flight
+    assert memory[15] == {}
 
 
 def test_a_new_exit_after_a_refused_one_gets_the_next_attempt_and_a_halted_subscription_none(
