@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ import httpx
 import uvicorn
 from sqlalchemy import Engine
 
+from tests.seeding import NO_COOLDOWN, Seeded, now, seed_members
 from tradewire.adapters.passwords import hash_secret
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.sql import SqlStore
@@ -31,24 +30,6 @@ PASSPHRASE = "abcdefgh"
 _PASSPHRASE_HASH = hash_secret(PASSPHRASE)
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Seeded:
-    provider_id: int
-    strategy_id: int
-    slug: str
-    subscriber_ids: list[int]
-    account_ids: list[int]
-    subscription_ids: list[int]
-
-
-# The tests trade one pair again and again within seconds; the 15-minute cooldown is tested on its own.
-NO_COOLDOWN: dict[str, Any] = {"cooldown_s": 0}
-
-
 def seed_marketplace(
     engine: Engine,
     subscriptions: list[dict[str, Any]],
@@ -58,64 +39,7 @@ def seed_marketplace(
 
     Each entry may set sizing_mode, sizing_value, pairs and status (seed_members: and more).
     """
-    return seed_members(SqlMembers(engine), subscriptions, slug)
-
-
-def seed_members(members: Any, subscriptions: list[dict[str, Any]], slug: str = "tv-test") -> Seeded:
-    """seed_marketplace through any members store with SqlMembers' methods (the SQL one, or the
-    in-memory twin's MemoryMembers). An entry may also set sizing_params, risk_limits, exit_rules, dca,
-    entry_order and trading_state, and an `account` dict overriding its paper account's columns."""
-    provider_id = members.create_user(f"provider-{slug}", _PASSWORD_HASH, now())
-    strategy_id = members.create_strategy(
-        {
-            "owner_id": provider_id,
-            "slug": slug,
-            "name": f"Strategy {slug}",
-            "description": "",
-            "source": "tradingview",
-            "passphrase_hash": _PASSPHRASE_HASH,
-            "is_public": True,
-            "created_at": now(),
-        }
-    )
-    users, accounts, rows = [], [], []
-    for number, spec in enumerate(subscriptions, start=1):
-        user_id = members.create_user(f"{slug}-sub{number}", _PASSWORD_HASH, now())
-        account_id = members.create_account(
-            {
-                "user_id": user_id,
-                "name": "paper",
-                "exchange": "paper",
-                "mode": "paper",
-                "sandbox": False,
-                "created_at": now(),
-                **spec.get("account", {}),
-            }
-        )
-        users.append(user_id)
-        accounts.append(account_id)
-        rows.append(
-            {
-                "user_id": user_id,
-                "strategy_id": strategy_id,
-                "account_id": account_id,
-                "status": spec.get("status", "ACTIVE"),
-                "pairs": spec.get("pairs"),
-                "sizing_mode": spec.get("sizing_mode", "fixed_quote"),
-                "sizing_value": Decimal(str(spec.get("sizing_value", "100"))),
-                "risk_limits": spec.get("risk_limits", NO_COOLDOWN),
-                "exit_rules": spec.get("exit_rules"),
-                "dca": spec.get("dca"),
-                "created_at": now(),
-                "updated_at": now(),
-                "sizing_params": spec.get("sizing_params"),
-                "entry_order": spec.get("entry_order"),
-                "trading_state": spec.get("trading_state", "ACTIVE"),
-            }
-        )
-    members.create_subscriptions(rows)
-    subscription_ids = [s.id for u in users for s in members.subscriptions(u)]
-    return Seeded(provider_id, strategy_id, slug, users, accounts, subscription_ids)
+    return seed_members(SqlMembers(engine), subscriptions, slug, _PASSWORD_HASH, _PASSPHRASE_HASH)
 
 
 def make_runtime(tmp_path: Path, database_url: str | None = None, **overrides: Any) -> Runtime:

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from tests.fakes.memory_store import MemoryMembers, MemoryStore, Tables
-from tests.support import Seeded, seed_members
+from tests.seeding import Seeded, seed_members
 from tradewire.adapters.store import tables as sql_tables
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.sql import SqlStore
