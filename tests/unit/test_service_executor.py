@@ -1,0 +1,195 @@
+"""Executor against the in-memory store and exchange: a signal's intents become orders sent once, a
+refusal ends its intent, an unknown outcome is looked up, HALTED sends nothing, one bad item fails alone."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from tests.fakes.memory_exchange import MemoryExchange
+from tests.fakes.memory_store import MemoryStore
+from tests.fakes.world import world
+from tradewire.domain.orders import OrderSide, OrderType
+from tradewire.domain.records import NewOrder, OrderRecord
+from tradewire.domain.signals import SignalAction
+from tradewire.ports import ExchangeError, OrderOutcomeUnknown
+from tradewire.services.execution import ATTEMPTS_ALLOWED, ORDERS_UPDATED
+from tradewire.services.reconcile import Reconciler
+
+
+async def test_a_signal_becomes_one_filled_order_per_subscriber_and_a_position_each() -> None:
+    w = world([{}, {"sizing_value": "250"}])
+    published: list[Mapping[str, Any]] = []
+
+    async def collect(message: Mapping[str, Any]) -> None:
+        published.append(message)
+
+    w.bus.subscribe(ORDERS_UPDATED, collect)
+    await w.bus.start()
+    signal_id = w.signal()
+
+    sent = await w.executor().execute_pending(signal_id)
+    again = await w.executor().execute_pending(signal_id)
+    await w.bus.drain()
+    await w.bus.stop()
+
+    assert (sent, again) == (2, 0)
+    assert [(r.client_order_id, r.amount) for r in w.exchange.creates] == [
+        ("tw0000000001", Decimal(1)),
+        ("tw0000000002", Decimal("2.5")),
+    ]
+    assert w.column("orders", "state", "filled", "average") == [
+        ("filled", Decimal(1), Decimal(100)),
+        ("filled", Decimal("2.5"), Decimal(100)),
+    ]
+    assert w.column("positions", "subscription_id", "status", "amount") == [
+        (1, "open", Decimal(1)),
+        (2, "open", Decimal("2.5")),
+    ]
+    assert w.column("execution_intents", "status") == ["done", "done"]
+    assert w.column("execution_log", "status") == ["SUCCESS", "SUCCESS"]
+    assert published == [{"order_ids": [1, 2]}]
+
+
+async def test_a_refused_order_ends_its_intent_with_the_exchange_reason_and_no_position() -> None:
+    w = world()
+    w.exchange.fail_next.append((ExchangeError("insufficient balance"), False))
+    w.signal()
+
+    await w.executor().execute_pending()
+
+    assert w.column("orders", "state", "rejection", "reason") == [
+        ("rejected", "exchange", "insufficient balance")
+    ]
+    assert w.column("execution_intents", "status") == ["failed"]
+    assert w.rows("positions") == []
+    [entry] = w.rows("execution_log")
+    assert (entry["status"], "insufficient balance" in entry["reason"]) == ("FAILED", True)
+
+
+async def test_an_unknown_outcome_is_looked_up_by_client_order_id_never_sent_again() -> None:
+    w = world()
+    w.exchange.fail_next.append((OrderOutcomeUnknown("read timeout"), True))  # placed, answer lost
+    w.signal()
+
+    await w.executor().execute_pending()
+    before = w.column("orders", "state")
+    w.clock.advance(5)
+    checked = await Reconciler(w.store, w.exchanges, w.clock).check_due()
+
+    assert (before, checked) == (["submitted"], 1)
+    assert len(w.exchange.creates) == 1
+    assert w.column("orders", "state", "filled") == [("filled", Decimal(1))]
+    assert w.column("positions", "amount") == [Decimal(1)]
+
+
+async def test_an_unknown_outcome_stays_submitted_with_a_next_check() -> None:
+    w = world()
+    w.exchange.fail_next.append((OrderOutcomeUnknown("read timeout"), True))
+    w.signal()
+
+    await w.executor().execute_pending()
+
+    [order] = w.rows("orders")
+    assert order["state"] == "submitted" and order["next_check_at"] > w.clock.now()
+    assert w.column("execution_intents", "status") == ["ordered"]
+    assert [o.order_id for o in w.store.due_orders(w.clock.advance(5))] == [order["id"]]
+
+
+async def test_a_halted_subscription_sends_nothing_and_says_why() -> None:
+    w = world([{"trading_state": "HALTED"}, {}])
+    w.signal()
+
+    await w.executor().execute_pending()
+
+    assert [r.client_order_id for r in w.exchange.creates] == ["tw0000000002"]
+    [rejected, done] = w.rows("execution_intents")
+    assert rejected["status"] == "rejected" and "HALTED" in rejected["reason"]
+    assert done["status"] == "done"
+
+
+async def test_an_order_stored_before_its_subscription_halted_is_not_sent_on_resume() -> None:
+    w = world()
+    signal_id = w.signal()
+    [item] = w.store.pending_work(signal_id)
+    new = NewOrder(item, "tw0000000001", OrderSide.BUY, OrderType.MARKET, Decimal(1), None)
+    records = w.store.save_decisions([], [new], w.clock.now())
+    w.set_subscription(1, trading_state="HALTED")
+
+    sent = await w.executor().resume(records)
+
+    assert sent == 0 and w.exchange.creates == []
+    assert w.column("orders", "state", "rejection") == [("rejected", "not_sent")]
+    assert w.column("execution_intents", "status") == ["failed"]
+
+
+async def test_an_exit_signal_sells_the_position_and_closes_it() -> None:
+    w = world()
+    w.signal()
+    await w.executor().execute_pending()
+    w.exchange.prices["BTC/USDT"] = Decimal(110)
+
+    w.signal(SignalAction.SELL, key="k2", details={"ticker": "BTCUSDT", "market_position": "flat"})
+    await w.executor().execute_pending()
+
+    assert [(r.side.value, r.amount) for r in w.exchange.creates] == [
+        ("buy", Decimal(1)),
+        ("sell", Decimal(1)),
+    ]
+    [position] = w.rows("positions")
+    assert (position["status"], position["amount"], position["realized_pnl"]) == ("closed", 0, Decimal(10))
+
+
+async def test_one_item_whose_decision_fails_fails_alone_and_is_tried_again_until_its_last_attempt() -> None:
+    w = world([{}, {}])
+    broken = w.exchanges.by_account[w.seeded.account_ids[1]] = MemoryExchange()
+    broken.balance_error = RuntimeError("balance endpoint exploded")
+    w.signal()
+    executor = w.executor()
+
+    await executor.execute_pending()
+    first = w.rows("execution_intents")[1].copy()
+    for _ in range(ATTEMPTS_ALLOWED - 1):
+        await executor.execute_pending()
+
+    assert w.column("orders", "client_order_id") == ["tw0000000001"]
+    assert (first["status"], first["attempts"]) == ("created", 1)
+    assert first["reason"] == "attempt 1: RuntimeError: balance endpoint exploded"
+    [done, failed] = w.rows("execution_intents")
+    assert done["status"] == "done"
+    assert (failed["status"], failed["attempts"]) == ("failed", ATTEMPTS_ALLOWED)
+    assert failed["reason"].startswith(
+        f"failed {ATTEMPTS_ALLOWED} times, not tried again; last: RuntimeError"
+    )
+    assert w.column("execution_log", "status") == ["SUCCESS", "FAILED"]
+
+
+class _RefusesOneIntent(MemoryStore):
+    """A store that cannot save intent 2's decision (a value its column cannot hold, say)."""
+
+    def save_decisions(
+        self,
+        rejections: Any,
+        new_orders: Any,
+        now: Any,
+        failures: Any = (),
+    ) -> list[OrderRecord]:
+        if any(o.item.intent_id == 2 for o in new_orders):
+            raise ValueError("numeric field overflow")
+        return super().save_decisions(rejections, new_orders, now, failures)
+
+
+async def test_a_decision_the_store_refuses_fails_its_own_intent_and_the_others_are_sent() -> None:
+    w = world([{}, {}, {}], store=_RefusesOneIntent())
+    w.signal()
+
+    sent = await w.executor().execute_pending()
+
+    assert sent == 2
+    assert [r.client_order_id for r in w.exchange.creates] == ["tw0000000001", "tw0000000003"]
+    assert w.column("execution_intents", "status", "attempts") == [("done", 0), ("created", 1), ("done", 0)]
+    assert (
+        "its decision could not be stored: ValueError: numeric field overflow"
+        in (w.rows("execution_intents")[1]["reason"])
+    )
