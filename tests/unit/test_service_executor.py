@@ -193,3 +193,16 @@ async def test_a_decision_the_store_refuses_fails_its_own_intent_and_the_others_
         "its decision could not be stored: ValueError: numeric field overflow"
         in (w.rows("execution_intents")[1]["reason"])
     )
+
+
+async def test_an_intent_whose_stored_settings_cannot_be_read_fails_at_once_and_alone() -> None:
+    w = world([{"entry_order": {"kind": "limit"}}, {}])
+    w.signal()
+
+    await w.executor().execute_pending()
+
+    assert w.column("execution_intents", "status", "reason") == [
+        ("failed", "stored intent cannot be read: ValueError: unknown entry order setting(s) kind"),
+        ("done", None),
+    ]
+    assert w.column("execution_log", "status") == ["FAILED", "SUCCESS"]
