@@ -1,0 +1,125 @@
+"""Pipeline against the in-memory twin: start-up recovery finishes what a previous process left (routes,
+executes, sends stranded orders, looks up unsettled ones), a bus message trades at once, and a signal
+whose routing keeps failing is marked failed without holding up the others."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tests.fakes.memory_store import MemoryStore
+from tests.fakes.world import World, world
+from tradewire.domain.orders import OrderSide, OrderType
+from tradewire.domain.records import NewOrder, NewSignal
+from tradewire.domain.signals import SignalAction
+from tradewire.ports import OrderOutcomeUnknown
+from tradewire.services.ingest import SIGNAL_RECEIVED
+from tradewire.services.pipeline import ROUTING_ATTEMPTS_ALLOWED, Pipeline
+from tradewire.services.reconcile import Reconciler
+from tradewire.services.routing import SignalRouter
+
+
+def _pipeline(w: World) -> Pipeline:
+    router = SignalRouter(w.store, w.clock)
+    reconciler = Reconciler(w.store, w.exchanges, w.clock)
+    return Pipeline(w.store, router, w.executor(), reconciler, w.bus, w.clock)
+
+
+def _unrouted(w: World, key: str) -> None:
+    """A signal stored by ingest, its bus message lost."""
+    w.store.insert_signal(
+        NewSignal(
+            w.seeded.strategy_id,
+            key,
+            SignalAction.BUY,
+            "BTCUSDT",
+            "BTC/USDT",
+            None,
+            None,
+            None,
+            {},
+            w.clock.now(),
+        )
+    )
+
+
+async def test_recovery_routes_executes_sends_stranded_orders_and_looks_up_unsettled_ones() -> None:
+    w = world([{}, {}, {}])
+    # A previous process: signal 1 was routed and one order stored but never sent, one sent with its
+    # answer lost, one never decided; signal 2 was stored and never routed.
+    signal_id = w.signal()
+    work = w.store.pending_work(signal_id)
+    orders = [
+        NewOrder(i, f"tw{i.intent_id:010d}", OrderSide.BUY, OrderType.MARKET, Decimal(1), None)
+        for i in work[:2]
+    ]
+    stranded, lost_answer = w.store.save_decisions([], orders, w.clock.now())
+    w.store.claim_for_submission([lost_answer.order_id], w.clock.now())
+    await w.exchange.create_order(lost_answer.request())  # it reached the exchange
+    _unrouted(w, "k2")
+
+    await _pipeline(w).recover()
+
+    assert w.column("signals", "status") == ["routed", "routed"]
+    assert w.column("orders", "client_order_id", "state") == [
+        ("tw0000000001", "filled"),
+        ("tw0000000002", "filled"),
+        ("tw0000000003", "filled"),
+        ("tw0000000004", "filled"),
+        ("tw0000000005", "filled"),
+        ("tw0000000006", "filled"),
+    ]
+    # Each sent once: the order whose answer was lost was looked up, not sent again.
+    assert sorted(r.client_order_id for r in w.exchange.creates) == [f"tw000000000{n}" for n in range(1, 7)]
+    assert (stranded.client_order_id, lost_answer.client_order_id) == ("tw0000000001", "tw0000000002")
+
+
+async def test_a_signal_on_the_bus_is_routed_and_traded_at_once() -> None:
+    w = world([{}, {}])
+    _pipeline(w)  # subscribes to the bus
+    _unrouted(w, "k1")
+    await w.bus.start()
+
+    await w.bus.publish(SIGNAL_RECEIVED, {"signal_id": 1})
+    await w.bus.drain()
+    await w.bus.stop()
+
+    assert w.column("orders", "state") == ["filled", "filled"]
+
+
+class _FirstSignalUnroutable(MemoryStore):
+    def signal_route_info(self, signal_id: int) -> tuple[int, str, str] | None:
+        if signal_id == 1:
+            raise RuntimeError("cannot read signal 1")
+        return super().signal_route_info(signal_id)
+
+
+async def test_a_signal_whose_routing_keeps_failing_is_marked_failed_and_the_others_trade() -> None:
+    w = world(store=_FirstSignalUnroutable())
+    _unrouted(w, "k1")
+    _unrouted(w, "k2")
+    pipeline = _pipeline(w)
+
+    for _ in range(ROUTING_ATTEMPTS_ALLOWED):
+        w.clock.advance(5)
+        await pipeline.sweep()
+
+    [broken, fine] = w.rows("signals")
+    assert (broken["status"], broken["attempts"]) == ("failed", ROUTING_ATTEMPTS_ALLOWED)
+    assert (
+        broken["reason"]
+        == f"routing failed {ROUTING_ATTEMPTS_ALLOWED} times; last: RuntimeError: cannot read signal 1"
+    )
+    assert fine["status"] == "routed"
+    assert w.column("orders", "state") == ["filled"]
+
+
+async def test_a_sweep_checks_orders_that_are_due() -> None:
+    w = world()
+    w.exchange.fail_next.append((OrderOutcomeUnknown("read timeout"), True))
+    w.signal()
+    await w.executor().execute_pending()
+    w.clock.advance(5)
+
+    await _pipeline(w).sweep()
+
+    assert w.column("orders", "state") == ["filled"]
