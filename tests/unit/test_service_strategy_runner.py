@@ -1,0 +1,114 @@
+"""StrategyRunner against the in-memory twin: on every closed candle it emits exactly the signals the
+strategy computes on the candles so far, never twice (a repeated tick, a restart), and a definition
+that no longer validates is skipped while the others run."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+
+from tests.fakes.memory_store import MemoryStore
+from tests.fakes.world import World, world
+from tradewire.domain.candles import Candles
+from tradewire.domain.strategies.builtin import build_strategy
+from tradewire.services.ingest import SignalIngest
+from tradewire.services.strategy_runner import RECOVERY_CANDLES, StrategyRunner
+
+PARAMS = {"fast": 3, "slow": 8, "rsi_max": None}
+FIVE_MINUTES = 300_000
+T0 = 1_767_614_400_000  # 2026-01-05 12:00 UTC
+
+
+def _candles(n: int = 90) -> Candles:
+    """Down, up, down and up again: the EMAs cross both ways more than once."""
+    x = np.arange(n, dtype=np.float64)
+    close = 100 + 15 * np.sin(x / 9)
+    ts = T0 + np.arange(n, dtype=np.int64) * FIVE_MINUTES
+    return Candles(
+        symbol="BTC/USDT",
+        timeframe="5m",
+        ts=ts,
+        open=close,
+        high=close + 1,
+        low=close - 1,
+        close=close,
+        volume=np.ones(n),
+    )
+
+
+class Replay:
+    """Closed candles up to `closed`, which a test moves one candle at a time."""
+
+    def __init__(self, candles: Candles, closed: int) -> None:
+        self.candles, self.closed = candles, closed
+
+    async def closed_candles(self, symbol: str, timeframe: str, limit: int) -> Candles | None:
+        return self.candles.rows(max(0, self.closed - limit), self.closed)
+
+
+def _runner(w: World, replay: Replay) -> StrategyRunner:
+    ingest = SignalIngest(w.store, symbols=None, bus=w.bus, clock=w.clock)  # type: ignore[arg-type]
+    return StrategyRunner(w.store, ingest, lambda source: replay, w.clock)
+
+
+def _define(store: MemoryStore, strategy_id: int, definition: object) -> None:
+    store.tables["strategies"][strategy_id]["definition"] = definition
+
+
+async def test_live_signals_are_the_strategy_s_own_signals_on_each_closed_candle_never_twice() -> None:
+    w = world([])
+    _define(
+        w.store, w.seeded.strategy_id, {"builtin": "ema_cross", "params": PARAMS, "symbols": ["BTC/USDT"]}
+    )
+    candles = _candles()
+    replay = Replay(candles, 21)  # the first look goes back RECOVERY_CANDLES, to candle 18
+    runner = _runner(w, replay)
+
+    emitted = await runner.tick()
+    for step in [1, 4] * 20:  # one candle closed since the last look, or several
+        replay.closed = min(replay.closed + step, len(candles))
+        emitted += await runner.tick()
+        emitted += await runner.tick()  # the same candles again: nothing new
+    restarted = await _runner(w, replay).tick()
+
+    expected = build_strategy("ema_cross", PARAMS).signals(candles)
+    want = [
+        ("exit" if expected.exits[i] else "buy", int(candles.ts[i]))
+        for i in range(21 - RECOVERY_CANDLES, len(candles))
+        if expected.exits[i] or expected.entries[i]
+    ]
+    got = [(s["action"], _ms(s["details"]["candle"])) for s in w.rows("signals")]
+    assert len(want) >= 3 and got == want
+    assert (emitted, restarted) == (len(want), 0)
+    assert w.column("signals", "symbol", "status")[0] == ("BTC/USDT", "received")
+
+
+async def test_a_definition_that_no_longer_validates_is_skipped_and_the_others_run() -> None:
+    w = world([])
+    other = w.members.create_strategy(
+        {
+            "owner_id": 1,
+            "slug": "bot",
+            "name": "b",
+            "source": "indicator",
+            "passphrase_hash": "-",
+            "created_at": w.clock.now(),
+        }
+    )
+    _define(w.store, w.seeded.strategy_id, {"builtin": "no_such_strategy", "symbols": ["BTC/USDT"]})
+    _define(w.store, other, {"builtin": "ema_cross", "params": PARAMS, "symbols": ["BTC/USDT"]})
+    candles = _candles()
+    replay = Replay(candles, 30)
+    runner = _runner(w, replay)
+
+    for _ in range(len(candles) - 30):
+        replay.closed += 1
+        await runner.tick()
+
+    strategies = {s["strategy_id"] for s in w.rows("signals")}
+    assert strategies == {other}
+
+
+def _ms(iso: str) -> int:
+    return int(datetime.fromisoformat(iso).timestamp() * 1000)
