@@ -38,8 +38,11 @@ class World:
     def executor(self) -> Executor:
         return Executor(self.store, self.exchanges, self.bus, self.clock)
 
-    def signal(self, action: SignalAction = SignalAction.BUY, key: str = "k1", **fields: Any) -> int:
-        """A stored signal of the strategy, routed to every active subscription (as SignalRouter does)."""
+    def signal(
+        self, action: SignalAction = SignalAction.BUY, key: str = "k1", routed: bool = True, **fields: Any
+    ) -> int:
+        """A stored signal of the strategy (as ingest stores it), and unless `routed` is False, routed
+        to every active subscription (as SignalRouter does)."""
         values: dict[str, Any] = {
             "strategy_id": self.seeded.strategy_id,
             "dedup_key": key,
@@ -53,6 +56,8 @@ class World:
             "received_at": self.clock.now(),
         }
         signal_id, _ = self.store.insert_signal(NewSignal(**{**values, **fields}))
+        if not routed:
+            return signal_id
         targets = self.store.active_targets(self.seeded.strategy_id)
         self.store.create_intents(signal_id, targets, self.clock.now())
         return signal_id

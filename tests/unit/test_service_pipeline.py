@@ -9,8 +9,7 @@ from decimal import Decimal
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.world import World, world
 from tradewire.domain.orders import OrderSide, OrderType
-from tradewire.domain.records import NewOrder, NewSignal
-from tradewire.domain.signals import SignalAction
+from tradewire.domain.records import NewOrder
 from tradewire.ports import OrderOutcomeUnknown
 from tradewire.services.ingest import SIGNAL_RECEIVED
 from tradewire.services.pipeline import ROUTING_ATTEMPTS_ALLOWED, Pipeline
@@ -22,24 +21,6 @@ def _pipeline(w: World) -> Pipeline:
     router = SignalRouter(w.store, w.clock)
     reconciler = Reconciler(w.store, w.exchanges, w.clock)
     return Pipeline(w.store, router, w.executor(), reconciler, w.bus, w.clock)
-
-
-def _unrouted(w: World, key: str) -> None:
-    """A signal stored by ingest, its bus message lost."""
-    w.store.insert_signal(
-        NewSignal(
-            w.seeded.strategy_id,
-            key,
-            SignalAction.BUY,
-            "BTCUSDT",
-            "BTC/USDT",
-            None,
-            None,
-            None,
-            {},
-            w.clock.now(),
-        )
-    )
 
 
 async def test_recovery_routes_executes_sends_stranded_orders_and_looks_up_unsettled_ones() -> None:
@@ -55,7 +36,7 @@ async def test_recovery_routes_executes_sends_stranded_orders_and_looks_up_unset
     stranded, lost_answer = w.store.save_decisions([], orders, w.clock.now())
     w.store.claim_for_submission([lost_answer.order_id], w.clock.now())
     await w.exchange.create_order(lost_answer.request())  # it reached the exchange
-    _unrouted(w, "k2")
+    w.signal(key="k2", routed=False)
 
     await _pipeline(w).recover()
 
@@ -76,7 +57,7 @@ async def test_recovery_routes_executes_sends_stranded_orders_and_looks_up_unset
 async def test_a_signal_on_the_bus_is_routed_and_traded_at_once() -> None:
     w = world([{}, {}])
     _pipeline(w)  # subscribes to the bus
-    _unrouted(w, "k1")
+    w.signal(key="k1", routed=False)
     await w.bus.start()
 
     await w.bus.publish(SIGNAL_RECEIVED, {"signal_id": 1})
@@ -95,8 +76,8 @@ class _FirstSignalUnroutable(MemoryStore):
 
 async def test_a_signal_whose_routing_keeps_failing_is_marked_failed_and_the_others_trade() -> None:
     w = world(store=_FirstSignalUnroutable())
-    _unrouted(w, "k1")
-    _unrouted(w, "k2")
+    w.signal(key="k1", routed=False)
+    w.signal(key="k2", routed=False)
     pipeline = _pipeline(w)
 
     for _ in range(ROUTING_ATTEMPTS_ALLOWED):

@@ -8,26 +8,12 @@ from decimal import Decimal
 
 from tests.fakes.memory_exchange import Symbols
 from tests.fakes.world import World, world
-from tradewire.domain.records import NewSignal
-from tradewire.domain.signals import SignalAction
 from tradewire.services.routing import SignalRouter
 
 
-def _stored(w: World, symbol: str = "BTC/USDT", price: Decimal | None = None, key: str = "k1") -> int:
+def _stored(w: World, symbol: str = "BTC/USDT", price: Decimal | None = None) -> int:
     """A signal stored by ingest, not routed yet."""
-    signal = NewSignal(
-        strategy_id=w.seeded.strategy_id,
-        dedup_key=key,
-        action=SignalAction.BUY,
-        ticker="BTCUSDT",
-        symbol=symbol,
-        contracts=None,
-        price=price,
-        signal_time=None,
-        details={"ticker": "BTCUSDT"},
-        received_at=w.clock.now(),
-    )
-    return int(w.store.insert_signal(signal)[0])
+    return w.signal(routed=False, symbol=symbol, price=price)
 
 
 async def test_a_signal_reaches_each_active_subscription_whose_pairs_match_once() -> None:

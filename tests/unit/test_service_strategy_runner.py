@@ -10,6 +10,7 @@ import numpy as np
 
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.world import World, world
+from tests.unit.test_confirmation import five_minute
 from tradewire.domain.candles import Candles
 from tradewire.domain.strategies.builtin import build_strategy
 from tradewire.services.ingest import SignalIngest
@@ -23,18 +24,7 @@ T0 = 1_767_614_400_000  # 2026-01-05 12:00 UTC
 def _candles(n: int = 90) -> Candles:
     """Down, up, down and up again: the EMAs cross both ways more than once."""
     x = np.arange(n, dtype=np.float64)
-    close = 100 + 15 * np.sin(x / 9)
-    ts = T0 + np.arange(n, dtype=np.int64) * FIVE_MINUTES
-    return Candles(
-        symbol="BTC/USDT",
-        timeframe="5m",
-        ts=ts,
-        open=close,
-        high=close + 1,
-        low=close - 1,
-        close=close,
-        volume=np.ones(n),
-    )
+    return five_minute(100 + 15 * np.sin(x / 9), T0 + np.arange(n, dtype=np.int64) * FIVE_MINUTES)
 
 
 class Replay:
