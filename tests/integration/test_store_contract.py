@@ -269,6 +269,8 @@ def test_routing_creates_one_intent_per_active_subscription_once_and_counts_the_
             [t.n("execution_intents", w.intent_id) for w in t.store.pending_work(sell)],
             t.store.unrouted_signal_ids(),
             t.store.risk_snapshot([], DAY, (), [(seeded.strategy_id, "BTC/USDT")]).pairs,
+            t.store.pending_work(None, NOW - timedelta(microseconds=1)),
+            [t.n("execution_intents", w.intent_id) for w in t.store.pending_work(None, NOW, limit=3)],
         ]
 
     sql, memory = each(twins, scenario)
@@ -280,6 +282,7 @@ def test_routing_creates_one_intent_per_active_subscription_once_and_counts_the_
     [record] = memory[8].values()
     assert (record.trades, record.wins, record.open_entry) == (1, 1, None)
     assert twins[1].rows("strategies")[0]["track_index"] == Decimal("1.1")
+    assert memory[9:] == [[], [1, 2, 3]]
 
 
 # -- decisions and claims ----------------------------------------------------------------------------
@@ -345,6 +348,7 @@ def test_claims_are_single_and_obey_the_trading_state_and_postponed_checks_back_
             [(r["check_attempts"], r["next_check_at"], r["reason"]) for r in t.rows("orders")],
             _intents(t)[1:3],
             [o.order_id for o in t.store.due_orders(NOW + timedelta(seconds=5))],
+            [o.order_id for o in t.store.due_orders(NOW + timedelta(seconds=5), limit=1)],
             [o.order_id for o in t.store.unsettled_orders(records[3].account_id)],
             [o.order_id for o in t.store.orders_by_client_ids(records[0].account_id, ["tw0000000001", "x"])],
         ]
@@ -364,7 +368,7 @@ def test_claims_are_single_and_obey_the_trading_state_and_postponed_checks_back_
         ("failed", "not sent: subscription HALTED (no orders at all)", 0),
         ("failed", "not sent: subscription REDUCING (exits only, no entries)", 0),
     ]
-    assert memory[5:] == [[1, 4], [4], [1]]
+    assert memory[5:] == [[1, 4], [1], [4], [1]]
 
 
 # -- exchange reports --------------------------------------------------------------------------------
