@@ -531,8 +531,7 @@ def test_an_exit_closes_the_position_once_and_its_result_reaches_the_day_and_the
     assert memory[8] == {(2, "BTC/USDT"): Decimal("0.003")}
     assert memory[9] == [(1, False)]
     assert [c[:2] for c in memory[10]] == [(1, 1)] and memory[11] == [2]
-    # The store numbers a later exit on (whether the position is open is the monitor's question).
-    assert memory[12] == ["tx0000000001a1"]
+    assert memory[12] == []  # the position is closed: nothing left to sell
     assert memory[13][0] == (net, Decimal(0))
     assert memory[14] == set()  # the sale is final: no exit in flight
     assert memory[15] == {}
@@ -600,3 +599,53 @@ def test_a_new_exit_after_a_refused_one_gets_the_next_attempt_and_a_halted_subsc
     assert memory[0] == [("tx0000000001a1", OrderState.NEW)]
     assert memory[1] == []  # an exit is in flight on that position
     assert [s for _, s in memory[2]] == ["ACTIVE", "HALTED"]
+
+
+def test_no_next_exit_while_an_earlier_one_or_a_signal_s_sell_may_still_fill_and_it_sells_what_is_left(
+    twins: list[Twin],
+) -> None:
+    def scenario(t: Twin) -> list[Any]:
+        seeded, work = _routed(t, [{}, {}])
+        for entry in _sent(t, work):
+            fill = (_trade(f"b{entry.order_id}", "0.003", "100"),)
+            t.store.record_outcomes([OrderOutcome(entry, _view(entry, "closed", "0.003", fill))], NOW)
+        first, second = t.store.watched_positions()
+        exits = [
+            AutoOrder(
+                p.position_id,
+                p.account_id,
+                p.subscription_id,
+                p.user_id,
+                "paper",
+                "paper",
+                p.symbol,
+                p.amount,
+                CloseReason.SL,
+                "stop",
+            )
+            for p in (first, second)
+        ]
+        [exit_order] = t.store.save_auto_orders(exits[:1], NOW)
+        t.store.claim_for_submission([exit_order.order_id], NOW)
+        part = _view(exit_order, "canceled", "0.001", (_trade("s1", "0.001", "95"),))
+        t.store.record_outcomes([OrderOutcome(exit_order, part)], NOW)
+        sell = t.store.insert_signal(_signal(seeded.strategy_id, "sell", action=SignalAction.SELL))[0]
+        t.store.create_intents(sell, t.store.active_targets(seeded.strategy_id)[1:], NOW)
+        [item] = t.store.pending_work(sell)
+        signal_sale = NewOrder(item, "tw-sell", OrderSide.SELL, OrderType.MARKET, Decimal("0.003"), None)
+        t.store.save_decisions([], [signal_sale], NOW)
+        waiting = (t.store.positions_exiting(), t.store.positions_exiting([second.position_id]))
+        held_back = t.store.save_auto_orders(exits, NOW)
+        [due] = t.store.orders_by_client_ids(first.account_id, [exit_order.client_order_id])
+        for _ in range(3):  # its late checks, without news
+            t.store.record_outcomes([OrderOutcome(due, part)], NOW + timedelta(minutes=5))
+        settled = t.store.exits_in_flight([(first.subscription_id, "BTC/USDT")])
+        after_window = t.store.save_auto_orders(exits[:1], NOW + timedelta(minutes=5))
+        return [waiting, held_back, settled, [(r.client_order_id, r.amount) for r in after_window]]
+
+    sql, memory = each(twins, scenario)
+    assert sql == memory
+    # The canceled exit may still fill late; the second position has a signal's sell pending.
+    assert memory[0] == ({1, 2}, {2}) and memory[1] == []
+    assert memory[2] == set()  # ... once its window of late checks is over
+    assert memory[3] == [("tx0000000001a1", Decimal("0.002"))]  # what is left, not the first amount

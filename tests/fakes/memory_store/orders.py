@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from tests.fakes.memory_store.positions import may_still_fill
 from tests.fakes.memory_store.settlement import settle
 from tests.fakes.memory_store.tables import Row, Tables
 from tradewire.adapters.store.settlement import log_row
@@ -46,7 +47,6 @@ log = logging.getLogger("tradewire.store")
 
 CREATED = IntentStatus.CREATED.value
 OPEN = PositionStatus.OPEN.value
-UNSETTLED = {s.value for s in OrderState if not s.is_terminal}
 
 
 class OrdersTwin:
@@ -144,7 +144,7 @@ class OrdersTwin:
             (o["subscription_id"], o["symbol"])
             for o in self.tables.where("orders", side=OrderSide.SELL.value)
             if o["position_id"] is not None
-            and o["state"] in UNSETTLED
+            and may_still_fill(o)
             and (o["subscription_id"], o["symbol"]) in wanted
         }
 

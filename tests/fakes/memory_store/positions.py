@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -20,6 +20,7 @@ from tradewire.domain.risk import RiskLimits, TradingState, allows
 log = logging.getLogger("tradewire.store")
 
 OPEN = PositionStatus.OPEN.value
+UNSETTLED = {s.value for s in OrderState if not s.is_terminal}
 _LEVELS = ("stop_loss", "take_profit", "trailing_pct", "deadline_at", "tranches")
 
 
@@ -105,29 +106,48 @@ class PositionsTwin:
         wanted = set(subscription_ids)
         return self._watched(lambda p: p["status"] == OPEN and p["subscription_id"] in wanted)
 
-    def positions_exiting(self) -> set[int]:
-        return {
-            o["position_id"]
-            for o in self.tables.where("orders")
-            if o["position_id"] is not None and not OrderState(o["state"]).is_terminal
+    def positions_exiting(self, position_ids: Iterable[int] | None = None) -> set[int]:
+        """As adapters/store/attempts.py: positions with an own order that may still fill, or an open
+        one (any one, when `position_ids` are given) with a signal's sell that may."""
+        wanted = None if position_ids is None else set(position_ids)
+        live = [o for o in self.tables.where("orders") if may_still_fill(o)]
+        found = {o["position_id"] for o in live if o["position_id"] is not None}
+        sells = {
+            (o["subscription_id"], o["symbol"])
+            for o in live
+            if o["position_id"] is None and o["side"] == "sell"
         }
+        for p in self.tables.where("positions"):
+            if (p["subscription_id"], p["symbol"]) in sells and (
+                p["status"] == OPEN if wanted is None else True
+            ):
+                found.add(p["id"])
+        return found if wanted is None else found & wanted
 
     def save_auto_orders(self, exits: Sequence[AutoOrder], now: datetime) -> list[OrderRecord]:
         if not exits:
             return []
         with self.tables.transaction():
             wanted = {e.position_id for e in exits}
+            positions = self.tables["positions"]
+            open_amounts = {
+                i: positions[i]["amount"] for i in wanted if i in positions and positions[i]["status"] == OPEN
+            }
+            busy = self.positions_exiting(wanted)
             attempts: dict[int, int] = {}
-            busy: set[int] = set()
             for o in self.tables.where("orders"):
                 if o["position_id"] in wanted:
                     attempts[o["position_id"]] = attempts.get(o["position_id"], 0) + 1
-                    if not OrderState(o["state"]).is_terminal:
-                        busy.add(o["position_id"])
             client_ids = []
             for e in exits:
                 if e.position_id in busy:
-                    continue  # an exit is in flight already: never two at once
+                    continue  # an earlier attempt is in flight, or may still fill late: never two at once
+                held = open_amounts.get(e.position_id, ZERO)
+                if held <= 0:
+                    log.info("position %s: no order, the position is closed", e.position_id)
+                    continue
+                # An exit sells what is left (an earlier attempt may have filled in part).
+                amount = min(e.amount, held) if e.reason is not None else e.amount
                 if (state := self._trading_state_of(e.subscription_id)) is not None and not allows(
                     state, entry=e.side is OrderSide.BUY
                 ):
@@ -135,7 +155,7 @@ class PositionsTwin:
                     continue
                 client_id = position_client_order_id(e.position_id, attempts.get(e.position_id, 0), e.tranche)
                 self.tables.insert(
-                    "orders", _auto_order(e, client_id, now), ignore_conflicts_on=("client_order_id",)
+                    "orders", _auto_order(e, amount, client_id, now), ignore_conflicts_on=("client_order_id",)
                 )
                 client_ids.append(client_id)
             if not client_ids:
@@ -152,7 +172,12 @@ class PositionsTwin:
                 self.tables["positions"][position_id]["best_price"] = price
 
 
-def _auto_order(e: AutoOrder, client_order_id: str, now: datetime) -> Row:
+def may_still_fill(order: Row) -> bool:
+    """Not settled yet, or final but still in its window of late checks (adapters/store/attempts.py)."""
+    return order["state"] in UNSETTLED or order["next_check_at"] is not None
+
+
+def _auto_order(e: AutoOrder, amount: Decimal, client_order_id: str, now: datetime) -> Row:
     """An exit or DCA tranche order row, state NEW, due at once (the other columns keep their default)."""
     return dict(
         account_id=e.account_id,
@@ -163,7 +188,7 @@ def _auto_order(e: AutoOrder, client_order_id: str, now: datetime) -> Row:
         symbol=e.symbol,
         side=e.side.value,
         type=OrderType.MARKET.value,
-        amount=e.amount,
+        amount=amount,
         state=OrderState.NEW.value,
         filled=ZERO,
         fee=ZERO,
