@@ -8,8 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 from tests.fakes.world import World, world
+from tradewire.domain.orders import LATE_FILL_CHECKS_S
 from tradewire.ports import OrderOutcomeUnknown
 from tradewire.services.monitor import RETRY_AFTER, ExitMonitor
+from tradewire.services.reconcile import ReconcilePolicy, Reconciler
 
 
 async def _entered(rules: dict[str, Any], **subscription: Any) -> tuple[World, ExitMonitor]:
@@ -120,3 +122,32 @@ async def test_a_breached_daily_loss_limit_closes_the_subscriptions_that_ask_for
 
     assert w.column("orders", "close_reason") == [None, "RISK"]
     assert w.column("positions", "status", "close_reason") == [("closed", "RISK")]
+
+
+async def test_an_exit_concluded_lost_holds_the_next_one_back_until_its_late_checks_are_over() -> None:
+    w, _ = await _entered({"stop_loss_pct": "5"})
+    # No full reload meanwhile: the held exit is released by its own check, not by a fresh start.
+    monitor = ExitMonitor(w.store, w.exchanges, w.clock, send=w.executor().resume, full_reload_s=3600)
+    w.exchange.fail_next.append((OrderOutcomeUnknown("read timeout"), False))  # never reached it
+    reconciler = Reconciler(
+        w.store, w.exchanges, w.clock, ReconcilePolicy(lost_after_s=0, lost_after_checks=1)
+    )
+    _price(w, "90")
+    first = await monitor.tick()
+    w.clock.advance(1)
+    await reconciler.check_due()  # concluded lost, and looked up a few times more
+    w.clock.advance(RETRY_AFTER.total_seconds() + 1)
+
+    held = await monitor.tick()
+    for wait in LATE_FILL_CHECKS_S:  # the exchange never shows it
+        w.clock.advance(wait)
+        await reconciler.check_due()
+    released = await monitor.tick()
+
+    assert (first, held, released) == (1, 0, 1)
+    assert w.column("orders", "client_order_id", "state") == [
+        ("tw0000000001", "filled"),
+        ("tx0000000001a0", "rejected"),
+        ("tx0000000001a1", "filled"),
+    ]
+    assert w.column("positions", "status", "close_reason") == [("closed", "SL")]
