@@ -16,7 +16,6 @@ from tests.fakes.memory_exchange import Symbols
 from tests.fakes.world import World, world
 from tradewire.domain.signals import SignalAction
 from tradewire.services.ingest import SIGNAL_RECEIVED, IngestRejected, SignalIngest
-from tradewire.services.passphrases import PassphraseChecks
 
 PASSPHRASE = "right passphrase"
 
@@ -25,14 +24,18 @@ def _ingest(symbols: Symbols | None = None) -> tuple[World, SignalIngest, list[M
     """A strategy whose passphrase is PASSPHRASE (checked without scrypt), and what reaches the bus."""
     w = world()
     w.store.tables["strategies"][w.seeded.strategy_id]["passphrase_hash"] = f"plain:{PASSPHRASE}"
-    checks = PassphraseChecks(verify=lambda secret, stored: stored == f"plain:{secret}")
     published: list[Mapping[str, Any]] = []
 
     async def publish(topic: str, message: Mapping[str, Any]) -> None:
         published.append({"topic": topic, **message})
 
     w.bus.publish = publish  # type: ignore[method-assign]
-    return w, SignalIngest(w.store, symbols or Symbols(), w.bus, w.clock, checks), published
+    ingest = SignalIngest(w.store, symbols or Symbols(), w.bus, w.clock, _plain_check)
+    return w, ingest, published
+
+
+def _plain_check(secret: str, stored: str) -> bool:
+    return stored == f"plain:{secret}"
 
 
 def _body(**fields: Any) -> bytes:

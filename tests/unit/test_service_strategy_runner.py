@@ -8,6 +8,7 @@ from datetime import datetime
 
 import numpy as np
 
+from tests.fakes.memory_exchange import Symbols
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.world import World, world
 from tests.unit.test_confirmation import five_minute
@@ -38,7 +39,7 @@ class Replay:
 
 
 def _runner(w: World, replay: Replay) -> StrategyRunner:
-    ingest = SignalIngest(w.store, symbols=None, bus=w.bus, clock=w.clock)  # type: ignore[arg-type]
+    ingest = SignalIngest(w.store, Symbols(), w.bus, w.clock, verify=lambda secret, stored: False)
     return StrategyRunner(w.store, ingest, lambda source: replay, w.clock)
 
 
