@@ -32,6 +32,7 @@ from tradewire.domain.records import (
     OrderOutcome,
     OrderRecord,
     Rejection,
+    WatchedPosition,
     WorkItem,
 )
 from tradewire.domain.signals import SignalAction
@@ -165,6 +166,28 @@ def _sent(twin: Twin, work: list[WorkItem], plan: ExitPlan | None = None) -> lis
     records: list[OrderRecord] = twin.store.save_decisions([], [_buy(w, plan=plan) for w in work], NOW)
     twin.store.claim_for_submission([r.order_id for r in records], NOW)
     return records
+
+
+def _bought(twin: Twin, work: list[WorkItem], plan: ExitPlan | None = None) -> None:
+    """Each work item's buy of 0.003 at 100 sent and filled: one open position each."""
+    for entry in _sent(twin, work, plan):
+        fill = (_trade(f"b{entry.order_id}", "0.003", "100"),)
+        twin.store.record_outcomes([OrderOutcome(entry, _view(entry, "closed", "0.003", fill))], NOW)
+
+
+def _exit(p: WatchedPosition, reason: CloseReason, note: str) -> AutoOrder:
+    return AutoOrder(
+        p.position_id,
+        p.account_id,
+        p.subscription_id,
+        p.user_id,
+        p.mode,
+        p.exchange,
+        p.symbol,
+        p.amount,
+        reason,
+        note,
+    )
 
 
 def _view(
@@ -453,30 +476,9 @@ def test_an_exit_closes_the_position_once_and_its_result_reaches_the_day_and_the
 
     def scenario(t: Twin) -> list[Any]:
         seeded, work = _routed(t, [{"risk_limits": {"cooldown_s": 60, "close_on_daily_loss": True}}, {}])
-        entries = _sent(t, work, plan)
-        for entry in entries:
-            t.store.record_outcomes(
-                [
-                    OrderOutcome(
-                        entry,
-                        _view(entry, "closed", "0.003", (_trade(f"b{entry.order_id}", "0.003", "100"),)),
-                    )
-                ],
-                NOW,
-            )
+        _bought(t, work, plan)
         [watched, plain] = t.store.watched_positions()
-        exit_order = AutoOrder(
-            watched.position_id,
-            watched.account_id,
-            watched.subscription_id,
-            watched.user_id,
-            "paper",
-            "paper",
-            "BTC/USDT",
-            watched.amount,
-            CloseReason.TP,
-            "take profit at 110",
-        )
+        exit_order = _exit(watched, CloseReason.TP, "take profit at 110")
         first = t.store.save_auto_orders([exit_order], NOW)
         busy = t.store.save_auto_orders([exit_order], NOW)
         in_flight = (
@@ -542,32 +544,9 @@ def test_a_new_exit_after_a_refused_one_gets_the_next_attempt_and_a_halted_subsc
 ) -> None:
     def scenario(t: Twin) -> list[Any]:
         _seeded, work = _routed(t, [{}, {}])
-        for entry in _sent(t, work):
-            t.store.record_outcomes(
-                [
-                    OrderOutcome(
-                        entry,
-                        _view(entry, "closed", "0.003", (_trade(f"b{entry.order_id}", "0.003", "100"),)),
-                    )
-                ],
-                NOW,
-            )
+        _bought(t, work)
         positions = t.store.watched_positions()
-        exits = [
-            AutoOrder(
-                p.position_id,
-                p.account_id,
-                p.subscription_id,
-                p.user_id,
-                "paper",
-                "paper",
-                p.symbol,
-                p.amount,
-                CloseReason.SL,
-                "stop",
-            )
-            for p in positions
-        ]
+        exits = [_exit(p, CloseReason.SL, "stop") for p in positions]
         [first] = t.store.save_auto_orders(exits[:1], NOW)
         t.store.claim_for_submission([first.order_id], NOW)
         t.store.record_outcomes([OrderOutcome(first, rejected_reason="market closed")], NOW)
@@ -606,25 +585,9 @@ def test_no_next_exit_while_an_earlier_one_or_a_signal_s_sell_may_still_fill_and
 ) -> None:
     def scenario(t: Twin) -> list[Any]:
         seeded, work = _routed(t, [{}, {}])
-        for entry in _sent(t, work):
-            fill = (_trade(f"b{entry.order_id}", "0.003", "100"),)
-            t.store.record_outcomes([OrderOutcome(entry, _view(entry, "closed", "0.003", fill))], NOW)
+        _bought(t, work)
         first, second = t.store.watched_positions()
-        exits = [
-            AutoOrder(
-                p.position_id,
-                p.account_id,
-                p.subscription_id,
-                p.user_id,
-                "paper",
-                "paper",
-                p.symbol,
-                p.amount,
-                CloseReason.SL,
-                "stop",
-            )
-            for p in (first, second)
-        ]
+        exits = [_exit(p, CloseReason.SL, "stop") for p in (first, second)]
         [exit_order] = t.store.save_auto_orders(exits[:1], NOW)
         t.store.claim_for_submission([exit_order.order_id], NOW)
         part = _view(exit_order, "canceled", "0.001", (_trade("s1", "0.001", "95"),))
