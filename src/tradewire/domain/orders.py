@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class OrderSide(StrEnum):
@@ -199,3 +201,23 @@ def next_check_delay_s(attempts: int, base_s: float = 0.5, cap_s: float = 30.0) 
     Starts short: an order whose outcome is unknown should be settled within seconds.
     """
     return float(min(cap_s, base_s * (2 ** min(attempts, 16))))
+
+
+def first_check_after_claim(now: datetime) -> datetime:
+    """When an order claimed for sending is first looked up, should the exchange's answer never come
+    (a crash, a timeout): as soon as after any first check."""
+    return now + timedelta(seconds=next_check_delay_s(0))
+
+
+class PostponedCheck(NamedTuple):
+    """An order's next look at the exchange after its report could not be recorded."""
+
+    check_attempts: int
+    next_check_at: datetime
+
+
+def postponed_check(check_attempts: int, now: datetime) -> PostponedCheck:
+    """Count the failed check and back off as after any failed check: the order neither blocks the
+    others nor is ever given up (the exchange keeps the truth)."""
+    attempts = check_attempts + 1
+    return PostponedCheck(attempts, now + timedelta(seconds=next_check_delay_s(attempts)))

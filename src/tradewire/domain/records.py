@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from tradewire.domain.entry_order import EntryOrder
 from tradewire.domain.execution import LogStatus, Sizing
@@ -40,6 +40,43 @@ class NewSignal:
     signal_time: datetime | None
     details: dict[str, Any]
     received_at: datetime
+
+
+class WebhookStrategy(NamedTuple):
+    """The strategy a webhook slug names, and the hash its alerts' passphrase must match."""
+
+    strategy_id: int
+    passphrase_hash: str
+
+
+class StoredSignal(NamedTuple):
+    """A signal's id, and whether this call stored it (False: an earlier delivery holds that id)."""
+
+    signal_id: int
+    created: bool
+
+
+class SignalRoute(NamedTuple):
+    """What routing needs of a stored signal: its strategy, its symbol ('' when unresolved), status."""
+
+    strategy_id: int
+    symbol: str
+    status: str
+
+
+class PlatformStrategy(NamedTuple):
+    """A strategy the platform runs itself (an indicator strategy or a bot), as stored."""
+
+    strategy_id: int
+    definition: dict[str, Any]
+
+
+class DailyLossCloser(NamedTuple):
+    """An active subscription that closes its positions once its account's daily loss limit is hit."""
+
+    subscription_id: int
+    account_id: int
+    limits: RiskLimits
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +157,13 @@ class UnreadableWork:
 
     intent_id: int
     reason: str
+
+
+class WorkPage(NamedTuple):
+    """One page of pending intents: those ready to decide, and those whose rows cannot be read."""
+
+    work: list[WorkItem]
+    unreadable: list[UnreadableWork]
 
 
 @dataclass(frozen=True, slots=True)

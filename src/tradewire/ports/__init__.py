@@ -1,10 +1,11 @@
 """The interfaces between the services and the outside world (implemented in adapters/).
 
-One module per kind of thing: `exchange` (exchanges, market data, candles, time), `store` (what the
-execution pipeline keeps), `members` (the marketplace's users, accounts, strategies, subscriptions),
-`reports` (what owners read of their trading), `bus` (messages between the services), `archive`
-(candle history on this server) and `secrets` (checking a secret against its hash). Everything is
-re-exported here.
+One module per kind of thing: `exchange` (exchanges, market data, candles, time), `members` (the
+marketplace's users, accounts, strategies, subscriptions), `reports` (what owners read of their
+trading), `bus` (messages between the services), `archive` (candle history on this server),
+`secrets` (checking a secret against its hash), and what the execution pipeline keeps: `signals`,
+`intents`, `orders`, `positions` (with the risk reads), all of them together in `store`. Everything
+is re-exported here.
 """
 
 from tradewire.ports.archive import CandleArchive
@@ -21,9 +22,13 @@ from tradewire.ports.exchange import (
     OrderOutcomeUnknown,
     SymbolResolver,
 )
+from tradewire.ports.intents import IntentStore
 from tradewire.ports.members import AccountGuards, Members, Passwords
+from tradewire.ports.orders import OrderStore
+from tradewire.ports.positions import PositionStore, RiskReads
 from tradewire.ports.reports import Reports
 from tradewire.ports.secrets import SecretCheck
+from tradewire.ports.signals import SignalStore
 from tradewire.ports.store import Store
 
 __all__ = [
@@ -38,12 +43,17 @@ __all__ = [
     "ExchangeError",
     "ExchangeUnavailable",
     "Handler",
+    "IntentStore",
     "MarketData",
     "Members",
     "OrderOutcomeUnknown",
+    "OrderStore",
     "Passwords",
+    "PositionStore",
     "Reports",
+    "RiskReads",
     "SecretCheck",
+    "SignalStore",
     "Store",
     "SymbolResolver",
 ]

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 from tradewire import failpoints
 from tradewire.domain.client_ids import intent_client_order_id
@@ -42,8 +43,10 @@ from tradewire.ports import (
     ExchangeDirectory,
     ExchangeError,
     ExchangeUnavailable,
+    IntentStore,
     OrderOutcomeUnknown,
-    Store,
+    OrderStore,
+    RiskReads,
 )
 from tradewire.services.correlations import Correlations
 
@@ -58,12 +61,17 @@ ATTEMPTS_ALLOWED = 5
 _Decisions = tuple[list[Rejection], list[NewOrder], list[FailedAttempt]]
 
 
+class ExecutionStore(IntentStore, RiskReads, OrderStore, Protocol):
+    """What the executor needs of the store: pending intents and their decisions, the risk reads
+    before entries, and the orders it sends and records."""
+
+
 class Executor:
     """Turns execution intents into orders, each sent at most once per client order id."""
 
     def __init__(
         self,
-        store: Store,
+        store: ExecutionStore,
         exchanges: ExchangeDirectory,
         bus: Bus,
         clock: Clock,
@@ -388,7 +396,7 @@ class Executor:
         )
 
 
-async def record_outcomes(store: Store, outcomes: Sequence[OrderOutcome], now: datetime) -> None:
+async def record_outcomes(store: OrderStore, outcomes: Sequence[OrderOutcome], now: datetime) -> None:
     """Record what the exchanges said in one transaction; if that fails, each order on its own, and
     an order whose report cannot be recorded is checked again later (the exchange keeps the truth),
     so one such order never holds up the others' fills, positions and checks."""
@@ -409,7 +417,7 @@ async def record_outcomes(store: Store, outcomes: Sequence[OrderOutcome], now: d
             await _postpone(store, outcome.order, exc, now)
 
 
-async def _postpone(store: Store, order: OrderRecord, exc: Exception, now: datetime) -> None:
+async def _postpone(store: OrderStore, order: OrderRecord, exc: Exception, now: datetime) -> None:
     log.error(
         "order %s (%s): its report could not be recorded; checking it again later",
         order.order_id,

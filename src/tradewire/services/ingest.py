@@ -13,9 +13,9 @@ from typing import Any
 from tradewire import failpoints
 from tradewire.domain.alerts.tradingview import AlertError, ParsedAlert, parse_alert
 from tradewire.domain.money import fmt
-from tradewire.domain.records import NewSignal, StrategyVenues
+from tradewire.domain.records import NewSignal, StoredSignal, StrategyVenues
 from tradewire.domain.signals import SignalAction, SignalIntent
-from tradewire.ports import Bus, Clock, SecretCheck, Store, SymbolResolver
+from tradewire.ports import Bus, Clock, SecretCheck, SignalStore, SymbolResolver
 from tradewire.services.passphrases import PassphraseChecks, Throttled
 
 log = logging.getLogger("tradewire.ingest")
@@ -51,7 +51,7 @@ class SignalIngest:
 
     def __init__(
         self,
-        store: Store,
+        store: SignalStore,
         symbols: SymbolResolver,
         bus: Bus,
         clock: Clock,
@@ -78,7 +78,7 @@ class SignalIngest:
         strategy = await asyncio.to_thread(self._store.webhook_strategy, slug)
         if strategy is None:
             raise self._reject(404, f"no strategy with webhook slug {slug!r}", slug)
-        strategy_id, passphrase_hash = strategy
+        strategy_id, passphrase_hash = strategy.strategy_id, strategy.passphrase_hash
         try:
             alert = parse_alert(body, content_type)
         except AlertError as exc:
@@ -167,7 +167,7 @@ class SignalIngest:
             log.info("signal %s from strategy %s: %s %s", signal_id, strategy_id, action.value, symbol)
         return Ingested(signal_id, not created, symbol, action.value)
 
-    def _store_once(self, signal: NewSignal, alert: ParsedAlert) -> tuple[int, bool]:
+    def _store_once(self, signal: NewSignal, alert: ParsedAlert) -> StoredSignal:
         """Alerts with a time of their own are duplicates forever; alerts without one, within the
         strategy's duplicate window after an identical stored alert."""
         if alert.has_timestamp:

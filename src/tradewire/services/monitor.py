@@ -16,9 +16,9 @@ from tradewire.domain.exits import ExitBook, ExitLevels
 from tradewire.domain.markets import OrderRejected
 from tradewire.domain.money import ZERO, fmt
 from tradewire.domain.positions import CloseReason
-from tradewire.domain.records import AutoOrder, OrderRecord, WatchedPosition
+from tradewire.domain.records import AutoOrder, DailyLossCloser, OrderRecord, WatchedPosition
 from tradewire.domain.risk import HUNDRED, RiskLimits, TradingState, allows
-from tradewire.ports import Clock, ExchangeDirectory, ExchangeError, ExchangeUnavailable, Store
+from tradewire.ports import Clock, ExchangeDirectory, ExchangeError, ExchangeUnavailable, PositionStore
 from tradewire.services.execution import account_equity
 
 log = logging.getLogger("tradewire.monitor")
@@ -47,7 +47,7 @@ class ExitMonitor:
 
     def __init__(
         self,
-        store: Store,
+        store: PositionStore,
         exchanges: ExchangeDirectory,
         clock: Clock,
         send: Callable[[Sequence[OrderRecord]], object],
@@ -70,7 +70,7 @@ class ExitMonitor:
         # Positions whose exit (or tranche) was held back because an earlier attempt may still fill.
         self._waiting: set[int] = set()
         self._best_saved_at: datetime | None = None
-        self._closers: list[tuple[int, int, RiskLimits]] = []
+        self._closers: list[DailyLossCloser] = []
         self._closers_at: datetime | None = None
         self._unsaved_best: dict[int, Decimal] = {}
         self._lock = asyncio.Lock()  # one tick at a time; a manual close waits for the tick

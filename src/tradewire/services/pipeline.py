@@ -7,10 +7,10 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from tradewire.domain.orders import OrderState
-from tradewire.ports import Bus, Clock, Store
+from tradewire.ports import Bus, Clock, OrderStore, SignalStore
 from tradewire.services.execution import Executor
 from tradewire.services.ingest import SIGNAL_RECEIVED
 from tradewire.services.reconcile import Reconciler
@@ -24,6 +24,10 @@ _T = TypeVar("_T")
 ROUTING_ATTEMPTS_ALLOWED = 5
 
 
+class RecoveryStore(SignalStore, OrderStore, Protocol):
+    """What recovery and the sweep read of the store: unrouted signals and stranded orders."""
+
+
 class Pipeline:
     """Runs on the server whether or not any client is connected.
 
@@ -33,7 +37,7 @@ class Pipeline:
 
     def __init__(
         self,
-        store: Store,
+        store: RecoveryStore,
         router: SignalRouter,
         executor: Executor,
         reconciler: Reconciler,

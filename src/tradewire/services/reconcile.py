@@ -20,7 +20,7 @@ from tradewire.ports import (
     ExchangeError,
     ExchangeUnavailable,
     OrderOutcomeUnknown,
-    Store,
+    OrderStore,
 )
 from tradewire.services.execution import min_sellable, record_outcomes, with_trade_history
 
@@ -41,7 +41,11 @@ class Reconciler:
     """Moves orders through the state machine from what each exchange says about them."""
 
     def __init__(
-        self, store: Store, exchanges: ExchangeDirectory, clock: Clock, policy: ReconcilePolicy | None = None
+        self,
+        store: OrderStore,
+        exchanges: ExchangeDirectory,
+        clock: Clock,
+        policy: ReconcilePolicy | None = None,
     ) -> None:
         self._store = store
         self._exchanges = exchanges

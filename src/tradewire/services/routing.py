@@ -6,14 +6,19 @@ import asyncio
 import logging
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Protocol
 
 from tradewire import failpoints
 from tradewire.domain.execution import pair_matches
 from tradewire.domain.records import SubscriptionTarget
-from tradewire.ports import Clock, Store, SymbolResolver
+from tradewire.ports import Clock, IntentStore, SignalStore, SymbolResolver
 from tradewire.services.ingest import PAPER_ONLY
 
 log = logging.getLogger("tradewire.routing")
+
+
+class RoutingStore(SignalStore, IntentStore, Protocol):
+    """What routing needs of the store: the signal, its strategy's venues, and its intents."""
 
 
 class SignalRouter:
@@ -21,7 +26,7 @@ class SignalRouter:
 
     def __init__(
         self,
-        store: Store,
+        store: RoutingStore,
         clock: Clock,
         market_price: Callable[[str], Decimal | None] | None = None,
         symbols: SymbolResolver | None = None,
@@ -40,8 +45,8 @@ class SignalRouter:
         if info is None:
             log.warning("signal %s not found; nothing to route", signal_id)
             return 0
-        strategy_id, symbol, stored_status = info
-        if stored_status == "unresolved":
+        strategy_id, symbol = info.strategy_id, info.symbol
+        if info.status == "unresolved":
             return 0  # decided once: its intents say why
         targets = await asyncio.to_thread(self._store.active_targets, strategy_id)
         status = "routed"

@@ -21,7 +21,7 @@ from tradewire.domain.signals import SignalAction
 from tradewire.domain.strategies.base import Signals, Strategy
 from tradewire.domain.strategies.confirmation import Confirmation, confirm
 from tradewire.domain.strategies.definition import StrategyDefinition
-from tradewire.ports import CandleSource, Clock, Store
+from tradewire.ports import CandleSource, Clock, SignalStore
 from tradewire.services.ingest import SignalIngest
 
 log = logging.getLogger("tradewire.strategies")
@@ -60,7 +60,7 @@ class StrategyRunner:
 
     def __init__(
         self,
-        store: Store,
+        store: SignalStore,
         ingest: SignalIngest,
         candles: Callable[[str], CandleSource | None],
         clock: Clock,

@@ -1,0 +1,359 @@
+"""Execution intents in SQL: created per signal and subscription, read back with all a decision
+needs, and closed as rejected, failed or ordered, with the order (ports/intents.py)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select, update
+
+from tradewire.adapters.store import bulk
+from tradewire.adapters.store.db import write_transaction
+from tradewire.adapters.store.order_rows import executor_order_row, new_order_record, read_orders
+from tradewire.adapters.store.settlement import log_row
+from tradewire.adapters.store.tables import (
+    exchange_accounts,
+    execution_intents,
+    execution_log,
+    orders,
+    signals,
+    strategies,
+    subscriptions,
+)
+from tradewire.adapters.store.track import track_signal
+from tradewire.adapters.store.values import (
+    SqlTables,
+    bounded_reason,
+    decimal_or_none,
+    error_reason,
+    readable_rows,
+    signal_intent,
+)
+from tradewire.domain.entry_order import EntryOrder
+from tradewire.domain.execution import IntentStatus, LogStatus, SubscriptionStatus
+from tradewire.domain.exits import ExitRules
+from tradewire.domain.orders import OrderState, OrderType
+from tradewire.domain.records import (
+    FailedAttempt,
+    NewOrder,
+    OrderRecord,
+    Rejection,
+    SubscriptionTarget,
+    UnreadableWork,
+    WorkItem,
+    WorkPage,
+)
+from tradewire.domain.risk import RiskLimits, TradingState
+from tradewire.domain.sizing import Sizing, SizingMode, SizingParams
+from tradewire.domain.track_record import StrategyCurve
+from tradewire.domain.tranches import DcaPlan
+
+log = logging.getLogger("tradewire.store")
+
+# An intent still to decide, with its signal, subscription, strategy and account.
+_PENDING = (
+    select(
+        execution_intents.c.id,
+        execution_intents.c.signal_id,
+        execution_intents.c.subscription_id,
+        execution_intents.c.account_id,
+        execution_intents.c.user_id,
+        exchange_accounts.c.mode,
+        exchange_accounts.c.exchange,
+        signals.c.symbol,
+        signals.c.ticker,
+        signals.c.action,
+        signals.c.contracts,
+        signals.c.price,
+        signals.c.details,
+        subscriptions.c.sizing_mode,
+        subscriptions.c.sizing_value,
+        subscriptions.c.sizing_params,
+        subscriptions.c.strategy_id,
+        subscriptions.c.risk_limits,
+        subscriptions.c.exit_rules,
+        subscriptions.c.dca,
+        subscriptions.c.entry_order,
+        subscriptions.c.trading_state,
+        subscriptions.c.pnl_total,
+        subscriptions.c.pnl_peak,
+        strategies.c.track_index,
+        strategies.c.track_peak,
+        signals.c.signal_time,
+        signals.c.received_at,
+        execution_intents.c.attempts,
+    )
+    .join(signals, signals.c.id == execution_intents.c.signal_id)
+    .join(subscriptions, subscriptions.c.id == execution_intents.c.subscription_id)
+    .join(strategies, strategies.c.id == subscriptions.c.strategy_id)
+    .join(exchange_accounts, exchange_accounts.c.id == execution_intents.c.account_id)
+    .where(execution_intents.c.status == IntentStatus.CREATED.value)
+    .order_by(execution_intents.c.id)
+)
+
+
+class SqlIntents(SqlTables):
+    """Execution intents, unique on (signal, subscription), from routing to the executor's decision."""
+
+    def active_targets(self, strategy_id: int) -> list[SubscriptionTarget]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    subscriptions.c.id,
+                    subscriptions.c.user_id,
+                    subscriptions.c.account_id,
+                    subscriptions.c.pairs,
+                ).where(
+                    subscriptions.c.strategy_id == strategy_id,
+                    subscriptions.c.status == SubscriptionStatus.ACTIVE.value,
+                )
+            ).all()
+        return [SubscriptionTarget(r.id, r.user_id, r.account_id, r.pairs) for r in rows]
+
+    def create_intents(
+        self,
+        signal_id: int,
+        targets: Sequence[SubscriptionTarget],
+        now: datetime,
+        market_price: Decimal | None = None,
+        status: str = "routed",
+    ) -> None:
+        """One intent per target (repeats are ignored), the signal marked routed and counted in its
+        strategy's track record (at its own price, else `market_price`), atomically and once.
+
+        A signal whose ticker no venue resolved is marked `status` 'unresolved' and not counted."""
+        rows = [
+            {
+                "signal_id": signal_id,
+                "subscription_id": t.subscription_id,
+                "account_id": t.account_id,
+                "user_id": t.user_id,
+                "status": IntentStatus.CREATED.value,
+                "reason": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for t in targets
+        ]
+        with write_transaction(self.engine) as conn:
+            bulk.insert(conn, execution_intents, rows, ignore_conflicts_on=["signal_id", "subscription_id"])
+            routed = conn.execute(
+                update(signals)
+                .where(signals.c.id == signal_id, signals.c.status == "received")
+                .values(status=status, routed_at=now)
+            )
+            if routed.rowcount == 1 and status == "routed":
+                try:
+                    # The strategy's statistics never hold up its subscribers' trades: a track-record
+                    # update that fails (an old row's absurd price overflowing the column) is skipped.
+                    with conn.begin_nested():
+                        track_signal(conn, signal_id, market_price, now)
+                except Exception:
+                    log.exception("signal %s: not counted in the track record", signal_id)
+
+    def pending_work(
+        self, signal_id: int | None = None, created_before: datetime | None = None, limit: int = 5000
+    ) -> list[WorkItem]:
+        """Intents still in 'created', with their signal, subscription and account (readable ones)."""
+        return self._pending(signal_id, created_before, 0, limit).work
+
+    def pending_work_page(
+        self, signal_id: int | None = None, after_id: int = 0, limit: int = 5000
+    ) -> WorkPage:
+        """Up to `limit` intents in 'created' with an id above `after_id`, in id order: the readable
+        ones as WorkItems, and those whose rows cannot be read (so one bad row fails alone)."""
+        return self._pending(signal_id, None, after_id, limit)
+
+    def _pending(
+        self, signal_id: int | None, created_before: datetime | None, after_id: int, limit: int
+    ) -> WorkPage:
+        query = _PENDING.where(execution_intents.c.id > after_id).limit(limit)
+        if signal_id is not None:
+            query = query.where(execution_intents.c.signal_id == signal_id)
+        if created_before is not None:
+            query = query.where(execution_intents.c.created_at <= created_before)
+        with self.engine.connect() as conn:
+            rows = readable_rows(conn, query, execution_intents.c.id)
+        page = WorkPage([], [])
+        for intent_id, row in rows:
+            if isinstance(row, str):
+                page.unreadable.append(UnreadableWork(intent_id, row))
+                continue
+            try:
+                page.work.append(_work_item(row._mapping))
+            except Exception as exc:  # a row an older version (or a hand) wrote: it fails alone
+                why = f"stored intent cannot be read: {error_reason(exc)}"
+                page.unreadable.append(UnreadableWork(intent_id, why))
+        return page
+
+    def save_decisions(
+        self,
+        rejections: Sequence[Rejection],
+        new_orders: Sequence[NewOrder],
+        now: datetime,
+        failures: Sequence[FailedAttempt] = (),
+    ) -> list[OrderRecord]:
+        """Reject intents with their reasons, count failed attempts (a final one marks the intent
+        failed and logs it), and store new orders (state NEW), in one transaction."""
+        with write_transaction(self.engine) as conn:
+            if failures:
+                _record_failures(conn, failures, now)
+            if rejections:
+                _reject(conn, rejections, now)
+            if not new_orders:
+                return []
+            rows = [executor_order_row(o, now) for o in new_orders]
+            bulk.insert(conn, orders, rows, ignore_conflicts_on=["intent_id"])
+            for chunk in bulk.chunks([o.item.intent_id for o in new_orders], 900):
+                conn.execute(
+                    update(execution_intents)
+                    .where(
+                        execution_intents.c.id.in_(chunk),
+                        execution_intents.c.status == IntentStatus.CREATED.value,
+                    )
+                    .values(status=IntentStatus.ORDERED.value, updated_at=now)
+                )
+            return _stored_new_orders(conn, new_orders, now)
+
+
+def _reject(conn: Connection, rejections: Sequence[Rejection], now: datetime) -> None:
+    """Intents end rejected with their reasons in the log; a drawdown pause turns the subscription
+    REDUCING."""
+    conn.execute(
+        update(execution_intents)
+        .where(
+            execution_intents.c.id == bindparam("iid"),
+            execution_intents.c.status == IntentStatus.CREATED.value,
+        )
+        .values(status=IntentStatus.REJECTED.value, reason=bindparam("why"), updated_at=now),
+        [{"iid": r.item.intent_id, "why": r.reason} for r in rejections],
+    )
+    bulk.insert(
+        conn,
+        execution_log,
+        [log_row(r.item, r.log_status, r.reason, None, r.details, now) for r in rejections],
+    )
+    pauses = {r.item.subscription_id: r.pause_reason for r in rejections if r.pause_reason}
+    for subscription_id, why in pauses.items():
+        conn.execute(
+            update(subscriptions)
+            .where(
+                subscriptions.c.id == subscription_id,
+                subscriptions.c.trading_state == TradingState.ACTIVE.value,
+            )
+            .values(trading_state=TradingState.REDUCING.value, state_reason=why, updated_at=now)
+        )
+
+
+def _stored_new_orders(conn: Connection, new_orders: Sequence[NewOrder], now: datetime) -> list[OrderRecord]:
+    """The records of orders just inserted, built from what we inserted plus their ids; an order
+    that already existed for its intent (a repeat after a crash) is read back whole."""
+    wanted = {o.item.intent_id: o for o in new_orders}
+    ids: dict[int, int] = {}
+    existing: list[int] = []
+    for chunk in bulk.chunks(list(wanted), 900):
+        rows = conn.execute(
+            select(orders.c.id, orders.c.intent_id, orders.c.client_order_id, orders.c.state).where(
+                orders.c.intent_id.in_(chunk)
+            )
+        )
+        for order_id, intent_id, client_order_id, state in rows:
+            mine = wanted[intent_id]
+            if client_order_id == mine.client_order_id and state == OrderState.NEW.value:
+                ids[intent_id] = order_id
+            else:
+                existing.append(order_id)
+    records = [
+        new_order_record(ids[intent_id], order, now)
+        for intent_id, order in wanted.items()
+        if intent_id in ids
+    ]
+    if existing:
+        records += read_orders(conn, orders.c.id.in_(existing))
+    return sorted(records, key=lambda r: r.order_id)
+
+
+def _record_failures(conn: Connection, failures: Sequence[FailedAttempt], now: datetime) -> None:
+    """Count each failed attempt; a final one marks the intent failed and writes it to the log."""
+    for failure in failures:
+        values: dict[str, Any] = {
+            "attempts": execution_intents.c.attempts + 1,
+            "reason": bounded_reason(failure.reason),
+            "updated_at": now,
+        }
+        if failure.final:
+            values["status"] = IntentStatus.FAILED.value
+        row = conn.execute(
+            update(execution_intents)
+            .where(
+                execution_intents.c.id == failure.intent_id,
+                execution_intents.c.status == IntentStatus.CREATED.value,
+            )
+            .values(values)
+            .returning(
+                execution_intents.c.signal_id,
+                execution_intents.c.subscription_id,
+                execution_intents.c.account_id,
+                execution_intents.c.user_id,
+            )
+        ).first()
+        if row is None or not failure.final:
+            continue
+        conn.execute(
+            execution_log.insert().values(
+                intent_id=failure.intent_id,
+                signal_id=row.signal_id,
+                subscription_id=row.subscription_id,
+                account_id=row.account_id,
+                user_id=row.user_id,
+                status=LogStatus.FAILED.value,
+                reason=bounded_reason(failure.reason),
+                created_at=now,
+            )
+        )
+
+
+def _work_item(r: Any) -> WorkItem:
+    details = r["details"] or {}
+    intent = signal_intent(r["action"], details)
+    return WorkItem(
+        intent_id=r["id"],
+        signal_id=r["signal_id"],
+        subscription_id=r["subscription_id"],
+        account_id=r["account_id"],
+        user_id=r["user_id"],
+        mode=r["mode"],
+        exchange=r["exchange"],
+        symbol=r["symbol"],
+        ticker=r["ticker"],
+        action=intent.action,
+        contracts=r["contracts"],
+        signal_price=r["price"],
+        market_position=intent.market_position,
+        exit_ratio=intent.exit_ratio,
+        sizing=Sizing(
+            SizingMode(r["sizing_mode"]), r["sizing_value"], SizingParams.from_json(r["sizing_params"])
+        ),
+        strategy_id=r["strategy_id"],
+        risk=RiskLimits.from_json(r["risk_limits"]),
+        signal_at=r["signal_time"] or r["received_at"],
+        exit_rules=ExitRules.from_json(r["exit_rules"]),
+        state=TradingState(r["trading_state"]),
+        pnl_total=r["pnl_total"],
+        pnl_peak=r["pnl_peak"],
+        strategy_drawdown_pct=StrategyCurve(r["track_index"], r["track_peak"]).drawdown_pct,
+        stop_loss=decimal_or_none(details.get("stop_loss")),
+        take_profit=decimal_or_none(details.get("take_profit")),
+        dca=DcaPlan.from_json(r["dca"]),
+        attempts=r.get("attempts") or 0,
+        order_type=_order_type(details.get("order_type")),
+        entry=EntryOrder.from_json(r["entry_order"]),
+    )
+
+
+def _order_type(value: Any) -> OrderType | None:
+    return OrderType(value) if value in (OrderType.MARKET.value, OrderType.LIMIT.value) else None

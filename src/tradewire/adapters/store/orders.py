@@ -1,0 +1,181 @@
+"""Orders in SQL, from claimed for sending to settled: which are due a look at the exchange, and the
+exchange's reports saved as settlement decided them (ports/orders.py)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Connection, Engine, and_, func, or_, select, update
+
+from tradewire.adapters.store import bulk
+from tradewire.adapters.store.db import write_transaction
+from tradewire.adapters.store.order_rows import read_orders
+from tradewire.adapters.store.settlement import settle
+from tradewire.adapters.store.tables import orders, subscriptions
+from tradewire.adapters.store.values import SqlTables, bounded_reason, trading_state
+from tradewire.domain.orders import (
+    LATE_FILL_CHECKS_S,
+    TERMINAL_STATES,
+    OrderSide,
+    OrderState,
+    RejectionKind,
+    first_check_after_claim,
+    postponed_check,
+)
+from tradewire.domain.records import OrderOutcome, OrderRecord
+from tradewire.domain.risk import TradingState, allows
+
+log = logging.getLogger("tradewire.store")
+
+_UNSETTLED = [OrderState.SUBMITTED.value, OrderState.OPEN.value, OrderState.PARTIALLY_FILLED.value]
+
+
+class SqlOrders(SqlTables):
+    """Orders (unique on intent and on client order id) and what the exchanges said of them."""
+
+    def __init__(self, engine: Engine, late_fill_checks_s: Sequence[float] = LATE_FILL_CHECKS_S) -> None:
+        super().__init__(engine)
+        # When an order seen canceled or expired is checked again for fills reported late.
+        self._late_fill_checks = tuple(late_fill_checks_s)
+
+    def claim_for_submission(self, order_ids: Sequence[int], now: datetime) -> set[int]:
+        """Move NEW orders to SUBMITTED before they are sent; returns the ids this caller claimed.
+
+        The subscription's trading state is read in the same transaction: an order stored before its
+        subscription was set HALTED (or REDUCING, for an entry) is not sent but rejected with the
+        reason, and its intent fails, however long it waited (a crash, a restart, a busy executor)."""
+        if not order_ids:
+            return set()
+        claimed: set[int] = set()
+        with write_transaction(self.engine) as conn:
+            for chunk in bulk.chunks(sorted(set(order_ids)), 900):
+                # One statement claims every order its subscription allows now (all of them, but for a
+                # paused subscription); only the rest are read, refused with the reason, or claimed.
+                mine = _claim(conn, chunk, now, _allowed_by_trading_state())
+                claimed |= mine
+                rest = [order_id for order_id in chunk if order_id not in mine]
+                if rest:
+                    refused = self._refused_by_trading_state(conn, rest, now)
+                    claimed |= _claim(conn, [i for i in rest if i not in refused], now)
+        return claimed
+
+    def _refused_by_trading_state(
+        self, conn: Connection, order_ids: Sequence[int], now: datetime
+    ) -> set[int]:
+        """Reject the NEW orders among `order_ids` that their subscription's trading state forbids
+        now (locked, so no other caller sends them meanwhile); returns their ids."""
+        rows = conn.execute(
+            select(orders.c.id, orders.c.side, subscriptions.c.trading_state)
+            .select_from(orders.outerjoin(subscriptions, subscriptions.c.id == orders.c.subscription_id))
+            .where(orders.c.id.in_(order_ids), orders.c.state == OrderState.NEW.value)
+            .order_by(orders.c.id)
+            .with_for_update(of=orders)
+        ).all()
+        why: dict[int, str] = {}
+        for order_id, side, stored_state in rows:
+            if stored_state is None:  # an order without a subscription: nothing to obey
+                continue
+            state = trading_state(stored_state)
+            if not allows(state, entry=side == OrderSide.BUY.value):
+                rule = "no orders at all" if state is TradingState.HALTED else "exits only, no entries"
+                why[order_id] = f"not sent: subscription {state.value} ({rule})"
+        if not why:
+            return set()
+        records = read_orders(conn, orders.c.id.in_(list(why)))
+        for record in records:
+            log.info("order %s (%s): %s", record.order_id, record.client_order_id, why[record.order_id])
+        refusals = [
+            OrderOutcome(r, rejected_reason=why[r.order_id], rejection=RejectionKind.NOT_SENT)
+            for r in records
+        ]
+        settle(conn, refusals, now, self._late_fill_checks)
+        return set(why)
+
+    def postpone_checks(self, records: Sequence[OrderRecord], reason: str, now: datetime) -> None:
+        """Orders whose exchange report could not be recorded: checked again later, backing off as
+        after any failed check, so they neither block the others nor are ever given up."""
+        with write_transaction(self.engine) as conn:
+            for order in records:
+                check = postponed_check(order.check_attempts, now)
+                conn.execute(
+                    update(orders)
+                    .where(orders.c.id == order.order_id, orders.c.next_check_at.is_not(None))
+                    .values(
+                        check_attempts=check.check_attempts,
+                        next_check_at=check.next_check_at,
+                        reason=bounded_reason(reason),
+                        updated_at=now,
+                    )
+                )
+
+    def orders_in_states(self, states: Sequence[OrderState]) -> list[OrderRecord]:
+        with self.engine.connect() as conn:
+            return read_orders(conn, orders.c.state.in_([s.value for s in states]))
+
+    def unsettled_orders(self, account_id: int | None = None) -> list[OrderRecord]:
+        """Every order not yet in a final state, and every final one still looked up a few times
+        (canceled or expired: late fills; concluded lost: a late sighting), of one account or all."""
+        watched = and_(
+            orders.c.state.in_([s.value for s in TERMINAL_STATES]), orders.c.next_check_at.is_not(None)
+        )
+        condition: ColumnElement[bool] = or_(orders.c.state.in_(_UNSETTLED), watched)
+        if account_id is not None:
+            condition = and_(condition, orders.c.account_id == account_id)
+        with self.engine.connect() as conn:
+            return read_orders(conn, condition)
+
+    def orders_by_client_ids(self, account_id: int, client_order_ids: Sequence[str]) -> list[OrderRecord]:
+        """The account's orders with these client order ids."""
+        if not client_order_ids:
+            return []
+        with self.engine.connect() as conn:
+            return read_orders(
+                conn,
+                and_(orders.c.account_id == account_id, orders.c.client_order_id.in_(list(client_order_ids))),
+            )
+
+    def due_orders(self, now: datetime, limit: int = 1000) -> list[OrderRecord]:
+        """Non-terminal orders whose next status check is due."""
+        with self.engine.connect() as conn:
+            return read_orders(
+                conn, orders.c.next_check_at.is_not(None) & (orders.c.next_check_at <= now), limit=limit
+            )
+
+    def record_outcomes(self, outcomes: Sequence[OrderOutcome], now: datetime) -> None:
+        """Apply what exchanges said: order states, new fills, positions, log and intents, atomically."""
+        if not outcomes:
+            return
+        with write_transaction(self.engine) as conn:
+            settle(conn, outcomes, now, self._late_fill_checks)
+
+
+def _claim(
+    conn: Connection, order_ids: Sequence[int], now: datetime, *conditions: ColumnElement[bool]
+) -> set[int]:
+    if not order_ids:
+        return set()
+    result = conn.execute(
+        update(orders)
+        .where(orders.c.id.in_(order_ids), orders.c.state == OrderState.NEW.value, *conditions)
+        .values(state=OrderState.SUBMITTED.value, updated_at=now, next_check_at=first_check_after_claim(now))
+        .returning(orders.c.id)
+    )
+    return set(result.scalars())
+
+
+def _allowed_by_trading_state() -> ColumnElement[bool]:
+    """SQL for `allows` on an order row: no subscription, or one ACTIVE (or unset), or REDUCING for a
+    sale. A state this version cannot read allows nothing, as `trading_state` reads it."""
+    forbidding = select(subscriptions.c.id).where(
+        subscriptions.c.id == orders.c.subscription_id,
+        ~or_(
+            func.coalesce(subscriptions.c.trading_state, "").in_(["", TradingState.ACTIVE.value]),
+            and_(
+                subscriptions.c.trading_state == TradingState.REDUCING.value,
+                orders.c.side != OrderSide.BUY.value,
+            ),
+        ),
+    )
+    return ~forbidding.exists()

@@ -1,0 +1,235 @@
+"""Positions in SQL as the exit monitor sees them, and the platform's own orders on them (exits and
+DCA tranches), stored before they are sent (ports/positions.py)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, or_, select
+
+from tradewire.adapters.store import bulk
+from tradewire.adapters.store.attempts import attempts_made, lock_open_positions, positions_with_live_attempts
+from tradewire.adapters.store.db import write_transaction
+from tradewire.adapters.store.order_rows import new_order_row, read_orders
+from tradewire.adapters.store.tables import (
+    account_daily_pnl,
+    exchange_accounts,
+    orders,
+    positions,
+    subscriptions,
+)
+from tradewire.adapters.store.values import SqlTables
+from tradewire.domain.client_ids import position_client_order_id
+from tradewire.domain.execution import SubscriptionStatus
+from tradewire.domain.money import ZERO
+from tradewire.domain.orders import OrderSide, OrderType
+from tradewire.domain.positions import PositionStatus
+from tradewire.domain.records import AutoOrder, DailyLossCloser, OrderRecord, WatchedPosition
+from tradewire.domain.risk import RiskLimits, TradingState, allows
+from tradewire.domain.tranches import DcaPlan, PositionPhase, Tranche
+
+log = logging.getLogger("tradewire.store")
+
+# Positions with what the exit monitor needs beside them: the exchange, the trading state, the risk
+# limits (a position without a subscription reads as ACTIVE with default limits).
+_WATCHED = (
+    select(
+        positions,
+        exchange_accounts.c.exchange,
+        subscriptions.c.trading_state,
+        subscriptions.c.risk_limits,
+    )
+    .join(exchange_accounts, exchange_accounts.c.id == positions.c.account_id)
+    .outerjoin(subscriptions, subscriptions.c.id == positions.c.subscription_id)
+)
+
+# The positions columns a WatchedPosition holds under their own names.
+_WATCHED_FIELDS = (
+    "account_id",
+    "subscription_id",
+    "user_id",
+    "mode",
+    "exchange",
+    "symbol",
+    "amount",
+    "avg_entry",
+    "stop_loss",
+    "take_profit",
+    "trailing_pct",
+    "trailing_activation_pct",
+    "best_price",
+    "deadline_at",
+    "updated_at",
+)
+
+
+class SqlPositions(SqlTables):
+    """Open positions with their exit levels and tranches, and the orders the platform places on them."""
+
+    def watched_positions(self, changed_since: datetime | None = None) -> list[WatchedPosition]:
+        """Open positions (all, or every position changed since a time, open or not), with levels."""
+        query = _WATCHED
+        if changed_since is None:
+            query = query.where(positions.c.status == PositionStatus.OPEN.value)
+        else:
+            # Between full loads only positions with automation matter: a fan-out's thousand plain
+            # positions are not read back every second.
+            automated = or_(
+                positions.c.stop_loss.is_not(None),
+                positions.c.take_profit.is_not(None),
+                positions.c.trailing_pct.is_not(None),
+                positions.c.deadline_at.is_not(None),
+                positions.c.tranches.is_not(None),
+            )
+            query = query.where(positions.c.updated_at >= changed_since, automated)
+        with self.engine.connect() as conn:
+            return [_watched(r._mapping) for r in conn.execute(query)]
+
+    def watched_position(self, user_id: int, position_id: int) -> WatchedPosition | None:
+        """One of the user's positions as the exit monitor sees it."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                _WATCHED.where(positions.c.id == position_id, positions.c.user_id == user_id)
+            ).first()
+        return _watched(row._mapping) if row else None
+
+    def open_positions_of(self, subscription_ids: Sequence[int]) -> list[WatchedPosition]:
+        """The open positions of these subscriptions, as the exit monitor sees them."""
+        result: list[WatchedPosition] = []
+        with self.engine.connect() as conn:
+            for chunk in bulk.chunks(sorted(set(subscription_ids)), 900):
+                rows = conn.execute(
+                    _WATCHED.where(
+                        positions.c.subscription_id.in_(chunk),
+                        positions.c.status == PositionStatus.OPEN.value,
+                    )
+                )
+                result.extend(_watched(r._mapping) for r in rows)
+        return result
+
+    def positions_exiting(self, position_ids: Iterable[int] | None = None) -> set[int]:
+        """Positions (all, or among `position_ids`) with an order that may still fill (see
+        store/attempts.py): in flight, or canceled or concluded lost and still looked up."""
+        with self.engine.connect() as conn:
+            return positions_with_live_attempts(conn, position_ids)
+
+    def daily_loss_closers(self) -> list[DailyLossCloser]:
+        """Active subscriptions that close their positions once the account's daily loss limit is
+        breached, with their limits."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(subscriptions.c.id, subscriptions.c.account_id, subscriptions.c.risk_limits).where(
+                    subscriptions.c.risk_limits.is_not(None),
+                    subscriptions.c.status == SubscriptionStatus.ACTIVE.value,
+                )
+            )
+            found = [DailyLossCloser(r.id, r.account_id, RiskLimits.from_json(r.risk_limits)) for r in rows]
+        return [f for f in found if f.limits.close_on_daily_loss]
+
+    def realized_on(self, account_ids: Sequence[int], day: str) -> dict[int, Decimal]:
+        """Net realised results of the UTC `day` per account."""
+        result: dict[int, Decimal] = {}
+        with self.engine.connect() as conn:
+            for chunk in bulk.chunks(sorted(set(account_ids)), 900):
+                result.update(daily_results(conn, chunk, day))
+        return result
+
+    def save_auto_orders(self, exits: Sequence[AutoOrder], now: datetime) -> list[OrderRecord]:
+        """Store the platform's own orders (exits and DCA tranches, state NEW) before they are sent:
+        one per position at a time, each under a client order id derived from the position, the
+        tranche and the attempt number, so neither a retry nor a restart can place it twice."""
+        if not exits:
+            return []
+        with write_transaction(self.engine) as conn:
+            position_ids = [e.position_id for e in exits]
+            # Locked first: a settlement of these positions commits before this reads, or waits.
+            open_amounts = lock_open_positions(conn, position_ids)
+            busy = positions_with_live_attempts(conn, position_ids)
+            attempts = attempts_made(conn, position_ids)
+            states = _trading_states(
+                conn, {e.subscription_id for e in exits if e.subscription_id is not None}
+            )
+            rows_out = []
+            for e in exits:
+                if e.position_id in busy:
+                    # An earlier attempt is in flight, or may still fill late: never two at once.
+                    continue
+                held = open_amounts.get(e.position_id, ZERO)
+                if held <= 0:
+                    log.info("position %s: no order, the position is closed", e.position_id)
+                    continue
+                state = states.get(e.subscription_id) if e.subscription_id is not None else None
+                if state is not None and not allows(state, entry=e.side is OrderSide.BUY):
+                    # Read in this transaction: a state set moments ago wins over the monitor's copy.
+                    log.info("position %s: no order, the subscription is %s", e.position_id, state.value)
+                    continue
+                # An exit sells what is left (an earlier attempt may have filled in part).
+                amount = min(e.amount, held) if e.reason is not None else e.amount
+                rows_out.append(_auto_order_row(e, amount, attempts.get(e.position_id, 0), now))
+            bulk.insert(conn, orders, rows_out, ignore_conflicts_on=["client_order_id"])
+            ids = [r["client_order_id"] for r in rows_out]
+            if not ids:
+                return []
+            return read_orders(conn, orders.c.client_order_id.in_(ids))
+
+    def save_best_prices(self, best: dict[int, Decimal]) -> None:
+        """Persist trailing stops' best prices (so a restart keeps the stop where it had climbed)."""
+        if not best:
+            return
+        with write_transaction(self.engine) as conn:
+            bulk.update_by(
+                conn,
+                positions,
+                "id",
+                [{"id": pid, "best_price": price} for pid, price in sorted(best.items())],
+            )
+
+
+def daily_results(conn: Connection, account_ids: Sequence[int], day: str) -> dict[int, Decimal]:
+    """Net realised results of the UTC `day` for these accounts (one query: keep them few)."""
+    rows = conn.execute(
+        select(account_daily_pnl.c.account_id, account_daily_pnl.c.pnl).where(
+            account_daily_pnl.c.account_id.in_(account_ids), account_daily_pnl.c.day == day
+        )
+    )
+    return {a: pnl for a, pnl in rows}
+
+
+def _auto_order_row(e: AutoOrder, amount: Decimal, attempt: int, now: datetime) -> dict[str, Any]:
+    client_order_id = position_client_order_id(e.position_id, attempt, e.tranche)
+    row = new_order_row(e, client_order_id, e.side, OrderType.MARKET, amount, None, e.note, now)
+    row["intent_id"] = None
+    row["exit_plan"] = None
+    row["position_id"] = e.position_id
+    row["close_reason"] = e.reason.value if e.reason else None
+    row["tranche"] = e.tranche
+    return row
+
+
+def _trading_states(conn: Connection, subscription_ids: set[int]) -> dict[int, TradingState]:
+    states: dict[int, TradingState] = {}
+    for chunk in bulk.chunks(sorted(subscription_ids), 900):
+        rows = conn.execute(
+            select(subscriptions.c.id, subscriptions.c.trading_state).where(subscriptions.c.id.in_(chunk))
+        )
+        states.update({sid: TradingState(state or TradingState.ACTIVE.value) for sid, state in rows})
+    return states
+
+
+def _watched(r: Any) -> WatchedPosition:
+    tranches = r["tranches"] or {}
+    return WatchedPosition(
+        **{name: r[name] for name in _WATCHED_FIELDS},
+        position_id=r["id"],
+        is_open=r["status"] == PositionStatus.OPEN.value,
+        state=TradingState(r["trading_state"] or TradingState.ACTIVE.value),
+        risk=RiskLimits.from_json(r["risk_limits"]),
+        phase=PositionPhase(r["phase"]),
+        dca=DcaPlan.from_json(tranches.get("plan", {}).get("dca")),
+        first_fill=Decimal(tranches["first"]) if tranches else None,
+        pending=tuple(Tranche.from_json(t) for t in tranches.get("pending", [])),
+    )

@@ -1,0 +1,127 @@
+"""What risk and sizing read before a page of entries is decided, in SQL (ports/positions.py: RiskReads)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+from sqlalchemy import func, select, tuple_
+
+from tradewire.adapters.store import bulk
+from tradewire.adapters.store.attempts import may_still_fill
+from tradewire.adapters.store.positions import daily_results
+from tradewire.adapters.store.tables import orders, positions, strategy_pairs, subscriptions
+from tradewire.adapters.store.track import pair_record
+from tradewire.adapters.store.values import SqlTables, utc
+from tradewire.domain.money import ZERO
+from tradewire.domain.orders import OrderSide
+from tradewire.domain.positions import PositionStatus
+from tradewire.domain.records import RiskSnapshot
+from tradewire.domain.sizing import TradeStats
+
+
+class SqlRiskReads(SqlTables):
+    """Open positions, the day's results, strategies' records and exits in flight, read in bulk."""
+
+    def risk_snapshot(
+        self,
+        account_ids: Sequence[int],
+        day: str,
+        pair_keys: Sequence[tuple[int, str]] = (),
+        strategy_pairs_keys: Sequence[tuple[int, str]] = (),
+    ) -> RiskSnapshot:
+        """Open positions per subscription and account (and their symbols), net results of the UTC
+        `day` per account, the last trade per (subscription, symbol) in `pair_keys`, and the
+        strategies' pair records for `strategy_pairs_keys`."""
+        snap = RiskSnapshot()
+        with self.engine.connect() as conn:
+            for chunk in bulk.chunks(sorted(set(account_ids)), 900):
+                rows = conn.execute(
+                    select(positions.c.account_id, positions.c.subscription_id, positions.c.symbol).where(
+                        positions.c.account_id.in_(chunk), positions.c.status == PositionStatus.OPEN.value
+                    )
+                )
+                for account_id, subscription_id, symbol in rows:
+                    snap.per_account[account_id] = snap.per_account.get(account_id, 0) + 1
+                    snap.open_symbols.setdefault(account_id, []).append(symbol)
+                    if subscription_id is not None:
+                        snap.per_subscription[subscription_id] = (
+                            snap.per_subscription.get(subscription_id, 0) + 1
+                        )
+                snap.realized_today.update(daily_results(conn, chunk, day))
+            for keys in bulk.chunks(sorted(set(pair_keys)), 450):
+                rows = conn.execute(
+                    select(positions.c.subscription_id, positions.c.symbol, func.max(positions.c.updated_at))
+                    .where(tuple_(positions.c.subscription_id, positions.c.symbol).in_(keys))
+                    .group_by(positions.c.subscription_id, positions.c.symbol)
+                )
+                for subscription_id, symbol, last in rows:
+                    if last is not None:  # MAX() bypasses the column type on SQLite
+                        snap.last_trade[(subscription_id, symbol)] = utc(last)
+            for keys in bulk.chunks(sorted(set(strategy_pairs_keys)), 450):
+                rows = conn.execute(
+                    select(strategy_pairs).where(
+                        tuple_(strategy_pairs.c.strategy_id, strategy_pairs.c.symbol).in_(keys)
+                    )
+                )
+                for r in rows:
+                    snap.pairs[(r.strategy_id, r.symbol)] = pair_record(r._mapping)
+        return snap
+
+    def strategy_stats(self, strategy_id: int, last: int = 500) -> TradeStats:
+        """Wins, losses and average net results of the strategy's last closed positions."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(positions.c.realized_pnl, positions.c.fees)
+                .join(subscriptions, subscriptions.c.id == positions.c.subscription_id)
+                .where(
+                    subscriptions.c.strategy_id == strategy_id,
+                    positions.c.status == PositionStatus.CLOSED.value,
+                )
+                .order_by(positions.c.id.desc())
+                .limit(last)
+            ).all()
+        results = [r.realized_pnl - r.fees for r in rows]
+        wins = [x for x in results if x > 0]
+        losses = [-x for x in results if x <= 0]
+        return TradeStats(
+            wins=len(wins),
+            losses=len(losses),
+            average_win=sum(wins, ZERO) / len(wins) if wins else ZERO,
+            average_loss=sum(losses, ZERO) / len(losses) if losses else ZERO,
+        )
+
+    def open_position_amounts(self, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], Decimal]:
+        """Open position size per (subscription id, symbol)."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return {}
+        result: dict[tuple[int, str], Decimal] = {}
+        with self.engine.connect() as conn:
+            for chunk in bulk.chunks(wanted, 500):
+                rows = conn.execute(
+                    select(positions.c.subscription_id, positions.c.symbol, positions.c.amount).where(
+                        positions.c.status == PositionStatus.OPEN.value,
+                        tuple_(positions.c.subscription_id, positions.c.symbol).in_(chunk),
+                    )
+                )
+                result.update({(r.subscription_id, r.symbol): r.amount for r in rows})
+        return result
+
+    def exits_in_flight(self, keys: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
+        """(subscription, symbol) pairs whose position has an automated exit order that may still
+        fill: unsettled, or canceled or concluded lost and still looked up for a late fill."""
+        wanted = sorted(set(keys))
+        found: set[tuple[int, str]] = set()
+        with self.engine.connect() as conn:
+            for chunk in bulk.chunks(wanted, 450):
+                rows = conn.execute(
+                    select(orders.c.subscription_id, orders.c.symbol).where(
+                        orders.c.position_id.is_not(None),
+                        orders.c.side == OrderSide.SELL.value,
+                        may_still_fill(),
+                        tuple_(orders.c.subscription_id, orders.c.symbol).in_(chunk),
+                    )
+                )
+                found.update((r.subscription_id, r.symbol) for r in rows)
+        return found

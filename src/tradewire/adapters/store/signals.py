@@ -1,0 +1,249 @@
+"""Signals and the strategies they come from, in SQL: stored once, routed once (ports/signals.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy.exc import IntegrityError
+
+from tradewire.adapters.store.db import write_transaction
+from tradewire.adapters.store.tables import exchange_accounts, signals, strategies, subscriptions
+from tradewire.adapters.store.values import SqlTables, bounded_reason
+from tradewire.domain.execution import SubscriptionStatus
+from tradewire.domain.records import (
+    LiveVenue,
+    NewSignal,
+    PlatformStrategy,
+    SignalRoute,
+    StoredSignal,
+    StrategyVenues,
+    WebhookStrategy,
+)
+
+_ACTIVE_SUBSCRIPTIONS = subscriptions.join(
+    exchange_accounts, exchange_accounts.c.id == subscriptions.c.account_id
+)
+_OF_STRATEGY = and_(
+    subscriptions.c.strategy_id == bindparam("strategy_id"),
+    subscriptions.c.status == SubscriptionStatus.ACTIVE.value,
+)
+_PAPER_SUBSCRIBER = (
+    select(subscriptions.c.id)
+    .select_from(_ACTIVE_SUBSCRIPTIONS)
+    .where(_OF_STRATEGY, exchange_accounts.c.mode == "paper")
+    .limit(1)
+)
+_VENUE_COLUMNS = (
+    exchange_accounts.c.id,
+    exchange_accounts.c.exchange,
+    exchange_accounts.c.sandbox,
+    exchange_accounts.c.api_urls,
+)
+_LIVE_SUBSCRIBERS = (
+    select(*_VENUE_COLUMNS)
+    .select_from(_ACTIVE_SUBSCRIPTIONS)
+    .where(_OF_STRATEGY, exchange_accounts.c.mode == "live")
+    .order_by(exchange_accounts.c.id)
+)
+
+
+class SqlSignals(SqlTables):
+    """Signals (unique on strategy and dedup key), their routing status, and the strategies."""
+
+    # -- ingest -----------------------------------------------------------------------------------
+
+    def webhook_strategy(self, slug: str) -> WebhookStrategy | None:
+        """The strategy of a webhook slug, with its passphrase hash."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(strategies.c.id, strategies.c.passphrase_hash).where(
+                    strategies.c.slug == slug, strategies.c.source == "tradingview"
+                )
+            ).first()
+        return WebhookStrategy(row.id, row.passphrase_hash) if row else None
+
+    def find_signal(self, strategy_id: int, dedup_keys: Sequence[str]) -> int | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(signals.c.id).where(
+                    signals.c.strategy_id == strategy_id, signals.c.dedup_key.in_(list(dedup_keys))
+                )
+            ).scalar()
+
+    def insert_signal(self, signal: NewSignal) -> StoredSignal:
+        """Store a signal; returns (id, True), or (first id, False) if the same signal came before."""
+        row = _signal_row(signal)
+        try:
+            with write_transaction(self.engine) as conn:
+                signal_id = conn.execute(signals.insert().values(row)).inserted_primary_key
+                assert signal_id is not None
+                return StoredSignal(int(signal_id[0]), True)
+        except IntegrityError:
+            existing = self.find_signal(signal.strategy_id, [signal.dedup_key])
+            if existing is None:
+                raise
+            return StoredSignal(existing, False)
+
+    def insert_signal_in_window(self, signal: NewSignal, content_key: str) -> StoredSignal:
+        """Store a signal unless one with the same content was stored at most the strategy's
+        `dedup_window_s` seconds before it; returns (id, True) or (that earlier id, False).
+
+        The window slides exactly from each stored signal (not from clock buckets). The strategy's row
+        is locked for the check and the insert, so two deliveries of one alert at the same moment
+        cannot both pass the check (SQLite serialises writers already).
+        """
+        with write_transaction(self.engine) as conn:
+            window_s = conn.execute(
+                select(strategies.c.dedup_window_s)
+                .where(strategies.c.id == signal.strategy_id)
+                .with_for_update()
+            ).scalar_one()
+            earlier = conn.execute(
+                select(signals.c.id)
+                .where(
+                    signals.c.strategy_id == signal.strategy_id,
+                    signals.c.content_key == content_key,
+                    signals.c.received_at >= signal.received_at - timedelta(seconds=window_s),
+                )
+                .order_by(signals.c.received_at.desc())
+                .limit(1)
+            ).scalar()
+            if earlier is not None:
+                return StoredSignal(int(earlier), False)
+            key = conn.execute(
+                signals.insert().values({**_signal_row(signal), "content_key": content_key})
+            ).inserted_primary_key
+            assert key is not None
+            return StoredSignal(int(key[0]), True)
+
+    # -- routing ----------------------------------------------------------------------------------
+
+    def signal_route_info(self, signal_id: int) -> SignalRoute | None:
+        """The strategy, symbol and status of a signal."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(signals.c.strategy_id, signals.c.symbol, signals.c.status).where(
+                    signals.c.id == signal_id
+                )
+            ).first()
+        return SignalRoute(row.strategy_id, row.symbol, row.status) if row else None
+
+    def signal_ticker(self, signal_id: int) -> str | None:
+        """The ticker a signal arrived with."""
+        with self.engine.connect() as conn:
+            found: str | None = conn.execute(
+                select(signals.c.ticker).where(signals.c.id == signal_id)
+            ).scalar()
+        return found
+
+    def resolve_signal(self, signal_id: int, symbol: str) -> None:
+        """Give a signal stored before its ticker could be resolved the symbol it resolved to."""
+        with write_transaction(self.engine) as conn:
+            conn.execute(
+                update(signals)
+                .where(signals.c.id == signal_id, signals.c.symbol == "", signals.c.status == "received")
+                .values(symbol=symbol)
+            )
+
+    def unrouted_signal_ids(self, received_before: datetime | None = None) -> list[int]:
+        query = select(signals.c.id).where(signals.c.status == "received").order_by(signals.c.id)
+        if received_before is not None:
+            query = query.where(signals.c.received_at <= received_before)
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def routing_failed(self, signal_id: int, reason: str, attempts_allowed: int, now: datetime) -> bool:
+        """Count a failed routing attempt; at `attempts_allowed` the signal is marked failed with the
+        reason and no longer swept. Returns True when it was marked failed."""
+        with write_transaction(self.engine) as conn:
+            row = conn.execute(
+                update(signals)
+                .where(signals.c.id == signal_id, signals.c.status == "received")
+                .values(attempts=signals.c.attempts + 1, reason=bounded_reason(reason))
+                .returning(signals.c.attempts)
+            ).first()
+            if row is None or row.attempts < attempts_allowed:
+                return False
+            conn.execute(
+                update(signals)
+                .where(signals.c.id == signal_id)
+                .values(
+                    status="failed",
+                    reason=bounded_reason(f"routing failed {row.attempts} times; last: {reason}"),
+                )
+            )
+            return True
+
+    # -- strategies and their venues --------------------------------------------------------------
+
+    def strategy_venues(self, strategy_id: int) -> StrategyVenues:
+        """Where the strategy's active subscribers trade: whether any is on paper (one row at most,
+        however many), and each live account. Asked on every webhook: the statements are built once."""
+        with self.engine.connect() as conn:
+            paper = conn.execute(_PAPER_SUBSCRIBER, {"strategy_id": strategy_id}).first()
+            live = conn.execute(_LIVE_SUBSCRIBERS, {"strategy_id": strategy_id}).all()
+        return StrategyVenues(paper is not None, tuple(_live_venue(r) for r in live))
+
+    def live_venues_in_use(self) -> list[LiveVenue]:
+        """Every live account with an active subscription (their market lists are kept loaded)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(*_VENUE_COLUMNS)
+                .where(
+                    exchange_accounts.c.mode == "live",
+                    exchange_accounts.c.id.in_(
+                        select(subscriptions.c.account_id).where(
+                            subscriptions.c.status == SubscriptionStatus.ACTIVE.value
+                        )
+                    ),
+                )
+                .order_by(exchange_accounts.c.id)
+            ).all()
+        return [_live_venue(r) for r in rows]
+
+    def strategy_definitions(self) -> list[PlatformStrategy]:
+        """Every strategy the platform runs itself (indicator strategies, bots), with its definition."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(strategies.c.id, strategies.c.definition)
+                .where(strategies.c.definition.is_not(None))
+                .order_by(strategies.c.id)
+            )
+            return [PlatformStrategy(r.id, r.definition) for r in rows if r.definition]
+
+    def last_signal_at(self, strategy_id: int, symbol: str) -> datetime | None:
+        """When the strategy last signalled on the pair (its cooldown starts there)."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(signals.c.received_at)
+                .where(signals.c.strategy_id == strategy_id, signals.c.symbol == symbol)
+                .order_by(signals.c.id.desc())
+                .limit(1)
+            ).scalar()
+        return found
+
+
+def _live_venue(r: Any) -> LiveVenue:
+    urls = r.api_urls if isinstance(r.api_urls, dict) else {}
+    return LiveVenue(
+        r.id, r.exchange, bool(r.sandbox), tuple(sorted((str(k), str(v)) for k, v in urls.items()))
+    )
+
+
+def _signal_row(signal: NewSignal) -> dict[str, Any]:
+    return {
+        "strategy_id": signal.strategy_id,
+        "dedup_key": signal.dedup_key,
+        "status": "received",
+        "action": signal.action.value,
+        "ticker": signal.ticker,
+        "symbol": signal.symbol,
+        "contracts": signal.contracts,
+        "price": signal.price,
+        "signal_time": signal.signal_time,
+        "details": signal.details,
+        "received_at": signal.received_at,
+    }

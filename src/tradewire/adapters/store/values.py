@@ -1,0 +1,86 @@
+"""Stored values read back (as written by this or an older version) and text bounded for storing;
+shared by the SQL stores. No queries of its own but `readable_rows`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from tradewire.domain.risk import TradingState
+from tradewire.domain.signals import MarketPosition, SignalAction, SignalIntent
+
+log = logging.getLogger("tradewire.store")
+
+# Attempts and reasons: bounded, and text every database stores (PostgreSQL refuses NUL).
+MAX_REASON_CHARS = 1000
+
+
+class SqlTables:
+    """A part of the SQL store: its methods share one engine, and each runs one transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+
+def bounded_reason(reason: str) -> str:
+    text = reason.replace("\x00", "")
+    return text if len(text) <= MAX_REASON_CHARS else f"{text[: MAX_REASON_CHARS - 3]}..."
+
+
+def error_reason(exc: BaseException) -> str:
+    return bounded_reason(f"{type(exc).__name__}: {exc}")
+
+
+def decimal_or_none(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def utc(value: Any) -> datetime:
+    """A time as an aware UTC datetime (MAX() and friends bypass the column type on SQLite)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def trading_state(value: Any) -> TradingState:
+    """A stored trading state; one this version cannot read allows no order (default-deny)."""
+    try:
+        return TradingState(value or TradingState.ACTIVE.value)
+    except ValueError:
+        return TradingState.HALTED
+
+
+def signal_intent(action: str, details: Mapping[str, Any] | None) -> SignalIntent:
+    """What a stored signal asks for, from its action and the alert's details as stored."""
+    details = details or {}
+    position = details.get("market_position")
+    return SignalIntent(
+        action=SignalAction(action),
+        ticker=details.get("ticker", ""),
+        market_position=MarketPosition(position) if position else None,
+        market_position_size=decimal_or_none(details.get("market_position_size")),
+        prev_market_position_size=decimal_or_none(details.get("prev_market_position_size")),
+    )
+
+
+def readable_rows(conn: Connection, query: Any, key: Any) -> list[tuple[int, Any]]:
+    """(key, row) for each row of `query`, or (key, why) for a row whose columns cannot be read (a
+    stored value an older version wrote that no longer converts): read one by one only then."""
+    try:
+        return [(row._mapping[key], row) for row in conn.execute(query).all()]
+    except Exception:  # a column type could not convert a value: find the row, keep the rest
+        log.exception("a stored row could not be read; reading the page row by row")
+    ids = list(conn.execute(query.with_only_columns(key)).scalars())
+    result: list[tuple[int, Any]] = []
+    for row_id in ids:
+        try:
+            result.append((row_id, conn.execute(query.where(key == row_id)).one()))
+        except Exception as exc:
+            result.append((row_id, f"stored intent cannot be read: {error_reason(exc)}"))
+    return result
