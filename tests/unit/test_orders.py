@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,8 +18,10 @@ from tradewire.domain.orders import (
     OrderType,
     RejectionKind,
     after_report,
+    first_check_after_claim,
     late_fill_check_delay_s,
     next_check_delay_s,
+    postponed_check,
     rechecked,
     state_from_exchange,
     transition,
@@ -271,3 +274,27 @@ def test_next_check_delay_respects_a_custom_base_and_cap() -> None:
 
 def test_next_check_delay_is_a_float() -> None:
     assert isinstance(next_check_delay_s(3), float)
+
+
+# --- when an order is looked at next (the store saves what these say) ------------------------------
+
+NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+
+
+def test_an_order_claimed_for_sending_is_first_looked_up_half_a_second_later() -> None:
+    assert first_check_after_claim(NOW) == NOW + timedelta(seconds=0.5)
+
+
+def test_a_postponed_check_counts_the_failed_check_and_backs_off_from_it() -> None:
+    first = postponed_check(0, NOW)
+    third = postponed_check(2, NOW)
+
+    assert (first.check_attempts, first.next_check_at) == (1, NOW + timedelta(seconds=1))
+    assert (third.check_attempts, third.next_check_at) == (3, NOW + timedelta(seconds=4))
+
+
+def test_a_postponed_check_is_never_given_up_but_waits_at_most_the_cap() -> None:
+    check = postponed_check(10_000, NOW)
+
+    assert check.check_attempts == 10_001
+    assert check.next_check_at == NOW + timedelta(seconds=30)
