@@ -74,6 +74,13 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+class SqlTables:
+    """A part of the SQL store: its methods share one engine, and each runs one transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+
 def write_transaction(engine: Engine) -> AbstractContextManager[Connection]:
     """A transaction that will write: on SQLite it holds the write lock from its first statement."""
     return engine.execution_options(**{_WRITE_OPTION: True}).begin()

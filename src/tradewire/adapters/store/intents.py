@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from tradewire.adapters.store import bulk
-from tradewire.adapters.store.db import write_transaction
+from tradewire.adapters.store.db import SqlTables, write_transaction
 from tradewire.adapters.store.order_rows import executor_order_row, new_order_record, read_orders
 from tradewire.adapters.store.settlement import log_row
 from tradewire.adapters.store.tables import (
@@ -26,7 +26,6 @@ from tradewire.adapters.store.tables import (
 )
 from tradewire.adapters.store.track import track_signal
 from tradewire.adapters.store.values import (
-    SqlTables,
     bounded_reason,
     decimal_or_none,
     error_reason,

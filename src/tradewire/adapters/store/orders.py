@@ -10,11 +10,11 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Connection, Engine, and_, func, or_, select, update
 
 from tradewire.adapters.store import bulk
-from tradewire.adapters.store.db import write_transaction
+from tradewire.adapters.store.db import SqlTables, write_transaction
 from tradewire.adapters.store.order_rows import read_orders
 from tradewire.adapters.store.settlement import settle
 from tradewire.adapters.store.tables import orders, subscriptions
-from tradewire.adapters.store.values import SqlTables, bounded_reason, trading_state
+from tradewire.adapters.store.values import bounded_reason, trading_state
 from tradewire.domain.orders import (
     LATE_FILL_CHECKS_S,
     TERMINAL_STATES,

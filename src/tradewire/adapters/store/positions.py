@@ -13,7 +13,7 @@ from sqlalchemy import Connection, or_, select
 
 from tradewire.adapters.store import bulk
 from tradewire.adapters.store.attempts import attempts_made, lock_open_positions, positions_with_live_attempts
-from tradewire.adapters.store.db import write_transaction
+from tradewire.adapters.store.db import SqlTables, write_transaction
 from tradewire.adapters.store.order_rows import new_order_row, read_orders
 from tradewire.adapters.store.tables import (
     account_daily_pnl,
@@ -22,7 +22,6 @@ from tradewire.adapters.store.tables import (
     positions,
     subscriptions,
 )
-from tradewire.adapters.store.values import SqlTables
 from tradewire.domain.client_ids import position_client_order_id
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.money import ZERO

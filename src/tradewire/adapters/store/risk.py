@@ -9,10 +9,11 @@ from sqlalchemy import func, select, tuple_
 
 from tradewire.adapters.store import bulk
 from tradewire.adapters.store.attempts import may_still_fill
+from tradewire.adapters.store.db import SqlTables
 from tradewire.adapters.store.positions import daily_results
 from tradewire.adapters.store.tables import orders, positions, strategy_pairs, subscriptions
 from tradewire.adapters.store.track import pair_record
-from tradewire.adapters.store.values import SqlTables, utc
+from tradewire.adapters.store.values import utc
 from tradewire.domain.money import ZERO
 from tradewire.domain.orders import OrderSide
 from tradewire.domain.positions import PositionStatus

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
-from tradewire.adapters.store.db import write_transaction
+from tradewire.adapters.store.db import SqlTables, write_transaction
 from tradewire.adapters.store.tables import exchange_accounts, signals, strategies, subscriptions
-from tradewire.adapters.store.values import SqlTables, bounded_reason
+from tradewire.adapters.store.values import bounded_reason
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.records import (
     LiveVenue,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from tradewire.domain.risk import TradingState
 from tradewire.domain.signals import MarketPosition, SignalAction, SignalIntent
@@ -18,13 +18,6 @@ log = logging.getLogger("tradewire.store")
 
 # Attempts and reasons: bounded, and text every database stores (PostgreSQL refuses NUL).
 MAX_REASON_CHARS = 1000
-
-
-class SqlTables:
-    """A part of the SQL store: its methods share one engine, and each runs one transaction."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
 
 
 def bounded_reason(reason: str) -> str:
