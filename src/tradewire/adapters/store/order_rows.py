@@ -8,10 +8,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from tradewire.adapters.store.settlement import stored_rejection
-from tradewire.adapters.store.tables import exchange_accounts, execution_intents, orders, subscriptions
+from tradewire.adapters.store.tables import execution_intents, orders, subscriptions
+from tradewire.adapters.store.values import with_owner
 from tradewire.domain.entry_order import EntryOrder
 from tradewire.domain.exit_plan import ExitPlan
 from tradewire.domain.money import ZERO
@@ -126,15 +127,9 @@ def new_order_record(order_id: int, order: NewOrder, now: datetime) -> OrderReco
 def read_orders(conn: Connection, condition: Any, limit: int | None = None) -> list[OrderRecord]:
     """The orders matching `condition`, in id order, with their exchange, signal and entry settings."""
     query = (
-        select(
-            orders,
-            exchange_accounts.c.exchange,
-            execution_intents.c.signal_id,
-            subscriptions.c.entry_order,
-        )
-        .join(exchange_accounts, exchange_accounts.c.id == orders.c.account_id)
+        with_owner(orders, subscriptions.c.entry_order)
+        .add_columns(execution_intents.c.signal_id)
         .outerjoin(execution_intents, execution_intents.c.id == orders.c.intent_id)
-        .outerjoin(subscriptions, subscriptions.c.id == orders.c.subscription_id)
         .where(condition)
         .order_by(orders.c.id)
     )

@@ -17,11 +17,11 @@ from tradewire.adapters.store.db import SqlTables, write_transaction
 from tradewire.adapters.store.order_rows import new_order_row, read_orders
 from tradewire.adapters.store.tables import (
     account_daily_pnl,
-    exchange_accounts,
     orders,
     positions,
     subscriptions,
 )
+from tradewire.adapters.store.values import with_owner
 from tradewire.domain.client_ids import position_client_order_id
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.money import ZERO
@@ -35,16 +35,7 @@ log = logging.getLogger("tradewire.store")
 
 # Positions with what the exit monitor needs beside them: the exchange, the trading state, the risk
 # limits (a position without a subscription reads as ACTIVE with default limits).
-_WATCHED = (
-    select(
-        positions,
-        exchange_accounts.c.exchange,
-        subscriptions.c.trading_state,
-        subscriptions.c.risk_limits,
-    )
-    .join(exchange_accounts, exchange_accounts.c.id == positions.c.account_id)
-    .outerjoin(subscriptions, subscriptions.c.id == positions.c.subscription_id)
-)
+_WATCHED = with_owner(positions, subscriptions.c.trading_state, subscriptions.c.risk_limits)
 
 # The positions columns a WatchedPosition holds under their own names.
 _WATCHED_FIELDS = (

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Select, Table, select
 
+from tradewire.adapters.store.tables import exchange_accounts, subscriptions
 from tradewire.domain.risk import TradingState
 from tradewire.domain.signals import MarketPosition, SignalAction, SignalIntent
 
@@ -59,6 +60,16 @@ def signal_intent(action: str, details: Mapping[str, Any] | None) -> SignalInten
         market_position=MarketPosition(position) if position else None,
         market_position_size=decimal_or_none(details.get("market_position_size")),
         prev_market_position_size=decimal_or_none(details.get("prev_market_position_size")),
+    )
+
+
+def with_owner(table: Table, *subscription_columns: Any) -> Select[Any]:
+    """Rows of `table` (orders, positions) with their account's exchange and these columns of their
+    subscription (NULL for a row without one)."""
+    return (
+        select(table, exchange_accounts.c.exchange, *subscription_columns)
+        .join(exchange_accounts, exchange_accounts.c.id == table.c.account_id)
+        .outerjoin(subscriptions, subscriptions.c.id == table.c.subscription_id)
     )
 
 
