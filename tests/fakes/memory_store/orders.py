@@ -10,16 +10,10 @@ from decimal import Decimal
 from tests.fakes.memory_store.positions import may_still_fill
 from tests.fakes.memory_store.settlement import settle
 from tests.fakes.memory_store.tables import Row, Tables
+from tradewire.adapters.store.intents import work_item
+from tradewire.adapters.store.order_rows import executor_order_row, new_order_record, order_record
 from tradewire.adapters.store.settlement import log_row
-from tradewire.adapters.store.sql import (
-    _bounded_reason,
-    _error,
-    _new_order_record,
-    _order_record,
-    _order_row,
-    _trading_state,
-    _work_item,
-)
+from tradewire.adapters.store.values import bounded_reason, error_reason, trading_state
 from tradewire.domain.execution import IntentStatus, LogStatus
 from tradewire.domain.money import ZERO
 from tradewire.domain.orders import (
@@ -39,6 +33,7 @@ from tradewire.domain.records import (
     Rejection,
     UnreadableWork,
     WorkItem,
+    WorkPage,
 )
 from tradewire.domain.risk import TradingState, allows
 from tradewire.domain.sizing import TradeStats
@@ -65,12 +60,12 @@ class OrdersTwin:
 
     def pending_work_page(
         self, signal_id: int | None = None, after_id: int = 0, limit: int = 5000
-    ) -> tuple[list[WorkItem], list[UnreadableWork]]:
+    ) -> WorkPage:
         return self._pending(signal_id, None, after_id, limit)
 
     def _pending(
         self, signal_id: int | None, created_before: datetime | None, after_id: int, limit: int
-    ) -> tuple[list[WorkItem], list[UnreadableWork]]:
+    ) -> WorkPage:
         work: list[WorkItem] = []
         unreadable: list[UnreadableWork] = []
         for intent in self.tables.where("execution_intents", status=CREATED):
@@ -84,12 +79,12 @@ class OrdersTwin:
             if row is None:  # an inner join finds no row
                 continue
             try:
-                work.append(_work_item(row))
+                work.append(work_item(row))
             except Exception as exc:  # a row an older version (or a hand) wrote: it fails alone
                 unreadable.append(
-                    UnreadableWork(intent["id"], f"stored intent cannot be read: {_error(exc)}")
+                    UnreadableWork(intent["id"], f"stored intent cannot be read: {error_reason(exc)}")
                 )
-        return work, unreadable
+        return WorkPage(work, unreadable)
 
     def _work_row(self, intent: Row) -> Row | None:
         """The columns SqlStore selects for a work item: the intent joined to its signal, subscription,
@@ -186,7 +181,7 @@ class OrdersTwin:
                 "signal_id": intent["signal_id"] if intent else None,
                 "entry_order": sub["entry_order"] if sub else None,
             }
-            records.append(_order_record(row))
+            records.append(order_record(row))
         return records
 
     # -- writing ----------------------------------------------------------------------------------
@@ -217,7 +212,7 @@ class OrdersTwin:
             if not new_orders:
                 return []
             for o in new_orders:
-                self.tables.insert("orders", _order_row(o, now), ignore_conflicts_on=("intent_id",))
+                self.tables.insert("orders", executor_order_row(o, now), ignore_conflicts_on=("intent_id",))
             for o in new_orders:
                 intent = intents.get(o.item.intent_id)
                 if intent is not None and intent["status"] == CREATED:
@@ -233,7 +228,7 @@ class OrdersTwin:
             if mine is None:
                 continue
             if order["client_order_id"] == mine.client_order_id and order["state"] == OrderState.NEW.value:
-                records.append(_new_order_record(order["id"], mine, now))
+                records.append(new_order_record(order["id"], mine, now))
             else:
                 existing.add(order["id"])
         records += self._orders_where(lambda o: o["id"] in existing)
@@ -245,14 +240,14 @@ class OrdersTwin:
             if intent is None or intent["status"] != CREATED:
                 continue
             intent.update(
-                attempts=intent["attempts"] + 1, reason=_bounded_reason(failure.reason), updated_at=now
+                attempts=intent["attempts"] + 1, reason=bounded_reason(failure.reason), updated_at=now
             )
             if not failure.final:
                 continue
             intent["status"] = IntentStatus.FAILED.value
             entry = {k: intent[k] for k in ("signal_id", "subscription_id", "account_id", "user_id")}
             entry |= {"intent_id": failure.intent_id, "status": LogStatus.FAILED.value, "created_at": now}
-            self.tables.insert_new("execution_log", entry | {"reason": _bounded_reason(failure.reason)})
+            self.tables.insert_new("execution_log", entry | {"reason": bounded_reason(failure.reason)})
 
     def claim_for_submission(self, order_ids: Sequence[int], now: datetime) -> set[int]:
         if not order_ids:
@@ -279,7 +274,7 @@ class OrdersTwin:
             sub = self.tables["subscriptions"].get(order["subscription_id"] or 0)
             if sub is None:  # an order without a subscription: nothing to obey
                 continue
-            state = _trading_state(sub["trading_state"])
+            state = trading_state(sub["trading_state"])
             if not allows(state, entry=order["side"] == OrderSide.BUY.value):
                 rule = "no orders at all" if state is TradingState.HALTED else "exits only, no entries"
                 why[order_id] = f"not sent: subscription {state.value} ({rule})"
@@ -303,7 +298,7 @@ class OrdersTwin:
                 order.update(
                     check_attempts=attempts,
                     next_check_at=now + timedelta(seconds=next_check_delay_s(attempts)),
-                    reason=_bounded_reason(reason),
+                    reason=bounded_reason(reason),
                     updated_at=now,
                 )
 

@@ -8,13 +8,14 @@ from datetime import datetime
 from decimal import Decimal
 
 from tests.fakes.memory_store.tables import Row, Tables
-from tradewire.adapters.store.sql import _watched, pair_record
+from tradewire.adapters.store.positions import watched
+from tradewire.adapters.store.track import pair_record
 from tradewire.domain.client_ids import position_client_order_id
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.money import ZERO
 from tradewire.domain.orders import OrderSide, OrderState, OrderType
 from tradewire.domain.positions import PositionStatus
-from tradewire.domain.records import AutoOrder, OrderRecord, RiskSnapshot, WatchedPosition
+from tradewire.domain.records import AutoOrder, DailyLossCloser, OrderRecord, RiskSnapshot, WatchedPosition
 from tradewire.domain.risk import RiskLimits, TradingState, allows
 
 log = logging.getLogger("tradewire.store")
@@ -90,17 +91,17 @@ class PositionsTwin:
                 "trading_state": sub["trading_state"] if sub else None,
                 "risk_limits": sub["risk_limits"] if sub else None,
             }
-            result.append(_watched(row))
+            result.append(watched(row))
         return result
 
-    def daily_loss_closers(self) -> list[tuple[int, int, RiskLimits]]:
+    def daily_loss_closers(self) -> list[DailyLossCloser]:
         subs = self.tables.where("subscriptions", status=SubscriptionStatus.ACTIVE.value)
         found = [
-            (s["id"], s["account_id"], RiskLimits.from_json(s["risk_limits"]))
+            DailyLossCloser(s["id"], s["account_id"], RiskLimits.from_json(s["risk_limits"]))
             for s in subs
             if s["risk_limits"]
         ]
-        return [f for f in found if f[2].close_on_daily_loss]
+        return [f for f in found if f.limits.close_on_daily_loss]
 
     def open_positions_of(self, subscription_ids: Sequence[int]) -> list[WatchedPosition]:
         wanted = set(subscription_ids)

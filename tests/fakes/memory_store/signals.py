@@ -7,20 +7,22 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import Any
 
 from tests.fakes.memory_store.tables import Row, Tables, UniqueViolation, read
-from tradewire.adapters.store.sql import (
-    _bounded_reason,
-    _live_venue,
-    _partial_exit,
-    _signal_row,
-    _trade_return,
-    pair_record,
-    pair_row,
-)
+from tradewire.adapters.store.signals import live_venue, signal_row
+from tradewire.adapters.store.track import pair_record, pair_row, partial_exit, trade_return
+from tradewire.adapters.store.values import bounded_reason
 from tradewire.domain.execution import IntentStatus, SubscriptionStatus
-from tradewire.domain.records import LiveVenue, NewSignal, StrategyVenues, SubscriptionTarget
+from tradewire.domain.records import (
+    LiveVenue,
+    NewSignal,
+    PlatformStrategy,
+    SignalRoute,
+    StoredSignal,
+    StrategyVenues,
+    SubscriptionTarget,
+    WebhookStrategy,
+)
 from tradewire.domain.signals import SignalAction
 from tradewire.domain.track_record import PairRecord, StrategyCurve
 
@@ -34,9 +36,9 @@ class SignalsTwin:
 
     tables: Tables
 
-    def webhook_strategy(self, slug: str) -> tuple[int, str] | None:
+    def webhook_strategy(self, slug: str) -> WebhookStrategy | None:
         found = self.tables.where("strategies", slug=slug, source="tradingview")
-        return (found[0]["id"], found[0]["passphrase_hash"]) if found else None
+        return WebhookStrategy(found[0]["id"], found[0]["passphrase_hash"]) if found else None
 
     def find_signal(self, strategy_id: int, dedup_keys: Sequence[str]) -> int | None:
         keys = set(dedup_keys)
@@ -45,17 +47,17 @@ class SignalsTwin:
         ]
         return found[0] if found else None
 
-    def insert_signal(self, signal: NewSignal) -> tuple[int, bool]:
+    def insert_signal(self, signal: NewSignal) -> StoredSignal:
         try:
             with self.tables.transaction():
-                return self.tables.insert_new("signals", _signal_row(signal)), True
+                return StoredSignal(self.tables.insert_new("signals", signal_row(signal)), True)
         except UniqueViolation:
             existing = self.find_signal(signal.strategy_id, [signal.dedup_key])
             if existing is None:
                 raise
-            return existing, False
+            return StoredSignal(existing, False)
 
-    def insert_signal_in_window(self, signal: NewSignal, content_key: str) -> tuple[int, bool]:
+    def insert_signal_in_window(self, signal: NewSignal, content_key: str) -> StoredSignal:
         with self.tables.transaction():
             window_s = self.tables["strategies"][signal.strategy_id]["dedup_window_s"]
             since = signal.received_at - timedelta(seconds=window_s)
@@ -65,13 +67,13 @@ class SignalsTwin:
                 if s["received_at"] >= since
             ]
             if earlier:
-                return max(earlier, key=lambda s: s["received_at"])["id"], False
-            row = {**_signal_row(signal), "content_key": content_key}
-            return self.tables.insert_new("signals", row), True
+                return StoredSignal(max(earlier, key=lambda s: s["received_at"])["id"], False)
+            row = {**signal_row(signal), "content_key": content_key}
+            return StoredSignal(self.tables.insert_new("signals", row), True)
 
-    def signal_route_info(self, signal_id: int) -> tuple[int, str, str] | None:
+    def signal_route_info(self, signal_id: int) -> SignalRoute | None:
         s = self.tables["signals"].get(signal_id)
-        return (s["strategy_id"], s["symbol"], s["status"]) if s else None
+        return SignalRoute(s["strategy_id"], s["symbol"], s["status"]) if s else None
 
     def strategy_venues(self, strategy_id: int) -> StrategyVenues:
         accounts = [
@@ -147,7 +149,7 @@ class SignalsTwin:
         details = signal["details"] or {}
         if action is SignalAction.BUY and details.get("market_position") not in ("short", "flat"):
             record = record.after_entry(price)
-        elif action is not SignalAction.BUY and not _partial_exit(details, action):
+        elif action is not SignalAction.BUY and not partial_exit(details, action):
             record = record.after_exit(price, now)
         if record == before:
             return
@@ -155,11 +157,15 @@ class SignalsTwin:
         if record.trades > before.trades:
             strategy = self.tables["strategies"][key[0]]
             curve = StrategyCurve(strategy["track_index"], strategy["track_peak"])
-            curve = curve.after_trade(_trade_return(before, price))
+            curve = curve.after_trade(trade_return(before, price))
             strategy.update(track_index=curve.index, track_peak=curve.peak)
 
-    def strategy_definitions(self) -> list[tuple[int, dict[str, Any]]]:
-        return [(s["id"], read(s["definition"])) for s in self.tables.where("strategies") if s["definition"]]
+    def strategy_definitions(self) -> list[PlatformStrategy]:
+        return [
+            PlatformStrategy(s["id"], read(s["definition"]))
+            for s in self.tables.where("strategies")
+            if s["definition"]
+        ]
 
     def last_signal_at(self, strategy_id: int, symbol: str) -> datetime | None:
         found = self.tables.where("signals", strategy_id=strategy_id, symbol=symbol)
@@ -176,13 +182,13 @@ class SignalsTwin:
         signal = self.tables["signals"].get(signal_id)
         if signal is None or signal["status"] != "received":
             return False
-        signal.update(attempts=signal["attempts"] + 1, reason=_bounded_reason(reason))
+        signal.update(attempts=signal["attempts"] + 1, reason=bounded_reason(reason))
         if signal["attempts"] < attempts_allowed:
             return False
         why = f"routing failed {signal['attempts']} times; last: {reason}"
-        signal.update(status="failed", reason=_bounded_reason(why))
+        signal.update(status="failed", reason=bounded_reason(why))
         return True
 
 
 def _venue(account: Row) -> LiveVenue:
-    return _live_venue(SimpleNamespace(**account))
+    return live_venue(SimpleNamespace(**account))

@@ -183,7 +183,7 @@ class SqlIntents(SqlTables):
                 page.unreadable.append(UnreadableWork(intent_id, row))
                 continue
             try:
-                page.work.append(_work_item(row._mapping))
+                page.work.append(work_item(row._mapping))
             except Exception as exc:  # a row an older version (or a hand) wrote: it fails alone
                 why = f"stored intent cannot be read: {error_reason(exc)}"
                 page.unreadable.append(UnreadableWork(intent_id, why))
@@ -316,7 +316,7 @@ def _record_failures(conn: Connection, failures: Sequence[FailedAttempt], now: d
         )
 
 
-def _work_item(r: Any) -> WorkItem:
+def work_item(r: Any) -> WorkItem:
     details = r["details"] or {}
     intent = signal_intent(r["action"], details)
     return WorkItem(

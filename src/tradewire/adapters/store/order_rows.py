@@ -135,10 +135,10 @@ def read_orders(conn: Connection, condition: Any, limit: int | None = None) -> l
     )
     if limit is not None:
         query = query.limit(limit)
-    return [_order_record(r._mapping) for r in conn.execute(query)]
+    return [order_record(r._mapping) for r in conn.execute(query)]
 
 
-def _order_record(r: Any) -> OrderRecord:
+def order_record(r: Any) -> OrderRecord:
     return OrderRecord(
         **{name: r[name] for name in _RECORD_FIELDS},
         order_id=r["id"],

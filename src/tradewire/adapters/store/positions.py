@@ -77,7 +77,7 @@ class SqlPositions(SqlTables):
             )
             query = query.where(positions.c.updated_at >= changed_since, automated)
         with self.engine.connect() as conn:
-            return [_watched(r._mapping) for r in conn.execute(query)]
+            return [watched(r._mapping) for r in conn.execute(query)]
 
     def watched_position(self, user_id: int, position_id: int) -> WatchedPosition | None:
         """One of the user's positions as the exit monitor sees it."""
@@ -85,7 +85,7 @@ class SqlPositions(SqlTables):
             row = conn.execute(
                 _WATCHED.where(positions.c.id == position_id, positions.c.user_id == user_id)
             ).first()
-        return _watched(row._mapping) if row else None
+        return watched(row._mapping) if row else None
 
     def open_positions_of(self, subscription_ids: Sequence[int]) -> list[WatchedPosition]:
         """The open positions of these subscriptions, as the exit monitor sees them."""
@@ -98,7 +98,7 @@ class SqlPositions(SqlTables):
                         positions.c.status == PositionStatus.OPEN.value,
                     )
                 )
-                result.extend(_watched(r._mapping) for r in rows)
+                result.extend(watched(r._mapping) for r in rows)
         return result
 
     def positions_exiting(self, position_ids: Iterable[int] | None = None) -> set[int]:
@@ -210,7 +210,7 @@ def _trading_states(conn: Connection, subscription_ids: set[int]) -> dict[int, T
     return states
 
 
-def _watched(r: Any) -> WatchedPosition:
+def watched(r: Any) -> WatchedPosition:
     tranches = r["tranches"] or {}
     return WatchedPosition(
         **{name: r[name] for name in _WATCHED_FIELDS},

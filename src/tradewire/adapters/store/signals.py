@@ -75,7 +75,7 @@ class SqlSignals(SqlTables):
 
     def insert_signal(self, signal: NewSignal) -> StoredSignal:
         """Store a signal; returns (id, True), or (first id, False) if the same signal came before."""
-        row = _signal_row(signal)
+        row = signal_row(signal)
         try:
             with write_transaction(self.engine) as conn:
                 signal_id = conn.execute(signals.insert().values(row)).inserted_primary_key
@@ -114,7 +114,7 @@ class SqlSignals(SqlTables):
             if earlier is not None:
                 return StoredSignal(int(earlier), False)
             key = conn.execute(
-                signals.insert().values({**_signal_row(signal), "content_key": content_key})
+                signals.insert().values({**signal_row(signal), "content_key": content_key})
             ).inserted_primary_key
             assert key is not None
             return StoredSignal(int(key[0]), True)
@@ -185,7 +185,7 @@ class SqlSignals(SqlTables):
         with self.engine.connect() as conn:
             paper = conn.execute(_PAPER_SUBSCRIBER, {"strategy_id": strategy_id}).first()
             live = conn.execute(_LIVE_SUBSCRIBERS, {"strategy_id": strategy_id}).all()
-        return StrategyVenues(paper is not None, tuple(_live_venue(r) for r in live))
+        return StrategyVenues(paper is not None, tuple(live_venue(r) for r in live))
 
     def live_venues_in_use(self) -> list[LiveVenue]:
         """Every live account with an active subscription (their market lists are kept loaded)."""
@@ -202,7 +202,7 @@ class SqlSignals(SqlTables):
                 )
                 .order_by(exchange_accounts.c.id)
             ).all()
-        return [_live_venue(r) for r in rows]
+        return [live_venue(r) for r in rows]
 
     def strategy_definitions(self) -> list[PlatformStrategy]:
         """Every strategy the platform runs itself (indicator strategies, bots), with its definition."""
@@ -226,14 +226,14 @@ class SqlSignals(SqlTables):
         return found
 
 
-def _live_venue(r: Any) -> LiveVenue:
+def live_venue(r: Any) -> LiveVenue:
     urls = r.api_urls if isinstance(r.api_urls, dict) else {}
     return LiveVenue(
         r.id, r.exchange, bool(r.sandbox), tuple(sorted((str(k), str(v)) for k, v in urls.items()))
     )
 
 
-def _signal_row(signal: NewSignal) -> dict[str, Any]:
+def signal_row(signal: NewSignal) -> dict[str, Any]:
     return {
         "strategy_id": signal.strategy_id,
         "dedup_key": signal.dedup_key,

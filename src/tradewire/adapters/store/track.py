@@ -68,7 +68,7 @@ def track_signal(conn: Connection, signal_id: int, market_price: Decimal | None,
     details = signal.details or {}
     if action is SignalAction.BUY and details.get("market_position") not in ("short", "flat"):
         record = record.after_entry(price)
-    elif action is not SignalAction.BUY and not _partial_exit(signal.action, details):
+    elif action is not SignalAction.BUY and not partial_exit(details, signal.action):
         record = record.after_exit(price, now)
     if record == before:
         return
@@ -76,7 +76,7 @@ def track_signal(conn: Connection, signal_id: int, market_price: Decimal | None,
         conn, strategy_pairs, [pair_row(key[0], record, now)], update_conflicts_on=["strategy_id", "symbol"]
     )
     if record.trades > before.trades:
-        ret = _trade_return(before, price)
+        ret = trade_return(before, price)
         row = conn.execute(
             select(strategies.c.track_index, strategies.c.track_peak)
             .where(strategies.c.id == key[0])
@@ -90,11 +90,13 @@ def track_signal(conn: Connection, signal_id: int, market_price: Decimal | None,
         )
 
 
-def _trade_return(before: PairRecord, exit_price: Decimal) -> Decimal:
+def trade_return(before: PairRecord, exit_price: Decimal) -> Decimal:
+    """The closed virtual trade's return in percent."""
     assert before.open_entry is not None
     return (exit_price / before.open_entry - 1) * 100
 
 
-def _partial_exit(action: str, details: dict[str, Any]) -> bool:
+def partial_exit(details: dict[str, Any], action: str) -> bool:
+    """Whether a sell signal closes only part of the strategy's position (TradingView's sizes)."""
     sold, before = signal_intent(action, details).exit_ratio
     return sold < before
