@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -15,7 +14,7 @@ from tradewire.domain.client_ids import intent_client_order_id
 from tradewire.domain.execution import OrderPlan, Skip, SpotSignal, plan_spot_order, split_into_tranches
 from tradewire.domain.exit_plan import ExitPlan
 from tradewire.domain.money import ZERO, MoneyError, describe, is_storable, storable
-from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderType, RejectionKind
+from tradewire.domain.orders import OrderSide, OrderType, RejectionKind
 from tradewire.domain.records import (
     FailedAttempt,
     NewOrder,
@@ -49,6 +48,7 @@ from tradewire.ports import (
     RiskReads,
 )
 from tradewire.services.correlations import Correlations
+from tradewire.services.outcomes import record_outcomes, with_trade_history
 
 log = logging.getLogger("tradewire.execution")
 
@@ -396,41 +396,6 @@ class Executor:
         )
 
 
-async def record_outcomes(store: OrderStore, outcomes: Sequence[OrderOutcome], now: datetime) -> None:
-    """Record what the exchanges said in one transaction; if that fails, each order on its own, and
-    an order whose report cannot be recorded is checked again later (the exchange keeps the truth),
-    so one such order never holds up the others' fills, positions and checks."""
-    if not outcomes:
-        return
-    try:
-        await asyncio.to_thread(store.record_outcomes, outcomes, now)
-        return
-    except Exception as exc:
-        if len(outcomes) == 1:
-            await _postpone(store, outcomes[0].order, exc, now)
-            return
-        log.exception("recording %d order reports failed; recording them one by one", len(outcomes))
-    for outcome in outcomes:
-        try:
-            await asyncio.to_thread(store.record_outcomes, [outcome], now)
-        except Exception as exc:
-            await _postpone(store, outcome.order, exc, now)
-
-
-async def _postpone(store: OrderStore, order: OrderRecord, exc: Exception, now: datetime) -> None:
-    log.error(
-        "order %s (%s): its report could not be recorded; checking it again later",
-        order.order_id,
-        order.client_order_id,
-        exc_info=exc,
-    )
-    try:
-        reason = f"report not recorded ({_error(exc)}); checking again"
-        await asyncio.to_thread(store.postpone_checks, [order], reason, now)
-    except Exception:
-        log.exception("order %s: postponing its next check failed too", order.order_id)
-
-
 def _failure(intent_id: int, attempts: int, reason: str) -> FailedAttempt:
     tries = attempts + 1
     final = tries >= ATTEMPTS_ALLOWED
@@ -483,19 +448,3 @@ async def min_sellable(exchange: Exchange, symbol: str) -> Decimal | None:
     except (ExchangeUnavailable, ExchangeError):
         return None
     return market.min_sellable if market else None
-
-
-async def with_trade_history(exchange: Exchange, order: OrderRecord, view: ExchangeOrder) -> ExchangeOrder:
-    """Fill in an order's executions from the account's trade history when the order view lists none,
-    so each fill is recorded with the exchange's own trade id, price and fee (and the fee's asset,
-    which decides what a position holds). Nothing is fetched when the order has no fill we have not
-    recorded: a resting or canceled order checked again costs one request, not two."""
-    fetch = getattr(exchange, "fetch_order_trades", None)
-    if fetch is None or view.trades or view.filled <= order.filled or not view.exchange_order_id:
-        return view
-    try:
-        trades = await fetch(order.symbol, view.exchange_order_id)
-    except (ExchangeError, ExchangeUnavailable) as exc:
-        log.info("trade history of %s unavailable (%s); using the order's totals", order.client_order_id, exc)
-        return view
-    return replace(view, trades=tuple(trades))

@@ -22,7 +22,8 @@ from tradewire.ports import (
     OrderOutcomeUnknown,
     OrderStore,
 )
-from tradewire.services.execution import min_sellable, record_outcomes, with_trade_history
+from tradewire.services.execution import min_sellable
+from tradewire.services.outcomes import record_outcomes, with_trade_history
 
 log = logging.getLogger("tradewire.reconcile")
 
