@@ -109,3 +109,11 @@ def test_parameters_round_trip_through_json() -> None:
 def test_an_entry_needs_equity_for_its_cap() -> None:
     with pytest.raises(SizingError, match="equity"):
         Sizing(SizingMode.FIXED_QUOTE, D(100)).entry(price=D(10), equity=None, contracts=None)
+
+
+def test_trade_stats_of_net_results_counts_a_flat_result_as_a_loss_of_zero() -> None:
+    stats = TradeStats.of([D(30), D(-10), D(0), D(10)])
+
+    assert (stats.wins, stats.losses) == (2, 2)
+    assert stats.average_win == D(20) and stats.average_loss == D(5)
+    assert TradeStats.of([]) == TradeStats()

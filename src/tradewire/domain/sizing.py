@@ -6,6 +6,7 @@ Every method ends in the same cap, a maximum share of equity (20 % by default). 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
@@ -80,6 +81,19 @@ class TradeStats:
     losses: int = 0
     average_win: Decimal = Decimal(0)
     average_loss: Decimal = Decimal(0)  # a positive number
+
+    @classmethod
+    def of(cls, results: Iterable[Decimal]) -> TradeStats:
+        """The record of these net results (a result of exactly 0 counts as a loss of 0)."""
+        values = list(results)
+        wins = [x for x in values if x > 0]
+        losses = [-x for x in values if x <= 0]
+        return cls(
+            wins=len(wins),
+            losses=len(losses),
+            average_win=sum(wins, Decimal(0)) / len(wins) if wins else Decimal(0),
+            average_loss=sum(losses, Decimal(0)) / len(losses) if losses else Decimal(0),
+        )
 
     @property
     def trades(self) -> int:

@@ -15,7 +15,6 @@ from tradewire.adapters.store.order_rows import executor_order_row, new_order_re
 from tradewire.adapters.store.settlement import log_row
 from tradewire.adapters.store.values import bounded_reason, error_reason, trading_state
 from tradewire.domain.execution import IntentStatus, LogStatus
-from tradewire.domain.money import ZERO
 from tradewire.domain.orders import (
     LATE_FILL_CHECKS_S,
     TERMINAL_STATES,
@@ -115,15 +114,7 @@ class OrdersTwin:
             for p in self.tables.where("positions", status=PositionStatus.CLOSED.value)
             if p["subscription_id"] in subs
         ]
-        results = [p["realized_pnl"] - p["fees"] for p in reversed(closed)][:last]
-        wins = [x for x in results if x > 0]
-        losses = [-x for x in results if x <= 0]
-        return TradeStats(
-            wins=len(wins),
-            losses=len(losses),
-            average_win=sum(wins, ZERO) / len(wins) if wins else ZERO,
-            average_loss=sum(losses, ZERO) / len(losses) if losses else ZERO,
-        )
+        return TradeStats.of([p["realized_pnl"] - p["fees"] for p in reversed(closed)][:last])
 
     def open_position_amounts(self, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], Decimal]:
         wanted = set(keys)

@@ -14,7 +14,6 @@ from tradewire.adapters.store.positions import daily_results
 from tradewire.adapters.store.tables import orders, positions, strategy_pairs, subscriptions
 from tradewire.adapters.store.track import pair_record
 from tradewire.adapters.store.values import utc
-from tradewire.domain.money import ZERO
 from tradewire.domain.orders import OrderSide
 from tradewire.domain.positions import PositionStatus
 from tradewire.domain.records import RiskSnapshot
@@ -82,15 +81,7 @@ class SqlRiskReads(SqlTables):
                 .order_by(positions.c.id.desc())
                 .limit(last)
             ).all()
-        results = [r.realized_pnl - r.fees for r in rows]
-        wins = [x for x in results if x > 0]
-        losses = [-x for x in results if x <= 0]
-        return TradeStats(
-            wins=len(wins),
-            losses=len(losses),
-            average_win=sum(wins, ZERO) / len(wins) if wins else ZERO,
-            average_loss=sum(losses, ZERO) / len(losses) if losses else ZERO,
-        )
+        return TradeStats.of([r.realized_pnl - r.fees for r in rows])
 
     def open_position_amounts(self, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], Decimal]:
         """Open position size per (subscription id, symbol)."""

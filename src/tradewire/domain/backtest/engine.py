@@ -55,7 +55,7 @@ from tradewire.domain.backtest.model import (
 from tradewire.domain.candles import Candles, timeframe_ms
 from tradewire.domain.exits import best_after_bar, evaluate_bar
 from tradewire.domain.metrics import ClosedTrade, build_report
-from tradewire.domain.money import ZERO, to_decimal
+from tradewire.domain.money import to_decimal
 from tradewire.domain.orders import OrderSide
 from tradewire.domain.positions import CloseReason, Position
 from tradewire.domain.sizing import SizingError, TradeStats
@@ -169,14 +169,7 @@ class _Account:
         self._recent: deque[Decimal] = deque(maxlen=_STATS_WINDOW)
 
     def stats(self) -> TradeStats:
-        wins = [x for x in self._recent if x > 0]
-        losses = [-x for x in self._recent if x <= 0]
-        return TradeStats(
-            wins=len(wins),
-            losses=len(losses),
-            average_win=sum(wins, ZERO) / len(wins) if wins else ZERO,
-            average_loss=sum(losses, ZERO) / len(losses) if losses else ZERO,
-        )
+        return TradeStats.of(self._recent)
 
     def buy(self, book: _Book, series: Series, row: int, equity: float) -> None:
         """Fill the pending entry at this candle's open, or skip it (no size, not enough cash)."""
