@@ -8,28 +8,73 @@ trading), `bus` (messages between the services), `archive` (candle history on th
 is re-exported here.
 """
 
-from tradewire.ports.archive import CandleArchive
-from tradewire.ports.bus import Bus, Handler
-from tradewire.ports.exchange import (
-    CandleSource,
-    Clock,
-    ErrorKind,
-    Exchange,
-    ExchangeDirectory,
-    ExchangeError,
-    ExchangeUnavailable,
-    MarketData,
-    OrderOutcomeUnknown,
-    SymbolResolver,
-)
-from tradewire.ports.intents import IntentStore
-from tradewire.ports.members import AccountGuards, Members, Passwords
-from tradewire.ports.orders import OrderStore
-from tradewire.ports.positions import PositionStore, RiskReads
-from tradewire.ports.reports import Reports
-from tradewire.ports.secrets import SecretCheck
-from tradewire.ports.signals import SignalStore
-from tradewire.ports.store import Store
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tradewire.ports.archive import CandleArchive
+    from tradewire.ports.bus import Bus, Handler
+    from tradewire.ports.exchange import (
+        CandleSource,
+        Clock,
+        ErrorKind,
+        Exchange,
+        ExchangeDirectory,
+        ExchangeError,
+        ExchangeUnavailable,
+        MarketData,
+        OrderOutcomeUnknown,
+        SymbolResolver,
+    )
+    from tradewire.ports.intents import IntentStore
+    from tradewire.ports.members import AccountGuards, Members, Passwords
+    from tradewire.ports.orders import OrderStore
+    from tradewire.ports.positions import PositionStore, RiskReads
+    from tradewire.ports.reports import Reports
+    from tradewire.ports.secrets import SecretCheck
+    from tradewire.ports.signals import SignalStore
+    from tradewire.ports.store import Store
+
+# Imported when first asked for (PEP 562), so a command that needs one port (a backtest reads only
+# the candle archive) does not import every store protocol and the domain types behind them.
+_MODULE_OF = {
+    "AccountGuards": "members",
+    "Bus": "bus",
+    "CandleArchive": "archive",
+    "CandleSource": "exchange",
+    "Clock": "exchange",
+    "ErrorKind": "exchange",
+    "Exchange": "exchange",
+    "ExchangeDirectory": "exchange",
+    "ExchangeError": "exchange",
+    "ExchangeUnavailable": "exchange",
+    "Handler": "bus",
+    "IntentStore": "intents",
+    "MarketData": "exchange",
+    "Members": "members",
+    "OrderOutcomeUnknown": "exchange",
+    "OrderStore": "orders",
+    "Passwords": "members",
+    "PositionStore": "positions",
+    "Reports": "reports",
+    "RiskReads": "positions",
+    "SecretCheck": "secrets",
+    "SignalStore": "signals",
+    "Store": "store",
+    "SymbolResolver": "exchange",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tradewire.ports' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"tradewire.ports.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AccountGuards",
