@@ -12,7 +12,9 @@ from collections.abc import Callable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Dialect, Table
+
+from tradewire.adapters.store.types import UTCDateTime
 
 Row = dict[str, Any]
 
@@ -55,7 +57,7 @@ def _tuples(conn: Connection, table: Table, columns: list[str], rows: Sequence[R
     dialect = conn.dialect
     converters: list[tuple[int, Callable[[Any], Any]]] = []
     for index, column in enumerate(columns):
-        processor = table.c[column].type.bind_processor(dialect)
+        processor = _bind_processor(table.c[column].type, dialect)
         if processor is not None:
             converters.append((index, processor))
     values_of: Callable[[Row], tuple[Any, ...]] = (
@@ -70,6 +72,16 @@ def _tuples(conn: Connection, table: Table, columns: list[str], rows: Sequence[R
             values[index] = convert(values[index])
         result.append(tuple(values))
     return result
+
+
+def _bind_processor(column_type: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """As the column's own dialect type binds a value (SQLite: DATETIME written with its microseconds,
+    as SQLAlchemy writes it elsewhere; the generic type left a whole second as "…:10", which sorts
+    before "…:10.000000" when SQLite compares times as text)."""
+    if dialect.name == "sqlite" and isinstance(column_type, UTCDateTime):
+        return UTCDateTime.sqlite_text  # the same text, without SQLAlchemy's formatting per value
+    processor: Callable[[Any], Any] | None = column_type.dialect_impl(dialect).bind_processor(dialect)
+    return processor
 
 
 def _mark(conn: Connection) -> str:
