@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -454,12 +454,19 @@ def _random_levels(rng: random.Random) -> ExitLevels:
     )
 
 
+_ALL_BUT_BEST = tuple(item.name for item in fields(ExitLevels) if item.name != "best_price")
+
+
+def _all_but_best(levels: ExitLevels) -> tuple[object, ...]:
+    return tuple(getattr(levels, name) for name in _ALL_BUT_BEST)
+
+
 def _assert_same_as_reference(book: ExitBook, model: dict[int, RefPosition]) -> None:
     assert len(book) == len(model)
     for position_id, ref in model.items():
         assert position_id in book
         got = book.levels_of(position_id)
-        assert replace(got, best_price=ref.levels.best_price) == ref.levels
+        assert _all_but_best(got) == _all_but_best(ref.levels)
         assert float(got.best_price) == ref.best
         assert book.is_exiting(position_id) == ref.exiting
     assert book.symbols() == sorted({ref.symbol for ref in model.values()})
@@ -723,7 +730,9 @@ class Opened:
 
 
 def _series(data_dir: Path, source: str, name: str, symbol: str) -> Candles:
-    return read_candles(data_dir / "ohlcv" / source / name, symbol, "1h")
+    # The first 4,000 hours (five and a half months) already end positions for every reason; the
+    # whole 17,583-candle Bitfinex file would take four times as long and prove nothing more.
+    return read_candles(data_dir / "ohlcv" / source / name, symbol, "1h").rows(0, 4000)
 
 
 def _close_s(candles: Candles, j: int) -> float:
