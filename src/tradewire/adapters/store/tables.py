@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -37,6 +39,17 @@ def _id() -> Column[int]:
     return Column("id", Id, primary_key=True, autoincrement=True)
 
 
+def _ref(name: str, table: str, ondelete: str = "CASCADE", **kwargs: Any) -> Column[int]:
+    """A column holding the id of a row of `table`; deleting that row deletes this one (CASCADE) or
+    clears the column (SET NULL)."""
+    return Column(name, Id, ForeignKey(f"{table}.id", ondelete=ondelete), **kwargs)
+
+
+def _partial_index(name: str, *columns: str, where: str, unique: bool = False) -> Index:
+    """An index of the rows matching `where` only, on PostgreSQL and SQLite alike."""
+    return Index(name, *columns, unique=unique, postgresql_where=text(where), sqlite_where=text(where))
+
+
 users = Table(
     "users",
     metadata,
@@ -50,7 +63,7 @@ exchange_accounts = Table(
     "exchange_accounts",
     metadata,
     _id(),
-    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    _ref("user_id", "users", nullable=False, index=True),
     Column("name", String(64), nullable=False),
     Column("exchange", String(32), nullable=False),
     Column("mode", String(8), nullable=False),  # paper | live
@@ -67,7 +80,7 @@ strategies = Table(
     "strategies",
     metadata,
     _id(),
-    Column("owner_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    _ref("owner_id", "users", nullable=False, index=True),
     Column("slug", String(64), nullable=False, unique=True),
     Column("name", String(128), nullable=False),
     Column("description", Text, nullable=False, default=""),
@@ -90,7 +103,7 @@ strategies = Table(
 strategy_pairs = Table(
     "strategy_pairs",
     metadata,
-    Column("strategy_id", Id, ForeignKey("strategies.id", ondelete="CASCADE"), primary_key=True),
+    _ref("strategy_id", "strategies", primary_key=True),
     Column("symbol", String(32), primary_key=True),
     Column("trades", Integer, nullable=False),
     Column("wins", Integer, nullable=False),
@@ -110,9 +123,9 @@ subscriptions = Table(
     "subscriptions",
     metadata,
     _id(),
-    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
-    Column("strategy_id", Id, ForeignKey("strategies.id", ondelete="CASCADE"), nullable=False),
-    Column("account_id", Id, ForeignKey("exchange_accounts.id", ondelete="CASCADE"), nullable=False),
+    _ref("user_id", "users", nullable=False, index=True),
+    _ref("strategy_id", "strategies", nullable=False),
+    _ref("account_id", "exchange_accounts", nullable=False),
     Column("status", String(16), nullable=False),  # ACTIVE | PAUSED | CANCELLED
     Column("pairs", JSON),  # null: every pair; else a list of unified symbols
     Column("sizing_mode", String(16), nullable=False),  # fixed_quote | equity_pct | signal
@@ -136,7 +149,7 @@ signals = Table(
     "signals",
     metadata,
     _id(),
-    Column("strategy_id", Id, ForeignKey("strategies.id", ondelete="CASCADE"), nullable=False),
+    _ref("strategy_id", "strategies", nullable=False),
     Column("dedup_key", String(64), nullable=False),
     Column("status", String(16), nullable=False),  # received | routed | failed (routing kept failing)
     Column("action", String(8), nullable=False),
@@ -155,34 +168,24 @@ signals = Table(
     UniqueConstraint("strategy_id", "dedup_key", name="uq_signals_strategy_dedup"),
     Index("ix_signals_strategy_received", "strategy_id", "received_at"),
     Index("ix_signals_strategy_content", "strategy_id", "content_key", "received_at"),
-    Index(
-        "ix_signals_unrouted",
-        "status",
-        postgresql_where=text("status = 'received'"),
-        sqlite_where=text("status = 'received'"),
-    ),
+    _partial_index("ix_signals_unrouted", "status", where="status = 'received'"),
 )
 
 execution_intents = Table(
     "execution_intents",
     metadata,
     _id(),
-    Column("signal_id", Id, ForeignKey("signals.id", ondelete="CASCADE"), nullable=False),
-    Column("subscription_id", Id, ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False),
-    Column("account_id", Id, ForeignKey("exchange_accounts.id", ondelete="CASCADE"), nullable=False),
-    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    _ref("signal_id", "signals", nullable=False),
+    _ref("subscription_id", "subscriptions", nullable=False),
+    _ref("account_id", "exchange_accounts", nullable=False),
+    _ref("user_id", "users", nullable=False),
     Column("status", String(16), nullable=False),
     Column("reason", Text),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),  # decisions that failed with an error
     UniqueConstraint("signal_id", "subscription_id", name="uq_execution_intents_signal_subscription"),
-    Index(
-        "ix_execution_intents_pending",
-        "status",
-        postgresql_where=text("status = 'created'"),
-        sqlite_where=text("status = 'created'"),
-    ),
+    _partial_index("ix_execution_intents_pending", "status", where="status = 'created'"),
     Index("ix_execution_intents_user", "user_id", "id"),
 )
 
@@ -190,10 +193,10 @@ orders = Table(
     "orders",
     metadata,
     _id(),
-    Column("intent_id", Id, ForeignKey("execution_intents.id", ondelete="SET NULL"), unique=True),
-    Column("account_id", Id, ForeignKey("exchange_accounts.id", ondelete="CASCADE"), nullable=False),
-    Column("subscription_id", Id, ForeignKey("subscriptions.id", ondelete="SET NULL")),
-    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    _ref("intent_id", "execution_intents", ondelete="SET NULL", unique=True),
+    _ref("account_id", "exchange_accounts", nullable=False),
+    _ref("subscription_id", "subscriptions", ondelete="SET NULL"),
+    _ref("user_id", "users", nullable=False),
     Column("mode", String(8), nullable=False),
     Column("client_order_id", String(36), nullable=False, unique=True),
     Column("exchange_order_id", String(64)),
@@ -215,7 +218,7 @@ orders = Table(
     Column("sizing_equity", Money()),  # the account equity (quote) an entry was sized against
     Column("check_attempts", Integer, nullable=False, default=0),
     # Orders the platform placed itself (stop loss, take profit, ...): the position and the reason.
-    Column("position_id", Id, ForeignKey("positions.id", ondelete="SET NULL")),
+    _ref("position_id", "positions", ondelete="SET NULL"),
     Column("close_reason", String(16)),
     Column("exit_plan", JSON),  # an entry's ExitPlan: the rules and levels its position will keep
     Column("tranche", Integer),  # a DCA tranche bought by the platform: its number (2 ... n)
@@ -224,12 +227,7 @@ orders = Table(
     # Who decided a rejected order is rejected (RejectionKind): the exchange, we before sending, or
     # we concluding it lost; only a lost one is looked up again. Null: not rejected, or from before.
     Column("rejection", String(16)),
-    Index(
-        "ix_orders_due",
-        "next_check_at",
-        postgresql_where=text("next_check_at IS NOT NULL"),
-        sqlite_where=text("next_check_at IS NOT NULL"),
-    ),
+    _partial_index("ix_orders_due", "next_check_at", where="next_check_at IS NOT NULL"),
     Index("ix_orders_user", "user_id", "id"),
 )
 
@@ -237,8 +235,8 @@ fills = Table(
     "fills",
     metadata,
     _id(),
-    Column("order_id", Id, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
-    Column("account_id", Id, ForeignKey("exchange_accounts.id", ondelete="CASCADE"), nullable=False),
+    _ref("order_id", "orders", nullable=False),
+    _ref("account_id", "exchange_accounts", nullable=False),
     Column("trade_id", String(64), nullable=False),
     Column("amount", Money(), nullable=False),
     Column("price", Money(), nullable=False),
@@ -252,9 +250,9 @@ positions = Table(
     "positions",
     metadata,
     _id(),
-    Column("account_id", Id, ForeignKey("exchange_accounts.id", ondelete="CASCADE"), nullable=False),
-    Column("subscription_id", Id, ForeignKey("subscriptions.id", ondelete="SET NULL")),
-    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    _ref("account_id", "exchange_accounts", nullable=False),
+    _ref("subscription_id", "subscriptions", ondelete="SET NULL"),
+    _ref("user_id", "users", nullable=False),
     Column("mode", String(8), nullable=False),
     Column("symbol", String(32), nullable=False),
     Column("side", String(8), nullable=False),
@@ -280,14 +278,7 @@ positions = Table(
         "tranches", JSON(none_as_null=True)
     ),  # DCA: the plan, the first fill and the tranches still to buy
     # One open position per subscription and symbol.
-    Index(
-        "uq_positions_open",
-        "subscription_id",
-        "symbol",
-        unique=True,
-        postgresql_where=text("status = 'open'"),
-        sqlite_where=text("status = 'open'"),
-    ),
+    _partial_index("uq_positions_open", "subscription_id", "symbol", where="status = 'open'", unique=True),
     Index("ix_positions_user", "user_id", "status"),
     Index("ix_positions_account_status", "account_id", "status"),
     Index("ix_positions_subscription_symbol", "subscription_id", "symbol", "updated_at"),
@@ -298,7 +289,7 @@ positions = Table(
 account_daily_pnl = Table(
     "account_daily_pnl",
     metadata,
-    Column("account_id", Id, ForeignKey("exchange_accounts.id", ondelete="CASCADE"), primary_key=True),
+    _ref("account_id", "exchange_accounts", primary_key=True),
     Column("day", String(10), primary_key=True),  # YYYY-MM-DD, UTC
     Column("pnl", Money(), nullable=False),
 )
@@ -307,12 +298,12 @@ execution_log = Table(
     "execution_log",
     metadata,
     _id(),
-    Column("intent_id", Id, ForeignKey("execution_intents.id", ondelete="CASCADE")),
-    Column("signal_id", Id, ForeignKey("signals.id", ondelete="CASCADE")),
-    Column("subscription_id", Id, ForeignKey("subscriptions.id", ondelete="SET NULL")),
-    Column("account_id", Id, ForeignKey("exchange_accounts.id", ondelete="CASCADE")),
-    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE")),
-    Column("order_id", Id, ForeignKey("orders.id", ondelete="SET NULL")),
+    _ref("intent_id", "execution_intents"),
+    _ref("signal_id", "signals"),
+    _ref("subscription_id", "subscriptions", ondelete="SET NULL"),
+    _ref("account_id", "exchange_accounts"),
+    _ref("user_id", "users"),
+    _ref("order_id", "orders", ondelete="SET NULL"),
     Column("status", String(8), nullable=False),  # SUCCESS | FAILED | PARTIAL | SKIPPED
     Column("reason", Text, nullable=False),
     Column("exchange_response", JSON),
@@ -325,7 +316,7 @@ execution_log = Table(
 paper_balances = Table(
     "paper_balances",
     metadata,
-    Column("account_id", Id, ForeignKey("exchange_accounts.id", ondelete="CASCADE"), primary_key=True),
+    _ref("account_id", "exchange_accounts", primary_key=True),
     Column("asset", String(16), primary_key=True),
     Column("free", Money(), nullable=False),
     Column("used", Money(), nullable=False),
@@ -335,7 +326,7 @@ paper_orders = Table(
     "paper_orders",
     metadata,
     _id(),
-    Column("account_id", Id, ForeignKey("exchange_accounts.id", ondelete="CASCADE"), nullable=False),
+    _ref("account_id", "exchange_accounts", nullable=False),
     Column("client_order_id", String(36), nullable=False),
     Column("symbol", String(32), nullable=False),
     Column("side", String(4), nullable=False),
@@ -351,12 +342,7 @@ paper_orders = Table(
     Column("created_ms", BigInteger, nullable=False),
     Column("updated_ms", BigInteger, nullable=False),
     UniqueConstraint("account_id", "client_order_id", name="uq_paper_orders_account_client"),
-    Index(
-        "ix_paper_orders_open",
-        "status",
-        postgresql_where=text("status = 'open'"),
-        sqlite_where=text("status = 'open'"),
-    ),
+    _partial_index("ix_paper_orders_open", "status", where="status = 'open'"),
 )
 
 # Backtests run by the server for a user: the request, its progress, and the result once done.
@@ -364,8 +350,8 @@ backtests = Table(
     "backtests",
     metadata,
     _id(),
-    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    Column("strategy_id", Id, ForeignKey("strategies.id", ondelete="SET NULL")),  # filed under it
+    _ref("user_id", "users", nullable=False),
+    _ref("strategy_id", "strategies", ondelete="SET NULL"),  # filed under it
     Column("strategy_name", String(64), nullable=False),  # the built-in that ran
     Column("params", JSON, nullable=False),  # its parameters
     Column("config", JSON, nullable=False),  # capital, costs, stake, exit rules, window, confirmation
