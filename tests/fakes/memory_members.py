@@ -11,9 +11,12 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
+from tests.fakes.memory_store.tables import DEFAULTS
+from tradewire.adapters.store.member_rows import strategy_of, subscription_of
+from tradewire.adapters.store.strategies import strategy_row
+from tradewire.adapters.store.subscriptions import subscription_row
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.members import (
     Account,
@@ -31,7 +34,6 @@ from tradewire.domain.members import (
     SubscriptionChanges,
     User,
 )
-from tradewire.domain.risk import TradingState
 from tradewire.domain.track_record import PairRecord, PairStatus
 from tradewire.ports import Members
 from tradewire.services.members import Marketplace, build_marketplace
@@ -129,31 +131,23 @@ class MemoryMembers:
         return strategy_id
 
     def _strategy(self, strategy_id: int, viewer_id: int) -> Strategy:
+        """The strategy as SqlMembers reads its row back (stored as SqlMembers writes it)."""
         stored = self.strategies_[strategy_id]
-        new = stored.new
-        fields = {
-            "name": new.name,
-            "description": new.description,
-            "is_public": new.is_public,
-            "dedup_window_s": new.dedup_window_s or 60,
-            **stored.extra,
-        }
         subscribers = sum(
             1
             for s in self.subscriptions_.values()
             if s.strategy_id == strategy_id and s.status is SubscriptionStatus.ACTIVE
         )
-        return Strategy(
-            id=strategy_id,
-            slug=new.slug,
-            source=new.source.value,
-            owner=self.users[new.owner_id].username,
-            subscriber_count=subscribers,
-            created_at=new.created_at,
-            is_owner=new.owner_id == viewer_id,
-            definition=stored.definition,
-            **fields,
-        )
+        row = {
+            **DEFAULTS["strategies"],
+            **strategy_row(stored.new),
+            "definition": stored.definition,
+            **stored.extra,
+            "id": strategy_id,
+            "owner": self.users[stored.new.owner_id].username,
+            "subscriber_count": subscribers,
+        }
+        return strategy_of(row, viewer_id)
 
     def strategies_visible(self, user_id: int) -> list[Strategy]:
         return [self._strategy(i, user_id) for i in sorted(self.strategies_) if self._visible(i, user_id)]
@@ -208,28 +202,17 @@ class MemoryMembers:
         ):
             raise Conflict("this account is already subscribed to this strategy")
         subscription_id = self._id()
-        new, _ = self.accounts_[subscription.account_id]
-        s = subscription
-        self.subscriptions_[subscription_id] = Subscription(
-            id=subscription_id,
-            strategy_id=s.strategy_id,
-            strategy_slug=self.strategies_[s.strategy_id].new.slug,
-            account_id=s.account_id,
-            account_name=new.name,
-            mode=new.mode,
-            status=s.status,
-            pairs=s.pairs,
-            sizing_mode=s.sizing_mode,
-            sizing_value=s.sizing_value,
-            **s.settings.as_json(),
-            trading_state=TradingState.ACTIVE,
-            state_reason=None,
-            pnl_total=Decimal(0),
-            pnl_peak=Decimal(0),
-            created_at=s.created_at,
-            updated_at=s.created_at,
-        )
-        self.owners[subscription_id] = s.user_id
+        account, _ = self.accounts_[subscription.account_id]
+        row = {
+            **DEFAULTS["subscriptions"],
+            **subscription_row(subscription),
+            "id": subscription_id,
+            "strategy_slug": self.strategies_[subscription.strategy_id].new.slug,
+            "account_name": account.name,
+            "mode": account.mode.value,
+        }
+        self.subscriptions_[subscription_id] = subscription_of(row)
+        self.owners[subscription_id] = subscription.user_id
         return subscription_id
 
     def subscriptions(self, user_id: int) -> list[Subscription]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 
 from tradewire.adapters.store.db import write_transaction
-from tradewire.adapters.store.member_rows import MemberRows, account_of
+from tradewire.adapters.store.member_rows import MemberRows, account_of, owned, read_owned
 from tradewire.adapters.store.tables import exchange_accounts, subscriptions, users
 from tradewire.domain.execution import SubscriptionStatus
-from tradewire.domain.members import Account, AccountMode, Conflict, NewAccount, NotFound, SealedSecrets, User
+from tradewire.domain.members import Account, AccountMode, Conflict, NewAccount, SealedSecrets, User
 
 
 class SqlAccounts(MemberRows):
@@ -28,13 +28,14 @@ class SqlAccounts(MemberRows):
             conn.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
 
     def user_by_name(self, username: str) -> User | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(users).where(users.c.username == username)).first()
-        return User(row.id, row.username, row.password_hash) if row else None
+        return self._user(users.c.username == username)
 
     def user_by_id(self, user_id: int) -> User | None:
+        return self._user(users.c.id == user_id)
+
+    def _user(self, condition: ColumnElement[bool]) -> User | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(users).where(users.c.id == user_id)).first()
+            row = conn.execute(select(users).where(condition)).first()
         return User(row.id, row.username, row.password_hash) if row else None
 
     # -- exchange accounts ------------------------------------------------------------------------
@@ -75,24 +76,16 @@ class SqlAccounts(MemberRows):
             )
 
     def accounts(self, user_id: int) -> list[Account]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(exchange_accounts)
-                .where(exchange_accounts.c.user_id == user_id)
-                .order_by(exchange_accounts.c.id)
-            )
-            return [account_of(r._mapping) for r in rows]
+        query = (
+            select(exchange_accounts)
+            .where(exchange_accounts.c.user_id == user_id)
+            .order_by(exchange_accounts.c.id)
+        )
+        return self._records(query, account_of)
 
     def account(self, user_id: int, account_id: int) -> Account:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(exchange_accounts).where(
-                    exchange_accounts.c.id == account_id, exchange_accounts.c.user_id == user_id
-                )
-            ).first()
-        if row is None:
-            raise NotFound(f"no exchange account {account_id}")
-        return account_of(row._mapping)
+        query = select(exchange_accounts).where(owned(exchange_accounts, account_id, user_id))
+        return self._record(query, account_of, f"no exchange account {account_id}")
 
     def live_account(self, account_id: int) -> dict[str, Any] | None:
         """A live account's connection details, secrets still encrypted (server-side use only)."""
@@ -116,28 +109,19 @@ class SqlAccounts(MemberRows):
 
     def encrypted_secrets(self) -> list[dict[str, Any]]:
         """Every live account's ciphertexts (for key rotation); never leaves the server."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(
-                    exchange_accounts.c.id,
-                    exchange_accounts.c.api_key_enc,
-                    exchange_accounts.c.api_secret_enc,
-                    exchange_accounts.c.api_password_enc,
-                ).where(exchange_accounts.c.api_key_enc.is_not(None))
-            )
-            return [dict(r._mapping) for r in rows]
+        query = select(
+            exchange_accounts.c.id,
+            exchange_accounts.c.api_key_enc,
+            exchange_accounts.c.api_secret_enc,
+            exchange_accounts.c.api_password_enc,
+        ).where(exchange_accounts.c.api_key_enc.is_not(None))
+        return self._records(query, dict)
 
     def delete_account(self, user_id: int, account_id: int) -> None:
         """Delete one of the user's accounts; whose it is is checked first, so another user's account
         answers NotFound whatever its subscriptions."""
         with write_transaction(self.engine) as conn:
-            owned = conn.execute(
-                select(exchange_accounts.c.id).where(
-                    exchange_accounts.c.id == account_id, exchange_accounts.c.user_id == user_id
-                )
-            ).first()
-            if owned is None:
-                raise NotFound(f"no exchange account {account_id}")
+            read_owned(conn, exchange_accounts.c.id, account_id, user_id, f"no exchange account {account_id}")
             active = conn.execute(
                 select(func.count())
                 .select_from(subscriptions)
@@ -148,8 +132,4 @@ class SqlAccounts(MemberRows):
             ).scalar_one()
             if active:
                 raise Conflict("the account still has subscriptions; cancel them first")
-            conn.execute(
-                exchange_accounts.delete().where(
-                    exchange_accounts.c.id == account_id, exchange_accounts.c.user_id == user_id
-                )
-            )
+            conn.execute(exchange_accounts.delete().where(owned(exchange_accounts, account_id, user_id)))

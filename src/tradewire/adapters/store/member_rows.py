@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Table
+from sqlalchemy import Column, ColumnElement, Connection, Select, Table, and_, select
 from sqlalchemy.exc import IntegrityError
 
-from tradewire.adapters.store.db import write_transaction
+from tradewire.adapters.store.db import SqlTables, write_transaction
 from tradewire.domain.execution import SubscriptionStatus
-from tradewire.domain.members import Account, AccountMode, Bot, Conflict, Strategy, Subscription
+from tradewire.domain.members import Account, AccountMode, Bot, Conflict, NotFound, Strategy, Subscription
 from tradewire.domain.risk import TradingState
 from tradewire.domain.sizing import SizingMode
 
+T = TypeVar("T")
 
-class MemberRows:
-    """The engine and a one-row insert; every query that reads private data is scoped to its owner."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+class MemberRows(SqlTables):
+    """One-row inserts and rows read as records; every query that reads private data is scoped to its
+    owner."""
 
     def _insert(self, table: Table, values: dict[str, Any], conflict: str) -> int:
         """Insert one row and return its id; a uniqueness violation becomes Conflict(conflict)."""
@@ -30,71 +32,69 @@ class MemberRows:
         assert key is not None
         return int(key[0])
 
+    def _records(self, query: Select[Any], record: Callable[[Any], T]) -> list[T]:
+        """Each row of `query`, as `record` reads it."""
+        with self.engine.connect() as conn:
+            return [record(r._mapping) for r in conn.execute(query)]
+
+    def _record(self, query: Select[Any], record: Callable[[Any], T], missing: str) -> T:
+        """The first row of `query`, as `record` reads it; NotFound(missing) when there is none."""
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(missing)
+        return record(row._mapping)
+
+
+def owned(table: Table, row_id: int, user_id: int) -> ColumnElement[bool]:
+    """Row `row_id` of `table`, only if `user_id` owns it."""
+    return and_(table.c.id == row_id, table.c.user_id == user_id)
+
+
+def read_owned(conn: Connection, column: Column[Any], row_id: int, user_id: int, missing: str) -> Any:
+    """`column` of row `row_id` of its table, if `user_id` owns the row; NotFound(missing) otherwise."""
+    found = conn.execute(select(column).where(owned(column.table, row_id, user_id))).first()
+    if found is None:
+        raise NotFound(missing)
+    return found[0]
+
+
+def _same_named(record: Any, *converted: str) -> tuple[str, ...]:
+    """The fields of `record` read as they are from the column of the same name (all but `converted`)."""
+    return tuple(f.name for f in fields(record) if f.name not in converted)
+
+
+_ACCOUNT_COLUMNS = _same_named(Account, "mode", "has_api_key")
+_STRATEGY_COLUMNS = _same_named(Strategy, "is_owner")
+_SUBSCRIPTION_COLUMNS = _same_named(Subscription, "mode", "status", "sizing_mode", "trading_state")
+_BOT_COLUMNS = _same_named(Bot, "status", "mode")
+
 
 def account_of(r: Any) -> Account:
     return Account(
-        id=r["id"],
-        name=r["name"],
-        exchange=r["exchange"],
+        **{name: r[name] for name in _ACCOUNT_COLUMNS},
         mode=AccountMode(r["mode"]),
-        sandbox=r["sandbox"],
-        api_urls=r["api_urls"],
         has_api_key=r["api_key_enc"] is not None,
-        created_at=r["created_at"],
     )
 
 
 def strategy_of(r: Any, viewer_id: int) -> Strategy:
-    return Strategy(
-        id=r["id"],
-        slug=r["slug"],
-        name=r["name"],
-        description=r["description"],
-        source=r["source"],
-        is_public=r["is_public"],
-        owner=r["owner"],
-        subscriber_count=r["subscriber_count"],
-        created_at=r["created_at"],
-        is_owner=r["owner_id"] == viewer_id,
-        definition=r["definition"],
-        dedup_window_s=r["dedup_window_s"],
-    )
+    return Strategy(**{name: r[name] for name in _STRATEGY_COLUMNS}, is_owner=r["owner_id"] == viewer_id)
 
 
 def subscription_of(r: Any) -> Subscription:
     return Subscription(
-        id=r["id"],
-        strategy_id=r["strategy_id"],
-        strategy_slug=r["strategy_slug"],
-        account_id=r["account_id"],
-        account_name=r["account_name"],
+        **{name: r[name] for name in _SUBSCRIPTION_COLUMNS},
         mode=AccountMode(r["mode"]),
         status=SubscriptionStatus(r["status"]),
-        pairs=r["pairs"],
         sizing_mode=SizingMode(r["sizing_mode"]),
-        sizing_value=r["sizing_value"],
-        sizing_params=r["sizing_params"],
-        risk_limits=r["risk_limits"],
-        exit_rules=r["exit_rules"],
-        dca=r["dca"],
-        entry_order=r["entry_order"],
         trading_state=TradingState(r["trading_state"]),
-        state_reason=r["state_reason"],
-        pnl_total=r["pnl_total"],
-        pnl_peak=r["pnl_peak"],
-        created_at=r["created_at"],
-        updated_at=r["updated_at"],
     )
 
 
 def bot_of(r: Any) -> Bot:
     return Bot(
-        id=r["id"],
-        name=r["name"],
-        definition=r["definition"],
-        created_at=r["created_at"],
-        subscription_id=r["subscription_id"],
-        account_id=r["account_id"],
+        **{name: r[name] for name in _BOT_COLUMNS},
         status=SubscriptionStatus(r["status"]),
         mode=AccountMode(r["mode"]),
     )

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tradewire.adapters.store import bulk
@@ -88,11 +88,10 @@ class SqlStrategies(MemberRows):
         )
         if bot_id is not None:
             query = query.where(strategies.c.id == bot_id)
-        with self.engine.connect() as conn:
-            rows = [bot_of(r._mapping) for r in conn.execute(query)]
-        if bot_id is not None and not rows:
+        bots = self._records(query, bot_of)
+        if bot_id is not None and not bots:
             raise NotFound(f"no bot {bot_id}")
-        return rows
+        return bots
 
     def set_bot_running(
         self, user_id: int, bot_id: int, definition: Mapping[str, Any], status: SubscriptionStatus
@@ -142,34 +141,21 @@ class SqlStrategies(MemberRows):
 
     def strategies_visible(self, user_id: int) -> list[Strategy]:
         """The user's own strategies and every public one."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                self._strategy_query().where((strategies.c.owner_id == user_id) | strategies.c.is_public)
-            )
-            return [strategy_of(r._mapping, user_id) for r in rows]
+        return self._records(self._visible_to(user_id), lambda r: strategy_of(r, user_id))
 
     def strategy(self, user_id: int, strategy_id: int) -> Strategy:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                self._strategy_query().where(
-                    strategies.c.id == strategy_id,
-                    (strategies.c.owner_id == user_id) | strategies.c.is_public,
-                )
-            ).first()
-        if row is None:
-            raise NotFound(f"no strategy {strategy_id}")
-        return strategy_of(row._mapping, user_id)
+        query = self._visible_to(user_id).where(strategies.c.id == strategy_id)
+        return self._record(query, lambda r: strategy_of(r, user_id), f"no strategy {strategy_id}")
 
     def strategy_pairs(self, user_id: int, strategy_id: int) -> list[PairRecord]:
         """The strategy's record per pair (for strategies the user may see)."""
         self.strategy(user_id, strategy_id)
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(strategy_pairs)
-                .where(strategy_pairs.c.strategy_id == strategy_id)
-                .order_by(strategy_pairs.c.symbol)
-            )
-            return [pair_record(r._mapping) for r in rows]
+        query = (
+            select(strategy_pairs)
+            .where(strategy_pairs.c.strategy_id == strategy_id)
+            .order_by(strategy_pairs.c.symbol)
+        )
+        return self._records(query, pair_record)
 
     def override_pair(
         self, user_id: int, strategy_id: int, symbol: str, status: PairStatus, who: str, now: datetime
@@ -195,7 +181,9 @@ class SqlStrategies(MemberRows):
             return record
 
     @staticmethod
-    def _strategy_query() -> Any:
+    def _visible_to(user_id: int) -> Select[Any]:
+        """Strategies `user_id` may see (their own and every public one), with the owner's name and
+        the number of active subscribers."""
         active = (
             select(func.count())
             .select_from(subscriptions)
@@ -208,6 +196,7 @@ class SqlStrategies(MemberRows):
         return (
             select(strategies, users.c.username.label("owner"), active.label("subscriber_count"))
             .join(users, users.c.id == strategies.c.owner_id)
+            .where((strategies.c.owner_id == user_id) | strategies.c.is_public)
             .order_by(strategies.c.id)
         )
 

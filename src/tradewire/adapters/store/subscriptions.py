@@ -9,13 +9,12 @@ from typing import Any
 from sqlalchemy import select, update
 
 from tradewire.adapters.store.db import write_transaction
-from tradewire.adapters.store.member_rows import MemberRows, subscription_of
+from tradewire.adapters.store.member_rows import MemberRows, owned, read_owned, subscription_of
 from tradewire.adapters.store.tables import exchange_accounts, strategies, subscriptions
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.members import (
     Conflict,
     NewSubscription,
-    NotFound,
     Subscription,
     SubscriptionChanges,
 )
@@ -39,20 +38,12 @@ class SqlSubscriptions(MemberRows):
             conn.execute(subscriptions.insert(), list(rows))
 
     def subscriptions(self, user_id: int) -> list[Subscription]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(self._subscription_query().where(subscriptions.c.user_id == user_id))
-            return [subscription_of(r._mapping) for r in rows]
+        query = self._subscription_query().where(subscriptions.c.user_id == user_id)
+        return self._records(query, subscription_of)
 
     def subscription(self, user_id: int, subscription_id: int) -> Subscription:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                self._subscription_query().where(
-                    subscriptions.c.id == subscription_id, subscriptions.c.user_id == user_id
-                )
-            ).first()
-        if row is None:
-            raise NotFound(f"no subscription {subscription_id}")
-        return subscription_of(row._mapping)
+        query = self._subscription_query().where(owned(subscriptions, subscription_id, user_id))
+        return self._record(query, subscription_of, f"no subscription {subscription_id}")
 
     def change_subscription(
         self, user_id: int, subscription_id: int, changes: SubscriptionChanges, who: str, now: datetime
@@ -62,13 +53,8 @@ class SqlSubscriptions(MemberRows):
     def update_subscription(self, user_id: int, subscription_id: int, values: dict[str, Any]) -> None:
         """Change a subscription's columns; `reset_drawdown` restarts the drawdown from the current PnL."""
         with write_transaction(self.engine) as conn:
-            current = conn.execute(
-                select(subscriptions.c.status).where(
-                    subscriptions.c.id == subscription_id, subscriptions.c.user_id == user_id
-                )
-            ).scalar()
-            if current is None:
-                raise NotFound(f"no subscription {subscription_id}")
+            missing = f"no subscription {subscription_id}"
+            current = read_owned(conn, subscriptions.c.status, subscription_id, user_id, missing)
             if current == SubscriptionStatus.CANCELLED.value:
                 raise Conflict("a cancelled subscription cannot change; subscribe again")
             if values.pop("reset_drawdown", False):
