@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from types import SimpleNamespace
 
 from tests.fakes.memory_store.tables import Tables
 from tradewire.adapters.store.settlement import (
@@ -12,12 +13,11 @@ from tradewire.adapters.store.settlement import (
     _order_row,
     _position_row,
     _report,
+    fill_row,
     log_row,
-    stored_rejection,
+    stored_order,
 )
 from tradewire.domain.execution import IntentStatus
-from tradewire.domain.money import ZERO
-from tradewire.domain.orders import OrderState
 from tradewire.domain.positions import PositionStatus
 from tradewire.domain.records import OrderOutcome
 from tradewire.domain.settlement import (
@@ -27,7 +27,6 @@ from tradewire.domain.settlement import (
     PositionKey,
     RealisedResults,
     RunningTotal,
-    StoredOrder,
     realised_results,
     settle_orders,
     settle_positions,
@@ -39,7 +38,8 @@ def settle(
 ) -> None:
     """Settle a batch of exchange reports and save the result (the caller holds the transaction)."""
     order_ids = {o.order.order_id for o in outcomes}
-    stored = {i: _stored_order(tables, i) for i in sorted(order_ids) if i in tables["orders"]}
+    rows = tables["orders"]
+    stored = {i: stored_order(SimpleNamespace(**rows[i])) for i in sorted(order_ids) if i in rows}
     seen = {(f["order_id"], f["trade_id"]) for f in tables["fills"].values() if f["order_id"] in order_ids}
     settled = settle_orders(outcomes, stored, seen, now, late_fill_checks)
     moved = settle_positions(settled.fills, _open_positions(tables, settled.position_keys), now)
@@ -54,19 +54,6 @@ def settle(
     _save_intents(tables, settled, now)
 
 
-def _stored_order(tables: Tables, order_id: int) -> StoredOrder:
-    r = tables["orders"][order_id]
-    return StoredOrder(
-        OrderState(r["state"]),
-        r["filled"],
-        (r["average"] or ZERO) * r["filled"],
-        r["fee"],
-        r["fee_currency"],
-        r["late_checks"],
-        stored_rejection(r["rejection"]),
-    )
-
-
 def _open_positions(tables: Tables, keys: set[PositionKey]) -> dict[PositionKey, OpenPosition]:
     return {
         (p["subscription_id"], p["symbol"]): _open_position(p)
@@ -79,34 +66,14 @@ def _save_orders(tables: Tables, settled: OrdersSettled, now: datetime) -> None:
     for change in settled.orders:
         tables["orders"][change.order_id].update(_order_row(change, now))
     for f in settled.fills:
-        fill = {
-            "order_id": f.order.order_id,
-            "account_id": f.order.account_id,
-            "trade_id": f.trade.trade_id,
-            "amount": f.trade.amount,
-            "price": f.trade.price,
-            "fee": f.trade.fee,
-            "fee_currency": f.trade.fee_currency,
-            "executed_at": f.executed_at,
-        }
-        tables.insert_new("fills", fill)
+        tables.insert_new("fills", fill_row(f))
 
 
 def _save_positions(tables: Tables, changes: Sequence[PositionChange], now: datetime) -> None:
     # New positions first, then the updates: the SQL store's INSERT comes before its UPDATE.
     for change in changes:
         if change.position_id is None:
-            order = change.order
-            opened = {
-                "account_id": order.account_id,
-                "subscription_id": order.subscription_id,
-                "user_id": order.user_id,
-                "mode": order.mode,
-                "symbol": change.position.symbol,
-                "side": "long",
-                "opened_at": now,
-            }
-            tables.insert_new("positions", {**_position_row(change, now), **opened})
+            tables.insert_new("positions", _position_row(change, now))
     for change in changes:
         if change.position_id is not None:
             tables["positions"][change.position_id].update(_position_row(change, now))

@@ -31,6 +31,7 @@ from tradewire.domain.records import OrderOutcome, OrderRecord, WorkItem
 from tradewire.domain.settlement import (
     Anomaly,
     Automation,
+    NewFill,
     OpenPosition,
     OrderChange,
     OrdersSettled,
@@ -102,16 +103,21 @@ def _stored_orders(conn: Connection, order_ids: list[int]) -> dict[int, StoredOr
     for chunk in bulk.chunks(sorted(set(order_ids)), 900):
         query = select(*columns).where(orders.c.id.in_(chunk)).order_by(orders.c.id).with_for_update()
         for r in conn.execute(query):
-            result[r.id] = StoredOrder(
-                OrderState(r.state),
-                r.filled,
-                (r.average or ZERO) * r.filled,
-                r.fee,
-                r.fee_currency,
-                r.late_checks,
-                stored_rejection(r.rejection),
-            )
+            result[r.id] = stored_order(r)
     return result
+
+
+def stored_order(r: Any) -> StoredOrder:
+    """An order's stored state and fill totals, from its row (columns read as attributes)."""
+    return StoredOrder(
+        OrderState(r.state),
+        r.filled,
+        (r.average or ZERO) * r.filled,
+        r.fee,
+        r.fee_currency,
+        r.late_checks,
+        stored_rejection(r.rejection),
+    )
 
 
 def _stored_trades(conn: Connection, order_ids: list[int]) -> set[tuple[int, str]]:
@@ -183,23 +189,21 @@ def _save_orders(conn: Connection, settled: OrdersSettled, now: datetime) -> Non
         groups.setdefault(tuple(row), []).append(row)
     for rows in groups.values():
         bulk.update_by(conn, orders, "id", rows)
-    bulk.insert(
-        conn,
-        fills,
-        [
-            {
-                "order_id": f.order.order_id,
-                "account_id": f.order.account_id,
-                "trade_id": f.trade.trade_id,
-                "amount": f.trade.amount,
-                "price": f.trade.price,
-                "fee": f.trade.fee,
-                "fee_currency": f.trade.fee_currency,
-                "executed_at": f.executed_at,
-            }
-            for f in settled.fills
-        ],
-    )
+    bulk.insert(conn, fills, [fill_row(f) for f in settled.fills])
+
+
+def fill_row(f: NewFill) -> dict[str, Any]:
+    """The fills row of a trade not recorded before."""
+    return {
+        "order_id": f.order.order_id,
+        "account_id": f.order.account_id,
+        "trade_id": f.trade.trade_id,
+        "amount": f.trade.amount,
+        "price": f.trade.price,
+        "fee": f.trade.fee,
+        "fee_currency": f.trade.fee_currency,
+        "executed_at": f.executed_at,
+    }
 
 
 def _order_row(change: OrderChange, now: datetime) -> dict[str, Any]:
@@ -224,16 +228,6 @@ def _save_positions(conn: Connection, changes: Sequence[PositionChange], now: da
     for change in changes:
         row = _position_row(change, now)
         if change.position_id is None:
-            order = change.order
-            row.update(
-                account_id=order.account_id,
-                subscription_id=order.subscription_id,
-                user_id=order.user_id,
-                mode=order.mode,
-                symbol=change.position.symbol,
-                side="long",
-                opened_at=now,
-            )
             inserts.append(row)
         else:
             row["id"] = change.position_id
@@ -243,8 +237,9 @@ def _save_positions(conn: Connection, changes: Sequence[PositionChange], now: da
 
 
 def _position_row(change: PositionChange, now: datetime) -> dict[str, Any]:
+    """A new position's row, or the columns of a stored one that a change sets."""
     p, a = change.position, change.automation
-    return {
+    row: dict[str, Any] = {
         "status": p.status.value,
         "amount": p.amount,
         "avg_entry": p.avg_entry,
@@ -263,6 +258,18 @@ def _position_row(change: PositionChange, now: datetime) -> dict[str, Any]:
         "phase": a.phase.value if a.phase else None,
         "tranches": a.tranches,
     }
+    if change.position_id is None:  # opened by this fill: its owner, from the order
+        order = change.order
+        row |= {
+            "account_id": order.account_id,
+            "subscription_id": order.subscription_id,
+            "user_id": order.user_id,
+            "mode": order.mode,
+            "symbol": p.symbol,
+            "side": "long",
+            "opened_at": now,
+        }
+    return row
 
 
 def _save_results(conn: Connection, results: RealisedResults) -> None:
