@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
 from tests.fakes.memory_store.tables import Row, Tables
-from tradewire.adapters.store.positions import watched
+from tradewire.adapters.store.positions import auto_order_rows, watched
 from tradewire.adapters.store.track import pair_record
-from tradewire.domain.client_ids import position_client_order_id
 from tradewire.domain.execution import SubscriptionStatus
-from tradewire.domain.money import ZERO
-from tradewire.domain.orders import OrderSide, OrderState, OrderType
+from tradewire.domain.orders import OrderState
 from tradewire.domain.positions import PositionStatus
 from tradewire.domain.records import AutoOrder, DailyLossCloser, OrderRecord, RiskSnapshot, WatchedPosition
-from tradewire.domain.risk import RiskLimits, TradingState, allows
-
-log = logging.getLogger("tradewire.store")
+from tradewire.domain.risk import RiskLimits, TradingState
 
 OPEN = PositionStatus.OPEN.value
 UNSETTLED = {s.value for s in OrderState if not s.is_terminal}
@@ -139,33 +134,19 @@ class PositionsTwin:
             for o in self.tables.where("orders"):
                 if o["position_id"] in wanted:
                     attempts[o["position_id"]] = attempts.get(o["position_id"], 0) + 1
-            client_ids = []
-            for e in exits:
-                if e.position_id in busy:
-                    continue  # an earlier attempt is in flight, or may still fill late: never two at once
-                held = open_amounts.get(e.position_id, ZERO)
-                if held <= 0:
-                    log.info("position %s: no order, the position is closed", e.position_id)
-                    continue
-                # An exit sells what is left (an earlier attempt may have filled in part).
-                amount = min(e.amount, held) if e.reason is not None else e.amount
-                if (state := self._trading_state_of(e.subscription_id)) is not None and not allows(
-                    state, entry=e.side is OrderSide.BUY
-                ):
-                    log.info("position %s: no order, the subscription is %s", e.position_id, state.value)
-                    continue
-                client_id = position_client_order_id(e.position_id, attempts.get(e.position_id, 0), e.tranche)
-                self.tables.insert(
-                    "orders", _auto_order(e, amount, client_id, now), ignore_conflicts_on=("client_order_id",)
-                )
-                client_ids.append(client_id)
+            subscriptions = self.tables["subscriptions"]
+            states = {
+                s: TradingState(subscriptions[s]["trading_state"] or TradingState.ACTIVE.value)
+                for s in {e.subscription_id for e in exits}
+                if s in subscriptions
+            }
+            rows = auto_order_rows(exits, open_amounts, busy, attempts, states, now)
+            for row in rows:
+                self.tables.insert("orders", row, ignore_conflicts_on=("client_order_id",))
+            client_ids = {row["client_order_id"] for row in rows}
             if not client_ids:
                 return []
             return self._orders_where(lambda o: o["client_order_id"] in client_ids)
-
-    def _trading_state_of(self, subscription_id: int | None) -> TradingState | None:
-        sub = self.tables["subscriptions"].get(subscription_id or 0)
-        return TradingState(sub["trading_state"] or TradingState.ACTIVE.value) if sub else None
 
     def save_best_prices(self, best: dict[int, Decimal]) -> None:
         for position_id, price in best.items():
@@ -176,28 +157,3 @@ class PositionsTwin:
 def may_still_fill(order: Row) -> bool:
     """Not settled yet, or final but still in its window of late checks (adapters/store/attempts.py)."""
     return order["state"] in UNSETTLED or order["next_check_at"] is not None
-
-
-def _auto_order(e: AutoOrder, amount: Decimal, client_order_id: str, now: datetime) -> Row:
-    """An exit or DCA tranche order row, state NEW, due at once (the other columns keep their default)."""
-    return dict(
-        account_id=e.account_id,
-        subscription_id=e.subscription_id,
-        user_id=e.user_id,
-        mode=e.mode,
-        client_order_id=client_order_id,
-        symbol=e.symbol,
-        side=e.side.value,
-        type=OrderType.MARKET.value,
-        amount=amount,
-        state=OrderState.NEW.value,
-        filled=ZERO,
-        fee=ZERO,
-        created_at=now,
-        updated_at=now,
-        next_check_at=now,
-        sizing_note=e.note,
-        position_id=e.position_id,
-        close_reason=e.reason.value if e.reason else None,
-        tranche=e.tranche,
-    )

@@ -4,7 +4,7 @@ DCA tranches), stored before they are sent (ports/positions.py)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -143,23 +143,8 @@ class SqlPositions(SqlTables):
             states = _trading_states(
                 conn, {e.subscription_id for e in exits if e.subscription_id is not None}
             )
-            rows_out = []
-            for e in exits:
-                if e.position_id in busy:
-                    # An earlier attempt is in flight, or may still fill late: never two at once.
-                    continue
-                held = open_amounts.get(e.position_id, ZERO)
-                if held <= 0:
-                    log.info("position %s: no order, the position is closed", e.position_id)
-                    continue
-                state = states.get(e.subscription_id) if e.subscription_id is not None else None
-                if state is not None and not allows(state, entry=e.side is OrderSide.BUY):
-                    # Read in this transaction: a state set moments ago wins over the monitor's copy.
-                    log.info("position %s: no order, the subscription is %s", e.position_id, state.value)
-                    continue
-                # An exit sells what is left (an earlier attempt may have filled in part).
-                amount = min(e.amount, held) if e.reason is not None else e.amount
-                rows_out.append(_auto_order_row(e, amount, attempts.get(e.position_id, 0), now))
+            # Read in this transaction: a trading state set moments ago wins over the monitor's copy.
+            rows_out = auto_order_rows(exits, open_amounts, busy, attempts, states, now)
             bulk.insert(conn, orders, rows_out, ignore_conflicts_on=["client_order_id"])
             ids = [r["client_order_id"] for r in rows_out]
             if not ids:
@@ -187,6 +172,36 @@ def daily_results(conn: Connection, account_ids: Sequence[int], day: str) -> dic
         )
     )
     return {a: pnl for a, pnl in rows}
+
+
+def auto_order_rows(
+    exits: Sequence[AutoOrder],
+    open_amounts: Mapping[int, Decimal],
+    busy: Set[int],
+    attempts: Mapping[int, int],
+    states: Mapping[int, TradingState],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The orders rows of the exits and tranches that may be placed now, given the positions' open
+    amounts, those with an attempt that may still fill (`busy`), the attempts made per position and
+    the subscriptions' trading states."""
+    rows = []
+    for e in exits:
+        if e.position_id in busy:
+            # An earlier attempt is in flight, or may still fill late: never two at once.
+            continue
+        held = open_amounts.get(e.position_id, ZERO)
+        if held <= 0:
+            log.info("position %s: no order, the position is closed", e.position_id)
+            continue
+        state = states.get(e.subscription_id) if e.subscription_id is not None else None
+        if state is not None and not allows(state, entry=e.side is OrderSide.BUY):
+            log.info("position %s: no order, the subscription is %s", e.position_id, state.value)
+            continue
+        # An exit sells what is left (an earlier attempt may have filled in part).
+        amount = min(e.amount, held) if e.reason is not None else e.amount
+        rows.append(_auto_order_row(e, amount, attempts.get(e.position_id, 0), now))
+    return rows
 
 
 def _auto_order_row(e: AutoOrder, amount: Decimal, attempt: int, now: datetime) -> dict[str, Any]:
