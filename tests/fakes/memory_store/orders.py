@@ -161,18 +161,9 @@ class OrdersTwin:
         """OrderRecords of the orders meeting `condition`, in id order, with their account's exchange,
         their intent's signal and their subscription's entry order settings."""
         records = []
-        for order in self.tables.where("orders"):
-            account = self.tables["exchange_accounts"].get(order["account_id"])
-            if account is None or not condition(order):
-                continue
+        for order in self.tables.with_owner("orders", condition, "entry_order"):
             intent = self.tables["execution_intents"].get(order["intent_id"] or 0)
-            sub = self.tables["subscriptions"].get(order["subscription_id"] or 0)
-            row = order | {
-                "exchange": account["exchange"],
-                "signal_id": intent["signal_id"] if intent else None,
-                "entry_order": sub["entry_order"] if sub else None,
-            }
-            records.append(order_record(row))
+            records.append(order_record(order | {"signal_id": intent["signal_id"] if intent else None}))
         return records
 
     # -- writing ----------------------------------------------------------------------------------

@@ -75,19 +75,9 @@ class PositionsTwin:
 
     def _watched(self, condition: Callable[[Row], bool]) -> list[WatchedPosition]:
         """Positions with their account's exchange and their subscription's trading state and limits."""
-        result = []
-        for p in self.tables.where("positions"):
-            account = self.tables["exchange_accounts"].get(p["account_id"])
-            if account is None or not condition(p):
-                continue
-            sub = self.tables["subscriptions"].get(p["subscription_id"] or 0)
-            row = p | {
-                "exchange": account["exchange"],
-                "trading_state": sub["trading_state"] if sub else None,
-                "risk_limits": sub["risk_limits"] if sub else None,
-            }
-            result.append(watched(row))
-        return result
+        return [
+            watched(p) for p in self.tables.with_owner("positions", condition, "trading_state", "risk_limits")
+        ]
 
     def daily_loss_closers(self) -> list[DailyLossCloser]:
         subs = self.tables.where("subscriptions", status=SubscriptionStatus.ACTIVE.value)

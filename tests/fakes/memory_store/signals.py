@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
-from tests.fakes.memory_store.tables import Row, Tables, UniqueViolation, read
+from tests.fakes.memory_store.tables import Row, Tables, read
 from tradewire.adapters.store.signals import live_venue, signal_row
 from tradewire.adapters.store.track import pair_record, pair_row, partial_exit, trade_return
 from tradewire.adapters.store.values import bounded_reason
@@ -48,14 +48,11 @@ class SignalsTwin:
         return found[0] if found else None
 
     def insert_signal(self, signal: NewSignal) -> StoredSignal:
-        try:
-            with self.tables.transaction():
-                return StoredSignal(self.tables.insert_new("signals", signal_row(signal)), True)
-        except UniqueViolation:
-            existing = self.find_signal(signal.strategy_id, [signal.dedup_key])
-            if existing is None:
-                raise
+        """As SqlStore: a signal whose dedup key its strategy stored before is the earlier one."""
+        existing = self.find_signal(signal.strategy_id, [signal.dedup_key])
+        if existing is not None:
             return StoredSignal(existing, False)
+        return StoredSignal(self.tables.insert_new("signals", signal_row(signal)), True)
 
     def insert_signal_in_window(self, signal: NewSignal, content_key: str) -> StoredSignal:
         with self.tables.transaction():

@@ -156,6 +156,22 @@ class Tables:
         """Rows whose columns equal these values, in id order."""
         return [r for _, r in sorted(self.rows[table].items()) if all(r[k] == v for k, v in equal.items())]
 
+    def with_owner(
+        self, table: str, condition: Callable[[Row], bool], *subscription_columns: str
+    ) -> list[Row]:
+        """Rows of `table` (orders, positions) meeting `condition`, in id order, with their account's
+        exchange and these columns of their subscription (None for a row without one): the rows
+        adapters/store/values.with_owner selects."""
+        found = []
+        for row in self.where(table):
+            account = self.rows["exchange_accounts"].get(row["account_id"])
+            if account is None or not condition(row):
+                continue
+            sub = self.rows["subscriptions"].get(row["subscription_id"] or 0)
+            owner = {c: sub[c] if sub else None for c in subscription_columns}
+            found.append(row | {"exchange": account["exchange"], **owner})
+        return found
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """All or nothing: on an exception every table is put back as it was."""
