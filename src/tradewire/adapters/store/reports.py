@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import Select, func, select
 
+from tradewire.adapters.store.db import SqlTables
 from tradewire.adapters.store.tables import (
     exchange_accounts,
     execution_intents,
@@ -15,17 +16,15 @@ from tradewire.adapters.store.tables import (
     signals,
     strategies,
 )
+from tradewire.ports.reports import Row
 
 
-class SqlReports:
+class SqlReports(SqlTables):
     """Every query is scoped: providers see their strategies' signals, users their own trading."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
 
     def signals_of_provider(
         self, owner_id: int, strategy_id: int | None, limit: int, before_id: int | None
-    ) -> list[dict[str, Any]]:
+    ) -> list[Row]:
         counts = (
             select(func.count())
             .select_from(execution_intents)
@@ -37,13 +36,10 @@ class SqlReports:
             .join(strategies, strategies.c.id == signals.c.strategy_id)
             .where(strategies.c.owner_id == owner_id)
         )
-        if strategy_id is not None:
-            query = query.where(signals.c.strategy_id == strategy_id)
+        query = _only(query, signals.c.strategy_id, strategy_id)
         return self._page(query, signals.c.id, limit, before_id, _signal)
 
-    def intents(
-        self, user_id: int, signal_id: int | None, limit: int, before_id: int | None
-    ) -> list[dict[str, Any]]:
+    def intents(self, user_id: int, signal_id: int | None, limit: int, before_id: int | None) -> list[Row]:
         query = (
             select(
                 execution_intents,
@@ -59,41 +55,32 @@ class SqlReports:
             .outerjoin(orders, orders.c.intent_id == execution_intents.c.id)
             .where(execution_intents.c.user_id == user_id)
         )
-        if signal_id is not None:
-            query = query.where(execution_intents.c.signal_id == signal_id)
+        query = _only(query, execution_intents.c.signal_id, signal_id)
         return self._page(query, execution_intents.c.id, limit, before_id, dict)
 
-    def orders(
-        self, user_id: int, state: str | None, limit: int, before_id: int | None
-    ) -> list[dict[str, Any]]:
-        query = select(orders).where(orders.c.user_id == user_id)
-        if state is not None:
-            query = query.where(orders.c.state == state)
+    def orders(self, user_id: int, state: str | None, limit: int, before_id: int | None) -> list[Row]:
+        query = _only(select(orders).where(orders.c.user_id == user_id), orders.c.state, state)
         return self._page(query, orders.c.id, limit, before_id, _order)
 
-    def positions(
-        self, user_id: int, status: str | None, limit: int, before_id: int | None
-    ) -> list[dict[str, Any]]:
+    def positions(self, user_id: int, status: str | None, limit: int, before_id: int | None) -> list[Row]:
         query = (
             select(positions, exchange_accounts.c.exchange)
             .join(exchange_accounts, exchange_accounts.c.id == positions.c.account_id)
             .where(positions.c.user_id == user_id)
         )
-        if status is not None:
-            query = query.where(positions.c.status == status)
+        query = _only(query, positions.c.status, status)
         return self._page(query, positions.c.id, limit, before_id, dict)
 
     def execution_log(
         self, user_id: int, intent_id: int | None, limit: int, before_id: int | None
-    ) -> list[dict[str, Any]]:
+    ) -> list[Row]:
         query = select(execution_log).where(execution_log.c.user_id == user_id)
-        if intent_id is not None:
-            query = query.where(execution_log.c.intent_id == intent_id)
+        query = _only(query, execution_log.c.intent_id, intent_id)
         return self._page(query, execution_log.c.id, limit, before_id, dict)
 
     def _page(
         self, query: Select[Any], id_column: Any, limit: int, before_id: int | None, shape: Any
-    ) -> list[dict[str, Any]]:
+    ) -> list[Row]:
         if before_id is not None:
             query = query.where(id_column < before_id)
         query = query.order_by(id_column.desc()).limit(limit)
@@ -101,12 +88,17 @@ class SqlReports:
             return [shape(dict(r._mapping)) for r in conn.execute(query)]
 
 
-def _signal(r: dict[str, Any]) -> dict[str, Any]:
+def _only(query: Select[Any], column: Any, value: Any) -> Select[Any]:
+    """`query`, narrowed to rows whose `column` equals `value` unless that is None (no filter)."""
+    return query if value is None else query.where(column == value)
+
+
+def _signal(r: Row) -> Row:
     r.pop("dedup_key", None)
     return r
 
 
-def _order(r: dict[str, Any]) -> dict[str, Any]:
+def _order(r: Row) -> Row:
     r.pop("next_check_at", None)
     r.pop("check_attempts", None)
     return r
