@@ -190,6 +190,18 @@ def _exit(p: WatchedPosition, reason: CloseReason, note: str) -> AutoOrder:
     )
 
 
+def _first_stop_sent(t: Twin) -> tuple[Seeded, list[WatchedPosition], list[AutoOrder], OrderRecord]:
+    """Two subscribers' buys filled (a position each), a stop for each position, and the first
+    position's stop stored and claimed for sending."""
+    seeded, work = _routed(t, [{}, {}])
+    _bought(t, work)
+    positions = t.store.watched_positions()
+    exits = [_exit(p, CloseReason.SL, "stop") for p in positions]
+    [first] = t.store.save_auto_orders(exits[:1], NOW)
+    t.store.claim_for_submission([first.order_id], NOW)
+    return seeded, positions, exits, first
+
+
 def _view(
     record: OrderRecord, status: str, filled: str, trades: tuple[Trade, ...] = (), average: str | None = None
 ) -> ExchangeOrder:
@@ -543,12 +555,7 @@ def test_a_new_exit_after_a_refused_one_gets_the_next_attempt_and_a_halted_subsc
     twins: list[Twin],
 ) -> None:
     def scenario(t: Twin) -> list[Any]:
-        _seeded, work = _routed(t, [{}, {}])
-        _bought(t, work)
-        positions = t.store.watched_positions()
-        exits = [_exit(p, CloseReason.SL, "stop") for p in positions]
-        [first] = t.store.save_auto_orders(exits[:1], NOW)
-        t.store.claim_for_submission([first.order_id], NOW)
+        _seeded, positions, exits, first = _first_stop_sent(t)
         t.store.record_outcomes([OrderOutcome(first, rejected_reason="market closed")], NOW)
         t.members.update_subscription(
             positions[1].user_id, positions[1].subscription_id, {"trading_state": "HALTED"}
@@ -584,12 +591,7 @@ def test_no_next_exit_while_an_earlier_one_or_a_signal_s_sell_may_still_fill_and
     twins: list[Twin],
 ) -> None:
     def scenario(t: Twin) -> list[Any]:
-        seeded, work = _routed(t, [{}, {}])
-        _bought(t, work)
-        first, second = t.store.watched_positions()
-        exits = [_exit(p, CloseReason.SL, "stop") for p in (first, second)]
-        [exit_order] = t.store.save_auto_orders(exits[:1], NOW)
-        t.store.claim_for_submission([exit_order.order_id], NOW)
+        seeded, (first, second), exits, exit_order = _first_stop_sent(t)
         part = _view(exit_order, "canceled", "0.001", (_trade("s1", "0.001", "95"),))
         t.store.record_outcomes([OrderOutcome(exit_order, part)], NOW)
         sell = t.store.insert_signal(_signal(seeded.strategy_id, "sell", action=SignalAction.SELL))[0]
