@@ -31,6 +31,20 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def paper_account(user_id: int, **columns: Any) -> dict[str, Any]:
+    """The columns of a user's paper account named "paper" for members' create_account; `columns`
+    override them."""
+    return {
+        "user_id": user_id,
+        "name": "paper",
+        "exchange": "paper",
+        "mode": "paper",
+        "sandbox": False,
+        "created_at": now(),
+        **columns,
+    }
+
+
 def seed_members(
     members: Any,
     subscriptions: list[dict[str, Any]],
@@ -58,17 +72,7 @@ def seed_members(
     users, accounts, rows = [], [], []
     for number, spec in enumerate(subscriptions, start=1):
         user_id = members.create_user(f"{slug}-sub{number}", password_hash, now())
-        account_id = members.create_account(
-            {
-                "user_id": user_id,
-                "name": "paper",
-                "exchange": "paper",
-                "mode": "paper",
-                "sandbox": False,
-                "created_at": now(),
-                **spec.get("account", {}),
-            }
-        )
+        account_id = members.create_account(paper_account(user_id, **spec.get("account", {})))
         users.append(user_id)
         accounts.append(account_id)
         rows.append(
