@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -45,22 +45,19 @@ class Ingested:
 PAPER_ONLY = StrategyVenues(paper=True)
 
 
+@dataclass(slots=True, eq=False)
 class SignalIngest:
     """Turns one webhook request into at most one stored signal; `verify` checks a passphrase against
     its stored hash (scrypt, behind PassphraseChecks' bounds)."""
 
-    def __init__(
-        self,
-        store: SignalStore,
-        symbols: SymbolResolver,
-        bus: Bus,
-        clock: Clock,
-        verify: SecretCheck,
-    ) -> None:
-        self._store = store
-        self._symbols = symbols
-        self._bus = bus
-        self._clock = clock
+    store: SignalStore
+    symbols: SymbolResolver
+    bus: Bus
+    clock: Clock
+    verify: InitVar[SecretCheck]
+    _passphrases: PassphraseChecks = field(init=False)
+
+    def __post_init__(self, verify: SecretCheck) -> None:
         self._passphrases = PassphraseChecks(verify)
 
     async def receive_tradingview(
@@ -75,7 +72,7 @@ class SignalIngest:
 
         Everything before the passphrase check is bounded by the body's size (parse_alert), and the
         check itself by PassphraseChecks, per `client` address and overall."""
-        strategy = await asyncio.to_thread(self._store.webhook_strategy, slug)
+        strategy = await asyncio.to_thread(self.store.webhook_strategy, slug)
         if strategy is None:
             raise self._reject(404, f"no strategy with webhook slug {slug!r}", slug)
         strategy_id, passphrase_hash = strategy.strategy_id, strategy.passphrase_hash
@@ -96,7 +93,7 @@ class SignalIngest:
             raise self._reject(401, "wrong passphrase", slug)
         intent = alert.intent
         symbol = await self._resolve(strategy_id, intent.ticker, slug)
-        now = self._clock.now()
+        now = self.clock.now()
         signal = NewSignal(
             strategy_id=strategy_id,
             dedup_key=_dedup_key(alert.dedup_material, alert.has_timestamp, now),
@@ -112,7 +109,7 @@ class SignalIngest:
         signal_id, created = await asyncio.to_thread(self._store_once, signal, alert)
         failpoints.hit("after_signal_stored")
         if created:
-            await self._bus.publish(SIGNAL_RECEIVED, {"signal_id": signal_id})
+            await self.bus.publish(SIGNAL_RECEIVED, {"signal_id": signal_id})
             log.info(
                 "signal %s stored: %s %s (strategy %s)",
                 signal_id,
@@ -130,8 +127,8 @@ class SignalIngest:
         per subscriber, once the list is there); raises 422 when every list is known and none has it."""
         if not ticker.strip():
             raise self._reject(422, "ticker is empty", slug)
-        venues = await asyncio.to_thread(self._store.strategy_venues, strategy_id)
-        resolution = self._symbols.resolve(PAPER_ONLY if venues.empty else venues, ticker)
+        venues = await asyncio.to_thread(self.store.strategy_venues, strategy_id)
+        resolution = self.symbols.resolve(PAPER_ONLY if venues.empty else venues, ticker)
         if resolution.refused:
             raise self._reject(422, resolution.explain(ticker), slug)
         return resolution.symbol or ""
@@ -159,11 +156,11 @@ class SignalIngest:
             price=price,
             signal_time=signal_time,
             details=details,
-            received_at=self._clock.now(),
+            received_at=self.clock.now(),
         )
-        signal_id, created = await asyncio.to_thread(self._store.insert_signal, signal)
+        signal_id, created = await asyncio.to_thread(self.store.insert_signal, signal)
         if created:
-            await self._bus.publish(SIGNAL_RECEIVED, {"signal_id": signal_id})
+            await self.bus.publish(SIGNAL_RECEIVED, {"signal_id": signal_id})
             log.info("signal %s from strategy %s: %s %s", signal_id, strategy_id, action.value, symbol)
         return Ingested(signal_id, not created, symbol, action.value)
 
@@ -171,8 +168,8 @@ class SignalIngest:
         """Alerts with a time of their own are duplicates forever; alerts without one, within the
         strategy's duplicate window after an identical stored alert."""
         if alert.has_timestamp:
-            return self._store.insert_signal(signal)
-        return self._store.insert_signal_in_window(signal, _sha(alert.dedup_material))
+            return self.store.insert_signal(signal)
+        return self.store.insert_signal_in_window(signal, _sha(alert.dedup_material))
 
     async def _verify(
         self, strategy_id: int, client: str | None, passphrase: str, stored: str, slug: str

@@ -4,7 +4,6 @@ checked together on every price update, and closed with its reason when one is h
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -20,6 +19,7 @@ from tradewire.domain.records import AutoOrder, DailyLossCloser, OrderRecord, Wa
 from tradewire.domain.risk import HUNDRED, RiskLimits, TradingState, allows
 from tradewire.ports import Clock, ExchangeDirectory, ExchangeError, ExchangeUnavailable, PositionStore
 from tradewire.services.execution import account_equity
+from tradewire.services.loops import every
 
 log = logging.getLogger("tradewire.monitor")
 
@@ -120,13 +120,7 @@ class ExitMonitor:
             return await self._place([_exit(position, reason, note)], self._clock.now())
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("exit monitor tick failed; retrying next interval")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._interval)
+        await every(self._interval, stop, self.tick, "exit monitor tick", log)
 
     async def _sync(self) -> None:
         now = self._clock.now()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Mapping
+from dataclasses import InitVar, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -13,6 +13,7 @@ from tradewire.domain.orders import OrderState
 from tradewire.ports import Bus, Clock, OrderStore, SignalStore
 from tradewire.services.execution import Executor
 from tradewire.services.ingest import SIGNAL_RECEIVED
+from tradewire.services.loops import every
 from tradewire.services.reconcile import Reconciler
 from tradewire.services.routing import SignalRouter
 
@@ -28,6 +29,7 @@ class RecoveryStore(SignalStore, OrderStore, Protocol):
     """What recovery and the sweep read of the store: unrouted signals and stranded orders."""
 
 
+@dataclass(slots=True, eq=False)
 class Pipeline:
     """Runs on the server whether or not any client is connected.
 
@@ -35,22 +37,15 @@ class Pipeline:
     crash) is made good by the start-up recovery and by the periodic sweep.
     """
 
-    def __init__(
-        self,
-        store: RecoveryStore,
-        router: SignalRouter,
-        executor: Executor,
-        reconciler: Reconciler,
-        bus: Bus,
-        clock: Clock,
-        sweep_interval_s: float = 2.0,
-    ) -> None:
-        self._store = store
-        self._router = router
-        self._executor = executor
-        self._reconciler = reconciler
-        self._clock = clock
-        self._sweep_interval = sweep_interval_s
+    store: RecoveryStore
+    router: SignalRouter
+    executor: Executor
+    reconciler: Reconciler
+    bus: InitVar[Bus]
+    clock: Clock
+    sweep_interval_s: float = 2.0
+
+    def __post_init__(self, bus: Bus) -> None:
         bus.subscribe(SIGNAL_RECEIVED, self._on_signal)
 
     async def recover(self) -> None:
@@ -61,7 +56,7 @@ class Pipeline:
         signal_ids: list[int] = await self._step("reading unrouted signals", self._unrouted(), [])
         for signal_id in signal_ids:
             await self._route(signal_id)
-        sent: int = await self._step("executing pending intents", self._executor.execute_pending(), 0)
+        sent: int = await self._step("executing pending intents", self.executor.execute_pending(), 0)
         resumed: int = await self._step("sending stranded orders", self._resume_stranded(), 0)
         checked: int = await self._step("checking unsettled orders", self._check_unsettled(), 0)
         log.info(
@@ -75,28 +70,28 @@ class Pipeline:
     async def _on_signal(self, message: Mapping[str, Any]) -> None:
         signal_id = int(message["signal_id"])
         if await self._route(signal_id):
-            await self._executor.execute_pending(signal_id)
+            await self.executor.execute_pending(signal_id)
 
     async def sweep(self) -> None:
         """Catch up on anything a lost message left behind, and check orders that are due: each
         step runs whatever the one before it met, so due orders are checked on every sweep."""
-        grace = self._clock.now() - timedelta(seconds=self._sweep_interval)
+        grace = self.clock.now() - timedelta(seconds=self.sweep_interval_s)
         for signal_id in await self._step("reading unrouted signals", self._unrouted(grace), []):
             await self._route(signal_id)
-        await self._step("executing pending intents", self._executor.execute_pending(), 0)
-        await self._step("checking due orders", self._reconciler.check_due(), 0)
+        await self._step("executing pending intents", self.executor.execute_pending(), 0)
+        await self._step("checking due orders", self.reconciler.check_due(), 0)
 
     async def _route(self, signal_id: int) -> bool:
         """Route one signal; an error counts an attempt, and the last allowed one marks it failed."""
         try:
-            await self._router.route(signal_id)
+            await self.router.route(signal_id)
             return True
         except Exception as exc:
             log.exception("signal %s: routing failed", signal_id)
             reason = f"{type(exc).__name__}: {exc}"
             try:
                 failed = await asyncio.to_thread(
-                    self._store.routing_failed, signal_id, reason, ROUTING_ATTEMPTS_ALLOWED, self._clock.now()
+                    self.store.routing_failed, signal_id, reason, ROUTING_ATTEMPTS_ALLOWED, self.clock.now()
                 )
             except Exception:
                 log.exception("signal %s: the failed routing attempt could not be recorded", signal_id)
@@ -108,18 +103,18 @@ class Pipeline:
             return False
 
     async def _unrouted(self, received_before: datetime | None = None) -> list[int]:
-        return await asyncio.to_thread(self._store.unrouted_signal_ids, received_before)
+        return await asyncio.to_thread(self.store.unrouted_signal_ids, received_before)
 
     async def _resume_stranded(self) -> int:
-        stranded = await asyncio.to_thread(self._store.orders_in_states, [OrderState.NEW])
-        return await self._executor.resume(stranded)
+        stranded = await asyncio.to_thread(self.store.orders_in_states, [OrderState.NEW])
+        return await self.executor.resume(stranded)
 
     async def _check_unsettled(self) -> int:
         unsettled = await asyncio.to_thread(
-            self._store.orders_in_states,
+            self.store.orders_in_states,
             [OrderState.SUBMITTED, OrderState.OPEN, OrderState.PARTIALLY_FILLED],
         )
-        return await self._reconciler.check(unsettled)
+        return await self.reconciler.check(unsettled)
 
     @staticmethod
     async def _step(what: str, work: Awaitable[_T], fallback: _T) -> _T:
@@ -131,10 +126,4 @@ class Pipeline:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sweep every interval until `stop` is set."""
-        while not stop.is_set():
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("sweep failed; retrying next interval")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._sweep_interval)
+        await every(self.sweep_interval_s, stop, self.sweep, "sweep", log)

@@ -54,62 +54,56 @@ class MarkedPosition:
         return realized
 
 
+@dataclass(slots=True, eq=False)
 class Records:
     """Pages of each owner's own records, newest first."""
 
-    def __init__(
-        self,
-        reports: Reports,
-        position_of: Callable[[int, int], WatchedPosition | None],
-        valuations: Marks,
-        monitor: Closer,
-    ) -> None:
-        self._reports = reports
-        self._position_of = position_of
-        self._valuations = valuations
-        self._monitor = monitor
+    reports: Reports
+    position_of: Callable[[int, int], WatchedPosition | None]
+    valuations: Marks
+    monitor: Closer
 
     async def signals(
         self, user_id: int, strategy_id: int | None, limit: int, before_id: int | None
     ) -> list[Row]:
         """Signals of the user's own strategies, with how many subscriptions each reached."""
         return await asyncio.to_thread(
-            self._reports.signals_of_provider, user_id, strategy_id, limit, before_id
+            self.reports.signals_of_provider, user_id, strategy_id, limit, before_id
         )
 
     async def intents(
         self, user_id: int, signal_id: int | None, limit: int, before_id: int | None
     ) -> list[Row]:
-        return await asyncio.to_thread(self._reports.intents, user_id, signal_id, limit, before_id)
+        return await asyncio.to_thread(self.reports.intents, user_id, signal_id, limit, before_id)
 
     async def orders(
         self, user_id: int, state: OrderState | None, limit: int, before_id: int | None
     ) -> list[Row]:
-        return await asyncio.to_thread(self._reports.orders, user_id, state, limit, before_id)
+        return await asyncio.to_thread(self.reports.orders, user_id, state, limit, before_id)
 
     async def execution_log(
         self, user_id: int, intent_id: int | None, limit: int, before_id: int | None
     ) -> list[Row]:
-        return await asyncio.to_thread(self._reports.execution_log, user_id, intent_id, limit, before_id)
+        return await asyncio.to_thread(self.reports.execution_log, user_id, intent_id, limit, before_id)
 
     async def positions(
         self, user_id: int, status: str | None, limit: int, before_id: int | None
     ) -> list[MarkedPosition]:
         """Positions, the open ones marked at the current price of their own account's venue."""
-        rows = await asyncio.to_thread(self._reports.positions, user_id, status, limit, before_id)
-        marks = await self._valuations.marks(_mark_key(row) for row in rows if row["status"] == "open")
+        rows = await asyncio.to_thread(self.reports.positions, user_id, status, limit, before_id)
+        marks = await self.valuations.marks(_mark_key(row) for row in rows if row["status"] == "open")
         return [MarkedPosition(row, marks.get(_mark_key(row))) for row in rows]
 
     async def close_position(self, user: User, position_id: int) -> None:
         """Close an open position now with a market order (close reason MANUAL)."""
-        position = await asyncio.to_thread(self._position_of, user.id, position_id)
+        position = await asyncio.to_thread(self.position_of, user.id, position_id)
         if position is None:
             raise NotFound(f"no position {position_id}")
         if not position.is_open:
             raise Conflict(f"position {position_id} is already closed")
         if position.state is TradingState.HALTED:
             raise Conflict("the subscription is HALTED: no orders at all; set it ACTIVE or REDUCING first")
-        sent = await self._monitor.close(position, CloseReason.MANUAL, f"closed by {user.username}")
+        sent = await self.monitor.close(position, CloseReason.MANUAL, f"closed by {user.username}")
         if not sent:
             raise Conflict(f"an exit of position {position_id} is already in flight")
 

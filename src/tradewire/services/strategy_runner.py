@@ -5,10 +5,9 @@ routed to its subscribers exactly like a TradingView alert."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,6 +22,7 @@ from tradewire.domain.strategies.confirmation import Confirmation, confirm
 from tradewire.domain.strategies.definition import StrategyDefinition
 from tradewire.ports import CandleSource, Clock, SignalStore
 from tradewire.services.ingest import SignalIngest
+from tradewire.services.loops import every
 
 log = logging.getLogger("tradewire.strategies")
 
@@ -47,6 +47,7 @@ class _Loaded:
     raw: dict[str, Any]
 
 
+@dataclass(slots=True, eq=False)
 class StrategyRunner:
     """Evaluates every published built-in strategy on the candles it watches, once per closed candle.
 
@@ -58,23 +59,16 @@ class StrategyRunner:
     bot's last signal on the pair. Exits go at once.
     """
 
-    def __init__(
-        self,
-        store: SignalStore,
-        ingest: SignalIngest,
-        candles: Callable[[str], CandleSource | None],
-        clock: Clock,
-        interval_s: float = 5.0,
-    ) -> None:
-        self._store = store
-        self._ingest = ingest
-        self._candles = candles
-        self._clock = clock
-        self._interval = interval_s
-        self._loaded: dict[int, _Loaded] = {}
-        self._seen: dict[tuple[int, str], int] = {}  # last candle evaluated per (strategy, pair)
-        self._pending: dict[tuple[int, str], PendingEntry] = {}
-        self._broken: dict[int, str] = {}  # definitions that no longer validate, logged once
+    store: SignalStore
+    ingest: SignalIngest
+    candles: Callable[[str], CandleSource | None]
+    clock: Clock
+    interval_s: float = 5.0
+    _loaded: dict[int, _Loaded] = field(init=False, default_factory=dict)
+    # The last candle evaluated per (strategy, pair), and entries waiting out their confirmation.
+    _seen: dict[tuple[int, str], int] = field(init=False, default_factory=dict)
+    _pending: dict[tuple[int, str], PendingEntry] = field(init=False, default_factory=dict)
+    _broken: dict[int, str] = field(init=False, default_factory=dict)  # invalid definitions, logged once
 
     async def tick(self) -> int:
         """One round over every strategy and pair; returns how many signals were emitted."""
@@ -83,7 +77,7 @@ class StrategyRunner:
             definition = loaded.definition
             if not definition.enabled:
                 continue
-            source = self._candles(definition.candles_from)
+            source = self.candles(definition.candles_from)
             if source is None:
                 continue
             for symbol in definition.symbols:
@@ -94,16 +88,10 @@ class StrategyRunner:
         return emitted
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("strategy runner tick failed; retrying next interval")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._interval)
+        await every(self.interval_s, stop, self.tick, "strategy runner tick", log)
 
     async def _load(self) -> dict[int, _Loaded]:
-        rows = await asyncio.to_thread(self._store.strategy_definitions)
+        rows = await asyncio.to_thread(self.store.strategy_definitions)
         loaded: dict[int, _Loaded] = {}
         for strategy_id, raw in rows:
             known = self._loaded.get(strategy_id)
@@ -229,10 +217,10 @@ class StrategyRunner:
             del self._pending[key]
             log.info("bot %s %s: entry did not hold (an exit signal followed)", strategy_id, symbol)
             return 0
-        now = self._clock.now()
+        now = self.clock.now()
         if now - pending.since < timedelta(minutes=bot.confirmation_minutes):
             return 0
-        last = await asyncio.to_thread(self._store.last_signal_at, strategy_id, symbol)
+        last = await asyncio.to_thread(self.store.last_signal_at, strategy_id, symbol)
         if last is not None and now - last < timedelta(minutes=bot.cooldown_minutes):
             return 0  # still pending: it goes when the cooldown ends, if it still holds
         del self._pending[key]
@@ -274,7 +262,7 @@ class StrategyRunner:
     ) -> int:
         ts = candle_ts if candle_ts is not None else int(candles.ts[-1 if index is None else index])
         material = f"strategy:{strategy_id}:{symbol}:{candles.timeframe}:{ts}:{action.value}"
-        ingested = await self._ingest.receive_strategy_signal(
+        ingested = await self.ingest.receive_strategy_signal(
             strategy_id, action, symbol, price, at, details, material
         )
         return 0 if ingested.duplicate else 1

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -52,24 +52,17 @@ class BalanceUnavailable(Exception):
 MarkKey = tuple[int, str, str, str]  # account id, exchange, mode, symbol
 
 
+@dataclass(slots=True, eq=False)
 class Valuations:
     """Marks for positions and balances with equity, each from the account's own venue; live balances
     are cached for `balance_ttl_s` (a dashboard refreshing every second asks the exchange once)."""
 
-    def __init__(
-        self,
-        exchanges: ExchangeDirectory,
-        clock: Clock,
-        timeout_s: float,
-        balance_ttl_s: float = 5.0,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._exchanges = exchanges
-        self._clock = clock
-        self._timeout = timeout_s
-        self._ttl = balance_ttl_s
-        self._monotonic = monotonic
-        self._balances: dict[tuple[int, str], tuple[float, AccountBalance]] = {}
+    exchanges: ExchangeDirectory
+    clock: Clock
+    timeout_s: float
+    balance_ttl_s: float = 5.0
+    monotonic: Callable[[], float] = time.monotonic
+    _balances: dict[tuple[int, str], tuple[float, AccountBalance]] = field(init=False, default_factory=dict)
 
     async def marks(self, keys: Iterable[MarkKey]) -> dict[MarkKey, Mark]:
         """One mark per (account, symbol), asked concurrently (a live exchange batches them into one
@@ -82,21 +75,21 @@ class Valuations:
         """The account's balance and equity in `quote`; raises BalanceUnavailable."""
         key = (account_id, quote)
         cached = self._balances.get(key)
-        if mode != AccountMode.PAPER and cached and self._monotonic() - cached[0] < self._ttl:
+        if mode != AccountMode.PAPER and cached and self.monotonic() - cached[0] < self.balance_ttl_s:
             return cached[1]
         try:
-            venue = self._exchanges.for_account(account_id, exchange, mode)
-            result = await asyncio.wait_for(self._balance(venue, quote), self._timeout)
+            venue = self.exchanges.for_account(account_id, exchange, mode)
+            result = await asyncio.wait_for(self._balance(venue, quote), self.timeout_s)
         except TimeoutError as exc:
             raise BalanceUnavailable(
-                f"{exchange} did not answer within {self._timeout:.0f} s", timed_out=True
+                f"{exchange} did not answer within {self.timeout_s:.0f} s", timed_out=True
             ) from exc
         except ExchangeUnavailable as exc:
             raise BalanceUnavailable(f"{exchange} unreachable: {exc}") from exc
         except ExchangeError as exc:
             raise BalanceUnavailable(f"{exchange} refused: {exc}", refused=True) from exc
         if mode != AccountMode.PAPER:
-            self._balances[key] = (self._monotonic(), result)
+            self._balances[key] = (self.monotonic(), result)
         return result
 
     async def _balance(self, venue: Exchange, quote: str) -> AccountBalance:
@@ -113,15 +106,15 @@ class Valuations:
             quote, totals, {asset: p.price for asset, p in zip(others, prices, strict=True)}, why
         )
         shown = {asset: b for asset, b in assets.items() if b.total != 0 or b.free != 0 or b.used != 0}
-        return AccountBalance(shown, valuation, self._clock.now())
+        return AccountBalance(shown, valuation, self.clock.now())
 
     async def _mark(self, account_id: int, exchange: str, mode: str, symbol: str) -> Mark:
         source = "paper" if mode == AccountMode.PAPER else exchange
         try:
-            venue = self._exchanges.for_account(account_id, exchange, mode)
-            found = await asyncio.wait_for(_price(venue, symbol), self._timeout)
+            venue = self.exchanges.for_account(account_id, exchange, mode)
+            found = await asyncio.wait_for(_price(venue, symbol), self.timeout_s)
         except TimeoutError:
-            return Mark(None, source, f"{exchange} did not answer within {self._timeout:.0f} s")
+            return Mark(None, source, f"{exchange} did not answer within {self.timeout_s:.0f} s")
         except (ExchangeUnavailable, ExchangeError) as exc:
             return Mark(None, source, f"no price from {exchange}: {exc}")
         return Mark(found.price, source, found.error)

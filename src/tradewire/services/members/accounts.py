@@ -28,26 +28,26 @@ class AccountRequest:
     api_urls: Mapping[str, str] | None = None
 
 
+@dataclass(slots=True, eq=False)
 class Accounts:
     """A user's exchange accounts; API keys are encrypted before they are kept and never read back."""
 
-    def __init__(self, members: Members, guards: AccountGuards, clock: Clock) -> None:
-        self._members = members
-        self._guards = guards
-        self._clock = clock
+    members: Members
+    guards: AccountGuards
+    clock: Clock
 
     async def open(self, user_id: int, request: AccountRequest) -> Account:
         live = request.mode is AccountMode.LIVE
-        if live and not self._guards.is_exchange_id(request.exchange):
+        if live and not self.guards.is_exchange_id(request.exchange):
             raise UnknownExchange(
                 f"unknown exchange {request.exchange!r}; ccxt ids such as binance, bybit, okx"
             )
-        if live and not self._guards.can_seal():
+        if live and not self.guards.can_seal():
             raise Invalid(
                 "live accounts need TRADEWIRE_ENCRYPTION_KEY set on the server to encrypt their API keys"
             )
         try:
-            await self._guards.check_urls(request.api_urls or {})
+            await self.guards.check_urls(request.api_urls or {})
         except ValueError as exc:
             raise Invalid(str(exc)) from exc
         new = NewAccount(
@@ -57,37 +57,37 @@ class Accounts:
             request.mode,
             request.sandbox,
             request.api_urls,
-            self._clock.now(),
+            self.clock.now(),
         )
-        account_id = await asyncio.to_thread(self._members.add_account, new)
+        account_id = await asyncio.to_thread(self.members.add_account, new)
         if live:
             sealed = SealedSecrets(
                 self._seal(account_id, "api_key", request.api_key),
                 self._seal(account_id, "api_secret", request.api_secret),
                 self._seal(account_id, "api_password", request.api_password),
             )
-            await asyncio.to_thread(self._members.seal_account, account_id, sealed)
+            await asyncio.to_thread(self.members.seal_account, account_id, sealed)
         return await self.get(user_id, account_id)
 
     def _seal(self, account_id: int, name: str, value: str | None) -> str | None:
-        return self._guards.seal(value, f"account:{account_id}:{name}") if value else None
+        return self.guards.seal(value, f"account:{account_id}:{name}") if value else None
 
     async def owned(self, user_id: int) -> list[Account]:
-        return await asyncio.to_thread(self._members.accounts, user_id)
+        return await asyncio.to_thread(self.members.accounts, user_id)
 
     async def get(self, user_id: int, account_id: int) -> Account:
         """One of the user's accounts (NotFound for another user's)."""
-        return await asyncio.to_thread(self._members.account, user_id, account_id)
+        return await asyncio.to_thread(self.members.account, user_id, account_id)
 
     async def close(self, user_id: int, account_id: int) -> None:
         """Delete an account without live subscriptions (Conflict while it has some)."""
-        await asyncio.to_thread(self._members.delete_account, user_id, account_id)
-        self._guards.forget(account_id)
+        await asyncio.to_thread(self.members.delete_account, user_id, account_id)
+        self.guards.forget(account_id)
 
     async def paper_account(self, user_id: int) -> int:
         """The user's paper account (the first one, or a new one named 'paper')."""
         for account in await self.owned(user_id):
             if account.mode is AccountMode.PAPER:
                 return account.id
-        new = NewAccount(user_id, "paper", "paper", AccountMode.PAPER, False, None, self._clock.now())
-        return await asyncio.to_thread(self._members.add_account, new)
+        new = NewAccount(user_id, "paper", "paper", AccountMode.PAPER, False, None, self.clock.now())
+        return await asyncio.to_thread(self.members.add_account, new)

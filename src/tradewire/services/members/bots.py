@@ -27,40 +27,33 @@ class BotRequest:
     settings: SubscriptionSettings = field(default_factory=SubscriptionSettings)
 
 
+@dataclass(slots=True, eq=False)
 class Bots:
     """A user's bots: create, retune, start and stop them (stopping pauses the subscription; open
     positions keep their exits)."""
 
-    def __init__(
-        self,
-        members: Members,
-        accounts: Accounts,
-        passwords: Passwords,
-        clock: Clock,
-        paper_pairs: Container[str],
-    ) -> None:
-        self._members = members
-        self._accounts = accounts
-        self._passwords = passwords
-        self._clock = clock
-        self._paper_pairs = paper_pairs
+    members: Members
+    accounts: Accounts
+    passwords: Passwords
+    clock: Clock
+    paper_pairs: Container[str]
 
     async def create(self, user_id: int, request: BotRequest) -> Bot:
         account_id = request.account_id
         if account_id is not None:
-            await self._accounts.get(user_id, account_id)
+            await self.accounts.get(user_id, account_id)
         definition = _with_bot_settings(request.definition)
-        check_definition(definition, self._paper_pairs)
+        check_definition(definition, self.paper_pairs)
         if account_id is None:
-            account_id = await self._accounts.paper_account(user_id)
-        now = self._clock.now()
+            account_id = await self.accounts.paper_account(user_id)
+        now = self.clock.now()
         strategy = NewStrategy(
             owner_id=user_id,
             slug=f"bot-{user_id}-{secrets.token_hex(4)}",
             name=request.name,
             description="",
             source=StrategySource.BOT,
-            passphrase_hash=await asyncio.to_thread(self._passwords.hash, new_passphrase()),
+            passphrase_hash=await asyncio.to_thread(self.passwords.hash, new_passphrase()),
             is_public=False,
             created_at=now,
             definition=definition,
@@ -76,24 +69,24 @@ class Bots:
             created_at=now,
             settings=request.settings,
         )
-        bot_id = await asyncio.to_thread(self._members.add_bot, strategy, subscription)
+        bot_id = await asyncio.to_thread(self.members.add_bot, strategy, subscription)
         return await self.get(user_id, bot_id)
 
     async def owned(self, user_id: int) -> list[Bot]:
-        return await asyncio.to_thread(self._members.bots, user_id)
+        return await asyncio.to_thread(self.members.bots, user_id)
 
     async def get(self, user_id: int, bot_id: int) -> Bot:
-        [bot] = await asyncio.to_thread(self._members.bots, user_id, bot_id)
+        [bot] = await asyncio.to_thread(self.members.bots, user_id, bot_id)
         return bot
 
     async def change(self, user_id: int, bot_id: int, definition: StrategyDefinition) -> Bot:
         """A new definition; the server applies it on its next round."""
         current = await self.get(user_id, bot_id)
-        check_definition(definition, self._paper_pairs)
+        check_definition(definition, self.paper_pairs)
         definition = _with_bot_settings(definition)
         status = current.status if definition.enabled else SubscriptionStatus.PAUSED
         await asyncio.to_thread(
-            self._members.set_bot_running, user_id, bot_id, definition.model_dump(mode="json"), status
+            self.members.set_bot_running, user_id, bot_id, definition.model_dump(mode="json"), status
         )
         return await self.get(user_id, bot_id)
 
@@ -102,7 +95,7 @@ class Bots:
         current = await self.get(user_id, bot_id)
         definition = {**current.definition, "enabled": running}
         status = SubscriptionStatus.ACTIVE if running else SubscriptionStatus.PAUSED
-        await asyncio.to_thread(self._members.set_bot_running, user_id, bot_id, definition, status)
+        await asyncio.to_thread(self.members.set_bot_running, user_id, bot_id, definition, status)
         return await self.get(user_id, bot_id)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import KW_ONLY, dataclass
 
 from tradewire.domain.members import Forbidden, User
 from tradewire.ports import Clock, Members, Passwords
@@ -11,34 +12,33 @@ from tradewire.ports import Clock, Members, Passwords
 _DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
 
+@dataclass(slots=True, eq=False)
 class Logins:
     """Who may sign up and who a username and password belong to."""
 
-    def __init__(self, members: Members, passwords: Passwords, clock: Clock, *, signup_enabled: bool) -> None:
-        self._members = members
-        self._passwords = passwords
-        self._clock = clock
-        self._signup_enabled = signup_enabled
+    members: Members
+    passwords: Passwords
+    clock: Clock
+    _: KW_ONLY
+    signup_enabled: bool
 
     async def sign_up(self, username: str, password: str) -> User:
         """A new user (Forbidden when sign-up is off, Conflict when the name is taken)."""
-        if not self._signup_enabled:
+        if not self.signup_enabled:
             raise Forbidden("sign-up is disabled on this server")
-        password_hash = await asyncio.to_thread(self._passwords.hash, password)
-        user_id = await asyncio.to_thread(
-            self._members.create_user, username, password_hash, self._clock.now()
-        )
+        password_hash = await asyncio.to_thread(self.passwords.hash, password)
+        user_id = await asyncio.to_thread(self.members.create_user, username, password_hash, self.clock.now())
         return User(user_id, username, password_hash)
 
     async def authenticate(self, username: str, password: str) -> User | None:
         """The user these credentials belong to, or None."""
-        user = await asyncio.to_thread(self._members.user_by_name, username)
+        user = await asyncio.to_thread(self.members.user_by_name, username)
         if user is None:
             # Spend the same time as a real check so a timing probe cannot tell which usernames exist.
-            await asyncio.to_thread(self._passwords.verify, password, _DUMMY_HASH)
+            await asyncio.to_thread(self.passwords.verify, password, _DUMMY_HASH)
             return None
-        ok = await asyncio.to_thread(self._passwords.verify, password, user.password_hash)
+        ok = await asyncio.to_thread(self.passwords.verify, password, user.password_hash)
         return user if ok else None
 
     async def user(self, user_id: int) -> User | None:
-        return await asyncio.to_thread(self._members.user_by_id, user_id)
+        return await asyncio.to_thread(self.members.user_by_id, user_id)

@@ -54,20 +54,18 @@ def new_passphrase() -> str:
     return secrets.token_urlsafe(18)
 
 
+@dataclass(slots=True, eq=False)
 class Strategies:
     """The strategies a user publishes and sees; only the owner changes one."""
 
-    def __init__(
-        self, members: Members, passwords: Passwords, clock: Clock, paper_pairs: Container[str]
-    ) -> None:
-        self._members = members
-        self._passwords = passwords
-        self._clock = clock
-        self._paper_pairs = paper_pairs
+    members: Members
+    passwords: Passwords
+    clock: Clock
+    paper_pairs: Container[str]
 
     async def publish(self, user_id: int, request: StrategyRequest) -> Published:
         if request.definition is not None:
-            check_definition(request.definition, self._paper_pairs)
+            check_definition(request.definition, self.paper_pairs)
         passphrase = request.passphrase or new_passphrase()
         new = NewStrategy(
             owner_id=user_id,
@@ -75,22 +73,22 @@ class Strategies:
             name=request.name,
             description=request.description,
             source=StrategySource.TRADINGVIEW if request.definition is None else StrategySource.INDICATOR,
-            passphrase_hash=await asyncio.to_thread(self._passwords.hash, passphrase),
+            passphrase_hash=await asyncio.to_thread(self.passwords.hash, passphrase),
             is_public=request.is_public,
-            created_at=self._clock.now(),
+            created_at=self.clock.now(),
             definition=request.definition,
             dedup_window_s=request.dedup_window_s,
         )
-        strategy_id = await asyncio.to_thread(self._members.add_strategy, new)
+        strategy_id = await asyncio.to_thread(self.members.add_strategy, new)
         strategy = await self.get(user_id, strategy_id)
         return Published(strategy, passphrase if request.definition is None else None)
 
     async def visible(self, user_id: int) -> list[Strategy]:
         """The user's strategies and every public one."""
-        return await asyncio.to_thread(self._members.strategies_visible, user_id)
+        return await asyncio.to_thread(self.members.strategies_visible, user_id)
 
     async def get(self, user_id: int, strategy_id: int) -> Strategy:
-        return await asyncio.to_thread(self._members.strategy, user_id, strategy_id)
+        return await asyncio.to_thread(self.members.strategy, user_id, strategy_id)
 
     async def change(self, user_id: int, strategy_id: int, changes: StrategyChanges) -> Strategy:
         current = await self.own(user_id, strategy_id)
@@ -99,22 +97,22 @@ class Strategies:
         if changes.definition is not None:
             if current.source != StrategySource.INDICATOR:
                 raise Conflict(f"strategy {strategy_id} is a {current.source} strategy, not a built-in one")
-            check_definition(changes.definition, self._paper_pairs)
-        await asyncio.to_thread(self._members.change_strategy, user_id, strategy_id, changes)
+            check_definition(changes.definition, self.paper_pairs)
+        await asyncio.to_thread(self.members.change_strategy, user_id, strategy_id, changes)
         return await self.get(user_id, strategy_id)
 
     async def rotate_passphrase(self, user_id: int, strategy_id: int) -> str:
         """A new webhook passphrase; the old one stops working at once."""
         await self.own(user_id, strategy_id)  # before spending a hash on it
         passphrase = new_passphrase()
-        passphrase_hash = await asyncio.to_thread(self._passwords.hash, passphrase)
-        await asyncio.to_thread(self._members.set_strategy_passphrase, user_id, strategy_id, passphrase_hash)
+        passphrase_hash = await asyncio.to_thread(self.passwords.hash, passphrase)
+        await asyncio.to_thread(self.members.set_strategy_passphrase, user_id, strategy_id, passphrase_hash)
         return passphrase
 
     async def pairs(self, user_id: int, strategy_id: int) -> list[PairRecord]:
         """The strategy's record per pair, each reviewed as of now."""
-        now = self._clock.now()
-        records = await asyncio.to_thread(self._members.strategy_pairs, user_id, strategy_id)
+        now = self.clock.now()
+        records = await asyncio.to_thread(self.members.strategy_pairs, user_id, strategy_id)
         return [p.reviewed(now) for p in records]
 
     async def override_pair(
@@ -122,16 +120,16 @@ class Strategies:
     ) -> PairRecord:
         """The owner blacklists a pair, re-enables it (a 30-day whitelist) or hands it back to the rules."""
         await self.own(user.id, strategy_id)
-        if symbol not in self._paper_pairs:
+        if symbol not in self.paper_pairs:
             raise Invalid(f"unknown pair {symbol!r}")
         return await asyncio.to_thread(
-            self._members.override_pair,
+            self.members.override_pair,
             user.id,
             strategy_id,
             symbol,
             status,
             user.username,
-            self._clock.now(),
+            self.clock.now(),
         )
 
     async def own(self, user_id: int, strategy_id: int) -> Strategy:

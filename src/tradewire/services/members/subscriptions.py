@@ -33,27 +33,20 @@ class SubscriptionRequest:
     settings: SubscriptionSettings = field(default_factory=SubscriptionSettings)
 
 
+@dataclass(slots=True, eq=False)
 class Subscriptions:
     """A user's subscriptions; a pair filter names markets of the account's own venue."""
 
-    def __init__(
-        self,
-        members: Members,
-        exchanges: ExchangeDirectory,
-        clock: Clock,
-        paper_markets: Container[str],
-        markets_timeout_s: float,
-    ) -> None:
-        self._members = members
-        self._exchanges = exchanges
-        self._clock = clock
-        self._paper_markets = paper_markets
-        self._timeout_s = markets_timeout_s
+    members: Members
+    exchanges: ExchangeDirectory
+    clock: Clock
+    paper_markets: Container[str]
+    markets_timeout_s: float
 
     async def subscribe(self, user_id: int, request: SubscriptionRequest) -> Subscription:
         """Subscribe one of the user's accounts to a strategy they can see."""
-        await asyncio.to_thread(self._members.strategy, user_id, request.strategy_id)
-        account = await asyncio.to_thread(self._members.account, user_id, request.account_id)
+        await asyncio.to_thread(self.members.strategy, user_id, request.strategy_id)
+        account = await asyncio.to_thread(self.members.account, user_id, request.account_id)
         await self._check_pairs(account, request.pairs)
         new = NewSubscription(
             user_id=user_id,
@@ -63,23 +56,23 @@ class Subscriptions:
             pairs=request.pairs,
             sizing_mode=request.sizing_mode,
             sizing_value=request.sizing_value,
-            created_at=self._clock.now(),
+            created_at=self.clock.now(),
             settings=request.settings,
         )
-        subscription_id = await asyncio.to_thread(self._members.add_subscription, new)
+        subscription_id = await asyncio.to_thread(self.members.add_subscription, new)
         return await self.get(user_id, subscription_id)
 
     async def owned(self, user_id: int) -> list[Subscription]:
-        return await asyncio.to_thread(self._members.subscriptions, user_id)
+        return await asyncio.to_thread(self.members.subscriptions, user_id)
 
     async def get(self, user_id: int, subscription_id: int) -> Subscription:
-        return await asyncio.to_thread(self._members.subscription, user_id, subscription_id)
+        return await asyncio.to_thread(self.members.subscription, user_id, subscription_id)
 
     async def change(self, user: User, subscription_id: int, changes: SubscriptionChanges) -> Subscription:
         """Pause, resume or cancel; change the pair filter, the sizing, the risk, exit or entry settings."""
         current = await self.get(user.id, subscription_id)  # yours, before all else
         if changes.pairs is not None:
-            account = await asyncio.to_thread(self._members.account, user.id, current.account_id)
+            account = await asyncio.to_thread(self.members.account, user.id, current.account_id)
             await self._check_pairs(account, changes.pairs)
         params = changes.settings.sizing_params
         if params is not None:
@@ -93,12 +86,12 @@ class Subscriptions:
         if changes.is_empty():
             raise Invalid("nothing to change")
         await asyncio.to_thread(
-            self._members.change_subscription,
+            self.members.change_subscription,
             user.id,
             subscription_id,
             changes,
             user.username,
-            self._clock.now(),
+            self.clock.now(),
         )
         return await self.get(user.id, subscription_id)
 
@@ -108,11 +101,11 @@ class Subscriptions:
             return
         listed: Container[str]
         if account.mode is AccountMode.PAPER:
-            listed = self._paper_markets
+            listed = self.paper_markets
         else:
             try:
-                exchange = self._exchanges.for_account(account.id, account.exchange, AccountMode.LIVE)
-                listed = await asyncio.wait_for(exchange.markets(), self._timeout_s)
+                exchange = self.exchanges.for_account(account.id, account.exchange, AccountMode.LIVE)
+                listed = await asyncio.wait_for(exchange.markets(), self.markets_timeout_s)
             except (ExchangeUnavailable, ExchangeError, TimeoutError) as exc:
                 raise Unavailable(
                     f"cannot check the pairs: {account.exchange} markets could not be loaded: {exc}"
