@@ -214,8 +214,9 @@ class NewOrder:
 
 
 @dataclass(frozen=True, slots=True)
-class AutoOrder:
-    """An order the platform places itself on a position: an exit with its reason, or a DCA tranche."""
+class PositionRef:
+    """A position with what an order on it names: its account (mode, exchange), subscription, owner
+    and symbol."""
 
     position_id: int
     account_id: int
@@ -224,10 +225,40 @@ class AutoOrder:
     mode: str
     exchange: str
     symbol: str
+
+
+@dataclass(frozen=True, slots=True)
+class AutoOrder(PositionRef):
+    """An order the platform places itself on a position: an exit with its reason, or a DCA tranche."""
+
     amount: Decimal
     reason: CloseReason | None  # None: a DCA tranche (a buy)
     note: str
     tranche: int | None = None
+
+    @classmethod
+    def for_position(
+        cls,
+        position: PositionRef,
+        amount: Decimal,
+        reason: CloseReason | None,
+        note: str,
+        tranche: int | None = None,
+    ) -> AutoOrder:
+        """An order on `position`: an exit with its reason, or (reason None) DCA tranche `tranche`."""
+        return cls(
+            position_id=position.position_id,
+            account_id=position.account_id,
+            subscription_id=position.subscription_id,
+            user_id=position.user_id,
+            mode=position.mode,
+            exchange=position.exchange,
+            symbol=position.symbol,
+            amount=amount,
+            reason=reason,
+            note=note,
+            tranche=tranche,
+        )
 
     @property
     def side(self) -> OrderSide:
@@ -235,16 +266,9 @@ class AutoOrder:
 
 
 @dataclass(frozen=True, slots=True)
-class WatchedPosition:
+class WatchedPosition(PositionRef):
     """An open position as the exit monitor sees it: its levels and what an exit order needs."""
 
-    position_id: int
-    account_id: int
-    subscription_id: int | None
-    user_id: int
-    mode: str
-    exchange: str
-    symbol: str
     is_open: bool
     amount: Decimal
     avg_entry: Decimal

@@ -235,21 +235,7 @@ class ExitMonitor:
                 continue
             total = position.dca.tranches
             note = f"DCA tranche {tranche.number}/{total} at {fmt(tranche.trigger)}, price {fmt(price)}"
-            orders.append(
-                AutoOrder(
-                    position_id=position.position_id,
-                    account_id=position.account_id,
-                    subscription_id=position.subscription_id,
-                    user_id=position.user_id,
-                    mode=position.mode,
-                    exchange=position.exchange,
-                    symbol=position.symbol,
-                    amount=amount,
-                    reason=None,
-                    note=note,
-                    tranche=tranche.number,
-                )
-            )
+            orders.append(AutoOrder.for_position(position, amount, None, note, tranche.number))
         return orders
 
     def _retry_refused(self, now: datetime) -> None:
@@ -375,18 +361,7 @@ def _key(exchange: str, symbol: str) -> str:
 
 
 def _exit(position: WatchedPosition, reason: CloseReason, note: str) -> AutoOrder:
-    return AutoOrder(
-        position_id=position.position_id,
-        account_id=position.account_id,
-        subscription_id=position.subscription_id,
-        user_id=position.user_id,
-        mode=position.mode,
-        exchange=position.exchange,
-        symbol=position.symbol,
-        amount=position.amount,
-        reason=reason,
-        note=note,
-    )
+    return AutoOrder.for_position(position, position.amount, reason, note)
 
 
 def _describe(reason: CloseReason) -> str:
