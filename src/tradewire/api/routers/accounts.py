@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query
 from tradewire.api.auth import CurrentUser, RuntimeDep
 from tradewire.api.fields import DbId
 from tradewire.api.schemas.accounts import AccountCreate, AccountOut, AssetBalanceOut, BalanceOut
+from tradewire.api.schemas.common import request_of
 from tradewire.services.members.accounts import AccountRequest
 from tradewire.services.valuation import BalanceUnavailable
 
@@ -19,16 +20,7 @@ router = APIRouter(prefix="/api/v1", tags=["accounts"])
 @router.post("/accounts", response_model=AccountOut, status_code=201)
 async def create_account(body: AccountCreate, runtime: RuntimeDep, user: CurrentUser) -> AccountOut:
     """Add an exchange account. API keys are encrypted at rest and never returned."""
-    request = AccountRequest(
-        name=body.name,
-        exchange=body.exchange,
-        mode=body.mode,
-        sandbox=body.sandbox,
-        api_key=body.api_key,
-        api_secret=body.api_secret,
-        api_password=body.api_password,
-        api_urls=body.api_urls,
-    )
+    request = request_of(body, AccountRequest)
     return AccountOut(**asdict(await runtime.marketplace.accounts.open(user.id, request)))
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from fastapi import APIRouter
 
 from tradewire.api.auth import CurrentUser, RuntimeDep
 from tradewire.api.fields import DbId
 from tradewire.api.schemas.bots import BotCreate, BotOut, BotUpdate
-from tradewire.domain.members import Bot, SubscriptionSettings
+from tradewire.api.schemas.common import request_of
+from tradewire.api.schemas.settings import settings_of
+from tradewire.domain.members import Bot
 from tradewire.services.members.bots import BotRequest
 
 router = APIRouter(prefix="/api/v1", tags=["bots"])
@@ -16,18 +20,7 @@ router = APIRouter(prefix="/api/v1", tags=["bots"])
 @router.post("/bots", response_model=BotOut, status_code=201)
 async def create_bot(body: BotCreate, runtime: RuntimeDep, user: CurrentUser) -> BotOut:
     """A personal strategy the server runs for you, trading your paper account unless you name another."""
-    request = BotRequest(
-        name=body.name,
-        definition=body.definition,
-        account_id=body.account_id,
-        sizing_mode=body.sizing_mode,
-        sizing_value=body.sizing_value,
-        settings=SubscriptionSettings(
-            risk_limits=body.risk_limits.domain() if body.risk_limits else None,
-            exit_rules=body.exit_rules.domain() if body.exit_rules else None,
-            dca=body.dca.domain() if body.dca else None,
-        ),
-    )
+    request = request_of(body, BotRequest, settings=settings_of(body))
     return _bot_out(await runtime.marketplace.bots.create(user.id, request))
 
 
@@ -59,13 +52,4 @@ async def stop_bot(bot_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> BotO
 
 
 def _bot_out(bot: Bot) -> BotOut:
-    return BotOut(
-        id=bot.id,
-        name=bot.name,
-        definition=bot.definition,
-        running=bot.running,
-        subscription_id=bot.subscription_id,
-        account_id=bot.account_id,
-        mode=bot.mode,
-        created_at=bot.created_at,
-    )
+    return BotOut(**asdict(bot), running=bot.running)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 
 from tradewire.api.auth import CurrentUser, RuntimeDep
 from tradewire.api.fields import DbId
+from tradewire.api.schemas.common import request_of
 from tradewire.api.schemas.strategies import (
     PairOut,
     PairOverride,
@@ -35,18 +36,7 @@ async def create_strategy(
 ) -> StrategyCreated:
     """Publish a strategy: a TradingView webhook (its passphrase is returned once and stored hashed),
     or with `definition` a built-in strategy the server runs on closed candles."""
-    published = await runtime.marketplace.strategies.publish(
-        user.id,
-        StrategyRequest(
-            name=body.name,
-            slug=body.slug,
-            description=body.description,
-            is_public=body.is_public,
-            passphrase=body.passphrase,
-            definition=body.definition,
-            dedup_window_s=body.dedup_window_s,
-        ),
-    )
+    published = await runtime.marketplace.strategies.publish(user.id, request_of(body, StrategyRequest))
     strategy = published.strategy
     if published.passphrase is None:
         return StrategyCreated(**asdict(strategy))
@@ -72,13 +62,7 @@ async def get_strategy(
 async def update_strategy(
     strategy_id: DbId, body: StrategyUpdate, request: Request, runtime: RuntimeDep, user: CurrentUser
 ) -> StrategyOut:
-    changes = StrategyChanges(
-        name=body.name,
-        description=body.description,
-        is_public=body.is_public,
-        definition=body.definition,
-        dedup_window_s=body.dedup_window_s,
-    )
+    changes = request_of(body, StrategyChanges)
     strategy = await runtime.marketplace.strategies.change(user.id, strategy_id, changes)
     return _strategy_out(request, strategy)
 

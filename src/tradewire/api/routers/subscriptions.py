@@ -8,12 +8,9 @@ from fastapi import APIRouter
 
 from tradewire.api.auth import CurrentUser, RuntimeDep
 from tradewire.api.fields import DbId
-from tradewire.api.schemas.subscriptions import (
-    SubscriptionCreate,
-    SubscriptionOut,
-    SubscriptionUpdate,
-    settings_of,
-)
+from tradewire.api.schemas.common import request_of
+from tradewire.api.schemas.settings import settings_of
+from tradewire.api.schemas.subscriptions import SubscriptionCreate, SubscriptionOut, SubscriptionUpdate
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.members import SubscriptionChanges
 from tradewire.services.members.subscriptions import SubscriptionRequest
@@ -24,14 +21,7 @@ router = APIRouter(prefix="/api/v1", tags=["subscriptions"])
 @router.post("/subscriptions", response_model=SubscriptionOut, status_code=201)
 async def subscribe(body: SubscriptionCreate, runtime: RuntimeDep, user: CurrentUser) -> SubscriptionOut:
     """Subscribe one of your exchange accounts to a strategy (yours, or a public one)."""
-    request = SubscriptionRequest(
-        strategy_id=body.strategy_id,
-        account_id=body.account_id,
-        pairs=body.pairs,
-        sizing_mode=body.sizing_mode,
-        sizing_value=body.sizing_value,
-        settings=settings_of(body),
-    )
+    request = request_of(body, SubscriptionRequest, settings=settings_of(body))
     return SubscriptionOut(**asdict(await runtime.marketplace.subscriptions.subscribe(user.id, request)))
 
 
@@ -50,15 +40,13 @@ async def update_subscription(
     subscription_id: DbId, body: SubscriptionUpdate, runtime: RuntimeDep, user: CurrentUser
 ) -> SubscriptionOut:
     """Pause, resume or cancel; change the pair filter, the sizing, the risk, exit or entry settings."""
-    changes = SubscriptionChanges(
+    changes = request_of(
+        body,
+        SubscriptionChanges,
         status=None if body.status is None else SubscriptionStatus(body.status),
-        pairs=body.pairs,
         all_pairs=bool(body.all_pairs),
-        sizing_mode=body.sizing_mode,
-        sizing_value=body.sizing_value,
         settings=settings_of(body),
         no_dca=bool(body.no_dca),
-        trading_state=body.trading_state,
     )
     subscription = await runtime.marketplace.subscriptions.change(user, subscription_id, changes)
     return SubscriptionOut(**asdict(subscription))

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from tradewire.api.fields import Amount
 from tradewire.api.schemas.common import SYMBOL, Strict
 from tradewire.domain.entry_order import MAX_TIMEOUT_S, EntryKind, EntryOrder
 from tradewire.domain.exits import ExitRules
+from tradewire.domain.members import SubscriptionSettings
 from tradewire.domain.risk import RiskLimits
 from tradewire.domain.sizing import Sizing, SizingMode, SizingParams
 from tradewire.domain.tranches import DcaMode, DcaPlan
@@ -156,3 +158,14 @@ def check_sizing(mode: SizingMode, value: Decimal, params: SizingParamsIn | None
     if not value.is_finite() or value <= 0:
         raise ValueError("sizing_value must be a positive number")
     Sizing(mode, value, params.domain() if params else SizingParams())  # its own checks, its own words
+
+
+_SETTINGS = frozenset(f.name for f in dataclasses.fields(SubscriptionSettings))
+
+
+def settings_of(body: BaseModel) -> SubscriptionSettings:
+    """The subscription settings the body gives (its fields named as SubscriptionSettings' are), as
+    the domain's types; None where it gives none."""
+    return SubscriptionSettings(
+        **{name: value.domain() for name, value in body if name in _SETTINGS and value is not None}
+    )

@@ -21,7 +21,6 @@ from tradewire.api.schemas.settings import (
     check_sizing,
 )
 from tradewire.domain.execution import SubscriptionStatus
-from tradewire.domain.members import SubscriptionSettings
 from tradewire.domain.risk import TradingState
 from tradewire.domain.sizing import SizingMode
 
@@ -99,14 +98,3 @@ class SubscriptionOut(BaseModel):
     pnl_peak: Money = Decimal(0)
     created_at: datetime
     updated_at: datetime
-
-
-def settings_of(body: SubscriptionCreate | SubscriptionUpdate) -> SubscriptionSettings:
-    """The body's settings as the domain's types (None where the body has none)."""
-    return SubscriptionSettings(
-        sizing_params=body.sizing_params.domain() if body.sizing_params else None,
-        risk_limits=body.risk_limits.domain() if body.risk_limits else None,
-        exit_rules=body.exit_rules.domain() if body.exit_rules else None,
-        dca=body.dca.domain() if body.dca else None,
-        entry_order=body.entry_order.domain() if body.entry_order else None,
-    )
