@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from pydantic import ValidationError
@@ -45,6 +45,16 @@ class _Loaded:
     definition: StrategyDefinition
     strategy: Strategy
     raw: dict[str, Any]
+
+
+class _Series(NamedTuple):
+    """One strategy's signals on one symbol's candles."""
+
+    strategy_id: int
+    definition: StrategyDefinition
+    symbol: str
+    candles: Candles
+    signals: Signals
 
 
 @dataclass(slots=True, eq=False)
@@ -128,9 +138,11 @@ class StrategyRunner:
         seen = self._seen.get(key)
         fresh = seen != last
         self._seen[key] = last
-        signals = loaded.strategy.signals(candles) if fresh or key in self._pending else None
+        if not fresh and key not in self._pending:
+            return 0
+        series = _Series(strategy_id, definition, symbol, candles, loaded.strategy.signals(candles))
         emitted = 0
-        if signals is not None and fresh:
+        if fresh:
             # Every candle closed since the last look, in order (a slow round or a fast market may
             # close several); after a start, the last few, so a signal due while the server was down
             # still goes (once: the dedup key finds those already sent).
@@ -140,20 +152,13 @@ class StrategyRunner:
                 else len(candles) - RECOVERY_CANDLES
             )
             for i in range(max(first, loaded.strategy.warmup), len(candles)):
-                emitted += await self._on_candle(strategy_id, definition, symbol, candles, signals, i)
-        if key in self._pending and signals is not None:
-            emitted += await self._confirm_pending(strategy_id, definition, symbol, candles, signals)
+                emitted += await self._on_candle(series, i)
+        if key in self._pending:
+            emitted += await self._confirm_pending(series)
         return emitted
 
-    async def _on_candle(
-        self,
-        strategy_id: int,
-        definition: StrategyDefinition,
-        symbol: str,
-        candles: Candles,
-        signals: Signals,
-        i: int,
-    ) -> int:
+    async def _on_candle(self, series: _Series, i: int) -> int:
+        strategy_id, definition, symbol, candles, signals = series
         price = Decimal(repr(float(candles.close[i])))
         closed_at = datetime.fromtimestamp(
             (int(candles.ts[i]) + timeframe_ms(definition.timeframe)) / 1000, tz=UTC
@@ -166,9 +171,7 @@ class StrategyRunner:
         }
         if bool(signals.exits[i]):
             self._pending.pop((strategy_id, symbol), None)
-            return await self._emit(
-                strategy_id, symbol, SignalAction.EXIT, price, closed_at, details, candles, i
-            )
+            return await self._emit(series, SignalAction.EXIT, price, closed_at, details, i)
         if not bool(signals.entries[i]):
             return 0
         for name, levels in (("stop_loss", signals.stop_loss), ("take_profit", signals.take_profit)):
@@ -182,9 +185,7 @@ class StrategyRunner:
                 return 0
         bot = definition.bot
         if bot is None:
-            return await self._emit(
-                strategy_id, symbol, SignalAction.BUY, price, closed_at, details, candles, i
-            )
+            return await self._emit(series, SignalAction.BUY, price, closed_at, details, i)
         temperature = verdict.score if verdict is not None else 0
         details["temperature"] = temperature
         if temperature < bot.min_temperature:
@@ -199,15 +200,9 @@ class StrategyRunner:
         )
         return 0
 
-    async def _confirm_pending(
-        self,
-        strategy_id: int,
-        definition: StrategyDefinition,
-        symbol: str,
-        candles: Candles,
-        signals: Signals,
-    ) -> int:
+    async def _confirm_pending(self, series: _Series) -> int:
         """A bot's entry goes once it has held for the confirmation period and the cooldown is over."""
+        strategy_id, definition, symbol, candles, signals = series
         key = (strategy_id, symbol)
         pending = self._pending[key]
         bot = definition.bot
@@ -226,14 +221,7 @@ class StrategyRunner:
         del self._pending[key]
         details = {**pending.details, "held_minutes": round((now - pending.since).total_seconds() / 60, 1)}
         return await self._emit(
-            strategy_id,
-            symbol,
-            SignalAction.BUY,
-            pending.price,
-            pending.since,
-            details,
-            candles,
-            candle_ts=pending.candle_ts,
+            series, SignalAction.BUY, pending.price, pending.since, details, candle_ts=pending.candle_ts
         )
 
     def _confirmation(self, definition: StrategyDefinition, candles: Candles, i: int) -> Confirmation | None:
@@ -250,16 +238,15 @@ class StrategyRunner:
 
     async def _emit(
         self,
-        strategy_id: int,
-        symbol: str,
+        series: _Series,
         action: SignalAction,
         price: Decimal,
         at: datetime,
         details: dict[str, Any],
-        candles: Candles,
         index: int | None = None,
         candle_ts: int | None = None,
     ) -> int:
+        strategy_id, _, symbol, candles, _ = series
         ts = candle_ts if candle_ts is not None else int(candles.ts[-1 if index is None else index])
         material = f"strategy:{strategy_id}:{symbol}:{candles.timeframe}:{ts}:{action.value}"
         ingested = await self.ingest.receive_strategy_signal(
