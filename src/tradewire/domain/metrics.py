@@ -213,22 +213,11 @@ def build_report(
         final_equity=final_equity,
         span_ms=span_ms,
         per_pair=tuple(
-            PairRow(
-                symbol=symbol,
-                trades=len(group),
-                win_rate_pct=_win_rate(group),
-                pnl=float(sum(t.pnl for t in group)),
-                avg_return_pct=float(np.mean([t.return_pct for t in group])),
-            )
+            PairRow(symbol, *_tally(group), avg_return_pct=float(np.mean([t.return_pct for t in group])))
             for symbol, group in _grouped(trades, lambda t: t.symbol)
         ),
         per_exit_reason=tuple(
-            ExitReasonRow(
-                reason=reason,
-                trades=len(group),
-                win_rate_pct=_win_rate(group),
-                pnl=float(sum(t.pnl for t in group)),
-            )
+            ExitReasonRow(reason, *_tally(group))
             for reason, group in _grouped(trades, lambda t: t.exit_reason)
         ),
     )
@@ -341,8 +330,10 @@ def _grouped(
     return sorted(groups.items())
 
 
-def _win_rate(trades: Sequence[ClosedTrade]) -> float:
-    return _share_pct(sum(1 for t in trades if t.pnl > 0), len(trades))
+def _tally(trades: Sequence[ClosedTrade]) -> tuple[int, float, float]:
+    """A group's trades, win rate (%) and PnL: the columns every per-group row starts with."""
+    wins = sum(1 for t in trades if t.pnl > 0)
+    return len(trades), _share_pct(wins, len(trades)), float(sum(t.pnl for t in trades))
 
 
 def _share_pct(part: int, whole: int) -> float:
