@@ -45,6 +45,12 @@ _P = TypeVar("_P", bound=StrategyParams)
 _MAX = ind.MAX_PERIOD
 
 
+def _check_fast_below_slow(fast: int, slow: int) -> None:
+    """Two moving averages' periods: the fast one must be the shorter."""
+    if fast >= slow:
+        raise ValueError(f"fast must be shorter than slow, got fast={fast}, slow={slow}")
+
+
 class EmaCrossParams(StrategyParams):
     """EMA cross: `fast` < `slow` EMA periods, RSI filter, optional stop loss / take profit in %."""
 
@@ -67,8 +73,7 @@ class EmaCrossParams(StrategyParams):
 
     @model_validator(mode="after")
     def _fast_below_slow(self) -> EmaCrossParams:
-        if self.fast >= self.slow:
-            raise ValueError(f"fast must be shorter than slow, got fast={self.fast}, slow={self.slow}")
+        _check_fast_below_slow(self.fast, self.slow)
         return self
 
 
@@ -105,8 +110,7 @@ class MacdMomentumParams(StrategyParams):
 
     @model_validator(mode="after")
     def _fast_below_slow(self) -> MacdMomentumParams:
-        if self.fast >= self.slow:
-            raise ValueError(f"fast must be shorter than slow, got fast={self.fast}, slow={self.slow}")
+        _check_fast_below_slow(self.fast, self.slow)
         return self
 
 
