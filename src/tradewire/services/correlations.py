@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from tradewire.domain.correlation import correlated_with
 from tradewire.ports import Clock, Exchange, ExchangeError, ExchangeUnavailable
@@ -12,6 +13,7 @@ from tradewire.ports import Clock, Exchange, ExchangeError, ExchangeUnavailable
 log = logging.getLogger("tradewire.correlation")
 
 
+@dataclass(slots=True, eq=False)
 class Correlations:
     """Measures how an entry's pair moves with the pairs an account holds, from hourly candles.
 
@@ -19,12 +21,11 @@ class Correlations:
     for `ttl_s`: a thousand subscribers entering the same pair ask the exchange once.
     """
 
-    def __init__(self, clock: Clock, ttl_s: float = 900.0, timeframe: str = "1h", limit: int = 100) -> None:
-        self._clock = clock
-        self._ttl = ttl_s
-        self._timeframe = timeframe
-        self._limit = limit
-        self._cache: dict[tuple[str, str], tuple[float, list[float] | None]] = {}
+    clock: Clock
+    ttl_s: float = 900.0
+    timeframe: str = "1h"
+    limit: int = 100
+    _cache: dict[tuple[str, str], tuple[float, list[float] | None]] = field(init=False, default_factory=dict)
 
     async def correlated(
         self,
@@ -52,9 +53,9 @@ class Correlations:
         closes: list[float] | None = None
         if fetch is not None:
             try:
-                closes = await fetch(symbol, self._timeframe, self._limit)
+                closes = await fetch(symbol, self.timeframe, self.limit)
             except (ExchangeError, ExchangeUnavailable) as exc:
                 log.info("no candles for %s on %s (%s): correlation not measured", symbol, exchange_name, exc)
                 return None  # not cached: the next entry asks again
-        self._cache[key] = (now + self._ttl, closes)
+        self._cache[key] = (now + self.ttl_s, closes)
         return closes

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import InitVar, dataclass, field, replace
 from decimal import Decimal
 from typing import Protocol
 
@@ -66,25 +66,21 @@ class ExecutionStore(IntentStore, RiskReads, OrderStore, Protocol):
     before entries, and the orders it sends and records."""
 
 
+@dataclass(slots=True, eq=False)
 class Executor:
     """Turns execution intents into orders, each sent at most once per client order id."""
 
-    def __init__(
-        self,
-        store: ExecutionStore,
-        exchanges: ExchangeDirectory,
-        bus: Bus,
-        clock: Clock,
-        page: int = 2000,
-        correlations: Correlations | None = None,
-    ) -> None:
-        self._store = store
-        self._exchanges = exchanges
-        self._bus = bus
-        self._clock = clock
-        self._lock = asyncio.Lock()
-        self._page = page  # intents decided and stored per transaction
-        self._correlation = correlations or Correlations(clock)
+    store: ExecutionStore
+    exchanges: ExchangeDirectory
+    bus: Bus
+    clock: Clock
+    page: int = 2000  # intents decided and stored per transaction
+    correlations: InitVar[Correlations | None] = None  # None: from the exchanges' own candles
+    _lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
+    _correlation: Correlations = field(init=False)
+
+    def __post_init__(self, correlations: Correlations | None) -> None:
+        self._correlation = correlations or Correlations(self.clock)
 
     async def execute_pending(self, signal_id: int | None = None) -> int:
         """Decide, store and send every intent still 'created'; returns how many orders were sent.
@@ -96,7 +92,7 @@ class Executor:
         async with self._lock:
             while True:
                 work, unreadable = await asyncio.to_thread(
-                    self._store.pending_work_page, signal_id, after, self._page
+                    self.store.pending_work_page, signal_id, after, self.page
                 )
                 if not work and not unreadable:
                     break
@@ -113,7 +109,7 @@ class Executor:
                         rejection.reason,
                     )
                 sent += await self._submit(records)
-                if len(work) + len(unreadable) < self._page:
+                if len(work) + len(unreadable) < self.page:
                     break
         return sent
 
@@ -122,9 +118,9 @@ class Executor:
     ) -> list[OrderRecord]:
         """Store a page's decisions in one transaction; if that fails, each on its own, so a decision
         the database refuses (a number beyond its column, say) fails only its own intent."""
-        now = self._clock.now()
+        now = self.clock.now()
         try:
-            return await asyncio.to_thread(self._store.save_decisions, rejections, new_orders, now, failures)
+            return await asyncio.to_thread(self.store.save_decisions, rejections, new_orders, now, failures)
         except Exception:
             log.exception("storing a page of decisions failed; storing them one by one")
         records: list[OrderRecord] = []
@@ -135,13 +131,13 @@ class Executor:
         ]
         for item, intent_id, (rejected, ordered, failed) in singles:
             try:
-                records += await asyncio.to_thread(self._store.save_decisions, rejected, ordered, now, failed)
+                records += await asyncio.to_thread(self.store.save_decisions, rejected, ordered, now, failed)
             except Exception as exc:
                 log.exception("intent %s: its decision could not be stored", intent_id)
                 attempts = item.attempts if item is not None else ATTEMPTS_ALLOWED
                 failure = _failure(intent_id, attempts, f"its decision could not be stored: {_error(exc)}")
                 try:
-                    await asyncio.to_thread(self._store.save_decisions, [], [], now, [failure])
+                    await asyncio.to_thread(self.store.save_decisions, [], [], now, [failure])
                 except Exception:
                     log.exception("intent %s: the failure could not be stored either", intent_id)
         return sorted(records, key=lambda r: r.order_id)
@@ -173,23 +169,23 @@ class Executor:
 
     async def _decide_page(self, work: Sequence[WorkItem]) -> _Decisions:
         positions = await asyncio.to_thread(
-            self._store.open_position_amounts, [(w.subscription_id, w.symbol) for w in work]
+            self.store.open_position_amounts, [(w.subscription_id, w.symbol) for w in work]
         )
         stats: dict[int, TradeStats] = {}
         for strategy_id in {w.strategy_id for w in work if w.sizing.needs_stats}:
-            stats[strategy_id] = await asyncio.to_thread(self._store.strategy_stats, strategy_id)
+            stats[strategy_id] = await asyncio.to_thread(self.store.strategy_stats, strategy_id)
         entries = [w for w in work if w.action is SignalAction.BUY]
         risk = RiskSnapshot()
         if entries:
             risk = await asyncio.to_thread(
-                self._store.risk_snapshot,
+                self.store.risk_snapshot,
                 [w.account_id for w in entries],
-                self._clock.now().date().isoformat(),
+                self.clock.now().date().isoformat(),
                 [(w.subscription_id, w.symbol) for w in entries if w.risk.cooldown_s > 0],
                 [(w.strategy_id, w.symbol) for w in entries],
             )
         exits = [(w.subscription_id, w.symbol) for w in work if w.action is not SignalAction.BUY]
-        in_flight = await asyncio.to_thread(self._store.exits_in_flight, exits) if exits else set()
+        in_flight = await asyncio.to_thread(self.store.exits_in_flight, exits) if exits else set()
         rejections: list[Rejection] = []
         new_orders: list[NewOrder] = []
         failures: list[FailedAttempt] = []
@@ -245,7 +241,7 @@ class Executor:
         if (beyond := _beyond_storage(item)) is not None:
             return Skip(beyond)
         try:
-            exchange = self._exchanges.for_account(item.account_id, item.exchange, item.mode)
+            exchange = self.exchanges.for_account(item.account_id, item.exchange, item.mode)
         except ExchangeUnavailable as exc:
             return Skip(str(exc))
         try:
@@ -334,7 +330,7 @@ class Executor:
         planned: OrderPlan,
         plan_exits: ExitPlan | None,
     ) -> RiskContext:
-        now = self._clock.now()
+        now = self.clock.now()
         last = risk.last_trade.get((item.subscription_id, item.symbol))
         pair = risk.pairs.get((item.strategy_id, item.symbol))
         open_symbols = risk.open_symbols.get(item.account_id, [])
@@ -364,20 +360,20 @@ class Executor:
 
     async def _submit(self, records: Sequence[OrderRecord]) -> int:
         claimed = await asyncio.to_thread(
-            self._store.claim_for_submission, [r.order_id for r in records], self._clock.now()
+            self.store.claim_for_submission, [r.order_id for r in records], self.clock.now()
         )
         mine = [r for r in records if r.order_id in claimed]
         if not mine:
             return 0
         outcomes = await asyncio.gather(*(self._send(r) for r in mine))
         failpoints.hit("after_orders_sent")
-        await record_outcomes(self._store, outcomes, self._clock.now())
-        await self._bus.publish(ORDERS_UPDATED, {"order_ids": [r.order_id for r in mine]})
+        await record_outcomes(self.store, outcomes, self.clock.now())
+        await self.bus.publish(ORDERS_UPDATED, {"order_ids": [r.order_id for r in mine]})
         return len(mine)
 
     async def _send(self, order: OrderRecord) -> OrderOutcome:
         try:
-            exchange = self._exchanges.for_account(order.account_id, order.exchange, order.mode)
+            exchange = self.exchanges.for_account(order.account_id, order.exchange, order.mode)
             view = await exchange.create_order(order.request())
         except ExchangeError as exc:
             log.info("order %s (%s) rejected: %s", order.order_id, order.client_order_id, exc)

@@ -38,29 +38,23 @@ class ReconcilePolicy:
     # (a subscription's own timeout, on its orders' records, wins over this default)
 
 
+@dataclass(slots=True, eq=False)
 class Reconciler:
     """Moves orders through the state machine from what each exchange says about them."""
 
-    def __init__(
-        self,
-        store: OrderStore,
-        exchanges: ExchangeDirectory,
-        clock: Clock,
-        policy: ReconcilePolicy | None = None,
-    ) -> None:
-        self._store = store
-        self._exchanges = exchanges
-        self._clock = clock
-        self._policy = policy or ReconcilePolicy()
+    store: OrderStore
+    exchanges: ExchangeDirectory
+    clock: Clock
+    policy: ReconcilePolicy = ReconcilePolicy()
 
     async def check_due(self, limit: int = 1000) -> int:
         """Check every order whose next check is due; returns how many were checked."""
-        due = await asyncio.to_thread(self._store.due_orders, self._clock.now(), limit)
+        due = await asyncio.to_thread(self.store.due_orders, self.clock.now(), limit)
         return await self.check(due)
 
     async def sync_account(self, account_id: int) -> int:
         """Check every unsettled order of one account now ("sync now")."""
-        unsettled = await asyncio.to_thread(self._store.unsettled_orders, account_id)
+        unsettled = await asyncio.to_thread(self.store.unsettled_orders, account_id)
         return await self.check(unsettled)
 
     async def apply_pushed(self, account_id: int, exchange: Exchange, views: Sequence[ExchangeOrder]) -> int:
@@ -68,7 +62,7 @@ class Reconciler:
         update of an unsettled order, of one we concluded lost (the exchange has it after all), and
         of a final one when it reports fills we have not recorded."""
         latest = {view.client_order_id: view for view in views}
-        ours = await asyncio.to_thread(self._store.orders_by_client_ids, account_id, list(latest))
+        ours = await asyncio.to_thread(self.store.orders_by_client_ids, account_id, list(latest))
         outcomes = [
             OrderOutcome(
                 order,
@@ -83,7 +77,7 @@ class Reconciler:
                 or latest[order.client_order_id].filled > order.filled
             )
         ]
-        await record_outcomes(self._store, outcomes, self._clock.now())
+        await record_outcomes(self.store, outcomes, self.clock.now())
         return len(outcomes)
 
     async def check(self, orders: Sequence[OrderRecord]) -> int:
@@ -97,7 +91,7 @@ class Reconciler:
             by_account[order.account_id].append(order)
         batches = await asyncio.gather(*(self._check_account(group) for group in by_account.values()))
         outcomes = [outcome for batch in batches for outcome in batch]
-        await record_outcomes(self._store, outcomes, self._clock.now())
+        await record_outcomes(self.store, outcomes, self.clock.now())
         return len(sent)
 
     async def _check_account(self, orders: list[OrderRecord]) -> list[OrderOutcome]:
@@ -114,7 +108,7 @@ class Reconciler:
     async def _check_orders(self, orders: list[OrderRecord]) -> list[OrderOutcome]:
         first = orders[0]
         try:
-            exchange = self._exchanges.for_account(first.account_id, first.exchange, first.mode)
+            exchange = self.exchanges.for_account(first.account_id, first.exchange, first.mode)
         except ExchangeUnavailable as exc:
             return [OrderOutcome(o, unknown_reason=f"status check failed: {exc}") for o in orders]
         open_now = await self._open_orders(exchange, orders)
@@ -165,7 +159,7 @@ class Reconciler:
             except ExchangeError as exc:
                 return OrderOutcome(order, rejected_reason=str(exc))
         age = self._age_s(order.created_at)
-        if age >= self._policy.lost_after_s and order.check_attempts + 1 >= self._policy.lost_after_checks:
+        if age >= self.policy.lost_after_s and order.check_attempts + 1 >= self.policy.lost_after_checks:
             # Our conclusion, not the exchange's: the order is looked up a few times more
             # (late_fill_checks_s), and applied as the exchange has it if it shows up after all.
             return OrderOutcome(
@@ -181,7 +175,7 @@ class Reconciler:
 
     def _expired_limit(self, order: OrderRecord, view: ExchangeOrder) -> bool:
         timeout = (
-            order.limit_timeout_s if order.limit_timeout_s is not None else self._policy.limit_order_timeout_s
+            order.limit_timeout_s if order.limit_timeout_s is not None else self.policy.limit_order_timeout_s
         )
         return (
             timeout > 0
@@ -191,7 +185,7 @@ class Reconciler:
         )
 
     def _age_s(self, created_at: datetime | None) -> float:
-        return 0.0 if created_at is None else (self._clock.now() - created_at).total_seconds()
+        return 0.0 if created_at is None else (self.clock.now() - created_at).total_seconds()
 
 
 def _checkable(order: OrderRecord) -> bool:

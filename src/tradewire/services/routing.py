@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
@@ -21,34 +22,29 @@ class RoutingStore(SignalStore, IntentStore, Protocol):
     """What routing needs of the store: the signal, its strategy's venues, and its intents."""
 
 
+@dataclass(slots=True, eq=False)
 class SignalRouter:
     """Fans a signal out to its strategy's subscriptions."""
 
-    def __init__(
-        self,
-        store: RoutingStore,
-        clock: Clock,
-        market_price: Callable[[str], Decimal | None] | None = None,
-        symbols: SymbolResolver | None = None,
-        resolve_timeout_s: float = 15.0,
-    ) -> None:
-        self._store = store
-        self._clock = clock
-        self._market_price = market_price  # prices signals without one for the strategy's track record
-        self._symbols = symbols
-        self._resolve_timeout = resolve_timeout_s
-        self._resolving: set[int] = set()  # signals waiting for a market list (the sweep leaves them)
+    store: RoutingStore
+    clock: Clock
+    # Prices signals without one for the strategy's track record.
+    market_price: Callable[[str], Decimal | None] | None = None
+    symbols: SymbolResolver | None = None
+    resolve_timeout_s: float = 15.0
+    # Signals waiting for a market list (the sweep leaves them).
+    _resolving: set[int] = field(init=False, default_factory=set)
 
     async def route(self, signal_id: int) -> int:
         """Create the signal's intents (idempotent); returns how many subscriptions match."""
-        info = await asyncio.to_thread(self._store.signal_route_info, signal_id)
+        info = await asyncio.to_thread(self.store.signal_route_info, signal_id)
         if info is None:
             log.warning("signal %s not found; nothing to route", signal_id)
             return 0
         strategy_id, symbol = info.strategy_id, info.symbol
         if info.status == "unresolved":
             return 0  # decided once: its intents say why
-        targets = await asyncio.to_thread(self._store.active_targets, strategy_id)
+        targets = await asyncio.to_thread(self.store.active_targets, strategy_id)
         status = "routed"
         if not symbol:
             if signal_id in self._resolving:
@@ -65,9 +61,9 @@ class SignalRouter:
             # No venue lists the ticker (or a list could not be loaded): every subscriber without a
             # pair filter gets an intent that execution skips with its own venue's reason.
             matching = [t for t in targets if not t.pairs]
-        price = self._market_price(symbol) if self._market_price and symbol else None
+        price = self.market_price(symbol) if self.market_price and symbol else None
         await asyncio.to_thread(
-            self._store.create_intents, signal_id, matching, self._clock.now(), price, status
+            self.store.create_intents, signal_id, matching, self.clock.now(), price, status
         )
         failpoints.hit("after_intents")
         log.info("signal %s routed to %d of %d active subscriptions", signal_id, len(matching), len(targets))
@@ -75,17 +71,17 @@ class SignalRouter:
 
     async def _resolve(self, signal_id: int, strategy_id: int) -> str:
         """Resolve the ticker of a signal stored before a venue's market list was loaded."""
-        ticker = await asyncio.to_thread(self._store.signal_ticker, signal_id) or ""
-        if self._symbols is None:
+        ticker = await asyncio.to_thread(self.store.signal_ticker, signal_id) or ""
+        if self.symbols is None:
             return ""
-        venues = await asyncio.to_thread(self._store.strategy_venues, strategy_id)
-        resolution = await self._symbols.resolve_loading(
-            PAPER_ONLY if venues.empty else venues, ticker, self._resolve_timeout
+        venues = await asyncio.to_thread(self.store.strategy_venues, strategy_id)
+        resolution = await self.symbols.resolve_loading(
+            PAPER_ONLY if venues.empty else venues, ticker, self.resolve_timeout_s
         )
         if resolution.symbol is None:
             log.warning("signal %s: %s", signal_id, resolution.explain(ticker))
             return ""
-        await asyncio.to_thread(self._store.resolve_signal, signal_id, resolution.symbol)
+        await asyncio.to_thread(self.store.resolve_signal, signal_id, resolution.symbol)
         log.info("signal %s: %r resolved to %s", signal_id, ticker, resolution.symbol)
         return resolution.symbol
 
