@@ -531,117 +531,73 @@ def test_the_book_grows_past_its_initial_capacity_and_shrinks_back() -> None:
 # --- evaluate_bar -----------------------------------------------------------------------------------
 
 
-def test_a_gap_down_through_a_long_stop_fills_at_the_open_not_at_the_stop() -> None:
-    result = evaluate_bar("long", 95.0, 96.0, 94.0, 95.5, entry_price=100.0, best_price=100.0, stop_loss=98.0)
-
-    assert result == BarExit(CloseReason.SL, 95.0, 100.0)
+Bar = tuple[float, float, float, float]  # open, high, low, close
+SL, TP, TRAILING, TIMEOUT = CloseReason.SL, CloseReason.TP, CloseReason.TRAILING, CloseReason.TIMEOUT
 
 
-def test_a_gap_up_through_a_short_stop_fills_at_the_open() -> None:
-    result = evaluate_bar(
-        "short", 105.0, 106.0, 104.0, 105.0, entry_price=100.0, best_price=100.0, stop_loss=102.0
-    )
+@pytest.mark.parametrize(
+    ("side", "bar", "levels", "expected"),
+    [
+        # A gap down through a long stop fills at the open, not at the stop.
+        ("long", (95.0, 96.0, 94.0, 95.5), {"stop_loss": 98.0}, BarExit(SL, 95.0, 100.0)),
+        # A gap up through a short stop fills at the open.
+        ("short", (105.0, 106.0, 104.0, 105.0), {"stop_loss": 102.0}, BarExit(SL, 105.0, 100.0)),
+        # A gap through the target fills at the open.
+        ("long", (106.0, 107.0, 105.0, 106.0), {"take_profit": 104.0}, BarExit(TP, 106.0, 107.0)),
+        # A candle touching both stop and target is taken as a stop.
+        (
+            "long",
+            (100.0, 105.0, 97.0, 101.0),
+            {"stop_loss": 98.0, "take_profit": 104.0},
+            BarExit(SL, 98.0, 105.0),
+        ),
+        # A stop or a target touched intrabar fills at its level.
+        ("short", (100.0, 102.5, 99.0, 100.0), {"stop_loss": 102.0}, BarExit(SL, 102.0, 99.0)),
+        ("short", (100.0, 101.0, 95.0, 96.0), {"take_profit": 96.0}, BarExit(TP, 96.0, 95.0)),
+        # The trailing level comes from the best price before the candle: with the candle's high (110)
+        # the level would be 108.9; before it, the best is 100: level 99.
+        ("long", (100.5, 110.0, 99.5, 109.0), {"trailing_pct": 1.0}, None),
+        # With stop and trailing both touched, the one nearer the open fills; at the same level, the stop.
+        (
+            "long",
+            (100.0, 100.0, 90.0, 95.0),
+            {"stop_loss": 95.0, "trailing_pct": 1.0},
+            BarExit(TRAILING, 99.0, 100.0),
+        ),
+        (
+            "long",
+            (100.0, 100.0, 90.0, 95.0),
+            {"stop_loss": 99.0, "trailing_pct": 1.0},
+            BarExit(SL, 99.0, 100.0),
+        ),
+        # A gap through the trailing level fills at the open.
+        (
+            "short",
+            (106.0, 107.0, 105.0, 106.0),
+            {"entry_price": 110.0, "trailing_pct": 5.0},
+            BarExit(TRAILING, 106.0, 100.0),
+        ),
+        # The time limit fills at the close, once the candle closes at the deadline.
+        ("long", (100.0, 101.0, 99.0, 100.5), {"deadline_s": 50.0, "now_s": 49.0}, None),
+        (
+            "long",
+            (100.0, 101.0, 99.0, 100.5),
+            {"deadline_s": 50.0, "now_s": 50.0},
+            BarExit(TIMEOUT, 100.5, 101.0),
+        ),
+    ],
+)
+def test_evaluate_bar(side: Side, bar: Bar, levels: dict[str, float], expected: BarExit | None) -> None:
+    result = evaluate_bar(side, *bar, **{"entry_price": 100.0, "best_price": 100.0, **levels})
 
-    assert result == BarExit(CloseReason.SL, 105.0, 100.0)
+    assert result == expected
 
 
-def test_a_gap_through_the_target_fills_at_the_open() -> None:
-    result = evaluate_bar(
-        "long", 106.0, 107.0, 105.0, 106.0, entry_price=100.0, best_price=100.0, take_profit=104.0
-    )
-
-    assert result == BarExit(CloseReason.TP, 106.0, 107.0)
-
-
-def test_a_candle_touching_both_stop_and_target_is_taken_as_a_stop() -> None:
-    result = evaluate_bar(
-        "long",
-        100.0,
-        105.0,
-        97.0,
-        101.0,
-        entry_price=100.0,
-        best_price=100.0,
-        stop_loss=98.0,
-        take_profit=104.0,
-    )
-
-    assert result == BarExit(CloseReason.SL, 98.0, 105.0)
-
-
-def test_a_stop_or_target_touched_intrabar_fills_at_its_level() -> None:
-    stop = evaluate_bar(
-        "short", 100.0, 102.5, 99.0, 100.0, entry_price=100.0, best_price=100.0, stop_loss=102.0
-    )
-    target = evaluate_bar(
-        "short", 100.0, 101.0, 95.0, 96.0, entry_price=100.0, best_price=100.0, take_profit=96.0
-    )
-
-    assert stop == BarExit(CloseReason.SL, 102.0, 99.0)
-    assert target == BarExit(CloseReason.TP, 96.0, 95.0)
-
-
-def test_the_trailing_level_comes_from_the_best_price_before_the_candle() -> None:
-    # With the candle's high (110) the level would be 108.9; before it, the best is 100: level 99.
-    result = evaluate_bar(
-        "long", 100.5, 110.0, 99.5, 109.0, entry_price=100.0, best_price=100.0, trailing_pct=1.0
-    )
-
-    assert result is None
+def test_the_best_price_after_a_bar_is_its_high_for_a_long() -> None:
     assert best_after_bar("long", 100.0, 110.0, 99.5) == 110.0
 
 
-def test_with_stop_and_trailing_both_touched_the_one_nearer_the_open_fills() -> None:
-    nearer_trail = evaluate_bar(
-        "long",
-        100.0,
-        100.0,
-        90.0,
-        95.0,
-        entry_price=100.0,
-        best_price=100.0,
-        stop_loss=95.0,
-        trailing_pct=1.0,
-    )
-    equal = evaluate_bar(
-        "long",
-        100.0,
-        100.0,
-        90.0,
-        95.0,
-        entry_price=100.0,
-        best_price=100.0,
-        stop_loss=99.0,
-        trailing_pct=1.0,
-    )
-
-    assert nearer_trail == BarExit(CloseReason.TRAILING, 99.0, 100.0)
-    assert equal == BarExit(CloseReason.SL, 99.0, 100.0)
-
-
-def test_a_gap_through_the_trailing_level_fills_at_the_open() -> None:
-    result = evaluate_bar(
-        "short", 106.0, 107.0, 105.0, 106.0, entry_price=110.0, best_price=100.0, trailing_pct=5.0
-    )
-
-    assert result == BarExit(CloseReason.TRAILING, 106.0, 100.0)
-
-
-def test_the_time_limit_on_a_candle_fills_at_its_close_once_the_candle_closes_at_the_deadline() -> None:
-    before = evaluate_bar(
-        "long", 100.0, 101.0, 99.0, 100.5, entry_price=100.0, best_price=100.0, deadline_s=50.0, now_s=49.0
-    )
-    at = evaluate_bar(
-        "long", 100.0, 101.0, 99.0, 100.5, entry_price=100.0, best_price=100.0, deadline_s=50.0, now_s=50.0
-    )
-
-    assert before is None
-    assert at == BarExit(CloseReason.TIMEOUT, 100.5, 101.0)
-
-
-def _bar_reference(
-    levels: ExitLevels, best: float, bar: tuple[float, float, float, float], now_s: float
-) -> BarExit | None:
+def _bar_reference(levels: ExitLevels, best: float, bar: Bar, now_s: float) -> BarExit | None:
     return evaluate_bar(
         levels.side,
         *bar,
@@ -660,7 +616,7 @@ def test_evaluate_bars_agrees_with_evaluate_bar_on_random_candles_full_of_ties_a
     rng = random.Random(7)
     grid = [94.0, 96.0, 98.0, 99.0, 100.0, 101.0, 102.0, 104.0, 106.0]
     book = ExitBook()
-    cases: dict[int, tuple[ExitLevels, tuple[float, float, float, float]]] = {}
+    cases: dict[int, tuple[ExitLevels, Bar]] = {}
     for position_id in range(3000):
         side: Side = rng.choice(["long", "short"])
         symbol = f"S{position_id}"
@@ -708,10 +664,30 @@ def test_evaluate_bars_agrees_with_evaluate_bar_on_random_candles_full_of_ties_a
 # --- Real candles ------------------------------------------------------------------------------------
 
 STOPS_AND_TARGETS = {CloseReason.SL, CloseReason.TP, CloseReason.TRAILING}
+
+
+@dataclass(frozen=True)
+class RealSeries:
+    """Hourly candles of a real market, and the reasons the positions opened on them end with (evaluated
+    on whole candles)."""
+
+    source: str
+    name: str
+    symbol: str
+    reasons: frozenset[CloseReason]
+
+    def candles(self, data_dir: Path) -> Candles:
+        # The first 4,000 hours (five and a half months) already end positions for every reason; the
+        # whole 17,583-candle Bitfinex file would take four times as long and prove nothing more.
+        return read_candles(data_dir / "ohlcv" / self.source / self.name, self.symbol, "1h").rows(0, 4000)
+
+
 REAL_SERIES = [
     # 500 volatile candles of 2018: every position ends on a price level within 48 h.
-    ("binance", "BTC_USDT-1h.parquet", "BTC/USDT", STOPS_AND_TARGETS),
-    ("bitfinex", "BTC_USD-1h.parquet", "BTC/USD", STOPS_AND_TARGETS | {CloseReason.TIMEOUT}),
+    RealSeries("binance", "BTC_USDT-1h.parquet", "BTC/USDT", frozenset(STOPS_AND_TARGETS)),
+    RealSeries(
+        "bitfinex", "BTC_USD-1h.parquet", "BTC/USD", frozenset(STOPS_AND_TARGETS | {CloseReason.TIMEOUT})
+    ),
 ]
 REAL_RULES = ExitRules(
     stop_loss_pct=D(2),
@@ -721,6 +697,7 @@ REAL_RULES = ExitRules(
     max_hold_s=48 * 3600,
 )
 EVERY = 7
+Exits = dict[int, tuple[int, CloseReason, float]]  # position -> (candle index, reason, fill price)
 
 
 @dataclass(frozen=True)
@@ -729,17 +706,11 @@ class Opened:
     levels: ExitLevels
 
 
-def _series(data_dir: Path, source: str, name: str, symbol: str) -> Candles:
-    # The first 4,000 hours (five and a half months) already end positions for every reason; the
-    # whole 17,583-candle Bitfinex file would take four times as long and prove nothing more.
-    return read_candles(data_dir / "ohlcv" / source / name, symbol, "1h").rows(0, 4000)
-
-
 def _close_s(candles: Candles, j: int) -> float:
     return float(candles.ts[j]) / 1000.0 + HOUR_S
 
 
-def _bar(candles: Candles, j: int) -> tuple[float, float, float, float]:
+def _bar(candles: Candles, j: int) -> Bar:
     return (float(candles.open[j]), float(candles.high[j]), float(candles.low[j]), float(candles.close[j]))
 
 
@@ -753,9 +724,7 @@ def _opened(candles: Candles) -> dict[int, Opened]:
     return positions
 
 
-def _book_exits(
-    candles: Candles, opened: dict[int, Opened], *, ticks: bool
-) -> dict[int, tuple[int, CloseReason, float]]:
+def _book_exits(candles: Candles, opened: dict[int, Opened], *, ticks: bool) -> Exits:
     book = ExitBook()
     exits = {}
     for j in range(len(candles)):
@@ -772,7 +741,7 @@ def _book_exits(
     return exits
 
 
-def _loop_bar_exits(candles: Candles, opened: dict[int, Opened]) -> dict[int, tuple[int, CloseReason, float]]:
+def _loop_bar_exits(candles: Candles, opened: dict[int, Opened]) -> Exits:
     exits = {}
     for position_id, position in opened.items():
         levels = position.levels
@@ -787,9 +756,7 @@ def _loop_bar_exits(candles: Candles, opened: dict[int, Opened]) -> dict[int, tu
     return exits
 
 
-def _loop_tick_exits(
-    candles: Candles, opened: dict[int, Opened]
-) -> dict[int, tuple[int, CloseReason, float]]:
+def _loop_tick_exits(candles: Candles, opened: dict[int, Opened]) -> Exits:
     exits = {}
     for position_id, position in opened.items():
         ref = RefPosition(candles.symbol, position.levels, float(position.levels.best_price))
@@ -802,26 +769,28 @@ def _loop_tick_exits(
     return exits
 
 
-@pytest.mark.parametrize(("source", "name", "symbol", "reasons"), REAL_SERIES)
-def test_evaluate_bars_on_real_candles_matches_a_per_position_loop(
-    data_dir: Path, source: str, name: str, symbol: str, reasons: set[CloseReason]
+@pytest.mark.parametrize("ticks", [False, True], ids=["candles", "closes as ticks"])
+@pytest.mark.parametrize("series", REAL_SERIES, ids=lambda series: series.source)
+def test_the_book_on_real_candles_exits_where_a_per_position_scalar_loop_does(
+    data_dir: Path, series: RealSeries, ticks: bool
 ) -> None:
-    candles = _series(data_dir, source, name, symbol)
+    candles = series.candles(data_dir)
     opened = _opened(candles)
 
-    book = _book_exits(candles, opened, ticks=False)
-    loop = _loop_bar_exits(candles, opened)
+    book = _book_exits(candles, opened, ticks=ticks)
+    loop = (_loop_tick_exits if ticks else _loop_bar_exits)(candles, opened)
 
     assert book == loop
     assert len(book) >= len(opened) - 10  # nearly all positions end within 48 h
-    assert {reason for _, reason, _ in book.values()} == reasons
+    # Closes step over intrabar extremes, so positions live longer than on candles: timeouts happen too.
+    assert {reason for _, reason, _ in book.values()} == (
+        STOPS_AND_TARGETS | {CloseReason.TIMEOUT} if ticks else series.reasons
+    )
 
 
-@pytest.mark.parametrize(("source", "name", "symbol", "reasons"), REAL_SERIES)
-def test_exits_on_real_candles_are_confirmed_by_the_raw_prices(
-    data_dir: Path, source: str, name: str, symbol: str, reasons: set[CloseReason]
-) -> None:
-    candles = _series(data_dir, source, name, symbol)
+@pytest.mark.parametrize("series", REAL_SERIES, ids=lambda series: series.source)
+def test_exits_on_real_candles_are_confirmed_by_the_raw_prices(data_dir: Path, series: RealSeries) -> None:
+    candles = series.candles(data_dir)
     opened = _opened(candles)
     exits = _book_exits(candles, opened, ticks=False)
     o, h, lo, c = candles.open, candles.high, candles.low, candles.close
@@ -859,19 +828,4 @@ def test_exits_on_real_candles_are_confirmed_by_the_raw_prices(
             assert _close_s(candles, j) >= levels.deadline_s  # type: ignore[operator]
             assert _close_s(candles, j - 1) < levels.deadline_s  # type: ignore[operator]
             assert fill == c[j]
-    assert set(checked) == reasons
-
-
-@pytest.mark.parametrize(("source", "name", "symbol", "reasons"), REAL_SERIES)
-def test_closes_fed_as_ticks_give_the_same_exits_as_a_scalar_reference(
-    data_dir: Path, source: str, name: str, symbol: str, reasons: set[CloseReason]
-) -> None:
-    candles = _series(data_dir, source, name, symbol)
-    opened = _opened(candles)
-
-    book = _book_exits(candles, opened, ticks=True)
-    loop = _loop_tick_exits(candles, opened)
-
-    assert book == loop
-    # Closes step over intrabar extremes, so positions live longer than on candles: timeouts happen too.
-    assert {reason for _, reason, _ in book.values()} == STOPS_AND_TARGETS | {CloseReason.TIMEOUT}
+    assert set(checked) == series.reasons
