@@ -1058,47 +1058,48 @@ def test_bad_text_alerts_are_rejected_saying_why(text: str, message: str) -> Non
 # --- TradingView's default strategy message ------------------------------------------------------
 
 
-def test_default_strategy_message_reads_the_number_after_at_as_contracts() -> None:
-    # Arrange
-    text = "Order buy @ 0.01 filled on BTCUSDT. New strategy position is 0.01"
-
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The number after '@' is the contracts; a positive position is a long.
+        (
+            "Order buy @ 0.01 filled on BTCUSDT. New strategy position is 0.01",
+            {
+                "action": SignalAction.BUY,
+                "ticker": "BTCUSDT",
+                "contracts": Decimal("0.01"),
+                "price": None,
+                "market_position": MarketPosition.LONG,
+                "market_position_size": Decimal("0.01"),
+            },
+        ),
+        # A message that leaves the strategy flat is an exit.
+        (
+            "Order sell @ 0.0152 filled on BINANCE:BTCUSDT.P. New strategy position is 0",
+            {
+                "action": SignalAction.EXIT,
+                "ticker": "BINANCE:BTCUSDT.P",
+                "contracts": Decimal("0.0152"),
+                "market_position": MarketPosition.FLAT,
+            },
+        ),
+        # A negative position is a short.
+        (
+            "order SELL @ 2 filled on ETHUSDT. New strategy position is -2.",
+            {
+                "action": SignalAction.SELL,
+                "market_position": MarketPosition.SHORT,
+                "market_position_size": Decimal(2),
+            },
+        ),
+    ],
+)
+def test_default_strategy_message_is_read(text: str, expected: dict[str, object]) -> None:
     # Act
     intent = _parse_text(text).intent
 
     # Assert
-    assert intent.action is SignalAction.BUY
-    assert intent.ticker == "BTCUSDT"
-    assert intent.contracts == Decimal("0.01")
-    assert intent.price is None
-    assert intent.market_position is MarketPosition.LONG
-    assert intent.market_position_size == Decimal("0.01")
-
-
-def test_default_strategy_message_that_leaves_the_strategy_flat_is_an_exit() -> None:
-    # Arrange
-    text = "Order sell @ 0.0152 filled on BINANCE:BTCUSDT.P. New strategy position is 0"
-
-    # Act
-    intent = _parse_text(text).intent
-
-    # Assert
-    assert intent.action is SignalAction.EXIT
-    assert intent.ticker == "BINANCE:BTCUSDT.P"
-    assert intent.contracts == Decimal("0.0152")
-    assert intent.market_position is MarketPosition.FLAT
-
-
-def test_default_strategy_message_with_a_negative_position_is_a_short() -> None:
-    # Arrange
-    text = "order SELL @ 2 filled on ETHUSDT. New strategy position is -2."
-
-    # Act
-    intent = _parse_text(text).intent
-
-    # Assert
-    assert intent.action is SignalAction.SELL
-    assert intent.market_position is MarketPosition.SHORT
-    assert intent.market_position_size == Decimal(2)
+    assert {name: getattr(intent, name) for name in expected} == expected
 
 
 def test_default_strategy_message_after_a_prefix_and_with_a_passphrase_is_read() -> None:
