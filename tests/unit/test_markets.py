@@ -81,24 +81,22 @@ def test_from_ccxt_defaults_to_tick_size_precision() -> None:
     assert Market.from_ccxt(BINANCE_BTC_USDT) == Market.from_ccxt(BINANCE_BTC_USDT, TICK_SIZE)
 
 
-def test_from_ccxt_reads_decimal_places_precision_as_a_power_of_ten_step() -> None:
+@pytest.mark.parametrize(
+    ("places", "steps"),
+    [
+        ({"amount": 5, "price": 2}, ("0.00001", "0.01")),
+        ({"amount": 0, "price": 0}, ("1", "1")),  # a whole unit
+    ],
+)
+def test_from_ccxt_reads_decimal_places_precision_as_a_power_of_ten_step(
+    places: dict[str, int], steps: tuple[str, str]
+) -> None:
     market_dict = copy.deepcopy(BINANCE_BTC_USDT)
-    market_dict["precision"] = {"amount": 5, "price": 2}
+    market_dict["precision"] = places
 
     market = Market.from_ccxt(market_dict, DECIMAL_PLACES)
 
-    assert market.amount_step == Decimal("0.00001")
-    assert market.price_step == Decimal("0.01")
-
-
-def test_from_ccxt_decimal_places_of_zero_is_a_whole_unit_step() -> None:
-    market_dict = copy.deepcopy(BINANCE_BTC_USDT)
-    market_dict["precision"] = {"amount": 0, "price": 0}
-
-    market = Market.from_ccxt(market_dict, DECIMAL_PLACES)
-
-    assert market.amount_step == Decimal(1)
-    assert market.price_step == Decimal(1)
+    assert (market.amount_step, market.price_step) == (Decimal(steps[0]), Decimal(steps[1]))
 
 
 def test_from_ccxt_falls_back_to_a_hundred_millionth_step_when_precision_is_missing() -> None:
@@ -174,37 +172,36 @@ def test_prepare_rounds_the_price_to_the_tick(price: str, expected: str) -> None
 # --- prepare: limits -------------------------------------------------------------------------------
 
 
-def test_prepare_rejects_an_amount_below_the_minimum_amount() -> None:
-    market = _btc_usdt(limits={"amount": {"min": 0.001, "max": 9000.0}, "cost": {"min": 5.0}})
-
-    with pytest.raises(OrderRejected, match="below the minimum"):
-        market.prepare(Decimal("0.0009"), Decimal("96388.12"))
-
-
-def test_prepare_accepts_an_amount_exactly_at_the_minimum_amount() -> None:
-    market = _btc_usdt(limits={"amount": {"min": 0.001, "max": 9000.0}, "cost": {"min": 5.0}})
-
-    amount, _price = market.prepare(Decimal("0.001"), Decimal("96388.12"))
-
-    assert amount == Decimal("0.001")
+# The minimum amount raised to 0.001 BTC (BINANCE_BTC_USDT's is one step).
+RAISED_MIN_AMOUNT: dict[str, Any] = {
+    "limits": {"amount": {"min": 0.001, "max": 9000.0}, "cost": {"min": 5.0}}
+}
 
 
-def test_prepare_rejects_an_amount_above_the_maximum_amount() -> None:
-    market = _btc_usdt()
+@pytest.mark.parametrize(
+    ("overrides", "amount", "price", "message"),
+    [
+        (RAISED_MIN_AMOUNT, "0.0009", "96388.12", "below the minimum"),
+        ({}, "9000.00001", "96388.12", "above the maximum"),
+        # 0.0000519 BTC is worth 5.0025 USDT, but it truncates to 0.00005 BTC = 4.82 USDT.
+        ({}, "0.0000519", "96388.12", "minimum notional"),
+        ({"active": False}, "0.01", "96388.12", "not active"),
+        # No limits at all: the step alone must stop an amount that rounds to zero.
+        ({"limits": {}}, "0.000009", "96388.12", "step"),
+        ({}, "0.01", "0", "price must be positive"),
+        ({}, "0.01", "-1", "price must be positive"),
+    ],
+)
+def test_prepare_rejects_an_order_the_market_does_not_take(
+    overrides: dict[str, Any], amount: str, price: str, message: str
+) -> None:
+    market = _btc_usdt(**overrides)
 
-    with pytest.raises(OrderRejected, match="above the maximum"):
-        market.prepare(Decimal("9000.00001"), Decimal("96388.12"))
+    with pytest.raises(OrderRejected, match=message):
+        market.prepare(Decimal(amount), Decimal(price))
 
 
-def test_prepare_accepts_an_amount_exactly_at_the_maximum_amount() -> None:
-    market = _btc_usdt()
-
-    amount, _price = market.prepare(Decimal("9000"), Decimal("96388.12"))
-
-    assert amount == Decimal("9000")
-
-
-def test_prepare_rejects_an_order_below_the_minimum_notional() -> None:
+def test_prepare_names_the_notional_its_asset_and_the_market_when_below_the_minimum() -> None:
     market = _btc_usdt()
 
     with pytest.raises(OrderRejected) as excinfo:
@@ -217,51 +214,23 @@ def test_prepare_rejects_an_order_below_the_minimum_notional() -> None:
     assert "BTC/USDT" in message
 
 
-def test_prepare_checks_the_notional_after_rounding_the_amount_down() -> None:
-    market = _btc_usdt()
+@pytest.mark.parametrize(
+    ("overrides", "amount", "price"),
+    [
+        (RAISED_MIN_AMOUNT, "0.001", "96388.12"),  # exactly at the minimum amount
+        ({}, "9000", "96388.12"),  # exactly at the maximum amount
+        ({}, "0.0001", "50000"),  # exactly at the minimum notional: 5 USDT
+        ({"limits": {}}, "0.00001", "1"),  # without limits: any amount on the step
+    ],
+)
+def test_prepare_accepts_an_order_at_the_limits_unchanged(
+    overrides: dict[str, Any], amount: str, price: str
+) -> None:
+    market = _btc_usdt(**overrides)
 
-    # 0.0000519 BTC is worth 5.0025 USDT, but it truncates to 0.00005 BTC = 4.82 USDT.
-    with pytest.raises(OrderRejected, match="minimum notional"):
-        market.prepare(Decimal("0.0000519"), Decimal("96388.12"))
+    prepared = market.prepare(Decimal(amount), Decimal(price))
 
-
-def test_prepare_accepts_an_order_exactly_at_the_minimum_notional() -> None:
-    market = _btc_usdt()
-
-    amount, price = market.prepare(Decimal("0.0001"), Decimal("50000"))
-
-    assert amount * price == Decimal("5")
-    assert (amount, price) == (Decimal("0.0001"), Decimal("50000"))
-
-
-def test_prepare_rejects_an_inactive_market() -> None:
-    market = _btc_usdt(active=False)
-
-    with pytest.raises(OrderRejected, match="not active"):
-        market.prepare(Decimal("0.01"), Decimal("96388.12"))
-
-
-def test_prepare_rejects_an_amount_that_rounds_to_zero() -> None:
-    market = _btc_usdt(limits={})  # no limits at all: the step alone must stop it
-
-    with pytest.raises(OrderRejected, match="step"):
-        market.prepare(Decimal("0.000009"), Decimal("96388.12"))
-
-
-@pytest.mark.parametrize("price", ["0", "-1"])
-def test_prepare_rejects_a_non_positive_price(price: str) -> None:
-    market = _btc_usdt()
-
-    with pytest.raises(OrderRejected, match="price must be positive"):
-        market.prepare(Decimal("0.01"), Decimal(price))
-
-
-def test_prepare_without_limits_accepts_any_amount_on_the_step() -> None:
-    market = _btc_usdt(limits={})
-
-    amount, price = market.prepare(Decimal("0.00001"), Decimal("1"))
-
-    assert (amount, price) == (Decimal("0.00001"), Decimal("1"))
+    assert prepared == (Decimal(amount), Decimal(price))
 
 
 def test_order_rejected_is_a_value_error() -> None:
