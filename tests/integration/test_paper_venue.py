@@ -18,11 +18,14 @@ from tradewire.domain.orders import OrderRequest, OrderSide, OrderType
 from tradewire.ports import ExchangeError, OrderOutcomeUnknown
 
 
-def _venue(engine: Engine, price: str = "50000") -> tuple[PaperVenue, ReplayFeed]:
+async def _venue(engine: Engine, price: str = "50000") -> tuple[PaperVenue, ReplayFeed]:
+    """A started paper venue on the engine's books, with BTC/USDT at `price` on its feed."""
     markets = demo_markets()
     feed = ReplayFeed({}, markets)
     feed.set_price("BTC/USDT", Decimal(price))
-    return PaperVenue(engine, feed, markets, starting_balance={"USDT": Decimal(10_000)}), feed
+    venue = PaperVenue(engine, feed, markets, starting_balance={"USDT": Decimal(10_000)})
+    await venue.start()
+    return venue, feed
 
 
 def _accounts(engine: Engine, count: int) -> list[int]:
@@ -53,8 +56,7 @@ def _buy(
 
 async def test_a_market_buy_fills_at_the_feed_price_with_the_fee(sqlite_engine: Engine) -> None:
     [account] = _accounts(sqlite_engine, 1)
-    venue, _ = _venue(sqlite_engine)
-    await venue.start()
+    venue, _ = await _venue(sqlite_engine)
 
     order = await venue.account(account).create_order(_buy("c-1"))
 
@@ -66,13 +68,11 @@ async def test_a_market_buy_fills_at_the_feed_price_with_the_fee(sqlite_engine: 
 
 async def test_the_same_client_order_id_never_trades_twice(sqlite_engine: Engine) -> None:
     [account] = _accounts(sqlite_engine, 1)
-    venue, _ = _venue(sqlite_engine)
-    await venue.start()
+    venue, _ = await _venue(sqlite_engine)
 
     first = await venue.account(account).create_order(_buy("c-1"))
     second = await venue.account(account).create_order(_buy("c-1"))
-    restarted, _ = _venue(sqlite_engine)
-    await restarted.start()
+    restarted, _ = await _venue(sqlite_engine)
     third = await restarted.account(account).create_order(_buy("c-1"))
 
     assert first == second == third
@@ -81,8 +81,7 @@ async def test_the_same_client_order_id_never_trades_twice(sqlite_engine: Engine
 
 async def test_insufficient_balance_is_refused_and_changes_nothing(sqlite_engine: Engine) -> None:
     [account] = _accounts(sqlite_engine, 1)
-    venue, _ = _venue(sqlite_engine)
-    await venue.start()
+    venue, _ = await _venue(sqlite_engine)
 
     with pytest.raises(ExchangeError, match="insufficient balance"):
         await venue.account(account).create_order(_buy("c-1", amount="1"))
@@ -93,8 +92,7 @@ async def test_insufficient_balance_is_refused_and_changes_nothing(sqlite_engine
 
 async def test_orders_below_minimum_notional_are_refused(sqlite_engine: Engine) -> None:
     [account] = _accounts(sqlite_engine, 1)
-    venue, _ = _venue(sqlite_engine, price="96388.12")
-    await venue.start()
+    venue, _ = await _venue(sqlite_engine, price="96388.12")
 
     with pytest.raises(ExchangeError, match="minimum notional"):
         await venue.account(account).create_order(_buy("c-1", amount="0.00005"))
@@ -104,8 +102,7 @@ async def test_a_resting_limit_order_reserves_funds_and_fills_when_the_price_rea
     sqlite_engine: Engine,
 ) -> None:
     [account] = _accounts(sqlite_engine, 1)
-    venue, feed = _venue(sqlite_engine)
-    await venue.start()
+    venue, feed = await _venue(sqlite_engine)
 
     placed = await venue.account(account).create_order(_buy("c-1", kind=OrderType.LIMIT, price="49000"))
     reserved = venue.balance(account)
@@ -125,8 +122,7 @@ async def test_cancelling_releases_the_reserve_and_a_late_cancel_reports_the_fil
     sqlite_engine: Engine,
 ) -> None:
     [account] = _accounts(sqlite_engine, 1)
-    venue, feed = _venue(sqlite_engine)
-    await venue.start()
+    venue, feed = await _venue(sqlite_engine)
     exchange = venue.account(account)
     await exchange.create_order(_buy("c-1", kind=OrderType.LIMIT, price="40000"))
     await exchange.create_order(_buy("c-2", kind=OrderType.LIMIT, price="45000"))
@@ -143,8 +139,7 @@ async def test_cancelling_releases_the_reserve_and_a_late_cancel_reports_the_fil
 
 async def test_orders_placed_together_are_committed_in_one_transaction(sqlite_engine: Engine) -> None:
     accounts = _accounts(sqlite_engine, 50)
-    venue, _ = _venue(sqlite_engine)
-    await venue.start()
+    venue, _ = await _venue(sqlite_engine)
     commits: list[int] = []
     event.listen(sqlite_engine, "commit", lambda _conn: commits.append(1))
 
@@ -152,8 +147,7 @@ async def test_orders_placed_together_are_committed_in_one_transaction(sqlite_en
 
     assert all(r.status == "closed" for r in results)
     assert len(commits) == 1
-    restarted, _ = _venue(sqlite_engine)
-    await restarted.start()
+    restarted, _ = await _venue(sqlite_engine)
     assert all(restarted.balance(a)["BTC"] == Decimal("0.01") for a in accounts)
 
 
@@ -161,8 +155,7 @@ async def test_an_order_whose_commit_failed_is_forgotten_with_its_reserve(
     sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     [account] = _accounts(sqlite_engine, 1)
-    venue, feed = _venue(sqlite_engine)
-    await venue.start()
+    venue, feed = await _venue(sqlite_engine)
     exchange = venue.account(account)
     real_write = books.write
 
