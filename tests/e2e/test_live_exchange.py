@@ -10,6 +10,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -122,6 +123,16 @@ async def _start(
     return Live(runtime, fake, seeded.slug, account_ids)
 
 
+@asynccontextmanager
+async def _running(tmp_path: Path, fake: FakeExchange, **options: Any) -> AsyncIterator[Live]:
+    """`_start` with these options; the runtime stops on leaving."""
+    live = await _start(tmp_path, fake, **options)
+    try:
+        yield live
+    finally:
+        await live.runtime.stop()
+
+
 @pytest.fixture
 def fake() -> AsyncIterator[FakeExchange]:
     exchange = FakeExchange(
@@ -134,9 +145,8 @@ def fake() -> AsyncIterator[FakeExchange]:
 
 @pytest.fixture
 async def live(tmp_path: Path, fake: FakeExchange) -> AsyncIterator[Live]:
-    started = await _start(tmp_path, fake)
-    yield started
-    await started.runtime.stop()
+    async with _running(tmp_path, fake) as started:
+        yield started
 
 
 async def test_a_signal_trades_a_live_account_end_to_end(live: Live) -> None:
@@ -180,13 +190,10 @@ async def test_a_dropped_answer_and_an_order_not_found_at_first_is_found_later(l
 async def test_a_create_the_exchange_never_executed_is_concluded_absent_and_not_resent(
     tmp_path: Path, fake: FakeExchange, status: int, retry_after: int | None
 ) -> None:
-    live = await _start(tmp_path, fake, **QUICK_TO_CONCLUDE)
-    fake.fail_next("POST", "/order", status=status, retry_after=retry_after)
-    try:
+    async with _running(tmp_path, fake, **QUICK_TO_CONCLUDE) as live:
+        fake.fail_next("POST", "/order", status=status, retry_after=retry_after)
         await live.alert("buy")
         await live.until(lambda: [o.state for o in live.rows(orders)] == ["rejected"])
-    finally:
-        await live.runtime.stop()
 
     [order] = live.rows(orders)
     assert "never reached the exchange" in order.reason
@@ -197,12 +204,9 @@ async def test_a_create_the_exchange_never_executed_is_concluded_absent_and_not_
 async def test_insufficient_balance_is_a_clear_refusal(tmp_path: Path) -> None:
     # Plenty of equity (in BTC), too little free USDT for a 120 USDT buy.
     with FakeExchange("binance", prices={"BTC/USDT": "60000"}, balances={"USDT": "50", "BTC": "1"}) as poor:
-        live = await _start(tmp_path, poor)
-        try:
+        async with _running(tmp_path, poor) as live:
             await live.alert("buy")
             await live.until(lambda: [o.state for o in live.rows(orders)] == ["rejected"])
-        finally:
-            await live.runtime.stop()
 
     [entry] = [r for r in live.rows(execution_log) if r.status == "FAILED"]
     assert entry.reason.startswith("insufficient_funds")
@@ -307,26 +311,22 @@ async def test_a_restart_with_orders_in_every_state_settles_them_all(
     tmp_path: Path, fake: FakeExchange
 ) -> None:
     key = generate_key()
-    live = await _start(tmp_path, fake, key=key)
-    await live.alert("buy")  # filled
-    resting = await _resting_limit(live, price="59000", amount="0.003")
-    partial = await _resting_limit(live, price="58000", amount="0.003")
-    fake.fill(partial, amount="0.001")
-    fake.drop_next_create()
-    fake.hide_order(intent_client_order_id(4), lookups=1000)
-    await live.alert("buy", time="2025-04-04T00:00:00Z")  # its outcome is unknown to us
-    await live.runtime.stop()
+    async with _running(tmp_path, fake, key=key) as live:
+        await live.alert("buy")  # filled
+        resting = await _resting_limit(live, price="59000", amount="0.003")
+        partial = await _resting_limit(live, price="58000", amount="0.003")
+        fake.fill(partial, amount="0.001")
+        fake.drop_next_create()
+        fake.hide_order(intent_client_order_id(4), lookups=1000)
+        await live.alert("buy", time="2025-04-04T00:00:00Z")  # its outcome is unknown to us
     assert [o.state for o in live.rows(orders)] == ["filled", "open", "open", "submitted"]
 
     # While we are down the resting order fills, the partial one is cancelled, the unknown one shows.
     fake.fill(resting)
     fake.cancel_manually(partial)
     fake.hide_order(intent_client_order_id(4), lookups=0)
-    restarted = await _start(tmp_path, fake, accounts=0, key=key, seed=False)
-    try:
+    async with _running(tmp_path, fake, accounts=0, key=key, seed=False) as restarted:
         await restarted.until(lambda: all(o.state in ("filled", "canceled") for o in restarted.rows(orders)))
-    finally:
-        await restarted.runtime.stop()
 
     states = [o.state for o in restarted.rows(orders)]
     assert states == ["filled", "filled", "canceled", "filled"]
@@ -334,33 +334,13 @@ async def test_a_restart_with_orders_in_every_state_settles_them_all(
     restarted.agrees_with_exchange()
 
 
-async def test_bybit_trades_end_to_end_through_its_own_client_id_field(tmp_path: Path) -> None:
-    with FakeExchange("bybit", prices={"BTC/USDT": "60000"}, balances={"USDT": "10000"}) as bybit:
-        live = await _start(tmp_path, bybit)
-        try:
-            bybit.delay_next_create(2.0)  # and one create whose answer we never see in time
-            await live.alert("buy")
-            await live.until(lambda: [o.state for o in live.rows(orders)] == ["filled"])
-            await live.alert("sell", market_position="flat", time="2025-01-01T00:00:00Z")
-            await live.until(lambda: [o.state for o in live.rows(orders)] == ["filled", "filled"])
-        finally:
-            await live.runtime.stop()
-
-    assert bybit.creates(FIRST) == 1
-    assert [p.status for p in live.rows(positions)] == ["closed"]
-    live.agrees_with_exchange()
-
-
 async def test_many_accounts_on_one_exchange_share_one_ticker_call(
     tmp_path: Path, fake: FakeExchange
 ) -> None:
-    live = await _start(tmp_path, fake, accounts=4)
-    try:
+    async with _running(tmp_path, fake, accounts=4) as live:
         await live.alert("buy")
         await live.until(lambda: [o.state for o in live.rows(orders)] == ["filled"] * 4)
         budgets = {id(e.public_limiter) for e in live.runtime.exchanges.live_accounts().values()}
-    finally:
-        await live.runtime.stop()
 
     assert len(budgets) == 1  # one public-call budget for the exchange, whatever the account count
 
@@ -372,14 +352,11 @@ async def test_many_accounts_on_one_exchange_share_one_ticker_call(
 async def test_an_unfilled_limit_order_is_cancelled_after_its_timeout_and_a_lost_race_keeps_the_fill(
     tmp_path: Path, fake: FakeExchange
 ) -> None:
-    live = await _start(tmp_path, fake, limit_order_timeout_s=0.5)
-    try:
+    async with _running(tmp_path, fake, limit_order_timeout_s=0.5) as live:
         untouched = await _resting_limit(live, price="50000", amount="0.001")
         raced = await _resting_limit(live, price="51000", amount="0.001")
         fake.fill(raced)  # filled on the exchange just before our cancel arrives
         await live.until(lambda: {o.state for o in live.rows(orders)} == {"canceled", "filled"})
-    finally:
-        await live.runtime.stop()
 
     states = {o.client_order_id: o.state for o in live.rows(orders)}
     assert states == {untouched: "canceled", raced: "filled"}
@@ -389,14 +366,11 @@ async def test_an_unfilled_limit_order_is_cancelled_after_its_timeout_and_a_lost
 async def test_repeated_exchange_failures_open_the_circuit_and_orders_are_not_sent(
     tmp_path: Path, fake: FakeExchange
 ) -> None:
-    live = await _start(tmp_path, fake)
-    try:
+    async with _running(tmp_path, fake) as live:
         fake.fail_next("*", "/api/v3", status=503, times=40)
         await live.alert("buy")
         [intent] = live.rows(execution_intents)
         creates = fake.creates()
-    finally:
-        await live.runtime.stop()
 
     assert intent.status == "rejected"
     assert "circuit open" in intent.reason or "could not be loaded" in intent.reason
@@ -405,16 +379,13 @@ async def test_repeated_exchange_failures_open_the_circuit_and_orders_are_not_se
 
 async def test_pushed_order_updates_settle_orders_before_any_poll(tmp_path: Path, fake: FakeExchange) -> None:
     # Polling every 30 s: only the stream can settle the order within the test's few seconds.
-    live = await _start(tmp_path, fake, streams=True, reconcile_interval_s=30)
-    try:
+    async with _running(tmp_path, fake, streams=True, reconcile_interval_s=30) as live:
         coid = await _resting_limit(live, price="59000", amount="0.002")
         await live.until(lambda: fake.stream_connections == 1)
         fake.fill(coid, amount="0.001")
         await live.until(lambda: live.rows(orders)[-1].state == "partially_filled", timeout=5)
         fake.fill(coid)
         settled_in = await live.until(lambda: live.rows(orders)[-1].state == "filled", timeout=5)
-    finally:
-        await live.runtime.stop()
 
     assert settled_in < 5
     live.agrees_with_exchange()
@@ -423,35 +394,32 @@ async def test_pushed_order_updates_settle_orders_before_any_poll(tmp_path: Path
 async def test_a_broken_stream_reconnects_and_polling_covers_the_gap(
     tmp_path: Path, fake: FakeExchange
 ) -> None:
-    live = await _start(tmp_path, fake, streams=True)
-    try:
+    async with _running(tmp_path, fake, streams=True) as live:
         coid = await _resting_limit(live, price="59000", amount="0.002")
         await live.until(lambda: fake.stream_connections == 1)
         fake.drop_streams()
         fake.fill(coid)
         await live.until(lambda: live.rows(orders)[-1].state == "filled")
         await live.until(lambda: fake.stream_connections == 1, timeout=15)
-    finally:
-        await live.runtime.stop()
 
     live.agrees_with_exchange()
 
 
 @pytest.mark.parametrize(
-    ("flavor", "ticker"), [("okx", "BTCUSDT"), ("mexc", "BTCUSDT"), ("coinbase", "BTCUSDC")]
+    ("flavor", "ticker"),
+    [("bybit", "BTCUSDT"), ("okx", "BTCUSDT"), ("mexc", "BTCUSDT"), ("coinbase", "BTCUSDC")],
 )
-async def test_okx_mexc_and_coinbase_trade_end_to_end(tmp_path: Path, flavor: str, ticker: str) -> None:
+async def test_bybit_okx_mexc_and_coinbase_trade_end_to_end_through_their_own_client_id_fields(
+    tmp_path: Path, flavor: str, ticker: str
+) -> None:
     prices = {"BTC/USDT": "60000", "BTC/USDC": "60000"}
     with FakeExchange(flavor, prices=prices, balances={"USDT": "10000", "USDC": "10000"}) as exchange:  # type: ignore[arg-type]
-        live = await _start(tmp_path, exchange)
-        try:
+        async with _running(tmp_path, exchange) as live:
             exchange.delay_next_create(2.0)  # one create whose answer comes too late
             await live.alert("buy", ticker=ticker)
             await live.until(lambda: [o.state for o in live.rows(orders)] == ["filled"])
             await live.alert("sell", ticker=ticker, market_position="flat", time="2025-01-01T00:00:00Z")
             await live.until(lambda: [o.state for o in live.rows(orders)] == ["filled", "filled"])
-        finally:
-            await live.runtime.stop()
 
     assert exchange.creates(FIRST) == 1
     assert [p.status for p in live.rows(positions)] == ["closed"]
