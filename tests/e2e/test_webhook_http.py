@@ -90,6 +90,17 @@ class Platform:
         assert response.status_code == 200, response.text
         return response.json()
 
+    def send(self, method: str, path: str, user: int, body: dict[str, Any]) -> httpx.Response:
+        """A JSON request as subscriber `user`."""
+        return self.http.request(method, path, headers=self.users[user]["headers"], json=body)
+
+    def buy(self, ticker: str) -> httpx.Response:
+        """A JSON buy alert for `ticker`, handled to the end."""
+        body = {"passphrase": "abcdefgh", "ticker": ticker, "action": "buy"}
+        response = self.http.post(self.webhook, json=body)
+        self.served.settle()
+        return response
+
     def count(self, table: Any) -> int:
         with self.served.runtime.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
@@ -180,9 +191,7 @@ def test_every_sample_alert_gets_the_handling_its_case_expects(
 
 
 def test_each_owner_sees_only_their_own_records(platform: Platform) -> None:
-    body = {"passphrase": "abcdefgh", "ticker": "BTCUSDT", "action": "buy"}
-    assert platform.http.post(platform.webhook, json=body).status_code == 202
-    platform.served.settle()
+    assert platform.buy("BTCUSDT").status_code == 202
 
     provider_signals = platform.http.get("/api/v1/signals", headers=platform.provider).json()
     provider_orders = platform.http.get("/api/v1/orders", headers=platform.provider).json()
@@ -207,9 +216,7 @@ def test_each_owner_sees_only_their_own_records(platform: Platform) -> None:
 
 
 def test_positions_report_pnl_and_balances_follow(platform: Platform) -> None:
-    body = {"passphrase": "abcdefgh", "ticker": "ETHUSDT", "action": "buy"}
-    platform.http.post(platform.webhook, json=body)
-    platform.served.settle()
+    platform.buy("ETHUSDT")
     pin_prices(platform.served.runtime, {"ETH/USDT": "3500"})
 
     [position] = platform.get("/api/v1/positions", 0, status="open")
@@ -225,26 +232,28 @@ def test_positions_report_pnl_and_balances_follow(platform: Platform) -> None:
 
 
 def test_the_api_rejects_bad_input_clearly_and_changes_nothing(platform: Platform) -> None:
-    headers = platform.users[0]["headers"]
     unknown = platform.http.post("/api/v1/webhooks/tradingview/nope", json={"action": "buy"})
     symbol = platform.http.post(
         platform.webhook, json={"passphrase": "abcdefgh", "ticker": "FOOBAR", "action": "buy"}
     )
     huge = platform.http.post(platform.webhook, content=b"x" * 70_000)
-    bad_pairs = platform.http.post(
+    bad_pairs = platform.send(
+        "POST",
         "/api/v1/subscriptions",
-        headers=headers,
-        json={"strategy_id": platform.strategy["id"], "account_id": 1, "pairs": ["NOPE/USDT"]},
+        0,
+        {"strategy_id": platform.strategy["id"], "account_id": 1, "pairs": ["NOPE/USDT"]},
     )
-    too_much = platform.http.patch(
+    too_much = platform.send(
+        "PATCH",
         f"/api/v1/subscriptions/{platform.users[0]['subscription']['id']}",
-        headers=headers,
-        json={"sizing_mode": "equity_pct", "sizing_value": "150"},
+        0,
+        {"sizing_mode": "equity_pct", "sizing_value": "150"},
     )
-    live_without_key = platform.http.post(
+    live_without_key = platform.send(
+        "POST",
         "/api/v1/accounts",
-        headers=headers,
-        json={
+        0,
+        {
             "name": "real",
             "exchange": "binance",
             "mode": "live",
@@ -267,28 +276,20 @@ def test_the_api_rejects_bad_input_clearly_and_changes_nothing(platform: Platfor
 
 
 def test_risk_based_sizing_is_set_through_the_api_and_explained_in_the_log(platform: Platform) -> None:
-    headers = platform.users[0]["headers"]
-    account = platform.http.post("/api/v1/accounts", headers=headers, json={"name": "risky"}).json()
-    base = {"strategy_id": platform.strategy["id"], "account_id": account["id"], "pairs": ["BTC/USDT"]}
-    missing_stop = platform.http.post(
-        "/api/v1/subscriptions",
-        headers=headers,
-        json={**base, "sizing_mode": "risk_pct", "sizing_value": "2"},
-    )
-    created = platform.http.post(
-        "/api/v1/subscriptions",
-        headers=headers,
-        json={
-            **base,
-            "sizing_mode": "risk_pct",
-            "sizing_value": "2",
-            "sizing_params": {"stop_loss_pct": "5"},
-        },
+    account = platform.send("POST", "/api/v1/accounts", 0, {"name": "risky"}).json()
+    risk_pct = {
+        "strategy_id": platform.strategy["id"],
+        "account_id": account["id"],
+        "pairs": ["BTC/USDT"],
+        "sizing_mode": "risk_pct",
+        "sizing_value": "2",
+    }
+    missing_stop = platform.send("POST", "/api/v1/subscriptions", 0, risk_pct)
+    created = platform.send(
+        "POST", "/api/v1/subscriptions", 0, {**risk_pct, "sizing_params": {"stop_loss_pct": "5"}}
     )
 
-    body = {"passphrase": "abcdefgh", "ticker": "BTCUSDT", "action": "buy"}
-    platform.http.post(platform.webhook, json=body)
-    platform.served.settle()
+    platform.buy("BTCUSDT")
 
     assert missing_stop.status_code == 422 and "stop_loss_pct" in missing_stop.text
     assert created.status_code == 201, created.text
@@ -301,18 +302,12 @@ def test_risk_based_sizing_is_set_through_the_api_and_explained_in_the_log(platf
 
 
 def test_a_signal_refused_by_a_risk_rule_says_why_through_the_api(platform: Platform) -> None:
-    headers = platform.users[0]["headers"]
     subscription = platform.users[0]["subscription"]["id"]
-    limited = platform.http.patch(
-        f"/api/v1/subscriptions/{subscription}",
-        headers=headers,
-        json={"risk_limits": {"max_positions_total": 1}},
+    limited = platform.send(
+        "PATCH", f"/api/v1/subscriptions/{subscription}", 0, {"risk_limits": {"max_positions_total": 1}}
     )
     for ticker in ("ETHUSDT", "SOLUSDT"):
-        platform.http.post(
-            platform.webhook, json={"passphrase": "abcdefgh", "ticker": ticker, "action": "buy"}
-        )
-        platform.served.settle()
+        platform.buy(ticker)
 
     [refused] = [i for i in platform.get("/api/v1/intents", 0) if i["symbol"] == "SOL/USDT"]
     [entry] = [r for r in platform.get("/api/v1/execution-log", 0) if r["intent_id"] == refused["id"]]
