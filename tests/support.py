@@ -42,6 +42,17 @@ def seed_marketplace(
     return seed_members(SqlMembers(engine), subscriptions, slug, _PASSWORD_HASH, _PASSPHRASE_HASH)
 
 
+def first_subscriber_columns(seeded: Seeded) -> dict[str, Any]:
+    """The columns that put a row written by hand (an order, a position) on the first subscriber's
+    subscription and paper account."""
+    return {
+        "account_id": seeded.account_ids[0],
+        "subscription_id": seeded.subscription_ids[0],
+        "user_id": seeded.subscriber_ids[0],
+        "mode": "paper",
+    }
+
+
 def make_runtime(tmp_path: Path, database_url: str | None = None, **overrides: Any) -> Runtime:
     defaults: dict[str, Any] = {
         "var_dir": tmp_path / "var",

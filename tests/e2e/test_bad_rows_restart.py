@@ -14,7 +14,15 @@ import pytest
 from sqlalchemy import Engine, insert, select
 
 from tests.conftest import free_port
-from tests.support import Seeded, ServedRuntime, make_runtime, now, pin_prices, seed_marketplace
+from tests.support import (
+    Seeded,
+    ServedRuntime,
+    first_subscriber_columns,
+    make_runtime,
+    now,
+    pin_prices,
+    seed_marketplace,
+)
 from tradewire.adapters.store.tables import execution_intents, orders, signals
 from tradewire.runtime import Runtime
 from tradewire.services import execution
@@ -76,10 +84,7 @@ def _old_signal(engine: Engine, seeded: Seeded, symbol: str, action: str, **valu
 def _stuck_order(engine: Engine, seeded: Seeded) -> int:
     """An order sent before a crash whose outcome is unknown: the sweep must keep checking it."""
     row = {
-        "account_id": seeded.account_ids[0],
-        "subscription_id": seeded.subscription_ids[0],
-        "user_id": seeded.subscriber_ids[0],
-        "mode": "paper",
+        **first_subscriber_columns(seeded),
         "client_order_id": "tw-stuck-order-0001",
         "symbol": "SOL/USDT",
         "side": "buy",

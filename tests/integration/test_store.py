@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
-from tests.support import now, reported, seed_marketplace
+from tests.support import first_subscriber_columns, now, reported, seed_marketplace
 from tradewire.adapters.store.sql import SqlStore
 from tradewire.adapters.store.tables import execution_intents, fills, orders, positions, signals
 from tradewire.domain.execution import LogStatus, Sizing, SizingMode
@@ -184,10 +184,7 @@ def test_rejections_are_stored_with_their_reason(engine: Engine) -> None:
 def test_only_one_open_position_per_subscription_and_symbol(engine: Engine) -> None:
     seeded = seed_marketplace(engine, [{}])
     row = {
-        "account_id": seeded.account_ids[0],
-        "subscription_id": seeded.subscription_ids[0],
-        "user_id": seeded.subscriber_ids[0],
-        "mode": "paper",
+        **first_subscriber_columns(seeded),
         "symbol": "BTC/USDT",
         "side": "long",
         "status": "open",
