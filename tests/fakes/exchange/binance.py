@@ -39,7 +39,19 @@ from tests.fakes.exchange.book import (
 from tests.fakes.exchange.formats import candle_opens, d8, now_ms, window
 from tests.fakes.exchange.scenarios import Scenarios
 from tests.fakes.exchange.server import ApiError, Edge, Req, Resp
-from tests.fakes.exchange.venue import Credentials, Endpoints, Handler, RouteKey, Venue, numbered, wording
+from tests.fakes.exchange.venue import (
+    Credentials,
+    Endpoints,
+    Handler,
+    RouteKey,
+    Venue,
+    delete,
+    get,
+    numbered,
+    post,
+    spot_only,
+    wording,
+)
 from tests.fakes.exchange.websocket import WebSocketProtocol
 
 # Hosts ccxt uses in urls['api']; every key is redirected so that no request can leave the box.
@@ -188,12 +200,7 @@ class Binance(Venue):
             self.stream = UserDataStream(self)
 
     def make_routes(self) -> dict[RouteKey, Handler]:
-        return {
-            ("GET", "/api/v3/ping"): lambda req: {},
-            ("GET", "/api/v3/time"): lambda req: {"serverTime": now_ms()},
-            **BinanceMarket(self).routes(),
-            **BinanceAccount(self).routes(),
-        }
+        return {**BinanceMarket(self).routes(), **BinanceAccount(self).routes()}
 
     def is_private(self, path: str) -> bool:
         return path in self.private_paths
@@ -268,9 +275,7 @@ class Binance(Venue):
 
     def ccxt_options(self) -> dict[str, Any]:
         return {
-            "defaultType": "spot",
-            # Only GET /api/v3/exchangeInfo (default also loads linear+inverse futures).
-            "fetchMarkets": {"types": ["spot"]},
+            **spot_only(),  # only GET /api/v3/exchangeInfo
             # Otherwise load_markets calls sapi capital/config/getall.
             "fetchCurrencies": False,
             # Otherwise load_markets (with keys) calls sapi margin/allPairs + isolated pairs.
@@ -358,15 +363,15 @@ class BinanceMarket(Endpoints[Binance]):
     ]
     symbol_info = staticmethod(symbol_info)
 
-    def routes(self) -> dict[RouteKey, Handler]:
-        return {
-            ("GET", "/api/v3/exchangeInfo"): self.exchange_info,
-            ("GET", "/api/v3/ticker/24hr"): self.ticker_24hr,
-            ("GET", "/api/v3/ticker/price"): self.ticker_price,
-            ("GET", "/api/v3/ticker/bookTicker"): self.book_ticker,
-            ("GET", "/api/v3/depth"): self.depth,
-            ("GET", "/api/v3/klines"): self.klines,
-        }
+    @staticmethod
+    @get("/api/v3/ping")
+    def ping(req: Req) -> dict[str, Any]:
+        return {}
+
+    @staticmethod
+    @get("/api/v3/time")
+    def time(req: Req) -> dict[str, Any]:
+        return {"serverTime": now_ms()}
 
     def selected(self, req: Req) -> list[MarketSpec] | MarketSpec:
         """``symbol`` (one answer), ``symbols`` (a JSON list) or every market."""
@@ -380,6 +385,7 @@ class BinanceMarket(Endpoints[Binance]):
         selected = self.selected(req)
         return render(selected) if isinstance(selected, MarketSpec) else [render(s) for s in selected]
 
+    @get("/api/v3/exchangeInfo")
     def exchange_info(self, req: Req) -> dict[str, Any]:
         selected = self.selected(req)
         wanted = [selected] if isinstance(selected, MarketSpec) else selected
@@ -425,12 +431,15 @@ class BinanceMarket(Endpoints[Binance]):
     def price_json(self, spec: MarketSpec) -> dict[str, str]:
         return {"symbol": spec.market_id, "price": d8(self.book.prices[spec.symbol])}
 
+    @get("/api/v3/ticker/24hr")
     def ticker_24hr(self, req: Req) -> Any:
         return self.per_market(req, self.ticker_json)
 
+    @get("/api/v3/ticker/price")
     def ticker_price(self, req: Req) -> Any:
         return self.per_market(req, self.price_json)
 
+    @get("/api/v3/ticker/bookTicker")
     def book_ticker(self, req: Req) -> Any:
         def one(spec: MarketSpec) -> dict[str, str]:
             price, size = d8(self.book.prices[spec.symbol]), d8(Decimal(1))
@@ -444,6 +453,7 @@ class BinanceMarket(Endpoints[Binance]):
 
         return self.per_market(req, one)
 
+    @get("/api/v3/depth")
     def depth(self, req: Req) -> dict[str, Any]:
         spec = self.venue.spec(req.params.get("symbol"))
         bids, asks = self.book.levels(spec, min(int(req.params.get("limit", 100)), 20))
@@ -454,6 +464,7 @@ class BinanceMarket(Endpoints[Binance]):
             "asks": [[d8(p), size] for p in asks],
         }
 
+    @get("/api/v3/klines")
     def klines(self, req: Req) -> list[list[Any]]:
         spec = self.venue.spec(req.params.get("symbol"))
         interval = req.params.get("interval")
@@ -485,18 +496,7 @@ class BinanceAccount(Endpoints[Binance]):
     pages_by_id: ClassVar[bool] = True
     trades_limit: ClassVar[int] = 500
 
-    def routes(self) -> dict[RouteKey, Handler]:
-        return {
-            ("GET", "/api/v3/account"): self.account,
-            ("POST", "/api/v3/order"): self.new_order,
-            ("GET", "/api/v3/order"): self.get_order,
-            ("DELETE", "/api/v3/order"): self.cancel_order,
-            ("GET", "/api/v3/openOrders"): self.open_orders,
-            ("DELETE", "/api/v3/openOrders"): self.cancel_all,
-            ("GET", "/api/v3/allOrders"): self.all_orders,
-            ("GET", "/api/v3/myTrades"): self.my_trades,
-        }
-
+    @get("/api/v3/account")
     def account(self, req: Req) -> dict[str, Any]:
         book = self.book
         balances = [
@@ -530,6 +530,7 @@ class BinanceAccount(Endpoints[Binance]):
             "uid": "365859102",
         }
 
+    @post("/api/v3/order")
     def new_order(self, req: Req) -> Any:
         p, venue = req.params, self.venue
         spec = venue.spec(p.get("symbol"))
@@ -671,6 +672,7 @@ class BinanceAccount(Endpoints[Binance]):
             return order
         return None
 
+    @get("/api/v3/order")
     def get_order(self, req: Req) -> dict[str, Any]:
         order = self.find(req.params)
         if order is None or self.scenarios.hides(order):
@@ -686,6 +688,7 @@ class BinanceAccount(Endpoints[Binance]):
             raise error(-2011, "Unknown order sent.")
         return order
 
+    @delete("/api/v3/order")
     def cancel_order(self, req: Req) -> dict[str, Any]:
         order = self.open_to_cancel(req)
         cancel_cid = str(req.params.get("newClientOrderId") or client_id())
@@ -701,10 +704,12 @@ class BinanceAccount(Endpoints[Binance]):
             and not self.scenarios.hides(order)
         ]
 
+    @get("/api/v3/openOrders")
     def open_orders(self, req: Req) -> list[dict[str, Any]]:
         spec = self.venue.spec(req.params["symbol"]) if req.params.get("symbol") else None
         return [self.order_json(order) for order in self.visible_open(spec)]
 
+    @delete("/api/v3/openOrders")
     def cancel_all(self, req: Req) -> list[dict[str, Any]]:
         orders = self.visible_open(self.venue.spec(req.params.get("symbol")))
         if not orders:
@@ -716,6 +721,7 @@ class BinanceAccount(Endpoints[Binance]):
             result.append(self.cancel_json(order, cancel_cid))
         return result
 
+    @get("/api/v3/allOrders")
     def all_orders(self, req: Req) -> list[dict[str, Any]]:
         p = req.params
         spec = self.venue.spec(p.get("symbol"))
@@ -745,6 +751,7 @@ class BinanceAccount(Endpoints[Binance]):
             "isBestMatch": True,
         }
 
+    @get("/api/v3/myTrades")
     def my_trades(self, req: Req) -> list[dict[str, Any]]:
         p = req.params
         spec = self.venue.spec(p.get("symbol"))

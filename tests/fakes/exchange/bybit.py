@@ -21,7 +21,17 @@ from typing import Any, ClassVar
 from tests.fakes.exchange.book import FEE_RATE, MAX_NOTIONAL, MAX_QTY, MarketSpec, Order, Reject, Trade
 from tests.fakes.exchange.formats import candle_opens, fixed, now_ms, plain, window
 from tests.fakes.exchange.server import ApiError, Req, Resp
-from tests.fakes.exchange.venue import Endpoints, Handler, RouteKey, Venue, random_uuid, wording
+from tests.fakes.exchange.venue import (
+    Endpoints,
+    Handler,
+    RouteKey,
+    Venue,
+    get,
+    post,
+    random_uuid,
+    spot_only,
+    wording,
+)
 
 API_KEYS = ("spot", "futures", "v2", "public", "private")
 REJECTS: dict[str, tuple[int, str]] = {
@@ -156,9 +166,7 @@ class Bybit(Venue):
 
     def ccxt_options(self) -> dict[str, Any]:
         return {
-            "defaultType": "spot",
-            # Only spot instruments-info (default also loads linear, inverse and options).
-            "fetchMarkets": {"types": ["spot"]},
+            **spot_only(),  # only spot instruments-info
             # A unified trading account (UTA 2.0); skips user/query-api + account/info calls.
             "enableUnifiedMargin": False,
             "enableUnifiedAccount": True,
@@ -171,20 +179,13 @@ class Bybit(Venue):
 class BybitMarket(Endpoints[Bybit]):
     """Public market data."""
 
-    def routes(self) -> dict[RouteKey, Handler]:
-        return {
-            ("GET", "/v5/market/time"): self.time,
-            ("GET", "/v5/market/instruments-info"): self.instruments,
-            ("GET", "/v5/market/tickers"): self.tickers,
-            ("GET", "/v5/market/orderbook"): self.orderbook,
-            ("GET", "/v5/market/kline"): self.kline,
-        }
-
     @staticmethod
+    @get("/v5/market/time")
     def time(req: Req) -> dict[str, Any]:
         ns = time.time_ns()
         return {"timeSecond": str(ns // 1_000_000_000), "timeNano": str(ns)}
 
+    @get("/v5/market/instruments-info")
     def instruments(self, req: Req) -> dict[str, Any]:
         self.venue.category(req.params)
         specs = list(self.book.markets.values())
@@ -237,6 +238,7 @@ class BybitMarket(Endpoints[Bybit]):
             "usdIndexPrice": plain(price),
         }
 
+    @get("/v5/market/tickers")
     def tickers(self, req: Req) -> dict[str, Any]:
         self.venue.category(req.params)
         specs = list(self.book.markets.values())
@@ -244,6 +246,7 @@ class BybitMarket(Endpoints[Bybit]):
             specs = [self.venue.spec(req.params["symbol"])]
         return {"category": "spot", "list": [self.ticker_json(spec) for spec in specs]}
 
+    @get("/v5/market/orderbook")
     def orderbook(self, req: Req) -> dict[str, Any]:
         self.venue.category(req.params)
         spec = self.venue.spec(req.params.get("symbol"))
@@ -261,6 +264,7 @@ class BybitMarket(Endpoints[Bybit]):
             "cts": now,
         }
 
+    @get("/v5/market/kline")
     def kline(self, req: Req) -> dict[str, Any]:
         self.venue.category(req.params)
         spec = self.venue.spec(req.params.get("symbol"))
@@ -280,26 +284,21 @@ class BybitMarket(Endpoints[Bybit]):
 class BybitAccount(Endpoints[Bybit]):
     """Private endpoints: the account, balances, orders and executions."""
 
-    def routes(self) -> dict[RouteKey, Handler]:
-        return {
-            ("GET", "/v5/asset/coin/query-info"): self.coin_info,
-            ("GET", "/v5/user/query-api"): self.query_api,
-            ("GET", "/v5/account/info"): lambda req: ACCOUNT_INFO | {"updatedTime": str(now_ms())},
-            ("GET", "/v5/account/wallet-balance"): self.wallet_balance,
-            ("POST", "/v5/order/create"): self.create,
-            ("POST", "/v5/order/cancel"): self.cancel,
-            ("GET", "/v5/order/realtime"): self.realtime,
-            ("GET", "/v5/order/history"): self.history,
-            ("GET", "/v5/execution/list"): self.executions,
-        }
-
+    @get("/v5/asset/coin/query-info")
     def coin_info(self, req: Req) -> dict[str, Any]:
         coins = [c for c in self.book.free if not req.params.get("coin") or c == req.params["coin"]]
         return {"rows": [coin_json(coin) for coin in coins]}
 
+    @get("/v5/user/query-api")
     def query_api(self, req: Req) -> dict[str, Any]:
         return {**API_KEY_INFO, "apiKey": self.venue.api_key}
 
+    @staticmethod
+    @get("/v5/account/info")
+    def account_info(req: Req) -> dict[str, Any]:
+        return ACCOUNT_INFO | {"updatedTime": str(now_ms())}
+
+    @get("/v5/account/wallet-balance")
     def wallet_balance(self, req: Req) -> dict[str, Any]:
         if req.params.get("accountType") != "UNIFIED":
             raise error(10001, "accountType only support UNIFIED.")
@@ -323,6 +322,7 @@ class BybitAccount(Endpoints[Bybit]):
             raise error(10001, f"params error: {name} invalid")
         return value
 
+    @post("/v5/order/create")
     def create(self, req: Req) -> dict[str, Any]:
         p = req.params
         self.venue.category(p)
@@ -432,6 +432,7 @@ class BybitAccount(Endpoints[Bybit]):
     def listing(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         return {"nextPageCursor": "", "category": "spot", "list": rows}
 
+    @get("/v5/order/realtime")
     def realtime(self, req: Req) -> dict[str, Any]:
         p = req.params
         self.venue.category(p)
@@ -450,6 +451,7 @@ class BybitAccount(Endpoints[Bybit]):
         visible.reverse()  # newest first (orders are kept in arrival order)
         return self.listing([self.order_json(o) for o in visible[: page(p, 20, 50)]])
 
+    @get("/v5/order/history")
     def history(self, req: Req) -> dict[str, Any]:
         p = req.params
         self.venue.category(p)
@@ -464,6 +466,7 @@ class BybitAccount(Endpoints[Bybit]):
         orders.reverse()  # newest first
         return self.listing([self.order_json(o) for o in orders[: page(p, 20, 50)]])
 
+    @post("/v5/order/cancel")
     def cancel(self, req: Req) -> dict[str, Any]:
         p = req.params
         self.venue.category(p)
@@ -512,6 +515,7 @@ class BybitAccount(Endpoints[Bybit]):
             "seq": self.book.trades.index(trade) + 1,
         }
 
+    @get("/v5/execution/list")
     def executions(self, req: Req) -> dict[str, Any]:
         p = req.params
         self.venue.category(p)

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl
 from tests.fakes.exchange.book import FEE_RATE, MAX_NOTIONAL, MAX_QTY, MarketSpec, Order, Reject
 from tests.fakes.exchange.formats import fixed, now_ms, plain
 from tests.fakes.exchange.server import ApiError, Req, Resp
-from tests.fakes.exchange.venue import Endpoints, Handler, RouteKey, Venue, random_uuid, wording
+from tests.fakes.exchange.venue import Endpoints, Handler, RouteKey, Venue, get, post, random_uuid, wording
 
 MARKETS: tuple[MarketSpec, ...] = (
     MarketSpec("BTC/USDC", "BTC", "USDC", "0.00000001", "0.01", "0.00000001", "1"),
@@ -205,31 +205,24 @@ class Coinbase(Venue):
 class CoinbaseMarket(Endpoints[Coinbase]):
     """Public endpoints: time, currencies, rates, products and tickers."""
 
-    def routes(self) -> dict[RouteKey, Handler]:
-        return {
-            ("GET", "/v2/time"): self.v2_time,
-            ("GET", "/api/v3/brokerage/time"): self.time,
-            ("GET", "/v2/currencies"): lambda req: {
-                "data": [{"id": code, "name": code, "min_size": "0.01"} for code in FIAT]
-            },
-            ("GET", "/v2/currencies/crypto"): self.crypto_currencies,
-            ("GET", "/v2/exchange-rates"): self.exchange_rates,
-            ("GET", "/api/v3/brokerage/market/products"): self.products,
-            ("GET", "/api/v3/brokerage/products"): self.products,
-            ("GET", "/api/v3/brokerage/market/products/{product_id}/ticker"): self.ticker,
-            ("GET", "/api/v3/brokerage/products/{product_id}/ticker"): self.ticker,
-        }
-
     @staticmethod
+    @get("/v2/time")
     def v2_time(req: Req) -> dict[str, Any]:
         now = now_ms()
         return {"data": {"iso": iso(now)[:19] + "Z", "epoch": now // 1000}}
 
     @staticmethod
+    @get("/api/v3/brokerage/time")
     def time(req: Req) -> dict[str, Any]:
         now = now_ms()
         return {"iso": iso(now), "epochSeconds": str(now // 1000), "epochMillis": str(now)}
 
+    @staticmethod
+    @get("/v2/currencies")
+    def fiat_currencies(req: Req) -> dict[str, Any]:
+        return {"data": [{"id": code, "name": code, "min_size": "0.01"} for code in FIAT]}
+
+    @get("/v2/currencies/crypto")
     def crypto_currencies(self, req: Req) -> dict[str, Any]:
         return {
             "data": [
@@ -248,6 +241,7 @@ class CoinbaseMarket(Endpoints[Coinbase]):
             ]
         }
 
+    @get("/v2/exchange-rates")
     def exchange_rates(self, req: Req) -> dict[str, Any]:
         rates = {asset: "1" for asset in self.book.free}
         for spec in self.book.markets.values():
@@ -300,6 +294,7 @@ class CoinbaseMarket(Endpoints[Coinbase]):
             "approximate_quote_24h_volume": plain(ticker.quote_volume),
         }
 
+    @get("/api/v3/brokerage/market/products", "/api/v3/brokerage/products")
     def products(self, req: Req) -> dict[str, Any]:
         product_type = str(req.params.get("product_type") or "SPOT")
         specs = list(self.book.markets.values()) if product_type == "SPOT" else []  # no futures on the fake
@@ -308,6 +303,10 @@ class CoinbaseMarket(Endpoints[Coinbase]):
             specs = [s for s in specs if self.venue.market_id(s) in wanted]
         return {"products": [self.product_json(s) for s in specs], "num_products": len(specs)}
 
+    @get(
+        "/api/v3/brokerage/market/products/{product_id}/ticker",
+        "/api/v3/brokerage/products/{product_id}/ticker",
+    )
     def ticker(self, req: Req) -> dict[str, Any]:
         spec = self.venue.spec(req.params.get("product_id"))
         price, tick = self.book.prices[spec.symbol], Decimal(spec.price_tick)
@@ -329,17 +328,7 @@ class CoinbaseMarket(Endpoints[Coinbase]):
 class CoinbaseAccount(Endpoints[Coinbase]):
     """Private endpoints: fees, accounts, orders and fills."""
 
-    def routes(self) -> dict[RouteKey, Handler]:
-        return {
-            ("GET", "/api/v3/brokerage/transaction_summary"): self.transaction_summary,
-            ("GET", "/api/v3/brokerage/accounts"): self.accounts,
-            ("POST", "/api/v3/brokerage/orders"): self.create,
-            ("POST", "/api/v3/brokerage/orders/batch_cancel"): self.batch_cancel,
-            ("GET", "/api/v3/brokerage/orders/historical/batch"): self.list_orders,
-            ("GET", "/api/v3/brokerage/orders/historical/fills"): self.fills,
-            ("GET", "/api/v3/brokerage/orders/historical/{order_id}"): self.get_order,
-        }
-
+    @get("/api/v3/brokerage/transaction_summary")
     def transaction_summary(self, req: Req) -> dict[str, Any]:
         volume = sum((t.cost for t in self.book.trades), Decimal(0))
         fees = sum((t.fee for t in self.book.trades), Decimal(0))
@@ -363,6 +352,7 @@ class CoinbaseAccount(Endpoints[Coinbase]):
             "coinbase_pro_fees": 0,
         }
 
+    @get("/api/v3/brokerage/accounts")
     def accounts(self, req: Req) -> dict[str, Any]:
         now = iso(now_ms())
         accounts = [
@@ -386,6 +376,7 @@ class CoinbaseAccount(Endpoints[Coinbase]):
         ]
         return {"accounts": accounts, "has_next": False, "cursor": "", "size": len(accounts)}
 
+    @post("/api/v3/brokerage/orders")
     def create(self, req: Req) -> dict[str, Any]:
         p = req.params
         raw_config = p.get("order_configuration")
@@ -536,6 +527,7 @@ class CoinbaseAccount(Endpoints[Coinbase]):
             "retail_portfolio_id": PORTFOLIO_ID,
         }
 
+    @get("/api/v3/brokerage/orders/historical/{order_id}")
     def get_order(self, req: Req) -> dict[str, Any]:
         order = self.book.orders_by_id.get(str(req.params.get("order_id") or ""))
         if order is None or self.scenarios.hides(order):
@@ -544,6 +536,7 @@ class CoinbaseAccount(Endpoints[Coinbase]):
         self.scenarios.status_check(order)
         return {"order": self.order_json(order)}
 
+    @get("/api/v3/brokerage/orders/historical/batch")
     def list_orders(self, req: Req) -> dict[str, Any]:
         statuses = query_values(req, "order_status")
         products = query_values(req, "product_ids") + query_values(req, "product_id")
@@ -565,6 +558,7 @@ class CoinbaseAccount(Endpoints[Coinbase]):
             "cursor": "",
         }
 
+    @post("/api/v3/brokerage/orders/batch_cancel")
     def batch_cancel(self, req: Req) -> dict[str, Any]:
         ids = req.params.get("order_ids")
         if not isinstance(ids, list) or not ids:
@@ -588,6 +582,7 @@ class CoinbaseAccount(Endpoints[Coinbase]):
             )
         return {"results": results}
 
+    @get("/api/v3/brokerage/orders/historical/fills")
     def fills(self, req: Req) -> dict[str, Any]:
         order_ids = query_values(req, "order_id", "order_ids")
         products = query_values(req, "product_id", "product_ids")

@@ -22,7 +22,7 @@ from tests.fakes.exchange.binance import Binance, BinanceAccount, BinanceMarket,
 from tests.fakes.exchange.book import FEE_RATE, MAX_NOTIONAL, MarketSpec, Order, Reject, Trade
 from tests.fakes.exchange.formats import now_ms, places, plain
 from tests.fakes.exchange.server import Req, Resp
-from tests.fakes.exchange.venue import Handler, RouteKey, numbered, wording
+from tests.fakes.exchange.venue import Handler, RouteKey, get, numbered, wording
 
 # urls['api'] of ccxt.mexc: section -> access -> base URL (ccxt appends /api/v3/<path> for spot).
 API_PATHS: dict[str, dict[str, str]] = {
@@ -68,12 +68,7 @@ class Mexc(Binance):
     trade_id = staticmethod(numbered(590_000_000_000_000_000, "X1"))
 
     def make_routes(self) -> dict[RouteKey, Handler]:
-        return {
-            ("GET", "/api/v3/ping"): lambda req: {},
-            ("GET", "/api/v3/time"): lambda req: {"serverTime": now_ms()},
-            **MexcMarket(self).routes(),
-            **MexcAccount(self).routes(),
-        }
+        return {**MexcMarket(self).routes(), **MexcAccount(self).routes()}
 
     def authenticate(self, req: Req) -> None:
         key = req.headers.get("x-mexc-apikey")
@@ -164,14 +159,15 @@ class MexcMarket(BinanceMarket):
     rate_limits: ClassVar[list[dict[str, Any]]] = []
     symbol_info = staticmethod(symbol_info)
 
-    def routes(self) -> dict[RouteKey, Handler]:
-        return {
-            ("GET", "/api/v3/exchangeInfo"): self.exchange_info,
-            # ccxt's load_markets always loads the futures contracts too (no option skips it).
-            ("GET", "/api/v1/contract/detail"): lambda req: {"success": True, "code": 0, "data": []},
-            ("GET", "/api/v3/ticker/24hr"): self.ticker_24hr,
-            ("GET", "/api/v3/ticker/price"): self.ticker_price,
-        }
+    unserved = frozenset(
+        {("GET", "/api/v3/ticker/bookTicker"), ("GET", "/api/v3/depth"), ("GET", "/api/v3/klines")}
+    )
+
+    @staticmethod
+    @get("/api/v1/contract/detail")
+    def contracts(req: Req) -> dict[str, Any]:
+        # ccxt's load_markets always loads the futures contracts too (no option skips it).
+        return {"success": True, "code": 0, "data": []}
 
     def selected(self, req: Req) -> list[MarketSpec] | MarketSpec:
         """One market by ``symbol``, or every market (no ``symbols`` list)."""
@@ -216,14 +212,9 @@ class MexcAccount(BinanceAccount):
     pages_by_id = False
     trades_limit = 100
 
-    def routes(self) -> dict[RouteKey, Handler]:
-        routes = {
-            key: handler
-            for key, handler in super().routes().items()
-            if key != ("DELETE", "/api/v3/openOrders")
-        }
-        return {("GET", "/api/v3/capital/config/getall"): self.currencies, **routes}
+    unserved = frozenset({("DELETE", "/api/v3/openOrders")})
 
+    @get("/api/v3/capital/config/getall")
     def currencies(self, req: Req) -> list[dict[str, Any]]:
         def network(asset: str) -> dict[str, Any]:
             return {

@@ -25,7 +25,17 @@ from typing import Any, ClassVar
 from tests.fakes.exchange.book import FEE_RATE, MAX_NOTIONAL, MAX_QTY, MarketSpec, Order, Reject, Trade
 from tests.fakes.exchange.formats import now_ms, plain
 from tests.fakes.exchange.server import ApiError, Req, Resp
-from tests.fakes.exchange.venue import Endpoints, Handler, RouteKey, Venue, numbered, wording
+from tests.fakes.exchange.venue import (
+    Endpoints,
+    Handler,
+    RouteKey,
+    Venue,
+    get,
+    numbered,
+    post,
+    spot_only,
+    wording,
+)
 
 REJECTS: dict[str, tuple[str, str]] = {
     "duplicate": ("51016", "Duplicated clOrdId"),
@@ -164,9 +174,7 @@ class Okx(Venue):
 
     def ccxt_options(self) -> dict[str, Any]:
         return {
-            "defaultType": "spot",
-            # Only GET /api/v5/public/instruments?instType=SPOT (default also loads futures/swap/options).
-            "fetchMarkets": {"types": ["spot"]},
+            **spot_only(),  # only GET /api/v5/public/instruments?instType=SPOT
             # POST /api/v5/trade/order (ccxt's default is /api/v5/trade/batch-orders with a one-order list).
             "createOrder": "privatePostTradeOrder",
         }
@@ -178,15 +186,12 @@ class Okx(Venue):
 class OkxMarket(Endpoints[Okx]):
     """Public market data and the currency list."""
 
-    def routes(self) -> dict[RouteKey, Handler]:
-        return {
-            ("GET", "/api/v5/public/time"): lambda req: [{"ts": str(now_ms())}],
-            ("GET", "/api/v5/public/instruments"): self.instruments,
-            ("GET", "/api/v5/market/ticker"): self.ticker,
-            ("GET", "/api/v5/market/tickers"): self.tickers,
-            ("GET", "/api/v5/asset/currencies"): self.currencies,
-        }
+    @staticmethod
+    @get("/api/v5/public/time")
+    def time(req: Req) -> list[dict[str, str]]:
+        return [{"ts": str(now_ms())}]
 
+    @get("/api/v5/public/instruments")
     def instruments(self, req: Req) -> list[dict[str, Any]]:
         self.venue.inst_type(req.params, required=True)
         specs = list(self.book.markets.values())
@@ -244,15 +249,18 @@ class OkxMarket(Endpoints[Okx]):
             "sodUtc8": plain(ticker.open),
         }
 
+    @get("/api/v5/market/ticker")
     def ticker(self, req: Req) -> list[dict[str, str]]:
         spec = self.venue.spec(req.params.get("instId"))
         assert spec is not None
         return [self.ticker_json(spec)]
 
+    @get("/api/v5/market/tickers")
     def tickers(self, req: Req) -> list[dict[str, str]]:
         self.venue.inst_type(req.params, required=True)
         return [self.ticker_json(spec) for spec in self.book.markets.values()]
 
+    @get("/api/v5/asset/currencies")
     def currencies(self, req: Req) -> list[dict[str, Any]]:
         wanted = {c for c in str(req.params.get("ccy", "")).split(",") if c}
         return [
@@ -280,20 +288,7 @@ class OkxMarket(Endpoints[Okx]):
 class OkxAccount(Endpoints[Okx]):
     """Private endpoints: balance, orders and fills."""
 
-    def routes(self) -> dict[RouteKey, Handler]:
-        return {
-            ("GET", "/api/v5/account/balance"): self.balance,
-            ("POST", "/api/v5/trade/order"): lambda req: self.create_many([req.params]),
-            ("POST", "/api/v5/trade/batch-orders"): self.batch_create,
-            ("POST", "/api/v5/trade/cancel-order"): self.cancel,
-            ("GET", "/api/v5/trade/order"): self.get_order,
-            ("GET", "/api/v5/trade/orders-pending"): self.pending,
-            ("GET", "/api/v5/trade/orders-history"): self.history,
-            ("GET", "/api/v5/trade/orders-history-archive"): self.history,
-            ("GET", "/api/v5/trade/fills"): self.fills,
-            ("GET", "/api/v5/trade/fills-history"): self.fills,
-        }
-
+    @get("/api/v5/account/balance")
     def balance(self, req: Req) -> list[dict[str, Any]]:
         wanted = {c for c in str(req.params.get("ccy", "")).split(",") if c}
         now = str(now_ms())
@@ -322,6 +317,11 @@ class OkxAccount(Endpoints[Okx]):
         unused = dict.fromkeys(("adjEq", "imr", "mgnRatio", "mmr", "notionalUsd", "ordFroz", "upl"), "")
         return [{**unused, "details": details, "isoEq": "0", "totalEq": "0", "uTime": now}]
 
+    @post("/api/v5/trade/order")
+    def create(self, req: Req) -> Any:
+        return self.create_many([req.params])
+
+    @post("/api/v5/trade/batch-orders")
     def batch_create(self, req: Req) -> Any:
         try:
             entries = json.loads(req.body or "[]")
@@ -463,6 +463,7 @@ class OkxAccount(Endpoints[Okx]):
                 return order
         return None
 
+    @get("/api/v5/trade/order")
     def get_order(self, req: Req) -> list[dict[str, Any]]:
         order = self.find(req.params)
         if order is None or self.scenarios.hides(order):
@@ -470,6 +471,7 @@ class OkxAccount(Endpoints[Okx]):
         self.scenarios.status_check(order)
         return [self.order_json(order)]
 
+    @post("/api/v5/trade/cancel-order")
     def cancel(self, req: Req) -> Any:
         p = req.params
         order = self.find(p)
@@ -507,6 +509,7 @@ class OkxAccount(Endpoints[Okx]):
             items = [i for i in items if stamp(i) <= int(params["end"])]
         return items
 
+    @get("/api/v5/trade/orders-pending")
     def pending(self, req: Req) -> list[dict[str, Any]]:
         self.venue.inst_type(req.params, required=False)
         orders = [o for o in self.book.orders if o.status == "open"]
@@ -514,6 +517,7 @@ class OkxAccount(Endpoints[Okx]):
         orders.reverse()  # newest first
         return [self.order_json(o) for o in orders[: limit(req.params)]]
 
+    @get("/api/v5/trade/orders-history", "/api/v5/trade/orders-history-archive")
     def history(self, req: Req) -> list[dict[str, Any]]:
         self.venue.inst_type(req.params, required=True)
         orders = self.filtered([o for o in self.book.orders if o.status != "open"], req.params)
@@ -545,6 +549,7 @@ class OkxAccount(Endpoints[Okx]):
             "ts": str(trade.time_ms),
         }
 
+    @get("/api/v5/trade/fills", "/api/v5/trade/fills-history")
     def fills(self, req: Req) -> list[dict[str, Any]]:
         p = req.params
         self.venue.inst_type(p, required=req.path.endswith("fills-history"))

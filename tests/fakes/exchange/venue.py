@@ -1,6 +1,9 @@
 """What every venue module fills in: its routes, authentication, wording of order states and
 errors, ids, the ccxt options that keep a client on the endpoints the fake serves; and the generic
-request dispatch that runs a handler and wraps its answer in the venue's envelope."""
+request dispatch that runs a handler and wraps its answer in the venue's envelope.
+
+A venue's handlers are methods of its ``Endpoints`` classes, each marked with the route it serves
+(``@get("/api/v3/order")``, ``@post(...)``, ``@delete(...)``)."""
 
 from __future__ import annotations
 
@@ -22,6 +25,37 @@ if TYPE_CHECKING:
 
 RouteKey = tuple[str, str]  # (method, path)
 Handler = Callable[[Req], Any]
+F = TypeVar("F", bound=Callable[..., Any])
+_SERVED_AT = "served_at"  # the attribute a route mark sets on a handler: its route keys
+
+
+def spot_only() -> dict[str, Any]:
+    """ccxt options that keep a client on spot markets (load_markets also loads a venue's futures,
+    swaps and options by default); a new dict each time, as ccxt keeps and may change its options."""
+    return {"defaultType": "spot", "fetchMarkets": {"types": ["spot"]}}
+
+
+def route(method: str, *paths: str) -> Callable[[F], F]:
+    """Mark an ``Endpoints`` method as the handler of ``method`` on each of ``paths``."""
+
+    def mark(handler: F) -> F:
+        keys = (*getattr(handler, _SERVED_AT, ()), *((method, path) for path in paths))
+        setattr(handler, _SERVED_AT, keys)
+        return handler
+
+    return mark
+
+
+def get(*paths: str) -> Callable[[F], F]:
+    return route("GET", *paths)
+
+
+def post(*paths: str) -> Callable[[F], F]:
+    return route("POST", *paths)
+
+
+def delete(*paths: str) -> Callable[[F], F]:
+    return route("DELETE", *paths)
 
 
 @dataclass(frozen=True)
@@ -198,10 +232,20 @@ V = TypeVar("V", bound=Venue)
 class Endpoints(Generic[V]):
     """A group of one venue's route handlers (market data, account), sharing its book."""
 
+    # Routes of a base class this one does not serve (mexc lacks some of binance's endpoints).
+    unserved: ClassVar[frozenset[RouteKey]] = frozenset()
+
     def __init__(self, venue: V) -> None:
         self.venue = venue
         self.book = venue.book
         self.scenarios = venue.scenarios
 
     def routes(self) -> dict[RouteKey, Handler]:
-        raise NotImplementedError
+        """The marked methods by route, those of base classes too; a method overridden without a
+        mark keeps serving its base's routes."""
+        routes: dict[RouteKey, Handler] = {}
+        for klass in reversed(type(self).__mro__):
+            for name, member in vars(klass).items():
+                for key in getattr(getattr(member, "__func__", member), _SERVED_AT, ()):
+                    routes[key] = getattr(self, name)
+        return {key: handler for key, handler in routes.items() if key not in self.unserved}
