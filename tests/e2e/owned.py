@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
+from tests.seeding import paper_account
 from tests.support import PASSPHRASE, PASSWORD, now
 from tradewire.adapters.passwords import hash_secret
 from tradewire.adapters.store.db import write_transaction
@@ -48,16 +49,7 @@ def seed_user(runtime: Runtime, username: str) -> Owned:
     user_id = members.create_user(username, _PASSWORD_HASH, now())
     user = members.user_by_id(user_id)
     assert user is not None
-    account_id = members.create_account(
-        {
-            "user_id": user_id,
-            "name": "paper",
-            "exchange": "paper",
-            "mode": "paper",
-            "sandbox": False,
-            "created_at": now(),
-        }
-    )
+    account_id = members.create_account(paper_account(user_id))
     strategy_ids = [
         members.create_strategy(
             {

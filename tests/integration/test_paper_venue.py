@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, event
 
-from tests.support import now
+from tests.seeding import now, paper_account
 from tradewire.adapters.paper import books
 from tradewire.adapters.paper.catalog import demo_markets
 from tradewire.adapters.paper.feed import ReplayFeed
@@ -31,19 +31,7 @@ async def _venue(engine: Engine, price: str = "50000") -> tuple[PaperVenue, Repl
 def _accounts(engine: Engine, count: int) -> list[int]:
     members = SqlMembers(engine)
     user = members.create_user("paper-owner", "x", now())
-    return [
-        members.create_account(
-            {
-                "user_id": user,
-                "name": f"p{i}",
-                "exchange": "paper",
-                "mode": "paper",
-                "sandbox": False,
-                "created_at": now(),
-            }
-        )
-        for i in range(count)
-    ]
+    return [members.create_account(paper_account(user, name=f"p{i}")) for i in range(count)]
 
 
 def _buy(
