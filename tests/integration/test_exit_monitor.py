@@ -209,25 +209,11 @@ async def test_a_signal_exit_waits_while_an_automated_exit_is_in_flight(
 ) -> None:
     async with _running(engine, tmp_path, {"exit_rules": {"stop_loss_pct": "2"}}) as monitored:
         await monitored.alert()
-        [position] = _rows(engine, positions)
+        store = monitored.runtime.store
+        [position] = store.watched_positions()
         # A stop-loss exit stored but not yet settled (as while the exchange is slow to answer).
-        [stored] = monitored.runtime.store.save_auto_orders(
-            [
-                AutoOrder(
-                    position_id=position.id,
-                    account_id=position.account_id,
-                    subscription_id=monitored.subscription_ids[0],
-                    user_id=position.user_id,
-                    mode="paper",
-                    exchange="paper",
-                    symbol="BTC/USDT",
-                    amount=position.amount,
-                    reason=CloseReason.SL,
-                    note="stop loss",
-                )
-            ],
-            monitored.runtime.clock.now(),
-        )
+        stop = AutoOrder.for_position(position, position.amount, CloseReason.SL, "stop loss")
+        [stored] = store.save_auto_orders([stop], monitored.runtime.clock.now())
         await monitored.alert("exit")
     intents = _rows(engine, execution_intents)
     assert intents[-1].status == "rejected" and "automated exit" in intents[-1].reason
