@@ -13,6 +13,7 @@ from tradewire.adapters.store.db import SqlTables, write_transaction
 from tradewire.adapters.store.tables import exchange_accounts, signals, strategies, subscriptions
 from tradewire.adapters.store.values import bounded_reason
 from tradewire.domain.execution import SubscriptionStatus
+from tradewire.domain.members import AccountMode
 from tradewire.domain.records import (
     LiveVenue,
     NewSignal,
@@ -33,7 +34,7 @@ _OF_STRATEGY = and_(
 _PAPER_SUBSCRIBER = (
     select(subscriptions.c.id)
     .select_from(_ACTIVE_SUBSCRIPTIONS)
-    .where(_OF_STRATEGY, exchange_accounts.c.mode == "paper")
+    .where(_OF_STRATEGY, exchange_accounts.c.mode == AccountMode.PAPER.value)
     .limit(1)
 )
 _VENUE_COLUMNS = (
@@ -45,7 +46,7 @@ _VENUE_COLUMNS = (
 _LIVE_SUBSCRIBERS = (
     select(*_VENUE_COLUMNS)
     .select_from(_ACTIVE_SUBSCRIPTIONS)
-    .where(_OF_STRATEGY, exchange_accounts.c.mode == "live")
+    .where(_OF_STRATEGY, exchange_accounts.c.mode == AccountMode.LIVE.value)
     .order_by(exchange_accounts.c.id)
 )
 
@@ -193,7 +194,7 @@ class SqlSignals(SqlTables):
             rows = conn.execute(
                 select(*_VENUE_COLUMNS)
                 .where(
-                    exchange_accounts.c.mode == "live",
+                    exchange_accounts.c.mode == AccountMode.LIVE.value,
                     exchange_accounts.c.id.in_(
                         select(subscriptions.c.account_id).where(
                             subscriptions.c.status == SubscriptionStatus.ACTIVE.value
