@@ -31,6 +31,7 @@ from tradewire.adapters.passwords import ScryptPasswords, verify_secret
 from tradewire.adapters.secrets_box import SecretBox, SecretsError, decode_key
 from tradewire.adapters.store.backtests import SqlBacktests
 from tradewire.adapters.store.db import make_engine, private_dir, upgrade
+from tradewire.adapters.store.exports import SqlExports
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.reports import SqlReports
 from tradewire.adapters.store.sql import SqlStore
@@ -40,6 +41,7 @@ from tradewire.domain.symbols import SymbolCatalog
 from tradewire.ports import CandleSource
 from tradewire.services.backtests import BacktestService
 from tradewire.services.execution import Executor
+from tradewire.services.exports import Exports
 from tradewire.services.ingest import SignalIngest
 from tradewire.services.members import Marketplace, build_marketplace
 from tradewire.services.monitor import ExitMonitor
@@ -85,6 +87,7 @@ class Runtime:
     valuations: Valuations
     marketplace: Marketplace
     records: Records
+    exports: Exports
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -312,6 +315,7 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
             signup_enabled=settings.signup_enabled,
         ),
         records=Records(reports, store.watched_position, valuations, monitor),
+        exports=Exports(SqlExports(engine)),
     )
 
 

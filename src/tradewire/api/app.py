@@ -16,7 +16,7 @@ from tradewire.api.body_limit import BodyLimit
 from tradewire.api.docs import mount_docs
 from tradewire.api.errors import install_error_answers
 from tradewire.api.fields import printable
-from tradewire.api.routers import accounts, auth, bots, markets, records, strategies, subscriptions
+from tradewire.api.routers import accounts, auth, bots, exports, markets, records, strategies, subscriptions
 from tradewire.runtime import Runtime
 
 
@@ -44,7 +44,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     mount_docs(app)
     install_error_answers(app)
     app.include_router(webhooks.router)
-    for resource in (auth, strategies, accounts, subscriptions, bots, records, markets):
+    for resource in (auth, strategies, accounts, subscriptions, bots, records, markets, exports):
         app.include_router(resource.router)
     app.include_router(backtests.router)
 

@@ -99,18 +99,11 @@ COLUMNS: dict[ExportKind, tuple[str, ...]] = {
     ),
 }
 
-# The time each kind's date range applies to.
-TIME_COLUMN: dict[ExportKind, str] = {
-    ExportKind.ORDERS: "created_at",
-    ExportKind.FILLS: "executed_at",
-    ExportKind.POSITIONS: "opened_at",
-    ExportKind.SIGNALS: "received_at",
-}
-
 
 @dataclass(frozen=True, slots=True)
 class ExportScope:
-    """Whose records, narrowed to an account, a strategy and a time range [start, end)."""
+    """Whose records, narrowed to an account, a strategy and a time range [start, end): of orders'
+    creation, fills' execution, positions' opening, signals' receipt."""
 
     user_id: int
     account_id: int | None = None
