@@ -1,12 +1,18 @@
 """What exports and tax reports read (ports.exports.ExportReads): an owner's records, a page at a time,
-by keyset (ids, or time and id for the tax report's fills), so no page costs more than its rows."""
+by keyset: ids for exports, (executed_at, id) on ix_fills_account_time for the tax report's fills.
+
+A page by id walks the primary key and stops after its rows. On SQLite (no statistics) the planner
+would rather look the owner's rows up in an index and sort all of them for every page, so an export
+would cost the square of its length; there, the owner's columns are compared as expressions (`+ 0`),
+which no index serves. PostgreSQL chooses between the two from its statistics.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Select, exists, or_, select
 
 from tradewire.adapters.store.db import SqlTables
 from tradewire.adapters.store.tables import (
@@ -45,7 +51,7 @@ class SqlExports(SqlTables):
             return conn.execute(query).first() is not None
 
     def page(self, kind: ExportKind, scope: ExportScope, after_id: int | None, limit: int) -> list[Row]:
-        query, id_column, time = _QUERIES[kind](scope)
+        query, id_column, time = _QUERIES[kind](scope, self.engine.dialect.name == "sqlite")
         if scope.start is not None:
             query = query.where(time >= scope.start)
         if scope.end is not None:
@@ -68,7 +74,7 @@ class SqlExports(SqlTables):
         if after is not None:
             at, fill_id = after
             query = query.where(
-                or_(fills.c.executed_at > at, and_(fills.c.executed_at == at, fills.c.id > fill_id))
+                fills.c.executed_at >= at, or_(fills.c.executed_at > at, fills.c.id > fill_id)
             )
         query = query.order_by(fills.c.executed_at, fills.c.id).limit(limit)
         with self.engine.connect() as conn:
@@ -87,7 +93,8 @@ class SqlExports(SqlTables):
             ]
 
 
-def _orders(scope: ExportScope) -> _Query:
+def _orders(scope: ExportScope, _sqlite: bool) -> _Query:
+    # ix_orders_user (user_id, id) serves the page on both databases.
     query = (
         select(orders, subscriptions.c.strategy_id)
         .outerjoin(subscriptions, subscriptions.c.id == orders.c.subscription_id)
@@ -100,34 +107,37 @@ def _orders(scope: ExportScope) -> _Query:
     return query, orders.c.id, orders.c.created_at
 
 
-def _fills(scope: ExportScope) -> _Query:
+def _fills(scope: ExportScope, sqlite: bool) -> _Query:
+    account = _unindexed(fills.c.account_id, sqlite)
+    owned = select(exchange_accounts.c.id).where(exchange_accounts.c.user_id == scope.user_id)
     query = (
         select(fills, orders.c.mode, orders.c.symbol, orders.c.side, subscriptions.c.strategy_id)
         .join(orders, orders.c.id == fills.c.order_id)
         .outerjoin(subscriptions, subscriptions.c.id == orders.c.subscription_id)
-        .where(orders.c.user_id == scope.user_id)
+        .where(account.in_(owned.scalar_subquery()))
     )
     if scope.account_id is not None:
-        query = query.where(fills.c.account_id == scope.account_id)
+        query = query.where(account == scope.account_id)
     if scope.strategy_id is not None:
         query = query.where(subscriptions.c.strategy_id == scope.strategy_id)
     return query, fills.c.id, fills.c.executed_at
 
 
-def _positions(scope: ExportScope) -> _Query:
+def _positions(scope: ExportScope, sqlite: bool) -> _Query:
     query = (
         select(positions, subscriptions.c.strategy_id)
         .outerjoin(subscriptions, subscriptions.c.id == positions.c.subscription_id)
-        .where(positions.c.user_id == scope.user_id)
+        .where(_unindexed(positions.c.user_id, sqlite) == scope.user_id)
     )
     if scope.account_id is not None:
-        query = query.where(positions.c.account_id == scope.account_id)
+        query = query.where(_unindexed(positions.c.account_id, sqlite) == scope.account_id)
     if scope.strategy_id is not None:
         query = query.where(subscriptions.c.strategy_id == scope.strategy_id)
     return query, positions.c.id, positions.c.opened_at
 
 
-def _signals(scope: ExportScope) -> _Query:
+def _signals(scope: ExportScope, _sqlite: bool) -> _Query:
+    # The page walks signals' primary key on both databases; the scope is checked per row.
     def reached(*where: ColumnElement[bool]) -> ColumnElement[bool]:
         return exists().where(execution_intents.c.signal_id == signals.c.id, *where)
 
@@ -143,6 +153,11 @@ def _signals(scope: ExportScope) -> _Query:
     if scope.strategy_id is not None:
         query = query.where(signals.c.strategy_id == scope.strategy_id)
     return query, signals.c.id, signals.c.received_at
+
+
+def _unindexed(column: ColumnElement[int], sqlite: bool) -> ColumnElement[int]:
+    """`column` as an expression no SQLite index serves (see the module's docstring)."""
+    return column + 0 if sqlite else column
 
 
 _QUERIES = {

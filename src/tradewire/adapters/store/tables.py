@@ -244,6 +244,7 @@ fills = Table(
     Column("fee_currency", String(16), nullable=False),
     Column("executed_at", UTCDateTime(), nullable=False),
     UniqueConstraint("order_id", "trade_id", name="uq_fills_order_trade"),
+    Index("ix_fills_account_time", "account_id", "executed_at", "id"),  # an account's fills in time order
 )
 
 positions = Table(
