@@ -28,10 +28,7 @@ from tradewire.services.exports import ExportFormat, tax_csv, tax_document
 router = APIRouter(prefix="/api/v1", tags=["exports"])
 
 _MEDIA = {ExportFormat.CSV: "text/csv; charset=utf-8", ExportFormat.JSON: "application/json"}
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorOut, "description": "not signed in"},
-    404: {"model": ErrorOut, "description": "no such account or strategy of yours"},
-}
+_UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"model": ErrorOut, "description": "not signed in"}}
 FormatQuery = Annotated[ExportFormat, Query(alias="format", description="csv (with a header row) or json")]
 
 
@@ -44,7 +41,11 @@ FormatQuery = Annotated[ExportFormat, Query(alias="format", description="csv (wi
             "model": list[OrderRow | FillRow | PositionRow | SignalRow],
             "content": {"text/csv": {"schema": {"type": "string"}}},
         },
-        **_ERRORS,
+        404: {
+            "model": ErrorOut,
+            "description": "no account of yours, or no strategy you can see, by that id",
+        },
+        **_UNAUTHORIZED,
     },
 )
 async def export(
@@ -82,7 +83,8 @@ async def export(
     response_model=TaxReportOut,
     responses={
         200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "the report"},
-        **_ERRORS,
+        404: {"model": ErrorOut, "description": "no account of yours by that id"},
+        **_UNAUTHORIZED,
     },
 )
 async def tax_report(
