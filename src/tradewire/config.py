@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -69,6 +71,23 @@ class Settings(BaseSettings):
     # Largest request body any endpoint reads (the webhook keeps its own 64 KiB); 413 beyond it.
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
     signup_enabled: bool = True
+    # /docs, /redoc and /openapi.json; off on a public server that does not want to show its API.
+    docs_enabled: bool = True
+    # Origins a browser may call the API from (CORS), e.g. "https://app.example.com,https://x.org" or a
+    # JSON list; empty: no CORS headers at all (same-origin only).
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Strict-Transport-Security max-age sent with every response; 0: not sent (set it behind TLS only).
+    hsts_max_age_s: int = Field(default=0, ge=0, le=2 * 365 * 86_400)
+    # /metrics (Prometheus): without a token only clients on this machine (loopback) may read it;
+    # with one, any client that sends "Authorization: Bearer <token>".
+    metrics_token: SecretStr | None = None
+    # /health's database check gives up after this long (503).
+    health_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    # `tradewire db backup`: where backups go (default <var_dir>/backups) and how many are kept, and
+    # for how long (0: no limit by age).
+    backup_dir: Path | None = None
+    backup_keep: int = Field(default=7, ge=1, le=10_000)
+    backup_max_age_days: float = Field(default=0.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
@@ -84,6 +103,28 @@ class Settings(BaseSettings):
         if not number.is_finite() or number < 0:
             raise ValueError(f"must be a non-negative number: {value!r}")
         return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):  # the environment: comma-separated, or a JSON list
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origin_form(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin != "*" and (
+                not origin.startswith(("http://", "https://")) or origin.rstrip("/").count("/") > 2
+            ):
+                raise ValueError(
+                    f"an origin is scheme://host[:port], e.g. https://app.example.com: {origin!r}"
+                )
+        return [origin.rstrip("/") for origin in value]
 
     @field_validator("late_fill_checks_s")
     @classmethod
@@ -107,6 +148,10 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.var_dir / 'tradewire.db'}"
+
+    @property
+    def effective_backup_dir(self) -> Path:
+        return self.backup_dir if self.backup_dir is not None else self.var_dir / "backups"
 
     @property
     def effective_data_dir(self) -> Path | None:
