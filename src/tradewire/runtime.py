@@ -21,8 +21,10 @@ from tradewire.adapters.bus import InProcessBus
 from tradewire.adapters.candles_parquet import ParquetArchive
 from tradewire.adapters.clock import SystemClock
 from tradewire.adapters.exchanges import AccountExchanges
+from tradewire.adapters.health import HealthChecks
 from tradewire.adapters.live.candles import PublicCandles
 from tradewire.adapters.live.ccxt_exchange import RetryPolicy
+from tradewire.adapters.metrics import ExchangeCalls, Meters
 from tradewire.adapters.paper.catalog import demo_markets
 from tradewire.adapters.paper.feed import ReplayFeed, build_demo_feed
 from tradewire.adapters.paper.live_prices import PublicPriceFeed
@@ -88,6 +90,8 @@ class Runtime:
     marketplace: Marketplace
     records: Records
     exports: Exports
+    health: HealthChecks
+    meters: Meters
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -227,6 +231,7 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
     store = SqlStore(engine, late_fill_checks_s=settings.late_fill_checks_s)
     bus = InProcessBus()
     clock = SystemClock()
+    calls = ExchangeCalls()
     exchanges = AccountExchanges(
         venue,
         members.live_account,
@@ -237,6 +242,7 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
         allow_private_urls=settings.allow_private_exchange_urls,
         markets_ttl_s=settings.markets_refresh_s,
         markets_retry_s=settings.markets_retry_s,
+        calls=calls,
     )
     catalog = SymbolCatalog.of(markets, {m.id: m.symbol for m in markets.values()})
     ingest = SignalIngest(store, exchanges, bus, clock, verify_secret)
@@ -316,6 +322,8 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
         ),
         records=Records(reports, store.watched_position, valuations, monitor),
         exports=Exports(SqlExports(engine)),
+        health=HealthChecks(engine, bus.problem, settings.health_timeout_s),
+        meters=Meters(engine, calls, exchanges.live_accounts, lambda: monitor.stats, clock.now),
     )
 
 

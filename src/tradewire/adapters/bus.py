@@ -45,6 +45,15 @@ class InProcessBus:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
 
+    def problem(self) -> str | None:
+        """Why messages would not be handled now (not started, a consumer ended), or None (/health)."""
+        if self._queues and not self._tasks:
+            return "not started"
+        ended = sorted(
+            {topic for task, (_q, _h, topic) in zip(self._tasks, self._queues, strict=False) if task.done()}
+        )
+        return f"consumers ended: {', '.join(ended)}" if ended else None
+
     async def drain(self) -> None:
         """Wait until every queued message has been handled (tests, benchmarks, shutdown)."""
         for queue, _handler, _topic in self._queues:

@@ -12,6 +12,7 @@ from tradewire.adapters.live.ccxt_exchange import CcxtExchange, LiveAccount, Ret
 from tradewire.adapters.live.guards import RateLimiter
 from tradewire.adapters.live.markets import VenueMarkets
 from tradewire.adapters.live.tickers import TickerCache
+from tradewire.adapters.metrics import UNMETERED, ExchangeCalls
 from tradewire.adapters.paper.venue import PaperVenue
 from tradewire.adapters.secrets_box import SecretBox, SecretsError
 from tradewire.domain.members import AccountMode
@@ -44,7 +45,9 @@ class AccountExchanges:
         allow_private_urls: bool = False,
         markets_ttl_s: float = 3600.0,
         markets_retry_s: float = 30.0,
+        calls: ExchangeCalls | None = None,
     ) -> None:
+        self._calls = calls  # each live client's call time and errors (/metrics)
         self._retry = retry or RetryPolicy()
         self._allow_private_urls = allow_private_urls
         self._ticker_ttl = ticker_ttl_s
@@ -84,6 +87,7 @@ class AccountExchanges:
                 public_limiter=self._public.get(key),
                 venue=self._venue(key, exchange),
                 markets_ttl_s=self._markets_ttl,
+                meter=self._calls.meter(exchange) if self._calls else UNMETERED,
             )
             # The first account's client sets the budget (ccxt's rate for the exchange); others share it.
             self._public.setdefault(key, live.public_limiter)

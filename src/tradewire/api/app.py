@@ -11,7 +11,7 @@ from fastapi.requests import Request
 from fastapi.responses import JSONResponse
 
 from tradewire import __version__
-from tradewire.api import backtests, webhooks
+from tradewire.api import backtests, health, metrics, webhooks
 from tradewire.api.body_limit import BodyLimit
 from tradewire.api.docs import mount_docs
 from tradewire.api.errors import install_error_answers
@@ -22,6 +22,7 @@ from tradewire.runtime import Runtime
 
 def create_app(runtime: Runtime) -> FastAPI:
     """An app serving `runtime`; starting the app starts recovery and the trading loop."""
+    settings = runtime.settings
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -40,18 +41,16 @@ def create_app(runtime: Runtime) -> FastAPI:
         redoc_url=None,
     )
     app.state.runtime = runtime
-    app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(metrics.WebhookTiming, meter=runtime.meters.webhook)
     mount_docs(app)
     install_error_answers(app)
     app.include_router(webhooks.router)
     for resource in (auth, strategies, accounts, subscriptions, bots, records, markets, exports):
         app.include_router(resource.router)
     app.include_router(backtests.router)
-
-    @app.get("/health", tags=["health"])
-    async def health() -> dict[str, object]:
-        """Liveness: the process answers and knows its market data."""
-        return {"status": "ok", "version": __version__, "markets": len(runtime.venue.markets)}
+    app.include_router(health.router)
+    app.include_router(metrics.router)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

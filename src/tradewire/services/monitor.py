@@ -33,6 +33,7 @@ class MonitorStats:
     evaluations: int = 0
     exits: int = 0
     last_batch_ms: float = 0.0
+    last_round_at: datetime | None = None  # when every position was last checked against prices
     reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -95,6 +96,7 @@ class ExitMonitor:
         triggers = self._book.evaluate(prices, now.timestamp())
         self.stats.last_batch_ms = (asyncio.get_running_loop().time() - started) * 1000
         self.stats.evaluations += 1
+        self.stats.last_round_at = now
         exits = []
         for trigger in triggers:
             position = self._positions.get(trigger.position_id)

@@ -31,9 +31,10 @@ from tradewire.adapters.live.errors import (
     kind_of,
     remember_http_status,
 )
-from tradewire.adapters.live.guards import CircuitBreaker, RateLimiter
+from tradewire.adapters.live.guards import BreakerState, CircuitBreaker, RateLimiter
 from tradewire.adapters.live.markets import RECENT_FAILURE_S, VenueMarkets
 from tradewire.adapters.live.tickers import TickerCache
+from tradewire.adapters.metrics import UNMETERED, ExchangeMeter
 from tradewire.domain.balances import AssetBalance
 from tradewire.domain.markets import DECIMAL_PLACES, TICK_SIZE, Market
 from tradewire.domain.money import to_decimal
@@ -105,6 +106,7 @@ class CcxtExchange:
         in_flight: asyncio.Semaphore | None = None,
         public_limiter: RateLimiter | None = None,
         venue: VenueMarkets | None = None,
+        meter: ExchangeMeter = UNMETERED,
     ) -> None:
         self.account = account
         self.client = client or make_client(account)
@@ -123,11 +125,16 @@ class CcxtExchange:
         self._stream: ccxt_async.Exchange | None = None  # ccxt pro client, created when first watched
         # Requests open at once over every live account of the process (sockets, memory).
         self._in_flight = in_flight or asyncio.Semaphore(256)
+        self._meter = meter  # call time and errors, per exchange (/metrics)
 
     @property
     def venue(self) -> VenueMarkets:
         """The exchange's market list, shared with its other accounts."""
         return self._venue
+
+    @property
+    def circuit(self) -> BreakerState:
+        return self._breaker.state
 
     @property
     def public_limiter(self) -> RateLimiter:
@@ -240,7 +247,7 @@ class CcxtExchange:
         ):
             price = await self.price(request.symbol)
         try:
-            async with self._in_flight:
+            async with self._in_flight, self._meter.timed():
                 raw = await self.client.create_order(
                     request.symbol,
                     request.type.value,
@@ -367,6 +374,7 @@ class CcxtExchange:
         """Raise ExchangeError when `exc` is the exchange's refusal (it answered: it is up). Otherwise
         the outcome is unclear: the breaker hears whether the exchange answered at all, and a
         Retry-After it sent is kept."""
+        self._meter.error(kind_of(exc).value)
         if is_refusal(exc):
             self._breaker.success()
             raise ExchangeError(f"{kind_of(exc).value}: {_message(exc)}", kind_of(exc)) from exc
@@ -401,7 +409,7 @@ class CcxtExchange:
                 )
             await (limiter or self._limiter).acquire()
             try:
-                async with self._in_flight:
+                async with self._in_flight, self._meter.timed():
                     result = await call()
             except Exception as exc:
                 if is_not_found(exc):  # a definitive answer about the order (a cancel of an unknown id)
