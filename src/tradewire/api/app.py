@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.requests import Request
 from fastapi.responses import JSONResponse
 
@@ -16,8 +17,11 @@ from tradewire.api.body_limit import BodyLimit
 from tradewire.api.docs import mount_docs
 from tradewire.api.errors import install_error_answers
 from tradewire.api.fields import printable
+from tradewire.api.headers import SecurityHeaders
 from tradewire.api.routers import accounts, auth, bots, exports, markets, records, strategies, subscriptions
 from tradewire.runtime import Runtime
+
+DOC_PAGES = ("/docs", "/docs/oauth2-redirect", "/redoc")  # HTML pages with inline scripts of their own
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -39,11 +43,24 @@ def create_app(runtime: Runtime) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served by mount_docs from local assets, not a CDN
         redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     app.state.runtime = runtime
+    # Outermost last: security headers on every answer, CORS preflights included.
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(metrics.WebhookTiming, meter=runtime.meters.webhook)
-    mount_docs(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeaders, pages=DOC_PAGES, hsts_max_age_s=settings.hsts_max_age_s)
+    if settings.docs_enabled:
+        mount_docs(app)
     install_error_answers(app)
     app.include_router(webhooks.router)
     for resource in (auth, strategies, accounts, subscriptions, bots, records, markets, exports):
