@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,9 @@ log = logging.getLogger("tradewire.metrics")
 
 WEBHOOK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 SIGNAL_STATUSES = ("received", "routed", "failed")  # signals.status (adapters/store/tables.py)
+# The counts read whole tables (~0.35 s for 700,000 rows on SQLite): at most this often, whatever the
+# scrape interval; scrapes in between get the last figures.
+COUNTS_EVERY_S = 30.0
 EXCHANGE_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -173,12 +177,15 @@ class TradingState(Collector):
         live_clients: Callable[[], Mapping[int, Any]],
         monitor_stats: Callable[[], _MonitorStats],
         now: Callable[[], datetime],
+        counts_every_s: float = COUNTS_EVERY_S,
     ) -> None:
         self._engine = engine
         self._live_clients = live_clients
         self._monitor_stats = monitor_stats
         self._now = now
         self._snapshot = _Snapshot()
+        self._counts_every = counts_every_s
+        self._counted_at = -math.inf
 
     async def refresh(self) -> None:
         snapshot = _Snapshot(breakers=self._breakers())
@@ -186,10 +193,14 @@ class TradingState(Collector):
         snapshot.rounds, snapshot.exits = stats.evaluations, stats.exits
         if stats.last_round_at is not None:
             snapshot.lag_s = max(0.0, (self._now() - stats.last_round_at).total_seconds())
-        try:
-            snapshot.statuses = await asyncio.to_thread(self._count_statuses)
-        except Exception as exc:
-            log.warning("metrics: signals, intents and orders could not be counted: %s", exc)
+        snapshot.statuses = self._snapshot.statuses
+        if time.monotonic() - self._counted_at >= self._counts_every:
+            self._counted_at = time.monotonic()  # a scrape meanwhile does not count again
+            try:
+                snapshot.statuses = await asyncio.to_thread(self._count_statuses)
+            except Exception as exc:
+                self._counted_at = -math.inf
+                log.warning("metrics: signals, intents and orders could not be counted: %s", exc)
         self._snapshot = snapshot
 
     def describe(self) -> list[Metric]:
