@@ -16,7 +16,7 @@ app = typer.Typer(
     help="tradewire: TradingView alerts and strategies turned into orders for every subscriber.",
     no_args_is_help=True,
 )
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema, backups and restores.", no_args_is_help=True)
 user_app = typer.Typer(help="Users.", no_args_is_help=True)
 keys_app = typer.Typer(help="Encryption keys for exchange API keys.", no_args_is_help=True)
 data_app = typer.Typer(help="Market data: candles for backtests.", no_args_is_help=True)
