@@ -131,7 +131,7 @@ async def reconcile_seconds(info: dict[str, Any], count: int, tag: str) -> float
     from tests.support import add_live_subscriber, now, seed_marketplace
 
     from tradewire.domain.client_ids import intent_client_order_id
-    from tradewire.domain.records import NewOrder, NewSignal
+    from tradewire.domain.records import Decisions, NewOrder, NewSignal, Routing
     from tradewire.domain.signals import SignalAction
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -166,7 +166,9 @@ async def reconcile_seconds(info: dict[str, Any], count: int, tag: str) -> float
                     now(),
                 )
             )
-            runtime.store.create_intents(signal_id, runtime.store.active_targets(seeded.strategy_id), now())
+            runtime.store.create_intents(
+                Routing(signal_id, runtime.store.active_targets(seeded.strategy_id)), now()
+            )
         for work in runtime.store.pending_work(limit=count):
             new_orders.append(
                 NewOrder(
@@ -178,7 +180,7 @@ async def reconcile_seconds(info: dict[str, Any], count: int, tag: str) -> float
                     Decimal("50000"),
                 )
             )
-        records = runtime.store.save_decisions([], new_orders, now())
+        records = runtime.store.save_decisions(Decisions(new_orders=new_orders), now())
         runtime.store.claim_for_submission([r.order_id for r in records], now())
         client = bare_client(info)
         await client.load_markets()

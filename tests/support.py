@@ -19,7 +19,7 @@ from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.sql import SqlStore
 from tradewire.config import Settings
 from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderType, Trade
-from tradewire.domain.records import NewOrder, NewSignal, OrderRecord, WorkItem
+from tradewire.domain.records import Decisions, NewOrder, NewSignal, OrderRecord, Routing, WorkItem
 from tradewire.domain.signals import SignalAction
 from tradewire.runtime import Runtime, build_runtime
 
@@ -226,11 +226,11 @@ def claimed_buy(engine: Engine, sizing_note: str | None = None) -> tuple[SqlStor
         seeded.strategy_id, "k", SignalAction.BUY, "BTCUSDT", "BTC/USDT", None, None, None, {}, now()
     )
     signal_id, _ = store.insert_signal(signal)
-    store.create_intents(signal_id, store.active_targets(seeded.strategy_id), now())
+    store.create_intents(Routing(signal_id, store.active_targets(seeded.strategy_id)), now())
     [work] = store.pending_work(signal_id)
     new = NewOrder(
         work, "tw-1", OrderSide.BUY, OrderType.MARKET, Decimal("0.002"), None, sizing_note=sizing_note
     )
-    [record] = store.save_decisions([], [new], now())
+    [record] = store.save_decisions(Decisions(new_orders=[new]), now())
     store.claim_for_submission([record.order_id], now())
     return store, work, record

@@ -21,7 +21,7 @@ from tradewire.adapters.secrets_box import generate_key
 from tradewire.adapters.store.tables import execution_intents, orders, positions
 from tradewire.domain.client_ids import intent_client_order_id
 from tradewire.domain.orders import OrderSide, OrderType
-from tradewire.domain.records import NewOrder, NewSignal
+from tradewire.domain.records import Decisions, NewOrder, NewSignal, Routing
 from tradewire.domain.signals import SignalAction
 
 pytestmark = pytest.mark.slow
@@ -37,10 +37,11 @@ def _stored_not_sent(live: Live, side: OrderSide, amount: str) -> str:
         info[0], f"stored-{time.monotonic_ns()}", action, "BTCUSDT", "BTC/USDT", None, None, None, {}, now()
     )
     signal_id, _ = store.insert_signal(signal)
-    store.create_intents(signal_id, store.active_targets(info[0]), now())
+    store.create_intents(Routing(signal_id, store.active_targets(info[0])), now())
     [work] = store.pending_work(signal_id)
     coid = intent_client_order_id(work.intent_id)
-    store.save_decisions([], [NewOrder(work, coid, side, OrderType.MARKET, Decimal(amount), None)], now())
+    order = NewOrder(work, coid, side, OrderType.MARKET, Decimal(amount), None)
+    store.save_decisions(Decisions(new_orders=[order]), now())
     return coid
 
 

@@ -26,7 +26,7 @@ from tradewire.adapters.secrets_box import generate_key
 from tradewire.adapters.store.tables import execution_intents, execution_log, fills, orders, positions
 from tradewire.domain.client_ids import intent_client_order_id
 from tradewire.domain.orders import OrderSide, OrderType
-from tradewire.domain.records import NewOrder, NewSignal
+from tradewire.domain.records import Decisions, NewOrder, NewSignal, Routing
 from tradewire.domain.signals import SignalAction
 from tradewire.runtime import Runtime
 from tradewire.services.execution import Executor
@@ -238,12 +238,11 @@ async def _resting_limit(
         received_at=now(),
     )
     signal_id, _ = runtime.store.insert_signal(signal)
-    runtime.store.create_intents(signal_id, runtime.store.active_targets(info[0]), now())
+    runtime.store.create_intents(Routing(signal_id, runtime.store.active_targets(info[0])), now())
     [work] = runtime.store.pending_work(signal_id)
     coid = intent_client_order_id(work.intent_id)
-    records = runtime.store.save_decisions(
-        [], [NewOrder(work, coid, side, OrderType.LIMIT, Decimal(amount), Decimal(price))], now()
-    )
+    order = NewOrder(work, coid, side, OrderType.LIMIT, Decimal(amount), Decimal(price))
+    records = runtime.store.save_decisions(Decisions(new_orders=[order]), now())
     await Executor(runtime.store, runtime.exchanges, runtime.bus, runtime.clock).resume(records)
     return coid
 

@@ -12,7 +12,7 @@ from tests.fakes.memory_exchange import Exchanges, FixedClock, MemoryExchange
 from tests.fakes.memory_store import MemoryMembers, MemoryStore, Row
 from tests.seeding import Seeded, seed_members
 from tradewire.adapters.bus import InProcessBus
-from tradewire.domain.records import NewSignal
+from tradewire.domain.records import NewSignal, Routing
 from tradewire.domain.signals import SignalAction
 from tradewire.services.execution import Executor
 
@@ -59,7 +59,7 @@ class World:
         if not routed:
             return signal_id
         targets = self.store.active_targets(self.seeded.strategy_id)
-        self.store.create_intents(signal_id, targets, self.clock.now())
+        self.store.create_intents(Routing(signal_id, targets), self.clock.now())
         return signal_id
 
     def rows(self, table: str, **equal: Any) -> list[Row]:

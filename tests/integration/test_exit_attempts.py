@@ -16,7 +16,15 @@ from tests.support import now
 from tradewire.adapters.store.sql import SqlStore
 from tradewire.adapters.store.tables import orders, positions, subscriptions
 from tradewire.domain.orders import LATE_FILL_CHECKS_S, ExchangeOrder, OrderSide, OrderType, RejectionKind
-from tradewire.domain.records import AutoOrder, NewOrder, NewSignal, OrderOutcome, OrderRecord
+from tradewire.domain.records import (
+    AutoOrder,
+    Decisions,
+    NewOrder,
+    NewSignal,
+    OrderOutcome,
+    OrderRecord,
+    Routing,
+)
 from tradewire.domain.signals import SignalAction
 
 
@@ -139,11 +147,10 @@ def test_no_automated_exit_while_a_signal_s_sell_of_the_position_may_still_fill(
         strategy_id, "sell", SignalAction.SELL, "BTCUSDT", "BTC/USDT", None, None, None, {}, now()
     )
     signal_id, _ = store.insert_signal(signal)
-    store.create_intents(signal_id, store.active_targets(strategy_id), now())
+    store.create_intents(Routing(signal_id, store.active_targets(strategy_id)), now())
     [work] = store.pending_work(signal_id)
-    [sell] = store.save_decisions(
-        [], [NewOrder(work, "tw-2", OrderSide.SELL, OrderType.MARKET, Decimal("0.002"), None)], now()
-    )
+    order = NewOrder(work, "tw-2", OrderSide.SELL, OrderType.MARKET, Decimal("0.002"), None)
+    [sell] = store.save_decisions(Decisions(new_orders=[order]), now())
     store.claim_for_submission([sell.order_id], now())
     pid = stop.position_id
 

@@ -13,7 +13,7 @@ from tradewire import failpoints
 from tradewire.adapters.store.sql import SqlStore
 from tradewire.adapters.store.tables import positions
 from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderType, Trade
-from tradewire.domain.records import NewOrder, NewSignal, OrderOutcome
+from tradewire.domain.records import Decisions, NewOrder, NewSignal, OrderOutcome, Routing
 from tradewire.domain.signals import SignalAction
 
 HOLD_S = 1.0  # how long the first settlement waits for the second to catch up with it
@@ -25,12 +25,11 @@ def _filled_buy(store: SqlStore, strategy_id: int, n: int, amount: str) -> Order
         strategy_id, f"k{n}", SignalAction.BUY, "BTCUSDT", "BTC/USDT", None, None, None, {}, now()
     )
     signal_id, _ = store.insert_signal(signal)
-    store.create_intents(signal_id, store.active_targets(strategy_id), now())
+    store.create_intents(Routing(signal_id, store.active_targets(strategy_id)), now())
     [work] = store.pending_work(signal_id)
     coid = f"tw-{n}"
-    [record] = store.save_decisions(
-        [], [NewOrder(work, coid, OrderSide.BUY, OrderType.MARKET, Decimal(amount), None)], now()
-    )
+    new = NewOrder(work, coid, OrderSide.BUY, OrderType.MARKET, Decimal(amount), None)
+    [record] = store.save_decisions(Decisions(new_orders=[new]), now())
     store.claim_for_submission([record.order_id], now())
     trade = Trade(f"t-{n}", Decimal(amount), Decimal(100), Decimal(0), "USDT", 1_700_000_000_000)
     view = ExchangeOrder(

@@ -16,11 +16,13 @@ from tradewire.adapters.store.tables import execution_intents, fills, orders, po
 from tradewire.domain.execution import LogStatus, Sizing, SizingMode
 from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderState, OrderType, RejectionKind, Trade
 from tradewire.domain.records import (
+    Decisions,
     NewOrder,
     NewSignal,
     OrderOutcome,
     OrderRecord,
     Rejection,
+    Routing,
     SubscriptionTarget,
 )
 from tradewire.domain.signals import SignalAction
@@ -51,7 +53,7 @@ def _routed(engine: Engine, subscribers: int = 3) -> tuple[SqlStore, int, list[S
     store = SqlStore(engine)
     signal_id, _ = store.insert_signal(_signal(seeded.strategy_id))
     targets = store.active_targets(seeded.strategy_id)
-    store.create_intents(signal_id, targets, now())
+    store.create_intents(Routing(signal_id, targets), now())
     return store, signal_id, targets
 
 
@@ -66,7 +68,7 @@ def _ordered(store: SqlStore, signal_id: int) -> list:  # type: ignore[type-arg]
         NewOrder(w, f"tw-{w.intent_id:010d}", OrderSide.BUY, OrderType.MARKET, Decimal("0.001"), None)
         for w in work
     ]
-    return store.save_decisions([], new_orders, now())
+    return store.save_decisions(Decisions(new_orders=new_orders), now())
 
 
 def test_a_signal_delivered_twice_is_stored_once(engine: Engine) -> None:
@@ -98,7 +100,7 @@ def test_money_round_trips_exactly(engine: Engine) -> None:
 def test_routing_twice_creates_one_intent_per_subscription(engine: Engine) -> None:
     store, signal_id, targets = _routed(engine)
 
-    store.create_intents(signal_id, targets, now())
+    store.create_intents(Routing(signal_id, targets), now())
 
     assert _count(engine, execution_intents) == len(targets) == 3
     assert store.unrouted_signal_ids() == []
@@ -112,7 +114,7 @@ def test_an_intent_gets_at_most_one_order_and_one_claim(engine: Engine) -> None:
     replay = [
         NewOrder(w, f"other-{w.intent_id}", OrderSide.BUY, OrderType.MARKET, Decimal(1), None) for w in work
     ]
-    again = store.save_decisions([], replay, now())
+    again = store.save_decisions(Decisions(new_orders=replay), now())
     first_claim = store.claim_for_submission([r.order_id for r in records], now())
     second_claim = store.claim_for_submission([r.order_id for r in records], now())
 
@@ -174,7 +176,8 @@ def test_rejections_are_stored_with_their_reason(engine: Engine) -> None:
     store, signal_id, _ = _routed(engine, subscribers=2)
     work = store.pending_work(signal_id)
 
-    store.save_decisions([Rejection(w, "below minimum notional", LogStatus.SKIPPED) for w in work], [], now())
+    rejections = [Rejection(w, "below minimum notional", LogStatus.SKIPPED) for w in work]
+    store.save_decisions(Decisions(rejections), now())
 
     with engine.connect() as conn:
         rows = conn.execute(select(execution_intents.c.status, execution_intents.c.reason)).all()
@@ -208,7 +211,7 @@ def test_sizing_is_read_back_from_the_subscription(engine: Engine) -> None:
     seeded = seed_marketplace(engine, [{"sizing_mode": "equity_pct", "sizing_value": "2.5"}])
     store = SqlStore(engine)
     signal_id, _ = store.insert_signal(_signal(seeded.strategy_id))
-    store.create_intents(signal_id, store.active_targets(seeded.strategy_id), now())
+    store.create_intents(Routing(signal_id, store.active_targets(seeded.strategy_id)), now())
 
     [work] = store.pending_work(signal_id)
 

@@ -26,12 +26,15 @@ from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderState, OrderT
 from tradewire.domain.positions import CloseReason
 from tradewire.domain.records import (
     AutoOrder,
+    Decisions,
     FailedAttempt,
     NewOrder,
     NewSignal,
     OrderOutcome,
     OrderRecord,
     Rejection,
+    RiskKeys,
+    Routing,
     WatchedPosition,
     WorkItem,
 )
@@ -153,7 +156,7 @@ def _signal(strategy_id: int, key: str = "k1", **changes: Any) -> NewSignal:
 def _routed(twin: Twin, subscribers: list[dict[str, Any]], key: str = "k1") -> tuple[Seeded, list[WorkItem]]:
     seeded = seed_members(twin.members, subscribers)
     signal_id, _ = twin.store.insert_signal(_signal(seeded.strategy_id, key))
-    twin.store.create_intents(signal_id, twin.store.active_targets(seeded.strategy_id), NOW)
+    twin.store.create_intents(Routing(signal_id, twin.store.active_targets(seeded.strategy_id)), NOW)
     return seeded, twin.store.pending_work(signal_id)
 
 
@@ -163,7 +166,9 @@ def _buy(item: WorkItem, amount: str = "0.003", plan: ExitPlan | None = None) ->
 
 
 def _sent(twin: Twin, work: list[WorkItem], plan: ExitPlan | None = None) -> list[OrderRecord]:
-    records: list[OrderRecord] = twin.store.save_decisions([], [_buy(w, plan=plan) for w in work], NOW)
+    records: list[OrderRecord] = twin.store.save_decisions(
+        Decisions(new_orders=[_buy(w, plan=plan) for w in work]), NOW
+    )
     twin.store.claim_for_submission([r.order_id for r in records], NOW)
     return records
 
@@ -286,12 +291,12 @@ def test_routing_creates_one_intent_per_active_subscription_once_and_counts_the_
         seeded = seed_members(t.members, [{}, {"status": "PAUSED"}, live, {"pairs": ["ETH/USDT"]}])
         targets = t.store.active_targets(seeded.strategy_id)
         buy, _ = t.store.insert_signal(_signal(seeded.strategy_id, "b"))
-        t.store.create_intents(buy, targets, NOW)
-        t.store.create_intents(buy, targets, NOW)  # routed again: nothing new
+        t.store.create_intents(Routing(buy, targets), NOW)
+        t.store.create_intents(Routing(buy, targets), NOW)  # routed again: nothing new
         sell, _ = t.store.insert_signal(
             _signal(seeded.strategy_id, "s", action=SignalAction.SELL, price=None)
         )
-        t.store.create_intents(sell, targets[:1], NOW, market_price=Decimal("110"))
+        t.store.create_intents(Routing(sell, targets[:1], market_price=Decimal("110")), NOW)
         page, unreadable = t.store.pending_work_page(None, 0, 2)
         rest, _ = t.store.pending_work_page(None, page[-1].intent_id, 10)
         return [
@@ -303,7 +308,9 @@ def test_routing_creates_one_intent_per_active_subscription_once_and_counts_the_
             [t.n("execution_intents", w.intent_id) for w in rest],
             [t.n("execution_intents", w.intent_id) for w in t.store.pending_work(sell)],
             t.store.unrouted_signal_ids(),
-            t.store.risk_snapshot([], DAY, (), [(seeded.strategy_id, "BTC/USDT")]).pairs,
+            t.store.risk_snapshot(
+                RiskKeys([], DAY, strategy_pairs_keys=[(seeded.strategy_id, "BTC/USDT")])
+            ).pairs,
             t.store.pending_work(None, NOW - timedelta(microseconds=1)),
             [t.n("execution_intents", w.intent_id) for w in t.store.pending_work(None, NOW, limit=3)],
         ]
@@ -331,9 +338,10 @@ def test_decisions_reject_order_and_count_failures_in_one_go(twins: list[Twin]) 
             Rejection(work[1], "drawdown", LogStatus.SKIPPED, pause_reason="paused: drawdown"),
         ]
         failures = [FailedAttempt(work[3].intent_id, "attempt 1: boom", final=False)]
-        records = t.store.save_decisions(rejected, [_buy(work[2])], NOW, failures)
-        replay = t.store.save_decisions([], [replace_order(_buy(work[2]), "other")], NOW)
-        t.store.save_decisions([], [], NOW, [FailedAttempt(work[3].intent_id, "failed 5 times", final=True)])
+        records = t.store.save_decisions(Decisions(rejected, [_buy(work[2])], failures), NOW)
+        replay = t.store.save_decisions(Decisions(new_orders=[replace_order(_buy(work[2]), "other")]), NOW)
+        last = FailedAttempt(work[3].intent_id, "failed 5 times", final=True)
+        t.store.save_decisions(Decisions(failures=[last]), NOW)
         return [
             [(r.order_id, r.client_order_id, r.state, r.sizing_note) for r in records],
             [(r.order_id, r.client_order_id, r.state) for r in replay],
@@ -371,7 +379,7 @@ def test_claims_are_single_and_obey_the_trading_state_and_postponed_checks_back_
 ) -> None:
     def scenario(t: Twin) -> list[Any]:
         _seeded, work = _routed(t, [{}, {"trading_state": "HALTED"}, {"trading_state": "REDUCING"}, {}])
-        records = t.store.save_decisions([], [_buy(w) for w in work], NOW)
+        records = t.store.save_decisions(Decisions(new_orders=[_buy(w) for w in work]), NOW)
         first = t.store.claim_for_submission([r.order_id for r in records], NOW)
         second = t.store.claim_for_submission([r.order_id for r in records], NOW)
         t.store.postpone_checks([records[0]], "report not recorded", NOW)
@@ -516,7 +524,7 @@ def test_an_exit_closes_the_position_once_and_its_result_reaches_the_day_and_the
             ],
             t.store.realized_on([watched.account_id, plain.account_id], DAY),
             t.store.risk_snapshot(
-                [watched.account_id, plain.account_id], DAY, [(s, "BTC/USDT") for s in sub_ids]
+                RiskKeys([watched.account_id, plain.account_id], DAY, [(s, "BTC/USDT") for s in sub_ids])
             ),
             t.store.strategy_stats(seeded.strategy_id),
             t.store.open_position_amounts([(s, "BTC/USDT") for s in sub_ids]),
@@ -526,7 +534,7 @@ def test_an_exit_closes_the_position_once_and_its_result_reaches_the_day_and_the
             [r.client_order_id for r in retry],
             [(r["pnl_total"], r["pnl_peak"]) for r in t.rows("subscriptions")],
             after_sale,
-            t.store.risk_snapshot([watched.account_id], DAY).per_account,
+            t.store.risk_snapshot(RiskKeys([watched.account_id], DAY)).per_account,
         ]
 
     sql, memory = each(twins, scenario)
@@ -595,10 +603,10 @@ def test_no_next_exit_while_an_earlier_one_or_a_signal_s_sell_may_still_fill_and
         part = _view(exit_order, "canceled", "0.001", (_trade("s1", "0.001", "95"),))
         t.store.record_outcomes([OrderOutcome(exit_order, part)], NOW)
         sell = t.store.insert_signal(_signal(seeded.strategy_id, "sell", action=SignalAction.SELL))[0]
-        t.store.create_intents(sell, t.store.active_targets(seeded.strategy_id)[1:], NOW)
+        t.store.create_intents(Routing(sell, t.store.active_targets(seeded.strategy_id)[1:]), NOW)
         [item] = t.store.pending_work(sell)
         signal_sale = NewOrder(item, "tw-sell", OrderSide.SELL, OrderType.MARKET, Decimal("0.003"), None)
-        t.store.save_decisions([], [signal_sale], NOW)
+        t.store.save_decisions(Decisions(new_orders=[signal_sale]), NOW)
         waiting = (t.store.positions_exiting(), t.store.positions_exiting([second.position_id]))
         held_back = t.store.save_auto_orders(exits, NOW)
         [due] = t.store.orders_by_client_ids(first.account_id, [exit_order.client_order_id])

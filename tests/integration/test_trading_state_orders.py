@@ -13,7 +13,7 @@ from tradewire.adapters.store.sql import SqlStore
 from tradewire.adapters.store.tables import positions, subscriptions
 from tradewire.domain.orders import OrderSide, OrderState, OrderType, Trade
 from tradewire.domain.positions import CloseReason
-from tradewire.domain.records import AutoOrder, NewOrder, NewSignal, OrderOutcome
+from tradewire.domain.records import AutoOrder, Decisions, NewOrder, NewSignal, OrderOutcome, Routing
 from tradewire.domain.signals import SignalAction
 
 
@@ -77,10 +77,10 @@ def test_claiming_new_orders_obeys_the_trading_state_read_at_claim_time(
             seeded.strategy_id, f"k{n}", action, "BTCUSDT", "BTC/USDT", None, None, None, {}, now()
         )
         signal_id, _ = store.insert_signal(signal)
-        store.create_intents(signal_id, store.active_targets(seeded.strategy_id), now())
+        store.create_intents(Routing(signal_id, store.active_targets(seeded.strategy_id)), now())
         [work] = store.pending_work(signal_id)
         new_orders.append(NewOrder(work, f"tw-{n}", side, OrderType.MARKET, Decimal("0.002"), None))
-    records = store.save_decisions([], new_orders, now())
+    records = store.save_decisions(Decisions(new_orders=new_orders), now())
     with engine.begin() as conn:  # set after the orders were stored, before they are claimed
         conn.execute(update(subscriptions).values(trading_state=state))
 

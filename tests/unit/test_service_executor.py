@@ -4,6 +4,7 @@ refusal ends its intent, an unknown outcome is looked up, HALTED sends nothing, 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -11,7 +12,7 @@ from tests.fakes.memory_exchange import MemoryExchange
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.world import world
 from tradewire.domain.orders import OrderSide, OrderType
-from tradewire.domain.records import NewOrder, OrderRecord
+from tradewire.domain.records import Decisions, NewOrder, OrderRecord
 from tradewire.domain.signals import SignalAction
 from tradewire.ports import ExchangeError, OrderOutcomeUnknown
 from tradewire.services.execution import ATTEMPTS_ALLOWED, ORDERS_UPDATED
@@ -114,7 +115,7 @@ async def test_an_order_stored_before_its_subscription_halted_is_not_sent_on_res
     signal_id = w.signal()
     [item] = w.store.pending_work(signal_id)
     new = NewOrder(item, "tw0000000001", OrderSide.BUY, OrderType.MARKET, Decimal(1), None)
-    records = w.store.save_decisions([], [new], w.clock.now())
+    records = w.store.save_decisions(Decisions(new_orders=[new]), w.clock.now())
     w.set_subscription(1, trading_state="HALTED")
 
     sent = await w.executor().resume(records)
@@ -168,16 +169,10 @@ async def test_one_item_whose_decision_fails_fails_alone_and_is_tried_again_unti
 class _RefusesOneIntent(MemoryStore):
     """A store that cannot save intent 2's decision (a value its column cannot hold, say)."""
 
-    def save_decisions(
-        self,
-        rejections: Any,
-        new_orders: Any,
-        now: Any,
-        failures: Any = (),
-    ) -> list[OrderRecord]:
-        if any(o.item.intent_id == 2 for o in new_orders):
+    def save_decisions(self, decisions: Decisions, now: datetime) -> list[OrderRecord]:
+        if any(o.item.intent_id == 2 for o in decisions.new_orders):
             raise ValueError("numeric field overflow")
-        return super().save_decisions(rejections, new_orders, now, failures)
+        return super().save_decisions(decisions, now)
 
 
 async def test_a_decision_the_store_refuses_fails_its_own_intent_and_the_others_are_sent() -> None:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.world import World, world
 from tradewire.domain.orders import OrderSide, OrderType
-from tradewire.domain.records import NewOrder
+from tradewire.domain.records import Decisions, NewOrder
 from tradewire.ports import OrderOutcomeUnknown
 from tradewire.services.ingest import SIGNAL_RECEIVED
 from tradewire.services.pipeline import ROUTING_ATTEMPTS_ALLOWED, Pipeline
@@ -33,7 +33,7 @@ async def test_recovery_routes_executes_sends_stranded_orders_and_looks_up_unset
         NewOrder(i, f"tw{i.intent_id:010d}", OrderSide.BUY, OrderType.MARKET, Decimal(1), None)
         for i in work[:2]
     ]
-    stranded, lost_answer = w.store.save_decisions([], orders, w.clock.now())
+    stranded, lost_answer = w.store.save_decisions(Decisions(new_orders=orders), w.clock.now())
     w.store.claim_for_submission([lost_answer.order_id], w.clock.now())
     await w.exchange.create_order(lost_answer.request())  # it reached the exchange
     w.signal(key="k2", routed=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -112,6 +113,18 @@ class SubscriptionTarget:
 
 
 @dataclass(frozen=True, slots=True)
+class Routing:
+    """What routing decided for a signal: the subscriptions that get an intent, the price its
+    strategy's track record counts it at when it carries none, and its status ('unresolved': no
+    venue lists its ticker, and it is not counted)."""
+
+    signal_id: int
+    targets: Sequence[SubscriptionTarget]
+    market_price: Decimal | None = None
+    status: str = "routed"
+
+
+@dataclass(frozen=True, slots=True)
 class WorkItem:
     """An execution intent still to be decided, with all it needs to decide."""
 
@@ -176,6 +189,18 @@ class FailedAttempt:
 
 
 @dataclass(frozen=True, slots=True)
+class RiskKeys:
+    """What a RiskSnapshot is read for: the accounts (with the UTC `day` of their results), the
+    (subscription, symbol) pairs whose last trade a cooldown needs, and the (strategy, symbol) pairs
+    whose track record may block the pair."""
+
+    account_ids: Sequence[int]
+    day: str
+    pair_keys: Sequence[tuple[int, str]] = ()
+    strategy_pairs_keys: Sequence[tuple[int, str]] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class RiskSnapshot:
     """What the store knows that the risk rules need, for one page of entries."""
 
@@ -211,6 +236,15 @@ class NewOrder:
     sizing_note: str | None = None
     exit_plan: ExitPlan | None = None
     sizing_equity: Decimal | None = None  # the account equity the amount was sized against
+
+
+class Decisions(NamedTuple):
+    """What became of a page of intents, stored together: those rejected, the orders to store, and
+    the decisions that failed with an error."""
+
+    rejections: Sequence[Rejection] = ()
+    new_orders: Sequence[NewOrder] = ()
+    failures: Sequence[FailedAttempt] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import Protocol
 
-from tradewire.domain.records import (
-    FailedAttempt,
-    NewOrder,
-    OrderRecord,
-    Rejection,
-    SubscriptionTarget,
-    WorkItem,
-    WorkPage,
-)
+from tradewire.domain.records import Decisions, OrderRecord, Routing, SubscriptionTarget, WorkItem, WorkPage
 
 
 class IntentStore(Protocol):
@@ -23,24 +13,11 @@ class IntentStore(Protocol):
     all a decision needs, and closed as rejected, failed or ordered (the order stored with them)."""
 
     def active_targets(self, strategy_id: int) -> list[SubscriptionTarget]: ...
-    def create_intents(
-        self,
-        signal_id: int,
-        targets: Sequence[SubscriptionTarget],
-        now: datetime,
-        market_price: Decimal | None = None,
-        status: str = "routed",
-    ) -> None: ...
+    def create_intents(self, routing: Routing, now: datetime) -> None: ...
     def pending_work(
         self, signal_id: int | None = None, created_before: datetime | None = None, limit: int = 5000
     ) -> list[WorkItem]: ...
     def pending_work_page(
         self, signal_id: int | None = None, after_id: int = 0, limit: int = 5000
     ) -> WorkPage: ...
-    def save_decisions(
-        self,
-        rejections: Sequence[Rejection],
-        new_orders: Sequence[NewOrder],
-        now: datetime,
-        failures: Sequence[FailedAttempt] = (),
-    ) -> list[OrderRecord]: ...
+    def save_decisions(self, decisions: Decisions, now: datetime) -> list[OrderRecord]: ...

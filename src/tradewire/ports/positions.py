@@ -7,7 +7,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from tradewire.domain.records import AutoOrder, DailyLossCloser, OrderRecord, RiskSnapshot, WatchedPosition
+from tradewire.domain.records import (
+    AutoOrder,
+    DailyLossCloser,
+    OrderRecord,
+    RiskKeys,
+    RiskSnapshot,
+    WatchedPosition,
+)
 from tradewire.domain.sizing import TradeStats
 
 
@@ -31,13 +38,7 @@ class RiskReads(Protocol):
     """What risk and sizing read before a page of entries is decided: open positions, the day's
     results, the strategy's record, and exits still in flight."""
 
-    def risk_snapshot(
-        self,
-        account_ids: Sequence[int],
-        day: str,
-        pair_keys: Sequence[tuple[int, str]] = (),
-        strategy_pairs_keys: Sequence[tuple[int, str]] = (),
-    ) -> RiskSnapshot: ...
+    def risk_snapshot(self, keys: RiskKeys) -> RiskSnapshot: ...
     def strategy_stats(self, strategy_id: int, last: int = 500) -> TradeStats: ...
     def open_position_amounts(self, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], Decimal]: ...
     def exits_in_flight(self, keys: Iterable[tuple[int, str]]) -> set[tuple[int, str]]: ...

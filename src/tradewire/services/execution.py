@@ -16,11 +16,13 @@ from tradewire.domain.exit_plan import ExitPlan
 from tradewire.domain.money import ZERO, MoneyError, describe, is_storable, storable
 from tradewire.domain.orders import OrderSide, OrderType, RejectionKind
 from tradewire.domain.records import (
+    Decisions,
     FailedAttempt,
     NewOrder,
     OrderOutcome,
     OrderRecord,
     Rejection,
+    RiskKeys,
     RiskSnapshot,
     WorkItem,
 )
@@ -57,8 +59,6 @@ ORDERS_UPDATED = "orders.updated"
 # An intent whose decision fails with an error this many times is marked failed with the reason
 # (a sweep runs every 2 s: a passing fault such as a lost database connection heals long before).
 ATTEMPTS_ALLOWED = 5
-
-_Decisions = tuple[list[Rejection], list[NewOrder], list[FailedAttempt]]
 
 
 class ExecutionStore(IntentStore, RiskReads, OrderStore, Protocol):
@@ -98,8 +98,8 @@ class Executor:
                     break
                 after = max([w.intent_id for w in work] + [u.intent_id for u in unreadable])
                 rejections, new_orders, failures = await self._decide(work)
-                failures += [FailedAttempt(u.intent_id, u.reason, final=True) for u in unreadable]
-                records = await self._save(rejections, new_orders, failures)
+                unread = [FailedAttempt(u.intent_id, u.reason, final=True) for u in unreadable]
+                records = await self._save(Decisions(rejections, new_orders, [*failures, *unread]))
                 failpoints.hit("after_orders_stored")
                 for rejection in rejections:
                     log.info(
@@ -113,31 +113,29 @@ class Executor:
                     break
         return sent
 
-    async def _save(
-        self, rejections: list[Rejection], new_orders: list[NewOrder], failures: list[FailedAttempt]
-    ) -> list[OrderRecord]:
+    async def _save(self, decisions: Decisions) -> list[OrderRecord]:
         """Store a page's decisions in one transaction; if that fails, each on its own, so a decision
         the database refuses (a number beyond its column, say) fails only its own intent."""
         now = self.clock.now()
         try:
-            return await asyncio.to_thread(self.store.save_decisions, rejections, new_orders, now, failures)
+            return await asyncio.to_thread(self.store.save_decisions, decisions, now)
         except Exception:
             log.exception("storing a page of decisions failed; storing them one by one")
         records: list[OrderRecord] = []
-        singles: list[tuple[WorkItem | None, int, _Decisions]] = [
-            *((r.item, r.item.intent_id, ([r], [], [])) for r in rejections),
-            *((o.item, o.item.intent_id, ([], [o], [])) for o in new_orders),
-            *((None, f.intent_id, ([], [], [f])) for f in failures),
+        singles: list[tuple[WorkItem | None, int, Decisions]] = [
+            *((r.item, r.item.intent_id, Decisions(rejections=[r])) for r in decisions.rejections),
+            *((o.item, o.item.intent_id, Decisions(new_orders=[o])) for o in decisions.new_orders),
+            *((None, f.intent_id, Decisions(failures=[f])) for f in decisions.failures),
         ]
-        for item, intent_id, (rejected, ordered, failed) in singles:
+        for item, intent_id, single in singles:
             try:
-                records += await asyncio.to_thread(self.store.save_decisions, rejected, ordered, now, failed)
+                records += await asyncio.to_thread(self.store.save_decisions, single, now)
             except Exception as exc:
                 log.exception("intent %s: its decision could not be stored", intent_id)
                 attempts = item.attempts if item is not None else ATTEMPTS_ALLOWED
                 failure = _failure(intent_id, attempts, f"its decision could not be stored: {_error(exc)}")
                 try:
-                    await asyncio.to_thread(self.store.save_decisions, [], [], now, [failure])
+                    await asyncio.to_thread(self.store.save_decisions, Decisions(failures=[failure]), now)
                 except Exception:
                     log.exception("intent %s: the failure could not be stored either", intent_id)
         return sorted(records, key=lambda r: r.order_id)
@@ -147,27 +145,29 @@ class Executor:
         async with self._lock:
             return await self._submit([r for r in records if r.state.value == "new"])
 
-    async def _decide(self, work: Sequence[WorkItem]) -> _Decisions:
+    async def _decide(self, work: Sequence[WorkItem]) -> Decisions:
         """Each item's decision; an item whose decision raises fails alone (FailedAttempt)."""
         if not work:
-            return [], [], []
+            return Decisions()
         try:
             return await self._decide_page(work)
         except Exception as exc:
             if len(work) == 1:
                 item = work[0]
                 log.exception("intent %s: deciding it failed", item.intent_id)
-                return [], [], [_failure(item.intent_id, item.attempts, _error(exc))]
+                return Decisions(failures=[_failure(item.intent_id, item.attempts, _error(exc))])
             log.exception("deciding a page of %d intents failed; deciding them one by one", len(work))
-        decisions: _Decisions = ([], [], [])
+        rejections: list[Rejection] = []
+        new_orders: list[NewOrder] = []
+        failures: list[FailedAttempt] = []
         for item in work:
             rejected, ordered, failed = await self._decide([item])
-            decisions[0].extend(rejected)
-            decisions[1].extend(ordered)
-            decisions[2].extend(failed)
-        return decisions
+            rejections.extend(rejected)
+            new_orders.extend(ordered)
+            failures.extend(failed)
+        return Decisions(rejections, new_orders, failures)
 
-    async def _decide_page(self, work: Sequence[WorkItem]) -> _Decisions:
+    async def _decide_page(self, work: Sequence[WorkItem]) -> Decisions:
         positions = await asyncio.to_thread(
             self.store.open_position_amounts, [(w.subscription_id, w.symbol) for w in work]
         )
@@ -177,13 +177,13 @@ class Executor:
         entries = [w for w in work if w.action is SignalAction.BUY]
         risk = RiskSnapshot()
         if entries:
-            risk = await asyncio.to_thread(
-                self.store.risk_snapshot,
+            keys = RiskKeys(
                 [w.account_id for w in entries],
                 self.clock.now().date().isoformat(),
                 [(w.subscription_id, w.symbol) for w in entries if w.risk.cooldown_s > 0],
                 [(w.strategy_id, w.symbol) for w in entries],
             )
+            risk = await asyncio.to_thread(self.store.risk_snapshot, keys)
         exits = [(w.subscription_id, w.symbol) for w in work if w.action is not SignalAction.BUY]
         in_flight = await asyncio.to_thread(self.store.exits_in_flight, exits) if exits else set()
         rejections: list[Rejection] = []
@@ -227,7 +227,7 @@ class Executor:
                         sizing_equity=decision.sizing_equity,
                     )
                 )
-        return rejections, new_orders, failures
+        return Decisions(rejections, new_orders, failures)
 
     async def _plan(
         self,

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from tradewire import failpoints
 from tradewire.domain.execution import pair_matches
-from tradewire.domain.records import SubscriptionTarget
+from tradewire.domain.records import Routing, SubscriptionTarget
 from tradewire.ports import Clock, IntentStore, SignalStore, SymbolResolver
 from tradewire.services.ingest import PAPER_ONLY
 
@@ -62,9 +62,8 @@ class SignalRouter:
             # pair filter gets an intent that execution skips with its own venue's reason.
             matching = [t for t in targets if not t.pairs]
         price = self.market_price(symbol) if self.market_price and symbol else None
-        await asyncio.to_thread(
-            self.store.create_intents, signal_id, matching, self.clock.now(), price, status
-        )
+        routing = Routing(signal_id, matching, price, status)
+        await asyncio.to_thread(self.store.create_intents, routing, self.clock.now())
         failpoints.hit("after_intents")
         log.info("signal %s routed to %d of %d active subscriptions", signal_id, len(matching), len(targets))
         return len(matching)

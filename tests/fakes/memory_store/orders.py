@@ -25,11 +25,11 @@ from tradewire.domain.orders import (
 )
 from tradewire.domain.positions import PositionStatus
 from tradewire.domain.records import (
+    Decisions,
     FailedAttempt,
     NewOrder,
     OrderOutcome,
     OrderRecord,
-    Rejection,
     UnreadableWork,
     WorkItem,
     WorkPage,
@@ -168,13 +168,8 @@ class OrdersTwin:
 
     # -- writing ----------------------------------------------------------------------------------
 
-    def save_decisions(
-        self,
-        rejections: Sequence[Rejection],
-        new_orders: Sequence[NewOrder],
-        now: datetime,
-        failures: Sequence[FailedAttempt] = (),
-    ) -> list[OrderRecord]:
+    def save_decisions(self, decisions: Decisions, now: datetime) -> list[OrderRecord]:
+        rejections, new_orders, failures = decisions
         with self.tables.transaction():
             self._record_failures(failures, now)
             intents = self.tables["execution_intents"]

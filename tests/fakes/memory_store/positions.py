@@ -12,7 +12,14 @@ from tradewire.adapters.store.track import pair_record
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.orders import OrderState
 from tradewire.domain.positions import PositionStatus
-from tradewire.domain.records import AutoOrder, DailyLossCloser, OrderRecord, RiskSnapshot, WatchedPosition
+from tradewire.domain.records import (
+    AutoOrder,
+    DailyLossCloser,
+    OrderRecord,
+    RiskKeys,
+    RiskSnapshot,
+    WatchedPosition,
+)
 from tradewire.domain.risk import RiskLimits, TradingState
 
 OPEN = PositionStatus.OPEN.value
@@ -28,15 +35,9 @@ class PositionsTwin:
     def _orders_where(self, condition: Callable[[Row], bool]) -> list[OrderRecord]:
         raise NotImplementedError  # OrdersTwin's
 
-    def risk_snapshot(
-        self,
-        account_ids: Sequence[int],
-        day: str,
-        pair_keys: Sequence[tuple[int, str]] = (),
-        strategy_pairs_keys: Sequence[tuple[int, str]] = (),
-    ) -> RiskSnapshot:
+    def risk_snapshot(self, keys: RiskKeys) -> RiskSnapshot:
         snap = RiskSnapshot()
-        accounts = set(account_ids)
+        accounts = set(keys.account_ids)
         for p in self.tables.where("positions", status=OPEN):
             if p["account_id"] not in accounts:
                 continue
@@ -46,13 +47,13 @@ class PositionsTwin:
             if p["subscription_id"] is not None:
                 sid = p["subscription_id"]
                 snap.per_subscription[sid] = snap.per_subscription.get(sid, 0) + 1
-        snap.realized_today.update(self.realized_on(account_ids, day))
-        keys = set(pair_keys)
+        snap.realized_today.update(self.realized_on(keys.account_ids, keys.day))
+        pair_keys = set(keys.pair_keys)
         for p in self.tables.where("positions"):
             key = (p["subscription_id"], p["symbol"])
-            if key in keys and (key not in snap.last_trade or p["updated_at"] > snap.last_trade[key]):
+            if key in pair_keys and (key not in snap.last_trade or p["updated_at"] > snap.last_trade[key]):
                 snap.last_trade[key] = p["updated_at"]
-        for key in set(strategy_pairs_keys):
+        for key in set(keys.strategy_pairs_keys):
             if key in self.tables.strategy_pairs:
                 snap.pairs[key] = pair_record(self.tables.strategy_pairs[key])
         return snap

@@ -9,14 +9,16 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 from tests.fakes.memory_store.tables import Row, Tables, read
+from tradewire.adapters.store.intents import intent_row
 from tradewire.adapters.store.signals import live_venue, signal_row
 from tradewire.adapters.store.track import pair_record, pair_row, partial_exit, trade_return
 from tradewire.adapters.store.values import bounded_reason
-from tradewire.domain.execution import IntentStatus, SubscriptionStatus
+from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.records import (
     LiveVenue,
     NewSignal,
     PlatformStrategy,
+    Routing,
     SignalRoute,
     StoredSignal,
     StrategyVenues,
@@ -100,36 +102,23 @@ class SignalsTwin:
             for s in self.tables.where("subscriptions", strategy_id=strategy_id, status=ACTIVE)
         ]
 
-    def create_intents(
-        self,
-        signal_id: int,
-        targets: Sequence[SubscriptionTarget],
-        now: datetime,
-        market_price: Decimal | None = None,
-        status: str = "routed",
-    ) -> None:
+    def create_intents(self, routing: Routing, now: datetime) -> None:
+        signal_id = routing.signal_id
         with self.tables.transaction():
-            for t in targets:
-                intent = {
-                    "signal_id": signal_id,
-                    "subscription_id": t.subscription_id,
-                    "account_id": t.account_id,
-                    "user_id": t.user_id,
-                    "status": IntentStatus.CREATED.value,
-                    "created_at": now,
-                    "updated_at": now,
-                }
+            for t in routing.targets:
                 self.tables.insert(
-                    "execution_intents", intent, ignore_conflicts_on=("signal_id", "subscription_id")
+                    "execution_intents",
+                    intent_row(signal_id, t, now),
+                    ignore_conflicts_on=("signal_id", "subscription_id"),
                 )
             signal = self.tables["signals"].get(signal_id)
             if signal is None or signal["status"] != "received":
                 return
-            signal.update(status=status, routed_at=now)
-            if status == "routed":
+            signal.update(status=routing.status, routed_at=now)
+            if routing.status == "routed":
                 try:
                     with self.tables.transaction():
-                        self._track(signal, market_price, now)
+                        self._track(signal, routing.market_price, now)
                 except Exception:
                     log.exception("signal %s: not counted in the track record", signal_id)
 

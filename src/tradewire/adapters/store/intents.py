@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
@@ -37,10 +36,12 @@ from tradewire.domain.execution import IntentStatus, LogStatus, SubscriptionStat
 from tradewire.domain.exits import ExitRules
 from tradewire.domain.orders import OrderState, OrderType
 from tradewire.domain.records import (
+    Decisions,
     FailedAttempt,
     NewOrder,
     OrderRecord,
     Rejection,
+    Routing,
     SubscriptionTarget,
     UnreadableWork,
     WorkItem,
@@ -113,31 +114,13 @@ class SqlIntents(SqlTables):
             ).all()
         return [SubscriptionTarget(r.id, r.user_id, r.account_id, r.pairs) for r in rows]
 
-    def create_intents(
-        self,
-        signal_id: int,
-        targets: Sequence[SubscriptionTarget],
-        now: datetime,
-        market_price: Decimal | None = None,
-        status: str = "routed",
-    ) -> None:
+    def create_intents(self, routing: Routing, now: datetime) -> None:
         """One intent per target (repeats are ignored), the signal marked routed and counted in its
         strategy's track record (at its own price, else `market_price`), atomically and once.
 
         A signal whose ticker no venue resolved is marked `status` 'unresolved' and not counted."""
-        rows = [
-            {
-                "signal_id": signal_id,
-                "subscription_id": t.subscription_id,
-                "account_id": t.account_id,
-                "user_id": t.user_id,
-                "status": IntentStatus.CREATED.value,
-                "reason": None,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for t in targets
-        ]
+        signal_id, status = routing.signal_id, routing.status
+        rows = [intent_row(signal_id, t, now) for t in routing.targets]
         with write_transaction(self.engine) as conn:
             bulk.insert(conn, execution_intents, rows, ignore_conflicts_on=["signal_id", "subscription_id"])
             routed = conn.execute(
@@ -150,7 +133,7 @@ class SqlIntents(SqlTables):
                     # The strategy's statistics never hold up its subscribers' trades: a track-record
                     # update that fails (an old row's absurd price overflowing the column) is skipped.
                     with conn.begin_nested():
-                        track_signal(conn, signal_id, market_price, now)
+                        track_signal(conn, signal_id, routing.market_price, now)
                 except Exception:
                     log.exception("signal %s: not counted in the track record", signal_id)
 
@@ -189,15 +172,10 @@ class SqlIntents(SqlTables):
                 page.unreadable.append(UnreadableWork(intent_id, why))
         return page
 
-    def save_decisions(
-        self,
-        rejections: Sequence[Rejection],
-        new_orders: Sequence[NewOrder],
-        now: datetime,
-        failures: Sequence[FailedAttempt] = (),
-    ) -> list[OrderRecord]:
+    def save_decisions(self, decisions: Decisions, now: datetime) -> list[OrderRecord]:
         """Reject intents with their reasons, count failed attempts (a final one marks the intent
         failed and logs it), and store new orders (state NEW), in one transaction."""
+        rejections, new_orders, failures = decisions
         with write_transaction(self.engine) as conn:
             if failures:
                 _record_failures(conn, failures, now)
@@ -217,6 +195,20 @@ class SqlIntents(SqlTables):
                     .values(status=IntentStatus.ORDERED.value, updated_at=now)
                 )
             return _stored_new_orders(conn, new_orders, now)
+
+
+def intent_row(signal_id: int, target: SubscriptionTarget, now: datetime) -> dict[str, Any]:
+    """The row of a new intent of `signal_id` for `target`'s subscription, still to be decided."""
+    return {
+        "signal_id": signal_id,
+        "subscription_id": target.subscription_id,
+        "account_id": target.account_id,
+        "user_id": target.user_id,
+        "status": IntentStatus.CREATED.value,
+        "reason": None,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _reject(conn: Connection, rejections: Sequence[Rejection], now: datetime) -> None:

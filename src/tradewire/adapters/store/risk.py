@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from decimal import Decimal
 
 from sqlalchemy import func, select, tuple_
@@ -16,26 +16,20 @@ from tradewire.adapters.store.track import pair_record
 from tradewire.adapters.store.values import utc
 from tradewire.domain.orders import OrderSide
 from tradewire.domain.positions import PositionStatus
-from tradewire.domain.records import RiskSnapshot
+from tradewire.domain.records import RiskKeys, RiskSnapshot
 from tradewire.domain.sizing import TradeStats
 
 
 class SqlRiskReads(SqlTables):
     """Open positions, the day's results, strategies' records and exits in flight, read in bulk."""
 
-    def risk_snapshot(
-        self,
-        account_ids: Sequence[int],
-        day: str,
-        pair_keys: Sequence[tuple[int, str]] = (),
-        strategy_pairs_keys: Sequence[tuple[int, str]] = (),
-    ) -> RiskSnapshot:
+    def risk_snapshot(self, keys: RiskKeys) -> RiskSnapshot:
         """Open positions per subscription and account (and their symbols), net results of the UTC
         `day` per account, the last trade per (subscription, symbol) in `pair_keys`, and the
         strategies' pair records for `strategy_pairs_keys`."""
         snap = RiskSnapshot()
         with self.engine.connect() as conn:
-            for chunk in bulk.chunks(sorted(set(account_ids)), 900):
+            for chunk in bulk.chunks(sorted(set(keys.account_ids)), 900):
                 rows = conn.execute(
                     select(positions.c.account_id, positions.c.subscription_id, positions.c.symbol).where(
                         positions.c.account_id.in_(chunk), positions.c.status == PositionStatus.OPEN.value
@@ -48,20 +42,20 @@ class SqlRiskReads(SqlTables):
                         snap.per_subscription[subscription_id] = (
                             snap.per_subscription.get(subscription_id, 0) + 1
                         )
-                snap.realized_today.update(daily_results(conn, chunk, day))
-            for keys in bulk.chunks(sorted(set(pair_keys)), 450):
+                snap.realized_today.update(daily_results(conn, chunk, keys.day))
+            for chunk_keys in bulk.chunks(sorted(set(keys.pair_keys)), 450):
                 rows = conn.execute(
                     select(positions.c.subscription_id, positions.c.symbol, func.max(positions.c.updated_at))
-                    .where(tuple_(positions.c.subscription_id, positions.c.symbol).in_(keys))
+                    .where(tuple_(positions.c.subscription_id, positions.c.symbol).in_(chunk_keys))
                     .group_by(positions.c.subscription_id, positions.c.symbol)
                 )
                 for subscription_id, symbol, last in rows:
                     if last is not None:  # MAX() bypasses the column type on SQLite
                         snap.last_trade[(subscription_id, symbol)] = utc(last)
-            for keys in bulk.chunks(sorted(set(strategy_pairs_keys)), 450):
+            for chunk_keys in bulk.chunks(sorted(set(keys.strategy_pairs_keys)), 450):
                 rows = conn.execute(
                     select(strategy_pairs).where(
-                        tuple_(strategy_pairs.c.strategy_id, strategy_pairs.c.symbol).in_(keys)
+                        tuple_(strategy_pairs.c.strategy_id, strategy_pairs.c.symbol).in_(chunk_keys)
                     )
                 )
                 for r in rows:
