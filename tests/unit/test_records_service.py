@@ -12,7 +12,7 @@ import pytest
 
 from tradewire.domain.members import Conflict, NotFound, User
 from tradewire.domain.positions import CloseReason
-from tradewire.domain.records import WatchedPosition
+from tradewire.domain.records import Page, WatchedPosition
 from tradewire.domain.risk import RiskLimits, TradingState
 from tradewire.ports.reports import Row
 from tradewire.services.records import Records
@@ -68,8 +68,8 @@ class Reports:
     def __init__(self, positions: list[Row]) -> None:
         self.rows = positions
 
-    def positions(self, user_id: int, status: str | None, limit: int, before_id: int | None) -> list[Row]:
-        return [r for r in self.rows if status is None or r["status"] == status][:limit]
+    def positions(self, user_id: int, status: str | None, page: Page) -> list[Row]:
+        return [r for r in self.rows if status is None or r["status"] == status][: page.limit]
 
     def __getattr__(self, name: str) -> Any:
         return lambda *args: [{"query": name, "args": args}]
@@ -141,7 +141,7 @@ async def test_open_positions_are_marked_at_their_venue_and_closed_ones_are_not(
     marks = Marks({"BTC/USDT": Decimal(110), "ETH/USDT": None, "SOL/USDT": Decimal(30)})
     book = Records(Reports(rows), lambda user_id, position_id: None, marks, Closer())
 
-    marked = await book.positions(1, None, 100, None)
+    marked = await book.positions(1, None, Page(100))
 
     assert [(p.price, p.unrealized_pnl, p.net_realized_pnl) for p in marked] == [
         (Decimal(110), Decimal(20), Decimal(4)),

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from tradewire.api.auth import CurrentUser, RuntimeDep
 from tradewire.api.fields import DbId, UtcTime
-from tradewire.api.paging import Before, Limit
+from tradewire.api.paging import PageQuery
 from tradewire.api.schemas.common import SYMBOL, Strict
 from tradewire.api.schemas.settings import ExitRulesIn
 from tradewire.domain.exits import ExitRules
@@ -183,14 +183,10 @@ async def backtest_equity_png(backtest_id: DbId, runtime: RuntimeDep, user: Curr
 
 @router.get("/strategies/{strategy_id}/backtests", response_model=list[BacktestSummary])
 async def strategy_backtests(
-    strategy_id: DbId,
-    runtime: RuntimeDep,
-    user: CurrentUser,
-    limit: Limit = 100,
-    before_id: Before = None,
+    strategy_id: DbId, runtime: RuntimeDep, user: CurrentUser, page: PageQuery
 ) -> list[BacktestSummary]:
     """Your backtests filed under a strategy you can see, newest first (without their results)."""
     rows = await asyncio.to_thread(
-        runtime.backtests.store.of_strategy, user.id, strategy_id, limit, before_id
+        runtime.backtests.store.of_strategy, user.id, strategy_id, page.limit, page.before_id
     )
     return [BacktestSummary(**row) for row in rows]

@@ -172,6 +172,13 @@ class UnreadableWork:
     reason: str
 
 
+class Page(NamedTuple):
+    """A page of a list, newest first: `limit` rows with ids below `before_id` (None: the newest)."""
+
+    limit: int
+    before_id: int | None = None
+
+
 class WorkPage(NamedTuple):
     """One page of pending intents: those ready to decide, and those whose rows cannot be read."""
 

@@ -12,7 +12,7 @@ from typing import Protocol
 from tradewire.domain.members import Conflict, NotFound, User
 from tradewire.domain.orders import OrderState
 from tradewire.domain.positions import CloseReason
-from tradewire.domain.records import WatchedPosition
+from tradewire.domain.records import Page, WatchedPosition
 from tradewire.domain.risk import TradingState
 from tradewire.ports import Reports
 from tradewire.ports.reports import Row
@@ -63,34 +63,22 @@ class Records:
     valuations: Marks
     monitor: Closer
 
-    async def signals(
-        self, user_id: int, strategy_id: int | None, limit: int, before_id: int | None
-    ) -> list[Row]:
+    async def signals(self, user_id: int, strategy_id: int | None, page: Page) -> list[Row]:
         """Signals of the user's own strategies, with how many subscriptions each reached."""
-        return await asyncio.to_thread(
-            self.reports.signals_of_provider, user_id, strategy_id, limit, before_id
-        )
+        return await asyncio.to_thread(self.reports.signals_of_provider, user_id, strategy_id, page)
 
-    async def intents(
-        self, user_id: int, signal_id: int | None, limit: int, before_id: int | None
-    ) -> list[Row]:
-        return await asyncio.to_thread(self.reports.intents, user_id, signal_id, limit, before_id)
+    async def intents(self, user_id: int, signal_id: int | None, page: Page) -> list[Row]:
+        return await asyncio.to_thread(self.reports.intents, user_id, signal_id, page)
 
-    async def orders(
-        self, user_id: int, state: OrderState | None, limit: int, before_id: int | None
-    ) -> list[Row]:
-        return await asyncio.to_thread(self.reports.orders, user_id, state, limit, before_id)
+    async def orders(self, user_id: int, state: OrderState | None, page: Page) -> list[Row]:
+        return await asyncio.to_thread(self.reports.orders, user_id, state, page)
 
-    async def execution_log(
-        self, user_id: int, intent_id: int | None, limit: int, before_id: int | None
-    ) -> list[Row]:
-        return await asyncio.to_thread(self.reports.execution_log, user_id, intent_id, limit, before_id)
+    async def execution_log(self, user_id: int, intent_id: int | None, page: Page) -> list[Row]:
+        return await asyncio.to_thread(self.reports.execution_log, user_id, intent_id, page)
 
-    async def positions(
-        self, user_id: int, status: str | None, limit: int, before_id: int | None
-    ) -> list[MarkedPosition]:
+    async def positions(self, user_id: int, status: str | None, page: Page) -> list[MarkedPosition]:
         """Positions, the open ones marked at the current price of their own account's venue."""
-        rows = await asyncio.to_thread(self.reports.positions, user_id, status, limit, before_id)
+        rows = await asyncio.to_thread(self.reports.positions, user_id, status, page)
         marks = await self.valuations.marks(_mark_key(row) for row in rows if row["status"] == "open")
         return [MarkedPosition(row, marks.get(_mark_key(row))) for row in rows]
 

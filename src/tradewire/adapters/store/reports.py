@@ -16,15 +16,14 @@ from tradewire.adapters.store.tables import (
     signals,
     strategies,
 )
+from tradewire.domain.records import Page
 from tradewire.ports.reports import Row
 
 
 class SqlReports(SqlTables):
     """Every query is scoped: providers see their strategies' signals, users their own trading."""
 
-    def signals_of_provider(
-        self, owner_id: int, strategy_id: int | None, limit: int, before_id: int | None
-    ) -> list[Row]:
+    def signals_of_provider(self, owner_id: int, strategy_id: int | None, page: Page) -> list[Row]:
         counts = (
             select(func.count())
             .select_from(execution_intents)
@@ -37,9 +36,9 @@ class SqlReports(SqlTables):
             .where(strategies.c.owner_id == owner_id)
         )
         query = _only(query, signals.c.strategy_id, strategy_id)
-        return self._page(query, signals.c.id, limit, before_id, _signal)
+        return self._page(query, signals.c.id, page, _signal)
 
-    def intents(self, user_id: int, signal_id: int | None, limit: int, before_id: int | None) -> list[Row]:
+    def intents(self, user_id: int, signal_id: int | None, page: Page) -> list[Row]:
         query = (
             select(
                 execution_intents,
@@ -56,34 +55,30 @@ class SqlReports(SqlTables):
             .where(execution_intents.c.user_id == user_id)
         )
         query = _only(query, execution_intents.c.signal_id, signal_id)
-        return self._page(query, execution_intents.c.id, limit, before_id, dict)
+        return self._page(query, execution_intents.c.id, page, dict)
 
-    def orders(self, user_id: int, state: str | None, limit: int, before_id: int | None) -> list[Row]:
+    def orders(self, user_id: int, state: str | None, page: Page) -> list[Row]:
         query = _only(select(orders).where(orders.c.user_id == user_id), orders.c.state, state)
-        return self._page(query, orders.c.id, limit, before_id, _order)
+        return self._page(query, orders.c.id, page, _order)
 
-    def positions(self, user_id: int, status: str | None, limit: int, before_id: int | None) -> list[Row]:
+    def positions(self, user_id: int, status: str | None, page: Page) -> list[Row]:
         query = (
             select(positions, exchange_accounts.c.exchange)
             .join(exchange_accounts, exchange_accounts.c.id == positions.c.account_id)
             .where(positions.c.user_id == user_id)
         )
         query = _only(query, positions.c.status, status)
-        return self._page(query, positions.c.id, limit, before_id, dict)
+        return self._page(query, positions.c.id, page, dict)
 
-    def execution_log(
-        self, user_id: int, intent_id: int | None, limit: int, before_id: int | None
-    ) -> list[Row]:
+    def execution_log(self, user_id: int, intent_id: int | None, page: Page) -> list[Row]:
         query = select(execution_log).where(execution_log.c.user_id == user_id)
         query = _only(query, execution_log.c.intent_id, intent_id)
-        return self._page(query, execution_log.c.id, limit, before_id, dict)
+        return self._page(query, execution_log.c.id, page, dict)
 
-    def _page(
-        self, query: Select[Any], id_column: Any, limit: int, before_id: int | None, shape: Any
-    ) -> list[Row]:
-        if before_id is not None:
-            query = query.where(id_column < before_id)
-        query = query.order_by(id_column.desc()).limit(limit)
+    def _page(self, query: Select[Any], id_column: Any, page: Page, shape: Any) -> list[Row]:
+        if page.before_id is not None:
+            query = query.where(id_column < page.before_id)
+        query = query.order_by(id_column.desc()).limit(page.limit)
         with self.engine.connect() as conn:
             return [shape(dict(r._mapping)) for r in conn.execute(query)]
 

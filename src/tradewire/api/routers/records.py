@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from tradewire.api.auth import CurrentUser, RuntimeDep
 from tradewire.api.fields import DbId
-from tradewire.api.paging import Before, Limit
+from tradewire.api.paging import PageQuery
 from tradewire.api.schemas.records import (
     ExecutionLogOut,
     IntentOut,
@@ -24,39 +24,27 @@ router = APIRouter(prefix="/api/v1", tags=["records"])
 
 @router.get("/signals", response_model=list[SignalOut])
 async def list_signals(
-    runtime: RuntimeDep,
-    user: CurrentUser,
-    strategy_id: DbId | None = None,
-    limit: Limit = 100,
-    before_id: Before = None,
+    runtime: RuntimeDep, user: CurrentUser, page: PageQuery, strategy_id: DbId | None = None
 ) -> list[SignalOut]:
     """Signals of your own strategies, newest first, with how many subscriptions each reached."""
-    rows = await runtime.records.signals(user.id, strategy_id, limit, before_id)
+    rows = await runtime.records.signals(user.id, strategy_id, page)
     return [SignalOut(**row) for row in rows]
 
 
 @router.get("/intents", response_model=list[IntentOut])
 async def list_intents(
-    runtime: RuntimeDep,
-    user: CurrentUser,
-    signal_id: DbId | None = None,
-    limit: Limit = 100,
-    before_id: Before = None,
+    runtime: RuntimeDep, user: CurrentUser, page: PageQuery, signal_id: DbId | None = None
 ) -> list[IntentOut]:
     """What each signal did on your subscriptions, and why (or why not)."""
-    rows = await runtime.records.intents(user.id, signal_id, limit, before_id)
+    rows = await runtime.records.intents(user.id, signal_id, page)
     return [IntentOut(**row) for row in rows]
 
 
 @router.get("/orders", response_model=list[OrderOut])
 async def list_orders(
-    runtime: RuntimeDep,
-    user: CurrentUser,
-    state: OrderState | None = None,
-    limit: Limit = 100,
-    before_id: Before = None,
+    runtime: RuntimeDep, user: CurrentUser, page: PageQuery, state: OrderState | None = None
 ) -> list[OrderOut]:
-    rows = await runtime.records.orders(user.id, state, limit, before_id)
+    rows = await runtime.records.orders(user.id, state, page)
     return [OrderOut(**row) for row in rows]
 
 
@@ -64,9 +52,8 @@ async def list_orders(
 async def list_positions(
     runtime: RuntimeDep,
     user: CurrentUser,
+    page: PageQuery,
     status_: Annotated[str | None, Query(alias="status", pattern="^(open|closed)$")] = None,
-    limit: Limit = 100,
-    before_id: Before = None,
 ) -> list[PositionOut]:
     """Positions with realised PnL, and unrealised PnL at the current price for open ones."""
     return [
@@ -78,7 +65,7 @@ async def list_positions(
             mark_source=p.mark.source if p.mark else None,
             mark_error=p.mark.error if p.mark and p.price is None else None,
         )
-        for p in await runtime.records.positions(user.id, status_, limit, before_id)
+        for p in await runtime.records.positions(user.id, status_, page)
     ]
 
 
@@ -91,12 +78,8 @@ async def close_position(position_id: DbId, runtime: RuntimeDep, user: CurrentUs
 
 @router.get("/execution-log", response_model=list[ExecutionLogOut])
 async def list_execution_log(
-    runtime: RuntimeDep,
-    user: CurrentUser,
-    intent_id: DbId | None = None,
-    limit: Limit = 100,
-    before_id: Before = None,
+    runtime: RuntimeDep, user: CurrentUser, page: PageQuery, intent_id: DbId | None = None
 ) -> list[ExecutionLogOut]:
     """Every execution attempt on your accounts: SUCCESS, FAILED, PARTIAL, SKIPPED or PENDING."""
-    rows = await runtime.records.execution_log(user.id, intent_id, limit, before_id)
+    rows = await runtime.records.execution_log(user.id, intent_id, page)
     return [ExecutionLogOut(**row) for row in rows]
