@@ -23,7 +23,9 @@ data_app = typer.Typer(help="Market data: candles for backtests.", no_args_is_he
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(keys_app, name="keys")
+ml_app = typer.Typer(help="Machine-learning predictors: train LightGBM models.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+app.add_typer(ml_app, name="ml")
 
 
 def settings_or_exit(**overrides: object) -> Settings:

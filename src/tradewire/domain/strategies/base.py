@@ -35,17 +35,19 @@ class Signals:
 
     `entries[i]`: open a long at the next open. `exits[i]`: close it at the next open. Optional
     `stop_loss` / `take_profit` give absolute levels per entry candle (NaN: none); the engine turns
-    them into the position's exit levels, like a TradingView alert's sl/tp fields.
+    them into the position's exit levels, like a TradingView alert's sl/tp fields. `confidence`: a
+    model's probability per candle, which live signals carry (the `lightgbm` strategy).
     """
 
     entries: BoolArray
     exits: BoolArray
     stop_loss: FloatArray | None = None
     take_profit: FloatArray | None = None
+    confidence: FloatArray | None = None  # a model's probability per candle (0..1, NaN: none)
 
     def __post_init__(self) -> None:
         n = len(self.entries)
-        for name in ("exits", "stop_loss", "take_profit"):
+        for name in ("exits", "stop_loss", "take_profit", "confidence"):
             value = getattr(self, name)
             if value is not None and len(value) != n:
                 raise ValueError(f"signals: {name} has {len(value)} rows, entries has {n}")

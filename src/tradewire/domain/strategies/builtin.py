@@ -37,6 +37,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from tradewire.domain import indicators as ind
 from tradewire.domain.candles import Candles
+from tradewire.domain.ml.strategy import LightgbmStrategy
 from tradewire.domain.strategies.base import BoolArray, FloatArray, Signals, Strategy, StrategyParams
 
 _P = TypeVar("_P", bound=StrategyParams)
@@ -263,6 +264,9 @@ class StrategyType(Protocol):
 STRATEGIES: dict[str, StrategyType] = {
     cls.name: cls for cls in (EmaCross, RsiMeanReversion, MacdMomentum, BollingerBreakout)
 }
+# Strategies that read a trained model: built from their parameters like the others, but evaluated
+# only once the runner or the backtester hands them the model (`with_predictor`).
+MODEL_STRATEGIES: dict[str, StrategyType] = {LightgbmStrategy.name: LightgbmStrategy}
 
 
 def build_strategy(name: str, params: Mapping[str, Any] | None = None) -> Strategy:
@@ -271,9 +275,12 @@ def build_strategy(name: str, params: Mapping[str, Any] | None = None) -> Strate
     Raises ValueError for an unknown name (listing the known ones) or invalid parameters (naming each
     bad field and why, e.g. "slow: Input should be greater than or equal to 2").
     """
-    cls = STRATEGIES.get(name)
+    cls = STRATEGIES.get(name) or MODEL_STRATEGIES.get(name)
     if cls is None:
-        raise ValueError(f"unknown strategy {name!r}: choose one of {', '.join(sorted(STRATEGIES))}")
+        raise ValueError(
+            f"unknown strategy {name!r}: choose one of {', '.join(sorted(STRATEGIES))}, "
+            f"or a model's: {', '.join(sorted(MODEL_STRATEGIES))}"
+        )
     try:
         validated = cls.Params.model_validate({} if params is None else params)
     except ValidationError as exc:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from tradewire.domain.candles import timeframe_ms
 from tradewire.domain.strategies.base import Strategy
-from tradewire.domain.strategies.builtin import STRATEGIES, build_strategy
+from tradewire.domain.strategies.builtin import MODEL_STRATEGIES, STRATEGIES, build_strategy
 from tradewire.domain.strategies.confirmation import MtfParams
 
 # A unified symbol as signals and orders store it (32 characters at most).
@@ -35,7 +35,9 @@ class StrategyDefinition(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    builtin: str = Field(max_length=64, description=f"one of: {', '.join(sorted(STRATEGIES))}")
+    builtin: str = Field(
+        max_length=64, description=f"one of: {', '.join(sorted({*STRATEGIES, *MODEL_STRATEGIES}))}"
+    )
     params: dict[str, Any] = Field(default_factory=dict)
     timeframe: str = Field(default="5m", max_length=8)
     symbols: list[Symbol] = Field(min_length=1, max_length=50, description="unified symbols, e.g. BTC/USDT")

@@ -1,0 +1,1 @@
+"""LightGBM behind the Predictor port: training, loading text models, validating uploads."""
