@@ -81,8 +81,8 @@ def _shifted(values: FloatArray, k: int) -> FloatArray:
 
 
 def _ratio(a: FloatArray, b: FloatArray) -> FloatArray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = a / b
+    """a / b with NaN where b is 0 or either is NaN (call under np.errstate: compute_features does)."""
+    out = a / b
     out[~np.isfinite(out)] = np.nan
     return out
 
@@ -109,6 +109,11 @@ def compute_features(candles: Candles, buy_volume: FloatArray | None = None) -> 
     `buy_volume`: the taker-buy base volume per candle when trades were recorded (sell volume is the
     rest of the candle's volume); None leaves the net-flow columns NaN.
     """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _features(candles, buy_volume)
+
+
+def _features(candles: Candles, buy_volume: FloatArray | None) -> FloatArray:
     close, high, low, open_, volume = candles.close, candles.high, candles.low, candles.open, candles.volume
     n = len(close)
     columns: list[FloatArray] = []
