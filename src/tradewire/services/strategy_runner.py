@@ -16,11 +16,13 @@ import numpy as np
 from pydantic import ValidationError
 
 from tradewire.domain.candles import Candles, timeframe_ms
+from tradewire.domain.ml.strategy import LightgbmParams, LightgbmStrategy
 from tradewire.domain.signals import SignalAction
 from tradewire.domain.strategies.base import Signals, Strategy
 from tradewire.domain.strategies.confirmation import Confirmation, confirm
 from tradewire.domain.strategies.definition import StrategyDefinition
 from tradewire.ports import CandleSource, Clock, SignalStore
+from tradewire.ports.models import ModelSource
 from tradewire.services.ingest import SignalIngest
 from tradewire.services.loops import every
 
@@ -45,6 +47,7 @@ class _Loaded:
     definition: StrategyDefinition
     strategy: Strategy
     raw: dict[str, Any]
+    model: tuple[int, int] | None = None  # a lightgbm strategy's (model id, version) in use
 
 
 class _Series(NamedTuple):
@@ -74,6 +77,7 @@ class StrategyRunner:
     candles: Callable[[str], CandleSource | None]
     clock: Clock
     interval_s: float = 5.0
+    models: ModelSource | None = None  # where `lightgbm` strategies get their model
     _loaded: dict[int, _Loaded] = field(init=False, default_factory=dict)
     # The last candle evaluated per (strategy, pair), and entries waiting out their confirmation.
     _seen: dict[tuple[int, str], int] = field(init=False, default_factory=dict)
@@ -128,8 +132,38 @@ class StrategyRunner:
         for key in [k for k in self._pending if k[0] == strategy_id]:
             del self._pending[key]
 
+    async def _model(self, strategy_id: int, loaded: _Loaded) -> bool:
+        """A `lightgbm` strategy with its model's current version (looked up on every evaluation, so
+        pointing it at a new version applies at the next candle); False when it has none."""
+        strategy = loaded.strategy
+        if not isinstance(strategy, LightgbmStrategy):
+            return True
+        params = strategy.params
+        assert isinstance(params, LightgbmParams)
+        found = (
+            None
+            if self.models is None
+            else await asyncio.to_thread(self.models.model_for, strategy_id, params)
+        )
+        if found is None:
+            if self._broken.get(strategy_id) != "no model":
+                log.error("strategy %s: its model is not available, skipped", strategy_id)
+                self._broken[strategy_id] = "no model"
+            return False
+        if loaded.model != (found.model_id, found.version):
+            if loaded.model is not None:
+                log.info(
+                    "strategy %s: model %s version %s applied", strategy_id, found.model_id, found.version
+                )
+            loaded.strategy = strategy.with_predictor(found.predictor)
+            loaded.model = (found.model_id, found.version)
+        self._broken.pop(strategy_id, None)
+        return True
+
     async def _evaluate(self, strategy_id: int, loaded: _Loaded, source: CandleSource, symbol: str) -> int:
         definition = loaded.definition
+        if not await self._model(strategy_id, loaded):
+            return 0
         key = (strategy_id, symbol)
         candles = await source.closed_candles(symbol, definition.timeframe, definition.history)
         if candles is None or len(candles) <= loaded.strategy.warmup:
@@ -169,6 +203,8 @@ class StrategyRunner:
             "timeframe": definition.timeframe,
             "candle": datetime.fromtimestamp(int(candles.ts[i]) / 1000, tz=UTC).isoformat(),
         }
+        if signals.confidence is not None and signals.confidence[i] == signals.confidence[i]:
+            details["confidence"] = round(min(max(float(signals.confidence[i]), 0.0), 1.0), 4)
         if bool(signals.exits[i]):
             self._pending.pop((strategy_id, symbol), None)
             return await self._emit(series, SignalAction.EXIT, price, closed_at, details, i)
