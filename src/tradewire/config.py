@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     paper_prices_interval_s: float = Field(default=5.0, gt=0)
     # Largest request body any endpoint reads (the webhook keeps its own 64 KiB); 413 beyond it.
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
+    # Largest model file POST /api/v1/models takes (kept in the database); 413 beyond it.
+    max_model_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
     signup_enabled: bool = True
     # /docs, /redoc and /openapi.json; off on a public server that does not want to show its API.
     docs_enabled: bool = True

@@ -25,6 +25,7 @@ from tradewire.adapters.health import HealthChecks
 from tradewire.adapters.live.candles import PublicCandles
 from tradewire.adapters.live.ccxt_exchange import RetryPolicy
 from tradewire.adapters.metrics import ExchangeCalls, Meters
+from tradewire.adapters.ml.validate import ChildProcessValidator
 from tradewire.adapters.paper.catalog import demo_markets
 from tradewire.adapters.paper.feed import ReplayFeed, build_demo_feed
 from tradewire.adapters.paper.live_prices import PublicPriceFeed
@@ -35,10 +36,12 @@ from tradewire.adapters.store.backtests import SqlBacktests
 from tradewire.adapters.store.db import make_engine, private_dir, upgrade
 from tradewire.adapters.store.exports import SqlExports
 from tradewire.adapters.store.members import SqlMembers
+from tradewire.adapters.store.models import SqlModels
 from tradewire.adapters.store.reports import SqlReports
 from tradewire.adapters.store.sql import SqlStore
 from tradewire.config import Settings
 from tradewire.domain.candles import Candles
+from tradewire.domain.ml.strategy import Predictor
 from tradewire.domain.symbols import SymbolCatalog
 from tradewire.ports import CandleSource
 from tradewire.services.backtests import BacktestService
@@ -70,6 +73,7 @@ class Runtime:
     engine: Engine
     store: SqlStore
     members: SqlMembers
+    models: SqlModels
     reports: SqlReports
     feed: ReplayFeed
     venue: PaperVenue
@@ -283,11 +287,13 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
         balance_ttl_s=settings.balance_ttl_s,
     )
     reports = SqlReports(engine)
+    models = SqlModels(engine, _load_model)
     return Runtime(
         settings=settings,
         engine=engine,
         store=store,
         members=members,
+        models=models,
         reports=reports,
         feed=feed,
         venue=venue,
@@ -301,7 +307,7 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
         exchanges=exchanges,
         reconciler=reconciler,
         strategies=StrategyRunner(
-            store, ingest, candles.for_name, clock, interval_s=settings.strategy_interval_s
+            store, ingest, candles.for_name, clock, interval_s=settings.strategy_interval_s, models=models
         ),
         candles=candles,
         monitor=monitor,
@@ -319,12 +325,21 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
             paper_markets=venue.markets,
             markets_timeout_s=settings.exchange_timeout_ms / 1000 + 5,
             signup_enabled=settings.signup_enabled,
+            models=models,
+            validator=ChildProcessValidator(),
         ),
         records=Records(reports, store.watched_position, valuations, monitor),
         exports=Exports(SqlExports(engine)),
         health=HealthChecks(engine, bus.problem, settings.health_timeout_s),
         meters=Meters(engine, calls, exchanges.live_accounts, lambda: monitor.stats, clock.now),
     )
+
+
+def _load_model(text: str) -> Predictor:
+    """A stored model's predictor (LightGBM loads on the first model used)."""
+    from tradewire.adapters.ml.lightgbm_model import load_predictor
+
+    return load_predictor(text)
 
 
 def _secret_box(settings: Settings) -> SecretBox | None:

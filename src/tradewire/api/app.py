@@ -18,7 +18,18 @@ from tradewire.api.docs import mount_docs
 from tradewire.api.errors import install_error_answers
 from tradewire.api.fields import printable
 from tradewire.api.headers import SecurityHeaders
-from tradewire.api.routers import accounts, auth, bots, exports, markets, records, strategies, subscriptions
+from tradewire.api.routers import (
+    accounts,
+    auth,
+    bots,
+    exports,
+    markets,
+    models,
+    records,
+    strategies,
+    subscriptions,
+)
+from tradewire.api.routers.models import MANIFEST_BYTES
 from tradewire.runtime import Runtime
 
 DOC_PAGES = ("/docs", "/docs/oauth2-redirect", "/redoc")  # HTML pages with inline scripts of their own
@@ -47,7 +58,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     # Outermost last: security headers on every answer, CORS preflights included.
-    app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
+    # A model upload: the file's bound and room for its manifest and the multipart framing.
+    uploads = {("POST", "/api/v1/models"): settings.max_model_bytes + MANIFEST_BYTES}
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes, routes=uploads)
     app.add_middleware(metrics.WebhookTiming, meter=runtime.meters.webhook)
     if settings.cors_origins:
         app.add_middleware(
@@ -63,7 +76,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         mount_docs(app)
     install_error_answers(app)
     app.include_router(webhooks.router)
-    for resource in (auth, strategies, accounts, subscriptions, bots, records, markets, exports):
+    for resource in (auth, strategies, accounts, subscriptions, bots, records, markets, exports, models):
         app.include_router(resource.router)
     app.include_router(backtests.router)
     app.include_router(health.router)

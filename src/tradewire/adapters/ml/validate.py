@@ -57,6 +57,21 @@ def validate_model(
     return Verdict(bool(answer.get("ok")), str(answer.get("reason", "")))
 
 
+@dataclass(frozen=True)
+class ChildProcessValidator:
+    """`ModelValidator`: `validate_model` with these limits."""
+
+    cpu_seconds: int = CPU_SECONDS
+    memory_bytes: int = MEMORY_BYTES
+    wall_seconds: float = WALL_SECONDS
+
+    def validate(self, content: bytes, feature_names: tuple[str, ...]) -> str | None:
+        verdict = validate_model(
+            content, feature_names, self.cpu_seconds, self.memory_bytes, self.wall_seconds
+        )
+        return None if verdict.ok else verdict.reason or "not a valid model"
+
+
 def _child(cpu_seconds: int, memory_bytes: int) -> dict[str, object]:
     import resource
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -367,4 +368,23 @@ backtests = Table(
     Column("finished_at", UTCDateTime()),
     Index("ix_backtests_strategy", "strategy_id", "id"),
     Index("ix_backtests_user", "user_id", "id"),
+)
+
+# Trained models users upload (the `lightgbm` strategy's): the LightGBM text model itself is kept here
+# (bounded by the upload limit), so a database backup holds everything and several processes read it.
+models = Table(
+    "models",
+    metadata,
+    _id(),
+    _ref("owner_id", "users", nullable=False),
+    Column("symbol", String(32), nullable=False),  # the unified symbol it was trained for
+    Column("version", Integer, nullable=False),  # 1, 2, ... per owner and symbol
+    Column("feature_set", String(64), nullable=False),  # "name@version" of the features it reads
+    Column("timeframe", String(8)),
+    Column("manifest", JSON, nullable=False),  # what `tradewire ml train` wrote (metrics, ranges, ...)
+    Column("sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content", LargeBinary, nullable=False),  # the model in LightGBM's text format
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("owner_id", "symbol", "version", name="uq_models_owner_symbol_version"),
 )

@@ -11,9 +11,11 @@ from collections.abc import Container
 from dataclasses import dataclass
 
 from tradewire.ports import AccountGuards, Clock, ExchangeDirectory, Members, Passwords
+from tradewire.ports.models import ModelRegistry, ModelValidator
 from tradewire.services.members.accounts import Accounts
 from tradewire.services.members.bots import Bots
 from tradewire.services.members.logins import Logins
+from tradewire.services.members.models import Models
 from tradewire.services.members.strategies import Strategies
 from tradewire.services.members.subscriptions import Subscriptions
 
@@ -25,6 +27,7 @@ class Marketplace:
     strategies: Strategies
     subscriptions: Subscriptions
     bots: Bots
+    models: Models | None = None  # None: no model registry on this server
 
 
 def build_marketplace(
@@ -38,6 +41,8 @@ def build_marketplace(
     paper_markets: Container[str],
     markets_timeout_s: float,
     signup_enabled: bool,
+    models: ModelRegistry | None = None,
+    validator: ModelValidator | None = None,
 ) -> Marketplace:
     """The use cases over one set of ports; `paper_pairs` is what built-in strategies may name,
     `paper_markets` what a paper account's pair filter may name."""
@@ -45,7 +50,8 @@ def build_marketplace(
     return Marketplace(
         logins=Logins(members, passwords, clock, signup_enabled=signup_enabled),
         accounts=accounts,
-        strategies=Strategies(members, passwords, clock, paper_pairs),
+        strategies=Strategies(members, passwords, clock, paper_pairs, models),
         subscriptions=Subscriptions(members, exchanges, clock, paper_markets, markets_timeout_s),
-        bots=Bots(members, accounts, passwords, clock, paper_pairs),
+        bots=Bots(members, accounts, passwords, clock, paper_pairs, models),
+        models=None if models is None or validator is None else Models(models, validator, clock),
     )

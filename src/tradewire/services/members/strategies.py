@@ -21,6 +21,8 @@ from tradewire.domain.members import (
 from tradewire.domain.strategies.definition import StrategyDefinition
 from tradewire.domain.track_record import PairRecord, PairStatus
 from tradewire.ports import Clock, Members, Passwords
+from tradewire.ports.models import ModelRegistry
+from tradewire.services.members.models import check_model
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +64,12 @@ class Strategies:
     passwords: Passwords
     clock: Clock
     paper_pairs: Container[str]
+    models: ModelRegistry | None = None  # what `lightgbm` definitions may name
 
     async def publish(self, user_id: int, request: StrategyRequest) -> Published:
         if request.definition is not None:
             check_definition(request.definition, self.paper_pairs)
+            await check_model(self.models, user_id, request.definition)
         passphrase = request.passphrase or new_passphrase()
         new = NewStrategy(
             owner_id=user_id,
@@ -98,6 +102,7 @@ class Strategies:
             if current.source != StrategySource.INDICATOR:
                 raise Conflict(f"strategy {strategy_id} is a {current.source} strategy, not a built-in one")
             check_definition(changes.definition, self.paper_pairs)
+            await check_model(self.models, user_id, changes.definition)
         await asyncio.to_thread(self.members.change_strategy, user_id, strategy_id, changes)
         return await self.get(user_id, strategy_id)
 
