@@ -65,3 +65,22 @@ def test_a_file_too_short_to_train_on_is_refused(data_dir: Path, tmp_path: Path)
 
     assert result.exit_code == 2
     assert "too few" in result.output
+
+
+def test_the_backtest_command_runs_a_lightgbm_model_file(data_dir: Path, tmp_path: Path) -> None:
+    from tradewire.adapters.candles_parquet import read_candles
+    from tradewire.domain.backtest import BacktestConfig, run_backtest
+    from tradewire.domain.ml.strategy import LightgbmParams, LightgbmStrategy
+
+    _train(data_dir, tmp_path)
+    series = data_dir / "ohlcv/freqtrade/ETH_BTC-5m.parquet"
+    base = ["backtest", "--strategy", "lightgbm", "--data", str(series), "--params", '{"threshold": 0.55}']
+    without = CliRunner().invoke(app, [*base[:-1], '{"threshold": 0.55, "model_id": 1}'])
+    assert without.exit_code == 2 and "no model" in without.output
+    result = CliRunner().invoke(app, [*base, "--model", str(tmp_path / "model.txt"), "--json"])
+    assert result.exit_code == 0, result.output
+    trades = json.loads(result.output)["trades"]
+    predictor = load_predictor((tmp_path / "model.txt").read_text())
+    strategy = LightgbmStrategy(LightgbmParams(model_id=1, threshold=0.55), predictor)
+    direct = run_backtest(strategy, {"ETH/BTC": read_candles(series, "ETH/BTC", "5m")}, BacktestConfig())
+    assert trades and trades == direct.to_json()["trades"]

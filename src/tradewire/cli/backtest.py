@@ -12,7 +12,7 @@ import typer
 from tradewire.cli.common import app, fail, parse_when
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from tradewire.domain.backtest import BacktestResult
     from tradewire.domain.candles import Candles
@@ -25,7 +25,10 @@ _SERIES_NAME = r"([A-Za-z0-9]+)_([A-Za-z0-9]+)-(\d+[smhdw])"
 def backtest(
     strategy: Annotated[
         str,
-        typer.Option(help="built-in strategy: ema_cross, rsi_mean_reversion, macd or bollinger_breakout"),
+        typer.Option(
+            help="built-in strategy: ema_cross, rsi_mean_reversion, macd or bollinger_breakout; "
+            "or lightgbm with --model"
+        ),
     ],
     data: Annotated[
         list[Path],
@@ -65,6 +68,10 @@ def backtest(
     plot: Annotated[
         Path | None, typer.Option(help="write a chart (price and trades, equity, drawdown) to this PNG file")
     ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(help="lightgbm: the model file (model.txt from `tradewire ml train`)"),
+    ] = None,
     trades: Annotated[
         int, typer.Option(min=0, help="also print the last N trades (the JSON has them all)")
     ] = 0,
@@ -73,6 +80,11 @@ def backtest(
     from tradewire.services.backtests import BacktestInputError, BacktestRequest, window
 
     parsed = _json_object(params)
+    lookup = None
+    if model is not None:
+        lookup = _model_file(model)
+        if "model_id" not in parsed and "model_symbol" not in parsed:
+            parsed["model_id"] = 1  # the file given: the params need not name a registered model
     try:
         rules = _exit_rules(sl_pct, tp_pct, trailing_pct, max_hold)
         series = _series_files(data, symbol, timeframe)
@@ -90,7 +102,7 @@ def backtest(
             stake=stake,
             exit_rules=rules,
         )
-        built, config = request.build()
+        built, config = request.build(lookup)
     except (BacktestInputError, ValueError) as exc:
         fail(str(exc))
     if plot is not None and not plot.parent.is_dir():
@@ -125,6 +137,17 @@ def backtest(
         sys.stdout.write(_backtest_text(request.title(), candles, result, trades))
         if plot is not None:
             sys.stdout.write(f"\nChart written to {plot}\n")
+
+
+def _model_file(path: Path) -> Callable[[Any], Any]:
+    """The predictor in a LightGBM text model file, for whichever model the params name."""
+    from tradewire.adapters.ml.lightgbm_model import load_predictor
+
+    try:
+        predictor = load_predictor(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        fail(f"--model: {exc}")
+    return lambda _params: predictor
 
 
 def _json_object(text: str | None) -> dict[str, Any]:

@@ -31,17 +31,23 @@ import numpy as np
 from tradewire.domain.backtest import BacktestConfig, BacktestResult, run_backtest
 from tradewire.domain.candles import Candles, timeframe_ms
 from tradewire.domain.exits import ExitRules
+from tradewire.domain.ml.strategy import LightgbmParams, LightgbmStrategy, Predictor
 from tradewire.domain.sizing import Sizing, SizingMode
 from tradewire.domain.strategies.base import Signals, Strategy, StrategyParams
 from tradewire.domain.strategies.builtin import build_strategy
 from tradewire.domain.strategies.confirmation import MtfParams, confirm_all
 from tradewire.ports.archive import CandleArchive
+from tradewire.ports.models import OwnerModels
 
 log = logging.getLogger("tradewire.backtests")
 
 INTERRUPTED = "interrupted by a restart"
 MAX_SYMBOLS = 50
 PROGRESS_EVERY_S = 0.25
+
+
+# Where a `lightgbm` backtest finds its model: None when the params name none.
+ModelLookup = Callable[[LightgbmParams], Predictor | None]
 
 
 class BacktestInputError(ValueError):
@@ -74,13 +80,23 @@ class BacktestRequest:
     confirmation: MtfParams | None = None
     strategy_id: int | None = None
 
-    def build(self) -> tuple[Strategy, BacktestConfig]:
-        """The strategy and the engine's configuration; BacktestInputError says what is wrong."""
+    def build(self, models: ModelLookup | None = None) -> tuple[Strategy, BacktestConfig]:
+        """The strategy and the engine's configuration; BacktestInputError says what is wrong.
+
+        A `lightgbm` strategy gets its model from `models` (none there: BacktestInputError).
+        """
         try:
             strategy: Strategy = build_strategy(self.strategy, self.params)
             config = self.config()
         except ValueError as exc:
             raise BacktestInputError(str(exc)) from None
+        if isinstance(strategy, LightgbmStrategy):
+            assert isinstance(strategy.params, LightgbmParams)
+            predictor = None if models is None else models(strategy.params)
+            if predictor is None:
+                named = strategy.params.model_id or f"for {strategy.params.model_symbol}"
+                raise BacktestInputError(f"lightgbm: no model {named} of yours")
+            strategy = strategy.with_predictor(predictor)
         if self.confirmation is not None:
             check_confirmation(self.confirmation, self.timeframe)
             strategy = Confirmed(strategy, self.confirmation)
@@ -325,8 +341,10 @@ class BacktestService:
         clock: _Clock,
         archive: CandleArchive | None,
         progress_every_s: float = PROGRESS_EVERY_S,
+        models: OwnerModels | None = None,
     ) -> None:
         self.store = store
+        self.models = models
         self.clock = clock
         self.archive = archive
         self.progress_every_s = progress_every_s
@@ -366,7 +384,7 @@ class BacktestService:
 
         Raises BacktestInputError (nothing stored) when it cannot run.
         """
-        request.build()
+        await asyncio.to_thread(request.build, self._models_of(user_id))
         await asyncio.to_thread(self._candles, request)
         now = self.clock.now()
         values = {
@@ -402,7 +420,7 @@ class BacktestService:
         started = time.monotonic()
         try:
             request = BacktestRequest.from_row(row)
-            strategy, config = request.build()
+            strategy, config = request.build(self._models_of(row.get("user_id")))
             candles = self._candles(request)
             result = run_backtest(strategy, candles, config, progress=self._progress(backtest_id))
         except _Aborted:
@@ -423,6 +441,18 @@ class BacktestService:
             len(result.trades),
             result.path,
         )
+
+    def _models_of(self, user_id: int | None) -> ModelLookup | None:
+        """The user's models, for `lightgbm` backtests."""
+        models = self.models
+        if models is None or user_id is None:
+            return None
+
+        def lookup(params: LightgbmParams) -> Predictor | None:
+            found = models.model_of_owner(user_id, params)
+            return None if found is None else found.predictor
+
+        return lookup
 
     def candles_of(self, row: Mapping[str, Any]) -> dict[str, Candles] | None:
         """The candles a stored backtest ran on, read again (for its chart); None when they are no
