@@ -13,8 +13,12 @@ from sqlalchemy import Engine, select, update
 from tests.integration.test_trading_state_orders import _open_position
 from tests.support import now
 from tradewire.adapters.store.db import MIGRATIONS_DIR, upgrade, write_transaction
-from tradewire.adapters.store.tables import orders
+from tradewire.adapters.store.tables import event_seq, events, metadata, orders
 from tradewire.domain.orders import OrderState, RejectionKind
+
+# The events outbox (0016): this version's store writes it in every transaction, so it stands beside
+# the older schema while the test runs, and is dropped before the upgrade creates it.
+_OUTBOX = [events, event_seq]
 
 
 def _downgrade(engine: Engine, revision: str) -> None:
@@ -23,6 +27,13 @@ def _downgrade(engine: Engine, revision: str) -> None:
     with write_transaction(engine) as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
+        metadata.create_all(connection, tables=_OUTBOX)
+
+
+def _upgrade(engine: Engine) -> None:
+    with write_transaction(engine) as connection:
+        metadata.drop_all(connection, tables=_OUTBOX)
+    upgrade(engine)
 
 
 def _as_before_0011(engine: Engine, order_id: int, reason: str) -> None:
@@ -50,7 +61,7 @@ def test_orders_concluded_lost_before_0011_are_looked_up_again_and_hold_the_next
     with engine.begin() as conn:  # undo that second exit, to see what the migration changes
         conn.execute(orders.delete().where(orders.c.id > lost.order_id))
 
-    upgrade(engine)
+    _upgrade(engine)
 
     soon = now() + timedelta(seconds=1)
     [due] = store.due_orders(soon)

@@ -1,10 +1,11 @@
 """The in-memory twin (tests/fakes/memory_store) keeps its contract: every scenario here runs on
 SqlStore (SQLite and PostgreSQL) and on MemoryStore, asserts what each returns, and then holds every
 table of the two equal, row by row (ids compared by their order, since PostgreSQL's sequences skip
-the values an ignored conflict drew)."""
+the values an ignored conflict drew), the events outbox included (the ids its events name too)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -66,6 +67,7 @@ class Twin:
     members: Any
     rows: Callable[[str], list[dict[str, Any]]]
     keyed: Callable[[str], dict[tuple[Any, ...], Any]]  # account_daily_pnl, strategy_pairs
+    events: Callable[[], list[dict[str, Any]]]  # the outbox, by user and number
 
     def n(self, table: str, row_id: int | None) -> int | None:
         """A row's number in its table, 1 for the first row made (ids themselves may skip values)."""
@@ -87,7 +89,12 @@ def _sql_twin(name: str, engine: Engine) -> Twin:
             found = conn.execute(select(sql_tables.strategy_pairs))
             return {(r.strategy_id, r.symbol): dict(r._mapping) for r in found}
 
-    return Twin(name, SqlStore(engine), SqlMembers(engine), rows, keyed)
+    def events() -> list[dict[str, Any]]:
+        t = sql_tables.events
+        with engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(t).order_by(t.c.user_id, t.c.id))]
+
+    return Twin(name, SqlStore(engine), SqlMembers(engine), rows, keyed, events)
 
 
 def _memory_twin() -> Twin:
@@ -96,7 +103,10 @@ def _memory_twin() -> Twin:
     def keyed(table: str) -> dict[tuple[Any, ...], Any]:
         return dict(tables.account_daily_pnl if table == "account_daily_pnl" else tables.strategy_pairs)
 
-    return Twin("memory", MemoryStore(tables), MemoryMembers(tables), tables.where, keyed)
+    def events() -> list[dict[str, Any]]:
+        return sorted(tables.events, key=lambda e: (e["user_id"], e["id"]))
+
+    return Twin("memory", MemoryStore(tables), MemoryMembers(tables), tables.where, keyed, events)
 
 
 @pytest.fixture
@@ -126,7 +136,15 @@ def _snapshot(twin: Twin) -> dict[str, Any]:
     result["strategies"] = [(r["track_index"], r["track_peak"]) for r in twin.rows("strategies")]
     result["account_daily_pnl"] = twin.keyed("account_daily_pnl")
     result["strategy_pairs"] = twin.keyed("strategy_pairs")
+    result["events"] = [
+        {**event, "data": _ranked(json.loads(event["data"]), ranks)} for event in twin.events()
+    ]
     return result
+
+
+def _ranked(data: dict[str, Any], ranks: dict[str, dict[int, int]]) -> dict[str, Any]:
+    """An event's data with the row ids it names replaced by their rank, as the tables' are."""
+    return {k: ranks[REFERENCES[k]].get(v) if k in REFERENCES and v else v for k, v in data.items()}
 
 
 def each(twins: list[Twin], scenario: Callable[[Twin], T]) -> list[T]:
@@ -622,3 +640,54 @@ def test_no_next_exit_while_an_earlier_one_or_a_signal_s_sell_may_still_fill_and
     assert memory[0] == ({1, 2}, {2}) and memory[1] == []
     assert memory[2] == set()  # ... once its window of late checks is over
     assert memory[3] == [("tx0000000001a1", Decimal("0.002"))]  # what is left, not the first amount
+
+
+# -- the events outbox -------------------------------------------------------------------------------
+
+
+def test_each_change_writes_its_events_numbered_per_user_and_the_owner_hears_only_of_its_signal(
+    twins: list[Twin],
+) -> None:
+    def scenario(t: Twin) -> list[Any]:
+        seeded, work = _routed(t, [{}, {}])
+        again = Routing(work[0].signal_id, t.store.active_targets(seeded.strategy_id))
+        t.store.create_intents(again, NOW)  # routed again: nothing new
+        rejected = Rejection(work[1], "below minimum", details={"min_notional": {"ok": False}})
+        [entry] = t.store.save_decisions(Decisions([rejected], [_buy(work[0])]), NOW)
+        t.store.claim_for_submission([entry.order_id], NOW)
+        for _ in range(2):  # open, then nothing new
+            t.store.record_outcomes([OrderOutcome(entry, _view(entry, "open", "0"))], NOW)
+        fill = _view(entry, "closed", "0.003", (_trade("b1", "0.003", "100"),))
+        t.store.record_outcomes([OrderOutcome(entry, fill)], NOW)
+        return [(e["user_id"], e["id"], e["topic"], e["type"], json.loads(e["data"])) for e in t.events()]
+
+    sql, memory = each(twins, scenario)
+    provider, first, second = 1, 2, 3
+    assert [(u, n, topic, kind) for u, n, topic, kind, _ in memory] == [
+        (provider, 1, "signals", "received"),
+        (provider, 2, "provider", "signal"),
+        (first, 1, "signals", "received"),
+        (first, 2, "intents", "created"),
+        (first, 3, "intents", "ordered"),
+        (first, 4, "orders", "new"),
+        (first, 5, "orders", "updated"),
+        (first, 6, "orders", "updated"),
+        (first, 7, "orders", "updated"),
+        (first, 8, "fills", "new"),
+        (first, 9, "positions", "opened"),
+        (first, 10, "intents", "done"),
+        (second, 1, "signals", "received"),
+        (second, 2, "intents", "created"),
+        (second, 3, "intents", "rejected"),
+    ]
+    data = {(u, n): d for u, n, _, _, d in memory}
+    assert data[(provider, 2)]["subscriptions"] == 2 and "account_id" not in data[(provider, 2)]
+    assert data[(second, 3)]["reason"] == "below minimum"
+    assert data[(second, 3)]["details"] == {"min_notional": {"ok": False}}
+    assert data[(first, 5)] == {"order_id": 1, "state": "submitted"}
+    assert data[(first, 6)]["state"] == "open"
+    assert (data[(first, 7)]["state"], data[(first, 7)]["filled"]) == ("filled", "0.003")
+    assert (data[(first, 9)]["amount"], data[(first, 9)]["avg_entry"]) == ("0.003", "100")
+    assert [(u, n, topic, kind) for u, n, topic, kind, _ in sql] == [
+        (u, n, topic, kind) for u, n, topic, kind, _ in memory
+    ]

@@ -2,10 +2,10 @@
 
 One module per kind of thing: `exchange` (exchanges, market data, candles, time), `members` (the
 marketplace's users, accounts, strategies, subscriptions), `reports` (what owners read of their
-trading), `bus` (messages between the services), `archive` (candle history on this server),
-`secrets` (checking a secret against its hash), and what the execution pipeline keeps: `signals`,
-`intents`, `orders`, `positions` (with the risk reads), all of them together in `store`. Everything
-is re-exported here.
+trading), `bus` (messages between the services), `events` (the live channel's outbox), `archive`
+(candle history on this server), `secrets` (checking a secret against its hash), and what the
+execution pipeline keeps: `signals`, `intents`, `orders`, `positions` (with the risk reads), all of
+them together in `store`. Everything is re-exported here.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tradewire.ports.archive import CandleArchive
     from tradewire.ports.bus import Bus, Handler
+    from tradewire.ports.events import EventLog, EventNotifier
     from tradewire.ports.exchange import (
         CandleSource,
         Clock,
@@ -46,6 +47,8 @@ _MODULE_OF = {
     "CandleSource": "exchange",
     "Clock": "exchange",
     "ErrorKind": "exchange",
+    "EventLog": "events",
+    "EventNotifier": "events",
     "Exchange": "exchange",
     "ExchangeDirectory": "exchange",
     "ExchangeError": "exchange",
@@ -83,6 +86,8 @@ __all__ = [
     "CandleSource",
     "Clock",
     "ErrorKind",
+    "EventLog",
+    "EventNotifier",
     "Exchange",
     "ExchangeDirectory",
     "ExchangeError",

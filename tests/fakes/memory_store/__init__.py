@@ -15,21 +15,28 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from tests.fakes.memory_store.events import EventsTwin
 from tests.fakes.memory_store.orders import OrdersTwin
 from tests.fakes.memory_store.positions import PositionsTwin
 from tests.fakes.memory_store.signals import SignalsTwin
 from tests.fakes.memory_store.tables import Row, Tables, UniqueViolation, read
 from tradewire.domain.orders import LATE_FILL_CHECKS_S
+from tradewire.ports.events import EventNotifier
 
 
-class MemoryStore(SignalsTwin, OrdersTwin, PositionsTwin):
-    """The execution pipeline's store in memory; every method is all or nothing, as one transaction."""
+class MemoryStore(EventsTwin, SignalsTwin, OrdersTwin, PositionsTwin):
+    """The execution pipeline's store in memory; every method is all or nothing, as one transaction,
+    with the events it makes (announced to `notifier`), as SqlStore's."""
 
     def __init__(
-        self, tables: Tables | None = None, late_fill_checks_s: Sequence[float] = LATE_FILL_CHECKS_S
+        self,
+        tables: Tables | None = None,
+        late_fill_checks_s: Sequence[float] = LATE_FILL_CHECKS_S,
+        notifier: EventNotifier | None = None,
     ) -> None:
         self.tables = tables or Tables()
         self.late_fill_checks = tuple(late_fill_checks_s)
+        self.notifier = notifier
 
 
 class MemoryMembers:

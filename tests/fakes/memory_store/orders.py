@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -14,6 +15,7 @@ from tradewire.adapters.store.intents import work_item
 from tradewire.adapters.store.order_rows import executor_order_row, new_order_record, order_record
 from tradewire.adapters.store.settlement import log_row
 from tradewire.adapters.store.values import bounded_reason, error_reason, trading_state
+from tradewire.domain.events import Event, FailedIntent, decided, orders_submitted
 from tradewire.domain.execution import IntentStatus, LogStatus
 from tradewire.domain.orders import (
     LATE_FILL_CHECKS_S,
@@ -48,6 +50,9 @@ class OrdersTwin:
 
     tables: Tables
     late_fill_checks: tuple[float, ...] = LATE_FILL_CHECKS_S
+
+    def _with_events(self, now: datetime) -> AbstractContextManager[list[Event]]:
+        raise NotImplementedError  # EventsTwin's
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -170,8 +175,8 @@ class OrdersTwin:
 
     def save_decisions(self, decisions: Decisions, now: datetime) -> list[OrderRecord]:
         rejections, new_orders, failures = decisions
-        with self.tables.transaction():
-            self._record_failures(failures, now)
+        with self._with_events(now) as made:
+            failed = self._record_failures(failures, now)
             intents = self.tables["execution_intents"]
             for r in rejections:
                 intent = intents.get(r.item.intent_id)
@@ -187,6 +192,7 @@ class OrdersTwin:
                 if sub is not None and sub["trading_state"] == TradingState.ACTIVE.value:
                     sub.update(trading_state=TradingState.REDUCING.value, state_reason=why, updated_at=now)
             if not new_orders:
+                made += decided(rejections, failed, [])
                 return []
             for o in new_orders:
                 self.tables.insert("orders", executor_order_row(o, now), ignore_conflicts_on=("intent_id",))
@@ -194,9 +200,13 @@ class OrdersTwin:
                 intent = intents.get(o.item.intent_id)
                 if intent is not None and intent["status"] == CREATED:
                     intent.update(status=IntentStatus.ORDERED.value, updated_at=now)
-            return self._stored_new_orders(new_orders, now)
+            placed, earlier = self._stored_new_orders(new_orders, now)
+            made += decided(rejections, failed, placed)
+            return sorted(placed + earlier, key=lambda r: r.order_id)
 
-    def _stored_new_orders(self, new_orders: Sequence[NewOrder], now: datetime) -> list[OrderRecord]:
+    def _stored_new_orders(
+        self, new_orders: Sequence[NewOrder], now: datetime
+    ) -> tuple[list[OrderRecord], list[OrderRecord]]:
         wanted = {o.item.intent_id: o for o in new_orders}
         records: list[OrderRecord] = []
         existing: set[int] = set()
@@ -208,10 +218,10 @@ class OrdersTwin:
                 records.append(new_order_record(order["id"], mine, now))
             else:
                 existing.add(order["id"])
-        records += self._orders_where(lambda o: o["id"] in existing)
-        return sorted(records, key=lambda r: r.order_id)
+        return sorted(records, key=lambda r: r.order_id), self._orders_where(lambda o: o["id"] in existing)
 
-    def _record_failures(self, failures: Sequence[FailedAttempt], now: datetime) -> None:
+    def _record_failures(self, failures: Sequence[FailedAttempt], now: datetime) -> list[FailedIntent]:
+        failed: list[FailedIntent] = []
         for failure in failures:
             intent = self.tables["execution_intents"].get(failure.intent_id)
             if intent is None or intent["status"] != CREATED:
@@ -225,24 +235,37 @@ class OrdersTwin:
             entry = {k: intent[k] for k in ("signal_id", "subscription_id", "account_id", "user_id")}
             entry |= {"intent_id": failure.intent_id, "status": LogStatus.FAILED.value, "created_at": now}
             self.tables.insert_new("execution_log", entry | {"reason": bounded_reason(failure.reason)})
+            failed.append(
+                FailedIntent(
+                    failure.intent_id,
+                    intent["user_id"],
+                    intent["signal_id"],
+                    intent["subscription_id"],
+                    bounded_reason(failure.reason),
+                )
+            )
+        return failed
 
     def claim_for_submission(self, order_ids: Sequence[int], now: datetime) -> set[int]:
         if not order_ids:
             return set()
-        claimed: set[int] = set()
-        with self.tables.transaction():
+        claimed: dict[int, int] = {}
+        with self._with_events(now) as made:
             ids = sorted(set(order_ids))
-            refused = self._refused_by_trading_state(ids, now)
+            refused = self._refused_by_trading_state(ids, now, made)
             for order_id in ids:
                 order = self.tables["orders"].get(order_id)
                 if order_id in refused or order is None or order["state"] != OrderState.NEW.value:
                     continue
                 next_check = now + timedelta(seconds=next_check_delay_s(0))
                 order.update(state=OrderState.SUBMITTED.value, updated_at=now, next_check_at=next_check)
-                claimed.add(order_id)
-        return claimed
+                claimed[order_id] = order["user_id"]
+            made += orders_submitted(sorted(claimed.items()))
+        return set(claimed)
 
-    def _refused_by_trading_state(self, order_ids: Sequence[int], now: datetime) -> set[int]:
+    def _refused_by_trading_state(
+        self, order_ids: Sequence[int], now: datetime, made: list[Event]
+    ) -> set[int]:
         why: dict[int, str] = {}
         for order_id in order_ids:
             order = self.tables["orders"].get(order_id)
@@ -262,7 +285,7 @@ class OrdersTwin:
             OrderOutcome(r, rejected_reason=why[r.order_id], rejection=RejectionKind.NOT_SENT)
             for r in records
         ]
-        settle(self.tables, refusals, now, self.late_fill_checks)
+        made += settle(self.tables, refusals, now, self.late_fill_checks)
         return set(why)
 
     def postpone_checks(self, records: Sequence[OrderRecord], reason: str, now: datetime) -> None:
@@ -282,8 +305,8 @@ class OrdersTwin:
     def record_outcomes(self, outcomes: Sequence[OrderOutcome], now: datetime) -> None:
         if not outcomes:
             return
-        with self.tables.transaction():
-            settle(self.tables, outcomes, now, self.late_fill_checks)
+        with self._with_events(now) as made:
+            made += settle(self.tables, outcomes, now, self.late_fill_checks)
 
 
 _SUBSCRIPTION_COLUMNS: tuple[str, ...] = (

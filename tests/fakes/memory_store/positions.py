@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from decimal import Decimal
 
 from tests.fakes.memory_store.tables import Row, Tables
 from tradewire.adapters.store.positions import auto_order_rows, watched
 from tradewire.adapters.store.track import pair_record
+from tradewire.domain.events import Event, orders_placed
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.orders import OrderState
 from tradewire.domain.positions import PositionStatus
@@ -34,6 +36,9 @@ class PositionsTwin:
 
     def _orders_where(self, condition: Callable[[Row], bool]) -> list[OrderRecord]:
         raise NotImplementedError  # OrdersTwin's
+
+    def _with_events(self, now: datetime) -> AbstractContextManager[list[Event]]:
+        raise NotImplementedError  # EventsTwin's
 
     def risk_snapshot(self, keys: RiskKeys) -> RiskSnapshot:
         snap = RiskSnapshot()
@@ -114,7 +119,7 @@ class PositionsTwin:
     def save_auto_orders(self, exits: Sequence[AutoOrder], now: datetime) -> list[OrderRecord]:
         if not exits:
             return []
-        with self.tables.transaction():
+        with self._with_events(now) as made:
             wanted = {e.position_id for e in exits}
             positions = self.tables["positions"]
             open_amounts = {
@@ -132,12 +137,15 @@ class PositionsTwin:
                 if s in subscriptions
             }
             rows = auto_order_rows(exits, open_amounts, busy, attempts, states, now)
-            for row in rows:
-                self.tables.insert("orders", row, ignore_conflicts_on=("client_order_id",))
+            placed = {
+                self.tables.insert("orders", row, ignore_conflicts_on=("client_order_id",)) for row in rows
+            }
             client_ids = {row["client_order_id"] for row in rows}
             if not client_ids:
                 return []
-            return self._orders_where(lambda o: o["client_order_id"] in client_ids)
+            records = self._orders_where(lambda o: o["client_order_id"] in client_ids)
+            made += orders_placed(r for r in records if r.order_id in placed)
+            return records
 
     def save_best_prices(self, best: dict[int, Decimal]) -> None:
         for position_id, price in best.items():

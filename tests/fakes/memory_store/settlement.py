@@ -17,6 +17,8 @@ from tradewire.adapters.store.settlement import (
     log_row,
     stored_order,
 )
+from tradewire.domain import events
+from tradewire.domain.events import Event
 from tradewire.domain.execution import IntentStatus
 from tradewire.domain.positions import PositionStatus
 from tradewire.domain.records import OrderOutcome
@@ -35,8 +37,9 @@ from tradewire.domain.settlement import (
 
 def settle(
     tables: Tables, outcomes: Sequence[OrderOutcome], now: datetime, late_fill_checks: tuple[float, ...]
-) -> None:
-    """Settle a batch of exchange reports and save the result (the caller holds the transaction)."""
+) -> list[Event]:
+    """Settle a batch of exchange reports and save the result (the caller holds the transaction);
+    returns the events it makes."""
     order_ids = {o.order.order_id for o in outcomes}
     rows = tables["orders"]
     stored = {i: stored_order(SimpleNamespace(**rows[i])) for i in sorted(order_ids) if i in rows}
@@ -45,13 +48,14 @@ def settle(
     moved = settle_positions(settled.fills, _open_positions(tables, settled.position_keys), now)
     _report(settled.anomalies + moved.anomalies)
     _save_orders(tables, settled, now)
-    _save_positions(tables, moved.changes, now)
+    moved_ids = _save_positions(tables, moved.changes, now)
     _save_results(tables, realised_results(moved.closed, now))
     for e in settled.log:
         tables.insert_new(
             "execution_log", log_row(e.order, e.status, e.reason, e.order.order_id, e.response or None, now)
         )
     _save_intents(tables, settled, now)
+    return events.settled(outcomes, stored, settled, moved_ids)
 
 
 def _open_positions(tables: Tables, keys: set[PositionKey]) -> dict[PositionKey, OpenPosition]:
@@ -69,14 +73,19 @@ def _save_orders(tables: Tables, settled: OrdersSettled, now: datetime) -> None:
         tables.insert_new("fills", fill_row(f))
 
 
-def _save_positions(tables: Tables, changes: Sequence[PositionChange], now: datetime) -> None:
+def _save_positions(
+    tables: Tables, changes: Sequence[PositionChange], now: datetime
+) -> list[tuple[int, PositionChange]]:
     # New positions first, then the updates: the SQL store's INSERT comes before its UPDATE.
-    for change in changes:
-        if change.position_id is None:
-            tables.insert_new("positions", _position_row(change, now))
+    new_ids = {
+        id(change): tables.insert_new("positions", _position_row(change, now))
+        for change in changes
+        if change.position_id is None
+    }
     for change in changes:
         if change.position_id is not None:
             tables["positions"][change.position_id].update(_position_row(change, now))
+    return [(change.position_id or new_ids[id(change)], change) for change in changes]
 
 
 def _save_results(tables: Tables, results: RealisedResults) -> None:

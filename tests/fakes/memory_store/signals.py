@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -13,6 +14,14 @@ from tradewire.adapters.store.intents import intent_row
 from tradewire.adapters.store.signals import live_venue, signal_row
 from tradewire.adapters.store.track import pair_record, pair_row, partial_exit, trade_return
 from tradewire.adapters.store.values import bounded_reason
+from tradewire.domain.events import (
+    Event,
+    NewIntent,
+    SignalFacts,
+    signal_failed,
+    signal_received,
+    signal_routed,
+)
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.records import (
     LiveVenue,
@@ -38,6 +47,13 @@ class SignalsTwin:
 
     tables: Tables
 
+    def _with_events(self, now: datetime) -> AbstractContextManager[list[Event]]:
+        raise NotImplementedError  # EventsTwin's
+
+    def _owner(self, strategy_id: int) -> int | None:
+        strategy = self.tables["strategies"].get(strategy_id)
+        return strategy["owner_id"] if strategy else None
+
     def webhook_strategy(self, slug: str) -> WebhookStrategy | None:
         found = self.tables.where("strategies", slug=slug, source="tradingview")
         return WebhookStrategy(found[0]["id"], found[0]["passphrase_hash"]) if found else None
@@ -54,10 +70,15 @@ class SignalsTwin:
         existing = self.find_signal(signal.strategy_id, [signal.dedup_key])
         if existing is not None:
             return StoredSignal(existing, False)
-        return StoredSignal(self.tables.insert_new("signals", signal_row(signal)), True)
+        with self._with_events(signal.received_at) as made:
+            signal_id = self.tables.insert_new("signals", signal_row(signal))
+            owner_id = self._owner(signal.strategy_id)
+            if owner_id is not None:
+                made += signal_received(owner_id, SignalFacts.of(signal_id, signal))
+        return StoredSignal(signal_id, True)
 
     def insert_signal_in_window(self, signal: NewSignal, content_key: str) -> StoredSignal:
-        with self.tables.transaction():
+        with self._with_events(signal.received_at) as made:
             window_s = self.tables["strategies"][signal.strategy_id]["dedup_window_s"]
             since = signal.received_at - timedelta(seconds=window_s)
             earlier = [
@@ -68,7 +89,11 @@ class SignalsTwin:
             if earlier:
                 return StoredSignal(max(earlier, key=lambda s: s["received_at"])["id"], False)
             row = {**signal_row(signal), "content_key": content_key}
-            return StoredSignal(self.tables.insert_new("signals", row), True)
+            signal_id = self.tables.insert_new("signals", row)
+            made += signal_received(
+                self.tables["strategies"][signal.strategy_id]["owner_id"], SignalFacts.of(signal_id, signal)
+            )
+            return StoredSignal(signal_id, True)
 
     def signal_route_info(self, signal_id: int) -> SignalRoute | None:
         s = self.tables["signals"].get(signal_id)
@@ -103,24 +128,46 @@ class SignalsTwin:
         ]
 
     def create_intents(self, routing: Routing, now: datetime) -> None:
-        signal_id = routing.signal_id
-        with self.tables.transaction():
+        signal_id, status = routing.signal_id, routing.status
+        with self._with_events(now) as made:
+            new: list[NewIntent] = []
             for t in routing.targets:
-                self.tables.insert(
+                intent_id = self.tables.insert(
                     "execution_intents",
                     intent_row(signal_id, t, now),
                     ignore_conflicts_on=("signal_id", "subscription_id"),
                 )
+                if intent_id is not None:
+                    new.append(NewIntent(intent_id, t))
             signal = self.tables["signals"].get(signal_id)
-            if signal is None or signal["status"] != "received":
-                return
-            signal.update(status=routing.status, routed_at=now)
-            if routing.status == "routed":
-                try:
-                    with self.tables.transaction():
-                        self._track(signal, routing.market_price, now)
-                except Exception:
-                    log.exception("signal %s: not counted in the track record", signal_id)
+            routed = signal is not None and signal["status"] == "received"
+            if signal is not None and routed:
+                signal.update(status=status, routed_at=now)
+                if status == "routed":
+                    try:
+                        with self.tables.transaction():
+                            self._track(signal, routing.market_price, now)
+                    except Exception:
+                        log.exception("signal %s: not counted in the track record", signal_id)
+            made += self._routing_events(signal, new, status if routed else None)
+
+    def _routing_events(self, signal: Row | None, new: list[NewIntent], status: str | None) -> list[Event]:
+        if signal is None or (not new and status is None):
+            return []
+        owner_id = self._owner(signal["strategy_id"])
+        if owner_id is None:
+            return []
+        facts = SignalFacts(
+            signal["id"],
+            signal["strategy_id"],
+            signal["action"],
+            signal["ticker"],
+            signal["symbol"],
+            signal["contracts"],
+            signal["price"],
+            signal["received_at"],
+        )
+        return signal_routed(owner_id, facts, status, new)
 
     def _track(self, signal: Row, market_price: Decimal | None, now: datetime) -> None:
         """As SqlStore: the strategy's virtual position on the pair, and its curve when a trade closes."""
@@ -165,15 +212,19 @@ class SignalsTwin:
         ]
 
     def routing_failed(self, signal_id: int, reason: str, attempts_allowed: int, now: datetime) -> bool:
-        signal = self.tables["signals"].get(signal_id)
-        if signal is None or signal["status"] != "received":
-            return False
-        signal.update(attempts=signal["attempts"] + 1, reason=bounded_reason(reason))
-        if signal["attempts"] < attempts_allowed:
-            return False
-        why = f"routing failed {signal['attempts']} times; last: {reason}"
-        signal.update(status="failed", reason=bounded_reason(why))
-        return True
+        with self._with_events(now) as made:
+            signal = self.tables["signals"].get(signal_id)
+            if signal is None or signal["status"] != "received":
+                return False
+            signal.update(attempts=signal["attempts"] + 1, reason=bounded_reason(reason))
+            if signal["attempts"] < attempts_allowed:
+                return False
+            why = bounded_reason(f"routing failed {signal['attempts']} times; last: {reason}")
+            signal.update(status="failed", reason=why)
+            owner_id = self._owner(signal["strategy_id"])
+            if owner_id is not None:
+                made += signal_failed(owner_id, signal_id, signal["strategy_id"], why)
+            return True
 
 
 def _venue(account: Row) -> LiveVenue:

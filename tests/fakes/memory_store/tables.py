@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Callable, Iterator
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
+
+from tradewire.domain.events import Event
 
 Row = dict[str, Any]
 
@@ -101,12 +106,30 @@ class UniqueViolation(Exception):
 
 @dataclass
 class Tables:
-    """Every table's rows by id, the strategies' pair records and the accounts' daily results."""
+    """Every table's rows by id, the strategies' pair records, the accounts' daily results, and the
+    outbox: each user's events (as rows of `events`) and their last numbers (`event_seq`)."""
 
     rows: dict[str, dict[int, Row]] = field(default_factory=lambda: {name: {} for name in DEFAULTS})
     strategy_pairs: dict[tuple[int, str], Row] = field(default_factory=dict)
     account_daily_pnl: dict[tuple[int, str], Decimal] = field(default_factory=dict)
+    events: list[Row] = field(default_factory=list)
+    event_seq: dict[int, int] = field(default_factory=dict)
     _ids: dict[str, Iterator[int]] = field(default_factory=dict)
+
+    def save_events(self, made: Sequence[Event], now: datetime) -> dict[int, int]:
+        """As adapters/store/events.save_events: number each user's events on from their last one."""
+        counts = Counter(e.user_id for e in made)
+        for user_id, n in counts.items():
+            self.event_seq[user_id] = self.event_seq.get(user_id, 0) + n
+        number = {user_id: self.event_seq[user_id] - n for user_id, n in counts.items()}
+        for e in made:
+            number[e.user_id] += 1
+            data = json.dumps(e.data, separators=(",", ":"), default=str)
+            self.events.append(
+                {"user_id": e.user_id, "id": number[e.user_id], "topic": e.topic.value, "type": e.type}
+                | {"ts": now, "data": data}
+            )
+        return {user_id: self.event_seq[user_id] for user_id in counts}
 
     def __getitem__(self, table: str) -> dict[int, Row]:
         return self.rows[table]
@@ -175,11 +198,13 @@ class Tables:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """All or nothing: on an exception every table is put back as it was."""
-        saved = copy.deepcopy((self.rows, self.strategy_pairs, self.account_daily_pnl))
+        saved = copy.deepcopy(
+            (self.rows, self.strategy_pairs, self.account_daily_pnl, self.events, self.event_seq)
+        )
         try:
             yield
         except BaseException:
-            self.rows, self.strategy_pairs, self.account_daily_pnl = saved
+            self.rows, self.strategy_pairs, self.account_daily_pnl, self.events, self.event_seq = saved
             raise
 
 

@@ -8,7 +8,7 @@ same on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -17,6 +17,9 @@ from sqlalchemy import Connection, Dialect, Table
 from tradewire.adapters.store.types import UTCDateTime
 
 Row = dict[str, Any]
+
+# Bound parameters per statement: below SQLite's limit (32,766) and PostgreSQL's (65,535).
+_PARAMETERS = 16_000
 
 
 def insert(
@@ -39,6 +42,57 @@ def insert(
         assignments = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in updated)
         sql += f" ON CONFLICT ({', '.join(map(_q, update_conflicts_on))}) DO UPDATE SET {assignments}"
     conn.exec_driver_sql(sql, _tuples(conn, table, columns, rows))
+
+
+def insert_returning(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Row],
+    returning: Sequence[str],
+    ignore_conflicts_on: Sequence[str] | None = None,
+) -> list[tuple[Any, ...]]:
+    """INSERT rows (skipping those that collide on `ignore_conflicts_on`) and return the `returning`
+    columns of the rows inserted, in no particular order: multi-row VALUES, one statement per chunk."""
+    if not rows:
+        return []
+    columns = list(rows[0])
+    values = _tuples(conn, table, columns, rows)
+    row_marks = "(" + ", ".join(_mark(conn) for _ in columns) + ")"
+    head = f"INSERT INTO {_q(table.name)} ({', '.join(map(_q, columns))}) VALUES "
+    tail = ""
+    if ignore_conflicts_on:
+        tail = f" ON CONFLICT ({', '.join(map(_q, ignore_conflicts_on))}) DO NOTHING"
+    tail += f" RETURNING {', '.join(map(_q, returning))}"
+    found: list[tuple[Any, ...]] = []
+    for chunk in chunks(values, max(1, _PARAMETERS // len(columns))):
+        sql = head + ", ".join([row_marks] * len(chunk)) + tail
+        flat = tuple(v for row in chunk for v in row)
+        found += [tuple(r) for r in conn.exec_driver_sql(sql, flat)]
+    return found
+
+
+def increment(
+    conn: Connection, table: Table, key: str, column: str, amounts: Mapping[int, int]
+) -> dict[int, int]:
+    """Add each amount to its key's counter (a new key's starts from 0) and return the counters after.
+
+    The rows are taken in key order (one statement per chunk, chunks in key order), so two
+    transactions incrementing overlapping keys lock them in the same order and never deadlock; the
+    row locks last until the transaction ends (PostgreSQL), so a second one waits and then adds to
+    what the first committed."""
+    found: dict[int, int] = {}
+    keys = sorted(amounts)
+    row_marks = f"({_mark(conn)}, {_mark(conn)})"
+    head = f"INSERT INTO {_q(table.name)} ({_q(key)}, {_q(column)}) VALUES "
+    tail = (
+        f" ON CONFLICT ({_q(key)}) DO UPDATE SET {_q(column)} = {_q(table.name)}.{_q(column)} + "
+        f"excluded.{_q(column)} RETURNING {_q(key)}, {_q(column)}"
+    )
+    for chunk in chunks(keys, 500):
+        sql = head + ", ".join([row_marks] * len(chunk)) + tail
+        flat = tuple(v for k in chunk for v in (k, amounts[k]))
+        found.update((int(k), int(v)) for k, v in conn.exec_driver_sql(sql, flat))
+    return found
 
 
 def update_by(conn: Connection, table: Table, key: str, rows: Sequence[Row]) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.pool import NullPool
 
+from tradewire.ports.events import EventNotifier
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _WRITE_OPTION = "tradewire_write"
 log = logging.getLogger("tradewire.db")
@@ -75,10 +77,12 @@ def _sqlite_begin(conn: Connection) -> None:
 
 
 class SqlTables:
-    """A part of the SQL store: its methods share one engine, and each runs one transaction."""
+    """A part of the SQL store: its methods share one engine, and each runs one transaction; the
+    events a transaction writes are announced to `notifier` once it has committed."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, notifier: EventNotifier | None = None) -> None:
         self.engine = engine
+        self.notifier = notifier
 
 
 def write_transaction(engine: Engine) -> AbstractContextManager[Connection]:

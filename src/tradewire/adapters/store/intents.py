@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from tradewire.adapters.store import bulk
-from tradewire.adapters.store.db import SqlTables, write_transaction
+from tradewire.adapters.store.db import SqlTables
+from tradewire.adapters.store.events import transaction_with_events
 from tradewire.adapters.store.order_rows import executor_order_row, new_order_record, read_orders
 from tradewire.adapters.store.settlement import log_row
 from tradewire.adapters.store.tables import (
@@ -32,6 +33,7 @@ from tradewire.adapters.store.values import (
     signal_intent,
 )
 from tradewire.domain.entry_order import EntryOrder
+from tradewire.domain.events import Event, FailedIntent, NewIntent, SignalFacts, decided, signal_routed
 from tradewire.domain.execution import IntentStatus, LogStatus, SubscriptionStatus
 from tradewire.domain.exits import ExitRules
 from tradewire.domain.orders import OrderState, OrderType
@@ -121,8 +123,14 @@ class SqlIntents(SqlTables):
         A signal whose ticker no venue resolved is marked `status` 'unresolved' and not counted."""
         signal_id, status = routing.signal_id, routing.status
         rows = [intent_row(signal_id, t, now) for t in routing.targets]
-        with write_transaction(self.engine) as conn:
-            bulk.insert(conn, execution_intents, rows, ignore_conflicts_on=["signal_id", "subscription_id"])
+        with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
+            inserted = bulk.insert_returning(
+                conn,
+                execution_intents,
+                rows,
+                ["id", "subscription_id"],
+                ignore_conflicts_on=["signal_id", "subscription_id"],
+            )
             routed = conn.execute(
                 update(signals)
                 .where(signals.c.id == signal_id, signals.c.status == "received")
@@ -136,6 +144,9 @@ class SqlIntents(SqlTables):
                         track_signal(conn, signal_id, routing.market_price, now)
                 except Exception:
                     log.exception("signal %s: not counted in the track record", signal_id)
+            by_subscription = {t.subscription_id: t for t in routing.targets}
+            new = [NewIntent(i, by_subscription[s]) for i, s in sorted(inserted)]
+            outbox.add(_routing_events(conn, signal_id, new, status if routed.rowcount == 1 else None))
 
     def pending_work(
         self, signal_id: int | None = None, created_before: datetime | None = None, limit: int = 5000
@@ -176,12 +187,12 @@ class SqlIntents(SqlTables):
         """Reject intents with their reasons, count failed attempts (a final one marks the intent
         failed and logs it), and store new orders (state NEW), in one transaction."""
         rejections, new_orders, failures = decisions
-        with write_transaction(self.engine) as conn:
-            if failures:
-                _record_failures(conn, failures, now)
+        with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
+            failed = _record_failures(conn, failures, now) if failures else []
             if rejections:
                 _reject(conn, rejections, now)
             if not new_orders:
+                outbox.add(decided(rejections, failed, []))
                 return []
             rows = [executor_order_row(o, now) for o in new_orders]
             bulk.insert(conn, orders, rows, ignore_conflicts_on=["intent_id"])
@@ -194,7 +205,9 @@ class SqlIntents(SqlTables):
                     )
                     .values(status=IntentStatus.ORDERED.value, updated_at=now)
                 )
-            return _stored_new_orders(conn, new_orders, now)
+            placed, earlier = _stored_new_orders(conn, new_orders, now)
+            outbox.add(decided(rejections, failed, placed))
+            return sorted(placed + earlier, key=lambda r: r.order_id)
 
 
 def intent_row(signal_id: int, target: SubscriptionTarget, now: datetime) -> dict[str, Any]:
@@ -240,9 +253,11 @@ def _reject(conn: Connection, rejections: Sequence[Rejection], now: datetime) ->
         )
 
 
-def _stored_new_orders(conn: Connection, new_orders: Sequence[NewOrder], now: datetime) -> list[OrderRecord]:
-    """The records of orders just inserted, built from what we inserted plus their ids; an order
-    that already existed for its intent (a repeat after a crash) is read back whole."""
+def _stored_new_orders(
+    conn: Connection, new_orders: Sequence[NewOrder], now: datetime
+) -> tuple[list[OrderRecord], list[OrderRecord]]:
+    """The records of orders just inserted, built from what we inserted plus their ids, and those of
+    orders that already existed for their intent (a repeat after a crash), read back whole."""
     wanted = {o.item.intent_id: o for o in new_orders}
     ids: dict[int, int] = {}
     existing: list[int] = []
@@ -263,13 +278,16 @@ def _stored_new_orders(conn: Connection, new_orders: Sequence[NewOrder], now: da
         for intent_id, order in wanted.items()
         if intent_id in ids
     ]
-    if existing:
-        records += read_orders(conn, orders.c.id.in_(existing))
-    return sorted(records, key=lambda r: r.order_id)
+    earlier = read_orders(conn, orders.c.id.in_(existing)) if existing else []
+    return sorted(records, key=lambda r: r.order_id), earlier
 
 
-def _record_failures(conn: Connection, failures: Sequence[FailedAttempt], now: datetime) -> None:
-    """Count each failed attempt; a final one marks the intent failed and writes it to the log."""
+def _record_failures(
+    conn: Connection, failures: Sequence[FailedAttempt], now: datetime
+) -> list[FailedIntent]:
+    """Count each failed attempt; a final one marks the intent failed and writes it to the log.
+    Returns the intents marked failed."""
+    failed: list[FailedIntent] = []
     for failure in failures:
         values: dict[str, Any] = {
             "attempts": execution_intents.c.attempts + 1,
@@ -306,6 +324,52 @@ def _record_failures(conn: Connection, failures: Sequence[FailedAttempt], now: d
                 created_at=now,
             )
         )
+        failed.append(
+            FailedIntent(
+                failure.intent_id,
+                row.user_id,
+                row.signal_id,
+                row.subscription_id,
+                bounded_reason(failure.reason),
+            )
+        )
+    return failed
+
+
+def _routing_events(
+    conn: Connection, signal_id: int, new: Sequence[NewIntent], status: str | None
+) -> list[Event]:
+    """The events of a routing: the intents it stored and, when it routed the signal (`status`),
+    the owner's summary."""
+    if not new and status is None:
+        return []
+    row = conn.execute(
+        select(
+            signals.c.strategy_id,
+            signals.c.action,
+            signals.c.ticker,
+            signals.c.symbol,
+            signals.c.contracts,
+            signals.c.price,
+            signals.c.received_at,
+            strategies.c.owner_id,
+        )
+        .join(strategies, strategies.c.id == signals.c.strategy_id)
+        .where(signals.c.id == signal_id)
+    ).first()
+    if row is None:
+        return []
+    facts = SignalFacts(
+        signal_id,
+        row.strategy_id,
+        row.action,
+        row.ticker,
+        row.symbol,
+        row.contracts,
+        row.price,
+        row.received_at,
+    )
+    return signal_routed(row.owner_id, facts, status, new)
 
 
 def work_item(r: Any) -> WorkItem:

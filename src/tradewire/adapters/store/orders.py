@@ -11,10 +11,12 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, func, or_, selec
 
 from tradewire.adapters.store import bulk
 from tradewire.adapters.store.db import SqlTables, write_transaction
+from tradewire.adapters.store.events import Outbox, transaction_with_events
 from tradewire.adapters.store.order_rows import read_orders
 from tradewire.adapters.store.settlement import settle
 from tradewire.adapters.store.tables import orders, subscriptions
 from tradewire.adapters.store.values import bounded_reason, trading_state
+from tradewire.domain.events import orders_submitted
 from tradewire.domain.orders import (
     LATE_FILL_CHECKS_S,
     TERMINAL_STATES,
@@ -26,6 +28,7 @@ from tradewire.domain.orders import (
 )
 from tradewire.domain.records import OrderOutcome, OrderRecord
 from tradewire.domain.risk import TradingState, allows
+from tradewire.ports.events import EventNotifier
 
 log = logging.getLogger("tradewire.store")
 
@@ -35,8 +38,13 @@ _UNSETTLED = [OrderState.SUBMITTED.value, OrderState.OPEN.value, OrderState.PART
 class SqlOrders(SqlTables):
     """Orders (unique on intent and on client order id) and what the exchanges said of them."""
 
-    def __init__(self, engine: Engine, late_fill_checks_s: Sequence[float] = LATE_FILL_CHECKS_S) -> None:
-        super().__init__(engine)
+    def __init__(
+        self,
+        engine: Engine,
+        late_fill_checks_s: Sequence[float] = LATE_FILL_CHECKS_S,
+        notifier: EventNotifier | None = None,
+    ) -> None:
+        super().__init__(engine, notifier)
         # When an order seen canceled or expired is checked again for fills reported late.
         self._late_fill_checks = tuple(late_fill_checks_s)
 
@@ -48,8 +56,8 @@ class SqlOrders(SqlTables):
         reason, and its intent fails, however long it waited (a crash, a restart, a busy executor)."""
         if not order_ids:
             return set()
-        claimed: set[int] = set()
-        with write_transaction(self.engine) as conn:
+        claimed: dict[int, int] = {}
+        with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
             for chunk in bulk.chunks(sorted(set(order_ids)), 900):
                 # One statement claims every order its subscription allows now (all of them, but for a
                 # paused subscription); only the rest are read, refused with the reason, or claimed.
@@ -57,12 +65,13 @@ class SqlOrders(SqlTables):
                 claimed |= mine
                 rest = [order_id for order_id in chunk if order_id not in mine]
                 if rest:
-                    refused = self._refused_by_trading_state(conn, rest, now)
+                    refused = self._refused_by_trading_state(conn, rest, now, outbox)
                     claimed |= _claim(conn, [i for i in rest if i not in refused], now)
-        return claimed
+            outbox.add(orders_submitted(sorted(claimed.items())))
+        return set(claimed)
 
     def _refused_by_trading_state(
-        self, conn: Connection, order_ids: Sequence[int], now: datetime
+        self, conn: Connection, order_ids: Sequence[int], now: datetime, outbox: Outbox
     ) -> set[int]:
         """Reject the NEW orders among `order_ids` that their subscription's trading state forbids
         now (locked, so no other caller sends them meanwhile); returns their ids."""
@@ -90,7 +99,7 @@ class SqlOrders(SqlTables):
             OrderOutcome(r, rejected_reason=why[r.order_id], rejection=RejectionKind.NOT_SENT)
             for r in records
         ]
-        settle(conn, refusals, now, self._late_fill_checks)
+        outbox.add(settle(conn, refusals, now, self._late_fill_checks))
         return set(why)
 
     def postpone_checks(self, records: Sequence[OrderRecord], reason: str, now: datetime) -> None:
@@ -147,22 +156,23 @@ class SqlOrders(SqlTables):
         """Apply what exchanges said: order states, new fills, positions, log and intents, atomically."""
         if not outcomes:
             return
-        with write_transaction(self.engine) as conn:
-            settle(conn, outcomes, now, self._late_fill_checks)
+        with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
+            outbox.add(settle(conn, outcomes, now, self._late_fill_checks))
 
 
 def _claim(
     conn: Connection, order_ids: Sequence[int], now: datetime, *conditions: ColumnElement[bool]
-) -> set[int]:
+) -> dict[int, int]:
+    """Claim these NEW orders (meeting `conditions`); the claimed ones' owners by order id."""
     if not order_ids:
-        return set()
+        return {}
     result = conn.execute(
         update(orders)
         .where(orders.c.id.in_(order_ids), orders.c.state == OrderState.NEW.value, *conditions)
         .values(state=OrderState.SUBMITTED.value, updated_at=now, next_check_at=first_check_after_claim(now))
-        .returning(orders.c.id)
+        .returning(orders.c.id, orders.c.user_id)
     )
-    return set(result.scalars())
+    return {int(order_id): int(user_id) for order_id, user_id in result}
 
 
 def _allowed_by_trading_state() -> ColumnElement[bool]:

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, or_, select
 from tradewire.adapters.store import bulk
 from tradewire.adapters.store.attempts import attempts_made, lock_open_positions, positions_with_live_attempts
 from tradewire.adapters.store.db import SqlTables, write_transaction
+from tradewire.adapters.store.events import transaction_with_events
 from tradewire.adapters.store.order_rows import new_order_row, read_orders
 from tradewire.adapters.store.tables import (
     account_daily_pnl,
@@ -23,6 +24,7 @@ from tradewire.adapters.store.tables import (
 )
 from tradewire.adapters.store.values import with_owner
 from tradewire.domain.client_ids import position_client_order_id
+from tradewire.domain.events import orders_placed
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.money import ZERO
 from tradewire.domain.orders import OrderSide, OrderType
@@ -134,7 +136,7 @@ class SqlPositions(SqlTables):
         tranche and the attempt number, so neither a retry nor a restart can place it twice."""
         if not exits:
             return []
-        with write_transaction(self.engine) as conn:
+        with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
             position_ids = [e.position_id for e in exits]
             # Locked first: a settlement of these positions commits before this reads, or waits.
             open_amounts = lock_open_positions(conn, position_ids)
@@ -145,11 +147,16 @@ class SqlPositions(SqlTables):
             )
             # Read in this transaction: a trading state set moments ago wins over the monitor's copy.
             rows_out = auto_order_rows(exits, open_amounts, busy, attempts, states, now)
-            bulk.insert(conn, orders, rows_out, ignore_conflicts_on=["client_order_id"])
+            inserted = bulk.insert_returning(
+                conn, orders, rows_out, ["id"], ignore_conflicts_on=["client_order_id"]
+            )
             ids = [r["client_order_id"] for r in rows_out]
             if not ids:
                 return []
-            return read_orders(conn, orders.c.client_order_id.in_(ids))
+            records = read_orders(conn, orders.c.client_order_id.in_(ids))
+            placed = {order_id for (order_id,) in inserted}
+            outbox.add(orders_placed(r for r in records if r.order_id in placed))
+            return records
 
     def save_best_prices(self, best: dict[int, Decimal]) -> None:
         """Persist trailing stops' best prices (so a restart keeps the stop where it had climbed)."""

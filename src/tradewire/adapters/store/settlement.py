@@ -23,6 +23,8 @@ from tradewire.adapters.store.tables import (
     positions,
     subscriptions,
 )
+from tradewire.domain import events
+from tradewire.domain.events import Event
 from tradewire.domain.execution import IntentStatus, LogStatus
 from tradewire.domain.money import ZERO
 from tradewire.domain.orders import LATE_FILL_CHECKS_S, OrderState, RejectionKind
@@ -54,25 +56,26 @@ def settle(
     outcomes: Sequence[OrderOutcome],
     now: datetime,
     late_fill_checks: tuple[float, ...] = LATE_FILL_CHECKS_S,
-) -> None:
-    """Settle a batch of exchange reports and save the result, within `conn`'s transaction."""
+) -> list[Event]:
+    """Settle a batch of exchange reports and save the result, within `conn`'s transaction; returns
+    the events it makes (for the caller's outbox)."""
     order_ids = [o.order.order_id for o in outcomes]
-    settled = settle_orders(
-        outcomes, _stored_orders(conn, order_ids), _stored_trades(conn, order_ids), now, late_fill_checks
-    )
+    stored = _stored_orders(conn, order_ids)
+    settled = settle_orders(outcomes, stored, _stored_trades(conn, order_ids), now, late_fill_checks)
     held = _open_positions(conn, settled.position_keys)
     failpoints.reached("settlement_positions_read")
     moved = settle_positions(settled.fills, held, now)
     results = realised_results(moved.closed, now)
     _report(settled.anomalies + moved.anomalies)
     _save_orders(conn, settled, now)
-    _save_positions(conn, moved.changes, now)
+    moved_ids = _save_positions(conn, moved.changes, now)
     _save_results(conn, results)
     entries = [
         log_row(e.order, e.status, e.reason, e.order.order_id, e.response or None, now) for e in settled.log
     ]
     bulk.insert(conn, execution_log, entries)
     _save_intents(conn, settled, now)
+    return events.settled(outcomes, stored, settled, moved_ids)
 
 
 def stored_rejection(value: Any) -> RejectionKind | None:
@@ -223,7 +226,10 @@ def _order_row(change: OrderChange, now: datetime) -> dict[str, Any]:
     return row
 
 
-def _save_positions(conn: Connection, changes: Sequence[PositionChange], now: datetime) -> None:
+def _save_positions(
+    conn: Connection, changes: Sequence[PositionChange], now: datetime
+) -> list[tuple[int, PositionChange]]:
+    """Insert the new positions and update the others; every change with its position's id."""
     inserts, updates = [], []
     for change in changes:
         row = _position_row(change, now)
@@ -232,8 +238,14 @@ def _save_positions(conn: Connection, changes: Sequence[PositionChange], now: da
         else:
             row["id"] = change.position_id
             updates.append(row)
-    bulk.insert(conn, positions, inserts)
+    # A batch opens at most one position per (subscription, symbol): its key finds its new id.
+    returned = bulk.insert_returning(conn, positions, inserts, ["id", "subscription_id", "symbol"])
+    new_ids = {(subscription_id, symbol): position_id for position_id, subscription_id, symbol in returned}
     bulk.update_by(conn, positions, "id", updates)
+    return [
+        (change.position_id or new_ids[(change.order.subscription_id, change.position.symbol)], change)
+        for change in changes
+    ]
 
 
 def _position_row(change: PositionChange, now: datetime) -> dict[str, Any]:

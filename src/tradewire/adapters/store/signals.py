@@ -6,12 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import Connection, and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tradewire.adapters.store.db import SqlTables, write_transaction
+from tradewire.adapters.store.events import transaction_with_events
 from tradewire.adapters.store.tables import exchange_accounts, signals, strategies, subscriptions
 from tradewire.adapters.store.values import bounded_reason
+from tradewire.domain.events import SignalFacts, signal_failed, signal_received
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.members import AccountMode
 from tradewire.domain.records import (
@@ -78,10 +80,14 @@ class SqlSignals(SqlTables):
         """Store a signal; returns (id, True), or (first id, False) if the same signal came before."""
         row = signal_row(signal)
         try:
-            with write_transaction(self.engine) as conn:
-                signal_id = conn.execute(signals.insert().values(row)).inserted_primary_key
-                assert signal_id is not None
-                return StoredSignal(int(signal_id[0]), True)
+            with transaction_with_events(self.engine, self.notifier, signal.received_at) as (conn, outbox):
+                key = conn.execute(signals.insert().values(row)).inserted_primary_key
+                assert key is not None
+                signal_id = int(key[0])
+                owner_id = _owner(conn, signal.strategy_id)
+                if owner_id is not None:
+                    outbox.add(signal_received(owner_id, SignalFacts.of(signal_id, signal)))
+                return StoredSignal(signal_id, True)
         except IntegrityError:
             existing = self.find_signal(signal.strategy_id, [signal.dedup_key])
             if existing is None:
@@ -96,12 +102,12 @@ class SqlSignals(SqlTables):
         is locked for the check and the insert, so two deliveries of one alert at the same moment
         cannot both pass the check (SQLite serialises writers already).
         """
-        with write_transaction(self.engine) as conn:
-            window_s = conn.execute(
-                select(strategies.c.dedup_window_s)
+        with transaction_with_events(self.engine, self.notifier, signal.received_at) as (conn, outbox):
+            window_s, owner_id = conn.execute(
+                select(strategies.c.dedup_window_s, strategies.c.owner_id)
                 .where(strategies.c.id == signal.strategy_id)
                 .with_for_update()
-            ).scalar_one()
+            ).one()
             earlier = conn.execute(
                 select(signals.c.id)
                 .where(
@@ -118,6 +124,7 @@ class SqlSignals(SqlTables):
                 signals.insert().values({**signal_row(signal), "content_key": content_key})
             ).inserted_primary_key
             assert key is not None
+            outbox.add(signal_received(owner_id, SignalFacts.of(int(key[0]), signal)))
             return StoredSignal(int(key[0]), True)
 
     # -- routing ----------------------------------------------------------------------------------
@@ -159,23 +166,20 @@ class SqlSignals(SqlTables):
     def routing_failed(self, signal_id: int, reason: str, attempts_allowed: int, now: datetime) -> bool:
         """Count a failed routing attempt; at `attempts_allowed` the signal is marked failed with the
         reason and no longer swept. Returns True when it was marked failed."""
-        with write_transaction(self.engine) as conn:
+        with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
             row = conn.execute(
                 update(signals)
                 .where(signals.c.id == signal_id, signals.c.status == "received")
                 .values(attempts=signals.c.attempts + 1, reason=bounded_reason(reason))
-                .returning(signals.c.attempts)
+                .returning(signals.c.attempts, signals.c.strategy_id)
             ).first()
             if row is None or row.attempts < attempts_allowed:
                 return False
-            conn.execute(
-                update(signals)
-                .where(signals.c.id == signal_id)
-                .values(
-                    status="failed",
-                    reason=bounded_reason(f"routing failed {row.attempts} times; last: {reason}"),
-                )
-            )
+            why = bounded_reason(f"routing failed {row.attempts} times; last: {reason}")
+            conn.execute(update(signals).where(signals.c.id == signal_id).values(status="failed", reason=why))
+            owner_id = _owner(conn, row.strategy_id)
+            if owner_id is not None:
+                outbox.add(signal_failed(owner_id, signal_id, row.strategy_id, why))
             return True
 
     # -- strategies and their venues --------------------------------------------------------------
@@ -225,6 +229,13 @@ class SqlSignals(SqlTables):
                 .limit(1)
             ).scalar()
         return found
+
+
+def _owner(conn: Connection, strategy_id: int) -> int | None:
+    owner: int | None = conn.execute(
+        select(strategies.c.owner_id).where(strategies.c.id == strategy_id)
+    ).scalar()
+    return owner
 
 
 def live_venue(r: Any) -> LiveVenue:

@@ -2,7 +2,8 @@
 
 `SqlStore` is every part of it on one engine (the `Store` protocol, for the wiring): signals
 (signals.py), intents (intents.py), orders (orders.py), positions (positions.py) and the risk reads
-(risk.py). Every method is synchronous and runs one transaction; the services call them from a worker
+(risk.py). Every method is synchronous and runs one transaction (with the events it makes, in the
+outbox: events.py); the services call them from a worker
 thread. Unique keys make every write safe to repeat: (strategy, dedup key) for signals, (signal,
 subscription) for intents, intent and client order id for orders, (order, trade id) for fills.
 """
@@ -20,6 +21,7 @@ from tradewire.adapters.store.risk import SqlRiskReads
 from tradewire.adapters.store.signals import SqlSignals
 from tradewire.adapters.store.track import pair_record, pair_row
 from tradewire.domain.orders import LATE_FILL_CHECKS_S
+from tradewire.ports.events import EventNotifier
 
 __all__ = ["SqlStore", "pair_record", "pair_row"]
 
@@ -27,5 +29,10 @@ __all__ = ["SqlStore", "pair_record", "pair_row"]
 class SqlStore(SqlSignals, SqlIntents, SqlOrders, SqlPositions, SqlRiskReads):
     """Signals, intents, orders, fills, positions and the execution log in one SQL database."""
 
-    def __init__(self, engine: Engine, late_fill_checks_s: Sequence[float] = LATE_FILL_CHECKS_S) -> None:
-        SqlOrders.__init__(self, engine, late_fill_checks_s)
+    def __init__(
+        self,
+        engine: Engine,
+        late_fill_checks_s: Sequence[float] = LATE_FILL_CHECKS_S,
+        notifier: EventNotifier | None = None,
+    ) -> None:
+        SqlOrders.__init__(self, engine, late_fill_checks_s, notifier)

@@ -388,3 +388,27 @@ models = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("owner_id", "symbol", "version", name="uq_models_owner_symbol_version"),
 )
+
+# The live channel's outbox (domain/events.py): each user's events, numbered 1, 2, 3 … per user in the
+# transaction of the change they report (event_seq holds each user's last number, locked while a
+# transaction writes: two transactions' events for one user commit in number order, so a reader of
+# "numbers above n" never skips one). No foreign key: the outbox is appended to on the hot path and
+# pruned by age (retention), nothing else refers to it.
+events = Table(
+    "events",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("topic", String(16), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("ts", UTCDateTime(), nullable=False),
+    Column("data", Text, nullable=False),  # JSON, exact decimals as strings
+    Index("ix_events_ts", "ts"),
+)
+
+event_seq = Table(
+    "event_seq",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("last_id", BigInteger, nullable=False),
+)

@@ -1,0 +1,147 @@
+"""The live channel's outbox in SQL: events written in the transaction of the change they report,
+numbered per user, and read back in number order (ports/events.py).
+
+Numbering: a transaction adds its count of events to each of its users' counter row (event_seq) and
+takes the numbers below the new value. The counter rows stay locked until the transaction ends, so a
+second transaction with events for the same user waits, and its numbers follow the first one's once
+that has committed (or reuse them if it rolled back). Numbers therefore become visible in order, with
+no gap: a reader of "above n" never misses one that commits later. Events are written as the last
+step of a transaction, in user order, so a transaction holding counter rows takes no other lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, select, tuple_
+
+from tradewire.adapters.store import bulk
+from tradewire.adapters.store.db import write_transaction
+from tradewire.adapters.store.tables import event_seq, events
+from tradewire.domain.events import Event, StoredEvent
+from tradewire.ports.events import EventNotifier
+
+log = logging.getLogger("tradewire.store")
+
+
+def save_events(conn: Connection, made: Sequence[Event], now: datetime) -> dict[int, int]:
+    """Number `made` per user and write them at `now`; returns each user's last number. Call it as
+    the transaction's last write."""
+    if not made:
+        return {}
+    counts = Counter(e.user_id for e in made)
+    last = bulk.increment(conn, event_seq, "user_id", "last_id", counts)
+    number = {user_id: last[user_id] - n for user_id, n in counts.items()}
+    rows = []
+    for e in made:
+        number[e.user_id] += 1
+        rows.append(
+            {
+                "user_id": e.user_id,
+                "id": number[e.user_id],
+                "topic": e.topic.value,
+                "type": e.type,
+                "ts": now,
+                "data": json.dumps(e.data, separators=(",", ":"), default=str),
+            }
+        )
+    bulk.insert(conn, events, rows)
+    return last
+
+
+class Outbox:
+    """The events one transaction makes; written last in it, announced once it has committed."""
+
+    def __init__(self) -> None:
+        self.made: list[Event] = []
+        self.last_ids: dict[int, int] = {}
+
+    def add(self, made: Iterable[Event]) -> None:
+        self.made.extend(made)
+
+    def write(self, conn: Connection, now: datetime) -> None:
+        self.last_ids = save_events(conn, self.made, now)
+
+
+def announce(notifier: EventNotifier | None, last_ids: Mapping[int, int]) -> None:
+    """Tell the notifier of committed events; a notifier that fails only delays delivery."""
+    if notifier is None or not last_ids:
+        return
+    try:
+        notifier.published(last_ids)
+    except Exception:
+        log.exception("new events not announced; they are delivered on the next catch-up")
+
+
+@contextmanager
+def transaction_with_events(
+    engine: Engine, notifier: EventNotifier | None, now: datetime
+) -> Iterator[tuple[Connection, Outbox]]:
+    """A write transaction whose outbox is written as its last step (at `now`) and announced after
+    the commit. An exception rolls back the change and its events together."""
+    outbox = Outbox()
+    with write_transaction(engine) as conn:
+        yield conn, outbox
+        outbox.write(conn, now)
+    announce(notifier, outbox.last_ids)
+
+
+class SqlEvents:
+    """Reads and pruning of the outbox (ports/events.EventLog)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def events_after(self, cursors: Mapping[int, int], limit: int) -> list[StoredEvent]:
+        found: list[StoredEvent] = []
+        users = sorted(cursors)
+        with self.engine.connect() as conn:
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            for chunk in bulk.chunks(users, 250):
+                if len(found) >= limit:
+                    break
+                # One OR term per user (each an index range on the primary key): users' numbers are
+                # their own, so one lower bound cannot serve them all.
+                terms = " OR ".join([f"(user_id = {mark} AND id > {mark})"] * len(chunk))
+                sql = (
+                    'SELECT user_id, id, topic, "type", ts, data FROM events '
+                    f"WHERE {terms} ORDER BY user_id, id LIMIT {int(limit - len(found))}"
+                )
+                params = tuple(v for u in chunk for v in (u, cursors[u]))
+                found += [
+                    StoredEvent(int(u), int(i), t, k, _iso(ts), d)
+                    for u, i, t, k, ts, d in conn.exec_driver_sql(sql, params)
+                ]
+        return found
+
+    def last_event_ids(self, user_ids: Collection[int]) -> dict[int, int]:
+        found: dict[int, int] = {}
+        with self.engine.connect() as conn:
+            for chunk in bulk.chunks(sorted(set(user_ids)), 900):
+                rows = conn.execute(
+                    select(event_seq.c.user_id, event_seq.c.last_id).where(event_seq.c.user_id.in_(chunk))
+                )
+                found.update((int(u), int(n)) for u, n in rows)
+        return found
+
+    def prune_events(self, before: datetime, limit: int) -> int:
+        oldest = select(events.c.user_id, events.c.id).where(events.c.ts < before)
+        oldest = oldest.order_by(events.c.ts).limit(limit)
+        with write_transaction(self.engine) as conn:
+            result = conn.execute(delete(events).where(tuple_(events.c.user_id, events.c.id).in_(oldest)))
+        return int(result.rowcount)
+
+
+def _iso(value: Any) -> str:
+    """A stored time as ISO 8601 UTC text (SQLite hands back its stored text, PostgreSQL a datetime)."""
+    if isinstance(value, datetime):
+        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    else:
+        moment = datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+    return moment.isoformat()

@@ -1,0 +1,382 @@
+"""What a change tells its users: the events of the live channel (WebSocket /api/v1/ws). Pure.
+
+Every write of the execution pipeline (a signal stored or routed, decisions, claims, a settled batch,
+the platform's own orders), of backtests and of bots names the events it makes here; the store writes
+them in the same transaction as the change (the `events` outbox), so a client that reconnects gets
+exactly what it missed. Each event belongs to one user; the store numbers each user's events 1, 2, 3 …
+
+Data is JSON-ready and total: exact decimals as strings, times as ISO 8601, enums as their values, and
+a value of an unexpected type as its text, so building events never fails a trading transaction.
+A strategy's owner hears of its signals and subscriber counts (`provider`), never of a subscriber's
+account, intents or orders.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum, StrEnum
+from typing import Any, NamedTuple
+
+from tradewire.domain.money import fmt
+from tradewire.domain.positions import PositionStatus
+from tradewire.domain.records import NewSignal, OrderOutcome, OrderRecord, Rejection, SubscriptionTarget
+from tradewire.domain.settlement import OrdersSettled, PositionChange, StoredOrder
+
+
+class Topic(StrEnum):
+    """What a client subscribes to."""
+
+    SIGNALS = "signals"  # signals of strategies the user owns, or that reached their subscriptions
+    INTENTS = "intents"  # one per signal and subscription, with why it did or did not trade
+    ORDERS = "orders"
+    FILLS = "fills"
+    POSITIONS = "positions"  # with realised PnL and fees on every change
+    BALANCES = "balances"  # not written yet: balances live on the exchanges
+    BOTS = "bots"
+    BACKTESTS = "backtests"  # queued, running (progress), done, failed
+    PROVIDER = "provider"  # a strategy owner's signals and subscriber counts
+
+
+class Event(NamedTuple):
+    """One event for one user; the store gives it its number and time."""
+
+    user_id: int
+    topic: Topic
+    type: str
+    data: dict[str, Any]
+
+
+def plain(value: Any) -> Any:
+    """`value` as JSON holds it: decimals exact, as strings; times ISO 8601; enums their values."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, Decimal):
+        return fmt(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return plain(value.value)
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, float):
+        return value
+    return str(value)
+
+
+def _data(**values: Any) -> dict[str, Any]:
+    return {k: plain(v) for k, v in values.items()}
+
+
+# -- signals and routing -----------------------------------------------------------------------------
+
+
+class SignalFacts(NamedTuple):
+    """A stored signal as its events show it (no details: an alert's text stays with its owner)."""
+
+    signal_id: int
+    strategy_id: int
+    action: Any
+    ticker: str
+    symbol: str
+    contracts: Decimal | None
+    price: Decimal | None
+    received_at: datetime
+
+    @classmethod
+    def of(cls, signal_id: int, signal: NewSignal) -> SignalFacts:
+        return cls(
+            signal_id,
+            signal.strategy_id,
+            signal.action,
+            signal.ticker,
+            signal.symbol,
+            signal.contracts,
+            signal.price,
+            signal.received_at,
+        )
+
+    def data(self, **more: Any) -> dict[str, Any]:
+        return _data(**self._asdict(), **more)
+
+
+def signal_received(owner_id: int, signal: SignalFacts) -> list[Event]:
+    """A signal stored for the first time: its strategy's owner sees it."""
+    return [Event(owner_id, Topic.SIGNALS, "received", signal.data())]
+
+
+class NewIntent(NamedTuple):
+    """An intent a routing stored (not one stored before), with its target."""
+
+    intent_id: int
+    target: SubscriptionTarget
+
+
+def signal_routed(
+    owner_id: int, signal: SignalFacts, status: str | None, intents: Sequence[NewIntent]
+) -> list[Event]:
+    """A signal routed (`status`: routed or unresolved; None when routed before and only new intents
+    were stored): each subscriber it reached sees the signal and their intents; the owner sees how
+    many subscriptions it reached (and nothing of whose)."""
+    events: list[Event] = []
+    reached: set[int] = set()
+    for intent in intents:
+        user_id = intent.target.user_id
+        if user_id not in reached and user_id != owner_id:
+            reached.add(user_id)
+            events.append(Event(user_id, Topic.SIGNALS, "received", signal.data()))
+        events.append(
+            Event(
+                user_id,
+                Topic.INTENTS,
+                "created",
+                _data(
+                    intent_id=intent.intent_id,
+                    signal_id=signal.signal_id,
+                    subscription_id=intent.target.subscription_id,
+                    account_id=intent.target.account_id,
+                    symbol=signal.symbol,
+                    action=signal.action,
+                    status="created",
+                ),
+            )
+        )
+    if status is not None:
+        summary = signal.data(status=status, subscriptions=len(intents))
+        events.append(Event(owner_id, Topic.PROVIDER, "signal", summary))
+    return events
+
+
+def signal_failed(owner_id: int, signal_id: int, strategy_id: int, reason: str) -> list[Event]:
+    """A signal whose routing kept failing, marked failed: its owner sees why."""
+    data = _data(signal_id=signal_id, strategy_id=strategy_id, status="failed", reason=reason)
+    return [Event(owner_id, Topic.SIGNALS, "failed", data)]
+
+
+# -- decisions, orders and claims --------------------------------------------------------------------
+
+
+class FailedIntent(NamedTuple):
+    """An intent marked failed after its last attempt, with its owner."""
+
+    intent_id: int
+    user_id: int
+    signal_id: int
+    subscription_id: int
+    reason: str
+
+
+def decided(
+    rejections: Sequence[Rejection], failed: Sequence[FailedIntent], new_orders: Sequence[OrderRecord]
+) -> list[Event]:
+    """A page of decisions: intents rejected (with the reason and the risk rules' verdicts), failed,
+    or ordered (with the new order)."""
+    events: list[Event] = []
+    for r in failed:
+        data = _data(
+            intent_id=r.intent_id,
+            signal_id=r.signal_id,
+            subscription_id=r.subscription_id,
+            status="failed",
+            reason=r.reason,
+        )
+        events.append(Event(r.user_id, Topic.INTENTS, "failed", data))
+    for rejection in rejections:
+        item = rejection.item
+        data = _data(
+            intent_id=item.intent_id,
+            signal_id=item.signal_id,
+            subscription_id=item.subscription_id,
+            status="rejected",
+            reason=rejection.reason,
+            details=rejection.details,
+        )
+        events.append(Event(item.user_id, Topic.INTENTS, "rejected", data))
+    for order in new_orders:
+        data = _data(
+            intent_id=order.intent_id,
+            signal_id=order.signal_id,
+            subscription_id=order.subscription_id,
+            status="ordered",
+            order_id=order.order_id,
+        )
+        events.append(Event(order.user_id, Topic.INTENTS, "ordered", data))
+        events.append(order_placed(order))
+    return events
+
+
+def order_placed(order: OrderRecord) -> Event:
+    """A new order, stored before it is sent."""
+    data = _data(
+        order_id=order.order_id,
+        intent_id=order.intent_id,
+        signal_id=order.signal_id,
+        account_id=order.account_id,
+        subscription_id=order.subscription_id,
+        position_id=order.position_id,
+        mode=order.mode,
+        client_order_id=order.client_order_id,
+        symbol=order.symbol,
+        side=order.side,
+        type=order.type,
+        amount=order.amount,
+        price=order.price,
+        state=order.state,
+        close_reason=order.close_reason,
+        tranche=order.tranche,
+        sizing_note=order.sizing_note,
+    )
+    return Event(order.user_id, Topic.ORDERS, "new", data)
+
+
+def orders_placed(orders: Iterable[OrderRecord]) -> list[Event]:
+    return [order_placed(o) for o in orders]
+
+
+def orders_submitted(claimed: Iterable[tuple[int, int]]) -> list[Event]:
+    """Orders (order id, user id) claimed for sending: on their way to the exchange."""
+    return [
+        Event(user_id, Topic.ORDERS, "updated", {"order_id": order_id, "state": "submitted"})
+        for order_id, user_id in claimed
+    ]
+
+
+# -- settlement --------------------------------------------------------------------------------------
+
+
+def settled(
+    outcomes: Sequence[OrderOutcome],
+    stored: Mapping[int, StoredOrder],
+    result: OrdersSettled,
+    positions: Sequence[tuple[int, PositionChange]],
+) -> list[Event]:
+    """A settled batch of exchange reports: each order whose state or fills changed (once, as it ends
+    the batch), each new fill, each position moved (`positions`: with their ids, new ones included)
+    and each intent's new status with its reason."""
+    records = {o.order.order_id: o.order for o in outcomes}
+    by_intent = {o.order.intent_id: o.order for o in outcomes if o.order.intent_id is not None}
+    last = {change.order_id: change for change in result.orders}
+    events: list[Event] = []
+    for order_id, change in last.items():
+        before = stored.get(order_id)
+        totals = change.totals
+        filled = totals.filled if totals is not None else None
+        if before is not None and change.state is before.state and filled in (None, before.filled):
+            continue  # looked up, nothing new
+        data = _data(order_id=order_id, state=change.state)
+        if not change.keeps_reason:
+            data["reason"] = change.reason
+        if totals is not None:
+            data |= _data(filled=totals.filled, average=totals.average, fee=totals.fee)
+            data["fee_currency"] = totals.fee_currency
+        events.append(Event(records[order_id].user_id, Topic.ORDERS, "updated", data))
+    for fill in result.fills:
+        order, trade = fill.order, fill.trade
+        data = _data(
+            order_id=order.order_id,
+            account_id=order.account_id,
+            symbol=order.symbol,
+            side=order.side,
+            trade_id=trade.trade_id,
+            amount=trade.amount,
+            price=trade.price,
+            fee=trade.fee,
+            fee_currency=trade.fee_currency,
+            executed_at=fill.executed_at,
+        )
+        events.append(Event(order.user_id, Topic.FILLS, "new", data))
+    events += [position_moved(position_id, moved) for position_id, moved in positions]
+    for intent in result.intents:
+        owner = by_intent.get(intent.intent_id)
+        if owner is None:
+            continue
+        data = _data(
+            intent_id=intent.intent_id,
+            signal_id=owner.signal_id,
+            subscription_id=owner.subscription_id,
+            order_id=owner.order_id,
+            status=intent.status,
+            reason=None if intent.plain_done else intent.reason,
+        )
+        events.append(Event(owner.user_id, Topic.INTENTS, plain(intent.status), data))
+    return events
+
+
+def position_moved(position_id: int, change: PositionChange) -> Event:
+    """A position after fills: opened, changed or closed, with its realised PnL and fees."""
+    p, a, order = change.position, change.automation, change.order
+    opened = change.position_id is None
+    kind = "closed" if p.status is PositionStatus.CLOSED else "opened" if opened else "changed"
+    data = _data(
+        position_id=position_id,
+        account_id=order.account_id,
+        subscription_id=order.subscription_id,
+        mode=order.mode,
+        symbol=p.symbol,
+        side="long",
+        status=p.status,
+        amount=p.amount,
+        avg_entry=p.avg_entry,
+        cost_basis=p.cost_basis,
+        realized_pnl=p.realized_pnl,
+        fees=p.fees,
+        close_reason=p.close_reason,
+        stop_loss=a.stop_loss,
+        take_profit=a.take_profit,
+        trailing_pct=a.trailing_pct,
+        best_price=a.best_price,
+        deadline_at=a.deadline_at,
+        phase=a.phase,
+    )
+    return Event(order.user_id, Topic.POSITIONS, kind, data)
+
+
+# -- backtests and bots ------------------------------------------------------------------------------
+
+
+def backtest_changed(
+    user_id: int, backtest_id: int, status: str, progress: float | None = None, error: str | None = None
+) -> Event:
+    """A backtest queued, running (with its progress, 0 … 1), done or failed."""
+    data = _data(backtest_id=backtest_id, status=status, progress=progress)
+    if error is not None:
+        data["error"] = error
+    return Event(user_id, Topic.BACKTESTS, status if progress is None else "progress", data)
+
+
+def bot_changed(user_id: int, bot_id: int, status: str, enabled: bool | None) -> Event:
+    """A bot created, started, stopped or retuned: its subscription's status."""
+    return Event(user_id, Topic.BOTS, "changed", _data(bot_id=bot_id, status=status, enabled=enabled))
+
+
+def subscribers_counted(owner_id: int, strategy_id: int, active: int, total: int) -> Event:
+    """A strategy's subscriber counts, for its owner (no subscriber named)."""
+    data = _data(strategy_id=strategy_id, active=active, subscriptions=total)
+    return Event(owner_id, Topic.PROVIDER, "subscribers", data)
+
+
+class StoredEvent(NamedTuple):
+    """An event as the outbox holds it: its user, its number, and its data as stored JSON text."""
+
+    user_id: int
+    id: int
+    topic: str
+    type: str
+    ts: str  # ISO 8601, UTC
+    data: str  # JSON
+
+    def message(self) -> str:
+        """The event as the live channel sends it: {"id","topic","type","ts","data"} (the stored JSON
+        of `data` spliced in as it is, never parsed again)."""
+        return (
+            f'{{"id":{self.id},"topic":{_quoted(self.topic)},"type":{_quoted(self.type)},'
+            f'"ts":{_quoted(self.ts)},"data":{self.data}}}'
+        )
+
+
+def _quoted(text: str) -> str:
+    return json.dumps(text)

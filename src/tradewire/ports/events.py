@@ -1,0 +1,31 @@
+"""The live channel's outbox, as its readers and writers see it (adapters/store/events.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import Protocol
+
+from tradewire.domain.events import StoredEvent
+
+
+class EventLog(Protocol):
+    """Each user's events in number order, as committed (the database is the truth of the stream)."""
+
+    def events_after(self, cursors: Mapping[int, int], limit: int) -> list[StoredEvent]:
+        """Events of the users in `cursors` numbered above each one's cursor, by user then number, at
+        most `limit` in all (the first users' first)."""
+
+    def last_event_ids(self, user_ids: Collection[int]) -> dict[int, int]:
+        """Each user's last event number (a user without events: absent)."""
+
+    def prune_events(self, before: datetime, limit: int) -> int:
+        """Delete at most `limit` events older than `before`; how many were deleted."""
+
+
+class EventNotifier(Protocol):
+    """Told after a commit which users have new events: a hint that wakes delivery early (a missed
+    one only delays it). Called from any thread; never raises into the writer."""
+
+    def published(self, last_ids: Mapping[int, int]) -> None:
+        """Users with new events committed, each with their last event number."""
