@@ -90,6 +90,16 @@ class Settings(BaseSettings):
     backup_dir: Path | None = None
     backup_keep: int = Field(default=7, ge=1, le=10_000)
     backup_max_age_days: float = Field(default=0.0, ge=0)
+    # The live channel (WebSocket /api/v1/ws) and its events outbox.
+    ws_auth_timeout_s: float = Field(default=5.0, gt=0, le=60)  # the first message must authenticate
+    ws_heartbeat_s: float = Field(default=20.0, gt=0, le=300)  # {"op":"ping"} after this long idle
+    ws_send_queue: int = Field(default=1000, ge=10, le=100_000)  # messages waiting; beyond: closed 4408
+    ws_max_message_bytes: int = Field(default=4096, ge=512, le=1024 * 1024)  # a client's message
+    ws_close_timeout_s: float = Field(default=10.0, gt=0, le=120)  # a slow client's close frame, at most
+    ws_catch_up_s: float = Field(default=2.0, gt=0, le=60)  # streams checked against the outbox
+    events_retention_hours: float = Field(default=48.0, ge=24)  # events older are pruned
+    events_prune_interval_s: float = Field(default=300.0, gt=0)
+    events_prune_batch: int = Field(default=5000, ge=100, le=100_000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 

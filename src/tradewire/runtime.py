@@ -10,6 +10,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from tradewire.adapters.passwords import ScryptPasswords, verify_secret
 from tradewire.adapters.secrets_box import SecretBox, SecretsError, decode_key
 from tradewire.adapters.store.backtests import SqlBacktests
 from tradewire.adapters.store.db import make_engine, private_dir, upgrade
+from tradewire.adapters.store.events import SqlEvents
 from tradewire.adapters.store.exports import SqlExports
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.models import SqlModels
@@ -45,6 +47,7 @@ from tradewire.domain.ml.strategy import Predictor
 from tradewire.domain.symbols import SymbolCatalog
 from tradewire.ports import CandleSource
 from tradewire.services.backtests import BacktestService
+from tradewire.services.event_hub import EventHub
 from tradewire.services.execution import Executor
 from tradewire.services.exports import Exports
 from tradewire.services.ingest import SignalIngest
@@ -96,6 +99,7 @@ class Runtime:
     exports: Exports
     health: HealthChecks
     meters: Meters
+    events: EventHub  # the live channel's delivery of the events outbox
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -113,6 +117,7 @@ class Runtime:
             loop.create_task(self.monitor.run(self._stop)),
             loop.create_task(self.strategies.run(self._stop)),
             loop.create_task(self.exchanges.keep_markets_loaded(self.store.live_venues_in_use, self._stop)),
+            loop.create_task(self.events.run(self._stop)),
         ]
         if self.settings.paper_prices_from:
             public = PublicPriceFeed(
@@ -232,7 +237,16 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
         fee_rate=Decimal(settings.paper_fee_rate),
         starting_balance={settings.paper_quote_currency: Decimal(settings.paper_starting_balance)},
     )
-    store = SqlStore(engine, late_fill_checks_s=settings.late_fill_checks_s)
+    events = EventHub(
+        SqlEvents(engine),
+        SystemClock(),
+        queue_limit=settings.ws_send_queue,
+        catch_up_s=settings.ws_catch_up_s,
+        retention=timedelta(hours=settings.events_retention_hours),
+        prune_every_s=settings.events_prune_interval_s,
+        prune_batch=settings.events_prune_batch,
+    )
+    store = SqlStore(engine, late_fill_checks_s=settings.late_fill_checks_s, notifier=events)
     bus = InProcessBus()
     clock = SystemClock()
     calls = ExchangeCalls()
@@ -332,6 +346,7 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
         exports=Exports(SqlExports(engine)),
         health=HealthChecks(engine, bus.problem, settings.health_timeout_s),
         meters=Meters(engine, calls, exchanges.live_accounts, lambda: monitor.stats, clock.now),
+        events=events,
     )
 
 

@@ -12,7 +12,7 @@ from fastapi.requests import Request
 from fastapi.responses import JSONResponse
 
 from tradewire import __version__
-from tradewire.api import backtests, health, metrics, webhooks
+from tradewire.api import backtests, health, metrics, webhooks, ws
 from tradewire.api.body_limit import BodyLimit
 from tradewire.api.docs import mount_docs
 from tradewire.api.errors import install_error_answers
@@ -81,6 +81,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(backtests.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(ws.router)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -35,20 +35,24 @@ def issue_token(runtime: Runtime, user: User) -> str:
     return jwt.encode(claims, runtime.jwt_secret, algorithm=ALGORITHM)
 
 
+async def token_user(runtime: Runtime, token: str) -> User | None:
+    """The user a token we issued names (None: not ours, expired, or its user is gone); requests and
+    the WebSocket channel decode tokens here."""
+    try:
+        claims = jwt.decode(token, runtime.jwt_secret, algorithms=[ALGORITHM])
+        user_id = int(claims["sub"])
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError):
+        return None
+    return await runtime.marketplace.logins.user(user_id)
+
+
 async def current_user(runtime: RuntimeDep, token: Annotated[str | None, Depends(oauth2)]) -> User:
     unauthorized = HTTPException(
         status_code=status.HTTP_401_UNAUTHORIZED,
         detail="not authenticated: send 'Authorization: Bearer <token>' from POST /api/v1/auth/token",
         headers={"WWW-Authenticate": "Bearer"},
     )
-    if not token:
-        raise unauthorized
-    try:
-        claims = jwt.decode(token, runtime.jwt_secret, algorithms=[ALGORITHM])
-        user_id = int(claims["sub"])
-    except (jwt.PyJWTError, KeyError, ValueError) as exc:
-        raise unauthorized from exc
-    user = await runtime.marketplace.logins.user(user_id)
+    user = await token_user(runtime, token) if token else None
     if user is None:
         raise unauthorized
     return user

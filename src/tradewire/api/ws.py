@@ -1,0 +1,165 @@
+"""WebSocket /api/v1/ws: the live channel for the dashboard and for scripts.
+
+    -> {"op":"auth","token":"<JWT>"}          first, within ws_auth_timeout_s (else, or a bad token:
+    <- {"op":"ready"}                          closed 4401); the token stays out of URLs and logs
+    -> {"op":"subscribe","topics":[...],"since":<event id>|null}
+    <- {"op":"subscribed","topics":[...],"since":<the id it continues after>}
+    <- {"id":…,"topic":…,"type":…,"ts":…,"data":{…}}   the user's events, ids rising, none missed
+    <- {"op":"ping"} after ws_heartbeat_s without a message   -> {"op":"ping"} is answered {"op":"pong"}
+    <- {"op":"error","error":"…"} for a message it cannot take (nothing changes)
+
+A client more than ws_send_queue messages behind is closed with 4408 (its own sender waits on it;
+nobody else does). Every message is bounded (ws_max_message_bytes) before it is parsed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from fastapi import APIRouter, WebSocket
+
+from tradewire.api.auth import token_user
+from tradewire.domain.events import Topic
+from tradewire.domain.members import User
+from tradewire.runtime import Runtime
+from tradewire.services.event_hub import EventHub, Listener
+
+log = logging.getLogger("tradewire.live")
+
+router = APIRouter()
+
+UNAUTHORIZED = 4401
+TOO_SLOW = 4408
+TOPICS = frozenset(t.value for t in Topic)
+MAX_TOKEN_CHARS = 8192
+MAX_EVENT_ID = 2**63 - 1
+
+_READY = '{"op":"ready"}'
+_PING = '{"op":"ping"}'
+_PONG = '{"op":"pong"}'
+
+
+@router.websocket("/api/v1/ws")
+async def live(websocket: WebSocket) -> None:
+    """The user's events, live and resumable (see the module's docstring for the protocol)."""
+    runtime: Runtime = websocket.app.state.runtime
+    await websocket.accept()
+    user = await _authenticated(websocket, runtime)
+    if user is None:
+        return
+    hub = runtime.events
+    listener = hub.connect(user.id)
+    listener.offer(_READY)
+    sender = asyncio.create_task(_send(websocket, listener, runtime.settings.ws_heartbeat_s))
+    receiver = asyncio.create_task(_receive(websocket, hub, listener, runtime.settings.ws_max_message_bytes))
+    cut = asyncio.create_task(listener.cut.wait())
+    try:
+        await asyncio.wait({sender, receiver, cut}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        hub.disconnect(listener)
+        for task in (sender, receiver, cut):
+            task.cancel()
+        await asyncio.gather(sender, receiver, cut, return_exceptions=True)
+    if listener.overflowed:
+        log.warning("live channel of user %s closed: more than %d messages behind", user.id, listener.limit)
+        with contextlib.suppress(Exception):
+            # The close frame queues behind what the client has not read yet: wait a while, no more.
+            await asyncio.wait_for(
+                websocket.close(TOO_SLOW, "too slow: messages were piling up"),
+                runtime.settings.ws_close_timeout_s,
+            )
+
+
+async def _authenticated(websocket: WebSocket, runtime: Runtime) -> User | None:
+    """The user of the first message's token; anything else first (or nothing in time) closes 4401."""
+    settings = runtime.settings
+    try:
+        message = await asyncio.wait_for(websocket.receive(), settings.ws_auth_timeout_s)
+    except TimeoutError:
+        await _close(websocket, UNAUTHORIZED, "authenticate first: {op: auth, token}")
+        return None
+    if message["type"] == "websocket.disconnect":
+        return None
+    parsed = _parsed(message.get("text"), settings.ws_max_message_bytes)
+    token = parsed.get("token") if isinstance(parsed, dict) and parsed.get("op") == "auth" else None
+    user = None
+    if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN_CHARS:
+        user = await token_user(runtime, token)
+    if user is None:
+        await _close(websocket, UNAUTHORIZED, "not authenticated")
+    return user
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    with contextlib.suppress(Exception):
+        await websocket.close(code, reason)
+
+
+def _parsed(text: Any, max_bytes: int) -> Any:
+    """A text message's JSON value; None when it is not text, too large (checked before parsing) or
+    not JSON."""
+    if not isinstance(text, str) or len(text) > max_bytes or len(text.encode()) > max_bytes:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+async def _send(websocket: WebSocket, listener: Listener, heartbeat_s: float) -> None:
+    """The client's own sender: its queued messages in order, a ping when idle."""
+    while not listener.overflowed:
+        messages = await listener.take(heartbeat_s)
+        if listener.overflowed:
+            return
+        for message in messages or [_PING]:
+            await websocket.send_text(message)
+
+
+async def _receive(websocket: WebSocket, hub: EventHub, listener: Listener, max_bytes: int) -> None:
+    """The client's requests, until it leaves; each bad one is answered with an error."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        request = _parsed(message.get("text"), max_bytes)
+        if not isinstance(request, dict):
+            listener.offer(_error(f"send JSON objects as text, at most {max_bytes} bytes"))
+            continue
+        op = request.get("op")
+        if op == "subscribe":
+            await _subscribe(hub, listener, request)
+        elif op == "ping":
+            listener.offer(_PONG)
+        elif op == "pong":
+            continue
+        elif op == "auth":
+            listener.offer(_error("already authenticated"))
+        else:
+            listener.offer(_error("unknown op: expected subscribe, ping or pong"))
+
+
+async def _subscribe(hub: EventHub, listener: Listener, request: dict[str, Any]) -> None:
+    topics, since = request.get("topics"), request.get("since")
+    if not isinstance(topics, list) or not topics or len(topics) > len(TOPICS):
+        listener.offer(_error(f"topics: a list of 1 to {len(TOPICS)} of {sorted(TOPICS)}"))
+        return
+    unknown = [t for t in topics if t not in TOPICS]
+    if unknown:
+        names = ", ".join(repr(t)[:40] for t in unknown[:3])
+        listener.offer(_error(f"unknown topic {names}; topics are {sorted(TOPICS)}"))
+        return
+    if since is not None and (type(since) is not int or not 0 <= since <= MAX_EVENT_ID):
+        listener.offer(_error("since: an event id (a whole number from 0) or null"))
+        return
+    after = await hub.subscribe(listener, topics, since)
+    chosen = sorted(set(topics))
+    listener.offer(json.dumps({"op": "subscribed", "topics": chosen, "since": after}, separators=(",", ":")))
+
+
+def _error(text: str) -> str:
+    return json.dumps({"op": "error", "error": text}, separators=(",", ":"))

@@ -1,0 +1,229 @@
+"""Live delivery of the events outbox to connected clients (the WebSocket channel's core).
+
+The database is the truth: a client's stream is "its user's events numbered above the last one it was
+sent, in order", read from the outbox. A commit's announcement (EventNotifier) only wakes delivery
+early; a periodic catch-up compares each connected user's last number with what was sent, so a lost
+announcement (or one from another process, later) only delays delivery. One round reads the events
+of every user that has news in one query, encodes each event once, and hands it to each of the user's
+clients whose topics it matches. Each client has a bounded queue drained by its own sender: a client
+that falls behind by more than the bound is cut off (its sender closes it) and never slows the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from tradewire.domain.events import StoredEvent
+from tradewire.ports import Clock, EventLog
+from tradewire.services.loops import every
+
+log = logging.getLogger("tradewire.live")
+
+
+class Listener:
+    """One connected client: its user, its topics, the last event number it was sent or skipped, and
+    its queue of messages (bounded: beyond `limit` it is marked overflowed and its queue dropped)."""
+
+    def __init__(self, user_id: int, limit: int) -> None:
+        self.user_id = user_id
+        self.limit = limit
+        self.topics: frozenset[str] = frozenset()
+        self.cursor = 0
+        self.subscribed = False
+        self.overflowed = False
+        self.cut = asyncio.Event()  # set when it overflows: its connection is closed (4408)
+        self._queue: deque[str] = deque()
+        self._ready = asyncio.Event()
+
+    def offer(self, message: str) -> bool:
+        """Queue a message for the client; False once it is overflowed (it is being cut off)."""
+        if self.overflowed:
+            return False
+        if len(self._queue) >= self.limit:
+            self.overflowed = True
+            self._queue.clear()
+            self._ready.set()
+            self.cut.set()
+            return False
+        self._queue.append(message)
+        self._ready.set()
+        return True
+
+    async def take(self, timeout_s: float) -> list[str]:
+        """Every queued message, waiting up to `timeout_s` for one ([] when none came, or once the
+        client is overflowed)."""
+        if not self._queue and not self.overflowed:
+            self._ready.clear()
+            try:
+                await asyncio.wait_for(self._ready.wait(), timeout_s)
+            except TimeoutError:
+                return []
+        taken = list(self._queue)
+        self._queue.clear()
+        return taken
+
+
+@dataclass(eq=False)
+class EventHub:
+    """Connected clients by user, and the rounds that bring them their users' new events."""
+
+    log: EventLog
+    clock: Clock
+    queue_limit: int = 1000  # messages waiting for one client before it is cut off
+    catch_up_s: float = 2.0  # how often every connected user's stream is checked against the outbox
+    page: int = 5000  # events read per round
+    retention: timedelta = timedelta(hours=48)
+    prune_every_s: float = 300.0
+    prune_batch: int = 5000
+    _listeners: dict[int, set[Listener]] = field(init=False, default_factory=dict)
+    _dirty: set[int] = field(init=False, default_factory=set)
+    _wake: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+    _loop: asyncio.AbstractEventLoop | None = field(init=False, default=None)
+
+    # -- the notifier (ports/events.EventNotifier) ------------------------------------------------------
+
+    def published(self, last_ids: Mapping[int, int]) -> None:
+        """Users with new events committed (from any thread): their clients are served soon."""
+        loop = self._loop
+        if loop is None or not last_ids:
+            return
+        users = list(last_ids)
+        try:
+            loop.call_soon_threadsafe(self._mark, users)
+        except RuntimeError:  # the loop has closed: nobody is listening
+            return
+
+    def _mark(self, users: Iterable[int]) -> None:
+        news = [u for u in users if u in self._listeners]
+        if news:
+            self._dirty.update(news)
+            self._wake.set()
+
+    # -- clients ----------------------------------------------------------------------------------------
+
+    @property
+    def clients(self) -> int:
+        return sum(len(listeners) for listeners in self._listeners.values())
+
+    def connect(self, user_id: int) -> Listener:
+        listener = Listener(user_id, self.queue_limit)
+        self._listeners.setdefault(user_id, set()).add(listener)
+        return listener
+
+    def disconnect(self, listener: Listener) -> None:
+        mine = self._listeners.get(listener.user_id)
+        if mine is None:
+            return
+        mine.discard(listener)
+        if not mine:
+            del self._listeners[listener.user_id]
+
+    async def subscribe(self, listener: Listener, topics: Collection[str], since: int | None) -> int:
+        """Send the client `topics` from after event `since` (None: from now on, or from where it is
+        if it subscribed before); returns the number it continues from."""
+        last = (await asyncio.to_thread(self.log.last_event_ids, [listener.user_id])).get(listener.user_id, 0)
+        if since is not None:
+            listener.cursor = min(since, last)  # a number never written yet cannot have been seen
+        elif not listener.subscribed:
+            listener.cursor = last
+        listener.topics = frozenset(topics)
+        listener.subscribed = True
+        self._mark([listener.user_id])
+        return listener.cursor
+
+    # -- delivery ---------------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve clients until `stop` is set: a round on every announcement, a catch-up every
+        `catch_up_s`, and the outbox pruned of events older than the retention."""
+        self._loop = asyncio.get_running_loop()
+        pruning = asyncio.get_running_loop().create_task(
+            every(self.prune_every_s, stop, self.prune, "pruning old events", log)
+        )
+        next_catch_up = time.monotonic() + self.catch_up_s
+        try:
+            while not stop.is_set():
+                timeout = max(0.0, next_catch_up - time.monotonic())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+                try:
+                    if time.monotonic() >= next_catch_up:
+                        next_catch_up = time.monotonic() + self.catch_up_s
+                        await self.catch_up()
+                    await self.deliver()
+                except Exception:
+                    log.exception("live delivery round failed; the next catch-up retries")
+                    await asyncio.sleep(min(1.0, self.catch_up_s))
+        finally:
+            self._loop = None
+            pruning.cancel()
+            await asyncio.gather(pruning, return_exceptions=True)
+
+    async def catch_up(self) -> None:
+        """Mark every connected user whose outbox holds events beyond what their clients were sent."""
+        behind = self._cursors(list(self._listeners))
+        if not behind:
+            return
+        last = await asyncio.to_thread(self.log.last_event_ids, list(behind))
+        self._mark(u for u, cursor in behind.items() if last.get(u, 0) > cursor)
+
+    async def deliver(self) -> None:
+        """One round: read the marked users' new events, and queue them for their clients."""
+        self._wake.clear()
+        cursors = self._cursors(self._dirty)
+        self._dirty = set()
+        if not cursors:
+            return
+        found = await asyncio.to_thread(self.log.events_after, cursors, self.page)
+        if len(found) >= self.page:  # a full page: the last user read, and those after, go again
+            self._mark(u for u in cursors if u >= found[-1].user_id)
+        by_user: dict[int, list[StoredEvent]] = {}
+        for event in found:
+            by_user.setdefault(event.user_id, []).append(event)
+        for user_id, after in cursors.items():
+            self._hand_out(user_id, after, by_user.get(user_id, []))
+
+    def _hand_out(self, user_id: int, after: int, found: list[StoredEvent]) -> None:
+        messages = [(e.id, e.topic, e.message()) for e in found]
+        for listener in list(self._listeners.get(user_id, ())):
+            if not listener.subscribed:
+                continue
+            if listener.cursor < after:  # it subscribed from further back meanwhile: read again
+                self._mark([user_id])
+                continue
+            for number, topic, message in messages:
+                if number <= listener.cursor:
+                    continue
+                if topic in listener.topics and not listener.offer(message):
+                    break
+                listener.cursor = number
+
+    def _cursors(self, users: Iterable[int]) -> dict[int, int]:
+        """For each user with subscribed clients, the lowest number any of them was sent."""
+        cursors: dict[int, int] = {}
+        for user_id in users:
+            subscribed = [li.cursor for li in self._listeners.get(user_id, ()) if li.subscribed]
+            if subscribed:
+                cursors[user_id] = min(subscribed)
+        return cursors
+
+    async def prune(self) -> int:
+        """Delete events older than the retention, `prune_batch` at a time (at most ten batches a
+        round, so pruning a backlog never holds the database long)."""
+        before = self.clock.now() - self.retention
+        deleted = 0
+        for _ in range(10):
+            n = await asyncio.to_thread(self.log.prune_events, before, self.prune_batch)
+            deleted += n
+            if n < self.prune_batch:
+                break
+        if deleted:
+            log.info("pruned %d events older than %s", deleted, before.isoformat())
+        return deleted

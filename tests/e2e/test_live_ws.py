@@ -1,0 +1,194 @@
+"""The live channel over a real server (uvicorn, the `websockets` client): authentication, each user's
+own events only, resuming with `since` (no gap, no duplicate), and a slow client cut off (4408)
+while a fast one keeps receiving."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.conftest import free_port
+from tests.e2e.live_client import LiveClient, stored_ids, token_of
+from tests.seeding import Seeded
+from tests.support import PASSPHRASE, ServedRuntime, make_runtime, pin_prices, seed_marketplace
+from tradewire.adapters.store.db import write_transaction
+from tradewire.adapters.store.events import save_events
+from tradewire.domain.events import Event, Topic
+from tradewire.runtime import Runtime
+
+
+class Served:
+    """A served runtime with a provider's webhook strategy and two paper subscribers."""
+
+    def __init__(self, served: ServedRuntime, seeded: Seeded) -> None:
+        self.served = served
+        self.seeded = seeded
+        self.url = served.url
+        self.engine = served.runtime.engine
+        self.provider = token_of(served.token("provider-tv-test"))
+        self.subscribers = [token_of(served.token(f"tv-test-sub{n}")) for n in (1, 2)]
+
+    def alert(self, action: str = "buy") -> None:
+        """A webhook alert handled to the end (routed, ordered, filled)."""
+        body = {"passphrase": PASSPHRASE, "ticker": "BTCUSDT", "action": action}
+        response = httpx.post(f"{self.url}/api/v1/webhooks/tradingview/tv-test", json=body, timeout=10)
+        assert response.status_code < 300, response.text
+        self.served.settle()
+
+    async def trade(self, *actions: str) -> None:
+        for action in actions:
+            await asyncio.to_thread(self.alert, action)
+
+
+def _runtime(tmp_path: Path, **settings: Any) -> Runtime:
+    runtime = make_runtime(tmp_path, ws_auth_timeout_s=1.0, ws_catch_up_s=0.5, **settings)
+    pin_prices(runtime, {"BTC/USDT": "60000"})
+    return runtime
+
+
+@pytest.fixture
+def platform(tmp_path: Path) -> Iterator[Served]:
+    runtime = _runtime(tmp_path)
+    seeded = seed_marketplace(runtime.engine, [{}, {}])
+    with ServedRuntime(runtime, free_port()) as served:
+        yield Served(served, seeded)
+
+
+async def _closed_with(url: str, first: str | bytes | None) -> int | None:
+    """Connect, send `first` (None: nothing), and return the close code the server answers with."""
+    async with connect(url.replace("http://", "ws://") + "/api/v1/ws") as ws:
+        if first is not None:
+            await ws.send(first)
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 5)
+        return closed.value.rcvd.code if closed.value.rcvd else None
+
+
+async def test_anything_but_a_valid_token_first_closes_with_4401(platform: Served) -> None:
+    url, token = platform.url, platform.subscribers[0]
+    assert await _closed_with(url, json.dumps({"op": "auth", "token": token + "x"})) == 4401
+    assert await _closed_with(url, json.dumps({"op": "auth", "token": None})) == 4401
+    assert (
+        await _closed_with(url, json.dumps({"op": "subscribe", "topics": ["orders"], "since": None})) == 4401
+    )
+    assert await _closed_with(url, b"\x00binary") == 4401
+    assert await _closed_with(url, "not json") == 4401
+    assert await _closed_with(url, json.dumps({"op": "auth", "token": "x" * 10_000})) == 4401
+    assert await _closed_with(url, None) == 4401  # nothing within ws_auth_timeout_s
+
+    client = await LiveClient.open(url, token, ["orders"])  # a valid token: ready, then subscribed
+    assert client.since == 0
+    await client.close()
+
+
+async def test_bad_requests_get_an_error_and_change_nothing(platform: Served) -> None:
+    client = await LiveClient.open(platform.url, platform.subscribers[0], ["orders"])
+    await client.send({"op": "subscribe", "topics": ["orders", "secrets"], "since": None})
+    assert "unknown topic 'secrets'" in (await client.reply())["error"]
+    await client.send({"op": "subscribe", "topics": ["orders"], "since": -1})
+    assert "since" in (await client.reply())["error"]
+    await client.send({"op": "subscribe", "topics": ["orders"], "since": True})
+    assert "since" in (await client.reply())["error"]
+    await client.send({"op": "subscribe", "topics": "orders", "since": None})
+    assert "topics" in (await client.reply())["error"]
+    await client.send({"op": "subscribe", "topics": ["orders"] * 5000, "since": None})  # too large
+    assert "at most 4096 bytes" in (await client.reply())["error"]
+    await client.send({"op": "dance"})
+    assert "unknown op" in (await client.reply())["error"]
+    await client.send({"op": "ping"})
+    assert await client.reply() == {"op": "pong"}
+
+    await platform.trade("buy")  # still subscribed to orders only, as before the bad requests
+    first = platform.seeded.subscriber_ids[0]
+    await client.read_until(lambda got: any(e["data"].get("state") == "filled" for e in got))
+    assert {e["topic"] for e in client.received} == {"orders"}
+    assert set(client.ids) < set(stored_ids(platform.engine, first))
+    await client.close()
+
+
+async def test_each_user_receives_its_own_events_and_the_provider_only_its_signals(platform: Served) -> None:
+    seeded = platform.seeded
+    clients = [
+        await LiveClient.open(platform.url, token, since=0)
+        for token in [platform.provider, *platform.subscribers]
+    ]
+    await platform.trade("buy", "sell")
+
+    users = [seeded.provider_id, *seeded.subscriber_ids]
+    for client, user_id in zip(clients, users, strict=True):
+        expected = stored_ids(platform.engine, user_id)
+        await client.read_ids(expected[-1])
+        assert client.ids == expected  # everything of its own user, in order, once
+    provider, first, second = clients
+    assert {e["topic"] for e in provider.received} == {"signals", "provider"}
+    assert all("account_id" not in e["data"] and "order_id" not in e["data"] for e in provider.received)
+    assert [e["data"]["subscriptions"] for e in provider.received if e["topic"] == "provider"] == [2, 2]
+    for client, account_id in zip((first, second), seeded.account_ids, strict=True):
+        topics = {e["topic"] for e in client.received}
+        assert {"signals", "intents", "orders", "fills", "positions"} <= topics
+        accounts = {e["data"]["account_id"] for e in client.received if "account_id" in e["data"]}
+        assert accounts == {account_id}
+    closes = [e for e in first.received if e["topic"] == "positions" and e["type"] == "closed"]
+    assert len(closes) == 1 and closes[0]["data"]["amount"] == "0"
+    for client in clients:
+        await client.close()
+
+
+async def test_a_client_resuming_with_since_gets_exactly_what_it_missed_then_live_events(
+    platform: Served,
+) -> None:
+    user_id, token = platform.seeded.subscriber_ids[0], platform.subscribers[0]
+    client = await LiveClient.open(platform.url, token)
+    assert client.since == 0
+    await platform.trade("buy")
+    await client.read_ids(stored_ids(platform.engine, user_id)[-1])
+    before = client.received[: len(client.received) // 2]  # it saw only half before leaving
+    await client.close()
+
+    await platform.trade("sell")  # while it is away
+    again = await LiveClient.open(platform.url, token, since=before[-1]["id"])
+    await platform.trade("buy")  # live, after it came back
+    expected = stored_ids(platform.engine, user_id)
+    await again.read_ids(expected[-1])
+    assert [e["id"] for e in before] + again.ids == expected
+    await again.close()
+
+
+async def test_a_slow_client_is_closed_with_4408_while_a_fast_one_gets_everything(tmp_path: Path) -> None:
+    runtime = _runtime(tmp_path, ws_send_queue=20, ws_close_timeout_s=30)
+    seeded = seed_marketplace(runtime.engine, [{}])
+    user_id = seeded.subscriber_ids[0]
+    with ServedRuntime(runtime, free_port()) as served:
+        token = token_of(served.token("tv-test-sub1"))
+        fast = await LiveClient.open(served.url, token, ["backtests"])
+        # A client that stops reading: its library buffers a message, then its small socket fills up.
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+        sock.connect(("127.0.0.1", int(served.url.rsplit(":", 1)[1])))
+        slow = await LiveClient.open(
+            served.url, token, ["backtests"], max_queue=1, sock=sock, compression=None
+        )
+        padding = "x" * 10_000  # sent uncompressed to the slow client (it declines compression)
+        for batch in range(80):  # 8 MB in all: more than the sockets between them hold
+            made = [Event(user_id, Topic.BACKTESTS, "progress", {"n": n, "pad": padding}) for n in range(10)]
+            with write_transaction(runtime.engine) as conn:
+                last = save_events(conn, made, runtime.clock.now())
+            runtime.events.published(last)
+            await fast.read_ids(last[user_id], timeout=20)
+            assert fast.ids == list(range(1, 10 * (batch + 1) + 1))
+        assert runtime.events.clients == 1  # the slow one was cut off, the fast one stayed
+
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(slow.connection.recv(), 30)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4408
+        await fast.close()

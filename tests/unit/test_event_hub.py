@@ -1,0 +1,79 @@
+"""The hub's rounds over the in-memory twin's outbox: a missed announcement only delays delivery, a
+client sees its topics from its own number on, and one over its bound is cut off alone."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from tests.fakes.memory_store import MemoryStore
+from tradewire.domain.events import Event, Topic
+from tradewire.services.event_hub import EventHub
+
+NOW = datetime(2026, 1, 5, 12, tzinfo=UTC)
+
+
+class Clock:
+    def now(self) -> datetime:
+        return NOW
+
+
+def _write(store: MemoryStore, user_id: int, topic: Topic, n: int, at: datetime = NOW) -> dict[int, int]:
+    """Commit `n` events for the user without telling anyone (no notifier)."""
+    with store._with_events(at) as made:
+        made += [Event(user_id, topic, "updated", {"n": i}) for i in range(n)]
+    return store.last_event_ids([user_id])
+
+
+def _ids(messages: list[str]) -> list[int]:
+    return [json.loads(m)["id"] for m in messages]
+
+
+async def test_events_nobody_announced_reach_clients_on_the_catch_up() -> None:
+    store = MemoryStore()
+    hub = EventHub(store, Clock())
+    _write(store, 1, Topic.ORDERS, 2)  # before the client came: its "since" decides
+    resuming, live, other = hub.connect(1), hub.connect(1), hub.connect(2)
+    assert await hub.subscribe(resuming, ["orders"], 1) == 1
+    assert await hub.subscribe(live, ["orders", "fills"], None) == 2
+    assert await hub.subscribe(other, ["orders"], 0) == 0
+    _write(store, 1, Topic.FILLS, 1)
+    _write(store, 1, Topic.ORDERS, 1)
+
+    await hub.catch_up()
+    await hub.deliver()
+
+    assert _ids(await resuming.take(0)) == [2, 4]  # its topics only, from after its own number
+    assert _ids(await live.take(0)) == [3, 4]
+    assert await other.take(0) == []  # another user's events: never
+    assert resuming.cursor == live.cursor == 4
+
+
+async def test_a_client_over_its_bound_is_cut_off_and_the_others_keep_receiving() -> None:
+    store = MemoryStore()
+    hub = EventHub(store, Clock(), queue_limit=3)
+    slow, fast = hub.connect(1), hub.connect(1)
+    for listener in (slow, fast):
+        await hub.subscribe(listener, ["orders"], 0)
+    _write(store, 1, Topic.ORDERS, 2)
+    await hub.catch_up()
+    await hub.deliver()
+    assert _ids(await fast.take(0)) == [1, 2]
+
+    _write(store, 1, Topic.ORDERS, 2)  # the slow one still holds its first two: four is over three
+    await hub.catch_up()
+    await hub.deliver()
+
+    assert slow.overflowed and slow.cut.is_set() and await slow.take(0) == []
+    assert _ids(await fast.take(0)) == [3, 4] and not fast.overflowed
+
+
+async def test_old_events_are_pruned_in_bounded_batches() -> None:
+    store = MemoryStore()
+    hub = EventHub(store, Clock(), retention=timedelta(hours=24), prune_batch=2)
+    _write(store, 1, Topic.ORDERS, 5, at=NOW - timedelta(hours=25))
+    _write(store, 1, Topic.ORDERS, 1, at=NOW - timedelta(hours=1))
+
+    assert await hub.prune() == 5
+    assert [e.id for e in store.events_after({1: 0}, 10)] == [6]
+    assert store.last_event_ids([1]) == {1: 6}  # numbering goes on after the pruned ones
