@@ -36,10 +36,18 @@ class Served:
         self.engine = served.runtime.engine
         self.provider = token_of(served.token("provider-tv-test"))
         self.subscribers = [token_of(served.token(f"tv-test-sub{n}")) for n in (1, 2)]
+        self.sent = 0
 
     def alert(self, action: str = "buy") -> None:
-        """A webhook alert handled to the end (routed, ordered, filled)."""
-        body = {"passphrase": PASSPHRASE, "ticker": "BTCUSDT", "action": action}
+        """A webhook alert handled to the end (routed, ordered, filled); each has its own id, so none
+        is taken for a repeat of an earlier one."""
+        self.sent += 1
+        body = {
+            "passphrase": PASSPHRASE,
+            "ticker": "BTCUSDT",
+            "action": action,
+            "id": f"{action}-{self.sent}",
+        }
         response = httpx.post(f"{self.url}/api/v1/webhooks/tradingview/tv-test", json=body, timeout=10)
         assert response.status_code < 300, response.text
         self.served.settle()
@@ -192,3 +200,35 @@ async def test_a_slow_client_is_closed_with_4408_while_a_fast_one_gets_everythin
                 await asyncio.wait_for(slow.connection.recv(), 30)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4408
         await fast.close()
+
+
+async def test_a_client_resuming_after_a_server_restart_misses_nothing_and_sees_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    first_runtime = _runtime(tmp_path)
+    seeded = seed_marketplace(first_runtime.engine, [{}, {}])
+    user_id = seeded.subscriber_ids[0]
+    with ServedRuntime(first_runtime, free_port()) as served:
+        platform = Served(served, seeded)
+        token = platform.subscribers[0]
+        client = await LiveClient.open(platform.url, token)
+        await platform.trade("buy")
+        await client.read_ids(stored_ids(platform.engine, user_id)[-1])
+        seen = client.received[:3]  # it had read only these when the server went down
+        await platform.trade("sell")
+    with pytest.raises(ConnectionClosed):  # the server went away under it
+        while True:
+            await asyncio.wait_for(client.connection.recv(), 10)
+
+    second_runtime = _runtime(tmp_path)  # the same database (and token secret) under var/
+    with ServedRuntime(second_runtime, free_port()) as served:
+        platform = Served(served, seeded)
+        platform.sent = 100
+        await platform.trade("buy")  # before the client is back
+        again = await LiveClient.open(platform.url, token, since=seen[-1]["id"])
+        await platform.trade("sell")  # after
+        expected = stored_ids(platform.engine, user_id)
+        await again.read_ids(expected[-1])
+        assert [e["id"] for e in seen] + again.ids == expected
+        assert len(expected) > 30  # four trades' events
+        await again.close()
