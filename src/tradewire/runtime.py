@@ -326,7 +326,10 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
         candles=candles,
         monitor=monitor,
         backtests=BacktestService(
-            SqlBacktests(engine), clock, ParquetArchive.at(settings.effective_data_dir), models=models
+            SqlBacktests(engine, notifier=events),
+            clock,
+            ParquetArchive.at(settings.effective_data_dir),
+            models=models,
         ),
         valuations=valuations,
         marketplace=build_marketplace(

@@ -1,4 +1,5 @@
-"""Backtests run by the server: their requests, progress and results (the `backtests` table)."""
+"""Backtests run by the server: their requests, progress and results (the `backtests` table); each
+change tells its owner (the `backtests` topic of the events outbox)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
-from tradewire.adapters.store.db import write_transaction
+from tradewire.adapters.store.events import transaction_with_events
 from tradewire.adapters.store.tables import backtests, strategies
+from tradewire.domain.events import backtest_changed
 from tradewire.domain.members import NotFound
+from tradewire.ports.events import EventNotifier
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 UNFINISHED = (QUEUED, RUNNING)
@@ -21,13 +24,15 @@ _SUMMARY = [column for column in backtests.c if column.name != "result"]
 class SqlBacktests:
     """Reads and writes of `backtests`; the user-facing reads are scoped to the backtest's owner."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, notifier: EventNotifier | None = None) -> None:
         self.engine = engine
+        self.notifier = notifier
 
     def create(self, values: dict[str, Any]) -> int:
-        with write_transaction(self.engine) as conn:
+        with transaction_with_events(self.engine, self.notifier, values["created_at"]) as (conn, outbox):
             key = conn.execute(backtests.insert().values(values)).inserted_primary_key
-        assert key is not None
+            assert key is not None
+            outbox.add([backtest_changed(values["user_id"], int(key[0]), QUEUED)])
         return int(key[0])
 
     def get(self, user_id: int, backtest_id: int, with_result: bool = True) -> dict[str, Any]:
@@ -75,7 +80,7 @@ class SqlBacktests:
 
     def claim(self, backtest_id: int, now: datetime) -> dict[str, Any] | None:
         """Move a queued backtest to running and return it; None if it is not queued (any more)."""
-        with write_transaction(self.engine) as conn:
+        with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
             result = conn.execute(
                 update(backtests)
                 .where(backtests.c.id == backtest_id, backtests.c.status == QUEUED)
@@ -84,38 +89,50 @@ class SqlBacktests:
             if result.rowcount == 0:
                 return None
             row = conn.execute(select(*_SUMMARY).where(backtests.c.id == backtest_id)).one()
+            outbox.add([backtest_changed(row.user_id, backtest_id, RUNNING)])
         return dict(row._mapping)
 
     def set_progress(self, backtest_id: int, progress: float, now: datetime) -> None:
-        with write_transaction(self.engine) as conn:
-            conn.execute(
+        with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
+            owner = conn.execute(
                 update(backtests)
                 .where(backtests.c.id == backtest_id, backtests.c.status == RUNNING)
                 .values(progress=progress, updated_at=now)
-            )
+                .returning(backtests.c.user_id)
+            ).scalar()
+            if owner is not None:
+                outbox.add([backtest_changed(owner, backtest_id, RUNNING, progress)])
 
     def finish(self, backtest_id: int, result: dict[str, Any], now: datetime) -> None:
-        with write_transaction(self.engine) as conn:
-            conn.execute(
+        with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
+            owner = conn.execute(
                 update(backtests)
                 .where(backtests.c.id == backtest_id)
                 .values(status=DONE, progress=1.0, result=result, error=None, updated_at=now, finished_at=now)
-            )
+                .returning(backtests.c.user_id)
+            ).scalar()
+            if owner is not None:
+                outbox.add([backtest_changed(owner, backtest_id, DONE)])
 
     def fail(self, backtest_id: int, error: str, now: datetime) -> None:
-        with write_transaction(self.engine) as conn:
-            conn.execute(
+        with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
+            owner = conn.execute(
                 update(backtests)
                 .where(backtests.c.id == backtest_id)
                 .values(status=FAILED, error=error, updated_at=now, finished_at=now)
-            )
+                .returning(backtests.c.user_id)
+            ).scalar()
+            if owner is not None:
+                outbox.add([backtest_changed(owner, backtest_id, FAILED, error=error)])
 
     def fail_unfinished(self, error: str, now: datetime) -> int:
         """Mark every queued or running backtest failed (their process is gone); how many there were."""
-        with write_transaction(self.engine) as conn:
-            result = conn.execute(
+        with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
+            failed = conn.execute(
                 update(backtests)
                 .where(backtests.c.status.in_(UNFINISHED))
                 .values(status=FAILED, error=error, updated_at=now, finished_at=now)
-            )
-        return int(result.rowcount)
+                .returning(backtests.c.id, backtests.c.user_id)
+            ).all()
+            outbox.add(backtest_changed(user_id, i, FAILED, error=error) for i, user_id in sorted(failed))
+        return len(failed)
