@@ -49,11 +49,16 @@ class Event(NamedTuple):
     data: dict[str, Any]
 
 
+# Types JSON holds as they are (exactly these: an enum derived from str is turned into its value).
+_AS_IS = frozenset({type(None), bool, int, float, str})
+
+
 def plain(value: Any) -> Any:
     """`value` as JSON holds it: decimals exact, as strings; times ISO 8601; enums their values."""
-    if value is None or isinstance(value, bool | int | str):
+    kind = type(value)
+    if kind in _AS_IS:
         return value
-    if isinstance(value, Decimal):
+    if kind is Decimal:
         return fmt(value)
     if isinstance(value, datetime):
         return value.isoformat()
@@ -63,8 +68,11 @@ def plain(value: Any) -> Any:
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
-    if isinstance(value, float):
-        return value
+    if isinstance(value, Decimal):
+        return fmt(value)
+    for base in (bool, int, float, str):  # a subclass of one (not an enum): as its base holds it
+        if isinstance(value, base):
+            return base(value)
     return str(value)
 
 

@@ -124,7 +124,7 @@ class Tables:
         number = {user_id: self.event_seq[user_id] - n for user_id, n in counts.items()}
         for e in made:
             number[e.user_id] += 1
-            data = json.dumps(e.data, separators=(",", ":"), default=str)
+            data = json.dumps(e.data, separators=(",", ":"), default=str)  # as the SQL store encodes
             self.events.append(
                 {"user_id": e.user_id, "id": number[e.user_id], "topic": e.topic.value, "type": e.type}
                 | {"ts": now, "data": data}

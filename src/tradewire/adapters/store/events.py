@@ -29,6 +29,10 @@ from tradewire.ports.events import EventNotifier
 
 log = logging.getLogger("tradewire.store")
 
+# One encoder for every event (json.dumps with options builds a new one per call: a fan-out writes
+# thousands of events).
+_json = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
 
 def save_events(conn: Connection, made: Sequence[Event], now: datetime) -> dict[int, int]:
     """Number `made` per user and write them at `now`; returns each user's last number. Call it as
@@ -48,7 +52,7 @@ def save_events(conn: Connection, made: Sequence[Event], now: datetime) -> dict[
                 "topic": e.topic.value,
                 "type": e.type,
                 "ts": now,
-                "data": json.dumps(e.data, separators=(",", ":"), default=str),
+                "data": _json(e.data),
             }
         )
     bulk.insert(conn, events, rows)
