@@ -99,17 +99,19 @@ def serve(tmp: str, port: int, subscribers: int, pipe: Connection) -> None:
 class Client:
     """One WebSocket client: every event it receives, with its arrival time."""
 
-    def __init__(self, user_id: int) -> None:
+    def __init__(self, user_id: int, compression: str | None = "deflate", topics: list[str] = TOPICS) -> None:
         self.user_id = user_id
+        self.topics = topics
+        self.compression = compression  # permessage-deflate, as browsers ask for it, or None
         self.received: list[tuple[float, int]] = []  # (arrival, event id)
         self.done = 0  # intents that reached a final status
         self.ready = asyncio.Event()
 
     async def run(self, url: str, token: str, stop: asyncio.Event) -> None:
-        async with connect(url, max_queue=None, open_timeout=60) as ws:
+        async with connect(url, max_queue=None, open_timeout=60, compression=self.compression) as ws:
             await ws.send(json.dumps({"op": "auth", "token": token}))
             assert json.loads(await ws.recv()) == {"op": "ready"}
-            await ws.send(json.dumps({"op": "subscribe", "topics": TOPICS, "since": None}))
+            await ws.send(json.dumps({"op": "subscribe", "topics": self.topics, "since": None}))
             assert json.loads(await ws.recv())["op"] == "subscribed"
             self.ready.set()
             while not stop.is_set():
@@ -125,7 +127,9 @@ class Client:
                         self.done += 1
 
 
-async def bench(subscribers: int, per_user: int, runs: int, port: int) -> None:
+async def bench(
+    subscribers: int, per_user: int, runs: int, port: int, compression: str | None, topics: list[str]
+) -> None:
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
     with tempfile.TemporaryDirectory() as tmp:
@@ -134,7 +138,9 @@ async def bench(subscribers: int, per_user: int, runs: int, port: int) -> None:
         slug, tokens = await asyncio.to_thread(ours.recv)
         ws_url = f"ws://127.0.0.1:{port}/api/v1/ws"
         stop = asyncio.Event()
-        clients = [Client(user_id) for user_id in sorted(tokens) for _ in range(per_user)]
+        clients = [
+            Client(user_id, compression, topics) for user_id in sorted(tokens) for _ in range(per_user)
+        ]
         opening = asyncio.Semaphore(100)
 
         async def run(client: Client) -> None:
@@ -171,8 +177,11 @@ async def bench(subscribers: int, per_user: int, runs: int, port: int) -> None:
                 assert response.status_code == 202, response.text
                 webhooks.append((sent, acknowledged))
                 target = run_number + 1
+                follow = "intents" in topics  # else: wait a fixed while
+                if not follow:
+                    await asyncio.sleep(5)
                 deadline = time.monotonic() + 60
-                while any(c.done < target for c in clients) and time.monotonic() < deadline:
+                while any(c.done < target for c in clients) and time.monotonic() < deadline and follow:
                     await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)  # stragglers
         ours.send("log")
@@ -246,9 +255,17 @@ def main() -> None:
     parser.add_argument("--clients-per-user", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3, help="webhooks, alternately buy and sell")
     parser.add_argument("--port", type=int, default=18766)
+    parser.add_argument("--topics", default=",".join(TOPICS), help="what each client subscribes to")
+    parser.add_argument(
+        "--no-compression",
+        action="store_true",
+        help="clients decline permessage-deflate (browsers ask for it)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(bench(args.subscribers, args.clients_per_user, args.runs, args.port))
+    compression = None if args.no_compression else "deflate"
+    topics = args.topics.split(",")
+    asyncio.run(bench(args.subscribers, args.clients_per_user, args.runs, args.port, compression, topics))
 
 
 if __name__ == "__main__":
