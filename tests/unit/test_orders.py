@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -298,3 +299,20 @@ def test_a_postponed_check_is_never_given_up_but_waits_at_most_the_cap() -> None
 
     assert check.check_attempts == 10_001
     assert check.next_check_at == NOW + timedelta(seconds=30)
+
+
+def test_the_unsettled_orders_index_says_exactly_the_unsettled_states() -> None:
+    import importlib.util
+    import re
+
+    from tradewire.adapters.store import tables
+    from tradewire.domain.orders import MARKET_PENDING_STATES, OUTCOME_PENDING_STATES
+
+    assert set(re.findall(r"'(\w+)'", tables.UNSETTLED_ORDERS)) == {s.value for s in MARKET_PENDING_STATES}
+    assert OUTCOME_PENDING_STATES < MARKET_PENDING_STATES
+    path = Path(tables.__file__).parent / "migrations" / "versions" / "0017_orders_unsettled.py"
+    spec = importlib.util.spec_from_file_location("migration_0017", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    assert migration._WHERE == tables.UNSETTLED_ORDERS  # the index the migration makes is the table's

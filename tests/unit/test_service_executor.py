@@ -142,6 +142,56 @@ async def test_an_exit_signal_sells_the_position_and_closes_it() -> None:
     assert (position["status"], position["amount"], position["realized_pnl"]) == ("closed", 0, Decimal(10))
 
 
+FLAT = {"ticker": "BTCUSDT", "market_position": "flat"}
+
+
+async def test_signals_of_one_pair_decided_together_are_sized_one_after_the_other() -> None:
+    w = world()
+    w.signal()
+    await w.executor().execute_pending()
+    w.exchange.prices["BTC/USDT"] = Decimal(125)
+    # Exit, buy again, exit: stored before the executor looks, so they share one page of work.
+    w.signal(SignalAction.SELL, key="k2", details=FLAT)
+    w.signal(key="k3")
+    w.signal(SignalAction.SELL, key="k4", details=FLAT)
+
+    await w.executor().execute_pending()
+
+    # The second exit sells what the second buy bought, not the first position's amount.
+    assert [(r.side.value, r.amount) for r in w.exchange.creates] == [
+        ("buy", Decimal(1)),
+        ("sell", Decimal(1)),
+        ("buy", Decimal("0.8")),
+        ("sell", Decimal("0.8")),
+    ]
+    assert [p["status"] for p in w.rows("positions")] == ["closed", "closed"]
+    assert w.column("execution_intents", "status") == ["done"] * 4
+
+
+async def test_an_exit_waits_while_the_buy_before_it_has_an_unknown_outcome() -> None:
+    w = world()
+    w.exchange.fail_next.append((OrderOutcomeUnknown("read timeout"), True))  # it was placed and filled
+    w.signal()
+    await w.executor().execute_pending()
+    w.signal(SignalAction.SELL, key="k2", details=FLAT)
+
+    await w.executor().execute_pending()
+
+    assert [r.side.value for r in w.exchange.creates] == ["buy"]  # the exit waits, still pending
+    assert w.column("execution_intents", "status") == ["ordered", "created"]
+
+    w.clock.advance(1)
+    await Reconciler(w.store, w.exchanges, w.clock).check_due()  # the buy is found filled
+    await w.executor().execute_pending()
+
+    assert [(r.side.value, r.amount) for r in w.exchange.creates] == [
+        ("buy", Decimal(1)),
+        ("sell", Decimal(1)),
+    ]
+    [position] = w.rows("positions")
+    assert (position["status"], position["amount"]) == ("closed", 0)
+
+
 async def test_one_item_whose_decision_fails_fails_alone_and_is_tried_again_until_its_last_attempt() -> None:
     w = world([{}, {}])
     broken = w.exchanges.by_account[w.seeded.account_ids[1]] = MemoryExchange()

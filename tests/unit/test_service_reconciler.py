@@ -9,6 +9,8 @@ from decimal import Decimal
 
 from tests.fakes.memory_exchange import MemoryExchange
 from tests.fakes.world import World, world
+from tradewire.domain.orders import OrderSide, OrderType
+from tradewire.domain.records import Decisions, NewOrder
 from tradewire.ports import OrderOutcomeUnknown
 from tradewire.services.reconcile import ReconcilePolicy, Reconciler
 
@@ -159,10 +161,19 @@ async def test_an_account_that_cannot_be_reached_or_fails_does_not_hold_up_the_o
 
 async def test_a_batched_look_up_that_fails_unexpectedly_leaves_that_account_s_orders_unknown() -> None:
     w = world([{}, {}])
-    w.exchange.fail_next += [(OrderOutcomeUnknown("read timeout"), True)] * 4
+    w.exchange.fail_next += [(OrderOutcomeUnknown("read timeout"), True)] * 2
     w.signal(key="k1")
-    w.signal(key="k2")
     await w.executor().execute_pending()
+    # A second order per account whose answer was lost too (the executor itself would hold k2's
+    # intents back while the first orders' outcomes are unknown): sent, as a previous process left it.
+    work = w.store.pending_work(w.signal(key="k2"))
+    second = [
+        NewOrder(i, f"tw{i.intent_id:010d}", OrderSide.BUY, OrderType.MARKET, Decimal(1), None) for i in work
+    ]
+    for record in w.store.save_decisions(Decisions(new_orders=second), w.clock.now()):
+        w.store.claim_for_submission([record.order_id], w.clock.now())
+        await w.exchange.create_order(record.request())
+    assert w.column("orders", "state") == ["submitted"] * 4
     broken = w.exchanges.by_account[w.seeded.account_ids[0]] = MemoryExchange()
     broken.orders = w.exchange.orders
 

@@ -79,6 +79,24 @@ CONCLUDED_LOST_EDGES: frozenset[OrderState] = frozenset(
 )
 
 
+# Orders whose effect on the position is not known yet: not yet answered by the exchange, or a
+# market order not yet finished. A resting limit order is left out: it may rest for days, and what it
+# has filled so far is already in the position.
+OUTCOME_PENDING_STATES = frozenset({OrderState.NEW, OrderState.SUBMITTED})
+MARKET_PENDING_STATES = frozenset(s for s in OrderState if s not in TERMINAL_STATES)
+
+
+def outcome_pending(state: OrderState, order_type: OrderType) -> bool:
+    """Whether a decision sized on the position now would miss what this order is about to do.
+
+    The executor decides one intent of a subscription's symbol at a time: the next waits while an
+    earlier order is outcome-pending, so an exit is never sized on the position as it was before a
+    buy (or a sell) that is still on its way."""
+    if order_type is OrderType.MARKET:
+        return state in MARKET_PENDING_STATES
+    return state in OUTCOME_PENDING_STATES
+
+
 def edges(current: OrderState, rejection: RejectionKind | None = None) -> frozenset[OrderState]:
     """The states an order in `current` (rejected as `rejection`, if it is REJECTED) may move to."""
     if current is OrderState.REJECTED and rejection is RejectionKind.LOST:

@@ -86,32 +86,69 @@ class Executor:
         """Decide, store and send every intent still 'created'; returns how many orders were sent.
 
         Pages go forward by intent id, so an intent that fails (and stays 'created' until its last
-        attempt) is tried once per call, and fails alone: its page is decided and sent all the same."""
+        attempt) is tried once per call, and fails alone: its page is decided and sent all the same.
+        An intent waits while an earlier order of its subscription's symbol has an unknown outcome
+        (see _one_per_pair); once a pass has settled something, the waiting are looked at again."""
         sent = 0
-        after = 0
+        tried: set[int] = set()  # intents decided in this call (a failed one stays pending)
         async with self._lock:
             while True:
-                work, unreadable = await asyncio.to_thread(
-                    self.store.pending_work_page, signal_id, after, self.page
-                )
-                if not work and not unreadable:
-                    break
-                after = max([w.intent_id for w in work] + [u.intent_id for u in unreadable])
-                rejections, new_orders, failures = await self._decide(work)
-                unread = [FailedAttempt(u.intent_id, u.reason, final=True) for u in unreadable]
-                records = await self._save(Decisions(rejections, new_orders, [*failures, *unread]))
-                failpoints.hit("after_orders_stored")
-                for rejection in rejections:
-                    log.info(
-                        "intent %s (subscription %s) skipped: %s",
-                        rejection.item.intent_id,
-                        rejection.item.subscription_id,
-                        rejection.reason,
-                    )
-                sent += await self._submit(records)
-                if len(work) + len(unreadable) < self.page:
-                    break
-        return sent
+                passed, decided, waiting = await self._pass(signal_id, tried)
+                sent += passed
+                if not waiting or not decided:
+                    return sent
+
+    async def _pass(self, signal_id: int | None, tried: set[int]) -> tuple[int, int, int]:
+        """One pass over the pending intents not yet tried in this call: (orders sent, intents
+        decided, intents left waiting)."""
+        sent = decided = waiting = 0
+        after = 0
+        while True:
+            work, unreadable = await asyncio.to_thread(
+                self.store.pending_work_page, signal_id, after, self.page
+            )
+            if not work and not unreadable:
+                break
+            after = max([w.intent_id for w in work] + [u.intent_id for u in unreadable])
+            fresh = [w for w in work if w.intent_id not in tried]
+            ready = await self._one_per_pair(fresh) if fresh else []
+            unread = [FailedAttempt(u.intent_id, u.reason, final=True) for u in unreadable]
+            waiting += len(fresh) - len(ready)
+            decided += len(ready) + len(unread)
+            tried.update(w.intent_id for w in ready)
+            if ready or unread:
+                sent += await self._decide_and_send(ready, unread)
+            if len(work) + len(unreadable) < self.page:
+                break
+        return sent, decided, waiting
+
+    async def _decide_and_send(self, ready: Sequence[WorkItem], unread: list[FailedAttempt]) -> int:
+        rejections, new_orders, failures = await self._decide(ready)
+        records = await self._save(Decisions(rejections, new_orders, [*failures, *unread]))
+        failpoints.hit("after_orders_stored")
+        for rejection in rejections:
+            log.info(
+                "intent %s (subscription %s) skipped: %s",
+                rejection.item.intent_id,
+                rejection.item.subscription_id,
+                rejection.reason,
+            )
+        return await self._submit(records)
+
+    async def _one_per_pair(self, work: Sequence[WorkItem]) -> list[WorkItem]:
+        """The items that may be decided now: per (subscription, symbol), the earliest, and only while
+        no earlier order of that pair has an unknown outcome (domain.orders.outcome_pending). The
+        others wait (still pending) for a later pass: an exit decided now would be sized on the
+        position before a buy still on its way, and a second entry on cash the first has not spent."""
+        pairs = {(w.subscription_id, w.symbol) for w in work}
+        busy = await asyncio.to_thread(self.store.outcomes_pending, pairs)
+        ready: list[WorkItem] = []
+        for item in sorted(work, key=lambda w: w.intent_id):
+            pair = (item.subscription_id, item.symbol)
+            if pair not in busy:
+                ready.append(item)
+            busy.add(pair)
+        return ready
 
     async def _save(self, decisions: Decisions) -> list[OrderRecord]:
         """Store a page's decisions in one transaction; if that fails, each on its own, so a decision

@@ -56,9 +56,11 @@ class Pipeline:
         signal_ids: list[int] = await self._step("reading unrouted signals", self._unrouted(), [])
         for signal_id in signal_ids:
             await self._route(signal_id)
-        sent: int = await self._step("executing pending intents", self.executor.execute_pending(), 0)
+        # Orders first: an intent waits while an earlier order of its subscription's symbol has an
+        # unknown outcome, so the stranded are sent and the unsettled looked up before deciding more.
         resumed: int = await self._step("sending stranded orders", self._resume_stranded(), 0)
         checked: int = await self._step("checking unsettled orders", self._check_unsettled(), 0)
+        sent: int = await self._step("executing pending intents", self.executor.execute_pending(), 0)
         log.info(
             "recovery: %d signals routed, %d orders sent, %d stranded orders sent, %d orders checked",
             len(signal_ids),

@@ -22,8 +22,10 @@ from tradewire.domain.orders import (
     TERMINAL_STATES,
     OrderSide,
     OrderState,
+    OrderType,
     RejectionKind,
     next_check_delay_s,
+    outcome_pending,
 )
 from tradewire.domain.positions import PositionStatus
 from tradewire.domain.records import (
@@ -137,6 +139,15 @@ class OrdersTwin:
             if o["position_id"] is not None
             and may_still_fill(o)
             and (o["subscription_id"], o["symbol"]) in wanted
+        }
+
+    def outcomes_pending(self, keys: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
+        wanted = set(keys)
+        return {
+            (o["subscription_id"], o["symbol"])
+            for o in self.tables.where("orders")
+            if (o["subscription_id"], o["symbol"]) in wanted
+            and outcome_pending(OrderState(o["state"]), OrderType(o["type"]))
         }
 
     def orders_in_states(self, states: Sequence[OrderState]) -> list[OrderRecord]:

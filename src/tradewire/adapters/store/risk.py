@@ -5,16 +5,26 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import and_, func, or_, select, text, tuple_
 
 from tradewire.adapters.store import bulk
 from tradewire.adapters.store.attempts import may_still_fill
 from tradewire.adapters.store.db import SqlTables
 from tradewire.adapters.store.positions import daily_results
-from tradewire.adapters.store.tables import orders, positions, strategy_pairs, subscriptions
+from tradewire.adapters.store.tables import (
+    UNSETTLED_ORDERS,
+    orders,
+    positions,
+    strategy_pairs,
+    subscriptions,
+)
 from tradewire.adapters.store.track import pair_record
 from tradewire.adapters.store.values import utc
-from tradewire.domain.orders import OrderSide
+from tradewire.domain.orders import (
+    OUTCOME_PENDING_STATES,
+    OrderSide,
+    OrderType,
+)
 from tradewire.domain.positions import PositionStatus
 from tradewire.domain.records import RiskKeys, RiskSnapshot
 from tradewire.domain.sizing import TradeStats
@@ -108,6 +118,28 @@ class SqlRiskReads(SqlTables):
                         may_still_fill(),
                         tuple_(orders.c.subscription_id, orders.c.symbol).in_(chunk),
                     )
+                )
+                found.update((r.subscription_id, r.symbol) for r in rows)
+        return found
+
+    def outcomes_pending(self, keys: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
+        """(subscription, symbol) pairs with an order whose effect on the position is not known yet
+        (domain.orders.outcome_pending): a decision for them now would be sized on a stale position."""
+        wanted = sorted(set(keys))
+        found: set[tuple[int, str]] = set()
+        pending = and_(
+            text(UNSETTLED_ORDERS),  # = MARKET_PENDING_STATES, as ix_orders_unsettled says it
+            or_(
+                orders.c.type == OrderType.MARKET.value,
+                orders.c.state.in_([s.value for s in OUTCOME_PENDING_STATES]),
+            ),
+        )
+        with self.engine.connect() as conn:
+            for chunk in bulk.chunks(wanted, 450):
+                rows = conn.execute(
+                    select(orders.c.subscription_id, orders.c.symbol)
+                    .where(pending, tuple_(orders.c.subscription_id, orders.c.symbol).in_(chunk))
+                    .distinct()
                 )
                 found.update((r.subscription_id, r.symbol) for r in rows)
         return found

@@ -46,6 +46,11 @@ def _ref(name: str, table: str, ondelete: str = "CASCADE", **kwargs: Any) -> Col
     return Column(name, Id, ForeignKey(f"{table}.id", ondelete=ondelete), **kwargs)
 
 
+# The unsettled orders (domain.orders: not in TERMINAL_STATES), as SQL text: the partial index below and
+# the queries that should use it say exactly the same (SQLite uses a partial index only then).
+UNSETTLED_ORDERS = "state IN ('new', 'submitted', 'open', 'partially_filled')"
+
+
 def _partial_index(name: str, *columns: str, where: str, unique: bool = False) -> Index:
     """An index of the rows matching `where` only, on PostgreSQL and SQLite alike."""
     return Index(name, *columns, unique=unique, postgresql_where=text(where), sqlite_where=text(where))
@@ -230,6 +235,9 @@ orders = Table(
     Column("rejection", String(16)),
     _partial_index("ix_orders_due", "next_check_at", where="next_check_at IS NOT NULL"),
     Index("ix_orders_user", "user_id", "id"),
+    # The few orders not settled yet, by subscription and symbol: before deciding an intent the
+    # executor asks whether an earlier order of the pair is still on its way (RiskReads.outcomes_pending).
+    _partial_index("ix_orders_unsettled", "subscription_id", "symbol", where=UNSETTLED_ORDERS),
 )
 
 fills = Table(
