@@ -46,7 +46,14 @@ def _serve(runtime: Runtime, sock: socket.socket) -> None:
     from tradewire.runtime import tune_gc
 
     tune_gc()
-    config = uvicorn.Config(create_app(runtime), log_config=None, access_log=False)
+    config = uvicorn.Config(
+        create_app(runtime),
+        log_config=None,
+        access_log=False,
+        # A WebSocket message larger than this is refused by the protocol layer itself (close 1009),
+        # before it is buffered or anyone signed in (uvicorn's default is 16 MiB).
+        ws_max_size=runtime.settings.ws_max_message_bytes,
+    )
     uvicorn.Server(config).run(sockets=[sock])
 
 
