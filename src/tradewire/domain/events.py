@@ -178,6 +178,21 @@ class FailedIntent(NamedTuple):
     reason: str
 
 
+def _intent(
+    user_id: int,
+    intent_id: int | None,
+    signal_id: int | None,
+    subscription_id: int | None,
+    status: str,
+    **more: Any,
+) -> Event:
+    """An intent's new status, with what says why (reason, risk details) or what followed (order)."""
+    data = _data(
+        intent_id=intent_id, signal_id=signal_id, subscription_id=subscription_id, status=status, **more
+    )
+    return Event(user_id, Topic.INTENTS, status, data)
+
+
 def decided(
     rejections: Sequence[Rejection], failed: Sequence[FailedIntent], new_orders: Sequence[OrderRecord]
 ) -> list[Event]:
@@ -185,34 +200,34 @@ def decided(
     or ordered (with the new order)."""
     events: list[Event] = []
     for r in failed:
-        data = _data(
-            intent_id=r.intent_id,
-            signal_id=r.signal_id,
-            subscription_id=r.subscription_id,
-            status="failed",
-            reason=r.reason,
+        events.append(
+            _intent(r.user_id, r.intent_id, r.signal_id, r.subscription_id, "failed", reason=r.reason)
         )
-        events.append(Event(r.user_id, Topic.INTENTS, "failed", data))
     for rejection in rejections:
         item = rejection.item
-        data = _data(
-            intent_id=item.intent_id,
-            signal_id=item.signal_id,
-            subscription_id=item.subscription_id,
-            status="rejected",
-            reason=rejection.reason,
-            details=rejection.details,
+        reason, details = rejection.reason, rejection.details
+        events.append(
+            _intent(
+                item.user_id,
+                item.intent_id,
+                item.signal_id,
+                item.subscription_id,
+                "rejected",
+                reason=reason,
+                details=details,
+            )
         )
-        events.append(Event(item.user_id, Topic.INTENTS, "rejected", data))
     for order in new_orders:
-        data = _data(
-            intent_id=order.intent_id,
-            signal_id=order.signal_id,
-            subscription_id=order.subscription_id,
-            status="ordered",
-            order_id=order.order_id,
+        events.append(
+            _intent(
+                order.user_id,
+                order.intent_id,
+                order.signal_id,
+                order.subscription_id,
+                "ordered",
+                order_id=order.order_id,
+            )
         )
-        events.append(Event(order.user_id, Topic.INTENTS, "ordered", data))
         events.append(order_placed(order))
     return events
 
