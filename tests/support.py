@@ -21,6 +21,7 @@ from tradewire.config import Settings
 from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderType, Trade
 from tradewire.domain.records import Decisions, NewOrder, NewSignal, OrderRecord, Routing, WorkItem
 from tradewire.domain.signals import SignalAction
+from tradewire.ports import Clock
 from tradewire.runtime import Runtime, build_runtime
 
 # Hashing is deliberately slow; tests that create many users share one hash of this password.
@@ -53,7 +54,9 @@ def first_subscriber_columns(seeded: Seeded) -> dict[str, Any]:
     }
 
 
-def make_runtime(tmp_path: Path, database_url: str | None = None, **overrides: Any) -> Runtime:
+def make_runtime(
+    tmp_path: Path, database_url: str | None = None, clock: Clock | None = None, **overrides: Any
+) -> Runtime:
     defaults: dict[str, Any] = {
         "var_dir": tmp_path / "var",
         "database_url": database_url or "",
@@ -64,7 +67,7 @@ def make_runtime(tmp_path: Path, database_url: str | None = None, **overrides: A
         "allow_private_exchange_urls": True,
     }
     settings = Settings(**{**defaults, **overrides})
-    return build_runtime(settings)
+    return build_runtime(settings, clock=clock)
 
 
 def pin_prices(runtime: Runtime, prices: dict[str, str]) -> None:

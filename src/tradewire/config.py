@@ -34,7 +34,9 @@ class Settings(BaseSettings):
     encryption_key: SecretStr | None = None  # base64 of 32 bytes; required once a live account exists
     encryption_old_keys: list[SecretStr] = Field(default_factory=list)  # still readable, for rotation
     jwt_secret: SecretStr | None = None  # empty: generated once into <var_dir>/jwt.secret
-    jwt_ttl_minutes: int = Field(default=720, gt=0)
+    jwt_ttl_minutes: int = Field(default=15, gt=0, le=24 * 60)  # an access token's life
+    # An unused refresh token's life; each use hands out the next one (a session lasts while it is used).
+    refresh_token_days: float = Field(default=14.0, gt=0, le=365)
     paper_fee_rate: str = "0.001"
     paper_starting_balance: str = "10000"
     paper_quote_currency: str = "USDT"

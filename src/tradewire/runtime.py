@@ -40,12 +40,13 @@ from tradewire.adapters.store.exports import SqlExports
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.models import SqlModels
 from tradewire.adapters.store.reports import SqlReports
+from tradewire.adapters.store.signin import SqlSignIn
 from tradewire.adapters.store.sql import SqlStore
 from tradewire.config import Settings
 from tradewire.domain.candles import Candles
 from tradewire.domain.ml.strategy import Predictor
 from tradewire.domain.symbols import SymbolCatalog
-from tradewire.ports import CandleSource
+from tradewire.ports import CandleSource, Clock
 from tradewire.services.backtests import BacktestService
 from tradewire.services.event_hub import EventHub
 from tradewire.services.execution import Executor
@@ -57,6 +58,7 @@ from tradewire.services.pipeline import Pipeline
 from tradewire.services.reconcile import ReconcilePolicy, Reconciler
 from tradewire.services.records import Records
 from tradewire.services.routing import SignalRouter
+from tradewire.services.signin import SignIn
 from tradewire.services.strategy_runner import StrategyRunner
 from tradewire.services.streams import OrderStreams
 from tradewire.services.valuation import Valuations
@@ -81,7 +83,7 @@ class Runtime:
     feed: ReplayFeed
     venue: PaperVenue
     bus: InProcessBus
-    clock: SystemClock
+    clock: Clock
     ingest: SignalIngest
     pipeline: Pipeline
     secret_box: SecretBox | None
@@ -100,6 +102,7 @@ class Runtime:
     health: HealthChecks
     meters: Meters
     events: EventHub  # the live channel's delivery of the events outbox
+    signin: SignIn
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -215,8 +218,9 @@ def tune_gc(threshold: int = 50_000) -> None:
     gc.set_threshold(threshold, 20, 50)
 
 
-def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
-    """Build every adapter and service for `settings`; raises StartupError on unsafe configuration."""
+def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None = None) -> Runtime:
+    """Build every adapter and service for `settings` (on `clock`, the wall clock by default); raises
+    StartupError on unsafe configuration."""
     private_dir(settings.var_dir)
     engine = make_engine(settings.effective_database_url)
     if migrate:
@@ -248,7 +252,7 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
     )
     store = SqlStore(engine, late_fill_checks_s=settings.late_fill_checks_s, notifier=events)
     bus = InProcessBus()
-    clock = SystemClock()
+    clock = clock or SystemClock()
     calls = ExchangeCalls()
     exchanges = AccountExchanges(
         venue,
@@ -302,6 +306,27 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
     )
     reports = SqlReports(engine)
     models = SqlModels(engine, _load_model)
+    passwords = ScryptPasswords()
+    marketplace = build_marketplace(
+        members,
+        passwords,
+        ExchangeAccountGuards(secret_box, exchanges, settings.allow_private_exchange_urls),
+        exchanges,
+        clock,
+        paper_pairs=catalog,
+        paper_markets=venue.markets,
+        markets_timeout_s=settings.exchange_timeout_ms / 1000 + 5,
+        signup_enabled=settings.signup_enabled,
+        models=models,
+        validator=ChildProcessValidator(),
+    )
+    signin = SignIn(
+        SqlSignIn(engine),
+        marketplace.logins,
+        passwords,
+        clock,
+        refresh_ttl=timedelta(days=settings.refresh_token_days),
+    )
     return Runtime(
         settings=settings,
         engine=engine,
@@ -332,24 +357,13 @@ def build_runtime(settings: Settings, migrate: bool = True) -> Runtime:
             models=models,
         ),
         valuations=valuations,
-        marketplace=build_marketplace(
-            members,
-            ScryptPasswords(),
-            ExchangeAccountGuards(secret_box, exchanges, settings.allow_private_exchange_urls),
-            exchanges,
-            clock,
-            paper_pairs=catalog,
-            paper_markets=venue.markets,
-            markets_timeout_s=settings.exchange_timeout_ms / 1000 + 5,
-            signup_enabled=settings.signup_enabled,
-            models=models,
-            validator=ChildProcessValidator(),
-        ),
+        marketplace=marketplace,
         records=Records(reports, store.watched_position, valuations, monitor),
         exports=Exports(SqlExports(engine)),
         health=HealthChecks(engine, bus.problem, settings.health_timeout_s),
         meters=Meters(engine, calls, exchanges.live_accounts, lambda: monitor.stats, clock.now),
         events=events,
+        signin=signin,
     )
 
 

@@ -420,3 +420,32 @@ event_seq = Table(
     Column("user_id", BigInteger, primary_key=True, autoincrement=False),
     Column("last_id", BigInteger, nullable=False),
 )
+
+# Sign-in sessions: one per sign-in; access tokens name their session, so revoking it ends them.
+sign_in_sessions = Table(
+    "sign_in_sessions",
+    metadata,
+    Column("id", String(32), primary_key=True),  # random, never a counter
+    _ref("user_id", "users", nullable=False, index=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime()),
+    Column("revoked_reason", String(64)),  # signed out | password changed | refresh token reused
+)
+
+# A session's refresh tokens, as SHA-256 digests: each is used once and replaced (rotation); used ones
+# are kept until they expire, so a second use is recognised.
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column(
+        "session_id",
+        String(32),
+        ForeignKey("sign_in_sessions.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("issued_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime()),
+)

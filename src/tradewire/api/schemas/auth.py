@@ -12,6 +12,17 @@ from tradewire.api.schemas.common import Strict
 class Token(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 (the OAuth2 token type, not a secret)
+    expires_in: int = Field(description="seconds the access token is valid for")
+    refresh_token: str = Field(description="use once at POST /api/v1/auth/refresh for the next pair")
+
+
+class RefreshRequest(Strict):
+    refresh_token: str = Field(min_length=1, max_length=128, repr=False)
+
+
+class PasswordChange(Strict):
+    current_password: str = Field(min_length=1, max_length=256, repr=False)
+    new_password: str = Field(min_length=1, max_length=256, repr=False)
 
 
 class UserCreate(Strict):

@@ -1,0 +1,67 @@
+"""The sign-in store on SQLite and PostgreSQL: a refresh token is used once, sessions are revoked, and
+the sessions a user can never use again are dropped when they sign in."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import Engine, func, select
+
+from tests.seeding import now
+from tradewire.adapters.store.members import SqlMembers
+from tradewire.adapters.store.signin import SqlSignIn
+from tradewire.adapters.store.tables import refresh_tokens, sign_in_sessions
+from tradewire.domain.signin import RefreshState, RefreshUse
+
+DAY = timedelta(days=1)
+
+
+def _count(engine: Engine, table: object) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
+
+
+def test_a_refresh_token_is_fresh_once_then_reused_and_expires(engine: Engine) -> None:
+    user_id = SqlMembers(engine).create_user("alice", "-", now())
+    store = SqlSignIn(engine)
+    t0 = now()
+    store.open_session(user_id, "s1", "h1", t0, t0 + DAY)
+    store.open_session(user_id, "s2", "h2", t0, t0 + DAY)
+
+    assert store.use_refresh_token("h1", t0) == RefreshUse(user_id, "s1", RefreshState.FRESH)
+    assert store.use_refresh_token("h1", t0) == RefreshUse(user_id, "s1", RefreshState.REUSED)
+    assert store.use_refresh_token("nope", t0) is None
+    assert store.use_refresh_token("h2", t0 + DAY) == RefreshUse(user_id, "s2", RefreshState.EXPIRED)
+    store.add_refresh_token("s1", "h1b", t0, t0 + DAY)
+    assert store.session_user(user_id, "s1") is not None
+
+    store.revoke_session("s1", t0, "signed out")
+
+    assert store.use_refresh_token("h1b", t0) == RefreshUse(user_id, "s1", RefreshState.REVOKED)
+    assert store.session_user(user_id, "s1") is None
+    assert store.session_user(user_id, "s2") is not None
+    assert store.session_user(user_id + 1, "s2") is None  # another user's session id
+
+
+def test_a_password_change_revokes_every_session_and_sign_in_drops_dead_ones(engine: Engine) -> None:
+    members = SqlMembers(engine)
+    alice, bob = members.create_user("alice", "-", now()), members.create_user("bob", "-", now())
+    store = SqlSignIn(engine)
+    t0 = now()
+    store.open_session(alice, "a1", "ha1", t0, t0 + DAY)
+    store.open_session(alice, "a2", "ha2", t0, t0 + DAY)
+    store.open_session(bob, "b1", "hb1", t0, t0 + DAY)
+
+    store.change_password(alice, "new-hash", t0)
+
+    user = members.user_by_id(alice)
+    assert user is not None and user.password_hash == "new-hash"
+    assert store.session_user(alice, "a1") is None and store.session_user(alice, "a2") is None
+    assert store.session_user(bob, "b1") is not None
+    assert _count(engine, sign_in_sessions) == 3
+
+    store.open_session(alice, "a3", "ha3", t0 + 2 * DAY, t0 + 3 * DAY)  # a1, a2 (revoked) go
+    store.open_session(bob, "b2", "hb2", t0 + 2 * DAY, t0 + 3 * DAY)  # b1 (its token expired) goes
+
+    assert _count(engine, sign_in_sessions) == 2
+    assert _count(engine, refresh_tokens) == 2
