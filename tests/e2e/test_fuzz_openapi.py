@@ -105,8 +105,9 @@ def test_no_request_makes_the_server_fail(engine: Engine, tmp_path: Path) -> Non
     client.headers.update(owner.headers)
     try:
         with client:
-            for result in schema.get_all_operations():
-                operation = result.ok()
+            operations = [result.ok() for result in schema.get_all_operations()]
+            # Signing out ends the session the other cases are sent in: fuzz it last.
+            for operation in sorted(operations, key=lambda op: op.path == "/api/v1/auth/logout"):
                 for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                     _fuzz(operation, mode, client, real, found)
     finally:
