@@ -65,6 +65,7 @@ def make_runtime(
         "reconcile_interval_s": 0.2,
         # Live accounts in tests trade on local fakes (http://127.0.0.1); tests of the guard turn it off.
         "allow_private_exchange_urls": True,
+        "signup_enabled": True,  # tests sign their users up over HTTP
     }
     settings = Settings(**{**defaults, **overrides})
     return build_runtime(settings, clock=clock)

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -74,7 +74,6 @@ class Settings(BaseSettings):
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
     # Largest model file POST /api/v1/models takes (kept in the database); 413 beyond it.
     max_model_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
-    signup_enabled: bool = True
     # /docs, /redoc and /openapi.json; off on a public server that does not want to show its API.
     docs_enabled: bool = True
     # Origins a browser may call the API from (CORS), e.g. "https://app.example.com,https://x.org" or a
@@ -102,6 +101,19 @@ class Settings(BaseSettings):
     events_retention_hours: float = Field(default=48.0, ge=24)  # events older are pruned
     events_prune_interval_s: float = Field(default=300.0, gt=0)
     events_prune_batch: int = Field(default=5000, ge=100, le=100_000)
+    # Proxies (addresses or networks, e.g. ["127.0.0.1", "10.0.0.0/8"]) whose X-Forwarded-For is
+    # believed for the client's address (sign-in throttle, rate limits); none by default.
+    trusted_proxies: list[str] = Field(default_factory=list, max_length=100)
+    # Anyone may create a user with POST /users (off: 403 for every name, taken or not).
+    signup_enabled: bool = False
+    password_min_length: int = Field(default=10, ge=8, le=256)  # and never a common password
+    # Failed sign-ins per address and per account: this many are free, each further one doubles the
+    # wait before the next attempt (from 1 s), and the signin_lock_after-th locks for signin_lock_minutes.
+    signin_free_failures: int = Field(default=3, ge=0, le=100)
+    signin_lock_after: int = Field(default=10, ge=1, le=1000)
+    signin_lock_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
+    # An account's lock does not apply where its user signed in from during this many days.
+    signin_known_address_days: float = Field(default=30.0, ge=0, le=365)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
@@ -139,6 +151,24 @@ class Settings(BaseSettings):
                     f"an origin is scheme://host[:port], e.g. https://app.example.com: {origin!r}"
                 )
         return [origin.rstrip("/") for origin in value]
+
+    @model_validator(mode="after")
+    def _lock_after_free_failures(self) -> Settings:
+        if self.signin_lock_after <= self.signin_free_failures:
+            raise ValueError("signin_lock_after must be above signin_free_failures")
+        return self
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"not an address or network: {entry!r}") from exc
+        return value
 
     @field_validator("late_fill_checks_s")
     @classmethod

@@ -45,6 +45,7 @@ from tradewire.adapters.store.sql import SqlStore
 from tradewire.config import Settings
 from tradewire.domain.candles import Candles
 from tradewire.domain.ml.strategy import Predictor
+from tradewire.domain.signin import PasswordPolicy, ThrottlePolicy
 from tradewire.domain.symbols import SymbolCatalog
 from tradewire.ports import CandleSource, Clock
 from tradewire.services.backtests import BacktestService
@@ -319,6 +320,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         signup_enabled=settings.signup_enabled,
         models=models,
         validator=ChildProcessValidator(),
+        password_policy=PasswordPolicy(min_length=settings.password_min_length),
     )
     signin = SignIn(
         SqlSignIn(engine),
@@ -326,6 +328,12 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         passwords,
         clock,
         refresh_ttl=timedelta(days=settings.refresh_token_days),
+        throttle=ThrottlePolicy(
+            free_failures=settings.signin_free_failures,
+            lock_after=settings.signin_lock_after,
+            lock_s=settings.signin_lock_minutes * 60,
+        ),
+        known_for=timedelta(days=settings.signin_known_address_days),
     )
     return Runtime(
         settings=settings,

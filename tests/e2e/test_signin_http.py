@@ -1,12 +1,16 @@
 """Over HTTP: short-lived access tokens, refresh tokens rotated on use (a reused one ends its session),
-sign-out and password change revoking every token at once, and tokens missing a required claim refused.
-The server runs on a clock the test moves."""
+sign-out and password change revoking every token at once, tokens missing a required claim refused;
+failed sign-ins delayed then locked per address and per account (a lock that ends on its own, and
+that does not shut a user out where they signed in before), the password policy, and a closed
+sign-up. The server runs on a clock the test moves; requests name their address in X-Forwarded-For
+(the test's 127.0.0.1 is a trusted proxy)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jwt
@@ -37,8 +41,14 @@ class Server:
         self.clock = clock
         self.http = httpx.Client(base_url=served.url, timeout=10)
 
-    def sign_in(self, username: str = "alice", password: str = PASSWORD) -> httpx.Response:
-        return self.http.post("/api/v1/auth/token", data={"username": username, "password": password})
+    def sign_in(
+        self, username: str = "alice", password: str = PASSWORD, address: str = "192.0.2.1"
+    ) -> httpx.Response:
+        return self.http.post(
+            "/api/v1/auth/token",
+            data={"username": username, "password": password},
+            headers={"X-Forwarded-For": address},
+        )
 
     def pair(self, username: str = "alice", password: str = PASSWORD) -> dict[str, str]:
         response = self.sign_in(username, password)
@@ -53,13 +63,18 @@ class Server:
         return self.http.post("/api/v1/auth/refresh", json={"refresh_token": refresh_token})
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+def _serve(tmp_path: Path, **settings: Any) -> Iterator[Server]:
     clock = ManualClock()
-    runtime = make_runtime(tmp_path, clock=clock)
-    runtime.members.create_user("alice", hash_secret(PASSWORD), now())
+    runtime = make_runtime(tmp_path, clock=clock, trusted_proxies=["127.0.0.1"], **settings)
+    for name in ("alice", "bob"):
+        runtime.members.create_user(name, hash_secret(PASSWORD), now())
     with ServedRuntime(runtime, free_port()) as served:
         yield Server(served, clock)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    yield from _serve(tmp_path)
 
 
 def test_an_access_token_lives_fifteen_minutes_and_a_refresh_token_gives_the_next_pair(
@@ -166,3 +181,111 @@ def test_a_token_missing_a_claim_signed_elsewhere_or_of_another_session_is_refus
     unsigned = jwt.encode(claims, None, algorithm="none")  # type: ignore[arg-type]
     assert server.me(unsigned) == 401
     assert server.me(jwt.encode(claims, secret, algorithm="HS256")) == 200  # the same claims, signed
+
+
+def _answer(response: httpx.Response) -> tuple[int, object, str | None]:
+    body = response.json()
+    body.pop("retry_at", None)
+    return response.status_code, body, response.headers.get("Retry-After")
+
+
+def test_an_account_is_delayed_then_locked_and_the_lock_ends_on_its_own(server: Server) -> None:
+    home = "203.0.113.7"
+    assert server.sign_in(address=home).status_code == 200  # alice's usual address
+    attacker, elsewhere = "198.51.100.1", "198.51.100.2"
+
+    answers = []
+    for _ in range(10):
+        answers.append(_answer(server.sign_in(password="guess-guess-guess", address=attacker)))
+        server.clock.advance(seconds=60)  # past every delay, well within the lock's memory
+    assert [status for status, _, _ in answers] == [401] * 10
+    assert {body["detail"] for _, body, _ in answers} == {"wrong username or password"}  # type: ignore[index]
+    server.clock.advance(seconds=-60)
+
+    locked = server.sign_in(address=elsewhere)  # the right password, from an address alice never used
+    assert locked.status_code == 429
+    assert locked.headers["Retry-After"] == "900"
+    body = locked.json()
+    assert body["detail"] == "too many failed sign-ins: locked, retry after 900 s"
+    assert body["retry_after_s"] == 900
+    assert datetime.fromisoformat(body["retry_at"]) == server.clock.at + timedelta(seconds=900)
+    assert server.sign_in(address=home).status_code == 200  # not locked out where she signs in
+
+    server.clock.advance(seconds=899)
+    assert server.sign_in(address=elsewhere).status_code == 429
+    server.clock.advance(seconds=1)
+    assert server.sign_in(address=elsewhere).status_code == 200
+
+
+def test_an_address_is_locked_whatever_names_it_tries(server: Server) -> None:
+    attacker = "198.51.100.9"
+    for attempt in range(10):
+        refused = server.sign_in(f"user{attempt}", "guess-guess-guess", address=attacker)
+        assert refused.status_code == 401
+        server.clock.advance(seconds=60)  # past every delay, well within the lock's memory
+
+    assert server.sign_in("bob", address=attacker).status_code == 429
+    assert server.sign_in("bob", address="198.51.100.10").status_code == 200
+    server.clock.advance(minutes=15)
+    assert server.sign_in("bob", address=attacker).status_code == 200
+
+
+def test_an_unknown_username_is_answered_exactly_like_a_real_one(server: Server) -> None:
+    def attempts(username: str, address: str) -> list[tuple[int, object, str | None]]:
+        return [_answer(server.sign_in(username, "guess-guess-guess", address=address)) for _ in range(6)]
+
+    real = attempts("alice", "198.51.100.20")
+    unknown = attempts("nobody", "198.51.100.21")
+
+    assert real == unknown
+    assert [status for status, _, _ in real] == [401, 401, 401, 401, 429, 429]
+
+
+def test_a_new_password_must_follow_the_policy_and_a_wrong_current_one_is_throttled(server: Server) -> None:
+    pair = server.pair()
+    auth = {"Authorization": f"Bearer {pair['access_token']}", "X-Forwarded-For": "198.51.100.30"}
+
+    def change(current: str, new: str) -> httpx.Response:
+        body = {"current_password": current, "new_password": new}
+        return server.http.post("/api/v1/auth/password", headers=auth, json=body)
+
+    for weak in ("password123456", "short-1", "x" * 257):
+        refused = change(PASSWORD, weak)
+        assert refused.status_code == 422, weak
+    assert server.me(pair["access_token"]) == 200  # nothing changed
+
+    statuses = [change("not the password", "quiet-harbor-71").status_code for _ in range(5)]
+    assert statuses == [403, 403, 403, 403, 429]
+    assert change(PASSWORD, "quiet-harbor-71").status_code == 429  # the right one waits too
+    server.clock.advance(seconds=1)
+    assert change(PASSWORD, "quiet-harbor-71").status_code == 200
+
+
+def test_sign_up_open_checks_the_password_and_says_409_for_a_taken_name(server: Server) -> None:
+    def sign_up(username: str, password: str) -> httpx.Response:
+        return server.http.post("/api/v1/users", json={"username": username, "password": password})
+
+    assert sign_up("carol", "password123456").status_code == 422
+    assert sign_up("carol", "short-1").status_code == 422
+    assert sign_up("alice", "quiet-harbor-71").status_code == 409
+    created = sign_up("carol", "quiet-harbor-71")
+    assert created.status_code == 201
+    assert server.sign_in("carol", "quiet-harbor-71").status_code == 200
+
+
+@pytest.fixture
+def closed(tmp_path: Path) -> Iterator[Server]:
+    yield from _serve(tmp_path, signup_enabled=False)
+
+
+def test_sign_up_is_closed_by_default_and_then_says_nothing_about_names(closed: Server) -> None:
+    from tradewire.config import Settings
+
+    assert Settings().signup_enabled is False
+
+    def sign_up(username: str) -> tuple[int, str]:
+        body = {"username": username, "password": "quiet-harbor-71"}
+        response = closed.http.post("/api/v1/users", json=body)
+        return response.status_code, response.text
+
+    assert sign_up("alice") == sign_up("carol") == (403, '{"detail":"sign-up is disabled on this server"}')

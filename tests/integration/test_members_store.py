@@ -62,7 +62,10 @@ def market(members: Members) -> Marketplace:
 
 async def test_records_of_another_user_are_not_found_in_every_store(members: Members) -> None:
     m = market(members)
-    alice, bob = await m.logins.sign_up("alice", "password-1"), await m.logins.sign_up("bob", "password-1")
+    alice, bob = (
+        await m.logins.sign_up("alice", "quiet-harbor-71"),
+        await m.logins.sign_up("bob", "quiet-harbor-71"),
+    )
     account = await m.accounts.open(alice.id, AccountRequest("paper"))
     private = (await m.strategies.publish(alice.id, StrategyRequest("Private", slug="private-one"))).strategy
     subscription = await m.subscriptions.subscribe(alice.id, SubscriptionRequest(private.id, account.id))
@@ -85,13 +88,13 @@ async def test_records_of_another_user_are_not_found_in_every_store(members: Mem
 
 async def test_uniqueness_rules_are_conflicts_in_every_store(members: Members) -> None:
     m = market(members)
-    alice = await m.logins.sign_up("alice", "password-1")
+    alice = await m.logins.sign_up("alice", "quiet-harbor-71")
     account = await m.accounts.open(alice.id, AccountRequest("paper"))
     strategy = (await m.strategies.publish(alice.id, StrategyRequest("S", slug="taken-slug"))).strategy
     await m.subscriptions.subscribe(alice.id, SubscriptionRequest(strategy.id, account.id))
 
     with pytest.raises(Conflict, match="username 'alice' is taken"):
-        await m.logins.sign_up("alice", "password-2")
+        await m.logins.sign_up("alice", "quiet-harbor-72")
     with pytest.raises(Conflict, match="you already have an account named 'paper'"):
         await m.accounts.open(alice.id, AccountRequest("paper"))
     with pytest.raises(Conflict, match="the webhook slug 'taken-slug' is taken"):
@@ -104,7 +107,7 @@ async def test_uniqueness_rules_are_conflicts_in_every_store(members: Members) -
 
 async def test_a_subscription_changes_the_same_way_in_every_store(members: Members) -> None:
     m = market(members)
-    alice = await m.logins.sign_up("alice", "password-1")
+    alice = await m.logins.sign_up("alice", "quiet-harbor-71")
     account = await m.accounts.open(alice.id, AccountRequest("paper"))
     strategy = (await m.strategies.publish(alice.id, StrategyRequest("S", is_public=True))).strategy
     dca = DcaPlan(DcaMode.EQUAL, 3, Decimal(2))
@@ -139,7 +142,7 @@ async def test_a_subscription_changes_the_same_way_in_every_store(members: Membe
 
 async def test_strategies_and_bots_change_the_same_way_in_every_store(members: Members) -> None:
     m = market(members)
-    alice = await m.logins.sign_up("alice", "password-1")
+    alice = await m.logins.sign_up("alice", "quiet-harbor-71")
     built_in = (await m.strategies.publish(alice.id, StrategyRequest("E", definition=EMA))).strategy
     bot = await m.bots.create(alice.id, BotRequest("b", EMA))
 

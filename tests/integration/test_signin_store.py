@@ -1,5 +1,6 @@
 """The sign-in store on SQLite and PostgreSQL: a refresh token is used once, sessions are revoked, and
-the sessions a user can never use again are dropped when they sign in."""
+the sessions a user can never use again are dropped when they sign in; failed sign-ins count up per
+key and are dropped once forgotten; addresses users signed in from are known for a while."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from sqlalchemy import Engine, func, select
 from tests.seeding import now
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.signin import SqlSignIn
-from tradewire.adapters.store.tables import refresh_tokens, sign_in_sessions
-from tradewire.domain.signin import RefreshState, RefreshUse
+from tradewire.adapters.store.tables import refresh_tokens, sign_in_failures, sign_in_sessions
+from tradewire.domain.signin import Failures, RefreshState, RefreshUse, ThrottlePolicy
 
 DAY = timedelta(days=1)
 
@@ -65,3 +66,40 @@ def test_a_password_change_revokes_every_session_and_sign_in_drops_dead_ones(eng
 
     assert _count(engine, sign_in_sessions) == 2
     assert _count(engine, refresh_tokens) == 2
+
+
+def test_failures_count_up_per_key_and_forgotten_ones_are_dropped(engine: Engine) -> None:
+    store = SqlSignIn(engine)
+    policy = ThrottlePolicy(free_failures=1, first_delay_s=10, lock_after=3, lock_s=600)
+    t0 = now()
+
+    store.record_failure(["address:a", "account:x"], t0, policy)
+    store.record_failure(["address:a", "account:y"], t0, policy)
+
+    assert store.failures(["address:a", "account:x", "account:y", "account:z"]) == {
+        "address:a": Failures(2, t0, t0 + timedelta(seconds=10)),
+        "account:x": Failures(1, t0, t0),
+        "account:y": Failures(1, t0, t0),
+    }
+    store.record_failure(["address:a"], t0 + timedelta(seconds=10), policy)
+    locked = store.failures(["address:a"])["address:a"]
+    assert locked.count == 3 and locked.wait_s(t0 + timedelta(seconds=10)) == 600
+
+    store.record_failure(["address:b"], t0 + timedelta(seconds=610), policy)  # x and y are forgotten
+
+    assert set(store.failures(["address:a", "account:x", "account:y", "address:b"])) == {"address:b"}
+    assert _count(engine, sign_in_failures) == 1
+
+
+def test_an_address_is_known_from_a_users_sign_in_for_a_while(engine: Engine) -> None:
+    alice = SqlMembers(engine).create_user("alice", "-", now())
+    store = SqlSignIn(engine)
+    t0 = now()
+
+    store.remember_address(alice, "192.0.2.1", t0 - DAY)
+    store.remember_address(alice, "192.0.2.1", t0)  # again: the time moves on
+
+    assert store.address_known("alice", "192.0.2.1", t0)
+    assert not store.address_known("alice", "192.0.2.1", t0 + timedelta(seconds=1))
+    assert not store.address_known("alice", "192.0.2.2", t0 - DAY)
+    assert not store.address_known("nobody", "192.0.2.1", t0 - DAY)

@@ -11,18 +11,18 @@ from tradewire.domain.members import Conflict, Forbidden
 async def test_sign_up_keeps_a_hash_and_refuses_a_taken_name() -> None:
     d = desk()
 
-    user = await d.market.logins.sign_up("alice", "password-1")
+    user = await d.market.logins.sign_up("alice", "quiet-harbor-71")
     with pytest.raises(Conflict, match="username 'alice' is taken"):
-        await d.market.logins.sign_up("alice", "password-2")
+        await d.market.logins.sign_up("alice", "quiet-harbor-72")
 
-    assert d.members.users[user.id].password_hash == "hashed:password-1"
+    assert d.members.users[user.id].password_hash == "hashed:quiet-harbor-71"
 
 
 async def test_sign_up_can_be_turned_off() -> None:
     d = desk(signup_enabled=False)
 
     with pytest.raises(Forbidden, match="sign-up is disabled on this server"):
-        await d.market.logins.sign_up("alice", "password-1")
+        await d.market.logins.sign_up("alice", "quiet-harbor-71")
 
     assert d.members.users == {}
 

@@ -18,6 +18,7 @@ from tradewire.api.docs import mount_docs
 from tradewire.api.errors import install_error_answers
 from tradewire.api.fields import printable
 from tradewire.api.headers import SecurityHeaders
+from tradewire.api.retry_later import install_retry_later
 from tradewire.api.routers import (
     accounts,
     auth,
@@ -75,6 +76,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     if settings.docs_enabled:
         mount_docs(app)
     install_error_answers(app)
+    install_retry_later(app)
     app.include_router(webhooks.router)
     for resource in (auth, strategies, accounts, subscriptions, bots, records, markets, exports, models):
         app.include_router(resource.router)

@@ -1,12 +1,14 @@
-"""What signing in keeps: sessions and their refresh tokens (implemented in adapters/store/signin.py)."""
+"""What signing in keeps: sessions and their refresh tokens, failed sign-ins and the addresses users
+signed in from (implemented in adapters/store/signin.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
 from tradewire.domain.members import User
-from tradewire.domain.signin import RefreshUse
+from tradewire.domain.signin import Failures, RefreshUse, ThrottlePolicy
 
 
 class SignInStore(Protocol):
@@ -37,3 +39,15 @@ class SignInStore(Protocol):
 
     def change_password(self, user_id: int, password_hash: str, now: datetime) -> None:
         """Keep the new hash and revoke every session of the user, together."""
+
+    def failures(self, keys: Sequence[str]) -> dict[str, Failures]:
+        """The failed sign-ins kept under each of `keys` (absent: none)."""
+
+    def record_failure(self, keys: Sequence[str], now: datetime, policy: ThrottlePolicy) -> None:
+        """One more failure under each key (Failures.after, in one transaction); records forgotten by
+        `now` are dropped."""
+
+    def address_known(self, username: str, address: str, since: datetime) -> bool:
+        """Whether `username` signed in from `address` at or after `since` (False for no such user)."""
+
+    def remember_address(self, user_id: int, address: str, now: datetime) -> None: ...

@@ -1,15 +1,25 @@
-"""Sign-in sessions and refresh tokens (`tradewire.ports.signin.SignInStore`)."""
+"""Sign-in sessions, refresh tokens, failed sign-ins and known addresses
+(`tradewire.ports.signin.SignInStore`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, and_, delete, exists, insert, or_, select, update
+from sqlalchemy import Column, Connection, Table, and_, delete, exists, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from tradewire.adapters.store.db import SqlTables, write_transaction
-from tradewire.adapters.store.tables import refresh_tokens, sign_in_sessions, users
+from tradewire.adapters.store.tables import (
+    refresh_tokens,
+    sign_in_addresses,
+    sign_in_failures,
+    sign_in_sessions,
+    users,
+)
 from tradewire.domain.members import User
-from tradewire.domain.signin import RefreshState, RefreshUse
+from tradewire.domain.signin import Failures, RefreshState, RefreshUse, ThrottlePolicy
 
 
 class SqlSignIn(SqlTables):
@@ -110,6 +120,72 @@ class SqlSignIn(SqlTables):
         with write_transaction(self.engine) as conn:
             conn.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
             _revoke_all(conn, user_id, now, "password changed")
+
+    # -- failed sign-ins and known addresses ----------------------------------------------------------
+
+    def failures(self, keys: Sequence[str]) -> dict[str, Failures]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(sign_in_failures).where(sign_in_failures.c.key.in_(list(keys))))
+            return {row.key: _failures(row) for row in rows}
+
+    def record_failure(self, keys: Sequence[str], now: datetime, policy: ThrottlePolicy) -> None:
+        forgotten = now - timedelta(seconds=policy.lock_s)
+        table = sign_in_failures
+        with write_transaction(self.engine) as conn:
+            conn.execute(
+                delete(table).where(table.c.last_failure_at <= forgotten, table.c.blocked_until <= now)
+            )
+            current = conn.execute(select(table).where(table.c.key.in_(list(keys))).with_for_update())
+            previous = {row.key: _failures(row) for row in current}
+            for key in keys:
+                record = Failures.after(previous.get(key), now, policy)
+                values = {
+                    "failures": record.count,
+                    "last_failure_at": record.last_at,
+                    "blocked_until": record.blocked_until,
+                }
+                _upsert(conn, table, {"key": key, **values}, [table.c.key], values)
+
+    def address_known(self, username: str, address: str, since: datetime) -> bool:
+        query = (
+            select(sign_in_addresses.c.user_id)
+            .join(users, users.c.id == sign_in_addresses.c.user_id)
+            .where(
+                users.c.username == username,
+                sign_in_addresses.c.address == address,
+                sign_in_addresses.c.last_success_at >= since,
+            )
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
+    def remember_address(self, user_id: int, address: str, now: datetime) -> None:
+        table = sign_in_addresses
+        values = {"user_id": user_id, "address": address, "last_success_at": now}
+        with write_transaction(self.engine) as conn:
+            _upsert(conn, table, values, [table.c.user_id, table.c.address], {"last_success_at": now})
+
+
+def _upsert(
+    conn: Connection,
+    table: Table,
+    values: dict[str, Any],
+    key: list[Column[Any]],
+    changes: dict[str, Any],
+) -> None:
+    """Insert `values`, or apply `changes` to the row with the same `key` (PostgreSQL and SQLite)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            postgresql.insert(table).values(values).on_conflict_do_update(index_elements=key, set_=changes)
+        )
+    else:
+        conn.execute(
+            sqlite.insert(table).values(values).on_conflict_do_update(index_elements=key, set_=changes)
+        )
+
+
+def _failures(row: object) -> Failures:
+    return Failures(row.failures, row.last_failure_at, row.blocked_until)  # type: ignore[attr-defined]
 
 
 def _revoke_all(conn: Connection, user_id: int, now: datetime, reason: str) -> None:

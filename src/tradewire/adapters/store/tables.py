@@ -449,3 +449,23 @@ refresh_tokens = Table(
     Column("expires_at", UTCDateTime(), nullable=False),
     Column("used_at", UTCDateTime()),
 )
+
+# Failed sign-ins per address ("address:<ip>") and per account ("account:<username>", whether or not
+# the user exists): until when attempts are refused unchecked. Rows are dropped once forgotten.
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", UTCDateTime(), nullable=False, index=True),
+    Column("blocked_until", UTCDateTime(), nullable=False),
+)
+
+# Addresses a user signed in from: an account locked by others' failures stays open from these.
+sign_in_addresses = Table(
+    "sign_in_addresses",
+    metadata,
+    _ref("user_id", "users", primary_key=True),
+    Column("address", String(64), primary_key=True),
+    Column("last_success_at", UTCDateTime(), nullable=False),
+)

@@ -4,31 +4,43 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Response, status
+from fastapi import APIRouter, Form, HTTPException, Request, Response, status
 from pydantic import AfterValidator
 
+from tradewire.api.addresses import client_address
 from tradewire.api.auth import CurrentCaller, CurrentUser, RuntimeDep, token_pair
 from tradewire.api.fields import clean_text
+from tradewire.api.retry_later import TOO_MANY_REQUESTS, RetryLater
 from tradewire.api.schemas.auth import PasswordChange, RefreshRequest, Token, UserCreate, UserOut
-from tradewire.domain.signin import SignInRefused
+from tradewire.domain.signin import SignInLocked, SignInRefused
+from tradewire.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
 _BEARER = {"WWW-Authenticate": "Bearer"}
 
 
-@router.post("/auth/token", response_model=Token, responses={401: {}})
+def _locked(runtime: Runtime, exc: SignInLocked) -> RetryLater:
+    return RetryLater(str(exc), exc.retry_after_s, runtime.clock.now())
+
+
+@router.post("/auth/token", response_model=Token, responses={401: {}, **TOO_MANY_REQUESTS})
 async def login(
+    request: Request,
     runtime: RuntimeDep,
     username: Annotated[str, AfterValidator(clean_text), Form(max_length=64)],
     password: Annotated[str, AfterValidator(clean_text), Form(max_length=256)],
 ) -> Token:
     """Exchange a username and password (form fields, OAuth2 password flow) for a short-lived bearer
-    token and a refresh token."""
+    token and a refresh token. Repeated failures from an address or for an account make further
+    attempts wait, then lock them for a while (429 with Retry-After, even for the right password)."""
+    address = client_address(request, runtime.settings.trusted_proxies)
     try:
-        opened = await runtime.signin.sign_in(username, password)
+        opened = await runtime.signin.sign_in(username, password, address)
     except SignInRefused as exc:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc), headers=_BEARER) from exc
+    except SignInLocked as exc:
+        raise _locked(runtime, exc) from exc
     return Token(**token_pair(runtime, opened))
 
 
@@ -50,20 +62,32 @@ async def logout(caller: CurrentCaller, runtime: RuntimeDep) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/auth/password", response_model=Token, responses={401: {}, 403: {}})
-async def change_password(body: PasswordChange, caller: CurrentCaller, runtime: RuntimeDep) -> Token:
-    """Change the password (the current one is needed): every session of the user is signed out, and
-    the answer opens a new one."""
+@router.post("/auth/password", response_model=Token, responses={401: {}, 403: {}, **TOO_MANY_REQUESTS})
+async def change_password(
+    body: PasswordChange, caller: CurrentCaller, request: Request, runtime: RuntimeDep
+) -> Token:
+    """Change the password (the current one is needed; a wrong one counts as a failed sign-in): every
+    session of the user is signed out, and the answer opens a new one. The new password needs
+    `password_min_length` characters and must not be a common one (422)."""
+    address = client_address(request, runtime.settings.trusted_proxies)
     try:
-        opened = await runtime.signin.change_password(caller.user, body.current_password, body.new_password)
+        opened = await runtime.signin.change_password(
+            caller.user, body.current_password, body.new_password, address
+        )
     except SignInRefused as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    except SignInLocked as exc:
+        raise _locked(runtime, exc) from exc
     return Token(**token_pair(runtime, opened))
 
 
-@router.post("/users", response_model=UserOut, status_code=201)
+@router.post("/users", response_model=UserOut, status_code=201, responses={403: {}, 409: {}})
 async def sign_up(body: UserCreate, runtime: RuntimeDep) -> UserOut:
-    """Create a user (when sign-up is enabled)."""
+    """Create a user, when the server allows sign-up (`signup_enabled`; otherwise 403 whatever the
+    name, so the answer does not tell which names are taken). While sign-up is open a taken name
+    answers 409: anyone can then find a name taken by trying to sign it up, which an open sign-up
+    cannot avoid. The password needs `password_min_length` characters and must not be a common one
+    (422)."""
     user = await runtime.marketplace.logins.sign_up(body.username, body.password)
     return UserOut(id=user.id, username=user.username)
 

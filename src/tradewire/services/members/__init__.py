@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Container
 from dataclasses import dataclass
 
+from tradewire.domain.signin import PasswordPolicy
 from tradewire.ports import AccountGuards, Clock, ExchangeDirectory, Members, Passwords
 from tradewire.ports.models import ModelRegistry, ModelValidator
 from tradewire.services.members.accounts import Accounts
@@ -43,12 +44,19 @@ def build_marketplace(
     signup_enabled: bool,
     models: ModelRegistry | None = None,
     validator: ModelValidator | None = None,
+    password_policy: PasswordPolicy | None = None,
 ) -> Marketplace:
     """The use cases over one set of ports; `paper_pairs` is what built-in strategies may name,
     `paper_markets` what a paper account's pair filter may name."""
     accounts = Accounts(members, guards, clock)
     return Marketplace(
-        logins=Logins(members, passwords, clock, signup_enabled=signup_enabled),
+        logins=Logins(
+            members,
+            passwords,
+            clock,
+            signup_enabled=signup_enabled,
+            password_policy=password_policy or PasswordPolicy(),
+        ),
         accounts=accounts,
         strategies=Strategies(members, passwords, clock, paper_pairs, models),
         subscriptions=Subscriptions(members, exchanges, clock, paper_markets, markets_timeout_s),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field
 
-from tradewire.domain.members import Forbidden, User
+from tradewire.domain.members import Forbidden, Invalid, User
+from tradewire.domain.signin import PasswordPolicy
 from tradewire.ports import Clock, Members, Passwords
 
 # A well-formed hash no password matches: checked against when the username is unknown.
@@ -21,11 +22,14 @@ class Logins:
     clock: Clock
     _: KW_ONLY
     signup_enabled: bool
+    password_policy: PasswordPolicy = field(default_factory=PasswordPolicy)
 
     async def sign_up(self, username: str, password: str) -> User:
-        """A new user (Forbidden when sign-up is off, Conflict when the name is taken)."""
+        """A new user (Forbidden when sign-up is off, whatever the name: no answer tells which names
+        are taken; Invalid for a password the policy refuses; Conflict when the name is taken)."""
         if not self.signup_enabled:
             raise Forbidden("sign-up is disabled on this server")
+        await self.check_password(password, username)
         password_hash = await asyncio.to_thread(self.passwords.hash, password)
         user_id = await asyncio.to_thread(self.members.create_user, username, password_hash, self.clock.now())
         return User(user_id, username, password_hash)
@@ -39,6 +43,12 @@ class Logins:
             return None
         ok = await asyncio.to_thread(self.passwords.verify, password, user.password_hash)
         return user if ok else None
+
+    async def check_password(self, password: str, username: str) -> None:
+        """Invalid (with the reason) when `password` may not be set (PasswordPolicy)."""
+        problem = await asyncio.to_thread(self.password_policy.problem, password, username)
+        if problem is not None:
+            raise Invalid(problem)
 
     async def user(self, user_id: int) -> User | None:
         return await asyncio.to_thread(self.members.user_by_id, user_id)

@@ -1,4 +1,4 @@
-"""Sign-in sessions and their refresh tokens
+"""Sign-in sessions and their refresh tokens, failed sign-ins, addresses users signed in from
 
 Revision ID: 0018
 Revises: 0017
@@ -52,8 +52,32 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("refresh_tokens") as batch_op:
         batch_op.create_index(batch_op.f("ix_refresh_tokens_session_id"), ["session_id"], unique=False)
+    op.create_table(
+        "sign_in_failures",
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("last_failure_at", _TIME(timezone=True), nullable=False),
+        sa.Column("blocked_until", _TIME(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_sign_in_failures")),
+    )
+    with op.batch_alter_table("sign_in_failures") as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_sign_in_failures_last_failure_at"), ["last_failure_at"], unique=False
+        )
+    op.create_table(
+        "sign_in_addresses",
+        sa.Column("user_id", _ID, nullable=False),
+        sa.Column("address", sa.String(length=64), nullable=False),
+        sa.Column("last_success_at", _TIME(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_sign_in_addresses_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("user_id", "address", name=op.f("pk_sign_in_addresses")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("sign_in_addresses")
+    op.drop_table("sign_in_failures")
     op.drop_table("refresh_tokens")
     op.drop_table("sign_in_sessions")
