@@ -28,6 +28,7 @@ from tradewire.runtime import Runtime, build_runtime
 PASSWORD = "correct horse battery"
 _PASSWORD_HASH = hash_secret(PASSWORD)
 PASSPHRASE = "abcdefgh"
+RATE_LIMIT_TIERS = ("general", "signin", "trading", "marketplace", "exports", "webhook", "webhook_failures")
 _PASSPHRASE_HASH = hash_secret(PASSPHRASE)
 
 
@@ -66,6 +67,8 @@ def make_runtime(
         # Live accounts in tests trade on local fakes (http://127.0.0.1); tests of the guard turn it off.
         "allow_private_exchange_urls": True,
         "signup_enabled": True,  # tests sign their users up over HTTP
+        # Tests poll and sign in far more often than people do; tests of the limits set their own.
+        **{f"rate_limit_{tier}": "1000000/minute" for tier in RATE_LIMIT_TIERS},
     }
     settings = Settings(**{**defaults, **overrides})
     return build_runtime(settings, clock=clock)

@@ -101,6 +101,18 @@ class Settings(BaseSettings):
     events_retention_hours: float = Field(default=48.0, ge=24)  # events older are pruned
     events_prune_interval_s: float = Field(default=300.0, gt=0)
     events_prune_batch: int = Field(default=5000, ge=100, le=100_000)
+    # Redis, e.g. "redis://127.0.0.1:6379/0": rate limit counts shared by every process using it.
+    redis_url: str = ""
+    # Requests per tier ("N/second|minute|hour|day", or "N/15minutes"), per user when signed in, else
+    # per address (api/limits.py says which endpoint is in which tier); the webhook counts accepted
+    # alerts per strategy, and wrong passphrases per strategy and address.
+    rate_limit_general: str = "100/15minutes"
+    rate_limit_signin: str = "5/15minutes"
+    rate_limit_trading: str = "30/minute"
+    rate_limit_marketplace: str = "20/minute"
+    rate_limit_exports: str = "3/hour"
+    rate_limit_webhook: str = "120/minute"
+    rate_limit_webhook_failures: str = "10/15minutes"
     # Proxies (addresses or networks, e.g. ["127.0.0.1", "10.0.0.0/8"]) whose X-Forwarded-For is
     # believed for the client's address (sign-in throttle, rate limits); none by default.
     trusted_proxies: list[str] = Field(default_factory=list, max_length=100)
@@ -157,6 +169,37 @@ class Settings(BaseSettings):
         if self.signin_lock_after <= self.signin_free_failures:
             raise ValueError("signin_lock_after must be above signin_free_failures")
         return self
+
+    @field_validator(
+        "rate_limit_general",
+        "rate_limit_signin",
+        "rate_limit_trading",
+        "rate_limit_marketplace",
+        "rate_limit_exports",
+        "rate_limit_webhook",
+        "rate_limit_webhook_failures",
+    )
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            item = parse(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate such as '100/15minutes': {value!r}") from exc
+        if item.amount < 1:
+            raise ValueError(f"must allow at least one request: {value!r}")
+        return value
+
+    @property
+    def rate_limits(self) -> dict[str, str]:
+        """Each tier's limit, by tier name."""
+        prefix = "rate_limit_"
+        return {
+            name[len(prefix) :]: getattr(self, name)
+            for name in type(self).model_fields
+            if name.startswith(prefix)
+        }
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -32,6 +32,7 @@ from tradewire.adapters.paper.feed import ReplayFeed, build_demo_feed
 from tradewire.adapters.paper.live_prices import PublicPriceFeed
 from tradewire.adapters.paper.venue import PaperVenue
 from tradewire.adapters.passwords import ScryptPasswords, verify_secret
+from tradewire.adapters.rate_limits import RateLimits
 from tradewire.adapters.secrets_box import SecretBox, SecretsError, decode_key
 from tradewire.adapters.store.backtests import SqlBacktests
 from tradewire.adapters.store.db import make_engine, private_dir, upgrade
@@ -48,6 +49,7 @@ from tradewire.domain.ml.strategy import Predictor
 from tradewire.domain.signin import PasswordPolicy, ThrottlePolicy
 from tradewire.domain.symbols import SymbolCatalog
 from tradewire.ports import CandleSource, Clock
+from tradewire.ports.rate_limits import RateLimiter
 from tradewire.services.backtests import BacktestService
 from tradewire.services.event_hub import EventHub
 from tradewire.services.execution import Executor
@@ -104,6 +106,7 @@ class Runtime:
     meters: Meters
     events: EventHub  # the live channel's delivery of the events outbox
     signin: SignIn
+    rate_limits: RateLimiter
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -372,6 +375,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         meters=Meters(engine, calls, exchanges.live_accounts, lambda: monitor.stats, clock.now),
         events=events,
         signin=signin,
+        rate_limits=RateLimits(settings.rate_limits, settings.redis_url),
     )
 
 

@@ -18,6 +18,7 @@ from tradewire.api.docs import mount_docs
 from tradewire.api.errors import install_error_answers
 from tradewire.api.fields import printable
 from tradewire.api.headers import SecurityHeaders
+from tradewire.api.limits import RateLimitHeaders, include_limited
 from tradewire.api.retry_later import install_retry_later
 from tradewire.api.routers import (
     accounts,
@@ -63,6 +64,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     uploads = {("POST", "/api/v1/models"): settings.max_model_bytes + MANIFEST_BYTES}
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes, routes=uploads)
     app.add_middleware(metrics.WebhookTiming, meter=runtime.meters.webhook)
+    app.add_middleware(RateLimitHeaders)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -77,13 +79,23 @@ def create_app(runtime: Runtime) -> FastAPI:
         mount_docs(app)
     install_error_answers(app)
     install_retry_later(app)
-    app.include_router(webhooks.router)
-    for resource in (auth, strategies, accounts, subscriptions, bots, records, markets, exports, models):
-        app.include_router(resource.router)
-    app.include_router(backtests.router)
-    app.include_router(health.router)
-    app.include_router(metrics.router)
-    app.include_router(ws.router)
+    # Each route in its rate-limit tier (api/limits.py); one missing from the table stops the build.
+    for resource in (
+        webhooks,
+        auth,
+        strategies,
+        accounts,
+        subscriptions,
+        bots,
+        records,
+        markets,
+        exports,
+        models,
+    ):
+        include_limited(app, resource.router)
+    for resource in (backtests, health, metrics):
+        include_limited(app, resource.router)
+    app.include_router(ws.router)  # a WebSocket: no HTTP rate-limit tier; it authenticates first
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

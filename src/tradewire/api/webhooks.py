@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
+from tradewire.api.addresses import client_address
 from tradewire.api.auth import RuntimeDep
+from tradewire.api.limits import remember, too_many
+from tradewire.api.retry_later import RetryLater
 from tradewire.api.schemas.records import WebhookAccepted
 from tradewire.domain.alerts.tradingview import MAX_BODY_BYTES
 from tradewire.services.ingest import IngestRejected
@@ -18,7 +23,7 @@ MAX_BODY = MAX_BODY_BYTES
     "/tradingview/{slug}",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=WebhookAccepted,
-    responses={400: {}, 401: {}, 404: {}, 413: {}, 422: {}, 429: {}},
+    responses={400: {}, 401: {}, 404: {}, 413: {}, 422: {}},
 )
 async def tradingview_alert(
     slug: str,
@@ -26,16 +31,36 @@ async def tradingview_alert(
     runtime: RuntimeDep,
     passphrase: str | None = Query(default=None, description="alternative to a passphrase in the body"),
 ) -> WebhookAccepted:
-    """Take an alert exactly as TradingView sends it (JSON or plain text)."""
+    """Take an alert exactly as TradingView sends it (JSON or plain text).
+
+    Rate limits: `rate_limit_webhook` accepted alerts per strategy (a burst of alerts passes), and
+    `rate_limit_webhook_failures` wrong passphrases per strategy and address, checked before anything
+    is read or hashed; either answers 429 with Retry-After. (An address sending to unknown strategies
+    is not counted: TradingView's few addresses carry every user's alerts.)"""
+    limits = runtime.rate_limits
+    client = client_address(request, runtime.settings.trusted_proxies)
+    failures = f"{slug}|{client}"
+    failed = await limits.peek("webhook_failures", failures)
+    if not failed.allowed:
+        remember(request, failed)
+        raise too_many("wrong passphrases for this strategy from this address", failed)
+    accepted = await limits.peek("webhook", slug)
+    if not accepted.allowed:
+        remember(request, accepted)
+        raise too_many(f"alerts for this strategy over {limits.describe('webhook')}", accepted)
     body = await _bounded_body(request)
-    client = request.client.host if request.client else None
     try:
         result = await runtime.ingest.receive_tradingview(
             slug, body, request.headers.get("content-type"), passphrase, client
         )
     except IngestRejected as exc:
-        headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else None
-        raise HTTPException(exc.status, exc.message, headers=headers) from exc
+        if exc.status == 401:
+            await limits.hit("webhook_failures", failures)
+        if exc.status == 429 and exc.retry_after_s is not None:
+            raise RetryLater(exc.message, exc.retry_after_s, datetime.now(UTC)) from exc
+        raise HTTPException(exc.status, exc.message) from exc
+    # Counted once accepted; alerts checked at the same moment may pass the limit by their number.
+    remember(request, await limits.hit("webhook", slug))
     return WebhookAccepted(
         signal_id=result.signal_id, duplicate=result.duplicate, symbol=result.symbol, action=result.action
     )

@@ -1,0 +1,200 @@
+"""Over HTTP: rate limits by tier, per user or per address, with X-RateLimit-* headers and a 429 that
+says when to retry; the webhook's limits (accepted alerts per strategy, wrong passphrases per strategy
+and address, the latter refused before any hashing); every endpoint in exactly one tier; counts
+shared through Redis by two servers."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import APIRouter
+
+from tests.conftest import free_port, unavailable
+from tests.support import PASSWORD, ServedRuntime, make_runtime, seed_marketplace
+from tradewire.api.app import create_app
+from tradewire.api.limits import TIERS, Tier, include_limited, operation
+
+ALERT = '{"passphrase":"abcdefgh","ticker":"BTCUSDT","action":"buy","contracts":"0.001","order_id":"%d"}'
+WRONG = '{"passphrase":"not-it","ticker":"BTCUSDT","action":"buy"}'
+
+
+class Client:
+    def __init__(self, served: ServedRuntime, slug: str) -> None:
+        self.served = served
+        self.slug = slug
+        self.http = httpx.Client(base_url=served.url, timeout=10)
+
+    def get(self, path: str, address: str = "192.0.2.1", **headers: str) -> httpx.Response:
+        return self.http.get(path, headers={"X-Forwarded-For": address, **headers})
+
+    def sign_in(self, username: str, address: str, password: str = PASSWORD) -> httpx.Response:
+        data = {"username": username, "password": password}
+        return self.http.post("/api/v1/auth/token", data=data, headers={"X-Forwarded-For": address})
+
+    def bearer(self, username: str) -> str:
+        response = self.sign_in(username, f"198.18.0.{secrets.randbelow(250) + 1}")
+        assert response.status_code == 200, response.text
+        return f"Bearer {response.json()['access_token']}"
+
+    def alert(self, body: str, address: str = "203.0.113.1") -> httpx.Response:
+        url = f"/api/v1/webhooks/tradingview/{self.slug}"
+        headers = {"Content-Type": "application/json", "X-Forwarded-For": address}
+        return self.http.post(url, content=body.encode(), headers=headers)
+
+
+class CountedIngest:
+    """The runtime's ingest, counting the alerts handed to it."""
+
+    def __init__(self, ingest: Any) -> None:
+        self.ingest = ingest
+        self.calls = 0
+
+    async def receive_tradingview(self, *args: Any) -> Any:
+        self.calls += 1
+        return await self.ingest.receive_tradingview(*args)
+
+
+def _serve(tmp_path: Path, **limits: str) -> Iterator[Client]:
+    settings: dict[str, Any] = {f"rate_limit_{tier}": rate for tier, rate in limits.items()}
+    runtime = make_runtime(tmp_path, **settings)
+    seeded = seed_marketplace(runtime.engine, [{}, {}])
+    with ServedRuntime(runtime, free_port()) as served:
+        yield Client(served, seeded.slug)
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[Client]:
+    yield from _serve(tmp_path, general="3/minute", webhook="3/minute", webhook_failures="2/minute")
+
+
+def _assert_retry_later(response: httpx.Response, limit: int) -> None:
+    assert response.status_code == 429, response.text
+    body = response.json()
+    wait = int(response.headers["Retry-After"])
+    assert 1 <= wait <= 60 and body["retry_after_s"] == wait
+    assert abs(datetime.fromisoformat(body["retry_at"]).timestamp() - (time.time() + wait)) < 5
+    assert "retry after" in body["detail"]
+    assert response.headers["X-RateLimit-Limit"] == str(limit)
+    assert response.headers["X-RateLimit-Remaining"] == "0"
+
+
+def test_a_user_gets_the_general_limit_with_headers_then_429_while_others_go_on(client: Client) -> None:
+    provider, subscriber = client.bearer(f"provider-{client.slug}"), client.bearer(f"{client.slug}-sub1")
+
+    answers = [client.get("/api/v1/me", Authorization=provider) for _ in range(3)]
+
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["2", "1", "0"]
+    assert {a.headers["X-RateLimit-Limit"] for a in answers} == {"3"}
+    reset = int(answers[-1].headers["X-RateLimit-Reset"])
+    assert time.time() < reset <= time.time() + 61
+    _assert_retry_later(client.get("/api/v1/orders", Authorization=provider), 3)  # the same tier
+    # Per user, wherever they come from; another user has their own count.
+    _assert_retry_later(client.get("/api/v1/me", "192.0.2.99", Authorization=provider), 3)
+    assert client.get("/api/v1/me", Authorization=subscriber).status_code == 200
+    assert client.get("/health").status_code == 200  # not limited
+    assert "X-RateLimit-Limit" not in client.get("/health").headers
+
+
+def test_anonymous_requests_count_per_address(client: Client) -> None:
+    statuses = [client.get("/api/v1/me", "198.51.100.5").status_code for _ in range(3)]
+
+    assert statuses == [401, 401, 401]
+    _assert_retry_later(client.get("/api/v1/me", "198.51.100.5"), 3)
+    assert client.get("/api/v1/me", "198.51.100.6").status_code == 401
+    # A token that does not verify counts for its address, not for the user it names.
+    _assert_retry_later(client.get("/api/v1/me", "198.51.100.5", Authorization="Bearer forged"), 3)
+
+
+def test_sign_in_is_limited_per_address_by_default(tmp_path: Path) -> None:
+    for client in _serve(tmp_path, signin="5/15minutes"):
+        provider = f"provider-{client.slug}"
+        answers = [client.sign_in(provider, "198.51.100.7") for _ in range(5)]
+        assert [a.status_code for a in answers] == [200] * 5
+        assert answers[-1].headers["X-RateLimit-Remaining"] == "0"
+
+        refused = client.sign_in(provider, "198.51.100.7")
+
+        assert refused.status_code == 429 and 1 <= int(refused.headers["Retry-After"]) <= 900
+        assert client.sign_in(provider, "198.51.100.8").status_code == 200
+
+
+def test_a_burst_of_alerts_passes_up_to_the_strategys_limit(client: Client) -> None:
+    accepted = [client.alert(ALERT % n) for n in range(3)]
+
+    assert [a.status_code for a in accepted] == [202, 202, 202]
+    assert [a.headers["X-RateLimit-Remaining"] for a in accepted] == ["2", "1", "0"]
+    _assert_retry_later(client.alert(ALERT % 3), 3)
+    _assert_retry_later(client.alert(ALERT % 3, "203.0.113.2"), 3)  # per strategy, from anywhere
+
+
+def test_wrong_passphrases_are_limited_per_address_before_hashing_and_spare_the_strategy(
+    client: Client,
+) -> None:
+    runtime = client.served.runtime
+    counted = CountedIngest(runtime.ingest)
+    runtime.ingest = counted  # type: ignore[assignment]
+    attacker = "198.51.100.66"
+
+    assert [client.alert(WRONG, attacker).status_code for _ in range(2)] == [401, 401]
+    refused = client.alert(ALERT % 0, attacker)  # even the right passphrase, from there
+
+    assert refused.status_code == 429 and "wrong passphrases" in refused.json()["detail"]
+    assert counted.calls == 2  # refused before the alert was read or its passphrase hashed
+    accepted = [client.alert(ALERT % n).status_code for n in range(3)]
+    assert accepted == [202, 202, 202]  # the strategy's own limit is untouched by the failures
+
+
+def test_every_endpoint_is_in_exactly_one_tier_and_an_unlisted_one_stops_the_build(tmp_path: Path) -> None:
+    runtime = make_runtime(tmp_path)
+    app = create_app(runtime)
+    documented = {
+        operation(method, path)
+        for path, item in app.openapi()["paths"].items()
+        for method in item
+        if method in {"get", "post", "put", "patch", "delete"}
+    }
+
+    assert documented <= set(TIERS)
+    assert set(TIERS) - documented == {"GET /metrics"}  # kept out of the schema
+    for name, tier in TIERS.items():
+        method, path = name.split(" ")
+        if name not in documented:
+            continue
+        responses = app.openapi()["paths"][path][method.lower()]["responses"]
+        assert ("429" in responses) == (tier is not Tier.UNLIMITED), name
+    stray = APIRouter()
+
+    @stray.get("/api/v1/stray")
+    async def stray_route() -> None: ...
+
+    with pytest.raises(RuntimeError, match="GET /api/v1/stray has no rate-limit tier"):
+        include_limited(app, stray)
+
+
+def test_two_servers_share_the_counts_through_redis(tmp_path: Path) -> None:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=2) as conn:
+            conn.sendall(b"PING\r\n")
+            assert conn.recv(16).startswith(b"+PONG")
+    except OSError as exc:
+        unavailable(f"Redis not reachable at 127.0.0.1:6379: {type(exc).__name__}")
+    limits = {"rate_limit_general": "4/minute", "redis_url": "redis://127.0.0.1:6379/0"}
+    first = make_runtime(tmp_path / "a", **limits)
+    second = make_runtime(tmp_path / "b", **limits)
+    address = f"198.18.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"  # not counted before
+    with ServedRuntime(first, free_port()) as a, ServedRuntime(second, free_port()) as b:
+        statuses = [
+            httpx.get(f"{server.url}/api/v1/me", headers={"X-Forwarded-For": address}).status_code
+            for server in (a, b, a, b, a, b)
+        ]
+
+    assert statuses == [401, 401, 401, 401, 429, 429]
