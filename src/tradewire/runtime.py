@@ -43,6 +43,7 @@ from tradewire.adapters.store.models import SqlModels
 from tradewire.adapters.store.reports import SqlReports
 from tradewire.adapters.store.signin import SqlSignIn
 from tradewire.adapters.store.sql import SqlStore
+from tradewire.adapters.store.two_factor import SqlTwoFactor
 from tradewire.config import Settings
 from tradewire.domain.candles import Candles
 from tradewire.domain.ml.strategy import Predictor
@@ -64,6 +65,7 @@ from tradewire.services.routing import SignalRouter
 from tradewire.services.signin import SignIn
 from tradewire.services.strategy_runner import StrategyRunner
 from tradewire.services.streams import OrderStreams
+from tradewire.services.two_factor import TwoFactor
 from tradewire.services.valuation import Valuations
 
 log = logging.getLogger("tradewire.runtime")
@@ -337,6 +339,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
             lock_s=settings.signin_lock_minutes * 60,
         ),
         known_for=timedelta(days=settings.signin_known_address_days),
+        two_factor=TwoFactor(SqlTwoFactor(engine), secret_box, clock),
     )
     return Runtime(
         settings=settings,

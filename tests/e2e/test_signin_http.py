@@ -2,8 +2,8 @@
 sign-out and password change revoking every token at once, tokens missing a required claim refused;
 failed sign-ins delayed then locked per address and per account (a lock that ends on its own, and
 that does not shut a user out where they signed in before), the password policy, and a closed
-sign-up. The server runs on a clock the test moves; requests name their address in X-Forwarded-For
-(the test's 127.0.0.1 is a trusted proxy)."""
+sign-up; two-factor sign-in with TOTP codes that work once. The server runs on a clock the test
+moves; requests name their address in X-Forwarded-For (the test's 127.0.0.1 is a trusted proxy)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,17 @@ from typing import Any
 
 import httpx
 import jwt
+import pyotp
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import free_port
 from tests.seeding import now
 from tests.support import PASSWORD, ServedRuntime, make_runtime
 from tradewire.adapters.passwords import hash_secret
+from tradewire.adapters.secrets_box import generate_key
+from tradewire.adapters.store.tables import totp_secrets
+from tradewire.services.signin import CODE_NEEDED, CODE_WRONG
 
 ME = "/api/v1/me"
 
@@ -289,3 +294,62 @@ def test_sign_up_is_closed_by_default_and_then_says_nothing_about_names(closed: 
         return response.status_code, response.text
 
     assert sign_up("alice") == sign_up("carol") == (403, '{"detail":"sign-up is disabled on this server"}')
+
+
+@pytest.fixture
+def with_key(tmp_path: Path) -> Iterator[Server]:
+    yield from _serve(tmp_path, encryption_key=generate_key())
+
+
+def test_two_factor_sign_in_needs_a_code_and_each_code_works_once(with_key: Server) -> None:
+    server = with_key
+    auth = {"Authorization": f"Bearer {server.pair()['access_token']}"}
+
+    def sign_in(otp: str | None = None) -> httpx.Response:
+        data = {"username": "alice", "password": PASSWORD, **({"otp": otp} if otp is not None else {})}
+        return server.http.post("/api/v1/auth/token", data=data)
+
+    enrolled = server.http.post("/api/v1/auth/totp", headers=auth)
+    assert enrolled.status_code == 201, enrolled.text
+    secret = enrolled.json()["secret"]
+    assert enrolled.json()["otpauth_uri"].startswith("otpauth://totp/tradewire:alice?secret=" + secret)
+    with server.served.runtime.engine.connect() as conn:
+        [stored] = conn.execute(select(totp_secrets.c.secret_enc)).scalars()
+    assert stored.startswith("v1:") and secret not in stored  # sealed like API keys
+    totp = pyotp.TOTP(secret)
+    assert sign_in().status_code == 200  # not on until confirmed
+
+    wrong = server.http.post("/api/v1/auth/totp/confirm", headers=auth, json={"code": "000000"})
+    assert wrong.status_code == 422
+    code = totp.at(server.clock.at)
+    confirmed = server.http.post("/api/v1/auth/totp/confirm", headers=auth, json={"code": code})
+    assert confirmed.status_code == 204, confirmed.text
+
+    missing, bad, replayed = sign_in(), sign_in("123456" if code != "123456" else "654321"), sign_in(code)
+    assert (missing.status_code, missing.json()["detail"]) == (401, CODE_NEEDED)
+    assert (bad.status_code, bad.json()["detail"]) == (401, CODE_WRONG)
+    assert (replayed.status_code, replayed.json()["detail"]) == (401, CODE_WRONG)  # used to confirm
+    server.clock.advance(seconds=30)
+    code = totp.at(server.clock.at)
+    assert sign_in(code).status_code == 200
+    assert sign_in(code).status_code == 401  # the same code, within its window: once only
+    assert server.http.post("/api/v1/auth/totp", headers=auth).status_code == 409  # on already
+
+    server.clock.advance(seconds=30)
+    code = totp.at(server.clock.at)
+    body = {"password": "not the password", "code": code}
+    assert server.http.post("/api/v1/auth/totp/disable", headers=auth, json=body).status_code == 403
+    body = {"password": PASSWORD, "code": code}
+    # Four failures from this address (three codes, a password): the next attempt waits a second.
+    assert server.http.post("/api/v1/auth/totp/disable", headers=auth, json=body).status_code == 429
+    server.clock.advance(seconds=1)
+    assert server.http.post("/api/v1/auth/totp/disable", headers=auth, json=body).status_code == 204
+    assert sign_in().status_code == 200
+
+
+def test_two_factor_needs_an_encryption_key_on_the_server(server: Server) -> None:
+    auth = {"Authorization": f"Bearer {server.pair()['access_token']}"}
+
+    refused = server.http.post("/api/v1/auth/totp", headers=auth)
+
+    assert refused.status_code == 403 and "TRADEWIRE_ENCRYPTION_KEY" in refused.json()["detail"]

@@ -1,6 +1,7 @@
 """The sign-in store on SQLite and PostgreSQL: a refresh token is used once, sessions are revoked, and
 the sessions a user can never use again are dropped when they sign in; failed sign-ins count up per
-key and are dropped once forgotten; addresses users signed in from are known for a while."""
+key and are dropped once forgotten; addresses users signed in from are known for a while; a TOTP
+secret is replaced until confirmed and each of its time steps is used once."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from tests.seeding import now
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.signin import SqlSignIn
 from tradewire.adapters.store.tables import refresh_tokens, sign_in_failures, sign_in_sessions
+from tradewire.adapters.store.two_factor import SqlTwoFactor
 from tradewire.domain.signin import Failures, RefreshState, RefreshUse, ThrottlePolicy
+from tradewire.ports.two_factor import StoredTotp
 
 DAY = timedelta(days=1)
 
@@ -103,3 +106,22 @@ def test_an_address_is_known_from_a_users_sign_in_for_a_while(engine: Engine) ->
     assert not store.address_known("alice", "192.0.2.1", t0 + timedelta(seconds=1))
     assert not store.address_known("alice", "192.0.2.2", t0 - DAY)
     assert not store.address_known("nobody", "192.0.2.1", t0 - DAY)
+
+
+def test_a_totp_secret_is_replaced_until_confirmed_and_each_step_is_used_once(engine: Engine) -> None:
+    alice = SqlMembers(engine).create_user("alice", "-", now())
+    store = SqlTwoFactor(engine)
+    assert store.totp(alice) is None
+
+    store.enrol_totp(alice, "sealed-1", now())
+    store.enrol_totp(alice, "sealed-2", now())  # not confirmed: replaced
+    assert store.totp(alice) == StoredTotp("sealed-2", False, None)
+    store.confirm_totp(alice, now())
+
+    assert store.use_totp_step(alice, 100)
+    assert not store.use_totp_step(alice, 100)  # the same step again
+    assert not store.use_totp_step(alice, 99)  # an older one
+    assert store.use_totp_step(alice, 101)
+    assert store.totp(alice) == StoredTotp("sealed-2", True, 101)
+    store.remove_totp(alice)
+    assert store.totp(alice) is None

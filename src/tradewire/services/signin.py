@@ -25,10 +25,13 @@ from tradewire.domain.signin import RefreshState, SignInLocked, SignInRefused, T
 from tradewire.ports import Clock, Passwords
 from tradewire.ports.signin import SignInStore
 from tradewire.services.members.logins import Logins
+from tradewire.services.two_factor import TwoFactor
 
 log = logging.getLogger("tradewire.signin")
 
 WRONG_CREDENTIALS = "wrong username or password"
+CODE_NEEDED = "two-factor code needed: send it as otp with the username and password"
+CODE_WRONG = "wrong or already used two-factor code"
 REFRESH_REFUSED = "refresh token unknown, expired, used or revoked: sign in again"
 
 
@@ -53,18 +56,44 @@ class SignIn:
     _: KW_ONLY
     refresh_ttl: timedelta
     throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
+    two_factor: TwoFactor
     known_for: timedelta = timedelta(days=30)  # a successful sign-in's address is known this long
 
-    async def sign_in(self, username: str, password: str, address: str | None) -> Opened:
-        """A new session for these credentials; SignInRefused otherwise (the same answer whether or
-        not the username exists), SignInLocked while failures lock the address or the account."""
+    async def sign_in(
+        self, username: str, password: str, address: str | None, otp: str | None = None
+    ) -> Opened:
+        """A new session for these credentials (and, when the user has two-factor sign-in on, a code
+        `otp`); SignInRefused otherwise (the same answer whether or not the username exists),
+        SignInLocked while failures lock the address or the account. A wrong code counts as a failure;
+        a missing one does not (the client learns that a code is needed)."""
         keys = _keys(username, address)
         await self._not_locked(username, address, keys)
         user = await self.logins.authenticate(username, password)
         if user is None:
-            await asyncio.to_thread(self.store.record_failure, keys, self.clock.now(), self.throttle)
+            await self._failed(keys)
             raise SignInRefused(WRONG_CREDENTIALS)
+        if await self.two_factor.required(user.id):
+            if not otp:
+                raise SignInRefused(CODE_NEEDED)
+            if not await self.two_factor.check(user.id, otp):
+                await self._failed(keys)
+                raise SignInRefused(CODE_WRONG)
         return await asyncio.to_thread(self._signed_in, user, address)
+
+    async def disable_two_factor(self, user: User, password: str, otp: str, address: str | None) -> None:
+        """Switch two-factor sign-in off: the password and a code are needed, and either wrong counts
+        as a failed sign-in (SignInRefused)."""
+        keys = _keys(user.username, address)
+        await self._not_locked(user.username, address, keys)
+        ok = await asyncio.to_thread(self.passwords.verify, password, user.password_hash)
+        if not ok or not await self.two_factor.check(user.id, otp):
+            await self._failed(keys)
+            raise SignInRefused("wrong password or code")
+        await self.two_factor.remove(user.id)
+        log.info("user %s switched two-factor sign-in off", user.id)
+
+    async def _failed(self, keys: list[str]) -> None:
+        await asyncio.to_thread(self.store.record_failure, keys, self.clock.now(), self.throttle)
 
     def _signed_in(self, user: User, address: str | None) -> Opened:
         # Failures are not forgotten on success: an account's lock keeps holding off whoever caused
@@ -126,7 +155,7 @@ class SignIn:
         await self._not_locked(user.username, address, keys)
         ok = await asyncio.to_thread(self.passwords.verify, old_password, user.password_hash)
         if not ok:
-            await asyncio.to_thread(self.store.record_failure, keys, self.clock.now(), self.throttle)
+            await self._failed(keys)
             raise SignInRefused("the current password is wrong")
         await self.logins.check_password(new_password, user.username)
         new_hash = await asyncio.to_thread(self.passwords.hash, new_password)

@@ -469,3 +469,14 @@ sign_in_addresses = Table(
     Column("address", String(64), primary_key=True),
     Column("last_success_at", UTCDateTime(), nullable=False),
 )
+
+# Users' TOTP secrets (two-factor sign-in), encrypted like API keys; on once confirmed with a code.
+totp_secrets = Table(
+    "totp_secrets",
+    metadata,
+    _ref("user_id", "users", primary_key=True),
+    Column("secret_enc", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("confirmed_at", UTCDateTime()),
+    Column("last_step", BigInteger),  # the last 30 s step whose code was accepted: codes work once
+)

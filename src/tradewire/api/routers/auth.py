@@ -11,7 +11,16 @@ from tradewire.api.addresses import client_address
 from tradewire.api.auth import CurrentCaller, CurrentUser, RuntimeDep, token_pair
 from tradewire.api.fields import clean_text
 from tradewire.api.retry_later import TOO_MANY_REQUESTS, RetryLater
-from tradewire.api.schemas.auth import PasswordChange, RefreshRequest, Token, UserCreate, UserOut
+from tradewire.api.schemas.auth import (
+    PasswordChange,
+    RefreshRequest,
+    Token,
+    TotpCode,
+    TotpDisable,
+    TotpEnrolment,
+    UserCreate,
+    UserOut,
+)
 from tradewire.domain.signin import SignInLocked, SignInRefused
 from tradewire.runtime import Runtime
 
@@ -30,13 +39,16 @@ async def login(
     runtime: RuntimeDep,
     username: Annotated[str, AfterValidator(clean_text), Form(max_length=64)],
     password: Annotated[str, AfterValidator(clean_text), Form(max_length=256)],
+    otp: Annotated[str | None, Form(max_length=10, description="two-factor code, when it is on")] = None,
 ) -> Token:
     """Exchange a username and password (form fields, OAuth2 password flow) for a short-lived bearer
-    token and a refresh token. Repeated failures from an address or for an account make further
-    attempts wait, then lock them for a while (429 with Retry-After, even for the right password)."""
+    token and a refresh token; a user with two-factor sign-in on also sends `otp`, the code their
+    authenticator app shows (each code works once). Repeated failures from an address or for an
+    account make further attempts wait, then lock them for a while (429 with Retry-After, even for
+    the right password)."""
     address = client_address(request, runtime.settings.trusted_proxies)
     try:
-        opened = await runtime.signin.sign_in(username, password, address)
+        opened = await runtime.signin.sign_in(username, password, address, otp)
     except SignInRefused as exc:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc), headers=_BEARER) from exc
     except SignInLocked as exc:
@@ -79,6 +91,40 @@ async def change_password(
     except SignInLocked as exc:
         raise _locked(runtime, exc) from exc
     return Token(**token_pair(runtime, opened))
+
+
+@router.post("/auth/totp", response_model=TotpEnrolment, status_code=201, responses={403: {}, 409: {}})
+async def enrol_totp(user: CurrentUser, runtime: RuntimeDep) -> TotpEnrolment:
+    """Start two-factor sign-in: a new secret, shown once (kept encrypted; the server needs
+    TRADEWIRE_ENCRYPTION_KEY, else 403). It is on once confirmed with a code; until then sign-in is
+    unchanged, and enrolling again replaces the secret. 409 while it is on."""
+    enrolment = await runtime.signin.two_factor.enrol(user)
+    return TotpEnrolment(secret=enrolment.secret, otpauth_uri=enrolment.uri)
+
+
+@router.post("/auth/totp/confirm", status_code=204, response_class=Response, responses={422: {}})
+async def confirm_totp(body: TotpCode, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    """Switch two-factor sign-in on with a code from the enrolled secret (422 when it is wrong)."""
+    await runtime.signin.two_factor.confirm(user, body.code)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/auth/totp/disable", status_code=204, response_class=Response, responses={403: {}, **TOO_MANY_REQUESTS}
+)
+async def disable_totp(
+    body: TotpDisable, caller: CurrentCaller, request: Request, runtime: RuntimeDep
+) -> Response:
+    """Switch two-factor sign-in off with the password and a code (403 when either is wrong; that
+    counts as a failed sign-in)."""
+    address = client_address(request, runtime.settings.trusted_proxies)
+    try:
+        await runtime.signin.disable_two_factor(caller.user, body.password, body.code, address)
+    except SignInRefused as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    except SignInLocked as exc:
+        raise _locked(runtime, exc) from exc
+    return Response(status_code=204)
 
 
 @router.post("/users", response_model=UserOut, status_code=201, responses={403: {}, 409: {}})

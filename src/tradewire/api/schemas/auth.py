@@ -33,3 +33,20 @@ class UserCreate(Strict):
 class UserOut(BaseModel):
     id: int
     username: str
+
+
+TotpCodeText = Field(pattern=r"^[0-9]{6}$", description="the 6 digits the authenticator app shows now")
+
+
+class TotpEnrolment(BaseModel):
+    secret: str = Field(description="base32; shown once: put it in an authenticator app")
+    otpauth_uri: str = Field(description="the same as an otpauth:// URI (for a QR code)")
+
+
+class TotpCode(Strict):
+    code: str = TotpCodeText
+
+
+class TotpDisable(Strict):
+    password: str = Field(min_length=1, max_length=256, repr=False)
+    code: str = TotpCodeText

@@ -1,4 +1,5 @@
-"""Sign-in sessions and their refresh tokens, failed sign-ins, addresses users signed in from
+"""Sign-in sessions and their refresh tokens, failed sign-ins, addresses users signed in from, TOTP
+secrets
 
 Revision ID: 0018
 Revises: 0017
@@ -75,8 +76,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("user_id", "address", name=op.f("pk_sign_in_addresses")),
     )
 
+    op.create_table(
+        "totp_secrets",
+        sa.Column("user_id", _ID, nullable=False),
+        sa.Column("secret_enc", sa.Text(), nullable=False),
+        sa.Column("created_at", _TIME(timezone=True), nullable=False),
+        sa.Column("confirmed_at", _TIME(timezone=True), nullable=True),
+        sa.Column("last_step", sa.BigInteger(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_totp_secrets_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_totp_secrets")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("totp_secrets")
     op.drop_table("sign_in_addresses")
     op.drop_table("sign_in_failures")
     op.drop_table("refresh_tokens")
