@@ -67,11 +67,15 @@ class SignalIngest:
         content_type: str | None,
         url_passphrase: str | None,
         client: str | None = None,
+        blocked_s: int | None = None,
     ) -> Ingested:
         """Store the alert as a signal (or find its first delivery); raises IngestRejected.
 
         Everything before the passphrase check is bounded by the body's size (parse_alert), and the
-        check itself by PassphraseChecks, per `client` address and overall."""
+        check itself by PassphraseChecks, per `client` address and overall. `blocked_s`: the client
+        spent its wrong guesses for this strategy, so a wrong passphrase answers 429 (retry after that)
+        instead of 401; the right one is still accepted, so guesses sent through a shared address
+        (TradingView's) never hold back the owner's real alerts."""
         strategy = await asyncio.to_thread(self.store.webhook_strategy, slug)
         if strategy is None:
             raise self._reject(404, f"no strategy with webhook slug {slug!r}", slug)
@@ -80,7 +84,7 @@ class SignalIngest:
             alert = parse_alert(body, content_type)
         except AlertError as exc:
             if url_passphrase is not None and not await self._verify(
-                strategy_id, client, url_passphrase, passphrase_hash, slug
+                strategy_id, client, url_passphrase, passphrase_hash, slug, blocked_s
             ):
                 raise self._reject(401, "wrong passphrase", slug) from exc
             raise self._reject(400, str(exc), slug) from exc
@@ -89,7 +93,7 @@ class SignalIngest:
             raise self._reject(
                 401, 'missing passphrase: put "passphrase" in the alert body or ?passphrase= in the URL', slug
             )
-        if not await self._verify(strategy_id, client, passphrase, passphrase_hash, slug):
+        if not await self._verify(strategy_id, client, passphrase, passphrase_hash, slug, blocked_s):
             raise self._reject(401, "wrong passphrase", slug)
         intent = alert.intent
         symbol = await self._resolve(strategy_id, intent.ticker, slug)
@@ -172,12 +176,23 @@ class SignalIngest:
         return self.store.insert_signal_in_window(signal, _sha(alert.dedup_material))
 
     async def _verify(
-        self, strategy_id: int, client: str | None, passphrase: str, stored: str, slug: str
+        self,
+        strategy_id: int,
+        client: str | None,
+        passphrase: str,
+        stored: str,
+        slug: str,
+        blocked_s: int | None = None,
     ) -> bool:
         try:
-            return await self._passphrases.check(strategy_id, client, passphrase, stored)
+            matched = await self._passphrases.check(strategy_id, client, passphrase, stored)
         except Throttled as exc:
             raise self._reject(429, str(exc), slug, exc.retry_after_s) from exc
+        if not matched and blocked_s is not None:
+            raise self._reject(
+                429, "too many wrong passphrases for this strategy from this address", slug, blocked_s
+            )
+        return matched
 
     @staticmethod
     def _reject(status: int, message: str, slug: str, retry_after_s: int | None = None) -> IngestRejected:
