@@ -53,6 +53,9 @@ def _serve(runtime: Runtime, sock: socket.socket) -> None:
         # A WebSocket message larger than this is refused by the protocol layer itself (close 1009),
         # before it is buffered or anyone signed in (uvicorn's default is 16 MiB).
         ws_max_size=runtime.settings.ws_max_message_bytes,
+        # X-Forwarded-For is believed only from TRADEWIRE_TRUSTED_PROXIES (api/addresses.py); uvicorn
+        # would otherwise rewrite the client address itself for any request from 127.0.0.1.
+        proxy_headers=False,
     )
     uvicorn.Server(config).run(sockets=[sock])
 
