@@ -15,10 +15,7 @@ import contextlib
 import json
 import os
 import re
-import secrets
-import shutil
 import sqlite3
-import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,21 +23,43 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Connection, inspect, make_url, text
-from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
+from tradewire.adapters.backup.basics import (
+    POSTGRESQL,
+    SQLITE,
+    VERSION_TABLE,
+    BackupError,
+    first_line,
+    kind_of,
+    redacted,
+    sql_counts,
+)
+from tradewire.adapters.backup.postgres import pg_dump, pg_restore, scratch_database
 from tradewire.adapters.store.db import disposable_engine, private_dir, private_sqlite_file
 
-SQLITE = "sqlite"
-POSTGRESQL = "postgresql"
 _SUFFIX = {SQLITE: "sqlite3", POSTGRESQL: "pgdump"}
 _NAME = re.compile(r"^tradewire-(\d{8}T\d{6}\.\d{3}Z)\.(sqlite3|pgdump)$")
 _STAMP = "%Y%m%dT%H%M%S.%fZ"
-_VERSION_TABLE = "alembic_version"
 
-
-class BackupError(Exception):
-    """A backup, restore or verification that cannot be done; the message says why and what to do."""
+__all__ = [
+    "POSTGRESQL",
+    "SQLITE",
+    "Backup",
+    "BackupError",
+    "Manifest",
+    "Verification",
+    "backup_name",
+    "backups_in",
+    "kind_of",
+    "manifest_path",
+    "prune_backups",
+    "redacted",
+    "restore_backup",
+    "take_backup",
+    "taken_at_of",
+    "verify_backup",
+]
 
 
 @dataclass(frozen=True)
@@ -108,19 +127,6 @@ class Verification:
         return not self.problems
 
 
-def kind_of(url: str) -> str:
-    """SQLITE or POSTGRESQL for a database URL; BackupError for anything else."""
-    backend = make_url(url).get_backend_name()
-    if backend in (SQLITE, POSTGRESQL):
-        return backend
-    raise BackupError(f"cannot back up a {backend} database (SQLite and PostgreSQL only)")
-
-
-def redacted(url: str) -> str:
-    """The URL as it may be shown or logged: without its password."""
-    return make_url(url).render_as_string(hide_password=True)
-
-
 def manifest_path(backup: Path) -> Path:
     return backup.with_name(backup.name + ".json")
 
@@ -167,7 +173,7 @@ def _take_backup(url: str, directory: Path, now: datetime) -> Backup:
         if kind == SQLITE:
             tables, revision = _sqlite_backup(_sqlite_path(url, must_exist=True), partial)
         else:
-            tables, revision = _pg_dump(url, partial)
+            tables, revision = pg_dump(url, partial)
         _fsync(partial)
         partial.replace(target)
     finally:
@@ -223,27 +229,9 @@ def _sqlite_counts(connection: sqlite3.Connection) -> tuple[dict[str, int], str 
     ]
     tables = {name: connection.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in names}
     revision = None
-    if _VERSION_TABLE in tables:
-        row = connection.execute(f"SELECT version_num FROM {_VERSION_TABLE}").fetchone()
+    if VERSION_TABLE in tables:
+        row = connection.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone()
         revision = row[0] if row else None
-    return tables, revision
-
-
-def _pg_dump(url: str, destination: Path) -> tuple[dict[str, int], str | None]:
-    tool = _pg_tool("pg_dump")
-    engine = disposable_engine(url)
-    try:
-        with engine.connect() as connection:
-            _check_versions(connection, tool, url)
-        repeatable = engine.connect().execution_options(isolation_level="REPEATABLE READ")
-        with repeatable as connection, connection.begin():
-            # pg_dump reads the very snapshot these counts come from: the manifest matches the dump.
-            snapshot = connection.execute(text("SELECT pg_export_snapshot()")).scalar_one()
-            tables, revision = _sql_counts(connection)
-            _run(tool, ["--format=custom", f"--snapshot={snapshot}", f"--file={destination}"], url)
-    finally:
-        engine.dispose()
-    destination.chmod(0o600)
     return tables, revision
 
 
@@ -276,13 +264,13 @@ def _restore_backup(backup: Path, url: str, force: bool) -> Verification | None:
             src.backup(dst)  # replaces every page of the target, under its write lock
             tables, revision = _sqlite_counts(dst)
     else:
-        _pg_restore(backup, url)
+        pg_restore(backup, url)
         engine = disposable_engine(url)
         try:
             with engine.connect() as connection:
                 if manifest is not None:
                     _drop_tables_not_in(connection, manifest.tables)
-                tables, revision = _sql_counts(connection)
+                tables, revision = sql_counts(connection)
         finally:
             engine.dispose()
     return None if manifest is None else _compare(manifest, tables, revision)
@@ -314,12 +302,12 @@ def _verify_backup(backup: Path, server_url: str | None) -> Verification:
         return verification
     if server_url is None or kind_of(server_url) != POSTGRESQL:
         raise BackupError("verifying a PostgreSQL backup needs a PostgreSQL server (TRADEWIRE_DATABASE_URL)")
-    with _scratch_database(server_url) as scratch_url:
-        _pg_restore(backup, scratch_url)
+    with scratch_database(server_url) as scratch_url:
+        pg_restore(backup, scratch_url)
         engine = disposable_engine(scratch_url)
         try:
             with engine.connect() as connection:
-                tables, revision = _sql_counts(connection)
+                tables, revision = sql_counts(connection)
         finally:
             engine.dispose()
     return _compare(manifest, tables, revision)
@@ -352,21 +340,10 @@ def _rows_held(url: str) -> dict[str, int]:
         engine = disposable_engine(url)
         try:
             with engine.connect() as connection:
-                tables, _ = _sql_counts(connection)
+                tables, _ = sql_counts(connection)
         finally:
             engine.dispose()
-    return {name: count for name, count in tables.items() if count and name != _VERSION_TABLE}
-
-
-def _sql_counts(connection: Connection) -> tuple[dict[str, int], str | None]:
-    names = sorted(inspect(connection).get_table_names())
-    tables = {
-        name: int(connection.execute(text(f'SELECT count(*) FROM "{name}"')).scalar_one()) for name in names
-    }
-    revision = None
-    if _VERSION_TABLE in tables:
-        revision = connection.execute(text(f"SELECT version_num FROM {_VERSION_TABLE}")).scalar()
-    return tables, revision
+    return {name: count for name, count in tables.items() if count and name != VERSION_TABLE}
 
 
 def _drop_tables_not_in(connection: Connection, keep: Mapping[str, int]) -> None:
@@ -376,80 +353,6 @@ def _drop_tables_not_in(connection: Connection, keep: Mapping[str, int]) -> None
         with connection.begin():
             for name in extra:
                 connection.execute(text(f'DROP TABLE IF EXISTS "{name}" CASCADE'))
-
-
-def _pg_restore(backup: Path, url: str) -> None:
-    tool = _pg_tool("pg_restore")
-    # --clean --if-exists: a forced restore replaces what the dump holds; one transaction: all or nothing.
-    options = ["--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction"]
-    _run(tool, [*options, "--exit-on-error"], url, backup)
-
-
-@contextlib.contextmanager
-def _scratch_database(server_url: str) -> Iterator[str]:
-    name = f"tradewire_verify_{secrets.token_hex(6)}"
-    admin = disposable_engine(server_url).execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        admin.dispose()
-        raise BackupError(
-            f"cannot create a scratch database on {redacted(server_url)} to verify into: "
-            f"{_first_line(exc)} (the role needs CREATEDB)"
-        ) from exc
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-# -- PostgreSQL client tools ---------------------------------------------------------------------------
-
-
-def _pg_tool(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        raise BackupError(
-            f"{name} not found: install the PostgreSQL client tools of the server's version "
-            f"(Debian: apt-get install postgresql-client)"
-        )
-    return found
-
-
-def _check_versions(connection: Connection, tool: str, url: str) -> None:
-    """pg_dump refuses a server newer than itself; say so before it starts."""
-    server = int(connection.execute(text("SHOW server_version_num")).scalar_one()) // 10000
-    output = subprocess.run([tool, "--version"], capture_output=True, text=True, check=False).stdout  # noqa: S603
-    match = re.search(r"(\d+)(?:\.\d+)?", output)
-    client = int(match.group(1)) if match else 0
-    if client < server:
-        raise BackupError(
-            f"pg_dump is version {client} but the server at {redacted(url)} runs PostgreSQL {server}: "
-            f"install postgresql-client-{server} (or newer) and put its pg_dump first on PATH"
-        )
-
-
-def _libpq(url: str) -> tuple[str, dict[str, str]]:
-    """A libpq connection string for the client tools, and the environment carrying the password
-    (never on the command line, where `ps` would show it)."""
-    parsed: URL = make_url(url)
-    env = dict(os.environ)
-    if parsed.password is not None:
-        env["PGPASSWORD"] = str(parsed.password)
-    plain = parsed.set(drivername="postgresql", password=None)
-    return plain.render_as_string(hide_password=False), env
-
-
-def _run(tool: str, options: list[str], url: str, archive: Path | None = None) -> None:
-    connection, env = _libpq(url)
-    argv = [tool, *options, f"--dbname={connection}", *([str(archive)] if archive else [])]
-    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)  # noqa: S603
-    if done.returncode != 0:
-        message = " ".join(done.stderr.split())[-800:] or f"exit code {done.returncode}"
-        raise BackupError(f"{Path(tool).name} failed on {redacted(url)}: {message}")
 
 
 # -- files ------------------------------------------------------------------------------------------
@@ -513,10 +416,6 @@ def _database_errors(url: str) -> Iterator[None]:
         yield
     except (SQLAlchemyError, sqlite3.Error) as exc:
         cause = getattr(exc, "orig", None) or exc  # the driver's own words, not SQLAlchemy's wrapping
-        raise BackupError(f"database at {redacted(url)}: {_first_line(cause)}") from exc
+        raise BackupError(f"database at {redacted(url)}: {first_line(cause)}") from exc
     except OSError as exc:
         raise BackupError(str(exc)) from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
