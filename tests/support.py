@@ -241,3 +241,21 @@ def claimed_buy(engine: Engine, sizing_note: str | None = None) -> tuple[SqlStor
     [record] = store.save_decisions(Decisions(new_orders=[new]), now())
     store.claim_for_submission([record.order_id], now())
     return store, work, record
+
+
+def train_model(data_dir: Path, out: Path) -> None:
+    """`tradewire ml train` on a small real candle file (ETH/BTC 5m), writing model.txt and
+    manifest.json into `out`."""
+    from typer.testing import CliRunner
+
+    from tradewire.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "ml", "train",
+            "--data", str(data_dir / "ohlcv/freqtrade/ETH_BTC-5m.parquet"),
+            "--horizon", "12", "--fee-rate", "0.001", "--out", str(out),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output

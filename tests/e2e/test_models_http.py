@@ -14,12 +14,10 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from tests.conftest import free_port
-from tests.support import PASSWORD, ServedRuntime, make_runtime
+from tests.support import PASSWORD, ServedRuntime, make_runtime, train_model
 from tradewire.adapters.ml.lightgbm_model import load_predictor
-from tradewire.cli import app
 
 DEFINITION: dict[str, Any] = {
     "builtin": "lightgbm",
@@ -33,15 +31,7 @@ DEFINITION: dict[str, Any] = {
 def trained(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, str]:
     """model.txt and manifest.json from the training command, on a small real candle file."""
     out = tmp_path_factory.mktemp("model")
-    result = CliRunner().invoke(
-        app,
-        [
-            "ml", "train",
-            "--data", str(data_dir / "ohlcv/freqtrade/ETH_BTC-5m.parquet"),
-            "--horizon", "12", "--fee-rate", "0.001", "--out", str(out),
-        ],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
+    train_model(data_dir, out)
     return (out / "model.txt").read_bytes(), (out / "manifest.json").read_text()
 
 

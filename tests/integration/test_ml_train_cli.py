@@ -8,21 +8,14 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from tests.support import train_model
 from tradewire.adapters.ml.lightgbm_model import load_predictor
 from tradewire.cli import app
 from tradewire.domain.ml.features import FEATURE_SET
 
 
 def _train(data_dir: Path, out: Path) -> dict[str, object]:
-    result = CliRunner().invoke(
-        app,
-        [
-            "ml", "train",
-            "--data", str(data_dir / "ohlcv/freqtrade/ETH_BTC-5m.parquet"),
-            "--horizon", "12", "--fee-rate", "0.001", "--out", str(out),
-        ],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
+    train_model(data_dir, out)
     manifest: dict[str, object] = json.loads((out / "manifest.json").read_text())
     return manifest
 

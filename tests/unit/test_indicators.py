@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 import talib
 
-from tradewire.adapters.candles_parquet import read_candles
 from tradewire.domain import indicators as ind
 from tradewire.domain.candles import Candles
 
@@ -18,17 +16,6 @@ FloatArray = npt.NDArray[np.float64]
 # TA-Lib's stubs declare MA_Type without re-exporting it from `talib`.
 SMA = talib.MA_Type.SMA  # type: ignore[attr-defined]
 Lines = tuple[npt.NDArray[np.generic], ...]
-
-SERIES = [
-    ("binance/BTC_USDT-1h.parquet", "BTC/USDT", "1h"),
-    ("freqtrade/ETH_BTC-5m.parquet", "ETH/BTC", "5m"),
-]
-
-
-@pytest.fixture(scope="module", params=SERIES, ids=[relative for relative, _, _ in SERIES])
-def candles(request: pytest.FixtureRequest, data_dir: Path) -> Candles:
-    relative, symbol, timeframe = request.param
-    return read_candles(data_dir / "ohlcv" / relative, symbol, timeframe)
 
 
 def assert_same_series(actual: FloatArray, expected: FloatArray, rtol: float = 1e-12) -> None:

@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from tradewire.adapters.candles_parquet import read_candles
 from tradewire.domain.candles import Candles
 from tradewire.domain.ml.features import FEATURE_SET, compute_features, last_features
-
-SERIES = [
-    ("binance/BTC_USDT-1h.parquet", "BTC/USDT", "1h"),
-    ("freqtrade/ETH_BTC-5m.parquet", "ETH/BTC", "5m"),
-]
-
-
-@pytest.fixture(scope="module", params=SERIES, ids=[relative for relative, _, _ in SERIES])
-def candles(request: pytest.FixtureRequest, data_dir: Path) -> Candles:
-    relative, symbol, timeframe = request.param
-    return read_candles(data_dir / "ohlcv" / relative, symbol, timeframe)
 
 
 def test_the_set_has_twenty_plus_named_columns() -> None:

@@ -27,10 +27,6 @@ from tradewire.domain.strategies.builtin import (
     build_strategy,
 )
 
-SERIES = [
-    ("freqtrade/ETH_BTC-5m.parquet", "ETH/BTC", "5m"),
-    ("binance/BTC_USDT-1h.parquet", "BTC/USDT", "1h"),
-]
 # Defaults of every built-in, plus the variants that switch an optional rule on.
 VARIANTS: list[tuple[str, dict[str, object]]] = [
     ("ema_cross", {}),
@@ -41,12 +37,6 @@ VARIANTS: list[tuple[str, dict[str, object]]] = [
     ("bollinger_breakout", {}),
 ]
 VARIANT_IDS = [f"{name}-{'-'.join(params) or 'defaults'}" for name, params in VARIANTS]
-
-
-@pytest.fixture(scope="module", params=SERIES, ids=[relative for relative, _, _ in SERIES])
-def candles(request: pytest.FixtureRequest, data_dir: Path) -> Candles:
-    relative, symbol, timeframe = request.param
-    return read_candles(data_dir / "ohlcv" / relative, symbol, timeframe)
 
 
 @pytest.fixture(scope="module")

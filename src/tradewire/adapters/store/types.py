@@ -43,12 +43,9 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        value = _utc(value)
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        if value.tzinfo is not UTC:
-            value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
@@ -61,10 +58,14 @@ class UTCDateTime(TypeDecorator[datetime]):
     def sqlite_text(value: datetime | None) -> str | None:
         """The text SQLAlchemy's SQLite DATETIME stores ("YYYY-MM-DD HH:MM:SS.ffffff", always with its
         microseconds, so times compare as text), made in one call: bulk writes bind thousands."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        if value.tzinfo is not UTC:
-            value = value.astimezone(UTC)
-        return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+        value = _utc(value)
+        return None if value is None else value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """`value` in UTC; a naive datetime is refused (its zone is unknown)."""
+    if value is None or value.tzinfo is UTC:
+        return value
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value.astimezone(UTC)
