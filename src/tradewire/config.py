@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     # The live channel (WebSocket /api/v1/ws) and its events outbox.
     ws_auth_timeout_s: float = Field(default=5.0, gt=0, le=60)  # the first message must authenticate
     ws_heartbeat_s: float = Field(default=20.0, gt=0, le=300)  # {"op":"ping"} after this long idle
+    ws_session_check_s: float = Field(default=10.0, gt=0, le=300)  # a signed-out client is cut within
     ws_send_queue: int = Field(default=1000, ge=10, le=100_000)  # messages waiting; beyond: closed 4408
     ws_max_message_bytes: int = Field(default=4096, ge=512, le=1024 * 1024)  # a client's message
     ws_close_timeout_s: float = Field(default=10.0, gt=0, le=120)  # a slow client's close frame, at most

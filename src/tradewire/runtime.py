@@ -341,6 +341,8 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         known_for=timedelta(days=settings.signin_known_address_days),
         two_factor=TwoFactor(SqlTwoFactor(engine), secret_box, clock),
     )
+    events.live_sessions = signin.live_sessions
+    events.session_check_s = settings.ws_session_check_s
     return Runtime(
         settings=settings,
         engine=engine,

@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from tests.conftest import free_port
 from tests.e2e.live_client import LiveClient, stored_ids, token_of
 from tests.seeding import Seeded
-from tests.support import PASSPHRASE, ServedRuntime, make_runtime, pin_prices, seed_marketplace
+from tests.support import PASSPHRASE, PASSWORD, ServedRuntime, make_runtime, pin_prices, seed_marketplace
 from tradewire.adapters.store.db import write_transaction
 from tradewire.adapters.store.events import save_events
 from tradewire.domain.events import Event, Topic
@@ -232,3 +232,44 @@ async def test_a_client_resuming_after_a_server_restart_misses_nothing_and_sees_
         assert [e["id"] for e in seen] + again.ids == expected
         assert len(expected) > 30  # four trades' events
         await again.close()
+
+
+async def test_signing_out_or_changing_the_password_closes_the_sessions_sockets_with_4401(
+    tmp_path: Path,
+) -> None:
+    """A stream lives as long as the sign-in session it authenticated with: after a sign-out (or a
+    password change, which ends every session of the user) nothing more is sent, and the socket is
+    closed 4401; another user's stream goes on."""
+    runtime = _runtime(tmp_path, ws_session_check_s=0.2)
+    seeded = seed_marketplace(runtime.engine, [{}, {}])
+    with ServedRuntime(runtime, free_port()) as served:
+        platform = Served(served, seeded)
+        first, second = platform.subscribers
+        leaving = await LiveClient.open(platform.url, first, ["orders"])
+        again = await LiveClient.open(platform.url, first, ["orders"])  # a second client, same session
+        other = await LiveClient.open(platform.url, second, ["orders"])
+
+        answer = await asyncio.to_thread(
+            httpx.post, f"{platform.url}/api/v1/auth/logout", headers={"Authorization": f"Bearer {first}"}
+        )
+        assert answer.status_code == 204
+        for client in (leaving, again):
+            with pytest.raises(ConnectionClosed) as closed:
+                await client.read_until(lambda _: False, timeout=5)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+        assert await _closed_with(platform.url, json.dumps({"op": "auth", "token": first})) == 4401
+
+        await platform.trade("buy")  # the other user's stream is untouched
+        await other.read_until(lambda got: any(e["data"].get("state") == "filled" for e in got))
+
+        login = {"current_password": PASSWORD, "new_password": "Another-Long-Passw0rd!"}
+        changed = await asyncio.to_thread(
+            httpx.post,
+            f"{platform.url}/api/v1/auth/password",
+            json=login,
+            headers={"Authorization": f"Bearer {second}"},
+        )
+        assert changed.status_code == 200, changed.text
+        with pytest.raises(ConnectionClosed) as closed:
+            await other.read_until(lambda _: False, timeout=5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401

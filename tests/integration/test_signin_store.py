@@ -45,6 +45,8 @@ def test_a_refresh_token_is_fresh_once_then_reused_and_expires(engine: Engine) -
     assert store.session_user(user_id, "s1") is None
     assert store.session_user(user_id, "s2") is not None
     assert store.session_user(user_id + 1, "s2") is None  # another user's session id
+    assert store.live_sessions(["s1", "s2", "unknown"]) == {"s2"}
+    assert store.live_sessions([]) == set()
 
 
 def test_a_password_change_revokes_every_session_and_sign_in_drops_dead_ones(engine: Engine) -> None:
@@ -62,6 +64,7 @@ def test_a_password_change_revokes_every_session_and_sign_in_drops_dead_ones(eng
     assert user is not None and user.password_hash == "new-hash"
     assert store.session_user(alice, "a1") is None and store.session_user(alice, "a2") is None
     assert store.session_user(bob, "b1") is not None
+    assert store.live_sessions(["a1", "a2", "b1"]) == {"b1"}
     assert _count(engine, sign_in_sessions) == 3
 
     store.open_session(alice, "a3", "ha3", t0 + 2 * DAY, t0 + 3 * DAY)  # a1, a2 (revoked) go

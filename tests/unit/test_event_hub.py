@@ -4,6 +4,7 @@ client sees its topics from its own number on, and one over its bound is cut off
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
 from tests.fakes.memory_store import MemoryStore
@@ -77,3 +78,28 @@ async def test_old_events_are_pruned_in_bounded_batches() -> None:
     assert await hub.prune() == 5
     assert [e.id for e in store.events_after({1: 0}, 10)] == [6]
     assert store.last_event_ids([1]) == {1: 6}  # numbering goes on after the pruned ones
+
+
+async def test_clients_whose_session_ended_are_cut_off_and_sent_nothing_more() -> None:
+    store = MemoryStore()
+    alive = {"kept"}
+    asked: list[set[str]] = []
+
+    async def live_sessions(ids: Collection[str]) -> set[str]:
+        asked.append(set(ids))
+        return alive & set(ids)
+
+    hub = EventHub(store, Clock(), live_sessions=live_sessions)
+    gone, kept, anonymous = hub.connect(1, "gone"), hub.connect(1, "kept"), hub.connect(2)
+    for listener in (gone, kept, anonymous):
+        await hub.subscribe(listener, ["orders"], 0)
+
+    assert await hub.check_sessions() == 1
+    assert asked == [{"gone", "kept"}]  # one question for every client's session
+    assert gone.signed_out and gone.cut.is_set() and not kept.cut.is_set()
+
+    _write(store, 1, Topic.ORDERS, 1)
+    await hub.catch_up()
+    await hub.deliver()
+    assert await gone.take(0) == [] and not gone.offer("late")
+    assert _ids(await kept.take(0)) == [1]

@@ -9,7 +9,8 @@
     <- {"op":"error","error":"…"} for a message it cannot take (nothing changes)
 
 A client more than ws_send_queue messages behind is closed with 4408 (its own sender waits on it;
-nobody else does). Every message is bounded (ws_max_message_bytes) before it is parsed.
+nobody else does). A client whose sign-in session ends (sign-out, password change) is closed with
+4401 within ws_session_check_s. Every message is bounded (ws_max_message_bytes) before it is parsed.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket
 
-from tradewire.api.auth import token_user
+from tradewire.api.auth import token_claims
 from tradewire.domain.events import Topic
 from tradewire.domain.members import User
 from tradewire.runtime import Runtime
@@ -48,11 +49,12 @@ async def live(websocket: WebSocket) -> None:
     """The user's events, live and resumable (see the module's docstring for the protocol)."""
     runtime: Runtime = websocket.app.state.runtime
     await websocket.accept()
-    user = await _authenticated(websocket, runtime)
-    if user is None:
+    authenticated = await _authenticated(websocket, runtime)
+    if authenticated is None:
         return
+    user, session_id = authenticated
     hub = runtime.events
-    listener = hub.connect(user.id)
+    listener = hub.connect(user.id, session_id)
     listener.offer(_READY)
     sender = asyncio.create_task(_send(websocket, listener, runtime.settings.ws_heartbeat_s))
     receiver = asyncio.create_task(_receive(websocket, hub, listener, runtime.settings.ws_max_message_bytes))
@@ -64,7 +66,9 @@ async def live(websocket: WebSocket) -> None:
         for task in (sender, receiver, cut):
             task.cancel()
         await asyncio.gather(sender, receiver, cut, return_exceptions=True)
-    if listener.overflowed:
+    if listener.signed_out:
+        await _close(websocket, UNAUTHORIZED, "signed out: the session has ended")
+    elif listener.overflowed:
         log.warning("live channel of user %s closed: more than %d messages behind", user.id, listener.limit)
         with contextlib.suppress(Exception):
             # The close frame queues behind what the client has not read yet: wait a while, no more.
@@ -74,8 +78,9 @@ async def live(websocket: WebSocket) -> None:
             )
 
 
-async def _authenticated(websocket: WebSocket, runtime: Runtime) -> User | None:
-    """The user of the first message's token; anything else first (or nothing in time) closes 4401."""
+async def _authenticated(websocket: WebSocket, runtime: Runtime) -> tuple[User, str] | None:
+    """The user and session of the first message's token; anything else first (or nothing in time)
+    closes 4401."""
     settings = runtime.settings
     try:
         message = await asyncio.wait_for(websocket.receive(), settings.ws_auth_timeout_s)
@@ -86,12 +91,14 @@ async def _authenticated(websocket: WebSocket, runtime: Runtime) -> User | None:
         return None
     parsed = _parsed(message.get("text"), settings.ws_max_message_bytes)
     token = parsed.get("token") if isinstance(parsed, dict) and parsed.get("op") == "auth" else None
-    user = None
-    if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN_CHARS:
-        user = await token_user(runtime, token)
-    if user is None:
+    claims = (
+        token_claims(runtime, token) if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN_CHARS else None
+    )
+    user = await runtime.signin.session_user(int(claims["sub"]), claims["sid"]) if claims else None
+    if user is None or claims is None:
         await _close(websocket, UNAUTHORIZED, "not authenticated")
-    return user
+        return None
+    return user, claims["sid"]
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:
@@ -112,9 +119,9 @@ def _parsed(text: Any, max_bytes: int) -> Any:
 
 async def _send(websocket: WebSocket, listener: Listener, heartbeat_s: float) -> None:
     """The client's own sender: its queued messages in order, a ping when idle."""
-    while not listener.overflowed:
+    while not listener.cut.is_set():
         messages = await listener.take(heartbeat_s)
-        if listener.overflowed:
+        if listener.cut.is_set():
             return
         for message in messages or [_PING]:
             await websocket.send_text(message)

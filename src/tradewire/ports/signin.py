@@ -37,6 +37,9 @@ class SignInStore(Protocol):
     def session_user(self, user_id: int, session_id: str) -> User | None:
         """The user, if `session_id` is one of their sessions and not revoked."""
 
+    def live_sessions(self, session_ids: Sequence[str]) -> set[str]:
+        """Those of `session_ids` that exist and are not revoked (one query however many)."""
+
     def change_password(self, user_id: int, password_hash: str, now: datetime) -> None:
         """Keep the new hash and revoke every session of the user, together."""
 

@@ -7,6 +7,8 @@ announcement (or one from another process, later) only delays delivery. One roun
 of every user that has news in one query, encodes each event once, and hands it to each of the user's
 clients whose topics it matches. Each client has a bounded queue drained by its own sender: a client
 that falls behind by more than the bound is cut off (its sender closes it) and never slows the rest.
+A client lives as long as the sign-in session it authenticated with: signing out, a password change
+(or anything else that revokes the session) ends its stream within `session_check_s`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -31,20 +33,23 @@ class Listener:
     """One connected client: its user, its topics, the last event number it was sent or skipped, and
     its queue of messages (bounded: beyond `limit` it is marked overflowed and its queue dropped)."""
 
-    def __init__(self, user_id: int, limit: int) -> None:
+    def __init__(self, user_id: int, limit: int, session_id: str | None = None) -> None:
         self.user_id = user_id
         self.limit = limit
+        self.session_id = session_id  # the sign-in session it authenticated with
         self.topics: frozenset[str] = frozenset()
         self.cursor = 0
         self.subscribed = False
         self.overflowed = False
-        self.cut = asyncio.Event()  # set when it overflows: its connection is closed (4408)
+        self.signed_out = False
+        # Set when it overflows (its connection is closed 4408) or its session ends (4401).
+        self.cut = asyncio.Event()
         self._queue: deque[str] = deque()
         self._ready = asyncio.Event()
 
     def offer(self, message: str) -> bool:
         """Queue a message for the client; False once it is overflowed (it is being cut off)."""
-        if self.overflowed:
+        if self.overflowed or self.signed_out:
             return False
         if len(self._queue) >= self.limit:
             self.overflowed = True
@@ -56,10 +61,17 @@ class Listener:
         self._ready.set()
         return True
 
+    def sign_out(self) -> None:
+        """Its session ended (signed out, password changed, user disabled): nothing more is sent."""
+        self.signed_out = True
+        self._queue.clear()
+        self._ready.set()
+        self.cut.set()
+
     async def take(self, timeout_s: float) -> list[str]:
         """Every queued message, waiting up to `timeout_s` for one ([] when none came, or once the
         client is overflowed)."""
-        if not self._queue and not self.overflowed:
+        if not self._queue and not self.overflowed and not self.signed_out:
             self._ready.clear()
             try:
                 await asyncio.wait_for(self._ready.wait(), timeout_s)
@@ -82,6 +94,10 @@ class EventHub:
     retention: timedelta = timedelta(hours=48)
     prune_every_s: float = 300.0
     prune_batch: int = 5000
+    # Which of the clients' sign-in sessions are still alive; checked every `session_check_s`, and a
+    # client whose session ended is cut off (None: sessions are not checked).
+    live_sessions: Callable[[Collection[str]], Awaitable[set[str]]] | None = None
+    session_check_s: float = 10.0
     _listeners: dict[int, set[Listener]] = field(init=False, default_factory=dict)
     _dirty: set[int] = field(init=False, default_factory=set)
     _wake: asyncio.Event = field(init=False, default_factory=asyncio.Event)
@@ -112,8 +128,8 @@ class EventHub:
     def clients(self) -> int:
         return sum(len(listeners) for listeners in self._listeners.values())
 
-    def connect(self, user_id: int) -> Listener:
-        listener = Listener(user_id, self.queue_limit)
+    def connect(self, user_id: int, session_id: str | None = None) -> Listener:
+        listener = Listener(user_id, self.queue_limit, session_id)
         self._listeners.setdefault(user_id, set()).add(listener)
         return listener
 
@@ -144,9 +160,11 @@ class EventHub:
         """Serve clients until `stop` is set: a round on every announcement, a catch-up every
         `catch_up_s`, and the outbox pruned of events older than the retention."""
         self._loop = asyncio.get_running_loop()
-        pruning = asyncio.get_running_loop().create_task(
-            every(self.prune_every_s, stop, self.prune, "pruning old events", log)
-        )
+        loop = asyncio.get_running_loop()
+        chores = [loop.create_task(every(self.prune_every_s, stop, self.prune, "pruning old events", log))]
+        if self.live_sessions is not None:
+            checking = every(self.session_check_s, stop, self.check_sessions, "checking sessions", log)
+            chores.append(loop.create_task(checking))
         next_catch_up = time.monotonic() + self.catch_up_s
         try:
             while not stop.is_set():
@@ -163,8 +181,22 @@ class EventHub:
                     await asyncio.sleep(min(1.0, self.catch_up_s))
         finally:
             self._loop = None
-            pruning.cancel()
-            await asyncio.gather(pruning, return_exceptions=True)
+            for chore in chores:
+                chore.cancel()
+            await asyncio.gather(*chores, return_exceptions=True)
+
+    async def check_sessions(self) -> int:
+        """Cut off the clients whose sign-in session has ended; returns how many."""
+        if self.live_sessions is None:
+            return 0
+        clients = [li for mine in self._listeners.values() for li in mine if li.session_id is not None]
+        if not clients:
+            return 0
+        live = await self.live_sessions({li.session_id for li in clients if li.session_id})
+        ended = [li for li in clients if li.session_id not in live]
+        for listener in ended:
+            listener.sign_out()
+        return len(ended)
 
     async def catch_up(self) -> None:
         """Mark every connected user whose outbox holds events beyond what their clients were sent."""

@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
+from collections.abc import Collection
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
 
@@ -167,6 +168,12 @@ class SignIn:
     async def session_user(self, user_id: int, session_id: str) -> User | None:
         """The user of a request's token, while the token's session is alive."""
         return await asyncio.to_thread(self.store.session_user, user_id, session_id)
+
+    async def live_sessions(self, session_ids: Collection[str]) -> set[str]:
+        """Those of `session_ids` still alive (not signed out, not revoked by a password change)."""
+        if not session_ids:
+            return set()
+        return await asyncio.to_thread(self.store.live_sessions, sorted(session_ids))
 
 
 def _address(address: str | None) -> str:

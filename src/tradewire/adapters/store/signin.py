@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Column, Connection, Table, and_, delete, exists, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from tradewire.adapters.store.bulk import chunks
 from tradewire.adapters.store.db import SqlTables, write_transaction
 from tradewire.adapters.store.tables import (
     refresh_tokens,
@@ -115,6 +116,18 @@ class SqlSignIn(SqlTables):
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         return User(row.id, row.username, row.password_hash) if row else None
+
+    def live_sessions(self, session_ids: Sequence[str]) -> set[str]:
+        live: set[str] = set()
+        with self.engine.connect() as conn:
+            for chunk in chunks(sorted(set(session_ids)), 900):
+                rows = conn.execute(
+                    select(sign_in_sessions.c.id).where(
+                        sign_in_sessions.c.id.in_(chunk), sign_in_sessions.c.revoked_at.is_(None)
+                    )
+                )
+                live.update(session_id for (session_id,) in rows)
+        return live
 
     def change_password(self, user_id: int, password_hash: str, now: datetime) -> None:
         with write_transaction(self.engine) as conn:
