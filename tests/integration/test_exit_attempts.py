@@ -12,10 +12,17 @@ import pytest
 from sqlalchemy import Engine, select
 
 from tests.integration.test_trading_state_orders import _open_position
-from tests.support import now
+from tests.support import now, reported
 from tradewire.adapters.store.sql import SqlStore
 from tradewire.adapters.store.tables import orders, positions, subscriptions
-from tradewire.domain.orders import LATE_FILL_CHECKS_S, ExchangeOrder, OrderSide, OrderType, RejectionKind
+from tradewire.domain.orders import (
+    LATE_FILL_CHECKS_S,
+    ExchangeOrder,
+    OrderSide,
+    OrderType,
+    RejectionKind,
+    Trade,
+)
 from tradewire.domain.records import (
     AutoOrder,
     Decisions,
@@ -92,6 +99,35 @@ def test_no_next_attempt_while_an_ended_one_may_still_fill_then_the_next_one_at_
     assert store.positions_exiting([pid]) == set() and pid not in store.positions_exiting()
     [second] = store.save_auto_orders([auto], now())
     assert second.client_order_id.endswith("a1") and second.client_order_id[:2] == first.client_order_id[:2]
+
+
+@pytest.mark.parametrize("how", ["canceled", "lost"])
+def test_a_stop_loss_does_not_wait_for_a_dca_buy_that_may_still_fill_and_its_late_fill_is_sold_at_once(
+    engine: Engine, how: str
+) -> None:
+    """Before, the stop loss waited out the buy's late checks (about 72 s) while the price fell."""
+    store, stop, tranche = _open_position(engine)
+    buy = _sent(store, tranche)
+    _end(store, buy, how)
+    whole = replace(stop, amount=Decimal("0.002"))
+
+    [sale] = store.save_auto_orders([whole], now())  # at once, for what the position holds
+    assert store.save_auto_orders([tranche], now()) == []  # but no DCA buy while anything may fill
+    store.claim_for_submission([sale.order_id], now())
+    trade = Trade("t-s", Decimal("0.002"), Decimal(90), Decimal(0), "USDT", 1_700_000_001_000)
+    sold = reported("closed", "0.002", "0.002", "90", client_order_id=sale.client_order_id, trades=(trade,))
+    store.record_outcomes([OrderOutcome(sale, exchange_order=sold)], now())
+    assert _position(engine) == ("closed", Decimal(0))
+
+    late = Trade("t-b", Decimal("0.001"), Decimal(91), Decimal(0), "USDT", 1_700_000_002_000)
+    status = "canceled" if how == "canceled" else "closed"
+    found = reported(status, "0.001", "0.001", "91", client_order_id=buy.client_order_id, trades=(late,))
+    store.record_outcomes([OrderOutcome(buy, exchange_order=found)], now())
+
+    with engine.connect() as conn:
+        rows = conn.execute(select(positions.c.status, positions.c.amount, positions.c.deadline_at)).all()
+    assert [(r.status, r.amount) for r in rows] == [("closed", Decimal(0)), ("open", Decimal("0.001"))]
+    assert rows[1].deadline_at is not None and rows[1].deadline_at <= now()  # the monitor sells it now
 
 
 def test_a_canceled_exit_that_fills_late_closes_the_position_and_no_second_exit_is_placed(

@@ -509,6 +509,29 @@ def test_dust_left_by_a_stop_loss_closes_the_position_as_a_stop_loss() -> None:
     assert len(moved.closed) == 1
 
 
+def test_a_dca_buy_filling_after_its_position_closed_opens_one_that_is_closed_at_once() -> None:
+    """An exit does not wait for a DCA buy's late checks; if that buy fills after all, what it bought
+    gets a time limit of now, so the exit monitor sells it on its next tick (never left unprotected)."""
+    tranche = _order(intent_id=None, position_id=42, tranche=2, client_order_id="tp0000000042t2a0")
+
+    moved = _positions(_fill(tranche, "0.001", "95"))
+
+    [change] = moved.changes
+    assert change.position_id is None and change.position.amount == D("0.001")
+    assert change.automation.deadline_at == NOW and change.automation.phase is PositionPhase.OPEN
+    [anomaly] = moved.anomalies
+    assert not anomaly.severe and "DCA tranche 2" in anomaly.text and "sold at once" in anomaly.text
+
+
+def test_a_dca_buy_of_an_open_position_keeps_its_automation() -> None:
+    tranche = _order(intent_id=None, position_id=42, tranche=2)
+
+    moved = _positions(_fill(tranche, "0.001", "95"), open_position=_open())
+
+    assert moved.changes[0].position_id == 42 and moved.changes[0].automation.deadline_at is None
+    assert moved.anomalies == []
+
+
 def test_a_sale_bigger_than_the_position_changes_nothing_and_is_reported() -> None:
     moved = _positions(_fill(_order(side=OrderSide.SELL), "0.003", "100"), open_position=_open())
 

@@ -99,11 +99,19 @@ class PositionsTwin:
         return self._watched(lambda p: p["status"] == OPEN and p["subscription_id"] in wanted)
 
     def positions_exiting(self, position_ids: Iterable[int] | None = None) -> set[int]:
-        """As adapters/store/attempts.py: positions with an own order that may still fill, or an open
-        one (any one, when `position_ids` are given) with a signal's sell that may."""
+        return self._live_attempts(position_ids)
+
+    def _live_attempts(self, position_ids: Iterable[int] | None, sells_only: bool = False) -> set[int]:
+        """As adapters/store/attempts.py: positions with an own order (with `sells_only`, an own sale)
+        that may still fill, or an open one (any one, when `position_ids` are given) with a signal's
+        sell that may."""
         wanted = None if position_ids is None else set(position_ids)
         live = [o for o in self.tables.where("orders") if may_still_fill(o)]
-        found = {o["position_id"] for o in live if o["position_id"] is not None}
+        found = {
+            o["position_id"]
+            for o in live
+            if o["position_id"] is not None and (o["side"] == "sell" or not sells_only)
+        }
         sells = {
             (o["subscription_id"], o["symbol"])
             for o in live
@@ -125,7 +133,8 @@ class PositionsTwin:
             open_amounts = {
                 i: positions[i]["amount"] for i in wanted if i in positions and positions[i]["status"] == OPEN
             }
-            busy = self.positions_exiting(wanted)
+            busy = self._live_attempts(wanted)
+            selling = self._live_attempts(wanted, sells_only=True)
             attempts: dict[int, int] = {}
             for o in self.tables.where("orders"):
                 if o["position_id"] in wanted:
@@ -136,7 +145,7 @@ class PositionsTwin:
                 for s in {e.subscription_id for e in exits}
                 if s in subscriptions
             }
-            rows = auto_order_rows(exits, open_amounts, busy, attempts, states, now)
+            rows = auto_order_rows(exits, open_amounts, busy, selling, attempts, states, now)
             placed = {
                 self.tables.insert("orders", row, ignore_conflicts_on=("client_order_id",)) for row in rows
             }

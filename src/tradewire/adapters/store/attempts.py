@@ -5,6 +5,11 @@ lost for as long as it is looked up again (its late-check window, `next_check_at
 may still report a fill that raced the cancel, or show the order we could not find. Until that is
 known, no next attempt of the same position is placed, or the account could sell (or buy) twice;
 neither is an automated exit while a signal's sell of the position may still fill.
+
+An exit waits only for sales (`sells_only`): a DCA buy that may still fill cannot make a sale of what
+the position holds too large, and a stop loss must not wait out a canceled buy's late checks. If that
+buy fills after the exit closed the position, the new position it opens is closed at once
+(domain/settlement/positions.py).
 """
 
 from __future__ import annotations
@@ -29,19 +34,24 @@ def may_still_fill() -> ColumnElement[bool]:
     return or_(orders.c.state.in_(_UNSETTLED), orders.c.next_check_at.is_not(None))
 
 
-def positions_with_live_attempts(conn: Connection, position_ids: Iterable[int] | None = None) -> set[int]:
+def positions_with_live_attempts(
+    conn: Connection, position_ids: Iterable[int] | None = None, sells_only: bool = False
+) -> set[int]:
     """The positions (among `position_ids`, or all open ones) with an order that may still fill: one
-    of their own (an exit, a tranche), or a signal's sell of the same subscription and symbol."""
+    of their own (an exit, a tranche; with `sells_only`, an exit), or a signal's sell of the same
+    subscription and symbol."""
     if position_ids is None:
-        return {r for (r,) in conn.execute(_live_attempts(None))}
+        return {r for (r,) in conn.execute(_live_attempts(None, sells_only))}
     found: set[int] = set()
     for chunk in bulk.chunks(sorted(set(position_ids)), 450):
-        found.update(r for (r,) in conn.execute(_live_attempts(chunk)))
+        found.update(r for (r,) in conn.execute(_live_attempts(chunk, sells_only)))
     return found
 
 
-def _live_attempts(position_ids: Sequence[int] | None) -> Any:
+def _live_attempts(position_ids: Sequence[int] | None, sells_only: bool) -> Any:
     own = select(orders.c.position_id).where(orders.c.position_id.is_not(None), may_still_fill())
+    if sells_only:
+        own = own.where(orders.c.side == OrderSide.SELL.value)
     same_pair = and_(
         orders.c.subscription_id == positions.c.subscription_id, orders.c.symbol == positions.c.symbol
     )

@@ -141,12 +141,13 @@ class SqlPositions(SqlTables):
             # Locked first: a settlement of these positions commits before this reads, or waits.
             open_amounts = lock_open_positions(conn, position_ids)
             busy = positions_with_live_attempts(conn, position_ids)
+            selling = positions_with_live_attempts(conn, position_ids, sells_only=True) if busy else busy
             attempts = attempts_made(conn, position_ids)
             states = _trading_states(
                 conn, {e.subscription_id for e in exits if e.subscription_id is not None}
             )
             # Read in this transaction: a trading state set moments ago wins over the monitor's copy.
-            rows_out = auto_order_rows(exits, open_amounts, busy, attempts, states, now)
+            rows_out = auto_order_rows(exits, open_amounts, busy, selling, attempts, states, now)
             inserted = bulk.insert_returning(
                 conn, orders, rows_out, ["id"], ignore_conflicts_on=["client_order_id"]
             )
@@ -185,17 +186,20 @@ def auto_order_rows(
     exits: Sequence[AutoOrder],
     open_amounts: Mapping[int, Decimal],
     busy: Set[int],
+    selling: Set[int],
     attempts: Mapping[int, int],
     states: Mapping[int, TradingState],
     now: datetime,
 ) -> list[dict[str, Any]]:
     """The orders rows of the exits and tranches that may be placed now, given the positions' open
-    amounts, those with an attempt that may still fill (`busy`), the attempts made per position and
-    the subscriptions' trading states."""
+    amounts, those with an attempt that may still fill (`busy`; `selling`: a sale that may), the
+    attempts made per position and the subscriptions' trading states."""
     rows = []
     for e in exits:
-        if e.position_id in busy:
-            # An earlier attempt is in flight, or may still fill late: never two at once.
+        if e.position_id in (selling if e.reason is not None else busy):
+            # An earlier attempt is in flight, or may still fill late: never two sales at once, and
+            # no DCA buy while anything may still fill. An exit does not wait for a buy (see
+            # store/attempts.py): selling what is held now can never sell too much.
             continue
         held = open_amounts.get(e.position_id, ZERO)
         if held <= 0:

@@ -100,6 +100,17 @@ def settle_positions(
             )
         else:
             position_id, position, automation, opened_at = None, Position(order.symbol), NO_AUTOMATION, now
+            if order.tranche is not None and order.side is OrderSide.BUY:
+                # A DCA buy that filled after its position was closed (an exit does not wait for a
+                # buy's late checks): what it bought is closed at once, by a time limit of now.
+                automation = _PLAIN_OPEN._replace(deadline_at=now)
+                result.anomalies.append(
+                    Anomaly(
+                        f"order {order.client_order_id} (DCA tranche {order.tranche}) filled after its "
+                        f"position was closed; the {order.symbol} it bought is sold at once",
+                        severe=False,
+                    )
+                )
         amount, fee = position_change(
             order.side, trade.amount, trade.price, trade.fee, trade.fee_currency, order.symbol
         )
