@@ -1,19 +1,23 @@
 """The models table on SQLite and PostgreSQL: versions per owner and symbol, owner scoping, the
-predictor cache by (model id, version), and no deleting a model a strategy reads."""
+predictor cache by (model id, version), and no deleting a model a strategy reads. The registry's rules
+hold for its in-memory twin (tests/fakes/memory_models.py) too."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
+from tests.fakes.memory_members import MemoryMembers
+from tests.fakes.memory_models import MemoryModels
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.models import SqlModels
 from tradewire.domain.members import Conflict, NewStrategy, NotFound, StrategySource
 from tradewire.domain.ml.strategy import LightgbmParams
 from tradewire.domain.strategies.definition import StrategyDefinition
-from tradewire.ports.models import NewModel
+from tradewire.ports.models import ModelRegistry, NewModel
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -32,23 +36,80 @@ def _model(owner: int, content: bytes, symbol: str = "BTC/USDT") -> NewModel:
     return NewModel(owner, symbol, "candles@1", "5m", {"horizon": 12}, "0" * 64, content, NOW)
 
 
-def _strategy(members: SqlMembers, owner: int, params: dict[str, object]) -> int:
+def _strategy(members: Any, owner: int, params: dict[str, object]) -> int:
     definition = StrategyDefinition.model_validate(
         {"builtin": "lightgbm", "params": params, "timeframe": "5m", "symbols": ["BTC/USDT"]}
     )
-    return members.add_strategy(
-        NewStrategy(
-            owner_id=owner,
-            slug=f"s-{len(params)}-{params}".replace(" ", "")[:60],
-            name="ml",
-            description="",
-            source=StrategySource.INDICATOR,
-            passphrase_hash="x",
-            is_public=False,
-            created_at=NOW,
-            definition=definition,
+    return int(
+        members.add_strategy(
+            NewStrategy(
+                owner_id=owner,
+                slug=f"s-{len(params)}-{params}".replace(" ", "")[:60],
+                name="ml",
+                description="",
+                source=StrategySource.INDICATOR,
+                passphrase_hash="x",
+                is_public=False,
+                created_at=NOW,
+                definition=definition,
+            )
         )
     )
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "memory"])
+def registry(request: pytest.FixtureRequest) -> tuple[Any, ModelRegistry]:
+    """The users' members store and the model registry: SqlModels on SQLite, then PostgreSQL, then
+    the in-memory twin."""
+    if request.param == "memory":
+        members = MemoryMembers()
+        return members, MemoryModels(members)
+    engine = request.getfixturevalue("sqlite_engine" if request.param == "sqlite" else "postgres_engine")
+    return SqlMembers(engine), SqlModels(engine)
+
+
+def test_the_registry_versions_per_owner_and_symbol_scopes_to_the_owner_and_keeps_models_in_use(
+    registry: tuple[Any, ModelRegistry],
+) -> None:
+    members, models = registry
+    alice, bob = (members.create_user(name, "hash", NOW) for name in ("alice", "bob"))
+    first = models.add_model(_model(alice, b"tree v1"))
+    theirs = models.add_model(_model(bob, b"tree bob"))
+    eth = models.add_model(_model(alice, b"tree eth", symbol="ETH/USDT"))
+    second = models.add_model(_model(alice, b"tree v2"))
+
+    assert [(m.id, m.symbol, m.version, m.size) for m in models.models(alice)] == [
+        (first, "BTC/USDT", 1, 7),
+        (eth, "ETH/USDT", 1, 8),
+        (second, "BTC/USDT", 2, 7),
+    ]
+    assert [m.version for m in models.models(bob)] == [1]
+    info = models.model(alice, second)
+    assert (info.feature_set, info.timeframe, info.manifest, info.created_at) == (
+        "candles@1",
+        "5m",
+        {"horizon": 12},
+        NOW,
+    )
+    assert models.model_content(alice, second) == b"tree v2"
+    latest = models.latest_model(alice, "BTC/USDT")
+    assert latest is not None and latest.id == second
+    assert models.latest_model(alice, "SOL/USDT") is None
+    assert models.latest_model(bob, "ETH/USDT") is None
+    for read in (models.model, models.model_content, models.delete_model):
+        with pytest.raises(NotFound, match=f"no model {theirs}"):
+            read(alice, theirs)
+
+    _strategy(members, alice, {"model_symbol": "BTC/USDT"})
+    _strategy(members, bob, {"model_id": eth})  # not Bob's model: it keeps nothing of Alice's
+    models.delete_model(alice, first)  # the symbol's strategy reads the one left
+    with pytest.raises(Conflict, match=f"model {second} is used by strategy"):
+        models.delete_model(alice, second)
+    models.delete_model(alice, eth)
+
+    assert [m.id for m in models.models(alice)] == [second]
+    assert models.add_model(_model(alice, b"tree v3")) not in (first, theirs, eth, second)
+    assert [m.version for m in models.models(alice)] == [2, 3]
 
 
 def test_models_are_versioned_scoped_cached_by_version_and_kept_while_used(engine: Engine) -> None:
