@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import pytest
 
 from tests.fakes.memory_exchange import FixedClock, MemoryExchange
 from tradewire.ports import ExchangeError, ExchangeUnavailable
-from tradewire.services import correlations
 from tradewire.services.correlations import Correlations
 
 
@@ -59,9 +59,10 @@ class Candles(MemoryExchange):
 
 @pytest.fixture
 def monotonic(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The monotonic clock the cache reads: the test moves it (`[0] += seconds`)."""
+    """The monotonic clock the cache reads (only the cache's: the event loop keeps the real one); the
+    test moves it (`[0] += seconds`)."""
     now = [1000.0]
-    monkeypatch.setattr(correlations.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr("tradewire.services.correlations.time", SimpleNamespace(monotonic=lambda: now[0]))
     return now
 
 

@@ -23,7 +23,7 @@ from tradewire.domain.strategies.definition import StrategyDefinition
 from tradewire.services.members.models import Models, ModelUpload, check_model
 
 TREE = b"tree\nversion=v4\n"
-FIELDS = {"symbol": "BTC/USDT", "feature_set": "candles@1"}
+FIELDS: dict[str, Any] = {"symbol": "BTC/USDT", "feature_set": "candles@1"}
 
 
 @dataclass

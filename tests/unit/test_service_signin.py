@@ -301,3 +301,19 @@ async def test_a_locked_account_cannot_switch_two_factor_off_even_with_the_right
     with pytest.raises(SignInLocked):
         await d.signin.disable_two_factor(alice, PASSWORD, totp.at(d.clock.now()), ELSEWHERE)
     assert await d.two_factor.required(alice.id)
+
+
+async def test_live_sessions_are_those_not_signed_out_or_ended_by_a_password_change() -> None:
+    d = desk()
+    d.user()
+    bob = d.user("bob")
+    out = await d.signin.sign_in("alice", PASSWORD, HOME)
+    changed = await d.signin.sign_in("bob", PASSWORD, HOME)
+    kept = await d.signin.sign_in("alice", PASSWORD, HOME)
+    await d.signin.sign_out(out.session_id)
+    new = await d.signin.change_password(bob, PASSWORD, "amber-lantern-meadow-4", HOME)
+
+    ids = {out.session_id, changed.session_id, kept.session_id, new.session_id, "unknown"}
+
+    assert await d.signin.live_sessions(ids) == {kept.session_id, new.session_id}
+    assert await d.signin.live_sessions(set()) == set()
