@@ -34,12 +34,14 @@ from tradewire.adapters.paper.venue import PaperVenue
 from tradewire.adapters.passwords import ScryptPasswords, verify_secret
 from tradewire.adapters.rate_limits import RateLimits
 from tradewire.adapters.secrets_box import SecretBox, SecretsError, decode_key
+from tradewire.adapters.store.admin import SqlAdmin
 from tradewire.adapters.store.backtests import SqlBacktests
 from tradewire.adapters.store.db import make_engine, private_dir, upgrade
 from tradewire.adapters.store.events import SqlEvents
 from tradewire.adapters.store.exports import SqlExports
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.models import SqlModels
+from tradewire.adapters.store.platform import SqlPlatform
 from tradewire.adapters.store.reports import SqlReports
 from tradewire.adapters.store.signin import SqlSignIn
 from tradewire.adapters.store.sql import SqlStore
@@ -51,6 +53,7 @@ from tradewire.domain.signin import PasswordPolicy, ThrottlePolicy
 from tradewire.domain.symbols import SymbolCatalog
 from tradewire.ports import CandleSource, Clock
 from tradewire.ports.rate_limits import RateLimiter
+from tradewire.services.admin import Administration
 from tradewire.services.backtests import BacktestService
 from tradewire.services.event_hub import EventHub
 from tradewire.services.execution import Executor
@@ -109,6 +112,7 @@ class Runtime:
     events: EventHub  # the live channel's delivery of the events outbox
     signin: SignIn
     rate_limits: RateLimiter
+    admin: Administration
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -381,6 +385,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         events=events,
         signin=signin,
         rate_limits=RateLimits(settings.rate_limits, settings.redis_url),
+        admin=Administration(SqlAdmin(engine), SqlPlatform(engine), clock),
     )
 
 

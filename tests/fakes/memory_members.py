@@ -26,6 +26,7 @@ from tradewire.domain.members import (
     NewStrategy,
     NewSubscription,
     NotFound,
+    Role,
     SealedSecrets,
     Strategy,
     StrategyChanges,
@@ -62,11 +63,13 @@ class MemoryMembers:
 
     # -- users ------------------------------------------------------------------------------------
 
-    def create_user(self, username: str, password_hash: str, now: datetime) -> int:
+    def create_user(
+        self, username: str, password_hash: str, now: datetime, role: Role = Role.PROVIDER
+    ) -> int:
         if any(u.username == username for u in self.users.values()):
             raise Conflict(f"username {username!r} is taken")
         user_id = self._id()
-        self.users[user_id] = User(user_id, username, password_hash)
+        self.users[user_id] = User(user_id, username, password_hash, role)
         return user_id
 
     def user_by_name(self, username: str) -> User | None:

@@ -21,9 +21,11 @@ from tradewire.domain.members import (
     AccountMode,
     Conflict,
     NotFound,
+    Role,
     StrategyChanges,
     SubscriptionChanges,
     SubscriptionSettings,
+    User,
 )
 from tradewire.domain.risk import RiskLimits, TradingState
 from tradewire.domain.strategies.definition import StrategyDefinition
@@ -44,6 +46,14 @@ def members(request: pytest.FixtureRequest) -> Members:
         return MemoryMembers()
     engine = request.getfixturevalue("sqlite_engine" if request.param == "sqlite" else "postgres_engine")
     return SqlMembers(engine)
+
+
+async def _provider(members: Members, m: Marketplace, name: str) -> User:
+    """A user who publishes: sign-up makes subscribers, so one is made a provider at creation."""
+    user_id = members.create_user(name, "hashed", NOW, Role.PROVIDER)
+    user = await m.logins.user(user_id)
+    assert user is not None and user.role is Role.PROVIDER
+    return user
 
 
 def market(members: Members) -> Marketplace:
@@ -107,7 +117,7 @@ async def test_uniqueness_rules_are_conflicts_in_every_store(members: Members) -
 
 async def test_a_subscription_changes_the_same_way_in_every_store(members: Members) -> None:
     m = market(members)
-    alice = await m.logins.sign_up("alice", "quiet-harbor-71")
+    alice = await _provider(members, m, "alice")
     account = await m.accounts.open(alice.id, AccountRequest("paper"))
     strategy = (await m.strategies.publish(alice.id, StrategyRequest("S", is_public=True))).strategy
     dca = DcaPlan(DcaMode.EQUAL, 3, Decimal(2))
@@ -142,7 +152,7 @@ async def test_a_subscription_changes_the_same_way_in_every_store(members: Membe
 
 async def test_strategies_and_bots_change_the_same_way_in_every_store(members: Members) -> None:
     m = market(members)
-    alice = await m.logins.sign_up("alice", "quiet-harbor-71")
+    alice = await _provider(members, m, "alice")
     built_in = (await m.strategies.publish(alice.id, StrategyRequest("E", definition=EMA))).strategy
     bot = await m.bots.create(alice.id, BotRequest("b", EMA))
 

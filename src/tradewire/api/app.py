@@ -13,15 +13,17 @@ from fastapi.responses import JSONResponse
 
 from tradewire import __version__
 from tradewire.api import backtests, health, metrics, webhooks, ws
+from tradewire.api.access import check_routes, include
 from tradewire.api.body_limit import BodyLimit
 from tradewire.api.docs import mount_docs
 from tradewire.api.errors import install_error_answers
 from tradewire.api.fields import printable
 from tradewire.api.headers import SecurityHeaders
-from tradewire.api.limits import RateLimitHeaders, include_limited
+from tradewire.api.limits import RateLimitHeaders
 from tradewire.api.retry_later import install_retry_later
 from tradewire.api.routers import (
     accounts,
+    admin,
     auth,
     bots,
     exports,
@@ -79,7 +81,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         mount_docs(app)
     install_error_answers(app)
     install_retry_later(app)
-    # Each route in its rate-limit tier (api/limits.py); one missing from the table stops the build.
+    # Each route in its rate-limit tier (api/limits.py) and with its access rule (api/access.py); one
+    # missing from either table stops the build.
     for resource in (
         webhooks,
         auth,
@@ -91,10 +94,11 @@ def create_app(runtime: Runtime) -> FastAPI:
         markets,
         exports,
         models,
+        admin,
     ):
-        include_limited(app, resource.router)
+        include(app, resource.router)
     for resource in (backtests, health, metrics):
-        include_limited(app, resource.router)
+        include(app, resource.router)
     app.include_router(ws.router)  # a WebSocket: no HTTP rate-limit tier; it authenticates first
 
     @app.exception_handler(RequestValidationError)
@@ -111,4 +115,5 @@ def create_app(runtime: Runtime) -> FastAPI:
         ]
         return JSONResponse(status_code=422, content={"detail": errors})
 
+    check_routes(app)  # the documentation's routes and the WebSocket too
     return app

@@ -90,7 +90,14 @@ async def token_user(runtime: Runtime, token: str) -> User | None:
     return await runtime.signin.session_user(int(claims["sub"]), claims["sid"])
 
 
-async def current_caller(runtime: RuntimeDep, token: Annotated[str | None, Depends(oauth2)]) -> Caller:
+async def current_caller(
+    request: Request, runtime: RuntimeDep, token: Annotated[str | None, Depends(oauth2)]
+) -> Caller:
+    """The signed-in caller of this request (401 otherwise), looked up once per request: the access
+    check (api/access.py) finds it first and the handler's CurrentUser gets the same."""
+    known = getattr(request.state, "caller", None)
+    if isinstance(known, Caller):
+        return known
     unauthorized = HTTPException(
         status_code=status.HTTP_401_UNAUTHORIZED,
         detail="not authenticated: send 'Authorization: Bearer <token>' from POST /api/v1/auth/token",
@@ -102,7 +109,9 @@ async def current_caller(runtime: RuntimeDep, token: Annotated[str | None, Depen
     user = await runtime.signin.session_user(int(claims["sub"]), claims["sid"])
     if user is None:
         raise unauthorized
-    return Caller(user, claims["sid"])
+    caller = Caller(user, claims["sid"])
+    request.state.caller = caller
+    return caller
 
 
 async def current_user(caller: Annotated[Caller, Depends(current_caller)]) -> User:

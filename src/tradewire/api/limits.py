@@ -91,6 +91,14 @@ TIERS: dict[str, Tier] = {
     "GET /api/v1/models/{model_id}": Tier.GENERAL,
     "GET /api/v1/models/{model_id}/file": Tier.GENERAL,
     "DELETE /api/v1/models/{model_id}": Tier.MARKETPLACE,
+    "GET /api/v1/admin/users": Tier.GENERAL,
+    "GET /api/v1/admin/users/{user_id}": Tier.GENERAL,
+    "PUT /api/v1/admin/users/{user_id}/role": Tier.TRADING,
+    "POST /api/v1/admin/users/{user_id}/disable": Tier.TRADING,
+    "POST /api/v1/admin/users/{user_id}/enable": Tier.TRADING,
+    "GET /api/v1/admin/executions": Tier.GENERAL,
+    "GET /api/v1/admin/trading": Tier.GENERAL,
+    "PUT /api/v1/admin/trading": Tier.TRADING,
     "GET /health": Tier.UNLIMITED,
     "GET /health/live": Tier.UNLIMITED,
     "GET /metrics": Tier.UNLIMITED,  # loopback or its own token (api/metrics.py)
@@ -103,9 +111,9 @@ def operation(method: str, path: str) -> str:
     return f"{method.upper()} {path}"
 
 
-def include_limited(app: FastAPI, router: APIRouter) -> None:
-    """Include `router` with every route checked against its tier; RuntimeError for a route that
-    TIERS does not name."""
+def include_limited(app: FastAPI, router: APIRouter, *checks: Any) -> None:
+    """Include `router` with every route checked against its tier, then by `checks` (dependencies);
+    RuntimeError for a route that TIERS does not name."""
     for route in router.routes:
         for method in sorted(getattr(route, "methods", None) or ()):
             name = operation(method, getattr(route, "path", "?"))
@@ -113,7 +121,7 @@ def include_limited(app: FastAPI, router: APIRouter) -> None:
                 raise RuntimeError(f"{name} has no rate-limit tier: add it to TIERS in {__name__}")
             if TIERS[name] is not Tier.UNLIMITED:
                 route.responses.update(TOO_MANY_REQUESTS)  # type: ignore[attr-defined]
-    app.include_router(router, dependencies=[Depends(rate_limited)])
+    app.include_router(router, dependencies=[Depends(rate_limited), *checks])
 
 
 async def rate_limited(request: Request) -> None:

@@ -23,7 +23,14 @@ MAX_BODY = MAX_BODY_BYTES
     "/tradingview/{slug}",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=WebhookAccepted,
-    responses={400: {}, 401: {}, 404: {}, 413: {}, 422: {}},
+    responses={
+        400: {},
+        401: {},
+        403: {"description": "the strategy's owner is disabled"},
+        404: {},
+        413: {},
+        422: {},
+    },
 )
 async def tradingview_alert(
     slug: str,

@@ -47,11 +47,26 @@ class Invalid(ValueError):
 
 
 class Forbidden(PermissionError):
-    """The server does not allow this (sign-up turned off)."""
+    """The server does not allow this (sign-up turned off), or the caller's role does not."""
 
 
 class Unavailable(RuntimeError):
     """Something the request needs to be checked against cannot be reached now (an exchange)."""
+
+
+class Role(StrEnum):
+    """What a user may do on the platform (README, "Roles"): every signed-in user trades with their
+    own accounts and runs personal bots; a provider also publishes strategies to the marketplace; an
+    admin also manages users and the platform's trading state."""
+
+    ADMIN = "admin"
+    PROVIDER = "provider"
+    SUBSCRIBER = "subscriber"
+
+    @property
+    def publishes(self) -> bool:
+        """May make a strategy public (list it in the marketplace for others to subscribe to)."""
+        return self is not Role.SUBSCRIBER
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +74,8 @@ class User:
     id: int
     username: str
     password_hash: str
+    role: Role = Role.PROVIDER
+    disabled: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,7 @@ class WebhookStrategy(NamedTuple):
 
     strategy_id: int
     passphrase_hash: str
+    owner_disabled: bool = False  # an admin disabled its owner: its alerts are refused
 
 
 class StoredSignal(NamedTuple):

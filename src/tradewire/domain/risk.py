@@ -145,6 +145,14 @@ def assess_entry(limits: RiskLimits, context: RiskContext) -> Assessment:
     return Assessment(checks(limits, context), warnings)
 
 
+_RESTRICTIVENESS = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
+
+
+def most_restrictive(*states: TradingState) -> TradingState:
+    """The state that allows least: a subscription's own, the platform's and its owner's together."""
+    return max(states, key=_RESTRICTIVENESS.__getitem__, default=TradingState.ACTIVE)
+
+
 def allows(state: TradingState, entry: bool) -> bool:
     """Whether a subscription in `state` may place an order: ACTIVE any, REDUCING exits only (a DCA
     tranche is an entry), HALTED none at all."""

@@ -17,6 +17,7 @@ from tradewire.domain.members import (
     NewAccount,
     NewStrategy,
     NewSubscription,
+    Role,
     SealedSecrets,
     Strategy,
     StrategyChanges,
@@ -30,7 +31,9 @@ from tradewire.domain.track_record import PairRecord, PairStatus
 class Members(Protocol):
     """The marketplace's records (implemented by SqlMembers, and in memory for tests)."""
 
-    def create_user(self, username: str, password_hash: str, now: datetime) -> int: ...
+    def create_user(
+        self, username: str, password_hash: str, now: datetime, role: Role = Role.PROVIDER
+    ) -> int: ...
 
     def user_by_name(self, username: str) -> User | None: ...
 

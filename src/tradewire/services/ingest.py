@@ -95,6 +95,8 @@ class SignalIngest:
             )
         if not await self._verify(strategy_id, client, passphrase, passphrase_hash, slug, blocked_s):
             raise self._reject(401, "wrong passphrase", slug)
+        if strategy.owner_disabled:
+            raise self._reject(403, "the strategy's owner is disabled: its alerts are not accepted", slug)
         intent = alert.intent
         symbol = await self._resolve(strategy_id, intent.ticker, slug)
         now = self.clock.now()

@@ -18,7 +18,7 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Collection
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, dataclass, field, replace
 from datetime import datetime, timedelta
 
 from tradewire.domain.members import User
@@ -31,6 +31,7 @@ from tradewire.services.two_factor import TwoFactor
 log = logging.getLogger("tradewire.signin")
 
 WRONG_CREDENTIALS = "wrong username or password"
+DISABLED = "this account is disabled: ask an admin"
 CODE_NEEDED = "two-factor code needed: send it as otp with the username and password"
 CODE_WRONG = "wrong or already used two-factor code"
 REFRESH_REFUSED = "refresh token unknown, expired, used or revoked: sign in again"
@@ -79,6 +80,8 @@ class SignIn:
             if not await self.two_factor.check(user.id, otp):
                 await self._failed(keys)
                 raise SignInRefused(CODE_WRONG)
+        if user.disabled:  # said only to whoever proved to be the user
+            raise SignInRefused(DISABLED)
         return await asyncio.to_thread(self._signed_in, user, address)
 
     async def disable_two_factor(self, user: User, password: str, otp: str, address: str | None) -> None:
@@ -136,7 +139,7 @@ class SignIn:
                 )
             raise SignInRefused(REFRESH_REFUSED)
         user = await self.logins.user(use.user_id)
-        if user is None:
+        if user is None or user.disabled:
             raise SignInRefused(REFRESH_REFUSED)
         token = _new_token()
         expires_at = now + self.refresh_ttl
@@ -162,7 +165,7 @@ class SignIn:
         new_hash = await asyncio.to_thread(self.passwords.hash, new_password)
         await asyncio.to_thread(self.store.change_password, user.id, new_hash, self.clock.now())
         log.info("user %s changed their password: every session revoked", user.id)
-        changed = User(user.id, user.username, new_hash)
+        changed = replace(user, password_hash=new_hash)
         return await asyncio.to_thread(self._signed_in, changed, address)
 
     async def session_user(self, user_id: int, session_id: str) -> User | None:

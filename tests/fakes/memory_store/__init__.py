@@ -45,8 +45,8 @@ class MemoryMembers:
     def __init__(self, tables: Tables) -> None:
         self.tables = tables
 
-    def create_user(self, username: str, password_hash: str, now: datetime) -> int:
-        values = {"username": username, "password_hash": password_hash, "created_at": now}
+    def create_user(self, username: str, password_hash: str, now: datetime, role: str = "provider") -> int:
+        values = {"username": username, "password_hash": password_hash, "created_at": now, "role": role}
         return self.tables.insert_new("users", values)
 
     def create_account(self, values: dict[str, Any]) -> int:

@@ -85,7 +85,7 @@ class OrdersTwin:
             if row is None:  # an inner join finds no row
                 continue
             try:
-                work.append(work_item(row))
+                work.append(work_item(row, self.tables.restrictions()))
             except Exception as exc:  # a row an older version (or a hand) wrote: it fails alone
                 unreadable.append(
                     UnreadableWork(intent["id"], f"stored intent cannot be read: {error_reason(exc)}")
@@ -278,17 +278,18 @@ class OrdersTwin:
         self, order_ids: Sequence[int], now: datetime, made: list[Event]
     ) -> set[int]:
         why: dict[int, str] = {}
+        limits = self.tables.restrictions()
         for order_id in order_ids:
             order = self.tables["orders"].get(order_id)
             if order is None or order["state"] != OrderState.NEW.value:
                 continue
             sub = self.tables["subscriptions"].get(order["subscription_id"] or 0)
-            if sub is None:  # an order without a subscription: nothing to obey
-                continue
-            state = trading_state(sub["trading_state"])
+            # An order without a subscription obeys the platform and its owner only.
+            own = TradingState.ACTIVE if sub is None else trading_state(sub["trading_state"])
+            state = limits.state(own, order["user_id"])
             if not allows(state, entry=order["side"] == OrderSide.BUY.value):
                 rule = "no orders at all" if state is TradingState.HALTED else "exits only, no entries"
-                why[order_id] = f"not sent: subscription {state.value} ({rule})"
+                why[order_id] = f"not sent: {limits.why(own, order['user_id'])} ({rule})"
         if not why:
             return set()
         records = self._orders_where(lambda o: o["id"] in why)

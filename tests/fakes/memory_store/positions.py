@@ -81,8 +81,10 @@ class PositionsTwin:
 
     def _watched(self, condition: Callable[[Row], bool]) -> list[WatchedPosition]:
         """Positions with their account's exchange and their subscription's trading state and limits."""
+        limits = self.tables.restrictions()
         return [
-            watched(p) for p in self.tables.with_owner("positions", condition, "trading_state", "risk_limits")
+            watched(p, limits)
+            for p in self.tables.with_owner("positions", condition, "trading_state", "risk_limits")
         ]
 
     def daily_loss_closers(self) -> list[DailyLossCloser]:
@@ -145,7 +147,9 @@ class PositionsTwin:
                 for s in {e.subscription_id for e in exits}
                 if s in subscriptions
             }
-            rows = auto_order_rows(exits, open_amounts, busy, selling, attempts, states, now)
+            rows = auto_order_rows(
+                exits, open_amounts, busy, selling, attempts, states, now, self.tables.restrictions()
+            )
             placed = {
                 self.tables.insert("orders", row, ignore_conflicts_on=("client_order_id",)) for row in rows
             }

@@ -56,7 +56,11 @@ class SignalsTwin:
 
     def webhook_strategy(self, slug: str) -> WebhookStrategy | None:
         found = self.tables.where("strategies", slug=slug, source="tradingview")
-        return WebhookStrategy(found[0]["id"], found[0]["passphrase_hash"]) if found else None
+        if not found:
+            return None
+        owner = self.tables["users"].get(found[0]["owner_id"])
+        disabled = owner is not None and owner["disabled_at"] is not None
+        return WebhookStrategy(found[0]["id"], found[0]["passphrase_hash"], disabled)
 
     def find_signal(self, strategy_id: int, dedup_keys: Sequence[str]) -> int | None:
         keys = set(dedup_keys)
@@ -197,7 +201,7 @@ class SignalsTwin:
         return [
             PlatformStrategy(s["id"], read(s["definition"]))
             for s in self.tables.where("strategies")
-            if s["definition"]
+            if s["definition"] and self.tables["users"].get(s["owner_id"], {}).get("disabled_at") is None
         ]
 
     def last_signal_at(self, strategy_id: int, symbol: str) -> datetime | None:

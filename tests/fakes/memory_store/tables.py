@@ -14,13 +14,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from tradewire.adapters.store.values import trading_state
 from tradewire.domain.events import Event
+from tradewire.domain.platform import Restrictions
 
 Row = dict[str, Any]
 
 # Columns a row gets when an insert leaves them out (the schema's defaults and nullable columns).
 DEFAULTS: dict[str, Row] = {
-    "users": {},
+    "users": {"role": "provider", "disabled_at": None},
     "exchange_accounts": {"sandbox": False, "api_urls": None},
     "strategies": {
         "description": "",
@@ -114,7 +116,13 @@ class Tables:
     account_daily_pnl: dict[tuple[int, str], Decimal] = field(default_factory=dict)
     events: list[Row] = field(default_factory=list)
     event_seq: dict[int, int] = field(default_factory=dict)
+    platform_state: str = "ACTIVE"  # platform_trading's one row
     _ids: dict[str, Iterator[int]] = field(default_factory=dict)
+
+    def restrictions(self) -> Restrictions:
+        """As adapters/store/platform.restrictions: the platform's state and the disabled users."""
+        disabled = frozenset(u["id"] for u in self.rows["users"].values() if u["disabled_at"] is not None)
+        return Restrictions(trading_state(self.platform_state), disabled)
 
     def save_events(self, made: Sequence[Event], now: datetime) -> dict[int, int]:
         """As adapters/store/events.save_events: number each user's events on from their last one."""

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select, update
 
 from tradewire.adapters.store.db import write_transaction
-from tradewire.adapters.store.member_rows import MemberRows, account_of, owned, read_owned
+from tradewire.adapters.store.member_rows import MemberRows, account_of, owned, read_owned, user_of
 from tradewire.adapters.store.tables import exchange_accounts, subscriptions, users
 from tradewire.domain.execution import SubscriptionStatus
-from tradewire.domain.members import Account, AccountMode, Conflict, NewAccount, SealedSecrets, User
+from tradewire.domain.members import Account, AccountMode, Conflict, NewAccount, Role, SealedSecrets, User
 
 
 class SqlAccounts(MemberRows):
@@ -19,8 +19,10 @@ class SqlAccounts(MemberRows):
 
     # -- users ------------------------------------------------------------------------------------
 
-    def create_user(self, username: str, password_hash: str, now: datetime) -> int:
-        values = {"username": username, "password_hash": password_hash, "created_at": now}
+    def create_user(
+        self, username: str, password_hash: str, now: datetime, role: Role = Role.PROVIDER
+    ) -> int:
+        values = {"username": username, "password_hash": password_hash, "created_at": now, "role": role.value}
         return self._insert(users, values, f"username {username!r} is taken")
 
     def set_password(self, user_id: int, password_hash: str) -> None:
@@ -36,7 +38,7 @@ class SqlAccounts(MemberRows):
     def _user(self, condition: ColumnElement[bool]) -> User | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(users).where(condition)).first()
-        return User(row.id, row.username, row.password_hash) if row else None
+        return user_of(row) if row else None
 
     # -- exchange accounts ------------------------------------------------------------------------
 

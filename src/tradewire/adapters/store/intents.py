@@ -14,6 +14,7 @@ from tradewire.adapters.store import bulk
 from tradewire.adapters.store.db import SqlTables
 from tradewire.adapters.store.events import transaction_with_events
 from tradewire.adapters.store.order_rows import executor_order_row, new_order_record, read_orders
+from tradewire.adapters.store.platform import restrictions
 from tradewire.adapters.store.settlement import log_row
 from tradewire.adapters.store.tables import (
     exchange_accounts,
@@ -37,6 +38,7 @@ from tradewire.domain.events import Event, FailedIntent, NewIntent, SignalFacts,
 from tradewire.domain.execution import IntentStatus, LogStatus, SubscriptionStatus
 from tradewire.domain.exits import ExitRules
 from tradewire.domain.orders import OrderState, OrderType
+from tradewire.domain.platform import Restrictions
 from tradewire.domain.records import (
     Decisions,
     FailedAttempt,
@@ -171,13 +173,14 @@ class SqlIntents(SqlTables):
             query = query.where(execution_intents.c.created_at <= created_before)
         with self.engine.connect() as conn:
             rows = readable_rows(conn, query, execution_intents.c.id)
+            limits = restrictions(conn)
         page = WorkPage([], [])
         for intent_id, row in rows:
             if isinstance(row, str):
                 page.unreadable.append(UnreadableWork(intent_id, row))
                 continue
             try:
-                page.work.append(work_item(row._mapping))
+                page.work.append(work_item(row._mapping, limits))
             except Exception as exc:  # a row an older version (or a hand) wrote: it fails alone
                 why = f"stored intent cannot be read: {error_reason(exc)}"
                 page.unreadable.append(UnreadableWork(intent_id, why))
@@ -372,7 +375,10 @@ def _routing_events(
     return signal_routed(row.owner_id, facts, status, new)
 
 
-def work_item(r: Any) -> WorkItem:
+_UNRESTRICTED = Restrictions()
+
+
+def work_item(r: Any, limits: Restrictions = _UNRESTRICTED) -> WorkItem:
     details = r["details"] or {}
     intent = signal_intent(r["action"], details)
     return WorkItem(
@@ -397,7 +403,8 @@ def work_item(r: Any) -> WorkItem:
         risk=RiskLimits.from_json(r["risk_limits"]),
         signal_at=r["signal_time"] or r["received_at"],
         exit_rules=ExitRules.from_json(r["exit_rules"]),
-        state=TradingState(r["trading_state"]),
+        # The subscription's own state, the platform's and its owner's: the most restrictive wins.
+        state=limits.state(TradingState(r["trading_state"]), r["user_id"]),
         pnl_total=r["pnl_total"],
         pnl_peak=r["pnl_peak"],
         strategy_drawdown_pct=StrategyCurve(r["track_index"], r["track_peak"]).drawdown_pct,

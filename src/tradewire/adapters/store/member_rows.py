@@ -11,7 +11,17 @@ from sqlalchemy.exc import IntegrityError
 
 from tradewire.adapters.store.db import SqlTables, write_transaction
 from tradewire.domain.execution import SubscriptionStatus
-from tradewire.domain.members import Account, AccountMode, Bot, Conflict, NotFound, Strategy, Subscription
+from tradewire.domain.members import (
+    Account,
+    AccountMode,
+    Bot,
+    Conflict,
+    NotFound,
+    Role,
+    Strategy,
+    Subscription,
+    User,
+)
 from tradewire.domain.risk import TradingState
 from tradewire.domain.sizing import SizingMode
 
@@ -68,6 +78,19 @@ _ACCOUNT_COLUMNS = _same_named(Account, "mode", "has_api_key")
 _STRATEGY_COLUMNS = _same_named(Strategy, "is_owner")
 _SUBSCRIPTION_COLUMNS = _same_named(Subscription, "mode", "status", "sizing_mode", "trading_state")
 _BOT_COLUMNS = _same_named(Bot, "status", "mode")
+
+
+def user_of(r: Any) -> User:
+    """A users row as a User."""
+    return User(r.id, r.username, r.password_hash, role_of(r.role), r.disabled_at is not None)
+
+
+def role_of(stored: Any) -> Role:
+    """A stored role; one this version cannot read is a subscriber's (the least allowed)."""
+    try:
+        return Role(stored)
+    except ValueError:
+        return Role.SUBSCRIBER
 
 
 def account_of(r: Any) -> Account:

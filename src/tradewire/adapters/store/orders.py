@@ -13,6 +13,7 @@ from tradewire.adapters.store import bulk
 from tradewire.adapters.store.db import SqlTables, write_transaction
 from tradewire.adapters.store.events import Outbox, transaction_with_events
 from tradewire.adapters.store.order_rows import read_orders
+from tradewire.adapters.store.platform import restrictions
 from tradewire.adapters.store.settlement import settle
 from tradewire.adapters.store.tables import orders, subscriptions
 from tradewire.adapters.store.values import bounded_reason, trading_state
@@ -26,6 +27,7 @@ from tradewire.domain.orders import (
     first_check_after_claim,
     postponed_check,
 )
+from tradewire.domain.platform import Restrictions
 from tradewire.domain.records import OrderOutcome, OrderRecord
 from tradewire.domain.risk import TradingState, allows
 from tradewire.ports.events import EventNotifier
@@ -51,45 +53,50 @@ class SqlOrders(SqlTables):
     def claim_for_submission(self, order_ids: Sequence[int], now: datetime) -> set[int]:
         """Move NEW orders to SUBMITTED before they are sent; returns the ids this caller claimed.
 
-        The subscription's trading state is read in the same transaction: an order stored before its
-        subscription was set HALTED (or REDUCING, for an entry) is not sent but rejected with the
-        reason, and its intent fails, however long it waited (a crash, a restart, a busy executor)."""
+        The trading state is read in the same transaction: the most restrictive of the order's
+        subscription's, the platform's and its owner's (a disabled owner: exits only). An order stored
+        before a state forbade it (HALTED, or REDUCING for an entry) is not sent but rejected with the
+        reason, and its intent fails, however long it waited (a crash, a restart, a busy executor).
+        The platform's row is held shared meanwhile, so a halt being set waits for this claim."""
         if not order_ids:
             return set()
         claimed: dict[int, int] = {}
         with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
+            limits = restrictions(conn, lock=True)
+            allowed = _allowed(limits)
             for chunk in bulk.chunks(sorted(set(order_ids)), 900):
-                # One statement claims every order its subscription allows now (all of them, but for a
-                # paused subscription); only the rest are read, refused with the reason, or claimed.
-                mine = _claim(conn, chunk, now, _allowed_by_trading_state())
+                # One statement claims every order its states allow now (all of them, but for a paused
+                # subscription, a halted platform or a disabled owner); only the rest are read,
+                # refused with the reason, or claimed.
+                mine = _claim(conn, chunk, now, allowed) if allowed is not None else {}
                 claimed |= mine
                 rest = [order_id for order_id in chunk if order_id not in mine]
                 if rest:
-                    refused = self._refused_by_trading_state(conn, rest, now, outbox)
+                    refused = self._refused_by_trading_state(conn, rest, now, outbox, limits)
                     claimed |= _claim(conn, [i for i in rest if i not in refused], now)
             outbox.add(orders_submitted(sorted(claimed.items())))
         return set(claimed)
 
     def _refused_by_trading_state(
-        self, conn: Connection, order_ids: Sequence[int], now: datetime, outbox: Outbox
+        self, conn: Connection, order_ids: Sequence[int], now: datetime, outbox: Outbox, limits: Restrictions
     ) -> set[int]:
-        """Reject the NEW orders among `order_ids` that their subscription's trading state forbids
-        now (locked, so no other caller sends them meanwhile); returns their ids."""
+        """Reject the NEW orders among `order_ids` that their trading state forbids now (locked, so
+        no other caller sends them meanwhile); returns their ids."""
         rows = conn.execute(
-            select(orders.c.id, orders.c.side, subscriptions.c.trading_state)
+            select(orders.c.id, orders.c.side, orders.c.user_id, subscriptions.c.trading_state)
             .select_from(orders.outerjoin(subscriptions, subscriptions.c.id == orders.c.subscription_id))
             .where(orders.c.id.in_(order_ids), orders.c.state == OrderState.NEW.value)
             .order_by(orders.c.id)
             .with_for_update(of=orders)
         ).all()
         why: dict[int, str] = {}
-        for order_id, side, stored_state in rows:
-            if stored_state is None:  # an order without a subscription: nothing to obey
-                continue
-            state = trading_state(stored_state)
+        for order_id, side, user_id, stored_state in rows:
+            # An order without a subscription obeys the platform and its owner only.
+            own = TradingState.ACTIVE if stored_state is None else trading_state(stored_state)
+            state = limits.state(own, user_id)
             if not allows(state, entry=side == OrderSide.BUY.value):
                 rule = "no orders at all" if state is TradingState.HALTED else "exits only, no entries"
-                why[order_id] = f"not sent: subscription {state.value} ({rule})"
+                why[order_id] = f"not sent: {limits.why(own, user_id)} ({rule})"
         if not why:
             return set()
         records = read_orders(conn, orders.c.id.in_(list(why)))
@@ -173,6 +180,20 @@ def _claim(
         .returning(orders.c.id, orders.c.user_id)
     )
     return {int(order_id): int(user_id) for order_id, user_id in result}
+
+
+def _allowed(limits: Restrictions) -> ColumnElement[bool] | None:
+    """SQL for the orders `limits` and their subscriptions allow now (None: none, the platform is
+    HALTED)."""
+    if limits.platform is TradingState.HALTED:
+        return None
+    conditions = [_allowed_by_trading_state()]
+    is_sale = orders.c.side != OrderSide.BUY.value
+    if limits.platform is not TradingState.ACTIVE:
+        conditions.append(is_sale)
+    if limits.disabled_users:
+        conditions.append(or_(is_sale, orders.c.user_id.not_in(sorted(limits.disabled_users))))
+    return and_(*conditions)
 
 
 def _allowed_by_trading_state() -> ColumnElement[bool]:

@@ -16,6 +16,7 @@ from tradewire.adapters.store.attempts import attempts_made, lock_open_positions
 from tradewire.adapters.store.db import SqlTables, write_transaction
 from tradewire.adapters.store.events import transaction_with_events
 from tradewire.adapters.store.order_rows import new_order_row, read_orders
+from tradewire.adapters.store.platform import restrictions
 from tradewire.adapters.store.tables import (
     account_daily_pnl,
     orders,
@@ -28,12 +29,14 @@ from tradewire.domain.events import orders_placed
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.money import ZERO
 from tradewire.domain.orders import OrderSide, OrderType
+from tradewire.domain.platform import Restrictions
 from tradewire.domain.positions import PositionStatus
 from tradewire.domain.records import AutoOrder, DailyLossCloser, OrderRecord, WatchedPosition
 from tradewire.domain.risk import RiskLimits, TradingState, allows
 from tradewire.domain.tranches import DcaPlan, PositionPhase, Tranche
 
 log = logging.getLogger("tradewire.store")
+_UNRESTRICTED = Restrictions()
 
 # Positions with what the exit monitor needs beside them: the exchange, the trading state, the risk
 # limits (a position without a subscription reads as ACTIVE with default limits).
@@ -79,7 +82,8 @@ class SqlPositions(SqlTables):
             )
             query = query.where(positions.c.updated_at >= changed_since, automated)
         with self.engine.connect() as conn:
-            return [watched(r._mapping) for r in conn.execute(query)]
+            limits = restrictions(conn)
+            return [watched(r._mapping, limits) for r in conn.execute(query)]
 
     def watched_position(self, user_id: int, position_id: int) -> WatchedPosition | None:
         """One of the user's positions as the exit monitor sees it."""
@@ -87,12 +91,14 @@ class SqlPositions(SqlTables):
             row = conn.execute(
                 _WATCHED.where(positions.c.id == position_id, positions.c.user_id == user_id)
             ).first()
-        return watched(row._mapping) if row else None
+            limits = restrictions(conn)
+        return watched(row._mapping, limits) if row else None
 
     def open_positions_of(self, subscription_ids: Sequence[int]) -> list[WatchedPosition]:
         """The open positions of these subscriptions, as the exit monitor sees them."""
         result: list[WatchedPosition] = []
         with self.engine.connect() as conn:
+            limits = restrictions(conn)
             for chunk in bulk.chunks(sorted(set(subscription_ids)), 900):
                 rows = conn.execute(
                     _WATCHED.where(
@@ -100,7 +106,7 @@ class SqlPositions(SqlTables):
                         positions.c.status == PositionStatus.OPEN.value,
                     )
                 )
-                result.extend(watched(r._mapping) for r in rows)
+                result.extend(watched(r._mapping, limits) for r in rows)
         return result
 
     def positions_exiting(self, position_ids: Iterable[int] | None = None) -> set[int]:
@@ -147,7 +153,9 @@ class SqlPositions(SqlTables):
                 conn, {e.subscription_id for e in exits if e.subscription_id is not None}
             )
             # Read in this transaction: a trading state set moments ago wins over the monitor's copy.
-            rows_out = auto_order_rows(exits, open_amounts, busy, selling, attempts, states, now)
+            rows_out = auto_order_rows(
+                exits, open_amounts, busy, selling, attempts, states, now, restrictions(conn)
+            )
             inserted = bulk.insert_returning(
                 conn, orders, rows_out, ["id"], ignore_conflicts_on=["client_order_id"]
             )
@@ -190,10 +198,12 @@ def auto_order_rows(
     attempts: Mapping[int, int],
     states: Mapping[int, TradingState],
     now: datetime,
+    limits: Restrictions = _UNRESTRICTED,
 ) -> list[dict[str, Any]]:
     """The orders rows of the exits and tranches that may be placed now, given the positions' open
     amounts, those with an attempt that may still fill (`busy`; `selling`: a sale that may), the
-    attempts made per position and the subscriptions' trading states."""
+    attempts made per position, the subscriptions' trading states and what restricts them beyond
+    (`limits`: the platform's state, a disabled owner)."""
     rows = []
     for e in exits:
         if e.position_id in (selling if e.reason is not None else busy):
@@ -205,9 +215,11 @@ def auto_order_rows(
         if held <= 0:
             log.info("position %s: no order, the position is closed", e.position_id)
             continue
-        state = states.get(e.subscription_id) if e.subscription_id is not None else None
-        if state is not None and not allows(state, entry=e.side is OrderSide.BUY):
-            log.info("position %s: no order, the subscription is %s", e.position_id, state.value)
+        own = states.get(e.subscription_id) if e.subscription_id is not None else None
+        state = limits.state(own or TradingState.ACTIVE, e.user_id)
+        if not allows(state, entry=e.side is OrderSide.BUY):
+            why = limits.why(own or TradingState.ACTIVE, e.user_id)
+            log.info("position %s: no order, %s", e.position_id, why)
             continue
         # An exit sells what is left (an earlier attempt may have filled in part).
         amount = min(e.amount, held) if e.reason is not None else e.amount
@@ -236,13 +248,14 @@ def _trading_states(conn: Connection, subscription_ids: set[int]) -> dict[int, T
     return states
 
 
-def watched(r: Any) -> WatchedPosition:
+def watched(r: Any, limits: Restrictions = _UNRESTRICTED) -> WatchedPosition:
     tranches = r["tranches"] or {}
+    own = TradingState(r["trading_state"] or TradingState.ACTIVE.value)
     return WatchedPosition(
         **{name: r[name] for name in _WATCHED_FIELDS},
         position_id=r["id"],
         is_open=r["status"] == PositionStatus.OPEN.value,
-        state=TradingState(r["trading_state"] or TradingState.ACTIVE.value),
+        state=limits.state(own, r["user_id"]),
         risk=RiskLimits.from_json(r["risk_limits"]),
         phase=PositionPhase(r["phase"]),
         dca=DcaPlan.from_json(tranches.get("plan", {}).get("dca")),

@@ -59,7 +59,7 @@ class SqlReports(SqlTables):
 
     def orders(self, user_id: int, state: str | None, page: Page) -> list[Row]:
         query = _only(select(orders).where(orders.c.user_id == user_id), orders.c.state, state)
-        return self._page(query, orders.c.id, page, _order)
+        return self._page(query, orders.c.id, page, order_row)
 
     def positions(self, user_id: int, status: str | None, page: Page) -> list[Row]:
         query = (
@@ -93,7 +93,8 @@ def _signal(r: Row) -> Row:
     return r
 
 
-def _order(r: Row) -> Row:
+def order_row(r: Row) -> Row:
+    """An orders row as owners and admins read it (without the reconciler's bookkeeping)."""
     r.pop("next_check_at", None)
     r.pop("check_attempts", None)
     return r

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tradewire.adapters.store.db import SqlTables, write_transaction
 from tradewire.adapters.store.events import transaction_with_events
-from tradewire.adapters.store.tables import exchange_accounts, signals, strategies, subscriptions
+from tradewire.adapters.store.tables import exchange_accounts, signals, strategies, subscriptions, users
 from tradewire.adapters.store.values import bounded_reason
 from tradewire.domain.events import SignalFacts, signal_failed, signal_received
 from tradewire.domain.execution import SubscriptionStatus
@@ -59,14 +59,14 @@ class SqlSignals(SqlTables):
     # -- ingest -----------------------------------------------------------------------------------
 
     def webhook_strategy(self, slug: str) -> WebhookStrategy | None:
-        """The strategy of a webhook slug, with its passphrase hash."""
+        """The strategy of a webhook slug, with its passphrase hash and whether its owner is disabled."""
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(strategies.c.id, strategies.c.passphrase_hash).where(
-                    strategies.c.slug == slug, strategies.c.source == "tradingview"
-                )
+                select(strategies.c.id, strategies.c.passphrase_hash, users.c.disabled_at)
+                .join(users, users.c.id == strategies.c.owner_id)
+                .where(strategies.c.slug == slug, strategies.c.source == "tradingview")
             ).first()
-        return WebhookStrategy(row.id, row.passphrase_hash) if row else None
+        return WebhookStrategy(row.id, row.passphrase_hash, row.disabled_at is not None) if row else None
 
     def find_signal(self, strategy_id: int, dedup_keys: Sequence[str]) -> int | None:
         with self.engine.connect() as conn:
@@ -214,7 +214,9 @@ class SqlSignals(SqlTables):
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(strategies.c.id, strategies.c.definition)
-                .where(strategies.c.definition.is_not(None))
+                .join(users, users.c.id == strategies.c.owner_id)
+                # A disabled owner's strategies and bots are not run: no new signals from them.
+                .where(strategies.c.definition.is_not(None), users.c.disabled_at.is_(None))
                 .order_by(strategies.c.id)
             )
             return [PlatformStrategy(r.id, r.definition) for r in rows if r.definition]

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from tradewire.adapters.store.bulk import chunks
 from tradewire.adapters.store.db import SqlTables, write_transaction
+from tradewire.adapters.store.member_rows import user_of
 from tradewire.adapters.store.tables import (
     refresh_tokens,
     sign_in_addresses,
@@ -99,23 +100,24 @@ class SqlSignIn(SqlTables):
 
     def revoke_sessions(self, user_id: int, now: datetime, reason: str) -> None:
         with write_transaction(self.engine) as conn:
-            _revoke_all(conn, user_id, now, reason)
+            revoke_all(conn, user_id, now, reason)
 
     def session_user(self, user_id: int, session_id: str) -> User | None:
         query = (
-            select(users.c.id, users.c.username, users.c.password_hash)
+            select(users)
             .join(sign_in_sessions, sign_in_sessions.c.user_id == users.c.id)
             .where(
                 and_(
                     users.c.id == user_id,
                     sign_in_sessions.c.id == session_id,
                     sign_in_sessions.c.revoked_at.is_(None),
+                    users.c.disabled_at.is_(None),  # disabling revokes the sessions too; both hold
                 )
             )
         )
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
-        return User(row.id, row.username, row.password_hash) if row else None
+        return user_of(row) if row else None
 
     def live_sessions(self, session_ids: Sequence[str]) -> set[str]:
         live: set[str] = set()
@@ -132,7 +134,7 @@ class SqlSignIn(SqlTables):
     def change_password(self, user_id: int, password_hash: str, now: datetime) -> None:
         with write_transaction(self.engine) as conn:
             conn.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
-            _revoke_all(conn, user_id, now, "password changed")
+            revoke_all(conn, user_id, now, "password changed")
 
     # -- failed sign-ins and known addresses ----------------------------------------------------------
 
@@ -201,7 +203,7 @@ def _failures(row: object) -> Failures:
     return Failures(row.failures, row.last_failure_at, row.blocked_until)  # type: ignore[attr-defined]
 
 
-def _revoke_all(conn: Connection, user_id: int, now: datetime, reason: str) -> None:
+def revoke_all(conn: Connection, user_id: int, now: datetime, reason: str) -> None:
     conn.execute(
         update(sign_in_sessions)
         .where(sign_in_sessions.c.user_id == user_id, sign_in_sessions.c.revoked_at.is_(None))

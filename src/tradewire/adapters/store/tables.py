@@ -63,6 +63,8 @@ users = Table(
     Column("username", String(64), nullable=False, unique=True),
     Column("password_hash", String(255), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("role", String(16), nullable=False, server_default="provider"),  # domain.members.Role
+    Column("disabled_at", UTCDateTime()),  # set: no sign-in, no new entries, no webhooks
 )
 
 exchange_accounts = Table(
@@ -479,4 +481,15 @@ totp_secrets = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("confirmed_at", UTCDateTime()),
     Column("last_step", BigInteger),  # the last 30 s step whose code was accepted: codes work once
+)
+
+# The platform's trading state (one row, id 1; none: ACTIVE), combined with every subscription's own.
+platform_trading = Table(
+    "platform_trading",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("trading_state", String(16), nullable=False),  # TradingState
+    Column("reason", String(200)),
+    Column("changed_by", String(64)),
+    Column("changed_at", UTCDateTime()),
 )

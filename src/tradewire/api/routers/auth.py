@@ -135,9 +135,10 @@ async def sign_up(body: UserCreate, runtime: RuntimeDep) -> UserOut:
     cannot avoid. The password needs `password_min_length` characters and must not be a common one
     (422)."""
     user = await runtime.marketplace.logins.sign_up(body.username, body.password)
-    return UserOut(id=user.id, username=user.username)
+    return UserOut(id=user.id, username=user.username, role=user.role)
 
 
 @router.get("/me", response_model=UserOut)
 async def me(user: CurrentUser) -> UserOut:
-    return UserOut(id=user.id, username=user.username)
+    """Who you are, and your role."""
+    return UserOut(id=user.id, username=user.username, role=user.role)

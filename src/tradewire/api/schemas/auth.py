@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from tradewire.api.schemas.common import Strict
+from tradewire.domain.members import Role
 
 
 class Token(BaseModel):
@@ -33,6 +34,7 @@ class UserCreate(Strict):
 class UserOut(BaseModel):
     id: int
     username: str
+    role: Role = Field(description="admin, provider or subscriber (README, Roles)")
 
 
 TotpCodeText = Field(pattern=r"^[0-9]{6}$", description="the 6 digits the authenticator app shows now")

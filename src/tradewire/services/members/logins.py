@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import KW_ONLY, dataclass, field
 
-from tradewire.domain.members import Forbidden, Invalid, User
+from tradewire.domain.members import Forbidden, Invalid, Role, User
 from tradewire.domain.signin import PasswordPolicy
 from tradewire.ports import Clock, Members, Passwords
 
@@ -25,14 +25,18 @@ class Logins:
     password_policy: PasswordPolicy = field(default_factory=PasswordPolicy)
 
     async def sign_up(self, username: str, password: str) -> User:
-        """A new user (Forbidden when sign-up is off, whatever the name: no answer tells which names
-        are taken; Invalid for a password the policy refuses; Conflict when the name is taken)."""
+        """A new subscriber (Forbidden when sign-up is off, whatever the name: no answer tells which
+        names are taken; Invalid for a password the policy refuses; Conflict when the name is taken).
+        An admin makes a user a provider (README, "Roles")."""
         if not self.signup_enabled:
             raise Forbidden("sign-up is disabled on this server")
         await self.check_password(password, username)
         password_hash = await asyncio.to_thread(self.passwords.hash, password)
-        user_id = await asyncio.to_thread(self.members.create_user, username, password_hash, self.clock.now())
-        return User(user_id, username, password_hash)
+        now = self.clock.now()
+        user_id = await asyncio.to_thread(
+            self.members.create_user, username, password_hash, now, Role.SUBSCRIBER
+        )
+        return User(user_id, username, password_hash, Role.SUBSCRIBER)
 
     async def authenticate(self, username: str, password: str) -> User | None:
         """The user these credentials belong to, or None."""

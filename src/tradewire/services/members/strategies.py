@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from tradewire.domain.members import (
     Conflict,
+    Forbidden,
     Invalid,
     NewStrategy,
     NotFound,
@@ -67,6 +68,10 @@ class Strategies:
     models: ModelRegistry | None = None  # what `lightgbm` definitions may name
 
     async def publish(self, user_id: int, request: StrategyRequest) -> Published:
+        """A new strategy of the user's; Forbidden for a public one unless the user publishes
+        (a provider or an admin: Role.publishes). A private one, e.g. a personal bot, anyone may."""
+        if request.is_public:
+            await self._may_publish(user_id)
         if request.definition is not None:
             check_definition(request.definition, self.paper_pairs)
             await check_model(self.models, user_id, request.definition)
@@ -98,6 +103,8 @@ class Strategies:
         current = await self.own(user_id, strategy_id)
         if changes.is_empty():
             raise Invalid("nothing to change")
+        if changes.is_public and not current.is_public:
+            await self._may_publish(user_id)
         if changes.definition is not None:
             if current.source != StrategySource.INDICATOR:
                 raise Conflict(f"strategy {strategy_id} is a {current.source} strategy, not a built-in one")
@@ -136,6 +143,16 @@ class Strategies:
             user.username,
             self.clock.now(),
         )
+
+    async def _may_publish(self, user_id: int) -> None:
+        """Forbidden unless the user's role lists strategies in the marketplace (read now: a role
+        changed a moment ago counts)."""
+        user = await asyncio.to_thread(self.members.user_by_id, user_id)
+        if user is None or not user.role.publishes:
+            raise Forbidden(
+                "subscribers cannot publish strategies to the marketplace: keep it private "
+                "(is_public false), or ask an admin to make you a provider"
+            )
 
     async def own(self, user_id: int, strategy_id: int) -> Strategy:
         """The user's own strategy, or NotFound: checked before anything else about the request, so
