@@ -67,6 +67,7 @@ def make_runtime(
         # Live accounts in tests trade on local fakes (http://127.0.0.1); tests of the guard turn it off.
         "allow_private_exchange_urls": True,
         "signup_enabled": True,  # tests sign their users up over HTTP
+        "signup_role": "provider",  # and most publish strategies (tests/e2e/test_access.py: subscribers)
         # Tests poll and sign in far more often than people do; tests of the limits set their own.
         **{f"rate_limit_{tier}": "1000000/minute" for tier in RATE_LIMIT_TIERS},
     }

@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default_factory=list, max_length=100)
     # Anyone may create a user with POST /users (off: 403 for every name, taken or not).
     signup_enabled: bool = False
+    # What a signed-up user is: a subscriber (trades, subscribes, runs personal bots) or a provider
+    # (also publishes strategies to the marketplace). Admins come from `tradewire user create --admin`.
+    signup_role: Literal["subscriber", "provider"] = "subscriber"
     password_min_length: int = Field(default=10, ge=8, le=256)  # and never a common password
     # Failed sign-ins per address and per account: this many are free, each further one doubles the
     # wait before the next attempt (from 1 s), and the signin_lock_after-th locks for signin_lock_minutes.

@@ -48,6 +48,7 @@ from tradewire.adapters.store.sql import SqlStore
 from tradewire.adapters.store.two_factor import SqlTwoFactor
 from tradewire.config import Settings
 from tradewire.domain.candles import Candles
+from tradewire.domain.members import Role
 from tradewire.domain.ml.strategy import Predictor
 from tradewire.domain.signin import PasswordPolicy, ThrottlePolicy
 from tradewire.domain.symbols import SymbolCatalog
@@ -327,6 +328,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         paper_markets=venue.markets,
         markets_timeout_s=settings.exchange_timeout_ms / 1000 + 5,
         signup_enabled=settings.signup_enabled,
+        signup_role=Role(settings.signup_role),
         models=models,
         validator=ChildProcessValidator(),
         password_policy=PasswordPolicy(min_length=settings.password_min_length),

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tradewire.cli.common import db_app, keys_app, runtime_or_exit, settings_or_exit, user_app
+from tradewire.cli.common import db_app, fail, keys_app, runtime_or_exit, settings_or_exit, user_app
+
+if TYPE_CHECKING:
+    from tradewire.domain.members import Role
+
+USERNAME = re.compile(r"[A-Za-z0-9_.-]+")  # as the API's sign-up (schemas/auth.py)
 
 
 @db_app.command("upgrade")
@@ -25,32 +31,81 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] 
 def user_create(
     username: str,
     password_stdin: Annotated[bool, typer.Option(help="read the password from standard input")] = False,
+    admin: Annotated[bool, typer.Option("--admin", help="an admin (the same as --role admin)")] = False,
+    role: Annotated[
+        str, typer.Option(help="admin, provider (publishes strategies) or subscriber")
+    ] = "provider",
 ) -> None:
-    """Create a user; the password is prompted for (or read from stdin)."""
+    """Create a user (a provider unless told otherwise; the first admin comes from --admin); the
+    password is prompted for (or read from stdin) and must pass the API's password policy."""
     from tradewire.adapters.clock import SystemClock
     from tradewire.adapters.passwords import hash_secret
     from tradewire.adapters.store.db import disposable_engine, private_dir, upgrade
     from tradewire.adapters.store.members import SqlMembers
     from tradewire.domain.members import Conflict
+    from tradewire.domain.signin import PasswordPolicy
 
+    chosen = _role("--role", "admin" if admin else role)
+    if not 3 <= len(username) <= 64 or not USERNAME.fullmatch(username):
+        fail("the username needs 3 to 64 letters, digits, '_', '.' or '-'")
+    settings = settings_or_exit()
     password = (
         sys.stdin.readline().rstrip("\n")
         if password_stdin
         else typer.prompt("password", hide_input=True, confirmation_prompt=True)
     )
-    if len(password) < 8:
-        typer.echo("error: the password needs at least 8 characters", err=True)
-        raise typer.Exit(2)
-    settings = settings_or_exit()
+    problem = PasswordPolicy(min_length=settings.password_min_length).problem(password, username)
+    if problem is not None:
+        fail(problem)
     private_dir(settings.var_dir)
     engine = disposable_engine(settings.effective_database_url)
     upgrade(engine)
     try:
-        user_id = SqlMembers(engine).create_user(username, hash_secret(password), SystemClock().now())
+        user_id = SqlMembers(engine).create_user(username, hash_secret(password), SystemClock().now(), chosen)
     except Conflict as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    typer.echo(f"user {username} created (id {user_id})")
+        fail(str(exc), 1)
+    typer.echo(f"user {username} created (id {user_id}, {chosen.value})")
+
+
+@user_app.command("role")
+def user_role(
+    username: str,
+    role: Annotated[str, typer.Argument(help="admin, provider or subscriber")],
+) -> None:
+    """Give a user a role (as an admin would with PUT /api/v1/admin/users/{id}/role)."""
+    import asyncio
+
+    from tradewire.adapters.clock import SystemClock
+    from tradewire.adapters.store.admin import SqlAdmin
+    from tradewire.adapters.store.db import disposable_engine, private_dir, upgrade
+    from tradewire.adapters.store.members import SqlMembers
+    from tradewire.adapters.store.platform import SqlPlatform
+    from tradewire.domain.members import Conflict
+    from tradewire.services.admin import Administration
+
+    chosen = _role("ROLE", role)
+    settings = settings_or_exit()
+    private_dir(settings.var_dir)
+    engine = disposable_engine(settings.effective_database_url)
+    upgrade(engine)
+    user = SqlMembers(engine).user_by_name(username)
+    if user is None:
+        fail(f"no user {username!r}", 1)
+    administration = Administration(SqlAdmin(engine), SqlPlatform(engine), SystemClock())
+    try:
+        asyncio.run(administration.set_role(None, user.id, chosen))
+    except Conflict as exc:
+        fail(str(exc), 1)
+    typer.echo(f"user {username} is now {chosen.value}")
+
+
+def _role(option: str, text: str) -> Role:
+    from tradewire.domain.members import Role
+
+    try:
+        return Role(text.strip().lower())
+    except ValueError:
+        fail(f"{option}: {text!r} is not a role: admin, provider or subscriber")
 
 
 @keys_app.command("generate")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Container
 from dataclasses import dataclass
 
+from tradewire.domain.members import Role
 from tradewire.domain.signin import PasswordPolicy
 from tradewire.ports import AccountGuards, Clock, ExchangeDirectory, Members, Passwords
 from tradewire.ports.models import ModelRegistry, ModelValidator
@@ -42,6 +43,7 @@ def build_marketplace(
     paper_markets: Container[str],
     markets_timeout_s: float,
     signup_enabled: bool,
+    signup_role: Role = Role.SUBSCRIBER,
     models: ModelRegistry | None = None,
     validator: ModelValidator | None = None,
     password_policy: PasswordPolicy | None = None,
@@ -55,6 +57,7 @@ def build_marketplace(
             passwords,
             clock,
             signup_enabled=signup_enabled,
+            signup_role=signup_role,
             password_policy=password_policy or PasswordPolicy(),
         ),
         accounts=accounts,

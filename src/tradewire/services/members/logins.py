@@ -22,21 +22,21 @@ class Logins:
     clock: Clock
     _: KW_ONLY
     signup_enabled: bool
+    signup_role: Role = Role.SUBSCRIBER
     password_policy: PasswordPolicy = field(default_factory=PasswordPolicy)
 
     async def sign_up(self, username: str, password: str) -> User:
-        """A new subscriber (Forbidden when sign-up is off, whatever the name: no answer tells which
-        names are taken; Invalid for a password the policy refuses; Conflict when the name is taken).
-        An admin makes a user a provider (README, "Roles")."""
+        """A new user in `signup_role` (Forbidden when sign-up is off, whatever the name: no answer
+        tells which names are taken; Invalid for a password the policy refuses; Conflict when the name
+        is taken). An admin changes roles (README, "Roles")."""
         if not self.signup_enabled:
             raise Forbidden("sign-up is disabled on this server")
         await self.check_password(password, username)
         password_hash = await asyncio.to_thread(self.passwords.hash, password)
         now = self.clock.now()
-        user_id = await asyncio.to_thread(
-            self.members.create_user, username, password_hash, now, Role.SUBSCRIBER
-        )
-        return User(user_id, username, password_hash, Role.SUBSCRIBER)
+        role = self.signup_role
+        user_id = await asyncio.to_thread(self.members.create_user, username, password_hash, now, role)
+        return User(user_id, username, password_hash, role)
 
     async def authenticate(self, username: str, password: str) -> User | None:
         """The user these credentials belong to, or None."""
