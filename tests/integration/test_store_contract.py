@@ -273,7 +273,7 @@ def test_signals_are_stored_once_within_their_window_and_fail_after_their_attemp
             *stored,
             t.n("signals", t.store.find_signal(seeded.strategy_id, ["nope", "k1"])),
             t.store.webhook_strategy("tv-test")
-            == (seeded.strategy_id, t.rows("strategies")[0]["passphrase_hash"]),
+            == (seeded.strategy_id, t.rows("strategies")[0]["passphrase_hash"], False),
             t.store.webhook_strategy("other"),
             t.store.signal_route_info(windowed[0]),
             t.store.signal_ticker(windowed[0]),

@@ -13,6 +13,7 @@ from datetime import datetime
 from tradewire.domain.risk import TradingState, most_restrictive
 
 MAX_REASON_CHARS = 200
+SUBSCRIPTION = "subscription"  # a trading state set on the subscription itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,15 +41,19 @@ class Restrictions:
         disabled = user_id is not None and user_id in self.disabled_users
         return TradingState.REDUCING if disabled else TradingState.ACTIVE
 
-    def why(self, own: TradingState, user_id: int | None) -> str:
-        """Who set the state `state(own, user_id)` answers: the subscription, the platform or the owner
-        being disabled (the most restrictive first)."""
+    def source(self, own: TradingState, user_id: int | None) -> str:
+        """What set the state `state(own, user_id)` answers, for reasons shown to users: the
+        subscription itself, the platform, or the owner being disabled."""
         state = self.state(own, user_id)
         if own is state:
-            return f"subscription {state.value}"
+            return SUBSCRIPTION
         if self.platform is state:
-            return f"platform trading {state.value}"
-        return f"owner disabled ({state.value})"
+            return "platform trading"
+        return "disabled owner's subscription"
+
+    def why(self, own: TradingState, user_id: int | None) -> str:
+        """`source` and the state, e.g. "platform trading HALTED"."""
+        return f"{self.source(own, user_id)} {self.state(own, user_id).value}"
 
     @property
     def unrestricted(self) -> bool:

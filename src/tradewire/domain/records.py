@@ -149,6 +149,7 @@ class WorkItem:
     signal_at: datetime | None = None  # when the signal was emitted (or received, if it has no time)
     exit_rules: ExitRules = field(default_factory=ExitRules)
     state: TradingState = TradingState.ACTIVE
+    state_source: str = "subscription"  # what set `state`: the subscription, the platform, its owner
     pnl_total: Decimal = Decimal(0)  # the subscription's net realised results, all time
     pnl_peak: Decimal = Decimal(0)
     strategy_drawdown_pct: Decimal | None = None
@@ -323,6 +324,7 @@ class WatchedPosition(PositionRef):
     state: TradingState
     risk: RiskLimits
     updated_at: datetime
+    state_source: str = "subscription"  # what set `state` (domain/platform.py)
     phase: PositionPhase = PositionPhase.OPEN
     dca: DcaPlan | None = None
     first_fill: Decimal | None = None

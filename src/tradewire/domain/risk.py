@@ -93,6 +93,7 @@ class RiskContext:
     correlated: tuple[tuple[str, float], ...] = ()  # open pairs correlating above the threshold
     risk_reward: Decimal | None = None  # None: no stop or no target to measure it by
     state: TradingState = TradingState.ACTIVE
+    state_source: str = "subscription"  # or the platform, or a disabled owner (domain/platform.py)
     blacklisted: str | None = None  # why the pair is blacklisted for the strategy, if it is
 
 
@@ -161,10 +162,10 @@ def allows(state: TradingState, entry: bool) -> bool:
     return state is TradingState.ACTIVE or not entry
 
 
-def assess_exit(state: TradingState) -> Assessment:
+def assess_exit(state: TradingState, source: str = "subscription") -> Assessment:
     """Exits pass every rule but the trading state: HALTED stops them too."""
     if state is TradingState.HALTED:
-        return Assessment((Check("trading_state", False, "subscription is HALTED: no orders at all"),))
+        return Assessment((Check("trading_state", False, f"{source} is HALTED: no orders at all"),))
     return _APPROVED
 
 
@@ -266,7 +267,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "trading_state",
         lambda lim, ctx: ctx.state is TradingState.ACTIVE,
-        lambda lim, ctx: f"subscription is {ctx.state.value}" + _STATE_MEANS[ctx.state],
+        lambda lim, ctx: f"{ctx.state_source} is {ctx.state.value}" + _STATE_MEANS[ctx.state],
     ),
     Rule(
         "pair_blacklist",

@@ -273,7 +273,10 @@ class Executor:
         stats: TradeStats | None,
         risk: RiskSnapshot,
     ) -> OrderPlan | Skip | Rejection:
-        if item.action is not SignalAction.BUY and not (verdict := assess_exit(item.state)).approved:
+        if (
+            item.action is not SignalAction.BUY
+            and not (verdict := assess_exit(item.state, item.state_source)).approved
+        ):
             return Skip(verdict.reason, details={"risk": verdict.as_json()})
         if (beyond := _beyond_storage(item)) is not None:
             return Skip(beyond)
@@ -392,6 +395,7 @@ class Executor:
             if plan_exits
             else None,
             state=item.state,
+            state_source=item.state_source,
             blacklisted=pair.blocking(now) if pair else None,
         )
 

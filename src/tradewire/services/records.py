@@ -11,6 +11,7 @@ from typing import Protocol
 
 from tradewire.domain.members import Conflict, NotFound, User
 from tradewire.domain.orders import OrderState
+from tradewire.domain.platform import SUBSCRIPTION
 from tradewire.domain.positions import CloseReason
 from tradewire.domain.records import Page, WatchedPosition
 from tradewire.domain.risk import TradingState
@@ -90,7 +91,11 @@ class Records:
         if not position.is_open:
             raise Conflict(f"position {position_id} is already closed")
         if position.state is TradingState.HALTED:
-            raise Conflict("the subscription is HALTED: no orders at all; set it ACTIVE or REDUCING first")
+            raise Conflict(
+                "the subscription is HALTED: no orders at all; set it ACTIVE or REDUCING first"
+                if position.state_source == SUBSCRIPTION
+                else f"{position.state_source} is HALTED: no orders at all"
+            )
         sent = await self.monitor.close(position, CloseReason.MANUAL, f"closed by {user.username}")
         if not sent:
             raise Conflict(f"an exit of position {position_id} is already in flight")

@@ -405,6 +405,7 @@ def work_item(r: Any, limits: Restrictions = _UNRESTRICTED) -> WorkItem:
         exit_rules=ExitRules.from_json(r["exit_rules"]),
         # The subscription's own state, the platform's and its owner's: the most restrictive wins.
         state=limits.state(TradingState(r["trading_state"]), r["user_id"]),
+        state_source=limits.source(TradingState(r["trading_state"]), r["user_id"]),
         pnl_total=r["pnl_total"],
         pnl_peak=r["pnl_peak"],
         strategy_drawdown_pct=StrategyCurve(r["track_index"], r["track_peak"]).drawdown_pct,

@@ -256,6 +256,7 @@ def watched(r: Any, limits: Restrictions = _UNRESTRICTED) -> WatchedPosition:
         position_id=r["id"],
         is_open=r["status"] == PositionStatus.OPEN.value,
         state=limits.state(own, r["user_id"]),
+        state_source=limits.source(own, r["user_id"]),
         risk=RiskLimits.from_json(r["risk_limits"]),
         phase=PositionPhase(r["phase"]),
         dca=DcaPlan.from_json(tranches.get("plan", {}).get("dca")),
