@@ -15,6 +15,7 @@ from tradewire.adapters.passwords import hash_secret
 from tradewire.adapters.store.db import write_transaction
 from tradewire.adapters.store.tables import backtests, positions
 from tradewire.api.auth import issue_token
+from tradewire.domain.members import Role
 from tradewire.runtime import Runtime
 
 _PASSWORD_HASH = hash_secret(PASSWORD)
@@ -44,9 +45,9 @@ class Owned:
     backtest_id: int  # done, with an equity curve
 
 
-def seed_user(runtime: Runtime, username: str) -> Owned:
+def seed_user(runtime: Runtime, username: str, role: Role = Role.PROVIDER) -> Owned:
     members = runtime.members
-    user_id = members.create_user(username, _PASSWORD_HASH, now())
+    user_id = members.create_user(username, _PASSWORD_HASH, now(), role)
     user = members.user_by_id(user_id)
     assert user is not None
     account_id = members.create_account(paper_account(user_id))

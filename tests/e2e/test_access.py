@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import insert
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -22,7 +22,7 @@ from tests.e2e.owned import BOT_DEFINITION, Owned, seed_user
 from tests.support import PASSPHRASE, ServedRuntime, make_runtime, now
 from tradewire.adapters.secrets_box import generate_key
 from tradewire.adapters.store.db import write_transaction
-from tradewire.adapters.store.tables import models, users
+from tradewire.adapters.store.tables import models
 from tradewire.api import access
 from tradewire.api.access import ACCESS, Access, Who, app_routes, operations
 from tradewire.api.app import create_app
@@ -81,19 +81,12 @@ def _model(runtime: Runtime, owner_id: int) -> int:
     return int(key[0])
 
 
-def _set_role(runtime: Runtime, user_id: int, role: Role) -> None:
-    with write_transaction(runtime.engine) as conn:
-        conn.execute(update(users).where(users.c.id == user_id).values(role=role.value))
-
-
 @pytest.fixture(scope="module")
 def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walk]:
     runtime = make_runtime(tmp_path_factory.mktemp("access"), encryption_key=generate_key())
     callers = {}
     for role in (*ROLES, "other"):
-        owned = seed_user(runtime, role)
-        if role in ("subscriber", "admin"):
-            _set_role(runtime, owned.user_id, Role(role))
+        owned = seed_user(runtime, role, Role(role) if role in ROLES else Role.PROVIDER)
         callers[role] = Caller(role, owned, _model(runtime, owned.user_id))
     target = seed_user(runtime, "target")
     with ServedRuntime(runtime, free_port()) as served, httpx.Client(base_url=served.url, timeout=30) as http:

@@ -27,13 +27,14 @@ from sqlalchemy import Engine
 from tests.e2e.owned import Owned, seed_user
 from tests.support import make_runtime
 from tradewire.api.app import create_app
+from tradewire.domain.members import Role
 
 pytestmark = pytest.mark.slow
 
 EXAMPLES = 25  # per operation and mode: ~40 operations x 2 modes x 25, about a minute per database
 
 
-def _real_ids(owner: Owned) -> dict[str, Any]:
+def _real_ids(owner: Owned, other: Owned) -> dict[str, Any]:
     return {
         "strategy_id": owner.strategy_id,
         "account_id": owner.account_id,
@@ -42,6 +43,7 @@ def _real_ids(owner: Owned) -> dict[str, Any]:
         "position_id": owner.position_id,
         "backtest_id": owner.backtest_id,
         "slug": f"{owner.username}-private",
+        "user_id": other.user_id,  # the admin endpoints act on someone else (the owner is an admin)
     }
 
 
@@ -95,11 +97,11 @@ def _curl(case: Any) -> str:
 def test_no_request_makes_the_server_fail(engine: Engine, tmp_path: Path) -> None:
     url = engine.url.render_as_string(hide_password=False)
     runtime = make_runtime(tmp_path, url, allow_private_exchange_urls=False)
-    owner = seed_user(runtime, "alice")
-    seed_user(runtime, "bob")  # someone else's objects exist too
+    owner = seed_user(runtime, "alice", Role.ADMIN)  # the admin endpoints too
+    other = seed_user(runtime, "bob")  # someone else's objects exist too
     app = create_app(runtime)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-    real = _real_ids(owner)
+    real = _real_ids(owner, other)
     found: list[str] = []
     client = asgi.get_client(app)
     client.headers.update(owner.headers)

@@ -375,8 +375,8 @@ class Desk:
     directory: FakeDirectory
     market: Marketplace
 
-    def user(self, name: str) -> User:
-        user_id = self.members.create_user(name, self.passwords.hash("password-1"), NOW)
+    def user(self, name: str, role: Role = Role.PROVIDER) -> User:
+        user_id = self.members.create_user(name, self.passwords.hash("password-1"), NOW, role)
         return self.members.users[user_id]
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from tests.fakes.memory_members import desk
-from tradewire.domain.members import Conflict, Invalid, NotFound, StrategyChanges, StrategySource
+from tradewire.domain.members import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Role,
+    StrategyChanges,
+    StrategySource,
+)
 from tradewire.domain.strategies.definition import StrategyDefinition
 from tradewire.domain.track_record import PairStatus
 from tradewire.services.members.strategies import StrategyRequest
@@ -133,3 +141,28 @@ async def test_another_users_strategy_is_not_found_before_anything_else_is_check
         await d.market.strategies.rotate_passphrase(bob.id, public.id)
 
     assert d.passwords.hashed == hashed
+
+
+async def test_a_subscriber_keeps_strategies_private_and_a_provider_or_admin_publishes() -> None:
+    d = desk()
+    dave = d.user("dave", Role.SUBSCRIBER)
+
+    with pytest.raises(Forbidden, match="subscribers cannot publish"):
+        await d.market.strategies.publish(dave.id, StrategyRequest("P", is_public=True))
+    private = (await d.market.strategies.publish(dave.id, StrategyRequest("Mine"))).strategy
+    with pytest.raises(Forbidden):
+        await d.market.strategies.change(dave.id, private.id, StrategyChanges(is_public=True))
+    renamed = await d.market.strategies.change(dave.id, private.id, StrategyChanges(name="Still mine"))
+
+    assert not renamed.is_public and renamed.name == "Still mine"
+    for role in (Role.PROVIDER, Role.ADMIN):
+        user = d.user(f"user-{role.value}", role)
+        assert (
+            await d.market.strategies.publish(user.id, StrategyRequest("P", is_public=True))
+        ).strategy.is_public
+
+
+async def test_sign_up_makes_a_subscriber() -> None:
+    d = desk()
+    user = await d.market.logins.sign_up("erin", "quiet-harbor-71")
+    assert user.role is Role.SUBSCRIBER and d.members.users[user.id].role is Role.SUBSCRIBER
