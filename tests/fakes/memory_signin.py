@@ -13,7 +13,7 @@ used in increasing order only.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from tests.fakes.memory_members import MemoryMembers
@@ -121,7 +121,8 @@ class MemorySignIn:
         session = self.sessions.get(session_id)
         if session is None or session.user_id != user_id or session.revoked_at is not None:
             return None
-        return self.members.users.get(user_id)
+        user = self.members.users.get(user_id)
+        return None if user is None or user.disabled else user  # as SqlSignIn: a disabled user has none
 
     def live_sessions(self, session_ids: Sequence[str]) -> set[str]:
         return {sid for sid in session_ids if sid in self.sessions and self.sessions[sid].revoked_at is None}
@@ -129,7 +130,7 @@ class MemorySignIn:
     def change_password(self, user_id: int, password_hash: str, now: datetime) -> None:
         user = self.members.users.get(user_id)
         if user is not None:
-            self.members.users[user_id] = User(user.id, user.username, password_hash)
+            self.members.users[user_id] = replace(user, password_hash=password_hash)
         self.revoke_sessions(user_id, now, "password changed")
 
     def failures(self, keys: Sequence[str]) -> dict[str, Failures]:

@@ -6,7 +6,7 @@ two-factor sign-in on a right, unused code is needed besides the password."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import pyotp
@@ -18,7 +18,14 @@ from tests.fakes.memory_signin import MemorySignIn, MemoryTwoFactor, Sealer
 from tradewire.domain.members import Invalid, User
 from tradewire.domain.signin import SignInLocked, SignInRefused, ThrottlePolicy
 from tradewire.services.members.logins import Logins
-from tradewire.services.signin import CODE_NEEDED, CODE_WRONG, REFRESH_REFUSED, WRONG_CREDENTIALS, SignIn
+from tradewire.services.signin import (
+    CODE_NEEDED,
+    CODE_WRONG,
+    DISABLED,
+    REFRESH_REFUSED,
+    WRONG_CREDENTIALS,
+    SignIn,
+)
 from tradewire.services.two_factor import TwoFactor
 
 PASSWORD = "quiet-harbor-71"
@@ -317,3 +324,20 @@ async def test_live_sessions_are_those_not_signed_out_or_ended_by_a_password_cha
 
     assert await d.signin.live_sessions(ids) == {kept.session_id, new.session_id}
     assert await d.signin.live_sessions(set()) == set()
+
+
+async def test_a_disabled_user_is_told_so_only_with_the_right_password_and_their_tokens_open_nothing() -> (
+    None
+):
+    d = desk()
+    alice = d.user()
+    opened = await d.signin.sign_in("alice", PASSWORD, HOME)
+    d.members.users[alice.id] = replace(alice, disabled=True)  # as an admin's disable leaves the user
+
+    with pytest.raises(SignInRefused, match=DISABLED):
+        await d.signin.sign_in("alice", PASSWORD, HOME)
+    with pytest.raises(SignInRefused, match=WRONG_CREDENTIALS):
+        await d.signin.sign_in("alice", "guess-guess-guess", HOME)
+    with pytest.raises(SignInRefused, match=REFRESH_REFUSED):
+        await d.signin.refresh(opened.refresh_token)
+    assert await d.signin.session_user(alice.id, opened.session_id) is None
