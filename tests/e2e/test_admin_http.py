@@ -6,6 +6,8 @@ execution across users with whose it is; roles and what a subscriber may not pub
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,6 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import free_port
 from tests.support import PASSPHRASE, PASSWORD, ServedRuntime, make_runtime, now, pin_prices
@@ -309,3 +313,28 @@ def _page() -> Any:
     from tradewire.domain.records import Page
 
     return Page(100)
+
+
+def test_a_disabled_user_s_live_channel_is_closed(tmp_path: Path) -> None:
+    runtime = make_runtime(tmp_path, ws_session_check_s=0.2)
+    ids = _users(runtime)
+    with ServedRuntime(runtime, free_port()) as served:
+        token = served.token("alice")["Authorization"].removeprefix("Bearer ")
+        root = served.token("root")
+
+        async def closed_after_disable() -> int | None:
+            url = served.url.replace("http://", "ws://") + "/api/v1/ws"
+            async with connect(url) as ws:
+                await ws.send(json.dumps({"op": "auth", "token": token}))
+                assert json.loads(await ws.recv()) == {"op": "ready"}
+                async with httpx.AsyncClient(base_url=served.url) as http:
+                    (
+                        await http.post(f"{ADMIN}/users/{ids['alice']}/disable", headers=root)
+                    ).raise_for_status()
+                try:
+                    while True:
+                        await asyncio.wait_for(ws.recv(), 10)
+                except ConnectionClosed as closed:
+                    return closed.rcvd.code if closed.rcvd else None
+
+        assert asyncio.run(closed_after_disable()) == 4401

@@ -136,6 +136,9 @@ ACCESS: dict[str, Access] = {
 _SIGNED_IN_ANSWERS: dict[int | str, dict[str, Any]] = {
     401: {"description": "not signed in: no, an expired or a revoked token, or a disabled user's"}
 }
+_PUBLISHING_ANSWERS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "a subscriber making a strategy public (providers and admins publish)"}
+}
 _ADMIN_ANSWERS: dict[int | str, dict[str, Any]] = {
     **_SIGNED_IN_ANSWERS,
     403: {"description": "admins only"},
@@ -195,6 +198,8 @@ def prepare(route: APIRoute) -> None:
         route.description = f"{description}\n\n{text}".strip()
     if rule.who is Who.SIGNED_IN:
         route.responses.update(_SIGNED_IN_ANSWERS)
+        if rule.publishes:
+            route.responses.update(_PUBLISHING_ANSWERS)
     elif rule.who is Who.ADMIN:
         route.responses.update(_ADMIN_ANSWERS)
 
