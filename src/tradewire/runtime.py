@@ -56,6 +56,7 @@ from tradewire.ports import CandleSource, Clock
 from tradewire.ports.rate_limits import RateLimiter
 from tradewire.services.admin import Administration
 from tradewire.services.backtests import BacktestService
+from tradewire.services.confirmations import Confirmations
 from tradewire.services.event_hub import EventHub
 from tradewire.services.execution import Executor
 from tradewire.services.exports import Exports
@@ -114,6 +115,7 @@ class Runtime:
     signin: SignIn
     rate_limits: RateLimiter
     admin: Administration
+    confirmations: Confirmations  # confirm before trade: every channel's answers to proposed entries
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -281,6 +283,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
     ingest = SignalIngest(store, exchanges, bus, clock, verify_secret)
     candles = CandleSources(feed, settings.candles_urls, settings.exchange_timeout_ms)
     executor = Executor(store, exchanges, bus, clock)
+    confirmations = Confirmations(store, bus, clock)
     reconciler = Reconciler(
         store,
         exchanges,
@@ -306,6 +309,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         bus,
         clock,
         sweep_interval_s=settings.reconcile_interval_s,
+        confirmations=confirmations,
     )
     monitor = ExitMonitor(store, exchanges, clock, executor.resume, interval_s=settings.monitor_interval_s)
     valuations = Valuations(
@@ -388,6 +392,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         signin=signin,
         rate_limits=RateLimits(settings.rate_limits, settings.redis_url),
         admin=Administration(SqlAdmin(engine), SqlPlatform(engine), clock),
+        confirmations=confirmations,
     )
 
 

@@ -32,7 +32,7 @@ from tradewire.runtime import Runtime
 class Tier(StrEnum):
     GENERAL = "general"
     SIGNIN = "signin"
-    TRADING = "trading"  # what changes trading: accounts, subscriptions, bots, manual closes
+    TRADING = "trading"  # what changes trading: accounts, subscriptions, bots, manual closes, confirms
     MARKETPLACE = "marketplace"  # strategies: publishing, reading, pairs
     EXPORTS = "exports"
     WEBHOOK = "webhook"  # counted by the handler
@@ -75,6 +75,8 @@ TIERS: dict[str, Tier] = {
     "POST /api/v1/bots/{bot_id}/stop": Tier.TRADING,
     "GET /api/v1/signals": Tier.GENERAL,
     "GET /api/v1/intents": Tier.GENERAL,
+    "POST /api/v1/intents/{intent_id}/confirm": Tier.TRADING,
+    "POST /api/v1/intents/{intent_id}/decline": Tier.TRADING,
     "GET /api/v1/orders": Tier.GENERAL,
     "GET /api/v1/positions": Tier.GENERAL,
     "POST /api/v1/positions/{position_id}/close": Tier.TRADING,

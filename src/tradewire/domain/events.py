@@ -22,7 +22,14 @@ from typing import Any, NamedTuple
 
 from tradewire.domain.money import fmt
 from tradewire.domain.positions import PositionStatus
-from tradewire.domain.records import NewSignal, OrderOutcome, OrderRecord, Rejection, SubscriptionTarget
+from tradewire.domain.records import (
+    NewSignal,
+    OrderOutcome,
+    OrderRecord,
+    Proposal,
+    Rejection,
+    SubscriptionTarget,
+)
 from tradewire.domain.settlement import OrdersSettled, PositionChange, StoredOrder
 
 
@@ -194,11 +201,28 @@ def _intent(
 
 
 def decided(
-    rejections: Sequence[Rejection], failed: Sequence[FailedIntent], new_orders: Sequence[OrderRecord]
+    rejections: Sequence[Rejection],
+    failed: Sequence[FailedIntent],
+    new_orders: Sequence[OrderRecord],
+    proposals: Sequence[Proposal] = (),
 ) -> list[Event]:
     """A page of decisions: intents rejected (with the reason and the risk rules' verdicts), failed,
-    or ordered (with the new order)."""
+    ordered (with the new order), or awaiting their owner's confirmation (with the proposal)."""
     events: list[Event] = []
+    for p in proposals:
+        item = p.item
+        events.append(
+            _intent(
+                item.user_id,
+                item.intent_id,
+                item.signal_id,
+                item.subscription_id,
+                "awaiting_confirmation",
+                via=item.confirmation.via,
+                confirm_by=p.confirm_by,
+                proposal=p.terms,
+            )
+        )
     for r in failed:
         events.append(
             _intent(r.user_id, r.intent_id, r.signal_id, r.subscription_id, "failed", reason=r.reason)
@@ -230,6 +254,27 @@ def decided(
         )
         events.append(order_placed(order))
     return events
+
+
+def answered(
+    user_id: int,
+    intent_id: int,
+    signal_id: int,
+    subscription_id: int,
+    kind: str,
+    status: str,
+    reason: str | None = None,
+) -> Event:
+    """The end of a proposal (`kind`): confirmed (the intent is `created` again, to be decided
+    afresh), declined or expired (`rejected`, with the reason)."""
+    data = _data(
+        intent_id=intent_id,
+        signal_id=signal_id,
+        subscription_id=subscription_id,
+        status=status,
+        reason=reason,
+    )
+    return Event(user_id, Topic.INTENTS, kind, data)
 
 
 def order_placed(order: OrderRecord) -> Event:

@@ -17,9 +17,18 @@ from tradewire.domain.tranches import DcaPlan
 
 
 class IntentStatus(StrEnum):
-    """created → ordered → done | failed, or created → rejected (never reached an exchange)."""
+    """An execution intent's life (one per signal and subscription):
+
+        created ─► ordered ─► done | failed          an order was stored and sent
+        created ─► rejected | failed                  refused (risk, sizing, market) or kept failing
+        created ─► awaiting_confirmation ─► created   an entry of a subscription that asks a human
+                                        └─► rejected  (declined, or not confirmed in time)
+
+    Only entries wait; a confirmed intent (`confirmed_at` set) is decided afresh and never waits
+    again (domain/confirmation.py)."""
 
     CREATED = "created"
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
     ORDERED = "ordered"
     DONE = "done"
     REJECTED = "rejected"
@@ -34,6 +43,7 @@ class LogStatus(StrEnum):
     PARTIAL = "PARTIAL"
     SKIPPED = "SKIPPED"
     PENDING = "PENDING"  # sent, outcome not yet known: the order is looked up, never blindly resent
+    WAITING = "WAITING"  # an entry proposed to its owner, waiting for a confirmation
 
 
 class SubscriptionStatus(StrEnum):
@@ -59,6 +69,8 @@ class OrderPlan:
     sizing_note: str | None = None
     later: tuple[Decimal, ...] = ()  # DCA: the tranches after this first one, bought by the monitor
     sizing_equity: Decimal | None = None  # the account equity an entry was sized against
+    verdicts: list[dict[str, Any]] | None = None  # an approved entry's risk rules, each with its numbers
+    market_price: Decimal | None = None  # an entry's market price when decided (a limit may differ)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,12 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from tradewire.domain.confirmation import (
+    DEFAULT_MAX_DRIFT_PCT,
+    DEFAULT_TIMEOUT_S,
+    ConfirmVia,
+    TradeConfirmation,
+)
 from tradewire.domain.entry_order import EntryOrder
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.exits import ExitRules
@@ -183,6 +189,10 @@ class Subscription:
     pnl_peak: Decimal
     created_at: datetime
     updated_at: datetime
+    # Confirm before trade (domain/confirmation.py), not a strategy's multi-timeframe confirmation.
+    confirmation: ConfirmVia = ConfirmVia.NONE
+    confirmation_timeout_s: int = DEFAULT_TIMEOUT_S
+    max_confirm_drift_pct: Decimal = DEFAULT_MAX_DRIFT_PCT
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +231,7 @@ class NewSubscription:
     sizing_value: Decimal
     created_at: datetime
     settings: SubscriptionSettings = field(default_factory=SubscriptionSettings)
+    confirmation: TradeConfirmation = field(default_factory=TradeConfirmation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +246,19 @@ class SubscriptionChanges:
     settings: SubscriptionSettings = field(default_factory=SubscriptionSettings)
     no_dca: bool = False  # one entry per position again
     trading_state: TradingState | None = None
+    confirmation: ConfirmVia | None = None  # confirm before trade: where entries are confirmed
+    confirmation_timeout_s: int | None = None
+    max_confirm_drift_pct: Decimal | None = None
+
+    def confirmation_columns(self) -> dict[str, Any]:
+        """The confirm-before-trade columns this change sets (bounds checked by TradeConfirmation)."""
+        given = {
+            "confirmation": self.confirmation,
+            "confirmation_timeout_s": self.confirmation_timeout_s,
+            "max_confirm_drift_pct": self.max_confirm_drift_pct,
+        }
+        checked = TradeConfirmation.of(*given.values()).columns()
+        return {name: checked[name] for name, value in given.items() if value is not None}
 
     def is_empty(self) -> bool:
         return self == SubscriptionChanges()

@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from tradewire.domain.confirmation import TradeConfirmation
 from tradewire.domain.entry_order import EntryOrder
 from tradewire.domain.execution import LogStatus, Sizing
 from tradewire.domain.exit_plan import ExitPlan
@@ -159,6 +160,16 @@ class WorkItem:
     attempts: int = 0  # earlier decisions of this intent that failed with an error
     order_type: OrderType | None = None  # what the signal asks for (an alert's order_type)
     entry: EntryOrder = field(default_factory=EntryOrder)  # the subscription's entry order
+    confirmation: TradeConfirmation = field(default_factory=TradeConfirmation)  # confirm before trade
+    confirmed: bool = False  # a human confirmed this entry: decided afresh, never asked again
+    proposal_price: Decimal | None = None  # the price it was proposed at (drift when the signal has none)
+    confidence: Any = None  # the signal's own (a model's probability), shown with a proposal
+
+    @property
+    def awaits_confirmation(self) -> bool:
+        """An approved plan of this intent is proposed to a human instead of being ordered: only
+        entries wait, and only once."""
+        return self.action is SignalAction.BUY and self.confirmation.waits and not self.confirmed
 
     def exit_plan(self, later: tuple[Decimal, ...] = ()) -> ExitPlan | None:
         plan = ExitPlan(self.exit_rules, self.stop_loss, self.take_profit, self.dca if later else None, later)
@@ -247,13 +258,37 @@ class NewOrder:
     sizing_equity: Decimal | None = None  # the account equity the amount was sized against
 
 
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """An approved entry that waits for its owner's yes until `confirm_by` instead of being ordered;
+    `terms` (JSON) is what they are shown (domain/confirmation.proposal_terms)."""
+
+    item: WorkItem
+    confirm_by: datetime
+    terms: dict[str, Any]
+    note: str  # the execution log's line
+
+
 class Decisions(NamedTuple):
-    """What became of a page of intents, stored together: those rejected, the orders to store, and
-    the decisions that failed with an error."""
+    """What became of a page of intents, stored together: those rejected, the orders to store, the
+    decisions that failed with an error, and the entries proposed to a human."""
 
     rejections: Sequence[Rejection] = ()
     new_orders: Sequence[NewOrder] = ()
     failures: Sequence[FailedAttempt] = ()
+    proposals: Sequence[Proposal] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """How a human's confirm or decline of an intent ended: `won` when it changed the intent (the
+    only caller that did), else the status the intent has (and why), for the refusal."""
+
+    intent_id: int
+    won: bool
+    status: str
+    reason: str | None = None
+    signal_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from tradewire.domain.records import Decisions, OrderRecord, Routing, SubscriptionTarget, WorkItem, WorkPage
+from tradewire.domain.records import (
+    Answer,
+    Decisions,
+    OrderRecord,
+    Routing,
+    SubscriptionTarget,
+    WorkItem,
+    WorkPage,
+)
 
 
 class IntentStore(Protocol):
@@ -21,3 +29,18 @@ class IntentStore(Protocol):
         self, signal_id: int | None = None, after_id: int = 0, limit: int = 5000
     ) -> WorkPage: ...
     def save_decisions(self, decisions: Decisions, now: datetime) -> list[OrderRecord]: ...
+
+
+class ConfirmationStore(Protocol):
+    """The answers to entries proposed to their owner (confirm before trade), each a conditional
+    update that exactly one caller wins."""
+
+    def answer_proposal(self, user_id: int, intent_id: int, confirm: bool, who: str, now: datetime) -> Answer:
+        """Confirm (back to 'created', `confirmed_at` = now) or decline ('rejected') the user's
+        intent if it awaits and its deadline has not passed; otherwise change nothing (but end a
+        proposal found past its deadline) and say the intent's status. NotFound: not theirs."""
+        ...
+
+    def expire_proposals(self, now: datetime, limit: int = 500) -> int:
+        """Reject proposals past their deadline; returns how many."""
+        ...

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from tradewire.ports.intents import IntentStore
+from tradewire.ports.intents import ConfirmationStore, IntentStore
 from tradewire.ports.orders import OrderStore
 from tradewire.ports.positions import PositionStore, RiskReads
 from tradewire.ports.signals import SignalStore
 
 
-class Store(SignalStore, IntentStore, OrderStore, PositionStore, RiskReads, Protocol):
+class Store(SignalStore, IntentStore, ConfirmationStore, OrderStore, PositionStore, RiskReads, Protocol):
     """Persistence of the execution pipeline; every method is one transaction, safe to repeat."""

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from tradewire import failpoints
 from tradewire.domain.client_ids import intent_client_order_id
+from tradewire.domain.confirmation import drift_refusal
 from tradewire.domain.execution import OrderPlan, Skip, SpotSignal, plan_spot_order, split_into_tranches
 from tradewire.domain.exit_plan import ExitPlan
 from tradewire.domain.money import ZERO, MoneyError, describe, is_storable, storable
@@ -21,6 +22,7 @@ from tradewire.domain.records import (
     NewOrder,
     OrderOutcome,
     OrderRecord,
+    Proposal,
     Rejection,
     RiskKeys,
     RiskSnapshot,
@@ -49,6 +51,7 @@ from tradewire.ports import (
     OrderStore,
     RiskReads,
 )
+from tradewire.services.confirmations import proposal_of
 from tradewire.services.correlations import Correlations
 from tradewire.services.outcomes import record_outcomes, with_trade_history
 
@@ -123,8 +126,8 @@ class Executor:
         return sent, decided, waiting
 
     async def _decide_and_send(self, ready: Sequence[WorkItem], unread: list[FailedAttempt]) -> int:
-        rejections, new_orders, failures = await self._decide(ready)
-        records = await self._save(Decisions(rejections, new_orders, [*failures, *unread]))
+        rejections, new_orders, failures, proposals = await self._decide(ready)
+        records = await self._save(Decisions(rejections, new_orders, [*failures, *unread], proposals))
         failpoints.hit("after_orders_stored")
         for rejection in rejections:
             log.info(
@@ -163,6 +166,7 @@ class Executor:
             *((r.item, r.item.intent_id, Decisions(rejections=[r])) for r in decisions.rejections),
             *((o.item, o.item.intent_id, Decisions(new_orders=[o])) for o in decisions.new_orders),
             *((None, f.intent_id, Decisions(failures=[f])) for f in decisions.failures),
+            *((p.item, p.item.intent_id, Decisions(proposals=[p])) for p in decisions.proposals),
         ]
         for item, intent_id, single in singles:
             try:
@@ -194,15 +198,13 @@ class Executor:
                 log.exception("intent %s: deciding it failed", item.intent_id)
                 return Decisions(failures=[_failure(item.intent_id, item.attempts, _error(exc))])
             log.exception("deciding a page of %d intents failed; deciding them one by one", len(work))
-        rejections: list[Rejection] = []
-        new_orders: list[NewOrder] = []
-        failures: list[FailedAttempt] = []
-        for item in work:
-            rejected, ordered, failed = await self._decide([item])
-            rejections.extend(rejected)
-            new_orders.extend(ordered)
-            failures.extend(failed)
-        return Decisions(rejections, new_orders, failures)
+        singles = [await self._decide([item]) for item in work]
+        return Decisions(
+            [r for d in singles for r in d.rejections],
+            [o for d in singles for o in d.new_orders],
+            [f for d in singles for f in d.failures],
+            [p for d in singles for p in d.proposals],
+        )
 
     async def _decide_page(self, work: Sequence[WorkItem]) -> Decisions:
         positions = await asyncio.to_thread(
@@ -226,6 +228,7 @@ class Executor:
         rejections: list[Rejection] = []
         new_orders: list[NewOrder] = []
         failures: list[FailedAttempt] = []
+        proposals: list[Proposal] = []
         for item in work:
             if (item.subscription_id, item.symbol) in in_flight:
                 reason = (
@@ -250,6 +253,8 @@ class Executor:
                 rejections.append(decision)
             elif isinstance(decision, Skip):
                 rejections.append(Rejection(item, decision.reason, details=decision.details))
+            elif item.awaits_confirmation:  # approved, but its owner says yes first
+                proposals.append(proposal_of(item, decision, self.clock.now()))
             else:
                 new_orders.append(
                     NewOrder(
@@ -264,7 +269,7 @@ class Executor:
                         sizing_equity=decision.sizing_equity,
                     )
                 )
-        return Decisions(rejections, new_orders, failures)
+        return Decisions(rejections, new_orders, failures, proposals)
 
     async def _plan(
         self,
@@ -299,6 +304,13 @@ class Executor:
             return Skip(f"no price for {item.symbol}: the exchange has none and the signal carries none")
         if not is_storable(price):
             return Skip(f"the signal's price {describe(price)} is beyond what can be stored or traded")
+        if item.confirmed and (
+            drift := drift_refusal(
+                item.signal_price or item.proposal_price, price, item.confirmation.max_drift_pct
+            )
+        ):
+            return Skip(drift)
+        market_price = price
         signal = SpotSignal(item.action, item.contracts, item.market_position, item.exit_ratio)
         if item.action is not SignalAction.BUY:
             # Exits are market orders: a resting sell could leave the position open past its signal.
@@ -358,6 +370,8 @@ class Executor:
             limit_price=limit.price if limit is not None else planned.limit_price,
             sizing_note="; ".join(notes),
             sizing_equity=_storable(equity),
+            verdicts=assessment.as_json(),
+            market_price=market_price,
         )
 
     async def _risk_context(

@@ -11,6 +11,7 @@ from typing import Any, Protocol, TypeVar
 
 from tradewire.domain.orders import OrderState
 from tradewire.ports import Bus, Clock, OrderStore, SignalStore
+from tradewire.services.confirmations import INTENT_CONFIRMED, Confirmations
 from tradewire.services.execution import Executor
 from tradewire.services.ingest import SIGNAL_RECEIVED
 from tradewire.services.loops import every
@@ -44,9 +45,11 @@ class Pipeline:
     bus: InitVar[Bus]
     clock: Clock
     sweep_interval_s: float = 2.0
+    confirmations: Confirmations | None = None  # confirm before trade: proposals expire in the sweep
 
     def __post_init__(self, bus: Bus) -> None:
         bus.subscribe(SIGNAL_RECEIVED, self._on_signal)
+        bus.subscribe(INTENT_CONFIRMED, self._on_confirmed)
 
     async def recover(self) -> None:
         """Finish whatever a previous process started: route, execute, send or look up.
@@ -74,12 +77,20 @@ class Pipeline:
         if await self._route(signal_id):
             await self.executor.execute_pending(signal_id)
 
+    async def _on_confirmed(self, message: Mapping[str, Any]) -> None:
+        """A human confirmed an entry: decide it (and its signal's other pending intents) now."""
+        signal_id = message.get("signal_id")
+        await self.executor.execute_pending(int(signal_id) if signal_id is not None else None)
+
     async def sweep(self) -> None:
-        """Catch up on anything a lost message left behind, and check orders that are due: each
-        step runs whatever the one before it met, so due orders are checked on every sweep."""
+        """Catch up on anything a lost message left behind, expire unanswered proposals, and check
+        orders that are due: each step runs whatever the one before it met, so due orders are
+        checked on every sweep."""
         grace = self.clock.now() - timedelta(seconds=self.sweep_interval_s)
         for signal_id in await self._step("reading unrouted signals", self._unrouted(grace), []):
             await self._route(signal_id)
+        if self.confirmations is not None:
+            await self._step("expiring unconfirmed proposals", self.confirmations.expire_due(), 0)
         await self._step("executing pending intents", self.executor.execute_pending(), 0)
         await self._step("checking due orders", self.reconciler.check_due(), 0)
 

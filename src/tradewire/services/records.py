@@ -68,8 +68,10 @@ class Records:
         """Signals of the user's own strategies, with how many subscriptions each reached."""
         return await asyncio.to_thread(self.reports.signals_of_provider, user_id, strategy_id, page)
 
-    async def intents(self, user_id: int, signal_id: int | None, page: Page) -> list[Row]:
-        return await asyncio.to_thread(self.reports.intents, user_id, signal_id, page)
+    async def intents(
+        self, user_id: int, signal_id: int | None, page: Page, status: str | None = None
+    ) -> list[Row]:
+        return await asyncio.to_thread(self.reports.intents, user_id, signal_id, page, status)
 
     async def orders(self, user_id: int, state: OrderState | None, page: Page) -> list[Row]:
         return await asyncio.to_thread(self.reports.orders, user_id, state, page)

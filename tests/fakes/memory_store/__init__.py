@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from tests.fakes.memory_store.confirmations import ConfirmationsTwin
 from tests.fakes.memory_store.events import EventsTwin
 from tests.fakes.memory_store.orders import OrdersTwin
 from tests.fakes.memory_store.positions import PositionsTwin
@@ -24,7 +25,7 @@ from tradewire.domain.orders import LATE_FILL_CHECKS_S
 from tradewire.ports.events import EventNotifier
 
 
-class MemoryStore(EventsTwin, SignalsTwin, OrdersTwin, PositionsTwin):
+class MemoryStore(EventsTwin, SignalsTwin, ConfirmationsTwin, OrdersTwin, PositionsTwin):
     """The execution pipeline's store in memory; every method is all or nothing, as one transaction,
     with the events it makes (announced to `notifier`), as SqlStore's."""
 

@@ -34,6 +34,7 @@ from tradewire.domain.records import (
     NewOrder,
     OrderOutcome,
     OrderRecord,
+    Proposal,
     UnreadableWork,
     WorkItem,
     WorkPage,
@@ -55,6 +56,9 @@ class OrdersTwin:
 
     def _with_events(self, now: datetime) -> AbstractContextManager[list[Event]]:
         raise NotImplementedError  # EventsTwin's
+
+    def _propose(self, proposals: Sequence[Proposal], now: datetime) -> list[Proposal]:
+        raise NotImplementedError  # ConfirmationsTwin's
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -105,7 +109,11 @@ class OrdersTwin:
         row |= {k: signal[k] for k in ("signal_time", "received_at")}
         row |= {k: sub[k] for k in _SUBSCRIPTION_COLUMNS}
         row |= {
-            k: intent[k] for k in ("id", "signal_id", "subscription_id", "account_id", "user_id", "attempts")
+            k: intent[k]
+            for k in (
+                *("id", "signal_id", "subscription_id", "account_id", "user_id", "attempts"),
+                *("proposal", "confirmed_at"),
+            )
         }
         return row | {
             "mode": account["mode"],
@@ -185,7 +193,7 @@ class OrdersTwin:
     # -- writing ----------------------------------------------------------------------------------
 
     def save_decisions(self, decisions: Decisions, now: datetime) -> list[OrderRecord]:
-        rejections, new_orders, failures = decisions
+        rejections, new_orders, failures, proposals = decisions
         with self._with_events(now) as made:
             failed = self._record_failures(failures, now)
             intents = self.tables["execution_intents"]
@@ -202,8 +210,9 @@ class OrdersTwin:
                 sub = self.tables["subscriptions"].get(subscription_id)
                 if sub is not None and sub["trading_state"] == TradingState.ACTIVE.value:
                     sub.update(trading_state=TradingState.REDUCING.value, state_reason=why, updated_at=now)
+            proposed = self._propose(proposals, now)
             if not new_orders:
-                made += decided(rejections, failed, [])
+                made += decided(rejections, failed, [], proposed)
                 return []
             for o in new_orders:
                 self.tables.insert("orders", executor_order_row(o, now), ignore_conflicts_on=("intent_id",))
@@ -212,7 +221,7 @@ class OrdersTwin:
                 if intent is not None and intent["status"] == CREATED:
                     intent.update(status=IntentStatus.ORDERED.value, updated_at=now)
             placed, earlier = self._stored_new_orders(new_orders, now)
-            made += decided(rejections, failed, placed)
+            made += decided(rejections, failed, placed, proposed)
             return sorted(placed + earlier, key=lambda r: r.order_id)
 
     def _stored_new_orders(
@@ -333,4 +342,7 @@ _SUBSCRIPTION_COLUMNS: tuple[str, ...] = (
     "trading_state",
     "pnl_total",
     "pnl_peak",
+    "confirmation",
+    "confirmation_timeout_s",
+    "max_confirm_drift_pct",
 )

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from tradewire.adapters.store import bulk
+from tradewire.adapters.store.confirmations import propose
 from tradewire.adapters.store.db import SqlTables
 from tradewire.adapters.store.events import transaction_with_events
 from tradewire.adapters.store.order_rows import executor_order_row, new_order_record, read_orders
@@ -33,6 +34,7 @@ from tradewire.adapters.store.values import (
     readable_rows,
     signal_intent,
 )
+from tradewire.domain.confirmation import TradeConfirmation
 from tradewire.domain.entry_order import EntryOrder
 from tradewire.domain.events import Event, FailedIntent, NewIntent, SignalFacts, decided, signal_routed
 from tradewire.domain.execution import IntentStatus, LogStatus, SubscriptionStatus
@@ -85,6 +87,11 @@ _PENDING = (
         subscriptions.c.trading_state,
         subscriptions.c.pnl_total,
         subscriptions.c.pnl_peak,
+        subscriptions.c.confirmation,
+        subscriptions.c.confirmation_timeout_s,
+        subscriptions.c.max_confirm_drift_pct,
+        execution_intents.c.proposal,
+        execution_intents.c.confirmed_at,
         strategies.c.track_index,
         strategies.c.track_peak,
         signals.c.signal_time,
@@ -188,14 +195,16 @@ class SqlIntents(SqlTables):
 
     def save_decisions(self, decisions: Decisions, now: datetime) -> list[OrderRecord]:
         """Reject intents with their reasons, count failed attempts (a final one marks the intent
-        failed and logs it), and store new orders (state NEW), in one transaction."""
-        rejections, new_orders, failures = decisions
+        failed and logs it), propose entries that wait for a human, and store new orders (state
+        NEW), in one transaction."""
+        rejections, new_orders, failures, proposals = decisions
         with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
             failed = _record_failures(conn, failures, now) if failures else []
             if rejections:
                 _reject(conn, rejections, now)
+            proposed = propose(conn, proposals, now) if proposals else []
             if not new_orders:
-                outbox.add(decided(rejections, failed, []))
+                outbox.add(decided(rejections, failed, [], proposed))
                 return []
             rows = [executor_order_row(o, now) for o in new_orders]
             bulk.insert(conn, orders, rows, ignore_conflicts_on=["intent_id"])
@@ -209,7 +218,7 @@ class SqlIntents(SqlTables):
                     .values(status=IntentStatus.ORDERED.value, updated_at=now)
                 )
             placed, earlier = _stored_new_orders(conn, new_orders, now)
-            outbox.add(decided(rejections, failed, placed))
+            outbox.add(decided(rejections, failed, placed, proposed))
             return sorted(placed + earlier, key=lambda r: r.order_id)
 
 
@@ -415,6 +424,12 @@ def work_item(r: Any, limits: Restrictions = _UNRESTRICTED) -> WorkItem:
         attempts=r.get("attempts") or 0,
         order_type=_order_type(details.get("order_type")),
         entry=EntryOrder.from_json(r["entry_order"]),
+        confirmation=TradeConfirmation.of(
+            r["confirmation"], r["confirmation_timeout_s"], r["max_confirm_drift_pct"]
+        ),
+        confirmed=r["confirmed_at"] is not None,
+        proposal_price=decimal_or_none((r["proposal"] or {}).get("price")),
+        confidence=details.get("confidence"),
     )
 
 

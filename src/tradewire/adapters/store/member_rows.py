@@ -10,6 +10,7 @@ from sqlalchemy import Column, ColumnElement, Connection, Select, Table, and_, s
 from sqlalchemy.exc import IntegrityError
 
 from tradewire.adapters.store.db import SqlTables, write_transaction
+from tradewire.domain.confirmation import ConfirmVia
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.members import (
     Account,
@@ -76,7 +77,9 @@ def _same_named(record: Any, *converted: str) -> tuple[str, ...]:
 
 _ACCOUNT_COLUMNS = _same_named(Account, "mode", "has_api_key")
 _STRATEGY_COLUMNS = _same_named(Strategy, "is_owner")
-_SUBSCRIPTION_COLUMNS = _same_named(Subscription, "mode", "status", "sizing_mode", "trading_state")
+_SUBSCRIPTION_COLUMNS = _same_named(
+    Subscription, "mode", "status", "sizing_mode", "trading_state", "confirmation"
+)
 _BOT_COLUMNS = _same_named(Bot, "status", "mode")
 
 
@@ -112,6 +115,7 @@ def subscription_of(r: Any) -> Subscription:
         status=SubscriptionStatus(r["status"]),
         sizing_mode=SizingMode(r["sizing_mode"]),
         trading_state=TradingState(r["trading_state"]),
+        confirmation=ConfirmVia(r["confirmation"]),
     )
 
 

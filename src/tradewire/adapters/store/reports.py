@@ -38,7 +38,9 @@ class SqlReports(SqlTables):
         query = _only(query, signals.c.strategy_id, strategy_id)
         return self._page(query, signals.c.id, page, _signal)
 
-    def intents(self, user_id: int, signal_id: int | None, page: Page) -> list[Row]:
+    def intents(
+        self, user_id: int, signal_id: int | None, page: Page, status: str | None = None
+    ) -> list[Row]:
         query = (
             select(
                 execution_intents,
@@ -55,6 +57,7 @@ class SqlReports(SqlTables):
             .where(execution_intents.c.user_id == user_id)
         )
         query = _only(query, execution_intents.c.signal_id, signal_id)
+        query = _only(query, execution_intents.c.status, status)
         return self._page(query, execution_intents.c.id, page, dict)
 
     def orders(self, user_id: int, state: str | None, page: Page) -> list[Row]:

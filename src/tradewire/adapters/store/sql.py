@@ -1,7 +1,8 @@
 """The execution pipeline's persistence: batched, transactional, idempotent.
 
 `SqlStore` is every part of it on one engine (the `Store` protocol, for the wiring): signals
-(signals.py), intents (intents.py), orders (orders.py), positions (positions.py) and the risk reads
+(signals.py), intents (intents.py) and their confirmations (confirmations.py), orders
+(orders.py), positions (positions.py) and the risk reads
 (risk.py). Every method is synchronous and runs one transaction (with the events it makes, in the
 outbox: events.py); the services call them from a worker
 thread. Unique keys make every write safe to repeat: (strategy, dedup key) for signals, (signal,
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Engine
 
+from tradewire.adapters.store.confirmations import SqlConfirmations
 from tradewire.adapters.store.intents import SqlIntents
 from tradewire.adapters.store.orders import SqlOrders
 from tradewire.adapters.store.positions import SqlPositions
@@ -26,7 +28,7 @@ from tradewire.ports.events import EventNotifier
 __all__ = ["SqlStore", "pair_record", "pair_row"]
 
 
-class SqlStore(SqlSignals, SqlIntents, SqlOrders, SqlPositions, SqlRiskReads):
+class SqlStore(SqlSignals, SqlIntents, SqlConfirmations, SqlOrders, SqlPositions, SqlRiskReads):
     """Signals, intents, orders, fills, positions and the execution log in one SQL database."""
 
     def __init__(

@@ -87,6 +87,7 @@ def subscription_row(s: NewSubscription) -> dict[str, Any]:
         "sizing_mode": s.sizing_mode.value,
         "sizing_value": s.sizing_value,
         **s.settings.as_json(),
+        **s.confirmation.columns(),
         "created_at": s.created_at,
         "updated_at": s.created_at,
     }
@@ -94,7 +95,7 @@ def subscription_row(s: NewSubscription) -> dict[str, Any]:
 
 def changes_row(c: SubscriptionChanges, who: str, now: datetime) -> dict[str, Any]:
     """The columns a change sets."""
-    values: dict[str, Any] = {**c.settings.given(), "updated_at": now}
+    values: dict[str, Any] = {**c.settings.given(), **c.confirmation_columns(), "updated_at": now}
     if c.status is not None:
         values["status"] = c.status.value
     if c.pairs is not None or c.all_pairs:

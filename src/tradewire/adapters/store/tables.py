@@ -149,6 +149,10 @@ subscriptions = Table(
     Column("entry_order", JSON),  # EntryOrder: market or limit entries, limit timeout; null = defaults
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # Confirm before trade (domain/confirmation.TradeConfirmation): none | api | dashboard | telegram.
+    Column("confirmation", String(16), nullable=False, server_default="none"),
+    Column("confirmation_timeout_s", Integer, nullable=False, server_default="300"),
+    Column("max_confirm_drift_pct", Money(), nullable=False, server_default="1"),
     UniqueConstraint("strategy_id", "account_id", name="uq_subscriptions_strategy_account"),
     Index("ix_subscriptions_strategy_status", "strategy_id", "status"),
 )
@@ -187,13 +191,20 @@ execution_intents = Table(
     _ref("subscription_id", "subscriptions", nullable=False),
     _ref("account_id", "exchange_accounts", nullable=False),
     _ref("user_id", "users", nullable=False),
-    Column("status", String(16), nullable=False),
+    # domain.execution.IntentStatus ('awaiting_confirmation' is 21 characters: SQLite does not enforce
+    # a length, and widening it there would mean rebuilding the table under its foreign keys).
+    Column("status", String(32).with_variant(String(16), "sqlite"), nullable=False),
     Column("reason", Text),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),  # decisions that failed with an error
+    # Confirm before trade: what the owner is asked (JSON), until when, and when they said yes.
+    Column("proposal", JSON),
+    Column("confirm_by", UTCDateTime()),
+    Column("confirmed_at", UTCDateTime()),
     UniqueConstraint("signal_id", "subscription_id", name="uq_execution_intents_signal_subscription"),
     _partial_index("ix_execution_intents_pending", "status", where="status = 'created'"),
+    _partial_index("ix_execution_intents_awaiting", "confirm_by", where="status = 'awaiting_confirmation'"),
     Index("ix_execution_intents_user", "user_id", "id"),
 )
 

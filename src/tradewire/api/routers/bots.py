@@ -10,7 +10,7 @@ from tradewire.api.auth import CurrentUser, RuntimeDep
 from tradewire.api.fields import DbId
 from tradewire.api.schemas.bots import BotCreate, BotOut, BotUpdate
 from tradewire.api.schemas.common import request_of
-from tradewire.api.schemas.settings import settings_of
+from tradewire.api.schemas.settings import confirmation_of, settings_of
 from tradewire.domain.members import Bot
 from tradewire.services.members.bots import BotRequest
 
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/v1", tags=["bots"])
 @router.post("/bots", response_model=BotOut, status_code=201)
 async def create_bot(body: BotCreate, runtime: RuntimeDep, user: CurrentUser) -> BotOut:
     """A personal strategy the server runs for you, trading your paper account unless you name another."""
-    request = request_of(body, BotRequest, settings=settings_of(body))
+    request = request_of(body, BotRequest, settings=settings_of(body), confirmation=confirmation_of(body))
     return _bot_out(await runtime.marketplace.bots.create(user.id, request))
 
 

@@ -17,6 +17,7 @@ from tradewire.api.schemas.records import (
     PositionOut,
     SignalOut,
 )
+from tradewire.domain.execution import IntentStatus
 from tradewire.domain.orders import OrderState
 
 router = APIRouter(prefix="/api/v1", tags=["records"])
@@ -33,10 +34,15 @@ async def list_signals(
 
 @router.get("/intents", response_model=list[IntentOut])
 async def list_intents(
-    runtime: RuntimeDep, user: CurrentUser, page: PageQuery, signal_id: DbId | None = None
+    runtime: RuntimeDep,
+    user: CurrentUser,
+    page: PageQuery,
+    signal_id: DbId | None = None,
+    status_: Annotated[IntentStatus | None, Query(alias="status")] = None,
 ) -> list[IntentOut]:
-    """What each signal did on your subscriptions, and why (or why not)."""
-    rows = await runtime.records.intents(user.id, signal_id, page)
+    """What each signal did on your subscriptions, and why (or why not); `status=awaiting_confirmation`
+    lists the entries waiting for your yes, with their proposal and deadline."""
+    rows = await runtime.records.intents(user.id, signal_id, page, status_)
     return [IntentOut(**row) for row in rows]
 
 

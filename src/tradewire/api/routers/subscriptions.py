@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from tradewire.api.auth import CurrentUser, RuntimeDep
 from tradewire.api.fields import DbId
 from tradewire.api.schemas.common import request_of
-from tradewire.api.schemas.settings import settings_of
+from tradewire.api.schemas.settings import confirmation_of, settings_of
 from tradewire.api.schemas.subscriptions import SubscriptionCreate, SubscriptionOut, SubscriptionUpdate
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.members import SubscriptionChanges
@@ -21,7 +21,9 @@ router = APIRouter(prefix="/api/v1", tags=["subscriptions"])
 @router.post("/subscriptions", response_model=SubscriptionOut, status_code=201)
 async def subscribe(body: SubscriptionCreate, runtime: RuntimeDep, user: CurrentUser) -> SubscriptionOut:
     """Subscribe one of your exchange accounts to a strategy (yours, or a public one)."""
-    request = request_of(body, SubscriptionRequest, settings=settings_of(body))
+    request = request_of(
+        body, SubscriptionRequest, settings=settings_of(body), confirmation=confirmation_of(body)
+    )
     return SubscriptionOut(**asdict(await runtime.marketplace.subscriptions.subscribe(user.id, request)))
 
 
@@ -39,7 +41,8 @@ async def get_subscription(subscription_id: DbId, runtime: RuntimeDep, user: Cur
 async def update_subscription(
     subscription_id: DbId, body: SubscriptionUpdate, runtime: RuntimeDep, user: CurrentUser
 ) -> SubscriptionOut:
-    """Pause, resume or cancel; change the pair filter, the sizing, the risk, exit or entry settings."""
+    """Pause, resume or cancel; change the pair filter, the sizing, the risk, exit or entry settings,
+    or the confirmation of entries."""
     changes = request_of(
         body,
         SubscriptionChanges,

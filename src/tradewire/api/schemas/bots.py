@@ -11,11 +11,17 @@ from pydantic import BaseModel, Field, model_validator
 from tradewire.api.fields import Amount, DbId, OneLine
 from tradewire.api.schemas.common import Strict
 from tradewire.api.schemas.settings import (
+    CONFIRMATION_DOC,
+    DRIFT_BOUNDS,
+    DRIFT_DOC,
+    TIMEOUT_BOUNDS,
+    TIMEOUT_DOC,
     DcaIn,
     ExitRulesIn,
     RiskLimitsIn,
     check_sizing,
 )
+from tradewire.domain.confirmation import DEFAULT_MAX_DRIFT_PCT, DEFAULT_TIMEOUT_S, ConfirmVia
 from tradewire.domain.sizing import SizingMode
 from tradewire.domain.strategies.definition import BotSettings, StrategyDefinition
 
@@ -31,6 +37,13 @@ class BotCreate(Strict):
     risk_limits: RiskLimitsIn | None = None
     exit_rules: ExitRulesIn | None = None
     dca: DcaIn | None = None
+    # Confirm before trade; change it later on the bot's subscription (PATCH /subscriptions/{id}).
+    # Not the definition's `confirmation` (multi-timeframe) nor its bot `confirmation_minutes`.
+    confirmation: ConfirmVia = Field(default=ConfirmVia.NONE, description=CONFIRMATION_DOC)
+    confirmation_timeout_s: int = Field(default=DEFAULT_TIMEOUT_S, description=TIMEOUT_DOC, **TIMEOUT_BOUNDS)
+    max_confirm_drift_pct: Amount = Field(
+        default=DEFAULT_MAX_DRIFT_PCT, description=DRIFT_DOC, **DRIFT_BOUNDS
+    )
 
     @model_validator(mode="after")
     def _bot(self) -> BotCreate:

@@ -54,6 +54,15 @@ class IntentOut(BaseModel):
     sizing_equity: Money | None = Field(
         default=None, description="the account equity (quote) the entry was sized against"
     )
+    proposal: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "confirm before trade: the entry proposed to you (symbol, side, amount, order type, price, "
+            "stop and target, risk verdicts, the signal's confidence, the sizing note)"
+        ),
+    )
+    confirm_by: datetime | None = Field(default=None, description="the proposal expires then")
+    confirmed_at: datetime | None = None
 
 
 class OrderOut(BaseModel):
@@ -132,3 +141,11 @@ class ExecutionLogOut(BaseModel):
     reason: str
     exchange_response: dict[str, Any] | None
     created_at: datetime
+
+
+class IntentAnswer(BaseModel):
+    """A confirm or decline that took effect."""
+
+    intent_id: int
+    status: str = Field(description="created (confirmed: being decided now) or rejected (declined)")
+    reason: str | None

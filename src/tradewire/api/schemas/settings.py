@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from tradewire.api.fields import Amount
 from tradewire.api.schemas.common import SYMBOL, Strict
+from tradewire.domain.confirmation import MAX_DRIFT_PCT, TradeConfirmation
+from tradewire.domain.confirmation import MAX_TIMEOUT_S as MAX_CONFIRM_TIMEOUT_S
+from tradewire.domain.confirmation import MIN_TIMEOUT_S as MIN_CONFIRM_TIMEOUT_S
 from tradewire.domain.entry_order import MAX_TIMEOUT_S, EntryKind, EntryOrder
 from tradewire.domain.exits import ExitRules
 from tradewire.domain.members import SubscriptionSettings
@@ -169,3 +172,20 @@ def settings_of(body: BaseModel) -> SubscriptionSettings:
     return SubscriptionSettings(
         **{name: value.domain() for name, value in body if name in _SETTINGS and value is not None}
     )
+
+
+# Confirm before trade (domain/confirmation.py). Not a strategy definition's `confirmation` (its
+# multi-timeframe score) nor a bot's `confirmation_minutes`: these make an entry wait for its owner.
+CONFIRMATION_DOC = (
+    "confirm before trade: none sends entries at once; api, dashboard or telegram make each entry "
+    "wait for its owner's yes (POST /intents/{id}/confirm or /decline); exits never wait"
+)
+TIMEOUT_DOC = "seconds a proposed entry waits for a yes; then it expires and nothing trades"
+DRIFT_DOC = "a confirmed entry is refused if the price moved more than this % from the signal's"
+TIMEOUT_BOUNDS: dict[str, Any] = {"ge": MIN_CONFIRM_TIMEOUT_S, "le": MAX_CONFIRM_TIMEOUT_S}
+DRIFT_BOUNDS: dict[str, Any] = {"ge": 0, "le": MAX_DRIFT_PCT}
+
+
+def confirmation_of(body: Any) -> TradeConfirmation:
+    """A new subscription's or bot's confirm-before-trade settings, from its body."""
+    return TradeConfirmation(body.confirmation, body.confirmation_timeout_s, body.max_confirm_drift_pct)

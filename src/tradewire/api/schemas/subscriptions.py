@@ -11,7 +11,12 @@ from pydantic import BaseModel, Field, model_validator
 from tradewire.api.fields import Amount, DbId
 from tradewire.api.schemas.common import Money, Strict
 from tradewire.api.schemas.settings import (
+    CONFIRMATION_DOC,
+    DRIFT_BOUNDS,
+    DRIFT_DOC,
     MAX_PAIRS,
+    TIMEOUT_BOUNDS,
+    TIMEOUT_DOC,
     DcaIn,
     EntryOrderIn,
     ExitRulesIn,
@@ -20,6 +25,7 @@ from tradewire.api.schemas.settings import (
     SizingParamsIn,
     check_sizing,
 )
+from tradewire.domain.confirmation import DEFAULT_MAX_DRIFT_PCT, DEFAULT_TIMEOUT_S, ConfirmVia
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.risk import TradingState
 from tradewire.domain.sizing import SizingMode
@@ -38,6 +44,11 @@ class SubscriptionCreate(Strict):
     exit_rules: ExitRulesIn | None = None
     dca: DcaIn | None = None
     entry_order: EntryOrderIn | None = None
+    confirmation: ConfirmVia = Field(default=ConfirmVia.NONE, description=CONFIRMATION_DOC)
+    confirmation_timeout_s: int = Field(default=DEFAULT_TIMEOUT_S, description=TIMEOUT_DOC, **TIMEOUT_BOUNDS)
+    max_confirm_drift_pct: Amount = Field(
+        default=DEFAULT_MAX_DRIFT_PCT, description=DRIFT_DOC, **DRIFT_BOUNDS
+    )
 
     @model_validator(mode="after")
     def _sizing(self) -> SubscriptionCreate:
@@ -64,6 +75,9 @@ class SubscriptionUpdate(Strict):
             "tranches); HALTED: no orders at all, not even stop losses or a manual close"
         ),
     )
+    confirmation: ConfirmVia | None = Field(default=None, description=CONFIRMATION_DOC)
+    confirmation_timeout_s: int | None = Field(default=None, description=TIMEOUT_DOC, **TIMEOUT_BOUNDS)
+    max_confirm_drift_pct: Amount | None = Field(default=None, description=DRIFT_DOC, **DRIFT_BOUNDS)
 
     @model_validator(mode="after")
     def _sizing(self) -> SubscriptionUpdate:
@@ -98,3 +112,6 @@ class SubscriptionOut(BaseModel):
     pnl_peak: Money = Decimal(0)
     created_at: datetime
     updated_at: datetime
+    confirmation: ConfirmVia = Field(default=ConfirmVia.NONE, description=CONFIRMATION_DOC)
+    confirmation_timeout_s: int = DEFAULT_TIMEOUT_S
+    max_confirm_drift_pct: Money = DEFAULT_MAX_DRIFT_PCT

@@ -8,6 +8,7 @@ from collections.abc import Container
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from tradewire.domain.confirmation import TradeConfirmation
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.members import Bot, NewStrategy, NewSubscription, StrategySource, SubscriptionSettings
 from tradewire.domain.sizing import SizingMode
@@ -27,6 +28,7 @@ class BotRequest:
     sizing_mode: SizingMode = SizingMode.FIXED_QUOTE
     sizing_value: Decimal = Decimal(100)
     settings: SubscriptionSettings = field(default_factory=SubscriptionSettings)
+    confirmation: TradeConfirmation = field(default_factory=TradeConfirmation)  # confirm before trade
 
 
 @dataclass(slots=True, eq=False)
@@ -72,6 +74,7 @@ class Bots:
             sizing_value=request.sizing_value,
             created_at=now,
             settings=request.settings,
+            confirmation=request.confirmation,
         )
         bot_id = await asyncio.to_thread(self.members.add_bot, strategy, subscription)
         return await self.get(user_id, bot_id)

@@ -7,6 +7,7 @@ from collections.abc import Container
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from tradewire.domain.confirmation import TradeConfirmation
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.members import (
     Account,
@@ -31,6 +32,7 @@ class SubscriptionRequest:
     sizing_mode: SizingMode = SizingMode.FIXED_QUOTE
     sizing_value: Decimal = Decimal(100)
     settings: SubscriptionSettings = field(default_factory=SubscriptionSettings)
+    confirmation: TradeConfirmation = field(default_factory=TradeConfirmation)
 
 
 @dataclass(slots=True, eq=False)
@@ -58,6 +60,7 @@ class Subscriptions:
             sizing_value=request.sizing_value,
             created_at=self.clock.now(),
             settings=request.settings,
+            confirmation=request.confirmation,
         )
         subscription_id = await asyncio.to_thread(self.members.add_subscription, new)
         return await self.get(user_id, subscription_id)
@@ -85,6 +88,10 @@ class Subscriptions:
             raise Invalid("give either dca or no_dca, not both")
         if changes.is_empty():
             raise Invalid("nothing to change")
+        try:
+            changes.confirmation_columns()
+        except ValueError as exc:
+            raise Invalid(str(exc)) from exc
         await asyncio.to_thread(
             self.members.change_subscription,
             user.id,
