@@ -55,7 +55,8 @@ def seed_members(
     """A provider with a webhook strategy and one subscriber per entry, through any members store with
     SqlMembers' methods (the SQL one, or the in-memory twin's MemoryMembers). Each entry may set
     sizing_mode, sizing_value, pairs, status, sizing_params, risk_limits, exit_rules, dca, entry_order
-    and trading_state, and an `account` dict overriding its paper account's columns."""
+    trading_state and the confirm-before-trade settings (confirmation, confirmation_timeout_s,
+    max_confirm_drift_pct), and an `account` dict overriding its paper account's columns."""
     provider_id = members.create_user(f"provider-{slug}", password_hash, now())
     strategy_id = members.create_strategy(
         {
@@ -92,6 +93,9 @@ def seed_members(
                 "sizing_params": spec.get("sizing_params"),
                 "entry_order": spec.get("entry_order"),
                 "trading_state": spec.get("trading_state", "ACTIVE"),
+                "confirmation": spec.get("confirmation", "none"),
+                "confirmation_timeout_s": spec.get("confirmation_timeout_s", 300),
+                "max_confirm_drift_pct": Decimal(str(spec.get("max_confirm_drift_pct", "1"))),
             }
         )
     members.create_subscriptions(rows)

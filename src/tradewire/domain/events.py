@@ -211,18 +211,16 @@ def decided(
     events: list[Event] = []
     for p in proposals:
         item = p.item
-        events.append(
-            _intent(
-                item.user_id,
-                item.intent_id,
-                item.signal_id,
-                item.subscription_id,
-                "awaiting_confirmation",
-                via=item.confirmation.via,
-                confirm_by=p.confirm_by,
-                proposal=p.terms,
-            )
+        data = _data(
+            intent_id=item.intent_id,
+            signal_id=item.signal_id,
+            subscription_id=item.subscription_id,
+            status="awaiting_confirmation",
+            via=item.confirmation.via,
+            confirm_by=p.confirm_by,
+            proposal=p.terms,
         )
+        events.append(Event(item.user_id, Topic.INTENTS, "proposed", data))
     for r in failed:
         events.append(
             _intent(r.user_id, r.intent_id, r.signal_id, r.subscription_id, "failed", reason=r.reason)

@@ -154,6 +154,11 @@ def most_restrictive(*states: TradingState) -> TradingState:
     return max(states, key=_RESTRICTIVENESS.__getitem__, default=TradingState.ACTIVE)
 
 
+def verdicts(limits: RiskLimits, context: RiskContext) -> list[dict[str, Any]]:
+    """Every rule's verdict with its numbers, also when all pass (for a human to read: a proposal)."""
+    return Assessment(checks(limits, context)).as_json()
+
+
 def allows(state: TradingState, entry: bool) -> bool:
     """Whether a subscription in `state` may place an order: ACTIVE any, REDUCING exits only (a DCA
     tranche is an entry), HALTED none at all."""

@@ -35,6 +35,7 @@ from tradewire.domain.risk import (
     assess_exit,
     drawdown_pct,
     risk_reward,
+    verdicts,
 )
 from tradewire.domain.risk import summary as risk_summary
 from tradewire.domain.signals import SignalAction
@@ -370,7 +371,7 @@ class Executor:
             limit_price=limit.price if limit is not None else planned.limit_price,
             sizing_note="; ".join(notes),
             sizing_equity=_storable(equity),
-            verdicts=assessment.as_json(),
+            verdicts=verdicts(item.risk, context) if item.awaits_confirmation else None,
             market_price=market_price,
         )
 
