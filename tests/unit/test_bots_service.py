@@ -3,9 +3,12 @@ subscription, private to their owner."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from tests.fakes.memory_members import desk
+from tradewire.domain.confirmation import ConfirmVia, TradeConfirmation
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.members import AccountMode, Invalid, NotFound
 from tradewire.domain.strategies.definition import StrategyDefinition
@@ -100,3 +103,18 @@ async def test_a_new_definition_keeps_the_status_unless_it_disables_the_bot() ->
     assert (changed.definition["builtin"], changed.status) == ("macd", SubscriptionStatus.ACTIVE)
     assert changed.definition["bot"] is not None
     assert (disabled.status, disabled.running) == (SubscriptionStatus.PAUSED, False)
+
+
+async def test_a_bot_asks_for_confirmation_when_its_owner_wants_it() -> None:
+    d = desk()
+    alice = d.user("alice")
+    asks = TradeConfirmation(ConfirmVia.TELEGRAM, 60, Decimal("0.5"))
+
+    bot = await d.market.bots.create(alice.id, BotRequest("b", EMA, confirmation=asks))
+
+    subscription = await d.market.subscriptions.get(alice.id, bot.subscription_id)
+    assert (
+        subscription.confirmation,
+        subscription.confirmation_timeout_s,
+        subscription.max_confirm_drift_pct,
+    ) == (ConfirmVia.TELEGRAM, 60, Decimal("0.5"))
