@@ -29,7 +29,7 @@ if TYPE_CHECKING:
         OrderOutcomeUnknown,
         SymbolResolver,
     )
-    from tradewire.ports.intents import IntentStore
+    from tradewire.ports.intents import ConfirmationStore, IntentStore
     from tradewire.ports.members import AccountGuards, Members, Passwords
     from tradewire.ports.orders import OrderStore
     from tradewire.ports.positions import PositionStore, RiskReads
@@ -46,6 +46,7 @@ _MODULE_OF = {
     "CandleArchive": "archive",
     "CandleSource": "exchange",
     "Clock": "exchange",
+    "ConfirmationStore": "intents",
     "ErrorKind": "exchange",
     "EventLog": "events",
     "EventNotifier": "events",
@@ -85,6 +86,7 @@ __all__ = [
     "CandleArchive",
     "CandleSource",
     "Clock",
+    "ConfirmationStore",
     "ErrorKind",
     "EventLog",
     "EventNotifier",

@@ -18,8 +18,7 @@ from tradewire.domain.confirmation import proposal_terms
 from tradewire.domain.execution import OrderPlan
 from tradewire.domain.members import Conflict, User
 from tradewire.domain.records import Answer, Proposal, WorkItem
-from tradewire.ports import Bus, Clock
-from tradewire.ports.intents import ConfirmationStore
+from tradewire.ports import Bus, Clock, ConfirmationStore
 
 log = logging.getLogger("tradewire.confirmations")
 
