@@ -4,6 +4,7 @@ every route with real ids (ownership, fuzzing)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +14,7 @@ from tests.seeding import paper_account
 from tests.support import PASSPHRASE, PASSWORD, now
 from tradewire.adapters.passwords import hash_secret
 from tradewire.adapters.store.db import write_transaction
-from tradewire.adapters.store.tables import backtests, positions
+from tradewire.adapters.store.tables import backtests, execution_intents, positions, signals
 from tradewire.api.auth import issue_token
 from tradewire.domain.members import Role
 from tradewire.runtime import Runtime
@@ -43,6 +44,7 @@ class Owned:
     bot_id: int
     position_id: int  # open, on the subscription
     backtest_id: int  # done, with an equity curve
+    intent_id: int  # an entry on the subscription waiting for its owner's confirmation
 
 
 def seed_user(runtime: Runtime, username: str, role: Role = Role.PROVIDER) -> Owned:
@@ -127,6 +129,31 @@ def seed_user(runtime: Runtime, username: str, role: Role = Role.PROVIDER) -> Ow
                 finished_at=now(),
             )
         ).inserted_primary_key[0]
+        signal_id = conn.execute(
+            insert(signals).values(
+                strategy_id=strategy_ids[0],
+                dedup_key=f"{username}-seeded",
+                status="routed",
+                action="buy",
+                ticker="BTCUSDT",
+                symbol="BTC/USDT",
+                details={},
+                received_at=now(),
+            )
+        ).inserted_primary_key[0]
+        intent_id = conn.execute(
+            insert(execution_intents).values(
+                signal_id=signal_id,
+                subscription_id=subscription_id,
+                account_id=account_id,
+                user_id=user_id,
+                status="awaiting_confirmation",
+                created_at=now(),
+                updated_at=now(),
+                proposal={"symbol": "BTC/USDT", "side": "buy", "amount": "0.001"},
+                confirm_by=now() + timedelta(hours=1),
+            )
+        ).inserted_primary_key[0]
     token = issue_token(runtime, user)
     return Owned(
         user_id=user_id,
@@ -139,4 +166,5 @@ def seed_user(runtime: Runtime, username: str, role: Role = Role.PROVIDER) -> Ow
         bot_id=bot_id,
         position_id=int(position_id),
         backtest_id=int(backtest_id),
+        intent_id=int(intent_id),
     )

@@ -111,6 +111,7 @@ def _path(path: str, ids: Caller, target_id: int) -> str:
         "{subscription_id}": o.subscription_id,
         "{bot_id}": o.bot_id,
         "{position_id}": o.position_id,
+        "{intent_id}": o.intent_id,
         "{backtest_id}": o.backtest_id,
         "{model_id}": ids.model_id,
         "{user_id}": target_id,

@@ -98,6 +98,8 @@ ACCESS: dict[str, Access] = {
     "POST /api/v1/bots/{bot_id}/stop": OWNED,
     "GET /api/v1/signals": USER,
     "GET /api/v1/intents": USER,
+    "POST /api/v1/intents/{intent_id}/confirm": OWNED,
+    "POST /api/v1/intents/{intent_id}/decline": OWNED,
     "GET /api/v1/orders": USER,
     "GET /api/v1/positions": USER,
     "POST /api/v1/positions/{position_id}/close": OWNED,
