@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from tradewire.domain.portfolio import PositionResult
 from tradewire.domain.records import Page
 
 Row = dict[str, Any]  # a read model's columns by name, as the API shows them
@@ -19,3 +20,6 @@ class Reports(Protocol):
     def orders(self, user_id: int, state: str | None, page: Page) -> list[Row]: ...
     def positions(self, user_id: int, status: str | None, page: Page) -> list[Row]: ...
     def execution_log(self, user_id: int, intent_id: int | None, page: Page) -> list[Row]: ...
+    def position_results(self, user_id: int, account_id: int | None, limit: int) -> list[PositionResult]:
+        """The user's newest `limit` positions (of one account, or all), as the portfolio counts them."""
+        ...

@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Protocol
 
 from tradewire.domain.members import Conflict, NotFound, User
 from tradewire.domain.orders import OrderState
 from tradewire.domain.platform import SUBSCRIPTION
+from tradewire.domain.portfolio import Summary, summarize
 from tradewire.domain.positions import CloseReason
 from tradewire.domain.records import Page, WatchedPosition
 from tradewire.domain.risk import TradingState
@@ -55,6 +57,18 @@ class MarkedPosition:
         return realized
 
 
+PORTFOLIO_POSITIONS = 20_000  # the newest positions a portfolio summary counts (bounded work)
+
+
+@dataclass(frozen=True, slots=True)
+class Portfolio:
+    """Summaries of a user's results, and whether older positions were left out of them."""
+
+    summaries: list[Summary]
+    positions_counted: int
+    truncated: bool
+
+
 @dataclass(slots=True, eq=False)
 class Records:
     """Pages of each owner's own records, newest first."""
@@ -84,6 +98,15 @@ class Records:
         rows = await asyncio.to_thread(self.reports.positions, user_id, status, page)
         marks = await self.valuations.marks(_mark_key(row) for row in rows if row["status"] == "open")
         return [MarkedPosition(row, marks.get(_mark_key(row))) for row in rows]
+
+    async def portfolio(self, user_id: int, account_id: int | None, today: date) -> Portfolio:
+        """The user's results per mode and quote currency (of one account, or all), from their newest
+        PORTFOLIO_POSITIONS positions."""
+        rows = await asyncio.to_thread(
+            self.reports.position_results, user_id, account_id, PORTFOLIO_POSITIONS + 1
+        )
+        counted = rows[:PORTFOLIO_POSITIONS]
+        return Portfolio(summarize(counted, today), len(counted), len(rows) > PORTFOLIO_POSITIONS)
 
     async def close_position(self, user: User, position_id: int) -> None:
         """Close an open position now with a market order (close reason MANUAL)."""

@@ -16,6 +16,7 @@ from tradewire.adapters.store.tables import (
     signals,
     strategies,
 )
+from tradewire.domain.portfolio import PositionResult
 from tradewire.domain.records import Page
 from tradewire.ports.reports import Row
 
@@ -77,6 +78,15 @@ class SqlReports(SqlTables):
         query = select(execution_log).where(execution_log.c.user_id == user_id)
         query = _only(query, execution_log.c.intent_id, intent_id)
         return self._page(query, execution_log.c.id, page, dict)
+
+    def position_results(self, user_id: int, account_id: int | None, limit: int) -> list[PositionResult]:
+        p = positions.c
+        query = select(p.mode, p.symbol, p.status, p.realized_pnl, p.fees, p.closed_at).where(
+            p.user_id == user_id
+        )
+        query = _only(query, p.account_id, account_id).order_by(p.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [PositionResult(*row) for row in conn.execute(query)]
 
     def _page(self, query: Select[Any], id_column: Any, page: Page, shape: Any) -> list[Row]:
         if page.before_id is not None:

@@ -1,4 +1,5 @@
-"""Trading records of each owner: signals, intents, orders, positions (and closing one), the execution log."""
+"""Trading records of each owner: signals, intents, orders, positions (and closing one), the execution log,
+and the portfolio's results."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from tradewire.api.auth import CurrentUser, RuntimeDep
 from tradewire.api.fields import DbId
 from tradewire.api.paging import PageQuery
 from tradewire.api.schemas.records import (
+    CurvePointOut,
     ExecutionLogOut,
     IntentOut,
     OrderOut,
+    PortfolioModeOut,
+    PortfolioOut,
     PositionClose,
     PositionOut,
     SignalOut,
@@ -73,6 +77,34 @@ async def list_positions(
         )
         for p in await runtime.records.positions(user.id, status_, page)
     ]
+
+
+@router.get("/portfolio", response_model=PortfolioOut)
+async def portfolio(runtime: RuntimeDep, user: CurrentUser, account_id: DbId | None = None) -> PortfolioOut:
+    """Your realised results per mode and quote currency (of one account, or all): PnL today, over 7
+    days and in total, the win rate and the cumulative PnL by day. Results are those of closed
+    positions, net of fees, on the UTC day they closed; paper and live are never added together."""
+    today = runtime.clock.now().date()
+    found = await runtime.records.portfolio(user.id, account_id, today)
+    return PortfolioOut(
+        modes=[
+            PortfolioModeOut(
+                mode=s.mode,
+                quote=s.quote,
+                pnl_today=s.pnl_today,
+                pnl_7d=s.pnl_7d,
+                pnl_total=s.pnl_total,
+                closed_positions=s.closed_positions,
+                winning_positions=s.winning_positions,
+                win_rate_pct=s.win_rate_pct,
+                open_positions=s.open_positions,
+                curve=[CurvePointOut(day=c.day, pnl=c.pnl, cumulative=c.cumulative) for c in s.curve],
+            )
+            for s in found.summaries
+        ],
+        positions_counted=found.positions_counted,
+        truncated=found.truncated,
+    )
 
 
 @router.post("/positions/{position_id}/close", response_model=PositionClose)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -149,3 +149,28 @@ class IntentAnswer(BaseModel):
     intent_id: int
     status: str = Field(description="created (confirmed: being decided now) or rejected (declined)")
     reason: str | None
+
+
+class CurvePointOut(BaseModel):
+    day: date
+    pnl: Money = Field(description="net realised result of the positions closed that UTC day")
+    cumulative: Money
+
+
+class PortfolioModeOut(BaseModel):
+    mode: str = Field(description="paper or live: never added together")
+    quote: str = Field(description="the currency of every amount here (results in another are apart)")
+    pnl_today: Money
+    pnl_7d: Money = Field(description="today and the 6 UTC days before it")
+    pnl_total: Money
+    closed_positions: int
+    winning_positions: int
+    win_rate_pct: Money | None = Field(description="closed positions with a positive net result; null: none")
+    open_positions: int
+    curve: list[CurvePointOut] = Field(description="cumulative realised PnL, one point per day with a close")
+
+
+class PortfolioOut(BaseModel):
+    modes: list[PortfolioModeOut]
+    positions_counted: int
+    truncated: bool = Field(description="true: only the newest positions_counted positions were counted")
