@@ -3,11 +3,15 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# The dashboard's chart library: installed from web/package-lock.json by npm and copied into the package
+# (git-ignored), again whenever the lockfile changes. Without npm the dashboard works, without charts.
+VENDOR := src/tradewire/web/vendor
+WEB_STAMP := $(VENDOR)/.copied-$(shell cksum web/package-lock.json | cut -d' ' -f1)
 SUBSCRIBERS ?= 3
 PORT ?=
 KEEP ?=
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench install web clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "tradewire needs Python >= 3.11")'
@@ -19,15 +23,27 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
-install: $(STAMP)
+$(WEB_STAMP): web/package.json web/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  echo "installing the dashboard's chart library (npm ci in web/) ..." && \
+	  npm ci --prefix web --no-audit --no-fund --loglevel=error >/dev/null && \
+	  mkdir -p $(VENDOR) && rm -f $(VENDOR)/.copied-* && \
+	  cp web/node_modules/lightweight-charts/dist/lightweight-charts.standalone.production.mjs \
+	     $(VENDOR)/lightweight-charts.mjs && \
+	  touch $(WEB_STAMP); \
+	else echo "npm not found: the dashboard will show no charts (install Node.js and npm for them)"; fi
+
+web: $(WEB_STAMP)
+
+install: $(STAMP) $(WEB_STAMP)
 
 ## Start the demo on its embedded defaults: a fresh var/demo.db (KEEP=1 keeps the last one), in-process
 ## bus, paper trading, on 127.0.0.1:8000 (PORT=N for another port).
-run: $(STAMP)
+run: $(STAMP) $(WEB_STAMP)
 	$(BIN)/tradewire demo --subscribers $(SUBSCRIBERS)$(if $(PORT), --port $(PORT))$(if $(filter 1 yes true,$(KEEP)), --keep)
 
 ## Run the whole test suite.
-test: $(STAMP)
+test: $(STAMP) $(WEB_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -41,4 +57,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/exchange.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache web/node_modules $(VENDOR)

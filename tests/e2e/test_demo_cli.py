@@ -108,6 +108,10 @@ def test_each_demo_starts_afresh_unless_asked_to_keep_and_shows_everyone_who_tra
     demos.append(first)
     first.alert()
     assert (first.subscriber_count(), first.signals()) == (4, 1)
+    dashboard = first.http.get(first.info["dashboard"])  # the printed dashboard, and a printed login for it
+    assert dashboard.status_code == 200 and "Username" in dashboard.text
+    login = first.info["subscribers"][0]
+    assert first.token(login["username"], login["password"]).status_code == 200
     first.stop()
 
     second = Demo(tmp_path, "--subscribers", "2")

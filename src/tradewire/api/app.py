@@ -15,6 +15,7 @@ from tradewire import __version__
 from tradewire.api import backtests, health, metrics, webhooks, ws
 from tradewire.api.access import check_routes, include
 from tradewire.api.body_limit import BodyLimit
+from tradewire.api.dashboard import DASHBOARD_PAGES, mount_dashboard
 from tradewire.api.docs import mount_docs
 from tradewire.api.errors import install_error_answers
 from tradewire.api.fields import printable
@@ -77,9 +78,12 @@ def create_app(runtime: Runtime) -> FastAPI:
             expose_headers=["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"],
             max_age=600,
         )
-    app.add_middleware(SecurityHeaders, pages=DOC_PAGES, hsts_max_age_s=settings.hsts_max_age_s)
+    app.add_middleware(
+        SecurityHeaders, pages=DOC_PAGES, dashboard=DASHBOARD_PAGES, hsts_max_age_s=settings.hsts_max_age_s
+    )
     if settings.docs_enabled:
         mount_docs(app)
+    mount_dashboard(app)
     install_error_answers(app)
     install_retry_later(app)
     # Each route in its rate-limit tier (api/limits.py) and with its access rule (api/access.py); one

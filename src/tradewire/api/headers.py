@@ -3,7 +3,9 @@
 API answers get a Content-Security-Policy that allows nothing (they are data, never pages). The
 documentation pages (/docs, /redoc) load only the server's own assets, and Swagger UI starts from one
 inline script: that script is allowed by its SHA-256 hash, computed from the page as it is sent, so
-no other inline script could run. Strict-Transport-Security only when configured (behind TLS).
+no other inline script could run. The dashboard (api/dashboard.py) runs no inline script or style at
+all: its policy allows this server's own files and connections (the live WebSocket included) only.
+Strict-Transport-Security only when configured (behind TLS).
 """
 
 from __future__ import annotations
@@ -27,16 +29,26 @@ PAGE_POLICY = (
     "img-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+# 'self' in connect-src covers ws:/wss: to this host too (CSP Level 3), so the live channel needs no
+# address taken from a request header.
+DASHBOARD_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; manifest-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
 
 
 class SecurityHeaders:
     """ASGI middleware adding the headers below to each HTTP response that does not set them itself;
-    `pages` are the paths answered with HTML that may run the scripts they carry inline."""
+    `pages` are the paths answered with HTML that may run the scripts they carry inline; `dashboard`
+    the paths of the dashboard's page, which runs only the server's own script files."""
 
-    def __init__(self, app: ASGIApp, pages: Iterable[str] = (), hsts_max_age_s: int = 0) -> None:
+    def __init__(
+        self, app: ASGIApp, pages: Iterable[str] = (), hsts_max_age_s: int = 0, dashboard: Iterable[str] = ()
+    ) -> None:
         self.app = app
         self.pages = frozenset(pages)
+        self.dashboard = frozenset(dashboard)
         common = [
             (b"x-content-type-options", b"nosniff"),
             (b"x-frame-options", b"DENY"),
@@ -46,6 +58,7 @@ class SecurityHeaders:
             common.append((b"strict-transport-security", f"max-age={hsts_max_age_s}".encode()))
         self._common = common
         self._api = [*common, (b"content-security-policy", API_POLICY.encode())]
+        self._dashboard = [*common, (b"content-security-policy", DASHBOARD_POLICY.encode())]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,21 +72,24 @@ class SecurityHeaders:
                 started = True
             await send(message)
 
-        page = scope["path"].removeprefix(scope.get("root_path", "")) in self.pages
+        path = scope["path"].removeprefix(scope.get("root_path", ""))
         try:
-            if page:
+            if path in self.pages:
                 await self.app(scope, receive, self._page_sender(guarded))
+            elif path in self.dashboard:
+                await self.app(scope, receive, self._fixed_sender(guarded, self._dashboard))
             else:
-                await self.app(scope, receive, self._api_sender(guarded))
+                await self.app(scope, receive, self._fixed_sender(guarded, self._api))
         except Exception:
             if not started:  # the server's own 500 would carry none of the headers: answer it here
                 await self._internal_error(send)
             raise
 
-    def _api_sender(self, send: Send) -> Send:
+    @staticmethod
+    def _fixed_sender(send: Send, extra: Headers) -> Send:
         async def sender(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = _merged(message.get("headers", []), self._api)
+                message["headers"] = _merged(message.get("headers", []), extra)
             await send(message)
 
         return sender

@@ -120,6 +120,7 @@ def demo(
     if as_json:
         info = {
             "api": api,
+            "dashboard": f"{api}/",
             "webhook_url": webhook,
             "passphrase": seed.passphrase,
             "strategy_id": seed.strategy_id,
@@ -150,6 +151,7 @@ def _print_demo(api: str, webhook: str, seed: DemoSeed, runtime: Runtime, kept: 
         "",
         "tradewire demo (PAPER trading: no real money, no real exchange)",
         f"  demo data:    {data}",
+        f"  dashboard:    {api}/   (sign in as a subscriber below, e.g. {seed.subscribers[0].username})",
         f"  API docs:     {api}/docs",
         f"  webhook URL:  {webhook}",
         f"  passphrase:   {seed.passphrase}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import AfterValidator
 
 from tradewire.api.addresses import client_address
@@ -21,12 +22,30 @@ from tradewire.api.schemas.auth import (
     UserCreate,
     UserOut,
 )
+from tradewire.api.session_cookie import (
+    clear_refresh_cookie,
+    refresh_cookie,
+    set_refresh_cookie,
+    wants_cookie,
+)
 from tradewire.domain.signin import SignInLocked, SignInRefused
 from tradewire.runtime import Runtime
+from tradewire.services.signin import CODE_NEEDED, Opened
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
 _BEARER = {"WWW-Authenticate": "Bearer"}
+# A sign-in refused for want of a two-factor code says so in a header too (the dashboard asks for it).
+_CODE_NEEDED = {**_BEARER, "X-Tradewire-OTP": "required"}
+
+
+def _answer(runtime: Runtime, opened: Opened, request: Request, response: Response) -> Token:
+    """The token pair, its refresh token in the body, or in the cookie when the caller asks for it."""
+    pair = token_pair(runtime, opened)
+    if wants_cookie(request):
+        set_refresh_cookie(response, request, runtime, pair["refresh_token"])
+        pair["refresh_token"] = None
+    return Token(**pair)
 
 
 def _locked(runtime: Runtime, exc: SignInLocked) -> RetryLater:
@@ -36,6 +55,7 @@ def _locked(runtime: Runtime, exc: SignInLocked) -> RetryLater:
 @router.post("/auth/token", response_model=Token, responses={401: {}, **TOO_MANY_REQUESTS})
 async def login(
     request: Request,
+    response: Response,
     runtime: RuntimeDep,
     username: Annotated[str, AfterValidator(clean_text), Form(max_length=64)],
     password: Annotated[str, AfterValidator(clean_text), Form(max_length=256)],
@@ -45,33 +65,48 @@ async def login(
     token and a refresh token; a user with two-factor sign-in on also sends `otp`, the code their
     authenticator app shows (each code works once). Repeated failures from an address or for an
     account make further attempts wait, then lock them for a while (429 with Retry-After, even for
-    the right password)."""
+    the right password); a missing code is answered 401 with `X-Tradewire-OTP: required`. With
+    `X-Tradewire-Session: cookie` the refresh token is set as an HttpOnly, SameSite=Strict cookie for
+    POST /auth/refresh instead of being in the body (null there): the dashboard signs in so."""
     address = client_address(request, runtime.settings.trusted_proxies)
     try:
         opened = await runtime.signin.sign_in(username, password, address, otp)
     except SignInRefused as exc:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc), headers=_BEARER) from exc
+        headers = _CODE_NEEDED if str(exc) == CODE_NEEDED else _BEARER
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc), headers=headers) from exc
     except SignInLocked as exc:
         raise _locked(runtime, exc) from exc
-    return Token(**token_pair(runtime, opened))
+    return _answer(runtime, opened, request, response)
 
 
-@router.post("/auth/refresh", response_model=Token, responses={401: {}})
-async def refresh(body: RefreshRequest, runtime: RuntimeDep) -> Token:
+@router.post("/auth/refresh", response_model=Token, responses={401: {}, 403: {}})
+async def refresh(
+    request: Request, response: Response, runtime: RuntimeDep, body: RefreshRequest | None = None
+) -> Token | JSONResponse:
     """A new access token and the next refresh token for a refresh token, which is used up. Using one
-    a second time signs its session out (someone holds a copy)."""
+    a second time signs its session out (someone holds a copy). Without a body, the refresh token is
+    the session cookie's, which needs `X-Tradewire-Session: cookie` (403 without it) and is replaced
+    by the next one."""
+    token = body.refresh_token if body is not None else refresh_cookie(request)
     try:
-        opened = await runtime.signin.refresh(body.refresh_token)
+        opened = await runtime.signin.refresh(token)
     except SignInRefused as exc:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc), headers=_BEARER) from exc
-    return Token(**token_pair(runtime, opened))
+        if body is not None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc), headers=_BEARER) from exc
+        refused = JSONResponse({"detail": str(exc)}, status_code=401, headers=_BEARER)
+        clear_refresh_cookie(refused, request, runtime)  # a dead cookie is not sent again
+        return refused
+    return _answer(runtime, opened, request, response)
 
 
 @router.post("/auth/logout", status_code=204, response_class=Response, responses={401: {}})
-async def logout(caller: CurrentCaller, runtime: RuntimeDep) -> Response:
-    """Sign out: the session's access and refresh tokens stop working at once."""
+async def logout(caller: CurrentCaller, request: Request, runtime: RuntimeDep) -> Response:
+    """Sign out: the session's access and refresh tokens stop working at once (the session cookie, if
+    any, is cleared)."""
     await runtime.signin.sign_out(caller.session_id)
-    return Response(status_code=204)
+    response = Response(status_code=204)
+    clear_refresh_cookie(response, request, runtime)
+    return response
 
 
 @router.post("/auth/password", response_model=Token, responses={401: {}, 403: {}, **TOO_MANY_REQUESTS})

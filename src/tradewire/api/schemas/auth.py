@@ -14,7 +14,10 @@ class Token(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 (the OAuth2 token type, not a secret)
     expires_in: int = Field(description="seconds the access token is valid for")
-    refresh_token: str = Field(description="use once at POST /api/v1/auth/refresh for the next pair")
+    refresh_token: str | None = Field(
+        description="use once at POST /api/v1/auth/refresh for the next pair; null when it was set as the "
+        "session cookie (X-Tradewire-Session: cookie)"
+    )
 
 
 class RefreshRequest(Strict):

@@ -1,0 +1,119 @@
+// The dashboard's shell: sign in and out, the live channel, navigation between pages (#/name).
+import { ApiError, api, restore, signIn, signOut, whenSignedOut } from "./api.js";
+import { ActivityPage } from "./activity.js";
+import { byId, clear } from "./dom.js";
+import { Live } from "./live.js";
+import { PortfolioPage } from "./portfolio.js";
+import { apply, loadAll, onChange, reset } from "./store.js";
+import { setUpThemeToggle } from "./theme.js";
+
+const PAGES = { portfolio: PortfolioPage, activity: ActivityPage };
+const TOPICS = ["signals", "intents", "orders", "fills", "positions"];
+let page = null;
+let live = null;
+
+function pageName() {
+  const name = location.hash.replace(/^#\/?/, "");
+  return name in PAGES ? name : "portfolio";
+}
+
+function showPage() {
+  const name = pageName();
+  page?.unmount();
+  const view = clear(byId("view"));
+  page = new PAGES[name]();
+  page.mount(view);
+  document.title = `${page.title} · tradewire`;
+  for (const link of byId("nav").querySelectorAll("a")) {
+    if (link.dataset.page === name) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+}
+
+function setLive(status) {
+  const badge = byId("live");
+  badge.textContent = status === "live" ? "live" : status === "connecting" ? "connecting…" : "offline";
+  badge.classList.toggle("on", status === "live");
+}
+
+async function enter() {
+  const me = await api("GET", "/api/v1/me");
+  byId("signin").hidden = true;
+  for (const id of ["nav", "live", "who", "signout"]) byId(id).hidden = false;
+  byId("who").textContent = me.username;
+  showPage();
+  live = new Live(TOPICS, {
+    onEvent: apply,
+    onStatus: setLive,
+    // The state is loaded after the channel is subscribed, so no change between the two is lost;
+    // after a reconnect `since` brings exactly the missed events.
+    onSubscribed: (first) => { if (first) loadAll().catch(showError); },
+  });
+  live.start();
+}
+
+function leave(message = "") {
+  live?.stop();
+  live = null;
+  page?.unmount();
+  page = null;
+  reset();
+  clear(byId("view"));
+  for (const id of ["nav", "live", "who", "signout"]) byId(id).hidden = true;
+  byId("signin").hidden = false;
+  byId("signin-error").textContent = message;
+  byId("password").value = "";
+  byId("otp").value = "";
+  byId("username").focus();
+  document.title = "Sign in · tradewire";
+}
+
+function showError(error) {
+  const view = byId("view");
+  const p = document.createElement("p");
+  p.className = "error";
+  p.setAttribute("role", "alert");
+  p.textContent = `Could not load the dashboard: ${error.message}`;
+  view.prepend(p);
+}
+
+function setUpSignIn() {
+  const form = byId("signin-form");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = form.querySelector("button");
+    button.disabled = true;
+    byId("signin-error").textContent = "";
+    try {
+      await signIn(byId("username").value, byId("password").value, byId("otp").value || undefined);
+      await enter();
+    } catch (error) {
+      if (error instanceof ApiError && error.needsCode) {
+        byId("otp-row").hidden = false;
+        byId("otp").required = true;
+        byId("otp").focus();
+        byId("signin-error").textContent = "Enter the code your authenticator app shows.";
+      } else {
+        byId("signin-error").textContent = error.message;
+      }
+    } finally {
+      button.disabled = false;
+    }
+  });
+  byId("signout").addEventListener("click", async () => {
+    await signOut().catch(() => {});
+    leave("Signed out.");
+  });
+}
+
+async function start() {
+  setUpThemeToggle(byId("theme"));
+  setUpSignIn();
+  whenSignedOut(() => leave("Your session ended: sign in again."));
+  onChange(() => page?.update());
+  window.addEventListener("hashchange", () => { if (page) { showPage(); byId("main").focus(); } });
+  if (await restore()) await enter().catch(() => leave());
+  else leave();
+}
+
+start();

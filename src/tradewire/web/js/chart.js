@@ -1,0 +1,65 @@
+// Charts with TradingView's lightweight-charts, served by this server (web/vendor, copied by make).
+// Loaded on first use: if the file is missing (built without npm) the page works without charts.
+import { onThemeChange } from "./theme.js";
+
+let library = null;
+function load() {
+  library ??= import("/assets/vendor/lightweight-charts.mjs");
+  return library;
+}
+
+function palette() {
+  const css = getComputedStyle(document.documentElement);
+  const v = (name) => css.getPropertyValue(name).trim();
+  return { text: v("--muted"), line: v("--line"), panel: v("--panel"), up: v("--up"), down: v("--down") };
+}
+
+function options() {
+  const c = palette();
+  return {
+    autoSize: true,
+    layout: { background: { color: c.panel }, textColor: c.text, attributionLogo: false },
+    grid: { vertLines: { color: c.line }, horzLines: { color: c.line } },
+    rightPriceScale: { borderColor: c.line },
+    timeScale: { borderColor: c.line },
+    handleScroll: false,
+    handleScale: false,
+  };
+}
+
+/** A baseline chart of `points` ({time: "YYYY-MM-DD", value}) in `el`: above zero green, below red. */
+export class CurveChart {
+  constructor(el) {
+    this.el = el;
+    this.ready = load().then((lwc) => {
+      this.chart = lwc.createChart(el, options());
+      const c = palette();
+      this.series = this.chart.addSeries(lwc.BaselineSeries, {
+        baseValue: { type: "price", price: 0 },
+        topLineColor: c.up, bottomLineColor: c.down,
+        topFillColor1: "rgba(63, 207, 142, 0.25)", topFillColor2: "rgba(63, 207, 142, 0.02)",
+        bottomFillColor1: "rgba(255, 107, 107, 0.02)", bottomFillColor2: "rgba(255, 107, 107, 0.25)",
+        lineWidth: 2,
+      });
+      this.unsubscribe = onThemeChange(() => this.chart.applyOptions(options()));
+      return this;
+    }).catch(() => {
+      el.replaceChildren(Object.assign(document.createElement("p"), {
+        className: "empty", textContent: "Charts are unavailable: the chart library was not installed (make installs it with npm).",
+      }));
+      return null;
+    });
+  }
+
+  async show(points) {
+    if (!(await this.ready)) return;
+    this.series.setData(points);
+    this.chart.timeScale().fitContent();
+  }
+
+  destroy() {
+    this.unsubscribe?.();
+    this.chart?.remove();
+  }
+}
+

@@ -1,0 +1,68 @@
+// The live channel (WebSocket /api/v1/ws): authenticate with the in-memory token, subscribe, and on a
+// drop reconnect with `since` = the last event id seen, so nothing is missed and nothing repeated.
+import { accessToken, renew } from "./api.js";
+
+export class Live {
+  constructor(topics, { onEvent, onSubscribed, onStatus }) {
+    this.topics = topics;
+    this.onEvent = onEvent;
+    this.onSubscribed = onSubscribed;
+    this.onStatus = onStatus;
+    this.since = null;
+    this.socket = null;
+    this.stopped = false;
+    this.delay = 500;
+  }
+
+  start() {
+    this.stopped = false;
+    this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    if (this.socket) this.socket.close(1000, "signed out");
+    this.socket = null;
+  }
+
+  connect() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const socket = new WebSocket(`${scheme}//${location.host}/api/v1/ws`);
+    this.socket = socket;
+    this.onStatus("connecting");
+    socket.addEventListener("open", () => socket.send(JSON.stringify({ op: "auth", token: accessToken() })));
+    socket.addEventListener("message", (message) => this.received(socket, message.data));
+    socket.addEventListener("close", (closed) => this.closed(socket, closed.code));
+  }
+
+  received(socket, text) {
+    let message;
+    try { message = JSON.parse(text); } catch { return; }
+    if (message.op === "ready") {
+      socket.send(JSON.stringify({ op: "subscribe", topics: this.topics, since: this.since }));
+    } else if (message.op === "subscribed") {
+      const first = this.since === null;
+      this.since = message.since;
+      this.delay = 500;
+      this.onStatus("live");
+      this.onSubscribed(first);
+    } else if (message.op === "ping") {
+      socket.send('{"op":"pong"}');
+    } else if (typeof message.id === "number" && message.topic) {
+      if (this.since !== null && message.id <= this.since) return;  // already applied
+      this.since = message.id;
+      this.onEvent(message);
+    }
+  }
+
+  async closed(socket, code) {
+    if (socket !== this.socket || this.stopped) return;
+    this.onStatus("offline");
+    if (code === 4401) {
+      try { await renew(); } catch { return; }  // signed out: the app shows the sign-in page
+    }
+    this.retry = setTimeout(() => this.connect(), this.delay);
+    this.delay = Math.min(this.delay * 2, 15000);
+  }
+}

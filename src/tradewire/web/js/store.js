@@ -1,0 +1,116 @@
+// What the dashboard shows, in one place: loaded over REST once the live channel is subscribed (so no
+// event between the two is lost), then changed by each event. Views re-render on `changed`.
+import { api } from "./api.js";
+
+const KEEP = 300; // feed items kept per kind
+
+export const data = {
+  accounts: new Map(),
+  subscriptions: new Map(),
+  positions: new Map(), // open positions, marked (REST) and moved by events
+  signals: new Map(),
+  intents: new Map(),
+  orders: new Map(),
+  fills: new Map(),
+  portfolio: null,
+};
+
+const listeners = new Set();
+let scheduled = false;
+export function onChange(listener) { listeners.add(listener); }
+export function changed() {
+  if (scheduled) return;
+  scheduled = true;
+  requestAnimationFrame(() => {
+    scheduled = false;
+    for (const listener of listeners) listener();
+  });
+}
+
+function trim(map) {
+  if (map.size <= KEEP) return;
+  const ids = [...map.keys()].sort((a, b) => a - b);
+  for (const id of ids.slice(0, map.size - KEEP)) map.delete(id);
+}
+
+function upsert(map, id, fields) {
+  if (id === null || id === undefined) return;
+  map.set(id, { ...(map.get(id) || {}), ...fields });
+  trim(map);
+}
+
+export async function loadPositions() {
+  const rows = await api("GET", "/api/v1/positions?status=open&limit=200");
+  data.positions = new Map(rows.map((p) => [p.id, p]));
+  changed();
+}
+
+export async function loadPortfolio() {
+  data.portfolio = await api("GET", "/api/v1/portfolio");
+  changed();
+}
+
+export async function loadAll() {
+  const [accounts, subscriptions, intents, orders, signals] = await Promise.all([
+    api("GET", "/api/v1/accounts"),
+    api("GET", "/api/v1/subscriptions?limit=500"),
+    api("GET", "/api/v1/intents?limit=200"),
+    api("GET", "/api/v1/orders?limit=200"),
+    api("GET", "/api/v1/signals?limit=100"),
+  ]);
+  data.accounts = new Map(accounts.map((a) => [a.id, a]));
+  data.subscriptions = new Map(subscriptions.map((s) => [s.id, s]));
+  for (const i of intents) upsert(data.intents, i.id, i);
+  for (const o of orders) upsert(data.orders, o.id, o);
+  for (const s of signals) upsert(data.signals, s.id, { ...s, signal_id: s.id });
+  await Promise.all([loadPositions(), loadPortfolio()]);
+  changed();
+}
+
+// Marks and the portfolio's figures are computed by the server: fetch them again after a change,
+// at most once per second (events drive it; nothing is polled).
+const later = new Map();
+function soon(name, load) {
+  if (later.has(name)) return;
+  later.set(name, setTimeout(() => { later.delete(name); load().catch(() => {}); }, 300));
+}
+
+export function apply(event) {
+  const d = event.data || {};
+  const at = { ts: event.ts };
+  switch (event.topic) {
+    case "signals":
+      upsert(data.signals, d.signal_id, { ...d, received_at: d.received_at || event.ts, ...at });
+      break;
+    case "intents":
+      upsert(data.intents, d.intent_id, { ...d, id: d.intent_id, updated_at: event.ts, ...at,
+        ...(event.type === "created" ? { created_at: event.ts } : {}) });
+      break;
+    case "orders":
+      upsert(data.orders, d.order_id, { ...d, id: d.order_id, updated_at: event.ts, ...at,
+        ...(event.type === "new" ? { created_at: event.ts } : {}) });
+      break;
+    case "fills":
+      upsert(data.fills, event.id, { ...d, ...at });
+      break;
+    case "positions":
+      if (d.status === "closed") data.positions.delete(d.position_id);
+      else upsert(data.positions, d.position_id, { ...d, id: d.position_id });
+      soon("positions", loadPositions);
+      soon("portfolio", loadPortfolio);
+      break;
+    default:
+      return;
+  }
+  changed();
+}
+
+export function reset() {
+  for (const key of ["accounts", "subscriptions", "positions", "signals", "intents", "orders", "fills"]) {
+    data[key] = new Map();
+  }
+  data.portfolio = null;
+}
+
+export const accountName = (id) => data.accounts.get(id)?.name ?? (id ? `#${id}` : "");
+export const strategyOf = (subscriptionId) => data.subscriptions.get(subscriptionId)?.strategy_slug ?? "";

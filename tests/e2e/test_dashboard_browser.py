@@ -1,0 +1,177 @@
+"""The dashboard in a real browser (chromium through Playwright) against a real server: sign in, a
+webhook's order and position appearing live (no reload), closing the position from the page, the
+activity feed and its filters, dark mode remembered across a reload that stays signed in, and no
+Content-Security-Policy violation or script error on the way. Screenshots of each page are saved
+under the test's temporary directory."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+from tests.e2e.browser import chromium  # noqa: F401 (the fixture)
+from tests.seeding import Seeded
+from tests.support import PASSPHRASE, PASSWORD, ServedRuntime, make_runtime, pin_prices, seed_marketplace
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, ConsoleMessage, Page
+
+TIMEOUT_MS = 10_000
+
+
+class Platform:
+    def __init__(self, served: ServedRuntime, seeded: Seeded) -> None:
+        self.served = served
+        self.seeded = seeded
+        self.url = served.url
+        self.sent = 0
+
+    def alert(self, action: str) -> None:
+        self.sent += 1
+        body = {
+            "passphrase": PASSPHRASE,
+            "ticker": "BTCUSDT",
+            "action": action,
+            "id": f"{action}-{self.sent}",
+        }
+        response = httpx.post(f"{self.url}/api/v1/webhooks/tradingview/tv-test", json=body, timeout=10)
+        assert response.status_code == 202, response.text
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    runtime = make_runtime(tmp_path_factory.mktemp("dashboard"))
+    pin_prices(runtime, {"BTC/USDT": "60000"})
+    seeded = seed_marketplace(runtime.engine, [{}])
+    with ServedRuntime(runtime, free_port()) as served:
+        yield Platform(served, seeded)
+
+
+class Session:
+    """A page of a fresh browser context, with the console errors it logged."""
+
+    def __init__(self, page: Page, shots: Path) -> None:
+        self.page = page
+        self.shots = shots
+        self.errors: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
+
+    def shot(self, name: str) -> None:
+        self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
+
+    def sign_in(self, url: str, username: str, password: str = PASSWORD) -> None:
+        page = self.page
+        page.goto(url + "/")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("navigation", name="Pages").wait_for()
+
+
+@pytest.fixture
+def session(chromium: Browser, tmp_path: Path) -> Iterator[Session]:  # noqa: F811 (the fixture)
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    session = Session(context.new_page(), shots)
+    try:
+        yield session
+    finally:
+        context.close()
+    print(f"screenshots: {shots}")
+    assert session.errors == [], session.errors
+
+
+def test_a_webhook_becomes_a_live_position_that_closes_from_the_page(
+    platform: Platform, session: Session
+) -> None:
+    page = session.page
+    session.sign_in(platform.url, "tv-test-sub1")
+    page.get_by_text("No open positions.").wait_for()
+    page.locator("#live.on").wait_for()  # subscribed to the live channel
+    session.shot("portfolio-empty")
+
+    platform.alert("buy")
+
+    row = page.locator("table.positions tbody tr").filter(has_text="BTC/USDT")
+    row.wait_for()  # no reload: the position came over the WebSocket
+    row.locator("td[data-label=Mark]").filter(has_text=re.compile(r"\d")).wait_for()
+    session.shot("portfolio-open-position")
+
+    page.get_by_role("link", name="Activity").click()
+    feed = page.get_by_role("list", name="Activity, newest first")
+    feed.locator("li[data-kind=order]").filter(has_text="filled").first.wait_for()
+    feed.locator("li[data-kind=intent]").first.wait_for()
+    feed.locator("li[data-kind=fill]").first.wait_for()
+    page.get_by_label("Status").select_option("filled")
+    assert feed.locator("li[data-kind=intent]").count() == 0  # only what is filled
+    session.shot("activity")
+    page.get_by_label("Status").select_option("")
+
+    page.get_by_role("link", name="Portfolio").click()
+    close = page.get_by_role("button", name=re.compile(r"^Close BTC.USDT on "))
+    close.click()
+    page.get_by_role("button", name=re.compile(r"^Close BTC.USDT on ")).filter(
+        has_text="Confirm close"
+    ).click()
+    page.get_by_text("No open positions.").wait_for()
+    page.locator(".card").filter(has_text="Closed / open").filter(has_text="1 / 0").wait_for()
+    page.locator(".chart canvas").first.wait_for()
+    session.shot("portfolio-closed")
+
+
+def test_dark_mode_is_remembered_and_a_reload_stays_signed_in(platform: Platform, session: Session) -> None:
+    page = session.page
+    session.sign_in(platform.url, "tv-test-sub1")
+    assert page.evaluate("document.documentElement.dataset.theme") is None  # follows the system
+
+    page.get_by_role("button", name="Switch to dark mode").click()
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    page.reload()
+
+    page.get_by_role("navigation", name="Pages").wait_for()  # signed in again from the cookie
+    assert page.locator("#who").inner_text() == "tv-test-sub1"
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    page.get_by_role("button", name="Switch to light mode").wait_for()
+    page.locator("#live.on").wait_for()
+    session.shot("portfolio-dark")
+    cookies = page.context.cookies()
+    assert [c["name"] for c in cookies] == ["tradewire_refresh"]
+    assert cookies[0]["httpOnly"] and cookies[0]["sameSite"] == "Strict"
+    assert page.evaluate("document.cookie") == ""  # no token reachable from scripts
+
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_label("Username").wait_for()
+    page.reload()
+    page.get_by_label("Username").wait_for()  # signed out stays signed out
+    assert page.get_by_role("navigation", name="Pages").is_hidden()
+
+
+def test_phone_width_sign_in_page(chromium: Browser, platform: Platform, tmp_path: Path) -> None:  # noqa: F811
+    context = chromium.new_context(viewport={"width": 390, "height": 800}, color_scheme="dark")
+    try:
+        page = context.new_page()
+        page.goto(platform.url + "/")
+        page.get_by_label("Username").wait_for()
+        page.screenshot(path=str(tmp_path / "signin-phone-dark.png"), full_page=True)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390  # nothing wider than the screen
+        page.get_by_label("Password").fill("wrong password!")
+        page.get_by_label("Username").fill("tv-test-sub1")
+        page.keyboard.press("Enter")  # keyboard only
+        page.get_by_role("alert").filter(has_text="wrong username or password").wait_for()
+    finally:
+        context.close()
+    print(f"screenshot: {tmp_path}")
