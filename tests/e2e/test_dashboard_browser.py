@@ -6,21 +6,25 @@ under the test's temporary directory."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
+import pyotp
 import pytest
 
 from tests.conftest import free_port
 from tests.e2e.browser import chromium  # noqa: F401 (the fixture)
+from tests.e2e.test_signin_http import ManualClock
 from tests.seeding import Seeded
 from tests.support import PASSPHRASE, PASSWORD, ServedRuntime, make_runtime, pin_prices, seed_marketplace
+from tradewire.adapters.secrets_box import generate_key
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, ConsoleMessage, Page
+    from playwright.sync_api import Browser, ConsoleMessage, Page, WebSocket
 
 TIMEOUT_MS = 10_000
 
@@ -131,6 +135,14 @@ def test_a_webhook_becomes_a_live_position_that_closes_from_the_page(
     page.locator(".chart canvas").first.wait_for()
     session.shot("portfolio-closed")
 
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    session.shot("portfolio-phone")
+    page.get_by_role("link", name="Activity").click()
+    page.locator("li[data-kind=order]").first.wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    session.shot("activity-phone")
+
 
 def test_dark_mode_is_remembered_and_a_reload_stays_signed_in(platform: Platform, session: Session) -> None:
     page = session.page
@@ -157,6 +169,99 @@ def test_dark_mode_is_remembered_and_a_reload_stays_signed_in(platform: Platform
     page.reload()
     page.get_by_label("Username").wait_for()  # signed out stays signed out
     assert page.get_by_role("navigation", name="Pages").is_hidden()
+
+
+def test_after_a_server_restart_the_page_resumes_with_since_and_misses_nothing(
+    chromium: Browser,  # noqa: F811 (the fixture)
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    first = make_runtime(tmp_path)  # the second one opens the same database (and token secret)
+    pin_prices(first, {"BTC/USDT": "60000"})
+    seeded = seed_marketplace(first.engine, [{}])
+    context = chromium.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    session = Session(context.new_page(), tmp_path)
+    subscribes: list[dict[str, object]] = []
+
+    def watch(socket: WebSocket) -> None:
+        def sent(payload: str | bytes) -> None:
+            message = json.loads(payload)
+            if message.get("op") == "subscribe":
+                subscribes.append(message)
+
+        socket.on("framesent", sent)
+
+    session.page.on("websocket", watch)
+    try:
+        with ServedRuntime(first, port) as served:
+            platform = Platform(served, seeded)
+            session.sign_in(platform.url, "tv-test-sub1")
+            session.page.locator("#live.on").wait_for()
+            platform.alert("buy")
+            session.page.locator("table.positions tbody tr").filter(has_text="BTC/USDT").wait_for()
+        session.page.locator("#live:not(.on)").wait_for()  # the server went away under it
+
+        second = make_runtime(tmp_path)
+        pin_prices(second, {"BTC/USDT": "60000"})
+        with ServedRuntime(second, port) as served:
+            platform = Platform(served, seeded)
+            platform.sent = 100
+            platform.alert("sell")  # maybe before the page is back: `since` brings it
+            session.page.get_by_text("No open positions.").wait_for()
+            session.page.locator("#live.on").wait_for()
+            session.page.get_by_role("link", name="Activity").click()
+            session.page.locator("li[data-kind=order]").filter(has_text="sell").first.wait_for()
+            session.shot("activity-after-restart")
+    finally:
+        context.close()
+    assert subscribes[0]["since"] is None
+    assert len(subscribes) >= 2
+    resumed = subscribes[-1]["since"]
+    assert isinstance(resumed, int) and resumed > 0  # the last event it had: nothing missed, nothing twice
+    assert session.errors == [] or all(
+        "WebSocket" in e or "ERR_CONNECTION_REFUSED" in e for e in session.errors
+    )
+
+
+def test_a_user_with_two_factor_sign_in_is_asked_for_the_code(
+    chromium: Browser,  # noqa: F811 (the fixture)
+    tmp_path: Path,
+) -> None:
+    clock = ManualClock()
+    runtime = make_runtime(tmp_path, clock=clock, encryption_key=generate_key())
+    seed_marketplace(runtime.engine, [{}])
+    context = chromium.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    session = Session(context.new_page(), tmp_path)
+    try:
+        with ServedRuntime(runtime, free_port()) as served:
+            auth = served.token("tv-test-sub1")
+            secret = httpx.post(f"{served.url}/api/v1/auth/totp", headers=auth).json()["secret"]
+            totp = pyotp.TOTP(secret)
+            code = {"code": totp.at(clock.at)}
+            assert (
+                httpx.post(f"{served.url}/api/v1/auth/totp/confirm", headers=auth, json=code).status_code
+                == 204
+            )
+            clock.advance(seconds=30)  # a code works once: the next one signs in
+            page = session.page
+            page.goto(served.url + "/")
+            assert page.get_by_label("Two-factor code").is_hidden()
+            page.get_by_label("Username").fill("tv-test-sub1")
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+
+            page.get_by_label("Two-factor code").fill(totp.at(clock.at))  # shown once the server asks
+            session.shot("signin-two-factor")
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("navigation", name="Pages").wait_for()
+    finally:
+        context.close()
+    # The 401 that asked for the code is the browser's only complaint.
+    assert session.errors == [
+        "Failed to load resource: the server responded with a status of 401 (Unauthorized)"
+    ]
 
 
 def test_phone_width_sign_in_page(chromium: Browser, platform: Platform, tmp_path: Path) -> None:  # noqa: F811
