@@ -52,7 +52,7 @@ class Platform:
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     runtime = make_runtime(tmp_path_factory.mktemp("dashboard"))
     pin_prices(runtime, {"BTC/USDT": "60000"})
-    seeded = seed_marketplace(runtime.engine, [{}])
+    seeded = seed_marketplace(runtime.engine, [{}, {}])  # sub1 trades, sub2 subscribes from the page
     with ServedRuntime(runtime, free_port()) as served:
         yield Platform(served, seeded)
 
@@ -142,6 +142,42 @@ def test_a_webhook_becomes_a_live_position_that_closes_from_the_page(
     page.locator("li[data-kind=order]").first.wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     session.shot("activity-phone")
+
+
+def test_an_account_is_added_and_subscribed_from_the_marketplace(
+    platform: Platform, session: Session
+) -> None:
+    page = session.page
+    session.sign_in(platform.url, "tv-test-sub2")
+    page.get_by_role("link", name="Accounts").click()
+    page.locator("[data-account]").filter(has_text="Equity:").wait_for()
+    page.get_by_label("Account name").fill("Second")
+    page.get_by_role("button", name="Add paper account").click()
+    second = page.locator("[data-account]").filter(has_text="Second")
+    second.filter(has_text="Equity: 10000.00 USDT").wait_for()
+    session.shot("accounts")
+
+    page.get_by_role("link", name="Marketplace").click()
+    strategy = page.locator("article[data-strategy=tv-test]")
+    strategy.get_by_role("button", name="Track record").click()
+    strategy.get_by_text(re.compile(r"trades from its signals|No closed trades yet")).wait_for()
+    form = strategy.get_by_role("form", name="Subscribe to Strategy tv-test")
+    form.get_by_label("Account").select_option(label="Second (paper)")
+    form.get_by_label("Pairs (blank: all)").fill("btc/usdt")
+    form.get_by_label("Sizing").select_option("fixed_quote")
+    form.get_by_label("Size", exact=True).fill("50")
+    form.get_by_role("button", name="Subscribe to Strategy tv-test").click()
+
+    row = page.locator("tr[data-subscription]").filter(has_text="Second")
+    row.filter(has_text="BTC/USDT").filter(has_text="active").wait_for()
+    session.shot("marketplace")
+    row.get_by_role("button", name="Pause tv-test on Second").click()
+    row.filter(has_text="paused").wait_for()
+    row.get_by_role("button", name="Resume tv-test on Second").click()
+    row.filter(has_text="active").wait_for()
+    row.get_by_role("button", name="Cancel tv-test on Second").click()
+    row.filter(has_text="cancelled").wait_for()
+    assert row.get_by_role("button").count() == 0  # a cancelled subscription is final
 
 
 def test_dark_mode_is_remembered_and_a_reload_stays_signed_in(platform: Platform, session: Session) -> None:

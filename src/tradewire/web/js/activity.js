@@ -1,6 +1,6 @@
 // Activity: the live feed of signal → intent (with why it did or did not trade) → order → fill,
 // newest first, filtered by account, strategy, symbol and status.
-import { clear, h } from "./dom.js";
+import { clear, field, h } from "./dom.js";
 import { amount, time } from "./format.js";
 import { accountName, data, strategyOf } from "./store.js";
 
@@ -40,7 +40,7 @@ function entries() {
 function select(id, label, values, current, named = (v) => v) {
   const options = [h("option", { value: "" }, "All"),
     ...[...values].sort().map((v) => h("option", { value: v, selected: String(v) === current }, named(v)))];
-  return h("label", { for: id }, label, h("select", { id, name: id }, options));
+  return field(label, h("select", { id, name: id }, options));
 }
 
 export class ActivityPage {

@@ -1,13 +1,15 @@
 // The dashboard's shell: sign in and out, the live channel, navigation between pages (#/name).
 import { ApiError, api, restore, signIn, signOut, whenSignedOut } from "./api.js";
+import { AccountsPage } from "./accounts.js";
 import { ActivityPage } from "./activity.js";
 import { byId, clear } from "./dom.js";
 import { Live } from "./live.js";
+import { MarketplacePage } from "./marketplace.js";
 import { PortfolioPage } from "./portfolio.js";
 import { apply, loadAll, onChange, reset } from "./store.js";
 import { setUpThemeToggle } from "./theme.js";
 
-const PAGES = { portfolio: PortfolioPage, activity: ActivityPage };
+const PAGES = { portfolio: PortfolioPage, activity: ActivityPage, marketplace: MarketplacePage, accounts: AccountsPage };
 const TOPICS = ["signals", "intents", "orders", "fills", "positions"];
 let page = null;
 let live = null;

@@ -23,3 +23,8 @@ export function clear(el) {
 }
 
 export const byId = (id) => document.getElementById(id);
+
+/** A labelled form control: the label beside it (not around it, so its name is the label alone). */
+export function field(label, control) {
+  return h("div", { class: "field" }, h("label", { for: control.id }, label), control);
+}

@@ -13,6 +13,7 @@ export const data = {
   orders: new Map(),
   fills: new Map(),
   portfolio: null,
+  fillsSeen: 0,
 };
 
 const listeners = new Set();
@@ -39,6 +40,16 @@ function upsert(map, id, fields) {
   trim(map);
 }
 
+export async function loadMembership() {
+  const [accounts, subscriptions] = await Promise.all([
+    api("GET", "/api/v1/accounts"),
+    api("GET", "/api/v1/subscriptions"),
+  ]);
+  data.accounts = new Map(accounts.map((a) => [a.id, a]));
+  data.subscriptions = new Map(subscriptions.map((s) => [s.id, s]));
+  changed();
+}
+
 export async function loadPositions() {
   const rows = await api("GET", "/api/v1/positions?status=open&limit=200");
   data.positions = new Map(rows.map((p) => [p.id, p]));
@@ -51,20 +62,15 @@ export async function loadPortfolio() {
 }
 
 export async function loadAll() {
-  const [accounts, subscriptions, intents, orders, signals] = await Promise.all([
-    api("GET", "/api/v1/accounts"),
-    api("GET", "/api/v1/subscriptions?limit=500"),
+  const [intents, orders, signals] = await Promise.all([
     api("GET", "/api/v1/intents?limit=200"),
     api("GET", "/api/v1/orders?limit=200"),
     api("GET", "/api/v1/signals?limit=100"),
   ]);
-  data.accounts = new Map(accounts.map((a) => [a.id, a]));
-  data.subscriptions = new Map(subscriptions.map((s) => [s.id, s]));
   for (const i of intents) upsert(data.intents, i.id, i);
   for (const o of orders) upsert(data.orders, o.id, o);
   for (const s of signals) upsert(data.signals, s.id, { ...s, signal_id: s.id });
-  await Promise.all([loadPositions(), loadPortfolio()]);
-  changed();
+  await Promise.all([loadMembership(), loadPositions(), loadPortfolio()]);
 }
 
 // Marks and the portfolio's figures are computed by the server: fetch them again after a change,
@@ -92,6 +98,7 @@ export function apply(event) {
       break;
     case "fills":
       upsert(data.fills, event.id, { ...d, ...at });
+      data.fillsSeen += 1; // balances moved (the Accounts page asks the server again)
       break;
     case "positions":
       if (d.status === "closed") data.positions.delete(d.position_id);

@@ -1,0 +1,147 @@
+// Marketplace: public strategies (and your own) with their track record per pair; subscribing one of
+// your accounts with a pair filter and sizing; pausing, resuming or cancelling a subscription.
+import { api } from "./api.js";
+import { clear, field, h } from "./dom.js";
+import { amount, rounded } from "./format.js";
+import { accountName, data, loadMembership } from "./store.js";
+
+const SIZING = [
+  ["fixed_quote", "Fixed amount (quote currency)", "100"],
+  ["equity_pct", "Percent of equity", "2"],
+  ["signal", "The alert's own size (× value)", "1"],
+];
+const NEXT = { ACTIVE: [["PAUSED", "Pause"], ["CANCELLED", "Cancel"]], PAUSED: [["ACTIVE", "Resume"], ["CANCELLED", "Cancel"]] };
+
+export class MarketplacePage {
+  title = "Marketplace";
+
+  mount(root) {
+    this.records = new Map(); // strategy id -> its pairs, once asked for
+    this.strategies = h("section", { "aria-label": "Strategies" }, h("p", { class: "empty" }, "Loading strategies…"));
+    this.mine = h("section", { class: "panel", "aria-labelledby": "subs-title" });
+    this.message = h("p", { class: "error", role: "alert" });
+    this.status = h("p", { class: "muted", role: "status" });
+    root.append(h("h1", {}, "Marketplace"), this.message, this.status, this.strategies, this.mine);
+    this.accountsShown = data.accounts.size;
+    api("GET", "/api/v1/strategies").then((list) => { this.list = list; this.renderStrategies(); })
+      .catch((error) => { this.message.textContent = `Could not load the strategies: ${error.message}`; });
+    this.update();
+  }
+
+  unmount() {}
+
+  update() {
+    if (this.list && this.accountsShown !== data.accounts.size) this.renderStrategies(); // the forms' accounts
+    this.renderSubscriptions();
+  }
+
+  renderStrategies() {
+    this.accountsShown = data.accounts.size;
+    clear(this.strategies);
+    if (!this.list.length) this.strategies.append(h("p", { class: "empty" }, "No public strategies yet."));
+    for (const s of this.list) {
+      const record = h("div", { id: `record-${s.id}` });
+      const show = h("button", { type: "button", class: "ghost", "aria-controls": `record-${s.id}`, "aria-expanded": "false" }, "Track record");
+      show.addEventListener("click", () => this.toggleRecord(s, show, record));
+      this.strategies.append(h("article", { class: "panel", "data-strategy": s.slug, "aria-labelledby": `strategy-${s.id}` },
+        h("h2", { id: `strategy-${s.id}` }, s.name, " ", h("span", { class: "muted" }, `${s.slug} · by ${s.owner} · ${s.subscriber_count} active subscriber${s.subscriber_count === 1 ? "" : "s"}`)),
+        s.description ? h("p", {}, s.description) : null,
+        h("p", {}, show), record, h("h3", {}, "Subscribe with one of your accounts"), this.subscribeForm(s)));
+    }
+  }
+
+  async toggleRecord(strategy, button, box) {
+    const open = button.getAttribute("aria-expanded") === "true";
+    button.setAttribute("aria-expanded", String(!open));
+    clear(box);
+    if (open) return;
+    try {
+      if (!this.records.has(strategy.id)) this.records.set(strategy.id, await api("GET", `/api/v1/strategies/${strategy.id}/pairs`));
+    } catch (error) {
+      box.append(h("p", { class: "error" }, `Track record unavailable: ${error.message}`));
+      return;
+    }
+    const pairs = this.records.get(strategy.id);
+    if (!pairs.some((p) => p.trades > 0)) {
+      box.append(h("p", { class: "empty" }, "No closed trades yet."));
+      return;
+    }
+    const trades = pairs.reduce((n, p) => n + p.trades, 0);
+    const wins = pairs.reduce((n, p) => n + p.wins, 0);
+    box.append(h("p", {}, `${trades} trades from its signals, ${trades ? rounded(String((100 * wins) / trades), 1) : "—"} % won (gross of fees).`),
+      h("table", {}, h("thead", {}, h("tr", {}, ["Pair", "Trades", "Win rate", "Return", "Status"].map((t, i) => h("th", { scope: "col", class: i && i < 4 ? "num" : "" }, t)))),
+        h("tbody", {}, pairs.map((p) => h("tr", {}, h("td", {}, p.symbol), h("td", { class: "num" }, p.trades),
+          h("td", { class: "num" }, `${amount(p.win_rate_pct, 1)} %`), h("td", { class: "num" }, `${amount(p.return_pct, 2)} %`),
+          h("td", {}, p.status.toLowerCase()))))));
+  }
+
+  subscribeForm(strategy) {
+    const id = (name) => `sub-${strategy.id}-${name}`;
+    const accounts = [...data.accounts.values()];
+    if (!accounts.length) return h("p", { class: "muted" }, "Add an account on the Accounts page to subscribe.");
+    const form = h("form", { class: "filters", "aria-label": `Subscribe to ${strategy.name}` },
+      field("Account", h("select", { id: id("account"), name: "account", required: true },
+        accounts.map((a) => h("option", { value: a.id }, `${a.name} (${a.mode})`)))),
+      field("Pairs (blank: all)", h("input", { id: id("pairs"), name: "pairs", placeholder: "BTC/USDT, ETH/USDT", maxlength: 400, autocomplete: "off" })),
+      field("Sizing", h("select", { id: id("sizing"), name: "sizing" }, SIZING.map(([v, label]) => h("option", { value: v }, label)))),
+      field("Size", h("input", { id: id("value"), name: "value", inputmode: "decimal", required: true, value: "100", pattern: "[0-9]+(\\.[0-9]+)?", maxlength: 30 })),
+      h("button", { type: "submit" }, `Subscribe to ${strategy.name}`));
+    form.elements.sizing.addEventListener("change", () => {
+      form.elements.value.value = SIZING.find(([v]) => v === form.elements.sizing.value)[2];
+    });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const pairs = form.elements.pairs.value.split(",").map((p) => p.trim().toUpperCase()).filter(Boolean);
+      try {
+        await api("POST", "/api/v1/subscriptions", {
+          strategy_id: strategy.id, account_id: Number(form.elements.account.value),
+          pairs: pairs.length ? pairs : null, sizing_mode: form.elements.sizing.value, sizing_value: form.elements.value.value,
+        });
+        this.message.textContent = "";
+        this.status.textContent = `Subscribed to ${strategy.name}.`;
+        await loadMembership();
+        this.list = await api("GET", "/api/v1/strategies"); // its subscriber count
+        this.renderStrategies();
+      } catch (error) {
+        this.status.textContent = "";
+        this.message.textContent = `Could not subscribe: ${error.message}`;
+      }
+    });
+    return form;
+  }
+
+  renderSubscriptions() {
+    clear(this.mine).append(h("h2", { id: "subs-title" }, "Your subscriptions"));
+    const subscriptions = [...data.subscriptions.values()].sort((a, b) => a.id - b.id);
+    if (!subscriptions.length) {
+      this.mine.append(h("p", { class: "empty" }, "None yet."));
+      return;
+    }
+    this.mine.append(h("table", {},
+      h("thead", {}, h("tr", {}, ["Strategy", "Account", "Pairs", "Sizing", "Status", ""].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, subscriptions.map((s) => h("tr", { "data-subscription": s.id },
+        h("td", {}, s.strategy_slug), h("td", {}, accountName(s.account_id)),
+        h("td", {}, s.pairs ? s.pairs.join(", ") : "all"),
+        h("td", {}, `${s.sizing_mode.replace("_", " ")} ${amount(s.sizing_value)}`),
+        h("td", {}, h("span", { class: `chip ${s.status.toLowerCase()}` }, s.status.toLowerCase()),
+          s.trading_state !== "ACTIVE" ? h("span", { class: "muted" }, ` · ${s.trading_state.toLowerCase()}`) : null),
+        h("td", {}, (NEXT[s.status] || []).map(([status, label]) => this.statusButton(s, status, label))))))));
+  }
+
+  statusButton(subscription, status, label) {
+    const button = h("button", { type: "button", class: status === "CANCELLED" ? "danger" : "ghost",
+      "aria-label": `${label} ${subscription.strategy_slug} on ${accountName(subscription.account_id)}` }, label);
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        await api("PATCH", `/api/v1/subscriptions/${subscription.id}`, { status });
+        this.message.textContent = "";
+        await loadMembership();
+      } catch (error) {
+        this.message.textContent = `Could not ${label.toLowerCase()}: ${error.message}`;
+        button.disabled = false;
+      }
+    });
+    return button;
+  }
+}
