@@ -165,6 +165,18 @@ def test_a_backtest_runs_in_the_background_and_its_result_is_run_backtest_s(
     again = desk.served.runtime.backtests.candles_of(body)
     assert again is not None and set(again) == set(PAIRS) and all(len(c) for c in again.values())
 
+    # The dashboard draws the trades on the same candles, at most 2,000 bars of them.
+    url = f"/api/v1/backtests/{accepted['id']}/candles"
+    bars = desk.http.get(url, params={"symbol": "ETH/BTC"}, headers=desk.provider).json()
+    series = again["ETH/BTC"]
+    assert (bars["symbol"], bars["timeframe"]) == ("ETH/BTC", "5m")
+    assert len(bars["ts_ms"]) == len(bars["close"]) <= 2_000 < len(series)
+    assert bars["ts_ms"][0] == int(series.ts[0]) and bars["close"][-1] == float(series.close[-1])
+    assert bars["bar_ms"] == 300_000 * -(-len(series) // 2_000)
+    assert max(bars["high"]) == float(series.high.max()) and min(bars["low"]) == float(series.low.min())
+    assert desk.http.get(url, params={"symbol": "BTC/USDT"}, headers=desk.provider).status_code == 422
+    assert desk.http.get(url, params={"symbol": "ETH/BTC"}, headers=desk.other).status_code == 404
+
 
 def test_a_strategy_s_definition_is_backtested_and_filed_under_it(desk: Desk, data_dir: Path) -> None:
     first = desk.http.post("/api/v1/backtests", headers=desk.provider, json=_from_strategy(desk.strategy_id))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from tradewire.api.auth import CurrentUser, RuntimeDep
@@ -14,8 +14,10 @@ from tradewire.api.fields import DbId, UtcTime
 from tradewire.api.paging import PageQuery
 from tradewire.api.schemas.common import SYMBOL, Strict
 from tradewire.api.schemas.settings import ExitRulesIn
+from tradewire.domain.candles import timeframe_ms
 from tradewire.domain.exits import ExitRules
 from tradewire.domain.strategies.confirmation import DEFAULT_TIMEFRAMES, MtfParams
+from tradewire.services.backtest_candles import backtest_candles
 from tradewire.services.backtests import MAX_SYMBOLS, BacktestInputError, BacktestRequest, utc
 
 router = APIRouter(prefix="/api/v1", tags=["backtests"])
@@ -179,6 +181,53 @@ async def backtest_equity_png(backtest_id: DbId, runtime: RuntimeDep, user: Curr
             status.HTTP_409_CONFLICT, f"backtest {backtest_id}'s stored result cannot be charted: {exc}"
         ) from exc
     return Response(content=png, media_type="image/png")
+
+
+class BacktestCandlesOut(BaseModel):
+    symbol: str
+    timeframe: str
+    bar_ms: int = Field(description="the time one bar spans: the timeframe, or more when merged")
+    ts_ms: list[int] = Field(description="bar open times, ms since the epoch (UTC)")
+    open: list[float]
+    high: list[float]
+    low: list[float]
+    close: list[float]
+
+
+@router.get(
+    "/backtests/{backtest_id}/candles", response_model=BacktestCandlesOut, responses={409: {}, 422: {}}
+)
+async def backtest_candles_of(
+    backtest_id: DbId,
+    runtime: RuntimeDep,
+    user: CurrentUser,
+    symbol: Annotated[str, Query(pattern=SYMBOL.pattern, description="one of the backtest's symbols")],
+) -> BacktestCandlesOut:
+    """The candles one of your backtests ran on for `symbol`, over its window, to draw its trades on:
+    at most 2,000 bars (consecutive candles merged into one bar when there are more). 422 for a symbol
+    it did not test or candles no longer on this server; 409 for a backtest whose stored settings
+    cannot be read."""
+    try:
+        candles = await asyncio.to_thread(backtest_candles, runtime.backtests, user.id, backtest_id, symbol)
+    except BacktestInputError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        # A backtest stored by an older version (or damaged) is a conflict to report, never a 500.
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"backtest {backtest_id}'s stored settings cannot be read: {exc}"
+        ) from exc
+    step = timeframe_ms(candles.timeframe)
+    bar_ms = int(candles.ts[1] - candles.ts[0]) if len(candles) > 1 else step
+    return BacktestCandlesOut(
+        symbol=symbol,
+        timeframe=candles.timeframe,
+        bar_ms=max(bar_ms, step),
+        ts_ms=candles.ts.tolist(),
+        open=candles.open.tolist(),
+        high=candles.high.tolist(),
+        low=candles.low.tolist(),
+        close=candles.close.tolist(),
+    )
 
 
 @router.get("/strategies/{strategy_id}/backtests", response_model=list[BacktestSummary])

@@ -88,6 +88,7 @@ TIERS: dict[str, Tier] = {
     "POST /api/v1/backtests": Tier.GENERAL,
     "GET /api/v1/backtests/{backtest_id}": Tier.GENERAL,
     "GET /api/v1/backtests/{backtest_id}/equity.png": Tier.GENERAL,
+    "GET /api/v1/backtests/{backtest_id}/candles": Tier.GENERAL,
     "GET /api/v1/strategies/{strategy_id}/backtests": Tier.GENERAL,
     "POST /api/v1/models": Tier.MARKETPLACE,  # with the strategies they serve (validated in a child)
     "GET /api/v1/models": Tier.GENERAL,

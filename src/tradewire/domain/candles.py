@@ -92,3 +92,26 @@ def _frozen_column(name: str, values: object, dtype: type[np.generic]) -> npt.ND
     view = array.view()
     view.flags.writeable = False
     return view
+
+
+def coarsened(candles: Candles, max_rows: int) -> Candles:
+    """`candles` with every k consecutive rows merged into one bar (its first open time and open, the
+    highest high, the lowest low, its last close, the summed volume), k the least that leaves at most
+    `max_rows` bars; the series itself when it is short enough."""
+    if max_rows < 1:
+        raise ValueError("max_rows must be at least 1")
+    n = len(candles)
+    if n <= max_rows:
+        return candles
+    k = -(-n // max_rows)
+    starts = np.arange(0, n, k)
+    ends = np.minimum(starts + k, n) - 1
+    return dataclasses.replace(
+        candles,
+        ts=candles.ts[starts],
+        open=candles.open[starts],
+        high=np.maximum.reduceat(candles.high, starts),
+        low=np.minimum.reduceat(candles.low, starts),
+        close=candles.close[ends],
+        volume=np.add.reduceat(candles.volume, starts),
+    )
