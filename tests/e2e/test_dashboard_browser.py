@@ -300,6 +300,45 @@ def test_a_user_with_two_factor_sign_in_is_asked_for_the_code(
     ]
 
 
+def test_a_backtest_runs_with_progress_and_charts_its_trades(
+    chromium: Browser,  # noqa: F811 (the fixture)
+    tmp_path: Path,
+    data_dir: Path,
+) -> None:
+    runtime = make_runtime(tmp_path, data_dir=data_dir)
+    seed_marketplace(runtime.engine, [{}])
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    session = Session(context.new_page(), tmp_path)
+    try:
+        with ServedRuntime(runtime, free_port()) as served:
+            page = session.page
+            session.sign_in(served.url, "tv-test-sub1")
+            page.get_by_role("link", name="Backtests").click()
+            page.get_by_label("Strategy").select_option("ema_cross")
+            page.get_by_label("Symbol").fill("BTC/USDT")
+            page.get_by_label("Timeframe").select_option("5m")
+            page.get_by_role("button", name="Run backtest").click()
+
+            run = page.locator("[data-backtest]").first
+            run.get_by_role("progressbar", name=re.compile(r"Backtest #\d+ progress")).wait_for()
+            run.filter(has_text="done").wait_for(timeout=60_000)  # the live channel said so
+            page.get_by_role(
+                "heading", name=re.compile(r"Backtest #\d+: ema_cross on BTC.USDT \(5m\)")
+            ).wait_for()
+            page.get_by_role("img", name="BTC/USDT candles with the backtest's entries and exits").locator(
+                "canvas"
+            ).first.wait_for()
+            page.get_by_role("img", name="Equity of the backtest").locator("canvas").first.wait_for()
+            page.get_by_role("heading", name="Per exit reason").wait_for()
+            page.wait_for_timeout(300)  # the charts' first frame
+            session.shot("backtest")
+    finally:
+        context.close()
+    print(f"screenshot: {tmp_path}")
+    assert session.errors == []
+
+
 def test_phone_width_sign_in_page(chromium: Browser, platform: Platform, tmp_path: Path) -> None:  # noqa: F811
     context = chromium.new_context(viewport={"width": 390, "height": 800}, color_scheme="dark")
     try:

@@ -2,6 +2,7 @@
 import { ApiError, api, restore, signIn, signOut, whenSignedOut } from "./api.js";
 import { AccountsPage } from "./accounts.js";
 import { ActivityPage } from "./activity.js";
+import { BacktestsPage } from "./backtests.js";
 import { byId, clear } from "./dom.js";
 import { Live } from "./live.js";
 import { MarketplacePage } from "./marketplace.js";
@@ -9,8 +10,8 @@ import { PortfolioPage } from "./portfolio.js";
 import { apply, loadAll, onChange, reset } from "./store.js";
 import { setUpThemeToggle } from "./theme.js";
 
-const PAGES = { portfolio: PortfolioPage, activity: ActivityPage, marketplace: MarketplacePage, accounts: AccountsPage };
-const TOPICS = ["signals", "intents", "orders", "fills", "positions"];
+const PAGES = { portfolio: PortfolioPage, activity: ActivityPage, marketplace: MarketplacePage, accounts: AccountsPage, backtests: BacktestsPage };
+const TOPICS = ["signals", "intents", "orders", "fills", "positions", "backtests"];
 let page = null;
 let live = null;
 

@@ -63,3 +63,38 @@ export class CurveChart {
   }
 }
 
+
+/** A candlestick chart of `bars` ({time, open, high, low, close}, time in UTC seconds) with `markers`
+ * (entries below the bar, exits above), and a line of the equity under it, on one time scale. */
+export class TradesChart {
+  constructor(priceEl, equityEl) {
+    this.ready = load().then((lwc) => {
+      const c = palette();
+      this.lwc = lwc;
+      this.price = lwc.createChart(priceEl, { ...options(), timeScale: { ...options().timeScale, timeVisible: true } });
+      this.candles = this.price.addSeries(lwc.CandlestickSeries, {
+        upColor: c.up, downColor: c.down, borderVisible: false, wickUpColor: c.up, wickDownColor: c.down,
+      });
+      this.equity = lwc.createChart(equityEl, { ...options(), timeScale: { ...options().timeScale, timeVisible: true } });
+      this.curve = this.equity.addSeries(lwc.LineSeries, { color: c.up, lineWidth: 2 });
+      this.unsubscribe = onThemeChange(() => { this.price.applyOptions(options()); this.equity.applyOptions(options()); });
+      return this;
+    }).catch(() => null);
+  }
+
+  async show(bars, markers, equity) {
+    if (!(await this.ready)) return false;
+    this.candles.setData(bars);
+    this.lwc.createSeriesMarkers(this.candles, markers);
+    this.curve.setData(equity);
+    this.price.timeScale().fitContent();
+    this.equity.timeScale().fitContent();
+    return true;
+  }
+
+  destroy() {
+    this.unsubscribe?.();
+    this.price?.remove();
+    this.equity?.remove();
+  }
+}

@@ -14,6 +14,8 @@ export const data = {
   fills: new Map(),
   portfolio: null,
   fillsSeen: 0,
+  backtests: new Map(), // started here, or heard of on the live channel
+
 };
 
 const listeners = new Set();
@@ -106,6 +108,9 @@ export function apply(event) {
       soon("positions", loadPositions);
       soon("portfolio", loadPortfolio);
       break;
+    case "backtests":
+      upsert(data.backtests, d.backtest_id, { id: d.backtest_id, status: d.status, progress: d.progress ?? (d.status === "done" ? 1 : undefined), error: d.error });
+      break;
     default:
       return;
   }
@@ -113,7 +118,7 @@ export function apply(event) {
 }
 
 export function reset() {
-  for (const key of ["accounts", "subscriptions", "positions", "signals", "intents", "orders", "fills"]) {
+  for (const key of ["accounts", "subscriptions", "positions", "signals", "intents", "orders", "fills", "backtests"]) {
     data[key] = new Map();
   }
   data.portfolio = null;
