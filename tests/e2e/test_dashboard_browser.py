@@ -339,6 +339,37 @@ def test_a_backtest_runs_with_progress_and_charts_its_trades(
     assert session.errors == []
 
 
+def test_a_session_ended_elsewhere_brings_the_page_back_to_sign_in(
+    chromium: Browser,  # noqa: F811 (the fixture)
+    tmp_path: Path,
+) -> None:
+    runtime = make_runtime(tmp_path, ws_session_check_s=0.2)
+    seed_marketplace(runtime.engine, [{}])
+    context = chromium.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    session = Session(context.new_page(), tmp_path)
+    try:
+        with ServedRuntime(runtime, free_port()) as served:
+            page = session.page
+            session.sign_in(served.url, "tv-test-sub1")
+            page.locator("#live.on").wait_for()
+            change = {"current_password": PASSWORD, "new_password": "a much longer new passphrase 42"}
+            changed = httpx.post(
+                f"{served.url}/api/v1/auth/password", headers=served.token("tv-test-sub1"), json=change
+            )
+            assert changed.status_code == 200, changed.text  # every other session of the user ends
+
+            page.get_by_role("alert").filter(has_text="Your session ended: sign in again.").wait_for()
+            assert page.get_by_role("navigation", name="Pages").is_hidden()
+            session.shot("session-ended")
+    finally:
+        context.close()
+    # The refused refresh (401) is the browser's only complaint.
+    assert set(session.errors) <= {
+        "Failed to load resource: the server responded with a status of 401 (Unauthorized)"
+    }
+
+
 def test_phone_width_sign_in_page(chromium: Browser, platform: Platform, tmp_path: Path) -> None:  # noqa: F811
     context = chromium.new_context(viewport={"width": 390, "height": 800}, color_scheme="dark")
     try:

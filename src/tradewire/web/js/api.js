@@ -48,6 +48,8 @@ function expire() {
 }
 
 export function whenSignedOut(listener) { onSignedOut = listener; }
+/** The server ended the session (signed out elsewhere, password changed): back to the sign-in page. */
+export function sessionEnded() { if (access !== null) expire(); }
 export const accessToken = () => access;
 export const signedIn = () => access !== null;
 

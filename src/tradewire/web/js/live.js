@@ -1,6 +1,6 @@
 // The live channel (WebSocket /api/v1/ws): authenticate with the in-memory token, subscribe, and on a
 // drop reconnect with `since` = the last event id seen, so nothing is missed and nothing repeated.
-import { accessToken, renew } from "./api.js";
+import { accessToken, renew, sessionEnded } from "./api.js";
 
 export class Live {
   constructor(topics, { onEvent, onSubscribed, onStatus }) {
@@ -60,7 +60,8 @@ export class Live {
     if (socket !== this.socket || this.stopped) return;
     this.onStatus("offline");
     if (code === 4401) {
-      try { await renew(); } catch { return; }  // signed out: the app shows the sign-in page
+      // The token expired, or the session ended (signed out elsewhere): renew, or sign in again.
+      try { await renew(); } catch { sessionEnded(); return; }
     }
     this.retry = setTimeout(() => this.connect(), this.delay);
     this.delay = Math.min(this.delay * 2, 15000);
