@@ -114,7 +114,15 @@ def test_a_webhook_becomes_a_live_position_that_closes_from_the_page(
     row.locator("td[data-label=Mark]").filter(has_text=re.compile(r"\d")).wait_for()
     session.shot("portfolio-open-position")
 
-    page.get_by_role("link", name="Activity").click()
+    page.get_by_role("link", name="Skip to content").focus()  # first in the page; then the pages
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Activity"
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Activity").wait_for()
+    page.get_by_role("link", name="Skip to content").focus()
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main" and page.url.endswith("#/activity")
     feed = page.get_by_role("list", name="Activity, newest first")
     feed.locator("li[data-kind=order]").filter(has_text="filled").first.wait_for()
     feed.locator("li[data-kind=intent]").first.wait_for()

@@ -45,6 +45,7 @@ async function enter() {
   for (const id of ["nav", "live", "who", "signout"]) byId(id).hidden = false;
   byId("who").textContent = me.username;
   showPage();
+  byId("main").focus();
   live = new Live(TOPICS, {
     onEvent: apply,
     onStatus: setLive,
@@ -115,6 +116,11 @@ async function start() {
   whenSignedOut(() => leave("Your session ended: sign in again."));
   onChange(() => page?.update());
   window.addEventListener("hashchange", () => { if (page) { showPage(); byId("main").focus(); } });
+  // The skip link moves the focus only: its #main must not be taken for a page's address.
+  document.querySelector(".skip").addEventListener("click", (event) => {
+    event.preventDefault();
+    byId("main").focus();
+  });
   if (await restore()) await enter().catch(() => leave());
   else leave();
 }
