@@ -11,8 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytest
-
 from tests.conftest import unavailable
 
 if TYPE_CHECKING:
@@ -45,9 +43,8 @@ def _install_chromium() -> None:
     )
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    """A headless chromium for the module (one browser; each test opens its own context)."""
+def launched_chromium() -> Iterator[Browser]:
+    """A headless chromium (the `chromium` fixture of tests/e2e/conftest.py)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.e2e.browser import launched_chromium
 from tests.fakes.exchange import FakeExchange
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 
 @pytest.fixture
@@ -14,3 +19,9 @@ def fake() -> Iterator[FakeExchange]:
     """A fake Binance quoting BTC/USDT at 60,000, with 10,000 USDT on the account."""
     with FakeExchange("binance", prices={"BTC/USDT": "60000"}, balances={"USDT": "10000"}) as exchange:
         yield exchange
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    """Debian's chromium, headless, driven by Playwright: one browser per module, a context per test."""
+    yield from launched_chromium()

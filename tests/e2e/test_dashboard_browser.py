@@ -17,7 +17,6 @@ import pyotp
 import pytest
 
 from tests.conftest import free_port
-from tests.e2e.browser import chromium  # noqa: F401 (the fixture)
 from tests.e2e.test_signin_http import ManualClock
 from tests.seeding import Seeded
 from tests.support import PASSPHRASE, PASSWORD, ServedRuntime, make_runtime, pin_prices, seed_marketplace
@@ -84,7 +83,7 @@ class Session:
 
 
 @pytest.fixture
-def session(chromium: Browser, tmp_path: Path) -> Iterator[Session]:  # noqa: F811 (the fixture)
+def session(chromium: Browser, tmp_path: Path) -> Iterator[Session]:
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
     shots = tmp_path / "screenshots"
@@ -216,7 +215,7 @@ def test_dark_mode_is_remembered_and_a_reload_stays_signed_in(platform: Platform
 
 
 def test_after_a_server_restart_the_page_resumes_with_since_and_misses_nothing(
-    chromium: Browser,  # noqa: F811 (the fixture)
+    chromium: Browser,
     tmp_path: Path,
 ) -> None:
     port = free_port()
@@ -269,7 +268,7 @@ def test_after_a_server_restart_the_page_resumes_with_since_and_misses_nothing(
 
 
 def test_a_user_with_two_factor_sign_in_is_asked_for_the_code(
-    chromium: Browser,  # noqa: F811 (the fixture)
+    chromium: Browser,
     tmp_path: Path,
 ) -> None:
     clock = ManualClock()
@@ -309,7 +308,7 @@ def test_a_user_with_two_factor_sign_in_is_asked_for_the_code(
 
 
 def test_a_backtest_runs_with_progress_and_charts_its_trades(
-    chromium: Browser,  # noqa: F811 (the fixture)
+    chromium: Browser,
     tmp_path: Path,
     data_dir: Path,
 ) -> None:
@@ -348,7 +347,7 @@ def test_a_backtest_runs_with_progress_and_charts_its_trades(
 
 
 def test_a_session_ended_elsewhere_brings_the_page_back_to_sign_in(
-    chromium: Browser,  # noqa: F811 (the fixture)
+    chromium: Browser,
     tmp_path: Path,
 ) -> None:
     runtime = make_runtime(tmp_path, ws_session_check_s=0.2)
@@ -378,7 +377,7 @@ def test_a_session_ended_elsewhere_brings_the_page_back_to_sign_in(
     }
 
 
-def test_phone_width_sign_in_page(chromium: Browser, platform: Platform, tmp_path: Path) -> None:  # noqa: F811
+def test_phone_width_sign_in_page(chromium: Browser, platform: Platform, tmp_path: Path) -> None:
     context = chromium.new_context(viewport={"width": 390, "height": 800}, color_scheme="dark")
     try:
         page = context.new_page()
