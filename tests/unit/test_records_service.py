@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from tradewire.domain.members import Conflict, NotFound, User
+from tradewire.domain.portfolio import PositionResult
 from tradewire.domain.positions import CloseReason
 from tradewire.domain.records import Page, WatchedPosition
 from tradewire.domain.risk import RiskLimits, TradingState
@@ -150,3 +151,27 @@ async def test_open_positions_are_marked_at_their_venue_and_closed_ones_are_not(
     ]
     assert [key[3] for key in marks.asked] == ["BTC/USDT", "ETH/USDT"]
     assert marked[1].mark is not None and marked[1].mark.error == "no price"
+
+
+async def test_the_portfolio_counts_the_newest_positions_and_says_when_older_ones_were_left_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    closed = PositionResult(
+        "paper", "BTC/USDT", "closed", Decimal(5), Decimal(1), datetime(2026, 1, 5, tzinfo=UTC)
+    )
+    asked: list[tuple[int, int | None, int]] = []
+
+    class Results(Reports):
+        def position_results(self, user_id: int, account_id: int | None, limit: int) -> list[PositionResult]:
+            asked.append((user_id, account_id, limit))
+            return [closed] * min(limit, 4)
+
+    service = replace(records(), reports=Results([]))
+    monkeypatch.setattr("tradewire.services.records.PORTFOLIO_POSITIONS", 3)
+
+    found = await service.portfolio(1, 7, date(2026, 1, 5))
+
+    assert asked == [(1, 7, 4)]  # one more than it counts: to know whether any was left out
+    assert (found.positions_counted, found.truncated) == (3, True)
+    [paper] = found.summaries
+    assert (paper.pnl_today, paper.closed_positions) == (Decimal(12), 3)
