@@ -5,6 +5,7 @@ import { amount, time } from "./format.js";
 import { accountName, data, strategyOf } from "./store.js";
 
 const SHOWN = 200;
+const RANK = { signal: 1, intent: 2, order: 3, fill: 4 };
 
 function entries() {
   const slugs = new Map([...data.subscriptions.values()].map((s) => [s.strategy_id, s.strategy_slug]));
@@ -34,7 +35,9 @@ function entries() {
       what: `${f.side} ${amount(f.amount)} ${f.symbol} @ ${amount(f.price, 4)} (order #${f.order_id})`,
       why: f.fee ? `fee ${amount(f.fee)} ${f.fee_currency || ""}` : "" });
   }
-  return list.sort((a, b) => String(b.at).localeCompare(String(a.at)) || b.key.localeCompare(a.key));
+  // Newest first; within a second the chain reads from its end: fill, order, intent, signal.
+  const second = (e) => Math.floor((Date.parse(e.at) || 0) / 1000);
+  return list.sort((a, b) => second(b) - second(a) || RANK[b.kind] - RANK[a.kind] || Number(b.key.slice(1)) - Number(a.key.slice(1)));
 }
 
 function select(id, label, values, current, named = (v) => v) {
