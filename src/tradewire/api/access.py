@@ -102,6 +102,7 @@ ACCESS: dict[str, Access] = {
     "POST /api/v1/intents/{intent_id}/decline": OWNED,
     "GET /api/v1/orders": USER,
     "GET /api/v1/positions": USER,
+    "GET /api/v1/portfolio": USER,
     "POST /api/v1/positions/{position_id}/close": OWNED,
     "GET /api/v1/execution-log": USER,
     "GET /api/v1/markets": ANYONE,  # the paper market's public prices
@@ -110,6 +111,7 @@ ACCESS: dict[str, Access] = {
     "POST /api/v1/backtests": USER,
     "GET /api/v1/backtests/{backtest_id}": OWNED,
     "GET /api/v1/backtests/{backtest_id}/equity.png": OWNED,
+    "GET /api/v1/backtests/{backtest_id}/candles": OWNED,
     "GET /api/v1/strategies/{strategy_id}/backtests": OWNED,  # or public
     "POST /api/v1/models": USER,
     "GET /api/v1/models": USER,
@@ -132,6 +134,8 @@ ACCESS: dict[str, Access] = {
     "GET /docs": ANYONE,
     "GET /docs/oauth2-redirect": ANYONE,
     "GET /redoc": ANYONE,
+    "GET /": ANYONE,  # the dashboard's page: it signs in through the API
+    "GET /assets/{path:path}": ANYONE,  # the dashboard's scripts, styles and chart library
     "GET /docs-assets": ANYONE,  # the documentation pages' scripts and styles (a static mount)
 }
 
