@@ -126,9 +126,9 @@ class Analysis:
     candle_at: datetime
     status: AnalysisStatus
     reason: str | None
-    prompt_id: int
+    prompt_id: int | None  # None once the prompt or endpoint was deleted
     prompt_version: int
-    endpoint_id: int
+    endpoint_id: int | None
     recommendation: str | None
     entry: Decimal | None
     stop_loss: Decimal | None

@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from tradewire.domain.ai.strategy import AiChartStrategy
 from tradewire.domain.backtest import BacktestConfig, BacktestResult, run_backtest
 from tradewire.domain.candles import Candles, timeframe_ms
 from tradewire.domain.exits import ExitRules
@@ -90,6 +91,8 @@ class BacktestRequest:
             config = self.config()
         except ValueError as exc:
             raise BacktestInputError(str(exc)) from None
+        if isinstance(strategy, AiChartStrategy):
+            raise BacktestInputError("ai_chart: backtests of AI chart analysis are not available yet")
         if isinstance(strategy, LightgbmStrategy):
             assert isinstance(strategy.params, LightgbmParams)
             predictor = None if models is None else models(strategy.params)

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from pydantic import ValidationError
 
+from tradewire.domain.ai.strategy import AiChartStrategy
 from tradewire.domain.candles import Candles, timeframe_ms
 from tradewire.domain.ml.strategy import LightgbmParams, LightgbmStrategy
 from tradewire.domain.signals import SignalAction
@@ -23,6 +24,7 @@ from tradewire.domain.strategies.confirmation import Confirmation, confirm
 from tradewire.domain.strategies.definition import StrategyDefinition
 from tradewire.ports import CandleSource, Clock, SignalStore
 from tradewire.ports.models import ModelSource
+from tradewire.services.chart_analyst import ChartAnalyst
 from tradewire.services.ingest import SignalIngest
 from tradewire.services.loops import every
 
@@ -78,6 +80,7 @@ class StrategyRunner:
     clock: Clock
     interval_s: float = 5.0
     models: ModelSource | None = None  # where `lightgbm` strategies get their model
+    analyst: ChartAnalyst | None = None  # what runs `ai_chart` strategies
     _loaded: dict[int, _Loaded] = field(init=False, default_factory=dict)
     # The last candle evaluated per (strategy, pair), and entries waiting out their confirmation.
     _seen: dict[tuple[int, str], int] = field(init=False, default_factory=dict)
@@ -94,12 +97,28 @@ class StrategyRunner:
             source = self.candles(definition.candles_from)
             if source is None:
                 continue
+            if isinstance(loaded.strategy, AiChartStrategy):
+                emitted += await self._ai_cycle(strategy_id, definition, source)
+                continue
             for symbol in definition.symbols:
                 try:
                     emitted += await self._evaluate(strategy_id, loaded, source, symbol)
                 except Exception:
                     log.exception("strategy %s on %s: evaluation failed", strategy_id, symbol)
         return emitted
+
+    async def _ai_cycle(self, strategy_id: int, definition: StrategyDefinition, source: CandleSource) -> int:
+        """An `ai_chart` strategy's look at its symbols (services/chart_analyst.py)."""
+        if self.analyst is None:
+            if self._broken.get(strategy_id) != "no analyst":
+                log.error("strategy %s: AI chart analysis is not available on this server", strategy_id)
+                self._broken[strategy_id] = "no analyst"
+            return 0
+        try:
+            return await self.analyst.cycle(strategy_id, definition, source)
+        except Exception:
+            log.exception("strategy %s: AI chart cycle failed", strategy_id)
+            return 0
 
     async def run(self, stop: asyncio.Event) -> None:
         await every(self.interval_s, stop, self.tick, "strategy runner tick", log)

@@ -504,3 +504,6 @@ platform_trading = Table(
     Column("changed_by", String(64)),
     Column("changed_at", UTCDateTime()),
 )
+
+# AI chart analysis' tables (adapters/store/ai_tables.py) join `metadata` whenever the schema is loaded.
+import tradewire.adapters.store.ai_tables  # noqa: E402, F401

@@ -36,6 +36,7 @@ import numpy as np
 from pydantic import Field, ValidationError, model_validator
 
 from tradewire.domain import indicators as ind
+from tradewire.domain.ai.strategy import AiChartStrategy
 from tradewire.domain.candles import Candles
 from tradewire.domain.ml.strategy import LightgbmStrategy
 from tradewire.domain.strategies.base import BoolArray, FloatArray, Signals, Strategy, StrategyParams
@@ -266,7 +267,10 @@ STRATEGIES: dict[str, StrategyType] = {
 }
 # Strategies that read a trained model: built from their parameters like the others, but evaluated
 # only once the runner or the backtester hands them the model (`with_predictor`).
-MODEL_STRATEGIES: dict[str, StrategyType] = {LightgbmStrategy.name: LightgbmStrategy}
+MODEL_STRATEGIES: dict[str, StrategyType] = {
+    LightgbmStrategy.name: LightgbmStrategy,
+    AiChartStrategy.name: AiChartStrategy,
+}
 
 
 def build_strategy(name: str, params: Mapping[str, Any] | None = None) -> Strategy:

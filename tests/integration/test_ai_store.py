@@ -1,0 +1,91 @@
+"""AI chart analysis' tables on SQLite and PostgreSQL: endpoints and prompts scoped to their owner,
+prompt versions counting up per name, one analysis per strategy, symbol, timeframe and candle, the
+day's tokens, and analyses listed (newest first) and their image served to the owner only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine
+
+from tests.support import seed_marketplace
+from tradewire.adapters.store.ai import SqlAi
+from tradewire.adapters.store.members import SqlMembers
+from tradewire.domain.ai.proposal import parse_answer
+from tradewire.domain.members import Conflict, NotFound
+from tradewire.ports.ai import AnalysisResult, AnalysisStatus, NewAnalysis
+
+NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+ANSWER = (
+    '{"recommendation": "BUY", "entry": 100.5, "stop_loss": 97, "take_profit": 110, "setup_quality": 0.8,'
+    ' "risk_reward_ratio": 0.9, "market_environment": 0.7, "reasoning": "retest"}'
+)
+
+
+def test_endpoints_prompts_and_analyses(engine: Engine) -> None:
+    seeded = seed_marketplace(engine, [])
+    ai = SqlAi(engine)
+    owner, strategy_id = seeded.provider_id, seeded.strategy_id
+    stranger = SqlMembers(engine).create_user("stranger", "hash", NOW)
+
+    endpoint_id = ai.add_endpoint(owner, "local", "https://ai.example.com/v1", "vision-1", NOW)
+    with pytest.raises(Conflict):
+        ai.add_endpoint(owner, "local", "https://other.example.com/v1", "m", NOW)
+    assert ai.endpoint_for_strategy(strategy_id, endpoint_id) is None  # no key sealed yet
+    ai.seal_endpoint_key(endpoint_id, "v1:abc:sealed")
+    found = ai.endpoint_for_strategy(strategy_id, endpoint_id)
+    assert found is not None and found[1] == "v1:abc:sealed" and found[0].model == "vision-1"
+    assert [e.id for e in ai.endpoints(owner)] == [endpoint_id] and ai.endpoints(stranger) == []
+    with pytest.raises(NotFound):
+        ai.endpoint(stranger, endpoint_id)
+    with pytest.raises(NotFound):
+        ai.delete_endpoint(stranger, endpoint_id)
+
+    first = ai.add_prompt(owner, "swing", "v1 text", NOW)
+    second = ai.add_prompt(owner, "swing", "v2 text", NOW)
+    ai.add_prompt(stranger, "swing", "not yours", NOW)
+    assert (first.version, second.version) == (1, 2)
+    latest = ai.prompt_for_strategy(strategy_id, "swing", None)
+    assert latest is not None and latest.text == "v2 text"
+    pinned = ai.prompt_for_strategy(strategy_id, "swing", 1)
+    assert pinned is not None and pinned.text == "v1 text"
+    assert ai.prompt_for_strategy(strategy_id, "swing", 3) is None
+    assert [p.version for p in ai.prompts(owner, "swing")] == [1, 2]
+
+    claim = NewAnalysis(
+        strategy_id, "BTC/USDT", "1h", 1_700_000_000_000, endpoint_id, second.id, 2, NOW, b"png"
+    )
+    analysis_id = ai.claim_analysis(claim)
+    assert analysis_id is not None
+    assert ai.claim_analysis(claim) is None  # that candle is taken
+    other = ai.claim_analysis(
+        NewAnalysis(strategy_id, "ETH/USDT", "1h", 1_700_000_000_000, endpoint_id, second.id, 2, NOW, None,
+                    status=AnalysisStatus.SKIPPED, reason="daily token budget spent")
+    )  # fmt: skip
+    assert other is not None
+    proposal = parse_answer(ANSWER)
+    ai.finish_analysis(
+        analysis_id,
+        AnalysisResult(AnalysisStatus.OK, NOW, 970, ANSWER, proposal, proposal.confidence, "proposed"),
+    )
+    assert ai.tokens_spent(strategy_id, NOW - timedelta(hours=12)) == 970
+    assert ai.tokens_spent(strategy_id, NOW + timedelta(seconds=1)) == 0
+
+    listed = ai.analyses(owner, strategy_id, None, 10)
+    assert [a.id for a in listed] == [other, analysis_id]
+    done = ai.analysis(owner, analysis_id)
+    assert done.status is AnalysisStatus.OK and done.recommendation == "BUY"
+    assert done.entry == Decimal("100.5") and done.confidence == Decimal("0.790")
+    assert done.setup_quality == Decimal("0.8") and done.tokens == 970 and done.has_image
+    assert done.candle_at == datetime.fromtimestamp(1_700_000_000, tz=UTC)
+    assert ai.analysis(owner, other).reason == "daily token budget spent"
+    assert ai.analysis_image(owner, analysis_id) == b"png" and ai.analysis_image(owner, other) is None
+    assert ai.analyses(stranger, None, None, 10) == []
+    with pytest.raises(NotFound):
+        ai.analysis_image(stranger, analysis_id)
+    assert [a.id for a in ai.analyses(owner, None, analysis_id + 1, 1)] == [analysis_id]
+
+    ai.delete_endpoint(owner, endpoint_id)  # the analyses stay, without their endpoint
+    assert ai.analysis(owner, analysis_id).endpoint_id is None
