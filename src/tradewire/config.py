@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     # Let users point live accounts' api_urls at loopback and private addresses, and over plain http
     # (a local proxy or test exchange). Off: https/wss to public hosts only.
     allow_private_exchange_urls: bool = False
+    # AI chart analysis: endpoints on loopback and private addresses, and over plain http (a model
+    # served on this machine or network, e.g. Ollama or vLLM); off: https to public hosts only.
+    allow_private_ai_urls: bool = False
+    ai_timeout_s: float = Field(default=60.0, gt=0, le=600)  # one chat-completions call
+    ai_breaker_failures: int = Field(default=3, ge=1, le=100)  # failures in a row that pause an endpoint
+    ai_breaker_cooldown_s: float = Field(default=300.0, gt=0, le=86_400)  # the pause, then one trial
     exchange_streams: bool = True  # follow live accounts' order updates over WebSocket where ccxt can
     paper_prices_from: str | None = None  # e.g. "binance": paper markets follow its public tickers
     paper_prices_urls: dict[str, str] = Field(default_factory=dict)  # overrides of that client's urls

@@ -18,11 +18,13 @@ from typing import Any
 from sqlalchemy import Engine
 
 from tradewire.adapters.account_guards import ExchangeAccountGuards
+from tradewire.adapters.ai import LazyVision, render_chart
 from tradewire.adapters.bus import InProcessBus
 from tradewire.adapters.candles_parquet import ParquetArchive
 from tradewire.adapters.clock import SystemClock
 from tradewire.adapters.exchanges import AccountExchanges
 from tradewire.adapters.health import HealthChecks
+from tradewire.adapters.live.addresses import check_urls
 from tradewire.adapters.live.candles import PublicCandles
 from tradewire.adapters.live.ccxt_exchange import RetryPolicy
 from tradewire.adapters.metrics import ExchangeCalls, Meters
@@ -35,6 +37,7 @@ from tradewire.adapters.passwords import ScryptPasswords, verify_secret
 from tradewire.adapters.rate_limits import RateLimits
 from tradewire.adapters.secrets_box import SecretBox, SecretsError, decode_key
 from tradewire.adapters.store.admin import SqlAdmin
+from tradewire.adapters.store.ai import SqlAi
 from tradewire.adapters.store.backtests import SqlBacktests
 from tradewire.adapters.store.db import make_engine, private_dir, upgrade
 from tradewire.adapters.store.events import SqlEvents
@@ -55,7 +58,9 @@ from tradewire.domain.symbols import SymbolCatalog
 from tradewire.ports import CandleSource, Clock
 from tradewire.ports.rate_limits import RateLimiter
 from tradewire.services.admin import Administration
+from tradewire.services.ai_setup import AiSetup, UrlCheck
 from tradewire.services.backtests import BacktestService
+from tradewire.services.chart_analyst import ChartAnalyst
 from tradewire.services.confirmations import Confirmations
 from tradewire.services.event_hub import EventHub
 from tradewire.services.execution import Executor
@@ -116,6 +121,7 @@ class Runtime:
     rate_limits: RateLimiter
     admin: Administration
     confirmations: Confirmations  # confirm before trade: every channel's answers to proposed entries
+    ai: AiSetup  # AI endpoints, prompts and analyses (the analyst runs inside `strategies`)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -321,6 +327,19 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
     )
     reports = SqlReports(engine)
     models = SqlModels(engine, _load_model)
+    ai_store = SqlAi(engine)
+    analyst = ChartAnalyst(
+        ai_store,
+        LazyVision(
+            timeout_s=settings.ai_timeout_s,
+            breaker_threshold=settings.ai_breaker_failures,
+            breaker_cooldown_s=settings.ai_breaker_cooldown_s,
+        ),
+        render_chart,
+        secret_box,
+        ingest,
+        clock,
+    )
     passwords = ScryptPasswords()
     marketplace = build_marketplace(
         members,
@@ -336,6 +355,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         models=models,
         validator=ChildProcessValidator(),
         password_policy=PasswordPolicy(min_length=settings.password_min_length),
+        ai=ai_store,
     )
     signin = SignIn(
         SqlSignIn(engine),
@@ -372,7 +392,13 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         exchanges=exchanges,
         reconciler=reconciler,
         strategies=StrategyRunner(
-            store, ingest, candles.for_name, clock, interval_s=settings.strategy_interval_s, models=models
+            store,
+            ingest,
+            candles.for_name,
+            clock,
+            interval_s=settings.strategy_interval_s,
+            models=models,
+            analyst=analyst,
         ),
         candles=candles,
         monitor=monitor,
@@ -393,6 +419,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         rate_limits=RateLimits(settings.rate_limits, settings.redis_url),
         admin=Administration(SqlAdmin(engine), SqlPlatform(engine), clock),
         confirmations=confirmations,
+        ai=AiSetup(ai_store, secret_box, _ai_url_check(settings.allow_private_ai_urls), clock),
     )
 
 
@@ -401,6 +428,19 @@ def _load_model(text: str) -> Predictor:
     from tradewire.adapters.ml.lightgbm_model import load_predictor
 
     return load_predictor(text)
+
+
+def _ai_url_check(allow_private: bool) -> UrlCheck:
+    """An AI endpoint's base URL is https to a public host (every address its name resolves to),
+    unless private addresses are allowed."""
+
+    async def check(url: str) -> None:
+        try:
+            await check_urls({"base_url": url}, allow_private)
+        except ValueError as exc:  # worded for exchange api_urls
+            raise ValueError(str(exc).replace("api_urls['base_url']", "the URL")) from None
+
+    return check
 
 
 def _secret_box(settings: Settings) -> SecretBox | None:

@@ -25,6 +25,7 @@ from tradewire.api.retry_later import install_retry_later
 from tradewire.api.routers import (
     accounts,
     admin,
+    ai,
     auth,
     bots,
     exports,
@@ -101,6 +102,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         exports,
         models,
         admin,
+        ai,
     ):
         include(app, resource.router)
     for resource in (backtests, health, metrics):

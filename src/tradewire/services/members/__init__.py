@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from tradewire.domain.members import Role
 from tradewire.domain.signin import PasswordPolicy
 from tradewire.ports import AccountGuards, Clock, ExchangeDirectory, Members, Passwords
+from tradewire.ports.ai import AiStore
 from tradewire.ports.models import ModelRegistry, ModelValidator
 from tradewire.services.members.accounts import Accounts
 from tradewire.services.members.bots import Bots
@@ -47,6 +48,7 @@ def build_marketplace(
     models: ModelRegistry | None = None,
     validator: ModelValidator | None = None,
     password_policy: PasswordPolicy | None = None,
+    ai: AiStore | None = None,
 ) -> Marketplace:
     """The use cases over one set of ports; `paper_pairs` is what built-in strategies may name,
     `paper_markets` what a paper account's pair filter may name."""
@@ -61,8 +63,8 @@ def build_marketplace(
             password_policy=password_policy or PasswordPolicy(),
         ),
         accounts=accounts,
-        strategies=Strategies(members, passwords, clock, paper_pairs, models),
+        strategies=Strategies(members, passwords, clock, paper_pairs, models, ai),
         subscriptions=Subscriptions(members, exchanges, clock, paper_markets, markets_timeout_s),
-        bots=Bots(members, accounts, passwords, clock, paper_pairs, models),
+        bots=Bots(members, accounts, passwords, clock, paper_pairs, models, ai),
         models=None if models is None or validator is None else Models(models, validator, clock),
     )

@@ -14,7 +14,9 @@ from tradewire.domain.members import Bot, NewStrategy, NewSubscription, Strategy
 from tradewire.domain.sizing import SizingMode
 from tradewire.domain.strategies.definition import BotSettings, StrategyDefinition
 from tradewire.ports import Clock, Members, Passwords
+from tradewire.ports.ai import AiStore
 from tradewire.ports.models import ModelRegistry
+from tradewire.services.ai_setup import check_ai
 from tradewire.services.members.accounts import Accounts
 from tradewire.services.members.models import check_model
 from tradewire.services.members.strategies import check_definition, new_passphrase
@@ -42,6 +44,7 @@ class Bots:
     clock: Clock
     paper_pairs: Container[str]
     models: ModelRegistry | None = None  # what `lightgbm` definitions may name
+    ai: AiStore | None = None  # the endpoints and prompts `ai_chart` definitions may name
 
     async def create(self, user_id: int, request: BotRequest) -> Bot:
         account_id = request.account_id
@@ -50,6 +53,7 @@ class Bots:
         definition = _with_bot_settings(request.definition)
         check_definition(definition, self.paper_pairs)
         await check_model(self.models, user_id, definition)
+        await check_ai(self.ai, user_id, definition)
         if account_id is None:
             account_id = await self.accounts.paper_account(user_id)
         now = self.clock.now()
@@ -91,6 +95,7 @@ class Bots:
         current = await self.get(user_id, bot_id)
         check_definition(definition, self.paper_pairs)
         await check_model(self.models, user_id, definition)
+        await check_ai(self.ai, user_id, definition)
         definition = _with_bot_settings(definition)
         status = current.status if definition.enabled else SubscriptionStatus.PAUSED
         await asyncio.to_thread(

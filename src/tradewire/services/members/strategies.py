@@ -22,7 +22,9 @@ from tradewire.domain.members import (
 from tradewire.domain.strategies.definition import StrategyDefinition
 from tradewire.domain.track_record import PairRecord, PairStatus
 from tradewire.ports import Clock, Members, Passwords
+from tradewire.ports.ai import AiStore
 from tradewire.ports.models import ModelRegistry
+from tradewire.services.ai_setup import check_ai
 from tradewire.services.members.models import check_model
 
 
@@ -66,6 +68,7 @@ class Strategies:
     clock: Clock
     paper_pairs: Container[str]
     models: ModelRegistry | None = None  # what `lightgbm` definitions may name
+    ai: AiStore | None = None  # the endpoints and prompts `ai_chart` definitions may name
 
     async def publish(self, user_id: int, request: StrategyRequest) -> Published:
         """A new strategy of the user's; Forbidden for a public one unless the user publishes
@@ -75,6 +78,7 @@ class Strategies:
         if request.definition is not None:
             check_definition(request.definition, self.paper_pairs)
             await check_model(self.models, user_id, request.definition)
+            await check_ai(self.ai, user_id, request.definition)
         passphrase = request.passphrase or new_passphrase()
         new = NewStrategy(
             owner_id=user_id,
@@ -110,6 +114,7 @@ class Strategies:
                 raise Conflict(f"strategy {strategy_id} is a {current.source} strategy, not a built-in one")
             check_definition(changes.definition, self.paper_pairs)
             await check_model(self.models, user_id, changes.definition)
+            await check_ai(self.ai, user_id, changes.definition)
         await asyncio.to_thread(self.members.change_strategy, user_id, strategy_id, changes)
         return await self.get(user_id, strategy_id)
 
