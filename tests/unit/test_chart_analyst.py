@@ -284,3 +284,21 @@ def test_the_sealed_key_is_bound_to_its_endpoint() -> None:
         pass
     else:
         raise AssertionError("a key sealed for endpoint 1 opened for endpoint 2")
+
+
+async def test_a_sell_is_an_exit_on_spot_and_a_hold_is_nothing() -> None:
+    s = _setup(min_risk_reward="1")
+    eth = s.market.close("ETH/USDT")
+    s.vision.answers = {
+        "ETH/USDT": {
+            **buy(eth),
+            "recommendation": "SELL",
+            "stop_loss": str(eth * Decimal("1.02")),
+            "take_profit": str(eth * Decimal("0.95")),
+        }
+    }
+    assert await s.runner().tick() == 1
+    (signal,) = s.w.rows("signals")
+    assert signal["action"] == "exit" and signal["symbol"] == "ETH/USDT"
+    assert signal["details"]["recommendation"] == "SELL"
+    assert "stop_loss" not in signal["details"]  # an exit carries no levels for a position to open

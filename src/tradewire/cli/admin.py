@@ -118,8 +118,11 @@ def keys_generate() -> None:
 
 @keys_app.command("rotate")
 def keys_rotate() -> None:
-    """Re-encrypt every stored API key with TRADEWIRE_ENCRYPTION_KEY (old keys in ..._OLD_KEYS)."""
+    """Re-encrypt every stored API key (exchange accounts, AI endpoints) with TRADEWIRE_ENCRYPTION_KEY
+    (old keys in ..._OLD_KEYS)."""
+    from tradewire.adapters.store.ai import SqlAi
     from tradewire.adapters.store.db import disposable_engine
+    from tradewire.services.chart_analyst import key_context
 
     settings = settings_or_exit()
     runtime = runtime_or_exit(settings)
@@ -141,3 +144,11 @@ def keys_rotate() -> None:
             members.set_account_secrets(row["id"], updates)
             rotated += 1
     typer.echo(f"{rotated} accounts re-encrypted with key {box.key_id}")
+    ai = SqlAi(members.engine)
+    endpoints = 0
+    for endpoint_id, token in ai.sealed_endpoint_keys():
+        if box.needs_rotation(token):
+            context = key_context(endpoint_id)
+            ai.seal_endpoint_key(endpoint_id, box.encrypt(box.decrypt(token, context), context))
+            endpoints += 1
+    typer.echo(f"{endpoints} AI endpoints re-encrypted with key {box.key_id}")

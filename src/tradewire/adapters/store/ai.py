@@ -72,6 +72,14 @@ class SqlAi(MemberRows):
         if not gone.rowcount:
             raise NotFound(f"no AI endpoint {endpoint_id}")
 
+    def sealed_endpoint_keys(self) -> list[tuple[int, str]]:
+        """Every endpoint's sealed key (for key rotation); never leaves the server."""
+        query = select(ai_endpoints.c.id, ai_endpoints.c.api_key_enc).where(
+            ai_endpoints.c.api_key_enc.is_not(None)
+        )
+        with self.engine.connect() as conn:
+            return [(int(r.id), str(r.api_key_enc)) for r in conn.execute(query)]
+
     def endpoint_for_strategy(self, strategy_id: int, endpoint_id: int) -> tuple[AiEndpoint, str] | None:
         query = (
             select(ai_endpoints)

@@ -1,0 +1,48 @@
+"""`tradewire keys rotate` re-encrypts AI endpoints' keys too: after it, the old key can go."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests.seeding import seed_members
+from tradewire.adapters.secrets_box import SecretBox, decode_key, generate_key
+from tradewire.adapters.store.ai import SqlAi
+from tradewire.adapters.store.db import make_engine, upgrade
+from tradewire.adapters.store.members import SqlMembers
+from tradewire.services.chart_analyst import key_context
+
+TRADEWIRE = str(Path(sys.executable).parent / "tradewire")
+
+
+def test_keys_rotate_re_encrypts_ai_endpoint_keys(tmp_path: Path) -> None:
+    var_dir = tmp_path / "var"
+    engine = make_engine(f"sqlite:///{var_dir / 'tradewire.db'}")
+    upgrade(engine)
+    owner = seed_members(SqlMembers(engine), [], slug="keys").provider_id
+    old, new = generate_key(), generate_key()
+    ai = SqlAi(engine)
+    endpoint_id = ai.add_endpoint(owner, "local", "https://ai.example.com/v1", "m", datetime.now(UTC))
+    ai.seal_endpoint_key(
+        endpoint_id, SecretBox(decode_key(old)).encrypt("sk-secret", key_context(endpoint_id))
+    )
+
+    env = {
+        **os.environ,
+        "TRADEWIRE_VAR_DIR": str(var_dir),
+        "TRADEWIRE_CONFIG": str(var_dir / "absent.toml"),
+        "TRADEWIRE_ENCRYPTION_KEY": new,
+        "TRADEWIRE_ENCRYPTION_OLD_KEYS": f'["{old}"]',
+    }
+    env.pop("TRADEWIRE_DATABASE_URL", None)
+    done = subprocess.run(
+        [TRADEWIRE, "keys", "rotate"], capture_output=True, text=True, timeout=120, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "1 AI endpoints re-encrypted" in done.stdout
+
+    ((_, token),) = ai.sealed_endpoint_keys()
+    assert SecretBox(decode_key(new)).decrypt(token, key_context(endpoint_id)) == "sk-secret"  # new key only
