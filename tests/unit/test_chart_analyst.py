@@ -302,3 +302,15 @@ async def test_a_sell_is_an_exit_on_spot_and_a_hold_is_nothing() -> None:
     assert signal["action"] == "exit" and signal["symbol"] == "ETH/USDT"
     assert signal["details"]["recommendation"] == "SELL"
     assert "stop_loss" not in signal["details"]  # an exit carries no levels for a position to open
+
+
+async def test_a_client_that_raises_still_ends_its_analysis_failed() -> None:
+    s = _setup()
+
+    async def broken(access: EndpointAccess, prompt: str, image_png: bytes) -> VisionAnswer:
+        raise RuntimeError("bug")
+
+    s.vision.analyse = broken  # type: ignore[method-assign]
+    assert await s.runner().tick() == 0
+    assert {r["status"] for r in s.analyses()} == {AnalysisStatus.FAILED}
+    assert s.analyses()[0]["reason"] == "unexpected error in the client: RuntimeError"

@@ -182,7 +182,11 @@ class ChartAnalyst:
         if analysis_id is None:
             return None  # analysed already (before a restart, or by another process)
         close = Decimal(repr(float(candles.close[-1])))
-        answer = await self.vision.analyse(setup.access, self._prompt(setup, candles, close), image)
+        try:
+            answer = await self.vision.analyse(setup.access, self._prompt(setup, candles, close), image)
+        except Exception as exc:  # the claim must end: a pending row would never be asked again
+            log.exception("ai strategy %s on %s: the vision client failed", strategy_id, symbol)
+            answer = VisionAnswer(None, None, 0, 1, f"unexpected error in the client: {type(exc).__name__}")
         verdict = self._verdict(answer, params, close)
         proposal = answer.proposal
         await asyncio.to_thread(
