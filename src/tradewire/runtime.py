@@ -407,6 +407,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
             clock,
             ParquetArchive.at(settings.effective_data_dir),
             models=models,
+            analyses=ai_store,
         ),
         valuations=valuations,
         marketplace=marketplace,

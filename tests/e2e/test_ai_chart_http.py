@@ -205,3 +205,68 @@ def test_endpoints_need_an_encryption_key_and_a_callable_address(tmp_path: Path)
             answer = alice.call("POST", "/api/v1/ai/endpoints", json={**body, "base_url": url})
             assert answer.status_code == code and says in answer.text, (url, answer.text)
         assert alice.call("GET", "/api/v1/ai/endpoints").json() == []
+
+
+def test_an_ai_strategy_is_backtested_on_its_stored_analyses_without_model_calls(
+    served: ServedRuntime, fake: FakeOpenAI, data_dir: Path
+) -> None:
+    from tradewire.adapters.candles_parquet import read_candles
+    from tradewire.domain.ai.proposal import parse_answer
+    from tradewire.ports.ai import AnalysisResult, AnalysisStatus, NewAnalysis
+
+    alice, bob = Client(served, "alice"), Client(served, "bob")
+    body = {"name": "local", "base_url": fake.base_url, "model": "vision-1", "api_key": KEY}
+    endpoint = alice.call("POST", "/api/v1/ai/endpoints", json=body).json()
+    alice.call("POST", "/api/v1/ai/prompts", json={"name": "swing", "text": "Find a long."})
+    definition = {
+        "builtin": "ai_chart",
+        "params": {"endpoint_id": endpoint["id"], "prompt": "swing", "min_risk_reward": "2"},
+        "timeframe": "1h",
+        "symbols": [SYMBOL],
+    }
+    strategy = alice.call("POST", "/api/v1/strategies", json={"name": "AI", "definition": definition}).json()
+
+    # What the strategy's analyses said on real hourly candles (as the live cycle stores them).
+    candles = read_candles(data_dir / "ohlcv/binance/BTC_USDT-1h.parquet", SYMBOL, "1h")
+    ai = SqlAi(served.runtime.engine)
+    analysed = range(100, len(candles) - 30, 40)
+    for i in analysed:
+        proposal = parse_answer(json.dumps(_buy(Decimal(repr(float(candles.close[i]))))))
+        claim = NewAnalysis(
+            strategy["id"],
+            SYMBOL,
+            "1h",
+            int(candles.ts[i]),
+            endpoint["id"],
+            None,
+            1,
+            served.runtime.clock.now(),
+            None,
+        )
+        analysis_id = ai.claim_analysis(claim)
+        assert analysis_id is not None
+        result = AnalysisResult(
+            AnalysisStatus.OK, claim.created_at, 970, None, proposal, proposal.confidence, ""
+        )
+        ai.finish_analysis(analysis_id, result)
+
+    assert bob.call("POST", "/api/v1/backtests", json={"strategy_id": strategy["id"]}).status_code == 404
+    refused = alice.call(
+        "POST",
+        "/api/v1/backtests",
+        json={"strategy": "ai_chart", "params": definition["params"], "symbols": [SYMBOL], "timeframe": "1h"},
+    )
+    assert refused.status_code == 422 and "strategy_id" in refused.text
+    accepted = alice.call("POST", "/api/v1/backtests", json={"strategy_id": strategy["id"]})
+    assert accepted.status_code == 202, accepted.text
+    for _ in range(300):
+        done = alice.call("GET", accepted.json()["url"]).json()
+        if done["status"] in ("done", "failed"):
+            break
+        time.sleep(0.1)
+    assert done["status"] == "done", done["error"]
+    trades = done["result"]["trades"]
+    assert len(trades) >= 3
+    hour = 3_600_000
+    assert {t["entry_time_ms"] - hour for t in trades} <= {int(candles.ts[i]) for i in analysed}
+    assert fake.completions == []  # no model was asked

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tradewire.domain.ai.replay import StoredProposal
 from tradewire.domain.members import Conflict, NotFound
 from tradewire.ports.ai import AiEndpoint, Analysis, AnalysisResult, AnalysisStatus, NewAnalysis, Prompt
 
@@ -101,6 +102,17 @@ class MemoryAi:
             for r in self.rows.values()
             if r["strategy_id"] == strategy_id and r["created_at"] >= since
         )
+
+    def proposals(self, user_id: int, strategy_id: int, timeframe: str) -> list[StoredProposal]:
+        found = []
+        for row in self.rows.values():
+            result: AnalysisResult | None = row["result"]
+            mine = self.owners.get(row["strategy_id"]) == user_id and row["strategy_id"] == strategy_id
+            if not mine or row["timeframe"] != timeframe or result is None or result.proposal is None:
+                continue
+            if result.status is AnalysisStatus.OK and result.proposal.recommendation.value != "HOLD":
+                found.append(StoredProposal(row["symbol"], row["candle_ts"], result.proposal))
+        return sorted(found, key=lambda p: p.candle_ts)
 
     def analyses(
         self, user_id: int, strategy_id: int | None, before_id: int | None, limit: int

@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from tradewire.domain.ai.proposal import ChartProposal
+from tradewire.domain.ai.replay import StoredProposal
 from tradewire.domain.candles import Candles
 
 
@@ -146,7 +147,13 @@ class Analysis:
     finished_at: datetime | None
 
 
-class AiStore(Protocol):
+class StoredAnalyses(Protocol):
+    def proposals(self, user_id: int, strategy_id: int, timeframe: str) -> list[StoredProposal]:
+        """The BUY and SELL proposals of the user's strategy's ok analyses in `timeframe`."""
+        ...
+
+
+class AiStore(StoredAnalyses, Protocol):
     # -- endpoints ----------------------------------------------------------------------------------
     def add_endpoint(self, user_id: int, name: str, base_url: str, model: str, now: datetime) -> int:
         """A new endpoint (Conflict when the user has one of that name); its key is sealed next."""

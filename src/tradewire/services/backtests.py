@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import threading
 import time
@@ -24,21 +23,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from tradewire.domain.ai.strategy import AiChartStrategy
+from tradewire.domain.ai.replay import ReplayedAiChart, StoredProposal
+from tradewire.domain.ai.strategy import AiChartParams, AiChartStrategy
 from tradewire.domain.backtest import BacktestConfig, BacktestResult, run_backtest
 from tradewire.domain.candles import Candles, timeframe_ms
 from tradewire.domain.exits import ExitRules
 from tradewire.domain.ml.strategy import LightgbmParams, LightgbmStrategy, Predictor
 from tradewire.domain.sizing import Sizing, SizingMode
-from tradewire.domain.strategies.base import Signals, Strategy, StrategyParams
+from tradewire.domain.strategies.base import Strategy
 from tradewire.domain.strategies.builtin import build_strategy
-from tradewire.domain.strategies.confirmation import MtfParams, confirm_all
+from tradewire.domain.strategies.confirmation import MtfParams
+from tradewire.ports.ai import StoredAnalyses
 from tradewire.ports.archive import CandleArchive
 from tradewire.ports.models import OwnerModels
+from tradewire.services.backtest_confirmation import ConfirmationError, Confirmed, check_confirmation
 
 log = logging.getLogger("tradewire.backtests")
 
@@ -49,6 +51,8 @@ PROGRESS_EVERY_S = 0.25
 
 # Where a `lightgbm` backtest finds its model: None when the params name none.
 ModelLookup = Callable[[LightgbmParams], Predictor | None]
+# Where an `ai_chart` backtest finds its strategy's stored proposals (strategy id, timeframe).
+AnalysisLookup = Callable[[int, str], list[StoredProposal]]
 
 
 class BacktestInputError(ValueError):
@@ -81,10 +85,13 @@ class BacktestRequest:
     confirmation: MtfParams | None = None
     strategy_id: int | None = None
 
-    def build(self, models: ModelLookup | None = None) -> tuple[Strategy, BacktestConfig]:
+    def build(
+        self, models: ModelLookup | None = None, analyses: AnalysisLookup | None = None
+    ) -> tuple[Strategy, BacktestConfig]:
         """The strategy and the engine's configuration; BacktestInputError says what is wrong.
 
-        A `lightgbm` strategy gets its model from `models` (none there: BacktestInputError).
+        A `lightgbm` strategy gets its model from `models` (none there: BacktestInputError), an
+        `ai_chart` strategy its stored analyses from `analyses`.
         """
         try:
             strategy: Strategy = build_strategy(self.strategy, self.params)
@@ -92,7 +99,12 @@ class BacktestRequest:
         except ValueError as exc:
             raise BacktestInputError(str(exc)) from None
         if isinstance(strategy, AiChartStrategy):
-            raise BacktestInputError("ai_chart: backtests of AI chart analysis are not available yet")
+            if self.strategy_id is None or analyses is None:
+                raise BacktestInputError(
+                    "ai_chart replays a strategy's stored analyses: give its strategy_id"
+                )
+            assert isinstance(strategy.params, AiChartParams)
+            strategy = ReplayedAiChart(strategy.params, analyses(self.strategy_id, self.timeframe))
         if isinstance(strategy, LightgbmStrategy):
             assert isinstance(strategy.params, LightgbmParams)
             predictor = None if models is None else models(strategy.params)
@@ -101,7 +113,10 @@ class BacktestRequest:
                 raise BacktestInputError(f"lightgbm: no model {named} of yours")
             strategy = strategy.with_predictor(predictor)
         if self.confirmation is not None:
-            check_confirmation(self.confirmation, self.timeframe)
+            try:
+                check_confirmation(self.confirmation, self.timeframe)
+            except ConfirmationError as exc:
+                raise BacktestInputError(str(exc)) from None
             strategy = Confirmed(strategy, self.confirmation)
         return strategy, config
 
@@ -194,37 +209,6 @@ def from_definition(definition: Mapping[str, Any] | None, strategy_id: int) -> d
         except ValueError as exc:
             raise BacktestInputError(f"strategy {strategy_id}: invalid confirmation: {exc}") from None
     return fields
-
-
-def check_confirmation(mtf: MtfParams, timeframe: str) -> None:
-    """Every confirmation timeframe must be built from the base candles: a whole multiple of them."""
-    base = timeframe_ms(timeframe)
-    for other in mtf.timeframes:
-        step = timeframe_ms(other)
-        if step < base or step % base:
-            raise BacktestInputError(
-                f"confirmation timeframe {other!r} is not a whole multiple of the candles' timeframe "
-                f"{timeframe!r}"
-            )
-
-
-class Confirmed:
-    """A strategy whose entries are kept only where the multi-timeframe confirmation accepts them."""
-
-    name: ClassVar[str] = "confirmed"
-    Params: ClassVar[type[StrategyParams]] = StrategyParams
-
-    def __init__(self, inner: Strategy, mtf: MtfParams) -> None:
-        self.inner = inner
-        self.mtf = mtf
-        self.params: StrategyParams = inner.params
-        self.warmup: int = inner.warmup
-
-    def signals(self, candles: Candles) -> Signals:
-        signals = self.inner.signals(candles)
-        _, priorities = confirm_all(candles, self.mtf.timeframes)
-        entries = np.asarray(signals.entries, dtype=np.bool_) & self.mtf.accepts_all(priorities)
-        return dataclasses.replace(signals, entries=entries)
 
 
 # -- market data ------------------------------------------------------------------------------------
@@ -345,9 +329,11 @@ class BacktestService:
         archive: CandleArchive | None,
         progress_every_s: float = PROGRESS_EVERY_S,
         models: OwnerModels | None = None,
+        analyses: StoredAnalyses | None = None,
     ) -> None:
         self.store = store
         self.models = models
+        self.analyses = analyses
         self.clock = clock
         self.archive = archive
         self.progress_every_s = progress_every_s
@@ -387,7 +373,7 @@ class BacktestService:
 
         Raises BacktestInputError (nothing stored) when it cannot run.
         """
-        await asyncio.to_thread(request.build, self._models_of(user_id))
+        await asyncio.to_thread(request.build, self._models_of(user_id), self._analyses_of(user_id))
         await asyncio.to_thread(self._candles, request)
         now = self.clock.now()
         values = {
@@ -423,7 +409,8 @@ class BacktestService:
         started = time.monotonic()
         try:
             request = BacktestRequest.from_row(row)
-            strategy, config = request.build(self._models_of(row.get("user_id")))
+            user_id = row.get("user_id")
+            strategy, config = request.build(self._models_of(user_id), self._analyses_of(user_id))
             candles = self._candles(request)
             result = run_backtest(strategy, candles, config, progress=self._progress(backtest_id))
         except _Aborted:
@@ -456,6 +443,13 @@ class BacktestService:
             return None if found is None else found.predictor
 
         return lookup
+
+    def _analyses_of(self, user_id: int | None) -> AnalysisLookup | None:
+        """The user's strategies' stored proposals, for `ai_chart` backtests."""
+        store = self.analyses
+        if store is None or user_id is None:
+            return None
+        return lambda strategy_id, timeframe: store.proposals(user_id, strategy_id, timeframe)
 
     def candles_of(self, row: Mapping[str, Any]) -> dict[str, Candles] | None:
         """The candles a stored backtest ran on, read again (for its chart); None when they are no

@@ -24,8 +24,8 @@ from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from tradewire.domain.ai.proposal import ChartProposal, Recommendation, level_problem
-from tradewire.domain.ai.strategy import AiChartParams
+from tradewire.domain.ai.proposal import ChartProposal, Recommendation
+from tradewire.domain.ai.strategy import TRADED, AiChartParams, verdict
 from tradewire.domain.candles import Candles, timeframe_ms
 from tradewire.domain.signals import SignalAction
 from tradewire.domain.strategies.definition import StrategyDefinition
@@ -187,7 +187,7 @@ class ChartAnalyst:
         except Exception as exc:  # the claim must end: a pending row would never be asked again
             log.exception("ai strategy %s on %s: the vision client failed", strategy_id, symbol)
             answer = VisionAnswer(None, None, 0, 1, f"unexpected error in the client: {type(exc).__name__}")
-        verdict = self._verdict(answer, params, close)
+        judged = self._verdict(answer, params, close)
         proposal = answer.proposal
         await asyncio.to_thread(
             self.store.finish_analysis,
@@ -199,11 +199,11 @@ class ChartAnalyst:
                 answer.raw,
                 proposal,
                 None if proposal is None else proposal.confidence,
-                verdict,
+                judged,
             ),
         )
-        if proposal is None or verdict != "proposed":
-            log.info("ai strategy %s on %s: analysis %s, %s", strategy_id, symbol, analysis_id, verdict)
+        if proposal is None or judged != TRADED:
+            log.info("ai strategy %s on %s: analysis %s, %s", strategy_id, symbol, analysis_id, judged)
             return None
         return _Proposal(analysis_id, symbol, candles, proposal, proposal.confidence)
 
@@ -219,21 +219,10 @@ class ChartAnalyst:
 
     @staticmethod
     def _verdict(answer: VisionAnswer, params: AiChartParams, close: Decimal) -> str:
-        """'proposed' for a proposal to trade; otherwise why not (stored with the analysis)."""
-        proposal = answer.proposal
-        if proposal is None:
+        """TRADED for a proposal to trade; otherwise why not (stored with the analysis)."""
+        if answer.proposal is None:
             return answer.failure or "no proposal"
-        if proposal.recommendation is Recommendation.HOLD:
-            return "HOLD: nothing to do"
-        problem = level_problem(proposal, close, params.max_entry_gap_pct / 100)
-        if problem is not None:
-            return f"not traded: {problem}"
-        if proposal.confidence < params.confidence_threshold:
-            return f"not traded: confidence {proposal.confidence} below {params.confidence_threshold}"
-        ratio = proposal.reward_to_risk
-        if ratio is None or ratio < params.min_risk_reward:
-            return f"not traded: reward/risk {ratio:.2f} below {params.min_risk_reward}"
-        return "proposed"
+        return verdict(answer.proposal, params, close)
 
     async def _emit(self, setup: _Setup, found: _Proposal, rank: int) -> int:
         p = found.proposal

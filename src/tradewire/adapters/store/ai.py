@@ -13,6 +13,8 @@ from tradewire.adapters.store.ai_tables import ai_analyses, ai_endpoints, ai_pro
 from tradewire.adapters.store.db import write_transaction
 from tradewire.adapters.store.member_rows import MemberRows, owned
 from tradewire.adapters.store.tables import strategies
+from tradewire.domain.ai.proposal import ChartProposal
+from tradewire.domain.ai.replay import StoredProposal
 from tradewire.domain.members import Conflict, NotFound
 from tradewire.ports.ai import AiEndpoint, Analysis, AnalysisResult, AnalysisStatus, NewAnalysis, Prompt
 
@@ -193,6 +195,29 @@ class SqlAi(MemberRows):
         )
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
+
+    def proposals(self, user_id: int, strategy_id: int, timeframe: str) -> list[StoredProposal]:
+        query = (
+            select(ai_analyses)
+            .join(strategies, strategies.c.id == ai_analyses.c.strategy_id)
+            .where(
+                strategies.c.owner_id == user_id,
+                ai_analyses.c.strategy_id == strategy_id,
+                ai_analyses.c.timeframe == timeframe,
+                ai_analyses.c.status == AnalysisStatus.OK.value,
+                ai_analyses.c.recommendation.in_(("BUY", "SELL")),
+            )
+            .order_by(ai_analyses.c.candle_ts)
+        )
+        fields = [name for name in ChartProposal.model_fields if name != "reasoning"]
+        found = []
+        for row in self._records(query, dict):
+            try:
+                proposal = ChartProposal.model_validate({name: row[name] for name in fields})
+            except ValueError:  # stored before a stricter schema: not replayed
+                continue
+            found.append(StoredProposal(row["symbol"], int(row["candle_ts"]), proposal))
+        return found
 
     def _owned_analyses(self, user_id: int) -> Any:
         return (

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tradewire.domain.money import STORABLE_LIMIT
 
@@ -27,8 +27,16 @@ W_RISK_REWARD = Decimal("0.25")
 W_ENVIRONMENT = Decimal("0.35")
 _THOUSANDTH = Decimal("0.001")
 
-Score = Annotated[Decimal, Field(ge=0, le=1, max_digits=12, decimal_places=9)]
-Level = Annotated[Decimal, Field(gt=0, lt=STORABLE_LIMIT, max_digits=38, decimal_places=18)]
+
+def _places(places: int) -> AfterValidator:
+    """Rounded half even to `places` decimals (what storage keeps), not refused: a model that writes
+    a price to 19 places means the same price."""
+    step = Decimal(1).scaleb(-places)
+    return AfterValidator(lambda value: value.quantize(step, rounding=ROUND_HALF_EVEN))
+
+
+Score = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False), _places(9)]
+Level = Annotated[Decimal, Field(gt=0, lt=STORABLE_LIMIT, allow_inf_nan=False), _places(18)]
 
 
 class Recommendation(StrEnum):

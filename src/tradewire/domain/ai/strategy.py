@@ -14,8 +14,11 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from tradewire.domain.ai.proposal import ChartProposal, Recommendation, level_problem
 from tradewire.domain.candles import Candles
 from tradewire.domain.strategies.base import Signals, StrategyParams
+
+TRADED = "proposed"  # the verdict of a proposal that becomes a signal
 
 CHART_WARMUP = 60  # candles before the EMA 50 of the chart means anything
 
@@ -65,3 +68,19 @@ class AiChartStrategy:
 
     def signals(self, candles: Candles) -> Signals:
         raise ValueError("ai_chart proposals come from a vision model at each candle close, not from candles")
+
+
+def verdict(proposal: ChartProposal, params: AiChartParams, close: Decimal) -> str:
+    """TRADED for a proposal that becomes a signal at a candle closing at `close`; otherwise why not.
+    The same rule live (services/chart_analyst.py) and in backtests replaying stored analyses."""
+    if proposal.recommendation is Recommendation.HOLD:
+        return "HOLD: nothing to do"
+    problem = level_problem(proposal, close, params.max_entry_gap_pct / 100)
+    if problem is not None:
+        return f"not traded: {problem}"
+    if proposal.confidence < params.confidence_threshold:
+        return f"not traded: confidence {proposal.confidence} below {params.confidence_threshold}"
+    ratio = proposal.reward_to_risk
+    if ratio is None or ratio < params.min_risk_reward:
+        return f"not traded: reward/risk {ratio:.2f} below {params.min_risk_reward}"
+    return TRADED
