@@ -6,6 +6,7 @@ the circuit breaker stops calling an endpoint that keeps failing."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -137,3 +138,14 @@ async def test_the_breaker_opens_after_failures_in_a_row_and_lets_one_trial_thro
     assert vision.ready_in(1) == 0
     other = EndpointAccess(2, fake.base_url, "m", KEY)  # each endpoint has its own breaker
     assert vision.ready_in(other.endpoint_id) == 0
+
+
+async def test_the_key_never_reaches_the_logs(fake: FakeOpenAI, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)  # the SDK's and httpx's debug logs included
+    fake.malformed()
+    fake.error(429, retry_after=1)
+    vision = OpenAIVision()
+    await vision.analyse(_access(fake), "p", PNG)
+    await vision.analyse(_access(fake, "sk-wrong-secret-key"), "p", PNG)
+    assert caplog.records  # something was logged
+    assert KEY not in caplog.text and "sk-wrong-secret-key" not in caplog.text
