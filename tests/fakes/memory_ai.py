@@ -6,6 +6,7 @@ owner's), prompt versions count up per name, one analysis per strategy, symbol, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +18,7 @@ from tradewire.ports.ai import AiEndpoint, Analysis, AnalysisResult, AnalysisSta
 
 @dataclass
 class MemoryAi:
-    owners: dict[int, int]  # strategy id -> owner id
+    owner_of: Callable[[int], int | None]  # a strategy's owner, from the members store beside it
     endpoints_: dict[int, AiEndpoint] = field(default_factory=dict)
     keys: dict[int, str] = field(default_factory=dict)
     prompts_: list[Prompt] = field(default_factory=list)
@@ -51,10 +52,13 @@ class MemoryAi:
         self.endpoint(user_id, endpoint_id)
         del self.endpoints_[endpoint_id]
         self.keys.pop(endpoint_id, None)
+        for row in self.rows.values():  # the analyses stay, without their endpoint (SET NULL)
+            if row["endpoint_id"] == endpoint_id:
+                row["endpoint_id"] = None
 
     def endpoint_for_strategy(self, strategy_id: int, endpoint_id: int) -> tuple[AiEndpoint, str] | None:
         found = self.endpoints_.get(endpoint_id)
-        if found is None or found.user_id != self.owners.get(strategy_id) or endpoint_id not in self.keys:
+        if found is None or found.user_id != self.owner_of(strategy_id) or endpoint_id not in self.keys:
             return None
         return found, self.keys[endpoint_id]
 
@@ -68,7 +72,7 @@ class MemoryAi:
         return [p for p in self.prompts_ if p.user_id == user_id and name in (None, p.name)]
 
     def prompt_for_strategy(self, strategy_id: int, name: str, version: int | None) -> Prompt | None:
-        owner = self.owners.get(strategy_id)
+        owner = self.owner_of(strategy_id)
         found = [p for p in self.prompts(owner or -1, name) if version in (None, p.version)]
         return max(found, key=lambda p: p.version, default=None)
 
@@ -107,7 +111,7 @@ class MemoryAi:
         found = []
         for row in self.rows.values():
             result: AnalysisResult | None = row["result"]
-            mine = self.owners.get(row["strategy_id"]) == user_id and row["strategy_id"] == strategy_id
+            mine = self.owner_of(row["strategy_id"]) == user_id and row["strategy_id"] == strategy_id
             if not mine or row["timeframe"] != timeframe or result is None or result.proposal is None:
                 continue
             if result.status is AnalysisStatus.OK and result.proposal.recommendation.value != "HOLD":
@@ -120,7 +124,7 @@ class MemoryAi:
         mine = [
             self.analysis(user_id, i)
             for i in sorted(self.rows, reverse=True)
-            if self.owners.get(self.rows[i]["strategy_id"]) == user_id
+            if self.owner_of(self.rows[i]["strategy_id"]) == user_id
             and strategy_id in (None, self.rows[i]["strategy_id"])
             and (before_id is None or i < before_id)
         ]
@@ -128,7 +132,7 @@ class MemoryAi:
 
     def analysis(self, user_id: int, analysis_id: int) -> Analysis:
         row = self.rows.get(analysis_id)
-        if row is None or self.owners.get(row["strategy_id"]) != user_id:
+        if row is None or self.owner_of(row["strategy_id"]) != user_id:
             raise NotFound(f"no analysis {analysis_id}")
         result: AnalysisResult | None = row["result"]
         p = None if result is None else result.proposal

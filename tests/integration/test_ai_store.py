@@ -6,16 +6,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine
 
-from tests.support import seed_marketplace
+from tests.fakes.memory_ai import MemoryAi
+from tests.fakes.memory_members import MemoryMembers
 from tradewire.adapters.store.ai import SqlAi
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.domain.ai.proposal import parse_answer
-from tradewire.domain.members import Conflict, NotFound
-from tradewire.ports.ai import AnalysisResult, AnalysisStatus, NewAnalysis
+from tradewire.domain.members import Conflict, NewStrategy, NotFound, StrategySource
+from tradewire.domain.strategies.definition import StrategyDefinition
+from tradewire.ports.ai import AiStore, AnalysisResult, AnalysisStatus, NewAnalysis
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 ANSWER = (
@@ -24,11 +26,42 @@ ANSWER = (
 )
 
 
-def test_endpoints_prompts_and_analyses(engine: Engine) -> None:
-    seeded = seed_marketplace(engine, [])
-    ai = SqlAi(engine)
-    owner, strategy_id = seeded.provider_id, seeded.strategy_id
-    stranger = SqlMembers(engine).create_user("stranger", "hash", NOW)
+@pytest.fixture(params=["sqlite", "postgresql", "memory"])
+def stores(request: pytest.FixtureRequest) -> tuple[Any, AiStore]:
+    """A members store and the AI store beside it: SqlAi on SQLite, then PostgreSQL, then the
+    in-memory twin (held to the same assertions, so it cannot drift from SQL)."""
+    if request.param == "memory":
+        members = MemoryMembers()
+
+        def owner_of(strategy_id: int) -> int | None:
+            stored = members.strategies_.get(strategy_id)
+            return None if stored is None else stored.new.owner_id
+
+        return members, MemoryAi(owner_of)
+    engine = request.getfixturevalue("sqlite_engine" if request.param == "sqlite" else "postgres_engine")
+    return SqlMembers(engine), SqlAi(engine)
+
+
+def _strategy(members: Any, owner: int) -> int:
+    definition = StrategyDefinition.model_validate({"builtin": "ema_cross", "symbols": ["BTC/USDT"]})
+    new = NewStrategy(
+        owner_id=owner,
+        slug="ai-test",
+        name="ai",
+        description="",
+        source=StrategySource.INDICATOR,
+        passphrase_hash="x",
+        is_public=False,
+        created_at=NOW,
+        definition=definition,
+    )
+    return int(members.add_strategy(new))
+
+
+def test_endpoints_prompts_and_analyses(stores: tuple[Any, AiStore]) -> None:
+    members, ai = stores
+    owner, stranger = (members.create_user(name, "hash", NOW) for name in ("owner", "stranger"))
+    strategy_id = _strategy(members, owner)
 
     endpoint_id = ai.add_endpoint(owner, "local", "https://ai.example.com/v1", "vision-1", NOW)
     with pytest.raises(Conflict):
@@ -86,6 +119,14 @@ def test_endpoints_prompts_and_analyses(engine: Engine) -> None:
     with pytest.raises(NotFound):
         ai.analysis_image(stranger, analysis_id)
     assert [a.id for a in ai.analyses(owner, None, analysis_id + 1, 1)] == [analysis_id]
+
+    (replayable,) = ai.proposals(owner, strategy_id, "1h")  # the ok BUY; not the skipped one
+    assert (
+        replayable.symbol == "BTC/USDT"
+        and replayable.candle_ts == 1_700_000_000_000
+        and replayable.proposal == proposal
+    )
+    assert ai.proposals(owner, strategy_id, "5m") == [] and ai.proposals(stranger, strategy_id, "1h") == []
 
     ai.delete_endpoint(owner, endpoint_id)  # the analyses stay, without their endpoint
     assert ai.analysis(owner, analysis_id).endpoint_id is None

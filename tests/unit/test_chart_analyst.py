@@ -147,7 +147,7 @@ def _setup(**params: Any) -> Setup:
     w = world([])
     strategy_id = w.seeded.strategy_id
     owner = w.store.tables["strategies"][strategy_id]["owner_id"]
-    ai = MemoryAi({strategy_id: owner})
+    ai = MemoryAi(lambda sid: w.store.tables["strategies"][sid]["owner_id"] if sid == strategy_id else None)
     box = SecretBox(os.urandom(32))
     endpoint_id = ai.add_endpoint(owner, "local", "http://ai.test/v1", "vision-1", w.clock.now())
     ai.seal_endpoint_key(endpoint_id, box.encrypt("sk-secret", key_context(endpoint_id)))

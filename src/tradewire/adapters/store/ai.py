@@ -209,11 +209,13 @@ class SqlAi(MemberRows):
             )
             .order_by(ai_analyses.c.candle_ts)
         )
-        fields = [name for name in ChartProposal.model_fields if name != "reasoning"]
+        fields = list(ChartProposal.model_fields)
         found = []
         for row in self._records(query, dict):
             try:
-                proposal = ChartProposal.model_validate({name: row[name] for name in fields})
+                proposal = ChartProposal.model_validate(
+                    {name: row[name] for name in fields if row[name] is not None}
+                )
             except ValueError:  # stored before a stricter schema: not replayed
                 continue
             found.append(StoredProposal(row["symbol"], int(row["candle_ts"]), proposal))
