@@ -21,6 +21,7 @@ from tests.conftest import free_port
 from tests.e2e.owned import BOT_DEFINITION, Owned, seed_user
 from tests.support import PASSPHRASE, ServedRuntime, make_runtime, now
 from tradewire.adapters.secrets_box import generate_key
+from tradewire.adapters.store.ai import SqlAi
 from tradewire.adapters.store.db import write_transaction
 from tradewire.adapters.store.tables import models
 from tradewire.api import access
@@ -28,6 +29,7 @@ from tradewire.api.access import ACCESS, Access, Who, app_routes, operations
 from tradewire.api.app import create_app
 from tradewire.api.auth import issue_token
 from tradewire.domain.members import Role
+from tradewire.ports.ai import NewAnalysis
 from tradewire.runtime import Runtime
 
 ROLES = ("subscriber", "provider", "admin")
@@ -46,6 +48,8 @@ class Caller:
     role: str
     owned: Owned
     model_id: int
+    endpoint_id: int  # an AI endpoint, and an analysis of the owned strategy
+    analysis_id: int
 
 
 @dataclass
@@ -84,13 +88,22 @@ def _model(runtime: Runtime, owner_id: int) -> int:
     return int(key[0])
 
 
+def _ai(runtime: Runtime, owned: Owned) -> tuple[int, int]:
+    ai = SqlAi(runtime.engine)
+    endpoint_id = ai.add_endpoint(owned.user_id, "local", "https://ai.example.com/v1", "m", now())
+    claim = NewAnalysis(owned.strategy_id, "BTC/USDT", "1h", 0, endpoint_id, None, 1, now(), b"\x89PNG")
+    analysis_id = ai.claim_analysis(claim)
+    assert analysis_id is not None
+    return endpoint_id, analysis_id
+
+
 @pytest.fixture(scope="module")
 def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walk]:
     runtime = make_runtime(tmp_path_factory.mktemp("access"), encryption_key=generate_key())
     callers = {}
     for role in (*ROLES, "other"):
         owned = seed_user(runtime, role, Role(role) if role in ROLES else Role.PROVIDER)
-        callers[role] = Caller(role, owned, _model(runtime, owned.user_id))
+        callers[role] = Caller(role, owned, _model(runtime, owned.user_id), *_ai(runtime, owned))
     target = seed_user(runtime, "target")
     with ServedRuntime(runtime, free_port()) as served, httpx.Client(base_url=served.url, timeout=30) as http:
         yield Walk(served, http, callers, target.user_id)
@@ -117,6 +130,8 @@ def _path(path: str, ids: Caller, target_id: int) -> str:
         "{intent_id}": o.intent_id,
         "{backtest_id}": o.backtest_id,
         "{model_id}": ids.model_id,
+        "{endpoint_id}": ids.endpoint_id,
+        "{analysis_id}": ids.analysis_id,
         "{user_id}": target_id,
         "{slug}": "target-private",  # whose passphrase no call of the walk rotates
         "{kind}": "orders",
