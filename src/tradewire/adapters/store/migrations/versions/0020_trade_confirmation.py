@@ -5,7 +5,7 @@ SQLite keeps the status column as it is: it does not enforce a VARCHAR's length,
 type there would rebuild execution_intents under the foreign keys of orders and the execution log.
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """AI chart analysis: users' endpoints (keys sealed), versioned prompts, and one analysis per strategy,
 symbol, timeframe and candle
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from alembic import op
 
 import tradewire.adapters.store.types
 
-revision = "0020"
-down_revision = "0019"
+revision = "0021"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
