@@ -8,17 +8,19 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.seeding import seed_members
+from tests.seeding import now, seed_members
 from tradewire.adapters.secrets_box import SecretBox, decode_key, generate_key
 from tradewire.adapters.store.ai import SqlAi
 from tradewire.adapters.store.db import make_engine, upgrade
 from tradewire.adapters.store.members import SqlMembers
+from tradewire.adapters.store.two_factor import SqlTwoFactor
 from tradewire.services.chart_analyst import key_context
+from tradewire.services.two_factor import secret_context
 
 TRADEWIRE = str(Path(sys.executable).parent / "tradewire")
 
 
-def test_keys_rotate_re_encrypts_ai_endpoint_keys(tmp_path: Path) -> None:
+def test_keys_rotate_re_encrypts_ai_endpoint_keys_and_two_factor_secrets(tmp_path: Path) -> None:
     var_dir = tmp_path / "var"
     engine = make_engine(f"sqlite:///{var_dir / 'tradewire.db'}")
     upgrade(engine)
@@ -28,6 +30,10 @@ def test_keys_rotate_re_encrypts_ai_endpoint_keys(tmp_path: Path) -> None:
     endpoint_id = ai.add_endpoint(owner, "local", "https://ai.example.com/v1", "m", datetime.now(UTC))
     ai.seal_endpoint_key(
         endpoint_id, SecretBox(decode_key(old)).encrypt("sk-secret", key_context(endpoint_id))
+    )
+    totp = SqlTwoFactor(engine)
+    totp.enrol_totp(
+        owner, SecretBox(decode_key(old)).encrypt("JBSWY3DPEHPK3PXP", secret_context(owner)), now()
     )
 
     env = {
@@ -46,3 +52,8 @@ def test_keys_rotate_re_encrypts_ai_endpoint_keys(tmp_path: Path) -> None:
 
     ((_, token),) = ai.sealed_endpoint_keys()
     assert SecretBox(decode_key(new)).decrypt(token, key_context(endpoint_id)) == "sk-secret"  # new key only
+    # Two-factor secrets are sealed with the same box: before, they were left under the old key, so
+    # retiring it locked every two-factor user out.
+    assert "1 two-factor secrets re-encrypted" in done.stdout
+    ((user_id, sealed),) = totp.sealed_secrets()
+    assert SecretBox(decode_key(new)).decrypt(sealed, secret_context(user_id)) == "JBSWY3DPEHPK3PXP"

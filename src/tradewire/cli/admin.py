@@ -118,11 +118,13 @@ def keys_generate() -> None:
 
 @keys_app.command("rotate")
 def keys_rotate() -> None:
-    """Re-encrypt every stored API key (exchange accounts, AI endpoints) with TRADEWIRE_ENCRYPTION_KEY
-    (old keys in ..._OLD_KEYS)."""
+    """Re-encrypt every stored secret (exchange accounts' API keys, AI endpoints' keys, two-factor
+    secrets) with TRADEWIRE_ENCRYPTION_KEY (old keys in ..._OLD_KEYS)."""
     from tradewire.adapters.store.ai import SqlAi
     from tradewire.adapters.store.db import disposable_engine
+    from tradewire.adapters.store.two_factor import SqlTwoFactor
     from tradewire.services.chart_analyst import key_context
+    from tradewire.services.two_factor import secret_context
 
     settings = settings_or_exit()
     runtime = runtime_or_exit(settings)
@@ -152,3 +154,11 @@ def keys_rotate() -> None:
             ai.seal_endpoint_key(endpoint_id, box.encrypt(box.decrypt(token, context), context))
             endpoints += 1
     typer.echo(f"{endpoints} AI endpoints re-encrypted with key {box.key_id}")
+    totp = SqlTwoFactor(members.engine)
+    secrets = 0
+    for user_id, token in totp.sealed_secrets():
+        if box.needs_rotation(token):
+            context = secret_context(user_id)
+            totp.reseal_secret(user_id, box.encrypt(box.decrypt(token, context), context))
+            secrets += 1
+    typer.echo(f"{secrets} two-factor secrets re-encrypted with key {box.key_id}")

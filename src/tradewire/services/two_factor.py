@@ -46,7 +46,7 @@ class TwoFactor:
         if stored is not None and stored.confirmed:
             raise Conflict("two-factor sign-in is already on: switch it off first")
         secret = pyotp.random_base32()
-        sealed = self.sealer.encrypt(secret, _context(user.id))
+        sealed = self.sealer.encrypt(secret, secret_context(user.id))
         await asyncio.to_thread(self.store.enrol_totp, user.id, sealed, self.clock.now())
         uri = pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=self.issuer)
         return Enrolment(secret, uri)
@@ -77,7 +77,7 @@ class TwoFactor:
     async def _accept(self, user_id: int, stored: StoredTotp, code: str) -> bool:
         if self.sealer is None:
             return False
-        totp = pyotp.TOTP(self.sealer.decrypt(stored.secret_enc, _context(user_id)))
+        totp = pyotp.TOTP(self.sealer.decrypt(stored.secret_enc, secret_context(user_id)))
         now = totp.timecode(self.clock.now())
         for step in range(now - DRIFT_STEPS, now + DRIFT_STEPS + 1):
             if hmac.compare_digest(totp.generate_otp(step), code):
@@ -87,5 +87,6 @@ class TwoFactor:
         return False
 
 
-def _context(user_id: int) -> str:
+def secret_context(user_id: int) -> str:
+    """What a user's TOTP secret is sealed with, beside the key (so it opens for that user only)."""
     return f"user:{user_id}:totp"

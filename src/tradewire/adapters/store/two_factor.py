@@ -46,6 +46,19 @@ class SqlTwoFactor(SqlTables):
             )
         return used.rowcount == 1
 
+    def sealed_secrets(self) -> list[tuple[int, str]]:
+        """Every user's sealed TOTP secret (for `tradewire keys rotate`)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(totp_secrets.c.user_id, totp_secrets.c.secret_enc))
+            return [(int(user_id), str(sealed)) for user_id, sealed in rows]
+
+    def reseal_secret(self, user_id: int, secret_enc: str) -> None:
+        """The same secret, sealed again (with the current key)."""
+        with write_transaction(self.engine) as conn:
+            conn.execute(
+                update(totp_secrets).where(totp_secrets.c.user_id == user_id).values(secret_enc=secret_enc)
+            )
+
     def remove_totp(self, user_id: int) -> None:
         with write_transaction(self.engine) as conn:
             conn.execute(delete(totp_secrets).where(totp_secrets.c.user_id == user_id))
