@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tradewire.adapters.backup.basics import (
     POSTGRESQL,
+    SCHEMA_ROWS,
     SQLITE,
     VERSION_TABLE,
     BackupError,
@@ -343,7 +344,7 @@ def _rows_held(url: str) -> dict[str, int]:
                 tables, _ = sql_counts(connection)
         finally:
             engine.dispose()
-    return {name: count for name, count in tables.items() if count and name != VERSION_TABLE}
+    return {name: count for name, count in tables.items() if count and name not in SCHEMA_ROWS}
 
 
 def _drop_tables_not_in(connection: Connection, keep: Mapping[str, int]) -> None:

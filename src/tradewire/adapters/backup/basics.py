@@ -7,6 +7,9 @@ from sqlalchemy import Connection, inspect, make_url, text
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
 VERSION_TABLE = "alembic_version"
+# Tables whose rows the migrations themselves write (the platform's trading state, one row): a freshly
+# migrated database holds them and is still empty of anything a restore could lose.
+SCHEMA_ROWS = frozenset({VERSION_TABLE, "platform_trading"})
 
 
 class BackupError(Exception):
