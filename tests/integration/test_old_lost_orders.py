@@ -13,12 +13,8 @@ from sqlalchemy import Engine, select, update
 from tests.integration.test_trading_state_orders import _open_position
 from tests.support import now
 from tradewire.adapters.store.db import MIGRATIONS_DIR, upgrade, write_transaction
-from tradewire.adapters.store.tables import event_seq, events, metadata, orders
+from tradewire.adapters.store.tables import orders
 from tradewire.domain.orders import OrderState, RejectionKind
-
-# The events outbox (0016): this version's store writes it in every transaction, so it stands beside
-# the older schema while the test runs, and is dropped before the upgrade creates it.
-_OUTBOX = [events, event_seq]
 
 
 def _downgrade(engine: Engine, revision: str) -> None:
@@ -27,13 +23,6 @@ def _downgrade(engine: Engine, revision: str) -> None:
     with write_transaction(engine) as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
-        metadata.create_all(connection, tables=_OUTBOX)
-
-
-def _upgrade(engine: Engine) -> None:
-    with write_transaction(engine) as connection:
-        metadata.drop_all(connection, tables=_OUTBOX)
-    upgrade(engine)
 
 
 def _as_before_0011(engine: Engine, order_id: int, reason: str) -> None:
@@ -49,7 +38,10 @@ def _as_before_0011(engine: Engine, order_id: int, reason: str) -> None:
 def test_orders_concluded_lost_before_0011_are_looked_up_again_and_hold_the_next_exit(
     engine: Engine,
 ) -> None:
-    _downgrade(engine, "0012")
+    # The orders are made by this version's store at head, then put in the shape orders had before
+    # 0011, and the schema is taken back to 0012 (the store of today writes columns 0012 lacks). The
+    # downgrade keeps every row: on SQLite, 0019's downgrade once rebuilt `users`, and dropping it
+    # under the foreign keys deleted every order and position.
     store, stop, tranche = _open_position(engine)
     [refused] = store.save_auto_orders([tranche], now())
     _as_before_0011(engine, refused.order_id, 'binance {"code":-2010,"msg":"insufficient balance"}')
@@ -60,8 +52,9 @@ def test_orders_concluded_lost_before_0011_are_looked_up_again_and_hold_the_next
     assert store.save_auto_orders([stop], now()) != []  # the bug: read as a final refusal
     with engine.begin() as conn:  # undo that second exit, to see what the migration changes
         conn.execute(orders.delete().where(orders.c.id > lost.order_id))
+    _downgrade(engine, "0012")
 
-    _upgrade(engine)
+    upgrade(engine)
 
     soon = now() + timedelta(seconds=1)
     [due] = store.due_orders(soon)

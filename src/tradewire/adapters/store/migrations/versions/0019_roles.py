@@ -42,6 +42,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("platform_trading")
-    with op.batch_alter_table("users") as batch_op:
-        batch_op.drop_column("disabled_at")
-        batch_op.drop_column("role")
+    # ALTER TABLE ... DROP COLUMN in place (SQLite 3.35+ and PostgreSQL): a batch operation would
+    # rebuild `users` on SQLite, and dropping the old table under its foreign keys deletes every row
+    # that refers to a user (orders, positions, ...).
+    op.execute("ALTER TABLE users DROP COLUMN disabled_at")
+    op.execute("ALTER TABLE users DROP COLUMN role")
