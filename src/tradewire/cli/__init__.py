@@ -10,7 +10,7 @@ from tradewire.cli import serve  # noqa: F401  (each module registers its comman
 from tradewire.cli import backtest  # noqa: F401
 
 # isort: split
-from tradewire.cli import admin, data, db, exports, ml  # noqa: F401
+from tradewire.cli import admin, audit, data, db, exports, ml  # noqa: F401
 from tradewire.cli.common import app
 
 __all__ = ["app"]

@@ -42,6 +42,8 @@ def user_create(
     from tradewire.adapters.passwords import hash_secret
     from tradewire.adapters.store.db import disposable_engine, private_dir, upgrade
     from tradewire.adapters.store.members import SqlMembers
+    from tradewire.cli.audit import record_command
+    from tradewire.domain.audit import Action
     from tradewire.domain.members import Conflict
     from tradewire.domain.signin import PasswordPolicy
 
@@ -64,6 +66,9 @@ def user_create(
         user_id = SqlMembers(engine).create_user(username, hash_secret(password), SystemClock().now(), chosen)
     except Conflict as exc:
         fail(str(exc), 1)
+    record_command(
+        engine, Action.USER_CREATED, ("user", user_id), {"username": username, "role": chosen.value}
+    )
     typer.echo(f"user {username} created (id {user_id}, {chosen.value})")
 
 
@@ -123,6 +128,8 @@ def keys_rotate() -> None:
     from tradewire.adapters.store.ai import SqlAi
     from tradewire.adapters.store.db import disposable_engine
     from tradewire.adapters.store.two_factor import SqlTwoFactor
+    from tradewire.cli.audit import record_command
+    from tradewire.domain.audit import Action
     from tradewire.services.chart_analyst import key_context
     from tradewire.services.two_factor import secret_context
 
@@ -162,3 +169,5 @@ def keys_rotate() -> None:
             totp.reseal_secret(user_id, box.encrypt(box.decrypt(token, context), context))
             secrets += 1
     typer.echo(f"{secrets} two-factor secrets re-encrypted with key {box.key_id}")
+    counts = {"accounts": rotated, "ai_endpoints": endpoints, "two_factor": secrets}
+    record_command(members.engine, Action.API_KEYS_ROTATED, detail={**counts, "key_id": box.key_id})

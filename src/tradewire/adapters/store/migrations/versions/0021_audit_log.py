@@ -1,0 +1,55 @@
+"""The audit log: hash-chained entries and the chain head (domain/audit.py)
+
+Revision ID: 0021
+Revises: 0020
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+import tradewire.adapters.store.types
+
+revision = "0021"
+down_revision = "0020"
+branch_labels = None
+depends_on = None
+
+_TIME = tradewire.adapters.store.types.UTCDateTime
+GENESIS = "0" * 64  # domain.audit.GENESIS, written out: a migration does not change with the code
+
+
+def upgrade() -> None:
+    op.create_table(
+        "audit_log",
+        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("at", _TIME(timezone=True), nullable=False),
+        sa.Column("user_id", sa.BigInteger(), nullable=True),
+        sa.Column("username", sa.String(length=64), nullable=False),
+        sa.Column("action", sa.String(length=40), nullable=False),
+        sa.Column("target_type", sa.String(length=32), nullable=True),
+        sa.Column("target_id", sa.BigInteger(), nullable=True),
+        sa.Column("detail", sa.Text(), nullable=False),
+        sa.Column("address", sa.String(length=64), nullable=False),
+        sa.Column("client", sa.String(length=200), nullable=False),
+        sa.Column("prev_hash", sa.String(length=64), nullable=False),
+        sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_audit_log")),
+    )
+    with op.batch_alter_table("audit_log") as batch_op:
+        batch_op.create_index("ix_audit_log_user_id_seq", ["user_id", "seq"], unique=False)
+        batch_op.create_index("ix_audit_log_at", ["at"], unique=False)
+    head = op.create_table(
+        "audit_head",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_head")),
+    )
+    op.bulk_insert(head, [{"id": 1, "seq": 0, "hash": GENESIS}])
+
+
+def downgrade() -> None:
+    op.drop_table("audit_head")
+    op.drop_table("audit_log")

@@ -1,0 +1,102 @@
+"""The audit trail: what the API and the command line record, what users (and, once roles exist,
+administrators) read back, and the check of the whole chain (hashing and checking: domain/audit.py).
+
+When an entry is written. A change is recorded right after the store that makes it has committed it,
+in its own transaction, never before and never in one transaction with the change: the changes live
+in other stores' transactions (members, sign-in, two-factor), and making each of them append to the
+chain would tie every write of theirs to the chain head's lock and make them all wait on each other
+(and the exports, which change nothing, have no transaction to share). So an entry never claims a
+change that did not happen (a refused or failed change raises before `record`); what this costs is
+that a process dying between the change and its entry loses the entry (a change without an entry,
+never an entry without a change). Failures (a wrong password, a wrong code) change nothing and are
+recorded alone.
+
+A failed write of an entry does not fail the request whose change is already made (answering an
+error for a change that happened would mislead the client): it is logged, without the detail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from tradewire.domain.audit import Action, Actor, Detail, Entry, Event, Origin, Verification, verify_chain
+from tradewire.domain.members import User
+from tradewire.ports import Clock
+from tradewire.ports.audit import AuditQuery, AuditStore
+
+log = logging.getLogger("tradewire.audit")
+
+Target = tuple[str, int]  # (type, id): ("account", 3)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """A page of a trail, newest first, optionally of some actions and in a time range [since, until)."""
+
+    limit: int = 100
+    before_seq: int | None = None
+    actions: tuple[Action, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(slots=True, eq=False)
+class AuditTrail:
+    store: AuditStore
+    clock: Clock
+
+    async def record(
+        self,
+        user: User | Actor,
+        action: Action,
+        origin: Origin,
+        target: Target | None = None,
+        detail: Detail | None = None,
+    ) -> Entry | None:
+        """Append an entry for what `user` did (None when it could not be written; that is logged)."""
+        actor = user if isinstance(user, Actor) else Actor(user.id, user.username)
+        target_type, target_id = target if target is not None else (None, None)
+        event = Event(self.clock.now(), actor, action, origin, target_type, target_id, detail)
+        try:
+            return await asyncio.to_thread(self.store.append, event)
+        except Exception:
+            log.exception("audit entry %s of user %s could not be written", action.value, actor.user_id)
+            return None
+
+    async def record_attempt(
+        self, username: str, action: Action, origin: Origin, detail: Detail | None = None
+    ) -> Entry | None:
+        """Append an entry for a sign-in attempt under `username`: in that user's trail when the name
+        exists, else kept for administrators only (the name cut to the column's size)."""
+        user_id = await asyncio.to_thread(self.store.user_named, username)
+        return await self.record(Actor(user_id, username), action, origin, detail=detail)
+
+    async def trail(self, user_id: int, which: AuditFilter) -> list[Entry]:
+        """The user's own entries."""
+        return await asyncio.to_thread(self.store.entries, _query(user_id, which))
+
+    async def everyone(self, which: AuditFilter) -> list[Entry]:
+        """Every user's entries, and those of no known user (for administrators: an admin endpoint is
+        this call behind an admin check)."""
+        return await asyncio.to_thread(self.store.entries, _query(None, which))
+
+    def verify(self, batch: int = 1000) -> Verification:
+        """Check the whole chain, streaming it `batch` entries at a time (blocking). Entries appended
+        while it runs are beyond the head read first, and are left for the next check."""
+        head = self.store.head()
+        upto = None if head is None else head.seq
+        return verify_chain(self.store.chain(upto, batch), head)
+
+
+def _query(user_id: int | None, which: AuditFilter) -> AuditQuery:
+    return AuditQuery(
+        user_id=user_id,
+        limit=which.limit,
+        before_seq=which.before_seq,
+        actions=tuple(a.value for a in which.actions),
+        since=which.since,
+        until=which.until,
+    )

@@ -1,0 +1,50 @@
+"""`tradewire.ports.audit.AuditStore` in memory, for the audit trail's use case tests: the same chaining
+(domain.audit.chained) under a lock, the same filters and order as the SQL store."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from tradewire.domain.audit import EMPTY, Entry, Event, Head, chained
+from tradewire.ports.audit import AuditQuery
+
+
+@dataclass
+class MemoryAudit:
+    users: dict[str, int] = field(default_factory=dict)  # username -> id
+    log: list[Entry] = field(default_factory=list)
+    kept_head: Head | None = EMPTY
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def append(self, event: Event) -> Entry:
+        with self._lock:
+            assert self.kept_head is not None
+            entry = chained(event, self.kept_head)
+            self.log.append(entry)
+            self.kept_head = Head(entry.seq, entry.hash)
+            return entry
+
+    def entries(self, query: AuditQuery) -> list[Entry]:
+        found = [
+            e
+            for e in reversed(self.log)
+            if (query.user_id is None or e.user_id == query.user_id)
+            and (query.before_seq is None or e.seq < query.before_seq)
+            and (not query.actions or e.action in query.actions)
+            and (query.since is None or e.at >= query.since)
+            and (query.until is None or e.at < query.until)
+        ]
+        return found[: query.limit]
+
+    def chain(self, upto: int | None = None, batch: int = 1000) -> Iterator[Entry]:
+        for entry in sorted(self.log, key=lambda e: e.seq):
+            if upto is None or entry.seq <= upto:
+                yield entry
+
+    def head(self) -> Head | None:
+        return self.kept_head
+
+    def user_named(self, username: str) -> int | None:
+        return self.users.get(username)

@@ -1,0 +1,238 @@
+"""The audit log in SQL, on SQLite and PostgreSQL: appends from many threads and processes at once
+form one chain; entries are read back per user with filters and pages; `tradewire audit verify` (the
+real command) passes an intact log and names the first entry that was changed, removed, swapped with
+another, or cut from the end, each done in SQL as an intruder would."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, delete, func, select, text, update
+
+from tests.seeding import now
+from tradewire.adapters.clock import SystemClock
+from tradewire.adapters.store.audit import SqlAudit
+from tradewire.adapters.store.audit_tables import audit_head, audit_log
+from tradewire.adapters.store.db import disposable_engine
+from tradewire.adapters.store.members import SqlMembers
+from tradewire.domain.audit import Action, Actor, Event, Head, Origin
+from tradewire.ports.audit import AuditQuery
+from tradewire.services.audit import AuditTrail
+
+TRADEWIRE = str(Path(sys.executable).parent / "tradewire")
+ORIGIN = Origin.of("192.0.2.10", "pytest")
+
+
+def _url(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
+def _event(user_id: int | None, action: Action = Action.SIGNIN, at: datetime | None = None) -> Event:
+    name = f"user{user_id}"
+    return Event(at or now(), Actor(user_id, name), action, ORIGIN, "account", user_id, {"n": user_id})
+
+
+def _fill(engine: Engine, count: int) -> None:
+    store = SqlAudit(engine)
+    for n in range(count):
+        store.append(_event(n % 3 + 1))
+
+
+def _verify(engine: Engine, batch: int = 1000) -> tuple[int, str, str]:
+    """`tradewire audit verify` on the engine's database: exit code, stdout, stderr."""
+    env = {**os.environ, "TRADEWIRE_DATABASE_URL": _url(engine)}
+    env["TRADEWIRE_CONFIG"] = "/nonexistent/tradewire.toml"
+    done = subprocess.run(
+        [TRADEWIRE, "audit", "verify", "--batch", str(batch)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_entries_are_read_back_per_user_with_filters_and_pages(engine: Engine) -> None:
+    store = SqlAudit(engine)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    for n in range(6):
+        store.append(
+            _event(
+                1 if n % 2 == 0 else 2, Action.SIGNIN if n < 4 else Action.SIGNOUT, t0 + timedelta(minutes=n)
+            )
+        )
+    store.append(_event(None, Action.SIGNIN_FAILED, t0 + timedelta(minutes=6)))
+
+    mine = store.entries(AuditQuery(user_id=1, limit=100))
+    page = store.entries(AuditQuery(user_id=1, limit=2, before_seq=mine[0].seq))
+    signouts = store.entries(AuditQuery(user_id=None, limit=100, actions=("signout",)))
+    window = store.entries(
+        AuditQuery(user_id=1, limit=100, since=t0 + timedelta(minutes=1), until=t0 + timedelta(minutes=4))
+    )
+
+    assert [e.seq for e in mine] == [5, 3, 1]
+    assert mine[0].at == t0 + timedelta(minutes=4) and mine[0].detail == '{"n":1}'
+    assert [e.seq for e in page] == [3, 1]
+    assert [e.seq for e in signouts] == [6, 5]
+    assert [e.seq for e in window] == [3]
+    assert len(store.entries(AuditQuery(user_id=None, limit=100))) == 7
+    newest = store.entries(AuditQuery(user_id=None, limit=1))[0]
+    assert newest.seq == 7 and store.head() == Head(7, newest.hash)
+
+
+def test_a_user_is_found_by_name(engine: Engine) -> None:
+    user_id = SqlMembers(engine).create_user("alice", "-", now())
+
+    assert SqlAudit(engine).user_named("alice") == user_id
+    assert SqlAudit(engine).user_named("nobody") is None
+
+
+def test_removing_a_user_keeps_their_trail(engine: Engine) -> None:
+    members = SqlMembers(engine)
+    user_id = members.create_user("alice", "-", now())
+    SqlAudit(engine).append(_event(user_id))
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM users WHERE id = :id"), {"id": user_id})
+
+    assert len(SqlAudit(engine).entries(AuditQuery(user_id=user_id, limit=10))) == 1
+
+
+def test_appends_from_many_threads_form_one_chain(engine: Engine) -> None:
+    threads, each = 8, 15
+    engines = [disposable_engine(_url(engine)) for _ in range(threads)]  # a connection of its own each
+    start = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def append(worker: int) -> None:
+        store = SqlAudit(engines[worker])
+        start.wait()
+        try:
+            for _ in range(each):
+                store.append(_event(worker + 1))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=append, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    for other in engines:
+        other.dispose()
+
+    assert errors == []
+    with engine.connect() as conn:
+        seqs = list(conn.execute(select(audit_log.c.seq).order_by(audit_log.c.seq)).scalars())
+    assert seqs == list(range(1, threads * each + 1))
+    result = AuditTrail(SqlAudit(engine), SystemClock()).verify()
+    assert result.finding is None and result.checked == threads * each
+
+
+def _append_in_process(url: str, worker: int, each: int, start: object) -> None:
+    engine = disposable_engine(url)
+    start.wait()  # type: ignore[attr-defined]
+    store = SqlAudit(engine)
+    for _ in range(each):
+        store.append(_event(worker))
+    engine.dispose()
+
+
+def test_appends_from_several_processes_form_one_chain(engine: Engine) -> None:
+    processes, each = 4, 20
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(processes)
+    workers = [
+        context.Process(target=_append_in_process, args=(_url(engine), n + 1, each, start))
+        for n in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+
+    assert [w.exitcode for w in workers] == [0] * processes
+    with engine.connect() as conn:
+        per_worker = dict(
+            conn.execute(select(audit_log.c.user_id, func.count()).group_by(audit_log.c.user_id)).all()
+        )
+    assert per_worker == {n + 1: each for n in range(processes)}
+    assert _verify(engine)[0] == 0
+
+
+def test_verify_passes_an_intact_log_read_in_batches(engine: Engine) -> None:
+    _fill(engine, 23)
+
+    code, out, err = _verify(engine, batch=5)
+
+    assert code == 0, err
+    head = SqlAudit(engine).head()
+    assert head is not None
+    assert f"23 entries; head 23 {head.hash}" in out
+    assert [e.seq for e in SqlAudit(engine).chain(batch=5)] == list(range(1, 24))
+    assert [e.seq for e in SqlAudit(engine).chain(upto=7, batch=5)] == list(range(1, 8))
+
+
+def test_verify_passes_an_empty_log(engine: Engine) -> None:
+    code, out, _err = _verify(engine)
+
+    assert code == 0 and "0 entries; head 0 " + "0" * 64 in out
+
+
+def test_verify_finds_an_entry_changed_in_sql(engine: Engine) -> None:
+    _fill(engine, 10)
+    with engine.begin() as conn:
+        conn.execute(update(audit_log).where(audit_log.c.seq == 6).values(address="203.0.113.66"))
+
+    code, _out, err = _verify(engine, batch=4)
+
+    assert code == 1
+    assert "entry 6 changed" in err and "5 entries before it are intact" in err
+
+
+def test_verify_finds_an_entry_deleted_in_sql(engine: Engine) -> None:
+    _fill(engine, 10)
+    with engine.begin() as conn:
+        conn.execute(delete(audit_log).where(audit_log.c.seq == 4))
+
+    code, _out, err = _verify(engine)
+
+    assert code == 1 and "entry 4 missing" in err
+
+
+def test_verify_finds_two_entries_swapped_in_sql(engine: Engine) -> None:
+    _fill(engine, 10)
+    with engine.begin() as conn:  # 3 <-> 7, through a free number
+        conn.execute(update(audit_log).where(audit_log.c.seq == 3).values(seq=-1))
+        conn.execute(update(audit_log).where(audit_log.c.seq == 7).values(seq=3))
+        conn.execute(update(audit_log).where(audit_log.c.seq == -1).values(seq=7))
+
+    code, _out, err = _verify(engine)
+
+    assert code == 1 and "entry 3 reordered" in err
+
+
+def test_verify_finds_the_newest_entries_removed(engine: Engine) -> None:
+    _fill(engine, 10)
+    with engine.begin() as conn:
+        conn.execute(delete(audit_log).where(audit_log.c.seq > 8))
+
+    code, _out, err = _verify(engine)
+
+    assert code == 1 and "entry 9 missing" in err and "9 to 10" in err
+
+
+def test_verify_finds_a_removed_chain_head(engine: Engine) -> None:
+    _fill(engine, 3)
+    with engine.begin() as conn:
+        conn.execute(delete(audit_head))
+
+    code, _out, err = _verify(engine)
+
+    assert code == 1 and "entry 4 missing" in err and "chain head is missing" in err
