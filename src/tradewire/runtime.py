@@ -38,6 +38,7 @@ from tradewire.adapters.rate_limits import RateLimits
 from tradewire.adapters.secrets_box import SecretBox, SecretsError, decode_key
 from tradewire.adapters.store.admin import SqlAdmin
 from tradewire.adapters.store.ai import SqlAi
+from tradewire.adapters.store.audit import SqlAudit
 from tradewire.adapters.store.backtests import SqlBacktests
 from tradewire.adapters.store.db import make_engine, private_dir, upgrade
 from tradewire.adapters.store.events import SqlEvents
@@ -59,6 +60,7 @@ from tradewire.ports import CandleSource, Clock
 from tradewire.ports.rate_limits import RateLimiter
 from tradewire.services.admin import Administration
 from tradewire.services.ai_setup import AiSetup, UrlCheck
+from tradewire.services.audit import AuditTrail
 from tradewire.services.backtests import BacktestService
 from tradewire.services.chart_analyst import ChartAnalyst
 from tradewire.services.confirmations import Confirmations
@@ -122,6 +124,7 @@ class Runtime:
     admin: Administration
     confirmations: Confirmations  # confirm before trade: every channel's answers to proposed entries
     ai: AiSetup  # AI endpoints, prompts and analyses (the analyst runs inside `strategies`)
+    audit: AuditTrail
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -421,6 +424,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         admin=Administration(SqlAdmin(engine), SqlPlatform(engine), clock),
         confirmations=confirmations,
         ai=AiSetup(ai_store, secret_box, _ai_url_check(settings.allow_private_ai_urls), clock),
+        audit=AuditTrail(SqlAudit(engine), clock),
     )
 
 

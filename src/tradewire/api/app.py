@@ -26,6 +26,7 @@ from tradewire.api.routers import (
     accounts,
     admin,
     ai,
+    audit,
     auth,
     bots,
     exports,
@@ -103,6 +104,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         models,
         admin,
         ai,
+        audit,
     ):
         include(app, resource.router)
     for resource in (backtests, health, metrics):

@@ -7,10 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
+from tradewire.api.audited import AuditDep
 from tradewire.api.auth import CurrentUser, RuntimeDep
 from tradewire.api.fields import DbId
 from tradewire.api.schemas.accounts import AccountCreate, AccountOut, AssetBalanceOut, BalanceOut
 from tradewire.api.schemas.common import request_of
+from tradewire.domain.audit import Action, Detail
 from tradewire.services.members.accounts import AccountRequest
 from tradewire.services.valuation import BalanceUnavailable
 
@@ -18,10 +20,19 @@ router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
 
 @router.post("/accounts", response_model=AccountOut, status_code=201)
-async def create_account(body: AccountCreate, runtime: RuntimeDep, user: CurrentUser) -> AccountOut:
+async def create_account(
+    body: AccountCreate, runtime: RuntimeDep, user: CurrentUser, audit: AuditDep
+) -> AccountOut:
     """Add an exchange account. API keys are encrypted at rest and never returned."""
     request = request_of(body, AccountRequest)
-    return AccountOut(**asdict(await runtime.marketplace.accounts.open(user.id, request)))
+    account = await runtime.marketplace.accounts.open(user.id, request)
+    detail: Detail = {
+        "exchange": account.exchange,
+        "mode": account.mode.value,
+        "with_keys": account.has_api_key,
+    }
+    await audit.record(user, Action.ACCOUNT_CREATED, ("account", account.id), detail)
+    return AccountOut(**asdict(account))
 
 
 @router.get("/accounts", response_model=list[AccountOut])
@@ -80,5 +91,7 @@ async def sync_account(account_id: DbId, runtime: RuntimeDep, user: CurrentUser)
 
 
 @router.delete("/accounts/{account_id}", status_code=204)
-async def delete_account(account_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> None:
+async def delete_account(account_id: DbId, runtime: RuntimeDep, user: CurrentUser, audit: AuditDep) -> None:
+    """Delete an exchange account and its API keys (409 while a subscription uses it)."""
     await runtime.marketplace.accounts.close(user.id, account_id)
+    await audit.record(user, Action.ACCOUNT_DELETED, ("account", account_id))

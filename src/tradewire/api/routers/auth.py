@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator
 
 from tradewire.api.addresses import client_address
+from tradewire.api.audited import AuditDep
 from tradewire.api.auth import CurrentCaller, CurrentUser, RuntimeDep, token_pair
 from tradewire.api.fields import clean_text
 from tradewire.api.retry_later import TOO_MANY_REQUESTS, RetryLater
@@ -28,6 +29,7 @@ from tradewire.api.session_cookie import (
     set_refresh_cookie,
     wants_cookie,
 )
+from tradewire.domain.audit import Action
 from tradewire.domain.signin import SignInLocked, SignInRefused
 from tradewire.runtime import Runtime
 from tradewire.services.signin import CODE_NEEDED, Opened
@@ -57,6 +59,7 @@ async def login(
     request: Request,
     response: Response,
     runtime: RuntimeDep,
+    audit: AuditDep,
     username: Annotated[str, AfterValidator(clean_text), Form(max_length=64)],
     password: Annotated[str, AfterValidator(clean_text), Form(max_length=256)],
     otp: Annotated[str | None, Form(max_length=10, description="two-factor code, when it is on")] = None,
@@ -72,10 +75,14 @@ async def login(
     try:
         opened = await runtime.signin.sign_in(username, password, address, otp)
     except SignInRefused as exc:
+        if str(exc) != CODE_NEEDED:  # a right password without its code is not a failure
+            await audit.attempt(username, Action.SIGNIN_FAILED, {"reason": str(exc)})
         headers = _CODE_NEEDED if str(exc) == CODE_NEEDED else _BEARER
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc), headers=headers) from exc
     except SignInLocked as exc:
+        await audit.attempt(username, Action.SIGNIN_LOCKED, {"retry_after_s": exc.retry_after_s})
         raise _locked(runtime, exc) from exc
+    await audit.record(opened.user, Action.SIGNIN)
     return _answer(runtime, opened, request, response)
 
 
@@ -100,10 +107,11 @@ async def refresh(
 
 
 @router.post("/auth/logout", status_code=204, response_class=Response, responses={401: {}})
-async def logout(caller: CurrentCaller, request: Request, runtime: RuntimeDep) -> Response:
+async def logout(caller: CurrentCaller, request: Request, runtime: RuntimeDep, audit: AuditDep) -> Response:
     """Sign out: the session's access and refresh tokens stop working at once (the session cookie, if
     any, is cleared)."""
     await runtime.signin.sign_out(caller.session_id)
+    await audit.record(caller.user, Action.SIGNOUT)
     response = Response(status_code=204)
     clear_refresh_cookie(response, request, runtime)
     return response
@@ -111,7 +119,7 @@ async def logout(caller: CurrentCaller, request: Request, runtime: RuntimeDep) -
 
 @router.post("/auth/password", response_model=Token, responses={401: {}, 403: {}, **TOO_MANY_REQUESTS})
 async def change_password(
-    body: PasswordChange, caller: CurrentCaller, request: Request, runtime: RuntimeDep
+    body: PasswordChange, caller: CurrentCaller, request: Request, runtime: RuntimeDep, audit: AuditDep
 ) -> Token:
     """Change the password (the current one is needed; a wrong one counts as a failed sign-in): every
     session of the user is signed out, and the answer opens a new one. The new password needs
@@ -122,25 +130,30 @@ async def change_password(
             caller.user, body.current_password, body.new_password, address
         )
     except SignInRefused as exc:
+        await audit.record(caller.user, Action.PASSWORD_CHANGE_FAILED, detail={"reason": str(exc)})
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
     except SignInLocked as exc:
+        await audit.record(caller.user, Action.SIGNIN_LOCKED, detail={"retry_after_s": exc.retry_after_s})
         raise _locked(runtime, exc) from exc
+    await audit.record(caller.user, Action.PASSWORD_CHANGED, detail={"sessions_revoked": True})
     return Token(**token_pair(runtime, opened))
 
 
 @router.post("/auth/totp", response_model=TotpEnrolment, status_code=201, responses={403: {}, 409: {}})
-async def enrol_totp(user: CurrentUser, runtime: RuntimeDep) -> TotpEnrolment:
+async def enrol_totp(user: CurrentUser, runtime: RuntimeDep, audit: AuditDep) -> TotpEnrolment:
     """Start two-factor sign-in: a new secret, shown once (kept encrypted; the server needs
     TRADEWIRE_ENCRYPTION_KEY, else 403). It is on once confirmed with a code; until then sign-in is
     unchanged, and enrolling again replaces the secret. 409 while it is on."""
     enrolment = await runtime.signin.two_factor.enrol(user)
+    await audit.record(user, Action.TOTP_ENROLLED)
     return TotpEnrolment(secret=enrolment.secret, otpauth_uri=enrolment.uri)
 
 
 @router.post("/auth/totp/confirm", status_code=204, response_class=Response, responses={422: {}})
-async def confirm_totp(body: TotpCode, user: CurrentUser, runtime: RuntimeDep) -> Response:
+async def confirm_totp(body: TotpCode, user: CurrentUser, runtime: RuntimeDep, audit: AuditDep) -> Response:
     """Switch two-factor sign-in on with a code from the enrolled secret (422 when it is wrong)."""
     await runtime.signin.two_factor.confirm(user, body.code)
+    await audit.record(user, Action.TOTP_ENABLED)
     return Response(status_code=204)
 
 
@@ -148,7 +161,7 @@ async def confirm_totp(body: TotpCode, user: CurrentUser, runtime: RuntimeDep) -
     "/auth/totp/disable", status_code=204, response_class=Response, responses={403: {}, **TOO_MANY_REQUESTS}
 )
 async def disable_totp(
-    body: TotpDisable, caller: CurrentCaller, request: Request, runtime: RuntimeDep
+    body: TotpDisable, caller: CurrentCaller, request: Request, runtime: RuntimeDep, audit: AuditDep
 ) -> Response:
     """Switch two-factor sign-in off with the password and a code (403 when either is wrong; that
     counts as a failed sign-in)."""
@@ -156,20 +169,24 @@ async def disable_totp(
     try:
         await runtime.signin.disable_two_factor(caller.user, body.password, body.code, address)
     except SignInRefused as exc:
+        await audit.record(caller.user, Action.TOTP_DISABLE_FAILED)
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
     except SignInLocked as exc:
+        await audit.record(caller.user, Action.SIGNIN_LOCKED, detail={"retry_after_s": exc.retry_after_s})
         raise _locked(runtime, exc) from exc
+    await audit.record(caller.user, Action.TOTP_DISABLED)
     return Response(status_code=204)
 
 
 @router.post("/users", response_model=UserOut, status_code=201, responses={403: {}, 409: {}})
-async def sign_up(body: UserCreate, runtime: RuntimeDep) -> UserOut:
+async def sign_up(body: UserCreate, runtime: RuntimeDep, audit: AuditDep) -> UserOut:
     """Create a user, when the server allows sign-up (`signup_enabled`; otherwise 403 whatever the
     name, so the answer does not tell which names are taken). While sign-up is open a taken name
     answers 409: anyone can then find a name taken by trying to sign it up, which an open sign-up
     cannot avoid. The password needs `password_min_length` characters and must not be a common one
     (422)."""
     user = await runtime.marketplace.logins.sign_up(body.username, body.password)
+    await audit.record(user, Action.SIGNUP)
     return UserOut(id=user.id, username=user.username, role=user.role)
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
 
+from tradewire.api.audited import AuditDep
 from tradewire.api.auth import CurrentUser, RuntimeDep
 from tradewire.api.fields import DbId
 from tradewire.api.schemas.exports import (
@@ -21,6 +22,7 @@ from tradewire.api.schemas.exports import (
     SignalRow,
     TaxReportOut,
 )
+from tradewire.domain.audit import Action, Detail, iso_utc
 from tradewire.domain.tax import FIRST_YEAR, LAST_YEAR
 from tradewire.ports.exports import ExportKind, ExportScope
 from tradewire.services.exports import ExportFormat, tax_csv, tax_document
@@ -52,6 +54,7 @@ async def export(
     kind: ExportKind,
     runtime: RuntimeDep,
     user: CurrentUser,
+    audit: AuditDep,
     form: FormatQuery = ExportFormat.JSON,
     account_id: DbId | None = None,
     strategy_id: DbId | None = None,
@@ -71,6 +74,15 @@ async def export(
         )
     scope = ExportScope(user.id, account_id, strategy_id, start, end)
     await asyncio.to_thread(runtime.exports.check, scope)
+    detail: Detail = {
+        "kind": kind.value,
+        "format": form.value,
+        "account_id": account_id,
+        "strategy_id": strategy_id,
+        "from": None if start is None else iso_utc(start),
+        "to": None if end is None else iso_utc(end),
+    }
+    await audit.record(user, Action.EXPORTED, detail=detail)
     return StreamingResponse(
         runtime.exports.stream(kind, scope, form),  # a sync iterator: read page by page in a worker thread
         media_type=_MEDIA[form],
@@ -92,6 +104,7 @@ async def tax_report(
     account_id: Annotated[DbId, Query(description="one of your exchange accounts")],
     runtime: RuntimeDep,
     user: CurrentUser,
+    audit: AuditDep,
     form: FormatQuery = ExportFormat.JSON,
 ) -> Any:
     """The account's tax report of a year: FIFO lots per market from its fills, each line's proceeds,
@@ -99,6 +112,8 @@ async def tax_report(
     currency, the lots open at the year's end, and fees paid in a third currency (BNB ...) listed
     apart, unvalued. A sale beyond the open lots (e.g. of coins held before) is "unmatched"."""
     report = await asyncio.to_thread(runtime.exports.tax_report, user.id, account_id, year)
+    detail: Detail = {"year": year, "format": form.value}
+    await audit.record(user, Action.TAX_REPORT, ("account", account_id), detail)
     if form is ExportFormat.CSV:
         return Response(
             b"".join(tax_csv(report)),

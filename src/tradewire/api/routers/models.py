@@ -8,9 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Response, UploadFile, status
 
+from tradewire.api.audited import AuditDep
 from tradewire.api.auth import CurrentUser, RuntimeDep
 from tradewire.api.fields import DbId
 from tradewire.api.schemas.models import ModelOut
+from tradewire.domain.audit import Action, Detail
 from tradewire.domain.members import Invalid, Unavailable
 from tradewire.runtime import Runtime
 from tradewire.services.members.models import Models, ModelUpload
@@ -49,6 +51,7 @@ async def upload_model(
     file: Annotated[UploadFile, File(description="the model in LightGBM's text format (model.txt)")],
     runtime: RuntimeDep,
     user: CurrentUser,
+    audit: AuditDep,
     manifest: Annotated[
         str | None, Form(max_length=MANIFEST_BYTES // 2, description="manifest.json's content")
     ] = None,
@@ -70,7 +73,10 @@ async def upload_model(
     if len(content) > limit:
         raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"model file over {limit} bytes")
     upload = ModelUpload(content, _manifest(manifest), symbol, feature_set, timeframe)
-    return ModelOut(**asdict(await _models(runtime).upload(user.id, upload)))
+    model = await _models(runtime).upload(user.id, upload)
+    detail: Detail = {"symbol": model.symbol, "version": model.version, "sha256": model.sha256}
+    await audit.record(user, Action.MODEL_UPLOADED, ("model", model.id), detail)
+    return ModelOut(**asdict(model))
 
 
 @router.get("/models", response_model=list[ModelOut])
@@ -101,8 +107,9 @@ async def download_model(model_id: DbId, runtime: RuntimeDep, user: CurrentUser)
 
 
 @router.delete("/models/{model_id}", status_code=204)
-async def delete_model(model_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> Response:
+async def delete_model(model_id: DbId, runtime: RuntimeDep, user: CurrentUser, audit: AuditDep) -> Response:
     """Delete a model; 409 while one of your strategies uses it (by id, or as the last model for the
     symbol it names)."""
     await _models(runtime).delete(user.id, model_id)
+    await audit.record(user, Action.MODEL_DELETED, ("model", model_id))
     return Response(status_code=204)

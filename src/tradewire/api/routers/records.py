@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from tradewire.api.audited import AuditDep
 from tradewire.api.auth import CurrentUser, RuntimeDep
 from tradewire.api.fields import DbId
 from tradewire.api.paging import PageQuery
@@ -21,6 +22,7 @@ from tradewire.api.schemas.records import (
     PositionOut,
     SignalOut,
 )
+from tradewire.domain.audit import Action
 from tradewire.domain.execution import IntentStatus
 from tradewire.domain.orders import OrderState
 
@@ -108,9 +110,12 @@ async def portfolio(runtime: RuntimeDep, user: CurrentUser, account_id: DbId | N
 
 
 @router.post("/positions/{position_id}/close", response_model=PositionClose)
-async def close_position(position_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> PositionClose:
+async def close_position(
+    position_id: DbId, runtime: RuntimeDep, user: CurrentUser, audit: AuditDep
+) -> PositionClose:
     """Close an open position now with a market order (close reason MANUAL)."""
     await runtime.records.close_position(user, position_id)
+    await audit.record(user, Action.POSITION_CLOSED, ("position", position_id))
     return PositionClose(position_id=position_id, status="closing")
 
 

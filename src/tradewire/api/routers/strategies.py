@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from fastapi import APIRouter, Request
 
+from tradewire.api.audited import AuditDep, changed_fields
 from tradewire.api.auth import CurrentUser, RuntimeDep
 from tradewire.api.fields import DbId
 from tradewire.api.schemas.common import request_of
@@ -19,6 +20,7 @@ from tradewire.api.schemas.strategies import (
     StrategyOut,
     StrategyUpdate,
 )
+from tradewire.domain.audit import Action, Detail
 from tradewire.domain.members import Strategy, StrategyChanges, StrategySource
 from tradewire.domain.track_record import PairRecord
 from tradewire.services.members.strategies import StrategyRequest
@@ -32,12 +34,14 @@ def _webhook_url(request: Request, slug: str) -> str:
 
 @router.post("/strategies", response_model=StrategyCreated, status_code=201)
 async def create_strategy(
-    body: StrategyCreate, request: Request, runtime: RuntimeDep, user: CurrentUser
+    body: StrategyCreate, request: Request, runtime: RuntimeDep, user: CurrentUser, audit: AuditDep
 ) -> StrategyCreated:
     """Publish a strategy: a TradingView webhook (its passphrase is returned once and stored hashed),
     or with `definition` a built-in strategy the server runs on closed candles."""
     published = await runtime.marketplace.strategies.publish(user.id, request_of(body, StrategyRequest))
     strategy = published.strategy
+    detail: Detail = {"slug": strategy.slug, "source": str(strategy.source), "public": strategy.is_public}
+    await audit.record(user, Action.STRATEGY_CREATED, ("strategy", strategy.id), detail)
     if published.passphrase is None:
         return StrategyCreated(**asdict(strategy))
     return StrategyCreated(
@@ -60,19 +64,28 @@ async def get_strategy(
 
 @router.patch("/strategies/{strategy_id}", response_model=StrategyOut)
 async def update_strategy(
-    strategy_id: DbId, body: StrategyUpdate, request: Request, runtime: RuntimeDep, user: CurrentUser
+    strategy_id: DbId,
+    body: StrategyUpdate,
+    request: Request,
+    runtime: RuntimeDep,
+    user: CurrentUser,
+    audit: AuditDep,
 ) -> StrategyOut:
     changes = request_of(body, StrategyChanges)
     strategy = await runtime.marketplace.strategies.change(user.id, strategy_id, changes)
+    detail: Detail = {"fields": changed_fields(body)}
+    await audit.record(user, Action.STRATEGY_CHANGED, ("strategy", strategy_id), detail)
     return _strategy_out(request, strategy)
 
 
 @router.post("/strategies/{strategy_id}/passphrase", response_model=PassphraseOut)
-async def rotate_passphrase(strategy_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> PassphraseOut:
+async def rotate_passphrase(
+    strategy_id: DbId, runtime: RuntimeDep, user: CurrentUser, audit: AuditDep
+) -> PassphraseOut:
     """Replace the webhook passphrase; the old one stops working at once."""
-    return PassphraseOut(
-        passphrase=await runtime.marketplace.strategies.rotate_passphrase(user.id, strategy_id)
-    )
+    rotated = await runtime.marketplace.strategies.rotate_passphrase(user.id, strategy_id)
+    await audit.record(user, Action.PASSPHRASE_ROTATED, ("strategy", strategy_id))
+    return PassphraseOut(passphrase=rotated)
 
 
 @router.get("/strategies/{strategy_id}/pairs", response_model=list[PairOut])
@@ -85,11 +98,13 @@ async def strategy_pairs(strategy_id: DbId, runtime: RuntimeDep, user: CurrentUs
 
 @router.put("/strategies/{strategy_id}/pairs", response_model=PairOut)
 async def override_pair(
-    strategy_id: DbId, body: PairOverride, runtime: RuntimeDep, user: CurrentUser
+    strategy_id: DbId, body: PairOverride, runtime: RuntimeDep, user: CurrentUser, audit: AuditDep
 ) -> PairOut:
     """Blacklist a pair for your strategy, re-enable it (a 30-day whitelist), or hand it back to the
     automatic rules (NORMAL)."""
     record = await runtime.marketplace.strategies.override_pair(user, strategy_id, body.symbol, body.status)
+    detail: Detail = {"symbol": body.symbol, "status": str(body.status)}
+    await audit.record(user, Action.PAIR_CHANGED, ("strategy", strategy_id), detail)
     return _pair_out(record)
 
 

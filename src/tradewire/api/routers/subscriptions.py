@@ -6,11 +6,13 @@ from dataclasses import asdict
 
 from fastapi import APIRouter
 
+from tradewire.api.audited import AuditDep, changed_fields
 from tradewire.api.auth import CurrentUser, RuntimeDep
 from tradewire.api.fields import DbId
 from tradewire.api.schemas.common import request_of
 from tradewire.api.schemas.settings import confirmation_of, settings_of
 from tradewire.api.schemas.subscriptions import SubscriptionCreate, SubscriptionOut, SubscriptionUpdate
+from tradewire.domain.audit import Action, Detail
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.members import SubscriptionChanges
 from tradewire.services.members.subscriptions import SubscriptionRequest
@@ -19,12 +21,21 @@ router = APIRouter(prefix="/api/v1", tags=["subscriptions"])
 
 
 @router.post("/subscriptions", response_model=SubscriptionOut, status_code=201)
-async def subscribe(body: SubscriptionCreate, runtime: RuntimeDep, user: CurrentUser) -> SubscriptionOut:
+async def subscribe(
+    body: SubscriptionCreate, runtime: RuntimeDep, user: CurrentUser, audit: AuditDep
+) -> SubscriptionOut:
     """Subscribe one of your exchange accounts to a strategy (yours, or a public one)."""
     request = request_of(
         body, SubscriptionRequest, settings=settings_of(body), confirmation=confirmation_of(body)
     )
-    return SubscriptionOut(**asdict(await runtime.marketplace.subscriptions.subscribe(user.id, request)))
+    subscription = await runtime.marketplace.subscriptions.subscribe(user.id, request)
+    detail: Detail = {
+        "strategy_id": body.strategy_id,
+        "account_id": body.account_id,
+        "fields": changed_fields(body),
+    }
+    await audit.record(user, Action.SUBSCRIPTION_CREATED, ("subscription", subscription.id), detail)
+    return SubscriptionOut(**asdict(subscription))
 
 
 @router.get("/subscriptions", response_model=list[SubscriptionOut])
@@ -39,7 +50,7 @@ async def get_subscription(subscription_id: DbId, runtime: RuntimeDep, user: Cur
 
 @router.patch("/subscriptions/{subscription_id}", response_model=SubscriptionOut)
 async def update_subscription(
-    subscription_id: DbId, body: SubscriptionUpdate, runtime: RuntimeDep, user: CurrentUser
+    subscription_id: DbId, body: SubscriptionUpdate, runtime: RuntimeDep, user: CurrentUser, audit: AuditDep
 ) -> SubscriptionOut:
     """Pause, resume or cancel; change the pair filter, the sizing, the risk, exit or entry settings,
     or the confirmation of entries."""
@@ -52,4 +63,6 @@ async def update_subscription(
         no_dca=bool(body.no_dca),
     )
     subscription = await runtime.marketplace.subscriptions.change(user, subscription_id, changes)
+    detail: Detail = {"fields": changed_fields(body), "status": subscription.status.value}
+    await audit.record(user, Action.SUBSCRIPTION_CHANGED, ("subscription", subscription_id), detail)
     return SubscriptionOut(**asdict(subscription))

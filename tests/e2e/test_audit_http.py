@@ -1,0 +1,190 @@
+"""The audit trail over HTTP: a failed sign-in, a sign-in, a password change, an API key (a live
+account) created, a subscription created and changed (its risk limits) and an export each leave an
+entry in the user's own trail (GET /api/v1/audit), with the client's address (X-Forwarded-For from a
+trusted proxy) and User-Agent, and none of them in another user's; no password, API key or
+passphrase is stored in any entry; the trail filters by action and time and pages; the whole chain
+verifies afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import free_port
+from tests.seeding import now
+from tests.support import PASSWORD, ServedRuntime, make_runtime
+from tradewire.adapters.passwords import hash_secret
+from tradewire.adapters.secrets_box import generate_key
+from tradewire.adapters.store.audit_tables import audit_log
+
+AUDIT = "/api/v1/audit"
+ALICE_AT = "192.0.2.44"
+NEW_PASSWORD = "correct horse battery staple 42"
+API_KEY = "AKIA-audit-api-key-0123456789"
+API_SECRET = "audit-api-secret-abcdefghijklmnop"
+PASSPHRASE = "hook-passphrase-xyz"
+
+
+class Client:
+    def __init__(self, served: ServedRuntime, address: str, agent: str) -> None:
+        self.served = served
+        self.http = httpx.Client(
+            base_url=served.url, timeout=10, headers={"X-Forwarded-For": address, "User-Agent": agent}
+        )
+        self.auth: dict[str, str] = {}
+
+    def sign_in(self, username: str, password: str = PASSWORD) -> httpx.Response:
+        response = self.http.post("/api/v1/auth/token", data={"username": username, "password": password})
+        if response.status_code == 200:
+            self.auth = {"Authorization": f"Bearer {response.json()['access_token']}"}
+        return response
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.http.post(path, json=body, headers=self.auth)
+        assert response.status_code in (200, 201), response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    def trail(self, **params: Any) -> list[dict[str, Any]]:
+        response = self.http.get(AUDIT, params=params, headers=self.auth)
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[ServedRuntime]:
+    runtime = make_runtime(tmp_path, trusted_proxies=["127.0.0.1"], encryption_key=generate_key())
+    for name in ("alice", "bob"):
+        runtime.members.create_user(name, hash_secret(PASSWORD), now())
+    with ServedRuntime(runtime, free_port()) as served:
+        yield served
+
+
+def test_each_change_is_in_its_users_own_trail_only(served: ServedRuntime) -> None:
+    alice = Client(served, ALICE_AT, "alice-browser/1.0")
+    bob = Client(served, "198.51.100.9", "bob-cli/2.0")
+
+    assert alice.sign_in("alice", "not the password").status_code == 401
+    assert alice.sign_in("ghost").status_code == 401  # nobody's
+    assert alice.sign_in("alice").status_code == 200
+    changed = alice.http.post(
+        "/api/v1/auth/password",
+        json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        headers=alice.auth,
+    )
+    assert changed.status_code == 200, changed.text
+    alice.auth = {"Authorization": f"Bearer {changed.json()['access_token']}"}
+    live = alice.post(
+        "/api/v1/accounts",
+        {"name": "live", "mode": "live", "exchange": "binance", "api_key": API_KEY, "api_secret": API_SECRET},
+    )
+    paper = alice.post("/api/v1/accounts", {"name": "paper"})
+    strategy = alice.post("/api/v1/strategies", {"name": "Mine", "slug": "mine", "passphrase": PASSPHRASE})
+    subscription = alice.post(
+        "/api/v1/subscriptions", {"strategy_id": strategy["id"], "account_id": paper["id"]}
+    )
+    patched = alice.http.patch(
+        f"/api/v1/subscriptions/{subscription['id']}",
+        json={"risk_limits": {"max_positions_total": 3}, "status": "PAUSED"},
+        headers=alice.auth,
+    )
+    assert patched.status_code == 200, patched.text
+    exported = alice.http.get("/api/v1/exports/orders", params={"format": "csv"}, headers=alice.auth)
+    assert exported.status_code == 200, exported.text
+    assert bob.sign_in("bob").status_code == 200
+
+    mine = alice.trail()
+    theirs = bob.trail()
+
+    assert [e["action"] for e in reversed(mine)] == [
+        "signin.failed",
+        "signin",
+        "password.changed",
+        "account.created",
+        "account.created",
+        "strategy.created",
+        "subscription.created",
+        "subscription.changed",
+        "export",
+    ]
+    assert {e["user_id"] for e in mine} == {served.runtime.members.user_by_name("alice").id}  # type: ignore[union-attr]
+    assert {(e["address"], e["client"], e["username"]) for e in mine} == {
+        (ALICE_AT, "alice-browser/1.0", "alice")
+    }
+    by_action = {e["action"]: e for e in mine}
+    assert by_action["signin.failed"]["detail"] == {"reason": "wrong username or password"}
+    key_created = mine[-4]
+    assert (key_created["target_type"], key_created["target_id"]) == ("account", live["id"])
+    assert key_created["detail"] == {"exchange": "binance", "mode": "live", "with_keys": True}
+    change = by_action["subscription.changed"]
+    assert (change["target_type"], change["target_id"]) == ("subscription", subscription["id"])
+    assert change["detail"] == {"fields": ["risk_limits", "status"], "status": "PAUSED"}
+    assert by_action["export"]["detail"]["kind"] == "orders"
+    assert by_action["export"]["detail"]["format"] == "csv"
+    assert [(e["action"], e["address"], e["client"]) for e in theirs] == [
+        ("signin", "198.51.100.9", "bob-cli/2.0")
+    ]
+
+    everyone = served.run(served.runtime.audit.everyone(_all()))
+    ghost = [e for e in everyone if e.username == "ghost"]
+    assert len(ghost) == 1 and ghost[0].user_id is None  # kept, for administrators only
+    with served.runtime.engine.connect() as conn:
+        stored = " ".join(str(v) for row in conn.execute(select(audit_log)) for v in row)
+    for secret in (PASSWORD, NEW_PASSWORD, API_KEY, API_SECRET, PASSPHRASE):
+        assert secret not in stored
+    result = served.runtime.audit.verify()
+    assert result.finding is None and result.checked == len(everyone) == 11
+
+
+def test_the_trail_filters_by_action_and_time_and_pages(served: ServedRuntime) -> None:
+    alice = Client(served, ALICE_AT, "alice-browser/1.0")
+    for _ in range(3):
+        assert alice.sign_in("alice", "wrong").status_code == 401
+    assert alice.sign_in("alice").status_code == 200
+    assert alice.http.post("/api/v1/auth/logout", headers=alice.auth).status_code == 204
+    assert alice.sign_in("alice").status_code == 200
+
+    everything = alice.trail()
+    failures = alice.trail(action="signin.failed")
+    both = alice.trail(action=["signin", "signout"])
+    first = alice.trail(limit=2)
+    rest = alice.trail(limit=10, before_seq=first[-1]["seq"])
+    window = alice.trail(**{"from": everything[3]["at"], "to": everything[1]["at"]})
+
+    assert [e["action"] for e in everything] == ["signin", "signout", "signin", *["signin.failed"] * 3]
+    assert len(failures) == 3 and {e["action"] for e in failures} == {"signin.failed"}
+    assert [e["action"] for e in both] == ["signin", "signout", "signin"]
+    assert [e["seq"] for e in first + rest] == [e["seq"] for e in everything]
+    assert [e["seq"] for e in window] == [everything[2]["seq"], everything[3]["seq"]]
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"action": "no.such.action"}, 422),
+        ({"limit": 0}, 422),
+        ({"limit": 1001}, 422),
+        ({"before_seq": 2**63}, 422),
+        ({"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, 422),
+        ({"from": "not a time"}, 422),
+    ],
+)
+def test_bad_queries_are_refused(served: ServedRuntime, params: dict[str, Any], status: int) -> None:
+    alice = Client(served, ALICE_AT, "t")
+    assert alice.sign_in("alice").status_code == 200
+
+    assert alice.http.get(AUDIT, params=params, headers=alice.auth).status_code == status
+
+
+def test_the_trail_needs_a_signed_in_user(served: ServedRuntime) -> None:
+    assert Client(served, ALICE_AT, "t").http.get(AUDIT).status_code == 401
+
+
+def _all() -> Any:
+    from tradewire.services.audit import AuditFilter
+
+    return AuditFilter(limit=1000)
