@@ -1,7 +1,7 @@
 """The audit log in SQL, on SQLite and PostgreSQL: appends from many threads and processes at once
 form one chain; entries are read back per user with filters and pages; `tradewire audit verify` (the
 real command) passes an intact log and names the first entry that was changed, removed, swapped with
-another, or cut from the end, each done in SQL as an intruder would."""
+another, or cut from the end, each done in SQL as an intruder would; a restored backup keeps the chain."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine, delete, func, select, text, update
 
+from tests.databases import sibling_database
 from tests.seeding import now
+from tradewire.adapters.backup import restore_backup, take_backup
 from tradewire.adapters.clock import SystemClock
 from tradewire.adapters.store.audit import SqlAudit
 from tradewire.adapters.store.audit_tables import audit_head, audit_log
@@ -236,3 +238,21 @@ def test_verify_finds_a_removed_chain_head(engine: Engine) -> None:
     code, _out, err = _verify(engine)
 
     assert code == 1 and "entry 4 missing" in err and "chain head is missing" in err
+
+
+def test_a_restored_backup_keeps_the_chain_and_goes_on_from_its_head(engine: Engine, tmp_path: Path) -> None:
+    _fill(engine, 12)
+    backup = take_backup(_url(engine), tmp_path / "backups", now())
+
+    with sibling_database(engine, tmp_path, "restored") as url:
+        report = restore_backup(backup.path, url)
+        restored = disposable_engine(url)
+        try:
+            SqlAudit(restored).append(_event(1))
+            result = AuditTrail(SqlAudit(restored), SystemClock()).verify()
+        finally:
+            restored.dispose()
+
+    assert report is not None and report.ok, report.problems
+    assert backup.manifest.tables["audit_log"] == 12 and backup.manifest.tables["audit_head"] == 1
+    assert result.finding is None and result.checked == 13
