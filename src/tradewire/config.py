@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     signin_lock_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
     # An account's lock does not apply where its user signed in from during this many days.
     signin_known_address_days: float = Field(default=30.0, ge=0, le=365)
+    # Audit entries per process and hour for sign-in attempts that are in nobody's trail (unknown
+    # names) or refused unchecked (locked); beyond, they are counted and summed up in one entry.
+    audit_attempts_per_hour: int = Field(default=600, ge=1, le=1_000_000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 

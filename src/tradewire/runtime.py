@@ -60,7 +60,7 @@ from tradewire.ports import CandleSource, Clock
 from tradewire.ports.rate_limits import RateLimiter
 from tradewire.services.admin import Administration
 from tradewire.services.ai_setup import AiSetup, UrlCheck
-from tradewire.services.audit import AuditTrail
+from tradewire.services.audit import AttemptBudget, AuditTrail
 from tradewire.services.backtests import BacktestService
 from tradewire.services.chart_analyst import ChartAnalyst
 from tradewire.services.confirmations import Confirmations
@@ -424,7 +424,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         admin=Administration(SqlAdmin(engine), SqlPlatform(engine), clock),
         confirmations=confirmations,
         ai=AiSetup(ai_store, secret_box, _ai_url_check(settings.allow_private_ai_urls), clock),
-        audit=AuditTrail(SqlAudit(engine), clock),
+        audit=AuditTrail(SqlAudit(engine), clock, AttemptBudget(settings.audit_attempts_per_hour)),
     )
 
 

@@ -5,6 +5,7 @@ administrators, a failed write that does not fail the change, and the check of t
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,7 @@ import pytest
 from tests.fakes.memory_audit import MemoryAudit
 from tradewire.domain.audit import Action, Actor, Origin, Problem
 from tradewire.domain.members import User
-from tradewire.services.audit import AuditFilter, AuditTrail
+from tradewire.services.audit import AttemptBudget, AuditFilter, AuditTrail
 
 ORIGIN = Origin.of("198.51.100.7", "tradewire-test")
 ALICE = User(1, "alice", "-")
@@ -110,3 +111,32 @@ def test_verify_checks_the_whole_chain_up_to_the_head() -> None:
     finding = trail.verify().finding
 
     assert finding is not None and (finding.seq, finding.problem) == (4, Problem.CHANGED)
+
+
+def test_attempts_nobody_owns_are_recorded_within_an_hourly_budget_then_summed_up() -> None:
+    clock = Clock()
+    store = MemoryAudit(users={"alice": 1})
+    trail = AuditTrail(store, clock, AttemptBudget(per_hour=3))
+
+    for n in range(5):
+        asyncio.run(trail.record_attempt(f"ghost{n}", Action.SIGNIN_FAILED, ORIGIN))
+    for _ in range(2):
+        asyncio.run(trail.record_attempt("alice", Action.SIGNIN_LOCKED, ORIGIN))
+    for _ in range(4):  # checked failures under a real name: bounded by the account's lock, always kept
+        asyncio.run(trail.record_attempt("alice", Action.SIGNIN_FAILED, ORIGIN))
+    clock.at += timedelta(hours=1)
+    asyncio.run(trail.record_attempt("ghost9", Action.SIGNIN_FAILED, ORIGIN))
+
+    actions = [(e.action, e.username) for e in store.log]
+    assert actions == [
+        ("signin.failed", "ghost0"),
+        ("signin.failed", "ghost1"),
+        ("signin.failed", "ghost2"),
+        *[("signin.failed", "alice")] * 4,
+        ("signin.unrecorded", "-"),
+        ("signin.failed", "ghost9"),
+    ]
+    summary = store.log[-2]
+    assert json.loads(summary.detail)["count"] == 4  # two unknown names, two locked attempts
+    assert (summary.user_id, summary.address) == (None, "server")
+    assert trail.verify().finding is None

@@ -60,6 +60,7 @@ class Action(StrEnum):
     SIGNIN = "signin"
     SIGNIN_FAILED = "signin.failed"
     SIGNIN_LOCKED = "signin.locked"
+    ATTEMPTS_UNRECORDED = "signin.unrecorded"  # how many attempts over the hourly budget were not
     SIGNOUT = "signout"
     SIGNUP = "signup"
     PASSWORD_CHANGED = "password.changed"  # noqa: S105  (an action name, not a password)
@@ -115,6 +116,7 @@ class Origin:
 
 
 COMMAND_LINE = Origin("local", "tradewire cli")
+SERVER = Origin("server", "tradewire")  # what the server records of itself
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,16 +13,36 @@ recorded alone.
 
 A failed write of an entry does not fail the request whose change is already made (answering an
 error for a change that happened would mislead the client): it is logged, without the detail.
+
+Growth from outside. Only sign-in attempts add entries without a signed-in user. Checked failures
+under an existing name are always recorded: the sign-in throttle locks an account after a few of
+them, so they are bounded per account. Attempts under unknown names (fresh names cost an attacker
+nothing) and attempts refused unchecked while locked (many addresses can keep sending them) are
+recorded within a budget per process and hour (`AttemptBudget`, setting audit_attempts_per_hour);
+beyond it they are counted, and the first recorded attempt of a later hour is preceded by one
+`signin.unrecorded` entry saying how many were left out. The rate limits (5 sign-ins per 15 minutes
+per address) and the bounded entry size do the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from tradewire.domain.audit import Action, Actor, Detail, Entry, Event, Origin, Verification, verify_chain
+from tradewire.domain.audit import (
+    SERVER,
+    Action,
+    Actor,
+    Detail,
+    Entry,
+    Event,
+    Origin,
+    Verification,
+    iso_utc,
+    verify_chain,
+)
 from tradewire.domain.members import User
 from tradewire.ports import Clock
 from tradewire.ports.audit import AuditQuery, AuditStore
@@ -43,10 +63,39 @@ class AuditFilter:
     until: datetime | None = None
 
 
+@dataclass(slots=True)
+class AttemptBudget:
+    """How many unbudgeted sign-in attempts may be recorded per hour (in this process)."""
+
+    per_hour: int = 600
+    window: timedelta = timedelta(hours=1)
+    _started: datetime | None = None
+    _used: int = 0
+    _left_out: int = 0
+    _left_out_since: datetime | None = None
+
+    def take(self, now: datetime) -> tuple[bool, int, datetime | None]:
+        """Whether an attempt at `now` may be recorded; and when a new window has opened after some
+        were left out, how many and since when (to record once)."""
+        left_out, since = 0, None
+        if self._started is None or now - self._started >= self.window:
+            left_out, since = self._left_out, self._left_out_since
+            self._started, self._used, self._left_out, self._left_out_since = now, 0, 0, None
+        if self._used >= self.per_hour:
+            if self._left_out == 0:
+                log.warning("sign-in attempts over %s per hour: not recorded in the audit log", self.per_hour)
+                self._left_out_since = now
+            self._left_out += 1
+            return False, left_out, since
+        self._used += 1
+        return True, left_out, since
+
+
 @dataclass(slots=True, eq=False)
 class AuditTrail:
     store: AuditStore
     clock: Clock
+    budget: AttemptBudget = field(default_factory=AttemptBudget)
 
     async def record(
         self,
@@ -70,8 +119,16 @@ class AuditTrail:
         self, username: str, action: Action, origin: Origin, detail: Detail | None = None
     ) -> Entry | None:
         """Append an entry for a sign-in attempt under `username`: in that user's trail when the name
-        exists, else kept for administrators only (the name cut to the column's size)."""
+        exists, else kept for administrators only (the name cut to the column's size). Unknown names
+        and locked attempts are recorded within the hourly budget (None beyond it)."""
         user_id = await asyncio.to_thread(self.store.user_named, username)
+        if user_id is None or action is Action.SIGNIN_LOCKED:
+            allowed, left_out, since = self.budget.take(self.clock.now())
+            if left_out:
+                summary: Detail = {"count": left_out, "since": None if since is None else iso_utc(since)}
+                await self.record(Actor(None, "-"), Action.ATTEMPTS_UNRECORDED, SERVER, detail=summary)
+            if not allowed:
+                return None
         return await self.record(Actor(user_id, username), action, origin, detail=detail)
 
     async def trail(self, user_id: int, which: AuditFilter) -> list[Entry]:
