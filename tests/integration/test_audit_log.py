@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -46,12 +47,12 @@ def _fill(engine: Engine, count: int) -> None:
         store.append(_event(n % 3 + 1))
 
 
-def _verify(engine: Engine, batch: int = 1000) -> tuple[int, str, str]:
+def _verify(engine: Engine, batch: int = 1000, *options: str) -> tuple[int, str, str]:
     """`tradewire audit verify` on the engine's database: exit code, stdout, stderr."""
     env = {**os.environ, "TRADEWIRE_DATABASE_URL": _url(engine)}
     env["TRADEWIRE_CONFIG"] = "/nonexistent/tradewire.toml"
     done = subprocess.run(
-        [TRADEWIRE, "audit", "verify", "--batch", str(batch)],
+        [TRADEWIRE, "audit", "verify", "--batch", str(batch), *options],
         capture_output=True,
         text=True,
         timeout=120,
@@ -176,7 +177,7 @@ def test_verify_passes_an_intact_log_read_in_batches(engine: Engine) -> None:
     assert code == 0, err
     head = SqlAudit(engine).head()
     assert head is not None
-    assert f"23 entries; head 23 {head.hash}" in out
+    assert f"23 entries; head 23:{head.hash}" in out
     assert [e.seq for e in SqlAudit(engine).chain(batch=5)] == list(range(1, 24))
     assert [e.seq for e in SqlAudit(engine).chain(upto=7, batch=5)] == list(range(1, 8))
 
@@ -184,7 +185,7 @@ def test_verify_passes_an_intact_log_read_in_batches(engine: Engine) -> None:
 def test_verify_passes_an_empty_log(engine: Engine) -> None:
     code, out, _err = _verify(engine)
 
-    assert code == 0 and "0 entries; head 0 " + "0" * 64 in out
+    assert code == 0 and "0 entries; head 0:" + "0" * 64 in out
 
 
 def test_verify_finds_an_entry_changed_in_sql(engine: Engine) -> None:
@@ -256,3 +257,28 @@ def test_a_restored_backup_keeps_the_chain_and_goes_on_from_its_head(engine: Eng
     assert report is not None and report.ok, report.problems
     assert backup.manifest.tables["audit_log"] == 12 and backup.manifest.tables["audit_head"] == 1
     assert result.finding is None and result.checked == 13
+
+
+def test_verify_finds_a_chain_rewritten_after_its_head_was_noted_down(engine: Engine) -> None:
+    _fill(engine, 6)
+    code, out, _err = _verify(engine)
+    noted = out.split("head ")[1].strip()
+    # An intruder who knows the scheme changes entry 4 and recomputes every hash from there, head too.
+    store = SqlAudit(engine)
+    entries = list(store.chain())
+    with engine.begin() as conn:
+        conn.execute(delete(audit_log).where(audit_log.c.seq >= 4))
+        conn.execute(update(audit_head).values(seq=3, hash=entries[2].hash))
+    store.append(replace(_event(1), actor=Actor(1, "someone else")))
+    for _ in range(2):
+        store.append(_event(2))
+
+    assert code == 0 and noted.startswith("6:")
+    assert _verify(engine)[0] == 0  # the rewritten chain is consistent in itself
+    code, _out, err = _verify(engine, 1000, "--expect", noted)
+    assert code == 1 and "entry 6 changed" in err and "not the one noted down" in err
+    assert _verify(engine, 1000, "--expect", f"3:{entries[2].hash}")[0] == 0
+    code, _out, err = _verify(engine, 1000, "--expect", "9:" + "0" * 64)
+    assert code == 1 and "entry 7 missing" in err and "before the noted entry" in err
+    code, _out, err = _verify(engine, 1000, "--expect", "abc")
+    assert code == 2 and "SEQ:HASH" in err

@@ -221,3 +221,21 @@ def test_verification_reads_lazily_and_stops_at_the_first_problem() -> None:
 
     assert result.finding is not None and result.finding.seq == 2 and result.checked == 1
     assert read == [1, 2]
+
+
+def test_a_rewritten_chain_is_found_only_against_a_head_noted_down_before() -> None:
+    original = _chain(5)
+    rewritten = original[:2]
+    for n in range(2, 5):  # entry 3 changed, and every hash recomputed from there
+        event = _event(n, note="forged") if n == 2 else _event(n)
+        rewritten.append(chained(event, _head(rewritten)))
+
+    plain = verify_chain(iter(rewritten), _head(rewritten)).finding
+    against_old_head = verify_chain(iter(rewritten), _head(rewritten), _head(original)).finding
+    against_untouched = verify_chain(iter(rewritten), _head(rewritten), Head(2, original[1].hash)).finding
+    beyond = verify_chain(iter(rewritten), _head(rewritten), Head(9, original[-1].hash)).finding
+
+    assert plain is None and against_untouched is None
+    assert against_old_head is not None
+    assert (against_old_head.seq, against_old_head.problem) == (5, Problem.CHANGED)
+    assert beyond is not None and (beyond.seq, beyond.problem) == (6, Problem.MISSING)

@@ -11,7 +11,7 @@ from tradewire.cli.common import app, fail, settings_or_exit
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from tradewire.domain.audit import Action, Detail
+    from tradewire.domain.audit import Action, Detail, Head
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
@@ -20,12 +20,17 @@ app.add_typer(audit_app, name="audit")
 @audit_app.command("verify")
 def audit_verify(
     batch: Annotated[int, typer.Option(min=1, max=100_000, help="entries read per query")] = 1000,
+    expect: Annotated[
+        str | None,
+        typer.Option(help="SEQ:HASH, a head printed by an earlier verify: that entry must still be there"),
+    ] = None,
 ) -> None:
     """Check every entry of the audit log against the one before it and the chain head.
 
     Exit 0 when the chain is whole; 1 with the first entry that was changed, removed (missing) or
-    moved (reordered). Reads the log in batches: memory stays flat however long it is. Keep the head
-    it prints elsewhere: a chain rewritten from the tampered entry on, head included, would verify.
+    moved (reordered); 2 for a bad option. Reads the log in batches: memory stays flat however long it
+    is. Keep the head it prints elsewhere and pass it later as --expect: a chain rewritten from the
+    tampered entry on, head included, passes every other check.
     """
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -34,10 +39,11 @@ def audit_verify(
     from tradewire.adapters.store.db import disposable_engine
     from tradewire.services.audit import AuditTrail
 
+    anchor = _anchor(expect) if expect is not None else None
     settings = settings_or_exit()
     engine = disposable_engine(settings.effective_database_url)
     try:
-        result = AuditTrail(SqlAudit(engine), SystemClock()).verify(batch)
+        result = AuditTrail(SqlAudit(engine), SystemClock()).verify(batch, anchor)
     except SQLAlchemyError as exc:
         fail(f"cannot read the audit log (run `tradewire db upgrade`?): {type(exc).__name__}", 1)
     finally:
@@ -52,7 +58,21 @@ def audit_verify(
         raise typer.Exit(1)
     head = result.head
     assert head is not None  # a missing head is a finding
-    typer.echo(f"audit log intact: {result.checked} entries; head {head.seq} {head.hash}")
+    typer.echo(f"audit log intact: {result.checked} entries; head {head.seq}:{head.hash}")
+
+
+def _anchor(text: str) -> Head:
+    from tradewire.domain.audit import HASH_LENGTH, INT_MAX, Head
+
+    seq, _, digest = text.strip().partition(":")
+    number = seq.isascii() and seq.isdigit() and len(seq) <= 19 and 0 < int(seq) <= INT_MAX
+    if not number or len(digest) != HASH_LENGTH:
+        fail("--expect: give SEQ:HASH as printed by `tradewire audit verify` (e.g. 42:9f86d0…)")
+    try:
+        bytes.fromhex(digest)
+    except ValueError:
+        fail("--expect: the hash is 64 hexadecimal digits")
+    return Head(int(seq), digest.lower())
 
 
 def record_command(

@@ -22,7 +22,8 @@ log), and names the first entry that is wrong and how:
 
 A chain rewritten from the tampered entry to the end, head included, verifies: hash chains show
 tampering by anyone who did not recompute the rest. Keep the head that `tradewire audit verify`
-prints somewhere else (a ticket, a mail) and compare it later to anchor the chain.
+prints somewhere else (a ticket, a mail) and pass it later (`--expect SEQ:HASH`, the `anchor`
+below): the entry it names must still carry that hash.
 """
 
 from __future__ import annotations
@@ -259,11 +260,14 @@ class Finding:
 
 class ChainCheck:
     """Checks a chain fed entry by entry in sequence order; `finish` compares the end with the chain
-    head. Holds only the previous entry: memory is flat."""
+    head. Holds only the previous entry: memory is flat. An `anchor` is a head noted down earlier,
+    outside the database: the entry it names must still have its hash (a chain rewritten from an
+    earlier entry on, head included, passes every other check)."""
 
-    def __init__(self) -> None:
+    def __init__(self, anchor: Head | None = None) -> None:
         self.checked = 0
         self._last = EMPTY
+        self._anchor = anchor
 
     @property
     def last(self) -> Head:
@@ -288,12 +292,24 @@ class ChainCheck:
             return Finding(entry.seq, Problem.CHANGED, f"entry {entry.seq} cannot be read: {exc}")
         if recomputed != entry.hash:
             return Finding(entry.seq, Problem.CHANGED, f"entry {entry.seq} was changed: its hash differs")
+        anchor = self._anchor
+        if anchor is not None and anchor.seq == entry.seq and anchor.hash != entry.hash:
+            return Finding(
+                entry.seq,
+                Problem.CHANGED,
+                f"entry {entry.seq} is not the one noted down: the chain was rewritten",
+            )
         self._last = Head(entry.seq, entry.hash)
         self.checked += 1
         return None
 
     def finish(self, head: Head | None) -> Finding | None:
         """The problem at the end of the log, given the chain head kept beside it, or None."""
+        if self._anchor is not None and self._anchor.seq > self._last.seq:
+            first = self._last.seq + 1
+            return Finding(
+                first, Problem.MISSING, f"the log ends at {self._last.seq}, before the noted entry"
+            )
         if head is None:
             return Finding(self._last.seq + 1, Problem.MISSING, "the chain head is missing")
         if head.seq > self._last.seq:
@@ -350,9 +366,10 @@ class Verification:
     finding: Finding | None
 
 
-def verify_chain(entries: Iterable[Entry], head: Head | None) -> Verification:
-    """Check `entries` (oldest first, read lazily: stop at the first problem) against `head`."""
-    check = ChainCheck()
+def verify_chain(entries: Iterable[Entry], head: Head | None, anchor: Head | None = None) -> Verification:
+    """Check `entries` (oldest first, read lazily: stop at the first problem) against `head`, and
+    against a head noted down earlier (`anchor`) when given."""
+    check = ChainCheck(anchor)
     for entry in entries:
         finding = check.feed(entry)
         if finding is not None:

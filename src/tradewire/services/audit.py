@@ -38,6 +38,7 @@ from tradewire.domain.audit import (
     Detail,
     Entry,
     Event,
+    Head,
     Origin,
     Verification,
     iso_utc,
@@ -140,12 +141,13 @@ class AuditTrail:
         this call behind an admin check)."""
         return await asyncio.to_thread(self.store.entries, _query(None, which))
 
-    def verify(self, batch: int = 1000) -> Verification:
-        """Check the whole chain, streaming it `batch` entries at a time (blocking). Entries appended
-        while it runs are beyond the head read first, and are left for the next check."""
+    def verify(self, batch: int = 1000, anchor: Head | None = None) -> Verification:
+        """Check the whole chain, streaming it `batch` entries at a time (blocking), and that it still
+        holds `anchor`, a head noted down earlier. Entries appended while it runs are beyond the head
+        read first, and are left for the next check."""
         head = self.store.head()
-        upto = None if head is None else head.seq
-        return verify_chain(self.store.chain(upto, batch), head)
+        upto = None if head is None else max(head.seq, anchor.seq if anchor else 0)
+        return verify_chain(self.store.chain(upto, batch), head, anchor)
 
 
 def _query(user_id: int | None, which: AuditFilter) -> AuditQuery:
