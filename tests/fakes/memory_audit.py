@@ -1,10 +1,11 @@
 """`tradewire.ports.audit.AuditStore` in memory, for the audit trail's use case tests: the same chaining
-(domain.audit.chained) under a lock, the same filters and order as the SQL store."""
+(domain.audit.chained) under a lock, the same filters and order as the SQL store; held to the SQL
+store's assertions in tests/integration/test_audit_log.py."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from tradewire.domain.audit import EMPTY, Entry, Event, Head, chained
@@ -13,7 +14,7 @@ from tradewire.ports.audit import AuditQuery
 
 @dataclass
 class MemoryAudit:
-    users: dict[str, int] = field(default_factory=dict)  # username -> id
+    user_id_of: Callable[[str], int | None] = lambda _name: None  # a username's id, if the user exists
     log: list[Entry] = field(default_factory=list)
     kept_head: Head | None = EMPTY
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -47,4 +48,4 @@ class MemoryAudit:
         return self.kept_head
 
     def user_named(self, username: str) -> int | None:
-        return self.users.get(username)
+        return self.user_id_of(username)

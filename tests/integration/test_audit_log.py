@@ -1,7 +1,9 @@
 """The audit log in SQL, on SQLite and PostgreSQL: appends from many threads and processes at once
-form one chain; entries are read back per user with filters and pages; `tradewire audit verify` (the
-real command) passes an intact log and names the first entry that was changed, removed, swapped with
-another, or cut from the end, each done in SQL as an intruder would; a restored backup keeps the chain."""
+form one chain; entries are read back per user with filters and pages (the in-memory twin held to
+the same assertions); `tradewire audit verify` (the real command) passes an intact log and names
+the first entry that was changed, removed, swapped with another, or cut from the end, each done in
+SQL as an intruder would, and with --expect a chain rewritten with recomputed hashes; a restored
+backup keeps the chain."""
 
 from __future__ import annotations
 
@@ -10,13 +12,17 @@ import os
 import subprocess
 import sys
 import threading
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import Engine, delete, func, select, text, update
 
 from tests.databases import sibling_database
+from tests.fakes.memory_audit import MemoryAudit
+from tests.fakes.memory_members import MemoryMembers
 from tests.seeding import now
 from tradewire.adapters.backup import restore_backup, take_backup
 from tradewire.adapters.clock import SystemClock
@@ -25,7 +31,7 @@ from tradewire.adapters.store.audit_tables import audit_head, audit_log
 from tradewire.adapters.store.db import disposable_engine
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.domain.audit import Action, Actor, Event, Head, Origin
-from tradewire.ports.audit import AuditQuery
+from tradewire.ports.audit import AuditQuery, AuditStore
 from tradewire.services.audit import AuditTrail
 
 TRADEWIRE = str(Path(sys.executable).parent / "tradewire")
@@ -62,8 +68,33 @@ def _verify(engine: Engine, batch: int = 1000, *options: str) -> tuple[int, str,
     return done.returncode, done.stdout, done.stderr
 
 
-def test_entries_are_read_back_per_user_with_filters_and_pages(engine: Engine) -> None:
-    store = SqlAudit(engine)
+@dataclass
+class Stores:
+    """An audit store and the users it names, SQL or in memory."""
+
+    members: Any  # create_user
+    audit: AuditStore
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "memory"])
+def stores(request: pytest.FixtureRequest) -> Stores:
+    """SqlAudit on SQLite, then PostgreSQL, then the in-memory twin."""
+    if request.param == "memory":
+        members = MemoryMembers()
+
+        def user_id_of(name: str) -> int | None:
+            user = members.user_by_name(name)
+            return None if user is None else user.id
+
+        return Stores(members, MemoryAudit(user_id_of))
+    engine: Engine = request.getfixturevalue(
+        "sqlite_engine" if request.param == "sqlite" else "postgres_engine"
+    )
+    return Stores(SqlMembers(engine), SqlAudit(engine))
+
+
+def test_entries_are_read_back_per_user_with_filters_and_pages(stores: Stores) -> None:
+    store = stores.audit
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     for n in range(6):
         store.append(
@@ -90,11 +121,20 @@ def test_entries_are_read_back_per_user_with_filters_and_pages(engine: Engine) -
     assert newest.seq == 7 and store.head() == Head(7, newest.hash)
 
 
-def test_a_user_is_found_by_name(engine: Engine) -> None:
-    user_id = SqlMembers(engine).create_user("alice", "-", now())
+def test_a_user_is_found_by_name(stores: Stores) -> None:
+    user_id = stores.members.create_user("alice", "-", now())
 
-    assert SqlAudit(engine).user_named("alice") == user_id
-    assert SqlAudit(engine).user_named("nobody") is None
+    assert stores.audit.user_named("alice") == user_id
+    assert stores.audit.user_named("nobody") is None
+
+
+def test_the_chain_is_read_oldest_first_up_to_a_number(stores: Stores) -> None:
+    for n in range(23):
+        stores.audit.append(_event(n % 3 + 1))
+
+    assert [e.seq for e in stores.audit.chain(batch=5)] == list(range(1, 24))
+    assert [e.seq for e in stores.audit.chain(upto=7, batch=5)] == list(range(1, 8))
+    assert AuditTrail(stores.audit, SystemClock()).verify(batch=5).finding is None
 
 
 def test_removing_a_user_keeps_their_trail(engine: Engine) -> None:
@@ -178,8 +218,6 @@ def test_verify_passes_an_intact_log_read_in_batches(engine: Engine) -> None:
     head = SqlAudit(engine).head()
     assert head is not None
     assert f"23 entries; head 23:{head.hash}" in out
-    assert [e.seq for e in SqlAudit(engine).chain(batch=5)] == list(range(1, 24))
-    assert [e.seq for e in SqlAudit(engine).chain(upto=7, batch=5)] == list(range(1, 8))
 
 
 def test_verify_passes_an_empty_log(engine: Engine) -> None:

@@ -32,7 +32,7 @@ class Clock:
 
 
 def _trail() -> tuple[AuditTrail, MemoryAudit]:
-    store = MemoryAudit(users={"alice": 1, "bob": 2})
+    store = MemoryAudit({"alice": 1, "bob": 2}.get)
     return AuditTrail(store, Clock()), store
 
 
@@ -115,7 +115,7 @@ def test_verify_checks_the_whole_chain_up_to_the_head() -> None:
 
 def test_attempts_nobody_owns_are_recorded_within_an_hourly_budget_then_summed_up() -> None:
     clock = Clock()
-    store = MemoryAudit(users={"alice": 1})
+    store = MemoryAudit({"alice": 1}.get)
     trail = AuditTrail(store, clock, AttemptBudget(per_hour=3))
 
     for n in range(5):
