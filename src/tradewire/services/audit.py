@@ -2,14 +2,15 @@
 administrators) read back, and the check of the whole chain (hashing and checking: domain/audit.py).
 
 When an entry is written. A change is recorded right after the store that makes it has committed it,
-in its own transaction, never before and never in one transaction with the change: the changes live
-in other stores' transactions (members, sign-in, two-factor), and making each of them append to the
-chain would tie every write of theirs to the chain head's lock and make them all wait on each other
-(and the exports, which change nothing, have no transaction to share). So an entry never claims a
-change that did not happen (a refused or failed change raises before `record`); what this costs is
-that a process dying between the change and its entry loses the entry (a change without an entry,
-never an entry without a change). Failures (a wrong password, a wrong code) change nothing and are
-recorded alone.
+in its own transaction, never before. Every audited change lives in another store's transaction
+(members, accounts, subscriptions, sign-in, two-factor, models), behind its own port, and some use
+cases commit more than one (an account is added, then its keys sealed); writing the entry inside
+them would mean an audit event parameter on each of those port methods and their twins, and the
+chain head's lock taken inside each of their transactions. Exports change nothing and have no
+transaction to share. So an entry never claims a change that did not happen (a refused or failed
+change raises before `record`); what this costs is that a process dying between the change's commit
+and its entry's loses the entry: a change without an entry, never an entry without a change.
+Failures (a wrong password, a wrong code) change nothing and are recorded alone.
 
 A failed write of an entry does not fail the request whose change is already made (answering an
 error for a change that happened would mislead the client): it is logged, without the detail.
@@ -66,7 +67,8 @@ class AuditFilter:
 
 @dataclass(slots=True)
 class AttemptBudget:
-    """How many unbudgeted sign-in attempts may be recorded per hour (in this process)."""
+    """How many sign-in attempts in nobody's trail (unknown names) or refused while locked may be
+    recorded per hour, in this process."""
 
     per_hour: int = 600
     window: timedelta = timedelta(hours=1)
