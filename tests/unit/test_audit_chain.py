@@ -239,3 +239,9 @@ def test_a_rewritten_chain_is_found_only_against_a_head_noted_down_before() -> N
     assert against_old_head is not None
     assert (against_old_head.seq, against_old_head.problem) == (5, Problem.CHANGED)
     assert beyond is not None and (beyond.seq, beyond.problem) == (6, Problem.MISSING)
+
+
+def test_a_name_tried_at_sign_in_is_kept_bounded_and_printable() -> None:
+    entry = chained(replace(_event(), actor=Actor(None, "evil\nname\x1b[31m" + "x" * 100)), EMPTY)
+
+    assert entry.username.startswith("evil?name?[31m") and len(entry.username) == 64

@@ -113,7 +113,7 @@ class Origin:
 
     @classmethod
     def of(cls, address: str | None, client: str | None) -> Origin:
-        return cls(_cut(address or "?", ADDRESS_MAX), _cut(_printable(client or ""), CLIENT_MAX))
+        return cls(_cut(address or "?", ADDRESS_MAX), _printable(_cut(client or "", CLIENT_MAX)))
 
 
 COMMAND_LINE = Origin("local", "tradewire cli")
@@ -197,7 +197,7 @@ def chained(event: Event, head: Head) -> Entry:
         seq=head.seq + 1,
         at=event.at.astimezone(UTC),
         user_id=actor.user_id,
-        username=_cut(actor.username, USERNAME_MAX),
+        username=_printable(_cut(actor.username, USERNAME_MAX)),  # a name tried may hold anything
         action=Action(event.action).value,
         target_type=target_type,
         target_id=event.target_id,
