@@ -12,13 +12,14 @@ import os
 import subprocess
 import sys
 import threading
+import tracemalloc
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, delete, func, select, text, update
+from sqlalchemy import Engine, delete, func, insert, select, text, update
 
 from tests.databases import sibling_database
 from tests.fakes.memory_audit import MemoryAudit
@@ -30,7 +31,7 @@ from tradewire.adapters.store.audit import SqlAudit
 from tradewire.adapters.store.audit_tables import audit_head, audit_log
 from tradewire.adapters.store.db import disposable_engine
 from tradewire.adapters.store.members import SqlMembers
-from tradewire.domain.audit import Action, Actor, Event, Head, Origin
+from tradewire.domain.audit import EMPTY, Action, Actor, Entry, Event, Head, Origin, chained
 from tradewire.ports.audit import AuditQuery, AuditStore
 from tradewire.services.audit import AuditTrail
 
@@ -320,3 +321,27 @@ def test_verify_finds_a_chain_rewritten_after_its_head_was_noted_down(engine: En
     assert code == 1 and "entry 7 missing" in err and "before the noted entry" in err
     code, _out, err = _verify(engine, 1000, "--expect", "abc")
     assert code == 2 and "SEQ:HASH" in err
+
+
+def test_verify_reads_a_long_log_in_flat_memory(engine: Engine) -> None:
+    count = 20_000
+    rows, head = [], EMPTY
+    for n in range(count):
+        entry = chained(_event(n % 50 + 1), head)
+        rows.append({name: getattr(entry, name) for name in Entry.__slots__})
+        head = Head(entry.seq, entry.hash)
+    with engine.begin() as conn:  # written in bulk: appending one by one would only be slower
+        conn.execute(insert(audit_log), rows)
+        conn.execute(update(audit_head).values(seq=head.seq, hash=head.hash))
+    del rows
+    trail = AuditTrail(SqlAudit(engine), SystemClock())
+
+    tracemalloc.start()
+    try:
+        result = trail.verify(batch=500)
+        _size, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert result.finding is None and result.checked == count
+    assert peak < 4_000_000, peak  # the whole log as entries would take well over 10 MB
