@@ -1,17 +1,20 @@
 """The audit trail over HTTP: a failed sign-in, a sign-in, a password change, an API key (a live
-account) created, a subscription created and changed (its risk limits) and an export each leave an
-entry in the user's own trail (GET /api/v1/audit), with the client's address (X-Forwarded-For from a
-trusted proxy) and User-Agent, and none of them in another user's; no password, API key or
-passphrase is stored in any entry; the trail filters by action and time and pages; the whole chain
+account) created, a subscription created and changed (its risk limits), an export, two-factor
+changes, an account deleted and a sign-out each leave an entry in the user's own trail
+(GET /api/v1/audit), with the client's address (X-Forwarded-For from a trusted proxy) and
+User-Agent, and none of them in another user's; no password, API key, passphrase, TOTP secret or
+code is stored in any entry; the trail filters by action and time and pages; the whole chain
 verifies afterwards."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
 from sqlalchemy import select
 
@@ -138,6 +141,46 @@ def test_each_change_is_in_its_users_own_trail_only(served: ServedRuntime) -> No
         assert secret not in stored
     result = served.runtime.audit.verify()
     assert result.finding is None and result.checked == len(everyone) == 11
+
+
+def test_two_factor_changes_account_deletion_and_sign_out_are_recorded(served: ServedRuntime) -> None:
+    alice = Client(served, ALICE_AT, "alice-browser/1.0")
+    assert alice.sign_in("alice").status_code == 200
+    account = alice.post("/api/v1/accounts", {"name": "spare"})
+    secret = alice.post("/api/v1/auth/totp", {})["secret"]
+    totp = pyotp.TOTP(secret)
+    code = totp.now()
+    confirmed = alice.http.post("/api/v1/auth/totp/confirm", json={"code": code}, headers=alice.auth)
+    assert confirmed.status_code == 204, confirmed.text
+    assert alice.sign_in("alice").status_code == 401  # the code is missing: not a failure
+    wrong = {"password": "not the password", "code": code}
+    assert alice.http.post("/api/v1/auth/totp/disable", json=wrong, headers=alice.auth).status_code == 403
+    later = totp.at(datetime.now(UTC) + timedelta(seconds=30))  # the next step's code (each works once)
+    right = {"password": PASSWORD, "code": later}
+    disabled = alice.http.post("/api/v1/auth/totp/disable", json=right, headers=alice.auth)
+    assert disabled.status_code == 204, disabled.text
+    deleted = alice.http.delete(f"/api/v1/accounts/{account['id']}", headers=alice.auth)
+    assert deleted.status_code == 204, deleted.text
+    assert alice.http.post("/api/v1/auth/logout", headers=alice.auth).status_code == 204
+    assert alice.sign_in("alice").status_code == 200
+
+    assert [(e["action"], e["target_id"]) for e in reversed(alice.trail())] == [
+        ("signin", None),
+        ("account.created", account["id"]),
+        ("totp.enrolled", None),
+        ("totp.enabled", None),
+        ("totp.disable_failed", None),
+        ("totp.disabled", None),
+        ("account.deleted", account["id"]),
+        ("signout", None),
+        ("signin", None),
+    ]
+    with served.runtime.engine.connect() as conn:
+        stored = " ".join(str(v) for row in conn.execute(select(audit_log)) for v in row)
+        details = list(conn.execute(select(audit_log.c.detail)).scalars())
+    assert secret not in stored
+    assert not [d for d in details if code in d or later in d]  # no code in any entry's facts
+    assert served.runtime.audit.verify().finding is None
 
 
 def test_the_trail_filters_by_action_and_time_and_pages(served: ServedRuntime) -> None:
