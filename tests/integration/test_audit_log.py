@@ -345,3 +345,24 @@ def test_verify_reads_a_long_log_in_flat_memory(engine: Engine) -> None:
 
     assert result.finding is None and result.checked == count
     assert peak < 4_000_000, peak  # the whole log as entries would take well over 10 MB
+
+
+def test_commands_record_what_they_did(engine: Engine) -> None:
+    env = {**os.environ, "TRADEWIRE_DATABASE_URL": _url(engine), "TRADEWIRE_CONFIG": "/nonexistent.toml"}
+    done = subprocess.run(
+        [TRADEWIRE, "user", "create", "carol", "--password-stdin"],
+        input="a long enough password\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    [entry] = SqlAudit(engine).entries(AuditQuery(user_id=None, limit=10))
+    carol = SqlAudit(engine).user_named("carol")
+    assert (entry.action, entry.target_type, entry.target_id) == ("user.created", "user", carol)
+    assert entry.user_id is None and entry.username.startswith("cli")
+    assert (entry.address, entry.client, entry.detail) == ("local", "tradewire cli", '{"username":"carol"}')
+    assert "a long enough password" not in str(entry)
