@@ -16,12 +16,15 @@ from tradewire.ports.audit import AuditQuery
 class MemoryAudit:
     user_id_of: Callable[[str], int | None] = lambda _name: None  # a username's id, if the user exists
     log: list[Entry] = field(default_factory=list)
-    kept_head: Head | None = EMPTY
+    kept_head: Head | None = None  # written by the first append, as in SQL
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def append(self, event: Event) -> Entry:
         with self._lock:
-            assert self.kept_head is not None
+            if self.kept_head is None:
+                if self.log:
+                    raise RuntimeError("the audit log's chain head is missing")
+                self.kept_head = EMPTY
             entry = chained(event, self.kept_head)
             self.log.append(entry)
             self.kept_head = Head(entry.seq, entry.hash)

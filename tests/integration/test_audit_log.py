@@ -122,6 +122,15 @@ def test_entries_are_read_back_per_user_with_filters_and_pages(stores: Stores) -
     assert newest.seq == 7 and store.head() == Head(7, newest.hash)
 
 
+def test_a_new_log_has_no_head_until_its_first_entry(stores: Stores) -> None:
+    assert stores.audit.head() is None
+
+    entry = stores.audit.append(_event(1))
+
+    assert (entry.seq, entry.prev_hash) == (1, "0" * 64)
+    assert stores.audit.head() == Head(1, entry.hash)
+
+
 def test_a_user_is_found_by_name(stores: Stores) -> None:
     user_id = stores.members.create_user("alice", "-", now())
 
@@ -278,6 +287,8 @@ def test_verify_finds_a_removed_chain_head(engine: Engine) -> None:
     code, _out, err = _verify(engine)
 
     assert code == 1 and "entry 4 missing" in err and "chain head is missing" in err
+    with pytest.raises(RuntimeError, match="chain head is missing"):
+        SqlAudit(engine).append(_event(1))  # chaining on from nothing would hide the removal
 
 
 def test_a_restored_backup_keeps_the_chain_and_goes_on_from_its_head(engine: Engine, tmp_path: Path) -> None:
@@ -332,7 +343,7 @@ def test_verify_reads_a_long_log_in_flat_memory(engine: Engine) -> None:
         head = Head(entry.seq, entry.hash)
     with engine.begin() as conn:  # written in bulk: appending one by one would only be slower
         conn.execute(insert(audit_log), rows)
-        conn.execute(update(audit_head).values(seq=head.seq, hash=head.hash))
+        conn.execute(insert(audit_head).values(id=1, seq=head.seq, hash=head.hash))
     del rows
     trail = AuditTrail(SqlAudit(engine), SystemClock())
 

@@ -186,6 +186,7 @@ def test_a_missing_head_is_found() -> None:
     finding = verify_chain(iter(entries), None).finding
 
     assert finding is not None and finding.problem is Problem.MISSING
+    assert verify_chain(iter([]), None).finding is None  # an empty log has no head yet
 
 
 def test_two_swapped_entries_are_found_as_reordered() -> None:

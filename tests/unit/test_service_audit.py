@@ -83,7 +83,8 @@ def test_each_user_reads_only_their_own_trail_filtered_and_paged() -> None:
 
 def test_a_failed_write_is_logged_and_does_not_fail_the_change(caplog: pytest.LogCaptureFixture) -> None:
     trail, store = _trail()
-    store.kept_head = None  # appending fails
+    asyncio.run(trail.record(ALICE, Action.SIGNIN, ORIGIN))
+    store.kept_head = None  # removed: appending after nothing would hide that, and fails
 
     with caplog.at_level(logging.ERROR, "tradewire.audit"):
         entry = asyncio.run(trail.record(ALICE, Action.SIGNOUT, ORIGIN))

@@ -37,6 +37,7 @@ def audit_verify(
     from tradewire.adapters.clock import SystemClock
     from tradewire.adapters.store.audit import SqlAudit
     from tradewire.adapters.store.db import disposable_engine
+    from tradewire.domain.audit import EMPTY
     from tradewire.services.audit import AuditTrail
 
     anchor = _anchor(expect) if expect is not None else None
@@ -56,8 +57,7 @@ def audit_verify(
             err=True,
         )
         raise typer.Exit(1)
-    head = result.head
-    assert head is not None  # a missing head is a finding
+    head = result.head or EMPTY  # none: the log is empty (a missing head of a log is a finding)
     typer.echo(f"audit log intact: {result.checked} entries; head {head.seq}:{head.hash}")
 
 

@@ -310,7 +310,9 @@ class ChainCheck:
             return Finding(
                 first, Problem.MISSING, f"the log ends at {self._last.seq}, before the noted entry"
             )
-        if head is None:
+        if head is None:  # an empty log has none until its first entry
+            if self._last.seq == 0:
+                return None
             return Finding(self._last.seq + 1, Problem.MISSING, "the chain head is missing")
         if head.seq > self._last.seq:
             first = self._last.seq + 1

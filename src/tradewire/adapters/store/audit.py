@@ -5,6 +5,8 @@ An append runs in one write transaction: read the head row FOR UPDATE (PostgreSQ
 appender, in this process or another, waits there until the first commits; SQLite: BEGIN IMMEDIATE
 already gives one writer at a time), chain the event after it, insert the entry, move the head. Two
 appends therefore never chain after the same head, and an entry and its head move commit together.
+The head row is written by the first append (INSERT ... ON CONFLICT DO NOTHING, then locked like
+any other time: concurrent first appends still form one line), so a new database holds no rows.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Connection, Row, Select, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from tradewire.adapters.store.audit_tables import audit_head, audit_log
 from tradewire.adapters.store.db import SqlTables, write_transaction
 from tradewire.adapters.store.tables import users
-from tradewire.domain.audit import Entry, Event, Head, chained
+from tradewire.domain.audit import EMPTY, Entry, Event, Head, chained
 from tradewire.ports.audit import AuditQuery
 
 HEAD_ID = 1
@@ -30,8 +33,8 @@ class SqlAudit(SqlTables):
         with write_transaction(self.engine) as conn:
             locked = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == HEAD_ID)
             row = conn.execute(locked.with_for_update()).first()
-            if row is None:  # only a damaged database lacks it (the migration writes it)
-                raise RuntimeError("the audit log's chain head is missing: run `tradewire audit verify`")
+            if row is None:
+                row = _first_head(conn, locked)
             entry = chained(event, Head(int(row.seq), str(row.hash)))
             conn.execute(insert(audit_log).values(**_values(entry)))
             conn.execute(
@@ -77,6 +80,18 @@ class SqlAudit(SqlTables):
         with self.engine.connect() as conn:
             found = conn.execute(select(users.c.id).where(users.c.username == username)).scalar()
         return None if found is None else int(found)
+
+
+def _first_head(conn: Connection, locked: Select[Any]) -> Row[Any]:
+    """The head of an empty log, written now (or by a concurrent first append: then waited for).
+    Refused when entries exist without a head: it was removed, and chaining on from nothing would
+    hide that."""
+    if conn.execute(select(audit_log.c.seq).limit(1)).first() is not None:
+        raise RuntimeError("the audit log's chain head is missing: run `tradewire audit verify`")
+    genesis = {"id": HEAD_ID, "seq": EMPTY.seq, "hash": EMPTY.hash}
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(audit_head).values(genesis).on_conflict_do_nothing())
+    return conn.execute(locked.with_for_update()).one()
 
 
 def _values(entry: Entry) -> dict[str, Any]:

@@ -35,9 +35,10 @@ audit_log = Table(
     Index("ix_audit_log_at", "at"),
 )
 
-# The chain head: one row (id 1), the newest entry's number and hash. An append locks it (FOR UPDATE on
-# PostgreSQL; SQLite's write transactions are serialised anyway), so appends form one line; verify
-# compares the log's end with it, so removing the newest entries is found too.
+# The chain head: one row (id 1, written by the first append), the newest entry's number and hash. An
+# append locks it (FOR UPDATE on PostgreSQL; SQLite's write transactions are serialised anyway), so
+# appends form one line; verify compares the log's end with it, so removing the newest entries is
+# found too.
 audit_head = Table(
     "audit_head",
     metadata,

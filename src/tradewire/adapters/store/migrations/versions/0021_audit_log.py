@@ -17,7 +17,6 @@ branch_labels = None
 depends_on = None
 
 _TIME = tradewire.adapters.store.types.UTCDateTime
-GENESIS = "0" * 64  # domain.audit.GENESIS, written out: a migration does not change with the code
 
 
 def upgrade() -> None:
@@ -40,14 +39,15 @@ def upgrade() -> None:
     with op.batch_alter_table("audit_log") as batch_op:
         batch_op.create_index("ix_audit_log_user_id_seq", ["user_id", "seq"], unique=False)
         batch_op.create_index("ix_audit_log_at", ["at"], unique=False)
-    head = op.create_table(
+    op.create_table(
         "audit_head",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_head")),
     )
-    op.bulk_insert(head, [{"id": 1, "seq": 0, "hash": GENESIS}])
+    # No head row yet: the first append writes it. A freshly migrated database holds no rows, so a
+    # backup can be restored into it (adapters/backup refuses databases that hold any).
 
 
 def downgrade() -> None:
