@@ -27,9 +27,9 @@ from tests.fakes.memory_members import MemoryMembers
 from tests.seeding import now
 from tradewire.adapters.backup import restore_backup, take_backup
 from tradewire.adapters.clock import SystemClock
-from tradewire.adapters.store.audit import SqlAudit
+from tradewire.adapters.store.audit import SqlAudit, _first_head
 from tradewire.adapters.store.audit_tables import audit_head, audit_log
-from tradewire.adapters.store.db import disposable_engine
+from tradewire.adapters.store.db import disposable_engine, write_transaction
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.domain.audit import EMPTY, Action, Actor, Entry, Event, Head, Origin, chained
 from tradewire.ports.audit import AuditQuery, AuditStore
@@ -377,3 +377,19 @@ def test_commands_record_what_they_did(engine: Engine) -> None:
     assert entry.user_id is None and entry.username.startswith("cli")
     assert (entry.address, entry.client, entry.detail) == ("local", "tradewire cli", '{"username":"carol"}')
     assert "a long enough password" not in str(entry)
+
+
+def test_a_first_append_that_lost_the_race_for_the_head_chains_after_the_winner(
+    postgres_engine: Engine,
+) -> None:
+    """PostgreSQL only (on SQLite the first transaction holds the write lock and the other waits):
+    an append that found no head, while another first append then wrote one and committed, chains
+    after that one instead of refusing the log as headless."""
+    locked = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
+    with write_transaction(postgres_engine) as late:
+        assert late.execute(locked.with_for_update()).first() is None
+        winner = SqlAudit(postgres_engine).append(_event(1))  # another connection, committed
+
+        head = _first_head(late, locked)
+
+    assert (head.seq, head.hash) == (1, winner.hash)

@@ -83,15 +83,17 @@ class SqlAudit(SqlTables):
 
 
 def _first_head(conn: Connection, locked: Select[Any]) -> Row[Any]:
-    """The head of an empty log, written now (or by a concurrent first append: then waited for).
-    Refused when entries exist without a head: it was removed, and chaining on from nothing would
-    hide that."""
-    if conn.execute(select(audit_log.c.seq).limit(1)).first() is not None:
-        raise RuntimeError("the audit log's chain head is missing: run `tradewire audit verify`")
+    """The head of an empty log, written now, or the one a concurrent first append wrote meanwhile
+    (its insert wins; ours waits for its commit and does nothing). Refused when we wrote a genesis
+    head but entries exist: the head was removed, and chaining on from nothing would hide that (the
+    transaction, our head included, is rolled back)."""
     genesis = {"id": HEAD_ID, "seq": EMPTY.seq, "hash": EMPTY.hash}
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     conn.execute(dialect.insert(audit_head).values(genesis).on_conflict_do_nothing())
-    return conn.execute(locked.with_for_update()).one()
+    row = conn.execute(locked.with_for_update()).one()
+    if row.seq == EMPTY.seq and conn.execute(select(audit_log.c.seq).limit(1)).first() is not None:
+        raise RuntimeError("the audit log's chain head is missing: run `tradewire audit verify`")
+    return row
 
 
 def _values(entry: Entry) -> dict[str, Any]:
