@@ -19,11 +19,13 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import free_port
+from tests.e2e.owned import seed_user
 from tests.seeding import now
 from tests.support import PASSWORD, ServedRuntime, make_runtime
 from tradewire.adapters.passwords import hash_secret
 from tradewire.adapters.secrets_box import generate_key
 from tradewire.adapters.store.audit_tables import audit_log
+from tradewire.domain.members import Role
 
 AUDIT = "/api/v1/audit"
 ALICE_AT = "192.0.2.44"
@@ -181,6 +183,47 @@ def test_two_factor_changes_account_deletion_and_sign_out_are_recorded(served: S
     assert secret not in stored
     assert not [d for d in details if code in d or later in d]  # no code in any entry's facts
     assert served.runtime.audit.verify().finding is None
+
+
+def test_admins_read_every_trail_and_their_actions_and_confirmations_are_recorded(
+    served: ServedRuntime,
+) -> None:
+    root = seed_user(served.runtime, "root", Role.ADMIN)
+    carol = seed_user(served.runtime, "carol", Role.SUBSCRIBER)
+    http = httpx.Client(base_url=served.url, timeout=10)
+    bob = Client(served, "198.51.100.9", "bob-cli/2.0")
+    assert bob.sign_in("bob").status_code == 200
+    assert bob.sign_in("ghost").status_code == 401
+
+    declined = http.post(f"/api/v1/intents/{carol.intent_id}/decline", headers=carol.headers)
+    assert declined.status_code == 200, declined.text
+    for path in ("disable", "enable"):
+        done = http.post(f"/api/v1/admin/users/{carol.user_id}/{path}", headers=root.headers)
+        assert done.status_code == 200, done.text
+    role = http.put(
+        f"/api/v1/admin/users/{carol.user_id}/role", json={"role": "provider"}, headers=root.headers
+    )
+    assert role.status_code == 200, role.text
+    halt = {"state": "REDUCING", "reason": "exchange maintenance"}
+    assert http.put("/api/v1/admin/trading", json=halt, headers=root.headers).status_code == 200
+
+    everything = http.get("/api/v1/admin/audit", params={"limit": 1000}, headers=root.headers).json()
+    roots = http.get("/api/v1/admin/audit", params={"user_id": root.user_id}, headers=root.headers).json()
+    carols = http.get("/api/v1/admin/audit", params={"user_id": carol.user_id}, headers=root.headers).json()
+    refused = bob.http.get("/api/v1/admin/audit", headers=bob.auth)
+
+    assert refused.status_code == 403
+    assert [(e["action"], e["target_type"], e["target_id"], e["detail"]) for e in reversed(roots)] == [
+        ("admin.user_disabled", "user", carol.user_id, {"username": "carol"}),
+        ("admin.user_enabled", "user", carol.user_id, {"username": "carol"}),
+        ("admin.role_set", "user", carol.user_id, {"role": "provider"}),
+        ("admin.platform_trading", None, None, {"state": "REDUCING", "reason": "exchange maintenance"}),
+    ]
+    assert [(e["action"], e["target_id"], e["detail"]) for e in carols] == [
+        ("intent.declined", carol.intent_id, {"status": declined.json()["status"]})
+    ]
+    assert {e["username"] for e in everything} == {"bob", "ghost", "carol", "root"}
+    assert [e["user_id"] for e in everything if e["username"] == "ghost"] == [None]
 
 
 def test_the_trail_filters_by_action_and_time_and_pages(served: ServedRuntime) -> None:

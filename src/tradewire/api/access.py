@@ -134,6 +134,8 @@ ACCESS: dict[str, Access] = {
     "POST /api/v1/admin/users/{user_id}/enable": ADMIN,
     "GET /api/v1/admin/executions": ADMIN,
     "GET /api/v1/admin/trading": ADMIN,
+    "GET /api/v1/admin/audit": ADMIN,  # every user's trail
+    "GET /api/v1/audit": USER,  # the caller's own trail (a query, no ids)
     "PUT /api/v1/admin/trading": ADMIN,
     "GET /health": ANYONE,
     "GET /health/live": ANYONE,

@@ -86,6 +86,7 @@ TIERS: dict[str, Tier] = {
     "GET /api/v1/exports/{kind}": Tier.EXPORTS,
     "GET /api/v1/tax/{year}": Tier.EXPORTS,
     "GET /api/v1/audit": Tier.GENERAL,
+    "GET /api/v1/admin/audit": Tier.GENERAL,
     "POST /api/v1/backtests": Tier.GENERAL,
     "GET /api/v1/backtests/{backtest_id}": Tier.GENERAL,
     "GET /api/v1/backtests/{backtest_id}/equity.png": Tier.GENERAL,

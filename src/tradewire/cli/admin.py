@@ -85,6 +85,8 @@ def user_role(
     from tradewire.adapters.store.db import disposable_engine, private_dir, upgrade
     from tradewire.adapters.store.members import SqlMembers
     from tradewire.adapters.store.platform import SqlPlatform
+    from tradewire.cli.audit import record_command
+    from tradewire.domain.audit import Action
     from tradewire.domain.members import Conflict
     from tradewire.services.admin import Administration
 
@@ -101,6 +103,7 @@ def user_role(
         asyncio.run(administration.set_role(None, user.id, chosen))
     except Conflict as exc:
         fail(str(exc), 1)
+    record_command(engine, Action.ROLE_SET, ("user", user.id), {"role": chosen.value})
     typer.echo(f"user {username} is now {chosen.value}")
 
 

@@ -84,11 +84,17 @@ class Action(StrEnum):
     BOT_STARTED = "bot.started"
     BOT_STOPPED = "bot.stopped"
     POSITION_CLOSED = "position.closed"  # a manual close
+    INTENT_CONFIRMED = "intent.confirmed"  # confirm before trade: the user's answer
+    INTENT_DECLINED = "intent.declined"
     MODEL_UPLOADED = "model.uploaded"
     MODEL_DELETED = "model.deleted"
     EXPORTED = "export"
     TAX_REPORT = "export.tax_report"
     USER_CREATED = "user.created"  # by an administrator (CLI)
+    ROLE_SET = "admin.role_set"  # admin actions: on the admin's trail, the user as target
+    USER_DISABLED = "admin.user_disabled"
+    USER_ENABLED = "admin.user_enabled"
+    PLATFORM_TRADING_SET = "admin.platform_trading"
 
 
 Scalar = str | int | bool | None

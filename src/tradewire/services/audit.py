@@ -1,5 +1,5 @@
-"""The audit trail: what the API and the command line record, what users (and, once roles exist,
-administrators) read back, and the check of the whole chain (hashing and checking: domain/audit.py).
+"""The audit trail: what the API and the command line record, what users (and administrators, all
+of it) read back, and the check of the whole chain (hashing and checking: domain/audit.py).
 
 When an entry is written. A change is recorded right after the store that makes it has committed it,
 in its own transaction, never before. Every audited change lives in another store's transaction
@@ -139,8 +139,7 @@ class AuditTrail:
         return await asyncio.to_thread(self.store.entries, _query(user_id, which))
 
     async def everyone(self, which: AuditFilter) -> list[Entry]:
-        """Every user's entries, and those of no known user (for administrators: an admin endpoint is
-        this call behind an admin check)."""
+        """Every user's entries, and those of no known user (GET /api/v1/admin/audit, admins only)."""
         return await asyncio.to_thread(self.store.entries, _query(None, which))
 
     def verify(self, batch: int = 1000, anchor: Head | None = None) -> Verification:

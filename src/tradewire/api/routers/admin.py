@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from tradewire.api.audited import AuditDep
 from tradewire.api.auth import CurrentUser, RuntimeDep
 from tradewire.api.fields import DbId, UtcTime
 from tradewire.api.paging import PageQuery
@@ -20,6 +21,7 @@ from tradewire.api.schemas.admin import (
 )
 from tradewire.api.schemas.common import SYMBOL
 from tradewire.domain.admin import ExecutionFilter, UserFilter
+from tradewire.domain.audit import DETAIL_TEXT_MAX, Action
 from tradewire.domain.members import Role
 from tradewire.domain.orders import OrderState
 
@@ -52,27 +54,39 @@ async def get_user(user_id: DbId, runtime: RuntimeDep) -> AdminUserOut:
     response_model=AdminUserOut,
     responses={**_NO_USER, 409: {"description": "the last active admin, or public strategies"}},
 )
-async def set_role(user_id: DbId, body: RoleChange, runtime: RuntimeDep, admin: CurrentUser) -> AdminUserOut:
+async def set_role(
+    user_id: DbId, body: RoleChange, runtime: RuntimeDep, admin: CurrentUser, audit: AuditDep
+) -> AdminUserOut:
     """Give a user a role; it applies to their next request. The last active admin keeps theirs
     (409); a user with public strategies becomes a subscriber only once they are private (409)."""
-    return AdminUserOut(**asdict(await runtime.admin.set_role(admin, user_id, body.role)))
+    changed = await runtime.admin.set_role(admin, user_id, body.role)
+    await audit.record(admin, Action.ROLE_SET, ("user", user_id), {"role": changed.role.value})
+    return AdminUserOut(**asdict(changed))
 
 
 @router.post(
     "/users/{user_id}/disable", response_model=AdminUserOut, responses={**_NO_USER, **_KEEP_AN_ADMIN}
 )
-async def disable_user(user_id: DbId, runtime: RuntimeDep, admin: CurrentUser) -> AdminUserOut:
+async def disable_user(
+    user_id: DbId, runtime: RuntimeDep, admin: CurrentUser, audit: AuditDep
+) -> AdminUserOut:
     """Disable a user: their sessions end at once (tokens are refused from the next request) and they
     cannot sign in; their subscriptions take no new entries and their strategies' alerts are refused
     (403), while exits of open positions, protective ones included, keep running. Not yourself, not
     the last active admin (409)."""
-    return AdminUserOut(**asdict(await runtime.admin.disable(admin, user_id)))
+    disabled = await runtime.admin.disable(admin, user_id)
+    await audit.record(admin, Action.USER_DISABLED, ("user", user_id), {"username": disabled.username})
+    return AdminUserOut(**asdict(disabled))
 
 
 @router.post("/users/{user_id}/enable", response_model=AdminUserOut, responses=_NO_USER)
-async def enable_user(user_id: DbId, runtime: RuntimeDep, admin: CurrentUser) -> AdminUserOut:
+async def enable_user(
+    user_id: DbId, runtime: RuntimeDep, admin: CurrentUser, audit: AuditDep
+) -> AdminUserOut:
     """Enable a disabled user: they sign in again (their old sessions stay ended) and trade as before."""
-    return AdminUserOut(**asdict(await runtime.admin.enable(admin, user_id)))
+    enabled = await runtime.admin.enable(admin, user_id)
+    await audit.record(admin, Action.USER_ENABLED, ("user", user_id), {"username": enabled.username})
+    return AdminUserOut(**asdict(enabled))
 
 
 @router.get("/executions", response_model=list[ExecutionOut], responses={422: {}})
@@ -102,11 +116,17 @@ async def get_trading(runtime: RuntimeDep) -> PlatformTradingOut:
 
 
 @router.put("/trading", response_model=PlatformTradingOut)
-async def set_trading(body: PlatformTradingIn, runtime: RuntimeDep, admin: CurrentUser) -> PlatformTradingOut:
+async def set_trading(
+    body: PlatformTradingIn, runtime: RuntimeDep, admin: CurrentUser, audit: AuditDep
+) -> PlatformTradingOut:
     """Set what the whole platform may trade: ACTIVE, REDUCING (exits only) or HALTED (no order at
     all). Every subscription trades under the most restrictive of its own state and this one, from
     the next decision; orders already stored are checked again just before they are sent (rejected
     `not_sent` when forbidden), and an answer means no order is being claimed under the old state.
     It is kept in the database and survives a restart."""
     trading = await runtime.admin.set_platform_trading(admin, body.state, body.reason)
+    reason = body.reason[:DETAIL_TEXT_MAX]
+    await audit.record(
+        admin, Action.PLATFORM_TRADING_SET, detail={"state": str(body.state), "reason": reason}
+    )
     return PlatformTradingOut(**asdict(trading))
