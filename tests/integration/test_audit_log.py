@@ -375,7 +375,8 @@ def test_commands_record_what_they_did(engine: Engine) -> None:
     carol = SqlAudit(engine).user_named("carol")
     assert (entry.action, entry.target_type, entry.target_id) == ("user.created", "user", carol)
     assert entry.user_id is None and entry.username.startswith("cli")
-    assert (entry.address, entry.client, entry.detail) == ("local", "tradewire cli", '{"username":"carol"}')
+    assert (entry.address, entry.client) == ("local", "tradewire cli")
+    assert entry.detail == '{"role":"provider","username":"carol"}'  # the default role of a created user
     assert "a long enough password" not in str(entry)
 
 
