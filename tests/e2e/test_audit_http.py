@@ -62,7 +62,9 @@ class Client:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[ServedRuntime]:
-    runtime = make_runtime(tmp_path, trusted_proxies=["127.0.0.1"], encryption_key=generate_key())
+    runtime = make_runtime(
+        tmp_path, trusted_proxies=["127.0.0.1"], encryption_key=generate_key(), allow_private_ai_urls=True
+    )
     for name in ("alice", "bob"):
         runtime.members.create_user(name, hash_secret(PASSWORD), now())
     with ServedRuntime(runtime, free_port()) as served:
@@ -163,6 +165,13 @@ def test_two_factor_changes_account_deletion_and_sign_out_are_recorded(served: S
     assert disabled.status_code == 204, disabled.text
     deleted = alice.http.delete(f"/api/v1/accounts/{account['id']}", headers=alice.auth)
     assert deleted.status_code == 204, deleted.text
+    ai_key = "sk-audit-ai-key-0123456789"
+    endpoint = alice.post(
+        "/api/v1/ai/endpoints",
+        {"name": "local", "base_url": "http://127.0.0.1:9/v1", "model": "vision-1", "api_key": ai_key},
+    )
+    gone = alice.http.delete(f"/api/v1/ai/endpoints/{endpoint['id']}", headers=alice.auth)
+    assert gone.status_code == 204, gone.text
     assert alice.http.post("/api/v1/auth/logout", headers=alice.auth).status_code == 204
     assert alice.sign_in("alice").status_code == 200
 
@@ -174,13 +183,15 @@ def test_two_factor_changes_account_deletion_and_sign_out_are_recorded(served: S
         ("totp.disable_failed", None),
         ("totp.disabled", None),
         ("account.deleted", account["id"]),
+        ("ai_endpoint.created", endpoint["id"]),
+        ("ai_endpoint.deleted", endpoint["id"]),
         ("signout", None),
         ("signin", None),
     ]
     with served.runtime.engine.connect() as conn:
         stored = " ".join(str(v) for row in conn.execute(select(audit_log)) for v in row)
         details = list(conn.execute(select(audit_log.c.detail)).scalars())
-    assert secret not in stored
+    assert secret not in stored and ai_key not in stored
     assert not [d for d in details if code in d or later in d]  # no code in any entry's facts
     assert served.runtime.audit.verify().finding is None
 

@@ -73,6 +73,8 @@ class Action(StrEnum):
     ACCOUNT_CREATED = "account.created"  # an exchange account, with its API key
     ACCOUNT_DELETED = "account.deleted"  # and its API key
     API_KEYS_ROTATED = "api_keys.rotated"  # re-encrypted under a new server key (CLI)
+    AI_ENDPOINT_CREATED = "ai_endpoint.created"  # an AI endpoint, with its API key
+    AI_ENDPOINT_DELETED = "ai_endpoint.deleted"  # and its API key
     STRATEGY_CREATED = "strategy.created"
     STRATEGY_CHANGED = "strategy.changed"
     PASSPHRASE_ROTATED = "strategy.passphrase_rotated"  # noqa: S105

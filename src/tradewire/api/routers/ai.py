@@ -8,11 +8,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from tradewire.api.audited import AuditDep
 from tradewire.api.auth import CurrentUser, RuntimeDep
 from tradewire.api.fields import DbId
 from tradewire.api.paging import PageQuery
 from tradewire.api.schemas.ai import AiEndpointCreate, AiEndpointOut, AnalysisOut, PromptCreate, PromptOut
 from tradewire.api.schemas.common import request_of
+from tradewire.domain.audit import Action
 from tradewire.services.ai_setup import EndpointRequest
 
 router = APIRouter(prefix="/api/v1/ai", tags=["ai"])
@@ -25,11 +27,17 @@ def _endpoint(e: object) -> AiEndpointOut:
 @router.post(
     "/endpoints", response_model=AiEndpointOut, status_code=201, responses={403: {}, 409: {}, 422: {}}
 )
-async def create_endpoint(body: AiEndpointCreate, runtime: RuntimeDep, user: CurrentUser) -> AiEndpointOut:
+async def create_endpoint(
+    body: AiEndpointCreate, runtime: RuntimeDep, user: CurrentUser, audit: AuditDep
+) -> AiEndpointOut:
     """Register an OpenAI-compatible chat-completions endpoint. The key is encrypted at rest and never
     returned; 403 when the server has no encryption key, 422 for an address it must not call."""
     request = request_of(body, EndpointRequest)
-    return _endpoint(await runtime.ai.add_endpoint(user.id, request))
+    endpoint = await runtime.ai.add_endpoint(user.id, request)
+    await audit.record(
+        user, Action.AI_ENDPOINT_CREATED, ("ai_endpoint", endpoint.id), {"model": endpoint.model}
+    )
+    return _endpoint(endpoint)
 
 
 @router.get("/endpoints", response_model=list[AiEndpointOut])
@@ -43,9 +51,12 @@ async def get_endpoint(endpoint_id: DbId, runtime: RuntimeDep, user: CurrentUser
 
 
 @router.delete("/endpoints/{endpoint_id}", status_code=204, response_class=Response, responses={404: {}})
-async def delete_endpoint(endpoint_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> Response:
+async def delete_endpoint(
+    endpoint_id: DbId, runtime: RuntimeDep, user: CurrentUser, audit: AuditDep
+) -> Response:
     """Delete an endpoint and its key; strategies naming it stop analysing, their analyses stay."""
     await runtime.ai.delete_endpoint(user.id, endpoint_id)
+    await audit.record(user, Action.AI_ENDPOINT_DELETED, ("ai_endpoint", endpoint_id))
     return Response(status_code=204)
 
 
