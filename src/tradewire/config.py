@@ -139,6 +139,18 @@ class Settings(BaseSettings):
     # Audit entries per process and hour for sign-in attempts that are in nobody's trail (unknown
     # names) or refused unchecked (locked); beyond, they are counted and summed up in one entry.
     audit_attempts_per_hour: int = Field(default=600, ge=1, le=1_000_000)
+    # The installation's Telegram bot: on only with a token (from @BotFather). The Bot API's base URL
+    # (a local fake in tests); long polling with this timeout.
+    telegram_token: SecretStr | None = None
+    telegram_api_url: str = Field(default="https://api.telegram.org", pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    telegram_poll_timeout_s: int = Field(default=30, ge=0, le=60)
+    telegram_request_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    telegram_link_code_minutes: float = Field(default=10.0, gt=0, le=24 * 60)  # a link code's life
+    telegram_link_attempts: str = "5/15minutes"  # /start CODE tries per chat
+    # Telegram's own limits on a bot: messages per chat and in all (moving windows).
+    telegram_chat_rate: str = "1/second"
+    telegram_rate: str = "30/second"
+    telegram_notify_interval_s: float = Field(default=1.0, gt=0, le=60)  # outboxes checked for news
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
@@ -191,6 +203,9 @@ class Settings(BaseSettings):
         "rate_limit_exports",
         "rate_limit_webhook",
         "rate_limit_webhook_failures",
+        "telegram_link_attempts",
+        "telegram_chat_rate",
+        "telegram_rate",
     )
     @classmethod
     def _rate(cls, value: str) -> str:

@@ -29,6 +29,8 @@ _NAMED = re.compile(
 )
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+# A Telegram bot token (<bot id>:<35 characters>), also inside a Bot API URL (/bot<token>/sendMessage).
+_BOT_TOKEN = re.compile(r"(?<![A-Za-z0-9])(bot)?\d{5,}:[A-Za-z0-9_-]{30,}")
 
 _known: set[str] = set()
 _known_pattern: re.Pattern[str] | None = None
@@ -54,6 +56,7 @@ def redact(text: str) -> str:
         text = pattern.sub(MASK, text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
     text = _JWT.sub(MASK, text)
+    text = _BOT_TOKEN.sub(lambda m: f"{m.group(1) or ''}{MASK}", text)
     return _NAMED.sub(_mask_named, text)
 
 
@@ -111,5 +114,7 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
     root.setLevel(level)
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx logs each request's URL at INFO, and a Telegram bot's URLs carry its token.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
     # ccxt logs every signed request and response whole at DEBUG: never that, even when we debug.
     logging.getLogger("ccxt").setLevel(max(logging.INFO, root.level))

@@ -79,6 +79,7 @@ from tradewire.services.strategy_runner import StrategyRunner
 from tradewire.services.streams import OrderStreams
 from tradewire.services.two_factor import TwoFactor
 from tradewire.services.valuation import Valuations
+from tradewire.telegram_wiring import Telegram, build_telegram
 
 log = logging.getLogger("tradewire.runtime")
 
@@ -125,6 +126,7 @@ class Runtime:
     confirmations: Confirmations  # confirm before trade: every channel's answers to proposed entries
     ai: AiSetup  # AI endpoints, prompts and analyses (the analyst runs inside `strategies`)
     audit: AuditTrail
+    telegram: Telegram
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -144,6 +146,7 @@ class Runtime:
             loop.create_task(self.exchanges.keep_markets_loaded(self.store.live_venues_in_use, self._stop)),
             loop.create_task(self.events.run(self._stop)),
         ]
+        self._tasks += [loop.create_task(run(self._stop)) for run in self.telegram.loops()]
         if self.settings.paper_prices_from:
             public = PublicPriceFeed(
                 self.settings.paper_prices_from,
@@ -376,6 +379,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
     )
     events.live_sessions = signin.live_sessions
     events.session_check_s = settings.ws_session_check_s
+    records = Records(reports, store.watched_position, valuations, monitor)
     return Runtime(
         settings=settings,
         engine=engine,
@@ -414,7 +418,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         ),
         valuations=valuations,
         marketplace=marketplace,
-        records=Records(reports, store.watched_position, valuations, monitor),
+        records=records,
         exports=Exports(SqlExports(engine)),
         health=HealthChecks(engine, bus.problem, settings.health_timeout_s),
         meters=Meters(engine, calls, exchanges.live_accounts, lambda: monitor.stats, clock.now),
@@ -425,6 +429,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         confirmations=confirmations,
         ai=AiSetup(ai_store, secret_box, _ai_url_check(settings.allow_private_ai_urls), clock),
         audit=AuditTrail(SqlAudit(engine), clock, AttemptBudget(settings.audit_attempts_per_hour)),
+        telegram=build_telegram(settings, engine, clock, marketplace, records, valuations),
     )
 
 

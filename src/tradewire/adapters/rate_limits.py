@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.strategies import MovingWindowRateLimiter, RateLimiter, SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 
 from tradewire.ports.rate_limits import Decision
@@ -28,10 +28,13 @@ class RateLimits:
     """`tradewire.ports.rate_limits.RateLimiter` against `limits` ({tier: "N/period"}, e.g.
     "120/minute")."""
 
-    def __init__(self, limits: Mapping[str, str], redis_url: str = "") -> None:
+    def __init__(self, limits: Mapping[str, str], redis_url: str = "", exact: bool = False) -> None:
+        """`exact`: a moving window (every hit kept, never more than the limit in any window, e.g. to
+        keep within a service's own limits) instead of the O(1) sliding window counter."""
         self._items: dict[str, RateLimitItem] = {tier: parse(text) for tier, text in limits.items()}
         self._redis_url = redis_url
-        self._limiters: dict[str, SlidingWindowCounterRateLimiter] = {}
+        self._exact = exact
+        self._limiters: dict[str, RateLimiter] = {}
 
     @property
     def shared(self) -> bool:
@@ -61,12 +64,13 @@ class RateLimits:
             return Decision(True, item.amount, item.amount, now, now)
         return Decision(allowed, item.amount, stats.remaining, stats.reset_time, time.time())
 
-    def _limiter(self, tier: str) -> SlidingWindowCounterRateLimiter:
+    def _limiter(self, tier: str) -> RateLimiter:
         # Made on first use, inside the event loop that serves requests (memory stores need one).
         key = "redis" if self._redis_url else tier
         limiter = self._limiters.get(key)
         if limiter is None:
-            limiter = SlidingWindowCounterRateLimiter(self._storage())
+            kind = MovingWindowRateLimiter if self._exact else SlidingWindowCounterRateLimiter
+            limiter = kind(self._storage())
             self._limiters[key] = limiter
         return limiter
 

@@ -36,6 +36,7 @@ from tradewire.api.routers import (
     records,
     strategies,
     subscriptions,
+    telegram,
 )
 from tradewire.api.routers.models import MANIFEST_BYTES
 from tradewire.runtime import Runtime
@@ -105,6 +106,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         admin,
         ai,
         audit,
+        telegram,
     ):
         include(app, resource.router)
     for resource in (backtests, health, metrics):

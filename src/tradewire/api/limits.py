@@ -114,6 +114,10 @@ TIERS: dict[str, Tier] = {
     "GET /api/v1/ai/analyses": Tier.GENERAL,
     "GET /api/v1/ai/analyses/{analysis_id}": Tier.GENERAL,
     "GET /api/v1/ai/analyses/{analysis_id}/image.png": Tier.GENERAL,
+    "GET /api/v1/telegram": Tier.GENERAL,
+    "POST /api/v1/telegram/link": Tier.TRADING,  # with the other settings that reach trading
+    "DELETE /api/v1/telegram/link": Tier.TRADING,
+    "PATCH /api/v1/telegram/notifications": Tier.GENERAL,
     "GET /health": Tier.UNLIMITED,
     "GET /health/live": Tier.UNLIMITED,
     "GET /metrics": Tier.UNLIMITED,  # loopback or its own token (api/metrics.py)

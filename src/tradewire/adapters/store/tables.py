@@ -505,5 +505,34 @@ platform_trading = Table(
     Column("changed_at", UTCDateTime()),
 )
 
+# Telegram: one chat per user, its cursor in the user's events (notifications sent up to there), the
+# one-time codes that link a chat (stored as SHA-256), and which notifications each user wants.
+telegram_links = Table(
+    "telegram_links",
+    metadata,
+    _ref("user_id", "users", primary_key=True),
+    Column("chat_id", BigInteger, nullable=False, unique=True),
+    Column("linked_at", UTCDateTime(), nullable=False),
+    Column("last_event_id", BigInteger, nullable=False),  # the user's events up to here were handled
+)
+
+telegram_link_codes = Table(
+    "telegram_link_codes",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    _ref("user_id", "users", nullable=False, index=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime()),
+)
+
+notification_settings = Table(
+    "notification_settings",
+    metadata,
+    _ref("user_id", "users", primary_key=True),
+    Column("notice", String(32), primary_key=True),
+    Column("enabled", Boolean, nullable=False),
+)
+
 # AI chart analysis' tables (adapters/store/ai_tables.py) join `metadata` whenever the schema is loaded.
 import tradewire.adapters.store.ai_tables  # noqa: E402, F401

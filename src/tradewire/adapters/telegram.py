@@ -1,0 +1,194 @@
+"""The installation's one Telegram bot, with python-telegram-bot (asyncio): long polling of updates,
+commands and button presses handed to `services.telegram.commands.ChatCommands`, and the messenger the
+notifications send through (`ports.telegram.Messenger`).
+
+The Bot API's base URL is a setting (`TRADEWIRE_TELEGRAM_API_URL`), so tests run the real library
+against a local fake. The token travels in every request's URL: it is registered with the log
+redaction, and httpx's request lines are kept out of the logs (tradewire.logs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import warnings
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any, Protocol
+
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+
+from tradewire.domain.telegram import COMMANDS
+from tradewire.logs import register_secret
+from tradewire.ports.telegram import (
+    Button,
+    ChatGone,
+    MessageRefused,
+    MessengerUnavailable,
+    RetryLater,
+)
+from tradewire.services.loops import pause
+from tradewire.services.telegram.commands import PressReply, Reply
+
+log = logging.getLogger("tradewire.telegram")
+
+
+class Conversation(Protocol):
+    """What answers a chat (services.telegram.commands.ChatCommands)."""
+
+    async def handle(self, chat_id: int, text: str | None) -> Reply: ...
+
+    async def press(self, chat_id: int, data: str | None) -> PressReply: ...
+
+
+def _markup(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.text, callback_data=b.data) for b in buttons]])
+
+
+def _retry_after(exc: RetryAfter) -> float:
+    """A 429's wait in seconds (python-telegram-bot 22 warns that it will become a timedelta)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value: int | float | timedelta = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class TelegramBot:
+    """One bot: `run` polls updates until stopped; `send` is the notifications' messenger."""
+
+    def __init__(
+        self,
+        token: str,
+        api_url: str,
+        conversation: Conversation,
+        poll_timeout_s: int = 30,
+        request_timeout_s: float = 10.0,
+    ) -> None:
+        register_secret(token)
+        root = api_url.rstrip("/")
+        self._conversation = conversation
+        self._poll_timeout_s = poll_timeout_s
+        self.app: Application[Any, Any, Any, Any, Any, Any] = (
+            Application.builder()
+            .token(token)
+            .base_url(f"{root}/bot")
+            .base_file_url(f"{root}/file/bot")
+            .read_timeout(request_timeout_s)
+            .write_timeout(request_timeout_s)
+            .connect_timeout(request_timeout_s)
+            .get_updates_read_timeout(poll_timeout_s + request_timeout_s)
+            .concurrent_updates(8)
+            .updater(None)
+            .build()
+        )
+        self.app.add_handler(MessageHandler(filters.TEXT & filters.ChatType.PRIVATE, self._on_text))
+        self.app.add_handler(CallbackQueryHandler(self._on_button))
+        self.app.add_error_handler(self._on_error)
+        self._offset = 0
+        self._username: str | None = None
+
+    @property
+    def username(self) -> str | None:
+        """The bot's @username, once it has started (getMe)."""
+        return self._username
+
+    # -- the messenger (ports.telegram.Messenger) --------------------------------------------------------
+
+    async def send(self, chat_id: int, text: str, buttons: Sequence[Button] = ()) -> int:
+        try:
+            message = await self.app.bot.send_message(chat_id, text, reply_markup=_markup(buttons))
+        except RetryAfter as exc:
+            raise RetryLater(_retry_after(exc)) from exc
+        except Forbidden as exc:
+            raise ChatGone(exc.message) from exc
+        except BadRequest as exc:
+            if "chat not found" in exc.message.lower():
+                raise ChatGone(exc.message) from exc
+            raise MessageRefused(exc.message) from exc
+        except TelegramError as exc:  # network, timeouts, 5xx, a token refused
+            raise MessengerUnavailable(str(exc)) from exc
+        return int(message.message_id)
+
+    # -- polling -----------------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Start the bot (retried every 10 s while Telegram cannot be reached), then poll updates and
+        handle each until `stop` is set."""
+        while not stop.is_set():
+            try:
+                await self._start()
+                break
+            except TelegramError as exc:
+                log.error("telegram bot not started (%s); trying again in 10 s", exc)
+                await pause(stop, 10.0)
+        else:
+            return
+        try:
+            await self._poll(stop)
+        finally:
+            await self._stop()
+
+    async def _start(self) -> None:
+        await self.app.initialize()  # getMe: checks the token
+        await self.app.bot.delete_webhook()  # long polling and a webhook exclude each other
+        await self.app.bot.set_my_commands([BotCommand(name, about) for name, about in COMMANDS])
+        await self.app.start()
+        self._username = self.app.bot.username
+        log.info("telegram bot @%s polling for updates", self._username)
+
+    async def _poll(self, stop: asyncio.Event) -> None:
+        """getUpdates long polling: each batch is handed to the application, then confirmed by the
+        next request's offset (an update handled is not fetched again)."""
+        while not stop.is_set():
+            try:
+                updates = await self.app.bot.get_updates(
+                    offset=self._offset,
+                    timeout=self._poll_timeout_s,
+                    allowed_updates=["message", "callback_query"],
+                )
+            except RetryAfter as exc:
+                await pause(stop, _retry_after(exc))
+                continue
+            except TelegramError as exc:
+                log.warning("telegram getUpdates failed (%s); retrying in 2 s", exc)
+                await pause(stop, 2.0)
+                continue
+            for update in updates:
+                self._offset = max(self._offset, update.update_id + 1)
+                await self.app.update_queue.put(update)
+
+    async def _stop(self) -> None:
+        try:
+            if self.app.running:
+                await self.app.stop()
+            await self.app.shutdown()
+        except Exception:
+            log.exception("telegram bot did not stop cleanly")
+
+    # -- handlers ----------------------------------------------------------------------------------------
+
+    async def _on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, chat = update.effective_message, update.effective_chat
+        if message is None or chat is None:
+            return
+        reply = await self._conversation.handle(chat.id, message.text)
+        await message.reply_text(reply.text, reply_markup=_markup(reply.buttons))
+
+    async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query, chat = update.callback_query, update.effective_chat
+        if query is None:
+            return
+        if chat is None or chat.type != "private":
+            await query.answer()
+            return
+        result = await self._conversation.press(chat.id, query.data)
+        await query.answer(result.notice)
+        if result.edit is not None and query.message is not None:
+            await query.edit_message_text(result.edit)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram update not handled: %s", context.error, exc_info=context.error)

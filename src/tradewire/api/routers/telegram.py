@@ -1,0 +1,57 @@
+"""Telegram: a one-time code that links a chat to you (`/start CODE` to the bot), unlinking, and which
+notifications you get."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Response, status
+
+from tradewire.api.auth import CurrentUser, RuntimeDep
+from tradewire.api.schemas.telegram import LinkCodeOut, NotificationsUpdate, TelegramOut
+from tradewire.services.telegram.linking import LinkStatus
+
+router = APIRouter(prefix="/api/v1", tags=["telegram"])
+
+
+@router.get("/telegram", response_model=TelegramOut)
+async def telegram_status(runtime: RuntimeDep, user: CurrentUser) -> TelegramOut:
+    """Whether a chat is linked to you, and your notification settings."""
+    return _out(runtime.telegram.enabled, await runtime.telegram.linking.status(user.id))
+
+
+@router.post("/telegram/link", response_model=LinkCodeOut, status_code=201, responses={503: {}})
+async def new_link_code(runtime: RuntimeDep, user: CurrentUser) -> LinkCodeOut:
+    """A one-time code (shown once, kept hashed): send `/start CODE` to the bot within its life to link
+    that chat to you (a chat linked before is replaced). A new code replaces your previous one. 503
+    when this server runs no Telegram bot."""
+    if not runtime.telegram.enabled or runtime.telegram.bot is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "this server runs no Telegram bot")
+    made = await runtime.telegram.linking.new_code(user.id)
+    username = runtime.telegram.bot.username
+    return LinkCodeOut(code=made.code, expires_at=made.expires_at, bot_username=username)
+
+
+@router.delete("/telegram/link", status_code=204, response_class=Response, responses={404: {}})
+async def unlink(runtime: RuntimeDep, user: CurrentUser) -> Response:
+    """Unlink your chat: no more notifications or commands there (404 when none is linked)."""
+    if not await runtime.telegram.linking.unlink_user(user.id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no Telegram chat is linked")
+    return Response(status_code=204)
+
+
+@router.patch("/telegram/notifications", response_model=TelegramOut)
+async def set_notifications(body: NotificationsUpdate, runtime: RuntimeDep, user: CurrentUser) -> TelegramOut:
+    """Turn notifications on or off; those not named stay as they are (every one is on by default)."""
+    changes = {name: value for name, value in body.model_dump().items() if value is not None}
+    if changes:
+        await runtime.telegram.linking.set_notices(user.id, changes)
+    return _out(runtime.telegram.enabled, await runtime.telegram.linking.status(user.id))
+
+
+def _out(enabled: bool, found: LinkStatus) -> TelegramOut:
+    link = found.link
+    return TelegramOut(
+        enabled=enabled,
+        linked=link is not None,
+        linked_at=None if link is None else link.linked_at,
+        notifications=found.notices,
+    )

@@ -1,0 +1,34 @@
+"""Telegram: a link code, the link's state and the notification settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from tradewire.api.schemas.common import Strict
+from tradewire.domain.telegram import NOTICES
+
+
+class LinkCodeOut(BaseModel):
+    code: str = Field(description="send `/start CODE` to the bot; works once, until `expires_at`")
+    expires_at: datetime
+    bot_username: str | None = Field(description="the bot to send it to, when it has started")
+
+
+class TelegramOut(BaseModel):
+    enabled: bool = Field(description="whether this server runs a Telegram bot")
+    linked: bool
+    linked_at: datetime | None
+    notifications: dict[str, bool] = Field(description=f"each notification on or off: {', '.join(NOTICES)}")
+
+
+class NotificationsUpdate(Strict):
+    """Notifications to turn on (true) or off (false); the others stay as they are."""
+
+    signal_received: bool | None = None
+    entry_filled: bool | None = None
+    exit_filled: bool | None = None
+    order_failed: bool | None = None
+    entry_refused: bool | None = None
+    bot_changed: bool | None = None

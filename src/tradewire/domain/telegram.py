@@ -1,0 +1,233 @@
+"""Telegram, as the platform sees it without I/O: link codes, which events become which notification
+and their text, commands and the data of their buttons.
+
+Every number in a message is the exact decimal the event stored (events hold decimals as strings),
+with the quote currency of its pair (the account's currency for that trade). Messages are plain text
+(no parse mode: a symbol or a reason can never break the markup) and never longer than Telegram's 4096.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+MAX_MESSAGE = 4096  # Telegram's limit on a message's text
+MAX_COMMAND_TEXT = 256  # longer messages are not commands we read
+MAX_CALLBACK_DATA = 64  # Telegram's limit, in bytes
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read from a screen and typed
+CODE_LENGTH = 10  # 32^10 = 2^50 codes
+MAX_DB_ID = 2**63 - 1
+
+
+class Notice(StrEnum):
+    """The notifications a user turns on or off, each fed by events of the outbox."""
+
+    SIGNAL_RECEIVED = "signal_received"  # a signal reached one of the user's subscriptions
+    ENTRY_FILLED = "entry_filled"  # a buy filled (each fill)
+    EXIT_FILLED = "exit_filled"  # a position closed: reason and realised PnL
+    ORDER_FAILED = "order_failed"  # an order rejected, or an intent failed, with the reason
+    ENTRY_REFUSED = "entry_refused"  # a risk rule refused an entry
+    BOT_CHANGED = "bot_changed"  # a bot started or stopped
+
+
+NOTICES: tuple[Notice, ...] = tuple(Notice)
+
+
+# -- link codes --------------------------------------------------------------------------------------
+
+
+def new_link_code() -> str:
+    """A random one-time code (50 bits), shown once to its user."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def code_digest(code: str) -> str:
+    """How a code is stored: its SHA-256 (a 50-bit random code needs no slow hash; attempts are
+    bounded and codes expire in minutes)."""
+    return hashlib.sha256(normal_code(code).encode()).hexdigest()
+
+
+def normal_code(code: str) -> str:
+    return code.strip().upper()
+
+
+def looks_like_code(code: str) -> bool:
+    text = normal_code(code)
+    return len(text) == CODE_LENGTH and all(c in CODE_ALPHABET for c in text)
+
+
+# -- commands ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str  # without the slash, lower case; "" for text that is not a command
+    args: tuple[str, ...]
+
+
+_COMMAND = re.compile(r"^/([A-Za-z_]{1,32})(?:@[A-Za-z0-9_]{1,64})?$")
+
+
+def parse_command(text: str | None) -> Command:
+    """`/name arg …` (also `/name@bot`); anything else, or longer than MAX_COMMAND_TEXT, is no command."""
+    if not text or len(text) > MAX_COMMAND_TEXT:
+        return Command("", ())
+    words = text.split()
+    match = _COMMAND.match(words[0]) if words else None
+    if match is None:
+        return Command("", ())
+    return Command(match.group(1).lower(), tuple(words[1:9]))
+
+
+def db_id(text: str) -> int | None:
+    """A database id typed by a user: 1 … 2^63-1, digits only (with an optional leading #)."""
+    text = text.removeprefix("#")
+    if not text.isascii() or not text.isdigit() or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_DB_ID else None
+
+
+def close_data(position_id: int) -> str:
+    """The Confirm button's data of /close: checked again (the position must be the chat's user's)."""
+    return f"close:{position_id}"
+
+
+def cancel_data(position_id: int) -> str:
+    return f"keep:{position_id}"
+
+
+def parse_button(data: str | None) -> tuple[str, int] | None:
+    """A button's (action, position id), or None for data we did not make."""
+    if not data or len(data.encode()) > MAX_CALLBACK_DATA:
+        return None
+    action, _, raw = data.partition(":")
+    if action not in ("close", "keep"):
+        return None
+    position_id = db_id(raw)
+    return None if position_id is None else (action, position_id)
+
+
+# -- notifications -----------------------------------------------------------------------------------
+
+
+def notice_of(topic: str, type_: str, data: dict[str, Any]) -> Notice | None:
+    """Which notification an outbox event is (None: not one a chat is told of)."""
+    if topic == "signals" and type_ == "received":
+        return Notice.SIGNAL_RECEIVED
+    if topic == "fills" and type_ == "new" and data.get("side") == "buy":
+        return Notice.ENTRY_FILLED
+    if topic == "positions" and type_ == "closed":
+        return Notice.EXIT_FILLED
+    if topic == "orders" and type_ == "updated" and data.get("state") == "rejected":
+        return Notice.ORDER_FAILED
+    if topic == "intents" and type_ == "failed":
+        return Notice.ORDER_FAILED
+    details = data.get("details")
+    if topic == "intents" and type_ == "rejected" and isinstance(details, dict) and "risk" in details:
+        return Notice.ENTRY_REFUSED
+    if topic == "bots" and type_ == "changed":
+        return Notice.BOT_CHANGED
+    return None
+
+
+def quote_of(symbol: Any) -> str:
+    """The quote currency of a pair ("BTC/USDT" → "USDT"); "" when it has none."""
+    text = str(symbol or "")
+    return text.split("/", 1)[1].split(":", 1)[0] if "/" in text else ""
+
+
+def _v(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    return "-" if value is None else str(value)
+
+
+def notice_text(notice: Notice, data: dict[str, Any]) -> str:
+    """The message of a notification (plain text, at most MAX_MESSAGE characters)."""
+    d = data
+    quote = quote_of(d.get("symbol"))
+    if notice is Notice.SIGNAL_RECEIVED:
+        price = f" @ {d['price']} {quote}".rstrip() if d.get("price") is not None else ""
+        size = f" {d['contracts']}" if d.get("contracts") is not None else ""
+        text = (
+            f"📡 Signal #{_v(d, 'signal_id')}: {_v(d, 'action')} {_v(d, 'symbol')}{size}{price} "
+            f"(strategy #{_v(d, 'strategy_id')})"
+        )
+    elif notice is Notice.ENTRY_FILLED:
+        text = (
+            f"✅ Entry filled: bought {_v(d, 'amount')} {_v(d, 'symbol')} @ {_v(d, 'price')} {quote}, "
+            f"fee {_v(d, 'fee')} {d.get('fee_currency') or ''}".rstrip()
+            + f" (order #{_v(d, 'order_id')}, account #{_v(d, 'account_id')})"
+        )
+    elif notice is Notice.EXIT_FILLED:
+        text = (
+            f"🏁 Position #{_v(d, 'position_id')} {_v(d, 'symbol')} closed ({_v(d, 'close_reason')}): "
+            f"realised PnL {_v(d, 'realized_pnl')} {quote}, fees {_v(d, 'fees')} {quote} "
+            f"(account #{_v(d, 'account_id')})"
+        )
+    elif notice is Notice.ORDER_FAILED:
+        if "order_id" in d and d.get("state") == "rejected":
+            text = f"❌ Order #{_v(d, 'order_id')} rejected: {_v(d, 'reason')}"
+        else:
+            text = (
+                f"❌ Intent #{_v(d, 'intent_id')} (signal #{_v(d, 'signal_id')}, subscription "
+                f"#{_v(d, 'subscription_id')}) failed: {_v(d, 'reason')}"
+            )
+    elif notice is Notice.ENTRY_REFUSED:
+        text = (
+            f"🛑 Entry refused by risk (intent #{_v(d, 'intent_id')}, subscription "
+            f"#{_v(d, 'subscription_id')}): {_v(d, 'reason')}"
+        )
+    else:
+        state = "running" if d.get("enabled") and d.get("status") == "ACTIVE" else "stopped"
+        text = f"🤖 Bot #{_v(d, 'bot_id')} {state} (subscription {_v(d, 'status')})"
+    return clip(text)
+
+
+def notice_from_stored(topic: str, type_: str, data_json: str) -> tuple[Notice, str] | None:
+    """An outbox event as stored (its data as JSON text): its notification and text, or None."""
+    try:
+        data = json.loads(data_json)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    notice = notice_of(topic, type_, data)
+    return None if notice is None else (notice, notice_text(notice, data))
+
+
+def clip(text: str, limit: int = MAX_MESSAGE) -> str:
+    """`text` cut to `limit` characters (with an ellipsis when cut)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+HELP = (
+    "Tradewire commands:\n"
+    "/status - your subscriptions and their trading state\n"
+    "/positions - open positions with their PnL\n"
+    "/profit [days] - realised PnL of positions closed in the last days (default 7)\n"
+    "/balance - your accounts' balances\n"
+    "/close ID - close a position (asks to confirm)\n"
+    "/pause ID, /resume ID - pause or resume a subscription\n"
+    "/halt - HALT every subscription at once (no orders at all)\n"
+    "/unlink - disconnect this chat\n"
+    "/help - this list"
+)
+
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("status", "your subscriptions and their trading state"),
+    ("positions", "open positions with their PnL"),
+    ("profit", "realised PnL of the last days"),
+    ("balance", "your accounts' balances"),
+    ("close", "close a position"),
+    ("pause", "pause a subscription"),
+    ("resume", "resume a subscription"),
+    ("halt", "HALT every subscription"),
+    ("unlink", "disconnect this chat"),
+    ("help", "the commands"),
+)

@@ -1,0 +1,176 @@
+"""Notifications to linked chats, fed by the events outbox.
+
+Each user's events are numbered without gaps (adapters/store/events.py), so a chat's cursor, the last
+event handled for it, is all the queue there is: a chat's worker reads the user's events after it, sends
+the ones the user wants (domain/telegram.py says which events are notifications and their text) and
+moves the cursor past each one once Telegram has accepted it (events the user does not want move it
+too). Delivery is at least once, and a restart sends nothing twice: the cursor is stored after each send.
+
+Sending runs in its own tasks, never in the trading path, within Telegram's limits (a moving window:
+1 message a second per chat, 30 a second in all, both settings); a 429 pauses every chat for its
+`retry_after`; a chat that blocked the bot (or no longer exists) is unlinked; a message Telegram
+refuses for what it is is skipped (logged), so one message never holds up the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+
+from tradewire.domain.telegram import notice_from_stored
+from tradewire.ports.events import EventLog
+from tradewire.ports.rate_limits import RateLimiter
+from tradewire.ports.telegram import (
+    ChatGone,
+    ChatLink,
+    MessageRefused,
+    Messenger,
+    MessengerUnavailable,
+    RetryLater,
+    TelegramLinks,
+)
+from tradewire.services.loops import pause
+
+log = logging.getLogger("tradewire.telegram")
+
+CHAT_TIER = "telegram_chat"  # messages per chat
+ALL_TIER = "telegram_all"  # messages of the bot in all
+
+
+@dataclass(eq=False)
+class Notifications:
+    """Workers that bring each linked chat its user's notifications."""
+
+    links: TelegramLinks
+    events: EventLog
+    messenger: Messenger
+    pace: RateLimiter  # tiers CHAT_TIER (key: the chat) and ALL_TIER (key: "all"), exact windows
+    poll_s: float = 1.0  # how often linked users' outboxes are checked for news
+    page: int = 200  # events one worker reads at a time
+    sent: int = 0  # messages Telegram accepted (for metrics and benchmarks)
+    _workers: dict[int, tuple[int, asyncio.Task[None]]] = field(default_factory=dict)  # user: chat, task
+    _paused_until: float = 0.0  # monotonic time before which nothing is sent (a 429's retry_after)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Check for news every `poll_s` until `stop` is set; workers stop with it."""
+        try:
+            while not stop.is_set():
+                try:
+                    await self.round()
+                except Exception:
+                    log.exception("telegram notifications round failed; retrying next interval")
+                await pause(stop, self.poll_s)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        tasks = [task for _, task in self._workers.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._workers.clear()
+
+    @property
+    def busy(self) -> bool:
+        return any(not task.done() for _, task in self._workers.values())
+
+    async def round(self) -> None:
+        """Start a worker for each linked chat whose user has events beyond its cursor (one per chat;
+        a chat linked elsewhere since stops its worker)."""
+        links = await asyncio.to_thread(self.links.links)
+        linked = {link.user_id: link for link in links}
+        for user_id, (chat_id, task) in list(self._workers.items()):
+            link = linked.get(user_id)
+            if task.done() or link is None or link.chat_id != chat_id:
+                task.cancel()
+                del self._workers[user_id]
+        if not links:
+            return
+        last = await asyncio.to_thread(self.events.last_event_ids, list(linked))
+        loop = asyncio.get_running_loop()
+        for link in links:
+            if last.get(link.user_id, 0) > link.last_event_id and link.user_id not in self._workers:
+                task = loop.create_task(self._drain(link))
+                self._workers[link.user_id] = (link.chat_id, task)
+
+    async def _drain(self, link: ChatLink) -> None:
+        """Send the chat its user's notifications after its cursor, page by page."""
+        user_id, chat_id, cursor = link.user_id, link.chat_id, link.last_event_id
+        try:
+            while True:
+                found = await asyncio.to_thread(self.events.events_after, {user_id: cursor}, self.page)
+                if not found:
+                    return
+                settings = (await asyncio.to_thread(self.links.notice_settings, [user_id])).get(user_id, {})
+                handled = cursor  # events up to here are done, not yet stored
+                for event in found:
+                    made = notice_from_stored(event.topic, event.type, event.data)
+                    if made is None or not settings.get(made[0].value, True):
+                        handled = event.id
+                        continue
+                    try:
+                        await self._send(chat_id, made[1])
+                    except MessageRefused as exc:
+                        log.warning(
+                            "telegram refused notification of event %s/%s: %s", user_id, event.id, exc
+                        )
+                    handled = event.id
+                    if not await asyncio.to_thread(self.links.advance, user_id, chat_id, handled):
+                        return  # unlinked meanwhile
+                    cursor = handled
+                if handled > cursor:
+                    if not await asyncio.to_thread(self.links.advance, user_id, chat_id, handled):
+                        return
+                    cursor = handled
+        except ChatGone as exc:
+            log.info("telegram chat of user %s unreachable (%s): unlinked", user_id, exc)
+            await asyncio.to_thread(self.links.unlink_chat, chat_id)
+        except MessengerUnavailable as exc:
+            log.warning("telegram unavailable (%s); notifications of user %s wait", exc, user_id)
+
+    async def _send(self, chat_id: int, text: str) -> None:
+        """Send within the limits; a 429 pauses all sending for its retry_after, then tries again."""
+        while True:
+            await self._wait_pause()
+            await self._slot(chat_id)
+            try:
+                await self.messenger.send(chat_id, text)
+            except RetryLater as exc:
+                self._paused_until = max(self._paused_until, time.monotonic() + exc.retry_after)
+                log.warning("telegram asked to wait %s s", exc.retry_after)
+                continue
+            self.sent += 1
+            return
+
+    async def _wait_pause(self) -> None:
+        while (left := self._paused_until - time.monotonic()) > 0:
+            await asyncio.sleep(left)
+
+    async def _slot(self, chat_id: int) -> None:
+        """Wait for a free slot of the chat and of the bot (the chat's first: a waiting chat holds no
+        slot of the bot's)."""
+        key = str(chat_id)
+        while True:
+            mine = await self.pace.peek(CHAT_TIER, key)
+            if not mine.allowed:
+                await asyncio.sleep(max(0.005, mine.reset_at - mine.now))
+                continue
+            overall = await self.pace.hit(ALL_TIER, "all")
+            if not overall.allowed:
+                await asyncio.sleep(max(0.005, overall.reset_at - overall.now))
+                continue
+            # One worker per chat: nothing took the chat's slot since the peek.
+            await self.pace.hit(CHAT_TIER, key)
+            return
+
+
+async def wait_idle(notifications: Notifications, timeout_s: float) -> bool:
+    """Wait until no worker is sending (for tests and benchmarks); whether it got there."""
+    deadline = time.monotonic() + timeout_s
+    while notifications.busy and time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            await asyncio.sleep(0.02)
+    return not notifications.busy

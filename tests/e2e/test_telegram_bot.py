@@ -1,0 +1,431 @@
+"""The Telegram bot over a real server, through python-telegram-bot against the fake Bot API: linking
+(wrong, reused, expired codes, bounded attempts), notifications of a real trade (exact numbers), the
+commands of a linked chat, an unlinked chat, 429 with retry_after, a blocked bot, and a restart that
+sends nothing twice."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+from tests.fakes.telegram_api import FakeTelegram
+from tests.seeding import Seeded
+from tests.support import PASSPHRASE, ServedRuntime, make_runtime, pin_prices, seed_marketplace
+from tradewire.logs import configure, redact
+from tradewire.services.telegram.commands import UNLINKED
+
+NOTICE_MARKS = ("📡", "✅", "🏁", "❌", "🛑", "🤖")
+CHAT = 424242
+OTHER_CHAT = 515151
+
+
+def _runtime(tmp_path: Path, fake: FakeTelegram, **settings: Any) -> Any:
+    options: dict[str, Any] = {
+        "telegram_token": fake.token,
+        "telegram_api_url": fake.url,
+        "telegram_poll_timeout_s": 1,
+        "telegram_notify_interval_s": 0.1,
+        "telegram_chat_rate": "20/second",
+        **settings,
+    }
+    runtime = make_runtime(tmp_path, **options)
+    pin_prices(runtime, {"BTC/USDT": "60000"})
+    return runtime
+
+
+class Platform:
+    """A served runtime with a webhook strategy and two paper subscribers, and the fake Bot API."""
+
+    def __init__(self, served: ServedRuntime, seeded: Seeded, fake: FakeTelegram) -> None:
+        self.served, self.seeded, self.fake = served, seeded, fake
+        self.url = served.url
+        self.headers = served.token("tv-test-sub1")
+        self.sent = 0
+
+    def api(self, method: str, path: str, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
+        return httpx.request(
+            method, f"{self.url}/api/v1{path}", headers=headers or self.headers, timeout=10, **kw
+        )
+
+    def link(self, chat_id: int = CHAT, headers: dict[str, str] | None = None) -> None:
+        response = self.api("POST", "/telegram/link", headers)
+        assert response.status_code == 201, response.text
+        before = len(self.fake.sent(chat_id))
+        self.fake.user_says(chat_id, f"/start {response.json()['code']}")
+        assert "Linked to" in self.fake.wait_for(chat_id, before + 1)[-1].text
+
+    def say(self, chat_id: int, text: str) -> str:
+        """What the bot answers `text` in the chat (notifications sent meanwhile aside)."""
+        before = len(self.fake.sent(chat_id))
+        self.fake.user_says(chat_id, text)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            answers = [
+                m.text for m in self.fake.sent(chat_id)[before:] if not m.text.startswith(NOTICE_MARKS)
+            ]
+            if answers:
+                return answers[0]
+            time.sleep(0.02)
+        raise AssertionError(f"no answer to {text!r}")
+
+    def alert(self, action: str = "buy") -> None:
+        self.sent += 1
+        body = {
+            "passphrase": PASSPHRASE,
+            "ticker": "BTCUSDT",
+            "action": action,
+            "id": f"{action}-{self.sent}",
+        }
+        response = httpx.post(f"{self.url}/api/v1/webhooks/tradingview/tv-test", json=body, timeout=10)
+        assert response.status_code == 202, response.text
+        self.served.settle()
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    levels = {name: logging.getLogger(name).level for name in ("httpx", "ccxt")}
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, value in levels.items():
+            logging.getLogger(name).setLevel(value)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture
+def platform(tmp_path: Path, fake: FakeTelegram) -> Iterator[Platform]:
+    runtime = _runtime(tmp_path, fake)
+    seeded = seed_marketplace(runtime.engine, [{}, {}])
+    with ServedRuntime(runtime, free_port()) as served:
+        fake.wait_until(lambda: runtime.telegram.bot is not None and runtime.telegram.bot.username)
+        yield Platform(served, seeded, fake)
+
+
+def _texts_after(fake: FakeTelegram, chat_id: int, start: int, count: int) -> list[str]:
+    return [m.text for m in fake.wait_for(chat_id, start + count)[start:]]
+
+
+# -- start-up and linking ------------------------------------------------------------------------------
+
+
+def test_the_bot_starts_with_its_commands_and_no_webhook(platform: Platform) -> None:
+    fake = platform.fake
+    assert fake.calls_of("getMe") and fake.calls_of("deleteWebhook")
+    assert {c["command"] for c in fake.commands} >= {
+        "status",
+        "positions",
+        "profit",
+        "balance",
+        "close",
+        "halt",
+    }
+    status = platform.api("GET", "/telegram").json()
+    assert status["enabled"] is True and status["linked"] is False
+    assert all(status["notifications"].values())
+
+
+def test_a_code_links_the_chat_once(platform: Platform) -> None:
+    response = platform.api("POST", "/telegram/link")
+    code = response.json()["code"]
+    assert response.json()["bot_username"] == "tradewire_test_bot"
+    assert platform.say(CHAT, f"/start {code}").startswith("Linked to tv-test-sub1")
+    assert platform.api("GET", "/telegram").json()["linked"] is True
+    # Used: another chat cannot take it.
+    assert "wrong, used or expired" in platform.say(OTHER_CHAT, f"/start {code}")
+    assert platform.say(OTHER_CHAT, "/status") == UNLINKED
+
+
+def test_a_wrong_code_links_nothing_and_attempts_are_bounded(platform: Platform) -> None:
+    for _ in range(5):
+        assert "wrong, used or expired" in platform.say(OTHER_CHAT, "/start ABCDEFGHJK")
+    code = platform.api("POST", "/telegram/link").json()["code"]
+    # The sixth attempt is refused unchecked, the right code too.
+    assert "Too many attempts" in platform.say(OTHER_CHAT, f"/start {code}")
+    assert platform.api("GET", "/telegram").json()["linked"] is False
+    assert platform.say(CHAT, f"/start {code}").startswith("Linked to")
+
+
+def test_an_expired_code_links_nothing(tmp_path: Path, fake: FakeTelegram) -> None:
+    runtime = _runtime(tmp_path, fake, telegram_link_code_minutes=0.005)  # 0.3 s
+    seed_marketplace(runtime.engine, [{}])
+    with ServedRuntime(runtime, free_port()) as served:
+        platform = Platform(served, Seeded(0, 0, "tv-test", [], [], []), fake)
+        code = platform.api("POST", "/telegram/link").json()["code"]
+        time.sleep(0.5)
+        assert "wrong, used or expired" in platform.say(CHAT, f"/start {code}")
+        assert platform.api("GET", "/telegram").json()["linked"] is False
+
+
+def test_a_new_code_replaces_the_previous_one(platform: Platform) -> None:
+    first = platform.api("POST", "/telegram/link").json()["code"]
+    second = platform.api("POST", "/telegram/link").json()["code"]
+    assert "wrong, used or expired" in platform.say(CHAT, f"/start {first}")
+    assert platform.say(CHAT, f"/start {second}").startswith("Linked to")
+
+
+def test_an_unlinked_chat_gets_one_short_answer_and_nothing_else(platform: Platform) -> None:
+    platform.link(CHAT)
+    platform.alert("buy")
+    for command in ("/status", "/positions", "/halt", "/close 1", "hello"):
+        assert platform.say(OTHER_CHAT, command) == UNLINKED
+    time.sleep(0.5)
+    assert len(platform.fake.sent(OTHER_CHAT)) == 5  # the answers, no notification
+    subscriptions = platform.api("GET", "/subscriptions").json()
+    assert all(s["trading_state"] == "ACTIVE" for s in subscriptions)
+
+
+def test_unlink_from_the_api_and_from_the_chat(platform: Platform) -> None:
+    platform.link(CHAT)
+    assert platform.api("DELETE", "/telegram/link").status_code == 204
+    assert platform.say(CHAT, "/status") == UNLINKED
+    assert platform.api("DELETE", "/telegram/link").status_code == 404
+    platform.link(CHAT)
+    assert "unlinked" in platform.say(CHAT, "/unlink")
+    assert platform.api("GET", "/telegram").json()["linked"] is False
+
+
+def test_without_a_token_there_is_no_bot(tmp_path: Path) -> None:
+    runtime = make_runtime(tmp_path)
+    seed_marketplace(runtime.engine, [{}])
+    with ServedRuntime(runtime, free_port()) as served:
+        headers = served.token("tv-test-sub1")
+        response = httpx.post(f"{served.url}/api/v1/telegram/link", headers=headers)
+        assert response.status_code == 503
+        assert httpx.get(f"{served.url}/api/v1/telegram", headers=headers).json()["enabled"] is False
+
+
+# -- notifications -------------------------------------------------------------------------------------
+
+
+def _position(platform: Platform, status: str) -> dict[str, Any]:
+    rows = platform.api("GET", f"/positions?status={status}").json()
+    return dict(rows[0])
+
+
+def test_a_trade_is_notified_with_exact_numbers(platform: Platform) -> None:
+    platform.link(CHAT)
+    start = len(platform.fake.sent(CHAT))
+    platform.alert("buy")
+    signal, entry = _texts_after(platform.fake, CHAT, start, 2)
+    assert signal.startswith("📡 Signal #1: buy BTC/USDT")
+    fill = platform.api("GET", "/orders").json()[0]
+    assert entry.startswith(f"✅ Entry filled: bought {fill['filled']} BTC/USDT @ {fill['average']} USDT")
+    platform.served.run(_set_price(platform, "63000"))
+    platform.alert("sell")
+    closed = _position(platform, "closed")
+    texts = _texts_after(platform.fake, CHAT, start + 2, 2)
+    assert texts[0].startswith("📡 Signal #2: sell BTC/USDT")
+    assert texts[1] == (
+        f"🏁 Position #{closed['id']} BTC/USDT closed (SIGNAL): realised PnL {closed['realized_pnl']} USDT, "
+        f"fees {closed['fees']} USDT (account #{closed['account_id']})"
+    )
+    assert Decimal(closed["realized_pnl"]) > 0
+    # The other subscriber has no chat: nothing was sent anywhere else.
+    assert {c.params["chat_id"] for c in platform.fake.calls_of("sendMessage")} == {str(CHAT)}
+
+
+async def _set_price_async(platform: Platform, price: str) -> None:
+    platform.served.runtime.feed.set_price("BTC/USDT", Decimal(price))
+
+
+def _set_price(platform: Platform, price: str) -> Any:
+    return _set_price_async(platform, price)
+
+
+def test_notifications_switched_off_are_not_sent(platform: Platform) -> None:
+    platform.link(CHAT)
+    response = platform.api("PATCH", "/telegram/notifications", json={"signal_received": False})
+    assert response.json()["notifications"]["signal_received"] is False
+    assert response.json()["notifications"]["entry_filled"] is True
+    start = len(platform.fake.sent(CHAT))
+    platform.alert("buy")
+    texts = _texts_after(platform.fake, CHAT, start, 1)
+    time.sleep(0.5)
+    assert texts[0].startswith("✅ Entry filled")
+    assert len(platform.fake.sent(CHAT)) == start + 1
+    bad = platform.api("PATCH", "/telegram/notifications", json={"daily_summary": True})
+    assert bad.status_code == 422
+
+
+def test_a_refused_entry_is_notified_with_the_rule(platform: Platform) -> None:
+    sub = platform.api("GET", "/subscriptions").json()[0]
+    patch = {"risk_limits": {"max_position_quote": "1", "cooldown_s": 0}}
+    assert platform.api("PATCH", f"/subscriptions/{sub['id']}", json=patch).status_code == 200
+    platform.link(CHAT)
+    start = len(platform.fake.sent(CHAT))
+    platform.alert("buy")
+    texts = _texts_after(platform.fake, CHAT, start, 2)
+    assert texts[1].startswith("🛑 Entry refused by risk (intent #")
+    assert "max_position_quote" in texts[1] or "largest entry" in texts[1].lower() or "1" in texts[1]
+
+
+def test_429_is_honoured_with_its_retry_after(platform: Platform) -> None:
+    platform.link(CHAT)
+    platform.fake.fail_next("sendMessage", 429, retry_after=1)
+    start = len(platform.fake.sent(CHAT))
+    platform.alert("buy")
+    _texts_after(platform.fake, CHAT, start, 2)
+    sends = platform.fake.calls_of("sendMessage")
+    refused = next(c for c in sends if c.status == 429)
+    after = [c for c in sends if c.at > refused.at]
+    assert after and after[0].at - refused.at >= 0.95
+    assert [c.status for c in after[:2]] == [200, 200]
+
+
+def test_a_blocked_bot_unlinks_the_chat(platform: Platform) -> None:
+    platform.link(CHAT)
+    platform.fake.block(CHAT)
+    platform.alert("buy")
+    platform.fake.wait_until(lambda: platform.api("GET", "/telegram").json()["linked"] is False)
+    assert any(c.status == 403 for c in platform.fake.calls_of("sendMessage"))
+
+
+def test_restart_sends_nothing_twice_and_what_happened_meanwhile_once(
+    tmp_path: Path, fake: FakeTelegram
+) -> None:
+    runtime = _runtime(tmp_path, fake)
+    seeded = seed_marketplace(runtime.engine, [{}])
+    with ServedRuntime(runtime, free_port()) as served:
+        platform = Platform(served, seeded, fake)
+        platform.link(CHAT)
+        start = len(fake.sent(CHAT))
+        platform.alert("buy")
+        _texts_after(fake, CHAT, start, 2)
+    runtime.engine.dispose()
+    # While the server is down nothing is sent; a new process on the same database goes on from the
+    # stored cursor.
+    runtime = _runtime(tmp_path, fake)
+    with ServedRuntime(runtime, free_port()) as served:
+        platform = Platform(served, seeded, fake)
+        platform.sent = 1
+        platform.alert("sell")
+        fake.wait_for(CHAT, start + 4)
+        time.sleep(1.0)
+    texts = fake.texts(CHAT)[start:]
+    assert len(texts) == 4, texts
+    assert len(set(texts)) == 4
+    assert [t[0] for t in texts] == ["📡", "✅", "📡", "🏁"]
+
+
+# -- commands ------------------------------------------------------------------------------------------
+
+
+def test_read_commands(platform: Platform) -> None:
+    platform.link(CHAT)
+    assert platform.say(CHAT, "/help").startswith("Tradewire commands:")
+    status = platform.say(CHAT, "/status")
+    sub = platform.api("GET", "/subscriptions").json()[0]
+    assert f"#{sub['id']} tv-test on paper (paper): ACTIVE, trading ACTIVE" in status
+    assert platform.say(CHAT, "/positions") == "No open positions."
+    platform.alert("buy")
+    position = _position(platform, "open")
+    positions = platform.say(CHAT, "/positions")
+    assert f"#{position['id']} BTC/USDT {position['amount']} @ {position['avg_entry']} USDT" in positions
+    balance = platform.say(CHAT, "/balance")
+    found = platform.api("GET", f"/accounts/{position['account_id']}/balance").json()
+    assert f"equity {found['equity']} USDT" in balance
+    assert platform.say(CHAT, "/profit") == "No positions closed in the last 7 days."
+    assert platform.say(CHAT, "/profit 0").startswith("Usage: /profit")
+    assert platform.say(CHAT, "/profit 99999999999999999999").startswith("Usage: /profit")
+    assert platform.say(CHAT, "/nonsense") == "Unknown command. /help lists them."
+
+
+def test_close_asks_to_confirm_and_the_button_closes(platform: Platform) -> None:
+    platform.link(CHAT)
+    platform.alert("buy")
+    position = _position(platform, "open")
+    start = len(platform.fake.sent(CHAT))
+    platform.fake.user_says(CHAT, f"/close {position['id']}")
+    asked = next(m for m in platform.fake.wait_for(CHAT, start + 1)[start:] if m.reply_markup)
+    assert asked.text.startswith(f"Close position #{position['id']}")
+    buttons = asked.reply_markup["inline_keyboard"][0]  # type: ignore[index]
+    assert [b["callback_data"] for b in buttons] == [f"close:{position['id']}", f"keep:{position['id']}"]
+    platform.fake.user_presses(CHAT, asked.message_id, f"close:{position['id']}")
+    platform.fake.wait_until(lambda: "closing" in _message(platform.fake, CHAT, asked.message_id))
+    platform.fake.wait_until(lambda: _position(platform, "closed")["close_reason"] == "MANUAL")
+    assert platform.fake.calls_of("answerCallbackQuery")
+
+
+def _message(fake: FakeTelegram, chat_id: int, message_id: int) -> str:
+    return next(m.text for m in fake.sent(chat_id) if m.message_id == message_id)
+
+
+def test_a_button_for_someone_elses_position_closes_nothing(platform: Platform) -> None:
+    platform.link(CHAT)
+    platform.link(OTHER_CHAT, platform.served.token("tv-test-sub2"))
+    platform.alert("buy")
+    theirs = _position(platform, "open")  # sub1's
+    start = len(platform.fake.sent(OTHER_CHAT))
+    asked = platform.say(OTHER_CHAT, f"/close {theirs['id']}")
+    assert asked == f"No position {theirs['id']}."
+    # A forged press with sub1's position id from sub2's chat.
+    platform.fake.user_presses(OTHER_CHAT, 99999, f"close:{theirs['id']}")
+    platform.fake.wait_until(lambda: len(platform.fake.calls_of("answerCallbackQuery")) >= 1)
+    time.sleep(0.3)
+    assert _position(platform, "open")["id"] == theirs["id"]
+    # Data we never made is refused.
+    platform.fake.user_presses(OTHER_CHAT, 99999, "close:-1")
+    platform.fake.user_presses(OTHER_CHAT, 99999, "x" * 64)
+    platform.fake.wait_until(lambda: len(platform.fake.calls_of("answerCallbackQuery")) >= 3)
+    assert len(platform.fake.sent(OTHER_CHAT)) >= start + 1
+
+
+def test_pause_resume_and_halt(platform: Platform) -> None:
+    platform.link(CHAT)
+    sub = platform.api("GET", "/subscriptions").json()[0]
+    assert platform.say(CHAT, f"/pause {sub['id']}") == f"Subscription #{sub['id']} (tv-test) is PAUSED."
+    assert platform.api("GET", f"/subscriptions/{sub['id']}").json()["status"] == "PAUSED"
+    assert platform.say(CHAT, f"/resume {sub['id']}") == f"Subscription #{sub['id']} (tv-test) is ACTIVE."
+    assert platform.say(CHAT, "/pause 999999") == "no subscription 999999"
+    assert platform.say(CHAT, "/pause x").startswith("Usage: /pause ID")
+    other = platform.served.token("tv-test-sub2")
+    their_sub = platform.api("GET", "/subscriptions", other).json()[0]
+    assert platform.say(CHAT, f"/pause {their_sub['id']}") == f"no subscription {their_sub['id']}"
+    halted = platform.say(CHAT, "/halt")
+    assert halted.startswith("HALTED 1 subscriptions")
+    assert platform.api("GET", f"/subscriptions/{sub['id']}").json()["trading_state"] == "HALTED"
+    assert platform.api("GET", "/subscriptions", other).json()[0]["trading_state"] == "ACTIVE"
+
+
+def test_the_token_never_reaches_the_logs(
+    tmp_path: Path, fake: FakeTelegram, restore_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure("DEBUG")
+    runtime = _runtime(tmp_path, fake)
+    seeded = seed_marketplace(runtime.engine, [{}])
+    with ServedRuntime(runtime, free_port()) as served:
+        platform = Platform(served, seeded, fake)
+        platform.link(CHAT)
+        fake.fail_next("sendMessage", 429, retry_after=1)
+        platform.alert("buy")
+        fake.wait_for(CHAT, 3)
+        fake.block(CHAT)
+        platform.alert("sell")
+        fake.wait_until(lambda: platform.api("GET", "/telegram").json()["linked"] is False)
+    logged = capsys.readouterr().err
+    assert "sendMessage" in logged or "telegram" in logged  # it did log, at DEBUG
+    assert fake.token not in logged
+    assert fake.token.split(":", 1)[1] not in logged
+
+
+def test_a_bot_token_is_blanked_wherever_it_appears() -> None:
+    token = "123456789:AAH-abcdefghijklmnopqrstuvwxyz0123456"
+    assert token not in redact(f"POST https://api.telegram.org/bot{token}/getUpdates 200")
+    assert redact(f"token {token} rejected").count("***") == 1

@@ -1,0 +1,307 @@
+"""Telegram without a database or a network: which events are notifications and their exact text,
+commands and button data bounds, link codes (single use, expiry, bounded attempts), and the
+notification workers (order, settings, 429, blocked chats, refused messages, outages, pacing)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.fakes.memory_members import FixedClock
+from tests.fakes.memory_telegram import MemoryTelegramLinks
+from tradewire.adapters.rate_limits import RateLimits
+from tradewire.domain.telegram import (
+    CODE_LENGTH,
+    Notice,
+    code_digest,
+    looks_like_code,
+    new_link_code,
+    notice_from_stored,
+    notice_of,
+    notice_text,
+    parse_button,
+    parse_command,
+)
+from tradewire.ports.telegram import Button, ChatGone, MessageRefused, MessengerUnavailable, RetryLater
+from tradewire.services.telegram.linking import LINK_TIER, Linking, TooManyAttempts
+from tradewire.services.telegram.notifications import ALL_TIER, CHAT_TIER, Notifications
+
+NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+USER, CHAT = 7, 700
+
+
+# -- the domain ----------------------------------------------------------------------------------------
+
+
+def test_events_become_notifications_only_where_they_mean_one() -> None:
+    assert notice_of("signals", "received", {}) is Notice.SIGNAL_RECEIVED
+    assert notice_of("fills", "new", {"side": "buy"}) is Notice.ENTRY_FILLED
+    assert notice_of("fills", "new", {"side": "sell"}) is None  # the closed position tells the exit
+    assert notice_of("positions", "closed", {}) is Notice.EXIT_FILLED
+    assert notice_of("positions", "opened", {}) is None
+    assert notice_of("orders", "updated", {"state": "rejected"}) is Notice.ORDER_FAILED
+    assert notice_of("orders", "updated", {"state": "filled"}) is None
+    assert notice_of("intents", "failed", {}) is Notice.ORDER_FAILED
+    assert notice_of("intents", "rejected", {"details": {"risk": {}}}) is Notice.ENTRY_REFUSED
+    assert notice_of("intents", "rejected", {"details": None}) is None  # skipped, not by a risk rule
+    assert notice_of("bots", "changed", {}) is Notice.BOT_CHANGED
+    assert notice_of("backtests", "done", {}) is None
+    assert notice_from_stored("fills", "new", "not json") is None
+    assert notice_from_stored("fills", "new", "[1]") is None
+
+
+def test_texts_carry_the_stored_decimals_and_the_quote_currency() -> None:
+    closed = {
+        "position_id": 3,
+        "symbol": "ETH/BTC",
+        "close_reason": "TP",
+        "realized_pnl": "0.000123456789012345",
+        "fees": "0.0000001",
+        "account_id": 2,
+    }
+    assert notice_text(Notice.EXIT_FILLED, closed) == (
+        "🏁 Position #3 ETH/BTC closed (TP): realised PnL 0.000123456789012345 BTC, fees 0.0000001 BTC "
+        "(account #2)"
+    )
+    fill = {
+        "order_id": 5,
+        "account_id": 1,
+        "symbol": "BTC/USDT",
+        "side": "buy",
+        "amount": "0.00166",
+        "price": "60000.1",
+        "fee": "0.0996",
+        "fee_currency": "USDT",
+    }
+    assert notice_text(Notice.ENTRY_FILLED, fill) == (
+        "✅ Entry filled: bought 0.00166 BTC/USDT @ 60000.1 USDT, fee 0.0996 USDT (order #5, account #1)"
+    )
+    rejected = {"order_id": 9, "state": "rejected", "reason": "insufficient funds"}
+    assert notice_text(Notice.ORDER_FAILED, rejected) == "❌ Order #9 rejected: insufficient funds"
+    refused = {"intent_id": 4, "subscription_id": 2, "reason": "x" * 10_000, "details": {"risk": {}}}
+    assert len(notice_text(Notice.ENTRY_REFUSED, refused)) == 4096
+    bot = {"bot_id": 1, "status": "PAUSED", "enabled": False}
+    assert notice_text(Notice.BOT_CHANGED, bot) == "🤖 Bot #1 stopped (subscription PAUSED)"
+
+
+def test_commands_and_buttons_are_bounded() -> None:
+    assert parse_command("/profit 30") == parse_command("/profit@tradewire_test_bot 30")
+    assert parse_command("/Profit 30").name == "profit"
+    assert parse_command("hello").name == ""
+    assert parse_command("/" + "x" * 300).name == ""
+    assert parse_command("/close " + "1" * 300).name == ""  # longer than any command we read
+    assert parse_button("close:12") == ("close", 12)
+    assert parse_button("keep:12") == ("keep", 12)
+    for bad in (
+        "close:0",
+        "close:-1",
+        "close:9223372036854775808",
+        "close:1e3",
+        "open:1",
+        "close:",
+        "",
+        None,
+    ):
+        assert parse_button(bad) is None, bad
+    assert parse_button("close:" + "1" * 70) is None
+
+
+def test_codes_are_random_and_only_their_digest_is_kept() -> None:
+    codes = {new_link_code() for _ in range(200)}
+    assert len(codes) == 200 and all(len(c) == CODE_LENGTH and looks_like_code(c) for c in codes)
+    code = next(iter(codes))
+    assert code_digest(code) == code_digest(f"  {code.lower()} ") and code not in code_digest(code)
+    assert not looks_like_code("ABC") and not looks_like_code("0" * CODE_LENGTH)
+
+
+# -- linking -------------------------------------------------------------------------------------------
+
+
+def _linking(links: MemoryTelegramLinks, clock: FixedClock, attempts: str = "5/15minutes") -> Linking:
+    return Linking(links, clock, RateLimits({LINK_TIER: attempts}), code_ttl=timedelta(minutes=10))
+
+
+async def test_a_code_links_once_and_starts_after_the_users_last_event() -> None:
+    links, clock = MemoryTelegramLinks(), FixedClock(NOW)
+    links.outbox.add(USER, "signals", "received", {})
+    linking = _linking(links, clock)
+    made = await linking.new_code(USER)
+    assert made.expires_at == NOW + timedelta(minutes=10)
+    assert made.code not in str(links.codes)
+    assert await linking.link(CHAT, made.code) == USER
+    assert links.link_of_user(USER) == links.link_of_chat(CHAT)
+    assert links.by_user[USER].last_event_id == 1  # history is not replayed
+    assert await linking.link(CHAT + 1, made.code) is None  # used
+
+
+async def test_expired_wrong_and_replaced_codes_link_nothing() -> None:
+    links, clock = MemoryTelegramLinks(), FixedClock(NOW)
+    linking = _linking(links, clock, attempts="100/minute")
+    old = await linking.new_code(USER)
+    new = await linking.new_code(USER)
+    assert await linking.link(CHAT, old.code) is None
+    assert await linking.link(CHAT, "ABCDEFGHJK") is None
+    assert await linking.link(CHAT, "not a code at all") is None
+    clock.now_ = NOW + timedelta(minutes=10)
+    assert await linking.link(CHAT, new.code) is None
+    assert links.links() == []
+
+
+async def test_attempts_per_chat_are_bounded_before_any_check() -> None:
+    links, clock = MemoryTelegramLinks(), FixedClock(NOW)
+    linking = _linking(links, clock, attempts="3/15minutes")
+    made = await linking.new_code(USER)
+    for _ in range(3):
+        assert await linking.link(CHAT, "ABCDEFGHJK") is None
+    with pytest.raises(TooManyAttempts):
+        await linking.link(CHAT, made.code)
+    assert await linking.link(CHAT + 1, made.code) == USER  # another chat is counted apart
+
+
+async def test_a_chat_moves_to_the_user_of_its_latest_code() -> None:
+    links, clock = MemoryTelegramLinks(), FixedClock(NOW)
+    linking = _linking(links, clock)
+    assert await linking.link(CHAT, (await linking.new_code(USER)).code) == USER
+    assert await linking.link(CHAT, (await linking.new_code(USER + 1)).code) == USER + 1
+    assert [li.user_id for li in links.links()] == [USER + 1]
+    assert await linking.unlink_chat(CHAT) == USER + 1
+    assert not await linking.unlink_user(USER + 1)
+
+
+# -- notifications -------------------------------------------------------------------------------------
+
+
+class Messenger:
+    """Records what was sent; raises the scripted errors first."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, str, float]] = []
+        self.script: list[Exception] = []
+
+    async def send(self, chat_id: int, text: str, buttons: Sequence[Button] = ()) -> int:
+        if self.script:
+            raise self.script.pop(0)
+        self.sent.append((chat_id, text, time.monotonic()))
+        return len(self.sent)
+
+    def texts(self) -> list[str]:
+        return [t for _, t, _ in self.sent]
+
+
+def _fill(links: MemoryTelegramLinks, user_id: int, n: int) -> None:
+    for i in range(n):
+        links.outbox.add(
+            user_id, "signals", "received", {"signal_id": i + 1, "action": "buy", "symbol": "BTC/USDT"}
+        )
+
+
+def _notifications(
+    links: MemoryTelegramLinks, messenger: Messenger, chat: str = "1000/second", overall: str = "1000/second"
+) -> Notifications:
+    pace = RateLimits({CHAT_TIER: chat, ALL_TIER: overall}, exact=True)
+    return Notifications(links, links.outbox, messenger, pace, poll_s=0.01, page=7)
+
+
+def _linked(links: MemoryTelegramLinks, user_id: int = USER, chat_id: int = CHAT) -> None:
+    links.add_link_code(user_id, f"d{user_id}", NOW, NOW + timedelta(days=1))
+    assert links.use_link_code(f"d{user_id}", chat_id, NOW) == user_id
+
+
+async def _drain(notifications: Notifications, rounds: int = 3) -> None:
+    for _ in range(rounds):
+        await notifications.round()
+        while notifications.busy:
+            await asyncio.sleep(0.005)
+
+
+async def test_notifications_go_out_in_order_and_the_cursor_follows() -> None:
+    links, messenger = MemoryTelegramLinks(), Messenger()
+    links.outbox.add(USER, "signals", "received", {"signal_id": 0})  # before the link: never sent
+    _linked(links)
+    _fill(links, USER, 10)
+    links.outbox.add(USER, "orders", "new", {})  # not a notification
+    links.outbox.add(USER, "backtests", "done", {})
+    notifications = _notifications(links, messenger)
+    await _drain(notifications)
+    assert [t.split(":")[0] for t in messenger.texts()] == [f"📡 Signal #{i}" for i in range(1, 11)]
+    assert links.by_user[USER].last_event_id == 13
+    await _drain(notifications)  # nothing new: nothing again
+    assert len(messenger.sent) == 10
+
+
+async def test_notices_switched_off_are_skipped_and_passed() -> None:
+    links, messenger = MemoryTelegramLinks(), Messenger()
+    _linked(links)
+    links.set_notices(USER, {"signal_received": False})
+    _fill(links, USER, 3)
+    links.outbox.add(USER, "bots", "changed", {"bot_id": 1, "status": "ACTIVE", "enabled": True})
+    await _drain(_notifications(links, messenger))
+    assert messenger.texts() == ["🤖 Bot #1 running (subscription ACTIVE)"]
+    assert links.by_user[USER].last_event_id == 4
+
+
+async def test_a_429_waits_its_retry_after_and_sends_the_same_message_once() -> None:
+    links, messenger = MemoryTelegramLinks(), Messenger()
+    _linked(links)
+    _fill(links, USER, 2)
+    messenger.script = [RetryLater(0.4)]
+    started = time.monotonic()
+    await _drain(_notifications(links, messenger))
+    assert [t.split(":")[0] for t in messenger.texts()] == ["📡 Signal #1", "📡 Signal #2"]
+    assert messenger.sent[0][2] - started >= 0.4
+
+
+async def test_a_blocked_bot_unlinks_the_chat() -> None:
+    links, messenger = MemoryTelegramLinks(), Messenger()
+    _linked(links)
+    _fill(links, USER, 2)
+    messenger.script = [ChatGone("Forbidden: bot was blocked by the user")]
+    await _drain(_notifications(links, messenger))
+    assert links.links() == [] and messenger.sent == []
+
+
+async def test_a_refused_message_is_skipped_and_the_rest_go_out() -> None:
+    links, messenger = MemoryTelegramLinks(), Messenger()
+    _linked(links)
+    _fill(links, USER, 3)
+    messenger.script = [MessageRefused("Bad Request: message is too long")]
+    await _drain(_notifications(links, messenger))
+    assert [t.split(":")[0] for t in messenger.texts()] == ["📡 Signal #2", "📡 Signal #3"]
+
+
+async def test_an_outage_resumes_where_it_stopped_without_duplicates() -> None:
+    links, messenger = MemoryTelegramLinks(), Messenger()
+    _linked(links)
+    _fill(links, USER, 2)
+    notifications = _notifications(links, messenger)
+    await _drain(notifications, rounds=1)
+    messenger.script = [MessengerUnavailable("connection refused")]
+    _fill(links, USER, 2)
+    await _drain(notifications, rounds=1)
+    assert links.by_user[USER].last_event_id == 2
+    # A new process (a restart) reads the stored cursor.
+    await _drain(_notifications(links, messenger))
+    assert [t.split(":")[0] for t in messenger.texts()] == [f"📡 Signal #{i}" for i in (1, 2, 1, 2)]
+    assert links.by_user[USER].last_event_id == 4
+
+
+async def test_sending_keeps_to_the_per_chat_and_overall_limits() -> None:
+    links, messenger = MemoryTelegramLinks(), Messenger()
+    for n in range(3):
+        _linked(links, USER + n, CHAT + n)
+        _fill(links, USER + n, 14)
+    notifications = _notifications(links, messenger, chat="10/second", overall="20/second")
+    started = time.monotonic()
+    await _drain(notifications)
+    elapsed = time.monotonic() - started
+    assert len(messenger.sent) == 42
+    assert elapsed >= 2.0  # 42 messages at 20/s overall: the 41st no earlier than 2 s after the 1st
+    times = sorted(t for _, _, t in messenger.sent)
+    assert all(times[i + 20] - times[i] >= 0.99 for i in range(len(times) - 20))
+    for n in range(3):
+        mine = sorted(t for c, _, t in messenger.sent if c == CHAT + n)
+        assert all(mine[i + 10] - mine[i] >= 0.99 for i in range(len(mine) - 10))
