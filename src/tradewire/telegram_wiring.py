@@ -1,4 +1,4 @@
-"""Wires the Telegram bot (runtime.py's part for it): linking always (the API answers 503 without a
+"""Wires the Telegram bot (runtime.py's part for it): linking always (a link code is refused without a
 bot), the bot and its notifications only when TRADEWIRE_TELEGRAM_TOKEN is set."""
 
 from __future__ import annotations

@@ -207,7 +207,7 @@ def test_without_a_token_there_is_no_bot(tmp_path: Path) -> None:
     with ServedRuntime(runtime, free_port()) as served:
         headers = served.token("tv-test-sub1")
         response = httpx.post(f"{served.url}/api/v1/telegram/link", headers=headers)
-        assert response.status_code == 503
+        assert response.status_code == 403
         assert httpx.get(f"{served.url}/api/v1/telegram", headers=headers).json()["enabled"] is False
 
 
@@ -357,10 +357,15 @@ def test_close_asks_to_confirm_and_the_button_closes(platform: Platform) -> None
     assert asked.text.startswith(f"Close position #{position['id']}")
     buttons = asked.reply_markup["inline_keyboard"][0]  # type: ignore[index]
     assert [b["callback_data"] for b in buttons] == [f"close:{position['id']}", f"keep:{position['id']}"]
+    # A double tap: one exit order.
+    platform.fake.user_presses(CHAT, asked.message_id, f"close:{position['id']}")
     platform.fake.user_presses(CHAT, asked.message_id, f"close:{position['id']}")
     platform.fake.wait_until(lambda: "closing" in _message(platform.fake, CHAT, asked.message_id))
     platform.fake.wait_until(lambda: _position(platform, "closed")["close_reason"] == "MANUAL")
-    assert platform.fake.calls_of("answerCallbackQuery")
+    platform.fake.wait_until(lambda: len(platform.fake.calls_of("answerCallbackQuery")) == 2)
+    sells = [o for o in platform.api("GET", "/orders").json() if o["side"] == "sell"]
+    assert len(sells) == 1
+    assert "closing" in _message(platform.fake, CHAT, asked.message_id)
 
 
 def _message(fake: FakeTelegram, chat_id: int, message_id: int) -> str:

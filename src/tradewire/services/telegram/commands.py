@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
@@ -65,7 +65,7 @@ class Reply:
 @dataclass(frozen=True, slots=True)
 class PressReply:
     """What a button press gets: a short notice on the user's screen, and the new text of the message
-    the button was under (None: unchanged; its buttons are removed either way)."""
+    the button was under, without its buttons (None: the message stays as it is)."""
 
     notice: str
     edit: str | None
@@ -81,7 +81,6 @@ class ChatCommands:
     valuations: Valuations
     clock: Clock
     quote: str = "USDT"  # the currency accounts' equity is given in
-    _handlers: dict[str, str] = field(init=False, default_factory=dict)
 
     async def handle(self, chat_id: int, text: str | None) -> Reply:
         """The answer to a message of the chat."""
@@ -129,8 +128,10 @@ class ChatCommands:
             return PressReply("Kept.", f"Position #{position_id} kept open.")
         try:
             await self.records.close_position(user, position_id)
-        except (NotFound, Conflict) as exc:
+        except NotFound as exc:
             return PressReply("Not closed.", clip(f"Position #{position_id} not closed: {exc}"))
+        except Conflict as exc:  # closed, closing (a second tap) or HALTED: the message stays as it is
+            return PressReply(clip(f"Not closed: {exc}", 200), None)
         return PressReply("Closing.", f"Position #{position_id}: closing with a market order (MANUAL).")
 
     async def _start(self, chat_id: int, code: str) -> Reply:

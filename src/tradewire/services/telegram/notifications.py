@@ -15,7 +15,6 @@ refuses for what it is is skipped (logged), so one message never holds up the re
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -165,12 +164,3 @@ class Notifications:
             # One worker per chat: nothing took the chat's slot since the peek.
             await self.pace.hit(CHAT_TIER, key)
             return
-
-
-async def wait_idle(notifications: Notifications, timeout_s: float) -> bool:
-    """Wait until no worker is sending (for tests and benchmarks); whether it got there."""
-    deadline = time.monotonic() + timeout_s
-    while notifications.busy and time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
-            await asyncio.sleep(0.02)
-    return not notifications.busy
