@@ -404,7 +404,8 @@ def test_pause_resume_and_halt(platform: Platform) -> None:
     their_sub = platform.api("GET", "/subscriptions", other).json()[0]
     assert platform.say(CHAT, f"/pause {their_sub['id']}") == f"no subscription {their_sub['id']}"
     halted = platform.say(CHAT, "/halt")
-    assert halted.startswith("HALTED 1 subscriptions")
+    assert halted.startswith(f"HALTED 1 subscriptions (#{sub['id']}): no orders at all")
+    assert platform.say(CHAT, "/halt").startswith("Nothing to halt")
     assert platform.api("GET", f"/subscriptions/{sub['id']}").json()["trading_state"] == "HALTED"
     assert platform.api("GET", "/subscriptions", other).json()[0]["trading_state"] == "ACTIVE"
 

@@ -35,6 +35,7 @@ from tradewire.domain.members import (
     SubscriptionChanges,
     User,
 )
+from tradewire.domain.risk import TradingState
 from tradewire.domain.track_record import PairRecord, PairStatus
 from tradewire.ports import Members
 from tradewire.services.members import Marketplace, build_marketplace
@@ -225,6 +226,17 @@ class MemoryMembers:
         if self.owners.get(subscription_id) != user_id:
             raise NotFound(f"no subscription {subscription_id}")
         return self.subscriptions_[subscription_id]
+
+    def halt_subscriptions(self, user_id: int, who: str, now: datetime) -> list[int]:
+        halt = SubscriptionChanges(trading_state=TradingState.HALTED)
+        ids = [
+            s.id
+            for s in self.subscriptions(user_id)
+            if s.status is not SubscriptionStatus.CANCELLED and s.trading_state is not TradingState.HALTED
+        ]
+        for subscription_id in ids:
+            self.change_subscription(user_id, subscription_id, halt, who, now)
+        return ids
 
     def change_subscription(
         self, user_id: int, subscription_id: int, changes: SubscriptionChanges, who: str, now: datetime

@@ -169,3 +169,30 @@ async def test_strategies_and_bots_change_the_same_way_in_every_store(members: M
         False,
     )
     assert listed == stopped and listed.mode is AccountMode.PAPER
+
+
+async def test_halt_all_stops_every_live_subscription_of_the_user_in_every_store(members: Members) -> None:
+    m = market(members)
+    alice = await m.logins.sign_up("alice", "quiet-harbor-71")
+    bob = await m.logins.sign_up("bob", "quiet-harbor-72")
+    strategy = (await m.strategies.publish(alice.id, StrategyRequest("S", is_public=True))).strategy
+    other = (await m.strategies.publish(alice.id, StrategyRequest("T", is_public=True))).strategy
+    third = (await m.strategies.publish(alice.id, StrategyRequest("U", is_public=True))).strategy
+    mine = await m.accounts.open(alice.id, AccountRequest("paper"))
+    theirs = await m.accounts.open(bob.id, AccountRequest("paper"))
+    active = await m.subscriptions.subscribe(alice.id, SubscriptionRequest(strategy.id, mine.id))
+    reducing = await m.subscriptions.subscribe(alice.id, SubscriptionRequest(other.id, mine.id))
+    cancelled = await m.subscriptions.subscribe(alice.id, SubscriptionRequest(third.id, mine.id))
+    bobs = await m.subscriptions.subscribe(bob.id, SubscriptionRequest(strategy.id, theirs.id))
+    await m.subscriptions.change(alice, reducing.id, SubscriptionChanges(trading_state=TradingState.REDUCING))
+    await m.subscriptions.change(
+        alice, cancelled.id, SubscriptionChanges(status=SubscriptionStatus.CANCELLED)
+    )
+
+    assert await m.subscriptions.halt_all(alice) == [active.id, reducing.id]
+    assert await m.subscriptions.halt_all(alice) == []  # nothing left to halt
+
+    states = {s.id: (s.trading_state, s.state_reason) for s in await m.subscriptions.owned(alice.id)}
+    assert states[active.id] == states[reducing.id] == (TradingState.HALTED, "set to HALTED by alice")
+    assert states[cancelled.id][0] is TradingState.ACTIVE
+    assert (await m.subscriptions.get(bob.id, bobs.id)).trading_state is TradingState.ACTIVE

@@ -80,6 +80,10 @@ class TelegramBot:
             .read_timeout(request_timeout_s)
             .write_timeout(request_timeout_s)
             .connect_timeout(request_timeout_s)
+            # A few connections are plenty at Telegram's 30 messages a second, and httpcore checks
+            # every pooled connection on each request (256 by default: most of a send's CPU).
+            .connection_pool_size(8)
+            .pool_timeout(request_timeout_s)
             .get_updates_read_timeout(poll_timeout_s + request_timeout_s)
             .concurrent_updates(8)
             .updater(None)

@@ -77,6 +77,10 @@ class Members(Protocol):
     ) -> None:
         """Apply `who`'s changes at `now`; Conflict when the subscription is cancelled."""
 
+    def halt_subscriptions(self, user_id: int, who: str, now: datetime) -> list[int]:
+        """Every subscription of the user not cancelled and not HALTED yet set HALTED by `who`, in one
+        transaction (the emergency stop); their ids."""
+
     def add_bot(self, strategy: NewStrategy, subscription: NewSubscription) -> int:
         """A private strategy and its owner's subscription to it, together; the bot's id."""
 

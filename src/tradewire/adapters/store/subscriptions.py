@@ -18,6 +18,7 @@ from tradewire.domain.members import (
     Subscription,
     SubscriptionChanges,
 )
+from tradewire.domain.risk import TradingState
 
 
 class SqlSubscriptions(MemberRows):
@@ -49,6 +50,23 @@ class SqlSubscriptions(MemberRows):
         self, user_id: int, subscription_id: int, changes: SubscriptionChanges, who: str, now: datetime
     ) -> None:
         self.update_subscription(user_id, subscription_id, changes_row(changes, who, now))
+
+    def halt_subscriptions(self, user_id: int, who: str, now: datetime) -> list[int]:
+        reason = SubscriptionChanges(trading_state=TradingState.HALTED).state_reason(who)
+        live = (
+            (subscriptions.c.user_id == user_id)
+            & (subscriptions.c.status != SubscriptionStatus.CANCELLED.value)
+            & (subscriptions.c.trading_state != TradingState.HALTED.value)
+        )
+        with write_transaction(self.engine) as conn:
+            ids = sorted(int(i) for i in conn.execute(select(subscriptions.c.id).where(live)).scalars())
+            if ids:
+                conn.execute(
+                    update(subscriptions)
+                    .where(subscriptions.c.id.in_(ids))
+                    .values(trading_state=TradingState.HALTED.value, state_reason=reason, updated_at=now)
+                )
+        return ids
 
     def update_subscription(self, user_id: int, subscription_id: int, values: dict[str, Any]) -> None:
         """Change a subscription's columns; `reset_drawdown` restarts the drawdown from the current PnL."""

@@ -102,6 +102,12 @@ class Subscriptions:
         )
         return await self.get(user.id, subscription_id)
 
+    async def halt_all(self, user: User) -> list[int]:
+        """The emergency stop: every subscription of the user HALTED (no orders at all) at once."""
+        return await asyncio.to_thread(
+            self.members.halt_subscriptions, user.id, user.username, self.clock.now()
+        )
+
     async def _check_pairs(self, account: Account, pairs: list[str] | None) -> None:
         """A pair filter names markets of the account's own venue (a live exchange lists its own)."""
         if not pairs:

@@ -22,7 +22,6 @@ from tradewire.domain.members import (
 )
 from tradewire.domain.money import fmt
 from tradewire.domain.records import Page
-from tradewire.domain.risk import TradingState
 from tradewire.domain.telegram import (
     HELP,
     cancel_data,
@@ -264,24 +263,14 @@ class ChatCommands:
         return Reply(f"Subscription #{changed.id} ({changed.strategy_slug}) is {changed.status.value}.")
 
     async def _halt(self, user: User) -> Reply:
-        """Every subscription HALTED: no order of any kind (the emergency stop)."""
-        owned = await self.subscriptions.owned(user.id)
-        halted, failed = [], []
-        for s in owned:
-            if s.status is SubscriptionStatus.CANCELLED or s.trading_state is TradingState.HALTED:
-                continue
-            try:
-                await self.subscriptions.change(
-                    user, s.id, SubscriptionChanges(trading_state=TradingState.HALTED)
-                )
-                halted.append(s.id)
-            except (NotFound, Conflict) as exc:  # cancelled or removed meanwhile
-                failed.append(f"#{s.id}: {exc}")
-        log.warning("user %s halted %d subscriptions from Telegram", user.id, len(halted))
-        text = f"HALTED {len(halted)} subscriptions: no orders at all until you set them ACTIVE or REDUCING."
-        if failed:
-            text += "\nNot halted: " + "; ".join(failed)
-        return Reply(clip(text))
+        """Every subscription HALTED at once: no order of any kind (the emergency stop)."""
+        halted = await self.subscriptions.halt_all(user)
+        log.warning("user %s halted subscriptions %s from Telegram", user.id, halted)
+        listed = ", ".join(f"#{i}" for i in halted[:MAX_LISTED]) + (" …" if len(halted) > MAX_LISTED else "")
+        if not halted:
+            return Reply("Nothing to halt: every subscription is HALTED or cancelled already.")
+        until = "no orders at all until you set them ACTIVE or REDUCING"
+        return Reply(clip(f"HALTED {len(halted)} subscriptions ({listed}): {until}."))
 
 
 def _n(value: Decimal) -> str:

@@ -15,9 +15,13 @@ refuses for what it is is skipped (logged), so one message never holds up the re
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from tradewire.domain.telegram import notice_from_stored
 from tradewire.ports.events import EventLog
@@ -34,6 +38,8 @@ from tradewire.ports.telegram import (
 from tradewire.services.loops import pause
 
 log = logging.getLogger("tradewire.telegram")
+
+_T = TypeVar("_T")
 
 CHAT_TIER = "telegram_chat"  # messages per chat
 ALL_TIER = "telegram_all"  # messages of the bot in all
@@ -52,6 +58,14 @@ class Notifications:
     sent: int = 0  # messages Telegram accepted (for metrics and benchmarks)
     _workers: dict[int, tuple[int, asyncio.Task[None]]] = field(default_factory=dict)  # user: chat, task
     _paused_until: float = 0.0  # monotonic time before which nothing is sent (a 429's retry_after)
+    # The store is read and written on a thread of its own: a backlog's cursor writes never queue in
+    # the default executor ahead of what the API and the trading loop hand to it.
+    _io: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="telegram-store")
+    )
+
+    async def _store(self, call: Callable[..., _T], *args: object) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._io, functools.partial(call, *args))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Check for news every `poll_s` until `stop` is set; workers stop with it."""
@@ -71,6 +85,7 @@ class Notifications:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._workers.clear()
+        self._io.shutdown(wait=False)
 
     @property
     def busy(self) -> bool:
@@ -79,7 +94,7 @@ class Notifications:
     async def round(self) -> None:
         """Start a worker for each linked chat whose user has events beyond its cursor (one per chat;
         a chat linked elsewhere since stops its worker)."""
-        links = await asyncio.to_thread(self.links.links)
+        links = await self._store(self.links.links)
         linked = {link.user_id: link for link in links}
         for user_id, (chat_id, task) in list(self._workers.items()):
             link = linked.get(user_id)
@@ -88,7 +103,7 @@ class Notifications:
                 del self._workers[user_id]
         if not links:
             return
-        last = await asyncio.to_thread(self.events.last_event_ids, list(linked))
+        last = await self._store(self.events.last_event_ids, list(linked))
         loop = asyncio.get_running_loop()
         for link in links:
             if last.get(link.user_id, 0) > link.last_event_id and link.user_id not in self._workers:
@@ -100,10 +115,10 @@ class Notifications:
         user_id, chat_id, cursor = link.user_id, link.chat_id, link.last_event_id
         try:
             while True:
-                found = await asyncio.to_thread(self.events.events_after, {user_id: cursor}, self.page)
+                found = await self._store(self.events.events_after, {user_id: cursor}, self.page)
                 if not found:
                     return
-                settings = (await asyncio.to_thread(self.links.notice_settings, [user_id])).get(user_id, {})
+                settings = (await self._store(self.links.notice_settings, [user_id])).get(user_id, {})
                 handled = cursor  # events up to here are done, not yet stored
                 for event in found:
                     made = notice_from_stored(event.topic, event.type, event.data)
@@ -117,16 +132,16 @@ class Notifications:
                             "telegram refused notification of event %s/%s: %s", user_id, event.id, exc
                         )
                     handled = event.id
-                    if not await asyncio.to_thread(self.links.advance, user_id, chat_id, handled):
+                    if not await self._store(self.links.advance, user_id, chat_id, handled):
                         return  # unlinked meanwhile
                     cursor = handled
                 if handled > cursor:
-                    if not await asyncio.to_thread(self.links.advance, user_id, chat_id, handled):
+                    if not await self._store(self.links.advance, user_id, chat_id, handled):
                         return
                     cursor = handled
         except ChatGone as exc:
             log.info("telegram chat of user %s unreachable (%s): unlinked", user_id, exc)
-            await asyncio.to_thread(self.links.unlink_chat, chat_id)
+            await self._store(self.links.unlink_chat, chat_id)
         except MessengerUnavailable as exc:
             log.warning("telegram unavailable (%s); notifications of user %s wait", exc, user_id)
 
