@@ -69,6 +69,7 @@ def serve(tmp: str, port: int, telegram: dict[str, str], pipe: Connection) -> No
         telegram_rate=telegram["rate"],
         telegram_chat_rate=telegram["chat_rate"],
         telegram_poll_timeout_s=5,
+        rate_limit_webhook="1000000/minute",  # 4 alerts a second for minutes: over the default 120/min
     )
     runtime = build_runtime(settings)
     slug = seed(runtime, 10)

@@ -151,6 +151,7 @@ class Settings(BaseSettings):
     telegram_chat_rate: str = "1/second"
     telegram_rate: str = "30/second"
     telegram_notify_interval_s: float = Field(default=1.0, gt=0, le=60)  # outboxes checked for news
+    telegram_summary_interval_s: float = Field(default=60.0, gt=0, le=3600)  # daily summaries checked
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 

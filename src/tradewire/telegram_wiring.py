@@ -21,6 +21,7 @@ from tradewire.services.records import Records
 from tradewire.services.telegram.commands import ChatCommands
 from tradewire.services.telegram.linking import LINK_TIER, Linking
 from tradewire.services.telegram.notifications import ALL_TIER, CHAT_TIER, Notifications
+from tradewire.services.telegram.summaries import Summaries
 from tradewire.services.valuation import Valuations
 
 Loop = Callable[[asyncio.Event], Coroutine[object, object, None]]
@@ -33,6 +34,7 @@ class Telegram:
     linking: Linking
     bot: TelegramBot | None = None
     notifications: Notifications | None = None
+    summaries: Summaries | None = None
 
     @property
     def enabled(self) -> bool:
@@ -40,9 +42,9 @@ class Telegram:
 
     def loops(self) -> list[Loop]:
         """The background loops to run with the server: polling and notifications."""
-        if self.bot is None or self.notifications is None:
+        if self.bot is None or self.notifications is None or self.summaries is None:
             return []
-        return [self.bot.run, self.notifications.run]
+        return [self.bot.run, self.notifications.run, self.summaries.run]
 
 
 def build_telegram(
@@ -83,4 +85,7 @@ def build_telegram(
     notifications = Notifications(
         links, SqlEvents(engine), bot, pace, poll_s=settings.telegram_notify_interval_s
     )
-    return Telegram(linking, bot, notifications)
+    summaries = Summaries(
+        links, records, notifications, clock, interval_s=settings.telegram_summary_interval_s
+    )
+    return Telegram(linking, bot, notifications, summaries)

@@ -435,3 +435,42 @@ def test_a_bot_token_is_blanked_wherever_it_appears() -> None:
     token = "123456789:AAH-abcdefghijklmnopqrstuvwxyz0123456"
     assert token not in redact(f"POST https://api.telegram.org/bot{token}/getUpdates 200")
     assert redact(f"token {token} rejected").count("***") == 1
+
+
+def test_the_daily_summary_comes_once_a_day(tmp_path: Path, fake: FakeTelegram) -> None:
+    runtime = _runtime(tmp_path, fake, telegram_summary_interval_s=0.2)
+    seeded = seed_marketplace(runtime.engine, [{}])
+    with ServedRuntime(runtime, free_port()) as served:
+        platform = Platform(served, seeded, fake)
+        platform.link(CHAT)
+        assert (
+            platform.api(
+                "PUT", "/telegram/summary", json={"hour": 0, "time_zone": "Mars/Olympus"}
+            ).status_code
+            == 422
+        )
+        assert platform.api("PUT", "/telegram/summary", json={"hour": 24}).status_code == 422
+        platform.alert("buy")
+        platform.served.run(_set_price(platform, "61000"))
+        platform.alert("sell")
+        start = len(fake.sent(CHAT))
+        response = platform.api(
+            "PUT", "/telegram/summary", json={"hour": 0, "time_zone": "Pacific/Kiritimati"}
+        )
+        assert response.json()["daily_summary"]["hour"] == 0
+        platform.fake.wait_until(lambda: any(t.startswith("📊") for t in fake.texts(CHAT)[start:]))
+        closed = _position(platform, "closed")
+        [summary] = [t for t in fake.texts(CHAT) if t.startswith("📊")]
+        assert "(Pacific/Kiritimati)" in summary
+        net = Decimal(closed["realized_pnl"]) - Decimal(closed["fees"])
+        assert (
+            f"Closed 1 (USDT): realised {closed['realized_pnl']}, fees {closed['fees']}, net {net}" in summary
+        )
+        time.sleep(0.6)
+        day = platform.api("GET", "/telegram").json()["daily_summary"]["last_sent_on"]
+        assert day is not None
+    runtime.engine.dispose()
+    runtime = _runtime(tmp_path, fake, telegram_summary_interval_s=0.2)
+    with ServedRuntime(runtime, free_port()):
+        time.sleep(1.0)
+    assert len([t for t in fake.texts(CHAT) if t.startswith("📊")]) == 1  # not again after a restart

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tradewire.domain.events import StoredEvent
-from tradewire.ports.telegram import ChatLink
+from tradewire.ports.telegram import ChatLink, SummarySetting
 
 
 @dataclass
@@ -53,6 +53,7 @@ class MemoryTelegramLinks:
     codes: dict[str, _Code] = field(default_factory=dict)
     by_user: dict[int, ChatLink] = field(default_factory=dict)
     settings: dict[int, dict[str, bool]] = field(default_factory=dict)
+    summary: dict[int, SummarySetting] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_link_code(self, user_id: int, digest: str, now: datetime, expires_at: datetime) -> None:
@@ -108,3 +109,23 @@ class MemoryTelegramLinks:
 
     def set_notices(self, user_id: int, settings: Mapping[str, bool]) -> None:
         self.settings.setdefault(user_id, {}).update(settings)
+
+    def summaries(self, user_ids: Collection[int]) -> dict[int, SummarySetting]:
+        return {u: self.summary[u] for u in user_ids if u in self.summary}
+
+    def set_summary(self, user_id: int, hour: int | None, time_zone: str) -> None:
+        if hour is None:
+            self.summary.pop(user_id, None)
+            return
+        before = self.summary.get(user_id)
+        self.summary[user_id] = SummarySetting(
+            user_id, hour, time_zone, before.last_sent_on if before else None
+        )
+
+    def summary_sent(self, user_id: int, day: str) -> bool:
+        with self._lock:
+            current = self.summary.get(user_id)
+            if current is None or (current.last_sent_on is not None and current.last_sent_on >= day):
+                return False
+            self.summary[user_id] = SummarySetting(user_id, current.hour, current.time_zone, day)
+            return True

@@ -124,3 +124,24 @@ def test_two_chats_racing_for_one_code_link_one(engine: Engine) -> None:
         links.add_link_code(alice, digest, NOW, LATER)
         assert sorted(_race(links, digest, 4), key=str) == [alice, None, None, None]
         assert len(links.links()) == 1
+
+
+def test_a_daily_summary_is_recorded_once_per_day(store: tuple[TelegramLinks, list[int]]) -> None:
+    links, (alice, bob) = store
+    links.set_summary(alice, 18, "Europe/Berlin")
+    links.set_summary(bob, 7, "UTC")
+    links.set_summary(bob, None, "UTC")
+    [setting] = links.summaries([alice, bob]).values()
+    assert (setting.user_id, setting.hour, setting.time_zone, setting.last_sent_on) == (
+        alice,
+        18,
+        "Europe/Berlin",
+        None,
+    )
+    assert links.summary_sent(alice, "2026-01-05")
+    assert not links.summary_sent(alice, "2026-01-05")
+    assert not links.summary_sent(alice, "2026-01-04")
+    links.set_summary(alice, 9, "Asia/Tokyo")  # the day sent stays
+    assert links.summaries([alice])[alice].last_sent_on == "2026-01-05"
+    assert links.summary_sent(alice, "2026-01-06")
+    assert not links.summary_sent(bob, "2026-01-06")

@@ -8,14 +8,19 @@ import asyncio
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.fakes.memory_members import FixedClock
 from tests.fakes.memory_telegram import MemoryTelegramLinks
 from tradewire.adapters.rate_limits import RateLimits
+from tradewire.domain.records import Page
 from tradewire.domain.telegram import (
     CODE_LENGTH,
+    DayResults,
     Notice,
     code_digest,
     looks_like_code,
@@ -25,10 +30,14 @@ from tradewire.domain.telegram import (
     notice_text,
     parse_button,
     parse_command,
+    summary_day,
+    summary_text,
 )
 from tradewire.ports.telegram import Button, ChatGone, MessageRefused, MessengerUnavailable, RetryLater
+from tradewire.services.records import MarkedPosition
 from tradewire.services.telegram.linking import LINK_TIER, Linking, TooManyAttempts
 from tradewire.services.telegram.notifications import ALL_TIER, CHAT_TIER, Notifications
+from tradewire.services.telegram.summaries import Summaries
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 USER, CHAT = 7, 700
@@ -305,3 +314,87 @@ async def test_sending_keeps_to_the_per_chat_and_overall_limits() -> None:
     for n in range(3):
         mine = sorted(t for c, _, t in messenger.sent if c == CHAT + n)
         assert all(mine[i + 10] - mine[i] >= 0.99 for i in range(len(mine) - 10))
+
+
+# -- the daily summary ---------------------------------------------------------------------------------
+
+
+def test_a_summary_is_due_once_a_day_from_its_hour_in_local_time() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    utc_evening = datetime(2026, 1, 5, 17, 30, tzinfo=UTC)  # 18:30 in Berlin
+    assert summary_day(utc_evening.astimezone(berlin), 18, None) == "2026-01-05"
+    assert summary_day(utc_evening.astimezone(berlin), 19, None) is None
+    assert summary_day(utc_evening.astimezone(berlin), 18, "2026-01-05") is None
+    assert summary_day(utc_evening.astimezone(berlin), 18, "2026-01-04") == "2026-01-05"
+    late = datetime(2026, 1, 5, 23, 30, tzinfo=UTC)  # already the 6th in Berlin
+    assert summary_day(late.astimezone(berlin), 0, "2026-01-05") == "2026-01-06"
+
+
+def test_a_summary_text_has_exact_numbers_per_quote() -> None:
+    results = DayResults(
+        {
+            "USDT": (2, Decimal("12.500000000000000001"), Decimal("0.2")),
+            "BTC": (1, Decimal("-0.001"), Decimal(0)),
+        },
+        3,
+        {"USDT": Decimal("-4.25")},
+        1,
+    )
+    assert summary_text("2026-01-05", "Europe/Berlin", results) == (
+        "📊 Daily summary 2026-01-05 (Europe/Berlin)\n"
+        "Closed 1 (BTC): realised -0.001, fees 0, net -0.001\n"
+        "Closed 2 (USDT): realised 12.500000000000000001, fees 0.2, net 12.300000000000000001\n"
+        "Open positions: 3, unrealised -4.25 USDT (1 without a price now)"
+    )
+    assert "No positions closed" in summary_text("2026-01-05", "UTC", DayResults({}, 0, {}, 0))
+
+
+class Positions:
+    """Closed and open positions as Records hands them out."""
+
+    def __init__(self, closed: list[dict[str, Any]]) -> None:
+        self.closed = closed
+
+    async def positions(self, user_id: int, status: str | None, page: Page) -> list[MarkedPosition]:
+        if status == "closed":
+            rows = [r for r in self.closed if page.before_id is None or r["id"] < page.before_id]
+            return [MarkedPosition(r, None) for r in rows[: page.limit]]
+        return []
+
+
+async def test_summaries_go_out_once_per_local_day() -> None:
+    links, messenger = MemoryTelegramLinks(), Messenger()
+    _linked(links)
+    links.set_summary(USER, 18, "Europe/Berlin")
+    clock = FixedClock(datetime(2026, 1, 5, 16, 59, tzinfo=UTC))  # 17:59 in Berlin
+    closed = [
+        {
+            "id": 2,
+            "symbol": "BTC/USDT",
+            "realized_pnl": Decimal("5"),
+            "fees": Decimal("0.1"),
+            "closed_at": datetime(2026, 1, 5, 9, tzinfo=UTC),
+        },
+        {
+            "id": 1,
+            "symbol": "BTC/USDT",
+            "realized_pnl": Decimal("7"),
+            "fees": Decimal("0.1"),
+            "closed_at": datetime(2026, 1, 3, 9, tzinfo=UTC),
+        },  # older than 24 h
+    ]
+    summaries = Summaries(links, Positions(closed), _notifications(links, messenger), clock)
+    assert await summaries.round() == 0
+    clock.now_ = datetime(2026, 1, 5, 17, 0, tzinfo=UTC)
+    assert await summaries.round() == 1
+    assert await summaries.round() == 0
+    assert messenger.texts() == [
+        "📊 Daily summary 2026-01-05 (Europe/Berlin)\n"
+        "Closed 1 (USDT): realised 5, fees 0.1, net 4.9\n"
+        "Open positions: 0"
+    ]
+    assert links.summary[USER].last_sent_on == "2026-01-05"
+    messenger.script = [MessengerUnavailable("down")]
+    clock.now_ = datetime(2026, 1, 6, 17, 0, tzinfo=UTC)
+    assert await summaries.round() == 0  # not sent: tried again at the next round
+    assert await summaries.round() == 1

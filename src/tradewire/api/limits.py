@@ -118,6 +118,8 @@ TIERS: dict[str, Tier] = {
     "POST /api/v1/telegram/link": Tier.TRADING,  # with the other settings that reach trading
     "DELETE /api/v1/telegram/link": Tier.TRADING,
     "PATCH /api/v1/telegram/notifications": Tier.GENERAL,
+    "PUT /api/v1/telegram/summary": Tier.GENERAL,
+    "DELETE /api/v1/telegram/summary": Tier.GENERAL,
     "GET /health": Tier.UNLIMITED,
     "GET /health/live": Tier.UNLIMITED,
     "GET /metrics": Tier.UNLIMITED,  # loopback or its own token (api/metrics.py)

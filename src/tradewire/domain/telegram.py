@@ -13,8 +13,12 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
+
+from tradewire.domain.money import fmt
 
 MAX_MESSAGE = 4096  # Telegram's limit on a message's text
 MAX_COMMAND_TEXT = 256  # longer messages are not commands we read
@@ -231,3 +235,46 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("unlink", "disconnect this chat"),
     ("help", "the commands"),
 )
+
+
+# -- the daily summary -------------------------------------------------------------------------------
+
+
+def summary_day(local_now: datetime, hour: int, last_sent_on: str | None) -> str | None:
+    """The local day (ISO date) whose summary is due at `local_now` (the user's own time): from `hour`
+    on, once a day; None when not yet, or when that day's was sent."""
+    if local_now.hour < hour:
+        return None
+    day = local_now.date().isoformat()
+    return None if last_sent_on is not None and last_sent_on >= day else day
+
+
+@dataclass(frozen=True, slots=True)
+class DayResults:
+    """What a summary tells: positions closed in the last 24 hours (per quote currency: count,
+    realised PnL, fees) and the open positions (count, unrealised PnL per quote where marked)."""
+
+    closed: dict[str, tuple[int, Decimal, Decimal]]
+    open_count: int
+    unrealised: dict[str, Decimal]
+    unmarked: int  # open positions without a price now
+
+
+def summary_text(day: str, time_zone: str, results: DayResults) -> str:
+    lines = [f"📊 Daily summary {day} ({time_zone})"]
+    if not results.closed:
+        lines.append("No positions closed in the last 24 hours.")
+    for quote in sorted(results.closed):
+        count, realised, fees = results.closed[quote]
+        lines.append(
+            f"Closed {count} ({quote}): realised {fmt(realised) or '0'}, fees {fmt(fees) or '0'}, "
+            f"net {fmt(realised - fees) or '0'}"
+        )
+    opened = f"Open positions: {results.open_count}"
+    if results.unrealised:
+        marks = ", ".join(f"{fmt(v) or '0'} {q}" for q, v in sorted(results.unrealised.items()))
+        opened += f", unrealised {marks}"
+    if results.unmarked:
+        opened += f" ({results.unmarked} without a price now)"
+    lines.append(opened)
+    return clip("\n".join(lines))

@@ -19,6 +19,16 @@ class ChatLink:
     last_event_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class SummarySetting:
+    """A user's daily summary: sent at `hour` (0-23) in `time_zone` (IANA), last for `last_sent_on`."""
+
+    user_id: int
+    hour: int
+    time_zone: str
+    last_sent_on: str | None  # ISO date, local to time_zone
+
+
 class TelegramLinks(Protocol):
     """Linked chats, one-time link codes (their digests) and notification settings."""
 
@@ -51,6 +61,15 @@ class TelegramLinks(Protocol):
 
     def set_notices(self, user_id: int, settings: Mapping[str, bool]) -> None:
         """Turn notices on or off (others unchanged)."""
+
+    def summaries(self, user_ids: Collection[int]) -> dict[int, SummarySetting]:
+        """The daily summary settings of those users that have one."""
+
+    def set_summary(self, user_id: int, hour: int | None, time_zone: str) -> None:
+        """Send the user's daily summary at `hour` in `time_zone` (None: no summary)."""
+
+    def summary_sent(self, user_id: int, day: str) -> bool:
+        """Record the summary of local day `day` sent (False when one was recorded for it or later)."""
 
 
 class ChatGone(Exception):

@@ -534,5 +534,16 @@ notification_settings = Table(
     Column("enabled", Boolean, nullable=False),
 )
 
+# A user's daily summary on Telegram: the local hour and time zone it is sent at, and the local day it
+# was last sent for (ISO date), so a day is summarised once.
+telegram_summaries = Table(
+    "telegram_summaries",
+    metadata,
+    _ref("user_id", "users", primary_key=True),
+    Column("hour", Integer, nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    Column("last_sent_on", String(10)),
+)
+
 # AI chart analysis' tables (adapters/store/ai_tables.py) join `metadata` whenever the schema is loaded.
 import tradewire.adapters.store.ai_tables  # noqa: E402, F401

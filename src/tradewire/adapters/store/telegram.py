@@ -16,8 +16,9 @@ from tradewire.adapters.store.tables import (
     notification_settings,
     telegram_link_codes,
     telegram_links,
+    telegram_summaries,
 )
-from tradewire.ports.telegram import ChatLink
+from tradewire.ports.telegram import ChatLink, SummarySetting
 
 
 class SqlTelegramLinks(SqlTables):
@@ -125,6 +126,41 @@ class SqlTelegramLinks(SqlTables):
                 insert(notification_settings),
                 [{"user_id": user_id, "notice": k, "enabled": v} for k, v in settings.items()],
             )
+
+    def summaries(self, user_ids: Collection[int]) -> dict[int, SummarySetting]:
+        found: dict[int, SummarySetting] = {}
+        t = telegram_summaries.c
+        with self.engine.connect() as conn:
+            for chunk in bulk.chunks(sorted(set(user_ids)), 900):
+                for row in conn.execute(select(telegram_summaries).where(t.user_id.in_(chunk))):
+                    found[int(row.user_id)] = SummarySetting(
+                        int(row.user_id), int(row.hour), str(row.time_zone), row.last_sent_on
+                    )
+        return found
+
+    def set_summary(self, user_id: int, hour: int | None, time_zone: str) -> None:
+        t = telegram_summaries.c
+        with write_transaction(self.engine) as conn:
+            if hour is None:
+                conn.execute(delete(telegram_summaries).where(t.user_id == user_id))
+                return
+            changed = conn.execute(
+                update(telegram_summaries).where(t.user_id == user_id).values(hour=hour, time_zone=time_zone)
+            )
+            if changed.rowcount == 0:
+                conn.execute(
+                    insert(telegram_summaries).values(user_id=user_id, hour=hour, time_zone=time_zone)
+                )
+
+    def summary_sent(self, user_id: int, day: str) -> bool:
+        t = telegram_summaries.c
+        with write_transaction(self.engine) as conn:
+            done = conn.execute(
+                update(telegram_summaries)
+                .where(t.user_id == user_id, or_(t.last_sent_on.is_(None), t.last_sent_on < day))
+                .values(last_sent_on=day)
+            )
+        return bool(done.rowcount == 1)
 
 
 def _link(row: Any) -> ChatLink:

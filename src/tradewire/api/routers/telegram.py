@@ -6,7 +6,13 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Response, status
 
 from tradewire.api.auth import CurrentUser, RuntimeDep
-from tradewire.api.schemas.telegram import LinkCodeOut, NotificationsUpdate, TelegramOut
+from tradewire.api.schemas.telegram import (
+    LinkCodeOut,
+    NotificationsUpdate,
+    SummaryIn,
+    SummaryOut,
+    TelegramOut,
+)
 from tradewire.services.telegram.linking import LinkStatus
 
 router = APIRouter(prefix="/api/v1", tags=["telegram"])
@@ -48,6 +54,21 @@ async def set_notifications(body: NotificationsUpdate, runtime: RuntimeDep, user
     return _out(runtime.telegram.enabled, await runtime.telegram.linking.status(user.id))
 
 
+@router.put("/telegram/summary", response_model=TelegramOut, responses={422: {}})
+async def set_summary(body: SummaryIn, runtime: RuntimeDep, user: CurrentUser) -> TelegramOut:
+    """A daily summary in your chat, once a day from `hour` on in `time_zone`: positions closed in the
+    last 24 hours (realised PnL and fees per quote currency) and what is open (422: unknown zone)."""
+    await runtime.telegram.linking.set_summary(user.id, body.hour, body.time_zone)
+    return _out(runtime.telegram.enabled, await runtime.telegram.linking.status(user.id))
+
+
+@router.delete("/telegram/summary", status_code=204, response_class=Response)
+async def remove_summary(runtime: RuntimeDep, user: CurrentUser) -> Response:
+    """No daily summary any more."""
+    await runtime.telegram.linking.set_summary(user.id, None)
+    return Response(status_code=204)
+
+
 def _out(enabled: bool, found: LinkStatus) -> TelegramOut:
     link = found.link
     return TelegramOut(
@@ -55,4 +76,11 @@ def _out(enabled: bool, found: LinkStatus) -> TelegramOut:
         linked=link is not None,
         linked_at=None if link is None else link.linked_at,
         notifications=found.notices,
+        daily_summary=None
+        if found.summary is None
+        else SummaryOut(
+            hour=found.summary.hour,
+            time_zone=found.summary.time_zone,
+            last_sent_on=found.summary.last_sent_on,
+        ),
     )

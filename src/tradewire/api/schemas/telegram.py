@@ -16,11 +16,27 @@ class LinkCodeOut(BaseModel):
     bot_username: str | None = Field(description="the bot to send it to, when it has started")
 
 
+class SummaryIn(Strict):
+    """The daily summary: sent once a day from `hour` on, in `time_zone`."""
+
+    hour: int = Field(ge=0, le=23)
+    time_zone: str = Field(
+        default="UTC", min_length=1, max_length=64, description="an IANA name, e.g. Europe/Berlin"
+    )
+
+
+class SummaryOut(BaseModel):
+    hour: int
+    time_zone: str
+    last_sent_on: str | None = Field(description="the last local day summarised")
+
+
 class TelegramOut(BaseModel):
     enabled: bool = Field(description="whether this server runs a Telegram bot")
     linked: bool
     linked_at: datetime | None
     notifications: dict[str, bool] = Field(description=f"each notification on or off: {', '.join(NOTICES)}")
+    daily_summary: SummaryOut | None = Field(description="the daily summary (null: none)")
 
 
 class NotificationsUpdate(Strict):

@@ -39,6 +39,7 @@ from tradewire.services.members.logins import Logins
 from tradewire.services.members.subscriptions import Subscriptions
 from tradewire.services.records import Records
 from tradewire.services.telegram.linking import Linking, TooManyAttempts
+from tradewire.services.telegram.summaries import closed_since
 from tradewire.services.valuation import BalanceUnavailable, Valuations
 
 log = logging.getLogger("tradewire.telegram")
@@ -49,8 +50,6 @@ UNLINKED = (
 )
 MAX_PROFIT_DAYS = 3650
 MAX_LISTED = 20  # positions, subscriptions, accounts in one answer
-_PROFIT_PAGE = 200
-_PROFIT_PAGES = 50  # closed positions read for /profit: at most 10,000
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,32 +185,15 @@ class ChatCommands:
             if not args[0].isascii() or not args[0].isdigit() or not 1 <= int(args[0][:5]) <= MAX_PROFIT_DAYS:
                 return Reply(f"Usage: /profit [days], days 1 … {MAX_PROFIT_DAYS}.")
             days = int(args[0])
-        since = self.clock.now() - timedelta(days=days)
-        realised: dict[str, Decimal] = {}
-        fees: dict[str, Decimal] = {}
-        count, before = 0, None
-        for _ in range(_PROFIT_PAGES):
-            page = await self.records.positions(user.id, "closed", Page(_PROFIT_PAGE, before))
-            for p in page:
-                row = p.row
-                closed_at = row.get("closed_at")
-                if closed_at is None or closed_at < since:
-                    continue
-                quote = quote_of(row["symbol"])
-                realised[quote] = realised.get(quote, Decimal(0)) + row["realized_pnl"]
-                fees[quote] = fees.get(quote, Decimal(0)) + row["fees"]
-                count += 1
-            if len(page) < _PROFIT_PAGE:
-                break
-            before = page[-1].row["id"]
-        if not count:
+        closed = await closed_since(self.records, user.id, self.clock.now() - timedelta(days=days))
+        if not closed:
             return Reply(f"No positions closed in the last {days} days.")
         lines = [
-            f"{quote}: realised {_n(realised[quote])}, fees {_n(fees[quote])}, "
-            f"net {_n(realised[quote] - fees[quote])}"
-            for quote in sorted(realised)
+            f"{quote}: {count} closed, realised {_n(realised)}, fees {_n(fees)}, net {_n(realised - fees)}"
+            for quote, (count, realised, fees) in sorted(closed.items())
         ]
-        return Reply(f"Closed in the last {days} days: {count} positions\n" + "\n".join(lines))
+        total = sum(count for count, _, _ in closed.values())
+        return Reply(f"Closed in the last {days} days: {total} positions\n" + "\n".join(lines))
 
     async def _balance(self, user: User) -> Reply:
         accounts = await self.accounts.owned(user.id)

@@ -8,11 +8,13 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tradewire.domain.members import Invalid
 from tradewire.domain.telegram import NOTICES, code_digest, looks_like_code, new_link_code
 from tradewire.ports import Clock
 from tradewire.ports.rate_limits import RateLimiter
-from tradewire.ports.telegram import ChatLink, TelegramLinks
+from tradewire.ports.telegram import ChatLink, SummarySetting, TelegramLinks
 
 log = logging.getLogger("tradewire.telegram")
 
@@ -29,6 +31,7 @@ class LinkCode:
 class LinkStatus:
     link: ChatLink | None
     notices: dict[str, bool]  # every notice, on or off
+    summary: SummarySetting | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -75,7 +78,8 @@ class Linking:
 
     async def status(self, user_id: int) -> LinkStatus:
         link = await asyncio.to_thread(self.links.link_of_user, user_id)
-        return LinkStatus(link, await self.notices(user_id))
+        summary = (await asyncio.to_thread(self.links.summaries, [user_id])).get(user_id)
+        return LinkStatus(link, await self.notices(user_id), summary)
 
     async def notices(self, user_id: int) -> dict[str, bool]:
         stored = (await asyncio.to_thread(self.links.notice_settings, [user_id])).get(user_id, {})
@@ -85,6 +89,25 @@ class Linking:
         """Turn notices on or off (names checked by the caller against NOTICES)."""
         await asyncio.to_thread(self.links.set_notices, user_id, dict(settings))
         return await self.notices(user_id)
+
+    async def set_summary(self, user_id: int, hour: int | None, time_zone: str = "UTC") -> None:
+        """The daily summary at `hour` (0-23) in `time_zone` (an IANA name); None: none."""
+        if hour is not None:
+            if not 0 <= hour <= 23:
+                raise Invalid("hour must be 0 … 23")
+            if not _known_zone(time_zone):
+                raise Invalid(f"unknown time zone {time_zone!r} (an IANA name such as Europe/Berlin)")
+        await asyncio.to_thread(self.links.set_summary, user_id, hour, time_zone)
+
+
+def _known_zone(name: str) -> bool:
+    if len(name) > 64 or not name.isascii():
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 class TooManyAttempts(Exception):

@@ -145,6 +145,23 @@ class Notifications:
         except MessengerUnavailable as exc:
             log.warning("telegram unavailable (%s); notifications of user %s wait", exc, user_id)
 
+    async def deliver(self, chat_id: int, text: str) -> bool:
+        """Send one message outside the outbox (the daily summary) within the same limits; False when
+        it was not sent (Telegram unavailable; a chat that is gone is unlinked). A message Telegram
+        refuses for what it is counts as done."""
+        try:
+            await self._send(chat_id, text)
+        except ChatGone as exc:
+            log.info("telegram chat %s unreachable (%s): unlinked", chat_id, exc)
+            await self._store(self.links.unlink_chat, chat_id)
+            return False
+        except MessageRefused as exc:
+            log.warning("telegram refused a message to chat %s: %s", chat_id, exc)
+        except MessengerUnavailable as exc:
+            log.warning("telegram unavailable (%s); the message waits", exc)
+            return False
+        return True
+
     async def _send(self, chat_id: int, text: str) -> None:
         """Send within the limits; a 429 pauses all sending for its retry_after, then tries again."""
         while True:

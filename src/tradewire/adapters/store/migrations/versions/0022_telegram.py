@@ -1,4 +1,5 @@
-"""Telegram: linked chats with their notification cursor, one-time link codes, notification settings
+"""Telegram: linked chats with their notification cursor, one-time link codes, notification settings,
+daily summaries
 
 Revision ID: 0022
 Revises: 0021
@@ -57,9 +58,21 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("user_id", "notice", name=op.f("pk_notification_settings")),
     )
+    op.create_table(
+        "telegram_summaries",
+        sa.Column("user_id", _ID, nullable=False),
+        sa.Column("hour", sa.Integer(), nullable=False),
+        sa.Column("time_zone", sa.String(length=64), nullable=False),
+        sa.Column("last_sent_on", sa.String(length=10), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_telegram_summaries_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_telegram_summaries")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("telegram_summaries")
     op.drop_table("notification_settings")
     with op.batch_alter_table("telegram_link_codes") as batch_op:
         batch_op.drop_index(batch_op.f("ix_telegram_link_codes_user_id"))
