@@ -272,8 +272,11 @@ def test_a_refused_entry_is_notified_with_the_rule(platform: Platform) -> None:
     start = len(platform.fake.sent(CHAT))
     platform.alert("buy")
     texts = _texts_after(platform.fake, CHAT, start, 2)
-    assert texts[1].startswith("🛑 Entry refused by risk (intent #")
-    assert "max_position_quote" in texts[1] or "largest entry" in texts[1].lower() or "1" in texts[1]
+    [intent] = platform.api("GET", "/intents").json()
+    assert intent["status"] == "rejected"
+    assert texts[1] == (
+        f"🛑 Entry refused by risk (intent #{intent['id']}, subscription #{sub['id']}): {intent['reason']}"
+    )
 
 
 def test_429_is_honoured_with_its_retry_after(platform: Platform) -> None:

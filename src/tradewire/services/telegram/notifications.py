@@ -55,14 +55,22 @@ class Notifications:
     pace: RateLimiter  # tiers CHAT_TIER (key: the chat) and ALL_TIER (key: "all"), exact windows
     poll_s: float = 1.0  # how often linked users' outboxes are checked for news
     page: int = 200  # events one worker reads at a time
+    concurrency: int = 8  # requests out at once (the bot's connection pool)
     sent: int = 0  # messages Telegram accepted (for metrics and benchmarks)
     _workers: dict[int, tuple[int, asyncio.Task[None]]] = field(default_factory=dict)  # user: chat, task
     _paused_until: float = 0.0  # monotonic time before which nothing is sent (a 429's retry_after)
+    _locks: dict[int, asyncio.Lock] = field(default_factory=dict)  # one sender at a time per chat
+    _inflight: asyncio.Semaphore = field(init=False)
+    _gate: asyncio.Lock = field(default_factory=asyncio.Lock)  # one sender at a time checks the bot's room
+    _out: int = 0  # requests out now
     # The store is read and written on a thread of its own: a backlog's cursor writes never queue in
     # the default executor ahead of what the API and the trading loop hand to it.
     _io: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="telegram-store")
     )
+
+    def __post_init__(self) -> None:
+        self._inflight = asyncio.Semaphore(self.concurrency)
 
     async def _store(self, call: Callable[..., _T], *args: object) -> _T:
         return await asyncio.get_running_loop().run_in_executor(self._io, functools.partial(call, *args))
@@ -96,6 +104,9 @@ class Notifications:
         a chat linked elsewhere since stops its worker)."""
         links = await self._store(self.links.links)
         linked = {link.user_id: link for link in links}
+        chats = {link.chat_id for link in links}
+        for chat_id in [c for c, lock in self._locks.items() if c not in chats and not lock.locked()]:
+            del self._locks[chat_id]
         for user_id, (chat_id, task) in list(self._workers.items()):
             link = linked.get(user_id)
             if task.done() or link is None or link.chat_id != chat_id:
@@ -163,36 +174,49 @@ class Notifications:
         return True
 
     async def _send(self, chat_id: int, text: str) -> None:
-        """Send within the limits; a 429 pauses all sending for its retry_after, then tries again."""
-        while True:
-            await self._wait_pause()
-            await self._slot(chat_id)
-            try:
-                await self.messenger.send(chat_id, text)
-            except RetryLater as exc:
-                self._paused_until = max(self._paused_until, time.monotonic() + exc.retry_after)
-                log.warning("telegram asked to wait %s s", exc.retry_after)
-                continue
-            self.sent += 1
-            return
+        """Send within the limits as Telegram sees messages arrive. A message is counted in its chat's
+        and the bot's windows once Telegram has answered it; a new one goes out only while the
+        answered ones of the last window plus those still out are below the limit, so whatever the
+        network's delays no window at Telegram's end holds more. At most `concurrency` requests are
+        out at once. A 429 pauses all sending for its retry_after, then the same message is tried
+        again."""
+        key = str(chat_id)
+        async with self._locks.setdefault(chat_id, asyncio.Lock()):  # one message out per chat
+            while True:
+                await self._wait_pause()
+                await self._room(CHAT_TIER, key, out=0)
+                async with self._inflight:
+                    async with self._gate:
+                        await self._room(ALL_TIER, "all", out=self._out)
+                        self._out += 1
+                    try:
+                        await self.messenger.send(chat_id, text)
+                    except RetryLater as exc:
+                        self._out -= 1
+                        self._paused_until = max(self._paused_until, time.monotonic() + exc.retry_after)
+                        log.warning("telegram asked to wait %s s", exc.retry_after)
+                        continue
+                    except BaseException:
+                        self._out -= 1
+                        raise
+                    try:  # counted before it stops being out: never neither
+                        await self.pace.hit(ALL_TIER, "all")
+                    finally:
+                        self._out -= 1
+                    await self.pace.hit(CHAT_TIER, key)
+                self.sent += 1
+                return
 
     async def _wait_pause(self) -> None:
         while (left := self._paused_until - time.monotonic()) > 0:
             await asyncio.sleep(left)
 
-    async def _slot(self, chat_id: int) -> None:
-        """Wait for a free slot of the chat and of the bot (the chat's first: a waiting chat holds no
-        slot of the bot's)."""
-        key = str(chat_id)
+    async def _room(self, tier: str, key: str, out: int) -> None:
+        """Wait until `key`'s answered messages in the window of `tier`, plus `out` still out, are
+        below its limit."""
         while True:
-            mine = await self.pace.peek(CHAT_TIER, key)
-            if not mine.allowed:
-                await asyncio.sleep(max(0.005, mine.reset_at - mine.now))
-                continue
-            overall = await self.pace.hit(ALL_TIER, "all")
-            if not overall.allowed:
-                await asyncio.sleep(max(0.005, overall.reset_at - overall.now))
-                continue
-            # One worker per chat: nothing took the chat's slot since the peek.
-            await self.pace.hit(CHAT_TIER, key)
-            return
+            decision = await self.pace.peek(tier, key)
+            if decision.allowed and decision.remaining > out:
+                return
+            # The oldest answered one leaves the window then; one still out may be answered sooner.
+            await asyncio.sleep(max(0.005, min(decision.reset_at - decision.now, 0.05 if out else 1.0)))
