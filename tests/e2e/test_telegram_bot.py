@@ -8,19 +8,24 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from tests.conftest import free_port
 from tests.fakes.telegram_api import FakeTelegram
 from tests.seeding import Seeded
 from tests.support import PASSPHRASE, ServedRuntime, make_runtime, pin_prices, seed_marketplace
+from tradewire.adapters.store.db import write_transaction
+from tradewire.adapters.store.members import SqlMembers
+from tradewire.adapters.store.tables import users
 from tradewire.logs import configure, redact
-from tradewire.services.telegram.commands import UNLINKED
+from tradewire.services.telegram.commands import DISABLED, UNLINKED
 
 NOTICE_MARKS = ("📡", "✅", "🏁", "❌", "🛑", "🤖")
 CHAT = 424242
@@ -207,7 +212,7 @@ def test_without_a_token_there_is_no_bot(tmp_path: Path) -> None:
     with ServedRuntime(runtime, free_port()) as served:
         headers = served.token("tv-test-sub1")
         response = httpx.post(f"{served.url}/api/v1/telegram/link", headers=headers)
-        assert response.status_code == 403
+        assert response.status_code == 409
         assert httpx.get(f"{served.url}/api/v1/telegram", headers=headers).json()["enabled"] is False
 
 
@@ -477,3 +482,16 @@ def test_the_daily_summary_comes_once_a_day(tmp_path: Path, fake: FakeTelegram) 
     with ServedRuntime(runtime, free_port()):
         time.sleep(1.0)
     assert len([t for t in fake.texts(CHAT) if t.startswith("📊")]) == 1  # not again after a restart
+
+
+def test_a_disabled_user_commands_nothing(platform: Platform) -> None:
+    platform.link(CHAT)
+    engine = platform.served.runtime.engine
+    members = SqlMembers(engine)
+    user = members.user_by_name("tv-test-sub1")
+    assert user is not None
+    with write_transaction(engine) as conn:
+        conn.execute(update(users).where(users.c.id == user.id).values(disabled_at=datetime.now(UTC)))
+    assert platform.say(CHAT, "/halt") == DISABLED
+    assert platform.say(CHAT, "/status") == DISABLED
+    assert all(s.trading_state.value == "ACTIVE" for s in members.subscriptions(user.id))

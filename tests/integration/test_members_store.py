@@ -173,7 +173,7 @@ async def test_strategies_and_bots_change_the_same_way_in_every_store(members: M
 
 async def test_halt_all_stops_every_live_subscription_of_the_user_in_every_store(members: Members) -> None:
     m = market(members)
-    alice = await m.logins.sign_up("alice", "quiet-harbor-71")
+    alice = await _provider(members, m, "alice")
     bob = await m.logins.sign_up("bob", "quiet-harbor-72")
     strategy = (await m.strategies.publish(alice.id, StrategyRequest("S", is_public=True))).strategy
     other = (await m.strategies.publish(alice.id, StrategyRequest("T", is_public=True))).strategy

@@ -127,6 +127,12 @@ ACCESS: dict[str, Access] = {
     "GET /api/v1/ai/analyses": USER,
     "GET /api/v1/ai/analyses/{analysis_id}": OWNED,
     "GET /api/v1/ai/analyses/{analysis_id}/image.png": OWNED,
+    "GET /api/v1/telegram": USER,  # the caller's own chat and settings
+    "POST /api/v1/telegram/link": USER,
+    "DELETE /api/v1/telegram/link": USER,
+    "PATCH /api/v1/telegram/notifications": USER,
+    "PUT /api/v1/telegram/summary": USER,
+    "DELETE /api/v1/telegram/summary": USER,
     "GET /api/v1/admin/users": ADMIN,
     "GET /api/v1/admin/users/{user_id}": ADMIN,
     "PUT /api/v1/admin/users/{user_id}/role": ADMIN,

@@ -24,14 +24,13 @@ async def telegram_status(runtime: RuntimeDep, user: CurrentUser) -> TelegramOut
     return _out(runtime.telegram.enabled, await runtime.telegram.linking.status(user.id))
 
 
-@router.post("/telegram/link", response_model=LinkCodeOut, status_code=201, responses={403: {}})
+@router.post("/telegram/link", response_model=LinkCodeOut, status_code=201, responses={409: {}})
 async def new_link_code(runtime: RuntimeDep, user: CurrentUser) -> LinkCodeOut:
     """A one-time code (shown once, kept hashed): send `/start CODE` to the bot within its life to link
-    that chat to you (a chat linked before is replaced). A new code replaces your previous one. 403
-    when this server runs no Telegram bot (TRADEWIRE_TELEGRAM_TOKEN), as two-factor sign-in answers
-    without its key."""
+    that chat to you (a chat linked before is replaced). A new code replaces your previous one. 409
+    when this server runs no Telegram bot (TRADEWIRE_TELEGRAM_TOKEN)."""
     if not runtime.telegram.enabled or runtime.telegram.bot is None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "this server runs no Telegram bot")
+        raise HTTPException(status.HTTP_409_CONFLICT, "this server runs no Telegram bot")
     made = await runtime.telegram.linking.new_code(user.id)
     username = runtime.telegram.bot.username
     return LinkCodeOut(code=made.code, expires_at=made.expires_at, bot_username=username)

@@ -48,6 +48,7 @@ UNLINKED = (
     "This chat is not linked to a Tradewire user. "
     "Get a code (POST /api/v1/telegram/link) and send /start CODE."
 )
+DISABLED = "This Tradewire account is disabled: ask an admin."
 MAX_PROFIT_DAYS = 3650
 MAX_LISTED = 20  # positions, subscriptions, accounts in one answer
 
@@ -88,6 +89,8 @@ class ChatCommands:
         user = await self._user(chat_id)
         if user is None:
             return Reply(UNLINKED)
+        if user.disabled:  # as sign-in refuses it: nothing read or changed from here either
+            return Reply(DISABLED)
         name, args = command.name, command.args
         try:
             if name in ("start", "help"):
@@ -121,6 +124,8 @@ class ChatCommands:
         user = await self._user(chat_id)
         if user is None:
             return PressReply("This chat is not linked.", UNLINKED)
+        if user.disabled:
+            return PressReply("This account is disabled.", DISABLED)
         action, position_id = parsed
         if action == "keep":
             return PressReply("Kept.", f"Position #{position_id} kept open.")
