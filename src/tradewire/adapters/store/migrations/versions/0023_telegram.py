@@ -1,8 +1,8 @@
 """Telegram: linked chats with their notification cursor, one-time link codes, notification settings,
 daily summaries
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0023
+Revises: 0022
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from alembic import op
 
 import tradewire.adapters.store.types
 
-revision = "0022"
-down_revision = "0021"
+revision = "0023"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
