@@ -47,7 +47,8 @@ from tests.fakes.telegram_api import FakeTelegram  # noqa: E402
 from fanout import PASSPHRASE, percentile, seed  # noqa: E402
 from tradewire.adapters.store.db import make_engine, write_transaction  # noqa: E402
 from tradewire.adapters.store.events import save_events  # noqa: E402
-from tradewire.adapters.store.tables import telegram_links, users  # noqa: E402
+from tradewire.adapters.store.tables import users  # noqa: E402
+from tradewire.adapters.store.telegram_tables import telegram_links  # noqa: E402
 from tradewire.api.app import create_app  # noqa: E402
 from tradewire.config import Settings  # noqa: E402
 from tradewire.domain.events import Event, Topic  # noqa: E402

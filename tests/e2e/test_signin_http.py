@@ -23,7 +23,7 @@ from tests.seeding import now
 from tests.support import PASSWORD, ServedRuntime, make_runtime
 from tradewire.adapters.passwords import hash_secret
 from tradewire.adapters.secrets_box import generate_key
-from tradewire.adapters.store.tables import totp_secrets
+from tradewire.adapters.store.signin_tables import totp_secrets
 from tradewire.services.signin import CODE_NEEDED, CODE_WRONG
 
 ME = "/api/v1/me"

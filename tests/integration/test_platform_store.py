@@ -19,8 +19,9 @@ from tests.support import now, seed_marketplace
 from tradewire.adapters.store.admin import SqlAdmin
 from tradewire.adapters.store.platform import SqlPlatform, restrictions
 from tradewire.adapters.store.signin import SqlSignIn
+from tradewire.adapters.store.signin_tables import sign_in_sessions
 from tradewire.adapters.store.sql import SqlStore
-from tradewire.adapters.store.tables import orders, sign_in_sessions, users
+from tradewire.adapters.store.tables import orders, users
 from tradewire.domain.admin import ExecutionFilter, UserChange, UserFilter
 from tradewire.domain.members import Conflict, NotFound, Role
 from tradewire.domain.orders import OrderSide, OrderState, OrderType

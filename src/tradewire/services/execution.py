@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import InitVar, dataclass, field, replace
 from decimal import Decimal
 from typing import Protocol
@@ -54,6 +54,7 @@ from tradewire.ports import (
 )
 from tradewire.services.confirmations import proposal_of
 from tradewire.services.correlations import Correlations
+from tradewire.services.holdings import account_equity, min_sellable
 from tradewire.services.outcomes import record_outcomes, with_trade_history
 
 log = logging.getLogger("tradewire.execution")
@@ -476,27 +477,3 @@ def _storable(value: Decimal) -> Decimal | None:
         return storable(value, "equity")
     except MoneyError:
         return None
-
-
-async def account_equity(
-    exchange: Exchange, quote: str, balance: Mapping[str, Decimal] | None = None
-) -> Decimal:
-    """Account value in `quote`: the quote balance plus every other asset at its last price."""
-    total = ZERO
-    for asset, amount in (balance if balance is not None else await exchange.fetch_balance()).items():
-        if amount == 0:
-            continue
-        if asset == quote:
-            total += amount
-        elif (price := await exchange.price(f"{asset}/{quote}")) is not None:
-            total += amount * price
-    return total
-
-
-async def min_sellable(exchange: Exchange, symbol: str) -> Decimal | None:
-    """The market's smallest order amount (a position left below it is dust), if the market is known."""
-    try:
-        market = (await exchange.markets()).get(symbol)
-    except (ExchangeUnavailable, ExchangeError):
-        return None
-    return market.min_sellable if market else None

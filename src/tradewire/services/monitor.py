@@ -18,7 +18,7 @@ from tradewire.domain.positions import CloseReason
 from tradewire.domain.records import AutoOrder, DailyLossCloser, OrderRecord, WatchedPosition
 from tradewire.domain.risk import HUNDRED, RiskLimits, TradingState, allows
 from tradewire.ports import Clock, ExchangeDirectory, ExchangeError, ExchangeUnavailable, PositionStore
-from tradewire.services.execution import account_equity
+from tradewire.services.holdings import account_equity
 from tradewire.services.loops import every
 
 log = logging.getLogger("tradewire.monitor")

@@ -22,7 +22,7 @@ from tradewire.ports import (
     OrderOutcomeUnknown,
     OrderStore,
 )
-from tradewire.services.execution import min_sellable
+from tradewire.services.holdings import min_sellable
 from tradewire.services.outcomes import record_outcomes, with_trade_history
 
 log = logging.getLogger("tradewire.reconcile")

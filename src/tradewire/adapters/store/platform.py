@@ -6,7 +6,8 @@ from __future__ import annotations
 from sqlalchemy import Connection, select, update
 
 from tradewire.adapters.store.db import SqlTables, write_transaction
-from tradewire.adapters.store.tables import platform_trading, users
+from tradewire.adapters.store.signin_tables import platform_trading
+from tradewire.adapters.store.tables import users
 from tradewire.adapters.store.values import trading_state
 from tradewire.domain.platform import PlatformTrading, Restrictions
 from tradewire.domain.risk import TradingState

@@ -13,13 +13,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from tradewire.adapters.store.bulk import chunks
 from tradewire.adapters.store.db import SqlTables, write_transaction
 from tradewire.adapters.store.member_rows import user_of
-from tradewire.adapters.store.tables import (
+from tradewire.adapters.store.signin_tables import (
     refresh_tokens,
     sign_in_addresses,
     sign_in_failures,
     sign_in_sessions,
-    users,
 )
+from tradewire.adapters.store.tables import users
 from tradewire.domain.members import User
 from tradewire.domain.signin import Failures, RefreshState, RefreshUse, ThrottlePolicy
 

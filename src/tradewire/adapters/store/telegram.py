@@ -11,8 +11,8 @@ from sqlalchemy import delete, insert, or_, select, update
 
 from tradewire.adapters.store import bulk
 from tradewire.adapters.store.db import SqlTables, write_transaction
-from tradewire.adapters.store.tables import (
-    event_seq,
+from tradewire.adapters.store.tables import event_seq
+from tradewire.adapters.store.telegram_tables import (
     notification_settings,
     telegram_link_codes,
     telegram_links,

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete, insert, or_, select, update
 
 from tradewire.adapters.store.db import SqlTables, write_transaction
-from tradewire.adapters.store.tables import totp_secrets
+from tradewire.adapters.store.signin_tables import totp_secrets
 from tradewire.ports.two_factor import StoredTotp
 
 
