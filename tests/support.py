@@ -260,3 +260,11 @@ def train_model(data_dir: Path, out: Path) -> None:
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
+
+
+def send_alert(url: str, action: str, number: int, slug: str = "tv-test") -> None:
+    """A TradingView alert to the served strategy `slug`, with an id of its own (`number`), so none is
+    taken for a repeat of an earlier one; accepted (202)."""
+    body = {"passphrase": PASSPHRASE, "ticker": "BTCUSDT", "action": action, "id": f"{action}-{number}"}
+    response = httpx.post(f"{url}/api/v1/webhooks/tradingview/{slug}", json=body, timeout=10)
+    assert response.status_code == 202, response.text

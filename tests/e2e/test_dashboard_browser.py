@@ -19,7 +19,14 @@ import pytest
 from tests.conftest import free_port
 from tests.e2e.test_signin_http import ManualClock
 from tests.seeding import Seeded
-from tests.support import PASSPHRASE, PASSWORD, ServedRuntime, make_runtime, pin_prices, seed_marketplace
+from tests.support import (
+    PASSWORD,
+    ServedRuntime,
+    make_runtime,
+    pin_prices,
+    seed_marketplace,
+    send_alert,
+)
 from tradewire.adapters.secrets_box import generate_key
 
 if TYPE_CHECKING:
@@ -37,14 +44,7 @@ class Platform:
 
     def alert(self, action: str) -> None:
         self.sent += 1
-        body = {
-            "passphrase": PASSPHRASE,
-            "ticker": "BTCUSDT",
-            "action": action,
-            "id": f"{action}-{self.sent}",
-        }
-        response = httpx.post(f"{self.url}/api/v1/webhooks/tradingview/tv-test", json=body, timeout=10)
-        assert response.status_code == 202, response.text
+        send_alert(self.url, action, self.sent)
 
 
 @pytest.fixture(scope="module")

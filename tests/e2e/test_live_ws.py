@@ -19,7 +19,14 @@ from websockets.exceptions import ConnectionClosed
 from tests.conftest import free_port
 from tests.e2e.live_client import LiveClient, stored_ids, token_of
 from tests.seeding import Seeded
-from tests.support import PASSPHRASE, PASSWORD, ServedRuntime, make_runtime, pin_prices, seed_marketplace
+from tests.support import (
+    PASSWORD,
+    ServedRuntime,
+    make_runtime,
+    pin_prices,
+    seed_marketplace,
+    send_alert,
+)
 from tradewire.adapters.store.db import write_transaction
 from tradewire.adapters.store.events import save_events
 from tradewire.domain.events import Event, Topic
@@ -42,14 +49,7 @@ class Served:
         """A webhook alert handled to the end (routed, ordered, filled); each has its own id, so none
         is taken for a repeat of an earlier one."""
         self.sent += 1
-        body = {
-            "passphrase": PASSPHRASE,
-            "ticker": "BTCUSDT",
-            "action": action,
-            "id": f"{action}-{self.sent}",
-        }
-        response = httpx.post(f"{self.url}/api/v1/webhooks/tradingview/tv-test", json=body, timeout=10)
-        assert response.status_code < 300, response.text
+        send_alert(self.url, action, self.sent)
         self.served.settle()
 
     async def trade(self, *actions: str) -> None:

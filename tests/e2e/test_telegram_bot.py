@@ -20,7 +20,7 @@ from sqlalchemy import update
 from tests.conftest import free_port
 from tests.fakes.telegram_api import FakeTelegram
 from tests.seeding import Seeded
-from tests.support import PASSPHRASE, ServedRuntime, make_runtime, pin_prices, seed_marketplace
+from tests.support import ServedRuntime, make_runtime, pin_prices, seed_marketplace, send_alert
 from tradewire.adapters.store.db import write_transaction
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.tables import users
@@ -83,14 +83,7 @@ class Platform:
 
     def alert(self, action: str = "buy") -> None:
         self.sent += 1
-        body = {
-            "passphrase": PASSPHRASE,
-            "ticker": "BTCUSDT",
-            "action": action,
-            "id": f"{action}-{self.sent}",
-        }
-        response = httpx.post(f"{self.url}/api/v1/webhooks/tradingview/tv-test", json=body, timeout=10)
-        assert response.status_code == 202, response.text
+        send_alert(self.url, action, self.sent)
         self.served.settle()
 
 

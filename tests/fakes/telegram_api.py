@@ -35,6 +35,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from tests.fakes.serving import serve_until
+
 BOT_ID = 7_000_000_001
 BOT_USERNAME = "tradewire_test_bot"
 DEFAULT_TOKEN = f"{BOT_ID}:AAH-fake-token-0123456789abcdefghijklmnopq"
@@ -134,24 +136,10 @@ class FakeTelegram:
         return self.url
 
     async def _serve(self, server: uvicorn.Server, sock: socket.socket, ready: threading.Event) -> None:
-        config = server.config
-        if not config.loaded:
-            config.load()
-        server.lifespan = config.lifespan_class(config)
         self._loop = asyncio.get_running_loop()
         self._arrived = asyncio.Condition()
         self._stopping = asyncio.Event()
-        try:
-            await server.startup(sockets=[sock])
-        finally:
-            ready.set()
-        await self._stopping.wait()
-        for listener in server.servers:
-            listener.close()
-        for connection in list(server.server_state.connections):
-            transport = getattr(connection, "transport", None)
-            if transport is not None:
-                transport.abort()
+        await serve_until(server, sock, ready, self._stopping)
 
     def stop(self) -> None:
         if self._loop is not None and self._stopping is not None:

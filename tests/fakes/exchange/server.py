@@ -22,6 +22,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from tests.fakes.serving import serve_until
+
 
 @dataclass(frozen=True)
 class RequestRecord:
@@ -224,25 +226,9 @@ class Server:
         return self._base_url
 
     async def _serve(self, server: uvicorn.Server, sock: socket.socket, ready: threading.Event) -> None:
-        # uvicorn's own run loop polls for exit every 0.1 s and lingers 0.1 s on shutdown; a test
-        # double starts and stops per test, so serve until an event and then hang up at once.
-        config = server.config
-        if not config.loaded:
-            config.load()
-        server.lifespan = config.lifespan_class(config)
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        try:
-            await server.startup(sockets=[sock])
-        finally:
-            ready.set()
-        await self._stopping.wait()
-        for listener in server.servers:
-            listener.close()
-        for connection in list(server.server_state.connections):
-            transport = getattr(connection, "transport", None)
-            if transport is not None:
-                transport.abort()
+        await serve_until(server, sock, ready, self._stopping)
         # Let handlers that were holding a delayed response finish quietly.
         pending = set(server.server_state.tasks)
         if pending:
