@@ -299,6 +299,7 @@ def test_a_user_with_two_factor_sign_in_is_asked_for_the_code(
             session.shot("signin-two-factor")
             page.get_by_role("button", name="Sign in").click()
             page.get_by_role("navigation", name="Pages").wait_for()
+            context.close()  # before the server stops: no reconnect attempts to a closed port
     finally:
         context.close()
     # The 401 that asked for the code is the browser's only complaint.
@@ -340,6 +341,7 @@ def test_a_backtest_runs_with_progress_and_charts_its_trades(
             page.get_by_role("heading", name="Per exit reason").wait_for()
             page.wait_for_timeout(300)  # the charts' first frame
             session.shot("backtest")
+            context.close()  # before the server stops: no reconnect attempts to a closed port
     finally:
         context.close()
     print(f"screenshot: {tmp_path}")
