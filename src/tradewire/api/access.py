@@ -27,6 +27,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from starlette.routing import BaseRoute, Mount, Route
 
+from tradewire.api import answers
 from tradewire.api.auth import RuntimeDep, current_caller, oauth2
 from tradewire.api.limits import include_limited
 from tradewire.domain.members import Role
@@ -206,6 +207,7 @@ def include(app: FastAPI, router: APIRouter) -> None:
     for route in router.routes:
         if isinstance(route, APIRoute):
             prepare(route)
+            answers.document(route)
     include_limited(app, router, Depends(authorized))
 
 
