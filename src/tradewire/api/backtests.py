@@ -112,7 +112,9 @@ class BacktestOut(BacktestSummary):
     )
 
 
-@router.post("/backtests", response_model=BacktestAccepted, status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/backtests", response_model=BacktestAccepted, status_code=status.HTTP_202_ACCEPTED, responses={404: {}}
+)
 async def create_backtest(
     body: BacktestCreate, request: Request, runtime: RuntimeDep, user: CurrentUser
 ) -> BacktestAccepted:
@@ -162,7 +164,8 @@ async def get_backtest(backtest_id: DbId, runtime: RuntimeDep, user: CurrentUser
     "/backtests/{backtest_id}/equity.png",
     response_class=Response,
     responses={
-        200: {"content": {"image/png": {}}, "description": "price and trades, equity curve and drawdown"}
+        200: {"content": {"image/png": {}}, "description": "price and trades, equity curve and drawdown"},
+        409: {"description": "not finished, or its stored result cannot be charted"},
     },
 )
 async def backtest_equity_png(backtest_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> Response:

@@ -19,7 +19,7 @@ from tradewire.services.valuation import BalanceUnavailable
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
 
-@router.post("/accounts", response_model=AccountOut, status_code=201)
+@router.post("/accounts", response_model=AccountOut, status_code=201, responses={409: {}})
 async def create_account(
     body: AccountCreate, runtime: RuntimeDep, user: CurrentUser, audit: AuditDep
 ) -> AccountOut:
@@ -45,7 +45,9 @@ async def get_account(account_id: DbId, runtime: RuntimeDep, user: CurrentUser) 
     return AccountOut(**asdict(await runtime.marketplace.accounts.get(user.id, account_id)))
 
 
-@router.get("/accounts/{account_id}/balance", response_model=BalanceOut)
+@router.get(
+    "/accounts/{account_id}/balance", response_model=BalanceOut, responses={502: {}, 503: {}, 504: {}}
+)
 async def account_balance(
     account_id: DbId,
     runtime: RuntimeDep,
@@ -90,7 +92,7 @@ async def sync_account(account_id: DbId, runtime: RuntimeDep, user: CurrentUser)
     return {"checked": await runtime.reconciler.sync_account(account_id)}
 
 
-@router.delete("/accounts/{account_id}", status_code=204)
+@router.delete("/accounts/{account_id}", status_code=204, responses={409: {}})
 async def delete_account(account_id: DbId, runtime: RuntimeDep, user: CurrentUser, audit: AuditDep) -> None:
     """Delete an exchange account and its API keys (409 while a subscription uses it)."""
     await runtime.marketplace.accounts.close(user.id, account_id)

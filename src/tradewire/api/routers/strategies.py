@@ -32,7 +32,7 @@ def _webhook_url(request: Request, slug: str) -> str:
     return str(request.url_for("tradingview_alert", slug=slug))
 
 
-@router.post("/strategies", response_model=StrategyCreated, status_code=201)
+@router.post("/strategies", response_model=StrategyCreated, status_code=201, responses={409: {}})
 async def create_strategy(
     body: StrategyCreate, request: Request, runtime: RuntimeDep, user: CurrentUser, audit: AuditDep
 ) -> StrategyCreated:
@@ -62,7 +62,7 @@ async def get_strategy(
     return _strategy_out(request, await runtime.marketplace.strategies.get(user.id, strategy_id))
 
 
-@router.patch("/strategies/{strategy_id}", response_model=StrategyOut)
+@router.patch("/strategies/{strategy_id}", response_model=StrategyOut, responses={409: {}})
 async def update_strategy(
     strategy_id: DbId,
     body: StrategyUpdate,

@@ -20,7 +20,7 @@ from tradewire.services.members.subscriptions import SubscriptionRequest
 router = APIRouter(prefix="/api/v1", tags=["subscriptions"])
 
 
-@router.post("/subscriptions", response_model=SubscriptionOut, status_code=201)
+@router.post("/subscriptions", response_model=SubscriptionOut, status_code=201, responses={404: {}})
 async def subscribe(
     body: SubscriptionCreate, runtime: RuntimeDep, user: CurrentUser, audit: AuditDep
 ) -> SubscriptionOut:
