@@ -32,7 +32,7 @@ from tradewire.domain.members import Role
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES = 25  # per operation and mode: ~40 operations x 2 modes x 25, about a minute per database
+EXAMPLES = 25  # per operation and mode: ~80 operations x 2 modes x 25, 1-2 minutes per database
 
 
 def _real_ids(owner: Owned, other: Owned) -> dict[str, Any]:
