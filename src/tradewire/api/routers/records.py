@@ -109,7 +109,7 @@ async def portfolio(runtime: RuntimeDep, user: CurrentUser, account_id: DbId | N
     )
 
 
-@router.post("/positions/{position_id}/close", response_model=PositionClose)
+@router.post("/positions/{position_id}/close", response_model=PositionClose, responses={409: {}})
 async def close_position(
     position_id: DbId, runtime: RuntimeDep, user: CurrentUser, audit: AuditDep
 ) -> PositionClose:

@@ -20,7 +20,9 @@ from tradewire.services.members.subscriptions import SubscriptionRequest
 router = APIRouter(prefix="/api/v1", tags=["subscriptions"])
 
 
-@router.post("/subscriptions", response_model=SubscriptionOut, status_code=201, responses={404: {}})
+@router.post(
+    "/subscriptions", response_model=SubscriptionOut, status_code=201, responses={404: {}, 409: {}, 503: {}}
+)
 async def subscribe(
     body: SubscriptionCreate, runtime: RuntimeDep, user: CurrentUser, audit: AuditDep
 ) -> SubscriptionOut:
@@ -48,7 +50,7 @@ async def get_subscription(subscription_id: DbId, runtime: RuntimeDep, user: Cur
     return SubscriptionOut(**asdict(await runtime.marketplace.subscriptions.get(user.id, subscription_id)))
 
 
-@router.patch("/subscriptions/{subscription_id}", response_model=SubscriptionOut)
+@router.patch("/subscriptions/{subscription_id}", response_model=SubscriptionOut, responses={503: {}})
 async def update_subscription(
     subscription_id: DbId, body: SubscriptionUpdate, runtime: RuntimeDep, user: CurrentUser, audit: AuditDep
 ) -> SubscriptionOut:
