@@ -19,7 +19,7 @@ from tradewire.services.members.bots import BotRequest
 router = APIRouter(prefix="/api/v1", tags=["bots"])
 
 
-@router.post("/bots", response_model=BotOut, status_code=201)
+@router.post("/bots", response_model=BotOut, status_code=201, responses={409: {}})
 async def create_bot(body: BotCreate, runtime: RuntimeDep, user: CurrentUser, audit: AuditDep) -> BotOut:
     """A personal strategy the server runs for you, trading your paper account unless you name another."""
     request = request_of(body, BotRequest, settings=settings_of(body), confirmation=confirmation_of(body))

@@ -50,7 +50,9 @@ async def get_subscription(subscription_id: DbId, runtime: RuntimeDep, user: Cur
     return SubscriptionOut(**asdict(await runtime.marketplace.subscriptions.get(user.id, subscription_id)))
 
 
-@router.patch("/subscriptions/{subscription_id}", response_model=SubscriptionOut, responses={503: {}})
+@router.patch(
+    "/subscriptions/{subscription_id}", response_model=SubscriptionOut, responses={409: {}, 503: {}}
+)
 async def update_subscription(
     subscription_id: DbId, body: SubscriptionUpdate, runtime: RuntimeDep, user: CurrentUser, audit: AuditDep
 ) -> SubscriptionOut:
