@@ -11,6 +11,9 @@ import typer
 from tradewire.cli.common import db_app, fail, keys_app, runtime_or_exit, settings_or_exit, user_app
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from tradewire.adapters.secrets_box import SecretBox
     from tradewire.domain.members import Role
 
 USERNAME = re.compile(r"[A-Za-z0-9_.-]+")  # as the API's sign-up (schemas/auth.py)
@@ -157,20 +160,26 @@ def keys_rotate() -> None:
             rotated += 1
     typer.echo(f"{rotated} accounts re-encrypted with key {box.key_id}")
     ai = SqlAi(members.engine)
-    endpoints = 0
-    for endpoint_id, token in ai.sealed_endpoint_keys():
-        if box.needs_rotation(token):
-            context = key_context(endpoint_id)
-            ai.seal_endpoint_key(endpoint_id, box.encrypt(box.decrypt(token, context), context))
-            endpoints += 1
+    endpoints = _reseal(box, ai.sealed_endpoint_keys(), key_context, ai.seal_endpoint_key)
     typer.echo(f"{endpoints} AI endpoints re-encrypted with key {box.key_id}")
     totp = SqlTwoFactor(members.engine)
-    secrets = 0
-    for user_id, token in totp.sealed_secrets():
-        if box.needs_rotation(token):
-            context = secret_context(user_id)
-            totp.reseal_secret(user_id, box.encrypt(box.decrypt(token, context), context))
-            secrets += 1
+    secrets = _reseal(box, totp.sealed_secrets(), secret_context, totp.reseal_secret)
     typer.echo(f"{secrets} two-factor secrets re-encrypted with key {box.key_id}")
     counts = {"accounts": rotated, "ai_endpoints": endpoints, "two_factor": secrets}
     record_command(members.engine, Action.API_KEYS_ROTATED, detail={**counts, "key_id": box.key_id})
+
+
+def _reseal(
+    box: SecretBox,
+    sealed: Iterable[tuple[int, str]],
+    context_of: Callable[[int], str],
+    save: Callable[[int, str], None],
+) -> int:
+    """Seal again with the current key each (id, token) sealed with an older one; how many."""
+    count = 0
+    for key, token in sealed:
+        if box.needs_rotation(token):
+            context = context_of(key)
+            save(key, box.encrypt(box.decrypt(token, context), context))
+            count += 1
+    return count
