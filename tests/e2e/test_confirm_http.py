@@ -156,6 +156,23 @@ def test_a_declined_entry_trades_nothing(platform: Platform) -> None:
     assert platform.orders() == []
 
 
+def test_an_entry_confirmed_after_its_subscription_was_paused_trades_nothing(platform: Platform) -> None:
+    platform.buy()
+    [intent] = platform.waiting()
+    [subscription] = platform.get("/api/v1/subscriptions", platform.trader)
+    paused = platform.http.patch(
+        f"/api/v1/subscriptions/{subscription['id']}", headers=platform.trader, json={"status": "PAUSED"}
+    )
+    assert paused.status_code == 200, paused.text
+
+    assert platform.answer(intent["id"], "confirm").status_code == 200
+    _until(lambda: platform.get(INTENTS, platform.trader)[0]["status"] == "rejected")
+
+    [refused] = platform.get(INTENTS, platform.trader)
+    assert refused["reason"] == "the subscription is PAUSED: no new entries"
+    assert platform.orders() == []
+
+
 def test_an_unanswered_entry_expires_and_trades_nothing(platform: Platform, clock: ShiftedClock) -> None:
     platform.buy()
     [intent] = platform.waiting()

@@ -66,7 +66,8 @@ class Platform:
 
     def alert(self, ticker: str, action: str = "buy", **extra: Any) -> httpx.Response:
         body = {"passphrase": PASSPHRASE, "ticker": ticker, "action": action, **extra}
-        return httpx.post(f"{self.url}/api/v1/webhooks/tradingview/{self.seeded.slug}", json=body)
+        # 20 s as for reads: a loaded CI machine once took over httpx's default 5 s to answer.
+        return httpx.post(f"{self.url}/api/v1/webhooks/tradingview/{self.seeded.slug}", json=body, timeout=20)
 
     def get(self, path: str, headers: dict[str, str], **params: Any) -> Any:
         response = httpx.get(f"{self.url}/api/v1{path}", headers=headers, params=params, timeout=20)

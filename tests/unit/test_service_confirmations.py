@@ -211,3 +211,40 @@ async def test_exits_never_wait_for_a_confirmation() -> None:
 
     assert [r.side.value for r in w.exchange.creates] == ["buy", "sell"]
     assert w.column("execution_intents", "status") == ["done", "done"]
+
+
+@pytest.mark.parametrize("status", ["PAUSED", "CANCELLED"])
+async def test_a_subscription_paused_or_cancelled_while_waiting_does_not_enter_when_confirmed(
+    status: str,
+) -> None:
+    w = await _proposed()
+    w.set_subscription(1, status=status)
+
+    await _confirmations(w).confirm(_owner(w), 1)
+    await w.executor().execute_pending()
+
+    assert w.exchange.creates == []
+    assert _intent(w)["status"] == "rejected"
+    assert _intent(w)["reason"] == f"the subscription is {status}: no new entries"
+
+
+async def test_the_signal_age_limit_counts_to_the_proposal_not_to_the_owners_answer() -> None:
+    limits = {"cooldown_s": 0, "max_signal_age_s": 60}
+    w = await _proposed([{**ASKS, "risk_limits": limits}])
+    w.clock.advance(240)  # the owner answers 4 minutes later, within the 5 allowed
+
+    await _confirmations(w).confirm(_owner(w), 1)
+    await w.executor().execute_pending()
+
+    assert _intent(w)["status"] == "done" and len(w.exchange.creates) == 1
+
+
+async def test_a_signal_already_too_old_when_proposed_is_refused_on_confirmation_too() -> None:
+    limits = {"cooldown_s": 0, "max_signal_age_s": 60}
+    w = world([{**ASKS, "risk_limits": limits}])
+    w.signal()
+    w.clock.advance(90)  # the signal waited 90 s before it was decided: stale already
+    await w.executor().execute_pending()
+
+    assert _intent(w)["status"] == "rejected" and w.exchange.creates == []
+    assert "signal is 90s old, limit 60s" in _intent(w)["reason"]

@@ -16,7 +16,7 @@ expired it ends `rejected`. Exits never wait. Pure: no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -111,6 +111,19 @@ def proposal_terms(
         "confirm_by": confirm_by.isoformat(),
         "timeout_s": timeout_s,
     }
+
+
+def proposed_at(terms: Any) -> datetime | None:
+    """When a stored proposal (proposal_terms) was made: its deadline less its timeout; None when
+    there is none or it cannot be read (a row an older version or a hand wrote)."""
+    if not isinstance(terms, dict):
+        return None
+    try:
+        deadline = datetime.fromisoformat(str(terms["confirm_by"]))
+        timeout_s = int(terms["timeout_s"])
+        return deadline - timedelta(seconds=min(max(timeout_s, 0), MAX_TIMEOUT_S))
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
 
 
 def drift_refusal(reference: Decimal | None, price: Decimal, max_drift_pct: Decimal) -> str | None:

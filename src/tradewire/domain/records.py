@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from tradewire.domain.confirmation import TradeConfirmation
 from tradewire.domain.entry_order import EntryOrder
-from tradewire.domain.execution import LogStatus, Sizing
+from tradewire.domain.execution import LogStatus, Sizing, SubscriptionStatus
 from tradewire.domain.exit_plan import ExitPlan
 from tradewire.domain.exits import ExitRules
 from tradewire.domain.orders import (
@@ -163,6 +163,8 @@ class WorkItem:
     confirmation: TradeConfirmation = field(default_factory=TradeConfirmation)  # confirm before trade
     confirmed: bool = False  # a human confirmed this entry: decided afresh, never asked again
     proposal_price: Decimal | None = None  # the price it was proposed at (drift when the signal has none)
+    proposed_at: datetime | None = None  # when it was proposed (a confirmed entry's signal age is taken then)
+    subscription_status: SubscriptionStatus = SubscriptionStatus.ACTIVE  # only an ACTIVE one enters
     confidence: Any = None  # the signal's own (a model's probability), shown with a proposal
 
     @property

@@ -6,13 +6,21 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import InitVar, dataclass, field, replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
 from tradewire import failpoints
 from tradewire.domain.client_ids import intent_client_order_id
 from tradewire.domain.confirmation import drift_refusal
-from tradewire.domain.execution import OrderPlan, Skip, SpotSignal, plan_spot_order, split_into_tranches
+from tradewire.domain.execution import (
+    OrderPlan,
+    Skip,
+    SpotSignal,
+    SubscriptionStatus,
+    plan_spot_order,
+    split_into_tranches,
+)
 from tradewire.domain.exit_plan import ExitPlan
 from tradewire.domain.money import ZERO, MoneyError, describe, is_storable, storable
 from tradewire.domain.orders import OrderSide, OrderType, RejectionKind
@@ -285,6 +293,10 @@ class Executor:
             and not (verdict := assess_exit(item.state, item.state_source)).approved
         ):
             return Skip(verdict.reason, details={"risk": verdict.as_json()})
+        if item.action is SignalAction.BUY and item.subscription_status is not SubscriptionStatus.ACTIVE:
+            # Paused or cancelled after the signal reached it (while its owner was asked to confirm,
+            # say): no new entry. Its exits still go out.
+            return Skip(f"the subscription is {item.subscription_status.value}: no new entries")
         if (beyond := _beyond_storage(item)) is not None:
             return Skip(beyond)
         try:
@@ -401,7 +413,7 @@ class Executor:
             open_positions_account=risk.per_account.get(item.account_id, 0),
             realized_today=risk.realized_today.get(item.account_id, ZERO),
             equity=equity,
-            signal_age_s=(now - item.signal_at).total_seconds() if item.signal_at else None,
+            signal_age_s=_signal_age_s(item, now),
             notional=planned.amount * price,
             since_last_trade_s=(now - last).total_seconds() if last else None,
             drawdown_pct=drawdown_pct(item.pnl_peak, item.pnl_total, equity),
@@ -477,3 +489,12 @@ def _storable(value: Decimal) -> Decimal | None:
         return storable(value, "equity")
     except MoneyError:
         return None
+
+
+def _signal_age_s(item: WorkItem, now: datetime) -> float | None:
+    """The signal's age for max_signal_age_s: now, or for a confirmed entry when it was proposed (the
+    owner's time to answer is not the signal's staleness; the drift check guards the price since)."""
+    if item.signal_at is None:
+        return None
+    at = item.proposed_at if item.confirmed and item.proposed_at is not None else now
+    return (at - item.signal_at).total_seconds()

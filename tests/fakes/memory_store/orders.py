@@ -108,6 +108,7 @@ class OrdersTwin:
         row = {k: signal[k] for k in ("symbol", "ticker", "action", "contracts", "price", "details")}
         row |= {k: signal[k] for k in ("signal_time", "received_at")}
         row |= {k: sub[k] for k in _SUBSCRIPTION_COLUMNS}
+        row["subscription_status"] = sub["status"]
         row |= {
             k: intent[k]
             for k in (

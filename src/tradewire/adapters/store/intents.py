@@ -34,7 +34,7 @@ from tradewire.adapters.store.values import (
     readable_rows,
     signal_intent,
 )
-from tradewire.domain.confirmation import TradeConfirmation
+from tradewire.domain.confirmation import TradeConfirmation, proposed_at
 from tradewire.domain.entry_order import EntryOrder
 from tradewire.domain.events import Event, FailedIntent, NewIntent, SignalFacts, decided, signal_routed
 from tradewire.domain.execution import IntentStatus, LogStatus, SubscriptionStatus
@@ -85,6 +85,7 @@ _PENDING = (
         subscriptions.c.dca,
         subscriptions.c.entry_order,
         subscriptions.c.trading_state,
+        subscriptions.c.status.label("subscription_status"),
         subscriptions.c.pnl_total,
         subscriptions.c.pnl_peak,
         subscriptions.c.confirmation,
@@ -429,6 +430,8 @@ def work_item(r: Any, limits: Restrictions = _UNRESTRICTED) -> WorkItem:
         ),
         confirmed=r["confirmed_at"] is not None,
         proposal_price=decimal_or_none((r["proposal"] or {}).get("price")),
+        proposed_at=proposed_at(r["proposal"]),
+        subscription_status=SubscriptionStatus(r["subscription_status"]),
         confidence=details.get("confidence"),
     )
 
