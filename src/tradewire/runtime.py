@@ -429,7 +429,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         confirmations=confirmations,
         ai=AiSetup(ai_store, secret_box, _ai_url_check(settings.allow_private_ai_urls), clock),
         audit=AuditTrail(SqlAudit(engine), clock, AttemptBudget(settings.audit_attempts_per_hour)),
-        telegram=build_telegram(settings, engine, clock, marketplace, records, valuations),
+        telegram=build_telegram(settings, engine, clock, marketplace, records, valuations, confirmations),
     )
 
 

@@ -16,6 +16,7 @@ from tradewire.adapters.store.telegram import SqlTelegramLinks
 from tradewire.adapters.telegram import TelegramBot
 from tradewire.config import Settings
 from tradewire.ports import Clock
+from tradewire.services.confirmations import Confirmations
 from tradewire.services.members import Marketplace
 from tradewire.services.records import Records
 from tradewire.services.telegram.commands import ChatCommands
@@ -54,6 +55,7 @@ def build_telegram(
     marketplace: Marketplace,
     records: Records,
     valuations: Valuations,
+    confirmations: Confirmations,
 ) -> Telegram:
     links = SqlTelegramLinks(engine)
     linking = Linking(
@@ -73,6 +75,7 @@ def build_telegram(
         valuations,
         clock,
         quote=settings.paper_quote_currency,
+        confirmations=confirmations,
     )
     bot = TelegramBot(
         settings.telegram_token.get_secret_value(),

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tradewire.domain.events import StoredEvent
-from tradewire.ports.telegram import ChatLink, SummarySetting
+from tradewire.ports.telegram import ChatLink, Prompt, SummarySetting
 
 
 @dataclass
@@ -54,6 +54,7 @@ class MemoryTelegramLinks:
     by_user: dict[int, ChatLink] = field(default_factory=dict)
     settings: dict[int, dict[str, bool]] = field(default_factory=dict)
     summary: dict[int, SummarySetting] = field(default_factory=dict)
+    sent_prompts: dict[int, tuple[Prompt, datetime]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_link_code(self, user_id: int, digest: str, now: datetime, expires_at: datetime) -> None:
@@ -103,6 +104,26 @@ class MemoryTelegramLinks:
             if link.last_event_id < last_event_id:
                 self.by_user[user_id] = ChatLink(user_id, chat_id, link.linked_at, last_event_id)
             return True
+
+    def prompt_sent(self, user_id: int, prompt: Prompt, last_event_id: int, now: datetime) -> bool:
+        with self._lock:
+            link = self.by_user.get(user_id)
+            if link is None or link.chat_id != prompt.chat_id:
+                return False
+            if link.last_event_id < last_event_id:
+                self.by_user[user_id] = ChatLink(user_id, link.chat_id, link.linked_at, last_event_id)
+            self.sent_prompts[prompt.intent_id] = (prompt, now)
+            return True
+
+    def prompts(self, intent_ids: Collection[int]) -> dict[int, Prompt]:
+        return {i: self.sent_prompts[i][0] for i in set(intent_ids) if i in self.sent_prompts}
+
+    def forget_prompts(self, before: datetime) -> int:
+        with self._lock:
+            old = [i for i, (_, at) in self.sent_prompts.items() if at < before]
+            for intent_id in old:
+                del self.sent_prompts[intent_id]
+            return len(old)
 
     def notice_settings(self, user_ids: Collection[int]) -> dict[int, dict[str, bool]]:
         return {u: dict(self.settings[u]) for u in user_ids if u in self.settings}

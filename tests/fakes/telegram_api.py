@@ -196,8 +196,9 @@ class FakeTelegram:
                 message["entities"] = [{"offset": 0, "length": length, "type": "bot_command"}]
             return self._queue({"message": message})
 
-    def user_presses(self, chat_id: int, message_id: int, data: str) -> int:
-        """A user taps an inline button with `data` under the bot's message `message_id`."""
+    def user_presses(self, chat_id: int, message_id: int, data: str) -> str:
+        """A user taps an inline button with `data` under the bot's message `message_id`; the callback
+        query's id (`answered` gives the bot's answer to it)."""
         with self._lock:
             sent = self._find(chat_id, message_id)
             message = (
@@ -217,7 +218,8 @@ class FakeTelegram:
                 "chat_instance": str(-chat_id),
                 "data": data,
             }
-            return self._queue({"callback_query": query})
+            self._queue({"callback_query": query})
+            return str(query["id"])
 
     def _queue(self, body: dict[str, Any]) -> int:
         update_id = self._state.next_update_id

@@ -11,13 +11,17 @@ import pytest
 from sqlalchemy import Engine
 
 from tests.fakes.memory_telegram import MemoryTelegramLinks
+from tests.integration.test_store_contract import _signal
 from tests.seeding import UNUSABLE_HASH
+from tests.support import seed_marketplace
 from tradewire.adapters.store.db import write_transaction
 from tradewire.adapters.store.events import save_events
 from tradewire.adapters.store.members import SqlMembers
+from tradewire.adapters.store.sql import SqlStore
 from tradewire.adapters.store.telegram import SqlTelegramLinks
 from tradewire.domain.events import Event, Topic
-from tradewire.ports.telegram import TelegramLinks
+from tradewire.domain.records import Routing
+from tradewire.ports.telegram import Prompt, TelegramLinks
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=10)
@@ -145,3 +149,25 @@ def test_a_daily_summary_is_recorded_once_per_day(store: tuple[TelegramLinks, li
     assert links.summaries([alice])[alice].last_sent_on == "2026-01-05"
     assert links.summary_sent(alice, "2026-01-06")
     assert not links.summary_sent(bob, "2026-01-06")
+
+
+def test_a_question_is_kept_with_the_cursors_move_and_dropped_when_old(engine: Engine) -> None:
+    seeded = seed_marketplace(engine, [{}, {}])
+    store = SqlStore(engine)
+    signal_id, _ = store.insert_signal(_signal(seeded.strategy_id))
+    store.create_intents(Routing(signal_id, store.active_targets(seeded.strategy_id)), NOW)
+    first, second = sorted(w.intent_id for w in store.pending_work(signal_id))
+    user = seeded.subscriber_ids[0]
+    twin = MemoryTelegramLinks()
+    for links in (SqlTelegramLinks(engine), twin):
+        links.add_link_code(user, "a" * 64, NOW, LATER)
+        assert links.use_link_code("a" * 64, 11, NOW) == user
+        cursor = links.link_of_user(user).last_event_id  # type: ignore[union-attr]
+        asked = Prompt(first, 11, 501, "❓ Confirm entry …")
+        assert links.prompt_sent(user, asked, cursor + 1, NOW)
+        assert links.prompt_sent(user, Prompt(first, 11, 502, "again"), cursor, NOW)  # never back
+        assert links.link_of_user(user).last_event_id == cursor + 1  # type: ignore[union-attr]
+        assert not links.prompt_sent(user, Prompt(second, 12, 503, "other chat"), cursor + 2, NOW)
+        assert links.prompts([first, second, 10**12]) == {first: Prompt(first, 11, 502, "again")}
+        assert links.forget_prompts(NOW) == 0 and links.forget_prompts(LATER) == 1
+        assert links.prompts([first]) == {}

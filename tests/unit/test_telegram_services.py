@@ -23,17 +23,28 @@ from tradewire.domain.telegram import (
     DayResults,
     Notice,
     code_digest,
+    confirm_data,
+    decline_data,
     looks_like_code,
     new_link_code,
-    notice_from_stored,
     notice_of,
     notice_text,
+    outcome_of,
     parse_button,
     parse_command,
+    prompt_of,
+    stored_data,
     summary_day,
     summary_text,
 )
-from tradewire.ports.telegram import Button, ChatGone, MessageRefused, MessengerUnavailable, RetryLater
+from tradewire.ports.telegram import (
+    Button,
+    ChatGone,
+    MessageRefused,
+    MessengerUnavailable,
+    Prompt,
+    RetryLater,
+)
 from tradewire.services.records import MarkedPosition
 from tradewire.services.telegram.linking import LINK_TIER, Linking, TooManyAttempts
 from tradewire.services.telegram.notifications import ALL_TIER, CHAT_TIER, Notifications
@@ -59,8 +70,8 @@ def test_events_become_notifications_only_where_they_mean_one() -> None:
     assert notice_of("intents", "rejected", {"details": None}) is None  # skipped, not by a risk rule
     assert notice_of("bots", "changed", {}) is Notice.BOT_CHANGED
     assert notice_of("backtests", "done", {}) is None
-    assert notice_from_stored("fills", "new", "not json") is None
-    assert notice_from_stored("fills", "new", "[1]") is None
+    assert stored_data("not json") is None
+    assert stored_data("[1]") is None and stored_data('{"a": 1}') == {"a": 1}
 
 
 def test_texts_carry_the_stored_decimals_and_the_quote_currency() -> None:
@@ -189,13 +200,21 @@ class Messenger:
 
     def __init__(self) -> None:
         self.sent: list[tuple[int, str, float]] = []
+        self.buttons: dict[int, tuple[Button, ...]] = {}  # by message id
+        self.edits: list[tuple[int, int, str]] = []
         self.script: list[Exception] = []
 
     async def send(self, chat_id: int, text: str, buttons: Sequence[Button] = ()) -> int:
         if self.script:
             raise self.script.pop(0)
         self.sent.append((chat_id, text, time.monotonic()))
+        self.buttons[len(self.sent)] = tuple(buttons)
         return len(self.sent)
+
+    async def edit(self, chat_id: int, message_id: int, text: str) -> None:
+        if self.script:
+            raise self.script.pop(0)
+        self.edits.append((chat_id, message_id, text))
 
     def texts(self) -> list[str]:
         return [t for _, t, _ in self.sent]
@@ -398,3 +417,97 @@ async def test_summaries_go_out_once_per_local_day() -> None:
     clock.now_ = datetime(2026, 1, 6, 17, 0, tzinfo=UTC)
     assert await summaries.round() == 0  # not sent: tried again at the next round
     assert await summaries.round() == 1
+
+
+# -- confirm before trade ------------------------------------------------------------------------------
+
+PROPOSED = {
+    "intent_id": 41,
+    "signal_id": 7,
+    "subscription_id": 3,
+    "status": "awaiting_confirmation",
+    "via": "telegram",
+    "confirm_by": "2026-12-06T14:05:09.5+00:00",
+    "proposal": {
+        "symbol": "ETH/USDC",
+        "side": "buy",
+        "amount": "0.0289",
+        "order_type": "limit",
+        "price": "3456.78",
+        "limit_price": "3450",
+        "notional": "99.705",
+        "stop_loss": "3284",
+        "take_profit": None,
+        "risk": [
+            {"rule": "daily_loss", "passed": True, "detail": "lost 0 today, limit 500"},
+            {"rule": "risk_reward", "passed": True, "detail": "no target"},
+        ],
+        "confidence": 0.795,
+        "sizing_note": "fixed 100 USDC",
+    },
+}
+
+
+def test_a_proposal_to_a_telegram_subscription_is_a_question_with_its_numbers() -> None:
+    asked = prompt_of("intents", "proposed", PROPOSED)
+
+    assert asked is not None and asked[0] == 41
+    assert asked[1].splitlines() == [
+        "❓ Confirm entry: buy 0.0289 ETH/USDC (limit, limit 3450) at 3456.78 USDC, about 99.705 USDC?",
+        "Stop loss 3284, take profit -",
+        "Risk: 2 of 2 rules passed",
+        "  ✓ daily_loss: lost 0 today, limit 500",
+        "  ✓ risk_reward: no target",
+        "Signal confidence: 0.795",
+        "Sizing: fixed 100 USDC",
+        "Answer by 2026-12-06 14:05:09 UTC (intent #41, subscription #3); unanswered, nothing trades.",
+    ]
+    assert prompt_of("intents", "proposed", {**PROPOSED, "via": "api"}) is None  # asked elsewhere
+    assert prompt_of("intents", "proposed", {**PROPOSED, "intent_id": "41"}) is None
+    assert prompt_of("intents", "proposed", {**PROPOSED, "proposal": "junk"}) is not None  # still asked
+    assert parse_button(confirm_data(41)) == ("ok", 41) and parse_button(decline_data(41)) == ("no", 41)
+    assert outcome_of("intents", "ordered", {"intent_id": 41, "order_id": 9}) == (
+        41,
+        "📤 Ordered: order #9.",
+    )
+    assert outcome_of("intents", "created", {"intent_id": 41}) is None
+    assert outcome_of("orders", "ordered", {"intent_id": 41}) is None
+
+
+async def test_a_question_is_asked_with_buttons_whatever_the_settings_and_edited_with_each_outcome() -> None:
+    links, messenger = MemoryTelegramLinks(), Messenger()
+    _linked(links)
+    links.set_notices(USER, {n.value: False for n in Notice})  # every notification off
+    links.outbox.add(USER, "intents", "proposed", PROPOSED)
+    links.outbox.add(USER, "intents", "confirmed", {"intent_id": 41, "status": "created"})
+    links.outbox.add(USER, "intents", "rejected", {"intent_id": 99, "reason": "other", "details": None})
+    notifications = _notifications(links, messenger)
+    await _drain(notifications)
+
+    [(chat_id, question, _)] = messenger.sent
+    assert chat_id == CHAT and question.startswith("❓ Confirm entry: buy 0.0289 ETH/USDC")
+    assert [(b.text, b.data) for b in messenger.buttons[1]] == [("Confirm", "ok:41"), ("Decline", "no:41")]
+    assert links.prompts([41, 99]) == {41: Prompt(41, CHAT, 1, question)}
+    assert messenger.edits == [
+        (CHAT, 1, f"{question}\n\n✅ Confirmed: risk and price are checked again now, then it is ordered.")
+    ]
+    assert links.by_user[USER].last_event_id == 3
+
+    links.outbox.add(USER, "intents", "ordered", {"intent_id": 41, "order_id": 12})
+    await _drain(notifications)  # a later page, a later round: the stored question is edited
+    assert messenger.edits[-1] == (CHAT, 1, f"{question}\n\n📤 Ordered: order #12.")
+    assert len(messenger.sent) == 1
+
+
+async def test_a_question_telegram_refuses_is_skipped_and_the_next_events_go_on() -> None:
+    links, messenger = MemoryTelegramLinks(), Messenger()
+    _linked(links)
+    links.outbox.add(USER, "intents", "proposed", PROPOSED)
+    links.outbox.add(USER, "intents", "expired", {"intent_id": 41, "reason": "not confirmed within 120 s"})
+    _fill(links, USER, 1)
+    messenger.script = [MessageRefused("Bad Request: message is too long")]
+    await _drain(_notifications(links, messenger))
+
+    assert [t.split(":")[0] for t in messenger.texts()] == ["📡 Signal #1"]
+    assert messenger.edits == [] and links.prompts([41]) == {}
+    assert links.by_user[USER].last_event_id == 3

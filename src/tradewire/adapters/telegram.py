@@ -40,7 +40,7 @@ class Conversation(Protocol):
 
     async def handle(self, chat_id: int, text: str | None) -> Reply: ...
 
-    async def press(self, chat_id: int, data: str | None) -> PressReply: ...
+    async def press(self, chat_id: int, data: str | None, text: str | None = None) -> PressReply: ...
 
 
 def _markup(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
@@ -117,6 +117,25 @@ class TelegramBot:
             raise MessengerUnavailable(str(exc)) from exc
         return int(message.message_id)
 
+    async def edit(self, chat_id: int, message_id: int, text: str) -> None:
+        try:
+            await self.app.bot.edit_message_text(
+                text, chat_id=chat_id, message_id=message_id, reply_markup=None
+            )
+        except RetryAfter as exc:
+            raise RetryLater(_retry_after(exc)) from exc
+        except Forbidden as exc:
+            raise ChatGone(exc.message) from exc
+        except BadRequest as exc:
+            lowered = exc.message.lower()
+            if "message is not modified" in lowered:
+                return  # told already (the button's own answer, or a restart's second edit)
+            if "chat not found" in lowered:
+                raise ChatGone(exc.message) from exc
+            raise MessageRefused(exc.message) from exc
+        except TelegramError as exc:
+            raise MessengerUnavailable(str(exc)) from exc
+
     # -- polling -----------------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -189,7 +208,8 @@ class TelegramBot:
         if chat is None or chat.type != "private":
             await query.answer()
             return
-        result = await self._conversation.press(chat.id, query.data)
+        text = getattr(query.message, "text", None)  # an inaccessible (old) message has none
+        result = await self._conversation.press(chat.id, query.data, text)
         await query.answer(result.notice)
         if result.edit is not None and query.message is not None:
             await query.edit_message_text(result.edit)

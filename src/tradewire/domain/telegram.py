@@ -13,7 +13,7 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -106,15 +106,29 @@ def cancel_data(position_id: int) -> str:
     return f"keep:{position_id}"
 
 
+def confirm_data(intent_id: int) -> str:
+    """The Confirm button's data under a proposed entry: checked again (the intent must be the chat's
+    user's, and still wait)."""
+    return f"ok:{intent_id}"
+
+
+def decline_data(intent_id: int) -> str:
+    return f"no:{intent_id}"
+
+
+BUTTON_ACTIONS = ("close", "keep", "ok", "no")
+
+
 def parse_button(data: str | None) -> tuple[str, int] | None:
-    """A button's (action, position id), or None for data we did not make."""
+    """A button's (action, id): a position's for close and keep, an intent's for ok and no; None for
+    data we did not make."""
     if not data or len(data.encode()) > MAX_CALLBACK_DATA:
         return None
     action, _, raw = data.partition(":")
-    if action not in ("close", "keep"):
+    if action not in BUTTON_ACTIONS:
         return None
-    position_id = db_id(raw)
-    return None if position_id is None else (action, position_id)
+    found = db_id(raw)
+    return None if found is None else (action, found)
 
 
 # -- notifications -----------------------------------------------------------------------------------
@@ -193,16 +207,105 @@ def notice_text(notice: Notice, data: dict[str, Any]) -> str:
     return clip(text)
 
 
-def notice_from_stored(topic: str, type_: str, data_json: str) -> tuple[Notice, str] | None:
-    """An outbox event as stored (its data as JSON text): its notification and text, or None."""
+def stored_data(data_json: str) -> dict[str, Any] | None:
+    """An outbox event's data as stored (JSON text), or None when it is not a JSON object."""
     try:
         data = json.loads(data_json)
     except ValueError:
         return None
-    if not isinstance(data, dict):
-        return None
+    return data if isinstance(data, dict) else None
+
+
+def notice_from_data(topic: str, type_: str, data: dict[str, Any]) -> tuple[Notice, str] | None:
+    """An outbox event's notification and text, or None."""
     notice = notice_of(topic, type_, data)
     return None if notice is None else (notice, notice_text(notice, data))
+
+
+# -- confirm before trade ----------------------------------------------------------------------------
+
+# The intent events that end or follow a question asked in a chat: its message is edited to tell them.
+OUTCOMES = ("confirmed", "declined", "expired", "ordered", "rejected", "failed")
+
+
+def prompt_of(topic: str, type_: str, data: dict[str, Any]) -> tuple[int, str] | None:
+    """The question to ask for an outcome event: (intent id, text) for an entry proposed to a
+    subscription that confirms on Telegram, else None. Asked whatever the notification settings say:
+    unasked, the entry could only expire."""
+    if topic != "intents" or type_ != "proposed" or data.get("via") != "telegram":
+        return None
+    intent_id = data.get("intent_id")
+    if not isinstance(intent_id, int) or isinstance(intent_id, bool):
+        return None
+    return intent_id, prompt_text(data)
+
+
+def prompt_text(data: dict[str, Any]) -> str:
+    """An entry proposed for confirmation: the order, its stop and target, the risk rules' verdicts,
+    the signal's confidence, the sizing, and the deadline."""
+    raw = data.get("proposal")
+    p: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    quote = quote_of(p.get("symbol"))
+    limit = f", limit {p['limit_price']}" if p.get("limit_price") is not None else ""
+    lines = [
+        f"❓ Confirm entry: buy {_v(p, 'amount')} {_v(p, 'symbol')} ({_v(p, 'order_type')}{limit}) "
+        f"at {_v(p, 'price')} {quote}, about {_v(p, 'notional')} {quote}?",
+        f"Stop loss {_v(p, 'stop_loss')}, take profit {_v(p, 'take_profit')}",
+    ]
+    verdicts = [v for v in p.get("risk") or () if isinstance(v, dict)]
+    if verdicts:
+        passed = sum(1 for v in verdicts if v.get("passed"))
+        lines.append(f"Risk: {passed} of {len(verdicts)} rules passed")
+        lines += [f"  {'✓' if v.get('passed') else '✗'} {_v(v, 'rule')}: {_v(v, 'detail')}" for v in verdicts]
+    if p.get("confidence") is not None:
+        lines.append(f"Signal confidence: {p['confidence']}")
+    if p.get("sizing_note"):
+        lines.append(f"Sizing: {p['sizing_note']}")
+    lines.append(
+        f"Answer by {_utc_time(data.get('confirm_by'))} (intent #{_v(data, 'intent_id')}, subscription "
+        f"#{_v(data, 'subscription_id')}); unanswered, nothing trades."
+    )
+    return clip("\n".join(lines))
+
+
+def _utc_time(value: Any) -> str:
+    """An ISO 8601 time as people read it ("2026-12-06 14:05:09 UTC"); as given when not one."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def outcome_of(topic: str, type_: str, data: dict[str, Any]) -> tuple[int, str] | None:
+    """(intent id, the line that tells it) for an intent event that may follow a question, else None."""
+    if topic != "intents" or type_ not in OUTCOMES:
+        return None
+    intent_id = data.get("intent_id")
+    if not isinstance(intent_id, int) or isinstance(intent_id, bool):
+        return None
+    return intent_id, outcome_line(type_, data)
+
+
+def outcome_line(kind: str, data: dict[str, Any]) -> str:
+    if kind == "confirmed":
+        return "✅ Confirmed: risk and price are checked again now, then it is ordered."
+    if kind == "declined":
+        return "✖️ Declined: nothing traded."
+    if kind == "expired":
+        return f"⌛ {_v(data, 'reason')}"
+    if kind == "ordered":
+        return f"📤 Ordered: order #{_v(data, 'order_id')}."
+    if kind == "rejected":
+        return f"🛑 Not traded: {_v(data, 'reason')}"
+    return f"❌ Failed: {_v(data, 'reason')}"
+
+
+def answered_text(question: str, line: str) -> str:
+    """The question's message once something became of it: its text, then what."""
+    return clip(f"{question}\n\n{line}")
 
 
 def clip(text: str, limit: int = MAX_MESSAGE) -> str:

@@ -29,6 +29,17 @@ class SummarySetting:
     last_sent_on: str | None  # ISO date, local to time_zone
 
 
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """A confirm-before-trade question sent to a chat: the message its buttons are under, and its text
+    (the outcome is added below it when the message is edited)."""
+
+    intent_id: int
+    chat_id: int
+    message_id: int
+    text: str
+
+
 class TelegramLinks(Protocol):
     """Linked chats, one-time link codes (their digests) and notification settings."""
 
@@ -55,6 +66,17 @@ class TelegramLinks(Protocol):
     def advance(self, user_id: int, chat_id: int, last_event_id: int) -> bool:
         """Move the chat's cursor forward to `last_event_id` (never back; False when the chat is no
         longer linked to the user)."""
+
+    def prompt_sent(self, user_id: int, prompt: Prompt, last_event_id: int, now: datetime) -> bool:
+        """Keep the question sent for an intent (a later one for the same intent replaces it) and move
+        the chat's cursor to `last_event_id`, at once; False when the chat is no longer linked to the
+        user (nothing kept)."""
+
+    def prompts(self, intent_ids: Collection[int]) -> dict[int, Prompt]:
+        """The questions sent for those intents, by intent."""
+
+    def forget_prompts(self, before: datetime) -> int:
+        """Drop questions sent before `before`; how many."""
 
     def notice_settings(self, user_ids: Collection[int]) -> dict[int, dict[str, bool]]:
         """Each user's settings that differ from the default (on), by notice."""
@@ -104,3 +126,6 @@ class Messenger(Protocol):
 
     async def send(self, chat_id: int, text: str, buttons: Sequence[Button] = ()) -> int:
         """Send a message; its id."""
+
+    async def edit(self, chat_id: int, message_id: int, text: str) -> None:
+        """Replace a message's text, and remove its buttons (the same text again is no error)."""

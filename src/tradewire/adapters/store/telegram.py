@@ -7,7 +7,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import case, delete, insert, or_, select, update
 
 from tradewire.adapters.store import bulk
 from tradewire.adapters.store.db import SqlTables, write_transaction
@@ -16,9 +16,10 @@ from tradewire.adapters.store.telegram_tables import (
     notification_settings,
     telegram_link_codes,
     telegram_links,
+    telegram_prompts,
     telegram_summaries,
 )
-from tradewire.ports.telegram import ChatLink, SummarySetting
+from tradewire.ports.telegram import ChatLink, Prompt, SummarySetting
 
 
 class SqlTelegramLinks(SqlTables):
@@ -103,6 +104,47 @@ class SqlTelegramLinks(SqlTables):
                 select(links.user_id).where(links.user_id == user_id, links.chat_id == chat_id)
             ).first()
         return linked is not None
+
+    def prompt_sent(self, user_id: int, prompt: Prompt, last_event_id: int, now: datetime) -> bool:
+        links, p = telegram_links.c, telegram_prompts.c
+        with write_transaction(self.engine) as conn:
+            forward = case((links.last_event_id < last_event_id, last_event_id), else_=links.last_event_id)
+            moved = conn.execute(
+                update(telegram_links)
+                .where(links.user_id == user_id, links.chat_id == prompt.chat_id)
+                .values(last_event_id=forward)
+            )
+            if moved.rowcount != 1:
+                return False
+            conn.execute(delete(telegram_prompts).where(p.intent_id == prompt.intent_id))
+            conn.execute(
+                insert(telegram_prompts).values(
+                    intent_id=prompt.intent_id,
+                    user_id=user_id,
+                    chat_id=prompt.chat_id,
+                    message_id=prompt.message_id,
+                    text=prompt.text,
+                    sent_at=now,
+                )
+            )
+        return True
+
+    def prompts(self, intent_ids: Collection[int]) -> dict[int, Prompt]:
+        found: dict[int, Prompt] = {}
+        p = telegram_prompts.c
+        with self.engine.connect() as conn:
+            for chunk in bulk.chunks(sorted(set(intent_ids)), 900):
+                query = select(p.intent_id, p.chat_id, p.message_id, p.text).where(p.intent_id.in_(chunk))
+                for row in conn.execute(query):
+                    found[int(row.intent_id)] = Prompt(
+                        int(row.intent_id), int(row.chat_id), int(row.message_id), str(row.text)
+                    )
+        return found
+
+    def forget_prompts(self, before: datetime) -> int:
+        with write_transaction(self.engine) as conn:
+            gone = conn.execute(delete(telegram_prompts).where(telegram_prompts.c.sent_at < before))
+        return int(gone.rowcount or 0)
 
     def notice_settings(self, user_ids: Collection[int]) -> dict[int, dict[str, bool]]:
         found: dict[int, dict[str, bool]] = {}

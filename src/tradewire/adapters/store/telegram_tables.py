@@ -3,7 +3,7 @@ in the schema's metadata (tables.py loads them)."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Integer, String, Table
+from sqlalchemy import BigInteger, Boolean, Column, Integer, String, Table, Text
 
 from tradewire.adapters.store.tables import _ref, metadata
 from tradewire.adapters.store.types import UTCDateTime
@@ -46,4 +46,18 @@ telegram_summaries = Table(
     Column("hour", Integer, nullable=False),
     Column("time_zone", String(64), nullable=False),
     Column("last_sent_on", String(10)),
+)
+
+# A confirm-before-trade question asked in a chat (a subscription with `confirmation: telegram`): the
+# message its Confirm and Decline buttons are under and its text, so that the message can be edited to
+# show what became of the entry. Kept two days (a question waits one at most).
+telegram_prompts = Table(
+    "telegram_prompts",
+    metadata,
+    _ref("intent_id", "execution_intents", primary_key=True),
+    _ref("user_id", "users", nullable=False),
+    Column("chat_id", BigInteger, nullable=False),
+    Column("message_id", BigInteger, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("sent_at", UTCDateTime(), nullable=False, index=True),
 )

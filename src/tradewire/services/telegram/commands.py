@@ -24,16 +24,19 @@ from tradewire.domain.money import fmt
 from tradewire.domain.records import Page
 from tradewire.domain.telegram import (
     HELP,
+    answered_text,
     cancel_data,
     clip,
     close_data,
     db_id,
+    outcome_line,
     parse_button,
     parse_command,
     quote_of,
 )
 from tradewire.ports import Clock
 from tradewire.ports.telegram import Button
+from tradewire.services.confirmations import Confirmations
 from tradewire.services.members.accounts import Accounts
 from tradewire.services.members.logins import Logins
 from tradewire.services.members.subscriptions import Subscriptions
@@ -80,6 +83,7 @@ class ChatCommands:
     valuations: Valuations
     clock: Clock
     quote: str = "USDT"  # the currency accounts' equity is given in
+    confirmations: Confirmations | None = None  # answers the Confirm and Decline buttons of questions
 
     async def handle(self, chat_id: int, text: str | None) -> Reply:
         """The answer to a message of the chat."""
@@ -116,8 +120,9 @@ class ChatCommands:
             return Reply(clip(str(exc) or type(exc).__name__))
         return Reply("Unknown command. /help lists them.")
 
-    async def press(self, chat_id: int, data: str | None) -> PressReply:
-        """A button of ours pressed in the chat: checked again (linked chat, the user's position)."""
+    async def press(self, chat_id: int, data: str | None, text: str | None = None) -> PressReply:
+        """A button of ours pressed in the chat (`text`: the message it is under): checked again
+        (linked chat, the user's position or intent)."""
         parsed = parse_button(data)
         if parsed is None:
             return PressReply("This button is not valid.", None)
@@ -127,6 +132,8 @@ class ChatCommands:
         if user.disabled:
             return PressReply("This account is disabled.", DISABLED)
         action, position_id = parsed
+        if action in ("ok", "no"):
+            return await self._answer(user, position_id, action == "ok", text)
         if action == "keep":
             return PressReply("Kept.", f"Position #{position_id} kept open.")
         try:
@@ -136,6 +143,24 @@ class ChatCommands:
         except Conflict as exc:  # closed, closing (a second tap) or HALTED: the message stays as it is
             return PressReply(clip(f"Not closed: {exc}", 200), None)
         return PressReply("Closing.", f"Position #{position_id}: closing with a market order (MANUAL).")
+
+    async def _answer(self, user: User, intent_id: int, confirm: bool, text: str | None) -> PressReply:
+        """Confirm or decline a proposed entry, as POST /intents/{id}/confirm|decline does: one
+        answer wins (a double tap, or an answer from the API at the same moment, gets a notice)."""
+        if self.confirmations is None:
+            return PressReply("Confirmation is not available.", None)
+        try:
+            if confirm:
+                await self.confirmations.confirm(user, intent_id)
+            else:
+                await self.confirmations.decline(user, intent_id)
+        except NotFound:
+            return PressReply("Not found.", clip(f"Intent #{intent_id} is not one of yours."))
+        except Conflict as exc:  # answered already, or expired: the message is edited when told so
+            return PressReply(clip(str(exc), 200), None)
+        line = outcome_line("confirmed" if confirm else "declined", {})
+        question = text or f"Entry of intent #{intent_id}"
+        return PressReply("Confirmed." if confirm else "Declined.", answered_text(question, line))
 
     async def _start(self, chat_id: int, code: str) -> Reply:
         try:

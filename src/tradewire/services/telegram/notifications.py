@@ -10,6 +10,12 @@ Sending runs in its own tasks, never in the trading path, within Telegram's limi
 1 message a second per chat, 30 a second in all, both settings); a 429 pauses every chat for its
 `retry_after`; a chat that blocked the bot (or no longer exists) is unlinked; a message Telegram
 refuses for what it is is skipped (logged), so one message never holds up the rest.
+
+Confirm before trade rides the same queue: an entry proposed to a subscription that confirms on
+Telegram is asked in the chat with Confirm and Decline buttons whatever the notification settings (the
+message is kept with the cursor's move, in one transaction), and each later event of that intent
+(confirmed, declined, expired, ordered, refused) edits the message to tell it. The buttons themselves
+are answered by services/telegram/commands.py.
 """
 
 from __future__ import annotations
@@ -18,20 +24,32 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
-from tradewire.domain.telegram import notice_from_stored
+from tradewire.domain.events import StoredEvent
+from tradewire.domain.telegram import (
+    answered_text,
+    confirm_data,
+    decline_data,
+    notice_from_data,
+    outcome_of,
+    prompt_of,
+    stored_data,
+)
 from tradewire.ports.events import EventLog
 from tradewire.ports.rate_limits import RateLimiter
 from tradewire.ports.telegram import (
+    Button,
     ChatGone,
     ChatLink,
     MessageRefused,
     Messenger,
     MessengerUnavailable,
+    Prompt,
     RetryLater,
     TelegramLinks,
 )
@@ -43,6 +61,8 @@ _T = TypeVar("_T")
 
 CHAT_TIER = "telegram_chat"  # messages per chat
 ALL_TIER = "telegram_all"  # messages of the bot in all
+PROMPTS_KEPT = timedelta(days=2)  # a question waits a day at most (confirmation_timeout_s)
+PRUNE_EVERY_S = 3600.0
 
 
 @dataclass(eq=False)
@@ -63,6 +83,7 @@ class Notifications:
     _inflight: asyncio.Semaphore = field(init=False)
     _gate: asyncio.Lock = field(default_factory=asyncio.Lock)  # one sender at a time checks the bot's room
     _out: int = 0  # requests out now
+    _pruned: float = float("-inf")  # monotonic time old questions were last dropped
     # The store is read and written on a thread of its own: a backlog's cursor writes never queue in
     # the default executor ahead of what the API and the trading loop hand to it.
     _io: ThreadPoolExecutor = field(
@@ -112,6 +133,9 @@ class Notifications:
             if task.done() or link is None or link.chat_id != chat_id:
                 task.cancel()
                 del self._workers[user_id]
+        if time.monotonic() - self._pruned >= PRUNE_EVERY_S:
+            self._pruned = time.monotonic()
+            await self._store(self.links.forget_prompts, datetime.now(UTC) - PROMPTS_KEPT)
         if not links:
             return
         last = await self._store(self.events.last_event_ids, list(linked))
@@ -130,9 +154,28 @@ class Notifications:
                 if not found:
                     return
                 settings = (await self._store(self.links.notice_settings, [user_id])).get(user_id, {})
+                page = [(event, stored_data(event.data)) for event in found]
+                prompts = await self._prompts(page)
                 handled = cursor  # events up to here are done, not yet stored
-                for event in found:
-                    made = notice_from_stored(event.topic, event.type, event.data)
+                for event, data in page:
+                    if data is None:
+                        handled = event.id
+                        continue
+                    asked = prompt_of(event.topic, event.type, data)
+                    if asked is not None:
+                        prompt = await self._ask(link, *asked)
+                        if prompt is not None:
+                            if not await self._store(
+                                self.links.prompt_sent, user_id, prompt, event.id, datetime.now(UTC)
+                            ):
+                                return  # unlinked meanwhile
+                            prompts[prompt.intent_id] = prompt
+                            handled = cursor = event.id
+                            continue
+                    outcome = outcome_of(event.topic, event.type, data)
+                    if outcome is not None and (asked_before := prompts.get(outcome[0])) is not None:
+                        await self._tell(asked_before, outcome[1])
+                    made = notice_from_data(event.topic, event.type, data)
                     if made is None or not settings.get(made[0].value, True):
                         handled = event.id
                         continue
@@ -156,6 +199,35 @@ class Notifications:
         except MessengerUnavailable as exc:
             log.warning("telegram unavailable (%s); notifications of user %s wait", exc, user_id)
 
+    async def _prompts(self, page: Sequence[tuple[StoredEvent, dict[str, Any] | None]]) -> dict[int, Prompt]:
+        """The questions asked before for the intents whose outcomes are on this page (one read)."""
+        intent_ids = [
+            found[0]
+            for event, data in page
+            if data is not None and (found := outcome_of(event.topic, event.type, data)) is not None
+        ]
+        return await self._store(self.links.prompts, intent_ids) if intent_ids else {}
+
+    async def _ask(self, link: ChatLink, intent_id: int, text: str) -> Prompt | None:
+        """Ask the chat to confirm an entry; the question sent, or None when Telegram refused it."""
+        buttons = (Button("Confirm", confirm_data(intent_id)), Button("Decline", decline_data(intent_id)))
+        try:
+            message_id = await self._send(link.chat_id, text, buttons)
+        except MessageRefused as exc:
+            log.warning("telegram refused the question of intent %s: %s", intent_id, exc)
+            return None
+        return Prompt(intent_id, link.chat_id, message_id, text)
+
+    async def _tell(self, prompt: Prompt, line: str) -> None:
+        """Edit a question's message to tell what became of its intent (its buttons go)."""
+        text = answered_text(prompt.text, line)
+        try:
+            await self._paced(
+                prompt.chat_id, lambda: self.messenger.edit(prompt.chat_id, prompt.message_id, text)
+            )
+        except MessageRefused as exc:  # deleted by its user, say: nothing to tell it on
+            log.warning("telegram refused to edit the question of intent %s: %s", prompt.intent_id, exc)
+
     async def deliver(self, chat_id: int, text: str) -> bool:
         """Send one message outside the outbox (the daily summary) within the same limits; False when
         it was not sent (Telegram unavailable; a chat that is gone is unlinked). A message Telegram
@@ -173,13 +245,17 @@ class Notifications:
             return False
         return True
 
-    async def _send(self, chat_id: int, text: str) -> None:
-        """Send within the limits as Telegram sees messages arrive. A message is counted in its chat's
-        and the bot's windows once Telegram has answered it; a new one goes out only while the
-        answered ones of the last window plus those still out are below the limit, so whatever the
-        network's delays no window at Telegram's end holds more. At most `concurrency` requests are
-        out at once. A 429 pauses all sending for its retry_after, then the same message is tried
-        again."""
+    async def _send(self, chat_id: int, text: str, buttons: Sequence[Button] = ()) -> int:
+        """Send a message within the limits; its id."""
+        return await self._paced(chat_id, lambda: self.messenger.send(chat_id, text, buttons))
+
+    async def _paced(self, chat_id: int, call: Callable[[], Awaitable[_T]]) -> _T:
+        """Make one request to the chat (a message sent or edited) within the limits as Telegram
+        sees requests arrive. A request is counted in its chat's and the bot's windows once Telegram
+        has answered it; a new one goes out only while the answered ones of the last window plus those
+        still out are below the limit, so whatever the network's delays no window at Telegram's end
+        holds more. At most `concurrency` requests are out at once. A 429 pauses all sending for its
+        retry_after, then the same request is tried again."""
         key = str(chat_id)
         async with self._locks.setdefault(chat_id, asyncio.Lock()):  # one message out per chat
             while True:
@@ -190,7 +266,7 @@ class Notifications:
                         await self._room(ALL_TIER, "all", out=self._out)
                         self._out += 1
                     try:
-                        await self.messenger.send(chat_id, text)
+                        result = await call()
                     except RetryLater as exc:
                         self._out -= 1
                         self._paused_until = max(self._paused_until, time.monotonic() + exc.retry_after)
@@ -205,7 +281,7 @@ class Notifications:
                         self._out -= 1
                     await self.pace.hit(CHAT_TIER, key)
                 self.sent += 1
-                return
+                return result
 
     async def _wait_pause(self) -> None:
         while (left := self._paused_until - time.monotonic()) > 0:
