@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
@@ -115,3 +116,24 @@ def _no_traffic_beyond_this_machine() -> Iterator[None]:
         yield
     finally:
         socket.getaddrinfo = real
+
+
+# Loggers whose levels tradewire.logs.configure sets.
+_CONFIGURED_LOGGERS = ("httpx", "ccxt", "uvicorn.access", "alembic")
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """Logging as it was before each test: a test that runs the CLI in-process (configure() points the
+    root logger at the sys.stderr of that moment, which pytest closes after it) would otherwise leave
+    a handler writing to a closed stream for every later test."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    levels = {name: logging.getLogger(name).level for name in _CONFIGURED_LOGGERS}
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, value in levels.items():
+            logging.getLogger(name).setLevel(value)

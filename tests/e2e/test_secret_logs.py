@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -21,19 +20,6 @@ from tradewire.logs import configure, redact
 
 FLAVORS = ["binance", "bybit", "okx", "mexc", "coinbase"]
 SYMBOL = {"coinbase": "BTC/USDC"}
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    ccxt_level = logging.getLogger("ccxt").level
-    try:
-        yield
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
-        logging.getLogger("ccxt").setLevel(ccxt_level)
 
 
 async def _trade(flavor: str) -> tuple[FakeExchange, list[str]]:
