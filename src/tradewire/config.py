@@ -143,6 +143,11 @@ class Settings(BaseSettings):
     # (a local fake in tests); long polling with this timeout.
     telegram_token: SecretStr | None = None
     telegram_api_url: str = Field(default="https://api.telegram.org", pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    # Set: Telegram POSTs updates to this public HTTPS URL, which must reach /api/v1/telegram/updates of
+    # this server (a TLS proxy in front); unset: long polling.
+    telegram_webhook_url: str | None = Field(
+        default=None, max_length=2048, pattern=r"^https://[^\s/]+(/[^\s]*)?$"
+    )
     telegram_poll_timeout_s: int = Field(default=30, ge=0, le=60)
     telegram_request_timeout_s: float = Field(default=10.0, gt=0, le=120)
     telegram_link_code_minutes: float = Field(default=10.0, gt=0, le=24 * 60)  # a link code's life

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from tradewire.adapters.rate_limits import RateLimits
 from tradewire.adapters.store.events import SqlEvents
 from tradewire.adapters.store.telegram import SqlTelegramLinks
-from tradewire.adapters.telegram import TelegramBot
+from tradewire.adapters.telegram import TelegramBot, UpdateRefused
 from tradewire.config import Settings
 from tradewire.ports import Clock
 from tradewire.services.confirmations import Confirmations
@@ -40,6 +40,15 @@ class Telegram:
     @property
     def enabled(self) -> bool:
         return self.bot is not None
+
+    async def receive(self, data: dict[str, object]) -> bool:
+        """An update POSTed to the webhook (the bot in webhook mode); ValueError when it is none."""
+        if self.bot is None:
+            return False
+        try:
+            return await self.bot.receive(data)
+        except UpdateRefused as exc:
+            raise ValueError(str(exc)) from exc
 
     def loops(self) -> list[Loop]:
         """The background loops to run with the server: polling and notifications."""
@@ -83,6 +92,7 @@ def build_telegram(
         commands,
         poll_timeout_s=settings.telegram_poll_timeout_s,
         request_timeout_s=settings.telegram_request_timeout_s,
+        webhook_url=settings.telegram_webhook_url,
     )
     pace = RateLimits({CHAT_TIER: settings.telegram_chat_rate, ALL_TIER: settings.telegram_rate}, exact=True)
     notifications = Notifications(

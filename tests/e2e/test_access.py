@@ -250,6 +250,7 @@ def test_only_these_routes_are_open_to_anyone_and_every_admin_route_is_admins_on
     anyone = {name for name, rule in ACCESS.items() if rule.who is Who.ANYONE}
     assert anyone == {
         "POST /api/v1/webhooks/tradingview/{slug}",
+        "POST /api/v1/telegram/updates",  # Telegram's webhook: its secret token, checked first
         "POST /api/v1/auth/token",
         "POST /api/v1/auth/refresh",
         "POST /api/v1/users",

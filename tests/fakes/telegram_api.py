@@ -10,6 +10,12 @@ bot was blocked by the user", 429 "Too Many Requests: retry after N" with `param
 `getUpdates` has Telegram's semantics: `offset` confirms (and forgets) every update below it, `limit`
 caps the batch (1-100), `timeout` holds the request until an update arrives (long polling).
 
+A webhook (`setWebhook`: an HTTPS URL, a secret token of 1-256 of A-Z a-z 0-9 _ -) replaces polling as
+Telegram does it: `getUpdates` is refused with 409 while it is set, and each update is POSTed to the URL
+with the `X-Telegram-Bot-Api-Secret-Token` header, in order, until it is answered 2xx (else tried
+again, the error kept for `getWebhookInfo`). HTTPS is terminated in front of a real server by a proxy:
+`proxy(public_root, local_root)` says where the fake really sends what is addressed to a public root.
+
 A test drives it as the users would: `user_says(chat_id, "/start CODE")` and `user_presses(...)` queue
 updates; `sent(chat_id)` reads what the bot sent (and edited); `fail_next(...)`, `block(chat_id)` and
 `forget(chat_id)` switch faults on. `requests` counts every method called, with its time, so a test or
@@ -22,6 +28,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import re
 import socket
 import threading
 import time
@@ -29,6 +36,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -89,6 +97,11 @@ class _State:
     answered_callbacks: dict[str, dict[str, Any]] = field(default_factory=dict)
     commands: list[dict[str, Any]] = field(default_factory=list)
     webhook_deleted: int = 0
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_error: str = ""  # the last delivery's failure, as getWebhookInfo tells it
+    delivered: list[tuple[int, int]] = field(default_factory=list)  # (update id, status) of each POST
+    proxies: dict[str, str] = field(default_factory=dict)  # public root: where it really goes
 
 
 class BotApiError(Exception):
@@ -139,7 +152,67 @@ class FakeTelegram:
         self._loop = asyncio.get_running_loop()
         self._arrived = asyncio.Condition()
         self._stopping = asyncio.Event()
-        await serve_until(server, sock, ready, self._stopping)
+        delivering = asyncio.get_running_loop().create_task(self._deliver())
+        try:
+            await serve_until(server, sock, ready, self._stopping)
+        finally:
+            delivering.cancel()
+            await asyncio.gather(delivering, return_exceptions=True)
+
+    @property
+    def webhook(self) -> tuple[str, str]:
+        """The webhook set (its URL and secret token; empty when none)."""
+        with self._lock:
+            return self._state.webhook_url, self._state.webhook_secret
+
+    def deliveries(self) -> list[tuple[int, int]]:
+        """(update id, status answered) of each webhook POST, in order."""
+        with self._lock:
+            return list(self._state.delivered)
+
+    def proxy(self, public_root: str, local_root: str) -> None:
+        """Requests to URLs under `public_root` (a webhook's) go to `local_root` (a TLS proxy's work)."""
+        with self._lock:
+            self._state.proxies[public_root.rstrip("/")] = local_root.rstrip("/")
+
+    async def _deliver(self) -> None:
+        """POST pending updates to the webhook, one at a time and in order, while one is set."""
+        assert self._arrived is not None
+        async with httpx.AsyncClient(timeout=10) as client:
+            while True:
+                with self._lock:
+                    state = self._state
+                    update = state.updates[0] if state.webhook_url and state.updates else None
+                    url, secret = self._local(state.webhook_url), state.webhook_secret
+                if update is None:
+                    with contextlib.suppress(TimeoutError):
+                        async with self._arrived:
+                            await asyncio.wait_for(self._arrived.wait(), 0.5)
+                    continue
+                try:
+                    answer = await client.post(
+                        url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret}
+                    )
+                    status, error = (
+                        answer.status_code,
+                        f"Wrong response from the webhook: {answer.status_code}",
+                    )
+                except httpx.HTTPError as exc:
+                    status, error = 0, f"Connection failed: {type(exc).__name__}"
+                with self._lock:
+                    self._state.delivered.append((int(update["update_id"]), status))
+                    if 200 <= status < 300:
+                        if self._state.updates and self._state.updates[0] is update:
+                            self._state.updates.popleft()
+                        continue
+                    self._state.webhook_error = error
+                await asyncio.sleep(0.2)  # Telegram tries again later
+
+    def _local(self, url: str) -> str:
+        for public, local in self._state.proxies.items():
+            if url.startswith(public):
+                return local + url[len(public) :]
+        return url
 
     def stop(self) -> None:
         if self._loop is not None and self._stopping is not None:
@@ -225,9 +298,12 @@ class FakeTelegram:
         update_id = self._state.next_update_id
         self._state.next_update_id += 1
         self._state.updates.append({"update_id": update_id, **body})
+        self._wake_soon()
+        return update_id
+
+    def _wake_soon(self) -> None:
         if self._loop is not None and self._arrived is not None:
             self._loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._wake()))
-        return update_id
 
     async def _wake(self) -> None:
         assert self._arrived is not None
@@ -327,6 +403,12 @@ class FakeTelegram:
             with self._lock:
                 self._fault(method)
             if method.lower() == "getupdates":
+                if self._state.webhook_url:
+                    raise BotApiError(
+                        409,
+                        "Conflict: can't use getUpdates method while webhook is active; use "
+                        "deleteWebhook to delete the webhook first",
+                    )
                 result = await self._get_updates(params)
             else:
                 with self._lock:
@@ -432,7 +514,28 @@ class FakeTelegram:
             return True
         if method == "deletewebhook":
             self._state.webhook_deleted += 1
+            self._state.webhook_url = self._state.webhook_secret = ""
             return True
+        if method == "setwebhook":
+            url = str(params.get("url") or "")
+            if not url:  # an empty URL removes the webhook
+                self._state.webhook_url = self._state.webhook_secret = ""
+                return True
+            if not url.startswith("https://"):
+                raise BotApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+            secret = str(params.get("secret_token") or "")
+            if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+                raise BotApiError(400, "Bad Request: secret token contains unallowed characters")
+            self._state.webhook_url, self._state.webhook_secret = url, secret
+            self._wake_soon()
+            return True
+        if method == "getwebhookinfo":
+            return {
+                "url": self._state.webhook_url,
+                "has_custom_certificate": False,
+                "pending_update_count": len(self._state.updates) if self._state.webhook_url else 0,
+                **({"last_error_message": self._state.webhook_error} if self._state.webhook_error else {}),
+            }
         if method == "getmycommands":
             return self._state.commands
         raise BotApiError(404, "Not Found")

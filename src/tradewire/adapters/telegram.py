@@ -1,4 +1,5 @@
-"""The installation's one Telegram bot, with python-telegram-bot (asyncio): long polling of updates,
+"""The installation's one Telegram bot, with python-telegram-bot (asyncio): long polling of updates
+(or, with a webhook URL, Telegram's POSTs to /api/v1/telegram/updates, checked by their secret token),
 commands and button presses handed to `services.telegram.commands.ChatCommands`, and the messenger the
 notifications send through (`ports.telegram.Messenger`).
 
@@ -10,9 +11,12 @@ redaction, and httpx's request lines are kept out of the logs (tradewire.logs).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import warnings
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -33,6 +37,13 @@ from tradewire.services.loops import pause
 from tradewire.services.telegram.commands import PressReply, Reply
 
 log = logging.getLogger("tradewire.telegram")
+
+ALLOWED_UPDATES = ["message", "callback_query"]
+RECENT_UPDATES = 1000  # update ids remembered: Telegram may deliver one again after a failed answer
+
+
+class UpdateRefused(Exception):
+    """An update POSTed to the webhook that is not one (its JSON is not a Telegram Update)."""
 
 
 class Conversation(Protocol):
@@ -67,11 +78,20 @@ class TelegramBot:
         conversation: Conversation,
         poll_timeout_s: int = 30,
         request_timeout_s: float = 10.0,
+        webhook_url: str | None = None,
     ) -> None:
         register_secret(token)
         root = api_url.rstrip("/")
         self._conversation = conversation
         self._poll_timeout_s = poll_timeout_s
+        self._webhook_url = webhook_url
+        # The token Telegram sends with each webhook POST: derived from the bot's token, so it needs no
+        # setting of its own and changes with it.
+        self._webhook_secret = hmac.new(
+            token.encode(), b"tradewire telegram webhook", hashlib.sha256
+        ).hexdigest()
+        register_secret(self._webhook_secret)
+        self._recent: deque[int] = deque(maxlen=RECENT_UPDATES)
         self.app: Application[Any, Any, Any, Any, Any, Any] = (
             Application.builder()
             .token(token)
@@ -99,6 +119,33 @@ class TelegramBot:
     def username(self) -> str | None:
         """The bot's @username, once it has started (getMe)."""
         return self._username
+
+    @property
+    def webhook_mode(self) -> bool:
+        """Updates arrive by Telegram's POSTs to the webhook, not by polling."""
+        return self._webhook_url is not None
+
+    def webhook_secret_matches(self, given: str | None) -> bool:
+        return given is not None and hmac.compare_digest(given.encode(), self._webhook_secret.encode())
+
+    async def receive(self, data: Mapping[str, object]) -> bool:
+        """An update POSTed to the webhook, handed to the application (handled in the background, so
+        Telegram is answered at once); False while the bot is not started (Telegram tries again).
+        An update id seen lately is not handled twice. Raises UpdateRefused for JSON that is no
+        update."""
+        if not self.app.running:
+            return False
+        try:
+            update = Update.de_json(dict(data), self.app.bot)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UpdateRefused(f"not a Telegram update: {type(exc).__name__}") from exc
+        if update is None or not isinstance(update.update_id, int):
+            raise UpdateRefused("not a Telegram update")
+        if update.update_id in self._recent:
+            return True
+        self._recent.append(update.update_id)
+        await self.app.update_queue.put(update)
+        return True
 
     # -- the messenger (ports.telegram.Messenger) --------------------------------------------------------
 
@@ -140,7 +187,7 @@ class TelegramBot:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Start the bot (retried every 10 s while Telegram cannot be reached), then poll updates and
-        handle each until `stop` is set."""
+        handle each until `stop` is set (in webhook mode, Telegram POSTs them: `receive`)."""
         while not stop.is_set():
             try:
                 await self._start()
@@ -151,17 +198,26 @@ class TelegramBot:
         else:
             return
         try:
-            await self._poll(stop)
+            if self._webhook_url is None:
+                await self._poll(stop)
+            else:
+                await stop.wait()
         finally:
             await self._stop()
 
     async def _start(self) -> None:
         await self.app.initialize()  # getMe: checks the token
-        await self.app.bot.delete_webhook()  # long polling and a webhook exclude each other
+        if self._webhook_url is None:
+            await self.app.bot.delete_webhook()  # long polling and a webhook exclude each other
+        else:
+            await self.app.bot.set_webhook(
+                self._webhook_url, secret_token=self._webhook_secret, allowed_updates=ALLOWED_UPDATES
+            )
         await self.app.bot.set_my_commands([BotCommand(name, about) for name, about in COMMANDS])
         await self.app.start()
         self._username = self.app.bot.username
-        log.info("telegram bot @%s polling for updates", self._username)
+        how = "polling for updates" if self._webhook_url is None else "receiving updates by webhook"
+        log.info("telegram bot @%s %s", self._username, how)
 
     async def _poll(self, stop: asyncio.Event) -> None:
         """getUpdates long polling: each batch is handed to the application, then confirmed by the
@@ -171,7 +227,7 @@ class TelegramBot:
                 updates = await self.app.bot.get_updates(
                     offset=self._offset,
                     timeout=self._poll_timeout_s,
-                    allowed_updates=["message", "callback_query"],
+                    allowed_updates=ALLOWED_UPDATES,
                 )
             except RetryAfter as exc:
                 await pause(stop, _retry_after(exc))

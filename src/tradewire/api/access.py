@@ -134,6 +134,7 @@ ACCESS: dict[str, Access] = {
     "PATCH /api/v1/telegram/notifications": USER,
     "PUT /api/v1/telegram/summary": USER,
     "DELETE /api/v1/telegram/summary": USER,
+    "POST /api/v1/telegram/updates": ANYONE,  # Telegram's webhook: its secret token header (401 without)
     "GET /api/v1/admin/users": ADMIN,
     "GET /api/v1/admin/users/{user_id}": ADMIN,
     "PUT /api/v1/admin/users/{user_id}/role": ADMIN,

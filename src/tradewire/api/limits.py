@@ -120,6 +120,8 @@ TIERS: dict[str, Tier] = {
     "PATCH /api/v1/telegram/notifications": Tier.GENERAL,
     "PUT /api/v1/telegram/summary": Tier.GENERAL,
     "DELETE /api/v1/telegram/summary": Tier.GENERAL,
+    # Telegram's own POSTs (every user's chats from a few addresses); a wrong secret costs one compare.
+    "POST /api/v1/telegram/updates": Tier.UNLIMITED,
     "GET /health": Tier.UNLIMITED,
     "GET /health/live": Tier.UNLIMITED,
     "GET /metrics": Tier.UNLIMITED,  # loopback or its own token (api/metrics.py)

@@ -3,7 +3,9 @@ notifications you get."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response, status
+import json
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from tradewire.api.auth import CurrentUser, RuntimeDep
 from tradewire.api.schemas.telegram import (
@@ -66,6 +68,42 @@ async def remove_summary(runtime: RuntimeDep, user: CurrentUser) -> Response:
     """No daily summary any more."""
     await runtime.telegram.linking.set_summary(user.id, None)
     return Response(status_code=204)
+
+
+@router.post(
+    "/telegram/updates",
+    status_code=200,
+    response_class=Response,
+    responses={
+        200: {"description": "taken: handled in the background"},
+        400: {},
+        401: {"description": "the secret token header is missing or wrong"},
+        404: {"description": "the bot does not receive updates by webhook"},
+        503: {"description": "the bot is starting: Telegram tries again"},
+    },
+)
+async def telegram_update(request: Request, runtime: RuntimeDep) -> Response:
+    """Telegram's webhook, when TRADEWIRE_TELEGRAM_WEBHOOK_URL is set (it must reach this path): one
+    Update, authenticated by the `X-Telegram-Bot-Api-Secret-Token` header the bot registered, checked
+    before the body is read. Not for people: the bot's chats are its interface."""
+    bot = runtime.telegram.bot
+    if bot is None or not bot.webhook_mode:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "this server receives no Telegram updates by webhook")
+    if not bot.webhook_secret_matches(request.headers.get("x-telegram-bot-api-secret-token")):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong or missing secret token")
+    try:
+        data = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "the body is not JSON") from exc
+    if not isinstance(data, dict):
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "the body is not a Telegram update")
+    try:
+        taken = await runtime.telegram.receive(data)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
+    if not taken:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the bot is starting")
+    return Response(status_code=200)
 
 
 def _out(enabled: bool, found: LinkStatus) -> TelegramOut:
