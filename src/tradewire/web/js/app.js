@@ -9,11 +9,13 @@ import { MarketplacePage } from "./marketplace.js";
 import { PortfolioPage } from "./portfolio.js";
 import { apply, loadAll, onChange, reset } from "./store.js";
 import { setUpThemeToggle } from "./theme.js";
+import { WaitingPanel, waitingElements } from "./waiting.js";
 
 const PAGES = { portfolio: PortfolioPage, activity: ActivityPage, marketplace: MarketplacePage, accounts: AccountsPage, backtests: BacktestsPage };
 const TOPICS = ["signals", "intents", "orders", "fills", "positions", "backtests"];
 let page = null;
 let live = null;
+let waiting = null; // the entries waiting for your answer, above every page
 
 function pageName() {
   const name = location.hash.replace(/^#\/?/, "");
@@ -26,11 +28,18 @@ function showPage() {
   const view = clear(byId("view"));
   page = new PAGES[name]();
   page.mount(view);
-  document.title = `${page.title} · tradewire`;
+  setTitle();
   for (const link of byId("nav").querySelectorAll("a")) {
     if (link.dataset.page === name) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
+}
+
+/** The page's name, after the number of entries waiting for an answer (seen from another tab). */
+function setTitle() {
+  if (!page) return;
+  const count = waiting?.count || 0;
+  document.title = `${count ? `(${count}) ` : ""}${page.title} · tradewire`;
 }
 
 function setLive(status) {
@@ -44,6 +53,7 @@ async function enter() {
   byId("signin").hidden = true;
   for (const id of ["nav", "live", "who", "signout"]) byId(id).hidden = false;
   byId("who").textContent = me.username;
+  waiting = new WaitingPanel(...waitingElements());
   showPage();
   byId("main").focus();
   live = new Live(TOPICS, {
@@ -59,6 +69,8 @@ async function enter() {
 function leave(message = "") {
   live?.stop();
   live = null;
+  waiting?.stop();
+  waiting = null;
   page?.unmount();
   page = null;
   reset();
@@ -114,7 +126,11 @@ async function start() {
   setUpThemeToggle(byId("theme"));
   setUpSignIn();
   whenSignedOut(() => leave("Your session ended: sign in again."));
-  onChange(() => page?.update());
+  onChange(() => {
+    waiting?.update();
+    page?.update();
+    setTitle();
+  });
   window.addEventListener("hashchange", () => { if (page) { showPage(); byId("main").focus(); } });
   // The skip link moves the focus only: its #main must not be taken for a page's address.
   document.querySelector(".skip").addEventListener("click", (event) => {

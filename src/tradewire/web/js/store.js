@@ -15,7 +15,10 @@ export const data = {
   portfolio: null,
   fillsSeen: 0,
   backtests: new Map(), // started here, or heard of on the live channel
-
+  // Confirm before trade: the entries waiting for your answer (any channel's), each with what became
+  // of it once answered, shown a while before it leaves; `settled`: intents known to wait no more.
+  waiting: new Map(),
+  settled: new Set(),
 };
 
 const listeners = new Set();
@@ -63,11 +66,24 @@ export async function loadPortfolio() {
   changed();
 }
 
+/** The entries waiting for an answer, however old (the newest intents may not hold them all). */
+export async function loadWaiting() {
+  const rows = await api("GET", "/api/v1/intents?status=awaiting_confirmation&limit=1000");
+  for (const i of rows) {
+    // An answer heard on the live channel while this was asked for is newer than the list.
+    if (i.status === "awaiting_confirmation" && !data.settled.has(i.id) && !data.waiting.has(i.id)) {
+      data.waiting.set(i.id, { ...i, stage: 0, outcome: null });
+    }
+  }
+  changed();
+}
+
 export async function loadAll() {
   const [intents, orders, signals] = await Promise.all([
     api("GET", "/api/v1/intents?limit=200"),
     api("GET", "/api/v1/orders?limit=200"),
     api("GET", "/api/v1/signals?limit=100"),
+    loadWaiting(),
   ]);
   for (const i of intents) upsert(data.intents, i.id, i);
   for (const o of orders) upsert(data.orders, o.id, o);
@@ -93,6 +109,7 @@ export function apply(event) {
     case "intents":
       upsert(data.intents, d.intent_id, { ...d, id: d.intent_id, updated_at: event.ts, ...at,
         ...(event.type === "created" ? { created_at: event.ts } : {}) });
+      answered(event.type, d);
       break;
     case "orders":
       upsert(data.orders, d.order_id, { ...d, id: d.order_id, updated_at: event.ts, ...at,
@@ -117,10 +134,56 @@ export function apply(event) {
   changed();
 }
 
+// -- confirm before trade: what became of a waiting entry -----------------------------------------
+
+const LINGER_MS = 8000; // an answered entry shows its outcome this long, then leaves the list
+const SETTLED_KEPT = 2000;
+// What each intent event says of a proposal: its stage (never going back: the live channel and the
+// answer's own response may arrive in either order) and the line shown.
+const OUTCOMES = {
+  confirmed: [1, () => "Confirmed: risk and price are checked again now, then it is ordered…"],
+  declined: [2, (d) => d.reason ? `Declined: ${d.reason}` : "Declined: nothing traded."],
+  expired: [2, (d) => d.reason ? `Expired: ${d.reason}` : "Expired: nothing traded."],
+  ordered: [2, (d) => `Ordered: order #${d.order_id}`],
+  rejected: [2, (d) => `Refused: ${d.reason || "nothing traded"}`],
+  failed: [2, (d) => `Failed: ${d.reason || "nothing traded"}`],
+  gone: [2, (d) => d.reason || "It no longer waits."],
+};
+
+/** An intent event (or an answer's response, as one): a new proposal joins the list; an answer, an
+ * expiry or what the confirmed entry became is shown on its row, which leaves a while after the end. */
+export function answered(type, d) {
+  const id = d.intent_id;
+  if (typeof id !== "number") return;
+  if (type === "proposed") {
+    if (!data.settled.has(id) && !data.waiting.has(id)) {
+      data.waiting.set(id, { id, signal_id: d.signal_id, subscription_id: d.subscription_id, via: d.via,
+        confirm_by: d.confirm_by, proposal: d.proposal, symbol: d.proposal?.symbol, stage: 0, outcome: null, fresh: true });
+    }
+    return;
+  }
+  if (!(type in OUTCOMES) || (type === "rejected" && d.status && d.status !== "rejected")) return;
+  settle(id);
+  const row = data.waiting.get(id);
+  if (!row) return;
+  const [stage, line] = OUTCOMES[type];
+  if (stage <= row.stage) return;
+  row.stage = stage;
+  row.outcome = { kind: type, text: line(d), order_id: d.order_id };
+  if (stage === 2) setTimeout(() => { if (data.waiting.get(id) === row) { data.waiting.delete(id); changed(); } }, LINGER_MS);
+  changed();
+}
+
+function settle(id) {
+  data.settled.add(id);
+  if (data.settled.size > SETTLED_KEPT) data.settled.delete(data.settled.values().next().value);
+}
+
 export function reset() {
-  for (const key of ["accounts", "subscriptions", "positions", "signals", "intents", "orders", "fills", "backtests"]) {
+  for (const key of ["accounts", "subscriptions", "positions", "signals", "intents", "orders", "fills", "backtests", "waiting"]) {
     data[key] = new Map();
   }
+  data.settled = new Set();
   data.portfolio = null;
 }
 
