@@ -10,7 +10,49 @@ const SIZING = [
   ["equity_pct", "Percent of equity", "2"],
   ["signal", "The alert's own size (× value)", "1"],
 ];
+// Confirm before trade: where each entry waits for your yes (none: it trades at once).
+const CONFIRM = [
+  ["none", "No: trade at once"],
+  ["dashboard", "Yes, on this dashboard"],
+  ["telegram", "Yes, on Telegram"],
+  ["api", "Yes, through the API"],
+];
 const NEXT = { ACTIVE: [["PAUSED", "Pause"], ["CANCELLED", "Cancel"]], PAUSED: [["ACTIVE", "Resume"], ["CANCELLED", "Cancel"]] };
+
+/** The confirm-before-trade fields of a form (ids from `id`), set to a subscription's values. */
+function confirmFields(id, current = {}) {
+  const via = current.confirmation || "none";
+  return [
+    field("Confirm before trade", h("select", { id: id("confirmation"), name: "confirmation" },
+      CONFIRM.map(([v, label]) => h("option", { value: v, selected: v === via }, label)))),
+    field("Answer within (seconds)", h("input", { id: id("confirm-timeout"), name: "confirm_timeout", type: "number",
+      min: 10, max: 86400, step: 1, required: true, value: current.confirmation_timeout_s ?? 300 })),
+    field("Price drift allowed (%)", h("input", { id: id("confirm-drift"), name: "confirm_drift", inputmode: "decimal",
+      required: true, value: current.max_confirm_drift_pct ?? "1", maxlength: 30, autocomplete: "off",
+      pattern: "(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)", title: "0 to 100" })),
+  ];
+}
+
+/** The timeout and drift matter only when entries wait: off (and not sent) otherwise. */
+function followConfirmation(form) {
+  const sync = () => {
+    const off = form.elements.confirmation.value === "none";
+    form.elements.confirm_timeout.disabled = off;
+    form.elements.confirm_drift.disabled = off;
+  };
+  form.elements.confirmation.addEventListener("change", sync);
+  sync();
+}
+
+function confirmSettings(form) {
+  const confirmation = form.elements.confirmation.value;
+  if (confirmation === "none") return { confirmation };
+  return { confirmation, confirmation_timeout_s: Number(form.elements.confirm_timeout.value),
+    max_confirm_drift_pct: form.elements.confirm_drift.value.trim() };
+}
+
+const confirmText = (s) => (!s.confirmation || s.confirmation === "none" ? "no"
+  : `on ${s.confirmation}, ${s.confirmation_timeout_s} s, drift ${amount(s.max_confirm_drift_pct)} %`);
 
 export class MarketplacePage {
   title = "Marketplace";
@@ -19,9 +61,10 @@ export class MarketplacePage {
     this.records = new Map(); // strategy id -> its pairs, once asked for
     this.strategies = h("section", { "aria-label": "Strategies" }, h("p", { class: "empty" }, "Loading strategies…"));
     this.mine = h("section", { class: "panel", "aria-labelledby": "subs-title" });
+    this.editor = h("section", { class: "panel", "aria-labelledby": "edit-title", hidden: true });
     this.message = h("p", { class: "error", role: "alert" });
     this.status = h("p", { class: "muted", role: "status" });
-    root.append(h("h1", {}, "Marketplace"), this.message, this.status, this.strategies, this.mine);
+    root.append(h("h1", {}, "Marketplace"), this.message, this.status, this.strategies, this.mine, this.editor);
     this.accountsShown = data.accounts.size;
     api("GET", "/api/v1/strategies").then((list) => { this.list = list; this.renderStrategies(); })
       .catch((error) => { this.message.textContent = `Could not load the strategies: ${error.message}`; });
@@ -85,10 +128,12 @@ export class MarketplacePage {
       field("Pairs (blank: all)", h("input", { id: id("pairs"), name: "pairs", placeholder: "BTC/USDT, ETH/USDT", maxlength: 400, autocomplete: "off" })),
       field("Sizing", h("select", { id: id("sizing"), name: "sizing" }, SIZING.map(([v, label]) => h("option", { value: v }, label)))),
       field("Size", h("input", { id: id("value"), name: "value", inputmode: "decimal", required: true, value: "100", pattern: "[0-9]+(\\.[0-9]+)?", maxlength: 30 })),
+      ...confirmFields(id),
       h("button", { type: "submit" }, `Subscribe to ${strategy.name}`));
     form.elements.sizing.addEventListener("change", () => {
       form.elements.value.value = SIZING.find(([v]) => v === form.elements.sizing.value)[2];
     });
+    followConfirmation(form);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const pairs = form.elements.pairs.value.split(",").map((p) => p.trim().toUpperCase()).filter(Boolean);
@@ -96,6 +141,7 @@ export class MarketplacePage {
         await api("POST", "/api/v1/subscriptions", {
           strategy_id: strategy.id, account_id: Number(form.elements.account.value),
           pairs: pairs.length ? pairs : null, sizing_mode: form.elements.sizing.value, sizing_value: form.elements.value.value,
+          ...confirmSettings(form),
         });
         this.message.textContent = "";
         this.status.textContent = `Subscribed to ${strategy.name}.`;
@@ -118,14 +164,56 @@ export class MarketplacePage {
       return;
     }
     this.mine.append(h("table", {},
-      h("thead", {}, h("tr", {}, ["Strategy", "Account", "Pairs", "Sizing", "Status", ""].map((t) => h("th", { scope: "col" }, t)))),
+      h("thead", {}, h("tr", {}, ["Strategy", "Account", "Pairs", "Sizing", "Confirm before trade", "Status", ""].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, subscriptions.map((s) => h("tr", { "data-subscription": s.id },
         h("td", {}, s.strategy_slug), h("td", {}, accountName(s.account_id)),
         h("td", {}, s.pairs ? s.pairs.join(", ") : "all"),
         h("td", {}, `${s.sizing_mode.replace("_", " ")} ${amount(s.sizing_value)}`),
+        h("td", {}, confirmText(s)),
         h("td", {}, h("span", { class: `chip ${s.status.toLowerCase()}` }, s.status.toLowerCase()),
           s.trading_state !== "ACTIVE" ? h("span", { class: "muted" }, ` · ${s.trading_state.toLowerCase()}`) : null),
-        h("td", {}, (NEXT[s.status] || []).map(([status, label]) => this.statusButton(s, status, label))))))));
+        h("td", {}, (NEXT[s.status] || []).map(([status, label]) => this.statusButton(s, status, label)),
+          s.status !== "CANCELLED" ? this.editButton(s) : null))))));
+  }
+
+  editButton(subscription) {
+    const button = h("button", { type: "button", class: "ghost",
+      "aria-label": `Confirmation settings of ${subscription.strategy_slug} on ${accountName(subscription.account_id)}` }, "Confirmation");
+    button.addEventListener("click", () => this.edit(subscription.id));
+    return button;
+  }
+
+  /** The confirm-before-trade settings of one subscription, changed with PATCH (kept out of the table,
+   * which is drawn again on every live event, so what is typed is not lost). */
+  edit(subscriptionId) {
+    const s = data.subscriptions.get(subscriptionId);
+    if (!s) return;
+    const id = (name) => `edit-${name}`;
+    const where = `${s.strategy_slug} on ${accountName(s.account_id)}`;
+    const note = h("p", { class: "error", role: "alert" });
+    const form = h("form", { class: "filters", "aria-label": `Confirmation settings of ${where}` },
+      ...confirmFields(id, s),
+      h("button", { type: "submit" }, "Save"),
+      h("button", { type: "button", class: "ghost", onclick: () => { this.editor.hidden = true; clear(this.editor); } }, "Close"));
+    followConfirmation(form);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        await api("PATCH", `/api/v1/subscriptions/${s.id}`, confirmSettings(form));
+        this.editor.hidden = true;
+        clear(this.editor);
+        this.message.textContent = "";
+        this.status.textContent = `Saved the confirmation settings of ${where}.`;
+        await loadMembership();
+      } catch (error) {
+        note.textContent = `Could not save: ${error.message}`;
+      }
+    });
+    clear(this.editor).append(h("h2", { id: "edit-title" }, `Confirm before trade: ${where}`),
+      h("p", { class: "muted" }, "A change applies to entries decided after it; an entry already waiting keeps its deadline."),
+      form, note);
+    this.editor.hidden = false;
+    form.elements.confirmation.focus();
   }
 
   statusButton(subscription, status, label) {
