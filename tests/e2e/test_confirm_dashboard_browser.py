@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from tests.conftest import free_port
 from tests.e2e.test_confirm_http import ShiftedClock
 from tests.e2e.test_dashboard_browser import TIMEOUT_MS, Session
 from tests.seeding import Seeded
 from tests.support import ServedRuntime, make_runtime, pin_prices, seed_marketplace, send_alert
+from tradewire.adapters.store.tables import execution_intents
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator
@@ -209,6 +211,11 @@ def test_a_proposal_made_before_the_page_opened_is_listed_and_two_wait_together(
     _signed_in(session, platform)
     page.locator(f"#waiting li[data-intent='{first['id']}']").wait_for()
 
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: nothing wider than the screen
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    session.shot("waiting-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
     platform.alert()  # a second while the first waits
     second = page.locator("#waiting li.proposal").nth(1)
     second.wait_for()
@@ -271,3 +278,32 @@ def test_the_marketplace_sets_and_changes_the_confirmation(platform: Platform, s
     platform.alert()  # the change applies to the next entry: it now waits on the page
     page.locator("#waiting li.proposal").filter(has_text="asked on the dashboard").wait_for()
     assert platform.orders(OTHER) == []
+
+
+HOSTILE = '<img src=x onerror="window.owned=1">'
+
+
+def test_what_a_proposal_holds_is_shown_as_text_never_as_markup(platform: Platform, session: Session) -> None:
+    platform.alert()
+    [intent] = platform.waiting()
+    proposal = {
+        **intent["proposal"],
+        "symbol": f"BTC/USDT{HOSTILE}",
+        "sizing_note": f"sized {HOSTILE}",
+        "risk": [{"rule": f"rule{HOSTILE}", "passed": False, "detail": f"detail {HOSTILE}"}],
+    }
+    with platform.served.runtime.engine.begin() as conn:  # as a hand (or an older version) wrote it
+        conn.execute(
+            update(execution_intents).where(execution_intents.c.id == intent["id"]).values(proposal=proposal)
+        )
+    page = session.page
+    _signed_in(session, platform)
+
+    row = page.locator(f"#waiting li[data-intent='{intent['id']}']")
+    row.get_by_text(f"sized {HOSTILE}").wait_for()  # the words, not an element
+    row.get_by_text(f"detail {HOSTILE}").wait_for()  # a failed rule opens the list
+    assert row.locator(".risk .chip.failed").count() == 1
+    assert HOSTILE in row.get_by_role("heading").inner_text()
+    assert page.locator("#waiting img").count() == 0
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.owned") is None
