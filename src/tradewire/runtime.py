@@ -62,6 +62,7 @@ from tradewire.services.admin import Administration
 from tradewire.services.ai_setup import AiSetup, UrlCheck
 from tradewire.services.audit import AttemptBudget, AuditTrail
 from tradewire.services.backtests import BacktestService
+from tradewire.services.breaker_alerts import BreakerAlerts
 from tradewire.services.chart_analyst import ChartAnalyst
 from tradewire.services.confirmations import Confirmations
 from tradewire.services.event_hub import EventHub
@@ -127,6 +128,7 @@ class Runtime:
     ai: AiSetup  # AI endpoints, prompts and analyses (the analyst runs inside `strategies`)
     audit: AuditTrail
     telegram: Telegram
+    breakers: BreakerAlerts  # live accounts' circuit breakers opening, told to their owners
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -173,6 +175,7 @@ class Runtime:
         except Exception:
             log.exception("could not save trailing stops' best prices")
         await self.bus.stop()
+        await self.breakers.settle()
         await self.exchanges.close()
         await self.candles.close()
 
@@ -279,6 +282,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
     bus = InProcessBus()
     clock = clock or SystemClock()
     calls = ExchangeCalls()
+    breakers = BreakerAlerts(store, clock)
     exchanges = AccountExchanges(
         venue,
         members.live_account,
@@ -290,6 +294,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         markets_ttl_s=settings.markets_refresh_s,
         markets_retry_s=settings.markets_retry_s,
         calls=calls,
+        on_breaker_open=breakers.opened,
     )
     catalog = SymbolCatalog.of(markets, {m.id: m.symbol for m in markets.values()})
     ingest = SignalIngest(store, exchanges, bus, clock, verify_secret)
@@ -381,6 +386,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
     events.session_check_s = settings.ws_session_check_s
     records = Records(reports, store.watched_position, valuations, monitor)
     return Runtime(
+        breakers=breakers,
         settings=settings,
         engine=engine,
         store=store,

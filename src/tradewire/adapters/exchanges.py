@@ -17,6 +17,7 @@ from tradewire.adapters.paper.venue import PaperVenue
 from tradewire.adapters.secrets_box import SecretBox, SecretsError
 from tradewire.domain.members import AccountMode
 from tradewire.domain.records import LiveVenue, StrategyVenues
+from tradewire.domain.risk_alerts import BreakerOpening
 from tradewire.domain.symbols import Resolution, SymbolCatalog, UnknownSymbol
 from tradewire.ports import ErrorKind, Exchange, ExchangeError, ExchangeUnavailable
 
@@ -46,7 +47,9 @@ class AccountExchanges:
         markets_ttl_s: float = 3600.0,
         markets_retry_s: float = 30.0,
         calls: ExchangeCalls | None = None,
+        on_breaker_open: Callable[[BreakerOpening], None] | None = None,
     ) -> None:
+        self._on_breaker_open = on_breaker_open  # each live client's breaker opening, told to its owner
         self._calls = calls  # each live client's call time and errors (/metrics)
         self._retry = retry or RetryPolicy()
         self._allow_private_urls = allow_private_urls
@@ -88,6 +91,7 @@ class AccountExchanges:
                 venue=self._venue(key, exchange),
                 markets_ttl_s=self._markets_ttl,
                 meter=self._calls.meter(exchange) if self._calls else UNMETERED,
+                **({"on_breaker_open": self._on_breaker_open} if self._on_breaker_open else {}),
             )
             # The first account's client sets the budget (ccxt's rate for the exchange); others share it.
             self._public.setdefault(key, live.public_limiter)

@@ -45,6 +45,7 @@ class Topic(StrEnum):
     BOTS = "bots"
     BACKTESTS = "backtests"  # queued, running (progress), done, failed
     PROVIDER = "provider"  # a strategy owner's signals and subscriber counts
+    RISK = "risk"  # daily loss limit reached, drawdown warning and pause, a circuit breaker opening
 
 
 class Event(NamedTuple):

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tradewire.domain.confirmation import TradeConfirmation
 from tradewire.domain.entry_order import EntryOrder
@@ -26,6 +26,10 @@ from tradewire.domain.risk import RiskLimits, TradingState
 from tradewire.domain.signals import MarketPosition, SignalAction
 from tradewire.domain.track_record import PairRecord
 from tradewire.domain.tranches import DcaPlan, PositionPhase, Tranche
+
+if TYPE_CHECKING:  # both build on these records
+    from tradewire.domain.events import Event
+    from tradewire.domain.risk_alerts import RiskAlert
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +247,7 @@ class Rejection:
     log_status: LogStatus = LogStatus.SKIPPED
     details: dict[str, Any] | None = None  # e.g. each risk rule's verdict and numbers
     pause_reason: str | None = None  # set: the subscription turns REDUCING (drawdown pause)
+    paused: Event | None = None  # what tells the pause, written when it takes effect
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,12 +278,14 @@ class Proposal:
 
 class Decisions(NamedTuple):
     """What became of a page of intents, stored together: those rejected, the orders to store, the
-    decisions that failed with an error, and the entries proposed to a human."""
+    decisions that failed with an error, the entries proposed to a human, and what risk tells their
+    owners (domain/risk_alerts.py)."""
 
     rejections: Sequence[Rejection] = ()
     new_orders: Sequence[NewOrder] = ()
     failures: Sequence[FailedAttempt] = ()
     proposals: Sequence[Proposal] = ()
+    alerts: Sequence[RiskAlert] = ()
 
 
 @dataclass(frozen=True, slots=True)

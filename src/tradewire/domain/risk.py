@@ -205,7 +205,7 @@ class Rule:
     detail: Callable[[RiskLimits, RiskContext], str | None]
 
 
-def _daily_loss_limit(limits: RiskLimits, context: RiskContext) -> Decimal | None:
+def daily_loss_limit(limits: RiskLimits, context: RiskContext) -> Decimal | None:
     """The smaller of the equity-based and the quote limit; None without either."""
     bounds = []
     if context.equity is not None and context.equity > 0:
@@ -218,13 +218,13 @@ def _daily_loss_limit(limits: RiskLimits, context: RiskContext) -> Decimal | Non
 def _daily_loss_passes(limits: RiskLimits, context: RiskContext) -> bool:
     if context.realized_today >= 0:
         return True  # no loss today blocks nothing, whatever the limit
-    limit = _daily_loss_limit(limits, context)
+    limit = daily_loss_limit(limits, context)
     return limit is None or -context.realized_today < limit
 
 
 def _daily_loss_detail(limits: RiskLimits, context: RiskContext) -> str:
     loss = -context.realized_today if context.realized_today < 0 else Decimal(0)
-    limit = _daily_loss_limit(limits, context)
+    limit = daily_loss_limit(limits, context)
     if limit is None:
         return f"lost {fmt(loss)} today; no equity to measure it against"
     return f"lost {fmt(loss)} today, limit {fmt(limit)} until 00:00 UTC"

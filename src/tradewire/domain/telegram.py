@@ -37,6 +37,9 @@ class Notice(StrEnum):
     ORDER_FAILED = "order_failed"  # an order rejected, or an intent failed, with the reason
     ENTRY_REFUSED = "entry_refused"  # a risk rule refused an entry
     BOT_CHANGED = "bot_changed"  # a bot started or stopped
+    DAILY_LOSS = "daily_loss"  # an account's daily loss limit reached (once a day)
+    DRAWDOWN = "drawdown"  # a subscription's drawdown past its warning level, and its pause
+    BREAKER_OPEN = "breaker_open"  # an exchange account's circuit breaker opened
 
 
 NOTICES: tuple[Notice, ...] = tuple(Notice)
@@ -151,7 +154,17 @@ def notice_of(topic: str, type_: str, data: dict[str, Any]) -> Notice | None:
         return Notice.ENTRY_REFUSED
     if topic == "bots" and type_ == "changed":
         return Notice.BOT_CHANGED
+    if topic == "risk":
+        return _RISK_NOTICES.get(type_)
     return None
+
+
+_RISK_NOTICES = {
+    "daily_loss": Notice.DAILY_LOSS,
+    "drawdown_warning": Notice.DRAWDOWN,
+    "paused": Notice.DRAWDOWN,
+    "breaker_open": Notice.BREAKER_OPEN,
+}
 
 
 def quote_of(symbol: Any) -> str:
@@ -201,10 +214,61 @@ def notice_text(notice: Notice, data: dict[str, Any]) -> str:
             f"🛑 Entry refused by risk (intent #{_v(d, 'intent_id')}, subscription "
             f"#{_v(d, 'subscription_id')}): {_v(d, 'reason')}"
         )
+    elif notice is Notice.DAILY_LOSS:
+        text = _daily_loss_text(d)
+    elif notice is Notice.DRAWDOWN:
+        text = _drawdown_text(d)
+    elif notice is Notice.BREAKER_OPEN:
+        text = (
+            f"🔌 Exchange account #{_v(d, 'account_id')} ({_v(d, 'exchange')}): circuit breaker open after "
+            f"{_v(d, 'failures')} failed calls in a row ({_v(d, 'kind')}); no calls for "
+            f"{_seconds(d.get('cooldown_s'))} s, then one trial"
+        )
     else:
         state = "running" if d.get("enabled") and d.get("status") == "ACTIVE" else "stopped"
         text = f"🤖 Bot #{_v(d, 'bot_id')} {state} (subscription {_v(d, 'status')})"
     return clip(text)
+
+
+def _money(d: dict[str, Any], key: str) -> str:
+    """An amount with the event's currency ("12.5 USDT")."""
+    return f"{_v(d, key)} {d.get('currency') or ''}".rstrip()
+
+
+def _daily_loss_text(d: dict[str, Any]) -> str:
+    bounds = []
+    if d.get("equity") is not None:
+        bounds.append(f"{_v(d, 'daily_loss_pct')}% of equity {_money(d, 'equity')}")
+    if d.get("daily_loss_quote") is not None:
+        bounds.append(_money(d, "daily_loss_quote"))
+    how = f" ({'the smaller of ' + ' and '.join(bounds) if len(bounds) > 1 else bounds[0]})" if bounds else ""
+    return (
+        f"🚨 Daily loss limit reached on account #{_v(d, 'account_id')}: lost {_money(d, 'loss')} on "
+        f"{_v(d, 'day')} (UTC), limit {_money(d, 'limit')}{how}. No new entries until 00:00 UTC "
+        f"(subscription #{_v(d, 'subscription_id')}, intent #{_v(d, 'intent_id')})"
+    )
+
+
+def _drawdown_text(d: dict[str, Any]) -> str:
+    fall = f"results {_money(d, 'lost')} below their peak of {_money(d, 'peak')} (now {_money(d, 'total')})"
+    if d.get("trading_state") == "REDUCING":
+        return (
+            f"⏸️ Subscription #{_v(d, 'subscription_id')} paused, exits only: drawdown "
+            f"{_v(d, 'drawdown_pct')}% reached {_v(d, 'pause_pct')}% (account #{_v(d, 'account_id')}), "
+            f"{fall}. Set its trading state ACTIVE again to resume entries"
+        )
+    return (
+        f"⚠️ Drawdown warning, subscription #{_v(d, 'subscription_id')} (account #{_v(d, 'account_id')}): "
+        f"{_v(d, 'drawdown_pct')}% of equity, {fall}; warning at {_v(d, 'warn_pct')}%, entries pause "
+        f"at {_v(d, 'pause_pct')}%"
+    )
+
+
+def _seconds(value: Any) -> str:
+    """Seconds as people read them: 30, not 30.0."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer():
+        return str(int(value))
+    return "-" if value is None else str(value)
 
 
 def stored_data(data_json: str) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from tradewire.domain.events import StoredEvent
+from tradewire.domain.risk_alerts import BreakerOpening
 
 
 class EventLog(Protocol):
@@ -29,3 +30,11 @@ class EventNotifier(Protocol):
 
     def published(self, last_ids: Mapping[int, int]) -> None:
         """Users with new events committed, each with their last event number."""
+
+
+class RiskAlertLog(Protocol):
+    """Where risk alerts made outside a decision are written (adapters/store/risk_alerts.py)."""
+
+    def breaker_opened(self, opening: BreakerOpening, now: datetime) -> bool:
+        """Write, in a transaction of its own, the event of an account's circuit breaker opening for
+        the account's owner; False when the account is gone."""

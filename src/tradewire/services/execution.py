@@ -46,6 +46,7 @@ from tradewire.domain.risk import (
     verdicts,
 )
 from tradewire.domain.risk import summary as risk_summary
+from tradewire.domain.risk_alerts import RiskAlert, entry_alerts, paused
 from tradewire.domain.signals import SignalAction
 from tradewire.domain.sizing import SizingMode, TradeStats
 from tradewire.ports import (
@@ -136,8 +137,8 @@ class Executor:
         return sent, decided, waiting
 
     async def _decide_and_send(self, ready: Sequence[WorkItem], unread: list[FailedAttempt]) -> int:
-        rejections, new_orders, failures, proposals = await self._decide(ready)
-        records = await self._save(Decisions(rejections, new_orders, [*failures, *unread], proposals))
+        rejections, new_orders, failures, proposals, alerts = await self._decide(ready)
+        records = await self._save(Decisions(rejections, new_orders, [*failures, *unread], proposals, alerts))
         failpoints.hit("after_orders_stored")
         for rejection in rejections:
             log.info(
@@ -172,6 +173,11 @@ class Executor:
         except Exception:
             log.exception("storing a page of decisions failed; storing them one by one")
         records: list[OrderRecord] = []
+        if decisions.alerts:  # told once each, whatever became of the intents they came with
+            try:
+                await asyncio.to_thread(self.store.save_decisions, Decisions(alerts=decisions.alerts), now)
+            except Exception:
+                log.exception("risk alerts of a page could not be stored")
         singles: list[tuple[WorkItem | None, int, Decisions]] = [
             *((r.item, r.item.intent_id, Decisions(rejections=[r])) for r in decisions.rejections),
             *((o.item, o.item.intent_id, Decisions(new_orders=[o])) for o in decisions.new_orders),
@@ -214,6 +220,7 @@ class Executor:
             [o for d in singles for o in d.new_orders],
             [f for d in singles for f in d.failures],
             [p for d in singles for p in d.proposals],
+            [a for d in singles for a in d.alerts],
         )
 
     async def _decide_page(self, work: Sequence[WorkItem]) -> Decisions:
@@ -239,6 +246,7 @@ class Executor:
         new_orders: list[NewOrder] = []
         failures: list[FailedAttempt] = []
         proposals: list[Proposal] = []
+        alerts: list[RiskAlert] = []
         for item in work:
             if (item.subscription_id, item.symbol) in in_flight:
                 reason = (
@@ -252,6 +260,7 @@ class Executor:
                     positions.get((item.subscription_id, item.symbol), ZERO),
                     stats.get(item.strategy_id),
                     risk,
+                    alerts,
                 )
             except Exception as exc:
                 log.exception(
@@ -279,7 +288,7 @@ class Executor:
                         sizing_equity=decision.sizing_equity,
                     )
                 )
-        return Decisions(rejections, new_orders, failures, proposals)
+        return Decisions(rejections, new_orders, failures, proposals, alerts)
 
     async def _plan(
         self,
@@ -287,7 +296,9 @@ class Executor:
         position_amount: Decimal,
         stats: TradeStats | None,
         risk: RiskSnapshot,
+        alerts: list[RiskAlert],
     ) -> OrderPlan | Skip | Rejection:
+        """The intent's order, or why it has none; what risk tells its owner goes to `alerts`."""
         if (
             item.action is not SignalAction.BUY
             and not (verdict := assess_exit(item.state, item.state_source)).approved
@@ -358,14 +369,14 @@ class Executor:
             return planned
         context = await self._risk_context(item, exchange, risk, equity, price, planned, plan_exits)
         assessment = assess_entry(item.risk, context)
+        alerts += entry_alerts(item, context, assessment, market.quote, self.clock.now().date().isoformat())
         if not assessment.approved:
             details = {"risk": assessment.as_json()}
-            if assessment.failed("drawdown") and item.state is TradingState.ACTIVE:
-                why = (
-                    f"paused: subscription drawdown {context.drawdown_pct:.1f}% "
-                    f"reached {item.risk.drawdown_pause_pct}%"
-                )
-                return Rejection(item, assessment.reason, details=details, pause_reason=why)
+            drawdown = context.drawdown_pct
+            if assessment.failed("drawdown") and item.state is TradingState.ACTIVE and drawdown is not None:
+                why = f"paused: subscription drawdown {drawdown:.1f}% reached {item.risk.drawdown_pause_pct}%"
+                told = paused(item, drawdown, equity, market.quote, why)
+                return Rejection(item, assessment.reason, details=details, pause_reason=why, paused=told)
             return Skip(assessment.reason, details=details)
         if item.dca is not None and position_amount <= 0:
             split = split_into_tranches(planned, item.dca, market)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from tests.fakes.memory_store.tables import Tables
 from tradewire.adapters.store.events import announce
 from tradewire.domain.events import Event, StoredEvent
+from tradewire.domain.risk_alerts import BreakerOpening, breaker_opened
 from tradewire.ports.events import EventNotifier
 
 
@@ -49,3 +50,11 @@ class EventsTwin:
         gone = {(e["user_id"], e["id"]) for e in old}
         self.tables.events = [e for e in self.tables.events if (e["user_id"], e["id"]) not in gone]
         return len(gone)
+
+    def breaker_opened(self, opening: BreakerOpening, now: datetime) -> bool:
+        account = self.tables["exchange_accounts"].get(opening.account_id)
+        if account is None:
+            return False
+        with self._with_events(now) as made:
+            made.append(breaker_opened(account["user_id"], opening))
+        return True

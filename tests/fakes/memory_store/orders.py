@@ -35,6 +35,7 @@ from tradewire.domain.records import (
     OrderOutcome,
     OrderRecord,
     Proposal,
+    Rejection,
     UnreadableWork,
     WorkItem,
     WorkPage,
@@ -194,7 +195,7 @@ class OrdersTwin:
     # -- writing ----------------------------------------------------------------------------------
 
     def save_decisions(self, decisions: Decisions, now: datetime) -> list[OrderRecord]:
-        rejections, new_orders, failures, proposals = decisions
+        rejections, new_orders, failures, proposals, alerts = decisions
         with self._with_events(now) as made:
             failed = self._record_failures(failures, now)
             intents = self.tables["execution_intents"]
@@ -206,12 +207,19 @@ class OrdersTwin:
                 self.tables.insert_new(
                     "execution_log", log_row(r.item, r.log_status, r.reason, None, r.details, now)
                 )
-            pauses = {r.item.subscription_id: r.pause_reason for r in rejections if r.pause_reason}
-            for subscription_id, why in pauses.items():
+            pauses: dict[int, Rejection] = {}
+            for r in rejections:
+                if r.pause_reason:
+                    pauses.setdefault(r.item.subscription_id, r)
+            for subscription_id, r in pauses.items():
                 sub = self.tables["subscriptions"].get(subscription_id)
                 if sub is not None and sub["trading_state"] == TradingState.ACTIVE.value:
+                    why = r.pause_reason
                     sub.update(trading_state=TradingState.REDUCING.value, state_reason=why, updated_at=now)
+                    if r.paused is not None:
+                        made.append(r.paused)
             proposed = self._propose(proposals, now)
+            made += self.tables.alert_events(alerts, now)
             if not new_orders:
                 made += decided(rejections, failed, [], proposed)
                 return []

@@ -17,6 +17,7 @@ from typing import Any
 from tradewire.adapters.store.values import trading_state
 from tradewire.domain.events import Event
 from tradewire.domain.platform import Restrictions
+from tradewire.domain.risk_alerts import Once, RiskAlert
 
 Row = dict[str, Any]
 
@@ -125,6 +126,7 @@ class Tables:
     account_daily_pnl: dict[tuple[int, str], Decimal] = field(default_factory=dict)
     events: list[Row] = field(default_factory=list)
     event_seq: dict[int, int] = field(default_factory=dict)
+    risk_notices: dict[Once, Row] = field(default_factory=dict)  # alerts told once, as risk_notices
     platform_state: str = "ACTIVE"  # platform_trading's one row
     _ids: dict[str, Iterator[int]] = field(default_factory=dict)
 
@@ -147,6 +149,17 @@ class Tables:
                 | {"ts": now, "data": data}
             )
         return {user_id: self.event_seq[user_id] for user_id in counts}
+
+    def alert_events(self, alerts: Sequence[RiskAlert], now: datetime) -> list[Event]:
+        """As adapters/store/risk_alerts.alert_events: a told-once alert only the first time."""
+        made = [a.event for a in alerts if a.once is None]
+        claims: dict[Once, Event] = {}
+        for alert in alerts:
+            if alert.once is not None and alert.once not in self.risk_notices:
+                claims.setdefault(alert.once, alert.event)
+        for once, event in claims.items():
+            self.risk_notices[once] = {"user_id": event.user_id, "created_at": now}
+        return made + list(claims.values())
 
     def __getitem__(self, table: str) -> dict[int, Row]:
         return self.rows[table]
@@ -216,12 +229,26 @@ class Tables:
     def transaction(self) -> Iterator[None]:
         """All or nothing: on an exception every table is put back as it was."""
         saved = copy.deepcopy(
-            (self.rows, self.strategy_pairs, self.account_daily_pnl, self.events, self.event_seq)
+            (
+                self.rows,
+                self.strategy_pairs,
+                self.account_daily_pnl,
+                self.events,
+                self.event_seq,
+                self.risk_notices,
+            )
         )
         try:
             yield
         except BaseException:
-            self.rows, self.strategy_pairs, self.account_daily_pnl, self.events, self.event_seq = saved
+            (
+                self.rows,
+                self.strategy_pairs,
+                self.account_daily_pnl,
+                self.events,
+                self.event_seq,
+                self.risk_notices,
+            ) = saved
             raise
 
 

@@ -39,6 +39,7 @@ from tradewire.domain.balances import AssetBalance
 from tradewire.domain.markets import DECIMAL_PLACES, TICK_SIZE, Market
 from tradewire.domain.money import to_decimal
 from tradewire.domain.orders import ExchangeOrder, OrderRequest, OrderSide, OrderType, Trade
+from tradewire.domain.risk_alerts import BreakerOpening
 from tradewire.ports import ErrorKind, ExchangeError, ExchangeUnavailable, OrderOutcomeUnknown
 
 log = logging.getLogger("tradewire.live")
@@ -107,6 +108,7 @@ class CcxtExchange:
         public_limiter: RateLimiter | None = None,
         venue: VenueMarkets | None = None,
         meter: ExchangeMeter = UNMETERED,
+        on_breaker_open: Callable[[BreakerOpening], None] | None = None,
     ) -> None:
         self.account = account
         self.client = client or make_client(account)
@@ -126,6 +128,7 @@ class CcxtExchange:
         # Requests open at once over every live account of the process (sockets, memory).
         self._in_flight = in_flight or asyncio.Semaphore(256)
         self._meter = meter  # call time and errors, per exchange (/metrics)
+        self._on_breaker_open = on_breaker_open  # tells the account's owner; never raises, never waits
 
     @property
     def venue(self) -> VenueMarkets:
@@ -380,9 +383,31 @@ class CcxtExchange:
             raise ExchangeError(f"{kind_of(exc).value}: {_message(exc)}", kind_of(exc)) from exc
         if answered(exc):
             self._breaker.success()
-        else:
-            self._breaker.failure()
+        elif self._breaker.failure():
+            self._breaker_opened(kind_of(exc).value)
         self._note_retry_after()
+
+    def _breaker_opened(self, kind: str) -> None:
+        """Log the breaker's opening and hand it to `on_breaker_open` (which schedules, never waits);
+        whatever that does, the call that failed goes on as it would have."""
+        breaker, account = self._breaker, self.account
+        log.warning(
+            "%s account %s: circuit open after %d failed calls (%s); none for %.0f s",
+            account.exchange,
+            account.account_id,
+            breaker.threshold,
+            kind,
+            breaker.cooldown_s,
+        )
+        if self._on_breaker_open is None:
+            return
+        opening = BreakerOpening(
+            account.account_id, account.exchange, breaker.threshold, breaker.cooldown_s, kind
+        )
+        try:
+            self._on_breaker_open(opening)
+        except Exception:
+            log.exception("account %s: the circuit's opening could not be told", account.account_id)
 
     async def _lookup(self, request: OrderRequest) -> ExchangeOrder | None:
         for attempt in range(self._retry.lookup_attempts):

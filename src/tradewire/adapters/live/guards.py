@@ -92,8 +92,21 @@ class CircuitBreaker:
         self._opened_at = None
         self._trial_in_flight = False
 
-    def failure(self) -> None:
+    @property
+    def threshold(self) -> int:
+        return self._threshold
+
+    @property
+    def cooldown_s(self) -> float:
+        return self._cooldown
+
+    def failure(self) -> bool:
+        """Count a failed call; True when it opened the breaker (closed → open: a failed trial
+        re-opens an open one, which is not news)."""
         self._trial_in_flight = False
         self._failures += 1
-        if self._failures >= self._threshold or self._opened_at is not None:
+        closed = self._opened_at is None
+        if self._failures >= self._threshold or not closed:
             self._opened_at = self._clock()
+            return closed
+        return False

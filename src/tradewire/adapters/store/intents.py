@@ -16,6 +16,7 @@ from tradewire.adapters.store.db import SqlTables
 from tradewire.adapters.store.events import transaction_with_events
 from tradewire.adapters.store.order_rows import executor_order_row, new_order_record, read_orders
 from tradewire.adapters.store.platform import restrictions
+from tradewire.adapters.store.risk_alerts import alert_events
 from tradewire.adapters.store.settlement import log_row
 from tradewire.adapters.store.tables import (
     exchange_accounts,
@@ -198,12 +199,14 @@ class SqlIntents(SqlTables):
         """Reject intents with their reasons, count failed attempts (a final one marks the intent
         failed and logs it), propose entries that wait for a human, and store new orders (state
         NEW), in one transaction."""
-        rejections, new_orders, failures, proposals = decisions
+        rejections, new_orders, failures, proposals, alerts = decisions
         with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
             failed = _record_failures(conn, failures, now) if failures else []
-            if rejections:
-                _reject(conn, rejections, now)
+            paused = _reject(conn, rejections, now) if rejections else []
             proposed = propose(conn, proposals, now) if proposals else []
+            outbox.add(paused)
+            if alerts:
+                outbox.add(alert_events(conn, alerts, now))
             if not new_orders:
                 outbox.add(decided(rejections, failed, [], proposed))
                 return []
@@ -237,9 +240,9 @@ def intent_row(signal_id: int, target: SubscriptionTarget, now: datetime) -> dic
     }
 
 
-def _reject(conn: Connection, rejections: Sequence[Rejection], now: datetime) -> None:
+def _reject(conn: Connection, rejections: Sequence[Rejection], now: datetime) -> list[Event]:
     """Intents end rejected with their reasons in the log; a drawdown pause turns the subscription
-    REDUCING."""
+    REDUCING. Returns the events of the pauses that took effect (an ACTIVE subscription turned)."""
     conn.execute(
         update(execution_intents)
         .where(
@@ -254,16 +257,23 @@ def _reject(conn: Connection, rejections: Sequence[Rejection], now: datetime) ->
         execution_log,
         [log_row(r.item, r.log_status, r.reason, None, r.details, now) for r in rejections],
     )
-    pauses = {r.item.subscription_id: r.pause_reason for r in rejections if r.pause_reason}
-    for subscription_id, why in pauses.items():
-        conn.execute(
+    pauses: dict[int, Rejection] = {}
+    for r in rejections:
+        if r.pause_reason:
+            pauses.setdefault(r.item.subscription_id, r)
+    told: list[Event] = []
+    for subscription_id, r in pauses.items():
+        turned = conn.execute(
             update(subscriptions)
             .where(
                 subscriptions.c.id == subscription_id,
                 subscriptions.c.trading_state == TradingState.ACTIVE.value,
             )
-            .values(trading_state=TradingState.REDUCING.value, state_reason=why, updated_at=now)
+            .values(trading_state=TradingState.REDUCING.value, state_reason=r.pause_reason, updated_at=now)
         )
+        if turned.rowcount == 1 and r.paused is not None:
+            told.append(r.paused)
+    return told
 
 
 def _stored_new_orders(

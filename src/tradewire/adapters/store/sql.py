@@ -20,6 +20,7 @@ from tradewire.adapters.store.intents import SqlIntents
 from tradewire.adapters.store.orders import SqlOrders
 from tradewire.adapters.store.positions import SqlPositions
 from tradewire.adapters.store.risk import SqlRiskReads
+from tradewire.adapters.store.risk_alerts import SqlRiskAlerts
 from tradewire.adapters.store.signals import SqlSignals
 from tradewire.adapters.store.track import pair_record, pair_row
 from tradewire.domain.orders import LATE_FILL_CHECKS_S
@@ -28,7 +29,9 @@ from tradewire.ports.events import EventNotifier
 __all__ = ["SqlStore", "pair_record", "pair_row"]
 
 
-class SqlStore(SqlSignals, SqlIntents, SqlConfirmations, SqlOrders, SqlPositions, SqlRiskReads):
+class SqlStore(
+    SqlSignals, SqlIntents, SqlConfirmations, SqlOrders, SqlPositions, SqlRiskReads, SqlRiskAlerts
+):
     """Signals, intents, orders, fills, positions and the execution log in one SQL database."""
 
     def __init__(

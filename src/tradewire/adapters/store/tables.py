@@ -317,6 +317,18 @@ account_daily_pnl = Table(
     Column("pnl", Money(), nullable=False),
 )
 
+# Risk alerts told once (domain/risk_alerts.py): a daily loss limit reached per account and UTC day,
+# a drawdown warning per subscription and peak. A row says the alert's event was written.
+risk_notices = Table(
+    "risk_notices",
+    metadata,
+    Column("kind", String(32), primary_key=True),
+    Column("subject_id", BigInteger, primary_key=True),  # the account's or the subscription's id
+    Column("period", String(80), primary_key=True),  # the UTC day, or the peak (a decimal's text)
+    _ref("user_id", "users", nullable=False, index=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
 execution_log = Table(
     "execution_log",
     metadata,

@@ -48,3 +48,6 @@ class NotificationsUpdate(Strict):
     order_failed: bool | None = None
     entry_refused: bool | None = None
     bot_changed: bool | None = None
+    daily_loss: bool | None = None
+    drawdown: bool | None = None
+    breaker_open: bool | None = None
