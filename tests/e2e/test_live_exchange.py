@@ -23,7 +23,15 @@ from tests.fakes.exchange import FakeExchange
 from tests.support import add_live_subscriber, flatten_urls, now, seed_marketplace
 from tests.support import make_runtime as make_test_runtime
 from tradewire.adapters.secrets_box import generate_key
-from tradewire.adapters.store.tables import execution_intents, execution_log, fills, orders, positions
+from tradewire.adapters.store.tables import (
+    events,
+    exchange_accounts,
+    execution_intents,
+    execution_log,
+    fills,
+    orders,
+    positions,
+)
 from tradewire.domain.client_ids import intent_client_order_id
 from tradewire.domain.orders import OrderSide, OrderType
 from tradewire.domain.records import Decisions, NewOrder, NewSignal, Routing
@@ -374,6 +382,30 @@ async def test_repeated_exchange_failures_open_the_circuit_and_orders_are_not_se
     assert intent.status == "rejected"
     assert "circuit open" in intent.reason or "could not be loaded" in intent.reason
     assert creates == 0
+
+
+async def test_an_opening_circuit_is_told_to_the_accounts_owner_once_and_trading_goes_on_as_before(
+    tmp_path: Path, fake: FakeExchange
+) -> None:
+    async with _running(tmp_path, fake) as live:
+        fake.fail_next("*", "/api/v3", status=503, times=40)
+        await live.alert("buy")
+        await live.alert("buy", comment="again")  # the circuit is open: refused at once, not told again
+        await live.runtime.breakers.settle()
+        [intent, second] = live.rows(execution_intents)
+        [account] = live.rows(exchange_accounts)
+        told = [e for e in live.rows(events) if e.topic == "risk"]
+
+    assert intent.status == second.status == "rejected" and "circuit open" in second.reason
+    [event] = told
+    assert (event.user_id, event.type) == (account.user_id, "breaker_open")
+    assert json.loads(event.data) == {
+        "account_id": account.id,
+        "exchange": "binance",
+        "failures": 5,
+        "cooldown_s": 30.0,
+        "kind": "exchange_unavailable",
+    }
 
 
 async def test_pushed_order_updates_settle_orders_before_any_poll(tmp_path: Path, fake: FakeExchange) -> None:

@@ -8,6 +8,7 @@ import asyncio
 import json
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from tests.support import (
 from tradewire.adapters.store.db import write_transaction
 from tradewire.adapters.store.events import save_events
 from tradewire.domain.events import Event, Topic
+from tradewire.domain.risk_alerts import BreakerOpening
 from tradewire.runtime import Runtime
 
 
@@ -273,3 +275,26 @@ async def test_signing_out_or_changing_the_password_closes_the_sessions_sockets_
         with pytest.raises(ConnectionClosed) as closed:
             await other.read_until(lambda _: False, timeout=5)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+async def test_risk_alerts_are_a_topic_of_their_own_for_the_accounts_owner(platform: Served) -> None:
+    first = platform.seeded.subscriber_ids[0]
+    client = await LiveClient.open(platform.url, platform.subscribers[0], ["risk"])
+    other = await LiveClient.open(platform.url, platform.subscribers[1], ["risk"])
+    await platform.trade("buy")  # orders, fills, positions: not risk
+    opening = BreakerOpening(platform.seeded.account_ids[0], "binance", 5, 30.0, "network_error")
+    store = platform.served.runtime.store
+    assert await asyncio.to_thread(store.breaker_opened, opening, datetime.now(UTC))
+
+    await client.read_until(lambda got: bool(got))
+    [event] = client.received
+    assert (event["topic"], event["type"], event["data"]["account_id"]) == (
+        "risk",
+        "breaker_open",
+        opening.account_id,
+    )
+    assert event["id"] == stored_ids(platform.engine, first)[-1]
+    await asyncio.sleep(0.3)
+    assert other.received == []  # the second subscriber owns another account
+    await client.close()
+    await other.close()

@@ -23,10 +23,11 @@ from tests.support import ServedRuntime, make_runtime, pin_prices, seed_marketpl
 from tradewire.adapters.store.db import write_transaction
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.tables import users
+from tradewire.domain.money import fmt
 from tradewire.logs import configure, redact
 from tradewire.services.telegram.commands import DISABLED, UNLINKED
 
-NOTICE_MARKS = ("📡", "✅", "🏁", "❌", "🛑", "🤖")
+NOTICE_MARKS = ("📡", "✅", "🏁", "❌", "🛑", "🤖", "🚨", "⚠️", "⏸️", "🔌")
 CHAT = 424242
 OTHER_CHAT = 515151
 
@@ -260,6 +261,90 @@ def test_a_refused_entry_is_notified_with_the_rule(platform: Platform) -> None:
     assert texts[1] == (
         f"🛑 Entry refused by risk (intent #{intent['id']}, subscription #{sub['id']}): {intent['reason']}"
     )
+
+
+def _lose_money(platform: Platform) -> dict[str, Any]:
+    """A round trip bought at 60,000 and sold at 54,000: the position, closed at a loss today."""
+    platform.alert("buy")
+    platform.served.run(_set_price(platform, "54000"))
+    platform.alert("sell")
+    closed = _position(platform, "closed")
+    assert Decimal(closed["realized_pnl"]) < 0
+    return closed
+
+
+def _limits(platform: Platform, **limits: str) -> int:
+    sub = platform.api("GET", "/subscriptions").json()[0]
+    patch = {"risk_limits": {"cooldown_s": 0, **limits}}
+    response = platform.api("PATCH", f"/subscriptions/{sub['id']}", json=patch)
+    assert response.status_code == 200, response.text
+    return int(sub["id"])
+
+
+def test_the_daily_loss_limit_reached_is_notified_once_a_day(platform: Platform) -> None:
+    closed = _lose_money(platform)
+    loss = fmt(Decimal(closed["fees"]) - Decimal(closed["realized_pnl"]))  # net of fees
+    sub_id = _limits(platform, daily_loss_quote="1", drawdown_warn_pct="99", drawdown_pause_pct="99")
+    platform.link(CHAT)
+    start = len(platform.fake.sent(CHAT))
+
+    platform.alert("buy")
+    texts = _texts_after(platform.fake, CHAT, start, 3)
+    [intent] = [i for i in platform.api("GET", "/intents").json() if i["status"] == "rejected"]
+    day = datetime.now(UTC).date().isoformat()
+    [told] = [t for t in texts if t.startswith("🚨")]
+    assert told.startswith(
+        f"🚨 Daily loss limit reached on account #{closed['account_id']}: lost {loss} USDT on {day} (UTC), "
+        "limit 1 USDT (the smaller of 5% of equity "
+    )
+    assert told.endswith(f"No new entries until 00:00 UTC (subscription #{sub_id}, intent #{intent['id']})")
+    assert any(t.startswith("🛑 Entry refused by risk") and "daily_loss" in t for t in texts)
+
+    # Refused again the same day: the refusal is told, the limit not again.
+    platform.alert("buy")
+    again = _texts_after(platform.fake, CHAT, start + 3, 2)
+    time.sleep(0.5)
+    assert [t.split()[0] for t in again] == ["📡", "🛑"]
+    assert len(platform.fake.sent(CHAT)) == start + 5
+    # And it can be switched off like the others.
+    response = platform.api("PATCH", "/telegram/notifications", json={"daily_loss": False})
+    assert response.json()["notifications"]["daily_loss"] is False
+
+
+def test_a_drawdown_warns_then_pauses_and_both_are_notified(platform: Platform) -> None:
+    closed = _lose_money(platform)
+    lost = fmt(Decimal(closed["fees"]) - Decimal(closed["realized_pnl"]))
+    sub_id = _limits(platform, drawdown_warn_pct="0.01", drawdown_pause_pct="99")
+    platform.link(CHAT)
+    start = len(platform.fake.sent(CHAT))
+
+    platform.alert("buy")  # warned, and it trades
+    texts = _texts_after(platform.fake, CHAT, start, 3)
+    [warning] = [t for t in texts if t.startswith("⚠️")]
+    assert warning.startswith(
+        f"⚠️ Drawdown warning, subscription #{sub_id} (account #{closed['account_id']}): "
+    )
+    assert f"% of equity, results {lost} USDT below their peak of 0 USDT (now -{lost} USDT); " in warning
+    assert warning.endswith("warning at 0.01%, entries pause at 99%")
+    assert any(t.startswith("✅ Entry filled") for t in texts)
+
+    _limits(platform, drawdown_warn_pct="0.01", drawdown_pause_pct="0.02")
+    platform.alert("buy")  # paused
+    texts = _texts_after(platform.fake, CHAT, start + 3, 3)
+    [pause] = [t for t in texts if t.startswith("⏸️")]
+    subscription = platform.api("GET", f"/subscriptions/{sub_id}").json()
+    assert subscription["trading_state"] == "REDUCING"
+    assert pause.startswith(f"⏸️ Subscription #{sub_id} paused, exits only: drawdown ")
+    assert pause.endswith(
+        f"% reached 0.02% (account #{closed['account_id']}), results {lost} USDT below their peak of 0 USDT "
+        f"(now -{lost} USDT). Set its trading state ACTIVE again to resume entries"
+    )
+    # Paused already: the next entry is refused by the trading state, and no pause is told again.
+    platform.alert("buy")
+    again = _texts_after(platform.fake, CHAT, start + 6, 2)
+    time.sleep(0.5)
+    assert [t.split()[0] for t in again] == ["📡", "🛑"] and "trading_state" in again[1]
+    assert len(platform.fake.sent(CHAT)) == start + 8
 
 
 def test_429_is_honoured_with_its_retry_after(platform: Platform) -> None:
