@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -20,6 +20,7 @@ from tests.seeding import Seeded, seed_members
 from tradewire.adapters.store import tables as sql_tables
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.sql import SqlStore
+from tradewire.domain.events import Event, Topic
 from tradewire.domain.execution import LogStatus
 from tradewire.domain.exit_plan import ExitPlan
 from tradewire.domain.exits import ExitRules
@@ -39,6 +40,7 @@ from tradewire.domain.records import (
     WatchedPosition,
     WorkItem,
 )
+from tradewire.domain.risk_alerts import BreakerOpening, Once, RiskAlert
 from tradewire.domain.signals import SignalAction
 
 # Not on a whole second: SQLite compares times as text, and rows written in bulk keep no ".000000" (a
@@ -346,6 +348,42 @@ def test_routing_creates_one_intent_per_active_subscription_once_and_counts_the_
 
 
 # -- decisions and claims ----------------------------------------------------------------------------
+
+
+def test_risk_alerts_told_once_a_pause_told_when_it_turns_and_a_breaker_opening(twins: list[Twin]) -> None:
+    def scenario(t: Twin) -> list[Any]:
+        seeded, work = _routed(t, [{}, {}])
+        first, second = work
+
+        def alert(item: WorkItem, day: str) -> RiskAlert:
+            event = Event(item.user_id, Topic.RISK, "daily_loss", {"account_id": item.account_id, "day": day})
+            return RiskAlert(event, Once("daily_loss", item.account_id, day))
+
+        paused = Event(first.user_id, Topic.RISK, "paused", {"subscription_id": first.subscription_id})
+        pause = Rejection(first, "drawdown", pause_reason="paused: drawdown", paused=paused)
+        t.store.save_decisions(Decisions([pause], alerts=[alert(first, DAY), alert(first, DAY)]), NOW)
+        again = replace(pause, item=second, paused=paused._replace(user_id=second.user_id))
+        t.store.save_decisions(Decisions([again], alerts=[alert(first, DAY), alert(second, DAY)]), NOW)
+        t.store.save_decisions(Decisions([pause]), NOW)  # paused already: not told again
+        opened = t.store.breaker_opened(BreakerOpening(seeded.account_ids[1], "binance", 5, 30.0, "x"), NOW)
+        return [
+            [(e["user_id"], e["topic"], e["type"]) for e in t.events() if e["topic"] == "risk"],
+            [(r["trading_state"], r["state_reason"]) for r in t.rows("subscriptions")],
+            opened,
+        ]
+
+    sql, memory = each(twins, scenario)
+    assert sql == memory
+    first_user, second_user = memory[0][0][0], memory[0][-1][0]
+    assert memory[0] == [
+        (first_user, "risk", "paused"),
+        (first_user, "risk", "daily_loss"),
+        (second_user, "risk", "paused"),
+        (second_user, "risk", "daily_loss"),
+        (second_user, "risk", "breaker_open"),
+    ]
+    assert memory[1] == [("REDUCING", "paused: drawdown")] * 2
+    assert memory[2] is True
 
 
 def test_decisions_reject_order_and_count_failures_in_one_go(twins: list[Twin]) -> None:
