@@ -36,6 +36,8 @@ class Candles:
 
     `ts` is the candle open time in ms since the epoch (int64); prices and base volume are float64.
     Gaps (missing candles) are allowed: rows are simply absent. The arrays are read-only views.
+    `buy_volume` (optional): the taker-buy base volume per candle, where the candles were built from
+    public trades whose side is known (domain/trade_candles.py); the sell volume is the rest.
     """
 
     symbol: str
@@ -46,6 +48,7 @@ class Candles:
     low: npt.NDArray[np.float64]
     close: npt.NDArray[np.float64]
     volume: npt.NDArray[np.float64]
+    buy_volume: npt.NDArray[np.float64] | None = None
 
     def __post_init__(self) -> None:
         ts = _frozen_column("ts", self.ts, np.int64)
@@ -58,6 +61,14 @@ class Candles:
                     f"ts has {len(ts)}"
                 )
             object.__setattr__(self, name, column)
+        if self.buy_volume is not None:
+            column = _frozen_column("buy_volume", self.buy_volume, np.float64)
+            if len(column) != len(ts):
+                raise ValueError(
+                    f"{self.symbol} {self.timeframe}: column 'buy_volume' has {len(column)} rows, "
+                    f"ts has {len(ts)}"
+                )
+            object.__setattr__(self, "buy_volume", column)
         if len(ts) > 1:
             steps = np.diff(ts)
             if not bool((steps > 0).all()):
@@ -81,6 +92,7 @@ class Candles:
             low=self.low[part],
             close=self.close[part],
             volume=self.volume[part],
+            buy_volume=None if self.buy_volume is None else self.buy_volume[part],
         )
 
 
@@ -114,4 +126,5 @@ def coarsened(candles: Candles, max_rows: int) -> Candles:
         low=np.minimum.reduceat(candles.low, starts),
         close=candles.close[ends],
         volume=np.add.reduceat(candles.volume, starts),
+        buy_volume=None if candles.buy_volume is None else np.add.reduceat(candles.buy_volume, starts),
     )

@@ -79,7 +79,8 @@ API_PATHS = {
     "papi": "/papi/v1",
     "papiV2": "/papi/v2",
 }
-# urls['api']['ws'] of ccxt.pro.binance; only the spot WebSocket API (user-data stream) is served,
+# urls['api']['ws'] of ccxt.pro.binance; only the spot WebSocket API (user-data stream) and the spot
+# market-data streams' <symbol>@trade (binance_trades.py) are served,
 # the others point at paths the fake refuses (403 on the handshake) so nothing leaves the box.
 WS_PATHS: dict[str, str] = {
     "spot": "/ws",
@@ -196,8 +197,10 @@ class Binance(Venue):
         if self.streams_user_data:
             # Imported here: the stream module uses this module's helpers.
             from tests.fakes.exchange.binance_stream import UserDataStream
+            from tests.fakes.exchange.binance_trades import TradeStream
 
             self.stream = UserDataStream(self)
+            self.trade_stream = TradeStream(self)
 
     def make_routes(self) -> dict[RouteKey, Handler]:
         return {**BinanceMarket(self).routes(), **BinanceAccount(self).routes()}
@@ -293,7 +296,13 @@ class Binance(Venue):
         return urls
 
     def websocket_routes(self) -> list[BaseRoute]:
-        return [] if self.stream is None else [WebSocketRoute(WS_API_PATHS["spot"], self.stream.endpoint)]
+        routes: list[BaseRoute] = []
+        if self.stream is not None:
+            routes.append(WebSocketRoute(WS_API_PATHS["spot"], self.stream.endpoint))
+        if self.trade_stream is not None:
+            # ccxt numbers its market-data connections: /ws/0, /ws/1...
+            routes.append(WebSocketRoute(WS_PATHS["spot"] + "/{number:int}", self.trade_stream.endpoint))
+        return routes
 
     def websocket_protocol(self) -> Any:
         return "none" if self.stream is None else WebSocketProtocol

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any, Literal
 
 from tests.fakes.exchange.binance import Binance
+from tests.fakes.exchange.binance_trades import TradeStream
 from tests.fakes.exchange.book import DEFAULT_PRICES, Book, MarketSpec, order_record, trade_record
 from tests.fakes.exchange.bybit import Bybit
 from tests.fakes.exchange.coinbase import Coinbase
@@ -77,9 +79,11 @@ class FakeExchange(ExchangeControls):
         """Stop the server: close the port and every connection (held-back responses are abandoned)."""
         self._scenarios.cancel_timers()
         self._server.stop()
-        if self._venue.stream is not None:
-            with self._book.lock:
+        with self._book.lock:
+            if self._venue.stream is not None:
                 self._venue.stream.forget()
+            if self._venue.trade_stream is not None:
+                self._venue.trade_stream.forget()
 
     def __enter__(self) -> FakeExchange:
         self.start()
@@ -169,6 +173,47 @@ class FakeExchange(ExchangeControls):
         """
         with self._book.lock:
             return 0 if self._venue.stream is None else self._venue.stream.drop(abort=abort)
+
+    # ------------------------------------------------------------------ public trade stream (binance)
+
+    def push_trade(
+        self,
+        symbol: str,
+        price: str,
+        amount: str,
+        taker: str = "buy",
+        *,
+        time_ms: int | None = None,
+        trade_id: int | None = None,
+    ) -> dict[str, Any]:
+        """One public trade on ``<symbol>@trade`` (``taker``: the side that took liquidity; ``time_ms``:
+        the trade time, now by default; ``trade_id``: the next of the symbol's ids by default, or give
+        one again to send a duplicate). Returns the event as sent."""
+        with self._book.lock:
+            stream = self._trade_stream()
+            return stream.push(
+                self._book.markets[symbol].market_id, Decimal(price), Decimal(amount), taker, time_ms, trade_id
+            )
+
+    def trade_subscribers(self, symbol: str) -> int:
+        """Connections subscribed to the symbol's public trade stream."""
+        with self._book.lock:
+            return self._trade_stream().subscribers(self._book.markets[symbol].market_id)
+
+    def drop_trade_streams(self, *, abort: bool = False) -> int:
+        """Close every market-data connection (a close frame 1001, or ``abort``: a TCP reset)."""
+        with self._book.lock:
+            return self._trade_stream().drop(abort=abort)
+
+    def pause_trade_stream(self, paused: bool = True) -> None:
+        """Hold trade events back on open connections (a stalled stream); ``False`` sends them, late."""
+        with self._book.lock:
+            self._trade_stream().pause(paused)
+
+    def _trade_stream(self) -> TradeStream:
+        if self._venue.trade_stream is None:
+            raise NotImplementedError(f"{self.flavor}: the fake has no public trade stream")
+        return self._venue.trade_stream
 
     @property
     def request_log(self) -> list[RequestRecord]:

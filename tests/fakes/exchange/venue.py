@@ -22,6 +22,7 @@ from tests.fakes.exchange.server import ApiError, Edge, Req, Resp
 
 if TYPE_CHECKING:
     from tests.fakes.exchange.binance_stream import UserDataStream
+    from tests.fakes.exchange.binance_trades import TradeStream
 
 RouteKey = tuple[str, str]  # (method, path)
 Handler = Callable[[Req], Any]
@@ -84,6 +85,7 @@ class Venue:
     order_id: staticmethod[[int], str]
     trade_id: staticmethod[[int], str]
     stream: UserDataStream | None = None
+    trade_stream: TradeStream | None = None  # binance: public <symbol>@trade streams
 
     def __init__(self, book: Book, scenarios: Scenarios, credentials: Credentials) -> None:
         self.book = book

@@ -11,8 +11,10 @@ indicators they reuse, settle after a few times their period: live evaluation re
 (200 or more), far beyond that.
 
 `net_flow_*` (buy volume minus sell volume over total, from public trades) exists only where trades
-were recorded; candles alone leave it NaN, which LightGBM treats as missing. Nothing in tradewire feeds
-trades yet, so today it is always NaN (kept so the set does not change when trades arrive).
+were recorded; candles alone leave it NaN, which LightGBM treats as missing. Live, 1 s candles built
+from an exchange's trade stream carry their taker buy volume (`Candles.buy_volume`, see
+domain/trade_candles.py) and the `lightgbm` strategy passes it here; Parquet candles (training,
+backtests) have none, so a model trained on them never splits on these columns.
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ class LightgbmStrategy:
         out = np.full(len(candles), np.nan)
         start = FEATURE_SET.warmup
         if len(candles) > start:
-            rows = compute_features(candles)[start:]
+            rows = compute_features(candles, candles.buy_volume)[start:]
             out[start:] = np.clip(np.asarray(self.predictor.predict(rows), dtype=np.float64), 0.0, 1.0)
         return out
 

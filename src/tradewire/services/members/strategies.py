@@ -48,7 +48,13 @@ class Published:
 
 
 def check_definition(definition: StrategyDefinition, paper_pairs: Container[str]) -> None:
-    """A definition that trades on the paper market names its pairs (Invalid otherwise)."""
+    """A definition that trades on the paper market names its pairs, and is not a 1 s one (Invalid
+    otherwise): 1 s candles are built from an exchange's public trade stream, which paper has not."""
+    if definition.candles_from == "paper" and definition.timeframe == "1s":
+        raise Invalid(
+            "timeframe 1s needs an exchange's public trade stream and the paper market has none: "
+            "set candles_from to an exchange that streams trades, e.g. binance"
+        )
     if definition.candles_from == "paper":
         unknown = [s for s in definition.symbols if s not in paper_pairs]
         if unknown:

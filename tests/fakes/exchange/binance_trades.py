@@ -1,0 +1,202 @@
+"""Binance's public trade stream (``<symbol>@trade``) on the market-data WebSocket, the way ccxt pro
+4.5.90 consumes it for ``watch_trades``.
+
+ccxt connects to ``urls['api']['ws']['spot'] + '/<n>'`` (``/ws/0``, ``/ws/1``…: it spreads
+subscriptions over numbered connections) and sends ``{"method": "SUBSCRIBE", "params":
+["btcusdt@trade"], "id": n}``; Binance answers ``{"result": null, "id": n}`` and then pushes every
+trade as a raw event: ``{"e": "trade", "E": event ms, "s": "BTCUSDT", "t": trade id, "p": price,
+"q": quantity, "T": trade ms, "m": buyer is the maker, "M": true}`` (``m`` true: the taker sold).
+``UNSUBSCRIBE`` and ``LIST_SUBSCRIPTIONS`` are answered too.
+
+Test levers (through ``FakeExchange``): ``push_trade`` (ids count up per symbol unless given, so a
+test can also send one twice), ``drop_trade_streams`` (close or reset every connection),
+``pause_trade_stream`` (hold events back on open connections; released in order on resume, late).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from tests.fakes.exchange.formats import d8, now_ms
+
+if TYPE_CHECKING:
+    from decimal import Decimal
+
+    from tests.fakes.exchange.binance import Binance
+
+
+@dataclass(eq=False)
+class MarketConn:
+    queue: asyncio.Queue[str | None]
+    transport: asyncio.BaseTransport | None
+    streams: set[str] = field(default_factory=set)  # e.g. "btcusdt@trade"
+
+
+def _frame(payload: Any) -> str:
+    return json.dumps(payload, separators=(",", ":"))
+
+
+class TradeStream:
+    """``/ws/<n>``: SUBSCRIBE requests in, trade events out; state guarded by the book's lock."""
+
+    def __init__(self, venue: Binance) -> None:
+        self.venue = venue
+        self.conns: set[MarketConn] = set()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.paused = False
+        self.held: list[tuple[MarketConn, str]] = []
+        self._ids: dict[str, itertools.count[int]] = {}
+        self.sent: list[dict[str, Any]] = []  # every trade event pushed, in order
+
+    # ------------------------------------------------------------------ test levers
+
+    def push(
+        self,
+        market_id: str,
+        price: Decimal,
+        amount: Decimal,
+        taker: str,
+        time_ms: int | None,
+        trade_id: int | None,
+    ) -> dict[str, Any]:
+        """One trade on `market_id` to every subscriber of its trade stream (called under the lock)."""
+        if taker not in ("buy", "sell"):
+            raise ValueError("taker must be buy or sell")
+        counter = self._ids.setdefault(market_id, itertools.count(100_000_001))
+        event = {
+            "e": "trade",
+            "E": now_ms(),
+            "s": market_id,
+            "t": next(counter) if trade_id is None else trade_id,
+            "p": d8(price),
+            "q": d8(amount),
+            "T": now_ms() if time_ms is None else time_ms,
+            "m": taker == "sell",  # the buyer was the maker: the taker sold
+            "M": True,
+        }
+        self.sent.append(event)
+        name = f"{market_id.lower()}@trade"
+        text = _frame(event)
+        for conn in self.conns:
+            if name in conn.streams:
+                if self.paused:
+                    self.held.append((conn, text))
+                else:
+                    self._send(conn, text)
+        return event
+
+    def pause(self, paused: bool) -> None:
+        self.paused = paused
+        if not paused:
+            held, self.held = self.held, []
+            for conn, text in held:
+                if conn in self.conns:
+                    self._send(conn, text)
+
+    def subscribers(self, market_id: str) -> int:
+        name = f"{market_id.lower()}@trade"
+        return sum(1 for conn in self.conns if name in conn.streams)
+
+    def drop(self, *, abort: bool) -> int:
+        conns = list(self.conns)
+        for conn in conns:
+            conn.streams.clear()
+        loop = self.loop
+        if loop is None:
+            return 0
+        for conn in conns:
+            with contextlib.suppress(RuntimeError):
+                if abort and conn.transport is not None:
+                    loop.call_soon_threadsafe(conn.transport.abort)  # type: ignore[attr-defined]
+                else:
+                    loop.call_soon_threadsafe(conn.queue.put_nowait, None)
+        return len(conns)
+
+    def forget(self) -> None:
+        self.conns.clear()
+        self.held.clear()
+        self.loop = None
+
+    def _send(self, conn: MarketConn, text: str) -> None:
+        loop = self.loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # loop already closed
+                loop.call_soon_threadsafe(conn.queue.put_nowait, text)
+
+    # ------------------------------------------------------------------ connections
+
+    async def endpoint(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        conn = MarketConn(
+            queue=asyncio.Queue(), transport=websocket.scope.get("extensions", {}).get("tradewire.transport")
+        )
+        with self.venue.book.lock:
+            self.loop = asyncio.get_running_loop()
+            self.conns.add(conn)
+        pump = asyncio.create_task(self._pump(websocket, conn))
+        try:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                text = message.get("text") or (message.get("bytes") or b"").decode("utf-8", "replace")
+                with self.venue.book.lock:
+                    self._request(conn, text)
+        finally:
+            with self.venue.book.lock:
+                self.conns.discard(conn)
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+
+    @staticmethod
+    async def _pump(websocket: WebSocket, conn: MarketConn) -> None:
+        while True:
+            text = await conn.queue.get()
+            try:
+                if text is None:
+                    await websocket.close(code=1001, reason="going away")
+                    return
+                await websocket.send_text(text)
+            except (WebSocketDisconnect, OSError, RuntimeError):
+                return
+
+    def _request(self, conn: MarketConn, text: str) -> None:
+        try:
+            request = json.loads(text)
+        except ValueError:
+            request = None
+        if not isinstance(request, dict):
+            conn.queue.put_nowait(_frame({"error": {"code": 3, "msg": "Invalid JSON"}}))
+            return
+        method, params, request_id = request.get("method"), request.get("params"), request.get("id")
+        if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
+            if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
+                conn.queue.put_nowait(
+                    _frame({"error": {"code": 2, "msg": "Invalid request: params must be a list"}, "id": request_id})
+                )
+                return
+            known = {f"{spec.market_id.lower()}@trade" for spec in self.venue.book.markets.values()}
+            unknown = [p for p in params if p not in known]
+            if unknown:
+                # Binance: the fake serves trade streams only (real Binance also has depth, kline…).
+                conn.queue.put_nowait(
+                    _frame({"error": {"code": 2, "msg": f"Invalid request: unknown stream {unknown[0]}"}, "id": request_id})
+                )
+                return
+            if method == "SUBSCRIBE":
+                conn.streams.update(params)
+            else:
+                conn.streams.difference_update(params)
+            conn.queue.put_nowait(_frame({"result": None, "id": request_id}))
+        elif method == "LIST_SUBSCRIPTIONS":
+            conn.queue.put_nowait(_frame({"result": sorted(conn.streams), "id": request_id}))
+        else:
+            conn.queue.put_nowait(_frame({"error": {"code": 1, "msg": f"Unknown method {method!r}"}, "id": request_id}))
