@@ -47,7 +47,12 @@ class Settings(BaseSettings):
     monitor_interval_s: float = Field(default=1.0, gt=0)
     # How often the platform's own strategies and bots look for newly closed candles.
     strategy_interval_s: float = Field(default=5.0, gt=0)
-    # Overrides of ccxt's API urls per exchange for public candles, e.g. {"binance": {"public": "..."}}.
+    # How often 1 s strategies look for newly closed candles (built from public trade streams).
+    seconds_strategy_interval_s: float = Field(default=0.5, gt=0, le=60)
+    # 1 s candles kept per streamed symbol: enough for the longest lookback a 1 s strategy reads.
+    second_candles_capacity: int = Field(default=2_000, ge=100, le=100_000)
+    # Overrides of ccxt's API urls per exchange for public candles, e.g. {"binance": {"public": "..."}};
+    # keys under "ws." (e.g. "ws.spot") reach the trade stream that builds 1 s candles.
     candles_urls: dict[str, dict[str, str]] = Field(default_factory=dict)
     lost_order_after_s: float = Field(default=120.0, gt=0)  # a SUBMITTED order not found this long...
     lost_order_checks: int = Field(default=3, ge=1)  # ...in this many lookups never reached the exchange

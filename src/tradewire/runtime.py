@@ -27,6 +27,7 @@ from tradewire.adapters.health import HealthChecks
 from tradewire.adapters.live.addresses import check_urls
 from tradewire.adapters.live.candles import PublicCandles
 from tradewire.adapters.live.ccxt_exchange import RetryPolicy
+from tradewire.adapters.live.trade_candles import TradeCandles
 from tradewire.adapters.metrics import ExchangeCalls, Meters
 from tradewire.adapters.ml.validate import ChildProcessValidator
 from tradewire.adapters.paper.catalog import demo_markets
@@ -202,13 +203,22 @@ class Runtime:
 
 class CandleSources:
     """Where the platform's own strategies read closed candles: the paper market, or an exchange's
-    public API (one client per exchange, opened on first use)."""
+    public API (one client per exchange, opened on first use); 1 s candles from the exchange's public
+    trade stream (only for the symbols `follow` names)."""
 
-    def __init__(self, feed: ReplayFeed, urls: dict[str, dict[str, str]], timeout_ms: int) -> None:
+    def __init__(
+        self,
+        feed: ReplayFeed,
+        urls: dict[str, dict[str, str]],
+        timeout_ms: int,
+        seconds_capacity: int = 2_000,
+    ) -> None:
         self._feed = feed
         self._urls = urls
         self._timeout = timeout_ms
+        self._capacity = seconds_capacity
         self._public: dict[str, PublicCandles] = {}
+        self._trades: dict[str, TradeCandles] = {}
 
     def for_name(self, name: str) -> CandleSource | None:
         if name == "paper":
@@ -219,11 +229,37 @@ class CandleSources:
             except ValueError as exc:
                 log.error("candles from %r: %s", name, exc)
                 return None
-        return self._public[name]
+        return _ExchangeCandles(self._public[name], self._trades.get(name))
+
+    def follow(self, wanted: Mapping[str, frozenset[str]]) -> None:
+        """Stream the public trades of exactly these symbols per exchange (for 1 s strategies)."""
+        for name in wanted.keys() - self._trades.keys():
+            self._trades[name] = TradeCandles(
+                name, self._urls.get(name), self._timeout, capacity=self._capacity
+            )
+        for name, source in self._trades.items():
+            source.follow(wanted.get(name, frozenset()))
 
     async def close(self) -> None:
         for client in self._public.values():
             await client.close()
+        for source in self._trades.values():
+            await source.close()
+
+
+class _ExchangeCandles:
+    """An exchange's candles: 1 s ones from its trade stream, the others from its REST API."""
+
+    def __init__(self, public: PublicCandles, trades: TradeCandles | None) -> None:
+        self._public = public
+        self._trades = trades
+
+    async def closed_candles(self, symbol: str, timeframe: str, limit: int) -> Candles | None:
+        if timeframe == "1s":
+            return (
+                None if self._trades is None else await self._trades.closed_candles(symbol, timeframe, limit)
+            )
+        return await self._public.closed_candles(symbol, timeframe, limit)
 
 
 class _PaperCandles:
@@ -298,7 +334,9 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
     )
     catalog = SymbolCatalog.of(markets, {m.id: m.symbol for m in markets.values()})
     ingest = SignalIngest(store, exchanges, bus, clock, verify_secret)
-    candles = CandleSources(feed, settings.candles_urls, settings.exchange_timeout_ms)
+    candles = CandleSources(
+        feed, settings.candles_urls, settings.exchange_timeout_ms, settings.second_candles_capacity
+    )
     executor = Executor(store, exchanges, bus, clock)
     confirmations = Confirmations(store, bus, clock)
     reconciler = Reconciler(
@@ -412,6 +450,8 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
             interval_s=settings.strategy_interval_s,
             models=models,
             analyst=analyst,
+            follow_trades=candles.follow,
+            seconds_interval_s=settings.seconds_strategy_interval_s,
         ),
         candles=candles,
         monitor=monitor,

@@ -15,8 +15,9 @@ sell volume of each (from each trade's `side`), in exact decimals. The rules:
   the ids remembered are bounded (the most recent `ids_kept`).
 - **Gaps.** When the stream broke, the trades missed are unknown: `gap()` drops the buffer and the
   candle being built, so nothing is evaluated across the gap; the second it happened in is closed
-  (its later trades are late), candles start again from the first trade after it, and a reader asks for as many fresh candles as it needs (`closed(limit)` returns
-  None until `min(limit, capacity)` candles exist since the last gap).
+  (its later trades are late), and candles start again from the first trade after it. A reader
+  gets candles only once as many as it asks for exist since the last gap: `closed(limit)` is None
+  until `min(limit, capacity)` of them do (a strategy reads its `history`, 200 or more).
 - **Bounded.** At most `capacity` closed candles are kept (the oldest go first).
 """
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -31,6 +31,7 @@ from tradewire.services.loops import every
 log = logging.getLogger("tradewire.strategies")
 
 RECOVERY_CANDLES = 3  # after a start, the candles re-evaluated for signals missed while down
+SECONDS = "1s"  # the timeframe built from exchanges' public trade streams (adapters/live/trade_candles.py)
 
 
 @dataclass
@@ -81,6 +82,10 @@ class StrategyRunner:
     interval_s: float = 5.0
     models: ModelSource | None = None  # where `lightgbm` strategies get their model
     analyst: ChartAnalyst | None = None  # what runs `ai_chart` strategies
+    # Told, on every load, which symbols of which exchange the enabled 1 s strategies watch, so only
+    # those are streamed: {exchange id: symbols}.
+    follow_trades: Callable[[Mapping[str, frozenset[str]]], None] | None = None
+    seconds_interval_s: float = 0.5  # how often 1 s strategies look for newly closed candles
     _loaded: dict[int, _Loaded] = field(init=False, default_factory=dict)
     # The last candle evaluated per (strategy, pair), and entries waiting out their confirmation.
     _seen: dict[tuple[int, str], int] = field(init=False, default_factory=dict)
@@ -89,10 +94,30 @@ class StrategyRunner:
 
     async def tick(self) -> int:
         """One round over every strategy and pair; returns how many signals were emitted."""
+        return await self._round(await self._load(), None)
+
+    async def tick_seconds(self) -> int:
+        """One round over the 1 s strategies only, on the definitions last loaded (the slower round
+        reloads them), so each closed second is evaluated soon after it closes."""
+        return await self._round(dict(self._loaded), True)
+
+    async def _round(self, strategies: dict[int, _Loaded], seconds: bool | None) -> int:
+        """Evaluate `strategies`: only the 1 s ones (`seconds` True), all but them (False), or all."""
         emitted = 0
-        for strategy_id, loaded in (await self._load()).items():
+        for strategy_id, loaded in strategies.items():
             definition = loaded.definition
             if not definition.enabled:
+                continue
+            if seconds is not None and (definition.timeframe == SECONDS) != seconds:
+                continue
+            if definition.timeframe == SECONDS and definition.candles_from == "paper":
+                if self._broken.get(strategy_id) != "paper seconds":
+                    log.error(
+                        "strategy %s: 1s candles come from an exchange's trade stream; paper has none, "
+                        "skipped",
+                        strategy_id,
+                    )
+                    self._broken[strategy_id] = "paper seconds"
                 continue
             source = self.candles(definition.candles_from)
             if source is None:
@@ -121,7 +146,13 @@ class StrategyRunner:
             return 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        await every(self.interval_s, stop, self.tick, "strategy runner tick", log)
+        async def others() -> int:
+            return await self._round(await self._load(), False)
+
+        await asyncio.gather(
+            every(self.interval_s, stop, others, "strategy runner tick", log),
+            every(self.seconds_interval_s, stop, self.tick_seconds, "strategy runner 1s tick", log),
+        )
 
     async def _load(self) -> dict[int, _Loaded]:
         rows = await asyncio.to_thread(self.store.strategy_definitions)
@@ -143,7 +174,21 @@ class StrategyRunner:
                 log.info("strategy %s: definition changed, applied", strategy_id)
                 self._forget(strategy_id)
         self._loaded = loaded
+        self._follow(loaded)
         return loaded
+
+    def _follow(self, loaded: dict[int, _Loaded]) -> None:
+        if self.follow_trades is None:
+            return
+        wanted: dict[str, set[str]] = {}
+        for item in loaded.values():
+            definition = item.definition
+            if definition.enabled and definition.timeframe == SECONDS and definition.candles_from != "paper":
+                wanted.setdefault(definition.candles_from, set()).update(definition.symbols)
+        try:
+            self.follow_trades({name: frozenset(symbols) for name, symbols in wanted.items()})
+        except Exception:
+            log.exception("could not start or stop trade streams for 1s strategies")
 
     def _forget(self, strategy_id: int) -> None:
         for key in [k for k in self._seen if k[0] == strategy_id]:

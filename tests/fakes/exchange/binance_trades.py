@@ -180,7 +180,12 @@ class TradeStream:
         if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
             if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
                 conn.queue.put_nowait(
-                    _frame({"error": {"code": 2, "msg": "Invalid request: params must be a list"}, "id": request_id})
+                    _frame(
+                        {
+                            "error": {"code": 2, "msg": "Invalid request: params must be a list"},
+                            "id": request_id,
+                        }
+                    )
                 )
                 return
             known = {f"{spec.market_id.lower()}@trade" for spec in self.venue.book.markets.values()}
@@ -188,7 +193,12 @@ class TradeStream:
             if unknown:
                 # Binance: the fake serves trade streams only (real Binance also has depth, kline…).
                 conn.queue.put_nowait(
-                    _frame({"error": {"code": 2, "msg": f"Invalid request: unknown stream {unknown[0]}"}, "id": request_id})
+                    _frame(
+                        {
+                            "error": {"code": 2, "msg": f"Invalid request: unknown stream {unknown[0]}"},
+                            "id": request_id,
+                        }
+                    )
                 )
                 return
             if method == "SUBSCRIBE":
@@ -199,4 +209,6 @@ class TradeStream:
         elif method == "LIST_SUBSCRIPTIONS":
             conn.queue.put_nowait(_frame({"result": sorted(conn.streams), "id": request_id}))
         else:
-            conn.queue.put_nowait(_frame({"error": {"code": 1, "msg": f"Unknown method {method!r}"}, "id": request_id}))
+            conn.queue.put_nowait(
+                _frame({"error": {"code": 1, "msg": f"Unknown method {method!r}"}, "id": request_id})
+            )

@@ -192,7 +192,12 @@ class FakeExchange(ExchangeControls):
         with self._book.lock:
             stream = self._trade_stream()
             return stream.push(
-                self._book.markets[symbol].market_id, Decimal(price), Decimal(amount), taker, time_ms, trade_id
+                self._book.markets[symbol].market_id,
+                Decimal(price),
+                Decimal(amount),
+                taker,
+                time_ms,
+                trade_id,
             )
 
     def trade_subscribers(self, symbol: str) -> int:

@@ -167,7 +167,9 @@ class TradeCandles:
         for raw in trades:
             trade = _trade(raw)
             if trade is None:
-                log.warning("%s %s: a trade without id, time, price or amount, skipped", self.exchange, symbol)
+                log.warning(
+                    "%s %s: a trade without id, time, price or amount, skipped", self.exchange, symbol
+                )
                 continue
             if book.add(trade) is Outcome.LATE:
                 log.debug("%s %s: trade %s late for its second, left out", self.exchange, symbol, trade.id)
