@@ -97,3 +97,30 @@ def test_no_look_ahead_and_the_backtester_runs_it(eth_btc_5m: Candles) -> None:
 
     result = run_backtest(strategy, {"ETH/BTC": eth_btc_5m}, BacktestConfig())
     assert len(result.trades) > 0
+
+
+class Rows:
+    """Records the feature rows it is asked about."""
+
+    feature_names = FEATURE_SET.names
+
+    def __init__(self) -> None:
+        self.rows: list[np.ndarray] = []
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        self.rows.append(rows)
+        return np.full(len(rows), 0.5)
+
+
+def test_the_model_sees_buy_sell_net_flow_when_the_candles_carry_buy_volume() -> None:
+    params = LightgbmParams(model_id=1)
+    flow = [FEATURE_SET.names.index("net_flow_1"), FEATURE_SET.names.index("net_flow_10")]
+    plain, traded = Rows(), Rows()
+    candles = _candles(60)
+    LightgbmStrategy(params, plain).probabilities(candles)
+    LightgbmStrategy(params, traded).probabilities(
+        Candles(**{**candles.__dict__, "buy_volume": np.full(60, 4.0)})
+    )
+
+    assert np.isnan(plain.rows[0][:, flow]).all()
+    assert traded.rows[0][:, flow].tolist() == [[0.6, 0.6]] * (60 - FEATURE_SET.warmup)  # (4 - 1) / 5

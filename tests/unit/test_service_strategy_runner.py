@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import numpy as np
+import pytest
 
 from tests.fakes.memory_exchange import Symbols
 from tests.fakes.memory_store import MemoryStore
@@ -103,3 +104,63 @@ async def test_a_definition_that_no_longer_validates_is_skipped_and_the_others_r
 
 def _ms(iso: str) -> int:
     return int(datetime.fromisoformat(iso).timestamp() * 1000)
+
+
+class Seconds(Replay):
+    """Records which timeframes were read."""
+
+    def __init__(self, candles: Candles, closed: int) -> None:
+        super().__init__(candles, closed)
+        self.read: list[str] = []
+
+    async def closed_candles(self, symbol: str, timeframe: str, limit: int) -> Candles | None:
+        self.read.append(timeframe)
+        return await super().closed_candles(symbol, timeframe, limit)
+
+
+async def test_1s_strategies_run_in_their_own_round_and_only_their_symbols_are_streamed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    w = world([])
+    make = {
+        "owner_id": 1,
+        "name": "s",
+        "source": "indicator",
+        "passphrase_hash": "-",
+        "created_at": w.clock.now(),
+    }
+    paper_1s = w.members.create_strategy({**make, "slug": "paper-1s"})
+    off_1s = w.members.create_strategy({**make, "slug": "off-1s"})
+    base = {"builtin": "ema_cross", "params": PARAMS}
+    _define(
+        w.store,
+        w.seeded.strategy_id,
+        {**base, "timeframe": "5m", "symbols": ["BTC/USDT"], "candles_from": "binance"},
+    )
+    _define(w.store, paper_1s, {**base, "timeframe": "1s", "symbols": ["ETH/USDT"]})  # stored before the rule
+    _define(
+        w.store,
+        off_1s,
+        {**base, "timeframe": "1s", "symbols": ["SOL/USDT"], "candles_from": "okx", "enabled": False},
+    )
+    fast = w.members.create_strategy({**make, "slug": "fast"})
+    _define(
+        w.store,
+        fast,
+        {**base, "timeframe": "1s", "symbols": ["BTC/USDT", "ETH/USDT"], "candles_from": "binance"},
+    )
+    replay = Seconds(_candles(), 40)
+    followed: list[dict[str, frozenset[str]]] = []
+    ingest = SignalIngest(w.store, Symbols(), w.bus, w.clock, verify=lambda secret, stored: False)
+    runner = StrategyRunner(w.store, ingest, lambda source: replay, w.clock, follow_trades=followed.append)
+
+    assert await runner.tick_seconds() == 0 and replay.read == []  # nothing loaded yet
+    await runner.tick()
+    assert followed == [{"binance": frozenset({"BTC/USDT", "ETH/USDT"})}]
+    assert sorted(replay.read) == ["1s", "1s", "5m"]
+    replay.read.clear()
+    await runner.tick_seconds()
+    assert replay.read == ["1s", "1s"]  # the 5m strategy waits for the slower round
+    assert (
+        f"strategy {paper_1s}: 1s candles come from an exchange's trade stream; paper has none" in caplog.text
+    )

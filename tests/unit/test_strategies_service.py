@@ -62,6 +62,25 @@ async def test_a_built_in_strategy_has_no_passphrase_and_must_name_paper_pairs()
     assert len(d.members.strategies_) == 1
 
 
+async def test_a_1s_strategy_needs_an_exchange_trade_stream_not_the_paper_market() -> None:
+    d = desk()
+    alice = d.user("alice")
+    on_paper = EMA.model_copy(update={"timeframe": "1s"})
+
+    with pytest.raises(Invalid, match="timeframe 1s needs an exchange's public trade stream"):
+        await d.market.strategies.publish(alice.id, StrategyRequest("Fast", definition=on_paper))
+    published = await d.market.strategies.publish(alice.id, StrategyRequest("Ema", definition=EMA))
+    with pytest.raises(Invalid, match="paper market has none"):
+        await d.market.strategies.change(
+            alice.id, published.strategy.id, StrategyChanges(definition=on_paper)
+        )
+    on_binance = EMA.model_copy(update={"timeframe": "1s", "candles_from": "binance"})
+    fast = await d.market.strategies.publish(alice.id, StrategyRequest("Fast", definition=on_binance))
+
+    assert fast.strategy.definition is not None and fast.strategy.definition["timeframe"] == "1s"
+    assert len(d.members.strategies_) == 2
+
+
 async def test_another_users_public_strategy_is_visible_but_not_theirs_to_change() -> None:
     d = desk()
     alice, bob = d.user("alice"), d.user("bob")

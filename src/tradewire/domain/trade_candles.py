@@ -132,6 +132,7 @@ class SecondCandles:
         self._ids: set[str] = set()
         self._id_order: deque[str] = deque()
         self._ids_kept = ids_kept
+        self.added = 0
         self.duplicates = 0
         self.late = 0
         self.gaps = 0
@@ -156,6 +157,7 @@ class SecondCandles:
             self._building = _Building(second, trade)
         else:
             building.add(trade)
+        self.added += 1
         return Outcome.ADDED
 
     def close_until(self, now_ms: int) -> None:

@@ -62,6 +62,7 @@ class TradeCandles:
         self._client = client
         self._books: dict[str, SecondCandles] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._unwatching: set[asyncio.Task[None]] = set()
         self._broken: str | None = None
 
     @property
@@ -78,6 +79,9 @@ class TradeCandles:
         for symbol in [s for s in self._tasks if s not in wanted]:
             self._tasks.pop(symbol).cancel()
             self._books.pop(symbol, None)
+            unwatch = asyncio.get_running_loop().create_task(self._unwatch(symbol))
+            self._unwatching.add(unwatch)
+            unwatch.add_done_callback(self._unwatching.discard)
             log.info("%s %s: trade stream stopped (no 1s strategy uses it)", self.exchange, symbol)
         if not wanted - self._tasks.keys() or self._ensure_client() is None:
             return
@@ -99,7 +103,7 @@ class TradeCandles:
         return book.closed(limit)
 
     async def close(self) -> None:
-        tasks = list(self._tasks.values())
+        tasks = [*self._tasks.values(), *self._unwatching]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -122,6 +126,16 @@ class TradeCandles:
                 self._broken = str(exc)
                 log.error("%s: no 1s candles: %s", self.exchange, exc)
         return self._client
+
+    async def _unwatch(self, symbol: str) -> None:
+        """Tell the exchange to stop sending the symbol's trades (the connection may carry others)."""
+        client = self._client
+        if client is None or not client.has.get("unWatchTrades"):
+            return
+        try:
+            await client.un_watch_trades(symbol)
+        except Exception as exc:
+            log.info("%s %s: could not unsubscribe its trades: %s", self.exchange, symbol, exc)
 
     async def _watch(self, symbol: str) -> None:
         client = self._client
