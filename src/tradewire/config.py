@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     seconds_strategy_interval_s: float = Field(default=0.5, gt=0, le=60)
     # 1 s candles kept per streamed symbol: enough for the longest lookback a 1 s strategy reads.
     second_candles_capacity: int = Field(default=2_000, ge=100, le=100_000)
+    # A 1 s candle closes this long after its second ended (or when a later trade arrives): the time a
+    # trade may take to reach us; one arriving later is left out of candles as late.
+    second_candles_grace_ms: int = Field(default=250, ge=0, le=600_000)
     # Overrides of ccxt's API urls per exchange for public candles, e.g. {"binance": {"public": "..."}};
     # keys under "ws." (e.g. "ws.spot") reach the trade stream that builds 1 s candles.
     candles_urls: dict[str, dict[str, str]] = Field(default_factory=dict)

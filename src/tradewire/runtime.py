@@ -212,11 +212,13 @@ class CandleSources:
         urls: dict[str, dict[str, str]],
         timeout_ms: int,
         seconds_capacity: int = 2_000,
+        seconds_grace_ms: int = 250,
     ) -> None:
         self._feed = feed
         self._urls = urls
         self._timeout = timeout_ms
         self._capacity = seconds_capacity
+        self._grace_ms = seconds_grace_ms
         self._public: dict[str, PublicCandles] = {}
         self._trades: dict[str, TradeCandles] = {}
 
@@ -235,7 +237,7 @@ class CandleSources:
         """Stream the public trades of exactly these symbols per exchange (for 1 s strategies)."""
         for name in wanted.keys() - self._trades.keys():
             self._trades[name] = TradeCandles(
-                name, self._urls.get(name), self._timeout, capacity=self._capacity
+                name, self._urls.get(name), self._timeout, capacity=self._capacity, grace_ms=self._grace_ms
             )
         for name, source in self._trades.items():
             source.follow(wanted.get(name, frozenset()))
@@ -335,7 +337,11 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
     catalog = SymbolCatalog.of(markets, {m.id: m.symbol for m in markets.values()})
     ingest = SignalIngest(store, exchanges, bus, clock, verify_secret)
     candles = CandleSources(
-        feed, settings.candles_urls, settings.exchange_timeout_ms, settings.second_candles_capacity
+        feed,
+        settings.candles_urls,
+        settings.exchange_timeout_ms,
+        settings.second_candles_capacity,
+        settings.second_candles_grace_ms,
     )
     executor = Executor(store, exchanges, bus, clock)
     confirmations = Confirmations(store, bus, clock)

@@ -51,9 +51,9 @@ def test_a_second_stays_open_until_the_clock_passes_its_end_or_a_later_trade_arr
 
 def test_seconds_without_trades_are_candles_at_the_last_close_with_zero_volume() -> None:
     book = SecondCandles("BTC/USDT")
-    book.close_until(T0 - 1)
-    assert len(book) == 0  # seconds closed, but no trade yet: no price to make a candle of
-    book.add(trade(1, 0, "10", "1"))
+    book.close_until(T0 + 5_000)
+    assert len(book) == 0  # no trade yet: no price to make a candle of, and nothing is closed
+    assert book.add(trade(1, 0, "10", "1")) is Outcome.ADDED
     book.add(trade(2, 3_500, "12", "2", "sell"))
     book.close_until(T0 + 6_000)
 

@@ -10,7 +10,8 @@ sell volume of each (from each trade's `side`), in exact decimals. The rules:
 - **A closed candle never changes.** A second closes when the clock passes its end (the caller
   passes `now` minus a grace for trades still on the wire) or when a trade of a later second
   arrives. A trade for a second already closed is **late**: it is counted (`late`) and left out,
-  since a strategy may already have acted on that candle.
+  since a strategy may already have acted on that candle. (Before the first trade nothing closes:
+  no candle was made for those seconds.)
 - **Duplicates** (the same trade id again, e.g. replayed after a reconnect) are counted and ignored;
   the ids remembered are bounded (the most recent `ids_kept`).
 - **Gaps.** When the stream broke, the trades missed are unknown: `gap()` drops the buffer and the
@@ -161,7 +162,12 @@ class SecondCandles:
         return Outcome.ADDED
 
     def close_until(self, now_ms: int) -> None:
-        """Close every second that ended at or before `now_ms` (seconds with no trade at the last close)."""
+        """Close every second that ended at or before `now_ms` (seconds with no trade at the last close).
+
+        Before the first trade (or the first after a gap) there is nothing to close: no candle is made,
+        so a trade of those seconds arriving later is not late."""
+        if self._building is None and self._last_close is None:
+            return
         end = now_ms - now_ms % SECOND_MS  # seconds opening before this have ended
         if end > self._closed_until:
             self._close_through(end)
