@@ -23,6 +23,7 @@ from tradewire.adapters.live.trade_candles import TradeCandles
 from tradewire.adapters.store.tables import signals, strategies
 from tradewire.domain.strategies.builtin import build_strategy
 from tradewire.domain.trade_candles import SecondCandle, SecondCandles
+from tradewire.runtime import Runtime
 from tradewire.services.strategy_runner import StrategyRunner
 
 BTC, ETH = "BTC/USDT", "ETH/USDT"
@@ -239,8 +240,25 @@ def _signals(engine: Engine) -> list[Any]:
         return list(conn.execute(select(signals).order_by(signals.c.id)).all())
 
 
+class FixedClock:
+    def __init__(self, ms: int) -> None:
+        self.at = datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+    def now(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture
+def runtime(engine: Engine, tmp_path: Path) -> Iterator[Runtime]:
+    built = make_runtime(tmp_path, engine.url.render_as_string(hide_password=False))
+    try:
+        yield built
+    finally:
+        built.engine.dispose()
+
+
 async def test_a_1s_strategy_signals_on_the_closed_second_its_trades_made(
-    engine: Engine, tmp_path: Path, fake: FakeExchange, source: TradeCandles, clock: Clock
+    engine: Engine, runtime: Runtime, fake: FakeExchange, source: TradeCandles, clock: Clock
 ) -> None:
     seeded = seed_marketplace(engine, [])
     _define(
@@ -248,13 +266,11 @@ async def test_a_1s_strategy_signals_on_the_closed_second_its_trades_made(
         seeded.strategy_id,
         {"builtin": "macd", "timeframe": "1s", "symbols": [BTC], "candles_from": "binance"},
     )
-    runtime = make_runtime(tmp_path, engine.url.render_as_string(hide_password=False))
-    at = datetime.fromtimestamp(T0 / 1000, tz=UTC)
     runner = StrategyRunner(
         runtime.store,
         runtime.ingest,
         lambda name: source if name == "binance" else None,
-        type("Fixed", (), {"now": staticmethod(lambda: at)})(),
+        FixedClock(T0),
         follow_trades=lambda wanted: source.follow(wanted.get("binance", frozenset())),
     )
 

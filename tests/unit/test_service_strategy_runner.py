@@ -4,6 +4,7 @@ that no longer validates is skipped while the others run."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 import numpy as np
@@ -164,3 +165,32 @@ async def test_1s_strategies_run_in_their_own_round_and_only_their_symbols_are_s
     assert (
         f"strategy {paper_1s}: 1s candles come from an exchange's trade stream; paper has none" in caplog.text
     )
+
+
+async def test_run_evaluates_1s_strategies_in_their_faster_round() -> None:
+    w = world([])
+    base = {"builtin": "ema_cross", "params": PARAMS, "candles_from": "binance"}
+    _define(w.store, w.seeded.strategy_id, {**base, "timeframe": "5m", "symbols": ["BTC/USDT"]})
+    make = {
+        "owner_id": 1,
+        "name": "s",
+        "source": "indicator",
+        "passphrase_hash": "-",
+        "created_at": w.clock.now(),
+    }
+    fast = w.members.create_strategy({**make, "slug": "fast"})
+    _define(w.store, fast, {**base, "timeframe": "1s", "symbols": ["BTC/USDT"]})
+    replay = Seconds(_candles(), 40)
+    ingest = SignalIngest(w.store, Symbols(), w.bus, w.clock, verify=lambda secret, stored: False)
+    runner = StrategyRunner(
+        w.store, ingest, lambda source: replay, w.clock, interval_s=60, seconds_interval_s=0.01
+    )
+    stop = asyncio.Event()
+
+    task = asyncio.ensure_future(runner.run(stop))
+    await asyncio.sleep(0.3)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+
+    assert replay.read.count("5m") == 1
+    assert replay.read.count("1s") >= 5
