@@ -165,6 +165,14 @@ class Settings(BaseSettings):
     telegram_rate: str = "30/second"
     telegram_notify_interval_s: float = Field(default=1.0, gt=0, le=60)  # outboxes checked for news
     telegram_summary_interval_s: float = Field(default=60.0, gt=0, le=3600)  # daily summaries checked
+    # Outgoing webhooks (the notifications, posted to users' URLs). Private, loopback, link-local and
+    # other non-public addresses, and plain http, only when allowed (a receiver on this network; tests).
+    webhooks_allow_private: bool = False
+    webhooks_per_user: int = Field(default=5, ge=1, le=100)
+    webhooks_timeout_s: float = Field(default=10.0, gt=0, le=60)  # one POST
+    webhooks_tries: int = Field(default=6, ge=1, le=20)  # posts of one event before it is skipped
+    webhooks_retry_base_s: float = Field(default=20.0, gt=0, le=3600)  # first wait, doubled each try
+    webhooks_interval_s: float = Field(default=1.0, gt=0, le=60)  # hooks' outboxes checked for news
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 

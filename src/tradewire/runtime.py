@@ -82,6 +82,7 @@ from tradewire.services.streams import OrderStreams
 from tradewire.services.two_factor import TwoFactor
 from tradewire.services.valuation import Valuations
 from tradewire.telegram_wiring import Telegram, build_telegram
+from tradewire.webhooks_wiring import Webhooks, build_webhooks
 
 log = logging.getLogger("tradewire.runtime")
 
@@ -130,6 +131,7 @@ class Runtime:
     audit: AuditTrail
     telegram: Telegram
     breakers: BreakerAlerts  # live accounts' circuit breakers opening, told to their owners
+    webhooks: Webhooks  # outgoing webhooks: setup, and the deliveries loop
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -150,6 +152,7 @@ class Runtime:
             loop.create_task(self.events.run(self._stop)),
         ]
         self._tasks += [loop.create_task(run(self._stop)) for run in self.telegram.loops()]
+        self._tasks += [loop.create_task(run(self._stop)) for run in self.webhooks.loops()]
         if self.settings.paper_prices_from:
             public = PublicPriceFeed(
                 self.settings.paper_prices_from,
@@ -482,6 +485,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         ai=AiSetup(ai_store, secret_box, _ai_url_check(settings.allow_private_ai_urls), clock),
         audit=AuditTrail(SqlAudit(engine), clock, AttemptBudget(settings.audit_attempts_per_hour)),
         telegram=build_telegram(settings, engine, clock, marketplace, records, valuations, confirmations),
+        webhooks=build_webhooks(settings, engine, clock, secret_box),
     )
 
 

@@ -135,6 +135,11 @@ ACCESS: dict[str, Access] = {
     "PUT /api/v1/telegram/summary": USER,
     "DELETE /api/v1/telegram/summary": USER,
     "POST /api/v1/telegram/updates": ANYONE,  # Telegram's webhook: its secret token header (401 without)
+    "POST /api/v1/webhooks/outgoing": USER,
+    "GET /api/v1/webhooks/outgoing": USER,
+    "PATCH /api/v1/webhooks/outgoing/{hook_id}": OWNED,
+    "DELETE /api/v1/webhooks/outgoing/{hook_id}": OWNED,
+    "POST /api/v1/webhooks/outgoing/{hook_id}/test": OWNED,
     "GET /api/v1/admin/users": ADMIN,
     "GET /api/v1/admin/users/{user_id}": ADMIN,
     "PUT /api/v1/admin/users/{user_id}/role": ADMIN,

@@ -30,6 +30,7 @@ from tradewire.api.routers import (
     auth,
     bots,
     exports,
+    hooks,
     intents,
     markets,
     models,
@@ -107,6 +108,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         ai,
         audit,
         telegram,
+        hooks,
     ):
         include(app, resource.router)
     for resource in (backtests, health, metrics):

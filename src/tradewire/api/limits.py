@@ -122,6 +122,11 @@ TIERS: dict[str, Tier] = {
     "DELETE /api/v1/telegram/summary": Tier.GENERAL,
     # Telegram's own POSTs (every user's chats from a few addresses); a wrong secret costs one compare.
     "POST /api/v1/telegram/updates": Tier.UNLIMITED,
+    "POST /api/v1/webhooks/outgoing": Tier.MARKETPLACE,
+    "GET /api/v1/webhooks/outgoing": Tier.GENERAL,
+    "PATCH /api/v1/webhooks/outgoing/{hook_id}": Tier.MARKETPLACE,
+    "DELETE /api/v1/webhooks/outgoing/{hook_id}": Tier.MARKETPLACE,
+    "POST /api/v1/webhooks/outgoing/{hook_id}/test": Tier.MARKETPLACE,  # a request to the outside
     "GET /health": Tier.UNLIMITED,
     "GET /health/live": Tier.UNLIMITED,
     "GET /metrics": Tier.UNLIMITED,  # loopback or its own token (api/metrics.py)

@@ -130,14 +130,16 @@ def keys_generate() -> None:
 @keys_app.command("rotate")
 def keys_rotate() -> None:
     """Re-encrypt every stored secret (exchange accounts' API keys, AI endpoints' keys, two-factor
-    secrets) with TRADEWIRE_ENCRYPTION_KEY (old keys in ..._OLD_KEYS)."""
+    secrets, webhooks' signing secrets) with TRADEWIRE_ENCRYPTION_KEY (old keys in ..._OLD_KEYS)."""
     from tradewire.adapters.store.ai import SqlAi
     from tradewire.adapters.store.db import disposable_engine
     from tradewire.adapters.store.two_factor import SqlTwoFactor
+    from tradewire.adapters.store.webhooks import SqlHooks
     from tradewire.cli.audit import record_command
     from tradewire.domain.audit import Action
     from tradewire.services.chart_analyst import key_context
     from tradewire.services.two_factor import secret_context
+    from tradewire.services.webhooks.setup import secret_context as hook_secret_context
 
     settings = settings_or_exit()
     runtime = runtime_or_exit(settings)
@@ -165,7 +167,10 @@ def keys_rotate() -> None:
     totp = SqlTwoFactor(members.engine)
     secrets = _reseal(box, totp.sealed_secrets(), secret_context, totp.reseal_secret)
     typer.echo(f"{secrets} two-factor secrets re-encrypted with key {box.key_id}")
-    counts = {"accounts": rotated, "ai_endpoints": endpoints, "two_factor": secrets}
+    hooks = SqlHooks(members.engine)
+    hook_secrets = _reseal(box, hooks.sealed_secrets(), hook_secret_context, hooks.reseal_secret)
+    typer.echo(f"{hook_secrets} webhook secrets re-encrypted with key {box.key_id}")
+    counts = {"accounts": rotated, "ai_endpoints": endpoints, "two_factor": secrets, "webhooks": hook_secrets}
     record_command(members.engine, Action.API_KEYS_ROTATED, detail={**counts, "key_id": box.key_id})
 
 

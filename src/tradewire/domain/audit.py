@@ -75,6 +75,8 @@ class Action(StrEnum):
     API_KEYS_ROTATED = "api_keys.rotated"  # re-encrypted under a new server key (CLI)
     AI_ENDPOINT_CREATED = "ai_endpoint.created"  # an AI endpoint, with its API key
     AI_ENDPOINT_DELETED = "ai_endpoint.deleted"  # and its API key
+    WEBHOOK_CREATED = "webhook.created"  # an outgoing webhook, with its signing secret
+    WEBHOOK_DELETED = "webhook.deleted"
     STRATEGY_CREATED = "strategy.created"
     STRATEGY_CHANGED = "strategy.changed"
     PASSPHRASE_ROTATED = "strategy.passphrase_rotated"  # noqa: S105

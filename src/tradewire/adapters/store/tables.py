@@ -450,4 +450,5 @@ event_seq = Table(
 # schema is loaded: AI chart analysis, sign-in (sessions, two-factor, the platform state), Telegram.
 import tradewire.adapters.store.ai_tables  # noqa: E402
 import tradewire.adapters.store.signin_tables  # noqa: E402
-import tradewire.adapters.store.telegram_tables  # noqa: E402, F401
+import tradewire.adapters.store.telegram_tables  # noqa: E402
+import tradewire.adapters.store.webhook_tables  # noqa: E402, F401

@@ -1,0 +1,1 @@
+"""Outgoing webhooks: setting them up (setup.py) and delivering the outbox's notifications (delivery.py)."""
