@@ -1,4 +1,5 @@
-"""`tradewire keys rotate` re-encrypts AI endpoints' keys too: after it, the old key can go."""
+"""`tradewire keys rotate` re-encrypts AI endpoints' keys, two-factor and webhook secrets too: after it,
+the old key can go."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ from tradewire.adapters.store.ai import SqlAi
 from tradewire.adapters.store.db import make_engine, upgrade
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.two_factor import SqlTwoFactor
+from tradewire.adapters.store.webhooks import SqlHooks
+from tradewire.domain.webhooks import HookKind
 from tradewire.services.chart_analyst import key_context
 from tradewire.services.two_factor import secret_context
+from tradewire.services.webhooks.setup import secret_context as hook_context
 
 TRADEWIRE = str(Path(sys.executable).parent / "tradewire")
 
@@ -35,6 +39,13 @@ def test_keys_rotate_re_encrypts_ai_endpoint_keys_and_two_factor_secrets(tmp_pat
     totp.enrol_totp(
         owner, SecretBox(decode_key(old)).encrypt("JBSWY3DPEHPK3PXP", secret_context(owner)), now()
     )
+
+    hooks = SqlHooks(engine)
+    old_box = SecretBox(decode_key(old))
+    hook = hooks.add_hook(
+        owner, "https://hooks.example.com/x", HookKind.JSON, {}, True, now(),
+        lambda hook_id: old_box.encrypt("whsec_abc", hook_context(hook_id)), 5,
+    )  # fmt: skip
 
     env = {
         **os.environ,
@@ -57,3 +68,7 @@ def test_keys_rotate_re_encrypts_ai_endpoint_keys_and_two_factor_secrets(tmp_pat
     assert "1 two-factor secrets re-encrypted" in done.stdout
     ((user_id, sealed),) = totp.sealed_secrets()
     assert SecretBox(decode_key(new)).decrypt(sealed, secret_context(user_id)) == "JBSWY3DPEHPK3PXP"
+    assert "1 webhook secrets re-encrypted" in done.stdout
+    ((hook_id, sealed_hook),) = hooks.sealed_secrets()
+    assert hook_id == hook.id
+    assert SecretBox(decode_key(new)).decrypt(sealed_hook, hook_context(hook_id)) == "whsec_abc"
