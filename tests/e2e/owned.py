@@ -15,6 +15,7 @@ from tests.support import PASSPHRASE, PASSWORD, now
 from tradewire.adapters.passwords import hash_secret
 from tradewire.adapters.store.db import write_transaction
 from tradewire.adapters.store.tables import backtests, execution_intents, positions, signals
+from tradewire.adapters.store.webhook_tables import webhook_endpoints
 from tradewire.api.auth import issue_token
 from tradewire.domain.members import Role
 from tradewire.runtime import Runtime
@@ -45,6 +46,7 @@ class Owned:
     position_id: int  # open, on the subscription
     backtest_id: int  # done, with an equity curve
     intent_id: int  # an entry on the subscription waiting for its owner's confirmation
+    hook_id: int  # an outgoing webhook (to a private address: a test of it is refused, sends nothing)
 
 
 def seed_user(runtime: Runtime, username: str, role: Role = Role.PROVIDER) -> Owned:
@@ -154,6 +156,18 @@ def seed_user(runtime: Runtime, username: str, role: Role = Role.PROVIDER) -> Ow
                 confirm_by=now() + timedelta(hours=1),
             )
         ).inserted_primary_key[0]
+        hook_id = conn.execute(
+            insert(webhook_endpoints).values(
+                user_id=user_id,
+                url="https://10.255.255.1/hook",
+                kind="json",
+                notices={},
+                enabled=False,
+                secret_enc="v1:unknown:AAAA",
+                created_at=now(),
+                last_event_id=0,
+            )
+        ).inserted_primary_key[0]
     token = issue_token(runtime, user)
     return Owned(
         user_id=user_id,
@@ -167,4 +181,5 @@ def seed_user(runtime: Runtime, username: str, role: Role = Role.PROVIDER) -> Ow
         position_id=int(position_id),
         backtest_id=int(backtest_id),
         intent_id=int(intent_id),
+        hook_id=int(hook_id),
     )

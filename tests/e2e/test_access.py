@@ -128,6 +128,7 @@ def _path(path: str, ids: Caller, target_id: int) -> str:
         "{bot_id}": o.bot_id,
         "{position_id}": o.position_id,
         "{intent_id}": o.intent_id,
+        "{hook_id}": o.hook_id,
         "{backtest_id}": o.backtest_id,
         "{model_id}": ids.model_id,
         "{endpoint_id}": ids.endpoint_id,

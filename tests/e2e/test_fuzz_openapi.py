@@ -43,6 +43,7 @@ def _real_ids(owner: Owned, other: Owned) -> dict[str, Any]:
         "bot_id": owner.bot_id,
         "position_id": owner.position_id,
         "intent_id": owner.intent_id,
+        "hook_id": owner.hook_id,
         "backtest_id": owner.backtest_id,
         "slug": f"{owner.username}-private",
         "user_id": other.user_id,  # the admin endpoints act on someone else (the owner is an admin)

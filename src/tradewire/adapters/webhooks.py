@@ -12,6 +12,7 @@ address checks off (and plain http is then allowed at creation).
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 import typing
 from collections.abc import Mapping
@@ -29,6 +30,13 @@ MAX_ANSWER_CHARS = 200  # of a receiver's body, for the log
 
 async def _public_addresses(host: str, port: int) -> list[str]:
     """Every address `host` resolves to, each checked public (AddressRefused otherwise)."""
+    literal = _ip_literal(host)
+    if literal is not None:
+        try:
+            check_ip(literal, host)
+        except PrivateAddress as exc:
+            raise AddressRefused(str(exc)) from None
+        return [literal]
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
@@ -42,6 +50,15 @@ async def _public_addresses(host: str, port: int) -> list[str]:
         except PrivateAddress as exc:
             raise AddressRefused(str(exc)) from None
     return addresses
+
+
+def _ip_literal(host: str) -> str | None:
+    text = host.strip("[]")
+    try:
+        ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
+    return text
 
 
 class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
