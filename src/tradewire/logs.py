@@ -114,7 +114,8 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
     root.setLevel(level)
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    # httpx logs each request's URL at INFO, and a Telegram bot's URLs carry its token.
+    # httpx logs each request's URL at INFO, and a Telegram bot's URLs carry its token (as Discord's and
+    # Slack's webhook URLs carry theirs: outgoing webhooks post with httpx too).
     logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
     # ccxt logs every signed request and response whole at DEBUG: never that, even when we debug.
     logging.getLogger("ccxt").setLevel(max(logging.INFO, root.level))

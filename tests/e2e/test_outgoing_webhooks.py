@@ -140,6 +140,15 @@ def test_a_500_is_tried_again_and_a_400_skipped(platform: Platform, receiver: We
     assert len(receiver.on("/h")) == 5
 
 
+def test_a_429_waits_its_retry_after(platform: Platform, receiver: WebhookReceiver) -> None:
+    platform.hook(f"{receiver.url}/h", "discord", notices={"signal_received": False})
+    receiver.too_many("1", "/h")
+    platform.alert("buy")
+    seen = receiver.wait_for(2, "/h")
+    assert [r.status for r in seen] == [429, 204]
+    assert seen[1].at - seen[0].at >= 0.95  # not the 0.2 s backoff
+
+
 def test_the_test_endpoint_sends_one_signed_message(platform: Platform, receiver: WebhookReceiver) -> None:
     hook = platform.hook(f"{receiver.url}/t", "discord")
     answer = platform.api("POST", f"/webhooks/outgoing/{hook['id']}/test")
