@@ -10,11 +10,11 @@ from typing import Any
 from tradewire.adapters.live.guards import CircuitBreaker
 from tradewire.domain.events import Topic
 from tradewire.domain.execution import Sizing, SizingMode
+from tradewire.domain.notices import NOTICES, Notice, notice_from_data, notice_of, notice_text
 from tradewire.domain.records import WorkItem
 from tradewire.domain.risk import RiskContext, RiskLimits, TradingState, assess_entry, drawdown_pct
 from tradewire.domain.risk_alerts import BreakerOpening, Once, breaker_opened, entry_alerts, paused
 from tradewire.domain.signals import SignalAction
-from tradewire.domain.telegram import NOTICES, Notice, notice_from_data, notice_of, notice_text
 
 DAY = "2026-12-06"
 

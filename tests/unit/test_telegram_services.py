@@ -17,23 +17,20 @@ import pytest
 from tests.fakes.memory_members import FixedClock
 from tests.fakes.memory_telegram import MemoryTelegramLinks
 from tradewire.adapters.rate_limits import RateLimits
+from tradewire.domain.notices import Notice, notice_of, notice_text, stored_data
 from tradewire.domain.records import Page
 from tradewire.domain.telegram import (
     CODE_LENGTH,
     DayResults,
-    Notice,
     code_digest,
     confirm_data,
     decline_data,
     looks_like_code,
     new_link_code,
-    notice_of,
-    notice_text,
     outcome_of,
     parse_button,
     parse_command,
     prompt_of,
-    stored_data,
     summary_day,
     summary_text,
 )

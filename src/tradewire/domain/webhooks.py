@@ -2,9 +2,10 @@
 or JSON), the signature, and what an answer means (done, try again, refused) with the waits between
 tries.
 
-The texts are the Telegram notifications' (domain/telegram.py `notice_from_data`): one wording for
-every channel. A body is signed with the hook's secret: `X-Tradewire-Signature: sha256=<hex HMAC-SHA256
-of the raw body>`, so a receiver can check a request came from this server and was not altered.
+The texts are the notifications' (domain/notices.py `notice_from_data`), as Telegram sends them: one
+wording for every channel. A body is signed with the hook's secret (`X-Tradewire-Signature:
+sha256=<hex HMAC-SHA256 of the raw body>`), so a receiver can check a request came from this server
+and was not altered.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from tradewire.domain.telegram import NOTICES, Notice, clip, notice_from_data
+from tradewire.domain.notices import NOTICES, Notice, clip, notice_from_data
 
 MAX_URL = 2048
 DISCORD_MAX = 2000  # Discord's limit on a message's content

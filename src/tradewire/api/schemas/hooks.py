@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from tradewire.api.schemas.common import Strict
 from tradewire.api.schemas.telegram import NotificationsUpdate
-from tradewire.domain.telegram import NOTICES
+from tradewire.domain.notices import NOTICES
 from tradewire.domain.webhooks import MAX_URL, HookKind
 
 _URL_HELP = (

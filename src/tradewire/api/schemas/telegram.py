@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from tradewire.api.schemas.common import Strict
-from tradewire.domain.telegram import NOTICES
+from tradewire.domain.notices import NOTICES
 
 
 class LinkCodeOut(BaseModel):

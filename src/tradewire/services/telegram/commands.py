@@ -21,18 +21,17 @@ from tradewire.domain.members import (
     User,
 )
 from tradewire.domain.money import fmt
+from tradewire.domain.notices import clip, quote_of
 from tradewire.domain.records import Page
 from tradewire.domain.telegram import (
     HELP,
     answered_text,
     cancel_data,
-    clip,
     close_data,
     db_id,
     outcome_line,
     parse_button,
     parse_command,
-    quote_of,
 )
 from tradewire.ports import Clock
 from tradewire.ports.telegram import Button

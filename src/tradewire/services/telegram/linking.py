@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tradewire.domain.members import Invalid
-from tradewire.domain.telegram import NOTICES, code_digest, looks_like_code, new_link_code
+from tradewire.domain.notices import NOTICES
+from tradewire.domain.telegram import code_digest, looks_like_code, new_link_code
 from tradewire.ports import Clock
 from tradewire.ports.rate_limits import RateLimiter
 from tradewire.ports.telegram import ChatLink, SummarySetting, TelegramLinks

@@ -2,7 +2,7 @@
 
 Each user's events are numbered without gaps (adapters/store/events.py), so a chat's cursor, the last
 event handled for it, is all the queue there is: a chat's worker reads the user's events after it, sends
-the ones the user wants (domain/telegram.py says which events are notifications and their text) and
+the ones the user wants (domain/notices.py says which events are notifications and their text) and
 moves the cursor past each one once Telegram has accepted it (events the user does not want move it
 too). Delivery is at least once, and a restart sends nothing twice: the cursor is stored after each send.
 
@@ -31,14 +31,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from tradewire.domain.events import StoredEvent
+from tradewire.domain.notices import notice_from_data, stored_data
 from tradewire.domain.telegram import (
     answered_text,
     confirm_data,
     decline_data,
-    notice_from_data,
     outcome_of,
     prompt_of,
-    stored_data,
 )
 from tradewire.ports.events import EventLog
 from tradewire.ports.rate_limits import RateLimiter

@@ -11,8 +11,9 @@ from decimal import Decimal
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tradewire.domain.notices import quote_of
 from tradewire.domain.records import Page
-from tradewire.domain.telegram import DayResults, quote_of, summary_day, summary_text
+from tradewire.domain.telegram import DayResults, summary_day, summary_text
 from tradewire.ports import Clock
 from tradewire.ports.telegram import TelegramLinks
 from tradewire.services.loops import every

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from tradewire.domain.events import StoredEvent
-from tradewire.domain.telegram import stored_data
+from tradewire.domain.notices import stored_data
 from tradewire.domain.webhooks import (
     Verdict,
     backoff_s,
