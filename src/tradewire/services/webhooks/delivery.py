@@ -121,7 +121,13 @@ class Deliveries:
                 continue
             if self._unreadable.get(hook_id, 0.0) > time.monotonic():
                 continue
-            self._workers[hook_id] = (target, loop.create_task(self._drain(target)))
+            self._workers[hook_id] = (target, loop.create_task(self._worker(target)))
+
+    async def _worker(self, target: HookTarget) -> None:
+        try:
+            await self._drain(target)
+        except Exception:  # the store unreachable, say: the next round starts it again
+            log.exception("webhook %s delivery failed; retrying next round", target.hook.id)
 
     def _secret(self, target: HookTarget) -> str | None:
         hook = target.hook
