@@ -6,6 +6,7 @@ happened while it was off."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -142,3 +143,27 @@ def test_cursors_move_forward_and_stop_for_a_hook_gone_off_or_elsewhere(
     assert [t.hook.id for t in s.hooks.deliverable()] == [hook.id]
     s.hooks.delete_hook(alice, hook.id)
     assert not s.hooks.advance(hook.id, 10, url)
+
+
+def test_creations_at_once_never_pass_the_limit(engine: Engine) -> None:
+    members = SqlMembers(engine)
+    alice = members.create_user("racer", UNUSABLE_HASH, NOW)
+    hooks = SqlHooks(engine)
+    outcomes: list[str] = []
+    barrier = threading.Barrier(6)
+
+    def create(i: int) -> None:
+        barrier.wait()
+        try:
+            hooks.add_hook(alice, f"https://a.example/{i}", HookKind.JSON, {}, True, NOW, _seal, 3)
+            outcomes.append("made")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["conflict"] * 3 + ["made"] * 3
+    assert len(hooks.hooks(alice)) == 3

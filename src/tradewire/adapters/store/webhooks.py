@@ -11,7 +11,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from tradewire.adapters.store.db import write_transaction
 from tradewire.adapters.store.member_rows import MemberRows, owned
-from tradewire.adapters.store.tables import event_seq
+from tradewire.adapters.store.tables import event_seq, users
 from tradewire.adapters.store.webhook_tables import webhook_endpoints
 from tradewire.domain.members import Conflict, NotFound
 from tradewire.domain.webhooks import HookKind
@@ -56,6 +56,9 @@ class SqlHooks(MemberRows):
     ) -> Hook:
         w = webhook_endpoints.c
         with write_transaction(self.engine) as conn:
+            # The user's row locked (PostgreSQL; SQLite's write transaction is one at a time): two
+            # creations at once cannot both see room for one more.
+            conn.execute(select(users.c.id).where(users.c.id == user_id).with_for_update()).first()
             count = conn.execute(select(func.count()).where(w.user_id == user_id)).scalar_one()
             if count >= most:
                 raise Conflict(f"you have {count} webhooks, the most allowed; delete one first")
