@@ -8,6 +8,8 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 VENDOR := src/tradewire/web/vendor
 WEB_STAMP := $(VENDOR)/.copied-$(shell cksum web/package-lock.json | cut -d' ' -f1)
 SUBSCRIBERS ?= 3
+# Test processes (pytest-xdist): most tests wait on servers and sockets, so two share two cores well.
+TEST_WORKERS ?= 2
 PORT ?=
 KEEP ?=
 
@@ -44,7 +46,7 @@ run: $(STAMP) $(WEB_STAMP)
 
 ## Run the whole test suite.
 test: $(STAMP) $(WEB_STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
