@@ -173,7 +173,24 @@ def _parse_json(text: str) -> ParsedAlert:
     )
 
 
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _nesting_over(text: str, limit: int) -> bool:
+    """Whether `text`'s brackets (outside strings) nest deeper than `limit`, found before parsing: the
+    parser recurses once per level, so the depth it can take depends on the stack it runs on."""
+    depth = 0
+    for bracket in _JSON_BRACKETS.findall(_JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > limit:
+            return True
+    return False
+
+
 def _load_json(text: str, parse_float: Callable[[str], Any] = float) -> object:
+    if _nesting_over(text, MAX_JSON_DEPTH):
+        raise AlertError(f"body is nested more than {MAX_JSON_DEPTH} levels deep")
     try:
         return json.loads(text, parse_float=parse_float, parse_constant=_reject_json_constant)
     except json.JSONDecodeError as exc:
