@@ -337,7 +337,7 @@ def test_a_drawdown_warns_then_pauses_and_both_are_notified(platform: Platform) 
     assert pause.startswith(f"⏸️ Subscription #{sub_id} paused, exits only: drawdown ")
     assert pause.endswith(
         f"% reached 0.02% (account #{closed['account_id']}), results {lost} USDT below their peak of 0 USDT "
-        f"(now -{lost} USDT). Set its trading state ACTIVE again to resume entries"
+        f"(now -{lost} USDT). /resume {sub_id} (or its trading state ACTIVE) resumes entries"
     )
     # Paused already: the next entry is refused by the trading state, and no pause is told again.
     platform.alert("buy")
@@ -466,9 +466,11 @@ def test_a_button_for_someone_elses_position_closes_nothing(platform: Platform) 
 def test_pause_resume_and_halt(platform: Platform) -> None:
     platform.link(CHAT)
     sub = platform.api("GET", "/subscriptions").json()[0]
-    assert platform.say(CHAT, f"/pause {sub['id']}") == f"Subscription #{sub['id']} (tv-test) is PAUSED."
+    paused = f"Subscription #{sub['id']} (tv-test) is PAUSED, trading ACTIVE."
+    assert platform.say(CHAT, f"/pause {sub['id']}") == paused
     assert platform.api("GET", f"/subscriptions/{sub['id']}").json()["status"] == "PAUSED"
-    assert platform.say(CHAT, f"/resume {sub['id']}") == f"Subscription #{sub['id']} (tv-test) is ACTIVE."
+    resumed = f"Subscription #{sub['id']} (tv-test) is ACTIVE, trading ACTIVE."
+    assert platform.say(CHAT, f"/resume {sub['id']}") == resumed
     assert platform.say(CHAT, "/pause 999999") == "no subscription 999999"
     assert platform.say(CHAT, "/pause x").startswith("Usage: /pause ID")
     other = platform.served.token("tv-test-sub2")
@@ -479,6 +481,9 @@ def test_pause_resume_and_halt(platform: Platform) -> None:
     assert platform.say(CHAT, "/halt").startswith("Nothing to halt")
     assert platform.api("GET", f"/subscriptions/{sub['id']}").json()["trading_state"] == "HALTED"
     assert platform.api("GET", "/subscriptions", other).json()[0]["trading_state"] == "ACTIVE"
+    # /resume lifts the halt (as it lifts a drawdown pause): entries trade again.
+    assert platform.say(CHAT, f"/resume {sub['id']}") == resumed
+    assert platform.api("GET", f"/subscriptions/{sub['id']}").json()["trading_state"] == "ACTIVE"
 
 
 def test_the_token_never_reaches_the_logs(

@@ -134,7 +134,8 @@ def test_the_pause_is_told_with_its_numbers() -> None:
     assert event.data["drawdown_pct"] == "33.33" and event.data["trading_state"] == "REDUCING"
     assert notice_text(Notice.DRAWDOWN, event.data) == (
         "⏸️ Subscription #5 paused, exits only: drawdown 33.33% reached 25% (account #3), results 5000 USDT "
-        "below their peak of 100 USDT (now -4900 USDT). Set its trading state ACTIVE again to resume entries"
+        "below their peak of 100 USDT (now -4900 USDT). /resume 5 (or its trading state ACTIVE) resumes "
+        "entries"
     )
 
 

@@ -150,7 +150,7 @@ def _drawdown_text(d: dict[str, Any]) -> str:
         return (
             f"⏸️ Subscription #{_v(d, 'subscription_id')} paused, exits only: drawdown "
             f"{_v(d, 'drawdown_pct')}% reached {_v(d, 'pause_pct')}% (account #{_v(d, 'account_id')}), "
-            f"{fall}. Set its trading state ACTIVE again to resume entries"
+            f"{fall}. /resume {_v(d, 'subscription_id')} (or its trading state ACTIVE) resumes entries"
         )
     return (
         f"⚠️ Drawdown warning, subscription #{_v(d, 'subscription_id')} (account #{_v(d, 'account_id')}): "

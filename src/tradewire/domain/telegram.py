@@ -215,7 +215,7 @@ HELP = (
     "/profit [days] - realised PnL of positions closed in the last days (default 7)\n"
     "/balance - your accounts' balances\n"
     "/close ID - close a position (asks to confirm)\n"
-    "/pause ID, /resume ID - pause or resume a subscription\n"
+    "/pause ID, /resume ID - pause or resume a subscription (resume also lifts a halt or drawdown pause)\n"
     "/halt - HALT every subscription at once (no orders at all)\n"
     "/unlink - disconnect this chat\n"
     "/help - this list"

@@ -23,6 +23,7 @@ from tradewire.domain.members import (
 from tradewire.domain.money import fmt
 from tradewire.domain.notices import clip, quote_of
 from tradewire.domain.records import Page
+from tradewire.domain.risk import TradingState
 from tradewire.domain.telegram import (
     HELP,
     answered_text,
@@ -269,9 +270,19 @@ class ChatCommands:
             return Reply(
                 f"Usage: /{'pause' if paused else 'resume'} ID (the subscription's id, from /status)."
             )
-        status = SubscriptionStatus.PAUSED if paused else SubscriptionStatus.ACTIVE
-        changed = await self.subscriptions.change(user, subscription_id, SubscriptionChanges(status=status))
-        return Reply(f"Subscription #{changed.id} ({changed.strategy_slug}) is {changed.status.value}.")
+        if paused:
+            changes = SubscriptionChanges(status=SubscriptionStatus.PAUSED)
+        else:
+            # Resuming lifts what stopped its entries: a PAUSED status, and a trading state a drawdown
+            # pause (REDUCING) or /halt (HALTED) set; the drawdown is measured afresh from then on.
+            current = await self.subscriptions.get(user.id, subscription_id)
+            state = None if current.trading_state is TradingState.ACTIVE else TradingState.ACTIVE
+            changes = SubscriptionChanges(status=SubscriptionStatus.ACTIVE, trading_state=state)
+        changed = await self.subscriptions.change(user, subscription_id, changes)
+        return Reply(
+            f"Subscription #{changed.id} ({changed.strategy_slug}) is {changed.status.value}, "
+            f"trading {changed.trading_state.value}."
+        )
 
     async def _halt(self, user: User) -> Reply:
         """Every subscription HALTED at once: no order of any kind (the emergency stop)."""
@@ -280,7 +291,7 @@ class ChatCommands:
         listed = ", ".join(f"#{i}" for i in halted[:MAX_LISTED]) + (" …" if len(halted) > MAX_LISTED else "")
         if not halted:
             return Reply("Nothing to halt: every subscription is HALTED or cancelled already.")
-        until = "no orders at all until you set them ACTIVE or REDUCING"
+        until = "no orders at all until you /resume them"
         return Reply(clip(f"HALTED {len(halted)} subscriptions ({listed}): {until}."))
 
 
