@@ -392,6 +392,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
             timeout_s=settings.ai_timeout_s,
             breaker_threshold=settings.ai_breaker_failures,
             breaker_cooldown_s=settings.ai_breaker_cooldown_s,
+            allow_private=settings.allow_private_ai_urls,
         ),
         render_chart,
         secret_box,

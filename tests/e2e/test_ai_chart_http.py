@@ -165,7 +165,12 @@ def test_an_ai_strategy_s_buy_reaches_a_paper_subscriber_once(
 
     # A restarted server (same database, nothing in memory) on the same candle pays for nothing.
     analyst = ChartAnalyst(
-        SqlAi(runtime.engine), LazyVision(), render_chart, runtime.secret_box, runtime.ingest, runtime.clock
+        SqlAi(runtime.engine),
+        LazyVision(allow_private=True),  # the fake endpoint is on this machine
+        render_chart,
+        runtime.secret_box,
+        runtime.ingest,
+        runtime.clock,
     )
     restarted = StrategyRunner(
         runtime.store, runtime.ingest, runtime.candles.for_name, runtime.clock, analyst=analyst

@@ -52,7 +52,7 @@ def _access(fake: FakeOpenAI, key: str = KEY) -> EndpointAccess:
 
 async def test_a_good_answer_parses_and_the_chart_goes_as_a_png_image_part(fake: FakeOpenAI) -> None:
     fake.answer(BUY)
-    answer = await OpenAIVision().analyse(_access(fake), "BTC/USDT 1h, last close 100", PNG)
+    answer = await OpenAIVision(allow_private=True).analyse(_access(fake), "BTC/USDT 1h, last close 100", PNG)
 
     assert answer.failure is None and answer.proposal is not None
     assert answer.proposal.recommendation is Recommendation.BUY
@@ -69,12 +69,12 @@ async def test_a_good_answer_parses_and_the_chart_goes_as_a_png_image_part(fake:
 async def test_a_malformed_answer_is_asked_again_once_then_fails(fake: FakeOpenAI) -> None:
     fake.malformed()
     fake.answer(BUY)
-    recovered = await OpenAIVision().analyse(_access(fake), "p", PNG)
+    recovered = await OpenAIVision(allow_private=True).analyse(_access(fake), "p", PNG)
     assert recovered.proposal is not None and recovered.attempts == 2 and recovered.tokens == 2 * 970
 
     fake.malformed()
     fake.malformed("Sure! BUY at 100, stop 97.")
-    failed = await OpenAIVision().analyse(_access(fake), "p", PNG)
+    failed = await OpenAIVision(allow_private=True).analyse(_access(fake), "p", PNG)
     assert failed.proposal is None and failed.attempts == 2 and failed.tokens == 2 * 970
     assert failed.failure is not None and failed.failure.startswith("malformed answer twice")
     assert failed.raw == "Sure! BUY at 100, stop 97."
@@ -83,21 +83,21 @@ async def test_a_malformed_answer_is_asked_again_once_then_fails(fake: FakeOpenA
 
 async def test_a_refusal_fails_without_a_second_call(fake: FakeOpenAI) -> None:
     fake.refusal()
-    answer = await OpenAIVision().analyse(_access(fake), "p", PNG)
+    answer = await OpenAIVision(allow_private=True).analyse(_access(fake), "p", PNG)
     assert answer.proposal is None and answer.failure is not None
     assert answer.failure.startswith("the model refused: I'm sorry")
     assert len(fake.completions) == 1
 
 
 async def test_a_wrong_key_fails_and_the_reason_holds_no_key(fake: FakeOpenAI) -> None:
-    answer = await OpenAIVision().analyse(_access(fake, "sk-wrong-secret-key"), "p", PNG)
+    answer = await OpenAIVision(allow_private=True).analyse(_access(fake, "sk-wrong-secret-key"), "p", PNG)
     assert answer.failure == "the endpoint refused the API key (401)"
     assert "sk-" not in answer.failure
 
 
 async def test_a_429_holds_calls_back_for_its_retry_after(fake: FakeOpenAI) -> None:
     clock = Clock()
-    vision = OpenAIVision(clock=clock)
+    vision = OpenAIVision(clock=clock, allow_private=True)
     fake.error(429, retry_after=20)
     answer = await vision.analyse(_access(fake), "p", PNG)
     assert answer.failure == "rate limited (429); calls held back 20 s"
@@ -113,13 +113,13 @@ async def test_a_429_holds_calls_back_for_its_retry_after(fake: FakeOpenAI) -> N
 
 async def test_a_slow_answer_times_out(fake: FakeOpenAI) -> None:
     fake.slow(1.5)
-    answer = await OpenAIVision(timeout_s=0.3).analyse(_access(fake), "p", PNG)
+    answer = await OpenAIVision(timeout_s=0.3, allow_private=True).analyse(_access(fake), "p", PNG)
     assert answer.failure == "no answer within 0.3 s" and answer.proposal is None
 
 
 async def test_the_breaker_opens_after_failures_in_a_row_and_lets_one_trial_through(fake: FakeOpenAI) -> None:
     clock = Clock()
-    vision = OpenAIVision(breaker_threshold=3, breaker_cooldown_s=60, clock=clock)
+    vision = OpenAIVision(breaker_threshold=3, breaker_cooldown_s=60, clock=clock, allow_private=True)
     fake.error(500)
     fake.error(503)
     fake.error(500)
@@ -144,8 +144,22 @@ async def test_the_key_never_reaches_the_logs(fake: FakeOpenAI, caplog: pytest.L
     caplog.set_level(logging.DEBUG)  # the SDK's and httpx's debug logs included
     fake.malformed()
     fake.error(429, retry_after=1)
-    vision = OpenAIVision()
+    vision = OpenAIVision(allow_private=True)
     await vision.analyse(_access(fake), "p", PNG)
     await vision.analyse(_access(fake, "sk-wrong-secret-key"), "p", PNG)
     assert caplog.records  # something was logged
     assert KEY not in caplog.text and "sk-wrong-secret-key" not in caplog.text
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+async def test_an_endpoint_now_at_a_private_address_is_not_called(fake: FakeOpenAI, host: str) -> None:
+    # Its address was public when it was stored; its name now leads to this machine (a DNS answer
+    # changed): every connection is checked again, so nothing is sent there.
+    fake.answer(BUY)
+    access = EndpointAccess(1, fake.base_url.replace("127.0.0.1", host), "gpt-4o-mini", KEY)
+
+    answer = await OpenAIVision().analyse(access, "p", PNG)
+
+    assert answer.proposal is None and answer.failure is not None
+    assert answer.failure.startswith("the endpoint's address is refused")
+    assert fake.requests == []

@@ -6,6 +6,10 @@ fails the analysis at once (nothing is traded on it) and counts against the endp
 breaker: after `breaker_threshold` failures in a row no call goes to it for `breaker_cooldown_s`,
 then one trial call. A 429's retry-after holds every call to that endpoint back that long.
 Failure reasons never contain the API key or the endpoint's error text for a refused key.
+
+An endpoint's base URL is its user's input: its host was checked public when it was stored, and every
+connection checks it again as it is made (adapters/public_http.py), so a DNS answer that changed since
+cannot lead the server to a private address (unless TRADEWIRE_ALLOW_PRIVATE_AI_URLS).
 """
 
 from __future__ import annotations
@@ -16,10 +20,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpcore2
+import httpx2
 import openai
 from openai import AsyncOpenAI
 
+from tradewire.adapters.live.addresses import AddressRefused
 from tradewire.adapters.live.guards import CircuitBreaker
+from tradewire.adapters.public_http import guard
 from tradewire.domain.ai.proposal import MAX_ANSWER_CHARS, MalformedAnswer, parse_answer
 from tradewire.ports.ai import EndpointAccess, VisionAnswer
 
@@ -50,7 +58,9 @@ class OpenAIVision:
         breaker_threshold: int = 3,
         breaker_cooldown_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        allow_private: bool = False,
     ) -> None:
+        self._allow_private = allow_private
         self._timeout = timeout_s
         self._threshold = breaker_threshold
         self._cooldown = breaker_cooldown_s
@@ -100,8 +110,19 @@ class OpenAIVision:
         return f"the endpoint is paused for {self.ready_in(endpoint_id):.0f} s after failures or a 429"
 
     def _client(self, access: EndpointAccess) -> AsyncOpenAI:
+        """A client for one analysis (closed with it), connecting to public addresses only."""
+        transport = httpx2.AsyncHTTPTransport(trust_env=False, limits=httpx2.Limits(max_connections=4))
+        if not self._allow_private:
+            guard(transport, httpcore2)
+        http = httpx2.AsyncClient(
+            transport=transport, timeout=self._timeout, follow_redirects=False, trust_env=False
+        )
         return AsyncOpenAI(
-            api_key=access.api_key, base_url=access.base_url, timeout=self._timeout, max_retries=0
+            api_key=access.api_key,
+            base_url=access.base_url,
+            timeout=self._timeout,
+            max_retries=0,
+            http_client=http,
         )
 
     async def _ask(
@@ -131,7 +152,11 @@ class OpenAIVision:
             raise _Failed(f"the endpoint refused the API key ({exc.status_code})") from None
         except openai.APITimeoutError:
             raise _Failed(f"no answer within {self._timeout:g} s") from None
-        except openai.APIConnectionError:
+        except AddressRefused as exc:  # checked as the connection is made (adapters/public_http.py)
+            raise _Failed(f"the endpoint's address is refused: {exc}") from None
+        except openai.APIConnectionError as exc:
+            if isinstance(exc.__cause__, AddressRefused):
+                raise _Failed(f"the endpoint's address is refused: {exc.__cause__}") from None
             raise _Failed("could not connect to the endpoint") from None
         except openai.APIStatusError as exc:
             raise _Failed(f"the endpoint answered {exc.status_code}: {_message(exc)}") from None
