@@ -140,6 +140,8 @@ class Runtime:
         await self.venue.start()
         await self.bus.start()
         await self.pipeline.recover()
+        if self.strategies.analyst is not None:
+            await self.strategies.analyst.recover()
         await self.backtests.start()
         loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
@@ -398,6 +400,8 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         secret_box,
         ingest,
         clock,
+        # A call lasts the timeout at most, twice when a malformed answer is asked again.
+        stale_after_s=2 * settings.ai_timeout_s + 60,
     )
     passwords = ScryptPasswords()
     marketplace = build_marketplace(

@@ -97,6 +97,17 @@ class MemoryAi:
         row["status"], row["tokens"], row["result"] = result.status, result.tokens, result
         row["reason"] = result.reason
 
+    def fail_stale_analyses(self, claimed_before: datetime, reason: str, now: datetime) -> int:
+        stale = [
+            row
+            for row in self.rows.values()
+            if row["status"] == AnalysisStatus.PENDING.value and row["created_at"] < claimed_before
+        ]
+        for row in stale:
+            failed = AnalysisResult(AnalysisStatus.FAILED, now, row["tokens"], None, None, None, reason)
+            self.finish_analysis(row["id"], failed)
+        return len(stale)
+
     def link_signal(self, analysis_id: int, signal_id: int) -> None:
         self.rows[analysis_id]["signal_id"] = signal_id
 

@@ -130,3 +130,30 @@ def test_endpoints_prompts_and_analyses(stores: tuple[Any, AiStore]) -> None:
 
     ai.delete_endpoint(owner, endpoint_id)  # the analyses stay, without their endpoint
     assert ai.analysis(owner, analysis_id).endpoint_id is None
+
+
+def test_analyses_left_pending_before_a_time_are_failed_and_no_others(stores: tuple[Any, AiStore]) -> None:
+    members, ai = stores
+    owner = members.create_user("owner", "hash", NOW)
+    strategy_id = _strategy(members, owner)
+    endpoint_id = ai.add_endpoint(owner, "local", "https://ai.example.com/v1", "vision-1", NOW)
+    prompt = ai.add_prompt(owner, "swing", "v1", NOW)
+
+    def claim(symbol: str, at: datetime, **status: Any) -> int:
+        made = ai.claim_analysis(
+            NewAnalysis(strategy_id, symbol, "1h", 1, endpoint_id, prompt.id, 1, at, None, **status)
+        )
+        assert made is not None
+        return made
+
+    old = claim("BTC/USDT", NOW - timedelta(minutes=30))
+    recent = claim("ETH/USDT", NOW)
+    skipped = claim("SOL/USDT", NOW - timedelta(hours=1), status=AnalysisStatus.SKIPPED, reason="budget")
+
+    assert ai.fail_stale_analyses(NOW - timedelta(minutes=10), "stopped: not traded", NOW) == 1
+    assert ai.fail_stale_analyses(NOW - timedelta(minutes=10), "stopped: not traded", NOW) == 0
+    found = {a.id: a for a in ai.analyses(owner, strategy_id, None, 10)}
+    assert (found[old].status, found[old].reason) == (AnalysisStatus.FAILED, "stopped: not traded")
+    assert found[old].finished_at == NOW
+    assert found[recent].status is AnalysisStatus.PENDING
+    assert (found[skipped].status, found[skipped].reason) == (AnalysisStatus.SKIPPED, "budget")

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +23,7 @@ from tests.unit.test_confirmation import five_minute
 from tradewire.adapters.secrets_box import SecretBox
 from tradewire.domain.ai.proposal import ChartProposal, parse_answer
 from tradewire.domain.candles import Candles
-from tradewire.ports.ai import AnalysisStatus, EndpointAccess, VisionAnswer
+from tradewire.ports.ai import AnalysisStatus, EndpointAccess, NewAnalysis, VisionAnswer
 from tradewire.services.chart_analyst import ChartAnalyst, key_context
 from tradewire.services.ingest import SignalIngest
 from tradewire.services.strategy_runner import StrategyRunner
@@ -314,3 +315,29 @@ async def test_a_client_that_raises_still_ends_its_analysis_failed() -> None:
     assert await s.runner().tick() == 0
     assert {r["status"] for r in s.analyses()} == {AnalysisStatus.FAILED}
     assert s.analyses()[0]["reason"] == "unexpected error in the client: RuntimeError"
+
+
+async def test_analyses_a_stopped_process_left_pending_are_failed_at_start_and_never_traded() -> None:
+    s = _setup()
+    now = s.w.clock.now()
+
+    def claim(symbol: str, minutes_ago: int) -> int:
+        claimed = NewAnalysis(
+            s.w.seeded.strategy_id, symbol, "5m", 1, 1, 1, 1, now - timedelta(minutes=minutes_ago), None
+        )
+        made = s.ai.claim_analysis(claimed)
+        assert made is not None
+        return made
+
+    orphan, in_flight = claim("BTC/USDT", 30), claim("ETH/USDT", 1)  # another process still asks this one
+    runner = s.runner()
+    assert runner.analyst is not None
+
+    assert await runner.analyst.recover() == 1
+    assert await runner.analyst.recover() == 0
+
+    rows = s.ai.rows
+    assert rows[orphan]["status"] == AnalysisStatus.FAILED
+    assert rows[orphan]["reason"] == "the server stopped while the model was being asked: not traded"
+    assert rows[in_flight]["status"] == AnalysisStatus.PENDING
+    assert s.w.rows("signals") == [] and s.vision.calls == []

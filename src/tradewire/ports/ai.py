@@ -192,6 +192,11 @@ class AiStore(StoredAnalyses, Protocol):
 
     def finish_analysis(self, analysis_id: int, result: AnalysisResult) -> None: ...
 
+    def fail_stale_analyses(self, claimed_before: datetime, reason: str, now: datetime) -> int:
+        """Mark `failed` (with `reason`) every analysis still pending that was claimed before
+        `claimed_before`: its process died during the call. How many."""
+        ...
+
     def link_signal(self, analysis_id: int, signal_id: int) -> None: ...
 
     def tokens_spent(self, strategy_id: int, since: datetime) -> int:

@@ -12,7 +12,8 @@ to subscribers, risk and sizing like any other. On spot, BUY is an entry, SELL a
 subscribers' open position, if any), HOLD nothing.
 
 The budget is checked before each call, so up to `max_concurrent - 1` calls in flight may overshoot
-it by their cost. An analysis whose process dies mid-call stays `pending` and is not asked again.
+it by their cost. An analysis whose process dies mid-call is not asked again: at the next start, one
+still pending after `stale_after_s` is marked failed, never traded.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -83,6 +84,19 @@ class ChartAnalyst:
     # The newest candle handled per (strategy, symbol): saves a query per tick; the database decides.
     _done: dict[tuple[int, str], int] = field(init=False, default_factory=dict)
     _broken: dict[int, str] = field(init=False, default_factory=dict)
+    # A call takes the vision timeout at most (twice: a malformed answer is asked again): a pending
+    # analysis older than this has no process waiting for it any more.
+    stale_after_s: float = 600.0
+
+    async def recover(self) -> int:
+        """At start: analyses a dead process left pending are marked failed (they were not traded)."""
+        now = self.clock.now()
+        cutoff = now - timedelta(seconds=self.stale_after_s)
+        why = "the server stopped while the model was being asked: not traded"
+        failed = await asyncio.to_thread(self.store.fail_stale_analyses, cutoff, why, now)
+        if failed:
+            log.warning("%d AI analyses left pending by a stopped process marked failed", failed)
+        return failed
 
     async def cycle(self, strategy_id: int, definition: StrategyDefinition, source: CandleSource) -> int:
         """One look at every symbol of the strategy; returns how many signals were emitted."""

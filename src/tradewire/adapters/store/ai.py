@@ -183,6 +183,16 @@ class SqlAi(MemberRows):
         with write_transaction(self.engine) as conn:
             conn.execute(update(ai_analyses).where(ai_analyses.c.id == analysis_id).values(values))
 
+    def fail_stale_analyses(self, claimed_before: datetime, reason: str, now: datetime) -> int:
+        a = ai_analyses.c
+        with write_transaction(self.engine) as conn:
+            done = conn.execute(
+                update(ai_analyses)
+                .where(a.status == AnalysisStatus.PENDING.value, a.created_at < claimed_before)
+                .values(status=AnalysisStatus.FAILED.value, finished_at=now, reason=reason[:500])
+            )
+        return int(done.rowcount or 0)
+
     def link_signal(self, analysis_id: int, signal_id: int) -> None:
         with write_transaction(self.engine) as conn:
             conn.execute(
