@@ -48,6 +48,7 @@ from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.models import SqlModels
 from tradewire.adapters.store.platform import SqlPlatform
 from tradewire.adapters.store.reports import SqlReports
+from tradewire.adapters.store.server_lock import ServerLock, ServerRunning
 from tradewire.adapters.store.signin import SqlSignIn
 from tradewire.adapters.store.sql import SqlStore
 from tradewire.adapters.store.two_factor import SqlTwoFactor
@@ -132,11 +133,21 @@ class Runtime:
     telegram: Telegram
     breakers: BreakerAlerts  # live accounts' circuit breakers opening, told to their owners
     webhooks: Webhooks  # outgoing webhooks: setup, and the deliveries loop
+    server_lock: ServerLock  # one server per database (adapters/store/server_lock.py)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
+    def claim_database(self) -> None:
+        """Hold the database for this server (StartupError when another server holds it): taken
+        before anything is served, and again (a no-op) when the server starts."""
+        try:
+            self.server_lock.take()
+        except ServerRunning as exc:
+            raise StartupError(str(exc)) from None
+
     async def start(self) -> None:
         """Recover what a previous process left, then run the trading loop in the background."""
+        await asyncio.to_thread(self.claim_database)
         await self.venue.start()
         await self.bus.start()
         await self.pipeline.recover()
@@ -184,6 +195,7 @@ class Runtime:
         await self.breakers.settle()
         await self.exchanges.close()
         await self.candles.close()
+        self.server_lock.release()
 
     def backtest_chart_png(self, row: Mapping[str, Any]) -> bytes:
         """A stored backtest's chart: price and trades, equity, drawdown (ValueError when its stored
@@ -491,6 +503,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         audit=AuditTrail(SqlAudit(engine), clock, AttemptBudget(settings.audit_attempts_per_hour)),
         telegram=build_telegram(settings, engine, clock, marketplace, records, valuations, confirmations),
         webhooks=build_webhooks(settings, engine, clock, secret_box),
+        server_lock=ServerLock(engine),
     )
 
 

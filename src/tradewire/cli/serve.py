@@ -68,7 +68,7 @@ def serve(
     """Run the platform: API, webhook receiver and the server-side trading loop."""
     settings = settings_or_exit(host=host, port=port)
     sock = _listen(settings.host, settings.port)
-    runtime = runtime_or_exit(settings)
+    runtime = _claimed(runtime_or_exit(settings))
     _serve(runtime, sock)
 
 
@@ -112,7 +112,7 @@ def demo(
         if not keep:
             _remove_sqlite(database)
         settings = settings_or_exit(host=host, port=port, database_url=f"sqlite:///{database}")
-    runtime = runtime_or_exit(settings)
+    runtime = _claimed(runtime_or_exit(settings))
     seed = seed_demo(runtime.members, runtime.clock, subscribers)
     bound = sock.getsockname()[1]
     api = f"http://{settings.host}:{bound}"
@@ -132,6 +132,17 @@ def demo(
     else:
         _print_demo(api, webhook, seed, runtime, kept=keep)
     _serve(runtime, sock)
+
+
+def _claimed(runtime: Runtime) -> Runtime:
+    """The runtime, holding its database (one server per database), or exit 1 saying who holds it."""
+    from tradewire.runtime import StartupError
+
+    try:
+        runtime.claim_database()
+    except StartupError as exc:
+        fail(str(exc), 1)
+    return runtime
 
 
 def _remove_sqlite(database: Path) -> None:
