@@ -292,7 +292,12 @@ class MemoryMembers:
         return found
 
     def set_bot_running(
-        self, user_id: int, bot_id: int, definition: Mapping[str, Any], status: SubscriptionStatus
+        self,
+        user_id: int,
+        bot_id: int,
+        definition: Mapping[str, Any],
+        status: SubscriptionStatus,
+        now: datetime,
     ) -> None:
         [bot] = self.bots(user_id, bot_id)
         self.strategies_[bot_id].definition = dict(definition)

@@ -415,9 +415,15 @@ def backtest_changed(
     return Event(user_id, Topic.BACKTESTS, status if progress is None else "progress", data)
 
 
-def bot_changed(user_id: int, bot_id: int, status: str, enabled: bool | None) -> Event:
-    """A bot created, started, stopped or retuned: its subscription's status."""
-    return Event(user_id, Topic.BOTS, "changed", _data(bot_id=bot_id, status=status, enabled=enabled))
+def bot_changed(
+    user_id: int, bot_id: int, status: str, enabled: bool | None, settings: Mapping[str, Any] | None = None
+) -> Event:
+    """A bot created, started, stopped or retuned: its subscription's status, whether it is evaluated,
+    and its rules (`settings`: min_temperature, confirmation_minutes, cooldown_minutes)."""
+    data = _data(bot_id=bot_id, status=status, enabled=enabled)
+    if settings is not None:
+        data["settings"] = plain(settings)
+    return Event(user_id, Topic.BOTS, "changed", data)
 
 
 def subscribers_counted(owner_id: int, strategy_id: int, active: int, total: int) -> Event:

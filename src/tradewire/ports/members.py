@@ -87,8 +87,14 @@ class Members(Protocol):
     def bots(self, user_id: int, bot_id: int | None = None) -> list[Bot]: ...
 
     def set_bot_running(
-        self, user_id: int, bot_id: int, definition: Mapping[str, Any], status: SubscriptionStatus
-    ) -> None: ...
+        self,
+        user_id: int,
+        bot_id: int,
+        definition: Mapping[str, Any],
+        status: SubscriptionStatus,
+        now: datetime,
+    ) -> None:
+        """A bot's new definition and its subscription's status, with its `bots` event, at `now`."""
 
 
 class Passwords(Protocol):

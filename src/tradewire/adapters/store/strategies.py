@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tradewire.adapters.store import bulk
 from tradewire.adapters.store.db import write_transaction
+from tradewire.adapters.store.events import transaction_with_events
 from tradewire.adapters.store.member_rows import MemberRows, bot_of, strategy_of
 from tradewire.adapters.store.sql import pair_record, pair_row
 from tradewire.adapters.store.subscriptions import subscription_row
@@ -21,6 +22,7 @@ from tradewire.adapters.store.tables import (
     subscriptions,
     users,
 )
+from tradewire.domain.events import Event, bot_changed
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.members import (
     Bot,
@@ -50,9 +52,13 @@ class SqlStrategies(MemberRows):
         return bot_id
 
     def create_bot(self, strategy: dict[str, Any], subscription: dict[str, Any]) -> tuple[int, int]:
-        """A bot: a private strategy and its owner's subscription to it, in one transaction."""
+        """A bot: a private strategy and its owner's subscription to it, in one transaction with its
+        `bots` event."""
         try:
-            with write_transaction(self.engine) as conn:
+            with transaction_with_events(self.engine, self.notifier, strategy["created_at"]) as (
+                conn,
+                outbox,
+            ):
                 key = conn.execute(strategies.insert().values(strategy)).inserted_primary_key
                 assert key is not None
                 strategy_id = int(key[0])
@@ -60,6 +66,13 @@ class SqlStrategies(MemberRows):
                     subscriptions.insert().values({**subscription, "strategy_id": strategy_id})
                 ).inserted_primary_key
                 assert sub is not None
+                outbox.add(
+                    [
+                        _bot_event(
+                            strategy["owner_id"], strategy_id, subscription["status"], strategy["definition"]
+                        )
+                    ]
+                )
         except IntegrityError as exc:
             raise Conflict(f"the name {strategy['slug']!r} is taken") from exc
         return strategy_id, int(sub[0])
@@ -94,10 +107,16 @@ class SqlStrategies(MemberRows):
         return bots
 
     def set_bot_running(
-        self, user_id: int, bot_id: int, definition: Mapping[str, Any], status: SubscriptionStatus
+        self,
+        user_id: int,
+        bot_id: int,
+        definition: Mapping[str, Any],
+        status: SubscriptionStatus,
+        now: datetime,
     ) -> None:
-        """Start or stop a bot: its definition (what the server evaluates) and its subscription together."""
-        with write_transaction(self.engine) as conn:
+        """Start, stop or retune a bot: its definition (what the server evaluates) and its subscription
+        together, with its `bots` event (at `now`)."""
+        with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
             done = conn.execute(
                 update(strategies)
                 .where(
@@ -114,6 +133,7 @@ class SqlStrategies(MemberRows):
                 .where(subscriptions.c.strategy_id == bot_id, subscriptions.c.user_id == user_id)
                 .values(status=status.value)
             )
+            outbox.add([_bot_event(user_id, bot_id, status.value, definition)])
 
     def set_strategy_passphrase(self, owner_id: int, strategy_id: int, passphrase_hash: str) -> None:
         self._update_own(owner_id, strategy_id, {"passphrase_hash": passphrase_hash})
@@ -199,6 +219,19 @@ class SqlStrategies(MemberRows):
             .where((strategies.c.owner_id == user_id) | strategies.c.is_public)
             .order_by(strategies.c.id)
         )
+
+
+def _bot_event(user_id: int, bot_id: int, status: Any, definition: Mapping[str, Any] | None) -> Event:
+    """What the bot's owner hears (`bots` topic): its subscription's status, whether it runs, its rules."""
+    definition = definition or {}
+    settings = definition.get("bot")
+    return bot_changed(
+        user_id,
+        bot_id,
+        str(getattr(status, "value", status)),
+        bool(definition.get("enabled", True)),
+        settings if isinstance(settings, Mapping) else None,
+    )
 
 
 def strategy_row(strategy: NewStrategy) -> dict[str, Any]:

@@ -99,7 +99,12 @@ class Bots:
         definition = _with_bot_settings(definition)
         status = current.status if definition.enabled else SubscriptionStatus.PAUSED
         await asyncio.to_thread(
-            self.members.set_bot_running, user_id, bot_id, definition.model_dump(mode="json"), status
+            self.members.set_bot_running,
+            user_id,
+            bot_id,
+            definition.model_dump(mode="json"),
+            status,
+            self.clock.now(),
         )
         return await self.get(user_id, bot_id)
 
@@ -108,7 +113,9 @@ class Bots:
         current = await self.get(user_id, bot_id)
         definition = {**current.definition, "enabled": running}
         status = SubscriptionStatus.ACTIVE if running else SubscriptionStatus.PAUSED
-        await asyncio.to_thread(self.members.set_bot_running, user_id, bot_id, definition, status)
+        await asyncio.to_thread(
+            self.members.set_bot_running, user_id, bot_id, definition, status, self.clock.now()
+        )
         return await self.get(user_id, bot_id)
 
 

@@ -1,0 +1,83 @@
+"""A bot's owner hears of it on the `bots` topic: created, stopped, started and retuned, each event in
+the transaction that made the change (announced after it), and nothing when the change is refused."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine
+
+from tests.support import seed_marketplace
+from tradewire.adapters.store.events import SqlEvents
+from tradewire.adapters.store.members import SqlMembers
+from tradewire.domain.execution import SubscriptionStatus
+from tradewire.domain.members import NotFound
+
+NOW = datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)
+RULES = {"min_temperature": 60, "confirmation_minutes": 5, "cooldown_minutes": 15}
+DEFINITION = {"builtin": "ema_cross", "params": {}, "timeframe": "5m", "symbols": ["BTC/USDT"], "bot": RULES}
+
+
+class Announced:
+    def __init__(self) -> None:
+        self.calls: list[dict[int, int]] = []
+
+    def published(self, last_ids: Mapping[int, int]) -> None:
+        self.calls.append(dict(last_ids))
+
+
+def test_a_bot_s_changes_are_its_owner_s_events(engine: Engine) -> None:
+    seeded = seed_marketplace(engine, [{}, {}])
+    owner, other = seeded.subscriber_ids
+    announced = Announced()
+    store = SqlMembers(engine, notifier=announced)
+    strategy = {
+        "owner_id": owner,
+        "slug": "bot-events",
+        "name": "my bot",
+        "description": "",
+        "source": "bot",
+        "passphrase_hash": "x",
+        "is_public": False,
+        "created_at": NOW,
+        "definition": {**DEFINITION, "enabled": True},
+    }
+    subscription = {
+        "user_id": owner,
+        "account_id": seeded.account_ids[0],
+        "status": "ACTIVE",
+        "pairs": None,
+        "sizing_mode": "fixed_quote",
+        "sizing_value": Decimal(100),
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+    bot_id, _ = store.create_bot(strategy, subscription)
+    stopped = {**DEFINITION, "enabled": False}
+    store.set_bot_running(owner, bot_id, stopped, SubscriptionStatus.PAUSED, NOW)
+    store.set_bot_running(owner, bot_id, {**DEFINITION, "enabled": True}, SubscriptionStatus.ACTIVE, NOW)
+    colder = {**DEFINITION, "enabled": True, "bot": {**RULES, "min_temperature": 20}}
+    store.set_bot_running(owner, bot_id, colder, SubscriptionStatus.ACTIVE, NOW)
+    # Another user's bot id is not theirs to change: refused, and no event for anyone.
+    with pytest.raises(NotFound):
+        store.set_bot_running(other, bot_id, stopped, SubscriptionStatus.PAUSED, NOW)
+
+    seen = [
+        (e.id, e.topic, e.type, json.loads(e.data))
+        for e in SqlEvents(engine).events_after({owner: 0, other: 0}, 100)
+    ]
+    assert [(n, topic, kind) for n, topic, kind, _ in seen] == [(n, "bots", "changed") for n in (1, 2, 3, 4)]
+    assert [(d["bot_id"], d["status"], d["enabled"]) for *_, d in seen] == [
+        (bot_id, "ACTIVE", True),
+        (bot_id, "PAUSED", False),
+        (bot_id, "ACTIVE", True),
+        (bot_id, "ACTIVE", True),
+    ]
+    assert [d["settings"]["min_temperature"] for *_, d in seen] == [60, 60, 60, 20]
+    assert seen[0][3]["settings"] == RULES
+    assert announced.calls == [{owner: n} for n in (1, 2, 3, 4)]
+    assert store.bots(owner, bot_id)[0].status is SubscriptionStatus.ACTIVE
