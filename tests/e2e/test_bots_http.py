@@ -67,6 +67,7 @@ def test_a_bot_trades_the_paper_account_and_is_reconfigured_stopped_and_started(
     assert created.status_code == 201, created.text
     bot = created.json()
     assert bot["running"] is True and bot["mode"] == "paper"  # paper by default, on a new paper account
+    assert bot["status"] == "ACTIVE"  # its subscription's
 
     assert served.candles(150) > 0
     orders = served.call("GET", "/api/v1/orders").json()
@@ -74,7 +75,7 @@ def test_a_bot_trades_the_paper_account_and_is_reconfigured_stopped_and_started(
     signals_before = len(served.call("GET", "/api/v1/intents").json())
 
     stopped = served.call("POST", f"/api/v1/bots/{bot['id']}/stop")
-    assert stopped.json()["running"] is False
+    assert stopped.json()["running"] is False and stopped.json()["status"] == "PAUSED"
     assert served.candles(100) == 0
     assert len(served.call("GET", "/api/v1/intents").json()) == signals_before
 
@@ -83,7 +84,7 @@ def test_a_bot_trades_the_paper_account_and_is_reconfigured_stopped_and_started(
     assert changed.status_code == 200 and changed.json()["definition"]["params"] == {"fast": 12, "slow": 26}
     assert changed.json()["running"] is False  # a change does not start a stopped bot
     started = served.call("POST", f"/api/v1/bots/{bot['id']}/start")
-    assert started.json()["running"] is True
+    assert started.json()["running"] is True and started.json()["status"] == "ACTIVE"
     served.candles(200)
     intents = served.call("GET", "/api/v1/intents").json()
     assert len(intents) > signals_before

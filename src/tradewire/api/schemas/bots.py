@@ -22,6 +22,7 @@ from tradewire.api.schemas.settings import (
     check_sizing,
 )
 from tradewire.domain.confirmation import DEFAULT_MAX_DRIFT_PCT, DEFAULT_TIMEOUT_S, ConfirmVia
+from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.sizing import SizingMode
 from tradewire.domain.strategies.definition import BotSettings, StrategyDefinition
 
@@ -62,6 +63,9 @@ class BotOut(BaseModel):
     name: str
     definition: dict[str, Any]
     running: bool
+    status: SubscriptionStatus = Field(
+        description="its subscription's status: ACTIVE while it runs, PAUSED stopped"
+    )
     subscription_id: int
     account_id: int
     mode: str

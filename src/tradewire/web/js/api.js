@@ -17,8 +17,9 @@ let onSignedOut = () => {};
 
 export class ApiError extends Error {
   constructor(status, detail, response) {
-    super(detail);
+    super(Array.isArray(detail) ? detail.map((e) => e.msg).join("; ") : detail);
     this.status = status;
+    this.errors = Array.isArray(detail) ? detail : null; // a 422's items: {loc, msg, type}
     this.needsCode = response?.headers.get("X-Tradewire-OTP") === "required";
   }
 }
@@ -28,7 +29,7 @@ async function failure(response) {
   try {
     const body = await response.json();
     if (typeof body.detail === "string") detail = body.detail;
-    else if (Array.isArray(body.detail)) detail = body.detail.map((e) => e.msg).join("; ");
+    else if (Array.isArray(body.detail)) detail = body.detail;
   } catch { /* not JSON */ }
   return new ApiError(response.status, detail, response);
 }

@@ -3,16 +3,19 @@ import { ApiError, api, restore, signIn, signOut, whenSignedOut } from "./api.js
 import { AccountsPage } from "./accounts.js";
 import { ActivityPage } from "./activity.js";
 import { BacktestsPage } from "./backtests.js";
+import { BotsPage } from "./bots.js";
 import { byId, clear } from "./dom.js";
 import { Live } from "./live.js";
 import { MarketplacePage } from "./marketplace.js";
 import { PortfolioPage } from "./portfolio.js";
+import { ProviderPage } from "./provider.js";
 import { apply, loadAll, onChange, reset } from "./store.js";
 import { setUpThemeToggle } from "./theme.js";
 import { WaitingPanel, waitingElements } from "./waiting.js";
 
-const PAGES = { portfolio: PortfolioPage, activity: ActivityPage, marketplace: MarketplacePage, accounts: AccountsPage, backtests: BacktestsPage };
-const TOPICS = ["signals", "intents", "orders", "fills", "positions", "backtests"];
+const PAGES = { portfolio: PortfolioPage, activity: ActivityPage, marketplace: MarketplacePage, accounts: AccountsPage, backtests: BacktestsPage,
+  bots: BotsPage, provider: ProviderPage };
+const TOPICS = ["signals", "intents", "orders", "fills", "positions", "backtests", "bots", "provider"];
 let page = null;
 let live = null;
 let waiting = null; // the entries waiting for your answer, above every page

@@ -15,6 +15,8 @@ export const data = {
   portfolio: null,
   fillsSeen: 0,
   backtests: new Map(), // started here, or heard of on the live channel
+  bots: null, // your bots (null until loaded), moved by `bots` events
+  provider: new Map(), // your strategies' subscriber counts heard live: strategy id -> {active, subscriptions}
   // Confirm before trade: the entries waiting for your answer (any channel's), each with what became
   // of it once answered, shown a while before it leaves; `settled`: intents known to wait no more.
   waiting: new Map(),
@@ -78,6 +80,18 @@ export async function loadWaiting() {
   changed();
 }
 
+export async function loadBots() {
+  const rows = await api("GET", "/api/v1/bots");
+  data.bots = new Map(rows.map((b) => [b.id, b]));
+  changed();
+}
+
+/** Signals with their details (a bot's temperature): the live event carries the facts only. */
+export async function loadSignals() {
+  for (const s of await api("GET", "/api/v1/signals?limit=100")) upsert(data.signals, s.id, { ...s, signal_id: s.id });
+  changed();
+}
+
 export async function loadAll() {
   const [intents, orders, signals] = await Promise.all([
     api("GET", "/api/v1/intents?limit=200"),
@@ -105,6 +119,21 @@ export function apply(event) {
   switch (event.topic) {
     case "signals":
       upsert(data.signals, d.signal_id, { ...d, received_at: d.received_at || event.ts, ...at });
+      if (data.bots?.has(d.strategy_id)) soon("signals", loadSignals); // a bot's: its temperature
+      break;
+    case "bots": {
+      const bot = data.bots?.get(d.bot_id);
+      if (bot) {
+        const definition = { ...bot.definition, enabled: d.enabled, ...(d.settings ? { bot: d.settings } : {}) };
+        data.bots.set(d.bot_id, { ...bot, status: d.status, definition, running: Boolean(d.enabled) && d.status === "ACTIVE" });
+      }
+      soon("bots", loadBots); // a bot made elsewhere, or its whole definition
+      soon("membership", loadMembership); // its subscription's status
+      break;
+    }
+    case "provider":
+      if (event.type === "signal") upsert(data.signals, d.signal_id, { ...d, intent_count: d.subscriptions, status: d.status });
+      if (event.type === "subscribers") data.provider.set(d.strategy_id, d);
       break;
     case "intents":
       upsert(data.intents, d.intent_id, { ...d, id: d.intent_id, updated_at: event.ts, ...at,
@@ -185,6 +214,8 @@ export function reset() {
   }
   data.settled = new Set();
   data.portfolio = null;
+  data.bots = null;
+  data.provider = new Map();
 }
 
 export const accountName = (id) => data.accounts.get(id)?.name ?? (id ? `#${id}` : "");

@@ -1,0 +1,239 @@
+"""The dashboard's Bots and Provider pages in a real browser (chromium through Playwright) against a
+real server. Bots: create one from the page and see it listed, stop and start it and see its state
+change live (also when another client changes it), edit its configuration, and see the API's 422
+message next to the field it names. Provider: the webhook URL shown takes an alert (posted with httpx)
+whose signal appears on the page live, the Copy button puts the URL on the clipboard, and a passphrase
+rotation shows the new passphrase once; the old one is refused afterwards, the new one accepted.
+Screenshots of each page (light, dark, phone width) go under the test's temporary directory."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+from tests.e2e.test_dashboard_browser import TIMEOUT_MS, Session
+from tests.seeding import Seeded
+from tests.support import PASSPHRASE, PASSWORD, ServedRuntime, make_runtime, pin_prices, seed_marketplace
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+
+class Platform:
+    def __init__(self, served: ServedRuntime, seeded: Seeded) -> None:
+        self.served = served
+        self.seeded = seeded
+        self.url = served.url
+
+    def token(self, username: str) -> str:
+        response = httpx.post(
+            f"{self.url}/api/v1/auth/token", data={"username": username, "password": PASSWORD}, timeout=10
+        )
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+
+REFUSED = "Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"
+
+
+def refused_once(session: Session) -> None:
+    """The browser logs the 422 a test asked for as an error: that one, and nothing else, is expected."""
+    assert session.errors == [REFUSED], session.errors
+    session.errors.clear()
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    runtime = make_runtime(tmp_path_factory.mktemp("dashbots"))
+    pin_prices(runtime, {"BTC/USDT": "60000"})
+    seeded = seed_marketplace(runtime.engine, [{}])
+    with ServedRuntime(runtime, free_port()) as served:
+        yield Platform(served, seeded)
+
+
+@pytest.fixture
+def session(chromium: Browser, tmp_path: Path) -> Iterator[Session]:
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    session = Session(context.new_page(), shots)
+    try:
+        yield session
+    finally:
+        context.close()  # before the server stops
+    print(f"screenshots: {shots}")
+    assert session.errors == [], session.errors
+
+
+def test_a_bot_is_created_stopped_started_and_retuned_from_the_page(
+    platform: Platform, session: Session
+) -> None:
+    page = session.page
+    session.sign_in(platform.url, "tv-test-sub1")
+    page.locator("#live.on").wait_for()
+    page.get_by_role("link", name="Bots").click()
+    page.get_by_role("heading", name="Bots", exact=True).wait_for()
+    page.get_by_text("No bots yet").wait_for()
+
+    # A bad value: the API's own message, next to the field it is about; nothing is created.
+    form = page.get_by_role("form", name="New bot")
+    form.get_by_label("Name").fill("Trend bot")
+    form.get_by_label("Pairs").fill("BTC/USDT")
+    form.get_by_label("Minimum temperature (0–100)").fill("150")
+    form.get_by_role("button", name="Create bot").click()
+    note = page.locator("#bot-new-temperature-error")
+    note.wait_for()
+    assert "less than or equal to 100" in note.inner_text()
+    assert page.get_by_label("Minimum temperature (0–100)").get_attribute("aria-invalid") == "true"
+    refused_once(session)
+    session.shot("bots-bad-value")
+    token = platform.token("tv-test-sub1")
+    bots = httpx.get(f"{platform.url}/api/v1/bots", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert bots.json() == []
+
+    form.get_by_label("Minimum temperature (0–100)").fill("40")
+    form.get_by_label("Cooldown (minutes)").fill("30")
+    form.get_by_role("button", name="Create bot").click()
+    panel = page.locator("article[data-bot]").filter(has_text="Trend bot")
+    panel.wait_for()
+    assert note.count() == 0
+    assert panel.locator("[data-field=state]").inner_text() == "running"
+    assert "needs 40" in panel.locator("dd[data-field=temperature]").inner_text()
+    assert panel.locator("dd[data-field=cooldown]").inner_text().startswith("30 min, ready")
+    assert panel.locator("dd[data-field=status]").inner_text() == "active"
+    session.shot("bots-created")
+
+    # Stop and start from the page: the state changes at once, and the focus stays on the button.
+    panel.get_by_role("button", name="Stop Trend bot").click()
+    panel.locator("[data-field=state]", has_text="stopped").wait_for()
+    panel.locator("dd[data-field=status]", has_text="paused").wait_for()
+    assert page.evaluate("document.activeElement.textContent") == "Start Trend bot"
+    page.keyboard.press("Enter")  # keyboard: start it again
+    panel.locator("[data-field=state]", has_text="running").wait_for()
+
+    # Another client stops it: the page hears it on the live channel (no reload, no polling).
+    bot_id = int(panel.get_attribute("data-bot") or 0)
+    stopped = httpx.post(
+        f"{platform.url}/api/v1/bots/{bot_id}/stop", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    assert stopped.status_code == 200
+    panel.locator("[data-field=state]", has_text="stopped").wait_for()
+    panel.locator("dd[data-field=status]", has_text="paused").wait_for()
+
+    # Edit a setting live; a bad one shows the API's message next to its field.
+    panel.get_by_role("button", name="Edit configuration").click()
+    edit = page.get_by_role("form", name="Configuration of Trend bot")
+    edit.get_by_label("Cooldown (minutes)").fill("-5")
+    edit.get_by_role("button", name="Save configuration").click()
+    bad = page.locator(f"#bot-{bot_id}-cooldown-error")
+    bad.wait_for()
+    assert "greater than or equal to 0" in bad.inner_text()
+    refused_once(session)
+    edit.get_by_label("Cooldown (minutes)").fill("45")
+    edit.get_by_label("Minimum temperature (0–100)").fill("70")
+    edit.get_by_role("button", name="Save configuration").click()
+    panel.locator("dd[data-field=cooldown]", has_text=re.compile(r"^45 min")).wait_for()
+    assert "needs 70" in panel.locator("dd[data-field=temperature]").inner_text()
+    saved = httpx.get(
+        f"{platform.url}/api/v1/bots/{bot_id}", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ).json()
+    assert saved["definition"]["bot"] == {
+        "min_temperature": 70,
+        "confirmation_minutes": 5,
+        "cooldown_minutes": 45,
+    }
+    assert saved["running"] is False  # a retune keeps it stopped
+    session.shot("bots-edited")
+
+    page.locator("#theme").click()
+    session.shot("bots-dark")
+    page.set_viewport_size({"width": 390, "height": 844})
+    session.shot("bots-phone")
+    page.locator("#theme").click()
+
+
+def test_the_provider_page_s_webhook_takes_alerts_and_its_passphrase_rotates(
+    platform: Platform, chromium: Browser, tmp_path: Path
+) -> None:
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=platform.url)
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    session = Session(context.new_page(), shots)
+    try:
+        _provider(platform, session)
+    finally:
+        context.close()  # before the server stops
+    print(f"screenshots: {shots}")
+    assert session.errors == [], session.errors
+
+
+def _provider(platform: Platform, session: Session) -> None:
+    page = session.page
+    session.sign_in(platform.url, "provider-tv-test")
+    page.locator("#live.on").wait_for()
+    page.get_by_role("link", name="Provider").click()
+    panel = page.locator("article[data-strategy=tv-test]")
+    panel.wait_for()
+    assert panel.locator("[data-field=subscribers]").inner_text() == "1 active subscriber"
+    url = panel.get_by_label("Webhook URL").input_value()
+    assert url == f"{platform.url}/api/v1/webhooks/tradingview/tv-test"
+
+    panel.get_by_role("button", name="Copy webhook URL").click()
+    page.get_by_text("Copied to the clipboard.").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == url
+
+    # The URL shown takes an alert: its signal appears on the page live, with the subscriptions it reached.
+    alert = {"passphrase": PASSPHRASE, "ticker": "BINANCE:BTCUSDT", "action": "buy", "id": "page-1"}
+    accepted = httpx.post(url, json=alert, timeout=10)
+    assert accepted.status_code == 202, accepted.text
+    signal_id = accepted.json()["signal_id"]
+    row = panel.locator(f"tr[data-signal='{signal_id}']")
+    row.wait_for()
+    row.locator("td[data-label='Subscriptions reached']", has_text="1").wait_for()
+    assert "BTC/USDT" in row.inner_text()
+    session.shot("provider-signal")
+
+    # Rotation: asked twice, then shown once; the old passphrase is refused, the new one works.
+    panel.get_by_role("button", name="Rotate passphrase").click()
+    panel.get_by_role("button", name=re.compile("^Rotate now")).click()
+    shown = panel.get_by_role("textbox", name=re.compile("^New passphrase"))
+    shown.wait_for()
+    new = shown.input_value()
+    assert len(new) >= 16 and new != PASSPHRASE
+    session.shot("provider-rotated")
+    refused = httpx.post(url, json={**alert, "id": "page-2"}, timeout=10)
+    assert refused.status_code == 401, refused.text
+    taken = httpx.post(url, json={**alert, "passphrase": new, "id": "page-3"}, timeout=10)
+    assert taken.status_code == 202, taken.text
+    panel.locator(f"tr[data-signal='{taken.json()['signal_id']}']").wait_for()
+    panel.get_by_role("button", name="Done, hide it").click()
+    assert panel.get_by_role("textbox", name=re.compile("^New passphrase")).count() == 0
+    assert new not in page.content()  # shown once: gone from the page
+
+    # A blacklist override from the page, and the API's message for a bad pair next to its field.
+    overrides = page.get_by_role("form", name="Override a pair of Strategy tv-test")
+    overrides.get_by_label("Pair").fill("not a pair")
+    overrides.get_by_role("button", name="Set override").click()
+    page.locator("[id$=-new-symbol-error]").wait_for()
+    refused_once(session)
+    overrides.get_by_label("Pair").fill("ETH/USDT")
+    overrides.get_by_label("Status").select_option("BLACKLISTED")
+    overrides.get_by_role("button", name="Set override").click()
+    pair = panel.locator("tr[data-pair='ETH/USDT']")
+    pair.wait_for()
+    assert "blacklisted" in pair.inner_text()
+    session.shot("provider")
+    page.locator("#theme").click()
+    session.shot("provider-dark")
+    page.set_viewport_size({"width": 390, "height": 844})
+    session.shot("provider-phone")
+    page.locator("#theme").click()
