@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from tradewire.adapters.store.db import write_transaction
+from tradewire.adapters.store.events import transaction_with_events
 from tradewire.adapters.store.member_rows import MemberRows, owned, read_owned, subscription_of
 from tradewire.adapters.store.tables import exchange_accounts, strategies, subscriptions
+from tradewire.domain.events import Event, subscribers_counted
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.members import (
     Conflict,
     NewSubscription,
+    StrategySource,
     Subscription,
     SubscriptionChanges,
 )
@@ -28,8 +32,16 @@ class SqlSubscriptions(MemberRows):
         return self.create_subscription(subscription_row(subscription))
 
     def create_subscription(self, values: dict[str, Any]) -> int:
-        """One subscription from its column values (seeding and tests; the API uses add_subscription)."""
-        return self._insert(subscriptions, values, "this account is already subscribed to this strategy")
+        """One subscription from its column values (seeding and tests; the API uses add_subscription),
+        with the strategy's new subscriber counts for its owner (`provider` topic)."""
+        try:
+            with transaction_with_events(self.engine, self.notifier, values["created_at"]) as (conn, outbox):
+                key = conn.execute(subscriptions.insert().values(values)).inserted_primary_key
+                outbox.add(_counted(conn, values["strategy_id"]))
+        except IntegrityError as exc:
+            raise Conflict("this account is already subscribed to this strategy") from exc
+        assert key is not None
+        return int(key[0])
 
     def create_subscriptions(self, rows: Sequence[dict[str, Any]]) -> None:
         """Many subscriptions in one transaction (demo seeding, benchmarks)."""
@@ -69,8 +81,10 @@ class SqlSubscriptions(MemberRows):
         return ids
 
     def update_subscription(self, user_id: int, subscription_id: int, values: dict[str, Any]) -> None:
-        """Change a subscription's columns; `reset_drawdown` restarts the drawdown from the current PnL."""
-        with write_transaction(self.engine) as conn:
+        """Change a subscription's columns; `reset_drawdown` restarts the drawdown from the current PnL.
+        A new status (pause, resume, cancel) tells the strategy's owner its new subscriber counts."""
+        now = values.get("updated_at") or datetime.now(UTC)
+        with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
             missing = f"no subscription {subscription_id}"
             current = read_owned(conn, subscriptions.c.status, subscription_id, user_id, missing)
             if current == SubscriptionStatus.CANCELLED.value:
@@ -78,6 +92,11 @@ class SqlSubscriptions(MemberRows):
             if values.pop("reset_drawdown", False):
                 values["pnl_peak"] = subscriptions.c.pnl_total
             conn.execute(update(subscriptions).where(subscriptions.c.id == subscription_id).values(values))
+            if values.get("status", current) != current:
+                strategy_id = conn.execute(
+                    select(subscriptions.c.strategy_id).where(subscriptions.c.id == subscription_id)
+                ).scalar_one()
+                outbox.add(_counted(conn, strategy_id))
 
     @staticmethod
     def _subscription_query() -> Any:
@@ -109,6 +128,27 @@ def subscription_row(s: NewSubscription) -> dict[str, Any]:
         "created_at": s.created_at,
         "updated_at": s.created_at,
     }
+
+
+def _counted(conn: Connection, strategy_id: int) -> list[Event]:
+    """The strategy's subscriber counts as this transaction leaves them, for its owner (none for a
+    bot: its owner is its only subscriber). The strategy's row is locked first (FOR NO KEY UPDATE on
+    PostgreSQL, which a new subscription's foreign-key check does not wait for), so two changes at once
+    count one after the other and the last event holds the final counts."""
+    row = conn.execute(
+        select(strategies.c.owner_id, strategies.c.source)
+        .where(strategies.c.id == strategy_id)
+        .with_for_update(key_share=True)
+    ).first()
+    if row is None or row.source == StrategySource.BOT.value:
+        return []
+    status = subscriptions.c.status
+    active = func.count().filter(status == SubscriptionStatus.ACTIVE.value)
+    total = func.count().filter(status != SubscriptionStatus.CANCELLED.value)
+    counts = conn.execute(
+        select(active, total).select_from(subscriptions).where(subscriptions.c.strategy_id == strategy_id)
+    ).one()
+    return [subscribers_counted(int(row.owner_id), strategy_id, int(counts[0]), int(counts[1]))]
 
 
 def changes_row(c: SubscriptionChanges, who: str, now: datetime) -> dict[str, Any]:
