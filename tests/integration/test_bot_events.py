@@ -70,7 +70,13 @@ def test_a_bot_s_changes_are_its_owner_s_events(engine: Engine) -> None:
         (e.id, e.topic, e.type, json.loads(e.data))
         for e in SqlEvents(engine).events_after({owner: 0, other: 0}, 100)
     ]
-    assert [(n, topic, kind) for n, topic, kind, _ in seen] == [(n, "bots", "changed") for n in (1, 2, 3, 4)]
+    # Started or stopped: "changed" (the bot_changed notice); made: "created"; retuned alone: "retuned".
+    assert [(n, topic, kind) for n, topic, kind, _ in seen] == [
+        (1, "bots", "created"),
+        (2, "bots", "changed"),
+        (3, "bots", "changed"),
+        (4, "bots", "retuned"),
+    ]
     assert [(d["bot_id"], d["status"], d["enabled"]) for *_, d in seen] == [
         (bot_id, "ACTIVE", True),
         (bot_id, "PAUSED", False),

@@ -416,14 +416,20 @@ def backtest_changed(
 
 
 def bot_changed(
-    user_id: int, bot_id: int, status: str, enabled: bool | None, settings: Mapping[str, Any] | None = None
+    user_id: int,
+    bot_id: int,
+    status: str,
+    enabled: bool | None,
+    settings: Mapping[str, Any] | None = None,
+    kind: str = "changed",
 ) -> Event:
-    """A bot created, started, stopped or retuned: its subscription's status, whether it is evaluated,
-    and its rules (`settings`: min_temperature, confirmation_minutes, cooldown_minutes)."""
+    """A bot `created`, started or stopped (`changed`: the bot_changed notice) or `retuned` (its
+    definition alone): its subscription's status, whether it is evaluated, and its rules (`settings`:
+    min_temperature, confirmation_minutes, cooldown_minutes)."""
     data = _data(bot_id=bot_id, status=status, enabled=enabled)
     if settings is not None:
         data["settings"] = plain(settings)
-    return Event(user_id, Topic.BOTS, "changed", data)
+    return Event(user_id, Topic.BOTS, kind, data)
 
 
 def subscribers_counted(owner_id: int, strategy_id: int, active: int, total: int) -> Event:

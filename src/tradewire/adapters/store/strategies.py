@@ -66,13 +66,14 @@ class SqlStrategies(MemberRows):
                     subscriptions.insert().values({**subscription, "strategy_id": strategy_id})
                 ).inserted_primary_key
                 assert sub is not None
-                outbox.add(
-                    [
-                        _bot_event(
-                            strategy["owner_id"], strategy_id, subscription["status"], strategy["definition"]
-                        )
-                    ]
+                made = _bot_event(
+                    strategy["owner_id"],
+                    strategy_id,
+                    subscription["status"],
+                    strategy["definition"],
+                    "created",
                 )
+                outbox.add([made])
         except IntegrityError as exc:
             raise Conflict(f"the name {strategy['slug']!r} is taken") from exc
         return strategy_id, int(sub[0])
@@ -117,6 +118,11 @@ class SqlStrategies(MemberRows):
         """Start, stop or retune a bot: its definition (what the server evaluates) and its subscription
         together, with its `bots` event (at `now`)."""
         with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
+            before = conn.execute(
+                select(strategies.c.definition, subscriptions.c.status)
+                .join(subscriptions, subscriptions.c.strategy_id == strategies.c.id)
+                .where(strategies.c.id == bot_id, subscriptions.c.user_id == user_id)
+            ).first()
             done = conn.execute(
                 update(strategies)
                 .where(
@@ -133,7 +139,11 @@ class SqlStrategies(MemberRows):
                 .where(subscriptions.c.strategy_id == bot_id, subscriptions.c.user_id == user_id)
                 .values(status=status.value)
             )
-            outbox.add([_bot_event(user_id, bot_id, status.value, definition)])
+            # "changed" when it starts or stops (the bot_changed notice), "retuned" when only its
+            # definition changed.
+            was = before is not None and _runs(before.definition, before.status)
+            kind = "changed" if was != _runs(definition, status.value) else "retuned"
+            outbox.add([_bot_event(user_id, bot_id, status.value, definition, kind)])
 
     def set_strategy_passphrase(self, owner_id: int, strategy_id: int, passphrase_hash: str) -> None:
         self._update_own(owner_id, strategy_id, {"passphrase_hash": passphrase_hash})
@@ -221,7 +231,15 @@ class SqlStrategies(MemberRows):
         )
 
 
-def _bot_event(user_id: int, bot_id: int, status: Any, definition: Mapping[str, Any] | None) -> Event:
+def _runs(definition: Mapping[str, Any] | None, status: Any) -> bool:
+    """Whether a bot runs: evaluated (its definition enabled) and its subscription ACTIVE."""
+    enabled = bool((definition or {}).get("enabled", True))
+    return enabled and str(getattr(status, "value", status)) == SubscriptionStatus.ACTIVE.value
+
+
+def _bot_event(
+    user_id: int, bot_id: int, status: Any, definition: Mapping[str, Any] | None, kind: str
+) -> Event:
     """What the bot's owner hears (`bots` topic): its subscription's status, whether it runs, its rules."""
     definition = definition or {}
     settings = definition.get("bot")
@@ -231,6 +249,7 @@ def _bot_event(user_id: int, bot_id: int, status: Any, definition: Mapping[str, 
         str(getattr(status, "value", status)),
         bool(definition.get("enabled", True)),
         settings if isinstance(settings, Mapping) else None,
+        kind,
     )
 
 
