@@ -184,6 +184,18 @@ def _provider(platform: Platform, session: Session) -> None:
     panel = page.locator("article[data-strategy=tv-test]")
     panel.wait_for()
     assert panel.locator("[data-field=subscribers]").inner_text() == "1 active subscriber"
+    # A subscriber pauses and resumes elsewhere: the counts follow live (provider topic), nothing else.
+    token = platform.token("tv-test-sub1")
+    sub_id = platform.seeded.subscription_ids[0]
+    for status, shown in (("PAUSED", "0 active subscribers"), ("ACTIVE", "1 active subscriber")):
+        changed = httpx.patch(
+            f"{platform.url}/api/v1/subscriptions/{sub_id}",
+            json={"status": status},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert changed.status_code == 200, changed.text
+        panel.locator("[data-field=subscribers]", has_text=shown).wait_for()
     url = panel.get_by_label("Webhook URL").input_value()
     assert url == f"{platform.url}/api/v1/webhooks/tradingview/tv-test"
 
