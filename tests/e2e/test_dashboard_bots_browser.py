@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +22,8 @@ from tests.conftest import free_port
 from tests.e2e.test_dashboard_browser import TIMEOUT_MS, Session
 from tests.seeding import Seeded
 from tests.support import PASSPHRASE, PASSWORD, ServedRuntime, make_runtime, pin_prices, seed_marketplace
+from tradewire.domain.records import NewSignal
+from tradewire.domain.signals import SignalAction
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -108,6 +112,29 @@ def test_a_bot_is_created_stopped_started_and_retuned_from_the_page(
     assert "needs 40" in panel.locator("dd[data-field=temperature]").inner_text()
     assert panel.locator("dd[data-field=cooldown]").inner_text().startswith("30 min, ready")
     assert panel.locator("dd[data-field=status]").inner_text() == "active"
+
+    # The bot signals (as the strategy runner stores one): it shows live with its temperature, and
+    # the cooldown now holds its pair.
+    bot_id = int(panel.get_attribute("data-bot") or 0)
+    platform.served.runtime.store.insert_signal(
+        NewSignal(
+            strategy_id=bot_id,
+            dedup_key="page-bot-1",
+            action=SignalAction.BUY,
+            ticker="BTC/USDT",
+            symbol="BTC/USDT",
+            contracts=None,
+            price=Decimal(60000),
+            signal_time=None,
+            details={"source": "strategy", "temperature": 72},
+            received_at=datetime.now(UTC),
+        )
+    )
+    panel.locator("td[data-label=Temperature]", has_text="72").wait_for()
+    assert "needs 40, last 72" in panel.locator("dd[data-field=temperature]").inner_text()
+    assert re.match(
+        r"30 min, cooling down: BTC/USDT until ", panel.locator("dd[data-field=cooldown]").inner_text()
+    )
     session.shot("bots-created")
 
     # Stop and start from the page: the state changes at once, and the focus stays on the button.
@@ -119,7 +146,6 @@ def test_a_bot_is_created_stopped_started_and_retuned_from_the_page(
     panel.locator("[data-field=state]", has_text="running").wait_for()
 
     # Another client stops it: the page hears it on the live channel (no reload, no polling).
-    bot_id = int(panel.get_attribute("data-bot") or 0)
     stopped = httpx.post(
         f"{platform.url}/api/v1/bots/{bot_id}/stop", headers={"Authorization": f"Bearer {token}"}, timeout=10
     )

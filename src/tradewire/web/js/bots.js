@@ -85,8 +85,8 @@ function signalsOf(botId) {
     .sort((a, b) => (b.signal_id ?? b.id) - (a.signal_id ?? a.id));
 }
 
-/** Which pairs the cooldown holds now, and until when. */
-function cooldownState(bot, signals, now = Date.now()) {
+/** Which pairs the cooldown holds now, and until when; `ends` gets each hold's end (ms). */
+function cooldownState(bot, signals, ends, now = Date.now()) {
   const minutes = bot.definition?.bot?.cooldown_minutes ?? 15;
   const seen = new Set();
   const held = [];
@@ -94,7 +94,10 @@ function cooldownState(bot, signals, now = Date.now()) {
     if (seen.has(s.symbol)) continue;
     seen.add(s.symbol);
     const until = new Date(s.received_at).getTime() + minutes * 60_000;
-    if (until > now) held.push(`${s.symbol} until ${time(new Date(until).toISOString())}`);
+    if (until > now) {
+      held.push(`${s.symbol} until ${time(new Date(until).toISOString())}`);
+      ends.push(until);
+    }
   }
   return held.length ? `cooling down: ${held.join(", ")}` : "ready";
 }
@@ -117,7 +120,7 @@ export class BotsPage {
     this.update();
   }
 
-  unmount() {}
+  unmount() { clearTimeout(this.cooled); }
 
   update() {
     if (this.accountsShown !== data.accounts.size) this.renderCreator();
@@ -137,7 +140,11 @@ export class BotsPage {
     clear(this.list);
     const bots = [...data.bots.values()].sort((a, b) => a.id - b.id);
     if (!bots.length) this.list.append(h("p", { class: "empty" }, "No bots yet: create one below."));
+    this.ends = [];
     for (const b of bots) this.list.append(this.botPanel(b));
+    // A cooldown ending changes what the page says, with no event: show it then (a local timer only).
+    clearTimeout(this.cooled);
+    if (this.ends.length) this.cooled = setTimeout(() => this.update(), Math.min(...this.ends) - Date.now() + 500);
     if (bot && which) this.list.querySelector(`[data-bot="${bot}"] ${which}`)?.focus();
   }
 
@@ -168,7 +175,7 @@ export class BotsPage {
         term("Parameters", Object.keys(d.params || {}).length ? JSON.stringify(d.params) : "defaults", "params", true),
         term("Temperature", `needs ${rules.min_temperature ?? 50}${last ? `, last ${temperatureOf(last)}` : ""}`, "temperature"),
         term("Confirmation period", `${rules.confirmation_minutes ?? 5} min`, "confirmation-minutes"),
-        term("Cooldown", `${rules.cooldown_minutes ?? 15} min, ${cooldownState(bot, signals)}`, "cooldown"),
+        term("Cooldown", `${rules.cooldown_minutes ?? 15} min, ${cooldownState(bot, signals, this.ends)}`, "cooldown"),
         term("Confirm before trade", confirm, "confirm"),
         term("Subscription", String(bot.status || sub.status || "").toLowerCase(), "status"),
         term("Trading state", `${String(sub.trading_state || "ACTIVE").toLowerCase()}${sub.state_reason ? `: ${sub.state_reason}` : ""}`, "trading"),
