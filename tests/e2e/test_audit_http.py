@@ -285,3 +285,20 @@ def _all() -> Any:
     from tradewire.services.audit import AuditFilter
 
     return AuditFilter(limit=1000)
+
+
+def test_a_refresh_token_used_twice_is_recorded_in_its_owners_trail(served: ServedRuntime) -> None:
+    thief = Client(served, "203.0.113.66", "someone-else/1.0")
+    alice = Client(served, ALICE_AT, "alice-browser/1.0")
+    signed_in = alice.sign_in("alice").json()
+    refresh = {"refresh_token": signed_in["refresh_token"]}
+    assert alice.http.post("/api/v1/auth/refresh", json=refresh).status_code == 200
+
+    replayed = thief.http.post("/api/v1/auth/refresh", json=refresh)  # a copy, used after the owner
+
+    assert replayed.status_code == 401
+    assert alice.sign_in("alice").status_code == 200
+    [revoked] = alice.trail(action="session.revoked")
+    assert revoked["detail"] == {"reason": "refresh token reused"}
+    assert (revoked["address"], revoked["client"]) == ("203.0.113.66", "someone-else/1.0")
+    assert served.runtime.audit.verify().finding is None

@@ -63,6 +63,7 @@ class Action(StrEnum):
     SIGNIN_LOCKED = "signin.locked"
     ATTEMPTS_UNRECORDED = "signin.unrecorded"  # how many attempts over the hourly budget were not
     SIGNOUT = "signout"
+    SESSION_REVOKED = "session.revoked"  # a refresh token used twice: its session ended (a copy exists)
     SIGNUP = "signup"
     PASSWORD_CHANGED = "password.changed"  # noqa: S105  (an action name, not a password)
     PASSWORD_CHANGE_FAILED = "password.change_failed"  # noqa: S105

@@ -37,6 +37,14 @@ class SignInRefused(Exception):
     """Credentials (or a refresh token) that open nothing; the message is safe to show."""
 
 
+class RefreshReused(SignInRefused):
+    """A refresh token used a second time: its session was revoked (someone holds a copy)."""
+
+    def __init__(self, message: str, user_id: int) -> None:
+        super().__init__(message)
+        self.user_id = user_id
+
+
 class SignInLocked(Exception):
     """Too many failed sign-ins from this address or for this account: nothing is checked until
     `retry_after_s` has passed (a right password is refused too)."""

@@ -22,7 +22,7 @@ from dataclasses import KW_ONLY, dataclass, field, replace
 from datetime import datetime, timedelta
 
 from tradewire.domain.members import User
-from tradewire.domain.signin import RefreshState, SignInLocked, SignInRefused, ThrottlePolicy
+from tradewire.domain.signin import RefreshReused, RefreshState, SignInLocked, SignInRefused, ThrottlePolicy
 from tradewire.ports import Clock, Passwords
 from tradewire.ports.signin import SignInStore
 from tradewire.services.members.logins import Logins
@@ -137,6 +137,7 @@ class SignIn:
                 await asyncio.to_thread(
                     self.store.revoke_session, use.session_id, now, "refresh token reused"
                 )
+                raise RefreshReused(REFRESH_REFUSED, use.user_id)
             raise SignInRefused(REFRESH_REFUSED)
         user = await self.logins.user(use.user_id)
         if user is None or user.disabled:

@@ -30,7 +30,7 @@ from tradewire.api.session_cookie import (
     wants_cookie,
 )
 from tradewire.domain.audit import Action
-from tradewire.domain.signin import SignInLocked, SignInRefused
+from tradewire.domain.signin import RefreshReused, SignInLocked, SignInRefused
 from tradewire.runtime import Runtime
 from tradewire.services.signin import CODE_NEEDED, Opened
 
@@ -88,7 +88,11 @@ async def login(
 
 @router.post("/auth/refresh", response_model=Token, responses={401: {}, 403: {}})
 async def refresh(
-    request: Request, response: Response, runtime: RuntimeDep, body: RefreshRequest | None = None
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    audit: AuditDep,
+    body: RefreshRequest | None = None,
 ) -> Token | JSONResponse:
     """A new access token and the next refresh token for a refresh token, which is used up. Using one
     a second time signs its session out (someone holds a copy). Without a body, the refresh token is
@@ -98,6 +102,10 @@ async def refresh(
     try:
         opened = await runtime.signin.refresh(token)
     except SignInRefused as exc:
+        if isinstance(exc, RefreshReused):  # a copy of the token exists: its owner's trail says so
+            owner = await runtime.marketplace.logins.user(exc.user_id)
+            if owner is not None:
+                await audit.record(owner, Action.SESSION_REVOKED, detail={"reason": "refresh token reused"})
         if body is not None:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc), headers=_BEARER) from exc
         refused = JSONResponse({"detail": str(exc)}, status_code=401, headers=_BEARER)
