@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tradewire.ports.archive import CandleArchive
-    from tradewire.ports.bus import Bus, Handler
+    from tradewire.ports.bus import Bus, Handler, RunningBus
     from tradewire.ports.events import EventLog, EventNotifier
     from tradewire.ports.exchange import (
         CandleSource,
@@ -64,6 +64,7 @@ _MODULE_OF = {
     "PositionStore": "positions",
     "Reports": "reports",
     "RiskReads": "positions",
+    "RunningBus": "bus",
     "SecretCheck": "secrets",
     "SignalStore": "signals",
     "Store": "store",
@@ -104,6 +105,7 @@ __all__ = [
     "PositionStore",
     "Reports",
     "RiskReads",
+    "RunningBus",
     "SecretCheck",
     "SignalStore",
     "Store",

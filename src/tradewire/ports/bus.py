@@ -18,3 +18,19 @@ class Bus(Protocol):
     def subscribe(self, topic: str, handler: Handler) -> None:
         """Call `handler` for each message on `topic`."""
         ...
+
+
+class RunningBus(Bus, Protocol):
+    """A bus the runtime starts and stops; /health asks it for problems, tests wait on drain()."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def problem(self) -> str | None:
+        """Why messages would not be handled now, or None."""
+        ...
+
+    async def drain(self) -> None:
+        """Wait until every message published so far has been handled."""
+        ...
