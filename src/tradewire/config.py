@@ -118,6 +118,17 @@ class Settings(BaseSettings):
     events_prune_batch: int = Field(default=5000, ge=100, le=100_000)
     # Redis, e.g. "redis://127.0.0.1:6379/0": rate limit counts shared by every process using it.
     redis_url: str = ""
+    # The bus between the services: "inprocess" (this process only; the embedded default) or "redis"
+    # (Redis Streams at TRADEWIRE_REDIS_URL, shared by every process: each message handled once per
+    # handler type, at least once). Its streams' keys start with bus_prefix.
+    bus: Literal["inprocess", "redis"] = "inprocess"
+    bus_prefix: str = Field(default="tradewire", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    # A message whose handler failed this many times goes to the <bus_prefix>:dead stream with its error.
+    bus_max_deliveries: int = Field(default=5, ge=1, le=100)
+    # A failed message, or one held by a consumer that died, is taken over after it lay this long.
+    bus_claim_idle_s: float = Field(default=30.0, ge=0.05, le=86_400)
+    # Messages kept per stream (trimmed approximately, so Redis memory stays bounded).
+    bus_stream_maxlen: int = Field(default=100_000, ge=100, le=10_000_000)
     # Requests per tier ("N/second|minute|hour|day", or "N/15minutes"), per user when signed in, else
     # per address (api/limits.py says which endpoint is in which tier); the webhook counts accepted
     # alerts per strategy, and wrong passphrases per strategy and address.
@@ -210,6 +221,12 @@ class Settings(BaseSettings):
                     f"an origin is scheme://host[:port], e.g. https://app.example.com: {origin!r}"
                 )
         return [origin.rstrip("/") for origin in value]
+
+    @model_validator(mode="after")
+    def _bus_has_redis(self) -> Settings:
+        if self.bus == "redis" and not self.redis_url:
+            raise ValueError("TRADEWIRE_BUS=redis needs TRADEWIRE_REDIS_URL, e.g. redis://127.0.0.1:6379/0")
+        return self
 
     @model_validator(mode="after")
     def _lock_after_free_failures(self) -> Settings:

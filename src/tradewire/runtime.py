@@ -58,7 +58,7 @@ from tradewire.domain.members import Role
 from tradewire.domain.ml.strategy import Predictor
 from tradewire.domain.signin import PasswordPolicy, ThrottlePolicy
 from tradewire.domain.symbols import SymbolCatalog
-from tradewire.ports import CandleSource, Clock
+from tradewire.ports import CandleSource, Clock, RunningBus
 from tradewire.ports.rate_limits import RateLimiter
 from tradewire.services.admin import Administration
 from tradewire.services.ai_setup import AiSetup, UrlCheck
@@ -104,7 +104,7 @@ class Runtime:
     reports: SqlReports
     feed: ReplayFeed
     venue: PaperVenue
-    bus: InProcessBus
+    bus: RunningBus
     clock: Clock
     ingest: SignalIngest
     pipeline: Pipeline
@@ -301,6 +301,21 @@ def tune_gc(threshold: int = 50_000) -> None:
     gc.set_threshold(threshold, 20, 50)
 
 
+def build_bus(settings: Settings) -> RunningBus:
+    """The in-process bus (the embedded default), or Redis Streams shared by every process."""
+    if settings.bus == "redis":
+        from tradewire.adapters.redis_bus import RedisStreamsBus
+
+        return RedisStreamsBus(
+            settings.redis_url,
+            settings.bus_prefix,
+            max_deliveries=settings.bus_max_deliveries,
+            claim_idle_s=settings.bus_claim_idle_s,
+            maxlen=settings.bus_stream_maxlen,
+        )
+    return InProcessBus()
+
+
 def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None = None) -> Runtime:
     """Build every adapter and service for `settings` (on `clock`, the wall clock by default); raises
     StartupError on unsafe configuration."""
@@ -334,7 +349,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         prune_batch=settings.events_prune_batch,
     )
     store = SqlStore(engine, late_fill_checks_s=settings.late_fill_checks_s, notifier=events)
-    bus = InProcessBus()
+    bus = build_bus(settings)
     clock = clock or SystemClock()
     calls = ExchangeCalls()
     breakers = BreakerAlerts(store, clock)
