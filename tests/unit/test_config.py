@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from tradewire.adapters.bus import InProcessBus
+from tradewire.adapters.redis_bus import RedisStreamsBus
 from tradewire.config import Settings
+from tradewire.runtime import build_bus
 
 
 @pytest.fixture(autouse=True)
@@ -64,3 +67,14 @@ def test_bad_values_are_refused_with_the_setting_named(
         Settings()
 
     assert name.removeprefix("TRADEWIRE_").lower() in str(error.value)
+
+
+def test_the_redis_bus_needs_a_redis_url() -> None:
+    with pytest.raises(ValidationError, match="TRADEWIRE_BUS=redis needs TRADEWIRE_REDIS_URL"):
+        Settings(bus="redis", redis_url="")
+    with pytest.raises(ValidationError):
+        Settings(bus="kafka")
+    with pytest.raises(ValidationError):
+        Settings(bus_prefix="has space")
+    assert isinstance(build_bus(Settings()), InProcessBus)  # the default: this process only
+    assert isinstance(build_bus(Settings(bus="redis", redis_url="redis://127.0.0.1:6379/0")), RedisStreamsBus)
