@@ -5,6 +5,8 @@ consumer's messages are taken over, and a Redis that is down never fails a publi
 from __future__ import annotations
 
 import asyncio
+import socket
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -259,3 +261,18 @@ async def test_redis_down_never_fails_a_publish_and_is_reported() -> None:
     assert (consumer.problem() or "").startswith("Redis unreachable")
     await consumer.stop()
     await bus.stop()
+
+
+async def test_a_redis_that_hangs_holds_a_publish_up_for_at_most_its_timeout() -> None:
+    with socket.socket() as silent:  # accepts connections (the backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+        bus = RedisStreamsBus(url, "tradewire-test-silent", publish_timeout_s=0.5)
+        started = time.monotonic()
+        await bus.publish(TOPIC, {"n": 1})  # no exception
+        took = time.monotonic() - started
+        await bus.stop()
+
+    assert took < 2
+    assert (bus.problem() or "").startswith("Redis unreachable: TimeoutError")

@@ -82,6 +82,7 @@ class RedisStreamsBus:
         retry_max_s: float = 10.0,
         socket_timeout_s: float = 5.0,
         gone_after_s: float = 3600.0,
+        publish_timeout_s: float = 1.0,
     ) -> None:
         if max_deliveries < 1:
             raise ValueError("max_deliveries must be at least 1")
@@ -102,9 +103,10 @@ class RedisStreamsBus:
         self._retry_base = retry_base_s
         self._retry_max = retry_max_s
         self._gone_after_ms = int(gone_after_s * 1000)  # a consumer not reading this long: its process died
+        self._publish_timeout = publish_timeout_s
         self._subscriptions: list[_Subscription] = []
         self._tasks: list[asyncio.Task[None]] = []
-        self._unreachable: str | None = None
+        self._redis_problem: str | None = None
 
     def stream(self, topic: str) -> str:
         return f"{self.prefix}:{topic}"
@@ -124,15 +126,18 @@ class RedisStreamsBus:
         database holds what the message points at, and the sweep finds it)."""
         body = json.dumps(dict(message), separators=(",", ":"))
         try:
-            await self._redis.xadd(self.stream(topic), {_BODY: body}, maxlen=self._maxlen, approximate=True)
-        except (RedisError, OSError) as exc:
-            self._unreachable = f"{type(exc).__name__}: {exc}"
+            async with asyncio.timeout(self._publish_timeout):  # a Redis that hangs holds no request up
+                await self._redis.xadd(
+                    self.stream(topic), {_BODY: body}, maxlen=self._maxlen, approximate=True
+                )
+        except (RedisError, OSError) as exc:  # TimeoutError is an OSError
+            self._redis_problem = f"Redis unreachable: {type(exc).__name__}: {exc}"
             log.warning(
-                "bus: could not publish to %s (%s); the sweep will catch up", topic, self._unreachable
+                "bus: could not publish to %s (%s); the sweep will catch up", topic, self._redis_problem
             )
         else:
             if not self._subscriptions:  # a consumer clears the flag on its next read otherwise
-                self._unreachable = None
+                self._redis_problem = None
 
     async def start(self) -> None:
         """Create the consumer groups (new ones start at the stream's end) and start consuming. Redis
@@ -141,8 +146,8 @@ class RedisStreamsBus:
             try:
                 await self._create_group(subscription, "$")
             except (RedisError, OSError) as exc:
-                self._unreachable = f"{type(exc).__name__}: {exc}"
-                log.warning("bus: Redis unreachable at start (%s); consumers will retry", self._unreachable)
+                self._redis_problem = f"Redis unreachable: {type(exc).__name__}: {exc}"
+                log.warning("bus: Redis unreachable at start (%s); consumers will retry", self._redis_problem)
                 break
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._consume(s)) for s in self._subscriptions]
@@ -166,9 +171,7 @@ class RedisStreamsBus:
         )
         if ended:
             return f"consumers ended: {', '.join(ended)}"
-        if self._unreachable is not None:
-            return f"Redis unreachable: {self._unreachable}"
-        return None
+        return self._redis_problem
 
     async def drain(self, poll_s: float = 0.02) -> None:
         """Wait until every group of this bus has nothing pending and nothing unread (tests, benchmarks).
@@ -224,7 +227,7 @@ class RedisStreamsBus:
                     count=self._batch,
                     block=block,
                 )
-                self._unreachable = None
+                self._redis_problem = None
                 delay = self._retry_base
                 for _stream, entries in response or []:
                     for message_id, fields in entries:
@@ -243,17 +246,18 @@ class RedisStreamsBus:
                         continue
                     except (RedisError, OSError) as again:
                         exc = again  # type: ignore[assignment]
+                self._redis_problem = f"Redis error: {exc}"
                 log.warning(
                     "bus: consumer of %s failed (%s); retrying in %.1f s", subscription.topic, exc, delay
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max)
             except (RedisError, OSError) as exc:
-                self._unreachable = f"{type(exc).__name__}: {exc}"
+                self._redis_problem = f"Redis unreachable: {type(exc).__name__}: {exc}"
                 log.warning(
-                    "bus: Redis unreachable for %s (%s); retrying in %.1f s",
+                    "bus: consumer of %s: %s; retrying in %.1f s",
                     subscription.topic,
-                    self._unreachable,
+                    self._redis_problem,
                     delay,
                 )
                 await asyncio.sleep(delay)
