@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from redis import Redis
 from sqlalchemy import Engine, func, select
 
@@ -16,6 +17,7 @@ from tradewire.adapters.store.tables import orders, signals
 SUBSCRIBERS = 5
 
 
+@pytest.mark.postgres
 def test_a_webhook_fills_every_subscriber_once_through_redis(
     tmp_path: Path, postgres_engine: Engine, redis_prefix: str
 ) -> None:
