@@ -9,12 +9,13 @@ import { Live } from "./live.js";
 import { MarketplacePage } from "./marketplace.js";
 import { PortfolioPage } from "./portfolio.js";
 import { ProviderPage } from "./provider.js";
+import { SettingsPage } from "./settings.js";
 import { apply, loadAll, onChange, reset } from "./store.js";
 import { setUpThemeToggle } from "./theme.js";
 import { WaitingPanel, waitingElements } from "./waiting.js";
 
 const PAGES = { portfolio: PortfolioPage, activity: ActivityPage, marketplace: MarketplacePage, accounts: AccountsPage, backtests: BacktestsPage,
-  bots: BotsPage, provider: ProviderPage };
+  bots: BotsPage, provider: ProviderPage, settings: SettingsPage };
 const TOPICS = ["signals", "intents", "orders", "fills", "positions", "backtests", "bots", "provider"];
 let page = null;
 let live = null;
