@@ -76,6 +76,7 @@ from tradewire.services.monitor import ExitMonitor
 from tradewire.services.pipeline import Pipeline
 from tradewire.services.reconcile import ReconcilePolicy, Reconciler
 from tradewire.services.records import Records
+from tradewire.services.risk_usage import RiskUsage
 from tradewire.services.routing import SignalRouter
 from tradewire.services.signin import SignIn
 from tradewire.services.strategy_runner import StrategyRunner
@@ -120,6 +121,7 @@ class Runtime:
     valuations: Valuations
     marketplace: Marketplace
     records: Records
+    risk: RiskUsage  # how much of each risk limit subscriptions use now
     exports: Exports
     health: HealthChecks
     meters: Meters
@@ -506,6 +508,14 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         valuations=valuations,
         marketplace=marketplace,
         records=records,
+        risk=RiskUsage(
+            marketplace.accounts,
+            marketplace.subscriptions,
+            store,
+            valuations,
+            clock,
+            settings.paper_quote_currency,
+        ),
         exports=Exports(SqlExports(engine)),
         health=HealthChecks(engine, bus.problem, settings.health_timeout_s),
         meters=Meters(engine, calls, exchanges.live_accounts, lambda: monitor.stats, clock.now),

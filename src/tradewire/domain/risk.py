@@ -401,3 +401,42 @@ def risk_reward(
     if risk <= 0:
         return None  # a stop on the wrong side protects nothing; the exit monitor fires at once
     return reward / risk
+
+
+@dataclass(frozen=True, slots=True)
+class LimitUsage:
+    """How much of one limit is used: the number a rule compares, the bound it compares it with, and
+    that rule's own verdict and words (a dashboard's bar, never a second formula)."""
+
+    rule: str
+    used: Decimal | None  # None: nothing to measure yet (no results, no equity)
+    limit: Decimal | None  # None: no bound (e.g. no equity for a % limit)
+    warn: Decimal | None  # where a warning starts, if the rule has one
+    passed: bool
+    detail: str
+
+
+_RULES_BY_NAME = {rule.name: rule for rule in RULES}
+
+
+def usage(limits: RiskLimits, context: RiskContext) -> tuple[LimitUsage, ...]:
+    """Daily loss vs its limit, drawdown vs its pause level and open positions vs both position limits,
+    each with the verdict and the detail the entry rule itself gives for `context`."""
+
+    def of(name: str, used: Decimal | None, limit: Decimal | None, warn: Decimal | None = None) -> LimitUsage:
+        rule = _RULES_BY_NAME[name]
+        return LimitUsage(
+            name, used, limit, warn, rule.passes(limits, context), rule.detail(limits, context) or ""
+        )
+
+    loss = -context.realized_today if context.realized_today < 0 else Decimal(0)
+    return (
+        of("daily_loss", loss, daily_loss_limit(limits, context)),
+        of("drawdown", context.drawdown_pct, limits.drawdown_pause_pct, limits.drawdown_warn_pct),
+        of(
+            "positions_per_strategy",
+            Decimal(context.open_positions_subscription),
+            Decimal(limits.max_positions_per_strategy),
+        ),
+        of("positions_total", Decimal(context.open_positions_account), Decimal(limits.max_positions_total)),
+    )

@@ -15,12 +15,15 @@ from tradewire.api.schemas.records import (
     CurvePointOut,
     ExecutionLogOut,
     IntentOut,
+    LimitUsageOut,
     OrderOut,
     PortfolioModeOut,
     PortfolioOut,
     PositionClose,
     PositionOut,
+    RiskUsageOut,
     SignalOut,
+    SubscriptionRiskOut,
 )
 from tradewire.domain.audit import Action
 from tradewire.domain.execution import IntentStatus
@@ -106,6 +109,39 @@ async def portfolio(runtime: RuntimeDep, user: CurrentUser, account_id: DbId | N
         ],
         positions_counted=found.positions_counted,
         truncated=found.truncated,
+    )
+
+
+@router.get("/risk", response_model=RiskUsageOut)
+async def risk_usage(runtime: RuntimeDep, user: CurrentUser) -> RiskUsageOut:
+    """How much of each risk limit your subscriptions (not cancelled) use now: the account's loss
+    today vs the daily loss limit, the subscription's drawdown vs its pause level, and open positions
+    vs the per-strategy and per-account limits, each with the entry rule's own verdict. Equity comes
+    from the account's exchange (`equity_error` says why it is missing; the % limits then have no
+    bound)."""
+    as_of, found = await runtime.risk.of(user.id)
+    return RiskUsageOut(
+        as_of=as_of,
+        subscriptions=[
+            SubscriptionRiskOut(
+                subscription_id=r.subscription.id,
+                strategy_slug=r.subscription.strategy_slug,
+                account_id=r.subscription.account_id,
+                account_name=r.subscription.account_name,
+                mode=r.subscription.mode,
+                trading_state=r.subscription.trading_state,
+                quote=r.quote,
+                equity=r.equity,
+                equity_error=r.equity_error,
+                limits=[
+                    LimitUsageOut(
+                        rule=u.rule, used=u.used, limit=u.limit, warn=u.warn, passed=u.passed, detail=u.detail
+                    )
+                    for u in r.limits
+                ],
+            )
+            for r in found
+        ],
     )
 
 

@@ -174,3 +174,30 @@ class PortfolioOut(BaseModel):
     modes: list[PortfolioModeOut]
     positions_counted: int
     truncated: bool = Field(description="true: only the newest positions_counted positions were counted")
+
+
+class LimitUsageOut(BaseModel):
+    rule: str = Field(description="daily_loss, drawdown, positions_per_strategy or positions_total")
+    used: Money | None = Field(description="loss today (quote), drawdown %, or open positions; null: unknown")
+    limit: Money | None = Field(description="the bound an entry is refused at; null: none to measure by")
+    warn: Money | None = Field(default=None, description="where a warning starts (drawdown)")
+    passed: bool = Field(description="whether a new entry passes this rule now")
+    detail: str
+
+
+class SubscriptionRiskOut(BaseModel):
+    subscription_id: int
+    strategy_slug: str
+    account_id: int
+    account_name: str
+    mode: str
+    trading_state: str
+    quote: str
+    equity: Money | None
+    equity_error: str | None = None
+    limits: list[LimitUsageOut]
+
+
+class RiskUsageOut(BaseModel):
+    as_of: datetime
+    subscriptions: list[SubscriptionRiskOut]

@@ -1,9 +1,10 @@
 // Portfolio: PnL today / 7 days / total, win rate and the realised PnL curve per mode (paper and live
-// never mixed), and the open positions with their marks, PnL and a Close button.
+// never mixed), the open positions with their marks, PnL and a Close button, and the risk usage.
 import { api } from "./api.js";
 import { CurveChart } from "./chart.js";
 import { clear, h } from "./dom.js";
 import { amount, money, tone } from "./format.js";
+import { RiskPanel } from "./risk.js";
 import { accountName, data } from "./store.js";
 
 const MODES = { paper: "Paper trading", live: "Live trading" };
@@ -30,7 +31,8 @@ export class PortfolioPage {
     this.summary = h("section", { "aria-label": "Results" });
     this.positions = h("section", { class: "panel", "aria-labelledby": "positions-title" });
     this.message = h("p", { class: "error", role: "alert" });
-    root.append(h("h1", {}, "Portfolio"), this.summary, this.positions, this.message);
+    this.risk = new RiskPanel();
+    root.append(h("h1", {}, "Portfolio"), this.summary, this.positions, this.message, this.risk.root);
     this.shownSummary = null;
     this.update();
   }
@@ -43,6 +45,7 @@ export class PortfolioPage {
   update() {
     if (data.portfolio !== this.shownSummary) this.renderSummary(data.portfolio);
     this.renderPositions([...data.positions.values()].sort((a, b) => b.id - a.id));
+    this.risk.update();
   }
 
   renderSummary(portfolio) {

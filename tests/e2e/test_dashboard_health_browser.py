@@ -1,0 +1,81 @@
+"""The dashboard's health and risk views in a real browser (chromium through Playwright) against a
+real server: the Portfolio page's risk usage (a bar per limit with its numbers, moving live when a
+webhook opens a position, never another user's subscriptions). Screenshots under the test's tmp dir."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.conftest import free_port
+from tests.e2e.test_dashboard_browser import TIMEOUT_MS, Platform, Session
+from tests.support import ServedRuntime, make_runtime, pin_prices, seed_marketplace
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    runtime = make_runtime(tmp_path_factory.mktemp("dashboard-health"))
+    pin_prices(runtime, {"BTC/USDT": "60000"})
+    # sub1 trades with 3 positions per strategy at most; sub2 is someone else, limits of their own.
+    seeded = seed_marketplace(
+        runtime.engine,
+        [
+            {"risk_limits": {"cooldown_s": 0, "max_positions_per_strategy": 3}},
+            {"risk_limits": {"max_positions_total": 9}},
+        ],
+    )
+    with ServedRuntime(runtime, free_port()) as served:
+        yield Platform(served, seeded)
+
+
+@pytest.fixture
+def session(chromium: Browser, tmp_path: Path) -> Iterator[Session]:
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    session = Session(context.new_page(), shots)
+    try:
+        yield session
+    finally:
+        context.close()  # the page closes before the module's server stops
+    print(f"screenshots: {shots}")
+    assert session.errors == [], session.errors
+
+
+def test_risk_usage_shows_each_limit_and_moves_live(platform: Platform, session: Session) -> None:
+    page = session.page
+    session.sign_in(platform.url, "tv-test-sub1")
+    page.locator("#live.on").wait_for()
+    panel = page.get_by_role("region", name="Risk usage")
+    [mine] = platform.seeded.subscription_ids[:1]
+    card = panel.locator(f"article[data-subscription='{mine}']")
+    card.wait_for()
+    assert (card.get_attribute("aria-label") or "").startswith("Risk of tv-test on ")
+    per = card.locator("[data-rule=positions_per_strategy]")
+    per.filter(has_text="0 of 3").wait_for()
+    assert card.locator("[data-rule=positions_total]").inner_text().endswith("0 of 50")
+    assert "0.00 USDT of" in card.locator("[data-rule=daily_loss]").inner_text()
+    assert card.locator("[data-rule=drawdown]").inner_text().startswith("Drawdown\n0.0 % of 25.0 %")
+    # Only this user's subscription: the other subscriber's is not on the page.
+    assert panel.locator("article").count() == 1
+    assert panel.locator(f"article[data-subscription='{platform.seeded.subscription_ids[1]}']").count() == 0
+    session.shot("portfolio-risk-empty")
+
+    platform.alert("buy")
+    per.filter(has_text="1 of 3").wait_for()  # no reload: the live channel said a position opened
+    bar = per.locator("meter")
+    assert bar.get_attribute("value") == "1" and bar.get_attribute("max") == "3"
+    assert (bar.get_attribute("aria-label") or "").endswith(": 1 of 3")
+    assert card.locator("[data-rule=positions_total]").inner_text().endswith("1 of 50")
+    session.shot("portfolio-risk-one-position")
+
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the bars stack, still readable
+    per.filter(has_text="1 of 3").wait_for()
+    session.shot("portfolio-risk-phone")
