@@ -71,6 +71,7 @@ from tradewire.services.event_hub import EventHub
 from tradewire.services.execution import Executor
 from tradewire.services.exports import Exports
 from tradewire.services.ingest import SignalIngest
+from tradewire.services.live_marks import LiveMarks
 from tradewire.services.members import Marketplace, build_marketplace
 from tradewire.services.monitor import ExitMonitor
 from tradewire.services.pipeline import Pipeline
@@ -126,6 +127,7 @@ class Runtime:
     health: HealthChecks
     meters: Meters
     events: EventHub  # the live channel's delivery of the events outbox
+    marks: LiveMarks  # open positions of connected users marked every few seconds (not events)
     signin: SignIn
     rate_limits: RateLimiter
     admin: Administration
@@ -165,6 +167,7 @@ class Runtime:
             loop.create_task(self.strategies.run(self._stop)),
             loop.create_task(self.exchanges.keep_markets_loaded(self.store.live_venues_in_use, self._stop)),
             loop.create_task(self.events.run(self._stop)),
+            loop.create_task(self.marks.run(self._stop)),
         ]
         self._tasks += [loop.create_task(run(self._stop)) for run in self.telegram.loops()]
         self._tasks += [loop.create_task(run(self._stop)) for run in self.webhooks.loops()]
@@ -520,6 +523,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         health=HealthChecks(engine, bus.problem, settings.health_timeout_s),
         meters=Meters(engine, calls, exchanges.live_accounts, lambda: monitor.stats, clock.now),
         events=events,
+        marks=LiveMarks(reports, valuations, events, clock, interval_s=settings.ws_marks_s),
         signin=signin,
         rate_limits=RateLimits(settings.rate_limits, settings.redis_url),
         admin=Administration(SqlAdmin(engine), SqlPlatform(engine), clock),

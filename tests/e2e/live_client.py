@@ -31,7 +31,8 @@ class LiveClient:
 
     def __init__(self, connection: ClientConnection) -> None:
         self.connection = connection
-        self.received: list[dict[str, Any]] = []
+        self.received: list[dict[str, Any]] = []  # events (with ids)
+        self.marks: list[dict[str, Any]] = []  # live marks frames (no id: not events)
         self.since: int | None = None
 
     @classmethod
@@ -61,7 +62,7 @@ class LiveClient:
         while True:
             message: dict[str, Any] = json.loads(await asyncio.wait_for(self.connection.recv(), timeout))
             if "op" not in message:
-                self.received.append(message)
+                self._keep(message)
             elif message["op"] != "ping":
                 return message
 
@@ -71,7 +72,18 @@ class LiveClient:
             while not done(self.received):
                 message = json.loads(await self.connection.recv())
                 if "op" not in message:
-                    self.received.append(message)
+                    self._keep(message)
+
+    def _keep(self, message: dict[str, Any]) -> None:
+        (self.received if "id" in message else self.marks).append(message)
+
+    async def read_marks(self, done: Callable[[list[dict[str, Any]]], bool], timeout: float = 10.0) -> None:
+        """Read until `done(marks frames)` holds."""
+        async with asyncio.timeout(timeout):
+            while not done(self.marks):
+                message = json.loads(await self.connection.recv())
+                if "op" not in message:
+                    self._keep(message)
 
     async def read_ids(self, last_id: int, timeout: float = 10.0) -> None:
         await self.read_until(lambda got: bool(got) and got[-1]["id"] >= last_id, timeout)

@@ -1,9 +1,12 @@
 """The dashboard's health and risk views in a real browser (chromium through Playwright) against a
 real server: the Portfolio page's risk usage (a bar per limit with its numbers, moving live when a
-webhook opens a position, never another user's subscriptions). Screenshots under the test's tmp dir."""
+webhook opens a position, never another user's subscriptions); open positions' marks and unrealised
+PnL following the price live (pushed marks, no reload, no polling). Screenshots under the test's tmp
+dir."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +23,7 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    runtime = make_runtime(tmp_path_factory.mktemp("dashboard-health"))
+    runtime = make_runtime(tmp_path_factory.mktemp("dashboard-health"), ws_marks_s=0.3)
     pin_prices(runtime, {"BTC/USDT": "60000"})
     # sub1 trades with 3 positions per strategy at most; sub2 is someone else, limits of their own.
     seeded = seed_marketplace(
@@ -79,3 +82,34 @@ def test_risk_usage_shows_each_limit_and_moves_live(platform: Platform, session:
     page.set_viewport_size({"width": 390, "height": 844})  # a phone: the bars stack, still readable
     per.filter(has_text="1 of 3").wait_for()
     session.shot("portfolio-risk-phone")
+
+
+def test_open_positions_follow_the_price_live(platform: Platform, session: Session) -> None:
+    page = session.page
+    session.sign_in(platform.url, "tv-test-sub1")
+    page.locator("#live.on").wait_for()
+    platform.alert("buy")
+    row = page.locator("table.positions tbody tr").filter(has_text="BTC/USDT").first
+    row.locator("td[data-label=Mark]").filter(has_text="60000").wait_for()
+    pnl = row.locator("td[data-label='Unrealised PnL']")
+    assert pnl.inner_text() in ("0.00", "+0.00", "-0.00")
+    page.wait_for_timeout(1000)  # the reloads the trade's events asked for are over
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+
+    pin_prices(platform.served.runtime, {"BTC/USDT": "61000"})
+    row.locator("td[data-label=Mark]").filter(has_text="61000").wait_for()  # pushed: no reload
+    assert pnl.inner_text().startswith("+") and "up" in (pnl.get_attribute("class") or "")
+    assert not any("/api/v1/positions" in url for url in requests)  # not asked again: pushed
+    session.shot("portfolio-live-mark-up")
+
+    # The Close button keeps the keyboard focus while marks re-render the table.
+    close = row.get_by_role("button", name=re.compile(r"^Close BTC.USDT on "))
+    close.focus()
+    pin_prices(platform.served.runtime, {"BTC/USDT": "59000"})
+    row.locator("td[data-label=Mark]").filter(has_text="59000").wait_for()
+    assert pnl.inner_text().startswith("-") and "down" in (pnl.get_attribute("class") or "")
+    assert page.evaluate("document.activeElement.getAttribute('aria-label') || ''").startswith(
+        "Close BTC/USDT on "
+    )
+    session.shot("portfolio-live-mark-down")

@@ -5,6 +5,9 @@
     -> {"op":"subscribe","topics":[...],"since":<event id>|null}
     <- {"op":"subscribed","topics":[...],"since":<the id it continues after>}
     <- {"id":…,"topic":…,"type":…,"ts":…,"data":{…}}   the user's events, ids rising, none missed
+    <- {"topic":"positions","type":"marked","ts":…,"data":{"positions":[…]}}   no id: live marks of
+                                               the user's open positions every ws_marks_s (not events:
+                                               never stored, never resumed; services/live_marks.py)
     <- {"op":"ping"} after ws_heartbeat_s without a message   -> {"op":"ping"} is answered {"op":"pong"}
     <- {"op":"error","error":"…"} for a message it cannot take (nothing changes)
 

@@ -431,3 +431,28 @@ class OrderOutcome:
     response: dict[str, Any] = field(default_factory=dict)
     min_sellable: Decimal | None = None  # below this a remaining position is dust (market minimum)
     rejection: RejectionKind = RejectionKind.EXCHANGE  # with rejected_reason: who decided it
+
+
+@dataclass(frozen=True, slots=True)
+class OpenPosition:
+    """What marking an open position needs."""
+
+    position_id: int
+    user_id: int
+    account_id: int
+    exchange: str
+    mode: str
+    symbol: str
+    amount: Decimal
+    avg_entry: Decimal
+
+    @property
+    def mark_key(self) -> tuple[int, str, str, str]:
+        """The REST endpoint's key: account, exchange, mode, symbol (services/valuation.py MarkKey)."""
+        return (self.account_id, self.exchange, self.mode, self.symbol)
+
+    @property
+    def price_key(self) -> tuple[int, str, str, str]:
+        """Whose price this is: every paper account shares the paper market; a live account its own."""
+        account = 0 if self.mode == "paper" else self.account_id
+        return (account, self.exchange, self.mode, self.symbol)

@@ -141,6 +141,23 @@ class EventHub:
         if not mine:
             del self._listeners[listener.user_id]
 
+    def watching(self, topic: str) -> set[int]:
+        """The users with a subscribed client that takes `topic`."""
+        return {
+            user_id
+            for user_id, mine in self._listeners.items()
+            if any(li.subscribed and topic in li.topics for li in mine)
+        }
+
+    def push(self, user_id: int, topic: str, message: str) -> int:
+        """Queue a message that is not in the outbox (no id: nothing to resume; e.g. live marks) for
+        the user's subscribed clients that take `topic`; returns how many took it."""
+        taken = 0
+        for listener in list(self._listeners.get(user_id, ())):
+            if listener.subscribed and topic in listener.topics and listener.offer(message):
+                taken += 1
+        return taken
+
     async def subscribe(self, listener: Listener, topics: Collection[str], since: int | None) -> int:
         """Send the client `topics` from after event `since` (None: from now on, or from where it is
         if it subscribed before); returns the number it continues from."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, func, select
 
+from tradewire.adapters.store import bulk
 from tradewire.adapters.store.db import SqlTables
 from tradewire.adapters.store.tables import (
     exchange_accounts,
@@ -17,7 +19,8 @@ from tradewire.adapters.store.tables import (
     strategies,
 )
 from tradewire.domain.portfolio import PositionResult
-from tradewire.domain.records import Page
+from tradewire.domain.positions import PositionStatus
+from tradewire.domain.records import OpenPosition, Page
 from tradewire.ports.reports import Row
 
 
@@ -73,6 +76,26 @@ class SqlReports(SqlTables):
         )
         query = _only(query, positions.c.status, status)
         return self._page(query, positions.c.id, page, dict)
+
+    def open_positions_of_users(self, user_ids: Sequence[int], limit: int) -> list[OpenPosition]:
+        """Open positions of these users with their account's exchange, newest first, at most `limit`
+        (the live marks' round: services/live_marks.py)."""
+        p = positions.c
+        found: list[OpenPosition] = []
+        with self.engine.connect() as conn:
+            for chunk in bulk.chunks(sorted(set(user_ids)), 900):
+                rows = conn.execute(
+                    select(p.id, p.user_id, p.account_id, exchange_accounts.c.exchange, p.mode, p.symbol)
+                    .add_columns(p.amount, p.avg_entry)
+                    .join(exchange_accounts, exchange_accounts.c.id == p.account_id)
+                    .where(p.user_id.in_(chunk), p.status == PositionStatus.OPEN.value)
+                    .order_by(p.id.desc())
+                    .limit(limit - len(found))
+                )
+                found.extend(OpenPosition(*row) for row in rows)
+                if len(found) >= limit:
+                    break
+        return found
 
     def execution_log(self, user_id: int, intent_id: int | None, page: Page) -> list[Row]:
         query = select(execution_log).where(execution_log.c.user_id == user_id)

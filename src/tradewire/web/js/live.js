@@ -49,6 +49,8 @@ export class Live {
       this.onSubscribed(first);
     } else if (message.op === "ping") {
       socket.send('{"op":"pong"}');
+    } else if (message.id === undefined && message.topic && message.type === "marked") {
+      this.onEvent(message);  // live marks: not an event (no id), nothing to resume
     } else if (typeof message.id === "number" && message.topic) {
       if (this.since !== null && message.id <= this.since) return;  // already applied
       this.since = message.id;

@@ -81,6 +81,13 @@ export class PortfolioPage {
   }
 
   renderPositions(positions) {
+    // Live marks re-render the table every few seconds: a focused Close button keeps the focus.
+    const focused = this.positions.contains(document.activeElement) ? document.activeElement.closest("tr")?.dataset.position : undefined;
+    this.renderRows(positions);
+    if (focused !== undefined) this.positions.querySelector(`tr[data-position="${focused}"] button`)?.focus();
+  }
+
+  renderRows(positions) {
     clear(this.positions).append(h("h2", { id: "positions-title" }, "Open positions"));
     if (!positions.length) {
       this.positions.append(h("p", { class: "empty" }, "No open positions."));

@@ -149,6 +149,7 @@ export function apply(event) {
       data.fillsSeen += 1; // balances moved (the Accounts page asks the server again)
       break;
     case "positions":
+      if (event.type === "marked") { marked(d.positions); break; }
       if (d.status === "closed") data.positions.delete(d.position_id);
       else upsert(data.positions, d.position_id, { ...d, id: d.position_id });
       soon("positions", loadPositions);
@@ -161,6 +162,14 @@ export function apply(event) {
       return;
   }
   changed();
+}
+
+/** Live marks (pushed every few seconds, not events): the open positions' price and unrealised PnL. */
+function marked(rows) {
+  for (const m of rows || []) {
+    const p = data.positions.get(m.position_id);
+    if (p) Object.assign(p, { mark_price: m.mark_price, unrealized_pnl: m.unrealized_pnl, mark_source: m.mark_source, mark_error: m.mark_error });
+  }
 }
 
 // -- confirm before trade: what became of a waiting entry -----------------------------------------
