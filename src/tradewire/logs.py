@@ -102,6 +102,48 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
+class RecentProblems(logging.Handler):
+    """The process's last warnings and errors, redacted and cut short (no tracebacks), newest last:
+    what an admin's health page lists as the last errors."""
+
+    def __init__(self, keep: int = 50, max_chars: int = 300) -> None:
+        super().__init__(logging.WARNING)
+        self._keep = keep
+        self._max = max_chars
+        self._entries: list[dict[str, str]] = []
+        self._entries_lock = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = " ".join(redact(record.getMessage()).split())
+        except Exception:  # a record whose arguments do not format: say so, never fail the caller
+            message = f"(unformattable message: {record.msg!r})"[: self._max]
+        entry = {
+            "at": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": message[: self._max],
+        }
+        with self._entries_lock:
+            self._entries.append(entry)
+            del self._entries[: -self._keep]
+
+    def entries(self) -> list[dict[str, str]]:
+        with self._entries_lock:
+            return list(self._entries)
+
+
+RECENT_PROBLEMS = RecentProblems()
+
+
+def watch_problems() -> RecentProblems:
+    """Keep the last warnings and errors (RECENT_PROBLEMS) from now on; idempotent."""
+    root = logging.getLogger()
+    if RECENT_PROBLEMS not in root.handlers:
+        root.addHandler(RECENT_PROBLEMS)
+    return RECENT_PROBLEMS
+
+
 def configure(level: str = "INFO", fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
@@ -111,6 +153,7 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
     handler.addFilter(RedactSecrets())
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    watch_problems()
     root.setLevel(level)
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -58,6 +58,7 @@ from tradewire.domain.members import Role
 from tradewire.domain.ml.strategy import Predictor
 from tradewire.domain.signin import PasswordPolicy, ThrottlePolicy
 from tradewire.domain.symbols import SymbolCatalog
+from tradewire.logs import watch_problems
 from tradewire.ports import CandleSource, Clock, RunningBus
 from tradewire.ports.rate_limits import RateLimiter
 from tradewire.services.admin import Administration
@@ -70,6 +71,7 @@ from tradewire.services.confirmations import Confirmations
 from tradewire.services.event_hub import EventHub
 from tradewire.services.execution import Executor
 from tradewire.services.exports import Exports
+from tradewire.services.health_details import HealthDetails
 from tradewire.services.ingest import SignalIngest
 from tradewire.services.live_marks import LiveMarks
 from tradewire.services.members import Marketplace, build_marketplace
@@ -125,6 +127,7 @@ class Runtime:
     risk: RiskUsage  # how much of each risk limit subscriptions use now
     exports: Exports
     health: HealthChecks
+    health_details: HealthDetails  # the Health page: checks, monitor lag, clients, exchanges, errors
     meters: Meters
     events: EventHub  # the live channel's delivery of the events outbox
     marks: LiveMarks  # open positions of connected users marked every few seconds (not events)
@@ -469,6 +472,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
     events.live_sessions = signin.live_sessions
     events.session_check_s = settings.ws_session_check_s
     records = Records(reports, store.watched_position, valuations, monitor)
+    health = HealthChecks(engine, bus.problem, settings.health_timeout_s)
     return Runtime(
         breakers=breakers,
         settings=settings,
@@ -520,7 +524,16 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
             settings.paper_quote_currency,
         ),
         exports=Exports(SqlExports(engine)),
-        health=HealthChecks(engine, bus.problem, settings.health_timeout_s),
+        health=health,
+        health_details=HealthDetails(
+            health.run,
+            exchanges.live_accounts,
+            marketplace.accounts,
+            lambda: monitor.stats,
+            lambda: events.clients,
+            watch_problems().entries,
+            clock,
+        ),
         meters=Meters(engine, calls, exchanges.live_accounts, lambda: monitor.stats, clock.now),
         events=events,
         marks=LiveMarks(reports, valuations, events, clock, interval_s=settings.ws_marks_s),

@@ -105,6 +105,7 @@ ACCESS: dict[str, Access] = {
     "GET /api/v1/positions": USER,
     "GET /api/v1/portfolio": USER,
     "GET /api/v1/risk": USER,
+    "GET /api/v1/health/details": USER,
     "POST /api/v1/positions/{position_id}/close": OWNED,
     "GET /api/v1/execution-log": USER,
     "GET /api/v1/markets": ANYONE,  # the paper market's public prices

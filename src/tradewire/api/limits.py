@@ -81,6 +81,7 @@ TIERS: dict[str, Tier] = {
     "GET /api/v1/positions": Tier.GENERAL,
     "GET /api/v1/portfolio": Tier.GENERAL,
     "GET /api/v1/risk": Tier.GENERAL,
+    "GET /api/v1/health/details": Tier.GENERAL,
     "POST /api/v1/positions/{position_id}/close": Tier.TRADING,
     "GET /api/v1/execution-log": Tier.GENERAL,
     "GET /api/v1/markets": Tier.GENERAL,

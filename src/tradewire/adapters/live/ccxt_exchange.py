@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -36,6 +38,7 @@ from tradewire.adapters.live.markets import RECENT_FAILURE_S, VenueMarkets
 from tradewire.adapters.live.tickers import TickerCache
 from tradewire.adapters.metrics import UNMETERED, ExchangeMeter
 from tradewire.domain.balances import AssetBalance
+from tradewire.domain.health import ExchangeHealth
 from tradewire.domain.markets import DECIMAL_PLACES, TICK_SIZE, Market
 from tradewire.domain.money import to_decimal
 from tradewire.domain.orders import ExchangeOrder, OrderRequest, OrderSide, OrderType, Trade
@@ -129,6 +132,11 @@ class CcxtExchange:
         self._in_flight = in_flight or asyncio.Semaphore(256)
         self._meter = meter  # call time and errors, per exchange (/metrics)
         self._on_breaker_open = on_breaker_open  # tells the account's owner; never raises, never waits
+        # What the health page shows: the last call's time and when, the last failure's kind and when.
+        self._last_ms: float | None = None
+        self._last_at: float | None = None
+        self._error: str | None = None
+        self._error_at: float | None = None
 
     @property
     def venue(self) -> VenueMarkets:
@@ -138,6 +146,26 @@ class CcxtExchange:
     @property
     def circuit(self) -> BreakerState:
         return self._breaker.state
+
+    def health(self) -> ExchangeHealth:
+        """The account's circuit, last latency, last failure (its kind) and rate-limit headroom."""
+        return ExchangeHealth(
+            account_id=self.account.account_id,
+            exchange=self.account.exchange,
+            circuit=self._breaker.state.value,
+            retry_in_s=round(self._breaker.retry_in(), 1),
+            last_latency_ms=None if self._last_ms is None else round(self._last_ms, 1),
+            last_call_at=_at(self._last_at),
+            last_error=self._error,
+            last_error_at=_at(self._error_at),
+            rate_per_s=round(self._limiter.rate, 3),
+            headroom_pct=self._limiter.headroom_pct(),
+            blocked_s=round(self._limiter.blocked_s(), 1),
+        )
+
+    def _timed_call(self, started: float) -> None:
+        self._last_ms = (time.perf_counter() - started) * 1000
+        self._last_at = time.time()
 
     @property
     def public_limiter(self) -> RateLimiter:
@@ -249,6 +277,7 @@ class CcxtExchange:
             and request.side is OrderSide.BUY
         ):
             price = await self.price(request.symbol)
+        started = time.perf_counter()
         try:
             async with self._in_flight, self._meter.timed():
                 raw = await self.client.create_order(
@@ -260,7 +289,9 @@ class CcxtExchange:
                     params,
                 )
         except Exception as exc:
+            self._timed_call(started)
             return await self._after_failed_create(request, exc)
+        self._timed_call(started)
         self._breaker.success()
         if raw.get("status") is None:  # Bybit answers a create with ids only: ask for the order itself
             found = await self._lookup(request)
@@ -378,6 +409,7 @@ class CcxtExchange:
         the outcome is unclear: the breaker hears whether the exchange answered at all, and a
         Retry-After it sent is kept."""
         self._meter.error(kind_of(exc).value)
+        self._error, self._error_at = kind_of(exc).value, time.time()
         if is_refusal(exc):
             self._breaker.success()
             raise ExchangeError(f"{kind_of(exc).value}: {_message(exc)}", kind_of(exc)) from exc
@@ -433,10 +465,12 @@ class CcxtExchange:
                     f"repeated failures; retry in {self._breaker.retry_in():.0f}s"
                 )
             await (limiter or self._limiter).acquire()
+            started = time.perf_counter()
             try:
                 async with self._in_flight, self._meter.timed():
                     result = await call()
             except Exception as exc:
+                self._timed_call(started)
                 if is_not_found(exc):  # a definitive answer about the order (a cancel of an unknown id)
                     self._breaker.success()
                     raise ExchangeError(f"order not found: {_message(exc)}", ErrorKind.INVALID_ORDER) from exc
@@ -445,6 +479,7 @@ class CcxtExchange:
                 last = exc
                 await asyncio.sleep(_backoff(attempt, self._retry))
                 continue
+            self._timed_call(started)
             self._breaker.success()
             return result
         assert last is not None
@@ -522,3 +557,7 @@ def _message(exc: BaseException) -> str:
     """The exception's text on one line (an edge's HTML page included), at most 300 characters."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _at(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)

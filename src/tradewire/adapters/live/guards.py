@@ -40,6 +40,20 @@ class RateLimiter:
                     return
                 await asyncio.sleep((1 - self._tokens) / self._rate)
 
+    @property
+    def rate(self) -> float:
+        return self._rate
+
+    def headroom_pct(self) -> float:
+        """The share of the burst that could go out now (100: idle), read without spending any."""
+        now = self._clock()
+        tokens = min(self._burst, self._tokens + max(0.0, now - self._updated) * self._rate)
+        return round(100 * tokens / self._burst, 1)
+
+    def blocked_s(self) -> float:
+        """How long every request is still held back by a Retry-After."""
+        return max(0.0, self._blocked_until - self._clock())
+
     def penalize(self, seconds: float) -> None:
         """Hold every request back for `seconds` (the exchange said Retry-After)."""
         self._blocked_until = max(self._blocked_until, self._clock() + seconds)
