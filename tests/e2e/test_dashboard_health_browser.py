@@ -1,11 +1,14 @@
 """The dashboard's health and risk views in a real browser (chromium through Playwright) against a
 real server: the Portfolio page's risk usage (a bar per limit with its numbers, moving live when a
 webhook opens a position, never another user's subscriptions); open positions' marks and unrealised
-PnL following the price live (pushed marks, no reload, no polling). Screenshots under the test's tmp
+PnL following the price live (pushed marks, no reload, no polling); the Health page (database, bus,
+monitor lag, WebSocket clients, exchanges; the last errors for admins only) and the Accounts page's
+exchange health. Screenshots under the test's tmp
 dir."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +18,9 @@ import pytest
 
 from tests.conftest import free_port
 from tests.e2e.test_dashboard_browser import TIMEOUT_MS, Platform, Session
-from tests.support import ServedRuntime, make_runtime, pin_prices, seed_marketplace
+from tests.support import PASSWORD, ServedRuntime, make_runtime, now, pin_prices, seed_marketplace
+from tradewire.adapters.passwords import hash_secret
+from tradewire.domain.members import Role
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -33,6 +38,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             {"risk_limits": {"max_positions_total": 9}},
         ],
     )
+    runtime.members.create_user("root", hash_secret(PASSWORD), now(), Role.ADMIN)
     with ServedRuntime(runtime, free_port()) as served:
         yield Platform(served, seeded)
 
@@ -113,3 +119,57 @@ def test_open_positions_follow_the_price_live(platform: Platform, session: Sessi
         "Close BTC/USDT on "
     )
     session.shot("portfolio-live-mark-down")
+
+
+def test_the_health_page_shows_the_platform_and_each_account(platform: Platform, session: Session) -> None:
+    page = session.page
+    session.sign_in(platform.url, "tv-test-sub1")
+    page.locator("#live.on").wait_for()
+    page.get_by_role("link", name="Health").click()
+    page.get_by_role("heading", name="Health", level=1).wait_for()
+    assert page.title() == "Health · tradewire"
+    cards = page.get_by_role("region", name="Platform")
+    cards.locator(".card").filter(has_text="Database").filter(
+        has_text=re.compile(r"ok \(\d+ ms\)")
+    ).wait_for()
+    assert "ok" in cards.locator(".card").filter(has_text="Bus").inner_text()
+    clients = cards.locator(".card").filter(has_text="WebSocket clients").locator(".value")
+    assert int(clients.inner_text()) >= 1  # this page's own connection at least
+    lag = cards.locator(".card").filter(has_text="Exit monitor lag").locator(".value").inner_text()
+    assert lag == "not run yet" or lag.endswith(" s")
+    exchanges = page.get_by_role("region", name="Exchanges")
+    [account_id] = platform.seeded.account_ids[:1]
+    row = exchanges.locator(f"tr[data-account='{account_id}']")
+    assert "paper: the simulated market" in row.inner_text()
+    assert exchanges.locator("tbody tr").count() == 1  # only this user's account
+    assert page.get_by_role("region", name="Last errors").count() == 0  # admins only
+    assert (
+        "null" not in page.locator("#view").inner_text()
+        and "undefined" not in page.locator("#view").inner_text()
+    )
+    session.shot("health-user")
+
+    page.get_by_role("link", name="Accounts").click()
+    panel = page.locator(f"[data-account='{account_id}']")
+    panel.locator(".exchange-health").filter(has_text="paper: the simulated market").wait_for()
+    session.shot("accounts-exchange-health")
+
+    # A phone-width screen: the exchanges table folds into labelled rows.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_role("link", name="Health").click()
+    exchanges.locator("tbody tr").first.wait_for()
+    session.shot("health-phone")
+
+
+def test_an_admin_reads_the_last_errors_without_secrets(platform: Platform, session: Session) -> None:
+    logging.getLogger("tradewire.test").warning("exchange hiccup password=%s", "hunter2-not-shown")
+    page = session.page
+    session.sign_in(platform.url, "root")
+    page.get_by_role("link", name="Health").click()
+    errors = page.get_by_role("list", name="Last errors, newest first")
+    item = errors.locator("li").filter(has_text="exchange hiccup")
+    item.wait_for()
+    assert "password=***" in item.inner_text() and "hunter2" not in page.content()
+    page.get_by_role("button", name="Refresh").click()
+    item.wait_for()
+    session.shot("health-admin")

@@ -1,8 +1,10 @@
-// Accounts: your exchange accounts with their balances and equity, and adding a paper account.
+// Accounts: your exchange accounts with their balances, equity and exchange health (circuit breaker,
+// latency, rate-limit headroom), and adding a paper account.
 // Balances are asked of the server again after a fill (the live channel says when).
 import { api } from "./api.js";
 import { clear, field, h } from "./dom.js";
 import { amount, rounded } from "./format.js";
+import { exchangeLine, loadHealth } from "./health.js";
 import { data, loadMembership } from "./store.js";
 
 export class AccountsPage {
@@ -41,6 +43,19 @@ export class AccountsPage {
     if (this.fillsShown !== data.fillsSeen || [...data.accounts.keys()].some((id) => !this.balances.has(id))) {
       this.fillsShown = data.fillsSeen;
       this.loadBalances();
+      this.loadHealth();
+    }
+    this.render();
+  }
+
+  async loadHealth() {
+    try {
+      const found = await loadHealth();
+      this.health = new Map(found.accounts.map((a) => [a.account_id, a]));
+      this.healthError = "";
+    } catch (error) {
+      this.health = new Map();
+      this.healthError = error.message;
     }
     this.render();
   }
@@ -65,6 +80,9 @@ export class AccountsPage {
       const panel = h("div", { class: "panel", "data-account": account.id },
         h("h2", {}, account.name, " ", h("span", { class: "chip" }, account.mode),
           account.exchange !== "paper" ? h("span", { class: "muted" }, ` ${account.exchange}${account.sandbox ? " (sandbox)" : ""}`) : null));
+      const health = this.health?.get(account.id);
+      if (health) panel.append(h("p", { class: "exchange-health" }, h("strong", {}, "Exchange health: "), exchangeLine(health)));
+      else if (this.healthError) panel.append(h("p", { class: "muted" }, `Exchange health unavailable: ${this.healthError}`));
       if (!balance) panel.append(h("p", { class: "empty" }, "Loading the balance…"));
       else if (balance.error) panel.append(h("p", { class: "error" }, `Balance unavailable: ${balance.error}`));
       else panel.append(this.balanceTable(balance));

@@ -5,6 +5,7 @@ import { ActivityPage } from "./activity.js";
 import { BacktestsPage } from "./backtests.js";
 import { BotsPage } from "./bots.js";
 import { byId, clear } from "./dom.js";
+import { HealthPage } from "./health.js";
 import { Live } from "./live.js";
 import { MarketplacePage } from "./marketplace.js";
 import { PortfolioPage } from "./portfolio.js";
@@ -16,6 +17,7 @@ import { WaitingPanel, waitingElements } from "./waiting.js";
 
 const PAGES = { portfolio: PortfolioPage, activity: ActivityPage, marketplace: MarketplacePage, accounts: AccountsPage, backtests: BacktestsPage,
   bots: BotsPage, provider: ProviderPage, settings: SettingsPage };
+  bots: BotsPage, provider: ProviderPage, health: HealthPage };
 const TOPICS = ["signals", "intents", "orders", "fills", "positions", "backtests", "bots", "provider"];
 let page = null;
 let live = null;

@@ -89,7 +89,7 @@ export class RiskPanel {
     for (const s of this.found.subscriptions) {
       const who = `${s.strategy_slug} on ${s.account_name}`;
       const equity = s.equity !== null ? `equity ${rounded(s.equity, 2)} ${s.quote}` : `equity unknown: ${s.equity_error || "no answer"}`;
-      list.append(h("article", { class: "risk", "data-subscription": s.subscription_id, "aria-label": `Risk of ${who}` },
+      list.append(h("article", { class: "risk-sub", "data-subscription": s.subscription_id, "aria-label": `Risk of ${who}` },
         h("h3", {}, who, " ", h("span", { class: "muted" }, `(${s.mode}, ${s.trading_state}, ${equity})`)),
         s.limits.map((u) => bar(u, s.quote, who))));
     }
