@@ -1,7 +1,9 @@
 // Backtests: run a built-in strategy on this server's candles, follow its progress (live channel),
-// then its candles with the entries and exits, its equity, the metrics and per-pair / per-reason tables.
+// then its candles with the entries and exits, its equity, the metrics and per-pair / per-reason tables;
+// two finished runs picked side by side (compare.js).
 import { api } from "./api.js";
 import { TradesChart } from "./chart.js";
+import { BacktestCompare, curveOf, metricsOf } from "./compare.js";
 import { clear, field, h } from "./dom.js";
 import { data } from "./store.js";
 
@@ -10,7 +12,6 @@ const TIMEFRAMES = ["1m", "5m", "15m", "30m", "1h", "4h", "1d"];
 const num = (v, places = 2) => (v === null || v === undefined || Number.isNaN(v) ? "—" : Number(v).toFixed(places));
 const price = (v) => (v === null || v === undefined ? "—" : String(Number(Number(v).toFixed(8))));
 const pct = (v) => (v === null || v === undefined ? "—" : `${num(v)} %`);
-const days = (ms) => (ms ? `${num(ms / 86_400_000, 1)} d` : "—");
 const span = (ms) => (ms % 86_400_000 === 0 ? `${ms / 86_400_000} d` : ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : `${Math.round(ms / 60_000)} min`);
 const timeframeMs = (tf) => {
   const m = /^(\d+)([mhdw])$/.exec(tf);
@@ -40,16 +41,25 @@ export class BacktestsPage {
     this.selected = null;
     this.shown = null;
     this.chart = null;
+    this.picked = []; // runs picked to compare, oldest pick first (two at most)
+    this.compare = new BacktestCompare();
     this.message = h("p", { class: "error", role: "alert" });
     this.runs = h("section", { class: "panel", "aria-labelledby": "runs-title" });
     this.result = h("section", { "aria-label": "Backtest result" });
-    root.append(h("h1", {}, "Backtests"), this.form(), this.message, this.runs, this.result);
+    root.append(h("h1", {}, "Backtests"), this.form(), this.message, this.runs, this.compare.root, this.result);
     this.update();
   }
 
   unmount() {
     this.chart?.destroy();
     this.chart = null;
+    this.compare?.destroy();
+  }
+
+  pick(id, on) {
+    this.picked = this.picked.filter((p) => p !== id);
+    if (on) this.picked = [...this.picked, id].slice(-2); // a third pick replaces the oldest
+    this.update();
   }
 
   form() {
@@ -88,13 +98,18 @@ export class BacktestsPage {
       const progress = run.status === "done" ? 1 : run.progress ?? 0;
       const select = h("button", { type: "button", class: "ghost", "aria-pressed": String(this.selected === run.id) }, `Show #${run.id}`);
       select.addEventListener("click", () => { this.selected = run.id; this.update(); });
+      const pick = h("input", { type: "checkbox", id: `bt-compare-${run.id}`, checked: this.picked.includes(run.id), "aria-label": `Compare backtest #${run.id}` });
+      pick.addEventListener("change", () => this.pick(run.id, pick.checked));
       this.runs.append(h("div", { class: "run", "data-backtest": run.id },
         h("span", {}, `#${run.id} ${run.title || ""}`),
         h("progress", { max: 1, value: progress, "aria-label": `Backtest #${run.id} progress` }),
         h("span", { class: `chip ${run.status}` }, run.status === "running" ? `running ${Math.round(progress * 100)} %` : run.status),
         run.status === "done" ? select : null,
+        run.status === "done" ? h("label", { for: pick.id }, pick, "Compare") : null,
         run.error ? h("span", { class: "error" }, run.error) : null));
     }
+    this.picked = this.picked.filter((id) => data.backtests.get(id)?.status === "done");
+    this.compare.show(this.picked);
     const chosen = data.backtests.get(this.selected);
     if (chosen?.status === "done" && this.shown !== chosen.id) this.showResult(chosen.id);
   }
@@ -124,18 +139,8 @@ export class BacktestsPage {
       { time: barOf(times, Math.floor(t.entry_time_ms / 1000)), position: "belowBar", shape: "arrowUp", color: "#2962ff", text: "buy" },
       { time: barOf(times, Math.floor(t.exit_time_ms / 1000)), position: "aboveBar", shape: "arrowDown", color: t.pnl >= 0 ? "#26a69a" : "#ef5350", text: t.exit_reason },
     ]).sort((a, b) => a.time - b.time);
-    const curve = [];
-    equity.ts_ms.forEach((t, i) => {
-      const time = Math.floor(t / 1000);
-      if (!curve.length || time > curve[curve.length - 1].time) curve.push({ time, value: equity.equity[i] });
-    });
-    const metrics = [
-      ["Total return", pct(report.total_return_pct)], ["Final equity", num(report.final_equity)],
-      ["Max drawdown", pct(report.max_drawdown_pct)], ["Trades", String(report.trades)],
-      ["Win rate", pct(report.win_rate_pct)], ["Profit factor", num(report.profit_factor)],
-      ["Sharpe", num(report.sharpe)], ["Exposure", pct(report.exposure_pct)],
-      ["Fees paid", num(report.fees_paid)], ["Period", days(report.span_ms)],
-    ];
+    const curve = curveOf(equity);
+    const metrics = metricsOf(report);
     clear(this.result).append(
       h("h2", {}, `Backtest #${backtest.id}: ${backtest.strategy_name} on ${backtest.symbols.join(", ")} (${backtest.timeframe})`),
       h("div", { class: "cards" }, metrics.map(([label, value]) => h("div", { class: "card" }, h("div", { class: "label" }, label), h("div", { class: "value" }, value)))),

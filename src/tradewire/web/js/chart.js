@@ -98,3 +98,35 @@ export class TradesChart {
     this.equity?.remove();
   }
 }
+
+/** Two equity curves on one chart ({time: UTC seconds, value}), each in its own colour, on one scale. */
+export class CompareChart {
+  constructor(el) {
+    this.ready = load().then((lwc) => {
+      const css = getComputedStyle(document.documentElement);
+      this.chart = lwc.createChart(el, { ...options(), timeScale: { ...options().timeScale, timeVisible: true } });
+      this.lines = [css.getPropertyValue("--accent").trim(), css.getPropertyValue("--warn").trim()]
+        .map((color) => this.chart.addSeries(lwc.LineSeries, { color, lineWidth: 2 }));
+      this.unsubscribe = onThemeChange(() => this.chart.applyOptions(options()));
+      return this;
+    }).catch(() => {
+      el.replaceChildren(Object.assign(document.createElement("p"), {
+        className: "empty", textContent: "Charts are unavailable: the chart library was not installed (make installs it with npm).",
+      }));
+      return null;
+    });
+  }
+
+  async show(first, second) {
+    if (!(await this.ready)) return false;
+    this.lines[0].setData(first);
+    this.lines[1].setData(second);
+    this.chart.timeScale().fitContent();
+    return true;
+  }
+
+  destroy() {
+    this.unsubscribe?.();
+    this.chart?.remove();
+  }
+}

@@ -5,7 +5,7 @@ import { CurveChart } from "./chart.js";
 import { clear, h } from "./dom.js";
 import { amount, money, tone } from "./format.js";
 import { RiskPanel } from "./risk.js";
-import { accountName, data } from "./store.js";
+import { accountName, data, onMarks } from "./store.js";
 
 const MODES = { paper: "Paper trading", live: "Live trading" };
 
@@ -33,24 +33,34 @@ export class PortfolioPage {
     this.message = h("p", { class: "error", role: "alert" });
     this.risk = new RiskPanel();
     root.append(h("h1", {}, "Portfolio"), this.summary, this.positions, this.message, this.risk.root);
+    this.offMarks = onMarks(() => this.renderPositions(this.openPositions()));
     this.shownSummary = null;
     this.update();
   }
 
   unmount() {
+    this.offMarks?.();
+    this.destroyCharts();
+  }
+
+  destroyCharts() {
     for (const chart of this.charts) chart.destroy();
     this.charts = [];
   }
 
   update() {
     if (data.portfolio !== this.shownSummary) this.renderSummary(data.portfolio);
-    this.renderPositions([...data.positions.values()].sort((a, b) => b.id - a.id));
+    this.renderPositions(this.openPositions());
     this.risk.update();
+  }
+
+  openPositions() {
+    return [...data.positions.values()].sort((a, b) => b.id - a.id);
   }
 
   renderSummary(portfolio) {
     this.shownSummary = portfolio;
-    this.unmount();
+    this.destroyCharts();
     clear(this.summary);
     if (!portfolio) return;
     if (!portfolio.modes.length) {

@@ -149,7 +149,7 @@ export function apply(event) {
       data.fillsSeen += 1; // balances moved (the Accounts page asks the server again)
       break;
     case "positions":
-      if (event.type === "marked") { marked(d.positions); break; }
+      if (event.type === "marked") { marked(d.positions); return; }
       if (d.status === "closed") data.positions.delete(d.position_id);
       else upsert(data.positions, d.position_id, { ...d, id: d.position_id });
       soon("positions", loadPositions);
@@ -164,12 +164,22 @@ export function apply(event) {
   changed();
 }
 
-/** Live marks (pushed every few seconds, not events): the open positions' price and unrealised PnL. */
+/** Live marks (pushed every few seconds, not events): the open positions' price and unrealised PnL.
+ * Only the views that show marks hear of them (onMarks): other pages are not re-rendered each time. */
+const markListeners = new Set();
+export function onMarks(listener) {
+  markListeners.add(listener);
+  return () => markListeners.delete(listener);
+}
 function marked(rows) {
+  let moved = false;
   for (const m of rows || []) {
     const p = data.positions.get(m.position_id);
-    if (p) Object.assign(p, { mark_price: m.mark_price, unrealized_pnl: m.unrealized_pnl, mark_source: m.mark_source, mark_error: m.mark_error });
+    if (!p || (p.mark_price === m.mark_price && p.unrealized_pnl === m.unrealized_pnl && p.mark_error === m.mark_error)) continue;
+    Object.assign(p, { mark_price: m.mark_price, unrealized_pnl: m.unrealized_pnl, mark_source: m.mark_source, mark_error: m.mark_error });
+    moved = true;
   }
+  if (moved) for (const listener of markListeners) listener();
 }
 
 // -- confirm before trade: what became of a waiting entry -----------------------------------------
