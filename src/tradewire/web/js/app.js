@@ -16,8 +16,7 @@ import { setUpThemeToggle } from "./theme.js";
 import { WaitingPanel, waitingElements } from "./waiting.js";
 
 const PAGES = { portfolio: PortfolioPage, activity: ActivityPage, marketplace: MarketplacePage, accounts: AccountsPage, backtests: BacktestsPage,
-  bots: BotsPage, provider: ProviderPage, settings: SettingsPage };
-  bots: BotsPage, provider: ProviderPage, health: HealthPage };
+  bots: BotsPage, provider: ProviderPage, settings: SettingsPage, health: HealthPage };
 const TOPICS = ["signals", "intents", "orders", "fills", "positions", "backtests", "bots", "provider"];
 let page = null;
 let live = null;
