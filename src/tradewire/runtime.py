@@ -340,13 +340,6 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         )
     markets = demo_markets()
     feed = build_demo_feed(settings.effective_data_dir, markets, seed=settings.feed_seed)
-    venue = PaperVenue(
-        engine,
-        feed,
-        markets,
-        fee_rate=Decimal(settings.paper_fee_rate),
-        starting_balance={settings.paper_quote_currency: Decimal(settings.paper_starting_balance)},
-    )
     events = EventHub(
         SqlEvents(engine),
         SystemClock(),
@@ -355,6 +348,14 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         retention=timedelta(hours=settings.events_retention_hours),
         prune_every_s=settings.events_prune_interval_s,
         prune_batch=settings.events_prune_batch,
+    )
+    venue = PaperVenue(
+        engine,
+        feed,
+        markets,
+        fee_rate=Decimal(settings.paper_fee_rate),
+        starting_balance={settings.paper_quote_currency: Decimal(settings.paper_starting_balance)},
+        notifier=events,
     )
     store = SqlStore(engine, late_fill_checks_s=settings.late_fill_checks_s, notifier=events)
     bus = build_bus(settings)

@@ -298,3 +298,31 @@ async def test_risk_alerts_are_a_topic_of_their_own_for_the_accounts_owner(platf
     assert other.received == []  # the second subscriber owns another account
     await client.close()
     await other.close()
+
+
+async def test_a_paper_accounts_balances_are_told_after_each_change_to_its_owner_only(
+    platform: Served,
+) -> None:
+    client = await LiveClient.open(platform.url, platform.subscribers[0], ["balances"])
+    other = await LiveClient.open(platform.url, platform.provider, ["balances"])  # owns no paper account
+    await platform.trade("buy")
+
+    await client.read_until(lambda got: bool(got))
+    await asyncio.sleep(0.3)
+    [event] = client.received
+    account_id = platform.seeded.account_ids[0]
+    assert (event["topic"], event["type"], event["data"]["account_id"]) == ("balances", "changed", account_id)
+    headers = {"Authorization": f"Bearer {platform.subscribers[0]}"}
+    balance = httpx.get(f"{platform.url}/api/v1/accounts/{account_id}/balance", headers=headers).json()
+    told = event["data"]["assets"]
+    assert set(told) == {"BTC", "USDT"}
+    for asset, amounts in told.items():
+        mine = balance["assets"][asset]
+        assert (amounts["free"], amounts["used"], amounts["total"]) == (
+            mine["free"],
+            mine["used"],
+            mine["total"],
+        )
+    assert other.received == []
+    await client.close()
+    await other.close()

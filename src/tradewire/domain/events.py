@@ -41,7 +41,7 @@ class Topic(StrEnum):
     ORDERS = "orders"
     FILLS = "fills"
     POSITIONS = "positions"  # with realised PnL and fees on every change
-    BALANCES = "balances"  # not written yet: balances live on the exchanges
+    BALANCES = "balances"  # a paper account's balances after each change (live ones live on exchanges)
     BOTS = "bots"
     BACKTESTS = "backtests"  # queued, running (progress), done, failed
     PROVIDER = "provider"  # a strategy owner's signals and subscriber counts
@@ -459,3 +459,13 @@ class StoredEvent(NamedTuple):
 
 def _quoted(text: str) -> str:
     return json.dumps(text)
+
+
+def balances_changed(user_id: int, account_id: int, assets: Mapping[str, tuple[Decimal, Decimal]]) -> Event:
+    """A paper account's balances of the assets a change touched, as stored: free, used and total."""
+    data = {
+        "account_id": account_id,
+        "mode": "paper",
+        "assets": {a: _data(free=f, used=u, total=f + u) for a, (f, u) in sorted(assets.items())},
+    }
+    return Event(user_id, Topic.BALANCES, "changed", data)

@@ -6,16 +6,19 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, select, tuple_
+from sqlalchemy import Connection, Engine, select, tuple_
 
 from tradewire.adapters.store import bulk
-from tradewire.adapters.store.db import write_transaction
-from tradewire.adapters.store.tables import paper_balances, paper_orders
+from tradewire.adapters.store.events import transaction_with_events
+from tradewire.adapters.store.tables import exchange_accounts, paper_balances, paper_orders
+from tradewire.domain.events import Event, balances_changed
 from tradewire.domain.money import ZERO
 from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderType, Trade
+from tradewire.ports.events import EventNotifier
 
 OrderKey = tuple[int, str]  # (account id, client order id)
 
@@ -145,8 +148,34 @@ def load_order(engine: Engine, account_id: int, client_order_id: str) -> PaperOr
     return PaperOrder.from_row(row._mapping) if row else None
 
 
-def write(engine: Engine, wallets: list[dict[str, Any]], orders: list[dict[str, Any]]) -> None:
-    """Save changed wallets and orders in one transaction."""
-    with write_transaction(engine) as conn:
+def write(
+    engine: Engine,
+    wallets: list[dict[str, Any]],
+    orders: list[dict[str, Any]],
+    notifier: EventNotifier | None = None,
+) -> None:
+    """Save changed wallets and orders in one transaction, with a `balances` event for each account's
+    owner saying what its changed assets hold now."""
+    with transaction_with_events(engine, notifier, datetime.now(UTC)) as (conn, outbox):
         bulk.insert(conn, paper_balances, wallets, update_conflicts_on=["account_id", "asset"])
         bulk.insert(conn, paper_orders, orders, update_conflicts_on=["account_id", "client_order_id"])
+        outbox.add(_balance_events(conn, wallets))
+
+
+def _balance_events(conn: Connection, wallets: list[dict[str, Any]]) -> list[Event]:
+    changed: dict[int, dict[str, tuple[Decimal, Decimal]]] = {}
+    for w in wallets:
+        changed.setdefault(int(w["account_id"]), {})[str(w["asset"])] = (w["free"], w["used"])
+    if not changed:
+        return []
+    owners: dict[int, int] = {}
+    for chunk in bulk.chunks(sorted(changed), 900):
+        query = select(exchange_accounts.c.id, exchange_accounts.c.user_id).where(
+            exchange_accounts.c.id.in_(chunk)
+        )
+        owners.update({int(a): int(u) for a, u in conn.execute(query)})
+    return [
+        balances_changed(owners[account_id], account_id, assets)
+        for account_id, assets in sorted(changed.items())
+        if account_id in owners
+    ]

@@ -24,6 +24,7 @@ from tradewire.domain.markets import Market, OrderRejected
 from tradewire.domain.money import ZERO
 from tradewire.domain.orders import ExchangeOrder, OrderRequest, OrderSide, OrderType
 from tradewire.ports import ExchangeError, MarketData, OrderOutcomeUnknown
+from tradewire.ports.events import EventNotifier
 
 log = logging.getLogger("tradewire.paper")
 
@@ -39,8 +40,10 @@ class PaperVenue:
         fee_rate: Decimal = Decimal("0.001"),
         starting_balance: Mapping[str, Decimal] | None = None,
         recent_orders: int = 20_000,
+        notifier: EventNotifier | None = None,
     ) -> None:
         self._engine = engine
+        self._notifier = notifier  # told of each commit's balance events (the live channel)
         self._feed = feed
         self._markets = dict(markets)
         self._fee_rate = fee_rate
@@ -308,7 +311,7 @@ class PaperVenue:
                 ]
                 orders = [order.row() for order in self._dirty_orders.values()]
                 self._dirty_wallets, self._dirty_orders = set(), {}
-                await asyncio.to_thread(books.write, self._engine, wallets, orders)
+                await asyncio.to_thread(books.write, self._engine, wallets, orders, self._notifier)
         except Exception as exc:
             log.exception("paper venue: commit failed; reloading its books")
             failure = exc
