@@ -28,6 +28,8 @@ class Settings(BaseSettings):
 
     var_dir: Path = Path("var")
     database_url: str = ""  # empty: sqlite:///<var_dir>/tradewire.db
+    # One server per database: a second one waits this long for the first to end, then refuses.
+    server_lock_wait_s: float = Field(default=10.0, ge=0, le=600)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     data_dir: Path | None = None  # real candles; defaults to ../shared/data when it exists

@@ -148,7 +148,7 @@ class Runtime:
         """Hold the database for this server (StartupError when another server holds it): taken
         before anything is served, and again (a no-op) when the server starts."""
         try:
-            self.server_lock.take()
+            self.server_lock.take(self.settings.server_lock_wait_s)
         except ServerRunning as exc:
             raise StartupError(str(exc)) from None
 

@@ -46,7 +46,11 @@ def test_a_second_server_on_the_same_database_refuses_to_start_and_the_first_goe
 
     second = subprocess.run(
         [str(BIN), "serve", "--port", str(free_port())],
-        env={**_env(tmp_path, None), "TRADEWIRE_DATABASE_URL": f"sqlite:///{database}"},
+        env={
+            **_env(tmp_path, None),
+            "TRADEWIRE_DATABASE_URL": f"sqlite:///{database}",
+            "TRADEWIRE_SERVER_LOCK_WAIT_S": "1",
+        },
         capture_output=True,
         text=True,
         timeout=60,

@@ -84,3 +84,25 @@ def test_the_sqlite_lock_says_which_process_holds_it(tmp_path: Path, sqlite_engi
     with pytest.raises(ServerRunning, match=f"pid {os.getpid()}"):
         ServerLock(sqlite_engine).take()
     first.release()
+
+
+def test_a_restart_that_overlaps_the_last_moments_of_the_previous_server_waits_for_it(
+    sqlite_engine: Engine,
+) -> None:
+    import threading
+
+    first = ServerLock(sqlite_engine)
+    first.take()
+    threading.Timer(0.5, first.release).start()  # the previous server ends half a second later
+
+    second = ServerLock(sqlite_engine)
+    started = time.monotonic()
+    second.take(wait_s=5)
+
+    assert second.held and 0.4 < time.monotonic() - started < 5
+    second.release()
+    third = ServerLock(sqlite_engine)
+    third.take()
+    with pytest.raises(ServerRunning):
+        ServerLock(sqlite_engine).take(wait_s=0.3)
+    third.release()

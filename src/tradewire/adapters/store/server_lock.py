@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -40,8 +41,20 @@ class ServerLock:
     def held(self) -> bool:
         return self._conn is not None or self._file is not None
 
-    def take(self) -> None:
-        """Hold the database for this process (again: nothing); ServerRunning when another does."""
+    def take(self, wait_s: float = 0.0) -> None:
+        """Hold the database for this process (again: nothing); ServerRunning when another still
+        holds it after `wait_s` (a restart may overlap the previous server's last moments)."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                self._take()
+                return
+            except ServerRunning:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.2)
+
+    def _take(self) -> None:
         if self.held:
             return
         if self._engine.dialect.name == "postgresql":
