@@ -99,8 +99,15 @@ def serve(tmp: str, port: int, subscribers: int, pipe: Connection) -> None:
 class Client:
     """One WebSocket client: every event it receives, with its arrival time."""
 
-    def __init__(self, user_id: int, compression: str | None = "deflate", topics: list[str] = TOPICS) -> None:
+    def __init__(
+        self,
+        user_id: int,
+        compression: str | None = "deflate",
+        topics: list[str] = TOPICS,
+        batch: bool = False,
+    ) -> None:
         self.user_id = user_id
+        self.batch = batch  # subscribed with batch: waiting frames arrive as one
         self.topics = topics
         self.compression = compression  # permessage-deflate, as browsers ask for it, or None
         self.received: list[tuple[float, int]] = []  # (arrival, event id)
@@ -111,7 +118,8 @@ class Client:
         async with connect(url, max_queue=None, open_timeout=60, compression=self.compression) as ws:
             await ws.send(json.dumps({"op": "auth", "token": token}))
             assert json.loads(await ws.recv()) == {"op": "ready"}
-            await ws.send(json.dumps({"op": "subscribe", "topics": self.topics, "since": None}))
+            subscribe = {"op": "subscribe", "topics": self.topics, "since": None, "batch": self.batch}
+            await ws.send(json.dumps(subscribe))
             assert json.loads(await ws.recv())["op"] == "subscribed"
             self.ready.set()
             while not stop.is_set():
@@ -120,15 +128,22 @@ class Client:
                 except TimeoutError:
                     continue
                 arrived = time.time()
-                event = json.loads(text)
-                if "id" in event:
-                    self.received.append((arrived, event["id"]))
-                    if event["topic"] == "intents" and event["type"] in ("done", "failed", "rejected"):
-                        self.done += 1
+                frame = json.loads(text)
+                for event in frame.get("frames", [frame]):
+                    if "id" in event:
+                        self.received.append((arrived, event["id"]))
+                        if event["topic"] == "intents" and event["type"] in ("done", "failed", "rejected"):
+                            self.done += 1
 
 
 async def bench(
-    subscribers: int, per_user: int, runs: int, port: int, compression: str | None, topics: list[str]
+    subscribers: int,
+    per_user: int,
+    runs: int,
+    port: int,
+    compression: str | None,
+    topics: list[str],
+    batch: bool = False,
 ) -> None:
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
@@ -139,7 +154,7 @@ async def bench(
         ws_url = f"ws://127.0.0.1:{port}/api/v1/ws"
         stop = asyncio.Event()
         clients = [
-            Client(user_id, compression, topics) for user_id in sorted(tokens) for _ in range(per_user)
+            Client(user_id, compression, topics, batch) for user_id in sorted(tokens) for _ in range(per_user)
         ]
         opening = asyncio.Semaphore(100)
 
@@ -261,11 +276,18 @@ def main() -> None:
         action="store_true",
         help="clients decline permessage-deflate (browsers ask for it)",
     )
+    parser.add_argument(
+        "--batch",
+        action="store_true",
+        help="clients subscribe with batch: true, as the dashboard does (waiting events in one frame)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     compression = None if args.no_compression else "deflate"
     topics = args.topics.split(",")
-    asyncio.run(bench(args.subscribers, args.clients_per_user, args.runs, args.port, compression, topics))
+    asyncio.run(
+        bench(args.subscribers, args.clients_per_user, args.runs, args.port, compression, topics, args.batch)
+    )
 
 
 if __name__ == "__main__":

@@ -34,6 +34,9 @@ class LiveClient:
         self.received: list[dict[str, Any]] = []  # events (with ids)
         self.marks: list[dict[str, Any]] = []  # live marks frames (no id: not events)
         self.since: int | None = None
+        self.frames = 0  # WebSocket messages read (a batch is one)
+        self.batches: list[int] = []  # how many frames each batch carried
+        self._ops: list[dict[str, Any]] = []  # op messages read inside a batch, not yet replied
 
     @classmethod
     async def open(
@@ -42,13 +45,15 @@ class LiveClient:
         token: str,
         topics: list[str] | None = None,
         since: int | None = None,
+        batch: bool = False,
         **options: Any,
     ) -> LiveClient:
         connection = await connect(base_url.replace("http://", "ws://") + "/api/v1/ws", **options)
         client = cls(connection)
         await client.send({"op": "auth", "token": token})
         assert await client.reply() == {"op": "ready"}
-        await client.send({"op": "subscribe", "topics": topics or ALL_TOPICS, "since": since})
+        subscribe = {"op": "subscribe", "topics": topics or ALL_TOPICS, "since": since}
+        await client.send({**subscribe, "batch": True} if batch else subscribe)
         subscribed = await client.reply()
         assert subscribed["op"] == "subscribed", subscribed
         client.since = subscribed["since"]
@@ -59,31 +64,35 @@ class LiveClient:
 
     async def reply(self, timeout: float = 5.0) -> dict[str, Any]:
         """The next message that is not an event or a ping."""
-        while True:
-            message: dict[str, Any] = json.loads(await asyncio.wait_for(self.connection.recv(), timeout))
-            if "op" not in message:
-                self._keep(message)
-            elif message["op"] != "ping":
-                return message
+        async with asyncio.timeout(timeout):
+            while not self._ops:
+                await self._read()
+        return self._ops.pop(0)
 
     async def read_until(self, done: Callable[[list[dict[str, Any]]], bool], timeout: float = 10.0) -> None:
         """Read events until `done(received)` holds."""
         async with asyncio.timeout(timeout):
             while not done(self.received):
-                message = json.loads(await self.connection.recv())
-                if "op" not in message:
-                    self._keep(message)
+                await self._read()
 
-    def _keep(self, message: dict[str, Any]) -> None:
-        (self.received if "id" in message else self.marks).append(message)
+    async def _read(self) -> None:
+        """One WebSocket message: its frames (a batch's, in order) kept by kind."""
+        message: dict[str, Any] = json.loads(await self.connection.recv())
+        self.frames += 1
+        frames = message.get("frames", [message])
+        if "frames" in message:
+            self.batches.append(len(frames))
+        for frame in frames:
+            if "op" not in frame:
+                (self.received if "id" in frame else self.marks).append(frame)
+            elif frame["op"] != "ping":
+                self._ops.append(frame)
 
     async def read_marks(self, done: Callable[[list[dict[str, Any]]], bool], timeout: float = 10.0) -> None:
         """Read until `done(marks frames)` holds."""
         async with asyncio.timeout(timeout):
             while not done(self.marks):
-                message = json.loads(await self.connection.recv())
-                if "op" not in message:
-                    self._keep(message)
+                await self._read()
 
     async def read_ids(self, last_id: int, timeout: float = 10.0) -> None:
         await self.read_until(lambda got: bool(got) and got[-1]["id"] >= last_id, timeout)

@@ -114,6 +114,8 @@ async def test_bad_requests_get_an_error_and_change_nothing(platform: Served) ->
     assert "at most 4096 bytes" in (await client.reply())["error"]
     await client.send({"op": "dance"})
     assert "unknown op" in (await client.reply())["error"]
+    await client.send({"op": "subscribe", "topics": ["orders"], "since": None, "batch": "yes"})
+    assert "batch: true or false" in (await client.reply())["error"]
     await client.send({"op": "ping"})
     assert await client.reply() == {"op": "pong"}
 
@@ -326,3 +328,24 @@ async def test_a_paper_accounts_balances_are_told_after_each_change_to_its_owner
     assert other.received == []
     await client.close()
     await other.close()
+
+
+async def test_a_batch_subscriber_gets_what_waits_in_one_frame_in_order_and_nothing_else_changes(
+    platform: Served,
+) -> None:
+    first = platform.seeded.subscriber_ids[0]
+    batched = await LiveClient.open(platform.url, platform.subscribers[0], since=0, batch=True)
+    single = await LiveClient.open(platform.url, platform.subscribers[0], since=0)
+    await platform.trade("buy", "sell")
+
+    expected = stored_ids(platform.engine, first)
+    await batched.read_ids(expected[-1])
+    await single.read_ids(expected[-1])
+
+    assert batched.ids == single.ids == expected  # the same events, in order, once
+    assert batched.received == single.received
+    assert batched.batches and max(batched.batches) > 1  # several frames went out as one message
+    assert single.frames >= len(single.received) + 2  # one each, after ready and subscribed
+    assert batched.frames < single.frames
+    await batched.close()
+    await single.close()

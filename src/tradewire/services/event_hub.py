@@ -40,6 +40,7 @@ class Listener:
         self.topics: frozenset[str] = frozenset()
         self.cursor = 0
         self.subscribed = False
+        self.batch = False  # what waits goes out in one frame (api/ws.py)
         self.overflowed = False
         self.signed_out = False
         # Set when it overflows (its connection is closed 4408) or its session ends (4401).

@@ -39,8 +39,14 @@ export class Live {
   received(socket, text) {
     let message;
     try { message = JSON.parse(text); } catch { return; }
+    // Subscribed with batch: what waited for us comes as one frame of frames, in order.
+    for (const frame of Array.isArray(message.frames) ? message.frames : [message]) this.handle(socket, frame);
+  }
+
+  handle(socket, message) {
+    if (!message || typeof message !== "object") return;
     if (message.op === "ready") {
-      socket.send(JSON.stringify({ op: "subscribe", topics: this.topics, since: this.since }));
+      socket.send(JSON.stringify({ op: "subscribe", topics: this.topics, since: this.since, batch: true }));
     } else if (message.op === "subscribed") {
       const first = this.since === null;
       this.since = message.since;
