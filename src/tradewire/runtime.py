@@ -455,6 +455,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         validator=ChildProcessValidator(),
         password_policy=PasswordPolicy(min_length=settings.password_min_length),
         ai=ai_store,
+        telegram_bot=settings.telegram_token is not None,
     )
     signin = SignIn(
         SqlSignIn(engine),

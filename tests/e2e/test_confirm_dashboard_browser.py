@@ -241,7 +241,7 @@ def test_the_marketplace_sets_and_changes_the_confirmation(platform: Platform, s
     form = page.get_by_role("form", name="Subscribe to Strategy tv-test")
     form.get_by_label("Account").select_option(label="Second (paper)")
     assert form.get_by_label("Answer within (seconds)").is_disabled()  # none: nothing waits
-    form.get_by_label("Confirm before trade").select_option("telegram")
+    form.get_by_label("Confirm before trade").select_option("api")
     form.get_by_label("Answer within (seconds)").fill("5")  # below the 10 s minimum
     form.get_by_role("button", name="Subscribe to Strategy tv-test").click()
     assert form.evaluate("f => f.checkValidity()") is False  # the browser refused to send it
@@ -251,13 +251,13 @@ def test_the_marketplace_sets_and_changes_the_confirmation(platform: Platform, s
     form.get_by_role("button", name="Subscribe to Strategy tv-test").click()
 
     row = page.locator("tr[data-subscription]").filter(has_text="Second")
-    row.filter(has_text="on telegram, 600 s, drift 0.5 %").wait_for()
+    row.filter(has_text="on api, 600 s, drift 0.5 %").wait_for()
     created = [
         s for s in platform.get("/api/v1/subscriptions", OTHER) if s["account_id"] == made.json()["id"]
     ]
     assert [
         (s["confirmation"], s["confirmation_timeout_s"], s["max_confirm_drift_pct"]) for s in created
-    ] == [("telegram", 600, "0.5")]
+    ] == [("api", 600, "0.5")]
 
     first = page.locator(f"tr[data-subscription='{platform.seeded.subscription_ids[1]}']")
     first.get_by_role("button", name=re.compile(r"^Confirmation settings of tv-test on ")).click()

@@ -233,13 +233,16 @@ def test_the_settings_are_bounded_and_shown(platform: Platform) -> None:
     ):
         response = platform.http.patch(path, headers=platform.trader, json=bad)
         assert response.status_code == 422, (bad, response.text)
+    # This server runs no Telegram bot: nobody could ever be asked there, so it is refused.
+    nowhere = platform.http.patch(path, headers=platform.trader, json={"confirmation": "telegram"})
+    assert nowhere.status_code == 422 and "needs this server's Telegram bot" in nowhere.text
     changed = platform.http.patch(
-        path, headers=platform.trader, json={"confirmation": "telegram", "max_confirm_drift_pct": "0.5"}
+        path, headers=platform.trader, json={"confirmation": "dashboard", "max_confirm_drift_pct": "0.5"}
     )
     assert changed.status_code == 200, changed.text
     shown = changed.json()
     assert (shown["confirmation"], shown["confirmation_timeout_s"], shown["max_confirm_drift_pct"]) == (
-        "telegram",
+        "dashboard",
         120,
         "0.5",
     )

@@ -17,6 +17,7 @@ from tests.fakes.memory_store.tables import DEFAULTS
 from tradewire.adapters.store.member_rows import strategy_of, subscription_of
 from tradewire.adapters.store.strategies import strategy_row
 from tradewire.adapters.store.subscriptions import subscription_row
+from tradewire.domain.confirmation import ConfirmVia
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.members import (
     Account,
@@ -257,6 +258,8 @@ class MemoryMembers:
             values["dca"] = None
         if c.resets_drawdown:
             values["pnl_peak"] = current.pnl_total
+        for name, value in c.confirmation_columns().items():  # as the SQL columns hold them
+            values[name] = ConfirmVia(value) if name == "confirmation" else value
         self.subscriptions_[subscription_id] = replace(current, **values)
 
     # -- bots -------------------------------------------------------------------------------------

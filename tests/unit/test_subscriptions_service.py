@@ -209,3 +209,23 @@ async def test_a_cancelled_subscription_never_changes_again() -> None:
         )
 
     assert (await s.d.market.subscriptions.get(s.alice.id, made.id)).status is SubscriptionStatus.CANCELLED
+
+
+async def test_telegram_confirmation_is_refused_where_the_server_runs_no_bot() -> None:
+    from tradewire.domain.confirmation import ConfirmVia, TradeConfirmation
+
+    s = await setup()
+    asks = TradeConfirmation(ConfirmVia.TELEGRAM)
+    request = SubscriptionRequest(s.strategy_id, s.paper_id, confirmation=asks)
+    subscriptions = replace(s.d.market.subscriptions, telegram_bot=False)
+
+    with pytest.raises(Invalid, match="needs this server's Telegram bot"):
+        await subscriptions.subscribe(s.alice.id, request)
+    made = await subscriptions.subscribe(s.alice.id, replace(request, confirmation=TradeConfirmation()))
+    with pytest.raises(Invalid, match="needs this server's Telegram bot"):
+        await subscriptions.change(s.alice, made.id, SubscriptionChanges(confirmation=ConfirmVia.TELEGRAM))
+    dashboard = await subscriptions.change(
+        s.alice, made.id, SubscriptionChanges(confirmation=ConfirmVia.DASHBOARD)
+    )
+    assert dashboard.confirmation is ConfirmVia.DASHBOARD
+    assert (await s.d.market.subscriptions.subscribe(s.alice.id, replace(request, account_id=s.live_id))).id

@@ -113,6 +113,17 @@ def proposal_terms(
     }
 
 
+def unreachable(via: ConfirmVia | None, telegram_bot: bool) -> str | None:
+    """Why entries confirmed `via` could never be asked on this server (a bot-less server has no
+    Telegram to ask on: every entry would only expire), or None."""
+    if via is ConfirmVia.TELEGRAM and not telegram_bot:
+        return (
+            "confirmation: telegram needs this server's Telegram bot (TRADEWIRE_TELEGRAM_TOKEN), which "
+            "it does not run; choose dashboard or api"
+        )
+    return None
+
+
 def proposed_at(terms: Any) -> datetime | None:
     """When a stored proposal (proposal_terms) was made: its deadline less its timeout; None when
     there is none or it cannot be read (a row an older version or a hand wrote)."""

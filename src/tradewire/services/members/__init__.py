@@ -49,6 +49,7 @@ def build_marketplace(
     validator: ModelValidator | None = None,
     password_policy: PasswordPolicy | None = None,
     ai: AiStore | None = None,
+    telegram_bot: bool = True,
 ) -> Marketplace:
     """The use cases over one set of ports; `paper_pairs` is what built-in strategies may name,
     `paper_markets` what a paper account's pair filter may name."""
@@ -64,7 +65,9 @@ def build_marketplace(
         ),
         accounts=accounts,
         strategies=Strategies(members, passwords, clock, paper_pairs, models, ai),
-        subscriptions=Subscriptions(members, exchanges, clock, paper_markets, markets_timeout_s),
-        bots=Bots(members, accounts, passwords, clock, paper_pairs, models, ai),
+        subscriptions=Subscriptions(
+            members, exchanges, clock, paper_markets, markets_timeout_s, telegram_bot=telegram_bot
+        ),
+        bots=Bots(members, accounts, passwords, clock, paper_pairs, models, ai, telegram_bot=telegram_bot),
         models=None if models is None or validator is None else Models(models, validator, clock),
     )

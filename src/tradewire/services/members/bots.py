@@ -8,9 +8,16 @@ from collections.abc import Container
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from tradewire.domain.confirmation import TradeConfirmation
+from tradewire.domain.confirmation import TradeConfirmation, unreachable
 from tradewire.domain.execution import SubscriptionStatus
-from tradewire.domain.members import Bot, NewStrategy, NewSubscription, StrategySource, SubscriptionSettings
+from tradewire.domain.members import (
+    Bot,
+    Invalid,
+    NewStrategy,
+    NewSubscription,
+    StrategySource,
+    SubscriptionSettings,
+)
 from tradewire.domain.sizing import SizingMode
 from tradewire.domain.strategies.definition import BotSettings, StrategyDefinition
 from tradewire.ports import Clock, Members, Passwords
@@ -45,8 +52,11 @@ class Bots:
     paper_pairs: Container[str]
     models: ModelRegistry | None = None  # what `lightgbm` definitions may name
     ai: AiStore | None = None  # the endpoints and prompts `ai_chart` definitions may name
+    telegram_bot: bool = True  # the server runs a Telegram bot (where `confirmation: telegram` asks)
 
     async def create(self, user_id: int, request: BotRequest) -> Bot:
+        if (why := unreachable(request.confirmation.via, self.telegram_bot)) is not None:
+            raise Invalid(why)
         account_id = request.account_id
         if account_id is not None:
             await self.accounts.get(user_id, account_id)

@@ -7,7 +7,7 @@ from collections.abc import Container
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from tradewire.domain.confirmation import TradeConfirmation
+from tradewire.domain.confirmation import TradeConfirmation, unreachable
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.members import (
     Account,
@@ -44,9 +44,12 @@ class Subscriptions:
     clock: Clock
     paper_markets: Container[str]
     markets_timeout_s: float
+    telegram_bot: bool = True  # the server runs a Telegram bot (where `confirmation: telegram` asks)
 
     async def subscribe(self, user_id: int, request: SubscriptionRequest) -> Subscription:
         """Subscribe one of the user's accounts to a strategy they can see."""
+        if (why := unreachable(request.confirmation.via, self.telegram_bot)) is not None:
+            raise Invalid(why)
         await asyncio.to_thread(self.members.strategy, user_id, request.strategy_id)
         account = await asyncio.to_thread(self.members.account, user_id, request.account_id)
         await self._check_pairs(account, request.pairs)
@@ -88,6 +91,8 @@ class Subscriptions:
             raise Invalid("give either dca or no_dca, not both")
         if changes.is_empty():
             raise Invalid("nothing to change")
+        if (why := unreachable(changes.confirmation, self.telegram_bot)) is not None:
+            raise Invalid(why)
         try:
             changes.confirmation_columns()
         except ValueError as exc:
