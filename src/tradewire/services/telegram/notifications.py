@@ -21,14 +21,13 @@ are answered by services/telegram/commands.py.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from tradewire.domain.events import StoredEvent
 from tradewire.domain.notices import notice_from_data, stored_data
@@ -52,7 +51,7 @@ from tradewire.ports.telegram import (
     RetryLater,
     TelegramLinks,
 )
-from tradewire.services.loops import pause
+from tradewire.services.loops import OutboxWorkers
 
 log = logging.getLogger("tradewire.telegram")
 
@@ -65,8 +64,10 @@ PRUNE_EVERY_S = 3600.0
 
 
 @dataclass(eq=False)
-class Notifications:
+class Notifications(OutboxWorkers):
     """Workers that bring each linked chat its user's notifications."""
+
+    name: ClassVar[str] = "tradewire.telegram"
 
     links: TelegramLinks
     events: EventLog
@@ -91,33 +92,6 @@ class Notifications:
 
     def __post_init__(self) -> None:
         self._inflight = asyncio.Semaphore(self.concurrency)
-
-    async def _store(self, call: Callable[..., _T], *args: object) -> _T:
-        return await asyncio.get_running_loop().run_in_executor(self._io, functools.partial(call, *args))
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Check for news every `poll_s` until `stop` is set; workers stop with it."""
-        try:
-            while not stop.is_set():
-                try:
-                    await self.round()
-                except Exception:
-                    log.exception("telegram notifications round failed; retrying next interval")
-                await pause(stop, self.poll_s)
-        finally:
-            await self.close()
-
-    async def close(self) -> None:
-        tasks = [task for _, task in self._workers.values()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._workers.clear()
-        self._io.shutdown(wait=False)
-
-    @property
-    def busy(self) -> bool:
-        return any(not task.done() for _, task in self._workers.values())
 
     async def round(self) -> None:
         """Start a worker for each linked chat whose user has events beyond its cursor (one per chat;

@@ -17,14 +17,13 @@ hook's; none of this is in the trading path, and the store is read and written o
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import ClassVar
 
 from tradewire.domain.events import StoredEvent
 from tradewire.domain.notices import stored_data
@@ -41,19 +40,20 @@ from tradewire.domain.webhooks import (
 from tradewire.ports.events import EventLog
 from tradewire.ports.two_factor import SecretSealer
 from tradewire.ports.webhooks import AddressRefused, HookStore, HookTarget, Poster, Unreachable
-from tradewire.services.loops import pause
+from tradewire.services.loops import OutboxWorkers
 from tradewire.services.webhooks.setup import secret_context
 
 log = logging.getLogger("tradewire.webhooks")
 
-_T = TypeVar("_T")
 
 UNREADABLE_WAIT_S = 300.0  # a hook whose secret cannot be unsealed is tried again this much later
 
 
 @dataclass(eq=False)
-class Deliveries:
+class Deliveries(OutboxWorkers):
     """Workers that bring each enabled hook its user's notifications."""
+
+    name: ClassVar[str] = "tradewire.webhooks"
 
     hooks: HookStore
     events: EventLog
@@ -73,33 +73,6 @@ class Deliveries:
     _io: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="webhooks-store")
     )
-
-    async def _store(self, call: Callable[..., _T], *args: object) -> _T:
-        return await asyncio.get_running_loop().run_in_executor(self._io, functools.partial(call, *args))
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Check for news every `poll_s` until `stop` is set; workers stop with it."""
-        try:
-            while not stop.is_set():
-                try:
-                    await self.round()
-                except Exception:
-                    log.exception("webhooks round failed; retrying next interval")
-                await pause(stop, self.poll_s)
-        finally:
-            await self.close()
-
-    async def close(self) -> None:
-        tasks = [task for _, task in self._workers.values()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._workers.clear()
-        self._io.shutdown(wait=False)
-
-    @property
-    def busy(self) -> bool:
-        return any(not task.done() for _, task in self._workers.values())
 
     async def round(self) -> None:
         """Start a worker for each enabled hook whose user has events beyond its cursor; stop the
