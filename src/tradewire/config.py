@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     database_url: str = ""  # empty: sqlite:///<var_dir>/tradewire.db
     # One server per database: a second one waits this long for the first to end, then refuses.
     server_lock_wait_s: float = Field(default=10.0, ge=0, le=600)
+    # What this process runs: "all" (the embedded default: API and trading in one process), "api"
+    # (API, webhooks and the live channel; routing, execution and the loops are left to workers) or
+    # "worker" (`tradewire worker`: the trading loops, no HTTP). Split processes share TRADEWIRE_BUS=redis.
+    role: Literal["all", "api", "worker"] = "all"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     data_dir: Path | None = None  # real candles; defaults to ../shared/data when it exists
@@ -229,6 +233,20 @@ class Settings(BaseSettings):
     def _bus_has_redis(self) -> Settings:
         if self.bus == "redis" and not self.redis_url:
             raise ValueError("TRADEWIRE_BUS=redis needs TRADEWIRE_REDIS_URL, e.g. redis://127.0.0.1:6379/0")
+        return self
+
+    @model_validator(mode="after")
+    def _split_shares_a_bus(self) -> Settings:
+        if self.role != "all" and self.bus != "redis":
+            raise ValueError(
+                f"TRADEWIRE_ROLE={self.role} runs beside other processes, which it reaches through a "
+                "shared bus: set TRADEWIRE_BUS=redis and TRADEWIRE_REDIS_URL"
+            )
+        if self.role != "all" and self.telegram_webhook_url:
+            raise ValueError(
+                "the Telegram bot runs in the worker, which receives no HTTP: with TRADEWIRE_ROLE="
+                f"{self.role}, leave TRADEWIRE_TELEGRAM_WEBHOOK_URL unset (the bot polls)"
+            )
         return self
 
     @model_validator(mode="after")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
@@ -33,6 +33,7 @@ from tradewire.adapters.ml.validate import ChildProcessValidator
 from tradewire.adapters.paper.catalog import demo_markets
 from tradewire.adapters.paper.feed import ReplayFeed, build_demo_feed
 from tradewire.adapters.paper.live_prices import PublicPriceFeed
+from tradewire.adapters.paper.shared_prices import PriceBoard
 from tradewire.adapters.paper.venue import PaperVenue
 from tradewire.adapters.passwords import ScryptPasswords, verify_secret
 from tradewire.adapters.rate_limits import RateLimits
@@ -71,6 +72,7 @@ from tradewire.services.confirmations import Confirmations
 from tradewire.services.event_hub import EventHub
 from tradewire.services.execution import Executor
 from tradewire.services.exports import Exports
+from tradewire.services.handover import HandedCloser, HandedSync
 from tradewire.services.health_details import HealthDetails
 from tradewire.services.ingest import SignalIngest
 from tradewire.services.live_marks import LiveMarks
@@ -90,6 +92,10 @@ from tradewire.telegram_wiring import Telegram, build_telegram
 from tradewire.webhooks_wiring import Webhooks, build_webhooks
 
 log = logging.getLogger("tradewire.runtime")
+
+
+class AccountSync(Protocol):
+    async def sync_account(self, account_id: int) -> int: ...
 
 
 class StartupError(RuntimeError):
@@ -141,6 +147,10 @@ class Runtime:
     breakers: BreakerAlerts  # live accounts' circuit breakers opening, told to their owners
     webhooks: Webhooks  # outgoing webhooks: setup, and the deliveries loop
     server_lock: ServerLock  # one server per database (adapters/store/server_lock.py)
+    syncs: AccountSync  # "check this account now": the reconciler, or a worker through the bus (role api)
+    prices: (
+        PriceBoard  # the paper market's prices shared with API processes (adapters/paper/shared_prices.py)
+    )
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -153,25 +163,43 @@ class Runtime:
             raise StartupError(str(exc)) from None
 
     async def start(self) -> None:
-        """Recover what a previous process left, then run the trading loop in the background."""
-        await asyncio.to_thread(self.claim_database)
+        """Recover what a previous process left, then run the trading loop in the background (an API
+        process, TRADEWIRE_ROLE=api, runs no trading loop: workers do)."""
+        loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        if self.settings.role == "api":
+            await self.venue.start()
+            await self.bus.start()
+            await self.backtests.start()
+            await self.prices.follow()
+            self._tasks = [
+                loop.create_task(self.prices.run_following(self.settings.feed_interval_s, self._stop)),
+                loop.create_task(self.events.run(self._stop)),
+                loop.create_task(self.marks.run(self._stop)),
+            ]
+            return
+        if self.settings.role == "worker":
+            await self._stand_by()
+        else:
+            await asyncio.to_thread(self.claim_database)
         await self.venue.start()
         await self.bus.start()
         await self.pipeline.recover()
         if self.strategies.analyst is not None:
             await self.strategies.analyst.recover()
         await self.backtests.start()
-        loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
         self._tasks = [
             loop.create_task(self.pipeline.run(self._stop)),
             loop.create_task(self._run_market(self._stop)),
             loop.create_task(self.monitor.run(self._stop)),
             loop.create_task(self.strategies.run(self._stop)),
             loop.create_task(self.exchanges.keep_markets_loaded(self.store.live_venues_in_use, self._stop)),
-            loop.create_task(self.events.run(self._stop)),
-            loop.create_task(self.marks.run(self._stop)),
         ]
+        if self.settings.role == "all":  # a worker has no clients: API processes serve the live channel
+            self._tasks += [
+                loop.create_task(self.events.run(self._stop)),
+                loop.create_task(self.marks.run(self._stop)),
+            ]
         self._tasks += [loop.create_task(run(self._stop)) for run in self.telegram.loops()]
         self._tasks += [loop.create_task(run(self._stop)) for run in self.webhooks.loops()]
         if self.settings.paper_prices_from:
@@ -188,6 +216,23 @@ class Runtime:
         if self.settings.exchange_streams:
             streams = OrderStreams(self.exchanges.live_accounts, self.reconciler)
             self._tasks.append(loop.create_task(streams.run(self._stop)))
+
+    async def _stand_by(self) -> None:
+        """A worker waits until no other worker (or all-in-one server) holds the database: one is
+        active at a time, the others take over when it ends or dies (PostgreSQL frees a dead
+        process's advisory lock, the kernel its flock)."""
+        told = False
+        while True:
+            try:
+                await asyncio.to_thread(self.server_lock.take, 0.0)
+                if told:
+                    log.info("worker: the database is free; this worker is active now")
+                return
+            except ServerRunning as exc:
+                if not told:
+                    log.info("worker: standing by (%s)", exc)
+                    told = True
+            await asyncio.sleep(1.0)
 
     async def stop(self) -> None:
         self._stop.set()
@@ -222,6 +267,11 @@ class Runtime:
                 await self.venue.match_resting_orders()
             except Exception:
                 log.exception("paper matching failed")
+            if self.settings.role == "worker":  # API processes show and value at these prices
+                try:
+                    await self.prices.publish()
+                except Exception:
+                    log.exception("could not share the paper market's prices")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.settings.feed_interval_s)
 
@@ -356,6 +406,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         fee_rate=Decimal(settings.paper_fee_rate),
         starting_balance={settings.paper_quote_currency: Decimal(settings.paper_starting_balance)},
         notifier=events,
+        keeps_books=settings.role != "api",
     )
     store = SqlStore(engine, late_fill_checks_s=settings.late_fill_checks_s, notifier=events)
     bus = build_bus(settings)
@@ -408,7 +459,8 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         ),
         executor,
         reconciler,
-        bus,
+        # An API process routes and executes nothing: its pipeline listens to a bus nobody uses.
+        InProcessBus() if settings.role == "api" else bus,
         clock,
         sweep_interval_s=settings.reconcile_interval_s,
         confirmations=confirmations,
@@ -473,7 +525,10 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
     )
     events.live_sessions = signin.live_sessions
     events.session_check_s = settings.ws_session_check_s
-    records = Records(reports, store.watched_position, valuations, monitor)
+    api_only = settings.role == "api"
+    records = Records(
+        reports, store.watched_position, valuations, HandedCloser(store, bus, clock) if api_only else monitor
+    )
     health = HealthChecks(engine, bus.problem, settings.health_timeout_s)
     return Runtime(
         breakers=breakers,
@@ -548,6 +603,8 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         telegram=build_telegram(settings, engine, clock, marketplace, records, valuations, confirmations),
         webhooks=build_webhooks(settings, engine, clock, secret_box),
         server_lock=ServerLock(engine),
+        syncs=HandedSync(store, bus) if api_only else reconciler,
+        prices=PriceBoard(engine, feed, clock.now),
     )
 
 

@@ -12,10 +12,11 @@ from tests.seeding import now, paper_account
 from tradewire.adapters.paper import books
 from tradewire.adapters.paper.catalog import demo_markets
 from tradewire.adapters.paper.feed import ReplayFeed
+from tradewire.adapters.paper.shared_prices import PriceBoard
 from tradewire.adapters.paper.venue import PaperVenue
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.domain.orders import OrderRequest, OrderSide, OrderType
-from tradewire.ports import ExchangeError, OrderOutcomeUnknown
+from tradewire.ports import ExchangeError, ExchangeUnavailable, OrderOutcomeUnknown
 
 
 async def _venue(engine: Engine, price: str = "50000") -> tuple[PaperVenue, ReplayFeed]:
@@ -160,3 +161,52 @@ async def test_an_order_whose_commit_failed_is_forgotten_with_its_reserve(
     assert matched == 0  # the order never reached the books: nothing of it may fill later
     assert await exchange.fetch_order("BTC/USDT", "c-1") is None
     assert venue.balance(account) == {"USDT": Decimal(10_000)}
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"], indirect=True)
+async def test_an_api_process_venue_reads_the_workers_books_and_places_nothing(engine: Engine) -> None:
+    """TRADEWIRE_ROLE=api: balances as the worker stored them; orders refused as never sent."""
+    [account, untraded] = _accounts(engine, 2)
+    worker, _ = await _venue(engine)
+    await worker.account(account).create_order(_buy("c-1"))
+    markets = demo_markets()
+    reader = PaperVenue(
+        engine,
+        ReplayFeed({}, markets),
+        markets,
+        starting_balance={"USDT": Decimal(10_000)},
+        keeps_books=False,
+    )
+    await reader.start()
+
+    mine = await reader.account(account).fetch_balance_detail()
+    fresh = await reader.account(untraded).fetch_balance()
+    with pytest.raises(ExchangeUnavailable, match="placed by the worker"):
+        await reader.account(account).create_order(_buy("c-2"))
+    with pytest.raises(ExchangeUnavailable):
+        await reader.account(account).cancel_order("BTC/USDT", "c-1")
+
+    assert {a: b.total for a, b in mine.items()} == {"USDT": Decimal("9499.5"), "BTC": Decimal("0.01")}
+    assert fresh == {"USDT": Decimal(10_000)}  # the starting balance, as the worker would give it
+    assert (await reader.account(account).fetch_order("BTC/USDT", "c-1")) is not None
+    assert books.load_order(engine, account, "c-2") is None  # nothing was placed
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"], indirect=True)
+async def test_the_paper_markets_prices_are_shared_through_the_database(engine: Engine) -> None:
+    markets = demo_markets()
+    market = ReplayFeed({}, markets)
+    market.set_price("BTC/USDT", Decimal("50000"))
+    market.set_price("ETH/USDT", Decimal("3000"))
+    shown = ReplayFeed({}, markets)
+    shown.set_price("BTC/USDT", Decimal("1"))
+    shown.unpin("BTC/USDT")  # known to the API's feed only through the board
+
+    await PriceBoard(engine, market, now).publish()
+    market.set_price("BTC/USDT", Decimal("50100"))
+    await PriceBoard(engine, market, now).publish()  # overwritten, not added
+    followed = await PriceBoard(engine, shown, now).follow()
+
+    assert followed == 2
+    assert shown.last_price("BTC/USDT") == Decimal("50100")
+    assert shown.last_price("ETH/USDT") == Decimal("3000")

@@ -78,3 +78,19 @@ def test_the_redis_bus_needs_a_redis_url() -> None:
         Settings(bus_prefix="has space")
     assert isinstance(build_bus(Settings()), InProcessBus)  # the default: this process only
     assert isinstance(build_bus(Settings(bus="redis", redis_url="redis://127.0.0.1:6379/0")), RedisStreamsBus)
+
+
+def test_split_roles_need_the_shared_bus_and_no_telegram_webhook() -> None:
+    redis = {"bus": "redis", "redis_url": "redis://127.0.0.1:6379/0"}
+    with pytest.raises(ValidationError, match="TRADEWIRE_ROLE=api runs beside other processes"):
+        Settings(role="api")
+    with pytest.raises(ValidationError, match="TRADEWIRE_ROLE=worker runs beside other processes"):
+        Settings(role="worker")
+    with pytest.raises(ValidationError, match="leave TRADEWIRE_TELEGRAM_WEBHOOK_URL unset"):
+        Settings(
+            role="worker", telegram_webhook_url="https://bot.example.com/api/v1/telegram/updates", **redis
+        )
+    with pytest.raises(ValidationError):
+        Settings(role="both", **redis)
+    assert Settings().role == "all"
+    assert Settings(role="api", **redis).role == "api"

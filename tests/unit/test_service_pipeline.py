@@ -9,8 +9,9 @@ from decimal import Decimal
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.world import World, world
 from tradewire.domain.orders import OrderSide, OrderType
-from tradewire.domain.records import Decisions, NewOrder
+from tradewire.domain.records import Decisions, NewOrder, OrderRecord
 from tradewire.ports import OrderOutcomeUnknown
+from tradewire.services.handover import ACCOUNT_SYNC, ORDERS_SAVED
 from tradewire.services.ingest import SIGNAL_RECEIVED
 from tradewire.services.pipeline import ROUTING_ATTEMPTS_ALLOWED, Pipeline
 from tradewire.services.reconcile import Reconciler
@@ -102,5 +103,62 @@ async def test_a_sweep_checks_orders_that_are_due() -> None:
     w.clock.advance(5)
 
     await _pipeline(w).sweep()
+
+    assert w.column("orders", "state") == ["filled"]
+
+
+def _stored_orders(w: World, count: int) -> list[OrderRecord]:
+    """`count` orders stored NEW by another process and not sent (yet)."""
+    work = w.store.pending_work(w.signal())
+    new = [
+        NewOrder(i, f"tw{i.intent_id:010d}", OrderSide.BUY, OrderType.MARKET, Decimal(1), None)
+        for i in work[:count]
+    ]
+    return w.store.save_decisions(Decisions(new_orders=new), w.clock.now())
+
+
+async def test_orders_handed_over_on_the_bus_are_sent_at_once_and_only_those() -> None:
+    w = world([{}, {}])
+    _pipeline(w)
+    handed, other = _stored_orders(w, 2)
+    await w.bus.start()
+
+    await w.bus.publish(ORDERS_SAVED, {"order_ids": [handed.order_id]})
+    await w.bus.drain()
+    await w.bus.stop()
+
+    assert [r.client_order_id for r in w.exchange.creates] == [handed.client_order_id]
+    assert w.column("orders", "client_order_id", "state") == [
+        (handed.client_order_id, "filled"),
+        (other.client_order_id, "new"),
+    ]
+
+
+async def test_a_sweep_sends_orders_whose_hand_over_was_lost_but_not_those_just_stored() -> None:
+    lost, young = world([{}]), world([{}])
+    [old] = _stored_orders(lost, 1)
+    [new] = _stored_orders(young, 1)
+    lost.clock.advance(5)  # older than the sweep's interval: its message was lost
+
+    await _pipeline(lost).sweep()
+    await _pipeline(young).sweep()  # still being sent by whoever stored it
+
+    assert [r.client_order_id for r in lost.exchange.creates] == [old.client_order_id]
+    assert young.exchange.creates == []
+    assert young.column("orders", "state") == ["new"]
+    assert new.client_order_id == old.client_order_id  # the same order in each world
+
+
+async def test_a_handed_over_account_sync_checks_its_unsettled_orders() -> None:
+    w = world()
+    w.exchange.fail_next.append((OrderOutcomeUnknown("read timeout"), True))
+    w.signal()
+    await w.executor().execute_pending()
+    _pipeline(w)
+    await w.bus.start()
+
+    await w.bus.publish(ACCOUNT_SYNC, {"account_id": w.seeded.account_ids[0]})
+    await w.bus.drain()
+    await w.bus.stop()
 
     assert w.column("orders", "state") == ["filled"]

@@ -65,11 +65,54 @@ def serve(
     host: Annotated[str | None, typer.Option(help="bind address (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(min=0, max=65535, help="port (default 8000)")] = None,
 ) -> None:
-    """Run the platform: API, webhook receiver and the server-side trading loop."""
+    """Run the platform: API, webhook receiver and the server-side trading loop.
+
+    With TRADEWIRE_ROLE=api it runs only the API, webhook receiver and live channel, beside
+    `tradewire worker` processes that trade (any number of API processes, on one database and bus).
+    """
     settings = settings_or_exit(host=host, port=port)
+    if settings.role == "worker":
+        fail("TRADEWIRE_ROLE=worker is `tradewire worker`; `tradewire serve` runs the roles all and api")
     sock = _listen(settings.host, settings.port)
-    runtime = _claimed(runtime_or_exit(settings))
-    _serve(runtime, sock)
+    runtime = runtime_or_exit(settings)
+    _serve(runtime if settings.role == "api" else _claimed(runtime), sock)
+
+
+@app.command()
+def worker() -> None:
+    """Run the trading loops without HTTP: routing, execution, reconciliation, the exit monitor,
+    strategies and notifications, beside `TRADEWIRE_ROLE=api tradewire serve` processes on one
+    database and TRADEWIRE_BUS=redis. One worker is active at a time; the others stand by and take
+    over when it stops or dies. SIGTERM or Ctrl-C stops it."""
+    import asyncio
+
+    settings = settings_or_exit(role="worker")
+    runtime = runtime_or_exit(settings)
+    asyncio.run(_work(runtime))
+
+
+async def _work(runtime: Runtime) -> None:
+    import asyncio
+    import signal
+
+    from tradewire.runtime import tune_gc
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    starting = loop.create_task(runtime.start())
+    stopping = loop.create_task(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():  # stopped while standing by: nothing was started
+        starting.cancel()
+        await asyncio.gather(starting, return_exceptions=True)
+        runtime.server_lock.release()
+        return
+    starting.result()
+    tune_gc()
+    await stopping
+    await runtime.stop()
 
 
 DEMO_DATABASE = "demo.db"

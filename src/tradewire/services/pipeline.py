@@ -13,6 +13,7 @@ from tradewire.domain.orders import OrderState
 from tradewire.ports import Bus, Clock, OrderStore, SignalStore
 from tradewire.services.confirmations import INTENT_CONFIRMED, Confirmations
 from tradewire.services.execution import Executor
+from tradewire.services.handover import ACCOUNT_SYNC, ORDERS_SAVED
 from tradewire.services.ingest import SIGNAL_RECEIVED
 from tradewire.services.loops import every
 from tradewire.services.reconcile import Reconciler
@@ -50,6 +51,8 @@ class Pipeline:
     def __post_init__(self, bus: Bus) -> None:
         bus.subscribe(SIGNAL_RECEIVED, self._on_signal)
         bus.subscribe(INTENT_CONFIRMED, self._on_confirmed)
+        bus.subscribe(ORDERS_SAVED, self._on_orders_saved)
+        bus.subscribe(ACCOUNT_SYNC, self._on_account_sync)
 
     async def recover(self) -> None:
         """Finish whatever a previous process started: route, execute, send or look up.
@@ -82,6 +85,17 @@ class Pipeline:
         signal_id = message.get("signal_id")
         await self.executor.execute_pending(int(signal_id) if signal_id is not None else None)
 
+    async def _on_orders_saved(self, message: Mapping[str, Any]) -> None:
+        """Another process (an API process's manual close) stored NEW orders: send them now."""
+        wanted = {int(i) for i in message.get("order_ids", [])}
+        if wanted:
+            stored = await asyncio.to_thread(self.store.orders_in_states, [OrderState.NEW])
+            await self.executor.resume([o for o in stored if o.order_id in wanted])
+
+    async def _on_account_sync(self, message: Mapping[str, Any]) -> None:
+        """Another process asked for an account's unsettled orders to be checked now."""
+        await self.reconciler.sync_account(int(message["account_id"]))
+
     async def sweep(self) -> None:
         """Catch up on anything a lost message left behind, expire unanswered proposals, and check
         orders that are due: each step runs whatever the one before it met, so due orders are
@@ -92,6 +106,7 @@ class Pipeline:
         if self.confirmations is not None:
             await self._step("expiring unconfirmed proposals", self.confirmations.expire_due(), 0)
         await self._step("executing pending intents", self.executor.execute_pending(), 0)
+        await self._step("sending stranded orders", self._resume_stranded(grace), 0)
         await self._step("checking due orders", self.reconciler.check_due(), 0)
 
     async def _route(self, signal_id: int) -> bool:
@@ -118,9 +133,14 @@ class Pipeline:
     async def _unrouted(self, received_before: datetime | None = None) -> list[int]:
         return await asyncio.to_thread(self.store.unrouted_signal_ids, received_before)
 
-    async def _resume_stranded(self) -> int:
+    async def _resume_stranded(self, created_before: datetime | None = None) -> int:
+        """Send NEW orders nobody sent: left by a crash, or stored by another process whose message
+        was lost (those younger than `created_before` are still being sent by whoever stored them;
+        sending is claimed in the store, so a race sends nothing twice)."""
         stranded = await asyncio.to_thread(self.store.orders_in_states, [OrderState.NEW])
-        return await self.executor.resume(stranded)
+        if created_before is not None:
+            stranded = [o for o in stranded if o.created_at is not None and o.created_at < created_before]
+        return await self.executor.resume(stranded) if stranded else 0
 
     async def _check_unsettled(self) -> int:
         unsettled = await asyncio.to_thread(

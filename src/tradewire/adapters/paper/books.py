@@ -118,6 +118,13 @@ def load(engine: Engine) -> tuple[dict[int, dict[str, Wallet]], dict[OrderKey, P
     return dict(wallets), open_orders
 
 
+def load_wallet(engine: Engine, account_id: int) -> dict[str, Wallet]:
+    """One account's wallets as stored (empty: the account has not traded yet)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(paper_balances).where(paper_balances.c.account_id == account_id))
+        return {row.asset: Wallet(row.free, row.used) for row in rows}
+
+
 def load_orders(engine: Engine, keys: list[OrderKey]) -> dict[OrderKey, PaperOrder]:
     """Orders the venue already has for these (account, client order id) keys."""
     found: dict[OrderKey, PaperOrder] = {}

@@ -262,6 +262,13 @@ class ReplayFeed:
         self._live.pop(symbol, None)
         self._refresh(symbol)
 
+    def adopt(self, prices: Mapping[str, Decimal]) -> None:
+        """Take these prices as the current ones (another process runs the market: an API process
+        shows the worker's prices, adapters/paper/shared_prices.py); symbols not named keep theirs."""
+        for symbol, price in prices.items():
+            if price > 0:
+                self._prices[symbol] = price
+
     def follow_live(self, symbol: str, price: Decimal, label: str) -> None:
         """Hold `symbol` at a real market price from `label` (e.g. 'live:binance') until unpin()."""
         self.set_price(symbol, price)

@@ -23,7 +23,7 @@ from tradewire.domain.balances import AssetBalance
 from tradewire.domain.markets import Market, OrderRejected
 from tradewire.domain.money import ZERO
 from tradewire.domain.orders import ExchangeOrder, OrderRequest, OrderSide, OrderType
-from tradewire.ports import ExchangeError, MarketData, OrderOutcomeUnknown
+from tradewire.ports import ExchangeError, ExchangeUnavailable, MarketData, OrderOutcomeUnknown
 from tradewire.ports.events import EventNotifier
 
 log = logging.getLogger("tradewire.paper")
@@ -41,8 +41,12 @@ class PaperVenue:
         starting_balance: Mapping[str, Decimal] | None = None,
         recent_orders: int = 20_000,
         notifier: EventNotifier | None = None,
+        keeps_books: bool = True,
     ) -> None:
         self._engine = engine
+        # False in an API process (TRADEWIRE_ROLE=api): the worker keeps the books and places every
+        # paper order; this process reads balances and orders from the database and places none.
+        self._keeps_books = keeps_books
         self._notifier = notifier  # told of each commit's balance events (the live channel)
         self._feed = feed
         self._markets = dict(markets)
@@ -66,7 +70,8 @@ class PaperVenue:
         """Load every paper balance and open order into memory (one query each)."""
         if self._started:
             return
-        await asyncio.to_thread(self._load)
+        if self._keeps_books:
+            await asyncio.to_thread(self._load)
         self._started = True
 
     def _load(self) -> None:
@@ -102,12 +107,27 @@ class PaperVenue:
             for asset, w in self._wallet(account_id).items()
         }
 
+    async def stored_balance(self, account_id: int) -> dict[str, AssetBalance]:
+        """Free, reserved and total per asset: from memory where this process keeps the books, else
+        as the worker last stored them (an account that never traded has the starting balance)."""
+        if self._keeps_books:
+            return self.balance_detail(account_id)
+        wallet = await asyncio.to_thread(books.load_wallet, self._engine, account_id)
+        if not wallet:
+            wallet = {asset: Wallet(free=amount) for asset, amount in self._starting.items()}
+        return {asset: AssetBalance(w.free, w.used, w.free + w.used) for asset, w in wallet.items()}
+
+    def _refuse_unless_keeping_books(self) -> None:
+        if not self._keeps_books:
+            raise ExchangeUnavailable("paper orders are placed by the worker, not by an API process")
+
     async def create_order(self, account_id: int, request: OrderRequest) -> ExchangeOrder:
         """Place an order; a client order id seen before returns the first order (idempotency).
 
         Orders are matched in batches: every order placed in one event-loop turn is checked against
         the venue's books in one query, matched, and committed in one transaction.
         """
+        self._refuse_unless_keeping_books()
         key = (account_id, request.client_order_id)
         known = self._open.get(key) or self._recent.get(key)
         if known is not None:
@@ -128,6 +148,7 @@ class PaperVenue:
         return order.view() if order else None
 
     async def cancel_order(self, account_id: int, client_order_id: str) -> ExchangeOrder:
+        self._refuse_unless_keeping_books()
         key = (account_id, client_order_id)
         order = self._open.get(key)
         if order is None:
@@ -357,10 +378,10 @@ class PaperExchange:
         return self._venue.recent_closes(symbol, limit)
 
     async def fetch_balance(self) -> Mapping[str, Decimal]:
-        return self._venue.balance(self.account_id)
+        return {asset: b.total for asset, b in (await self._venue.stored_balance(self.account_id)).items()}
 
     async def fetch_balance_detail(self) -> Mapping[str, AssetBalance]:
-        return self._venue.balance_detail(self.account_id)
+        return await self._venue.stored_balance(self.account_id)
 
     def price_error(self, symbol: str) -> str | None:
         """Why the paper market has no price for `symbol`."""

@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager, suppress
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.pool import NullPool
 
 from tradewire.ports.events import EventNotifier
@@ -90,6 +90,10 @@ def write_transaction(engine: Engine) -> AbstractContextManager[Connection]:
     return engine.execution_options(**{_WRITE_OPTION: True}).begin()
 
 
+# pg_advisory_xact_lock's key while migrating: "tw-migra" in ASCII.
+MIGRATION_LOCK_KEY = int.from_bytes(b"tw-migra", "big")
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision` with Alembic."""
     from alembic import command
@@ -98,6 +102,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with write_transaction(engine) as connection:
+        if engine.dialect.name == "postgresql":
+            # Processes starting together (an API process and workers) migrate one after the other;
+            # the later ones find the schema at head. SQLite's write transaction already serialises.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

@@ -380,6 +380,16 @@ paper_orders = Table(
     _partial_index("ix_paper_orders_open", "status", where="status = 'open'"),
 )
 
+# The paper market's current prices, written by the process that runs it (a worker) for the others
+# (API processes) to show and value with: one row per symbol, overwritten every step.
+paper_prices = Table(
+    "paper_prices",
+    metadata,
+    Column("symbol", String(32), primary_key=True),
+    Column("price", Money(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
 # Backtests run by the server for a user: the request, its progress, and the result once done.
 backtests = Table(
     "backtests",

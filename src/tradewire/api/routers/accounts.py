@@ -89,7 +89,7 @@ async def account_balance(
 async def sync_account(account_id: DbId, runtime: RuntimeDep, user: CurrentUser) -> dict[str, int]:
     """Check every unsettled order of the account with its exchange now, instead of at the next check."""
     await runtime.marketplace.accounts.get(user.id, account_id)
-    return {"checked": await runtime.reconciler.sync_account(account_id)}
+    return {"checked": await runtime.syncs.sync_account(account_id)}
 
 
 @router.delete("/accounts/{account_id}", status_code=204, responses={409: {}})

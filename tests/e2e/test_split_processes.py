@@ -1,0 +1,187 @@
+"""The split deployment (issue #15): an API process (TRADEWIRE_ROLE=api) and `tradewire worker`
+processes on one PostgreSQL and one Redis, as real processes.
+
+The API process routes and executes nothing: a webhook's signal reaches the active worker through
+Redis, a manual close is stored by the API and sent by the worker, balances and prices shown by the
+API are the worker's. One worker is active at a time; kill -9 it and the standing-by worker takes over:
+nothing is lost and nothing is done twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine, func, select
+
+from tests.conftest import REDIS_URL, free_port
+from tests.support import PASSWORD, seed_marketplace, send_alert
+from tradewire.adapters.store.tables import orders, paper_prices, positions, signals
+
+BIN = Path(sys.executable).with_name("tradewire")
+SUBSCRIBERS = 4
+
+
+def _env(tmp_path: Path, engine: Engine, prefix: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWIRE_")}
+    env.update(
+        TRADEWIRE_DATABASE_URL=engine.url.render_as_string(hide_password=False),
+        TRADEWIRE_BUS="redis",
+        TRADEWIRE_REDIS_URL=REDIS_URL,
+        TRADEWIRE_BUS_PREFIX=prefix,
+        TRADEWIRE_BUS_CLAIM_IDLE_S="1",
+        TRADEWIRE_VAR_DIR=str(tmp_path / "var"),
+        TRADEWIRE_DATA_DIR=str(tmp_path / "no-candles"),  # the seeded simulated market
+        TRADEWIRE_FEED_INTERVAL_S="0.3",
+        TRADEWIRE_RECONCILE_INTERVAL_S="0.5",
+        TRADEWIRE_JWT_SECRET="split-processes-test-secret-0123456789abcdef",
+        TRADEWIRE_RATE_LIMIT_SIGNIN="1000/minute",  # the limits' Redis counts are shared by other tests
+        TRADEWIRE_RATE_LIMIT_GENERAL="1000/minute",
+        TRADEWIRE_RATE_LIMIT_TRADING="1000/minute",
+        TRADEWIRE_CONFIG=str(tmp_path / "absent.toml"),
+        **extra,
+    )
+    return env
+
+
+def _until(done: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _count(engine: Engine, table: object, *where: object) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())  # type: ignore[arg-type]
+
+
+def _orders_by_account(engine: Engine) -> dict[int, list[tuple[str, str]]]:
+    found: dict[int, list[tuple[str, str]]] = {}
+    with engine.connect() as conn:
+        rows = conn.execute(select(orders.c.account_id, orders.c.side, orders.c.state).order_by(orders.c.id))
+        for account_id, side, state in rows:
+            found.setdefault(account_id, []).append((side, state))
+    return found
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_api_and_workers_trade_once_and_a_standby_worker_takes_over_from_a_killed_one(
+    tmp_path: Path,
+    postgres_engine: Engine,
+    redis_prefix: str,
+    processes: list[subprocess.Popen[bytes]],
+) -> None:
+    engine = postgres_engine
+    seeded = seed_marketplace(engine, [{"cooldown_s": 0}] * SUBSCRIBERS)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    logs = tmp_path / "logs"
+    logs.mkdir()
+
+    def start(name: str, args: list[str], **extra: str) -> subprocess.Popen[bytes]:
+        with (logs / f"{name}.log").open("wb") as out:
+            process = subprocess.Popen(
+                [str(BIN), *args], env=_env(tmp_path, engine, redis_prefix, **extra), stdout=out, stderr=out
+            )
+        processes.append(process)
+        return process
+
+    api = start("api", ["serve", "--port", str(port)], TRADEWIRE_ROLE="api")
+
+    def healthy() -> bool:
+        assert api.poll() is None, (logs / "api.log").read_text()
+        with contextlib.suppress(httpx.HTTPError):
+            return httpx.get(f"{url}/health", timeout=2).status_code == 200
+        return False
+
+    _until(healthy, "the API process")
+    first = start("worker-a", ["worker"])
+    # The worker shares its market's prices; the API shows them.
+    _until(lambda: _count(engine, paper_prices) > 0, "the worker's paper prices")
+
+    # 1. A webhook at the API fills every subscriber once, through the worker.
+    send_alert(url, "buy", 1)
+    _until(lambda: _count(engine, orders, orders.c.state == "filled") == SUBSCRIBERS, "the buys to fill", 60)
+    assert first.poll() is None
+
+    # The API reads what the worker keeps: balances from the paper books, prices from the market.
+    token = httpx.post(
+        f"{url}/api/v1/auth/token", data={"username": "tv-test-sub1", "password": PASSWORD}, timeout=10
+    ).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    account_id = seeded.account_ids[0]
+    balance = httpx.get(f"{url}/api/v1/accounts/{account_id}/balance", headers=auth, timeout=10)
+    assert balance.status_code == 200, balance.text
+    assets = balance.json()["assets"]
+    assert Decimal(assets["BTC"]["total"]) > 0
+    assert Decimal(assets["USDT"]["total"]) < Decimal("10000")
+
+    def same_price() -> bool:  # the worker steps its market every 0.3 s: the API follows it
+        with engine.connect() as conn:
+            stored = conn.execute(
+                select(paper_prices.c.price).where(paper_prices.c.symbol == "BTC/USDT")
+            ).scalar_one()
+        shown = httpx.get(f"{url}/api/v1/markets", headers=auth, timeout=10).json()
+        return any(m["symbol"] == "BTC/USDT" and Decimal(str(m["price"])) == stored for m in shown)
+
+    _until(same_price, "the API to show the worker's price")
+
+    # 2. A manual close at the API is stored there and sent by the worker.
+    with engine.connect() as conn:
+        position_id = conn.execute(
+            select(positions.c.id).where(positions.c.account_id == account_id, positions.c.status == "open")
+        ).scalar_one()
+    closed = httpx.post(f"{url}/api/v1/positions/{position_id}/close", headers=auth, timeout=10)
+    assert closed.status_code in (200, 202, 204), closed.text
+    _until(
+        lambda: _count(engine, positions, positions.c.id == position_id, positions.c.status == "closed") == 1,
+        "the manual close to fill",
+    )
+
+    # 3. A second worker stands by; kill -9 the active one; the next webhook is traded by the other.
+    second = start("worker-b", ["worker"])
+    _until(lambda: "standing by" in (logs / "worker-b.log").read_text(), "the second worker to stand by")
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    send_alert(url, "sell", 2)
+    _until(
+        lambda: _count(engine, positions, positions.c.status == "open") == 0,
+        "the sells to close every position",
+        60,
+    )
+    assert second.poll() is None
+    assert "active now" in (logs / "worker-b.log").read_text()
+
+    # Nothing lost, nothing twice: one buy per subscriber, one sell each (the manual close for the
+    # first), every order filled; both signals routed once.
+    time.sleep(1.5)  # a late duplicate would show up within the sweep's interval
+    by_account = _orders_by_account(engine)
+    assert set(by_account) == set(seeded.account_ids)
+    for account, placed in by_account.items():
+        assert placed == [("buy", "filled"), ("sell", "filled")], (account, placed)
+    assert _count(engine, signals) == 2
+    assert api.poll() is None
