@@ -1,9 +1,10 @@
-"""One server per database: a second `tradewire serve` on the same database refuses to start.
+"""One trading process per database: a second `tradewire serve` on the same database refuses to
+start, and of several `tradewire worker`s one is active while the others wait for the lock.
 
-Running two is not supported yet (issue #15): the paper venue keeps its wallets in each process's
-memory and writes them back whole, so two processes would overwrite each other's paper balances, and
-each would run its own monitor and strategy runner over every account. Commands (`db`, `user`,
-exports, backups) do not take the lock: they work beside the server.
+The paper venue keeps its wallets in the trading process's memory and writes them back whole, so two
+would overwrite each other's paper balances, and each would run its own monitor and strategy runner
+over every account. API processes (TRADEWIRE_ROLE=api) trade nothing and do not take the lock;
+commands (`db`, `user`, exports, backups) do not either: they work beside the server.
 
 PostgreSQL: a session-level advisory lock, held on a connection of its own for the server's life
 (released by PostgreSQL when the process dies, even by kill -9). SQLite: an exclusive `flock` on a
