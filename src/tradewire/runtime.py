@@ -27,6 +27,7 @@ from tradewire.adapters.health import HealthChecks
 from tradewire.adapters.live.addresses import check_urls
 from tradewire.adapters.live.candles import PublicCandles
 from tradewire.adapters.live.ccxt_exchange import RetryPolicy
+from tradewire.adapters.live.shared_limits import SharedLimits
 from tradewire.adapters.live.trade_candles import TradeCandles
 from tradewire.adapters.metrics import ExchangeCalls, Meters
 from tradewire.adapters.ml.validate import ChildProcessValidator
@@ -148,9 +149,8 @@ class Runtime:
     webhooks: Webhooks  # outgoing webhooks: setup, and the deliveries loop
     server_lock: ServerLock  # one server per database (adapters/store/server_lock.py)
     syncs: AccountSync  # "check this account now": the reconciler, or a worker through the bus (role api)
-    prices: (
-        PriceBoard  # the paper market's prices shared with API processes (adapters/paper/shared_prices.py)
-    )
+    prices: PriceBoard  # the paper market's prices, shared with API processes
+    budgets: SharedLimits | None  # live accounts' request budgets in Redis, shared by split processes
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -247,6 +247,8 @@ class Runtime:
         await self.bus.stop()
         await self.breakers.settle()
         await self.exchanges.close()
+        if self.budgets is not None:
+            await self.budgets.close()
         await self.candles.close()
         self.server_lock.release()
 
@@ -413,6 +415,9 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
     clock = clock or SystemClock()
     calls = ExchangeCalls()
     breakers = BreakerAlerts(store, clock)
+    # Split processes spend one budget per live account: an API process reading balances and the worker
+    # placing orders use the same API key.
+    budgets = SharedLimits(settings.redis_url, settings.bus_prefix) if settings.role != "all" else None
     exchanges = AccountExchanges(
         venue,
         members.live_account,
@@ -425,6 +430,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         markets_retry_s=settings.markets_retry_s,
         calls=calls,
         on_breaker_open=breakers.opened,
+        budgets=budgets.limiter if budgets else None,
     )
     catalog = SymbolCatalog.of(markets, {m.id: m.symbol for m in markets.values()})
     ingest = SignalIngest(store, exchanges, bus, clock, verify_secret)
@@ -605,6 +611,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         server_lock=ServerLock(engine),
         syncs=HandedSync(store, bus) if api_only else reconciler,
         prices=PriceBoard(engine, feed, clock.now),
+        budgets=budgets,
     )
 
 

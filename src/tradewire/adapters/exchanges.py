@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from tradewire.adapters.live.ccxt_exchange import CcxtExchange, LiveAccount, RetryPolicy
-from tradewire.adapters.live.guards import RateLimiter
+from tradewire.adapters.live.guards import BudgetFactory, RateLimiter
 from tradewire.adapters.live.markets import VenueMarkets
 from tradewire.adapters.live.tickers import TickerCache
 from tradewire.adapters.metrics import UNMETERED, ExchangeCalls
@@ -48,7 +48,9 @@ class AccountExchanges:
         markets_retry_s: float = 30.0,
         calls: ExchangeCalls | None = None,
         on_breaker_open: Callable[[BreakerOpening], None] | None = None,
+        budgets: BudgetFactory | None = None,
     ) -> None:
+        self._budgets = budgets  # each live account's request budget, when shared between processes
         self._on_breaker_open = on_breaker_open  # each live client's breaker opening, told to its owner
         self._calls = calls  # each live client's call time and errors (/metrics)
         self._retry = retry or RetryPolicy()
@@ -92,6 +94,7 @@ class AccountExchanges:
                 markets_ttl_s=self._markets_ttl,
                 meter=self._calls.meter(exchange) if self._calls else UNMETERED,
                 **({"on_breaker_open": self._on_breaker_open} if self._on_breaker_open else {}),
+                **({"budgets": self._budgets} if self._budgets else {}),
             )
             # The first account's client sets the budget (ccxt's rate for the exchange); others share it.
             self._public.setdefault(key, live.public_limiter)

@@ -33,7 +33,7 @@ from tradewire.adapters.live.errors import (
     kind_of,
     remember_http_status,
 )
-from tradewire.adapters.live.guards import BreakerState, CircuitBreaker, RateLimiter
+from tradewire.adapters.live.guards import BreakerState, Budget, BudgetFactory, CircuitBreaker, RateLimiter
 from tradewire.adapters.live.markets import RECENT_FAILURE_S, VenueMarkets
 from tradewire.adapters.live.tickers import TickerCache
 from tradewire.adapters.metrics import UNMETERED, ExchangeMeter
@@ -104,7 +104,7 @@ class CcxtExchange:
         client: ccxt_async.Exchange | None = None,
         retry: RetryPolicy | None = None,
         breaker: CircuitBreaker | None = None,
-        limiter: RateLimiter | None = None,
+        limiter: Budget | None = None,
         markets_ttl_s: float = 3600.0,
         tickers: TickerCache | None = None,
         in_flight: asyncio.Semaphore | None = None,
@@ -112,6 +112,7 @@ class CcxtExchange:
         venue: VenueMarkets | None = None,
         meter: ExchangeMeter = UNMETERED,
         on_breaker_open: Callable[[BreakerOpening], None] | None = None,
+        budgets: BudgetFactory | None = None,
     ) -> None:
         self.account = account
         self.client = client or make_client(account)
@@ -120,7 +121,11 @@ class CcxtExchange:
         self._retry = retry or RetryPolicy()
         self._breaker = breaker or CircuitBreaker()
         rate = account.requests_per_second or 1000.0 / max(float(self.client.rateLimit or 50), 1.0)
-        self._limiter = limiter or RateLimiter(rate=rate, burst=max(1.0, rate / 2))
+        # The account's budget: shared by every process when `budgets` keeps it in Redis.
+        burst = max(1.0, rate / 2)
+        self._limiter: Budget = limiter or (
+            budgets(account.account_id, rate, burst) if budgets else RateLimiter(rate=rate, burst=burst)
+        )
         # Public calls (markets, tickers) spend a budget shared by every account of the exchange.
         self._public = public_limiter or RateLimiter(rate=rate, burst=max(1.0, rate / 2))
         # Markets are shared with the exchange's other accounts (one load for all of them).

@@ -6,6 +6,23 @@ import asyncio
 import time
 from collections.abc import Callable
 from enum import StrEnum
+from typing import Protocol
+
+
+class Budget(Protocol):
+    """An account's request budget: this process's RateLimiter, or one shared through Redis
+    (shared_limits.SharedRateLimiter)."""
+
+    @property
+    def rate(self) -> float: ...
+    async def acquire(self) -> None: ...
+    def penalize(self, seconds: float) -> None: ...
+    def headroom_pct(self) -> float: ...
+    def blocked_s(self) -> float: ...
+
+
+# Makes an account's budget from its id, rate per second and burst.
+BudgetFactory = Callable[[int, float, float], Budget]
 
 
 class RateLimiter:
