@@ -604,6 +604,7 @@ def test_an_exit_closes_the_position_once_and_its_result_reaches_the_day_and_the
     assert memory[5] == {1: net}
     snap = memory[6]
     assert (snap.per_account, snap.realized_today, snap.per_subscription) == ({2: 1}, {1: net}, {2: 1})
+    assert snap.subscription_symbols == {2: ["BTC/USDT"]}
     assert snap.last_trade[(1, "BTC/USDT")] == NOW + timedelta(seconds=10)
     assert (memory[7].wins, memory[7].losses, memory[7].average_loss) == (0, 1, -net)
     assert memory[8] == {(2, "BTC/USDT"): Decimal("0.003")}

@@ -114,3 +114,11 @@ def _step(value: Any, precision_mode: str) -> Decimal:
 
 def _optional(value: Any) -> Decimal | None:
     return None if value is None else to_decimal(value)
+
+
+def symbol_quote(symbol: str) -> str | None:
+    """The quote currency a unified symbol names ('BTC/EUR' -> 'EUR', 'BTC/USDT:USDT' -> 'USDT');
+    None for a name that is not BASE/QUOTE."""
+    base, slash, rest = symbol.partition("/")
+    quote = rest.partition(":")[0]
+    return quote if base and slash and quote else None

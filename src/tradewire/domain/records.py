@@ -233,6 +233,7 @@ class RiskSnapshot:
     per_subscription: dict[int, int] = field(default_factory=dict)  # open positions
     per_account: dict[int, int] = field(default_factory=dict)
     open_symbols: dict[int, list[str]] = field(default_factory=dict)  # per account
+    subscription_symbols: dict[int, list[str]] = field(default_factory=dict)  # open, per subscription
     realized_today: dict[int, Decimal] = field(default_factory=dict)  # per account, net
     last_trade: dict[tuple[int, str], datetime] = field(default_factory=dict)  # (subscription, symbol)
     pairs: dict[tuple[int, str], PairRecord] = field(default_factory=dict)  # (strategy, symbol)

@@ -52,6 +52,7 @@ class PositionsTwin:
             if p["subscription_id"] is not None:
                 sid = p["subscription_id"]
                 snap.per_subscription[sid] = snap.per_subscription.get(sid, 0) + 1
+                snap.subscription_symbols.setdefault(sid, []).append(p["symbol"])
         snap.realized_today.update(self.realized_on(keys.account_ids, keys.day))
         pair_keys = set(keys.pair_keys)
         for p in self.tables.where("positions"):

@@ -52,6 +52,7 @@ class SqlRiskReads(SqlTables):
                         snap.per_subscription[subscription_id] = (
                             snap.per_subscription.get(subscription_id, 0) + 1
                         )
+                        snap.subscription_symbols.setdefault(subscription_id, []).append(symbol)
                 snap.realized_today.update(daily_results(conn, chunk, keys.day))
             for chunk_keys in bulk.chunks(sorted(set(keys.pair_keys)), 450):
                 rows = conn.execute(

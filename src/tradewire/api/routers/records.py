@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from tradewire.api.audited import AuditDep
 from tradewire.api.auth import CurrentUser, RuntimeDep
 from tradewire.api.fields import DbId
-from tradewire.api.paging import PageQuery
+from tradewire.api.paging import Before, PageQuery
 from tradewire.api.schemas.records import (
     CurvePointOut,
     ExecutionLogOut,
@@ -28,6 +28,8 @@ from tradewire.api.schemas.records import (
 from tradewire.domain.audit import Action
 from tradewire.domain.execution import IntentStatus
 from tradewire.domain.orders import OrderState
+from tradewire.domain.records import Page
+from tradewire.services.risk_usage import MAX_PAGE
 
 router = APIRouter(prefix="/api/v1", tags=["records"])
 
@@ -113,15 +115,24 @@ async def portfolio(runtime: RuntimeDep, user: CurrentUser, account_id: DbId | N
 
 
 @router.get("/risk", response_model=RiskUsageOut)
-async def risk_usage(runtime: RuntimeDep, user: CurrentUser) -> RiskUsageOut:
+async def risk_usage(
+    runtime: RuntimeDep,
+    user: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="subscriptions per page")] = MAX_PAGE,
+    before_id: Before = None,
+) -> RiskUsageOut:
     """How much of each risk limit your subscriptions (not cancelled) use now: the account's loss
     today vs the daily loss limit, the subscription's drawdown vs its pause level, and open positions
     vs the per-strategy and per-account limits, each with the entry rule's own verdict. Equity comes
-    from the account's exchange (`equity_error` says why it is missing; the % limits then have no
-    bound)."""
-    as_of, found = await runtime.risk.of(user.id)
+    from the account's exchange, valued in the quote currency of the markets the subscription trades
+    (as the executor sizes an entry); a subscription trading in several quotes is listed once per quote
+    (`equity_error` says why equity is missing; the % limits then have no bound). Newest subscription
+    first, at most `limit` subscriptions (and about 100 account equities) per page: `next_before_id`,
+    when set, is the `before_id` of the next page."""
+    found = await runtime.risk.of(user.id, Page(limit, before_id))
     return RiskUsageOut(
-        as_of=as_of,
+        as_of=found.as_of,
+        next_before_id=found.next_before_id,
         subscriptions=[
             SubscriptionRiskOut(
                 subscription_id=r.subscription.id,
@@ -131,6 +142,7 @@ async def risk_usage(runtime: RuntimeDep, user: CurrentUser) -> RiskUsageOut:
                 mode=r.subscription.mode,
                 trading_state=r.subscription.trading_state,
                 quote=r.quote,
+                symbols=list(r.symbols),
                 equity=r.equity,
                 equity_error=r.equity_error,
                 limits=[
@@ -140,7 +152,7 @@ async def risk_usage(runtime: RuntimeDep, user: CurrentUser) -> RiskUsageOut:
                     for u in r.limits
                 ],
             )
-            for r in found
+            for r in found.found
         ],
     )
 

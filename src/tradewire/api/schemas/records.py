@@ -192,7 +192,12 @@ class SubscriptionRiskOut(BaseModel):
     account_name: str
     mode: str
     trading_state: str
-    quote: str
+    quote: str = Field(description="the currency equity and the daily loss are measured in")
+    symbols: list[str] = Field(
+        default_factory=list,
+        description="the markets measured in this quote (the pair filter's, else the open positions'); "
+        "empty: none known, the platform's default quote",
+    )
     equity: Money | None
     equity_error: str | None = None
     limits: list[LimitUsageOut]
@@ -201,3 +206,6 @@ class SubscriptionRiskOut(BaseModel):
 class RiskUsageOut(BaseModel):
     as_of: datetime
     subscriptions: list[SubscriptionRiskOut]
+    next_before_id: int | None = Field(
+        default=None, description="more subscriptions: pass this as before_id for the next page"
+    )
