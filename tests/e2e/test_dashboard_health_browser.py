@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -89,6 +90,46 @@ def test_risk_usage_shows_each_limit_and_moves_live(platform: Platform, session:
     page.set_viewport_size({"width": 390, "height": 844})  # a phone: the bars stack, still readable
     per.filter(has_text="1 of 3").wait_for()
     session.shot("portfolio-risk-phone")
+
+
+def test_risk_usage_shows_every_subscription_beyond_one_page(platform: Platform, session: Session) -> None:
+    # 120 subscriptions on 120 accounts: the API answers 100 a page, the panel asks for the rest.
+    runtime = platform.served.runtime
+    user = runtime.members.create_user("many", hash_secret(PASSWORD), now(), Role.SUBSCRIBER)
+    for n in range(120):
+        account = runtime.members.create_account(
+            {
+                "user_id": user,
+                "name": f"paper{n}",
+                "exchange": "paper",
+                "mode": "paper",
+                "sandbox": False,
+                "api_urls": None,
+                "created_at": now(),
+            }
+        )
+        runtime.members.create_subscription(
+            {
+                "user_id": user,
+                "strategy_id": platform.seeded.strategy_id,
+                "account_id": account,
+                "status": "ACTIVE",
+                "pairs": None,
+                "sizing_mode": "fixed_quote",
+                "sizing_value": Decimal(10),
+                "risk_limits": None,
+                "created_at": now(),
+                "updated_at": now(),
+            }
+        )
+    page = session.page
+    pages: list[str] = []
+    page.on("request", lambda r: pages.append(r.url) if "/api/v1/risk" in r.url else None)
+    session.sign_in(platform.url, "many")
+    panel = page.get_by_role("region", name="Risk usage")
+    panel.locator("article[aria-label='Risk of tv-test on paper0']").wait_for()  # the oldest: page 2
+    assert panel.locator("article").count() == 120
+    assert any("before_id=" in url for url in pages)
 
 
 def test_open_positions_follow_the_price_live(platform: Platform, session: Session) -> None:

@@ -42,6 +42,18 @@ function bar(u, quote, subscription) {
   return row;
 }
 
+/** Every page of GET /api/v1/risk (each holds at most 100 subscriptions), newest first. */
+async function allPages() {
+  const first = await api("GET", "/api/v1/risk");
+  const subscriptions = [...first.subscriptions];
+  for (let next = first.next_before_id; next !== null && next !== undefined;) {
+    const page = await api("GET", `/api/v1/risk?before_id=${encodeURIComponent(next)}`);
+    subscriptions.push(...page.subscriptions);
+    next = page.next_before_id;
+  }
+  return { ...first, subscriptions, next_before_id: null };
+}
+
 export class RiskPanel {
   constructor() {
     this.root = h("section", { class: "panel", "aria-labelledby": "risk-title" });
@@ -66,7 +78,7 @@ export class RiskPanel {
     if (this.loading) { this.again = true; return; }
     this.loading = true;
     try {
-      this.found = await api("GET", "/api/v1/risk");
+      this.found = await allPages();
       this.error = "";
     } catch (error) {
       this.error = `Could not load the risk usage: ${error.message}`;
@@ -87,10 +99,13 @@ export class RiskPanel {
     }
     const list = h("div", { class: "risk-list" });
     for (const s of this.found.subscriptions) {
-      const who = `${s.strategy_slug} on ${s.account_name}`;
+      // A subscription trading in several quotes has one entry per quote (equity in each).
+      const several = this.found.subscriptions.filter((x) => x.subscription_id === s.subscription_id).length > 1;
+      const who = `${s.strategy_slug} on ${s.account_name}${several ? ` (${s.quote})` : ""}`;
       const equity = s.equity !== null ? `equity ${rounded(s.equity, 2)} ${s.quote}` : `equity unknown: ${s.equity_error || "no answer"}`;
-      list.append(h("article", { class: "risk-sub", "data-subscription": s.subscription_id, "aria-label": `Risk of ${who}` },
-        h("h3", {}, who, " ", h("span", { class: "muted" }, `(${s.mode}, ${s.trading_state}, ${equity})`)),
+      const markets = s.symbols?.length ? `, ${s.symbols.length > 3 ? `${s.symbols.slice(0, 3).join(", ")} +${s.symbols.length - 3}` : s.symbols.join(", ")}` : "";
+      list.append(h("article", { class: "risk-sub", "data-subscription": s.subscription_id, "data-quote": s.quote, "aria-label": `Risk of ${who}` },
+        h("h3", {}, who, " ", h("span", { class: "muted" }, `(${s.mode}, ${s.trading_state}, ${equity}${markets})`)),
         s.limits.map((u) => bar(u, s.quote, who))));
     }
     this.root.append(list);
