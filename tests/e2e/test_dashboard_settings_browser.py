@@ -268,3 +268,81 @@ def test_a_webhook_is_made_tested_disabled_and_deleted_from_the_page(
     page.get_by_role("button", name="Delete it: nothing more is sent there").click()
     page.get_by_text("No webhooks yet.").wait_for()
     assert platform.api("GET", "/webhooks/outgoing").json() == []
+
+
+def test_a_webhooks_address_kind_and_notifications_are_changed_from_the_page(
+    platform: Platform, receiver: WebhookReceiver, session: Session
+) -> None:
+    made = platform.api("POST", "/webhooks/outgoing", json={"url": f"{receiver.url}/before", "kind": "json"})
+    assert made.status_code == 201, made.text
+    hook_id = made.json()["id"]
+    page = session.page
+    open_settings(session, platform.url)
+    row = page.locator(f"tr[data-hook='{hook_id}']")
+    edit = row.get_by_role("button", name=f"Edit {receiver.url}/before")
+    assert edit.get_attribute("aria-expanded") == "false"
+
+    # Opened with the keyboard: the form holds what the webhook has, the focus on its URL; Escape
+    # closes it and gives the focus back.
+    edit.focus()
+    page.keyboard.press("Enter")
+    form = page.get_by_role("form", name=f"Edit webhook {receiver.url}/before")
+    url = form.get_by_label("URL")
+    assert url.input_value() == f"{receiver.url}/before"
+    assert form.get_by_label("Kind").input_value() == "json"
+    assert page.evaluate("document.activeElement.id") == "wh-edit-url"
+    assert edit.get_attribute("aria-expanded") == "true"
+    boxes = form.locator("fieldset.notices input[type=checkbox]")
+    assert boxes.count() == len(made.json()["notices"]) and all(
+        boxes.nth(n).is_checked() for n in range(boxes.count())
+    )
+    page.keyboard.press("Escape")
+    form.wait_for(state="detached")
+    assert page.evaluate("document.activeElement.id") == f"wh-{hook_id}-edit"
+
+    # What the API refuses is said next to the field it names, and nothing changes.
+    edit.click()
+    url.fill("ftp://example.com/hook")
+    form.get_by_role("button", name="Save changes").click()
+    note = page.locator("#wh-edit-url-error")
+    note.wait_for()
+    assert "must be an http:// or https:// URL" in note.inner_text()
+    assert url.get_attribute("aria-invalid") == "true"
+    assert page.evaluate("document.activeElement.id") == "wh-edit-url"
+    refused_once(session)
+    url.fill("http:/")  # shorter than any address: the schema's own 422, on the same field
+    form.get_by_role("button", name="Save changes").click()
+    note.filter(has_text="at least 8 characters").wait_for()
+    refused_once(session)
+    [unchanged] = platform.api("GET", "/webhooks/outgoing").json()
+    assert unchanged["url"] == f"{receiver.url}/before" and unchanged["kind"] == "json"
+
+    # A new address, kind and a notification off: saved, shown in the row, and used.
+    url.fill(f"{receiver.url}/after")
+    form.get_by_label("Kind").select_option("slack")
+    form.get_by_label("Signal received").uncheck()
+    assert page.locator("#wh-edit-url-error").count() == 1  # until the next attempt
+    session.shot("settings-webhook-edit")
+    page.get_by_role("button", name="Dark mode").click()
+    session.shot("settings-webhook-edit-dark")
+    form.get_by_role("button", name="Save changes").click()
+    page.get_by_role("status").filter(has_text=f"Webhook {receiver.url}/after changed.").wait_for()
+    assert form.count() == 0
+    [changed] = platform.api("GET", "/webhooks/outgoing").json()
+    assert (changed["url"], changed["kind"], changed["enabled"]) == (f"{receiver.url}/after", "slack", True)
+    assert changed["notices"]["signal_received"] is False
+    assert all(on for name, on in changed["notices"].items() if name != "signal_received")
+    assert row.locator("td[data-label=Kind]").inner_text() == "slack"
+    assert row.locator("td[data-label=Notifications]").inner_text() == "all but Signal received"
+    assert page.evaluate("document.activeElement.id") == f"wh-{hook_id}-edit"
+    row.get_by_role("button", name="Send a test").click()
+    row.locator("[data-field=outcome]").filter(has_text="Delivered").wait_for()
+    (sent,) = receiver.wait_for(1, "/after")
+    assert "text" in sent.json
+
+    # Nothing changed: nothing is sent.
+    row.get_by_role("button", name=f"Edit {receiver.url}/after").click()
+    page.get_by_role("button", name="Save changes").click()
+    page.get_by_role("status").filter(has_text="Nothing changed.").wait_for()
+    assert platform.api("GET", "/webhooks/outgoing").json() == [changed]
+    platform.api("DELETE", f"/webhooks/outgoing/{hook_id}")

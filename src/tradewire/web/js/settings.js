@@ -1,6 +1,6 @@
 // Settings: your Telegram chat (a one-time link code, unlinking, which notifications, the daily
-// summary) and your outgoing webhooks (create one and see its signing secret once, enable or disable,
-// send a test, delete). Nothing here is on the live channel: linking happens in Telegram, so the page
+// summary) and your outgoing webhooks (create one and see its signing secret once, change its address,
+// kind and notifications, enable or disable, send a test, delete). Nothing here is on the live channel: linking happens in Telegram, so the page
 // asks again when you press "Check again" or come back to this tab (no polling).
 import { api } from "./api.js";
 import { clear, field, h } from "./dom.js";
@@ -58,6 +58,7 @@ export class SettingsPage {
     this.secret = null; // {id, secret} of the hook just made: shown once
     this.trials = new Map(); // hook id -> its last test's outcome
     this.deleting = new Set(); // hooks whose deletion waits for a second click
+    this.editing = null; // {hook, form}: the webhook being changed and its form (kept across redraws)
     this.message = h("p", { class: "error", role: "alert" });
     this.status = h("p", { class: "muted", role: "status" });
     this.tg = h("section", { class: "panel settings", "aria-labelledby": "tg-title" }, h("p", { class: "empty" }, "Loading…"));
@@ -76,6 +77,7 @@ export class SettingsPage {
     window.removeEventListener("focus", this.onBack);
     this.code = null;
     this.secret = null;
+    this.editing = null;
   }
 
   update() { /* nothing of this page is on the live channel */ }
@@ -265,6 +267,7 @@ export class SettingsPage {
         h("thead", {}, h("tr", {}, ["URL", "Kind", "State", "Notifications", "Actions"].map((t) => h("th", { scope: "col" }, t)))),
         h("tbody", {}, this.hooks.map((hook) => this.row(hook))))
         : h("p", { class: "empty" }, "No webhooks yet."),
+      this.editing?.form,
       this.createForm(),
     ]);
   }
@@ -287,6 +290,10 @@ export class SettingsPage {
     const off = Object.entries(hook.notices).filter(([, on]) => !on).map(([name]) => noticeLabel(name));
     const toggle = h("button", { type: "button", class: "ghost", id: `wh-${hook.id}-toggle` }, hook.enabled ? "Disable" : "Enable");
     toggle.addEventListener("click", () => this.toggle(hook, toggle));
+    const open = this.editing?.hook.id === hook.id;
+    const edit = h("button", { type: "button", class: "ghost", id: `wh-${hook.id}-edit`, "aria-expanded": String(open),
+      "aria-controls": open ? "wh-edit" : null, "aria-label": `Edit ${hook.url}` }, "Edit");
+    edit.addEventListener("click", () => (open ? this.stopEditing() : this.startEditing(hook)));
     const test = h("button", { type: "button", class: "ghost", id: `wh-${hook.id}-test` }, "Send a test");
     test.addEventListener("click", () => this.trial(hook, test));
     const trial = this.trials.get(hook.id);
@@ -297,7 +304,7 @@ export class SettingsPage {
         h("span", { class: `chip ${hook.enabled ? "done" : "canceled"}` }, hook.enabled ? "enabled" : "disabled")),
       h("td", { "data-label": "Notifications" }, off.length ? `all but ${off.join(", ")}` : "all"),
       h("td", { "data-label": "Actions" },
-        h("div", { class: "actions" }, toggle, test, ...this.deletion(hook)),
+        h("div", { class: "actions" }, edit, toggle, test, ...this.deletion(hook)),
         trial ? h("p", { "data-field": "outcome", class: trial.delivered ? "up" : "down", role: "status" }, trial.text) : null));
   }
 
@@ -317,6 +324,7 @@ export class SettingsPage {
         this.status.textContent = `Webhook ${hook.url} deleted.`;
         this.message.textContent = "";
         this.trials.delete(hook.id);
+        if (this.editing?.hook.id === hook.id) this.editing = null;
       } catch (error) {
         this.message.textContent = `Could not delete the webhook: ${error.message}`;
       }
@@ -332,6 +340,7 @@ export class SettingsPage {
     try {
       const changed = await api("PATCH", `/api/v1/webhooks/outgoing/${hook.id}`, { enabled: !hook.enabled });
       this.hooks = this.hooks.map((x) => (x.id === hook.id ? changed : x));
+      if (this.editing?.hook.id === hook.id) this.editing.hook = changed;
       this.status.textContent = `Webhook ${hook.url} ${changed.enabled ? "enabled" : "disabled"}.`;
       this.message.textContent = "";
     } catch (error) {
@@ -353,6 +362,79 @@ export class SettingsPage {
     }
     this.renderHooks();
     document.getElementById(button.id)?.focus();
+  }
+
+  startEditing(hook) {
+    this.editing = { hook, form: this.editForm(hook) };
+    this.renderHooks();
+    document.getElementById("wh-edit-url")?.focus();
+  }
+
+  stopEditing(say = "") {
+    const id = this.editing?.hook.id;
+    this.editing = null;
+    if (say) this.status.textContent = say;
+    this.renderHooks();
+    document.getElementById(`wh-${id}-edit`)?.focus();
+  }
+
+  /** The form that changes a webhook's address, kind and notifications: only what changed is sent;
+   * the API's 422 is shown next to the field it names (a refused address next to the URL). */
+  editForm(hook) {
+    const line = h("p", { class: "error", role: "alert" });
+    const boxes = Object.entries(hook.notices).map(([name, on]) => {
+      const box = h("input", { type: "checkbox", id: `wh-edit-notice-${name}`, name, checked: on || undefined });
+      return h("div", { class: "check" }, box,
+        h("label", { for: box.id }, noticeLabel(name), NOTICE_TEXT[name] ? h("span", { class: "muted" }, ` — ${NOTICE_TEXT[name]}`) : null));
+    });
+    const save = h("button", { type: "submit", id: "wh-edit-save" }, "Save changes");
+    const cancel = h("button", { type: "button", class: "ghost", id: "wh-edit-cancel" }, "Cancel");
+    const form = h("form", { id: "wh-edit", class: "edit-hook", "aria-labelledby": "wh-edit-title", novalidate: true },
+      h("h3", { id: "wh-edit-title" }, `Edit webhook ${hook.url}`),
+      h("div", { class: "filters" },
+        field("URL", h("input", { id: "wh-edit-url", name: "url", type: "url", class: "url", required: true, maxlength: 2048,
+          autocomplete: "off", spellcheck: "false", value: hook.url })),
+        field("Kind", h("select", { id: "wh-edit-kind", name: "kind" },
+          KINDS.map(([v, label]) => h("option", { value: v, selected: v === hook.kind }, label))))),
+      h("fieldset", { class: "notices", id: "wh-edit-notices" }, h("legend", {}, "Notifications sent to this webhook"), ...boxes),
+      h("div", { class: "actions" }, save, cancel),
+      line);
+    cancel.addEventListener("click", () => this.stopEditing());
+    form.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") { event.preventDefault(); this.stopEditing(); }
+    });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearFieldErrors(form);
+      line.textContent = "";
+      const current = this.editing?.hook || hook;
+      const body = {};
+      const url = form.elements.url.value.trim();
+      if (url !== current.url) body.url = url;
+      if (form.elements.kind.value !== current.kind) body.kind = form.elements.kind.value;
+      const notices = {};
+      for (const box of form.querySelectorAll("fieldset.notices input[type=checkbox]")) {
+        if (box.checked !== Boolean(current.notices[box.name])) notices[box.name] = box.checked;
+      }
+      if (Object.keys(notices).length) body.notices = notices;
+      if (!Object.keys(body).length) {
+        this.stopEditing("Nothing changed.");
+        return;
+      }
+      save.disabled = true;
+      try {
+        const changed = await api("PATCH", `/api/v1/webhooks/outgoing/${current.id}`, body);
+        this.hooks = this.hooks.map((x) => (x.id === changed.id ? changed : x));
+        this.message.textContent = "";
+        this.stopEditing(`Webhook ${changed.url} changed.`);
+      } catch (error) {
+        save.disabled = false;
+        const fields = { url: "wh-edit-url", kind: "wh-edit-kind", notices: "wh-edit-notices" };
+        for (const name of Object.keys(current.notices)) fields[`notices.${name}`] = `wh-edit-notice-${name}`;
+        showRefusal(form, error, fields, line, "wh-edit-url");
+      }
+    });
+    return form;
   }
 
   createForm() {
