@@ -22,6 +22,7 @@ from tradewire.adapters.ai import LazyVision, render_chart
 from tradewire.adapters.bus import InProcessBus
 from tradewire.adapters.candles_parquet import ParquetArchive
 from tradewire.adapters.clock import SystemClock
+from tradewire.adapters.event_relay import Notifiers, RedisEventRelay
 from tradewire.adapters.exchanges import AccountExchanges
 from tradewire.adapters.health import HealthChecks
 from tradewire.adapters.live.addresses import check_urls
@@ -62,6 +63,7 @@ from tradewire.domain.signin import PasswordPolicy, ThrottlePolicy
 from tradewire.domain.symbols import SymbolCatalog
 from tradewire.logs import watch_problems
 from tradewire.ports import CandleSource, Clock, RunningBus
+from tradewire.ports.events import EventNotifier
 from tradewire.ports.rate_limits import RateLimiter
 from tradewire.services.admin import Administration
 from tradewire.services.ai_setup import AiSetup, UrlCheck
@@ -151,6 +153,7 @@ class Runtime:
     syncs: AccountSync  # "check this account now": the reconciler, or a worker through the bus (role api)
     prices: PriceBoard  # the paper market's prices, shared with API processes
     budgets: SharedLimits | None  # live accounts' request budgets in Redis, shared by split processes
+    relay: RedisEventRelay | None  # split processes: commits' live-channel wake-ups through Redis
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -175,6 +178,7 @@ class Runtime:
             self._tasks = [
                 loop.create_task(self.prices.run_following(self.settings.feed_interval_s, self._stop)),
                 loop.create_task(self.events.run(self._stop)),
+                *([loop.create_task(self.relay.listen(self.events, self._stop))] if self.relay else []),
                 loop.create_task(self.marks.run(self._stop)),
             ]
             return
@@ -249,6 +253,8 @@ class Runtime:
         await self.exchanges.close()
         if self.budgets is not None:
             await self.budgets.close()
+        if self.relay is not None:
+            self.relay.close()
         await self.candles.close()
         self.server_lock.release()
 
@@ -401,16 +407,23 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         prune_every_s=settings.events_prune_interval_s,
         prune_batch=settings.events_prune_batch,
     )
+    # Split processes tell each other of their commits' events (the worker commits, API processes serve).
+    relay = (
+        RedisEventRelay(settings.redis_url, f"{settings.bus_prefix}:events")
+        if settings.role != "all"
+        else None
+    )
+    notifier: EventNotifier = Notifiers([events, relay]) if relay else events
     venue = PaperVenue(
         engine,
         feed,
         markets,
         fee_rate=Decimal(settings.paper_fee_rate),
         starting_balance={settings.paper_quote_currency: Decimal(settings.paper_starting_balance)},
-        notifier=events,
+        notifier=notifier,
         keeps_books=settings.role != "api",
     )
-    store = SqlStore(engine, late_fill_checks_s=settings.late_fill_checks_s, notifier=events)
+    store = SqlStore(engine, late_fill_checks_s=settings.late_fill_checks_s, notifier=notifier)
     bus = build_bus(settings)
     clock = clock or SystemClock()
     calls = ExchangeCalls()
@@ -569,7 +582,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         candles=candles,
         monitor=monitor,
         backtests=BacktestService(
-            SqlBacktests(engine, notifier=events),
+            SqlBacktests(engine, notifier=notifier),
             clock,
             ParquetArchive.at(settings.effective_data_dir),
             models=models,
@@ -614,6 +627,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         syncs=HandedSync(store, bus) if api_only else reconciler,
         prices=PriceBoard(engine, feed, clock.now),
         budgets=budgets,
+        relay=relay,
     )
 
 

@@ -10,6 +10,7 @@ nothing is lost and nothing is done twice.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -22,6 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import Engine, func, select
+from websockets.sync.client import connect
 
 from tests.conftest import REDIS_URL, free_port
 from tests.support import PASSWORD, seed_marketplace, send_alert
@@ -48,6 +50,8 @@ def _env(tmp_path: Path, engine: Engine, prefix: str, **extra: str) -> dict[str,
         TRADEWIRE_RATE_LIMIT_GENERAL="1000/minute",
         TRADEWIRE_RATE_LIMIT_TRADING="1000/minute",
         TRADEWIRE_CONFIG=str(tmp_path / "absent.toml"),
+        # The live channel's catch-up only after 60 s: a fill seen sooner came by the relay's wake-up.
+        TRADEWIRE_WS_CATCH_UP_S="60",
         **extra,
     )
     return env
@@ -123,16 +127,30 @@ def test_api_and_workers_trade_once_and_a_standby_worker_takes_over_from_a_kille
     # The worker shares its market's prices; the API shows them.
     _until(lambda: _count(engine, paper_prices) > 0, "the worker's paper prices")
 
-    # 1. A webhook at the API fills every subscriber once, through the worker.
-    send_alert(url, "buy", 1)
-    _until(lambda: _count(engine, orders, orders.c.state == "filled") == SUBSCRIBERS, "the buys to fill", 60)
-    assert first.poll() is None
-
-    # The API reads what the worker keeps: balances from the paper books, prices from the market.
     token = httpx.post(
         f"{url}/api/v1/auth/token", data={"username": "tv-test-sub1", "password": PASSWORD}, timeout=10
     ).json()["access_token"]
     auth = {"Authorization": f"Bearer {token}"}
+    with connect(url.replace("http://", "ws://") + "/api/v1/ws", open_timeout=10) as live:
+        live.send(json.dumps({"op": "auth", "token": token}))
+        assert json.loads(live.recv(10)) == {"op": "ready"}
+        live.send(json.dumps({"op": "subscribe", "topics": ["fills"], "since": None}))
+        assert json.loads(live.recv(10))["op"] == "subscribed"
+        # 1. A webhook at the API fills every subscriber once, through the worker.
+        sent = time.monotonic()
+        send_alert(url, "buy", 1)
+        _until(
+            lambda: _count(engine, orders, orders.c.state == "filled") == SUBSCRIBERS, "the buys to fill", 60
+        )
+        assert first.poll() is None
+        # The worker committed the fill; the API's live channel hears of it through Redis at once.
+        frame = json.loads(live.recv(20))
+        while frame.get("topic") != "fills":
+            frame = json.loads(live.recv(20))
+        assert time.monotonic() - sent < 20, "the fill came by the 60 s catch-up, not by the relay"
+        assert frame["data"]["side"] == "buy"
+
+    # The API reads what the worker keeps: balances from the paper books, prices from the market.
     account_id = seeded.account_ids[0]
     balance = httpx.get(f"{url}/api/v1/accounts/{account_id}/balance", headers=auth, timeout=10)
     assert balance.status_code == 200, balance.text

@@ -1,0 +1,91 @@
+"""Wake-ups of the live channel across processes (split deployment: TRADEWIRE_ROLE=api and workers).
+
+A worker commits most events (fills, orders, positions), while an API process holds the WebSocket
+clients. After each commit the writer publishes which users have new events, up to which number, on a
+Redis pub/sub channel; every API process listens and serves those users at once. This is only a hint,
+as in one process: the events are in the outbox, and a lost message (Redis down, a listener
+reconnecting) only delays delivery to the next catch-up (TRADEWIRE_WS_CATCH_UP_S).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Mapping, Sequence
+
+import redis
+import redis.asyncio as aioredis
+
+from tradewire.ports.events import EventNotifier
+
+log = logging.getLogger("tradewire.events.relay")
+
+
+class RedisEventRelay:
+    """Publishes commits' wake-ups (an EventNotifier, called from any thread) and hands the ones
+    published by other processes to this process's notifier (`listen`)."""
+
+    def __init__(self, redis_url: str, channel: str) -> None:
+        self._url = redis_url
+        self.channel = channel
+        self._client: redis.Redis | None = None
+        self._failing = False
+
+    def published(self, last_ids: Mapping[int, int]) -> None:
+        if not last_ids:
+            return
+        body = json.dumps({str(user): last for user, last in last_ids.items()}, separators=(",", ":"))
+        try:
+            if self._client is None:
+                self._client = redis.Redis.from_url(self._url, socket_connect_timeout=1, socket_timeout=1)
+            self._client.publish(self.channel, body)
+            self._failing = False
+        except (redis.RedisError, OSError) as exc:
+            if not self._failing:
+                log.warning("live channel wake-ups not shared (%s): other processes catch up later", exc)
+            self._failing = True
+
+    async def listen(self, local: EventNotifier, stop: asyncio.Event, retry_s: float = 1.0) -> None:
+        """Hand every wake-up published on the channel to `local` until `stop` is set; reconnects."""
+        while not stop.is_set():
+            client = aioredis.Redis.from_url(self._url, socket_connect_timeout=1)
+            try:
+                async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(self.channel)
+                    while not stop.is_set():
+                        message = await pubsub.get_message(timeout=1.0)
+                        if message is not None:
+                            local.published(_last_ids(message.get("data")))
+            except (redis.RedisError, OSError) as exc:
+                log.warning("live channel wake-ups not heard (%s); retrying", exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), retry_s)
+            finally:
+                await client.aclose()
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+class Notifiers:
+    """Tells each of several notifiers (this process's live channel, and the relay)."""
+
+    def __init__(self, notifiers: Sequence[EventNotifier]) -> None:
+        self._notifiers = tuple(notifiers)
+
+    def published(self, last_ids: Mapping[int, int]) -> None:
+        for notifier in self._notifiers:
+            notifier.published(last_ids)
+
+
+def _last_ids(data: object) -> dict[int, int]:
+    """A published body's {user: last event number}; nothing for anything malformed."""
+    try:
+        raw = json.loads(data.decode() if isinstance(data, bytes) else str(data))
+        return {int(user): int(last) for user, last in raw.items()}
+    except (ValueError, AttributeError, TypeError):
+        return {}
