@@ -8,7 +8,7 @@ import gc
 import logging
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -24,7 +24,7 @@ from tradewire.adapters.candles_parquet import ParquetArchive
 from tradewire.adapters.clock import SystemClock
 from tradewire.adapters.event_relay import Notifiers, RedisEventRelay
 from tradewire.adapters.exchanges import AccountExchanges
-from tradewire.adapters.health import HealthChecks
+from tradewire.adapters.health import Check, HealthChecks
 from tradewire.adapters.live.addresses import check_urls
 from tradewire.adapters.live.candles import PublicCandles
 from tradewire.adapters.live.ccxt_exchange import RetryPolicy
@@ -55,6 +55,7 @@ from tradewire.adapters.store.server_lock import ServerLock, ServerRunning
 from tradewire.adapters.store.signin import SqlSignIn
 from tradewire.adapters.store.sql import SqlStore
 from tradewire.adapters.store.two_factor import SqlTwoFactor
+from tradewire.adapters.worker_beacon import WorkerBeacon
 from tradewire.config import Settings
 from tradewire.domain.candles import Candles
 from tradewire.domain.members import Role
@@ -154,6 +155,7 @@ class Runtime:
     prices: PriceBoard  # the paper market's prices, shared with API processes
     budgets: SharedLimits | None  # live accounts' request budgets in Redis, shared by split processes
     relay: RedisEventRelay | None  # split processes: commits' live-channel wake-ups through Redis
+    beacon: WorkerBeacon | None  # split processes: the active worker's status, for API processes
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -179,6 +181,7 @@ class Runtime:
                 loop.create_task(self.prices.run_following(self.settings.feed_interval_s, self._stop)),
                 loop.create_task(self.events.run(self._stop)),
                 *([loop.create_task(self.relay.listen(self.events, self._stop))] if self.relay else []),
+                *([loop.create_task(self.beacon.run_reading(self._stop))] if self.beacon else []),
                 loop.create_task(self.marks.run(self._stop)),
             ]
             return
@@ -199,6 +202,10 @@ class Runtime:
             loop.create_task(self.strategies.run(self._stop)),
             loop.create_task(self.exchanges.keep_markets_loaded(self.store.live_venues_in_use, self._stop)),
         ]
+        if self.beacon is not None:  # a worker: API processes show it as the active one
+            self._tasks.append(
+                loop.create_task(self.beacon.run_beating(lambda: self.monitor.stats, self._stop))
+            )
         if self.settings.role == "all":  # a worker has no clients: API processes serve the live channel
             self._tasks += [
                 loop.create_task(self.events.run(self._stop)),
@@ -408,11 +415,8 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         prune_batch=settings.events_prune_batch,
     )
     # Split processes tell each other of their commits' events (the worker commits, API processes serve).
-    relay = (
-        RedisEventRelay(settings.redis_url, f"{settings.bus_prefix}:events")
-        if settings.role != "all"
-        else None
-    )
+    split = settings.role != "all"
+    relay = RedisEventRelay(settings.redis_url, f"{settings.bus_prefix}:events") if split else None
     notifier: EventNotifier = Notifiers([events, relay]) if relay else events
     venue = PaperVenue(
         engine,
@@ -545,6 +549,8 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
     events.live_sessions = signin.live_sessions
     events.session_check_s = settings.ws_session_check_s
     api_only = settings.role == "api"
+    # Split processes: the active worker tells API processes it is there, with its monitor's figures.
+    beacon = WorkerBeacon(settings.redis_url, settings.bus_prefix) if split else None
     records = Records(
         reports, store.watched_position, valuations, HandedCloser(store, bus, clock) if api_only else monitor
     )
@@ -604,10 +610,10 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         exports=Exports(SqlExports(engine)),
         health=health,
         health_details=HealthDetails(
-            health.run,
+            _with_worker(health.run, beacon) if beacon and api_only else health.run,
             exchanges.live_accounts,
             marketplace.accounts,
-            lambda: monitor.stats,
+            beacon.monitor_stats if beacon and api_only else (lambda: monitor.stats),
             lambda: events.clients,
             watch_problems().entries,
             clock,
@@ -628,7 +634,19 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         prices=PriceBoard(engine, feed, clock.now),
         budgets=budgets,
         relay=relay,
+        beacon=beacon,
     )
+
+
+def _with_worker(
+    checks: Callable[[], Awaitable[dict[str, Check]]], beacon: WorkerBeacon
+) -> Callable[[], Awaitable[dict[str, Check]]]:
+    """An API process's checks for the Health page: its own, and whether a worker is active."""
+
+    async def run() -> dict[str, Check]:
+        return {**(await checks()), "worker": beacon.check()}
+
+    return run
 
 
 def _load_model(text: str) -> Predictor:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -123,14 +124,23 @@ def test_api_and_workers_trade_once_and_a_standby_worker_takes_over_from_a_kille
         return False
 
     _until(healthy, "the API process")
-    first = start("worker-a", ["worker"])
-    # The worker shares its market's prices; the API shows them.
-    _until(lambda: _count(engine, paper_prices) > 0, "the worker's paper prices")
-
     token = httpx.post(
         f"{url}/api/v1/auth/token", data={"username": "tv-test-sub1", "password": PASSWORD}, timeout=10
     ).json()["access_token"]
     auth = {"Authorization": f"Bearer {token}"}
+
+    def worker_check() -> dict[str, Any]:
+        details = httpx.get(f"{url}/api/v1/health/details", headers=auth, timeout=10).json()
+        return {**details["checks"]["worker"], "monitor_rounds": details["monitor_rounds"]}
+
+    # No worker yet: the Health page says webhooks wait (the API's readiness does not depend on it).
+    _until(
+        lambda: "no worker active" in (worker_check()["error"] or ""), "the Health page to miss the worker"
+    )
+    first = start("worker-a", ["worker"])
+    # The worker shares its market's prices; the API shows them.
+    _until(lambda: _count(engine, paper_prices) > 0, "the worker's paper prices")
+    _until(lambda: worker_check()["ok"] and worker_check()["monitor_rounds"] > 0, "the worker's status")
     with connect(url.replace("http://", "ws://") + "/api/v1/ws", open_timeout=10) as live:
         live.send(json.dumps({"op": "auth", "token": token}))
         assert json.loads(live.recv(10)) == {"op": "ready"}
@@ -193,6 +203,7 @@ def test_api_and_workers_trade_once_and_a_standby_worker_takes_over_from_a_kille
     )
     assert second.poll() is None
     assert "active now" in (logs / "worker-b.log").read_text()
+    _until(lambda: worker_check()["ok"], "the Health page to show the new worker")
 
     # Nothing lost, nothing twice: one buy per subscriber, one sell each (the manual close for the
     # first), every order filled; both signals routed once.
