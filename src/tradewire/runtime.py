@@ -69,7 +69,7 @@ from tradewire.ports.rate_limits import RateLimiter
 from tradewire.services.admin import Administration
 from tradewire.services.ai_setup import AiSetup, UrlCheck
 from tradewire.services.audit import AttemptBudget, AuditTrail
-from tradewire.services.backtests import BacktestService
+from tradewire.services.backtests import BACKTEST_QUEUED, BacktestService
 from tradewire.services.breaker_alerts import BreakerAlerts
 from tradewire.services.chart_analyst import ChartAnalyst
 from tradewire.services.confirmations import Confirmations
@@ -555,7 +555,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         reports, store.watched_position, valuations, HandedCloser(store, bus, clock) if api_only else monitor
     )
     health = HealthChecks(engine, bus.problem, settings.health_timeout_s)
-    return Runtime(
+    runtime = Runtime(
         breakers=breakers,
         settings=settings,
         engine=engine,
@@ -593,6 +593,9 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
             ParquetArchive.at(settings.effective_data_dir),
             models=models,
             analyses=ai_store,
+            # Beside workers, an API process stores backtests and the active worker runs them.
+            runs_here=not api_only,
+            bus=bus,
         ),
         valuations=valuations,
         marketplace=marketplace,
@@ -636,6 +639,9 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         relay=relay,
         beacon=beacon,
     )
+    if settings.role == "worker":  # backtests accepted by API processes run here
+        bus.subscribe(BACKTEST_QUEUED, runtime.backtests.on_queued)
+    return runtime
 
 
 def _with_worker(

@@ -34,7 +34,7 @@ BIN = Path(sys.executable).with_name("tradewire")
 SUBSCRIBERS = 4
 
 
-def _env(tmp_path: Path, engine: Engine, prefix: str, **extra: str) -> dict[str, str]:
+def _env(tmp_path: Path, data: Path, engine: Engine, prefix: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWIRE_")}
     env.update(
         TRADEWIRE_DATABASE_URL=engine.url.render_as_string(hide_password=False),
@@ -43,7 +43,7 @@ def _env(tmp_path: Path, engine: Engine, prefix: str, **extra: str) -> dict[str,
         TRADEWIRE_BUS_PREFIX=prefix,
         TRADEWIRE_BUS_CLAIM_IDLE_S="1",
         TRADEWIRE_VAR_DIR=str(tmp_path / "var"),
-        TRADEWIRE_DATA_DIR=str(tmp_path / "no-candles"),  # the seeded simulated market
+        TRADEWIRE_DATA_DIR=str(data),  # the paper market replays it; backtests read it
         TRADEWIRE_FEED_INTERVAL_S="0.3",
         TRADEWIRE_RECONCILE_INTERVAL_S="0.5",
         TRADEWIRE_JWT_SECRET="split-processes-test-secret-0123456789abcdef",
@@ -96,6 +96,7 @@ def _orders_by_account(engine: Engine) -> dict[int, list[tuple[str, str]]]:
 @pytest.mark.slow
 def test_api_and_workers_trade_once_and_a_standby_worker_takes_over_from_a_killed_one(
     tmp_path: Path,
+    data_dir: Path,
     postgres_engine: Engine,
     redis_prefix: str,
     processes: list[subprocess.Popen[bytes]],
@@ -110,7 +111,10 @@ def test_api_and_workers_trade_once_and_a_standby_worker_takes_over_from_a_kille
     def start(name: str, args: list[str], **extra: str) -> subprocess.Popen[bytes]:
         with (logs / f"{name}.log").open("wb") as out:
             process = subprocess.Popen(
-                [str(BIN), *args], env=_env(tmp_path, engine, redis_prefix, **extra), stdout=out, stderr=out
+                [str(BIN), *args],
+                env=_env(tmp_path, data_dir, engine, redis_prefix, **extra),
+                stdout=out,
+                stderr=out,
             )
         processes.append(process)
         return process
@@ -177,6 +181,22 @@ def test_api_and_workers_trade_once_and_a_standby_worker_takes_over_from_a_kille
         return any(m["symbol"] == "BTC/USDT" and Decimal(str(m["price"])) == stored for m in shown)
 
     _until(same_price, "the API to show the worker's price")
+
+    # A backtest accepted by the API is run by the worker (API processes run none: a worker that
+    # starts would otherwise fail those running in an API process as left by a dead one).
+    accepted = httpx.post(
+        f"{url}/api/v1/backtests",
+        headers=auth,
+        json={"strategy": "ema_cross", "symbols": ["BTC/USDT"], "timeframe": "4h"},
+        timeout=30,
+    )
+    assert accepted.status_code == 202, accepted.text
+    backtest = f"{url}/api/v1/backtests/{accepted.json()['id']}"
+    _until(
+        lambda: httpx.get(backtest, headers=auth, timeout=10).json()["status"] == "done", "the backtest", 60
+    )
+    assert f"backtest {accepted.json()['id']} done" in (logs / "worker-a.log").read_text()
+    assert "backtest" not in (logs / "api.log").read_text()
 
     # 2. A manual close at the API is stored there and sent by the worker.
     with engine.connect() as conn:

@@ -42,7 +42,10 @@ def test_a_backtest_s_changes_are_its_owner_s_events(engine: Engine) -> None:
     store.finish(done, {"trades": []}, NOW)
     store.claim(failed, NOW)
     store.fail(failed, "no candles", NOW)
+    store.claim(left, NOW)  # running when its process stopped
+    assert store.queued_ids() == []
     assert store.fail_unfinished("the server restarted", NOW) == 1
+    assert store.fail_unfinished("the server restarted", NOW) == 0
 
     events = SqlEvents(engine).events_after({owner: 0}, 100)
     seen = [(e.id, e.topic, e.type, json.loads(e.data)) for e in events]
@@ -55,8 +58,9 @@ def test_a_backtest_s_changes_are_its_owner_s_events(engine: Engine) -> None:
         (6, "done", done),
         (7, "running", failed),
         (8, "failed", failed),
-        (9, "failed", left),
+        (9, "running", left),
+        (10, "failed", left),
     ]
     assert {topic for _, topic, _, _ in seen} == {"backtests"}
     assert seen[4][3]["progress"] == 0.5 and seen[7][3]["error"] == "no candles"
-    assert announced.calls == [{owner: n} for n in range(1, 10)]
+    assert announced.calls == [{owner: n} for n in range(1, 11)]

@@ -37,6 +37,7 @@ from tradewire.domain.sizing import Sizing, SizingMode
 from tradewire.domain.strategies.base import Strategy
 from tradewire.domain.strategies.builtin import build_strategy
 from tradewire.domain.strategies.confirmation import MtfParams
+from tradewire.ports import Bus
 from tradewire.ports.ai import StoredAnalyses
 from tradewire.ports.archive import CandleArchive
 from tradewire.ports.models import OwnerModels
@@ -45,6 +46,8 @@ from tradewire.services.backtest_confirmation import ConfirmationError, Confirme
 log = logging.getLogger("tradewire.backtests")
 
 INTERRUPTED = "interrupted by a restart"
+BACKTEST_QUEUED = "backtest.queued"  # {"backtest_id": N}: accepted by an API process, for the worker
+RESCAN_S = 30.0  # an idle worker looks for queued backtests this often (a lost hand-over)
 MAX_SYMBOLS = 50
 PROGRESS_EVERY_S = 0.25
 
@@ -309,6 +312,7 @@ class BacktestRecords(Protocol):
     def finish(self, backtest_id: int, result: dict[str, Any], now: datetime) -> None: ...
     def fail(self, backtest_id: int, error: str, now: datetime) -> None: ...
     def fail_unfinished(self, error: str, now: datetime) -> int: ...
+    def queued_ids(self, limit: int = 1000) -> list[int]: ...
 
 
 class _Clock(Protocol):
@@ -330,7 +334,16 @@ class BacktestService:
         progress_every_s: float = PROGRESS_EVERY_S,
         models: OwnerModels | None = None,
         analyses: StoredAnalyses | None = None,
+        runs_here: bool = True,
+        bus: Bus | None = None,
+        rescan_s: float = RESCAN_S,
     ) -> None:
+        # False in an API process beside workers (TRADEWIRE_ROLE=api): it stores what it accepts and
+        # hands it to the active worker on `bus`; the worker runs it (`on_queued`).
+        self.runs_here = runs_here
+        self.bus = bus
+        self.rescan_s = rescan_s
+        self._pending: set[int] = set()  # queued here, not finished
         self.store = store
         self.models = models
         self.analyses = analyses
@@ -343,13 +356,28 @@ class BacktestService:
         self._abort = threading.Event()
 
     async def start(self) -> None:
-        """Fail what a previous process left unfinished, then start the worker."""
+        """Fail what a previous process left running, queue what it accepted and never started, then
+        start the worker (where backtests run: not in an API process beside workers)."""
+        if not self.runs_here:
+            return
         self._abort.clear()
         self._queue = asyncio.Queue()
+        self._pending = set()
         left = await asyncio.to_thread(self.store.fail_unfinished, INTERRUPTED, self.clock.now())
         if left:
-            log.warning("%d backtest(s) left unfinished by the previous process marked failed", left)
+            log.warning("%d backtest(s) left running by the previous process marked failed", left)
+        for backtest_id in await asyncio.to_thread(self.store.queued_ids):
+            self._enqueue(backtest_id)
         self._worker = asyncio.get_running_loop().create_task(self._work())
+
+    async def on_queued(self, message: Mapping[str, Any]) -> None:
+        """An API process accepted a backtest: run it here (in turn)."""
+        self._enqueue(int(message["backtest_id"]))
+
+    def _enqueue(self, backtest_id: int) -> None:
+        if backtest_id not in self._pending:
+            self._pending.add(backtest_id)
+            self._queue.put_nowait(backtest_id)
 
     async def stop(self) -> None:
         """Stop the worker; a backtest still running gives up at its next progress report."""
@@ -385,12 +413,24 @@ class BacktestService:
             "updated_at": now,
         }
         backtest_id: int = await asyncio.to_thread(self.store.create, values)
-        self._queue.put_nowait(backtest_id)
+        if self.runs_here:
+            self._enqueue(backtest_id)
+        elif self.bus is not None:  # a lost message: the worker finds it queued within rescan_s
+            await self.bus.publish(BACKTEST_QUEUED, {"backtest_id": backtest_id})
         return backtest_id
 
     async def _work(self) -> None:
-        while True:
-            backtest_id = await self._queue.get()
+        # Ends when stopping (the abort), not only by cancellation: wait_for may swallow a cancel that
+        # arrives as the queue hands out an item (Python 3.11), and what is left stays queued.
+        while not self._abort.is_set():
+            try:
+                backtest_id = await asyncio.wait_for(self._queue.get(), self.rescan_s)
+            except TimeoutError:  # idle: anything queued whose hand-over was lost
+                for found in await asyncio.to_thread(self.store.queued_ids):
+                    self._enqueue(found)
+                continue
+            if self._abort.is_set():
+                return
             self._running = asyncio.ensure_future(asyncio.to_thread(self._run_one, backtest_id))
             try:
                 # Shielded: cancelling the worker (stop) must not lose track of the thread still running.
@@ -398,11 +438,14 @@ class BacktestService:
             except Exception:
                 log.exception("backtest %d: the worker failed", backtest_id)
             finally:
+                self._pending.discard(backtest_id)
                 if self._running.done():
                     self._running = None
 
     def _run_one(self, backtest_id: int) -> None:
         """Run one backtest in this (worker) thread and store its outcome."""
+        if self._abort.is_set():  # stopping: it stays queued for the next start, never begun
+            return
         row = self.store.claim(backtest_id, self.clock.now())
         if row is None:
             return

@@ -15,7 +15,6 @@ from tradewire.domain.members import NotFound
 from tradewire.ports.events import EventNotifier
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
-UNFINISHED = (QUEUED, RUNNING)
 
 # Every column but the result, which can hold thousands of trades: what listings return.
 _SUMMARY = [column for column in backtests.c if column.name != "result"]
@@ -126,13 +125,25 @@ class SqlBacktests:
                 outbox.add([backtest_changed(owner, backtest_id, FAILED, error=error)])
 
     def fail_unfinished(self, error: str, now: datetime) -> int:
-        """Mark every queued or running backtest failed (their process is gone); how many there were."""
+        """Mark every backtest left running failed (the process running it is gone: the walk cannot
+        be resumed); how many there were. Queued ones are left to run (`queued_ids`)."""
         with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
             failed = conn.execute(
                 update(backtests)
-                .where(backtests.c.status.in_(UNFINISHED))
+                .where(backtests.c.status == RUNNING)
                 .values(status=FAILED, error=error, updated_at=now, finished_at=now)
                 .returning(backtests.c.id, backtests.c.user_id)
             ).all()
             outbox.add(backtest_changed(user_id, i, FAILED, error=error) for i, user_id in sorted(failed))
         return len(failed)
+
+    def queued_ids(self, limit: int = 1000) -> list[int]:
+        """Backtests accepted and not started yet, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(backtests.c.id)
+                .where(backtests.c.status == QUEUED)
+                .order_by(backtests.c.id)
+                .limit(limit)
+            )
+            return [r.id for r in rows]
