@@ -1,9 +1,11 @@
 """The audit log in SQL, on SQLite and PostgreSQL: appends from many threads and processes at once
 form one chain; entries are read back per user with filters and pages (the in-memory twin held to
-the same assertions); `tradewire audit verify` (the real command) passes an intact log and names
-the first entry that was changed, removed, swapped with another, or cut from the end, each done in
-SQL as an intruder would, and with --expect a chain rewritten with recomputed hashes; a restored
-backup keeps the chain."""
+the same assertions); the database refuses to change or
+remove an entry and to move the chain head other than one entry forward (triggers); `tradewire audit
+verify` (the real command) passes an intact log and names the first entry that was changed, removed,
+swapped with another, or cut from the end, each done in SQL as an intruder owning the database
+would (dropping the triggers first), and with --expect a chain rewritten with recomputed hashes; a
+restored backup keeps the chain and its triggers; the migration's downgrade removes them."""
 
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from tests.databases import sibling_database
 from tests.fakes.memory_audit import MemoryAudit
@@ -29,7 +32,7 @@ from tradewire.adapters.backup import restore_backup, take_backup
 from tradewire.adapters.clock import SystemClock
 from tradewire.adapters.store.audit import SqlAudit, _first_head
 from tradewire.adapters.store.audit_tables import audit_head, audit_log
-from tradewire.adapters.store.db import disposable_engine, write_transaction
+from tradewire.adapters.store.db import disposable_engine, upgrade, write_transaction
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.domain.audit import EMPTY, Action, Actor, Entry, Event, Head, Origin, chained
 from tradewire.ports.audit import AuditQuery, AuditStore
@@ -52,6 +55,36 @@ def _fill(engine: Engine, count: int) -> None:
     store = SqlAudit(engine)
     for n in range(count):
         store.append(_event(n % 3 + 1))
+
+
+_GUARDS = {  # the triggers of migration 0028, by table
+    "postgresql": {
+        "audit_log": ("audit_log_append_only", "audit_log_no_truncate"),
+        "audit_head": ("audit_head_forward_only", "audit_head_no_truncate"),
+    },
+    "sqlite": {
+        "audit_log": ("audit_log_no_update", "audit_log_no_delete"),
+        "audit_head": ("audit_head_forward_only", "audit_head_no_delete"),
+    },
+}
+
+
+def _drop_guards(conn: Connection) -> None:
+    """What an intruder owning the database does before tampering: drop the triggers that keep the
+    log append-only. Nothing in the database can stop its owner; `verify` is what finds the rest."""
+    for table, triggers in _GUARDS[conn.dialect.name].items():
+        for trigger in triggers:
+            on = f" ON {table}" if conn.dialect.name == "postgresql" else ""
+            conn.execute(text(f"DROP TRIGGER {trigger}{on}"))
+
+
+def _triggers(engine: Engine) -> set[str]:
+    if engine.dialect.name == "postgresql":
+        query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+    else:
+        query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    with engine.connect() as conn:
+        return set(conn.execute(text(query)).scalars())
 
 
 def _verify(engine: Engine, batch: int = 1000, *options: str) -> tuple[int, str, str]:
@@ -219,6 +252,66 @@ def test_appends_from_several_processes_form_one_chain(engine: Engine) -> None:
     assert _verify(engine)[0] == 0
 
 
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_log SET address = '203.0.113.66' WHERE seq = 2",
+        "UPDATE audit_log SET hash = prev_hash",
+        "UPDATE audit_log SET seq = seq + 100 WHERE seq = 3",
+        "DELETE FROM audit_log WHERE seq = 2",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+        "UPDATE audit_head SET seq = 2, hash = 'x'",
+        "UPDATE audit_head SET seq = seq + 2",
+        "UPDATE audit_head SET id = 2, seq = seq + 1",
+        "DELETE FROM audit_head",
+        "TRUNCATE audit_head",
+    ],
+)
+def test_the_database_refuses_to_change_or_remove_an_entry_or_move_the_head_back(
+    engine: Engine, statement: str
+) -> None:
+    if statement.startswith("TRUNCATE") and engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has no TRUNCATE (DELETE without WHERE is tried above)")
+    _fill(engine, 3)
+    before = list(SqlAudit(engine).chain())
+
+    with pytest.raises(DBAPIError, match=r"append-only|only moves forward"), engine.begin() as conn:
+        conn.execute(text(statement))
+
+    assert list(SqlAudit(engine).chain()) == before and SqlAudit(engine).head() == Head(3, before[-1].hash)
+    SqlAudit(engine).append(_event(1))  # the head still moves forward as appends move it
+    result = AuditTrail(SqlAudit(engine), SystemClock()).verify()
+    assert result.finding is None and result.checked == 4
+
+
+def test_the_migrations_downgrade_drops_the_guards_and_upgrade_brings_them_back(engine: Engine) -> None:
+    every = {name for triggers in _GUARDS[engine.dialect.name].values() for name in triggers}
+    assert _triggers(engine) == every
+    _fill(engine, 2)
+
+    _downgrade(engine, "0027")
+    assert _triggers(engine) == set()
+    upgrade(engine)
+
+    assert _triggers(engine) == every
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(delete(audit_log))
+
+
+def _downgrade(engine: Engine, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from tradewire.adapters.store.db import MIGRATIONS_DIR
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with write_transaction(engine) as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
 def test_verify_passes_an_intact_log_read_in_batches(engine: Engine) -> None:
     _fill(engine, 23)
 
@@ -239,6 +332,7 @@ def test_verify_passes_an_empty_log(engine: Engine) -> None:
 def test_verify_finds_an_entry_changed_in_sql(engine: Engine) -> None:
     _fill(engine, 10)
     with engine.begin() as conn:
+        _drop_guards(conn)
         conn.execute(update(audit_log).where(audit_log.c.seq == 6).values(address="203.0.113.66"))
 
     code, _out, err = _verify(engine, batch=4)
@@ -250,6 +344,7 @@ def test_verify_finds_an_entry_changed_in_sql(engine: Engine) -> None:
 def test_verify_finds_an_entry_deleted_in_sql(engine: Engine) -> None:
     _fill(engine, 10)
     with engine.begin() as conn:
+        _drop_guards(conn)
         conn.execute(delete(audit_log).where(audit_log.c.seq == 4))
 
     code, _out, err = _verify(engine)
@@ -260,6 +355,7 @@ def test_verify_finds_an_entry_deleted_in_sql(engine: Engine) -> None:
 def test_verify_finds_two_entries_swapped_in_sql(engine: Engine) -> None:
     _fill(engine, 10)
     with engine.begin() as conn:  # 3 <-> 7, through a free number
+        _drop_guards(conn)
         conn.execute(update(audit_log).where(audit_log.c.seq == 3).values(seq=-1))
         conn.execute(update(audit_log).where(audit_log.c.seq == 7).values(seq=3))
         conn.execute(update(audit_log).where(audit_log.c.seq == -1).values(seq=7))
@@ -272,6 +368,7 @@ def test_verify_finds_two_entries_swapped_in_sql(engine: Engine) -> None:
 def test_verify_finds_the_newest_entries_removed(engine: Engine) -> None:
     _fill(engine, 10)
     with engine.begin() as conn:
+        _drop_guards(conn)
         conn.execute(delete(audit_log).where(audit_log.c.seq > 8))
 
     code, _out, err = _verify(engine)
@@ -282,6 +379,7 @@ def test_verify_finds_the_newest_entries_removed(engine: Engine) -> None:
 def test_verify_finds_a_removed_chain_head(engine: Engine) -> None:
     _fill(engine, 3)
     with engine.begin() as conn:
+        _drop_guards(conn)
         conn.execute(delete(audit_head))
 
     code, _out, err = _verify(engine)
@@ -301,12 +399,36 @@ def test_a_restored_backup_keeps_the_chain_and_goes_on_from_its_head(engine: Eng
         try:
             SqlAudit(restored).append(_event(1))
             result = AuditTrail(SqlAudit(restored), SystemClock()).verify()
+            with pytest.raises(DBAPIError, match="append-only"), restored.begin() as conn:
+                conn.execute(update(audit_log).values(username="someone else"))
         finally:
             restored.dispose()
 
     assert report is not None and report.ok, report.problems
     assert backup.manifest.tables["audit_log"] == 12 and backup.manifest.tables["audit_head"] == 1
     assert result.finding is None and result.checked == 13
+
+
+def test_a_forced_restore_replaces_a_guarded_log_that_holds_other_entries(
+    engine: Engine, tmp_path: Path
+) -> None:
+    _fill(engine, 5)
+    backup = take_backup(_url(engine), tmp_path / "backups", now())
+
+    with sibling_database(engine, tmp_path, "target") as url:
+        target = disposable_engine(url)
+        try:
+            upgrade(target)
+            _fill(target, 8)  # another chain, its rows guarded by the triggers
+            report = restore_backup(backup.path, url, force=True)
+            result = AuditTrail(SqlAudit(target), SystemClock()).verify()
+            triggers = _triggers(target)
+        finally:
+            target.dispose()
+
+    assert report is not None and report.ok, report.problems
+    assert result.finding is None and result.checked == 5
+    assert triggers == {name for names in _GUARDS[engine.dialect.name].values() for name in names}
 
 
 def test_verify_finds_a_chain_rewritten_after_its_head_was_noted_down(engine: Engine) -> None:
@@ -317,6 +439,7 @@ def test_verify_finds_a_chain_rewritten_after_its_head_was_noted_down(engine: En
     store = SqlAudit(engine)
     entries = list(store.chain())
     with engine.begin() as conn:
+        _drop_guards(conn)
         conn.execute(delete(audit_log).where(audit_log.c.seq >= 4))
         conn.execute(update(audit_head).values(seq=3, hash=entries[2].hash))
     store.append(replace(_event(1), actor=Actor(1, "someone else")))

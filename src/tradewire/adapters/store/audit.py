@@ -1,5 +1,6 @@
 """The audit log in SQL (`tradewire.ports.audit.AuditStore`): append under the locked chain head, list,
-stream for verification. No method updates or deletes an entry.
+stream for verification. No method updates or deletes an entry, and the database refuses to
+(triggers, migration 0028).
 
 An append runs in one write transaction: read the head row FOR UPDATE (PostgreSQL: a second
 appender, in this process or another, waits there until the first commits; SQLite: BEGIN IMMEDIATE

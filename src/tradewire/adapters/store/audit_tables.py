@@ -1,5 +1,8 @@
 """The audit log's tables (domain/audit.py), on the metadata of tables.py (kept apart: that module is
-at its size limit). Entries have no foreign keys: removing a user must never remove their trail."""
+at its size limit). Entries have no foreign keys: removing a user must never remove their trail.
+
+Triggers (migration 0028, not declared here) refuse any change or removal of an entry, and let the
+head only move forward one entry at a time."""
 
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ audit_log = Table(
     Column("hash", String(HASH_LENGTH), nullable=False),
     Index("ix_audit_log_user_id_seq", "user_id", "seq"),
     Index("ix_audit_log_at", "at"),
+    Index("ix_audit_log_target", "target_type", "target_id", "seq"),  # a user's trail: actions on them
 )
 
 # The chain head: one row (id 1, written by the first append), the newest entry's number and hash. An
