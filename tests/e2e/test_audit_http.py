@@ -3,8 +3,9 @@ account) created, a subscription created and changed (its risk limits), an expor
 changes, an account deleted and a sign-out each leave an entry in the user's own trail
 (GET /api/v1/audit), with the client's address (X-Forwarded-For from a trusted proxy) and
 User-Agent, and none of them in another user's; no password, API key, passphrase, TOTP secret or
-code is stored in any entry; the trail filters by action and time and pages; the whole chain
-verifies afterwards."""
+code is stored in any entry; what an admin does to a user (disable, enable, role) is in that user's
+trail too, without the admin's address and client, and in nobody else's; the trail filters by
+action and time and pages; the whole chain verifies afterwards."""
 
 from __future__ import annotations
 
@@ -230,11 +231,66 @@ def test_admins_read_every_trail_and_their_actions_and_confirmations_are_recorde
         ("admin.role_set", "user", carol.user_id, {"role": "provider"}),
         ("admin.platform_trading", None, None, {"state": "REDUCING", "reason": "exchange maintenance"}),
     ]
-    assert [(e["action"], e["target_id"], e["detail"]) for e in carols] == [
-        ("intent.declined", carol.intent_id, {"status": declined.json()["status"]})
+    assert [(e["action"], e["target_id"], e["detail"]) for e in reversed(carols)] == [  # by and on carol
+        ("intent.declined", carol.intent_id, {"status": declined.json()["status"]}),
+        ("admin.user_disabled", carol.user_id, {"username": "carol"}),
+        ("admin.user_enabled", carol.user_id, {"username": "carol"}),
+        ("admin.role_set", carol.user_id, {"role": "provider"}),
     ]
+    assert {e["address"] for e in carols} != {""}  # an admin sees every entry whole
     assert {e["username"] for e in everything} == {"bob", "ghost", "carol", "root"}
     assert [e["user_id"] for e in everything if e["username"] == "ghost"] == [None]
+
+
+def test_what_an_admin_did_to_a_user_is_in_that_users_trail_without_the_admins_origin(
+    served: ServedRuntime,
+) -> None:
+    root = seed_user(served.runtime, "root", Role.ADMIN)
+    console = {"X-Forwarded-For": "203.0.113.7", "User-Agent": "root-console/3.0", **root.headers}
+    admin = httpx.Client(base_url=served.url, timeout=10, headers=console)
+    alice = Client(served, ALICE_AT, "alice-browser/1.0")
+    bob = Client(served, "198.51.100.9", "bob-cli/2.0")
+    ids = {name: served.runtime.members.user_by_name(name) for name in ("alice", "bob")}
+    alice_id, bob_id = (user.id for user in ids.values() if user is not None)
+    for path in ("disable", "enable"):
+        done = admin.post(f"/api/v1/admin/users/{alice_id}/{path}")
+        assert done.status_code == 200, done.text
+    assert admin.put(f"/api/v1/admin/users/{bob_id}/role", json={"role": "subscriber"}).status_code == 200
+    halt = {"state": "REDUCING", "reason": "exchange maintenance"}
+    assert admin.put("/api/v1/admin/trading", json=halt).status_code == 200
+    assert alice.sign_in("alice").status_code == 200  # disabling ended her sessions: a new one
+    assert bob.sign_in("bob").status_code == 200
+
+    alices, bobs = alice.trail(), bob.trail()
+    roots = admin.get(AUDIT).json()
+
+    def seen(entries: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        fields = ("action", "username", "target_type", "target_id", "address", "client")
+        return [tuple(e[f] for f in fields) for e in reversed(entries)]
+
+    assert seen(alices) == [
+        ("admin.user_disabled", "root", "user", alice_id, "", ""),
+        ("admin.user_enabled", "root", "user", alice_id, "", ""),
+        ("signin", "alice", None, None, ALICE_AT, "alice-browser/1.0"),
+    ]
+    assert [e["detail"] for e in reversed(alices)][:2] == [{"username": "alice"}] * 2
+    assert seen(bobs) == [
+        ("admin.role_set", "root", "user", bob_id, "", ""),
+        ("signin", "bob", None, None, "198.51.100.9", "bob-cli/2.0"),
+    ]
+    assert bobs[-1]["detail"] == {"role": "subscriber"}
+    # The admin's own trail keeps where they acted from.
+    assert [(e["action"], e["target_id"], e["address"], e["client"]) for e in reversed(roots)] == [
+        ("admin.user_disabled", alice_id, "203.0.113.7", "root-console/3.0"),
+        ("admin.user_enabled", alice_id, "203.0.113.7", "root-console/3.0"),
+        ("admin.role_set", bob_id, "203.0.113.7", "root-console/3.0"),
+        ("admin.platform_trading", None, "203.0.113.7", "root-console/3.0"),
+    ]
+    # The same entries, the same numbers and hashes: one chain, shown to each with what is theirs.
+    assert {(e["seq"], e["hash"]) for e in alices + bobs} - {(e["seq"], e["hash"]) for e in roots} == {
+        (e["seq"], e["hash"]) for e in alices + bobs if e["action"] == "signin"
+    }
+    assert served.runtime.audit.verify().finding is None
 
 
 def test_the_trail_filters_by_action_and_time_and_pages(served: ServedRuntime) -> None:

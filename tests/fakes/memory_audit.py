@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from tradewire.domain.audit import EMPTY, Entry, Event, Head, chained
+from tradewire.domain.audit import EMPTY, USER_TARGET, Entry, Event, Head, chained
 from tradewire.ports.audit import AuditQuery
 
 
@@ -34,7 +34,7 @@ class MemoryAudit:
         found = [
             e
             for e in reversed(self.log)
-            if (query.user_id is None or e.user_id == query.user_id)
+            if (query.user_id is None or query.user_id in (e.user_id, _about(e)))
             and (query.before_seq is None or e.seq < query.before_seq)
             and (not query.actions or e.action in query.actions)
             and (query.since is None or e.at >= query.since)
@@ -52,3 +52,8 @@ class MemoryAudit:
 
     def user_named(self, username: str) -> int | None:
         return self.user_id_of(username)
+
+
+def _about(entry: Entry) -> int | None:
+    """The user an entry is about (its target), if any."""
+    return entry.target_id if entry.target_type == USER_TARGET else None

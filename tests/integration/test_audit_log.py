@@ -1,6 +1,6 @@
 """The audit log in SQL, on SQLite and PostgreSQL: appends from many threads and processes at once
 form one chain; entries are read back per user with filters and pages (the in-memory twin held to
-the same assertions); the database refuses to change or
+the same assertions), a user's trail with what was done to them; the database refuses to change or
 remove an entry and to move the chain head other than one entry forward (triggers); `tradewire audit
 verify` (the real command) passes an intact log and names the first entry that was changed, removed,
 swapped with another, or cut from the end, each done in SQL as an intruder owning the database
@@ -125,6 +125,31 @@ def stores(request: pytest.FixtureRequest) -> Stores:
         "sqlite_engine" if request.param == "sqlite" else "postgres_engine"
     )
     return Stores(SqlMembers(engine), SqlAudit(engine))
+
+
+def test_a_users_trail_holds_what_others_did_to_that_user_and_nothing_else_of_theirs(stores: Stores) -> None:
+    store = stores.audit
+    admin = Actor(1, "root")
+    store.append(Event(now(), Actor(2, "alice"), Action.SIGNIN, ORIGIN))
+    store.append(Event(now(), admin, Action.USER_DISABLED, ORIGIN, "user", 2, {"username": "alice"}))
+    store.append(Event(now(), admin, Action.USER_DISABLED, ORIGIN, "user", 3, {"username": "bob"}))
+    store.append(Event(now(), admin, Action.ACCOUNT_DELETED, ORIGIN, "account", 2))  # not a user: 2 is an id
+    store.append(Event(now(), admin, Action.PLATFORM_TRADING_SET, ORIGIN))
+    store.append(Event(now(), Actor(None, "cli"), Action.ROLE_SET, ORIGIN, "user", 2, {"role": "admin"}))
+
+    alices = store.entries(AuditQuery(user_id=2, limit=100))
+    signins = store.entries(AuditQuery(user_id=2, limit=100, actions=("signin",)))
+    page = store.entries(AuditQuery(user_id=2, limit=1, before_seq=alices[0].seq))
+
+    assert [(e.seq, e.action) for e in alices] == [
+        (6, "admin.role_set"),
+        (2, "admin.user_disabled"),
+        (1, "signin"),
+    ]
+    assert [e.seq for e in signins] == [1]
+    assert [e.seq for e in page] == [2]
+    assert [e.seq for e in store.entries(AuditQuery(user_id=3, limit=100))] == [3]
+    assert [e.seq for e in store.entries(AuditQuery(user_id=1, limit=100))] == [5, 4, 3, 2]
 
 
 def test_entries_are_read_back_per_user_with_filters_and_pages(stores: Stores) -> None:

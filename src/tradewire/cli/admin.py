@@ -46,7 +46,7 @@ def user_create(
     from tradewire.adapters.store.db import disposable_engine, private_dir, upgrade
     from tradewire.adapters.store.members import SqlMembers
     from tradewire.cli.audit import record_command
-    from tradewire.domain.audit import Action
+    from tradewire.domain.audit import USER_TARGET, Action
     from tradewire.domain.members import Conflict
     from tradewire.domain.signin import PasswordPolicy
 
@@ -70,7 +70,7 @@ def user_create(
     except Conflict as exc:
         fail(str(exc), 1)
     record_command(
-        engine, Action.USER_CREATED, ("user", user_id), {"username": username, "role": chosen.value}
+        engine, Action.USER_CREATED, (USER_TARGET, user_id), {"username": username, "role": chosen.value}
     )
     typer.echo(f"user {username} created (id {user_id}, {chosen.value})")
 
@@ -89,7 +89,7 @@ def user_role(
     from tradewire.adapters.store.members import SqlMembers
     from tradewire.adapters.store.platform import SqlPlatform
     from tradewire.cli.audit import record_command
-    from tradewire.domain.audit import Action
+    from tradewire.domain.audit import USER_TARGET, Action
     from tradewire.domain.members import Conflict
     from tradewire.services.admin import Administration
 
@@ -106,7 +106,7 @@ def user_role(
         asyncio.run(administration.set_role(None, user.id, chosen))
     except Conflict as exc:
         fail(str(exc), 1)
-    record_command(engine, Action.ROLE_SET, ("user", user.id), {"role": chosen.value})
+    record_command(engine, Action.ROLE_SET, (USER_TARGET, user.id), {"role": chosen.value})
     typer.echo(f"user {username} is now {chosen.value}")
 
 

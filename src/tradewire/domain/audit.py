@@ -96,7 +96,7 @@ class Action(StrEnum):
     EXPORTED = "export"
     TAX_REPORT = "export.tax_report"
     USER_CREATED = "user.created"  # by an administrator (CLI)
-    ROLE_SET = "admin.role_set"  # admin actions: on the admin's trail, the user as target
+    ROLE_SET = "admin.role_set"  # admin actions: the admin's, with the user as target (in both trails)
     USER_DISABLED = "admin.user_disabled"
     USER_ENABLED = "admin.user_enabled"
     PLATFORM_TRADING_SET = "admin.platform_trading"
@@ -126,6 +126,10 @@ class Origin:
     def of(cls, address: str | None, client: str | None) -> Origin:
         return cls(_cut(address or "?", ADDRESS_MAX), _printable(_cut(client or "", CLIENT_MAX)))
 
+
+# The target type of an entry about a user (an admin's action on them, their creation at the command
+# line): such an entry is in that user's trail too, besides the actor's.
+USER_TARGET = "user"
 
 COMMAND_LINE = Origin("local", "tradewire cli")
 SERVER = Origin("server", "tradewire")  # what the server records of itself
@@ -219,6 +223,14 @@ def chained(event: Event, head: Head) -> Entry:
         hash="",
     )
     return _with_hash(draft)
+
+
+def as_seen_by(entry: Entry, user_id: int) -> Entry:
+    """`entry` as it is shown in the trail of `user_id`: an entry someone else wrote about them (an
+    admin disabling them) without that actor's address and client, which are the actor's to see."""
+    if entry.user_id == user_id:
+        return entry
+    return replace(entry, address="", client="")
 
 
 def canonical(entry: Entry) -> bytes:

@@ -13,8 +13,9 @@ from tradewire.domain.audit import Entry, Event, Head
 
 @dataclass(frozen=True, slots=True)
 class AuditQuery:
-    """Which entries to list, newest first: one user's (None: everyone's), of some actions, in a time
-    range [since, until), below a sequence number (keyset paging), at most `limit`."""
+    """Which entries to list, newest first: one user's trail (None: everyone's), of some actions, in a
+    time range [since, until), below a sequence number (keyset paging), at most `limit`. A user's
+    trail is what they did and what was done to their user (entries whose target is that user)."""
 
     user_id: int | None
     limit: int

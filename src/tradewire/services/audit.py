@@ -42,6 +42,7 @@ from tradewire.domain.audit import (
     Head,
     Origin,
     Verification,
+    as_seen_by,
     iso_utc,
     verify_chain,
 )
@@ -135,12 +136,15 @@ class AuditTrail:
         return await self.record(Actor(user_id, username), action, origin, detail=detail)
 
     async def trail(self, user_id: int, which: AuditFilter) -> list[Entry]:
-        """The user's own entries."""
-        return await asyncio.to_thread(self.store.entries, _query(user_id, which))
+        """The user's own trail, as they see it: what they did, and what others (admins, the command
+        line) did to their user, without those others' address and client."""
+        found = await asyncio.to_thread(self.store.entries, _query(user_id, which))
+        return [as_seen_by(entry, user_id) for entry in found]
 
-    async def everyone(self, which: AuditFilter) -> list[Entry]:
-        """Every user's entries, and those of no known user (GET /api/v1/admin/audit, admins only)."""
-        return await asyncio.to_thread(self.store.entries, _query(None, which))
+    async def everyone(self, which: AuditFilter, user_id: int | None = None) -> list[Entry]:
+        """Every user's entries and those of no known user, or one user's trail, whole
+        (GET /api/v1/admin/audit, admins only)."""
+        return await asyncio.to_thread(self.store.entries, _query(user_id, which))
 
     def verify(self, batch: int = 1000, anchor: Head | None = None) -> Verification:
         """Check the whole chain, streaming it `batch` entries at a time (blocking), and that it still

@@ -15,13 +15,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, insert, select, update
+from sqlalchemy import Connection, Row, Select, and_, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tradewire.adapters.store.audit_tables import audit_head, audit_log
 from tradewire.adapters.store.db import SqlTables, write_transaction
 from tradewire.adapters.store.tables import users
-from tradewire.domain.audit import EMPTY, Entry, Event, Head, chained
+from tradewire.domain.audit import EMPTY, USER_TARGET, Entry, Event, Head, chained
 from tradewire.ports.audit import AuditQuery
 
 HEAD_ID = 1
@@ -46,7 +46,8 @@ class SqlAudit(SqlTables):
     def entries(self, query: AuditQuery) -> list[Entry]:
         statement = select(audit_log).order_by(audit_log.c.seq.desc()).limit(query.limit)
         if query.user_id is not None:
-            statement = statement.where(audit_log.c.user_id == query.user_id)
+            about = and_(audit_log.c.target_type == USER_TARGET, audit_log.c.target_id == query.user_id)
+            statement = statement.where(or_(audit_log.c.user_id == query.user_id, about))
         if query.before_seq is not None:
             statement = statement.where(audit_log.c.seq < query.before_seq)
         if query.actions:

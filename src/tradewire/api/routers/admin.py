@@ -21,7 +21,7 @@ from tradewire.api.schemas.admin import (
 )
 from tradewire.api.schemas.common import SYMBOL
 from tradewire.domain.admin import ExecutionFilter, UserFilter
-from tradewire.domain.audit import DETAIL_TEXT_MAX, Action
+from tradewire.domain.audit import DETAIL_TEXT_MAX, USER_TARGET, Action
 from tradewire.domain.members import Role
 from tradewire.domain.orders import OrderState
 
@@ -60,7 +60,7 @@ async def set_role(
     """Give a user a role; it applies to their next request. The last active admin keeps theirs
     (409); a user with public strategies becomes a subscriber only once they are private (409)."""
     changed = await runtime.admin.set_role(admin, user_id, body.role)
-    await audit.record(admin, Action.ROLE_SET, ("user", user_id), {"role": changed.role.value})
+    await audit.record(admin, Action.ROLE_SET, (USER_TARGET, user_id), {"role": changed.role.value})
     return AdminUserOut(**asdict(changed))
 
 
@@ -75,7 +75,7 @@ async def disable_user(
     (403), while exits of open positions, protective ones included, keep running. Not yourself, not
     the last active admin (409)."""
     disabled = await runtime.admin.disable(admin, user_id)
-    await audit.record(admin, Action.USER_DISABLED, ("user", user_id), {"username": disabled.username})
+    await audit.record(admin, Action.USER_DISABLED, (USER_TARGET, user_id), {"username": disabled.username})
     return AdminUserOut(**asdict(disabled))
 
 
@@ -85,7 +85,7 @@ async def enable_user(
 ) -> AdminUserOut:
     """Enable a disabled user: they sign in again (their old sessions stay ended) and trade as before."""
     enabled = await runtime.admin.enable(admin, user_id)
-    await audit.record(admin, Action.USER_ENABLED, ("user", user_id), {"username": enabled.username})
+    await audit.record(admin, Action.USER_ENABLED, (USER_TARGET, user_id), {"username": enabled.username})
     return AdminUserOut(**asdict(enabled))
 
 

@@ -43,7 +43,8 @@ async def my_audit_trail(
     since: SinceQuery = None,
     until: UntilQuery = None,
 ) -> list[AuditEntryOut]:
-    """What was done with your user, newest first, including failed sign-ins under your name; page
+    """What was done with your user, newest first, including failed sign-ins under your name and what
+    admins did to your user (their address and client left empty); page
     with `before_seq` (the last `seq` of a page). The entries are part of the platform's one hash
     chain, which `tradewire audit verify` checks."""
     which = _filter(limit, before_seq, action, since, until)
@@ -66,10 +67,10 @@ async def every_audit_trail(
     until: UntilQuery = None,
 ) -> list[AuditEntryOut]:
     """Every user's entries, newest first, and those of no user (sign-in attempts under unknown
-    names, commands run on the server); `user_id` narrows it to one user's trail."""
+    names, commands run on the server); `user_id` narrows it to one user's trail (what they did and
+    what was done to their user)."""
     which = _filter(limit, before_seq, action, since, until)
-    found = await (runtime.audit.everyone(which) if user_id is None else runtime.audit.trail(user_id, which))
-    return [AuditEntryOut.of(entry) for entry in found]
+    return [AuditEntryOut.of(entry) for entry in await runtime.audit.everyone(which, user_id)]
 
 
 def _filter(

@@ -20,8 +20,11 @@ class AuditEntryOut(BaseModel):
     target_type: str | None = Field(description="what the action was on: account, strategy, subscription …")
     target_id: int | None
     detail: dict[str, Any] = Field(description="a few facts about the action; never a secret")
-    address: str = Field(description="the client's address (behind trusted proxies: the one they saw)")
-    client: str = Field(description="the client's User-Agent, cut to 200 characters")
+    address: str = Field(
+        description="the client's address (behind trusted proxies: the one they saw); empty in your "
+        "trail for what someone else (an admin) did to your user"
+    )
+    client: str = Field(description="the client's User-Agent, cut to 200 characters; empty as address is")
     prev_hash: str
     hash: str = Field(description="SHA-256 over prev_hash and the entry (tradewire audit verify)")
 
