@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     events_prune_batch: int = Field(default=5000, ge=100, le=100_000)
     # Redis, e.g. "redis://127.0.0.1:6379/0": rate limit counts shared by every process using it.
     redis_url: str = ""
+    # While that Redis cannot be reached, each process counts the rate limits in its own memory and
+    # tries Redis again this often.
+    redis_retry_s: float = Field(default=5.0, gt=0, le=300)
     # The bus between the services: "inprocess" (this process only; the embedded default) or "redis"
     # (Redis Streams at TRADEWIRE_REDIS_URL, shared by every process: each message handled once per
     # handler type, at least once). Its streams' keys start with bus_prefix.

@@ -625,7 +625,9 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         events=events,
         marks=LiveMarks(reports, valuations, events, clock, interval_s=settings.ws_marks_s),
         signin=signin,
-        rate_limits=RateLimits(settings.rate_limits, settings.redis_url),
+        rate_limits=RateLimits(
+            settings.rate_limits, settings.redis_url, redis_retry_s=settings.redis_retry_s
+        ),
         admin=Administration(SqlAdmin(engine), SqlPlatform(engine), clock),
         confirmations=confirmations,
         ai=AiSetup(ai_store, secret_box, _ai_url_check(settings.allow_private_ai_urls), clock),

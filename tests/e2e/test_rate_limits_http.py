@@ -1,10 +1,12 @@
 """Over HTTP: rate limits by tier, per user or per address, with X-RateLimit-* headers and a 429 that
 says when to retry; the webhook's limits (accepted alerts per strategy, wrong passphrases per strategy
 and address, the latter refused before any hashing); every endpoint in exactly one tier; counts
-shared through Redis by two servers."""
+shared through Redis by two servers; sign-in still limited (in memory) when Redis cannot be reached."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import secrets
 import socket
 import time
@@ -18,6 +20,7 @@ import pytest
 from fastapi import APIRouter
 
 from tests.conftest import free_port, unavailable
+from tests.fakes.tcp import accept_and_close
 from tests.support import PASSWORD, ServedRuntime, make_runtime, seed_marketplace
 from tradewire.api.app import create_app
 from tradewire.api.limits import TIERS, Tier, include_limited, operation
@@ -209,3 +212,38 @@ def test_two_servers_share_the_counts_through_redis(tmp_path: Path) -> None:
         ]
 
     assert statuses == [401, 401, 401, 401, 429, 429]
+
+
+@contextlib.contextmanager
+def _closed_port() -> Iterator[int]:
+    yield free_port()  # bound a moment, then closed: nothing listens there
+
+
+@pytest.mark.parametrize("redis", [_closed_port, accept_and_close], ids=["closed-port", "accepts-and-closes"])
+def test_sign_in_is_still_limited_when_redis_cannot_be_reached(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, redis: Any
+) -> None:
+    caplog.set_level(logging.WARNING, "tradewire.rate_limits")
+    with redis() as port:
+        limits = {"rate_limit_signin": "3/15minutes", "redis_url": f"redis://127.0.0.1:{port}/0"}
+        runtime = make_runtime(tmp_path, **limits, redis_retry_s=0.2)
+        seeded = seed_marketplace(runtime.engine, [{}])
+        with ServedRuntime(runtime, free_port()) as served:
+            client = Client(served, seeded.slug)
+            provider = f"provider-{seeded.slug}"
+            answers = [client.sign_in(provider, "198.51.100.7") for _ in range(3)]
+            time.sleep(0.3)  # past the retry interval: the next request tries Redis again, and fails
+            refused = [client.sign_in(provider, "198.51.100.7") for _ in range(2)]
+            elsewhere = client.sign_in(provider, "198.51.100.8")
+
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["2", "1", "0"]
+    for response in refused:
+        assert response.status_code == 429, response.text
+        assert (
+            response.headers["X-RateLimit-Limit"] == "3" and response.headers["X-RateLimit-Remaining"] == "0"
+        )
+        assert 1 <= int(response.headers["Retry-After"]) <= 900
+    assert elsewhere.status_code == 200  # still per address
+    warnings = [r.getMessage() for r in caplog.records if r.name == "tradewire.rate_limits"]
+    assert len(warnings) == 1 and "Redis unreachable" in warnings[0], warnings  # once per outage

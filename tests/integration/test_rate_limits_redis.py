@@ -1,0 +1,80 @@
+"""Rate limits on a real Redis that goes away mid-way and comes back (a proxy in front of it is
+stopped and started): counts move to this process's memory, so limits still apply, the outage is
+logged once however many retries fail, and once Redis answers again the counts are shared again."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+
+from tests.conftest import REDIS_URL, unavailable
+from tests.fakes.tcp import TcpProxy
+from tradewire.adapters.rate_limits import RateLimits
+
+LIMITS = {"signin": "3/minute"}
+RETRY_S = 0.3
+
+
+@pytest.fixture
+def proxy() -> Iterator[TcpProxy]:
+    """A proxy to the local Redis, started."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as exc:
+        unavailable(f"Redis not reachable at {REDIS_URL}: {type(exc).__name__}")
+    finally:
+        client.close()
+    where = urlsplit(REDIS_URL)
+    proxy = TcpProxy((where.hostname or "127.0.0.1", where.port or 6379))
+    proxy.start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+def test_counts_fall_back_to_memory_while_redis_is_away_and_are_shared_again_after(
+    proxy: TcpProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "tradewire.rate_limits")
+    database = urlsplit(REDIS_URL).path.lstrip("/") or "0"
+    key = f"address:test-{secrets.token_hex(6)}"  # counted nowhere before
+
+    async def scenario() -> None:
+        through = RateLimits(LIMITS, f"redis://127.0.0.1:{proxy.port}/{database}", redis_retry_s=RETRY_S)
+        direct = RateLimits(LIMITS, REDIS_URL)  # another process's view of the shared counts
+
+        assert (await through.hit("signin", key)).remaining == 2
+        assert (await direct.peek("signin", key)).remaining == 2  # shared
+
+        proxy.stop()  # Redis gone, the open connection cut
+        away = [await through.hit("signin", key) for _ in range(3)]
+        await asyncio.sleep(RETRY_S + 0.1)
+        retried = await through.hit("signin", key)  # tries Redis again: still away
+
+        assert through.redis_down
+        assert [d.allowed for d in away] == [True, True, True]  # counted afresh, in memory
+        assert not retried.allowed and retried.remaining == 0 and retried.retry_after_s >= 1
+        assert (await direct.peek("signin", key)).remaining == 2  # nothing of it reached Redis
+
+        proxy.start()  # back, on the same port
+        waiting = await through.hit("signin", key)  # before the retry is due: still in memory
+        await asyncio.sleep(RETRY_S + 0.1)
+        back = await through.hit("signin", key)
+
+        assert not waiting.allowed
+        assert back.allowed and back.remaining == 1 and not through.redis_down
+        assert (await direct.peek("signin", key)).remaining == 1  # shared again
+
+    asyncio.run(scenario())
+
+    messages = [r.getMessage() for r in caplog.records if r.name == "tradewire.rate_limits"]
+    assert len(messages) == 2, messages  # one outage: lost once (though retried), back once
+    assert "Redis unreachable" in messages[0] and "reachable again" in messages[1]
