@@ -1,5 +1,6 @@
 """Exports and tax reports over real HTTP: a 20,000-fill history streamed in bounded memory, the tax
-report of that history reconciled with its fills, another user's ids answered 404, bad input 422."""
+report of that history reconciled with its fills, the tax report of a real sequence of recorded
+fills equal to the lots computed by hand, another user's ids answered 404, bad input 422."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from tests.conftest import free_port
 from tests.history import add_fills, add_order
 from tests.support import PASSWORD, ServedRuntime, make_runtime, seed_marketplace
+from tradewire.adapters.store.tables import fills as fills_table
 
 FILLS = 20_000
 PER_ORDER = 100
@@ -171,6 +174,100 @@ def test_a_long_history_streams_in_bounded_memory_and_its_tax_report_reconciles(
         "total_long_term",
         "total_unmatched",
     ]
+
+
+def test_a_real_sequence_of_fills_gives_the_lots_computed_by_hand(
+    desk: Desk, engine: Engine, data_dir: Path
+) -> None:
+    """The first 13 recorded XRP/ETH trades on Binance (2019-10-11) as alice's fills, with Binance's
+    0.1 % taker fee in the asset received; the lots, proceeds, costs and gains are those computed by
+    hand in tests/unit/test_tax.py::test_recorded_xrp_eth_fills_give_the_hand_computed_lots."""
+    trades = pq.read_table(data_dir / "trades/XRP_ETH-trades.parquet").slice(0, 13).to_pylist()
+    for trade in trades:
+        amount, price = Decimal(str(trade["amount"])), Decimal(str(trade["price"]))
+        buy = trade["side"] == "buy"
+        when = datetime.fromtimestamp(trade["timestamp"] / 1000, UTC)
+        order_id = add_order(
+            engine, desk.alice_id, desk.alice_account, None, when, trade["side"], "XRP/ETH", str(amount)
+        )
+        fee, currency = (amount * Decimal("0.001"), "XRP") if buy else (amount * price / 1000, "ETH")
+        row = {"amount": amount, "price": price, "fee": fee, "fee_currency": currency, "executed_at": when}
+        add_fills(engine, order_id, desk.alice_account, [row])
+    with engine.connect() as conn:
+        fill_ids = conn.execute(
+            select(fills_table.c.id).where(fills_table.c.account_id == desk.alice_account).order_by("id")
+        )
+        trade_of = {int(i): int(t["id"]) for i, t in zip(fill_ids.scalars(), trades, strict=True)}
+
+    answer = desk.http.get("/api/v1/tax/2019", params={"account_id": desk.alice_account}, headers=desk.alice)
+
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+
+    def trade_id(fill_id: int | None) -> int | None:
+        return None if fill_id is None else trade_of[fill_id]
+
+    def number(text: str | None) -> Decimal | None:
+        return None if text is None else Decimal(text)
+
+    lines = [
+        (
+            x["kind"],
+            trade_id(x["disposal_fill_id"]),
+            trade_id(x["acquisition_fill_id"]),
+            Decimal(x["amount"]),
+            Decimal(x["proceeds"]),
+            number(x["cost"]),
+            number(x["gain"]),
+        )
+        for x in report["lines"]
+    ]
+    hand = [
+        ("unmatched", 13519807, None, "23", "0.03247615134", None, None),
+        ("unmatched", 13519808, None, "54", "0.07620735636", None, None),
+        ("unmatched", 13519809, None, "8", "0.01128997872", None, None),
+        ("sale", 13519813, 13519810, "201", "0.28420287264", "0.284456246246246246", "-0.000253373606246246"),
+        ("sale", 13519814, 13519810, "11", "0.0155472372", "0.015567257257257257", "-0.000020020057257257"),
+        ("sale", 13519815, 13519810, "3", "0.00423829746", "0.004245615615615616", "-0.000007318155615616"),
+        (
+            "sale",
+            13519818,
+            13519810,
+            "365.419",
+            "0.51712760177298",
+            "0.517142870880880881",
+            "-0.000015269107900881",
+        ),
+        (
+            "sale",
+            13519818,
+            13519811,
+            "134.581",
+            "0.19045410822702",
+            "0.190459731721721722",
+            "-0.000005623494701722",
+        ),
+        ("sale", 13519819, 13519811, "141", "0.19922815242", "0.199543933933933934", "-0.000315781513933934"),
+    ]
+    assert lines == [(kind, sold, bought, *map(number, figures)) for kind, sold, bought, *figures in hand]
+    assert [
+        (trade_id(lot["acquisition_fill_id"]), Decimal(lot["amount"]), Decimal(lot["cost"]))
+        for lot in report["open_lots"]
+    ] == [
+        (13519811, Decimal("313.829"), Decimal("0.444132434344344344")),
+        (13519812, Decimal("10.989"), Decimal("0.01557127")),
+        (13519816, Decimal("10.989"), Decimal("0.01557567")),
+        (13519817, Decimal("10.989"), Decimal("0.01557776")),
+    ]
+    [totals] = report["totals"]
+    assert totals["currency"] == "ETH"
+    assert [Decimal(totals[k]) for k in ("proceeds", "cost", "gain", "unmatched_proceeds")] == [
+        Decimal("1.21079826972"),
+        Decimal("1.211415655655655656"),
+        Decimal("-0.000617385935655656"),
+        Decimal("0.11997348642"),
+    ]
+    assert report["unvalued_fees"] == []
 
 
 def test_another_users_account_or_private_strategy_is_not_found(desk: Desk) -> None:
