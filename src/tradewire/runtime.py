@@ -190,6 +190,19 @@ class Runtime:
         else:
             await asyncio.to_thread(self.claim_database)
         await self.venue.start()
+        public: PublicPriceFeed | None = None
+        if self.settings.paper_prices_from:
+            public = PublicPriceFeed(
+                self.settings.paper_prices_from,
+                self.feed,
+                list(self.venue.markets),
+                self.settings.paper_prices_urls,
+                self.settings.exchange_timeout_ms,
+            )
+            # The exchange's prices before anything trades: recovery fills orders and the exit monitor
+            # judges stops at the feed's price, which until then is the replay's or the simulation's
+            # (a worker taking over stopped out every position at a price the market never had).
+            await public.refresh()
         await self.bus.start()
         await self.pipeline.recover()
         if self.strategies.analyst is not None:
@@ -213,14 +226,7 @@ class Runtime:
             ]
         self._tasks += [loop.create_task(run(self._stop)) for run in self.telegram.loops()]
         self._tasks += [loop.create_task(run(self._stop)) for run in self.webhooks.loops()]
-        if self.settings.paper_prices_from:
-            public = PublicPriceFeed(
-                self.settings.paper_prices_from,
-                self.feed,
-                list(self.venue.markets),
-                self.settings.paper_prices_urls,
-                self.settings.exchange_timeout_ms,
-            )
+        if public is not None:
             self._tasks.append(
                 loop.create_task(public.run(self.settings.paper_prices_interval_s, self._stop))
             )
