@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -28,12 +29,14 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from tests.conftest import REDIS_URL, free_port
+from tests.fakes.exchange import FakeExchange
 from tests.support import seed_marketplace, send_alert
 from tradewire.adapters.store.tables import (
     execution_intents,
     orders,
     paper_balances,
     paper_orders,
+    paper_prices,
     positions,
     signals,
 )
@@ -237,3 +240,97 @@ def test_a_worker_killed_in_the_middle_of_a_1000_subscriber_fan_out_is_finished_
     assert all(Decimal(10_000) - free - used == paid[account] for account, free, used in balances), balances[
         :3
     ]
+
+
+# -- 2. kill -9 the worker that owns armed stops; the price moves through them during the take-over ----
+
+HOLDERS = 20
+ENTRY = Decimal(70_000)
+STOP = Decimal(68_600)  # stop_loss_pct 2 below the entry
+THROUGH = Decimal(68_000)  # where the price goes while no worker is active
+
+
+@pytest.fixture
+def tickers() -> Iterator[FakeExchange]:
+    """A fake exchange whose public tickers the paper market follows: prices moved by hand."""
+    fake = FakeExchange("binance", prices={"BTC/USDT": str(ENTRY), "ETH/USDT": "3000"})
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_stops_hit_while_their_worker_is_dead_fire_once_through_the_take_over(
+    cluster: Cluster, tickers: FakeExchange
+) -> None:
+    cluster.env.update(
+        TRADEWIRE_PAPER_PRICES_FROM="binance",
+        TRADEWIRE_PAPER_PRICES_URLS=json.dumps(tickers.ccxt_urls()),
+        TRADEWIRE_PAPER_PRICES_INTERVAL_S="0.2",
+        TRADEWIRE_EXCHANGE_TIMEOUT_MS="2000",
+    )
+    seeded = seed_marketplace(cluster.engine, [{"exit_rules": {"stop_loss_pct": "2"}}] * HOLDERS)
+    cluster.start_api()
+    cluster.start_worker("worker-a", active=True)
+
+    def btc_price() -> Decimal | None:
+        with cluster.engine.connect() as conn:
+            return conn.execute(
+                select(paper_prices.c.price).where(paper_prices.c.symbol == "BTC/USDT")
+            ).scalar_one_or_none()
+
+    _until(lambda: btc_price() == ENTRY, "the paper market to follow the exchange's tickers")
+    send_alert(cluster.url, "buy", 1)
+    _until(
+        lambda: (
+            cluster.count(positions, positions.c.status == "open", positions.c.stop_loss == STOP) == HOLDERS
+        ),
+        "every subscriber to hold a position with its stop armed",
+    )
+
+    # 1. The worker holding them dies; the next one takes over at an unchanged price: nothing closes.
+    cluster.start_worker("worker-b", active=False)
+    cluster.kill("worker-a")
+    _until(lambda: "active now" in cluster.log("worker-b"), "worker-b to take over")
+    time.sleep(3)  # ~15 rounds of worker-b's exit monitor
+    assert cluster.count(orders, orders.c.side == "sell") == 0, "a take-over closed positions by itself"
+
+    # 2. worker-b dies too, and the price falls through every stop before anyone holds the database.
+    # worker-c takes over and fires the stops; it is armed to die right after sending them (filled on
+    # the paper exchange, not recorded): worker-d, starting after it, must record them and send none.
+    worker_c = cluster.start_worker("worker-c", active=False, TRADEWIRE_FAILPOINT="after_orders_sent")
+    cluster.kill("worker-b")
+    tickers.set_price("BTC/USDT", str(THROUGH))
+    assert worker_c.wait(30) == 137, cluster.log("worker-c")
+    assert "failpoint after_orders_sent: killing the process" in cluster.log("worker-c")
+    with cluster.engine.connect() as conn:
+        sent = dict(
+            conn.execute(select(paper_orders.c.side, func.count()).group_by(paper_orders.c.side)).all()
+        )
+    assert sent == {"buy": HOLDERS, "sell": HOLDERS}, sent  # worker-c fired every stop before dying
+    assert cluster.count(orders, orders.c.side == "sell", orders.c.state == "filled") == 0
+
+    cluster.start_worker("worker-d", active=True)
+    _until(
+        lambda: cluster.count(positions, positions.c.status == "closed") == HOLDERS,
+        "worker-d to record the stops' fills",
+    )
+    time.sleep(2.5)  # a second exit would show within a sweep and a few monitor rounds
+
+    by_account = _orders_by_account(cluster.engine)
+    assert set(by_account) == set(seeded.account_ids)
+    assert all(placed == [("buy", "filled"), ("sell", "filled")] for placed in by_account.values()), (
+        by_account
+    )
+    _assert_each_client_order_id_once(cluster.engine)
+    with cluster.engine.connect() as conn:
+        closed = conn.execute(select(positions.c.close_reason, positions.c.amount)).all()
+        sells = conn.execute(
+            select(orders.c.average, orders.c.close_reason).where(orders.c.side == "sell")
+        ).all()
+    assert {reason for reason, _ in closed} == {"SL"}
+    # Each sold at the price the exchange showed when the stop fired, not at another price source's.
+    assert all(average == THROUGH and reason == "SL" for average, reason in sells), sells
