@@ -16,11 +16,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -30,7 +32,7 @@ from sqlalchemy import Engine, func, select
 
 from tests.conftest import REDIS_URL, free_port
 from tests.fakes.exchange import FakeExchange
-from tests.support import seed_marketplace, send_alert
+from tests.support import PASSPHRASE, seed_marketplace, send_alert
 from tradewire.adapters.store.tables import (
     execution_intents,
     orders,
@@ -334,3 +336,145 @@ def test_stops_hit_while_their_worker_is_dead_fire_once_through_the_take_over(
     assert {reason for reason, _ in closed} == {"SL"}
     # Each sold at the price the exchange showed when the stop fired, not at another price source's.
     assert all(average == THROUGH and reason == "SL" for average, reason in sells), sells
+
+
+# -- 3. Redis killed in the middle of a burst of webhooks, and started again -------------------------
+
+BURST = 60  # webhooks, each a buy for every subscriber
+FOLLOWERS = 5
+
+
+class RedisServer:
+    """A Redis of this test's own (the machine's is shared with other tests): killed and started
+    again on the same port, empty, as a restarted Redis without persistence is."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._log = tmp_path / "redis.log"
+        self._dir = tmp_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        import redis
+
+        with self._log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [
+                    "redis-server",
+                    *("--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
+                    *("--dir", str(self._dir)),
+                ],
+                stdout=out,
+                stderr=out,
+            )
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
+
+        def answers() -> bool:
+            assert self.process is not None and self.process.poll() is None, self._log.read_text()
+            try:
+                return bool(client.ping())
+            except (redis.RedisError, OSError):
+                return False
+
+        try:
+            _until(answers, "the test's Redis to start", 10)
+        finally:
+            client.close()
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed (the Redis restart test starts one of its own)")
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.process is not None and server.process.poll() is None:
+            server.kill()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_redis_killed_and_restarted_mid_burst_loses_nothing_and_doubles_nothing(
+    tmp_path: Path, postgres_engine: Engine, own_redis: RedisServer
+) -> None:
+    cluster = Cluster(tmp_path, postgres_engine, "tradewire-restart", redis_url=own_redis.url)
+    try:
+        _burst_through_a_redis_restart(cluster, own_redis)
+    finally:
+        cluster.stop_all()
+
+
+def _burst_through_a_redis_restart(cluster: Cluster, own_redis: RedisServer) -> None:
+    seeded = seed_marketplace(cluster.engine, [{}] * FOLLOWERS)
+    cluster.start_api()
+    worker = cluster.start_worker("worker", active=True)
+    answers: list[int] = []
+
+    def send(numbers: range) -> None:
+        """Webhooks from 4 clients at once, each alert with its own id."""
+
+        def one(number: int) -> int:
+            body = {"passphrase": PASSPHRASE, "ticker": "BTCUSDT", "action": "buy", "id": f"buy-{number}"}
+            url = f"{cluster.url}/api/v1/webhooks/tradingview/{seeded.slug}"
+            return httpx.post(url, json=body, timeout=15).status_code
+
+        with ThreadPoolExecutor(4) as pool:
+            answers.extend(pool.map(one, numbers))
+
+    third = BURST // 3
+    send(range(1, third + 1))
+    own_redis.kill()  # Redis dies with whatever its streams held, read or not
+    send(range(third + 1, 2 * third + 1))
+    own_redis.start()  # empty: no streams, no consumer groups
+    send(range(2 * third + 1, BURST + 1))
+    assert answers == [202] * BURST, answers  # every webhook answered, Redis or not
+
+    _until(
+        lambda: cluster.count(orders, orders.c.state == "filled") >= BURST * FOLLOWERS,
+        "every webhook to be traded for every subscriber",
+        45,
+    )
+    time.sleep(2.5)  # a late duplicate would show within a sweep (2 s)
+    assert worker.poll() is None, cluster.log("worker")
+    assert "could not publish" in cluster.log("api")  # the API did meet the outage
+
+    with cluster.engine.connect() as conn:
+        routed = dict(conn.execute(select(signals.c.status, func.count()).group_by(signals.c.status)).all())
+        intents = dict(
+            conn.execute(
+                select(execution_intents.c.status, func.count()).group_by(execution_intents.c.status)
+            ).all()
+        )
+        per_intent = conn.execute(
+            select(orders.c.intent_id, func.count()).group_by(orders.c.intent_id).having(func.count() > 1)
+        ).all()
+        held = conn.execute(
+            select(positions.c.account_id, positions.c.amount).where(positions.c.status == "open")
+        ).all()
+        bought = conn.execute(
+            select(orders.c.account_id, orders.c.filled, orders.c.fee, orders.c.fee_currency)
+        )
+        bought_amounts: dict[int, Decimal] = {}
+        for account, filled, fee, currency in bought:
+            net = filled - (fee if currency == "BTC" else 0)
+            bought_amounts[account] = bought_amounts.get(account, Decimal(0)) + net
+    assert routed == {"routed": BURST}, routed  # each webhook stored once and routed
+    assert sum(intents.values()) == BURST * FOLLOWERS and "created" not in intents, intents
+    assert per_intent == []
+    assert cluster.count(orders) == BURST * FOLLOWERS
+    _assert_each_client_order_id_once(cluster.engine)
+    by_account = _orders_by_account(cluster.engine)
+    assert set(by_account) == set(seeded.account_ids)
+    assert all(placed == [("buy", "filled")] * BURST for placed in by_account.values())
+    # One position per subscriber holding exactly what its buys brought.
+    assert sorted(account for account, _ in held) == sorted(seeded.account_ids)
+    assert all(amount == bought_amounts[account] for account, amount in held), (held, bought_amounts)
