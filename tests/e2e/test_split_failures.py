@@ -25,12 +25,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
-from tests.conftest import REDIS_URL, free_port
+from tests.conftest import REDIS_URL, free_port, unavailable
 from tests.fakes.exchange import FakeExchange
 from tests.support import PASSPHRASE, seed_marketplace, send_alert
 from tradewire.adapters.store.tables import (
@@ -156,6 +157,12 @@ def _orders_by_account(engine: Engine) -> dict[int, list[tuple[str, str]]]:
     return found
 
 
+def _tally(engine: Engine, column: Any) -> dict[str, int]:
+    """How many rows have each value of `column`."""
+    with engine.connect() as conn:
+        return {value: count for value, count in conn.execute(select(column, func.count()).group_by(column))}
+
+
 def _assert_each_client_order_id_once(engine: Engine) -> None:
     """Our orders and the paper exchange's books: each client order id once, the same ids on both."""
     with engine.connect() as conn:
@@ -190,9 +197,8 @@ def test_a_worker_killed_in_the_middle_of_a_1000_subscriber_fan_out_is_finished_
     # The first worker routes the signal, decides the 1,000 orders and dies at the failpoint.
     assert first.wait(60) == 137, cluster.log("worker-a")
     assert f"failpoint {failpoint}: killing the process" in cluster.log("worker-a")
-    with cluster.engine.connect() as conn:
-        left = dict(conn.execute(select(orders.c.state, func.count()).group_by(orders.c.state)).all())
-        on_the_exchange = conn.execute(select(func.count()).select_from(paper_orders)).scalar_one()
+    left = _tally(cluster.engine, orders.c.state)
+    on_the_exchange = cluster.count(paper_orders)
     assert sum(left.values()) == FANOUT and "filled" not in left, left  # killed mid-way, not after
     assert on_the_exchange == (0 if failpoint == "after_orders_stored" else FANOUT)
 
@@ -212,12 +218,6 @@ def test_a_worker_killed_in_the_middle_of_a_1000_subscriber_fan_out_is_finished_
     _assert_each_client_order_id_once(cluster.engine)
     with cluster.engine.connect() as conn:
         [(status,)] = conn.execute(select(signals.c.status)).all()
-        intents = dict(
-            conn.execute(
-                select(execution_intents.c.status, func.count()).group_by(execution_intents.c.status)
-            ).all()
-        )
-        filled = conn.execute(select(paper_orders.c.status, func.count()).group_by(paper_orders.c.status))
         balances = conn.execute(
             select(paper_balances.c.account_id, paper_balances.c.free, paper_balances.c.used).where(
                 paper_balances.c.asset == "USDT"
@@ -228,11 +228,11 @@ def test_a_worker_killed_in_the_middle_of_a_1000_subscriber_fan_out_is_finished_
                 orders.c.account_id, orders.c.filled, orders.c.average, orders.c.fee, orders.c.fee_currency
             )
         ).all()
-        held = conn.execute(select(positions.c.status, func.count()).group_by(positions.c.status)).all()
+    intents = _tally(cluster.engine, execution_intents.c.status)
     assert status == "routed"  # the signal routed once: one intent per subscription
     assert sum(intents.values()) == FANOUT and "created" not in intents, intents
-    assert dict(filled.all()) == {"closed": FANOUT}
-    assert dict(held) == {"open": FANOUT}
+    assert _tally(cluster.engine, paper_orders.c.status) == {"closed": FANOUT}
+    assert _tally(cluster.engine, positions.c.status) == {"open": FANOUT}
     # Each account paid for its one entry, not twice.
     paid = {
         account: filled * average + (fee if currency == "USDT" else 0)
@@ -308,10 +308,7 @@ def test_stops_hit_while_their_worker_is_dead_fire_once_through_the_take_over(
     tickers.set_price("BTC/USDT", str(THROUGH))
     assert worker_c.wait(30) == 137, cluster.log("worker-c")
     assert "failpoint after_orders_sent: killing the process" in cluster.log("worker-c")
-    with cluster.engine.connect() as conn:
-        sent = dict(
-            conn.execute(select(paper_orders.c.side, func.count()).group_by(paper_orders.c.side)).all()
-        )
+    sent = _tally(cluster.engine, paper_orders.c.side)
     assert sent == {"buy": HOLDERS, "sell": HOLDERS}, sent  # worker-c fired every stop before dying
     assert cluster.count(orders, orders.c.side == "sell", orders.c.state == "filled") == 0
 
@@ -391,7 +388,7 @@ class RedisServer:
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     if shutil.which("redis-server") is None:
-        pytest.fail("redis-server is not installed (the Redis restart test starts one of its own)")
+        unavailable("redis-server is not installed (the Redis restart test starts one of its own)")
     server = RedisServer(tmp_path)
     server.start()
     try:
@@ -447,13 +444,9 @@ def _burst_through_a_redis_restart(cluster: Cluster, own_redis: RedisServer) -> 
     assert worker.poll() is None, cluster.log("worker")
     assert "could not publish" in cluster.log("api")  # the API did meet the outage
 
+    routed = _tally(cluster.engine, signals.c.status)
+    intents = _tally(cluster.engine, execution_intents.c.status)
     with cluster.engine.connect() as conn:
-        routed = dict(conn.execute(select(signals.c.status, func.count()).group_by(signals.c.status)).all())
-        intents = dict(
-            conn.execute(
-                select(execution_intents.c.status, func.count()).group_by(execution_intents.c.status)
-            ).all()
-        )
         per_intent = conn.execute(
             select(orders.c.intent_id, func.count()).group_by(orders.c.intent_id).having(func.count() > 1)
         ).all()
