@@ -632,7 +632,13 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         marks=LiveMarks(reports, valuations, events, clock, interval_s=settings.ws_marks_s),
         signin=signin,
         rate_limits=RateLimits(
-            settings.rate_limits, settings.redis_url, redis_retry_s=settings.redis_retry_s
+            settings.rate_limits,
+            settings.redis_url,
+            redis_retry_s=settings.redis_retry_s,
+            # Installations sharing a Redis count apart (the default prefix keeps the earlier keys).
+            key_prefix="tradewire-limits"
+            if settings.bus_prefix == "tradewire"
+            else f"{settings.bus_prefix}:limits",
         ),
         admin=Administration(SqlAdmin(engine), SqlPlatform(engine), clock),
         confirmations=confirmations,

@@ -78,3 +78,20 @@ def test_counts_fall_back_to_memory_while_redis_is_away_and_are_shared_again_aft
     messages = [r.getMessage() for r in caplog.records if r.name == "tradewire.rate_limits"]
     assert len(messages) == 2, messages  # one outage: lost once (though retried), back once
     assert "Redis unreachable" in messages[0] and "reachable again" in messages[1]
+
+
+def test_installations_sharing_a_redis_count_apart(redis_prefix: str) -> None:
+    key = f"address:test-{secrets.token_hex(6)}"
+
+    async def scenario() -> tuple[list[bool], bool, bool]:
+        mine = RateLimits(LIMITS, REDIS_URL, key_prefix=f"{redis_prefix}:limits")
+        colleague = RateLimits(LIMITS, REDIS_URL, key_prefix=f"{redis_prefix}:limits")  # same install
+        other = RateLimits(LIMITS, REDIS_URL, key_prefix=f"{redis_prefix}-other:limits")
+        spent = [(await mine.hit("signin", key)).allowed for _ in range(3)]
+        return spent, (await colleague.hit("signin", key)).allowed, (await other.hit("signin", key)).allowed
+
+    spent, colleague, other = asyncio.run(scenario())
+
+    assert spent == [True, True, True]
+    assert colleague is False  # the same installation's processes share the count
+    assert other is True  # another installation on the same Redis does not

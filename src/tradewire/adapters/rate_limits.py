@@ -43,13 +43,19 @@ class RateLimits:
     "120/minute")."""
 
     def __init__(
-        self, limits: Mapping[str, str], redis_url: str = "", exact: bool = False, redis_retry_s: float = 5.0
+        self,
+        limits: Mapping[str, str],
+        redis_url: str = "",
+        exact: bool = False,
+        redis_retry_s: float = 5.0,
+        key_prefix: str = "tradewire-limits",
     ) -> None:
         """`exact`: a moving window (every hit kept, never more than the limit in any window, e.g. to
         keep within a service's own limits) instead of the O(1) sliding window counter.
         `redis_retry_s`: while Redis is unreachable, how long to count in memory before trying it again."""
         self._items: dict[str, RateLimitItem] = {tier: parse(text) for tier, text in limits.items()}
         self._redis_url = redis_url
+        self._key_prefix = key_prefix  # one per installation sharing a Redis
         self._exact = exact
         self._retry_s = redis_retry_s
         self._shared: RateLimiter | None = None
@@ -124,7 +130,7 @@ class RateLimits:
         return RedisStorage(
             url,
             wrap_exceptions=True,
-            key_prefix="tradewire-limits",
+            key_prefix=self._key_prefix,
             connect_timeout=_REDIS_TIMEOUT_S,
             stream_timeout=_REDIS_TIMEOUT_S,
             retry_policy=NoRetryPolicy(),  # type: ignore[arg-type]  # passed on to coredis.Redis
