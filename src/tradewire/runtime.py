@@ -503,7 +503,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         balance_ttl_s=settings.balance_ttl_s,
     )
     reports = SqlReports(engine)
-    models = SqlModels(engine, _load_model)
+    models = SqlModels(engine, _load_model, lookup_ttl_s=settings.model_lookup_ttl_s)
     ai_store = SqlAi(engine)
     analyst = ChartAnalyst(
         ai_store,
@@ -537,6 +537,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         password_policy=PasswordPolicy(min_length=settings.password_min_length),
         ai=ai_store,
         telegram_bot=settings.telegram_token is not None,
+        cache_ttl_s=settings.marketplace_cache_ttl_s,
     )
     signin = SignIn(
         SqlSignIn(engine),
@@ -627,7 +628,14 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
             watch_problems().entries,
             clock,
         ),
-        meters=Meters(engine, calls, exchanges.live_accounts, lambda: monitor.stats, clock.now),
+        meters=Meters(
+            engine,
+            calls,
+            exchanges.live_accounts,
+            lambda: monitor.stats,
+            clock.now,
+            caches=(marketplace.caches.public, marketplace.caches.track_records, models.lookups),
+        ),
         events=events,
         marks=LiveMarks(reports, valuations, events, clock, interval_s=settings.ws_marks_s),
         signin=signin,

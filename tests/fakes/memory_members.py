@@ -135,7 +135,7 @@ class MemoryMembers:
         self.strategies_[strategy_id] = _StoredStrategy(strategy, definition)
         return strategy_id
 
-    def _strategy(self, strategy_id: int, viewer_id: int) -> Strategy:
+    def _strategy(self, strategy_id: int, viewer_id: int | None) -> Strategy:
         """The strategy as SqlMembers reads its row back (stored as SqlMembers writes it)."""
         stored = self.strategies_[strategy_id]
         subscribers = sum(
@@ -156,6 +156,17 @@ class MemoryMembers:
 
     def strategies_visible(self, user_id: int) -> list[Strategy]:
         return [self._strategy(i, user_id) for i in sorted(self.strategies_) if self._visible(i, user_id)]
+
+    def public_strategies(self) -> list[Strategy]:
+        return [self._strategy(i, None) for i in sorted(self.strategies_) if self._public(i)]
+
+    def strategies_of_owner(self, owner_id: int) -> list[Strategy]:
+        owned = (i for i in sorted(self.strategies_) if self.strategies_[i].new.owner_id == owner_id)
+        return [self._strategy(i, owner_id) for i in owned]
+
+    def _public(self, strategy_id: int) -> bool:
+        stored = self.strategies_[strategy_id]
+        return bool(stored.extra.get("is_public", stored.new.is_public))
 
     def _visible(self, strategy_id: int, user_id: int) -> bool:
         stored = self.strategies_.get(strategy_id)
@@ -188,6 +199,9 @@ class MemoryMembers:
 
     def strategy_pairs(self, user_id: int, strategy_id: int) -> list[PairRecord]:
         self.strategy(user_id, strategy_id)
+        return self.pair_records(strategy_id)
+
+    def pair_records(self, strategy_id: int) -> list[PairRecord]:
         return [r for (sid, _), r in sorted(self.pairs.items()) if sid == strategy_id]
 
     def override_pair(

@@ -154,3 +154,34 @@ def test_models_are_versioned_scoped_cached_by_version_and_kept_while_used(engin
     with pytest.raises(NotFound):
         models.delete_model(bob, pinned)
     assert [m.version for m in models.models(alice)] == [3]
+
+
+def test_which_version_a_strategy_uses_is_kept_for_its_ttl_and_forgotten_on_an_upload(engine: Engine) -> None:
+    members = SqlMembers(engine)
+    alice = members.create_user("alice", "hash", NOW)
+    clock = [1000.0]
+    models = SqlModels(engine, Loaded, lookup_ttl_s=10, timer=lambda: clock[0])
+    elsewhere = SqlModels(engine, Loaded)  # another process's registry: its uploads are not heard here
+    first = models.add_model(_model(alice, b"tree v1"))
+    latest = _strategy(members, alice, {"model_symbol": "BTC/USDT"})
+    params = LightgbmParams(model_symbol="BTC/USDT")
+
+    def version() -> int:
+        found = models.model_for(latest, params)
+        assert found is not None
+        return found.version
+
+    assert version() == 1 and version() == 1
+    assert (models.lookups.hits, models.lookups.misses) == (1, 1)
+
+    elsewhere.add_model(_model(alice, b"tree v2"))
+    clock[0] += 9.9
+    assert version() == 1  # kept: no query until the TTL ends
+    clock[0] += 0.2
+    assert version() == 2
+    assert (models.lookups.hits, models.lookups.misses) == (2, 2)
+
+    third = models.add_model(_model(alice, b"tree v3"))  # an upload here applies at once
+    assert version() == 3
+    models.delete_model(alice, third)
+    assert version() == 2 and first

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -269,6 +269,40 @@ class TradingState(Collector):
             return {(str(kind), str(value)): int(count) for kind, value, count in connection.execute(query)}
 
 
+class _CountedCache(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def hits(self) -> int: ...
+
+    @property
+    def misses(self) -> int: ...
+
+
+class CacheCounts(Collector):
+    """Hits and misses of each cache (services/caches.py), read at scrape time."""
+
+    def __init__(self, caches: Sequence[_CountedCache]) -> None:
+        self._caches = caches
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        hits = CounterMetricFamily(
+            "tradewire_cache_hits", "Reads served from a short-lived cache, by cache.", labels=["cache"]
+        )
+        misses = CounterMetricFamily(
+            "tradewire_cache_misses", "Reads a short-lived cache had to load, by cache.", labels=["cache"]
+        )
+        for cache in self._caches:
+            hits.add_metric([cache.name], cache.hits)
+            misses.add_metric([cache.name], cache.misses)
+        yield hits
+        yield misses
+
+
 class Meters:
     """Every metric of one runtime and their registry; `exposition` renders them for /metrics."""
 
@@ -279,6 +313,7 @@ class Meters:
         live_clients: Callable[[], Mapping[int, Any]],
         monitor_stats: Callable[[], _MonitorStats],
         now: Callable[[], datetime],
+        caches: Sequence[_CountedCache] = (),
     ) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(calls.seconds)
@@ -286,6 +321,7 @@ class Meters:
         self.webhook = WebhookMeter(self.registry)
         self._state = TradingState(engine, live_clients, monitor_stats, now)
         self.registry.register(self._state)
+        self.registry.register(CacheCounts(caches))
 
     async def exposition(self) -> bytes:
         """The metrics in Prometheus' text format, state read now."""

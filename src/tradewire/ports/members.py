@@ -54,6 +54,11 @@ class Members(Protocol):
 
     def strategies_visible(self, user_id: int) -> list[Strategy]: ...
 
+    def public_strategies(self) -> list[Strategy]:
+        """Every public strategy, as anyone but its owner sees it (is_owner false)."""
+
+    def strategies_of_owner(self, owner_id: int) -> list[Strategy]: ...
+
     def strategy(self, user_id: int, strategy_id: int) -> Strategy: ...
 
     def change_strategy(self, owner_id: int, strategy_id: int, changes: StrategyChanges) -> None: ...
@@ -61,6 +66,9 @@ class Members(Protocol):
     def set_strategy_passphrase(self, owner_id: int, strategy_id: int, passphrase_hash: str) -> None: ...
 
     def strategy_pairs(self, user_id: int, strategy_id: int) -> list[PairRecord]: ...
+
+    def pair_records(self, strategy_id: int) -> list[PairRecord]:
+        """A strategy's record per pair with no check of who asks: only for a public strategy."""
 
     def override_pair(
         self, user_id: int, strategy_id: int, symbol: str, status: PairStatus, who: str, now: datetime

@@ -104,7 +104,8 @@ def account_of(r: Any) -> Account:
     )
 
 
-def strategy_of(r: Any, viewer_id: int) -> Strategy:
+def strategy_of(r: Any, viewer_id: int | None) -> Strategy:
+    """The row as `viewer_id` sees it (None: anyone but its owner)."""
     return Strategy(**{name: r[name] for name in _STRATEGY_COLUMNS}, is_owner=r["owner_id"] == viewer_id)
 
 

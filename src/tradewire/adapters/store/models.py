@@ -1,19 +1,23 @@
 """Trained models in the database: the registry (per owner and symbol, numbered versions) and the
 source the `lightgbm` strategy and backtests load them from.
 
-Loaded predictors are cached by (model id, version): a strategy naming a symbol's latest model gets
-a new version's predictor at its next evaluation, and an unchanged one costs one small query. The
-content was checked at upload (ModelValidator, in a child process) before it was stored here.
+Loaded predictors are cached by (model id, version). Which version a strategy uses (its owner's model
+by id, or the latest for a symbol) is looked up again at most every `lookup_ttl_s` seconds, and at once
+after an upload or a delete in this process: a strategy naming a symbol's latest model gets a new
+version's predictor at its next evaluation after that, and the strategy runner's evaluations in
+between cost no query. The content was checked at upload (ModelValidator, in a child process) before
+it was stored here.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Connection, Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from tradewire.adapters.store.db import SqlTables, write_transaction
@@ -21,6 +25,7 @@ from tradewire.adapters.store.tables import models, strategies
 from tradewire.domain.members import Conflict, NotFound
 from tradewire.domain.ml.strategy import LightgbmParams, LightgbmStrategy, Predictor
 from tradewire.ports.models import LoadedModel, ModelInfo, NewModel
+from tradewire.services.caches import TtlCache
 
 _INFO = [c for c in models.c if c.name not in ("content", "owner_id")]
 
@@ -33,13 +38,22 @@ class SqlModels(SqlTables):
     """`ModelRegistry`, `ModelSource` and `OwnerModels` over the `models` table."""
 
     def __init__(
-        self, engine: Engine, load: Callable[[str], Predictor] | None = None, cache_size: int = 64
+        self,
+        engine: Engine,
+        load: Callable[[str], Predictor] | None = None,
+        cache_size: int = 64,
+        lookup_ttl_s: float = 0.0,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(engine)
         self._load = load
         self._cache: OrderedDict[tuple[int, int], Predictor] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        # (strategy id, model id, model symbol) -> (owner id, (model id, version)), None: no model
+        self.lookups: TtlCache[tuple[int, int | None, str | None], tuple[int, tuple[int, int]] | None] = (
+            TtlCache("model_lookups", lookup_ttl_s, timer=timer)
+        )
 
     # -- the registry ----------------------------------------------------------------------------
 
@@ -69,6 +83,7 @@ class SqlModels(SqlTables):
                         )
                     ).inserted_primary_key
                 assert key is not None
+                self.lookups.clear()  # the symbol's latest version is this one now
                 return int(key[0])
             except IntegrityError:
                 continue
@@ -131,25 +146,29 @@ class SqlModels(SqlTables):
             if users:
                 raise Conflict(f"model {model_id} is used by strategy {', '.join(map(str, users))}")
             conn.execute(delete(models).where(models.c.id == model_id))
+        self.lookups.clear()
 
     # -- the source of predictors ----------------------------------------------------------------
 
     def model_for(self, strategy_id: int, params: LightgbmParams) -> LoadedModel | None:
+        found = self.lookups.get(
+            (strategy_id, params.model_id, params.model_symbol), lambda: self._look_up(strategy_id, params)
+        )
+        return None if found is None else self._loaded(*found)
+
+    def _look_up(self, strategy_id: int, params: LightgbmParams) -> tuple[int, tuple[int, int]] | None:
+        """The strategy's owner and the (model id, version) it uses now."""
         with self.engine.connect() as conn:
             owner = conn.execute(select(strategies.c.owner_id).where(strategies.c.id == strategy_id)).scalar()
-        return None if owner is None else self.model_of_owner(int(owner), params)
+            key = None if owner is None else _version(conn, int(owner), params)
+        return None if owner is None or key is None else (int(owner), key)
 
     def model_of_owner(self, owner_id: int, params: LightgbmParams) -> LoadedModel | None:
-        query = select(models.c.id, models.c.version).where(models.c.owner_id == owner_id)
-        if params.model_id is not None:
-            query = query.where(models.c.id == params.model_id)
-        else:
-            query = query.where(models.c.symbol == params.model_symbol).order_by(models.c.version.desc())
         with self.engine.connect() as conn:
-            row = conn.execute(query.limit(1)).first()
-        if row is None:
-            return None
-        key = (int(row[0]), int(row[1]))
+            key = _version(conn, owner_id, params)
+        return None if key is None else self._loaded(owner_id, key)
+
+    def _loaded(self, owner_id: int, key: tuple[int, int]) -> LoadedModel:
         with self._lock:
             predictor = self._cache.get(key)
             if predictor is not None:
@@ -166,6 +185,17 @@ class SqlModels(SqlTables):
         if self._load is None:
             raise RuntimeError("SqlModels was built without a model loader")
         return self._load(self.model_content(owner_id, model_id).decode("utf-8"))
+
+
+def _version(conn: Connection, owner_id: int, params: LightgbmParams) -> tuple[int, int] | None:
+    """(model id, version) of the owner's model `params` names: by id, or the symbol's latest."""
+    query = select(models.c.id, models.c.version).where(models.c.owner_id == owner_id)
+    if params.model_id is not None:
+        query = query.where(models.c.id == params.model_id)
+    else:
+        query = query.where(models.c.symbol == params.model_symbol).order_by(models.c.version.desc())
+    row = conn.execute(query.limit(1)).first()
+    return None if row is None else (int(row[0]), int(row[1]))
 
 
 def _uses(definition: Any, model_id: int, symbol: str, others: bool) -> bool:

@@ -173,6 +173,16 @@ class SqlStrategies(MemberRows):
         """The user's own strategies and every public one."""
         return self._records(self._visible_to(user_id), lambda r: strategy_of(r, user_id))
 
+    def public_strategies(self) -> list[Strategy]:
+        """Every public strategy, as anyone but its owner sees it (the marketplace)."""
+        query = _with_owner_and_count().where(strategies.c.is_public)
+        return self._records(query, lambda r: strategy_of(r, None))
+
+    def strategies_of_owner(self, owner_id: int) -> list[Strategy]:
+        """The owner's own strategies, public or not."""
+        query = _with_owner_and_count().where(strategies.c.owner_id == owner_id)
+        return self._records(query, lambda r: strategy_of(r, owner_id))
+
     def strategy(self, user_id: int, strategy_id: int) -> Strategy:
         query = self._visible_to(user_id).where(strategies.c.id == strategy_id)
         return self._record(query, lambda r: strategy_of(r, user_id), f"no strategy {strategy_id}")
@@ -180,6 +190,11 @@ class SqlStrategies(MemberRows):
     def strategy_pairs(self, user_id: int, strategy_id: int) -> list[PairRecord]:
         """The strategy's record per pair (for strategies the user may see)."""
         self.strategy(user_id, strategy_id)
+        return self.pair_records(strategy_id)
+
+    def pair_records(self, strategy_id: int) -> list[PairRecord]:
+        """The strategy's record per pair, whoever asks: for a strategy the caller knows is visible
+        (a public one)."""
         query = (
             select(strategy_pairs)
             .where(strategy_pairs.c.strategy_id == strategy_id)
@@ -212,23 +227,26 @@ class SqlStrategies(MemberRows):
 
     @staticmethod
     def _visible_to(user_id: int) -> Select[Any]:
-        """Strategies `user_id` may see (their own and every public one), with the owner's name and
-        the number of active subscribers."""
-        active = (
-            select(func.count())
-            .select_from(subscriptions)
-            .where(
-                subscriptions.c.strategy_id == strategies.c.id,
-                subscriptions.c.status == SubscriptionStatus.ACTIVE.value,
-            )
-            .scalar_subquery()
+        """Strategies `user_id` may see (their own and every public one)."""
+        return _with_owner_and_count().where((strategies.c.owner_id == user_id) | strategies.c.is_public)
+
+
+def _with_owner_and_count() -> Select[Any]:
+    """Strategies with the owner's name and the number of active subscribers, by id."""
+    active = (
+        select(func.count())
+        .select_from(subscriptions)
+        .where(
+            subscriptions.c.strategy_id == strategies.c.id,
+            subscriptions.c.status == SubscriptionStatus.ACTIVE.value,
         )
-        return (
-            select(strategies, users.c.username.label("owner"), active.label("subscriber_count"))
-            .join(users, users.c.id == strategies.c.owner_id)
-            .where((strategies.c.owner_id == user_id) | strategies.c.is_public)
-            .order_by(strategies.c.id)
-        )
+        .scalar_subquery()
+    )
+    return (
+        select(strategies, users.c.username.label("owner"), active.label("subscriber_count"))
+        .join(users, users.c.id == strategies.c.owner_id)
+        .order_by(strategies.c.id)
+    )
 
 
 def _runs(definition: Mapping[str, Any] | None, status: Any) -> bool:

@@ -8,7 +8,7 @@ hashing, encryption and URL guards only through ports.
 from __future__ import annotations
 
 from collections.abc import Container
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tradewire.domain.members import Role
 from tradewire.domain.signin import PasswordPolicy
@@ -19,7 +19,7 @@ from tradewire.services.members.accounts import Accounts
 from tradewire.services.members.bots import Bots
 from tradewire.services.members.logins import Logins
 from tradewire.services.members.models import Models
-from tradewire.services.members.strategies import Strategies
+from tradewire.services.members.strategies import MarketplaceCaches, Strategies
 from tradewire.services.members.subscriptions import Subscriptions
 
 
@@ -31,6 +31,7 @@ class Marketplace:
     subscriptions: Subscriptions
     bots: Bots
     models: Models | None = None  # None: no model registry on this server
+    caches: MarketplaceCaches = field(default_factory=lambda: MarketplaceCaches.lasting(0))
 
 
 def build_marketplace(
@@ -50,10 +51,13 @@ def build_marketplace(
     password_policy: PasswordPolicy | None = None,
     ai: AiStore | None = None,
     telegram_bot: bool = True,
+    cache_ttl_s: float = 0.0,
 ) -> Marketplace:
     """The use cases over one set of ports; `paper_pairs` is what built-in strategies may name,
-    `paper_markets` what a paper account's pair filter may name."""
+    `paper_markets` what a paper account's pair filter may name; what everyone reads of the
+    marketplace is kept `cache_ttl_s` seconds (0: read every time)."""
     accounts = Accounts(members, guards, clock)
+    caches = MarketplaceCaches.lasting(cache_ttl_s)
     return Marketplace(
         logins=Logins(
             members,
@@ -64,10 +68,11 @@ def build_marketplace(
             password_policy=password_policy or PasswordPolicy(),
         ),
         accounts=accounts,
-        strategies=Strategies(members, passwords, clock, paper_pairs, models, ai),
+        strategies=Strategies(members, passwords, clock, paper_pairs, models, ai, caches),
         subscriptions=Subscriptions(
-            members, exchanges, clock, paper_markets, markets_timeout_s, telegram_bot=telegram_bot
+            members, exchanges, clock, paper_markets, markets_timeout_s, telegram_bot, caches
         ),
         bots=Bots(members, accounts, passwords, clock, paper_pairs, models, ai, telegram_bot=telegram_bot),
         models=None if models is None or validator is None else Models(models, validator, clock),
+        caches=caches,
     )

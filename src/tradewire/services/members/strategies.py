@@ -25,6 +25,7 @@ from tradewire.ports import Clock, Members, Passwords
 from tradewire.ports.ai import AiStore
 from tradewire.ports.models import ModelRegistry
 from tradewire.services.ai_setup import check_ai
+from tradewire.services.caches import TtlCache
 from tradewire.services.members.models import check_model
 
 
@@ -65,6 +66,24 @@ def new_passphrase() -> str:
     return secrets.token_urlsafe(18)
 
 
+PublicStrategies = dict[int, Strategy]  # by id, as anyone but their owners sees them
+
+
+@dataclass(frozen=True, slots=True)
+class MarketplaceCaches:
+    """What every user reads of the marketplace, kept a few seconds: the public strategies (with their
+    subscriber counts) and the public strategies' records per pair. A user's own strategies are
+    always read fresh; our own writes that change what is kept forget it at once."""
+
+    public: TtlCache[None, PublicStrategies]
+    track_records: TtlCache[int, list[PairRecord]]  # by strategy id, public strategies only
+
+    @classmethod
+    def lasting(cls, ttl_s: float) -> MarketplaceCaches:
+        """Caches keeping values `ttl_s` seconds (0: none kept)."""
+        return cls(TtlCache("marketplace", ttl_s, maxsize=1), TtlCache("track_records", ttl_s))
+
+
 @dataclass(slots=True, eq=False)
 class Strategies:
     """The strategies a user publishes and sees; only the owner changes one."""
@@ -75,6 +94,7 @@ class Strategies:
     paper_pairs: Container[str]
     models: ModelRegistry | None = None  # what `lightgbm` definitions may name
     ai: AiStore | None = None  # the endpoints and prompts `ai_chart` definitions may name
+    caches: MarketplaceCaches = field(default_factory=lambda: MarketplaceCaches.lasting(0))
 
     async def publish(self, user_id: int, request: StrategyRequest) -> Published:
         """A new strategy of the user's; Forbidden for a public one unless the user publishes
@@ -99,12 +119,22 @@ class Strategies:
             dedup_window_s=request.dedup_window_s,
         )
         strategy_id = await asyncio.to_thread(self.members.add_strategy, new)
+        self.caches.public.clear()
         strategy = await self.get(user_id, strategy_id)
         return Published(strategy, passphrase if request.definition is None else None)
 
     async def visible(self, user_id: int) -> list[Strategy]:
-        """The user's strategies and every public one."""
-        return await asyncio.to_thread(self.members.strategies_visible, user_id)
+        """The user's strategies (read now) and every public one (the marketplace, kept a few seconds)."""
+        public = await self._public()
+        own = await asyncio.to_thread(self.members.strategies_of_owner, user_id)
+        mine = {s.id for s in own}
+        return sorted([*own, *(s for s in public.values() if s.id not in mine)], key=lambda s: s.id)
+
+    async def _public(self) -> PublicStrategies:
+        async def load() -> PublicStrategies:
+            return {s.id: s for s in await asyncio.to_thread(self.members.public_strategies)}
+
+        return await self.caches.public.get_async(None, load)
 
     async def get(self, user_id: int, strategy_id: int) -> Strategy:
         return await asyncio.to_thread(self.members.strategy, user_id, strategy_id)
@@ -122,6 +152,7 @@ class Strategies:
             await check_model(self.models, user_id, changes.definition)
             await check_ai(self.ai, user_id, changes.definition)
         await asyncio.to_thread(self.members.change_strategy, user_id, strategy_id, changes)
+        self.caches.public.clear()
         return await self.get(user_id, strategy_id)
 
     async def rotate_passphrase(self, user_id: int, strategy_id: int) -> str:
@@ -133,9 +164,17 @@ class Strategies:
         return passphrase
 
     async def pairs(self, user_id: int, strategy_id: int) -> list[PairRecord]:
-        """The strategy's record per pair, each reviewed as of now."""
+        """The strategy's record per pair, each reviewed as of now: a public strategy's kept a few
+        seconds for everyone, a private one's read now for its owner (NotFound for anyone else)."""
         now = self.clock.now()
-        records = await asyncio.to_thread(self.members.strategy_pairs, user_id, strategy_id)
+        if strategy_id in await self._public():
+
+            async def load() -> list[PairRecord]:
+                return await asyncio.to_thread(self.members.pair_records, strategy_id)
+
+            records = await self.caches.track_records.get_async(strategy_id, load)
+        else:
+            records = await asyncio.to_thread(self.members.strategy_pairs, user_id, strategy_id)
         return [p.reviewed(now) for p in records]
 
     async def override_pair(
@@ -145,7 +184,7 @@ class Strategies:
         await self.own(user.id, strategy_id)
         if symbol not in self.paper_pairs:
             raise Invalid(f"unknown pair {symbol!r}")
-        return await asyncio.to_thread(
+        record = await asyncio.to_thread(
             self.members.override_pair,
             user.id,
             strategy_id,
@@ -154,6 +193,8 @@ class Strategies:
             user.username,
             self.clock.now(),
         )
+        self.caches.track_records.invalidate(strategy_id)
+        return record
 
     async def _may_publish(self, user_id: int) -> None:
         """Forbidden unless the user's role lists strategies in the marketplace (read now: a role

@@ -22,6 +22,7 @@ from tradewire.domain.members import (
 )
 from tradewire.domain.sizing import Sizing, SizingMode
 from tradewire.ports import Clock, ExchangeDirectory, ExchangeError, ExchangeUnavailable, Members
+from tradewire.services.members.strategies import MarketplaceCaches
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,8 @@ class Subscriptions:
     paper_markets: Container[str]
     markets_timeout_s: float
     telegram_bot: bool = True  # the server runs a Telegram bot (where `confirmation: telegram` asks)
+    # The marketplace's subscriber counts, forgotten when a subscription starts or changes status.
+    caches: MarketplaceCaches = field(default_factory=lambda: MarketplaceCaches.lasting(0))
 
     async def subscribe(self, user_id: int, request: SubscriptionRequest) -> Subscription:
         """Subscribe one of the user's accounts to a strategy they can see."""
@@ -66,6 +69,7 @@ class Subscriptions:
             confirmation=request.confirmation,
         )
         subscription_id = await asyncio.to_thread(self.members.add_subscription, new)
+        self.caches.public.clear()
         return await self.get(user_id, subscription_id)
 
     async def owned(self, user_id: int) -> list[Subscription]:
@@ -105,6 +109,8 @@ class Subscriptions:
             user.username,
             self.clock.now(),
         )
+        if changes.status is not None:
+            self.caches.public.clear()
         return await self.get(user.id, subscription_id)
 
     async def halt_all(self, user: User) -> list[int]:
