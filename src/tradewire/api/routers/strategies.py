@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from decimal import Decimal
 
 from fastapi import APIRouter, Request
@@ -127,4 +127,6 @@ def _pair_out(p: PairRecord) -> PairOut:
 def _strategy_out(request: Request, strategy: Strategy) -> StrategyOut:
     webhook = strategy.is_owner and strategy.source == StrategySource.TRADINGVIEW
     url = _webhook_url(request, strategy.slug) if webhook else None
-    return StrategyOut(**asdict(strategy), webhook_url=url)
+    # Field by field, not asdict: its deep copy of each definition was most of a marketplace listing's
+    # time (the model copies what it keeps; the strategy, possibly a cached one, is left as it is).
+    return StrategyOut(**{f.name: getattr(strategy, f.name) for f in fields(strategy)}, webhook_url=url)
