@@ -63,7 +63,7 @@ def test_a_ttl_of_zero_keeps_nothing_and_counts_every_read_a_miss() -> None:
     values = iter(range(3))
 
     assert [cache.get("a", lambda: next(values)) for _ in range(3)] == [0, 1, 2]
-    assert (cache.hits, cache.misses) == (0, 3)
+    assert (cache.hits, cache.misses) == (0, 3) and not cache.keeps
 
 
 async def test_a_load_that_raced_an_invalidation_is_returned_but_not_kept() -> None:

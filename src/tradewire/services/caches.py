@@ -33,6 +33,11 @@ class TtlCache(Generic[K, V]):
         self._lock = threading.Lock()  # loads run in worker threads as well as on the event loop
         self._generation = 0  # bumped by every invalidation
 
+    @property
+    def keeps(self) -> bool:
+        """Whether values are kept at all (a TTL above 0)."""
+        return self._values is not None
+
     def get(self, key: K, load: Callable[[], V]) -> V:
         """The value kept for `key`, or `load()`'s (kept unless invalidated meanwhile)."""
         found, value, generation = self._lookup(key)

@@ -167,7 +167,8 @@ class Strategies:
         """The strategy's record per pair, each reviewed as of now: a public strategy's kept a few
         seconds for everyone, a private one's read now for its owner (NotFound for anyone else)."""
         now = self.clock.now()
-        if strategy_id in await self._public():
+        # With no cache, the public list (every strategy's subscriber count) is not worth reading here.
+        if self.caches.track_records.keeps and strategy_id in await self._public():
 
             async def load() -> list[PairRecord]:
                 return await asyncio.to_thread(self.members.pair_records, strategy_id)
