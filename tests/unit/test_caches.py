@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
 from tests.fakes.memory_members import Desk, desk
 from tradewire.domain.members import NotFound, StrategyChanges
+from tradewire.domain.track_record import PairStatus
 from tradewire.services.caches import TtlCache
 from tradewire.services.members.strategies import MarketplaceCaches, Strategies, StrategyRequest
 
@@ -130,3 +132,22 @@ async def test_a_private_strategy_and_its_pairs_never_reach_another_user_through
     with pytest.raises(NotFound):
         await strategies.pairs(bob.id, private.id)
     assert await strategies.visible(alice.id) == mine  # the kept public list did not change hers
+
+
+async def test_a_public_strategys_owner_reads_its_pairs_now_while_others_get_them_as_kept() -> None:
+    clock = Clock()
+    d = desk()
+    strategies, _ = _cached(d, clock, 60)
+    alice, bob = d.user("alice"), d.user("bob")
+    alpha = (await strategies.publish(alice.id, StrategyRequest("Alpha", is_public=True))).strategy
+    assert await strategies.pairs(bob.id, alpha.id, "bob") == []  # kept for everyone but Alice
+
+    # A trade settled by the worker changes the record (straight into the store, no invalidation).
+    d.members.override_pair(
+        alice.id, alpha.id, "BTC/USDT", PairStatus.BLACKLISTED, "alice", datetime.now(UTC)
+    )
+
+    assert [p.symbol for p in await strategies.pairs(alice.id, alpha.id, "alice")] == ["BTC/USDT"]
+    assert await strategies.pairs(bob.id, alpha.id, "bob") == []
+    clock.now += 60.1
+    assert [p.symbol for p in await strategies.pairs(bob.id, alpha.id, "bob")] == ["BTC/USDT"]

@@ -93,7 +93,9 @@ async def strategy_pairs(strategy_id: DbId, runtime: RuntimeDep, user: CurrentUs
     """The strategy's own performance per pair (measured on its signals) and each pair's blacklist
     status: blacklisted after 5 consecutive losses or a return below -10 % over 3+ trades, reviewed
     weekly, whitelisted for 30 days when re-enabled."""
-    return [_pair_out(p) for p in await runtime.marketplace.strategies.pairs(user.id, strategy_id)]
+    return [
+        _pair_out(p) for p in await runtime.marketplace.strategies.pairs(user.id, strategy_id, user.username)
+    ]
 
 
 @router.put("/strategies/{strategy_id}/pairs", response_model=PairOut)

@@ -163,12 +163,16 @@ class Strategies:
         await asyncio.to_thread(self.members.set_strategy_passphrase, user_id, strategy_id, passphrase_hash)
         return passphrase
 
-    async def pairs(self, user_id: int, strategy_id: int) -> list[PairRecord]:
+    async def pairs(self, user_id: int, strategy_id: int, username: str | None = None) -> list[PairRecord]:
         """The strategy's record per pair, each reviewed as of now: a public strategy's kept a few
-        seconds for everyone, a private one's read now for its owner (NotFound for anyone else)."""
+        seconds for everyone but its owner (`username`), who reads it now, as a private one's (NotFound
+        for anyone else). The owner's page asks again when a trade may have closed: it must not get
+        what was kept from before it."""
         now = self.clock.now()
         # With no cache, the public list (every strategy's subscriber count) is not worth reading here.
-        if self.caches.track_records.keeps and strategy_id in await self._public():
+        public = await self._public() if self.caches.track_records.keeps else {}
+        shown = public.get(strategy_id)
+        if shown is not None and (username is None or shown.owner != username):
 
             async def load() -> list[PairRecord]:
                 return await asyncio.to_thread(self.members.pair_records, strategy_id)
