@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from tests.seeding import NO_COOLDOWN, Seeded, now, seed_members
 from tradewire.adapters.passwords import hash_secret
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.sql import SqlStore
+from tradewire.adapters.store.tables import orders
 from tradewire.config import Settings
 from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderType, Trade
 from tradewire.domain.records import Decisions, NewOrder, NewSignal, OrderRecord, Routing, WorkItem
@@ -268,3 +270,21 @@ def send_alert(url: str, action: str, number: int, slug: str = "tv-test") -> Non
     body = {"passphrase": PASSPHRASE, "ticker": "BTCUSDT", "action": action, "id": f"{action}-{number}"}
     response = httpx.post(f"{url}/api/v1/webhooks/tradingview/{slug}", json=body, timeout=10)
     assert response.status_code == 202, response.text
+
+
+def until(done: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
+    """Wait for `done`, failing with `what` it waited for after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def orders_by_account(engine: Engine) -> dict[int, list[tuple[str, str]]]:
+    """Each account's orders as (side, state), oldest first."""
+    found: dict[int, list[tuple[str, str]]] = {}
+    with engine.connect() as conn:
+        rows = conn.execute(select(orders.c.account_id, orders.c.side, orders.c.state).order_by(orders.c.id))
+        for account_id, side, state in rows:
+            found.setdefault(account_id, []).append((side, state))
+    return found

@@ -19,7 +19,7 @@ from sqlalchemy import update
 
 from tests.conftest import free_port
 from tests.e2e.test_confirm_http import ShiftedClock
-from tests.e2e.test_dashboard_browser import TIMEOUT_MS, Session
+from tests.e2e.test_dashboard_browser import Session, browser_session
 from tests.seeding import Seeded
 from tests.support import ServedRuntime, make_runtime, pin_prices, seed_marketplace, send_alert
 from tradewire.adapters.store.tables import execution_intents
@@ -72,17 +72,8 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
 @pytest.fixture
 def session(platform: Platform, chromium: Browser, tmp_path: Path) -> Iterator[Session]:
     """A signed-in page on the live channel; closed before the server stops (after `platform`)."""
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
-    session = Session(context.new_page(), shots)
-    try:
+    with browser_session(chromium, tmp_path) as session:
         yield session
-    finally:
-        context.close()
-    print(f"screenshots: {shots}")
-    assert session.errors == [], session.errors
 
 
 def _signed_in(session: Session, platform: Platform, user: str = TRADER) -> None:

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.e2e.test_dashboard_browser import TIMEOUT_MS, Session
+from tests.e2e.test_dashboard_browser import TIMEOUT_MS, Session, browser_session
 from tests.seeding import Seeded
 from tests.support import PASSPHRASE, PASSWORD, ServedRuntime, make_runtime, pin_prices, seed_marketplace
 from tradewire.domain.records import NewSignal
@@ -63,17 +63,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 
 @pytest.fixture
 def session(chromium: Browser, tmp_path: Path) -> Iterator[Session]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
-    session = Session(context.new_page(), shots)
-    try:
+    with browser_session(chromium, tmp_path) as session:
         yield session
-    finally:
-        context.close()  # before the server stops
-    print(f"screenshots: {shots}")
-    assert session.errors == [], session.errors
 
 
 def test_a_bot_is_created_stopped_started_and_retuned_from_the_page(

@@ -6,11 +6,12 @@ under the test's temporary directory."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pyotp
@@ -82,9 +83,13 @@ class Session:
         page.get_by_role("navigation", name="Pages").wait_for()
 
 
-@pytest.fixture
-def session(chromium: Browser, tmp_path: Path) -> Iterator[Session]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+@contextlib.contextmanager
+def browser_session(
+    chromium: Browser, tmp_path: Path, width: int = 1280, height: int = 900, **options: Any
+) -> Iterator[Session]:
+    """A page of a fresh browser context, closed when the block ends (so before a module's server
+    stops); the test fails on any console error the page logged. `options`: more context options."""
+    context = chromium.new_context(viewport={"width": width, "height": height}, **options)
     context.set_default_timeout(TIMEOUT_MS)
     shots = tmp_path / "screenshots"
     shots.mkdir()
@@ -95,6 +100,12 @@ def session(chromium: Browser, tmp_path: Path) -> Iterator[Session]:
         context.close()
     print(f"screenshots: {shots}")
     assert session.errors == [], session.errors
+
+
+@pytest.fixture
+def session(chromium: Browser, tmp_path: Path) -> Iterator[Session]:
+    with browser_session(chromium, tmp_path) as session:
+        yield session
 
 
 def test_a_webhook_becomes_a_live_position_that_closes_from_the_page(

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.e2e.test_dashboard_browser import TIMEOUT_MS, Platform, Session
+from tests.e2e.test_dashboard_browser import TIMEOUT_MS, Platform, Session, browser_session
 from tests.support import PASSWORD, ServedRuntime, make_runtime, now, pin_prices, seed_marketplace
 from tradewire.adapters.passwords import hash_secret
 from tradewire.domain.members import Role
@@ -47,17 +47,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 
 @pytest.fixture
 def session(chromium: Browser, tmp_path: Path) -> Iterator[Session]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
-    session = Session(context.new_page(), shots)
-    try:
+    with browser_session(chromium, tmp_path) as session:
         yield session
-    finally:
-        context.close()  # the page closes before the module's server stops
-    print(f"screenshots: {shots}")
-    assert session.errors == [], session.errors
 
 
 def test_risk_usage_shows_each_limit_and_moves_live(platform: Platform, session: Session) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.conftest import free_port
-from tests.e2e.test_dashboard_browser import TIMEOUT_MS, Platform, Session
+from tests.e2e.test_dashboard_browser import Platform, Session, browser_session
 from tests.support import ServedRuntime, make_runtime, seed_marketplace
 
 if TYPE_CHECKING:
@@ -32,17 +32,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 
 @pytest.fixture
 def session(chromium: Browser, tmp_path: Path) -> Iterator[Session]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(TIMEOUT_MS)
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
-    session = Session(context.new_page(), shots)
-    try:
+    with browser_session(chromium, tmp_path, 1280, 800) as session:
         yield session
-    finally:
-        context.close()
-    print(f"screenshots: {shots}")
-    assert session.errors == [], session.errors
 
 
 def box(locator: Locator) -> dict[str, float]:

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.e2e.test_dashboard_browser import TIMEOUT_MS, Session
+from tests.e2e.test_dashboard_browser import Session, browser_session
 from tests.fakes.telegram_api import BOT_USERNAME, FakeTelegram
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.support import ServedRuntime, make_runtime, seed_marketplace
@@ -85,17 +85,8 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 @pytest.fixture
 def session(chromium: Browser, tmp_path: Path) -> Iterator[Session]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900}, timezone_id="Europe/Berlin")
-    context.set_default_timeout(TIMEOUT_MS)
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
-    session = Session(context.new_page(), shots)
-    try:
+    with browser_session(chromium, tmp_path, timezone_id="Europe/Berlin") as session:
         yield session
-    finally:
-        context.close()  # before the server stops
-    print(f"screenshots: {shots}")
-    assert session.errors == [], session.errors
 
 
 def refused_once(session: Session) -> None:

@@ -21,7 +21,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -33,7 +33,7 @@ from sqlalchemy import Engine, func, select
 
 from tests.conftest import REDIS_URL, free_port, unavailable
 from tests.fakes.exchange import FakeExchange
-from tests.support import PASSPHRASE, seed_marketplace, send_alert
+from tests.support import PASSPHRASE, orders_by_account, seed_marketplace, send_alert, until
 from tradewire.adapters.store.tables import (
     execution_intents,
     orders,
@@ -47,13 +47,6 @@ from tradewire.adapters.store.tables import (
 BIN = Path(sys.executable).with_name("tradewire")
 FANOUT = 1_000  # seeding 1,000 subscribers on the local PostgreSQL takes ~5 s
 QUOTE = Decimal(100)  # each subscriber's entry: fixed_quote 100 USDT (seed_members' default)
-
-
-def _until(done: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not done():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 class Cluster:
@@ -102,7 +95,7 @@ class Cluster:
                 return httpx.get(f"{self.url}/health", timeout=2).status_code == 200
             return False
 
-        _until(healthy, "the API process")
+        until(healthy, "the API process")
         return api
 
     def start_worker(self, name: str, *, active: bool, **extra: str) -> subprocess.Popen[bytes]:
@@ -114,7 +107,7 @@ class Cluster:
             assert worker.poll() is None, self.log(name)
             return said in self.log(name)
 
-        _until(ready, f"{name} to be {'active' if active else 'standing by'}")
+        until(ready, f"{name} to be {'active' if active else 'standing by'}")
         return worker
 
     def kill(self, name: str) -> None:
@@ -146,15 +139,6 @@ def cluster(tmp_path: Path, postgres_engine: Engine, redis_prefix: str) -> Itera
         yield running
     finally:
         running.stop_all()
-
-
-def _orders_by_account(engine: Engine) -> dict[int, list[tuple[str, str]]]:
-    found: dict[int, list[tuple[str, str]]] = {}
-    with engine.connect() as conn:
-        rows = conn.execute(select(orders.c.account_id, orders.c.side, orders.c.state).order_by(orders.c.id))
-        for account_id, side, state in rows:
-            found.setdefault(account_id, []).append((side, state))
-    return found
 
 
 def _tally(engine: Engine, column: Any) -> dict[str, int]:
@@ -203,7 +187,7 @@ def test_a_worker_killed_in_the_middle_of_a_1000_subscriber_fan_out_is_finished_
     assert on_the_exchange == (0 if failpoint == "after_orders_stored" else FANOUT)
 
     # The standby takes over and finishes the fan-out.
-    _until(
+    until(
         lambda: cluster.count(orders, orders.c.state == "filled") == FANOUT,
         "the standby to fill every subscriber",
         45,
@@ -212,7 +196,7 @@ def test_a_worker_killed_in_the_middle_of_a_1000_subscriber_fan_out_is_finished_
     time.sleep(2.5)  # a late duplicate would show within a sweep (2 s)
     assert second.poll() is None, cluster.log("worker-b")
 
-    by_account = _orders_by_account(cluster.engine)
+    by_account = orders_by_account(cluster.engine)
     assert set(by_account) == set(seeded.account_ids)
     assert all(placed == [("buy", "filled")] for placed in by_account.values())
     _assert_each_client_order_id_once(cluster.engine)
@@ -284,9 +268,9 @@ def test_stops_hit_while_their_worker_is_dead_fire_once_through_the_take_over(
                 select(paper_prices.c.price).where(paper_prices.c.symbol == "BTC/USDT")
             ).scalar_one_or_none()
 
-    _until(lambda: btc_price() == ENTRY, "the paper market to follow the exchange's tickers")
+    until(lambda: btc_price() == ENTRY, "the paper market to follow the exchange's tickers")
     send_alert(cluster.url, "buy", 1)
-    _until(
+    until(
         lambda: (
             cluster.count(positions, positions.c.status == "open", positions.c.stop_loss == STOP) == HOLDERS
         ),
@@ -296,7 +280,7 @@ def test_stops_hit_while_their_worker_is_dead_fire_once_through_the_take_over(
     # 1. The worker holding them dies; the next one takes over at an unchanged price: nothing closes.
     cluster.start_worker("worker-b", active=False)
     cluster.kill("worker-a")
-    _until(lambda: "active now" in cluster.log("worker-b"), "worker-b to take over")
+    until(lambda: "active now" in cluster.log("worker-b"), "worker-b to take over")
     time.sleep(3)  # ~15 rounds of worker-b's exit monitor
     assert cluster.count(orders, orders.c.side == "sell") == 0, "a take-over closed positions by itself"
 
@@ -313,13 +297,13 @@ def test_stops_hit_while_their_worker_is_dead_fire_once_through_the_take_over(
     assert cluster.count(orders, orders.c.side == "sell", orders.c.state == "filled") == 0
 
     cluster.start_worker("worker-d", active=True)
-    _until(
+    until(
         lambda: cluster.count(positions, positions.c.status == "closed") == HOLDERS,
         "worker-d to record the stops' fills",
     )
     time.sleep(2.5)  # a second exit would show within a sweep and a few monitor rounds
 
-    by_account = _orders_by_account(cluster.engine)
+    by_account = orders_by_account(cluster.engine)
     assert set(by_account) == set(seeded.account_ids)
     assert all(placed == [("buy", "filled"), ("sell", "filled")] for placed in by_account.values()), (
         by_account
@@ -375,7 +359,7 @@ class RedisServer:
                 return False
 
         try:
-            _until(answers, "the test's Redis to start", 10)
+            until(answers, "the test's Redis to start", 10)
         finally:
             client.close()
 
@@ -435,7 +419,7 @@ def _burst_through_a_redis_restart(cluster: Cluster, own_redis: RedisServer) -> 
     send(range(2 * third + 1, BURST + 1))
     assert answers == [202] * BURST, answers  # every webhook answered, Redis or not
 
-    _until(
+    until(
         lambda: cluster.count(orders, orders.c.state == "filled") >= BURST * FOLLOWERS,
         "every webhook to be traded for every subscriber",
         45,
@@ -465,7 +449,7 @@ def _burst_through_a_redis_restart(cluster: Cluster, own_redis: RedisServer) -> 
     assert per_intent == []
     assert cluster.count(orders) == BURST * FOLLOWERS
     _assert_each_client_order_id_once(cluster.engine)
-    by_account = _orders_by_account(cluster.engine)
+    by_account = orders_by_account(cluster.engine)
     assert set(by_account) == set(seeded.account_ids)
     assert all(placed == [("buy", "filled")] * BURST for placed in by_account.values())
     # One position per subscriber holding exactly what its buys brought.

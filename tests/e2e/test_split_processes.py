@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from sqlalchemy import Engine, func, select
 from websockets.sync.client import connect
 
 from tests.conftest import REDIS_URL, free_port
-from tests.support import PASSWORD, seed_marketplace, send_alert
+from tests.support import PASSWORD, orders_by_account, seed_marketplace, send_alert, until
 from tradewire.adapters.store.tables import orders, paper_prices, positions, signals
 
 BIN = Path(sys.executable).with_name("tradewire")
@@ -58,13 +58,6 @@ def _env(tmp_path: Path, data: Path, engine: Engine, prefix: str, **extra: str) 
     return env
 
 
-def _until(done: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not done():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
 @pytest.fixture
 def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
@@ -81,15 +74,6 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
 def _count(engine: Engine, table: object, *where: object) -> int:
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())  # type: ignore[arg-type]
-
-
-def _orders_by_account(engine: Engine) -> dict[int, list[tuple[str, str]]]:
-    found: dict[int, list[tuple[str, str]]] = {}
-    with engine.connect() as conn:
-        rows = conn.execute(select(orders.c.account_id, orders.c.side, orders.c.state).order_by(orders.c.id))
-        for account_id, side, state in rows:
-            found.setdefault(account_id, []).append((side, state))
-    return found
 
 
 @pytest.mark.postgres
@@ -127,7 +111,7 @@ def test_api_and_workers_trade_once_and_a_standby_worker_takes_over_from_a_kille
             return httpx.get(f"{url}/health", timeout=2).status_code == 200
         return False
 
-    _until(healthy, "the API process")
+    until(healthy, "the API process")
     token = httpx.post(
         f"{url}/api/v1/auth/token", data={"username": "tv-test-sub1", "password": PASSWORD}, timeout=10
     ).json()["access_token"]
@@ -138,13 +122,11 @@ def test_api_and_workers_trade_once_and_a_standby_worker_takes_over_from_a_kille
         return {**details["checks"]["worker"], "monitor_rounds": details["monitor_rounds"]}
 
     # No worker yet: the Health page says webhooks wait (the API's readiness does not depend on it).
-    _until(
-        lambda: "no worker active" in (worker_check()["error"] or ""), "the Health page to miss the worker"
-    )
+    until(lambda: "no worker active" in (worker_check()["error"] or ""), "the Health page to miss the worker")
     first = start("worker-a", ["worker"])
     # The worker shares its market's prices; the API shows them.
-    _until(lambda: _count(engine, paper_prices) > 0, "the worker's paper prices")
-    _until(lambda: worker_check()["ok"] and worker_check()["monitor_rounds"] > 0, "the worker's status")
+    until(lambda: _count(engine, paper_prices) > 0, "the worker's paper prices")
+    until(lambda: worker_check()["ok"] and worker_check()["monitor_rounds"] > 0, "the worker's status")
     with connect(url.replace("http://", "ws://") + "/api/v1/ws", open_timeout=10) as live:
         live.send(json.dumps({"op": "auth", "token": token}))
         assert json.loads(live.recv(10)) == {"op": "ready"}
@@ -153,7 +135,7 @@ def test_api_and_workers_trade_once_and_a_standby_worker_takes_over_from_a_kille
         # 1. A webhook at the API fills every subscriber once, through the worker.
         sent = time.monotonic()
         send_alert(url, "buy", 1)
-        _until(
+        until(
             lambda: _count(engine, orders, orders.c.state == "filled") == SUBSCRIBERS, "the buys to fill", 60
         )
         assert first.poll() is None
@@ -180,7 +162,7 @@ def test_api_and_workers_trade_once_and_a_standby_worker_takes_over_from_a_kille
         shown = httpx.get(f"{url}/api/v1/markets", headers=auth, timeout=10).json()
         return any(m["symbol"] == "BTC/USDT" and Decimal(str(m["price"])) == stored for m in shown)
 
-    _until(same_price, "the API to show the worker's price")
+    until(same_price, "the API to show the worker's price")
 
     # A backtest accepted by the API is run by the worker (API processes run none: a worker that
     # starts would otherwise fail those running in an API process as left by a dead one).
@@ -192,7 +174,7 @@ def test_api_and_workers_trade_once_and_a_standby_worker_takes_over_from_a_kille
     )
     assert accepted.status_code == 202, accepted.text
     backtest = f"{url}/api/v1/backtests/{accepted.json()['id']}"
-    _until(
+    until(
         lambda: httpx.get(backtest, headers=auth, timeout=10).json()["status"] == "done", "the backtest", 60
     )
     assert f"backtest {accepted.json()['id']} done" in (logs / "worker-a.log").read_text()
@@ -205,30 +187,30 @@ def test_api_and_workers_trade_once_and_a_standby_worker_takes_over_from_a_kille
         ).scalar_one()
     closed = httpx.post(f"{url}/api/v1/positions/{position_id}/close", headers=auth, timeout=10)
     assert closed.status_code in (200, 202, 204), closed.text
-    _until(
+    until(
         lambda: _count(engine, positions, positions.c.id == position_id, positions.c.status == "closed") == 1,
         "the manual close to fill",
     )
 
     # 3. A second worker stands by; kill -9 the active one; the next webhook is traded by the other.
     second = start("worker-b", ["worker"])
-    _until(lambda: "standing by" in (logs / "worker-b.log").read_text(), "the second worker to stand by")
+    until(lambda: "standing by" in (logs / "worker-b.log").read_text(), "the second worker to stand by")
     first.send_signal(signal.SIGKILL)
     first.wait(10)
     send_alert(url, "sell", 2)
-    _until(
+    until(
         lambda: _count(engine, positions, positions.c.status == "open") == 0,
         "the sells to close every position",
         60,
     )
     assert second.poll() is None
     assert "active now" in (logs / "worker-b.log").read_text()
-    _until(lambda: worker_check()["ok"], "the Health page to show the new worker")
+    until(lambda: worker_check()["ok"], "the Health page to show the new worker")
 
     # Nothing lost, nothing twice: one buy per subscriber, one sell each (the manual close for the
     # first), every order filled; both signals routed once.
     time.sleep(1.5)  # a late duplicate would show up within the sweep's interval
-    by_account = _orders_by_account(engine)
+    by_account = orders_by_account(engine)
     assert set(by_account) == set(seeded.account_ids)
     for account, placed in by_account.items():
         assert placed == [("buy", "filled"), ("sell", "filled")], (account, placed)
