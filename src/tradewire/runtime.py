@@ -29,6 +29,7 @@ from tradewire.adapters.live.addresses import check_urls
 from tradewire.adapters.live.candles import PublicCandles
 from tradewire.adapters.live.ccxt_exchange import RetryPolicy
 from tradewire.adapters.live.shared_limits import SharedLimits
+from tradewire.adapters.live.shared_tickers import SharedTickers
 from tradewire.adapters.live.trade_candles import TradeCandles
 from tradewire.adapters.metrics import ExchangeCalls, Meters
 from tradewire.adapters.ml.validate import ChildProcessValidator
@@ -154,6 +155,7 @@ class Runtime:
     syncs: AccountSync  # "check this account now": the reconciler, or a worker through the bus (role api)
     prices: PriceBoard  # the paper market's prices, shared with API processes
     budgets: SharedLimits | None  # live accounts' request budgets in Redis, shared by split processes
+    tickers: SharedTickers | None  # live venues' prices in Redis, shared by split processes
     relay: RedisEventRelay | None  # split processes: commits' live-channel wake-ups through Redis
     beacon: WorkerBeacon | None  # split processes: the active worker's status, for API processes
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -266,6 +268,8 @@ class Runtime:
         await self.exchanges.close()
         if self.budgets is not None:
             await self.budgets.close()
+        if self.tickers is not None:
+            await self.tickers.close()
         if self.relay is not None:
             self.relay.close()
         await self.candles.close()
@@ -441,6 +445,12 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
     # Split processes spend one budget per live account: an API process reading balances and the worker
     # placing orders use the same API key.
     budgets = SharedLimits(settings.redis_url, settings.bus_prefix) if settings.role != "all" else None
+    # ... and ask an exchange for a venue's tickers once for all of them (marks, the exit monitor).
+    tickers = (
+        SharedTickers(settings.redis_url, settings.bus_prefix, keep_s=max(60.0, 6 * settings.ticker_ttl_s))
+        if settings.role != "all"
+        else None
+    )
     exchanges = AccountExchanges(
         venue,
         members.live_account,
@@ -454,6 +464,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         calls=calls,
         on_breaker_open=breakers.opened,
         budgets=budgets.limiter if budgets else None,
+        shared_prices=tickers.for_venue if tickers else None,
     )
     catalog = SymbolCatalog.of(markets, {m.id: m.symbol for m in markets.values()})
     ingest = SignalIngest(store, exchanges, bus, clock, verify_secret)
@@ -658,6 +669,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         syncs=HandedSync(store, bus) if api_only else reconciler,
         prices=PriceBoard(engine, feed, clock.now),
         budgets=budgets,
+        tickers=tickers,
         relay=relay,
         beacon=beacon,
     )

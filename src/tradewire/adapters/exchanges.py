@@ -11,7 +11,7 @@ from typing import Any
 from tradewire.adapters.live.ccxt_exchange import CcxtExchange, LiveAccount, RetryPolicy
 from tradewire.adapters.live.guards import BudgetFactory, RateLimiter
 from tradewire.adapters.live.markets import VenueMarkets
-from tradewire.adapters.live.tickers import TickerCache
+from tradewire.adapters.live.tickers import SharedPrices, TickerCache
 from tradewire.adapters.metrics import UNMETERED, ExchangeCalls
 from tradewire.adapters.paper.venue import PaperVenue
 from tradewire.adapters.secrets_box import SecretBox, SecretsError
@@ -49,7 +49,9 @@ class AccountExchanges:
         calls: ExchangeCalls | None = None,
         on_breaker_open: Callable[[BreakerOpening], None] | None = None,
         budgets: BudgetFactory | None = None,
+        shared_prices: Callable[[str], SharedPrices] | None = None,
     ) -> None:
+        self._shared_prices = shared_prices  # each venue's prices, when shared between processes
         self._budgets = budgets  # each live account's request budget, when shared between processes
         self._on_breaker_open = on_breaker_open  # each live client's breaker opening, told to its owner
         self._calls = calls  # each live client's call time and errors (/metrics)
@@ -80,10 +82,13 @@ class AccountExchanges:
         live = self._live.get(account_id)
         if live is None:
             account = self._live_account(account_id, exchange)
-            tickers = self._tickers.setdefault(_ticker_key(account), TickerCache(self._ticker_ttl))
+            key = _ticker_key(account)
+            tickers = self._tickers.get(key)
+            if tickers is None:
+                shared = self._shared_prices(key) if self._shared_prices else None
+                tickers = self._tickers[key] = TickerCache(self._ticker_ttl, shared=shared)
             if self._in_flight is None:
                 self._in_flight = asyncio.Semaphore(256)
-            key = _ticker_key(account)
             live = self._live[account_id] = self._factory(
                 account,
                 retry=self._retry,

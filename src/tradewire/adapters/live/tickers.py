@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from tradewire.domain.money import to_decimal
 
@@ -17,13 +17,29 @@ Fetch = Callable[[list[str]], Awaitable[dict[str, Any]]]
 FetchOne = Callable[[str], Awaitable[dict[str, Any]]]
 
 
+class SharedPrices(Protocol):
+    """Prices of one venue shared by every process (shared_tickers.RedisTickers): what another
+    process fetched, with its age, and what this one fetched, for the others."""
+
+    async def fresh(self, symbols: list[str], ttl_s: float) -> dict[str, tuple[float, Decimal]]: ...
+    async def share(self, prices: dict[str, Decimal]) -> None: ...
+
+
 class TickerCache:
     """Shared by every account of one exchange. A stale or unknown symbol triggers one batched
-    refresh of all symbols asked for so far; if the batch call fails, symbols are fetched one by one."""
+    refresh of all symbols asked for so far; if the batch call fails, symbols are fetched one by one.
+    With `shared`, a price another process fetched within the TTL is taken before asking the exchange,
+    and what this process fetches is shared."""
 
-    def __init__(self, ttl_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ttl_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        shared: SharedPrices | None = None,
+    ) -> None:
         self._ttl = ttl_s
         self._clock = clock
+        self._shared = shared
         self._prices: dict[str, tuple[float, Decimal]] = {}
         self._wanted: set[str] = set()
         self._errors: dict[str, str] = {}  # why the last refresh of a symbol gave no price
@@ -47,9 +63,18 @@ class TickerCache:
             if (fresh := self.cached(symbol)) is not None:  # another caller refreshed meanwhile
                 return fresh
             symbols = sorted(self._wanted)
+            if self._shared is not None:
+                now = self._clock()
+                for known, (age_s, price) in (await self._shared.fresh(symbols, self._ttl)).items():
+                    self._prices[known] = (now - age_s, price)
+                    self._errors.pop(known, None)
+                if (fresh := self.cached(symbol)) is not None:  # another process fetched it
+                    return fresh
             try:
                 self.batch_calls += 1
-                self._store(await fetch_many(symbols))
+                fetched = self._store(await fetch_many(symbols))
+                if fetched and self._shared is not None:
+                    await self._shared.share(fetched)
             except Exception as exc:
                 log.warning(
                     "fetch_tickers for %d symbols failed (%s); fetching %s alone", len(symbols), exc, symbol
@@ -69,10 +94,13 @@ class TickerCache:
         """Why the last refresh left `symbol` without a price (None if it has one)."""
         return None if self.cached(symbol) is not None else self._errors.get(symbol)
 
-    def _store(self, tickers: dict[str, Any]) -> None:
+    def _store(self, tickers: dict[str, Any]) -> dict[str, Decimal]:
         now = self._clock()
+        fetched: dict[str, Decimal] = {}
         for symbol, ticker in tickers.items():
             value = (ticker or {}).get("last") or (ticker or {}).get("close")
             if value is not None:
-                self._prices[symbol] = (now, to_decimal(value))
+                fetched[symbol] = to_decimal(value)
+                self._prices[symbol] = (now, fetched[symbol])
                 self._errors.pop(symbol, None)
+        return fetched
