@@ -203,10 +203,12 @@ async def test_the_paper_markets_prices_are_shared_through_the_database(engine: 
     shown.unpin("BTC/USDT")  # known to the API's feed only through the board
 
     await PriceBoard(engine, market, now).publish()
-    market.set_price("BTC/USDT", Decimal("50100"))
+    market.follow_live("BTC/USDT", Decimal("50100"), "live:binance")
     await PriceBoard(engine, market, now).publish()  # overwritten, not added
     followed = await PriceBoard(engine, shown, now).follow()
 
     assert followed == 2
     assert shown.last_price("BTC/USDT") == Decimal("50100")
     assert shown.last_price("ETH/USDT") == Decimal("3000")
+    # Where the worker's price comes from is shown too: a real market's, not a replay.
+    assert shown.source("BTC/USDT") == "live:binance" and not shown.is_simulated("BTC/USDT")

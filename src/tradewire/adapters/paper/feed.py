@@ -262,12 +262,18 @@ class ReplayFeed:
         self._live.pop(symbol, None)
         self._refresh(symbol)
 
-    def adopt(self, prices: Mapping[str, Decimal]) -> None:
+    def adopt(self, prices: Mapping[str, Decimal], sources: Mapping[str, str] | None = None) -> None:
         """Take these prices as the current ones (another process runs the market: an API process
-        shows the worker's prices, adapters/paper/shared_prices.py); symbols not named keep theirs."""
+        shows the worker's prices, adapters/paper/shared_prices.py); symbols not named keep theirs. A
+        source following a real market (`live:<exchange>`) is shown as such, as the worker shows it."""
         for symbol, price in prices.items():
             if price > 0:
                 self._prices[symbol] = price
+                label = (sources or {}).get(symbol, "")
+                if label.startswith("live:"):
+                    self._live[symbol] = label
+                else:
+                    self._live.pop(symbol, None)
 
     def follow_live(self, symbol: str, price: Decimal, label: str) -> None:
         """Hold `symbol` at a real market price from `label` (e.g. 'live:binance') until unpin()."""

@@ -25,24 +25,38 @@ from tradewire.adapters.store.tables import paper_prices
 log = logging.getLogger("tradewire.paper.prices")
 
 
-def write_prices(engine: Engine, prices: Mapping[str, Decimal], now: datetime) -> None:
-    """Store every symbol's price (inserted, or overwritten), in one transaction."""
-    rows = [{"symbol": s, "price": p, "updated_at": now} for s, p in prices.items() if len(s) <= 32]
+def write_prices(
+    engine: Engine, prices: Mapping[str, Decimal], now: datetime, sources: Mapping[str, str] | None = None
+) -> None:
+    """Store every symbol's price and where it comes from (inserted, or overwritten), in one
+    transaction."""
+    sources = sources or {}
+    rows = [
+        {"symbol": s, "price": p, "source": sources.get(s, "")[:200], "updated_at": now}
+        for s, p in prices.items()
+        if len(s) <= 32
+    ]
     if not rows:
         return
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(paper_prices)
     statement = statement.on_conflict_do_update(
         index_elements=[paper_prices.c.symbol],
-        set_={"price": statement.excluded.price, "updated_at": statement.excluded.updated_at},
+        set_={
+            "price": statement.excluded.price,
+            "source": statement.excluded.source,
+            "updated_at": statement.excluded.updated_at,
+        },
     )
     with write_transaction(engine) as conn:
         conn.execute(statement, rows)
 
 
-def read_prices(engine: Engine) -> dict[str, Decimal]:
+def read_prices(engine: Engine) -> dict[str, tuple[Decimal, str]]:
+    """Each symbol's price and where it comes from."""
+    columns = select(paper_prices.c.symbol, paper_prices.c.price, paper_prices.c.source)
     with engine.connect() as conn:
-        return {r.symbol: r.price for r in conn.execute(select(paper_prices.c.symbol, paper_prices.c.price))}
+        return {r.symbol: (r.price, r.source) for r in conn.execute(columns)}
 
 
 class PriceBoard:
@@ -56,13 +70,14 @@ class PriceBoard:
 
     async def publish(self) -> None:
         prices = {s: p for s in self._feed.symbols() if (p := self._feed.last_price(s)) is not None}
-        await asyncio.to_thread(write_prices, self._engine, prices, self._now())
+        sources = {s: self._feed.source(s) for s in prices}
+        await asyncio.to_thread(write_prices, self._engine, prices, self._now(), sources)
 
     async def follow(self) -> int:
         """Adopt the stored prices; returns how many symbols had one."""
-        prices = await asyncio.to_thread(read_prices, self._engine)
-        self._feed.adopt(prices)
-        return len(prices)
+        stored = await asyncio.to_thread(read_prices, self._engine)
+        self._feed.adopt({s: p for s, (p, _) in stored.items()}, {s: src for s, (_, src) in stored.items()})
+        return len(stored)
 
     async def run_following(self, interval_s: float, stop: asyncio.Event) -> None:
         """Follow the stored prices every `interval_s` until `stop` is set."""

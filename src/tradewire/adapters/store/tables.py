@@ -387,6 +387,7 @@ paper_prices = Table(
     metadata,
     Column("symbol", String(32), primary_key=True),
     Column("price", Money(), nullable=False),
+    Column("source", String(200), nullable=False, server_default=""),  # e.g. live:binance
     Column("updated_at", UTCDateTime(), nullable=False),
 )
 

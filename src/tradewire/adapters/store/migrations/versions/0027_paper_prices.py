@@ -22,6 +22,7 @@ def upgrade() -> None:
         "paper_prices",
         sa.Column("symbol", sa.String(length=32), nullable=False),
         sa.Column("price", tradewire.adapters.store.types.Money(), nullable=False),
+        sa.Column("source", sa.String(length=200), server_default="", nullable=False),
         sa.Column("updated_at", tradewire.adapters.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("symbol", name=op.f("pk_paper_prices")),
     )
