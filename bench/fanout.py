@@ -1,10 +1,16 @@
-"""Benchmark: one TradingView webhook fanned out to N paper subscribers, on SQLite, over real HTTP.
+"""Benchmark: one TradingView webhook fanned out to N paper subscribers, on SQLite (or PostgreSQL),
+over real HTTP.
 
 Prints, per N, the webhook acknowledgement latency and the time from sending the request to the last
 subscriber's fill being recorded, as p50 / p99 / min over repeated runs. Targets (issue #2): ack p99 <
 20 ms; 1,000 subscribers filled in < 250 ms (p50).
 
-    .venv/bin/python bench/fanout.py [--subscribers 1,100,1000] [--runs 30]
+--postgres runs on a scratch database of the local PostgreSQL server (TRADEWIRE_BENCH_PG_URL, by
+default postgresql+psycopg://postgres@127.0.0.1:5432/postgres), created for each N and dropped after.
+--statements also counts the SQL statements a measured run sends (a multi-row executemany counts as
+one call and as its rows), per subscriber.
+
+    .venv/bin/python bench/fanout.py [--subscribers 1,100,1000] [--runs 30] [--postgres] [--statements]
 """
 
 from __future__ import annotations
@@ -12,12 +18,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import secrets
 import statistics
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -25,13 +34,13 @@ from typing import Any
 
 import httpx
 import uvicorn
-from sqlalchemy import func, select
+from sqlalchemy import Engine, event, func, select, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from tradewire.adapters.passwords import hash_secret  # noqa: E402
-from tradewire.adapters.store.db import write_transaction  # noqa: E402
+from tradewire.adapters.store.db import disposable_engine, write_transaction  # noqa: E402
 from tradewire.adapters.store.tables import (  # noqa: E402
     exchange_accounts,
     execution_intents,
@@ -46,6 +55,56 @@ from tradewire.runtime import Runtime, build_runtime, tune_gc  # noqa: E402
 from tradewire.services.execution import ORDERS_UPDATED  # noqa: E402
 
 PASSPHRASE = "bench-passphrase"
+PG_ADMIN_URL = os.environ.get(
+    "TRADEWIRE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@contextmanager
+def scratch_database(postgres: bool, directory: Path) -> Iterator[str]:
+    """The URL of an empty database: a file in `directory`, or a new PostgreSQL database, dropped
+    afterwards."""
+    if not postgres:
+        yield f"sqlite:///{directory / 'tradewire.db'}"
+        return
+    name = f"tradewire_bench_{secrets.token_hex(4)}"
+    admin = disposable_engine(PG_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+class StatementCount:
+    """SQL sent through an engine while `on`: driver calls, and statements (an executemany's rows)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.on = False
+        self.calls = 0
+        self.statements = 0
+        self.by_sql: dict[str, list[float]] = {}
+        event.listen(engine, "before_cursor_execute", self._seen)
+        event.listen(engine, "after_cursor_execute", self._done)
+
+    def _seen(self, conn: object, cursor: object, sql: str, params: Any, context: object, many: bool) -> None:
+        if not self.on:
+            return
+        rows = len(params) if many else 1
+        self.calls += 1
+        self.statements += rows
+        seen = self.by_sql.setdefault(" ".join(sql.split())[:100], [0, 0, 0.0])
+        seen[0] += 1
+        seen[1] += rows
+        conn.info["bench_started"] = (seen, time.perf_counter())  # type: ignore[attr-defined]
+
+    def _done(self, conn: Any, *args: object) -> None:
+        seen, started = conn.info.pop("bench_started", (None, 0.0))
+        if seen is not None:
+            seen[2] += time.perf_counter() - started
 
 
 def seed(runtime: Runtime, subscribers: int) -> str:
@@ -170,12 +229,19 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def bench(subscribers: int, runs: int, warmup: int, port: int) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp:
+def bench(
+    subscribers: int, runs: int, warmup: int, port: int, postgres: bool = False, statements: bool = False
+) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp, scratch_database(postgres, Path(tmp)) as url:
         settings = Settings(
-            var_dir=Path(tmp), data_dir=Path(tmp) / "none", feed_interval_s=3600, reconcile_interval_s=5
+            var_dir=Path(tmp),
+            data_dir=Path(tmp) / "none",
+            database_url=url,
+            feed_interval_s=3600,
+            reconcile_interval_s=5,
         )
         runtime = build_runtime(settings)
+        count = StatementCount(runtime.engine) if statements else None
         slug = seed(runtime, subscribers)
         runtime.feed.set_price("BTC/USDT", Decimal("50000"))
         tune_gc()  # as `tradewire serve` does
@@ -195,6 +261,8 @@ def bench(subscribers: int, runs: int, warmup: int, port: int) -> dict[str, floa
                 }
                 if run:
                     time.sleep(1.05)  # the 1 s cooldown on the pair
+                if count is not None:
+                    count.on = run >= warmup
                 started = time.perf_counter()
                 response = client.post(url, json=body)
                 acked = time.perf_counter()
@@ -204,12 +272,26 @@ def bench(subscribers: int, runs: int, warmup: int, port: int) -> dict[str, floa
                 if run >= warmup:
                     acks.append((acked - started) * 1000)
                     fills.append((done - started) * 1000)
+            if count is not None:
+                count.on = False
         with runtime.engine.connect() as conn:
             filled = conn.execute(
                 select(func.count()).select_from(orders).where(orders.c.state == "filled")
             ).scalar_one()
             intents = conn.execute(select(func.count()).select_from(execution_intents)).scalar_one()
         assert filled == intents == expected, (filled, intents, expected)
+        runtime.engine.dispose()
+    if count is not None:
+        per = runs * subscribers
+        print(
+            f"  N={subscribers}: {count.calls / runs:.1f} driver calls and {count.statements / runs:.0f} "
+            f"statements per webhook, {count.statements / per:.2f} statements per subscriber"
+        )
+        spent = sum(seconds for _, _, seconds in count.by_sql.values())
+        print(f"  {spent / runs * 1000:.0f} ms per webhook in the driver's execute calls")
+        for sql, (calls, rows, seconds) in sorted(count.by_sql.items(), key=lambda kv: -kv[1][2]):
+            ms = seconds / runs * 1000
+            print(f"    {calls / runs:5.1f} calls {rows / per:6.2f}/sub {ms:6.1f} ms  {sql}")
     return {
         "ack_p50": statistics.median(acks),
         "ack_p99": percentile(acks, 0.99),
@@ -228,10 +310,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30, help="measured webhooks per N")
     parser.add_argument("--warmup", type=int, default=2, help="unmeasured webhooks first")
     parser.add_argument("--port", type=int, default=18765)
+    parser.add_argument("--postgres", action="store_true", help="a scratch database on local PostgreSQL")
+    parser.add_argument("--statements", action="store_true", help="count SQL statements per subscriber")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     print(
-        f"fan-out benchmark: SQLite, paper venue, real HTTP; "
+        f"fan-out benchmark: {'PostgreSQL' if args.postgres else 'SQLite'}, paper venue, real HTTP; "
         f"{args.runs} runs per N (after {args.warmup} warm-up)"
     )
     print(
@@ -239,7 +323,7 @@ def main() -> None:
         f"{'fill p50':>9} {'fill p99':>9} {'fill min':>9}  (ms)"
     )
     for n in (int(x) for x in args.subscribers.split(",")):
-        r = bench(n, args.runs, args.warmup, args.port)
+        r = bench(n, args.runs, args.warmup, args.port, args.postgres, args.statements)
         print(
             f"{n:>6} | {r['ack_p50']:8.2f} {r['ack_p99']:8.2f} {r['ack_min']:8.2f} | "
             f"{r['fill_p50']:9.1f} {r['fill_p99']:9.1f} {r['fill_min']:9.1f}",
