@@ -4,15 +4,24 @@ SQLAlchemy builds parameters row by row for executemany; for thousands of rows t
 the database itself. These helpers compile once, apply each column's type conversion (Money, UTC
 times) directly, and hand plain tuples to the driver. The SQL they emit (including ON CONFLICT) is the
 same on SQLite and PostgreSQL.
+
+On PostgreSQL an executemany is still one statement per row on the server (and one pass through the
+driver's Python per row), so a batch of `COPY_FROM` rows or more is sent with COPY instead: straight
+into the table, or, for an upsert, an insert that skips conflicts or an update, into a staging table
+(temporary, one per table and columns and connection, emptied at commit) that a single INSERT ...
+SELECT or UPDATE ... FROM applies. Rows that repeat a key are applied as executemany applies them:
+the last one wins.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table
+from sqlalchemy.exc import DBAPIError
 
 from tradewire.adapters.store.types import UTCDateTime
 
@@ -20,6 +29,10 @@ Row = dict[str, Any]
 
 # Bound parameters per statement: below SQLite's limit (32,766) and PostgreSQL's (65,535).
 _PARAMETERS = 16_000
+
+# Rows from which a PostgreSQL batch goes through COPY (below it, executemany's one pipelined round
+# trip is cheaper than a staging table's few).
+COPY_FROM = 16
 
 
 def insert(
@@ -33,14 +46,27 @@ def insert(
     if not rows:
         return
     columns = list(rows[0])
-    marks = ", ".join(_mark(conn) for _ in columns)
-    sql = f"INSERT INTO {_q(table.name)} ({', '.join(map(_q, columns))}) VALUES ({marks})"
+    conflict = ""
     if ignore_conflicts_on:
-        sql += f" ON CONFLICT ({', '.join(map(_q, ignore_conflicts_on))}) DO NOTHING"
+        conflict = f" ON CONFLICT ({', '.join(map(_q, ignore_conflicts_on))}) DO NOTHING"
     elif update_conflicts_on:
         updated = [c for c in columns if c not in update_conflicts_on]
         assignments = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in updated)
-        sql += f" ON CONFLICT ({', '.join(map(_q, update_conflicts_on))}) DO UPDATE SET {assignments}"
+        conflict = f" ON CONFLICT ({', '.join(map(_q, update_conflicts_on))}) DO UPDATE SET {assignments}"
+    if _copies(conn, rows):
+        if update_conflicts_on:  # one statement may not update a row twice: the last row wins
+            rows = _last_per_key(rows, update_conflicts_on)
+        if not conflict:
+            _copy(conn, _q(table.name), columns, _tuples(conn, table, columns, rows))
+            return
+        stage = _staged(conn, table, columns, rows)
+        names = ", ".join(map(_q, columns))
+        _execute(
+            conn, f"INSERT INTO {_q(table.name)} ({names}) SELECT {names} FROM {stage} ORDER BY _n{conflict}"
+        )
+        return
+    marks = ", ".join(_mark(conn) for _ in columns)
+    sql = f"INSERT INTO {_q(table.name)} ({', '.join(map(_q, columns))}) VALUES ({marks}){conflict}"
     conn.exec_driver_sql(sql, _tuples(conn, table, columns, rows))
 
 
@@ -100,9 +126,74 @@ def update_by(conn: Connection, table: Table, key: str, rows: Sequence[Row]) -> 
     if not rows:
         return
     columns = [c for c in rows[0] if c != key]
+    if _copies(conn, rows) and columns:
+        rows = _last_per_key(rows, [key])  # as executemany applies them: the last one wins
+        stage = _staged(conn, table, [key, *columns], rows)
+        assignments = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in columns)
+        target = _q(table.name)
+        _execute(
+            conn, f"UPDATE {target} SET {assignments} FROM {stage} s WHERE {target}.{_q(key)} = s.{_q(key)}"
+        )
+        return
     assignments = ", ".join(f"{_q(c)} = {_mark(conn)}" for c in columns)
     sql = f"UPDATE {_q(table.name)} SET {assignments} WHERE {_q(key)} = {_mark(conn)}"
     conn.exec_driver_sql(sql, _tuples(conn, table, [*columns, key], rows))
+
+
+def _copies(conn: Connection, rows: Sequence[Row]) -> bool:
+    """Whether this batch goes through COPY (PostgreSQL, `COPY_FROM` rows or more)."""
+    return len(rows) >= COPY_FROM and conn.dialect.name == "postgresql"
+
+
+def _last_per_key(rows: Sequence[Row], key: Sequence[str]) -> Sequence[Row]:
+    """`rows` with only the last of each key, in the order of those last ones."""
+    of = itemgetter(*key)
+    last = {of(row): row for row in rows}
+    if len(last) == len(rows):
+        return rows
+    kept = set(map(id, last.values()))
+    return [row for row in rows if id(row) in kept]
+
+
+def _staged(conn: Connection, table: Table, columns: list[str], rows: Sequence[Row]) -> str:
+    """Copy `rows` into this connection's staging table for `table` and `columns` (created on first
+    use with the table's own column types, so a value the table cannot hold is refused here), with
+    each row's position in `_n`; returns the staging table's name."""
+    digest = hashlib.blake2s(",".join(columns).encode(), digest_size=5).hexdigest()
+    stage = _q(f"tw_stage_{table.name[:30]}_{digest}")
+    names = ", ".join(map(_q, columns))
+    # Created inside the caller's transaction: a rollback takes it away, and the next call makes it
+    # again. ON COMMIT DELETE ROWS empties it (cheaply) at the end of each transaction that used it.
+    _execute(
+        conn,
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
+        f"SELECT {names}, 0 AS _n FROM {_q(table.name)} WITH NO DATA",
+    )
+    _execute(conn, f"DELETE FROM {stage}")  # used before in this transaction: empty again
+    values = _tuples(conn, table, columns, rows)
+    _copy(conn, stage, [*columns, "_n"], [(*v, n) for n, v in enumerate(values)])
+    return stage
+
+
+def _copy(conn: Connection, target: str, columns: list[str], values: Sequence[tuple[Any, ...]]) -> None:
+    """COPY `values` into `target` (quoted) in the connection's transaction; a failure is raised as
+    SQLAlchemy raises a failed statement (IntegrityError, DataError, ...)."""
+    sql = f"COPY {target} ({', '.join(map(_q, columns))}) FROM STDIN"
+    cursor = conn.connection.cursor()
+    try:
+        with cursor.copy(sql) as copy:
+            for row in values:
+                copy.write_row(row)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(
+            sql, None, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+        ) from exc
+    finally:
+        cursor.close()
+
+
+def _execute(conn: Connection, sql: str) -> None:
+    conn.exec_driver_sql(sql)
 
 
 def _tuples(conn: Connection, table: Table, columns: list[str], rows: Sequence[Row]) -> list[tuple[Any, ...]]:
