@@ -152,5 +152,36 @@ def test_a_value_beyond_its_column_fails_a_large_batch_as_it_fails_a_small_one(
         assert conn.execute(select(func.count()).select_from(event_seq)).scalar_one() == bulk.COPY_FROM - 1
 
 
+def test_a_large_insert_returning_returns_what_it_inserted_and_skips_conflicts(engine: Engine) -> None:
+    at = datetime(2026, 12, 6, 12, 0, 10, tzinfo=UTC)
+    with write_transaction(engine) as conn:
+        bulk.insert(conn, users, [_user(1, at)])
+    count = max(2 * bulk.COPY_FROM, 8)
+    with write_transaction(engine) as conn:
+        returned = bulk.insert_returning(
+            conn, users, [_user(n, at) for n in range(count)], ["id", "username"], ["username"]
+        )
+
+    with engine.connect() as conn:
+        stored = dict(conn.execute(select(users.c.id, users.c.username)).tuples().all())
+
+    assert sorted(username for _, username in returned) == sorted(f"u{n}" for n in range(count) if n != 1)
+    assert dict(returned) == {i: name for i, name in stored.items() if name != "u1"}
+
+
+def test_a_large_increment_adds_to_each_counter_and_returns_the_counters_after(engine: Engine) -> None:
+    with write_transaction(engine) as conn:
+        bulk.insert(conn, event_seq, [{"user_id": 5, "last_id": 40}])
+    count = max(2 * bulk.COPY_FROM, 8)
+    amounts = {u: u % 3 + 1 for u in range(count, 0, -1)}
+    with write_transaction(engine) as conn:
+        after = bulk.increment(conn, event_seq, "user_id", "last_id", amounts)
+
+    with engine.connect() as conn:
+        stored = dict(conn.execute(select(event_seq.c.user_id, event_seq.c.last_id)).tuples().all())
+
+    assert after == stored == {**amounts, 5: 40 + amounts[5]}
+
+
 def _user(n: int, at: datetime) -> dict[str, object]:
     return {"username": f"u{n}", "password_hash": "x", "created_at": at}

@@ -6,11 +6,12 @@ times) directly, and hand plain tuples to the driver. The SQL they emit (includi
 same on SQLite and PostgreSQL.
 
 On PostgreSQL an executemany is still one statement per row on the server (and one pass through the
-driver's Python per row), so a batch of `COPY_FROM` rows or more is sent with COPY instead: straight
-into the table, or, for an upsert, an insert that skips conflicts or an update, into a staging table
-(temporary, one per table and columns and connection, emptied at commit) that a single INSERT ...
-SELECT or UPDATE ... FROM applies. Rows that repeat a key are applied as executemany applies them:
-the last one wins.
+driver's Python per row), and a multi-row VALUES costs the driver a parse of every placeholder; so a
+batch of `COPY_FROM` rows or more is sent with COPY instead: straight into the table, or, for an
+upsert, an insert that skips conflicts or returns columns, an increment or an update, into a staging
+table (temporary, one per table and columns and connection, emptied at commit) that a single INSERT
+... SELECT or UPDATE ... FROM applies. Rows that repeat a key are applied as executemany applies
+them: the last one wins.
 """
 
 from __future__ import annotations
@@ -82,6 +83,19 @@ def insert_returning(
     if not rows:
         return []
     columns = list(rows[0])
+    if _copies(conn, rows):
+        stage = _staged(conn, table, columns, rows)
+        names = ", ".join(map(_q, columns))
+        conflict = (
+            f" ON CONFLICT ({', '.join(map(_q, ignore_conflicts_on))}) DO NOTHING"
+            if ignore_conflicts_on
+            else ""
+        )
+        sql = (
+            f"INSERT INTO {_q(table.name)} ({names}) SELECT {names} FROM {stage} ORDER BY _n{conflict} "
+            f"RETURNING {', '.join(map(_q, returning))}"
+        )
+        return [tuple(r) for r in conn.exec_driver_sql(sql)]
     values = _tuples(conn, table, columns, rows)
     row_marks = "(" + ", ".join(_mark(conn) for _ in columns) + ")"
     head = f"INSERT INTO {_q(table.name)} ({', '.join(map(_q, columns))}) VALUES "
@@ -102,18 +116,25 @@ def increment(
 ) -> dict[int, int]:
     """Add each amount to its key's counter (a new key's starts from 0) and return the counters after.
 
-    The rows are taken in key order (one statement per chunk, chunks in key order), so two
+    The rows are taken in key order (one statement, or one per chunk, chunks in key order), so two
     transactions incrementing overlapping keys lock them in the same order and never deadlock; the
     row locks last until the transaction ends (PostgreSQL), so a second one waits and then adds to
     what the first committed."""
     found: dict[int, int] = {}
     keys = sorted(amounts)
-    row_marks = f"({_mark(conn)}, {_mark(conn)})"
-    head = f"INSERT INTO {_q(table.name)} ({_q(key)}, {_q(column)}) VALUES "
     tail = (
         f" ON CONFLICT ({_q(key)}) DO UPDATE SET {_q(column)} = {_q(table.name)}.{_q(column)} + "
         f"excluded.{_q(column)} RETURNING {_q(key)}, {_q(column)}"
     )
+    if _copies(conn, keys):  # one statement, its rows (and so its locks) in key order
+        stage = _staged(conn, table, [key, column], [{key: k, column: amounts[k]} for k in keys])
+        sql = f"INSERT INTO {_q(table.name)} ({_q(key)}, {_q(column)}) SELECT {_q(key)}, {_q(column)} "
+        found.update(
+            (int(k), int(v)) for k, v in conn.exec_driver_sql(f"{sql}FROM {stage} ORDER BY _n{tail}")
+        )
+        return found
+    row_marks = f"({_mark(conn)}, {_mark(conn)})"
+    head = f"INSERT INTO {_q(table.name)} ({_q(key)}, {_q(column)}) VALUES "
     for chunk in chunks(keys, 500):
         sql = head + ", ".join([row_marks] * len(chunk)) + tail
         flat = tuple(v for k in chunk for v in (k, amounts[k]))
@@ -140,7 +161,7 @@ def update_by(conn: Connection, table: Table, key: str, rows: Sequence[Row]) -> 
     conn.exec_driver_sql(sql, _tuples(conn, table, [*columns, key], rows))
 
 
-def _copies(conn: Connection, rows: Sequence[Row]) -> bool:
+def _copies(conn: Connection, rows: Sequence[Any]) -> bool:
     """Whether this batch goes through COPY (PostgreSQL, `COPY_FROM` rows or more)."""
     return len(rows) >= COPY_FROM and conn.dialect.name == "postgresql"
 
