@@ -183,5 +183,20 @@ def test_a_large_increment_adds_to_each_counter_and_returns_the_counters_after(e
     assert after == stored == {**amounts, 5: 40 + amounts[5]}
 
 
+def test_keys_in_finds_the_rows_of_exactly_the_listed_keys(engine: Engine) -> None:
+    at = datetime(2026, 12, 6, 12, 0, 10, tzinfo=UTC)
+    with write_transaction(engine) as conn:
+        bulk.insert(conn, events, [*_batch_events(1, 3, at), *_batch_events(2, 3, at)])
+    wanted = [(1, "t2"), (2, "t3"), (2, "t3-longer"), (3, "t1"), (None, "t1")]
+
+    with engine.connect() as conn:
+        query = select(events.c.user_id, events.c.type).where(
+            bulk.keys_in(conn, [events.c.user_id, events.c.type], wanted)
+        )
+        found = sorted(conn.execute(query).tuples().all())
+
+    assert found == [(1, "t2"), (2, "t3")]
+
+
 def _user(n: int, at: datetime) -> dict[str, object]:
     return {"username": f"u{n}", "password_hash": "x", "created_at": at}

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, tuple_
+from sqlalchemy import Connection, Engine, select
 
 from tradewire.adapters.store import bulk
 from tradewire.adapters.store.events import transaction_with_events
@@ -135,7 +135,7 @@ def load_orders(engine: Engine, keys: list[OrderKey]) -> dict[OrderKey, PaperOrd
             chunk = keys[start : start + 500]
             rows = conn.execute(
                 select(paper_orders).where(
-                    tuple_(paper_orders.c.account_id, paper_orders.c.client_order_id).in_(chunk)
+                    bulk.keys_in(conn, [paper_orders.c.account_id, paper_orders.c.client_order_id], chunk)
                 )
             )
             for row in rows:

@@ -21,7 +21,20 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Table
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Dialect,
+    Integer,
+    Table,
+    Text,
+    bindparam,
+    func,
+    select,
+    tuple_,
+)
 from sqlalchemy.exc import DBAPIError
 
 from tradewire.adapters.store.types import UTCDateTime
@@ -159,6 +172,26 @@ def update_by(conn: Connection, table: Table, key: str, rows: Sequence[Row]) -> 
     assignments = ", ".join(f"{_q(c)} = {_mark(conn)}" for c in columns)
     sql = f"UPDATE {_q(table.name)} SET {assignments} WHERE {_q(key)} = {_mark(conn)}"
     conn.exec_driver_sql(sql, _tuples(conn, table, [*columns, key], rows))
+
+
+def keys_in(
+    conn: Connection, columns: Sequence[ColumnElement[Any]], keys: Sequence[tuple[Any, ...]]
+) -> ColumnElement[bool]:
+    """SQL for "(columns) is one of `keys`". On PostgreSQL the keys go as one array per column (a list
+    of row values in IN (...) is planned as an OR per key, and the driver parses each placeholder)."""
+    if conn.dialect.name != "postgresql":
+        return tuple_(*columns).in_(keys)
+    arrays = [
+        bindparam(None, [key[n] for key in keys], type_=ARRAY(_element_type(column)))
+        for n, column in enumerate(columns)
+    ]
+    listed = func.unnest(*arrays).table_valued(*(f"k{n}" for n in range(len(columns)))).render_derived()
+    return tuple_(*columns).in_(select(*listed.c))
+
+
+def _element_type(column: ColumnElement[Any]) -> Any:
+    # Text, not the column's VARCHAR(n): a cast to that would cut a longer key down to a stored one.
+    return BigInteger() if isinstance(column.type, Integer) else Text()
 
 
 def _copies(conn: Connection, rows: Sequence[Any]) -> bool:

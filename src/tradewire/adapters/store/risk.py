@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from sqlalchemy import and_, func, or_, select, text, tuple_
+from sqlalchemy import and_, func, or_, select, text
 
 from tradewire.adapters.store import bulk
 from tradewire.adapters.store.attempts import may_still_fill
@@ -57,7 +57,7 @@ class SqlRiskReads(SqlTables):
             for chunk_keys in bulk.chunks(sorted(set(keys.pair_keys)), 450):
                 rows = conn.execute(
                     select(positions.c.subscription_id, positions.c.symbol, func.max(positions.c.updated_at))
-                    .where(tuple_(positions.c.subscription_id, positions.c.symbol).in_(chunk_keys))
+                    .where(bulk.keys_in(conn, [positions.c.subscription_id, positions.c.symbol], chunk_keys))
                     .group_by(positions.c.subscription_id, positions.c.symbol)
                 )
                 for subscription_id, symbol, last in rows:
@@ -66,7 +66,9 @@ class SqlRiskReads(SqlTables):
             for chunk_keys in bulk.chunks(sorted(set(keys.strategy_pairs_keys)), 450):
                 rows = conn.execute(
                     select(strategy_pairs).where(
-                        tuple_(strategy_pairs.c.strategy_id, strategy_pairs.c.symbol).in_(chunk_keys)
+                        bulk.keys_in(
+                            conn, [strategy_pairs.c.strategy_id, strategy_pairs.c.symbol], chunk_keys
+                        )
                     )
                 )
                 for r in rows:
@@ -99,7 +101,7 @@ class SqlRiskReads(SqlTables):
                 rows = conn.execute(
                     select(positions.c.subscription_id, positions.c.symbol, positions.c.amount).where(
                         positions.c.status == PositionStatus.OPEN.value,
-                        tuple_(positions.c.subscription_id, positions.c.symbol).in_(chunk),
+                        bulk.keys_in(conn, [positions.c.subscription_id, positions.c.symbol], chunk),
                     )
                 )
                 result.update({(r.subscription_id, r.symbol): r.amount for r in rows})
@@ -117,7 +119,7 @@ class SqlRiskReads(SqlTables):
                         orders.c.position_id.is_not(None),
                         orders.c.side == OrderSide.SELL.value,
                         may_still_fill(),
-                        tuple_(orders.c.subscription_id, orders.c.symbol).in_(chunk),
+                        bulk.keys_in(conn, [orders.c.subscription_id, orders.c.symbol], chunk),
                     )
                 )
                 found.update((r.subscription_id, r.symbol) for r in rows)
@@ -139,7 +141,7 @@ class SqlRiskReads(SqlTables):
             for chunk in bulk.chunks(wanted, 450):
                 rows = conn.execute(
                     select(orders.c.subscription_id, orders.c.symbol)
-                    .where(pending, tuple_(orders.c.subscription_id, orders.c.symbol).in_(chunk))
+                    .where(pending, bulk.keys_in(conn, [orders.c.subscription_id, orders.c.symbol], chunk))
                     .distinct()
                 )
                 found.update((r.subscription_id, r.symbol) for r in rows)
