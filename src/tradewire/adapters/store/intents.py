@@ -211,7 +211,9 @@ class SqlIntents(SqlTables):
                 outbox.add(decided(rejections, failed, [], proposed))
                 return []
             rows = [executor_order_row(o, now) for o in new_orders]
-            bulk.insert(conn, orders, rows, ignore_conflicts_on=["intent_id"])
+            inserted = bulk.insert_returning(
+                conn, orders, rows, ["intent_id", "id"], ignore_conflicts_on=["intent_id"]
+            )
             for chunk in bulk.chunks([o.item.intent_id for o in new_orders], 900):
                 conn.execute(
                     update(execution_intents)
@@ -221,7 +223,7 @@ class SqlIntents(SqlTables):
                     )
                     .values(status=IntentStatus.ORDERED.value, updated_at=now)
                 )
-            placed, earlier = _stored_new_orders(conn, new_orders, now)
+            placed, earlier = _stored_new_orders(conn, new_orders, dict(inserted), now)
             outbox.add(decided(rejections, failed, placed, proposed))
             return sorted(placed + earlier, key=lambda r: r.order_id)
 
@@ -277,14 +279,15 @@ def _reject(conn: Connection, rejections: Sequence[Rejection], now: datetime) ->
 
 
 def _stored_new_orders(
-    conn: Connection, new_orders: Sequence[NewOrder], now: datetime
+    conn: Connection, new_orders: Sequence[NewOrder], inserted: dict[int, int], now: datetime
 ) -> tuple[list[OrderRecord], list[OrderRecord]]:
-    """The records of orders just inserted, built from what we inserted plus their ids, and those of
-    orders that already existed for their intent (a repeat after a crash), read back whole."""
+    """The records of orders just inserted (`inserted`: their ids by intent), built from what we
+    inserted plus their ids, and those of orders that already existed for their intent (a repeat
+    after a crash), read back whole. Only the intents whose insert met an order are read."""
     wanted = {o.item.intent_id: o for o in new_orders}
-    ids: dict[int, int] = {}
+    ids: dict[int, int] = dict(inserted)
     existing: list[int] = []
-    for chunk in bulk.chunks(list(wanted), 900):
+    for chunk in bulk.chunks([i for i in wanted if i not in ids], 900):
         rows = conn.execute(
             select(orders.c.id, orders.c.intent_id, orders.c.client_order_id, orders.c.state).where(
                 orders.c.intent_id.in_(chunk)
