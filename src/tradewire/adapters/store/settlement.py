@@ -145,8 +145,8 @@ def _open_positions(conn: Connection, keys: set[PositionKey]) -> dict[PositionKe
         return found
     ids: list[int] = []
     for chunk in bulk.chunks(sorted(keys, key=lambda k: (k[0] or 0, k[1])), 500):
-        pair = bulk.keys_in(conn, [positions.c.subscription_id, positions.c.symbol], chunk)
-        ids += conn.execute(select(positions.c.id).where(open_now, pair)).scalars()
+        listed = bulk.keys_in(conn, [positions.c.subscription_id, positions.c.symbol], chunk)
+        ids += conn.execute(select(positions.c.id).where(open_now, listed)).scalars()
     for chunk in bulk.chunks(sorted(set(ids)), 900):
         # Read again under the lock: a batch that held it may have closed the position meanwhile.
         query = select(positions).where(positions.c.id.in_(chunk)).order_by(positions.c.id).with_for_update()
