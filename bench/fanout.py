@@ -8,7 +8,9 @@ subscriber's fill being recorded, as p50 / p99 / min over repeated runs. Targets
 --postgres runs on a scratch database of the local PostgreSQL server (TRADEWIRE_BENCH_PG_URL, by
 default postgresql+psycopg://postgres@127.0.0.1:5432/postgres), created for each N and dropped after.
 --statements also counts the SQL statements a measured run sends (a multi-row executemany counts as
-one call and as its rows), per subscriber.
+one call and as its rows), per subscriber. The CPU columns are the CPU time of this process and of the
+PostgreSQL backends serving the scratch database (read from /proc) over the measured runs, including
+the pauses between them, per webhook: steadier than the times on a shared machine.
 
     .venv/bin/python bench/fanout.py [--subscribers 1,100,1000] [--runs 30] [--postgres] [--statements]
 """
@@ -230,6 +232,39 @@ class Server:
         self.thread.join(10)
 
 
+class CpuUse:
+    """CPU seconds spent since creation by this process (every thread) and, on PostgreSQL, by the
+    server's backends serving its database (read from /proc: the server runs on this machine). On a
+    shared machine these move less with the load than the times do."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.app = time.process_time()
+        self.db = self._backends()
+
+    def _backends(self) -> dict[int, float]:
+        if self.engine.dialect.name != "postgresql":
+            return {}
+        with self.engine.connect() as conn:
+            pids = conn.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            ).scalars()
+            found: dict[int, float] = {}
+            for pid in pids:
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return found
+
+    def spent(self) -> tuple[float, float]:
+        """(this process, the database's backends) CPU seconds since creation."""
+        app = time.process_time() - self.app
+        now = self._backends()
+        return app, sum(cpu - self.db.get(pid, 0.0) for pid, cpu in now.items())
+
+
 def wait_for_orders(server: Server, expected: int, timeout: float = 30.0) -> float:
     """perf_counter time at which `expected` orders in all had been recorded (no polling: the
     benchmark thread sleeps until the server says, so it does not compete for the GIL)."""
@@ -283,6 +318,8 @@ def bench(
                     time.sleep(1.05)  # the 1 s cooldown on the pair
                 if count is not None:
                     count.on = run >= warmup
+                if run == warmup:
+                    cpu = CpuUse(runtime.engine)
                 started = time.perf_counter()
                 response = client.post(url, json=body)
                 acked = time.perf_counter()
@@ -294,6 +331,7 @@ def bench(
                     fills.append((done - started) * 1000)
             if count is not None:
                 count.on = False
+            app_cpu, db_cpu = cpu.spent()
         with runtime.engine.connect() as conn:
             filled = conn.execute(
                 select(func.count()).select_from(orders).where(orders.c.state == "filled")
@@ -313,6 +351,8 @@ def bench(
             ms = seconds / runs * 1000
             print(f"    {calls / runs:5.1f} calls {rows / per:6.2f}/sub {ms:6.1f} ms  {sql}")
     return {
+        "app_cpu": app_cpu / runs * 1000,
+        "db_cpu": db_cpu / runs * 1000,
         "ack_p50": statistics.median(acks),
         "ack_p99": percentile(acks, 0.99),
         "ack_min": min(acks),
@@ -340,13 +380,15 @@ def main() -> None:
     )
     print(
         f"{'N':>6} | {'ack p50':>8} {'ack p99':>8} {'ack min':>8} | "
-        f"{'fill p50':>9} {'fill p99':>9} {'fill min':>9}  (ms)"
+        f"{'fill p50':>9} {'fill p99':>9} {'fill min':>9} | {'cpu app':>7} {'cpu db':>7}  (ms; cpu: per "
+        "webhook, this process and the PostgreSQL backends)"
     )
     for n in (int(x) for x in args.subscribers.split(",")):
         r = bench(n, args.runs, args.warmup, args.port, args.postgres, args.statements)
         print(
             f"{n:>6} | {r['ack_p50']:8.2f} {r['ack_p99']:8.2f} {r['ack_min']:8.2f} | "
-            f"{r['fill_p50']:9.1f} {r['fill_p99']:9.1f} {r['fill_min']:9.1f}",
+            f"{r['fill_p50']:9.1f} {r['fill_p99']:9.1f} {r['fill_min']:9.1f} | "
+            f"{r['app_cpu']:7.0f} {r['db_cpu']:7.0f}",
             flush=True,
         )
 
