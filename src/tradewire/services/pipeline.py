@@ -137,9 +137,7 @@ class Pipeline:
         """Send NEW orders nobody sent: left by a crash, or stored by another process whose message
         was lost (those younger than `created_before` are still being sent by whoever stored them;
         sending is claimed in the store, so a race sends nothing twice)."""
-        stranded = await asyncio.to_thread(self.store.orders_in_states, [OrderState.NEW])
-        if created_before is not None:
-            stranded = [o for o in stranded if o.created_at is not None and o.created_at < created_before]
+        stranded = await asyncio.to_thread(self.store.orders_in_states, [OrderState.NEW], created_before)
         return await self.executor.resume(stranded) if stranded else 0
 
     async def _check_unsettled(self) -> int:

@@ -160,9 +160,13 @@ class OrdersTwin:
             and outcome_pending(OrderState(o["state"]), OrderType(o["type"]))
         }
 
-    def orders_in_states(self, states: Sequence[OrderState]) -> list[OrderRecord]:
+    def orders_in_states(
+        self, states: Sequence[OrderState], created_before: datetime | None = None
+    ) -> list[OrderRecord]:
         wanted = {s.value for s in states}
-        return self._orders_where(lambda o: o["state"] in wanted)
+        return self._orders_where(
+            lambda o: o["state"] in wanted and (created_before is None or o["created_at"] < created_before)
+        )
 
     def unsettled_orders(self, account_id: int | None = None) -> list[OrderRecord]:
         unsettled = {OrderState.SUBMITTED.value, OrderState.OPEN.value, OrderState.PARTIALLY_FILLED.value}

@@ -126,9 +126,15 @@ class SqlOrders(SqlTables):
                     )
                 )
 
-    def orders_in_states(self, states: Sequence[OrderState]) -> list[OrderRecord]:
+    def orders_in_states(
+        self, states: Sequence[OrderState], created_before: datetime | None = None
+    ) -> list[OrderRecord]:
+        """Orders in these states (created before `created_before`, when given)."""
+        condition: ColumnElement[bool] = orders.c.state.in_([s.value for s in states])
+        if created_before is not None:
+            condition = and_(condition, orders.c.created_at < created_before)
         with self.engine.connect() as conn:
-            return read_orders(conn, orders.c.state.in_([s.value for s in states]))
+            return read_orders(conn, condition)
 
     def unsettled_orders(self, account_id: int | None = None) -> list[OrderRecord]:
         """Every order not yet in a final state, and every final one still looked up a few times
