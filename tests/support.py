@@ -124,8 +124,10 @@ class ServedRuntime:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def token(self, username: str, password: str = PASSWORD) -> dict[str, str]:
+        # A sign-in hashes the password (scrypt): on a loaded CI machine it can take longer than
+        # httpx's default 5 s, which is not what these tests measure.
         response = httpx.post(
-            f"{self.url}/api/v1/auth/token", data={"username": username, "password": password}
+            f"{self.url}/api/v1/auth/token", data={"username": username, "password": password}, timeout=30
         )
         response.raise_for_status()
         return {"Authorization": f"Bearer {response.json()['access_token']}"}

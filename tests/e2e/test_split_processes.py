@@ -113,7 +113,7 @@ def test_api_and_workers_trade_once_and_a_standby_worker_takes_over_from_a_kille
 
     until(healthy, "the API process")
     token = httpx.post(
-        f"{url}/api/v1/auth/token", data={"username": "tv-test-sub1", "password": PASSWORD}, timeout=10
+        f"{url}/api/v1/auth/token", data={"username": "tv-test-sub1", "password": PASSWORD}, timeout=30
     ).json()["access_token"]
     auth = {"Authorization": f"Bearer {token}"}
 
