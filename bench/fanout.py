@@ -149,33 +149,8 @@ def seed(runtime: Runtime, subscribers: int) -> str:
             ],
         )
         strategy = conn.execute(select(strategies.c.id)).scalar_one()
-        conn.execute(
-            users.insert(),
-            [
-                {"username": f"u{i}", "password_hash": password_hash, "created_at": now}
-                for i in range(subscribers)
-            ],
-        )
-        user_ids = list(
-            conn.execute(select(users.c.id).where(users.c.id != provider).order_by(users.c.id)).scalars()
-        )
-        conn.execute(
-            exchange_accounts.insert(),
-            [
-                {
-                    "user_id": u,
-                    "name": "paper",
-                    "exchange": "paper",
-                    "mode": "paper",
-                    "sandbox": False,
-                    "created_at": now,
-                }
-                for u in user_ids
-            ],
-        )
-        accounts = dict(
-            conn.execute(select(exchange_accounts.c.user_id, exchange_accounts.c.id)).tuples().all()
-        )
+        accounts = paper_users(conn, subscribers, password_hash, now)
+        user_ids = list(accounts)
         conn.execute(
             subscriptions.insert(),
             [
@@ -197,6 +172,33 @@ def seed(runtime: Runtime, subscribers: int) -> str:
             ],
         )
     return "bench"
+
+
+def paper_users(conn: Any, count: int, password_hash: str, now: datetime) -> dict[int, int]:
+    """`count` users u0, u1, ... each with a paper account, in bulk; their account ids by user id."""
+    conn.execute(
+        users.insert(),
+        [{"username": f"u{i}", "password_hash": password_hash, "created_at": now} for i in range(count)],
+    )
+    user_ids = list(
+        conn.execute(select(users.c.id).where(users.c.username.like("u%")).order_by(users.c.id)).scalars()
+    )
+    conn.execute(
+        exchange_accounts.insert(),
+        [
+            {
+                "user_id": u,
+                "name": "paper",
+                "exchange": "paper",
+                "mode": "paper",
+                "sandbox": False,
+                "created_at": now,
+            }
+            for u in user_ids
+        ],
+    )
+    found = dict(conn.execute(select(exchange_accounts.c.user_id, exchange_accounts.c.id)).tuples().all())
+    return {u: found[u] for u in user_ids}
 
 
 class Server:

@@ -33,10 +33,10 @@ from sqlalchemy import select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from fanout import paper_users  # noqa: E402
 from tradewire.adapters.passwords import hash_secret  # noqa: E402
 from tradewire.adapters.store.db import write_transaction  # noqa: E402
 from tradewire.adapters.store.tables import (  # noqa: E402
-    exchange_accounts,
     strategies,
     strategy_pairs,
     subscriptions,
@@ -100,33 +100,8 @@ def seed(runtime: Runtime, strategy_count: int, subscribers: int) -> list[int]:
                 for symbol in SYMBOLS
             ],
         )
-        conn.execute(
-            users.insert(),
-            [
-                {"username": f"u{i}", "password_hash": password_hash, "created_at": now}
-                for i in range(subscribers)
-            ],
-        )
-        user_ids = list(
-            conn.execute(select(users.c.id).where(users.c.id != provider).order_by(users.c.id)).scalars()
-        )
-        conn.execute(
-            exchange_accounts.insert(),
-            [
-                {
-                    "user_id": u,
-                    "name": "paper",
-                    "exchange": "paper",
-                    "mode": "paper",
-                    "sandbox": False,
-                    "created_at": now,
-                }
-                for u in user_ids
-            ],
-        )
-        accounts = dict(
-            conn.execute(select(exchange_accounts.c.user_id, exchange_accounts.c.id)).tuples().all()
-        )
+        accounts = paper_users(conn, subscribers, password_hash, now)
+        user_ids = list(accounts)
         conn.execute(
             subscriptions.insert(),
             [
