@@ -444,13 +444,10 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
     breakers = BreakerAlerts(store, clock)
     # Split processes spend one budget per live account: an API process reading balances and the worker
     # placing orders use the same API key.
-    budgets = SharedLimits(settings.redis_url, settings.bus_prefix) if settings.role != "all" else None
+    budgets = SharedLimits(settings.redis_url, settings.bus_prefix) if split else None
     # ... and ask an exchange for a venue's tickers once for all of them (marks, the exit monitor).
-    tickers = (
-        SharedTickers(settings.redis_url, settings.bus_prefix, keep_s=max(60.0, 6 * settings.ticker_ttl_s))
-        if settings.role != "all"
-        else None
-    )
+    keep_s = max(60.0, 6 * settings.ticker_ttl_s)
+    tickers = SharedTickers(settings.redis_url, settings.bus_prefix, keep_s) if split else None
     exchanges = AccountExchanges(
         venue,
         members.live_account,
