@@ -12,7 +12,14 @@ one call and as its rows), per subscriber. The CPU columns are the CPU time of t
 PostgreSQL backends serving the scratch database (read from /proc) over the measured runs, including
 the pauses between them, per webhook: steadier than the times on a shared machine.
 
+--workers N (with --postgres) runs the platform as real processes instead: one API process
+(TRADEWIRE_ROLE=api) and N workers sharing the accounts (TRADEWIRE_WORKER_PARTITIONS, 16 partitions)
+on the local PostgreSQL and Redis (TRADEWIRE_BENCH_REDIS_URL, by default redis://127.0.0.1:6379/0);
+the fill time is when the database holds the last fill (polled every 5 ms). The CPU columns are then
+every process's CPU time (API, workers, PostgreSQL backends) per webhook.
+
     .venv/bin/python bench/fanout.py [--subscribers 1,100,1000] [--runs 30] [--postgres] [--statements]
+    .venv/bin/python bench/fanout.py --postgres --workers 4 --subscribers 10000 --runs 5
 """
 
 from __future__ import annotations
@@ -374,10 +381,14 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=18765)
     parser.add_argument("--postgres", action="store_true", help="a scratch database on local PostgreSQL")
     parser.add_argument("--statements", action="store_true", help="count SQL statements per subscriber")
+    parser.add_argument("--workers", type=int, default=0, help="API + N worker processes (--postgres)")
     args = parser.parse_args()
+    if args.workers and not args.postgres:
+        parser.error("--workers needs --postgres")
     logging.basicConfig(level=logging.WARNING)
     print(
         f"fan-out benchmark: {'PostgreSQL' if args.postgres else 'SQLite'}, paper venue, real HTTP; "
+        f"{f'1 API process and {args.workers} workers; ' if args.workers else ''}"
         f"{args.runs} runs per N (after {args.warmup} warm-up)"
     )
     print(
@@ -386,7 +397,12 @@ def main() -> None:
         "webhook, this process and the PostgreSQL backends)"
     )
     for n in (int(x) for x in args.subscribers.split(",")):
-        r = bench(n, args.runs, args.warmup, args.port, args.postgres, args.statements)
+        if args.workers:
+            from fanout_workers import bench_processes
+
+            r = bench_processes(n, args.runs, args.warmup, args.port, args.workers, seed)
+        else:
+            r = bench(n, args.runs, args.warmup, args.port, args.postgres, args.statements)
         print(
             f"{n:>6} | {r['ack_p50']:8.2f} {r['ack_p99']:8.2f} {r['ack_min']:8.2f} | "
             f"{r['fill_p50']:9.1f} {r['fill_p99']:9.1f} {r['fill_min']:9.1f} | "

@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     # (API, webhooks and the live channel; routing, execution and the loops are left to workers) or
     # "worker" (`tradewire worker`: the trading loops, no HTTP). Split processes share TRADEWIRE_BUS=redis.
     role: Literal["all", "api", "worker"] = "all"
+    # Workers: 0 (the default), one active at a time and the others standing by; N > 0, every worker
+    # active, the accounts spread over N partitions (account id % N), each owned by one worker at a time
+    # and taken over by the others when it stops or dies (PostgreSQL only; every worker the same N).
+    worker_partitions: int = Field(default=0, ge=0, le=4096)
+    # How often a worker with partitions counts the workers and takes or gives back its fair share.
+    worker_rebalance_s: float = Field(default=1.0, gt=0, le=60)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     data_dir: Path | None = None  # real candles; defaults to ../shared/data when it exists
@@ -253,6 +259,10 @@ class Settings(BaseSettings):
                 f"TRADEWIRE_ROLE={self.role} runs beside other processes, which it reaches through a "
                 "shared bus: set TRADEWIRE_BUS=redis and TRADEWIRE_REDIS_URL"
             )
+        if self.worker_partitions and self.role != "worker":
+            raise ValueError("TRADEWIRE_WORKER_PARTITIONS is for workers (TRADEWIRE_ROLE=worker)")
+        if self.worker_partitions and not self.effective_database_url.startswith("postgresql"):
+            raise ValueError("several active workers (TRADEWIRE_WORKER_PARTITIONS) need PostgreSQL")
         if self.role != "all" and self.telegram_webhook_url:
             raise ValueError(
                 "the Telegram bot runs in the worker, which receives no HTTP: with TRADEWIRE_ROLE="

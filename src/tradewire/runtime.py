@@ -64,8 +64,10 @@ from tradewire.domain.ml.strategy import Predictor
 from tradewire.domain.signin import PasswordPolicy, ThrottlePolicy
 from tradewire.domain.symbols import SymbolCatalog
 from tradewire.logs import watch_problems
+from tradewire.partitioned_wiring import LeaderTasks, Partitioned, build_partitioned
 from tradewire.ports import CandleSource, Clock, RunningBus
 from tradewire.ports.events import EventNotifier
+from tradewire.ports.ownership import Ownership
 from tradewire.ports.rate_limits import RateLimiter
 from tradewire.services.admin import Administration
 from tradewire.services.ai_setup import AiSetup, UrlCheck
@@ -83,6 +85,7 @@ from tradewire.services.ingest import SignalIngest
 from tradewire.services.live_marks import LiveMarks
 from tradewire.services.members import Marketplace, build_marketplace
 from tradewire.services.monitor import ExitMonitor
+from tradewire.services.ownership import AllMine, SharedOwnership
 from tradewire.services.pipeline import Pipeline
 from tradewire.services.reconcile import ReconcilePolicy, Reconciler
 from tradewire.services.records import Records
@@ -158,7 +161,12 @@ class Runtime:
     tickers: SharedTickers | None  # live venues' prices in Redis, shared by split processes
     relay: RedisEventRelay | None  # split processes: commits' live-channel wake-ups through Redis
     beacon: WorkerBeacon | None  # split processes: the active worker's status, for API processes
+    ownership: Ownership  # the accounts this process trades for (all, unless several workers share them)
+    partitioned: Partitioned | None  # several active workers (TRADEWIRE_WORKER_PARTITIONS)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    # Beside other workers: set once this worker leads and has the exchange's prices (it moves the
+    # paper market from then on; until then it follows the prices the last leader shared).
+    _moves_market: bool = False
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def claim_database(self) -> None:
@@ -187,20 +195,16 @@ class Runtime:
                 loop.create_task(self.marks.run(self._stop)),
             ]
             return
+        if self.partitioned is not None:
+            await self._start_partitioned(self.partitioned)
+            return
         if self.settings.role == "worker":
             await self._stand_by()
         else:
             await asyncio.to_thread(self.claim_database)
         await self.venue.start()
-        public: PublicPriceFeed | None = None
-        if self.settings.paper_prices_from:
-            public = PublicPriceFeed(
-                self.settings.paper_prices_from,
-                self.feed,
-                list(self.venue.markets),
-                self.settings.paper_prices_urls,
-                self.settings.exchange_timeout_ms,
-            )
+        public = self._public_prices()
+        if public is not None:
             # The exchange's prices before anything trades: recovery fills orders and the exit monitor
             # judges stops at the feed's price, which until then is the replay's or the simulation's
             # (a worker taking over stopped out every position at a price the market never had).
@@ -236,6 +240,71 @@ class Runtime:
             streams = OrderStreams(self.exchanges.live_accounts, self.reconciler)
             self._tasks.append(loop.create_task(streams.run(self._stop)))
 
+    def _public_prices(self) -> PublicPriceFeed | None:
+        if not self.settings.paper_prices_from:
+            return None
+        return PublicPriceFeed(
+            self.settings.paper_prices_from,
+            self.feed,
+            list(self.venue.markets),
+            self.settings.paper_prices_urls,
+            self.settings.exchange_timeout_ms,
+        )
+
+    async def _start_partitioned(self, partitioned: Partitioned) -> None:
+        """A worker beside other active workers: join them, take a share of the partitions, trade for
+        their accounts; the leader (partition 0's holder) also runs the work only one worker may."""
+        loop = asyncio.get_running_loop()
+        await self.venue.start()  # no account's books yet: they are loaded as partitions are taken
+        await self.prices.follow()  # the paper market as the leader last shared it
+        await self.bus.start()
+        await partitioned.join(self._stop)
+        public = self._public_prices()
+        if public is not None and self.ownership.leader:
+            await public.refresh()  # before the exit monitor judges a stop (see start)
+        await self.pipeline.recover()
+
+        async def lead() -> None:
+            if public is not None:
+                await public.refresh()  # before this worker moves the market (see start)
+            self._moves_market = True
+            if self.strategies.analyst is not None:
+                await self.strategies.analyst.recover()
+            await self.backtests.start()
+
+        leader_loops: list[Callable[[asyncio.Event], Awaitable[None]]] = [
+            self.strategies.run,
+            *self.telegram.loops(),
+            *self.webhooks.loops(),
+        ]
+        if self.beacon is not None:
+            beacon = self.beacon
+            leader_loops.append(lambda stop: beacon.run_beating(lambda: self.monitor.stats, stop))
+        if public is not None:
+            leader_loops.append(lambda stop: public.run(self.settings.paper_prices_interval_s, stop))
+        if self.settings.exchange_streams:
+            leader_loops.append(OrderStreams(self.exchanges.live_accounts, self.reconciler).run)
+
+        async def follow() -> None:
+            self._moves_market = False
+            await self.backtests.stop()
+
+        leader = LeaderTasks(self.ownership_shared, leader_loops, on_lead=lead, on_follow=follow)
+        self._tasks = [
+            loop.create_task(partitioned.ownership.run(self._stop)),
+            loop.create_task(partitioned.wakeups.run(self._stop)),
+            loop.create_task(leader.run(self._stop)),
+            loop.create_task(self.pipeline.run(self._stop)),
+            loop.create_task(self._run_market(self._stop)),
+            loop.create_task(self.monitor.run(self._stop)),
+            loop.create_task(self.exchanges.keep_markets_loaded(self.store.live_venues_in_use, self._stop)),
+        ]
+
+    @property
+    def ownership_shared(self) -> SharedOwnership:
+        assert self.partitioned is not None
+        return self.partitioned.ownership
+
     async def _stand_by(self) -> None:
         """A worker waits until no other worker (or all-in-one server) holds the database: one is
         active at a time, the others take over when it ends or dies (PostgreSQL frees a dead
@@ -258,6 +327,12 @@ class Runtime:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.partitioned is not None:
+            try:  # the books of every partition saved, then given back to the other workers
+                await self.partitioned.ownership.leave()
+            except Exception:
+                log.exception("worker: could not give back its partitions cleanly")
+            await self.partitioned.wakeups.close()
         await self.backtests.stop()
         try:
             await self.monitor.flush()
@@ -287,12 +362,21 @@ class Runtime:
     async def _run_market(self, stop: asyncio.Event) -> None:
         """Advance the paper market and fill resting paper limit orders the price reached."""
         while not stop.is_set():
-            self.feed.step()
+            # Beside other workers, the leader moves the market and the others follow its prices.
+            leads = self.partitioned is None or self._moves_market
+            if leads:
+                self.feed.step()
+            else:
+                try:
+                    await self.prices.follow()
+                except Exception:
+                    log.exception("could not read the paper market's prices; matching at the last ones")
             try:
-                await self.venue.match_resting_orders()
+                async with self.ownership.hold():
+                    await self.venue.match_resting_orders()
             except Exception:
                 log.exception("paper matching failed")
-            if self.settings.role == "worker":  # API processes show and value at these prices
+            if leads and self.settings.role == "worker":  # API processes show and value at these prices
                 try:
                     await self.prices.publish()
                 except Exception:
@@ -437,6 +521,10 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         notifier=notifier,
         keeps_books=settings.role != "api",
     )
+    partitioned = build_partitioned(settings, engine)
+    ownership: Ownership = partitioned.ownership if partitioned is not None else AllMine()
+    if partitioned is not None:
+        venue.partition(partitioned.ownership.count)  # books loaded as partitions are taken
     store = SqlStore(engine, late_fill_checks_s=settings.late_fill_checks_s, notifier=notifier)
     bus = build_bus(settings)
     clock = clock or SystemClock()
@@ -501,8 +589,12 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         clock,
         sweep_interval_s=settings.reconcile_interval_s,
         confirmations=confirmations,
+        ownership=ownership,
+        wakeups=partitioned.wakeups if partitioned is not None else None,
     )
-    monitor = ExitMonitor(store, exchanges, clock, executor.resume, interval_s=settings.monitor_interval_s)
+    monitor = ExitMonitor(
+        store, exchanges, clock, executor.resume, interval_s=settings.monitor_interval_s, ownership=ownership
+    )
     valuations = Valuations(
         exchanges,
         clock,
@@ -669,9 +761,14 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         tickers=tickers,
         relay=relay,
         beacon=beacon,
+        ownership=ownership,
+        partitioned=partitioned,
     )
     if settings.role == "worker":  # backtests accepted by API processes run here
-        bus.subscribe(BACKTEST_QUEUED, runtime.backtests.on_queued)
+        if partitioned is not None:  # the leader runs them
+            partitioned.bind(venue, monitor, pipeline, runtime.backtests, bus)
+        else:
+            bus.subscribe(BACKTEST_QUEUED, runtime.backtests.on_queued)
     return runtime
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from sqlalchemy import Engine
 
 from tests.e2e.browser import launched_chromium
+from tests.e2e.cluster import Cluster
 from tests.fakes.exchange import FakeExchange
 
 if TYPE_CHECKING:
@@ -25,3 +28,13 @@ def fake() -> Iterator[FakeExchange]:
 def chromium() -> Iterator[Browser]:
     """Debian's chromium, headless, driven by Playwright: one browser per module, a context per test."""
     yield from launched_chromium()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, postgres_engine: Engine, redis_prefix: str) -> Iterator[Cluster]:
+    """An installation's processes, started by the test, stopped (SIGTERM, then SIGKILL) after it."""
+    running = Cluster(tmp_path, postgres_engine, redis_prefix)
+    try:
+        yield running
+    finally:
+        running.stop_all()

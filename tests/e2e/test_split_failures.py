@@ -13,25 +13,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
-from tests.conftest import REDIS_URL, free_port, unavailable
+from tests.conftest import free_port, unavailable
+from tests.e2e.cluster import Cluster, assert_each_client_order_id_once, tally
 from tests.fakes.exchange import FakeExchange
 from tests.support import PASSPHRASE, orders_by_account, seed_marketplace, send_alert, until
 from tradewire.adapters.store.tables import (
@@ -44,117 +41,8 @@ from tradewire.adapters.store.tables import (
     signals,
 )
 
-BIN = Path(sys.executable).with_name("tradewire")
 FANOUT = 1_000  # seeding 1,000 subscribers on the local PostgreSQL takes ~5 s
 QUOTE = Decimal(100)  # each subscriber's entry: fixed_quote 100 USDT (seed_members' default)
-
-
-class Cluster:
-    """An API process and workers of one installation: same database, same Redis and bus prefix."""
-
-    def __init__(self, tmp_path: Path, engine: Engine, prefix: str, redis_url: str = REDIS_URL) -> None:
-        self.tmp_path = tmp_path
-        self.engine = engine
-        self.logs = tmp_path / "logs"
-        self.logs.mkdir()
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWIRE_")}
-        self.env.update(
-            TRADEWIRE_DATABASE_URL=engine.url.render_as_string(hide_password=False),
-            TRADEWIRE_BUS="redis",
-            TRADEWIRE_REDIS_URL=redis_url,
-            TRADEWIRE_BUS_PREFIX=prefix,
-            TRADEWIRE_BUS_CLAIM_IDLE_S="1",
-            TRADEWIRE_VAR_DIR=str(tmp_path / "var"),
-            TRADEWIRE_DATA_DIR=str(tmp_path / "no-candles"),  # the seeded simulated market
-            TRADEWIRE_FEED_INTERVAL_S="0.3",
-            TRADEWIRE_RECONCILE_INTERVAL_S="0.5",
-            TRADEWIRE_MONITOR_INTERVAL_S="0.2",
-            TRADEWIRE_JWT_SECRET="split-failures-test-secret-0123456789abcdef",
-            TRADEWIRE_RATE_LIMIT_WEBHOOK="100000/minute",
-            TRADEWIRE_CONFIG=str(tmp_path / "absent.toml"),
-        )
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, args: list[str], **extra: str) -> subprocess.Popen[bytes]:
-        with (self.logs / f"{name}.log").open("wb") as out:
-            process = subprocess.Popen([str(BIN), *args], env={**self.env, **extra}, stdout=out, stderr=out)
-        self.processes[name] = process
-        return process
-
-    def log(self, name: str) -> str:
-        return (self.logs / f"{name}.log").read_text(errors="replace")
-
-    def start_api(self) -> subprocess.Popen[bytes]:
-        api = self.start("api", ["serve", "--port", str(self.port)], TRADEWIRE_ROLE="api")
-
-        def healthy() -> bool:
-            assert api.poll() is None, self.log("api")
-            with contextlib.suppress(httpx.HTTPError):
-                return httpx.get(f"{self.url}/health", timeout=2).status_code == 200
-            return False
-
-        until(healthy, "the API process")
-        return api
-
-    def start_worker(self, name: str, *, active: bool, **extra: str) -> subprocess.Popen[bytes]:
-        """A worker, once it is active (it found the database free) or standing by."""
-        worker = self.start(name, ["worker"], **extra)
-        said = "recovery:" if active else "standing by"
-
-        def ready() -> bool:
-            assert worker.poll() is None, self.log(name)
-            return said in self.log(name)
-
-        until(ready, f"{name} to be {'active' if active else 'standing by'}")
-        return worker
-
-    def kill(self, name: str) -> None:
-        process = self.processes[name]
-        process.send_signal(signal.SIGKILL)
-        process.wait(10)
-
-    def stop_all(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-
-    def count(self, table: object, *where: object) -> int:
-        with self.engine.connect() as conn:
-            statement = select(func.count()).select_from(table).where(*where)  # type: ignore[arg-type]
-            return int(conn.execute(statement).scalar_one())
-
-
-@pytest.fixture
-def cluster(tmp_path: Path, postgres_engine: Engine, redis_prefix: str) -> Iterator[Cluster]:
-    running = Cluster(tmp_path, postgres_engine, redis_prefix)
-    try:
-        yield running
-    finally:
-        running.stop_all()
-
-
-def _tally(engine: Engine, column: Any) -> dict[str, int]:
-    """How many rows have each value of `column`."""
-    with engine.connect() as conn:
-        return {value: count for value, count in conn.execute(select(column, func.count()).group_by(column))}
-
-
-def _assert_each_client_order_id_once(engine: Engine) -> None:
-    """Our orders and the paper exchange's books: each client order id once, the same ids on both."""
-    with engine.connect() as conn:
-        ours = [r[0] for r in conn.execute(select(orders.c.client_order_id))]
-        theirs = [r[0] for r in conn.execute(select(paper_orders.c.client_order_id))]
-    assert len(ours) == len(set(ours)), "a client order id stored twice"
-    assert len(theirs) == len(set(theirs)), "the exchange received a client order id twice"
-    assert sorted(ours) == sorted(theirs)
 
 
 # -- 1. kill -9 in the middle of a 1,000-subscriber fan-out ------------------------------------------
@@ -181,7 +69,7 @@ def test_a_worker_killed_in_the_middle_of_a_1000_subscriber_fan_out_is_finished_
     # The first worker routes the signal, decides the 1,000 orders and dies at the failpoint.
     assert first.wait(60) == 137, cluster.log("worker-a")
     assert f"failpoint {failpoint}: killing the process" in cluster.log("worker-a")
-    left = _tally(cluster.engine, orders.c.state)
+    left = tally(cluster.engine, orders.c.state)
     on_the_exchange = cluster.count(paper_orders)
     assert sum(left.values()) == FANOUT and "filled" not in left, left  # killed mid-way, not after
     assert on_the_exchange == (0 if failpoint == "after_orders_stored" else FANOUT)
@@ -199,7 +87,7 @@ def test_a_worker_killed_in_the_middle_of_a_1000_subscriber_fan_out_is_finished_
     by_account = orders_by_account(cluster.engine)
     assert set(by_account) == set(seeded.account_ids)
     assert all(placed == [("buy", "filled")] for placed in by_account.values())
-    _assert_each_client_order_id_once(cluster.engine)
+    assert_each_client_order_id_once(cluster.engine)
     with cluster.engine.connect() as conn:
         [(status,)] = conn.execute(select(signals.c.status)).all()
         balances = conn.execute(
@@ -212,11 +100,11 @@ def test_a_worker_killed_in_the_middle_of_a_1000_subscriber_fan_out_is_finished_
                 orders.c.account_id, orders.c.filled, orders.c.average, orders.c.fee, orders.c.fee_currency
             )
         ).all()
-    intents = _tally(cluster.engine, execution_intents.c.status)
+    intents = tally(cluster.engine, execution_intents.c.status)
     assert status == "routed"  # the signal routed once: one intent per subscription
     assert sum(intents.values()) == FANOUT and "created" not in intents, intents
-    assert _tally(cluster.engine, paper_orders.c.status) == {"closed": FANOUT}
-    assert _tally(cluster.engine, positions.c.status) == {"open": FANOUT}
+    assert tally(cluster.engine, paper_orders.c.status) == {"closed": FANOUT}
+    assert tally(cluster.engine, positions.c.status) == {"open": FANOUT}
     # Each account paid for its one entry, not twice.
     paid = {
         account: filled * average + (fee if currency == "USDT" else 0)
@@ -292,7 +180,7 @@ def test_stops_hit_while_their_worker_is_dead_fire_once_through_the_take_over(
     tickers.set_price("BTC/USDT", str(THROUGH))
     assert worker_c.wait(30) == 137, cluster.log("worker-c")
     assert "failpoint after_orders_sent: killing the process" in cluster.log("worker-c")
-    sent = _tally(cluster.engine, paper_orders.c.side)
+    sent = tally(cluster.engine, paper_orders.c.side)
     assert sent == {"buy": HOLDERS, "sell": HOLDERS}, sent  # worker-c fired every stop before dying
     assert cluster.count(orders, orders.c.side == "sell", orders.c.state == "filled") == 0
 
@@ -308,7 +196,7 @@ def test_stops_hit_while_their_worker_is_dead_fire_once_through_the_take_over(
     assert all(placed == [("buy", "filled"), ("sell", "filled")] for placed in by_account.values()), (
         by_account
     )
-    _assert_each_client_order_id_once(cluster.engine)
+    assert_each_client_order_id_once(cluster.engine)
     with cluster.engine.connect() as conn:
         closed = conn.execute(select(positions.c.close_reason, positions.c.amount)).all()
         sells = conn.execute(
@@ -428,8 +316,8 @@ def _burst_through_a_redis_restart(cluster: Cluster, own_redis: RedisServer) -> 
     assert worker.poll() is None, cluster.log("worker")
     assert "could not publish" in cluster.log("api")  # the API did meet the outage
 
-    routed = _tally(cluster.engine, signals.c.status)
-    intents = _tally(cluster.engine, execution_intents.c.status)
+    routed = tally(cluster.engine, signals.c.status)
+    intents = tally(cluster.engine, execution_intents.c.status)
     with cluster.engine.connect() as conn:
         per_intent = conn.execute(
             select(orders.c.intent_id, func.count()).group_by(orders.c.intent_id).having(func.count() > 1)
@@ -448,7 +336,7 @@ def _burst_through_a_redis_restart(cluster: Cluster, own_redis: RedisServer) -> 
     assert sum(intents.values()) == BURST * FOLLOWERS and "created" not in intents, intents
     assert per_intent == []
     assert cluster.count(orders) == BURST * FOLLOWERS
-    _assert_each_client_order_id_once(cluster.engine)
+    assert_each_client_order_id_once(cluster.engine)
     by_account = orders_by_account(cluster.engine)
     assert set(by_account) == set(seeded.account_ids)
     assert all(placed == [("buy", "filled")] * BURST for placed in by_account.values())

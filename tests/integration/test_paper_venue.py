@@ -16,6 +16,7 @@ from tradewire.adapters.paper.shared_prices import PriceBoard
 from tradewire.adapters.paper.venue import PaperVenue
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.domain.orders import OrderRequest, OrderSide, OrderType
+from tradewire.domain.partitions import Partitions
 from tradewire.ports import ExchangeError, ExchangeUnavailable, OrderOutcomeUnknown
 
 
@@ -212,3 +213,48 @@ async def test_the_paper_markets_prices_are_shared_through_the_database(engine: 
     assert shown.last_price("ETH/USDT") == Decimal("3000")
     # Where the worker's price comes from is shown too: a real market's, not a replay.
     assert shown.source("BTC/USDT") == "live:binance" and not shown.is_simulated("BTC/USDT")
+
+
+async def _partitioned_venue(engine: Engine, owned: set[int]) -> PaperVenue:
+    """A worker's venue beside another worker (2 partitions), holding the books of `owned`."""
+    markets = demo_markets()
+    feed = ReplayFeed({}, markets)
+    feed.set_price("BTC/USDT", Decimal("50000"))
+    venue = PaperVenue(engine, feed, markets, starting_balance={"USDT": Decimal(10_000)})
+    venue.partition(2)
+    await venue.start()
+    await venue.take_partitions(Partitions(2, frozenset(owned)))
+    return venue
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"], indirect=True)
+async def test_beside_another_worker_a_venue_trades_only_its_partitions_and_hands_their_books_over(
+    engine: Engine,
+) -> None:
+    """TRADEWIRE_WORKER_PARTITIONS: each worker keeps the books of its partitions' accounts; another
+    account's order is never placed (its outcome is looked up by its owner); a partition handed over
+    is saved by the giver and loaded by the taker, so the next trade starts from the first's books."""
+    accounts = _accounts(engine, 2)
+    even = next(a for a in accounts if a % 2 == 0)
+    odd = next(a for a in accounts if a % 2 == 1)
+    first = await _partitioned_venue(engine, {0})
+    second = await _partitioned_venue(engine, {1})
+
+    await first.account(even).create_order(_buy("c-1"))
+    with pytest.raises(OrderOutcomeUnknown, match="another worker"):
+        await first.account(odd).create_order(_buy("c-2"))
+    assert books.load_order(engine, odd, "c-2") is None  # never placed
+    # Reading another worker's account reads its stored books and writes nothing.
+    assert await first.account(odd).fetch_balance() == {"USDT": Decimal(10_000)}
+    await second.account(odd).create_order(_buy("c-3", amount="0.02"))
+    assert await first.account(odd).fetch_balance() == {"USDT": Decimal("8999.0"), "BTC": Decimal("0.02")}
+
+    await first.give_partitions(Partitions(2, frozenset({0})))
+    with pytest.raises(OrderOutcomeUnknown):
+        await first.account(even).create_order(_buy("c-4"))
+    await second.take_partitions(Partitions(2, frozenset({0})))
+    await second.account(even).create_order(_buy("c-5"))
+
+    assert second.balance(even) == {"USDT": Decimal("8999.0"), "BTC": Decimal("0.02")}  # both buys
+    assert await second.account(even).fetch_order("BTC/USDT", "c-1") is not None
+    assert books.load_order(engine, even, "c-4") is None

@@ -4,16 +4,21 @@ whose routing keeps failing is marked failed without holding up the others."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Mapping
 from decimal import Decimal
+from typing import Any
 
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.world import World, world
+from tradewire.adapters.bus import InProcessBus
 from tradewire.domain.orders import OrderSide, OrderType
+from tradewire.domain.partitions import Partitions
 from tradewire.domain.records import Decisions, NewOrder, OrderRecord
 from tradewire.ports import OrderOutcomeUnknown
 from tradewire.services.handover import ACCOUNT_SYNC, ORDERS_SAVED
 from tradewire.services.ingest import SIGNAL_RECEIVED
-from tradewire.services.pipeline import ROUTING_ATTEMPTS_ALLOWED, Pipeline
+from tradewire.services.pipeline import INTENTS_WAITING, ROUTING_ATTEMPTS_ALLOWED, Pipeline
 from tradewire.services.reconcile import Reconciler
 from tradewire.services.routing import SignalRouter
 
@@ -162,3 +167,72 @@ async def test_a_handed_over_account_sync_checks_its_unsettled_orders() -> None:
     await w.bus.stop()
 
     assert w.column("orders", "state") == ["filled"]
+
+
+class _Owns:
+    """A worker's ownership beside other workers: a fixed set of partitions (leader or not)."""
+
+    def __init__(self, count: int, owned: set[int], leader: bool = False) -> None:
+        self.partitions = Partitions(count, frozenset(owned))
+        self.leader = leader
+
+    @contextlib.asynccontextmanager
+    async def hold(self) -> AsyncIterator[Partitions | None]:
+        yield self.partitions
+
+
+class _Heard:
+    """Wake-ups published to the other workers."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, dict[str, Any]]] = []
+        self.handlers: dict[str, Any] = {}
+
+    async def publish(self, topic: str, message: Mapping[str, Any]) -> None:
+        self.published.append((topic, dict(message)))
+
+    def subscribe(self, topic: str, handler: Any) -> None:
+        self.handlers[topic] = handler
+
+
+async def test_beside_other_workers_a_worker_trades_only_its_accounts_and_wakes_the_others() -> None:
+    w = world([{}, {}, {}, {}])  # paper accounts 1-4
+    accounts = sorted(w.column("exchange_accounts", "id"))
+    mine = {a % 2 for a in accounts[:1]}
+    first_heard, second_heard = _Heard(), _Heard()
+    router = SignalRouter(w.store, w.clock)
+    Pipeline(  # subscribes to the bus and its wake-ups
+        w.store,
+        router,
+        w.executor(),
+        Reconciler(w.store, w.exchanges, w.clock),
+        w.bus,
+        w.clock,
+        ownership=_Owns(2, mine, leader=True),
+        wakeups=first_heard,
+    )
+    Pipeline(
+        w.store,
+        router,
+        w.executor(),
+        Reconciler(w.store, w.exchanges, w.clock),
+        InProcessBus(),
+        w.clock,
+        ownership=_Owns(2, {1 - p for p in mine}),
+        wakeups=second_heard,
+    )
+    w.signal(key="k1", routed=False)
+    await w.bus.start()
+    await w.bus.publish(SIGNAL_RECEIVED, {"signal_id": 1})
+    await w.bus.drain()
+    await w.bus.stop()
+
+    traded = {o["account_id"] for o in w.rows("orders")}
+    assert traded == {a for a in accounts if a % 2 in mine}  # only the first worker's accounts
+    assert first_heard.published == [(INTENTS_WAITING, {"signal_id": 1})]
+    # The second worker hears the wake-up and trades the rest; nothing is sent twice.
+    await second_heard.handlers[INTENTS_WAITING]({"signal_id": 1})
+    assert sorted(o["account_id"] for o in w.rows("orders")) == accounts
+    assert sorted(r.client_order_id for r in w.exchange.creates) == sorted(
+        w.column("orders", "client_order_id")
+    )

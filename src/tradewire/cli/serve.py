@@ -108,6 +108,8 @@ async def _work(runtime: Runtime) -> None:
         starting.cancel()
         await asyncio.gather(starting, return_exceptions=True)
         runtime.server_lock.release()
+        if runtime.partitioned is not None:
+            await runtime.partitioned.ownership.leave()
         return
     starting.result()
     tune_gc()

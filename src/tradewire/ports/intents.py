@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from tradewire.domain.partitions import Partitions
 from tradewire.domain.records import (
     Answer,
     Decisions,
@@ -26,7 +27,11 @@ class IntentStore(Protocol):
         self, signal_id: int | None = None, created_before: datetime | None = None, limit: int = 5000
     ) -> list[WorkItem]: ...
     def pending_work_page(
-        self, signal_id: int | None = None, after_id: int = 0, limit: int = 5000
+        self,
+        signal_id: int | None = None,
+        after_id: int = 0,
+        limit: int = 5000,
+        partitions: Partitions | None = None,
     ) -> WorkPage: ...
     def save_decisions(self, decisions: Decisions, now: datetime) -> list[OrderRecord]: ...
 

@@ -24,6 +24,7 @@ from tradewire.domain.execution import (
 from tradewire.domain.exit_plan import ExitPlan
 from tradewire.domain.money import ZERO, MoneyError, describe, is_storable, storable
 from tradewire.domain.orders import OrderSide, OrderType, RejectionKind
+from tradewire.domain.partitions import Partitions
 from tradewire.domain.records import (
     Decisions,
     FailedAttempt,
@@ -96,7 +97,9 @@ class Executor:
     def __post_init__(self, correlations: Correlations | None) -> None:
         self._correlation = correlations or Correlations(self.clock)
 
-    async def execute_pending(self, signal_id: int | None = None) -> int:
+    async def execute_pending(
+        self, signal_id: int | None = None, partitions: Partitions | None = None
+    ) -> int:
         """Decide, store and send every intent still 'created'; returns how many orders were sent.
 
         Pages go forward by intent id, so an intent that fails (and stays 'created' until its last
@@ -107,19 +110,21 @@ class Executor:
         tried: set[int] = set()  # intents decided in this call (a failed one stays pending)
         async with self._lock:
             while True:
-                passed, decided, waiting = await self._pass(signal_id, tried)
+                passed, decided, waiting = await self._pass(signal_id, tried, partitions)
                 sent += passed
                 if not waiting or not decided:
                     return sent
 
-    async def _pass(self, signal_id: int | None, tried: set[int]) -> tuple[int, int, int]:
+    async def _pass(
+        self, signal_id: int | None, tried: set[int], partitions: Partitions | None
+    ) -> tuple[int, int, int]:
         """One pass over the pending intents not yet tried in this call: (orders sent, intents
         decided, intents left waiting)."""
         sent = decided = waiting = 0
         after = 0
         while True:
             work, unreadable = await asyncio.to_thread(
-                self.store.pending_work_page, signal_id, after, self.page
+                self.store.pending_work_page, signal_id, after, self.page, partitions
             )
             if not work and not unreadable:
                 break

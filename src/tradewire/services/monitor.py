@@ -14,12 +14,15 @@ from decimal import Decimal
 from tradewire.domain.exits import ExitBook, ExitLevels
 from tradewire.domain.markets import OrderRejected
 from tradewire.domain.money import ZERO, fmt
+from tradewire.domain.partitions import Partitions, owns
 from tradewire.domain.positions import CloseReason
 from tradewire.domain.records import AutoOrder, DailyLossCloser, OrderRecord, WatchedPosition
 from tradewire.domain.risk import HUNDRED, RiskLimits, TradingState, allows
 from tradewire.ports import Clock, ExchangeDirectory, ExchangeError, ExchangeUnavailable, PositionStore
+from tradewire.ports.ownership import Ownership
 from tradewire.services.holdings import account_equity
 from tradewire.services.loops import every
+from tradewire.services.ownership import AllMine
 
 log = logging.getLogger("tradewire.monitor")
 
@@ -54,6 +57,7 @@ class ExitMonitor:
         send: Callable[[Sequence[OrderRecord]], object],
         interval_s: float = 1.0,
         full_reload_s: float = 60.0,
+        ownership: Ownership | None = None,
     ) -> None:
         self._store = store
         self._exchanges = exchanges
@@ -75,6 +79,10 @@ class ExitMonitor:
         self._closers_at: datetime | None = None
         self._unsaved_best: dict[int, Decimal] = {}
         self._lock = asyncio.Lock()  # one tick at a time; a manual close waits for the tick
+        # Several active workers: only the positions of accounts this worker owns are watched; a
+        # change of the owned partitions reloads the book.
+        self._ownership: Ownership = ownership or AllMine()
+        self._partitions: Partitions | None = None
         self.stats = MonitorStats()
 
     @property
@@ -83,7 +91,9 @@ class ExitMonitor:
 
     async def tick(self) -> int:
         """One round: sync, price, evaluate, exit. Returns how many exits were sent."""
-        async with self._lock:
+        async with self._ownership.hold() as partitions, self._lock:
+            if partitions != self._partitions:
+                self._partitions, self._loaded_at = partitions, None
             return await self._tick()
 
     async def _tick(self) -> int:
@@ -151,7 +161,7 @@ class ExitMonitor:
         known = self._positions.get(row.position_id)
         if known is not None and row.updated_at <= known.updated_at and row.position_id in self._book:
             return  # a view of the position already seen (the sync windows overlap)
-        wanted = row.automated or row.next_tranche is not None
+        wanted = (row.automated or row.next_tranche is not None) and owns(self._partitions, row.account_id)
         if not row.is_open or row.amount <= 0 or not wanted:
             self._positions.pop(row.position_id, None)
             self._book.remove(row.position_id)
@@ -299,6 +309,8 @@ class ExitMonitor:
             pid = position.position_id
             if pid in self._retry_at or pid in self._waiting or position.subscription_id is None:
                 continue  # an exit of this position was placed moments ago, or waits for one
+            if not owns(self._partitions, position.account_id):
+                continue  # another worker's
             loss = -realized[position.account_id]
             limit = await self._daily_limit(position, limits[position.subscription_id])
             if limit is not None and loss >= limit:

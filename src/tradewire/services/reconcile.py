@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tradewire.domain.orders import ExchangeOrder, OrderState, OrderType, RejectionKind, rechecked
+from tradewire.domain.partitions import Partitions
 from tradewire.domain.records import OrderOutcome, OrderRecord
 from tradewire.ports import (
     Clock,
@@ -47,9 +48,10 @@ class Reconciler:
     clock: Clock
     policy: ReconcilePolicy = ReconcilePolicy()
 
-    async def check_due(self, limit: int = 1000) -> int:
-        """Check every order whose next check is due; returns how many were checked."""
-        due = await asyncio.to_thread(self.store.due_orders, self.clock.now(), limit)
+    async def check_due(self, limit: int = 1000, partitions: Partitions | None = None) -> int:
+        """Check every order whose next check is due (of the accounts in `partitions`, when given);
+        returns how many were checked."""
+        due = await asyncio.to_thread(self.store.due_orders, self.clock.now(), limit, partitions)
         return await self.check(due)
 
     async def sync_account(self, account_id: int) -> int:

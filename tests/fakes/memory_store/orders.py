@@ -27,6 +27,7 @@ from tradewire.domain.orders import (
     next_check_delay_s,
     outcome_pending,
 )
+from tradewire.domain.partitions import Partitions, owns
 from tradewire.domain.positions import PositionStatus
 from tradewire.domain.records import (
     Decisions,
@@ -70,12 +71,21 @@ class OrdersTwin:
         return work
 
     def pending_work_page(
-        self, signal_id: int | None = None, after_id: int = 0, limit: int = 5000
+        self,
+        signal_id: int | None = None,
+        after_id: int = 0,
+        limit: int = 5000,
+        partitions: Partitions | None = None,
     ) -> WorkPage:
-        return self._pending(signal_id, None, after_id, limit)
+        return self._pending(signal_id, None, after_id, limit, partitions)
 
     def _pending(
-        self, signal_id: int | None, created_before: datetime | None, after_id: int, limit: int
+        self,
+        signal_id: int | None,
+        created_before: datetime | None,
+        after_id: int,
+        limit: int,
+        partitions: Partitions | None = None,
     ) -> WorkPage:
         work: list[WorkItem] = []
         unreadable: list[UnreadableWork] = []
@@ -85,6 +95,8 @@ class OrdersTwin:
             if intent["id"] <= after_id or (signal_id is not None and intent["signal_id"] != signal_id):
                 continue
             if created_before is not None and intent["created_at"] > created_before:
+                continue
+            if not owns(partitions, intent["account_id"]):
                 continue
             row = self._work_row(intent)
             if row is None:  # an inner join finds no row
@@ -161,11 +173,18 @@ class OrdersTwin:
         }
 
     def orders_in_states(
-        self, states: Sequence[OrderState], created_before: datetime | None = None
+        self,
+        states: Sequence[OrderState],
+        created_before: datetime | None = None,
+        partitions: Partitions | None = None,
     ) -> list[OrderRecord]:
         wanted = {s.value for s in states}
         return self._orders_where(
-            lambda o: o["state"] in wanted and (created_before is None or o["created_at"] < created_before)
+            lambda o: (
+                o["state"] in wanted
+                and (created_before is None or o["created_at"] < created_before)
+                and owns(partitions, o["account_id"])
+            )
         )
 
     def unsettled_orders(self, account_id: int | None = None) -> list[OrderRecord]:
@@ -182,10 +201,16 @@ class OrdersTwin:
         ids = set(client_order_ids)
         return self._orders_where(lambda o: o["account_id"] == account_id and o["client_order_id"] in ids)
 
-    def due_orders(self, now: datetime, limit: int = 1000) -> list[OrderRecord]:
-        return self._orders_where(lambda o: o["next_check_at"] is not None and o["next_check_at"] <= now)[
-            :limit
-        ]
+    def due_orders(
+        self, now: datetime, limit: int = 1000, partitions: Partitions | None = None
+    ) -> list[OrderRecord]:
+        return self._orders_where(
+            lambda o: (
+                o["next_check_at"] is not None
+                and o["next_check_at"] <= now
+                and owns(partitions, o["account_id"])
+            )
+        )[:limit]
 
     def _orders_where(self, condition: Callable[[Row], bool]) -> list[OrderRecord]:
         """OrderRecords of the orders meeting `condition`, in id order, with their account's exchange,

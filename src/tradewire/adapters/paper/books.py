@@ -15,9 +15,11 @@ from sqlalchemy import Connection, Engine, select
 from tradewire.adapters.store import bulk
 from tradewire.adapters.store.events import transaction_with_events
 from tradewire.adapters.store.tables import exchange_accounts, paper_balances, paper_orders
+from tradewire.adapters.store.values import in_partitions
 from tradewire.domain.events import Event, balances_changed
 from tradewire.domain.money import ZERO
 from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderType, Trade
+from tradewire.domain.partitions import Partitions
 from tradewire.ports.events import EventNotifier
 
 OrderKey = tuple[int, str]  # (account id, client order id)
@@ -105,14 +107,22 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def load(engine: Engine) -> tuple[dict[int, dict[str, Wallet]], dict[OrderKey, PaperOrder]]:
-    """Every account's wallets and every open order (one query each)."""
+def load(
+    engine: Engine, partitions: Partitions | None = None
+) -> tuple[dict[int, dict[str, Wallet]], dict[OrderKey, PaperOrder]]:
+    """Every account's wallets and every open order (one query each), or those of the accounts in
+    `partitions`."""
     wallets: dict[int, dict[str, Wallet]] = defaultdict(dict)
     open_orders: dict[OrderKey, PaperOrder] = {}
+    balances = select(paper_balances)
+    resting = select(paper_orders).where(paper_orders.c.status == "open")
+    if partitions is not None:
+        balances = balances.where(in_partitions(paper_balances.c.account_id, partitions))
+        resting = resting.where(in_partitions(paper_orders.c.account_id, partitions))
     with engine.connect() as conn:
-        for row in conn.execute(select(paper_balances)):
+        for row in conn.execute(balances):
             wallets[row.account_id][row.asset] = Wallet(row.free, row.used)
-        for row in conn.execute(select(paper_orders).where(paper_orders.c.status == "open")):
+        for row in conn.execute(resting):
             order = PaperOrder.from_row(row._mapping)
             open_orders[order.key] = order
     return dict(wallets), open_orders

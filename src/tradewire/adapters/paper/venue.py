@@ -23,6 +23,7 @@ from tradewire.domain.balances import AssetBalance
 from tradewire.domain.markets import Market, OrderRejected
 from tradewire.domain.money import ZERO
 from tradewire.domain.orders import ExchangeOrder, OrderRequest, OrderSide, OrderType
+from tradewire.domain.partitions import Partitions, owns
 from tradewire.ports import ExchangeError, ExchangeUnavailable, MarketData, OrderOutcomeUnknown
 from tradewire.ports.events import EventNotifier
 
@@ -63,6 +64,8 @@ class PaperVenue:
         self._flush_task: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
         self._started = False
+        # Several active workers: the accounts whose books this process keeps now (None: all).
+        self._partitions: Partitions | None = None
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -77,7 +80,46 @@ class PaperVenue:
     def _load(self) -> None:
         # Replaced, not merged: after a failed commit, an order that never reached the books must
         # not stay open in memory (it could fill later against funds the reloaded wallet never lent).
-        self._wallets, self._open = books.load(self._engine)
+        self._wallets, self._open = books.load(self._engine, self._partitions)
+
+    # -- partitions (several active workers: services/ownership.py) -----------------------------
+
+    def partition(self, count: int) -> None:
+        """Keep the books of no account until partitions are taken (before `start`)."""
+        self._partitions = Partitions(count, frozenset())
+
+    async def take_partitions(self, taken: Partitions) -> None:
+        """Load the books of the accounts in `taken`, as their last owner saved them."""
+        wallets, open_orders = await asyncio.to_thread(books.load, self._engine, taken)
+        self._forget(taken)
+        self._wallets.update(wallets)
+        self._open.update(open_orders)
+        owned = self._partitions.owned if self._partitions is not None else frozenset()
+        self._partitions = Partitions(taken.count, owned | taken.owned)
+
+    async def give_partitions(self, giving: Partitions) -> None:
+        """Save what is pending, then forget the books of the accounts in `giving` (another worker
+        takes them from the database). They are forgotten even when the save fails: the database
+        keeps what was last answered, and this process trades for them no more."""
+        owned = self._partitions.owned if self._partitions is not None else frozenset()
+        self._partitions = Partitions(giving.count, owned - giving.owned)
+        try:
+            await self._durable()
+        finally:
+            self._forget(giving)
+
+    def _forget(self, partitions: Partitions) -> None:
+        for account_id in [a for a in self._wallets if partitions.owns(a)]:
+            del self._wallets[account_id]
+        for key in [k for k in self._open if partitions.owns(k[0])]:
+            del self._open[key]
+        for key in [k for k in self._recent if partitions.owns(k[0])]:
+            del self._recent[key]
+
+    def _refuse_unless_owned(self, account_id: int) -> None:
+        if not owns(self._partitions, account_id):
+            # Never sent here; another worker owns the account now, and looks the order up there.
+            raise OrderOutcomeUnknown(f"paper account {account_id} is traded by another worker now")
 
     def account(self, account_id: int) -> PaperExchange:
         """The Exchange port for one paper account."""
@@ -108,9 +150,9 @@ class PaperVenue:
         }
 
     async def stored_balance(self, account_id: int) -> dict[str, AssetBalance]:
-        """Free, reserved and total per asset: from memory where this process keeps the books, else
-        as the worker last stored them (an account that never traded has the starting balance)."""
-        if self._keeps_books:
+        """Free, reserved and total per asset: from memory where this process keeps the account's
+        books, else as its worker last stored them (an account that never traded has the starting balance)."""
+        if self._keeps_books and owns(self._partitions, account_id):
             return self.balance_detail(account_id)
         wallet = await asyncio.to_thread(books.load_wallet, self._engine, account_id)
         if not wallet:
@@ -128,6 +170,7 @@ class PaperVenue:
         the venue's books in one query, matched, and committed in one transaction.
         """
         self._refuse_unless_keeping_books()
+        self._refuse_unless_owned(account_id)
         key = (account_id, request.client_order_id)
         known = self._open.get(key) or self._recent.get(key)
         if known is not None:
@@ -149,6 +192,7 @@ class PaperVenue:
 
     async def cancel_order(self, account_id: int, client_order_id: str) -> ExchangeOrder:
         self._refuse_unless_keeping_books()
+        self._refuse_unless_owned(account_id)
         key = (account_id, client_order_id)
         order = self._open.get(key)
         if order is None:

@@ -32,6 +32,7 @@ from tradewire.adapters.store.values import (
     bounded_reason,
     decimal_or_none,
     error_reason,
+    in_partitions,
     readable_rows,
     signal_intent,
 )
@@ -41,6 +42,7 @@ from tradewire.domain.events import Event, FailedIntent, NewIntent, SignalFacts,
 from tradewire.domain.execution import IntentStatus, LogStatus, SubscriptionStatus
 from tradewire.domain.exits import ExitRules
 from tradewire.domain.orders import OrderState, OrderType
+from tradewire.domain.partitions import Partitions
 from tradewire.domain.platform import Restrictions
 from tradewire.domain.records import (
     Decisions,
@@ -166,16 +168,28 @@ class SqlIntents(SqlTables):
         return self._pending(signal_id, created_before, 0, limit).work
 
     def pending_work_page(
-        self, signal_id: int | None = None, after_id: int = 0, limit: int = 5000
+        self,
+        signal_id: int | None = None,
+        after_id: int = 0,
+        limit: int = 5000,
+        partitions: Partitions | None = None,
     ) -> WorkPage:
         """Up to `limit` intents in 'created' with an id above `after_id`, in id order: the readable
-        ones as WorkItems, and those whose rows cannot be read (so one bad row fails alone)."""
-        return self._pending(signal_id, None, after_id, limit)
+        ones as WorkItems, and those whose rows cannot be read (so one bad row fails alone); only
+        those of accounts in `partitions`, when given."""
+        return self._pending(signal_id, None, after_id, limit, partitions)
 
     def _pending(
-        self, signal_id: int | None, created_before: datetime | None, after_id: int, limit: int
+        self,
+        signal_id: int | None,
+        created_before: datetime | None,
+        after_id: int,
+        limit: int,
+        partitions: Partitions | None = None,
     ) -> WorkPage:
         query = _PENDING.where(execution_intents.c.id > after_id).limit(limit)
+        if partitions is not None:
+            query = query.where(in_partitions(execution_intents.c.account_id, partitions))
         if signal_id is not None:
             query = query.where(execution_intents.c.signal_id == signal_id)
         if created_before is not None:

@@ -16,7 +16,7 @@ from tradewire.adapters.store.order_rows import read_orders
 from tradewire.adapters.store.platform import restrictions
 from tradewire.adapters.store.settlement import settle
 from tradewire.adapters.store.tables import orders, subscriptions
-from tradewire.adapters.store.values import bounded_reason, trading_state
+from tradewire.adapters.store.values import bounded_reason, in_partitions, trading_state
 from tradewire.domain.events import orders_submitted
 from tradewire.domain.orders import (
     LATE_FILL_CHECKS_S,
@@ -27,6 +27,7 @@ from tradewire.domain.orders import (
     first_check_after_claim,
     postponed_check,
 )
+from tradewire.domain.partitions import Partitions
 from tradewire.domain.platform import Restrictions
 from tradewire.domain.records import OrderOutcome, OrderRecord
 from tradewire.domain.risk import TradingState, allows
@@ -127,12 +128,18 @@ class SqlOrders(SqlTables):
                 )
 
     def orders_in_states(
-        self, states: Sequence[OrderState], created_before: datetime | None = None
+        self,
+        states: Sequence[OrderState],
+        created_before: datetime | None = None,
+        partitions: Partitions | None = None,
     ) -> list[OrderRecord]:
-        """Orders in these states (created before `created_before`, when given)."""
+        """Orders in these states (created before `created_before`, of accounts in `partitions`,
+        when given)."""
         condition: ColumnElement[bool] = orders.c.state.in_([s.value for s in states])
         if created_before is not None:
             condition = and_(condition, orders.c.created_at < created_before)
+        if partitions is not None:
+            condition = and_(condition, in_partitions(orders.c.account_id, partitions))
         with self.engine.connect() as conn:
             return read_orders(conn, condition)
 
@@ -158,12 +165,16 @@ class SqlOrders(SqlTables):
                 and_(orders.c.account_id == account_id, orders.c.client_order_id.in_(list(client_order_ids))),
             )
 
-    def due_orders(self, now: datetime, limit: int = 1000) -> list[OrderRecord]:
-        """Non-terminal orders whose next status check is due."""
+    def due_orders(
+        self, now: datetime, limit: int = 1000, partitions: Partitions | None = None
+    ) -> list[OrderRecord]:
+        """Non-terminal orders whose next status check is due (of accounts in `partitions`, when
+        given)."""
+        condition: ColumnElement[bool] = orders.c.next_check_at.is_not(None) & (orders.c.next_check_at <= now)
+        if partitions is not None:
+            condition = and_(condition, in_partitions(orders.c.account_id, partitions))
         with self.engine.connect() as conn:
-            return read_orders(
-                conn, orders.c.next_check_at.is_not(None) & (orders.c.next_check_at <= now), limit=limit
-            )
+            return read_orders(conn, condition, limit=limit)
 
     def record_outcomes(self, outcomes: Sequence[OrderOutcome], now: datetime) -> None:
         """Apply what exchanges said: order states, new fills, positions, log and intents, atomically."""

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, select
+from sqlalchemy import ColumnElement, Connection, Select, Table, select
 
 from tradewire.adapters.store.tables import exchange_accounts, subscriptions
+from tradewire.domain.partitions import Partitions
 from tradewire.domain.risk import TradingState
 from tradewire.domain.signals import MarketPosition, SignalAction, SignalIntent
 
@@ -88,3 +89,9 @@ def readable_rows(conn: Connection, query: Any, key: Any) -> list[tuple[int, Any
         except Exception as exc:
             result.append((row_id, f"stored intent cannot be read: {error_reason(exc)}"))
     return result
+
+
+def in_partitions(account_id: Any, partitions: Partitions) -> ColumnElement[bool]:
+    """SQL for the rows whose account (`account_id`, a column) is in `partitions`."""
+    owned: ColumnElement[bool] = (account_id % partitions.count).in_(sorted(partitions.owned))
+    return owned

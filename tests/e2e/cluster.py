@@ -1,0 +1,120 @@
+"""Real processes of one installation for the split-deployment tests: an API process and workers on one
+PostgreSQL and one Redis (tests/e2e/test_split_failures.py, test_partitioned_workers.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, func, select
+
+from tests.conftest import REDIS_URL, free_port
+from tests.support import until
+from tradewire.adapters.store.tables import orders, paper_orders
+
+BIN = Path(sys.executable).with_name("tradewire")
+
+
+class Cluster:
+    """An API process and workers of one installation: same database, same Redis and bus prefix."""
+
+    def __init__(self, tmp_path: Path, engine: Engine, prefix: str, redis_url: str = REDIS_URL) -> None:
+        self.tmp_path = tmp_path
+        self.engine = engine
+        self.logs = tmp_path / "logs"
+        self.logs.mkdir()
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWIRE_")}
+        self.env.update(
+            TRADEWIRE_DATABASE_URL=engine.url.render_as_string(hide_password=False),
+            TRADEWIRE_BUS="redis",
+            TRADEWIRE_REDIS_URL=redis_url,
+            TRADEWIRE_BUS_PREFIX=prefix,
+            TRADEWIRE_BUS_CLAIM_IDLE_S="1",
+            TRADEWIRE_VAR_DIR=str(tmp_path / "var"),
+            TRADEWIRE_DATA_DIR=str(tmp_path / "no-candles"),  # the seeded simulated market
+            TRADEWIRE_FEED_INTERVAL_S="0.3",
+            TRADEWIRE_RECONCILE_INTERVAL_S="0.5",
+            TRADEWIRE_MONITOR_INTERVAL_S="0.2",
+            TRADEWIRE_JWT_SECRET="split-failures-test-secret-0123456789abcdef",
+            TRADEWIRE_RATE_LIMIT_WEBHOOK="100000/minute",
+            TRADEWIRE_CONFIG=str(tmp_path / "absent.toml"),
+        )
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, args: list[str], **extra: str) -> subprocess.Popen[bytes]:
+        with (self.logs / f"{name}.log").open("wb") as out:
+            process = subprocess.Popen([str(BIN), *args], env={**self.env, **extra}, stdout=out, stderr=out)
+        self.processes[name] = process
+        return process
+
+    def log(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text(errors="replace")
+
+    def start_api(self) -> subprocess.Popen[bytes]:
+        api = self.start("api", ["serve", "--port", str(self.port)], TRADEWIRE_ROLE="api")
+
+        def healthy() -> bool:
+            assert api.poll() is None, self.log("api")
+            with contextlib.suppress(httpx.HTTPError):
+                return httpx.get(f"{self.url}/health", timeout=2).status_code == 200
+            return False
+
+        until(healthy, "the API process")
+        return api
+
+    def start_worker(self, name: str, *, active: bool, **extra: str) -> subprocess.Popen[bytes]:
+        """A worker, once it is active (it found the database free) or standing by."""
+        worker = self.start(name, ["worker"], **extra)
+        said = "recovery:" if active else "standing by"
+
+        def ready() -> bool:
+            assert worker.poll() is None, self.log(name)
+            return said in self.log(name)
+
+        until(ready, f"{name} to be {'active' if active else 'standing by'}")
+        return worker
+
+    def kill(self, name: str) -> None:
+        process = self.processes[name]
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+
+    def stop_all(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+    def count(self, table: object, *where: object) -> int:
+        with self.engine.connect() as conn:
+            statement = select(func.count()).select_from(table).where(*where)  # type: ignore[arg-type]
+            return int(conn.execute(statement).scalar_one())
+
+
+def tally(engine: Engine, column: Any) -> dict[str, int]:
+    """How many rows have each value of `column`."""
+    with engine.connect() as conn:
+        return {value: count for value, count in conn.execute(select(column, func.count()).group_by(column))}
+
+
+def assert_each_client_order_id_once(engine: Engine) -> None:
+    """Our orders and the paper exchange's books: each client order id once, the same ids on both."""
+    with engine.connect() as conn:
+        ours = [r[0] for r in conn.execute(select(orders.c.client_order_id))]
+        theirs = [r[0] for r in conn.execute(select(paper_orders.c.client_order_id))]
+    assert len(ours) == len(set(ours)), "a client order id stored twice"
+    assert len(theirs) == len(set(theirs)), "the exchange received a client order id twice"
+    assert sorted(ours) == sorted(theirs)
