@@ -94,3 +94,16 @@ def test_split_roles_need_the_shared_bus_and_no_telegram_webhook() -> None:
         Settings(role="both", **redis)
     assert Settings().role == "all"
     assert Settings(role="api", **redis).role == "api"
+
+
+def test_several_active_workers_are_for_workers_on_postgresql() -> None:
+    redis = {"bus": "redis", "redis_url": "redis://127.0.0.1:6379/0"}
+    postgres = "postgresql+psycopg://tradewire@db/tradewire"
+    with pytest.raises(ValidationError, match="for workers"):
+        Settings(worker_partitions=8, role="api", database_url=postgres, **redis)
+    with pytest.raises(ValidationError, match="need PostgreSQL"):
+        Settings(worker_partitions=8, role="worker", **redis)  # SQLite
+    with pytest.raises(ValidationError):
+        Settings(worker_partitions=5000, role="worker", database_url=postgres, **redis)
+    assert Settings(worker_partitions=8, role="worker", database_url=postgres, **redis).worker_partitions == 8
+    assert Settings().worker_partitions == 0  # one active worker, the others standing by
