@@ -5,6 +5,7 @@ opening is written for the account's owner in a transaction of its own."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Engine, func, select
 
@@ -119,3 +120,19 @@ def test_a_breaker_opening_is_written_for_the_accounts_owner(engine: Engine) -> 
             },
         )
     ]
+
+
+def test_a_shared_breakers_opening_reported_by_several_processes_is_told_once(engine: Engine) -> None:
+    _, [item, _] = _work(engine)
+    processes = [SqlStore(engine) for _ in range(4)]  # each its own store, on one database
+    opening = BreakerOpening(item.account_id, "binance", 5, 30.0, "timeout", once="shared:1712000000000")
+    later = opening._replace(once="shared:1712000090000")  # opened again after a trial failed and closed
+
+    with ThreadPoolExecutor(4) as pool:
+        told = list(pool.map(lambda store: store.breaker_opened(opening, now()), processes))
+    told_later = processes[1].breaker_opened(later, now())
+    unnamed = [processes[0].breaker_opened(opening._replace(once=None), now()) for _ in range(2)]
+
+    assert sorted(told) == [False, False, False, True]
+    assert told_later is True and unnamed == [True, True]  # a breaker of one process: told each time
+    assert [kind for kind, _ in _risk(engine, item.user_id)] == ["breaker_open"] * 4

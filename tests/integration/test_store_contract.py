@@ -366,10 +366,13 @@ def test_risk_alerts_told_once_a_pause_told_when_it_turns_and_a_breaker_opening(
         t.store.save_decisions(Decisions([again], alerts=[alert(first, DAY), alert(second, DAY)]), NOW)
         t.store.save_decisions(Decisions([pause]), NOW)  # paused already: not told again
         opened = t.store.breaker_opened(BreakerOpening(seeded.account_ids[1], "binance", 5, 30.0, "x"), NOW)
+        shared = BreakerOpening(seeded.account_ids[1], "binance", 5, 30.0, "x", once="shared:1")
+        told_once = [t.store.breaker_opened(shared, NOW) for _ in range(2)]  # two processes report it
         return [
             [(e["user_id"], e["topic"], e["type"]) for e in t.events() if e["topic"] == "risk"],
             [(r["trading_state"], r["state_reason"]) for r in t.rows("subscriptions")],
             opened,
+            told_once,
         ]
 
     sql, memory = each(twins, scenario)
@@ -381,9 +384,11 @@ def test_risk_alerts_told_once_a_pause_told_when_it_turns_and_a_breaker_opening(
         (second_user, "risk", "paused"),
         (second_user, "risk", "daily_loss"),
         (second_user, "risk", "breaker_open"),
+        (second_user, "risk", "breaker_open"),
     ]
     assert memory[1] == [("REDUCING", "paused: drawdown")] * 2
     assert memory[2] is True
+    assert memory[3] == [True, False]
 
 
 def test_decisions_reject_order_and_count_failures_in_one_go(twins: list[Twin]) -> None:

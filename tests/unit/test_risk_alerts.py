@@ -13,7 +13,14 @@ from tradewire.domain.execution import Sizing, SizingMode
 from tradewire.domain.notices import NOTICES, Notice, notice_from_data, notice_of, notice_text
 from tradewire.domain.records import WorkItem
 from tradewire.domain.risk import RiskContext, RiskLimits, TradingState, assess_entry, drawdown_pct
-from tradewire.domain.risk_alerts import BreakerOpening, Once, breaker_opened, entry_alerts, paused
+from tradewire.domain.risk_alerts import (
+    BreakerOpening,
+    Once,
+    breaker_alert,
+    breaker_opened,
+    entry_alerts,
+    paused,
+)
 from tradewire.domain.signals import SignalAction
 
 DAY = "2026-12-06"
@@ -157,6 +164,16 @@ def test_risk_events_map_to_their_notices_and_each_can_be_switched() -> None:
     assert notice_of("risk", "breaker_open", {}) is Notice.BREAKER_OPEN
     assert notice_of("risk", "something_else", {}) is None
     assert {"daily_loss", "drawdown", "breaker_open"} <= {n.value for n in NOTICES}
+
+
+def test_a_named_breaker_opening_is_told_once_an_unnamed_one_each_time() -> None:
+    shared = breaker_alert(9, BreakerOpening(3, "binance", 5, 30.0, "timeout", once="shared:1712"))
+    own = breaker_alert(9, BreakerOpening(3, "binance", 5, 30.0, "timeout"))
+
+    assert shared.once == Once("breaker_open", 3, "shared:1712")
+    assert own.once is None
+    assert shared.event == own.event  # the name is not part of what the owner reads
+    assert "once" not in shared.event.data
 
 
 def test_a_breaker_says_when_a_failure_opened_it_and_not_when_a_trial_fails_again() -> None:

@@ -53,13 +53,16 @@ class RiskAlert(NamedTuple):
 
 class BreakerOpening(NamedTuple):
     """An exchange account's circuit breaker opened: `failures` calls in a row went unanswered
-    (`kind`: how the last failed), none is made for `cooldown_s`, then one trial."""
+    (`kind`: how the last failed), none is made for `cooldown_s`, then one trial. `once` names the
+    opening for every process that may report it (a breaker they share): it is told once; None: told
+    each time."""
 
     account_id: int
     exchange: str
     failures: int
     cooldown_s: float
     kind: str
+    once: str | None = None
 
 
 def _data(**values: Any) -> dict[str, Any]:
@@ -149,3 +152,9 @@ def breaker_opened(user_id: int, opening: BreakerOpening) -> Event:
         kind=opening.kind,
     )
     return Event(user_id, Topic.RISK, BREAKER_OPEN, data)
+
+
+def breaker_alert(user_id: int, opening: BreakerOpening) -> RiskAlert:
+    """The opening's event, told once per opening when the opening is named (`once`)."""
+    once = None if opening.once is None else Once(BREAKER_OPEN, opening.account_id, opening.once)
+    return RiskAlert(breaker_opened(user_id, opening), once)

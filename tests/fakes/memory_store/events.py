@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from tests.fakes.memory_store.tables import Tables
 from tradewire.adapters.store.events import announce
 from tradewire.domain.events import Event, StoredEvent
-from tradewire.domain.risk_alerts import BreakerOpening, breaker_opened
+from tradewire.domain.risk_alerts import BreakerOpening, breaker_alert
 from tradewire.ports.events import EventNotifier
 
 
@@ -56,5 +56,5 @@ class EventsTwin:
         if account is None:
             return False
         with self._with_events(now) as made:
-            made.append(breaker_opened(account["user_id"], opening))
-        return True
+            made.extend(self.tables.alert_events([breaker_alert(account["user_id"], opening)], now))
+        return bool(made)

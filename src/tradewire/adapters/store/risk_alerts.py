@@ -1,6 +1,7 @@
 """Risk alerts in SQL (domain/risk_alerts.py): those told once are written only the first time (a row
 of `risk_notices` claims each, in the transaction of the decision that made it), and an exchange
-account's circuit breaker opening is written for the account's owner in a transaction of its own."""
+account's circuit breaker opening is written for the account's owner in a transaction of its own (once
+per opening when the breaker is shared by processes: a `risk_notices` row claims it too)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from tradewire.adapters.store.db import SqlTables
 from tradewire.adapters.store.events import transaction_with_events
 from tradewire.adapters.store.tables import exchange_accounts, risk_notices
 from tradewire.domain.events import Event
-from tradewire.domain.risk_alerts import BreakerOpening, Once, RiskAlert, breaker_opened
+from tradewire.domain.risk_alerts import BreakerOpening, Once, RiskAlert, breaker_alert
 
 
 def alert_events(conn: Connection, alerts: Sequence[RiskAlert], now: datetime) -> list[Event]:
@@ -48,12 +49,14 @@ class SqlRiskAlerts(SqlTables):
     """What risk tells outside a decision: a circuit breaker opening."""
 
     def breaker_opened(self, opening: BreakerOpening, now: datetime) -> bool:
-        """Write the opening's event for the account's owner; False when the account is gone."""
+        """Write the opening's event for the account's owner; False when the account is gone or the
+        opening was told already (another process sharing the breaker reported it)."""
         with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
             user_id = conn.execute(
                 select(exchange_accounts.c.user_id).where(exchange_accounts.c.id == opening.account_id)
             ).scalar()
             if user_id is None:
                 return False
-            outbox.add([breaker_opened(int(user_id), opening)])
-        return True
+            made = alert_events(conn, [breaker_alert(int(user_id), opening)], now)
+            outbox.add(made)
+        return bool(made)
