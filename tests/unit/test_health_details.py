@@ -25,11 +25,20 @@ class Check:
 
 
 class Client:
+    """A live account whose breaker another process opened: this one learns it when it refreshes."""
+
     def __init__(self, account_id: int, exchange: str = "binance") -> None:
         self.account_id, self.exchange = account_id, exchange
+        self.circuit, self.refreshes = "closed", 0
+
+    async def refresh_health(self) -> None:
+        self.refreshes += 1
+        self.circuit = "open"
 
     def health(self) -> ExchangeHealth:
-        return ExchangeHealth(self.account_id, self.exchange, "closed", 0, 12.5, NOW, None, None, 10, 100, 0)
+        return ExchangeHealth(
+            self.account_id, self.exchange, self.circuit, 0, 12.5, NOW, None, None, 10, 100, 0
+        )
 
 
 class Accounts:
@@ -49,14 +58,17 @@ class Clock:
         return NOW
 
 
-def details(problems: list[dict[str, str]] | None = None) -> HealthDetails:
+def details(
+    problems: list[dict[str, str]] | None = None, clients: dict[int, Client] | None = None
+) -> HealthDetails:
     async def checks() -> dict[str, Check]:
         return {"database": Check(True), "bus": Check(False, "bus stopped")}
 
     stats = MonitorStats(evaluations=7, last_batch_ms=3.25, last_round_at=NOW - timedelta(seconds=2))
+    live = clients if clients is not None else {11: Client(11), 99: Client(99, "bybit")}  # 99: another's
     return HealthDetails(
         checks,
-        lambda: {11: Client(11), 99: Client(99, "bybit")},  # 99: someone else's live account
+        lambda: live,
         Accounts(),
         lambda: stats,
         lambda: 4,
@@ -91,6 +103,19 @@ async def test_an_admin_sees_every_live_account_in_use_and_the_problems_newest_f
         (99, None, "bybit"),
     ]
     assert found.errors == [{"message": "newer"}, {"message": "older"}]
+
+
+@pytest.mark.asyncio
+async def test_each_shown_account_shows_the_state_other_processes_gave_its_breaker() -> None:
+    clients = {11: Client(11), 99: Client(99, "bybit")}
+
+    mine = await details(clients=clients).of(User(1, "alice", "h", Role.SUBSCRIBER))
+    refreshed_for_alice = {a: c.refreshes for a, c in clients.items()}
+    everyone = await details(clients=clients).of(User(3, "root", "h", Role.ADMIN))
+
+    assert [a.health.circuit for a in mine.accounts if a.health] == ["open"]  # read before shown
+    assert refreshed_for_alice == {11: 1, 99: 0}  # another user's account is not read for her
+    assert [a.health.circuit for a in everyone.accounts if a.health] == ["open", "open"]
 
 
 def test_headroom_is_read_without_spending_and_a_retry_after_blocks() -> None:

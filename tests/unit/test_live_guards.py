@@ -11,7 +11,7 @@ import pytest
 
 from tradewire.adapters.live.ccxt_exchange import order_from_ccxt
 from tradewire.adapters.live.errors import is_ambiguous, is_duplicate, kind_of
-from tradewire.adapters.live.guards import BreakerState, CircuitBreaker, RateLimiter
+from tradewire.adapters.live.guards import BreakerState, CircuitBreaker, LocalBreaker, RateLimiter
 from tradewire.adapters.live.tickers import TickerCache
 from tradewire.domain.orders import OrderState
 from tradewire.ports import ErrorKind
@@ -53,6 +53,36 @@ def test_a_failed_trial_reopens_the_breaker_for_another_cooldown() -> None:
 
     assert breaker.state is BreakerState.OPEN
     assert breaker.retry_in() == pytest.approx(10)
+
+
+def test_a_trial_not_heard_of_lets_another_through_so_a_lost_one_never_keeps_the_breaker_open() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(threshold=1, cooldown_s=10, clock=clock, trial_s=20)
+    breaker.failure()
+    clock.now += 10
+    lost = breaker.allow()  # its task is cancelled: neither success nor failure is ever reported
+
+    clock.now += 19.9
+    still_out = breaker.allow()
+    clock.now += 0.1
+    another = breaker.allow()
+    breaker.success()
+
+    assert (lost, still_out, another) == (True, False, True)
+    assert breaker.state is BreakerState.CLOSED
+
+
+async def test_this_processs_breaker_behind_the_async_interface_is_the_same_breaker() -> None:
+    clock = FakeClock()
+    breaker = LocalBreaker(CircuitBreaker(threshold=2, cooldown_s=5, clock=clock))
+
+    opened = [await breaker.failure(), await breaker.failure()]
+    refused = await breaker.allow()
+    await breaker.refresh()  # nothing to learn from anyone
+
+    assert opened == [False, True] and refused is False
+    assert breaker.state is BreakerState.OPEN and breaker.retry_in() == 5
+    assert (breaker.threshold, breaker.cooldown_s, breaker.opening()) == (2, 5, None)  # told each time
 
 
 async def test_the_rate_limiter_spaces_requests_at_its_rate() -> None:

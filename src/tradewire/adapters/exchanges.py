@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from tradewire.adapters.live.ccxt_exchange import CcxtExchange, LiveAccount, RetryPolicy
-from tradewire.adapters.live.guards import BudgetFactory, RateLimiter
+from tradewire.adapters.live.guards import BreakerFactory, BudgetFactory, RateLimiter
 from tradewire.adapters.live.markets import VenueMarkets
 from tradewire.adapters.live.tickers import SharedPrices, TickerCache
 from tradewire.adapters.metrics import UNMETERED, ExchangeCalls
@@ -50,7 +50,9 @@ class AccountExchanges:
         on_breaker_open: Callable[[BreakerOpening], None] | None = None,
         budgets: BudgetFactory | None = None,
         shared_prices: Callable[[str], SharedPrices] | None = None,
+        breakers: BreakerFactory | None = None,
     ) -> None:
+        self._breakers = breakers  # each live account's circuit breaker, when shared between processes
         self._shared_prices = shared_prices  # each venue's prices, when shared between processes
         self._budgets = budgets  # each live account's request budget, when shared between processes
         self._on_breaker_open = on_breaker_open  # each live client's breaker opening, told to its owner
@@ -100,6 +102,7 @@ class AccountExchanges:
                 meter=self._calls.meter(exchange) if self._calls else UNMETERED,
                 **({"on_breaker_open": self._on_breaker_open} if self._on_breaker_open else {}),
                 **({"budgets": self._budgets} if self._budgets else {}),
+                **({"breakers": self._breakers} if self._breakers else {}),
             )
             # The first account's client sets the budget (ccxt's rate for the exchange); others share it.
             self._public.setdefault(key, live.public_limiter)

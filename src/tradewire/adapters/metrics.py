@@ -188,6 +188,9 @@ class TradingState(Collector):
         self._counted_at = -math.inf
 
     async def refresh(self) -> None:
+        # Breakers shared by processes are read now (all at once), so each counts in its state everywhere.
+        clients = self._live_clients().values()
+        await asyncio.gather(*(client.refresh_health() for client in clients), return_exceptions=True)
         snapshot = _Snapshot(breakers=self._breakers())
         stats = self._monitor_stats()
         snapshot.rounds, snapshot.exits = stats.evaluations, stats.exits

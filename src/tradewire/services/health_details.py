@@ -5,6 +5,7 @@ A user sees their own accounts only; an admin every live account in use too."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +27,10 @@ class Check(Protocol):
 
 
 class LiveClient(Protocol):
+    async def refresh_health(self) -> None:
+        """Learn what other processes changed (a circuit breaker they share) before `health`."""
+        ...
+
     def health(self) -> ExchangeHealth: ...
 
 
@@ -72,8 +77,15 @@ class HealthDetails:
         stats = self.monitor()
         lag = None if stats.last_round_at is None else max(0.0, (now - stats.last_round_at).total_seconds())
         live = self.live_clients()
+        owned = await self.accounts.owned(user.id)
+        admin = user.role is Role.ADMIN
+        mine = {a.id for a in owned}
+        others = sorted(a for a in live if a not in mine)[: self.max_accounts] if admin else []
+        # Breakers shared by processes are read now (all at once), so each shows its state everywhere.
+        in_use = [live[a.id] for a in owned if a.id in live and a.mode != "paper"] + [live[a] for a in others]
+        await asyncio.gather(*(client.refresh_health() for client in in_use), return_exceptions=True)
         shown: list[AccountHealth] = []
-        for account in await self.accounts.owned(user.id):
+        for account in owned:
             client = live.get(account.id)
             if account.mode == "paper":
                 note = "paper: the simulated market, no exchange to wait on"
@@ -91,13 +103,9 @@ class HealthDetails:
                     note,
                 )
             )
-        admin = user.role is Role.ADMIN
-        if admin:
-            mine = {a.account_id for a in shown}
-            others = sorted(a for a in live if a not in mine)[: self.max_accounts]
-            for account_id in others:
-                health = live[account_id].health()
-                shown.append(AccountHealth(account_id, None, health.exchange, "live", health, ""))
+        for account_id in others:
+            health = live[account_id].health()
+            shown.append(AccountHealth(account_id, None, health.exchange, "live", health, ""))
         return Details(
             checks=checks,
             monitor_lag_s=None if lag is None else round(lag, 2),

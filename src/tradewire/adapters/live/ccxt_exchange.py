@@ -33,7 +33,16 @@ from tradewire.adapters.live.errors import (
     kind_of,
     remember_http_status,
 )
-from tradewire.adapters.live.guards import BreakerState, Budget, BudgetFactory, CircuitBreaker, RateLimiter
+from tradewire.adapters.live.guards import (
+    Breaker,
+    BreakerFactory,
+    BreakerState,
+    Budget,
+    BudgetFactory,
+    CircuitBreaker,
+    LocalBreaker,
+    RateLimiter,
+)
 from tradewire.adapters.live.markets import RECENT_FAILURE_S, VenueMarkets
 from tradewire.adapters.live.tickers import TickerCache
 from tradewire.adapters.metrics import UNMETERED, ExchangeMeter
@@ -113,13 +122,17 @@ class CcxtExchange:
         meter: ExchangeMeter = UNMETERED,
         on_breaker_open: Callable[[BreakerOpening], None] | None = None,
         budgets: BudgetFactory | None = None,
+        breakers: BreakerFactory | None = None,
     ) -> None:
         self.account = account
         self.client = client or make_client(account)
         remember_http_status(self.client)
         self._ids = dialect_for(account.exchange)
         self._retry = retry or RetryPolicy()
-        self._breaker = breaker or CircuitBreaker()
+        # The account's breaker: shared by every process when `breakers` keeps it in Redis.
+        self._breaker: Breaker = (
+            breakers(account.account_id) if breakers and breaker is None else LocalBreaker(breaker)
+        )
         rate = account.requests_per_second or 1000.0 / max(float(self.client.rateLimit or 50), 1.0)
         # The account's budget: shared by every process when `budgets` keeps it in Redis.
         burst = max(1.0, rate / 2)
@@ -151,6 +164,11 @@ class CcxtExchange:
     @property
     def circuit(self) -> BreakerState:
         return self._breaker.state
+
+    async def refresh_health(self) -> None:
+        """Learn what other processes changed of the account's health (its shared breaker) before
+        `health` or `circuit` is read."""
+        await self._breaker.refresh()
 
     def health(self) -> ExchangeHealth:
         """The account's circuit, last latency, last failure (its kind) and rate-limit headroom."""
@@ -265,7 +283,7 @@ class CcxtExchange:
 
     async def create_order(self, request: OrderRequest) -> ExchangeOrder:
         """Place an order at most once; see the module docstring."""
-        if not self._breaker.allow():
+        if not await self._breaker.allow():
             raise ExchangeUnavailable(
                 f"{self.account.exchange} circuit open after repeated failures; retry in "
                 f"{self._breaker.retry_in():.0f}s (the order was not sent)"
@@ -297,7 +315,7 @@ class CcxtExchange:
             self._timed_call(started)
             return await self._after_failed_create(request, exc)
         self._timed_call(started)
-        self._breaker.success()
+        await self._breaker.success()
         if raw.get("status") is None:  # Bybit answers a create with ids only: ask for the order itself
             found = await self._lookup(request)
             if found is not None:
@@ -396,7 +414,7 @@ class CcxtExchange:
             raise OrderOutcomeUnknown(
                 f"duplicate client order id but the order cannot be found: {exc}"
             ) from exc
-        self._refused_or_unclear(exc)
+        await self._refused_or_unclear(exc)
         # Default-deny: anything else may have placed the order.
         log.warning(
             "order %s: unclear outcome (%s: %s); looking it up by client order id before anything else",
@@ -409,18 +427,18 @@ class CcxtExchange:
             return found
         raise OrderOutcomeUnknown(f"{kind_of(exc).value}: {_message(exc)}") from exc
 
-    def _refused_or_unclear(self, exc: Exception) -> None:
+    async def _refused_or_unclear(self, exc: Exception) -> None:
         """Raise ExchangeError when `exc` is the exchange's refusal (it answered: it is up). Otherwise
         the outcome is unclear: the breaker hears whether the exchange answered at all, and a
         Retry-After it sent is kept."""
         self._meter.error(kind_of(exc).value)
         self._error, self._error_at = kind_of(exc).value, time.time()
         if is_refusal(exc):
-            self._breaker.success()
+            await self._breaker.success()
             raise ExchangeError(f"{kind_of(exc).value}: {_message(exc)}", kind_of(exc)) from exc
         if answered(exc):
-            self._breaker.success()
-        elif self._breaker.failure():
+            await self._breaker.success()
+        elif await self._breaker.failure():
             self._breaker_opened(kind_of(exc).value)
         self._note_retry_after()
 
@@ -439,7 +457,12 @@ class CcxtExchange:
         if self._on_breaker_open is None:
             return
         opening = BreakerOpening(
-            account.account_id, account.exchange, breaker.threshold, breaker.cooldown_s, kind
+            account.account_id,
+            account.exchange,
+            breaker.threshold,
+            breaker.cooldown_s,
+            kind,
+            once=breaker.opening(),  # a shared breaker's opening is told once, whoever reports it
         )
         try:
             self._on_breaker_open(opening)
@@ -464,7 +487,7 @@ class CcxtExchange:
         ExchangeUnavailable that it could not be asked or never gave an answer to rely on."""
         last: Exception | None = None
         for attempt in range(self._retry.attempts):
-            if not self._breaker.allow():
+            if not await self._breaker.allow():
                 raise ExchangeUnavailable(
                     f"{ErrorKind.UNAVAILABLE.value}: {self.account.exchange} circuit open after "
                     f"repeated failures; retry in {self._breaker.retry_in():.0f}s"
@@ -477,15 +500,15 @@ class CcxtExchange:
             except Exception as exc:
                 self._timed_call(started)
                 if is_not_found(exc):  # a definitive answer about the order (a cancel of an unknown id)
-                    self._breaker.success()
+                    await self._breaker.success()
                     raise ExchangeError(f"order not found: {_message(exc)}", ErrorKind.INVALID_ORDER) from exc
-                self._refused_or_unclear(exc)
+                await self._refused_or_unclear(exc)
                 # Anything else is not an answer to rely on: asked again, then reported unavailable.
                 last = exc
                 await asyncio.sleep(_backoff(attempt, self._retry))
                 continue
             self._timed_call(started)
-            self._breaker.success()
+            await self._breaker.success()
             return result
         assert last is not None
         raise ExchangeUnavailable(f"{kind_of(last).value}: {_message(last)}", kind_of(last)) from last

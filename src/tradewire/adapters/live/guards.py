@@ -1,4 +1,5 @@
-"""Rate limiting and circuit breaking, per exchange account."""
+"""Rate limiting and circuit breaking, per exchange account (in this process; shared_limits and
+shared_breakers keep them in Redis for split processes)."""
 
 from __future__ import annotations
 
@@ -82,18 +83,28 @@ class BreakerState(StrEnum):
     HALF_OPEN = "half_open"
 
 
+TRIAL_S = 60.0  # a trial call not heard of for this long is taken as lost (its task cancelled, its
+# process gone): another trial may go out, so a lost one never keeps an account's breaker open
+
+
 class CircuitBreaker:
-    """Opens after `threshold` failures in a row; after `cooldown_s` lets one trial call through."""
+    """Opens after `threshold` failures in a row; after `cooldown_s` lets one trial call through (and
+    another when the first is not heard of within `trial_s`)."""
 
     def __init__(
-        self, threshold: int = 5, cooldown_s: float = 30.0, clock: Callable[[], float] = time.monotonic
+        self,
+        threshold: int = 5,
+        cooldown_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        trial_s: float = TRIAL_S,
     ) -> None:
         self._threshold = threshold
         self._cooldown = cooldown_s
         self._clock = clock
+        self._trial = trial_s
         self._failures = 0
         self._opened_at: float | None = None
-        self._trial_in_flight = False
+        self._trial_until: float | None = None  # a trial call is out until then
 
     @property
     def state(self) -> BreakerState:
@@ -108,8 +119,9 @@ class CircuitBreaker:
         state = self.state
         if state is BreakerState.CLOSED:
             return True
-        if state is BreakerState.HALF_OPEN and not self._trial_in_flight:
-            self._trial_in_flight = True
+        now = self._clock()
+        if state is BreakerState.HALF_OPEN and (self._trial_until is None or now >= self._trial_until):
+            self._trial_until = now + self._trial
             return True
         return False
 
@@ -121,7 +133,7 @@ class CircuitBreaker:
     def success(self) -> None:
         self._failures = 0
         self._opened_at = None
-        self._trial_in_flight = False
+        self._trial_until = None
 
     @property
     def threshold(self) -> int:
@@ -134,10 +146,79 @@ class CircuitBreaker:
     def failure(self) -> bool:
         """Count a failed call; True when it opened the breaker (closed → open: a failed trial
         re-opens an open one, which is not news)."""
-        self._trial_in_flight = False
+        self._trial_until = None
         self._failures += 1
         closed = self._opened_at is None
         if self._failures >= self._threshold or not closed:
             self._opened_at = self._clock()
             return closed
         return False
+
+
+class Breaker(Protocol):
+    """An account's circuit breaker as the live adapter asks it: this process's (LocalBreaker), or
+    one shared with every process through Redis (shared_breakers.SharedCircuitBreaker)."""
+
+    @property
+    def state(self) -> BreakerState:
+        """As last known (read without asking anyone)."""
+        ...
+
+    @property
+    def threshold(self) -> int: ...
+    @property
+    def cooldown_s(self) -> float: ...
+    def retry_in(self) -> float: ...
+    async def allow(self) -> bool: ...
+    async def success(self) -> None: ...
+    async def failure(self) -> bool: ...
+
+    def opening(self) -> str | None:
+        """What names the latest opening for every process, so that it is told once however many
+        saw it (None: this process's breaker alone, each opening told)."""
+        ...
+
+    async def refresh(self) -> None:
+        """Learn the state other processes gave the breaker (before `state` is shown)."""
+        ...
+
+
+# Makes an account's breaker from its id.
+BreakerFactory = Callable[[int], Breaker]
+
+
+class LocalBreaker:
+    """This process's CircuitBreaker behind the Breaker interface (the all-in-one server's)."""
+
+    def __init__(self, breaker: CircuitBreaker | None = None) -> None:
+        self._breaker = breaker or CircuitBreaker()
+
+    @property
+    def state(self) -> BreakerState:
+        return self._breaker.state
+
+    @property
+    def threshold(self) -> int:
+        return self._breaker.threshold
+
+    @property
+    def cooldown_s(self) -> float:
+        return self._breaker.cooldown_s
+
+    def retry_in(self) -> float:
+        return self._breaker.retry_in()
+
+    async def allow(self) -> bool:
+        return self._breaker.allow()
+
+    async def success(self) -> None:
+        self._breaker.success()
+
+    async def failure(self) -> bool:
+        return self._breaker.failure()
+
+    def opening(self) -> str | None:
+        return None
+
+    async def refresh(self) -> None:
+        return None
