@@ -8,10 +8,12 @@ import secrets
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from tests.fakes.tcp import TcpProxy
 from tradewire.adapters.candles_parquet import read_candles
 from tradewire.adapters.store.db import make_engine, upgrade
 from tradewire.domain.candles import Candles
@@ -107,6 +109,34 @@ def redis_prefix() -> Iterator[str]:
         if keys:
             client.delete(*keys)
         client.close()
+
+
+@pytest.fixture
+def redis_proxy() -> Iterator[TcpProxy]:
+    """A proxy to the local Redis, started: stop it to see Redis go away (its connections cut), start
+    it to see it come back on the same port."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as exc:
+        unavailable(f"Redis not reachable at {REDIS_URL}: {type(exc).__name__}")
+    finally:
+        client.close()
+    where = urlsplit(REDIS_URL)
+    proxy = TcpProxy((where.hostname or "127.0.0.1", where.port or 6379))
+    proxy.start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+def proxied_url(proxy: TcpProxy) -> str:
+    """The local Redis's URL through `proxy` (the same database)."""
+    database = urlsplit(REDIS_URL).path.lstrip("/") or "0"
+    return f"redis://127.0.0.1:{proxy.port}/{database}"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

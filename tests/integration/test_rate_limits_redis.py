@@ -7,13 +7,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 import pytest
-import redis
 
-from tests.conftest import REDIS_URL, unavailable
+from tests.conftest import REDIS_URL, proxied_url
 from tests.fakes.tcp import TcpProxy
 from tradewire.adapters.rate_limits import RateLimits
 
@@ -21,34 +18,15 @@ LIMITS = {"signin": "3/minute"}
 RETRY_S = 0.3
 
 
-@pytest.fixture
-def proxy() -> Iterator[TcpProxy]:
-    """A proxy to the local Redis, started."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except (redis.RedisError, OSError) as exc:
-        unavailable(f"Redis not reachable at {REDIS_URL}: {type(exc).__name__}")
-    finally:
-        client.close()
-    where = urlsplit(REDIS_URL)
-    proxy = TcpProxy((where.hostname or "127.0.0.1", where.port or 6379))
-    proxy.start()
-    try:
-        yield proxy
-    finally:
-        proxy.stop()
-
-
 def test_counts_fall_back_to_memory_while_redis_is_away_and_are_shared_again_after(
-    proxy: TcpProxy, caplog: pytest.LogCaptureFixture
+    redis_proxy: TcpProxy, caplog: pytest.LogCaptureFixture
 ) -> None:
+    proxy = redis_proxy
     caplog.set_level(logging.WARNING, "tradewire.rate_limits")
-    database = urlsplit(REDIS_URL).path.lstrip("/") or "0"
     key = f"address:test-{secrets.token_hex(6)}"  # counted nowhere before
 
     async def scenario() -> None:
-        through = RateLimits(LIMITS, f"redis://127.0.0.1:{proxy.port}/{database}", redis_retry_s=RETRY_S)
+        through = RateLimits(LIMITS, proxied_url(proxy), redis_retry_s=RETRY_S)
         direct = RateLimits(LIMITS, REDIS_URL)  # another process's view of the shared counts
 
         assert (await through.hit("signin", key)).remaining == 2
