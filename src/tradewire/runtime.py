@@ -531,7 +531,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
     calls = ExchangeCalls()
     breakers = BreakerAlerts(store, clock)
     # Split processes spend one budget per live account: an API process reading balances and the worker
-    # placing orders use the same API key.
+    # placing orders use the same API key (and share its circuit breaker: budgets.breaker).
     budgets = SharedLimits(settings.redis_url, settings.bus_prefix) if split else None
     # ... and ask an exchange for a venue's tickers once for all of them (marks, the exit monitor).
     keep_s = max(60.0, 6 * settings.ticker_ttl_s)
@@ -549,6 +549,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         calls=calls,
         on_breaker_open=breakers.opened,
         budgets=budgets.limiter if budgets else None,
+        breakers=budgets.breaker if budgets else None,
         shared_prices=tickers.for_venue if tickers else None,
     )
     catalog = SymbolCatalog.of(markets, {m.id: m.symbol for m in markets.values()})

@@ -1,8 +1,11 @@
 """An exchange account's circuit breaker opening, told to the account's owner (the `risk` topic).
 
-Breakers live in memory, in the live adapter, on the trading path: an opening is handed over here
-and written to the outbox later, in a transaction of its own on a worker thread. The trading call
-that opened the breaker never waits for that write, and a write that fails is logged, nothing more.
+Breakers live in the live adapter, on the trading path: an opening is handed over here and written
+to the outbox later, in a transaction of its own on a worker thread. The trading call that opened the
+breaker never waits for that write, and a write that fails is logged, nothing more. A breaker split
+processes share in Redis is opened by one process's failure, which alone hands the opening over; the
+opening is named (`BreakerOpening.once`) so that the store tells it once in any case (processes that
+each opened their own breaker while Redis was away, in one cooldown's time, tell it once too).
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """Per-account exchange rate limits shared by every process through Redis (issue #15, item 4).
 
 An exchange limits an API key, not a process: an API process reading balances and the worker placing
-orders spend one budget. The token bucket of each live account lives in Redis and is taken from in one
-Lua script (Redis's own clock, so machines with skewed clocks agree). A Retry-After from the exchange
-blocks every process. If Redis cannot be reached, each process falls back to its own bucket at the
-account's full rate (limits still apply per process, as with one process) and tries Redis again a few
-seconds later.
+orders spend one budget (and share one circuit breaker: shared_breakers.py). The token bucket of each
+live account lives in Redis and is taken from in one Lua script (Redis's own clock, so machines with
+skewed clocks agree). A Retry-After from the exchange blocks every process. If Redis cannot be
+reached, each process falls back to its own bucket at the account's full rate (limits still apply per
+process, as with one process) and tries Redis again a few seconds later.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from tradewire.adapters.live.guards import RateLimiter
+from tradewire.adapters.live.shared_breakers import SharedBreakers, SharedCircuitBreaker
 
 log = logging.getLogger("tradewire.exchange.limits")
 
@@ -150,19 +151,25 @@ class SharedRateLimiter:
 
 
 class SharedLimits:
-    """Makes each live account's SharedRateLimiter, on one Redis connection pool per process."""
+    """Makes each live account's SharedRateLimiter, on one Redis connection pool per process, and its
+    SharedCircuitBreaker (shared_breakers)."""
 
     def __init__(self, redis_url: str, prefix: str) -> None:
         self._url = redis_url
         self._prefix = prefix
         self._redis: Redis | None = None
+        self._breakers = SharedBreakers(redis_url, prefix)
 
     def limiter(self, account_id: int, rate: float, burst: float) -> SharedRateLimiter:
         if self._redis is None:
             self._redis = Redis.from_url(self._url, socket_connect_timeout=1, socket_timeout=1)
         return SharedRateLimiter(self._redis, f"{self._prefix}:limits:account:{account_id}", rate, burst)
 
+    def breaker(self, account_id: int) -> SharedCircuitBreaker:
+        return self._breakers.breaker(account_id)
+
     async def close(self) -> None:
+        await self._breakers.close()
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
