@@ -268,12 +268,11 @@ class Runtime:
             if public is not None:
                 await public.refresh()  # before this worker moves the market (see start)
             self._moves_market = True
-            if self.strategies.analyst is not None:
+            if self.strategies.analyst is not None:  # analyses a dead process left pending
                 await self.strategies.analyst.recover()
             await self.backtests.start()
 
         leader_loops: list[Callable[[asyncio.Event], Awaitable[None]]] = [
-            self.strategies.run,
             *self.telegram.loops(),
             *self.webhooks.loops(),
         ]
@@ -297,6 +296,8 @@ class Runtime:
             loop.create_task(self.pipeline.run(self._stop)),
             loop.create_task(self._run_market(self._stop)),
             loop.create_task(self.monitor.run(self._stop)),
+            # Each worker evaluates its partitions' strategies (the leader those on the paper market).
+            loop.create_task(self.strategies.run(self._stop)),
             loop.create_task(self.exchanges.keep_markets_loaded(self.store.live_venues_in_use, self._stop)),
         ]
 
@@ -692,6 +693,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
             analyst=analyst,
             follow_trades=candles.follow,
             seconds_interval_s=settings.seconds_strategy_interval_s,
+            ownership=ownership,
         ),
         candles=candles,
         monitor=monitor,

@@ -5,6 +5,8 @@ that no longer validates is skipped while the others run."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import datetime
 
 import numpy as np
@@ -15,6 +17,7 @@ from tests.fakes.memory_store import MemoryStore
 from tests.fakes.world import World, world
 from tests.unit.test_confirmation import five_minute
 from tradewire.domain.candles import Candles
+from tradewire.domain.partitions import Partitions
 from tradewire.domain.strategies.builtin import build_strategy
 from tradewire.services.ingest import SignalIngest
 from tradewire.services.strategy_runner import RECOVERY_CANDLES, StrategyRunner
@@ -194,3 +197,48 @@ async def test_run_evaluates_1s_strategies_in_their_faster_round() -> None:
 
     assert replay.read.count("5m") == 1
     assert replay.read.count("1s") >= 5
+
+
+class _Share:
+    """A worker's share beside other workers (a fixed set of partitions; the leader or not)."""
+
+    def __init__(self, owned: set[int], leader: bool, count: int = 2) -> None:
+        self.partitions = Partitions(count, frozenset(owned))
+        self.leader = leader
+
+    @contextlib.asynccontextmanager
+    async def hold(self) -> AsyncIterator[Partitions | None]:
+        yield self.partitions
+
+
+@pytest.mark.parametrize("candles_from", ["binance", "paper"])
+async def test_beside_other_workers_each_strategy_is_evaluated_by_one_worker(candles_from: str) -> None:
+    """An exchange's candles: the owner of the strategy's partition; the paper market's: the leader."""
+    w = world([])
+    strategy_id = w.seeded.strategy_id
+    _define(
+        w.store,
+        strategy_id,
+        {"builtin": "ema_cross", "params": PARAMS, "symbols": ["BTC/USDT"], "candles_from": candles_from},
+    )
+    replay = Replay(_candles(), 21)
+    ingest = SignalIngest(w.store, Symbols(), w.bus, w.clock, verify=lambda secret, stored: False)
+    mine, other = {strategy_id % 2}, {1 - strategy_id % 2}
+    workers = {
+        "owner": _Share(mine, leader=False),
+        "leader": _Share(other, leader=True),
+        "neither": _Share(other, leader=False),
+    }
+    runners = {
+        name: StrategyRunner(w.store, ingest, lambda _source: replay, w.clock, ownership=share)
+        for name, share in workers.items()
+    }
+    evaluating = "owner" if candles_from == "binance" else "leader"
+    emitted = dict.fromkeys(workers, 0)
+    while replay.closed < 90:
+        replay.closed += 1
+        # The evaluating worker ticks last: a worker that wrongly evaluated would store the signals first.
+        for name in sorted(runners, key=lambda n: n == evaluating):
+            emitted[name] += await runners[name].tick()
+    assert emitted[evaluating] > 0
+    assert {n: e for n, e in emitted.items() if n != evaluating} == {n: 0 for n in workers if n != evaluating}

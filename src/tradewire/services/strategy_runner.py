@@ -24,9 +24,11 @@ from tradewire.domain.strategies.confirmation import Confirmation, confirm
 from tradewire.domain.strategies.definition import StrategyDefinition
 from tradewire.ports import CandleSource, Clock, SignalStore
 from tradewire.ports.models import ModelSource
+from tradewire.ports.ownership import Ownership
 from tradewire.services.chart_analyst import ChartAnalyst
 from tradewire.services.ingest import SignalIngest
 from tradewire.services.loops import every
+from tradewire.services.ownership import AllMine
 
 log = logging.getLogger("tradewire.strategies")
 
@@ -86,6 +88,9 @@ class StrategyRunner:
     # those are streamed: {exchange id: symbols}.
     follow_trades: Callable[[Mapping[str, frozenset[str]]], None] | None = None
     seconds_interval_s: float = 0.5  # how often 1 s strategies look for newly closed candles
+    # Several active workers: a strategy on an exchange's candles is evaluated by the owner of its
+    # partition (strategy id % partitions), one on the paper market's by the leader (whose market it is).
+    ownership: Ownership = field(default_factory=AllMine)
     _loaded: dict[int, _Loaded] = field(init=False, default_factory=dict)
     # The last candle evaluated per (strategy, pair), and entries waiting out their confirmation.
     _seen: dict[tuple[int, str], int] = field(init=False, default_factory=dict)
@@ -104,9 +109,10 @@ class StrategyRunner:
     async def _round(self, strategies: dict[int, _Loaded], seconds: bool | None) -> int:
         """Evaluate `strategies`: only the 1 s ones (`seconds` True), all but them (False), or all."""
         emitted = 0
+        mine = await self._mine()
         for strategy_id, loaded in strategies.items():
             definition = loaded.definition
-            if not definition.enabled:
+            if not definition.enabled or not mine(strategy_id, definition):
                 continue
             if seconds is not None and (definition.timeframe == SECONDS) != seconds:
                 continue
@@ -174,15 +180,32 @@ class StrategyRunner:
                 log.info("strategy %s: definition changed, applied", strategy_id)
                 self._forget(strategy_id)
         self._loaded = loaded
-        self._follow(loaded)
+        await self._follow(loaded)
         return loaded
 
-    def _follow(self, loaded: dict[int, _Loaded]) -> None:
+    async def _mine(self) -> Callable[[int, StrategyDefinition], bool]:
+        """Which strategies this process evaluates now (every one, unless workers share them)."""
+        async with self.ownership.hold() as partitions:
+            leader = self.ownership.leader
+        if partitions is None:
+            return lambda _strategy_id, _definition: True
+
+        def mine(strategy_id: int, definition: StrategyDefinition) -> bool:
+            if definition.candles_from == "paper":
+                return leader
+            return strategy_id % partitions.count in partitions.owned
+
+        return mine
+
+    async def _follow(self, loaded: dict[int, _Loaded]) -> None:
         if self.follow_trades is None:
             return
+        mine = await self._mine()
         wanted: dict[str, set[str]] = {}
-        for item in loaded.values():
+        for strategy_id, item in loaded.items():
             definition = item.definition
+            if not mine(strategy_id, definition):
+                continue
             if definition.enabled and definition.timeframe == SECONDS and definition.candles_from != "paper":
                 wanted.setdefault(definition.candles_from, set()).update(definition.symbols)
         try:
