@@ -658,10 +658,13 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
     events.live_sessions = signin.live_sessions
     events.session_check_s = settings.ws_session_check_s
     api_only = settings.role == "api"
+    # A manual close (Telegram's in a worker) and "sync now" go to the account's owner: the worker
+    # beside API processes, or whichever worker owns the account when several share them.
+    hands_over = api_only or partitioned is not None
     # Split processes: the active worker tells API processes it is there, with its monitor's figures.
     beacon = WorkerBeacon(settings.redis_url, settings.bus_prefix) if split else None
     records = Records(
-        reports, store.watched_position, valuations, HandedCloser(store, bus, clock) if api_only else monitor
+        reports, store.watched_position, valuations, HandedCloser(store, bus, clock) if hands_over else monitor
     )
     health = HealthChecks(engine, bus.problem, settings.health_timeout_s)
     runtime = Runtime(
@@ -758,7 +761,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         telegram=build_telegram(settings, engine, clock, marketplace, records, valuations, confirmations),
         webhooks=build_webhooks(settings, engine, clock, secret_box),
         server_lock=ServerLock(engine),
-        syncs=HandedSync(store, bus) if api_only else reconciler,
+        syncs=HandedSync(store, bus) if hands_over else reconciler,
         prices=PriceBoard(engine, feed, clock.now),
         budgets=budgets,
         tickers=tickers,

@@ -16,12 +16,13 @@ import re
 import time
 from decimal import Decimal
 
+import httpx
 import pytest
 from sqlalchemy import select
 
 from tests.e2e.cluster import Cluster, assert_each_client_order_id_once, tally
 from tests.fakes.exchange import FakeExchange
-from tests.support import orders_by_account, seed_marketplace, send_alert, until
+from tests.support import PASSWORD, orders_by_account, seed_marketplace, send_alert, until
 from tradewire.adapters.store.tables import (
     execution_intents,
     orders,
@@ -134,6 +135,44 @@ def test_a_burst_of_webhooks_to_three_active_workers_gives_each_intent_exactly_o
     assert set(by_account) == set(seeded.account_ids)
     expected = [("buy" if n % 2 == 0 else "sell", "filled") for n in range(burst)]
     assert all(placed == expected for placed in by_account.values()), list(by_account.items())[:2]
+    _assert_paid_once(cluster)
+
+    # Manual closes at the API process reach each account's owner (the bus hands them to one worker,
+    # which wakes the owner): four subscribers' accounts, spread over the partitions.
+    send_alert(cluster.url, "buy", burst)
+    until(lambda: cluster.count(positions, positions.c.status == "open") == followers, "the buys to fill")
+    closers = seeded.account_ids[:4]
+    for number, account_id in enumerate(closers, start=1):
+        with cluster.engine.connect() as conn:
+            position_id = conn.execute(
+                select(positions.c.id).where(
+                    positions.c.account_id == account_id, positions.c.status == "open"
+                )
+            ).scalar_one()
+        token = httpx.post(
+            f"{cluster.url}/api/v1/auth/token",
+            data={"username": f"tv-test-sub{number}", "password": PASSWORD},
+            timeout=30,
+        ).json()["access_token"]
+        closed = httpx.post(
+            f"{cluster.url}/api/v1/positions/{position_id}/close",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert closed.status_code in (200, 202, 204), closed.text
+    until(
+        lambda: (
+            cluster.count(positions, positions.c.status == "closed", positions.c.account_id.in_(closers))
+            == len(closers) * (burst // 2 + 1)
+        ),
+        "the manual closes to fill",
+    )
+    time.sleep(2.5)
+    by_account = orders_by_account(cluster.engine)
+    for account_id, placed in by_account.items():
+        tail = [("buy", "filled"), ("sell", "filled")] if account_id in closers else [("buy", "filled")]
+        assert placed == expected + tail, (account_id, placed)
+    assert_each_client_order_id_once(cluster.engine)
     _assert_paid_once(cluster)
     # Each worker sent orders for its own accounts (its venue refuses the others': none was refused).
     for name in ("worker-a", "worker-b", "worker-c"):
