@@ -663,9 +663,8 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
     hands_over = api_only or partitioned is not None
     # Split processes: the active worker tells API processes it is there, with its monitor's figures.
     beacon = WorkerBeacon(settings.redis_url, settings.bus_prefix) if split else None
-    records = Records(
-        reports, store.watched_position, valuations, HandedCloser(store, bus, clock) if hands_over else monitor
-    )
+    closer = HandedCloser(store, bus, clock) if hands_over else monitor
+    records = Records(reports, store.watched_position, valuations, closer)
     health = HealthChecks(engine, bus.problem, settings.health_timeout_s)
     runtime = Runtime(
         breakers=breakers,
