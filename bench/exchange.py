@@ -36,7 +36,7 @@ from tradewire.adapters.live.ccxt_exchange import CcxtExchange, LiveAccount  # n
 from tradewire.adapters.secrets_box import generate_key  # noqa: E402
 from tradewire.config import Settings  # noqa: E402
 from tradewire.domain.orders import OrderRequest, OrderSide, OrderState, OrderType  # noqa: E402
-from tradewire.runtime import build_runtime  # noqa: E402
+from tradewire.wiring import build_runtime  # noqa: E402
 
 SERVER = """
 import json, sys, time

@@ -60,8 +60,9 @@ from tradewire.adapters.store.tables import (  # noqa: E402
 )
 from tradewire.api.app import create_app  # noqa: E402
 from tradewire.config import Settings  # noqa: E402
-from tradewire.runtime import Runtime, build_runtime, tune_gc  # noqa: E402
+from tradewire.runtime import Runtime, tune_gc  # noqa: E402
 from tradewire.services.execution import ORDERS_UPDATED  # noqa: E402
+from tradewire.wiring import build_runtime  # noqa: E402
 
 PASSPHRASE = "bench-passphrase"
 PG_ADMIN_URL = os.environ.get(

@@ -27,7 +27,8 @@ from tradewire.adapters.store.db import disposable_engine  # noqa: E402
 from tradewire.adapters.store.partitions import PARTITION_CLASS  # noqa: E402
 from tradewire.adapters.store.tables import orders  # noqa: E402
 from tradewire.config import Settings  # noqa: E402
-from tradewire.runtime import Runtime, build_runtime  # noqa: E402
+from tradewire.runtime import Runtime  # noqa: E402
+from tradewire.wiring import build_runtime  # noqa: E402
 
 PARTITIONS = 16
 REDIS_URL = os.environ.get("TRADEWIRE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")

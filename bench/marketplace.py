@@ -44,7 +44,8 @@ from tradewire.adapters.store.tables import (  # noqa: E402
 )
 from tradewire.api.app import create_app  # noqa: E402
 from tradewire.config import Settings  # noqa: E402
-from tradewire.runtime import Runtime, build_runtime  # noqa: E402
+from tradewire.runtime import Runtime  # noqa: E402
+from tradewire.wiring import build_runtime  # noqa: E402
 
 PASSWORD = "bench-password"
 SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "ADA/USDT", "DOGE/USDT", "BNB/USDT", "LTC/USDT")

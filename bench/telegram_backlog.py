@@ -52,7 +52,8 @@ from tradewire.adapters.store.telegram_tables import telegram_links  # noqa: E40
 from tradewire.api.app import create_app  # noqa: E402
 from tradewire.config import Settings  # noqa: E402
 from tradewire.domain.events import Event, Topic  # noqa: E402
-from tradewire.runtime import build_runtime, tune_gc  # noqa: E402
+from tradewire.runtime import tune_gc  # noqa: E402
+from tradewire.wiring import build_runtime  # noqa: E402
 
 CHAT_BASE = 5_000_000
 

@@ -41,7 +41,8 @@ from fanout import PASSPHRASE, percentile, seed  # noqa: E402
 from tradewire.api.app import create_app  # noqa: E402
 from tradewire.api.auth import issue_token  # noqa: E402
 from tradewire.config import Settings  # noqa: E402
-from tradewire.runtime import build_runtime, tune_gc  # noqa: E402
+from tradewire.runtime import tune_gc  # noqa: E402
+from tradewire.wiring import build_runtime  # noqa: E402
 
 TOPICS = ["signals", "intents", "orders", "fills", "positions", "balances", "bots", "backtests", "provider"]
 

@@ -24,7 +24,8 @@ from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderType, Trade
 from tradewire.domain.records import Decisions, NewOrder, NewSignal, OrderRecord, Routing, WorkItem
 from tradewire.domain.signals import SignalAction
 from tradewire.ports import Clock
-from tradewire.runtime import Runtime, build_runtime
+from tradewire.runtime import Runtime
+from tradewire.wiring import build_runtime
 
 # Hashing is deliberately slow; tests that create many users share one hash of this password.
 PASSWORD = "correct horse battery"

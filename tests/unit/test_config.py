@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from tradewire.adapters.bus import InProcessBus
 from tradewire.adapters.redis_bus import RedisStreamsBus
 from tradewire.config import Settings
-from tradewire.runtime import build_bus
+from tradewire.wiring import build_bus
 
 
 @pytest.fixture(autouse=True)

@@ -44,7 +44,8 @@ def settings_or_exit(**overrides: object) -> Settings:
 
 
 def runtime_or_exit(settings: Settings) -> Runtime:
-    from tradewire.runtime import StartupError, build_runtime
+    from tradewire.runtime import StartupError
+    from tradewire.wiring import build_runtime
 
     try:
         return build_runtime(settings)
