@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import InitVar, dataclass, field, replace
-from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -22,7 +21,7 @@ from tradewire.domain.execution import (
     split_into_tranches,
 )
 from tradewire.domain.exit_plan import ExitPlan
-from tradewire.domain.money import ZERO, MoneyError, describe, is_storable, storable
+from tradewire.domain.money import ZERO, describe, is_storable
 from tradewire.domain.orders import OrderSide, OrderType, RejectionKind
 from tradewire.domain.partitions import Partitions
 from tradewire.domain.records import (
@@ -49,7 +48,8 @@ from tradewire.domain.risk import (
 from tradewire.domain.risk import summary as risk_summary
 from tradewire.domain.risk_alerts import RiskAlert, entry_alerts, paused
 from tradewire.domain.signals import SignalAction
-from tradewire.domain.sizing import SizingMode, TradeStats
+from tradewire.domain.sizing import TradeStats
+from tradewire.domain.work_checks import beyond_storage, signal_age_s, sizing_equity
 from tradewire.ports import (
     Bus,
     Clock,
@@ -313,7 +313,7 @@ class Executor:
             # Paused or cancelled after the signal reached it (while its owner was asked to confirm,
             # say): no new entry. Its exits still go out.
             return Skip(f"the subscription is {item.subscription_status.value}: no new entries")
-        if (beyond := _beyond_storage(item)) is not None:
+        if (beyond := beyond_storage(item)) is not None:
             return Skip(beyond)
         try:
             exchange = self.exchanges.for_account(item.account_id, item.exchange, item.mode)
@@ -399,7 +399,7 @@ class Executor:
             type=OrderType.LIMIT if limit is not None else planned.type,
             limit_price=limit.price if limit is not None else planned.limit_price,
             sizing_note="; ".join(notes),
-            sizing_equity=_storable(equity),
+            sizing_equity=sizing_equity(equity),
             verdicts=verdicts(item.risk, context) if item.awaits_confirmation else None,
             market_price=market_price,
         )
@@ -429,7 +429,7 @@ class Executor:
             open_positions_account=risk.per_account.get(item.account_id, 0),
             realized_today=risk.realized_today.get(item.account_id, ZERO),
             equity=equity,
-            signal_age_s=_signal_age_s(item, now),
+            signal_age_s=signal_age_s(item, now),
             notional=planned.amount * price,
             since_last_trade_s=(now - last).total_seconds() if last else None,
             drawdown_pct=drawdown_pct(item.pnl_peak, item.pnl_total, equity),
@@ -486,31 +486,3 @@ def _failure(intent_id: int, attempts: int, reason: str) -> FailedAttempt:
 
 def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
-
-
-def _beyond_storage(item: WorkItem) -> str | None:
-    """Why a signal stored before its numbers were bounded (by an older version) cannot trade."""
-    levels = {"stop loss": item.stop_loss, "take profit": item.take_profit}
-    if item.sizing.mode is SizingMode.SIGNAL:
-        levels["size (contracts)"] = item.contracts
-    for name, value in levels.items():
-        if value is not None and not is_storable(value):
-            return f"the signal's {name} {describe(value)} is beyond what can be stored or traded"
-    return None
-
-
-def _storable(value: Decimal) -> Decimal | None:
-    """The equity an entry was sized against, if storage holds it (an absurd one stays in the note)."""
-    try:
-        return storable(value, "equity")
-    except MoneyError:
-        return None
-
-
-def _signal_age_s(item: WorkItem, now: datetime) -> float | None:
-    """The signal's age for max_signal_age_s: now, or for a confirmed entry when it was proposed (the
-    owner's time to answer is not the signal's staleness; the drift check guards the price since)."""
-    if item.signal_at is None:
-        return None
-    at = item.proposed_at if item.confirmed and item.proposed_at is not None else now
-    return (at - item.signal_at).total_seconds()
