@@ -35,6 +35,7 @@ class Partitioned:
 
     ownership: SharedOwnership
     wakeups: RedisWakeups
+    leases: PartitionLeases  # also the paper books' write fence
     _backtests: BacktestService | None = field(default=None, init=False)
 
     def bind(
@@ -96,7 +97,7 @@ def build_partitioned(settings: Settings, engine: Engine) -> Partitioned | None:
         return None
     leases = PartitionLeases(engine, settings.worker_partitions)
     ownership = SharedOwnership(leases, every_s=settings.worker_rebalance_s)
-    return Partitioned(ownership, RedisWakeups(settings.redis_url, f"{settings.bus_prefix}:wakeups"))
+    return Partitioned(ownership, RedisWakeups(settings.redis_url, f"{settings.bus_prefix}:wakeups"), leases)
 
 
 class LeaderTasks:

@@ -147,7 +147,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
     partitioned = build_partitioned(settings, engine)
     ownership: Ownership = partitioned.ownership if partitioned is not None else AllMine()
     if partitioned is not None:
-        venue.partition(partitioned.ownership.count)  # books loaded as partitions are taken
+        venue.partition(partitioned.ownership.count, fence=partitioned.leases)  # loaded as taken
     store = SqlStore(engine, late_fill_checks_s=settings.late_fill_checks_s, notifier=notifier)
     bus = build_bus(settings)
     clock = clock or SystemClock()

@@ -15,6 +15,7 @@ from tradewire.adapters.paper.feed import ReplayFeed
 from tradewire.adapters.paper.shared_prices import PriceBoard
 from tradewire.adapters.paper.venue import PaperVenue
 from tradewire.adapters.store.members import SqlMembers
+from tradewire.adapters.store.partitions import PartitionLeases
 from tradewire.domain.orders import OrderRequest, OrderSide, OrderType
 from tradewire.domain.partitions import Partitions
 from tradewire.ports import ExchangeError, ExchangeUnavailable, OrderOutcomeUnknown
@@ -215,13 +216,15 @@ async def test_the_paper_markets_prices_are_shared_through_the_database(engine: 
     assert shown.source("BTC/USDT") == "live:binance" and not shown.is_simulated("BTC/USDT")
 
 
-async def _partitioned_venue(engine: Engine, owned: set[int]) -> PaperVenue:
+async def _partitioned_venue(
+    engine: Engine, owned: set[int], fence: PartitionLeases | None = None
+) -> PaperVenue:
     """A worker's venue beside another worker (2 partitions), holding the books of `owned`."""
     markets = demo_markets()
     feed = ReplayFeed({}, markets)
     feed.set_price("BTC/USDT", Decimal("50000"))
     venue = PaperVenue(engine, feed, markets, starting_balance={"USDT": Decimal(10_000)})
-    venue.partition(2)
+    venue.partition(2, fence)
     await venue.start()
     await venue.take_partitions(Partitions(2, frozenset(owned)))
     return venue
@@ -258,3 +261,34 @@ async def test_beside_another_worker_a_venue_trades_only_its_partitions_and_hand
     assert second.balance(even) == {"USDT": Decimal("8999.0"), "BTC": Decimal("0.02")}  # both buys
     assert await second.account(even).fetch_order("BTC/USDT", "c-1") is not None
     assert books.load_order(engine, even, "c-4") is None
+
+
+@pytest.mark.postgres
+async def test_a_worker_that_lost_its_lease_cannot_overwrite_the_books_of_the_worker_that_took_it(
+    postgres_engine: Engine,
+) -> None:
+    """The lease connection of a worker ends (PostgreSQL freed its partitions) while the process lives
+    on and still believes it owns them: another worker takes them, and the first one's next write of
+    those books fails in the database instead of overwriting the taker's (outcome unknown: looked up)."""
+    engine = postgres_engine
+    [account] = [a for a in _accounts(engine, 2) if a % 2 == 0]
+    first_leases, second_leases = PartitionLeases(engine, 2), PartitionLeases(engine, 2)
+    first_leases.join()
+    second_leases.join()
+    assert first_leases.try_take(0)
+    first = await _partitioned_venue(engine, set(), first_leases)
+    await first.take_partitions(Partitions(2, frozenset({0})))
+    await first.account(account).create_order(_buy("c-1"))
+
+    first_leases.leave()  # its lease connection is gone; the process does not know yet
+    assert second_leases.try_take(0)
+    second = await _partitioned_venue(engine, set(), second_leases)
+    await second.take_partitions(Partitions(2, frozenset({0})))
+    await second.account(account).create_order(_buy("c-2", amount="0.02"))
+
+    with pytest.raises(OrderOutcomeUnknown, match="commit failed"):
+        await first.account(account).create_order(_buy("c-3", amount="0.1"))
+    assert books.load_order(engine, account, "c-3") is None
+    stored = books.load_wallet(engine, account)
+    assert (stored["USDT"].free, stored["BTC"].free) == (Decimal("8498.5"), Decimal("0.03"))
+    second_leases.leave()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, select
 
@@ -107,11 +107,19 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class Fence(Protocol):
+    """Several active workers: what guards a worker's paper books in the database (adapters/store/
+    partitions.PartitionLeases)."""
+
+    def before_write(self, conn: Connection, account_ids: Iterable[int]) -> None: ...
+    def before_load(self, conn: Connection, partitions: Partitions) -> None: ...
+
+
 def load(
-    engine: Engine, partitions: Partitions | None = None
+    engine: Engine, partitions: Partitions | None = None, fence: Fence | None = None
 ) -> tuple[dict[int, dict[str, Wallet]], dict[OrderKey, PaperOrder]]:
     """Every account's wallets and every open order (one query each), or those of the accounts in
-    `partitions`."""
+    `partitions` (after their last owner's writes under way, with a `fence`)."""
     wallets: dict[int, dict[str, Wallet]] = defaultdict(dict)
     open_orders: dict[OrderKey, PaperOrder] = {}
     balances = select(paper_balances)
@@ -120,6 +128,8 @@ def load(
         balances = balances.where(in_partitions(paper_balances.c.account_id, partitions))
         resting = resting.where(in_partitions(paper_orders.c.account_id, partitions))
     with engine.connect() as conn:
+        if fence is not None and partitions is not None:
+            fence.before_load(conn, partitions)
         for row in conn.execute(balances):
             wallets[row.account_id][row.asset] = Wallet(row.free, row.used)
         for row in conn.execute(resting):
@@ -170,10 +180,16 @@ def write(
     wallets: list[dict[str, Any]],
     orders: list[dict[str, Any]],
     notifier: EventNotifier | None = None,
+    fence: Fence | None = None,
 ) -> None:
     """Save changed wallets and orders in one transaction, with a `balances` event for each account's
-    owner saying what its changed assets hold now."""
+    owner saying what its changed assets hold now (only while this worker holds their partitions, with
+    a `fence`)."""
     with transaction_with_events(engine, notifier, datetime.now(UTC)) as (conn, outbox):
+        if fence is not None:
+            fence.before_write(
+                conn, {int(w["account_id"]) for w in wallets} | {int(o["account_id"]) for o in orders}
+            )
         bulk.insert(conn, paper_balances, wallets, update_conflicts_on=["account_id", "asset"])
         bulk.insert(conn, paper_orders, orders, update_conflicts_on=["account_id", "client_order_id"])
         outbox.add(_balance_events(conn, wallets))

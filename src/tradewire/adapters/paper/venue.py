@@ -64,8 +64,10 @@ class PaperVenue:
         self._flush_task: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
         self._started = False
-        # Several active workers: the accounts whose books this process keeps now (None: all).
+        # Several active workers: the accounts whose books this process keeps now (None: all), and
+        # the database's guard of those books (a worker that lost its leases cannot write them).
         self._partitions: Partitions | None = None
+        self._fence: books.Fence | None = None
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -80,17 +82,18 @@ class PaperVenue:
     def _load(self) -> None:
         # Replaced, not merged: after a failed commit, an order that never reached the books must
         # not stay open in memory (it could fill later against funds the reloaded wallet never lent).
-        self._wallets, self._open = books.load(self._engine, self._partitions)
+        self._wallets, self._open = books.load(self._engine, self._partitions, self._fence)
 
     # -- partitions (several active workers: services/ownership.py) -----------------------------
 
-    def partition(self, count: int) -> None:
+    def partition(self, count: int, fence: books.Fence | None = None) -> None:
         """Keep the books of no account until partitions are taken (before `start`)."""
         self._partitions = Partitions(count, frozenset())
+        self._fence = fence
 
     async def take_partitions(self, taken: Partitions) -> None:
         """Load the books of the accounts in `taken`, as their last owner saved them."""
-        wallets, open_orders = await asyncio.to_thread(books.load, self._engine, taken)
+        wallets, open_orders = await asyncio.to_thread(books.load, self._engine, taken, self._fence)
         self._forget(taken)
         self._wallets.update(wallets)
         self._open.update(open_orders)
@@ -376,7 +379,9 @@ class PaperVenue:
                 ]
                 orders = [order.row() for order in self._dirty_orders.values()]
                 self._dirty_wallets, self._dirty_orders = set(), {}
-                await asyncio.to_thread(books.write, self._engine, wallets, orders, self._notifier)
+                await asyncio.to_thread(
+                    books.write, self._engine, wallets, orders, self._notifier, self._fence
+                )
         except Exception as exc:
             log.exception("paper venue: commit failed; reloading its books")
             failure = exc

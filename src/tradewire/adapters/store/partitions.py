@@ -6,18 +6,40 @@ Each active worker holds, on one connection of its own:
 - one exclusive key per partition it owns.
 PostgreSQL frees them all when the connection ends, a killed process's included, so the partitions
 of a dead worker are free for the others at their next round.
+
+The paper books, which each worker keeps in memory for its accounts and writes back whole, are also
+fenced in the database (`PaperFence`): a write of a worker's books checks, in its own transaction,
+that the worker's lease connection still holds those accounts' partitions, under a shared transaction
+lock per partition; a worker loading a partition's books takes that lock exclusively first. So a
+worker whose leases were lost (its lease connection ended while the process lives on) cannot
+overwrite the books of the worker that took its partitions: its next write fails and is reloaded.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 
 from sqlalchemy import Connection, Engine, func, select, text
 
 from tradewire.adapters.store.server_lock import LOCK_KEY, ServerRunning
+from tradewire.domain.partitions import Partitions
 
-# The two-int advisory keys (classid, objid) of the partitions: one class of our own, "twpt".
+# The two-int advisory keys (classid, objid) of the partitions: one class of our own, "twpt"; and the
+# paper books' write fence per partition, "twpw" (transaction locks).
 PARTITION_CLASS = int.from_bytes(b"twpt", "big") & (2**31 - 1)
+WRITE_CLASS = int.from_bytes(b"twpw", "big") & (2**31 - 1)
+_HELD_BY = text(
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = :pid "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "AND classid::bigint = :class AND objsubid = 2 AND objid::bigint = ANY(:partitions)"
+)
+
+
+class LeaseLost(RuntimeError):
+    """This worker no longer holds a partition whose books it was about to write."""
+
+
 _WORKERS = text(
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND mode = 'ShareLock' AND granted "
     "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
@@ -37,6 +59,7 @@ class PartitionLeases:
         self.count = count
         self._conn: Connection | None = None
         self._held: set[int] = set()
+        self._pid: int | None = None  # the lease connection's backend, for the write fence
 
     def join(self) -> None:
         self.leave()
@@ -52,6 +75,8 @@ class PartitionLeases:
             raise ServerRunning(
                 "an all-in-one tradewire server holds this database: workers cannot trade beside it"
             )
+        self._pid = int(conn.execute(select(func.pg_backend_pid())).scalar_one())
+        conn.commit()
         self._conn = conn
 
     def workers(self) -> int:
@@ -78,6 +103,26 @@ class PartitionLeases:
         conn.execute(select(func.pg_advisory_unlock(PARTITION_CLASS, partition)))
         conn.commit()
         self._held.discard(partition)
+
+    def before_write(self, conn: Connection, account_ids: Iterable[int]) -> None:
+        """In the transaction writing these accounts' paper books: LeaseLost unless this worker's
+        lease connection still holds their partitions (a taker loading them waits for this commit)."""
+        partitions = sorted({account_id % self.count for account_id in account_ids})
+        if not partitions:
+            return
+        for partition in partitions:
+            conn.execute(select(func.pg_advisory_xact_lock_shared(WRITE_CLASS, partition)))
+        held = conn.execute(
+            _HELD_BY, {"pid": self._pid or 0, "class": PARTITION_CLASS, "partitions": partitions}
+        ).scalar_one()
+        if held != len(partitions):
+            raise LeaseLost(f"partitions {partitions}: this worker's lease on them was lost")
+
+    def before_load(self, conn: Connection, partitions: Partitions) -> None:
+        """In the transaction reading these partitions' books: wait for every write of their last
+        owner under way (its next one then finds its lease gone)."""
+        for partition in sorted(partitions.owned):
+            conn.execute(select(func.pg_advisory_xact_lock(WRITE_CLASS, partition)))
 
     def leave(self) -> None:
         """Give back everything: closing the connection frees every lock it holds."""
