@@ -360,9 +360,14 @@ def bench(
         for sql, (calls, rows, seconds) in sorted(count.by_sql.items(), key=lambda kv: -kv[1][2]):
             ms = seconds / runs * 1000
             print(f"    {calls / runs:5.1f} calls {rows / per:6.2f}/sub {ms:6.1f} ms  {sql}")
+    return summary(acks, fills, app_cpu / runs * 1000, db_cpu / runs * 1000)
+
+
+def summary(acks: list[float], fills: list[float], app_cpu: float, db_cpu: float) -> dict[str, float]:
+    """A row of the table: the acknowledgements' and fills' p50 / p99 / min (ms), CPU per webhook."""
     return {
-        "app_cpu": app_cpu / runs * 1000,
-        "db_cpu": db_cpu / runs * 1000,
+        "app_cpu": app_cpu,
+        "db_cpu": db_cpu,
         "ack_p50": statistics.median(acks),
         "ack_p99": percentile(acks, 0.99),
         "ack_min": min(acks),
@@ -401,7 +406,7 @@ def main() -> None:
         if args.workers:
             from fanout_workers import bench_processes
 
-            r = bench_processes(n, args.runs, args.warmup, args.port, args.workers, seed)
+            r = bench_processes(n, args.runs, args.warmup, args.port, args.workers)
         else:
             r = bench(n, args.runs, args.warmup, args.port, args.postgres, args.statements)
         print(

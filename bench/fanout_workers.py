@@ -7,14 +7,12 @@ import contextlib
 import os
 import secrets
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 from sqlalchemy import func, select, text
@@ -22,12 +20,11 @@ from sqlalchemy import func, select, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from fanout import PASSPHRASE, percentile, scratch_database  # noqa: E402
+from fanout import PASSPHRASE, scratch_database, seed, summary  # noqa: E402
 from tradewire.adapters.store.db import disposable_engine  # noqa: E402
 from tradewire.adapters.store.partitions import PARTITION_CLASS  # noqa: E402
 from tradewire.adapters.store.tables import orders  # noqa: E402
 from tradewire.config import Settings  # noqa: E402
-from tradewire.runtime import Runtime  # noqa: E402
 from tradewire.wiring import build_runtime  # noqa: E402
 
 PARTITIONS = 16
@@ -97,9 +94,7 @@ def _cpu_s(pids: list[int]) -> float:
     return total / ticks
 
 
-def bench_processes(
-    subscribers: int, runs: int, warmup: int, port: int, workers: int, seed: Callable[[Runtime], str] | Any
-) -> dict[str, float]:
+def bench_processes(subscribers: int, runs: int, warmup: int, port: int, workers: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp, scratch_database(True, Path(tmp)) as url:
         settings = Settings(var_dir=Path(tmp), data_dir=Path(tmp) / "none", database_url=url)
         runtime = build_runtime(settings)
@@ -172,13 +167,4 @@ def bench_processes(
                         fills.append((done - started_at) * 1000)
             cpu = _cpu_s(pids) - cpu_start
         engine.dispose()
-    return {
-        "app_cpu": cpu / runs * 1000,
-        "db_cpu": float("nan"),
-        "ack_p50": statistics.median(acks),
-        "ack_p99": percentile(acks, 0.99),
-        "ack_min": min(acks),
-        "fill_p50": statistics.median(fills),
-        "fill_p99": percentile(fills, 0.99),
-        "fill_min": min(fills),
-    }
+    return summary(acks, fills, cpu / runs * 1000, float("nan"))  # CPU: every process together

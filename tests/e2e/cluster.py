@@ -4,10 +4,12 @@ PostgreSQL and one Redis (tests/e2e/test_split_failures.py, test_partitioned_wor
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +17,8 @@ import httpx
 from sqlalchemy import Engine, func, select
 
 from tests.conftest import REDIS_URL, free_port
-from tests.support import until
-from tradewire.adapters.store.tables import orders, paper_orders
+from tests.support import send_alert, until
+from tradewire.adapters.store.tables import orders, paper_orders, paper_prices, positions
 
 BIN = Path(sys.executable).with_name("tradewire")
 
@@ -97,6 +99,34 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(5)
+
+    def follow_tickers(self, tickers_urls: dict[str, Any]) -> None:
+        """Processes started from now on run a paper market that follows a (fake) exchange's tickers."""
+        self.env.update(
+            TRADEWIRE_PAPER_PRICES_FROM="binance",
+            TRADEWIRE_PAPER_PRICES_URLS=json.dumps(tickers_urls),
+            TRADEWIRE_PAPER_PRICES_INTERVAL_S="0.2",
+            TRADEWIRE_EXCHANGE_TIMEOUT_MS="2000",
+        )
+
+    def buy_with_stops(self, entry: Decimal, stop: Decimal, holders: int) -> None:
+        """Once the paper market shows BTC/USDT at `entry`, a buy fills every subscriber, each holding a
+        position with its stop armed at `stop`."""
+
+        def btc_price() -> Decimal | None:
+            with self.engine.connect() as conn:
+                return conn.execute(
+                    select(paper_prices.c.price).where(paper_prices.c.symbol == "BTC/USDT")
+                ).scalar_one_or_none()
+
+        until(lambda: btc_price() == entry, "the paper market to follow the exchange's tickers")
+        send_alert(self.url, "buy", 1)
+        until(
+            lambda: (
+                self.count(positions, positions.c.status == "open", positions.c.stop_loss == stop) == holders
+            ),
+            "every subscriber to hold a position with its stop armed",
+        )
 
     def count(self, table: object, *where: object) -> int:
         with self.engine.connect() as conn:

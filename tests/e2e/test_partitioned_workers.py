@@ -11,7 +11,6 @@ and one Redis: the accounts are spread over partitions, each owned by one worker
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from decimal import Decimal
@@ -28,7 +27,6 @@ from tradewire.adapters.store.tables import (
     orders,
     paper_balances,
     paper_orders,
-    paper_prices,
     positions,
 )
 
@@ -236,12 +234,7 @@ def test_stops_hit_while_their_worker_is_dead_fire_once_from_the_worker_taking_i
     cluster: Cluster,
 ) -> None:
     with FakeExchange("binance", prices={"BTC/USDT": str(ENTRY), "ETH/USDT": "3000"}) as tickers:
-        cluster.env.update(
-            TRADEWIRE_PAPER_PRICES_FROM="binance",
-            TRADEWIRE_PAPER_PRICES_URLS=json.dumps(tickers.ccxt_urls()),
-            TRADEWIRE_PAPER_PRICES_INTERVAL_S="0.2",
-            TRADEWIRE_EXCHANGE_TIMEOUT_MS="2000",
-        )
+        cluster.follow_tickers(tickers.ccxt_urls())
         seed_marketplace(cluster.engine, [{"exit_rules": {"stop_loss_pct": "2"}}] * HOLDERS)
         cluster.start_api()
         _partitioned(cluster, "worker-a")
@@ -254,21 +247,7 @@ def test_stops_hit_while_their_worker_is_dead_fire_once_from_the_worker_taking_i
             "the two workers to share the partitions",
         )
 
-        def btc_price() -> Decimal | None:
-            with cluster.engine.connect() as conn:
-                return conn.execute(
-                    select(paper_prices.c.price).where(paper_prices.c.symbol == "BTC/USDT")
-                ).scalar_one_or_none()
-
-        until(lambda: btc_price() == ENTRY, "the paper market to follow the exchange's tickers")
-        send_alert(cluster.url, "buy", 1)
-        until(
-            lambda: (
-                cluster.count(positions, positions.c.status == "open", positions.c.stop_loss == STOP)
-                == HOLDERS
-            ),
-            "every subscriber to hold a position with its stop armed",
-        )
+        cluster.buy_with_stops(ENTRY, STOP, HOLDERS)
         # worker-a (the leader: it started first and holds partition 0) dies, and the price falls
         # through every stop before worker-b takes its partitions.
         assert 0 in _took(cluster, "worker-a")

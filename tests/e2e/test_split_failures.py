@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import signal
 import subprocess
@@ -36,7 +35,6 @@ from tradewire.adapters.store.tables import (
     orders,
     paper_balances,
     paper_orders,
-    paper_prices,
     positions,
     signals,
 )
@@ -140,30 +138,12 @@ def tickers() -> Iterator[FakeExchange]:
 def test_stops_hit_while_their_worker_is_dead_fire_once_through_the_take_over(
     cluster: Cluster, tickers: FakeExchange
 ) -> None:
-    cluster.env.update(
-        TRADEWIRE_PAPER_PRICES_FROM="binance",
-        TRADEWIRE_PAPER_PRICES_URLS=json.dumps(tickers.ccxt_urls()),
-        TRADEWIRE_PAPER_PRICES_INTERVAL_S="0.2",
-        TRADEWIRE_EXCHANGE_TIMEOUT_MS="2000",
-    )
+    cluster.follow_tickers(tickers.ccxt_urls())
     seeded = seed_marketplace(cluster.engine, [{"exit_rules": {"stop_loss_pct": "2"}}] * HOLDERS)
     cluster.start_api()
     cluster.start_worker("worker-a", active=True)
 
-    def btc_price() -> Decimal | None:
-        with cluster.engine.connect() as conn:
-            return conn.execute(
-                select(paper_prices.c.price).where(paper_prices.c.symbol == "BTC/USDT")
-            ).scalar_one_or_none()
-
-    until(lambda: btc_price() == ENTRY, "the paper market to follow the exchange's tickers")
-    send_alert(cluster.url, "buy", 1)
-    until(
-        lambda: (
-            cluster.count(positions, positions.c.status == "open", positions.c.stop_loss == STOP) == HOLDERS
-        ),
-        "every subscriber to hold a position with its stop armed",
-    )
+    cluster.buy_with_stops(ENTRY, STOP, HOLDERS)
 
     # 1. The worker holding them dies; the next one takes over at an unchanged price: nothing closes.
     cluster.start_worker("worker-b", active=False)

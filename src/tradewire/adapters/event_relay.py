@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import redis
 import redis.asyncio as aioredis
@@ -49,21 +49,11 @@ class RedisEventRelay:
 
     async def listen(self, local: EventNotifier, stop: asyncio.Event, retry_s: float = 1.0) -> None:
         """Hand every wake-up published on the channel to `local` until `stop` is set; reconnects."""
-        while not stop.is_set():
-            client = aioredis.Redis.from_url(self._url, socket_connect_timeout=1)
-            try:
-                async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(self.channel)
-                    while not stop.is_set():
-                        message = await pubsub.get_message(timeout=1.0)
-                        if message is not None:
-                            local.published(_last_ids(message.get("data")))
-            except (redis.RedisError, OSError) as exc:
-                log.warning("live channel wake-ups not heard (%s); retrying", exc)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), retry_s)
-            finally:
-                await client.aclose()
+
+        async def heard(data: object) -> None:
+            local.published(_last_ids(data))
+
+        await listen(self._url, self.channel, heard, stop, "live channel wake-ups", retry_s)
 
     def close(self) -> None:
         if self._client is not None:
@@ -89,3 +79,30 @@ def _last_ids(data: object) -> dict[int, int]:
         return {int(user): int(last) for user, last in raw.items()}
     except (ValueError, AttributeError, TypeError):
         return {}
+
+
+async def listen(
+    url: str,
+    channel: str,
+    heard: Callable[[object], Awaitable[None]],
+    stop: asyncio.Event,
+    what: str,
+    retry_s: float = 1.0,
+) -> None:
+    """Hand the body of every message published on a Redis pub/sub channel to `heard` until `stop` is
+    set; reconnects after `retry_s` when Redis cannot be reached (logged as `what` not heard)."""
+    while not stop.is_set():
+        client = aioredis.Redis.from_url(url, socket_connect_timeout=1)
+        try:
+            async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+                await pubsub.subscribe(channel)
+                while not stop.is_set():
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is not None:
+                        await heard(message.get("data"))
+        except (redis.RedisError, OSError) as exc:
+            log.warning("%s not heard (%s); retrying", what, exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), retry_s)
+        finally:
+            await client.aclose()

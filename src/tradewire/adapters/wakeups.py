@@ -9,7 +9,6 @@ lost wake-up (Redis down, a listener reconnecting) only waits for each worker's 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -20,6 +19,7 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
+from tradewire.adapters.event_relay import listen
 from tradewire.ports.bus import Handler
 
 log = logging.getLogger("tradewire.wakeups")
@@ -55,21 +55,7 @@ class RedisWakeups:
 
     async def run(self, stop: asyncio.Event, retry_s: float = 1.0) -> None:
         """Hand every wake-up other processes publish to this process's handlers until `stop`."""
-        while not stop.is_set():
-            client = aioredis.Redis.from_url(self._url, socket_connect_timeout=1)
-            try:
-                async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(self.channel)
-                    while not stop.is_set():
-                        message = await pubsub.get_message(timeout=1.0)
-                        if message is not None:
-                            await self._dispatch(message.get("data"))
-            except (redis.RedisError, OSError) as exc:
-                log.warning("wake-ups from other workers not heard (%s); retrying", exc)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), retry_s)
-            finally:
-                await client.aclose()
+        await listen(self._url, self.channel, self._dispatch, stop, "wake-ups from other workers", retry_s)
 
     async def close(self) -> None:
         if self._client is not None:
