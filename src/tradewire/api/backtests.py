@@ -18,7 +18,7 @@ from tradewire.domain.candles import timeframe_ms
 from tradewire.domain.exits import ExitRules
 from tradewire.domain.strategies.confirmation import DEFAULT_TIMEFRAMES, MtfParams
 from tradewire.services.backtest_candles import backtest_candles
-from tradewire.services.backtests import MAX_SYMBOLS, BacktestInputError, BacktestRequest, utc
+from tradewire.services.backtest_request import MAX_SYMBOLS, BacktestInputError, BacktestRequest, utc
 
 router = APIRouter(prefix="/api/v1", tags=["backtests"])
 

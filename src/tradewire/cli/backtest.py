@@ -77,7 +77,7 @@ def backtest(
     ] = 0,
 ) -> None:
     """Backtest a built-in strategy on Parquet candles and print its report."""
-    from tradewire.services.backtests import BacktestInputError, BacktestRequest, window
+    from tradewire.services.backtest_request import BacktestInputError, BacktestRequest, window
 
     parsed = _json_object(params)
     lookup = None

@@ -63,7 +63,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def parse_when(option: str, text: str | None) -> datetime | None:
     from datetime import datetime
 
-    from tradewire.services.backtests import utc
+    from tradewire.services.backtest_request import utc
 
     if text is None:
         return None
