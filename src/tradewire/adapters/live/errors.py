@@ -104,6 +104,12 @@ def is_duplicate(exc: BaseException) -> bool:
     return isinstance(exc, ccxt.ExchangeError) and ("duplicate" in text and "order" in text)
 
 
+def one_line(exc: BaseException) -> str:
+    """The exception's text on one line (an edge's HTML page included), at most 300 characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
 def remember_http_status(client: Any) -> None:
     """Make every exception a ccxt client raises from an HTTP answer carry that answer's status.
 
