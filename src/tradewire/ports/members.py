@@ -2,6 +2,9 @@
 
 Every read of private data is scoped to its owner: another user's record raises NotFound, exactly like
 one that does not exist. A uniqueness violation raises Conflict.
+
+One protocol per kind of record (`UserRecords`, `AccountRecords`, `StrategyRecords`,
+`SubscriptionRecords`, `BotRecords`); `Members` is all of them together.
 """
 
 from __future__ import annotations
@@ -28,8 +31,8 @@ from tradewire.domain.members import (
 from tradewire.domain.track_record import PairRecord, PairStatus
 
 
-class Members(Protocol):
-    """The marketplace's records (implemented by SqlMembers, and in memory for tests)."""
+class UserRecords(Protocol):
+    """Who can sign in."""
 
     def create_user(
         self, username: str, password_hash: str, now: datetime, role: Role = Role.PROVIDER
@@ -38,6 +41,10 @@ class Members(Protocol):
     def user_by_name(self, username: str) -> User | None: ...
 
     def user_by_id(self, user_id: int) -> User | None: ...
+
+
+class AccountRecords(Protocol):
+    """Users' exchange accounts, their keys sealed."""
 
     def add_account(self, account: NewAccount) -> int: ...
 
@@ -49,6 +56,10 @@ class Members(Protocol):
 
     def delete_account(self, user_id: int, account_id: int) -> None:
         """Conflict while the account has subscriptions that are not cancelled."""
+
+
+class StrategyRecords(Protocol):
+    """Strategies, who may see them, and their record per pair."""
 
     def add_strategy(self, strategy: NewStrategy) -> int: ...
 
@@ -74,6 +85,10 @@ class Members(Protocol):
         self, user_id: int, strategy_id: int, symbol: str, status: PairStatus, who: str, now: datetime
     ) -> PairRecord: ...
 
+
+class SubscriptionRecords(Protocol):
+    """Who follows which strategy with which account, and how."""
+
     def add_subscription(self, subscription: NewSubscription) -> int: ...
 
     def subscriptions(self, user_id: int) -> list[Subscription]: ...
@@ -89,6 +104,10 @@ class Members(Protocol):
         """Every subscription of the user not cancelled and not HALTED yet set HALTED by `who`, in one
         transaction (the emergency stop); their ids."""
 
+
+class BotRecords(Protocol):
+    """Bots: a private strategy and its owner's subscription to it, kept together."""
+
     def add_bot(self, strategy: NewStrategy, subscription: NewSubscription) -> int:
         """A private strategy and its owner's subscription to it, together; the bot's id."""
 
@@ -103,6 +122,10 @@ class Members(Protocol):
         now: datetime,
     ) -> None:
         """A bot's new definition and its subscription's status, with its `bots` event, at `now`."""
+
+
+class Members(UserRecords, AccountRecords, StrategyRecords, SubscriptionRecords, BotRecords, Protocol):
+    """The marketplace's records (implemented by SqlMembers, and in memory for tests)."""
 
 
 class Passwords(Protocol):
