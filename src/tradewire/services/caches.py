@@ -4,6 +4,11 @@ Each process keeps its own: a value is read again at most `ttl_s` seconds after 
 once after a write of ours that changes it (`invalidate`, `clear`). A load that began before an
 invalidation is returned to its caller but not kept, so a write is never hidden by a read that raced
 it. Cache only what every reader may see, or key by the reader.
+
+Split processes (TRADEWIRE_ROLE api and workers) share their caches' invalidations: a cache given
+`CachePeers` tells the other processes what a write here forgot, and forgets here what they tell it
+(`invalidate_here`, `clear_here`), so a write in one process shows in all of them at once, not
+after the TTL. A lost message only waits for the TTL, as before.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 from cachetools import TTLCache
+
+from tradewire.ports.caches import CachePeers
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -32,6 +39,11 @@ class TtlCache(Generic[K, V]):
         self._values: TTLCache[K, V] | None = TTLCache(maxsize, ttl_s, timer) if ttl_s > 0 else None
         self._lock = threading.Lock()  # loads run in worker threads as well as on the event loop
         self._generation = 0  # bumped by every invalidation
+        self._peers: CachePeers | None = None  # split processes: told what a write here forgot
+
+    def share_with(self, peers: CachePeers) -> None:
+        """Tell `peers` (the other processes) what `invalidate` and `clear` forget from now on."""
+        self._peers = peers
 
     @property
     def keeps(self) -> bool:
@@ -57,14 +69,27 @@ class TtlCache(Generic[K, V]):
         return loaded
 
     def invalidate(self, key: K) -> None:
-        """Forget `key`: its next read loads again."""
+        """Forget `key` after a write that changed it: its next read loads again, here and (told
+        through the peers) in every other process."""
+        self.invalidate_here(key)
+        if self._peers is not None:
+            self._peers.forget(self.name, key)
+
+    def clear(self) -> None:
+        """Forget everything after a write, here and in every other process."""
+        self.clear_here()
+        if self._peers is not None:
+            self._peers.forget_all(self.name)
+
+    def invalidate_here(self, key: K) -> None:
+        """Forget `key` in this process only (another process told us it wrote it)."""
         with self._lock:
             self._generation += 1
             if self._values is not None:
                 self._values.pop(key, None)
 
-    def clear(self) -> None:
-        """Forget everything."""
+    def clear_here(self) -> None:
+        """Forget everything in this process only."""
         with self._lock:
             self._generation += 1
             if self._values is not None:

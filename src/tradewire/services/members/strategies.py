@@ -73,7 +73,8 @@ PublicStrategies = dict[int, Strategy]  # by id, as anyone but their owners sees
 class MarketplaceCaches:
     """What every user reads of the marketplace, kept a few seconds: the public strategies (with their
     subscriber counts) and the public strategies' records per pair. A user's own strategies are
-    always read fresh; our own writes that change what is kept forget it at once."""
+    always read fresh; a write that changes what is kept forgets it at once (in every process, when
+    the caches share their invalidations)."""
 
     public: TtlCache[None, PublicStrategies]
     track_records: TtlCache[int, list[PairRecord]]  # by strategy id, public strategies only
