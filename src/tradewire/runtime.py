@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
+from tradewire.adapters.cache_peers import RedisCachePeers
 from tradewire.adapters.event_relay import RedisEventRelay
 from tradewire.adapters.exchanges import AccountExchanges
 from tradewire.adapters.health import HealthChecks
@@ -124,6 +125,7 @@ class Runtime:
     tickers: SharedTickers | None  # live venues' prices in Redis, shared by split processes
     relay: RedisEventRelay | None  # split processes: commits' live-channel wake-ups through Redis
     beacon: WorkerBeacon | None  # split processes: the active worker's status, for API processes
+    cache_peers: RedisCachePeers | None  # split processes: a write's cache invalidations told to all
     ownership: Ownership  # the accounts this process trades for (all, unless several workers share them)
     partitioned: Partitioned | None  # several active workers (TRADEWIRE_WORKER_PARTITIONS)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -145,6 +147,8 @@ class Runtime:
         process, TRADEWIRE_ROLE=api, runs no trading loop: workers do)."""
         loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        if self.cache_peers is not None:
+            self.cache_peers.start()
         if self.settings.role == "api":
             await self.venue.start()
             await self.bus.start()
@@ -311,6 +315,8 @@ class Runtime:
             await self.tickers.close()
         if self.relay is not None:
             self.relay.close()
+        if self.cache_peers is not None:
+            await self.cache_peers.close()
         await self.candles.close()
         self.server_lock.release()
 

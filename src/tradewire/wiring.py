@@ -13,6 +13,7 @@ from pathlib import Path
 from tradewire.adapters.account_guards import ExchangeAccountGuards
 from tradewire.adapters.ai import LazyVision, render_chart
 from tradewire.adapters.bus import InProcessBus
+from tradewire.adapters.cache_peers import RedisCachePeers
 from tradewire.adapters.candles_parquet import ParquetArchive
 from tradewire.adapters.clock import SystemClock
 from tradewire.adapters.event_relay import Notifiers, RedisEventRelay
@@ -288,6 +289,9 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
     closer = HandedCloser(store, bus, clock) if hands_over else monitor
     records = Records(reports, store.watched_position, valuations, closer)
     health = HealthChecks(engine, bus.problem, settings.health_timeout_s)
+    cache_peers = RedisCachePeers(settings.redis_url, f"{settings.bus_prefix}:caches") if split else None
+    if cache_peers is not None:
+        cache_peers.share(marketplace.caches.public, marketplace.caches.track_records, models.lookups)
     runtime = Runtime(
         breakers=breakers,
         settings=settings,
@@ -388,6 +392,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
         tickers=tickers,
         relay=relay,
         beacon=beacon,
+        cache_peers=cache_peers,
         ownership=ownership,
         partitioned=partitioned,
     )
