@@ -81,12 +81,12 @@ class Settings(BaseSettings):
     markets_retry_s: float = Field(default=30.0, gt=0)  # a market list that failed to load, tried again
     balance_ttl_s: float = Field(default=5.0, ge=0)  # GET /accounts/{id}/balance of a live account
     # What every user reads of the marketplace (the public strategies with their subscriber counts, and
-    # their records per pair) is kept this long in each process; a write through this process (publish,
-    # change, subscribe, pause, a pair ruled on) forgets it at once, other processes' within this time.
+    # their records per pair) is kept this long in each process; a write (publish, change, subscribe,
+    # pause, a pair ruled on) forgets it at once, in split processes too (told over Redis).
     # A user's own strategies are always read fresh. 0: read on every request.
     marketplace_cache_ttl_s: float = Field(default=2.0, ge=0, le=300)
     # Which model version a `lightgbm` strategy uses is looked up again at most this often (at once after
-    # an upload or delete in this process). 0: on every evaluation.
+    # an upload or delete in any process). 0: on every evaluation.
     model_lookup_ttl_s: float = Field(default=10.0, ge=0, le=300)
     exchange_timeout_ms: int = Field(default=10_000, ge=100)  # one HTTP request to a live exchange
     # First wait before a live exchange read or order lookup is tried again (doubles each time, jittered).

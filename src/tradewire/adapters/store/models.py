@@ -3,7 +3,8 @@ source the `lightgbm` strategy and backtests load them from.
 
 Loaded predictors are cached by (model id, version). Which version a strategy uses (its owner's model
 by id, or the latest for a symbol) is looked up again at most every `lookup_ttl_s` seconds, and at once
-after an upload or a delete in this process: a strategy naming a symbol's latest model gets a new
+after an upload or a delete (in another process too, when split processes share `lookups`'
+invalidations: adapters/cache_peers.py): a strategy naming a symbol's latest model gets a new
 version's predictor at its next evaluation after that, and the strategy runner's evaluations in
 between cost no query. The content was checked at upload (ModelValidator, in a child process) before
 it was stored here.
