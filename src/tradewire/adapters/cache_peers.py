@@ -27,6 +27,7 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
+from tradewire.adapters.event_relay import listen
 from tradewire.services.caches import TtlCache
 
 log = logging.getLogger("tradewire.caches")
@@ -55,9 +56,8 @@ class RedisCachePeers:
         self._publisher: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._publish_failing = False
-        self._listen_failing = False
         self.heard = 0  # invalidations of other processes applied here
-        self.subscribed = asyncio.Event()  # set while the listener is subscribed (new at each start)
+        self.subscriptions = 0  # confirmed by Redis: 1 once listening, one more after each reconnection
 
     def share(self, *caches: TtlCache[Any, Any]) -> None:
         """Tell the other processes what these caches forget after a write, and forget in them
@@ -104,7 +104,6 @@ class RedisCachePeers:
             return
         loop = asyncio.get_running_loop()
         self._loop, self._wake, self._stop = loop, asyncio.Event(), asyncio.Event()
-        self.subscribed = asyncio.Event()
         self._wake.set()  # whatever was queued before
         self._publisher = loop.create_task(self._publishing(self._wake, self._stop))
         self._listener = loop.create_task(self._listening(self._stop))
@@ -169,43 +168,27 @@ class RedisCachePeers:
         self._publish_failing = False
 
     async def _listening(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            client = aioredis.Redis.from_url(self._url, socket_connect_timeout=1, health_check_interval=5)
-            try:
-                async with client.pubsub() as pubsub:
-                    await pubsub.subscribe(self.channel)
-                    while not stop.is_set():
-                        message = await pubsub.get_message(timeout=1.0)
-                        if message is None:
-                            continue
-                        if message.get("type") == "subscribe":
-                            self._subscribed()
-                        elif message.get("type") == "message":
-                            self._apply(message.get("data"))
-            except Exception as exc:  # Redis away, or anything else: listen again, never give up
-                if not self._listen_failing:
-                    log.warning(
-                        "cache invalidations of other processes not heard (%s): kept values last "
-                        "their TTL until Redis is back",
-                        exc,
-                        exc_info=not isinstance(exc, redis.RedisError | OSError),
-                    )
-                self._listen_failing = True
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self._retry_s)
-            finally:
-                self.subscribed.clear()
-                await client.aclose()
+        async def heard(data: object) -> None:
+            self._apply(data)
+
+        await listen(
+            self._url,
+            self.channel,
+            heard,
+            stop,
+            "cache invalidations of other processes",
+            self._retry_s,
+            subscribed=self._subscribed,
+        )
 
     def _subscribed(self) -> None:
         """Hearing from now on: forget what was kept, as something may have been written unheard
-        (before this subscription, or while Redis was away)."""
+        (before the first subscription, or while Redis was away)."""
         for cache in self._caches.values():
             cache.clear_here()
-        if self._listen_failing:
-            log.info("cache invalidations of other processes heard again")
-        self._listen_failing = False
-        self.subscribed.set()
+        self.subscriptions += 1
+        if self.subscriptions > 1:
+            log.info("cache invalidations of other processes heard again; every cache here forgotten")
 
     def _apply(self, data: object) -> None:
         parsed = _parse(data)

@@ -88,18 +88,25 @@ async def listen(
     stop: asyncio.Event,
     what: str,
     retry_s: float = 1.0,
+    subscribed: Callable[[], None] | None = None,
 ) -> None:
     """Hand the body of every message published on a Redis pub/sub channel to `heard` until `stop` is
-    set; reconnects after `retry_s` when Redis cannot be reached (logged as `what` not heard)."""
+    set; reconnects after `retry_s` when Redis cannot be reached (logged as `what` not heard).
+    `subscribed` is called each time Redis confirms the subscription, the first and after each
+    reconnection: what was published before it was not heard."""
     while not stop.is_set():
         client = aioredis.Redis.from_url(url, socket_connect_timeout=1)
         try:
-            async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+            async with client.pubsub() as pubsub:
                 await pubsub.subscribe(channel)
                 while not stop.is_set():
                     message = await pubsub.get_message(timeout=1.0)
-                    if message is not None:
+                    if message is None:
+                        continue
+                    if message.get("type") == "message":
                         await heard(message.get("data"))
+                    elif message.get("type") == "subscribe" and subscribed is not None:
+                        subscribed()
         except (redis.RedisError, OSError) as exc:
             log.warning("%s not heard (%s); retrying", what, exc)
             with contextlib.suppress(TimeoutError):
