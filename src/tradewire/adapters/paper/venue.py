@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from tradewire.adapters.paper import books
 from tradewire.adapters.paper.books import OrderKey, PaperOrder, Wallet, now_ms
+from tradewire.adapters.paper.ledger import Ledger
 from tradewire.domain.balances import AssetBalance
 from tradewire.domain.markets import Market, OrderRejected
 from tradewire.domain.money import ZERO
@@ -51,13 +52,10 @@ class PaperVenue:
         self._notifier = notifier  # told of each commit's balance events (the live channel)
         self._feed = feed
         self._markets = dict(markets)
-        self._fee_rate = fee_rate
-        self._starting = dict(starting_balance or {"USDT": Decimal(10_000)})
-        self._wallets: dict[int, dict[str, Wallet]] = {}
+        self._ledger = Ledger(self._markets, fee_rate, starting_balance or {"USDT": Decimal(10_000)})
         self._open: dict[OrderKey, PaperOrder] = {}
         self._recent: OrderedDict[OrderKey, PaperOrder] = OrderedDict()
         self._recent_max = recent_orders
-        self._dirty_wallets: set[OrderKey] = set()
         self._dirty_orders: dict[OrderKey, PaperOrder] = {}
         self._requests: list[tuple[int, OrderRequest, asyncio.Future[PaperOrder]]] = []
         self._waiters: list[asyncio.Future[None]] = []
@@ -82,7 +80,8 @@ class PaperVenue:
     def _load(self) -> None:
         # Replaced, not merged: after a failed commit, an order that never reached the books must
         # not stay open in memory (it could fill later against funds the reloaded wallet never lent).
-        self._wallets, self._open = books.load(self._engine, self._partitions, self._fence)
+        wallets, self._open = books.load(self._engine, self._partitions, self._fence)
+        self._ledger.replace(wallets)
 
     # -- partitions (several active workers: services/ownership.py) -----------------------------
 
@@ -95,7 +94,7 @@ class PaperVenue:
         """Load the books of the accounts in `taken`, as their last owner saved them."""
         wallets, open_orders = await asyncio.to_thread(books.load, self._engine, taken, self._fence)
         self._forget(taken)
-        self._wallets.update(wallets)
+        self._ledger.adopt(wallets)
         self._open.update(open_orders)
         owned = self._partitions.owned if self._partitions is not None else frozenset()
         self._partitions = Partitions(taken.count, owned | taken.owned)
@@ -112,17 +111,11 @@ class PaperVenue:
             self._forget(giving)
 
     def _forget(self, partitions: Partitions) -> None:
-        for account_id in [a for a in self._wallets if partitions.owns(a)]:
-            del self._wallets[account_id]
+        self._ledger.forget(partitions)
         for key in [k for k in self._open if partitions.owns(k[0])]:
             del self._open[key]
         for key in [k for k in self._recent if partitions.owns(k[0])]:
             del self._recent[key]
-
-    def _refuse_unless_owned(self, account_id: int) -> None:
-        if not owns(self._partitions, account_id):
-            # Never sent here; another worker owns the account now, and looks the order up there.
-            raise OrderOutcomeUnknown(f"paper account {account_id} is traded by another worker now")
 
     def account(self, account_id: int) -> PaperExchange:
         """The Exchange port for one paper account."""
@@ -143,28 +136,25 @@ class PaperVenue:
 
     def balance(self, account_id: int) -> dict[str, Decimal]:
         """Total (free + reserved) per asset."""
-        return {asset: w.free + w.used for asset, w in self._wallet(account_id).items()}
-
-    def balance_detail(self, account_id: int) -> dict[str, AssetBalance]:
-        """Free, reserved by open orders, and total per asset."""
-        return {
-            asset: AssetBalance(w.free, w.used, w.free + w.used)
-            for asset, w in self._wallet(account_id).items()
-        }
+        return {asset: b.total for asset, b in self._ledger.detail(account_id).items()}
 
     async def stored_balance(self, account_id: int) -> dict[str, AssetBalance]:
         """Free, reserved and total per asset: from memory where this process keeps the account's
         books, else as its worker last stored them (an account that never traded has the starting balance)."""
         if self._keeps_books and owns(self._partitions, account_id):
-            return self.balance_detail(account_id)
+            return self._ledger.detail(account_id)
         wallet = await asyncio.to_thread(books.load_wallet, self._engine, account_id)
         if not wallet:
-            wallet = {asset: Wallet(free=amount) for asset, amount in self._starting.items()}
+            wallet = {asset: Wallet(free=amount) for asset, amount in self._ledger.starting.items()}
         return {asset: AssetBalance(w.free, w.used, w.free + w.used) for asset, w in wallet.items()}
 
-    def _refuse_unless_keeping_books(self) -> None:
+    def _refuse_unless_trading(self, account_id: int) -> None:
+        """Nothing is placed or cancelled by an API process, nor for an account another worker owns."""
         if not self._keeps_books:
             raise ExchangeUnavailable("paper orders are placed by the worker, not by an API process")
+        if not owns(self._partitions, account_id):
+            # Never sent here; another worker owns the account now, and looks the order up there.
+            raise OrderOutcomeUnknown(f"paper account {account_id} is traded by another worker now")
 
     async def create_order(self, account_id: int, request: OrderRequest) -> ExchangeOrder:
         """Place an order; a client order id seen before returns the first order (idempotency).
@@ -172,8 +162,7 @@ class PaperVenue:
         Orders are matched in batches: every order placed in one event-loop turn is checked against
         the venue's books in one query, matched, and committed in one transaction.
         """
-        self._refuse_unless_keeping_books()
-        self._refuse_unless_owned(account_id)
+        self._refuse_unless_trading(account_id)
         key = (account_id, request.client_order_id)
         known = self._open.get(key) or self._recent.get(key)
         if known is not None:
@@ -194,8 +183,7 @@ class PaperVenue:
         return order.view() if order else None
 
     async def cancel_order(self, account_id: int, client_order_id: str) -> ExchangeOrder:
-        self._refuse_unless_keeping_books()
-        self._refuse_unless_owned(account_id)
+        self._refuse_unless_trading(account_id)
         key = (account_id, client_order_id)
         order = self._open.get(key)
         if order is None:
@@ -203,7 +191,7 @@ class PaperVenue:
             if known is None:
                 raise ExchangeError(f"order {client_order_id} not found")
             return known  # already final: a cancel that lost the race to a fill reports the fill
-        self._release(order)
+        self._ledger.release(order)
         order.status, order.updated_ms = "canceled", now_ms()
         self._remember(order)
         await self._durable()
@@ -217,8 +205,8 @@ class PaperVenue:
             assert order.price is not None
             if price is None or not _crosses(order.side, order.price, price):
                 continue
-            self._release(order)
-            self._fill(order, order.price)
+            self._ledger.release(order)
+            self._ledger.fill(order, order.price)
             self._remember(order)
             filled += 1
         if filled:
@@ -254,9 +242,9 @@ class PaperVenue:
             return order
         assert market is not None and price is not None
         if request.type is OrderType.MARKET or _crosses(request.side, request.price or price, price):
-            self._fill(order, price)
+            self._ledger.fill(order, price)
         else:
-            self._reserve(order)
+            self._ledger.reserve(order)
         return order
 
     def _refusal(
@@ -275,9 +263,9 @@ class PaperVenue:
             return str(exc)
         if amount != request.amount:
             return f"amount {request.amount} does not match the {market.symbol} step {market.amount_step}"
-        wallet = self._wallet(account_id)
+        wallet = self._ledger.wallet(account_id)
         if request.side is OrderSide.BUY:
-            need = request.amount * reference * (1 + self._fee_rate)
+            need = request.amount * reference * (1 + self._ledger.fee_rate)
             have = wallet.get(market.quote, Wallet()).free
             if have < need:
                 return f"insufficient balance: need {need:.8f} {market.quote}, have {have:f}"
@@ -286,47 +274,6 @@ class PaperVenue:
             if have < request.amount:
                 return f"insufficient balance: need {request.amount} {market.base}, have {have}"
         return None
-
-    def _fill(self, order: PaperOrder, price: Decimal) -> None:
-        market = self._markets[order.symbol]
-        wallet = self._wallet(order.account_id)
-        cost = order.amount * price
-        fee = cost * self._fee_rate
-        base = wallet.setdefault(market.base, Wallet())
-        quote = wallet.setdefault(market.quote, Wallet())
-        if order.side is OrderSide.BUY:
-            quote.free -= cost + fee
-            base.free += order.amount
-        else:
-            base.free -= order.amount
-            quote.free += cost - fee
-        self._dirty_wallets.update({(order.account_id, market.base), (order.account_id, market.quote)})
-        order.status, order.filled, order.average, order.fee = "closed", order.amount, price, fee
-        order.fee_currency, order.updated_ms = market.quote, now_ms()
-
-    def _reserve(self, order: PaperOrder, sign: int = 1) -> None:
-        market = self._markets[order.symbol]
-        wallet = self._wallet(order.account_id)
-        assert order.price is not None
-        if order.side is OrderSide.BUY:
-            asset, amount = market.quote, order.amount * order.price * (1 + self._fee_rate)
-        else:
-            asset, amount = market.base, order.amount
-        held = wallet.setdefault(asset, Wallet())
-        held.free -= sign * amount
-        held.used += sign * amount
-        self._dirty_wallets.add((order.account_id, asset))
-
-    def _release(self, order: PaperOrder) -> None:
-        self._reserve(order, sign=-1)
-
-    def _wallet(self, account_id: int) -> dict[str, Wallet]:
-        wallet = self._wallets.get(account_id)
-        if wallet is None:
-            wallet = {asset: Wallet(free=amount) for asset, amount in self._starting.items()}
-            self._wallets[account_id] = wallet
-            self._dirty_wallets.update((account_id, asset) for asset in wallet)
-        return wallet
 
     def _remember(self, order: PaperOrder) -> None:
         key = (order.account_id, order.client_order_id)
@@ -372,13 +319,9 @@ class PaperVenue:
                     self._remember(order)
                 matched.append((future, order))
             async with self._write_lock:
-                wallets = [
-                    {"account_id": a, "asset": asset, "free": w.free, "used": w.used}
-                    for a, asset in self._dirty_wallets
-                    if (w := self._wallets[a][asset])
-                ]
+                wallets = list(self._ledger.changed())
                 orders = [order.row() for order in self._dirty_orders.values()]
-                self._dirty_wallets, self._dirty_orders = set(), {}
+                self._dirty_orders = {}
                 await asyncio.to_thread(
                     books.write, self._engine, wallets, orders, self._notifier, self._fence
                 )
