@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -71,8 +72,16 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
 @pytest.fixture
 def postgres_engine() -> Iterator[Engine]:
     """A fresh PostgreSQL database for one test, dropped afterwards."""
+    with scratch_postgres("tradewire_test", migrate=True) as engine:
+        yield engine
+
+
+@contextlib.contextmanager
+def scratch_postgres(prefix: str, migrate: bool) -> Iterator[Engine]:
+    """A new PostgreSQL database (at the schema's head with `migrate`, else empty), dropped after; the
+    test is skipped (failed under TRADEWIRE_REQUIRE_SERVICES) when no server answers."""
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"tradewire_test_{secrets.token_hex(4)}"
+    name = f"{prefix}_{secrets.token_hex(4)}"
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -81,7 +90,8 @@ def postgres_engine() -> Iterator[Engine]:
         unavailable(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}")
     engine = make_engine(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
     try:
-        upgrade(engine)
+        if migrate:
+            upgrade(engine)
         yield engine
     finally:
         engine.dispose()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import secrets
 import subprocess
 import sys
 import time
@@ -25,13 +24,13 @@ import httpx
 import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, inspect, select, text
+from sqlalchemy import Engine, inspect, select, text
 
 from tests.compose import TRADEWIRE_SERVICES, environment, image_environment, load_compose
-from tests.conftest import PG_ADMIN_URL, REDIS_URL, unavailable
+from tests.conftest import REDIS_URL, scratch_postgres
 from tests.e2e.cluster import Cluster, assert_each_client_order_id_once, tally
 from tests.support import seed_marketplace, send_alert, until
-from tradewire.adapters.store.db import MIGRATIONS_DIR, make_engine
+from tradewire.adapters.store.db import MIGRATIONS_DIR
 from tradewire.adapters.store.tables import execution_intents, orders
 
 SUBSCRIBERS = 40
@@ -40,22 +39,8 @@ SUBSCRIBERS = 40
 @pytest.fixture
 def empty_database() -> Iterator[Engine]:
     """A new PostgreSQL database with nothing in it (no schema), dropped afterwards."""
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"tradewire_compose_{secrets.token_hex(4)}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # any connection failure means "no server here"
-        admin.dispose()
-        unavailable(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}")
-    engine = make_engine(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
-    try:
+    with scratch_postgres("tradewire_compose", migrate=False) as engine:
         yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture
