@@ -1,79 +1,123 @@
 """Benchmark: the live channel under a fan-out. 2,000 WebSocket clients (two per subscriber: a dashboard
 and a script, 1,000 users) follow every topic while one TradingView webhook trades for 1,000 paper
-subscribers, on SQLite, over real HTTP and WebSockets.
+subscribers, over real HTTP and WebSockets.
 
-The server runs in its own process; it records when each transaction's events were announced (right
-after its commit), and the clients record when each event arrived. Prints, over all events delivered:
-p50 / p99 / max from the commit of the change to its delivery (target p99 < 250 ms), and per webhook
-its acknowledgement, the time to the last commit of the fan-out, and to the last delivery.
+By default one all-in-one server (its own process, on SQLite) serves the clients and trades. --split
+runs the split deployment instead, on a scratch database of the local PostgreSQL (created for the run
+and dropped after, as bench/fanout.py --postgres does; TRADEWIRE_BENCH_PG_URL) and the local Redis
+(TRADEWIRE_BENCH_REDIS_URL, keys under a prefix of the run's own, deleted after): one API process
+(TRADEWIRE_ROLE=api) that the clients and the webhook talk to, and one worker process that routes,
+executes and commits the fan-out, telling the API process of its commits through Redis pub/sub.
 
-    .venv/bin/python bench/ws_fanout.py [--subscribers 1000] [--clients-per-user 2] [--runs 3]
+Every server process records when each transaction's events were announced (right after its commit),
+and the clients record when each event arrived. Prints, over all events delivered: p50 / p99 / max
+from the commit of the change to its delivery (target p99 < 250 ms), and per webhook its
+acknowledgement, the time to the last commit of the fan-out, and to the last delivery.
+
+    .venv/bin/python bench/ws_fanout.py [--subscribers 1000] [--clients-per-user 2] [--runs 3] [--batch]
+                                        [--split]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import multiprocessing
+import os
+import secrets
 import statistics
 import sys
 import tempfile
 import threading
 import time
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 import uvicorn
+from sqlalchemy import text
 from websockets.asyncio.client import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from fanout import PASSPHRASE, percentile, seed  # noqa: E402
+from fanout import PASSPHRASE, percentile, scratch_database, seed  # noqa: E402
+from tradewire.adapters.store import events as outbox  # noqa: E402
+from tradewire.adapters.store.db import disposable_engine  # noqa: E402
 from tradewire.api.app import create_app  # noqa: E402
 from tradewire.api.auth import issue_token  # noqa: E402
 from tradewire.config import Settings  # noqa: E402
-from tradewire.runtime import tune_gc  # noqa: E402
+from tradewire.ports.events import EventNotifier  # noqa: E402
+from tradewire.runtime import Runtime, tune_gc  # noqa: E402
 from tradewire.wiring import build_runtime  # noqa: E402
 
 TOPICS = ["signals", "intents", "orders", "fills", "positions", "balances", "bots", "backtests", "provider"]
+REDIS_URL = os.environ.get("TRADEWIRE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+Announcements = list[tuple[float, dict[int, int]]]  # (wall clock, {user: last event number})
 
 
 class Recorder:
-    """The store's notifier, timestamping each announcement before passing it on to the hub."""
+    """Timestamps every commit's announcement of its events in this process (the store's, the paper
+    venue's: whoever commits), then lets it go on to the live channel (and the relay) as usual."""
 
-    def __init__(self, hub: Any) -> None:
-        self.hub = hub
-        self.log: list[tuple[float, dict[int, int]]] = []
+    def __init__(self) -> None:
+        self.log: Announcements = []
         self.lock = threading.Lock()
+        passed_on = outbox.announce
 
-    def published(self, last_ids: Mapping[int, int]) -> None:
+        def announce(notifier: EventNotifier | None, last_ids: Mapping[int, int]) -> None:
+            if last_ids:
+                with self.lock:
+                    self.log.append((time.time(), dict(last_ids)))
+            passed_on(notifier, last_ids)
+
+        outbox.announce = announce  # transaction_with_events calls it after each commit
+
+    def taken(self) -> Announcements:
         with self.lock:
-            self.log.append((time.time(), dict(last_ids)))
-        self.hub.published(last_ids)
+            return list(self.log)
 
 
-def serve(tmp: str, port: int, subscribers: int, pipe: Connection) -> None:
-    """The server process: seed, serve, answer the parent's requests for the announcement log."""
-    logging.basicConfig(level=logging.WARNING)
-    settings = Settings(
-        var_dir=Path(tmp), data_dir=Path(tmp) / "none", feed_interval_s=3600, reconcile_interval_s=5
+def settings_of(tmp: str, role: str = "all", **shared: Any) -> Settings:
+    """One server process's settings: no candles (a simulated market set by hand), no feed steps."""
+    return Settings(
+        role=role,
+        var_dir=Path(tmp) / role,
+        data_dir=Path(tmp) / "none",
+        feed_interval_s=3600,
+        reconcile_interval_s=5,
+        **shared,
     )
-    runtime = build_runtime(settings)
+
+
+def seeded(runtime: Runtime, subscribers: int) -> tuple[str, dict[int, str]]:
+    """The strategy's slug and an access token for each subscriber."""
     slug = seed(runtime, subscribers)
-    runtime.feed.set_price("BTC/USDT", Decimal("50000"))
-    recorder = Recorder(runtime.events)
-    runtime.store.notifier = recorder
+    if runtime.engine.dialect.name == "postgresql":  # statistics, as autovacuum keeps them (fanout.py)
+        with runtime.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE")
     users = [runtime.members.user_by_id(u) for u in range(2, subscribers + 2)]
-    tokens = {u.id: issue_token(runtime, u) for u in users if u is not None}
+    return slug, {u.id: issue_token(runtime, u) for u in users if u is not None}
+
+
+def serve(settings: Settings, port: int, subscribers: int, pipe: Connection) -> None:
+    """An HTTP/WebSocket server process (all-in-one, or the split deployment's API process): seed,
+    serve, answer the parent's requests."""
+    logging.basicConfig(level=logging.WARNING)
+    runtime = build_runtime(settings)
+    slug, tokens = seeded(runtime, subscribers)
+    runtime.feed.set_price("BTC/USDT", Decimal("50000"))  # the market that fills (all-in-one)
+    recorder = Recorder()
     tune_gc()  # as `tradewire serve` does
     config = uvicorn.Config(
         create_app(runtime), host="127.0.0.1", port=port, log_config=None, backlog=8192, log_level="warning"
@@ -87,14 +131,142 @@ def serve(tmp: str, port: int, subscribers: int, pipe: Connection) -> None:
     while True:
         request = pipe.recv()
         if request == "log":
-            with recorder.lock:
-                pipe.send(list(recorder.log))
+            pipe.send(recorder.taken())
         elif request == "clients":
             pipe.send(runtime.events.clients)
         else:
             server.should_exit = True
             thread.join(20)
             return
+
+
+def work(settings: Settings, pipe: Connection) -> None:
+    """The split deployment's worker process, as `tradewire worker` runs it: routes, executes and
+    commits the fan-out; answers the parent's requests."""
+    logging.basicConfig(level=logging.WARNING)
+    runtime = build_runtime(settings)
+    runtime.feed.set_price("BTC/USDT", Decimal("50000"))
+    recorder = Recorder()
+
+    async def run() -> None:
+        await runtime.start()
+        tune_gc()
+        pipe.send("active")
+        while await asyncio.to_thread(pipe.recv) == "log":
+            pipe.send(recorder.taken())
+        await runtime.stop()
+
+    asyncio.run(run())
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process of this machine has spent so far; 0 once it has gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Servers:
+    """The server processes of one deployment (the one that serves HTTP and WebSockets first), named,
+    and the PostgreSQL database they share (None: SQLite)."""
+
+    def __init__(
+        self,
+        named: dict[str, tuple[Connection, Any]],
+        slug: str,
+        tokens: dict[int, str],
+        database_url: str | None = None,
+    ) -> None:
+        self.named = named
+        self.pipes = [pipe for pipe, _ in named.values()]
+        self.processes = [process for _, process in named.values()]
+        self.slug = slug
+        self.tokens = tokens
+        self.database_url = database_url
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds spent so far by this process (the clients), each server process and, on
+        PostgreSQL, the backends serving the database (the server runs on this machine)."""
+        spent = {"clients": time.process_time()}
+        spent.update({name: cpu_seconds(process.pid) for name, (_, process) in self.named.items()})
+        if self.database_url is not None:
+            engine = disposable_engine(self.database_url)
+            with engine.connect() as conn:
+                pids = conn.execute(
+                    text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+                ).scalars()
+                spent["postgres"] = sum(cpu_seconds(pid) for pid in pids)
+            engine.dispose()
+        return spent
+
+    async def clients(self) -> int:
+        self.pipes[0].send("clients")
+        return int(await asyncio.to_thread(self.pipes[0].recv))
+
+    async def log(self) -> Announcements:
+        found: Announcements = []
+        for pipe in self.pipes:
+            pipe.send("log")
+            found += await asyncio.to_thread(pipe.recv)
+        return found
+
+    def stop(self) -> None:
+        for pipe, process in zip(self.pipes, self.processes, strict=True):
+            pipe.send("stop")
+            process.join(30)
+
+
+@contextlib.contextmanager
+def deployment(split: bool, tmp: str, port: int, subscribers: int) -> Iterator[Servers]:
+    """All-in-one on SQLite, or (split) an API process and a worker on a scratch PostgreSQL database and
+    a Redis prefix of their own; stopped, and the database and Redis keys dropped, afterwards."""
+    context = multiprocessing.get_context("spawn")
+    if not split:
+        ours, theirs = context.Pipe()
+        process = context.Process(
+            target=serve, args=(settings_of(tmp), port, subscribers, theirs), daemon=True
+        )
+        process.start()
+        slug, tokens = ours.recv()
+        servers = Servers({"server": (ours, process)}, slug, tokens)
+        try:
+            yield servers
+        finally:
+            servers.stop()
+        return
+    prefix = f"tradewire-bench-{secrets.token_hex(4)}"
+    with scratch_database(True, Path(tmp)) as url:
+        shared: dict[str, Any] = {
+            "database_url": url,
+            "bus": "redis",
+            "redis_url": REDIS_URL,
+            "bus_prefix": prefix,
+            "jwt_secret": secrets.token_hex(32),
+        }
+        api_pipe, theirs = context.Pipe()
+        api = context.Process(
+            target=serve, args=(settings_of(tmp, "api", **shared), port, subscribers, theirs), daemon=True
+        )
+        api.start()
+        slug, tokens = api_pipe.recv()  # migrated and seeded
+        worker_pipe, theirs = context.Pipe()
+        worker = context.Process(
+            target=work, args=(settings_of(tmp, "worker", **shared), theirs), daemon=True
+        )
+        worker.start()
+        assert worker_pipe.recv() == "active"
+        servers = Servers({"api": (api_pipe, api), "worker": (worker_pipe, worker)}, slug, tokens, url)
+        try:
+            yield servers
+        finally:
+            servers.stop()
+            client = redis.Redis.from_url(REDIS_URL)
+            keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+            if keys:
+                client.delete(*keys)
+            client.close()
 
 
 class Client:
@@ -112,6 +284,7 @@ class Client:
         self.topics = topics
         self.compression = compression  # permessage-deflate, as browsers ask for it, or None
         self.received: list[tuple[float, int]] = []  # (arrival, event id)
+        self.frames: list[float] = []  # arrival of each frame that brought events
         self.done = 0  # intents that reached a final status
         self.ready = asyncio.Event()
 
@@ -130,6 +303,8 @@ class Client:
                     continue
                 arrived = time.time()
                 frame = json.loads(text)
+                if "id" in frame or "frames" in frame:
+                    self.frames.append(arrived)
                 for event in frame.get("frames", [frame]):
                     if "id" in event:
                         self.received.append((arrived, event["id"]))
@@ -145,13 +320,10 @@ async def bench(
     compression: str | None,
     topics: list[str],
     batch: bool = False,
+    split: bool = False,
 ) -> None:
-    context = multiprocessing.get_context("spawn")
-    ours, theirs = context.Pipe()
-    with tempfile.TemporaryDirectory() as tmp:
-        process = context.Process(target=serve, args=(tmp, port, subscribers, theirs), daemon=True)
-        process.start()
-        slug, tokens = await asyncio.to_thread(ours.recv)
+    with tempfile.TemporaryDirectory() as tmp, deployment(split, tmp, port, subscribers) as servers:
+        tokens = servers.tokens
         ws_url = f"ws://127.0.0.1:{port}/api/v1/ws"
         stop = asyncio.Event()
         clients = [
@@ -169,12 +341,14 @@ async def bench(
         started = time.perf_counter()
         tasks = [asyncio.create_task(run(c)) for c in clients]
         await asyncio.wait_for(asyncio.gather(*(c.ready.wait() for c in clients)), 300)
-        ours.send("clients")
-        connected = await asyncio.to_thread(ours.recv)
+        connected = await servers.clients()
         print(
             f"{len(clients)} clients ({per_user} per user, {len(tokens)} users) connected and subscribed "
             f"in {time.perf_counter() - started:.1f} s; the server counts {connected}"
         )
+        pids = ", ".join(f"{name} {process.pid}" for name, (_, process) in servers.named.items())
+        print(f"server processes: {pids}", flush=True)
+        cpu_before = await asyncio.to_thread(servers.cpu)
         webhooks: list[tuple[float, float]] = []  # (sent, acknowledged), wall clock
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             for run_number in range(runs):
@@ -188,7 +362,7 @@ async def bench(
                     "order_id": str(run_number),
                 }
                 sent = time.time()
-                response = await http.post(f"/api/v1/webhooks/tradingview/{slug}", json=body)
+                response = await http.post(f"/api/v1/webhooks/tradingview/{servers.slug}", json=body)
                 acknowledged = time.time()
                 assert response.status_code == 202, response.text
                 webhooks.append((sent, acknowledged))
@@ -200,18 +374,20 @@ async def bench(
                 while any(c.done < target for c in clients) and time.monotonic() < deadline and follow:
                     await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)  # stragglers
-        ours.send("log")
-        log = await asyncio.to_thread(ours.recv)
+        cpu_after = await asyncio.to_thread(servers.cpu)
+        log = await servers.log()
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
-        ours.send("stop")
-        process.join(30)
     report(clients, log, webhooks, runs)
+    spent = ", ".join(
+        f"{name} {(cpu_after[name] - cpu_before[name]) / runs * 1000:.0f}" for name in cpu_after
+    )
+    print(f"CPU per webhook (ms, pauses included): {spent}")
 
 
 def report(
     clients: list[Client],
-    log: list[tuple[float, dict[int, int]]],
+    log: Announcements,
     webhooks: list[tuple[float, float]],
     runs: int,
 ) -> None:
@@ -252,14 +428,18 @@ def report(
         )
     commits = sorted(at for at, _ in log)
     arrivals = sorted(arrived for c in clients for arrived, _ in c.received)
+    frames = sorted(arrived for c in clients for arrived in c.frames)
     for number, (sent, acknowledged) in enumerate(webhooks):
         end = webhooks[number + 1][0] if number + 1 < len(webhooks) else float("inf")
-        last_commit = max((t for t in commits if sent <= t < end), default=sent)
+        committed_then = [t for t in commits if sent <= t < end]
+        last_commit = max(committed_then, default=sent)
         last_arrival = max((t for t in arrivals if sent <= t < end), default=sent)
+        framed = bisect_left(frames, end) - bisect_left(frames, sent)
         ack, committed = (acknowledged - sent) * 1000, (last_commit - sent) * 1000
         print(
-            f"webhook {number + 1}: ack {ack:.1f} ms; fan-out committed in {committed:.0f} ms; "
-            f"last event delivered at {(last_arrival - sent) * 1000:.0f} ms"
+            f"webhook {number + 1}: ack {ack:.1f} ms; fan-out committed in {committed:.0f} ms "
+            f"({len(committed_then)} commits); last event delivered at {(last_arrival - sent) * 1000:.0f} "
+            f"ms; {framed / max(1, len(clients)):.1f} frames per client"
         )
 
 
@@ -282,12 +462,26 @@ def main() -> None:
         action="store_true",
         help="clients subscribe with batch: true, as the dashboard does (waiting events in one frame)",
     )
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="an API process (the clients' and the webhook's) and a worker, on PostgreSQL and Redis",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     compression = None if args.no_compression else "deflate"
     topics = args.topics.split(",")
     asyncio.run(
-        bench(args.subscribers, args.clients_per_user, args.runs, args.port, compression, topics, args.batch)
+        bench(
+            args.subscribers,
+            args.clients_per_user,
+            args.runs,
+            args.port,
+            compression,
+            topics,
+            args.batch,
+            args.split,
+        )
     )
 
 
