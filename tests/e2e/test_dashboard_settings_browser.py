@@ -6,7 +6,9 @@ and the chat is unlinked. A server without a bot says so and the link button is 
 webhooks (a local receiver, private addresses allowed): a refused address is named next to the URL
 field, a webhook made on the page shows its secret once (gone after a reload), its test message arrives
 signed with that secret and the page says "Delivered", it is disabled, then deleted after a confirmation.
-Screenshots (light, dark, phone width) go under the test's temporary directory."""
+Its Edit form changes its address, kind and notifications; a refused address is named next to the URL
+field until the URL is edited. Screenshots (light, dark, phone width) go under the test's temporary
+directory."""
 
 from __future__ import annotations
 
@@ -308,11 +310,17 @@ def test_a_webhooks_address_kind_and_notifications_are_changed_from_the_page(
     [unchanged] = platform.api("GET", "/webhooks/outgoing").json()
     assert unchanged["url"] == f"{receiver.url}/before" and unchanged["kind"] == "json"
 
-    # A new address, kind and a notification off: saved, shown in the row, and used.
-    url.fill(f"{receiver.url}/after")
+    session.shot("settings-webhook-edit-refused")
+
+    # A new address, kind and a notification off. Editing the other fields leaves the URL's message;
+    # correcting the URL takes it away at once, before any save (it spoke of a value no longer there).
     form.get_by_label("Kind").select_option("slack")
     form.get_by_label("Signal received").uncheck()
-    assert page.locator("#wh-edit-url-error").count() == 1  # until the next attempt
+    assert note.count() == 1 and url.get_attribute("aria-invalid") == "true"
+    url.fill(f"{receiver.url}/after")
+    note.wait_for(state="detached", timeout=5000)
+    assert url.get_attribute("aria-invalid") is None and url.get_attribute("aria-describedby") is None
+    assert form.locator(".field-error").count() == 0
     session.shot("settings-webhook-edit")
     page.get_by_role("button", name="Dark mode").click()
     session.shot("settings-webhook-edit-dark")
@@ -331,8 +339,10 @@ def test_a_webhooks_address_kind_and_notifications_are_changed_from_the_page(
     (sent,) = receiver.wait_for(1, "/after")
     assert "text" in sent.json
 
-    # Nothing changed: nothing is sent.
+    # Nothing changed: nothing is sent. (The form opens again without any message.)
     row.get_by_role("button", name=f"Edit {receiver.url}/after").click()
+    page.locator("#wh-edit").wait_for()
+    assert page.locator("#wh-edit .field-error, #wh-edit [aria-invalid]").count() == 0
     page.get_by_role("button", name="Save changes").click()
     page.get_by_role("status").filter(has_text="Nothing changed.").wait_for()
     assert platform.api("GET", "/webhooks/outgoing").json() == [changed]

@@ -1,20 +1,41 @@
 // The API's 422 answers shown where they belong: each message next to the field it names (its `loc`),
-// the rest in the form's own message line.
+// the rest in the form's own message line. A field's message goes as soon as the user edits that field
+// (it spoke of a value no longer there); the others stay until the next attempt.
 import { h } from "./dom.js";
 
 /** Remove the messages a previous attempt left on `form`. */
 export function clearFieldErrors(form) {
+  for (const el of form.querySelectorAll("[aria-invalid]")) clearFieldError(el);
   for (const el of form.querySelectorAll(".field-error")) el.remove();
-  for (const el of form.querySelectorAll("[aria-invalid]")) {
-    el.removeAttribute("aria-invalid");
-    el.removeAttribute("aria-describedby");
-  }
+}
+
+/** Remove the message shown for one control (an input, a select, or a fieldset of checkboxes). */
+function clearFieldError(control) {
+  const note = document.getElementById(control.getAttribute("aria-describedby") || "");
+  if (note?.classList.contains("field-error")) note.remove();
+  control.removeAttribute("aria-invalid");
+  control.removeAttribute("aria-describedby");
+}
+
+const watched = new WeakSet(); // forms whose edits clear their fields' messages
+
+/** An edit inside a control that shows a message (typed, chosen, ticked) clears that message. */
+function watchEdits(form) {
+  if (watched.has(form)) return;
+  watched.add(form);
+  const edited = (event) => {
+    const control = event.target.closest?.("[aria-invalid]");
+    if (control && form.contains(control)) clearFieldError(control);
+  };
+  form.addEventListener("input", edited);
+  form.addEventListener("change", edited);
 }
 
 /** Show `error` on `form`: `fields` maps an API field path ("definition.bot.min_temperature", or a
  * prefix of it such as "definition") to a control's id. What no field claims goes to `line`. */
 export function showFieldErrors(form, error, fields, line) {
   clearFieldErrors(form);
+  watchEdits(form);
   const loose = [];
   const items = Array.isArray(error?.errors) ? error.errors : null;
   if (!items) {

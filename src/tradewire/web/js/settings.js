@@ -426,6 +426,7 @@ export class SettingsPage {
         const changed = await api("PATCH", `/api/v1/webhooks/outgoing/${current.id}`, body);
         this.hooks = this.hooks.map((x) => (x.id === changed.id ? changed : x));
         this.message.textContent = "";
+        clearFieldErrors(form);
         this.stopEditing(`Webhook ${changed.url} changed.`);
       } catch (error) {
         save.disabled = false;
