@@ -119,8 +119,16 @@ def serve(settings: Settings, port: int, subscribers: int, pipe: Connection) -> 
     runtime.feed.set_price("BTC/USDT", Decimal("50000"))  # the market that fills (all-in-one)
     recorder = Recorder()
     tune_gc()  # as `tradewire serve` does
-    config = uvicorn.Config(
-        create_app(runtime), host="127.0.0.1", port=port, log_config=None, backlog=8192, log_level="warning"
+    config = uvicorn.Config(  # as `tradewire serve` configures it (cli/serve.py)
+        create_app(runtime),
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        ws_max_size=settings.ws_max_message_bytes,
+        proxy_headers=False,
+        backlog=8192,
+        log_level="warning",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
@@ -296,20 +304,31 @@ class Client:
             await ws.send(json.dumps(subscribe))
             assert json.loads(await ws.recv())["op"] == "subscribed"
             self.ready.set()
-            while not stop.is_set():
-                try:
-                    text = await asyncio.wait_for(ws.recv(), 1.0)
-                except TimeoutError:
-                    continue
-                arrived = time.time()
-                frame = json.loads(text)
-                if "id" in frame or "frames" in frame:
-                    self.frames.append(arrived)
-                for event in frame.get("frames", [frame]):
-                    if "id" in event:
-                        self.received.append((arrived, event["id"]))
-                        if event["topic"] == "intents" and event["type"] in ("done", "failed", "rejected"):
-                            self.done += 1
+            closing = asyncio.create_task(_close_when(stop, ws))
+            try:
+                # No timeout per message (asyncio.wait_for: a task and a timer each): on one machine,
+                # the clients' own cost delays what they see, and takes the CPU the servers need.
+                async for text in ws:
+                    arrived = time.time()
+                    frame = json.loads(text)
+                    if "id" in frame or "frames" in frame:
+                        self.frames.append(arrived)
+                    for event in frame.get("frames", [frame]):
+                        if "id" in event:
+                            self.received.append((arrived, event["id"]))
+                            if event["topic"] == "intents" and event["type"] in (
+                                "done",
+                                "failed",
+                                "rejected",
+                            ):
+                                self.done += 1
+            finally:
+                closing.cancel()
+
+
+async def _close_when(stop: asyncio.Event, ws: Any) -> None:
+    await stop.wait()
+    await ws.close()
 
 
 async def bench(
