@@ -9,13 +9,17 @@ and dropped after, as bench/fanout.py --postgres does; TRADEWIRE_BENCH_PG_URL) a
 (TRADEWIRE_ROLE=api) that the clients and the webhook talk to, and one worker process that routes,
 executes and commits the fan-out, telling the API process of its commits through Redis pub/sub.
 
-Every server process records when each transaction's events were announced (right after its commit),
-and the clients record when each event arrived. Prints, over all events delivered: p50 / p99 / max
-from the commit of the change to its delivery (target p99 < 250 ms), and per webhook its
-acknowledgement, the time to the last commit of the fan-out, and to the last delivery.
+The server that holds the clients runs as `tradewire serve` runs it: uvicorn's configuration and event
+loop (uvloop, where it is installed; --loop asyncio for asyncio's own). Every server process records
+when each transaction's events were announced (right after its commit), and the clients record when
+each event arrived. Prints, over all events delivered: p50 / p99 / max from the commit of the change
+to its delivery (target p99 < 250 ms); per webhook its acknowledgement, the time to the last commit
+of the fan-out (and how many commits), to the last delivery, and the frames per client; and the CPU
+per webhook of the clients, each server process, the database's backends and the machine's other
+processes (on a shared machine, a run where those took much is not comparable).
 
     .venv/bin/python bench/ws_fanout.py [--subscribers 1000] [--clients-per-user 2] [--runs 3] [--batch]
-                                        [--split]
+                                        [--split] [--loop auto|asyncio]
 """
 
 from __future__ import annotations
@@ -110,7 +114,7 @@ def seeded(runtime: Runtime, subscribers: int) -> tuple[str, dict[int, str]]:
     return slug, {u.id: issue_token(runtime, u) for u in users if u is not None}
 
 
-def serve(settings: Settings, port: int, subscribers: int, pipe: Connection) -> None:
+def serve(settings: Settings, port: int, subscribers: int, pipe: Connection, loop: str = "auto") -> None:
     """An HTTP/WebSocket server process (all-in-one, or the split deployment's API process): seed,
     serve, answer the parent's requests."""
     logging.basicConfig(level=logging.WARNING)
@@ -131,7 +135,12 @@ def serve(settings: Settings, port: int, subscribers: int, pipe: Connection) -> 
         log_level="warning",
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+
+    def run() -> None:  # "auto": the event loop `tradewire serve` gets from uvicorn (uvloop if installed)
+        with asyncio.Runner(loop_factory=config.get_loop_factory() if loop == "auto" else None) as runner:
+            runner.run(server.serve())
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.01)
@@ -176,6 +185,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_cpu_seconds() -> float:
+    """CPU time every process of the machine has spent so far (all cores)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 class Servers:
     """The server processes of one deployment (the one that serves HTTP and WebSockets first), named,
     and the PostgreSQL database they share (None: SQLite)."""
@@ -197,7 +213,7 @@ class Servers:
     def cpu(self) -> dict[str, float]:
         """CPU seconds spent so far by this process (the clients), each server process and, on
         PostgreSQL, the backends serving the database (the server runs on this machine)."""
-        spent = {"clients": time.process_time()}
+        spent = {"clients": time.process_time(), "machine": machine_cpu_seconds()}
         spent.update({name: cpu_seconds(process.pid) for name, (_, process) in self.named.items()})
         if self.database_url is not None:
             engine = disposable_engine(self.database_url)
@@ -227,14 +243,14 @@ class Servers:
 
 
 @contextlib.contextmanager
-def deployment(split: bool, tmp: str, port: int, subscribers: int) -> Iterator[Servers]:
+def deployment(split: bool, tmp: str, port: int, subscribers: int, loop: str) -> Iterator[Servers]:
     """All-in-one on SQLite, or (split) an API process and a worker on a scratch PostgreSQL database and
     a Redis prefix of their own; stopped, and the database and Redis keys dropped, afterwards."""
     context = multiprocessing.get_context("spawn")
     if not split:
         ours, theirs = context.Pipe()
         process = context.Process(
-            target=serve, args=(settings_of(tmp), port, subscribers, theirs), daemon=True
+            target=serve, args=(settings_of(tmp), port, subscribers, theirs, loop), daemon=True
         )
         process.start()
         slug, tokens = ours.recv()
@@ -255,7 +271,9 @@ def deployment(split: bool, tmp: str, port: int, subscribers: int) -> Iterator[S
         }
         api_pipe, theirs = context.Pipe()
         api = context.Process(
-            target=serve, args=(settings_of(tmp, "api", **shared), port, subscribers, theirs), daemon=True
+            target=serve,
+            args=(settings_of(tmp, "api", **shared), port, subscribers, theirs, loop),
+            daemon=True,
         )
         api.start()
         slug, tokens = api_pipe.recv()  # migrated and seeded
@@ -293,6 +311,7 @@ class Client:
         self.compression = compression  # permessage-deflate, as browsers ask for it, or None
         self.received: list[tuple[float, int]] = []  # (arrival, event id)
         self.frames: list[float] = []  # arrival of each frame that brought events
+        self.others = 0  # frames without events
         self.done = 0  # intents that reached a final status
         self.ready = asyncio.Event()
 
@@ -313,6 +332,8 @@ class Client:
                     frame = json.loads(text)
                     if "id" in frame or "frames" in frame:
                         self.frames.append(arrived)
+                    else:
+                        self.others += 1  # live marks, pings
                     for event in frame.get("frames", [frame]):
                         if "id" in event:
                             self.received.append((arrived, event["id"]))
@@ -340,8 +361,9 @@ async def bench(
     topics: list[str],
     batch: bool = False,
     split: bool = False,
+    loop: str = "auto",
 ) -> None:
-    with tempfile.TemporaryDirectory() as tmp, deployment(split, tmp, port, subscribers) as servers:
+    with tempfile.TemporaryDirectory() as tmp, deployment(split, tmp, port, subscribers, loop) as servers:
         tokens = servers.tokens
         ws_url = f"ws://127.0.0.1:{port}/api/v1/ws"
         stop = asyncio.Event()
@@ -361,6 +383,9 @@ async def bench(
         tasks = [asyncio.create_task(run(c)) for c in clients]
         await asyncio.wait_for(asyncio.gather(*(c.ready.wait() for c in clients)), 300)
         connected = await servers.clients()
+        # The clients' process keeps every arrival (tens of thousands of tuples): collections of the
+        # default thresholds, scanning them again and again, delayed what the clients saw.
+        tune_gc()
         print(
             f"{len(clients)} clients ({per_user} per user, {len(tokens)} users) connected and subscribed "
             f"in {time.perf_counter() - started:.1f} s; the server counts {connected}"
@@ -398,10 +423,10 @@ async def bench(
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
     report(clients, log, webhooks, runs)
-    spent = ", ".join(
-        f"{name} {(cpu_after[name] - cpu_before[name]) / runs * 1000:.0f}" for name in cpu_after
-    )
-    print(f"CPU per webhook (ms, pauses included): {spent}")
+    used = {name: (cpu_after[name] - cpu_before[name]) / runs * 1000 for name in cpu_after}
+    others = used.pop("machine") - sum(used.values())
+    spent = ", ".join(f"{name} {ms:.0f}" for name, ms in used.items())
+    print(f"CPU per webhook (ms, pauses included): {spent}; the machine's other processes {others:.0f}")
 
 
 def report(
@@ -436,9 +461,10 @@ def report(
                 continue
             latencies.append((arrived - times[index]) * 1000)
     unfinished = sum(1 for c in clients if c.done < runs)
+    others = sum(c.others for c in clients) / max(1, len(clients))
     print(
         f"events delivered: {len(latencies)} ({missing} without an announced commit; "
-        f"{unfinished} clients short)"
+        f"{unfinished} clients short); {others:.1f} frames without events per client"
     )
     if latencies:
         print(
@@ -486,6 +512,13 @@ def main() -> None:
         action="store_true",
         help="an API process (the clients' and the webhook's) and a worker, on PostgreSQL and Redis",
     )
+    parser.add_argument(
+        "--loop",
+        choices=["auto", "asyncio"],
+        default="auto",
+        help="the HTTP/WebSocket server's event loop: auto, as `tradewire serve` (uvicorn picks uvloop "
+        "where it is installed), or asyncio's own",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     compression = None if args.no_compression else "deflate"
@@ -500,6 +533,7 @@ def main() -> None:
             topics,
             args.batch,
             args.split,
+            args.loop,
         )
     )
 
