@@ -3,12 +3,13 @@ client sees its topics from its own number on, and one over its bound is cut off
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
 
 from tests.fakes.memory_store import MemoryStore
-from tradewire.domain.events import Event, Topic
+from tradewire.domain.events import Event, StoredEvent, Topic
 from tradewire.services.event_hub import EventHub
 
 NOW = datetime(2026, 1, 5, 12, tzinfo=UTC)
@@ -103,3 +104,40 @@ async def test_clients_whose_session_ended_are_cut_off_and_sent_nothing_more() -
     await hub.deliver()
     assert await gone.take(0) == [] and not gone.offer("late")
     assert _ids(await kept.take(0)) == [1]
+
+
+async def test_an_announcement_of_what_every_client_was_sent_costs_no_round() -> None:
+    store = MemoryStore()
+    reads: list[dict[int, int]] = []
+    read = store.events_after
+
+    def events_after(cursors: Mapping[int, int], limit: int) -> list[StoredEvent]:
+        reads.append(dict(cursors))
+        return read(cursors, limit)
+
+    store.events_after = events_after  # type: ignore[method-assign]
+    hub = EventHub(store, Clock(), catch_up_s=60)  # no catch-up: announcements alone drive the rounds
+    stop = asyncio.Event()
+    running = asyncio.create_task(hub.run(stop))
+    dashboard, script, other = hub.connect(1), hub.connect(1), hub.connect(2)
+    for listener in (dashboard, script, other):
+        await hub.subscribe(listener, ["orders"], 0)
+    hub.published(_write(store, 2, Topic.ORDERS, 1))
+    assert _ids(await other.take(1)) == [1]  # the subscriptions' rounds have run
+    read_so_far = len(reads)
+
+    hub.published(_write(store, 1, Topic.ORDERS, 2))
+    assert _ids(await dashboard.take(1)) == _ids(await script.take(1)) == [1, 2]
+    assert reads[read_so_far:] == [{1: 0}]  # the announced user only
+    read_so_far = len(reads)
+
+    # The same numbers again (the relay's copy of this process's own commit), and numbers of a user
+    # whose clients were sent them: no read, nothing sent.
+    hub.published({1: 2, 2: 1})
+    hub.published({1: 1, 3: 5})
+    await asyncio.sleep(0.05)
+    assert len(reads) == read_so_far and await dashboard.take(0) == [] and await other.take(0) == []
+
+    stop.set()
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)

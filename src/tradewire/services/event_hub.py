@@ -75,7 +75,10 @@ class Listener:
         if not self._queue and not self.overflowed and not self.signed_out:
             self._ready.clear()
             try:
-                await asyncio.wait_for(self._ready.wait(), timeout_s)
+                # A timer, not asyncio.wait_for (a task more per wait: every client waits after
+                # each frame, thousands per fan-out).
+                async with asyncio.timeout(timeout_s):
+                    await self._ready.wait()
             except TimeoutError:
                 return []
         taken = list(self._queue)
@@ -111,11 +114,20 @@ class EventHub:
         loop = self._loop
         if loop is None or not last_ids:
             return
-        users = list(last_ids)
         try:
-            loop.call_soon_threadsafe(self._mark, users)
+            loop.call_soon_threadsafe(self._announced, dict(last_ids))
         except RuntimeError:  # the loop has closed: nobody is listening
             return
+
+    def _announced(self, last_ids: Mapping[int, int]) -> None:
+        """Mark the announced users that a subscribed client has not been sent up to the announced
+        number. An announcement of what was already sent costs no round: the relay's copy of this
+        process's own commit (split processes), or a commit read by a round already."""
+        self._mark(
+            user_id
+            for user_id, last in last_ids.items()
+            if any(li.subscribed and li.cursor < last for li in self._listeners.get(user_id, ()))
+        )
 
     def _mark(self, users: Iterable[int]) -> None:
         news = [u for u in users if u in self._listeners]
