@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from tests.fakes.memory_store import MemoryStore
 from tradewire.domain.events import Event, StoredEvent, Topic
-from tradewire.services.event_hub import EventHub
+from tradewire.services.event_hub import EventHub, Listener
 
 NOW = datetime(2026, 1, 5, 12, tzinfo=UTC)
 
@@ -141,3 +141,27 @@ async def test_an_announcement_of_what_every_client_was_sent_costs_no_round() ->
     stop.set()
     running.cancel()
     await asyncio.gather(running, return_exceptions=True)
+
+
+async def test_a_round_lets_the_clients_woken_so_far_send_before_it_wakes_more() -> None:
+    store = MemoryStore()
+    hub = EventHub(store, Clock(), clients_per_turn=2)
+    listeners = [hub.connect(user_id) for user_id in (1, 2, 3, 4, 5)]
+    for listener in listeners:
+        await hub.subscribe(listener, ["orders"], 0)
+        _write(store, listener.user_id, Topic.ORDERS, 1)
+    woken_with: list[int] = []  # how many clients had been handed their event when each one sent
+
+    async def send(listener: Listener) -> None:  # as api/ws.py's sender: sends as soon as it is woken
+        assert _ids(await listener.take(5)) == [1]
+        woken_with.append(sum(li.cursor == 1 for li in listeners))
+
+    senders = [asyncio.create_task(send(listener)) for listener in listeners]
+    await asyncio.sleep(0)  # every sender waits for its client's first message
+    await hub.catch_up()
+    await hub.deliver()
+    await asyncio.gather(*senders)
+
+    # Two clients at a time (an event loop that writes at the end of its turn, uvloop, otherwise held
+    # every frame of a round until the last client's was made).
+    assert sorted(woken_with) == [2, 2, 4, 4, 5]

@@ -95,6 +95,7 @@ class EventHub:
     queue_limit: int = 1000  # messages waiting for one client before it is cut off
     catch_up_s: float = 2.0  # how often every connected user's stream is checked against the outbox
     page: int = 5000  # events read per round
+    clients_per_turn: int = 100  # clients handed their events before the event loop's next turn
     retention: timedelta = timedelta(hours=48)
     prune_every_s: float = 300.0
     prune_batch: int = 5000
@@ -249,23 +250,37 @@ class EventHub:
         by_user: dict[int, list[StoredEvent]] = {}
         for event in found:
             by_user.setdefault(event.user_id, []).append(event)
+        woken = 0
         for user_id, after in cursors.items():
-            self._hand_out(user_id, after, by_user.get(user_id, []))
+            woken += self._hand_out(user_id, after, by_user.get(user_id, []))
+            if woken >= self.clients_per_turn:
+                # The clients woken so far send before more are woken. An event loop that writes out
+                # at the end of its turn (uvloop, which `tradewire serve` runs on) otherwise held every
+                # frame of a round until the last client's was made: ~100 ms for 2,000 clients.
+                woken = 0
+                await asyncio.sleep(0)
 
-    def _hand_out(self, user_id: int, after: int, found: list[StoredEvent]) -> None:
+    def _hand_out(self, user_id: int, after: int, found: list[StoredEvent]) -> int:
+        """Queue the user's events for its clients; returns how many clients were given any."""
         messages = [(e.id, e.topic, e.message()) for e in found]
+        woken = 0
         for listener in list(self._listeners.get(user_id, ())):
             if not listener.subscribed:
                 continue
             if listener.cursor < after:  # it subscribed from further back meanwhile: read again
                 self._mark([user_id])
                 continue
+            given = False
             for number, topic, message in messages:
                 if number <= listener.cursor:
                     continue
-                if topic in listener.topics and not listener.offer(message):
-                    break
+                if topic in listener.topics:
+                    if not listener.offer(message):
+                        break
+                    given = True
                 listener.cursor = number
+            woken += given
+        return woken
 
     def _cursors(self, users: Iterable[int]) -> dict[int, int]:
         """For each user with subscribed clients, the lowest number any of them was sent."""

@@ -77,13 +77,17 @@ class LiveMarks:
             mark = priced.get(p.price_key)
             if mark is not None:
                 frames.setdefault(p.user_id, []).append(_marked(p, mark))
-        sent = 0
+        sent = woken = 0
         for user_id, items in frames.items():
             message = json.dumps(
                 {"topic": Topic.POSITIONS.value, "type": "marked", "ts": now, "data": {"positions": items}},
                 separators=(",", ":"),
             )
-            sent += self.hub.push(user_id, Topic.POSITIONS.value, message)
+            taken = self.hub.push(user_id, Topic.POSITIONS.value, message)
+            sent, woken = sent + taken, woken + taken
+            if woken >= self.hub.clients_per_turn:  # those woken send first, as the hub's rounds do
+                woken = 0
+                await asyncio.sleep(0)
         return sent
 
 
