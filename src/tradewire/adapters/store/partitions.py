@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, Engine, func, select, text
 
-from tradewire.adapters.store.server_lock import LOCK_KEY, ServerRunning
+from tradewire.adapters.store.server_lock import LOCK_KEY, ServerRunning, session_lock
 from tradewire.domain.partitions import Partitions
 
 # The two-int advisory keys (classid, objid) of the partitions: one class of our own, "twpt"; and the
@@ -63,15 +63,8 @@ class PartitionLeases:
 
     def join(self) -> None:
         self.leave()
-        conn = self._engine.connect()
-        try:
-            got = bool(conn.execute(select(func.pg_try_advisory_lock_shared(LOCK_KEY))).scalar())
-            conn.commit()  # session-level locks: no transaction stays open
-        except Exception:
-            conn.close()
-            raise
-        if not got:
-            conn.close()
+        conn = session_lock(self._engine, func.pg_try_advisory_lock_shared(LOCK_KEY))
+        if conn is None:
             raise ServerRunning(
                 "an all-in-one tradewire server holds this database: workers cannot trade beside it"
             )

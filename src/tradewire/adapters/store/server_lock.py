@@ -76,18 +76,11 @@ class ServerLock:
             self._file = None
 
     def _take_postgres(self) -> None:
-        conn = self._engine.connect()
-        try:
-            got = bool(conn.execute(select(func.pg_try_advisory_lock(LOCK_KEY))).scalar())
-            conn.commit()  # the lock is the session's: no transaction stays open
-        except Exception:
-            conn.close()
-            raise
-        if not got:
-            conn.close()
+        conn = session_lock(self._engine, func.pg_try_advisory_lock(LOCK_KEY))
+        if conn is None:
             raise ServerRunning(
-                "another tradewire server is running on this PostgreSQL database; two on one database "
-                "are not supported yet (paper balances are kept in each server's memory): stop it first"
+                "another tradewire server (or partitioned workers) holds this PostgreSQL database; two "
+                "trading servers on one database would overwrite each other's paper balances: stop it first"
             )
         self._conn = conn
 
@@ -115,6 +108,22 @@ class ServerLock:
         handle.write(str(os.getpid()))
         handle.flush()
         self._file = handle
+
+
+def session_lock(engine: Engine, try_lock: Any) -> Connection | None:
+    """A connection of its own holding the session-level advisory lock `try_lock` (a pg_try_advisory_lock
+    call) takes, or None when another session holds it."""
+    conn = engine.connect()
+    try:
+        got = bool(conn.execute(select(try_lock)).scalar())
+        conn.commit()  # the lock is the session's: no transaction stays open
+    except Exception:
+        conn.close()
+        raise
+    if not got:
+        conn.close()
+        return None
+    return conn
 
 
 def _sqlite_path(engine: Engine) -> Path | None:
