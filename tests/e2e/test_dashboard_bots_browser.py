@@ -97,7 +97,7 @@ def test_a_bot_is_created_stopped_started_and_retuned_from_the_page(
     form.get_by_label("Cooldown (minutes)").fill("30")
     form.get_by_role("button", name="Create bot").click()
     panel = page.locator("article[data-bot]").filter(has_text="Trend bot")
-    panel.wait_for()
+    panel.wait_for(timeout=30_000)  # a loaded CI machine once took over the default 10 s
     assert note.count() == 0
     assert panel.locator("[data-field=state]").inner_text() == "running"
     assert "needs 40" in panel.locator("dd[data-field=temperature]").inner_text()
