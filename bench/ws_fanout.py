@@ -10,7 +10,8 @@ and dropped after, as bench/fanout.py --postgres does; TRADEWIRE_BENCH_PG_URL) a
 executes and commits the fan-out, telling the API process of its commits through Redis pub/sub.
 
 The server that holds the clients runs as `tradewire serve` runs it: uvicorn's configuration and event
-loop (uvloop, where it is installed; --loop asyncio for asyncio's own). Every server process records
+loop (uvloop, where it is installed; --loop asyncio for asyncio's own), without permessage-deflate
+unless TRADEWIRE_WS_DEFLATE=true is set (the clients ask for it, as browsers do). Every server process records
 when each transaction's events were announced (right after its commit), and the clients record when
 each event arrived. Prints, over all events delivered: p50 / p99 / max from the commit of the change
 to its delivery (target p99 < 250 ms); per webhook its acknowledgement, the time to the last commit
@@ -38,7 +39,7 @@ import tempfile
 import threading
 import time
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -59,7 +60,9 @@ from tradewire.adapters.store import events as outbox  # noqa: E402
 from tradewire.adapters.store.db import disposable_engine  # noqa: E402
 from tradewire.api.app import create_app  # noqa: E402
 from tradewire.api.auth import issue_token  # noqa: E402
+from tradewire.cli.serve import uvicorn_options  # noqa: E402
 from tradewire.config import Settings  # noqa: E402
+from tradewire.domain.events import StoredEvent  # noqa: E402
 from tradewire.ports.events import EventNotifier  # noqa: E402
 from tradewire.runtime import Runtime, tune_gc  # noqa: E402
 from tradewire.wiring import build_runtime  # noqa: E402
@@ -79,11 +82,13 @@ class Recorder:
         self.lock = threading.Lock()
         passed_on = outbox.announce
 
-        def announce(notifier: EventNotifier | None, last_ids: Mapping[int, int]) -> None:
+        def announce(
+            notifier: EventNotifier | None, last_ids: Mapping[int, int], stored: Sequence[StoredEvent] = ()
+        ) -> None:
             if last_ids:
                 with self.lock:
                     self.log.append((time.time(), dict(last_ids)))
-            passed_on(notifier, last_ids)
+            passed_on(notifier, last_ids, stored)
 
         outbox.announce = announce  # transaction_with_events calls it after each commit
 
@@ -123,16 +128,13 @@ def serve(settings: Settings, port: int, subscribers: int, pipe: Connection, loo
     runtime.feed.set_price("BTC/USDT", Decimal("50000"))  # the market that fills (all-in-one)
     recorder = Recorder()
     tune_gc()  # as `tradewire serve` does
-    config = uvicorn.Config(  # as `tradewire serve` configures it (cli/serve.py)
+    config = uvicorn.Config(  # as `tradewire serve` configures it
         create_app(runtime),
         host="127.0.0.1",
         port=port,
-        log_config=None,
-        access_log=False,
-        ws_max_size=settings.ws_max_message_bytes,
-        proxy_headers=False,
         backlog=8192,
         log_level="warning",
+        **uvicorn_options(settings),
     )
     server = uvicorn.Server(config)
 

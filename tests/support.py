@@ -88,10 +88,13 @@ class ServedRuntime:
 
     def __init__(self, runtime: Runtime, port: int) -> None:
         from tradewire.api.app import create_app
+        from tradewire.cli.serve import uvicorn_options
 
         self.runtime = runtime
         self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_config=None)
+        # Served as `tradewire serve` serves it.
+        options = uvicorn_options(runtime.settings)
+        config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, **options)
         self.server = uvicorn.Server(config)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)

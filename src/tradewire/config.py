@@ -133,6 +133,7 @@ class Settings(BaseSettings):
     ws_max_message_bytes: int = Field(default=4096, ge=512, le=1024 * 1024)  # a client's message
     ws_close_timeout_s: float = Field(default=10.0, gt=0, le=120)  # a slow client's close frame, at most
     ws_marks_s: float = Field(default=3.0, gt=0, le=300)  # open positions' live marks pushed this often
+    ws_deflate: bool = False  # permessage-deflate on the live channel: less traffic, far more CPU per frame
     ws_catch_up_s: float = Field(default=2.0, gt=0, le=60)  # streams checked against the outbox
     events_retention_hours: float = Field(default=48.0, ge=24)  # events older are pruned
     events_prune_interval_s: float = Field(default=300.0, gt=0)

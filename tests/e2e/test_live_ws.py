@@ -349,3 +349,29 @@ async def test_a_batch_subscriber_gets_what_waits_in_one_frame_in_order_and_noth
     assert batched.frames < single.frames
     await batched.close()
     await single.close()
+
+
+@pytest.mark.parametrize("deflate", [False, True])
+async def test_permessage_deflate_is_used_only_when_the_server_is_set_to(
+    tmp_path: Path, deflate: bool
+) -> None:
+    """A browser asks for permessage-deflate; the server compresses (CPU for every frame of every
+    client) only with TRADEWIRE_WS_DEFLATE, and the events arrive either way."""
+    runtime = _runtime(tmp_path, ws_deflate=deflate)
+    seeded = seed_marketplace(runtime.engine, [{}, {}])
+    with ServedRuntime(runtime, free_port()) as served:
+        platform = Served(served, seeded)
+        client = await LiveClient.open(
+            platform.url, platform.subscribers[0], ["orders"], compression="deflate"
+        )
+        try:
+            extensions = (
+                client.connection.response.headers.get("Sec-WebSocket-Extensions")
+                if client.connection.response
+                else None
+            )
+            assert (extensions is not None and "permessage-deflate" in extensions) is deflate
+            await platform.trade("buy")
+            await client.read_until(lambda got: any(e["data"].get("state") == "filled" for e in got))
+        finally:
+            await client.connection.close()

@@ -4,7 +4,7 @@ the transaction that made the change (announced after it), and nothing when the 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from tests.support import seed_marketplace
 from tradewire.adapters.store.events import SqlEvents
 from tradewire.adapters.store.members import SqlMembers
+from tradewire.domain.events import StoredEvent
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.members import NotFound
 
@@ -26,7 +27,7 @@ class Announced:
     def __init__(self) -> None:
         self.calls: list[dict[int, int]] = []
 
-    def published(self, last_ids: Mapping[int, int]) -> None:
+    def published(self, last_ids: Mapping[int, int], events: Sequence[StoredEvent] = ()) -> None:
         self.calls.append(dict(last_ids))
 
 

@@ -12,14 +12,15 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine
 
 from tradewire.adapters.store.db import write_transaction
-from tradewire.adapters.store.events import SqlEvents, save_events
-from tradewire.domain.events import Event, Topic
+from tradewire.adapters.store.events import SqlEvents, save_events, transaction_with_events
+from tradewire.domain.events import Event, StoredEvent, Topic
 
 NOW = datetime(2026, 1, 5, 12, 0, 0, 250_000, tzinfo=UTC)
 
@@ -129,3 +130,27 @@ def test_a_reader_following_many_writers_sees_every_number_once_in_order(engine:
     assert sum(last.values()) > 100
     for user in users:
         assert seen[user] == stored[user] == list(range(1, last[user] + 1)), f"user {user}"
+
+
+@pytest.mark.parametrize("at", [NOW, NOW.replace(microsecond=0)])
+def test_a_commit_announces_its_events_exactly_as_a_reader_reads_them_back(
+    engine: Engine, at: datetime
+) -> None:
+    """This process's live channel sends a commit's events as announced, without reading them back: a
+    client that reconnects later reads them from the outbox, and must get the same frames."""
+    announced: list[tuple[dict[int, int], list[StoredEvent]]] = []
+
+    class Notifier:
+        def published(self, last_ids: Mapping[int, int], events: Sequence[StoredEvent] = ()) -> None:
+            announced.append((dict(last_ids), list(events)))
+
+    with transaction_with_events(engine, None, at) as (_, outbox):
+        outbox.add([_event(1, 0)])  # an earlier commit, announced to nobody
+    with transaction_with_events(engine, Notifier(), at) as (_, outbox):
+        outbox.add([_event(2, 1), _event(1, 2), Event(1, Topic.FILLS, "new", {"p": "0.1", "s": 'é"<'})])
+
+    [(last_ids, events)] = announced
+    assert last_ids == {1: 3, 2: 1}
+    read = SqlEvents(engine).events_after({1: 1, 2: 0}, 10)
+    assert sorted(events) == read
+    assert [e.message() for e in sorted(events)] == [e.message() for e in read]

@@ -5,7 +5,7 @@ subscriber hears nothing of it, and a change that leaves the status alone tells 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from threading import Barrier, Thread
@@ -16,6 +16,7 @@ from tests.seeding import paper_account
 from tests.support import seed_marketplace
 from tradewire.adapters.store.events import SqlEvents
 from tradewire.adapters.store.members import SqlMembers
+from tradewire.domain.events import StoredEvent
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.members import SubscriptionChanges
 from tradewire.domain.sizing import SizingMode
@@ -27,7 +28,7 @@ class Announced:
     def __init__(self) -> None:
         self.calls: list[dict[int, int]] = []
 
-    def published(self, last_ids: Mapping[int, int]) -> None:
+    def published(self, last_ids: Mapping[int, int], events: Sequence[StoredEvent] = ()) -> None:
         self.calls.append(dict(last_ids))
 
 

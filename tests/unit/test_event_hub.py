@@ -165,3 +165,96 @@ async def test_a_round_lets_the_clients_woken_so_far_send_before_it_wakes_more()
     # Two clients at a time (an event loop that writes at the end of its turn, uvloop, otherwise held
     # every frame of a round until the last client's was made).
     assert sorted(woken_with) == [2, 2, 4, 4, 5]
+
+
+def _counting_reads(store: MemoryStore) -> list[dict[int, int]]:
+    """Record every read of the outbox the hub makes."""
+    reads: list[dict[int, int]] = []
+    read = store.events_after
+
+    def events_after(cursors: Mapping[int, int], limit: int) -> list[StoredEvent]:
+        reads.append(dict(cursors))
+        return read(cursors, limit)
+
+    store.events_after = events_after  # type: ignore[method-assign]
+    return reads
+
+
+def _committed(store: MemoryStore, user_id: int, n: int) -> tuple[dict[int, int], list[StoredEvent]]:
+    """Commit `n` orders events for the user; what its committer announces: numbers and events."""
+    before = store.last_event_ids([user_id]).get(user_id, 0)
+    last = _write(store, user_id, Topic.ORDERS, n)
+    return last, MemoryStore.events_after(store, {user_id: before}, n)  # not a read of the hub's
+
+
+async def test_a_commit_announced_with_its_events_is_sent_without_reading_them_back() -> None:
+    store = MemoryStore()
+    hub = EventHub(store, Clock(), catch_up_s=60)
+    reads = _counting_reads(store)
+    dashboard, script = hub.connect(1), hub.connect(1)
+    await hub.subscribe(dashboard, ["orders"], None)
+    await hub.subscribe(script, ["orders"], None)
+    await hub.deliver()  # the subscriptions' round (nothing to send yet)
+    read_so_far = len(reads)
+
+    hub._announced(*_committed(store, 1, 2))
+    hub._announced(*_committed(store, 1, 1))  # a second commit before the round: both, in order
+    await hub.deliver()
+
+    assert _ids(await dashboard.take(0)) == _ids(await script.take(0)) == [1, 2, 3]
+    assert reads[read_so_far:] == []  # served from the announcements
+
+
+async def test_announcements_with_events_out_of_order_are_read_without_gap_or_repeat() -> None:
+    store = MemoryStore()
+    hub = EventHub(store, Clock(), catch_up_s=60)
+    reads = _counting_reads(store)
+    client = hub.connect(1)
+    await hub.subscribe(client, ["orders"], None)
+    await hub.deliver()
+    read_so_far = len(reads)
+    first, second = _committed(store, 1, 2), _committed(store, 1, 2)
+
+    hub._announced(*second)  # the later commit's announcement first: 1 and 2 are missing
+    await hub.deliver()
+    assert _ids(await client.take(0)) == [1, 2, 3, 4]  # read from the outbox, all of them
+    assert reads[read_so_far:] == [{1: 0}]
+
+    hub._announced(*first)  # already sent: nothing more, no read
+    await hub.deliver()
+    assert await client.take(0) == [] and len(reads) == read_so_far + 1
+
+
+async def test_a_client_behind_the_announced_events_is_sent_what_it_missed_from_the_outbox() -> None:
+    store = MemoryStore()
+    hub = EventHub(store, Clock(), catch_up_s=60)
+    live = hub.connect(1)
+    await hub.subscribe(live, ["orders"], None)
+    await hub.deliver()
+    _write(store, 1, Topic.ORDERS, 2)  # nobody told (another process, the relay's message lost)
+    resuming = hub.connect(1)
+    await hub.subscribe(resuming, ["orders"], 1)  # a reconnect that had seen number 1
+
+    hub._announced(*_committed(store, 1, 1))  # number 3, announced with its event
+    await hub.deliver()
+
+    assert _ids(await resuming.take(0)) == [2, 3]
+    assert _ids(await live.take(0)) == [1, 2, 3]
+
+
+async def test_announced_events_beyond_a_page_are_read_instead_of_kept() -> None:
+    store = MemoryStore()
+    hub = EventHub(store, Clock(), catch_up_s=60, page=3)
+    reads = _counting_reads(store)
+    client = hub.connect(1)
+    await hub.subscribe(client, ["orders"], None)
+    await hub.deliver()
+    read_so_far = len(reads)
+
+    hub._announced(*_committed(store, 1, 2))
+    hub._announced(*_committed(store, 1, 2))  # four kept would be over the page of three
+    await hub.deliver()
+    await hub.deliver()  # the page was full: the rest in the next round
+
+    assert _ids(await client.take(0)) == [1, 2, 3, 4]
+    assert reads[read_so_far:] == [{1: 0}, {1: 3}]

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 import redis
 import redis.asyncio as aioredis
 
+from tradewire.domain.events import StoredEvent
 from tradewire.ports.events import EventNotifier
 
 log = logging.getLogger("tradewire.events.relay")
@@ -33,7 +34,8 @@ class RedisEventRelay:
         self._client: redis.Redis | None = None
         self._failing = False
 
-    def published(self, last_ids: Mapping[int, int]) -> None:
+    def published(self, last_ids: Mapping[int, int], events: Sequence[StoredEvent] = ()) -> None:
+        # Only the numbers: another process reads the events from the outbox.
         if not last_ids:
             return
         body = json.dumps({str(user): last for user, last in last_ids.items()}, separators=(",", ":"))
@@ -67,9 +69,9 @@ class Notifiers:
     def __init__(self, notifiers: Sequence[EventNotifier]) -> None:
         self._notifiers = tuple(notifiers)
 
-    def published(self, last_ids: Mapping[int, int]) -> None:
+    def published(self, last_ids: Mapping[int, int], events: Sequence[StoredEvent] = ()) -> None:
         for notifier in self._notifiers:
-            notifier.published(last_ids)
+            notifier.published(last_ids, events)
 
 
 def _last_ids(data: object) -> dict[int, int]:

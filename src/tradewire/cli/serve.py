@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,6 +14,7 @@ from tradewire.cli.common import app, fail, runtime_or_exit, settings_or_exit
 if TYPE_CHECKING:
     import socket
 
+    from tradewire.config import Settings
     from tradewire.demo import DemoSeed
     from tradewire.runtime import Runtime
 
@@ -46,17 +47,7 @@ def _serve(runtime: Runtime, sock: socket.socket) -> None:
     from tradewire.runtime import tune_gc
 
     tune_gc()
-    config = uvicorn.Config(
-        create_app(runtime),
-        log_config=None,
-        access_log=False,
-        # A WebSocket message larger than this is refused by the protocol layer itself (close 1009),
-        # before it is buffered or anyone signed in (uvicorn's default is 16 MiB).
-        ws_max_size=runtime.settings.ws_max_message_bytes,
-        # X-Forwarded-For is believed only from TRADEWIRE_TRUSTED_PROXIES (api/addresses.py); uvicorn
-        # would otherwise rewrite the client address itself for any request from 127.0.0.1.
-        proxy_headers=False,
-    )
+    config = uvicorn.Config(create_app(runtime), **uvicorn_options(runtime.settings))
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -229,3 +220,20 @@ def _print_demo(api: str, webhook: str, seed: DemoSeed, runtime: Runtime, kept: 
         "",
     ]
     typer.echo("\n".join(lines))
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How `tradewire serve` configures uvicorn (bench/ws_fanout.py serves the same way)."""
+    return {
+        "log_config": None,
+        "access_log": False,
+        # A WebSocket message larger than this is refused by the protocol layer itself (close 1009),
+        # before it is buffered or anyone signed in (uvicorn's default is 16 MiB).
+        "ws_max_size": settings.ws_max_message_bytes,
+        # permessage-deflate compresses every frame for every client (each with its own compressor):
+        # off by default, it was nine tenths of the live channel's sending time (TRADEWIRE_WS_DEFLATE).
+        "ws_per_message_deflate": settings.ws_deflate,
+        # X-Forwarded-For is believed only from TRADEWIRE_TRUSTED_PROXIES (api/addresses.py); uvicorn
+        # would otherwise rewrite the client address itself for any request from 127.0.0.1.
+        "proxy_headers": False,
+    }

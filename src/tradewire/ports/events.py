@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -28,8 +28,10 @@ class EventNotifier(Protocol):
     """Told after a commit which users have new events: a hint that wakes delivery early (a missed
     one only delays it). Called from any thread; never raises into the writer."""
 
-    def published(self, last_ids: Mapping[int, int]) -> None:
-        """Users with new events committed, each with their last event number."""
+    def published(self, last_ids: Mapping[int, int], events: Sequence[StoredEvent] = ()) -> None:
+        """Users with new events committed, each with their last event number; and, from a writer in
+        this process, the committed events themselves (numbered as stored), which a reader may send
+        without reading them back."""
 
 
 class RiskAlertLog(Protocol):

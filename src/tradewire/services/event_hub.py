@@ -3,9 +3,12 @@
 The database is the truth: a client's stream is "its user's events numbered above the last one it was
 sent, in order", read from the outbox. A commit's announcement (EventNotifier) only wakes delivery
 early; a periodic catch-up compares each connected user's last number with what was sent, so a lost
-announcement (or one from another process, later) only delays delivery. One round reads the events
-of every user that has news in one query, encodes each event once, and hands it to each of the user's
-clients whose topics it matches. Each client has a bounded queue drained by its own sender: a client
+announcement (or one from another process, later) only delays delivery. A commit of this process
+announces its events themselves: a user whose clients were sent everything up to the first of them
+is served from those, without reading them back (numbers are per user and without gaps, so that is
+exactly what follows). Any other user with news is read from the outbox: one round reads the events
+of every such user in one query. Each event is encoded once and handed to each of the user's clients
+whose topics it matches. Each client has a bounded queue drained by its own sender: a client
 that falls behind by more than the bound is cut off (its sender closes it) and never slows the rest.
 A client lives as long as the sign-in session it authenticated with: signing out, a password change
 (or anything else that revokes the session) ends its stream within `session_check_s`.
@@ -18,7 +21,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -104,31 +107,49 @@ class EventHub:
     live_sessions: Callable[[Collection[str]], Awaitable[set[str]]] | None = None
     session_check_s: float = 10.0
     _listeners: dict[int, set[Listener]] = field(init=False, default_factory=dict)
-    _dirty: set[int] = field(init=False, default_factory=set)
+    _dirty: set[int] = field(init=False, default_factory=set)  # users to read from the outbox
+    _direct: dict[int, list[StoredEvent]] = field(init=False, default_factory=dict)  # announced with them
     _wake: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     _loop: asyncio.AbstractEventLoop | None = field(init=False, default=None)
 
     # -- the notifier (ports/events.EventNotifier) ------------------------------------------------------
 
-    def published(self, last_ids: Mapping[int, int]) -> None:
-        """Users with new events committed (from any thread): their clients are served soon."""
+    def published(self, last_ids: Mapping[int, int], events: Sequence[StoredEvent] = ()) -> None:
+        """Users with new events committed (from any thread): their clients are served soon, from
+        `events` where they are given and follow on from what the clients were sent."""
         loop = self._loop
         if loop is None or not last_ids:
             return
         try:
-            loop.call_soon_threadsafe(self._announced, dict(last_ids))
+            loop.call_soon_threadsafe(self._announced, dict(last_ids), tuple(events))
         except RuntimeError:  # the loop has closed: nobody is listening
             return
 
-    def _announced(self, last_ids: Mapping[int, int]) -> None:
-        """Mark the announced users that a subscribed client has not been sent up to the announced
-        number. An announcement of what was already sent costs no round: the relay's copy of this
-        process's own commit (split processes), or a commit read by a round already."""
-        self._mark(
+    def _announced(self, last_ids: Mapping[int, int], events: Sequence[StoredEvent] = ()) -> None:
+        """Note the announced users that a subscribed client has not been sent up to the announced
+        number: with their events, when the commit gave them, else to be read. An announcement of what
+        was already sent costs no round: the relay's copy of this process's own commit (split
+        processes), or a commit read by a round already."""
+        news = {
             user_id
             for user_id, last in last_ids.items()
             if any(li.subscribed and li.cursor < last for li in self._listeners.get(user_id, ()))
-        )
+        }
+        if not news:
+            return
+        given: set[int] = set()
+        for event in events:
+            if event.user_id in news:
+                kept = self._direct.setdefault(event.user_id, [])
+                if len(kept) < self.page:  # beyond: read from the outbox instead
+                    kept.append(event)
+                given.add(event.user_id)
+        for user_id in given:
+            if len(self._direct[user_id]) >= self.page:
+                del self._direct[user_id]
+                self._dirty.add(user_id)
+        self._dirty.update(news - given)
+        self._wake.set()
 
     def _mark(self, users: Iterable[int]) -> None:
         news = [u for u in users if u in self._listeners]
@@ -238,21 +259,41 @@ class EventHub:
         self._mark(u for u, cursor in behind.items() if last.get(u, 0) > cursor)
 
     async def deliver(self) -> None:
-        """One round: read the marked users' new events, and queue them for their clients."""
+        """One round: the users announced with their events are served from them; the other marked
+        users' new events are read; all are queued for their clients."""
         self._wake.clear()
-        cursors = self._cursors(self._dirty)
-        self._dirty = set()
-        if not cursors:
+        direct, self._direct = self._direct, {}
+        dirty, self._dirty = self._dirty, set()
+        # Per user: the cursor its events follow on from, and the events.
+        served: dict[int, tuple[int, list[StoredEvent]]] = {}
+        for user_id, given in direct.items():
+            if user_id in dirty:
+                continue  # read: the outbox may hold more than the announcement gave
+            after = self._cursors([user_id]).get(user_id)
+            if after is None:
+                continue  # no subscribed client left
+            follows = _following(given, after)
+            if follows is None:
+                dirty.add(user_id)  # a gap (an earlier commit not announced yet): read
+            else:
+                served[user_id] = (after, follows)
+        await self._serve(served)  # first: nothing to wait for
+        read = self._cursors(dirty)
+        if not read:
             return
-        found = await asyncio.to_thread(self.log.events_after, cursors, self.page)
+        found = await asyncio.to_thread(self.log.events_after, read, self.page)
         if len(found) >= self.page:  # a full page: the last user read, and those after, go again
-            self._mark(u for u in cursors if u >= found[-1].user_id)
+            self._mark(u for u in read if u >= found[-1].user_id)
         by_user: dict[int, list[StoredEvent]] = {}
         for event in found:
             by_user.setdefault(event.user_id, []).append(event)
+        await self._serve({user_id: (after, by_user.get(user_id, [])) for user_id, after in read.items()})
+
+    async def _serve(self, served: Mapping[int, tuple[int, list[StoredEvent]]]) -> None:
+        """Hand each user's events (following on from the cursor given with them) to its clients."""
         woken = 0
-        for user_id, after in cursors.items():
-            woken += self._hand_out(user_id, after, by_user.get(user_id, []))
+        for user_id, (after, events) in served.items():
+            woken += self._hand_out(user_id, after, events)
             if woken >= self.clients_per_turn:
                 # The clients woken so far send before more are woken. An event loop that writes out
                 # at the end of its turn (uvloop, which `tradewire serve` runs on) otherwise held every
@@ -304,3 +345,14 @@ class EventHub:
         if deleted:
             log.info("pruned %d events older than %s", deleted, before.isoformat())
         return deleted
+
+
+def _following(given: list[StoredEvent], after: int) -> list[StoredEvent] | None:
+    """The events of `given` (one user's, announced by commits in any order) numbered above `after`,
+    in order, when they follow on from it without a gap ([] when none is above it); None when an
+    event between is missing (a commit not announced yet, or announced without its events)."""
+    above = sorted({e.id: e for e in given if e.id > after}.values(), key=lambda e: e.id)
+    for expected, event in enumerate(above, start=after + 1):
+        if event.id != expected:
+            return None
+    return above

@@ -37,26 +37,36 @@ _json = json.JSONEncoder(separators=(",", ":"), default=str).encode
 def save_events(conn: Connection, made: Sequence[Event], now: datetime) -> dict[int, int]:
     """Number `made` per user and write them at `now`; returns each user's last number. Call it as
     the transaction's last write."""
+    return _save(conn, made, now)[0]
+
+
+def _save(conn: Connection, made: Sequence[Event], now: datetime) -> tuple[dict[int, int], list[StoredEvent]]:
+    """save_events, also returning the events as a reader of the outbox will read them."""
     if not made:
-        return {}
+        return {}, []
     counts = Counter(e.user_id for e in made)
     last = bulk.increment(conn, event_seq, "user_id", "last_id", counts)
     number = {user_id: last[user_id] - n for user_id, n in counts.items()}
+    at = _iso(now)
     rows = []
+    stored = []
     for e in made:
         number[e.user_id] += 1
+        data = _json(e.data)
+        topic = e.topic.value
         rows.append(
             {
                 "user_id": e.user_id,
                 "id": number[e.user_id],
-                "topic": e.topic.value,
+                "topic": topic,
                 "type": e.type,
                 "ts": now,
-                "data": _json(e.data),
+                "data": data,
             }
         )
+        stored.append(StoredEvent(e.user_id, number[e.user_id], topic, e.type, at, data))
     bulk.insert(conn, events, rows)
-    return last
+    return last, stored
 
 
 class Outbox:
@@ -65,20 +75,25 @@ class Outbox:
     def __init__(self) -> None:
         self.made: list[Event] = []
         self.last_ids: dict[int, int] = {}
+        self.stored: list[StoredEvent] = []  # as written: numbered, encoded
 
     def add(self, made: Iterable[Event]) -> None:
         self.made.extend(made)
 
     def write(self, conn: Connection, now: datetime) -> None:
-        self.last_ids = save_events(conn, self.made, now)
+        self.last_ids, self.stored = _save(conn, self.made, now)
 
 
-def announce(notifier: EventNotifier | None, last_ids: Mapping[int, int]) -> None:
-    """Tell the notifier of committed events; a notifier that fails only delays delivery."""
+def announce(
+    notifier: EventNotifier | None, last_ids: Mapping[int, int], stored: Sequence[StoredEvent] = ()
+) -> None:
+    """Tell the notifier of committed events (with the events themselves when the committer has them:
+    this process's live channel then sends them without reading them back); a notifier that fails only
+    delays delivery."""
     if notifier is None or not last_ids:
         return
     try:
-        notifier.published(last_ids)
+        notifier.published(last_ids, stored)
     except Exception:
         log.exception("new events not announced; they are delivered on the next catch-up")
 
@@ -93,7 +108,7 @@ def transaction_with_events(
     with write_transaction(engine) as conn:
         yield conn, outbox
         outbox.write(conn, now)
-    announce(notifier, outbox.last_ids)
+    announce(notifier, outbox.last_ids, outbox.stored)
 
 
 class SqlEvents:
