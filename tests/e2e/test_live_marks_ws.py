@@ -86,7 +86,13 @@ async def test_each_user_gets_live_marks_of_its_own_positions_only(platform: Ser
             await client.read_marks(lambda frames: bool(frames), timeout=0.5)
         assert client.marks == []
     assert [stored_ids(platform.engine, u) for u in users] == stored
+    # Rounds went by (every 0.2 s) with the price still: nothing moved, nothing was sent again. The
+    # next move is sent.
     seen = len(first.marks)
-    await first.read_marks(lambda frames: len(frames) >= seen + 3, timeout=3)  # every 0.2 s, still
+    with pytest.raises(TimeoutError):
+        await first.read_marks(lambda frames: len(frames) > seen, timeout=0.6)
+    pin_prices(platform.served.runtime, {"BTC/USDT": "61500"})
+    await first.read_marks(_priced("61500"))
+    assert len(first.marks) == seen + 1
     for client in (first, second, second_orders_only, provider):
         await client.close()

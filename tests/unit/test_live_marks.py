@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -130,3 +131,26 @@ async def test_nobody_watching_reads_nothing_and_the_prices_per_round_are_bounde
     assert shown == {3, 4, 5}
     hub.disconnect(bob)
     assert await marks.round() == 0
+
+
+@pytest.mark.asyncio
+async def test_marks_that_did_not_move_are_not_sent_again_but_a_new_client_gets_them() -> None:
+    hub = EventHub(log=None, clock=Clock())  # type: ignore[arg-type]
+    prices = Prices()
+    marks = LiveMarks(Positions(), prices, hub, Clock())  # type: ignore[arg-type]
+    alice = client(hub, 1, {"positions"})
+    assert await marks.round() == 1 and len(await frames(alice)) == 1
+
+    assert await marks.round() == 0  # nothing moved: nothing sent
+    assert await frames(alice) == []
+    phone = client(hub, 1, {"positions"})  # a second client of hers: sent the marks it never had
+    assert await marks.round() == 1
+    assert await frames(alice) == [] and len(await frames(phone)) == 1
+
+    POSITIONS[0] = replace(POSITIONS[0], amount=Decimal(1))  # her position grew: its PnL moved
+    try:
+        assert await marks.round() == 2
+        [a], [p] = await frames(alice), await frames(phone)
+        assert a["data"] == p["data"] and a["data"]["positions"][0]["unrealized_pnl"] == "10"
+    finally:
+        POSITIONS[0] = replace(POSITIONS[0], amount=Decimal("0.5"))

@@ -46,6 +46,7 @@ class Listener:
         self.batch = False  # what waits goes out in one frame (api/ws.py)
         self.overflowed = False
         self.signed_out = False
+        self.pushed: dict[str, str] = {}  # per topic, the content of the last message pushed (push)
         # Set when it overflows (its connection is closed 4408) or its session ends (4401).
         self.cut = asyncio.Event()
         self._queue: deque[str] = deque()
@@ -184,13 +185,21 @@ class EventHub:
             if any(li.subscribed and topic in li.topics for li in mine)
         }
 
-    def push(self, user_id: int, topic: str, message: str) -> int:
+    def push(self, user_id: int, topic: str, message: str, content: str | None = None) -> int:
         """Queue a message that is not in the outbox (no id: nothing to resume; e.g. live marks) for
-        the user's subscribed clients that take `topic`; returns how many took it."""
+        the user's subscribed clients that take `topic`; returns how many took it. With `content`
+        (what the message says, without its time), a client that was last pushed the same content on
+        this topic is not sent it again."""
         taken = 0
         for listener in list(self._listeners.get(user_id, ())):
-            if listener.subscribed and topic in listener.topics and listener.offer(message):
+            if not listener.subscribed or topic not in listener.topics:
+                continue
+            if content is not None and listener.pushed.get(topic) == content:
+                continue
+            if listener.offer(message):
                 taken += 1
+                if content is not None:
+                    listener.pushed[topic] = content
         return taken
 
     async def subscribe(self, listener: Listener, topics: Collection[str], since: int | None) -> int:

@@ -5,7 +5,8 @@ nothing is written to the outbox and nothing is resumed with `since`).
 One round reads the open positions of every user with a client subscribed to `positions` in one query,
 prices each (venue, symbol) once for all of them (paper accounts share one market: one price per
 symbol; a live account asks its own exchange), computes the unrealised PnL with the REST endpoint's
-formula (services/records.py: MarkedPosition), and queues one frame per user. The work is bounded:
+formula (services/records.py: MarkedPosition), and queues one frame per user, to its clients that were
+not sent the same marks last (nothing moved: nothing is sent). The work is bounded:
 at most `max_positions` positions and `max_keys` prices a round; beyond that the prices asked rotate
 round by round, so every position is marked within a few rounds.
 """
@@ -79,11 +80,10 @@ class LiveMarks:
                 frames.setdefault(p.user_id, []).append(_marked(p, mark))
         sent = woken = 0
         for user_id, items in frames.items():
-            message = json.dumps(
-                {"topic": Topic.POSITIONS.value, "type": "marked", "ts": now, "data": {"positions": items}},
-                separators=(",", ":"),
-            )
-            taken = self.hub.push(user_id, Topic.POSITIONS.value, message)
+            # A client already sent these marks (no price moved) is not sent them again.
+            content = json.dumps({"positions": items}, separators=(",", ":"))
+            message = f'{{"topic":"{Topic.POSITIONS.value}","type":"marked","ts":"{now}","data":{content}}}'
+            taken = self.hub.push(user_id, Topic.POSITIONS.value, message, content)
             sent, woken = sent + taken, woken + taken
             if woken >= self.hub.clients_per_turn:  # those woken send first, as the hub's rounds do
                 woken = 0
