@@ -108,14 +108,7 @@ async def test_clients_whose_session_ended_are_cut_off_and_sent_nothing_more() -
 
 async def test_an_announcement_of_what_every_client_was_sent_costs_no_round() -> None:
     store = MemoryStore()
-    reads: list[dict[int, int]] = []
-    read = store.events_after
-
-    def events_after(cursors: Mapping[int, int], limit: int) -> list[StoredEvent]:
-        reads.append(dict(cursors))
-        return read(cursors, limit)
-
-    store.events_after = events_after  # type: ignore[method-assign]
+    reads = _counting_reads(store)
     hub = EventHub(store, Clock(), catch_up_s=60)  # no catch-up: announcements alone drive the rounds
     stop = asyncio.Event()
     running = asyncio.create_task(hub.run(stop))
