@@ -67,7 +67,8 @@ class CountedIngest:
 
 def _serve(tmp_path: Path, **limits: str) -> Iterator[Client]:
     settings: dict[str, Any] = {f"rate_limit_{tier}": rate for tier, rate in limits.items()}
-    runtime = make_runtime(tmp_path, **settings)
+    # Requests come through a reverse proxy on this machine that names each client's address.
+    runtime = make_runtime(tmp_path, trusted_proxies=["127.0.0.1"], **settings)
     seeded = seed_marketplace(runtime.engine, [{}, {}])
     with ServedRuntime(runtime, free_port()) as served:
         yield Client(served, seeded.slug)
@@ -201,7 +202,11 @@ def test_two_servers_share_the_counts_through_redis(tmp_path: Path) -> None:
             assert conn.recv(16).startswith(b"+PONG")
     except OSError as exc:
         unavailable(f"Redis not reachable at 127.0.0.1:6379: {type(exc).__name__}")
-    limits = {"rate_limit_general": "4/minute", "redis_url": "redis://127.0.0.1:6379/0"}
+    limits: dict[str, Any] = {
+        "rate_limit_general": "4/minute",
+        "redis_url": "redis://127.0.0.1:6379/0",
+        "trusted_proxies": ["127.0.0.1"],  # a reverse proxy on this machine names each client
+    }
     first = make_runtime(tmp_path / "a", **limits)
     second = make_runtime(tmp_path / "b", **limits)
     address = f"198.18.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"  # not counted before
@@ -226,7 +231,7 @@ def test_sign_in_is_still_limited_when_redis_cannot_be_reached(
     caplog.set_level(logging.WARNING, "tradewire.rate_limits")
     with redis() as port:
         limits = {"rate_limit_signin": "3/15minutes", "redis_url": f"redis://127.0.0.1:{port}/0"}
-        runtime = make_runtime(tmp_path, **limits, redis_retry_s=0.2)
+        runtime = make_runtime(tmp_path, **limits, redis_retry_s=0.2, trusted_proxies=["127.0.0.1"])
         seeded = seed_marketplace(runtime.engine, [{}])
         with ServedRuntime(runtime, free_port()) as served:
             client = Client(served, seeded.slug)

@@ -23,8 +23,8 @@ class Webhook:
     def __init__(self, served: ServedRuntime, slug: str) -> None:
         self.served = served
         self.url = f"{served.url}/api/v1/webhooks/tradingview/{slug}"
-        # The client addresses below reach the app through X-Forwarded-For, which uvicorn trusts
-        # from 127.0.0.1 only (as from a reverse proxy on the same host).
+        # The client addresses below reach the app through X-Forwarded-For, believed from 127.0.0.1
+        # only (TRADEWIRE_TRUSTED_PROXIES: a reverse proxy on the same host).
         self.http = httpx.Client(timeout=15)
 
     def post(self, body: str | bytes, client: str = "203.0.113.1", **kwargs: object) -> httpx.Response:
@@ -39,7 +39,7 @@ class Webhook:
 
 @pytest.fixture
 def webhook(tmp_path: Path) -> Iterator[Webhook]:
-    runtime = make_runtime(tmp_path)
+    runtime = make_runtime(tmp_path, trusted_proxies=["127.0.0.1"])
     seeded = seed_marketplace(runtime.engine, [{"sizing_mode": "fixed_quote"}])
     with ServedRuntime(runtime, free_port()) as served:
         yield Webhook(served, seeded.slug)
