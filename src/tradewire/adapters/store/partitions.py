@@ -29,6 +29,16 @@ from tradewire.domain.partitions import Partitions
 # paper books' write fence per partition, "twpw" (transaction locks).
 PARTITION_CLASS = int.from_bytes(b"twpt", "big") & (2**31 - 1)
 WRITE_CLASS = int.from_bytes(b"twpw", "big") & (2**31 - 1)
+# Every active worker holds (COUNT_CLASS, its number of partitions) shared, so a worker started with
+# another number sees it and waits: two numbers would map an account to two partitions, and two
+# workers would trade for it. Workers join one at a time ("twpj", a transaction lock).
+COUNT_CLASS = int.from_bytes(b"twpc", "big") & (2**31 - 1)
+JOIN_CLASS = int.from_bytes(b"twpj", "big") & (2**31 - 1)
+_COUNTS = text(
+    "SELECT DISTINCT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "AND classid::bigint = :class AND objsubid = 2"
+)
 _HELD_BY = text(
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = :pid "
     "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
@@ -71,6 +81,16 @@ class PartitionLeases:
         self._pid = int(conn.execute(select(func.pg_backend_pid())).scalar_one())
         conn.commit()
         self._conn = conn
+        conn.execute(select(func.pg_advisory_xact_lock(JOIN_CLASS, 0)))
+        conn.execute(select(func.pg_advisory_lock_shared(COUNT_CLASS, self.count)))
+        others = sorted(n for (n,) in conn.execute(_COUNTS, {"class": COUNT_CLASS}) if n != self.count)
+        conn.commit()
+        if others:
+            self.leave()
+            raise ServerRunning(
+                f"workers with TRADEWIRE_WORKER_PARTITIONS={others[0]} trade on this database; this one "
+                f"has {self.count}: every worker needs the same number (it joins once they have stopped)"
+            )
 
     def workers(self) -> int:
         conn = self._connection()
