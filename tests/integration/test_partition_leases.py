@@ -4,6 +4,7 @@ for it; a worker started with another number waits until the others have stopped
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pytest
@@ -38,25 +39,29 @@ def test_a_worker_with_another_number_of_partitions_waits_for_the_others_to_stop
     other.leave()
 
 
+def _join_together(leases: list[PartitionLeases]) -> list[int]:
+    """Every lease joins at the same moment, each from a thread; the numbers of those that got in."""
+    joined: list[int] = []
+    start = threading.Barrier(len(leases))
+
+    def join(lease: PartitionLeases) -> None:
+        start.wait()
+        with contextlib.suppress(ServerRunning):
+            lease.join()
+            joined.append(lease.count)
+
+    threads = [threading.Thread(target=join, args=(lease,)) for lease in leases]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    return joined
+
+
 def test_workers_with_different_numbers_joining_at_once_never_both_get_in(postgres_engine: Engine) -> None:
     for _ in range(5):
         leases = [PartitionLeases(postgres_engine, n) for n in (4, 8, 4, 8)]
-        joined: list[int] = []
-        start = threading.Barrier(len(leases))
-
-        def join(lease: PartitionLeases) -> None:
-            start.wait()
-            try:
-                lease.join()
-                joined.append(lease.count)
-            except ServerRunning:
-                pass
-
-        threads = [threading.Thread(target=join, args=(lease,)) for lease in leases]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(10)
+        joined = _join_together(leases)
         assert joined and len(set(joined)) == 1  # one number got in, the other waits
         for lease in leases:
             lease.leave()
