@@ -142,6 +142,11 @@ class PartitionLeases:
         self._held.clear()
         if self._conn is not None:
             with contextlib.suppress(Exception):
+                # Given back at once: a closed connection's backend may hold them a moment longer.
+                self._conn.rollback()
+                self._conn.execute(select(func.pg_advisory_unlock_all()))
+                self._conn.commit()
+            with contextlib.suppress(Exception):
                 # Closed for good, not returned to the pool: a pooled session would keep the locks.
                 self._conn.invalidate()
             with contextlib.suppress(Exception):
