@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import secrets
@@ -25,6 +26,27 @@ PG_ADMIN_URL = os.environ.get(
     "TRADEWIRE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("TRADEWIRE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session: pytest.Session) -> Iterator[object]:
+    """Collection without the cyclic garbage collector, then the collected heap frozen out of it.
+
+    Importing the test modules and what they use builds a heap of ~500,000 objects; a full collection
+    ran every time it grew by a quarter (a dozen passes of up to 0.3 s each), then every later full
+    pass (and pytest's five at exit) walked it again, all for objects alive until the end: ~5 s of a
+    30 s unit run. One collection after it clears what collecting left behind, and objects made by
+    the tests themselves are collected as before. The server does the same (runtime.tune_gc).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return (yield)
+    finally:
+        gc.collect()
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 def unavailable(reason: str) -> None:
