@@ -218,6 +218,7 @@ def restore_logging() -> Iterator[None]:
         yield
     finally:
         root.handlers[:] = handlers
-        root.setLevel(level)
-        for name, value in levels.items():
-            logging.getLogger(name).setLevel(value)
+        # Only what changed: each setLevel clears the cache of every logger there is.
+        for logger, value in [(root, level), *((logging.getLogger(n), v) for n, v in levels.items())]:
+            if logger.level != value:
+                logger.setLevel(value)

@@ -1,7 +1,7 @@
 """A local webhook receiver for tests: records every request (path, headers, raw body, when) and
 answers what the test scripted, in order: a status with a JSON error body (500, 400, 503 …), 429 with
-Retry-After, or an answer held back (slowness, a timeout). With nothing scripted it answers 204, as
-Discord does (Slack answers 200 "ok"; both are 2xx).
+Retry-After, or an answer held back (slowness, a timeout) for a time or until the test lets it go. With
+nothing scripted it answers 204, as Discord does (Slack answers 200 "ok"; both are 2xx).
 
 Scripts can be per path, so one server plays several endpoints (`/a`, `/b`): a slow `/slow` never
 holds up `/fast`, each request is served on a thread of its own.
@@ -26,6 +26,7 @@ class Scripted:
     body: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    until: threading.Event | None = None  # answered once this is set (30 s at most)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,12 @@ class WebhookReceiver:
 
     def slow(self, delay_s: float, path: str = "", status: int = 204) -> None:
         self._push(path, Scripted(status, delay_s=delay_s))
+
+    def hold(self, path: str = "", status: int = 204) -> threading.Event:
+        """Answer the next request only once the returned event is set (30 s at most)."""
+        released = threading.Event()
+        self._push(path, Scripted(status, until=released))
+        return released
 
     def _push(self, path: str, item: Scripted) -> None:
         with self._lock:
@@ -139,6 +146,8 @@ class WebhookReceiver:
             self.received.append(Received(handler.path, headers, raw, time.monotonic(), item.status))
         if item.delay_s:
             time.sleep(item.delay_s)
+        if item.until is not None:
+            item.until.wait(30.0)
         body = b"" if item.body is None else json.dumps(item.body).encode()
         try:
             handler.send_response(item.status)

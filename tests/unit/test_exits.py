@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 import random
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
@@ -455,10 +456,7 @@ def _random_levels(rng: random.Random) -> ExitLevels:
 
 
 _ALL_BUT_BEST = tuple(item.name for item in fields(ExitLevels) if item.name != "best_price")
-
-
-def _all_but_best(levels: ExitLevels) -> tuple[object, ...]:
-    return tuple(getattr(levels, name) for name in _ALL_BUT_BEST)
+_all_but_best = operator.attrgetter(*_ALL_BUT_BEST)  # a tuple of every field but best_price
 
 
 def _assert_same_as_reference(book: ExitBook, model: dict[int, RefPosition]) -> None:

@@ -273,11 +273,11 @@ async def test_a_429_waits_its_retry_after_and_sends_the_same_message_once() -> 
     links, messenger = MemoryTelegramLinks(), Messenger()
     _linked(links)
     _fill(links, USER, 2)
-    messenger.script = [RetryLater(0.4)]
+    messenger.script = [RetryLater(0.15)]
     started = time.monotonic()
     await _drain(_notifications(links, messenger))
     assert [t.split(":")[0] for t in messenger.texts()] == ["📡 Signal #1", "📡 Signal #2"]
-    assert messenger.sent[0][2] - started >= 0.4
+    assert messenger.sent[0][2] - started >= 0.15
 
 
 async def test_a_blocked_bot_unlinks_the_chat() -> None:
