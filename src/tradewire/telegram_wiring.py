@@ -1,5 +1,6 @@
 """Wires the Telegram bot (runtime.py's part for it): linking always (a link code is refused without a
-bot), the bot and its notifications only when TRADEWIRE_TELEGRAM_TOKEN is set."""
+bot), the bot and its notifications only when TRADEWIRE_TELEGRAM_TOKEN is set (the Telegram library is
+loaded only then)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from tradewire.adapters.rate_limits import RateLimits
 from tradewire.adapters.store.events import SqlEvents
 from tradewire.adapters.store.telegram import SqlTelegramLinks
-from tradewire.adapters.telegram import TelegramBot, UpdateRefused
 from tradewire.config import Settings
 from tradewire.ports import Clock
 from tradewire.services.confirmations import Confirmations
@@ -24,6 +25,9 @@ from tradewire.services.telegram.linking import LINK_TIER, Linking
 from tradewire.services.telegram.notifications import ALL_TIER, CHAT_TIER, Notifications
 from tradewire.services.telegram.summaries import Summaries
 from tradewire.services.valuation import Valuations
+
+if TYPE_CHECKING:
+    from tradewire.adapters.telegram import TelegramBot
 
 Loop = Callable[[asyncio.Event], Coroutine[object, object, None]]
 
@@ -45,6 +49,8 @@ class Telegram:
         """An update POSTed to the webhook (the bot in webhook mode); ValueError when it is none."""
         if self.bot is None:
             return False
+        from tradewire.adapters.telegram import UpdateRefused  # loaded with the bot
+
         try:
             return await self.bot.receive(data)
         except UpdateRefused as exc:
@@ -75,6 +81,8 @@ def build_telegram(
     )
     if settings.telegram_token is None:
         return Telegram(linking)
+    from tradewire.adapters.telegram import TelegramBot
+
     commands = ChatCommands(
         linking,
         marketplace.logins,

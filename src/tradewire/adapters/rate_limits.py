@@ -21,7 +21,6 @@ import logging
 import time
 from collections.abc import Mapping
 
-from coredis.retry import NoRetryPolicy
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter, RateLimiter, SlidingWindowCounterRateLimiter
@@ -122,6 +121,8 @@ class RateLimits:
         return kind(storage)
 
     def _redis_storage(self) -> Storage:
+        from coredis.retry import NoRetryPolicy  # Redis's client, loaded only where counts are shared
+
         url = self._redis_url
         if not url.startswith("async+"):
             url = f"async+{url}"
