@@ -191,7 +191,9 @@ async def test_run_evaluates_1s_strategies_in_their_faster_round() -> None:
     stop = asyncio.Event()
 
     task = asyncio.ensure_future(runner.run(stop))
-    await asyncio.sleep(0.3)
+    async with asyncio.timeout(5):  # five 1 s rounds, each 0.01 s after the last, well within 5m's 60 s
+        while replay.read.count("1s") < 5:
+            await asyncio.sleep(0.01)
     stop.set()
     await asyncio.wait_for(task, 5)
 
