@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -29,10 +30,14 @@ from tradewire.wiring import build_runtime
 
 # Hashing is deliberately slow; tests that create many users share one hash of this password.
 PASSWORD = "correct horse battery"
-_PASSWORD_HASH = hash_secret(PASSWORD)
 PASSPHRASE = "abcdefgh"
 RATE_LIMIT_TIERS = ("general", "signin", "trading", "marketplace", "exports", "webhook", "webhook_failures")
-_PASSPHRASE_HASH = hash_secret(PASSPHRASE)
+
+
+@functools.cache
+def _hashes() -> tuple[str, str]:
+    """The password's and the passphrase's hashes, made once when first needed (not on import)."""
+    return hash_secret(PASSWORD), hash_secret(PASSPHRASE)
 
 
 def seed_marketplace(
@@ -44,7 +49,7 @@ def seed_marketplace(
 
     Each entry may set sizing_mode, sizing_value, pairs and status (seed_members: and more).
     """
-    return seed_members(SqlMembers(engine), subscriptions, slug, _PASSWORD_HASH, _PASSPHRASE_HASH)
+    return seed_members(SqlMembers(engine), subscriptions, slug, *_hashes())
 
 
 def first_subscriber_columns(seeded: Seeded) -> dict[str, Any]:
