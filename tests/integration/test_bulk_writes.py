@@ -5,6 +5,7 @@ and "…:10" sorts before "…:10.000000"). Large batches (COPY on PostgreSQL) s
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -74,6 +75,45 @@ def test_a_large_batch_is_stored_value_for_value(engine: Engine) -> None:
         stored = [dict(r._mapping) for r in conn.execute(select(events).order_by(events.c.id))]
 
     assert stored == rows
+
+
+def test_times_of_a_large_batch_are_stored_as_the_instants_they_are(engine: Engine) -> None:
+    # A batch's times are formatted once each: repeated ones, other zones, whole seconds and not.
+    east = timezone(timedelta(hours=5, minutes=30))
+    times = [
+        datetime(2026, 12, 6, 12, 0, 10, tzinfo=UTC),
+        datetime(2026, 12, 6, 12, 0, 10, 5, tzinfo=UTC),
+        datetime(2026, 12, 6, 17, 30, 10, tzinfo=east),  # the first instant, in another zone
+        datetime(1, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ]
+    rows = _batch_events(3, 4 * bulk.COPY_FROM, times[0])
+    for n, row in enumerate(rows):
+        row["ts"] = times[n % len(times)]
+    with write_transaction(engine) as conn:
+        bulk.insert(conn, events, rows)
+
+    with engine.connect() as conn:
+        stored = [r.ts for r in conn.execute(select(events.c.ts).order_by(events.c.id))]
+
+    assert stored == [row["ts"] for row in rows]
+    assert all(t.utcoffset() == timedelta(0) for t in stored)
+
+
+def test_one_of_finds_the_rows_of_exactly_the_listed_values(engine: Engine) -> None:
+    at = datetime(2026, 12, 6, 12, 0, 10, tzinfo=UTC)
+    with write_transaction(engine) as conn:
+        bulk.insert(conn, events, [*_batch_events(1, 3, at), *_batch_events(2, 3, at)])
+
+    with engine.connect() as conn:
+
+        def found(column: Any, values: list[Any]) -> list[tuple[int, str]]:
+            query = select(events.c.user_id, events.c.type).where(bulk.one_of(conn, column, values))
+            return sorted(conn.execute(query).tuples().all())
+
+        assert found(events.c.user_id, [2, 3]) == [(2, "t1"), (2, "t2"), (2, "t3")]
+        assert found(events.c.type, ["t2", "t2-longer", "t"]) == [(1, "t2"), (2, "t2")]
+        assert found(events.c.user_id, []) == []
 
 
 def test_a_large_upsert_updates_existing_rows_and_the_last_of_a_repeated_key_wins(engine: Engine) -> None:

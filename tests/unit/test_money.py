@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tradewire.domain.money import (
     ZERO,
@@ -244,6 +246,19 @@ def test_fmt_never_produces_exponent_notation(value: Decimal, expected: str) -> 
     assert result == expected
     assert result is not None
     assert "E" not in result.upper()
+
+
+@given(
+    st.decimals(allow_nan=False, allow_infinity=False, places=None)
+    | st.builds(Decimal, st.from_regex(r"-?[0-9]{1,30}(\.[0-9]{0,30})?(E[+-]?[0-9]{1,3})?", fullmatch=True))
+)
+def test_fmt_is_the_normalized_value_written_out(value: Decimal) -> None:
+    # fmt writes most values out directly; the text must be exactly that of the normalized value.
+    normalized = normalize(value)
+    expected = format(normalized, "f") if -100 <= normalized.adjusted() < 100 else str(normalized)
+
+    assert fmt(value) == expected
+    assert Decimal(str(fmt(value))) == value
 
 
 def test_fmt_of_none_is_none() -> None:

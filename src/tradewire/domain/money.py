@@ -154,6 +154,11 @@ def fmt(value: Decimal | None) -> str | None:
     of the point (none that storage holds) is written in scientific notation instead of in full."""
     if value is None:
         return None
+    if value and value.is_finite() and -_WIDE <= value.adjusted() < _WIDE:
+        # The common case (every event and row carries several): written out as it is, then its
+        # trailing fractional zeros dropped; the same text as normalizing first, at a third the cost.
+        text = format(value, "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
     normalized = normalize(value)
     if not normalized.is_finite() or not -_WIDE <= normalized.adjusted() < _WIDE:
         return str(normalized)

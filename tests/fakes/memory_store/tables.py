@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import json
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from tradewire.adapters.store.events import encoded
 from tradewire.adapters.store.values import trading_state
 from tradewire.domain.events import Event
 from tradewire.domain.platform import Restrictions
@@ -143,7 +143,7 @@ class Tables:
         number = {user_id: self.event_seq[user_id] - n for user_id, n in counts.items()}
         for e in made:
             number[e.user_id] += 1
-            data = json.dumps(e.data, separators=(",", ":"), default=str)  # as the SQL store encodes
+            data = encoded(e.data)  # as the SQL store encodes
             self.events.append(
                 {"user_id": e.user_id, "id": number[e.user_id], "topic": e.topic.value, "type": e.type}
                 | {"ts": now, "data": data}

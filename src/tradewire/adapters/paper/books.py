@@ -204,7 +204,7 @@ def _balance_events(conn: Connection, wallets: list[dict[str, Any]]) -> list[Eve
     owners: dict[int, int] = {}
     for chunk in bulk.chunks(sorted(changed), 900):
         query = select(exchange_accounts.c.id, exchange_accounts.c.user_id).where(
-            exchange_accounts.c.id.in_(chunk)
+            bulk.one_of(conn, exchange_accounts.c.id, chunk)
         )
         owners.update({int(a): int(u) for a, u in conn.execute(query)})
     return [

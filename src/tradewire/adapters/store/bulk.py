@@ -23,19 +23,20 @@ from typing import Any
 
 from sqlalchemy import (
     ARRAY,
-    BigInteger,
     ColumnElement,
     Connection,
     Dialect,
     Integer,
     Table,
     Text,
+    any_,
     bindparam,
     func,
     select,
     tuple_,
 )
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.types import UserDefinedType
 
 from tradewire.adapters.store.types import UTCDateTime
 
@@ -71,7 +72,7 @@ def insert(
         if update_conflicts_on:  # one statement may not update a row twice: the last row wins
             rows = _last_per_key(rows, update_conflicts_on)
         if not conflict:
-            _copy(conn, _q(table.name), columns, _tuples(conn, table, columns, rows))
+            _copy(conn, _q(table.name), columns, _tuples(conn, table, columns, rows, copying=True))
             return
         stage = _staged(conn, table, columns, rows)
         names = ", ".join(map(_q, columns))
@@ -181,17 +182,42 @@ def keys_in(
     of row values in IN (...) is planned as an OR per key, and the driver parses each placeholder)."""
     if conn.dialect.name != "postgresql":
         return tuple_(*columns).in_(keys)
-    arrays = [
-        bindparam(None, [key[n] for key in keys], type_=ARRAY(_element_type(column)))
-        for n, column in enumerate(columns)
-    ]
+    arrays = [_array(column, [key[n] for key in keys]) for n, column in enumerate(columns)]
     listed = func.unnest(*arrays).table_valued(*(f"k{n}" for n in range(len(columns)))).render_derived()
     return tuple_(*columns).in_(select(*listed.c))
 
 
-def _element_type(column: ColumnElement[Any]) -> Any:
-    # Text, not the column's VARCHAR(n): a cast to that would cut a longer key down to a stored one.
-    return BigInteger() if isinstance(column.type, Integer) else Text()
+def one_of(conn: Connection, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+    """SQL for "column is one of `values`" (a chunk of ids, say). On PostgreSQL the values go as one
+    array (`= ANY(...)`): an IN (...) list costs SQLAlchemy a placeholder to render, the driver one to
+    find and convert and the server one to parse, per value, and its text differs with the count."""
+    if conn.dialect.name != "postgresql":
+        return column.in_(values)
+    return column == any_(_array(column, values))
+
+
+class _IntegerArrayText(UserDefinedType[str]):
+    """A BIGINT[] parameter bound as its text, `{1,2,3}`, which the server reads as the array."""
+
+    cache_ok = True
+    render_bind_cast = True  # %(name)s::BIGINT[]: the driver sends text of no type, the server casts it
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "BIGINT[]"
+
+
+def _array(column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[Any]:
+    """`values` bound as one array parameter of `column`'s element type. Integers go as the array's
+    text (the driver converts a list element by element in Python: 25 times as long for a thousand
+    ids)."""
+    if not isinstance(column.type, Integer):
+        # Text, not the column's VARCHAR(n): a cast to that would cut a longer key down to a stored one.
+        return bindparam(None, list(values), type_=ARRAY(Text()))
+    if None in values:
+        listed = ",".join("NULL" if v is None else str(int(v)) for v in values)
+    else:
+        listed = ",".join(map(str, map(int, values)))
+    return bindparam(None, f"{{{listed}}}", type_=_IntegerArrayText())
 
 
 def _copies(conn: Connection, rows: Sequence[Any]) -> bool:
@@ -224,12 +250,11 @@ def _staged(conn: Connection, table: Table, columns: list[str], rows: Sequence[R
         f"SELECT {names}, 0 AS _n FROM {_q(table.name)} WITH NO DATA",
     )
     _execute(conn, f"DELETE FROM {stage}")  # used before in this transaction: empty again
-    values = _tuples(conn, table, columns, rows)
-    _copy(conn, stage, [*columns, "_n"], [(*v, n) for n, v in enumerate(values)])
+    _copy(conn, stage, [*columns, "_n"], _tuples(conn, table, columns, rows, copying=True, numbered=True))
     return stage
 
 
-def _copy(conn: Connection, target: str, columns: list[str], values: Sequence[tuple[Any, ...]]) -> None:
+def _copy(conn: Connection, target: str, columns: list[str], values: Sequence[Sequence[Any]]) -> None:
     """COPY `values` into `target` (quoted) in the connection's transaction; a failure is raised as
     SQLAlchemy raises a failed statement (IntegrityError, DataError, ...)."""
     sql = f"COPY {target} ({', '.join(map(_q, columns))}) FROM STDIN"
@@ -250,37 +275,70 @@ def _execute(conn: Connection, sql: str) -> None:
     conn.exec_driver_sql(sql)
 
 
-def _tuples(conn: Connection, table: Table, columns: list[str], rows: Sequence[Row]) -> list[tuple[Any, ...]]:
+def _tuples(
+    conn: Connection,
+    table: Table,
+    columns: list[str],
+    rows: Sequence[Row],
+    copying: bool = False,
+    numbered: bool = False,
+) -> list[tuple[Any, ...]]:
     """The rows' values in `columns` order, each converted as its column binds it (only the columns
-    whose type converts: a fan-out writes thousands of rows a batch)."""
+    whose type converts: a fan-out writes thousands of rows a batch), for COPY when `copying`, each
+    followed by its position in `rows` when `numbered`."""
     dialect = conn.dialect
     converters: list[tuple[int, Callable[[Any], Any]]] = []
     for index, column in enumerate(columns):
-        processor = _bind_processor(table.c[column].type, dialect)
+        processor = _bind_processor(table.c[column].type, dialect, copying)
         if processor is not None:
             converters.append((index, processor))
     values_of: Callable[[Row], tuple[Any, ...]] = (
         itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
     )
-    if not converters:
+    if not converters and not numbered:
         return [values_of(row) for row in rows]
     result: list[tuple[Any, ...]] = []
-    for row in rows:
+    for n, row in enumerate(rows):
         values = list(values_of(row))
         for index, convert in converters:
             values[index] = convert(values[index])
+        if numbered:
+            values.append(n)
         result.append(tuple(values))
     return result
 
 
-def _bind_processor(column_type: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+def _bind_processor(column_type: Any, dialect: Dialect, copying: bool = False) -> Callable[[Any], Any] | None:
     """As the column's own dialect type binds a value (SQLite: DATETIME written with its microseconds,
     as SQLAlchemy writes it elsewhere; the generic type left a whole second as "…:10", which sorts
-    before "…:10.000000" when SQLite compares times as text)."""
-    if dialect.name == "sqlite" and isinstance(column_type, UTCDateTime):
-        return UTCDateTime.sqlite_text  # the same text, without SQLAlchemy's formatting per value
+    before "…:10.000000" when SQLite compares times as text). Times are written as text, each distinct
+    time once (a batch's rows mostly share their times): on SQLite as above, for PostgreSQL's COPY as
+    ISO 8601 with the offset (the driver's own formatting of a time costs more than the rest of a
+    row)."""
+    if isinstance(column_type, UTCDateTime):
+        if dialect.name == "sqlite":
+            return _once_each(UTCDateTime.sqlite_text)
+        if copying:
+            as_utc = column_type.dialect_impl(dialect).bind_processor(dialect)
+            assert as_utc is not None
+            return _once_each(lambda value: as_utc(value).isoformat())
     processor: Callable[[Any], Any] | None = column_type.dialect_impl(dialect).bind_processor(dialect)
     return processor
+
+
+def _once_each(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`convert`, called once per distinct value (None stays None); for one batch's values."""
+    done: dict[Any, Any] = {}
+
+    def converted(value: Any) -> Any:
+        if value is None:
+            return None
+        found = done.get(value)
+        if found is None:
+            found = done[value] = convert(value)
+        return found
+
+    return converted
 
 
 def _mark(conn: Connection) -> str:

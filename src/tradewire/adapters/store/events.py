@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, delete, select, tuple_
 
 from tradewire.adapters.store import bulk
@@ -32,6 +33,20 @@ log = logging.getLogger("tradewire.store")
 # One encoder for every event (json.dumps with options builds a new one per call: a fan-out writes
 # thousands of events).
 _json = json.JSONEncoder(separators=(",", ":"), default=str).encode
+# Times and dataclasses go to `default` as with json (event data is plain already: this is for safety).
+_ORJSON = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def encoded(data: dict[str, Any]) -> str:
+    """An event's data as compact JSON text: by orjson (a tenth of json's time: a fan-out writes ten
+    events per subscriber), which writes other characters than ASCII as themselves and floats in
+    their shortest form (1e-7, not 1e-07). What orjson refuses (an integer beyond 64 bits, a lone
+    surrogate, a key that is not text) goes through json's encoder, so an event never fails its
+    transaction."""
+    try:
+        return orjson.dumps(data, default=str, option=_ORJSON).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        return _json(data)
 
 
 def save_events(conn: Connection, made: Sequence[Event], now: datetime) -> dict[int, int]:
@@ -52,7 +67,7 @@ def _save(conn: Connection, made: Sequence[Event], now: datetime) -> tuple[dict[
     stored = []
     for e in made:
         number[e.user_id] += 1
-        data = _json(e.data)
+        data = encoded(e.data)
         topic = e.topic.value
         rows.append(
             {

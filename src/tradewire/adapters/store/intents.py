@@ -232,7 +232,7 @@ class SqlIntents(SqlTables):
                 conn.execute(
                     update(execution_intents)
                     .where(
-                        execution_intents.c.id.in_(chunk),
+                        bulk.one_of(conn, execution_intents.c.id, chunk),
                         execution_intents.c.status == IntentStatus.CREATED.value,
                     )
                     .values(status=IntentStatus.ORDERED.value, updated_at=now)
@@ -304,7 +304,7 @@ def _stored_new_orders(
     for chunk in bulk.chunks([i for i in wanted if i not in ids], 900):
         rows = conn.execute(
             select(orders.c.id, orders.c.intent_id, orders.c.client_order_id, orders.c.state).where(
-                orders.c.intent_id.in_(chunk)
+                bulk.one_of(conn, orders.c.intent_id, chunk)
             )
         )
         for order_id, intent_id, client_order_id, state in rows:

@@ -86,7 +86,7 @@ class SqlOrders(SqlTables):
         rows = conn.execute(
             select(orders.c.id, orders.c.side, orders.c.user_id, subscriptions.c.trading_state)
             .select_from(orders.outerjoin(subscriptions, subscriptions.c.id == orders.c.subscription_id))
-            .where(orders.c.id.in_(order_ids), orders.c.state == OrderState.NEW.value)
+            .where(bulk.one_of(conn, orders.c.id, order_ids), orders.c.state == OrderState.NEW.value)
             .order_by(orders.c.id)
             .with_for_update(of=orders)
         ).all()
@@ -192,7 +192,7 @@ def _claim(
         return {}
     result = conn.execute(
         update(orders)
-        .where(orders.c.id.in_(order_ids), orders.c.state == OrderState.NEW.value, *conditions)
+        .where(bulk.one_of(conn, orders.c.id, order_ids), orders.c.state == OrderState.NEW.value, *conditions)
         .values(state=OrderState.SUBMITTED.value, updated_at=now, next_check_at=first_check_after_claim(now))
         .returning(orders.c.id, orders.c.user_id)
     )

@@ -184,7 +184,7 @@ def daily_results(conn: Connection, account_ids: Sequence[int], day: str) -> dic
     """Net realised results of the UTC `day` for these accounts (one query: keep them few)."""
     rows = conn.execute(
         select(account_daily_pnl.c.account_id, account_daily_pnl.c.pnl).where(
-            account_daily_pnl.c.account_id.in_(account_ids), account_daily_pnl.c.day == day
+            bulk.one_of(conn, account_daily_pnl.c.account_id, account_ids), account_daily_pnl.c.day == day
         )
     )
     return {a: pnl for a, pnl in rows}

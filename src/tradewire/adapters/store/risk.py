@@ -42,7 +42,8 @@ class SqlRiskReads(SqlTables):
             for chunk in bulk.chunks(sorted(set(keys.account_ids)), 900):
                 rows = conn.execute(
                     select(positions.c.account_id, positions.c.subscription_id, positions.c.symbol).where(
-                        positions.c.account_id.in_(chunk), positions.c.status == PositionStatus.OPEN.value
+                        bulk.one_of(conn, positions.c.account_id, chunk),
+                        positions.c.status == PositionStatus.OPEN.value,
                     )
                 )
                 for account_id, subscription_id, symbol in rows:

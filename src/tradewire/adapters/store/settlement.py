@@ -104,7 +104,8 @@ def _stored_orders(conn: Connection, order_ids: list[int]) -> dict[int, StoredOr
     # Locked in id order (PostgreSQL): a pushed update and a poll of the same order are applied one
     # after the other, each seeing the other's fills, so no fill is counted twice.
     for chunk in bulk.chunks(sorted(set(order_ids)), 900):
-        query = select(*columns).where(orders.c.id.in_(chunk)).order_by(orders.c.id).with_for_update()
+        query = select(*columns).where(bulk.one_of(conn, orders.c.id, chunk)).order_by(orders.c.id)
+        query = query.with_for_update()
         for r in conn.execute(query):
             result[r.id] = stored_order(r)
     return result
@@ -126,7 +127,8 @@ def stored_order(r: Any) -> StoredOrder:
 def _stored_trades(conn: Connection, order_ids: list[int]) -> set[tuple[int, str]]:
     seen: set[tuple[int, str]] = set()
     for chunk in bulk.chunks(order_ids, 900):
-        rows = conn.execute(select(fills.c.order_id, fills.c.trade_id).where(fills.c.order_id.in_(chunk)))
+        query = select(fills.c.order_id, fills.c.trade_id).where(bulk.one_of(conn, fills.c.order_id, chunk))
+        rows = conn.execute(query)
         seen.update((r.order_id, r.trade_id) for r in rows)
     return seen
 
@@ -149,7 +151,8 @@ def _open_positions(conn: Connection, keys: set[PositionKey]) -> dict[PositionKe
         ids += conn.execute(select(positions.c.id).where(open_now, listed)).scalars()
     for chunk in bulk.chunks(sorted(set(ids)), 900):
         # Read again under the lock: a batch that held it may have closed the position meanwhile.
-        query = select(positions).where(positions.c.id.in_(chunk)).order_by(positions.c.id).with_for_update()
+        query = select(positions).where(bulk.one_of(conn, positions.c.id, chunk)).order_by(positions.c.id)
+        query = query.with_for_update()
         for r in conn.execute(query):
             if r.status == PositionStatus.OPEN.value:
                 found[(r.subscription_id, r.symbol)] = _open_position(r._mapping)
@@ -294,7 +297,7 @@ def _save_results(conn: Connection, results: RealisedResults) -> None:
     for chunk in bulk.chunks(sorted(results.per_account), 900):
         rows = conn.execute(
             select(account_daily_pnl.c.account_id, account_daily_pnl.c.pnl)
-            .where(account_daily_pnl.c.account_id.in_(chunk), account_daily_pnl.c.day == day)
+            .where(bulk.one_of(conn, account_daily_pnl.c.account_id, chunk), account_daily_pnl.c.day == day)
             .with_for_update()
         )
         current.update({a: pnl for a, pnl in rows})
@@ -308,7 +311,7 @@ def _save_results(conn: Connection, results: RealisedResults) -> None:
     for chunk in bulk.chunks(sorted(results.per_subscription), 900):
         rows = conn.execute(
             select(subscriptions.c.id, subscriptions.c.pnl_total, subscriptions.c.pnl_peak)
-            .where(subscriptions.c.id.in_(chunk))
+            .where(bulk.one_of(conn, subscriptions.c.id, chunk))
             .with_for_update()
         )
         totals.update({sid: RunningTotal(total, peak) for sid, total, peak in rows})
@@ -358,7 +361,7 @@ def _save_intents(conn: Connection, settled: OrdersSettled, now: datetime) -> No
         # The fill is in the execution log; the intent only records that it is done.
         conn.execute(
             update(execution_intents)
-            .where(execution_intents.c.id.in_(chunk))
+            .where(bulk.one_of(conn, execution_intents.c.id, chunk))
             .values(status=IntentStatus.DONE.value, updated_at=now)
         )
     if with_reason:
