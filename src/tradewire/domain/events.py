@@ -85,7 +85,15 @@ def plain(value: Any) -> Any:
 
 
 def _data(**values: Any) -> dict[str, Any]:
-    return {k: plain(v) for k, v in values.items()}
+    # Converted in place (the keyword arguments' dict is new at each call); most values are plain
+    # already and decimals common: both without a call to plain() (events are made per subscriber).
+    for key, value in values.items():
+        kind = type(value)
+        if kind is Decimal:
+            values[key] = fmt(value)
+        elif kind not in _AS_IS:
+            values[key] = plain(value)
+    return values
 
 
 # -- signals and routing -----------------------------------------------------------------------------

@@ -8,10 +8,11 @@ same on SQLite and PostgreSQL.
 On PostgreSQL an executemany is still one statement per row on the server (and one pass through the
 driver's Python per row), and a multi-row VALUES costs the driver a parse of every placeholder; so a
 batch of `COPY_FROM` rows or more is sent with COPY instead: straight into the table, or, for an
-upsert, an insert that skips conflicts or returns columns, an increment or an update, into a staging
-table (temporary, one per table and columns and connection, emptied at commit) that a single INSERT
-... SELECT or UPDATE ... FROM applies. Rows that repeat a key are applied as executemany applies
-them: the last one wins.
+upsert, an insert that skips conflicts or returns columns, or an update, into a staging table
+(temporary, one per table and columns and connection, emptied at commit) that a single INSERT ...
+SELECT or UPDATE ... FROM applies. Rows that repeat a key are applied as executemany applies them:
+the last one wins. Integers alone (an increment's keys and amounts, a list of ids) go as arrays
+written out as text, `{1,2,3}`, which the server reads in one go.
 """
 
 from __future__ import annotations
@@ -85,6 +86,21 @@ def insert(
     conn.exec_driver_sql(sql, _tuples(conn, table, columns, rows))
 
 
+def insert_tuples(
+    conn: Connection, table: Table, columns: list[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """INSERT rows given as tuples of `columns`' values (no conflict handling): for the largest
+    batches (the events outbox, ten rows per subscriber), without a dict per row."""
+    if not rows:
+        return
+    if _copies(conn, rows):
+        _copy(conn, _q(table.name), columns, _tuples(conn, table, columns, rows, copying=True))
+        return
+    marks = ", ".join(_mark(conn) for _ in columns)
+    sql = f"INSERT INTO {_q(table.name)} ({', '.join(map(_q, columns))}) VALUES ({marks})"
+    conn.exec_driver_sql(sql, _tuples(conn, table, columns, rows))
+
+
 def insert_returning(
     conn: Connection,
     table: Table,
@@ -140,12 +156,15 @@ def increment(
         f" ON CONFLICT ({_q(key)}) DO UPDATE SET {_q(column)} = {_q(table.name)}.{_q(column)} + "
         f"excluded.{_q(column)} RETURNING {_q(key)}, {_q(column)}"
     )
-    if _copies(conn, keys):  # one statement, its rows (and so its locks) in key order
-        stage = _staged(conn, table, [key, column], [{key: k, column: amounts[k]} for k in keys])
-        sql = f"INSERT INTO {_q(table.name)} ({_q(key)}, {_q(column)}) SELECT {_q(key)}, {_q(column)} "
-        found.update(
-            (int(k), int(v)) for k, v in conn.exec_driver_sql(f"{sql}FROM {stage} ORDER BY _n{tail}")
+    if _copies(conn, keys):
+        # One statement, its rows (and so its locks) in key order; keys and amounts as two arrays'
+        # text (integers: no staging table, no per-value conversion by the driver).
+        sql = (
+            f"INSERT INTO {_q(table.name)} ({_q(key)}, {_q(column)}) SELECT k, n "
+            f"FROM unnest(%s::bigint[], %s::bigint[]) AS s(k, n) ORDER BY k{tail}"
         )
+        arrays = (_integers_text(keys), _integers_text([amounts[k] for k in keys]))
+        found.update((int(k), int(v)) for k, v in conn.exec_driver_sql(sql, arrays))
         return found
     row_marks = f"({_mark(conn)}, {_mark(conn)})"
     head = f"INSERT INTO {_q(table.name)} ({_q(key)}, {_q(column)}) VALUES "
@@ -213,11 +232,16 @@ def _array(column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[A
     if not isinstance(column.type, Integer):
         # Text, not the column's VARCHAR(n): a cast to that would cut a longer key down to a stored one.
         return bindparam(None, list(values), type_=ARRAY(Text()))
+    return bindparam(None, _integers_text(values), type_=_IntegerArrayText())
+
+
+def _integers_text(values: Sequence[Any]) -> str:
+    """Integers (or None) as the text of a PostgreSQL array: {1,2,NULL}."""
     if None in values:
         listed = ",".join("NULL" if v is None else str(int(v)) for v in values)
     else:
         listed = ",".join(map(str, map(int, values)))
-    return bindparam(None, f"{{{listed}}}", type_=_IntegerArrayText())
+    return f"{{{listed}}}"
 
 
 def _copies(conn: Connection, rows: Sequence[Any]) -> bool:
@@ -279,22 +303,27 @@ def _tuples(
     conn: Connection,
     table: Table,
     columns: list[str],
-    rows: Sequence[Row],
+    rows: Sequence[Any],
     copying: bool = False,
     numbered: bool = False,
 ) -> list[tuple[Any, ...]]:
-    """The rows' values in `columns` order, each converted as its column binds it (only the columns
-    whose type converts: a fan-out writes thousands of rows a batch), for COPY when `copying`, each
-    followed by its position in `rows` when `numbered`."""
+    """The rows' values in `columns` order (rows are dicts, or tuples in that order already), each
+    converted as its column binds it (only the columns whose type converts: a fan-out writes
+    thousands of rows a batch), for COPY when `copying`, each followed by its position in `rows` when
+    `numbered`."""
     dialect = conn.dialect
     converters: list[tuple[int, Callable[[Any], Any]]] = []
     for index, column in enumerate(columns):
         processor = _bind_processor(table.c[column].type, dialect, copying)
         if processor is not None:
             converters.append((index, processor))
-    values_of: Callable[[Row], tuple[Any, ...]] = (
-        itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
-    )
+    values_of: Callable[[Any], tuple[Any, ...]]
+    if rows and isinstance(rows[0], tuple):
+        values_of = tuple
+    elif len(columns) > 1:
+        values_of = itemgetter(*columns)
+    else:
+        values_of = lambda row: (row[columns[0]],)  # noqa: E731
     if not converters and not numbered:
         return [values_of(row) for row in rows]
     result: list[tuple[Any, ...]] = []

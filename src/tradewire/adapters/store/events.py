@@ -69,19 +69,13 @@ def _save(conn: Connection, made: Sequence[Event], now: datetime) -> tuple[dict[
         number[e.user_id] += 1
         data = encoded(e.data)
         topic = e.topic.value
-        rows.append(
-            {
-                "user_id": e.user_id,
-                "id": number[e.user_id],
-                "topic": topic,
-                "type": e.type,
-                "ts": now,
-                "data": data,
-            }
-        )
+        rows.append((e.user_id, number[e.user_id], topic, e.type, now, data))
         stored.append(StoredEvent(e.user_id, number[e.user_id], topic, e.type, at, data))
-    bulk.insert(conn, events, rows)
+    bulk.insert_tuples(conn, events, _COLUMNS, rows)
     return last, stored
+
+
+_COLUMNS = ["user_id", "id", "topic", "type", "ts", "data"]
 
 
 class Outbox:
