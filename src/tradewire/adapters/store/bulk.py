@@ -39,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import UserDefinedType
 
-from tradewire.adapters.store.types import UTCDateTime
+from tradewire.adapters.store.types import Money, UTCDateTime
 
 Row = dict[str, Any]
 
@@ -344,6 +344,8 @@ def _bind_processor(column_type: Any, dialect: Dialect, copying: bool = False) -
     time once (a batch's rows mostly share their times): on SQLite as above, for PostgreSQL's COPY as
     ISO 8601 with the offset (the driver's own formatting of a time costs more than the rest of a
     row)."""
+    if isinstance(column_type, Money) and dialect.name == "postgresql":
+        return None  # a Decimal is bound as it is there (Money.process_bind_param): no call per value
     if isinstance(column_type, UTCDateTime):
         if dialect.name == "sqlite":
             return _once_each(UTCDateTime.sqlite_text)

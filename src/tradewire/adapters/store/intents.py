@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, select, update
 
@@ -57,6 +58,7 @@ from tradewire.domain.records import (
     WorkPage,
 )
 from tradewire.domain.risk import RiskLimits, TradingState
+from tradewire.domain.signals import SignalIntent
 from tradewire.domain.sizing import Sizing, SizingMode, SizingParams
 from tradewire.domain.track_record import StrategyCurve
 from tradewire.domain.tranches import DcaPlan
@@ -198,12 +200,13 @@ class SqlIntents(SqlTables):
             rows = readable_rows(conn, query, execution_intents.c.id)
             limits = restrictions(conn)
         page = WorkPage([], [])
+        signals: dict[int, SignalParts] = {}  # a page's intents mostly share their signal
         for intent_id, row in rows:
             if isinstance(row, str):
                 page.unreadable.append(UnreadableWork(intent_id, row))
                 continue
             try:
-                page.work.append(work_item(row._mapping, limits))
+                page.work.append(work_item(row._mapping, limits, signals))
             except Exception as exc:  # a row an older version (or a hand) wrote: it fails alone
                 why = f"stored intent cannot be read: {error_reason(exc)}"
                 page.unreadable.append(UnreadableWork(intent_id, why))
@@ -415,9 +418,39 @@ def _routing_events(
 _UNRESTRICTED = Restrictions()
 
 
-def work_item(r: Any, limits: Restrictions = _UNRESTRICTED) -> WorkItem:
+class SignalParts(NamedTuple):
+    """What a work item takes from its signal's row (the same for every intent of the signal)."""
+
+    intent: SignalIntent
+    stop_loss: Decimal | None
+    take_profit: Decimal | None
+    order_type: OrderType | None
+    confidence: Any
+    strategy_drawdown_pct: Decimal | None
+
+
+def signal_parts(r: Any) -> SignalParts:
     details = r["details"] or {}
-    intent = signal_intent(r["action"], details)
+    return SignalParts(
+        signal_intent(r["action"], details),
+        decimal_or_none(details.get("stop_loss")),
+        decimal_or_none(details.get("take_profit")),
+        _order_type(details.get("order_type")),
+        details.get("confidence"),
+        StrategyCurve(r["track_index"], r["track_peak"]).drawdown_pct,
+    )
+
+
+def work_item(
+    r: Any, limits: Restrictions = _UNRESTRICTED, signals: dict[int, SignalParts] | None = None
+) -> WorkItem:
+    """The work item of a row of _PENDING; `signals` keeps each signal's parts for the next rows."""
+    signal = signals.get(r["signal_id"]) if signals is not None else None
+    if signal is None:
+        signal = signal_parts(r)
+        if signals is not None:
+            signals[r["signal_id"]] = signal
+    intent = signal.intent
     return WorkItem(
         intent_id=r["id"],
         signal_id=r["signal_id"],
@@ -445,12 +478,12 @@ def work_item(r: Any, limits: Restrictions = _UNRESTRICTED) -> WorkItem:
         state_source=limits.source(TradingState(r["trading_state"]), r["user_id"]),
         pnl_total=r["pnl_total"],
         pnl_peak=r["pnl_peak"],
-        strategy_drawdown_pct=StrategyCurve(r["track_index"], r["track_peak"]).drawdown_pct,
-        stop_loss=decimal_or_none(details.get("stop_loss")),
-        take_profit=decimal_or_none(details.get("take_profit")),
+        strategy_drawdown_pct=signal.strategy_drawdown_pct,
+        stop_loss=signal.stop_loss,
+        take_profit=signal.take_profit,
         dca=DcaPlan.from_json(r["dca"]),
         attempts=r.get("attempts") or 0,
-        order_type=_order_type(details.get("order_type")),
+        order_type=signal.order_type,
         entry=EntryOrder.from_json(r["entry_order"]),
         confirmation=TradeConfirmation.of(
             r["confirmation"], r["confirmation_timeout_s"], r["max_confirm_drift_pct"]
@@ -459,7 +492,7 @@ def work_item(r: Any, limits: Restrictions = _UNRESTRICTED) -> WorkItem:
         proposal_price=decimal_or_none((r["proposal"] or {}).get("price")),
         proposed_at=proposed_at(r["proposal"]),
         subscription_status=SubscriptionStatus(r["subscription_status"]),
-        confidence=details.get("confidence"),
+        confidence=signal.confidence,
     )
 
 
