@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
 
 import pytest
 from hypothesis import given
@@ -166,6 +166,35 @@ def test_quantize_down_never_exceeds_a_value_with_full_context_precision() -> No
 def test_quantize_down_rejects_a_non_positive_step(step: str) -> None:
     with pytest.raises(MoneyError, match="step must be positive"):
         quantize_down(Decimal("1"), Decimal(step))
+
+
+_NUMBERS = st.builds(Decimal, st.from_regex(r"-?[0-9]{1,25}(\.[0-9]{0,25})?(E[+-]?[0-9])?", fullmatch=True))
+_STEPS = st.sampled_from(["1E-18", "0.00001", "0.01", "0.25", "0.5", "1", "10", "1E+3", "0.3"]).map(Decimal)
+
+
+@given(_NUMBERS, _STEPS)
+def test_quantizing_gives_the_multiple_of_the_step_as_exact_arithmetic_defines_it(
+    value: Decimal, step: Decimal
+) -> None:
+    # The definition, worked with 200 digits: value / step to a whole number (down, or half to
+    # even), times step; without trailing zeros, and whole numbers without an exponent.
+    def written(number: Decimal) -> str:
+        if number == 0:
+            return "0"
+        with localcontext(prec=200):
+            normalized = number.normalize()
+            exponent = normalized.as_tuple().exponent
+            return str(
+                normalized.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else normalized
+            )
+
+    with localcontext(prec=200):
+        down = (value / step).to_integral_value(rounding=ROUND_DOWN) * step
+        nearest = (value / step).to_integral_value(rounding=ROUND_HALF_EVEN) * step
+
+    for result, expected in ((quantize_down(value, step), down), (quantize_nearest(value, step), nearest)):
+        assert result == expected
+        assert str(result) == written(expected)
 
 
 # --- quantize_nearest ----------------------------------------------------------------------------

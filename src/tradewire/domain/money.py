@@ -19,8 +19,12 @@ from decimal import (
 )
 
 ZERO = Decimal(0)
+_ONE = Decimal(1)
 # Enough digits that dividing any realistic amount by a step is exact before it is rounded.
 _WIDE = 100
+# The default context with _WIDE digits, passed to each operation (no localcontext to enter and
+# leave: every order quantizes its amount and price, twice).
+_WIDE_CONTEXT = Context(prec=_WIDE)
 
 # What every stored amount and price must fit: NUMERIC(38, 18) on PostgreSQL (adapters/store/types.py),
 # so below 10^20 in size and at most 18 decimal places.
@@ -110,12 +114,11 @@ def _quantize(value: Decimal, step: Decimal, rounding: str) -> Decimal:
     if step <= 0:
         raise MoneyError("step must be positive")
     try:
-        with localcontext(prec=_WIDE):
-            units = (value / step).to_integral_value(rounding=rounding)
-            # More units than the context's digits would have been rounded: refuse rather than guess.
-            if units.adjusted() >= _WIDE:
-                raise MoneyError(f"{describe(value)} is too large to round to a step of {step}")
-            return normalize(units * step)
+        units = _WIDE_CONTEXT.divide(value, step).to_integral_value(rounding=rounding, context=_WIDE_CONTEXT)
+        # More units than the context's digits would have been rounded: refuse rather than guess.
+        if units.adjusted() >= _WIDE:
+            raise MoneyError(f"{describe(value)} is too large to round to a step of {step}")
+        return normalize(_WIDE_CONTEXT.multiply(units, step))
     except ArithmeticError as exc:
         raise MoneyError(f"{describe(value)} cannot be rounded to a step of {step}") from exc
 
@@ -141,11 +144,12 @@ def normalize(value: Decimal) -> Decimal:
         digits = len(value.as_tuple().digits)
         with localcontext(prec=max(digits, 1), Emax=MAX_EMAX, Emin=MIN_EMIN) as context:
             normalized = value.normalize(context)
-    exponent = normalized.as_tuple().exponent
-    assert isinstance(exponent, int)
-    if exponent > 0 and normalized.adjusted() < _WIDE:
-        with localcontext(prec=_WIDE):
-            return normalized.quantize(Decimal(1))
+    # A positive exponent (whole, with trailing zeros) needs a digit before the point: adjusted() > 0.
+    if 0 < normalized.adjusted() < _WIDE:
+        exponent = normalized.as_tuple().exponent
+        assert isinstance(exponent, int)
+        if exponent > 0:
+            return normalized.quantize(_ONE, context=_WIDE_CONTEXT)
     return normalized
 
 
