@@ -102,8 +102,10 @@ def test_times_of_a_large_batch_are_stored_as_the_instants_they_are(engine: Engi
 
 def test_one_of_finds_the_rows_of_exactly_the_listed_values(engine: Engine) -> None:
     at = datetime(2026, 12, 6, 12, 0, 10, tzinfo=UTC)
+    odd = ['a"b', "c\\d", "e,f", "{g}", "NULL", " h ", ""]  # what an array's text must quote
     with write_transaction(engine) as conn:
         bulk.insert(conn, events, [*_batch_events(1, 3, at), *_batch_events(2, 3, at)])
+        bulk.insert(conn, events, [{**e, "type": t} for e, t in zip(_batch_events(3, len(odd), at), odd)])
 
     with engine.connect() as conn:
 
@@ -111,9 +113,11 @@ def test_one_of_finds_the_rows_of_exactly_the_listed_values(engine: Engine) -> N
             query = select(events.c.user_id, events.c.type).where(bulk.one_of(conn, column, values))
             return sorted(conn.execute(query).tuples().all())
 
-        assert found(events.c.user_id, [2, 3]) == [(2, "t1"), (2, "t2"), (2, "t3")]
-        assert found(events.c.type, ["t2", "t2-longer", "t"]) == [(1, "t2"), (2, "t2")]
+        assert found(events.c.user_id, [2, 4]) == [(2, "t1"), (2, "t2"), (2, "t3")]
+        assert found(events.c.type, ["t2", "t2-longer", "t", "t2"]) == [(1, "t2"), (2, "t2")]
         assert found(events.c.user_id, []) == []
+        assert found(events.c.type, odd) == sorted((3, t) for t in odd)
+        assert found(events.c.type, ['a"', "c\\", "NUL", "h", None]) == []
 
 
 def test_a_large_upsert_updates_existing_rows_and_the_last_of_a_repeated_key_wins(engine: Engine) -> None:

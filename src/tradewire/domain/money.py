@@ -158,7 +158,9 @@ def fmt(value: Decimal | None) -> str | None:
     of the point (none that storage holds) is written in scientific notation instead of in full."""
     if value is None:
         return None
-    if value and value.is_finite() and -_WIDE <= value.adjusted() < _WIDE:
+    if not value:
+        return "0"  # any zero (-0, 0E-8, ...)
+    if value.is_finite() and -_WIDE <= value.adjusted() < _WIDE:
         # The common case (every event and row carries several): written out as it is, then its
         # trailing fractional zeros dropped; the same text as normalizing first, at a third the cost.
         text = format(value, "f")

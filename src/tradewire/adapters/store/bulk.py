@@ -23,13 +23,11 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     ColumnElement,
     Connection,
     Dialect,
     Integer,
     Table,
-    Text,
     any_,
     bindparam,
     func,
@@ -225,14 +223,24 @@ class _IntegerArrayText(UserDefinedType[str]):
         return "BIGINT[]"
 
 
+class _TextArrayText(UserDefinedType[str]):
+    """A TEXT[] parameter bound as its text, `{"a","b"}`. Text, not the column's VARCHAR(n): a cast
+    to that would cut a longer key down to a stored one."""
+
+    cache_ok = True
+    render_bind_cast = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "TEXT[]"
+
+
 def _array(column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[Any]:
-    """`values` bound as one array parameter of `column`'s element type. Integers go as the array's
-    text (the driver converts a list element by element in Python: 25 times as long for a thousand
-    ids)."""
-    if not isinstance(column.type, Integer):
-        # Text, not the column's VARCHAR(n): a cast to that would cut a longer key down to a stored one.
-        return bindparam(None, list(values), type_=ARRAY(Text()))
-    return bindparam(None, _integers_text(values), type_=_IntegerArrayText())
+    """`values` bound as one array parameter of `column`'s element type, written out as the array's
+    text: the driver converts a list element by element in Python (for a thousand ids 25 times as
+    long, for a thousand symbols 8 times)."""
+    if isinstance(column.type, Integer):
+        return bindparam(None, _integers_text(values), type_=_IntegerArrayText())
+    return bindparam(None, _texts_text(values), type_=_TextArrayText())
 
 
 def _integers_text(values: Sequence[Any]) -> str:
@@ -242,6 +250,19 @@ def _integers_text(values: Sequence[Any]) -> str:
     else:
         listed = ",".join(map(str, map(int, values)))
     return f"{{{listed}}}"
+
+
+def _texts_text(values: Sequence[Any]) -> str:
+    """Texts (or None) as the text of a PostgreSQL array, each quoted: {"BTC/USDT","a\\"b",NULL}.
+    Keys repeat (a page's symbol): each distinct one is quoted once."""
+    quoted: dict[Any, str] = {None: "NULL"}
+    listed = []
+    for value in values:
+        text = quoted.get(value)
+        if text is None:
+            text = quoted[value] = '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+        listed.append(text)
+    return "{" + ",".join(listed) + "}"
 
 
 def _copies(conn: Connection, rows: Sequence[Any]) -> bool:
