@@ -206,7 +206,7 @@ def _balance_events(conn: Connection, wallets: list[dict[str, Any]]) -> list[Eve
         query = select(exchange_accounts.c.id, exchange_accounts.c.user_id).where(
             bulk.one_of(conn, exchange_accounts.c.id, chunk)
         )
-        owners.update({int(a): int(u) for a, u in conn.execute(query)})
+        owners.update({int(a): int(u) for a, u in conn.execute(query).all()})
     return [
         balances_changed(owners[account_id], account_id, assets)
         for account_id, assets in sorted(changed.items())

@@ -162,7 +162,7 @@ def increment(
             f"FROM unnest(%s::bigint[], %s::bigint[]) AS s(k, n) ORDER BY k{tail}"
         )
         arrays = (_integers_text(keys), _integers_text([amounts[k] for k in keys]))
-        found.update((int(k), int(v)) for k, v in conn.exec_driver_sql(sql, arrays))
+        found.update((int(k), int(v)) for k, v in conn.exec_driver_sql(sql, arrays).all())
         return found
     row_marks = f"({_mark(conn)}, {_mark(conn)})"
     head = f"INSERT INTO {_q(table.name)} ({_q(key)}, {_q(column)}) VALUES "

@@ -196,7 +196,7 @@ def _claim(
         .values(state=OrderState.SUBMITTED.value, updated_at=now, next_check_at=first_check_after_claim(now))
         .returning(orders.c.id, orders.c.user_id)
     )
-    return {int(order_id): int(user_id) for order_id, user_id in result}
+    return {int(order_id): int(user_id) for order_id, user_id in result.all()}
 
 
 def _allowed(limits: Restrictions) -> ColumnElement[bool] | None:

@@ -187,7 +187,7 @@ def daily_results(conn: Connection, account_ids: Sequence[int], day: str) -> dic
             bulk.one_of(conn, account_daily_pnl.c.account_id, account_ids), account_daily_pnl.c.day == day
         )
     )
-    return {a: pnl for a, pnl in rows}
+    return dict(rows.tuples().all())
 
 
 def auto_order_rows(

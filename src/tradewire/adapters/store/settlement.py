@@ -106,7 +106,7 @@ def _stored_orders(conn: Connection, order_ids: list[int]) -> dict[int, StoredOr
     for chunk in bulk.chunks(sorted(set(order_ids)), 900):
         query = select(*columns).where(bulk.one_of(conn, orders.c.id, chunk)).order_by(orders.c.id)
         query = query.with_for_update()
-        for r in conn.execute(query):
+        for r in conn.execute(query).all():  # all(): one fetch, not one per row
             result[r.id] = stored_order(r)
     return result
 
@@ -128,8 +128,7 @@ def _stored_trades(conn: Connection, order_ids: list[int]) -> set[tuple[int, str
     seen: set[tuple[int, str]] = set()
     for chunk in bulk.chunks(order_ids, 900):
         query = select(fills.c.order_id, fills.c.trade_id).where(bulk.one_of(conn, fills.c.order_id, chunk))
-        rows = conn.execute(query)
-        seen.update((r.order_id, r.trade_id) for r in rows)
+        seen.update(conn.execute(query).tuples().all())
     return seen
 
 
@@ -142,18 +141,18 @@ def _open_positions(conn: Connection, keys: set[PositionKey]) -> dict[PositionKe
     if conn.dialect.name == "sqlite":  # one writer at a time (the write transaction): one plain read
         for chunk in bulk.chunks(sorted(keys, key=lambda k: (k[0] or 0, k[1])), 500):
             pair = tuple_(positions.c.subscription_id, positions.c.symbol)
-            for r in conn.execute(select(positions).where(open_now, pair.in_(chunk))):
+            for r in conn.execute(select(positions).where(open_now, pair.in_(chunk))).all():
                 found[(r.subscription_id, r.symbol)] = _open_position(r._mapping)
         return found
     ids: list[int] = []
     for chunk in bulk.chunks(sorted(keys, key=lambda k: (k[0] or 0, k[1])), 500):
         listed = bulk.keys_in(conn, [positions.c.subscription_id, positions.c.symbol], chunk)
-        ids += conn.execute(select(positions.c.id).where(open_now, listed)).scalars()
+        ids += conn.execute(select(positions.c.id).where(open_now, listed)).scalars().all()
     for chunk in bulk.chunks(sorted(set(ids)), 900):
         # Read again under the lock: a batch that held it may have closed the position meanwhile.
         query = select(positions).where(bulk.one_of(conn, positions.c.id, chunk)).order_by(positions.c.id)
         query = query.with_for_update()
-        for r in conn.execute(query):
+        for r in conn.execute(query).all():
             if r.status == PositionStatus.OPEN.value:
                 found[(r.subscription_id, r.symbol)] = _open_position(r._mapping)
     return found
