@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from types import SimpleNamespace
 
 from tests.fakes.memory_store.tables import Tables
 from tradewire.adapters.store.settlement import (
@@ -42,7 +41,7 @@ def settle(
     returns the events it makes."""
     order_ids = {o.order.order_id for o in outcomes}
     rows = tables["orders"]
-    stored = {i: stored_order(SimpleNamespace(**rows[i])) for i in sorted(order_ids) if i in rows}
+    stored = {i: stored_order(rows[i]) for i in sorted(order_ids) if i in rows}
     seen = {(f["order_id"], f["trade_id"]) for f in tables["fills"].values() if f["order_id"] in order_ids}
     settled = settle_orders(outcomes, stored, seen, now, late_fill_checks)
     moved = settle_positions(settled.fills, _open_positions(tables, settled.position_keys), now)

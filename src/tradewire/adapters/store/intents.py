@@ -129,7 +129,7 @@ class SqlIntents(SqlTables):
                     subscriptions.c.status == SubscriptionStatus.ACTIVE.value,
                 )
             ).all()
-        return [SubscriptionTarget(r.id, r.user_id, r.account_id, r.pairs) for r in rows]
+        return [SubscriptionTarget(i, user_id, account_id, pairs) for i, user_id, account_id, pairs in rows]
 
     def create_intents(self, routing: Routing, now: datetime) -> None:
         """One intent per target (repeats are ignored), the signal marked routed and counted in its

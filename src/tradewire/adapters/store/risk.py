@@ -105,7 +105,7 @@ class SqlRiskReads(SqlTables):
                         bulk.keys_in(conn, [positions.c.subscription_id, positions.c.symbol], chunk),
                     )
                 )
-                result.update({(r.subscription_id, r.symbol): r.amount for r in rows})
+                result.update({(subscription_id, symbol): amount for subscription_id, symbol, amount in rows})
         return result
 
     def exits_in_flight(self, keys: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
@@ -123,7 +123,7 @@ class SqlRiskReads(SqlTables):
                         bulk.keys_in(conn, [orders.c.subscription_id, orders.c.symbol], chunk),
                     )
                 )
-                found.update((r.subscription_id, r.symbol) for r in rows)
+                found.update(rows.tuples().all())
         return found
 
     def outcomes_pending(self, keys: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
@@ -145,5 +145,5 @@ class SqlRiskReads(SqlTables):
                     .where(pending, bulk.keys_in(conn, [orders.c.subscription_id, orders.c.symbol], chunk))
                     .distinct()
                 )
-                found.update((r.subscription_id, r.symbol) for r in rows)
+                found.update(rows.tuples().all())
         return found
