@@ -148,11 +148,12 @@ def signal_routed(
     many subscriptions it reached (and nothing of whose)."""
     events: list[Event] = []
     reached: set[int] = set()
+    received = signal.data()  # every subscriber's event shares it (event data is never changed)
     for intent in intents:
         user_id = intent.target.user_id
         if user_id not in reached and user_id != owner_id:
             reached.add(user_id)
-            events.append(Event(user_id, Topic.SIGNALS, "received", signal.data()))
+            events.append(Event(user_id, Topic.SIGNALS, "received", received))
         events.append(
             Event(
                 user_id,

@@ -65,9 +65,12 @@ def _save(conn: Connection, made: Sequence[Event], now: datetime) -> tuple[dict[
     at = _iso(now)
     rows = []
     stored = []
+    texts: dict[int, str] = {}  # data shared by several events (a signal's, say) is encoded once
     for e in made:
         number[e.user_id] += 1
-        data = encoded(e.data)
+        data = texts.get(id(e.data))
+        if data is None:
+            data = texts[id(e.data)] = encoded(e.data)
         topic = e.topic.value
         rows.append((e.user_id, number[e.user_id], topic, e.type, now, data))
         stored.append(StoredEvent(e.user_id, number[e.user_id], topic, e.type, at, data))
