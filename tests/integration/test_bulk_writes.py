@@ -105,7 +105,9 @@ def test_one_of_finds_the_rows_of_exactly_the_listed_values(engine: Engine) -> N
     odd = ['a"b', "c\\d", "e,f", "{g}", "NULL", " h ", ""]  # what an array's text must quote
     with write_transaction(engine) as conn:
         bulk.insert(conn, events, [*_batch_events(1, 3, at), *_batch_events(2, 3, at)])
-        bulk.insert(conn, events, [{**e, "type": t} for e, t in zip(_batch_events(3, len(odd), at), odd)])
+        bulk.insert(
+            conn, events, [{**e, "type": t} for e, t in zip(_batch_events(3, len(odd), at), odd, strict=True)]
+        )
 
     with engine.connect() as conn:
 
