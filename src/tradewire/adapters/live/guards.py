@@ -87,7 +87,37 @@ TRIAL_S = 60.0  # a trial call not heard of for this long is taken as lost (its 
 # process gone): another trial may go out, so a lost one never keeps an account's breaker open
 
 
-class CircuitBreaker:
+class OpenedBreaker:
+    """What both breakers read the same way: their limits, and their state from when they opened."""
+
+    def __init__(self, threshold: int, cooldown_s: float, clock: Callable[[], float]) -> None:
+        self._threshold = threshold
+        self._cooldown = cooldown_s
+        self._clock = clock
+        self._opened_at: float | None = None
+
+    @property
+    def threshold(self) -> int:
+        return self._threshold
+
+    @property
+    def cooldown_s(self) -> float:
+        return self._cooldown
+
+    def _opened_state(self) -> BreakerState:
+        if self._opened_at is None:
+            return BreakerState.CLOSED
+        if self._clock() - self._opened_at >= self._cooldown:
+            return BreakerState.HALF_OPEN
+        return BreakerState.OPEN
+
+    def _opened_retry_in(self) -> float:
+        if self._opened_at is None:
+            return 0.0
+        return max(0.0, self._cooldown - (self._clock() - self._opened_at))
+
+
+class CircuitBreaker(OpenedBreaker):
     """Opens after `threshold` failures in a row; after `cooldown_s` lets one trial call through (and
     another when the first is not heard of within `trial_s`)."""
 
@@ -98,21 +128,14 @@ class CircuitBreaker:
         clock: Callable[[], float] = time.monotonic,
         trial_s: float = TRIAL_S,
     ) -> None:
-        self._threshold = threshold
-        self._cooldown = cooldown_s
-        self._clock = clock
+        super().__init__(threshold, cooldown_s, clock)
         self._trial = trial_s
         self._failures = 0
-        self._opened_at: float | None = None
         self._trial_until: float | None = None  # a trial call is out until then
 
     @property
     def state(self) -> BreakerState:
-        if self._opened_at is None:
-            return BreakerState.CLOSED
-        if self._clock() - self._opened_at >= self._cooldown:
-            return BreakerState.HALF_OPEN
-        return BreakerState.OPEN
+        return self._opened_state()
 
     def allow(self) -> bool:
         """May a call go out now? In half-open state only one trial at a time."""
@@ -126,22 +149,12 @@ class CircuitBreaker:
         return False
 
     def retry_in(self) -> float:
-        if self._opened_at is None:
-            return 0.0
-        return max(0.0, self._cooldown - (self._clock() - self._opened_at))
+        return self._opened_retry_in()
 
     def success(self) -> None:
         self._failures = 0
         self._opened_at = None
         self._trial_until = None
-
-    @property
-    def threshold(self) -> int:
-        return self._threshold
-
-    @property
-    def cooldown_s(self) -> float:
-        return self._cooldown
 
     def failure(self) -> bool:
         """Count a failed call; True when it opened the breaker (closed → open: a failed trial

@@ -29,7 +29,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from tradewire.adapters.live.guards import TRIAL_S, BreakerState, CircuitBreaker
+from tradewire.adapters.live.guards import TRIAL_S, BreakerState, CircuitBreaker, OpenedBreaker
 
 log = logging.getLogger("tradewire.exchange.breakers")
 
@@ -101,7 +101,7 @@ return seen
 )
 
 
-class SharedCircuitBreaker:
+class SharedCircuitBreaker(OpenedBreaker):
     """One live account's circuit breaker, shared with every process through Redis (the interface of
     guards.Breaker)."""
 
@@ -114,41 +114,24 @@ class SharedCircuitBreaker:
         trial_s: float,
         clock: Callable[[], float],
     ) -> None:
+        super().__init__(threshold, cooldown_s, clock)  # _opened_at: as last seen in Redis, on our clock
         self._board = board
         self._key = key
-        self._threshold = threshold
-        self._cooldown = cooldown_s
-        self._clock = clock
         self._own = CircuitBreaker(threshold, cooldown_s, clock, trial_s)  # while Redis cannot be reached
-        self._opened_at: float | None = None  # as last seen in Redis, on this process's clock
         self._opening: str | None = None
         ms = math.ceil(cooldown_s * 1000)
         self._allow_args = (ms, math.ceil(trial_s * 1000), math.ceil((cooldown_s + trial_s + KEEP_S) * 1000))
 
     @property
-    def threshold(self) -> int:
-        return self._threshold
-
-    @property
-    def cooldown_s(self) -> float:
-        return self._cooldown
-
-    @property
     def state(self) -> BreakerState:
         if self._on_own(try_redis=False):
             return self._own.state
-        if self._opened_at is None:
-            return BreakerState.CLOSED
-        if self._clock() - self._opened_at >= self._cooldown:
-            return BreakerState.HALF_OPEN
-        return BreakerState.OPEN
+        return self._opened_state()
 
     def retry_in(self) -> float:
         if self._on_own(try_redis=False):
             return self._own.retry_in()
-        if self._opened_at is None:
-            return 0.0
-        return max(0.0, self._cooldown - (self._clock() - self._opened_at))
+        return self._opened_retry_in()
 
     def opening(self) -> str | None:
         return self._opening
