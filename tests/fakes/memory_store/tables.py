@@ -112,6 +112,10 @@ PARTIAL_UNIQUE: dict[str, tuple[tuple[str, ...], Callable[[Row], bool]]] = {
 }
 
 
+# What a failed transaction puts back as it was.
+_TABLES = ("rows", "strategy_pairs", "account_daily_pnl", "events", "event_seq", "risk_notices")
+
+
 class UniqueViolation(Exception):
     """A write that would break a unique key (the twin's IntegrityError); nothing was written."""
 
@@ -228,27 +232,12 @@ class Tables:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """All or nothing: on an exception every table is put back as it was."""
-        saved = copy.deepcopy(
-            (
-                self.rows,
-                self.strategy_pairs,
-                self.account_daily_pnl,
-                self.events,
-                self.event_seq,
-                self.risk_notices,
-            )
-        )
+        saved = copy.deepcopy({name: getattr(self, name) for name in _TABLES})
         try:
             yield
         except BaseException:
-            (
-                self.rows,
-                self.strategy_pairs,
-                self.account_daily_pnl,
-                self.events,
-                self.event_seq,
-                self.risk_notices,
-            ) = saved
+            for name, value in saved.items():
+                setattr(self, name, value)
             raise
 
 
