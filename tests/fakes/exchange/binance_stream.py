@@ -14,7 +14,6 @@ every 20 s and drops a connection whose pong is a minute late (``FakeExchange.ws
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import itertools
 import json
@@ -23,9 +22,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from tests.fakes.exchange.binance import check_window, client_id, error, mandatory, order_type
+from tests.fakes.exchange.binance_conns import Connections, frame, transport_of
 from tests.fakes.exchange.book import Order, OrderEvent, Trade
 from tests.fakes.exchange.formats import d8, now_ms
 from tests.fakes.exchange.server import ApiError
@@ -46,18 +46,13 @@ class StreamConn:
     weight: int = 0
 
 
-def _frame(payload: dict[str, Any]) -> str:
-    return json.dumps(payload, separators=(",", ":"))
-
-
-class UserDataStream:
+class UserDataStream(Connections[StreamConn]):
     """The WebSocket API endpoint and the subscriptions on it; order events come from the book."""
 
     def __init__(self, venue: Binance) -> None:
+        super().__init__(venue.book.lock)
         self.venue = venue
         self.book = venue.book
-        self.conns: set[StreamConn] = set()  # guarded by book.lock
-        self.loop: asyncio.AbstractEventLoop | None = None
         self._exec_ids = itertools.count(9_000_000_001)  # executionReport "I"
         self.book.listeners.append(self.push)
 
@@ -65,24 +60,20 @@ class UserDataStream:
 
     def push(self, event: OrderEvent) -> None:
         """Push an order change to every user-data subscription (called under ``book.lock``)."""
-        loop = self.loop
         targets = [
             (conn, subscription)
             for conn in self.conns
             for subscription, key in conn.subscriptions.items()
             if key == self.venue.api_key
         ]
-        if loop is None or not targets:
+        if self.loop is None or not targets:
             return
         events = [self.execution_report(event.order, event.kind, event.trade, event.cancel_client_id)]
         if event.balances:
             events.append(self.account_position(event.order))
         for conn, subscription in targets:
             for payload in events:
-                text = _frame({"subscriptionId": subscription, "event": payload})
-                # From any thread: call_soon_threadsafe keeps the events in order per connection.
-                with contextlib.suppress(RuntimeError):  # loop already closed
-                    loop.call_soon_threadsafe(conn.queue.put_nowait, text)
+                self.send(conn, frame({"subscriptionId": subscription, "event": payload}))
 
     def execution_report(
         self, order: Order, exec_type: str, trade: Trade | None, cancel_client_id: str | None
@@ -154,67 +145,17 @@ class UserDataStream:
         query = dict(parse_qsl(websocket.scope.get("query_string", b"").decode("latin-1")))
         conn = StreamConn(
             queue=asyncio.Queue(),
-            transport=websocket.scope.get("extensions", {}).get("tradewire.transport"),
+            transport=transport_of(websocket),
             return_rate_limits=str(query.get("returnRateLimits", "true")).lower() != "false",
         )
-        with self.book.lock:
-            self.loop = asyncio.get_running_loop()
-            self.conns.add(conn)
-        pump = asyncio.create_task(self._pump(websocket, conn))
-        try:
-            while True:
-                message = await websocket.receive()
-                if message["type"] == "websocket.disconnect":
-                    break
-                text = message.get("text")
-                if text is None:
-                    text = (message.get("bytes") or b"").decode("utf-8", errors="replace")
-                with self.book.lock:
-                    self.call(conn, text)
-        finally:
-            with self.book.lock:
-                self.conns.discard(conn)
-                conn.subscriptions.clear()
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+        await self.serve(websocket, conn)
 
-    @staticmethod
-    async def _pump(websocket: WebSocket, conn: StreamConn) -> None:
-        while True:
-            text = await conn.queue.get()
-            try:
-                if text is None:
-                    await websocket.close(code=1001, reason="going away")
-                    return
-                await websocket.send_text(text)
-            except (WebSocketDisconnect, OSError, RuntimeError):
-                return  # the peer is gone; the receive side cleans up
+    def unsubscribe_all(self, conn: StreamConn) -> None:
+        conn.subscriptions.clear()
 
     def subscribed(self) -> int:
         """Connections with an active user-data subscription."""
         return sum(1 for conn in self.conns if conn.subscriptions)
-
-    def drop(self, *, abort: bool) -> int:
-        """Close every connection (see ``FakeExchange.drop_streams``); called under ``book.lock``."""
-        conns = list(self.conns)
-        for conn in conns:
-            conn.subscriptions.clear()
-        loop = self.loop
-        if loop is None:
-            return 0
-        for conn in conns:
-            with contextlib.suppress(RuntimeError):  # loop already closed
-                if abort and conn.transport is not None:
-                    loop.call_soon_threadsafe(conn.transport.abort)  # type: ignore[attr-defined]
-                else:
-                    loop.call_soon_threadsafe(conn.queue.put_nowait, None)
-        return len(conns)
-
-    def forget(self) -> None:
-        """The server stopped: its connections are gone."""
-        self.conns.clear()
-        self.loop = None
 
     # ------------------------------------------------------------------ requests
 
@@ -242,9 +183,9 @@ class UserDataStream:
                     "count": conn.weight,
                 }
             ]
-        conn.queue.put_nowait(_frame(answer))
+        conn.queue.put_nowait(frame(answer))
 
-    def call(self, conn: StreamConn, text: str) -> None:
+    def answer(self, conn: StreamConn, text: str) -> None:
         """Answer one WebSocket API request (on the server loop, under ``book.lock``)."""
         conn.weight += 2
         try:
@@ -322,5 +263,5 @@ class UserDataStream:
         for sid in ended:
             del conn.subscriptions[sid]
             event = {"e": "eventStreamTerminated", "E": now_ms()}
-            conn.queue.put_nowait(_frame({"subscriptionId": sid, "event": event}))
+            conn.queue.put_nowait(frame({"subscriptionId": sid, "event": event}))
         return {}

@@ -16,14 +16,14 @@ test can also send one twice), ``drop_trade_streams`` (close or reset every conn
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
+from tests.fakes.exchange.binance_conns import Connections, frame, transport_of
 from tests.fakes.exchange.formats import d8, now_ms
 
 if TYPE_CHECKING:
@@ -39,17 +39,12 @@ class MarketConn:
     streams: set[str] = field(default_factory=set)  # e.g. "btcusdt@trade"
 
 
-def _frame(payload: Any) -> str:
-    return json.dumps(payload, separators=(",", ":"))
-
-
-class TradeStream:
+class TradeStream(Connections[MarketConn]):
     """``/ws/<n>``: SUBSCRIBE requests in, trade events out; state guarded by the book's lock."""
 
     def __init__(self, venue: Binance) -> None:
+        super().__init__(venue.book.lock)
         self.venue = venue
-        self.conns: set[MarketConn] = set()
-        self.loop: asyncio.AbstractEventLoop | None = None
         self.paused = False
         self.held: list[tuple[MarketConn, str]] = []
         self._ids: dict[str, itertools.count[int]] = {}
@@ -83,13 +78,13 @@ class TradeStream:
         }
         self.sent.append(event)
         name = f"{market_id.lower()}@trade"
-        text = _frame(event)
+        text = frame(event)
         for conn in self.conns:
             if name in conn.streams:
                 if self.paused:
                     self.held.append((conn, text))
                 else:
-                    self._send(conn, text)
+                    self.send(conn, text)
         return event
 
     def pause(self, paused: bool) -> None:
@@ -98,89 +93,38 @@ class TradeStream:
             held, self.held = self.held, []
             for conn, text in held:
                 if conn in self.conns:
-                    self._send(conn, text)
+                    self.send(conn, text)
 
     def subscribers(self, market_id: str) -> int:
         name = f"{market_id.lower()}@trade"
         return sum(1 for conn in self.conns if name in conn.streams)
 
-    def drop(self, *, abort: bool) -> int:
-        conns = list(self.conns)
-        for conn in conns:
-            conn.streams.clear()
-        loop = self.loop
-        if loop is None:
-            return 0
-        for conn in conns:
-            with contextlib.suppress(RuntimeError):
-                if abort and conn.transport is not None:
-                    loop.call_soon_threadsafe(conn.transport.abort)  # type: ignore[attr-defined]
-                else:
-                    loop.call_soon_threadsafe(conn.queue.put_nowait, None)
-        return len(conns)
-
     def forget(self) -> None:
-        self.conns.clear()
+        super().forget()
         self.held.clear()
-        self.loop = None
-
-    def _send(self, conn: MarketConn, text: str) -> None:
-        loop = self.loop
-        if loop is not None:
-            with contextlib.suppress(RuntimeError):  # loop already closed
-                loop.call_soon_threadsafe(conn.queue.put_nowait, text)
 
     # ------------------------------------------------------------------ connections
 
     async def endpoint(self, websocket: WebSocket) -> None:
         await websocket.accept()
-        conn = MarketConn(
-            queue=asyncio.Queue(), transport=websocket.scope.get("extensions", {}).get("tradewire.transport")
-        )
-        with self.venue.book.lock:
-            self.loop = asyncio.get_running_loop()
-            self.conns.add(conn)
-        pump = asyncio.create_task(self._pump(websocket, conn))
-        try:
-            while True:
-                message = await websocket.receive()
-                if message["type"] == "websocket.disconnect":
-                    break
-                text = message.get("text") or (message.get("bytes") or b"").decode("utf-8", "replace")
-                with self.venue.book.lock:
-                    self._request(conn, text)
-        finally:
-            with self.venue.book.lock:
-                self.conns.discard(conn)
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+        await self.serve(websocket, MarketConn(queue=asyncio.Queue(), transport=transport_of(websocket)))
 
-    @staticmethod
-    async def _pump(websocket: WebSocket, conn: MarketConn) -> None:
-        while True:
-            text = await conn.queue.get()
-            try:
-                if text is None:
-                    await websocket.close(code=1001, reason="going away")
-                    return
-                await websocket.send_text(text)
-            except (WebSocketDisconnect, OSError, RuntimeError):
-                return
+    def unsubscribe_all(self, conn: MarketConn) -> None:
+        conn.streams.clear()
 
-    def _request(self, conn: MarketConn, text: str) -> None:
+    def answer(self, conn: MarketConn, text: str) -> None:
         try:
             request = json.loads(text)
         except ValueError:
             request = None
         if not isinstance(request, dict):
-            conn.queue.put_nowait(_frame({"error": {"code": 3, "msg": "Invalid JSON"}}))
+            conn.queue.put_nowait(frame({"error": {"code": 3, "msg": "Invalid JSON"}}))
             return
         method, params, request_id = request.get("method"), request.get("params"), request.get("id")
         if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
             if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
                 conn.queue.put_nowait(
-                    _frame(
+                    frame(
                         {
                             "error": {"code": 2, "msg": "Invalid request: params must be a list"},
                             "id": request_id,
@@ -193,7 +137,7 @@ class TradeStream:
             if unknown:
                 # Binance: the fake serves trade streams only (real Binance also has depth, kline…).
                 conn.queue.put_nowait(
-                    _frame(
+                    frame(
                         {
                             "error": {"code": 2, "msg": f"Invalid request: unknown stream {unknown[0]}"},
                             "id": request_id,
@@ -205,10 +149,10 @@ class TradeStream:
                 conn.streams.update(params)
             else:
                 conn.streams.difference_update(params)
-            conn.queue.put_nowait(_frame({"result": None, "id": request_id}))
+            conn.queue.put_nowait(frame({"result": None, "id": request_id}))
         elif method == "LIST_SUBSCRIPTIONS":
-            conn.queue.put_nowait(_frame({"result": sorted(conn.streams), "id": request_id}))
+            conn.queue.put_nowait(frame({"result": sorted(conn.streams), "id": request_id}))
         else:
             conn.queue.put_nowait(
-                _frame({"error": {"code": 1, "msg": f"Unknown method {method!r}"}, "id": request_id})
+                frame({"error": {"code": 1, "msg": f"Unknown method {method!r}"}, "id": request_id})
             )
