@@ -12,6 +12,26 @@ from tradewire.domain.members import Conflict, NotFound
 from tradewire.domain.webhooks import HookKind
 from tradewire.ports.webhooks import Hook, HookChanges, HookTarget
 
+# The data of a fill's and of a closed position's event, as the outbox hands them to the hooks.
+FILL = {
+    "side": "buy",
+    "symbol": "BTC/USDT",
+    "amount": "0.00123",
+    "price": "64000.5",
+    "fee": "0.0787",
+    "fee_currency": "USDT",
+    "order_id": 11,
+    "account_id": 3,
+}
+CLOSED = {
+    "position_id": 5,
+    "symbol": "ETH/USDT",
+    "close_reason": "take_profit",
+    "realized_pnl": "12.345",
+    "fees": "0.2",
+    "account_id": 3,
+}
+
 
 @dataclass
 class MemoryHooks:

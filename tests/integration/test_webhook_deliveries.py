@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.fakes.memory_members import FixedClock
-from tests.fakes.memory_webhooks import MemoryHooks
+from tests.fakes.memory_webhooks import CLOSED, FILL, MemoryHooks
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tradewire.adapters.secrets_box import SecretBox, decode_key, generate_key
 from tradewire.adapters.webhooks import HttpPoster
@@ -26,24 +26,6 @@ from tradewire.services.webhooks.setup import HookSetup, NewHook, secret_context
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 USER, OTHER = 7, 8
-FILL = {
-    "side": "buy",
-    "symbol": "BTC/USDT",
-    "amount": "0.00123",
-    "price": "64000.5",
-    "fee": "0.0787",
-    "fee_currency": "USDT",
-    "order_id": 11,
-    "account_id": 3,
-}
-CLOSED = {
-    "position_id": 5,
-    "symbol": "ETH/USDT",
-    "close_reason": "take_profit",
-    "realized_pnl": "12.345",
-    "fees": "0.2",
-    "account_id": 3,
-}
 
 
 def _box() -> SecretBox:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.fakes.memory_members import FixedClock
-from tests.fakes.memory_webhooks import MemoryHooks
+from tests.fakes.memory_webhooks import CLOSED, FILL, MemoryHooks
 from tradewire.adapters.secrets_box import SecretBox, decode_key, generate_key
 from tradewire.adapters.webhooks import HttpPoster
 from tradewire.domain.members import Forbidden, Invalid
@@ -31,24 +31,6 @@ from tradewire.services.webhooks.setup import HookSetup, NewHook
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 USER = 7
-FILL = {
-    "side": "buy",
-    "symbol": "BTC/USDT",
-    "amount": "0.00123",
-    "price": "64000.5",
-    "fee": "0.0787",
-    "fee_currency": "USDT",
-    "order_id": 11,
-    "account_id": 3,
-}
-CLOSED = {
-    "position_id": 5,
-    "symbol": "ETH/USDT",
-    "close_reason": "take_profit",
-    "realized_pnl": "12.345",
-    "fees": "0.2",
-    "account_id": 3,
-}
 
 
 # -- the domain ----------------------------------------------------------------------------------------
