@@ -197,29 +197,17 @@ export class BotsPage {
     const line = h("p", { class: "error", role: "alert" });
     const form = h("form", { id: `bot-edit-${bot.id}`, class: "filters", "aria-label": `Configuration of ${bot.name}`, novalidate: true },
       ...definitionFields(id, bot.definition), h("button", { type: "submit" }, "Save configuration"), line);
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      const button = form.querySelector("button[type=submit]");
-      button.disabled = true;
-      clearFieldErrors(form);
-      line.textContent = "";
-      try {
-        // What the form does not show is kept as it is now (a stop heard since it opened included).
-        const now = (data.bots.get(bot.id) || bot).definition || {};
-        const definition = definitionOf(form, { candles_from: now.candles_from, confirmation: now.confirmation,
-          enabled: now.enabled ?? true });
-        const saved = await api("PATCH", `/api/v1/bots/${bot.id}`, { definition });
-        data.bots.set(saved.id, saved);
-        this.editing.delete(bot.id);
-        this.status.textContent = `${bot.name}: configuration saved; it applies on the next round.`;
-        document.activeElement?.blur();
-        this.renderList();
-      } catch (error) {
-        if (!error.errors && error.message.startsWith("Parameters")) markField(form, id("params"), error.message);
-        else showFieldErrors(form, error, definitionErrorFields(id), line);
-      } finally {
-        button.disabled = false;
-      }
+    whenSubmitted(form, line, id, definitionErrorFields(id), async () => {
+      // What the form does not show is kept as it is now (a stop heard since it opened included).
+      const now = (data.bots.get(bot.id) || bot).definition || {};
+      const definition = definitionOf(form, { candles_from: now.candles_from, confirmation: now.confirmation,
+        enabled: now.enabled ?? true });
+      const saved = await api("PATCH", `/api/v1/bots/${bot.id}`, { definition });
+      data.bots.set(saved.id, saved);
+      this.editing.delete(bot.id);
+      this.status.textContent = `${bot.name}: configuration saved; it applies on the next round.`;
+      document.activeElement?.blur();
+      this.renderList();
     });
     return form;
   }
@@ -255,29 +243,17 @@ export class BotsPage {
         accounts.map((a) => h("option", { value: a.id }, `${a.name} (${a.mode})`)))),
       field("Amount per entry (quote)", h("input", { id: id("size"), name: "size", inputmode: "decimal", value: "100", maxlength: 40, autocomplete: "off" })),
       h("button", { type: "submit" }, "Create bot"), line);
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      const button = form.querySelector("button[type=submit]");
-      button.disabled = true;
-      clearFieldErrors(form);
-      line.textContent = "";
-      try {
-        const body = { name: form.elements.name.value, definition: definitionOf(form), sizing_mode: "fixed_quote",
-          sizing_value: form.elements.size.value.trim() };
-        if (form.elements.account.value) body.account_id = Number(form.elements.account.value);
-        const bot = await api("POST", "/api/v1/bots", body);
-        data.bots.set(bot.id, bot);
-        this.status.textContent = `Bot ${bot.name} created.`;
-        form.reset();
-        loadMembership().catch(() => {});
-        this.renderList();
-      } catch (error) {
-        if (!error.errors && error.message.startsWith("Parameters")) markField(form, id("params"), error.message);
-        else showFieldErrors(form, error, { name: id("name"), account_id: id("account"), sizing_value: id("size"),
-          ...definitionErrorFields(id) }, line);
-      } finally {
-        button.disabled = false;
-      }
+    const fields = { name: id("name"), account_id: id("account"), sizing_value: id("size"), ...definitionErrorFields(id) };
+    whenSubmitted(form, line, id, fields, async () => {
+      const body = { name: form.elements.name.value, definition: definitionOf(form), sizing_mode: "fixed_quote",
+        sizing_value: form.elements.size.value.trim() };
+      if (form.elements.account.value) body.account_id = Number(form.elements.account.value);
+      const bot = await api("POST", "/api/v1/bots", body);
+      data.bots.set(bot.id, bot);
+      this.status.textContent = `Bot ${bot.name} created.`;
+      form.reset();
+      loadMembership().catch(() => {});
+      this.renderList();
     });
     this.creator.append(h("h2", { id: "bot-new-title" }, "New bot"),
       h("p", { class: "muted" }, "A built-in strategy the server runs for you alone; it trades your paper account unless you choose another."),
@@ -287,6 +263,26 @@ export class BotsPage {
 
 function term(label, value, name, wide = false) {
   return h("div", { class: wide ? "wide" : null }, h("dt", {}, label), h("dd", { "data-field": name }, value));
+}
+
+/** On submit, `save` with the form's button disabled meanwhile; a refusal shows on the control it
+ * names (`fields`: an API field path to a control's id), or in `line`. */
+function whenSubmitted(form, line, id, fields, save) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    clearFieldErrors(form);
+    line.textContent = "";
+    try {
+      await save();
+    } catch (error) {
+      if (!error.errors && error.message.startsWith("Parameters")) markField(form, id("params"), error.message);
+      else showFieldErrors(form, error, fields, line);
+    } finally {
+      button.disabled = false;
+    }
+  });
 }
 
 /** One message next to one control (a check made here, before the API is asked). */

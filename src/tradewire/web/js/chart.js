@@ -27,6 +27,20 @@ function options() {
   };
 }
 
+/** The options of a chart whose time scale shows the time of day too. */
+function timedOptions() {
+  const base = options();
+  return { ...base, timeScale: { ...base.timeScale, timeVisible: true } };
+}
+
+/** In place of a chart when the library could not be loaded; null, as the chart's `ready`. */
+function unavailable(el) {
+  el.replaceChildren(Object.assign(document.createElement("p"), {
+    className: "empty", textContent: "Charts are unavailable: the chart library was not installed (make installs it with npm).",
+  }));
+  return null;
+}
+
 /** A baseline chart of `points` ({time: "YYYY-MM-DD", value}) in `el`: above zero green, below red. */
 export class CurveChart {
   constructor(el) {
@@ -43,12 +57,7 @@ export class CurveChart {
       });
       this.unsubscribe = onThemeChange(() => this.chart.applyOptions(options()));
       return this;
-    }).catch(() => {
-      el.replaceChildren(Object.assign(document.createElement("p"), {
-        className: "empty", textContent: "Charts are unavailable: the chart library was not installed (make installs it with npm).",
-      }));
-      return null;
-    });
+    }).catch(() => unavailable(el));
   }
 
   async show(points) {
@@ -71,11 +80,11 @@ export class TradesChart {
     this.ready = load().then((lwc) => {
       const c = palette();
       this.lwc = lwc;
-      this.price = lwc.createChart(priceEl, { ...options(), timeScale: { ...options().timeScale, timeVisible: true } });
+      this.price = lwc.createChart(priceEl, timedOptions());
       this.candles = this.price.addSeries(lwc.CandlestickSeries, {
         upColor: c.up, downColor: c.down, borderVisible: false, wickUpColor: c.up, wickDownColor: c.down,
       });
-      this.equity = lwc.createChart(equityEl, { ...options(), timeScale: { ...options().timeScale, timeVisible: true } });
+      this.equity = lwc.createChart(equityEl, timedOptions());
       this.curve = this.equity.addSeries(lwc.LineSeries, { color: c.up, lineWidth: 2 });
       this.unsubscribe = onThemeChange(() => { this.price.applyOptions(options()); this.equity.applyOptions(options()); });
       return this;
@@ -104,17 +113,12 @@ export class CompareChart {
   constructor(el) {
     this.ready = load().then((lwc) => {
       const css = getComputedStyle(document.documentElement);
-      this.chart = lwc.createChart(el, { ...options(), timeScale: { ...options().timeScale, timeVisible: true } });
+      this.chart = lwc.createChart(el, timedOptions());
       this.lines = [css.getPropertyValue("--accent").trim(), css.getPropertyValue("--warn").trim()]
         .map((color) => this.chart.addSeries(lwc.LineSeries, { color, lineWidth: 2 }));
       this.unsubscribe = onThemeChange(() => this.chart.applyOptions(options()));
       return this;
-    }).catch(() => {
-      el.replaceChildren(Object.assign(document.createElement("p"), {
-        className: "empty", textContent: "Charts are unavailable: the chart library was not installed (make installs it with npm).",
-      }));
-      return null;
-    });
+    }).catch(() => unavailable(el));
   }
 
   async show(first, second) {

@@ -28,3 +28,16 @@ export const byId = (id) => document.getElementById(id);
 export function field(label, control) {
   return h("div", { class: "field" }, h("label", { for: control.id }, label), control);
 }
+
+/** Put `text` on the clipboard; where the browser refuses, select it in `input` for Ctrl+C. */
+export async function copy(text, input, say) {
+  try {
+    if (!navigator.clipboard) throw new Error("no clipboard");
+    await navigator.clipboard.writeText(text);
+    say("Copied to the clipboard.");
+  } catch {
+    input.focus();
+    input.select();
+    say("Selected: press Ctrl+C (⌘C) to copy.");
+  }
+}

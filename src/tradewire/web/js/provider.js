@@ -3,7 +3,7 @@
 // each reached, per-pair performance and the blacklist overrides. Signals and counts arrive on the
 // live channel (`signals`, `provider`); nothing is polled. Never a subscriber's account or orders.
 import { api } from "./api.js";
-import { clear, field, h } from "./dom.js";
+import { clear, copy, field, h } from "./dom.js";
 import { clearFieldErrors, showFieldErrors } from "./forms.js";
 import { amount, time } from "./format.js";
 import { data } from "./store.js";
@@ -12,19 +12,6 @@ const RECENT = 10; // signals shown per strategy
 const STATUSES = [["NORMAL", "Automatic (normal)"], ["BLACKLISTED", "Blacklisted"], ["WHITELISTED", "Whitelisted (30 days)"]];
 
 const webhookUrl = (slug) => `${location.origin}/api/v1/webhooks/tradingview/${encodeURIComponent(slug)}`;
-
-/** Put `text` on the clipboard; where the browser refuses, select it in `input` for Ctrl+C. */
-async function copy(text, input, say) {
-  try {
-    if (!navigator.clipboard) throw new Error("no clipboard");
-    await navigator.clipboard.writeText(text);
-    say("Copied to the clipboard.");
-  } catch {
-    input.focus();
-    input.select();
-    say("Selected: press Ctrl+C (⌘C) to copy.");
-  }
-}
 
 export class ProviderPage {
   title = "Provider";

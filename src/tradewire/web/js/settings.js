@@ -3,7 +3,7 @@
 // kind and notifications, enable or disable, send a test, delete). Nothing here is on the live channel: linking happens in Telegram, so the page
 // asks again when you press "Check again" or come back to this tab (no polling).
 import { api } from "./api.js";
-import { clear, field, h } from "./dom.js";
+import { clear, copy, field, h } from "./dom.js";
 import { clearFieldErrors, showFieldErrors } from "./forms.js";
 import { time } from "./format.js";
 
@@ -25,19 +25,6 @@ const HOURS = Array.from({ length: 24 }, (_, n) => n);
 const noticeLabel = (name) => name.charAt(0).toUpperCase() + name.slice(1).replaceAll("_", " ");
 const browserZone = () => { try { return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"; } catch { return "UTC"; } };
 const zones = () => { try { return Intl.supportedValuesOf("timeZone"); } catch { return []; } };
-
-/** Put `text` on the clipboard; where the browser refuses, select it in `input` for Ctrl+C. */
-async function copy(text, input, say) {
-  try {
-    if (!navigator.clipboard) throw new Error("no clipboard");
-    await navigator.clipboard.writeText(text);
-    say("Copied to the clipboard.");
-  } catch {
-    input.focus();
-    input.select();
-    say("Selected: press Ctrl+C (⌘C) to copy.");
-  }
-}
 
 /** A 422 that is a use case's reason (text, no field list) shown next to `id`; the rest as usual. */
 function showRefusal(form, error, fields, line, id) {
