@@ -1,10 +1,14 @@
-"""Serving a test double's ASGI app with uvicorn in a thread of its own, stopped at once."""
+"""Serving a test double: its ASGI app with uvicorn in a thread of its own, stopped at once, or its
+POST handler on the standard library's threaded HTTP server."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
 import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import uvicorn
 
@@ -30,3 +34,44 @@ async def serve_until(
         transport = getattr(connection, "transport", None)
         if transport is not None:
             transport.abort()
+
+
+class PostServer:
+    """A local HTTP/1.1 server in a daemon thread that hands each POST (its handler and raw body) to
+    `serve`: the transport of the fakes that only take POSTs (webhook_receiver, openai_api)."""
+
+    def __init__(self, name: str, serve: Callable[[BaseHTTPRequestHandler, bytes], None]) -> None:
+        self._name = name
+        self._serve = serve
+        self._server: ThreadingHTTPServer | None = None
+
+    def start(self) -> None:
+        serve = self._serve
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                return
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                serve(self, self.rfile.read(length))
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name=self._name, daemon=True
+        )
+        thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def origin(self) -> str:
+        assert self._server is not None, "not started"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"

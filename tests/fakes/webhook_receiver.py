@@ -16,8 +16,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.serving import PostServer
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class WebhookReceiver:
         self.received: list[Received] = []
         self._scripts: dict[str, deque[Scripted]] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._http = PostServer("fake-hooks", self._serve)
 
     # -- scripting ------------------------------------------------------------------------------
 
@@ -108,36 +110,15 @@ class WebhookReceiver:
     # -- serving --------------------------------------------------------------------------------
 
     def start(self) -> str:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:  # quiet
-                return
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                fake._serve(self, self.rfile.read(length))
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="fake-hooks", daemon=True
-        )
-        thread.start()
+        self._http.start()
         return self.url
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._http.stop()
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._http.origin
 
     def _serve(self, handler: BaseHTTPRequestHandler, raw: bytes) -> None:
         item = self._next(handler.path)
