@@ -48,6 +48,12 @@ def _runner(w: World, replay: Replay) -> StrategyRunner:
     return StrategyRunner(w.store, ingest, lambda source: replay, w.clock)
 
 
+def _strategy(w: World, slug: str) -> int:
+    """Another indicator strategy of the seeded user's; its id."""
+    row = {"owner_id": 1, "slug": slug, "name": "s", "source": "indicator", "passphrase_hash": "-"}
+    return w.members.create_strategy({**row, "created_at": w.clock.now()})
+
+
 def _define(store: MemoryStore, strategy_id: int, definition: object) -> None:
     store.tables["strategies"][strategy_id]["definition"] = definition
 
@@ -126,15 +132,8 @@ async def test_1s_strategies_run_in_their_own_round_and_only_their_symbols_are_s
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     w = world([])
-    make = {
-        "owner_id": 1,
-        "name": "s",
-        "source": "indicator",
-        "passphrase_hash": "-",
-        "created_at": w.clock.now(),
-    }
-    paper_1s = w.members.create_strategy({**make, "slug": "paper-1s"})
-    off_1s = w.members.create_strategy({**make, "slug": "off-1s"})
+    paper_1s = _strategy(w, "paper-1s")
+    off_1s = _strategy(w, "off-1s")
     base = {"builtin": "ema_cross", "params": PARAMS}
     _define(
         w.store,
@@ -147,7 +146,7 @@ async def test_1s_strategies_run_in_their_own_round_and_only_their_symbols_are_s
         off_1s,
         {**base, "timeframe": "1s", "symbols": ["SOL/USDT"], "candles_from": "okx", "enabled": False},
     )
-    fast = w.members.create_strategy({**make, "slug": "fast"})
+    fast = _strategy(w, "fast")
     _define(
         w.store,
         fast,
@@ -174,14 +173,7 @@ async def test_run_evaluates_1s_strategies_in_their_faster_round() -> None:
     w = world([])
     base = {"builtin": "ema_cross", "params": PARAMS, "candles_from": "binance"}
     _define(w.store, w.seeded.strategy_id, {**base, "timeframe": "5m", "symbols": ["BTC/USDT"]})
-    make = {
-        "owner_id": 1,
-        "name": "s",
-        "source": "indicator",
-        "passphrase_hash": "-",
-        "created_at": w.clock.now(),
-    }
-    fast = w.members.create_strategy({**make, "slug": "fast"})
+    fast = _strategy(w, "fast")
     _define(w.store, fast, {**base, "timeframe": "1s", "symbols": ["BTC/USDT"]})
     replay = Seconds(_candles(), 40)
     ingest = SignalIngest(w.store, Symbols(), w.bus, w.clock, verify=lambda secret, stored: False)
