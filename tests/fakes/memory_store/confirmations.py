@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from tests.fakes.memory_store.tables import Row, Tables
-from tradewire.adapters.store.confirmations import intent_log_row, proposal_ids
+from tradewire.adapters.store.confirmations import answer_values, answered_event, intent_log_row, proposal_ids
 from tradewire.adapters.store.values import bounded_reason
-from tradewire.domain.confirmation import declined_reason, expired_reason
-from tradewire.domain.events import Event, answered
+from tradewire.domain.confirmation import expired_reason
+from tradewire.domain.events import Event
 from tradewire.domain.execution import IntentStatus, LogStatus
 from tradewire.domain.members import NotFound
 from tradewire.domain.records import Answer, Proposal
@@ -55,17 +55,7 @@ class ConfirmationsTwin:
             if intent is None or intent["user_id"] != user_id:
                 raise NotFound(f"no intent {intent_id}")
             if intent["status"] == AWAITING and intent["confirm_by"] > now:
-                if confirm:
-                    values: dict[str, Any] = {
-                        "status": IntentStatus.CREATED.value,
-                        "confirmed_at": now,
-                        "reason": bounded_reason(f"confirmed by {who}"),
-                    }
-                else:
-                    values = {
-                        "status": IntentStatus.REJECTED.value,
-                        "reason": bounded_reason(declined_reason(who)),
-                    }
+                values = answer_values(confirm, who, now)
                 intent.update(values, updated_at=now)
                 ids = _ids(intent)
                 if not confirm:
@@ -73,7 +63,7 @@ class ConfirmationsTwin:
                         "execution_log", intent_log_row(ids, LogStatus.SKIPPED, values["reason"], now)
                     )
                 kind = "confirmed" if confirm else "declined"
-                made.append(_answered(ids, kind, values["status"], values["reason"]))
+                made.append(answered_event(ids, kind, values["status"], values["reason"]))
                 return Answer(intent_id, True, values["status"], values["reason"], intent["signal_id"])
             if intent["status"] == AWAITING:
                 self._expire(intent, now, made)
@@ -94,14 +84,8 @@ class ConfirmationsTwin:
         intent.update(status=IntentStatus.REJECTED.value, reason=reason, updated_at=now)
         ids = _ids(intent)
         self.tables.insert_new("execution_log", intent_log_row(ids, LogStatus.SKIPPED, reason, now))
-        made.append(_answered(ids, "expired", IntentStatus.REJECTED.value, reason))
+        made.append(answered_event(ids, "expired", IntentStatus.REJECTED.value, reason))
 
 
 def _ids(intent: Row) -> dict[str, Any]:
     return {"intent_id": intent["id"], **{k: intent[k] for k in _IDS}}
-
-
-def _answered(ids: dict[str, Any], kind: str, status: str, reason: str | None) -> Event:
-    return answered(
-        ids["user_id"], ids["intent_id"], ids["signal_id"], ids["subscription_id"], kind, status, reason
-    )

@@ -20,7 +20,7 @@ from tradewire.adapters.store.events import Outbox, transaction_with_events
 from tradewire.adapters.store.tables import execution_intents, execution_log
 from tradewire.adapters.store.values import bounded_reason
 from tradewire.domain.confirmation import declined_reason, expired_reason
-from tradewire.domain.events import answered
+from tradewire.domain.events import Event, answered
 from tradewire.domain.execution import IntentStatus, LogStatus
 from tradewire.domain.members import NotFound
 from tradewire.domain.records import Answer, Proposal
@@ -62,17 +62,7 @@ class SqlConfirmations(SqlTables):
 
     def answer_proposal(self, user_id: int, intent_id: int, confirm: bool, who: str, now: datetime) -> Answer:
         with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
-            if confirm:
-                values: dict[str, Any] = {
-                    "status": IntentStatus.CREATED.value,
-                    "confirmed_at": now,
-                    "reason": bounded_reason(f"confirmed by {who}"),
-                }
-            else:
-                values = {
-                    "status": IntentStatus.REJECTED.value,
-                    "reason": bounded_reason(declined_reason(who)),
-                }
+            values = answer_values(confirm, who, now)
             row = conn.execute(
                 update(execution_intents)
                 .where(_I.id == intent_id, _I.user_id == user_id, _I.status == AWAITING, _I.confirm_by > now)
@@ -86,7 +76,7 @@ class SqlConfirmations(SqlTables):
                         conn, execution_log, [intent_log_row(ids, LogStatus.SKIPPED, values["reason"], now)]
                     )
                 kind = "confirmed" if confirm else "declined"
-                outbox.add([_answered(ids, kind, values["status"], values["reason"])])
+                outbox.add([answered_event(ids, kind, values["status"], values["reason"])])
                 return Answer(intent_id, True, values["status"], values["reason"], row.signal_id)
             current = conn.execute(
                 select(_I.status, _I.reason, _I.signal_id).where(_I.id == intent_id, _I.user_id == user_id)
@@ -132,9 +122,20 @@ def _expire(conn: Connection, outbox: Outbox, intent_ids: list[int], now: dateti
             continue
         ids = {"intent_id": intent_id, **{k: v for k, v in row._mapping.items() if k != "proposal"}}
         bulk.insert(conn, execution_log, [intent_log_row(ids, LogStatus.SKIPPED, reason, now)])
-        outbox.add([_answered(ids, "expired", IntentStatus.REJECTED.value, reason)])
+        outbox.add([answered_event(ids, "expired", IntentStatus.REJECTED.value, reason)])
         ended.append((IntentStatus.REJECTED.value, reason))
     return ended
+
+
+def answer_values(confirm: bool, who: str, now: datetime) -> dict[str, Any]:
+    """What an intent's answer (a confirm or a decline by `who`) sets on it."""
+    if confirm:
+        return {
+            "status": IntentStatus.CREATED.value,
+            "confirmed_at": now,
+            "reason": bounded_reason(f"confirmed by {who}"),
+        }
+    return {"status": IntentStatus.REJECTED.value, "reason": bounded_reason(declined_reason(who))}
 
 
 def proposal_ids(p: Proposal) -> dict[str, Any]:
@@ -160,7 +161,8 @@ def intent_log_row(ids: dict[str, Any], status: LogStatus, reason: str, now: dat
     }
 
 
-def _answered(ids: dict[str, Any], kind: str, status: str, reason: str | None) -> Any:
+def answered_event(ids: dict[str, Any], kind: str, status: str, reason: str | None) -> Event:
+    """The event of an intent's answer (`ids`: its intent, signal, subscription, user)."""
     return answered(
         ids["user_id"], ids["intent_id"], ids["signal_id"], ids["subscription_id"], kind, status, reason
     )
