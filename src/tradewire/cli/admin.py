@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tradewire.cli.common import db_app, fail, keys_app, runtime_or_exit, settings_or_exit, user_app
+from tradewire.cli.common import (
+    db_app,
+    fail,
+    keys_app,
+    migrated_database,
+    runtime_or_exit,
+    settings_or_exit,
+    user_app,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -43,7 +51,6 @@ def user_create(
     password is prompted for (or read from stdin) and must pass the API's password policy."""
     from tradewire.adapters.clock import SystemClock
     from tradewire.adapters.passwords import hash_secret
-    from tradewire.adapters.store.db import disposable_engine, private_dir, upgrade
     from tradewire.adapters.store.members import SqlMembers
     from tradewire.cli.audit import record_command
     from tradewire.domain.audit import USER_TARGET, Action
@@ -62,9 +69,7 @@ def user_create(
     problem = PasswordPolicy(min_length=settings.password_min_length).problem(password, username)
     if problem is not None:
         fail(problem)
-    private_dir(settings.var_dir)
-    engine = disposable_engine(settings.effective_database_url)
-    upgrade(engine)
+    engine = migrated_database(settings)
     try:
         user_id = SqlMembers(engine).create_user(username, hash_secret(password), SystemClock().now(), chosen)
     except Conflict as exc:
@@ -85,7 +90,6 @@ def user_role(
 
     from tradewire.adapters.clock import SystemClock
     from tradewire.adapters.store.admin import SqlAdmin
-    from tradewire.adapters.store.db import disposable_engine, private_dir, upgrade
     from tradewire.adapters.store.members import SqlMembers
     from tradewire.adapters.store.platform import SqlPlatform
     from tradewire.cli.audit import record_command
@@ -95,9 +99,7 @@ def user_role(
 
     chosen = _role("ROLE", role)
     settings = settings_or_exit()
-    private_dir(settings.var_dir)
-    engine = disposable_engine(settings.effective_database_url)
-    upgrade(engine)
+    engine = migrated_database(settings)
     user = SqlMembers(engine).user_by_name(username)
     if user is None:
         fail(f"no user {username!r}", 1)

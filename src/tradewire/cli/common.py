@@ -9,6 +9,8 @@ import typer
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from sqlalchemy import Engine
+
     from tradewire.config import Settings
     from tradewire.runtime import Runtime
 
@@ -52,6 +54,16 @@ def runtime_or_exit(settings: Settings) -> Runtime:
     except StartupError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+
+
+def migrated_database(settings: Settings) -> Engine:
+    """The configured database, its directory private and its schema upgraded to the newest."""
+    from tradewire.adapters.store.db import disposable_engine, private_dir, upgrade
+
+    private_dir(settings.var_dir)
+    engine = disposable_engine(settings.effective_database_url)
+    upgrade(engine)
+    return engine
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
-from tradewire.cli.common import app, fail, parse_when, settings_or_exit
+from tradewire.cli.common import app, fail, migrated_database, parse_when, settings_or_exit
 
 if TYPE_CHECKING:
     from tradewire.services.exports import Exports
@@ -89,15 +89,12 @@ def _format(form: str) -> str:
 
 def _exports_of(username: str) -> tuple[Exports, int]:
     """The export use case on the configured database, and the user's id."""
-    from tradewire.adapters.store.db import disposable_engine, private_dir, upgrade
     from tradewire.adapters.store.exports import SqlExports
     from tradewire.adapters.store.members import SqlMembers
     from tradewire.services.exports import Exports
 
     settings = settings_or_exit()
-    private_dir(settings.var_dir)
-    engine = disposable_engine(settings.effective_database_url)
-    upgrade(engine)
+    engine = migrated_database(settings)
     found = SqlMembers(engine).user_by_name(username)
     if found is None:
         fail(f"--user: no user {username!r}")
