@@ -76,11 +76,9 @@ class RateLimits:
         return str(self._items[tier])
 
     async def hit(self, tier: str, key: str) -> Decision:
-        """Count one request of `key` in `tier`, unless the limit is reached."""
         return await self._check(tier, key, count=True)
 
     async def peek(self, tier: str, key: str) -> Decision:
-        """Whether one more request would be allowed, without counting it."""
         return await self._check(tier, key, count=False)
 
     async def _check(self, tier: str, key: str, *, count: bool) -> Decision:

@@ -40,4 +40,4 @@ class RiskAlertLog(Protocol):
     def breaker_opened(self, opening: BreakerOpening, now: datetime) -> bool:
         """Write, in a transaction of its own, the event of an account's circuit breaker opening for
         the account's owner; False when the account is gone or the opening, named by `opening.once`,
-        was told already."""
+        was told already (another process sharing the breaker reported it)."""

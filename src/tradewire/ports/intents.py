@@ -22,18 +22,33 @@ class IntentStore(Protocol):
     all a decision needs, and closed as rejected, failed or ordered (the order stored with them)."""
 
     def active_targets(self, strategy_id: int) -> list[SubscriptionTarget]: ...
-    def create_intents(self, routing: Routing, now: datetime) -> None: ...
+
+    def create_intents(self, routing: Routing, now: datetime) -> None:
+        """One intent per target (repeats are ignored), the signal marked routed and counted in its
+        strategy's track record (at its own price, else `market_price`), atomically and once.
+
+        A signal whose ticker no venue resolved is marked `status` 'unresolved' and not counted."""
+
     def pending_work(
         self, signal_id: int | None = None, created_before: datetime | None = None, limit: int = 5000
-    ) -> list[WorkItem]: ...
+    ) -> list[WorkItem]:
+        """Intents still in 'created', with their signal, subscription and account (readable ones)."""
+
     def pending_work_page(
         self,
         signal_id: int | None = None,
         after_id: int = 0,
         limit: int = 5000,
         partitions: Partitions | None = None,
-    ) -> WorkPage: ...
-    def save_decisions(self, decisions: Decisions, now: datetime) -> list[OrderRecord]: ...
+    ) -> WorkPage:
+        """Up to `limit` intents in 'created' with an id above `after_id`, in id order: the readable
+        ones as WorkItems, and those whose rows cannot be read (so one bad row fails alone); only
+        those of accounts in `partitions`, when given."""
+
+    def save_decisions(self, decisions: Decisions, now: datetime) -> list[OrderRecord]:
+        """Reject intents with their reasons, count failed attempts (a final one marks the intent
+        failed and logs it), propose entries that wait for a human, and store new orders (state
+        NEW), in one transaction."""
 
 
 class ConfirmationStore(Protocol):
@@ -47,5 +62,6 @@ class ConfirmationStore(Protocol):
         ...
 
     def expire_proposals(self, now: datetime, limit: int = 500) -> int:
-        """Reject proposals past their deadline; returns how many."""
+        """Reject up to `limit` proposals past their deadline ("not confirmed within N s"); returns
+        how many."""
         ...

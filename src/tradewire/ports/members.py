@@ -55,7 +55,8 @@ class AccountRecords(Protocol):
     def account(self, user_id: int, account_id: int) -> Account: ...
 
     def delete_account(self, user_id: int, account_id: int) -> None:
-        """Conflict while the account has subscriptions that are not cancelled."""
+        """Delete one of the user's accounts: NotFound when it is not theirs (whatever its
+        subscriptions), Conflict while it has subscriptions that are not cancelled."""
 
 
 class StrategyRecords(Protocol):
@@ -63,12 +64,14 @@ class StrategyRecords(Protocol):
 
     def add_strategy(self, strategy: NewStrategy) -> int: ...
 
-    def strategies_visible(self, user_id: int) -> list[Strategy]: ...
+    def strategies_visible(self, user_id: int) -> list[Strategy]:
+        """The user's own strategies and every public one."""
 
     def public_strategies(self) -> list[Strategy]:
-        """Every public strategy, as anyone but its owner sees it (is_owner false)."""
+        """Every public strategy, as anyone but its owner sees it (is_owner false): the marketplace."""
 
-    def strategies_of_owner(self, owner_id: int) -> list[Strategy]: ...
+    def strategies_of_owner(self, owner_id: int) -> list[Strategy]:
+        """The owner's own strategies, public or not."""
 
     def strategy(self, user_id: int, strategy_id: int) -> Strategy: ...
 
@@ -76,14 +79,16 @@ class StrategyRecords(Protocol):
 
     def set_strategy_passphrase(self, owner_id: int, strategy_id: int, passphrase_hash: str) -> None: ...
 
-    def strategy_pairs(self, user_id: int, strategy_id: int) -> list[PairRecord]: ...
+    def strategy_pairs(self, user_id: int, strategy_id: int) -> list[PairRecord]:
+        """The strategy's record per pair (for strategies the user may see)."""
 
     def pair_records(self, strategy_id: int) -> list[PairRecord]:
         """A strategy's record per pair with no check of who asks: only for a public strategy."""
 
     def override_pair(
         self, user_id: int, strategy_id: int, symbol: str, status: PairStatus, who: str, now: datetime
-    ) -> PairRecord: ...
+    ) -> PairRecord:
+        """The owner's decision on a pair: blacklist it, re-enable it (30-day whitelist) or reset it."""
 
 
 class SubscriptionRecords(Protocol):
@@ -111,7 +116,8 @@ class BotRecords(Protocol):
     def add_bot(self, strategy: NewStrategy, subscription: NewSubscription) -> int:
         """A private strategy and its owner's subscription to it, together; the bot's id."""
 
-    def bots(self, user_id: int, bot_id: int | None = None) -> list[Bot]: ...
+    def bots(self, user_id: int, bot_id: int | None = None) -> list[Bot]:
+        """The user's bots with their subscription (one each)."""
 
     def set_bot_running(
         self,
@@ -121,7 +127,8 @@ class BotRecords(Protocol):
         status: SubscriptionStatus,
         now: datetime,
     ) -> None:
-        """A bot's new definition and its subscription's status, with its `bots` event, at `now`."""
+        """Start, stop or retune a bot: its new definition (what the server evaluates) and its
+        subscription's status together, with its `bots` event, at `now`."""
 
 
 class Members(UserRecords, AccountRecords, StrategyRecords, SubscriptionRecords, BotRecords, Protocol):

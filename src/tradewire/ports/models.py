@@ -74,7 +74,9 @@ class ModelInfo:
 class ModelRegistry(Protocol):
     """The models users upload, each scoped to its owner: another user's model raises NotFound."""
 
-    def add_model(self, model: NewModel) -> int: ...
+    def add_model(self, model: NewModel) -> int:
+        """Keep `model` as the owner's next version for its symbol (retried if another upload took
+        that number at the same moment)."""
 
     def models(self, owner_id: int) -> list[ModelInfo]: ...
 

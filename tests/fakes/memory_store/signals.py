@@ -70,7 +70,6 @@ class SignalsTwin:
         return found[0] if found else None
 
     def insert_signal(self, signal: NewSignal) -> StoredSignal:
-        """As SqlStore: a signal whose dedup key its strategy stored before is the earlier one."""
         existing = self.find_signal(signal.strategy_id, [signal.dedup_key])
         if existing is not None:
             return StoredSignal(existing, False)

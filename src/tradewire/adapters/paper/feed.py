@@ -178,7 +178,6 @@ class ReplayFeed:
         return self._prices.get(symbol)
 
     def symbols(self) -> list[str]:
-        """Every symbol with a price."""
         return list(self._prices)
 
     def source(self, symbol: str) -> str:

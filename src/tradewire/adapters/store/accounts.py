@@ -120,8 +120,6 @@ class SqlAccounts(MemberRows):
         return self._records(query, dict)
 
     def delete_account(self, user_id: int, account_id: int) -> None:
-        """Delete one of the user's accounts; whose it is is checked first, so another user's account
-        answers NotFound whatever its subscriptions."""
         with write_transaction(self.engine) as conn:
             read_owned(conn, exchange_accounts.c.id, account_id, user_id, f"no exchange account {account_id}")
             active = conn.execute(

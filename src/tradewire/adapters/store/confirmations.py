@@ -89,8 +89,6 @@ class SqlConfirmations(SqlTables):
             return Answer(intent_id, False, current.status, current.reason, current.signal_id)
 
     def expire_proposals(self, now: datetime, limit: int = 500) -> int:
-        """Reject up to `limit` proposals past their deadline ("not confirmed within N s");
-        returns how many."""
         with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
             due = conn.execute(
                 select(_I.id)

@@ -132,10 +132,6 @@ class SqlIntents(SqlTables):
         return [SubscriptionTarget(i, user_id, account_id, pairs) for i, user_id, account_id, pairs in rows]
 
     def create_intents(self, routing: Routing, now: datetime) -> None:
-        """One intent per target (repeats are ignored), the signal marked routed and counted in its
-        strategy's track record (at its own price, else `market_price`), atomically and once.
-
-        A signal whose ticker no venue resolved is marked `status` 'unresolved' and not counted."""
         signal_id, status = routing.signal_id, routing.status
         rows = [intent_row(signal_id, t, now) for t in routing.targets]
         with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
@@ -166,7 +162,6 @@ class SqlIntents(SqlTables):
     def pending_work(
         self, signal_id: int | None = None, created_before: datetime | None = None, limit: int = 5000
     ) -> list[WorkItem]:
-        """Intents still in 'created', with their signal, subscription and account (readable ones)."""
         return self._pending(signal_id, created_before, 0, limit).work
 
     def pending_work_page(
@@ -176,9 +171,6 @@ class SqlIntents(SqlTables):
         limit: int = 5000,
         partitions: Partitions | None = None,
     ) -> WorkPage:
-        """Up to `limit` intents in 'created' with an id above `after_id`, in id order: the readable
-        ones as WorkItems, and those whose rows cannot be read (so one bad row fails alone); only
-        those of accounts in `partitions`, when given."""
         return self._pending(signal_id, None, after_id, limit, partitions)
 
     def _pending(
@@ -213,9 +205,6 @@ class SqlIntents(SqlTables):
         return page
 
     def save_decisions(self, decisions: Decisions, now: datetime) -> list[OrderRecord]:
-        """Reject intents with their reasons, count failed attempts (a final one marks the intent
-        failed and logs it), propose entries that wait for a human, and store new orders (state
-        NEW), in one transaction."""
         rejections, new_orders, failures, proposals, alerts = decisions
         with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
             failed = _record_failures(conn, failures, now) if failures else []

@@ -59,8 +59,6 @@ class SqlModels(SqlTables):
     # -- the registry ----------------------------------------------------------------------------
 
     def add_model(self, model: NewModel) -> int:
-        """Keep `model` as the owner's next version for its symbol (retried if another upload took
-        that number at the same moment)."""
         for _ in range(5):
             try:
                 with write_transaction(self.engine) as conn:

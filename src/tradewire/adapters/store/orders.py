@@ -52,13 +52,6 @@ class SqlOrders(SqlTables):
         self._late_fill_checks = tuple(late_fill_checks_s)
 
     def claim_for_submission(self, order_ids: Sequence[int], now: datetime) -> set[int]:
-        """Move NEW orders to SUBMITTED before they are sent; returns the ids this caller claimed.
-
-        The trading state is read in the same transaction: the most restrictive of the order's
-        subscription's, the platform's and its owner's (a disabled owner: exits only). An order stored
-        before a state forbade it (HALTED, or REDUCING for an entry) is not sent but rejected with the
-        reason, and its intent fails, however long it waited (a crash, a restart, a busy executor).
-        The platform's row is held shared meanwhile, so a halt being set waits for this claim."""
         if not order_ids:
             return set()
         claimed: dict[int, int] = {}
@@ -111,8 +104,6 @@ class SqlOrders(SqlTables):
         return set(why)
 
     def postpone_checks(self, records: Sequence[OrderRecord], reason: str, now: datetime) -> None:
-        """Orders whose exchange report could not be recorded: checked again later, backing off as
-        after any failed check, so they neither block the others nor are ever given up."""
         with write_transaction(self.engine) as conn:
             for order in records:
                 check = postponed_check(order.check_attempts, now)
@@ -133,8 +124,6 @@ class SqlOrders(SqlTables):
         created_before: datetime | None = None,
         partitions: Partitions | None = None,
     ) -> list[OrderRecord]:
-        """Orders in these states (created before `created_before`, of accounts in `partitions`,
-        when given)."""
         condition: ColumnElement[bool] = orders.c.state.in_([s.value for s in states])
         if created_before is not None:
             condition = and_(condition, orders.c.created_at < created_before)
@@ -144,8 +133,6 @@ class SqlOrders(SqlTables):
             return read_orders(conn, condition)
 
     def unsettled_orders(self, account_id: int | None = None) -> list[OrderRecord]:
-        """Every order not yet in a final state, and every final one still looked up a few times
-        (canceled or expired: late fills; concluded lost: a late sighting), of one account or all."""
         watched = and_(
             orders.c.state.in_([s.value for s in TERMINAL_STATES]), orders.c.next_check_at.is_not(None)
         )
@@ -156,7 +143,6 @@ class SqlOrders(SqlTables):
             return read_orders(conn, condition)
 
     def orders_by_client_ids(self, account_id: int, client_order_ids: Sequence[str]) -> list[OrderRecord]:
-        """The account's orders with these client order ids."""
         if not client_order_ids:
             return []
         with self.engine.connect() as conn:
@@ -168,8 +154,6 @@ class SqlOrders(SqlTables):
     def due_orders(
         self, now: datetime, limit: int = 1000, partitions: Partitions | None = None
     ) -> list[OrderRecord]:
-        """Non-terminal orders whose next status check is due (of accounts in `partitions`, when
-        given)."""
         condition: ColumnElement[bool] = orders.c.next_check_at.is_not(None) & (orders.c.next_check_at <= now)
         if partitions is not None:
             condition = and_(condition, in_partitions(orders.c.account_id, partitions))
@@ -177,7 +161,6 @@ class SqlOrders(SqlTables):
             return read_orders(conn, condition, limit=limit)
 
     def record_outcomes(self, outcomes: Sequence[OrderOutcome], now: datetime) -> None:
-        """Apply what exchanges said: order states, new fills, positions, log and intents, atomically."""
         if not outcomes:
             return
         with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):

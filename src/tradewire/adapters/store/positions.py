@@ -66,7 +66,6 @@ class SqlPositions(SqlTables):
     """Open positions with their exit levels and tranches, and the orders the platform places on them."""
 
     def watched_positions(self, changed_since: datetime | None = None) -> list[WatchedPosition]:
-        """Open positions (all, or every position changed since a time, open or not), with levels."""
         query = _WATCHED
         if changed_since is None:
             query = query.where(positions.c.status == PositionStatus.OPEN.value)
@@ -86,7 +85,6 @@ class SqlPositions(SqlTables):
             return [watched(r._mapping, limits) for r in conn.execute(query)]
 
     def watched_position(self, user_id: int, position_id: int) -> WatchedPosition | None:
-        """One of the user's positions as the exit monitor sees it."""
         with self.engine.connect() as conn:
             row = conn.execute(
                 _WATCHED.where(positions.c.id == position_id, positions.c.user_id == user_id)
@@ -95,7 +93,6 @@ class SqlPositions(SqlTables):
         return watched(row._mapping, limits) if row else None
 
     def open_positions_of(self, subscription_ids: Sequence[int]) -> list[WatchedPosition]:
-        """The open positions of these subscriptions, as the exit monitor sees them."""
         result: list[WatchedPosition] = []
         with self.engine.connect() as conn:
             limits = restrictions(conn)
@@ -110,14 +107,10 @@ class SqlPositions(SqlTables):
         return result
 
     def positions_exiting(self, position_ids: Iterable[int] | None = None) -> set[int]:
-        """Positions (all, or among `position_ids`) with an order that may still fill (see
-        store/attempts.py): in flight, or canceled or concluded lost and still looked up."""
         with self.engine.connect() as conn:
             return positions_with_live_attempts(conn, position_ids)
 
     def daily_loss_closers(self) -> list[DailyLossCloser]:
-        """Active subscriptions that close their positions once the account's daily loss limit is
-        breached, with their limits."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(subscriptions.c.id, subscriptions.c.account_id, subscriptions.c.risk_limits).where(
@@ -129,7 +122,6 @@ class SqlPositions(SqlTables):
         return [f for f in found if f.limits.close_on_daily_loss]
 
     def realized_on(self, account_ids: Sequence[int], day: str) -> dict[int, Decimal]:
-        """Net realised results of the UTC `day` per account."""
         result: dict[int, Decimal] = {}
         with self.engine.connect() as conn:
             for chunk in bulk.chunks(sorted(set(account_ids)), 900):
@@ -137,9 +129,6 @@ class SqlPositions(SqlTables):
         return result
 
     def save_auto_orders(self, exits: Sequence[AutoOrder], now: datetime) -> list[OrderRecord]:
-        """Store the platform's own orders (exits and DCA tranches, state NEW) before they are sent:
-        one per position at a time, each under a client order id derived from the position, the
-        tranche and the attempt number, so neither a retry nor a restart can place it twice."""
         if not exits:
             return []
         with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
@@ -168,7 +157,6 @@ class SqlPositions(SqlTables):
             return records
 
     def save_best_prices(self, best: dict[int, Decimal]) -> None:
-        """Persist trailing stops' best prices (so a restart keeps the stop where it had climbed)."""
         if not best:
             return
         with write_transaction(self.engine) as conn:

@@ -34,9 +34,6 @@ class SqlRiskReads(SqlTables):
     """Open positions, the day's results, strategies' records and exits in flight, read in bulk."""
 
     def risk_snapshot(self, keys: RiskKeys) -> RiskSnapshot:
-        """Open positions per subscription and account (and their symbols), net results of the UTC
-        `day` per account, the last trade per (subscription, symbol) in `pair_keys`, and the
-        strategies' pair records for `strategy_pairs_keys`."""
         snap = RiskSnapshot()
         with self.engine.connect() as conn:
             for chunk in bulk.chunks(sorted(set(keys.account_ids)), 900):
@@ -77,7 +74,6 @@ class SqlRiskReads(SqlTables):
         return snap
 
     def strategy_stats(self, strategy_id: int, last: int = 500) -> TradeStats:
-        """Wins, losses and average net results of the strategy's last closed positions."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(positions.c.realized_pnl, positions.c.fees)
@@ -92,7 +88,6 @@ class SqlRiskReads(SqlTables):
         return TradeStats.of([r.realized_pnl - r.fees for r in rows])
 
     def open_position_amounts(self, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], Decimal]:
-        """Open position size per (subscription id, symbol)."""
         wanted = sorted(set(keys))
         if not wanted:
             return {}
@@ -109,8 +104,6 @@ class SqlRiskReads(SqlTables):
         return result
 
     def exits_in_flight(self, keys: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
-        """(subscription, symbol) pairs whose position has an automated exit order that may still
-        fill: unsettled, or canceled or concluded lost and still looked up for a late fill."""
         wanted = sorted(set(keys))
         found: set[tuple[int, str]] = set()
         with self.engine.connect() as conn:
@@ -127,8 +120,6 @@ class SqlRiskReads(SqlTables):
         return found
 
     def outcomes_pending(self, keys: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
-        """(subscription, symbol) pairs with an order whose effect on the position is not known yet
-        (domain.orders.outcome_pending): a decision for them now would be sized on a stale position."""
         wanted = sorted(set(keys))
         found: set[tuple[int, str]] = set()
         pending = and_(

@@ -49,8 +49,6 @@ class SqlRiskAlerts(SqlTables):
     """What risk tells outside a decision: a circuit breaker opening."""
 
     def breaker_opened(self, opening: BreakerOpening, now: datetime) -> bool:
-        """Write the opening's event for the account's owner; False when the account is gone or the
-        opening was told already (another process sharing the breaker reported it)."""
         with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
             user_id = conn.execute(
                 select(exchange_accounts.c.user_id).where(exchange_accounts.c.id == opening.account_id)

@@ -59,7 +59,6 @@ class SqlSignals(SqlTables):
     # -- ingest -----------------------------------------------------------------------------------
 
     def webhook_strategy(self, slug: str) -> WebhookStrategy | None:
-        """The strategy of a webhook slug, with its passphrase hash and whether its owner is disabled."""
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(strategies.c.id, strategies.c.passphrase_hash, users.c.disabled_at)
@@ -77,7 +76,6 @@ class SqlSignals(SqlTables):
             ).scalar()
 
     def insert_signal(self, signal: NewSignal) -> StoredSignal:
-        """Store a signal; returns (id, True), or (first id, False) if the same signal came before."""
         row = signal_row(signal)
         try:
             with transaction_with_events(self.engine, self.notifier, signal.received_at) as (conn, outbox):
@@ -95,13 +93,7 @@ class SqlSignals(SqlTables):
             return StoredSignal(existing, False)
 
     def insert_signal_in_window(self, signal: NewSignal, content_key: str) -> StoredSignal:
-        """Store a signal unless one with the same content was stored at most the strategy's
-        `dedup_window_s` seconds before it; returns (id, True) or (that earlier id, False).
-
-        The window slides exactly from each stored signal (not from clock buckets). The strategy's row
-        is locked for the check and the insert, so two deliveries of one alert at the same moment
-        cannot both pass the check (SQLite serialises writers already).
-        """
+        # The strategy's row is locked for the check and the insert (SQLite serialises writers already).
         with transaction_with_events(self.engine, self.notifier, signal.received_at) as (conn, outbox):
             window_s, owner_id = conn.execute(
                 select(strategies.c.dedup_window_s, strategies.c.owner_id)
@@ -130,7 +122,6 @@ class SqlSignals(SqlTables):
     # -- routing ----------------------------------------------------------------------------------
 
     def signal_route_info(self, signal_id: int) -> SignalRoute | None:
-        """The strategy, symbol and status of a signal."""
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(signals.c.strategy_id, signals.c.symbol, signals.c.status).where(
@@ -140,7 +131,6 @@ class SqlSignals(SqlTables):
         return SignalRoute(row.strategy_id, row.symbol, row.status) if row else None
 
     def signal_ticker(self, signal_id: int) -> str | None:
-        """The ticker a signal arrived with."""
         with self.engine.connect() as conn:
             found: str | None = conn.execute(
                 select(signals.c.ticker).where(signals.c.id == signal_id)
@@ -148,7 +138,6 @@ class SqlSignals(SqlTables):
         return found
 
     def resolve_signal(self, signal_id: int, symbol: str) -> None:
-        """Give a signal stored before its ticker could be resolved the symbol it resolved to."""
         with write_transaction(self.engine) as conn:
             conn.execute(
                 update(signals)
@@ -164,8 +153,6 @@ class SqlSignals(SqlTables):
             return list(conn.execute(query).scalars())
 
     def routing_failed(self, signal_id: int, reason: str, attempts_allowed: int, now: datetime) -> bool:
-        """Count a failed routing attempt; at `attempts_allowed` the signal is marked failed with the
-        reason and no longer swept. Returns True when it was marked failed."""
         with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
             row = conn.execute(
                 update(signals)
@@ -185,15 +172,12 @@ class SqlSignals(SqlTables):
     # -- strategies and their venues --------------------------------------------------------------
 
     def strategy_venues(self, strategy_id: int) -> StrategyVenues:
-        """Where the strategy's active subscribers trade: whether any is on paper (one row at most,
-        however many), and each live account. Asked on every webhook: the statements are built once."""
-        with self.engine.connect() as conn:
+        with self.engine.connect() as conn:  # asked on every webhook: the statements are built once
             paper = conn.execute(_PAPER_SUBSCRIBER, {"strategy_id": strategy_id}).first()
             live = conn.execute(_LIVE_SUBSCRIBERS, {"strategy_id": strategy_id}).all()
         return StrategyVenues(paper is not None, tuple(live_venue(r) for r in live))
 
     def live_venues_in_use(self) -> list[LiveVenue]:
-        """Every live account with an active subscription (their market lists are kept loaded)."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(*_VENUE_COLUMNS)
@@ -210,7 +194,6 @@ class SqlSignals(SqlTables):
         return [live_venue(r) for r in rows]
 
     def strategy_definitions(self) -> list[PlatformStrategy]:
-        """Every strategy the platform runs itself (indicator strategies, bots), with its definition."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(strategies.c.id, strategies.c.definition)
@@ -222,7 +205,6 @@ class SqlSignals(SqlTables):
             return [PlatformStrategy(r.id, r.definition) for r in rows if r.definition]
 
     def last_signal_at(self, strategy_id: int, symbol: str) -> datetime | None:
-        """When the strategy last signalled on the pair (its cooldown starts there)."""
         with self.engine.connect() as conn:
             found = conn.execute(
                 select(signals.c.received_at)

@@ -79,7 +79,6 @@ class SqlStrategies(MemberRows):
         return strategy_id, int(sub[0])
 
     def bots(self, user_id: int, bot_id: int | None = None) -> list[Bot]:
-        """The user's bots with their subscription (one each)."""
         query = (
             select(
                 strategies.c.id,
@@ -115,8 +114,6 @@ class SqlStrategies(MemberRows):
         status: SubscriptionStatus,
         now: datetime,
     ) -> None:
-        """Start, stop or retune a bot: its definition (what the server evaluates) and its subscription
-        together, with its `bots` event (at `now`)."""
         with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
             before = conn.execute(
                 select(strategies.c.definition, subscriptions.c.status)
@@ -170,16 +167,13 @@ class SqlStrategies(MemberRows):
             raise NotFound(f"no strategy {strategy_id} of yours")
 
     def strategies_visible(self, user_id: int) -> list[Strategy]:
-        """The user's own strategies and every public one."""
         return self._records(self._visible_to(user_id), lambda r: strategy_of(r, user_id))
 
     def public_strategies(self) -> list[Strategy]:
-        """Every public strategy, as anyone but its owner sees it (the marketplace)."""
         query = _with_owner_and_count().where(strategies.c.is_public)
         return self._records(query, lambda r: strategy_of(r, None))
 
     def strategies_of_owner(self, owner_id: int) -> list[Strategy]:
-        """The owner's own strategies, public or not."""
         query = _with_owner_and_count().where(strategies.c.owner_id == owner_id)
         return self._records(query, lambda r: strategy_of(r, owner_id))
 
@@ -188,13 +182,10 @@ class SqlStrategies(MemberRows):
         return self._record(query, lambda r: strategy_of(r, user_id), f"no strategy {strategy_id}")
 
     def strategy_pairs(self, user_id: int, strategy_id: int) -> list[PairRecord]:
-        """The strategy's record per pair (for strategies the user may see)."""
         self.strategy(user_id, strategy_id)
         return self.pair_records(strategy_id)
 
     def pair_records(self, strategy_id: int) -> list[PairRecord]:
-        """The strategy's record per pair, whoever asks: for a strategy the caller knows is visible
-        (a public one)."""
         query = (
             select(strategy_pairs)
             .where(strategy_pairs.c.strategy_id == strategy_id)
@@ -205,7 +196,6 @@ class SqlStrategies(MemberRows):
     def override_pair(
         self, user_id: int, strategy_id: int, symbol: str, status: PairStatus, who: str, now: datetime
     ) -> PairRecord:
-        """The owner's decision on a pair: blacklist it, re-enable it (30-day whitelist) or reset it."""
         with write_transaction(self.engine) as conn:
             owner = conn.execute(select(strategies.c.owner_id).where(strategies.c.id == strategy_id)).scalar()
             if owner is None or owner != user_id:
