@@ -266,14 +266,10 @@ def _restore_backup(backup: Path, url: str, force: bool) -> Verification | None:
             tables, revision = _sqlite_counts(dst)
     else:
         pg_restore(backup, url)
-        engine = disposable_engine(url)
-        try:
-            with engine.connect() as connection:
-                if manifest is not None:
-                    _drop_tables_not_in(connection, manifest.tables)
-                tables, revision = sql_counts(connection)
-        finally:
-            engine.dispose()
+        with _server_connection(url) as connection:
+            if manifest is not None:
+                _drop_tables_not_in(connection, manifest.tables)
+            tables, revision = sql_counts(connection)
     return None if manifest is None else _compare(manifest, tables, revision)
 
 
@@ -305,12 +301,8 @@ def _verify_backup(backup: Path, server_url: str | None) -> Verification:
         raise BackupError("verifying a PostgreSQL backup needs a PostgreSQL server (TRADEWIRE_DATABASE_URL)")
     with scratch_database(server_url) as scratch_url:
         pg_restore(backup, scratch_url)
-        engine = disposable_engine(scratch_url)
-        try:
-            with engine.connect() as connection:
-                tables, revision = sql_counts(connection)
-        finally:
-            engine.dispose()
+        with _server_connection(scratch_url) as connection:
+            tables, revision = sql_counts(connection)
     return _compare(manifest, tables, revision)
 
 
@@ -338,13 +330,20 @@ def _rows_held(url: str) -> dict[str, int]:
         with _sqlite(path) as connection:
             tables, _ = _sqlite_counts(connection)
     else:
-        engine = disposable_engine(url)
-        try:
-            with engine.connect() as connection:
-                tables, _ = sql_counts(connection)
-        finally:
-            engine.dispose()
+        with _server_connection(url) as connection:
+            tables, _ = sql_counts(connection)
     return {name: count for name, count in tables.items() if count and name not in SCHEMA_ROWS}
+
+
+@contextlib.contextmanager
+def _server_connection(url: str) -> Iterator[Connection]:
+    """A connection to the database at `url` (PostgreSQL), its engine disposed of afterwards."""
+    engine = disposable_engine(url)
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
 
 
 def _drop_tables_not_in(connection: Connection, keep: Mapping[str, int]) -> None:
