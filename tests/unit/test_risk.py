@@ -23,7 +23,8 @@ from tradewire.domain.risk import (
 )
 
 
-def _context(**overrides: object) -> RiskContext:
+def risk_context(**overrides: object) -> RiskContext:
+    """An entry's risk context: nothing open, nothing lost today, 10,000 of equity, a fresh signal."""
     values: dict[str, object] = {
         "open_positions_subscription": 0,
         "open_positions_account": 0,
@@ -37,7 +38,7 @@ def _context(**overrides: object) -> RiskContext:
 
 @pytest.mark.parametrize(("open_now", "approved"), [(19, True), (20, False)])
 def test_positions_per_strategy_limit(open_now: int, approved: bool) -> None:
-    assessment = assess_entry(RiskLimits(), _context(open_positions_subscription=open_now))
+    assessment = assess_entry(RiskLimits(), risk_context(open_positions_subscription=open_now))
 
     assert assessment.approved is approved
     if not approved:  # a refusal reports every rule with its numbers
@@ -48,14 +49,14 @@ def test_positions_per_strategy_limit(open_now: int, approved: bool) -> None:
 
 @pytest.mark.parametrize(("open_now", "approved"), [(49, True), (50, False)])
 def test_positions_total_limit(open_now: int, approved: bool) -> None:
-    assert assess_entry(RiskLimits(), _context(open_positions_account=open_now)).approved is approved
+    assert assess_entry(RiskLimits(), risk_context(open_positions_account=open_now)).approved is approved
 
 
 @pytest.mark.parametrize(
     ("realized", "approved"), [(D("-499.99"), True), (D("-500"), False), (D("120"), True)]
 )
 def test_daily_loss_limit_is_five_percent_of_equity(realized: D, approved: bool) -> None:
-    assessment = assess_entry(RiskLimits(), _context(realized_today=realized))
+    assessment = assess_entry(RiskLimits(), risk_context(realized_today=realized))
 
     assert assessment.approved is approved
     if not approved:
@@ -65,19 +66,19 @@ def test_daily_loss_limit_is_five_percent_of_equity(realized: D, approved: bool)
 def test_daily_loss_in_quote_units_applies_when_tighter() -> None:
     limits = RiskLimits(daily_loss_quote=D(100))
 
-    assert not assess_entry(limits, _context(realized_today=D(-100))).approved
-    assert assess_entry(limits, _context(realized_today=D("-99.5"))).approved
+    assert not assess_entry(limits, risk_context(realized_today=D(-100))).approved
+    assert assess_entry(limits, risk_context(realized_today=D("-99.5"))).approved
 
 
 @pytest.mark.parametrize(("age", "approved"), [(300.0, True), (300.5, False)])
 def test_a_signal_older_than_the_limit_is_stale(age: float, approved: bool) -> None:
     limits = RiskLimits(max_signal_age_s=300)
 
-    assert assess_entry(limits, _context(signal_age_s=age)).approved is approved
+    assert assess_entry(limits, risk_context(signal_age_s=age)).approved is approved
 
 
 def test_every_rule_is_reported_even_when_one_fails() -> None:
-    assessment = assess_entry(RiskLimits(max_signal_age_s=60), _context(open_positions_account=50))
+    assessment = assess_entry(RiskLimits(max_signal_age_s=60), risk_context(open_positions_account=50))
 
     verdicts = {c.rule: c.passed for c in assessment.checks}
     assert list(verdicts) == [
@@ -108,14 +109,14 @@ def test_limits_read_from_json_with_defaults() -> None:
 
 def test_only_an_active_subscription_takes_entries_and_only_halted_blocks_exits() -> None:
     for state in (TradingState.REDUCING, TradingState.HALTED):
-        refused = assess_entry(RiskLimits(), _context(state=state))
+        refused = assess_entry(RiskLimits(), risk_context(state=state))
         assert not refused.approved and refused.failed("trading_state")
     assert assess_exit(TradingState.REDUCING).approved
     assert not assess_exit(TradingState.HALTED).approved
 
 
 def test_a_blacklisted_pair_is_refused_with_the_reason() -> None:
-    refused = assess_entry(RiskLimits(), _context(blacklisted="5 consecutive losing trades"))
+    refused = assess_entry(RiskLimits(), risk_context(blacklisted="5 consecutive losing trades"))
 
     assert refused.reason == "rejected by risk: pair_blacklist: 5 consecutive losing trades"
 
@@ -124,7 +125,7 @@ def test_a_blacklisted_pair_is_refused_with_the_reason() -> None:
 def test_max_position_size_per_trade(notional: D, approved: bool) -> None:
     limits = RiskLimits(max_position_quote=D(500))
 
-    assert assess_entry(limits, _context(notional=notional)).approved is approved
+    assert assess_entry(limits, risk_context(notional=notional)).approved is approved
 
 
 @pytest.mark.parametrize(
@@ -133,7 +134,7 @@ def test_max_position_size_per_trade(notional: D, approved: bool) -> None:
 )
 def test_drawdown_warns_at_15_and_pauses_at_25_percent(drawdown: D, approved: bool, warned: bool) -> None:
     for field in ("drawdown_pct", "strategy_drawdown_pct"):
-        assessment = assess_entry(RiskLimits(), _context(**{field: drawdown}))
+        assessment = assess_entry(RiskLimits(), risk_context(**{field: drawdown}))
 
         assert assessment.approved is approved
         assert bool(assessment.warnings) is warned
@@ -143,7 +144,7 @@ def test_drawdown_warns_at_15_and_pauses_at_25_percent(drawdown: D, approved: bo
 def test_at_most_three_correlated_open_pairs(open_correlated: int, approved: bool) -> None:
     correlated = tuple((f"C{i}/USDT", 0.9) for i in range(open_correlated))
 
-    assessment = assess_entry(RiskLimits(), _context(correlated=correlated))
+    assessment = assess_entry(RiskLimits(), risk_context(correlated=correlated))
 
     assert assessment.approved is approved
     if not approved:
@@ -152,14 +153,14 @@ def test_at_most_three_correlated_open_pairs(open_correlated: int, approved: boo
 
 @pytest.mark.parametrize(("since", "approved"), [(899.9, False), (900.0, True), (None, True)])
 def test_cooldown_after_a_trade_on_the_same_pair(since: float | None, approved: bool) -> None:
-    assert assess_entry(RiskLimits(), _context(since_last_trade_s=since)).approved is approved
-    assert assess_entry(RiskLimits(cooldown_s=0), _context(since_last_trade_s=1.0)).approved
+    assert assess_entry(RiskLimits(), risk_context(since_last_trade_s=since)).approved is approved
+    assert assess_entry(RiskLimits(cooldown_s=0), risk_context(since_last_trade_s=1.0)).approved
 
 
 @pytest.mark.parametrize(("rr", "approved"), [(D("0.99"), False), (D(1), True), (None, True)])
 def test_minimum_risk_reward(rr: D | None, approved: bool) -> None:
-    assert assess_entry(RiskLimits(), _context(risk_reward=rr)).approved is approved
-    assert assess_entry(RiskLimits(min_risk_reward=None), _context(risk_reward=D("0.1"))).approved
+    assert assess_entry(RiskLimits(), risk_context(risk_reward=rr)).approved is approved
+    assert assess_entry(RiskLimits(min_risk_reward=None), risk_context(risk_reward=D("0.1"))).approved
 
 
 def test_risk_reward_and_drawdown_arithmetic() -> None:
@@ -173,7 +174,7 @@ def test_risk_reward_and_drawdown_arithmetic() -> None:
 
 
 def test_an_approval_keeps_its_numbers_in_a_compact_summary() -> None:
-    context = _context(open_positions_subscription=3, drawdown_pct=D("2.5"), risk_reward=D(2))
+    context = risk_context(open_positions_subscription=3, drawdown_pct=D("2.5"), risk_reward=D(2))
 
     text = summary(RiskLimits(), context)
 
@@ -256,6 +257,6 @@ def test_no_loss_today_never_trips_the_daily_loss_rule() -> None:
     # explanation now says the same instead of reporting "lost 0 today, limit 0" as failed.
     limits = RiskLimits(daily_loss_pct=D(0), max_positions_total=0)
 
-    assessment = assess_entry(limits, _context())
+    assessment = assess_entry(limits, risk_context())
 
     assert assessment.reason == "rejected by risk: positions_total: 0 open, limit 0"

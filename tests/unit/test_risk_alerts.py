@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 from typing import Any
 
+from tests.unit.test_risk import risk_context
 from tradewire.adapters.live.guards import CircuitBreaker
 from tradewire.domain.events import Topic
 from tradewire.domain.execution import Sizing, SizingMode
@@ -47,24 +48,13 @@ def _item(limits: RiskLimits, **values: Any) -> WorkItem:
     return WorkItem(**{**base, **values})
 
 
-def _context(**values: Any) -> RiskContext:
-    base: dict[str, Any] = {
-        "open_positions_subscription": 0,
-        "open_positions_account": 0,
-        "realized_today": D(0),
-        "equity": D(10_000),
-        "signal_age_s": 1.0,
-    }
-    return RiskContext(**{**base, **values})
-
-
 def _alerts(limits: RiskLimits, context: RiskContext, **item: Any) -> list[Any]:
     return entry_alerts(_item(limits, **item), context, assess_entry(limits, context), "USDT", DAY)
 
 
 def test_an_entry_refused_by_the_daily_loss_rule_tells_the_limit_once_per_account_and_day() -> None:
     limits = RiskLimits(daily_loss_pct=D(5), daily_loss_quote=D("120.5"))
-    [alert] = _alerts(limits, _context(realized_today=D("-130.25")))
+    [alert] = _alerts(limits, risk_context(realized_today=D("-130.25")))
 
     assert alert.once == Once("daily_loss", 3, DAY)
     assert alert.event.user_id == 9 and alert.event.topic is Topic.RISK and alert.event.type == "daily_loss"
@@ -90,9 +80,9 @@ def test_an_entry_refused_by_the_daily_loss_rule_tells_the_limit_once_per_accoun
 
 def test_a_loss_below_the_limit_or_a_refusal_by_another_rule_tells_nothing() -> None:
     limits = RiskLimits(daily_loss_pct=D(5))
-    assert _alerts(limits, _context(realized_today=D("-499.99"))) == []
-    assert _alerts(limits, _context(open_positions_account=50, realized_today=D(-1))) == []
-    [alert] = _alerts(limits, _context(realized_today=D(-500)))  # the limit itself refuses
+    assert _alerts(limits, risk_context(realized_today=D("-499.99"))) == []
+    assert _alerts(limits, risk_context(open_positions_account=50, realized_today=D(-1))) == []
+    [alert] = _alerts(limits, risk_context(realized_today=D(-500)))  # the limit itself refuses
     assert notice_text(Notice.DAILY_LOSS, alert.event.data).startswith(
         "🚨 Daily loss limit reached on account #3: lost 500 USDT on 2026-12-06 (UTC), limit 500 USDT "
         "(5% of equity 10000 USDT)."
@@ -104,7 +94,7 @@ def test_a_drawdown_past_its_warning_level_warns_once_per_peak_and_not_at_the_pa
     peak, total, equity = D(100), D(-1400), D(10_000)
     drawdown = drawdown_pct(peak, total, equity)
     assert drawdown is not None
-    [alert] = _alerts(limits, _context(drawdown_pct=drawdown), pnl_peak=peak, pnl_total=total)
+    [alert] = _alerts(limits, risk_context(drawdown_pct=drawdown), pnl_peak=peak, pnl_total=total)
 
     assert alert.once == Once("drawdown_warning", 5, "100")
     assert alert.event.type == "drawdown_warning"
@@ -126,9 +116,9 @@ def test_a_drawdown_past_its_warning_level_warns_once_per_peak_and_not_at_the_pa
         "their peak of 100 USDT (now -1400 USDT); warning at 10%, entries pause at 25%"
     )
     # Below the warning, at the pause (told by the pause itself), or once paused: no warning.
-    assert _alerts(limits, _context(drawdown_pct=D("9.99"))) == []
-    assert _alerts(limits, _context(drawdown_pct=D(25))) == []
-    reducing = _context(drawdown_pct=D(12), state=TradingState.REDUCING)
+    assert _alerts(limits, risk_context(drawdown_pct=D("9.99"))) == []
+    assert _alerts(limits, risk_context(drawdown_pct=D(25))) == []
+    reducing = risk_context(drawdown_pct=D(12), state=TradingState.REDUCING)
     assert _alerts(limits, reducing, state=TradingState.REDUCING) == []
 
 
