@@ -11,10 +11,6 @@ subscription) for intents, intent and client order id for orders, (order, trade 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from sqlalchemy import Engine
-
 from tradewire.adapters.store.confirmations import SqlConfirmations
 from tradewire.adapters.store.intents import SqlIntents
 from tradewire.adapters.store.orders import SqlOrders
@@ -23,8 +19,6 @@ from tradewire.adapters.store.risk import SqlRiskReads
 from tradewire.adapters.store.risk_alerts import SqlRiskAlerts
 from tradewire.adapters.store.signals import SqlSignals
 from tradewire.adapters.store.track import pair_record, pair_row
-from tradewire.domain.orders import LATE_FILL_CHECKS_S
-from tradewire.ports.events import EventNotifier
 
 __all__ = ["SqlStore", "pair_record", "pair_row"]
 
@@ -32,12 +26,5 @@ __all__ = ["SqlStore", "pair_record", "pair_row"]
 class SqlStore(
     SqlSignals, SqlIntents, SqlConfirmations, SqlOrders, SqlPositions, SqlRiskReads, SqlRiskAlerts
 ):
-    """Signals, intents, orders, fills, positions and the execution log in one SQL database."""
-
-    def __init__(
-        self,
-        engine: Engine,
-        late_fill_checks_s: Sequence[float] = LATE_FILL_CHECKS_S,
-        notifier: EventNotifier | None = None,
-    ) -> None:
-        SqlOrders.__init__(self, engine, late_fill_checks_s, notifier)
+    """Signals, intents, orders, fills, positions and the execution log in one SQL database; made
+    as SqlOrders is (engine, late_fill_checks_s, notifier), the one part with a setting of its own."""
