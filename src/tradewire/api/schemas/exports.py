@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from tradewire.api.fields import UtcTime
 from tradewire.api.schemas.common import Money
+from tradewire.api.schemas.records import SignalFields
 from tradewire.domain.tax import FIRST_YEAR, LAST_YEAR, LONG_TERM_DAYS
 
 _EARLIEST = datetime(FIRST_YEAR, 1, 1, tzinfo=UTC)
@@ -93,17 +94,7 @@ class PositionRow(BaseModel):
     updated_at: datetime
 
 
-class SignalRow(BaseModel):
-    id: int
-    strategy_id: int
-    strategy_slug: str
-    status: str
-    action: str
-    ticker: str
-    symbol: str
-    contracts: Money | None
-    price: Money | None
-    signal_time: datetime | None
+class SignalRow(SignalFields):
     received_at: datetime
     routed_at: datetime | None
 

@@ -19,7 +19,9 @@ class WebhookAccepted(BaseModel):
     action: str
 
 
-class SignalOut(BaseModel):
+class SignalFields(BaseModel):
+    """What a signal's API record and its export row begin with."""
+
     id: int
     strategy_id: int
     strategy_slug: str
@@ -30,6 +32,9 @@ class SignalOut(BaseModel):
     contracts: Money | None
     price: Money | None
     signal_time: datetime | None
+
+
+class SignalOut(SignalFields):
     details: dict[str, Any]
     received_at: datetime
     routed_at: datetime | None
