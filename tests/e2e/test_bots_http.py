@@ -126,3 +126,15 @@ def test_a_provider_publishes_a_built_in_strategy_that_emits_signals_to_subscrib
     assert served.candles(150) > 0
     signals = served.call("GET", "/api/v1/signals", params={"strategy_id": strategy["id"]}).json()
     assert signals and {s["action"] for s in signals} <= {"buy", "exit"}
+
+    # Its recipe (indicators, parameters) is the provider's: shown to it, not to the marketplace.
+    own = served.call("GET", f"/api/v1/strategies/{strategy['id']}").json()
+    assert own["definition"]["builtin"] == "ema_cross" and own["definition"]["params"]["fast"] == 3
+    signup = served.http.post("/api/v1/users", json={"username": "follower", "password": PASSWORD})
+    assert signup.status_code == 201
+    follower = served.served.token("follower")
+    listed = served.http.get("/api/v1/strategies", headers=follower).json()
+    seen = next(s for s in listed if s["id"] == strategy["id"])
+    assert seen["is_owner"] is False and seen["source"] == "indicator" and seen["definition"] is None
+    one = served.http.get(f"/api/v1/strategies/{strategy['id']}", headers=follower).json()
+    assert one["definition"] is None and one["name"] == "EMA cross BTC"

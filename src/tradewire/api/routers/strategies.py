@@ -131,4 +131,7 @@ def _strategy_out(request: Request, strategy: Strategy) -> StrategyOut:
     url = _webhook_url(request, strategy.slug) if webhook else None
     # Field by field, not asdict: its deep copy of each definition was most of a marketplace listing's
     # time (the model copies what it keeps; the strategy, possibly a cached one, is left as it is).
-    return StrategyOut(**{f.name: getattr(strategy, f.name) for f in fields(strategy)}, webhook_url=url)
+    out = {f.name: getattr(strategy, f.name) for f in fields(strategy)}
+    if not strategy.is_owner:
+        out["definition"] = None  # a provider's recipe (indicators, parameters) is its own
+    return StrategyOut(**out, webhook_url=url)

@@ -66,7 +66,11 @@ class StrategyOut(BaseModel):
     subscriber_count: int
     created_at: datetime
     webhook_url: str | None = None
-    definition: dict[str, Any] | None = None
+    definition: dict[str, Any] | None = Field(
+        default=None,
+        description="a built-in strategy's indicators and parameters: shown to its owner only "
+        "(others see `source` 'indicator' and its signals)",
+    )
     dedup_window_s: int = Field(description=DEDUP_WINDOW_DOC)
 
 
