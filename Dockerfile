@@ -37,11 +37,13 @@ RUN /opt/tradewire/bin/pip install --quiet --no-deps . \
  && /opt/tradewire/bin/tradewire --help > /dev/null
 
 FROM ${PYTHON_IMAGE}
-# lightgbm's wheel needs the OpenMP runtime; nothing else is missing from the slim image. Debian's
-# security updates come with it, so its version is left to the base image's release.
+# lightgbm's wheel needs the OpenMP runtime; `tradewire db backup` / `restore` on PostgreSQL need
+# pg_dump and pg_restore (the base image's Debian release has those of PostgreSQL 15, compose.yaml's
+# server: pg_dump refuses a newer server, and the backup says so). Debian's security updates come
+# with them, so their versions are left to the base image's release.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libgomp1 \
+ && apt-get install -y --no-install-recommends libgomp1 postgresql-client \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 tradewire \
  && useradd --system --uid 10001 --gid tradewire --create-home --home-dir /var/lib/tradewire \
