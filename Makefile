@@ -9,6 +9,8 @@ VENDOR := src/tradewire/web/vendor
 WEB_STAMP := $(VENDOR)/.copied-$(shell cksum web/package-lock.json | cut -d' ' -f1)
 SUBSCRIBERS ?= 3
 # Test processes (pytest-xdist): most tests wait on servers and sockets, so two share two cores well.
+# Work stealing: an idle process takes tests queued for the other (with `load` scheduling one process
+# kept the e2e tests it was handed first and ran them alone for the last five minutes).
 TEST_WORKERS ?= 2
 PORT ?=
 KEEP ?=
@@ -46,7 +48,7 @@ run: $(STAMP) $(WEB_STAMP)
 
 ## Run the whole test suite.
 test: $(STAMP) $(WEB_STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

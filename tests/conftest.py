@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from tests.databases import migrated_sqlite_file
+from tests.databases import postgres_template as postgres_template_database
 from tests.fakes.tcp import TcpProxy
 from tradewire.adapters.candles_parquet import read_candles
 from tradewire.adapters.store.db import make_engine, upgrade
@@ -96,34 +98,56 @@ def free_port() -> int:
 
 @pytest.fixture
 def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'tradewire.db'}")
-    upgrade(engine)
+    """A new SQLite database at the schema's head (a copy of one migrated once per test process)."""
+    path = tmp_path / "tradewire.db"
+    migrated_sqlite_file(path)
+    engine = make_engine(f"sqlite:///{path}")
     yield engine
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """The name of a PostgreSQL database at the schema's head, migrated once per test process (xdist
+    worker: each has its own, as PostgreSQL copies a template nobody else is copying or using)."""
+    admin = create_engine(PG_ADMIN_URL)
+    try:
+        with admin.connect():
+            pass
+    except Exception as exc:  # any connection failure means "no server here"
+        unavailable(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}")
+    finally:
+        admin.dispose()
+    name = f"tradewire_template_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{secrets.token_hex(4)}"
+    with postgres_template_database(PG_ADMIN_URL, name) as template:
+        yield template
+
+
 @pytest.fixture
-def postgres_engine() -> Iterator[Engine]:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
-    with scratch_postgres("tradewire_test", migrate=True) as engine:
+def postgres_engine(postgres_template: str) -> Iterator[Engine]:
+    """A fresh PostgreSQL database at the schema's head for one test (a copy of the template), dropped
+    afterwards."""
+    with scratch_postgres("tradewire_test", migrate=True, template=postgres_template) as engine:
         yield engine
 
 
 @contextlib.contextmanager
-def scratch_postgres(prefix: str, migrate: bool) -> Iterator[Engine]:
+def scratch_postgres(prefix: str, migrate: bool, template: str | None = None) -> Iterator[Engine]:
     """A new PostgreSQL database (at the schema's head with `migrate`, else empty), dropped after; the
-    test is skipped (failed under TRADEWIRE_REQUIRE_SERVICES) when no server answers."""
+    test is skipped (failed under TRADEWIRE_REQUIRE_SERVICES) when no server answers. With `migrate`,
+    a `template` at the schema's head is copied rather than the new database migrated."""
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     name = f"{prefix}_{secrets.token_hex(4)}"
+    copied = migrate and template is not None
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if copied else "")))
     except Exception as exc:  # any connection failure means "no server here"
         admin.dispose()
         unavailable(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}")
     engine = make_engine(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
     try:
-        if migrate:
+        if migrate and not copied:
             upgrade(engine)
         yield engine
     finally:

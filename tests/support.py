@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
+import hashlib
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -15,8 +18,8 @@ import httpx
 import uvicorn
 from sqlalchemy import Engine, select
 
+from tests.databases import migrated_sqlite_file
 from tests.seeding import NO_COOLDOWN, Seeded, now, seed_members
-from tradewire.adapters.passwords import hash_secret
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.sql import SqlStore
 from tradewire.adapters.store.tables import orders
@@ -28,16 +31,26 @@ from tradewire.ports import Clock
 from tradewire.runtime import Runtime
 from tradewire.wiring import build_runtime
 
-# Hashing is deliberately slow; tests that create many users share one hash of this password.
+# Hashing is deliberately slow (~50 ms a hash or a check at the real cost): users the tests store
+# directly get hashes at scrypt's lowest cost (quick_hash), so that each sign-in does not pay it;
+# users signed up over HTTP, and the tests of hashing (tests/unit/test_passwords.py), get the real cost.
 PASSWORD = "correct horse battery"
 PASSPHRASE = "abcdefgh"
 RATE_LIMIT_TIERS = ("general", "signin", "trading", "marketplace", "exports", "webhook", "webhook_failures")
 
 
+def quick_hash(secret: str) -> str:
+    """A stored hash in hash_secret's format at scrypt's lowest cost: verify_secret takes the cost from
+    the stored hash, and checks it as it checks any other."""
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(secret.encode(), salt=salt, n=2, r=1, p=1, dklen=32)
+    return f"scrypt$2$1$1${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
 @functools.cache
 def _hashes() -> tuple[str, str]:
     """The password's and the passphrase's hashes, made once when first needed (not on import)."""
-    return hash_secret(PASSWORD), hash_secret(PASSPHRASE)
+    return quick_hash(PASSWORD), quick_hash(PASSPHRASE)
 
 
 def seed_marketplace(
@@ -64,8 +77,17 @@ def first_subscriber_columns(seeded: Seeded) -> dict[str, Any]:
 
 
 def make_runtime(
-    tmp_path: Path, database_url: str | None = None, clock: Clock | None = None, **overrides: Any
+    tmp_path: Path,
+    database_url: str | None = None,
+    clock: Clock | None = None,
+    *,
+    fresh_database: bool = False,
+    **overrides: Any,
 ) -> Runtime:
+    """A runtime as `tradewire serve` builds it (migrating its database), on `database_url` or else on
+    SQLite under tmp_path/var: a new file there starts as a copy of a database already at the schema's
+    head (the same tables, made once per test process), unless `fresh_database` lets the runtime
+    create and migrate the file itself, as a first start does."""
     defaults: dict[str, Any] = {
         "var_dir": tmp_path / "var",
         "database_url": database_url or "",
@@ -80,6 +102,10 @@ def make_runtime(
         **{f"rate_limit_{tier}": "1000000/minute" for tier in RATE_LIMIT_TIERS},
     }
     settings = Settings(**{**defaults, **overrides})
+    if not settings.database_url and not fresh_database:
+        path = settings.var_dir / "tradewire.db"
+        if not path.exists():
+            migrated_sqlite_file(path)
     return build_runtime(settings, clock=clock)
 
 

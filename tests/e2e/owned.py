@@ -11,8 +11,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from tests.seeding import paper_account
-from tests.support import PASSPHRASE, PASSWORD, now
-from tradewire.adapters.passwords import hash_secret
+from tests.support import PASSPHRASE, PASSWORD, now, quick_hash
 from tradewire.adapters.store.db import write_transaction
 from tradewire.adapters.store.tables import backtests, execution_intents, positions, signals
 from tradewire.adapters.store.webhook_tables import webhook_endpoints
@@ -20,8 +19,8 @@ from tradewire.api.auth import issue_token
 from tradewire.domain.members import Role
 from tradewire.runtime import Runtime
 
-_PASSWORD_HASH = hash_secret(PASSWORD)
-_PASSPHRASE_HASH = hash_secret(PASSPHRASE)
+_PASSWORD_HASH = quick_hash(PASSWORD)
+_PASSPHRASE_HASH = quick_hash(PASSPHRASE)
 BOT_DEFINITION: dict[str, Any] = {
     "builtin": "ema_cross",
     "params": {"fast": 3, "slow": 8},

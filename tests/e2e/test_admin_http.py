@@ -20,8 +20,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import free_port
-from tests.support import PASSPHRASE, PASSWORD, ServedRuntime, make_runtime, now, pin_prices
-from tradewire.adapters.passwords import hash_secret
+from tests.support import PASSPHRASE, PASSWORD, ServedRuntime, make_runtime, now, pin_prices, quick_hash
 from tradewire.domain.members import Role
 from tradewire.runtime import Runtime
 
@@ -65,7 +64,7 @@ class Platform:
 def _users(runtime: Runtime) -> dict[str, int]:
     roles = {"root": Role.ADMIN, "provider": Role.PROVIDER, "alice": Role.SUBSCRIBER, "bob": Role.SUBSCRIBER}
     return {
-        name: runtime.members.create_user(name, hash_secret(PASSWORD), now(), role)
+        name: runtime.members.create_user(name, quick_hash(PASSWORD), now(), role)
         for name, role in roles.items()
     }
 

@@ -22,8 +22,7 @@ from sqlalchemy import select
 from tests.conftest import free_port
 from tests.e2e.owned import seed_user
 from tests.seeding import now
-from tests.support import PASSWORD, ServedRuntime, make_runtime
-from tradewire.adapters.passwords import hash_secret
+from tests.support import PASSWORD, ServedRuntime, make_runtime, quick_hash
 from tradewire.adapters.secrets_box import generate_key
 from tradewire.adapters.store.audit_tables import audit_log
 from tradewire.domain.members import Role
@@ -67,7 +66,7 @@ def served(tmp_path: Path) -> Iterator[ServedRuntime]:
         tmp_path, trusted_proxies=["127.0.0.1"], encryption_key=generate_key(), allow_private_ai_urls=True
     )
     for name in ("alice", "bob"):
-        runtime.members.create_user(name, hash_secret(PASSWORD), now())
+        runtime.members.create_user(name, quick_hash(PASSWORD), now())
     with ServedRuntime(runtime, free_port()) as served:
         yield served
 

@@ -20,8 +20,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.e2e.test_dashboard_browser import TIMEOUT_MS, Platform, Session, browser_session
-from tests.support import PASSWORD, ServedRuntime, make_runtime, now, pin_prices, seed_marketplace
-from tradewire.adapters.passwords import hash_secret
+from tests.support import PASSWORD, ServedRuntime, make_runtime, now, pin_prices, quick_hash, seed_marketplace
 from tradewire.domain.members import Role
 
 if TYPE_CHECKING:
@@ -40,7 +39,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             {"risk_limits": {"max_positions_total": 9}},
         ],
     )
-    runtime.members.create_user("root", hash_secret(PASSWORD), now(), Role.ADMIN)
+    runtime.members.create_user("root", quick_hash(PASSWORD), now(), Role.ADMIN)
     with ServedRuntime(runtime, free_port()) as served:
         yield Platform(served, seeded)
 
@@ -86,7 +85,7 @@ def test_risk_usage_shows_each_limit_and_moves_live(platform: Platform, session:
 def test_risk_usage_shows_every_subscription_beyond_one_page(platform: Platform, session: Session) -> None:
     # 120 subscriptions on 120 accounts: the API answers 100 a page, the panel asks for the rest.
     runtime = platform.served.runtime
-    user = runtime.members.create_user("many", hash_secret(PASSWORD), now(), Role.SUBSCRIBER)
+    user = runtime.members.create_user("many", quick_hash(PASSWORD), now(), Role.SUBSCRIBER)
     for n in range(120):
         account = runtime.members.create_account(
             {

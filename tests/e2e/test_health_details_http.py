@@ -15,8 +15,7 @@ import pytest
 
 from tests.e2e.test_live_exchange import Live, _start
 from tests.fakes.exchange import FakeExchange
-from tests.support import PASSWORD, now
-from tradewire.adapters.passwords import hash_secret
+from tests.support import PASSWORD, now, quick_hash
 from tradewire.adapters.store.tables import orders
 from tradewire.api.app import create_app
 from tradewire.domain.members import Role
@@ -29,7 +28,7 @@ pytestmark = pytest.mark.slow
 async def live(tmp_path: Path, fake: FakeExchange) -> AsyncIterator[Live]:
     started = await _start(tmp_path, fake, exchange_retry_base_s=0.005)
     for name, role in (("root", Role.ADMIN), ("alice", Role.SUBSCRIBER)):
-        started.runtime.members.create_user(name, hash_secret(PASSWORD), now(), role)
+        started.runtime.members.create_user(name, quick_hash(PASSWORD), now(), role)
     yield started
     await started.runtime.stop()
 

@@ -17,8 +17,7 @@ from sqlalchemy import update
 from tests.conftest import free_port
 from tests.e2e.test_health_metrics_http import _metric
 from tests.seeding import now
-from tests.support import PASSWORD, ServedRuntime, make_runtime
-from tradewire.adapters.passwords import hash_secret
+from tests.support import PASSWORD, ServedRuntime, make_runtime, quick_hash
 from tradewire.adapters.store.tables import strategies
 
 TTL_S = 300.0  # nothing expires during the test: what changes shows because a write forgot it
@@ -42,7 +41,7 @@ class Client:
 def served(tmp_path: Path) -> Iterator[ServedRuntime]:
     runtime = make_runtime(tmp_path, marketplace_cache_ttl_s=TTL_S)
     for name in ("alice", "bob"):
-        runtime.members.create_user(name, hash_secret(PASSWORD), now())
+        runtime.members.create_user(name, quick_hash(PASSWORD), now())
     with ServedRuntime(runtime, free_port()) as served:
         yield served
 

@@ -20,8 +20,7 @@ from sqlalchemy import select
 
 from tests.conftest import free_port
 from tests.seeding import now
-from tests.support import PASSWORD, ServedRuntime, make_runtime
-from tradewire.adapters.passwords import hash_secret
+from tests.support import PASSWORD, ServedRuntime, make_runtime, quick_hash
 from tradewire.adapters.secrets_box import generate_key
 from tradewire.adapters.store.signin_tables import totp_secrets
 from tradewire.services.signin import CODE_NEEDED, CODE_WRONG
@@ -72,7 +71,7 @@ def _serve(tmp_path: Path, **settings: Any) -> Iterator[Server]:
     clock = ManualClock()
     runtime = make_runtime(tmp_path, clock=clock, trusted_proxies=["127.0.0.1"], **settings)
     for name in ("alice", "bob"):
-        runtime.members.create_user(name, hash_secret(PASSWORD), now())
+        runtime.members.create_user(name, quick_hash(PASSWORD), now())
     with ServedRuntime(runtime, free_port()) as served:
         yield Server(served, clock)
 

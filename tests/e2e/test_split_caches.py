@@ -23,8 +23,7 @@ from tests.conftest import free_port, proxied_url
 from tests.e2e.cluster import Cluster
 from tests.fakes.tcp import TcpProxy
 from tests.seeding import now
-from tests.support import PASSWORD, until
-from tradewire.adapters.passwords import hash_secret
+from tests.support import PASSWORD, quick_hash, until
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.tables import strategies
 
@@ -98,7 +97,7 @@ def _seen_after(
 def _users(engine: Engine) -> None:
     members = SqlMembers(engine)
     for name in ("alice", "bob"):
-        members.create_user(name, hash_secret(PASSWORD), now())
+        members.create_user(name, quick_hash(PASSWORD), now())
 
 
 @pytest.fixture

@@ -29,7 +29,8 @@ def open_umask() -> Iterator[None]:
 
 
 def test_a_new_database_and_its_folder_are_private(tmp_path: Path, open_umask: None) -> None:
-    runtime = make_runtime(tmp_path)  # SQLite under tmp_path/var, migrated, as `tradewire serve` does
+    # SQLite under tmp_path/var, created and migrated as `tradewire serve` does
+    runtime = make_runtime(tmp_path, fresh_database=True)
     seed_user(runtime, "alice")  # writes: the -wal and -shm files exist while connections are open
     var = tmp_path / "var"
     database = var / "tradewire.db"
@@ -43,7 +44,7 @@ def test_a_new_database_and_its_folder_are_private(tmp_path: Path, open_umask: N
 
 
 def test_files_left_readable_by_an_older_version_are_narrowed(tmp_path: Path, open_umask: None) -> None:
-    first = make_runtime(tmp_path)
+    first = make_runtime(tmp_path, fresh_database=True)
     first.engine.dispose()
     database = tmp_path / "var" / "tradewire.db"
     database.chmod(0o644)
