@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 TRADER = "tv-test-sub1"  # confirms on the dashboard, 120 s to answer
 OTHER = "tv-test-sub2"  # no confirmation
-LEAVES_MS = 20_000  # an answered row shows its outcome 8 s, then leaves
+LINGER_MS = 8_000  # an answered row shows its outcome 8 s, then leaves (store.js)
 
 
 class Platform:
@@ -71,14 +71,23 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
 
 @pytest.fixture
 def session(platform: Platform, chromium: Browser, tmp_path: Path) -> Iterator[Session]:
-    """A signed-in page on the live channel; closed before the server stops (after `platform`)."""
+    """A page, on a clock of Playwright's (time flows as usual until a test moves it on: _leaves); closed
+    before the server stops (after `platform`)."""
     with browser_session(chromium, tmp_path) as session:
+        session.page.clock.install()
         yield session
 
 
 def _signed_in(session: Session, platform: Platform, user: str = TRADER) -> None:
     session.sign_in(platform.url, user)
     session.page.locator("#live.on").wait_for()  # subscribed: what follows arrives live
+
+
+def _leaves(session: Session, row: Locator) -> None:
+    """The answered `row` leaves the list once it has shown its outcome for LINGER_MS: the page's clock
+    is moved on by that much (its timers due by then fire) instead of the test waiting it out."""
+    session.page.clock.fast_forward(LINGER_MS)
+    row.wait_for(state="detached", timeout=5_000)
 
 
 def _proposal(session: Session, platform: Platform) -> tuple[dict[str, Any], Locator]:
@@ -138,7 +147,7 @@ def test_a_proposal_appears_live_on_every_page_and_confirm_gives_one_filled_orde
     assert f"order #{order['id']}" in row.locator(".outcome").inner_text()
     assert row.get_by_role("button").count() == 0  # answered: no second yes
     page.locator("table.positions tbody tr").filter(has_text="BTC/USDT").wait_for()
-    row.wait_for(state="detached", timeout=LEAVES_MS)  # then it leaves the list
+    _leaves(session, row)  # then it leaves the list
     assert page.locator("#waiting").is_hidden()
     page.wait_for_function("document.title === 'Portfolio · tradewire'")
     assert len(platform.orders()) == 1
@@ -155,7 +164,7 @@ def test_decline_trades_nothing(platform: Platform, session: Session) -> None:
 
     row.locator(".outcome").filter(has_text=f"Declined: declined by {TRADER}: nothing traded").wait_for()
     session.shot("waiting-declined")
-    row.wait_for(state="detached", timeout=LEAVES_MS)
+    _leaves(session, row)
     assert platform.orders() == [] and platform.waiting() == []
     [declined] = platform.get("/api/v1/intents")
     assert declined["status"] == "rejected"
@@ -170,7 +179,7 @@ def test_an_unanswered_proposal_expires_off_the_list(platform: Platform, session
 
     row.locator(".outcome").filter(has_text="Expired: not confirmed within 120 s: nothing traded").wait_for()
     assert row.get_by_role("button").count() == 0
-    row.wait_for(state="detached", timeout=LEAVES_MS)
+    _leaves(session, row)
     assert platform.orders() == []
     assert intent["id"] not in [i["id"] for i in platform.waiting()]
 
@@ -189,7 +198,7 @@ def test_a_confirm_through_the_api_updates_the_open_page(platform: Platform, ses
     row.locator(".outcome").filter(has_text=re.compile(r"Ordered: order #\d+")).wait_for()
     assert row.get_by_role("button").count() == 0
     assert page.locator("#waiting-count").is_hidden()  # nothing waits for an answer any more
-    row.wait_for(state="detached", timeout=LEAVES_MS)
+    _leaves(session, row)
     assert [o["state"] for o in platform.orders()] == ["filled"]
 
 
