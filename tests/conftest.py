@@ -214,6 +214,24 @@ def engine(request: pytest.FixtureRequest) -> Engine:
     return result
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """`engine`, one database for all of a module's tests that take it: for tests that change nothing
+    another could see (requests refused, reads), sharing one server instead of starting one each."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("module-db") / "tradewire.db"
+        migrated_sqlite_file(path)
+        engine = make_engine(f"sqlite:///{path}")
+        yield engine
+        engine.dispose()
+        return
+    template: str = request.getfixturevalue("postgres_template")
+    with scratch_postgres("tradewire_test", migrate=True, template=template) as engine:
+        yield engine
+
+
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", ""}
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -107,6 +108,21 @@ def _url(engine: Engine) -> str:
 @pytest.fixture
 def desk(engine: Engine, tmp_path: Path, data_dir: Path) -> Iterator[Desk]:
     """A served runtime on the shared candles; a provider whose public strategy has a definition."""
+    with _desk(engine, tmp_path, data_dir) as desk:
+        yield desk
+
+
+@pytest.fixture(scope="module")
+def refusing_desk(
+    module_engine: Engine, tmp_path_factory: pytest.TempPathFactory, data_dir: Path
+) -> Iterator[Desk]:
+    """`desk`, one for the module's tests of requests refused (they store nothing, and check so)."""
+    with _desk(module_engine, tmp_path_factory.mktemp("desk"), data_dir) as desk:
+        yield desk
+
+
+@contextmanager
+def _desk(engine: Engine, tmp_path: Path, data_dir: Path) -> Iterator[Desk]:
     runtime = make_runtime(tmp_path, _url(engine), data_dir=data_dir)
     seeded = seed_marketplace(runtime.engine, [], slug="indicator")
     private = seed_marketplace(runtime.engine, [], slug="private-hook")
@@ -240,7 +256,10 @@ def _from_strategy(strategy_id: int) -> dict[str, Any]:
         ({"confirmation": {"timeframes": ["1m"]}}, "'1m' is not a whole multiple"),
     ],
 )
-def test_bad_input_is_422_and_nothing_is_stored(desk: Desk, change: dict[str, Any], words: str) -> None:
+def test_bad_input_is_422_and_nothing_is_stored(
+    refusing_desk: Desk, change: dict[str, Any], words: str
+) -> None:
+    desk = refusing_desk
     response = desk.http.post("/api/v1/backtests", headers=desk.provider, json={**BODY, **change})
     assert response.status_code == 422
     assert words in response.text
