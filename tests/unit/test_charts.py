@@ -1,11 +1,9 @@
-"""Backtest charts (adapters/charts.py): labelled, dated, in the quote currency, fast on long series;
-and the domain stays free of plotting."""
+"""Backtest charts (adapters/charts.py): labelled, dated, in the quote currency, fast on long series.
+That the domain stays free of plotting: tests/integration/test_domain_imports.py (a new process each)."""
 
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -125,12 +123,6 @@ def test_half_a_million_candles_draw_in_a_few_seconds() -> None:
     elapsed = time.perf_counter() - started
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert elapsed < 5.0, f"{elapsed:.2f} s"
-
-
-@pytest.mark.parametrize("module", ["tradewire.domain.backtest", "tradewire.domain.metrics"])
-def test_the_domain_does_not_import_a_plotting_library(module: str) -> None:
-    code = f"import sys, {module}; sys.exit('matplotlib' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
 def test_a_result_stored_without_config_trades_or_report_is_still_charted() -> None:
