@@ -419,11 +419,17 @@ def test_metrics_json_and_progress(fast: bool) -> None:
 # --- Real data: the fast path gives exactly the event-driven trades -------------------------------------
 
 
+PAIR_CANDLES = 2_880  # the first 10 days of each pair's 20 (5m): hundreds of trades, SL and TP among them
+
+
 @pytest.fixture(scope="module")
 def pairs(data_dir: Path) -> dict[str, Candles]:
     folder = data_dir / "ohlcv" / "freqtrade"
     return {
-        f"{base}/BTC": read_candles(folder / f"{base}_BTC-5m.parquet", f"{base}/BTC", "5m") for base in PAIRS
+        f"{base}/BTC": read_candles(folder / f"{base}_BTC-5m.parquet", f"{base}/BTC", "5m").rows(
+            0, PAIR_CANDLES
+        )
+        for base in PAIRS
     }
 
 
