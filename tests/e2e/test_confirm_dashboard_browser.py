@@ -42,8 +42,11 @@ class Platform:
         self.sent = 0
 
     def alert(self, action: str = "buy") -> None:
+        """A TradingView alert, handled by the trading loop (its intents made) when this returns: the
+        webhook answers 202 before that."""
         self.sent += 1
         send_alert(self.url, action, self.sent)
+        self.served.settle()
 
     def get(self, path: str, user: str = TRADER, **params: Any) -> Any:
         response = self.http.get(path, headers=self.served.token(user), params=params)
