@@ -4,7 +4,7 @@ moves when told. The live exchanges' HTTP fakes (tests/fakes/exchange) are for t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -60,6 +60,7 @@ class MemoryExchange:
     hidden: set[str] = field(default_factory=set)  # client ids fetch_order does not find (yet)
     fail_next: list[tuple[Exception, bool]] = field(default_factory=list)
     balance_error: Exception | None = None
+    order_batches: MemoryVenue | None = None  # the venue placing its orders in batches, if any
 
     @property
     def dedupes_client_order_ids(self) -> bool:
@@ -130,6 +131,38 @@ class MemoryExchange:
             order, trades=trades, filled=filled, average=average, status=status
         )
         return self.orders[client_order_id]
+
+
+@dataclass
+class MemoryVenue:
+    """A venue placing many accounts' orders in one call (the `OrderBatches` port, as the paper
+    venue): each order goes to its account's MemoryExchange, which answers or raises for it alone.
+    `calls` records each call's client order ids; `fail_call` fails the next call as a whole."""
+
+    accounts: dict[int, MemoryExchange] = field(default_factory=dict)
+    calls: list[list[str]] = field(default_factory=list)
+    fail_call: Exception | None = None
+
+    def account(self, account_id: int) -> MemoryExchange:
+        """The account's exchange, placing its orders through this venue."""
+        exchange = self.accounts.setdefault(account_id, MemoryExchange())
+        exchange.order_batches = self
+        return exchange
+
+    async def create_orders(
+        self, orders: Sequence[tuple[int, OrderRequest]]
+    ) -> list[ExchangeOrder | Exception]:
+        self.calls.append([r.client_order_id for _, r in orders])
+        if self.fail_call is not None:
+            error, self.fail_call = self.fail_call, None
+            raise error
+        answers: list[ExchangeOrder | Exception] = []
+        for account_id, request in orders:
+            try:
+                answers.append(await self.accounts[account_id].create_order(request))
+            except Exception as exc:
+                answers.append(exc)
+        return answers
 
 
 @dataclass

@@ -142,6 +142,54 @@ async def test_orders_placed_together_are_committed_in_one_transaction(sqlite_en
     assert all(restarted.balance(a)["BTC"] == Decimal("0.01") for a in accounts)
 
 
+async def test_a_batch_of_orders_gets_one_answer_each_and_one_commit(sqlite_engine: Engine) -> None:
+    """create_orders (OrderBatches): each order its own view or refusal, in order; an id seen before
+    answers with the first order; one order's refusal leaves the others placed."""
+    accounts = _accounts(sqlite_engine, 3)
+    venue, _ = await _venue(sqlite_engine)
+    first = await venue.account(accounts[0]).create_order(_buy("c-0"))
+    commits: list[int] = []
+    event.listen(sqlite_engine, "commit", lambda _conn: commits.append(1))
+
+    answers = await venue.create_orders(
+        [
+            (accounts[0], _buy("c-0")),  # seen before: the first order, not a second trade
+            (accounts[1], _buy("c-1", amount="1")),  # 50,000 USDT: more than the account has
+            (accounts[2], _buy("c-2")),
+            (accounts[2], _buy("c-2")),  # twice in one batch: one trade
+        ]
+    )
+
+    assert answers[0] == first
+    assert isinstance(answers[1], ExchangeError) and "insufficient balance" in str(answers[1])
+    placed, again = answers[2], answers[3]
+    assert not isinstance(placed, Exception) and placed.status == "closed"
+    assert again == placed
+    assert len(commits) == 1
+    assert venue.balance(accounts[1]) == {"USDT": Decimal(10_000)}
+    assert venue.balance(accounts[2]) == {"USDT": Decimal("9499.5"), "BTC": Decimal("0.01")}
+    restarted, _ = await _venue(sqlite_engine)
+    assert restarted.balance(accounts[2]) == {"USDT": Decimal("9499.5"), "BTC": Decimal("0.01")}
+
+
+async def test_a_batch_whose_commit_failed_is_unknown_for_each_order(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accounts = _accounts(sqlite_engine, 2)
+    venue, _ = await _venue(sqlite_engine)
+    real_write = books.write
+
+    def failing_write(*args: object) -> None:
+        monkeypatch.setattr(books, "write", real_write)  # once
+        raise OSError("disk I/O error")
+
+    monkeypatch.setattr(books, "write", failing_write)
+    answers = await venue.create_orders([(a, _buy(f"c-{a}")) for a in accounts])
+
+    assert [type(a) for a in answers] == [OrderOutcomeUnknown, OrderOutcomeUnknown]
+    assert all(venue.balance(a) == {"USDT": Decimal(10_000)} for a in accounts)
+
+
 async def test_an_order_whose_commit_failed_is_forgotten_with_its_reserve(
     sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

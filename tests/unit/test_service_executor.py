@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from tests.fakes.memory_exchange import MemoryExchange
+from tests.fakes.memory_exchange import MemoryExchange, MemoryVenue
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.world import world
 from tradewire.domain.orders import OrderSide, OrderType
@@ -251,3 +251,66 @@ async def test_an_intent_whose_stored_settings_cannot_be_read_fails_at_once_and_
         ("done", None),
     ]
     assert w.column("execution_log", "status") == ["FAILED", "SUCCESS"]
+
+
+async def test_a_batching_venue_gets_a_page_in_one_call_and_each_order_its_own_outcome() -> None:
+    w = world([{}, {}, {}, {}])
+    venue = MemoryVenue()
+    exchanges = [venue.account(a) for a in w.seeded.account_ids]
+    w.exchanges.by_account.update(zip(w.seeded.account_ids, exchanges, strict=True))
+    exchanges[1].fail_next.append((ExchangeError("insufficient balance"), False))
+    exchanges[2].fail_next.append((OrderOutcomeUnknown("read timeout"), True))  # placed, answer lost
+    w.signal()
+
+    sent = await w.executor().execute_pending()
+
+    assert sent == 4
+    assert venue.calls == [["tw0000000001", "tw0000000002", "tw0000000003", "tw0000000004"]]
+    assert w.exchange.creates == []  # nothing went one by one
+    assert w.column("orders", "state", "filled") == [
+        ("filled", Decimal(1)),
+        ("rejected", Decimal(0)),
+        ("submitted", Decimal(0)),  # unknown: looked up later, never a rejection
+        ("filled", Decimal(1)),
+    ]
+    assert w.column("execution_intents", "status") == ["done", "failed", "ordered", "done"]
+    assert w.column("positions", "subscription_id", "amount") == [(1, Decimal(1)), (4, Decimal(1))]
+    w.clock.advance(5)
+    assert await Reconciler(w.store, w.exchanges, w.clock).check_due() == 1
+    assert w.column("orders", "state") == ["filled", "rejected", "filled", "filled"]
+    assert [len(e.creates) for e in exchanges] == [1, 1, 1, 1]  # looked up, never sent again
+
+
+async def test_a_batch_call_that_fails_as_a_whole_leaves_each_order_unknown_not_rejected() -> None:
+    w = world([{}, {}])
+    venue = MemoryVenue(fail_call=ConnectionResetError("connection lost"))
+    w.exchanges.by_account.update((a, venue.account(a)) for a in w.seeded.account_ids)
+    w.signal()
+
+    await w.executor().execute_pending()
+
+    assert w.column("orders", "state", "reason") == [
+        ("submitted", "outcome unknown: ConnectionResetError: connection lost"),
+        ("submitted", "outcome unknown: ConnectionResetError: connection lost"),
+    ]
+    assert w.column("execution_intents", "status") == ["ordered", "ordered"]
+    assert w.rows("positions") == []
+
+
+async def test_orders_of_a_batching_venue_and_of_other_exchanges_are_sent_side_by_side() -> None:
+    w = world([{}, {}, {}])
+    venue = MemoryVenue()
+    batched = [w.seeded.account_ids[0], w.seeded.account_ids[2]]
+    w.exchanges.by_account.update((a, venue.account(a)) for a in batched)
+    w.exchange.fail_next.append((ExchangeError("insufficient balance"), False))  # the other account's
+    w.signal()
+
+    await w.executor().execute_pending()
+
+    assert venue.calls == [["tw0000000001", "tw0000000003"]]
+    assert [r.client_order_id for r in w.exchange.creates] == ["tw0000000002"]  # one request
+    assert w.column("orders", "state", "reason") == [
+        ("filled", None),
+        ("rejected", "insufficient balance"),
+        ("filled", None),
+    ]

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         ExchangeError,
         ExchangeUnavailable,
         MarketData,
+        OrderBatches,
         OrderOutcomeUnknown,
         SymbolResolver,
     )
@@ -58,6 +59,7 @@ _MODULE_OF = {
     "IntentStore": "intents",
     "MarketData": "exchange",
     "Members": "members",
+    "OrderBatches": "exchange",
     "OrderOutcomeUnknown": "exchange",
     "OrderStore": "orders",
     "Passwords": "members",
@@ -99,6 +101,7 @@ __all__ = [
     "IntentStore",
     "MarketData",
     "Members",
+    "OrderBatches",
     "OrderOutcomeUnknown",
     "OrderStore",
     "Passwords",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -83,6 +83,19 @@ class Exchange(Protocol):
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> ExchangeOrder:
         """Cancel an open order; returns its final state (which may be filled if the cancel lost a race)."""
+        ...
+
+
+class OrderBatches(Protocol):
+    """A venue that places many accounts' orders in one call (the paper venue). An Exchange of such a
+    venue has it as `order_batches` (optional; live exchanges have none and get one request per order).
+    """
+
+    async def create_orders(
+        self, orders: Sequence[tuple[int, OrderRequest]]
+    ) -> list[ExchangeOrder | Exception]:
+        """Place each (account id, request); per order, in the same order, what `create_order` would
+        have returned or raised (ExchangeError, ExchangeUnavailable, OrderOutcomeUnknown)."""
         ...
 
 

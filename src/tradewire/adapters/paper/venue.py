@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlalchemy import Engine
@@ -25,7 +26,13 @@ from tradewire.domain.markets import Market, OrderRejected
 from tradewire.domain.money import ZERO
 from tradewire.domain.orders import ExchangeOrder, OrderRequest, OrderSide, OrderType
 from tradewire.domain.partitions import Partitions, owns
-from tradewire.ports import ExchangeError, ExchangeUnavailable, MarketData, OrderOutcomeUnknown
+from tradewire.ports import (
+    ExchangeError,
+    ExchangeUnavailable,
+    MarketData,
+    OrderBatches,
+    OrderOutcomeUnknown,
+)
 from tradewire.ports.events import EventNotifier
 
 log = logging.getLogger("tradewire.paper")
@@ -57,7 +64,7 @@ class PaperVenue:
         self._recent: OrderedDict[OrderKey, PaperOrder] = OrderedDict()
         self._recent_max = recent_orders
         self._dirty_orders: dict[OrderKey, PaperOrder] = {}
-        self._requests: list[tuple[int, OrderRequest, asyncio.Future[PaperOrder]]] = []
+        self._batches: list[_Batch] = []  # orders placed in this event-loop turn, not matched yet
         self._waiters: list[asyncio.Future[None]] = []
         self._flush_task: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
@@ -162,18 +169,40 @@ class PaperVenue:
         Orders are matched in batches: every order placed in one event-loop turn is checked against
         the venue's books in one query, matched, and committed in one transaction.
         """
-        self._refuse_unless_trading(account_id)
-        key = (account_id, request.client_order_id)
-        known = self._open.get(key) or self._recent.get(key)
-        if known is not None:
-            return known.view()
-        future: asyncio.Future[PaperOrder] = asyncio.get_running_loop().create_future()
-        self._requests.append((account_id, request, future))
-        self._schedule_flush()
-        order = await future
-        if order.status == "rejected":
-            raise ExchangeError(order.reason or "rejected")
-        return order.view()
+        [answer] = await self.create_orders([(account_id, request)])
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async def create_orders(
+        self, orders: Sequence[tuple[int, OrderRequest]]
+    ) -> list[ExchangeOrder | Exception]:
+        """Place many accounts' orders at once (the OrderBatches port): per order, in order, its view
+        or what `create_order` would have raised. They join the batch of this event-loop turn, as
+        single orders do, and are answered once committed."""
+        answers: list[ExchangeOrder | Exception | None] = [None] * len(orders)
+        batch = _Batch()
+        for index, (account_id, request) in enumerate(orders):
+            try:
+                self._refuse_unless_trading(account_id)
+            except (ExchangeUnavailable, OrderOutcomeUnknown) as exc:
+                answers[index] = exc
+                continue
+            key = (account_id, request.client_order_id)
+            known = self._open.get(key) or self._recent.get(key)
+            if known is not None:
+                answers[index] = known.view()
+                continue
+            batch.requests.append((account_id, request))
+            batch.indexes.append(index)
+        if batch.requests:
+            batch.done = asyncio.get_running_loop().create_future()
+            self._batches.append(batch)
+            self._schedule_flush()
+            await batch.done
+            for index, answer in zip(batch.indexes, batch.answers, strict=True):
+                answers[index] = answer
+        return [a if a is not None else OrderOutcomeUnknown("no answer") for a in answers]
 
     async def fetch_order(self, account_id: int, client_order_id: str) -> ExchangeOrder | None:
         key = (account_id, client_order_id)
@@ -302,22 +331,24 @@ class PaperVenue:
 
     async def _flush(self) -> None:
         await asyncio.sleep(0)  # let every order placed in this turn join the batch
-        requests, self._requests = self._requests, []
+        batches, self._batches = self._batches, []
         waiters, self._waiters = self._waiters, []
         self._flush_task = None
-        matched: list[tuple[asyncio.Future[PaperOrder], PaperOrder]] = []
         failure: Exception | None = None
         try:
             known = await asyncio.to_thread(
-                books.load_orders, self._engine, [(a, r.client_order_id) for a, r, _ in requests]
+                books.load_orders,
+                self._engine,
+                [(a, r.client_order_id) for batch in batches for a, r in batch.requests],
             )
-            for account_id, request, future in requests:
-                key = (account_id, request.client_order_id)
-                order = self._open.get(key) or self._recent.get(key) or known.get(key)
-                if order is None:
-                    order = self._execute(account_id, request)
-                    self._remember(order)
-                matched.append((future, order))
+            for batch in batches:
+                for account_id, request in batch.requests:
+                    key = (account_id, request.client_order_id)
+                    order = self._open.get(key) or self._recent.get(key) or known.get(key)
+                    if order is None:
+                        order = self._execute(account_id, request)
+                        self._remember(order)
+                    batch.matched.append(order)
             async with self._write_lock:
                 wallets = list(self._ledger.changed())
                 orders = [order.row() for order in self._dirty_orders.values()]
@@ -330,21 +361,38 @@ class PaperVenue:
             failure = exc
             await asyncio.to_thread(self._load)
             self._recent.clear()
-        for future, order in matched:
-            if not future.done():
-                if failure is None:
-                    future.set_result(order)
-                else:
-                    future.set_exception(OrderOutcomeUnknown(f"paper venue commit failed: {failure}"))
-        for _account, _request, future in requests:
-            if not future.done():
-                future.set_exception(OrderOutcomeUnknown(f"paper venue commit failed: {failure}"))
+        for batch in batches:
+            batch.answer(failure)
         for waiter in waiters:
             if not waiter.done():
                 if failure is None:
                     waiter.set_result(None)
                 else:
                     waiter.set_exception(OrderOutcomeUnknown(f"paper venue commit failed: {failure}"))
+
+
+@dataclass(slots=True, eq=False)
+class _Batch:
+    """Orders placed together (one create_orders call), answered together once committed."""
+
+    requests: list[tuple[int, OrderRequest]] = field(default_factory=list)
+    indexes: list[int] = field(default_factory=list)  # each request's place in the call's orders
+    matched: list[PaperOrder] = field(default_factory=list)
+    answers: list[ExchangeOrder | Exception] = field(default_factory=list)
+    done: asyncio.Future[None] | None = None
+
+    def answer(self, failure: Exception | None) -> None:
+        """Each order's view, or its refusal; all unknown when the commit failed."""
+        if failure is not None:
+            unknown = f"paper venue commit failed: {failure}"
+            self.answers = [OrderOutcomeUnknown(unknown) for _ in self.requests]
+        else:
+            self.answers = [
+                ExchangeError(o.reason or "rejected") if o.status == "rejected" else o.view()
+                for o in self.matched
+            ]
+        if self.done is not None and not self.done.done():
+            self.done.set_result(None)
 
 
 class PaperExchange:
@@ -382,6 +430,11 @@ class PaperExchange:
         return (
             None if self._venue.last_price(symbol) is not None else f"the paper market has no {symbol} price"
         )
+
+    @property
+    def order_batches(self) -> OrderBatches:
+        """The venue, which places every paper account's orders of one batch in one call."""
+        return self._venue
 
     async def create_order(self, request: OrderRequest) -> ExchangeOrder:
         return await self._venue.create_order(self.account_id, request)
