@@ -3,13 +3,14 @@ needs, and closed as rejected, failed or ordered, with the order (ports/intents.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, Text, bindparam, cast, select, update
 
 from tradewire.adapters.store import bulk
 from tradewire.adapters.store.confirmations import propose
@@ -65,6 +66,15 @@ from tradewire.domain.tranches import DcaPlan
 
 log = logging.getLogger("tradewire.store")
 
+T = TypeVar("T")
+
+
+def _text(column: Any) -> Any:
+    """A JSON column read as its stored text (parsed by work_item once per distinct text: a fan-out's
+    subscriptions mostly share their settings)."""
+    return cast(column, Text).label(column.name)
+
+
 # An intent still to decide, with its signal, subscription, strategy and account.
 _PENDING = (
     select(
@@ -83,12 +93,12 @@ _PENDING = (
         signals.c.details,
         subscriptions.c.sizing_mode,
         subscriptions.c.sizing_value,
-        subscriptions.c.sizing_params,
+        _text(subscriptions.c.sizing_params),
         subscriptions.c.strategy_id,
-        subscriptions.c.risk_limits,
-        subscriptions.c.exit_rules,
-        subscriptions.c.dca,
-        subscriptions.c.entry_order,
+        _text(subscriptions.c.risk_limits),
+        _text(subscriptions.c.exit_rules),
+        _text(subscriptions.c.dca),
+        _text(subscriptions.c.entry_order),
         subscriptions.c.trading_state,
         subscriptions.c.status.label("subscription_status"),
         subscriptions.c.pnl_total,
@@ -193,12 +203,13 @@ class SqlIntents(SqlTables):
             limits = restrictions(conn)
         page = WorkPage([], [])
         signals: dict[int, SignalParts] = {}  # a page's intents mostly share their signal
+        settings = Settings()  # and their subscriptions mostly their settings
         for intent_id, row in rows:
             if isinstance(row, str):
                 page.unreadable.append(UnreadableWork(intent_id, row))
                 continue
             try:
-                page.work.append(work_item(row._mapping, limits, signals))
+                page.work.append(work_item(row._mapping, limits, signals, settings))
             except Exception as exc:  # a row an older version (or a hand) wrote: it fails alone
                 why = f"stored intent cannot be read: {error_reason(exc)}"
                 page.unreadable.append(UnreadableWork(intent_id, why))
@@ -430,16 +441,50 @@ def signal_parts(r: Any) -> SignalParts:
     )
 
 
+class Settings:
+    """A subscription's settings as read from their stored JSON, each distinct text parsed once
+    (settings are immutable: work items share them). A value already parsed is parsed as it is."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[tuple[Any, ...], Any] = {}
+
+    def of(self, parse: Callable[[Any], T], raw: Any) -> T:
+        if not isinstance(raw, str):
+            return parse(raw)
+        key = (parse, raw)
+        found: T = self._parsed.get(key, _MISSING)
+        if found is _MISSING:
+            found = self._parsed[key] = parse(json.loads(raw))
+        return found
+
+    def confirmation(self, via: Any, timeout_s: Any, max_drift_pct: Any) -> TradeConfirmation:
+        # The drift as written (a Decimal equal to another may print otherwise).
+        key = (TradeConfirmation, via, timeout_s, str(max_drift_pct))
+        found: TradeConfirmation | None = self._parsed.get(key)
+        if found is None:
+            found = self._parsed[key] = TradeConfirmation.of(via, timeout_s, max_drift_pct)
+        return found
+
+
+_MISSING: Any = object()
+
+
 def work_item(
-    r: Any, limits: Restrictions = _UNRESTRICTED, signals: dict[int, SignalParts] | None = None
+    r: Any,
+    limits: Restrictions = _UNRESTRICTED,
+    signals: dict[int, SignalParts] | None = None,
+    settings: Settings | None = None,
 ) -> WorkItem:
-    """The work item of a row of _PENDING; `signals` keeps each signal's parts for the next rows."""
+    """The work item of a row of _PENDING; `signals` keeps each signal's parts for the next rows, and
+    `settings` the subscription settings parsed so far."""
     signal = signals.get(r["signal_id"]) if signals is not None else None
     if signal is None:
         signal = signal_parts(r)
         if signals is not None:
             signals[r["signal_id"]] = signal
     intent = signal.intent
+    settings = settings or Settings()
+    state = TradingState(r["trading_state"])
     return WorkItem(
         intent_id=r["id"],
         signal_id=r["signal_id"],
@@ -456,25 +501,27 @@ def work_item(
         market_position=intent.market_position,
         exit_ratio=intent.exit_ratio,
         sizing=Sizing(
-            SizingMode(r["sizing_mode"]), r["sizing_value"], SizingParams.from_json(r["sizing_params"])
+            SizingMode(r["sizing_mode"]),
+            r["sizing_value"],
+            settings.of(SizingParams.from_json, r["sizing_params"]),
         ),
         strategy_id=r["strategy_id"],
-        risk=RiskLimits.from_json(r["risk_limits"]),
+        risk=settings.of(RiskLimits.from_json, r["risk_limits"]),
         signal_at=r["signal_time"] or r["received_at"],
-        exit_rules=ExitRules.from_json(r["exit_rules"]),
+        exit_rules=settings.of(ExitRules.from_json, r["exit_rules"]),
         # The subscription's own state, the platform's and its owner's: the most restrictive wins.
-        state=limits.state(TradingState(r["trading_state"]), r["user_id"]),
-        state_source=limits.source(TradingState(r["trading_state"]), r["user_id"]),
+        state=limits.state(state, r["user_id"]),
+        state_source=limits.source(state, r["user_id"]),
         pnl_total=r["pnl_total"],
         pnl_peak=r["pnl_peak"],
         strategy_drawdown_pct=signal.strategy_drawdown_pct,
         stop_loss=signal.stop_loss,
         take_profit=signal.take_profit,
-        dca=DcaPlan.from_json(r["dca"]),
+        dca=settings.of(DcaPlan.from_json, r["dca"]),
         attempts=r.get("attempts") or 0,
         order_type=signal.order_type,
-        entry=EntryOrder.from_json(r["entry_order"]),
-        confirmation=TradeConfirmation.of(
+        entry=settings.of(EntryOrder.from_json, r["entry_order"]),
+        confirmation=settings.confirmation(
             r["confirmation"], r["confirmation_timeout_s"], r["max_confirm_drift_pct"]
         ),
         confirmed=r["confirmed_at"] is not None,
