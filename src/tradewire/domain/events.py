@@ -86,14 +86,39 @@ def plain(value: Any) -> Any:
 
 def _data(**values: Any) -> dict[str, Any]:
     # Converted in place (the keyword arguments' dict is new at each call); most values are plain
-    # already and decimals common: both without a call to plain() (events are made per subscriber).
+    # already, and decimals, enums and times common: each converted by its type's own converter
+    # (found once per type), not through plain()'s chain of checks (events are made per subscriber).
     for key, value in values.items():
         kind = type(value)
-        if kind is Decimal:
-            values[key] = fmt(value)
-        elif kind not in _AS_IS:
-            values[key] = plain(value)
+        if kind in _AS_IS:
+            continue
+        convert = _CONVERTERS.get(kind)
+        if convert is None:
+            convert = _converter(kind)
+        values[key] = convert(value)
     return values
+
+
+def _enum_value(value: Enum) -> Any:
+    return plain(value._value_)  # the member's value, without the `value` property's lookup
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+_CONVERTERS: dict[type, Any] = {Decimal: fmt}
+
+
+def _converter(kind: type) -> Any:
+    """How `_data` converts a value of `kind`: as plain() would, an enum's and a time's found once."""
+    if issubclass(kind, Enum):
+        _CONVERTERS[kind] = _enum_value
+        return _enum_value
+    if issubclass(kind, datetime):
+        _CONVERTERS[kind] = _iso
+        return _iso
+    return plain
 
 
 # -- signals and routing -----------------------------------------------------------------------------
@@ -350,8 +375,12 @@ def settled(
             data |= _data(filled=totals.filled, average=totals.average, fee=totals.fee)
             data["fee_currency"] = totals.fee_currency
         events.append(Event(records[order_id].user_id, Topic.ORDERS, "updated", data))
+    times: dict[int, str] = {}  # a batch's fills mostly share their time (one object): formatted once
     for fill in result.fills:
         order, trade = fill.order, fill.trade
+        executed_at = times.get(id(fill.executed_at))
+        if executed_at is None:
+            executed_at = times[id(fill.executed_at)] = plain(fill.executed_at)
         data = _data(
             order_id=order.order_id,
             account_id=order.account_id,
@@ -362,7 +391,7 @@ def settled(
             price=trade.price,
             fee=trade.fee,
             fee_currency=trade.fee_currency,
-            executed_at=fill.executed_at,
+            executed_at=executed_at,
         )
         events.append(Event(order.user_id, Topic.FILLS, "new", data))
     events += [position_moved(position_id, moved) for position_id, moved in positions]

@@ -255,6 +255,17 @@ class _Batch:
         self.now = now
         self.late_fill_checks = late_fill_checks
         self.result = OrdersSettled()
+        self._times: dict[int, datetime] = {}  # by trade time (ms): one object per time
+
+    def _executed_at(self, timestamp_ms: int) -> datetime:
+        """When a trade executed (now if the exchange did not say): the fills of one batch mostly
+        share a time, made once (and its text once, in its events)."""
+        if not timestamp_ms:
+            return self.now
+        at = self._times.get(timestamp_ms)
+        if at is None:
+            at = self._times[timestamp_ms] = datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
+        return at
 
     def settle(
         self, order: OrderRecord, stored: StoredOrder, outcome: OrderOutcome, seen: set[tuple[int, str]]
@@ -317,9 +328,7 @@ class _Batch:
             )
         fresh = new_fills(order.order_id, stored, view, seen)
         for trade in fresh:
-            executed_at = (
-                datetime.fromtimestamp(trade.timestamp_ms / 1000, tz=UTC) if trade.timestamp_ms else self.now
-            )
+            executed_at = self._executed_at(trade.timestamp_ms)
             self.result.fills.append(NewFill(order, trade, executed_at, outcome.min_sellable))
             stored.add(trade)
         # A window of late-fill checks opens when an order is seen canceled or expired, and again
