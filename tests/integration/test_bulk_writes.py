@@ -100,6 +100,22 @@ def test_times_of_a_large_batch_are_stored_as_the_instants_they_are(engine: Engi
     assert all(t.utcoffset() == timedelta(0) for t in stored)
 
 
+@pytest.mark.parametrize("count", [2, 3 * bulk.COPY_FROM])  # one INSERT, and COPY on PostgreSQL
+def test_tuples_sharing_a_time_bound_once_are_stored_as_the_time_itself(engine: Engine, count: int) -> None:
+    at = datetime(2026, 12, 6, 17, 30, 10, 5, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+    columns = ["user_id", "id", "topic", "type", "ts", "data"]
+    with write_transaction(engine) as conn:
+        ts = bulk.binder(conn, events, "ts", count)(at)
+        rows = [(5, n, "orders", "new", ts, "{}") for n in range(1, count + 1)]
+        bulk.insert_tuples(conn, events, columns, rows, bound=("ts",))
+
+    with engine.connect() as conn:
+        stored = [r.ts for r in conn.execute(select(events.c.ts).where(events.c.user_id == 5))]
+
+    assert stored == [at] * count
+    assert all(t.utcoffset() == timedelta(0) for t in stored)
+
+
 def test_one_of_finds_the_rows_of_exactly_the_listed_values(engine: Engine) -> None:
     at = datetime(2026, 12, 6, 12, 0, 10, tzinfo=UTC)
     odd = ['a"b', "c\\d", "e,f", "{g}", "NULL", " h ", ""]  # what an array's text must quote

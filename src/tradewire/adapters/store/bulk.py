@@ -18,7 +18,7 @@ written out as text, `{1,2,3}`, which the server reads in one go.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -85,18 +85,35 @@ def insert(
 
 
 def insert_tuples(
-    conn: Connection, table: Table, columns: list[str], rows: Sequence[tuple[Any, ...]]
+    conn: Connection,
+    table: Table,
+    columns: list[str],
+    rows: Sequence[tuple[Any, ...]],
+    bound: Collection[str] = (),
 ) -> None:
     """INSERT rows given as tuples of `columns`' values (no conflict handling): for the largest
-    batches (the events outbox, ten rows per subscriber), without a dict per row."""
+    batches (the events outbox, ten rows per subscriber), without a dict per row. The values of the
+    columns in `bound` are bound already (by `binder`: a value every row shares, converted once)."""
     if not rows:
         return
     if _copies(conn, rows):
-        _copy(conn, _q(table.name), columns, _tuples(conn, table, columns, rows, copying=True))
+        _copy(conn, _q(table.name), columns, _tuples(conn, table, columns, rows, copying=True, bound=bound))
         return
     marks = ", ".join(_mark(conn) for _ in columns)
     sql = f"INSERT INTO {_q(table.name)} ({', '.join(map(_q, columns))}) VALUES ({marks})"
-    conn.exec_driver_sql(sql, _tuples(conn, table, columns, rows))
+    conn.exec_driver_sql(sql, _tuples(conn, table, columns, rows, bound=bound))
+
+
+def binder(conn: Connection, table: Table, column: str, count: int) -> Callable[[Any], Any]:
+    """How insert_tuples of `count` rows binds a value of `column` (as it is, if its type does not
+    convert): for a value every row shares, converted once by the caller and named in `bound`."""
+    copying = count >= COPY_FROM and conn.dialect.name == "postgresql"
+    processor = _bind_processor(table.c[column].type, conn.dialect, copying)
+    return processor if processor is not None else _as_it_is
+
+
+def _as_it_is(value: Any) -> Any:
+    return value
 
 
 def insert_returning(
@@ -327,14 +344,17 @@ def _tuples(
     rows: Sequence[Any],
     copying: bool = False,
     numbered: bool = False,
+    bound: Collection[str] = (),
 ) -> list[tuple[Any, ...]]:
     """The rows' values in `columns` order (rows are dicts, or tuples in that order already), each
-    converted as its column binds it (only the columns whose type converts: a fan-out writes
-    thousands of rows a batch), for COPY when `copying`, each followed by its position in `rows` when
-    `numbered`."""
+    converted as its column binds it (only the columns whose type converts and whose values are not
+    `bound` already: a fan-out writes thousands of rows a batch), for COPY when `copying`, each
+    followed by its position in `rows` when `numbered`."""
     dialect = conn.dialect
     converters: list[tuple[int, Callable[[Any], Any]]] = []
     for index, column in enumerate(columns):
+        if column in bound:
+            continue
         processor = _bind_processor(table.c[column].type, dialect, copying)
         if processor is not None:
             converters.append((index, processor))

@@ -63,6 +63,7 @@ def _save(conn: Connection, made: Sequence[Event], now: datetime) -> tuple[dict[
     last = bulk.increment(conn, event_seq, "user_id", "last_id", counts)
     number = {user_id: last[user_id] - n for user_id, n in counts.items()}
     at = _iso(now)
+    ts = bulk.binder(conn, events, "ts", len(made))(now)  # every row's: bound once, not per row
     rows = []
     stored = []
     texts: dict[int, str] = {}  # data shared by several events (a signal's, say) is encoded once
@@ -72,9 +73,9 @@ def _save(conn: Connection, made: Sequence[Event], now: datetime) -> tuple[dict[
         if data is None:
             data = texts[id(e.data)] = encoded(e.data)
         topic = e.topic.value
-        rows.append((e.user_id, number[e.user_id], topic, e.type, now, data))
+        rows.append((e.user_id, number[e.user_id], topic, e.type, ts, data))
         stored.append(StoredEvent(e.user_id, number[e.user_id], topic, e.type, at, data))
-    bulk.insert_tuples(conn, events, _COLUMNS, rows)
+    bulk.insert_tuples(conn, events, _COLUMNS, rows, bound=("ts",))
     return last, stored
 
 
