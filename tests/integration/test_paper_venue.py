@@ -168,6 +168,7 @@ async def test_a_batch_of_orders_gets_one_answer_each_and_one_commit(sqlite_engi
     assert len(commits) == 1
     assert venue.balance(accounts[1]) == {"USDT": Decimal(10_000)}
     assert venue.balance(accounts[2]) == {"USDT": Decimal("9499.5"), "BTC": Decimal("0.01")}
+    assert await venue.account(accounts[2]).fetch_balance() == venue.balance(accounts[2])
     restarted, _ = await _venue(sqlite_engine)
     assert restarted.balance(accounts[2]) == {"USDT": Decimal("9499.5"), "BTC": Decimal("0.01")}
 

@@ -49,6 +49,10 @@ class Ledger:
         """Free, reserved by open orders, and total per asset."""
         return {a: AssetBalance(w.free, w.used, w.free + w.used) for a, w in self.wallet(account_id).items()}
 
+    def totals(self, account_id: int) -> dict[str, Decimal]:
+        """Total (free + reserved) per asset."""
+        return {a: w.free + w.used for a, w in self.wallet(account_id).items()}
+
     def fill(self, order: PaperOrder, price: Decimal) -> None:
         """Fill the whole order at `price`, the fee taken in the quote currency."""
         market = self._markets[order.symbol]

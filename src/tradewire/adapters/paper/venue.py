@@ -143,7 +143,7 @@ class PaperVenue:
 
     def balance(self, account_id: int) -> dict[str, Decimal]:
         """Total (free + reserved) per asset."""
-        return {asset: b.total for asset, b in self._ledger.detail(account_id).items()}
+        return self._ledger.totals(account_id)
 
     async def stored_balance(self, account_id: int) -> dict[str, AssetBalance]:
         """Free, reserved and total per asset: from memory where this process keeps the account's
@@ -154,6 +154,13 @@ class PaperVenue:
         if not wallet:
             wallet = {asset: Wallet(free=amount) for asset, amount in self._ledger.starting.items()}
         return {asset: AssetBalance(w.free, w.used, w.free + w.used) for asset, w in wallet.items()}
+
+    async def stored_totals(self, account_id: int) -> dict[str, Decimal]:
+        """Total (free + reserved) per asset, as `stored_balance` has them (from memory, without
+        the free and reserved parts, where this process keeps the account's books)."""
+        if self._keeps_books and owns(self._partitions, account_id):
+            return self._ledger.totals(account_id)
+        return {asset: b.total for asset, b in (await self.stored_balance(account_id)).items()}
 
     def _refuse_unless_trading(self, account_id: int) -> None:
         """Nothing is placed or cancelled by an API process, nor for an account another worker owns."""
@@ -418,7 +425,7 @@ class PaperExchange:
         return self._venue.recent_closes(symbol, limit)
 
     async def fetch_balance(self) -> Mapping[str, Decimal]:
-        return {asset: b.total for asset, b in (await self._venue.stored_balance(self.account_id)).items()}
+        return await self._venue.stored_totals(self.account_id)
 
     async def fetch_balance_detail(self) -> Mapping[str, AssetBalance]:
         return await self._venue.stored_balance(self.account_id)
