@@ -139,28 +139,28 @@ def _stored_trades(conn: Connection, order_ids: list[int]) -> set[tuple[int, str
 def _open_positions(conn: Connection, keys: set[PositionKey]) -> dict[PositionKey, OpenPosition]:
     """The open positions these fills move, locked (PostgreSQL) until the transaction ends: two
     batches moving one position are applied one after the other, the second seeing the first's
-    changes. Rows are locked in id order across all chunks, so two batches never deadlock."""
+    changes. Rows are locked in id order (one statement, ordered by id), so two batches never
+    deadlock."""
     open_now = positions.c.status == PositionStatus.OPEN.value
     found: dict[PositionKey, OpenPosition] = {}
+    if not keys:
+        return found
+    ordered = sorted(keys, key=lambda k: (k[0] or 0, k[1]))
     if conn.dialect.name == "sqlite":  # one writer at a time (the write transaction): one plain read
-        for chunk in bulk.chunks(sorted(keys, key=lambda k: (k[0] or 0, k[1])), 500):
+        for chunk in bulk.chunks(ordered, 500):
             pair = tuple_(positions.c.subscription_id, positions.c.symbol)
             for r in conn.execute(select(positions).where(open_now, pair.in_(chunk))).all():
                 row = r._mapping
                 found[(row["subscription_id"], row["symbol"])] = _open_position(row)
         return found
-    ids: list[int] = []
-    for chunk in bulk.chunks(sorted(keys, key=lambda k: (k[0] or 0, k[1])), 500):
-        listed = bulk.keys_in(conn, [positions.c.subscription_id, positions.c.symbol], chunk)
-        ids += conn.execute(select(positions.c.id).where(open_now, listed)).scalars().all()
-    for chunk in bulk.chunks(sorted(set(ids)), 900):
-        # Read again under the lock: a batch that held it may have closed the position meanwhile.
-        query = select(positions).where(bulk.one_of(conn, positions.c.id, chunk)).order_by(positions.c.id)
-        query = query.with_for_update()
-        for r in conn.execute(query).all():
-            row = r._mapping
-            if row["status"] == PositionStatus.OPEN.value:
-                found[(row["subscription_id"], row["symbol"])] = _open_position(row)
+    # The keys as arrays: one statement however many. Locked in id order; a row a batch that held
+    # its lock has closed meanwhile is read as it is now (closed), and left out.
+    listed = bulk.keys_in(conn, [positions.c.subscription_id, positions.c.symbol], ordered)
+    query = select(positions).where(open_now, listed).order_by(positions.c.id).with_for_update()
+    for r in conn.execute(query).all():
+        row = r._mapping
+        if row["status"] == PositionStatus.OPEN.value:
+            found[(row["subscription_id"], row["symbol"])] = _open_position(row)
     return found
 
 
