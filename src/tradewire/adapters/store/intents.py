@@ -90,7 +90,7 @@ _PENDING = (
         signals.c.action,
         signals.c.contracts,
         signals.c.price,
-        signals.c.details,
+        _text(signals.c.details),  # parsed once per signal (signal_parts), not per row
         subscriptions.c.sizing_mode,
         subscriptions.c.sizing_value,
         _text(subscriptions.c.sizing_params),
@@ -106,7 +106,7 @@ _PENDING = (
         subscriptions.c.confirmation,
         subscriptions.c.confirmation_timeout_s,
         subscriptions.c.max_confirm_drift_pct,
-        execution_intents.c.proposal,
+        _text(execution_intents.c.proposal),
         execution_intents.c.confirmed_at,
         strategies.c.track_index,
         strategies.c.track_peak,
@@ -430,7 +430,7 @@ class SignalParts(NamedTuple):
 
 
 def signal_parts(r: Any) -> SignalParts:
-    details = r["details"] or {}
+    details = _parsed(r["details"]) or {}
     return SignalParts(
         signal_intent(r["action"], details),
         decimal_or_none(details.get("stop_loss")),
@@ -469,6 +469,11 @@ class Settings:
 _MISSING: Any = object()
 
 
+def _parsed(raw: Any) -> Any:
+    """A JSON column's value read as text (_text), parsed; one read as JSON already, as it is."""
+    return json.loads(raw) if isinstance(raw, str) else raw
+
+
 def work_item(
     r: Any,
     limits: Restrictions = _UNRESTRICTED,
@@ -485,6 +490,7 @@ def work_item(
     intent = signal.intent
     settings = settings or Settings()
     state = TradingState(r["trading_state"])
+    proposal = _parsed(r["proposal"])
     return WorkItem(
         intent_id=r["id"],
         signal_id=r["signal_id"],
@@ -525,8 +531,8 @@ def work_item(
             r["confirmation"], r["confirmation_timeout_s"], r["max_confirm_drift_pct"]
         ),
         confirmed=r["confirmed_at"] is not None,
-        proposal_price=decimal_or_none((r["proposal"] or {}).get("price")),
-        proposed_at=proposed_at(r["proposal"]),
+        proposal_price=decimal_or_none((proposal or {}).get("price")),
+        proposed_at=proposed_at(proposal),
         subscription_status=SubscriptionStatus(r["subscription_status"]),
         confidence=signal.confidence,
     )
