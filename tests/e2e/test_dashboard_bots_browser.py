@@ -26,7 +26,7 @@ from tradewire.domain.records import NewSignal
 from tradewire.domain.signals import SignalAction
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, Route
 
 
 class Platform:
@@ -174,6 +174,38 @@ def test_a_bot_is_created_stopped_started_and_retuned_from_the_page(
     page.set_viewport_size({"width": 390, "height": 844})
     session.shot("bots-phone")
     page.locator("#theme").click()
+
+
+def test_what_is_typed_in_the_new_bot_form_stays_when_the_accounts_arrive(
+    platform: Platform, session: Session
+) -> None:
+    """The accounts load after the page opened (a slow answer): the form's account choices grow, and
+    what the user has typed meanwhile stays (the form used to be rebuilt empty)."""
+    page = session.page
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route("**/api/v1/accounts", hold)
+    session.sign_in(platform.url, "tv-test-sub1")
+    page.get_by_role("link", name="Bots").click()
+    form = page.get_by_role("form", name="New bot")
+    form.get_by_label("Name").fill("Typed before the accounts")
+    form.get_by_label("Pairs").fill("ETH/USDT")
+    form.get_by_label("Cooldown (minutes)").fill("45")
+    account = form.get_by_label("Account")
+    assert account.locator("option").count() == 1  # only "My paper account" so far
+    assert held, "the page asked for the accounts"
+    for route in held:
+        route.continue_()
+    page.unroute("**/api/v1/accounts", hold)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#bot-new-account option').length === 2", timeout=TIMEOUT_MS
+    )
+    assert form.get_by_label("Name").input_value() == "Typed before the accounts"
+    assert form.get_by_label("Pairs").input_value() == "ETH/USDT"
+    assert form.get_by_label("Cooldown (minutes)").input_value() == "45"
 
 
 def test_the_provider_page_s_webhook_takes_alerts_and_its_passphrase_rotates(

@@ -115,7 +115,6 @@ export class BotsPage {
     this.creator = h("section", { class: "panel", "aria-labelledby": "bot-new-title" });
     root.append(h("h1", {}, "Bots"), this.message, this.status, this.list, this.creator);
     this.renderCreator();
-    this.accountsShown = data.accounts.size;
     loadBots().catch((error) => { this.message.textContent = `Could not load your bots: ${error.message}`; });
     this.update();
   }
@@ -123,7 +122,7 @@ export class BotsPage {
   unmount() { clearTimeout(this.cooled); }
 
   update() {
-    if (this.accountsShown !== data.accounts.size) this.renderCreator();
+    if (this.accountsShown !== data.accounts.size) this.showAccounts();
     if (data.bots === null) return;
     // A form being typed in is not rebuilt: only the rest of the list is.
     const typing = this.list.contains(document.activeElement) && document.activeElement.closest("form");
@@ -229,18 +228,28 @@ export class BotsPage {
     }
   }
 
-  renderCreator() {
+  /** The account choices, as the accounts loaded since the page opened: only the list of options
+   * changes (what is typed in the form, and the choice if its account is still there, stay). */
+  showAccounts() {
     this.accountsShown = data.accounts.size;
+    const select = this.accountSelect;
+    const chosen = select.value;
+    clear(select);
+    select.append(h("option", { value: "" }, "My paper account"),
+      ...[...data.accounts.values()].map((a) => h("option", { value: a.id }, `${a.name} (${a.mode})`)));
+    select.value = [...select.options].some((o) => o.value === chosen) ? chosen : "";
+  }
+
+  renderCreator() {
     clear(this.creator);
     const id = (name) => `bot-new-${name}`;
     const line = h("p", { class: "error", role: "alert" });
-    const accounts = [...data.accounts.values()];
+    this.accountSelect = h("select", { id: id("account"), name: "account" });
+    this.showAccounts();
     const form = h("form", { class: "filters", "aria-label": "New bot", novalidate: true },
       field("Name", h("input", { id: id("name"), name: "name", required: true, maxlength: 200, autocomplete: "off" })),
       ...definitionFields(id),
-      field("Account", h("select", { id: id("account"), name: "account" },
-        h("option", { value: "" }, "My paper account"),
-        accounts.map((a) => h("option", { value: a.id }, `${a.name} (${a.mode})`)))),
+      field("Account", this.accountSelect),
       field("Amount per entry (quote)", h("input", { id: id("size"), name: "size", inputmode: "decimal", value: "100", maxlength: 40, autocomplete: "off" })),
       h("button", { type: "submit" }, "Create bot"), line);
     const fields = { name: id("name"), account_id: id("account"), sizing_value: id("size"), ...definitionErrorFields(id) };
