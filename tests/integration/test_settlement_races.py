@@ -47,6 +47,35 @@ def test_two_settlements_of_one_position_at_once_both_count(postgres_engine: Eng
     store.record_outcomes([_filled_buy(store, seeded.strategy_id, 1, "0.002")], now())  # the position
     first, second = (_filled_buy(store, seeded.strategy_id, n, "0.001") for n in (2, 3))
 
+    assert _settled_one_after_the_other(store, first, second) == ["first", "second"]
+    with engine.connect() as conn:
+        [(amount, cost)] = conn.execute(select(positions.c.amount, positions.c.cost_basis)).all()
+    assert amount == Decimal("0.004")  # 0.002 + 0.001 + 0.001: neither settlement lost
+    assert cost == Decimal("0.4")
+
+
+def test_a_buy_settled_while_a_sale_closes_its_position_opens_a_new_one(postgres_engine: Engine) -> None:
+    """The second settlement waits for the position's lock; the first has closed it meanwhile: the
+    buy is not added to the closed position, it opens one of its own."""
+    engine = postgres_engine
+    seeded = seed_marketplace(engine, [{}])
+    store = SqlStore(engine)
+    store.record_outcomes([_filled_buy(store, seeded.strategy_id, 1, "0.002")], now())  # the position
+    sale = _filled_buy(store, seeded.strategy_id, 2, "0.002", OrderSide.SELL)
+    buy = _filled_buy(store, seeded.strategy_id, 3, "0.001")
+
+    assert _settled_one_after_the_other(store, sale, buy, ("sale", "buy")) == ["sale", "buy"]
+    with engine.connect() as conn:
+        rows = conn.execute(select(positions.c.status, positions.c.amount).order_by(positions.c.id)).all()
+    assert [tuple(r) for r in rows] == [("closed", Decimal(0)), ("open", Decimal("0.001"))]
+
+
+def _settled_one_after_the_other(
+    store: SqlStore, first: OrderOutcome, second: OrderOutcome, names: tuple[str, str] = ("first", "second")
+) -> list[str]:
+    """Settle `first` and, while it holds the position it has read (held up to HOLD_S at the failpoint),
+    `second`, each in a thread of its own; returns the threads' names in the order they read the
+    position. Fails the test on any error of either."""
     held, caught_up = threading.Event(), threading.Event()
     arrivals: list[str] = []
     lock = threading.Lock()
@@ -70,65 +99,12 @@ def test_two_settlements_of_one_position_at_once_both_count(postgres_engine: Eng
             errors.append(exc)
 
     with failpoints.hooked("settlement_positions_read", hold_the_first):
-        one = threading.Thread(target=settle, args=(first,), name="first")
-        two = threading.Thread(target=settle, args=(second,), name="second")
+        one = threading.Thread(target=settle, args=(first,), name=names[0])
+        two = threading.Thread(target=settle, args=(second,), name=names[1])
         one.start()
         assert held.wait(10)  # the first has read the position and is held
         two.start()
         one.join(30)
         two.join(30)
-
     assert errors == []
-    assert arrivals == ["first", "second"]
-    with engine.connect() as conn:
-        [(amount, cost)] = conn.execute(select(positions.c.amount, positions.c.cost_basis)).all()
-    assert amount == Decimal("0.004")  # 0.002 + 0.001 + 0.001: neither settlement lost
-    assert cost == Decimal("0.4")
-
-
-def test_a_buy_settled_while_a_sale_closes_its_position_opens_a_new_one(postgres_engine: Engine) -> None:
-    """The second settlement waits for the position's lock; the first has closed it meanwhile: the
-    buy is not added to the closed position, it opens one of its own."""
-    engine = postgres_engine
-    seeded = seed_marketplace(engine, [{}])
-    store = SqlStore(engine)
-    store.record_outcomes([_filled_buy(store, seeded.strategy_id, 1, "0.002")], now())  # the position
-    sale = _filled_buy(store, seeded.strategy_id, 2, "0.002", OrderSide.SELL)
-    buy = _filled_buy(store, seeded.strategy_id, 3, "0.001")
-
-    held, caught_up = threading.Event(), threading.Event()
-    arrivals: list[str] = []
-    lock = threading.Lock()
-
-    def hold_the_first() -> None:
-        with lock:
-            arrivals.append(threading.current_thread().name)
-            is_first = len(arrivals) == 1
-        if is_first:
-            held.set()
-            caught_up.wait(HOLD_S)  # the buy waits for the position's lock meanwhile
-        else:
-            caught_up.set()
-
-    errors: list[BaseException] = []
-
-    def settle(outcome: OrderOutcome) -> None:
-        try:
-            store.record_outcomes([outcome], now())
-        except BaseException as exc:  # reported below, in the test's thread
-            errors.append(exc)
-
-    with failpoints.hooked("settlement_positions_read", hold_the_first):
-        one = threading.Thread(target=settle, args=(sale,), name="sale")
-        two = threading.Thread(target=settle, args=(buy,), name="buy")
-        one.start()
-        assert held.wait(10)
-        two.start()
-        one.join(30)
-        two.join(30)
-
-    assert errors == []
-    assert arrivals == ["sale", "buy"]
-    with engine.connect() as conn:
-        rows = conn.execute(select(positions.c.status, positions.c.amount).order_by(positions.c.id)).all()
-    assert [tuple(r) for r in rows] == [("closed", Decimal(0)), ("open", Decimal("0.001"))]
+    return arrivals
