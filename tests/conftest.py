@@ -10,6 +10,7 @@ import secrets
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
@@ -21,6 +22,9 @@ from tests.fakes.tcp import TcpProxy
 from tradewire.adapters.candles_parquet import read_candles
 from tradewire.adapters.store.db import make_engine, upgrade
 from tradewire.domain.candles import Candles
+
+if TYPE_CHECKING:
+    from tests.fakes.webhook_receiver import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRE_SERVICES = os.environ.get("TRADEWIRE_REQUIRE_SERVICES") == "1"
@@ -204,6 +208,17 @@ def proxied_url(proxy: TcpProxy) -> str:
     """The local Redis's URL through `proxy` (the same database)."""
     database = urlsplit(REDIS_URL).path.lstrip("/") or "0"
     return f"redis://127.0.0.1:{proxy.port}/{database}"
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    """A local HTTP server taking outgoing webhooks (tests/fakes/webhook_receiver.py)."""
+    from tests.fakes.webhook_receiver import WebhookReceiver
+
+    fake = WebhookReceiver()
+    fake.start()
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -78,14 +78,6 @@ def botless(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    fake = WebhookReceiver()
-    fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def session(chromium: Browser, tmp_path: Path) -> Iterator[Session]:
     with browser_session(chromium, tmp_path, timezone_id="Europe/Berlin") as session:
         yield session

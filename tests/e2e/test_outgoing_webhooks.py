@@ -61,14 +61,6 @@ class Platform:
 
 
 @pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    fake = WebhookReceiver()
-    fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def platform(tmp_path: Path) -> Iterator[Platform]:
     runtime = _runtime(tmp_path)
     seeded = seed_marketplace(runtime.engine, [{}, {}])

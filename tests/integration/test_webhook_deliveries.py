@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -30,14 +30,6 @@ USER, OTHER = 7, 8
 
 def _box() -> SecretBox:
     return SecretBox(decode_key(generate_key()))
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    fake = WebhookReceiver()
-    fake.start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture
@@ -126,6 +118,16 @@ def _deliveries(
     )
 
 
+def _fill_then_close(url: str) -> tuple[MemoryHooks, SecretBox, list[float], int]:
+    """A store with one hook at `url` and two events for it (a fill, then a closed position); the
+    waits list the deliveries will record; the hook's id."""
+    store, box = MemoryHooks(), _box()
+    hook_id = _hook(store, box, url)
+    store.outbox.add(USER, "fills", "new", FILL)
+    store.outbox.add(USER, "positions", "closed", CLOSED)
+    return store, box, [], hook_id
+
+
 def _hook(
     store: MemoryHooks,
     box: SecretBox,
@@ -193,10 +195,7 @@ async def test_a_5xx_is_tried_again_after_growing_waits_and_a_429_after_its_retr
 async def test_a_refusal_skips_the_event_and_the_next_one_is_sent(
     receiver: WebhookReceiver, poster: HttpPoster
 ) -> None:
-    store, box, waits = MemoryHooks(), _box(), []
-    hook_id = _hook(store, box, receiver.url + "/h")
-    store.outbox.add(USER, "fills", "new", FILL)
-    store.outbox.add(USER, "positions", "closed", CLOSED)
+    store, box, waits, hook_id = _fill_then_close(receiver.url + "/h")
     receiver.error(400, "/h", message="Invalid Webhook Token")
     deliveries = _deliveries(store, box, poster, waits)
 
@@ -210,10 +209,7 @@ async def test_a_refusal_skips_the_event_and_the_next_one_is_sent(
 async def test_an_event_is_skipped_once_its_tries_run_out(
     receiver: WebhookReceiver, poster: HttpPoster
 ) -> None:
-    store, box, waits = MemoryHooks(), _box(), []
-    hook_id = _hook(store, box, receiver.url + "/h")
-    store.outbox.add(USER, "fills", "new", FILL)
-    store.outbox.add(USER, "positions", "closed", CLOSED)
+    store, box, waits, hook_id = _fill_then_close(receiver.url + "/h")
     receiver.error(500, "/h", times=3)
     deliveries = _deliveries(store, box, poster, waits, tries=3, retry_base_s=1.0)
 
