@@ -290,11 +290,24 @@ async def test_a_batch_call_that_fails_as_a_whole_leaves_each_order_unknown_not_
     await w.executor().execute_pending()
 
     assert w.column("orders", "state", "reason") == [
-        ("submitted", "outcome unknown: ConnectionResetError: connection lost"),
-        ("submitted", "outcome unknown: ConnectionResetError: connection lost"),
+        ("submitted", "outcome unknown: the batch failed: ConnectionResetError: connection lost"),
+        ("submitted", "outcome unknown: the batch failed: ConnectionResetError: connection lost"),
     ]
     assert w.column("execution_intents", "status") == ["ordered", "ordered"]
     assert w.rows("positions") == []
+
+
+async def test_a_refusal_of_a_whole_batch_leaves_each_order_unknown_not_rejected() -> None:
+    """A refusal of the call does not say which order was refused: each is looked up."""
+    w = world([{}, {}])
+    venue = MemoryVenue(fail_call=ExchangeError("batch refused"))
+    w.exchanges.by_account.update((a, venue.account(a)) for a in w.seeded.account_ids)
+    w.signal()
+
+    await w.executor().execute_pending()
+
+    assert w.column("orders", "state") == ["submitted", "submitted"]
+    assert w.column("execution_intents", "status") == ["ordered", "ordered"]
 
 
 async def test_orders_of_a_batching_venue_and_of_other_exchanges_are_sent_side_by_side() -> None:

@@ -483,8 +483,12 @@ class Executor:
                 answers = await venue.create_orders(
                     [(orders[i].account_id, orders[i].request()) for i, _ in items]
                 )
-            except Exception as exc:  # the call as a whole failed: each order's outcome is that
+            except ExchangeUnavailable as exc:  # nothing was sent
                 answers = [exc] * len(items)
+            except Exception as exc:  # the call as a whole failed, a refusal included: it does not
+                # say what became of each order, so each is looked up, never taken as refused
+                unknown = OrderOutcomeUnknown(f"the batch failed: {type(exc).__name__}: {exc}")
+                answers = [unknown] * len(items)
             for (index, exchange), answer in zip(items, answers, strict=True):
                 order = orders[index]
                 if isinstance(answer, Exception):
