@@ -54,6 +54,11 @@ function confirmSettings(form) {
 const confirmText = (s) => (!s.confirmation || s.confirmation === "none" ? "no"
   : `on ${s.confirmation}, ${s.confirmation_timeout_s} s, drift ${amount(s.max_confirm_drift_pct)} %`);
 
+const accountOptions = () => [...data.accounts.values()].map((a) => h("option", { value: a.id }, `${a.name} (${a.mode})`));
+// What the account choices show: a form's choices are redone when it changes.
+const accountsKey = () => [...data.accounts.values()].map((a) => `${a.id}:${a.mode}:${a.name}`).join("\n");
+const byline = (s) => `${s.slug} · by ${s.owner} · ${s.subscriber_count} active subscriber${s.subscriber_count === 1 ? "" : "s"}`;
+
 export class MarketplacePage {
   title = "Marketplace";
 
@@ -65,7 +70,7 @@ export class MarketplacePage {
     this.message = h("p", { class: "error", role: "alert" });
     this.status = h("p", { class: "muted", role: "status" });
     root.append(h("h1", {}, "Marketplace"), this.message, this.status, this.strategies, this.mine, this.editor);
-    this.accountsShown = data.accounts.size;
+    this.accountsShown = accountsKey();
     api("GET", "/api/v1/strategies").then((list) => { this.list = list; this.renderStrategies(); })
       .catch((error) => { this.message.textContent = `Could not load the strategies: ${error.message}`; });
     this.update();
@@ -74,22 +79,43 @@ export class MarketplacePage {
   unmount() {}
 
   update() {
-    if (this.list && this.accountsShown !== data.accounts.size) this.renderStrategies(); // the forms' accounts
+    if (this.list && this.accountsShown !== accountsKey()) this.showAccounts();
     this.renderSubscriptions();
   }
 
   renderStrategies() {
-    this.accountsShown = data.accounts.size;
+    this.accountsShown = accountsKey();
+    this.subscribing = new Map(); // strategy id -> the box of its subscribe form
     clear(this.strategies);
     if (!this.list.length) this.strategies.append(h("p", { class: "empty" }, "No public strategies yet."));
     for (const s of this.list) {
       const record = h("div", { id: `record-${s.id}` });
       const show = h("button", { type: "button", class: "ghost", "aria-controls": `record-${s.id}`, "aria-expanded": "false" }, "Track record");
       show.addEventListener("click", () => this.toggleRecord(s, show, record));
+      const box = h("div", {}, this.subscribeForm(s));
+      this.subscribing.set(s.id, box);
       this.strategies.append(h("article", { class: "panel", "data-strategy": s.slug, "aria-labelledby": `strategy-${s.id}` },
-        h("h2", { id: `strategy-${s.id}` }, s.name, " ", h("span", { class: "muted" }, `${s.slug} · by ${s.owner} · ${s.subscriber_count} active subscriber${s.subscriber_count === 1 ? "" : "s"}`)),
+        h("h2", { id: `strategy-${s.id}` }, s.name, " ", h("span", { class: "muted", "data-byline": s.id }, byline(s))),
         s.description ? h("p", {}, s.description) : null,
-        h("p", {}, show), record, h("h3", {}, "Subscribe with one of your accounts"), this.subscribeForm(s)));
+        h("p", {}, show), record, h("h3", {}, "Subscribe with one of your accounts"), box));
+    }
+  }
+
+  /** The user's accounts changed (one added elsewhere): each subscribe form's account choices follow,
+   * and what is typed in the forms stays (they are not rebuilt). */
+  showAccounts() {
+    this.accountsShown = accountsKey();
+    for (const s of this.list) {
+      const box = this.subscribing.get(s.id);
+      const select = box?.querySelector("select[name=account]");
+      if (!box) continue;
+      if (!select || !data.accounts.size) {
+        clear(box).append(this.subscribeForm(s)); // none before, or none left: no form to keep
+        continue;
+      }
+      const chosen = select.value;
+      clear(select).append(...accountOptions());
+      if ([...select.options].some((o) => o.value === chosen)) select.value = chosen;
     }
   }
 
@@ -123,8 +149,7 @@ export class MarketplacePage {
     const accounts = [...data.accounts.values()];
     if (!accounts.length) return h("p", { class: "muted" }, "Add an account on the Accounts page to subscribe.");
     const form = h("form", { class: "filters", "aria-label": `Subscribe to ${strategy.name}` },
-      field("Account", h("select", { id: id("account"), name: "account", required: true },
-        accounts.map((a) => h("option", { value: a.id }, `${a.name} (${a.mode})`)))),
+      field("Account", h("select", { id: id("account"), name: "account", required: true }, accountOptions())),
       field("Pairs (blank: all)", h("input", { id: id("pairs"), name: "pairs", placeholder: "BTC/USDT, ETH/USDT", maxlength: 400, autocomplete: "off" })),
       field("Sizing", h("select", { id: id("sizing"), name: "sizing" }, SIZING.map(([v, label]) => h("option", { value: v }, label)))),
       field("Size", h("input", { id: id("value"), name: "value", inputmode: "decimal", required: true, value: "100", pattern: "[0-9]+(\\.[0-9]+)?", maxlength: 30 })),
@@ -145,15 +170,29 @@ export class MarketplacePage {
         });
         this.message.textContent = "";
         this.status.textContent = `Subscribed to ${strategy.name}.`;
+        form.replaceWith(this.subscribeForm(strategy)); // a new form: the others keep what is typed in them
         await loadMembership();
-        this.list = await api("GET", "/api/v1/strategies"); // its subscriber count
-        this.renderStrategies();
+        this.showCounts(await api("GET", "/api/v1/strategies")); // its subscriber count
       } catch (error) {
         this.status.textContent = "";
         this.message.textContent = `Could not subscribe: ${error.message}`;
       }
     });
     return form;
+  }
+
+  /** A fresh list of the strategies: the counts change in place; another set of strategies is shown anew. */
+  showCounts(list) {
+    const same = list.length === this.list.length && list.every((s, i) => s.id === this.list[i].id);
+    this.list = list;
+    if (!same) {
+      this.renderStrategies();
+      return;
+    }
+    for (const s of list) {
+      const line = this.strategies.querySelector(`[data-byline="${s.id}"]`);
+      if (line) line.textContent = byline(s);
+    }
   }
 
   renderSubscriptions() {
