@@ -327,3 +327,25 @@ async def test_orders_of_a_batching_venue_and_of_other_exchanges_are_sent_side_b
         ("rejected", "insufficient balance"),
         ("filled", None),
     ]
+
+
+async def test_a_market_read_failing_unexpectedly_after_sending_still_records_the_placed_orders() -> None:
+    """An error nobody listed while qualifying answered orders (their market's smallest amount) must not
+    lose the answers: the orders were placed and filled, and are recorded so at once."""
+    w = world([{}, {}])
+    markets = w.exchange.markets
+
+    async def failing_once_sent() -> Any:
+        if w.exchange.creates:
+            raise KeyError("markets")
+        return await markets()
+
+    w.exchange.markets = failing_once_sent  # type: ignore[method-assign]
+    w.signal()
+
+    sent = await w.executor().execute_pending()
+
+    assert sent == 2 and len(w.exchange.creates) == 2
+    assert w.column("orders", "state", "filled") == [("filled", Decimal(1)), ("filled", Decimal(1))]
+    assert w.column("positions", "amount") == [Decimal(1), Decimal(1)]
+    assert w.column("execution_intents", "status") == ["done", "done"]

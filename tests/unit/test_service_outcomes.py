@@ -162,7 +162,13 @@ async def test_no_history_is_read_without_a_new_fill_an_order_id_or_a_way_to_rea
 
 
 async def test_an_unavailable_trade_history_leaves_the_order_s_totals_to_settle_it() -> None:
-    for error in (ExchangeError("endpoint not supported"), ExchangeUnavailable("timeout")):
+    errors: list[Exception] = [
+        ExchangeError("endpoint not supported"),
+        ExchangeUnavailable("timeout"),
+        OrderOutcomeUnknown("read timeout"),
+        KeyError("an error nobody listed"),  # must not lose the order's own answer either
+    ]
+    for error in errors:
         exchange = WithHistory(error)
         order, outcome = await _view_without_trades(exchange)
         assert outcome.exchange_order is not None

@@ -22,13 +22,12 @@ from tradewire.domain.execution import (
 )
 from tradewire.domain.exit_plan import ExitPlan
 from tradewire.domain.money import ZERO, describe, is_storable
-from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderType, RejectionKind
+from tradewire.domain.orders import OrderSide, OrderType
 from tradewire.domain.partitions import Partitions
 from tradewire.domain.records import (
     Decisions,
     FailedAttempt,
     NewOrder,
-    OrderOutcome,
     OrderRecord,
     Proposal,
     Rejection,
@@ -58,15 +57,14 @@ from tradewire.ports import (
     ExchangeError,
     ExchangeUnavailable,
     IntentStore,
-    OrderBatches,
-    OrderOutcomeUnknown,
     OrderStore,
     RiskReads,
 )
 from tradewire.services.confirmations import proposal_of
 from tradewire.services.correlations import Correlations
-from tradewire.services.holdings import account_equity, min_sellable
-from tradewire.services.outcomes import record_outcomes, with_trade_history
+from tradewire.services.holdings import account_equity
+from tradewire.services.outcomes import record_outcomes
+from tradewire.services.sending import send_all
 
 log = logging.getLogger("tradewire.execution")
 
@@ -451,84 +449,11 @@ class Executor:
         mine = [r for r in records if r.order_id in claimed]
         if not mine:
             return 0
-        outcomes = await self._send_all(mine)
+        outcomes = await send_all(self.exchanges, mine)
         failpoints.hit("after_orders_sent")
         await record_outcomes(self.store, outcomes, self.clock.now())
         await self.bus.publish(ORDERS_UPDATED, {"order_ids": [r.order_id for r in mine]})
         return len(mine)
-
-    async def _send_all(self, orders: Sequence[OrderRecord]) -> list[OrderOutcome]:
-        """Each order's outcome, in order. The orders of a venue that places many at once (the paper
-        venue's OrderBatches) go in one call per venue; the others one request each, concurrently."""
-        outcomes: list[OrderOutcome | None] = [None] * len(orders)
-        singles: list[tuple[int, Exchange]] = []
-        batches: dict[int, tuple[OrderBatches, list[tuple[int, Exchange]]]] = {}
-        for index, order in enumerate(orders):
-            try:
-                exchange = self.exchanges.for_account(order.account_id, order.exchange, order.mode)
-            except Exception as exc:
-                outcomes[index] = _not_placed(order, exc)
-                continue
-            venue: OrderBatches | None = getattr(exchange, "order_batches", None)
-            if venue is None:
-                singles.append((index, exchange))
-            else:
-                batches.setdefault(id(venue), (venue, []))[1].append((index, exchange))
-
-        async def single(index: int, exchange: Exchange) -> None:
-            outcomes[index] = await self._send(orders[index], exchange)
-
-        async def batch(venue: OrderBatches, items: list[tuple[int, Exchange]]) -> None:
-            try:
-                answers = await venue.create_orders(
-                    [(orders[i].account_id, orders[i].request()) for i, _ in items]
-                )
-            except ExchangeUnavailable as exc:  # nothing was sent
-                answers = [exc] * len(items)
-            except Exception as exc:  # the call as a whole failed, a refusal included: it does not
-                # say what became of each order, so each is looked up, never taken as refused
-                unknown = OrderOutcomeUnknown(f"the batch failed: {type(exc).__name__}: {exc}")
-                answers = [unknown] * len(items)
-            for (index, exchange), answer in zip(items, answers, strict=True):
-                order = orders[index]
-                if isinstance(answer, Exception):
-                    outcomes[index] = _not_placed(order, answer)
-                else:
-                    outcomes[index] = await self._placed(order, exchange, answer)
-
-        await asyncio.gather(
-            *(single(i, e) for i, e in singles), *(batch(v, items) for v, items in batches.values())
-        )
-        return [o for o in outcomes if o is not None]
-
-    async def _send(self, order: OrderRecord, exchange: Exchange) -> OrderOutcome:
-        try:
-            view = await exchange.create_order(order.request())
-        except Exception as exc:
-            return _not_placed(order, exc)
-        return await self._placed(order, exchange, view)
-
-    async def _placed(self, order: OrderRecord, exchange: Exchange, view: ExchangeOrder) -> OrderOutcome:
-        """The outcome of an order the exchange answered, with its fills from the trade history."""
-        view = await with_trade_history(exchange, order, view)
-        return OrderOutcome(
-            order, exchange_order=view, min_sellable=await min_sellable(exchange, order.symbol)
-        )
-
-
-def _not_placed(order: OrderRecord, exc: Exception) -> OrderOutcome:
-    """The outcome of an order whose sending raised `exc`: refused, not sent, or (anything ambiguous)
-    unknown, never a rejection."""
-    if isinstance(exc, ExchangeError):
-        log.info("order %s (%s) rejected: %s", order.order_id, order.client_order_id, exc)
-        return OrderOutcome(order, rejected_reason=str(exc))
-    if isinstance(exc, ExchangeUnavailable):  # nothing was sent
-        log.info("order %s (%s) not sent: %s", order.order_id, order.client_order_id, exc)
-        return OrderOutcome(order, rejected_reason=str(exc), rejection=RejectionKind.NOT_SENT)
-    if isinstance(exc, OrderOutcomeUnknown):
-        return OrderOutcome(order, unknown_reason=f"outcome unknown: {exc}")
-    log.error("order %s (%s): unexpected error", order.order_id, order.client_order_id, exc_info=exc)
-    return OrderOutcome(order, unknown_reason=f"outcome unknown: {type(exc).__name__}: {exc}")
 
 
 def _failure(intent_id: int, attempts: int, reason: str) -> FailedAttempt:

@@ -3,11 +3,14 @@ market sells (below it a position is dust). Used by execution, the exit monitor 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from decimal import Decimal
 
 from tradewire.domain.money import ZERO
 from tradewire.ports import Exchange, ExchangeError, ExchangeUnavailable
+
+log = logging.getLogger("tradewire.execution")
 
 
 async def account_equity(
@@ -30,5 +33,8 @@ async def min_sellable(exchange: Exchange, symbol: str) -> Decimal | None:
     try:
         market = (await exchange.markets()).get(symbol)
     except (ExchangeUnavailable, ExchangeError):
+        return None
+    except Exception:  # what it qualifies (an order's answer) must not be lost to it
+        log.exception("markets unreadable: the smallest amount of %s unknown", symbol)
         return None
     return market.min_sellable if market else None

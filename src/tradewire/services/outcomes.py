@@ -64,4 +64,7 @@ async def with_trade_history(exchange: Exchange, order: OrderRecord, view: Excha
     except (ExchangeError, ExchangeUnavailable) as exc:
         log.info("trade history of %s unavailable (%s); using the order's totals", order.client_order_id, exc)
         return view
+    except Exception:  # the order's own answer stands: an error here must not lose it
+        log.exception("trade history of %s failed; using the order's totals", order.client_order_id)
+        return view
     return replace(view, trades=tuple(trades))
