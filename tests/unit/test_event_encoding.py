@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import IntEnum
 
 from tradewire.adapters.store.events import encoded
-from tradewire.domain.events import _data, plain
+from tradewire.domain.json_values import json_fields, plain
 from tradewire.domain.orders import OrderSide, OrderState
 
 
@@ -51,7 +51,7 @@ def test_an_events_values_are_converted_by_their_type_as_plain_converts_them() -
         "flag": True,
     }
 
-    twice = [_data(**values), _data(**values)]  # the second with each type's converter known
+    twice = [json_fields(**values), json_fields(**values)]  # the second with each type's converter known
 
     assert (
         twice[0]

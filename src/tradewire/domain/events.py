@@ -17,10 +17,10 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from enum import Enum, StrEnum
+from enum import StrEnum
 from typing import Any, NamedTuple
 
-from tradewire.domain.money import fmt
+from tradewire.domain.json_values import json_fields, plain
 from tradewire.domain.positions import PositionStatus
 from tradewire.domain.records import (
     NewSignal,
@@ -57,70 +57,6 @@ class Event(NamedTuple):
     data: dict[str, Any]
 
 
-# Types JSON holds as they are (exactly these: an enum derived from str is turned into its value).
-_AS_IS = frozenset({type(None), bool, int, float, str})
-
-
-def plain(value: Any) -> Any:
-    """`value` as JSON holds it: decimals exact, as strings; times ISO 8601; enums their values."""
-    kind = type(value)
-    if kind in _AS_IS:
-        return value
-    if kind is Decimal:
-        return fmt(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return plain(value.value)
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, Decimal):
-        return fmt(value)
-    for base in (bool, int, float, str):  # a subclass of one (not an enum): as its base holds it
-        if isinstance(value, base):
-            return base(value)
-    return str(value)
-
-
-def _data(**values: Any) -> dict[str, Any]:
-    # Converted in place (the keyword arguments' dict is new at each call); most values are plain
-    # already, and decimals, enums and times common: each converted by its type's own converter
-    # (found once per type), not through plain()'s chain of checks (events are made per subscriber).
-    for key, value in values.items():
-        kind = type(value)
-        if kind in _AS_IS:
-            continue
-        convert = _CONVERTERS.get(kind)
-        if convert is None:
-            convert = _converter(kind)
-        values[key] = convert(value)
-    return values
-
-
-def _enum_value(value: Enum) -> Any:
-    return plain(value._value_)  # the member's value, without the `value` property's lookup
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat()
-
-
-_CONVERTERS: dict[type, Any] = {Decimal: fmt}
-
-
-def _converter(kind: type) -> Any:
-    """How `_data` converts a value of `kind`: as plain() would, an enum's and a time's found once."""
-    if issubclass(kind, Enum):
-        _CONVERTERS[kind] = _enum_value
-        return _enum_value
-    if issubclass(kind, datetime):
-        _CONVERTERS[kind] = _iso
-        return _iso
-    return plain
-
-
 # -- signals and routing -----------------------------------------------------------------------------
 
 
@@ -150,7 +86,7 @@ class SignalFacts(NamedTuple):
         )
 
     def data(self, **more: Any) -> dict[str, Any]:
-        return _data(**self._asdict(), **more)
+        return json_fields(**self._asdict(), **more)
 
 
 def signal_received(owner_id: int, signal: SignalFacts) -> list[Event]:
@@ -184,7 +120,7 @@ def signal_routed(
                 user_id,
                 Topic.INTENTS,
                 "created",
-                _data(
+                json_fields(
                     intent_id=intent.intent_id,
                     signal_id=signal.signal_id,
                     subscription_id=intent.target.subscription_id,
@@ -203,7 +139,7 @@ def signal_routed(
 
 def signal_failed(owner_id: int, signal_id: int, strategy_id: int, reason: str) -> list[Event]:
     """A signal whose routing kept failing, marked failed: its owner sees why."""
-    data = _data(signal_id=signal_id, strategy_id=strategy_id, status="failed", reason=reason)
+    data = json_fields(signal_id=signal_id, strategy_id=strategy_id, status="failed", reason=reason)
     return [Event(owner_id, Topic.SIGNALS, "failed", data)]
 
 
@@ -229,7 +165,7 @@ def _intent(
     **more: Any,
 ) -> Event:
     """An intent's new status, with what says why (reason, risk details) or what followed (order)."""
-    data = _data(
+    data = json_fields(
         intent_id=intent_id, signal_id=signal_id, subscription_id=subscription_id, status=status, **more
     )
     return Event(user_id, Topic.INTENTS, status, data)
@@ -246,7 +182,7 @@ def decided(
     events: list[Event] = []
     for p in proposals:
         item = p.item
-        data = _data(
+        data = json_fields(
             intent_id=item.intent_id,
             signal_id=item.signal_id,
             subscription_id=item.subscription_id,
@@ -300,7 +236,7 @@ def answered(
 ) -> Event:
     """The end of a proposal (`kind`): confirmed (the intent is `created` again, to be decided
     afresh), declined or expired (`rejected`, with the reason)."""
-    data = _data(
+    data = json_fields(
         intent_id=intent_id,
         signal_id=signal_id,
         subscription_id=subscription_id,
@@ -312,7 +248,7 @@ def answered(
 
 def order_placed(order: OrderRecord) -> Event:
     """A new order, stored before it is sent."""
-    data = _data(
+    data = json_fields(
         order_id=order.order_id,
         intent_id=order.intent_id,
         signal_id=order.signal_id,
@@ -368,11 +304,11 @@ def settled(
         filled = totals.filled if totals is not None else None
         if before is not None and change.state is before.state and filled in (None, before.filled):
             continue  # looked up, nothing new
-        data = _data(order_id=order_id, state=change.state)
+        data = json_fields(order_id=order_id, state=change.state)
         if not change.keeps_reason:
             data["reason"] = change.reason
         if totals is not None:
-            data |= _data(filled=totals.filled, average=totals.average, fee=totals.fee)
+            data |= json_fields(filled=totals.filled, average=totals.average, fee=totals.fee)
             data["fee_currency"] = totals.fee_currency
         events.append(Event(records[order_id].user_id, Topic.ORDERS, "updated", data))
     times: dict[int, str] = {}  # a batch's fills mostly share their time (one object): formatted once
@@ -381,7 +317,7 @@ def settled(
         executed_at = times.get(id(fill.executed_at))
         if executed_at is None:
             executed_at = times[id(fill.executed_at)] = plain(fill.executed_at)
-        data = _data(
+        data = json_fields(
             order_id=order.order_id,
             account_id=order.account_id,
             symbol=order.symbol,
@@ -399,7 +335,7 @@ def settled(
         owner = by_intent.get(intent.intent_id)
         if owner is None:
             continue
-        data = _data(
+        data = json_fields(
             intent_id=intent.intent_id,
             signal_id=owner.signal_id,
             subscription_id=owner.subscription_id,
@@ -416,7 +352,7 @@ def position_moved(position_id: int, change: PositionChange) -> Event:
     p, a, order = change.position, change.automation, change.order
     opened = change.position_id is None
     kind = "closed" if p.status is PositionStatus.CLOSED else "opened" if opened else "changed"
-    data = _data(
+    data = json_fields(
         position_id=position_id,
         account_id=order.account_id,
         subscription_id=order.subscription_id,
@@ -447,7 +383,7 @@ def backtest_changed(
     user_id: int, backtest_id: int, status: str, progress: float | None = None, error: str | None = None
 ) -> Event:
     """A backtest queued, running (with its progress, 0 … 1), done or failed."""
-    data = _data(backtest_id=backtest_id, status=status, progress=progress)
+    data = json_fields(backtest_id=backtest_id, status=status, progress=progress)
     if error is not None:
         data["error"] = error
     return Event(user_id, Topic.BACKTESTS, status if progress is None else "progress", data)
@@ -464,7 +400,7 @@ def bot_changed(
     """A bot `created`, started or stopped (`changed`: the bot_changed notice) or `retuned` (its
     definition alone): its subscription's status, whether it is evaluated, and its rules (`settings`:
     min_temperature, confirmation_minutes, cooldown_minutes)."""
-    data = _data(bot_id=bot_id, status=status, enabled=enabled)
+    data = json_fields(bot_id=bot_id, status=status, enabled=enabled)
     if settings is not None:
         data["settings"] = plain(settings)
     return Event(user_id, Topic.BOTS, kind, data)
@@ -472,7 +408,7 @@ def bot_changed(
 
 def subscribers_counted(owner_id: int, strategy_id: int, active: int, total: int) -> Event:
     """A strategy's subscriber counts, for its owner (no subscriber named)."""
-    data = _data(strategy_id=strategy_id, active=active, subscriptions=total)
+    data = json_fields(strategy_id=strategy_id, active=active, subscriptions=total)
     return Event(owner_id, Topic.PROVIDER, "subscribers", data)
 
 
@@ -504,6 +440,6 @@ def balances_changed(user_id: int, account_id: int, assets: Mapping[str, tuple[D
     data = {
         "account_id": account_id,
         "mode": "paper",
-        "assets": {a: _data(free=f, used=u, total=f + u) for a, (f, u) in sorted(assets.items())},
+        "assets": {a: json_fields(free=f, used=u, total=f + u) for a, (f, u) in sorted(assets.items())},
     }
     return Event(user_id, Topic.BALANCES, "changed", data)

@@ -16,7 +16,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
 
-from tradewire.domain.events import Event, Topic, plain
+from tradewire.domain.events import Event, Topic
+from tradewire.domain.json_values import json_fields
 from tradewire.domain.money import fmt
 from tradewire.domain.records import WorkItem
 from tradewire.domain.risk import (
@@ -65,10 +66,6 @@ class BreakerOpening(NamedTuple):
     once: str | None = None
 
 
-def _data(**values: Any) -> dict[str, Any]:
-    return {k: plain(v) for k, v in values.items()}
-
-
 def percent(value: Decimal) -> Decimal:
     """A percentage as it is told: to 0.01."""
     return value.quantize(_CENT, rounding=ROUND_HALF_UP)
@@ -87,7 +84,7 @@ def entry_alerts(
     alerts: list[RiskAlert] = []
     if assessment.failed("daily_loss"):
         limit = daily_loss_limit(limits, context)
-        data = _data(
+        data = json_fields(
             account_id=item.account_id,
             subscription_id=item.subscription_id,
             intent_id=item.intent_id,
@@ -120,7 +117,7 @@ def drawdown_data(
 ) -> dict[str, Any]:
     """A subscription's drawdown as it is told: how far its results fell from their peak, in the
     currency and as % of the equity there was at the peak, with its warning and pause levels."""
-    return _data(
+    return json_fields(
         subscription_id=item.subscription_id,
         account_id=item.account_id,
         intent_id=item.intent_id,
@@ -144,7 +141,7 @@ def paused(item: WorkItem, drawdown: Decimal, equity: Decimal | None, currency: 
 
 def breaker_opened(user_id: int, opening: BreakerOpening) -> Event:
     """An exchange account's circuit breaker opened: its owner hears of it."""
-    data = _data(
+    data = json_fields(
         account_id=opening.account_id,
         exchange=opening.exchange,
         failures=opening.failures,

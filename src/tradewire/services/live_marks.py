@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from tradewire.domain.events import Topic, plain
+from tradewire.domain.events import Topic
+from tradewire.domain.json_values import plain
 from tradewire.domain.records import OpenPosition
 from tradewire.ports import Clock
 from tradewire.services.event_hub import EventHub
