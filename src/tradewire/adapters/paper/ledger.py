@@ -9,7 +9,7 @@ from decimal import Decimal
 from tradewire.adapters.paper.books import OrderKey, PaperOrder, Wallet, now_ms
 from tradewire.domain.balances import AssetBalance
 from tradewire.domain.markets import Market
-from tradewire.domain.orders import OrderSide
+from tradewire.domain.orders import OrderRequest, OrderSide
 from tradewire.domain.partitions import Partitions
 
 
@@ -52,6 +52,21 @@ class Ledger:
     def totals(self, account_id: int) -> dict[str, Decimal]:
         """Total (free + reserved) per asset."""
         return {a: w.free + w.used for a, w in self.wallet(account_id).items()}
+
+    def shortfall(self, account_id: int, market: Market, request: OrderRequest, price: Decimal) -> str | None:
+        """Why the account cannot pay for the order at `price` (a buy: its cost and fee in the quote
+        asset; a sale: the base asset), or None when its free balance covers it."""
+        wallet = self.wallet(account_id)
+        if request.side is OrderSide.BUY:
+            need = request.amount * price * (1 + self.fee_rate)
+            have = wallet.get(market.quote, Wallet()).free
+            if have < need:
+                return f"insufficient balance: need {need:.8f} {market.quote}, have {have:f}"
+        else:
+            have = wallet.get(market.base, Wallet()).free
+            if have < request.amount:
+                return f"insufficient balance: need {request.amount} {market.base}, have {have}"
+        return None
 
     def fill(self, order: PaperOrder, price: Decimal) -> None:
         """Fill the whole order at `price`, the fee taken in the quote currency."""

@@ -272,7 +272,10 @@ class PaperVenue:
             updated_ms=now,
         )
         price = self._feed.last_price(request.symbol)
-        reason = self._refusal(account_id, market, request, price)
+        reason = _market_refusal(market, request, price)
+        if reason is None:
+            assert market is not None and price is not None
+            reason = self._ledger.shortfall(account_id, market, request, _reference(request, price))
         if reason:
             order.status, order.reason = "rejected", reason
             return order
@@ -282,34 +285,6 @@ class PaperVenue:
         else:
             self._ledger.reserve(order)
         return order
-
-    def _refusal(
-        self, account_id: int, market: Market | None, request: OrderRequest, price: Decimal | None
-    ) -> str | None:
-        if market is None:
-            return f"unknown market {request.symbol}"
-        if price is None:
-            return f"no market price for {request.symbol}"
-        if request.type is OrderType.LIMIT and request.price is None:
-            return "limit order without a price"
-        reference = request.price if request.type is OrderType.LIMIT and request.price else price
-        try:
-            amount, _ = market.prepare(request.amount, reference)
-        except OrderRejected as exc:
-            return str(exc)
-        if amount != request.amount:
-            return f"amount {request.amount} does not match the {market.symbol} step {market.amount_step}"
-        wallet = self._ledger.wallet(account_id)
-        if request.side is OrderSide.BUY:
-            need = request.amount * reference * (1 + self._ledger.fee_rate)
-            have = wallet.get(market.quote, Wallet()).free
-            if have < need:
-                return f"insufficient balance: need {need:.8f} {market.quote}, have {have:f}"
-        else:
-            have = wallet.get(market.base, Wallet()).free
-            if have < request.amount:
-                return f"insufficient balance: need {request.amount} {market.base}, have {have}"
-        return None
 
     def _remember(self, order: PaperOrder) -> None:
         key = (order.account_id, order.client_order_id)
@@ -451,6 +426,28 @@ class PaperExchange:
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> ExchangeOrder:
         return await self._venue.cancel_order(self.account_id, client_order_id)
+
+
+def _reference(request: OrderRequest, price: Decimal) -> Decimal:
+    """The price an order is judged at: a limit order's own, a market order's the market's."""
+    return request.price if request.type is OrderType.LIMIT and request.price else price
+
+
+def _market_refusal(market: Market | None, request: OrderRequest, price: Decimal | None) -> str | None:
+    """Why the market cannot take the order as asked (unknown, no price, amount off its step)."""
+    if market is None:
+        return f"unknown market {request.symbol}"
+    if price is None:
+        return f"no market price for {request.symbol}"
+    if request.type is OrderType.LIMIT and request.price is None:
+        return "limit order without a price"
+    try:
+        amount, _ = market.prepare(request.amount, _reference(request, price))
+    except OrderRejected as exc:
+        return str(exc)
+    if amount != request.amount:
+        return f"amount {request.amount} does not match the {market.symbol} step {market.amount_step}"
+    return None
 
 
 def _crosses(side: OrderSide, limit: Decimal, price: Decimal) -> bool:
