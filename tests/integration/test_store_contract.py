@@ -175,9 +175,14 @@ def _signal(strategy_id: int, key: str = "k1", **changes: Any) -> NewSignal:
 
 def _routed(twin: Twin, subscribers: list[dict[str, Any]], key: str = "k1") -> tuple[Seeded, list[WorkItem]]:
     seeded = seed_members(twin.members, subscribers)
+    return seeded, _route(twin, seeded, key)
+
+
+def _route(twin: Twin, seeded: Seeded, key: str) -> list[WorkItem]:
+    """A signal of the strategy, routed to its active subscriptions: their work items."""
     signal_id, _ = twin.store.insert_signal(_signal(seeded.strategy_id, key))
     twin.store.create_intents(Routing(signal_id, twin.store.active_targets(seeded.strategy_id)), NOW)
-    return seeded, twin.store.pending_work(signal_id)
+    return twin.store.pending_work(signal_id)
 
 
 def _buy(item: WorkItem, amount: str = "0.003", plan: ExitPlan | None = None) -> NewOrder:
@@ -619,6 +624,26 @@ def test_an_exit_closes_the_position_once_and_its_result_reaches_the_day_and_the
     assert memory[13][0] == (net, Decimal(0))
     assert memory[14] == set()  # the sale is final: no exit in flight
     assert memory[15] == {}
+
+
+def test_an_entry_that_may_still_fill_counts_as_an_open_position_for_the_limits(twins: list[Twin]) -> None:
+    """The risk snapshot counts each open position, and each entry order that may still open one (once
+    per subscription and symbol); an entry refused by the exchange no longer counts."""
+
+    def scenario(t: Twin) -> list[Any]:
+        seeded, work = _routed(t, [{}, {}, {}])
+        _bought(t, work[1:2])  # the second subscriber: an open BTC position
+        _sent(t, work[:1])  # the first: its entry sent, its outcome not known yet
+        [refused] = _sent(t, work[2:])  # the third: its entry refused by the exchange
+        t.store.record_outcomes([OrderOutcome(refused, rejected_reason="insufficient balance")], NOW)
+        _sent(t, _route(t, seeded, "k2")[:2])  # both again on BTC: adds to what each has, no new position
+        return [t.store.risk_snapshot(RiskKeys(seeded.account_ids, DAY))]
+
+    sql, memory = each(twins, scenario)
+    assert sql == memory
+    [snap] = memory
+    assert (snap.per_subscription, snap.per_account) == ({1: 1, 2: 1}, {1: 1, 2: 1})
+    assert snap.open_symbols == {1: ["BTC/USDT"], 2: ["BTC/USDT"]}
 
 
 def test_a_new_exit_after_a_refused_one_gets_the_next_attempt_and_a_halted_subscription_none(

@@ -4,6 +4,7 @@ refusal ends its intent, an unknown outcome is looked up, HALTED sends nothing, 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -349,3 +350,37 @@ async def test_a_market_read_failing_unexpectedly_after_sending_still_records_th
     assert w.column("orders", "state", "filled") == [("filled", Decimal(1)), ("filled", Decimal(1))]
     assert w.column("positions", "amount") == [Decimal(1), Decimal(1)]
     assert w.column("execution_intents", "status") == ["done", "done"]
+
+
+async def test_two_entries_decided_together_keep_to_the_subscription_s_position_limit() -> None:
+    """One open position allowed: two alerts for two pairs, decided in the same pass, open one."""
+    w = world([{"risk_limits": {"cooldown_s": 0, "max_positions_per_strategy": 1}}])
+    w.exchange.prices["ETH/USDT"] = Decimal(100)
+    w.exchange.market_list["ETH/USDT"] = replace(w.exchange.market_list["BTC/USDT"], symbol="ETH/USDT")
+    w.signal()
+    w.signal(key="k2", ticker="ETHUSDT", symbol="ETH/USDT", details={"ticker": "ETHUSDT"})
+
+    await w.executor().execute_pending()
+
+    assert w.column("positions", "symbol") == ["BTC/USDT"]
+    [_, refused] = w.rows("execution_intents")
+    assert refused["status"] == "rejected" and "1 open, limit 1" in refused["reason"], refused
+
+
+async def test_an_entry_that_may_still_fill_counts_against_the_account_s_position_limit() -> None:
+    """An entry whose outcome is unknown may have opened a position: while it is looked up, the next
+    entry on another pair is refused by the account's limit of one open position."""
+    w = world([{"risk_limits": {"cooldown_s": 0, "max_positions_total": 1}}])
+    w.exchange.prices["ETH/USDT"] = Decimal(100)
+    w.exchange.market_list["ETH/USDT"] = replace(w.exchange.market_list["BTC/USDT"], symbol="ETH/USDT")
+    w.exchange.fail_next.append((OrderOutcomeUnknown("read timeout"), False))
+    w.signal()
+    await w.executor().execute_pending()
+    assert w.column("orders", "state") == ["submitted"] and w.rows("positions") == []
+
+    w.signal(key="k2", ticker="ETHUSDT", symbol="ETH/USDT", details={"ticker": "ETHUSDT"})
+    await w.executor().execute_pending()
+
+    assert [r.symbol for r in w.exchange.creates] == ["BTC/USDT"]
+    [_, refused] = w.rows("execution_intents")
+    assert refused["status"] == "rejected" and "1 open, limit 1" in refused["reason"], refused

@@ -228,7 +228,12 @@ class RiskKeys:
 
 @dataclass(frozen=True, slots=True)
 class RiskSnapshot:
-    """What the store knows that the risk rules need, for one page of entries."""
+    """What the store knows that the risk rules need, for one page of entries.
+
+    The open positions counted are those open, and those an entry may still open: an entry order not
+    settled yet (or in its window of late fills), on a pair without an open position, and each entry
+    of this page already decided (`opening`). So two entries decided together, or one sent before its
+    fill is known, cannot pass a position limit that only one of them fits."""
 
     per_subscription: dict[int, int] = field(default_factory=dict)  # open positions
     per_account: dict[int, int] = field(default_factory=dict)
@@ -237,6 +242,17 @@ class RiskSnapshot:
     realized_today: dict[int, Decimal] = field(default_factory=dict)  # per account, net
     last_trade: dict[tuple[int, str], datetime] = field(default_factory=dict)  # (subscription, symbol)
     pairs: dict[tuple[int, str], PairRecord] = field(default_factory=dict)  # (strategy, symbol)
+
+    def opening(self, account_id: int, subscription_id: int | None, symbol: str) -> None:
+        """Count a position open (or about to open) on `symbol`, once per subscription and symbol."""
+        if subscription_id is not None:
+            held = self.subscription_symbols.setdefault(subscription_id, [])
+            if symbol in held:
+                return
+            held.append(symbol)
+            self.per_subscription[subscription_id] = self.per_subscription.get(subscription_id, 0) + 1
+        self.per_account[account_id] = self.per_account.get(account_id, 0) + 1
+        self.open_symbols.setdefault(account_id, []).append(symbol)
 
 
 @dataclass(frozen=True, slots=True)

@@ -279,6 +279,8 @@ class Executor:
             elif item.awaits_confirmation:  # approved, but its owner says yes first
                 proposals.append(proposal_of(item, decision, self.clock.now()))
             else:
+                if decision.side is OrderSide.BUY:  # counted against the limits of the page's next entries
+                    risk.opening(item.account_id, item.subscription_id, item.symbol)
                 new_orders.append(
                     NewOrder(
                         item=item,

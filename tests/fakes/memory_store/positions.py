@@ -12,7 +12,7 @@ from tradewire.adapters.store.positions import auto_order_rows, watched
 from tradewire.adapters.store.track import pair_record
 from tradewire.domain.events import Event, orders_placed
 from tradewire.domain.execution import SubscriptionStatus
-from tradewire.domain.orders import OrderState
+from tradewire.domain.orders import OrderSide, OrderState
 from tradewire.domain.positions import PositionStatus
 from tradewire.domain.records import (
     AutoOrder,
@@ -44,15 +44,11 @@ class PositionsTwin:
         snap = RiskSnapshot()
         accounts = set(keys.account_ids)
         for p in self.tables.where("positions", status=OPEN):
-            if p["account_id"] not in accounts:
-                continue
-            account_id = p["account_id"]
-            snap.per_account[account_id] = snap.per_account.get(account_id, 0) + 1
-            snap.open_symbols.setdefault(account_id, []).append(p["symbol"])
-            if p["subscription_id"] is not None:
-                sid = p["subscription_id"]
-                snap.per_subscription[sid] = snap.per_subscription.get(sid, 0) + 1
-                snap.subscription_symbols.setdefault(sid, []).append(p["symbol"])
+            if p["account_id"] in accounts:
+                snap.opening(p["account_id"], p["subscription_id"], p["symbol"])
+        for o in self.tables.where("orders", side=OrderSide.BUY.value):  # entries that may still open one
+            if o["account_id"] in accounts and o["subscription_id"] is not None and may_still_fill(o):
+                snap.opening(o["account_id"], o["subscription_id"], o["symbol"])
         snap.realized_today.update(self.realized_on(keys.account_ids, keys.day))
         pair_keys = set(keys.pair_keys)
         for p in self.tables.where("positions"):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import Connection, and_, func, or_, select, text
 
 from tradewire.adapters.store import bulk
 from tradewire.adapters.store.attempts import may_still_fill
@@ -44,13 +44,9 @@ class SqlRiskReads(SqlTables):
                     )
                 )
                 for account_id, subscription_id, symbol in rows:
-                    snap.per_account[account_id] = snap.per_account.get(account_id, 0) + 1
-                    snap.open_symbols.setdefault(account_id, []).append(symbol)
-                    if subscription_id is not None:
-                        snap.per_subscription[subscription_id] = (
-                            snap.per_subscription.get(subscription_id, 0) + 1
-                        )
-                        snap.subscription_symbols.setdefault(subscription_id, []).append(symbol)
+                    snap.opening(account_id, subscription_id, symbol)
+                for account_id, subscription_id, symbol in _entries_that_may_fill(conn, chunk):
+                    snap.opening(account_id, subscription_id, symbol)
                 snap.realized_today.update(daily_results(conn, chunk, keys.day))
             for chunk_keys in bulk.chunks(sorted(set(keys.pair_keys)), 450):
                 rows = conn.execute(
@@ -138,3 +134,20 @@ class SqlRiskReads(SqlTables):
                 )
                 found.update(rows.tuples().all())
         return found
+
+
+def _entries_that_may_fill(conn: Connection, account_ids: Sequence[int]) -> list[tuple[int, int, str]]:
+    """The accounts' entry orders that may still open a position (attempts.may_still_fill: unsettled,
+    or in their window of late checks), in id order: two reads, each on its partial index."""
+    found: dict[int, tuple[int, int, str]] = {}
+    for may_fill in (text(UNSETTLED_ORDERS), orders.c.next_check_at.is_not(None)):
+        rows = conn.execute(
+            select(orders.c.id, orders.c.account_id, orders.c.subscription_id, orders.c.symbol).where(
+                may_fill,
+                bulk.one_of(conn, orders.c.account_id, account_ids),
+                orders.c.side == OrderSide.BUY.value,
+                orders.c.subscription_id.is_not(None),
+            )
+        )
+        found.update((order_id, (a, s, symbol)) for order_id, a, s, symbol in rows)
+    return [found[order_id] for order_id in sorted(found)]
