@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from tests.fakes.memory_telegram import MemoryOutbox
 from tradewire.domain.members import Conflict, NotFound
-from tradewire.domain.webhooks import HookKind
-from tradewire.ports.webhooks import Hook, HookChanges, HookTarget
+from tradewire.ports.webhooks import Hook, HookChanges, HookTarget, NewHook
 
 # The data of a fill's and of a closed position's event, as the outbox hands them to the hooks.
 FILL = {
@@ -44,22 +43,23 @@ class MemoryHooks:
         return self.outbox.last_event_ids([user_id]).get(user_id, 0)
 
     def add_hook(
-        self,
-        user_id: int,
-        url: str,
-        kind: HookKind,
-        notices: Mapping[str, bool],
-        enabled: bool,
-        now: datetime,
-        seal: Callable[[int], str],
-        most: int,
+        self, user_id: int, request: NewHook, now: datetime, seal: Callable[[int], str], most: int
     ) -> Hook:
         with self._lock:
             count = sum(1 for t in self.rows.values() if t.hook.user_id == user_id)
             if count >= most:
                 raise Conflict(f"you have {count} webhooks, the most allowed; delete one first")
             hook_id, self._next = self._next, self._next + 1
-            hook = Hook(hook_id, user_id, url, kind, dict(notices), enabled, now, self._last(user_id))
+            hook = Hook(
+                hook_id,
+                user_id,
+                request.url,
+                request.kind,
+                dict(request.notices),
+                request.enabled,
+                now,
+                self._last(user_id),
+            )
             self.rows[hook_id] = HookTarget(hook, seal(hook_id))
             return hook
 

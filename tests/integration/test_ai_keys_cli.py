@@ -17,6 +17,7 @@ from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.two_factor import SqlTwoFactor
 from tradewire.adapters.store.webhooks import SqlHooks
 from tradewire.domain.webhooks import HookKind
+from tradewire.ports.webhooks import NewHook
 from tradewire.services.chart_analyst import key_context
 from tradewire.services.two_factor import secret_context
 from tradewire.services.webhooks.setup import secret_context as hook_context
@@ -43,7 +44,7 @@ def test_keys_rotate_re_encrypts_ai_endpoint_keys_and_two_factor_secrets(tmp_pat
     hooks = SqlHooks(engine)
     old_box = SecretBox(decode_key(old))
     hook = hooks.add_hook(
-        owner, "https://hooks.example.com/x", HookKind.JSON, {}, True, now(),
+        owner, NewHook("https://hooks.example.com/x", HookKind.JSON), now(),
         lambda hook_id: old_box.encrypt("whsec_abc", hook_context(hook_id)), 5,
     )  # fmt: skip
 

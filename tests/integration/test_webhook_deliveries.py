@@ -20,9 +20,9 @@ from tradewire.adapters.secrets_box import SecretBox, decode_key, generate_key
 from tradewire.adapters.webhooks import HttpPoster
 from tradewire.domain.members import Conflict, NotFound
 from tradewire.domain.webhooks import HookKind
-from tradewire.ports.webhooks import HookChanges
+from tradewire.ports.webhooks import HookChanges, NewHook
 from tradewire.services.webhooks.delivery import Deliveries
-from tradewire.services.webhooks.setup import HookSetup, NewHook, secret_context
+from tradewire.services.webhooks.setup import HookSetup, secret_context
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 USER, OTHER = 7, 8
@@ -137,7 +137,7 @@ def _hook(
     notices: dict[str, bool] | None = None,
 ) -> int:
     hook = store.add_hook(
-        user, url, kind, notices or {}, True, NOW, lambda i: box.encrypt("s3cret", secret_context(i)), 5
+        user, NewHook(url, kind, notices or {}), NOW, lambda i: box.encrypt("s3cret", secret_context(i)), 5
     )
     return hook.id
 

@@ -21,7 +21,7 @@ from tradewire.adapters.store.webhooks import SqlHooks
 from tradewire.domain.events import Event, Topic
 from tradewire.domain.members import Conflict, NotFound
 from tradewire.domain.webhooks import HookKind
-from tradewire.ports.webhooks import HookChanges, HookStore
+from tradewire.ports.webhooks import HookChanges, HookStore, NewHook
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
@@ -60,7 +60,7 @@ def test_a_hook_starts_after_the_users_last_event_with_its_secret_sealed(
     s, (alice, bob) = store
     s.events(alice, 3)
     hook = s.hooks.add_hook(
-        alice, "https://a.example/x", HookKind.SLACK, {"entry_filled": False}, True, NOW, _seal, 5
+        alice, NewHook("https://a.example/x", HookKind.SLACK, {"entry_filled": False}), NOW, _seal, 5
     )
 
     assert hook.last_event_id == 3 and hook.user_id == alice and hook.kind is HookKind.SLACK
@@ -76,23 +76,23 @@ def test_a_hook_starts_after_the_users_last_event_with_its_secret_sealed(
 def test_a_user_has_at_most_the_limit_and_a_failed_seal_keeps_nothing(store: tuple[Store, list[int]]) -> None:
     s, (alice, bob) = store
     for i in range(2):
-        s.hooks.add_hook(alice, f"https://a.example/{i}", HookKind.JSON, {}, True, NOW, _seal, 2)
+        s.hooks.add_hook(alice, NewHook(f"https://a.example/{i}", HookKind.JSON), NOW, _seal, 2)
     with pytest.raises(Conflict, match="most allowed"):
-        s.hooks.add_hook(alice, "https://a.example/3", HookKind.JSON, {}, True, NOW, _seal, 2)
-    s.hooks.add_hook(bob, "https://b.example/", HookKind.JSON, {}, True, NOW, _seal, 2)  # per user
+        s.hooks.add_hook(alice, NewHook("https://a.example/3", HookKind.JSON), NOW, _seal, 2)
+    s.hooks.add_hook(bob, NewHook("https://b.example/", HookKind.JSON), NOW, _seal, 2)  # per user
 
     def broken(hook_id: int) -> str:
         raise ValueError("no key")
 
     if s.engine is not None:  # the SQL store: the row and its secret in one transaction
         with pytest.raises(ValueError, match="no key"):
-            s.hooks.add_hook(bob, "https://b.example/2", HookKind.JSON, {}, True, NOW, broken, 2)
+            s.hooks.add_hook(bob, NewHook("https://b.example/2", HookKind.JSON), NOW, broken, 2)
     assert len(s.hooks.hooks(bob)) == 1
 
 
 def test_only_the_owner_reads_changes_and_deletes(store: tuple[Store, list[int]]) -> None:
     s, (alice, bob) = store
-    hook = s.hooks.add_hook(alice, "https://a.example/x", HookKind.JSON, {}, True, NOW, _seal, 5)
+    hook = s.hooks.add_hook(alice, NewHook("https://a.example/x", HookKind.JSON), NOW, _seal, 5)
     with pytest.raises(NotFound):
         s.hooks.hook(bob, hook.id)
     with pytest.raises(NotFound):
@@ -127,7 +127,7 @@ def test_cursors_move_forward_and_stop_for_a_hook_gone_off_or_elsewhere(
 ) -> None:
     s, (alice, _) = store
     url = "https://a.example/x"
-    hook = s.hooks.add_hook(alice, url, HookKind.JSON, {}, True, NOW, _seal, 5)
+    hook = s.hooks.add_hook(alice, NewHook(url, HookKind.JSON), NOW, _seal, 5)
     assert s.hooks.advance(hook.id, 5, url)
     assert s.hooks.advance(hook.id, 3, url)  # never back
     assert s.hooks.hook(alice, hook.id).hook.last_event_id == 5
@@ -155,7 +155,7 @@ def test_creations_at_once_never_pass_the_limit(engine: Engine) -> None:
     def create(i: int) -> None:
         barrier.wait()
         try:
-            hooks.add_hook(alice, f"https://a.example/{i}", HookKind.JSON, {}, True, NOW, _seal, 3)
+            hooks.add_hook(alice, NewHook(f"https://a.example/{i}", HookKind.JSON), NOW, _seal, 3)
             outcomes.append("made")
         except Conflict:
             outcomes.append("conflict")

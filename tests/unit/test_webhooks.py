@@ -27,7 +27,8 @@ from tradewire.domain.webhooks import (
     url_problem,
     verdict_of,
 )
-from tradewire.services.webhooks.setup import HookSetup, NewHook
+from tradewire.ports.webhooks import NewHook
+from tradewire.services.webhooks.setup import HookSetup
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 USER = 7

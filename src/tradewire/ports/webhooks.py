@@ -36,6 +36,16 @@ class HookTarget:
 
 
 @dataclass(frozen=True, slots=True)
+class NewHook:
+    """A hook a user asks for: where it posts, which body, which notices (those not named are on)."""
+
+    url: str
+    kind: HookKind
+    notices: Mapping[str, bool] = field(default_factory=dict)
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class HookChanges:
     """What a PATCH changes (None: unchanged)."""
 
@@ -49,15 +59,7 @@ class HookStore(Protocol):
     """Users' outgoing webhooks; every read and change of one hook is scoped to its owner."""
 
     def add_hook(
-        self,
-        user_id: int,
-        url: str,
-        kind: HookKind,
-        notices: Mapping[str, bool],
-        enabled: bool,
-        now: datetime,
-        seal: Callable[[int], str],
-        most: int,
+        self, user_id: int, request: NewHook, now: datetime, seal: Callable[[int], str], most: int
     ) -> Hook:
         """Keep a new hook, its secret sealed by `seal(hook id)` in the same transaction; its cursor
         starts after the user's last event. Conflict when the user has `most` hooks already."""

@@ -3,7 +3,7 @@ caller, never read back to a user; each hook's cursor in its user's events."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ from tradewire.adapters.store.tables import event_seq, users
 from tradewire.adapters.store.webhook_tables import webhook_endpoints
 from tradewire.domain.members import Conflict, NotFound
 from tradewire.domain.webhooks import HookKind
-from tradewire.ports.webhooks import Hook, HookChanges, HookTarget
+from tradewire.ports.webhooks import Hook, HookChanges, HookTarget, NewHook
 
 _PUBLIC = [c for c in webhook_endpoints.c if c.name != "secret_enc"]
 
@@ -44,15 +44,7 @@ def _last_event(conn: Connection, user_id: int) -> int:
 
 class SqlHooks(MemberRows):
     def add_hook(
-        self,
-        user_id: int,
-        url: str,
-        kind: HookKind,
-        notices: Mapping[str, bool],
-        enabled: bool,
-        now: datetime,
-        seal: Callable[[int], str],
-        most: int,
+        self, user_id: int, request: NewHook, now: datetime, seal: Callable[[int], str], most: int
     ) -> Hook:
         w = webhook_endpoints.c
         with write_transaction(self.engine) as conn:
@@ -64,10 +56,10 @@ class SqlHooks(MemberRows):
                 raise Conflict(f"you have {count} webhooks, the most allowed; delete one first")
             values = {
                 "user_id": user_id,
-                "url": url,
-                "kind": kind.value,
-                "notices": dict(notices),
-                "enabled": enabled,
+                "url": request.url,
+                "kind": request.kind.value,
+                "notices": dict(request.notices),
+                "enabled": request.enabled,
                 "secret_enc": "",
                 "created_at": now,
                 "last_event_id": _last_event(conn, user_id),

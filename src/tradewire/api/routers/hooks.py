@@ -11,8 +11,7 @@ from tradewire.api.fields import DbId
 from tradewire.api.schemas.hooks import HookCreate, HookCreatedOut, HookOut, HookUpdate, TrialOut
 from tradewire.domain.audit import Action
 from tradewire.domain.webhooks import notices_on
-from tradewire.ports.webhooks import Hook, HookChanges
-from tradewire.services.webhooks.setup import NewHook
+from tradewire.ports.webhooks import Hook, HookChanges, NewHook
 
 router = APIRouter(prefix="/api/v1/webhooks/outgoing", tags=["outgoing webhooks"])
 

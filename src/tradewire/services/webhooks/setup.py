@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from tradewire.domain.members import Forbidden, Invalid
 from tradewire.domain.webhooks import (
-    HookKind,
     Verdict,
     body_of,
     headers_of,
@@ -27,6 +25,7 @@ from tradewire.ports.webhooks import (
     Hook,
     HookChanges,
     HookStore,
+    NewHook,
     Poster,
     Unreachable,
 )
@@ -35,14 +34,6 @@ from tradewire.ports.webhooks import (
 def secret_context(hook_id: int) -> str:
     """What a hook's sealed secret is bound to."""
     return f"webhook:{hook_id}:secret"
-
-
-@dataclass(frozen=True, slots=True)
-class NewHook:
-    url: str
-    kind: HookKind
-    notices: Mapping[str, bool] = field(default_factory=dict)
-    enabled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +82,7 @@ class HookSetup:
         hook = await asyncio.to_thread(
             self.store.add_hook,
             user_id,
-            request.url,
-            request.kind,
-            request.notices,
-            request.enabled,
+            request,
             self.clock.now(),
             lambda hook_id: sealer.encrypt(secret, secret_context(hook_id)),
             self.most,
