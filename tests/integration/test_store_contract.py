@@ -39,6 +39,7 @@ from tradewire.domain.records import (
     Routing,
     WatchedPosition,
     WorkItem,
+    WorkQuery,
 )
 from tradewire.domain.risk_alerts import BreakerOpening, Once, RiskAlert
 from tradewire.domain.signals import SignalAction
@@ -322,8 +323,8 @@ def test_routing_creates_one_intent_per_active_subscription_once_and_counts_the_
             _signal(seeded.strategy_id, "s", action=SignalAction.SELL, price=None)
         )
         t.store.create_intents(Routing(sell, targets[:1], market_price=Decimal("110")), NOW)
-        page, unreadable = t.store.pending_work_page(None, 0, 2)
-        rest, _ = t.store.pending_work_page(None, page[-1].intent_id, 10)
+        page, unreadable = t.store.pending_work_page(WorkQuery(limit=2))
+        rest, _ = t.store.pending_work_page(WorkQuery(after_id=page[-1].intent_id, limit=10))
         return [
             [(x.subscription_id, x.pairs) for x in targets],
             t.store.strategy_venues(seeded.strategy_id),

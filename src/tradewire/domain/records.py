@@ -21,6 +21,7 @@ from tradewire.domain.orders import (
     OrderType,
     RejectionKind,
 )
+from tradewire.domain.partitions import Partitions
 from tradewire.domain.positions import CloseReason
 from tradewire.domain.risk import RiskLimits, TradingState
 from tradewire.domain.signals import MarketPosition, SignalAction
@@ -196,6 +197,19 @@ class Page(NamedTuple):
 
     limit: int
     before_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkQuery:
+    """Which pending intents to read: of one signal (None: any), created at or before
+    `created_before`, with ids above `after_id` (pages go forward by id), at most `limit`, of accounts
+    in `partitions` (None: all)."""
+
+    signal_id: int | None = None
+    created_before: datetime | None = None
+    after_id: int = 0
+    limit: int = 5000
+    partitions: Partitions | None = None
 
 
 class WorkPage(NamedTuple):

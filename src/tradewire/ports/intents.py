@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from tradewire.domain.partitions import Partitions
 from tradewire.domain.records import (
     Answer,
     Decisions,
@@ -14,6 +13,7 @@ from tradewire.domain.records import (
     SubscriptionTarget,
     WorkItem,
     WorkPage,
+    WorkQuery,
 )
 
 
@@ -34,16 +34,9 @@ class IntentStore(Protocol):
     ) -> list[WorkItem]:
         """Intents still in 'created', with their signal, subscription and account (readable ones)."""
 
-    def pending_work_page(
-        self,
-        signal_id: int | None = None,
-        after_id: int = 0,
-        limit: int = 5000,
-        partitions: Partitions | None = None,
-    ) -> WorkPage:
-        """Up to `limit` intents in 'created' with an id above `after_id`, in id order: the readable
-        ones as WorkItems, and those whose rows cannot be read (so one bad row fails alone); only
-        those of accounts in `partitions`, when given."""
+    def pending_work_page(self, query: WorkQuery) -> WorkPage:
+        """Up to `query.limit` intents in 'created' that `query` selects, in id order: the readable
+        ones as WorkItems, and those whose rows cannot be read (so one bad row fails alone)."""
 
     def save_decisions(self, decisions: Decisions, now: datetime) -> list[OrderRecord]:
         """Reject intents with their reasons, count failed attempts (a final one marks the intent

@@ -34,6 +34,7 @@ from tradewire.domain.records import (
     RiskKeys,
     RiskSnapshot,
     WorkItem,
+    WorkQuery,
 )
 from tradewire.domain.risk import (
     RiskContext,
@@ -122,9 +123,8 @@ class Executor:
         sent = decided = waiting = 0
         after = 0
         while True:
-            work, unreadable = await asyncio.to_thread(
-                self.store.pending_work_page, signal_id, after, self.page, partitions
-            )
+            query = WorkQuery(signal_id, after_id=after, limit=self.page, partitions=partitions)
+            work, unreadable = await asyncio.to_thread(self.store.pending_work_page, query)
             if not work and not unreadable:
                 break
             after = max([w.intent_id for w in work] + [u.intent_id for u in unreadable])

@@ -40,6 +40,7 @@ from tradewire.domain.records import (
     UnreadableWork,
     WorkItem,
     WorkPage,
+    WorkQuery,
 )
 from tradewire.domain.risk import TradingState, allows
 from tradewire.domain.sizing import TradeStats
@@ -67,36 +68,20 @@ class OrdersTwin:
     def pending_work(
         self, signal_id: int | None = None, created_before: datetime | None = None, limit: int = 5000
     ) -> list[WorkItem]:
-        work, _unreadable = self._pending(signal_id, created_before, 0, limit)
-        return work
+        return self.pending_work_page(WorkQuery(signal_id, created_before, limit=limit)).work
 
-    def pending_work_page(
-        self,
-        signal_id: int | None = None,
-        after_id: int = 0,
-        limit: int = 5000,
-        partitions: Partitions | None = None,
-    ) -> WorkPage:
-        return self._pending(signal_id, None, after_id, limit, partitions)
-
-    def _pending(
-        self,
-        signal_id: int | None,
-        created_before: datetime | None,
-        after_id: int,
-        limit: int,
-        partitions: Partitions | None = None,
-    ) -> WorkPage:
+    def pending_work_page(self, query: WorkQuery) -> WorkPage:
         work: list[WorkItem] = []
         unreadable: list[UnreadableWork] = []
+        signal_id, created_before = query.signal_id, query.created_before
         for intent in self.tables.where("execution_intents", status=CREATED):
-            if len(work) + len(unreadable) >= limit:
+            if len(work) + len(unreadable) >= query.limit:
                 break
-            if intent["id"] <= after_id or (signal_id is not None and intent["signal_id"] != signal_id):
+            if intent["id"] <= query.after_id or (signal_id is not None and intent["signal_id"] != signal_id):
                 continue
             if created_before is not None and intent["created_at"] > created_before:
                 continue
-            if not owns(partitions, intent["account_id"]):
+            if not owns(query.partitions, intent["account_id"]):
                 continue
             row = self._work_row(intent)
             if row is None:  # an inner join finds no row

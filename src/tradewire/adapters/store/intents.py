@@ -44,7 +44,6 @@ from tradewire.domain.events import Event, FailedIntent, NewIntent, SignalFacts,
 from tradewire.domain.execution import IntentStatus, LogStatus, SubscriptionStatus
 from tradewire.domain.exits import ExitRules
 from tradewire.domain.orders import OrderState, OrderType
-from tradewire.domain.partitions import Partitions
 from tradewire.domain.platform import Restrictions
 from tradewire.domain.records import (
     Decisions,
@@ -57,6 +56,7 @@ from tradewire.domain.records import (
     UnreadableWork,
     WorkItem,
     WorkPage,
+    WorkQuery,
 )
 from tradewire.domain.risk import RiskLimits, TradingState
 from tradewire.domain.signals import SignalIntent
@@ -172,34 +172,18 @@ class SqlIntents(SqlTables):
     def pending_work(
         self, signal_id: int | None = None, created_before: datetime | None = None, limit: int = 5000
     ) -> list[WorkItem]:
-        return self._pending(signal_id, created_before, 0, limit).work
+        return self.pending_work_page(WorkQuery(signal_id, created_before, limit=limit)).work
 
-    def pending_work_page(
-        self,
-        signal_id: int | None = None,
-        after_id: int = 0,
-        limit: int = 5000,
-        partitions: Partitions | None = None,
-    ) -> WorkPage:
-        return self._pending(signal_id, None, after_id, limit, partitions)
-
-    def _pending(
-        self,
-        signal_id: int | None,
-        created_before: datetime | None,
-        after_id: int,
-        limit: int,
-        partitions: Partitions | None = None,
-    ) -> WorkPage:
-        query = _PENDING.where(execution_intents.c.id > after_id).limit(limit)
-        if partitions is not None:
-            query = query.where(in_partitions(execution_intents.c.account_id, partitions))
-        if signal_id is not None:
-            query = query.where(execution_intents.c.signal_id == signal_id)
-        if created_before is not None:
-            query = query.where(execution_intents.c.created_at <= created_before)
+    def pending_work_page(self, query: WorkQuery) -> WorkPage:
+        wanted = _PENDING.where(execution_intents.c.id > query.after_id).limit(query.limit)
+        if query.partitions is not None:
+            wanted = wanted.where(in_partitions(execution_intents.c.account_id, query.partitions))
+        if query.signal_id is not None:
+            wanted = wanted.where(execution_intents.c.signal_id == query.signal_id)
+        if query.created_before is not None:
+            wanted = wanted.where(execution_intents.c.created_at <= query.created_before)
         with self.engine.connect() as conn:
-            rows = readable_rows(conn, query, execution_intents.c.id)
+            rows = readable_rows(conn, wanted, execution_intents.c.id)
             limits = restrictions(conn)
         page = WorkPage([], [])
         signals: dict[int, SignalParts] = {}  # a page's intents mostly share their signal
