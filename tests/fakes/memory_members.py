@@ -22,6 +22,7 @@ from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.members import (
     Account,
     Bot,
+    BotRun,
     Conflict,
     NewAccount,
     NewStrategy,
@@ -308,18 +309,11 @@ class MemoryMembers:
             raise NotFound(f"no bot {bot_id}")
         return found
 
-    def set_bot_running(
-        self,
-        user_id: int,
-        bot_id: int,
-        definition: Mapping[str, Any],
-        status: SubscriptionStatus,
-        now: datetime,
-    ) -> None:
+    def set_bot_running(self, user_id: int, bot_id: int, run: BotRun, now: datetime) -> None:
         [bot] = self.bots(user_id, bot_id)
-        self.strategies_[bot_id].definition = dict(definition)
+        self.strategies_[bot_id].definition = dict(run.definition)
         current = self.subscriptions_[bot.subscription_id]
-        self.subscriptions_[bot.subscription_id] = replace(current, status=status)
+        self.subscriptions_[bot.subscription_id] = replace(current, status=run.status)
 
 
 class FixedClock:

@@ -16,7 +16,7 @@ from tradewire.adapters.store.events import SqlEvents
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.domain.events import StoredEvent
 from tradewire.domain.execution import SubscriptionStatus
-from tradewire.domain.members import NotFound
+from tradewire.domain.members import BotRun, NotFound
 
 NOW = datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)
 RULES = {"min_temperature": 60, "confirmation_minutes": 5, "cooldown_minutes": 15}
@@ -59,13 +59,15 @@ def test_a_bot_s_changes_are_its_owner_s_events(engine: Engine) -> None:
     }
     bot_id, _ = store.create_bot(strategy, subscription)
     stopped = {**DEFINITION, "enabled": False}
-    store.set_bot_running(owner, bot_id, stopped, SubscriptionStatus.PAUSED, NOW)
-    store.set_bot_running(owner, bot_id, {**DEFINITION, "enabled": True}, SubscriptionStatus.ACTIVE, NOW)
+    store.set_bot_running(owner, bot_id, BotRun(stopped, SubscriptionStatus.PAUSED), NOW)
+    store.set_bot_running(
+        owner, bot_id, BotRun({**DEFINITION, "enabled": True}, SubscriptionStatus.ACTIVE), NOW
+    )
     colder = {**DEFINITION, "enabled": True, "bot": {**RULES, "min_temperature": 20}}
-    store.set_bot_running(owner, bot_id, colder, SubscriptionStatus.ACTIVE, NOW)
+    store.set_bot_running(owner, bot_id, BotRun(colder, SubscriptionStatus.ACTIVE), NOW)
     # Another user's bot id is not theirs to change: refused, and no event for anyone.
     with pytest.raises(NotFound):
-        store.set_bot_running(other, bot_id, stopped, SubscriptionStatus.PAUSED, NOW)
+        store.set_bot_running(other, bot_id, BotRun(stopped, SubscriptionStatus.PAUSED), NOW)
 
     seen = [
         (e.id, e.topic, e.type, json.loads(e.data))

@@ -274,6 +274,15 @@ class SubscriptionChanges:
 
 
 @dataclass(frozen=True, slots=True)
+class BotRun:
+    """How a bot is to run, set together: its definition (what the server evaluates) and its
+    subscription's status (start, stop or retune)."""
+
+    definition: Mapping[str, Any]
+    status: SubscriptionStatus
+
+
+@dataclass(frozen=True, slots=True)
 class Bot:
     """A bot: its private strategy and its owner's one subscription to it."""
 

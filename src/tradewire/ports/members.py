@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.members import (
     Account,
     Bot,
+    BotRun,
     NewAccount,
     NewStrategy,
     NewSubscription,
@@ -119,16 +119,9 @@ class BotRecords(Protocol):
     def bots(self, user_id: int, bot_id: int | None = None) -> list[Bot]:
         """The user's bots with their subscription (one each)."""
 
-    def set_bot_running(
-        self,
-        user_id: int,
-        bot_id: int,
-        definition: Mapping[str, Any],
-        status: SubscriptionStatus,
-        now: datetime,
-    ) -> None:
-        """Start, stop or retune a bot: its new definition (what the server evaluates) and its
-        subscription's status together, with its `bots` event, at `now`."""
+    def set_bot_running(self, user_id: int, bot_id: int, run: BotRun, now: datetime) -> None:
+        """Start, stop or retune a bot: its new definition and its subscription's status together,
+        with its `bots` event, at `now`."""
 
 
 class Members(UserRecords, AccountRecords, StrategyRecords, SubscriptionRecords, BotRecords, Protocol):

@@ -26,6 +26,7 @@ from tradewire.domain.events import Event, bot_changed
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.members import (
     Bot,
+    BotRun,
     Conflict,
     NewStrategy,
     NewSubscription,
@@ -106,14 +107,7 @@ class SqlStrategies(MemberRows):
             raise NotFound(f"no bot {bot_id}")
         return bots
 
-    def set_bot_running(
-        self,
-        user_id: int,
-        bot_id: int,
-        definition: Mapping[str, Any],
-        status: SubscriptionStatus,
-        now: datetime,
-    ) -> None:
+    def set_bot_running(self, user_id: int, bot_id: int, run: BotRun, now: datetime) -> None:
         with transaction_with_events(self.engine, self.notifier, now) as (conn, outbox):
             before = conn.execute(
                 select(strategies.c.definition, subscriptions.c.status)
@@ -127,20 +121,20 @@ class SqlStrategies(MemberRows):
                     strategies.c.owner_id == user_id,
                     strategies.c.source == StrategySource.BOT.value,
                 )
-                .values(definition=dict(definition))
+                .values(definition=dict(run.definition))
             )
             if done.rowcount == 0:
                 raise NotFound(f"no bot {bot_id}")
             conn.execute(
                 update(subscriptions)
                 .where(subscriptions.c.strategy_id == bot_id, subscriptions.c.user_id == user_id)
-                .values(status=status.value)
+                .values(status=run.status.value)
             )
             # "changed" when it starts or stops (the bot_changed notice), "retuned" when only its
             # definition changed.
             was = before is not None and _runs(before.definition, before.status)
-            kind = "changed" if was != _runs(definition, status.value) else "retuned"
-            outbox.add([_bot_event(user_id, bot_id, status.value, definition, kind)])
+            kind = "changed" if was != _runs(run.definition, run.status) else "retuned"
+            outbox.add([_bot_event(user_id, bot_id, run.status.value, run.definition, kind)])
 
     def set_strategy_passphrase(self, owner_id: int, strategy_id: int, passphrase_hash: str) -> None:
         self._update_own(owner_id, strategy_id, {"passphrase_hash": passphrase_hash})

@@ -12,6 +12,7 @@ from tradewire.domain.confirmation import TradeConfirmation, unreachable
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.members import (
     Bot,
+    BotRun,
     Invalid,
     NewStrategy,
     NewSubscription,
@@ -112,8 +113,7 @@ class Bots:
             self.members.set_bot_running,
             user_id,
             bot_id,
-            definition.model_dump(mode="json"),
-            status,
+            BotRun(definition.model_dump(mode="json"), status),
             self.clock.now(),
         )
         return await self.get(user_id, bot_id)
@@ -121,11 +121,9 @@ class Bots:
     async def run(self, user_id: int, bot_id: int, running: bool) -> Bot:
         """Start (or stop) evaluating the bot, and resume (or pause) its subscription."""
         current = await self.get(user_id, bot_id)
-        definition = {**current.definition, "enabled": running}
         status = SubscriptionStatus.ACTIVE if running else SubscriptionStatus.PAUSED
-        await asyncio.to_thread(
-            self.members.set_bot_running, user_id, bot_id, definition, status, self.clock.now()
-        )
+        run = BotRun({**current.definition, "enabled": running}, status)
+        await asyncio.to_thread(self.members.set_bot_running, user_id, bot_id, run, self.clock.now())
         return await self.get(user_id, bot_id)
 
 
