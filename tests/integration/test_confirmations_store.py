@@ -21,7 +21,7 @@ from tradewire.adapters.bus import InProcessBus
 from tradewire.adapters.store.sql import SqlStore
 from tradewire.domain.members import NotFound
 from tradewire.domain.orders import OrderState
-from tradewire.domain.records import Decisions, Proposal, Routing, WorkItem
+from tradewire.domain.records import Decisions, OrderQuery, Proposal, Routing, WorkItem
 from tradewire.services.execution import Executor
 
 __all__ = ["twins"]  # the contract's fixture: SqlStore on SQLite and PostgreSQL, and the twin
@@ -188,6 +188,6 @@ def test_many_threads_confirming_one_intent_give_one_winner_and_one_order(postgr
     assert errors == []
     assert wins.count(True) == 1
     assert store.pending_work() == []
-    [order] = store.orders_in_states(list(OrderState))
+    [order] = store.orders_in_states(OrderQuery(list(OrderState)))
     assert order.intent_id == item.intent_id and order.state is OrderState.FILLED
     assert len(exchanges.default.creates) == sum(sent) == 1

@@ -33,6 +33,7 @@ from tradewire.domain.records import (
     NewOrder,
     NewSignal,
     OrderOutcome,
+    OrderQuery,
     OrderRecord,
     Rejection,
     RiskKeys,
@@ -454,7 +455,10 @@ def test_claims_are_single_and_obey_the_trading_state_and_postponed_checks_back_
         return [
             first,
             second,
-            [(o.order_id, o.state, o.rejection) for o in t.store.orders_in_states(list(OrderState))],
+            [
+                (o.order_id, o.state, o.rejection)
+                for o in t.store.orders_in_states(OrderQuery(list(OrderState)))
+            ],
             [(r["check_attempts"], r["next_check_at"], r["reason"]) for r in t.rows("orders")],
             _intents(t)[1:3],
             [o.order_id for o in t.store.due_orders(NOW + timedelta(seconds=5))],

@@ -13,7 +13,15 @@ from tradewire.adapters.store.sql import SqlStore
 from tradewire.adapters.store.tables import positions, subscriptions
 from tradewire.domain.orders import OrderSide, OrderState, OrderType, Trade
 from tradewire.domain.positions import CloseReason
-from tradewire.domain.records import AutoOrder, Decisions, NewOrder, NewSignal, OrderOutcome, Routing
+from tradewire.domain.records import (
+    AutoOrder,
+    Decisions,
+    NewOrder,
+    NewSignal,
+    OrderOutcome,
+    OrderQuery,
+    Routing,
+)
 from tradewire.domain.signals import SignalAction
 
 
@@ -88,7 +96,7 @@ def test_claiming_new_orders_obeys_the_trading_state_read_at_claim_time(
 
     by_id = {r.order_id: r.side.value for r in records}
     assert {by_id[i] for i in claimed} == claimed_sides
-    states = {r.side.value: r.state.value for r in store.orders_in_states(list(OrderState))}
+    states = {r.side.value: r.state.value for r in store.orders_in_states(OrderQuery(list(OrderState)))}
     for side in ("buy", "sell"):
         assert states[side] == ("submitted" if side in claimed_sides else "rejected")
     assert store.claim_for_submission([r.order_id for r in records], now()) == set()  # never twice

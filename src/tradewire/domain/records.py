@@ -417,6 +417,16 @@ class WatchedPosition(PositionRef):
 
 
 @dataclass(frozen=True, slots=True)
+class OrderQuery:
+    """Which stored orders to read: those in `states`, created before `created_before`, of accounts in
+    `partitions` (None: any)."""
+
+    states: Sequence[OrderState]
+    created_before: datetime | None = None
+    partitions: Partitions | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class OrderRecord:
     """Our stored view of one order."""
 

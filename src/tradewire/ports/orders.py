@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from tradewire.domain.orders import OrderState
 from tradewire.domain.partitions import Partitions
-from tradewire.domain.records import OrderOutcome, OrderRecord
+from tradewire.domain.records import OrderOutcome, OrderQuery, OrderRecord
 
 
 class OrderStore(Protocol):
@@ -28,14 +27,8 @@ class OrderStore(Protocol):
         """Orders whose exchange report could not be recorded: checked again later, backing off as
         after any failed check, so they neither block the others nor are ever given up."""
 
-    def orders_in_states(
-        self,
-        states: Sequence[OrderState],
-        created_before: datetime | None = None,
-        partitions: Partitions | None = None,
-    ) -> list[OrderRecord]:
-        """Orders in these states (created before `created_before`, of accounts in `partitions`,
-        when given)."""
+    def orders_in_states(self, query: OrderQuery) -> list[OrderRecord]:
+        """The orders `query` selects."""
 
     def unsettled_orders(self, account_id: int | None = None) -> list[OrderRecord]:
         """Every order not yet in a final state, and every final one still looked up a few times

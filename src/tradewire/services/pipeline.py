@@ -11,6 +11,7 @@ from typing import Any, Protocol, TypeVar
 
 from tradewire.domain.orders import OrderState
 from tradewire.domain.partitions import Partitions, owns
+from tradewire.domain.records import OrderQuery
 from tradewire.ports import Bus, Clock, OrderStore, SignalStore
 from tradewire.ports.ownership import Ownership
 from tradewire.services.confirmations import INTENT_CONFIRMED, Confirmations
@@ -160,7 +161,7 @@ class Pipeline:
         if not wanted:
             return False
         async with self.ownership.hold() as partitions:
-            stored = await asyncio.to_thread(self.store.orders_in_states, [OrderState.NEW])
+            stored = await asyncio.to_thread(self.store.orders_in_states, OrderQuery([OrderState.NEW]))
             named = [o for o in stored if o.order_id in wanted]
             await self.executor.resume([o for o in named if owns(partitions, o.account_id)])
         return any(not owns(partitions, o.account_id) for o in named)
@@ -228,18 +229,14 @@ class Pipeline:
         """Send NEW orders nobody sent: left by a crash, or stored by another process whose message
         was lost (those younger than `created_before` are still being sent by whoever stored them;
         sending is claimed in the store, so a race sends nothing twice)."""
-        stranded = await asyncio.to_thread(
-            self.store.orders_in_states, [OrderState.NEW], created_before, partitions
-        )
+        query = OrderQuery([OrderState.NEW], created_before, partitions)
+        stranded = await asyncio.to_thread(self.store.orders_in_states, query)
         return await self.executor.resume(stranded) if stranded else 0
 
     async def _check_unsettled(self, partitions: Partitions | None = None) -> int:
-        unsettled = await asyncio.to_thread(
-            self.store.orders_in_states,
-            [OrderState.SUBMITTED, OrderState.OPEN, OrderState.PARTIALLY_FILLED],
-            None,
-            partitions,
-        )
+        states = [OrderState.SUBMITTED, OrderState.OPEN, OrderState.PARTIALLY_FILLED]
+        query = OrderQuery(states, partitions=partitions)
+        unsettled = await asyncio.to_thread(self.store.orders_in_states, query)
         return await self.reconciler.check(unsettled)
 
     @staticmethod

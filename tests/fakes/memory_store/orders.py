@@ -34,6 +34,7 @@ from tradewire.domain.records import (
     FailedAttempt,
     NewOrder,
     OrderOutcome,
+    OrderQuery,
     OrderRecord,
     Proposal,
     Rejection,
@@ -157,18 +158,14 @@ class OrdersTwin:
             and outcome_pending(OrderState(o["state"]), OrderType(o["type"]))
         }
 
-    def orders_in_states(
-        self,
-        states: Sequence[OrderState],
-        created_before: datetime | None = None,
-        partitions: Partitions | None = None,
-    ) -> list[OrderRecord]:
-        wanted = {s.value for s in states}
+    def orders_in_states(self, query: OrderQuery) -> list[OrderRecord]:
+        wanted = {s.value for s in query.states}
+        before = query.created_before
         return self._orders_where(
             lambda o: (
                 o["state"] in wanted
-                and (created_before is None or o["created_at"] < created_before)
-                and owns(partitions, o["account_id"])
+                and (before is None or o["created_at"] < before)
+                and owns(query.partitions, o["account_id"])
             )
         )
 

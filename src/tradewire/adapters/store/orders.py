@@ -29,7 +29,7 @@ from tradewire.domain.orders import (
 )
 from tradewire.domain.partitions import Partitions
 from tradewire.domain.platform import Restrictions
-from tradewire.domain.records import OrderOutcome, OrderRecord
+from tradewire.domain.records import OrderOutcome, OrderQuery, OrderRecord
 from tradewire.domain.risk import TradingState, allows
 from tradewire.ports.events import EventNotifier
 
@@ -118,17 +118,12 @@ class SqlOrders(SqlTables):
                     )
                 )
 
-    def orders_in_states(
-        self,
-        states: Sequence[OrderState],
-        created_before: datetime | None = None,
-        partitions: Partitions | None = None,
-    ) -> list[OrderRecord]:
-        condition: ColumnElement[bool] = orders.c.state.in_([s.value for s in states])
-        if created_before is not None:
-            condition = and_(condition, orders.c.created_at < created_before)
-        if partitions is not None:
-            condition = and_(condition, in_partitions(orders.c.account_id, partitions))
+    def orders_in_states(self, query: OrderQuery) -> list[OrderRecord]:
+        condition: ColumnElement[bool] = orders.c.state.in_([s.value for s in query.states])
+        if query.created_before is not None:
+            condition = and_(condition, orders.c.created_at < query.created_before)
+        if query.partitions is not None:
+            condition = and_(condition, in_partitions(orders.c.account_id, query.partitions))
         with self.engine.connect() as conn:
             return read_orders(conn, condition)
 
