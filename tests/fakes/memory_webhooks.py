@@ -50,16 +50,8 @@ class MemoryHooks:
             if count >= most:
                 raise Conflict(f"you have {count} webhooks, the most allowed; delete one first")
             hook_id, self._next = self._next, self._next + 1
-            hook = Hook(
-                hook_id,
-                user_id,
-                request.url,
-                request.kind,
-                dict(request.notices),
-                request.enabled,
-                now,
-                self._last(user_id),
-            )
+            r = request
+            hook = Hook(hook_id, user_id, r.url, r.kind, dict(r.notices), r.enabled, now, self._last(user_id))
             self.rows[hook_id] = HookTarget(hook, seal(hook_id))
             return hook
 
