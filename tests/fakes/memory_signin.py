@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from tests.fakes.memory_members import MemoryMembers
 from tests.fakes.memory_store import UniqueViolation
 from tradewire.domain.members import User
-from tradewire.domain.signin import Failures, RefreshState, RefreshUse, ThrottlePolicy
+from tradewire.domain.signin import Failures, RefreshState, RefreshUse, ThrottlePolicy, refresh_state
 from tradewire.ports.two_factor import StoredTotp
 
 
@@ -87,15 +87,9 @@ class MemorySignIn:
         if token is None:
             return None
         session = self.sessions[token.session_id]
-        if session.revoked_at is not None:
-            state = RefreshState.REVOKED
-        elif token.used_at is not None:
-            state = RefreshState.REUSED
-        elif token.expires_at <= now:
-            state = RefreshState.EXPIRED
-        else:
+        state = refresh_state(session.revoked_at, token.used_at, token.expires_at, now)
+        if state is RefreshState.FRESH:
             token.used_at = now
-            state = RefreshState.FRESH
         return RefreshUse(session.user_id, token.session_id, state)
 
     def add_refresh_token(

@@ -24,6 +24,20 @@ class RefreshState(StrEnum):
     REVOKED = "revoked"  # its session was signed out or revoked
 
 
+def refresh_state(
+    revoked_at: datetime | None, used_at: datetime | None, expires_at: datetime, now: datetime
+) -> RefreshState:
+    """What a presented refresh token is at `now`, from its session's end and its own use and expiry.
+    FRESH means usable: the store then marks it used, and the loser of two uses at once is REUSED."""
+    if revoked_at is not None:
+        return RefreshState.REVOKED
+    if used_at is not None:
+        return RefreshState.REUSED
+    if expires_at <= now:
+        return RefreshState.EXPIRED
+    return RefreshState.FRESH
+
+
 @dataclass(frozen=True, slots=True)
 class RefreshUse:
     """A refresh token found in the store and what it was."""

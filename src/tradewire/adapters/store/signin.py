@@ -21,7 +21,7 @@ from tradewire.adapters.store.signin_tables import (
 )
 from tradewire.adapters.store.tables import users
 from tradewire.domain.members import User
-from tradewire.domain.signin import Failures, RefreshState, RefreshUse, ThrottlePolicy
+from tradewire.domain.signin import Failures, RefreshState, RefreshUse, ThrottlePolicy, refresh_state
 
 
 class SqlSignIn(SqlTables):
@@ -64,13 +64,8 @@ class SqlSignIn(SqlTables):
             row = conn.execute(query).first()
             if row is None:
                 return None
-            if row.revoked_at is not None:
-                state = RefreshState.REVOKED
-            elif row.used_at is not None:
-                state = RefreshState.REUSED
-            elif row.expires_at <= now:
-                state = RefreshState.EXPIRED
-            else:
+            state = refresh_state(row.revoked_at, row.used_at, row.expires_at, now)
+            if state is RefreshState.FRESH:
                 # Only one of two concurrent uses marks it; the other has used a used token.
                 marked = conn.execute(
                     update(refresh_tokens)
