@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from tradewire.adapters.store.intents import Settings
+from tradewire.adapters.store.work_items import Settings
 from tradewire.domain.confirmation import TradeConfirmation
 from tradewire.domain.risk import RiskLimits
 from tradewire.domain.tranches import DcaPlan

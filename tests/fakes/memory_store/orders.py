@@ -11,10 +11,10 @@ from decimal import Decimal
 from tests.fakes.memory_store.positions import may_still_fill
 from tests.fakes.memory_store.settlement import settle
 from tests.fakes.memory_store.tables import Row, Tables
-from tradewire.adapters.store.intents import work_item
 from tradewire.adapters.store.order_rows import executor_order_row, new_order_record, order_record
 from tradewire.adapters.store.settlement import log_row
 from tradewire.adapters.store.values import bounded_reason, error_reason, trading_state
+from tradewire.adapters.store.work_items import work_item
 from tradewire.domain.events import Event, FailedIntent, decided, orders_submitted
 from tradewire.domain.execution import IntentStatus, LogStatus
 from tradewire.domain.orders import (
