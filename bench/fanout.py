@@ -16,7 +16,8 @@ the pauses between them, per webhook: steadier than the times on a shared machin
 (TRADEWIRE_ROLE=api) and N workers sharing the accounts (TRADEWIRE_WORKER_PARTITIONS, 16 partitions)
 on the local PostgreSQL and Redis (TRADEWIRE_BENCH_REDIS_URL, by default redis://127.0.0.1:6379/0);
 the fill time is when the database holds the last fill (polled every 5 ms). The CPU columns are then
-every process's CPU time (API, workers, PostgreSQL backends) per webhook.
+the API's and the workers' CPU time together, and the PostgreSQL backends' (but the benchmark's own
+polling connections), per webhook.
 
     .venv/bin/python bench/fanout.py [--subscribers 1,100,1000] [--runs 30] [--postgres] [--statements]
     .venv/bin/python bench/fanout.py --postgres --workers 4 --subscribers 10000 --runs 5
@@ -400,7 +401,7 @@ def main() -> None:
     print(
         f"{'N':>6} | {'ack p50':>8} {'ack p99':>8} {'ack min':>8} | "
         f"{'fill p50':>9} {'fill p99':>9} {'fill min':>9} | {'cpu app':>7} {'cpu db':>7}  (ms; cpu: per "
-        "webhook, this process and the PostgreSQL backends)"
+        f"webhook, {'the API and workers' if args.workers else 'this process'} and the PostgreSQL backends)"
     )
     for n in (int(x) for x in args.subscribers.split(",")):
         if args.workers:

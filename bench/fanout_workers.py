@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, func, select, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -84,14 +84,30 @@ def processes(url: str, tmp: Path, port: int, workers: int) -> Iterator[list[sub
                 process.kill()
 
 
-def _cpu_s(pids: list[int]) -> float:
+def _cpu_of(pids: list[int]) -> dict[int, float]:
+    """Each live process's CPU seconds so far (user + system, from /proc)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    found: dict[int, float] = {}
     for pid in pids:
         with contextlib.suppress(OSError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-    return total / ticks
+            found[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return found
+
+
+def _backends(engine: Engine) -> list[int]:
+    """The PostgreSQL backends serving the scratch database, but the one asking (the benchmark's own
+    polling connections are opened for each poll and closed)."""
+    with engine.connect() as conn:
+        query = (
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return [int(p) for (p,) in conn.execute(text(query))]
+
+
+def _spent(start: dict[int, float], now: dict[int, float]) -> float:
+    """CPU seconds spent since `start`; a process that appeared since counts from its own start."""
+    return sum(cpu - start.get(pid, 0.0) for pid, cpu in now.items())
 
 
 def bench_processes(subscribers: int, runs: int, warmup: int, port: int, workers: int) -> dict[str, float]:
@@ -124,15 +140,9 @@ def bench_processes(subscribers: int, runs: int, warmup: int, port: int, workers
             acks: list[float] = []
             fills: list[float] = []
             expected = 0
-            with engine.connect() as conn:
-                backends = [
-                    int(p)
-                    for (p,) in conn.execute(
-                        text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
-                    )
-                ]
-            pids = [p.pid for p in started] + backends
-            cpu_start = 0.0
+            apps = [p.pid for p in started]
+            app_start: dict[int, float] = {}
+            db_start: dict[int, float] = {}
             with httpx.Client(base_url=base, timeout=30) as client:
                 for run in range(warmup + runs):
                     body = {
@@ -145,7 +155,7 @@ def bench_processes(subscribers: int, runs: int, warmup: int, port: int, workers
                     if run:
                         time.sleep(1.05)
                     if run == warmup:
-                        cpu_start = _cpu_s(pids)
+                        app_start, db_start = _cpu_of(apps), _cpu_of(_backends(engine))
                     started_at = time.perf_counter()
                     response = client.post(f"/api/v1/webhooks/tradingview/{slug}", json=body)
                     acked = time.perf_counter()
@@ -165,6 +175,7 @@ def bench_processes(subscribers: int, runs: int, warmup: int, port: int, workers
                     if run >= warmup:
                         acks.append((acked - started_at) * 1000)
                         fills.append((done - started_at) * 1000)
-            cpu = _cpu_s(pids) - cpu_start
+            app_cpu = _spent(app_start, _cpu_of(apps))  # the API and the workers together
+            db_cpu = _spent(db_start, _cpu_of(_backends(engine)))
         engine.dispose()
-    return summary(acks, fills, cpu / runs * 1000, float("nan"))  # CPU: every process together
+    return summary(acks, fills, app_cpu / runs * 1000, db_cpu / runs * 1000)
