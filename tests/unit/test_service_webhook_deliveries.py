@@ -138,7 +138,10 @@ class Rig:
 
     def hook(self, url: str = URL, kind: HookKind = HookKind.JSON, user: int = USER, **notices: bool) -> int:
         """A hook whose secret is SECRET sealed with the rig's box; its cursor after the user's last event."""
-        seal = lambda hook_id: self.box.encrypt(SECRET, secret_context(hook_id))  # noqa: E731
+
+        def seal(hook_id: int) -> str:
+            return self.box.encrypt(SECRET, secret_context(hook_id))
+
         return self.hooks.add_hook(user, NewHook(url, kind, notices), NOW, seal, 5).id
 
     def event(self, topic: str, type_: str, data: dict[str, Any], user: int = USER) -> int:
@@ -179,6 +182,24 @@ async def _settle(deliveries: Deliveries, rounds: int = 2) -> None:
         await _round(deliveries)
         tasks = [task for _, task in deliveries._workers.values()]
         await asyncio.wait_for(asyncio.gather(*tasks), STEP_S)
+
+
+def _fill_then_close(rig: Rig) -> int:
+    """A JSON hook at URL, then its user's fill and closed position (events 1 and 2); the hook's id."""
+    hook_id = rig.hook()
+    rig.event("fills", "new", FILL)
+    rig.event("positions", "closed", CLOSED)
+    return hook_id
+
+
+async def _first_post_hanging(rig: Rig) -> tuple[int, Held, Deliveries]:
+    """The hook of `_fill_then_close`, its deliveries started and its first post waiting for an answer."""
+    hook_id = _fill_then_close(rig)
+    held = rig.poster.hold(URL)
+    deliveries = rig.deliveries()
+    await _round(deliveries)
+    await asyncio.wait_for(held.arrived.wait(), STEP_S)
+    return hook_id, held, deliveries
 
 
 # -- posting in order --------------------------------------------------------------------------------
@@ -254,9 +275,7 @@ async def test_events_that_are_no_notification_for_the_hook_move_the_cursor_with
 
 
 async def test_a_5xx_is_posted_again_after_growing_waits_and_the_cursor_moves_once(rig: Rig) -> None:
-    hook_id = rig.hook()
-    rig.event("fills", "new", FILL)
-    rig.event("positions", "closed", CLOSED)
+    hook_id = _fill_then_close(rig)
     rig.poster.answer(
         URL,
         Answer(500, body='{"error": "internal server error"}'),
@@ -323,9 +342,7 @@ async def test_a_429_waits_its_retry_after_and_the_backoff_counts_on(rig: Rig) -
 async def test_a_refusal_skips_the_event_at_once_and_the_next_one_is_posted(
     rig: Rig, refusal: Answer | Exception
 ) -> None:
-    hook_id = rig.hook()
-    rig.event("fills", "new", FILL)
-    rig.event("positions", "closed", CLOSED)
+    hook_id = _fill_then_close(rig)
     rig.poster.answer(URL, refusal)
     deliveries = rig.deliveries()
 
@@ -342,9 +359,7 @@ async def test_a_refusal_skips_the_event_at_once_and_the_next_one_is_posted(
     ids=["502", "timeout"],
 )
 async def test_an_event_is_skipped_once_its_tries_run_out(rig: Rig, failure: Answer | Exception) -> None:
-    hook_id = rig.hook()
-    rig.event("fills", "new", FILL)
-    rig.event("positions", "closed", CLOSED)
+    hook_id = _fill_then_close(rig)
     rig.poster.answer(URL, failure, failure, failure)
     deliveries = rig.deliveries(tries=3)
 
@@ -359,9 +374,7 @@ async def test_an_event_is_skipped_once_its_tries_run_out(rig: Rig, failure: Ans
 
 
 async def test_a_restart_posts_nothing_already_delivered(rig: Rig) -> None:
-    hook_id = rig.hook()
-    rig.event("fills", "new", FILL)
-    rig.event("positions", "closed", CLOSED)
+    hook_id = _fill_then_close(rig)
     first = rig.deliveries()
     await _settle(first)
     await first.close()
@@ -376,13 +389,7 @@ async def test_a_restart_posts_nothing_already_delivered(rig: Rig) -> None:
 
 async def test_a_post_cut_short_by_a_stop_is_posted_again_after_the_restart(rig: Rig) -> None:
     """At least once: a post whose answer never came is not counted as done."""
-    hook_id = rig.hook()
-    rig.event("fills", "new", FILL)
-    rig.event("positions", "closed", CLOSED)
-    held = rig.poster.hold(URL)
-    first = rig.deliveries()
-    await _round(first)
-    await asyncio.wait_for(held.arrived.wait(), STEP_S)
+    hook_id, _, first = await _first_post_hanging(rig)
     await first.close()  # the server stops with the first post in flight
     assert rig.cursor(hook_id) == 0
 
@@ -423,13 +430,7 @@ async def test_a_hook_turned_off_or_deleted_while_it_drains_stops(rig: Rig, chan
 
 
 async def test_a_round_stops_the_worker_of_a_hook_turned_off_while_its_post_hangs(rig: Rig) -> None:
-    hook_id = rig.hook()
-    rig.event("fills", "new", FILL)
-    rig.event("positions", "closed", CLOSED)
-    held = rig.poster.hold(URL)
-    deliveries = rig.deliveries()
-    await _round(deliveries)
-    await asyncio.wait_for(held.arrived.wait(), STEP_S)
+    hook_id, held, deliveries = await _first_post_hanging(rig)
     worker = _task(deliveries, hook_id)
 
     rig.hooks.update_hook(USER, hook_id, HookChanges(enabled=False))
@@ -442,13 +443,7 @@ async def test_a_round_stops_the_worker_of_a_hook_turned_off_while_its_post_hang
 
 
 async def test_a_hook_changed_while_it_drains_starts_again_as_changed(rig: Rig) -> None:
-    hook_id = rig.hook()
-    rig.event("fills", "new", FILL)
-    rig.event("positions", "closed", CLOSED)
-    held = rig.poster.hold(URL)
-    deliveries = rig.deliveries()
-    await _round(deliveries)
-    await asyncio.wait_for(held.arrived.wait(), STEP_S)
+    hook_id, _, deliveries = await _first_post_hanging(rig)
 
     rig.hooks.update_hook(USER, hook_id, HookChanges(notices={"entry_filled": False}))
     del rig.poster.held[URL]  # the first worker's post never gets its answer
@@ -459,9 +454,7 @@ async def test_a_hook_changed_while_it_drains_starts_again_as_changed(rig: Rig) 
 
 
 async def test_a_hook_pointed_elsewhere_while_it_drains_starts_again_at_its_new_address(rig: Rig) -> None:
-    hook_id = rig.hook()
-    rig.event("fills", "new", FILL)
-    rig.event("positions", "closed", CLOSED)
+    hook_id = _fill_then_close(rig)
 
     def moved(posted: Posted) -> None:
         if posted.url == URL:
