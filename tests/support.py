@@ -220,6 +220,37 @@ def add_live_subscriber(
     return account_id
 
 
+def add_paper_subscriptions(runtime: Runtime, user_id: int, strategy_id: int, count: int) -> None:
+    """`count` paper accounts of `user_id` ("paper0", "paper1", ...), each subscribed to `strategy_id`
+    (fixed 10 quote a trade, no limits of its own): more subscriptions than one page of the API holds."""
+    for n in range(count):
+        account = runtime.members.create_account(
+            {
+                "user_id": user_id,
+                "name": f"paper{n}",
+                "exchange": "paper",
+                "mode": "paper",
+                "sandbox": False,
+                "api_urls": None,
+                "created_at": now(),
+            }
+        )
+        runtime.members.create_subscription(
+            {
+                "user_id": user_id,
+                "strategy_id": strategy_id,
+                "account_id": account,
+                "status": "ACTIVE",
+                "pairs": None,
+                "sizing_mode": "fixed_quote",
+                "sizing_value": Decimal(10),
+                "risk_limits": None,
+                "created_at": now(),
+                "updated_at": now(),
+            }
+        )
+
+
 def flatten_urls(urls: dict[str, Any], prefix: str = "") -> dict[str, str]:
     """Nested ccxt url dicts as the dotted keys an account's api_urls take ('ws.ws-api.spot')."""
     flat: dict[str, str] = {}
@@ -281,6 +312,26 @@ def claimed_buy(engine: Engine, sizing_note: str | None = None) -> tuple[SqlStor
     [record] = store.save_decisions(Decisions(new_orders=[new]), now())
     store.claim_for_submission([record.order_id], now())
     return store, work, record
+
+
+def stored_buy_and_sell(engine: Engine) -> tuple[SqlStore, dict[int, str], int]:
+    """A NEW market buy and a NEW market sell of 0.002 BTC/USDT ("tw-0", "tw-1") of one subscriber, from
+    a buy and a sell signal, stored and not yet claimed: the store, each order's side by its id, and
+    the subscriber's id."""
+    seeded = seed_marketplace(engine, [{}])
+    store = SqlStore(engine)
+    new_orders = []
+    for n, side in enumerate([OrderSide.BUY, OrderSide.SELL]):
+        action = SignalAction.BUY if side is OrderSide.BUY else SignalAction.SELL
+        signal = NewSignal(
+            seeded.strategy_id, f"k{n}", action, "BTCUSDT", "BTC/USDT", None, None, None, {}, now()
+        )
+        signal_id, _ = store.insert_signal(signal)
+        store.create_intents(Routing(signal_id, store.active_targets(seeded.strategy_id)), now())
+        [work] = store.pending_work(signal_id)
+        new_orders.append(NewOrder(work, f"tw-{n}", side, OrderType.MARKET, Decimal("0.002"), None))
+    records = store.save_decisions(Decisions(new_orders=new_orders), now())
+    return store, {r.order_id: r.side.value for r in records}, seeded.subscriber_ids[0]
 
 
 def train_model(data_dir: Path, out: Path) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +19,16 @@ import pytest
 
 from tests.conftest import free_port
 from tests.e2e.test_dashboard_browser import TIMEOUT_MS, Platform, Session, browser_session
-from tests.support import PASSWORD, ServedRuntime, make_runtime, now, pin_prices, quick_hash, seed_marketplace
+from tests.support import (
+    PASSWORD,
+    ServedRuntime,
+    add_paper_subscriptions,
+    make_runtime,
+    now,
+    pin_prices,
+    quick_hash,
+    seed_marketplace,
+)
 from tradewire.domain.members import Role
 
 if TYPE_CHECKING:
@@ -86,32 +94,7 @@ def test_risk_usage_shows_every_subscription_beyond_one_page(platform: Platform,
     # 120 subscriptions on 120 accounts: the API answers 100 a page, the panel asks for the rest.
     runtime = platform.served.runtime
     user = runtime.members.create_user("many", quick_hash(PASSWORD), now(), Role.SUBSCRIBER)
-    for n in range(120):
-        account = runtime.members.create_account(
-            {
-                "user_id": user,
-                "name": f"paper{n}",
-                "exchange": "paper",
-                "mode": "paper",
-                "sandbox": False,
-                "api_urls": None,
-                "created_at": now(),
-            }
-        )
-        runtime.members.create_subscription(
-            {
-                "user_id": user,
-                "strategy_id": platform.seeded.strategy_id,
-                "account_id": account,
-                "status": "ACTIVE",
-                "pairs": None,
-                "sizing_mode": "fixed_quote",
-                "sizing_value": Decimal(10),
-                "risk_limits": None,
-                "created_at": now(),
-                "updated_at": now(),
-            }
-        )
+    add_paper_subscriptions(runtime, user, platform.seeded.strategy_id, 120)
     page = session.page
     pages: list[str] = []
     page.on("request", lambda r: pages.append(r.url) if "/api/v1/risk" in r.url else None)

@@ -20,9 +20,9 @@ from tests.support import (
     PASSWORD,
     ServedRuntime,
     add_live_subscriber,
+    add_paper_subscriptions,
     flatten_urls,
     make_runtime,
-    now,
     pin_prices,
     seed_marketplace,
 )
@@ -146,32 +146,7 @@ def test_every_subscription_is_reached_page_by_page(tmp_path: Path) -> None:
     runtime = make_runtime(tmp_path)
     seeded = seed_marketplace(runtime.engine, [{}])
     user = seeded.subscriber_ids[0]
-    for n in range(129):
-        account = runtime.members.create_account(
-            {
-                "user_id": user,
-                "name": f"paper{n}",
-                "exchange": "paper",
-                "mode": "paper",
-                "sandbox": False,
-                "api_urls": None,
-                "created_at": now(),
-            }
-        )
-        runtime.members.create_subscription(
-            {
-                "user_id": user,
-                "strategy_id": seeded.strategy_id,
-                "account_id": account,
-                "status": "ACTIVE",
-                "pairs": None,
-                "sizing_mode": "fixed_quote",
-                "sizing_value": Decimal(10),
-                "risk_limits": None,
-                "created_at": now(),
-                "updated_at": now(),
-            }
-        )
+    add_paper_subscriptions(runtime, user, seeded.strategy_id, 129)
     with ServedRuntime(runtime, free_port()) as served:
         http = httpx.Client(base_url=served.url, timeout=30)
         mine = served.token(f"{seeded.slug}-sub1")

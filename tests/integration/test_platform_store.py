@@ -9,13 +9,12 @@ from __future__ import annotations
 import threading
 import time
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine, select, update
 
 from tests.integration.test_trading_state_orders import _open_position
-from tests.support import now, seed_marketplace
+from tests.support import now, seed_marketplace, stored_buy_and_sell
 from tradewire.adapters.store.admin import SqlAdmin
 from tradewire.adapters.store.platform import SqlPlatform, restrictions
 from tradewire.adapters.store.signin import SqlSignIn
@@ -24,9 +23,9 @@ from tradewire.adapters.store.sql import SqlStore
 from tradewire.adapters.store.tables import orders, users
 from tradewire.domain.admin import ExecutionFilter, UserChange, UserFilter
 from tradewire.domain.members import Conflict, NotFound, Role
-from tradewire.domain.orders import OrderSide, OrderState, OrderType
+from tradewire.domain.orders import OrderState
 from tradewire.domain.platform import PlatformTrading
-from tradewire.domain.records import Decisions, NewOrder, NewSignal, Page, Routing
+from tradewire.domain.records import NewSignal, Page, Routing
 from tradewire.domain.risk import TradingState
 from tradewire.domain.signals import SignalAction
 
@@ -38,24 +37,6 @@ def _halt(engine: Engine, state: TradingState) -> None:
 def _disable(engine: Engine, user_id: int) -> None:
     with engine.begin() as conn:
         conn.execute(update(users).where(users.c.id == user_id).values(disabled_at=now()))
-
-
-def _stored_buy_and_sell(engine: Engine) -> tuple[SqlStore, dict[int, str], int]:
-    """A NEW buy and a NEW sell of one subscriber, stored and not yet claimed; the subscriber's id."""
-    seeded = seed_marketplace(engine, [{}])
-    store = SqlStore(engine)
-    new_orders = []
-    for n, side in enumerate([OrderSide.BUY, OrderSide.SELL]):
-        action = SignalAction.BUY if side is OrderSide.BUY else SignalAction.SELL
-        signal = NewSignal(
-            seeded.strategy_id, f"k{n}", action, "BTCUSDT", "BTC/USDT", None, None, None, {}, now()
-        )
-        signal_id, _ = store.insert_signal(signal)
-        store.create_intents(Routing(signal_id, store.active_targets(seeded.strategy_id)), now())
-        [work] = store.pending_work(signal_id)
-        new_orders.append(NewOrder(work, f"tw-{n}", side, OrderType.MARKET, Decimal("0.002"), None))
-    records = store.save_decisions(Decisions(new_orders=new_orders), now())
-    return store, {r.order_id: r.side.value for r in records}, seeded.subscriber_ids[0]
 
 
 @pytest.mark.parametrize(
@@ -76,7 +57,7 @@ def _stored_buy_and_sell(engine: Engine) -> tuple[SqlStore, dict[int, str], int]
 def test_claiming_obeys_the_platform_s_state_and_a_disabled_owner_read_at_claim_time(
     engine: Engine, platform: TradingState, disabled: bool, claimed_sides: set[str], why: str | None
 ) -> None:
-    store, sides, subscriber_id = _stored_buy_and_sell(engine)
+    store, sides, subscriber_id = stored_buy_and_sell(engine)
     _halt(engine, platform)  # after the orders were stored, before they are claimed
     if disabled:
         _disable(engine, subscriber_id)
@@ -218,7 +199,7 @@ def test_a_subscriber_s_role_waits_until_the_user_s_strategies_are_private(engin
 
 
 def test_executions_list_every_user_s_orders_with_their_filters(engine: Engine) -> None:
-    _, _, subscriber_id = _stored_buy_and_sell(engine)
+    _, _, subscriber_id = stored_buy_and_sell(engine)
     admin = SqlAdmin(engine)
 
     rows = admin.executions(ExecutionFilter(), Page(10))

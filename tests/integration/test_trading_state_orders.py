@@ -8,21 +8,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, select, update
 
-from tests.support import claimed_buy, now, reported, seed_marketplace
+from tests.support import claimed_buy, now, reported, stored_buy_and_sell
 from tradewire.adapters.store.sql import SqlStore
 from tradewire.adapters.store.tables import positions, subscriptions
-from tradewire.domain.orders import OrderSide, OrderState, OrderType, Trade
+from tradewire.domain.orders import OrderState, Trade
 from tradewire.domain.positions import CloseReason
-from tradewire.domain.records import (
-    AutoOrder,
-    Decisions,
-    NewOrder,
-    NewSignal,
-    OrderOutcome,
-    OrderQuery,
-    Routing,
-)
-from tradewire.domain.signals import SignalAction
+from tradewire.domain.records import AutoOrder, OrderOutcome, OrderQuery
 
 
 def _open_position(engine: Engine) -> tuple[SqlStore, AutoOrder, AutoOrder]:
@@ -76,27 +67,14 @@ def test_the_platform_s_own_orders_follow_the_trading_state(
 def test_claiming_new_orders_obeys_the_trading_state_read_at_claim_time(
     engine: Engine, state: str, claimed_sides: set[str]
 ) -> None:
-    seeded = seed_marketplace(engine, [{}])
-    store = SqlStore(engine)
-    new_orders = []
-    for n, side in enumerate([OrderSide.BUY, OrderSide.SELL]):
-        action = SignalAction.BUY if side is OrderSide.BUY else SignalAction.SELL
-        signal = NewSignal(
-            seeded.strategy_id, f"k{n}", action, "BTCUSDT", "BTC/USDT", None, None, None, {}, now()
-        )
-        signal_id, _ = store.insert_signal(signal)
-        store.create_intents(Routing(signal_id, store.active_targets(seeded.strategy_id)), now())
-        [work] = store.pending_work(signal_id)
-        new_orders.append(NewOrder(work, f"tw-{n}", side, OrderType.MARKET, Decimal("0.002"), None))
-    records = store.save_decisions(Decisions(new_orders=new_orders), now())
+    store, by_id, _ = stored_buy_and_sell(engine)
     with engine.begin() as conn:  # set after the orders were stored, before they are claimed
         conn.execute(update(subscriptions).values(trading_state=state))
 
-    claimed = store.claim_for_submission([r.order_id for r in records], now())
+    claimed = store.claim_for_submission(list(by_id), now())
 
-    by_id = {r.order_id: r.side.value for r in records}
     assert {by_id[i] for i in claimed} == claimed_sides
     states = {r.side.value: r.state.value for r in store.orders_in_states(OrderQuery(list(OrderState)))}
     for side in ("buy", "sell"):
         assert states[side] == ("submitted" if side in claimed_sides else "rejected")
-    assert store.claim_for_submission([r.order_id for r in records], now()) == set()  # never twice
+    assert store.claim_for_submission(list(by_id), now()) == set()  # never twice
