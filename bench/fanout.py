@@ -138,49 +138,64 @@ def seed(runtime: Runtime, subscribers: int) -> str:
     now = datetime.now(UTC)
     password_hash = hash_secret("bench-password")
     with write_transaction(runtime.engine) as conn:
-        conn.execute(
-            users.insert(), [{"username": "provider", "password_hash": password_hash, "created_at": now}]
-        )
-        provider = conn.execute(select(users.c.id).where(users.c.username == "provider")).scalar_one()
-        conn.execute(
-            strategies.insert(),
-            [
-                {
-                    "owner_id": provider,
-                    "slug": "bench",
-                    "name": "bench",
-                    "description": "",
-                    "source": "tradingview",
-                    "passphrase_hash": hash_secret(PASSPHRASE),
-                    "is_public": True,
-                    "created_at": now,
-                }
-            ],
-        )
-        strategy = conn.execute(select(strategies.c.id)).scalar_one()
-        accounts = paper_users(conn, subscribers, password_hash, now)
-        user_ids = list(accounts)
-        conn.execute(
-            subscriptions.insert(),
-            [
-                {
-                    "user_id": u,
-                    "strategy_id": strategy,
-                    "account_id": accounts[u],
-                    "status": "ACTIVE",
-                    "pairs": None,
-                    "sizing_mode": "fixed_quote",
-                    "sizing_value": Decimal(100),
-                    # Every risk rule at its default but the cooldown, cut to 1 s (the runs wait it
-                    # out) so each run still pays for the cooldown lookup as production does.
-                    "risk_limits": {"cooldown_s": 1},
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for u in user_ids
-            ],
+        strategy_row = {
+            "slug": "bench",
+            "name": "bench",
+            "description": "",
+            "passphrase_hash": hash_secret(PASSPHRASE),
+        }
+        strategy_ids = provider_strategies(conn, password_hash, now, [strategy_row])
+        # Every risk rule at its default but the cooldown, cut to 1 s (the runs wait it out) so each
+        # run still pays for the cooldown lookup as production does.
+        subscribed_paper_users(
+            conn, subscribers, password_hash, now, strategy_ids, risk_limits={"cooldown_s": 1}
         )
     return "bench"
+
+
+def provider_strategies(
+    conn: Any, password_hash: str, now: datetime, rows: list[dict[str, Any]]
+) -> list[int]:
+    """A user "provider" owning a public TradingView strategy per row (its slug, name, description and
+    passphrase_hash); every strategy's id, oldest first."""
+    conn.execute(
+        users.insert(), [{"username": "provider", "password_hash": password_hash, "created_at": now}]
+    )
+    provider = conn.execute(select(users.c.id).where(users.c.username == "provider")).scalar_one()
+    conn.execute(
+        strategies.insert(),
+        [
+            {"owner_id": provider, "source": "tradingview", "is_public": True, "created_at": now, **row}
+            for row in rows
+        ],
+    )
+    return list(conn.execute(select(strategies.c.id).order_by(strategies.c.id)).scalars())
+
+
+def subscribed_paper_users(
+    conn: Any, count: int, password_hash: str, now: datetime, strategy_ids: list[int], **columns: Any
+) -> None:
+    """`count` users with a paper account each (paper_users), each with an ACTIVE subscription of 100
+    quote a trade to one of `strategy_ids` in turn, in bulk; `columns` are set on every subscription."""
+    accounts = paper_users(conn, count, password_hash, now)
+    conn.execute(
+        subscriptions.insert(),
+        [
+            {
+                "user_id": user_id,
+                "strategy_id": strategy_ids[n % len(strategy_ids)],
+                "account_id": account_id,
+                "status": "ACTIVE",
+                "pairs": None,
+                "sizing_mode": "fixed_quote",
+                "sizing_value": Decimal(100),
+                "created_at": now,
+                "updated_at": now,
+                **columns,
+            }
+            for n, (user_id, account_id) in enumerate(accounts.items())
+        ],
+    )
 
 
 def paper_users(conn: Any, count: int, password_hash: str, now: datetime) -> dict[int, int]:

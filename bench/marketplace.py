@@ -14,12 +14,10 @@ median latency of each, min / median over repeated runs. Compare TRADEWIRE_MARKE
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,22 +25,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
-from sqlalchemy import select
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from fanout import paper_users  # noqa: E402
+from fanout import Server, provider_strategies, subscribed_paper_users  # noqa: E402
 from tradewire.adapters.passwords import hash_secret  # noqa: E402
 from tradewire.adapters.store.db import write_transaction  # noqa: E402
-from tradewire.adapters.store.tables import (  # noqa: E402
-    strategies,
-    strategy_pairs,
-    subscriptions,
-    users,
-)
-from tradewire.api.app import create_app  # noqa: E402
+from tradewire.adapters.store.tables import strategy_pairs  # noqa: E402
 from tradewire.config import Settings  # noqa: E402
 from tradewire.runtime import Runtime  # noqa: E402
 from tradewire.wiring import build_runtime  # noqa: E402
@@ -57,27 +47,16 @@ def seed(runtime: Runtime, strategy_count: int, subscribers: int) -> list[int]:
     now = datetime.now(UTC)
     password_hash = hash_secret(PASSWORD)
     with write_transaction(runtime.engine) as conn:
-        conn.execute(
-            users.insert(), [{"username": "provider", "password_hash": password_hash, "created_at": now}]
-        )
-        provider = conn.execute(select(users.c.id).where(users.c.username == "provider")).scalar_one()
-        conn.execute(
-            strategies.insert(),
-            [
-                {
-                    "owner_id": provider,
-                    "slug": f"s{i}",
-                    "name": f"Strategy {i}",
-                    "description": "a public strategy",
-                    "source": "tradingview",
-                    "passphrase_hash": password_hash,
-                    "is_public": True,
-                    "created_at": now,
-                }
-                for i in range(strategy_count)
-            ],
-        )
-        strategy_ids = list(conn.execute(select(strategies.c.id).order_by(strategies.c.id)).scalars())
+        rows = [
+            {
+                "slug": f"s{i}",
+                "name": f"Strategy {i}",
+                "description": "a public strategy",
+                "passphrase_hash": password_hash,
+            }
+            for i in range(strategy_count)
+        ]
+        strategy_ids = provider_strategies(conn, password_hash, now, rows)
         conn.execute(
             strategy_pairs.insert(),
             [
@@ -101,47 +80,8 @@ def seed(runtime: Runtime, strategy_count: int, subscribers: int) -> list[int]:
                 for symbol in SYMBOLS
             ],
         )
-        accounts = paper_users(conn, subscribers, password_hash, now)
-        user_ids = list(accounts)
-        conn.execute(
-            subscriptions.insert(),
-            [
-                {
-                    "user_id": u,
-                    "strategy_id": strategy_ids[n % len(strategy_ids)],
-                    "account_id": accounts[u],
-                    "status": "ACTIVE",
-                    "pairs": None,
-                    "sizing_mode": "fixed_quote",
-                    "sizing_value": Decimal(100),
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for n, u in enumerate(user_ids)
-            ],
-        )
+        subscribed_paper_users(conn, subscribers, password_hash, now, strategy_ids)
     return strategy_ids
-
-
-class Server:
-    """uvicorn on 127.0.0.1 in a background thread."""
-
-    def __init__(self, runtime: Runtime, port: int) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        self.server = uvicorn.Server(
-            uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_config=None)
-        )
-        self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 def hammer(client: httpx.Client, paths: list[str], seconds: float) -> tuple[float, float]:
