@@ -24,6 +24,7 @@ from tradewire.adapters.store.db import make_engine, upgrade
 from tradewire.domain.candles import Candles
 
 if TYPE_CHECKING:
+    from tests.fakes.openai_api import FakeOpenAI
     from tests.fakes.webhook_receiver import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -216,6 +217,17 @@ def receiver() -> Iterator[WebhookReceiver]:
     from tests.fakes.webhook_receiver import WebhookReceiver
 
     fake = WebhookReceiver()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    """A local OpenAI-compatible server (tests/fakes/openai_api.py) for the AI chart analysis."""
+    from tests.fakes.openai_api import FakeOpenAI
+
+    fake = FakeOpenAI()
     fake.start()
     yield fake
     fake.stop()

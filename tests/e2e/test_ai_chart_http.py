@@ -13,12 +13,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.conftest import free_port
+from tests.e2e.api_clients import SignedUpUser
 from tests.fakes.openai_api import KEY, FakeOpenAI
-from tests.support import PASSWORD, ServedRuntime, make_runtime
+from tests.support import ServedRuntime, make_runtime
 from tradewire.adapters.ai import LazyVision, render_chart
 from tradewire.adapters.secrets_box import generate_key
 from tradewire.adapters.store.ai import SqlAi
@@ -26,25 +26,6 @@ from tradewire.services.chart_analyst import ChartAnalyst
 from tradewire.services.strategy_runner import StrategyRunner
 
 SYMBOL = "BTC/USDT"
-
-
-class Client:
-    def __init__(self, served: ServedRuntime, username: str) -> None:
-        self.http = httpx.Client(base_url=served.url, timeout=30)
-        signup = self.http.post("/api/v1/users", json={"username": username, "password": PASSWORD})
-        assert signup.status_code == 201
-        self.headers = served.token(username)
-
-    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return self.http.request(method, path, headers=self.headers, **kwargs)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -81,10 +62,14 @@ def _last_close(served: ServedRuntime) -> Decimal:
 
 
 def test_an_ai_strategy_s_buy_reaches_a_paper_subscriber_once(
-    served: ServedRuntime, fake: FakeOpenAI
+    served: ServedRuntime, fake_openai: FakeOpenAI
 ) -> None:
-    provider, trader, stranger = Client(served, "provider"), Client(served, "trader"), Client(served, "bob")
-    body = {"name": "local", "base_url": fake.base_url, "model": "vision-1", "api_key": KEY}
+    provider, trader, stranger = (
+        SignedUpUser(served, "provider"),
+        SignedUpUser(served, "trader"),
+        SignedUpUser(served, "bob"),
+    )
+    body = {"name": "local", "base_url": fake_openai.base_url, "model": "vision-1", "api_key": KEY}
     created = provider.call("POST", "/api/v1/ai/endpoints", json=body)
     assert created.status_code == 201, created.text
     endpoint = created.json()
@@ -108,22 +93,14 @@ def test_an_ai_strategy_s_buy_reaches_a_paper_subscriber_once(
     }
     theirs = stranger.call("POST", "/api/v1/strategies", json={"name": "x", "definition": definition})
     assert theirs.status_code == 422 and "no AI endpoint" in theirs.text
-    published = provider.call(
-        "POST", "/api/v1/strategies", json={"name": "AI BTC", "is_public": True, "definition": definition}
-    )
-    assert published.status_code == 201, published.text
-    strategy = published.json()
-    account = trader.call("POST", "/api/v1/accounts", json={"name": "paper"}).json()
-    subscribed = trader.call(
-        "POST", "/api/v1/subscriptions", json={"strategy_id": strategy["id"], "account_id": account["id"]}
-    )
-    assert subscribed.status_code == 201, subscribed.text
+    strategy = provider.publish("AI BTC", definition)
+    trader.subscribe_paper_account(strategy["id"])
 
     runtime = served.runtime
     for _ in range(150):
         runtime.feed.step()
     close = _last_close(served)
-    fake.answer(_buy(close))
+    fake_openai.answer(_buy(close))
 
     async def tick(runner: StrategyRunner) -> int:
         emitted = await runner.tick()
@@ -131,7 +108,7 @@ def test_an_ai_strategy_s_buy_reaches_a_paper_subscriber_once(
         return emitted
 
     assert served.run(tick(runtime.strategies), timeout=60) == 1
-    (seen,) = fake.completions
+    (seen,) = fake_openai.completions
     assert seen.body["model"] == "vision-1" and "Look for a swing long after a pullback." in seen.text
     assert f"last close {close}" in seen.text
 
@@ -176,12 +153,12 @@ def test_an_ai_strategy_s_buy_reaches_a_paper_subscriber_once(
         runtime.store, runtime.ingest, runtime.candles.for_name, runtime.clock, analyst=analyst
     )
     assert served.run(tick(restarted), timeout=60) == 0
-    assert len(fake.completions) == 1
+    assert len(fake_openai.completions) == 1
 
     # The next candle: malformed twice is recorded failed and not traded.
     runtime.feed.step()
-    fake.malformed()
-    fake.malformed("BUY now!")
+    fake_openai.malformed()
+    fake_openai.malformed("BUY now!")
     assert served.run(tick(restarted), timeout=60) == 0
     newest = provider.call("GET", "/api/v1/ai/analyses").json()[0]
     assert newest["status"] == "failed" and newest["reason"].startswith("malformed answer twice")
@@ -192,13 +169,13 @@ def test_an_ai_strategy_s_buy_reaches_a_paper_subscriber_once(
 def test_endpoints_need_an_encryption_key_and_a_callable_address(tmp_path: Path) -> None:
     without_key = make_runtime(tmp_path / "a")
     with ServedRuntime(without_key, free_port()) as served:
-        alice = Client(served, "alice")
+        alice = SignedUpUser(served, "alice")
         body = {"name": "x", "base_url": "https://api.example.com/v1", "model": "m", "api_key": "sk-1"}
         refused = alice.call("POST", "/api/v1/ai/endpoints", json=body)
         assert refused.status_code == 403 and "TRADEWIRE_ENCRYPTION_KEY" in refused.text
     guarded = make_runtime(tmp_path / "b", encryption_key=generate_key())  # private addresses refused
     with ServedRuntime(guarded, free_port()) as served:
-        alice = Client(served, "alice")
+        alice = SignedUpUser(served, "alice")
         cases = [
             ("http://127.0.0.1:8080/v1", 422, "https"),
             ("https://127.0.0.1/v1", 422, "not a public address"),
@@ -213,14 +190,14 @@ def test_endpoints_need_an_encryption_key_and_a_callable_address(tmp_path: Path)
 
 
 def test_an_ai_strategy_is_backtested_on_its_stored_analyses_without_model_calls(
-    served: ServedRuntime, fake: FakeOpenAI, data_dir: Path
+    served: ServedRuntime, fake_openai: FakeOpenAI, data_dir: Path
 ) -> None:
     from tradewire.adapters.candles_parquet import read_candles
     from tradewire.domain.ai.proposal import parse_answer
     from tradewire.ports.ai import AnalysisResult, AnalysisStatus, NewAnalysis
 
-    alice, bob = Client(served, "alice"), Client(served, "bob")
-    body = {"name": "local", "base_url": fake.base_url, "model": "vision-1", "api_key": KEY}
+    alice, bob = SignedUpUser(served, "alice"), SignedUpUser(served, "bob")
+    body = {"name": "local", "base_url": fake_openai.base_url, "model": "vision-1", "api_key": KEY}
     endpoint = alice.call("POST", "/api/v1/ai/endpoints", json=body).json()
     alice.call("POST", "/api/v1/ai/prompts", json={"name": "swing", "text": "Find a long."})
     definition = {
@@ -274,4 +251,4 @@ def test_an_ai_strategy_is_backtested_on_its_stored_analyses_without_model_calls
     assert len(trades) >= 3
     hour = 3_600_000
     assert {t["entry_time_ms"] - hour for t in trades} <= {int(candles.ts[i]) for i in analysed}
-    assert fake.completions == []  # no model was asked
+    assert fake_openai.completions == []  # no model was asked

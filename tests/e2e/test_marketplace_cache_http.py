@@ -8,33 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import update
 
 from tests.conftest import free_port
+from tests.e2e.api_clients import JsonApi
 from tests.e2e.test_health_metrics_http import _metric
 from tests.seeding import now
 from tests.support import PASSWORD, ServedRuntime, make_runtime, quick_hash
 from tradewire.adapters.store.tables import strategies
 
 TTL_S = 300.0  # nothing expires during the test: what changes shows because a write forgot it
-
-
-class Client:
-    def __init__(self, served: ServedRuntime, username: str) -> None:
-        self.http = httpx.Client(base_url=served.url, timeout=10, headers=served.token(username))
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None, expect: int = 200) -> Any:
-        response = self.http.request(method, path, json=body)
-        assert response.status_code == expect, response.text
-        return response.json() if response.content else None
-
-    def listing(self) -> dict[str, dict[str, Any]]:
-        """GET /strategies by slug."""
-        return {s["slug"]: s for s in self.call("GET", "/api/v1/strategies")}
 
 
 @pytest.fixture
@@ -57,7 +43,7 @@ def _counts(served: ServedRuntime, cache: str) -> tuple[float, float]:
 def test_reads_are_served_from_the_cache_and_every_write_through_the_api_shows_at_once(
     served: ServedRuntime,
 ) -> None:
-    alice, bob = Client(served, "alice"), Client(served, "bob")
+    alice, bob = JsonApi(served.url, served.token("alice")), JsonApi(served.url, served.token("bob"))
     signals = alice.call(
         "POST", "/api/v1/strategies", {"name": "Signals", "slug": "signals", "is_public": True}, 201
     )
@@ -101,7 +87,7 @@ def test_reads_are_served_from_the_cache_and_every_write_through_the_api_shows_a
 
 
 def test_one_users_private_strategy_and_own_fields_never_reach_another_user(served: ServedRuntime) -> None:
-    alice, bob = Client(served, "alice"), Client(served, "bob")
+    alice, bob = JsonApi(served.url, served.token("alice")), JsonApi(served.url, served.token("bob"))
     alice.call("POST", "/api/v1/strategies", {"name": "Open", "slug": "open", "is_public": True}, 201)
     private = alice.call("POST", "/api/v1/strategies", {"name": "Mine", "slug": "mine"}, 201)
     theirs = bob.call("POST", "/api/v1/strategies", {"name": "Bobs", "slug": "bobs"}, 201)
@@ -124,7 +110,7 @@ def test_one_users_private_strategy_and_own_fields_never_reach_another_user(serv
 
 
 def test_metrics_show_each_caches_hits_and_misses(served: ServedRuntime) -> None:
-    bob = Client(served, "bob")
+    bob = JsonApi(served.url, served.token("bob"))
     before = {name: _counts(served, name) for name in ("marketplace", "track_records", "model_lookups")}
     for _ in range(3):
         bob.listing()

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import free_port
-from tests.support import PASSWORD, ServedRuntime, make_runtime, train_model
+from tests.e2e.api_clients import SignedUpUser
+from tests.support import ServedRuntime, make_runtime, train_model
 from tradewire.adapters.ml.lightgbm_model import load_predictor
 
 DEFINITION: dict[str, Any] = {
@@ -35,16 +36,7 @@ def trained(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[b
     return (out / "model.txt").read_bytes(), (out / "manifest.json").read_text()
 
 
-class Client:
-    def __init__(self, served: ServedRuntime, username: str) -> None:
-        self.http = httpx.Client(base_url=served.url, timeout=30)
-        signup = self.http.post("/api/v1/users", json={"username": username, "password": PASSWORD})
-        assert signup.status_code == 201
-        self.headers = served.token(username)
-
-    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return self.http.request(method, path, headers=self.headers, **kwargs)
-
+class Client(SignedUpUser):
     def upload(self, content: bytes, **fields: str) -> httpx.Response:
         return self.call("POST", "/api/v1/models", files={"file": ("model.txt", content)}, data=fields)
 
@@ -144,18 +136,8 @@ def test_a_lightgbm_strategy_trades_a_subscribers_paper_account(
     )
     threshold = round(float(np.nanmedian(probabilities)), 4)
     definition = {**DEFINITION, "params": {"model_id": model["id"], "threshold": threshold}}
-    created = provider.call(
-        "POST", "/api/v1/strategies", json={"name": "ML BTC", "is_public": True, "definition": definition}
-    )
-    assert created.status_code == 201, created.text
-    strategy = created.json()
-    account = trader.call("POST", "/api/v1/accounts", json={"name": "paper"}).json()
-    subscribed = trader.call(
-        "POST",
-        "/api/v1/subscriptions",
-        json={"strategy_id": strategy["id"], "account_id": account["id"], "risk_limits": {"cooldown_s": 0}},
-    )
-    assert subscribed.status_code == 201, subscribed.text
+    strategy = provider.publish("ML BTC", definition)
+    trader.subscribe_paper_account(strategy["id"], risk_limits={"cooldown_s": 0})
 
     async def advance(n: int) -> int:
         emitted = 0

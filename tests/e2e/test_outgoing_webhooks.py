@@ -11,13 +11,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.conftest import free_port
+from tests.e2e.api_clients import SubscribedPlatform
 from tests.fakes.webhook_receiver import WebhookReceiver
-from tests.seeding import Seeded
-from tests.support import ServedRuntime, make_runtime, pin_prices, seed_marketplace, send_alert
+from tests.support import ServedRuntime, make_runtime, pin_prices, seed_marketplace
 from tradewire.adapters.secrets_box import generate_key
 
 KEY = generate_key()
@@ -37,27 +36,11 @@ def _runtime(tmp_path: Path, **settings: Any) -> Any:
     return runtime
 
 
-class Platform:
-    def __init__(self, served: ServedRuntime, seeded: Seeded) -> None:
-        self.served, self.seeded = served, seeded
-        self.url = served.url
-        self.headers = served.token("tv-test-sub1")
-        self.sent = 0
-
-    def api(self, method: str, path: str, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
-        return httpx.request(
-            method, f"{self.url}/api/v1{path}", headers=headers or self.headers, timeout=10, **kw
-        )
-
+class Platform(SubscribedPlatform):
     def hook(self, url: str, kind: str = "json", **body: Any) -> dict[str, Any]:
         response = self.api("POST", "/webhooks/outgoing", json={"url": url, "kind": kind, **body})
         assert response.status_code == 201, response.text
         return dict(response.json())
-
-    def alert(self, action: str = "buy") -> None:
-        self.sent += 1
-        send_alert(self.url, action, self.sent)
-        self.served.settle()
 
 
 @pytest.fixture

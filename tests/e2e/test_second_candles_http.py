@@ -10,13 +10,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 
 from tests.conftest import free_port
+from tests.e2e.api_clients import SignedUpUser
 from tests.fakes.exchange import FakeExchange
-from tests.support import PASSWORD, ServedRuntime, make_runtime
+from tests.support import ServedRuntime, make_runtime
 from tradewire.domain.strategies.builtin import build_strategy
 
 BTC = "BTC/USDT"
@@ -34,19 +34,6 @@ def until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.05)
-
-
-class Client:
-    def __init__(self, served: ServedRuntime, username: str) -> None:
-        self.http = httpx.Client(base_url=served.url, timeout=30)
-        assert (
-            self.http.post("/api/v1/users", json={"username": username, "password": PASSWORD}).status_code
-            == 201
-        )
-        self.headers = served.token(username)
-
-    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return self.http.request(method, path, headers=self.headers, **kwargs)
 
 
 @pytest.fixture
@@ -75,7 +62,7 @@ def served(tmp_path: Path, fake: FakeExchange) -> Iterator[ServedRuntime]:
 def test_a_1s_strategy_on_an_exchange_trade_stream_signals_to_its_subscribers(
     served: ServedRuntime, fake: FakeExchange
 ) -> None:
-    provider, trader = Client(served, "provider"), Client(served, "trader")
+    provider, trader = SignedUpUser(served, "provider"), SignedUpUser(served, "trader")
     on_paper = provider.call(
         "POST",
         "/api/v1/strategies",
@@ -85,18 +72,8 @@ def test_a_1s_strategy_on_an_exchange_trade_stream_signals_to_its_subscribers(
     assert "paper market has none" in on_paper.text
     assert fake.trade_subscribers(BTC) == 0  # nothing asks for 1 s candles yet
 
-    created = provider.call(
-        "POST", "/api/v1/strategies", json={"name": "MACD 1s", "is_public": True, "definition": DEFINITION}
-    )
-    assert created.status_code == 201, created.text
-    strategy = created.json()
-    account = trader.call("POST", "/api/v1/accounts", json={"name": "paper"}).json()
-    subscribed = trader.call(
-        "POST",
-        "/api/v1/subscriptions",
-        json={"strategy_id": strategy["id"], "account_id": account["id"], "risk_limits": {"cooldown_s": 0}},
-    )
-    assert subscribed.status_code == 201, subscribed.text
+    strategy = provider.publish("MACD 1s", DEFINITION)
+    trader.subscribe_paper_account(strategy["id"], risk_limits={"cooldown_s": 0})
     until(lambda: fake.trade_subscribers(BTC) == 1)  # the server follows the symbol's trades
 
     # Four minutes of a falling market (the strategy reads 200 candles), then one trade up, and the

@@ -13,13 +13,13 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import Engine, update
 
 from tests.conftest import free_port, proxied_url
+from tests.e2e.api_clients import JsonApi
 from tests.e2e.cluster import Cluster
 from tests.fakes.tcp import TcpProxy
 from tests.seeding import now
@@ -38,22 +38,6 @@ SETTINGS = {
 }
 
 
-class Api:
-    """One API process of the cluster, as one user calls it."""
-
-    def __init__(self, url: str, headers: dict[str, str]) -> None:
-        self.http = httpx.Client(base_url=url, timeout=10, headers=headers)
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None, expect: int = 200) -> Any:
-        response = self.http.request(method, path, json=body)
-        assert response.status_code == expect, response.text
-        return response.json() if response.content else None
-
-    def listing(self) -> dict[str, dict[str, Any]]:
-        """GET /strategies by slug."""
-        return {s["slug"]: s for s in self.call("GET", "/api/v1/strategies")}
-
-
 def _start_api(cluster: Cluster, name: str) -> str:
     port = free_port()
     process = cluster.start(name, ["serve", "--port", str(port)], TRADEWIRE_ROLE="api", **SETTINGS)
@@ -69,12 +53,12 @@ def _start_api(cluster: Cluster, name: str) -> str:
     return url
 
 
-def _as(url: str, username: str) -> Api:
+def _as(url: str, username: str) -> JsonApi:
     answer = httpx.post(
         f"{url}/api/v1/auth/token", data={"username": username, "password": PASSWORD}, timeout=30
     )
     answer.raise_for_status()
-    return Api(url, {"Authorization": f"Bearer {answer.json()['access_token']}"})
+    return JsonApi(url, {"Authorization": f"Bearer {answer.json()['access_token']}"})
 
 
 READS: list[int] = []  # how many reads each _seen_after took (1: the very next read showed it)

@@ -17,9 +17,10 @@ import pytest
 from sqlalchemy import update
 
 from tests.conftest import free_port
+from tests.e2e.api_clients import SubscribedPlatform
 from tests.fakes.telegram_api import FakeTelegram
 from tests.seeding import Seeded
-from tests.support import ServedRuntime, make_runtime, pin_prices, seed_marketplace, send_alert
+from tests.support import ServedRuntime, make_runtime, pin_prices, seed_marketplace
 from tradewire.adapters.store.db import write_transaction
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.tables import users
@@ -46,19 +47,12 @@ def _runtime(tmp_path: Path, fake: FakeTelegram, **settings: Any) -> Any:
     return runtime
 
 
-class Platform:
+class Platform(SubscribedPlatform):
     """A served runtime with a webhook strategy and two paper subscribers, and the fake Bot API."""
 
     def __init__(self, served: ServedRuntime, seeded: Seeded, fake: FakeTelegram) -> None:
-        self.served, self.seeded, self.fake = served, seeded, fake
-        self.url = served.url
-        self.headers = served.token("tv-test-sub1")
-        self.sent = 0
-
-    def api(self, method: str, path: str, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
-        return httpx.request(
-            method, f"{self.url}/api/v1{path}", headers=headers or self.headers, timeout=10, **kw
-        )
+        super().__init__(served, seeded)
+        self.fake = fake
 
     def link(self, chat_id: int = CHAT, headers: dict[str, str] | None = None) -> None:
         response = self.api("POST", "/telegram/link", headers)
@@ -80,11 +74,6 @@ class Platform:
                 return answers[0]
             time.sleep(0.02)
         raise AssertionError(f"no answer to {text!r}")
-
-    def alert(self, action: str = "buy") -> None:
-        self.sent += 1
-        send_alert(self.url, action, self.sent)
-        self.served.settle()
 
 
 @pytest.fixture
