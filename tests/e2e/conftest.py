@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from tests.e2e.browser import launched_chromium
+from tests.e2e.browser_support import Session, browser_session
 from tests.e2e.cluster import Cluster
 from tests.fakes.exchange import FakeExchange
 
@@ -28,6 +29,14 @@ def fake() -> Iterator[FakeExchange]:
 def chromium() -> Iterator[Browser]:
     """Debian's chromium, headless, driven by Playwright: one browser per module, a context per test."""
     yield from launched_chromium()
+
+
+@pytest.fixture
+def session(chromium: Browser, tmp_path: Path) -> Iterator[Session]:
+    """A page of a fresh browser context (1280 x 900), closed after the test, which fails on any
+    console error the page logged; a module that needs other context options defines its own."""
+    with browser_session(chromium, tmp_path) as session:
+        yield session
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import update
 
 from tests.conftest import free_port
+from tests.e2e.browser_support import Session, browser_session
 from tests.e2e.test_confirm_http import ShiftedClock
-from tests.e2e.test_dashboard_browser import Session, browser_session
 from tests.seeding import Seeded
 from tests.support import ServedRuntime, make_runtime, pin_prices, seed_marketplace, send_alert
 from tradewire.adapters.store.tables import execution_intents

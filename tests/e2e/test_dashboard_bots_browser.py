@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.e2e.test_dashboard_browser import TIMEOUT_MS, Session, browser_session
+from tests.e2e.browser_support import TIMEOUT_MS, Session, browser_session
 from tests.seeding import Seeded
 from tests.support import PASSPHRASE, PASSWORD, ServedRuntime, make_runtime, pin_prices, seed_marketplace
 from tradewire.domain.records import NewSignal
@@ -59,12 +59,6 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     seeded = seed_marketplace(runtime.engine, [{}])
     with ServedRuntime(runtime, free_port()) as served:
         yield Platform(served, seeded)
-
-
-@pytest.fixture
-def session(chromium: Browser, tmp_path: Path) -> Iterator[Session]:
-    with browser_session(chromium, tmp_path) as session:
-        yield session
 
 
 def test_a_bot_is_created_stopped_started_and_retuned_from_the_page(
@@ -211,18 +205,9 @@ def test_what_is_typed_in_the_new_bot_form_stays_when_the_accounts_arrive(
 def test_the_provider_page_s_webhook_takes_alerts_and_its_passphrase_rotates(
     platform: Platform, chromium: Browser, tmp_path: Path
 ) -> None:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=platform.url)
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
-    session = Session(context.new_page(), shots)
-    try:
+    with browser_session(chromium, tmp_path) as session:  # closed before the server stops
+        session.page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=platform.url)
         _provider(platform, session)
-    finally:
-        context.close()  # before the server stops
-    print(f"screenshots: {shots}")
-    assert session.errors == [], session.errors
 
 
 def _provider(platform: Platform, session: Session) -> None:

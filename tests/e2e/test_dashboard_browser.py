@@ -6,46 +6,30 @@ under the test's temporary directory."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 import pyotp
 import pytest
 
 from tests.conftest import free_port
+from tests.e2e.browser_support import Platform, Session, browser_page, browser_session
 from tests.e2e.test_signin_http import ManualClock
-from tests.seeding import Seeded
 from tests.support import (
     PASSWORD,
     ServedRuntime,
     make_runtime,
     pin_prices,
     seed_marketplace,
-    send_alert,
 )
 from tradewire.adapters.secrets_box import generate_key
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, ConsoleMessage, Page, WebSocket
-
-TIMEOUT_MS = 10_000
-
-
-class Platform:
-    def __init__(self, served: ServedRuntime, seeded: Seeded) -> None:
-        self.served = served
-        self.seeded = seeded
-        self.url = served.url
-        self.sent = 0
-
-    def alert(self, action: str) -> None:
-        self.sent += 1
-        send_alert(self.url, action, self.sent)
+    from playwright.sync_api import Browser, WebSocket
 
 
 @pytest.fixture(scope="module")
@@ -55,57 +39,6 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     seeded = seed_marketplace(runtime.engine, [{}, {}])  # sub1 trades, sub2 subscribes from the page
     with ServedRuntime(runtime, free_port()) as served:
         yield Platform(served, seeded)
-
-
-class Session:
-    """A page of a fresh browser context, with the console errors it logged."""
-
-    def __init__(self, page: Page, shots: Path) -> None:
-        self.page = page
-        self.shots = shots
-        self.errors: list[str] = []
-        page.on("console", self._console)
-        page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
-
-    def _console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
-            self.errors.append(message.text)
-
-    def shot(self, name: str) -> None:
-        self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
-
-    def sign_in(self, url: str, username: str, password: str = PASSWORD) -> None:
-        page = self.page
-        page.goto(url + "/")
-        page.get_by_label("Username").fill(username)
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Sign in").click()
-        page.get_by_role("navigation", name="Pages").wait_for()
-
-
-@contextlib.contextmanager
-def browser_session(
-    chromium: Browser, tmp_path: Path, width: int = 1280, height: int = 900, **options: Any
-) -> Iterator[Session]:
-    """A page of a fresh browser context, closed when the block ends (so before a module's server
-    stops); the test fails on any console error the page logged. `options`: more context options."""
-    context = chromium.new_context(viewport={"width": width, "height": height}, **options)
-    context.set_default_timeout(TIMEOUT_MS)
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
-    session = Session(context.new_page(), shots)
-    try:
-        yield session
-    finally:
-        context.close()
-    print(f"screenshots: {shots}")
-    assert session.errors == [], session.errors
-
-
-@pytest.fixture
-def session(chromium: Browser, tmp_path: Path) -> Iterator[Session]:
-    with browser_session(chromium, tmp_path) as session:
-        yield session
 
 
 def test_a_webhook_becomes_a_live_position_that_closes_from_the_page(
@@ -233,9 +166,6 @@ def test_after_a_server_restart_the_page_resumes_with_since_and_misses_nothing(
     first = make_runtime(tmp_path)  # the second one opens the same database (and token secret)
     pin_prices(first, {"BTC/USDT": "60000"})
     seeded = seed_marketplace(first.engine, [{}])
-    context = chromium.new_context()
-    context.set_default_timeout(TIMEOUT_MS)
-    session = Session(context.new_page(), tmp_path)
     subscribes: list[dict[str, object]] = []
 
     def watch(socket: WebSocket) -> None:
@@ -246,8 +176,8 @@ def test_after_a_server_restart_the_page_resumes_with_since_and_misses_nothing(
 
         socket.on("framesent", sent)
 
-    session.page.on("websocket", watch)
-    try:
+    with browser_page(chromium, tmp_path) as session:
+        session.page.on("websocket", watch)
         with ServedRuntime(first, port) as served:
             platform = Platform(served, seeded)
             session.sign_in(platform.url, "tv-test-sub1")
@@ -267,8 +197,6 @@ def test_after_a_server_restart_the_page_resumes_with_since_and_misses_nothing(
             session.page.get_by_role("link", name="Activity").click()
             session.page.locator("li[data-kind=order]").filter(has_text="sell").first.wait_for()
             session.shot("activity-after-restart")
-    finally:
-        context.close()
     assert subscribes[0]["since"] is None
     assert len(subscribes) >= 2
     resumed = subscribes[-1]["since"]
@@ -285,34 +213,26 @@ def test_a_user_with_two_factor_sign_in_is_asked_for_the_code(
     clock = ManualClock()
     runtime = make_runtime(tmp_path, clock=clock, encryption_key=generate_key())
     seed_marketplace(runtime.engine, [{}])
-    context = chromium.new_context()
-    context.set_default_timeout(TIMEOUT_MS)
-    session = Session(context.new_page(), tmp_path)
-    try:
-        with ServedRuntime(runtime, free_port()) as served:
-            auth = served.token("tv-test-sub1")
-            secret = httpx.post(f"{served.url}/api/v1/auth/totp", headers=auth).json()["secret"]
-            totp = pyotp.TOTP(secret)
-            code = {"code": totp.at(clock.at)}
-            assert (
-                httpx.post(f"{served.url}/api/v1/auth/totp/confirm", headers=auth, json=code).status_code
-                == 204
-            )
-            clock.advance(seconds=30)  # a code works once: the next one signs in
-            page = session.page
-            page.goto(served.url + "/")
-            assert page.get_by_label("Two-factor code").is_hidden()
-            page.get_by_label("Username").fill("tv-test-sub1")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
+    with ServedRuntime(runtime, free_port()) as served, browser_page(chromium, tmp_path) as session:
+        auth = served.token("tv-test-sub1")
+        secret = httpx.post(f"{served.url}/api/v1/auth/totp", headers=auth).json()["secret"]
+        totp = pyotp.TOTP(secret)
+        code = {"code": totp.at(clock.at)}
+        assert (
+            httpx.post(f"{served.url}/api/v1/auth/totp/confirm", headers=auth, json=code).status_code == 204
+        )
+        clock.advance(seconds=30)  # a code works once: the next one signs in
+        page = session.page
+        page.goto(served.url + "/")
+        assert page.get_by_label("Two-factor code").is_hidden()
+        page.get_by_label("Username").fill("tv-test-sub1")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
 
-            page.get_by_label("Two-factor code").fill(totp.at(clock.at))  # shown once the server asks
-            session.shot("signin-two-factor")
-            page.get_by_role("button", name="Sign in").click()
-            page.get_by_role("navigation", name="Pages").wait_for()
-            context.close()  # before the server stops: no reconnect attempts to a closed port
-    finally:
-        context.close()
+        page.get_by_label("Two-factor code").fill(totp.at(clock.at))  # shown once the server asks
+        session.shot("signin-two-factor")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("navigation", name="Pages").wait_for()
     # The 401 that asked for the code is the browser's only complaint.
     assert session.errors == [
         "Failed to load resource: the server responded with a status of 401 (Unauthorized)"
@@ -326,37 +246,28 @@ def test_a_backtest_runs_with_progress_and_charts_its_trades(
 ) -> None:
     runtime = make_runtime(tmp_path, data_dir=data_dir)
     seed_marketplace(runtime.engine, [{}])
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    session = Session(context.new_page(), tmp_path)
-    try:
-        with ServedRuntime(runtime, free_port()) as served:
-            page = session.page
-            session.sign_in(served.url, "tv-test-sub1")
-            page.get_by_role("link", name="Backtests").click()
-            page.get_by_label("Strategy").select_option("ema_cross")
-            page.get_by_label("Symbol").fill("BTC/USDT")
-            page.get_by_label("Timeframe").select_option("5m")
-            page.get_by_role("button", name="Run backtest").click()
+    with ServedRuntime(runtime, free_port()) as served, browser_session(chromium, tmp_path) as session:
+        page = session.page
+        session.sign_in(served.url, "tv-test-sub1")
+        page.get_by_role("link", name="Backtests").click()
+        page.get_by_label("Strategy").select_option("ema_cross")
+        page.get_by_label("Symbol").fill("BTC/USDT")
+        page.get_by_label("Timeframe").select_option("5m")
+        page.get_by_role("button", name="Run backtest").click()
 
-            run = page.locator("[data-backtest]").first
-            run.get_by_role("progressbar", name=re.compile(r"Backtest #\d+ progress")).wait_for()
-            run.filter(has_text="done").wait_for(timeout=60_000)  # the live channel said so
-            page.get_by_role(
-                "heading", name=re.compile(r"Backtest #\d+: ema_cross on BTC.USDT \(5m\)")
-            ).wait_for()
-            page.get_by_role("img", name="BTC/USDT candles with the backtest's entries and exits").locator(
-                "canvas"
-            ).first.wait_for()
-            page.get_by_role("img", name="Equity of the backtest").locator("canvas").first.wait_for()
-            page.get_by_role("heading", name="Per exit reason").wait_for()
-            page.wait_for_timeout(300)  # the charts' first frame
-            session.shot("backtest")
-            context.close()  # before the server stops: no reconnect attempts to a closed port
-    finally:
-        context.close()
-    print(f"screenshot: {tmp_path}")
-    assert session.errors == []
+        run = page.locator("[data-backtest]").first
+        run.get_by_role("progressbar", name=re.compile(r"Backtest #\d+ progress")).wait_for()
+        run.filter(has_text="done").wait_for(timeout=60_000)  # the live channel said so
+        page.get_by_role(
+            "heading", name=re.compile(r"Backtest #\d+: ema_cross on BTC.USDT \(5m\)")
+        ).wait_for()
+        page.get_by_role("img", name="BTC/USDT candles with the backtest's entries and exits").locator(
+            "canvas"
+        ).first.wait_for()
+        page.get_by_role("img", name="Equity of the backtest").locator("canvas").first.wait_for()
+        page.get_by_role("heading", name="Per exit reason").wait_for()
+        page.wait_for_timeout(300)  # the charts' first frame
+        session.shot("backtest")
 
 
 def test_a_session_ended_elsewhere_brings_the_page_back_to_sign_in(
@@ -365,25 +276,19 @@ def test_a_session_ended_elsewhere_brings_the_page_back_to_sign_in(
 ) -> None:
     runtime = make_runtime(tmp_path, ws_session_check_s=0.2)
     seed_marketplace(runtime.engine, [{}])
-    context = chromium.new_context()
-    context.set_default_timeout(TIMEOUT_MS)
-    session = Session(context.new_page(), tmp_path)
-    try:
-        with ServedRuntime(runtime, free_port()) as served:
-            page = session.page
-            session.sign_in(served.url, "tv-test-sub1")
-            page.locator("#live.on").wait_for()
-            change = {"current_password": PASSWORD, "new_password": "a much longer new passphrase 42"}
-            changed = httpx.post(
-                f"{served.url}/api/v1/auth/password", headers=served.token("tv-test-sub1"), json=change
-            )
-            assert changed.status_code == 200, changed.text  # every other session of the user ends
+    with ServedRuntime(runtime, free_port()) as served, browser_page(chromium, tmp_path) as session:
+        page = session.page
+        session.sign_in(served.url, "tv-test-sub1")
+        page.locator("#live.on").wait_for()
+        change = {"current_password": PASSWORD, "new_password": "a much longer new passphrase 42"}
+        changed = httpx.post(
+            f"{served.url}/api/v1/auth/password", headers=served.token("tv-test-sub1"), json=change
+        )
+        assert changed.status_code == 200, changed.text  # every other session of the user ends
 
-            page.get_by_role("alert").filter(has_text="Your session ended: sign in again.").wait_for()
-            assert page.get_by_role("navigation", name="Pages").is_hidden()
-            session.shot("session-ended")
-    finally:
-        context.close()
+        page.get_by_role("alert").filter(has_text="Your session ended: sign in again.").wait_for()
+        assert page.get_by_role("navigation", name="Pages").is_hidden()
+        session.shot("session-ended")
     # The refused refresh (401) is the browser's only complaint.
     assert set(session.errors) <= {
         "Failed to load resource: the server responded with a status of 401 (Unauthorized)"

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.e2e.test_dashboard_browser import TIMEOUT_MS, Platform, Session, browser_session
+from tests.e2e.browser_support import Platform, Session, browser_session
 from tests.support import (
     PASSWORD,
     ServedRuntime,
@@ -50,12 +50,6 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     runtime.members.create_user("root", quick_hash(PASSWORD), now(), Role.ADMIN)
     with ServedRuntime(runtime, free_port()) as served:
         yield Platform(served, seeded)
-
-
-@pytest.fixture
-def session(chromium: Browser, tmp_path: Path) -> Iterator[Session]:
-    with browser_session(chromium, tmp_path) as session:
-        yield session
 
 
 def test_risk_usage_shows_each_limit_and_moves_live(platform: Platform, session: Session) -> None:
@@ -193,58 +187,47 @@ def test_an_admin_reads_the_last_errors_without_secrets(platform: Platform, sess
 def test_two_backtests_compare_side_by_side(chromium: Browser, tmp_path: Path, data_dir: Path) -> None:
     runtime = make_runtime(tmp_path, data_dir=data_dir)
     seed_marketplace(runtime.engine, [{}])
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
-    session = Session(context.new_page(), shots)
-    try:
-        with ServedRuntime(runtime, free_port()) as served:
-            page = session.page
-            session.sign_in(served.url, "tv-test-sub1")
-            page.get_by_role("link", name="Backtests").click()
-            for strategy in ("ema_cross", "macd"):
-                page.get_by_label("Strategy").select_option(strategy)
-                page.get_by_label("Timeframe").select_option("1h")
-                page.get_by_role("button", name="Run backtest").click()
-                page.locator("[data-backtest]").first.wait_for()
-            runs = page.locator("[data-backtest]")
-            runs.nth(1).wait_for()
-            for i in range(2):
-                runs.nth(i).filter(has_text="done").wait_for(timeout=60_000)
-            second_id, first_id = (int(runs.nth(i).get_attribute("data-backtest") or 0) for i in range(2))
-            compare = page.get_by_role("region", name=re.compile("Compare"))
-            compare.get_by_text("Pick two finished runs").wait_for()
+    with ServedRuntime(runtime, free_port()) as served, browser_session(chromium, tmp_path) as session:
+        page = session.page
+        session.sign_in(served.url, "tv-test-sub1")
+        page.get_by_role("link", name="Backtests").click()
+        for strategy in ("ema_cross", "macd"):
+            page.get_by_label("Strategy").select_option(strategy)
+            page.get_by_label("Timeframe").select_option("1h")
+            page.get_by_role("button", name="Run backtest").click()
+            page.locator("[data-backtest]").first.wait_for()
+        runs = page.locator("[data-backtest]")
+        runs.nth(1).wait_for()
+        for i in range(2):
+            runs.nth(i).filter(has_text="done").wait_for(timeout=60_000)
+        second_id, first_id = (int(runs.nth(i).get_attribute("data-backtest") or 0) for i in range(2))
+        compare = page.get_by_role("region", name=re.compile("Compare"))
+        compare.get_by_text("Pick two finished runs").wait_for()
 
-            page.get_by_role("checkbox", name=f"Compare backtest #{first_id}").check()
-            compare.get_by_text(f"Run #{first_id} picked").wait_for()
-            page.get_by_role("checkbox", name=f"Compare backtest #{second_id}").check()
-            compare.get_by_role("heading", name=f"Compare #{first_id} and #{second_id}").wait_for()
+        page.get_by_role("checkbox", name=f"Compare backtest #{first_id}").check()
+        compare.get_by_text(f"Run #{first_id} picked").wait_for()
+        page.get_by_role("checkbox", name=f"Compare backtest #{second_id}").check()
+        compare.get_by_role("heading", name=f"Compare #{first_id} and #{second_id}").wait_for()
 
-            headers = served.token("tv-test-sub1")
-            reports = [
-                httpx.get(f"{served.url}/api/v1/backtests/{i}", headers=headers).json()["result"]["report"]
-                for i in (first_id, second_id)
-            ]
-            trades = compare.locator("tr[data-metric=Trades] td")
-            more = reports[1]["trades"] - reports[0]["trades"]
-            assert trades.all_inner_texts() == [
-                str(reports[0]["trades"]),
-                str(reports[1]["trades"]),
-                f"+{more}" if more > 0 else str(more),
-            ]
-            ret = compare.locator("tr[data-metric='Total return'] td").all_inner_texts()
-            assert ret[:2] == [f"{r['total_return_pct']:.2f} %" for r in reports]
-            assert compare.locator("tbody tr").count() == 10
-            chart = page.get_by_role("img", name=f"Equity of runs #{first_id} and #{second_id}")
-            chart.locator("canvas").first.wait_for()
-            page.wait_for_timeout(300)  # the chart's first frame
-            session.shot("backtests-compare")
+        headers = served.token("tv-test-sub1")
+        reports = [
+            httpx.get(f"{served.url}/api/v1/backtests/{i}", headers=headers).json()["result"]["report"]
+            for i in (first_id, second_id)
+        ]
+        trades = compare.locator("tr[data-metric=Trades] td")
+        more = reports[1]["trades"] - reports[0]["trades"]
+        assert trades.all_inner_texts() == [
+            str(reports[0]["trades"]),
+            str(reports[1]["trades"]),
+            f"+{more}" if more > 0 else str(more),
+        ]
+        ret = compare.locator("tr[data-metric='Total return'] td").all_inner_texts()
+        assert ret[:2] == [f"{r['total_return_pct']:.2f} %" for r in reports]
+        assert compare.locator("tbody tr").count() == 10
+        chart = page.get_by_role("img", name=f"Equity of runs #{first_id} and #{second_id}")
+        chart.locator("canvas").first.wait_for()
+        page.wait_for_timeout(300)  # the chart's first frame
+        session.shot("backtests-compare")
 
-            page.get_by_role("checkbox", name=f"Compare backtest #{first_id}").uncheck()
-            compare.get_by_text(f"Run #{second_id} picked").wait_for()
-            context.close()  # before the server stops: no reconnect attempts to a closed port
-    finally:
-        context.close()
-    print(f"screenshots: {shots}")
-    assert session.errors == []
+        page.get_by_role("checkbox", name=f"Compare backtest #{first_id}").uncheck()
+        compare.get_by_text(f"Run #{second_id} picked").wait_for()

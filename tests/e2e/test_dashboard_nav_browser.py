@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.conftest import free_port
-from tests.e2e.test_dashboard_browser import Platform, Session, browser_session
+from tests.e2e.browser_support import Platform, Session, browser_session
 from tests.support import ServedRuntime, make_runtime, seed_marketplace
 
 if TYPE_CHECKING:

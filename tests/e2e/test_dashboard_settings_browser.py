@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.e2e.test_dashboard_browser import Session, browser_session
+from tests.e2e.browser_support import Session, browser_session
 from tests.fakes.telegram_api import BOT_USERNAME, FakeTelegram
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.support import ServedRuntime, make_runtime, seed_marketplace
