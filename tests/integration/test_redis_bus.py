@@ -58,6 +58,14 @@ async def buses(redis_prefix: str) -> AsyncIterator[Callable[..., RedisStreamsBu
         await bus.stop()
 
 
+async def _recording(bus: RedisStreamsBus) -> Recorder:
+    """A Recorder subscribed to TOPIC on `bus`, which is then started."""
+    recorder = Recorder()
+    bus.subscribe(TOPIC, recorder.handle)
+    await bus.start()
+    return recorder
+
+
 async def _drained(*buses: RedisStreamsBus, timeout: float = 10) -> None:
     await asyncio.wait_for(asyncio.gather(*(bus.drain() for bus in buses)), timeout)
 
@@ -141,9 +149,7 @@ async def test_an_unreadable_message_is_dead_lettered_at_once(
     buses: Callable[..., RedisStreamsBus], redis_prefix: str
 ) -> None:
     bus = buses()
-    recorder = Recorder()
-    bus.subscribe(TOPIC, recorder.handle)
-    await bus.start()
+    recorder = await _recording(bus)
     client = aioredis.Redis.from_url(REDIS_URL)
     await client.xadd(f"{redis_prefix}:{TOPIC}", {"body": "not json"})
     await client.aclose()
@@ -194,9 +200,7 @@ async def test_consumers_of_processes_gone_are_removed_once_they_hold_nothing(
     buses: Callable[..., RedisStreamsBus], redis_prefix: str
 ) -> None:
     bus = buses(gone_after_s=0.6)
-    recorder = Recorder()
-    bus.subscribe(TOPIC, recorder.handle)
-    await bus.start()
+    recorder = await _recording(bus)
     stream, group = f"{redis_prefix}:{TOPIC}", "tests.integration.test_redis_bus.Recorder.handle"
     client = aioredis.Redis.from_url(REDIS_URL)
     await bus.publish(TOPIC, {"n": 1})
@@ -236,9 +240,7 @@ async def test_a_group_redis_lost_is_created_again(
     buses: Callable[..., RedisStreamsBus], redis_prefix: str
 ) -> None:
     bus = buses()
-    recorder = Recorder()
-    bus.subscribe(TOPIC, recorder.handle)
-    await bus.start()
+    recorder = await _recording(bus)
     client = aioredis.Redis.from_url(REDIS_URL)
     await client.delete(f"{redis_prefix}:{TOPIC}")  # as after a restart without persistence
     await client.aclose()
