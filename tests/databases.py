@@ -16,7 +16,14 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from tradewire.adapters.store.db import disposable_engine, make_engine, private_dir, upgrade
+from tradewire.adapters.store.db import (
+    MIGRATIONS_DIR,
+    disposable_engine,
+    make_engine,
+    private_dir,
+    upgrade,
+    write_transaction,
+)
 
 
 @functools.cache
@@ -79,3 +86,16 @@ def sibling_database(engine: Engine, directory: Path, suffix: str = "copy") -> I
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def downgrade_to(engine: Engine, revision: str) -> None:
+    """The database's schema back to migration `revision` (alembic's downgrade, in one transaction);
+    `upgrade` brings it to the head again."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with write_transaction(engine) as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)

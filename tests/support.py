@@ -9,7 +9,8 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,12 @@ from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.sql import SqlStore
 from tradewire.adapters.store.tables import orders
 from tradewire.config import Settings
+from tradewire.domain.events import StoredEvent
+from tradewire.domain.members import NewStrategy, StrategySource
 from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderType, Trade
 from tradewire.domain.records import Decisions, NewOrder, NewSignal, OrderRecord, Routing, WorkItem
 from tradewire.domain.signals import SignalAction
+from tradewire.domain.strategies.definition import StrategyDefinition
 from tradewire.ports import Clock
 from tradewire.runtime import Runtime
 from tradewire.wiring import build_runtime
@@ -220,6 +224,22 @@ def add_live_subscriber(
     return account_id
 
 
+def subscription_columns(user_id: int, account_id: int, at: datetime, **columns: Any) -> dict[str, Any]:
+    """An ACTIVE subscription of `user_id`'s `account_id` as the members store takes it: every pair, 100
+    quote a trade, created and updated `at`; `columns` add to these or replace them (strategy_id ...)."""
+    return {
+        "user_id": user_id,
+        "account_id": account_id,
+        "status": "ACTIVE",
+        "pairs": None,
+        "sizing_mode": "fixed_quote",
+        "sizing_value": Decimal(100),
+        "created_at": at,
+        "updated_at": at,
+        **columns,
+    }
+
+
 def add_paper_subscriptions(runtime: Runtime, user_id: int, strategy_id: int, count: int) -> None:
     """`count` paper accounts of `user_id` ("paper0", "paper1", ...), each subscribed to `strategy_id`
     (fixed 10 quote a trade, no limits of its own): more subscriptions than one page of the API holds."""
@@ -236,18 +256,9 @@ def add_paper_subscriptions(runtime: Runtime, user_id: int, strategy_id: int, co
             }
         )
         runtime.members.create_subscription(
-            {
-                "user_id": user_id,
-                "strategy_id": strategy_id,
-                "account_id": account,
-                "status": "ACTIVE",
-                "pairs": None,
-                "sizing_mode": "fixed_quote",
-                "sizing_value": Decimal(10),
-                "risk_limits": None,
-                "created_at": now(),
-                "updated_at": now(),
-            }
+            subscription_columns(
+                user_id, account, now(), strategy_id=strategy_id, sizing_value=Decimal(10), risk_limits=None
+            )
         )
 
 
@@ -295,15 +306,34 @@ def reported(
     )
 
 
+def btc_signal(
+    strategy_id: int,
+    dedup_key: str,
+    action: SignalAction = SignalAction.BUY,
+    details: dict[str, Any] | None = None,
+) -> NewSignal:
+    """A TradingView alert for BTCUSDT (BTC/USDT) to `strategy_id`, received now, with no contracts,
+    price or time of its own."""
+    return NewSignal(
+        strategy_id=strategy_id,
+        dedup_key=dedup_key,
+        action=action,
+        ticker="BTCUSDT",
+        symbol="BTC/USDT",
+        contracts=None,
+        price=None,
+        signal_time=None,
+        details={} if details is None else details,
+        received_at=now(),
+    )
+
+
 def claimed_buy(engine: Engine, sizing_note: str | None = None) -> tuple[SqlStore, WorkItem, OrderRecord]:
     """One subscriber's market buy of 0.002 BTC/USDT ("tw-1") from a buy signal, stored and claimed
     for submission: the store, the intent's work and the order."""
     seeded = seed_marketplace(engine, [{}])
     store = SqlStore(engine)
-    signal = NewSignal(
-        seeded.strategy_id, "k", SignalAction.BUY, "BTCUSDT", "BTC/USDT", None, None, None, {}, now()
-    )
-    signal_id, _ = store.insert_signal(signal)
+    signal_id, _ = store.insert_signal(btc_signal(seeded.strategy_id, "k"))
     store.create_intents(Routing(signal_id, store.active_targets(seeded.strategy_id)), now())
     [work] = store.pending_work(signal_id)
     new = NewOrder(
@@ -323,15 +353,41 @@ def stored_buy_and_sell(engine: Engine) -> tuple[SqlStore, dict[int, str], int]:
     new_orders = []
     for n, side in enumerate([OrderSide.BUY, OrderSide.SELL]):
         action = SignalAction.BUY if side is OrderSide.BUY else SignalAction.SELL
-        signal = NewSignal(
-            seeded.strategy_id, f"k{n}", action, "BTCUSDT", "BTC/USDT", None, None, None, {}, now()
-        )
-        signal_id, _ = store.insert_signal(signal)
+        signal_id, _ = store.insert_signal(btc_signal(seeded.strategy_id, f"k{n}", action))
         store.create_intents(Routing(signal_id, store.active_targets(seeded.strategy_id)), now())
         [work] = store.pending_work(signal_id)
         new_orders.append(NewOrder(work, f"tw-{n}", side, OrderType.MARKET, Decimal("0.002"), None))
     records = store.save_decisions(Decisions(new_orders=new_orders), now())
     return store, {r.order_id: r.side.value for r in records}, seeded.subscriber_ids[0]
+
+
+def add_private_strategy(
+    members: Any, owner_id: int, slug: str, name: str, definition: dict[str, Any], created_at: datetime
+) -> int:
+    """A private indicator strategy of `owner_id` running `definition`, added to `members` (the SQL
+    store or its in-memory twin): its id."""
+    new = NewStrategy(
+        owner_id=owner_id,
+        slug=slug,
+        name=name,
+        description="",
+        source=StrategySource.INDICATOR,
+        passphrase_hash="x",
+        is_public=False,
+        created_at=created_at,
+        definition=StrategyDefinition.model_validate(definition),
+    )
+    return int(members.add_strategy(new))
+
+
+class Announced:
+    """A notifier of the members store that records the last event id by user of each announcement."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[int, int]] = []
+
+    def published(self, last_ids: Mapping[int, int], events: Sequence[StoredEvent] = ()) -> None:
+        self.calls.append(dict(last_ids))
 
 
 def train_model(data_dir: Path, out: Path) -> None:

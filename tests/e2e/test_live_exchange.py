@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.fakes.exchange import FakeExchange
-from tests.support import add_live_subscriber, flatten_urls, now, seed_marketplace
+from tests.support import add_live_subscriber, btc_signal, flatten_urls, now, seed_marketplace
 from tests.support import make_runtime as make_test_runtime
 from tradewire.adapters.secrets_box import generate_key
 from tradewire.adapters.store.tables import (
@@ -34,8 +34,7 @@ from tradewire.adapters.store.tables import (
 )
 from tradewire.domain.client_ids import intent_client_order_id
 from tradewire.domain.orders import OrderSide, OrderType
-from tradewire.domain.records import Decisions, NewOrder, NewSignal, Routing
-from tradewire.domain.signals import SignalAction
+from tradewire.domain.records import Decisions, NewOrder, Routing
 from tradewire.runtime import Runtime
 from tradewire.services.execution import Executor
 
@@ -233,19 +232,7 @@ async def _resting_limit(
     runtime = live.runtime
     info = runtime.store.webhook_strategy(live.slug)
     assert info is not None
-    signal = NewSignal(
-        strategy_id=info[0],
-        dedup_key=f"limit-{time.monotonic_ns()}",
-        action=SignalAction.BUY,
-        ticker="BTCUSDT",
-        symbol="BTC/USDT",
-        contracts=None,
-        price=None,
-        signal_time=None,
-        details={},
-        received_at=now(),
-    )
-    signal_id, _ = runtime.store.insert_signal(signal)
+    signal_id, _ = runtime.store.insert_signal(btc_signal(info[0], f"limit-{time.monotonic_ns()}"))
     runtime.store.create_intents(Routing(signal_id, runtime.store.active_targets(info[0])), now())
     [work] = runtime.store.pending_work(signal_id)
     coid = intent_client_order_id(work.intent_id)

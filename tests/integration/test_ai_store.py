@@ -12,11 +12,11 @@ import pytest
 
 from tests.fakes.memory_ai import MemoryAi
 from tests.fakes.memory_members import MemoryMembers
+from tests.support import add_private_strategy
 from tradewire.adapters.store.ai import SqlAi
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.domain.ai.proposal import parse_answer
-from tradewire.domain.members import Conflict, NewStrategy, NotFound, StrategySource
-from tradewire.domain.strategies.definition import StrategyDefinition
+from tradewire.domain.members import Conflict, NotFound
 from tradewire.ports.ai import AiStore, AnalysisResult, AnalysisStatus, NewAnalysis
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -43,19 +43,9 @@ def stores(request: pytest.FixtureRequest) -> tuple[Any, AiStore]:
 
 
 def _strategy(members: Any, owner: int) -> int:
-    definition = StrategyDefinition.model_validate({"builtin": "ema_cross", "symbols": ["BTC/USDT"]})
-    new = NewStrategy(
-        owner_id=owner,
-        slug="ai-test",
-        name="ai",
-        description="",
-        source=StrategySource.INDICATOR,
-        passphrase_hash="x",
-        is_public=False,
-        created_at=NOW,
-        definition=definition,
+    return add_private_strategy(
+        members, owner, "ai-test", "ai", {"builtin": "ema_cross", "symbols": ["BTC/USDT"]}, NOW
     )
-    return int(members.add_strategy(new))
 
 
 def test_endpoints_prompts_and_analyses(stores: tuple[Any, AiStore]) -> None:

@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from tests.databases import sibling_database
+from tests.databases import downgrade_to, sibling_database
 from tests.fakes.memory_audit import MemoryAudit
 from tests.fakes.memory_members import MemoryMembers
 from tests.seeding import now
@@ -315,26 +315,13 @@ def test_the_migrations_downgrade_drops_the_guards_and_upgrade_brings_them_back(
     assert _triggers(engine) == every
     _fill(engine, 2)
 
-    _downgrade(engine, "0027")
+    downgrade_to(engine, "0027")
     assert _triggers(engine) == set()
     upgrade(engine)
 
     assert _triggers(engine) == every
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
         conn.execute(delete(audit_log))
-
-
-def _downgrade(engine: Engine, revision: str) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    from tradewire.adapters.store.db import MIGRATIONS_DIR
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with write_transaction(engine) as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
 
 
 def test_verify_passes_an_intact_log_read_in_batches(engine: Engine) -> None:

@@ -4,25 +4,15 @@ failed, each in the transaction that changed it (and announced after it)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from tests.support import seed_marketplace
+from tests.support import Announced, seed_marketplace
 from tradewire.adapters.store.backtests import SqlBacktests
 from tradewire.adapters.store.events import SqlEvents
-from tradewire.domain.events import StoredEvent
 
 NOW = datetime(2026, 1, 5, 12, 0, 0, 250_000, tzinfo=UTC)
-
-
-class Announced:
-    def __init__(self) -> None:
-        self.calls: list[dict[int, int]] = []
-
-    def published(self, last_ids: Mapping[int, int], events: Sequence[StoredEvent] = ()) -> None:
-        self.calls.append(dict(last_ids))
 
 
 def test_a_backtest_s_changes_are_its_owner_s_events(engine: Engine) -> None:

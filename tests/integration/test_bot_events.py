@@ -4,31 +4,20 @@ the transaction that made the change (announced after it), and nothing when the 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine
 
-from tests.support import seed_marketplace
+from tests.support import Announced, seed_marketplace, subscription_columns
 from tradewire.adapters.store.events import SqlEvents
 from tradewire.adapters.store.members import SqlMembers
-from tradewire.domain.events import StoredEvent
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.members import BotRun, NotFound
 
 NOW = datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)
 RULES = {"min_temperature": 60, "confirmation_minutes": 5, "cooldown_minutes": 15}
 DEFINITION = {"builtin": "ema_cross", "params": {}, "timeframe": "5m", "symbols": ["BTC/USDT"], "bot": RULES}
-
-
-class Announced:
-    def __init__(self) -> None:
-        self.calls: list[dict[int, int]] = []
-
-    def published(self, last_ids: Mapping[int, int], events: Sequence[StoredEvent] = ()) -> None:
-        self.calls.append(dict(last_ids))
 
 
 def test_a_bot_s_changes_are_its_owner_s_events(engine: Engine) -> None:
@@ -47,16 +36,7 @@ def test_a_bot_s_changes_are_its_owner_s_events(engine: Engine) -> None:
         "created_at": NOW,
         "definition": {**DEFINITION, "enabled": True},
     }
-    subscription = {
-        "user_id": owner,
-        "account_id": seeded.account_ids[0],
-        "status": "ACTIVE",
-        "pairs": None,
-        "sizing_mode": "fixed_quote",
-        "sizing_value": Decimal(100),
-        "created_at": NOW,
-        "updated_at": NOW,
-    }
+    subscription = subscription_columns(owner, seeded.account_ids[0], NOW)
     bot_id, _ = store.create_bot(strategy, subscription)
     stopped = {**DEFINITION, "enabled": False}
     store.set_bot_running(owner, bot_id, BotRun(stopped, SubscriptionStatus.PAUSED), NOW)

@@ -12,11 +12,11 @@ from sqlalchemy import Engine
 
 from tests.fakes.memory_members import MemoryMembers
 from tests.fakes.memory_models import MemoryModels
+from tests.support import add_private_strategy
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.models import SqlModels
-from tradewire.domain.members import Conflict, NewStrategy, NotFound, StrategySource
+from tradewire.domain.members import Conflict, NotFound
 from tradewire.domain.ml.strategy import LightgbmParams
-from tradewire.domain.strategies.definition import StrategyDefinition
 from tradewire.ports.models import ModelRegistry, NewModel
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
@@ -37,24 +37,9 @@ def _model(owner: int, content: bytes, symbol: str = "BTC/USDT") -> NewModel:
 
 
 def _strategy(members: Any, owner: int, params: dict[str, object]) -> int:
-    definition = StrategyDefinition.model_validate(
-        {"builtin": "lightgbm", "params": params, "timeframe": "5m", "symbols": ["BTC/USDT"]}
-    )
-    return int(
-        members.add_strategy(
-            NewStrategy(
-                owner_id=owner,
-                slug=f"s-{len(params)}-{params}".replace(" ", "")[:60],
-                name="ml",
-                description="",
-                source=StrategySource.INDICATOR,
-                passphrase_hash="x",
-                is_public=False,
-                created_at=NOW,
-                definition=definition,
-            )
-        )
-    )
+    definition = {"builtin": "lightgbm", "params": params, "timeframe": "5m", "symbols": ["BTC/USDT"]}
+    slug = f"s-{len(params)}-{params}".replace(" ", "")[:60]
+    return add_private_strategy(members, owner, slug, "ml", definition, NOW)
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "memory"])

@@ -6,23 +6,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, select, update
 
+from tests.databases import downgrade_to
 from tests.integration.test_trading_state_orders import _open_position
 from tests.support import now
-from tradewire.adapters.store.db import MIGRATIONS_DIR, upgrade, write_transaction
+from tradewire.adapters.store.db import upgrade
 from tradewire.adapters.store.tables import orders
 from tradewire.domain.orders import OrderState, RejectionKind
-
-
-def _downgrade(engine: Engine, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with write_transaction(engine) as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
 
 
 def _as_before_0011(engine: Engine, order_id: int, reason: str) -> None:
@@ -52,7 +43,7 @@ def test_orders_concluded_lost_before_0011_are_looked_up_again_and_hold_the_next
     assert store.save_auto_orders([stop], now()) != []  # the bug: read as a final refusal
     with engine.begin() as conn:  # undo that second exit, to see what the migration changes
         conn.execute(orders.delete().where(orders.c.id > lost.order_id))
-    _downgrade(engine, "0012")
+    downgrade_to(engine, "0012")
 
     upgrade(engine)
 

@@ -5,7 +5,6 @@ subscriber hears nothing of it, and a change that leaves the status alone tells 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from threading import Barrier, Thread
@@ -13,37 +12,14 @@ from threading import Barrier, Thread
 from sqlalchemy import Engine
 
 from tests.seeding import paper_account
-from tests.support import seed_marketplace
+from tests.support import Announced, seed_marketplace, subscription_columns
 from tradewire.adapters.store.events import SqlEvents
 from tradewire.adapters.store.members import SqlMembers
-from tradewire.domain.events import StoredEvent
 from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.members import SubscriptionChanges
 from tradewire.domain.sizing import SizingMode
 
 NOW = datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)
-
-
-class Announced:
-    def __init__(self) -> None:
-        self.calls: list[dict[int, int]] = []
-
-    def published(self, last_ids: Mapping[int, int], events: Sequence[StoredEvent] = ()) -> None:
-        self.calls.append(dict(last_ids))
-
-
-def _subscription(user_id: int, account_id: int, strategy_id: int) -> dict[str, object]:
-    return {
-        "user_id": user_id,
-        "account_id": account_id,
-        "strategy_id": strategy_id,
-        "status": "ACTIVE",
-        "pairs": None,
-        "sizing_mode": "fixed_quote",
-        "sizing_value": Decimal(100),
-        "created_at": NOW,
-        "updated_at": NOW,
-    }
 
 
 def _fan(store: SqlMembers, name: str) -> tuple[int, int]:
@@ -57,7 +33,7 @@ def test_the_owner_hears_subscriber_counts_and_nothing_of_whose(engine: Engine) 
     announced = Announced()
     store = SqlMembers(engine, notifier=announced)
     fan, account = _fan(store, "fan")
-    subscription = store.create_subscription(_subscription(fan, account, strategy))
+    subscription = store.create_subscription(subscription_columns(fan, account, NOW, strategy_id=strategy))
 
     def change(**changes: object) -> None:
         store.change_subscription(fan, subscription, SubscriptionChanges(**changes), "fan", NOW)  # type: ignore[arg-type]
@@ -92,7 +68,9 @@ def test_subscriptions_made_at_once_end_on_the_final_counts(engine: Engine) -> N
     def subscribe(user_id: int, account_id: int) -> None:
         try:
             start.wait()
-            store.create_subscription(_subscription(user_id, account_id, seeded.strategy_id))
+            store.create_subscription(
+                subscription_columns(user_id, account_id, NOW, strategy_id=seeded.strategy_id)
+            )
         except BaseException as exc:  # reported below
             failures.append(exc)
 

@@ -9,33 +9,22 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Engine, func, select
 
-from tests.support import now, seed_marketplace
+from tests.support import btc_signal, now, seed_marketplace
 from tradewire.adapters.store.events import SqlEvents
 from tradewire.adapters.store.sql import SqlStore
 from tradewire.adapters.store.tables import risk_notices, subscriptions
 from tradewire.domain.events import Event, Topic
-from tradewire.domain.records import Decisions, NewSignal, Rejection, Routing, WorkItem
+from tradewire.domain.records import Decisions, Rejection, Routing, WorkItem
 from tradewire.domain.risk_alerts import BreakerOpening, Once, RiskAlert
-from tradewire.domain.signals import SignalAction
 
 
 def _work(engine: Engine, signals: int = 2) -> tuple[SqlStore, list[WorkItem]]:
     seeded = seed_marketplace(engine, [{}])
     store = SqlStore(engine)
     for n in range(signals):
-        signal = NewSignal(
-            strategy_id=seeded.strategy_id,
-            dedup_key=f"k{n}",
-            action=SignalAction.BUY,
-            ticker="BTCUSDT",
-            symbol="BTC/USDT",
-            contracts=None,
-            price=None,
-            signal_time=None,
-            details={"ticker": "BTCUSDT"},
-            received_at=now(),
+        signal_id, _ = store.insert_signal(
+            btc_signal(seeded.strategy_id, f"k{n}", details={"ticker": "BTCUSDT"})
         )
-        signal_id, _ = store.insert_signal(signal)
         store.create_intents(Routing(signal_id, store.active_targets(seeded.strategy_id)), now())
     return store, store.pending_work()
 
