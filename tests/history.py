@@ -18,6 +18,11 @@ from tradewire.adapters.store.tables import execution_intents, fills, orders, po
 _client_ids = itertools.count(1)
 
 
+def _paper_owner(user_id: int, account_id: int, subscription_id: int | None) -> dict[str, Any]:
+    """The columns that put an order or a position on a user's paper account (and subscription)."""
+    return {"account_id": account_id, "subscription_id": subscription_id, "user_id": user_id, "mode": "paper"}
+
+
 def add_signal(engine: Engine, strategy_id: int, received_at: datetime, ticker: str = "BTCUSDT") -> int:
     row = {
         "strategy_id": strategy_id,
@@ -62,10 +67,7 @@ def add_order(
     amount: str = "1",
 ) -> int:
     row = {
-        "account_id": account_id,
-        "subscription_id": subscription_id,
-        "user_id": user_id,
-        "mode": "paper",
+        **_paper_owner(user_id, account_id, subscription_id),
         "client_order_id": f"tw-export-{next(_client_ids)}",
         "symbol": symbol,
         "side": side,
@@ -105,10 +107,7 @@ def add_position(
     engine: Engine, user_id: int, account_id: int, subscription_id: int | None, opened_at: datetime
 ) -> int:
     row = {
-        "account_id": account_id,
-        "subscription_id": subscription_id,
-        "user_id": user_id,
-        "mode": "paper",
+        **_paper_owner(user_id, account_id, subscription_id),
         "symbol": "BTC/USDT",
         "side": "long",
         "status": "closed",
