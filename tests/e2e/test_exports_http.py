@@ -23,6 +23,7 @@ from sqlalchemy import Engine, select
 from tests.conftest import free_port
 from tests.history import add_fills, add_order
 from tests.support import PASSWORD, ServedRuntime, make_runtime, seed_marketplace
+from tests.tax_by_hand import XRP_ETH_LINES, XRP_ETH_OPEN_LOTS
 from tradewire.adapters.store.tables import fills as fills_table
 
 FILLS = 20_000
@@ -236,43 +237,13 @@ def test_a_real_sequence_of_fills_gives_the_lots_computed_by_hand(
         )
         for x in report["lines"]
     ]
-    hand = [
-        ("unmatched", 13519807, None, "23", "0.03247615134", None, None),
-        ("unmatched", 13519808, None, "54", "0.07620735636", None, None),
-        ("unmatched", 13519809, None, "8", "0.01128997872", None, None),
-        ("sale", 13519813, 13519810, "201", "0.28420287264", "0.284456246246246246", "-0.000253373606246246"),
-        ("sale", 13519814, 13519810, "11", "0.0155472372", "0.015567257257257257", "-0.000020020057257257"),
-        ("sale", 13519815, 13519810, "3", "0.00423829746", "0.004245615615615616", "-0.000007318155615616"),
-        (
-            "sale",
-            13519818,
-            13519810,
-            "365.419",
-            "0.51712760177298",
-            "0.517142870880880881",
-            "-0.000015269107900881",
-        ),
-        (
-            "sale",
-            13519818,
-            13519811,
-            "134.581",
-            "0.19045410822702",
-            "0.190459731721721722",
-            "-0.000005623494701722",
-        ),
-        ("sale", 13519819, 13519811, "141", "0.19922815242", "0.199543933933933934", "-0.000315781513933934"),
+    assert lines == [
+        (kind, sold, bought, *map(number, figures)) for kind, sold, bought, *figures in XRP_ETH_LINES
     ]
-    assert lines == [(kind, sold, bought, *map(number, figures)) for kind, sold, bought, *figures in hand]
     assert [
         (trade_id(lot["acquisition_fill_id"]), Decimal(lot["amount"]), Decimal(lot["cost"]))
         for lot in report["open_lots"]
-    ] == [
-        (13519811, Decimal("313.829"), Decimal("0.444132434344344344")),
-        (13519812, Decimal("10.989"), Decimal("0.01557127")),
-        (13519816, Decimal("10.989"), Decimal("0.01557567")),
-        (13519817, Decimal("10.989"), Decimal("0.01557776")),
-    ]
+    ] == [(lot, Decimal(amount), Decimal(cost)) for lot, amount, cost in XRP_ETH_OPEN_LOTS]
     [totals] = report["totals"]
     assert totals["currency"] == "ETH"
     assert [Decimal(totals[k]) for k in ("proceeds", "cost", "gain", "unmatched_proceeds")] == [

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.tax_by_hand import XRP_ETH_LINES, XRP_ETH_OPEN_LOTS
 from tradewire.domain.money import fmt, to_decimal
 from tradewire.domain.orders import OrderSide
 from tradewire.domain.tax import (
@@ -116,56 +117,11 @@ def test_recorded_xrp_eth_fills_give_the_hand_computed_lots(xrp_eth_fills: list[
     #   0.643676368278278278 x 141 / 454.829 = 0.199543933933933934 -> B keeps 313.829 for
     #   0.444132434344344344.
     # The first three sales come before any buy: unmatched, no cost.
-    assert [row(line) for line in report.lines] == [
-        ("unmatched", 13519807, None, "23", "0.03247615134", None, None),
-        ("unmatched", 13519808, None, "54", "0.07620735636", None, None),
-        ("unmatched", 13519809, None, "8", "0.01128997872", None, None),
-        (
-            "sale",
-            13519813,
-            13519810,
-            "201",
-            "0.28420287264",
-            "0.284456246246246246",
-            "-0.000253373606246246",
-        ),
-        ("sale", 13519814, 13519810, "11", "0.0155472372", "0.015567257257257257", "-0.000020020057257257"),
-        ("sale", 13519815, 13519810, "3", "0.00423829746", "0.004245615615615616", "-0.000007318155615616"),
-        (
-            "sale",
-            13519818,
-            13519810,
-            "365.419",
-            "0.51712760177298",
-            "0.517142870880880881",
-            "-0.000015269107900881",
-        ),
-        (
-            "sale",
-            13519818,
-            13519811,
-            "134.581",
-            "0.19045410822702",
-            "0.190459731721721722",
-            "-0.000005623494701722",
-        ),
-        (
-            "sale",
-            13519819,
-            13519811,
-            "141",
-            "0.19922815242",
-            "0.199543933933933934",
-            "-0.000315781513933934",
-        ),
-    ]
+    assert [row(line) for line in report.lines] == XRP_ETH_LINES
     assert all(line.holding_days == 0 and line.long_term is False for line in report.lines[3:])
-    assert [(lot.acquisition_fill_id, fmt(lot.amount), fmt(lot.cost)) for lot in report.open_lots] == [
-        (13519811, "313.829", "0.444132434344344344"),
-        (13519812, "10.989", "0.01557127"),
-        (13519816, "10.989", "0.01557567"),
-        (13519817, "10.989", "0.01557776"),
-    ]
+    assert [
+        (lot.acquisition_fill_id, fmt(lot.amount), fmt(lot.cost)) for lot in report.open_lots
+    ] == XRP_ETH_OPEN_LOTS
     [totals] = report.totals
     assert (totals.quote, totals.proceeds, totals.cost, totals.gain) == (
         "ETH",
