@@ -227,10 +227,8 @@ def fake_openai() -> Iterator[FakeOpenAI]:
     """A local OpenAI-compatible server (tests/fakes/openai_api.py) for the AI chart analysis."""
     from tests.fakes.openai_api import FakeOpenAI
 
-    fake = FakeOpenAI()
-    fake.start()
-    yield fake
-    fake.stop()
+    with FakeOpenAI() as fake:
+        yield fake
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -152,6 +152,13 @@ class FakeOpenAI:
     def stop(self) -> None:
         self._http.stop()
 
+    def __enter__(self) -> FakeOpenAI:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     @property
     def base_url(self) -> str:
         return f"{self._http.origin}/v1"
