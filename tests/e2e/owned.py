@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from tests.seeding import paper_account
-from tests.support import PASSPHRASE, PASSWORD, now, quick_hash
+from tests.support import PASSPHRASE, PASSWORD, now, quick_hash, subscription_columns
 from tradewire.adapters.store.db import write_transaction
 from tradewire.adapters.store.tables import backtests, execution_intents, positions, signals
 from tradewire.adapters.store.webhook_tables import webhook_endpoints
@@ -69,16 +69,7 @@ def seed_user(runtime: Runtime, username: str, role: Role = Role.PROVIDER) -> Ow
         )
         for kind in ("private", "public")
     ]
-    subscription = {
-        "user_id": user_id,
-        "account_id": account_id,
-        "status": "ACTIVE",
-        "pairs": None,
-        "sizing_mode": "fixed_quote",
-        "sizing_value": Decimal(100),
-        "created_at": now(),
-        "updated_at": now(),
-    }
+    subscription = subscription_columns(user_id, account_id, now())
     subscription_id = members.create_subscription({**subscription, "strategy_id": strategy_ids[0]})
     bot_id, _ = members.create_bot(
         {
