@@ -7,13 +7,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from tests.conftest import free_port
 from tests.seeding import Seeded
-from tests.support import PASSWORD, ServedRuntime, send_alert
+from tests.support import PASSWORD, ServedRuntime, pin_prices, seed_marketplace, send_alert
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Page
+
+    from tradewire.runtime import Runtime
 
 TIMEOUT_MS = 10_000
 
@@ -30,6 +33,19 @@ class Platform:
     def alert(self, action: str) -> None:
         self.sent += 1
         send_alert(self.url, action, self.sent)
+
+
+P = TypeVar("P", bound=Platform)
+
+
+@contextlib.contextmanager
+def served_platform(runtime: Runtime, subscriptions: list[dict[str, Any]], kind: type[P]) -> Iterator[P]:
+    """`runtime` with BTC/USDT pinned at 60,000 and a marketplace seeded with one subscriber per entry
+    (seed_marketplace), served on a free port while the block runs, as a `kind` of Platform."""
+    pin_prices(runtime, {"BTC/USDT": "60000"})
+    seeded = seed_marketplace(runtime.engine, subscriptions)
+    with ServedRuntime(runtime, free_port()) as served:
+        yield kind(served, seeded)
 
 
 class Session:

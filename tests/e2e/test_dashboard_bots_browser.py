@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from tests.conftest import free_port
-from tests.e2e.browser_support import TIMEOUT_MS, Session, browser_session
-from tests.seeding import Seeded
-from tests.support import PASSPHRASE, PASSWORD, ServedRuntime, make_runtime, pin_prices, seed_marketplace
+from tests.e2e import browser_support
+from tests.e2e.browser_support import TIMEOUT_MS, Session, browser_session, served_platform
+from tests.support import PASSPHRASE, PASSWORD, make_runtime
 from tradewire.domain.records import NewSignal
 from tradewire.domain.signals import SignalAction
 
@@ -29,12 +28,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Route
 
 
-class Platform:
-    def __init__(self, served: ServedRuntime, seeded: Seeded) -> None:
-        self.served = served
-        self.seeded = seeded
-        self.url = served.url
-
+class Platform(browser_support.Platform):
     def token(self, username: str) -> str:
         response = httpx.post(
             f"{self.url}/api/v1/auth/token", data={"username": username, "password": PASSWORD}, timeout=10
@@ -55,10 +49,8 @@ def refused_once(session: Session) -> None:
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     runtime = make_runtime(tmp_path_factory.mktemp("dashbots"))
-    pin_prices(runtime, {"BTC/USDT": "60000"})
-    seeded = seed_marketplace(runtime.engine, [{}])
-    with ServedRuntime(runtime, free_port()) as served:
-        yield Platform(served, seeded)
+    with served_platform(runtime, [{}], Platform) as platform:
+        yield platform
 
 
 def test_a_bot_is_created_stopped_started_and_retuned_from_the_page(

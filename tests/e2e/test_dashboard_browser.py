@@ -17,7 +17,7 @@ import pyotp
 import pytest
 
 from tests.conftest import free_port
-from tests.e2e.browser_support import Platform, Session, browser_page, browser_session
+from tests.e2e.browser_support import Platform, Session, browser_page, browser_session, served_platform
 from tests.e2e.test_signin_http import ManualClock
 from tests.support import (
     PASSWORD,
@@ -35,10 +35,9 @@ if TYPE_CHECKING:
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     runtime = make_runtime(tmp_path_factory.mktemp("dashboard"))
-    pin_prices(runtime, {"BTC/USDT": "60000"})
-    seeded = seed_marketplace(runtime.engine, [{}, {}])  # sub1 trades, sub2 subscribes from the page
-    with ServedRuntime(runtime, free_port()) as served:
-        yield Platform(served, seeded)
+    # sub1 trades, sub2 subscribes from the page
+    with served_platform(runtime, [{}, {}], Platform) as platform:
+        yield platform
 
 
 def test_a_webhook_becomes_a_live_position_that_closes_from_the_page(

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.e2e.browser_support import Platform, Session, browser_session
+from tests.e2e.browser_support import Platform, Session, browser_session, served_platform
 from tests.support import (
     PASSWORD,
     ServedRuntime,
@@ -38,18 +38,14 @@ if TYPE_CHECKING:
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     runtime = make_runtime(tmp_path_factory.mktemp("dashboard-health"), ws_marks_s=0.3)
-    pin_prices(runtime, {"BTC/USDT": "60000"})
     # sub1 trades with 3 positions per strategy at most; sub2 is someone else, limits of their own.
-    seeded = seed_marketplace(
-        runtime.engine,
-        [
-            {"risk_limits": {"cooldown_s": 0, "max_positions_per_strategy": 3}},
-            {"risk_limits": {"max_positions_total": 9}},
-        ],
-    )
-    runtime.members.create_user("root", quick_hash(PASSWORD), now(), Role.ADMIN)
-    with ServedRuntime(runtime, free_port()) as served:
-        yield Platform(served, seeded)
+    subscriptions = [
+        {"risk_limits": {"cooldown_s": 0, "max_positions_per_strategy": 3}},
+        {"risk_limits": {"max_positions_total": 9}},
+    ]
+    with served_platform(runtime, subscriptions, Platform) as platform:
+        runtime.members.create_user("root", quick_hash(PASSWORD), now(), Role.ADMIN)
+        yield platform
 
 
 def test_risk_usage_shows_each_limit_and_moves_live(platform: Platform, session: Session) -> None:
