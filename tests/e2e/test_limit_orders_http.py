@@ -3,8 +3,7 @@ client against the fake Binance (filled, partly filled or cancelled by hand ther
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from tests.support import (
     make_runtime,
     pin_prices,
     seed_marketplace,
+    until,
 )
 from tradewire.adapters.secrets_box import generate_key
 
@@ -58,13 +58,6 @@ class Platform:
     def order(self) -> dict[str, Any]:
         return dict(self.get("orders")[0])
 
-    def until(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError("condition not reached in time")
-            time.sleep(0.05)
-
 
 @pytest.fixture
 def live(tmp_path: Path, fake: FakeExchange) -> Iterator[Platform]:
@@ -98,7 +91,7 @@ def test_a_limit_alert_rests_fills_in_part_by_hand_and_the_timeout_cancels_the_r
 
     accepted = live.alert(order_type="limit", price="59000")
     assert accepted.status_code == 202, accepted.text
-    live.until(lambda: live.get("orders") != [] and live.order()["state"] == "open")
+    until(lambda: live.get("orders") != [] and live.order()["state"] == "open", "the order open", 10)
     order = live.order()
     assert (order["type"], order["price"], order["amount"]) == ("limit", "59000", "0.00203")  # 120 at 59,000
     assert fake.order(order["client_order_id"])["status"] == "open"
@@ -112,7 +105,7 @@ def test_a_limit_alert_rests_fills_in_part_by_hand_and_the_timeout_cancels_the_r
     [position] = live.get("positions")
     assert (position["status"], position["amount"], position["avg_entry"]) == ("open", "0.001", "59000")
 
-    live.until(lambda: live.order()["state"] == "canceled", timeout=10)
+    until(lambda: live.order()["state"] == "canceled", "the order canceled", 10)
     order = live.order()
     assert order["filled"] == "0.001"
     assert fake.order(order["client_order_id"])["status"] == "canceled"
@@ -128,11 +121,11 @@ def test_a_resting_limit_order_cancelled_by_hand_ends_canceled_with_no_position(
     assert live.set_entry({"type": "limit_offset", "offset_pct": "1"}).status_code == 200
 
     live.alert()  # a plain buy: the subscription bids 1 % below the market
-    live.until(lambda: live.get("orders") != [] and live.order()["state"] == "open")
+    until(lambda: live.get("orders") != [] and live.order()["state"] == "open", "the order open", 10)
     order = live.order()
     assert (order["type"], order["price"]) == ("limit", "59400")
     fake.cancel_manually(order["client_order_id"])
-    live.until(lambda: live.order()["state"] == "canceled")
+    until(lambda: live.order()["state"] == "canceled", "the order canceled", 10)
 
     assert live.order()["filled"] == "0"
     assert live.get("positions") == []
@@ -145,12 +138,12 @@ def test_a_resting_limit_order_filled_by_hand_ends_filled_with_its_position(
 ) -> None:
     # The default entry follows the alert: a limit order when the alert asks for one.
     live.alert(order_type="limit", price="58000.004")
-    live.until(lambda: live.get("orders") != [] and live.order()["state"] == "open")
+    until(lambda: live.get("orders") != [] and live.order()["state"] == "open", "the order open", 10)
     order = live.order()
     assert order["price"] == "58000"  # on the tick, never above what the alert asked
 
     fake.fill(order["client_order_id"])
-    live.until(lambda: live.order()["state"] == "filled")
+    until(lambda: live.order()["state"] == "filled", "the order filled", 10)
 
     [position] = live.get("positions")
     assert (position["amount"], position["avg_entry"]) == (live.order()["filled"], "58000")
@@ -189,17 +182,17 @@ def test_paper_limit_entries_rest_fill_when_the_market_reaches_them_and_time_out
         assert paper.set_entry(entry).json()["entry_order"] == entry
 
         paper.alert(order_type="limit", price="59000", time="2025-01-01T00:00:00Z")
-        paper.until(lambda: paper.get("orders") != [] and paper.order()["state"] == "open")
+        until(lambda: paper.get("orders") != [] and paper.order()["state"] == "open", "the order open", 10)
         assert paper.get("positions") == []
         pin_prices(runtime, {"BTC/USDT": "58900"})
         served.run(runtime.venue.match_resting_orders())
-        paper.until(lambda: paper.order()["state"] == "filled")
+        until(lambda: paper.order()["state"] == "filled", "the order filled", 10)
         [position] = paper.get("positions")
         assert (position["avg_entry"], position["amount"]) == ("59000", paper.order()["amount"])
 
         paper.alert(order_type="limit", price="50000", time="2025-01-01T00:05:00Z")
-        paper.until(lambda: len(paper.get("orders")) == 2)
-        paper.until(lambda: paper.get("orders")[0]["state"] == "canceled", timeout=10)
+        until(lambda: len(paper.get("orders")) == 2, "a second order", 10)
+        until(lambda: paper.get("orders")[0]["state"] == "canceled", "the newest order canceled", 10)
         newest = paper.get("orders")[0]
         positions = paper.get("positions")
         balance = http.get(f"/api/v1/accounts/{paper.account_id}/balance", headers=headers).json()

@@ -5,7 +5,7 @@ signal on a closed second reaches a paper subscriber. On the paper market, 1 s i
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import free_port
 from tests.e2e.api_clients import SignedUpUser
 from tests.fakes.exchange import FakeExchange
-from tests.support import ServedRuntime, make_runtime
+from tests.support import ServedRuntime, make_runtime, until
 from tradewire.domain.strategies.builtin import build_strategy
 
 BTC = "BTC/USDT"
@@ -26,14 +26,6 @@ DEFINITION: dict[str, Any] = {
     "symbols": [BTC],
     "candles_from": "binance",
 }
-
-
-def until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -74,7 +66,7 @@ def test_a_1s_strategy_on_an_exchange_trade_stream_signals_to_its_subscribers(
 
     strategy = provider.publish("MACD 1s", DEFINITION)
     trader.subscribe_paper_account(strategy["id"], risk_limits={"cooldown_s": 0})
-    until(lambda: fake.trade_subscribers(BTC) == 1)  # the server follows the symbol's trades
+    until(lambda: fake.trade_subscribers(BTC) == 1, "the server to follow BTC/USDT's trades", 20)
 
     # Four minutes of a falling market (the strategy reads 200 candles), then one trade up, and the
     # next second's trade that closes it.
@@ -89,7 +81,7 @@ def test_a_1s_strategy_on_an_exchange_trade_stream_signals_to_its_subscribers(
         rows = provider.call("GET", "/api/v1/signals", params={"strategy_id": strategy["id"]}).json()
         return [s for s in rows if s["action"] == "buy"]
 
-    until(lambda: bool(buys()))
+    until(lambda: bool(buys()), "a buy signal", 20)
     signal = buys()[0]
     assert signal["symbol"] == BTC and signal["details"]["timeframe"] == "1s"
     # The signal is the strategy's own entry on the candles the server built from the trades.
@@ -111,4 +103,4 @@ def test_a_1s_strategy_on_an_exchange_trade_stream_signals_to_its_subscribers(
         "PATCH", f"/api/v1/strategies/{strategy['id']}", json={"definition": {**DEFINITION, "enabled": False}}
     )
     assert changed.status_code == 200, changed.text
-    until(lambda: fake.trade_subscribers(BTC) == 0)
+    until(lambda: fake.trade_subscribers(BTC) == 0, "the server to stop following BTC/USDT", 20)
