@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,44 @@ from tradewire.adapters.store.tables import orders, paper_orders, paper_prices, 
 BIN = Path(sys.executable).with_name("tradewire")
 
 
+def process_env(
+    tmp_path: Path, engine: Engine, prefix: str, data_dir: Path, redis_url: str = REDIS_URL, **settings: str
+) -> dict[str, str]:
+    """The environment of one of an installation's processes: this process's without its TRADEWIRE_
+    settings, then the database, the Redis bus (under `prefix`), var and data directories under
+    tmp_path and `data_dir`, quick feed and reconcile intervals and no config file; `settings` add to
+    these or replace them."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWIRE_")}
+    env.update(
+        TRADEWIRE_DATABASE_URL=engine.url.render_as_string(hide_password=False),
+        TRADEWIRE_BUS="redis",
+        TRADEWIRE_REDIS_URL=redis_url,
+        TRADEWIRE_BUS_PREFIX=prefix,
+        TRADEWIRE_BUS_CLAIM_IDLE_S="1",
+        TRADEWIRE_VAR_DIR=str(tmp_path / "var"),
+        TRADEWIRE_DATA_DIR=str(data_dir),
+        TRADEWIRE_FEED_INTERVAL_S="0.3",
+        TRADEWIRE_RECONCILE_INTERVAL_S="0.5",
+        TRADEWIRE_CONFIG=str(tmp_path / "absent.toml"),
+    )
+    env.update(settings)
+    return env
+
+
+def stop_processes(processes: Iterable[subprocess.Popen[Any]], wait_s: float = 15) -> None:
+    """SIGTERM to each process still running, then each is given `wait_s` to exit before a SIGKILL."""
+    processes = list(processes)
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(wait_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
 class Cluster:
     """An API process and workers of one installation: same database, same Redis and bus prefix."""
 
@@ -33,21 +72,15 @@ class Cluster:
         self.logs.mkdir()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWIRE_")}
-        self.env.update(
-            TRADEWIRE_DATABASE_URL=engine.url.render_as_string(hide_password=False),
-            TRADEWIRE_BUS="redis",
-            TRADEWIRE_REDIS_URL=redis_url,
-            TRADEWIRE_BUS_PREFIX=prefix,
-            TRADEWIRE_BUS_CLAIM_IDLE_S="1",
-            TRADEWIRE_VAR_DIR=str(tmp_path / "var"),
-            TRADEWIRE_DATA_DIR=str(tmp_path / "no-candles"),  # the seeded simulated market
-            TRADEWIRE_FEED_INTERVAL_S="0.3",
-            TRADEWIRE_RECONCILE_INTERVAL_S="0.5",
+        self.env = process_env(
+            tmp_path,
+            engine,
+            prefix,
+            tmp_path / "no-candles",  # the seeded simulated market
+            redis_url,
             TRADEWIRE_MONITOR_INTERVAL_S="0.2",
             TRADEWIRE_JWT_SECRET="split-failures-test-secret-0123456789abcdef",
             TRADEWIRE_RATE_LIMIT_WEBHOOK="100000/minute",
-            TRADEWIRE_CONFIG=str(tmp_path / "absent.toml"),
         )
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -90,15 +123,7 @@ class Cluster:
         process.wait(10)
 
     def stop_all(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        stop_processes(self.processes.values())
 
     def follow_tickers(self, tickers_urls: dict[str, Any]) -> None:
         """Processes started from now on run a paper market that follows a (fake) exchange's tickers."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
+from tests.e2e.cluster import stop_processes
 
 BIN = Path(sys.executable).with_name("tradewire")
 ALERT = {
@@ -106,13 +106,7 @@ def _rows(db: Path, query: str) -> list[tuple[object, ...]]:
 def processes() -> Iterator[list[subprocess.Popen[str]]]:
     started: list[subprocess.Popen[str]] = []
     yield started
-    for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    stop_processes(started, 10)
 
 
 @pytest.mark.slow

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -26,7 +25,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 from websockets.sync.client import connect
 
-from tests.conftest import REDIS_URL, free_port
+from tests.conftest import free_port
+from tests.e2e.cluster import process_env, stop_processes
 from tests.support import PASSWORD, orders_by_account, seed_marketplace, send_alert, until
 from tradewire.adapters.store.tables import orders, paper_prices, positions, signals
 
@@ -35,40 +35,26 @@ SUBSCRIBERS = 4
 
 
 def _env(tmp_path: Path, data: Path, engine: Engine, prefix: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWIRE_")}
-    env.update(
-        TRADEWIRE_DATABASE_URL=engine.url.render_as_string(hide_password=False),
-        TRADEWIRE_BUS="redis",
-        TRADEWIRE_REDIS_URL=REDIS_URL,
-        TRADEWIRE_BUS_PREFIX=prefix,
-        TRADEWIRE_BUS_CLAIM_IDLE_S="1",
-        TRADEWIRE_VAR_DIR=str(tmp_path / "var"),
-        TRADEWIRE_DATA_DIR=str(data),  # the paper market replays it; backtests read it
-        TRADEWIRE_FEED_INTERVAL_S="0.3",
-        TRADEWIRE_RECONCILE_INTERVAL_S="0.5",
+    return process_env(
+        tmp_path,
+        engine,
+        prefix,
+        data,  # the paper market replays it; backtests read it
         TRADEWIRE_JWT_SECRET="split-processes-test-secret-0123456789abcdef",
         TRADEWIRE_RATE_LIMIT_SIGNIN="1000/minute",  # the limits' Redis counts are shared by other tests
         TRADEWIRE_RATE_LIMIT_GENERAL="1000/minute",
         TRADEWIRE_RATE_LIMIT_TRADING="1000/minute",
-        TRADEWIRE_CONFIG=str(tmp_path / "absent.toml"),
         # The live channel's catch-up only after 60 s: a fill seen sooner came by the relay's wake-up.
         TRADEWIRE_WS_CATCH_UP_S="60",
         **extra,
     )
-    return env
 
 
 @pytest.fixture
 def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
     yield started
-    for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    stop_processes(started, 15)
 
 
 def _count(engine: Engine, table: object, *where: object) -> int:
