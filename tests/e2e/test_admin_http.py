@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,18 +19,20 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import free_port
-from tests.support import PASSPHRASE, PASSWORD, ServedRuntime, make_runtime, now, pin_prices, quick_hash
+from tests.support import (
+    PASSPHRASE,
+    PASSWORD,
+    ServedRuntime,
+    make_runtime,
+    now,
+    pin_prices,
+    quick_hash,
+    until,
+)
 from tradewire.domain.members import Role
 from tradewire.runtime import Runtime
 
 ADMIN = "/api/v1/admin"
-
-
-def _until(check: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)
 
 
 @dataclass
@@ -167,7 +168,7 @@ def test_a_disabled_user_s_subscription_takes_no_entry_but_its_stop_loss_still_c
     http, root = platform.http, platform.token("root")
     assert platform.intent("alice", platform.alert(action="buy"))["status"] == "done"
     [position] = http.get("/api/v1/positions", headers=platform.token("alice")).json()
-    _until(lambda: position["id"] in platform.served.runtime.monitor.book)
+    until(lambda: position["id"] in platform.served.runtime.monitor.book, "the monitor to watch its stop", 10)
 
     http.post(f"{ADMIN}/users/{platform.ids['alice']}/disable", headers=root).raise_for_status()
     signal_id = platform.alert(action="buy", comment="another entry")
@@ -180,7 +181,7 @@ def test_a_disabled_user_s_subscription_takes_no_entry_but_its_stop_loss_still_c
     assert platform.intent("bob", signal_id)["status"] == "done"  # others trade on
 
     pin_prices(platform.served.runtime, {"BTC/USDT": "48000"})  # through alice's 2 % stop loss
-    _until(lambda: _position_status(platform, position["id"]) == "closed")
+    until(lambda: _position_status(platform, position["id"]) == "closed", "the position closed", 10)
 
 
 def test_a_disabled_provider_s_strategy_refuses_its_alerts(platform: Platform) -> None:

@@ -6,7 +6,7 @@ exactly one order."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.support import PASSWORD, ServedRuntime, make_runtime, pin_prices
+from tests.support import PASSWORD, ServedRuntime, make_runtime, pin_prices, until
 
 PRICES = {"BTC/USDT": "96388.12", "ETH/USDT": "3456.78"}
 INTENTS = "/api/v1/intents"
@@ -91,13 +91,6 @@ class Platform:
         return list(self.get("/api/v1/orders", headers or self.trader))
 
 
-def _until(condition: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 @pytest.fixture
 def clock() -> ShiftedClock:
     return ShiftedClock()
@@ -126,7 +119,7 @@ def test_an_entry_waits_with_its_proposal_and_a_confirm_fills_it_once(platform: 
     confirmed = platform.answer(intent["id"], "confirm")
     assert confirmed.status_code == 200, confirmed.text
     assert confirmed.json()["status"] == "created"
-    _until(lambda: [o["state"] for o in platform.orders()] == ["filled"])
+    until(lambda: [o["state"] for o in platform.orders()] == ["filled"], "the order filled", 10)
 
     again = platform.answer(intent["id"], "confirm")
     assert again.status_code == 409
@@ -166,7 +159,9 @@ def test_an_entry_confirmed_after_its_subscription_was_paused_trades_nothing(pla
     assert paused.status_code == 200, paused.text
 
     assert platform.answer(intent["id"], "confirm").status_code == 200
-    _until(lambda: platform.get(INTENTS, platform.trader)[0]["status"] == "rejected")
+    until(
+        lambda: platform.get(INTENTS, platform.trader)[0]["status"] == "rejected", "the intent rejected", 10
+    )
 
     [refused] = platform.get(INTENTS, platform.trader)
     assert refused["reason"] == "the subscription is PAUSED: no new entries"
@@ -178,7 +173,7 @@ def test_an_unanswered_entry_expires_and_trades_nothing(platform: Platform, cloc
     [intent] = platform.waiting()
 
     clock.offset = timedelta(seconds=121)
-    _until(lambda: platform.waiting() == [])  # the sweep (every 0.2 s here) expired it
+    until(lambda: platform.waiting() == [], "the confirmation expired", 10)  # by the sweep (every 0.2 s here)
 
     [expired] = platform.get(INTENTS, platform.trader)
     assert (expired["status"], expired["reason"]) == (
@@ -214,7 +209,11 @@ def test_a_restart_while_waiting_changes_nothing_and_the_confirm_after_it_orders
         served.settle()
 
         assert [c.status_code for c in confirms] == [200, 409, 409]
-        _until(lambda: [o["state"] for o in http.get("/api/v1/orders", headers=trader).json()] == ["filled"])
+        until(
+            lambda: [o["state"] for o in http.get("/api/v1/orders", headers=trader).json()] == ["filled"],
+            "the order filled",
+            10,
+        )
         time.sleep(0.5)  # more sweeps: still one order
         assert len(http.get("/api/v1/orders", headers=trader).json()) == 1
 

@@ -3,8 +3,7 @@ no manual close — from the moment its owner sets it, whatever the exit monitor
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -12,17 +11,10 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import free_port
-from tests.support import PASSWORD, ServedRuntime, make_runtime, pin_prices
+from tests.support import PASSWORD, ServedRuntime, make_runtime, pin_prices, until
 from tradewire.adapters.store.tables import orders
 
 WEBHOOK = "/api/v1/webhooks/tradingview/tv-halt"
-
-
-def _until(check: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -72,7 +64,7 @@ def test_a_halted_subscription_places_no_order_of_any_kind(served: ServedRuntime
 
     assert send(action="buy", comment="entry")["status"] == "done"
     [position] = http.get("/api/v1/positions", headers=trader).json()
-    _until(lambda: position["id"] in served.runtime.monitor.book)  # the monitor watches its stop
+    until(lambda: position["id"] in served.runtime.monitor.book, "the monitor to watch its stop", 10)
 
     halted = http.patch(
         f"/api/v1/subscriptions/{subscription['id']}", headers=trader, json={"trading_state": "HALTED"}
@@ -83,7 +75,7 @@ def test_a_halted_subscription_places_no_order_of_any_kind(served: ServedRuntime
     # The stop loss is crossed: the monitor still holds the ACTIVE copy it loaded, and places nothing.
     pin_prices(served.runtime, {"BTC/USDT": "48000"})
     evaluations = served.runtime.monitor.stats.evaluations
-    _until(lambda: served.runtime.monitor.stats.evaluations >= evaluations + 10)
+    until(lambda: served.runtime.monitor.stats.evaluations >= evaluations + 10, "ten more evaluations", 10)
     assert order_count() == before
 
     entry = send(action="buy", comment="another entry")
