@@ -66,6 +66,19 @@ async def _recording(bus: RedisStreamsBus) -> Recorder:
     return recorder
 
 
+async def _two_processes(
+    buses: Callable[..., RedisStreamsBus], pause: float, **options: Any
+) -> list[tuple[RedisStreamsBus, Recorder]]:
+    """Two processes' buses (`options`), each with a Recorder on TOPIC taking `pause` a message: one
+    handler type, so one consumer group between them; both started."""
+    pairs = [(buses(**options), Recorder(pause=pause)) for _ in range(2)]
+    for bus, recorder in pairs:
+        bus.subscribe(TOPIC, recorder.handle)
+    for bus, _ in pairs:
+        await bus.start()
+    return pairs
+
+
 async def _drained(*buses: RedisStreamsBus, timeout: float = 10) -> None:
     await asyncio.wait_for(asyncio.gather(*(bus.drain() for bus in buses)), timeout)
 
@@ -95,12 +108,7 @@ async def test_every_handler_type_gets_every_message(buses: Callable[..., RedisS
 async def test_two_processes_on_one_group_share_its_messages(
     buses: Callable[..., RedisStreamsBus],
 ) -> None:
-    a, b = buses(batch=1), buses(batch=1)
-    on_a, on_b = Recorder(pause=0.05), Recorder(pause=0.05)
-    a.subscribe(TOPIC, on_a.handle)
-    b.subscribe(TOPIC, on_b.handle)
-    await a.start()
-    await b.start()
+    (a, on_a), (b, on_b) = await _two_processes(buses, pause=0.05, batch=1)
     for number in range(20):
         await a.publish(TOPIC, {"n": number})
         await asyncio.sleep(0.01)
@@ -223,12 +231,7 @@ async def test_consumers_of_processes_gone_are_removed_once_they_hold_nothing(
 async def test_a_long_handler_keeps_its_message(buses: Callable[..., RedisStreamsBus]) -> None:
     """A handler that runs past the claim idle time is still running, not dead: no one else takes
     its message."""
-    a, b = buses(claim_idle_s=0.2), buses(claim_idle_s=0.2)
-    on_a, on_b = Recorder(pause=1.0), Recorder(pause=1.0)
-    a.subscribe(TOPIC, on_a.handle)
-    b.subscribe(TOPIC, on_b.handle)
-    await a.start()
-    await b.start()
+    (a, on_a), (b, on_b) = await _two_processes(buses, pause=1.0, claim_idle_s=0.2)
     await a.publish(TOPIC, {"n": 1})
     await _drained(a, b)
 
