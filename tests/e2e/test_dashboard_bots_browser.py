@@ -46,6 +46,17 @@ def refused_once(session: Session) -> None:
     session.errors.clear()
 
 
+def _dark_and_phone_shots(session: Session, name: str) -> None:
+    """Screenshots of the page in the dark theme (`name`-dark), then at a phone's width (`name`-phone);
+    the light theme again after."""
+    page = session.page
+    page.locator("#theme").click()
+    session.shot(f"{name}-dark")
+    page.set_viewport_size({"width": 390, "height": 844})
+    session.shot(f"{name}-phone")
+    page.locator("#theme").click()
+
+
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     runtime = make_runtime(tmp_path_factory.mktemp("dashbots"))
@@ -155,11 +166,7 @@ def test_a_bot_is_created_stopped_started_and_retuned_from_the_page(
     assert saved["running"] is False  # a retune keeps it stopped
     session.shot("bots-edited")
 
-    page.locator("#theme").click()
-    session.shot("bots-dark")
-    page.set_viewport_size({"width": 390, "height": 844})
-    session.shot("bots-phone")
-    page.locator("#theme").click()
+    _dark_and_phone_shots(session, "bots")
 
 
 def test_what_is_typed_in_the_new_bot_form_stays_when_the_accounts_arrive(
@@ -270,8 +277,4 @@ def _provider(platform: Platform, session: Session) -> None:
     pair.wait_for()
     assert "blacklisted" in pair.inner_text()
     session.shot("provider")
-    page.locator("#theme").click()
-    session.shot("provider-dark")
-    page.set_viewport_size({"width": 390, "height": 844})
-    session.shot("provider-phone")
-    page.locator("#theme").click()
+    _dark_and_phone_shots(session, "provider")
