@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.e2e.test_dashboard_browser import TIMEOUT_MS, Session, browser_session
+from tests.e2e.browser_support import TIMEOUT_MS, Session, browser_session
 from tests.support import ServedRuntime, make_runtime, seed_marketplace
 
 if TYPE_CHECKING:
