@@ -5,11 +5,12 @@ notification workers (order, settings, 429, blocked chats, refused messages, out
 from __future__ import annotations
 
 import asyncio
+import selectors
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -236,6 +237,54 @@ def _linked(links: MemoryTelegramLinks, user_id: int = USER, chat_id: int = CHAT
     assert links.use_link_code(f"d{user_id}", chat_id, NOW) == user_id
 
 
+_T = TypeVar("_T")
+
+
+class _VirtualTime:
+    """time.time and time.monotonic (so asyncio's clock too) that jump to the next timer when the event
+    loop has nothing to do but wait for it, and otherwise move a microsecond per reading (as time
+    passes while code runs: no two readings are equal, as with a real clock). The code under test, the
+    limits library among it, reads the same clocks and waits the same waits as in production, without
+    the waiting. While a call handed to a thread (run_in_executor) is out, the loop waits for it in
+    real time."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.elapsed = 0.0
+        self.calls_out = 0
+        wall, mono = time.time(), time.monotonic()
+        monkeypatch.setattr(time, "time", lambda: wall + self._read())
+        monkeypatch.setattr(time, "monotonic", lambda: mono + self._read())
+
+    def _read(self) -> float:
+        self.elapsed += 1e-6
+        return self.elapsed
+
+    def run(self, main: Coroutine[Any, Any, _T]) -> _T:
+        clock = self
+
+        class Selector(selectors.DefaultSelector):
+            def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+                if timeout is None or clock.calls_out:
+                    return super().select(timeout)
+                ready = super().select(0)
+                if not ready:
+                    clock.elapsed += timeout
+                return ready
+
+        class Loop(asyncio.SelectorEventLoop):
+            def run_in_executor(self, executor: Any, func: Any, *args: Any) -> Any:  # type: ignore[override]
+                clock.calls_out += 1
+                future = super().run_in_executor(executor, func, *args)
+                future.add_done_callback(clock.call_back)
+                return future
+
+        with asyncio.Runner(loop_factory=lambda: Loop(Selector())) as runner:
+            return runner.run(main)
+
+    def call_back(self, _: object) -> None:
+        self.calls_out -= 1
+
+
 async def _drain(notifications: Notifications, rounds: int = 3) -> None:
     for _ in range(rounds):
         await notifications.round()
@@ -269,13 +318,14 @@ async def test_notices_switched_off_are_skipped_and_passed() -> None:
     assert links.by_user[USER].last_event_id == 4
 
 
-async def test_a_429_waits_its_retry_after_and_sends_the_same_message_once() -> None:
+def test_a_429_waits_its_retry_after_and_sends_the_same_message_once(monkeypatch: pytest.MonkeyPatch) -> None:
     links, messenger = MemoryTelegramLinks(), Messenger()
     _linked(links)
     _fill(links, USER, 2)
     messenger.script = [RetryLater(0.15)]
+    virtual = _VirtualTime(monkeypatch)
     started = time.monotonic()
-    await _drain(_notifications(links, messenger))
+    virtual.run(_drain(_notifications(links, messenger)))
     assert [t.split(":")[0] for t in messenger.texts()] == ["📡 Signal #1", "📡 Signal #2"]
     assert messenger.sent[0][2] - started >= 0.15
 
@@ -314,14 +364,15 @@ async def test_an_outage_resumes_where_it_stopped_without_duplicates() -> None:
     assert links.by_user[USER].last_event_id == 4
 
 
-async def test_sending_keeps_to_the_per_chat_and_overall_limits() -> None:
+def test_sending_keeps_to_the_per_chat_and_overall_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     links, messenger = MemoryTelegramLinks(), Messenger()
     for n in range(3):
         _linked(links, USER + n, CHAT + n)
         _fill(links, USER + n, 14)
+    virtual = _VirtualTime(monkeypatch)  # two 1-second windows pass without being waited for
     notifications = _notifications(links, messenger, chat="10/second", overall="20/second")
     started = time.monotonic()
-    await _drain(notifications)
+    virtual.run(_drain(notifications))
     elapsed = time.monotonic() - started
     assert len(messenger.sent) == 42
     assert elapsed >= 2.0  # 42 messages at 20/s overall: the 41st no earlier than 2 s after the 1st
