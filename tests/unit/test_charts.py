@@ -90,8 +90,18 @@ def test_several_symbols_are_rebased_to_100_and_without_candles_two_panels_remai
     assert [ax.get_ylabel() for ax in without.axes] == ["Equity (BTC)", "Drawdown (%)"]
 
 
-def test_the_png_is_1400_by_900_with_its_title_in_the_metadata() -> None:
-    data = backtest_chart_png(**_chart())
+@pytest.fixture(scope="module")
+def half_a_million() -> tuple[bytes, float]:
+    """The PNG of a 500,000-candle backtest and the seconds it took, drawn once for the two tests
+    that read it (a PNG takes ~0.3 s even for a short series)."""
+    chart = _chart(n=500_000)
+    started = time.perf_counter()
+    data = backtest_chart_png(**chart)
+    return data, time.perf_counter() - started
+
+
+def test_the_png_is_1400_by_900_with_its_title_in_the_metadata(half_a_million: tuple[bytes, float]) -> None:
+    data, _ = half_a_million
 
     image = imread(io.BytesIO(data), format="png")
     assert image.shape[:2] == (900, 1400)
@@ -115,12 +125,8 @@ def test_envelope_keeps_the_first_last_lowest_and_highest_points_in_order() -> N
     assert envelope(short, short)[1] is short  # short series are drawn as they are
 
 
-def test_half_a_million_candles_draw_in_a_few_seconds() -> None:
-    n = 500_000
-    chart = _chart(n=n)
-    started = time.perf_counter()
-    data = backtest_chart_png(**chart)
-    elapsed = time.perf_counter() - started
+def test_half_a_million_candles_draw_in_a_few_seconds(half_a_million: tuple[bytes, float]) -> None:
+    data, elapsed = half_a_million
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert elapsed < 5.0, f"{elapsed:.2f} s"
 
