@@ -140,10 +140,17 @@ def vwap_reference(
     high: FloatArray, low: FloatArray, close: FloatArray, volume: FloatArray, period: int
 ) -> FloatArray:
     result = np.full(len(close), np.nan)
+    # Python floats (the same doubles as numpy's, ~10 times faster to index one by one); each
+    # candle's typical price times its volume worked out once, the sums over each window as before.
+    volumes = volume.tolist()
+    priced = [
+        (h + lo + c) / 3.0 * v
+        for h, lo, c, v in zip(high.tolist(), low.tolist(), close.tolist(), volumes, strict=True)
+    ]
     for i in range(period - 1, len(close)):
         window = range(i - period + 1, i + 1)
-        weighted = sum((high[j] + low[j] + close[j]) / 3.0 * volume[j] for j in window)
-        traded = sum(volume[j] for j in window)
+        weighted = sum(priced[j] for j in window)
+        traded = sum(volumes[j] for j in window)
         result[i] = weighted / traded
     return result
 
