@@ -113,6 +113,13 @@ async def test_without_an_encryption_key_there_are_no_hooks() -> None:
         await setup.add(USER, NewHook("https://hooks.example.com/x", HookKind.DISCORD))
 
 
+@pytest.fixture(scope="module")
+def posters() -> dict[bool, HttpPoster]:
+    """A poster that refuses private addresses (False) and one that allows them (True), made once: each
+    loads the CA bundle for its TLS context (~40 ms). Checking an address does not use the client."""
+    return {allow: HttpPoster(allow_private=allow) for allow in (False, True)}
+
+
 @pytest.mark.parametrize(
     "url",
     [
@@ -125,11 +132,13 @@ async def test_without_an_encryption_key_there_are_no_hooks() -> None:
         "http://hooks.example.com/x",  # plain http
     ],
 )
-async def test_private_and_loopback_addresses_are_refused_unless_allowed(url: str) -> None:
+async def test_private_and_loopback_addresses_are_refused_unless_allowed(
+    posters: dict[bool, HttpPoster], url: str
+) -> None:
     store = MemoryHooks()
-    setup = HookSetup(store, _box(), HttpPoster(allow_private=False), FixedClock(NOW))
+    setup = HookSetup(store, _box(), posters[False], FixedClock(NOW))
     with pytest.raises(Invalid, match=r"^url: "):
         await setup.add(USER, NewHook(url, HookKind.DISCORD))
     assert store.rows == {}
-    allowed = HookSetup(store, _box(), HttpPoster(allow_private=True), FixedClock(NOW), allow_http=True)
+    allowed = HookSetup(store, _box(), posters[True], FixedClock(NOW), allow_http=True)
     assert (await allowed.add(USER, NewHook(url, HookKind.DISCORD))).hook.url == url
