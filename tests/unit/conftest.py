@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -20,4 +21,10 @@ SERIES = [
 def candles(request: pytest.FixtureRequest, data_dir: Path) -> Candles:
     """Each real series in turn (a test taking it runs once per series)."""
     relative, symbol, timeframe = request.param
-    return read_candles(data_dir / "ohlcv" / relative, symbol, timeframe)
+    return _read(data_dir / "ohlcv" / relative, symbol, timeframe)
+
+
+@functools.cache
+def _read(path: Path, symbol: str, timeframe: str) -> Candles:
+    """Each file read once for every module (Candles are immutable: frozen, read-only arrays)."""
+    return read_candles(path, symbol, timeframe)
