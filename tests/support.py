@@ -224,6 +224,21 @@ def add_live_subscriber(
     return account_id
 
 
+# A bot as POST /api/v1/bots takes it: the built-in EMA cross on BTC/USDT's 1-minute candles, trading
+# at once (no temperature, confirmation or cooldown of its own), 50 quote an entry.
+EMA_CROSS_BOT: dict[str, Any] = {
+    "name": "BTC scalper",
+    "definition": {
+        "builtin": "ema_cross",
+        "params": {"fast": 3, "slow": 8, "rsi_max": None},
+        "timeframe": "1m",
+        "symbols": ["BTC/USDT"],
+        "bot": {"min_temperature": 0, "confirmation_minutes": 0, "cooldown_minutes": 0},
+    },
+    "sizing_value": "50",
+}
+
+
 def subscription_columns(user_id: int, account_id: int, at: datetime, **columns: Any) -> dict[str, Any]:
     """An ACTIVE subscription of `user_id`'s `account_id` as the members store takes it: every pair, 100
     quote a trade, created and updated `at`; `columns` add to these or replace them (strategy_id ...)."""

@@ -12,20 +12,9 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.support import PASSWORD, ServedRuntime, make_runtime
+from tests.support import EMA_CROSS_BOT, PASSWORD, ServedRuntime, make_runtime
 
-BOT = {
-    "name": "BTC scalper",
-    "definition": {
-        "builtin": "ema_cross",
-        "params": {"fast": 3, "slow": 8, "rsi_max": None},
-        "timeframe": "1m",
-        "symbols": ["BTC/USDT"],
-        "bot": {"min_temperature": 0, "confirmation_minutes": 0, "cooldown_minutes": 0},
-    },
-    "sizing_value": "50",
-    "risk_limits": {"cooldown_s": 0},
-}
+BOT = {**EMA_CROSS_BOT, "risk_limits": {"cooldown_s": 0}}
 
 
 class Served:

@@ -13,23 +13,13 @@ import pytest
 
 from tests.conftest import free_port
 from tests.e2e.browser_support import TIMEOUT_MS, Session, browser_session
-from tests.support import ServedRuntime, make_runtime, seed_marketplace
+from tests.support import EMA_CROSS_BOT, ServedRuntime, make_runtime, seed_marketplace
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
 TRADER = "tv-test-sub1"
-BOT = {
-    "name": "Made in another tab",
-    "definition": {
-        "builtin": "ema_cross",
-        "params": {"fast": 3, "slow": 8, "rsi_max": None},
-        "timeframe": "1m",
-        "symbols": ["BTC/USDT"],
-        "bot": {"min_temperature": 0, "confirmation_minutes": 0, "cooldown_minutes": 0},
-    },
-    "sizing_value": "50",
-}
+BOT = {**EMA_CROSS_BOT, "name": "Made in another tab"}
 
 
 @pytest.fixture
