@@ -9,6 +9,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from tests.fakes.memory_exchange import MemoryExchange, MemoryVenue
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.world import world
@@ -282,33 +284,26 @@ async def test_a_batching_venue_gets_a_page_in_one_call_and_each_order_its_own_o
     assert [len(e.creates) for e in exchanges] == [1, 1, 1, 1]  # looked up, never sent again
 
 
-async def test_a_batch_call_that_fails_as_a_whole_leaves_each_order_unknown_not_rejected() -> None:
+@pytest.mark.parametrize(
+    "failure",
+    [ConnectionResetError("connection lost"), ExchangeError("batch refused")],
+    ids=["lost", "refused"],
+)
+async def test_a_batch_call_that_fails_as_a_whole_leaves_each_order_unknown_not_rejected(
+    failure: Exception,
+) -> None:
+    """Even a refusal of the call does not say which order was refused: each is looked up."""
     w = world([{}, {}])
-    venue = MemoryVenue(fail_call=ConnectionResetError("connection lost"))
+    venue = MemoryVenue(fail_call=failure)
     w.exchanges.by_account.update((a, venue.account(a)) for a in w.seeded.account_ids)
     w.signal()
 
     await w.executor().execute_pending()
 
-    assert w.column("orders", "state", "reason") == [
-        ("submitted", "outcome unknown: the batch failed: ConnectionResetError: connection lost"),
-        ("submitted", "outcome unknown: the batch failed: ConnectionResetError: connection lost"),
-    ]
+    why = f"outcome unknown: the batch failed: {type(failure).__name__}: {failure}"
+    assert w.column("orders", "state", "reason") == [("submitted", why), ("submitted", why)]
     assert w.column("execution_intents", "status") == ["ordered", "ordered"]
     assert w.rows("positions") == []
-
-
-async def test_a_refusal_of_a_whole_batch_leaves_each_order_unknown_not_rejected() -> None:
-    """A refusal of the call does not say which order was refused: each is looked up."""
-    w = world([{}, {}])
-    venue = MemoryVenue(fail_call=ExchangeError("batch refused"))
-    w.exchanges.by_account.update((a, venue.account(a)) for a in w.seeded.account_ids)
-    w.signal()
-
-    await w.executor().execute_pending()
-
-    assert w.column("orders", "state") == ["submitted", "submitted"]
-    assert w.column("execution_intents", "status") == ["ordered", "ordered"]
 
 
 async def test_orders_of_a_batching_venue_and_of_other_exchanges_are_sent_side_by_side() -> None:
