@@ -9,6 +9,7 @@ Screenshots of each page (light, dark, phone width) go under the test's temporar
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -189,6 +190,10 @@ def test_what_is_typed_in_the_new_bot_form_stays_when_the_accounts_arrive(
     form.get_by_label("Cooldown (minutes)").fill("45")
     account = form.get_by_label("Account")
     assert account.locator("option").count() == 1  # only "My paper account" so far
+    # The route handler runs when Playwright next dispatches events: wait for it, bounded.
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
     assert held, "the page asked for the accounts"
     for route in held:
         route.continue_()
