@@ -62,6 +62,11 @@ def stop_processes(processes: Iterable[subprocess.Popen[Any]], wait_s: float = 1
             process.wait(5)
 
 
+# A process's start-up (imports, migrations check, first connections) on a loaded 2-core CI machine
+# once took over 30 s; the wait is only a bound, a healthy start still ends it in ~2 s.
+STARTUP_S = 90
+
+
 class Cluster:
     """An API process and workers of one installation: same database, same Redis and bus prefix."""
 
@@ -93,17 +98,20 @@ class Cluster:
     def log(self, name: str) -> str:
         return (self.logs / f"{name}.log").read_text(errors="replace")
 
-    def start_api(self) -> subprocess.Popen[bytes]:
-        api = self.start("api", ["serve", "--port", str(self.port)], TRADEWIRE_ROLE="api")
+    def start_api(self, name: str = "api", port: int | None = None, **extra: str) -> str:
+        """An API process (on this cluster's port unless another is given), once healthy; its URL."""
+        port = self.port if port is None else port
+        url = f"http://127.0.0.1:{port}"
+        api = self.start(name, ["serve", "--port", str(port)], TRADEWIRE_ROLE="api", **extra)
 
         def healthy() -> bool:
-            assert api.poll() is None, self.log("api")
+            assert api.poll() is None, self.log(name)
             with contextlib.suppress(httpx.HTTPError):
-                return httpx.get(f"{self.url}/health", timeout=2).status_code == 200
+                return httpx.get(f"{url}/health", timeout=2).status_code == 200
             return False
 
-        until(healthy, "the API process")
-        return api
+        until(healthy, f"the API process {name}", STARTUP_S)
+        return url
 
     def start_worker(self, name: str, *, active: bool, **extra: str) -> subprocess.Popen[bytes]:
         """A worker, once it is active (it found the database free) or standing by."""
@@ -114,7 +122,7 @@ class Cluster:
             assert worker.poll() is None, self.log(name)
             return said in self.log(name)
 
-        until(ready, f"{name} to be {'active' if active else 'standing by'}")
+        until(ready, f"{name} to be {'active' if active else 'standing by'}", STARTUP_S)
         return worker
 
     def kill(self, name: str) -> None:

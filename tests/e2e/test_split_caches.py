@@ -8,7 +8,6 @@ and then forgets everything it kept.
 
 from __future__ import annotations
 
-import contextlib
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +22,7 @@ from tests.e2e.api_clients import JsonApi
 from tests.e2e.cluster import Cluster
 from tests.fakes.tcp import TcpProxy
 from tests.seeding import now
-from tests.support import PASSWORD, quick_hash, until
+from tests.support import PASSWORD, quick_hash
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.tables import strategies
 
@@ -39,18 +38,7 @@ SETTINGS = {
 
 
 def _start_api(cluster: Cluster, name: str) -> str:
-    port = free_port()
-    process = cluster.start(name, ["serve", "--port", str(port)], TRADEWIRE_ROLE="api", **SETTINGS)
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        assert process.poll() is None, cluster.log(name)
-        with contextlib.suppress(httpx.HTTPError):
-            return httpx.get(f"{url}/health", timeout=2).status_code == 200
-        return False
-
-    until(healthy, name)
-    return url
+    return cluster.start_api(name, free_port(), **SETTINGS)
 
 
 def _as(url: str, username: str) -> JsonApi:

@@ -26,7 +26,7 @@ from sqlalchemy import Engine, func, select
 from websockets.sync.client import connect
 
 from tests.conftest import free_port
-from tests.e2e.cluster import process_env, stop_processes
+from tests.e2e.cluster import STARTUP_S, process_env, stop_processes
 from tests.support import PASSWORD, orders_by_account, seed_marketplace, send_alert, until
 from tradewire.adapters.store.tables import orders, paper_prices, positions, signals
 
@@ -97,7 +97,7 @@ def test_api_and_workers_trade_once_and_a_standby_worker_takes_over_from_a_kille
             return httpx.get(f"{url}/health", timeout=2).status_code == 200
         return False
 
-    until(healthy, "the API process")
+    until(healthy, "the API process", STARTUP_S)
     token = httpx.post(
         f"{url}/api/v1/auth/token", data={"username": "tv-test-sub1", "password": PASSWORD}, timeout=30
     ).json()["access_token"]
