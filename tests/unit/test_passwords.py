@@ -189,3 +189,22 @@ def test_the_oldest_entry_is_evicted_when_the_cache_is_full(counted_verify: list
     assert cache.verify("one", first_hash) is True
 
     assert len(counted_verify) == 3
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "scrypt$16384$8$1$!!!$ZGlnZXN0",  # salt not base64
+        "scrypt$16384$8$1$c2FsdA==$Z?GlnZXN0",  # digest not base64
+        "scrypt$16384$8$1$$ZGlnZXN0",  # empty salt
+        "scrypt$16384$8$1$c2FsdA==$",  # empty digest
+    ],
+)
+def test_a_malformed_salt_or_digest_is_refused_before_scrypt_runs(
+    bad: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def scrypt(*args: object, **kwargs: object) -> bytes:
+        raise AssertionError("scrypt ran for a stored hash that cannot match")
+
+    monkeypatch.setattr(passwords.hashlib, "scrypt", scrypt)
+    assert verify_secret(SECRET, bad) is False

@@ -35,7 +35,13 @@ def verify_secret(secret: str, stored: str) -> bool:
         scheme, n, r, p, salt_b64, digest_b64 = stored.split("$")
         if scheme != "scrypt":
             return False
-        salt, expected = base64.b64decode(salt_b64), base64.b64decode(digest_b64)
+        # Malformed base64 or an empty part is refused before scrypt runs (no full-cost hash for it).
+        salt, expected = (
+            base64.b64decode(salt_b64, validate=True),
+            base64.b64decode(digest_b64, validate=True),
+        )
+        if not salt or not expected:
+            return False
         digest = hashlib.scrypt(secret.encode(), salt=salt, n=int(n), r=int(r), p=int(p), dklen=len(expected))
     except (ValueError, TypeError):
         return False
