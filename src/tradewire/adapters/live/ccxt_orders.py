@@ -27,7 +27,7 @@ def order_from_ccxt(raw: Mapping[str, Any], request: OrderRequest | None = None)
         symbol=str(raw.get("symbol") or (request.symbol if request else "")),
         side=OrderSide(side),
         type=OrderType(kind) if kind in ("market", "limit") else OrderType.LIMIT,
-        status=str(raw.get("status") or "open"),
+        status=_status(raw),
         amount=amount,
         filled=filled,
         average=_dec(raw.get("average")),
@@ -36,6 +36,22 @@ def order_from_ccxt(raw: Mapping[str, Any], request: OrderRequest | None = None)
         fee=fee_total,
         fee_currency=(fees[0].get("currency") if fees else None),
     )
+
+
+# Exchanges' own words for an order canceled after part of it filled, which ccxt reports as 'closed'
+# (Bybit: ccxt issue 18685). Read as "filled", such an order would be final at once: never looked up
+# again for the fill that raced its cancel, and logged as filled when most of it was not.
+_CANCELED_AFTER_FILLS = frozenset({"PartiallyFilledCanceled", "PARTIALLY_FILLED_CANCELLED"})
+
+
+def _status(raw: Mapping[str, Any]) -> str:
+    """ccxt's unified status, except where ccxt calls a canceled order 'closed'; None (ccxt knows no
+    status: an answer with ids only) is open until the exchange says more."""
+    info = raw.get("info")
+    said = (info.get("orderStatus"), info.get("status")) if isinstance(info, Mapping) else ()
+    if any(isinstance(word, str) and word in _CANCELED_AFTER_FILLS for word in said):
+        return "canceled"
+    return str(raw.get("status") or "open")
 
 
 def trades_from_ccxt(raws: Sequence[Mapping[str, Any]]) -> tuple[Trade, ...]:

@@ -1,0 +1,47 @@
+"""Answers real exchanges send that are easy to misread, through the real ccxt client.
+
+Each case is something a real server answers (a wording ccxt maps oddly, a history that lags, an
+error body) and what it must mean for our books: every fill recorded, with what it cost, and the
+position holding what the exchange account holds.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_live_exchange import _resting_limit, _start
+from tests.fakes.exchange import FakeExchange
+from tradewire.adapters.store.tables import execution_intents, orders, positions
+
+pytestmark = pytest.mark.slow
+
+QUICK_LATE_CHECKS = {"late_fill_checks_s": [0.5, 1.0, 1.5]}
+
+
+async def test_bybit_partially_filled_then_canceled_is_a_cancel_and_a_late_fill_is_still_found(
+    tmp_path: Path,
+) -> None:
+    # Bybit words a canceled order that had filled in part "PartiallyFilledCanceled", which ccxt
+    # maps to 'closed' (ccxt issue 18685): read as "filled", the order was final at once and the
+    # trade that raced our cancel was never looked for.
+    with FakeExchange("bybit", prices={"BTC/USDT": "60000"}, balances={"USDT": "10000"}) as fake:
+        live = await _start(tmp_path, fake, limit_order_timeout_s=0.5, **QUICK_LATE_CHECKS)
+        try:
+            coid = await _resting_limit(live, price="59000", amount="0.003")
+            fake.fill(coid, "0.001")  # part of it fills while it rests
+            fake.fill_after_cancel(coid, "0.001", delay_s=0.3)  # and more lands after our cancel
+            await live.until(lambda: fake.order(coid)["filled"] == "0.002", timeout=10)
+            await live.until(lambda: live.rows(orders)[-1].filled == Decimal("0.002"), timeout=10)
+        finally:
+            await live.runtime.stop()
+
+    [order] = live.rows(orders)
+    assert order.state == "canceled"
+    [position] = live.rows(positions)
+    assert position.amount == Decimal(fake.balances["BTC"]["total"])  # fee in BTC: 0.002 less 0.1 %
+    [intent] = live.rows(execution_intents)
+    assert intent.status == "done"
+    live.agrees_with_exchange()
