@@ -45,3 +45,36 @@ async def test_bybit_partially_filled_then_canceled_is_a_cancel_and_a_late_fill_
     [intent] = live.rows(execution_intents)
     assert intent.status == "done"
     live.agrees_with_exchange()
+
+
+@pytest.mark.parametrize("flavor", ["binance", "mexc"])
+async def test_a_fill_whose_trade_history_is_unreadable_waits_for_its_fee_and_the_exit_sells_what_is_held(
+    tmp_path: Path, flavor: str
+) -> None:
+    # Binance and MEXC take a buy's commission in the asset bought (unless fees are paid in BNB/MX),
+    # and their order lookups carry no fee. An order found by lookup (its create answer was lost)
+    # whose trade history could not be read was recorded as 0.002 BTC with no fee: the position held
+    # 0.000002 BTC more than the account, and every exit was refused for insufficient balance.
+    with FakeExchange(
+        flavor,  # type: ignore[arg-type]
+        prices={"BTC/USDT": "60000"},
+        balances={"USDT": "10000"},
+        fee_in_base_on_buy=True,
+    ) as fake:
+        live = await _start(tmp_path, fake, exchange_retry_base_s=0.005)
+        try:
+            fake.drop_next_create()  # placed, the answer lost: found by its client id, without fills
+            fake.fail_next("GET", "/api/v3/myTrades", status=503, times=4)  # one read's every try
+            await live.alert("buy")
+            await live.until(lambda: [o.state for o in live.rows(orders)] == ["filled"], timeout=15)
+            held = Decimal(fake.balances["BTC"]["total"])
+            await live.until(lambda: [p.amount for p in live.rows(positions)] == [held], timeout=5)
+            await live.alert("sell", market_position="flat", time="2025-01-01T00:00:00Z")
+            await live.until(lambda: [o.state for o in live.rows(orders)][1:] not in ([], ["submitted"]))
+        finally:
+            await live.runtime.stop()
+
+    assert held == Decimal("0.001998")
+    [_, sell] = live.rows(orders)
+    assert sell.state == "filled", sell.reason
+    assert [p.status for p in live.rows(positions)] == ["closed"]

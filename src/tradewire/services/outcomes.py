@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from tradewire.domain.orders import ExchangeOrder
+from tradewire.domain.money import ZERO, fmt
+from tradewire.domain.orders import ExchangeOrder, Trade
 from tradewire.domain.records import OrderOutcome, OrderRecord
-from tradewire.ports import Exchange, ExchangeError, ExchangeUnavailable, OrderStore
+from tradewire.ports import Exchange, ExchangeError, ExchangeUnavailable, OrderOutcomeUnknown, OrderStore
 
 log = logging.getLogger("tradewire.execution")
 
@@ -51,20 +52,44 @@ async def _postpone(store: OrderStore, order: OrderRecord, exc: Exception, now: 
         log.exception("order %s: postponing its next check failed too", order.order_id)
 
 
-async def with_trade_history(exchange: Exchange, order: OrderRecord, view: ExchangeOrder) -> ExchangeOrder:
+# How many checks of an order a fill whose cost the exchange has not itemised waits for the trade
+# history (the fee above all: Binance and MEXC order lookups carry none, and take a buy's fee in the
+# asset bought) before it is recorded from the order's totals as they are.
+UNPRICED_FILL_CHECKS = 5
+
+
+class FillsUnpriced(OrderOutcomeUnknown):
+    """The order reports fills whose fee (or price) only its trade history tells, and that history
+    could not be read or does not list them yet: the order is looked up again, not settled without."""
+
+
+async def with_trade_history(
+    exchange: Exchange, order: OrderRecord, view: ExchangeOrder, wait: bool = True
+) -> ExchangeOrder:
     """Fill in an order's executions from the account's trade history when the order view lists none,
     so each fill is recorded with the exchange's own trade id, price and fee (and the fee's asset,
     which decides what a position holds). Nothing is fetched when the order has no fill we have not
-    recorded: a resting or canceled order checked again costs one request, not two."""
+    recorded: a resting or canceled order checked again costs one request, not two.
+
+    Raises FillsUnpriced when the view does not say what the new fills cost (no fee, or no average
+    price) and the history does not list them, for the first few checks of the order (`wait`): recorded
+    without its fee, a buy whose fee was taken in the asset bought would leave the position holding
+    more than the account does, and every exit of it would be refused."""
     fetch = getattr(exchange, "fetch_order_trades", None)
     if fetch is None or view.trades or view.filled <= order.filled or not view.exchange_order_id:
         return view
+    trades: tuple[Trade, ...] = ()
     try:
-        trades = await fetch(order.symbol, view.exchange_order_id)
+        trades = tuple(await fetch(order.symbol, view.exchange_order_id))
     except (ExchangeError, ExchangeUnavailable) as exc:
         log.info("trade history of %s unavailable (%s); using the order's totals", order.client_order_id, exc)
-        return view
     except Exception:  # the order's own answer stands: an error here must not lose it
         log.exception("trade history of %s failed; using the order's totals", order.client_order_id)
-        return view
-    return replace(view, trades=tuple(trades))
+    listed = sum((t.amount for t in trades), ZERO)
+    unpriced = view.fee is None or view.average is None
+    if wait and unpriced and listed < view.filled and order.check_attempts < UNPRICED_FILL_CHECKS:
+        raise FillsUnpriced(
+            f"{fmt(view.filled)} {view.symbol} filled, but the trade history lists {fmt(listed)}: "
+            "what the fills cost is not known yet; checking again"
+        )
+    return replace(view, trades=trades) if trades else view

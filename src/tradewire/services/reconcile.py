@@ -24,7 +24,7 @@ from tradewire.ports import (
     OrderStore,
 )
 from tradewire.services.holdings import min_sellable
-from tradewire.services.outcomes import record_outcomes, with_trade_history
+from tradewire.services.outcomes import FillsUnpriced, record_outcomes, with_trade_history
 
 log = logging.getLogger("tradewire.reconcile")
 
@@ -65,20 +65,24 @@ class Reconciler:
         of a final one when it reports fills we have not recorded."""
         latest = {view.client_order_id: view for view in views}
         ours = await asyncio.to_thread(self.store.orders_by_client_ids, account_id, list(latest))
-        outcomes = [
-            OrderOutcome(
-                order,
-                exchange_order=await with_trade_history(exchange, order, latest[order.client_order_id]),
-                min_sellable=await min_sellable(exchange, order.symbol),
-            )
-            for order in ours
-            if order.state is not OrderState.NEW
-            and (
+        outcomes = []
+        for order in ours:
+            view = latest[order.client_order_id]
+            news = (
                 not order.state.is_terminal
                 or order.rejection is RejectionKind.LOST
-                or latest[order.client_order_id].filled > order.filled
+                or view.filled > order.filled
             )
-        ]
+            if order.state is OrderState.NEW or not news:
+                continue
+            try:
+                # A final order's late fill is recorded as pushed: no poll may come for it again.
+                view = await with_trade_history(exchange, order, view, wait=not order.state.is_terminal)
+            except FillsUnpriced as exc:  # an order in flight is polled again soon: that settles it
+                log.info("pushed update of %s not applied yet: %s", order.client_order_id, exc)
+                continue
+            sellable = await min_sellable(exchange, order.symbol)
+            outcomes.append(OrderOutcome(order, exchange_order=view, min_sellable=sellable))
         await record_outcomes(self.store, outcomes, self.clock.now())
         return len(outcomes)
 

@@ -20,7 +20,7 @@ from tradewire.ports import (
     OrderOutcomeUnknown,
 )
 from tradewire.services.holdings import min_sellable
-from tradewire.services.outcomes import with_trade_history
+from tradewire.services.outcomes import FillsUnpriced, with_trade_history
 
 log = logging.getLogger("tradewire.execution")
 
@@ -80,8 +80,13 @@ async def send_one(order: OrderRecord, exchange: Exchange) -> OrderOutcome:
 
 
 async def placed(order: OrderRecord, exchange: Exchange, view: ExchangeOrder) -> OrderOutcome:
-    """The outcome of an order the exchange answered, with its fills from the trade history."""
-    view = await with_trade_history(exchange, order, view)
+    """The outcome of an order the exchange answered, with its fills from the trade history (or, while
+    what they cost is unknown, an outcome the reconciler looks up again)."""
+    try:
+        view = await with_trade_history(exchange, order, view)
+    except FillsUnpriced as exc:
+        log.info("order %s (%s) placed: %s", order.order_id, order.client_order_id, exc)
+        return OrderOutcome(order, unknown_reason=f"placed; {exc}")
     return OrderOutcome(order, exchange_order=view, min_sellable=await min_sellable(exchange, order.symbol))
 
 

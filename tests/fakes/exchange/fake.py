@@ -42,7 +42,10 @@ class FakeExchange(ExchangeControls):
         api_key: str | None = None,
         api_secret: str | None = None,
         api_password: str = "test-passphrase",  # noqa: S107 - a fake's test credential (okx)
+        fee_in_base_on_buy: bool | None = None,
     ) -> None:
+        """``fee_in_base_on_buy``: take a buy's commission in the asset bought, as Binance, OKX and
+        MEXC really do unless the account pays fees in BNB/OKB/MX (None: the venue module's choice)."""
         if flavor not in FLAVORS:
             raise ValueError(f"unknown flavor {flavor!r}")
         venue_type = VENUES[flavor]
@@ -56,7 +59,9 @@ class FakeExchange(ExchangeControls):
             venue_type.default_balances if balances is None else balances,
             order_id=venue_type.order_id,
             trade_id=venue_type.trade_id,
-            fee_in_base_on_buy=venue_type.fee_in_base_on_buy,
+            fee_in_base_on_buy=(
+                venue_type.fee_in_base_on_buy if fee_in_base_on_buy is None else fee_in_base_on_buy
+            ),
             min_notional=venue_type.min_notional,
         )
         self._scenarios = Scenarios(self._book)

@@ -1,0 +1,84 @@
+"""What odd exchange answers mean for our orders: the wording ccxt maps oddly, and fills whose cost
+only the trade history tells (tests/e2e/test_exchange_faults_audit.py has them through real ccxt)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from tests.fakes.memory_exchange import MemoryExchange
+from tests.unit.test_service_outcomes import WithHistory, _view_without_trades
+from tradewire.adapters.live.ccxt_orders import order_from_ccxt
+from tradewire.domain.orders import OrderState
+from tradewire.ports import ExchangeUnavailable
+from tradewire.services.outcomes import UNPRICED_FILL_CHECKS, FillsUnpriced, with_trade_history
+
+
+def _bybit(status: str, unified: str, filled: str) -> dict[str, object]:
+    return {
+        "id": "1",
+        "clientOrderId": "tw1",
+        "symbol": "BTC/USDT",
+        "side": "buy",
+        "type": "limit",
+        "status": unified,
+        "amount": 0.003,
+        "filled": float(filled),
+        "average": 59000.0 if filled != "0" else None,
+        "price": 59000.0,
+        "info": {"orderStatus": status, "cumExecQty": filled},
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "unified", "filled", "state"),
+    [
+        ("PartiallyFilledCanceled", "closed", "0.001", OrderState.CANCELED),  # ccxt says 'closed'
+        ("Filled", "closed", "0.003", OrderState.FILLED),
+        ("Cancelled", "canceled", "0", OrderState.CANCELED),
+        ("PartiallyFilled", "open", "0.001", OrderState.PARTIALLY_FILLED),
+    ],
+)
+def test_an_order_canceled_after_part_of_it_filled_is_canceled_whatever_ccxt_calls_it(
+    status: str, unified: str, filled: str, state: OrderState
+) -> None:
+    assert order_from_ccxt(_bybit(status, unified, filled)).state is state
+
+
+@pytest.mark.parametrize(
+    "history_error", [ExchangeUnavailable("503 Service Unavailable"), None], ids=["unreadable", "lagging"]
+)
+async def test_a_fill_without_its_fee_waits_for_the_trade_history_a_few_checks(
+    history_error: Exception | None,
+) -> None:
+    exchange = WithHistory(history_error)
+    order, outcome = await _view_without_trades(exchange)
+    view = outcome.exchange_order
+    assert view is not None and view.fee is None  # an order lookup without fees (Binance, MEXC)
+    if history_error is None:  # the history does not list the order's trades yet
+        exchange.orders = {k: replace(v, trades=()) for k, v in exchange.orders.items()}
+
+    with pytest.raises(FillsUnpriced, match="filled, but the trade history lists 0"):
+        await with_trade_history(exchange, order, view)
+    # Never for ever: after a few checks the order's totals settle it as they are.
+    late = replace(order, check_attempts=UNPRICED_FILL_CHECKS)
+    assert await with_trade_history(exchange, late, view) == view
+    # And a pushed late fill of a final order is never held back (no poll may come for it).
+    assert await with_trade_history(exchange, order, view, wait=False) == view
+
+
+async def test_a_fill_whose_fee_the_order_gives_or_whose_history_lists_it_does_not_wait() -> None:
+    exchange = WithHistory()
+    order, outcome = await _view_without_trades(exchange)
+    view = outcome.exchange_order
+    assert view is not None
+
+    listed = await with_trade_history(exchange, order, view)
+    priced = replace(view, fee=Decimal("0.06"), fee_currency="USDT")
+    from_totals = await with_trade_history(WithHistory(ExchangeUnavailable("down")), order, priced)
+    no_history = await with_trade_history(MemoryExchange(), order, view)  # a venue without one
+
+    assert [t.amount for t in listed.trades] == [view.filled]
+    assert from_totals == priced and no_history == view
