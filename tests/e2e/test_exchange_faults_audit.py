@@ -7,12 +7,14 @@ position holding what the exchange account holds.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.test_live_exchange import _resting_limit, _start
+from tests.e2e.test_live_server_errors import _assert_filled_once, _assert_never_placed, _buy_through
 from tests.fakes.exchange import FakeExchange
 from tradewire.adapters.store.tables import execution_intents, orders, positions
 
@@ -78,3 +80,38 @@ async def test_a_fill_whose_trade_history_is_unreadable_waits_for_its_fee_and_th
     [_, sell] = live.rows(orders)
     assert sell.state == "filled", sell.reason
     assert [p.status for p in live.rows(positions)] == ["closed"]
+
+
+# A 200 answer to a create that names no order: the exchange did not say it took it.
+_NO_ORDER_ID = [
+    pytest.param(
+        "bybit",
+        {"retCode": 0, "retMsg": "OK", "result": {}, "retExtInfo": {}, "time": 1700000000000},
+        id="bybit-ok-without-orderId",
+    ),
+    pytest.param(
+        "coinbase",
+        {"success": False, "failure_reason": "UNKNOWN_FAILURE_REASON", "order_id": ""},
+        id="coinbase-failure-without-error_response",
+    ),
+]
+
+
+@pytest.mark.parametrize("processed", [True, False], ids=["processed", "not_processed"])
+@pytest.mark.parametrize(("flavor", "payload"), _NO_ORDER_ID)
+async def test_a_create_answer_that_names_no_order_is_looked_up_never_taken_for_an_open_order(
+    tmp_path: Path, flavor: str, payload: dict[str, object], processed: bool
+) -> None:
+    # Taken for "accepted, open", such an order had no exchange id, was never found by its client
+    # id and, being open, never concluded: pending for ever, and the subscription's next signals on
+    # the pair waited behind it.
+    prices = {"BTC/USDT": "60000", "BTC/USDC": "60000"}
+    balances = {"USDT": "10000", "USDC": "10000"}
+    with FakeExchange(flavor, prices=prices, balances=balances) as fake:  # type: ignore[arg-type]
+        live, first = await _buy_through(tmp_path, fake, 200, json.dumps(payload), processed)
+
+    assert first == ("filled" if processed else "submitted")
+    if processed:
+        _assert_filled_once(live)
+    else:
+        _assert_never_placed(live)

@@ -284,6 +284,11 @@ class CcxtExchange:
             found = await self._lookup(request)
             if found is not None:
                 return found
+            if not raw.get("id"):  # an answer that names no order does not say the order was taken
+                raise OrderOutcomeUnknown(
+                    f"{ErrorKind.UNKNOWN.value}: the answer to the create names no order "
+                    f"and order {request.client_order_id} is not found yet"
+                )
             raw = {**raw, "status": "open"}  # accepted (it has an id); the reconciler will see the rest
         order = order_from_ccxt(raw, request)
         log.info(
