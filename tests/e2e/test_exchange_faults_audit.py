@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_live_exchange import _resting_limit, _start
+from tests.e2e.test_live_exchange import FIRST, _resting_limit, _start
 from tests.e2e.test_live_server_errors import _assert_filled_once, _assert_never_placed, _buy_through
 from tests.fakes.exchange import FakeExchange
 from tradewire.adapters.store.tables import execution_intents, orders, positions
@@ -115,3 +115,22 @@ async def test_a_create_answer_that_names_no_order_is_looked_up_never_taken_for_
         _assert_filled_once(live)
     else:
         _assert_never_placed(live)
+
+
+def _okx_duplicate(client_order_id: str) -> dict[str, object]:
+    entry = {"clOrdId": client_order_id, "ordId": "", "sCode": "51016", "sMsg": "Duplicated clOrdId"}
+    return {"code": "1", "msg": "All operations failed", "data": [{**entry, "tag": "", "ts": "1"}]}
+
+
+async def test_okx_duplicated_clordid_means_the_order_exists_and_it_is_settled_as_the_exchange_has_it(
+    tmp_path: Path,
+) -> None:
+    # OKX refuses a client order id it already has ("Duplicated clOrdId", 51016; ccxt: InvalidOrder)
+    # as when a gateway in front of it passed the create twice: the first one is the order. Taken
+    # for a refusal, it was recorded rejected while it filled, and its position was never opened.
+    with FakeExchange("okx", prices={"BTC/USDT": "60000"}, balances={"USDT": "10000"}) as fake:
+        body = json.dumps(_okx_duplicate(FIRST))
+        live, first = await _buy_through(tmp_path, fake, 200, body, processed=True)
+
+    assert first == "filled"
+    _assert_filled_once(live)

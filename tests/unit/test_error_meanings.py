@@ -6,11 +6,13 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
+import ccxt
 import pytest
 
 from tests.fakes.memory_exchange import MemoryExchange
 from tests.unit.test_service_outcomes import WithHistory, _view_without_trades
 from tradewire.adapters.live.ccxt_orders import order_from_ccxt
+from tradewire.adapters.live.errors import is_duplicate
 from tradewire.domain.orders import OrderState
 from tradewire.ports import ExchangeUnavailable
 from tradewire.services.outcomes import UNPRICED_FILL_CHECKS, FillsUnpriced, with_trade_history
@@ -82,3 +84,25 @@ async def test_a_fill_whose_fee_the_order_gives_or_whose_history_lists_it_does_n
 
     assert [t.amount for t in listed.trades] == [view.filled]
     assert from_totals == priced and no_history == view
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ccxt.InvalidOrder(
+            'okx {"code":"1","data":[{"clOrdId":"tw1","sCode":"51016","sMsg":"Duplicated clOrdId"}]}'
+        ),
+        ccxt.InvalidOrder('binance {"code":-2010,"msg":"Duplicate order sent."}'),
+        ccxt.InvalidOrder('bybit {"retCode":110072,"retMsg":"OrderLinkedID is duplicate"}'),
+        ccxt.ExchangeError('bybit {"retCode":12141,"retMsg":"Duplicate clientOrderId."}'),
+        ccxt.DuplicateOrderId("any words"),
+    ],
+)
+def test_each_exchange_s_duplicate_client_id_answer_says_the_order_exists(error: Exception) -> None:
+    assert is_duplicate(error)
+
+
+def test_a_refusal_that_names_no_duplicate_is_not_one() -> None:
+    okx = 'okx {"code":"1","data":[{"clOrdId":"tw1","sCode":"51008","sMsg":"Insufficient balance"}]}'
+    assert not is_duplicate(ccxt.InsufficientFunds(okx))
+    assert not is_duplicate(ValueError("Duplicated clOrdId"))  # not an exchange's answer

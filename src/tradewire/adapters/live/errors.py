@@ -96,12 +96,18 @@ def kind_of(exc: BaseException) -> ErrorKind:
     return ErrorKind.INVALID_ORDER
 
 
+# What names the order in an exchange's "duplicate" answer: Binance/MEXC "Duplicate order sent.",
+# Bybit "OrderLinkedID is duplicate" / "Duplicate clientOrderId.", OKX "Duplicated clOrdId" (51016).
+_ORDER_WORDS = ("order", "clordid", "client")
+
+
 def is_duplicate(exc: BaseException) -> bool:
-    """The exchange refused a client order id it already has: the first order exists."""
+    """The exchange refused a client order id it already has: the first order exists. (Read broadly:
+    a wrong guess only costs a lookup, after which a missing order is an outcome unknown.)"""
     if isinstance(exc, ccxt.DuplicateOrderId):
         return True
     text = str(exc).lower()
-    return isinstance(exc, ccxt.ExchangeError) and ("duplicate" in text and "order" in text)
+    return isinstance(exc, ccxt.ExchangeError) and "duplicat" in text and any(w in text for w in _ORDER_WORDS)
 
 
 def one_line(exc: BaseException) -> str:
