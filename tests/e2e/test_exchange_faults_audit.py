@@ -134,3 +134,30 @@ async def test_okx_duplicated_clordid_means_the_order_exists_and_it_is_settled_a
 
     assert first == "filled"
     _assert_filled_once(live)
+
+
+async def test_a_coinbase_market_buy_still_filling_is_not_taken_for_filled(tmp_path: Path) -> None:
+    # A market buy is sized in quote on Coinbase (quote_size): its lookups carry no base amount, and an
+    # order seen open with a first fill was read as filled in full. Final at once, the rest of its
+    # fill was never recorded: the position held half of what the account bought.
+    prices, balances = {"BTC/USDC": "60000"}, {"USDC": "10000"}
+    with FakeExchange("coinbase", prices=prices, balances=balances) as fake:
+        live = await _start(tmp_path, fake)
+        try:
+            fake.rest_next_market_orders(walking=True)  # the engine is still filling it
+            await live.alert("buy", ticker="BTCUSDC")
+            await live.until(lambda: [o.state for o in live.rows(orders)] == ["open"])
+            fake.fill(FIRST, "0.001")
+            await live.until(lambda: live.rows(orders)[0].filled == Decimal("0.001"))
+            first_fill = live.rows(orders)[0].state
+            fake.fill(FIRST)  # the rest
+            await live.until(lambda: live.rows(orders)[0].filled == Decimal("0.002"), timeout=5)
+        finally:
+            await live.runtime.stop()
+
+    assert first_fill == "partially_filled"
+    [order] = live.rows(orders)
+    assert order.state == "filled"
+    [position] = live.rows(positions)
+    assert position.amount == Decimal(fake.balances["BTC"]["total"]) == Decimal("0.002")
+    live.agrees_with_exchange()

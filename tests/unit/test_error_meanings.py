@@ -106,3 +106,26 @@ def test_a_refusal_that_names_no_duplicate_is_not_one() -> None:
     okx = 'okx {"code":"1","data":[{"clOrdId":"tw1","sCode":"51008","sMsg":"Insufficient balance"}]}'
     assert not is_duplicate(ccxt.InsufficientFunds(okx))
     assert not is_duplicate(ValueError("Duplicated clOrdId"))  # not an exchange's answer
+
+
+def test_a_coinbase_market_buy_open_with_a_first_fill_is_partially_filled_not_filled() -> None:
+    # ccxt's own parser on Coinbase's answer: a market buy sized in quote has no base amount.
+    answer = {
+        "order_id": "9bc1eb3b",
+        "product_id": "BTC-USDC",
+        "side": "BUY",
+        "client_order_id": "tw0000000001",
+        "status": "OPEN",
+        "order_configuration": {"market_market_ioc": {"quote_size": "120"}},
+        "created_time": "2026-01-16T23:37:23.947030Z",
+        "filled_size": "0.001",
+        "average_filled_price": "60000",
+        "total_fees": "0.06",
+        "order_type": "MARKET",
+        "time_in_force": "IMMEDIATE_OR_CANCEL",
+    }
+    parsed = ccxt.coinbase().parse_order(answer)
+    assert parsed["amount"] is None
+
+    assert order_from_ccxt(parsed).state is OrderState.PARTIALLY_FILLED
+    assert order_from_ccxt({**parsed, "status": "closed"}).state is OrderState.FILLED

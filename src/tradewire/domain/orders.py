@@ -145,7 +145,9 @@ def state_from_exchange(status: str, filled: Decimal, amount: Decimal) -> OrderS
         return OrderState.EXPIRED
     if status in {"open", "new", "partially_filled"}:
         if filled > 0:
-            return OrderState.FILLED if filled >= amount else OrderState.PARTIALLY_FILLED
+            # An amount of 0 is one the exchange did not say (a Coinbase market buy sized in quote):
+            # an order still open is complete only when it filled an amount it stated.
+            return OrderState.FILLED if 0 < amount <= filled else OrderState.PARTIALLY_FILLED
         return OrderState.OPEN
     raise ValueError(f"unknown exchange order status {status!r}")
 

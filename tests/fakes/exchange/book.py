@@ -229,6 +229,7 @@ class Book:
         self._min_notional = min_notional
         # The next this many market orders find no liquidity and rest open until filled or canceled.
         self.resting_market_orders = 0
+        self.walking_market_orders = False  # resting IOC market orders stay open (still walking the book)
 
     def latest(self, client_order_id: str) -> Order | None:
         for order in reversed(self.orders):
@@ -366,7 +367,7 @@ class Book:
             self.cancel(order)
         elif crosses and not rests:
             self.execute(order, amount, current, maker=False)
-        elif time_in_force in ("IOC", "FOK"):
+        elif time_in_force in ("IOC", "FOK") and not (rests and self.walking_market_orders):
             self.cancel(order, status="expired")
         return order
 
@@ -492,6 +493,7 @@ class Book:
     def reset(self) -> None:
         """Forget every order and trade; balances back to where they started."""
         self.resting_market_orders = 0
+        self.walking_market_orders = False
         self.orders.clear()
         self.orders_by_id.clear()
         self.trades.clear()

@@ -40,11 +40,14 @@ class ExchangeControls:
             # binance: a cancel from the website carries a web_* client id of its own.
             self._book.cancel(order, cancel_type="CancelByUser", cancel_client_id=f"web_{uuid.uuid4().hex}")
 
-    def rest_next_market_orders(self, times: int = 1) -> None:
+    def rest_next_market_orders(self, times: int = 1, walking: bool = False) -> None:
         """The next ``times`` market orders find no liquidity: they rest open (a thin book) until
-        filled (:meth:`fill`) or canceled (:meth:`cancel_manually`)."""
+        filled (:meth:`fill`) or canceled (:meth:`cancel_manually`). An immediate-or-cancel one (the
+        only kind of market order Coinbase and Bybit have) expires at once, unless ``walking``: then
+        it stays open like an order the engine is still filling level by level."""
         with self._book.lock:
             self._book.resting_market_orders = times
+            self._book.walking_market_orders = walking
 
     def fill_after_cancel(
         self, client_order_id: str, amount: str, price: str | None = None, delay_s: float = 0.3
