@@ -8,19 +8,42 @@ position holding what the exchange account holds.
 from __future__ import annotations
 
 import json
+import time
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_live_exchange import FIRST, _resting_limit, _start
+from tests.e2e.test_live_exchange import FIRST, Live, _resting_limit, _start
 from tests.e2e.test_live_server_errors import _assert_filled_once, _assert_never_placed, _buy_through
 from tests.fakes.exchange import FakeExchange
+from tests.support import btc_signal, now
 from tradewire.adapters.store.tables import execution_intents, orders, positions
+from tradewire.domain.client_ids import intent_client_order_id
+from tradewire.domain.orders import OrderSide, OrderType
+from tradewire.domain.records import Decisions, NewOrder, Routing
+from tradewire.services.execution import Executor
 
 pytestmark = pytest.mark.slow
 
 QUICK_LATE_CHECKS = {"late_fill_checks_s": [0.5, 1.0, 1.5]}
+
+
+async def _usdc_limit(live: Live, price: str, amount: str) -> str:
+    """`_resting_limit` on BTC/USDC (Coinbase lists no BTC/USDT)."""
+    runtime = live.runtime
+    info = runtime.store.webhook_strategy(live.slug)
+    assert info is not None
+    signal = replace(btc_signal(info[0], f"limit-{time.monotonic_ns()}"), ticker="BTCUSDC", symbol="BTC/USDC")
+    signal_id, _ = runtime.store.insert_signal(signal)
+    runtime.store.create_intents(Routing(signal_id, runtime.store.active_targets(info[0])), now())
+    [work] = runtime.store.pending_work(signal_id)
+    coid = intent_client_order_id(work.intent_id)
+    order = NewOrder(work, coid, OrderSide.BUY, OrderType.LIMIT, Decimal(amount), Decimal(price))
+    records = runtime.store.save_decisions(Decisions(new_orders=[order]), now())
+    await Executor(runtime.store, runtime.exchanges, runtime.bus, runtime.clock).resume(records)
+    return coid
 
 
 async def test_bybit_partially_filled_then_canceled_is_a_cancel_and_a_late_fill_is_still_found(
@@ -30,7 +53,8 @@ async def test_bybit_partially_filled_then_canceled_is_a_cancel_and_a_late_fill_
     # maps to 'closed' (ccxt issue 18685): read as "filled", the order was final at once and the
     # trade that raced our cancel was never looked for.
     with FakeExchange("bybit", prices={"BTC/USDT": "60000"}, balances={"USDT": "10000"}) as fake:
-        live = await _start(tmp_path, fake, limit_order_timeout_s=0.5, **QUICK_LATE_CHECKS)
+        # Canceled after 2 s: time enough to stage its first fill on a busy machine.
+        live = await _start(tmp_path, fake, limit_order_timeout_s=2.0, **QUICK_LATE_CHECKS)
         try:
             coid = await _resting_limit(live, price="59000", amount="0.003")
             fake.fill(coid, "0.001")  # part of it fills while it rests
@@ -145,7 +169,7 @@ async def test_a_coinbase_market_buy_still_filling_is_not_taken_for_filled(tmp_p
         live = await _start(tmp_path, fake)
         try:
             fake.rest_next_market_orders(walking=True)  # the engine is still filling it
-            await live.alert("buy", ticker="BTCUSDC")
+            await live.alert("buy", ticker="BTCUSDC", symbol="BTC/USDC")
             await live.until(lambda: [o.state for o in live.rows(orders)] == ["open"])
             fake.fill(FIRST, "0.001")
             await live.until(lambda: live.rows(orders)[0].filled == Decimal("0.001"))
@@ -161,3 +185,27 @@ async def test_a_coinbase_market_buy_still_filling_is_not_taken_for_filled(tmp_p
     [position] = live.rows(positions)
     assert position.amount == Decimal(fake.balances["BTC"]["total"]) == Decimal("0.002")
     live.agrees_with_exchange()
+
+
+async def test_a_coinbase_order_canceled_or_expired_is_found_and_settled(tmp_path: Path) -> None:
+    # Coinbase cannot be asked for an order by its client id: it is found in the order lists. Its
+    # 'closed' list holds FILLED orders only, so an order canceled (our own timeout cancel) or expired
+    # (a market order that found no liquidity) was never found again: open here for ever, checked
+    # every two seconds, and the subscription's next signals on the pair waited behind it.
+    prices, balances = {"BTC/USDC": "60000"}, {"USDC": "10000"}
+    with FakeExchange("coinbase", prices=prices, balances=balances) as fake:
+        live = await _start(tmp_path, fake, limit_order_timeout_s=0.5, **QUICK_LATE_CHECKS)
+        try:
+            fake.rest_next_market_orders()  # no liquidity: the immediate-or-cancel buy expires unfilled
+            await live.alert("buy", ticker="BTCUSDC", symbol="BTC/USDC")
+            await live.until(lambda: [o.state for o in live.rows(orders)] == ["canceled"], timeout=5)
+            limit = await _usdc_limit(live, price="59000", amount="0.003")
+            await live.until(lambda: live.rows(orders)[-1].state == "canceled", timeout=5)
+        finally:
+            await live.runtime.stop()
+
+    assert fake.order(FIRST)["exchange_status"] == "EXPIRED"  # ccxt: 'canceled'
+    assert fake.order(limit)["exchange_status"] == "CANCELLED"
+    assert [(o.state, o.filled) for o in live.rows(orders)] == [("canceled", 0)] * 2
+    assert [i.status for i in live.rows(execution_intents)] == ["failed", "failed"]
+    assert live.rows(positions) == []

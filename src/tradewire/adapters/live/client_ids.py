@@ -105,10 +105,27 @@ class MexcIds(BinanceIds):
 
 class CoinbaseIds(ClientIdDialect):
     """Coinbase Advanced Trade: client_order_id on create (ccxt drops the unified one); no lookup by
-    it, so orders are found by scanning the open and closed lists."""
+    it, so orders are found by scanning the open list, then the latest orders in every status: ccxt's
+    'closed' list is Coinbase's FILLED orders only, without the CANCELLED, EXPIRED and FAILED ones."""
 
     def create_params(self, client_order_id: str) -> dict[str, Any]:
         return {"client_order_id": client_order_id}
+
+    async def fetch(
+        self, client: ccxt_async.Exchange, symbol: str, client_order_id: str
+    ) -> dict[str, Any] | None:
+        for method in (client.fetch_open_orders, client.fetch_orders):
+            for order in await method(symbol):
+                if order.get("clientOrderId") == client_order_id:
+                    return dict(order)
+        return None
+
+    async def cancel(self, client: ccxt_async.Exchange, symbol: str, client_order_id: str) -> None:
+        for order in await client.fetch_open_orders(symbol):  # only an open order can be canceled
+            if order.get("clientOrderId") == client_order_id:
+                await client.cancel_order(order["id"], symbol)
+                return
+        raise ccxt.OrderNotFound(f"no open order {client_order_id}")
 
 
 DIALECTS: dict[str, ClientIdDialect] = {
