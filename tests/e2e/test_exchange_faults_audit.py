@@ -209,3 +209,27 @@ async def test_a_coinbase_order_canceled_or_expired_is_found_and_settled(tmp_pat
     assert [(o.state, o.filled) for o in live.rows(orders)] == [("canceled", 0)] * 2
     assert [i.status for i in live.rows(execution_intents)] == ["failed", "failed"]
     assert live.rows(positions) == []
+
+
+async def test_a_limit_order_that_rested_long_still_waits_for_the_fee_of_its_fill(tmp_path: Path) -> None:
+    # The wait for the trade history must not depend on how long the order rested: a limit buy seen
+    # open a dozen times, then filled while the history could not be read, was recorded fee-less.
+    prices, balances = {"BTC/USDT": "60000"}, {"USDT": "10000"}
+    with FakeExchange("binance", prices=prices, balances=balances, fee_in_base_on_buy=True) as fake:
+        live = await _start(tmp_path, fake, reconcile_interval_s=3600, exchange_retry_base_s=0.005)
+        account = live.account_ids[0]
+        try:
+            coid = await _resting_limit(live, price="59000", amount="0.002")
+            for _ in range(12):  # twelve checks of it resting on the book
+                await live.runtime.reconciler.sync_account(account)
+            fake.fill(coid)
+            fake.fail_next("GET", "/api/v3/myTrades", status=503, times=4)  # one read's every try
+            await live.runtime.reconciler.sync_account(account)  # filled, but the fee unknown
+            await live.runtime.reconciler.sync_account(account)  # the history answers
+        finally:
+            await live.runtime.stop()
+
+    assert live.rows(orders)[-1].check_attempts > 12
+    [position] = live.rows(positions)
+    assert position.amount == Decimal(fake.balances["BTC"]["total"]) == Decimal("0.001998")
+    live.agrees_with_exchange()

@@ -4,6 +4,7 @@ only the trade history tells (tests/e2e/test_exchange_faults_audit.py has them t
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import ccxt
@@ -13,9 +14,14 @@ from tests.fakes.memory_exchange import MemoryExchange
 from tests.unit.test_service_outcomes import WithHistory, _view_without_trades
 from tradewire.adapters.live.ccxt_orders import order_from_ccxt
 from tradewire.adapters.live.errors import is_duplicate
-from tradewire.domain.orders import OrderState
+from tradewire.domain.orders import ExchangeOrder, OrderState
 from tradewire.ports import ExchangeUnavailable
-from tradewire.services.outcomes import UNPRICED_FILL_CHECKS, FillsUnpriced, with_trade_history
+from tradewire.services.outcomes import (
+    UNPRICED_FILL_CHECKS,
+    UNPRICED_FILL_WAIT_S,
+    FillsUnpriced,
+    with_trade_history,
+)
 
 
 def _bybit(status: str, unified: str, filled: str) -> dict[str, object]:
@@ -129,3 +135,22 @@ def test_a_coinbase_market_buy_open_with_a_first_fill_is_partially_filled_not_fi
 
     assert order_from_ccxt(parsed).state is OrderState.PARTIALLY_FILLED
     assert order_from_ccxt({**parsed, "status": "closed"}).state is OrderState.FILLED
+
+
+async def test_an_unpriced_fill_of_an_order_checked_many_times_waits_only_while_its_trade_is_recent() -> None:
+    exchange = WithHistory(ExchangeUnavailable("503 Service Unavailable"))
+    order, outcome = await _view_without_trades(exchange)
+    view = outcome.exchange_order
+    assert view is not None
+    rested = replace(order, check_attempts=40)  # a limit order seen resting many times
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    traded = int(now.timestamp() * 1000)
+
+    def at(seconds_ago: float) -> ExchangeOrder:
+        return replace(view, updated_ms=traded - int(seconds_ago * 1000))
+
+    with pytest.raises(FillsUnpriced):
+        await with_trade_history(exchange, rested, at(2), now=now)  # traded 2 s ago: wait
+    assert await with_trade_history(exchange, rested, at(UNPRICED_FILL_WAIT_S + 1), now=now) == at(31)
+    assert await with_trade_history(exchange, rested, at(-3600), now=now) == at(-3600)  # a skewed clock
+    assert await with_trade_history(exchange, rested, view, now=now) == view  # no time given

@@ -194,6 +194,7 @@ class ExchangeOrder:
     reason: str | None = None
     fee: Decimal | None = None  # cumulative, when the exchange reports it on the order
     fee_currency: str | None = None
+    updated_ms: int | None = None  # when the exchange last traded on (or changed) it, by its clock
 
     @property
     def state(self) -> OrderState:

@@ -52,10 +52,12 @@ async def _postpone(store: OrderStore, order: OrderRecord, exc: Exception, now: 
         log.exception("order %s: postponing its next check failed too", order.order_id)
 
 
-# How many checks of an order a fill whose cost the exchange has not itemised waits for the trade
-# history (the fee above all: Binance and MEXC order lookups carry none, and take a buy's fee in the
-# asset bought) before it is recorded from the order's totals as they are.
+# How long a fill whose cost the exchange has not itemised waits for the trade history (the fee above
+# all: Binance and MEXC order lookups carry none, and take a buy's fee in the asset bought) before it
+# is recorded from the order's totals as they are: the order's first few checks, and the seconds
+# after the exchange last traded on it (by its clock; a clock far from ours does not count).
 UNPRICED_FILL_CHECKS = 5
+UNPRICED_FILL_WAIT_S = 30.0
 
 
 class FillsUnpriced(OrderOutcomeUnknown):
@@ -64,7 +66,11 @@ class FillsUnpriced(OrderOutcomeUnknown):
 
 
 async def with_trade_history(
-    exchange: Exchange, order: OrderRecord, view: ExchangeOrder, wait: bool = True
+    exchange: Exchange,
+    order: OrderRecord,
+    view: ExchangeOrder,
+    wait: bool = True,
+    now: datetime | None = None,
 ) -> ExchangeOrder:
     """Fill in an order's executions from the account's trade history when the order view lists none,
     so each fill is recorded with the exchange's own trade id, price and fee (and the fee's asset,
@@ -72,7 +78,7 @@ async def with_trade_history(
     recorded: a resting or canceled order checked again costs one request, not two.
 
     Raises FillsUnpriced when the view does not say what the new fills cost (no fee, or no average
-    price) and the history does not list them, for the first few checks of the order (`wait`): recorded
+    price) and the history does not list them, for a while (`wait`; see UNPRICED_FILL_WAIT_S): recorded
     without its fee, a buy whose fee was taken in the asset bought would leave the position holding
     more than the account does, and every exit of it would be refused."""
     fetch = getattr(exchange, "fetch_order_trades", None)
@@ -87,9 +93,18 @@ async def with_trade_history(
         log.exception("trade history of %s failed; using the order's totals", order.client_order_id)
     listed = sum((t.amount for t in trades), ZERO)
     unpriced = view.fee is None or view.average is None
-    if wait and unpriced and listed < view.filled and order.check_attempts < UNPRICED_FILL_CHECKS:
+    if wait and unpriced and listed < view.filled and _may_wait(order, view, now):
         raise FillsUnpriced(
             f"{fmt(view.filled)} {view.symbol} filled, but the trade history lists {fmt(listed)}: "
             "what the fills cost is not known yet; checking again"
         )
     return replace(view, trades=trades) if trades else view
+
+
+def _may_wait(order: OrderRecord, view: ExchangeOrder, now: datetime | None) -> bool:
+    """Whether an unpriced fill may still wait for the trade history (see UNPRICED_FILL_WAIT_S)."""
+    if order.check_attempts < UNPRICED_FILL_CHECKS:
+        return True
+    if now is None or view.updated_ms is None:
+        return False
+    return abs(now.timestamp() - view.updated_ms / 1000) < UNPRICED_FILL_WAIT_S

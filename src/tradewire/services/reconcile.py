@@ -77,7 +77,8 @@ class Reconciler:
                 continue
             try:
                 # A final order's late fill is recorded as pushed: no poll may come for it again.
-                view = await with_trade_history(exchange, order, view, wait=not order.state.is_terminal)
+                wait = not order.state.is_terminal
+                view = await with_trade_history(exchange, order, view, wait, self.clock.now())
             except FillsUnpriced as exc:  # an order in flight is polled again soon: that settles it
                 log.info("pushed update of %s not applied yet: %s", order.client_order_id, exc)
                 continue
@@ -141,7 +142,7 @@ class Reconciler:
             if self._expired_limit(order, view):
                 log.info("limit order %s unfilled after its timeout: cancelling", order.client_order_id)
                 view = await exchange.cancel_order(order.symbol, order.client_order_id)
-            view = await with_trade_history(exchange, order, view)
+            view = await with_trade_history(exchange, order, view, now=self.clock.now())
         except ExchangeError as exc:
             return OrderOutcome(order, unknown_reason=f"status check refused: {exc}")
         except (OrderOutcomeUnknown, ExchangeUnavailable) as exc:

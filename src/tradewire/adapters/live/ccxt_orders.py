@@ -35,6 +35,7 @@ def order_from_ccxt(raw: Mapping[str, Any], request: OrderRequest | None = None)
         trades=trades,
         fee=fee_total,
         fee_currency=(fees[0].get("currency") if fees else None),
+        updated_ms=_ms(raw.get("lastTradeTimestamp") or raw.get("lastUpdateTimestamp")),
     )
 
 
@@ -87,6 +88,13 @@ def balance_detail_from_ccxt(raw: Mapping[str, Any]) -> dict[str, AssetBalance]:
             continue
         detail[asset] = AssetBalance.of(*parts)
     return detail
+
+
+def _ms(value: Any) -> int | None:
+    try:
+        return int(value) if value else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _dec(value: Any) -> Decimal | None:
