@@ -26,6 +26,7 @@ from tradewire.domain.exits import (
     best_after_bar,
     evaluate_bar,
     trailing_fraction,
+    trailing_level,
 )
 from tradewire.domain.positions import CloseReason
 
@@ -430,11 +431,11 @@ def tick_reference(ref: RefPosition, price: float | None, now_s: float) -> tuple
         if trail is not None:
             start = activation_price(levels.side, entry, _opt(levels.trailing_activation_pct))
             if long and ref.best >= start:
-                level = ref.best * (1.0 - trail / 100.0)
+                level = trailing_level("long", ref.best, trail)
                 if price <= level:
                     return CloseReason.TRAILING, level
             if not long and ref.best <= start:
-                level = ref.best * (1.0 + trail / 100.0)
+                level = trailing_level("short", ref.best, trail)
                 if price >= level:
                     return CloseReason.TRAILING, level
         if tp is not None and (price >= tp if long else price <= tp):

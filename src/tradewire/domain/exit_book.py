@@ -14,12 +14,23 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from tradewire.domain.exit_rules import ExitLevels, activation_price, side_sign, trailing_fraction
+from tradewire.domain.exit_rules import (
+    ExitLevels,
+    activation_price,
+    side_sign,
+    trailing_fraction,
+    trailing_level,
+)
 from tradewire.domain.positions import CloseReason
 
 # Reason codes used inside the vectorised evaluation, in precedence order.
 _REASONS = (CloseReason.SL, CloseReason.TRAILING, CloseReason.TP, CloseReason.TIMEOUT)
 _SL, _TRAILING, _TP, _TIMEOUT = range(4)
+# A trailing level computed in float is within a few units in the last place of its exact value: where
+# a price lies this close to it (relative), the level is computed exactly (trailing_level) before they
+# are compared, so a price exactly at the stop hits it. Far wider than the float error, far narrower
+# than any market's tick.
+_NEAR_LEVEL = 1e-9
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -225,7 +236,7 @@ class ExitBook:
         self._best[:n][moved] = price[moved]
         self._moved[:n] |= moved
         signed_best = np.where(moved, signed_price, signed_best)
-        signed_trail = self._signed_trail_level(sign, signed_best)
+        signed_trail = self._exact_where_near(sign, self._signed_trail_level(sign, signed_best), signed_price)
         # NaN levels (exit not set, trailing not active) compare False: no trigger.
         sl_hit = priced & (signed_price <= sign * self._sl[:n])
         trail_hit = priced & (signed_price <= signed_trail)
@@ -236,7 +247,7 @@ class ExitBook:
             return Triggers.empty()
         # The first true condition wins: the list is in precedence order.
         choice = np.select([sl_hit[rows], trail_hit[rows], tp_hit[rows]], [_SL, _TRAILING, _TP], _TIMEOUT)
-        level = self._crossed_level(rows, choice, sign[rows] * signed_trail[rows])
+        level = self._crossed_level(rows, choice, sign[rows] * signed_trail[rows], self._best[rows])
         return self._triggers(rows, choice, level, price[rows])
 
     def evaluate_bars(self, bars: Mapping[str, tuple[float, float, float, float]], now_s: float) -> Triggers:
@@ -258,8 +269,11 @@ class ExitBook:
         s_adverse = np.where(long, low, -high)
         s_favourable = np.where(long, high, -low)
         signed_best = sign * self._best[:n]
-        s_trail = self._signed_trail_level(sign, signed_best)  # from the best *before* this candle
         s_sl = sign * self._sl[:n]
+        # From the best *before* this candle; exact where a price or the stop loss is at it.
+        s_trail = self._exact_where_near(
+            sign, self._signed_trail_level(sign, signed_best), s_open, s_adverse, s_sl
+        )
         s_tp = sign * self._tp[:n]
         gap_sl = priced & (s_open <= s_sl)
         gap_trail = priced & ~gap_sl & (s_open <= s_trail)
@@ -288,7 +302,7 @@ class ExitBook:
             [_SL, _TRAILING, _TP],
             _TIMEOUT,
         )
-        level = self._crossed_level(rows, choice, sign[rows] * s_trail[rows])
+        level = self._crossed_level(rows, choice, sign[rows] * s_trail[rows], sign[rows] * signed_best[rows])
         fill = np.where(open_fill[rows], open_[rows], np.where(choice == _TIMEOUT, close[rows], level))
         return self._triggers(rows, choice, level, fill)
 
@@ -309,8 +323,37 @@ class ExitBook:
         level = signed_best * (1.0 - sign * self._trail[:n])
         return np.where(active, level, np.nan)
 
-    def _crossed_level(self, rows: IntArray, choice: IntArray, trail: FloatArray) -> FloatArray:
-        """The level each triggered row crossed, by its reason; NaN for a time limit (no level)."""
+    def _exact_where_near(
+        self, sign: FloatArray, signed_trail: FloatArray, *compared: FloatArray
+    ) -> FloatArray:
+        """`signed_trail` with the exact level (trailing_level, from the best price tracked) in the rows
+        where one of the `compared` signed prices lies within _NEAR_LEVEL of it; few rows, if any."""
+        active = np.flatnonzero(~np.isnan(signed_trail))
+        level = signed_trail[active]
+        band = np.abs(level) * _NEAR_LEVEL
+        near = np.zeros(len(active), np.bool_)
+        for values in compared:
+            near |= np.abs(values[active] - level) <= band  # NaN (no price) is never near
+        rows = active[near]
+        if len(rows) == 0:
+            return signed_trail
+        exact = signed_trail.copy()
+        for row in rows.tolist():
+            given = self._levels[row]
+            assert given.trailing_pct is not None  # a NaN level is never near
+            exact[row] = sign[row] * trailing_level(given.side, float(self._best[row]), given.trailing_pct)
+        return exact
+
+    def _crossed_level(
+        self, rows: IntArray, choice: IntArray, trail: FloatArray, best: FloatArray
+    ) -> FloatArray:
+        """The level each triggered row crossed, by its reason; NaN for a time limit (no level). A
+        trailing stop's is its exact level at the best price it was measured from (`best`)."""
+        trail = trail.copy()
+        for i in np.flatnonzero(choice == _TRAILING).tolist():
+            given = self._levels[int(rows[i])]
+            assert given.trailing_pct is not None
+            trail[i] = trailing_level(given.side, float(best[i]), given.trailing_pct)
         levels = np.stack([self._sl[rows], trail, self._tp[rows], np.full(len(rows), np.nan)])
         picked: FloatArray = levels[choice, np.arange(len(rows))]
         return picked

@@ -150,11 +150,29 @@ def trailing_fraction(trailing_pct: float | None) -> float:
 
 
 def activation_price(side: Side, entry_price: float, trailing_activation_pct: float | None) -> float:
-    """The best price at which the trailing stop starts (±inf: at once); shared so book and scalar agree."""
+    """The best price at which the trailing stop starts (±inf: at once); shared so book and scalar agree.
+
+    Exact (see `trailing_level`): entry 50,000 and 10 % start at 55,000, where float arithmetic
+    gave 55,000.00000000001 and a best price of exactly 55,000 never started the stop."""
     sign = side_sign(side)
     if trailing_activation_pct is None:
         return -math.inf if sign > 0 else math.inf
-    return entry_price * (1.0 + sign * (trailing_activation_pct / 100.0))
+    return float(_exact(entry_price) * (1 + sign * _exact(trailing_activation_pct) / HUNDRED))
+
+
+def trailing_level(side: Side, best_price: float, trailing_pct: float | Decimal) -> float:
+    """The trailing stop's price for a best price: best × (1 − pct/100) for a long (a short: +).
+
+    Computed in Decimal and rounded once, so a price exactly at the level (best 60,000, 7 %: 55,800)
+    is at it; float arithmetic gave 55,799.99999999999 and the price 55,800 did not trigger it.
+    Prices are the shortest decimals of their floats (as they came from Decimal)."""
+    pct = trailing_pct if isinstance(trailing_pct, Decimal) else _exact(trailing_pct)
+    return float(_exact(best_price) * (1 - side_sign(side) * pct / HUNDRED))
+
+
+def _exact(value: float) -> Decimal:
+    """The decimal a float was read from (its shortest repr)."""
+    return Decimal(repr(float(value)))
 
 
 def best_after_bar(side: Side, best_price: float, high: float, low: float) -> float:
@@ -194,14 +212,11 @@ def evaluate_bar(
     """
     sign = side_sign(side)
     new_best = best_after_bar(side, best_price, high, low)
-    fraction = trailing_fraction(trailing_pct)
     start = activation_price(side, entry_price, trailing_activation_pct)
     trail: float | None = None
-    if trailing_pct is not None:
-        if sign > 0 and best_price >= start:
-            trail = best_price * (1.0 - fraction)
-        elif sign < 0 and best_price <= start:
-            trail = best_price * (1.0 + fraction)
+    started = best_price >= start if sign > 0 else best_price <= start
+    if trailing_pct is not None and started:
+        trail = trailing_level(side, best_price, trailing_pct)
     if sign > 0:
         adverse, favourable = low, high
 

@@ -27,6 +27,7 @@ from tradewire.domain.exit_rules import (
     evaluate_bar,
     side_sign,
     trailing_fraction,
+    trailing_level,
 )
 
 __all__ = [
@@ -47,4 +48,5 @@ __all__ = [
     "evaluate_bar",
     "side_sign",
     "trailing_fraction",
+    "trailing_level",
 ]

@@ -1,0 +1,55 @@
+"""Prices set by hand against the exit monitor, as a trader checks it: a price exactly at a level,
+a trailing stop's activation reached exactly, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from tests.integration.test_exit_monitor import _rows, _running
+from tradewire.adapters.store.tables import execution_log, orders, positions
+
+
+async def test_a_price_exactly_at_the_trailing_stop_closes_the_position(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # Best price 60,000 and a 7 % trailing stop: the stop is at 55,800 exactly (60,000 × 0.93).
+    async with _running(engine, tmp_path, {"exit_rules": {"trailing_pct": "7"}}) as monitored:
+        await monitored.alert()
+        assert await monitored.tick("60000") == 0
+        assert await monitored.tick("55800.01") == 0  # a cent above the stop: nothing
+        assert await monitored.tick("55800") == 1  # at the stop
+    [position] = _rows(engine, positions)
+    assert position.status == "closed" and position.close_reason == "TRAILING"
+    sell = next(o for o in _rows(engine, orders) if o.side == "sell")
+    assert sell.average == Decimal("55800")
+    [entry] = [r for r in _rows(engine, execution_log) if r.order_id == sell.id]
+    assert "TRAILING: trailing stop at 55800, price 55800" in entry.reason
+
+
+async def test_a_best_price_exactly_at_the_activation_price_starts_the_trailing_stop(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # Entry 50,000; the trailing stop (5 %) starts once the price has made 10 %: at 55,000 exactly.
+    rules = {"trailing_pct": "5", "trailing_activation_pct": "10"}
+    async with _running(engine, tmp_path, {"exit_rules": rules}) as monitored:
+        await monitored.alert()
+        assert await monitored.tick("55000") == 0  # activated, not hit
+        assert await monitored.tick("52250.01") == 0
+        assert await monitored.tick("52250") == 1  # 5 % below 55,000
+    [position] = _rows(engine, positions)
+    assert position.status == "closed" and position.close_reason == "TRAILING"
+
+
+async def test_a_short_of_the_activation_price_never_starts_the_trailing_stop(
+    engine: Engine, tmp_path: Path
+) -> None:
+    rules = {"trailing_pct": "5", "trailing_activation_pct": "10"}
+    async with _running(engine, tmp_path, {"exit_rules": rules}) as monitored:
+        await monitored.alert()
+        assert await monitored.tick("54999.99") == 0  # a cent short of 10 %
+        assert await monitored.tick("45000") == 0  # never started: a fall does not trigger it
+    [position] = _rows(engine, positions)
+    assert position.status == "open"
