@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from tradewire.domain.exits import ExitBook, ExitLevels
 from tradewire.domain.markets import OrderRejected
+from tradewire.domain.members import AccountMode
 from tradewire.domain.money import ZERO, fmt
 from tradewire.domain.partitions import Partitions, owns
 from tradewire.domain.positions import CloseReason
@@ -181,7 +182,7 @@ class ExitMonitor:
                 best = self._unsaved_best[row.position_id] = tracked
         self._book.upsert(
             row.position_id,
-            _key(row.exchange, row.symbol),
+            _key(row),
             ExitLevels(
                 side="long",
                 stop_loss=row.stop_loss,
@@ -206,7 +207,7 @@ class ExitMonitor:
         rising = row.dca.rising
         self._adds.upsert(
             row.position_id,
-            _key(row.exchange, row.symbol),
+            _key(row),
             ExitLevels(
                 side="long",
                 stop_loss=None if rising else tranche.trigger,
@@ -273,10 +274,10 @@ class ExitMonitor:
         self._adds.unmark_exiting(p for p in settled if p in self._adds)
 
     async def _prices(self) -> dict[str, float]:
-        """One price per (exchange, symbol) in the book, from any account on that exchange."""
+        """One price per key of the book (`_key`: the paper market's, or a live account's venue's)."""
         wanted: dict[str, WatchedPosition] = {}
         for position in self._positions.values():
-            wanted.setdefault(_key(position.exchange, position.symbol), position)
+            wanted.setdefault(_key(position), position)
         prices: dict[str, float] = {}
         for key, position in wanted.items():
             try:
@@ -370,8 +371,14 @@ class ExitMonitor:
             await asyncio.to_thread(self._store.save_best_prices, changed)
 
 
-def _key(exchange: str, symbol: str) -> str:
-    return f"{exchange}|{symbol}"
+def _key(position: WatchedPosition) -> str:
+    """Whose price a position is judged by. Paper accounts share the paper market; a live account
+    asks its own exchange client: two accounts of one exchange may reach different venues (a testnet,
+    a proxy: `sandbox`, `api_urls`) at different prices, and clients of the same venue share one
+    ticker cache, so asking each costs no more calls."""
+    if position.mode == AccountMode.PAPER:
+        return f"{position.exchange}|{position.symbol}"
+    return f"{position.exchange}|{position.account_id}|{position.symbol}"
 
 
 def _exit(position: WatchedPosition, reason: CloseReason, note: str) -> AutoOrder:
