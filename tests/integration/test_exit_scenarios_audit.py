@@ -53,3 +53,20 @@ async def test_a_short_of_the_activation_price_never_starts_the_trailing_stop(
         assert await monitored.tick("45000") == 0  # never started: a fall does not trigger it
     [position] = _rows(engine, positions)
     assert position.status == "open"
+
+
+async def test_a_stop_hit_while_halted_goes_out_on_the_first_tick_after_the_owner_resumes(
+    engine: Engine, tmp_path: Path
+) -> None:
+    async with _running(engine, tmp_path, {"exit_rules": {"stop_loss_pct": "2"}}) as monitored:
+        await monitored.alert()
+        [position] = _rows(engine, positions)
+        members = monitored.runtime.members
+        members.update_subscription(position.user_id, position.subscription_id, {"trading_state": "HALTED"})
+        assert await monitored.tick("48500") == 0  # through the stop, but no orders at all while HALTED
+        assert await monitored.tick() == 0
+        members.update_subscription(position.user_id, position.subscription_id, {"trading_state": "ACTIVE"})
+        # Still below the stop: the exit goes out at once, not after the monitor's next full reload.
+        assert await monitored.tick() == 1
+    [position] = _rows(engine, positions)
+    assert position.status == "closed" and position.close_reason == "SL"

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -75,6 +75,8 @@ class ExitMonitor:
         self._retry_at: dict[int, datetime] = {}
         # Positions whose exit (or tranche) was held back because an earlier attempt may still fill.
         self._waiting: set[int] = set()
+        # Positions whose exit was held back by their trading state (HALTED), read again every tick.
+        self._held: set[int] = set()
         self._best_saved_at: datetime | None = None
         self._closers: list[DailyLossCloser] = []
         self._closers_at: datetime | None = None
@@ -102,6 +104,7 @@ class ExitMonitor:
         now = self._clock.now()
         self._retry_refused(now)
         await self._release_settled()
+        await self._release_resumed()
         prices = await self._prices()
         started = asyncio.get_running_loop().time()
         triggers = self._book.evaluate(prices, now.timestamp())
@@ -114,7 +117,8 @@ class ExitMonitor:
             if position is None:
                 continue
             if not allows(position.state, entry=False):
-                continue  # stays marked: a halted subscription gets no orders until it is reloaded
+                self._held.add(position.position_id)  # stays marked until its state allows exits
+                continue
             level = "" if math.isnan(trigger.trigger_level) else f" at {_num(trigger.trigger_level)}"
             seen = "" if math.isnan(trigger.price) else f", price {_num(trigger.price)}"
             exits.append(_exit(position, trigger.reason, f"{_describe(trigger.reason)}{level}{seen}"))
@@ -150,6 +154,7 @@ class ExitMonitor:
             self._adds.mark_exiting(p for p in exiting if p in self._adds)
             # Marked until their attempts settle (those placed moments ago keep their retry time).
             self._waiting = {p for p in exiting if p in self._positions and p not in self._retry_at}
+            self._held = set()  # every position is evaluated afresh, with its state as read now
             self._loaded_at = now
         else:
             assert self._watermark is not None
@@ -169,6 +174,7 @@ class ExitMonitor:
             self._forget_tranche(row.position_id)
             self._retry_at.pop(row.position_id, None)
             self._waiting.discard(row.position_id)
+            self._held.discard(row.position_id)
             return
         self._positions[row.position_id] = row
         self._watch_tranche(row)
@@ -272,6 +278,26 @@ class ExitMonitor:
             self._retry_at.pop(pid, None)
         self._book.unmark_exiting(p for p in settled if p in self._book)
         self._adds.unmark_exiting(p for p in settled if p in self._adds)
+
+    async def _release_resumed(self) -> None:
+        """Positions whose exit was held back by their trading state (no orders at all) are read again;
+        once it allows exits (the owner or an admin resumed trading), they are evaluated at once. A
+        change of state does not touch the position's row, so the sync alone would see it only at the
+        next full reload, up to a minute past the stop."""
+        held = [self._positions[pid] for pid in sorted(self._held) if pid in self._positions]
+        subscriptions = sorted({p.subscription_id for p in held if p.subscription_id is not None})
+        if not subscriptions:
+            return
+        fresh = {
+            p.position_id: p for p in await asyncio.to_thread(self._store.open_positions_of, subscriptions)
+        }
+        for known in held:
+            row = fresh.get(known.position_id)
+            if row is None or not allows(row.state, entry=False):
+                continue  # closed (the sync follows it), or still halted
+            self._positions[row.position_id] = replace(known, state=row.state, state_source=row.state_source)
+            self._held.discard(row.position_id)
+            self._book.unmark_exiting([row.position_id])
 
     async def _prices(self) -> dict[str, float]:
         """One price per key of the book (`_key`: the paper market's, or a live account's venue's)."""
