@@ -70,3 +70,26 @@ async def test_a_stop_hit_while_halted_goes_out_on_the_first_tick_after_the_owne
         assert await monitored.tick() == 1
     [position] = _rows(engine, positions)
     assert position.status == "closed" and position.close_reason == "SL"
+
+
+async def test_an_adaptive_dca_gap_buys_more_but_never_beyond_the_size_the_entry_was_approved_for(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # 300 USDT in three adaptive tranches (1:2:3), the largest entry allowed 300 USDT. The price gaps
+    # from 50,000 straight through both triggers (49,000 and 48,000) to 46,000.
+    spec = {
+        "sizing_value": "300",
+        "dca": {"mode": "adaptive", "tranches": 3, "step_pct": "2"},
+        "risk_limits": {"max_position_quote": "300", "cooldown_s": 0},
+    }
+    async with _running(engine, tmp_path, spec) as monitored:
+        await monitored.alert()
+        assert await monitored.tick("46000") == 1
+        assert await monitored.tick() == 1
+        assert await monitored.tick() == 0  # every tranche bought once
+    buys = [o for o in _rows(engine, orders) if o.side == "buy"]
+    assert [(o.tranche, o.state) for o in buys] == [(None, "filled"), (2, "filled"), (3, "filled")]
+    spent = sum((o.filled * o.average for o in buys), Decimal(0))
+    [position] = _rows(engine, positions)
+    assert position.amount > Decimal("0.006")  # the gap bought more than the plan's 0.006 BTC ...
+    assert spent <= Decimal("300")  # ... within the 300 USDT the entry was sized and approved for

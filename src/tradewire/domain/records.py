@@ -404,6 +404,7 @@ class WatchedPosition(PositionRef):
     dca: DcaPlan | None = None
     first_fill: Decimal | None = None
     pending: tuple[Tranche, ...] = ()
+    budget: Decimal | None = None  # DCA: what the whole planned position costs (DcaPlan.budget)
 
     @property
     def automated(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -100,13 +101,24 @@ class DcaPlan:
             for k, amount in enumerate(later)
         )
 
-    def amount_at(self, tranche: Tranche, entry: Decimal, price: Decimal) -> Decimal:
-        """What a triggered tranche buys at `price`: its plan, or for ADAPTIVE scaled by the real move."""
+    def amount_at(
+        self, tranche: Tranche, entry: Decimal, price: Decimal, room: Decimal | None = None
+    ) -> Decimal:
+        """What a triggered tranche buys at `price`: its plan, or for ADAPTIVE scaled by the real move,
+        the part above the plan no more than `room` (quote units) pays for (see `tranche_room`)."""
         if self.mode is not DcaMode.ADAPTIVE or entry <= tranche.trigger:
             return tranche.amount
         planned = entry - tranche.trigger
         scale = min(max((entry - price) / planned, Decimal(1)), Decimal(2))
-        return tranche.amount * scale
+        amount = tranche.amount * scale
+        if room is not None:
+            amount = max(tranche.amount, min(amount, room / price))
+        return amount
+
+    def budget(self, later: Sequence[Decimal], first_fill: Decimal) -> Decimal:
+        """What the whole position an entry planned costs at its first fill: the size the entry was
+        sized and approved for (the first tranche is the weights' share the later ones leave)."""
+        return sum(later, Decimal(0)) / (1 - self.weights()[0]) * first_fill
 
     def as_json(self) -> dict[str, Any]:
         return {"mode": self.mode.value, "tranches": self.tranches, "step_pct": fmt(self.step_pct)}
@@ -116,6 +128,14 @@ class DcaPlan:
         if not data:
             return None
         return cls(DcaMode(data["mode"]), int(data["tranches"]), Decimal(str(data["step_pct"])))
+
+
+def tranche_room(budget: Decimal, spent: Decimal, still_to_buy: Sequence[Tranche]) -> Decimal:
+    """Quote units a tranche may spend beyond its plan: the entry's approved size (`budget`) less what
+    the position cost so far and the later tranches' plans at their triggers. A gap through several
+    ADAPTIVE triggers buys more, but the position never grows past the size its entry was checked
+    against (max_position_quote, the sizing cap)."""
+    return budget - spent - sum((t.amount * t.trigger for t in still_to_buy), Decimal(0))
 
 
 def phase_after(

@@ -19,6 +19,7 @@ from tradewire.domain.partitions import Partitions, owns
 from tradewire.domain.positions import CloseReason
 from tradewire.domain.records import AutoOrder, DailyLossCloser, OrderRecord, WatchedPosition
 from tradewire.domain.risk import HUNDRED, RiskLimits, TradingState, allows
+from tradewire.domain.tranches import tranche_room
 from tradewire.ports import Clock, ExchangeDirectory, ExchangeError, ExchangeUnavailable, PositionStore
 from tradewire.ports.ownership import Ownership
 from tradewire.services.holdings import account_equity
@@ -240,7 +241,11 @@ class ExitMonitor:
             if position is None or tranche is None or position.dca is None:
                 continue
             price = Decimal(repr(trigger.price))
-            amount = position.dca.amount_at(tranche, position.first_fill or position.avg_entry, price)
+            room = None
+            if position.budget is not None:
+                spent = position.avg_entry * position.amount
+                room = tranche_room(position.budget, spent, position.pending[1:])
+            amount = position.dca.amount_at(tranche, position.first_fill or position.avg_entry, price, room)
             try:
                 exchange = self._exchanges.for_account(position.account_id, position.exchange, position.mode)
                 market = (await exchange.markets()).get(position.symbol)

@@ -239,6 +239,9 @@ def _trading_states(conn: Connection, subscription_ids: set[int]) -> dict[int, T
 def watched(r: Any, limits: Restrictions = _UNRESTRICTED) -> WatchedPosition:
     tranches = r["tranches"] or {}
     own = TradingState(r["trading_state"] or TradingState.ACTIVE.value)
+    dca = DcaPlan.from_json(tranches.get("plan", {}).get("dca"))
+    first_fill = Decimal(tranches["first"]) if tranches else None
+    later = [Decimal(a) for a in tranches.get("plan", {}).get("later") or ()]
     return WatchedPosition(
         **{name: r[name] for name in _WATCHED_FIELDS},
         position_id=r["id"],
@@ -247,7 +250,8 @@ def watched(r: Any, limits: Restrictions = _UNRESTRICTED) -> WatchedPosition:
         state_source=limits.source(own, r["user_id"]),
         risk=RiskLimits.from_json(r["risk_limits"]),
         phase=PositionPhase(r["phase"]),
-        dca=DcaPlan.from_json(tranches.get("plan", {}).get("dca")),
-        first_fill=Decimal(tranches["first"]) if tranches else None,
+        dca=dca,
+        first_fill=first_fill,
         pending=tuple(Tranche.from_json(t) for t in tranches.get("pending", [])),
+        budget=dca.budget(later, first_fill) if dca is not None and later and first_fill else None,
     )
