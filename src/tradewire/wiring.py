@@ -206,6 +206,7 @@ def build_runtime(settings: Settings, migrate: bool = True, clock: Clock | None 
             exchanges,
             # A market list still loading when routing needs it: a few requests' time, then decide.
             resolve_timeout_s=settings.exchange_timeout_ms / 1000 + 5.0,
+            exchanges=exchanges,
         ),
         executor,
         reconciler,

@@ -296,7 +296,7 @@ def test_signals_are_stored_once_within_their_window_and_fail_after_their_attemp
     sql, memory = each(twins, scenario)
     assert sql == memory
     assert memory[:5] == [(1, True), (1, False), (2, True), (2, False), (3, True)]
-    assert memory[5:11] == [1, True, None, (1, "ETH/USDT", "received"), "BTCUSDT", NOW]
+    assert memory[5:11] == [1, True, None, (1, "ETH/USDT", "received", True), "BTCUSDT", NOW]
     assert memory[11:13] == [[2, 3], [2]]
     assert memory[13] == [False, True, False]
     assert memory[14] == ("failed", "routing failed 2 times; last: boom", 2)

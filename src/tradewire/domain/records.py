@@ -70,6 +70,7 @@ class SignalRoute(NamedTuple):
     strategy_id: int
     symbol: str
     status: str
+    priced: bool = False  # it carries its own price (else its track record counts the market's)
 
 
 class PlatformStrategy(NamedTuple):
@@ -333,8 +334,7 @@ class Answer:
 
 @dataclass(frozen=True, slots=True)
 class PositionRef:
-    """A position with what an order on it names: its account (mode, exchange), subscription, owner
-    and symbol."""
+    """A position with what an order on it names: account (mode, exchange), subscription, owner, symbol."""
 
     position_id: int
     account_id: int

@@ -11,8 +11,17 @@ from typing import Protocol
 
 from tradewire import failpoints
 from tradewire.domain.execution import pair_matches
+from tradewire.domain.members import AccountMode
 from tradewire.domain.records import Routing, SubscriptionTarget
-from tradewire.ports import Clock, IntentStore, SignalStore, SymbolResolver
+from tradewire.ports import (
+    Clock,
+    ExchangeDirectory,
+    ExchangeError,
+    ExchangeUnavailable,
+    IntentStore,
+    SignalStore,
+    SymbolResolver,
+)
 from tradewire.services.ingest import PAPER_ONLY
 
 log = logging.getLogger("tradewire.routing")
@@ -28,10 +37,12 @@ class SignalRouter:
 
     store: RoutingStore
     clock: Clock
-    # Prices signals without one for the strategy's track record.
+    # Prices signals without one for the strategy's track record: the paper market's ...
     market_price: Callable[[str], Decimal | None] | None = None
     symbols: SymbolResolver | None = None
     resolve_timeout_s: float = 15.0
+    # ... or, for a strategy with live subscribers, their exchange's.
+    exchanges: ExchangeDirectory | None = None
     # Signals waiting for a market list (the sweep leaves them).
     _resolving: set[int] = field(init=False, default_factory=set)
 
@@ -61,12 +72,31 @@ class SignalRouter:
             # No venue lists the ticker (or a list could not be loaded): every subscriber without a
             # pair filter gets an intent that execution skips with its own venue's reason.
             matching = [t for t in targets if not t.pairs]
-        price = self.market_price(symbol) if self.market_price and symbol else None
+        price = await self._track_price(strategy_id, symbol) if symbol and not info.priced else None
         routing = Routing(signal_id, matching, price, status)
         await asyncio.to_thread(self.store.create_intents, routing, self.clock.now())
         failpoints.hit("after_intents")
         log.info("signal %s routed to %d of %d active subscriptions", signal_id, len(matching), len(targets))
         return len(matching)
+
+    async def _track_price(self, strategy_id: int, symbol: str) -> Decimal | None:
+        """The price a signal without one counts at in its strategy's track record (the losing-pair
+        blacklist, the strategy's drawdown): where its subscribers trade. The paper market replays or
+        simulates prices, so a strategy with live subscribers is priced at a live venue's ticker."""
+        paper = self.market_price(symbol) if self.market_price else None
+        if self.exchanges is None:
+            return paper
+        venues = await asyncio.to_thread(self.store.strategy_venues, strategy_id)
+        if not venues.live:
+            return paper
+        venue = venues.live[0]
+        try:
+            exchange = self.exchanges.for_account(venue.account_id, venue.exchange, AccountMode.LIVE)
+            price = await exchange.price(symbol)
+        except (ExchangeUnavailable, ExchangeError) as exc:
+            log.info("no %s price for the track record: %s", symbol, exc)
+            price = None
+        return price if price is not None or not venues.paper else paper
 
     async def _resolve(self, signal_id: int, strategy_id: int) -> str:
         """Resolve the ticker of a signal stored before a venue's market list was loaded."""

@@ -100,7 +100,9 @@ class SignalsTwin:
 
     def signal_route_info(self, signal_id: int) -> SignalRoute | None:
         s = self.tables["signals"].get(signal_id)
-        return SignalRoute(s["strategy_id"], s["symbol"], s["status"]) if s else None
+        return (
+            SignalRoute(s["strategy_id"], s["symbol"], s["status"], s.get("price") is not None) if s else None
+        )
 
     def strategy_venues(self, strategy_id: int) -> StrategyVenues:
         accounts = [

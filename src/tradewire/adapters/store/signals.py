@@ -124,11 +124,11 @@ class SqlSignals(SqlTables):
     def signal_route_info(self, signal_id: int) -> SignalRoute | None:
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(signals.c.strategy_id, signals.c.symbol, signals.c.status).where(
+                select(signals.c.strategy_id, signals.c.symbol, signals.c.status, signals.c.price).where(
                     signals.c.id == signal_id
                 )
             ).first()
-        return SignalRoute(row.strategy_id, row.symbol, row.status) if row else None
+        return SignalRoute(row.strategy_id, row.symbol, row.status, row.price is not None) if row else None
 
     def signal_ticker(self, signal_id: int) -> str | None:
         with self.engine.connect() as conn:
