@@ -4,9 +4,12 @@ a pair filter as 'unresolved'; an unreadable pair list fails only its own subscr
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
-from tests.fakes.memory_exchange import Symbols
+import pytest
+
+from tests.fakes.memory_exchange import MemoryExchange, Symbols
 from tests.fakes.world import World, world
 from tradewire.services.routing import SignalRouter
 
@@ -38,6 +41,54 @@ async def test_a_signal_without_a_price_is_counted_in_the_track_record_at_the_ma
 
     [record] = w.store.tables.strategy_pairs.values()
     assert (record["symbol"], record["open_entry"]) == ("BTC/USDT", Decimal(250))
+
+
+LIVE_AND_PAPER = [{"account": {"exchange": "binance", "mode": "live"}}, {}]
+
+
+class _Hanging(MemoryExchange):
+    async def price(self, symbol: str) -> Decimal | None:
+        await asyncio.sleep(3600)
+        raise AssertionError("never reached")
+
+
+class _Broken(MemoryExchange):
+    async def price(self, symbol: str) -> Decimal | None:
+        raise KeyError("a parser's surprise")
+
+
+async def test_a_strategy_with_live_subscribers_counts_a_price_less_signal_at_their_venue_s_price() -> None:
+    w = world(LIVE_AND_PAPER)
+    w.exchanges.by_account[w.seeded.account_ids[0]] = MemoryExchange(prices={"BTC/USDT": Decimal(310)})
+    router = SignalRouter(
+        w.store, w.clock, market_price={"BTC/USDT": Decimal(250)}.get, exchanges=w.exchanges
+    )
+
+    assert await router.route(_stored(w)) == 2
+
+    [record] = w.store.tables.strategy_pairs.values()
+    assert record["open_entry"] == Decimal(310)
+
+
+@pytest.mark.parametrize("venue", [_Hanging, _Broken])
+async def test_a_live_price_that_hangs_or_fails_never_holds_up_routing(venue: type[MemoryExchange]) -> None:
+    """The track record's price is the only thing waiting on the venue: every subscriber still gets its
+    intent, within the bound, and the record falls back on the paper market's price."""
+    w = world(LIVE_AND_PAPER)
+    w.exchanges.by_account[w.seeded.account_ids[0]] = venue()
+    router = SignalRouter(
+        w.store,
+        w.clock,
+        market_price={"BTC/USDT": Decimal(250)}.get,
+        exchanges=w.exchanges,
+        track_price_timeout_s=0.05,
+    )
+
+    assert await asyncio.wait_for(router.route(_stored(w)), 5) == 2
+
+    assert len(w.rows("execution_intents")) == 2
+    [record] = w.store.tables.strategy_pairs.values()
+    assert record["open_entry"] == Decimal(250)
 
 
 async def test_a_ticker_no_loaded_list_had_is_resolved_when_routed() -> None:

@@ -43,6 +43,7 @@ class SignalRouter:
     resolve_timeout_s: float = 15.0
     # ... or, for a strategy with live subscribers, their exchange's.
     exchanges: ExchangeDirectory | None = None
+    track_price_timeout_s: float = 2.0
     # Signals waiting for a market list (the sweep leaves them).
     _resolving: set[int] = field(init=False, default_factory=set)
 
@@ -92,9 +93,13 @@ class SignalRouter:
         venue = venues.live[0]
         try:
             exchange = self.exchanges.for_account(venue.account_id, venue.exchange, AccountMode.LIVE)
-            price = await exchange.price(symbol)
-        except (ExchangeUnavailable, ExchangeError) as exc:
-            log.info("no %s price for the track record: %s", symbol, exc)
+            # Bounded: every subscriber's intent waits for this price, which only the record needs.
+            price = await asyncio.wait_for(exchange.price(symbol), self.track_price_timeout_s)
+        except (ExchangeUnavailable, ExchangeError, TimeoutError) as exc:
+            log.info("no %s price for the track record: %s", symbol, exc or "timed out")
+            price = None
+        except Exception:  # the record's price never stops a signal from being routed
+            log.exception("no %s price for the track record", symbol)
             price = None
         return price if price is not None or not venues.paper else paper
 
