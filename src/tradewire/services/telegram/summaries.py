@@ -79,7 +79,7 @@ class Summaries:
         for user_id, setting in settings.items():
             try:
                 zone = ZoneInfo(setting.time_zone)
-            except (ZoneInfoNotFoundError, ValueError):
+            except (ZoneInfoNotFoundError, ValueError, OSError):
                 log.warning("user %s: unknown time zone %r; no summary", user_id, setting.time_zone)
                 continue
             day = summary_day(now.astimezone(zone), setting.hour, setting.last_sent_on)
