@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from tests.conftest import free_port
 from tests.e2e.owned import Owned, seed_user
-from tests.support import ServedRuntime, make_runtime
+from tests.support import PASSPHRASE, ServedRuntime, make_runtime
 from tradewire.adapters.secrets_box import generate_key
 
 
@@ -47,3 +47,23 @@ def test_a_time_zone_directory_is_an_unknown_time_zone(site: Site, zone: str) ->
         "/api/v1/telegram/summary", headers=a.headers, json={"hour": 7, "time_zone": "Europe/Berlin"}
     )
     assert kept.status_code == 200 and kept.json()["daily_summary"]["time_zone"] == "Europe/Berlin"
+
+
+@pytest.mark.parametrize(
+    "slug",
+    [
+        "%00",  # NUL: PostgreSQL text cannot hold it (the query raised, 500)
+        "alice-private%00",
+        "%ED%A0%80",  # a lone surrogate once decoded: no encoding can send it to the database
+        "s" * 65,  # longer than any slug (strategies.slug is 64 characters)
+        "x" * 4000,
+    ],
+    ids=["nul", "nul-after", "surrogate", "65-chars", "4000-chars"],
+)
+def test_a_webhook_slug_no_strategy_can_have_is_answered_404_before_any_work(site: Site, slug: str) -> None:
+    """Before authentication: an unknown slug is 404 whatever its bytes, without asking the database."""
+    body = {"action": "buy", "ticker": "BTCUSDT", "passphrase": PASSPHRASE}
+    response = site.http.post(f"/api/v1/webhooks/tradingview/{slug}", json=body)
+    assert response.status_code == 404, response.text
+    assert response.json()["detail"].startswith("no strategy with webhook slug")
+    assert len(response.text) < 300  # the slug is not echoed at length

@@ -57,6 +57,11 @@ def printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
+def storable_text(value: str) -> bool:
+    """Whether every database can store `value` (no NUL, no unpaired surrogate)."""
+    return not _NUL_OR_SURROGATE.search(value)
+
+
 def clean_text(value: str) -> str:
     """Refuse NUL (PostgreSQL cannot store it) and unpaired surrogates (no encoding can)."""
     if _NUL_OR_SURROGATE.search(value):

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 
 from tradewire.api.addresses import client_address
 from tradewire.api.auth import RuntimeDep
+from tradewire.api.fields import printable, storable_text
 from tradewire.api.limits import remember, too_many
 from tradewire.api.retry_later import RetryLater
 from tradewire.api.schemas.records import WebhookAccepted
@@ -17,6 +18,7 @@ from tradewire.services.ingest import IngestRejected
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
 MAX_BODY = MAX_BODY_BYTES
+MAX_SLUG = 64  # strategies.slug
 
 
 @router.post(
@@ -44,6 +46,9 @@ async def tradingview_alert(
     `rate_limit_webhook_failures` wrong passphrases per strategy and address, checked before anything
     is read or hashed; either answers 429 with Retry-After. (An address sending to unknown strategies
     is not counted: TradingView's few addresses carry every user's alerts.)"""
+    if len(slug) > MAX_SLUG or not storable_text(slug):
+        # No strategy has it, and the database could not even be asked (PostgreSQL text holds no NUL).
+        raise HTTPException(404, f"no strategy with webhook slug {printable(slug[:MAX_SLUG])!r}")
     limits = runtime.rate_limits
     client = client_address(request, runtime.settings.trusted_proxies)
     failures = f"{slug}|{client}"
