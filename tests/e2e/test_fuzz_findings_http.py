@@ -6,13 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import httpx
+import pyotp
 import pytest
 from sqlalchemy import Engine
 
 from tests.conftest import free_port
 from tests.e2e.owned import Owned, seed_user
-from tests.support import PASSPHRASE, ServedRuntime, make_runtime
+from tests.support import PASSPHRASE, PASSWORD, ServedRuntime, make_runtime
 from tradewire.adapters.secrets_box import generate_key
+from tradewire.services.signin import CODE_WRONG
 
 
 class Site:
@@ -67,3 +69,19 @@ def test_a_webhook_slug_no_strategy_can_have_is_answered_404_before_any_work(sit
     assert response.status_code == 404, response.text
     assert response.json()["detail"].startswith("no strategy with webhook slug")
     assert len(response.text) < 300  # the slug is not echoed at length
+
+
+def test_a_two_factor_code_that_is_not_ascii_digits_is_a_wrong_code(site: Site) -> None:
+    """hmac.compare_digest refuses str with non-ASCII characters (TypeError): a right password with
+    an otp such as Arabic-Indic digits answered 500 instead of 401."""
+    a = site.alice
+    enrolled = site.http.post("/api/v1/auth/totp", headers=a.headers)
+    assert enrolled.status_code == 201, enrolled.text
+    totp = pyotp.TOTP(enrolled.json()["secret"])
+    confirmed = site.http.post("/api/v1/auth/totp/confirm", headers=a.headers, json={"code": totp.now()})
+    assert confirmed.status_code == 204, confirmed.text
+    for otp in ("١٢٣٤٥٦", "12345é", "１２３４５６"):
+        signed_in = site.http.post(
+            "/api/v1/auth/token", data={"username": "alice", "password": PASSWORD, "otp": otp}
+        )
+        assert (signed_in.status_code, signed_in.json()["detail"]) == (401, CODE_WRONG), signed_in.text

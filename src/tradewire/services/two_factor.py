@@ -69,6 +69,8 @@ class TwoFactor:
         stored = await asyncio.to_thread(self.store.totp, user_id)
         if stored is None or not stored.confirmed or not code:
             return False
+        if not (code.isascii() and code.isdigit()):  # compare_digest refuses non-ASCII text
+            return False
         return await self._accept(user_id, stored, code)
 
     async def remove(self, user_id: int) -> None:
