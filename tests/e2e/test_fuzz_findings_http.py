@@ -3,7 +3,10 @@ HTTP: each now gets a clear 4xx and changes nothing."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pyotp
@@ -12,7 +15,7 @@ from sqlalchemy import Engine
 
 from tests.conftest import free_port
 from tests.e2e.owned import Owned, seed_user
-from tests.support import PASSPHRASE, PASSWORD, ServedRuntime, make_runtime
+from tests.support import PASSPHRASE, PASSWORD, ServedRuntime, make_runtime, train_model
 from tradewire.adapters.secrets_box import generate_key
 from tradewire.services.signin import CODE_WRONG
 
@@ -85,3 +88,31 @@ def test_a_two_factor_code_that_is_not_ascii_digits_is_a_wrong_code(site: Site) 
             "/api/v1/auth/token", data={"username": "alice", "password": PASSWORD, "otp": otp}
         )
         assert (signed_in.status_code, signed_in.json()["detail"]) == (401, CODE_WRONG), signed_in.text
+
+
+@pytest.fixture(scope="module")
+def trained(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("model")
+    train_model(data_dir, out)
+    return (out / "model.txt").read_bytes(), json.loads((out / "manifest.json").read_text())
+
+
+def test_a_model_timeframe_must_be_a_timeframe(site: Site, trained: tuple[bytes, dict[str, Any]]) -> None:
+    """A model's timeframe was any 8 characters: a NUL answered 500 on PostgreSQL (and was stored on
+    SQLite), and "zz" or "1e99999" were kept as the model's timeframe."""
+    text, manifest = trained
+    a = site.alice
+    without = {k: v for k, v in manifest.items() if k != "timeframe"}
+    cases: list[dict[str, str]] = [
+        {"manifest": json.dumps(without), "timeframe": "\x00"},
+        {"manifest": json.dumps({**manifest, "timeframe": "\x00"})},
+        {"manifest": json.dumps(without), "timeframe": "zz"},
+        {"manifest": json.dumps({**manifest, "timeframe": "1e99999"})},
+    ]
+    before = site.http.get("/api/v1/models", headers=a.headers).json()
+    for form in cases:
+        files = {"file": ("model.txt", text)}
+        response = site.http.post("/api/v1/models", headers=a.headers, files=files, data=form)
+        assert response.status_code == 422, (form.get("timeframe"), response.text)
+        assert "timeframe" in response.text
+    assert site.http.get("/api/v1/models", headers=a.headers).json() == before

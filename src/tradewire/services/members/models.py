@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from tradewire.domain.candles import timeframe_ms
 from tradewire.domain.members import Invalid
 from tradewire.domain.ml.features import FEATURE_SET
 from tradewire.domain.ml.strategy import LightgbmParams, LightgbmStrategy
@@ -59,7 +60,7 @@ class Models:
         if names is not None and (not isinstance(names, list) or tuple(names) != feature_set.names):
             raise Invalid(f"the manifest's feature names are not those of {feature_set.key}")
         timeframe = _agreed("timeframe", upload.timeframe, manifest.get("timeframe"))
-        if timeframe is not None and (not isinstance(timeframe, str) or len(timeframe) > 8):
+        if timeframe is not None and not _is_timeframe(timeframe):
             raise Invalid("timeframe: a timeframe like 5m")
         if not upload.content:
             raise Invalid("file: the model file is empty")
@@ -128,3 +129,15 @@ def _agreed(name: str, given: Any, declared: Any) -> Any:
     if given is not None and declared is not None and given != declared:
         raise Invalid(f"{name}: {given!r} given, but the manifest says {declared!r}")
     return given if given is not None else declared
+
+
+def _is_timeframe(value: object) -> bool:
+    """A timeframe candles come in (5m, 1h, ...): not any 8 characters, such as a NUL PostgreSQL
+    cannot store."""
+    if not isinstance(value, str) or len(value) > 8:
+        return False
+    try:
+        timeframe_ms(value)
+    except ValueError:
+        return False
+    return True
