@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine
 
 from tests.conftest import free_port
-from tests.e2e.owned import Owned, seed_user
+from tests.e2e.owned import BOT_DEFINITION, Owned, seed_user
 from tests.support import PASSPHRASE, PASSWORD, ServedRuntime, make_runtime, train_model
 from tradewire.adapters.secrets_box import generate_key
 from tradewire.services.signin import CODE_WRONG
@@ -116,3 +116,19 @@ def test_a_model_timeframe_must_be_a_timeframe(site: Site, trained: tuple[bytes,
         assert response.status_code == 422, (form.get("timeframe"), response.text)
         assert "timeframe" in response.text
     assert site.http.get("/api/v1/models", headers=a.headers).json() == before
+
+
+@pytest.mark.parametrize("timeframe", ["١m", "１h", "9999999w", "999999d"])
+def test_a_timeframe_is_ascii_digits_and_a_unit_of_at_most_a_year(site: Site, timeframe: str) -> None:
+    """'١m' (Arabic-Indic digit) and '9999999w' (190,000 years) were accepted as a bot's timeframe:
+    the bot was stored and ran, no exchange knows the first, and a candle's close (its open plus the
+    timeframe) is past any time datetime holds for the second."""
+    a = site.alice
+    before = site.http.get("/api/v1/bots", headers=a.headers).json()
+    definition = {**BOT_DEFINITION, "timeframe": timeframe}
+    created = site.http.post("/api/v1/bots", headers=a.headers, json={"name": "tf", "definition": definition})
+    assert created.status_code == 422, created.text
+    assert "timeframe" in created.text
+    backtest = {"strategy": "ema_cross", "symbols": ["BTC/USDT"], "timeframe": timeframe}
+    assert site.http.post("/api/v1/backtests", headers=a.headers, json=backtest).status_code == 422
+    assert site.http.get("/api/v1/bots", headers=a.headers).json() == before

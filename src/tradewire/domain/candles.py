@@ -16,18 +16,24 @@ _UNIT_MS = {
     "d": 86_400_000,
     "w": 604_800_000,
 }
-_TIMEFRAME = re.compile(r"(\d+)([smhdw])")
+# ASCII digits only: \d would take '١m' (Arabic-Indic) or '１m' (full-width), which no exchange knows.
+_TIMEFRAME = re.compile(r"([0-9]+)([smhdw])")
+# A year at most: a candle's close (its open plus this) must stay a time datetime can hold.
+MAX_TIMEFRAME_MS = 366 * 86_400_000
 
 
 def timeframe_ms(tf: str) -> int:
     """Length of a ccxt timeframe ('1m', '5m', '1h', '4h', '1d', '1w'…) in milliseconds.
 
-    Months ('1M') are refused: they have no fixed length.
+    Months ('1M') are refused: they have no fixed length; so are timeframes over a year ('9999999w').
     """
     match = _TIMEFRAME.fullmatch(tf)
     if match is None or int(match.group(1)) <= 0:
         raise ValueError(f"unknown timeframe {tf!r}: expected a count and a unit, like '1m', '4h' or '1d'")
-    return int(match.group(1)) * _UNIT_MS[match.group(2)]
+    length = int(match.group(1)) * _UNIT_MS[match.group(2)]
+    if length > MAX_TIMEFRAME_MS:
+        raise ValueError(f"unknown timeframe {tf!r}: longer than a year")
+    return length
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
