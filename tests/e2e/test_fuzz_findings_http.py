@@ -132,3 +132,22 @@ def test_a_timeframe_is_ascii_digits_and_a_unit_of_at_most_a_year(site: Site, ti
     backtest = {"strategy": "ema_cross", "symbols": ["BTC/USDT"], "timeframe": timeframe}
     assert site.http.post("/api/v1/backtests", headers=a.headers, json=backtest).status_code == 422
     assert site.http.get("/api/v1/bots", headers=a.headers).json() == before
+
+
+def test_candles_come_from_paper_or_an_exchange_the_server_knows(site: Site) -> None:
+    """candles_from took any 2-32 letters and digits: a bot reading candles from '1e999999' was
+    stored and started, and every round logged an error (ccxt does not know it) for as long as it ran."""
+    a = site.alice
+    before = site.http.get("/api/v1/bots", headers=a.headers).json()
+    definition = {**BOT_DEFINITION, "candles_from": "1e999999"}
+    created = site.http.post("/api/v1/bots", headers=a.headers, json={"name": "c", "definition": definition})
+    assert created.status_code == 422, created.text
+    assert "candles_from" in created.text
+    changed = site.http.patch(f"/api/v1/bots/{a.bot_id}", headers=a.headers, json={"definition": definition})
+    assert changed.status_code == 422, changed.text
+    strategy = {"name": "s", "definition": {**definition, "bot": None}}
+    assert site.http.post("/api/v1/strategies", headers=a.headers, json=strategy).status_code == 422
+    assert site.http.get("/api/v1/bots", headers=a.headers).json() == before
+    known = {**BOT_DEFINITION, "candles_from": "binance", "enabled": False}  # never asks binance
+    accepted = site.http.patch(f"/api/v1/bots/{a.bot_id}", headers=a.headers, json={"definition": known})
+    assert accepted.status_code == 200, accepted.text

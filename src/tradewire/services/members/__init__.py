@@ -68,7 +68,9 @@ def build_marketplace(
             password_policy=password_policy or PasswordPolicy(),
         ),
         accounts=accounts,
-        strategies=Strategies(members, passwords, clock, paper_pairs, models, ai, caches),
+        strategies=Strategies(
+            members, passwords, clock, paper_pairs, models, ai, caches, guards.is_exchange_id
+        ),
         subscriptions=Subscriptions(
             members, exchanges, clock, paper_markets, markets_timeout_s, telegram_bot, caches
         ),

@@ -62,7 +62,7 @@ class Bots:
         if account_id is not None:
             await self.accounts.get(user_id, account_id)
         definition = _with_bot_settings(request.definition)
-        check_definition(definition, self.paper_pairs)
+        check_definition(definition, self.paper_pairs, self.accounts.guards.is_exchange_id)
         await check_model(self.models, user_id, definition)
         await check_ai(self.ai, user_id, definition)
         if account_id is None:
@@ -104,7 +104,7 @@ class Bots:
     async def change(self, user_id: int, bot_id: int, definition: StrategyDefinition) -> Bot:
         """A new definition; the server applies it on its next round."""
         current = await self.get(user_id, bot_id)
-        check_definition(definition, self.paper_pairs)
+        check_definition(definition, self.paper_pairs, self.accounts.guards.is_exchange_id)
         await check_model(self.models, user_id, definition)
         await check_ai(self.ai, user_id, definition)
         definition = _with_bot_settings(definition)

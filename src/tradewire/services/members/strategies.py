@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-from collections.abc import Container
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 
 from tradewire.domain.members import (
@@ -48,9 +48,17 @@ class Published:
     passphrase: str | None  # a webhook's: shown once, stored hashed
 
 
-def check_definition(definition: StrategyDefinition, paper_pairs: Container[str]) -> None:
+def check_definition(
+    definition: StrategyDefinition,
+    paper_pairs: Container[str],
+    is_exchange_id: Callable[[str], bool] | None = None,
+) -> None:
     """A definition that trades on the paper market names its pairs, and is not a 1 s one (Invalid
-    otherwise): 1 s candles are built from an exchange's public trade stream, which paper has not."""
+    otherwise): 1 s candles are built from an exchange's public trade stream, which paper has not.
+    Candles from anywhere else come from an exchange the server knows (`is_exchange_id`)."""
+    source = definition.candles_from
+    if source != "paper" and is_exchange_id is not None and not is_exchange_id(source):
+        raise Invalid(f"candles_from: unknown exchange {source!r}; 'paper' or a ccxt id such as binance")
     if definition.candles_from == "paper" and definition.timeframe == "1s":
         raise Invalid(
             "timeframe 1s needs an exchange's public trade stream and the paper market has none: "
@@ -96,6 +104,7 @@ class Strategies:
     models: ModelRegistry | None = None  # what `lightgbm` definitions may name
     ai: AiStore | None = None  # the endpoints and prompts `ai_chart` definitions may name
     caches: MarketplaceCaches = field(default_factory=lambda: MarketplaceCaches.lasting(0))
+    is_exchange_id: Callable[[str], bool] | None = None  # where candles_from may name
 
     async def publish(self, user_id: int, request: StrategyRequest) -> Published:
         """A new strategy of the user's; Forbidden for a public one unless the user publishes
@@ -103,7 +112,7 @@ class Strategies:
         if request.is_public:
             await self._may_publish(user_id)
         if request.definition is not None:
-            check_definition(request.definition, self.paper_pairs)
+            check_definition(request.definition, self.paper_pairs, self.is_exchange_id)
             await check_model(self.models, user_id, request.definition)
             await check_ai(self.ai, user_id, request.definition)
         passphrase = request.passphrase or new_passphrase()
@@ -149,7 +158,7 @@ class Strategies:
         if changes.definition is not None:
             if current.source != StrategySource.INDICATOR:
                 raise Conflict(f"strategy {strategy_id} is a {current.source} strategy, not a built-in one")
-            check_definition(changes.definition, self.paper_pairs)
+            check_definition(changes.definition, self.paper_pairs, self.is_exchange_id)
             await check_model(self.models, user_id, changes.definition)
             await check_ai(self.ai, user_id, changes.definition)
         await asyncio.to_thread(self.members.change_strategy, user_id, strategy_id, changes)
