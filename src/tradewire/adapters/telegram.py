@@ -137,7 +137,9 @@ class TelegramBot:
             return False
         try:
             update = Update.de_json(dict(data), self.app.bot)
-        except (KeyError, TypeError, ValueError) as exc:
+        # Whatever the parser trips on: a string where an object belongs (AttributeError), a date
+        # past any time_t (OverflowError), ...: the body is no update.
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
             raise UpdateRefused(f"not a Telegram update: {type(exc).__name__}") from exc
         if update is None or not isinstance(update.update_id, int):
             raise UpdateRefused("not a Telegram update")

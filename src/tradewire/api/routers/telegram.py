@@ -93,7 +93,7 @@ async def telegram_update(request: Request, runtime: RuntimeDep) -> Response:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong or missing secret token")
     try:
         data = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested too deep
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "the body is not JSON") from exc
     if not isinstance(data, dict):
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "the body is not a Telegram update")
