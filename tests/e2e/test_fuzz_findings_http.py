@@ -12,6 +12,8 @@ import httpx
 import pyotp
 import pytest
 from sqlalchemy import Engine
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
 
 from tests.conftest import free_port
 from tests.e2e.owned import BOT_DEFINITION, Owned, seed_user
@@ -151,3 +153,33 @@ def test_candles_come_from_paper_or_an_exchange_the_server_knows(site: Site) -> 
     known = {**BOT_DEFINITION, "candles_from": "binance", "enabled": False}  # never asks binance
     accepted = site.http.patch(f"/api/v1/bots/{a.bot_id}", headers=a.headers, json={"definition": known})
     assert accepted.status_code == 200, accepted.text
+
+
+def _ws(site: Site) -> ClientConnection:
+    return connect(site.served.url.replace("http", "ws", 1) + "/api/v1/ws", open_timeout=10)
+
+
+def test_websocket_messages_nested_too_deep_or_unhashable_topics_are_answered_not_crashed(site: Site) -> None:
+    """A first message of 2,000 nested brackets (before any sign-in) and, signed in, a subscribe naming
+    a topic that is a list or an object made the handler raise (RecursionError, TypeError: unhashable):
+    the connection dropped (1006) with a traceback in the server's log, instead of 4401 or an error."""
+    deep = "[" * 2000 + "]" * 2000
+    with _ws(site) as ws:
+        ws.send(deep)
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=10)
+        assert ws.close_code == 4401, (ws.close_code, ws.close_reason)
+    token = site.alice.headers["Authorization"].split()[1]
+    with _ws(site) as ws:
+        ws.send(json.dumps({"op": "auth", "token": token}))
+        assert json.loads(ws.recv(timeout=10))["op"] == "ready"
+        for message in (
+            deep,
+            json.dumps({"op": "subscribe", "topics": [[1]]}),
+            '{"op":"subscribe","topics":[{}]}',
+        ):
+            ws.send(message)
+            answer = json.loads(ws.recv(timeout=10))
+            assert answer["op"] == "error", answer
+        ws.send('{"op": "ping"}')
+        assert json.loads(ws.recv(timeout=10))["op"] == "pong"  # still open

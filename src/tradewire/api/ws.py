@@ -124,7 +124,7 @@ def _parsed(text: Any, max_bytes: int) -> Any:
         return None
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         return None
 
 
@@ -186,7 +186,7 @@ async def _subscribe(hub: EventHub, listener: Listener, request: dict[str, Any])
     if not isinstance(topics, list) or not topics or len(topics) > len(TOPICS):
         listener.offer(_error(f"topics: a list of 1 to {len(TOPICS)} of {sorted(TOPICS)}"))
         return
-    unknown = [t for t in topics if t not in TOPICS]
+    unknown = [t for t in topics if not isinstance(t, str) or t not in TOPICS]  # a list is unhashable
     if unknown:
         names = ", ".join(repr(t)[:40] for t in unknown[:3])
         listener.offer(_error(f"unknown topic {names}; topics are {sorted(TOPICS)}"))
