@@ -183,3 +183,23 @@ def test_websocket_messages_nested_too_deep_or_unhashable_topics_are_answered_no
             assert answer["op"] == "error", answer
         ws.send('{"op": "ping"}')
         assert json.loads(ws.recv(timeout=10))["op"] == "pong"  # still open
+
+
+@pytest.mark.parametrize(
+    "name", ["safe\u202etxt.exe", "a\u2066b\u2069", "line\u2028break", "para\u2029graph"]
+)
+def test_names_hold_no_line_separator_or_bidirectional_override(site: Site, name: str) -> None:
+    """Names are one line, read in the order written: U+2028 broke a name onto two lines (JavaScript
+    and many renderers take it as a line break) and U+202E let a public strategy's name show
+    reversed in the marketplace ("safe\\u202etxt.exe" reads "safeexe.txt")."""
+    a = site.alice
+    before = site.http.get("/api/v1/strategies", headers=a.headers).json()
+    for path, body in [
+        ("/api/v1/strategies", {"name": name}),
+        ("/api/v1/accounts", {"name": name}),
+    ]:
+        response = site.http.post(path, headers=a.headers, json=body)
+        assert response.status_code == 422, (path, response.text)
+    renamed = site.http.patch(f"/api/v1/strategies/{a.strategy_id}", headers=a.headers, json={"name": name})
+    assert renamed.status_code == 422, renamed.text
+    assert site.http.get("/api/v1/strategies", headers=a.headers).json() == before

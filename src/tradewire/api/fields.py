@@ -25,7 +25,9 @@ SIGNIFICANT_DIGITS = 28  # decimal's default context: more would be rounded by t
 DbId = Annotated[int, Ge(1), Le(MAX_ID)]
 
 _NUL_OR_SURROGATE = re.compile("[\x00\ud800-\udfff]")
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# Also the line and paragraph separators (a line break to JavaScript and many renderers) and the
+# bidirectional embeddings, overrides and isolates (U+202E shows "evil\u202etxt.exe" as "evilexe.txt").
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def storable_decimal(value: Decimal) -> Decimal:
@@ -70,7 +72,8 @@ def clean_text(value: str) -> str:
 
 
 def one_line(value: str) -> str:
-    """Refuse control characters too: names are shown on one line (logs, tables, Telegram)."""
+    """Refuse control characters too: names are shown on one line (logs, tables, Telegram), in the
+    order they are written (no bidirectional overrides)."""
     if _CONTROL.search(value):
         raise ValueError("must not contain control characters")
     return value
