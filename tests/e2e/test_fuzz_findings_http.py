@@ -203,3 +203,11 @@ def test_names_hold_no_line_separator_or_bidirectional_override(site: Site, name
     renamed = site.http.patch(f"/api/v1/strategies/{a.strategy_id}", headers=a.headers, json={"name": name})
     assert renamed.status_code == 422, renamed.text
     assert site.http.get("/api/v1/strategies", headers=a.headers).json() == before
+
+
+@pytest.mark.parametrize("path", ["/assets/a%00b", "/assets/app.js%00.png", "/assets/%00"])
+def test_an_asset_path_holding_nul_is_not_found(site: Site, path: str) -> None:
+    """Before any sign-in: a NUL in an asset's path reached the file system, which refuses it
+    (ValueError: embedded null byte), and the dashboard's file route answered 500."""
+    response = site.http.get(path)
+    assert response.status_code == 404, response.text

@@ -53,6 +53,8 @@ class Assets:
         leaving the root, a hidden file, a directory, an unknown type)."""
         if len(relative) > MAX_ASSET_PATH or any(part.startswith(".") for part in relative.split("/")):
             return None
+        if "\x00" in relative:  # no file has it, and the operating system refuses it (ValueError)
+            return None
         path = (self.root / relative).resolve()
         media_type = _TYPES.get(path.suffix)
         if media_type is None or not path.is_relative_to(self.root) or not path.is_file():
