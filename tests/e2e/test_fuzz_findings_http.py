@@ -17,7 +17,15 @@ from websockets.sync.client import ClientConnection, connect
 
 from tests.conftest import free_port
 from tests.e2e.owned import BOT_DEFINITION, Owned, seed_user
-from tests.support import PASSPHRASE, PASSWORD, ServedRuntime, make_runtime, train_model
+from tests.support import (
+    PASSPHRASE,
+    PASSWORD,
+    ServedRuntime,
+    make_runtime,
+    now,
+    subscription_columns,
+    train_model,
+)
 from tradewire.adapters.secrets_box import generate_key
 from tradewire.services.signin import CODE_WRONG
 
@@ -211,3 +219,28 @@ def test_an_asset_path_holding_nul_is_not_found(site: Site, path: str) -> None:
     (ValueError: embedded null byte), and the dashboard's file route answered 500."""
     response = site.http.get(path)
     assert response.status_code == 404, response.text
+
+
+def test_a_bot_is_not_subscribed_to_again_and_stays_readable_if_it_was(site: Site) -> None:
+    """POST /subscriptions took the owner's own bot (its strategy id) with another of their
+    accounts: the bot then had two subscriptions and GET, PATCH, start and stop of it answered 500.
+    Now that is 409; a bot an older version let be subscribed to twice reads as its first."""
+    carol = seed_user(site.served.runtime, "carol")
+    h = carol.headers
+    other = site.http.post("/api/v1/accounts", headers=h, json={"name": "second"})
+    assert other.status_code == 201, other.text
+    body = {"strategy_id": carol.bot_id, "account_id": other.json()["id"]}
+    again = site.http.post("/api/v1/subscriptions", headers=h, json=body)
+    assert again.status_code == 409, again.text
+    assert site.http.get(f"/api/v1/bots/{carol.bot_id}", headers=h).status_code == 200
+    # As an older version left it: a second subscription of the owner's to the bot.
+    runtime = site.served.runtime
+    columns = subscription_columns(carol.user_id, other.json()["id"], now(), strategy_id=carol.bot_id)
+    runtime.members.create_subscription(columns)
+    bot = site.http.get(f"/api/v1/bots/{carol.bot_id}", headers=h)
+    assert bot.status_code == 200, bot.text
+    assert bot.json()["account_id"] == carol.account_id
+    assert [b["id"] for b in site.http.get("/api/v1/bots", headers=h).json()] == [carol.bot_id]
+    for action in ("start", "stop"):
+        moved = site.http.post(f"/api/v1/bots/{carol.bot_id}/{action}", headers=h)
+        assert moved.status_code == 200, (action, moved.text)

@@ -97,6 +97,9 @@ class SqlStrategies(MemberRows):
                 strategies.c.owner_id == user_id,
                 strategies.c.source == StrategySource.BOT.value,
                 subscriptions.c.user_id == user_id,
+                # The bot's own subscription, the first: an older version let its owner subscribe
+                # to it again, and a second one made the bot unreadable.
+                subscriptions.c.id == _first_subscription(user_id),
             )
             .order_by(strategies.c.id)
         )
@@ -271,3 +274,13 @@ def strategy_row(strategy: NewStrategy) -> dict[str, Any]:
     if strategy.dedup_window_s is not None:
         row["dedup_window_s"] = strategy.dedup_window_s
     return row
+
+
+def _first_subscription(user_id: int) -> Any:
+    """The id of `user_id`'s first subscription to the strategy of the enclosing query's row."""
+    first = subscriptions.alias("first")
+    return (
+        select(func.min(first.c.id))
+        .where(first.c.strategy_id == strategies.c.id, first.c.user_id == user_id)
+        .scalar_subquery()
+    )

@@ -12,8 +12,10 @@ from tradewire.domain.execution import SubscriptionStatus
 from tradewire.domain.members import (
     Account,
     AccountMode,
+    Conflict,
     Invalid,
     NewSubscription,
+    StrategySource,
     Subscription,
     SubscriptionChanges,
     SubscriptionSettings,
@@ -53,7 +55,10 @@ class Subscriptions:
         """Subscribe one of the user's accounts to a strategy they can see."""
         if (why := unreachable(request.confirmation.via, self.telegram_bot)) is not None:
             raise Invalid(why)
-        await asyncio.to_thread(self.members.strategy, user_id, request.strategy_id)
+        strategy = await asyncio.to_thread(self.members.strategy, user_id, request.strategy_id)
+        if strategy.source == StrategySource.BOT and strategy.is_owner:
+            # A bot trades on the one subscription it was made with (POST /bots, PATCH /subscriptions).
+            raise Conflict(f"strategy {strategy.id} is your bot: it trades on its own subscription")
         account = await asyncio.to_thread(self.members.account, user_id, request.account_id)
         await self._check_pairs(account, request.pairs)
         new = NewSubscription(
