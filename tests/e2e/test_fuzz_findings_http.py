@@ -38,9 +38,10 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(module_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(module_engine: Engine, tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Iterator[Site]:
     url = module_engine.url.render_as_string(hide_password=False)
-    runtime = make_runtime(tmp_path_factory.mktemp("findings"), url, encryption_key=generate_key())
+    directory = tmp_path_factory.mktemp("findings")
+    runtime = make_runtime(directory, url, encryption_key=generate_key(), data_dir=data_dir)  # real candles
     with ServedRuntime(runtime, free_port()) as served:
         yield Site(served)
     runtime.engine.dispose()
@@ -244,3 +245,22 @@ def test_a_bot_is_not_subscribed_to_again_and_stays_readable_if_it_was(site: Sit
     for action in ("start", "stop"):
         moved = site.http.post(f"/api/v1/bots/{carol.bot_id}/{action}", headers=h)
         assert moved.status_code == 200, (action, moved.text)
+
+
+@pytest.mark.parametrize(
+    "money", [{"capital": 5e-324}, {"capital": 5e-324, "stake": 5e-324}, {"stake": 1e-9}]
+)
+def test_a_backtest_takes_at_least_a_satoshi_of_capital_and_stake(
+    site: Site, money: dict[str, float]
+) -> None:
+    """capital 5e-324 (the least positive float, > 0 as the schema asked) was accepted (202) and the
+    run then failed with "internal error: ZeroDivisionError: float division by zero"."""
+    body = {
+        "strategy": "ema_cross",
+        "params": {"fast": 3, "slow": 8},
+        "symbols": ["ETH/BTC"],
+        "timeframe": "5m",
+    }
+    response = site.http.post("/api/v1/backtests", headers=site.alice.headers, json={**body, **money})
+    assert response.status_code == 422, response.text
+    assert {error["loc"][-1] for error in response.json()["detail"]} <= {"capital", "stake"}

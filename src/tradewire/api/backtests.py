@@ -38,6 +38,11 @@ class ConfirmationIn(Strict):
         return self
 
 
+# The least capital or stake a backtest takes (a satoshi): 5e-324, the least positive float, made the
+# run fail with ZeroDivisionError once divided.
+MIN_QUOTE = 1e-8
+
+
 class BacktestCreate(Strict):
     """A built-in strategy (`strategy` + `params`) or a strategy with an indicator definition
     (`strategy_id`; its symbols, timeframe and confirmation are the defaults), on the server's candles."""
@@ -53,11 +58,11 @@ class BacktestCreate(Strict):
     timeframe: str | None = Field(default=None, max_length=8, description="candle timeframe, e.g. 5m")
     start: UtcTime | None = Field(default=None, description="first candle's open time (UTC if no zone)")
     end: UtcTime | None = Field(default=None, description="candles open before this (UTC if no zone)")
-    capital: float = Field(default=10_000.0, gt=0, le=1e15, allow_inf_nan=False)
+    capital: float = Field(default=10_000.0, ge=MIN_QUOTE, le=1e15, allow_inf_nan=False)
     fee: float = Field(default=0.001, ge=0, lt=1, allow_inf_nan=False, description="per side, 0.001 = 0.1 %")
     slippage: float = Field(default=0.0, ge=0, lt=1, allow_inf_nan=False, description="fraction of price")
     stake: float | None = Field(
-        default=None, gt=0, le=1e15, allow_inf_nan=False, description="quote per entry (default 1000)"
+        default=None, ge=MIN_QUOTE, le=1e15, allow_inf_nan=False, description="quote per entry (default 1000)"
     )
     exit_rules: ExitRulesIn | None = None
     confirmation: ConfirmationIn | None = None
