@@ -174,7 +174,9 @@ class Runtime:
         if public is not None:
             # The exchange's prices before anything trades: recovery fills orders and the exit monitor
             # judges stops at the feed's price, which until then is the replay's or the simulation's
-            # (a worker taking over stopped out every position at a price the market never had).
+            # (a worker taking over stopped out every position at a price the market never had). If
+            # the exchange does not answer, the last prices it gave before the restart hold.
+            await self._resume_prices(public)
             await public.refresh()
         await self.bus.start()
         await self.pipeline.recover()
@@ -207,6 +209,12 @@ class Runtime:
             streams = OrderStreams(self.exchanges.live_accounts, self.reconciler)
             self._tasks.append(loop.create_task(streams.run(self._stop)))
 
+    async def _resume_prices(self, public: PublicPriceFeed) -> None:
+        try:
+            public.resume(await self.prices.stored())
+        except Exception:
+            log.exception("could not read the paper market's last prices")
+
     def _public_prices(self) -> PublicPriceFeed | None:
         if not self.settings.paper_prices_from:
             return None
@@ -228,6 +236,7 @@ class Runtime:
         await partitioned.join(self._stop)
         public = self._public_prices()
         if public is not None and self.ownership.leader:
+            await self._resume_prices(public)
             await public.refresh()  # before the exit monitor judges a stop (see start)
         await self.pipeline.recover()
 
@@ -346,7 +355,9 @@ class Runtime:
                     await self.venue.match_resting_orders()
             except Exception:
                 log.exception("paper matching failed")
-            if leads and self.settings.role == "worker":  # API processes show and value at these prices
+            # API processes show and value at these prices; a restart holds the exchange's last ones
+            # (see _resume_prices) while it does not answer.
+            if leads and (self.settings.role == "worker" or self.settings.paper_prices_from):
                 try:
                     await self.prices.publish()
                 except Exception:

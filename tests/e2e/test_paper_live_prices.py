@@ -22,7 +22,7 @@ async def _until(condition: object, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_paper_orders_fill_at_the_exchanges_price_and_fall_back_when_it_goes_away(
+async def test_paper_orders_fill_at_the_exchanges_price_which_holds_when_it_goes_away(
     tmp_path: Path,
 ) -> None:
     fake = FakeExchange("binance", prices={"BTC/USDT": "61234.5", "ETH/USDT": "3000"})
@@ -48,10 +48,13 @@ async def test_paper_orders_fill_at_the_exchanges_price_and_fall_back_when_it_go
 
         fake.stop()  # the network goes away
         await _until(lambda: runtime.feed.source("BTC/USDT") != "live:binance")
-        fallback_simulated = runtime.feed.is_simulated("BTC/USDT")
+        held_simulated = runtime.feed.is_simulated("BTC/USDT")
+        held = runtime.feed.last_price("BTC/USDT"), runtime.feed.source("BTC/USDT")
     finally:
         await runtime.stop()
 
     assert source == "live:binance" and simulated is False
     assert order.state == "filled" and order.average == Decimal("61234.5")
-    assert fallback_simulated is True  # no candles in this test: the labelled simulation again
+    # Its last price holds (not the simulation's, another market's price), and says why.
+    assert held_simulated is False
+    assert held == (Decimal("61234.5"), "live:binance (last price; binance unreachable)")

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 
 from tradewire.adapters.live.clients import public_client
 from tradewire.adapters.paper.feed import ReplayFeed
@@ -17,9 +18,11 @@ log = logging.getLogger("tradewire.paper.prices")
 class PublicPriceFeed:
     """Polls one fetch_tickers for the paper markets and holds the feed at those prices.
 
-    When the exchange cannot be reached the feed falls back to its replayed or simulated prices (and
-    says so in the log and in each market's price source), and follows the exchange again when it
-    answers.
+    When the exchange cannot be reached, a market that followed it keeps the exchange's last price
+    (its price source says so), and follows the exchange again when it answers: the replayed or
+    simulated series is another market's price, at which stops and targets would fire and orders
+    fill at prices the market never had. A market that never had the exchange's price (none stored
+    before a restart either) stays on the replay or simulation, as the log and its source say.
     """
 
     def __init__(
@@ -57,6 +60,16 @@ class PublicPriceFeed:
                 self._following.add(symbol)
         return len(self._following)
 
+    def resume(self, stored: Mapping[str, tuple[Decimal, str]]) -> int:
+        """Hold the markets at the exchange's prices stored before a restart (the `paper_prices`
+        table: price and source per symbol) until the exchange answers; returns how many."""
+        label = f"live:{self._exchange}"
+        for symbol, (price, source) in stored.items():
+            if symbol in self._symbols and price > 0 and source.startswith(label):
+                self._feed.follow_live(symbol, price, f"{label} (last price before the restart)")
+                self._following.add(symbol)
+        return len(self._following)
+
     async def run(self, interval_s: float, stop: asyncio.Event) -> None:
         try:
             while not stop.is_set():
@@ -69,12 +82,15 @@ class PublicPriceFeed:
     def _fall_back(self, exc: Exception) -> None:
         if self._reachable is not False:
             log.warning(
-                "paper prices: %s unreachable (%s: %s); using replayed or simulated prices",
+                "paper prices: %s unreachable (%s: %s); markets that followed it keep its last price, "
+                "the others use replayed or simulated prices",
                 self._exchange,
                 type(exc).__name__,
                 str(exc)[:200],
             )
         self._reachable = False
+        label = f"live:{self._exchange} (last price; {self._exchange} unreachable)"
         for symbol in self._following:
-            self._feed.unpin(symbol)
-        self._following.clear()
+            price = self._feed.last_price(symbol)
+            if price is not None:
+                self._feed.follow_live(symbol, price, label)

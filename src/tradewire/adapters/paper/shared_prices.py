@@ -73,6 +73,10 @@ class PriceBoard:
         sources = {s: self._feed.source(s) for s in prices}
         await asyncio.to_thread(write_prices, self._engine, prices, self._now(), sources)
 
+    async def stored(self) -> dict[str, tuple[Decimal, str]]:
+        """Each symbol's price and source as last published (before a restart, say)."""
+        return await asyncio.to_thread(read_prices, self._engine)
+
     async def follow(self) -> int:
         """Adopt the stored prices; returns how many symbols had one."""
         stored = await asyncio.to_thread(read_prices, self._engine)

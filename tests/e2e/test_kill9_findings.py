@@ -1,0 +1,143 @@
+"""Defects found by killing the real server (kill -9) and restarting it in odd moments, each staged
+deterministically here: through the real ccxt client against the fake exchange, on SQLite and
+PostgreSQL.
+
+Paper accounts on an exchange's prices (TRADEWIRE_PAPER_PRICES_FROM): a restart while the exchange
+answers 503 (its JSON error body) put the paper market back on the simulation (BTC/USDT at 65,000
+while the exchange had 60,000), and the exit monitor took every open position's profit at that price
+within a second; an outage of the exchange while running did the same. The market now holds the
+exchange's last price until it answers again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+
+from tests.fakes.exchange import FakeExchange
+from tests.support import make_runtime, seed_marketplace
+from tradewire.adapters.store.tables import orders, positions
+from tradewire.runtime import Runtime
+
+pytestmark = pytest.mark.slow
+
+LIVE = Decimal(60_000)  # the exchange's BTC/USDT; the simulation starts at 65,000
+EXITS = {"stop_loss_pct": "2", "take_profit_pct": "3"}  # stop 58,800, target 61,800
+
+
+async def _until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < timeout, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+def _runtime(tmp_path: Path, engine: Engine, fake: FakeExchange) -> Runtime:
+    return make_runtime(
+        tmp_path,
+        engine.url.render_as_string(hide_password=False),
+        paper_prices_from="binance",
+        paper_prices_urls=fake.ccxt_urls(),
+        paper_prices_interval_s=0.1,
+        feed_interval_s=0.1,
+        monitor_interval_s=0.1,
+        exchange_timeout_ms=500,
+    )
+
+
+def _rows(engine: Engine, table: object) -> list[object]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(table).order_by(table.c.id)))  # type: ignore[attr-defined]
+
+
+def _exchange_down(fake: FakeExchange) -> None:
+    """Every request answered 503 with the exchange's own JSON error body."""
+    fake.fail_next("*", "", status=503, times=1_000_000, body=fake.server_error_body(503, "json"))
+
+
+async def _alert(runtime: Runtime, slug: str, action: str, at: str) -> None:
+    alert = {"passphrase": "abcdefgh", "ticker": "BTCUSDT", "action": action, "time": at}
+    body = json.dumps(alert).encode()
+    await runtime.ingest.receive_tradingview(slug, body, "application/json", None)
+    await runtime.bus.drain()
+
+
+async def _holding_a_position(runtime: Runtime, engine: Engine, slug: str) -> None:
+    """A buy filled at the exchange's price, its stop and target armed."""
+    await _until(
+        lambda: runtime.feed.last_price("BTC/USDT") == LIVE, "the paper market to follow the exchange"
+    )
+    await _alert(runtime, slug, "buy", "2026-01-15T14:30:00Z")
+    await _until(
+        lambda: [(p.status, p.take_profit) for p in _rows(engine, positions)] == [("open", Decimal(61_800))],
+        "the position with its target",
+    )
+
+
+async def test_a_restart_while_the_exchange_answers_503_keeps_paper_positions_at_its_last_price(
+    tmp_path: Path, engine: Engine
+) -> None:
+    with FakeExchange("binance", prices={"BTC/USDT": str(LIVE), "ETH/USDT": "3000"}) as fake:
+        runtime = _runtime(tmp_path, engine, fake)
+        seeded = seed_marketplace(engine, [{"exit_rules": EXITS}])
+        await runtime.start()
+        try:
+            await _holding_a_position(runtime, engine, seeded.slug)
+            await asyncio.sleep(0.5)  # five steps of the paper market
+        finally:
+            await runtime.stop()
+
+        _exchange_down(fake)
+        restarted = _runtime(tmp_path, engine, fake)
+        await restarted.start()
+        try:
+            await asyncio.sleep(1.0)  # ten rounds of the exit monitor
+            price, source = restarted.feed.last_price("BTC/USDT"), restarted.feed.source("BTC/USDT")
+        finally:
+            await restarted.stop()
+
+    assert [o.side for o in _rows(engine, orders)] == ["buy"]  # nothing sold at a price never seen
+    assert [p.status for p in _rows(engine, positions)] == ["open"]
+    assert price == LIVE and source == "live:binance (last price before the restart)"
+
+
+async def test_an_exchange_outage_while_running_neither_fires_exits_nor_fills_at_another_markets_price(
+    tmp_path: Path, engine: Engine
+) -> None:
+    with FakeExchange("binance", prices={"BTC/USDT": str(LIVE), "ETH/USDT": "3000"}) as fake:
+        runtime = _runtime(tmp_path, engine, fake)
+        seeded = seed_marketplace(engine, [{"exit_rules": EXITS}])
+        await runtime.start()
+        try:
+            await _holding_a_position(runtime, engine, seeded.slug)
+            _exchange_down(fake)
+            await asyncio.sleep(1.5)  # fifteen price refreshes and rounds of the exit monitor
+            # Nothing sold at another market's price (the simulation's, 65,000), and the price held.
+            assert [o.side for o in _rows(engine, orders)] == ["buy"]
+            assert runtime.feed.last_price("BTC/USDT") == LIVE
+            # An entry meanwhile fills at that price too.
+            await _alert(runtime, seeded.slug, "buy", "2026-01-15T14:31:00Z")
+            await _until(
+                lambda: [o.state for o in _rows(engine, orders)] == ["filled", "filled"], "the second buy"
+            )
+            added = _rows(engine, orders)[1].average
+            # The exchange answers again, above the target: the target is taken at its price.
+            with fake._book.lock:  # the fake has no public way to withdraw a fault
+                fake._server._faults.clear()
+            fake.set_price("BTC/USDT", "61900")
+            await _until(
+                lambda: [p.status for p in _rows(engine, positions)] == ["closed"], "the target to be taken"
+            )
+        finally:
+            await runtime.stop()
+
+    assert added == LIVE
+    [sold] = [o for o in _rows(engine, orders) if o.side == "sell"]
+    assert (sold.close_reason, sold.average) == ("TP", Decimal(61_900))
