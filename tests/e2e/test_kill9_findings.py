@@ -7,11 +7,16 @@ answers 503 (its JSON error body) put the paper market back on the simulation (B
 while the exchange had 60,000), and the exit monitor took every open position's profit at that price
 within a second; an outage of the exchange while running did the same. The market now holds the
 exchange's last price until it answers again.
+
+Live accounts: a sell or exit alert decided while the exchange did not answer (its market list not
+loaded yet after a restart during an outage, no price, its circuit open) was rejected for good, and
+the position stayed open although the strategy was flat. An exit now waits for the exchange.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -21,9 +26,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
+from tests.e2e.test_live_exchange import _start
 from tests.fakes.exchange import FakeExchange
-from tests.support import make_runtime, seed_marketplace
-from tradewire.adapters.store.tables import orders, positions
+from tests.seeding import paper_account
+from tests.support import make_runtime, now, seed_marketplace, subscription_columns
+from tradewire.adapters.live import guards
+from tradewire.adapters.secrets_box import generate_key
+from tradewire.adapters.store.tables import exchange_accounts, execution_intents, orders, positions
 from tradewire.runtime import Runtime
 
 pytestmark = pytest.mark.slow
@@ -60,6 +69,11 @@ def _rows(engine: Engine, table: object) -> list[object]:
 def _exchange_down(fake: FakeExchange) -> None:
     """Every request answered 503 with the exchange's own JSON error body."""
     fake.fail_next("*", "", status=503, times=1_000_000, body=fake.server_error_body(503, "json"))
+
+
+def _exchange_up(fake: FakeExchange) -> None:
+    with fake._book.lock:  # the fake has no public way to withdraw a fault
+        fake._server._faults.clear()
 
 
 async def _alert(runtime: Runtime, slug: str, action: str, at: str) -> None:
@@ -105,7 +119,7 @@ async def test_a_restart_while_the_exchange_answers_503_keeps_paper_positions_at
 
     assert [o.side for o in _rows(engine, orders)] == ["buy"]  # nothing sold at a price never seen
     assert [p.status for p in _rows(engine, positions)] == ["open"]
-    assert price == LIVE and source == "live:binance (last price before the restart)"
+    assert price == LIVE and source.startswith("live:binance (last price")
 
 
 async def test_an_exchange_outage_while_running_neither_fires_exits_nor_fills_at_another_markets_price(
@@ -129,8 +143,7 @@ async def test_an_exchange_outage_while_running_neither_fires_exits_nor_fills_at
             )
             added = _rows(engine, orders)[1].average
             # The exchange answers again, above the target: the target is taken at its price.
-            with fake._book.lock:  # the fake has no public way to withdraw a fault
-                fake._server._faults.clear()
+            _exchange_up(fake)
             fake.set_price("BTC/USDT", "61900")
             await _until(
                 lambda: [p.status for p in _rows(engine, positions)] == ["closed"], "the target to be taken"
@@ -141,3 +154,44 @@ async def test_an_exchange_outage_while_running_neither_fires_exits_nor_fills_at
     assert added == LIVE
     [sold] = [o for o in _rows(engine, orders) if o.side == "sell"]
     assert (sold.close_reason, sold.average) == ("TP", Decimal(61_900))
+
+
+async def test_a_sell_alert_after_a_restart_while_the_exchange_does_not_answer_waits_and_closes_the_position(
+    tmp_path: Path, engine: Engine, fake: FakeExchange, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The account's circuit opens during the outage: its pause shortened from 30 s to 0.3 s.
+    monkeypatch.setattr(guards, "CircuitBreaker", functools.partial(guards.CircuitBreaker, cooldown_s=0.3))
+    url = engine.url.render_as_string(hide_password=False)
+    key = generate_key()
+    live = await _start(tmp_path, fake, database_url=url, key=key)
+    # A paper subscriber of the strategy on another pair: the paper market resolves the alerts' ticker
+    # while the exchange's list cannot be loaded.
+    [provider] = [a.user_id for a in live.rows(exchange_accounts)]
+    paper = live.runtime.members.create_account(paper_account(provider, name="paper-eth"))
+    strategy = live.runtime.store.webhook_strategy(live.slug)
+    assert strategy is not None
+    live.runtime.members.create_subscription(
+        subscription_columns(provider, paper, now(), strategy_id=strategy.strategy_id, pairs=["ETH/USDT"])
+    )
+    try:
+        await live.alert("buy")
+        await live.until(lambda: [p.status for p in live.rows(positions)] == ["open"])
+    finally:
+        await live.runtime.stop()
+    _exchange_down(fake)  # and across the restart: no market list, no price
+    live = await _start(tmp_path, fake, database_url=url, key=key, seed=False, markets_retry_s=0.2)
+    try:
+        await live.alert("sell")
+        await asyncio.sleep(1.5)  # seven sweeps
+        [_, waiting] = live.rows(execution_intents)
+        assert waiting.status == "created", waiting.reason  # not rejected: it waits for the exchange
+        assert waiting.reason.startswith("waiting for the exchange (try ")
+        _exchange_up(fake)
+        await live.until(lambda: [p.status for p in live.rows(positions)] == ["closed"])
+    finally:
+        await live.runtime.stop()
+
+    assert "markets could not be loaded" in waiting.reason
+    assert [(o.side, o.state) for o in live.rows(orders)] == [("buy", "filled"), ("sell", "filled")]
+    assert [i.status for i in live.rows(execution_intents)] == ["done", "done"]
+    live.agrees_with_exchange()

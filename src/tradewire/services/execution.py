@@ -74,6 +74,13 @@ ORDERS_UPDATED = "orders.updated"
 # An intent whose decision fails with an error this many times is marked failed with the reason
 # (a sweep runs every 2 s: a passing fault such as a lost database connection heals long before).
 ATTEMPTS_ALLOWED = 5
+# An exit whose exchange does not answer (down, its circuit open, its market list not loaded after a
+# restart) is not refused: it waits, decided again on every sweep (2 s), this many times (~1 hour).
+EXIT_WAITS_ALLOWED = 1800
+
+
+class ExchangeAway(Exception):
+    """An exit cannot be decided now: its exchange does not answer (nothing was refused)."""
 
 
 class ExecutionStore(IntentStore, RiskReads, OrderStore, Protocol):
@@ -266,6 +273,10 @@ class Executor:
                     risk,
                     alerts,
                 )
+            except ExchangeAway as exc:
+                log.info("intent %s: the exit waits: %s", item.intent_id, exc)
+                failures.append(_waiting(item, str(exc)))
+                continue
             except Exception as exc:
                 log.exception(
                     "intent %s (subscription %s): deciding it failed", item.intent_id, item.subscription_id
@@ -316,21 +327,32 @@ class Executor:
             return Skip(f"the subscription is {item.subscription_status.value}: no new entries")
         if (beyond := beyond_storage(item)) is not None:
             return Skip(beyond)
+        # An entry the exchange cannot be asked about is skipped; an exit waits (skipped, it would leave
+        # the position open for good).
+        away = item.action is not SignalAction.BUY
         try:
             exchange = self.exchanges.for_account(item.account_id, item.exchange, item.mode)
         except ExchangeUnavailable as exc:
+            if away:
+                raise ExchangeAway(str(exc)) from exc
             return Skip(str(exc))
         try:
             market = (await exchange.markets()).get(item.symbol)
         except (ExchangeUnavailable, ExchangeError) as exc:
-            return Skip(f"{item.exchange} markets could not be loaded: {exc}")
+            why = f"{item.exchange} markets could not be loaded: {exc}"
+            if away and isinstance(exc, ExchangeUnavailable):
+                raise ExchangeAway(why) from exc
+            return Skip(why)
         if market is None:
             what = item.symbol or f"ticker {item.ticker!r} (no venue of this strategy lists it)"
             return Skip(f"{what} is not listed on {item.exchange}")
         try:
             price = await exchange.price(item.symbol) or item.signal_price
         except (ExchangeUnavailable, ExchangeError) as exc:
-            return Skip(f"no price for {item.symbol} from {item.exchange}: {exc}")
+            why = f"no price for {item.symbol} from {item.exchange}: {exc}"
+            if away and isinstance(exc, ExchangeUnavailable):
+                raise ExchangeAway(why) from exc
+            return Skip(why)
         if price is None:
             return Skip(f"no price for {item.symbol}: the exchange has none and the signal carries none")
         if not is_storable(price):
@@ -463,6 +485,15 @@ def _failure(intent_id: int, attempts: int, reason: str) -> FailedAttempt:
     final = tries >= ATTEMPTS_ALLOWED
     text = f"failed {tries} times, not tried again; last: {reason}" if final else f"attempt {tries}: {reason}"
     return FailedAttempt(intent_id, text, final)
+
+
+def _waiting(item: WorkItem, reason: str) -> FailedAttempt:
+    """An exit whose exchange does not answer: tried again on the next sweep, up to a bound."""
+    tries = item.attempts + 1
+    if tries >= EXIT_WAITS_ALLOWED:
+        text = f"failed: the exchange did not answer in {tries} tries, not tried again; last: {reason}"
+        return FailedAttempt(item.intent_id, text, True)
+    return FailedAttempt(item.intent_id, f"waiting for the exchange (try {tries}): {reason}", False)
 
 
 def _error(exc: BaseException) -> str:
