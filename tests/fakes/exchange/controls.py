@@ -40,6 +40,17 @@ class ExchangeControls:
             # binance: a cancel from the website carries a web_* client id of its own.
             self._book.cancel(order, cancel_type="CancelByUser", cancel_client_id=f"web_{uuid.uuid4().hex}")
 
+    def set_balance(self, asset: str, free: str, locked: str | None = None) -> None:
+        """Change what the account holds of ``asset`` by hand, as the user would on the exchange's
+        website: selling some (``free`` lowered) or locking it in an order of their own (``locked``).
+        Only the balance changes: no order, no trade."""
+        with self._book.lock:
+            self._book.free[asset] = Decimal(free)
+            if locked is not None:
+                self._book.locked[asset] = Decimal(locked)
+            else:
+                self._book.locked.setdefault(asset, Decimal(0))
+
     def rest_next_market_orders(self, times: int = 1, walking: bool = False) -> None:
         """The next ``times`` market orders find no liquidity: they rest open (a thin book) until
         filled (:meth:`fill`) or canceled (:meth:`cancel_manually`). An immediate-or-cancel one (the
