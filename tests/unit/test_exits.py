@@ -668,6 +668,7 @@ def test_evaluate_bars_agrees_with_evaluate_bar_on_random_candles_full_of_ties_a
         CloseReason.SIGNAL,
         CloseReason.RISK,
         CloseReason.MANUAL,
+        CloseReason.OUTSIDE,
     }
 
 

@@ -40,6 +40,8 @@ def notice_of(topic: str, type_: str, data: dict[str, Any]) -> Notice | None:
         return Notice.ENTRY_FILLED
     if topic == "positions" and type_ == "closed":
         return Notice.EXIT_FILLED
+    if topic == "positions" and type_ == "exit_refused":  # for insufficient funds (domain/held_exit.py)
+        return Notice.ORDER_FAILED
     if topic == "orders" and type_ == "updated" and data.get("state") == "rejected":
         return Notice.ORDER_FAILED
     if topic == "intents" and type_ == "failed":
@@ -96,8 +98,12 @@ def notice_text(notice: Notice, data: dict[str, Any]) -> str:
             f"realised PnL {_v(d, 'realized_pnl')} {quote}, fees {_v(d, 'fees')} {quote} "
             f"(account #{_v(d, 'account_id')})"
         )
+        if d.get("note"):  # closed outside tradewire: why, with the numbers
+            text += f": {_v(d, 'note')}"
     elif notice is Notice.ORDER_FAILED:
-        if "order_id" in d and d.get("state") == "rejected":
+        if "position_id" in d and d.get("note"):  # an exit refused for insufficient funds
+            text = f"⚠️ Position #{_v(d, 'position_id')} {_v(d, 'symbol')}: {_v(d, 'note')}"
+        elif "order_id" in d and d.get("state") == "rejected":
             text = f"❌ Order #{_v(d, 'order_id')} rejected: {_v(d, 'reason')}"
         else:
             text = (

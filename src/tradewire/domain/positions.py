@@ -24,6 +24,7 @@ class CloseReason(StrEnum):
     TIMEOUT = "TIMEOUT"
     RISK = "RISK"
     MANUAL = "MANUAL"
+    OUTSIDE = "OUTSIDE"  # the account no longer holds it: sold (or moved) outside tradewire
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
+from tradewire.domain.held_exit import HeldExit
 from tradewire.domain.records import (
     AutoOrder,
     DailyLossCloser,
@@ -49,6 +50,15 @@ class PositionStore(Protocol):
 
     def save_best_prices(self, best: dict[int, Decimal]) -> None:
         """Persist trailing stops' best prices (so a restart keeps the stop where it had climbed)."""
+
+    def exits_refused_for_funds(self, position_ids: Sequence[int]) -> set[int]:
+        """The positions among these whose latest own order is a sale the exchange refused for
+        insufficient funds (domain/held_exit.py)."""
+
+    def settle_held_exit(self, position_id: int, decision: HeldExit, now: datetime) -> bool:
+        """Save a decision about a refused exit: the write-off (and the close outside tradewire), an
+        execution log line and the user's event. False, and nothing saved, when the position's open
+        amount is no longer the one decided on, or a sale of it may still fill."""
 
 
 class RiskReads(Protocol):

@@ -22,6 +22,7 @@ from tradewire.domain.risk import HUNDRED, RiskLimits, TradingState, allows
 from tradewire.domain.tranches import tranche_room
 from tradewire.ports import Clock, ExchangeDirectory, ExchangeError, ExchangeUnavailable, PositionStore
 from tradewire.ports.ownership import Ownership
+from tradewire.services.held_exits import HeldExits
 from tradewire.services.holdings import account_equity
 from tradewire.services.loops import every
 from tradewire.services.ownership import AllMine
@@ -87,6 +88,8 @@ class ExitMonitor:
         # change of the owned partitions reloads the book.
         self._ownership: Ownership = ownership or AllMine()
         self._partitions: Partitions | None = None
+        # Exits refused for insufficient funds: resized to what the account holds, or closed outside.
+        self._held_exits = HeldExits(store, exchanges, clock)
         self.stats = MonitorStats()
 
     @property
@@ -362,6 +365,7 @@ class ExitMonitor:
         return min(bounds) if bounds else None
 
     async def _place(self, exits: list[AutoOrder], now: datetime) -> int:
+        exits = await self._held_exits.review(exits) if exits else exits
         if not exits:
             return 0
         self._book.mark_exiting(e.position_id for e in exits if e.reason and e.position_id in self._book)

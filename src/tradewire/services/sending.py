@@ -9,9 +9,11 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
+from tradewire.domain.held_exit import FUNDS_REFUSAL, refused_for_funds
 from tradewire.domain.orders import ExchangeOrder, RejectionKind
 from tradewire.domain.records import OrderOutcome, OrderRecord
 from tradewire.ports import (
+    ErrorKind,
     Exchange,
     ExchangeDirectory,
     ExchangeError,
@@ -95,7 +97,10 @@ def not_placed(order: OrderRecord, exc: Exception) -> OrderOutcome:
     unknown, never a rejection."""
     if isinstance(exc, ExchangeError):
         log.info("order %s (%s) rejected: %s", order.order_id, order.client_order_id, exc)
-        return OrderOutcome(order, rejected_reason=str(exc))
+        reason = str(exc)
+        if exc.kind is ErrorKind.INSUFFICIENT_FUNDS and not refused_for_funds(reason):
+            reason = f"{FUNDS_REFUSAL}: {reason}"  # so a refused exit is recognised (domain/held_exit.py)
+        return OrderOutcome(order, rejected_reason=reason)
     if isinstance(exc, ExchangeUnavailable):  # nothing was sent
         log.info("order %s (%s) not sent: %s", order.order_id, order.client_order_id, exc)
         return OrderOutcome(order, rejected_reason=str(exc), rejection=RejectionKind.NOT_SENT)

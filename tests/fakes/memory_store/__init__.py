@@ -17,6 +17,7 @@ from typing import Any
 
 from tests.fakes.memory_store.confirmations import ConfirmationsTwin
 from tests.fakes.memory_store.events import EventsTwin
+from tests.fakes.memory_store.held_exits import HeldExitsTwin
 from tests.fakes.memory_store.orders import OrdersTwin
 from tests.fakes.memory_store.positions import PositionsTwin
 from tests.fakes.memory_store.signals import SignalsTwin
@@ -25,7 +26,7 @@ from tradewire.domain.orders import LATE_FILL_CHECKS_S
 from tradewire.ports.events import EventNotifier
 
 
-class MemoryStore(EventsTwin, SignalsTwin, ConfirmationsTwin, OrdersTwin, PositionsTwin):
+class MemoryStore(EventsTwin, SignalsTwin, ConfirmationsTwin, OrdersTwin, PositionsTwin, HeldExitsTwin):
     """The execution pipeline's store in memory; every method is all or nothing, as one transaction,
     with the events it makes (announced to `notifier`), as SqlStore's."""
 

@@ -12,6 +12,7 @@ subscription) for intents, intent and client order id for orders, (order, trade 
 from __future__ import annotations
 
 from tradewire.adapters.store.confirmations import SqlConfirmations
+from tradewire.adapters.store.held_exits import SqlHeldExits
 from tradewire.adapters.store.intents import SqlIntents
 from tradewire.adapters.store.orders import SqlOrders
 from tradewire.adapters.store.positions import SqlPositions
@@ -24,7 +25,14 @@ __all__ = ["SqlStore", "pair_record", "pair_row"]
 
 
 class SqlStore(
-    SqlSignals, SqlIntents, SqlConfirmations, SqlOrders, SqlPositions, SqlRiskReads, SqlRiskAlerts
+    SqlSignals,
+    SqlIntents,
+    SqlConfirmations,
+    SqlOrders,
+    SqlPositions,
+    SqlHeldExits,
+    SqlRiskReads,
+    SqlRiskAlerts,
 ):
     """Signals, intents, orders, fills, positions and the execution log in one SQL database; made
     as SqlOrders is (engine, late_fill_checks_s, notifier), the one part with a setting of its own."""
