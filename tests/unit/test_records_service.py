@@ -124,6 +124,16 @@ async def test_a_close_that_cannot_be_sent_is_a_conflict(
     assert len(closer.closed) == (1 if placed == 0 else 0)
 
 
+async def test_a_close_that_finds_the_position_closed_outside_tradewire_says_so() -> None:
+    # The monitor closed it without an order: the exchange account no longer held its coin.
+    reads = iter([POSITION, replace(POSITION, is_open=False)])
+    closer = Closer(placed=0)
+    service = Records(Reports([]), lambda user_id, position_id: next(reads), Marks({}), closer)
+
+    with pytest.raises(Conflict, match="position 7 is closed now, without an order: see its close reason"):
+        await service.close_position(ALICE, 7)
+
+
 async def test_open_positions_are_marked_at_their_venue_and_closed_ones_are_not() -> None:
     base = {
         "account_id": 3,

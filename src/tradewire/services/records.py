@@ -123,6 +123,14 @@ class Records:
             )
         sent = await self.monitor.close(position, CloseReason.MANUAL, f"closed by {user.username}")
         if not sent:
+            # No order: one is in flight, or the position was closed without one (the exchange account
+            # no longer held it: closed outside tradewire, domain/held_exit.py).
+            now = await asyncio.to_thread(self.position_of, user.id, position_id)
+            if now is not None and not now.is_open:
+                raise Conflict(
+                    f"position {position_id} is closed now, without an order: see its close reason "
+                    "(OUTSIDE: the exchange account no longer held it)"
+                )
             raise Conflict(f"an exit of position {position_id} is already in flight")
 
 
