@@ -15,15 +15,18 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import Engine, select
 
+from tests.fakes.memory_exchange import BTC_USDT
 from tests.fakes.memory_store import MemoryMembers, MemoryStore, Tables
 from tests.seeding import Seeded, seed_members
 from tradewire.adapters.store import tables as sql_tables
 from tradewire.adapters.store.members import SqlMembers
 from tradewire.adapters.store.sql import SqlStore
+from tradewire.domain.balances import AssetBalance
 from tradewire.domain.events import Event, Topic
 from tradewire.domain.execution import LogStatus
 from tradewire.domain.exit_plan import ExitPlan
 from tradewire.domain.exits import ExitRules
+from tradewire.domain.held_exit import decide
 from tradewire.domain.orders import ExchangeOrder, OrderSide, OrderState, OrderType, RejectionKind, Trade
 from tradewire.domain.positions import CloseReason
 from tradewire.domain.records import (
@@ -714,6 +717,43 @@ def test_no_next_exit_while_an_earlier_one_or_a_signal_s_sell_may_still_fill_and
     assert memory[0] == ({1, 2}, {2}) and memory[1] == []
     assert memory[2] == set()  # ... once its window of late checks is over
     assert memory[3] == [("tx0000000001a1", Decimal("0.002"))]  # what is left, not the first amount
+
+
+def test_an_exit_refused_for_funds_writes_off_what_is_gone_and_closes_a_position_held_no_more(
+    twins: list[Twin],
+) -> None:
+    def scenario(t: Twin) -> list[Any]:
+        _seeded, (first, second), _exits, exit_order = _first_stop_sent(t)
+        refusal = "insufficient_funds: binance Account has insufficient balance"
+        t.store.record_outcomes([OrderOutcome(exit_order, rejected_reason=refusal)], NOW)
+        refused = t.store.exits_refused_for_funds([first.position_id, second.position_id])
+        short = decide(Decimal("0.003"), AssetBalance.of(Decimal("0.001"), None, None), BTC_USDT)
+        gone = decide(Decimal("0.003"), AssetBalance.of(Decimal(0), None, None), BTC_USDT)
+        saved = [
+            t.store.settle_held_exit(first.position_id, short, NOW),
+            t.store.settle_held_exit(first.position_id, short, NOW),  # decided on 0.003: stale now
+            t.store.settle_held_exit(second.position_id, gone, NOW),
+        ]
+        return [
+            refused,
+            saved,
+            [(p["status"], p["amount"], p["cost_basis"], p["close_reason"]) for p in t.rows("positions")],
+            [
+                (e["type"], data["written_off"])
+                for e in t.events()
+                if e["topic"] == "positions" and "written_off" in (data := json.loads(e["data"]))
+            ],
+        ]
+
+    sql, memory = each(twins, scenario)
+    assert sql == memory
+    assert memory[0] == {1}
+    assert memory[1] == [True, False, True]
+    assert memory[2] == [
+        ("open", Decimal("0.001"), Decimal("0.1"), None),
+        ("closed", Decimal(0), Decimal(0), "OUTSIDE"),
+    ]
+    assert memory[3] == [("exit_refused", "0.002"), ("closed", "0.003")]
 
 
 # -- the events outbox -------------------------------------------------------------------------------
