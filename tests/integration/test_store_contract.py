@@ -723,7 +723,7 @@ def test_an_exit_refused_for_funds_writes_off_what_is_gone_and_closes_a_position
     twins: list[Twin],
 ) -> None:
     def scenario(t: Twin) -> list[Any]:
-        _seeded, (first, second), _exits, exit_order = _first_stop_sent(t)
+        seeded, (first, second), _exits, exit_order = _first_stop_sent(t)
         refusal = "insufficient_funds: binance Account has insufficient balance"
         t.store.record_outcomes([OrderOutcome(exit_order, rejected_reason=refusal)], NOW)
         refused = t.store.exits_refused_for_funds([first.position_id, second.position_id])
@@ -737,6 +737,7 @@ def test_an_exit_refused_for_funds_writes_off_what_is_gone_and_closes_a_position
         return [
             refused,
             saved,
+            t.store.strategy_stats(seeded.strategy_id).trades,
             [(p["status"], p["amount"], p["cost_basis"], p["close_reason"]) for p in t.rows("positions")],
             [
                 (e["type"], data["written_off"])
@@ -749,11 +750,12 @@ def test_an_exit_refused_for_funds_writes_off_what_is_gone_and_closes_a_position
     assert sql == memory
     assert memory[0] == {1}
     assert memory[1] == [True, False, True]
-    assert memory[2] == [
+    assert memory[2] == 0  # a position closed outside tradewire is no trade of the strategy's record
+    assert memory[3] == [
         ("open", Decimal("0.001"), Decimal("0.1"), None),
         ("closed", Decimal(0), Decimal(0), "OUTSIDE"),
     ]
-    assert memory[3] == [("exit_refused", "0.002"), ("closed", "0.003")]
+    assert memory[4] == [("exit_refused", "0.002"), ("closed", "0.003")]
 
 
 # -- the events outbox -------------------------------------------------------------------------------

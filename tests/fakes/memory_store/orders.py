@@ -28,7 +28,7 @@ from tradewire.domain.orders import (
     outcome_pending,
 )
 from tradewire.domain.partitions import Partitions, owns
-from tradewire.domain.positions import PositionStatus
+from tradewire.domain.positions import CloseReason, PositionStatus
 from tradewire.domain.records import (
     Decisions,
     FailedAttempt,
@@ -127,7 +127,7 @@ class OrdersTwin:
         closed = [
             p
             for p in self.tables.where("positions", status=PositionStatus.CLOSED.value)
-            if p["subscription_id"] in subs
+            if p["subscription_id"] in subs and p["close_reason"] != CloseReason.OUTSIDE.value
         ]
         return TradeStats.of([p["realized_pnl"] - p["fees"] for p in reversed(closed)][:last])
 

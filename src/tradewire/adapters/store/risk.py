@@ -25,7 +25,7 @@ from tradewire.domain.orders import (
     OrderSide,
     OrderType,
 )
-from tradewire.domain.positions import PositionStatus
+from tradewire.domain.positions import CloseReason, PositionStatus
 from tradewire.domain.records import RiskKeys, RiskSnapshot
 from tradewire.domain.sizing import TradeStats
 
@@ -77,6 +77,11 @@ class SqlRiskReads(SqlTables):
                 .where(
                     subscriptions.c.strategy_id == strategy_id,
                     positions.c.status == PositionStatus.CLOSED.value,
+                    # Closed outside tradewire: its result is not known here, so not a trade of record.
+                    or_(
+                        positions.c.close_reason.is_(None),
+                        positions.c.close_reason != CloseReason.OUTSIDE.value,
+                    ),
                 )
                 .order_by(positions.c.id.desc())
                 .limit(last)
