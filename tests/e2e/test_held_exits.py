@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
-from tests.e2e.test_live_exchange import Live, _start
+from tests.e2e.test_live_exchange import Live
+from tests.e2e.test_live_exits import holding_with_a_stop
 from tests.fakes.exchange import FakeExchange
-from tradewire.adapters.store.tables import events, execution_log, orders, positions, subscriptions
-from tradewire.services import monitor as monitor_module
+from tradewire.adapters.store.tables import events, execution_log, orders, positions
 
 pytestmark = pytest.mark.slow
 
@@ -38,15 +37,8 @@ async def _stop_loss_hit_after(
 ) -> Live:
     """A live position of 0.002 BTC with a 2 % stop loss; the user leaves `free` BTC (and `locked`
     in an order of their own) on the exchange by hand; then the stop is hit and its exit refused."""
-    monkeypatch.setattr(monitor_module, "RETRY_AFTER", timedelta(0))  # each tick tries again
     database = {"database_url": engine.url.render_as_string(hide_password=False)} if engine else {}
-    live = await _start(tmp_path, fake, monitor_interval_s=3600, ticker_ttl_s=0.001, **database)
-    [subscription] = live.rows(subscriptions)
-    live.runtime.members.update_subscription(
-        subscription.user_id, subscription.id, {"exit_rules": {"stop_loss_pct": "2"}}
-    )
-    await live.alert("buy")
-    await live.until(lambda: [o.state for o in live.rows(orders)] == ["filled"])
+    live = await holding_with_a_stop(tmp_path, fake, monkeypatch, **database)
     [opened] = live.rows(positions)
     assert opened.amount == Decimal("0.002")
     fake.set_balance("BTC", free, locked)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -58,17 +59,25 @@ async def test_a_stop_loss_that_leaves_dust_closes_the_position_with_reason_sl(
 QUICK_LATE_CHECKS = {"late_fill_checks_s": [0.5, 1.0, 1.5]}
 
 
-async def _stop_loss_resting(tmp_path: Path, fake: FakeExchange, monkeypatch: pytest.MonkeyPatch) -> Live:
-    """A live position whose stop loss was hit, its market sell resting open on a thin book."""
-    # The worst case: a monitor that tries a position's exit again on its very next tick.
+async def holding_with_a_stop(
+    tmp_path: Path, fake: FakeExchange, monkeypatch: pytest.MonkeyPatch, **settings: Any
+) -> Live:
+    """A live position bought at 60,000 with a 2 % stop loss, the exit monitor ticked by the test
+    and trying a position's exit again on its very next tick (the worst case)."""
     monkeypatch.setattr(monitor_module, "RETRY_AFTER", timedelta(0))
-    live = await _start(tmp_path, fake, monitor_interval_s=3600, ticker_ttl_s=0.001, **QUICK_LATE_CHECKS)
+    live = await _start(tmp_path, fake, monitor_interval_s=3600, ticker_ttl_s=0.001, **settings)
     [subscription] = live.rows(subscriptions)
     live.runtime.members.update_subscription(
         subscription.user_id, subscription.id, {"exit_rules": {"stop_loss_pct": "2"}}
     )
     await live.alert("buy")
     await live.until(lambda: [o.state for o in live.rows(orders)] == ["filled"])
+    return live
+
+
+async def _stop_loss_resting(tmp_path: Path, fake: FakeExchange, monkeypatch: pytest.MonkeyPatch) -> Live:
+    """A live position whose stop loss was hit, its market sell resting open on a thin book."""
+    live = await holding_with_a_stop(tmp_path, fake, monkeypatch, **QUICK_LATE_CHECKS)
     fake.rest_next_market_orders()
     fake.set_price("BTC/USDT", "58000")
     assert await live.runtime.monitor.tick() == 1

@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from tradewire.domain.json_values import json_fields, plain
-from tradewire.domain.positions import PositionStatus
+from tradewire.domain.positions import Position, PositionStatus
 from tradewire.domain.records import (
     NewSignal,
     OrderOutcome,
@@ -347,16 +347,15 @@ def settled(
     return events
 
 
-def position_moved(position_id: int, change: PositionChange) -> Event:
-    """A position after fills: opened, changed or closed, with its realised PnL and fees."""
-    p, a, order = change.position, change.automation, change.order
-    opened = change.position_id is None
-    kind = "closed" if p.status is PositionStatus.CLOSED else "opened" if opened else "changed"
-    data = json_fields(
+def position_fields(
+    position_id: int, account_id: int, subscription_id: int | None, mode: str, p: Position, **more: Any
+) -> dict[str, Any]:
+    """What every event about a position says of it (JSON-ready), and `more`."""
+    return json_fields(
         position_id=position_id,
-        account_id=order.account_id,
-        subscription_id=order.subscription_id,
-        mode=order.mode,
+        account_id=account_id,
+        subscription_id=subscription_id,
+        mode=mode,
         symbol=p.symbol,
         side="long",
         status=p.status,
@@ -366,6 +365,21 @@ def position_moved(position_id: int, change: PositionChange) -> Event:
         realized_pnl=p.realized_pnl,
         fees=p.fees,
         close_reason=p.close_reason,
+        **more,
+    )
+
+
+def position_moved(position_id: int, change: PositionChange) -> Event:
+    """A position after fills: opened, changed or closed, with its realised PnL and fees."""
+    p, a, order = change.position, change.automation, change.order
+    opened = change.position_id is None
+    kind = "closed" if p.status is PositionStatus.CLOSED else "opened" if opened else "changed"
+    data = position_fields(
+        position_id,
+        order.account_id,
+        order.subscription_id,
+        order.mode,
+        p,
         stop_loss=a.stop_loss,
         take_profit=a.take_profit,
         trailing_pct=a.trailing_pct,

@@ -20,8 +20,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from tradewire.domain.balances import AssetBalance
-from tradewire.domain.events import Event, Topic
-from tradewire.domain.json_values import json_fields
+from tradewire.domain.events import Event, Topic, position_fields
 from tradewire.domain.markets import Market
 from tradewire.domain.money import ZERO, fmt
 from tradewire.domain.positions import CloseReason, Position, PositionStatus
@@ -150,20 +149,12 @@ def held_exit_event(owner: PositionOwner, after: Position, decision: HeldExit) -
     """The user's event: `closed` (a position closed outside tradewire), else `exit_refused` with
     what was written off or found locked; both say why, with the numbers."""
     kind = "closed" if after.status is PositionStatus.CLOSED else "exit_refused"
-    data = json_fields(
-        position_id=owner.position_id,
-        account_id=owner.account_id,
-        subscription_id=owner.subscription_id,
-        mode=owner.mode,
-        symbol=owner.symbol,
-        side="long",
-        status=after.status,
-        amount=after.amount,
-        avg_entry=after.avg_entry,
-        cost_basis=after.cost_basis,
-        realized_pnl=after.realized_pnl,
-        fees=after.fees,
-        close_reason=after.close_reason,
+    data = position_fields(
+        owner.position_id,
+        owner.account_id,
+        owner.subscription_id,
+        owner.mode,
+        after,
         held=decision.held,
         position_amount=decision.amount,
         free=decision.free,
