@@ -71,11 +71,6 @@ def _exchange_down(fake: FakeExchange) -> None:
     fake.fail_next("*", "", status=503, times=1_000_000, body=fake.server_error_body(503, "json"))
 
 
-def _exchange_up(fake: FakeExchange) -> None:
-    with fake._book.lock:  # the fake has no public way to withdraw a fault
-        fake._server._faults.clear()
-
-
 async def _alert(runtime: Runtime, slug: str, action: str, at: str) -> None:
     alert = {"passphrase": "abcdefgh", "ticker": "BTCUSDT", "action": action, "time": at}
     body = json.dumps(alert).encode()
@@ -143,7 +138,7 @@ async def test_an_exchange_outage_while_running_neither_fires_exits_nor_fills_at
             )
             added = _rows(engine, orders)[1].average
             # The exchange answers again, above the target: the target is taken at its price.
-            _exchange_up(fake)
+            fake.clear_faults()
             fake.set_price("BTC/USDT", "61900")
             await _until(
                 lambda: [p.status for p in _rows(engine, positions)] == ["closed"], "the target to be taken"
@@ -186,7 +181,7 @@ async def test_a_sell_alert_after_a_restart_while_the_exchange_does_not_answer_w
         [_, waiting] = live.rows(execution_intents)
         assert waiting.status == "created", waiting.reason  # not rejected: it waits for the exchange
         assert waiting.reason.startswith("waiting for the exchange (try ")
-        _exchange_up(fake)
+        fake.clear_faults()
         await live.until(lambda: [p.status for p in live.rows(positions)] == ["closed"])
     finally:
         await live.runtime.stop()

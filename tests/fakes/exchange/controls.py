@@ -111,6 +111,11 @@ class ExchangeControls:
         with self._book.lock:
             self._server.fail_next(method, path_contains, status, times, retry_after, body, processed)
 
+    def clear_faults(self) -> None:
+        """Withdraw every fault still queued by ``fail_next`` (the exchange answers again)."""
+        with self._book.lock:
+            self._server.clear_faults()
+
     def delay_next_create(self, seconds: float, times: int = 1) -> None:
         """The next creates execute at once but their response is held back ``seconds``."""
         with self._book.lock:

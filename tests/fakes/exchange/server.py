@@ -358,6 +358,9 @@ class Server:
             return len(self._create_cids)
         return sum(1 for cid in self._create_cids if cid == client_order_id)
 
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
     def reset(self) -> None:
         self._faults.clear()
         self._delays.clear()
