@@ -313,3 +313,15 @@ async def test_a_page_stops_before_its_valuations_exceed_the_bound() -> None:
     assert len(balances.quotes) == 90
     second = await risk.of(1, Page(10, first.next_before_id))
     assert {r.subscription.id for r in second.found} == {2, 1} and second.next_before_id is None
+
+
+@pytest.mark.asyncio
+async def test_a_subscription_whose_limits_cannot_be_read_is_left_out_and_the_others_answer() -> None:
+    """Limits stored by hand or an older version ("max_positions_total": a list) never fail the page."""
+    risk, _, _ = service(SNAP, {10: Decimal(1000), 11: Decimal(5)})
+    spoiled = subscription(9, 10, risk_limits={"max_positions_total": [], "daily_loss_pct": "lots"})
+    risk.subscriptions.rows[1].insert(0, spoiled)  # type: ignore[attr-defined]
+
+    found = (await risk.of(1)).found
+
+    assert sorted(r.subscription.id for r in found) == [5, 6]

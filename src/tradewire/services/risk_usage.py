@@ -9,6 +9,7 @@ default quote (`quote`, as the account balance page uses)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,8 @@ from tradewire.domain.records import Page, RiskKeys, RiskSnapshot
 from tradewire.domain.risk import LimitUsage, RiskContext, RiskLimits, drawdown_pct, usage
 from tradewire.ports import Clock, ExchangeDirectory, ExchangeError, ExchangeUnavailable
 from tradewire.services.valuation import AccountBalance, BalanceUnavailable
+
+log = logging.getLogger("tradewire.risk")
 
 ZERO = Decimal(0)
 # Bounded work per request: at most MAX_PAGE subscriptions, and subscriptions are added to a page only
@@ -112,7 +115,11 @@ class RiskUsage:
         )
         found = []
         for s, by_quote in taken:
-            limits = RiskLimits.from_json(s.risk_limits)
+            try:
+                limits = RiskLimits.from_json(s.risk_limits)
+            except Exception:  # stored by hand or an older version: the others still answer
+                log.exception("subscription %s: its risk limits cannot be read; left out of the page", s.id)
+                continue
             for quote, symbols in by_quote.items():
                 equity, error = equities[(s.account_id, quote)]
                 context = RiskContext(

@@ -135,7 +135,18 @@ def read_orders(conn: Connection, condition: Any, limit: int | None = None) -> l
     )
     if limit is not None:
         query = query.limit(limit)
-    return [order_record(r._mapping) for r in conn.execute(query)]
+    records = []
+    for row in conn.execute(query):
+        try:
+            records.append(order_record(row._mapping))
+        except Exception:  # one row an older version or a hand stored wrong never blinds the sweep
+            if row.id not in _reported:
+                _reported.add(row.id)
+                log.exception("order %s (%s) cannot be read; left out", row.id, row.client_order_id)
+    return records
+
+
+_reported: set[int] = set()  # unreadable orders already logged (once per process)
 
 
 def order_record(r: Any) -> OrderRecord:
@@ -147,11 +158,23 @@ def order_record(r: Any) -> OrderRecord:
         side=OrderSide(r["side"]),
         type=OrderType(r["type"]),
         state=OrderState(r["state"]),
-        exit_plan=ExitPlan.from_json(r["exit_plan"]),
+        exit_plan=_exit_plan(r),
         close_reason=CloseReason(r["close_reason"]) if r["close_reason"] else None,
         limit_timeout_s=_limit_timeout(r["entry_order"]) if r["type"] == OrderType.LIMIT.value else None,
         rejection=stored_rejection(r["rejection"]),
     )
+
+
+def _exit_plan(r: Any) -> ExitPlan | None:
+    """The entry's exit plan; an unreadable one is logged and read as none (the order is still
+    checked and settled; its position gets no exit levels from it)."""
+    try:
+        return ExitPlan.from_json(r["exit_plan"])
+    except Exception:
+        if r["id"] not in _reported:
+            _reported.add(r["id"])
+            log.exception("order %s: its exit plan cannot be read; settled without one", r["id"])
+        return None
 
 
 def _limit_timeout(entry_order: Any) -> int | None:

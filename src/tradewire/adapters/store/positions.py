@@ -4,10 +4,10 @@ DCA tranches), stored before they are sent (ports/positions.py)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence, Set
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, or_, select
 
@@ -23,7 +23,7 @@ from tradewire.adapters.store.tables import (
     positions,
     subscriptions,
 )
-from tradewire.adapters.store.values import with_owner
+from tradewire.adapters.store.values import trading_state, with_owner
 from tradewire.domain.client_ids import position_client_order_id
 from tradewire.domain.events import orders_placed
 from tradewire.domain.execution import SubscriptionStatus
@@ -82,7 +82,7 @@ class SqlPositions(SqlTables):
             query = query.where(positions.c.updated_at >= changed_since, automated)
         with self.engine.connect() as conn:
             limits = restrictions(conn)
-            return [watched(r._mapping, limits) for r in conn.execute(query)]
+            return watched_rows(conn.execute(query), limits)
 
     def watched_position(self, user_id: int, position_id: int) -> WatchedPosition | None:
         with self.engine.connect() as conn:
@@ -103,7 +103,7 @@ class SqlPositions(SqlTables):
                         positions.c.status == PositionStatus.OPEN.value,
                     )
                 )
-                result.extend(watched(r._mapping, limits) for r in rows)
+                result.extend(watched_rows(rows, limits))
         return result
 
     def positions_exiting(self, position_ids: Iterable[int] | None = None) -> set[int]:
@@ -118,7 +118,13 @@ class SqlPositions(SqlTables):
                     subscriptions.c.status == SubscriptionStatus.ACTIVE.value,
                 )
             )
-            found = [DailyLossCloser(r.id, r.account_id, RiskLimits.from_json(r.risk_limits)) for r in rows]
+            found = [
+                DailyLossCloser(r.id, r.account_id, limits)
+                for r in rows
+                # Unreadable limits (stored by hand or an older version): no close on the daily loss.
+                if (limits := _readable(f"subscription {r.id}: its risk limits", _risk(r.risk_limits), None))
+                is not None
+            ]
         return [f for f in found if f.limits.close_on_daily_loss]
 
     def realized_on(self, account_ids: Sequence[int], day: str) -> dict[int, Decimal]:
@@ -232,26 +238,79 @@ def _trading_states(conn: Connection, subscription_ids: set[int]) -> dict[int, T
         rows = conn.execute(
             select(subscriptions.c.id, subscriptions.c.trading_state).where(subscriptions.c.id.in_(chunk))
         )
-        states.update({sid: TradingState(state or TradingState.ACTIVE.value) for sid, state in rows})
+        states.update({sid: trading_state(state) for sid, state in rows})
     return states
 
 
 def watched(r: Any, limits: Restrictions = _UNRESTRICTED) -> WatchedPosition:
-    tranches = r["tranches"] or {}
-    own = TradingState(r["trading_state"] or TradingState.ACTIVE.value)
-    dca = DcaPlan.from_json(tranches.get("plan", {}).get("dca"))
-    first_fill = Decimal(tranches["first"]) if tranches else None
-    later = [Decimal(a) for a in tranches.get("plan", {}).get("later") or ()]
+    """A position as the exit monitor watches it. A part an older version or a hand stored wrong
+    does not blind the monitor: its stop, target and time limit are typed columns and stay watched;
+    an unreadable trading state reads as HALTED (values.trading_state: no order), unreadable risk
+    limits as the defaults (no close on the daily loss), an unreadable DCA book as none (no more
+    buys)."""
+    position_id = r["id"]
+    own = trading_state(r["trading_state"])
+    dca, first_fill, later, pending = _readable(
+        f"position {position_id}: its DCA tranches", lambda: _tranches(r), _NO_DCA
+    )
     return WatchedPosition(
         **{name: r[name] for name in _WATCHED_FIELDS},
-        position_id=r["id"],
+        position_id=position_id,
         is_open=r["status"] == PositionStatus.OPEN.value,
         state=limits.state(own, r["user_id"]),
         state_source=limits.source(own, r["user_id"]),
-        risk=RiskLimits.from_json(r["risk_limits"]),
-        phase=PositionPhase(r["phase"]),
+        risk=_readable(f"position {position_id}: its risk limits", _risk(r["risk_limits"]), RiskLimits()),
+        phase=_readable(
+            f"position {position_id}: its phase", lambda: PositionPhase(r["phase"]), PositionPhase.OPEN
+        ),
         dca=dca,
         first_fill=first_fill,
-        pending=tuple(Tranche.from_json(t) for t in tranches.get("pending", [])),
+        pending=pending,
         budget=dca.budget(later, first_fill) if dca is not None and later and first_fill else None,
     )
+
+
+_Tranches = tuple[DcaPlan | None, Decimal | None, list[Decimal], tuple[Tranche, ...]]
+_NO_DCA: _Tranches = (None, None, [], ())
+
+
+def _tranches(r: Any) -> _Tranches:
+    tranches = r["tranches"] or {}
+    dca = DcaPlan.from_json(tranches.get("plan", {}).get("dca"))
+    first_fill = Decimal(tranches["first"]) if tranches else None
+    later = [Decimal(a) for a in tranches.get("plan", {}).get("later") or ()]
+    return dca, first_fill, later, tuple(Tranche.from_json(t) for t in tranches.get("pending", []))
+
+
+T = TypeVar("T")
+_reported: set[str] = set()  # unreadable parts already logged (once per process)
+
+
+def _readable(what: str, read: Callable[[], T], default: T) -> T:
+    """`read()`, or `default` (logged once) when what it reads was stored wrong."""
+    try:
+        return read()
+    except Exception:
+        if what not in _reported:
+            _reported.add(what)
+            log.exception("%s cannot be read; %r used instead", what, default)
+        return default
+
+
+def _risk(stored: Any) -> Callable[[], RiskLimits]:
+    return lambda: RiskLimits.from_json(stored)
+
+
+def watched_rows(rows: Iterable[Any], limits: Restrictions) -> list[WatchedPosition]:
+    """The readable positions of `rows`: one that cannot be read at all is logged and left out, never
+    failing the others' reload."""
+    result = []
+    for row in rows:
+        r = row._mapping
+        try:
+            result.append(watched(r, limits))
+        except Exception:
+            if f"position {r['id']}" not in _reported:
+                _reported.add(f"position {r['id']}")
+                log.exception("position %s cannot be read; not watched", r["id"])
+    return result

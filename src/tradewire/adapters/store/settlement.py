@@ -26,6 +26,7 @@ from tradewire.adapters.store.tables import (
 from tradewire.domain import events
 from tradewire.domain.events import Event
 from tradewire.domain.execution import IntentStatus, LogStatus
+from tradewire.domain.exit_plan import ExitPlan
 from tradewire.domain.money import ZERO
 from tradewire.domain.orders import LATE_FILL_CHECKS_S, OrderState, RejectionKind
 from tradewire.domain.positions import Position, PositionStatus
@@ -46,7 +47,7 @@ from tradewire.domain.settlement import (
     settle_orders,
     settle_positions,
 )
-from tradewire.domain.tranches import PositionPhase
+from tradewire.domain.tranches import PositionPhase, Tranche
 
 log = logging.getLogger("tradewire.store")
 
@@ -179,9 +180,34 @@ def _open_position(r: Any) -> OpenPosition:
         PositionStatus(r["status"]),
     )
     levels: dict[str, Any] = {name: r[name] for name in _LEVELS}
-    phase = PositionPhase(r["phase"]) if r["phase"] else None
-    automation = Automation(**levels, phase=phase, tranches=r["tranches"])
+    automation = Automation(**levels, phase=_phase(r), tranches=_tranches(r))
     return OpenPosition(r["id"], position, automation, r["opened_at"])
+
+
+def _phase(r: Any) -> PositionPhase | None:
+    """The stored phase; one no version wrote (a hand did) is worked out anew from the fill."""
+    try:
+        return PositionPhase(r["phase"]) if r["phase"] else None
+    except ValueError:
+        log.error("position %s: unknown phase %r, worked out anew", r["id"], r["phase"])
+        return None
+
+
+def _tranches(r: Any) -> dict[str, Any] | None:
+    """The stored DCA book; one that cannot be read is dropped (no more tranches are bought), so one
+    position stored wrong never fails the settlement of the whole batch."""
+    book = r["tranches"]
+    if book is None:
+        return None
+    try:
+        ExitPlan.from_json(book["plan"])
+        Decimal(book["first"])
+        for tranche in book.get("pending", []):
+            Tranche.from_json(tranche)
+    except Exception:
+        log.exception("position %s: its DCA tranches cannot be read; dropped", r["id"])
+        return None
+    return dict(book)
 
 
 # -- what it decided ---------------------------------------------------------------------------------
