@@ -230,8 +230,9 @@ async def test_consumers_of_processes_gone_are_removed_once_they_hold_nothing(
 
 async def test_a_long_handler_keeps_its_message(buses: Callable[..., RedisStreamsBus]) -> None:
     """A handler that runs past the claim idle time is still running, not dead: no one else takes
-    its message."""
-    (a, on_a), (b, on_b) = await _two_processes(buses, pause=1.0, claim_idle_s=0.2)
+    its message. (The handler runs 2.5 claim idle times; the idle time is long enough that a loaded
+    CI machine's event-loop stall does not pass for a dead consumer: 0.2 s once did.)"""
+    (a, on_a), (b, on_b) = await _two_processes(buses, pause=2.5, claim_idle_s=1.0)
     await a.publish(TOPIC, {"n": 1})
     await _drained(a, b)
 
