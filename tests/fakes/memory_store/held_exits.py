@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from tests.fakes.memory_store.positions import may_still_fill
-from tests.fakes.memory_store.settlement import _save_results
+from tests.fakes.memory_store.settlement import save_results
 from tests.fakes.memory_store.tables import Tables
 from tradewire.domain.events import Event
 from tradewire.domain.execution import LogStatus
@@ -76,7 +76,7 @@ class HeldExitsTwin:
             if closed:
                 net = after.realized_pnl - after.fees
                 closing = ClosedResult(r["account_id"], r["subscription_id"], net)
-                _save_results(self.tables, realised_results([closing], now))
+                save_results(self.tables, realised_results([closing], now))
             owner = PositionOwner(
                 position_id, r["user_id"], r["account_id"], r["subscription_id"], r["mode"], r["symbol"]
             )

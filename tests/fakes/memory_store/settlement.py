@@ -48,7 +48,7 @@ def settle(
     _report(settled.anomalies + moved.anomalies)
     _save_orders(tables, settled, now)
     moved_ids = _save_positions(tables, moved.changes, now)
-    _save_results(tables, realised_results(moved.closed, now))
+    save_results(tables, realised_results(moved.closed, now))
     for e in settled.log:
         tables.insert_new(
             "execution_log", log_row(e.order, e.status, e.reason, e.order.order_id, e.response or None, now)
@@ -87,7 +87,7 @@ def _save_positions(
     return [(change.position_id or new_ids[id(change)], change) for change in changes]
 
 
-def _save_results(tables: Tables, results: RealisedResults) -> None:
+def save_results(tables: Tables, results: RealisedResults) -> None:
     if not results.per_account:
         return
     daily = tables.account_daily_pnl

@@ -14,7 +14,7 @@ from tradewire.adapters.store import bulk
 from tradewire.adapters.store.attempts import lock_open_positions, positions_with_live_attempts
 from tradewire.adapters.store.db import SqlTables
 from tradewire.adapters.store.events import transaction_with_events
-from tradewire.adapters.store.settlement import _save_results
+from tradewire.adapters.store.settlement import save_results
 from tradewire.adapters.store.tables import execution_log, orders, positions
 from tradewire.domain.execution import LogStatus
 from tradewire.domain.held_exit import (
@@ -81,7 +81,7 @@ class SqlHeldExits(SqlTables):
                 conn.execute(positions.update().where(positions.c.id == position_id).values(**values))
             if closed:
                 net = after.realized_pnl - after.fees
-                _save_results(
+                save_results(
                     conn, realised_results([ClosedResult(r["account_id"], r["subscription_id"], net)], now)
                 )
             owner = PositionOwner(

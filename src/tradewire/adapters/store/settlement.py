@@ -70,7 +70,7 @@ def settle(
     _report(settled.anomalies + moved.anomalies)
     _save_orders(conn, settled, now)
     moved_ids = _save_positions(conn, moved.changes, now)
-    _save_results(conn, results)
+    save_results(conn, results)
     entries = [
         log_row(e.order, e.status, e.reason, e.order.order_id, e.response or None, now) for e in settled.log
     ]
@@ -318,7 +318,7 @@ def _position_row(change: PositionChange, now: datetime) -> dict[str, Any]:
     return row
 
 
-def _save_results(conn: Connection, results: RealisedResults) -> None:
+def save_results(conn: Connection, results: RealisedResults) -> None:
     """Add closed positions' results to the account's day and the subscription's running total, each
     read locked so two batches closing positions of one account add up."""
     if not results.per_account:
